@@ -1,0 +1,1 @@
+export { type Measurement, measure, measureAsync, printComparison } from './measure.ts';

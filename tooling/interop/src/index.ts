@@ -1,0 +1,1 @@
+export { DEBIAN_PYTHON, hasPythonModule, requirePythonModule, runPython } from './python.ts';

@@ -1,0 +1,3 @@
+export type { VectorCase, VectorFormat } from './format.ts';
+export { loadVectorFile, sharedVectorsDir, type VectorFile, vectorPath } from './load.ts';
+export { type CaseResult, formatsFor, runVectorFile, vectorCases } from './run.ts';
