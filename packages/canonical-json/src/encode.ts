@@ -1,0 +1,189 @@
+/**
+ * Canonical JSON encoder.
+ *
+ * Spec: appendices.md, "Signing JSON" > "Canonical JSON"
+ * (https://spec.matrix.org/v1.19/appendices/#canonical-json): the shortest UTF-8 JSON encoding
+ * with object keys sorted by code point, integers only in [-(2**53)+1, (2**53)-1] without
+ * exponent, fraction or `-0`, and only the escapes the grammar there allows.
+ */
+import { compareCodePoints } from './code-point-order.ts';
+import { Failure } from './failure.ts';
+
+/** Options for {@link encodeCanonicalJson}. */
+export interface EncodeOptions {
+  /**
+   * Deepest nesting of arrays and objects accepted (the root container is depth 1); deeper
+   * values throw `too-deep` instead of exhausting the call stack. Default 512.
+   */
+  readonly maxDepth?: number;
+}
+
+/** Default nesting limit shared by the encoder and the parser. */
+export const DEFAULT_MAX_DEPTH = 512;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the grammar escapes exactly U+0000–U+001F.
+const STRING_NEEDS_CARE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+// A key needing care: escapes, surrogates, or U+E000–U+FFFF (which sort differently by code point).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the grammar escapes exactly U+0000–U+001F.
+const KEY_NEEDS_CARE = /[\u0000-\u001f"\\\ud800-\uffff]/;
+// With the `u` flag a well-formed pair is one code point, so this matches only unpaired halves.
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+interface Context {
+  readonly maxDepth: number;
+  /** Containers from the root down to the one being encoded, for cycle detection. */
+  readonly stack: object[];
+}
+
+/**
+ * Encodes `value` as Matrix canonical JSON text.
+ *
+ * Accepts `null`, booleans, strings (well-formed UTF-16), safe integers (`-0` encodes as `0`;
+ * an integral number such as `1e10` is an integer), bigints in the safe range, arrays and plain
+ * objects (prototype `Object.prototype` or `null`). Anything else throws a
+ * {@link CanonicalJsonError} naming the JSON path of the offending value.
+ */
+export function encodeCanonicalJson(value: unknown, options?: EncodeOptions): string {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 0) {
+    throw new RangeError('maxDepth must be a non-negative safe integer');
+  }
+  try {
+    return encodeValue(value, { maxDepth, stack: [] });
+  } catch (error) {
+    if (error instanceof Failure) throw error.toError();
+    throw error;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Encodes `value` as Matrix canonical JSON and returns its UTF-8 bytes, the form that is
+ * signed and hashed. Same rules and errors as {@link encodeCanonicalJson}.
+ */
+export function encodeCanonicalJsonBytes(value: unknown, options?: EncodeOptions): Uint8Array {
+  // Strings with lone surrogates were rejected, so UTF-8 encoding is exact (no U+FFFD).
+  return utf8.encode(encodeCanonicalJson(value, options));
+}
+
+function encodeValue(value: unknown, context: Context): string {
+  switch (typeof value) {
+    case 'string':
+      return encodeString(value);
+    case 'number':
+      return encodeNumber(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      return Array.isArray(value) ? encodeArray(value, context) : encodeObject(value, context);
+    case 'bigint':
+      if (value < MIN_SAFE || value > MAX_SAFE) {
+        throw new Failure('integer-out-of-range', 'bigint outside [-(2**53)+1, (2**53)-1]');
+      }
+      return value.toString();
+    default:
+      throw new Failure('unsupported-type', `${typeof value} has no JSON form`);
+  }
+}
+
+function encodeNumber(value: number): string {
+  // String() never uses an exponent below 1e21, and String(-0) is "0" (spec example: -0 → 0).
+  if (Number.isSafeInteger(value)) return String(value);
+  if (!Number.isFinite(value)) throw new Failure('non-finite', 'NaN and Infinity are not JSON');
+  if (Number.isInteger(value)) {
+    throw new Failure('integer-out-of-range', 'integer outside [-(2**53)+1, (2**53)-1]');
+  }
+  throw new Failure('float', 'non-integral numbers are not canonical JSON');
+}
+
+/**
+ * Spec grammar: `unescaped = %x20-21 / %x23-5B / %x5D-10FFFF`; `"` and `\` take `\"` `\\`,
+ * U+0008/0009/000A/000C/000D take `\b \t \n \f \r`, other U+0000–U+001F take `\u00xx` with
+ * lower-case hex. Everything else (U+007F, U+2028, U+2029, all non-ASCII) is raw. This is exactly
+ * what `JSON.stringify` does for a well-formed string, so after ruling out lone surrogates the
+ * rare string that needs escaping goes through it.
+ */
+function encodeString(value: string): string {
+  if (!STRING_NEEDS_CARE.test(value)) return `"${value}"`;
+  if (LONE_SURROGATE.test(value)) {
+    throw new Failure('lone-surrogate', 'string has an unpaired UTF-16 surrogate');
+  }
+  return JSON.stringify(value);
+}
+
+function enter(value: object, context: Context): void {
+  if (context.stack.includes(value)) throw new Failure('cycle', 'value contains itself');
+  if (context.stack.length >= context.maxDepth) {
+    throw new Failure('too-deep', `nesting deeper than ${context.maxDepth}`);
+  }
+  context.stack.push(value);
+}
+
+function encodeArray(value: readonly unknown[], context: Context): string {
+  enter(value, context);
+  let index = 0;
+  try {
+    let out = '[';
+    for (; index < value.length; index++) {
+      if (index > 0) out += ',';
+      out += encodeValue(value[index], context);
+    }
+    context.stack.pop();
+    return `${out}]`;
+  } catch (error) {
+    if (error instanceof Failure) error.segments.push(index);
+    throw error;
+  }
+}
+
+function encodeObject(value: object, context: Context): string {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new Failure('non-plain-object', 'only plain objects and arrays are JSON containers');
+  }
+  enter(value, context);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let special = false;
+  for (const key of keys) {
+    if (KEY_NEEDS_CARE.test(key)) {
+      special = true;
+      break;
+    }
+  }
+  let at: string | undefined;
+  try {
+    if (special) {
+      for (const key of keys) {
+        at = key;
+        if (LONE_SURROGATE.test(key)) {
+          throw new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
+        }
+      }
+      keys.sort(compareCodePoints);
+    } else {
+      // No key has a unit ≥ U+D800, so UTF-16 order is code point order here.
+      keys.sort();
+    }
+    let out = '{';
+    let first = true;
+    for (const key of keys) {
+      at = key;
+      if (first) first = false;
+      else out += ',';
+      out += special ? encodeString(key) : `"${key}"`;
+      out += ':';
+      out += encodeValue(record[key], context);
+    }
+    context.stack.pop();
+    return `${out}}`;
+  } catch (error) {
+    if (error instanceof Failure && at !== undefined) error.segments.push(at);
+    throw error;
+  }
+}
