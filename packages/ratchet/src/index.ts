@@ -1,8 +1,5 @@
 // @weft/ratchet public API: the whole surface is this list (STYLE.md practice 2).
 
 // --- shared (owned by the Megolm work: cipher, pickle envelope, randomness, errors) ---
-
-// --- Olm ---
-
-// --- Megolm ---
-export {};
+export { RatchetError, type RatchetErrorCode, type RatchetErrorContext } from './errors.ts';
+export { type RandomSource, systemRandom } from './random.ts';

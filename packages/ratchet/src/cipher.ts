@@ -1,0 +1,101 @@
+/**
+ * The AES-256-CBC + HMAC-SHA-256 construction shared by Olm and Megolm.
+ *
+ * libolm docs/olm.md "Version 1" and docs/megolm.md "Encryption": from a 32-byte message key,
+ * HKDF-SHA-256 with a zero salt and a protocol-specific info string yields 80 bytes, split as the
+ * AES-256 key (32), the HMAC-SHA-256 key (32) and the CBC IV (16). The plaintext is PKCS#7-padded
+ * and encrypted with AES-256-CBC; callers MAC the encoded message with `hmacSha256` and truncate.
+ */
+import { cbc } from '@noble/ciphers/aes.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+import { RatchetError } from './errors.ts';
+
+/** The three keys derived from one message key. */
+export interface CipherKeys {
+  readonly aesKey: Uint8Array;
+  readonly macKey: Uint8Array;
+  readonly iv: Uint8Array;
+}
+
+const ZERO_SALT = new Uint8Array(32);
+const encoder = new TextEncoder();
+
+function requireBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`${name} must be ${length} bytes, got ${value.length}`);
+  }
+}
+
+/** HKDF-SHA-256 (RFC 5869) with a zero salt, `info` as UTF-8, split into AES key, MAC key, IV. */
+export function deriveCipherKeys(secret: Uint8Array, info: string): CipherKeys {
+  requireBytes(secret, 'secret');
+  if (typeof info !== 'string') throw new TypeError('info must be a string');
+  // A 32-byte zero salt equals HKDF's "no salt" default (RFC 5869 §2.2), as libolm passes.
+  const okm = hkdf(sha256, secret, ZERO_SALT, encoder.encode(info), 80);
+  // Copies (not views) so each key can be zeroed independently of the others.
+  const keys = {
+    aesKey: okm.slice(0, 32),
+    macKey: okm.slice(32, 64),
+    iv: okm.slice(64, 80),
+  };
+  okm.fill(0);
+  return keys;
+}
+
+/** AES-256-CBC with PKCS#7 padding. */
+export function encryptCbc(keys: CipherKeys, plaintext: Uint8Array): Uint8Array {
+  requireBytes(plaintext, 'plaintext');
+  return cbc(keys.aesKey, keys.iv).encrypt(plaintext);
+}
+
+/** AES-256-CBC decryption; a length that is not a whole number of blocks or bad PKCS#7 padding
+ * throws `RatchetError('bad-padding')` (only reached after the MAC has been checked). */
+export function decryptCbc(keys: CipherKeys, ciphertext: Uint8Array): Uint8Array {
+  requireBytes(ciphertext, 'ciphertext');
+  if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
+    throw new RatchetError('bad-padding', 'ciphertext is not a whole number of AES blocks', {
+      context: { length: ciphertext.length },
+    });
+  }
+  try {
+    return cbc(keys.aesKey, keys.iv).decrypt(ciphertext);
+  } catch (cause) {
+    throw new RatchetError('bad-padding', 'invalid PKCS#7 padding', { cause });
+  }
+}
+
+/** HMAC-SHA-256 (RFC 2104), full 32-byte output. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  requireBytes(key, 'key');
+  requireBytes(data, 'data');
+  return hmac(sha256, key, data);
+}
+
+/**
+ * Constant-time equality of two MACs: the loop always runs over every byte, with no early exit;
+ * only the (public) lengths may short-circuit.
+ */
+export function macMatches(expected: Uint8Array, actual: Uint8Array): boolean {
+  requireBytes(expected, 'expected');
+  requireBytes(actual, 'actual');
+  if (expected.length !== actual.length) return false;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff |= (expected[i] as number) ^ (actual[i] as number);
+  }
+  return diff === 0;
+}
+
+/** Overwrites every buffer with zeros (keys and temporaries after use). */
+export function zeroize(...buffers: ReadonlyArray<Uint8Array | undefined>): void {
+  for (const buffer of buffers) buffer?.fill(0);
+}
+
+/** Zeroes all three keys of a `CipherKeys`. */
+export function zeroizeKeys(keys: CipherKeys): void {
+  zeroize(keys.aesKey, keys.macKey, keys.iv);
+}

@@ -1,0 +1,184 @@
+// Shared internals (src/cipher.ts, src/base64.ts, src/random.ts, src/errors.ts), checked against
+// Node's independent OpenSSL implementations of HKDF (RFC 5869), AES-256-CBC and HMAC (RFC 2104).
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { decodeBase64, encodeBase64 } from '../src/base64.ts';
+import {
+  decryptCbc,
+  deriveCipherKeys,
+  encryptCbc,
+  hmacSha256,
+  macMatches,
+  zeroize,
+  zeroizeKeys,
+} from '../src/cipher.ts';
+import { RatchetError } from '../src/errors.ts';
+import { randomBytes, systemRandom } from '../src/random.ts';
+
+describe('deriveCipherKeys', () => {
+  it('matches OpenSSL HKDF-SHA-256 with a zero salt, split 32/32/16', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.string(), (secret, info) => {
+        const keys = deriveCipherKeys(secret, info);
+        const okm = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(32), info, 80));
+        expect(Buffer.from(keys.aesKey)).toEqual(okm.subarray(0, 32));
+        expect(Buffer.from(keys.macKey)).toEqual(okm.subarray(32, 64));
+        expect(Buffer.from(keys.iv)).toEqual(okm.subarray(64, 80));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('returns independent buffers that zeroizeKeys clears', () => {
+    const keys = deriveCipherKeys(new Uint8Array(32).fill(7), 'MEGOLM_KEYS');
+    expect(keys.aesKey.buffer).not.toBe(keys.macKey.buffer);
+    zeroizeKeys(keys);
+    expect([...keys.aesKey, ...keys.macKey, ...keys.iv].every((b) => b === 0)).toBe(true);
+  });
+
+  it('rejects wrong argument types', () => {
+    expect(() => deriveCipherKeys('secret' as unknown as Uint8Array, 'x')).toThrow(TypeError);
+    expect(() => deriveCipherKeys(new Uint8Array(32), 5 as unknown as string)).toThrow(TypeError);
+  });
+});
+
+describe('encryptCbc / decryptCbc', () => {
+  it('matches OpenSSL AES-256-CBC with PKCS#7 and round-trips', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 300 }),
+        (secret, pt) => {
+          const keys = deriveCipherKeys(secret, 'OLM_KEYS');
+          const ct = encryptCbc(keys, pt);
+          const cipher = createCipheriv('aes-256-cbc', keys.aesKey, keys.iv);
+          const expected = Buffer.concat([cipher.update(pt), cipher.final()]);
+          expect(Buffer.from(ct)).toEqual(expected);
+          expect(decryptCbc(keys, ct)).toEqual(pt);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('rejects ciphertexts that are empty or not whole blocks with bad-padding', () => {
+    const keys = deriveCipherKeys(new Uint8Array(32), 'x');
+    for (const length of [0, 1, 15, 17]) {
+      const error = captureError(() => decryptCbc(keys, new Uint8Array(length)));
+      expect(RatchetError.isInstance(error) && error.code).toBe('bad-padding');
+    }
+  });
+
+  it('rejects invalid PKCS#7 padding with bad-padding', () => {
+    const keys = deriveCipherKeys(new Uint8Array(32), 'x');
+    const ct = encryptCbc(keys, new Uint8Array(16));
+    // In CBC, flipping a bit of ciphertext block 1 flips the same bit of plaintext block 2, which
+    // here is the full padding block (16 × 0x10).
+    const tampered = ct.slice();
+    tampered[15] = (tampered[15] as number) ^ 0x20; // padding byte 0x10 becomes 0x30 (> 16)
+    const error = captureError(() => decryptCbc(keys, tampered));
+    expect(RatchetError.isInstance(error) && error.code).toBe('bad-padding');
+  });
+});
+
+describe('hmacSha256 / macMatches', () => {
+  it('matches OpenSSL HMAC-SHA-256', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 300 }),
+        (key, data) => {
+          const expected = createHmac('sha256', key).update(data).digest();
+          expect(Buffer.from(hmacSha256(key, data))).toEqual(expected);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('accepts equal MACs and rejects any single-bit difference or length mismatch', () => {
+    const mac = hmacSha256(new Uint8Array(32), new Uint8Array(10)).subarray(0, 8);
+    expect(macMatches(mac, mac.slice())).toBe(true);
+    for (let bit = 0; bit < 64; bit++) {
+      const other = mac.slice();
+      other[bit >> 3] = (other[bit >> 3] as number) ^ (1 << (bit & 7));
+      expect(macMatches(mac, other)).toBe(false);
+    }
+    expect(macMatches(mac, mac.subarray(0, 7))).toBe(false);
+  });
+
+  it('zeroize clears every buffer given and skips undefined', () => {
+    const a = new Uint8Array([1, 2, 3]);
+    const b = new Uint8Array([4, 5]);
+    zeroize(a, undefined, b);
+    expect([...a, ...b]).toEqual([0, 0, 0, 0, 0]);
+  });
+});
+
+describe('base64', () => {
+  it('encodes like Node without padding and decodes padded and unpadded forms', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        const padded = Buffer.from(bytes).toString('base64');
+        const unpadded = padded.replace(/=+$/, '');
+        expect(encodeBase64(bytes)).toBe(unpadded);
+        expect(decodeBase64(unpadded)).toEqual(bytes);
+        expect(decodeBase64(padded)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('rejects malformed input with bad-base64', () => {
+    for (const text of ['A', 'AAAAA', 'AA!A', 'AA-_', 'AA=A', '====', 'AA==A', 'Zm9v\n', 'é']) {
+      const error = captureError(() => decodeBase64(text));
+      expect(RatchetError.isInstance(error) && error.code, text).toBe('bad-base64');
+    }
+  });
+});
+
+describe('random', () => {
+  it('systemRandom returns the requested length, including more than one 65536-byte chunk', () => {
+    const big = systemRandom(150_000);
+    expect(big.length).toBe(150_000);
+    // The last chunk is filled too: 20,000 random bytes are all zero with probability 2^-160000.
+    expect(big.subarray(130_000).some((b) => b !== 0)).toBe(true);
+    expect(systemRandom(0).length).toBe(0);
+    expect(() => systemRandom(-1)).toThrow(RangeError);
+  });
+
+  it('randomBytes rejects an injected source returning the wrong length', () => {
+    expect(() => randomBytes(() => new Uint8Array(3), 4)).toThrow(TypeError);
+    expect(randomBytes((n) => new Uint8Array(n).fill(9), 4)).toEqual(new Uint8Array(4).fill(9));
+  });
+});
+
+describe('RatchetError', () => {
+  it('carries code, context and cause, and isInstance recognises the marker', () => {
+    const cause = new Error('inner');
+    const error = new RatchetError('bad-mac', 'mac mismatch', { cause, context: { index: 3 } });
+    expect(error.code).toBe('bad-mac');
+    expect(error.context).toEqual({ index: 3 });
+    expect(error.cause).toBe(cause);
+    expect(error.name).toBe('RatchetError');
+    expect(RatchetError.isInstance(error)).toBe(true);
+    expect(RatchetError.isInstance(new Error('x'))).toBe(false);
+    expect(RatchetError.isInstance(null)).toBe(false);
+    // A copy from a second install carries the same Symbol.for marker.
+    const foreign = Object.defineProperty(new Error('x'), Symbol.for('weft.ratchet.error'), {
+      value: true,
+    });
+    expect(RatchetError.isInstance(foreign)).toBe(true);
+  });
+});
+
+function captureError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
