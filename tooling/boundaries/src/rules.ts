@@ -33,8 +33,12 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-/** Third-party modules a protocol package's `src/` may import. */
+/** Third-party modules a protocol package's `src/` may import: @noble/* everywhere, and the
+ * HTTP framework (Hono, web-standard Request/Response, so it also runs outside Node) in transport. */
 const PROTOCOL_THIRD_PARTY = /^@noble\/(curves|hashes|ciphers)(\/|$)/;
+const EXTRA_THIRD_PARTY: Readonly<Record<string, RegExp>> = {
+  'packages/transport': /^hono(\/|$)/,
+};
 
 interface Workspace {
   readonly dir: string;
@@ -168,8 +172,14 @@ export function checkBoundaries(root: string): string[] {
         }
         if (isProtocol && spec.startsWith('node:')) {
           problems.push(`${where}: protocol packages run in browsers; no ${spec} in src/`);
-        } else if (isProtocol && !PROTOCOL_THIRD_PARTY.test(spec)) {
-          problems.push(`${where}: protocol packages may import only @noble/*, not ${spec}`);
+        } else if (
+          isProtocol &&
+          !PROTOCOL_THIRD_PARTY.test(spec) &&
+          !EXTRA_THIRD_PARTY[ws.dir]?.test(spec)
+        ) {
+          problems.push(
+            `${where}: protocol packages may import only @noble/* (and transport hono), not ${spec}`,
+          );
         }
       }
     }

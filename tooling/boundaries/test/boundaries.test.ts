@@ -60,7 +60,7 @@ describe('boundaries', () => {
         'packages/canonical-json: may not depend on @weft/signing',
         'packages/canonical-json/src/index.ts: packages/canonical-json may not import @weft/signing',
         'packages/canonical-json/src/index.ts: protocol packages run in browsers; no node:fs in src/',
-        'packages/canonical-json/src/index.ts: protocol packages may import only @noble/*, not lodash',
+        'packages/canonical-json/src/index.ts: protocol packages may import only @noble/* (and transport hono), not lodash',
         'packages/signing: depends on the app @weft/server; apps use packages, never the reverse',
         'packages/signing/src/index.ts: packages/signing may not import @weft/dag',
       ]),
