@@ -10,7 +10,8 @@ import { formatPath, type PathSegment } from './path.ts';
 export class Failure {
   readonly code: CanonicalJsonErrorCode;
   readonly detail: string;
-  readonly position: number | undefined;
+  /** Offset of the problem; the parser rewrites it from UTF-16 units to bytes for byte input. */
+  position: number | undefined;
   /** Innermost segment first (pushed while unwinding). */
   readonly segments: PathSegment[] = [];
 

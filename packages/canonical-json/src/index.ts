@@ -1,5 +1,6 @@
 /**
- * @weft/canonical-json: Matrix canonical JSON (spec appendices, "Canonical JSON").
+ * @weft/canonical-json: Matrix canonical JSON (spec appendices, "Canonical JSON"): a spec-exact
+ * encoder and a strict parser for untrusted input, both failing with one typed error.
  *
  * The whole public API is this list.
  */
@@ -14,3 +15,4 @@ export {
   type CanonicalJsonErrorCode,
   type CanonicalJsonErrorOptions,
 } from './errors.ts';
+export { DEFAULT_MAX_BYTES, type ParseOptions, parseJson } from './parse.ts';
