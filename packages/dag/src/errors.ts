@@ -28,13 +28,13 @@ export type DagErrorCode =
 /** Optional context carried by a {@link DagError}. */
 export interface DagErrorContext {
   /** The event concerned, when known. */
-  readonly eventId?: string;
+  readonly eventId?: string | undefined;
   /** Path of the offending key inside the event, e.g. `content.users`. */
-  readonly path?: string;
+  readonly path?: string | undefined;
   /** What was expected there. */
-  readonly expected?: string;
+  readonly expected?: string | undefined;
   /** What was found (a type name or size, never a secret). */
-  readonly got?: string;
+  readonly got?: string | undefined;
   /** The underlying error. */
   readonly cause?: unknown;
 }

@@ -4,8 +4,20 @@
  * The whole public API, in two sections.
  */
 
-export { DagError, type DagErrorCode, type DagErrorContext } from './errors.ts';
 // --- Event model, room versions, authorization ---
+export { type CheckAuthOptions, checkAuth } from './auth/check-auth.ts';
+export type {
+  AuthOutcome,
+  AuthRejection,
+} from './auth/outcome.ts';
+export {
+  powerLevelOf,
+  requiredPowerLevel,
+  roomCreators,
+  senderPowerLevel,
+} from './auth/power-levels.ts';
+export { authEventsSelection } from './auth/selection.ts';
+export { DagError, type DagErrorCode, type DagErrorContext } from './errors.ts';
 export {
   type DagEvent,
   isStateEvent,
