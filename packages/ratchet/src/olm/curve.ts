@@ -1,0 +1,137 @@
+/**
+ * Curve25519 (X25519) and Ed25519 for Olm accounts and sessions.
+ *
+ * Pure implementation: @noble/curves, so the package runs in browsers. Where the host is Node
+ * (found at runtime through `globalThis.process.getBuiltinModule`, never a static `node:` import),
+ * the same operations go through OpenSSL, which is several times faster for X25519 and Ed25519.
+ * Both paths take and return the same raw 32-byte keys; a test runs both on the same inputs.
+ *
+ * Private keys are used as given (X25519 clamps internally, RFC 7748 §5), exactly as libolm
+ * hands its random bytes to curve25519-donna, so recorded libolm randomness gives libolm's keys.
+ */
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+
+import { RatchetError } from '../errors.ts';
+
+interface NodeKeyObject {
+  export(options: { format: 'der'; type: 'spki' }): Uint8Array;
+}
+interface NodeCrypto {
+  createPrivateKey(options: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKeyObject;
+  createPublicKey(
+    input: NodeKeyObject | { key: Uint8Array; format: 'der'; type: 'spki' },
+  ): NodeKeyObject;
+  diffieHellman(options: { privateKey: NodeKeyObject; publicKey: NodeKeyObject }): Uint8Array;
+  sign(algorithm: null, data: Uint8Array, key: NodeKeyObject): Uint8Array;
+}
+
+function findNodeCrypto(): NodeCrypto | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const mod = proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+    return typeof mod?.diffieHellman === 'function' ? mod : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const nodeCrypto = findNodeCrypto();
+let useNative = nodeCrypto !== undefined;
+
+/**
+ * Chooses the implementation (tests run both); returns whether the native path is now in use.
+ * Asking for native where Node's crypto is unavailable keeps the pure path.
+ */
+export function selectCurveImplementation(native: boolean): boolean {
+  useNative = native && nodeCrypto !== undefined;
+  return useNative;
+}
+
+// Fixed DER prefixes wrapping a raw 32-byte key (RFC 8410 §7 and §4).
+const X25519_PKCS8 = hex('302e020100300506032b656e04220420');
+const X25519_SPKI = hex('302a300506032b656e032100');
+const ED25519_PKCS8 = hex('302e020100300506032b657004220420');
+
+function hex(text: string): Uint8Array {
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function wrap(prefix: Uint8Array, key: Uint8Array): Uint8Array {
+  const der = new Uint8Array(prefix.length + key.length);
+  der.set(prefix);
+  der.set(key, prefix.length);
+  return der;
+}
+
+function lastBytes(der: Uint8Array, count: number): Uint8Array {
+  return Uint8Array.from(der.subarray(der.length - count));
+}
+
+function badKey(cause: unknown): RatchetError {
+  return new RatchetError('bad-key', 'Curve25519 agreement failed (invalid or low-order key)', {
+    cause,
+  });
+}
+
+/** The X25519 public key of a 32-byte private key. */
+export function curvePublicKey(privateKey: Uint8Array): Uint8Array {
+  if (useNative && nodeCrypto !== undefined) {
+    const der = wrap(X25519_PKCS8, privateKey);
+    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    return lastBytes(nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' }), 32);
+  }
+  return x25519.getPublicKey(privateKey);
+}
+
+/** X25519(ourPrivate, theirPublic); a low-order peer key (all-zero result) is `bad-key`. */
+export function curveAgreement(ourPrivate: Uint8Array, theirPublic: Uint8Array): Uint8Array {
+  if (useNative && nodeCrypto !== undefined) {
+    const der = wrap(X25519_PKCS8, ourPrivate);
+    try {
+      const privateKey = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      const publicKey = nodeCrypto.createPublicKey({
+        key: wrap(X25519_SPKI, theirPublic),
+        format: 'der',
+        type: 'spki',
+      });
+      const shared = nodeCrypto.diffieHellman({ privateKey, publicKey });
+      const out = Uint8Array.from(shared);
+      shared.fill(0);
+      return out;
+    } catch (cause) {
+      throw badKey(cause);
+    } finally {
+      der.fill(0);
+    }
+  }
+  try {
+    return x25519.getSharedSecret(ourPrivate, theirPublic);
+  } catch (cause) {
+    throw badKey(cause);
+  }
+}
+
+/** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
+export function edPublicKey(seed: Uint8Array): Uint8Array {
+  if (useNative && nodeCrypto !== undefined) {
+    const der = wrap(ED25519_PKCS8, seed);
+    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    return lastBytes(nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' }), 32);
+  }
+  return ed25519.getPublicKey(seed);
+}
+
+/** An Ed25519 signature of `message` by the key with this seed (RFC 8032 §5.1.6). */
+export function edSign(seed: Uint8Array, message: Uint8Array): Uint8Array {
+  if (useNative && nodeCrypto !== undefined) {
+    const der = wrap(ED25519_PKCS8, seed);
+    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    return Uint8Array.from(nodeCrypto.sign(null, message, key));
+  }
+  return ed25519.sign(message, seed);
+}
