@@ -384,6 +384,11 @@ class Parser {
       throw this.syntax('invalid number');
     }
     this.pos = NUMBER.lastIndex;
+    // The regex stops early on "01", "1.", "1e+" or "1.2.3"; name the number, not the separator.
+    const after = this.text.charCodeAt(this.pos);
+    if ((after >= 0x30 && after <= 0x39) || after === 0x2e || (after | 0x20) === 0x65) {
+      throw this.syntax('invalid number');
+    }
     const [literal, sign = '', integer = '', fraction, exponent] = match;
     if (fraction === undefined && exponent === undefined) {
       const value = Number(literal);
