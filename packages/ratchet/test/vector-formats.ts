@@ -10,6 +10,7 @@ import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
 
 import { decodeBase64 } from '../src/base64.ts';
 import { Account, type OlmMessage, type Session } from '../src/index.ts';
+import { megolmFormat } from './megolm-vector-format.ts';
 import { recordedRandom } from './olm-recorded-random.ts';
 
 interface OlmParty {
@@ -152,4 +153,4 @@ const olmFormat: VectorFormat = {
       .flatMap((vector) => [identityCase(vector), exchangeCase(vector)]),
 };
 
-export const formats: VectorFormat[] = [olmFormat];
+export const formats: VectorFormat[] = [olmFormat, megolmFormat];

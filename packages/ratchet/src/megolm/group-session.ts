@@ -1,0 +1,148 @@
+/**
+ * The outbound Megolm session: the sender's ratchet and Ed25519 key pair.
+ *
+ * Spec: https://spec.matrix.org/v1.19/olm-megolm/megolm/#the-megolm-protocol
+ * (session setup, sharing, message encryption, advancing the ratchet).
+ */
+import { encodeBase64 } from '../base64.ts';
+import { encryptCbc, hmacSha256, zeroize, zeroizeKeys } from '../cipher.ts';
+import { openPickle, sealPickle } from '../pickle.ts';
+import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
+import { encodeMessage, MAC_LENGTH } from './message.ts';
+import { asPlaintext, field, inspectSymbol, pickleFields } from './pickling.ts';
+import { MAX_INDEX, MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
+import { encodeSessionKey } from './session-keys.ts';
+import { type SigningKey, signingKeyFromSeed } from './signing.ts';
+
+const PICKLE_KIND = 'weft.megolm.outbound';
+const PICKLE_VERSION = 1;
+// libolm draws the ratchet and the Ed25519 seed in one call, ratchet first
+// (olm_init_outbound_group_session_random_length = 128 + 32), so one recorded buffer replays it.
+const RANDOM_LENGTH = RATCHET_LENGTH + 32;
+
+interface State {
+  readonly ratchet: MegolmRatchet;
+  readonly signing: SigningKey;
+}
+// Lets the static restorers hand state to the constructor without a public parameter.
+let restoring: State | undefined;
+
+/** An outbound Megolm session: encrypts and signs messages and shares its session key. */
+export class GroupSession {
+  readonly #ratchet: MegolmRatchet;
+  readonly #signing: SigningKey;
+
+  /**
+   * A fresh session: 1024 random bits of ratchet at index 0 and a new Ed25519 key pair
+   * ("Session setup"). `random` defaults to the platform CSPRNG.
+   */
+  constructor(random: RandomSource = systemRandom) {
+    if (restoring !== undefined) {
+      this.#ratchet = restoring.ratchet;
+      this.#signing = restoring.signing;
+      restoring = undefined;
+      return;
+    }
+    if (typeof random !== 'function') throw new TypeError('random must be a function');
+    const bytes = randomBytes(random, RANDOM_LENGTH);
+    this.#ratchet = new MegolmRatchet(bytes.slice(0, RATCHET_LENGTH), 0);
+    this.#signing = signingKeyFromSeed(bytes.slice(RATCHET_LENGTH));
+    bytes.fill(0);
+  }
+
+  /** Same as `new GroupSession(random)`. */
+  static create(random: RandomSource = systemRandom): GroupSession {
+    return new GroupSession(random);
+  }
+
+  static #restore(state: State): GroupSession {
+    restoring = state;
+    try {
+      return new GroupSession();
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /** The session ID: the unpadded base64 Ed25519 public key K_pub. */
+  sessionId(): string {
+    return encodeBase64(this.#signing.publicKey);
+  }
+
+  /** The index the next message will carry. */
+  messageIndex(): number {
+    return this.#ratchet.counter;
+  }
+
+  /** The signed session key (sharing format v2) at the current index, unpadded base64. */
+  sessionKey(): string {
+    const bytes = encodeSessionKey(this.#ratchet, this.#signing.publicKey, (m) =>
+      this.#signing.sign(m),
+    );
+    const text = encodeBase64(bytes);
+    bytes.fill(0);
+    return text;
+  }
+
+  /**
+   * Encrypts one message ("Message encryption"): keys from HKDF(R_i, "MEGOLM_KEYS"), AES-256-CBC,
+   * the 8-byte HMAC over version + body, the Ed25519 signature over all of that; then R advances.
+   * Returns the message as unpadded base64.
+   */
+  encrypt(plaintext: string | Uint8Array): string {
+    if (this.#ratchet.counter === MAX_INDEX) {
+      throw new RangeError('Megolm session exhausted (index 2^32-1); start a new session');
+    }
+    const { bytes: input, owned } = asPlaintext(plaintext);
+    const keys = this.#ratchet.messageKeys();
+    const ciphertext = encryptCbc(keys, input);
+    if (owned) zeroize(input);
+    const { bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext);
+    const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
+    bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);
+    zeroize(mac);
+    zeroizeKeys(keys);
+    bytes.set(this.#signing.sign(bytes.subarray(0, bodyEnd + MAC_LENGTH)), bodyEnd + MAC_LENGTH);
+    this.#ratchet.advance();
+    return encodeBase64(bytes);
+  }
+
+  /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */
+  pickle(pickleKey: Uint8Array, random: RandomSource = systemRandom): string {
+    const payload = {
+      ratchet: encodeBase64(this.#ratchet.data),
+      counter: this.#ratchet.counter,
+      seed: encodeBase64(this.#signing.seed),
+    };
+    return sealPickle(PICKLE_KIND, PICKLE_VERSION, payload, pickleKey, random);
+  }
+
+  /** Restores a session from `pickle()` output; throws `bad-pickle` on a wrong key or data. */
+  static fromPickle(pickle: string, pickleKey: Uint8Array): GroupSession {
+    const opened = openPickle(PICKLE_KIND, pickle, pickleKey);
+    const fields = pickleFields(opened, PICKLE_VERSION);
+    const ratchetBytes = field.bytes(fields, 'ratchet', RATCHET_LENGTH);
+    const counter = field.index(fields, 'counter');
+    const seed = field.bytes(fields, 'seed', 32);
+    return GroupSession.#restore({
+      ratchet: new MegolmRatchet(ratchetBytes, counter),
+      signing: signingKeyFromSeed(seed),
+    });
+  }
+
+  /** Overwrites the ratchet and signing seed; the session is unusable afterwards. */
+  free(): void {
+    this.#ratchet.zeroize();
+    this.#signing.zeroize();
+  }
+
+  /** Only public facts: the session ID and next index. */
+  toJSON(): { sessionId: string; messageIndex: number } {
+    return { sessionId: this.sessionId(), messageIndex: this.messageIndex() };
+  }
+
+  /** Node's `util.inspect` shows the same public facts as `toJSON`. */
+  [inspectSymbol](): string {
+    return `GroupSession ${JSON.stringify(this.toJSON())}`;
+  }
+}

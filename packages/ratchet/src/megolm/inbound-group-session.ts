@@ -1,0 +1,239 @@
+/**
+ * The inbound Megolm session: a receiver's copy of a sender's ratchet and public key.
+ *
+ * Spec: https://spec.matrix.org/v1.19/olm-megolm/megolm/#sharing-session-data and
+ * "Advancing the ratchet": the earliest known ratchet is kept so any later index can be
+ * decrypted; the latest used ratchet is cached so in-order decryption costs one step.
+ */
+import { decodeBase64, encodeBase64 } from '../base64.ts';
+import { decryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import { RatchetError } from '../errors.ts';
+import { openPickle, sealPickle } from '../pickle.ts';
+import { type RandomSource, systemRandom } from '../random.ts';
+import { decodeMessage, MAC_LENGTH } from './message.ts';
+import { field, inspectSymbol, pickleFields } from './pickling.ts';
+import { MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
+import {
+  encodeExportedKey,
+  parseExportedKey,
+  parseSessionKey,
+  type SessionKeyParts,
+} from './session-keys.ts';
+import { type Verifier, verifierFor } from './signing.ts';
+
+const PICKLE_KIND = 'weft.megolm.inbound';
+const PICKLE_VERSION = 1;
+
+/** A decrypted Megolm message. */
+export interface DecryptedGroupMessage {
+  readonly plaintext: Uint8Array;
+  readonly messageIndex: number;
+}
+
+interface State {
+  initial: MegolmRatchet;
+  latest: MegolmRatchet;
+  readonly signingKey: Uint8Array;
+  readonly verifier: Verifier;
+  verified: boolean;
+}
+let restoring: State | undefined;
+
+/** Decrypts one sender's Megolm messages from the first index it was given onwards. */
+export class InboundGroupSession {
+  readonly #state: State;
+
+  /** Use `fromSessionKey`, `importSession` or `fromPickle`. */
+  private constructor() {
+    if (restoring === undefined) throw new TypeError('use InboundGroupSession.fromSessionKey');
+    this.#state = restoring;
+    restoring = undefined;
+  }
+
+  static #restore(parts: SessionKeyParts, verifier: Verifier): InboundGroupSession {
+    restoring = {
+      initial: parts.ratchet,
+      latest: parts.ratchet.clone(),
+      signingKey: parts.signingKey,
+      verifier,
+      verified: parts.signed,
+    };
+    try {
+      return new InboundGroupSession();
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /**
+   * From a signed session key (sharing format v2, e.g. `m.room_key.session_key`); the signature
+   * is checked against the key's own K_pub. Throws `bad-base64`, `unsupported-version`, `bad-key`
+   * or `bad-signature`.
+   */
+  static fromSessionKey(sessionKey: string): InboundGroupSession {
+    const parts = parseSessionKey(sessionKey, verifierFor);
+    return InboundGroupSession.#restore(parts, parts.verifier);
+  }
+
+  /** From an exported key (export format v1, e.g. from key backup or `exportAt`). */
+  static importSession(exportedKey: string): InboundGroupSession {
+    const parts = parseExportedKey(exportedKey);
+    return InboundGroupSession.#restore(parts, verifierFor(parts.signingKey));
+  }
+
+  /** The session ID: the sender's unpadded base64 Ed25519 public key. */
+  sessionId(): string {
+    return encodeBase64(this.#state.signingKey);
+  }
+
+  /** The lowest message index this session can decrypt. */
+  firstKnownIndex(): number {
+    return this.#state.initial.counter;
+  }
+
+  /**
+   * True once the session is known to be the sender's: it came from a signed session key, or a
+   * message signed by its key has decrypted (as libolm's `signing_key_verified`).
+   */
+  isVerified(): boolean {
+    return this.#state.verified;
+  }
+
+  /**
+   * Authenticates and decrypts a base64 Megolm message: signature first, then the index against
+   * the first known one, then the MAC, then AES-CBC. On any failure the session is unchanged.
+   * Replays are not detected here (the spec's "Message Replays"): use `ReplayGuard` with the
+   * returned `messageIndex`.
+   */
+  decrypt(message: string): DecryptedGroupMessage {
+    if (typeof message !== 'string') throw new TypeError('message must be a base64 string');
+    const state = this.#state;
+    const parsed = decodeMessage(decodeBase64(message));
+    if (!state.verifier(parsed.signatureInput, parsed.signature)) {
+      throw new RatchetError('bad-signature', 'Megolm message signature does not verify', {
+        context: { messageIndex: parsed.messageIndex },
+      });
+    }
+    const index = parsed.messageIndex;
+    if (index < state.initial.counter) {
+      throw new RatchetError('unknown-message-index', 'message precedes the first known index', {
+        context: { messageIndex: index, firstKnownIndex: state.initial.counter },
+      });
+    }
+    const fromLatest = index >= state.latest.counter;
+    const ratchet = (fromLatest ? state.latest : state.initial).clone();
+    ratchet.advanceTo(index);
+    const keys = ratchet.messageKeys();
+    try {
+      const mac = hmacSha256(keys.macKey, parsed.macInput);
+      const ok = macMatches(mac.subarray(0, MAC_LENGTH), parsed.mac);
+      zeroize(mac);
+      if (!ok) {
+        throw new RatchetError('bad-mac', 'Megolm message MAC does not match', {
+          context: { messageIndex: index },
+        });
+      }
+      const plaintext = decryptCbc(keys, parsed.ciphertext);
+      // Commit only after success, so a forged message cannot move the cached ratchet.
+      if (fromLatest) {
+        state.latest.zeroize();
+        state.latest = ratchet;
+      } else {
+        ratchet.zeroize();
+      }
+      state.verified = true;
+      return { plaintext, messageIndex: index };
+    } catch (error) {
+      // Nothing was committed: every throw above happens before the commit.
+      ratchet.zeroize();
+      throw error;
+    } finally {
+      zeroizeKeys(keys);
+    }
+  }
+
+  /**
+   * The session exported at `messageIndex` (export format v1), or `undefined` when that index is
+   * before the first known one and so cannot be derived.
+   */
+  exportAt(messageIndex: number): string | undefined {
+    if (!Number.isInteger(messageIndex) || messageIndex < 0 || messageIndex > 0xffffffff) {
+      throw new RangeError('messageIndex must be an unsigned 32-bit integer');
+    }
+    const state = this.#state;
+    if (messageIndex < state.initial.counter) return undefined;
+    const base = messageIndex >= state.latest.counter ? state.latest : state.initial;
+    const ratchet = base.clone();
+    ratchet.advanceTo(messageIndex);
+    const bytes = encodeExportedKey(ratchet, state.signingKey);
+    ratchet.zeroize();
+    const text = encodeBase64(bytes);
+    bytes.fill(0);
+    return text;
+  }
+
+  /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */
+  pickle(pickleKey: Uint8Array, random: RandomSource = systemRandom): string {
+    const state = this.#state;
+    const payload = {
+      initialRatchet: encodeBase64(state.initial.data),
+      initialIndex: state.initial.counter,
+      latestRatchet: encodeBase64(state.latest.data),
+      latestIndex: state.latest.counter,
+      signingKey: encodeBase64(state.signingKey),
+      verified: state.verified,
+    };
+    return sealPickle(PICKLE_KIND, PICKLE_VERSION, payload, pickleKey, random);
+  }
+
+  /** Restores a session from `pickle()` output; throws `bad-pickle` on a wrong key or data. */
+  static fromPickle(pickle: string, pickleKey: Uint8Array): InboundGroupSession {
+    const fields = pickleFields(openPickle(PICKLE_KIND, pickle, pickleKey), PICKLE_VERSION);
+    const initial = new MegolmRatchet(
+      field.bytes(fields, 'initialRatchet', RATCHET_LENGTH),
+      field.index(fields, 'initialIndex'),
+    );
+    const latest = new MegolmRatchet(
+      field.bytes(fields, 'latestRatchet', RATCHET_LENGTH),
+      field.index(fields, 'latestIndex'),
+    );
+    if (latest.counter < initial.counter) {
+      throw new RatchetError('bad-pickle', 'latest ratchet precedes the initial one', {
+        context: { field: 'latestIndex' },
+      });
+    }
+    const signingKey = field.bytes(fields, 'signingKey', 32);
+    restoring = {
+      initial,
+      latest,
+      signingKey,
+      verifier: verifierFor(signingKey),
+      verified: field.boolean(fields, 'verified'),
+    };
+    try {
+      return new InboundGroupSession();
+    } finally {
+      restoring = undefined;
+    }
+  }
+
+  /** Overwrites both stored ratchets; the session is unusable afterwards. */
+  free(): void {
+    this.#state.initial.zeroize();
+    this.#state.latest.zeroize();
+  }
+
+  /** Only public facts: session ID, first known index, verification. */
+  toJSON(): { sessionId: string; firstKnownIndex: number; verified: boolean } {
+    return {
+      sessionId: this.sessionId(),
+      firstKnownIndex: this.firstKnownIndex(),
+      verified: this.isVerified(),
+    };
+  }
+
+  /** Node's `util.inspect` shows the same public facts as `toJSON`. */
+  [inspectSymbol](): string {
+    return `InboundGroupSession ${JSON.stringify(this.toJSON())}`;
+  }
+}
