@@ -1,0 +1,21 @@
+/**
+ * Canonical JSON bytes and SHA-256 over them, with encoder failures reported as `SigningError`.
+ */
+import { encodeCanonicalJsonBytes } from '@weft/canonical-json';
+
+import { backend } from './backend.ts';
+import { SigningError } from './errors.ts';
+
+/** Canonical JSON bytes of `value`; throws `SigningError('bad-json')` (cause: the encoder's error). */
+export function canonicalBytes(value: unknown): Uint8Array {
+  try {
+    return encodeCanonicalJsonBytes(value);
+  } catch (cause) {
+    throw new SigningError('bad-json', 'value cannot be encoded as canonical JSON', { cause });
+  }
+}
+
+/** SHA-256 of raw bytes, on the active backend. */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return backend().sha256(bytes);
+}

@@ -1,0 +1,259 @@
+/**
+ * Signing outgoing events and checking received ones.
+ *
+ * Spec: server-server API "Adding hashes and signatures to outgoing events" and "Validating
+ * hashes and signatures on received events"
+ * (https://spec.matrix.org/v1.19/server-server-api/#signing-events).
+ */
+import { decodeBase64, encodeBase64 } from './base64.ts';
+import { constantTimeEqual } from './bytes.ts';
+import { SigningError, type SigningErrorCode } from './errors.ts';
+import { contentHashBytes } from './event-hashes.ts';
+import {
+  checkJsonObject,
+  isJsonObject,
+  type JsonObject,
+  own,
+  readSignatures,
+} from './json-object.ts';
+import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
+import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
+import { signedBytes, signJson, verifyBytes } from './sign-json.ts';
+
+/**
+ * Finds the public key for `entity`'s `keyId`, or `undefined` when it is unknown. Receives the
+ * event's `origin_server_ts` so it can return `undefined` for a key known to have expired before
+ * it ("any keys that are known to have expired prior to the event's origin_server_ts are
+ * ignored"). Returns the 32-byte key as bytes or unpadded Base64.
+ */
+export type KeyLookup = (
+  entity: string,
+  keyId: string,
+  originServerTs: number | undefined,
+) => Uint8Array | string | undefined;
+
+/** Options for {@link verifyEvent}. */
+export interface VerifyEventOptions {
+  /**
+   * Servers whose signatures are required. Default: the server of `sender` (room versions 3 and
+   * later), except for an invite made from a third-party invite, where the sending server may
+   * differ from the sender's; there the default is every server that signed the event with a
+   * key the lookup knows, and at least one such signature is required.
+   */
+  readonly requiredServers?: readonly string[];
+}
+
+/**
+ * The outcome of {@link verifyEvent}:
+ * - `valid`: signatures and content hash check out; use the event as received.
+ * - `redact`: signatures are valid but the content hash is not: use `redacted` instead of the
+ *   event ("the receiving server should use the redacted copy it calculated").
+ * - `reject`: a required signature is missing or wrong, or the event is malformed: drop it.
+ * - `missing-key`: no key for any of `entity`'s signatures is known: fetch keys and retry.
+ */
+export type EventVerification =
+  | { readonly status: 'valid' }
+  | {
+      readonly status: 'redact';
+      readonly code: 'content-hash-mismatch';
+      readonly redacted: Record<string, unknown>;
+    }
+  | {
+      readonly status: 'reject';
+      readonly code: Extract<SigningErrorCode, 'bad-signature' | 'missing-signature' | 'bad-event'>;
+      readonly message: string;
+      readonly entity?: string;
+      readonly keyId?: string;
+    }
+  | {
+      readonly status: 'missing-key';
+      readonly code: 'missing-key';
+      readonly entity: string;
+      readonly keyIds: readonly string[];
+    };
+
+const VALID: EventVerification = Object.freeze({ status: 'valid' });
+
+/**
+ * Hashes and signs an outgoing event as `serverName` ("Adding hashes and signatures to outgoing
+ * events"): 1. compute the content hash and store it as `hashes: { sha256 }` (replacing any
+ * previous `hashes`), 2. redact the event by the room version's rules, 3. sign the redacted
+ * event as in "Signing JSON", 4. copy the signature back into the full event, keeping any
+ * signatures already present. Returns a new object; the input is never modified.
+ */
+export function signEvent(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+  serverName: string,
+  signingKey: SigningKey,
+): Record<string, unknown> {
+  checkJsonObject(event, 'event');
+  const rules = redactionRulesFor(roomVersion);
+  const hashed = { ...event, hashes: { sha256: encodeBase64(contentHashBytes(event)) } };
+  const signedRedacted = signJson(
+    redactEvent(hashed, rules),
+    serverName,
+    signingKey.keyId,
+    signingKey,
+  );
+  return { ...hashed, signatures: signedRedacted.signatures };
+}
+
+/** The server name of a user ID `@localpart:server`, or undefined when `sender` is not one. */
+function serverOf(sender: unknown): string | undefined {
+  if (typeof sender !== 'string' || !sender.startsWith('@')) return undefined;
+  const colon = sender.indexOf(':');
+  return colon < 0 || colon === sender.length - 1 ? undefined : sender.slice(colon + 1);
+}
+
+function isThirdPartyInvite(event: JsonObject): boolean {
+  const content = own(event, 'content');
+  return (
+    own(event, 'type') === 'm.room.member' &&
+    isJsonObject(content) &&
+    own(content, 'membership') === 'invite' &&
+    own(content, 'third_party_invite') !== undefined
+  );
+}
+
+function reject(
+  code: 'bad-signature' | 'missing-signature' | 'bad-event',
+  message: string,
+  entity?: string,
+  keyId?: string,
+): EventVerification {
+  return {
+    status: 'reject',
+    code,
+    message,
+    ...(entity === undefined ? {} : { entity }),
+    ...(keyId === undefined ? {} : { keyId }),
+  };
+}
+
+/**
+ * Checks a received event's signatures, then its content hash ("Validating hashes and
+ * signatures on received events"):
+ * 1. Redact the event by the room version's rules.
+ * 2. For each required server, check its `ed25519` signatures on the redacted event ("Checking
+ *    for a Signature"): signatures under keys the lookup does not know are skipped; every known
+ *    one must verify.
+ * 3. If all pass, compare the event's `hashes.sha256` with its content hash (constant-time).
+ *    A mismatch or a missing hash means only the redacted form may be used.
+ * Returns an {@link EventVerification}; throws only for argument misuse and for an unknown room
+ * version (`SigningError('unsupported-room-version')`).
+ */
+export function verifyEvent(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+  keyLookup: KeyLookup,
+  options: VerifyEventOptions = {},
+): EventVerification {
+  checkJsonObject(event, 'event');
+  if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
+  const rules = redactionRulesFor(roomVersion);
+
+  let redacted: Record<string, unknown>;
+  let message: Uint8Array;
+  let signatures: ReturnType<typeof readSignatures>;
+  try {
+    redacted = redactEvent(event, rules);
+    message = signedBytes(redacted);
+    signatures = readSignatures(redacted);
+  } catch (error) {
+    if (!SigningError.isInstance(error)) throw error;
+    return reject('bad-event', error.message);
+  }
+
+  const ts = own(event, 'origin_server_ts');
+  const originServerTs = typeof ts === 'number' ? ts : undefined;
+  const thirdParty = options.requiredServers === undefined && isThirdPartyInvite(event);
+  let required: readonly string[];
+  if (options.requiredServers !== undefined) {
+    required = options.requiredServers;
+  } else if (thirdParty) {
+    required = Object.keys(signatures);
+  } else {
+    const origin = serverOf(own(event, 'sender'));
+    if (origin === undefined) return reject('bad-event', 'sender is not a user ID');
+    required = [origin];
+  }
+
+  let checkedAny = false;
+  let firstMissing: EventVerification | undefined;
+  for (const entity of required) {
+    const outcome = checkEntity(signatures, entity, message, keyLookup, originServerTs);
+    if (outcome === undefined) {
+      checkedAny = true;
+    } else if (outcome.status === 'reject' && outcome.code === 'bad-signature') {
+      return outcome;
+    } else if (!thirdParty) {
+      return outcome;
+    } else {
+      firstMissing ??= outcome;
+    }
+  }
+  if (thirdParty && !checkedAny) {
+    return firstMissing ?? reject('missing-signature', 'event carries no signatures');
+  }
+
+  // Content hash: "The content hash in the hashes property of the received event is
+  // base64-decoded, and the two are compared for equality."
+  const hashes = own(event, 'hashes');
+  const received = isJsonObject(hashes) ? own(hashes, 'sha256') : undefined;
+  let matches = false;
+  if (typeof received === 'string') {
+    try {
+      matches = constantTimeEqual(decodeBase64(received), contentHashBytes(event));
+    } catch (error) {
+      if (!SigningError.isInstance(error)) throw error;
+      matches = false;
+    }
+  }
+  return matches ? VALID : { status: 'redact', code: 'content-hash-mismatch', redacted };
+}
+
+/** Step 2 for one entity; undefined when its signatures are valid. */
+function checkEntity(
+  signatures: ReturnType<typeof readSignatures>,
+  entity: string,
+  message: Uint8Array,
+  keyLookup: KeyLookup,
+  originServerTs: number | undefined,
+): EventVerification | undefined {
+  const byKey = Object.hasOwn(signatures, entity) ? signatures[entity] : undefined;
+  // Step 2 of "Checking for a Signature": drop algorithms we don't understand.
+  const keyIds =
+    byKey === undefined ? [] : Object.keys(byKey).filter((id) => id.startsWith(`${ED25519}:`));
+  if (byKey === undefined || keyIds.length === 0) {
+    return reject('missing-signature', `no ed25519 signature from ${entity}`, entity);
+  }
+  let verified = 0;
+  for (const keyId of keyIds) {
+    const found = keyLookup(entity, keyId, originServerTs);
+    if (found === undefined) continue;
+    const publicKey = decodePublicKey(found);
+    let signature: Uint8Array;
+    try {
+      signature = decodeBase64(byKey[keyId] as string);
+    } catch {
+      return reject(
+        'bad-signature',
+        `signature by ${entity} ${keyId} is not valid base64`,
+        entity,
+        keyId,
+      );
+    }
+    if (!verifyBytes(signature, message, publicKey)) {
+      return reject(
+        'bad-signature',
+        `signature by ${entity} ${keyId} does not verify`,
+        entity,
+        keyId,
+      );
+    }
+    verified += 1;
+  }
+  if (verified === 0) return { status: 'missing-key', code: 'missing-key', entity, keyIds };
+  return undefined;
+}
