@@ -3,7 +3,8 @@
  *
  * A missing or malformed file throws: a test run must fail loudly rather than pass with zero cases.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +19,45 @@ export interface VectorFile {
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The directory holding the shared vectors: `<project>/../shared/vectors`. */
-export const sharedVectorsDir = resolve(projectRoot, '../shared/vectors');
+/** A clone made elsewhere (e.g. `git clone . $(mktemp -d)`) finds `shared/` beside its origin. */
+function originCheckout(): string | undefined {
+  try {
+    const url = execFileSync('git', ['config', '--get', 'remote.origin.url'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return isAbsolute(url) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The read-only `shared/` folder that sits beside the project root: `$WEFT_SHARED_DIR` if set,
+ * else `<project>/../shared`, else `<origin checkout>/../shared`. Throws, naming the places it
+ * looked, when none exists.
+ */
+function findSharedDir(): string {
+  const candidates = [
+    process.env['WEFT_SHARED_DIR'],
+    resolve(projectRoot, '../shared'),
+    ...[originCheckout()]
+      .filter((dir) => dir !== undefined)
+      .map((dir) => resolve(dir, '../shared')),
+  ].filter((dir): dir is string => dir !== undefined && dir !== '');
+  const found = candidates.find((dir) => existsSync(resolve(dir, 'vectors')));
+  if (found === undefined) {
+    throw new Error(`shared/ folder not found (looked in: ${candidates.join(', ')})`);
+  }
+  return found;
+}
+
+/** The `shared/` folder beside the project (vectors, matrix-spec schemas). */
+export const sharedDir = findSharedDir();
+
+/** The directory holding the shared vectors: `<shared>/vectors`. */
+export const sharedVectorsDir = resolve(sharedDir, 'vectors');
 
 /** Resolves a bare file name against the shared vectors directory; paths are kept as given. */
 export function vectorPath(nameOrPath: string): string {
