@@ -17,6 +17,13 @@ export {
   senderPowerLevel,
 } from './auth/power-levels.ts';
 export { authEventsSelection } from './auth/selection.ts';
+// --- State resolution, DAG walks (./dag, ./state-res, ./soft-fail) ---
+export { authChain, authChainDifference } from './dag/auth-chain.ts';
+export { eventFetcher, type FetchEvents } from './dag/fetch.ts';
+export { forwardExtremities, updateForwardExtremities } from './dag/forward-extremities.ts';
+export { type MissingEvents, missingEvents } from './dag/missing-events.ts';
+export { stateAfterEvent, stateBeforeEvent } from './dag/state-at-event.ts';
+export { topologicalOrder } from './dag/topological-order.ts';
 export { DagError, type DagErrorCode, type DagErrorContext } from './errors.ts';
 export {
   type DagEvent,
@@ -37,5 +44,7 @@ export {
   STABLE_ROOM_VERSIONS,
   type StateResolutionRules,
 } from './room-versions.ts';
-
-// --- State resolution, DAG walks ---
+// --- State resolution, DAG walks (continued) ---
+export { checkSoftFail } from './soft-fail.ts';
+export { isPowerEvent } from './state-res/power-events.ts';
+export { type AuthChainOf, resolveState } from './state-res/resolve.ts';

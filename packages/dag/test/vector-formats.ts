@@ -4,5 +4,6 @@
 import type { VectorFormat } from '@weft/test-vectors';
 
 import { authCasesFormat } from './auth-vector-format.ts';
+import { stateResScenariosFormat } from './state-res-vector-format.ts';
 
-export const formats: VectorFormat[] = [authCasesFormat];
+export const formats: VectorFormat[] = [authCasesFormat, stateResScenariosFormat];

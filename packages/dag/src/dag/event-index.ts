@@ -1,0 +1,131 @@
+/**
+ * An integer-indexed view of the events one algorithm run touches.
+ *
+ * Every event ID seen (fetched or only referenced) gets a small integer, so the walks below use
+ * arrays and typed arrays instead of string-keyed maps. Events are fetched in batches, one batch
+ * per layer of a breadth-first walk, through the caller's {@link FetchEvents}.
+ */
+import type { DagEvent } from '../event.ts';
+import type { FetchEvents } from './fetch.ts';
+
+const NOT_REQUESTED = 0;
+const REQUESTED = 1;
+const QUEUED = 2;
+
+export class EventIndex {
+  /** Event ID of each index. */
+  readonly ids: string[] = [];
+  /** The event at each index, or `undefined` when it is unknown to the store (or not fetched). */
+  readonly events: (DagEvent | undefined)[] = [];
+  readonly #byId = new Map<string, number>();
+  readonly #fetch: FetchEvents;
+  /** Per index: whether a fetch was attempted (or is queued for the next batch). */
+  readonly #requested: number[] = [];
+  /** Per index: the indices of its `auth_events` (filled when the event arrives). */
+  readonly #auth: (readonly number[])[] = [];
+  /** Per index: the indices of its `prev_events` (filled lazily). */
+  readonly #prev: (readonly number[] | undefined)[] = [];
+
+  constructor(fetch: FetchEvents) {
+    this.#fetch = fetch;
+  }
+
+  /** Number of indices handed out so far. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The index of `eventId`, allocating one on first sight. */
+  intern(eventId: string): number {
+    let index = this.#byId.get(eventId);
+    if (index === undefined) {
+      index = this.ids.length;
+      this.#byId.set(eventId, index);
+      this.ids.push(eventId);
+      this.events.push(undefined);
+      this.#requested.push(NOT_REQUESTED);
+      this.#auth.push(EMPTY);
+      this.#prev.push(undefined);
+    }
+    return index;
+  }
+
+  /** The index of `eventId` if it was seen, else `undefined`. */
+  lookup(eventId: string): number | undefined {
+    return this.#byId.get(eventId);
+  }
+
+  /** Adds an event the caller already holds (no fetch needed for it). */
+  add(event: DagEvent): number {
+    const index = this.intern(event.event_id);
+    if (this.events[index] === undefined) this.#store(index, event);
+    this.#requested[index] = REQUESTED;
+    return index;
+  }
+
+  /** The indices of the auth events of the event at `index` (empty if it is not loaded). */
+  authOf(index: number): readonly number[] {
+    return this.#auth[index] ?? EMPTY;
+  }
+
+  /** The indices of the prev events of the event at `index` (empty if it is not loaded). */
+  prevOf(index: number): readonly number[] {
+    let prev = this.#prev[index];
+    if (prev === undefined) {
+      const event = this.events[index];
+      prev = event === undefined ? EMPTY : event.prev_events.map((id) => this.intern(id));
+      this.#prev[index] = prev;
+    }
+    return prev;
+  }
+
+  /** Fetches, in one batch, every event among `indices` not requested before. */
+  async load(indices: Iterable<number>): Promise<void> {
+    const wanted: string[] = [];
+    for (const index of indices) {
+      if (this.#requested[index] !== REQUESTED) {
+        this.#requested[index] = REQUESTED;
+        const id = this.ids[index];
+        if (id !== undefined) wanted.push(id);
+      }
+    }
+    if (wanted.length === 0) return;
+    const found = await this.#fetch(wanted);
+    for (const event of found) {
+      const index = this.#byId.get(event.event_id);
+      // Ignore anything the store returns that was not asked for.
+      if (index !== undefined && this.events[index] === undefined) this.#store(index, event);
+    }
+  }
+
+  /**
+   * Loads `roots` and everything reachable from them through `auth_events`, one batch per
+   * breadth-first layer. Events the store lacks are skipped (their ancestors stay unknown).
+   */
+  async loadAuthClosure(roots: Iterable<number>): Promise<void> {
+    let frontier = [...roots];
+    while (frontier.length > 0) {
+      await this.load(frontier);
+      const next: number[] = [];
+      for (const index of frontier) {
+        for (const auth of this.authOf(index)) {
+          if (this.#requested[auth] === NOT_REQUESTED) {
+            this.#requested[auth] = QUEUED;
+            next.push(auth);
+          }
+        }
+      }
+      frontier = next;
+    }
+  }
+
+  #store(index: number, event: DagEvent): void {
+    this.events[index] = event;
+    const auth = event.auth_events;
+    const indices = new Array<number>(auth.length);
+    for (let i = 0; i < auth.length; i += 1) indices[i] = this.intern(auth[i] as string);
+    this.#auth[index] = indices;
+  }
+}
+
+const EMPTY: readonly number[] = Object.freeze([]);

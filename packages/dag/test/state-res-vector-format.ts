@@ -1,0 +1,162 @@
+/**
+ * The state-resolution `scenarios` vector format (../shared/vectors/README.md, state-res.json;
+ * the file's `format_note` defines the walk). Any file of this shape runs without code changes.
+ *
+ * - kind `state_maps`: resolve(state_maps), with the scenario's events as the store, must equal
+ *   `expected_resolved`.
+ * - kind `dag`: walk the events in a topological order of `prev_events`; the state before an
+ *   event is empty (no prev events), the state after its one prev event, or the resolution of
+ *   the states after its prev events; the state after it adds the event if it is a state event.
+ *   `expected_state_at[id]` is the state after `id`; `expected_final_state` the resolution of
+ *   the states after every forward extremity (also checked against `forward_extremities` when
+ *   the file gives them). Each event is also run through the authorization rules against the
+ *   state before it: it must pass unless listed in `expected_rejected`.
+ */
+import assert from 'node:assert/strict';
+
+import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
+
+import {
+  checkSoftFail,
+  type DagEvent,
+  eventFetcher,
+  forwardExtremities,
+  parseStateKey,
+  type RoomVersionRules,
+  resolveState,
+  roomVersionRules,
+  type StateKey,
+  type StateMap,
+  stateAfterEvent,
+  stateBeforeEvent,
+  stateKeyOf,
+  topologicalOrder,
+} from '../src/index.ts';
+
+/** A state as the vector files write it: sorted `[type, state_key, event_id]` triples. */
+export type StateTriples = readonly (readonly [string, string, string])[];
+
+interface Scenario {
+  readonly name: string;
+  readonly origin: string;
+  readonly room_version: string;
+  readonly kind: 'dag' | 'state_maps';
+  readonly events: readonly DagEvent[];
+  readonly state_maps?: readonly StateTriples[];
+  readonly expected_resolved?: StateTriples;
+  readonly expected_state_at?: Readonly<Record<string, StateTriples>>;
+  readonly expected_final_state?: StateTriples;
+  readonly forward_extremities?: readonly string[];
+  readonly expected_rejected?: readonly string[];
+}
+
+function isScenario(value: unknown): value is Scenario {
+  if (typeof value !== 'object' || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return (
+    typeof s['name'] === 'string' &&
+    typeof s['room_version'] === 'string' &&
+    (s['kind'] === 'dag' || s['kind'] === 'state_maps') &&
+    Array.isArray(s['events'])
+  );
+}
+
+/** Triples → state map. */
+export function toStateMap(triples: StateTriples): Map<StateKey, string> {
+  return new Map(triples.map(([type, stateKey, id]) => [stateKeyOf(type, stateKey), id]));
+}
+
+/** State map → sorted triples, for comparison with the file. */
+export function toTriples(state: StateMap): [string, string, string][] {
+  return [...state]
+    .map(([key, id]): [string, string, string] => {
+      const { type, stateKey } = parseStateKey(key);
+      return [type, stateKey, id];
+    })
+    .sort((a, b) => compare(a[0], b[0]) || compare(a[1], b[1]) || compare(a[2], b[2]));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedTriples(triples: StateTriples): [string, string, string][] {
+  return toTriples(toStateMap(triples));
+}
+
+function rulesOf(s: Scenario): RoomVersionRules {
+  const rules = roomVersionRules(s.room_version);
+  assert.ok(rules, `room version ${s.room_version} is supported`);
+  return rules;
+}
+
+async function runStateMaps(s: Scenario): Promise<void> {
+  assert.ok(s.state_maps && s.expected_resolved, 'state_maps scenario has state_maps');
+  const resolved = await resolveState(
+    rulesOf(s),
+    s.state_maps.map(toStateMap),
+    eventFetcher(s.events),
+  );
+  assert.deepEqual(toTriples(resolved), sortedTriples(s.expected_resolved));
+}
+
+async function runDag(s: Scenario): Promise<void> {
+  const rules = rulesOf(s);
+  const fetch = eventFetcher(s.events);
+  const byId = new Map(s.events.map((e) => [e.event_id, e]));
+  const rejected = new Set(s.expected_rejected ?? []);
+  const after = new Map<string, Map<StateKey, string>>();
+  for (const event of topologicalOrder(s.events)) {
+    const prevStates = event.prev_events.map((id) => {
+      const state = after.get(id);
+      assert.ok(state, `${event.event_id}: prev event ${id} is in the scenario`);
+      return state;
+    });
+    const before = await stateBeforeEvent(rules, prevStates, fetch);
+    const beforeEvents = new Map<StateKey, DagEvent>();
+    for (const [key, id] of before) {
+      const stateEvent = byId.get(id);
+      if (stateEvent !== undefined) beforeEvents.set(key, stateEvent);
+    }
+    const verdict = checkSoftFail(event, beforeEvents, rules);
+    assert.equal(
+      verdict.allowed,
+      !rejected.has(event.event_id),
+      `${event.event_id} against the state before it: ${verdict.allowed ? 'allowed' : verdict.detail}`,
+    );
+    after.set(event.event_id, stateAfterEvent(event, before));
+  }
+  for (const [id, expected] of Object.entries(s.expected_state_at ?? {})) {
+    const state = after.get(id);
+    assert.ok(state, `expected_state_at names ${id}, an event of the scenario`);
+    assert.deepEqual(toTriples(state), sortedTriples(expected), `state after ${id}`);
+  }
+  const extremities = forwardExtremities(s.events);
+  if (s.forward_extremities !== undefined) {
+    assert.deepEqual(extremities, [...s.forward_extremities].sort(), 'forward extremities');
+  }
+  if (s.expected_final_state !== undefined) {
+    const final = await stateBeforeEvent(
+      rules,
+      extremities.map((id) => after.get(id) ?? new Map()),
+      fetch,
+    );
+    assert.deepEqual(toTriples(final), sortedTriples(s.expected_final_state), 'final state');
+  }
+}
+
+/** `state-res.json` `scenarios`: one case per scenario, named after its origin. */
+export const stateResScenariosFormat: VectorFormat = {
+  name: 'dag-state-res-scenarios',
+  detect(file: VectorFile): boolean {
+    const scenarios = file['scenarios'];
+    return Array.isArray(scenarios) && scenarios.length > 0 && scenarios.every(isScenario);
+  },
+  cases(file: VectorFile): VectorCase[] {
+    const scenarios = (file['scenarios'] as unknown[]).filter(isScenario);
+    return scenarios.map((s, i) => ({
+      name: `scenarios[${i}] ${s.name} (${s.origin})`,
+      run: () => (s.kind === 'dag' ? runDag(s) : runStateMaps(s)),
+    }));
+  },
+};
