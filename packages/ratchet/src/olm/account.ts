@@ -96,6 +96,7 @@ export class Account {
   #previousFallback: CurveKey | undefined;
   #nextKeyId: number;
   readonly #random: RandomSource;
+  #freed = false;
 
   private constructor(
     edSeed: Uint8Array,
@@ -148,6 +149,7 @@ export class Account {
 
   /** An Ed25519 signature (unpadded base64) of `message` (strings are signed as UTF-8). */
   sign(message: string | Uint8Array): string {
+    this.#assertLive();
     let bytes: Uint8Array;
     if (typeof message === 'string') bytes = encoder.encode(message);
     else if (message instanceof Uint8Array) bytes = message;
@@ -157,6 +159,7 @@ export class Account {
 
   /** Generates `count` new one-time keys (32 random bytes each), newest first like libolm. */
   generateOneTimeKeys(count: number): void {
+    this.#assertLive();
     if (!Number.isSafeInteger(count) || count < 0) {
       throw new RangeError('count must be a non-negative integer');
     }
@@ -190,6 +193,7 @@ export class Account {
    * from it still work, until `forgetOldFallbackKey` or the next rotation.
    */
   generateFallbackKey(): void {
+    this.#assertLive();
     const bytes = randomBytes(this.#random, 32);
     this.#nextKeyId = (this.#nextKeyId + 1) >>> 0;
     this.#previousFallback?.privateKey.fill(0);
@@ -215,6 +219,7 @@ export class Account {
    * (or fallback) keys `theirOneTimeKey` (both Curve25519, unpadded base64).
    */
   createOutboundSession(theirIdentityKey: string, theirOneTimeKey: string): Session {
+    this.#assertLive();
     const identity = decodeKey(theirIdentityKey, 'theirIdentityKey');
     const oneTime = decodeKey(theirOneTimeKey, 'theirOneTimeKey');
     return createOutbound(this.#curvePrivate, this.#curvePublic, identity, oneTime, this.#random);
@@ -230,6 +235,7 @@ export class Account {
     theirIdentityKey: string | undefined,
     preKeyMessageBody: string,
   ): { session: Session; plaintext: Uint8Array } {
+    this.#assertLive();
     if (typeof preKeyMessageBody !== 'string') {
       throw new TypeError('preKeyMessageBody must be a base64 string');
     }
@@ -264,6 +270,7 @@ export class Account {
 
   /** The account as an encrypted, authenticated pickle under a 32-byte `pickleKey`. */
   pickle(pickleKey: Uint8Array): string {
+    this.#assertLive();
     const curveKey = (key: CurveKey) => ({
       id: key.id,
       published: key.published,
@@ -339,8 +346,13 @@ export class Account {
     }
   }
 
+  #assertLive(): void {
+    if (this.#freed) throw new TypeError('this Account has been freed');
+  }
+
   /** Zeroes every private key this account holds; it cannot be used afterwards. */
   free(): void {
+    this.#freed = true;
     zeroize(
       this.#edSeed,
       this.#curvePrivate,

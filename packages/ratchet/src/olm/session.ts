@@ -94,6 +94,7 @@ export class Session {
   readonly #keys: SessionKeys;
   readonly #ratchet: DoubleRatchet;
   readonly #random: RandomSource;
+  #freed = false;
   #received: boolean;
 
   static {
@@ -135,6 +136,7 @@ export class Session {
    * session has received a reply, as "Sending the first pre-key messages" requires.
    */
   encrypt(plaintext: string | Uint8Array): OlmMessage {
+    this.#assertLive();
     let bytes: Uint8Array;
     if (typeof plaintext === 'string') bytes = encoder.encode(plaintext);
     else if (plaintext instanceof Uint8Array) bytes = plaintext;
@@ -157,6 +159,7 @@ export class Session {
    * and leaves the session unchanged when the message is rejected.
    */
   decrypt(message: OlmMessage): Uint8Array {
+    this.#assertLive();
     checkMessage(message);
     const bytes = decodeBase64(message.body);
     let normal: Uint8Array;
@@ -206,6 +209,7 @@ export class Session {
 
   /** The session as an encrypted, authenticated pickle under a 32-byte `pickleKey`. */
   pickle(pickleKey: Uint8Array): string {
+    this.#assertLive();
     const snapshot = this.#ratchet.snapshot();
     const payload = {
       aliceIdentityKey: encodeBase64(this.#keys.aliceIdentityKey),
@@ -312,8 +316,13 @@ export class Session {
     }
   }
 
+  #assertLive(): void {
+    if (this.#freed) throw new TypeError('this Session has been freed');
+  }
+
   /** Zeroes every secret this session holds; it cannot be used afterwards. */
   free(): void {
+    this.#freed = true;
     this.#ratchet.zeroize();
   }
 

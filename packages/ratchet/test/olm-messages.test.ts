@@ -1,0 +1,118 @@
+// The libolm binary message encoding (https://spec.matrix.org/v1.19/olm-megolm/olm/#the-olm-message-format):
+// encode∘decode is the identity, and arbitrary bytes only ever produce a RatchetError.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { RatchetError } from '../src/index.ts';
+import {
+  decodeNormalMessage,
+  decodePreKeyMessage,
+  encodeNormalMessage,
+  encodePreKeyMessage,
+} from '../src/olm/messages.ts';
+
+const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+describe('Olm message encoding', () => {
+  it('decodes what it encodes (normal messages)', () => {
+    fc.assert(
+      fc.property(
+        key,
+        fc.nat({ max: 0xffffffff }),
+        fc.uint8Array({ maxLength: 300 }),
+        (ratchetKey, counter, ciphertext) => {
+          const { buffer, macOffset } = encodeNormalMessage(ratchetKey, counter, ciphertext);
+          const decoded = decodeNormalMessage(buffer);
+          expect(decoded.ratchetKey).toEqual(ratchetKey);
+          expect(decoded.counter).toBe(counter);
+          expect(decoded.ciphertext).toEqual(ciphertext);
+          expect(decoded.authenticated).toEqual(buffer.subarray(0, macOffset));
+          expect(decoded.mac).toHaveLength(8);
+        },
+      ),
+    );
+  });
+
+  it('decodes what it encodes (pre-key messages)', () => {
+    fc.assert(
+      fc.property(
+        key,
+        key,
+        key,
+        fc.uint8Array({ maxLength: 300 }),
+        (otk, base, identity, message) => {
+          const decoded = decodePreKeyMessage(encodePreKeyMessage(otk, base, identity, message));
+          expect([
+            decoded.oneTimeKey,
+            decoded.baseKey,
+            decoded.identityKey,
+            decoded.message,
+          ]).toEqual([otk, base, identity, message]);
+        },
+      ),
+    );
+  });
+
+  it('encodes varints least-significant group first (spec example layout)', () => {
+    const { buffer } = encodeNormalMessage(new Uint8Array(32), 300, new Uint8Array(1));
+    // version, 0x0A, len 32, key…, 0x10, 300 = 0xAC 0x02, 0x22, len 1, byte
+    expect(Array.from(buffer.subarray(0, 3))).toEqual([3, 0x0a, 32]);
+    expect(Array.from(buffer.subarray(35, 38))).toEqual([0x10, 0xac, 0x02]);
+  });
+
+  it('skips unknown fields and accepts any field order, as libolm does', () => {
+    const { buffer } = encodeNormalMessage(new Uint8Array(32).fill(1), 5, Uint8Array.of(9));
+    const body = buffer.subarray(1, buffer.length - 8);
+    // Unknown varint field 0x28 and unknown bytes field 0x32 before the known ones.
+    const withUnknown = Uint8Array.of(
+      3,
+      0x28,
+      0x81,
+      0x01,
+      0x32,
+      2,
+      7,
+      7,
+      ...body,
+      ...new Uint8Array(8),
+    );
+    expect(decodeNormalMessage(withUnknown).counter).toBe(5);
+  });
+
+  it('turns arbitrary bytes into a RatchetError, never another exception', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        for (const decode of [decodeNormalMessage, decodePreKeyMessage]) {
+          try {
+            decode(bytes);
+          } catch (error) {
+            expect(RatchetError.isInstance(error)).toBe(true);
+          }
+        }
+      }),
+    );
+  });
+
+  it('rejects varints above 32 bits and missing fields', () => {
+    const big = Uint8Array.of(3, 0x10, 0xff, 0xff, 0xff, 0xff, 0x10, ...new Uint8Array(8));
+    expect(() => decodeNormalMessage(big)).toThrow(
+      expect.objectContaining({ code: 'bad-message-format' }),
+    );
+    const noCounter = Uint8Array.of(
+      3,
+      0x0a,
+      32,
+      ...new Uint8Array(32),
+      0x22,
+      0,
+      ...new Uint8Array(8),
+    );
+    expect(() => decodeNormalMessage(noCounter)).toThrow(
+      expect.objectContaining({ code: 'bad-message-format' }),
+    );
+    const shortKey = Uint8Array.of(3, 0x0a, 1, 0, 0x10, 0, 0x22, 0, ...new Uint8Array(8));
+    expect(() => decodeNormalMessage(shortKey)).toThrow(
+      expect.objectContaining({ code: 'bad-message-format' }),
+    );
+  });
+});

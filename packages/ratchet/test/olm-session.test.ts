@@ -1,0 +1,206 @@
+// Olm sessions: the protocol steps of https://spec.matrix.org/v1.19/olm-megolm/olm/ exercised
+// between two Weft sessions, including every rejection path (state must be unchanged after one).
+import { describe, expect, it } from 'vitest';
+
+import { decodeBase64, encodeBase64 } from '../src/base64.ts';
+import { type OlmMessage, RatchetError, Session } from '../src/index.ts';
+import { connectedPair, PICKLE_KEY } from './olm-helpers.ts';
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+function rejects(fn: () => unknown, code: string) {
+  try {
+    fn();
+  } catch (error) {
+    expect(RatchetError.isInstance(error)).toBe(true);
+    expect((error as RatchetError).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected RatchetError(${code})`);
+}
+
+function mutate(message: OlmMessage, change: (bytes: Uint8Array) => Uint8Array): OlmMessage {
+  return { type: message.type, body: encodeBase64(change(decodeBase64(message.body))) };
+}
+
+/** Rejects `bad`, proves the pickle (the whole state) is unchanged, then still accepts `good`. */
+function rejectsWithoutChange(
+  session: Session,
+  bad: OlmMessage,
+  code: string,
+  good: OlmMessage,
+  plaintext: string,
+) {
+  const before = session.pickle(PICKLE_KEY);
+  rejects(() => session.decrypt(bad), code);
+  expect(session.pickle(PICKLE_KEY)).toBe(before);
+  expect(text(session.decrypt(good))).toBe(plaintext);
+}
+
+describe('Session', () => {
+  it('both ends share the session ID and Alice sends pre-key messages until Bob replies', () => {
+    const { alice, bob } = connectedPair();
+    expect(alice.sessionId()).toBe(bob.sessionId());
+    expect(decodeBase64(alice.sessionId())).toHaveLength(32);
+    expect(alice.encrypt('again').type).toBe(0);
+    expect(bob.hasReceivedMessage()).toBe(true);
+    const reply = bob.encrypt('reply');
+    expect(reply.type).toBe(1);
+    expect(text(alice.decrypt(reply))).toBe('reply');
+    expect(alice.encrypt('now normal').type).toBe(1);
+  });
+
+  it('encrypts bytes and strings alike, including empty plaintexts', () => {
+    const { alice, bob } = connectedPair();
+    expect(bob.decrypt(alice.encrypt(new Uint8Array([0, 255, 1])))).toEqual(
+      new Uint8Array([0, 255, 1]),
+    );
+    expect(bob.decrypt(alice.encrypt(''))).toEqual(new Uint8Array());
+  });
+
+  it('rejects a tampered ciphertext, MAC or ratchet key with bad-mac and keeps its state', () => {
+    const { alice, bob } = connectedPair();
+    const reply = bob.encrypt('reply');
+    alice.decrypt(reply);
+    const message = alice.encrypt('secret');
+    const bytes = decodeBase64(message.body);
+    // Every byte after the version: flipping it must never decrypt.
+    for (let i = 1; i < bytes.length; i++) {
+      const bad = mutate(message, (b) => {
+        b[i] = (b[i] as number) ^ 0x01;
+        return b;
+      });
+      const before = bob.pickle(PICKLE_KEY);
+      expect(() => bob.decrypt(bad)).toThrow(RatchetError);
+      expect(bob.pickle(PICKLE_KEY)).toBe(before);
+    }
+    const lastByte = mutate(message, (b) => {
+      b[b.length - 1] = (b[b.length - 1] as number) ^ 0x80;
+      return b;
+    });
+    rejectsWithoutChange(bob, lastByte, 'bad-mac', message, 'secret');
+  });
+
+  it('rejects truncated, oversized and wrongly versioned messages with typed errors', () => {
+    const { alice, bob } = connectedPair();
+    bob.decrypt(alice.encrypt('x'));
+    alice.decrypt(bob.encrypt('y'));
+    const message = alice.encrypt('payload');
+    const bytes = decodeBase64(message.body);
+    for (let length = 0; length < bytes.length; length++) {
+      const before = bob.pickle(PICKLE_KEY);
+      expect(() => bob.decrypt({ type: 1, body: encodeBase64(bytes.subarray(0, length)) })).toThrow(
+        RatchetError,
+      );
+      expect(bob.pickle(PICKLE_KEY)).toBe(before);
+    }
+    rejects(() => bob.decrypt({ type: 1, body: '' }), 'bad-message-format');
+    // Trailing bytes shift the MAC window: never accepted.
+    const longer = mutate(message, (b) => Uint8Array.of(...b, 0, 0, 0));
+    expect(() => bob.decrypt(longer)).toThrow(RatchetError);
+    // A field length far beyond the message.
+    const huge = Uint8Array.of(3, 0x0a, 0xff, 0xff, 0xff, 0x0f, ...new Uint8Array(16));
+    rejects(() => bob.decrypt({ type: 1, body: encodeBase64(huge) }), 'bad-message-format');
+    const v4 = mutate(message, (b) => {
+      b[0] = 4;
+      return b;
+    });
+    rejectsWithoutChange(bob, v4, 'unsupported-version', message, 'payload');
+    rejects(() => bob.decrypt({ type: 1, body: '!!!' }), 'bad-base64');
+  });
+
+  it('refuses a replayed message (its key is used up)', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    const message = alice.encrypt('once');
+    expect(text(bob.decrypt(message))).toBe('once');
+    rejects(() => bob.decrypt(message), 'unknown-message-index');
+  });
+
+  it('decrypts out of order from skipped keys, keeping only the newest 40', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    const messages = Array.from({ length: 60 }, (_, i) => alice.encrypt(`m${i}`));
+    const last = messages[59] as OlmMessage;
+    expect(text(bob.decrypt(last))).toBe('m59');
+    // Keys 19..58 were kept; 0..18 were dropped.
+    expect(text(bob.decrypt(messages[19] as OlmMessage))).toBe('m19');
+    expect(text(bob.decrypt(messages[58] as OlmMessage))).toBe('m58');
+    rejects(() => bob.decrypt(messages[18] as OlmMessage), 'unknown-message-index');
+    rejects(() => bob.decrypt(messages[0] as OlmMessage), 'unknown-message-index');
+  });
+
+  it('enforces the 2,000-message gap limit without changing state', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    const messages = Array.from({ length: 2002 }, (_, i) => alice.encrypt(`m${i}`));
+    const tooFar = messages[2001] as OlmMessage;
+    const before = bob.pickle(PICKLE_KEY);
+    rejects(() => bob.decrypt(tooFar), 'too-many-skipped-keys');
+    expect(bob.pickle(PICKLE_KEY)).toBe(before);
+    expect(text(bob.decrypt(messages[2000] as OlmMessage))).toBe('m2000');
+    expect(text(bob.decrypt(messages[2001] as OlmMessage))).toBe('m2001');
+  });
+
+  it('decrypts a delayed message from an older chain after ratchet steps', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r0'));
+    const delayed = alice.encrypt('delayed');
+    const sibling = alice.encrypt('sibling');
+    expect(text(bob.decrypt(sibling))).toBe('sibling');
+    for (let round = 0; round < 3; round++) {
+      alice.decrypt(bob.encrypt(`b${round}`));
+      bob.decrypt(alice.encrypt(`a${round}`));
+    }
+    expect(text(bob.decrypt(delayed))).toBe('delayed');
+  });
+
+  it('forgets receiver chains beyond the newest five', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r0'));
+    const stale = alice.encrypt('stale'); // chain 0 at index 1; never delivered, no skipped key
+    bob.decrypt(alice.encrypt('x'));
+    for (let round = 0; round < 6; round++) {
+      alice.decrypt(bob.encrypt(`b${round}`));
+      bob.decrypt(alice.encrypt(`a${round}`));
+    }
+    const before = bob.pickle(PICKLE_KEY);
+    expect(() => bob.decrypt(stale)).toThrow(RatchetError);
+    expect(bob.pickle(PICKLE_KEY)).toBe(before);
+  });
+
+  it('rejects a pre-key message of another session with session-mismatch', () => {
+    const one = connectedPair();
+    const two = connectedPair();
+    const foreign = two.alice.encrypt('not yours');
+    rejectsWithoutChange(one.bob, foreign, 'session-mismatch', one.alice.encrypt('mine'), 'mine');
+    expect(one.bob.matchesInboundSession(foreign.body)).toBe(false);
+    expect(one.bob.matchesInboundSession(one.alice.encrypt('m').body)).toBe(true);
+    expect(one.bob.matchesInboundSession('garbage!')).toBe(false);
+  });
+
+  it('pickles and restores mid-conversation; a wrong key or kind is bad-pickle', () => {
+    const { alice, bob, aliceAccount } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    const skipped = alice.encrypt('skipped');
+    bob.decrypt(alice.encrypt('after'));
+    const restored = Session.fromPickle(bob.pickle(PICKLE_KEY), PICKLE_KEY);
+    expect(restored.sessionId()).toBe(bob.sessionId());
+    expect(restored.hasReceivedMessage()).toBe(true);
+    expect(text(restored.decrypt(skipped))).toBe('skipped');
+    expect(text(alice.decrypt(restored.encrypt('from restored')))).toBe('from restored');
+    rejects(() => Session.fromPickle(bob.pickle(PICKLE_KEY), new Uint8Array(32)), 'bad-pickle');
+    rejects(() => Session.fromPickle(aliceAccount.pickle(PICKLE_KEY), PICKLE_KEY), 'bad-pickle');
+  });
+
+  it('throws TypeError on wrongly typed arguments and after free()', () => {
+    const { alice, bob } = connectedPair();
+    expect(() => alice.encrypt(42 as unknown as string)).toThrow(TypeError);
+    expect(() => bob.decrypt({ type: 2, body: '' } as unknown as OlmMessage)).toThrow(TypeError);
+    expect(() => bob.decrypt(null as unknown as OlmMessage)).toThrow(TypeError);
+    expect(() => bob.decrypt({ type: 1, body: 5 } as unknown as OlmMessage)).toThrow(TypeError);
+    expect(() => bob.matchesInboundSession(7 as unknown as string)).toThrow(TypeError);
+    alice.free();
+    expect(() => alice.encrypt('x')).toThrow(TypeError);
+  });
+});
