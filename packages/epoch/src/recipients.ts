@@ -1,0 +1,48 @@
+/**
+ * Who a room key goes to, computed from plain membership and device data.
+ *
+ * Spec: client-server API, End-to-End Encryption, `m.megolm.v1.aes-sha2`: the session key is
+ * shared "with the intended recipients"; Weft's intended recipients are the devices of users whose
+ * signed membership is `join` or (by default) `invite`, minus the sending device itself.
+ */
+import type { DeviceInfo, OwnDevice, RoomSnapshot } from './types.ts';
+
+/** A stable identity for a device's key material: a re-created device is a new recipient. */
+export function deviceKey(device: {
+  userId: string;
+  deviceId: string;
+  curve25519: string;
+}): string {
+  return `${device.userId}\u0000${device.deviceId}\u0000${device.curve25519}`;
+}
+
+/** The devices that should hold the room's current key, in a stable order. */
+export function recipientDevices(
+  room: RoomSnapshot,
+  own: OwnDevice,
+  includeInvited: boolean,
+): DeviceInfo[] {
+  const eligible = new Set<string>();
+  for (const member of room.members) {
+    if (member.membership === 'join' || (includeInvited && member.membership === 'invite')) {
+      eligible.add(member.userId);
+    }
+  }
+  const seen = new Set<string>();
+  const result: DeviceInfo[] = [];
+  for (const device of room.devices) {
+    if (!eligible.has(device.userId)) continue;
+    if (device.userId === own.userId && device.deviceId === own.deviceId) continue;
+    const key = deviceKey(device);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.push(device);
+  }
+  return result;
+}
+
+/** The membership of `userId` in the snapshot (`leave` when absent). */
+export function membershipOf(room: RoomSnapshot, userId: string): string {
+  for (const member of room.members) if (member.userId === userId) return member.membership;
+  return 'leave';
+}
