@@ -14,6 +14,8 @@ export type DagErrorCode =
   | 'missing-key'
   /** A PDU key has the wrong JSON type (or an integer is out of range). */
   | 'wrong-type'
+  /** The event cannot be encoded as canonical JSON (floats, out-of-range integers, …). */
+  | 'invalid-json'
   /** The event's canonical JSON exceeds 65,536 bytes. */
   | 'event-too-large'
   /** An identifier (sender, room ID, type, state key, event ID) exceeds 255 bytes or is malformed. */

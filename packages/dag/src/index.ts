@@ -34,6 +34,11 @@ export {
   stateKeyOf,
 } from './event.ts';
 export {
+  checkPduFormat,
+  MAX_PDU_BYTES,
+  type PduFormatOptions,
+} from './format.ts';
+export {
   type AuthorizationRules,
   type EventFormatRules,
   ROOM_V10,

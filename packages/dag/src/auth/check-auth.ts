@@ -57,6 +57,15 @@ export function checkAuth(
   rules: RoomVersionRules,
   options: CheckAuthOptions = {},
 ): AuthOutcome {
+  if (typeof event !== 'object' || event === null || !Array.isArray(event.prev_events)) {
+    throw new TypeError('checkAuth: event must be a DagEvent');
+  }
+  if (typeof authState?.get !== 'function') {
+    throw new TypeError('checkAuth: authState must be a Map of state key to DagEvent');
+  }
+  if (typeof rules?.authorization !== 'object') {
+    throw new TypeError('checkAuth: rules must be a RoomVersionRules object');
+  }
   // Rule 1: m.room.create.
   if (event.type === CREATE) return checkCreate(event, rules);
 

@@ -54,6 +54,23 @@ export function roomCreators(state: StateMap<DagEvent>, rules: RoomVersionRules)
   return creators;
 }
 
+/** True when `userId` is a room creator (see {@link roomCreators}); allocation-free. */
+export function isRoomCreator(
+  userId: string,
+  state: StateMap<DagEvent>,
+  rules: RoomVersionRules,
+): boolean {
+  const create = createEventOf(state);
+  if (create === undefined) return false;
+  const primary = rules.authorization.useRoomCreateSender
+    ? create.sender
+    : create.content['creator'];
+  if (primary === userId) return true;
+  if (!rules.authorization.additionalRoomCreators) return false;
+  const additional = create.content['additional_creators'];
+  return Array.isArray(additional) && additional.includes(userId);
+}
+
 /**
  * The power level of `userId` in `state`.
  *
@@ -69,7 +86,7 @@ export function powerLevelOf(
   const pl = powerLevelsEventOf(state);
   const privileged = rules.authorization.explicitlyPrivilegeRoomCreators;
   if (privileged || pl === undefined) {
-    const isCreator = roomCreators(state, rules).has(userId);
+    const isCreator = isRoomCreator(userId, state, rules);
     if (isCreator) return privileged ? Number.POSITIVE_INFINITY : CREATOR_DEFAULT_LEVEL;
     if (pl === undefined) return 0;
   }
