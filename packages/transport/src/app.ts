@@ -1,0 +1,347 @@
+/**
+ * The Matrix app factory: a Hono app with the behaviour every Matrix endpoint shares, so the
+ * server writes one small handler per endpoint.
+ *
+ * Per request, in this order:
+ * 1. `OPTIONS` → 204 with CORS headers, no endpoint logic, no auth (CS API "Web Browser Clients").
+ * 2. Routing: an unknown path → 404 `M_UNRECOGNIZED`; a known path with another method → 405
+ *    `M_UNRECOGNIZED` (CS API "Common error codes"; SS API "Unsupported endpoints").
+ * 3. Authentication: an access token (`auth: 'user'`, CS API "Using access tokens") or an
+ *    X-Matrix signature (`auth: 'server'`, SS API "Request Authentication", which needs the body).
+ * 4. Rate limiting per user, server or address (CS API "Rate limiting").
+ * 5. Body: size limit (413 `M_TOO_LARGE`), strict JSON object (400 `M_NOT_JSON` / `M_BAD_JSON`),
+ *    then the endpoint's own validator.
+ * 6. The handler; whatever it throws becomes a standard error response (error-handler.ts).
+ */
+import { type Context, Hono } from 'hono';
+import { TrieRouter } from 'hono/router/trie-router';
+import type { ParamKeys } from 'hono/types';
+
+import { extractAccessToken } from './access-token.ts';
+import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
+import { corsMiddleware } from './cors.ts';
+import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
+import type { Logger } from './logger.ts';
+import { MatrixError } from './matrix-error.ts';
+import type { TokenBucketRateLimiter } from './rate-limit.ts';
+import { type ServerKeyLookup, verifyRequest, type XMatrixFailure } from './x-matrix.ts';
+
+/** HTTP methods an endpoint can be registered for (`HEAD` is served by `GET`). */
+export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+const METHODS: readonly EndpointMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
+
+/**
+ * How an endpoint authenticates its caller:
+ * - `none`: no authentication.
+ * - `user`: an access token is required (401 `M_MISSING_TOKEN` / `M_UNKNOWN_TOKEN`).
+ * - `optional-user`: an access token is checked if sent (e.g. public room directory).
+ * - `server`: an X-Matrix signature is required (federation; 401 `M_UNAUTHORIZED`, or 403
+ *   `M_FORBIDDEN` for an origin the server refuses).
+ */
+export type AuthMode = 'none' | 'user' | 'optional-user' | 'server';
+
+/** What an endpoint reads from the request body. */
+export type BodyMode =
+  /** A JSON object (the spec's rule for POST and PUT); the default for POST, PUT and PATCH. */
+  | 'json'
+  /** Nothing; the default for GET and DELETE. Any body sent is ignored. */
+  | 'none'
+  /** Raw bytes (media upload), still size-limited; available as `rawBody`. */
+  | 'raw';
+
+/** Federation settings of {@link createMatrixApp}. */
+export interface FederationOptions {
+  /** Our server name: the `destination` senders must sign for. */
+  readonly serverName: string;
+  /** Public key lookup for X-Matrix verification. */
+  readonly lookupKey: ServerKeyLookup;
+  /**
+   * Whether a server whose signature verified may use our federation API (server ACLs,
+   * blocklists). `false` → 403 `M_FORBIDDEN`. Default: every server may.
+   */
+  readonly isOriginAllowed?: (origin: string) => boolean | Promise<boolean>;
+}
+
+/** Who a request is from, as passed to a rate-limit key function. */
+export interface RequestIdentity<User> {
+  readonly user: User | undefined;
+  readonly origin: string | undefined;
+  readonly context: Context;
+}
+
+/** Options of {@link createMatrixApp}. */
+export interface MatrixAppOptions<User> {
+  /** Receives unexpected errors (answered as 500 `M_UNKNOWN`). */
+  readonly logger?: Logger;
+  /** Send the spec's CORS headers. Default `true`. */
+  readonly cors?: boolean;
+  /** Request body size limit in bytes. Default {@link DEFAULT_MAX_BODY_BYTES} (4 MiB). */
+  readonly maxBodyBytes?: number;
+  /**
+   * Resolves an access token to the authenticated user, or `undefined` when it is unknown
+   * (→ 401 `M_UNKNOWN_TOKEN`); may throw a `MatrixError` itself (e.g.
+   * `MatrixError.unknownToken(…, { softLogout: true })`). Required for `auth: 'user'`.
+   */
+  readonly authenticateToken?: (
+    token: string,
+    request: Request,
+  ) => Promise<User | undefined> | User | undefined;
+  /** Accept the legacy `access_token` query parameter (matrix-nio sends it). Default `true`. */
+  readonly allowQueryAccessToken?: boolean;
+  /** Required for `auth: 'server'` endpoints. */
+  readonly federation?: FederationOptions;
+  /** The limiter used by endpoints declared with `rateLimit: true`. */
+  readonly rateLimiter?: TokenBucketRateLimiter;
+  /**
+   * The rate-limit key of a request. Default: the origin server for federation requests, the
+   * user for authenticated ones (`User` itself if a string, else its `userId` field), else
+   * `clientAddress`, else `"anonymous"`.
+   */
+  readonly rateLimitKey?: (identity: RequestIdentity<User>) => string;
+  /** The client's address (e.g. from `@hono/node-server/conninfo`), used for rate-limit keys. */
+  readonly clientAddress?: (context: Context) => string | undefined;
+}
+
+type UserOf<A extends AuthMode, User> = A extends 'user'
+  ? User
+  : A extends 'optional-user'
+    ? User | undefined
+    : undefined;
+
+/** What a handler receives. */
+export interface EndpointRequest<Path extends string, A extends AuthMode, Body, User> {
+  /** Path parameters, decoded (`/rooms/:roomId` → `params.roomId === '!a:b'`). */
+  readonly params: { readonly [K in ParamKeys<Path>]: string };
+  /** The query string, without `access_token`. */
+  readonly query: URLSearchParams;
+  /** The parsed body (`{}` for body mode `none` and `raw`). */
+  readonly body: Body;
+  /** The raw body bytes (empty for body mode `none`). */
+  readonly rawBody: Uint8Array;
+  /** The authenticated user. */
+  readonly user: UserOf<A, User>;
+  /** The access token that authenticated `user` (for logout and the like). */
+  readonly accessToken: A extends 'user' ? string : string | undefined;
+  /** The server that signed the request (`auth: 'server'`). */
+  readonly origin: A extends 'server' ? string : undefined;
+  /** The Hono context, for anything else. */
+  readonly context: Context;
+}
+
+/** What a handler returns: a JSON object (sent with 200) or a full `Response`. */
+export type EndpointResult = Response | Readonly<Record<string, unknown>>;
+
+/** One endpoint. */
+export interface EndpointDefinition<Path extends string, A extends AuthMode, Body, User> {
+  readonly method: EndpointMethod;
+  /** Hono path pattern, e.g. `/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId`. */
+  readonly path: Path;
+  readonly auth: A;
+  /** Default: `json` for POST/PUT/PATCH, `none` for GET/DELETE. */
+  readonly body?: BodyMode;
+  /** Validates the JSON body and returns its typed form; throw `MatrixError.badJson()` if wrong. */
+  readonly parseBody?: (json: Record<string, unknown>) => Body;
+  /** Room versions 1–5 payloads: accept floats and big integers in the body. */
+  readonly legacyNumbers?: boolean;
+  /** Overrides the app's body size limit. */
+  readonly maxBodyBytes?: number;
+  /** `true`: use the app's limiter; or a limiter of its own (with an optional per-request cost). */
+  readonly rateLimit?:
+    | boolean
+    | { readonly limiter: TokenBucketRateLimiter; readonly cost?: number };
+  readonly handler: (
+    request: EndpointRequest<Path, A, Body, User>,
+  ) => EndpointResult | Promise<EndpointResult>;
+}
+
+/** The app {@link createMatrixApp} returns. */
+export interface MatrixApp<User> {
+  /** The Hono app: serve `hono.fetch`, or mount it in a larger app. */
+  readonly hono: Hono;
+  /** Registers an endpoint; returns the app for chaining. */
+  endpoint<Path extends string, A extends AuthMode, Body = Record<string, unknown>>(
+    definition: EndpointDefinition<Path, A, Body, User>,
+  ): MatrixApp<User>;
+  /** Shorthand for `hono.fetch`. */
+  fetch(request: Request): Response | Promise<Response>;
+}
+
+/** A JSON response with `Content-Type: application/json` (spec: "Servers must include …"). */
+export function jsonResponse(
+  body: unknown,
+  status = 200,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...headers, 'Content-Type': 'application/json' },
+  });
+}
+
+const X_MATRIX_MESSAGES: Readonly<Record<XMatrixFailure, string>> = {
+  'missing-header': 'Missing X-Matrix authorization',
+  'bad-header': 'Malformed X-Matrix authorization header',
+  'wrong-destination': 'X-Matrix destination is not this server',
+  'unknown-key': 'Unknown signing key',
+  'bad-signature': 'Invalid X-Matrix signature',
+};
+
+/** Creates a Matrix app; see the module comment for what every request goes through. */
+export function createMatrixApp<User = string>(
+  options: MatrixAppOptions<User> = {},
+): MatrixApp<User> {
+  const appMaxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  checkLimit(appMaxBody);
+  const hono = new Hono();
+  const routes = new TrieRouter<EndpointMethod>();
+
+  hono.onError(matrixErrorHandler(options.logger));
+  hono.use('*', corsMiddleware(options.cors ?? true));
+  hono.notFound((c) => {
+    // A path we serve with other methods is 405; anything else 404 (spec "Common error codes").
+    const allowed = METHODS.filter((method) => routes.match(method, c.req.path)[0].length > 0);
+    if (allowed.length === 0) return matrixErrorResponse(MatrixError.unrecognized(404));
+    if (allowed.includes('GET')) allowed.push('HEAD' as EndpointMethod);
+    return matrixErrorResponse(
+      new MatrixError(405, 'M_UNRECOGNIZED', 'Method not allowed for this endpoint', {
+        headers: { Allow: [...allowed, 'OPTIONS'].join(', ') },
+      }),
+    );
+  });
+
+  const defaultKey = (identity: RequestIdentity<User>): string => {
+    if (identity.origin !== undefined) return `server:${identity.origin}`;
+    const user: unknown = identity.user;
+    if (typeof user === 'string') return `user:${user}`;
+    if (typeof user === 'object' && user !== null) {
+      const userId = (user as { userId?: unknown }).userId;
+      if (typeof userId === 'string') return `user:${userId}`;
+    }
+    const address = options.clientAddress?.(identity.context);
+    return address === undefined ? 'anonymous' : `address:${address}`;
+  };
+  const rateLimitKey = options.rateLimitKey ?? defaultKey;
+
+  const app: MatrixApp<User> = {
+    hono,
+    fetch: (request) => hono.fetch(request),
+    endpoint(definition) {
+      const { method, path, auth } = definition;
+      if (!METHODS.includes(method)) throw new RangeError(`unsupported method ${String(method)}`);
+      if (auth === 'user' && options.authenticateToken === undefined) {
+        throw new TypeError(`${method} ${path}: auth 'user' needs options.authenticateToken`);
+      }
+      if (auth === 'server' && options.federation === undefined) {
+        throw new TypeError(`${method} ${path}: auth 'server' needs options.federation`);
+      }
+      if (definition.rateLimit === true && options.rateLimiter === undefined) {
+        throw new TypeError(`${method} ${path}: rateLimit true needs options.rateLimiter`);
+      }
+      const bodyMode: BodyMode =
+        definition.body ?? (method === 'GET' || method === 'DELETE' ? 'none' : 'json');
+      const maxBody = definition.maxBodyBytes ?? appMaxBody;
+      checkLimit(maxBody);
+      routes.add(method, path, method);
+
+      hono.on(method, path, async (c) => {
+        const request = c.req.raw;
+        let user: User | undefined;
+        let accessToken: string | undefined;
+        let origin: string | undefined;
+        let rawBody: Uint8Array = new Uint8Array(0);
+        let json: Record<string, unknown> | undefined;
+
+        if (auth === 'user' || auth === 'optional-user') {
+          accessToken = extractAccessToken(
+            request,
+            options.allowQueryAccessToken === false ? { allowQueryParameter: false } : {},
+          );
+          if (accessToken === undefined) {
+            if (auth === 'user') throw MatrixError.missingToken();
+          } else {
+            const authenticate = options.authenticateToken;
+            user =
+              authenticate === undefined ? undefined : await authenticate(accessToken, request);
+            if (user === undefined) throw MatrixError.unknownToken();
+          }
+        }
+
+        if (auth === 'server' && options.federation !== undefined) {
+          // The signature covers the body, so it is read (size-limited) before verifying.
+          rawBody = await readBodyBytes(request, maxBody);
+          if (rawBody.byteLength > 0) json = parseJsonBody(rawBody, jsonOptions(definition));
+          const url = new URL(request.url);
+          const result = await verifyRequest(
+            {
+              method: request.method,
+              uri: url.pathname + url.search,
+              authorization: request.headers.get('authorization'),
+              content: json,
+            },
+            options.federation.serverName,
+            options.federation.lookupKey,
+          );
+          if (!result.valid) throw MatrixError.unauthorized(X_MATRIX_MESSAGES[result.reason]);
+          const allowedOrigin = options.federation.isOriginAllowed;
+          if (allowedOrigin !== undefined && !(await allowedOrigin(result.origin))) {
+            throw MatrixError.forbidden('Server is not allowed to use this API');
+          }
+          origin = result.origin;
+        }
+
+        const limit = definition.rateLimit;
+        if (limit !== undefined && limit !== false) {
+          const limiter = limit === true ? options.rateLimiter : limit.limiter;
+          const cost = limit === true ? 1 : (limit.cost ?? 1);
+          const decision = limiter?.take(rateLimitKey({ user, origin, context: c }), cost);
+          if (decision !== undefined && !decision.allowed) {
+            throw MatrixError.limitExceeded(decision.retryAfterMs);
+          }
+        }
+
+        if (auth !== 'server' && bodyMode !== 'none') {
+          rawBody = await readBodyBytes(request, maxBody);
+        }
+        if (bodyMode === 'json' && json === undefined) {
+          json = parseJsonBody(rawBody, jsonOptions(definition));
+        }
+
+        let body: unknown = json ?? {};
+        if (bodyMode === 'json' && definition.parseBody !== undefined) {
+          body = definition.parseBody(json ?? {});
+        }
+        const query = new URL(request.url).searchParams;
+        query.delete('access_token');
+        const result = await definition.handler({
+          params: c.req.param() as unknown as EndpointRequest<
+            typeof path,
+            typeof auth,
+            never,
+            User
+          >['params'],
+          query,
+          body,
+          rawBody,
+          user,
+          accessToken,
+          origin,
+          context: c,
+        } as EndpointRequest<typeof path, typeof auth, never, User>);
+        return result instanceof Response ? result : jsonResponse(result);
+      });
+      return app;
+    },
+  };
+  return app;
+}
+
+function jsonOptions(definition: { readonly legacyNumbers?: boolean }) {
+  return definition.legacyNumbers === true ? { legacyNumbers: true } : {};
+}
+
+function checkLimit(limit: number): void {
+  if (!(Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new RangeError('maxBodyBytes must be a non-negative safe integer');
+  }
+}
