@@ -31,6 +31,7 @@ let restoring: State | undefined;
 export class GroupSession {
   readonly #ratchet: MegolmRatchet;
   readonly #signing: SigningKey;
+  #freed = false;
 
   /**
    * A fresh session: 1024 random bits of ratchet at index 0 and a new Ed25519 key pair
@@ -74,8 +75,13 @@ export class GroupSession {
     return this.#ratchet.counter;
   }
 
+  #checkLive(): void {
+    if (this.#freed) throw new Error('GroupSession was freed');
+  }
+
   /** The signed session key (sharing format v2) at the current index, unpadded base64. */
   sessionKey(): string {
+    this.#checkLive();
     const bytes = encodeSessionKey(this.#ratchet, this.#signing.publicKey, (m) =>
       this.#signing.sign(m),
     );
@@ -90,6 +96,7 @@ export class GroupSession {
    * Returns the message as unpadded base64.
    */
   encrypt(plaintext: string | Uint8Array): string {
+    this.#checkLive();
     if (this.#ratchet.counter === MAX_INDEX) {
       throw new RangeError('Megolm session exhausted (index 2^32-1); start a new session');
     }
@@ -109,6 +116,7 @@ export class GroupSession {
 
   /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */
   pickle(pickleKey: Uint8Array, random: RandomSource = systemRandom): string {
+    this.#checkLive();
     const payload = {
       ratchet: encodeBase64(this.#ratchet.data),
       counter: this.#ratchet.counter,
@@ -132,6 +140,7 @@ export class GroupSession {
 
   /** Overwrites the ratchet and signing seed; the session is unusable afterwards. */
   free(): void {
+    this.#freed = true;
     this.#ratchet.zeroize();
     this.#signing.zeroize();
   }

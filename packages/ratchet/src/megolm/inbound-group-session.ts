@@ -42,6 +42,7 @@ let restoring: State | undefined;
 /** Decrypts one sender's Megolm messages from the first index it was given onwards. */
 export class InboundGroupSession {
   readonly #state: State;
+  #freed = false;
 
   /** Use `fromSessionKey`, `importSession` or `fromPickle`. */
   private constructor() {
@@ -81,6 +82,10 @@ export class InboundGroupSession {
     return InboundGroupSession.#restore(parts, verifierFor(parts.signingKey));
   }
 
+  #checkLive(): void {
+    if (this.#freed) throw new Error('InboundGroupSession was freed');
+  }
+
   /** The session ID: the sender's unpadded base64 Ed25519 public key. */
   sessionId(): string {
     return encodeBase64(this.#state.signingKey);
@@ -106,6 +111,7 @@ export class InboundGroupSession {
    * returned `messageIndex`.
    */
   decrypt(message: string): DecryptedGroupMessage {
+    this.#checkLive();
     if (typeof message !== 'string') throw new TypeError('message must be a base64 string');
     const state = this.#state;
     const parsed = decodeMessage(decodeBase64(message));
@@ -157,6 +163,7 @@ export class InboundGroupSession {
    * before the first known one and so cannot be derived.
    */
   exportAt(messageIndex: number): string | undefined {
+    this.#checkLive();
     if (!Number.isInteger(messageIndex) || messageIndex < 0 || messageIndex > 0xffffffff) {
       throw new RangeError('messageIndex must be an unsigned 32-bit integer');
     }
@@ -174,6 +181,7 @@ export class InboundGroupSession {
 
   /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */
   pickle(pickleKey: Uint8Array, random: RandomSource = systemRandom): string {
+    this.#checkLive();
     const state = this.#state;
     const payload = {
       initialRatchet: encodeBase64(state.initial.data),
@@ -219,6 +227,7 @@ export class InboundGroupSession {
 
   /** Overwrites both stored ratchets; the session is unusable afterwards. */
   free(): void {
+    this.#freed = true;
     this.#state.initial.zeroize();
     this.#state.latest.zeroize();
   }
