@@ -1,0 +1,322 @@
+/**
+ * The steps of state resolution (src/state-res/*), each shown by a small fork whose outcome
+ * depends on that step (spec rooms/fragments/v2-state-res.md; rooms/v12.md for v2.1 and
+ * creators' power).
+ */
+import { describe, expect, it } from 'vitest';
+
+import {
+  DagError,
+  type DagEvent,
+  eventFetcher,
+  isPowerEvent,
+  ROOM_V10,
+  ROOM_V11,
+  ROOM_V12,
+  resolveState,
+  stateKeyOf,
+} from '../src/index.ts';
+import { TestRoom } from './state-res-room.ts';
+
+const ALICE = '@alice:example.com';
+const BOB = '@bob:example.com';
+const TOPIC = stateKeyOf('m.room.topic', '');
+const POWER = stateKeyOf('m.room.power_levels', '');
+
+async function resolveForks(room: TestRoom, ...tips: string[]) {
+  const sets = tips.map((id) => room.stateAfter(id));
+  const forward = await resolveState(room.rules, sets, room.fetch);
+  const backward = await resolveState(room.rules, [...sets].reverse(), room.fetch);
+  expect(backward).toEqual(forward);
+  return forward;
+}
+
+function member(id: string, sender: string, target: string, membership: string): DagEvent {
+  return {
+    event_id: id,
+    room_id: '!r:example.com',
+    sender,
+    type: 'm.room.member',
+    state_key: target,
+    content: { membership },
+    prev_events: [],
+    auth_events: [],
+    depth: 1,
+    origin_server_ts: 0,
+  };
+}
+
+describe('isPowerEvent (power events)', () => {
+  it('covers power levels, join rules, kicks and bans, not leaves, joins or other state', () => {
+    expect(
+      isPowerEvent({
+        ...member('$1', ALICE, ALICE, 'join'),
+        type: 'm.room.power_levels',
+        state_key: '',
+      }),
+    ).toBe(true);
+    expect(
+      isPowerEvent({
+        ...member('$2', ALICE, ALICE, 'join'),
+        type: 'm.room.join_rules',
+        state_key: '',
+      }),
+    ).toBe(true);
+    expect(isPowerEvent(member('$3', ALICE, BOB, 'leave'))).toBe(true);
+    expect(isPowerEvent(member('$4', ALICE, BOB, 'ban'))).toBe(true);
+    expect(isPowerEvent(member('$5', BOB, BOB, 'leave'))).toBe(false);
+    expect(isPowerEvent(member('$6', ALICE, BOB, 'invite'))).toBe(false);
+    expect(
+      isPowerEvent({ ...member('$7', ALICE, ALICE, 'join'), type: 'm.room.topic', state_key: '' }),
+    ).toBe(false);
+    const { state_key: _, ...message } = member('$8', ALICE, ALICE, 'join');
+    expect(isPowerEvent({ ...message, type: 'm.room.power_levels' })).toBe(false);
+  });
+});
+
+describe('mainline ordering', () => {
+  it('applies same-position events by origin_server_ts, so the later one wins', async () => {
+    const room = await TestRoom.create(ROOM_V10);
+    const base = [...room.extremities];
+    const late = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'late' },
+      prev: base,
+      ts: 200,
+    });
+    const early = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'early' },
+      prev: base,
+      ts: 100,
+    });
+    const resolved = await resolveForks(room, late.event_id, early.event_id);
+    expect(resolved.get(TOPIC)).toBe(late.event_id);
+  });
+
+  it('orders by mainline position before origin_server_ts', async () => {
+    const room = await TestRoom.create(ROOM_V11);
+    const base = [...room.extremities];
+    // Fork A: a new power-levels event, then a topic citing it (early timestamp).
+    const pl2 = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 10 } },
+      prev: base,
+      ts: 10,
+    });
+    const topicA = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'A' },
+      prev: [pl2.event_id],
+      ts: 11,
+    });
+    // Fork B: a topic citing the original power levels (late timestamp).
+    const topicB = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'B' },
+      prev: base,
+      ts: 999,
+    });
+    const resolved = await resolveForks(room, topicA.event_id, topicB.event_id);
+    expect(resolved.get(POWER)).toBe(pl2.event_id);
+    // topicB sits deeper on the mainline (position 1 vs 0), so it is applied first.
+    expect(resolved.get(TOPIC)).toBe(topicA.event_id);
+  });
+});
+
+describe('reverse topological power ordering', () => {
+  it('applies the higher-powered sender’s power event first, so the lower one’s lands last', async () => {
+    const room = await TestRoom.create(ROOM_V10);
+    await room.add({
+      type: 'm.room.member',
+      sender: BOB,
+      state_key: BOB,
+      content: { membership: 'join' },
+    });
+    const promote = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 50 } },
+    });
+    const base = [promote.event_id];
+    // Alice (100) and Bob (50) both edit the power levels, in parallel; Alice's is later.
+    const byAlice = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 50, '@carol:example.com': 10 } },
+      prev: base,
+      ts: 500,
+    });
+    const byBob = await room.add({
+      type: 'm.room.power_levels',
+      sender: BOB,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 } },
+      prev: base,
+      ts: 400,
+    });
+    expect(byAlice.rejected).toBeUndefined();
+    expect(byBob.rejected).toBeUndefined();
+    const resolved = await resolveForks(room, byAlice.event_id, byBob.event_id);
+    expect(resolved.get(POWER)).toBe(byBob.event_id);
+  });
+
+  it('lets a demotion win over the demoted user’s concurrent power change', async () => {
+    const room = await TestRoom.create(ROOM_V11);
+    await room.add({
+      type: 'm.room.member',
+      sender: BOB,
+      state_key: BOB,
+      content: { membership: 'join' },
+    });
+    const promote = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 50 } },
+    });
+    const base = [promote.event_id];
+    const demote = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [ALICE]: 100 } },
+      prev: base,
+      ts: 100,
+    });
+    const byBob = await room.add({
+      type: 'm.room.power_levels',
+      sender: BOB,
+      state_key: '',
+      content: { users: { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 } },
+      prev: base,
+      ts: 900,
+    });
+    const resolved = await resolveForks(room, demote.event_id, byBob.event_id);
+    expect(resolved.get(POWER)).toBe(demote.event_id);
+  });
+
+  it('ranks v12 room creators above every integer power level', async () => {
+    // In v12 Alice (the creator) has infinite power and is not in `users`; Bob has 100.
+    const room = await TestRoom.create(ROOM_V12);
+    await room.add({
+      type: 'm.room.member',
+      sender: BOB,
+      state_key: BOB,
+      content: { membership: 'join' },
+    });
+    const promote = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [BOB]: 100 } },
+    });
+    const base = [promote.event_id];
+    const byAlice = await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { [BOB]: 100, '@carol:example.com': 10 } },
+      prev: base,
+      ts: 10,
+    });
+    const byBob = await room.add({
+      type: 'm.room.power_levels',
+      sender: BOB,
+      state_key: '',
+      content: { users: { [BOB]: 100, '@dan:example.com': 20 } },
+      prev: base,
+      ts: 900,
+    });
+    expect(byAlice.rejected).toBeUndefined();
+    expect(byBob.rejected).toBeUndefined();
+    const resolved = await resolveForks(room, byAlice.event_id, byBob.event_id);
+    // Alice sorts first (infinite power), Bob's change is applied last and is allowed.
+    expect(resolved.get(POWER)).toBe(byBob.event_id);
+  });
+});
+
+describe('iterative auth checks', () => {
+  it('drops a conflicted event that the resolved power events no longer allow (ban vs topic)', async () => {
+    for (const rules of [ROOM_V10, ROOM_V11, ROOM_V12]) {
+      const room = await TestRoom.create(rules);
+      await room.add({
+        type: 'm.room.member',
+        sender: BOB,
+        state_key: BOB,
+        content: { membership: 'join' },
+      });
+      const users = rules.authorization.explicitlyPrivilegeRoomCreators
+        ? { [BOB]: 50 }
+        : { [ALICE]: 100, [BOB]: 50 };
+      const promote = await room.add({
+        type: 'm.room.power_levels',
+        sender: ALICE,
+        state_key: '',
+        content: { users },
+      });
+      const base = [promote.event_id];
+      const ban = await room.add({
+        type: 'm.room.member',
+        sender: ALICE,
+        state_key: BOB,
+        content: { membership: 'ban' },
+        prev: base,
+        ts: 1,
+      });
+      const topic = await room.add({
+        type: 'm.room.topic',
+        sender: BOB,
+        state_key: '',
+        content: { topic: 'mine' },
+        prev: base,
+        ts: 2,
+      });
+      expect(topic.rejected).toBeUndefined();
+      const resolved = await resolveForks(room, ban.event_id, topic.event_id);
+      expect(resolved.get(stateKeyOf('m.room.member', BOB))).toBe(ban.event_id);
+      expect(resolved.has(TOPIC)).toBe(false);
+    }
+  });
+});
+
+describe('resolveState inputs', () => {
+  it('returns the only state set unchanged and an empty map for none', async () => {
+    const room = await TestRoom.create(ROOM_V11);
+    const tip = [...room.extremities][0] as string;
+    expect(await resolveState(ROOM_V11, [room.stateAfter(tip)], room.fetch)).toEqual(
+      room.stateAfter(tip),
+    );
+    expect(await resolveState(ROOM_V11, [], room.fetch)).toEqual(new Map());
+  });
+
+  it('throws DagError missing-event when a state set names an event the store lacks', async () => {
+    const sets = [new Map([[POWER, '$a']]), new Map([[POWER, '$b']])];
+    const error = await resolveState(ROOM_V10, sets, eventFetcher([])).catch((e: unknown) => e);
+    expect(DagError.isInstance(error) && error.code).toBe('missing-event');
+    expect(DagError.isInstance(error) && error.eventId).toBe('$a');
+  });
+
+  it('rejects arguments of the wrong type', async () => {
+    const fetch = eventFetcher([]);
+    await expect(resolveState({} as never, [], fetch)).rejects.toThrow(TypeError);
+    await expect(resolveState(ROOM_V10, [{}] as never, fetch)).rejects.toThrow(TypeError);
+    await expect(resolveState(ROOM_V10, [new Map([[1, 2]])] as never, fetch)).rejects.toThrow(
+      TypeError,
+    );
+    await expect(resolveState(ROOM_V10, [], 'x' as never)).rejects.toThrow(TypeError);
+    await expect(resolveState(ROOM_V10, [], fetch, 5 as never)).rejects.toThrow(TypeError);
+  });
+});
