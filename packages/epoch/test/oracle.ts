@@ -50,6 +50,8 @@ export interface ExpectedMessage {
   readonly step: number;
   readonly sender: string;
   readonly mode: PolicyMode;
+  /** The sender's session number: messages with the same number share a Megolm session. */
+  readonly session: number;
   /** Devices that can decrypt it at some point. */
   readonly readers: ReadonlySet<string>;
   /** Devices that can still decrypt it after the whole sequence. */
@@ -212,6 +214,13 @@ export function expectedReaders(
     }
     if (m.mode !== 'forward-secret') readers.add(m.sender);
     const finalReaders = m.mode === 'forward-secret' ? new Set<string>() : new Set(readers);
-    return { step: m.step, sender: m.sender, mode: m.mode, readers, finalReaders };
+    return {
+      step: m.step,
+      sender: m.sender,
+      mode: m.mode,
+      session: m.session,
+      readers,
+      finalReaders,
+    };
   });
 }

@@ -1,0 +1,142 @@
+/**
+ * `m.room.encryption` content ↔ policy (spec: client-server API, `m.room.encryption`, and
+ * `m.megolm.v1.aes-sha2` on `rotation_period_ms` / `rotation_period_msgs`).
+ */
+
+import {
+  DEFAULT_POLICY,
+  EpochError,
+  POLICY_FIELD,
+  POLICY_RULES,
+  parseEncryptionContent,
+  toEncryptionContent,
+} from '@weft/epoch';
+import { describe, expect, it } from 'vitest';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return EpochError.isInstance(e) ? e.code : `not EpochError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+describe('parseEncryptionContent', () => {
+  it('reads a standard Megolm room (no Weft field) as epoch, honouring its rotation fields', () => {
+    expect(parseEncryptionContent({ algorithm: 'm.megolm.v1.aes-sha2' })).toEqual(DEFAULT_POLICY);
+    expect(
+      parseEncryptionContent({
+        algorithm: 'm.megolm.v1.aes-sha2',
+        rotation_period_ms: 604800000,
+        rotation_period_msgs: 100,
+      }),
+    ).toEqual({ mode: 'epoch', rotateAfterMessages: 100, rotateAfterMs: 604800000 });
+  });
+
+  it('reads each Weft mode and its parameters', () => {
+    for (const mode of ['shared', 'epoch', 'forward-secret'] as const) {
+      expect(
+        parseEncryptionContent({ algorithm: 'm.megolm.v1.aes-sha2', [POLICY_FIELD]: { mode } }),
+      ).toEqual({ mode });
+    }
+    expect(
+      parseEncryptionContent({
+        algorithm: 'm.megolm.v1.aes-sha2',
+        [POLICY_FIELD]: { mode: 'epoch', rotate_after_messages: 50, rotate_after_ms: 3600000 },
+      }),
+    ).toEqual({ mode: 'epoch', rotateAfterMessages: 50, rotateAfterMs: 3600000 });
+  });
+
+  it('applies the stricter of the standard and the Weft limit', () => {
+    const policy = parseEncryptionContent({
+      algorithm: 'm.megolm.v1.aes-sha2',
+      rotation_period_msgs: 10,
+      rotation_period_ms: 1000,
+      [POLICY_FIELD]: { mode: 'shared', rotate_after_messages: 20, rotate_after_ms: 500 },
+    });
+    expect(policy).toEqual({ mode: 'shared', rotateAfterMessages: 10, rotateAfterMs: 500 });
+  });
+
+  it('rejects other algorithms and malformed fields with typed codes', () => {
+    expect(
+      codeOf(() => parseEncryptionContent({ algorithm: 'm.olm.v1.curve25519-aes-sha2' })),
+    ).toBe('unsupported-algorithm');
+    expect(codeOf(() => parseEncryptionContent({}))).toBe('unsupported-algorithm');
+    expect(codeOf(() => parseEncryptionContent(null))).toBe('invalid-policy');
+    expect(codeOf(() => parseEncryptionContent([]))).toBe('invalid-policy');
+    const bad = [
+      { [POLICY_FIELD]: 'epoch' },
+      { [POLICY_FIELD]: { mode: 'secret' } },
+      { [POLICY_FIELD]: { mode: 'epoch', rotate_after_messages: 0 } },
+      { [POLICY_FIELD]: { mode: 'epoch', rotate_after_ms: 1.5 } },
+      { [POLICY_FIELD]: { mode: 'epoch', rotate_after_ms: 2 ** 53 } },
+      { rotation_period_msgs: '100' },
+      { rotation_period_ms: -1 },
+    ];
+    for (const extra of bad) {
+      expect(
+        codeOf(() => parseEncryptionContent({ algorithm: 'm.megolm.v1.aes-sha2', ...extra })),
+      ).toBe('invalid-policy');
+    }
+  });
+
+  it('names the offending path without echoing long values', () => {
+    try {
+      parseEncryptionContent({
+        algorithm: 'm.megolm.v1.aes-sha2',
+        [POLICY_FIELD]: { mode: 'nope' },
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(EpochError.isInstance(e) && e.path).toBe(`content.${POLICY_FIELD}.mode`);
+    }
+  });
+});
+
+describe('toEncryptionContent', () => {
+  it('writes the limits into both the Weft field and the spec fields, and round-trips', () => {
+    const content = toEncryptionContent({
+      mode: 'epoch',
+      rotateAfterMessages: 100,
+      rotateAfterMs: 604800000,
+    });
+    expect(content).toEqual({
+      algorithm: 'm.megolm.v1.aes-sha2',
+      rotation_period_ms: 604800000,
+      rotation_period_msgs: 100,
+      [POLICY_FIELD]: { mode: 'epoch', rotate_after_messages: 100, rotate_after_ms: 604800000 },
+    });
+    expect(parseEncryptionContent(content)).toEqual({
+      mode: 'epoch',
+      rotateAfterMessages: 100,
+      rotateAfterMs: 604800000,
+    });
+    expect(toEncryptionContent({ mode: 'forward-secret' })).toEqual({
+      algorithm: 'm.megolm.v1.aes-sha2',
+      [POLICY_FIELD]: { mode: 'forward-secret' },
+    });
+  });
+
+  it('rejects malformed policies with TypeError / RangeError', () => {
+    expect(() => toEncryptionContent(null as never)).toThrow(TypeError);
+    expect(() => toEncryptionContent({ mode: 'open' as never })).toThrow(RangeError);
+    expect(() => toEncryptionContent({ mode: 'epoch', rotateAfterMessages: 0 })).toThrow(
+      RangeError,
+    );
+  });
+});
+
+describe('POLICY_RULES', () => {
+  it('is frozen data spanning the spectrum', () => {
+    expect(Object.isFrozen(POLICY_RULES) && Object.isFrozen(POLICY_RULES.epoch)).toBe(true);
+    expect(POLICY_RULES.shared.historyShared).toBe(true);
+    expect(POLICY_RULES.epoch.rotateOnMembershipChange && !POLICY_RULES.epoch.historyShared).toBe(
+      true,
+    );
+    expect(
+      POLICY_RULES['forward-secret'].receiverKeepsKeys ||
+        POLICY_RULES['forward-secret'].senderKeepsKeys,
+    ).toBe(false);
+  });
+});
