@@ -321,7 +321,10 @@ describe('access tokens (Using access tokens)', () => {
 });
 
 describe('JSON bodies (API Standards; M_NOT_JSON, M_BAD_JSON)', () => {
-  const send = (body: RequestInit['body'], headers: Record<string, string> = {}) =>
+  const send = (
+    body: NonNullable<RequestInit['body']> | null,
+    headers: Record<string, string> = {},
+  ) =>
     call('/_matrix/client/v3/rooms/%21room%3Aexample.org/send/m.room.message/txn%2F1', {
       method: 'PUT',
       headers: {
