@@ -44,6 +44,10 @@ def handle(r):
             return {"error": str(e)}
     if op == "matches":
         return {"matches": sessions[r["session"]].matches(olm.OlmPreKeyMessage(r["body"]))}
+    if op == "pickle_session":
+        return {"pickle": sessions[r["session"]].pickle(r["passphrase"]).decode()}
+    if op == "pickle_account":
+        return {"pickle": accounts[r["account"]].pickle(r["passphrase"]).decode()}
     if op == "verify":
         try:
             olm.ed25519_verify(r["key"], r["message"], r["signature"]); return {"valid": True}

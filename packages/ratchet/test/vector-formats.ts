@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
 
 import { decodeBase64 } from '../src/base64.ts';
-import { Account, type OlmMessage, type Session } from '../src/index.ts';
+import { Account, type OlmMessage, Session } from '../src/index.ts';
+import { openLibolmPickle } from '../src/olm/libolm-pickle.ts';
 import { megolmFormat } from './megolm-vector-format.ts';
 import { recordedRandom } from './olm-recorded-random.ts';
 
@@ -38,6 +39,8 @@ interface OlmVector {
   outbound_session_random: { base_key_private: string; ratchet_key_private: string };
   session_id: string;
   messages: OlmVectorMessage[];
+  pickle_passphrase: string;
+  pickles: Record<string, { pickle: string; decrypted_plaintext_b64: string }>;
 }
 
 function isOlmVector(value: unknown): value is OlmVector {
@@ -143,6 +146,57 @@ function exchangeCase(vector: OlmVector): VectorCase {
   };
 }
 
+/**
+ * libolm's own pickles (taken after the exchange) open to their recorded plaintext and import
+ * into Weft: same identity keys and one-time keys, same signatures (Ed25519 is deterministic),
+ * and the imported sessions keep talking to each other.
+ */
+function libolmPickleCase(vector: OlmVector): VectorCase {
+  return {
+    name: `${vector.name} libolm pickles import`,
+    run: () => {
+      const pickles = vector.pickles;
+      const get = (name: string) => {
+        const entry = pickles[name];
+        assert.ok(entry !== undefined, `pickle ${name} present`);
+        return entry;
+      };
+      for (const name of Object.keys(pickles)) {
+        const entry = get(name);
+        assert.deepEqual(
+          openLibolmPickle(entry.pickle, vector.pickle_passphrase),
+          decodeBase64(entry.decrypted_plaintext_b64),
+          name,
+        );
+      }
+      const alice = Account.fromLibolmPickle(get('alice_account').pickle, vector.pickle_passphrase);
+      const bob = Account.fromLibolmPickle(get('bob_account').pickle, vector.pickle_passphrase);
+      assert.deepEqual(alice.identityKeys(), vector.alice.identity_keys);
+      assert.deepEqual(bob.identityKeys(), vector.bob.identity_keys);
+      const fromSeed = Account.create(recordedRandom([decodeBase64(vector.alice.random)]).random);
+      assert.equal(alice.sign('signed by both'), fromSeed.sign('signed by both'));
+      // Bob's second one-time key is still unused (the first one was consumed by the session).
+      assert.equal(Object.keys(bob.oneTimeKeys()).includes(vector.bob_one_time_key.key_id), false);
+      assert.equal(Object.keys(bob.oneTimeKeys()).length, 1);
+
+      const aliceSession = Session.fromLibolmPickle(
+        get('alice_session').pickle,
+        vector.pickle_passphrase,
+      );
+      const bobSession = Session.fromLibolmPickle(
+        get('bob_session').pickle,
+        vector.pickle_passphrase,
+      );
+      assert.equal(aliceSession.sessionId(), vector.session_id);
+      assert.equal(bobSession.sessionId(), vector.session_id);
+      const onward = aliceSession.encrypt('after import');
+      assert.equal(onward.type, 1);
+      assert.equal(decoder.decode(bobSession.decrypt(onward)), 'after import');
+      assert.equal(decoder.decode(aliceSession.decrypt(bobSession.encrypt('reply'))), 'reply');
+    },
+  };
+}
+
 /** Olm: accounts, sessions and messages (`kind: "olm"` cases). */
 const olmFormat: VectorFormat = {
   name: 'olm-libolm',
@@ -150,7 +204,7 @@ const olmFormat: VectorFormat = {
   cases: (file: VectorFile) =>
     (file.cases ?? [])
       .filter(isOlmVector)
-      .flatMap((vector) => [identityCase(vector), exchangeCase(vector)]),
+      .flatMap((vector) => [identityCase(vector), exchangeCase(vector), libolmPickleCase(vector)]),
 };
 
 export const formats: VectorFormat[] = [olmFormat, megolmFormat];

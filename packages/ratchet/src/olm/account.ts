@@ -15,7 +15,14 @@ import { zeroize } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
-import { curvePublicKey, edPublicKey, edSign } from './curve.ts';
+import {
+  curvePublicKey,
+  edPublicKey,
+  edPublicKeyExpanded,
+  edSign,
+  edSignExpanded,
+} from './curve.ts';
+import { type LibolmCurveKey, openLibolmPickle, parseLibolmAccount } from './libolm-pickle.ts';
 import { decodePreKeyMessage, KEY_LENGTH } from './messages.ts';
 import { createInbound, createOutbound, type Session } from './session.ts';
 
@@ -30,7 +37,7 @@ interface CurveKeyPayload {
   readonly privateKey?: unknown;
 }
 interface AccountPayload {
-  readonly ed25519Seed?: unknown;
+  readonly ed25519Secret?: unknown;
   readonly curve25519Private?: unknown;
   readonly oneTimeKeys?: unknown;
   readonly fallback?: unknown;
@@ -87,7 +94,9 @@ function makeCurveKey(id: number, privateKey: Uint8Array): CurveKey {
 
 /** A device's Olm identity, one-time keys and fallback keys. */
 export class Account {
-  readonly #edSeed: Uint8Array;
+  // The Ed25519 secret: a 32-byte seed, or (accounts imported from libolm, which keeps no seed)
+  // the 64-byte expanded key.
+  readonly #edSecret: Uint8Array;
   readonly #edPublic: Uint8Array;
   readonly #curvePrivate: Uint8Array;
   readonly #curvePublic: Uint8Array;
@@ -99,7 +108,7 @@ export class Account {
   #freed = false;
 
   private constructor(
-    edSeed: Uint8Array,
+    edSecret: Uint8Array,
     curvePrivate: Uint8Array,
     state: {
       oneTimeKeys: CurveKey[];
@@ -109,8 +118,8 @@ export class Account {
     },
     random: RandomSource,
   ) {
-    this.#edSeed = edSeed;
-    this.#edPublic = edPublicKey(edSeed);
+    this.#edSecret = edSecret;
+    this.#edPublic = edSecret.length === 32 ? edPublicKey(edSecret) : edPublicKeyExpanded(edSecret);
     this.#curvePrivate = curvePrivate;
     this.#curvePublic = curvePublicKey(curvePrivate);
     this.#oneTimeKeys = state.oneTimeKeys;
@@ -154,7 +163,11 @@ export class Account {
     if (typeof message === 'string') bytes = encoder.encode(message);
     else if (message instanceof Uint8Array) bytes = message;
     else throw new TypeError('message must be a string or a Uint8Array');
-    return encodeBase64(edSign(this.#edSeed, bytes));
+    const signature =
+      this.#edSecret.length === 32
+        ? edSign(this.#edSecret, bytes)
+        : edSignExpanded(this.#edSecret, this.#edPublic, bytes);
+    return encodeBase64(signature);
   }
 
   /** Generates `count` new one-time keys (32 random bytes each), newest first like libolm. */
@@ -277,7 +290,7 @@ export class Account {
       privateKey: encodeBase64(key.privateKey),
     });
     const payload = {
-      ed25519Seed: encodeBase64(this.#edSeed),
+      ed25519Secret: encodeBase64(this.#edSecret),
       curve25519Private: encodeBase64(this.#curvePrivate),
       oneTimeKeys: this.#oneTimeKeys.map(curveKey),
       fallback: this.#fallback === undefined ? null : curveKey(this.#fallback),
@@ -289,6 +302,42 @@ export class Account {
   }
 
   /** Restores an account from `pickle()` output; `bad-pickle` on a wrong key, kind or shape. */
+  /**
+   * Imports an account pickled by libolm 3.2 (`olm_pickle_account`, account pickle version 4)
+   * under `pickleKey` (the bytes or passphrase given to libolm). Keeps its identity keys, one-time
+   * keys, fallback keys and key counter. Throws `bad-pickle` or `unsupported-version`.
+   */
+  static fromLibolmPickle(
+    pickle: string,
+    pickleKey: Uint8Array | string,
+    random: RandomSource = systemRandom,
+  ): Account {
+    checkRandom(random);
+    const plaintext = openLibolmPickle(pickle, pickleKey);
+    try {
+      const parsed = parseLibolmAccount(plaintext);
+      const curveKey = (key: LibolmCurveKey): CurveKey => {
+        const made = makeCurveKey(key.id, key.privateKey);
+        made.published = key.published;
+        return made;
+      };
+      return new Account(
+        parsed.ed25519Expanded,
+        parsed.curve25519Private,
+        {
+          oneTimeKeys: parsed.oneTimeKeys.map(curveKey),
+          fallback: parsed.fallback === undefined ? undefined : curveKey(parsed.fallback),
+          previousFallback:
+            parsed.previousFallback === undefined ? undefined : curveKey(parsed.previousFallback),
+          nextKeyId: parsed.nextKeyId,
+        },
+        random,
+      );
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
   static fromPickle(
     pickle: string,
     pickleKey: Uint8Array,
@@ -303,10 +352,10 @@ export class Account {
     }
     try {
       const p = payload as AccountPayload;
-      const secret = (value: unknown): Uint8Array => {
+      const secret = (value: unknown, lengths: readonly number[] = [32]): Uint8Array => {
         if (typeof value !== 'string') throw new TypeError('expected base64');
         const bytes = decodeBase64(value);
-        if (bytes.length !== 32) throw new RangeError('wrong key length');
+        if (!lengths.includes(bytes.length)) throw new RangeError('wrong key length');
         return bytes;
       };
       const keyId = (value: unknown): number => {
@@ -331,7 +380,7 @@ export class Account {
         throw new TypeError('bad one-time key list');
       }
       return new Account(
-        secret(p.ed25519Seed),
+        secret(p.ed25519Secret, [32, 64]),
         secret(p.curve25519Private),
         {
           oneTimeKeys: p.oneTimeKeys.map(curveKey),
@@ -354,7 +403,7 @@ export class Account {
   free(): void {
     this.#freed = true;
     zeroize(
-      this.#edSeed,
+      this.#edSecret,
       this.#curvePrivate,
       this.#fallback?.privateKey,
       this.#previousFallback?.privateKey,

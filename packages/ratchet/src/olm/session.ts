@@ -17,6 +17,7 @@ import { openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { curvePublicKey } from './curve.ts';
 import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
+import { openLibolmPickle, parseLibolmSession } from './libolm-pickle.ts';
 import {
   decodeNormalMessage,
   decodePreKeyMessage,
@@ -242,6 +243,31 @@ export class Session {
       zeroize(snapshot.rootKey, snapshot.sender?.ratchetPrivate, snapshot.sender?.chainKey);
       for (const chain of snapshot.receivers) chain.chainKey.fill(0);
       for (const skipped of snapshot.skipped) skipped.messageKey.fill(0);
+    }
+  }
+
+  /**
+   * Imports a session pickled by libolm 3.x (`olm_pickle_session`, session pickle version 1) under
+   * `pickleKey` (the bytes or passphrase given to libolm). Throws `bad-pickle` or
+   * `unsupported-version`.
+   */
+  static fromLibolmPickle(
+    pickle: string,
+    pickleKey: Uint8Array | string,
+    random: RandomSource = systemRandom,
+  ): Session {
+    checkRandom(random);
+    const plaintext = openLibolmPickle(pickle, pickleKey);
+    try {
+      const parsed = parseLibolmSession(plaintext);
+      const keys = {
+        aliceIdentityKey: parsed.aliceIdentityKey,
+        aliceBaseKey: parsed.aliceBaseKey,
+        bobOneTimeKey: parsed.bobOneTimeKey,
+      };
+      return construct(keys, DoubleRatchet.restore(parsed.ratchet), parsed.receivedMessage, random);
+    } finally {
+      plaintext.fill(0);
     }
   }
 

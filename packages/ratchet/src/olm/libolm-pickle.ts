@@ -1,0 +1,220 @@
+/**
+ * Reading libolm's own pickles (libolm 3.x `olm_unpickle_account` / `olm_unpickle_session`), so
+ * accounts and sessions can migrate from libolm to Weft.
+ *
+ * Envelope (libolm src/pickle_encoding.c, cipher.cpp): unpadded base64 of
+ * AES-256-CBC(plaintext) ‖ HMAC-SHA-256(ciphertext)[0..8], with AES key, HMAC key and IV from
+ * HKDF-SHA-256(zero salt, pickle key, info "Pickle", 80). Integers are big-endian uint32, flags one
+ * byte. Layouts read here:
+ *
+ * - Account, version 4: Ed25519 public (32) + expanded private (64); Curve25519 public (32) +
+ *   private (32); one-time key count, each {id, published, public, private}; fallback key count
+ *   (byte, 0–2), current then previous, same shape; next key ID.
+ * - Session, version 1: received flag; Alice's identity key, base key, Bob's one-time key; root
+ *   key; sender chains {ratchet public, private, chain key, index}; receiver chains {ratchet key,
+ *   chain key, index}; skipped keys {ratchet key, message key, index}.
+ *
+ * Every length is checked, and every stored public key must match its private key.
+ */
+import { decodeBase64 } from '../base64.ts';
+import { decryptCbc, deriveCipherKeys, hmacSha256, macMatches, zeroizeKeys } from '../cipher.ts';
+import { RatchetError } from '../errors.ts';
+import { curvePublicKey, edPublicKeyExpanded } from './curve.ts';
+import type { RatchetSnapshot } from './double-ratchet.ts';
+
+const MAC_LENGTH = 8;
+const ACCOUNT_VERSION = 4;
+const SESSION_VERSION = 1;
+
+function bad(message: string, cause?: unknown): RatchetError {
+  return new RatchetError('bad-pickle', message, cause === undefined ? {} : { cause });
+}
+
+/** Authenticates and decrypts a libolm pickle; `bad-pickle` on a wrong key or corruption. */
+export function openLibolmPickle(pickle: string, pickleKey: Uint8Array | string): Uint8Array {
+  if (typeof pickle !== 'string') throw new TypeError('pickle must be a string');
+  const key = typeof pickleKey === 'string' ? new TextEncoder().encode(pickleKey) : pickleKey;
+  if (!(key instanceof Uint8Array))
+    throw new TypeError('pickle key must be a string or Uint8Array');
+  let raw: Uint8Array;
+  try {
+    raw = decodeBase64(pickle);
+  } catch (cause) {
+    throw bad('libolm pickle is not valid base64', cause);
+  }
+  if (raw.length < 16 + MAC_LENGTH) throw bad('libolm pickle is truncated');
+  const ciphertext = raw.subarray(0, raw.length - MAC_LENGTH);
+  const keys = deriveCipherKeys(key, 'Pickle');
+  try {
+    const mac = hmacSha256(keys.macKey, ciphertext).subarray(0, MAC_LENGTH);
+    if (!macMatches(mac, raw.subarray(ciphertext.length))) {
+      throw bad('libolm pickle authentication failed (wrong key or corrupted)');
+    }
+    return decryptCbc(keys, ciphertext);
+  } catch (error) {
+    if (RatchetError.isInstance(error) && error.code === 'bad-pickle') throw error;
+    throw bad('libolm pickle could not be decrypted', error);
+  } finally {
+    zeroizeKeys(keys);
+  }
+}
+
+/** Bounds-checked big-endian reader over a decrypted pickle. */
+class Reader {
+  readonly #bytes: Uint8Array;
+  #pos = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+
+  take(length: number): Uint8Array {
+    if (this.#pos + length > this.#bytes.length) throw bad('libolm pickle is truncated');
+    const out = this.#bytes.slice(this.#pos, this.#pos + length);
+    this.#pos += length;
+    return out;
+  }
+
+  u8(): number {
+    return this.take(1)[0] as number;
+  }
+
+  u32(): number {
+    const b = this.take(4);
+    return (
+      (((b[0] as number) << 24) |
+        ((b[1] as number) << 16) |
+        ((b[2] as number) << 8) |
+        (b[3] as number)) >>>
+      0
+    );
+  }
+
+  bool(): boolean {
+    const value = this.u8();
+    if (value > 1) throw bad('libolm pickle has an invalid flag');
+    return value === 1;
+  }
+
+  /** A count of records of `size` bytes, rejected early if the rest cannot hold them. */
+  count(size: number, max: number): number {
+    const n = this.u32();
+    if (n > max || n * size > this.#bytes.length - this.#pos)
+      throw bad('libolm pickle has an invalid count');
+    return n;
+  }
+
+  end(): void {
+    if (this.#pos !== this.#bytes.length) throw bad('libolm pickle has trailing bytes');
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+/** A Curve25519 key pair whose stored public half must match its private half. */
+function curvePair(reader: Reader): Uint8Array {
+  const publicKey = reader.take(32);
+  const privateKey = reader.take(32);
+  if (!sameBytes(curvePublicKey(privateKey), publicKey))
+    throw bad('libolm pickle has a mismatched key pair');
+  return privateKey;
+}
+
+function checkVersion(reader: Reader, expected: number): void {
+  const version = reader.u32();
+  if (version !== expected) {
+    throw new RatchetError('unsupported-version', 'unsupported libolm pickle version', {
+      context: { expected, got: version },
+    });
+  }
+}
+
+/** One libolm one-time or fallback key. */
+export interface LibolmCurveKey {
+  readonly id: number;
+  readonly published: boolean;
+  readonly privateKey: Uint8Array;
+}
+
+/** The contents of a libolm account pickle. */
+export interface LibolmAccount {
+  readonly ed25519Expanded: Uint8Array;
+  readonly curve25519Private: Uint8Array;
+  readonly oneTimeKeys: LibolmCurveKey[];
+  readonly fallback: LibolmCurveKey | undefined;
+  readonly previousFallback: LibolmCurveKey | undefined;
+  readonly nextKeyId: number;
+}
+
+/** Parses a decrypted libolm account pickle (version 4, libolm 3.2). */
+export function parseLibolmAccount(bytes: Uint8Array): LibolmAccount {
+  const reader = new Reader(bytes);
+  checkVersion(reader, ACCOUNT_VERSION);
+  const edPublic = reader.take(32);
+  const ed25519Expanded = reader.take(64);
+  if (!sameBytes(edPublicKeyExpanded(ed25519Expanded), edPublic)) {
+    throw bad('libolm pickle has a mismatched Ed25519 key pair');
+  }
+  const curve25519Private = curvePair(reader);
+  const key = (): LibolmCurveKey => {
+    const id = reader.u32();
+    const published = reader.bool();
+    return { id, published, privateKey: curvePair(reader) };
+  };
+  const oneTimeKeys = Array.from({ length: reader.count(69, 100) }, key);
+  const fallbackCount = reader.u8();
+  if (fallbackCount > 2) throw bad('libolm pickle has an invalid fallback key count');
+  const fallback = fallbackCount >= 1 ? key() : undefined;
+  const previousFallback = fallbackCount === 2 ? key() : undefined;
+  const nextKeyId = reader.u32();
+  reader.end();
+  return { ed25519Expanded, curve25519Private, oneTimeKeys, fallback, previousFallback, nextKeyId };
+}
+
+/** The contents of a libolm session pickle. */
+export interface LibolmSession {
+  readonly receivedMessage: boolean;
+  readonly aliceIdentityKey: Uint8Array;
+  readonly aliceBaseKey: Uint8Array;
+  readonly bobOneTimeKey: Uint8Array;
+  readonly ratchet: RatchetSnapshot;
+}
+
+/** Parses a decrypted libolm session pickle (version 1, libolm 3.x). */
+export function parseLibolmSession(bytes: Uint8Array): LibolmSession {
+  const reader = new Reader(bytes);
+  checkVersion(reader, SESSION_VERSION);
+  const receivedMessage = reader.bool();
+  const aliceIdentityKey = reader.take(32);
+  const aliceBaseKey = reader.take(32);
+  const bobOneTimeKey = reader.take(32);
+  const rootKey = reader.take(32);
+  const senders = Array.from({ length: reader.count(100, 1) }, () => {
+    const ratchetPrivate = curvePair(reader);
+    return { ratchetPrivate, chainKey: reader.take(32), index: reader.u32() };
+  });
+  const receivers = Array.from({ length: reader.count(68, 5) }, () => ({
+    ratchetKey: reader.take(32),
+    chainKey: reader.take(32),
+    index: reader.u32(),
+  }));
+  const skipped = Array.from({ length: reader.count(68, 40) }, () => ({
+    ratchetKey: reader.take(32),
+    messageKey: reader.take(32),
+    index: reader.u32(),
+  }));
+  reader.end();
+  const [sender] = senders;
+  return {
+    receivedMessage,
+    aliceIdentityKey,
+    aliceBaseKey,
+    bobOneTimeKey,
+    ratchet: { rootKey, ...(sender === undefined ? {} : { sender }), receivers, skipped },
+  };
+}
