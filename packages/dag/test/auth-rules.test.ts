@@ -3,6 +3,7 @@
  * per rule and room version where the rule applies (rule numbers are v12's; v10/v11 number the
  * rules after 1 one lower). Built with the tiny factory in auth-factory.ts.
  */
+import { type SigningKey, signingKeyFromSeed, signJson } from '@weft/signing';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -758,6 +759,18 @@ const CASES: RuleCase[] = [
   },
 ];
 
+// Identity-server keys for real signatures (appendices "Signing JSON"); seeds are arbitrary.
+const ID_KEY = signingKeyFromSeed(new Uint8Array(32).fill(7), '0');
+const OTHER_KEY = signingKeyFromSeed(new Uint8Array(32).fill(9), '0');
+
+function realSigned(key: SigningKey): Record<string, unknown> {
+  return signJson({ mxid: CAROL, token: 'tok', sender: BOB }, 'id.test', key.keyId, key);
+}
+
+function tpiWith(r: TestRoom, content: Record<string, unknown>): DagEvent {
+  return r.event('m.room.third_party_invite', BOB, content, 'tok');
+}
+
 function thirdPartyCases(): RuleCase[] {
   const invite = (r: TestRoom, signed: unknown, sender = BOB) =>
     r.member(CAROL, 'invite', sender, { third_party_invite: { display_name: 'c', signed } });
@@ -789,6 +802,54 @@ function thirdPartyCases(): RuleCase[] {
         state: basic(r, tpi(r)),
         options: { verifyThirdPartyInviteSignature: () => false },
       }),
+    },
+    {
+      rule: '5.4.1.7',
+      name: 'Ed25519-signed third-party invite, key in public_key',
+      expect: true,
+      build: (r) => ({
+        event: invite(r, realSigned(ID_KEY)),
+        state: basic(r, tpiWith(r, { public_key: ID_KEY.publicKeyBase64 })),
+      }),
+    },
+    {
+      rule: '5.4.1.7',
+      name: 'Ed25519-signed third-party invite, key in public_keys',
+      expect: true,
+      build: (r) => ({
+        event: invite(r, realSigned(ID_KEY)),
+        state: basic(
+          r,
+          tpiWith(r, {
+            public_key: OTHER_KEY.publicKeyBase64,
+            public_keys: [{ public_key: ID_KEY.publicKeyBase64 }],
+          }),
+        ),
+      }),
+    },
+    {
+      rule: '5.4.1.8',
+      name: 'third-party invite signed by a key the room does not list',
+      expect: 'third-party-invite-bad-signature',
+      build: (r) => ({
+        event: invite(r, realSigned(OTHER_KEY)),
+        state: basic(r, tpiWith(r, { public_key: ID_KEY.publicKeyBase64 })),
+      }),
+    },
+    {
+      rule: '5.4.1.8',
+      name: 'third-party invite whose signed block was altered after signing',
+      expect: 'third-party-invite-bad-signature',
+      build: (r) => ({
+        event: invite(r, { ...realSigned(ID_KEY), extra: 1 }),
+        state: basic(r, tpiWith(r, { public_key: ID_KEY.publicKeyBase64 })),
+      }),
+    },
+    {
+      rule: '5.4.1.8',
+      name: 'third-party invite with a fake signature (default verifier)',
+      expect: 'third-party-invite-bad-signature',
+      build: (r) => ({ event: invite(r, good), state: basic(r, tpi(r)) }),
     },
     {
       rule: '5.4.1.1',

@@ -33,10 +33,9 @@ export interface CheckAuthOptions {
    */
   readonly authEvent?: (eventId: string) => DagEvent | undefined;
   /**
-   * Verifies rule 5.4.1.7: does any signature in a third-party invite's `signed` object match
-   * one of `publicKeys` (unpadded base64 ed25519 keys)? Without it, a `signed` block is accepted
-   * whenever the `m.room.third_party_invite` event lists at least one key, so callers
-   * authorising events from the network must supply it.
+   * Replaces rule 5.4.1.7's check: does any signature in a third-party invite's `signed` object
+   * match one of `publicKeys` (the `m.room.third_party_invite` event's keys, base64)? The
+   * default verifies the Ed25519 signatures with `@weft/signing`.
    */
   readonly verifyThirdPartyInviteSignature?: (
     signed: Readonly<Record<string, unknown>>,

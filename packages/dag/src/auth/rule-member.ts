@@ -14,6 +14,7 @@ import {
   membershipOf,
   THIRD_PARTY_INVITE,
 } from './state-access.ts';
+import { verifyThirdPartyInviteSigned } from './third-party-signature.ts';
 
 /** Rule 5: an `m.room.member` event. */
 export function checkMember(
@@ -178,8 +179,8 @@ function checkThirdPartyInvite(
   // event (content.public_key and content.public_keys[].public_key), allow. 5.4.1.8 Otherwise,
   // reject.
   const keys = thirdPartyInvitePublicKeys(thirdPartyInvite);
-  const verify = options.verifyThirdPartyInviteSignature;
-  if (verify === undefined ? keys.length > 0 : verify(signed, keys)) return allow();
+  const verify = options.verifyThirdPartyInviteSignature ?? verifyThirdPartyInviteSigned;
+  if (verify(signed, keys)) return allow();
   return reject('third-party-invite-bad-signature', 'rule 5.4.1.8: no signature matches a key');
 }
 
