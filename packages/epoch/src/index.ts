@@ -24,6 +24,7 @@ export {
   type RoomPolicy,
   toEncryptionContent,
 } from './policy.ts';
+export { ratchetMegolm } from './ratchet-megolm.ts';
 export { recipientDevices } from './recipients.ts';
 export {
   type EncryptResult,

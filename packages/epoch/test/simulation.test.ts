@@ -5,18 +5,29 @@
  * is computed from the policy definitions alone.
  */
 
-import type { MegolmBackend, PolicyMode } from '@weft/epoch';
+import { type MegolmBackend, type PolicyMode, ratchetMegolm } from '@weft/epoch';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { libolmMegolm, loadLibOlm } from './libolm.ts';
 import { type ExpectedMessage, expectedReaders } from './oracle.ts';
 import { STORY, stepOf } from './scenario.ts';
-import { type SimulationResult, simulate } from './simulation.ts';
+import { type MegolmChoice, type SimulationResult, simulate } from './simulation.ts';
 
-let megolm: MegolmBackend;
+let libolm: MegolmBackend;
 beforeAll(async () => {
-  megolm = libolmMegolm(await loadLibOlm());
+  libolm = libolmMegolm(await loadLibOlm());
 });
+
+/**
+ * Megolm implementations under test: Weft's own everywhere, libolm everywhere, and a mix where
+ * alice's and carol's devices run Weft while bob's and dave's run libolm, so every key crosses
+ * between the two implementations in both formats (session-sharing and export).
+ */
+const BACKENDS: Record<string, () => MegolmChoice> = {
+  '@weft/ratchet': () => ratchetMegolm,
+  libolm: () => libolm,
+  'mixed @weft/ratchet + libolm': () => (device) => (/^[ac]/.test(device) ? ratchetMegolm : libolm),
+};
 
 const events = STORY.map(([, event]) => event);
 
@@ -26,6 +37,7 @@ function table(messages: readonly { step: number }[], readers: (i: number) => Re
 
 async function run(
   mode: PolicyMode,
+  megolm: MegolmChoice = ratchetMegolm,
 ): Promise<{ result: SimulationResult; expected: ExpectedMessage[] }> {
   const result = await simulate(events, { mode }, megolm);
   return { result, expected: expectedReaders(events, { mode }) };
@@ -40,18 +52,23 @@ function readersOf(result: SimulationResult, label: string): Set<string> {
 describe.each(['shared', 'epoch', 'forward-secret'] as const)(
   'RoomEncryptor + RoomKeyReceiver, %s room',
   (mode) => {
-    it('lets exactly the oracle’s devices decrypt each message', async () => {
-      const { result, expected } = await run(mode);
-      expect(result.messages.map((m) => m.step)).toEqual(expected.map((m) => m.step));
-      const observed = table(result.messages, (i) => {
-        const m = result.messages[i];
-        return new Set([...(m?.liveReaders ?? []), ...(m?.finalReaders ?? [])]);
-      });
-      expect(observed).toEqual(table(expected, (i) => expected[i]?.readers ?? new Set()));
-      expect(table(result.messages, (i) => result.messages[i]?.finalReaders ?? new Set())).toEqual(
-        table(expected, (i) => expected[i]?.finalReaders ?? new Set()),
-      );
-    });
+    it.each(Object.keys(BACKENDS))(
+      'lets exactly the oracle’s devices decrypt each message (%s)',
+      async (backend) => {
+        const choose = BACKENDS[backend];
+        if (choose === undefined) throw new Error(backend);
+        const { result, expected } = await run(mode, choose());
+        expect(result.messages.map((m) => m.step)).toEqual(expected.map((m) => m.step));
+        const observed = table(result.messages, (i) => {
+          const m = result.messages[i];
+          return new Set([...(m?.liveReaders ?? []), ...(m?.finalReaders ?? [])]);
+        });
+        expect(observed).toEqual(table(expected, (i) => expected[i]?.readers ?? new Set()));
+        expect(
+          table(result.messages, (i) => result.messages[i]?.finalReaders ?? new Set()),
+        ).toEqual(table(expected, (i) => expected[i]?.finalReaders ?? new Set()));
+      },
+    );
   },
 );
 

@@ -52,10 +52,13 @@ export interface SimulationResult {
   readonly keptAfterDecrypt: string[];
 }
 
+/** One Megolm implementation for all devices, or one chosen per device (to mix implementations). */
+export type MegolmChoice = MegolmBackend | ((device: string) => MegolmBackend);
+
 export async function simulate(
   events: readonly SimEvent[],
   initial: RoomPolicy,
-  megolm: MegolmBackend,
+  choice: MegolmChoice,
 ): Promise<SimulationResult> {
   const directory = new Map<string, OlmDevice>();
   const devices = new Map<string, SimDevice>();
@@ -64,6 +67,7 @@ export async function simulate(
   for (const [name, userId] of Object.entries(DEVICE_OWNER)) {
     const olm = new OlmDevice(userId, name, directory);
     const store = new MemoryKeyStore();
+    const megolm = typeof choice === 'function' ? choice(name) : choice;
     devices.set(name, {
       name,
       olm,
