@@ -46,7 +46,7 @@ function lookupIn(state: Map<string, DagEvent>, extra: DagEvent[] = []): CheckAu
 }
 
 /** The IDs the event should cite, per auth events selection, taken from `state`. */
-function citing(room: TestRoom, event: DagEvent, state: Map<string, DagEvent>, ids: string[]) {
+function citing(event: DagEvent, state: Map<string, DagEvent>, ids: string[]) {
   return {
     ...event,
     auth_events: ids.filter((id) => [...state.values()].some((e) => e.event_id === id)),
@@ -170,7 +170,7 @@ const CASES: RuleCase[] = [
           (e) => !(r.rules.authorization.roomCreateEventIdAsRoomId && e.type === 'm.room.create'),
         )
         .map((e) => e.event_id);
-      return { event: citing(r, r.message(ALICE), state, ids), state, options: lookupIn(state) };
+      return { event: citing(r.message(ALICE), state, ids), state, options: lookupIn(state) };
     },
   },
   {
