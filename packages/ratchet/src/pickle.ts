@@ -12,13 +12,12 @@
  * The random salt makes every pickle's keys and IV fresh, so equal states never encrypt alike.
  */
 import { cbc } from '@noble/ciphers/aes.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import {
   type CipherKeys,
   decryptCbc,
+  hkdfSha256,
   hmacSha256,
   macMatches,
   zeroize,
@@ -55,7 +54,7 @@ function checkKind(kind: unknown): Uint8Array {
 }
 
 function pickleKeys(pickleKey: Uint8Array, salt: Uint8Array): CipherKeys {
-  const okm = hkdf(sha256, pickleKey, salt, INFO, 80);
+  const okm = hkdfSha256(pickleKey, salt, INFO, 80);
   const keys = { aesKey: okm.slice(0, 32), macKey: okm.slice(32, 64), iv: okm.slice(64, 80) };
   okm.fill(0);
   return keys;

@@ -3,15 +3,17 @@
 import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import {
   decryptCbc,
   deriveCipherKeys,
   encryptCbc,
+  hkdfSha256,
   hmacSha256,
   macMatches,
+  selectCipherImplementation,
   zeroize,
   zeroizeKeys,
 } from '../src/cipher.ts';
@@ -19,15 +21,47 @@ import { RatchetError } from '../src/errors.ts';
 import { randomBytes, systemRandom } from '../src/random.ts';
 
 describe('deriveCipherKeys', () => {
-  it('matches OpenSSL HKDF-SHA-256 with a zero salt, split 32/32/16', () => {
+  afterAll(() => selectCipherImplementation(true));
+
+  it('the native HKDF path is available under Node', () => {
+    expect(selectCipherImplementation(true)).toBe(true);
+  });
+
+  for (const native of [true, false]) {
+    it(`matches OpenSSL HKDF-SHA-256 with a zero salt, split 32/32/16 (${native ? 'native' : 'pure'} path)`, () => {
+      selectCipherImplementation(native);
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 1, maxLength: 160 }),
+          fc.string(),
+          (secret, info) => {
+            const keys = deriveCipherKeys(secret, info);
+            const okm = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(32), info, 80));
+            expect(Buffer.from(keys.aesKey)).toEqual(okm.subarray(0, 32));
+            expect(Buffer.from(keys.macKey)).toEqual(okm.subarray(32, 64));
+            expect(Buffer.from(keys.iv)).toEqual(okm.subarray(64, 80));
+          },
+        ),
+        { numRuns: 50 },
+      );
+      selectCipherImplementation(true);
+    });
+  }
+
+  it('hkdfSha256 gives the same bytes on both paths for any salt and length', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.string(), (secret, info) => {
-        const keys = deriveCipherKeys(secret, info);
-        const okm = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(32), info, 80));
-        expect(Buffer.from(keys.aesKey)).toEqual(okm.subarray(0, 32));
-        expect(Buffer.from(keys.macKey)).toEqual(okm.subarray(32, 64));
-        expect(Buffer.from(keys.iv)).toEqual(okm.subarray(64, 80));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.integer({ min: 1, max: 255 }),
+        (ikm, salt, info, length) => {
+          selectCipherImplementation(false);
+          const pure = hkdfSha256(ikm, salt, info, length);
+          selectCipherImplementation(true);
+          expect(hkdfSha256(ikm, salt, info, length)).toEqual(pure);
+        },
+      ),
       { numRuns: 50 },
     );
   });
