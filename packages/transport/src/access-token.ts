@@ -27,7 +27,16 @@ export function extractAccessToken(
   request: Request,
   options: AccessTokenOptions = {},
 ): string | undefined {
-  const header = request.headers.get('authorization');
+  return accessTokenOf(request.headers, new URL(request.url).searchParams, options);
+}
+
+/** {@link extractAccessToken} on an already parsed URL (the app parses it once per request). */
+export function accessTokenOf(
+  headers: Headers,
+  query: URLSearchParams,
+  options: AccessTokenOptions,
+): string | undefined {
+  const header = headers.get('authorization');
   let fromHeader: string | undefined;
   if (header !== null && /^bearer(\s|$)/i.test(header)) {
     const match = BEARER.exec(header);
@@ -35,9 +44,11 @@ export function extractAccessToken(
     fromHeader = match[1];
   }
   if (options.allowQueryParameter === false) return fromHeader;
-  const query = new URL(request.url).searchParams.getAll('access_token');
-  if (query.length > 1) throw MatrixError.missingToken('Too many access_token query parameters');
-  const fromQuery = query[0];
+  const fromQueries = query.getAll('access_token');
+  if (fromQueries.length > 1) {
+    throw MatrixError.missingToken('Too many access_token query parameters');
+  }
+  const fromQuery = fromQueries[0];
   if (fromQuery !== undefined && fromHeader !== undefined) {
     throw MatrixError.missingToken(
       'Mixing Authorization headers and access_token query parameters',

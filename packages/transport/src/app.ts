@@ -17,7 +17,7 @@ import { type Context, Hono } from 'hono';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { ParamKeys } from 'hono/types';
 
-import { extractAccessToken } from './access-token.ts';
+import { accessTokenOf } from './access-token.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
 import { corsMiddleware } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
@@ -246,6 +246,7 @@ export function createMatrixApp<User = string>(
 
       hono.on(method, path, async (c) => {
         const request = c.req.raw;
+        const url = new URL(request.url);
         let user: User | undefined;
         let accessToken: string | undefined;
         let origin: string | undefined;
@@ -253,10 +254,9 @@ export function createMatrixApp<User = string>(
         let json: Record<string, unknown> | undefined;
 
         if (auth === 'user' || auth === 'optional-user') {
-          accessToken = extractAccessToken(
-            request,
-            options.allowQueryAccessToken === false ? { allowQueryParameter: false } : {},
-          );
+          accessToken = accessTokenOf(request.headers, url.searchParams, {
+            allowQueryParameter: options.allowQueryAccessToken !== false,
+          });
           if (accessToken === undefined) {
             if (auth === 'user') throw MatrixError.missingToken();
           } else {
@@ -271,7 +271,6 @@ export function createMatrixApp<User = string>(
           // The signature covers the body, so it is read (size-limited) before verifying.
           rawBody = await readBodyBytes(request, maxBody);
           if (rawBody.byteLength > 0) json = parseJsonBody(rawBody, jsonOptions(definition));
-          const url = new URL(request.url);
           const result = await verifyRequest(
             {
               method: request.method,
@@ -311,7 +310,7 @@ export function createMatrixApp<User = string>(
         if (bodyMode === 'json' && definition.parseBody !== undefined) {
           body = definition.parseBody(json ?? {});
         }
-        const query = new URL(request.url).searchParams;
+        const query = new URLSearchParams(url.search);
         query.delete('access_token');
         const result = await definition.handler({
           params: c.req.param() as unknown as EndpointRequest<

@@ -27,8 +27,15 @@ export interface XMatrixParams {
 // RFC 9110 §5.6.2 tchar, plus ':' (spec: "allow colons … without requiring the value to be
 // enclosed in quotes") and '/' (unpadded Base64 signatures contain it and some senders don't
 // quote them; accepting it is harmless, the signature is verified anyway).
-const VALUE_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z:/]/;
-const NAME_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const NAME_CHARS = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const IS_NAME = new Uint8Array(128);
+const IS_VALUE = new Uint8Array(128);
+for (const ch of NAME_CHARS) {
+  IS_NAME[ch.charCodeAt(0)] = 1;
+  IS_VALUE[ch.charCodeAt(0)] = 1;
+}
+IS_VALUE[0x3a] = 1; // ':'
+IS_VALUE[0x2f] = 1; // '/'
 
 function bad(detail: string): TransportError {
   return new TransportError('bad-header', detail);
@@ -58,7 +65,7 @@ export function parseXMatrixHeader(header: string): XMatrixParams {
       continue;
     }
     const nameStart = i;
-    while (i < n && NAME_CHAR.test(header.charAt(i))) i++;
+    while (i < n && IS_NAME[header.charCodeAt(i)] === 1) i++;
     if (i === nameStart) throw bad(`unexpected character at offset ${i}`);
     const name = header.slice(nameStart, i).toLowerCase();
     skipWhitespace();
@@ -70,28 +77,36 @@ export function parseXMatrixHeader(header: string): XMatrixParams {
       i++;
       let closed = false;
       while (i < n) {
-        const ch = header.charAt(i);
-        if (ch === '"') {
+        const code = header.charCodeAt(i);
+        if (code === 0x22) {
           closed = true;
           i++;
           break;
         }
-        if (ch === '\\') {
+        if (code === 0x5c) {
           // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
-          const next = header.charAt(i + 1);
-          if (next === '' || !isQuotedChar(next)) throw bad('bad escape in quoted value');
-          value += next;
+          if (i + 1 >= n || !isQuotedCode(header.charCodeAt(i + 1))) {
+            throw bad('bad escape in quoted value');
+          }
+          value += header.charAt(i + 1);
           i += 2;
           continue;
         }
-        if (!isQuotedChar(ch)) throw bad(`control character in quoted value of ${name}`);
-        value += ch;
-        i++;
+        if (!isQuotedCode(code)) throw bad(`control character in quoted value of ${name}`);
+        // Copy the run of plain characters in one slice.
+        let end = i + 1;
+        while (end < n) {
+          const next = header.charCodeAt(end);
+          if (next === 0x22 || next === 0x5c || !isQuotedCode(next)) break;
+          end++;
+        }
+        value += header.slice(i, end);
+        i = end;
       }
       if (!closed) throw bad(`unterminated quoted value of ${name}`);
     } else {
       const valueStart = i;
-      while (i < n && VALUE_CHAR.test(header.charAt(i))) i++;
+      while (i < n && IS_VALUE[header.charCodeAt(i)] === 1) i++;
       if (i === valueStart) throw bad(`empty value of ${name}`);
       value = header.slice(valueStart, i);
     }
@@ -111,8 +126,7 @@ export function parseXMatrixHeader(header: string): XMatrixParams {
 }
 
 // qdtext / quoted-pair payload: HTAB, SP, VCHAR, obs-text (0x80–0xFF); no other controls.
-function isQuotedChar(ch: string): boolean {
-  const code = ch.charCodeAt(0);
+function isQuotedCode(code: number): boolean {
   return code === 0x09 || (code >= 0x20 && code !== 0x7f && code <= 0xff);
 }
 
@@ -139,7 +153,7 @@ function quote(value: string, name: string): string {
     throw new TypeError(`X-Matrix ${name} must be a non-empty string`);
   }
   for (const ch of value) {
-    if (ch.length !== 1 || !isQuotedChar(ch) || ch === '\t') {
+    if (ch.length !== 1 || !isQuotedCode(ch.charCodeAt(0)) || ch === '\t') {
       throw new TransportError('bad-header', `X-Matrix ${name} holds a character a header cannot`);
     }
   }
