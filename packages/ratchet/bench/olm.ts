@@ -6,12 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-import { type Measurement, measure, printComparison } from '@weft/bench';
+import { type Measurement, measure as measureOnce, printComparison } from '@weft/bench';
 import { runPython } from '@weft/interop';
 
 import { Account, type OlmMessage, type Session } from '../src/index.ts';
 
-const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 1000);
+// Each figure is the best of ROUNDS slices of MILLIS ms: on a shared machine the best slice is
+// the least disturbed one, and every implementation is measured the same way.
+const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300);
+const ROUNDS = 5;
 const PLAINTEXT = 'x'.repeat(200);
 
 interface JsOlmSession {
@@ -44,16 +47,19 @@ interface OlmFigures {
 
 const PYTHON = `
 import json, sys, time, olm
-millis = json.load(sys.stdin)["millis"] / 1000
+options = json.load(sys.stdin)
+millis, rounds = options["millis"] / 1000, options["rounds"]
 plaintext = "x" * 200
-def rate(fn):
-    end = time.perf_counter() + min(0.2, millis / 4)
-    while time.perf_counter() < end: fn()
+def once(fn):
     n, start = 0, time.perf_counter()
     while True:
         fn(); n += 1
         now = time.perf_counter()
         if now - start >= millis: return n / (now - start)
+def rate(fn):
+    end = time.perf_counter() + min(0.2, millis / 4)
+    while time.perf_counter() < end: fn()
+    return max(once(fn) for _ in range(rounds))
 alice, bob = olm.Account(), olm.Account()
 bob.generate_fallback_key()
 bob_curve = bob.identity_keys["curve25519"]
@@ -77,6 +83,15 @@ c.decrypt(d.encrypt(plaintext))
 out["roundTrip"] = rate(lambda: d.decrypt(c.encrypt(plaintext)))
 print(json.dumps(out))
 `;
+
+function measure(name: string, fn: () => unknown, millis: number): Measurement {
+  let best = measureOnce(name, fn, millis);
+  for (let i = 1; i < ROUNDS; i++) {
+    const next = measureOnce(name, fn, millis);
+    if (next.opsPerSecond > best.opsPerSecond) best = next;
+  }
+  return best;
+}
 
 function weftFigures(): OlmFigures {
   const alice = Account.create();
@@ -186,7 +201,7 @@ function row(name: string, opsPerSecond: number): Measurement {
 export async function benchOlm(): Promise<void> {
   const weft = weftFigures();
   const js = await jsOlmFigures();
-  const native = runPython<OlmFigures>(PYTHON, { millis: MILLIS });
+  const native = runPython<OlmFigures>(PYTHON, { millis: MILLIS, rounds: ROUNDS });
   const titles: Record<keyof OlmFigures, string> = {
     outbound: 'Olm outbound session creation (3 X25519 agreements + 2 key generations)',
     inbound: 'Olm inbound session creation + first 200-byte decrypt',
