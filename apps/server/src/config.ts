@@ -1,0 +1,217 @@
+/**
+ * Server configuration: command-line flags (`--data-dir`, `--listen`, `--server-name`,
+ * `--config`) over an optional YAML file over defaults. On first start the data directory gets a
+ * documented `weft.yaml` with the defaults written out, so an operator can see and edit them.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { parse as parseYaml } from 'yaml';
+
+import type { LogLevel } from './log.ts';
+import type { DatabaseConfig } from './storage/index.ts';
+
+export interface ServerConfig {
+  /** The server name: the part after the colon in user IDs (`@alice:<server_name>`). */
+  readonly serverName: string;
+  readonly dataDir: string;
+  /** Client-server (and, until TLS is configured, federation) listener. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Base URL clients are told about in `.well-known/matrix/client`. */
+  readonly publicBaseUrl: string;
+  readonly database: DatabaseConfig;
+  readonly registration: { readonly enabled: boolean };
+  readonly media: { readonly maxUploadBytes: number };
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const USAGE = `weft-server: the Weft Matrix homeserver
+
+Usage: weft-server [--data-dir DIR] [--listen HOST:PORT] [--server-name NAME] [--config FILE]
+
+  --data-dir DIR       where the database, signing key, media and weft.yaml live (default ./data)
+  --listen HOST:PORT   address to serve the client-server API on (default 127.0.0.1:8008)
+  --server-name NAME   the server's name in user and room IDs (default: localhost); fixed once
+                       users exist
+  --config FILE        a YAML config file (default: DIR/weft.yaml, written on first start)
+  --help               show this text
+
+Every other option lives in the config file; see apps/server/README.md.
+`;
+
+const DEFAULT_FILE = `# Weft homeserver configuration (YAML). Command-line flags override these values.
+
+# The name in user IDs (@alice:<server_name>). Do not change it once users exist.
+server_name: localhost
+
+# Where the client-server API listens.
+listen: 127.0.0.1:8008
+
+# The base URL clients should use (served at /.well-known/matrix/client).
+# public_base_url: http://127.0.0.1:8008
+
+# Storage: SQLite in the data directory (default), or PostgreSQL.
+database:
+  backend: sqlite
+  # durability: normal   # normal survives process crashes; full also power loss (slower)
+  # backend: postgres
+  # connection_string: postgresql://weft@localhost/weft
+
+registration:
+  enabled: true
+
+media:
+  max_upload_bytes: 52428800   # 50 MiB
+
+rate_limit:
+  per_second: 20
+  burst: 100
+
+log_level: info   # debug | info | warn | error
+`;
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`listen must be HOST:PORT, got ${JSON.stringify(value)}`);
+  }
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function get(object: unknown, key: string): unknown {
+  return typeof object === 'object' && object !== null
+    ? (object as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function ofType<T>(value: unknown, check: (v: unknown) => v is T, what: string, fallback: T): T {
+  if (value === undefined || value === null) return fallback;
+  if (!check(value)) throw new ConfigError(`${what} has the wrong type`);
+  return value;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+
+/** Parses flags, reads (or creates) the config file, and returns the merged configuration. */
+export function loadConfig(argv: readonly string[]): ServerConfig | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      'data-dir': { type: 'string' },
+      listen: { type: 'string' },
+      'server-name': { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const dataDir = resolve(values['data-dir'] ?? 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const configPath = resolve(values.config ?? join(dataDir, 'weft.yaml'));
+  if (!existsSync(configPath)) {
+    if (values.config !== undefined) throw new ConfigError(`config file not found: ${configPath}`);
+    writeFileSync(configPath, DEFAULT_FILE, { mode: 0o600 });
+  }
+  let file: unknown;
+  try {
+    file = parseYaml(readFileSync(configPath, 'utf8')) ?? {};
+  } catch (cause) {
+    throw new ConfigError(`cannot parse ${configPath}: ${(cause as Error).message}`);
+  }
+  return buildConfig(file, {
+    dataDir,
+    ...(values.listen !== undefined ? { listen: values.listen } : {}),
+    ...(values['server-name'] !== undefined ? { serverName: values['server-name'] } : {}),
+  });
+}
+
+/** Merges a parsed config file with flag overrides (exported for tests). */
+export function buildConfig(
+  file: unknown,
+  flags: { dataDir: string; listen?: string; serverName?: string },
+): ServerConfig {
+  const serverName =
+    flags.serverName ?? ofType(get(file, 'server_name'), isString, 'server_name', 'localhost');
+  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(serverName)) {
+    throw new ConfigError(`server_name ${JSON.stringify(serverName)} is not a valid server name`);
+  }
+  const listen = parseListen(
+    flags.listen ?? ofType(get(file, 'listen'), isString, 'listen', '127.0.0.1:8008'),
+  );
+  const database = get(file, 'database');
+  const backend = ofType(get(database, 'backend'), isString, 'database.backend', 'sqlite');
+  let databaseConfig: DatabaseConfig;
+  if (backend === 'postgres') {
+    const connectionString = get(database, 'connection_string');
+    if (!isString(connectionString)) {
+      throw new ConfigError('database.connection_string is required for the postgres backend');
+    }
+    databaseConfig = { backend: 'postgres', connectionString };
+  } else if (backend === 'sqlite') {
+    const durability = ofType(get(database, 'durability'), isString, 'durability', 'normal');
+    if (durability !== 'normal' && durability !== 'full') {
+      throw new ConfigError('database.durability must be normal or full');
+    }
+    const path = get(database, 'path');
+    databaseConfig = {
+      backend: 'sqlite',
+      durability,
+      ...(isString(path) ? { path: resolve(flags.dataDir, path) } : {}),
+    };
+  } else {
+    throw new ConfigError(`database.backend must be sqlite or postgres, got ${backend}`);
+  }
+  const logLevel = ofType(get(file, 'log_level'), isString, 'log_level', 'info');
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new ConfigError('log_level must be debug, info, warn or error');
+  }
+  const hostForUrl = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    serverName,
+    dataDir: flags.dataDir,
+    listen,
+    publicBaseUrl: ofType(
+      get(file, 'public_base_url'),
+      isString,
+      'public_base_url',
+      `http://${hostForUrl}:${listen.port}`,
+    ).replace(/\/$/, ''),
+    database: databaseConfig,
+    registration: {
+      enabled: ofType(
+        get(get(file, 'registration'), 'enabled'),
+        isBoolean,
+        'registration.enabled',
+        true,
+      ),
+    },
+    media: {
+      maxUploadBytes: ofType(
+        get(get(file, 'media'), 'max_upload_bytes'),
+        isNumber,
+        'media.max_upload_bytes',
+        50 * 1024 * 1024,
+      ),
+    },
+    rateLimit: {
+      perSecond: ofType(
+        get(get(file, 'rate_limit'), 'per_second'),
+        isNumber,
+        'rate_limit.per_second',
+        20,
+      ),
+      burst: ofType(get(get(file, 'rate_limit'), 'burst'), isNumber, 'rate_limit.burst', 100),
+    },
+    logLevel: logLevel as LogLevel,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * `weft-server`: reads flags and config, starts the server, and shuts it down gracefully on
+ * SIGINT/SIGTERM (requests in flight finish and commit before the database closes).
+ */
+import { ConfigError, loadConfig, USAGE } from './config.ts';
+import { startServer } from './server.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.argv.slice(2));
+  } catch (error) {
+    if (
+      error instanceof ConfigError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`weft-server: ${(error as Error).message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+  if (config === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const server = await startServer(config);
+  const shutdown = () => {
+    server.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+await main();

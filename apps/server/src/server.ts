@@ -1,0 +1,82 @@
+/**
+ * Starts and stops a homeserver: opens (and migrates) the database, loads the signing key, builds
+ * the services and the HTTP app, and listens. `stop()` shuts down gracefully: it stops accepting
+ * connections, lets requests in flight finish (their transactions commit), wakes long-polls, and
+ * only then closes the database — so nothing acknowledged is lost.
+ */
+import type { AddressInfo } from 'node:net';
+
+import { serve } from '@hono/node-server';
+
+import { createApp } from './app.ts';
+import type { ServerConfig } from './config.ts';
+import { createLog, type Log } from './log.ts';
+import type { ServerContext } from './services/core/context.ts';
+import { Notifier } from './services/core/notifier.ts';
+import { createServices, type Services } from './services/index.ts';
+import { loadOrCreateSigningKey } from './signing-key.ts';
+import { openDatabase } from './storage/index.ts';
+
+export interface RunningServer {
+  /** The base URL the server listens on, e.g. `http://127.0.0.1:8008`. */
+  readonly url: string;
+  readonly port: number;
+  readonly services: Services;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly log?: Log;
+  readonly now?: () => number;
+}
+
+export async function startServer(
+  config: ServerConfig,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const log = options.log ?? createLog(config.logLevel);
+  const db = await openDatabase(config.database, config.dataDir);
+  const ctx: ServerContext = {
+    config,
+    db,
+    log,
+    signingKey: loadOrCreateSigningKey(config.dataDir),
+    notifier: new Notifier(),
+    now: options.now ?? Date.now,
+  };
+  const services = createServices(ctx);
+  const app = createApp(services);
+
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
+    (resolve, reject) => {
+      const server = serve(
+        { fetch: app.fetch, hostname: config.listen.host, port: config.listen.port },
+        (info: AddressInfo) => resolve({ server, port: info.port }),
+      );
+      server.once('error', reject);
+    },
+  );
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `http://${host}:${port}`;
+  log.info('listening', { url, server_name: config.serverName, database: config.database.backend });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    stop() {
+      stopping ??= (async () => {
+        log.info('shutting down');
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        ctx.notifier.wakeAll();
+        // Idle keep-alive sockets would hold close() open; requests in flight still finish.
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+        await closed;
+        await db.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

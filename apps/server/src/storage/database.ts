@@ -1,0 +1,61 @@
+/**
+ * The one storage interface of the server: a small SQL executor that both backends implement
+ * (SQLite through `node:sqlite`, PostgreSQL through `pg`).
+ *
+ * Services write their own SQL next to their logic (conduwuit's `data.rs` beside `mod.rs`) in the
+ * subset both databases speak: `$1, $2 …` placeholders, `TEXT`, `BIGINT`, `INTEGER`, `BYTEA`
+ * spelled as the `{{bytes}}` macro in migrations, `ON CONFLICT … DO …` upserts, `RETURNING`.
+ * Integers come back as JS numbers (all Weft integers are within 2^53).
+ */
+
+/** A value bound to a placeholder. */
+export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
+
+/** A row as returned by a query: column name → value. */
+export type SqlRow = Record<string, unknown>;
+
+/** Runs statements; inside a transaction it is bound to that transaction. */
+export interface SqlExecutor {
+  /** Every row of a query. */
+  query<Row extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<Row[]>;
+  /** The first row of a query, or `undefined`. */
+  queryOne<Row extends SqlRow = SqlRow>(
+    sql: string,
+    params?: readonly SqlValue[],
+  ): Promise<Row | undefined>;
+  /** A statement without result rows; returns the number of rows it changed. */
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** A database connection (SQLite) or pool (PostgreSQL). */
+export interface Database extends SqlExecutor {
+  readonly dialect: Dialect;
+  /**
+   * Runs `work` in one transaction: committed when it resolves (durably: the server answers a
+   * client only after this returns), rolled back when it throws. Transactions never interleave
+   * with each other or with writes outside them.
+   */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements (migrations). */
+  executeScript(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown for storage failures that are not a bug in the caller's SQL (e.g. a unique clash). */
+export class StorageError extends Error {
+  static readonly #marker = Symbol.for('weft.server.storage-error');
+  readonly code: 'unique-violation' | 'closed' | 'migration-failed' | 'connection-failed';
+
+  constructor(code: StorageError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageError';
+    this.code = code;
+    Object.defineProperty(this, StorageError.#marker, { value: true });
+  }
+
+  static isInstance(error: unknown): error is StorageError {
+    return typeof error === 'object' && error !== null && StorageError.#marker in error;
+  }
+}

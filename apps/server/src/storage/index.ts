@@ -1,0 +1,33 @@
+/** Opens the configured database and brings its schema up to date. */
+import { join } from 'node:path';
+
+import type { Database } from './database.ts';
+import { migrate } from './migrate.ts';
+import { openPostgres } from './postgres.ts';
+import { openSqlite } from './sqlite.ts';
+
+export type DatabaseConfig =
+  | { readonly backend: 'sqlite'; readonly path?: string; readonly durability?: 'normal' | 'full' }
+  | { readonly backend: 'postgres'; readonly connectionString: string };
+
+/** Opens the database (SQLite file `weft.db` in the data directory by default) and migrates it. */
+export async function openDatabase(config: DatabaseConfig, dataDir: string): Promise<Database> {
+  const db =
+    config.backend === 'postgres'
+      ? await openPostgres({ connectionString: config.connectionString })
+      : openSqlite({
+          path: config.path ?? join(dataDir, 'weft.db'),
+          ...(config.durability ? { durability: config.durability } : {}),
+        });
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
+
+export type { Database, Dialect, SqlExecutor, SqlRow, SqlValue } from './database.ts';
+export { StorageError } from './database.ts';
+export type { Migration } from './migrate.ts';

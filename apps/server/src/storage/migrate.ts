@@ -1,0 +1,73 @@
+/**
+ * Schema migrations. Each file `migrations/NNNN-<name>.ts` exports `migration: Migration`; they are
+ * applied in file-name order, each in its own transaction, and recorded in `schema_migrations`, so
+ * an upgraded server brings an old data directory forward on start. A migration never changes
+ * once released: fix forward with a new one.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { type Database, type Dialect, StorageError } from './database.ts';
+
+export interface Migration {
+  /** Statements for the given dialect. Macros: `{{serial}}` (auto-increment primary key column
+   * type), `{{bytes}}` (binary column type). */
+  readonly statements: readonly string[];
+}
+
+const MACROS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
+  sqlite: { serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', bytes: 'BLOB' },
+  postgres: { serial: 'BIGSERIAL PRIMARY KEY', bytes: 'BYTEA' },
+};
+
+export function expandMacros(sql: string, dialect: Dialect): string {
+  return sql.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
+    const value = MACROS[dialect][name];
+    if (value === undefined) throw new Error(`unknown migration macro ${whole}`);
+    return value;
+  });
+}
+
+const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+/** The migration files, in the order they apply. */
+export function migrationNames(): string[] {
+  return readdirSync(migrationsDir)
+    .filter((name) => /^\d{4}-[\w-]+\.ts$/.test(name))
+    .sort();
+}
+
+/** Applies every migration not yet applied; returns the names it applied. */
+export async function migrate(db: Database): Promise<string[]> {
+  await db.executeScript(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ts BIGINT NOT NULL)',
+  );
+  const done = new Set(
+    (await db.query<{ name: string }>('SELECT name FROM schema_migrations')).map((r) => r.name),
+  );
+  const applied: string[] = [];
+  for (const name of migrationNames()) {
+    if (done.has(name)) continue;
+    const module = (await import(pathToFileURL(join(migrationsDir, name)).href)) as {
+      migration?: Migration;
+    };
+    if (module.migration === undefined) {
+      throw new StorageError('migration-failed', `${name} exports no migration`);
+    }
+    const { statements } = module.migration;
+    try {
+      await db.transaction(async (tx) => {
+        for (const statement of statements) await tx.execute(expandMacros(statement, db.dialect));
+        await tx.execute('INSERT INTO schema_migrations (name, applied_ts) VALUES ($1, $2)', [
+          name,
+          Date.now(),
+        ]);
+      });
+    } catch (cause) {
+      throw new StorageError('migration-failed', `migration ${name} failed`, { cause });
+    }
+    applied.push(name);
+  }
+  return applied;
+}

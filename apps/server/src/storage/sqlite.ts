@@ -1,0 +1,132 @@
+/**
+ * SQLite backend (the default): a real file in the data directory, through Node's built-in
+ * `node:sqlite` (no native build). WAL journal; `synchronous=NORMAL` keeps every committed
+ * transaction through a process crash (SIGKILL) — only a power loss can take the last ones, and
+ * `durability: 'full'` closes that too at about a quarter of the write rate (TOOLCHAIN.md).
+ *
+ * `node:sqlite` is synchronous, so one mutex orders every statement: a transaction holds it from
+ * BEGIN to COMMIT, and no other request's statement can slip into it while it awaits.
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+
+import {
+  type Database,
+  type SqlExecutor,
+  type SqlRow,
+  type SqlValue,
+  StorageError,
+} from './database.ts';
+import { Mutex } from './mutex.ts';
+
+export interface SqliteOptions {
+  /** Path of the database file, or `:memory:`. */
+  readonly path: string;
+  /** `normal` (default) survives process crashes; `full` also survives power loss. */
+  readonly durability?: 'normal' | 'full';
+}
+
+/** `$1` → `?1`: SQLite's numbered parameters take the same positional array. */
+function toSqlite(sql: string): string {
+  return sql.replace(/\$(\d+)/g, '?$1');
+}
+
+function bind(params: readonly SqlValue[]): SQLInputValue[] {
+  return params.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
+}
+
+function translateError(error: unknown): unknown {
+  if (error instanceof Error && /UNIQUE constraint failed/.test(error.message)) {
+    return new StorageError('unique-violation', error.message, { cause: error });
+  }
+  return error;
+}
+
+class SqliteExecutor implements SqlExecutor {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(toSqlite(sql));
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async query<Row extends SqlRow>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
+    try {
+      return this.prepare(sql).all(...bind(params)) as Row[];
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async queryOne<Row extends SqlRow>(
+    sql: string,
+    params: readonly SqlValue[] = [],
+  ): Promise<Row | undefined> {
+    try {
+      return this.prepare(sql).get(...bind(params)) as Row | undefined;
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    try {
+      return Number(this.prepare(sql).run(...bind(params)).changes);
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+}
+
+/** Opens (creating if needed) a SQLite database. */
+export function openSqlite(options: SqliteOptions): Database {
+  const db = new DatabaseSync(options.path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
+  const executor = new SqliteExecutor(db);
+  const lock = new Mutex();
+  let closed = false;
+  const guard = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new StorageError('closed', 'database is closed'));
+    return lock.run(work);
+  };
+
+  return {
+    dialect: 'sqlite',
+    query: (sql, params) => guard(() => executor.query(sql, params)),
+    queryOne: (sql, params) => guard(() => executor.queryOne(sql, params)),
+    execute: (sql, params) => guard(() => executor.execute(sql, params)),
+    transaction: (work) =>
+      guard(async () => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await work(executor);
+          db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+      }),
+    executeScript: (sql) =>
+      guard(async () => {
+        db.exec(sql);
+      }),
+    close: async () => {
+      await lock.run(() => {
+        closed = true;
+        db.close();
+      });
+    },
+  };
+}
