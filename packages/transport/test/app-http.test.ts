@@ -105,6 +105,20 @@ app
     },
   })
   .endpoint({
+    method: 'GET',
+    path: '/_matrix/client/v3/proxy',
+    auth: 'none',
+    // A Response from fetch has immutable headers; CORS headers must still be added.
+    handler: () => fetch(`${server.url}/_matrix/client/versions`),
+  })
+  .endpoint({
+    method: 'POST',
+    path: '/_matrix/federation/v1/legacy',
+    auth: 'none',
+    legacyNumbers: true,
+    handler: ({ body }) => ({ kind: typeof body['n'] }),
+  })
+  .endpoint({
     method: 'POST',
     path: '/_matrix/media/v3/upload',
     auth: 'none',
@@ -205,6 +219,13 @@ describe('CORS (Web Browser Clients)', () => {
     const unauth = await call('/_matrix/client/v3/account/whoami');
     expect(unauth.status).toBe(401);
     expect(unauth.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('adds CORS headers to a proxied Response whose headers are immutable', async () => {
+    const response = await call('/_matrix/client/v3/proxy');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await readJson(response)).toEqual({ versions: ['v1.19'] });
   });
 
   it('can be turned off', async () => {
@@ -381,6 +402,16 @@ describe('JSON bodies (API Standards; M_NOT_JSON, M_BAD_JSON)', () => {
   it('400 M_BAD_JSON for floats and out-of-range integers (canonical JSON rules)', async () => {
     await expectError(await send('{"body":"a","n":1.5}'), 400, 'M_BAD_JSON');
     await expectError(await send('{"body":"a","n":9007199254740992}'), 400, 'M_BAD_JSON');
+  });
+
+  it('accepts floats only on endpoints declared legacyNumbers (room versions 1-5)', async () => {
+    const legacy = await call('/_matrix/federation/v1/legacy', {
+      method: 'POST',
+      body: '{"n":1.5}',
+    });
+    expect(await readJson(legacy)).toEqual({ kind: 'number' });
+    const strict = await call('/_matrix/client/v3/echo', { method: 'POST', body: '{"n":1.5}' });
+    await expectError(strict, 400, 'M_BAD_JSON');
   });
 
   it('400 M_BAD_JSON from the endpoint validator', async () => {
