@@ -111,6 +111,9 @@ interface CurrentSession {
   /** Every recipient device (by {@link deviceKey}) when the session started. */
   readonly recipientsAtStart: ReadonlySet<string>;
   messages: number;
+  /** The session-sharing key at `keyIndex` (cached: each export costs a signature). */
+  key: string;
+  keyIndex: number;
 }
 
 interface Work {
@@ -388,6 +391,7 @@ export class RoomEncryptor {
     const rules = POLICY_RULES[this.#policy.mode];
     const outbound = this.#megolm.createOutbound();
     const sessionId = outbound.sessionId();
+    const initialKey = outbound.sessionKey();
     const recipients = recipientDevices(room, this.#own, this.#includeInvited);
     this.#current = {
       outbound,
@@ -397,6 +401,8 @@ export class RoomEncryptor {
       singleUse: rules.sessionPerMessage,
       recipientsAtStart: new Set(recipients.map(deviceKey)),
       messages: 0,
+      key: initialKey,
+      keyIndex: 0,
     };
     if (rules.senderKeepsKeys) {
       // Every client keeps an inbound copy of its own session to read its own messages back.
@@ -405,7 +411,7 @@ export class RoomEncryptor {
         sessionId,
         senderKey: this.#own.curve25519,
         senderClaimedEd25519: this.#own.ed25519,
-        session: this.#megolm.inboundFromSessionKey(outbound.sessionKey()),
+        session: this.#megolm.inboundFromSessionKey(initialKey),
         sharedHistory: rules.historyShared,
         singleUse: false,
         ratchetOnUse: false,
@@ -470,10 +476,15 @@ export class RoomEncryptor {
         return this.#forward(work, device, current.sessionId, own.session.exportAt(first), first);
       }
     }
+    // The session key is signed on every export: compute it once per index, not per device.
+    if (current.keyIndex !== index) {
+      current.key = current.outbound.sessionKey();
+      current.keyIndex = index;
+    }
     const payload = roomKeyContent(
       this.#roomId,
       current.sessionId,
-      current.outbound.sessionKey(),
+      current.key,
       current.sharedHistory,
       current.singleUse,
     );
