@@ -1,0 +1,84 @@
+/**
+ * Test harness: a real server on a loopback port with a fresh data directory (a real SQLite file
+ * unless `database` says otherwise), and a tiny JSON client for it. Every server test uses this,
+ * so tests exercise real HTTP, real storage and real signing.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { buildConfig, type ServerConfig } from '../src/config.ts';
+import { silentLog } from '../src/log.ts';
+import { type RunningServer, startServer } from '../src/server.ts';
+
+export interface TestServerOptions {
+  /** Overrides merged into the YAML-shaped config file (e.g. `{ database: {...} }`). */
+  readonly file?: Record<string, unknown>;
+  readonly serverName?: string;
+  /** Reuse an existing data directory (restart tests). */
+  readonly dataDir?: string;
+}
+
+export interface TestServer extends RunningServer {
+  readonly config: ServerConfig;
+  readonly dataDir: string;
+  /** A client for this server. */
+  readonly client: TestClient;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-server-'));
+  const config = buildConfig(
+    { rate_limit: { per_second: 10_000, burst: 10_000 }, ...options.file },
+    { dataDir, listen: '127.0.0.1:0', serverName: options.serverName ?? 'test.local' },
+  );
+  const server = await startServer(config, { log: silentLog });
+  return { ...server, config, dataDir, client: new TestClient(server.url) };
+}
+
+export interface JsonResponse<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+/** A minimal JSON-over-HTTP client: no retries, no magic, so tests see exactly what was sent. */
+export class TestClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: {
+      body?: unknown;
+      token?: string;
+      rawBody?: BodyInit;
+      headers?: Record<string, string>;
+    } = {},
+  ): Promise<JsonResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers['Authorization'] = `Bearer ${options.token}`;
+    let body: BodyInit | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? {} : JSON.parse(text);
+    } catch {
+      // Non-JSON bodies (media) are returned as text.
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+}
