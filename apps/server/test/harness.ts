@@ -56,13 +56,13 @@ export class TestClient {
     options: {
       body?: unknown;
       token?: string;
-      rawBody?: BodyInit;
+      rawBody?: string | Uint8Array;
       headers?: Record<string, string>;
     } = {},
   ): Promise<JsonResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers['Authorization'] = `Bearer ${options.token}`;
-    let body: BodyInit | undefined = options.rawBody;
+    let body: string | Uint8Array | undefined = options.rawBody;
     if (options.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(options.body);
