@@ -19,17 +19,24 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 export interface CryptoBackend {
   readonly name: 'pure' | 'native';
   sha256(data: Uint8Array): Uint8Array;
+  /** SHA-256 of the UTF-8 encoding of a well-formed string (no lone surrogates). */
+  sha256Utf8(text: string): Uint8Array;
   /** Signs with a 32-byte seed; `holder` (e.g. a SigningKey) lets the backend cache a prepared key. */
   sign(message: Uint8Array, seed: Uint8Array, holder?: object): Uint8Array;
   /** Strict RFC 8032 verification; false (never a throw) for any malformed key or signature. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** `verify` over the UTF-8 encoding of a well-formed string. */
+  verifyUtf8(signature: Uint8Array, text: string, publicKey: Uint8Array): boolean;
   /** Drops anything cached for `holder` by `sign` (called when a SigningKey is disposed). */
   release(holder: object): void;
 }
 
+const utf8 = new TextEncoder();
+
 const pure: CryptoBackend = {
   name: 'pure',
   sha256: (data) => nobleSha256(data),
+  sha256Utf8: (text) => nobleSha256(utf8.encode(text)),
   sign: (message, seed) => ed25519.sign(message, seed),
   verify(signature, message, publicKey) {
     try {
@@ -37,6 +44,9 @@ const pure: CryptoBackend = {
     } catch {
       return false;
     }
+  },
+  verifyUtf8(signature, text, publicKey) {
+    return pure.verify(signature, utf8.encode(text), publicKey);
   },
   release() {},
 };
@@ -46,8 +56,8 @@ interface NodeCrypto {
   createPublicKey(options: { key: Uint8Array; format: 'der'; type: 'spki' }): object;
   createPrivateKey(options: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): object;
   sign(algorithm: null, data: Uint8Array, key: object): Uint8Array;
-  verify(algorithm: null, data: Uint8Array, key: object, signature: Uint8Array): boolean;
-  hash(algorithm: 'sha256', data: Uint8Array, outputEncoding: 'buffer'): Uint8Array;
+  verify(algorithm: null, data: Uint8Array | string, key: object, signature: Uint8Array): boolean;
+  hash(algorithm: 'sha256', data: Uint8Array | string, outputEncoding: 'buffer'): Uint8Array;
 }
 
 // RFC 8410 DER wrappers: an Ed25519 SubjectPublicKeyInfo is these 12 bytes + the 32-byte key; a
@@ -154,9 +164,25 @@ function createNative(crypto: NodeCrypto): CryptoBackend {
     }
   }
 
+  function verifyNative(
+    signature: Uint8Array,
+    message: Uint8Array | string,
+    publicKey: Uint8Array,
+  ): boolean {
+    // OpenSSL would reject these too; checking first keeps malformed input off the key cache.
+    if (publicKey.length !== 32 || signature.length !== 64) return false;
+    try {
+      return crypto.verify(null, message, publicKeyObject(publicKey), signature);
+    } catch {
+      return false;
+    }
+  }
+
   return {
     name: 'native',
     sha256: (data) => plain(crypto.hash('sha256', data, 'buffer')),
+    // Hashing the string directly lets OpenSSL's caller do the UTF-8 step, skipping a copy.
+    sha256Utf8: (text) => plain(crypto.hash('sha256', text, 'buffer')),
     sign(message, seed, holder) {
       let key = holder === undefined ? undefined : privateKeys.get(holder);
       if (key === undefined) {
@@ -165,15 +191,9 @@ function createNative(crypto: NodeCrypto): CryptoBackend {
       }
       return plain(crypto.sign(null, message, key));
     },
-    verify(signature, message, publicKey) {
-      // OpenSSL would reject these too; checking first keeps malformed input off the key cache.
-      if (publicKey.length !== 32 || signature.length !== 64) return false;
-      try {
-        return crypto.verify(null, message, publicKeyObject(publicKey), signature);
-      } catch {
-        return false;
-      }
-    },
+    verify: verifyNative,
+    // node:crypto takes a string and encodes it as UTF-8 itself, saving a copy.
+    verifyUtf8: verifyNative,
     release(holder) {
       privateKeys.delete(holder);
     },

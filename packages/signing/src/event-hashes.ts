@@ -7,7 +7,7 @@
  * hash); appendices "Room IDs" (v12: the create event's ID with sigil `!`).
  */
 import { encodeBase64, encodeBase64Url } from './base64.ts';
-import { canonicalBytes, sha256 } from './canonical.ts';
+import { canonicalBytes, canonicalSha256, sha256 } from './canonical.ts';
 import { SigningError } from './errors.ts';
 import { checkJsonObject, type JsonObject, omitKeys, own } from './json-object.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
@@ -23,7 +23,7 @@ const ROOM_ID_FROM_CREATE_EVENT: ReadonlySet<string> = new Set(['12']);
  * ("Calculating the content hash for an event").
  */
 export function contentHashBytes(event: JsonObject): Uint8Array {
-  return sha256(canonicalBytes(omitKeys(event, ['unsigned', 'signatures', 'hashes'])));
+  return canonicalSha256(omitKeys(event, ['unsigned', 'signatures', 'hashes']));
 }
 
 /**

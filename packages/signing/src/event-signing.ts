@@ -5,9 +5,11 @@
  * hashes and signatures on received events"
  * (https://spec.matrix.org/v1.19/server-server-api/#signing-events).
  */
+import { backend } from './backend.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import { constantTimeEqual } from './bytes.ts';
 import { SigningError, type SigningErrorCode } from './errors.ts';
+import { type EventTexts, encodeEventTexts } from './event-encoding.ts';
 import { contentHashBytes } from './event-hashes.ts';
 import {
   checkJsonObject,
@@ -18,7 +20,7 @@ import {
 } from './json-object.ts';
 import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
-import { signedBytes, signJson, verifyBytes } from './sign-json.ts';
+import { signJson } from './sign-json.ts';
 
 /**
  * Finds the public key for `entity`'s `keyId`, or `undefined` when it is unknown. Receives the
@@ -153,13 +155,11 @@ export function verifyEvent(
   if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
   const rules = redactionRulesFor(roomVersion);
 
-  let redacted: Record<string, unknown>;
-  let message: Uint8Array;
+  let texts: EventTexts;
   let signatures: ReturnType<typeof readSignatures>;
   try {
-    redacted = redactEvent(event, rules);
-    message = signedBytes(redacted);
-    signatures = readSignatures(redacted);
+    texts = encodeEventTexts(event, rules);
+    signatures = rules.topLevelKeys.includes('signatures') ? readSignatures(event) : {};
   } catch (error) {
     if (!SigningError.isInstance(error)) throw error;
     return reject('bad-event', error.message);
@@ -182,7 +182,7 @@ export function verifyEvent(
   let checkedAny = false;
   let firstMissing: EventVerification | undefined;
   for (const entity of required) {
-    const outcome = checkEntity(signatures, entity, message, keyLookup, originServerTs);
+    const outcome = checkEntity(signatures, entity, texts.signedText, keyLookup, originServerTs);
     if (outcome === undefined) {
       checkedAny = true;
     } else if (outcome.status === 'reject' && outcome.code === 'bad-signature') {
@@ -204,20 +204,22 @@ export function verifyEvent(
   let matches = false;
   if (typeof received === 'string') {
     try {
-      matches = constantTimeEqual(decodeBase64(received), contentHashBytes(event));
+      const expected = backend().sha256Utf8(texts.contentHashText);
+      matches = constantTimeEqual(decodeBase64(received), expected);
     } catch (error) {
       if (!SigningError.isInstance(error)) throw error;
       matches = false;
     }
   }
-  return matches ? VALID : { status: 'redact', code: 'content-hash-mismatch', redacted };
+  if (matches) return VALID;
+  return { status: 'redact', code: 'content-hash-mismatch', redacted: redactEvent(event, rules) };
 }
 
 /** Step 2 for one entity; undefined when its signatures are valid. */
 function checkEntity(
   signatures: ReturnType<typeof readSignatures>,
   entity: string,
-  message: Uint8Array,
+  message: string,
   keyLookup: KeyLookup,
   originServerTs: number | undefined,
 ): EventVerification | undefined {
@@ -244,7 +246,7 @@ function checkEntity(
         keyId,
       );
     }
-    if (!verifyBytes(signature, message, publicKey)) {
+    if (!backend().verifyUtf8(signature, message, publicKey)) {
       return reject(
         'bad-signature',
         `signature by ${entity} ${keyId} does not verify`,

@@ -157,7 +157,8 @@ function pick(object: JsonObject, keys: readonly string[]): Record<string, unkno
   return out;
 }
 
-function redactContent(
+/** The kept part of `content` for an event of `type` (unknown or non-string types keep nothing). */
+export function redactContent(
   type: unknown,
   content: JsonObject,
   rules: RedactionRules,

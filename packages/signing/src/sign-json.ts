@@ -5,7 +5,7 @@
 import { backend } from './backend.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import { checkBytes, checkString } from './bytes.ts';
-import { canonicalBytes } from './canonical.ts';
+import { canonicalBytes, canonicalText } from './canonical.ts';
 import { SigningError } from './errors.ts';
 import {
   checkJsonObject,
@@ -44,6 +44,11 @@ const VALID: JsonVerification = Object.freeze({ valid: true });
  */
 export function signedBytes(object: JsonObject): Uint8Array {
   return canonicalBytes(omitKeys(object, ['signatures', 'unsigned']));
+}
+
+/** {@link signedBytes} as a string (its UTF-8 encoding is the signed bytes). */
+export function signedText(object: JsonObject): string {
+  return canonicalText(omitKeys(object, ['signatures', 'unsigned']));
 }
 
 /** The signing function for `secretKey`, after checking it fits `keyId`. */
@@ -128,7 +133,7 @@ export function verifyJson(
   } catch {
     return { valid: false, reason: 'bad-base64' };
   }
-  return verifyBytes(signatureBytes, signedBytes(object), publicKey)
+  return backend().verifyUtf8(signatureBytes, signedText(object), publicKey)
     ? VALID
     : { valid: false, reason: 'bad-signature' };
 }

@@ -39,6 +39,18 @@ describe('crypto backends', () => {
     );
   });
 
+  it('SHA-256 of a string agrees on both backends with hashing its UTF-8 bytes', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (text) => {
+        const bytes = new TextEncoder().encode(text);
+        const expected = new Uint8Array(createHash('sha256').update(bytes).digest());
+        expect(withBackend('pure', () => backend().sha256Utf8(text))).toEqual(expected);
+        expect(withBackend('native', () => backend().sha256Utf8(text))).toEqual(expected);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('Ed25519 signatures are identical and cross-verify; tampering fails on both', () => {
     fc.assert(
       fc.property(
@@ -54,6 +66,10 @@ describe('crypto backends', () => {
           for (const name of ['pure', 'native'] as const) {
             withBackend(name, () => {
               expect(backend().verify(pure, message, publicKey)).toBe(true);
+              const text = Array.from(message, (b) => String.fromCodePoint(b + 0x100)).join('');
+              const textSig = backend().sign(new TextEncoder().encode(text), seed);
+              expect(backend().verifyUtf8(textSig, text, publicKey)).toBe(true);
+              expect(backend().verifyUtf8(textSig, `${text}x`, publicKey)).toBe(false);
               const badSig = pure.slice();
               badSig[flip % 64] = (badSig[flip % 64] as number) ^ (1 << (flip % 8));
               expect(backend().verify(badSig, message, publicKey)).toBe(false);

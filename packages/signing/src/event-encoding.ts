@@ -1,0 +1,89 @@
+/**
+ * The two canonical JSON texts event verification needs, built from one encoding of each
+ * top-level value:
+ *
+ * - the content-hash input: the event without `unsigned`, `signatures`, `hashes`
+ *   (server-server API, "Calculating the content hash for an event");
+ * - the signed text: the redacted event without `signatures`, `unsigned` (server-server API,
+ *   "Validating hashes and signatures on received events" + appendices "Checking for a
+ *   Signature", steps 5–6).
+ *
+ * Both are canonical JSON objects whose members share most values, so each value is encoded
+ * once and the two objects are assembled from the pieces (keys in code point order, as canonical
+ * JSON sorts them). The result is byte-identical to encoding the two objects separately, which
+ * test/event-encoding.test.ts checks on random events; it saves the second encoding and the
+ * intermediate copies on the hot path of `verifyEvent`.
+ */
+import { canonicalText } from './canonical.ts';
+import { SigningError } from './errors.ts';
+import { isJsonObject, type JsonObject, own } from './json-object.ts';
+import { type RedactionRules, redactContent } from './redaction.ts';
+
+/** The two texts. */
+export interface EventTexts {
+  readonly contentHashText: string;
+  readonly signedText: string;
+}
+
+/**
+ * Code point order for UTF-16 strings: compares the first differing code units after moving
+ * surrogates (U+D800–U+DFFF) above the rest of the BMP, which is exactly code point order.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800) x += x <= 0xdfff ? 0x2000 : -0x800;
+    if (y >= 0xd800) y += y <= 0xdfff ? 0x2000 : -0x800;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+const keptSets = new WeakMap<RedactionRules, ReadonlySet<string>>();
+
+function keptSet(rules: RedactionRules): ReadonlySet<string> {
+  let set = keptSets.get(rules);
+  if (set === undefined) {
+    set = new Set(rules.topLevelKeys);
+    keptSets.set(rules, set);
+  }
+  return set;
+}
+
+/** Builds both texts; throws `SigningError` (`bad-json`, `bad-event`) like the separate steps. */
+export function encodeEventTexts(event: JsonObject, rules: RedactionRules): EventTexts {
+  const kept = keptSet(rules);
+  const keys = Object.keys(event).sort(compareCodePoints);
+  let full = '';
+  let signed = '';
+  for (const key of keys) {
+    if (key === 'unsigned' || key === 'signatures') continue;
+    const keyed = `${canonicalText(key)}:`;
+    const value = event[key];
+    if (key === 'hashes') {
+      if (kept.has(key)) signed += `,${keyed}${canonicalText(value)}`;
+      continue;
+    }
+    const text = canonicalText(value);
+    full += `,${keyed}${text}`;
+    if (!kept.has(key)) continue;
+    if (key === 'content') {
+      if (!isJsonObject(value)) {
+        throw new SigningError('bad-event', 'event content must be an object', {
+          path: '$.content',
+        });
+      }
+      signed += `,${keyed}${canonicalText(redactContent(own(event, 'type'), value, rules))}`;
+    } else {
+      signed += `,${keyed}${text}`;
+    }
+  }
+  // Each piece starts with a comma; the first one is replaced by the opening brace.
+  return {
+    contentHashText: full === '' ? '{}' : `{${full.slice(1)}}`,
+    signedText: signed === '' ? '{}' : `{${signed.slice(1)}}`,
+  };
+}

@@ -1,0 +1,136 @@
+// The shared-encoding fast path of verifyEvent (src/event-encoding.ts) must produce exactly the
+// texts of the spec's steps done one by one: canonical JSON of the event minus unsigned,
+// signatures and hashes; canonical JSON of the redacted event minus signatures and unsigned.
+import { encodeCanonicalJson } from '@weft/canonical-json';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compareCodePoints, encodeEventTexts } from '../src/event-encoding.ts';
+import { REDACTION_V10, REDACTION_V11, REDACTION_V12, redactEvent } from '../src/index.ts';
+import { omitKeys } from '../src/json-object.ts';
+
+const key = fc.oneof(
+  fc.constantFrom(
+    'type',
+    'content',
+    'hashes',
+    'signatures',
+    'unsigned',
+    'origin',
+    'membership',
+    'prev_state',
+    'depth',
+    'sender',
+    'room_id',
+    'event_id',
+    'state_key',
+  ),
+  fc.string({ unit: 'binary', maxLength: 6 }).filter((k) => k !== '__proto__'),
+);
+
+const value = fc.letrec<{ v: unknown }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.string({ unit: 'binary', maxLength: 8 }),
+    fc.array(tie('v'), { maxLength: 3 }),
+    fc.dictionary(key, tie('v'), { maxKeys: 3 }),
+  ),
+})).v;
+
+const content = fc.dictionary(
+  fc.oneof(
+    fc.constantFrom(
+      'membership',
+      'creator',
+      'join_rule',
+      'allow',
+      'ban',
+      'invite',
+      'redacts',
+      'third_party_invite',
+    ),
+    fc.string({ unit: 'binary', maxLength: 6 }).filter((k) => k !== '__proto__'),
+  ),
+  value,
+  { maxKeys: 5 },
+);
+
+const event = fc
+  .tuple(
+    fc.dictionary(key, value, { maxKeys: 8 }),
+    fc.option(
+      fc.constantFrom(
+        'm.room.member',
+        'm.room.create',
+        'm.room.power_levels',
+        'm.room.redaction',
+        'm.room.message',
+      ),
+    ),
+    fc.option(content),
+  )
+  .map(([base, type, body]) => {
+    const out: Record<string, unknown> = { ...base };
+    if (type !== null) out['type'] = type;
+    if (body !== null) out['content'] = body;
+    return out;
+  });
+
+describe('encodeEventTexts', () => {
+  it('equals encoding the content-hash object and the redacted object separately', () => {
+    fc.assert(
+      fc.property(
+        event,
+        fc.constantFrom(REDACTION_V10, REDACTION_V11, REDACTION_V12),
+        (ev, rules) => {
+          let separate: { contentHashText: string; signedText: string } | Error;
+          try {
+            separate = {
+              contentHashText: encodeCanonicalJson(
+                omitKeys(ev, ['unsigned', 'signatures', 'hashes']),
+              ),
+              signedText: encodeCanonicalJson(
+                omitKeys(redactEvent(ev, rules), ['signatures', 'unsigned']),
+              ),
+            };
+          } catch (error) {
+            separate = error as Error;
+          }
+          if (separate instanceof Error) {
+            expect(() => encodeEventTexts(ev, rules)).toThrow();
+          } else {
+            expect(encodeEventTexts(ev, rules)).toEqual(separate);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('compareCodePoints', () => {
+  it('orders like comparing arrays of code points', () => {
+    const reference = (a: string, b: string) => {
+      const x = Array.from(a, (c) => c.codePointAt(0) as number);
+      const y = Array.from(b, (c) => c.codePointAt(0) as number);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number);
+      }
+      return x.length - y.length;
+    };
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 5 }),
+        fc.string({ unit: 'binary', maxLength: 5 }),
+        (a, b) => {
+          expect(Math.sign(compareCodePoints(a, b))).toBe(Math.sign(reference(a, b)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // A BMP character above the surrogates sorts before an astral one (UTF-16 order would not).
+    expect(compareCodePoints('\uffff', '\u{10000}')).toBeLessThan(0);
+  });
+});
