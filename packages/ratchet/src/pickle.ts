@@ -17,6 +17,7 @@ import { decodeBase64, encodeBase64 } from './base64.ts';
 import {
   type CipherKeys,
   decryptCbc,
+  deriveCipherKeys,
   hkdfSha256,
   hmacSha256,
   macMatches,
@@ -30,6 +31,7 @@ const ENVELOPE_VERSION = 1;
 const SALT_LENGTH = 16;
 const MAC_LENGTH = 32;
 const INFO = new TextEncoder().encode('Pickle');
+const LIBOLM_MAC_LENGTH = 8;
 
 /** An opened pickle: the payload version the writer recorded and its JSON payload. */
 export interface OpenedPickle {
@@ -162,6 +164,42 @@ export function openPickle(kind: string, text: string, pickleKey: Uint8Array): O
     } finally {
       zeroize(plaintext);
     }
+  } catch (error) {
+    if (RatchetError.isInstance(error) && error.code === 'bad-pickle') throw error;
+    throw badPickle('pickle could not be decrypted', { reason: 'cipher' }, error);
+  } finally {
+    zeroizeKeys(keys);
+  }
+}
+
+/**
+ * Decrypts a pickle written by libolm (`olm_pickle_*`) and returns its raw plaintext, which the
+ * caller parses. libolm's envelope (`_olm_enc_output`): HKDF-SHA-256 of the caller's key bytes
+ * with a zero salt and info "Pickle" gives AES key, MAC key and IV (as `deriveCipherKeys`);
+ * the output is base64(AES-256-CBC(plaintext) ‖ first 8 bytes of HMAC-SHA-256(ciphertext)).
+ * Throws `RatchetError('bad-pickle')` on a wrong key or corruption. The caller zeroes the result.
+ */
+export function openLibolmPickle(text: string, key: Uint8Array): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError('pickle must be a string');
+  if (!(key instanceof Uint8Array)) throw new TypeError('pickle key must be a Uint8Array');
+  let bytes: Uint8Array;
+  try {
+    bytes = decodeBase64(text);
+  } catch (cause) {
+    throw badPickle('pickle is not valid base64', {}, cause);
+  }
+  if (bytes.length < 16 + LIBOLM_MAC_LENGTH) {
+    throw badPickle('pickle is truncated', { length: bytes.length });
+  }
+  const ciphertext = bytes.subarray(0, bytes.length - LIBOLM_MAC_LENGTH);
+  const keys = deriveCipherKeys(key, 'Pickle');
+  try {
+    const mac = hmacSha256(keys.macKey, ciphertext);
+    const ok = macMatches(mac.subarray(0, LIBOLM_MAC_LENGTH), bytes.subarray(ciphertext.length));
+    zeroize(mac);
+    if (!ok)
+      throw badPickle('pickle authentication failed (wrong key or corrupted)', { reason: 'mac' });
+    return decryptCbc(keys, ciphertext);
   } catch (error) {
     if (RatchetError.isInstance(error) && error.code === 'bad-pickle') throw error;
     throw badPickle('pickle could not be decrypted', { reason: 'cipher' }, error);

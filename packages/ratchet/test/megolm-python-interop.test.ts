@@ -133,6 +133,63 @@ json.dump({"session_id": inbound.id, "decrypted": decrypted,
     }
     expect(libolm.late_first_index).toBe(COUNT);
   });
+
+  it("reads libolm's pickles of both session types and continues byte for byte", () => {
+    const libolm = runPython<{
+      outbound_pickle: string;
+      inbound_pickle: string;
+      session_id: string;
+      messages: string[];
+      next: string;
+      next_key: string;
+      export: string;
+    }>(
+      `
+import json, sys, olm
+req = json.load(sys.stdin)
+out = olm.OutboundGroupSession()
+inbound = olm.InboundGroupSession(out.session_key)
+messages = [out.encrypt("early %d" % i) for i in range(5)]
+inbound.decrypt(messages[3])
+outbound_pickle = out.pickle(req["passphrase"]).decode()
+inbound_pickle = inbound.pickle(req["passphrase"]).decode()
+json.dump({"outbound_pickle": outbound_pickle, "inbound_pickle": inbound_pickle,
+           "session_id": out.id, "messages": messages, "next": out.encrypt("next"),
+           "next_key": out.session_key, "export": inbound.export_session(2)}, sys.stdout)
+`,
+      { passphrase: 'correct horse battery staple' },
+    );
+    const outbound = GroupSession.fromLibolmPickle(
+      libolm.outbound_pickle,
+      'correct horse battery staple',
+    );
+    expect(outbound.sessionId()).toBe(libolm.session_id);
+    expect(outbound.messageIndex()).toBe(5);
+    expect(outbound.encrypt('next')).toBe(libolm.next);
+    expect(outbound.sessionKey()).toBe(libolm.next_key);
+
+    const inbound = InboundGroupSession.fromLibolmPickle(
+      libolm.inbound_pickle,
+      'correct horse battery staple',
+    );
+    expect(inbound.toJSON()).toEqual({
+      sessionId: libolm.session_id,
+      firstKnownIndex: 0,
+      verified: true,
+    });
+    expect(inbound.exportAt(2)).toBe(libolm.export);
+    for (const [i, message] of libolm.messages.entries()) {
+      expect(new TextDecoder().decode(inbound.decrypt(message).plaintext)).toBe(`early ${i}`);
+    }
+    expect(new TextDecoder().decode(inbound.decrypt(libolm.next).plaintext)).toBe('next');
+    expect(() => InboundGroupSession.fromLibolmPickle(libolm.inbound_pickle, 'wrong')).toThrow(
+      expect.objectContaining({ code: 'bad-pickle' }) as unknown as Error,
+    );
+    // Each pickle type is refused by the other reader.
+    expect(() =>
+      InboundGroupSession.fromLibolmPickle(libolm.outbound_pickle, 'correct horse battery staple'),
+    ).toThrow(RatchetError);
+  });
 });
 
 function captured(fn: () => unknown): unknown {

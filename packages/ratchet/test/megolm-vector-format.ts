@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 
 import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
 
-import { decodeBase64 } from '../src/base64.ts';
+import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import { RatchetError } from '../src/errors.ts';
 import { GroupSession, InboundGroupSession } from '../src/index.ts';
+import { openLibolmPickle } from '../src/pickle.ts';
 import type { RandomSource } from '../src/random.ts';
 
 interface MegolmVector {
@@ -29,6 +30,8 @@ interface MegolmVector {
     exported_session_key: string;
     undecryptable_indices: number[];
   }[];
+  pickle_passphrase: string;
+  outbound_pickle: { pickle: string; decrypted_plaintext_b64: string };
 }
 
 function isMegolmVector(value: unknown): value is MegolmVector {
@@ -126,6 +129,29 @@ function exportCases(vector: MegolmVector): VectorCase[] {
   }));
 }
 
+function libolmPickleCase(vector: MegolmVector): VectorCase {
+  return {
+    name: `${vector.name} libolm outbound pickle read and continued`,
+    run: () => {
+      const passphrase = new TextEncoder().encode(vector.pickle_passphrase);
+      const raw = openLibolmPickle(vector.outbound_pickle.pickle, passphrase);
+      assert.equal(encodeBase64(raw), vector.outbound_pickle.decrypted_plaintext_b64);
+      const session = GroupSession.fromLibolmPickle(
+        vector.outbound_pickle.pickle,
+        vector.pickle_passphrase,
+      );
+      assert.equal(session.sessionId(), vector.session_id);
+      assert.equal(session.messageIndex(), vector.session_key_after_all_messages.index);
+      // Signed with the expanded key libolm stored: byte-identical to libolm's own session key.
+      assert.equal(session.sessionKey(), vector.session_key_after_all_messages.key);
+      assert.throws(
+        () => GroupSession.fromLibolmPickle(vector.outbound_pickle.pickle, 'wrong passphrase'),
+        (e: unknown) => RatchetError.isInstance(e) && e.code === 'bad-pickle',
+      );
+    },
+  };
+}
+
 /** Megolm: outbound and inbound group sessions (`kind: "megolm"` cases). */
 export const megolmFormat: VectorFormat = {
   name: 'megolm-libolm',
@@ -133,5 +159,10 @@ export const megolmFormat: VectorFormat = {
   cases: (file: VectorFile) =>
     (file.cases ?? [])
       .filter(isMegolmVector)
-      .flatMap((vector) => [outboundCase(vector), inboundCase(vector), ...exportCases(vector)]),
+      .flatMap((vector) => [
+        outboundCase(vector),
+        inboundCase(vector),
+        ...exportCases(vector),
+        libolmPickleCase(vector),
+      ]),
 };

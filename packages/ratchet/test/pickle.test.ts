@@ -1,10 +1,12 @@
 // The pickle envelope (src/pickle.ts): round trip, authentication, kind separation, typed errors.
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import { RatchetError } from '../src/errors.ts';
-import { openPickle, sealPickle } from '../src/pickle.ts';
+import { openLibolmPickle, openPickle, sealPickle } from '../src/pickle.ts';
 
 const key = new Uint8Array(32).map((_, i) => i);
 const otherKey = new Uint8Array(32).fill(1);
@@ -90,5 +92,40 @@ describe('sealPickle / openPickle', () => {
     expect(() => sealPickle('k', 1, undefined, key)).toThrow(TypeError);
     expect(() => openPickle('k', 42 as unknown as string, key)).toThrow(TypeError);
     expect(() => openPickle('k', 'AA', 'key' as unknown as Uint8Array)).toThrow(TypeError);
+  });
+});
+
+describe('openLibolmPickle', () => {
+  // libolm's envelope, built independently with OpenSSL: HKDF(key, zero salt, "Pickle") →
+  // AES-256-CBC, then the first 8 bytes of HMAC-SHA-256 over the ciphertext.
+  function sealLibolm(plaintext: Uint8Array, passphrase: string): string {
+    const okm = Buffer.from(hkdfSync('sha256', passphrase, Buffer.alloc(32), 'Pickle', 80));
+    const cipher = createCipheriv('aes-256-cbc', okm.subarray(0, 32), okm.subarray(64, 80));
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const mac = createHmac('sha256', okm.subarray(32, 64)).update(ciphertext).digest();
+    return encodeBase64(Buffer.concat([ciphertext, mac.subarray(0, 8)]));
+  }
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+
+  it('decrypts any plaintext under the right key and refuses a wrong key or corruption', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.string({ minLength: 1 }),
+        (plaintext, passphrase) => {
+          const text = sealLibolm(plaintext, passphrase);
+          expect(openLibolmPickle(text, utf8(passphrase))).toEqual(plaintext);
+          expect(codeOf(() => openLibolmPickle(text, utf8(`${passphrase}x`)))).toBe('bad-pickle');
+          const bytes = decodeBase64(text);
+          bytes[0] = (bytes[0] as number) ^ 1;
+          expect(codeOf(() => openLibolmPickle(encodeBase64(bytes), utf8(passphrase)))).toBe(
+            'bad-pickle',
+          );
+        },
+      ),
+      { numRuns: 30 },
+    );
+    expect(codeOf(() => openLibolmPickle('AAAA', utf8('k')))).toBe('bad-pickle');
+    expect(() => openLibolmPickle('AAAA', 'k' as unknown as Uint8Array)).toThrow(TypeError);
   });
 });

@@ -5,14 +5,16 @@
  * (session setup, sharing, message encryption, advancing the ratchet).
  */
 import { encodeBase64 } from '../base64.ts';
-import { encryptCbc, hmacSha256, zeroize, zeroizeKeys } from '../cipher.ts';
-import { openPickle, sealPickle } from '../pickle.ts';
+import { encryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import { RatchetError } from '../errors.ts';
+import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
+import { LibolmReader } from './libolm-pickle.ts';
 import { encodeMessage, MAC_LENGTH } from './message.ts';
 import { asPlaintext, field, inspectSymbol, pickleFields } from './pickling.ts';
 import { MAX_INDEX, MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
 import { encodeSessionKey } from './session-keys.ts';
-import { type SigningKey, signingKeyFromSeed } from './signing.ts';
+import { type SigningKey, signingKeyFromExpanded, signingKeyFromSeed } from './signing.ts';
 
 const PICKLE_KIND = 'weft.megolm.outbound';
 const PICKLE_VERSION = 1;
@@ -24,6 +26,8 @@ interface State {
   readonly ratchet: MegolmRatchet;
   readonly signing: SigningKey;
 }
+const encoder = new TextEncoder();
+
 // Lets the static restorers hand state to the constructor without a public parameter.
 let restoring: State | undefined;
 
@@ -120,7 +124,8 @@ export class GroupSession {
     const payload = {
       ratchet: encodeBase64(this.#ratchet.data),
       counter: this.#ratchet.counter,
-      seed: encodeBase64(this.#signing.seed),
+      // Sessions imported from libolm carry the expanded key, which has no seed form.
+      [this.#signing.form === 'seed' ? 'seed' : 'expandedKey']: encodeBase64(this.#signing.secret),
     };
     return sealPickle(PICKLE_KIND, PICKLE_VERSION, payload, pickleKey, random);
   }
@@ -131,11 +136,44 @@ export class GroupSession {
     const fields = pickleFields(opened, PICKLE_VERSION);
     const ratchetBytes = field.bytes(fields, 'ratchet', RATCHET_LENGTH);
     const counter = field.index(fields, 'counter');
-    const seed = field.bytes(fields, 'seed', 32);
-    return GroupSession.#restore({
-      ratchet: new MegolmRatchet(ratchetBytes, counter),
-      signing: signingKeyFromSeed(seed),
-    });
+    const signing =
+      'expandedKey' in fields
+        ? signingKeyFromExpanded(field.bytes(fields, 'expandedKey', 64))
+        : signingKeyFromSeed(field.bytes(fields, 'seed', 32));
+    return GroupSession.#restore({ ratchet: new MegolmRatchet(ratchetBytes, counter), signing });
+  }
+
+  /**
+   * Restores a session pickled by libolm (`olm_pickle_outbound_group_session`, pickle version 1:
+   * ratchet, counter, Ed25519 public key, 64-byte expanded private key) under libolm's pickle
+   * key (`key`: the bytes, or a string taken as UTF-8 as python-olm and libolm's JS do). Such a
+   * session signs on the pure Ed25519 path, since OpenSSL takes seeds, not expanded keys.
+   * Throws `bad-pickle` (wrong key, corruption, key pair mismatch) or `unsupported-version`.
+   */
+  static fromLibolmPickle(pickle: string, key: string | Uint8Array): GroupSession {
+    const raw = openLibolmPickle(pickle, typeof key === 'string' ? encoder.encode(key) : key);
+    try {
+      const reader = new LibolmReader(raw);
+      const version = reader.uint32();
+      if (version !== 1) {
+        throw new RatchetError('unsupported-version', 'unknown libolm outbound pickle version', {
+          context: { expected: 1, got: version },
+        });
+      }
+      const ratchet = reader.ratchet();
+      const publicKey = reader.bytes(32);
+      const signing = signingKeyFromExpanded(reader.bytes(64));
+      reader.end();
+      if (!macMatches(signing.publicKey, publicKey)) {
+        signing.zeroize();
+        throw new RatchetError('bad-pickle', 'libolm pickle key pair does not match', {
+          context: { field: 'signing_key' },
+        });
+      }
+      return GroupSession.#restore({ ratchet, signing });
+    } finally {
+      zeroize(raw);
+    }
   }
 
   /** Overwrites the ratchet and signing seed; the session is unusable afterwards. */

@@ -8,8 +8,9 @@
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { decryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
-import { openPickle, sealPickle } from '../pickle.ts';
+import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
+import { LibolmReader } from './libolm-pickle.ts';
 import { decodeMessage, MAC_LENGTH } from './message.ts';
 import { field, inspectSymbol, pickleFields } from './pickling.ts';
 import { MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
@@ -38,6 +39,7 @@ interface State {
   verified: boolean;
 }
 let restoring: State | undefined;
+const encoder = new TextEncoder();
 
 /** Decrypts one sender's Megolm messages from the first index it was given onwards. */
 export class InboundGroupSession {
@@ -222,6 +224,44 @@ export class InboundGroupSession {
       return new InboundGroupSession();
     } finally {
       restoring = undefined;
+    }
+  }
+
+  /**
+   * Restores a session pickled by libolm (`olm_pickle_inbound_group_session`, pickle versions 1
+   * and 2: initial ratchet, latest ratchet, Ed25519 public key, and from version 2 the
+   * verified flag) under libolm's pickle key (`key`: bytes, or a string taken as UTF-8).
+   * Throws `bad-pickle` (wrong key, corruption) or `unsupported-version`.
+   */
+  static fromLibolmPickle(pickle: string, key: string | Uint8Array): InboundGroupSession {
+    const raw = openLibolmPickle(pickle, typeof key === 'string' ? encoder.encode(key) : key);
+    try {
+      const reader = new LibolmReader(raw);
+      const version = reader.uint32();
+      if (version !== 1 && version !== 2) {
+        throw new RatchetError('unsupported-version', 'unknown libolm inbound pickle version', {
+          context: { expected: 2, got: version },
+        });
+      }
+      const initial = reader.ratchet();
+      const latest = reader.ratchet();
+      const signingKey = reader.bytes(32);
+      // Version 1 predates the flag; libolm then treats the session as verified.
+      const verified = version === 1 ? true : reader.bool();
+      reader.end();
+      if (latest.counter < initial.counter) {
+        throw new RatchetError('bad-pickle', 'latest ratchet precedes the initial one', {
+          context: { field: 'latest_ratchet' },
+        });
+      }
+      restoring = { initial, latest, signingKey, verifier: verifierFor(signingKey), verified };
+      try {
+        return new InboundGroupSession();
+      } finally {
+        restoring = undefined;
+      }
+    } finally {
+      zeroize(raw);
     }
   }
 

@@ -8,6 +8,7 @@
  * leniency), so they accept exactly the same signatures; a test runs both on the same inputs.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 
 interface NodeKeyObject {
   export(options: { format: 'der'; type: 'spki' }): Uint8Array;
@@ -87,10 +88,14 @@ function wrap(prefix: Uint8Array, key: Uint8Array): Uint8Array {
 /** An Ed25519 key pair held by an outbound session. */
 export interface SigningKey {
   readonly publicKey: Uint8Array;
-  /** The 32-byte RFC 8032 seed (secret). */
-  readonly seed: Uint8Array;
+  /**
+   * The secret as stored: a 32-byte RFC 8032 seed (`form: 'seed'`), or, for sessions imported
+   * from libolm, its 64-byte expanded key: clamped scalar ‖ nonce prefix (`form: 'expanded'`).
+   */
+  readonly secret: Uint8Array;
+  readonly form: 'seed' | 'expanded';
   sign(message: Uint8Array): Uint8Array;
-  /** Zeroes the seed; the native key object is dropped for the garbage collector. */
+  /** Zeroes the secret; the native key object is dropped for the garbage collector. */
   zeroize(): void;
 }
 
@@ -112,7 +117,8 @@ export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
     const publicKey = Uint8Array.from(spki.subarray(spki.length - 32));
     return {
       publicKey,
-      seed,
+      secret: seed,
+      form: 'seed',
       sign(message) {
         if (privateKey === undefined) throw new Error('signing key was zeroized');
         return new Uint8Array(crypto.sign(null, message, privateKey));
@@ -126,10 +132,71 @@ export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
   const publicKey = ed25519.getPublicKey(seed);
   return {
     publicKey,
-    seed,
+    secret: seed,
+    form: 'seed',
     sign: (message) => ed25519.sign(message, seed),
     zeroize: () => seed.fill(0),
   };
+}
+
+const Point = ed25519.Point;
+const L = Point.Fn.ORDER;
+
+function scalarLE(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number);
+  return n;
+}
+
+function scalarBytes(n: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  let v = n;
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/**
+ * The key pair for a 64-byte expanded Ed25519 secret, the form libolm pickles (the SHA-512 of
+ * the seed, clamped: RFC 8032 §5.1.5 steps 1–2). Signing follows RFC 8032 §5.1.6 from step 2;
+ * it runs on @noble/curves only (OpenSSL accepts seeds, not expanded keys). Throws `RangeError`
+ * for a wrong length; the caller checks `publicKey` against the one it stored.
+ */
+export function signingKeyFromExpanded(expanded: Uint8Array): SigningKey {
+  if (!(expanded instanceof Uint8Array) || expanded.length !== 64) {
+    throw new RangeError('expanded Ed25519 key must be 64 bytes');
+  }
+  const scalar = () => scalarLE(expanded.subarray(0, 32)) % L;
+  const publicKey = Point.BASE.multiply(scalar()).toBytes();
+  return {
+    publicKey,
+    secret: expanded,
+    form: 'expanded',
+    sign(message) {
+      const a = scalar();
+      // r = SHA-512(prefix ‖ M) mod L; R = rB; k = SHA-512(R ‖ A ‖ M) mod L; S = r + k·a mod L.
+      const r = scalarLE(sha512(concat(expanded.subarray(32), message))) % L;
+      const R = (r === 0n ? Point.ZERO : Point.BASE.multiply(r)).toBytes();
+      const k = scalarLE(sha512(concat(R, publicKey, message))) % L;
+      const signature = new Uint8Array(64);
+      signature.set(R);
+      signature.set(scalarBytes((r + k * a) % L), 32);
+      return signature;
+    },
+    zeroize: () => expanded.fill(0),
+  };
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /** A verifier for one public key; hostile keys or signatures just fail to verify. */
