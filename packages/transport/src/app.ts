@@ -310,7 +310,8 @@ export function createMatrixApp<User = string>(
         if (bodyMode === 'json' && definition.parseBody !== undefined) {
           body = definition.parseBody(json ?? {});
         }
-        const query = new URLSearchParams(url.search);
+        // The token stays out of what handlers see (and might log).
+        const query = url.searchParams;
         query.delete('access_token');
         const result = await definition.handler({
           params: c.req.param() as unknown as EndpointRequest<

@@ -24,6 +24,23 @@ const TOKENS = new Map<string, User>([
   ['tok_bob', { userId: '@bob:example.org' }],
 ]);
 
+// What handlers throw, by name, for the errcode-over-HTTP table below.
+const THROWN: Record<string, () => MatrixError> = {
+  notFound: () => MatrixError.notFound('No such room'),
+  invalidParam: () => MatrixError.invalidParam('limit must be an integer'),
+  missingParam: () => MatrixError.missingParam('user_id is required'),
+  unauthorized: () => MatrixError.unauthorized(),
+  badJson: () => MatrixError.badJson(),
+  notJson: () => MatrixError.notJson(),
+  tooLarge: () => MatrixError.tooLarge(),
+  unrecognized: () => MatrixError.unrecognized(),
+  unknown503: () => MatrixError.unknown('Try later', 503),
+  custom: () =>
+    new MatrixError(400, 'COM.EXAMPLE_CUSTOM', 'Custom', {
+      extra: { admin_contact: 'mailto:a@b' },
+    }),
+};
+
 const logged: { message: string; context: LogContext }[] = [];
 let clock = 1_000_000;
 const limiter = new TokenBucketRateLimiter({ burst: 2, perSecond: 0.5, now: () => clock });
@@ -102,6 +119,15 @@ app
     auth: 'none',
     handler: () => {
       throw MatrixError.forbidden('You may not');
+    },
+  })
+  .endpoint({
+    method: 'GET',
+    path: '/_matrix/client/v3/throw/:kind',
+    auth: 'none',
+    handler: ({ params }) => {
+      const make = THROWN[params.kind];
+      throw make === undefined ? new Error('no such kind') : make();
     },
   })
   .endpoint({
@@ -525,6 +551,25 @@ describe('error handler (Standard error response)', () => {
     expect(entry.context.method).toBe('GET');
     expect((entry.context.error as Error).message).toContain('hunter2');
     expect(JSON.stringify(entry.context)).not.toContain('tok_alice');
+  });
+});
+
+describe('errcodes thrown by handlers reach the client as standard error responses', () => {
+  it.each([
+    ['notFound', 404, 'M_NOT_FOUND'],
+    ['invalidParam', 400, 'M_INVALID_PARAM'],
+    ['missingParam', 400, 'M_MISSING_PARAM'],
+    ['unauthorized', 401, 'M_UNAUTHORIZED'],
+    ['badJson', 400, 'M_BAD_JSON'],
+    ['notJson', 400, 'M_NOT_JSON'],
+    ['tooLarge', 413, 'M_TOO_LARGE'],
+    ['unrecognized', 404, 'M_UNRECOGNIZED'],
+    ['unknown503', 503, 'M_UNKNOWN'],
+    ['custom', 400, 'COM.EXAMPLE_CUSTOM'],
+  ])('%s → %i %s', async (kind, status, errcode) => {
+    const body = await expectError(await call(`/_matrix/client/v3/throw/${kind}`), status, errcode);
+    const expected = THROWN[kind]?.().toJSON();
+    expect(body).toEqual(expected);
   });
 });
 
