@@ -55,8 +55,25 @@ export async function authChainDifference(
   const sets = stateSets.map((set) =>
     requireIds(set, 'authChainDifference').map((id) => index.intern(id)),
   );
-  await index.loadAuthClosure(sets.flat());
+  // Events held by every set are walked once and marked for all sets at once.
+  const count = new Int32Array(index.size);
+  const lastSet = new Int32Array(index.size);
+  sets.forEach((set, i) => {
+    for (const node of set) {
+      if (lastSet[node] !== i + 1) {
+        lastSet[node] = i + 1;
+        count[node] = (count[node] as number) + 1;
+      }
+    }
+  });
+  const common: number[] = [];
+  for (let node = 0; node < count.length; node += 1) {
+    if (count[node] === sets.length) common.push(node);
+  }
+  const own = sets.map((set) => set.filter((node) => count[node] !== sets.length));
+  await index.loadAuthClosure([...common, ...own.flat()]);
   const difference = new Set<string>();
-  for (const node of authDifferenceIndexed(index, sets)) difference.add(index.ids[node] as string);
+  for (const node of authDifferenceIndexed(index, common, own))
+    difference.add(index.ids[node] as string);
   return difference;
 }

@@ -53,8 +53,10 @@ export function authClosureOrder(index: EventIndex, roots: Iterable<number>): In
 }
 
 /**
- * The auth difference of state sets given as index lists (spec rooms/fragments/v2-state-res.md
- * "Auth difference"): ∪ Cᵢ − ∩ Cᵢ, where Cᵢ is the full auth chain of set i.
+ * The auth difference of state sets (spec rooms/fragments/v2-state-res.md "Auth difference"):
+ * ∪ Cᵢ − ∩ Cᵢ, where Cᵢ is the full auth chain of set i. Set i is `common` plus `sets[i]`
+ * (`common`: events every set holds, e.g. the unconflicted state; they are marked for all sets
+ * at once instead of once per set).
  *
  * Cᵢ here includes the events of set i themselves, as Synapse's chain-cover implementation does:
  * an event present in every state set is then never in the difference (the spec's wording omits
@@ -64,22 +66,30 @@ export function authClosureOrder(index: EventIndex, roots: Iterable<number>): In
  * Algorithm: one reachability bitset per event (one bit per state set), propagated from events
  * to their auth events in reverse topological order, so the cost is O((V + E) · ⌈k / 32⌉) for
  * V events and E auth edges in the union of the chains, k state sets: never quadratic in V.
+ * The events must be loaded.
  */
 export function authDifferenceIndexed(
   index: EventIndex,
+  common: readonly number[],
   sets: readonly (readonly number[])[],
 ): number[] {
   const k = sets.length;
   if (k < 2) return [];
   const words = Math.ceil(k / 32);
-  const roots: number[] = [];
+  const full = new Uint32Array(words);
+  for (let i = 0; i < k; i += 1) full[i >>> 5] = (full[i >>> 5] as number) | (1 << (i & 31));
+  const roots: number[] = [...common];
   for (const set of sets) for (const event of set) roots.push(event);
   const order = authClosureOrder(index, roots);
   const reach = new Uint32Array(index.size * words);
+  for (const event of common) reach.set(full, event * words);
   sets.forEach((set, i) => {
     const word = i >>> 5;
     const bit = 1 << (i & 31);
-    for (const event of set) reach[event * words + word] = (reach[event * words + word] ?? 0) | bit;
+    for (const event of set) {
+      const at = event * words + word;
+      reach[at] = (reach[at] as number) | bit;
+    }
   });
   // Descendants first: each event hands its bits down to its auth events.
   for (let o = order.length - 1; o >= 0; o -= 1) {
@@ -92,19 +102,15 @@ export function authDifferenceIndexed(
       }
     }
   }
-  const full = new Uint32Array(words);
-  for (let i = 0; i < k; i += 1) full[i >>> 5] = (full[i >>> 5] as number) | (1 << (i & 31));
   const difference: number[] = [];
   for (const node of order) {
     const base = node * words;
-    let inAll = true;
     for (let w = 0; w < words; w += 1) {
       if (reach[base + w] !== full[w]) {
-        inAll = false;
+        difference.push(node);
         break;
       }
     }
-    if (!inAll) difference.push(node);
   }
   return difference;
 }

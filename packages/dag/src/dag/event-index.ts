@@ -1,9 +1,9 @@
 /**
  * An integer-indexed view of the events one algorithm run touches.
  *
- * Every event ID seen (fetched or only referenced) gets a small integer, so the walks below use
- * arrays and typed arrays instead of string-keyed maps. Events are fetched in batches, one batch
- * per layer of a breadth-first walk, through the caller's {@link FetchEvents}.
+ * Every event ID seen (fetched or only referenced) gets a small integer, so the walks use arrays
+ * and typed arrays instead of string-keyed maps. Events are fetched in batches, one batch per
+ * layer of a breadth-first walk, through the caller's {@link FetchEvents}.
  */
 import type { DagEvent } from '../event.ts';
 import type { FetchEvents } from './fetch.ts';
@@ -11,6 +11,8 @@ import type { FetchEvents } from './fetch.ts';
 const NOT_REQUESTED = 0;
 const REQUESTED = 1;
 const QUEUED = 2;
+
+const EMPTY: readonly number[] = Object.freeze([]);
 
 export class EventIndex {
   /** Event ID of each index. */
@@ -20,11 +22,9 @@ export class EventIndex {
   readonly #byId = new Map<string, number>();
   readonly #fetch: FetchEvents;
   /** Per index: whether a fetch was attempted (or is queued for the next batch). */
-  readonly #requested: number[] = [];
+  #requested = new Uint8Array(1024);
   /** Per index: the indices of its `auth_events` (filled when the event arrives). */
   readonly #auth: (readonly number[])[] = [];
-  /** Per index: the indices of its `prev_events` (filled lazily). */
-  readonly #prev: (readonly number[] | undefined)[] = [];
 
   constructor(fetch: FetchEvents) {
     this.#fetch = fetch;
@@ -43,9 +43,7 @@ export class EventIndex {
       this.#byId.set(eventId, index);
       this.ids.push(eventId);
       this.events.push(undefined);
-      this.#requested.push(NOT_REQUESTED);
       this.#auth.push(EMPTY);
-      this.#prev.push(undefined);
     }
     return index;
   }
@@ -55,38 +53,18 @@ export class EventIndex {
     return this.#byId.get(eventId);
   }
 
-  /** Adds an event the caller already holds (no fetch needed for it). */
-  add(event: DagEvent): number {
-    const index = this.intern(event.event_id);
-    if (this.events[index] === undefined) this.#store(index, event);
-    this.#requested[index] = REQUESTED;
-    return index;
-  }
-
   /** The indices of the auth events of the event at `index` (empty if it is not loaded). */
   authOf(index: number): readonly number[] {
     return this.#auth[index] ?? EMPTY;
-  }
-
-  /** The indices of the prev events of the event at `index` (empty if it is not loaded). */
-  prevOf(index: number): readonly number[] {
-    let prev = this.#prev[index];
-    if (prev === undefined) {
-      const event = this.events[index];
-      prev = event === undefined ? EMPTY : event.prev_events.map((id) => this.intern(id));
-      this.#prev[index] = prev;
-    }
-    return prev;
   }
 
   /** Fetches, in one batch, every event among `indices` not requested before. */
   async load(indices: Iterable<number>): Promise<void> {
     const wanted: string[] = [];
     for (const index of indices) {
-      if (this.#requested[index] !== REQUESTED) {
+      if (this.#status(index) !== REQUESTED) {
         this.#requested[index] = REQUESTED;
-        const id = this.ids[index];
-        if (id !== undefined) wanted.push(id);
+        wanted.push(this.ids[index] as string);
       }
     }
     if (wanted.length === 0) return;
@@ -109,7 +87,7 @@ export class EventIndex {
       const next: number[] = [];
       for (const index of frontier) {
         for (const auth of this.authOf(index)) {
-          if (this.#requested[auth] === NOT_REQUESTED) {
+          if (this.#status(auth) === NOT_REQUESTED) {
             this.#requested[auth] = QUEUED;
             next.push(auth);
           }
@@ -117,6 +95,15 @@ export class EventIndex {
       }
       frontier = next;
     }
+  }
+
+  #status(index: number): number {
+    if (index >= this.#requested.length) {
+      const bigger = new Uint8Array(Math.max(this.ids.length, this.#requested.length * 2));
+      bigger.set(this.#requested);
+      this.#requested = bigger;
+    }
+    return this.#requested[index] as number;
   }
 
   #store(index: number, event: DagEvent): void {
@@ -127,5 +114,3 @@ export class EventIndex {
     this.#auth[index] = indices;
   }
 }
-
-const EMPTY: readonly number[] = Object.freeze([]);

@@ -17,10 +17,22 @@ export class ResolveContext {
   readonly #createByRoom = new Map<string, number>();
   /** Memoised sender power levels, keyed by the event's power-levels and create indices. */
   readonly #powerMemo = new Map<string, number>();
+  /** Memoised state keys per event index. */
+  readonly #keys: (StateKey | undefined)[] = [];
 
   constructor(index: EventIndex, rules: RoomVersionRules) {
     this.index = index;
     this.rules = rules;
+  }
+
+  /** The state key of the event at `node` (built once per event). */
+  keyOf(node: number, type: string, stateKey: string): StateKey {
+    let key = this.#keys[node];
+    if (key === undefined) {
+      key = stateKeyOf(type, stateKey);
+      this.#keys[node] = key;
+    }
+    return key;
   }
 
   /**
@@ -67,7 +79,7 @@ export class ResolveContext {
     for (const auth of this.index.authOf(node)) {
       const authEvent = this.index.events[auth];
       if (authEvent === undefined || typeof authEvent.state_key !== 'string') continue;
-      const key = stateKeyOf(authEvent.type, authEvent.state_key);
+      const key = this.keyOf(auth, authEvent.type, authEvent.state_key);
       if (key === POWER_LEVELS_KEY) powerLevels = auth;
       else if (key === CREATE_KEY) create = auth;
       else continue;

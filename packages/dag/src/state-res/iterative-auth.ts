@@ -5,6 +5,7 @@ import { checkAuth } from '../auth/check-auth.ts';
 import { authEventsSelection } from '../auth/selection.ts';
 import { type DagEvent, type StateKey, stateKeyOf } from '../event.ts';
 import { CREATE_KEY, type ResolveContext } from './context.ts';
+import type { PartialState } from './partial-state.ts';
 
 /**
  * Applies the sorted `nodes` to `state` (StateKey → event index), in place: each state event that
@@ -20,7 +21,7 @@ import { CREATE_KEY, type ResolveContext } from './context.ts';
 export function iterativeAuthChecks(
   context: ResolveContext,
   nodes: readonly number[],
-  state: Map<StateKey, number>,
+  state: PartialState,
 ): void {
   const { index, rules } = context;
   const events = index.events;
@@ -37,7 +38,7 @@ export function iterativeAuthChecks(
         authEvent.rejected !== true &&
         typeof authEvent.state_key === 'string'
       ) {
-        authState.set(stateKeyOf(authEvent.type, authEvent.state_key), authEvent);
+        authState.set(context.keyOf(auth, authEvent.type, authEvent.state_key), authEvent);
       }
     }
     for (const [type, stateKey] of authEventsSelection(event, rules)) {
@@ -54,12 +55,12 @@ export function iterativeAuthChecks(
       if (createEvent !== undefined) authState.set(CREATE_KEY, createEvent);
     }
     if (checkAuth(event, authState, rules).allowed) {
-      state.set(stateKeyOf(event.type, event.state_key), node);
+      state.set(context.keyOf(node, event.type, event.state_key), node);
     }
   }
 }
 
-/** The state keys `nodes` consult in `state` (to prefetch the events behind them in one batch). */
+/** The state keys `nodes` consult in the state (to prefetch the events behind them in one batch). */
 export function consultedKeys(context: ResolveContext, nodes: readonly number[]): Set<StateKey> {
   const keys = new Set<StateKey>();
   for (const node of nodes) {

@@ -19,6 +19,7 @@ import type { RoomVersionRules } from '../room-versions.ts';
 import { POWER_LEVELS_KEY, ResolveContext } from './context.ts';
 import { consultedKeys, iterativeAuthChecks } from './iterative-auth.ts';
 import { mainlineOrder } from './mainline.ts';
+import { PartialState } from './partial-state.ts';
 import { isPowerEvent } from './power-events.ts';
 import { reverseTopologicalPowerOrder } from './power-ordering.ts';
 import { splitConflicted } from './split.ts';
@@ -54,7 +55,7 @@ export async function resolveState(
 ): Promise<Map<StateKey, string>> {
   checkArguments(rules, stateSets, fetchEvents, authChainOf);
   // Definitions: unconflicted state map and conflicted state set.
-  const { unconflicted, conflicted } = splitConflicted(stateSets);
+  const { unconflicted, conflicted, conflictedBySet } = splitConflicted(stateSets);
   if (conflicted.size === 0) return unconflicted;
 
   const index = new EventIndex(fetchEvents);
@@ -64,10 +65,13 @@ export async function resolveState(
   // Definitions: auth difference (∪ Cᵢ − ∩ Cᵢ).
   let difference: number[];
   if (authChainOf === undefined) {
-    const sets = stateSets.map((set) => [...set.values()].map((id) => index.intern(id)));
-    await index.loadAuthClosure(sets.flat());
-    requireLoaded(index, sets.flat());
-    difference = authDifferenceIndexed(index, sets);
+    // Every set holds the unconflicted events: they are walked once, marked for all sets.
+    const common = [...unconflicted.values()].map((id) => index.intern(id));
+    const sets = conflictedBySet.map((ids) => ids.map((id) => index.intern(id)));
+    await index.loadAuthClosure([...conflictedNodes, ...common]);
+    requireLoaded(index, conflictedNodes);
+    requireLoaded(index, common);
+    difference = authDifferenceIndexed(index, common, sets);
   } else {
     difference = (await differenceFromChains(stateSets, authChainOf)).map((id) => index.intern(id));
     await index.loadAuthClosure([...conflictedNodes, ...difference]);
@@ -109,10 +113,10 @@ export async function resolveState(
 
   // Step 2: iterative auth checks over X, from the unconflicted state map (v2) or from an empty
   // state map (v2.1).
-  const partial = new Map<StateKey, number>();
-  if (!rules.stateResolution.beginIterativeAuthChecksWithEmptyState) {
-    for (const [key, id] of unconflicted) partial.set(key, index.intern(id));
-  }
+  const partial = new PartialState(
+    index,
+    rules.stateResolution.beginIterativeAuthChecksWithEmptyState ? new Map() : unconflicted,
+  );
   await loadConsulted(context, sortedPower, partial);
   iterativeAuthChecks(context, sortedPower, partial);
 
@@ -126,10 +130,13 @@ export async function resolveState(
   await loadConsulted(context, ordered, partial);
   iterativeAuthChecks(context, ordered, partial);
 
-  // Step 5: the unconflicted state map wins for every key it has.
-  const resolved = new Map<StateKey, string>();
-  for (const [key, node] of partial) resolved.set(key, index.ids[node] as string);
-  for (const [key, id] of unconflicted) resolved.set(key, id);
+  // Step 5: the unconflicted state map wins for every key it has; the other keys take the
+  // partially resolved state's entries (in v2 the unconflicted map is its base, so copying it
+  // first gives the same result without a pass over it).
+  const resolved = new Map<StateKey, string>(unconflicted);
+  for (const [key, node] of partial.written) {
+    if (!unconflicted.has(key)) resolved.set(key, index.ids[node] as string);
+  }
   return resolved;
 }
 
@@ -157,7 +164,7 @@ async function differenceFromChains(
 async function loadConsulted(
   context: ResolveContext,
   nodes: readonly number[],
-  state: ReadonlyMap<StateKey, number>,
+  state: PartialState,
 ): Promise<void> {
   const wanted: number[] = [];
   for (const key of consultedKeys(context, nodes)) {
@@ -192,10 +199,12 @@ function checkArguments(
     throw new TypeError('resolveState: stateSets must be an array of Maps');
   }
   for (const set of stateSets as Map<unknown, unknown>[]) {
-    for (const [key, value] of set) {
-      if (typeof key !== 'string' || typeof value !== 'string') {
-        throw new TypeError('resolveState: state maps must map StateKey strings to event IDs');
-      }
+    let wellTyped = true;
+    set.forEach((value, key) => {
+      if (typeof key !== 'string' || typeof value !== 'string') wellTyped = false;
+    });
+    if (!wellTyped) {
+      throw new TypeError('resolveState: state maps must map StateKey strings to event IDs');
     }
   }
   if (typeof fetchEvents !== 'function') {

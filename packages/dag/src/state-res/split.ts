@@ -9,36 +9,41 @@ export interface SplitState {
   readonly unconflicted: Map<StateKey, string>;
   /** Every event of a key that is absent from some set or differs between sets (deduplicated). */
   readonly conflicted: Set<string>;
+  /** Per state set, its events that are in the conflicted state set. */
+  readonly conflictedBySet: string[][];
 }
 
 /** One pass over each set: O(total entries). */
 export function splitConflicted(stateSets: readonly StateMap[]): SplitState {
   const unconflicted = new Map<StateKey, string>();
   const conflicted = new Set<string>();
+  const conflictedBySet: string[][] = stateSets.map(() => []);
   const [first, ...rest] = stateSets;
-  if (first === undefined) return { unconflicted, conflicted };
-  for (const [key, eventId] of first) {
-    let same = true;
+  if (first === undefined) return { unconflicted, conflicted, conflictedBySet };
+  // forEach rather than for…of over entries: no [key, value] array per entry in a large room.
+  first.forEach((eventId, key) => {
     for (const other of rest) {
       if (other.get(key) !== eventId) {
-        same = false;
-        break;
+        stateSets.forEach((set, i) => {
+          const value = set.get(key);
+          if (value !== undefined) {
+            conflicted.add(value);
+            (conflictedBySet[i] as string[]).push(value);
+          }
+        });
+        return;
       }
     }
-    if (same) {
-      unconflicted.set(key, eventId);
-    } else {
-      for (const set of stateSets) {
-        const value = set.get(key);
-        if (value !== undefined) conflicted.add(value);
-      }
-    }
-  }
+    unconflicted.set(key, eventId);
+  });
   // Keys missing from the first set are conflicted by definition.
-  for (const other of rest) {
-    for (const [key, eventId] of other) {
-      if (!first.has(key)) conflicted.add(eventId);
-    }
-  }
-  return { unconflicted, conflicted };
+  rest.forEach((other, i) => {
+    other.forEach((eventId, key) => {
+      if (!first.has(key)) {
+        conflicted.add(eventId);
+        (conflictedBySet[i + 1] as string[]).push(eventId);
+      }
+    });
+  });
+  return { unconflicted, conflicted, conflictedBySet };
 }
