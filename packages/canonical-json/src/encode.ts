@@ -34,8 +34,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface Context {
   readonly maxDepth: number;
-  /** Containers from the root down to the one being encoded, for cycle detection. */
-  readonly stack: object[];
+  /** Containers currently open. No ancestor list is kept: a cycle shows up as runaway depth. */
+  depth: number;
 }
 
 /**
@@ -52,9 +52,12 @@ export function encodeCanonicalJson(value: unknown, options?: EncodeOptions): st
     throw new RangeError('maxDepth must be a non-negative safe integer');
   }
   try {
-    return encodeValue(value, { maxDepth, stack: [] });
+    return encodeValue(value, { maxDepth, depth: 0 });
   } catch (error) {
-    if (error instanceof Failure) throw error.toError();
+    if (error instanceof Failure) {
+      if (error.code === 'too-deep') findCycle(value, error);
+      throw error.toError();
+    }
     throw error;
   }
 }
@@ -116,28 +119,69 @@ function encodeString(value: string): string {
   return JSON.stringify(value);
 }
 
-function enter(value: object, context: Context): void {
-  if (context.stack.includes(value)) throw new Failure('cycle', 'value contains itself');
-  if (context.stack.length >= context.maxDepth) {
+function enter(context: Context): void {
+  if (context.depth >= context.maxDepth) {
     throw new Failure('too-deep', `nesting deeper than ${context.maxDepth}`);
   }
-  context.stack.push(value);
+  context.depth++;
+}
+
+/**
+ * Turns a `too-deep` failure caused by a cycle into a `cycle` failure at the first container
+ * that is its own ancestor. Checking only after the depth limit trips keeps cycle detection
+ * off the success path.
+ */
+function findCycle(root: unknown, failure: Failure): void {
+  const path = failure.segments.slice().reverse();
+  const ancestors: unknown[] = [root];
+  let node: unknown = root;
+  for (let i = 0; i < path.length; i++) {
+    node = (node as Record<string | number, unknown>)[path[i] as string | number];
+    if (ancestors.includes(node)) {
+      failure.code = 'cycle';
+      failure.detail = 'value contains itself';
+      failure.segments.splice(0, failure.segments.length, ...path.slice(0, i + 1).reverse());
+      return;
+    }
+    ancestors.push(node);
+  }
 }
 
 function encodeArray(value: readonly unknown[], context: Context): string {
-  enter(value, context);
+  enter(context);
   let index = 0;
   try {
     let out = '[';
     for (; index < value.length; index++) {
-      if (index > 0) out += ',';
-      out += encodeValue(value[index], context);
+      out +=
+        index === 0 ? encodeValue(value[index], context) : `,${encodeValue(value[index], context)}`;
     }
-    context.stack.pop();
+    context.depth--;
     return `${out}]`;
   } catch (error) {
     if (error instanceof Failure) error.segments.push(index);
     throw error;
+  }
+}
+
+/**
+ * Sorts keys that hold no unit ≥ U+D800 (so UTF-16 order is code point order). Objects are
+ * small, and an insertion sort with `<` beats the generic `Array.prototype.sort` there.
+ */
+function sortPlainKeys(keys: string[]): void {
+  const n = keys.length;
+  if (n > 12) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = key;
   }
 }
 
@@ -146,19 +190,26 @@ function encodeObject(value: object, context: Context): string {
   if (prototype !== Object.prototype && prototype !== null) {
     throw new Failure('non-plain-object', 'only plain objects and arrays are JSON containers');
   }
-  enter(value, context);
+  enter(context);
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   let special = false;
-  for (const key of keys) {
-    if (KEY_NEEDS_CARE.test(key)) {
+  for (let i = 0; i < keys.length; i++) {
+    if (KEY_NEEDS_CARE.test(keys[i] as string)) {
       special = true;
       break;
     }
   }
   let at: string | undefined;
   try {
-    if (special) {
+    let out = '{';
+    if (!special) {
+      sortPlainKeys(keys);
+      for (let i = 0; i < keys.length; i++) {
+        at = keys[i] as string;
+        out += `${i === 0 ? '"' : ',"'}${at}":${encodeValue(record[at], context)}`;
+      }
+    } else {
       for (const key of keys) {
         at = key;
         if (LONE_SURROGATE.test(key)) {
@@ -166,21 +217,12 @@ function encodeObject(value: object, context: Context): string {
         }
       }
       keys.sort(compareCodePoints);
-    } else {
-      // No key has a unit ≥ U+D800, so UTF-16 order is code point order here.
-      keys.sort();
+      for (let i = 0; i < keys.length; i++) {
+        at = keys[i] as string;
+        out += `${i === 0 ? '' : ','}${encodeString(at)}:${encodeValue(record[at], context)}`;
+      }
     }
-    let out = '{';
-    let first = true;
-    for (const key of keys) {
-      at = key;
-      if (first) first = false;
-      else out += ',';
-      out += special ? encodeString(key) : `"${key}"`;
-      out += ':';
-      out += encodeValue(record[key], context);
-    }
-    context.stack.pop();
+    context.depth--;
     return `${out}}`;
   } catch (error) {
     if (error instanceof Failure && at !== undefined) error.segments.push(at);

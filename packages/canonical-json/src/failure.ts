@@ -8,8 +8,9 @@ import { CanonicalJsonError, type CanonicalJsonErrorCode } from './errors.ts';
 import { formatPath, type PathSegment } from './path.ts';
 
 export class Failure {
-  readonly code: CanonicalJsonErrorCode;
-  readonly detail: string;
+  /** Mutable so the encoder can re-classify runaway depth as a cycle. */
+  code: CanonicalJsonErrorCode;
+  detail: string;
   /** Offset of the problem; the parser rewrites it from UTF-16 units to bytes for byte input. */
   position: number | undefined;
   /** Innermost segment first (pushed while unwinding). */

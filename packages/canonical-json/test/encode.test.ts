@@ -126,6 +126,22 @@ describe('encodeCanonicalJson rejections (code and path)', () => {
     expect(encodeCanonicalJson({ a: [[{}]] }, { maxDepth: 4 })).toBe('{"a":[[{}]]}');
   });
 
+  it('cycle: an object that is its own child, path to the repeat', () => {
+    const self: Record<string, unknown> = { a: 1 };
+    Object.assign(self, { self });
+    const error = failure(() => encodeCanonicalJson({ x: [self] }));
+    expect(error.code).toBe('cycle');
+    expect(error.path).toBe('$.x[0].self');
+  });
+
+  it('too-deep, not cycle, for deep acyclic nesting', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 600; i++) deep = { d: deep };
+    const error = failure(() => encodeCanonicalJson(deep));
+    expect(error.code).toBe('too-deep');
+    expect(error.path).toBe(`$${'.d'.repeat(512)}`);
+  });
+
   it('too-deep by default before the call stack runs out', () => {
     let deep: unknown = 0;
     for (let i = 0; i < 10_000; i++) deep = [deep];
