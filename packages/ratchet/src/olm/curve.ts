@@ -12,10 +12,11 @@
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 
+import { decodeBase64 } from '../base64.ts';
 import { RatchetError } from '../errors.ts';
 
 interface NodeKeyObject {
-  export(options: { format: 'der'; type: 'spki' }): Uint8Array;
+  export(options: { format: 'jwk' }): { x?: string };
 }
 interface NodeCrypto {
   createPrivateKey(options: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKeyObject;
@@ -66,8 +67,19 @@ function wrap(prefix: Uint8Array, key: Uint8Array): Uint8Array {
   return der;
 }
 
-function lastBytes(der: Uint8Array, count: number): Uint8Array {
-  return Uint8Array.from(der.subarray(der.length - count));
+function importPrivate(node: NodeCrypto, prefix: Uint8Array, key: Uint8Array): NodeKeyObject {
+  const der = wrap(prefix, key);
+  try {
+    return node.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
+}
+
+// Exporting the public half as JWK is ~10× cheaper in Node than as DER (OpenSSL 3's encoders).
+function exportPublic(node: NodeCrypto, privateKey: NodeKeyObject): Uint8Array {
+  const x = node.createPublicKey(privateKey).export({ format: 'jwk' }).x ?? '';
+  return decodeBase64(x.replaceAll('-', '+').replaceAll('_', '/'));
 }
 
 function badKey(cause: unknown): RatchetError {
@@ -79,37 +91,55 @@ function badKey(cause: unknown): RatchetError {
 /** The X25519 public key of a 32-byte private key. */
 export function curvePublicKey(privateKey: Uint8Array): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    const der = wrap(X25519_PKCS8, privateKey);
-    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    der.fill(0);
-    return lastBytes(nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' }), 32);
+    return exportPublic(nodeCrypto, importPrivate(nodeCrypto, X25519_PKCS8, privateKey));
   }
   return x25519.getPublicKey(privateKey);
 }
 
 /** X25519(ourPrivate, theirPublic); a low-order peer key (all-zero result) is `bad-key`. */
 export function curveAgreement(ourPrivate: Uint8Array, theirPublic: Uint8Array): Uint8Array {
+  const [secret] = curveAgreements([[ourPrivate, theirPublic]]);
+  return secret as Uint8Array;
+}
+
+/**
+ * Several X25519 agreements at once (the triple DH). On the native path each distinct key buffer
+ * is imported into OpenSSL once: importing a key costs more than the agreement itself.
+ */
+export function curveAgreements(
+  pairs: ReadonlyArray<readonly [ourPrivate: Uint8Array, theirPublic: Uint8Array]>,
+): Uint8Array[] {
   if (useNative && nodeCrypto !== undefined) {
-    const der = wrap(X25519_PKCS8, ourPrivate);
+    const node = nodeCrypto;
+    const privates = new Map<Uint8Array, NodeKeyObject>();
+    const publics = new Map<Uint8Array, NodeKeyObject>();
     try {
-      const privateKey = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-      const publicKey = nodeCrypto.createPublicKey({
-        key: wrap(X25519_SPKI, theirPublic),
-        format: 'der',
-        type: 'spki',
+      return pairs.map(([ours, theirs]) => {
+        let privateKey = privates.get(ours);
+        if (privateKey === undefined) {
+          privateKey = importPrivate(node, X25519_PKCS8, ours);
+          privates.set(ours, privateKey);
+        }
+        let publicKey = publics.get(theirs);
+        if (publicKey === undefined) {
+          publicKey = node.createPublicKey({
+            key: wrap(X25519_SPKI, theirs),
+            format: 'der',
+            type: 'spki',
+          });
+          publics.set(theirs, publicKey);
+        }
+        const shared = node.diffieHellman({ privateKey, publicKey });
+        const out = Uint8Array.from(shared);
+        shared.fill(0);
+        return out;
       });
-      const shared = nodeCrypto.diffieHellman({ privateKey, publicKey });
-      const out = Uint8Array.from(shared);
-      shared.fill(0);
-      return out;
     } catch (cause) {
       throw badKey(cause);
-    } finally {
-      der.fill(0);
     }
   }
   try {
-    return x25519.getSharedSecret(ourPrivate, theirPublic);
+    return pairs.map(([ours, theirs]) => x25519.getSharedSecret(ours, theirs));
   } catch (cause) {
     throw badKey(cause);
   }
@@ -118,10 +148,7 @@ export function curveAgreement(ourPrivate: Uint8Array, theirPublic: Uint8Array):
 /** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
 export function edPublicKey(seed: Uint8Array): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    const der = wrap(ED25519_PKCS8, seed);
-    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    der.fill(0);
-    return lastBytes(nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' }), 32);
+    return exportPublic(nodeCrypto, importPrivate(nodeCrypto, ED25519_PKCS8, seed));
   }
   return ed25519.getPublicKey(seed);
 }
@@ -129,9 +156,7 @@ export function edPublicKey(seed: Uint8Array): Uint8Array {
 /** An Ed25519 signature of `message` by the key with this seed (RFC 8032 §5.1.6). */
 export function edSign(seed: Uint8Array, message: Uint8Array): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    const der = wrap(ED25519_PKCS8, seed);
-    const key = nodeCrypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    der.fill(0);
+    const key = importPrivate(nodeCrypto, ED25519_PKCS8, seed);
     return Uint8Array.from(nodeCrypto.sign(null, message, key));
   }
   return ed25519.sign(message, seed);

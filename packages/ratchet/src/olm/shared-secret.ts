@@ -8,10 +8,11 @@
  * computes the same three agreements with its own private halves, in the same order.
  */
 import { zeroize } from '../cipher.ts';
-import { curveAgreement } from './curve.ts';
+import { curveAgreements } from './curve.ts';
 import { deriveInitialKeys, type RootAndChain } from './kdf.ts';
 
-function concat3(a: Uint8Array, b: Uint8Array, c: Uint8Array): Uint8Array {
+function concat3([a, b, c]: Uint8Array[]): Uint8Array {
+  if (a === undefined || b === undefined || c === undefined) throw new Error('unreachable');
   const out = new Uint8Array(96);
   out.set(a, 0);
   out.set(b, 32);
@@ -37,9 +38,11 @@ export function aliceInitialKeys(
 ): RootAndChain {
   return rootFrom(
     concat3(
-      curveAgreement(ourIdentityPrivate, theirOneTimeKey),
-      curveAgreement(ourBasePrivate, theirIdentityKey),
-      curveAgreement(ourBasePrivate, theirOneTimeKey),
+      curveAgreements([
+        [ourIdentityPrivate, theirOneTimeKey],
+        [ourBasePrivate, theirIdentityKey],
+        [ourBasePrivate, theirOneTimeKey],
+      ]),
     ),
   );
 }
@@ -53,9 +56,11 @@ export function bobInitialKeys(
 ): RootAndChain {
   return rootFrom(
     concat3(
-      curveAgreement(ourOneTimePrivate, theirIdentityKey),
-      curveAgreement(ourIdentityPrivate, theirBaseKey),
-      curveAgreement(ourOneTimePrivate, theirBaseKey),
+      curveAgreements([
+        [ourOneTimePrivate, theirIdentityKey],
+        [ourIdentityPrivate, theirBaseKey],
+        [ourOneTimePrivate, theirBaseKey],
+      ]),
     ),
   );
 }
