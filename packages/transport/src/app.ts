@@ -24,7 +24,7 @@ import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
-import { type ServerKeyLookup, verifyRequest, type XMatrixFailure } from './x-matrix.ts';
+import { type ServerKeyLookup, verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
 /** HTTP methods an endpoint can be registered for (`HEAD` is served by `GET`). */
 export type EndpointMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -179,14 +179,6 @@ export function jsonResponse(
   });
 }
 
-const X_MATRIX_MESSAGES: Readonly<Record<XMatrixFailure, string>> = {
-  'missing-header': 'Missing X-Matrix authorization',
-  'bad-header': 'Malformed X-Matrix authorization header',
-  'wrong-destination': 'X-Matrix destination is not this server',
-  'unknown-key': 'Unknown signing key',
-  'bad-signature': 'Invalid X-Matrix signature',
-};
-
 /** Creates a Matrix app; see the module comment for what every request goes through. */
 export function createMatrixApp<User = string>(
   options: MatrixAppOptions<User> = {},
@@ -281,7 +273,7 @@ export function createMatrixApp<User = string>(
             options.federation.serverName,
             options.federation.lookupKey,
           );
-          if (!result.valid) throw MatrixError.unauthorized(X_MATRIX_MESSAGES[result.reason]);
+          if (!result.valid) throw xMatrixRefusal(result.reason);
           const allowedOrigin = options.federation.isOriginAllowed;
           if (allowedOrigin !== undefined && !(await allowedOrigin(result.origin))) {
             throw MatrixError.forbidden('Server is not allowed to use this API');

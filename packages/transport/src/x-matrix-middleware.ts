@@ -13,7 +13,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { FederationOptions } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
 import { MatrixError } from './matrix-error.ts';
-import { verifyRequest } from './x-matrix.ts';
+import { verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
 /** The context variables {@link xMatrixMiddleware} sets. */
 export interface XMatrixVariables {
@@ -49,7 +49,7 @@ export function xMatrixMiddleware(
       options.serverName,
       options.lookupKey,
     );
-    if (!result.valid) throw MatrixError.unauthorized('X-Matrix authentication failed');
+    if (!result.valid) throw xMatrixRefusal(result.reason);
     if (options.isOriginAllowed !== undefined && !(await options.isOriginAllowed(result.origin))) {
       throw MatrixError.forbidden('Server is not allowed to use this API');
     }

@@ -20,6 +20,7 @@ import {
 } from '@weft/signing';
 
 import { TransportError } from './errors.ts';
+import { MatrixError } from './matrix-error.ts';
 import { formatXMatrixHeader, parseXMatrixHeader, type XMatrixParams } from './x-matrix-header.ts';
 
 /** What a request signature covers. */
@@ -170,4 +171,20 @@ export async function verifyRequest(
   return verified
     ? { valid: true, origin, keyId: key }
     : { valid: false, reason: 'bad-signature', origin };
+}
+
+const REFUSAL_MESSAGES: Readonly<Record<XMatrixFailure, string>> = {
+  'missing-header': 'Missing X-Matrix authorization',
+  'bad-header': 'Malformed X-Matrix authorization header',
+  'wrong-destination': 'X-Matrix destination is not this server',
+  'unknown-key': 'Unknown signing key',
+  'bad-signature': 'Invalid X-Matrix signature',
+};
+
+/**
+ * The answer to a request {@link verifyRequest} refused: 401 `M_UNAUTHORIZED` ("The request was
+ * not correctly authorised"; the spec names 401 for a wrong destination).
+ */
+export function xMatrixRefusal(reason: XMatrixFailure): MatrixError {
+  return MatrixError.unauthorized(REFUSAL_MESSAGES[reason]);
 }

@@ -531,6 +531,45 @@ describe('rate limiting (Rate limiting: M_LIMIT_EXCEEDED)', () => {
   });
 });
 
+describe('rate-limit keys', () => {
+  it('keys unauthenticated requests by clientAddress', async () => {
+    const perAddress = createMatrixApp({
+      rateLimiter: new TokenBucketRateLimiter({ burst: 1, perSecond: 0.001, now: () => 0 }),
+      // As a server behind a trusted proxy would: the address comes from the proxy's header.
+      clientAddress: (c) => c.req.header('x-test-address'),
+    }).endpoint({ method: 'GET', path: '/r', auth: 'none', rateLimit: true, handler: () => ({}) });
+    const get = (address: string) =>
+      perAddress.fetch(new Request('http://h/r', { headers: { 'x-test-address': address } }));
+    expect((await get('10.0.0.1')).status).toBe(200);
+    expect((await get('10.0.0.2')).status).toBe(200);
+    await expectError(await get('10.0.0.1'), 429, 'M_LIMIT_EXCEEDED');
+  });
+
+  it('uses a custom rateLimitKey and a per-endpoint limiter with a cost', async () => {
+    const keys: string[] = [];
+    const own = new TokenBucketRateLimiter({ burst: 3, perSecond: 0.001, now: () => 0 });
+    const custom = createMatrixApp({
+      rateLimitKey: ({ context }) => {
+        const key = `room:${context.req.param('roomId') ?? ''}`;
+        keys.push(key);
+        return key;
+      },
+    }).endpoint({
+      method: 'POST',
+      path: '/rooms/:roomId/invite',
+      auth: 'none',
+      rateLimit: { limiter: own, cost: 2 },
+      handler: () => ({}),
+    });
+    const invite = (room: string) =>
+      custom.fetch(new Request(`http://h/rooms/${room}/invite`, { method: 'POST', body: '{}' }));
+    expect((await invite('a')).status).toBe(200);
+    await expectError(await invite('a'), 429, 'M_LIMIT_EXCEEDED');
+    expect((await invite('b')).status).toBe(200);
+    expect(keys).toEqual(['room:a', 'room:a', 'room:b']);
+  });
+});
+
 describe('error handler (Standard error response)', () => {
   it('sends a MatrixError thrown by a handler as is', async () => {
     const body = await expectError(await call('/_matrix/client/v3/denied'), 403, 'M_FORBIDDEN');

@@ -207,6 +207,27 @@ describe('tampered requests are refused with 401 M_UNAUTHORIZED', () => {
     expect(response.body['errcode']).toBe('M_UNAUTHORIZED');
   });
 
+  it('says why, without quoting the signature', async () => {
+    const uriOnly = '/_matrix/federation/v1/echo/t1?q=1';
+    const wrongDest = await send('PUT', uriOnly, signed({ destination: 'other.example' }), body);
+    expect(wrongDest.body['error']).toBe('X-Matrix destination is not this server');
+    const header = signRequest(
+      {
+        method: 'PUT',
+        uri: uriOnly,
+        origin: ORIGIN,
+        destination: DEST,
+        content: { pdus: [], n: 1 },
+      },
+      strangerKey,
+    );
+    const unknown = await send('PUT', uriOnly, header, body);
+    expect(unknown.body['error']).toBe('Unknown signing key');
+    const tampered = await send('PUT', uriOnly, signed(), '{"pdus":[],"n":3}');
+    expect(tampered.body['error']).toBe('Invalid X-Matrix signature');
+    expect(JSON.stringify(tampered.body)).not.toContain(/sig="([^"]+)"/.exec(signed())?.[1] ?? '-');
+  });
+
   it('a client signing for the wrong destination gets a MatrixError 401', async () => {
     const error = await client(ORIGIN, 'other.example')
       .put('/_matrix/federation/v1/echo/t1', {})
