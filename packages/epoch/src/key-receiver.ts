@@ -80,6 +80,9 @@ export class RoomKeyReceiver {
    * @throws EpochError `wrong-recipient`, `invalid-content`, `untrusted-forward`, `session-mismatch`.
    */
   async receiveKey(plaintext: OlmPlaintext, olmSenderKey: string): Promise<KeyImportOutcome> {
+    if (typeof olmSenderKey !== 'string' || olmSenderKey === '') {
+      throw new TypeError('olmSenderKey must be the Olm sender’s Curve25519 key');
+    }
     const payload = recordAt(plaintext, 'plaintext');
     if (payload['recipient'] !== this.#own.userId) {
       throw new EpochError('wrong-recipient', 'the key was addressed to another user', {
@@ -189,6 +192,8 @@ export class RoomKeyReceiver {
    * @throws EpochError `invalid-content`, `unknown-session`, `decrypt-failed`, `room-mismatch`.
    */
   async decrypt(roomId: string, encrypted: unknown): Promise<DecryptedEvent> {
+    if (typeof roomId !== 'string' || roomId === '')
+      throw new TypeError('roomId must be a room ID');
     const content = recordAt(encrypted, 'content');
     if (content['algorithm'] !== MEGOLM_ALGORITHM) {
       throw new EpochError('invalid-content', 'not an m.megolm.v1.aes-sha2 event', {

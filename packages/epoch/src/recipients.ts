@@ -7,6 +7,28 @@
  */
 import type { DeviceInfo, OwnDevice, RoomSnapshot } from './types.ts';
 
+/** Throws TypeError unless `room` has the {@link RoomSnapshot} shape (arrays of plain records). */
+export function checkRoom(room: RoomSnapshot): void {
+  if (typeof room !== 'object' || room === null) throw new TypeError('room must be an object');
+  if (!Array.isArray(room.members)) throw new TypeError('room.members must be an array');
+  if (!Array.isArray(room.devices)) throw new TypeError('room.devices must be an array');
+  for (const member of room.members) {
+    if (typeof member?.userId !== 'string' || typeof member.membership !== 'string') {
+      throw new TypeError('each room member needs a userId and a membership');
+    }
+  }
+  for (const device of room.devices) {
+    if (
+      typeof device?.userId !== 'string' ||
+      typeof device.deviceId !== 'string' ||
+      typeof device.curve25519 !== 'string' ||
+      typeof device.ed25519 !== 'string'
+    ) {
+      throw new TypeError('each device needs userId, deviceId, curve25519 and ed25519 strings');
+    }
+  }
+}
+
 /** A stable identity for a device's key material: a re-created device is a new recipient. */
 export function deviceKey(device: {
   userId: string;

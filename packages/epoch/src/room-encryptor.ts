@@ -21,7 +21,7 @@ import {
   type RoomPolicy,
   samePolicy,
 } from './policy.ts';
-import { deviceKey, membershipOf, recipientDevices } from './recipients.ts';
+import { checkRoom, deviceKey, membershipOf, recipientDevices } from './recipients.ts';
 import type {
   DeviceInfo,
   MegolmBackend,
@@ -154,6 +154,13 @@ export class RoomEncryptor {
     if (typeof options.roomId !== 'string' || !options.roomId.startsWith('!')) {
       throw new TypeError('options.roomId must be a room ID');
     }
+    if (typeof options.own?.curve25519 !== 'string' || typeof options.own.ed25519 !== 'string') {
+      throw new TypeError('options.own must carry the device keys');
+    }
+    for (const key of ['megolm', 'olm', 'store'] as const) {
+      if (typeof options[key] !== 'object' || options[key] === null)
+        throw new TypeError(`options.${key} is required`);
+    }
     this.#roomId = options.roomId;
     this.#own = options.own;
     this.#policy = checkPolicy(options.policy);
@@ -192,6 +199,9 @@ export class RoomEncryptor {
    * every mode does.
    */
   noteMembershipChange(change: MembershipChange): void {
+    if (typeof change !== 'object' || change === null || typeof change.userId !== 'string') {
+      throw new TypeError('change must be a membership change with a userId');
+    }
     if (change.rekey === true) this.#drop('membership-rekey');
     else if (POLICY_RULES[this.#policy.mode].rotateOnMembershipChange)
       this.#drop('membership-change');
@@ -281,6 +291,10 @@ export class RoomEncryptor {
     request: KeyRequest,
     room: RoomSnapshot,
   ): Promise<RekeyResult & { cost: ShareCost }> {
+    if (typeof request !== 'object' || request === null || typeof request.requester !== 'object') {
+      throw new TypeError('request must have roomId, sessionId and requester');
+    }
+    checkRoom(room);
     const device = request.requester;
     const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
     const isRecipient = recipientDevices(room, this.#own, this.#includeInvited).some(
@@ -335,6 +349,7 @@ export class RoomEncryptor {
   }
 
   #assertJoined(room: RoomSnapshot): void {
+    checkRoom(room);
     if (membershipOf(room, this.#own.userId) !== 'join') {
       throw new EpochError('not-a-member', 'the sending user is not joined to the room', {
         roomId: this.#roomId,

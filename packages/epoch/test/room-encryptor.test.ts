@@ -317,3 +317,63 @@ describe('RoomEncryptor secrecy of its own state', () => {
     expect(inspect(f.peers[0]?.receiver)).toBe('RoomKeyReceiver {"device":"BOB0"}');
   });
 });
+
+describe('RoomEncryptor input checks and recipients', () => {
+  it('throws TypeError / RangeError on wrong-typed input to every method', async () => {
+    const f = fixture(megolm, { mode: 'epoch' }, 1);
+    const badRooms = [
+      null,
+      {},
+      { members: [], devices: null },
+      { members: [{}], devices: [] },
+      { members: [], devices: [{ userId: 1 }] },
+    ];
+    for (const room of badRooms) {
+      await expect(f.encryptor.encrypt('m.room.message', text, room as never)).rejects.toThrow(
+        TypeError,
+      );
+      await expect(f.encryptor.rekey(room as never)).rejects.toThrow(TypeError);
+      await expect(f.encryptor.shareKeys(room as never)).rejects.toThrow(TypeError);
+    }
+    await expect(f.encryptor.answerKeyRequest(null as never, f.room())).rejects.toThrow(TypeError);
+    expect(() => f.encryptor.noteMembershipChange(null as never)).toThrow(TypeError);
+    expect(() => f.encryptor.setPolicy({ mode: 'nope' as never })).toThrow(RangeError);
+    expect(() => f.encryptor.setPolicy({ mode: 'epoch', rotateAfterMs: -5 })).toThrow(RangeError);
+    await expect(f.peers[0]?.receiver.receiveKey({} as never, '')).rejects.toThrow(TypeError);
+    await expect(f.peers[0]?.receiver.decrypt('', {})).rejects.toThrow(TypeError);
+  });
+
+  it('shares with invited users’ devices by default, and only joined ones with includeInvited: false', async () => {
+    for (const [includeInvited, expected] of [
+      [true, 1],
+      [false, 0],
+    ] as const) {
+      const f = fixture(megolm, { mode: 'epoch' }, 1, { includeInvited });
+      const room = {
+        ...f.room(),
+        members: [
+          { userId: '@alice:weft.test', membership: 'join' as const },
+          { userId: '@bob:weft.test', membership: 'invite' as const },
+        ],
+      };
+      const result = await f.encryptor.encrypt('m.room.message', text, room);
+      expect(result.toDevice).toHaveLength(expected);
+    }
+  });
+
+  it('never shares with knocking, departed or banned users, nor with its own sending device', async () => {
+    for (const membership of ['knock', 'leave', 'ban'] as const) {
+      const f = fixture(megolm, { mode: 'epoch' }, 2);
+      const room = {
+        ...f.room(),
+        members: [
+          { userId: '@alice:weft.test', membership: 'join' as const },
+          { userId: '@bob:weft.test', membership },
+        ],
+      };
+      const result = await f.encryptor.encrypt('m.room.message', text, room);
+      expect(result.toDevice).toEqual([]);
+      expect(result.rekey?.recipients).toBe(0);
+    }
+  });
+});
