@@ -26,8 +26,8 @@ import { signedBytes } from '../src/sign-json.ts';
 
 const ROOM_VERSION = '11';
 const COUNT = 64;
-const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 400);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
 
 const key = signingKeyFromSeed(
   new Uint8Array(32).map((_, i) => i * 7),

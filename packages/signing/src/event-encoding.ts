@@ -42,6 +42,15 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+// A key with none of these characters encodes as itself in quotes (canonical JSON escapes only
+// `"`, `\\` and U+0000–U+001F; surrogates need the encoder's well-formedness check).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters JSON escapes.
+const KEY_NEEDS_ENCODER = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function encodeKey(key: string): string {
+  return KEY_NEEDS_ENCODER.test(key) ? canonicalText(key) : `"${key}"`;
+}
+
 const keptSets = new WeakMap<RedactionRules, ReadonlySet<string>>();
 
 function keptSet(rules: RedactionRules): ReadonlySet<string> {
@@ -61,7 +70,7 @@ export function encodeEventTexts(event: JsonObject, rules: RedactionRules): Even
   let signed = '';
   for (const key of keys) {
     if (key === 'unsigned' || key === 'signatures') continue;
-    const keyed = `${canonicalText(key)}:`;
+    const keyed = `${encodeKey(key)}:`;
     const value = event[key];
     if (key === 'hashes') {
       if (kept.has(key)) signed += `,${keyed}${canonicalText(value)}`;
