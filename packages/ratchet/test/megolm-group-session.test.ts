@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
@@ -110,6 +111,53 @@ describe('GroupSession → InboundGroupSession', () => {
     }
     expect(imported.isVerified()).toBe(true);
     expect(() => inbound.exportAt(-1)).toThrow(RangeError);
+  });
+});
+
+describe('round-trip property', () => {
+  it('any plaintexts decrypt in any delivery order, from the session key or any export', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 120 }), { minLength: 1, maxLength: 12 }),
+        fc.nat(),
+        fc.nat(),
+        (plaintexts, seed, exportPick) => {
+          const outbound = GroupSession.create();
+          const inbound = InboundGroupSession.fromSessionKey(outbound.sessionKey());
+          const messages = plaintexts.map((p) => outbound.encrypt(p));
+          const order = messages
+            .map((_, i) => i)
+            .sort((a, b) => ((a * 7919 + seed) % 13) - ((b * 7919 + seed) % 13));
+          for (const i of order) {
+            expect(inbound.decrypt(messages[i] as string)).toEqual({
+              plaintext: plaintexts[i],
+              messageIndex: i,
+            });
+          }
+          const from = exportPick % messages.length;
+          const imported = InboundGroupSession.importSession(inbound.exportAt(from) as string);
+          for (const [i, message] of messages.entries()) {
+            if (i < from)
+              expect(codeOf(() => imported.decrypt(message))).toBe('unknown-message-index');
+            else expect(imported.decrypt(message).plaintext).toEqual(plaintexts[i]);
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('rejects wrong-typed arguments', () => {
+    const key = new Uint8Array(32);
+    expect(() => new GroupSession('random' as unknown as RandomSource)).toThrow(TypeError);
+    expect(() => GroupSession.create(() => new Uint8Array(10))).toThrow(TypeError);
+    expect(() => GroupSession.fromPickle(5 as unknown as string, key)).toThrow(TypeError);
+    expect(() => InboundGroupSession.fromPickle('x', new Uint8Array(16))).toThrow(RangeError);
+    expect(() => InboundGroupSession.importSession(null as unknown as string)).toThrow(TypeError);
+    expect(() => GroupSession.create().pickle(new Uint8Array(3))).toThrow(RangeError);
+    const inbound = InboundGroupSession.fromSessionKey(GroupSession.create().sessionKey());
+    expect(() => inbound.exportAt(1.5)).toThrow(RangeError);
+    expect(() => inbound.exportAt(2 ** 32)).toThrow(RangeError);
   });
 });
 
