@@ -10,13 +10,15 @@
  *   `expected_state_at[id]` is the state after `id`; `expected_final_state` the resolution of
  *   the states after every forward extremity (also checked against `forward_extremities` when
  *   the file gives them). Each event is also run through the authorization rules against the
- *   state before it: it must pass unless listed in `expected_rejected`.
+ *   state before it: it must pass unless listed in `expected_rejected`; a listed event must fail
+ *   there or against its own auth events, and is stored as rejected (it never becomes state).
  */
 import assert from 'node:assert/strict';
 
 import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
 
 import {
+  checkAuth,
   checkSoftFail,
   type DagEvent,
   eventFetcher,
@@ -102,11 +104,13 @@ async function runStateMaps(s: Scenario): Promise<void> {
 
 async function runDag(s: Scenario): Promise<void> {
   const rules = rulesOf(s);
-  const fetch = eventFetcher(s.events);
-  const byId = new Map(s.events.map((e) => [e.event_id, e]));
+  // Events the file lists as rejected on receipt are stored as rejected: they never become state.
   const rejected = new Set(s.expected_rejected ?? []);
+  const events = s.events.map((e) => (rejected.has(e.event_id) ? { ...e, rejected: true } : e));
+  const fetch = eventFetcher(events);
+  const byId = new Map(events.map((e) => [e.event_id, e]));
   const after = new Map<string, Map<StateKey, string>>();
-  for (const event of topologicalOrder(s.events)) {
+  for (const event of topologicalOrder(events)) {
     const prevStates = event.prev_events.map((id) => {
       const state = after.get(id);
       assert.ok(state, `${event.event_id}: prev event ${id} is in the scenario`);
@@ -118,12 +122,28 @@ async function runDag(s: Scenario): Promise<void> {
       const stateEvent = byId.get(id);
       if (stateEvent !== undefined) beforeEvents.set(key, stateEvent);
     }
+    // Every event passes the authorization rules against the state before it, except those
+    // rejected on receipt, which fail either there or against their own auth events.
     const verdict = checkSoftFail(event, beforeEvents, rules);
-    assert.equal(
-      verdict.allowed,
-      !rejected.has(event.event_id),
-      `${event.event_id} against the state before it: ${verdict.allowed ? 'allowed' : verdict.detail}`,
-    );
+    if (rejected.has(event.event_id)) {
+      const ownAuth = new Map<StateKey, DagEvent>();
+      for (const id of event.auth_events) {
+        const authEvent = byId.get(id);
+        if (authEvent?.state_key !== undefined) {
+          ownAuth.set(stateKeyOf(authEvent.type, authEvent.state_key), authEvent);
+        }
+      }
+      const onReceipt = checkAuth(event, ownAuth, rules, { authEvent: (id) => byId.get(id) });
+      assert.ok(
+        !verdict.allowed || !onReceipt.allowed,
+        `${event.event_id} is listed as rejected but passes the authorization rules`,
+      );
+    } else {
+      assert.ok(
+        verdict.allowed,
+        `${event.event_id} against the state before it: ${verdict.allowed ? '' : verdict.detail}`,
+      );
+    }
     after.set(event.event_id, stateAfterEvent(event, before));
   }
   for (const [id, expected] of Object.entries(s.expected_state_at ?? {})) {
@@ -131,7 +151,8 @@ async function runDag(s: Scenario): Promise<void> {
     assert.ok(state, `expected_state_at names ${id}, an event of the scenario`);
     assert.deepEqual(toTriples(state), sortedTriples(expected), `state after ${id}`);
   }
-  const extremities = forwardExtremities(s.events);
+  // Forward extremity as the format note defines it: an event no other event cites.
+  const extremities = forwardExtremities(events);
   if (s.forward_extremities !== undefined) {
     assert.deepEqual(extremities, [...s.forward_extremities].sort(), 'forward extremities');
   }
