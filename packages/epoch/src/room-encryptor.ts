@@ -127,7 +127,8 @@ const NO_COST: ShareCost = Object.freeze({ toDeviceMessages: 0, olmEncryptions: 
 /**
  * Encrypts room events for one device in one room according to the room's policy.
  *
- * Calls are sequential per instance: await each `encrypt`/`rekey` before the next.
+ * Async calls on one instance run one at a time in call order (an internal queue), so a message
+ * never sees a half-shared session.
  */
 export class RoomEncryptor {
   readonly #roomId: string;
@@ -143,10 +144,12 @@ export class RoomEncryptor {
   #pending: RekeyReason | undefined;
   /** For each own session: the devices given it and the index they got it from. */
   readonly #given = new Map<string, Map<string, number>>();
-  /** (session, device) pairs already told the key is withheld, so it is said once. */
-  readonly #withheldSent = new Set<string>();
+  /** Per session: the (device, code) pairs already told the key is withheld, so it is said once. */
+  readonly #withheldSent = new Map<string, Set<string>>();
   /** Devices already sent `m.no_olm`: the spec asks for one notice until Olm works again. */
   readonly #noOlmSent = new Set<string>();
+  /** The tail of the queue that runs async operations one at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RoomEncryptorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -211,7 +214,11 @@ export class RoomEncryptor {
    * Starts a new session now and shares it with every recipient ("rekey on demand"). In a
    * `forward-secret` room this is a no-op: every message already has its own session.
    */
-  async rekey(room: RoomSnapshot): Promise<RekeyResult> {
+  rekey(room: RoomSnapshot): Promise<RekeyResult> {
+    return this.#serial(() => this.#rekey(room));
+  }
+
+  async #rekey(room: RoomSnapshot): Promise<RekeyResult> {
     this.#assertJoined(room);
     if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [] };
     const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
@@ -224,7 +231,11 @@ export class RoomEncryptor {
    * joins, so `shared` history reaches it before this device next speaks). Rotates first when
    * the policy requires it. A no-op in `forward-secret` rooms.
    */
-  async shareKeys(room: RoomSnapshot): Promise<RekeyResult & { cost: ShareCost }> {
+  shareKeys(room: RoomSnapshot): Promise<RekeyResult & { cost: ShareCost }> {
+    return this.#serial(() => this.#shareKeys(room));
+  }
+
+  async #shareKeys(room: RoomSnapshot): Promise<RekeyResult & { cost: ShareCost }> {
     this.#assertJoined(room);
     if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [], cost: NO_COST };
     const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
@@ -243,7 +254,15 @@ export class RoomEncryptor {
    * Encrypts one room event. Returns the to-device key messages to deliver first and the
    * `m.room.encrypted` content (spec: the Megolm plaintext is `{type, content, room_id}`).
    */
-  async encrypt(
+  encrypt(
+    eventType: string,
+    content: Readonly<Record<string, unknown>>,
+    room: RoomSnapshot,
+  ): Promise<EncryptResult> {
+    return this.#serial(() => this.#encrypt(eventType, content, room));
+  }
+
+  async #encrypt(
     eventType: string,
     content: Readonly<Record<string, unknown>>,
     room: RoomSnapshot,
@@ -264,7 +283,12 @@ export class RoomEncryptor {
       JSON.stringify({ type: eventType, content, room_id: this.#roomId }),
     );
     current.messages += 1;
-    if (current.singleUse) this.#forgetCurrent();
+    if (current.singleUse) {
+      // Nothing can be asked about a single-use session later: drop its bookkeeping too.
+      this.#forgetCurrent();
+      this.#given.delete(current.sessionId);
+      this.#withheldSent.delete(current.sessionId);
+    }
     return {
       toDevice: work.toDevice,
       content: {
@@ -287,7 +311,14 @@ export class RoomEncryptor {
    * it was already given (from the index it was given). Everything else is `m.unauthorised`; a
    * key this device no longer holds (e.g. deleted by `forward-secret`) is `m.unavailable`.
    */
-  async answerKeyRequest(
+  answerKeyRequest(
+    request: KeyRequest,
+    room: RoomSnapshot,
+  ): Promise<RekeyResult & { cost: ShareCost }> {
+    return this.#serial(() => this.#answerKeyRequest(request, room));
+  }
+
+  async #answerKeyRequest(
     request: KeyRequest,
     room: RoomSnapshot,
   ): Promise<RekeyResult & { cost: ShareCost }> {
@@ -346,6 +377,13 @@ export class RoomEncryptor {
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `RoomEncryptor ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** Runs `task` after every earlier one has settled, so callers may overlap calls freely. */
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(task, task);
+    this.#queue = result.catch(() => undefined);
+    return result;
   }
 
   #assertJoined(room: RoomSnapshot): void {
@@ -575,10 +613,15 @@ export class RoomEncryptor {
     sessionId: string,
     always: boolean,
   ): void {
-    const once = `${sessionId}\u0000${deviceKey(device)}\u0000${code}`;
     if (!always) {
-      if (this.#withheldSent.has(once)) return;
-      this.#withheldSent.add(once);
+      const once = `${deviceKey(device)}\u0000${code}`;
+      let sent = this.#withheldSent.get(sessionId);
+      if (sent === undefined) {
+        sent = new Set();
+        this.#withheldSent.set(sessionId, sent);
+      }
+      if (sent.has(once)) return;
+      sent.add(once);
     }
     work.withheld += 1;
     work.toDevice.push({

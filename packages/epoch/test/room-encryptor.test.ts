@@ -174,6 +174,32 @@ describe('RoomEncryptor.encrypt', () => {
   });
 });
 
+describe('RoomEncryptor call ordering', () => {
+  it('runs overlapping calls one at a time: one session, shared once, messages in call order', async () => {
+    const f = fixture(megolm, { mode: 'epoch' }, 3);
+    const [a, b, c] = await Promise.all([
+      f.encryptor.encrypt('m.room.message', { body: 'a' }, f.room()),
+      f.encryptor.encrypt('m.room.message', { body: 'b' }, f.room()),
+      f.encryptor.shareKeys(f.room()),
+    ]);
+    expect(a.rekey?.reason).toBe('first-message');
+    expect(b.rekey).toBeUndefined();
+    expect(b.content.session_id).toBe(a.content.session_id);
+    expect([a.toDevice.length, b.toDevice.length, c.toDevice.length]).toEqual([3, 0, 0]);
+    await f.deliver(a.toDevice);
+    const peer = f.peers[0];
+    expect((await peer?.receiver.decrypt(ROOM, b.content))?.messageIndex).toBe(1);
+  });
+
+  it('keeps working after a failed call', async () => {
+    const f = fixture(megolm, { mode: 'epoch' }, 1);
+    const failing = f.encryptor.encrypt('m.room.message', text, null as never);
+    const next = f.encryptor.encrypt('m.room.message', text, f.room());
+    await expect(failing).rejects.toThrow(TypeError);
+    await expect(next).resolves.toMatchObject({ rekey: { reason: 'first-message' } });
+  });
+});
+
 describe('RoomEncryptor.rekey', () => {
   it('starts and shares a new session at once, reporting one Olm encryption per device', async () => {
     const f = fixture(megolm, { mode: 'shared' }, 4);
