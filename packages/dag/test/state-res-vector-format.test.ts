@@ -102,7 +102,7 @@ describe('state-res scenarios vector format', () => {
   it('fails when a rejected event is not listed, or an accepted one is', async () => {
     const { file, scenario } = await scenarioFile();
     scenario['expected_rejected'] = [];
-    await expect(runAll(file)).rejects.toThrow(/against the state before it/);
+    await expect(runAll(file)).rejects.toThrow(/final state/);
     const events = scenario['events'] as { event_id: string }[];
     scenario['expected_rejected'] = [events[1]?.event_id];
     await expect(runAll(file)).rejects.toThrow(/listed as rejected/);
