@@ -23,6 +23,10 @@ import { TransportError } from './errors.ts';
 import { MatrixError } from './matrix-error.ts';
 import { formatXMatrixHeader, parseXMatrixHeader, type XMatrixParams } from './x-matrix-header.ts';
 
+// Appendices, "Server Name": hostname [ ":" port ], hostname = IPv4 / "[" IPv6 "]" / dns-name
+// (IPv4 literals are dns-names syntactically). https://spec.matrix.org/v1.19/appendices/#server-name
+const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9A-Za-z.-]{1,255})(?::[0-9]{1,5})?$/;
+
 /** What a request signature covers. */
 export interface XMatrixRequest {
   /** HTTP method, upper case (`GET`, `PUT`…). */
@@ -136,6 +140,9 @@ export async function verifyRequest(
     throw error;
   }
   const { origin, key } = params;
+  // The origin is handed to the key lookup, which may fetch keys from it: only a well-formed
+  // server name goes further.
+  if (!SERVER_NAME.test(origin)) return { valid: false, reason: 'bad-header' };
   // "If this property is included, but the value does not match the receiving server's name,
   // the receiving server must deny the request with an HTTP status code 401 Unauthorized."
   if (params.destination !== undefined && params.destination !== serverName) {

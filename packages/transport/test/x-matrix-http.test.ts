@@ -11,6 +11,7 @@ import {
   MatrixHttpClient,
   matrixErrorHandler,
   signRequest,
+  verifyRequest,
   type XMatrixVariables,
   xMatrixMiddleware,
 } from '@weft/transport';
@@ -201,6 +202,10 @@ describe('tampered requests are refused with 401 M_UNAUTHORIZED', () => {
     ['no Authorization header', () => send('PUT', uri, undefined, body)],
     ['a Bearer token instead', () => send('PUT', uri, 'Bearer abc', body)],
     ['a malformed X-Matrix header', () => send('PUT', uri, 'X-Matrix origin="o",key=', body)],
+    [
+      'an origin that is not a server name',
+      () => send('PUT', uri, signed({ origin: 'evil/../x' }), body),
+    ],
   ])('%s', async (_name, attempt) => {
     const response = await attempt();
     expect(response.status).toBe(401);
@@ -288,5 +293,36 @@ describe('xMatrixMiddleware on a plain Hono app', () => {
     });
     const error = await banned.put('/_matrix/federation/v1/send/1', {}).catch((e: unknown) => e);
     expect(MatrixError.isInstance(error) && error.errcode).toBe('M_FORBIDDEN');
+  });
+});
+
+describe('verifyRequest', () => {
+  it('passes only well-formed server names (appendices "Server Name") to the key lookup', async () => {
+    const asked: string[] = [];
+    const lookup = (server: string) => {
+      asked.push(server);
+      return undefined;
+    };
+    const origins = [
+      'example.org',
+      'example.org:8448',
+      '1.2.3.4:80',
+      '[1234:5678::abcd]:443',
+      'ex/ample',
+      'a b',
+      '[zz]',
+      'host:123456',
+      '',
+    ];
+    for (const origin of origins) {
+      const authorization = `X-Matrix origin="${origin}",destination="${DEST}",key="ed25519:1",sig="AAAA"`;
+      await verifyRequest({ method: 'GET', uri: '/x', authorization }, DEST, lookup);
+    }
+    expect(asked).toEqual([
+      'example.org',
+      'example.org:8448',
+      '1.2.3.4:80',
+      '[1234:5678::abcd]:443',
+    ]);
   });
 });
