@@ -81,4 +81,27 @@ export class TestClient {
     }
     return { status: response.status, body: parsed as T, headers: response.headers };
   }
+
+  /** Registers a user through the UIA `m.login.dummy` dance, as a real client does. */
+  async registerUser(
+    username: string,
+    password = 'correct horse battery staple',
+  ): Promise<{ userId: string; accessToken: string; deviceId: string }> {
+    const first = await this.request('POST', '/_matrix/client/v3/register', {
+      body: { username, password },
+    });
+    if (first.status !== 401) throw new Error(`register: expected 401 UIA, got ${first.status}`);
+    const session = first.body['session'];
+    const done = await this.request('POST', '/_matrix/client/v3/register', {
+      body: { username, password, auth: { type: 'm.login.dummy', session } },
+    });
+    if (done.status !== 200) {
+      throw new Error(`register failed: ${done.status} ${JSON.stringify(done.body)}`);
+    }
+    return {
+      userId: String(done.body['user_id']),
+      accessToken: String(done.body['access_token']),
+      deviceId: String(done.body['device_id']),
+    };
+  }
 }

@@ -1,0 +1,69 @@
+// GET/POST /_matrix/client/v3/login
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
+// https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
+import { MatrixError } from '@weft/transport';
+
+import type { Services } from '../../services/index.ts';
+import { type ClientApp, clientEndpoint } from './routes.ts';
+
+/** The user ID a login names: `identifier` (m.id.user) or the deprecated top-level `user`. */
+function loginUser(body: Record<string, unknown>, serverName: string): string {
+  const identifier = body['identifier'];
+  let user: unknown = body['user'];
+  if (identifier !== undefined) {
+    if (typeof identifier !== 'object' || identifier === null) {
+      throw MatrixError.badJson('identifier must be an object');
+    }
+    const { type, user: name } = identifier as Record<string, unknown>;
+    if (type !== 'm.id.user') {
+      throw new MatrixError(400, 'M_UNKNOWN', 'Only m.id.user identifiers are supported');
+    }
+    user = name;
+  }
+  if (typeof user !== 'string' || user === '') throw MatrixError.badJson('No user given');
+  return user.startsWith('@') ? user : `@${user.toLowerCase()}:${serverName}`;
+}
+
+export function registerLogin(app: ClientApp, services: Services): void {
+  clientEndpoint(app, {
+    method: 'GET',
+    path: '/login',
+    auth: 'none',
+    handler: () => ({ flows: [{ type: 'm.login.password' }] }),
+  });
+
+  clientEndpoint(app, {
+    method: 'POST',
+    path: '/login',
+    auth: 'none',
+    rateLimit: true,
+    handler: async ({ body }) => {
+      if (body['type'] !== 'm.login.password') {
+        throw new MatrixError(400, 'M_UNKNOWN', 'Unsupported login type');
+      }
+      const password = body['password'];
+      if (typeof password !== 'string') throw MatrixError.badJson('password must be a string');
+      const deviceId = body['device_id'];
+      const displayName = body['initial_device_display_name'];
+      if (deviceId !== undefined && typeof deviceId !== 'string') {
+        throw MatrixError.badJson('device_id must be a string');
+      }
+      if (displayName !== undefined && typeof displayName !== 'string') {
+        throw MatrixError.badJson('initial_device_display_name must be a string');
+      }
+      const result = await services.accounts.loginWithPassword({
+        userId: loginUser(body, services.ctx.config.serverName),
+        password,
+        ...(deviceId !== undefined ? { deviceId } : {}),
+        ...(displayName !== undefined ? { deviceDisplayName: displayName } : {}),
+      });
+      return {
+        user_id: result.userId,
+        access_token: result.accessToken,
+        device_id: result.deviceId,
+        home_server: services.ctx.config.serverName,
+        well_known: { 'm.homeserver': { base_url: services.ctx.config.publicBaseUrl } },
+      };
+    },
+  });
+}

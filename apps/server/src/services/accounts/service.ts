@@ -1,0 +1,191 @@
+/**
+ * Accounts: users, devices and access tokens (spec client-server-api "Account registration",
+ * "Login", "Device management"). Registration and login create a device and a token in one
+ * transaction. Other services learn of new and removed devices through `onDeviceChange`.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { MatrixError } from '@weft/transport';
+
+import { type SqlExecutor, StorageError } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { issueAccessToken } from './tokens.ts';
+
+/** Spec "User Identifiers": the localpart grammar for new users. */
+const LOCALPART = /^[a-z0-9._=\-/+]+$/;
+
+export interface LoginResult {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly accessToken: string;
+}
+
+export type DeviceChange = {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly change: 'added' | 'removed';
+};
+
+/** Called inside the transaction that adds or removes a device. */
+export type DeviceChangeListener = (tx: SqlExecutor, change: DeviceChange) => Promise<void>;
+
+export class AccountService {
+  readonly #ctx: ServerContext;
+  readonly #deviceListeners: DeviceChangeListener[] = [];
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Subscribes to device additions/removals (e2e device lists). */
+  onDeviceChange(listener: DeviceChangeListener): void {
+    this.#deviceListeners.push(listener);
+  }
+
+  /** `@<localpart>:<server name>`, after checking the localpart grammar and length. */
+  userIdFor(localpart: string): string {
+    const userId = `@${localpart}:${this.#ctx.config.serverName}`;
+    if (!LOCALPART.test(localpart) || userId.length > 255) {
+      throw new MatrixError(400, 'M_INVALID_USERNAME', 'User ID must match [a-z0-9._=-/+]+');
+    }
+    return userId;
+  }
+
+  async userExists(userId: string): Promise<boolean> {
+    const row = await this.#ctx.db.queryOne('SELECT 1 AS one FROM users WHERE user_id = $1', [
+      userId,
+    ]);
+    return row !== undefined;
+  }
+
+  /** Creates a user (and, unless `inhibitLogin`, a device and token). */
+  async register(options: {
+    localpart?: string;
+    password?: string;
+    deviceId?: string;
+    deviceDisplayName?: string;
+    inhibitLogin?: boolean;
+  }): Promise<{ userId: string; deviceId?: string; accessToken?: string }> {
+    const localpart = options.localpart ?? `u${randomBytes(6).toString('hex')}`;
+    const userId = this.userIdFor(localpart);
+    const passwordHash =
+      options.password === undefined ? null : await hashPassword(options.password);
+    try {
+      return await this.#ctx.db.transaction(async (tx) => {
+        await tx.execute(
+          'INSERT INTO users (user_id, password_hash, created_ts) VALUES ($1, $2, $3)',
+          [userId, passwordHash, this.#ctx.now()],
+        );
+        if (options.inhibitLogin) return { userId };
+        return this.#login(tx, userId, options.deviceId, options.deviceDisplayName);
+      });
+    } catch (error) {
+      if (StorageError.isInstance(error) && error.code === 'unique-violation') {
+        throw new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken');
+      }
+      throw error;
+    }
+  }
+
+  /** Checks a password login; a wrong user or password is the same 403 (no user enumeration). */
+  async loginWithPassword(options: {
+    userId: string;
+    password: string;
+    deviceId?: string;
+    deviceDisplayName?: string;
+  }): Promise<LoginResult> {
+    const row = await this.#ctx.db.queryOne<{ password_hash: string | null; deactivated: number }>(
+      'SELECT password_hash, deactivated FROM users WHERE user_id = $1',
+      [options.userId],
+    );
+    const ok =
+      row !== undefined &&
+      row.deactivated === 0 &&
+      row.password_hash !== null &&
+      (await verifyPassword(options.password, row.password_hash));
+    if (!ok) throw MatrixError.forbidden('Invalid username or password');
+    return this.#ctx.db.transaction((tx) =>
+      this.#login(tx, options.userId, options.deviceId, options.deviceDisplayName),
+    );
+  }
+
+  /** Checks a user's password (User-Interactive Auth `m.login.password`). */
+  async checkPassword(userId: string, password: string): Promise<boolean> {
+    const row = await this.#ctx.db.queryOne<{ password_hash: string | null }>(
+      'SELECT password_hash FROM users WHERE user_id = $1 AND deactivated = 0',
+      [userId],
+    );
+    return row?.password_hash != null && (await verifyPassword(password, row.password_hash));
+  }
+
+  async #login(
+    tx: SqlExecutor,
+    userId: string,
+    requestedDeviceId: string | undefined,
+    displayName: string | undefined,
+  ): Promise<LoginResult> {
+    const deviceId = requestedDeviceId ?? randomBytes(5).toString('hex').toUpperCase();
+    const existing = await tx.queryOne(
+      'SELECT 1 AS one FROM devices WHERE user_id = $1 AND device_id = $2',
+      [userId, deviceId],
+    );
+    const now = this.#ctx.now();
+    if (existing === undefined) {
+      await tx.execute(
+        'INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES ($1, $2, $3, $4)',
+        [userId, deviceId, displayName ?? null, now],
+      );
+      for (const listener of this.#deviceListeners) {
+        await listener(tx, { userId, deviceId, change: 'added' });
+      }
+    } else {
+      // Spec "Login": logging in with an existing device ID invalidates its old tokens.
+      await tx.execute('DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2', [
+        userId,
+        deviceId,
+      ]);
+    }
+    const accessToken = await issueAccessToken(tx, userId, deviceId, now);
+    return { userId, deviceId, accessToken };
+  }
+
+  /** Invalidates one token (`/logout`): the device and its keys go too, as the spec says. */
+  async logout(userId: string, deviceId: string): Promise<void> {
+    await this.deleteDevices(userId, [deviceId]);
+  }
+
+  /** Invalidates every token of a user (`/logout/all`) and removes all devices. */
+  async logoutAll(userId: string): Promise<void> {
+    const rows = await this.#ctx.db.query<{ device_id: string }>(
+      'SELECT device_id FROM devices WHERE user_id = $1',
+      [userId],
+    );
+    await this.deleteDevices(
+      userId,
+      rows.map((row) => row.device_id),
+    );
+    await this.#ctx.db.execute('DELETE FROM access_tokens WHERE user_id = $1', [userId]);
+  }
+
+  /** Deletes devices with their tokens, telling device-change listeners in the same transaction. */
+  async deleteDevices(userId: string, deviceIds: readonly string[]): Promise<void> {
+    await this.#ctx.db.transaction(async (tx) => {
+      for (const deviceId of deviceIds) {
+        await tx.execute('DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2', [
+          userId,
+          deviceId,
+        ]);
+        const removed = await tx.execute(
+          'DELETE FROM devices WHERE user_id = $1 AND device_id = $2',
+          [userId, deviceId],
+        );
+        if (removed > 0) {
+          for (const listener of this.#deviceListeners) {
+            await listener(tx, { userId, deviceId, change: 'removed' });
+          }
+        }
+      }
+    });
+  }
+}
