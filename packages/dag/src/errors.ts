@@ -46,10 +46,15 @@ export interface DagErrorContext {
  * duplicated installs where `instanceof` does not.
  */
 export class DagError extends Error {
+  /** What went wrong, as a stable machine-readable code. */
   readonly code: DagErrorCode;
+  /** The event concerned, when known. */
   readonly eventId: string | undefined;
+  /** Path of the offending key inside the event, e.g. `content.users`. */
   readonly path: string | undefined;
+  /** What was expected at `path`. */
   readonly expected: string | undefined;
+  /** What was found at `path` (a type name or size, never the value itself). */
   readonly got: string | undefined;
   readonly [MARKER] = true;
 

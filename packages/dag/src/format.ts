@@ -16,8 +16,9 @@ import type { RoomVersionRules } from './room-versions.ts';
 export const MAX_PDU_BYTES = 65_536;
 /** `type`, `state_key`, room/event/user IDs must not exceed 255 bytes. */
 export const MAX_IDENTIFIER_BYTES = 255;
-/** `auth_events` holds at most 10 event IDs, `prev_events` at most 20 (`pdu_v4` schema). */
+/** `auth_events` holds at most 10 event IDs (`pdu_v4` schema). */
 export const MAX_AUTH_EVENTS = 10;
+/** `prev_events` holds at most 20 event IDs (`pdu_v4` schema). */
 export const MAX_PREV_EVENTS = 20;
 
 /** Options of {@link checkPduFormat}. */

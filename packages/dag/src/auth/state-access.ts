@@ -4,10 +4,15 @@
  */
 import { type DagEvent, type StateMap, stateKeyOf } from '../event.ts';
 
+/** The event types the authorization rules consult. */
 export const CREATE = 'm.room.create';
+/** @see CREATE */
 export const MEMBER = 'm.room.member';
+/** @see CREATE */
 export const JOIN_RULES = 'm.room.join_rules';
+/** @see CREATE */
 export const POWER_LEVELS = 'm.room.power_levels';
+/** @see CREATE */
 export const THIRD_PARTY_INVITE = 'm.room.third_party_invite';
 
 const CREATE_KEY = stateKeyOf(CREATE, '');
