@@ -1,4 +1,8 @@
-/** The fixed membership story the simulation tests replay under each policy. */
+/**
+ * The fixed membership story the simulation tests replay under each policy: 4 users, 6 devices;
+ * invites, joins, a kick, a kick with the rekey option, a ban, a voluntary leave, a rejoin, two
+ * devices added after their user joined and one removed.
+ */
 import type { SimEvent } from './oracle.ts';
 
 const alice = '@alice:weft.test';
@@ -40,6 +44,8 @@ export const STORY: ReadonlyArray<readonly [label: string, event: SimEvent]> = [
   ['m11 a1', { kind: 'send', device: 'a1' }],
   ['dave banned', { kind: 'member', user: dave, membership: 'ban' }],
   ['m12 b1', { kind: 'send', device: 'b1' }],
+  ['carol leaves', { kind: 'member', user: carol, membership: 'leave' }],
+  ['m13 a1', { kind: 'send', device: 'a1' }],
 ];
 
 /** The step index of a label. */

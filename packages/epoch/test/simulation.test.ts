@@ -117,6 +117,15 @@ describe('the price and the protection of each policy', () => {
     },
   );
 
+  it.each(['epoch', 'forward-secret'] as const)(
+    '%s: a member who left reads nothing sent after leaving',
+    async (mode) => {
+      const { result } = await run(mode);
+      for (const device of ['c1', 'c2'])
+        expect(readersOf(result, 'm13 a1').has(device)).toBe(false);
+    },
+  );
+
   it('epoch: members keep the keys of the epochs they belonged to', async () => {
     const { result } = await run('epoch');
     const m3 = result.messages.find((m) => m.step === stepOf('m3 a1'));
