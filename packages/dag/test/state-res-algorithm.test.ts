@@ -292,6 +292,75 @@ describe('iterative auth checks', () => {
   });
 });
 
+describe('resolveState storage access', () => {
+  it('fetches in batches, one per layer of the auth walk, through an async store', async () => {
+    const room = await TestRoom.create(ROOM_V11);
+    for (let i = 0; i < 30; i += 1) {
+      const user = `@u${i}:example.org`;
+      await room.add({
+        type: 'm.room.member',
+        sender: user,
+        state_key: user,
+        content: { membership: 'join' },
+      });
+    }
+    const base = [...room.extremities];
+    const a = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'a' },
+      prev: base,
+      ts: 1,
+    });
+    const b = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'b' },
+      prev: base,
+      ts: 2,
+    });
+    const sync = eventFetcher(room.events);
+    let calls = 0;
+    const resolved = await resolveState(
+      ROOM_V11,
+      [room.stateAfter(a.event_id), room.stateAfter(b.event_id)],
+      async (ids) => {
+        calls += 1;
+        await new Promise((done) => setTimeout(done, 0));
+        return sync(ids);
+      },
+    );
+    expect(resolved.get(TOPIC)).toBe(b.event_id);
+    // 36 state events whose auth chains are 4 layers deep: a handful of batches, not one per event.
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(8);
+  });
+
+  it('resolves three or more state sets', async () => {
+    for (const rules of [ROOM_V10, ROOM_V12]) {
+      const room = await TestRoom.create(rules);
+      const base = [...room.extremities];
+      const tips: string[] = [];
+      for (const [i, topic] of ['x', 'y', 'z'].entries()) {
+        const e = await room.add({
+          type: 'm.room.topic',
+          sender: ALICE,
+          state_key: '',
+          content: { topic },
+          prev: base,
+          ts: 10 - i,
+        });
+        tips.push(e.event_id);
+      }
+      const resolved = await resolveForks(room, ...tips);
+      // Same mainline position: the largest origin_server_ts (the first, ts 10) is applied last.
+      expect(resolved.get(TOPIC)).toBe(tips[0]);
+    }
+  });
+});
+
 describe('resolveState inputs', () => {
   it('returns the only state set unchanged and an empty map for none', async () => {
     const room = await TestRoom.create(ROOM_V11);
