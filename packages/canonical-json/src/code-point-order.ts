@@ -10,9 +10,10 @@
  */
 
 /**
- * Compares two strings by code point. At the first differing unit both strings are at a code
- * point boundary or inside the same-leading pair, so remapping just that unit is enough:
- * surrogates move above U+FFFF's neighbours (+0x2000) and U+E000–U+FFFF move down (−0x800).
+ * Compares two well-formed strings by code point. Before the first differing unit the strings
+ * agree, so that unit starts a code point in both or is the low half of pairs with the same high
+ * half. Remapping just that unit is therefore enough: surrogates move up past U+E000–U+FFFF
+ * (+0x2000) and U+E000–U+FFFF move down into the gap (−0x800); units below U+D800 stay put.
  */
 export function compareCodePoints(a: string, b: string): number {
   const length = Math.min(a.length, b.length);

@@ -3,6 +3,7 @@
  * `CanonicalJsonError` whose `code` says what was wrong and whose `path` says where.
  */
 
+/** Brand shared by every copy of this package, read by `CanonicalJsonError.isInstance`. */
 const MARKER = Symbol.for('weft.canonical-json.error');
 
 /**
