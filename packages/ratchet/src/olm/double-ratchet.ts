@@ -8,19 +8,11 @@
  * in a chain. Decryption works on copies and commits only after the MAC and padding check out, so
  * a rejected message leaves the state exactly as it was.
  */
-import {
-  decryptCbc,
-  deriveCipherKeys,
-  encryptCbc,
-  hmacSha256,
-  macMatches,
-  zeroize,
-  zeroizeKeys,
-} from '../cipher.ts';
+import { decryptCbc, encryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { type RandomSource, randomBytes } from '../random.ts';
 import { curveAgreement, curvePublicKey } from './curve.ts';
-import { advanceRootKey, MESSAGE_KEYS_INFO, messageKey, nextChainKey } from './kdf.ts';
+import { advanceChain, advanceRootKey, deriveMessageKeys } from './kdf.ts';
 import { decodeNormalMessage, encodeNormalMessage, MAC_LENGTH } from './messages.ts';
 
 /** Receiver chains kept (libolm MAX_RECEIVER_CHAINS). */
@@ -78,7 +70,7 @@ function sealMessage(
   index: number,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const keys = deriveCipherKeys(key, MESSAGE_KEYS_INFO);
+  const keys = deriveMessageKeys(key);
   try {
     const ciphertext = encryptCbc(keys, plaintext);
     const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext);
@@ -97,7 +89,7 @@ function openMessage(
   mac: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array {
-  const keys = deriveCipherKeys(key, MESSAGE_KEYS_INFO);
+  const keys = deriveMessageKeys(key);
   try {
     const expected = hmacSha256(keys.macKey, authenticated).subarray(0, MAC_LENGTH);
     if (!macMatches(expected, mac)) {
@@ -119,13 +111,15 @@ function walkChain(
   const skipped: SkippedKey[] = [];
   let current = chainKey;
   for (let i = index; i < target; i++) {
-    // Only the newest MAX_SKIPPED_MESSAGE_KEYS could survive insertion, so skip deriving the rest.
+    const step = advanceChain(current);
+    // Only the newest MAX_SKIPPED_MESSAGE_KEYS could survive insertion; the rest are discarded.
     if (target - i <= MAX_SKIPPED_MESSAGE_KEYS) {
-      skipped.push({ ratchetKey, index: i, messageKey: messageKey(current) });
+      skipped.push({ ratchetKey, index: i, messageKey: step.messageKey });
+    } else {
+      step.messageKey.fill(0);
     }
-    const next = nextChainKey(current);
     if (current !== chainKey) current.fill(0);
-    current = next;
+    current = step.nextChainKey;
   }
   return { chainKey: current, skipped };
 }
@@ -201,11 +195,10 @@ export class DoubleRatchet {
       sender = { ratchetPrivate, ratchetPublic, chainKey: next.chainKey, index: 0 };
       this.#sender = sender;
     }
-    const key = messageKey(sender.chainKey);
+    const { messageKey: key, nextChainKey } = advanceChain(sender.chainKey);
     const index = sender.index;
-    const nextKey = nextChainKey(sender.chainKey);
     sender.chainKey.fill(0);
-    sender.chainKey = nextKey;
+    sender.chainKey = nextChainKey;
     sender.index += 1;
     try {
       return sealMessage(key, sender.ratchetPublic, index, plaintext);
@@ -274,12 +267,12 @@ export class DoubleRatchet {
     }
 
     const walked = walkChain(ratchetKey, chainKey, start, counter);
-    const key = messageKey(walked.chainKey);
+    const { messageKey: key, nextChainKey: advanced } = advanceChain(walked.chainKey);
     let plaintext: Uint8Array;
     try {
       plaintext = openMessage(key, message.authenticated, message.mac, message.ciphertext);
     } catch (error) {
-      zeroize(newRoot, walked.chainKey === chainKey ? undefined : walked.chainKey);
+      zeroize(newRoot, advanced, walked.chainKey === chainKey ? undefined : walked.chainKey);
       if (chain === undefined) chainKey.fill(0);
       for (const skipped of walked.skipped) skipped.messageKey.fill(0);
       throw error;
@@ -289,7 +282,6 @@ export class DoubleRatchet {
 
     // Commit. "If the decryption succeeds the receiver updates the chain key for Ti with Ci,j+1
     // and stores the message keys that were skipped."
-    const advanced = nextChainKey(walked.chainKey);
     if (walked.chainKey !== chainKey) walked.chainKey.fill(0);
     chainKey.fill(0);
     if (chain === undefined) {

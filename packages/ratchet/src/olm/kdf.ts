@@ -9,8 +9,10 @@
  * - Authenticated encryption keys: AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80).
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { type _HMAC, hmac } from '@noble/hashes/hmac.js';
+import { type _SHA256, sha256 } from '@noble/hashes/sha2.js';
+
+import type { CipherKeys } from '../cipher.ts';
 
 const encoder = new TextEncoder();
 const ROOT_INFO = encoder.encode('OLM_ROOT');
@@ -43,12 +45,62 @@ export function advanceRootKey(rootKey: Uint8Array, ratchetSecret: Uint8Array): 
   return split(hkdf(sha256, ratchetSecret, rootKey, RATCHET_INFO, 64));
 }
 
-/** Ci,j+1 = HMAC-SHA-256(Ci,j, 0x02). */
-export function nextChainKey(chainKey: Uint8Array): Uint8Array {
-  return hmac(sha256, chainKey, CHAIN_SEED);
+/** One step of a chain: the message key Mi,j and the next chain key Ci,j+1. */
+export interface ChainStep {
+  readonly messageKey: Uint8Array;
+  readonly nextChainKey: Uint8Array;
 }
 
-/** Mi,j = HMAC-SHA-256(Ci,j, 0x01). */
-export function messageKey(chainKey: Uint8Array): Uint8Array {
-  return hmac(sha256, chainKey, MESSAGE_SEED);
+type KeyedHmac = _HMAC<_SHA256>;
+
+// HMAC-SHA-256 keyed with 32 zero bytes: HKDF-Extract with the zero salt. Its padded key blocks
+// are hashed once here; every use clones this state instead of re-keying.
+const ZERO_SALT_HMAC: KeyedHmac = hmac.create(sha256, ZERO_SALT);
+// A reusable clone target, so per-message HMACs allocate no hash objects. Each use ends in
+// digestInto(), which wipes its state (noble's destroy()). Safe: JavaScript runs this synchronously.
+const scratch: KeyedHmac = ZERO_SALT_HMAC.clone();
+
+function macInto(keyed: KeyedHmac, out: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = keyed._cloneInto(scratch);
+  for (const part of parts) h.update(part);
+  h.digestInto(out);
+  return out;
+}
+
+/**
+ * Mi,j = HMAC(Ci,j, 0x01) and Ci,j+1 = HMAC(Ci,j, 0x02) ("Creating a message key", "Advancing the
+ * chain key"), keying the HMAC once for both.
+ */
+export function advanceChain(chainKey: Uint8Array): ChainStep {
+  const keyed = hmac.create(sha256, chainKey);
+  const messageKey = macInto(keyed, new Uint8Array(32), MESSAGE_SEED);
+  const nextChainKey = new Uint8Array(32);
+  keyed.update(CHAIN_SEED).digestInto(nextChainKey);
+  return { messageKey, nextChainKey };
+}
+
+const INFO_BLOCKS = [1, 2, 3].map((i) => {
+  const block = new Uint8Array(MESSAGE_KEYS_INFO.length + 1);
+  block.set(encoder.encode(MESSAGE_KEYS_INFO));
+  block[MESSAGE_KEYS_INFO.length] = i;
+  return block;
+});
+
+/**
+ * AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80) (RFC 5869: PRK = HMAC(0, M);
+ * T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n)); the same bytes as `deriveCipherKeys(M, "OLM_KEYS")`,
+ * computed without per-call hash allocations since it runs for every message.
+ */
+export function deriveMessageKeys(messageKey: Uint8Array): CipherKeys {
+  const [info1, info2, info3] = INFO_BLOCKS as [Uint8Array, Uint8Array, Uint8Array];
+  const prk = macInto(ZERO_SALT_HMAC, new Uint8Array(32), messageKey);
+  const keyed = hmac.create(sha256, prk);
+  prk.fill(0);
+  const aesKey = macInto(keyed, new Uint8Array(32), info1);
+  const macKey = macInto(keyed, new Uint8Array(32), aesKey, info2);
+  const last = new Uint8Array(32);
+  keyed.update(macKey).update(info3).digestInto(last);
+  const iv = last.slice(0, 16);
+  last.fill(0);
+  return { aesKey, macKey, iv };
 }
