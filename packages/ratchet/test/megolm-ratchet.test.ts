@@ -88,7 +88,7 @@ describe('MegolmRatchet.advanceTo', () => {
           expect(Buffer.from(at(high, low).data)).toEqual(Buffer.from(direct.data));
         },
       ),
-      { numRuns: 30 },
+      { numRuns: 12 },
     );
   });
 
