@@ -157,6 +157,28 @@ const CASES: RuleCase[] = [
     },
   },
 
+  {
+    rule: '2',
+    name: 'v12 auth state without the create event: found through the auth event lookup',
+    versions: ['12'],
+    expect: true,
+    build: (r) => {
+      const state = basic(r);
+      state.delete(stateKeyOf('m.room.create', ''));
+      return { event: r.message(ALICE), state, options: lookupIn(state, [r.create]) };
+    },
+  },
+  {
+    rule: '2',
+    name: 'v12 auth state without the create event and no lookup',
+    versions: ['12'],
+    expect: 'missing-create-event',
+    build: (r) => {
+      const state = basic(r);
+      state.delete(stateKeyOf('m.room.create', ''));
+      return { event: r.message(ALICE), state };
+    },
+  },
   // ---- Rule 3: auth_events
   {
     rule: '3.2',

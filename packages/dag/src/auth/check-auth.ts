@@ -4,7 +4,7 @@
  * order. Rule numbers below are v12's; v10/v11 number the same rules one lower after rule 1
  * (they have no rule 2).
  */
-import type { DagEvent, StateMap } from '../event.ts';
+import { type DagEvent, type StateMap, stateKeyOf } from '../event.ts';
 import type { RoomVersionRules } from '../room-versions.ts';
 import { type AuthOutcome, allow, reject } from './outcome.ts';
 import { namedLevel, powerLevelOf, requiredPowerLevel } from './power-levels.ts';
@@ -29,7 +29,8 @@ export interface CheckAuthOptions {
    * themselves: no duplicates, only selected types, none rejected, same room) is checked, as on
    * receipt of a PDU (server-server-api "Checks performed on receipt of a PDU", step 4). When
    * absent, rule 3 is skipped: state resolution's iterative auth checks and soft-fail checks
-   * re-run only the state-dependent rules.
+   * re-run only the state-dependent rules. In v12 it also supplies the create event the room ID
+   * names when `authState` lacks it (v12 events never cite it in `auth_events`).
    */
   readonly authEvent?: (eventId: string) => DagEvent | undefined;
   /**
@@ -68,8 +69,19 @@ export function checkAuth(
   // Rule 1: m.room.create.
   if (event.type === CREATE) return checkCreate(event, rules);
 
-  const create = createEventOf(authState);
+  let state = authState;
+  let create = createEventOf(state);
   if (rules.authorization.roomCreateEventIdAsRoomId) {
+    // v12 events never cite the create event: when the auth state lacks it, take the one the
+    // room ID names from the caller's auth event lookup.
+    if (create === undefined && options.authEvent !== undefined && event.room_id?.startsWith('!')) {
+      create = options.authEvent(`$${event.room_id.slice(1)}`);
+      if (create?.type === CREATE && create.state_key === '') {
+        state = new Map(authState).set(stateKeyOf(CREATE, ''), create);
+      } else {
+        create = undefined;
+      }
+    }
     // Rule 2 (v12): the room ID names an accepted create event.
     const outcome = checkRoomIdIsCreateEvent(event, create);
     if (!outcome.allowed) return outcome;
@@ -92,22 +104,22 @@ export function checkAuth(
     return reject('not-federated', 'rule 4: m.federate is false and sender is on another server');
   }
   // Rule 5: m.room.member.
-  if (event.type === MEMBER) return checkMember(event, authState, rules, options);
+  if (event.type === MEMBER) return checkMember(event, state, rules, options);
 
   // Rule 6: If the sender's current membership state is not join, reject.
-  if (membershipOf(authState, event.sender) !== 'join') {
+  if (membershipOf(state, event.sender) !== 'join') {
     return reject('sender-not-joined', 'rule 6: sender is not joined');
   }
-  const senderLevel = powerLevelOf(event.sender, authState, rules);
+  const senderLevel = powerLevelOf(event.sender, state, rules);
   // Rule 7: m.room.third_party_invite: allow iff sender's level >= the invite level.
   if (event.type === THIRD_PARTY_INVITE) {
-    return senderLevel >= namedLevel(authState, 'invite')
+    return senderLevel >= namedLevel(state, 'invite')
       ? allow()
       : reject('insufficient-power', 'rule 7: sender is below the invite level');
   }
   // Rule 8: If the event type's required power level is greater than the sender's, reject.
   const isState = event.state_key !== undefined;
-  const required = requiredPowerLevel(event.type, isState, authState);
+  const required = requiredPowerLevel(event.type, isState, state);
   if (required > senderLevel) {
     return reject(
       'insufficient-power',
@@ -119,7 +131,7 @@ export function checkAuth(
     return reject('state-key-impersonation', 'rule 9: state_key names another user');
   }
   // Rule 10: m.room.power_levels.
-  if (event.type === POWER_LEVELS) return checkPowerLevels(event, authState, rules);
+  if (event.type === POWER_LEVELS) return checkPowerLevels(event, state, rules);
   // Rule 11: Otherwise, allow.
   return allow();
 }
