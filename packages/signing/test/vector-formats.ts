@@ -216,7 +216,14 @@ export const eventHashes: VectorFormat = {
         );
         assert.equal(computeReferenceHash(signed, roomVersion), expected['reference_hash']);
         assert.equal(computeEventId(signed, roomVersion), expected['event_id']);
-        if (expected['room_id'] !== undefined) {
+        // Room v12 create events define the room ID; the vector must give it, and we must match.
+        const definesRoom = roomVersion === '12' && input['type'] === 'm.room.create';
+        assert.equal(
+          expected['room_id'] !== undefined,
+          definesRoom,
+          'room_id given exactly for v12 create events',
+        );
+        if (definesRoom) {
           assert.equal(computeRoomId(signed, roomVersion), expected['room_id']);
         }
         // The signed event verifies; its redacted copy verifies too but must be used redacted
