@@ -35,12 +35,26 @@ function table(messages: readonly { step: number }[], readers: (i: number) => Re
   return Object.fromEntries(messages.map((m, i) => [STORY[m.step]?.[0], [...readers(i)].sort()]));
 }
 
-async function run(
-  mode: PolicyMode,
-  megolm: MegolmChoice = ratchetMegolm,
-): Promise<{ result: SimulationResult; expected: ExpectedMessage[] }> {
-  const result = await simulate(events, { mode }, megolm);
-  return { result, expected: expectedReaders(events, { mode }) };
+interface Run {
+  result: SimulationResult;
+  expected: ExpectedMessage[];
+}
+
+/** Runs with Weft's Megolm are shared between the tests that only read their outcome. */
+const runs = new Map<PolicyMode, Promise<Run>>();
+
+async function run(mode: PolicyMode, megolm?: MegolmChoice): Promise<Run> {
+  const go = async () => ({
+    result: await simulate(events, { mode }, megolm ?? ratchetMegolm),
+    expected: expectedReaders(events, { mode }),
+  });
+  if (megolm !== undefined) return go();
+  let cached = runs.get(mode);
+  if (cached === undefined) {
+    cached = go();
+    runs.set(mode, cached);
+  }
+  return cached;
 }
 
 function readersOf(result: SimulationResult, label: string): Set<string> {
