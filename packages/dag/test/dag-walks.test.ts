@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
+  authChain,
+  authChainDifference,
   DagError,
   type DagEvent,
   eventFetcher,
@@ -201,6 +203,55 @@ describe('stateBeforeEvent / stateAfterEvent', () => {
   it('rejects arguments of the wrong type', async () => {
     await expect(stateBeforeEvent(ROOM_V11, 'x' as never, eventFetcher([]))).rejects.toThrow(
       TypeError,
+    );
+  });
+});
+
+describe('DAG utilities on arbitrary graphs', () => {
+  // Edges may point anywhere (cycles, self-references, unknown events).
+  const arbitraryGraph = fc
+    .array(
+      fc.record({
+        prev: fc.array(fc.nat({ max: 12 }), { maxLength: 3 }),
+        auth: fc.array(fc.nat({ max: 12 }), { maxLength: 3 }),
+        depth: fc.integer({ min: -3, max: 3 }),
+      }),
+      { minLength: 1, maxLength: 10 },
+    )
+    .map((rows) =>
+      rows.map((r, i) =>
+        event(
+          `$g${i}`,
+          r.prev.map((p) => `$g${p}`),
+          {
+            auth_events: r.auth.map((a) => `$g${a}`),
+            depth: r.depth,
+          },
+        ),
+      ),
+    );
+
+  it('return a result or throw a DagError, never anything else', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryGraph, async (events) => {
+        const fetch = eventFetcher(events);
+        const ids = events.map((e) => e.event_id);
+        const attempts: (() => unknown)[] = [
+          () => topologicalOrder(events),
+          () => forwardExtremities(events),
+          () => missingEvents(events, () => false),
+          () => authChain(ids, fetch),
+          () => authChainDifference([ids.slice(0, 3), ids.slice(2)], fetch),
+        ];
+        for (const attempt of attempts) {
+          try {
+            await attempt();
+          } catch (error) {
+            expect(DagError.isInstance(error)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 });
