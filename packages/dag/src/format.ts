@@ -6,6 +6,7 @@
  * Checks run cheapest first, so a malformed event fails before the size check encodes it.
  */
 import { encodeCanonicalJsonBytes } from '@weft/canonical-json';
+import { computeEventId, type JsonObject } from '@weft/signing';
 
 import { isValidUserId, utf8Length } from './auth/user-id.ts';
 import { DagError } from './errors.ts';
@@ -24,8 +25,10 @@ export const MAX_PREV_EVENTS = 20;
 /** Options of {@link checkPduFormat}. */
 export interface PduFormatOptions {
   /**
-   * The event ID, when the PDU does not carry one (room versions 3+ derive it from the reference
-   * hash, which `@weft/signing` computes). Otherwise `pdu.event_id` is used.
+   * The event ID, if the caller already knows it. Otherwise a PDU's own `event_id` key is used
+   * (stored events, fixtures), and when it has none, as room versions 4+ send them, the ID is
+   * computed from the reference hash (`computeEventId` of `@weft/signing`, rooms/fragments/
+   * v4-event-ids.md). An `event_id` key is trusted as given, so strip it from untrusted input.
    */
   readonly eventId?: string;
   /**
@@ -101,15 +104,16 @@ export function checkPduFormat(
   const isInteger = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v);
   const isEventIdList = (v: unknown): boolean => Array.isArray(v) && v.every(isString);
 
-  let id: string;
-  if (options.eventId === undefined) {
-    id = field('event_id', 'a string', isString) as string;
-  } else if (typeof options.eventId === 'string') {
+  let id: string | undefined;
+  if (options.eventId !== undefined) {
+    if (typeof options.eventId !== 'string') {
+      throw new TypeError('checkPduFormat: options.eventId must be a string');
+    }
     id = options.eventId;
-  } else {
-    throw new TypeError('checkPduFormat: options.eventId must be a string');
+  } else if (pdu['event_id'] !== undefined) {
+    id = field('event_id', 'a string', isString) as string;
   }
-  identifier('event_id', id, '$');
+  if (id !== undefined) identifier('event_id', id, '$');
 
   const type = field('type', 'a string', isString) as string;
   identifier('type', type, '');
@@ -174,6 +178,15 @@ export function checkPduFormat(
         isObject(v) &&
         Object.values(v).every((keys) => isObject(keys) && Object.values(keys).every(isString)),
     );
+  }
+
+  // Room versions 4+: the event ID is `$` + the URL-safe reference hash.
+  if (id === undefined) {
+    try {
+      id = computeEventId(pdu as JsonObject, rules.id);
+    } catch (cause) {
+      throw new DagError('invalid-json', 'PDU event ID cannot be computed', { cause });
+    }
   }
 
   // Size limit last: it encodes the whole event (client-server-api "Size limits").
