@@ -142,8 +142,10 @@ function reject(
  *    one must verify.
  * 3. If all pass, compare the event's `hashes.sha256` with its content hash (constant-time).
  *    A mismatch or a missing hash means only the redacted form may be used.
- * Returns an {@link EventVerification}; throws only for argument misuse and for an unknown room
- * version (`SigningError('unsupported-room-version')`).
+ * Returns an {@link EventVerification}. Throws only for misuse: wrong argument types or an empty
+ * `requiredServers` (TypeError/RangeError), an unknown room version
+ * (`SigningError('unsupported-room-version')`), or a key from `keyLookup` that is not 32 bytes
+ * (`SigningError('bad-key')`).
  */
 export function verifyEvent(
   event: JsonObject,
@@ -153,6 +155,10 @@ export function verifyEvent(
 ): EventVerification {
   checkJsonObject(event, 'event');
   if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
+  if (options.requiredServers !== undefined && options.requiredServers.length === 0) {
+    // An empty list would check no signature at all: refuse rather than accept unsigned events.
+    throw new RangeError('requiredServers must name at least one server');
+  }
   const rules = redactionRulesFor(roomVersion);
 
   let texts: EventTexts;

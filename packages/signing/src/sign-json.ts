@@ -51,6 +51,22 @@ export function signedText(object: JsonObject): string {
   return canonicalText(omitKeys(object, ['signatures', 'unsigned']));
 }
 
+/**
+ * A SigningKey, possibly from another copy of this package (duplicated installs break
+ * `instanceof`), recognised by its shape.
+ */
+function isSigningKey(value: unknown): value is SigningKey {
+  if (value instanceof SigningKey) return true;
+  const candidate = value as Partial<SigningKey> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    !(candidate instanceof Uint8Array) &&
+    typeof candidate.keyId === 'string' &&
+    typeof candidate.sign === 'function'
+  );
+}
+
 /** The signing function for `secretKey`, after checking it fits `keyId`. */
 function signerFor(
   keyId: string,
@@ -60,7 +76,7 @@ function signerFor(
   if (algorithm !== ED25519) {
     throw new SigningError('bad-key', 'only ed25519 keys can sign', { keyId });
   }
-  if (secretKey instanceof SigningKey) {
+  if (isSigningKey(secretKey)) {
     if (secretKey.keyId !== keyId) {
       throw new SigningError(
         'bad-key',

@@ -211,6 +211,7 @@ describe('verifyEvent', () => {
     expect(
       verifyEvent(cosigned, '11', all, { requiredServers: ['example.org', 'other.org'] }).status,
     ).toBe('valid');
+    expect(() => verifyEvent(signed, '11', all, { requiredServers: [] })).toThrow(RangeError);
     expect(verifyEvent(signed, '11', all, { requiredServers: ['other.org'] })).toMatchObject({
       code: 'missing-signature',
       entity: 'other.org',
@@ -254,5 +255,6 @@ describe('verifyEvent', () => {
     expect(() => verifyEvent(signed, '11', 'lookup' as unknown as KeyLookup)).toThrow(TypeError);
     expect(() => verifyEvent(null as unknown as JsonObject, '11', lookup)).toThrow(TypeError);
     expect(codeOf(() => verifyEvent(signed, '1', lookup))).toBe('unsupported-room-version');
+    expect(codeOf(() => verifyEvent(signed, '11', () => new Uint8Array(31)))).toBe('bad-key');
   });
 });
