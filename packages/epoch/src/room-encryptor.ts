@@ -489,8 +489,14 @@ export class RoomEncryptor {
   async #share(room: RoomSnapshot, work: Work): Promise<void> {
     const current = this.#current;
     if (current === undefined) return;
-    const rules = POLICY_RULES[this.#policy.mode];
-    const history = rules.historyShared
+    const given = this.#given.get(current.sessionId);
+    // Only devices without the current session need anything: a device is offered the history
+    // in the same pass that gives it the current session, so the common case costs no store read.
+    const pending = recipientDevices(room, this.#own, this.#includeInvited).filter(
+      (device) => given?.has(deviceKey(device)) !== true,
+    );
+    if (pending.length === 0) return;
+    const history = POLICY_RULES[this.#policy.mode].historyShared
       ? (await this.#store.list(this.#roomId)).filter(
           (k) =>
             k.sharedHistory &&
@@ -498,16 +504,14 @@ export class RoomEncryptor {
             k.sessionId !== current.sessionId,
         )
       : [];
-    for (const device of recipientDevices(room, this.#own, this.#includeInvited)) {
+    for (const device of pending) {
       const key = deviceKey(device);
       const refusal = this.#refusal(device);
       if (refusal !== undefined) {
         this.#pushWithheld(work, device, refusal, current.sessionId, false);
         continue;
       }
-      if (this.#given.get(current.sessionId)?.has(key) !== true) {
-        if (!(await this.#shareCurrent(work, device, current))) continue;
-      }
+      if (!(await this.#shareCurrent(work, device, current))) continue;
       for (const old of history) {
         if (this.#given.get(old.sessionId)?.has(key) === true) continue;
         const first = old.session.firstKnownIndex();

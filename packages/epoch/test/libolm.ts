@@ -2,7 +2,7 @@
  * libolm 3.2.13 (Debian's libjs-olm, wasm) loaded in-process: a real, independent Megolm
  * implementation for the simulation and a peer for interop and benchmarks.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import type { InboundGroupSession, MegolmBackend, OutboundGroupSession } from '@weft/epoch';
@@ -51,6 +51,11 @@ let loaded: Promise<LibOlm> | undefined;
 /** Loads libolm once (`Olm.init` with the wasm bytes; plain `init()` fails on Node ≥ 18). */
 export function loadLibOlm(): Promise<LibOlm> {
   loaded ??= (async () => {
+    if (!existsSync(`${OLM_DIR}/olm.wasm`)) {
+      throw new Error(
+        'interop peer missing: libolm wasm (apt-get install libjs-olm; scripts/provision.sh does this)',
+      );
+    }
     const require = createRequire(import.meta.url);
     const olm = require(`${OLM_DIR}/olm.js`) as LibOlm;
     await olm.init({ wasmBinary: readFileSync(`${OLM_DIR}/olm.wasm`) });
