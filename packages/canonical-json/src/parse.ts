@@ -13,6 +13,7 @@
  * integers, and is off by default.
  */
 import { DEFAULT_MAX_DEPTH } from './encode.ts';
+import { CanonicalJsonError } from './errors.ts';
 import { Failure } from './failure.ts';
 import { decodeUtf8Strict } from './utf8.ts';
 
@@ -92,6 +93,14 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
     }
   } catch (error) {
     if (error instanceof Failure) throw error.toError();
+    // No user code runs while parsing, so a RangeError here is the engine's stack limit, reached
+    // only when the caller raised maxDepth far above the default: still "too deep".
+    if (error instanceof RangeError) {
+      throw new CanonicalJsonError('too-deep', 'nesting exhausted the call stack', {
+        path: '$',
+        cause: error,
+      });
+    }
     throw error;
   }
 }

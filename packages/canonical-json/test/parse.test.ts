@@ -161,6 +161,15 @@ describe('parseJson rejections (code, path, position)', () => {
     expect(error.code).toBe('too-deep');
   });
 
+  it('too-deep, not a stack overflow, when maxDepth is raised beyond what the stack holds', () => {
+    const depth = 200_000;
+    const error = failure(() =>
+      parseJson(`${'['.repeat(depth)}${']'.repeat(depth)}`, { maxDepth: depth }),
+    );
+    expect(error.code).toBe('too-deep');
+    expect(error.cause).toBeInstanceOf(RangeError);
+  });
+
   it('too-large: input beyond maxBytes, counted in UTF-8', () => {
     expect(failure(() => parseJson('[1,2,3]', { maxBytes: 6 })).code).toBe('too-large');
     expect(failure(() => parseJson('"éé"', { maxBytes: 5 })).code).toBe('too-large');
