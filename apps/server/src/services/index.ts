@@ -4,13 +4,16 @@
  */
 import { AccountService } from './accounts/service.ts';
 import type { ServerContext } from './core/context.ts';
+import { RoomService } from './rooms/service.ts';
 
 export interface Services {
   readonly ctx: ServerContext;
   readonly accounts: AccountService;
+  readonly rooms: RoomService;
 }
 
 export function createServices(ctx: ServerContext): Services {
   const accounts = new AccountService(ctx);
-  return { ctx, accounts };
+  const rooms = new RoomService(ctx);
+  return { ctx, accounts, rooms };
 }

@@ -1,0 +1,125 @@
+/**
+ * Storage of room events: loading by ID (with a small cache of committed rows) and the row
+ * shape. Events are immutable once stored except for `redacted_by`, which evicts the cache entry.
+ */
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { StoredEvent } from './types.ts';
+
+/** The columns every event query selects (with `e.` = events, `r.` = rooms). */
+export const EVENT_COLUMNS = `e.event_id, e.room_id, r.room_version, e.pdu, e.type, e.state_key,
+  e.sender, e.origin_server_ts, e.depth, e.stream_position, e.state_group, e.unsigned,
+  e.redacted_by, e.sender_device, e.txn_id`;
+
+/** `FROM` clause matching {@link EVENT_COLUMNS}. */
+export const EVENT_FROM = 'events e JOIN rooms r ON r.room_id = e.room_id';
+
+export interface EventRow {
+  [column: string]: unknown;
+  event_id: string;
+  room_id: string;
+  room_version: string;
+  pdu: string;
+  type: string;
+  state_key: string | null;
+  sender: string;
+  origin_server_ts: number;
+  depth: number;
+  stream_position: number | null;
+  state_group: number | null;
+  unsigned: string | null;
+  redacted_by: string | null;
+  sender_device: string | null;
+  txn_id: string | null;
+}
+
+const CACHE_SIZE = 20_000;
+
+/** Reads events; caches only what it read from committed storage. */
+export class EventStore {
+  readonly #cache = new Map<string, StoredEvent>();
+
+  /** Forgets a cached event (after its redaction). */
+  evict(eventId: string): void {
+    this.#cache.delete(eventId);
+  }
+
+  /**
+   * Turns rows into events, resolving `redacted_by`. `cache` is false inside a write
+   * transaction, whose rows may still roll back.
+   */
+  async fromRows(db: SqlExecutor, rows: readonly EventRow[], cache = true): Promise<StoredEvent[]> {
+    const redactionIds = rows.flatMap((row) => (row.redacted_by === null ? [] : [row.redacted_by]));
+    const redactions =
+      redactionIds.length === 0 ? new Map() : await this.getMany(db, redactionIds, cache);
+    return rows.map((row) => {
+      const cached = this.#cache.get(row.event_id);
+      if (
+        cached !== undefined &&
+        cached.redactedBecause?.eventId === (row.redacted_by ?? undefined)
+      )
+        return cached;
+      const event: StoredEvent = {
+        eventId: row.event_id,
+        roomId: row.room_id,
+        roomVersion: row.room_version,
+        pdu: JSON.parse(row.pdu) as Record<string, unknown>,
+        type: row.type,
+        stateKey: row.state_key ?? undefined,
+        sender: row.sender,
+        originServerTs: Number(row.origin_server_ts),
+        depth: Number(row.depth),
+        streamPosition: row.stream_position === null ? null : Number(row.stream_position),
+        stateGroup: row.state_group === null ? null : Number(row.state_group),
+        unsigned:
+          row.unsigned === null ? undefined : (JSON.parse(row.unsigned) as Record<string, unknown>),
+        redactedBecause: row.redacted_by === null ? undefined : redactions.get(row.redacted_by),
+        senderDevice: row.sender_device ?? undefined,
+        txnId: row.txn_id ?? undefined,
+      };
+      if (cache) this.#remember(event);
+      return event;
+    });
+  }
+
+  #remember(event: StoredEvent): void {
+    if (this.#cache.size >= CACHE_SIZE) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(event.eventId, event);
+  }
+
+  /** One event by ID, or `undefined`. */
+  async get(db: SqlExecutor, eventId: string, cache = true): Promise<StoredEvent | undefined> {
+    return (await this.getMany(db, [eventId], cache)).get(eventId);
+  }
+
+  /** Events by ID (missing IDs are absent from the map). */
+  async getMany(
+    db: SqlExecutor,
+    eventIds: readonly string[],
+    cache = true,
+  ): Promise<Map<string, StoredEvent>> {
+    const found = new Map<string, StoredEvent>();
+    const missing: string[] = [];
+    for (const id of new Set(eventIds)) {
+      const hit = cache ? this.#cache.get(id) : undefined;
+      if (hit !== undefined) found.set(id, hit);
+      else missing.push(id);
+    }
+    for (let i = 0; i < missing.length; i += 500) {
+      const chunk = missing.slice(i, i + 500);
+      const rows = await db.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM ${EVENT_FROM} WHERE e.event_id IN (${placeholders(chunk.length)})`,
+        chunk,
+      );
+      for (const event of await this.fromRows(db, rows, cache)) found.set(event.eventId, event);
+    }
+    return found;
+  }
+}
+
+/** `$1, $2, …, $n` (offset by `start`). */
+export function placeholders(n: number, start = 1): string {
+  return Array.from({ length: n }, (_, i) => `$${i + start}`).join(', ');
+}

@@ -1,0 +1,118 @@
+/**
+ * Per-room rows: the room itself, its current state entries, its forward extremities and its
+ * memberships. Reads here take any executor, so they work inside a write transaction.
+ */
+import { stateKeyOf } from '@weft/dag';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { Membership, RoomMembershipEntry } from './types.ts';
+
+export interface RoomRow {
+  readonly roomId: string;
+  readonly roomVersion: string;
+  readonly creator: string;
+  readonly isPublic: boolean;
+  readonly currentStateGroup: number | null;
+  readonly maxDepth: number;
+}
+
+export async function loadRoom(db: SqlExecutor, roomId: string): Promise<RoomRow | undefined> {
+  const row = await db.queryOne<{
+    room_id: string;
+    room_version: string;
+    creator: string;
+    is_public: number;
+    current_state_group: number | null;
+    max_depth: number;
+  }>(
+    'SELECT room_id, room_version, creator, is_public, current_state_group, max_depth FROM rooms WHERE room_id = $1',
+    [roomId],
+  );
+  if (row === undefined) return undefined;
+  return {
+    roomId: row.room_id,
+    roomVersion: row.room_version,
+    creator: row.creator,
+    isPublic: Number(row.is_public) === 1,
+    currentStateGroup: row.current_state_group === null ? null : Number(row.current_state_group),
+    maxDepth: Number(row.max_depth),
+  };
+}
+
+/** The event ID of one current state entry. */
+export async function currentStateEventId(
+  db: SqlExecutor,
+  roomId: string,
+  type: string,
+  stateKey: string,
+): Promise<string | undefined> {
+  const row = await db.queryOne<{ event_id: string }>(
+    'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
+    [roomId, type, stateKey],
+  );
+  return row?.event_id;
+}
+
+/** Event IDs of the given current state entries, keyed by `stateKeyOf`. */
+export async function currentStateEventIds(
+  db: SqlExecutor,
+  roomId: string,
+  keys: ReadonlyArray<readonly [type: string, stateKey: string]>,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [type, stateKey] of keys) {
+    const id = await currentStateEventId(db, roomId, type, stateKey);
+    if (id !== undefined) out.set(stateKeyOf(type, stateKey), id);
+  }
+  return out;
+}
+
+export async function forwardExtremities(db: SqlExecutor, roomId: string): Promise<string[]> {
+  const rows = await db.query<{ event_id: string }>(
+    'SELECT event_id FROM room_forward_extremities WHERE room_id = $1 ORDER BY event_id',
+    [roomId],
+  );
+  return rows.map((row) => row.event_id);
+}
+
+interface MembershipRow {
+  [column: string]: unknown;
+  room_id: string;
+  membership: string;
+  event_id: string;
+  stream_position: number;
+  forgotten: number;
+}
+
+function toEntry(row: MembershipRow): RoomMembershipEntry {
+  return {
+    roomId: row.room_id,
+    membership: row.membership as Membership,
+    eventId: row.event_id,
+    streamPosition: Number(row.stream_position),
+    forgotten: Number(row.forgotten) === 1,
+  };
+}
+
+export async function membershipOf(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+): Promise<RoomMembershipEntry | undefined> {
+  const row = await db.queryOne<MembershipRow>(
+    'SELECT room_id, membership, event_id, stream_position, forgotten FROM room_memberships WHERE room_id = $1 AND user_id = $2',
+    [roomId, userId],
+  );
+  return row === undefined ? undefined : toEntry(row);
+}
+
+export async function membershipsOfUser(
+  db: SqlExecutor,
+  userId: string,
+): Promise<RoomMembershipEntry[]> {
+  const rows = await db.query<MembershipRow>(
+    'SELECT room_id, membership, event_id, stream_position, forgotten FROM room_memberships WHERE user_id = $1 ORDER BY stream_position',
+    [userId],
+  );
+  return rows.map(toEntry);
+}

@@ -1,0 +1,375 @@
+/**
+ * Rooms: the event pipeline (build → authorize → persist, one transaction per request) and the
+ * reads other services use (sync reads memberships, timelines and state from here).
+ *
+ * Every write runs in one `db.transaction`; the stream positions it allocated are announced
+ * through the notifier only after the commit, so a client that got its 200 finds the event in
+ * `/sync` and storage never shows half an event.
+ */
+import { type RoomVersionRules, roomVersionRules } from '@weft/dag';
+import { MatrixError } from '@weft/transport';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import { type ClientEventOptions, toClientEvent } from './client-event.ts';
+import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
+import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-store.ts';
+import { type PersistOptions, persistEvent } from './persist-event.ts';
+import {
+  currentStateEventId,
+  loadRoom,
+  membershipOf,
+  membershipsOfUser,
+  type RoomRow,
+} from './room-store.ts';
+import { StateStore } from './state-store.ts';
+import { timelineSlice } from './timeline.ts';
+import type {
+  Membership,
+  MembershipChange,
+  RoomMembershipEntry,
+  RoomState,
+  StoredEvent,
+  TimelineSlice,
+} from './types.ts';
+
+/** Called inside the write transaction of every persisted event. */
+export type EventListener = (tx: SqlExecutor, event: StoredEvent) => Promise<void>;
+
+/** A user's profile as it goes into their `m.room.member` events. */
+export interface MemberProfile {
+  readonly displayname?: string | undefined;
+  readonly avatar_url?: string | undefined;
+}
+
+/** Looks up a local user's profile (set by the accounts/profile service). */
+export type ProfileLookup = (db: SqlExecutor, userId: string) => Promise<MemberProfile>;
+
+/** Stripped state event types given to invitees (spec client-server-api "Stripped state"). */
+const STRIPPED_STATE_TYPES = [
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.avatar',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+  'm.room.topic',
+] as const;
+
+export class RoomService {
+  readonly ctx: ServerContext;
+  /** Event rows (internal to the rooms service and its endpoints). */
+  readonly events = new EventStore();
+  /** State groups (internal to the rooms service). */
+  readonly states = new StateStore();
+  readonly #listeners: EventListener[] = [];
+  readonly #roomVersions = new Map<string, string>();
+  #profileLookup: ProfileLookup = async () => ({});
+
+  constructor(ctx: ServerContext) {
+    this.ctx = ctx;
+  }
+
+  // --- Hooks ---
+
+  /** Subscribes to every persisted event (inside its write transaction). */
+  onEventPersisted(listener: EventListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Sets where member events take `displayname` and `avatar_url` from. */
+  setProfileLookup(lookup: ProfileLookup): void {
+    this.#profileLookup = lookup;
+  }
+
+  /** The profile a new member event of `userId` carries. */
+  async profileOf(db: SqlExecutor, userId: string): Promise<MemberProfile> {
+    return this.#profileLookup(db, userId);
+  }
+
+  // --- The write pipeline ---
+
+  /**
+   * Runs `work` in one write transaction and announces the stream positions it allocated after
+   * the commit. `work` sends events with `send`.
+   */
+  async write<T>(
+    work: (
+      send: (draft: EventDraft, options?: PersistOptions) => Promise<StoredEvent>,
+      tx: SqlExecutor,
+    ) => Promise<T>,
+  ): Promise<T> {
+    let last = 0;
+    const redacted: string[] = [];
+    const result = await this.ctx.db.transaction(async (tx) => {
+      const send = async (draft: EventDraft, options?: PersistOptions): Promise<StoredEvent> => {
+        const stored = await this.#sendInTransaction(tx, draft, options);
+        last = Math.max(last, stored.streamPosition ?? 0);
+        const target = redactsOf(stored);
+        if (target !== undefined) redacted.push(target);
+        return stored;
+      };
+      return work(send, tx);
+    });
+    for (const id of redacted) this.events.evict(id);
+    if (last > 0) this.ctx.notifier.notify(last);
+    return result;
+  }
+
+  /** Builds, authorizes and persists one event (inside `tx`). */
+  async #sendInTransaction(
+    tx: SqlExecutor,
+    draft: EventDraft,
+    options: PersistOptions = {},
+  ): Promise<StoredEvent> {
+    const room = requireRoom(await loadRoom(tx, draft.roomId));
+    const rules = rulesOf(room.roomVersion);
+    const built = await buildEvent(tx, this.ctx, this.events, room, rules, draft);
+    return this.persistBuilt(tx, room, built, options);
+  }
+
+  /** Persists an already built event and runs the listeners (room creation uses it directly). */
+  async persistBuilt(
+    tx: SqlExecutor,
+    room: RoomRow,
+    built: BuiltEvent,
+    options: PersistOptions = {},
+  ): Promise<StoredEvent> {
+    const stored = await persistEvent(
+      tx,
+      { events: this.events, states: this.states },
+      room,
+      built,
+      options,
+    );
+    const target = redactsOf(stored);
+    if (target !== undefined) {
+      // The redacted event is served redacted from now on (client-server-api "Redactions").
+      await tx.execute('UPDATE events SET redacted_by = $1 WHERE event_id = $2 AND room_id = $3', [
+        stored.eventId,
+        target,
+        stored.roomId,
+      ]);
+    }
+    for (const listener of this.#listeners) await listener(tx, stored);
+    return stored;
+  }
+
+  /**
+   * Sends one event as a local user: returns the event ID. With `txnId`, a repeat of the same
+   * transaction ID from the same device returns the first event's ID and sends nothing (spec
+   * client-server-api "Transaction identifiers").
+   */
+  async send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
+    if (options.txnId !== undefined && options.senderDevice !== undefined) {
+      const previous = await this.eventIdForTxn(draft.sender, options.senderDevice, options.txnId);
+      if (previous !== undefined) return previous;
+    }
+    return this.write(async (send, tx) => {
+      if (options.txnId !== undefined && options.senderDevice !== undefined) {
+        // Checked again under the write lock: two concurrent retries must not both send.
+        const previous = await txnEventId(tx, draft.sender, options.senderDevice, options.txnId);
+        if (previous !== undefined) return previous;
+      }
+      return (await send(draft, options)).eventId;
+    });
+  }
+
+  /** The event a transaction ID of this device produced, if any. */
+  eventIdForTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+    return txnEventId(this.ctx.db, userId, deviceId, txnId);
+  }
+
+  // --- Reads (stable API: /sync reads these) ---
+
+  /** Every room `userId` has a membership in, with that membership (forgotten rooms included, flagged). */
+  roomsForUser(userId: string): Promise<RoomMembershipEntry[]> {
+    return membershipsOfUser(this.ctx.db, userId);
+  }
+
+  /** `userId`'s membership in `roomId`, if any. */
+  membership(roomId: string, userId: string): Promise<RoomMembershipEntry | undefined> {
+    return membershipOf(this.ctx.db, roomId, userId);
+  }
+
+  /** Changes of `userId`'s own membership with positions in (`fromPosition`, `toPosition`], in order. */
+  async membershipChanges(
+    userId: string,
+    fromPosition: number,
+    toPosition: number,
+  ): Promise<MembershipChange[]> {
+    const rows = await this.ctx.db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${EVENT_FROM}
+        WHERE e.type = 'm.room.member' AND e.state_key = $1
+          AND e.stream_position > $2 AND e.stream_position <= $3
+        ORDER BY e.stream_position`,
+      [userId, fromPosition, toPosition],
+    );
+    return (await this.events.fromRows(this.ctx.db, rows)).map((event) => ({
+      roomId: event.roomId,
+      membership: (event.pdu['content'] as Record<string, unknown>)['membership'] as Membership,
+      event,
+    }));
+  }
+
+  /**
+   * The last `limit` events of a room with positions in (`fromPosition`, `toPosition`], oldest
+   * first, whether more were in range, and a `prev_batch` token for `/messages`.
+   */
+  timeline(
+    roomId: string,
+    options: { fromPosition?: number; toPosition: number; limit: number },
+  ): Promise<TimelineSlice> {
+    return timelineSlice(this.ctx.db, this.events, roomId, options);
+  }
+
+  /** The room's current state (`stateKeyOf(type, stateKey)` → event ID); empty for unknown rooms. */
+  async currentState(roomId: string): Promise<RoomState> {
+    const room = await loadRoom(this.ctx.db, roomId);
+    if (room?.currentStateGroup == null) return new Map();
+    return this.states.get(this.ctx.db, room.currentStateGroup);
+  }
+
+  /** The room state after the last event at or before stream `position` (empty before the room existed). */
+  async stateAtPosition(roomId: string, position: number): Promise<RoomState> {
+    const row = await this.ctx.db.queryOne<{ state_group: number | null }>(
+      `SELECT state_group FROM events WHERE room_id = $1 AND stream_position <= $2
+        ORDER BY stream_position DESC LIMIT 1`,
+      [roomId, position],
+    );
+    if (row?.state_group == null) return new Map();
+    return this.states.get(this.ctx.db, Number(row.state_group));
+  }
+
+  /** The state after a given event. */
+  async stateAfterEvent(event: StoredEvent): Promise<RoomState> {
+    return event.stateGroup === null ? new Map() : this.states.get(this.ctx.db, event.stateGroup);
+  }
+
+  /** The events of a state map (in no particular order). */
+  async stateEvents(state: RoomState): Promise<StoredEvent[]> {
+    return [...(await this.events.getMany(this.ctx.db, [...state.values()])).values()];
+  }
+
+  /** One current state event, if set. */
+  async currentStateEvent(
+    roomId: string,
+    type: string,
+    stateKey: string,
+  ): Promise<StoredEvent | undefined> {
+    const id = await currentStateEventId(this.ctx.db, roomId, type, stateKey);
+    return id === undefined ? undefined : this.events.get(this.ctx.db, id);
+  }
+
+  /** Events by ID (unknown IDs are absent). */
+  getEvents(eventIds: readonly string[]): Promise<Map<string, StoredEvent>> {
+    return this.events.getMany(this.ctx.db, eventIds);
+  }
+
+  /** One event by ID. */
+  getEvent(eventId: string): Promise<StoredEvent | undefined> {
+    return this.events.get(this.ctx.db, eventId);
+  }
+
+  /** User IDs whose current membership in `roomId` is `membership` (default join). */
+  async members(roomId: string, membership: Membership = 'join'): Promise<string[]> {
+    const rows = await this.ctx.db.query<{ user_id: string }>(
+      'SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = $2 ORDER BY user_id',
+      [roomId, membership],
+    );
+    return rows.map((row) => row.user_id);
+  }
+
+  /** Users joined to at least one room `userId` is joined to (including `userId`). */
+  async usersSharingRoomsWith(userId: string): Promise<string[]> {
+    const rows = await this.ctx.db.query<{ user_id: string }>(
+      `SELECT DISTINCT other.user_id FROM room_memberships mine
+         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
+        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
+      [userId],
+    );
+    return rows.map((row) => row.user_id);
+  }
+
+  /** The room's version, or `undefined` for an unknown room. */
+  async roomVersion(roomId: string): Promise<string | undefined> {
+    const cached = this.#roomVersions.get(roomId);
+    if (cached !== undefined) return cached;
+    const room = await loadRoom(this.ctx.db, roomId);
+    if (room !== undefined) this.#roomVersions.set(roomId, room.roomVersion);
+    return room?.roomVersion;
+  }
+
+  /**
+   * Stripped state for an invite or knock (spec client-server-api "Stripped state"): the room's
+   * create, join rules, name, avatar, canonical alias, encryption and topic events as
+   * `{ type, state_key, content, sender }`, plus the user's own member event.
+   */
+  async strippedState(roomId: string, userId?: string): Promise<Record<string, unknown>[]> {
+    const ids: string[] = [];
+    for (const type of STRIPPED_STATE_TYPES) {
+      const id = await currentStateEventId(this.ctx.db, roomId, type, '');
+      if (id !== undefined) ids.push(id);
+    }
+    if (userId !== undefined) {
+      const id = await currentStateEventId(this.ctx.db, roomId, 'm.room.member', userId);
+      if (id !== undefined) ids.push(id);
+    }
+    const events = await this.events.getMany(this.ctx.db, ids);
+    return ids.flatMap((id) => {
+      const event = events.get(id);
+      if (event === undefined) return [];
+      return [
+        {
+          type: event.type,
+          state_key: event.stateKey ?? '',
+          content: event.pdu['content'],
+          sender: event.sender,
+        },
+      ];
+    });
+  }
+
+  /** An event in the client format (see `toClientEvent`). */
+  clientEvent(
+    event: StoredEvent,
+    options: Omit<ClientEventOptions, 'now'> = {},
+  ): Record<string, unknown> {
+    return toClientEvent(event, { ...options, now: this.ctx.now() });
+  }
+}
+
+/** The rules of a stored room's version (stored rooms only have supported versions). */
+export function rulesOf(roomVersion: string): RoomVersionRules {
+  const rules = roomVersionRules(roomVersion);
+  if (rules === undefined) {
+    throw new MatrixError(
+      400,
+      'M_UNSUPPORTED_ROOM_VERSION',
+      `Unsupported room version ${roomVersion}`,
+    );
+  }
+  return rules;
+}
+
+/** The event an `m.room.redaction` redacts (top level before v11, in content from v11). */
+export function redactsOf(event: StoredEvent): string | undefined {
+  if (event.type !== 'm.room.redaction') return undefined;
+  const top = event.pdu['redacts'];
+  if (typeof top === 'string') return top;
+  const inContent = (event.pdu['content'] as Record<string, unknown>)['redacts'];
+  return typeof inContent === 'string' ? inContent : undefined;
+}
+
+async function txnEventId(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  txnId: string,
+): Promise<string | undefined> {
+  const row = await db.queryOne<{ event_id: string }>(
+    'SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
+    [userId, deviceId, txnId],
+  );
+  return row?.event_id;
+}

@@ -1,0 +1,135 @@
+/**
+ * The rooms service API that /sync reads (services/rooms/index.ts): memberships, membership
+ * changes, timelines with pagination tokens, state at a stream position, the client event format.
+ */
+import { stateKeyOf } from '@weft/dag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentStreamPosition } from '../src/services/core/stream.ts';
+import { toClientEvent } from '../src/services/rooms/client-event.ts';
+import { createRoom } from '../src/services/rooms/create-room.ts';
+import { changeMembership, joinRoom } from '../src/services/rooms/membership.ts';
+import { parseRoomToken } from '../src/services/rooms/timeline.ts';
+import { startTestServer, type TestServer } from './harness.ts';
+
+let server: TestServer;
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('RoomService', () => {
+  it('creates a room whose state and memberships are readable, in every supported version', async () => {
+    const { rooms } = server.services;
+    for (const version of ['10', '11', '12']) {
+      const roomId = await createRoom(rooms, {
+        creator: alice,
+        creatorDevice: 'DEV',
+        roomVersion: version,
+        name: `room ${version}`,
+        invite: [bob],
+      });
+      const state = await rooms.currentState(roomId);
+      expect(state.has(stateKeyOf('m.room.create', ''))).toBe(true);
+      expect(state.has(stateKeyOf('m.room.power_levels', ''))).toBe(true);
+      const name = await rooms.currentStateEvent(roomId, 'm.room.name', '');
+      expect(name?.pdu['content']).toEqual({ name: `room ${version}` });
+      expect((await rooms.membership(roomId, alice))?.membership).toBe('join');
+      expect((await rooms.membership(roomId, bob))?.membership).toBe('invite');
+      if (version === '12') {
+        const create = await rooms.currentStateEvent(roomId, 'm.room.create', '');
+        expect(roomId).toBe(`!${create?.eventId.slice(1)}`);
+        expect(create?.pdu['room_id']).toBeUndefined();
+      }
+    }
+  });
+
+  it('returns timelines in stream order with limited flags and tokens that paginate', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    for (let i = 0; i < 5; i++) {
+      await rooms.send(
+        {
+          roomId,
+          type: 'm.room.message',
+          sender: alice,
+          content: { body: `m${i}`, msgtype: 'm.text' },
+        },
+        { senderDevice: 'DEV', txnId: `t${i}` },
+      );
+    }
+    const now = await currentStreamPosition(server.services.ctx.db);
+    const slice = await rooms.timeline(roomId, { fromPosition: before, toPosition: now, limit: 3 });
+    expect(slice.limited).toBe(true);
+    expect(slice.events.map((e) => (e.pdu['content'] as { body: string }).body)).toEqual([
+      'm2',
+      'm3',
+      'm4',
+    ]);
+    const token = parseRoomToken(slice.prevBatch);
+    expect(token).toBe((slice.events[0]?.streamPosition ?? 0) - 1);
+    const all = await rooms.timeline(roomId, { fromPosition: before, toPosition: now, limit: 10 });
+    expect(all.limited).toBe(false);
+    expect(all.events).toHaveLength(5);
+
+    const first = all.events[0];
+    if (first === undefined) throw new Error('no events');
+    const mine = toClientEvent(first, {
+      now: Date.now(),
+      viewer: { userId: alice, deviceId: 'DEV' },
+      includeRoomId: false,
+    });
+    expect(mine['room_id']).toBeUndefined();
+    expect((mine['unsigned'] as Record<string, unknown>)['transaction_id']).toBe('t0');
+    const theirs = toClientEvent(first, {
+      now: Date.now(),
+      viewer: { userId: alice, deviceId: 'OTHER' },
+    });
+    expect(theirs['room_id']).toBe(roomId);
+    expect((theirs['unsigned'] as Record<string, unknown>)['transaction_id']).toBeUndefined();
+  });
+
+  it('reports membership changes between positions and state at a past position', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      preset: 'public_chat',
+    });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    await joinRoom(rooms, roomId, bob);
+    const joined = await currentStreamPosition(server.services.ctx.db);
+    await changeMembership(rooms, { roomId, sender: bob, target: bob, membership: 'leave' });
+    const after = await currentStreamPosition(server.services.ctx.db);
+    const changes = await rooms.membershipChanges(bob, before, after);
+    expect(changes.filter((c) => c.roomId === roomId).map((c) => c.membership)).toEqual([
+      'join',
+      'leave',
+    ]);
+    const atJoin = await rooms.stateAtPosition(roomId, joined);
+    const memberAtJoin = (await rooms.getEvent(atJoin.get(stateKeyOf('m.room.member', bob)) ?? ''))
+      ?.pdu['content'] as Record<string, unknown>;
+    expect(memberAtJoin['membership']).toBe('join');
+    const current = await rooms.currentStateEvent(roomId, 'm.room.member', bob);
+    expect(current?.pdu['content']).toMatchObject({ membership: 'leave' });
+    expect(current?.unsigned?.['prev_content']).toMatchObject({ membership: 'join' });
+    expect((await rooms.roomsForUser(bob)).find((r) => r.roomId === roomId)?.membership).toBe(
+      'leave',
+    );
+  });
+
+  it('refuses an event the authorization rules reject, storing nothing', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    await expect(
+      rooms.send({ roomId, type: 'm.room.message', sender: bob, content: { body: 'x' } }),
+    ).rejects.toMatchObject({ errcode: 'M_FORBIDDEN', status: 403 });
+    expect(await currentStreamPosition(server.services.ctx.db)).toBe(before);
+  });
+});
