@@ -7,11 +7,9 @@
  * and encrypted with AES-256-CBC; callers MAC the encoded message with `hmacSha256` and truncate.
  */
 import { cbc } from '@noble/ciphers/aes.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 
 import { RatchetError } from './errors.ts';
+import { hkdf, hmac } from './sha256.ts';
 
 /** The three keys derived from one message key. */
 export interface CipherKeys {
@@ -23,57 +21,21 @@ export interface CipherKeys {
 const ZERO_SALT = new Uint8Array(32);
 const encoder = new TextEncoder();
 
-// Node's OpenSSL HKDF is several times faster than the pure one for these small inputs (HMAC and
-// AES-CBC are not: there the per-call object cost of node:crypto outweighs OpenSSL's speed).
-// Reached at runtime, never by a static `node:` import, so browsers take the pure path.
-type HkdfSync = (
-  digest: 'sha256',
-  ikm: Uint8Array,
-  salt: Uint8Array,
-  info: Uint8Array,
-  length: number,
-) => ArrayBuffer;
-
-function findNativeHkdf(): HkdfSync | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  try {
-    const mod = proc?.getBuiltinModule?.('node:crypto') as { hkdfSync?: HkdfSync } | undefined;
-    return typeof mod?.hkdfSync === 'function' ? mod.hkdfSync : undefined;
-  } catch {
-    return undefined;
+function requireBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  if (length !== undefined && value.length !== length) {
+    throw new RangeError(`${name} must be ${length} bytes, got ${value.length}`);
   }
 }
 
-const nativeHkdf = findNativeHkdf();
-let useNativeHkdf = nativeHkdf !== undefined;
-
-/**
- * Chooses the HKDF implementation (tests run both); returns whether the native one is in use.
- * Asking for native where Node's crypto is unavailable keeps the pure path.
- */
-export function selectCipherImplementation(native: boolean): boolean {
-  useNativeHkdf = native && nativeHkdf !== undefined;
-  return useNativeHkdf;
-}
-
-/** HKDF-SHA-256 (RFC 5869) output keying material. */
+/** HKDF-SHA-256 (RFC 5869) output keying material (see `sha256.ts`). */
 export function hkdfSha256(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
   length: number,
 ): Uint8Array {
-  if (useNativeHkdf && nativeHkdf !== undefined) {
-    return new Uint8Array(nativeHkdf('sha256', ikm, salt, info, length));
-  }
-  return hkdf(sha256, ikm, salt, info, length);
-}
-
-function requireBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
-  if (length !== undefined && value.length !== length) {
-    throw new RangeError(`${name} must be ${length} bytes, got ${value.length}`);
-  }
+  return hkdf(ikm, salt, info, length);
 }
 
 /** HKDF-SHA-256 (RFC 5869) with a zero salt, `info` as UTF-8, split into AES key, MAC key, IV. */
@@ -118,7 +80,7 @@ export function decryptCbc(keys: CipherKeys, ciphertext: Uint8Array): Uint8Array
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   requireBytes(key, 'key');
   requireBytes(data, 'data');
-  return hmac(sha256, key, data);
+  return hmac(key, data);
 }
 
 /**

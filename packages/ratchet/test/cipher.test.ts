@@ -1,9 +1,9 @@
 // Shared internals (src/cipher.ts, src/base64.ts, src/random.ts, src/errors.ts), checked against
 // Node's independent OpenSSL implementations of HKDF (RFC 5869), AES-256-CBC and HMAC (RFC 2104).
-import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import {
@@ -13,55 +13,23 @@ import {
   hkdfSha256,
   hmacSha256,
   macMatches,
-  selectCipherImplementation,
   zeroize,
   zeroizeKeys,
 } from '../src/cipher.ts';
 import { RatchetError } from '../src/errors.ts';
-import { randomBytes, systemRandom } from '../src/random.ts';
+import { randomBytes as randomFrom, systemRandom } from '../src/random.ts';
+import { hmacInto, hmacKey, sha256, zeroizeHmacKey } from '../src/sha256.ts';
 
 describe('deriveCipherKeys', () => {
-  afterAll(() => selectCipherImplementation(true));
-
-  it('the native HKDF path is available under Node', () => {
-    expect(selectCipherImplementation(true)).toBe(true);
-  });
-
-  for (const native of [true, false]) {
-    it(`matches OpenSSL HKDF-SHA-256 with a zero salt, split 32/32/16 (${native ? 'native' : 'pure'} path)`, () => {
-      selectCipherImplementation(native);
-      fc.assert(
-        fc.property(
-          fc.uint8Array({ minLength: 1, maxLength: 160 }),
-          fc.string(),
-          (secret, info) => {
-            const keys = deriveCipherKeys(secret, info);
-            const okm = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(32), info, 80));
-            expect(Buffer.from(keys.aesKey)).toEqual(okm.subarray(0, 32));
-            expect(Buffer.from(keys.macKey)).toEqual(okm.subarray(32, 64));
-            expect(Buffer.from(keys.iv)).toEqual(okm.subarray(64, 80));
-          },
-        ),
-        { numRuns: 50 },
-      );
-      selectCipherImplementation(true);
-    });
-  }
-
-  it('hkdfSha256 gives the same bytes on both paths for any salt and length', () => {
+  it('matches OpenSSL HKDF-SHA-256 with a zero salt, split 32/32/16', () => {
     fc.assert(
-      fc.property(
-        fc.uint8Array({ maxLength: 100 }),
-        fc.uint8Array({ maxLength: 64 }),
-        fc.uint8Array({ maxLength: 40 }),
-        fc.integer({ min: 1, max: 255 }),
-        (ikm, salt, info, length) => {
-          selectCipherImplementation(false);
-          const pure = hkdfSha256(ikm, salt, info, length);
-          selectCipherImplementation(true);
-          expect(hkdfSha256(ikm, salt, info, length)).toEqual(pure);
-        },
-      ),
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 160 }), fc.string(), (secret, info) => {
+        const keys = deriveCipherKeys(secret, info);
+        const okm = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(32), info, 80));
+        expect(Buffer.from(keys.aesKey)).toEqual(okm.subarray(0, 32));
+        expect(Buffer.from(keys.macKey)).toEqual(okm.subarray(32, 64));
+        expect(Buffer.from(keys.iv)).toEqual(okm.subarray(64, 80));
+      }),
       { numRuns: 50 },
     );
   });
@@ -76,6 +44,69 @@ describe('deriveCipherKeys', () => {
   it('rejects wrong argument types', () => {
     expect(() => deriveCipherKeys('secret' as unknown as Uint8Array, 'x')).toThrow(TypeError);
     expect(() => deriveCipherKeys(new Uint8Array(32), 5 as unknown as string)).toThrow(TypeError);
+  });
+});
+
+describe('sha256.ts (SHA-256, HMAC, HKDF on scratch state)', () => {
+  it('SHA-256 matches OpenSSL at every length across block and padding boundaries', () => {
+    const data = new Uint8Array(randomBytes(300));
+    for (let length = 0; length <= 300; length++) {
+      const input = data.subarray(0, length);
+      expect(Buffer.from(sha256(input)), `length ${length}`).toEqual(
+        createHash('sha256').update(input).digest(),
+      );
+    }
+  });
+
+  it('HMAC matches OpenSSL for short, block-sized and long keys', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 300 }),
+        (key, data) => {
+          const expected = createHmac('sha256', key).update(data).digest();
+          expect(Buffer.from(hmacSha256(key, data))).toEqual(expected);
+          const expanded = hmacKey(key);
+          const out = new Uint8Array(40);
+          hmacInto(expanded, data, out, 8);
+          expect(Buffer.from(out.subarray(8))).toEqual(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('HKDF matches OpenSSL for any salt (zero, empty, random, long), info and length', () => {
+    const salts = fc.oneof(
+      fc.constant(new Uint8Array(0)),
+      fc.integer({ min: 1, max: 64 }).map((n) => new Uint8Array(n)),
+      fc.uint8Array({ maxLength: 100 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        salts,
+        fc.uint8Array({ maxLength: 40 }),
+        fc.integer({ min: 1, max: 300 }),
+        (ikm, salt, info, length) => {
+          const expected = Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+          expect(Buffer.from(hkdfSha256(ikm, salt, info, length))).toEqual(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    expect(() => hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), 0)).toThrow(
+      RangeError,
+    );
+    expect(() => hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), 8161)).toThrow(
+      RangeError,
+    );
+  });
+
+  it('zeroizeHmacKey clears an expanded key', () => {
+    const expanded = hmacKey(new Uint8Array(32).fill(3));
+    zeroizeHmacKey(expanded);
+    expect([...expanded.inner, ...expanded.outer].every((w) => w === 0)).toBe(true);
   });
 });
 
@@ -184,8 +215,8 @@ describe('random', () => {
   });
 
   it('randomBytes rejects an injected source returning the wrong length', () => {
-    expect(() => randomBytes(() => new Uint8Array(3), 4)).toThrow(TypeError);
-    expect(randomBytes((n) => new Uint8Array(n).fill(9), 4)).toEqual(new Uint8Array(4).fill(9));
+    expect(() => randomFrom(() => new Uint8Array(3), 4)).toThrow(TypeError);
+    expect(randomFrom((n) => new Uint8Array(n).fill(9), 4)).toEqual(new Uint8Array(4).fill(9));
   });
 });
 

@@ -6,10 +6,8 @@
  * every 2^24 steps R_{i,1..3} from R_{i,0}; otherwise only R_{i,3} is hashed. The hash functions
  * are H_j(A) = HMAC-SHA-256(A, the single byte j) ("Advancing the ratchet").
  */
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
+import { hmacInto, hmacKey, zeroizeHmacKey } from '../sha256.ts';
 
 /** Length of one ratchet part R_{i,j}. */
 export const PART_LENGTH = 32;
@@ -21,6 +19,8 @@ export const MAX_INDEX = 0xffffffff;
 // HKDF info for the message keys ("Message encryption": HKDF(0, R_i, "MEGOLM_KEYS", 80)).
 const MEGOLM_KEYS_INFO = 'MEGOLM_KEYS';
 const SEEDS = [Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)] as const;
+// Parts 3..h, highest first: the parts a reseed from R_{i,h} rewrites.
+const DOWN_TO = [[3, 2, 1, 0], [3, 2, 1], [3, 2], [3]] as const;
 
 /** A mutable ratchet value; callers clone before speculative work and zeroize when done. */
 export class MegolmRatchet {
@@ -46,12 +46,14 @@ export class MegolmRatchet {
     return new MegolmRatchet(this.data.slice(), this.counter);
   }
 
-  /** R_{i,to} = H_to(R_{i,from}). */
-  private rehash(from: number, to: number): void {
-    const key = this.data.subarray(from * PART_LENGTH, (from + 1) * PART_LENGTH);
-    const next = hmac(sha256, key, SEEDS[to] as Uint8Array);
-    this.data.set(next, to * PART_LENGTH);
-    next.fill(0);
+  /**
+   * R_{i,to} = H_to(R_{i,from}) for each `to` in `targets` (given from 3 down): the key is expanded
+   * from R_{i,from} first, so overwriting R_{i,from} itself last is safe.
+   */
+  private rehash(from: number, targets: readonly number[]): void {
+    const key = hmacKey(this.data.subarray(from * PART_LENGTH, (from + 1) * PART_LENGTH));
+    for (const to of targets) hmacInto(key, SEEDS[to] as Uint8Array, this.data, to * PART_LENGTH);
+    zeroizeHmacKey(key);
   }
 
   /**
@@ -65,7 +67,7 @@ export class MegolmRatchet {
     if ((next & 0xffffff) === 0) h = 0;
     else if ((next & 0xffff) === 0) h = 1;
     else if ((next & 0xff) === 0) h = 2;
-    for (let part = 3; part >= h; part--) this.rehash(h, part);
+    this.rehash(h, DOWN_TO[h] as readonly number[]);
     this.counter = next;
   }
 
@@ -83,8 +85,9 @@ export class MegolmRatchet {
       // Parts above j already agree with the target, so byte j alone tells how far to go.
       const steps = ((target >>> shift) & 0xff) - ((this.counter >>> shift) & 0xff);
       if (steps === 0) continue;
-      for (let s = 1; s < steps; s++) this.rehash(j, j);
-      for (let part = 3; part >= j; part--) this.rehash(j, part);
+      const self = [j];
+      for (let s = 1; s < steps; s++) this.rehash(j, self);
+      this.rehash(j, DOWN_TO[j] as readonly number[]);
       // Index bits below part j restart from zero after a reseed.
       this.counter = ((target >>> shift) << shift) >>> 0;
     }
