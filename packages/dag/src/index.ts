@@ -52,4 +52,8 @@ export {
 // --- State resolution, DAG walks (continued) ---
 export { checkSoftFail } from './soft-fail.ts';
 export { isPowerEvent } from './state-res/power-events.ts';
-export { type AuthChainOf, resolveState } from './state-res/resolve.ts';
+export {
+  type AuthChainOf,
+  type ResolveStateOptions,
+  resolveState,
+} from './state-res/resolve.ts';

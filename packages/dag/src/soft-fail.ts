@@ -5,7 +5,7 @@
  * across all forward extremities). If it fails there, it is "soft failed": kept and used in state
  * resolution, but not sent to clients nor used as a prev event.
  */
-import { checkAuth } from './auth/check-auth.ts';
+import { type CheckAuthOptions, checkAuth } from './auth/check-auth.ts';
 import type { AuthOutcome } from './auth/outcome.ts';
 import { authEventsSelection } from './auth/selection.ts';
 import { type DagEvent, type StateKey, type StateMap, stateKeyOf } from './event.ts';
@@ -21,6 +21,7 @@ const CREATE_KEY = stateKeyOf('m.room.create', '');
  * The event is judged with the entries its auth events selection names (server-server-api "Auth
  * events selection") taken from the current state, plus the room's create event; rejected
  * events in the state are ignored. Rule 3 (the event's own `auth_events` list) is not re-run.
+ * `options.verifyThirdPartyInviteSignature` is passed to `checkAuth`.
  *
  * @throws TypeError when `currentState` is not a Map.
  */
@@ -28,6 +29,7 @@ export function checkSoftFail(
   event: DagEvent,
   currentState: StateMap<DagEvent>,
   rules: RoomVersionRules,
+  options: Pick<CheckAuthOptions, 'verifyThirdPartyInviteSignature'> = {},
 ): AuthOutcome {
   if (!(currentState instanceof Map)) {
     throw new TypeError('checkSoftFail: currentState must be a Map of StateKey → DagEvent');
@@ -40,5 +42,11 @@ export function checkSoftFail(
     const current = currentState.get(key);
     if (current !== undefined && current.rejected !== true) authState.set(key, current);
   }
-  return checkAuth(event, authState, rules);
+  const verify = options.verifyThirdPartyInviteSignature;
+  return checkAuth(
+    event,
+    authState,
+    rules,
+    verify === undefined ? {} : { verifyThirdPartyInviteSignature: verify },
+  );
 }

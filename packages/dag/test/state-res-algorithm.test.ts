@@ -292,6 +292,51 @@ describe('iterative auth checks', () => {
   });
 });
 
+describe('third-party invites in the iterative auth checks', () => {
+  it('re-checks their signatures with the verifier the caller passes', async () => {
+    const carol = '@carol:example.org';
+    const accept = { verifyThirdPartyInviteSignature: () => true };
+    const room = await TestRoom.create(ROOM_V11, ALICE, accept);
+    const invite3pid = await room.add({
+      type: 'm.room.third_party_invite',
+      sender: ALICE,
+      state_key: 'tok',
+      content: { display_name: 'c…', key_validity_url: 'https://id.example/v', public_key: 'AAAA' },
+    });
+    const base = [invite3pid.event_id];
+    const signed = {
+      mxid: carol,
+      token: 'tok',
+      signatures: { 'id.example': { 'ed25519:0': 'sig' } },
+    };
+    const invite = await room.add({
+      type: 'm.room.member',
+      sender: ALICE,
+      state_key: carol,
+      content: { membership: 'invite', third_party_invite: { display_name: 'c…', signed } },
+      prev: base,
+    });
+    expect(invite.rejected).toBeUndefined();
+    const topic = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 't' },
+      prev: base,
+    });
+    const sets = [room.stateAfter(invite.event_id), room.stateAfter(topic.event_id)];
+    const carolKey = stateKeyOf('m.room.member', carol);
+    const accepted = await resolveState(ROOM_V11, sets, room.fetch, undefined, accept);
+    expect(accepted.get(carolKey)).toBe(invite.event_id);
+    const refused = await resolveState(ROOM_V11, sets, room.fetch, undefined, {
+      verifyThirdPartyInviteSignature: () => false,
+    });
+    expect(refused.has(carolKey)).toBe(false);
+    // The default verifier checks real Ed25519 signatures: this fake one fails.
+    expect((await resolveState(ROOM_V11, sets, room.fetch)).has(carolKey)).toBe(false);
+  });
+});
+
 describe('resolveState storage access', () => {
   it('fetches in batches, one per layer of the auth walk, through an async store', async () => {
     const room = await TestRoom.create(ROOM_V11);
@@ -387,5 +432,8 @@ describe('resolveState inputs', () => {
     );
     await expect(resolveState(ROOM_V10, [], 'x' as never)).rejects.toThrow(TypeError);
     await expect(resolveState(ROOM_V10, [], fetch, 5 as never)).rejects.toThrow(TypeError);
+    await expect(resolveState(ROOM_V10, [], fetch, undefined, 5 as never)).rejects.toThrow(
+      TypeError,
+    );
   });
 });

@@ -11,6 +11,7 @@ import {
   type DagEvent,
   eventFetcher,
   type FetchEvents,
+  type ResolveStateOptions,
   type RoomVersionRules,
   type StateKey,
   stateAfterEvent,
@@ -38,14 +39,21 @@ export class TestRoom {
   readonly fetch: FetchEvents = (ids) => eventFetcher(this.events)(ids);
   roomId = '!room:example.com';
   #counter = 0;
+  /** Third-party invite signature check used for every authorization (default: the real one). */
+  readonly auth: ResolveStateOptions;
 
-  constructor(rules: RoomVersionRules) {
+  constructor(rules: RoomVersionRules, auth: ResolveStateOptions = {}) {
     this.rules = rules;
+    this.auth = auth;
   }
 
   /** Creates a room: create, creator's join, power levels, public join rules. */
-  static async create(rules: RoomVersionRules, creator = '@alice:example.com'): Promise<TestRoom> {
-    const room = new TestRoom(rules);
+  static async create(
+    rules: RoomVersionRules,
+    creator = '@alice:example.com',
+    auth: ResolveStateOptions = {},
+  ): Promise<TestRoom> {
+    const room = new TestRoom(rules, auth);
     await room.add({
       type: 'm.room.create',
       sender: creator,
@@ -85,6 +93,8 @@ export class TestRoom {
       this.rules,
       prev.map((id) => this.after.get(id) ?? new Map()),
       this.fetch,
+      undefined,
+      this.auth,
     );
     const beforeEvents = new Map<StateKey, DagEvent>();
     for (const [key, id] of before) {
@@ -119,7 +129,7 @@ export class TestRoom {
     if (isCreate && this.rules.authorization.roomCreateEventIdAsRoomId) {
       this.roomId = `!${id.slice(1)}`;
     }
-    if (!checkSoftFail(event, beforeEvents, this.rules).allowed) {
+    if (!checkSoftFail(event, beforeEvents, this.rules, this.auth).allowed) {
       event = { ...event, rejected: true };
     }
     this.events.push(event);

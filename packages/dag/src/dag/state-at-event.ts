@@ -5,12 +5,13 @@
  */
 import { type DagEvent, type StateKey, type StateMap, stateKeyOf } from '../event.ts';
 import type { RoomVersionRules } from '../room-versions.ts';
-import { type AuthChainOf, resolveState } from '../state-res/resolve.ts';
+import { type AuthChainOf, type ResolveStateOptions, resolveState } from '../state-res/resolve.ts';
 import type { FetchEvents } from './fetch.ts';
 
 /**
  * S(E), the state before an event, from the states after each of its prev events: empty for
- * none (the create event), that state for one, their resolution for several.
+ * none (the create event), that state for one, their resolution for several (`authChainOf` and
+ * `options` as for {@link resolveState}).
  *
  * @throws DagError as {@link resolveState}; TypeError for arguments of the wrong type.
  */
@@ -19,6 +20,7 @@ export async function stateBeforeEvent(
   statesAfterPrevEvents: readonly StateMap[],
   fetchEvents: FetchEvents,
   authChainOf?: AuthChainOf,
+  options?: ResolveStateOptions,
 ): Promise<Map<StateKey, string>> {
   if (!Array.isArray(statesAfterPrevEvents)) {
     throw new TypeError('stateBeforeEvent: statesAfterPrevEvents must be an array of state maps');
@@ -26,7 +28,7 @@ export async function stateBeforeEvent(
   const [only, ...others] = statesAfterPrevEvents;
   if (only === undefined) return new Map();
   if (others.length === 0) return new Map(only);
-  return resolveState(rules, statesAfterPrevEvents, fetchEvents, authChainOf);
+  return resolveState(rules, statesAfterPrevEvents, fetchEvents, authChainOf, options);
 }
 
 /**

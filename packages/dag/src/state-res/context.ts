@@ -2,6 +2,7 @@
  * What one state resolution run shares between its steps: the event index, the room version's
  * rules, and memoised per-event facts (create event by room, sender power levels).
  */
+import type { CheckAuthOptions } from '../auth/check-auth.ts';
 import { powerLevelOf } from '../auth/power-levels.ts';
 import type { EventIndex } from '../dag/event-index.ts';
 import { type DagEvent, type StateKey, stateKeyOf } from '../event.ts';
@@ -20,9 +21,13 @@ export class ResolveContext {
   /** Memoised state keys per event index. */
   readonly #keys: (StateKey | undefined)[] = [];
 
-  constructor(index: EventIndex, rules: RoomVersionRules) {
+  /** Options for `checkAuth` in the iterative auth checks. */
+  readonly authOptions: CheckAuthOptions;
+
+  constructor(index: EventIndex, rules: RoomVersionRules, authOptions: CheckAuthOptions = {}) {
     this.index = index;
     this.rules = rules;
+    this.authOptions = authOptions;
   }
 
   /** The state key of the event at `node` (built once per event). */

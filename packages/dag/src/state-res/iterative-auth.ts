@@ -54,7 +54,7 @@ export function iterativeAuthChecks(
       const createEvent = events[create];
       if (createEvent !== undefined) authState.set(CREATE_KEY, createEvent);
     }
-    if (checkAuth(event, authState, rules).allowed) {
+    if (checkAuth(event, authState, rules, context.authOptions).allowed) {
       state.set(context.keyOf(node, event.type, event.state_key), node);
     }
   }

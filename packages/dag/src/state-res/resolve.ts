@@ -6,6 +6,8 @@
  * Storage-agnostic: events come from the caller's `fetchEvents`, fetched in batches; inside a
  * run every event is a small integer (see `EventIndex`).
  */
+
+import type { CheckAuthOptions } from '../auth/check-auth.ts';
 import {
   authClosureOrder,
   authDifferenceIndexed,
@@ -34,6 +36,19 @@ export type AuthChainOf = (
   eventIds: readonly string[],
 ) => Iterable<string> | Promise<Iterable<string>>;
 
+/** Optional behaviour of {@link resolveState}. */
+export interface ResolveStateOptions {
+  /**
+   * Passed to `checkAuth` in the iterative auth checks: checks a third-party invite's signatures
+   * against the public keys of the `m.room.third_party_invite` event in the partially resolved
+   * state (which may differ from the one the event was first checked against). Default: Ed25519
+   * verification with `@weft/signing`.
+   */
+  readonly verifyThirdPartyInviteSignature?: NonNullable<
+    CheckAuthOptions['verifyThirdPartyInviteSignature']
+  >;
+}
+
 /**
  * Resolves a set of room states into one (spec "State resolution", room versions 10–12).
  *
@@ -43,6 +58,7 @@ export type AuthChainOf = (
  * @param fetchEvents returns the requested events the store has; every event of the state sets
  *   and of their auth chains should be available.
  * @param authChainOf optional: see {@link AuthChainOf}.
+ * @param options optional: see {@link ResolveStateOptions}.
  * @returns the resolved state, `(type, state_key)` → event ID.
  * @throws DagError `missing-event` when an event of a state set cannot be fetched; `cycle` when
  *   `auth_events` form a cycle. TypeError for arguments of the wrong type.
@@ -52,14 +68,23 @@ export async function resolveState(
   stateSets: readonly StateMap[],
   fetchEvents: FetchEvents,
   authChainOf?: AuthChainOf,
+  options: ResolveStateOptions = {},
 ): Promise<Map<StateKey, string>> {
   checkArguments(rules, stateSets, fetchEvents, authChainOf);
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('resolveState: options must be an object when given');
+  }
   // Definitions: unconflicted state map and conflicted state set.
   const { unconflicted, conflicted, conflictedBySet } = splitConflicted(stateSets);
   if (conflicted.size === 0) return unconflicted;
 
   const index = new EventIndex(fetchEvents);
-  const context = new ResolveContext(index, rules);
+  const verify = options.verifyThirdPartyInviteSignature;
+  const context = new ResolveContext(
+    index,
+    rules,
+    verify === undefined ? {} : { verifyThirdPartyInviteSignature: verify },
+  );
   const conflictedNodes = [...conflicted].map((id) => index.intern(id));
 
   // Definitions: auth difference (∪ Cᵢ − ∩ Cᵢ).
