@@ -38,8 +38,26 @@ export function deviceKey(device: {
   return `${device.userId}\u0000${device.deviceId}\u0000${device.curve25519}`;
 }
 
-/** The devices that should hold the room's current key, in a stable order. */
+/**
+ * The devices that should hold the room's current key, in a stable order: the listed devices of
+ * users whose membership is `join` (or `invite`, when `includeInvited`), minus `own`.
+ *
+ * @throws TypeError on a malformed room.
+ */
 export function recipientDevices(
+  room: RoomSnapshot,
+  own: OwnDevice,
+  includeInvited = true,
+): DeviceInfo[] {
+  checkRoom(room);
+  if (typeof own?.userId !== 'string' || typeof own.deviceId !== 'string') {
+    throw new TypeError('own must identify the sending device');
+  }
+  return recipientsOf(room, own, includeInvited);
+}
+
+/** {@link recipientDevices} without the checks, for callers that validated `room` already. */
+export function recipientsOf(
   room: RoomSnapshot,
   own: OwnDevice,
   includeInvited: boolean,

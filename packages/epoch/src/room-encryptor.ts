@@ -21,7 +21,7 @@ import {
   type RoomPolicy,
   samePolicy,
 } from './policy.ts';
-import { checkRoom, deviceKey, membershipOf, recipientDevices } from './recipients.ts';
+import { checkRoom, deviceKey, membershipOf, recipientsOf } from './recipients.ts';
 import type {
   DeviceInfo,
   MegolmBackend,
@@ -328,7 +328,7 @@ export class RoomEncryptor {
     checkRoom(room);
     const device = request.requester;
     const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
-    const isRecipient = recipientDevices(room, this.#own, this.#includeInvited).some(
+    const isRecipient = recipientsOf(room, this.#own, this.#includeInvited).some(
       (d) => deviceKey(d) === deviceKey(device),
     );
     const refusal = this.#refusal(device);
@@ -427,7 +427,7 @@ export class RoomEncryptor {
     if (rotateAfterMs !== undefined && this.#now() - current.createdAt >= rotateAfterMs)
       return 'age-limit';
     if (rules.rotateOnMembershipChange) {
-      const now = recipientDevices(room, this.#own, this.#includeInvited).map(deviceKey);
+      const now = recipientsOf(room, this.#own, this.#includeInvited).map(deviceKey);
       if (
         now.length !== current.recipientsAtStart.size ||
         now.some((k) => !current.recipientsAtStart.has(k))
@@ -445,7 +445,7 @@ export class RoomEncryptor {
     const outbound = this.#megolm.createOutbound();
     const sessionId = outbound.sessionId();
     const initialKey = outbound.sessionKey();
-    const recipients = recipientDevices(room, this.#own, this.#includeInvited);
+    const recipients = recipientsOf(room, this.#own, this.#includeInvited);
     this.#current = {
       outbound,
       sessionId,
@@ -492,7 +492,7 @@ export class RoomEncryptor {
     const given = this.#given.get(current.sessionId);
     // Only devices without the current session need anything: a device is offered the history
     // in the same pass that gives it the current session, so the common case costs no store read.
-    const pending = recipientDevices(room, this.#own, this.#includeInvited).filter(
+    const pending = recipientsOf(room, this.#own, this.#includeInvited).filter(
       (device) => given?.has(deviceKey(device)) !== true,
     );
     if (pending.length === 0) return;

@@ -9,6 +9,7 @@ import {
   POLICY_FIELD,
   POLICY_RULES,
   parseEncryptionContent,
+  recipientDevices,
   toEncryptionContent,
 } from '@weft/epoch';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +139,42 @@ describe('POLICY_RULES', () => {
       POLICY_RULES['forward-secret'].receiverKeepsKeys ||
         POLICY_RULES['forward-secret'].senderKeepsKeys,
     ).toBe(false);
+  });
+});
+
+describe('recipientDevices', () => {
+  const own = { userId: '@a:x', deviceId: 'A1', curve25519: 'ca1', ed25519: 'ea1' };
+  const device = (userId: string, deviceId: string) => ({
+    userId,
+    deviceId,
+    curve25519: `c${deviceId}`,
+    ed25519: `e${deviceId}`,
+  });
+
+  it('lists joined and invited users’ devices except the sender, once each', () => {
+    const room = {
+      members: [
+        { userId: '@a:x', membership: 'join' as const },
+        { userId: '@b:x', membership: 'invite' as const },
+        { userId: '@c:x', membership: 'leave' as const },
+        { userId: '@d:x', membership: 'knock' as const },
+      ],
+      devices: [
+        device('@a:x', 'A1'),
+        device('@a:x', 'A2'),
+        device('@b:x', 'B1'),
+        device('@b:x', 'B1'),
+        device('@c:x', 'C1'),
+        device('@d:x', 'D1'),
+        device('@e:x', 'E1'),
+      ],
+    };
+    expect(recipientDevices(room, own).map((d) => d.deviceId)).toEqual(['A2', 'B1']);
+    expect(recipientDevices(room, own, false).map((d) => d.deviceId)).toEqual(['A2']);
+  });
+
+  it('throws TypeError on malformed input', () => {
+    expect(() => recipientDevices(null as never, own)).toThrow(TypeError);
+    expect(() => recipientDevices({ members: [], devices: [] }, null as never)).toThrow(TypeError);
   });
 });
