@@ -6,6 +6,7 @@
  * layer of a breadth-first walk, through the caller's {@link FetchEvents}.
  */
 import type { DagEvent } from '../event.ts';
+import { isIterable } from './args.ts';
 import type { FetchEvents } from './fetch.ts';
 
 const NOT_REQUESTED = 0;
@@ -69,7 +70,11 @@ export class EventIndex {
     }
     if (wanted.length === 0) return;
     const found = await this.#fetch(wanted);
-    for (const event of found) {
+    if (!isIterable(found)) throw new TypeError('fetchEvents must return an iterable of events');
+    for (const event of found as Iterable<DagEvent>) {
+      if (!isEventShaped(event)) {
+        throw new TypeError('fetchEvents returned something that is not a DagEvent');
+      }
       const index = this.#byId.get(event.event_id);
       // Ignore anything the store returns that was not asked for.
       if (index !== undefined && this.events[index] === undefined) this.#store(index, event);
@@ -113,4 +118,18 @@ export class EventIndex {
     for (let i = 0; i < auth.length; i += 1) indices[i] = this.intern(auth[i] as string);
     this.#auth[index] = indices;
   }
+}
+
+/** The fields the walks rely on; anything else is the caller's business. */
+function isEventShaped(event: unknown): event is DagEvent {
+  const e = event as Partial<DagEvent> | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.event_id === 'string' &&
+    Array.isArray(e.auth_events) &&
+    Array.isArray(e.prev_events) &&
+    typeof e.content === 'object' &&
+    e.content !== null
+  );
 }
