@@ -8,12 +8,12 @@
  * in a chain. Decryption works on copies and commits only after the MAC and padding check out, so
  * a rejected message leaves the state exactly as it was.
  */
-import { decryptCbc, encryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import { decryptCbc, encryptCbc, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { type RandomSource, randomBytes } from '../random.ts';
 import { curveAgreement, curvePublicKey } from './curve.ts';
-import { advanceChain, advanceRootKey, deriveMessageKeys } from './kdf.ts';
-import { decodeNormalMessage, encodeNormalMessage, MAC_LENGTH } from './messages.ts';
+import { advanceChain, advanceRootKey, deriveMessageKeys, messageMac } from './kdf.ts';
+import { decodeNormalMessage, encodeNormalMessage } from './messages.ts';
 
 /** Receiver chains kept (libolm MAX_RECEIVER_CHAINS). */
 export const MAX_RECEIVER_CHAINS = 5;
@@ -74,8 +74,7 @@ function sealMessage(
   try {
     const ciphertext = encryptCbc(keys, plaintext);
     const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext);
-    const mac = hmacSha256(keys.macKey, buffer.subarray(0, macOffset));
-    buffer.set(mac.subarray(0, MAC_LENGTH), macOffset);
+    buffer.set(messageMac(keys.macKey, buffer.subarray(0, macOffset)), macOffset);
     return buffer;
   } finally {
     zeroizeKeys(keys);
@@ -91,7 +90,7 @@ function openMessage(
 ): Uint8Array {
   const keys = deriveMessageKeys(key);
   try {
-    const expected = hmacSha256(keys.macKey, authenticated).subarray(0, MAC_LENGTH);
+    const expected = messageMac(keys.macKey, authenticated);
     if (!macMatches(expected, mac)) {
       throw new RatchetError('bad-mac', 'Olm message authentication failed');
     }

@@ -9,10 +9,10 @@
  * - Authenticated encryption keys: AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80).
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
-import { type _HMAC, hmac } from '@noble/hashes/hmac.js';
-import { type _SHA256, sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 
 import type { CipherKeys } from '../cipher.ts';
+import { HmacSha256 } from './hmac-sha256.ts';
 
 const encoder = new TextEncoder();
 const ROOT_INFO = encoder.encode('OLM_ROOT');
@@ -51,31 +51,20 @@ export interface ChainStep {
   readonly nextChainKey: Uint8Array;
 }
 
-type KeyedHmac = _HMAC<_SHA256>;
-
-// HMAC-SHA-256 keyed with 32 zero bytes: HKDF-Extract with the zero salt. Its padded key blocks
-// are hashed once here; every use clones this state instead of re-keying.
-const ZERO_SALT_HMAC: KeyedHmac = hmac.create(sha256, ZERO_SALT);
-// A reusable clone target, so per-message HMACs allocate no hash objects. Each use ends in
-// digestInto(), which wipes its state (noble's destroy()). Safe: JavaScript runs this synchronously.
-const scratch: KeyedHmac = ZERO_SALT_HMAC.clone();
-
-function macInto(keyed: KeyedHmac, out: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = keyed._cloneInto(scratch);
-  for (const part of parts) h.update(part);
-  h.digestInto(out);
-  return out;
-}
+// HMAC keyed with 32 zero bytes: HKDF-Extract with the zero salt. Public, so keyed once for good.
+const extract = new HmacSha256().setKey(ZERO_SALT);
+// Reused for every chain step and every HKDF-Expand; wiped after each use.
+const keyed = new HmacSha256();
 
 /**
  * Mi,j = HMAC(Ci,j, 0x01) and Ci,j+1 = HMAC(Ci,j, 0x02) ("Creating a message key", "Advancing the
  * chain key"), keying the HMAC once for both.
  */
 export function advanceChain(chainKey: Uint8Array): ChainStep {
-  const keyed = hmac.create(sha256, chainKey);
-  const messageKey = macInto(keyed, new Uint8Array(32), MESSAGE_SEED);
-  const nextChainKey = new Uint8Array(32);
-  keyed.update(CHAIN_SEED).digestInto(nextChainKey);
+  keyed.setKey(chainKey);
+  const messageKey = keyed.mac(new Uint8Array(32), MESSAGE_SEED);
+  const nextChainKey = keyed.mac(new Uint8Array(32), CHAIN_SEED);
+  keyed.wipe();
   return { messageKey, nextChainKey };
 }
 
@@ -93,14 +82,24 @@ const INFO_BLOCKS = [1, 2, 3].map((i) => {
  */
 export function deriveMessageKeys(messageKey: Uint8Array): CipherKeys {
   const [info1, info2, info3] = INFO_BLOCKS as [Uint8Array, Uint8Array, Uint8Array];
-  const prk = macInto(ZERO_SALT_HMAC, new Uint8Array(32), messageKey);
-  const keyed = hmac.create(sha256, prk);
+  const prk = extract.mac(new Uint8Array(32), messageKey);
+  keyed.setKey(prk);
   prk.fill(0);
-  const aesKey = macInto(keyed, new Uint8Array(32), info1);
-  const macKey = macInto(keyed, new Uint8Array(32), aesKey, info2);
-  const last = new Uint8Array(32);
-  keyed.update(macKey).update(info3).digestInto(last);
+  const aesKey = keyed.mac(new Uint8Array(32), info1);
+  const macKey = keyed.mac(new Uint8Array(32), aesKey, info2);
+  const last = keyed.mac(new Uint8Array(32), macKey, info3);
+  keyed.wipe();
   const iv = last.slice(0, 16);
   last.fill(0);
   return { aesKey, macKey, iv };
+}
+
+/** The 8-byte Olm MAC: HMAC-SHA-256(macKey, message) truncated ("Olm Authenticated Encryption"). */
+export function messageMac(macKey: Uint8Array, message: Uint8Array): Uint8Array {
+  keyed.setKey(macKey);
+  const full = keyed.mac(new Uint8Array(32), message);
+  keyed.wipe();
+  const mac = full.slice(0, 8);
+  full.fill(0);
+  return mac;
 }
