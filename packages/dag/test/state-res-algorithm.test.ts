@@ -435,5 +435,9 @@ describe('resolveState inputs', () => {
     await expect(resolveState(ROOM_V10, [], fetch, undefined, 5 as never)).rejects.toThrow(
       TypeError,
     );
+    const sets = [new Map([[POWER, '$a']]), new Map([[POWER, '$b']])];
+    await expect(resolveState(ROOM_V10, sets, () => 7 as never)).rejects.toThrow(TypeError);
+    const malformed = () => [{ event_id: '$a' }] as never;
+    await expect(resolveState(ROOM_V10, sets, malformed)).rejects.toThrow(TypeError);
   });
 });
