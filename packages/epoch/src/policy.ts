@@ -67,8 +67,16 @@ export const POLICY_RULES: Readonly<Record<PolicyMode, PolicyRules>> = Object.fr
 
 const MODES: readonly PolicyMode[] = ['shared', 'epoch', 'forward-secret'];
 
-/** The policy a Weft client applies in a room whose `m.room.encryption` has no Weft field. */
-export const DEFAULT_POLICY: RoomPolicy = Object.freeze({ mode: 'epoch' });
+/**
+ * The policy a Weft client applies in a room whose `m.room.encryption` has no Weft field: `epoch`
+ * with the spec's recommended rotation defaults (`m.room.encryption`: "`604800000` (a week) is the
+ * recommended default", "`100` is the recommended default") wherever the room sets none.
+ */
+export const DEFAULT_POLICY: RoomPolicy = Object.freeze({
+  mode: 'epoch',
+  rotateAfterMessages: 100,
+  rotateAfterMs: 604800000,
+});
 
 /** The `m.room.encryption` content Weft reads and writes. */
 export interface EncryptionContent {
@@ -109,8 +117,9 @@ function stricter(a: number | undefined, b: number | undefined): number | undefi
  * Reads a room's policy from its `m.room.encryption` content.
  *
  * - `algorithm` must be `m.megolm.v1.aes-sha2` (the only one the spec defines).
- * - Without `org.weft.policy` the room is an ordinary Megolm room and Weft applies `epoch`
- *   ({@link DEFAULT_POLICY}), which rotates at least as often as the spec requires.
+ * - Without `org.weft.policy` the room is an ordinary Megolm room and Weft applies `epoch` with the
+ *   spec's recommended rotation defaults where the room sets none ({@link DEFAULT_POLICY}), so it
+ *   rotates at least as often as the spec asks.
  * - The spec's `rotation_period_msgs` / `rotation_period_ms` are honoured in every mode: the
  *   effective limit is the smaller of the standard field and the Weft one, so a Weft sender never
  *   uses a session longer than any client reading the same state would.
@@ -140,29 +149,31 @@ export function parseEncryptionContent(content: unknown): RoomPolicy {
   );
   const standardMs = positiveInteger(content['rotation_period_ms'], 'content.rotation_period_ms');
   const weft = content[POLICY_FIELD];
-  let mode: PolicyMode = DEFAULT_POLICY.mode;
-  let weftMsgs: number | undefined;
-  let weftMs: number | undefined;
-  if (weft !== undefined) {
-    const base = `content.${POLICY_FIELD}`;
-    if (!isRecord(weft)) {
-      throw new EpochError('invalid-policy', `${base} must be an object`, {
-        path: base,
-        got: typeName(weft),
-      });
-    }
-    const rawMode = weft['mode'];
-    if (typeof rawMode !== 'string' || !(MODES as readonly string[]).includes(rawMode)) {
-      throw new EpochError('invalid-policy', `${base}.mode must be one of ${MODES.join(', ')}`, {
-        path: `${base}.mode`,
-        expected: MODES.join(' | '),
-        got: typeof rawMode === 'string' ? rawMode : typeName(rawMode),
-      });
-    }
-    mode = rawMode as PolicyMode;
-    weftMsgs = positiveInteger(weft['rotate_after_messages'], `${base}.rotate_after_messages`);
-    weftMs = positiveInteger(weft['rotate_after_ms'], `${base}.rotate_after_ms`);
+  if (weft === undefined) {
+    return makePolicy(
+      DEFAULT_POLICY.mode,
+      standardMsgs ?? DEFAULT_POLICY.rotateAfterMessages,
+      standardMs ?? DEFAULT_POLICY.rotateAfterMs,
+    );
   }
+  const base = `content.${POLICY_FIELD}`;
+  if (!isRecord(weft)) {
+    throw new EpochError('invalid-policy', `${base} must be an object`, {
+      path: base,
+      got: typeName(weft),
+    });
+  }
+  const rawMode = weft['mode'];
+  if (typeof rawMode !== 'string' || !(MODES as readonly string[]).includes(rawMode)) {
+    throw new EpochError('invalid-policy', `${base}.mode must be one of ${MODES.join(', ')}`, {
+      path: `${base}.mode`,
+      expected: MODES.join(' | '),
+      got: typeof rawMode === 'string' ? rawMode : typeName(rawMode),
+    });
+  }
+  const mode = rawMode as PolicyMode;
+  const weftMsgs = positiveInteger(weft['rotate_after_messages'], `${base}.rotate_after_messages`);
+  const weftMs = positiveInteger(weft['rotate_after_ms'], `${base}.rotate_after_ms`);
   return makePolicy(mode, stricter(weftMsgs, standardMsgs), stricter(weftMs, standardMs));
 }
 

@@ -24,15 +24,24 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe('parseEncryptionContent', () => {
-  it('reads a standard Megolm room (no Weft field) as epoch, honouring its rotation fields', () => {
-    expect(parseEncryptionContent({ algorithm: 'm.megolm.v1.aes-sha2' })).toEqual(DEFAULT_POLICY);
+  it('reads a standard Megolm room (no Weft field) as epoch with the spec’s recommended defaults', () => {
+    expect(parseEncryptionContent({ algorithm: 'm.megolm.v1.aes-sha2' })).toEqual({
+      mode: 'epoch',
+      rotateAfterMessages: 100,
+      rotateAfterMs: 604800000,
+    });
+    expect(DEFAULT_POLICY).toEqual({
+      mode: 'epoch',
+      rotateAfterMessages: 100,
+      rotateAfterMs: 604800000,
+    });
     expect(
       parseEncryptionContent({
         algorithm: 'm.megolm.v1.aes-sha2',
-        rotation_period_ms: 604800000,
-        rotation_period_msgs: 100,
+        rotation_period_ms: 3600000,
+        rotation_period_msgs: 500,
       }),
-    ).toEqual({ mode: 'epoch', rotateAfterMessages: 100, rotateAfterMs: 604800000 });
+    ).toEqual({ mode: 'epoch', rotateAfterMessages: 500, rotateAfterMs: 3600000 });
   });
 
   it('reads each Weft mode and its parameters', () => {
