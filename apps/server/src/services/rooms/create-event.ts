@@ -5,7 +5,13 @@
  * then @weft/signing's `signEvent` (content hash + signature) and `computeEventId` (reference
  * hash). The event is authorized before anything is stored.
  */
-import { authEventsSelection, type DagEvent, type RoomVersionRules, stateKeyOf } from '@weft/dag';
+import {
+  authEventsSelection,
+  type DagEvent,
+  MAX_PDU_BYTES,
+  type RoomVersionRules,
+  stateKeyOf,
+} from '@weft/dag';
 import { computeEventId, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
@@ -85,6 +91,10 @@ export async function buildEvent(
     pdu['redacts'] = draft.redacts;
   }
   const signed = signEvent(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
+  // Spec server-server-api "Size limits": a PDU is at most 65536 bytes of JSON.
+  if (new TextEncoder().encode(JSON.stringify(signed)).byteLength > MAX_PDU_BYTES) {
+    throw MatrixError.tooLarge('The event is larger than 64 KiB');
+  }
   const eventId = computeEventId(signed, rules.id);
   const dag: DagEvent = { ...(signed as unknown as DagEvent), event_id: eventId };
   const authEvents = new Map<string, DagEvent>();

@@ -1,0 +1,98 @@
+// GET /_matrix/client/v3/rooms/{roomId}/event/{eventId},
+// GET /_matrix/client/v3/rooms/{roomId}/context/{eventId}
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomideventeventid
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidcontexteventid
+import { MatrixError } from '@weft/transport';
+
+import type { Services } from '../../services/index.ts';
+import type { StoredEvent } from '../../services/rooms/index.ts';
+import { paginate, roomToken } from '../../services/rooms/timeline.ts';
+import { roomView } from '../../services/rooms/visibility.ts';
+import { lazyMembers } from './messages.ts';
+import { parseRoomEventFilter } from './room-event-filter.ts';
+import { parseLimit, parseRoomId } from './room-params.ts';
+import { type ClientApp, clientEndpoint } from './routes.ts';
+
+export function registerRoomEvent(app: ClientApp, services: Services): void {
+  const { rooms } = services;
+
+  /** The event, if it is in the room and the viewer may see it; else 404 (no existence leak). */
+  const visibleEvent = async (roomId: string, eventId: string, userId: string) => {
+    const view = await roomView(rooms, roomId, userId);
+    const event = await rooms.getEvent(eventId);
+    if (
+      event === undefined ||
+      event.roomId !== roomId ||
+      event.streamPosition === null ||
+      event.streamPosition > view.bound
+    ) {
+      throw MatrixError.notFound('Event not found');
+    }
+    return { event, view };
+  };
+
+  clientEndpoint(app, {
+    method: 'GET',
+    path: '/rooms/:roomId/event/:eventId',
+    auth: 'user',
+    handler: async ({ params, user }) => {
+      const { event } = await visibleEvent(parseRoomId(params.roomId), params.eventId, user.userId);
+      return rooms.clientEvent(event, { viewer: { userId: user.userId, deviceId: user.deviceId } });
+    },
+  });
+
+  clientEndpoint(app, {
+    method: 'GET',
+    path: '/rooms/:roomId/context/:eventId',
+    auth: 'user',
+    handler: async ({ params, query, user }) => {
+      const roomId = parseRoomId(params.roomId);
+      const { event, view } = await visibleEvent(roomId, params.eventId, user.userId);
+      const {
+        filter,
+        lazyLoadMembers,
+        limit: filterLimit,
+      } = parseRoomEventFilter(query.get('filter'));
+      const limit = parseLimit(query.get('limit'), filterLimit ?? 10, 1000);
+      // Spec: `limit` counts the context events on both sides together.
+      const beforeLimit = Math.floor(limit / 2);
+      const position = event.streamPosition ?? 0;
+      const before = await paginate(rooms.ctx.db, rooms.events, roomId, {
+        from: position - 1,
+        dir: 'b',
+        limit: beforeLimit,
+        filter,
+        bound: view.bound,
+      });
+      const after = await paginate(rooms.ctx.db, rooms.events, roomId, {
+        from: position,
+        dir: 'f',
+        limit: limit - beforeLimit,
+        filter,
+        bound: view.bound,
+      });
+      const viewer = { userId: user.userId, deviceId: user.deviceId };
+      const last: StoredEvent = after.chunk.at(-1) ?? event;
+      const stateMap = await rooms.stateAfterEvent(last);
+      let stateEvents = await rooms.stateEvents(stateMap);
+      if (lazyLoadMembers) {
+        const members = new Set(
+          (await lazyMembers(rooms, [...before.chunk, event, ...after.chunk], user.userId)).map(
+            (e) => e.eventId,
+          ),
+        );
+        stateEvents = stateEvents.filter(
+          (e) => e.type !== 'm.room.member' || members.has(e.eventId),
+        );
+      }
+      return {
+        event: rooms.clientEvent(event, { viewer }),
+        events_before: before.chunk.map((e) => rooms.clientEvent(e, { viewer })),
+        events_after: after.chunk.map((e) => rooms.clientEvent(e, { viewer })),
+        start: before.end ?? roomToken(0),
+        end: after.end ?? roomToken(last.streamPosition ?? position),
+        state: stateEvents.map((e) => rooms.clientEvent(e)),
+      };
+    },
+  });
+}
