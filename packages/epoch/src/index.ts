@@ -7,6 +7,7 @@ export {
   RoomKeyReceiver,
   type RoomKeyReceiverOptions,
 } from './key-receiver.ts';
+export { membershipChangeOf, REKEY_FIELD } from './membership.ts';
 export {
   type ForwardedRoomKeyContent,
   type RoomKeyContent,
