@@ -292,6 +292,63 @@ describe('iterative auth checks', () => {
   });
 });
 
+describe('conflicted state subgraph (v2.1, rooms/v12.md)', () => {
+  // A state reset: one state has the power levels PL3 (by Bob, allowed by PL2, which cites PL1);
+  // the other holds PL1 again, although it still contains Carol's join, which cites PL2. PL2 is
+  // then in both full auth chains, so only the conflicted state subgraph (PL3 → PL2 → PL1)
+  // brings it into the full conflicted set, and without it PL3 is judged against PL1.
+  async function stateReset(rules: typeof ROOM_V11) {
+    const carol = '@carol:example.org';
+    const room = await TestRoom.create(rules);
+    const creator = rules.authorization.explicitlyPrivilegeRoomCreators ? {} : { [ALICE]: 100 };
+    const pl1 = [...room.events]
+      .reverse()
+      .find((e) => e.type === 'm.room.power_levels') as DagEvent;
+    await room.add({
+      type: 'm.room.member',
+      sender: BOB,
+      state_key: BOB,
+      content: { membership: 'join' },
+    });
+    await room.add({
+      type: 'm.room.power_levels',
+      sender: ALICE,
+      state_key: '',
+      content: { users: { ...creator, [BOB]: 100 } },
+    });
+    const carolJoin = await room.add({
+      type: 'm.room.member',
+      sender: carol,
+      state_key: carol,
+      content: { membership: 'join' },
+    });
+    const pl3 = await room.add({
+      type: 'm.room.power_levels',
+      sender: BOB,
+      state_key: '',
+      content: { users: { ...creator, [BOB]: 100, [carol]: 50 } },
+    });
+    expect(pl3.rejected).toBeUndefined();
+    const withPl3 = room.stateAfter(pl3.event_id);
+    const reset = new Map(withPl3).set(POWER, pl1.event_id);
+    expect(reset.get(stateKeyOf('m.room.member', carol))).toBe(carolJoin.event_id);
+    const resolved = await resolveState(rules, [withPl3, reset], room.fetch);
+    const again = await resolveState(rules, [reset, withPl3], room.fetch);
+    expect(again).toEqual(resolved);
+    return { resolved, pl1: pl1.event_id, pl3: pl3.event_id };
+  }
+
+  it('keeps the later power levels in v12 (the subgraph brings PL2 back)', async () => {
+    const { resolved, pl3 } = await stateReset(ROOM_V12);
+    expect(resolved.get(POWER)).toBe(pl3);
+  });
+
+  it('resets to the earlier power levels in v11 (state resolution v2)', async () => {
+    const { resolved, pl1 } = await stateReset(ROOM_V11);
+    expect(resolved.get(POWER)).toBe(pl1);
+  });
+});
+
 describe('third-party invites in the iterative auth checks', () => {
   it('re-checks their signatures with the verifier the caller passes', async () => {
     const carol = '@carol:example.org';
