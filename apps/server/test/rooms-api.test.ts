@@ -249,6 +249,14 @@ describe('sending and reading', () => {
       { body: 'x'.repeat(70_000) },
     );
     expect(huge.status).toBe(413);
+    const longType = await call(
+      'PUT',
+      `/rooms/${enc(roomId)}/send/${'t'.repeat(300)}/long`,
+      alice.accessToken,
+      { body: 'x' },
+    );
+    expect(longType.status).toBe(400);
+    expect(longType.body['errcode']).toBe('M_BAD_JSON');
   });
 
   it('paginates /messages both ways with tokens, limits and filters', async () => {

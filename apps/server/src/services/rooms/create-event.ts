@@ -7,8 +7,9 @@
  */
 import {
   authEventsSelection,
+  checkPduFormat,
+  DagError,
   type DagEvent,
-  MAX_PDU_BYTES,
   type RoomVersionRules,
   stateKeyOf,
 } from '@weft/dag';
@@ -90,13 +91,7 @@ export async function buildEvent(
   if (draft.redacts !== undefined && !rules.eventFormat.redactsInContent) {
     pdu['redacts'] = draft.redacts;
   }
-  const signed = signEvent(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
-  // Spec server-server-api "Size limits": a PDU is at most 65536 bytes of JSON.
-  if (new TextEncoder().encode(JSON.stringify(signed)).byteLength > MAX_PDU_BYTES) {
-    throw MatrixError.tooLarge('The event is larger than 64 KiB');
-  }
-  const eventId = computeEventId(signed, rules.id);
-  const dag: DagEvent = { ...(signed as unknown as DagEvent), event_id: eventId };
+  const { signed, eventId, dag } = signChecked(ctx, rules, pdu);
   const authEvents = new Map<string, DagEvent>();
   for (const event of currentState.values()) authEvents.set(event.event_id, event);
   authorizeLocalEvent(dag, authEvents, currentState, rules);
@@ -126,11 +121,34 @@ export function buildCreateEvent(
     type: 'm.room.create',
   };
   if (roomId !== undefined) pdu['room_id'] = roomId;
-  const signed = signEvent(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
-  const eventId = computeEventId(signed, rules.id);
-  const dag: DagEvent = { ...(signed as unknown as DagEvent), event_id: eventId };
+  const { signed, eventId, dag } = signChecked(ctx, rules, pdu);
   authorizeLocalEvent(dag, new Map(), new Map(), rules);
   return { eventId, pdu: signed, dag };
+}
+
+/**
+ * Signs `pdu`, computes its event ID and runs @weft/dag's PDU format checks on the result, so a
+ * local event is held to the same shape as a received one (client-server-api "Size limits":
+ * 64 KiB per event, 255 bytes per type, state key and ID).
+ */
+function signChecked(
+  ctx: ServerContext,
+  rules: RoomVersionRules,
+  pdu: Record<string, unknown>,
+): { signed: Record<string, unknown>; eventId: string; dag: DagEvent } {
+  const signed = signEvent(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
+  const eventId = computeEventId(signed, rules.id);
+  try {
+    checkPduFormat(signed, rules, { eventId });
+  } catch (error) {
+    if (DagError.isInstance(error)) {
+      if (error.code === 'event-too-large')
+        throw MatrixError.tooLarge('The event is larger than 64 KiB');
+      throw MatrixError.badJson(`Invalid event: ${error.message}`);
+    }
+    throw error;
+  }
+  return { signed, eventId, dag: { ...(signed as unknown as DagEvent), event_id: eventId } };
 }
 
 /** 403 unless the room exists. */
