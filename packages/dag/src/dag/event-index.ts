@@ -49,11 +49,6 @@ export class EventIndex {
     return index;
   }
 
-  /** The index of `eventId` if it was seen, else `undefined`. */
-  lookup(eventId: string): number | undefined {
-    return this.#byId.get(eventId);
-  }
-
   /** The indices of the auth events of the event at `index` (empty if it is not loaded). */
   authOf(index: number): readonly number[] {
     return this.#auth[index] ?? EMPTY;

@@ -10,10 +10,6 @@ export class MinHeap {
     this.#less = less;
   }
 
-  get size(): number {
-    return this.#items.length;
-  }
-
   push(item: number): void {
     const items = this.#items;
     let at = items.length;
