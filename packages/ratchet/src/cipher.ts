@@ -6,8 +6,7 @@
  * AES-256 key (32), the HMAC-SHA-256 key (32) and the CBC IV (16). The plaintext is PKCS#7-padded
  * and encrypted with AES-256-CBC; callers MAC the encoded message with `hmacSha256` and truncate.
  */
-import { cbc } from '@noble/ciphers/aes.js';
-
+import { aesCbcDecrypt, aesCbcEncrypt } from './aes.ts';
 import { RatchetError } from './errors.ts';
 import { hkdf, hmac } from './sha256.ts';
 
@@ -54,26 +53,31 @@ export function deriveCipherKeys(secret: Uint8Array, info: string): CipherKeys {
   return keys;
 }
 
-/** AES-256-CBC with PKCS#7 padding. */
+function checkKeys(keys: CipherKeys): void {
+  requireBytes(keys.aesKey, 'aesKey', 32);
+  requireBytes(keys.iv, 'iv', 16);
+}
+
+/** AES-256-CBC with PKCS#7 padding (`aes.ts`). */
 export function encryptCbc(keys: CipherKeys, plaintext: Uint8Array): Uint8Array {
   requireBytes(plaintext, 'plaintext');
-  return cbc(keys.aesKey, keys.iv).encrypt(plaintext);
+  checkKeys(keys);
+  return aesCbcEncrypt(keys.aesKey, keys.iv, plaintext);
 }
 
 /** AES-256-CBC decryption; a length that is not a whole number of blocks or bad PKCS#7 padding
  * throws `RatchetError('bad-padding')` (only reached after the MAC has been checked). */
 export function decryptCbc(keys: CipherKeys, ciphertext: Uint8Array): Uint8Array {
   requireBytes(ciphertext, 'ciphertext');
+  checkKeys(keys);
   if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
     throw new RatchetError('bad-padding', 'ciphertext is not a whole number of AES blocks', {
       context: { length: ciphertext.length },
     });
   }
-  try {
-    return cbc(keys.aesKey, keys.iv).decrypt(ciphertext);
-  } catch (cause) {
-    throw new RatchetError('bad-padding', 'invalid PKCS#7 padding', { cause });
-  }
+  const plaintext = aesCbcDecrypt(keys.aesKey, keys.iv, ciphertext);
+  if (plaintext === undefined) throw new RatchetError('bad-padding', 'invalid PKCS#7 padding');
+  return plaintext;
 }
 
 /** HMAC-SHA-256 (RFC 2104), full 32-byte output. */

@@ -11,13 +11,12 @@
  * Keys: HKDF-SHA-256(pickleKey, salt, info "Pickle") → AES key, MAC key, IV (as in `cipher.ts`).
  * The random salt makes every pickle's keys and IV fresh, so equal states never encrypt alike.
  */
-import { cbc } from '@noble/ciphers/aes.js';
-
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import {
   type CipherKeys,
   decryptCbc,
   deriveCipherKeys,
+  encryptCbc,
   hkdfSha256,
   hmacSha256,
   macMatches,
@@ -95,7 +94,7 @@ export function sealPickle(
   const salt = randomBytes(random, SALT_LENGTH);
   const keys = pickleKeys(pickleKey, salt);
   const plaintext = new TextEncoder().encode(json);
-  const ciphertext = cbc(keys.aesKey, keys.iv).encrypt(plaintext);
+  const ciphertext = encryptCbc(keys, plaintext);
   zeroize(plaintext);
 
   const headerLength = 1 + 1 + kindBytes.length + 4 + SALT_LENGTH;

@@ -129,6 +129,49 @@ describe('encryptCbc / decryptCbc', () => {
     );
   });
 
+  it('matches OpenSSL at every plaintext length from 0 to 100, both ways', () => {
+    const keys = deriveCipherKeys(new Uint8Array(randomBytes(32)), 'x');
+    const data = new Uint8Array(randomBytes(100));
+    for (let length = 0; length <= 100; length++) {
+      const pt = data.subarray(0, length);
+      const cipher = createCipheriv('aes-256-cbc', keys.aesKey, keys.iv);
+      const expected = Buffer.concat([cipher.update(pt), cipher.final()]);
+      expect(Buffer.from(encryptCbc(keys, pt)), `length ${length}`).toEqual(expected);
+      expect(decryptCbc(keys, expected), `length ${length}`).toEqual(pt);
+    }
+  });
+
+  it('rejects every malformed PKCS#7 padding and accepts every valid one', () => {
+    const keys = deriveCipherKeys(new Uint8Array(randomBytes(32)), 'x');
+    const rawEncrypt = (block: Uint8Array) => {
+      const cipher = createCipheriv('aes-256-cbc', keys.aesKey, keys.iv).setAutoPadding(false);
+      return new Uint8Array(Buffer.concat([cipher.update(block), cipher.final()]));
+    };
+    for (let pad = 0; pad <= 20; pad++) {
+      const block = new Uint8Array(16).fill(0xaa);
+      block.fill(pad, 16 - Math.min(pad, 16));
+      block[15] = pad;
+      const valid = pad >= 1 && pad <= 16;
+      const result = codeOrValue(() => decryptCbc(keys, rawEncrypt(block)));
+      if (valid) expect(result, `pad ${pad}`).toEqual(block.subarray(0, 16 - pad));
+      else expect(result, `pad ${pad}`).toBe('bad-padding');
+      if (pad >= 2 && pad <= 16) {
+        const broken = block.slice();
+        broken[16 - pad] = (broken[16 - pad] as number) ^ 1; // first padding byte wrong
+        expect(
+          codeOrValue(() => decryptCbc(keys, rawEncrypt(broken))),
+          `broken ${pad}`,
+        ).toBe('bad-padding');
+      }
+    }
+    expect(() => encryptCbc({ ...keys, aesKey: new Uint8Array(16) }, new Uint8Array(1))).toThrow(
+      RangeError,
+    );
+    expect(() => decryptCbc({ ...keys, iv: new Uint8Array(8) }, new Uint8Array(16))).toThrow(
+      RangeError,
+    );
+  });
+
   it('rejects ciphertexts that are empty or not whole blocks with bad-padding', () => {
     const keys = deriveCipherKeys(new Uint8Array(32), 'x');
     for (const length of [0, 1, 15, 17]) {
@@ -238,6 +281,14 @@ describe('RatchetError', () => {
     expect(RatchetError.isInstance(foreign)).toBe(true);
   });
 });
+
+function codeOrValue(fn: () => unknown): unknown {
+  try {
+    return fn();
+  } catch (error) {
+    return RatchetError.isInstance(error) ? error.code : error;
+  }
+}
 
 function captureError(fn: () => unknown): unknown {
   try {
