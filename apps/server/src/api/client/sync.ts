@@ -1,0 +1,83 @@
+// GET /_matrix/client/v3/sync
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+import { MatrixError } from '@weft/transport';
+
+import type { Services } from '../../services/index.ts';
+import {
+  DEFAULT_SYNC_FILTER,
+  parseSyncFilter,
+  type SyncFilter,
+} from '../../services/sync/filter.ts';
+import { parseSyncToken } from '../../services/sync/token.ts';
+import { type ClientApp, clientEndpoint } from './routes.ts';
+
+/** Looks up a stored filter's JSON by ID (the filter API's owner provides it). */
+export type FilterLookup = (userId: string, filterId: string) => Promise<unknown | undefined>;
+
+/**
+ * Spec `filter` parameter: "The server will detect whether it is an ID or a JSON object by
+ * whether the first character is a `{` open brace".
+ */
+async function resolveFilter(
+  raw: string | null,
+  userId: string,
+  lookup: FilterLookup | undefined,
+): Promise<SyncFilter> {
+  if (raw === null || raw === '') return DEFAULT_SYNC_FILTER;
+  if (raw.startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw MatrixError.notJson('filter is not valid JSON');
+    }
+    return parseSyncFilter(json);
+  }
+  const stored = lookup === undefined ? undefined : await lookup(userId, raw);
+  if (stored === undefined) throw MatrixError.invalidParam('Unknown filter ID');
+  return parseSyncFilter(stored);
+}
+
+function parseTimeout(raw: string | null): number {
+  if (raw === null || raw === '') return 0;
+  if (!/^\d{1,15}$/.test(raw))
+    throw MatrixError.invalidParam('timeout must be a non-negative integer');
+  return Number(raw);
+}
+
+function parseBoolean(raw: string | null, name: string): boolean {
+  if (raw === null || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw MatrixError.invalidParam(`${name} must be true or false`);
+}
+
+export function registerSync(
+  app: ClientApp,
+  services: Services,
+  options: { filterLookup?: FilterLookup } = {},
+): void {
+  clientEndpoint(app, {
+    method: 'GET',
+    path: '/sync',
+    auth: 'user',
+    handler: async ({ user, query, context }) => {
+      const sinceRaw = query.get('since');
+      const since = sinceRaw === null || sinceRaw === '' ? undefined : parseSyncToken(sinceRaw);
+      if (sinceRaw !== null && sinceRaw !== '' && since === undefined) {
+        throw MatrixError.invalidParam('since is not a sync token of this server');
+      }
+      const setPresence = query.get('set_presence');
+      if (setPresence !== null && !['offline', 'online', 'unavailable'].includes(setPresence)) {
+        throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
+      }
+      const filter = await resolveFilter(query.get('filter'), user.userId, options.filterLookup);
+      return services.sync.sync(user, {
+        since,
+        fullState: parseBoolean(query.get('full_state'), 'full_state'),
+        timeoutMs: parseTimeout(query.get('timeout')),
+        filter,
+        signal: context.req.raw.signal,
+      });
+    },
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * Device-list tracking (client-server-api "Tracking the device list for a user" and "Extensions
+ * to /sync" of the end-to-end encryption module): records when a user's devices or identity keys
+ * change, and answers which users a given user should re-query (`changed`) or stop tracking
+ * (`left`) between two sync tokens.
+ *
+ * Weft counts every room, not only encrypted ones, when deciding who shares a room: the spec's
+ * note allows over-reporting `changed`, and it keeps the rule simple and independent of room
+ * state.
+ */
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import { nextStreamPosition } from '../core/stream.ts';
+import type { RoomService } from '../rooms/index.ts';
+import { insertDeviceListChange, memberChangesInRoomsOf, usersChangedBetween } from './store.ts';
+
+/** `device_lists` of `/sync` and the body of `/keys/changes`. */
+export interface DeviceListChanges {
+  readonly changed: string[];
+  readonly left: string[];
+}
+
+export class DeviceListService {
+  readonly #ctx: ServerContext;
+  readonly #rooms: RoomService;
+
+  constructor(ctx: ServerContext, rooms: RoomService) {
+    this.#ctx = ctx;
+    this.#rooms = rooms;
+  }
+
+  /**
+   * Records a change of `userId`'s device list inside `tx` and returns its stream position; the
+   * caller announces it with `notifier.notify` after the commit.
+   */
+  async markChanged(tx: SqlExecutor, userId: string): Promise<number> {
+    const position = await nextStreamPosition(tx);
+    await insertDeviceListChange(tx, userId, position);
+    return position;
+  }
+
+  /**
+   * Spec "Extensions to /sync": users (sharing a room with `userId`) whose devices changed in
+   * (`from`, `to`], or who started sharing a room with `userId` then; and users with whom
+   * `userId` shared a room that was left in that range and who now share none.
+   */
+  async changesBetween(userId: string, from: number, to: number): Promise<DeviceListChanges> {
+    if (to <= from) return { changed: [], left: [] };
+    const db = this.#ctx.db;
+    const sharing = new Set(await this.#rooms.usersSharingRoomsWith(userId));
+    sharing.add(userId);
+    const changed = new Set(
+      (await usersChangedBetween(db, from, to)).filter((user) => sharing.has(user)),
+    );
+    const leftCandidates = new Set<string>();
+    const joinedRoomsOfMine = new Set<string>();
+    const roomsLeftByMe = new Set<string>();
+    for (const change of await memberChangesInRoomsOf(db, userId, from, to)) {
+      const joined = change.membership === 'join';
+      const gone = change.membership === 'leave' || change.membership === 'ban';
+      if (change.target === userId) {
+        if (joined) {
+          joinedRoomsOfMine.add(change.roomId);
+          roomsLeftByMe.delete(change.roomId);
+        } else if (gone) {
+          roomsLeftByMe.add(change.roomId);
+          joinedRoomsOfMine.delete(change.roomId);
+        }
+      } else if (joined) {
+        changed.add(change.target);
+      } else if (gone) {
+        leftCandidates.add(change.target);
+      }
+    }
+    // Joining a room starts sharing it with all its members; leaving one may stop it.
+    for (const roomId of joinedRoomsOfMine) {
+      for (const member of await this.#rooms.members(roomId)) changed.add(member);
+    }
+    for (const roomId of roomsLeftByMe) {
+      for (const member of await this.#rooms.members(roomId)) leftCandidates.add(member);
+    }
+    const left = [...leftCandidates].filter((user) => !sharing.has(user) && user !== userId);
+    return {
+      changed: [...changed].filter((user) => sharing.has(user)).sort(),
+      left: left.sort(),
+    };
+  }
+}

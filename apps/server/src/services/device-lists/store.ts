@@ -1,0 +1,61 @@
+/** SQL of the device-list service: `device_list_changes`, plus read-only membership queries. */
+import type { SqlExecutor } from '../../storage/index.ts';
+
+export async function insertDeviceListChange(
+  tx: SqlExecutor,
+  userId: string,
+  position: number,
+): Promise<void> {
+  await tx.execute(
+    'INSERT INTO device_list_changes (user_id, stream_position) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    [userId, position],
+  );
+}
+
+/** Users whose device list changed at a position in (`from`, `to`]. */
+export async function usersChangedBetween(
+  db: SqlExecutor,
+  from: number,
+  to: number,
+): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    `SELECT DISTINCT user_id FROM device_list_changes
+      WHERE stream_position > $1 AND stream_position <= $2`,
+    [from, to],
+  );
+  return rows.map((row) => row.user_id);
+}
+
+/** One membership change in a room: `target`'s membership became `membership`. */
+export interface MemberChangeRow {
+  readonly roomId: string;
+  readonly target: string;
+  readonly membership: string;
+}
+
+/**
+ * Membership events with positions in (`from`, `to`] in every room `userId` has (or had) a
+ * membership in (reads the rooms service's tables; read-only).
+ */
+export async function memberChangesInRoomsOf(
+  db: SqlExecutor,
+  userId: string,
+  from: number,
+  to: number,
+): Promise<MemberChangeRow[]> {
+  const rows = await db.query<{ room_id: string; state_key: string; pdu: string }>(
+    `SELECT e.room_id, e.state_key, e.pdu FROM events e
+      WHERE e.type = 'm.room.member' AND e.stream_position > $2 AND e.stream_position <= $3
+        AND e.room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
+      ORDER BY e.stream_position`,
+    [userId, from, to],
+  );
+  return rows.map((row) => {
+    const content = (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content;
+    return {
+      roomId: row.room_id,
+      target: row.state_key,
+      membership: typeof content?.membership === 'string' ? content.membership : '',
+    };
+  });
+}

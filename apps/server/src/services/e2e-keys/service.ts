@@ -1,0 +1,264 @@
+/**
+ * End-to-end encryption keys (client-server-api "End-to-End Encryption", "Key management API"):
+ * devices publish signed identity keys, one-time keys and fallback keys (`/keys/upload`); other
+ * users download identity keys (`/keys/query`) and claim one-time keys — a fallback key once the
+ * one-time keys run out — to start Olm sessions (`/keys/claim`).
+ *
+ * Uploading new identity keys, and removing a device that had some, is a device-list change
+ * (services/device-lists) that the device's user's room-mates see in `/sync`.
+ */
+import { encodeCanonicalJson } from '@weft/canonical-json';
+import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
+import { MatrixError } from '@weft/transport';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { AccountService } from '../accounts/service.ts';
+import type { ServerContext } from '../core/context.ts';
+import type { DeviceListService } from '../device-lists/service.ts';
+import {
+  deleteDeviceKeys,
+  deviceKeysJson,
+  deviceKeysOfUser,
+  fallbackKey,
+  insertOneTimeKey,
+  markFallbackKeyUsed,
+  oneTimeKeyCounts,
+  oneTimeKeyJson,
+  putDeviceKeys,
+  putFallbackKey,
+  takeOneTimeKey,
+  unusedFallbackAlgorithms,
+} from './store.ts';
+
+/** What a device uploads (already checked to be JSON objects by the endpoint). */
+export interface KeyUpload {
+  readonly deviceKeys?: JsonObject;
+  /** `<algorithm>:<key_id>` → key (a string or a signed key object). */
+  readonly oneTimeKeys?: Readonly<Record<string, unknown>>;
+  readonly fallbackKeys?: Readonly<Record<string, unknown>>;
+}
+
+/** user ID → device ID → key (the shape of `/keys/query` and `/keys/claim` answers). */
+export type KeysByDevice = Record<string, Record<string, unknown>>;
+
+/** The algorithm every Olm client uses; its count is always reported, even at zero. */
+const SIGNED_CURVE25519 = 'signed_curve25519';
+
+function splitKeyName(name: string): { algorithm: string; keyId: string } {
+  const colon = name.indexOf(':');
+  if (colon <= 0 || colon === name.length - 1) {
+    throw MatrixError.invalidParam(`key name ${JSON.stringify(name)} is not <algorithm>:<key_id>`);
+  }
+  return { algorithm: name.slice(0, colon), keyId: name.slice(colon + 1) };
+}
+
+function checkKeyValue(name: string, value: unknown): void {
+  const ok =
+    typeof value === 'string' ||
+    (typeof value === 'object' && value !== null && !Array.isArray(value));
+  if (!ok) throw MatrixError.badJson(`key ${name} must be a string or an object`);
+}
+
+export class E2eKeyService {
+  readonly #ctx: ServerContext;
+  readonly #deviceLists: DeviceListService;
+
+  constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
+    this.#ctx = ctx;
+    this.#deviceLists = deviceLists;
+    // A removed device's keys go with it (spec "Delete a device": "… invalidates any access
+    // token … and removes the device's keys"), and its user's room-mates must re-query.
+    accounts.onDeviceChange(async (tx, change) => {
+      if (change.change !== 'removed') return;
+      await deleteDeviceKeys(tx, change.userId, change.deviceId);
+      const position = await this.#deviceLists.markChanged(tx, change.userId);
+      // The accounts service commits right after its listeners; announcing on the next turn
+      // lets the commit land first (a sync woken early simply waits again).
+      setTimeout(() => this.#ctx.notifier.notify(position), 0);
+    });
+  }
+
+  /**
+   * `POST /keys/upload`: stores the device's keys in one transaction and returns the unclaimed
+   * one-time key counts.
+   */
+  async upload(
+    userId: string,
+    deviceId: string,
+    upload: KeyUpload,
+  ): Promise<Record<string, number>> {
+    const deviceKeys = upload.deviceKeys;
+    const deviceKeysText =
+      deviceKeys === undefined ? undefined : checkDeviceKeys(userId, deviceId, deviceKeys);
+    let position = 0;
+    const counts = await this.#ctx.db.transaction(async (tx) => {
+      if (deviceKeysText !== undefined) {
+        const previous = await deviceKeysJson(tx, userId, deviceId);
+        if (previous !== deviceKeysText) {
+          await putDeviceKeys(tx, userId, deviceId, deviceKeysText);
+          position = await this.#deviceLists.markChanged(tx, userId);
+        }
+      }
+      for (const [name, value] of Object.entries(upload.oneTimeKeys ?? {})) {
+        checkKeyValue(name, value);
+        const { algorithm, keyId } = splitKeyName(name);
+        const json = encodeCanonicalJson(value);
+        const existing = await oneTimeKeyJson(tx, userId, deviceId, algorithm, keyId);
+        if (existing === undefined) {
+          await insertOneTimeKey(tx, userId, deviceId, algorithm, keyId, json);
+        } else if (existing !== json) {
+          // Reusing a key ID for a different key would hand two devices different keys.
+          throw MatrixError.invalidParam(`one-time key ${name} already exists with other content`);
+        }
+      }
+      const seen = new Set<string>();
+      for (const [name, value] of Object.entries(upload.fallbackKeys ?? {})) {
+        checkKeyValue(name, value);
+        const { algorithm, keyId } = splitKeyName(name);
+        // Spec: "There can only be at most one key per algorithm uploaded".
+        if (seen.has(algorithm)) {
+          throw MatrixError.invalidParam(`more than one fallback key for ${algorithm}`);
+        }
+        seen.add(algorithm);
+        const json = encodeCanonicalJson(value);
+        const existing = await fallbackKey(tx, userId, deviceId, algorithm);
+        // Re-uploading the same key keeps its "used" mark; a new key replaces it unused.
+        if (existing?.key_id !== keyId || existing.key_json !== json) {
+          await putFallbackKey(tx, userId, deviceId, algorithm, keyId, json);
+        }
+      }
+      return oneTimeKeyCounts(tx, userId, deviceId);
+    });
+    if (position > 0) this.#ctx.notifier.notify(position);
+    return { [SIGNED_CURVE25519]: 0, ...counts };
+  }
+
+  /** `device_one_time_keys_count` of `/sync`. */
+  async oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>> {
+    return { [SIGNED_CURVE25519]: 0, ...(await oneTimeKeyCounts(this.#ctx.db, userId, deviceId)) };
+  }
+
+  /** `device_unused_fallback_key_types` of `/sync`. */
+  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
+    return unusedFallbackAlgorithms(this.#ctx.db, userId, deviceId);
+  }
+
+  /**
+   * `POST /keys/query`: the identity keys of the requested users' devices (all of them for an
+   * empty list), each with `unsigned.device_display_name`. Users of other servers go in
+   * `failures` (this server does not federate key queries yet).
+   */
+  async query(
+    requested: ReadonlyMap<string, readonly string[]>,
+  ): Promise<{ deviceKeys: KeysByDevice; failures: Record<string, object> }> {
+    const deviceKeys: KeysByDevice = {};
+    const failures: Record<string, object> = {};
+    for (const [userId, deviceIds] of requested) {
+      const server = serverOf(userId);
+      if (server !== this.#ctx.config.serverName) {
+        failures[server] = {};
+        continue;
+      }
+      const wanted = deviceIds.length === 0 ? undefined : new Set(deviceIds);
+      const devices: Record<string, unknown> = {};
+      for (const row of await deviceKeysOfUser(this.#ctx.db, userId)) {
+        if (wanted !== undefined && !wanted.has(row.device_id)) continue;
+        const keys = JSON.parse(row.key_json) as Record<string, unknown>;
+        keys['unsigned'] =
+          row.display_name === null ? {} : { device_display_name: row.display_name };
+        devices[row.device_id] = keys;
+      }
+      deviceKeys[userId] = devices;
+    }
+    return { deviceKeys, failures };
+  }
+
+  /**
+   * `POST /keys/claim`: for each requested device, its oldest unclaimed one-time key of the
+   * algorithm, else its fallback key (which stays, marked used). Devices without either are
+   * left out, as the spec says.
+   */
+  async claim(
+    requested: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  ): Promise<{ oneTimeKeys: KeysByDevice; failures: Record<string, object> }> {
+    const oneTimeKeys: KeysByDevice = {};
+    const failures: Record<string, object> = {};
+    await this.#ctx.db.transaction(async (tx) => {
+      for (const [userId, devices] of requested) {
+        const server = serverOf(userId);
+        if (server !== this.#ctx.config.serverName) {
+          failures[server] = {};
+          continue;
+        }
+        for (const [deviceId, algorithm] of devices) {
+          const claimed = await claimOne(tx, userId, deviceId, algorithm);
+          if (claimed === undefined) continue;
+          const forUser = oneTimeKeys[userId] ?? {};
+          oneTimeKeys[userId] = forUser;
+          forUser[deviceId] = { [`${algorithm}:${claimed.key_id}`]: JSON.parse(claimed.key_json) };
+        }
+      }
+    });
+    return { oneTimeKeys, failures };
+  }
+}
+
+async function claimOne(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+): Promise<{ key_id: string; key_json: string } | undefined> {
+  const oneTime = await takeOneTimeKey(tx, userId, deviceId, algorithm);
+  if (oneTime !== undefined) return oneTime;
+  const fallback = await fallbackKey(tx, userId, deviceId, algorithm);
+  if (fallback === undefined) return undefined;
+  await markFallbackKeyUsed(tx, userId, deviceId, algorithm);
+  return fallback;
+}
+
+/** The server name of a user ID (everything after the first colon). */
+export function serverOf(userId: string): string {
+  const colon = userId.indexOf(':');
+  return colon < 0 ? '' : userId.slice(colon + 1);
+}
+
+/**
+ * Spec "Device keys": the object must name the uploading user and device, carry the device's
+ * Ed25519 key under `ed25519:<device_id>`, and be signed by that key. Returns the JSON to store
+ * (without `unsigned`, which is server-added data not covered by the signature).
+ */
+function checkDeviceKeys(userId: string, deviceId: string, keys: JsonObject): string {
+  if (keys['user_id'] !== userId || keys['device_id'] !== deviceId) {
+    throw MatrixError.invalidParam('device_keys must have your user_id and device_id');
+  }
+  const algorithms = keys['algorithms'];
+  if (!Array.isArray(algorithms) || !algorithms.every((a) => typeof a === 'string')) {
+    throw MatrixError.badJson('device_keys.algorithms must be a list of strings');
+  }
+  const keyMap = keys['keys'];
+  if (typeof keyMap !== 'object' || keyMap === null || Array.isArray(keyMap)) {
+    throw MatrixError.badJson('device_keys.keys must be an object');
+  }
+  const keyId = `ed25519:${deviceId}`;
+  const ed25519 = (keyMap as Record<string, unknown>)[keyId];
+  if (typeof ed25519 !== 'string') {
+    throw MatrixError.invalidParam(`device_keys.keys must contain ${keyId}`);
+  }
+  let publicKey: Uint8Array;
+  try {
+    publicKey = decodePublicKey(ed25519);
+  } catch {
+    throw MatrixError.invalidParam(`device_keys.keys.${keyId} is not an Ed25519 public key`);
+  }
+  const { unsigned: _unsigned, ...signed } = keys;
+  let valid = false;
+  try {
+    valid = verifyJson(signed, userId, keyId, publicKey).valid;
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw MatrixError.invalidParam('device_keys signature does not verify');
+  // Canonical, so a re-upload of the same keys is recognised as no change.
+  return encodeCanonicalJson(signed);
+}

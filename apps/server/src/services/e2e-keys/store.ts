@@ -1,0 +1,181 @@
+/** SQL of the end-to-end keys service: `e2e_device_keys`, `e2e_one_time_keys`, `e2e_fallback_keys`. */
+import type { SqlExecutor } from '../../storage/index.ts';
+
+export async function deviceKeysJson(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<string | undefined> {
+  const row = await db.queryOne<{ key_json: string }>(
+    'SELECT key_json FROM e2e_device_keys WHERE user_id = $1 AND device_id = $2',
+    [userId, deviceId],
+  );
+  return row?.key_json;
+}
+
+export async function putDeviceKeys(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  json: string,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO e2e_device_keys (user_id, device_id, key_json) VALUES ($1, $2, $3)
+     ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json`,
+    [userId, deviceId, json],
+  );
+}
+
+/** Device keys of a user's existing devices, with each device's display name. */
+export async function deviceKeysOfUser(
+  db: SqlExecutor,
+  userId: string,
+): Promise<{ device_id: string; key_json: string; display_name: string | null }[]> {
+  return db.query(
+    `SELECT k.device_id, k.key_json, d.display_name FROM e2e_device_keys k
+       JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
+      WHERE k.user_id = $1 ORDER BY k.device_id`,
+    [userId],
+  );
+}
+
+export async function oneTimeKeyJson(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+  keyId: string,
+): Promise<string | undefined> {
+  const row = await db.queryOne<{ key_json: string }>(
+    `SELECT key_json FROM e2e_one_time_keys
+      WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = $4`,
+    [userId, deviceId, algorithm, keyId],
+  );
+  return row?.key_json;
+}
+
+export async function insertOneTimeKey(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+  keyId: string,
+  json: string,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [userId, deviceId, algorithm, keyId, json],
+  );
+}
+
+/** Unclaimed one-time keys per algorithm. */
+export async function oneTimeKeyCounts(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<Record<string, number>> {
+  const rows = await db.query<{ algorithm: string; n: number }>(
+    `SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys
+      WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm`,
+    [userId, deviceId],
+  );
+  const counts: Record<string, number> = {};
+  for (const row of rows) counts[row.algorithm] = Number(row.n);
+  return counts;
+}
+
+/**
+ * Removes and returns the oldest one-time key of `algorithm` (spec: "given out in the order that
+ * they were uploaded"). One statement, so two claims can never return the same key.
+ */
+export async function takeOneTimeKey(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+): Promise<{ key_id: string; key_json: string } | undefined> {
+  return tx.queryOne(
+    `DELETE FROM e2e_one_time_keys WHERE id = (
+       SELECT id FROM e2e_one_time_keys
+        WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY id LIMIT 1)
+     RETURNING key_id, key_json`,
+    [userId, deviceId, algorithm],
+  );
+}
+
+export async function fallbackKey(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+): Promise<{ key_id: string; key_json: string; used: number } | undefined> {
+  return db.queryOne(
+    `SELECT key_id, key_json, used FROM e2e_fallback_keys
+      WHERE user_id = $1 AND device_id = $2 AND algorithm = $3`,
+    [userId, deviceId, algorithm],
+  );
+}
+
+export async function putFallbackKey(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+  keyId: string,
+  json: string,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO e2e_fallback_keys (user_id, device_id, algorithm, key_id, key_json, used)
+     VALUES ($1, $2, $3, $4, $5, 0)
+     ON CONFLICT (user_id, device_id, algorithm)
+     DO UPDATE SET key_id = excluded.key_id, key_json = excluded.key_json, used = 0`,
+    [userId, deviceId, algorithm, keyId, json],
+  );
+}
+
+export async function markFallbackKeyUsed(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+): Promise<void> {
+  await tx.execute(
+    'UPDATE e2e_fallback_keys SET used = 1 WHERE user_id = $1 AND device_id = $2 AND algorithm = $3',
+    [userId, deviceId, algorithm],
+  );
+}
+
+export async function unusedFallbackAlgorithms(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<string[]> {
+  const rows = await db.query<{ algorithm: string }>(
+    `SELECT algorithm FROM e2e_fallback_keys
+      WHERE user_id = $1 AND device_id = $2 AND used = 0 ORDER BY algorithm`,
+    [userId, deviceId],
+  );
+  return rows.map((row) => row.algorithm);
+}
+
+/** Deletes every key of a device (the device was removed). Returns whether it had identity keys. */
+export async function deleteDeviceKeys(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<boolean> {
+  const had = await tx.execute(
+    'DELETE FROM e2e_device_keys WHERE user_id = $1 AND device_id = $2',
+    [userId, deviceId],
+  );
+  await tx.execute('DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2', [
+    userId,
+    deviceId,
+  ]);
+  await tx.execute('DELETE FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2', [
+    userId,
+    deviceId,
+  ]);
+  return had > 0;
+}

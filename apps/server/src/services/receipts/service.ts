@@ -1,0 +1,128 @@
+/**
+ * Read receipts (client-server-api "Receipts"): the latest receipt per user, receipt type and
+ * thread (`m.read`, `m.read.private`; unthreaded, `main` or a thread root), each write taking a
+ * stream position so `/sync` delivers it as an `m.receipt` ephemeral event. `m.read.private`
+ * receipts go only to the user who sent them (spec "Private read receipts").
+ */
+import { MatrixError } from '@weft/transport';
+
+import type { ServerContext } from '../core/context.ts';
+import { nextStreamPosition } from '../core/stream.ts';
+import type { RoomService } from '../rooms/index.ts';
+import {
+  currentReceipt,
+  receiptsBetween,
+  roomsWithReceiptsBetween,
+  upsertReceipt,
+} from './store.ts';
+
+/** The receipt types stored here (`m.fully_read` is room account data, not a receipt). */
+export type ReceiptType = 'm.read' | 'm.read.private';
+
+/** Stores the `m.fully_read` room account data event (the account-data owner provides it). */
+export type FullyReadWriter = (userId: string, roomId: string, eventId: string) => Promise<void>;
+
+export class ReceiptService {
+  readonly #ctx: ServerContext;
+  readonly #rooms: RoomService;
+  #fullyRead: FullyReadWriter | undefined;
+
+  constructor(ctx: ServerContext, rooms: RoomService) {
+    this.#ctx = ctx;
+    this.#rooms = rooms;
+  }
+
+  /** Sets where `m.fully_read` markers are written (room account data). */
+  setFullyReadWriter(writer: FullyReadWriter): void {
+    this.#fullyRead = writer;
+  }
+
+  /**
+   * Spec "Read markers": moves `userId`'s fully-read marker in `roomId` to `eventId` — room
+   * account data of type `m.fully_read`, content `{ event_id }`, so it reaches the user's other
+   * devices through `/sync`. The caller checked the target with {@link checkTarget}.
+   */
+  async setFullyRead(userId: string, roomId: string, eventId: string): Promise<void> {
+    if (this.#fullyRead === undefined) {
+      throw new MatrixError(404, 'M_UNRECOGNIZED', 'This server does not store read markers yet');
+    }
+    await this.#fullyRead(userId, roomId, eventId);
+  }
+
+  /**
+   * Checks that `userId` is joined to `roomId` and `eventId` is an event of that room
+   * (403 `M_FORBIDDEN` / 404 `M_NOT_FOUND`).
+   */
+  async checkTarget(userId: string, roomId: string, eventId: string): Promise<void> {
+    const membership = await this.#rooms.membership(roomId, userId);
+    if (membership?.membership !== 'join') {
+      throw MatrixError.forbidden('You are not joined to this room');
+    }
+    const event = await this.#rooms.getEvent(eventId);
+    if (event === undefined || event.roomId !== roomId) {
+      throw MatrixError.notFound('Unknown event in this room');
+    }
+  }
+
+  /**
+   * Sets `userId`'s receipt of `receiptType` (and `threadId`, `undefined` = unthreaded) to
+   * `eventId`. The caller checked the target with {@link checkTarget}.
+   */
+  async setReceipt(
+    userId: string,
+    roomId: string,
+    receiptType: ReceiptType,
+    eventId: string,
+    threadId: string | undefined,
+  ): Promise<void> {
+    const thread = threadId ?? '';
+    const position = await this.#ctx.db.transaction(async (tx) => {
+      // Re-sending the same receipt is not news for anyone's sync.
+      if ((await currentReceipt(tx, roomId, receiptType, userId, thread)) === eventId) return 0;
+      const position = await nextStreamPosition(tx);
+      await upsertReceipt(tx, {
+        room_id: roomId,
+        receipt_type: receiptType,
+        user_id: userId,
+        thread_id: thread,
+        event_id: eventId,
+        ts: this.#ctx.now(),
+        position,
+      });
+      return position;
+    });
+    if (position > 0) this.#ctx.notifier.notify(position);
+  }
+
+  /** Rooms with any receipt written in (`from`, `to`]. */
+  roomsChanged(from: number, to: number): Promise<Set<string>> {
+    return roomsWithReceiptsBetween(this.#ctx.db, from, to);
+  }
+
+  /**
+   * The `m.receipt` event (spec "m.receipt") `viewer` gets for `roomId`: the receipts written in
+   * (`from`, `to`] (every current receipt for `from` 0), or `undefined` if there are none.
+   */
+  async receiptEvent(
+    roomId: string,
+    viewer: string,
+    from: number,
+    to: number,
+  ): Promise<Record<string, unknown> | undefined> {
+    const content: Record<string, Record<string, Record<string, Record<string, unknown>>>> = {};
+    let any = false;
+    for (const row of await receiptsBetween(this.#ctx.db, roomId, from, to)) {
+      if (row.receipt_type === 'm.read.private' && row.user_id !== viewer) continue;
+      const byType = content[row.event_id] ?? {};
+      content[row.event_id] = byType;
+      const byUser = byType[row.receipt_type] ?? {};
+      byType[row.receipt_type] = byUser;
+      byUser[row.user_id] = {
+        ts: Number(row.ts),
+        ...(row.thread_id !== '' ? { thread_id: row.thread_id } : {}),
+      };
+      any = true;
+    }
+    return any ? { type: 'm.receipt', content } : undefined;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The per-room parts of a `/sync` response (client-server-api "Syncing", `GET /sync`):
+ * `rooms.join`, `rooms.invite`, `rooms.knock` and `rooms.leave` entries, built from the rooms
+ * service's timelines, state and memberships plus ephemeral typing and receipts.
+ *
+ * State follows the spec's rule for `state` (not `state_after`): on an initial sync, with
+ * `full_state`, or for a room the user joined since the token, the full state at the start of
+ * the timeline; otherwise the state that changed between the token and the start of the
+ * timeline (empty unless the timeline is limited or filtered).
+ */
+import { stateKeyOf } from '@weft/dag';
+
+import type { AuthenticatedUser } from '../core/context.ts';
+import type { ReceiptService } from '../receipts/service.ts';
+import { type RoomService, type RoomState, roomToken, type StoredEvent } from '../rooms/index.ts';
+import type { TypingService } from '../typing/service.ts';
+import { plainEventMatches, type SyncFilter, storedEventMatches } from './filter.ts';
+import { heroes, memberCounts } from './store.ts';
+import type { SyncToken } from './token.ts';
+
+/** Room-level account data events for one room (supplied by the account-data owner). */
+export type RoomAccountDataLookup = (
+  userId: string,
+  roomId: string,
+  from: number,
+  to: number,
+) => Promise<{ type: string; content: unknown }[]>;
+
+/** What every room section of one sync response shares. */
+export interface RoomSectionContext {
+  readonly rooms: RoomService;
+  readonly typing: TypingService;
+  readonly receipts: ReceiptService;
+  readonly user: AuthenticatedUser;
+  readonly since: SyncToken | undefined;
+  readonly to: number;
+  readonly filter: SyncFilter;
+  readonly fullState: boolean;
+  /** Rooms with receipts written in (since, to]. */
+  readonly receiptRooms: ReadonlySet<string>;
+  /** The token predates this process: resend every room's typing list. */
+  readonly typingReset: boolean;
+  readonly roomAccountData: RoomAccountDataLookup;
+}
+
+interface TimelineWindow {
+  readonly events: StoredEvent[];
+  readonly limited: boolean;
+  /** Events in range were left out by the filter (state may hide among them). */
+  readonly filtered: boolean;
+  readonly prevBatch: string;
+}
+
+/**
+ * The last `limit` events of the room passing the timeline filter with positions in
+ * (`from`, `to`]; `limited` when more matching events were in that range.
+ */
+async function timelineWindow(
+  rooms: RoomService,
+  roomId: string,
+  from: number,
+  to: number,
+  filter: SyncFilter,
+): Promise<TimelineWindow> {
+  const limit = filter.timelineLimit;
+  const kept: StoredEvent[] = [];
+  let limited = false;
+  let filtered = false;
+  let upper = to;
+  const batch = Math.max(1, limit) * (Object.keys(filter.timeline).length > 0 ? 2 : 1);
+  // A selective filter may skip much history; after this many batches the rest counts as a gap.
+  let batches = 0;
+  scan: for (;;) {
+    const slice = await rooms.timeline(roomId, {
+      fromPosition: from,
+      toPosition: upper,
+      limit: batch,
+    });
+    for (let i = slice.events.length - 1; i >= 0; i--) {
+      const event = slice.events[i] as StoredEvent;
+      if (!storedEventMatches(event, filter.timeline)) {
+        filtered = true;
+        continue;
+      }
+      if (kept.length >= limit) {
+        limited = true;
+        break scan;
+      }
+      kept.unshift(event);
+    }
+    const first = slice.events[0]?.streamPosition;
+    if (!slice.limited || first === undefined || first === null) break;
+    if (kept.length >= limit && !filtered) {
+      limited = true;
+      break;
+    }
+    if (++batches >= 8) {
+      limited = true;
+      break;
+    }
+    upper = first - 1;
+  }
+  const first = kept[0]?.streamPosition;
+  return {
+    events: kept,
+    limited,
+    filtered,
+    prevBatch: roomToken(first !== undefined && first !== null ? first - 1 : to),
+  };
+}
+
+/** The events of `ids`, passing the state filter, in a stable order. */
+async function stateEventsOf(
+  ctx: RoomSectionContext,
+  ids: Iterable<string>,
+): Promise<StoredEvent[]> {
+  const events = [...(await ctx.rooms.getEvents([...ids])).values()];
+  return events
+    .filter((event) => storedEventMatches(event, ctx.filter.state))
+    .sort((a, b) => (a.streamPosition ?? 0) - (b.streamPosition ?? 0));
+}
+
+/** State at the start of a timeline: after the event just before its first event. */
+function stateAtStart(
+  ctx: RoomSectionContext,
+  roomId: string,
+  window: TimelineWindow,
+  end: number,
+): Promise<RoomState> {
+  const first = window.events[0]?.streamPosition;
+  return ctx.rooms.stateAtPosition(roomId, first !== undefined && first !== null ? first - 1 : end);
+}
+
+/**
+ * The `state` section: full (initial-like) or the delta since the token; with lazy-loaded
+ * members (spec "Lazy-loading room members"), member events only for the timeline's senders,
+ * the user and the heroes — except that a limited incremental sync keeps every member change
+ * of the gap, as the spec requires.
+ */
+async function stateSection(
+  ctx: RoomSectionContext,
+  roomId: string,
+  window: TimelineWindow,
+  end: number,
+  initialLike: boolean,
+  heroIds: readonly string[],
+): Promise<StoredEvent[]> {
+  const needsDelta = !initialLike && (window.limited || window.filtered);
+  if (!initialLike && !needsDelta && !ctx.filter.lazyLoadMembers) return [];
+  const atStart = await stateAtStart(ctx, roomId, window, end);
+  let ids: string[];
+  if (initialLike) {
+    ids = [...atStart.values()];
+  } else if (needsDelta) {
+    const before = await ctx.rooms.stateAtPosition(roomId, ctx.since?.position ?? 0);
+    ids = [...atStart].filter(([key, id]) => before.get(key) !== id).map(([, id]) => id);
+  } else {
+    ids = [];
+  }
+  let events = await stateEventsOf(ctx, ids);
+  if (!ctx.filter.lazyLoadMembers) return events;
+  const wanted = new Set(window.events.map((event) => event.sender));
+  for (const hero of heroIds) wanted.add(hero);
+  if (initialLike) wanted.add(ctx.user.userId);
+  const inTimeline = new Set(window.events.map((event) => event.eventId));
+  if (initialLike) {
+    events = events.filter(
+      (event) => event.type !== 'm.room.member' || wanted.has(event.stateKey ?? ''),
+    );
+  }
+  // Senders whose member event the client may not have yet (sent even if redundant).
+  const have = new Set(events.map((event) => event.eventId));
+  const extra: string[] = [];
+  for (const sender of wanted) {
+    const id = atStart.get(stateKeyOf('m.room.member', sender));
+    if (id !== undefined && !have.has(id) && !inTimeline.has(id)) extra.push(id);
+  }
+  if (extra.length > 0 && !initialLike) events = events.concat(await stateEventsOf(ctx, extra));
+  return events;
+}
+
+function clientEvents(ctx: RoomSectionContext, events: readonly StoredEvent[]) {
+  return events.map((event) =>
+    ctx.rooms.clientEvent(event, { includeRoomId: false, viewer: ctx.user }),
+  );
+}
+
+/** `ephemeral.events` of a joined room: `m.typing` and `m.receipt` when they changed. */
+async function ephemeralEvents(
+  ctx: RoomSectionContext,
+  roomId: string,
+  initialLike: boolean,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const typingUsers = ctx.typing.typingIn(roomId);
+  const typingChanged =
+    ctx.since === undefined || initialLike
+      ? typingUsers.length > 0
+      : ctx.typingReset || ctx.typing.roomSerial(roomId) > ctx.since.typing;
+  if (typingChanged) out.push({ type: 'm.typing', content: { user_ids: typingUsers } });
+  if (initialLike || ctx.since === undefined) {
+    const receipt = await ctx.receipts.receiptEvent(roomId, ctx.user.userId, 0, ctx.to);
+    if (receipt !== undefined) out.push(receipt);
+  } else if (ctx.receiptRooms.has(roomId)) {
+    const receipt = await ctx.receipts.receiptEvent(
+      roomId,
+      ctx.user.userId,
+      ctx.since.position,
+      ctx.to,
+    );
+    if (receipt !== undefined) out.push(receipt);
+  }
+  return out.filter((event) =>
+    plainEventMatches({ type: String(event['type']) }, ctx.filter.ephemeral),
+  );
+}
+
+async function accountDataEvents(ctx: RoomSectionContext, roomId: string, initialLike: boolean) {
+  const from = initialLike || ctx.since === undefined ? 0 : ctx.since.position;
+  const events = await ctx.roomAccountData(ctx.user.userId, roomId, from, ctx.to);
+  return events.filter((event) => plainEventMatches(event, ctx.filter.roomAccountData));
+}
+
+/** Spec "RoomSummary": heroes only when the room has no name or canonical alias. */
+async function summary(ctx: RoomSectionContext, roomId: string): Promise<Record<string, unknown>> {
+  const counts = await memberCounts(ctx.rooms.ctx.db, roomId);
+  const out: Record<string, unknown> = {
+    'm.joined_member_count': counts.joined,
+    'm.invited_member_count': counts.invited,
+  };
+  const named = async (type: string, field: string) => {
+    const event = await ctx.rooms.currentStateEvent(roomId, type, '');
+    const value = (event?.pdu['content'] as Record<string, unknown> | undefined)?.[field];
+    return typeof value === 'string' && value !== '';
+  };
+  if (!(await named('m.room.name', 'name')) && !(await named('m.room.canonical_alias', 'alias'))) {
+    out['m.heroes'] = await heroes(ctx.rooms.ctx.db, roomId, ctx.user.userId);
+  }
+  return out;
+}
+
+/**
+ * A `rooms.join` entry, or `undefined` on an incremental sync when nothing in the room changed.
+ * `newlyJoined`: the user was not joined at the token.
+ */
+export async function joinedRoom(
+  ctx: RoomSectionContext,
+  roomId: string,
+  newlyJoined: boolean,
+): Promise<Record<string, unknown> | undefined> {
+  const initialLike = ctx.since === undefined || ctx.fullState || newlyJoined;
+  const from = ctx.since?.position ?? 0;
+  const window = await timelineWindow(ctx.rooms, roomId, from, ctx.to, ctx.filter);
+  const ephemeral = await ephemeralEvents(ctx, roomId, initialLike);
+  const accountData = await accountDataEvents(ctx, roomId, initialLike);
+  const changed = window.events.length > 0 || window.filtered || ephemeral.length > 0;
+  if (!initialLike && !changed && accountData.length === 0) return undefined;
+  const roomSummary = await summary(ctx, roomId);
+  const heroIds = (roomSummary['m.heroes'] as string[] | undefined) ?? [];
+  const state = await stateSection(ctx, roomId, window, ctx.to, initialLike, heroIds);
+  return {
+    summary: roomSummary,
+    state: { events: clientEvents(ctx, state) },
+    timeline: {
+      events: clientEvents(ctx, window.events),
+      limited: window.limited,
+      prev_batch: window.prevBatch,
+    },
+    ephemeral: { events: ephemeral },
+    account_data: { events: accountData },
+    // Weft has no push-rule evaluation yet, so it counts no notifications (README).
+    unread_notifications: { notification_count: 0, highlight_count: 0 },
+  };
+}
+
+/**
+ * A `rooms.leave` entry for a room the user left (or was kicked or banned from) at
+ * `leaveEvent`: the timeline up to that event. A user who was never joined (a rejected invite
+ * or a withdrawn knock) only gets the membership event itself.
+ */
+export async function leftRoom(
+  ctx: RoomSectionContext,
+  roomId: string,
+  leaveEvent: StoredEvent,
+  wasJoinedAtToken: boolean,
+): Promise<Record<string, unknown>> {
+  const end = leaveEvent.streamPosition ?? ctx.to;
+  const previous = (leaveEvent.unsigned?.['prev_content'] as Record<string, unknown> | undefined)?.[
+    'membership'
+  ];
+  const accountData = await accountDataEvents(ctx, roomId, ctx.since === undefined);
+  if (previous !== 'join' && !wasJoinedAtToken) {
+    return {
+      state: { events: [] },
+      timeline: {
+        events: clientEvents(ctx, [leaveEvent]),
+        limited: false,
+        prev_batch: roomToken(end - 1),
+      },
+      account_data: { events: accountData },
+    };
+  }
+  const initialLike = ctx.since === undefined || ctx.fullState || !wasJoinedAtToken;
+  const window = await timelineWindow(ctx.rooms, roomId, ctx.since?.position ?? 0, end, ctx.filter);
+  const state = await stateSection(ctx, roomId, window, end, initialLike, []);
+  return {
+    state: { events: clientEvents(ctx, state) },
+    timeline: {
+      events: clientEvents(ctx, window.events),
+      limited: window.limited,
+      prev_batch: window.prevBatch,
+    },
+    account_data: { events: accountData },
+  };
+}
+
+/** A `rooms.invite` (or `rooms.knock`) entry: the room's stripped state. */
+export async function strippedRoom(
+  ctx: RoomSectionContext,
+  roomId: string,
+  kind: 'invite' | 'knock',
+): Promise<Record<string, unknown>> {
+  const events = await ctx.rooms.strippedState(roomId, ctx.user.userId);
+  return kind === 'invite' ? { invite_state: { events } } : { knock_state: { events } };
+}

@@ -1,0 +1,259 @@
+/**
+ * `/sync` (client-server-api "Syncing"): assembles a response from every service's changes
+ * between the client's token and the current stream position, and long-polls — waiting on the
+ * notifier (anything with a stream position) and the typing service — while an incremental sync
+ * has nothing to return and its `timeout` has not passed.
+ *
+ * Response parts and where they come from:
+ * - `rooms.join/invite/knock/leave`: room-sections.ts over the rooms service;
+ * - `to_device`: services/to-device (delivered, then deleted when the next token comes back);
+ * - `device_lists`, `device_one_time_keys_count`, `device_unused_fallback_key_types`:
+ *   services/device-lists and services/e2e-keys (spec "Extensions to /sync" of E2EE);
+ * - `account_data`: the account-data source set with {@link SyncService.setAccountDataSource};
+ * - `presence`: always empty (`set_presence` is accepted and ignored).
+ */
+import type { AuthenticatedUser, ServerContext } from '../core/context.ts';
+import { currentStreamPosition } from '../core/stream.ts';
+import type { DeviceListService } from '../device-lists/service.ts';
+import type { E2eKeyService } from '../e2e-keys/service.ts';
+import type { ReceiptService } from '../receipts/service.ts';
+import type { RoomService } from '../rooms/index.ts';
+import type { ToDeviceService } from '../to-device/service.ts';
+import type { TypingService } from '../typing/service.ts';
+import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
+import {
+  joinedRoom,
+  leftRoom,
+  type RoomAccountDataLookup,
+  type RoomSectionContext,
+  strippedRoom,
+} from './room-sections.ts';
+import { membershipAt, roomsWithEventsBetween } from './store.ts';
+import { formatSyncToken, type SyncToken } from './token.ts';
+
+/** The longest a sync may wait (a client asking for more gets this). */
+export const MAX_SYNC_TIMEOUT_MS = 300_000;
+
+/** Account data as `/sync` reads it (the account-data service provides it). */
+export interface AccountDataSource {
+  /** Global account data events changed in (`from`, `to`] (all current ones for `from` 0). */
+  global(userId: string, from: number, to: number): Promise<{ type: string; content: unknown }[]>;
+  /** Room account data events of one room changed in (`from`, `to`]. */
+  room: RoomAccountDataLookup;
+  /** Rooms with room account data changed in (`from`, `to`]. */
+  roomsChanged(userId: string, from: number, to: number): Promise<ReadonlySet<string>>;
+}
+
+const NO_ACCOUNT_DATA: AccountDataSource = {
+  global: async () => [],
+  room: async () => [],
+  roomsChanged: async () => new Set(),
+};
+
+/** One `/sync` request, parsed. */
+export interface SyncRequest {
+  readonly since: SyncToken | undefined;
+  readonly fullState: boolean;
+  readonly timeoutMs: number;
+  readonly filter: SyncFilter;
+  /** Aborts the long-poll when the client goes away. */
+  readonly signal?: AbortSignal;
+}
+
+/** The services a sync reads from. */
+export interface SyncSources {
+  readonly rooms: RoomService;
+  readonly typing: TypingService;
+  readonly receipts: ReceiptService;
+  readonly toDevice: ToDeviceService;
+  readonly e2eKeys: E2eKeyService;
+  readonly deviceLists: DeviceListService;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class SyncService {
+  readonly #ctx: ServerContext;
+  readonly #sources: SyncSources;
+  #accountData: AccountDataSource = NO_ACCOUNT_DATA;
+
+  constructor(ctx: ServerContext, sources: SyncSources) {
+    this.#ctx = ctx;
+    this.#sources = sources;
+  }
+
+  /** Where `account_data` (global and per room) comes from. */
+  setAccountDataSource(source: AccountDataSource): void {
+    this.#accountData = source;
+  }
+
+  /**
+   * Answers one `/sync`. An initial sync (no token) or a `full_state` sync answers at once; an
+   * incremental one waits up to `timeoutMs` for something to return (spec: "If no events (or
+   * other data) become available before this time elapses, the server will return a response
+   * with empty fields").
+   */
+  async sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
+    const { notifier } = this.#ctx;
+    const deadline =
+      this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
+    let lastTo = -1;
+    for (;;) {
+      const to = await currentStreamPosition(this.#ctx.db);
+      const typingSerial = this.#sources.typing.serial;
+      if (to === lastTo && notifier.position > to) {
+        // Announced but not yet readable (a commit in flight): give it a moment.
+        await sleep(5);
+        continue;
+      }
+      lastTo = to;
+      const { body, hasContent } = await this.#build(user, request, to, typingSerial);
+      if (request.since === undefined || request.fullState || hasContent) return body;
+      const remaining = deadline - this.#ctx.now();
+      if (remaining <= 0 || request.signal?.aborted) return body;
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      await Promise.race([
+        notifier.waitFor(to, remaining, stop.signal),
+        this.#sources.typing.waitForChange(typingSerial, stop.signal),
+      ]);
+      stop.abort();
+      request.signal?.removeEventListener('abort', onAbort);
+      const woken = notifier.position > to || this.#sources.typing.serial !== typingSerial;
+      // Timed out, client gone, or woken with nothing new (shutdown): answer with what we have.
+      if (!woken || this.#ctx.now() >= deadline || request.signal?.aborted) return body;
+    }
+  }
+
+  async #build(
+    user: AuthenticatedUser,
+    request: SyncRequest,
+    to: number,
+    typingSerial: number,
+  ): Promise<{ body: Record<string, unknown>; hasContent: boolean }> {
+    const { rooms, typing, receipts, toDevice, e2eKeys, deviceLists } = this.#sources;
+    const db = this.#ctx.db;
+    const filter = request.filter;
+    // A token from beyond the stream (another database) is treated as "now".
+    const since =
+      request.since === undefined
+        ? undefined
+        : { ...request.since, position: Math.min(request.since.position, to) };
+    const from = since?.position ?? 0;
+    const typingReset = since !== undefined && since.typing < typing.startSerial;
+    const receiptRooms =
+      since === undefined ? new Set<string>() : await receipts.roomsChanged(from, to);
+    const eventRooms =
+      since === undefined ? new Set<string>() : await roomsWithEventsBetween(db, from, to);
+    const accountDataRooms =
+      since === undefined
+        ? new Set<string>()
+        : await this.#accountData.roomsChanged(user.userId, from, to);
+    const membershipChanged =
+      since === undefined
+        ? new Set<string>()
+        : new Set((await rooms.membershipChanges(user.userId, from, to)).map((c) => c.roomId));
+    const section: RoomSectionContext = {
+      rooms,
+      typing,
+      receipts,
+      user,
+      since,
+      to,
+      filter,
+      fullState: request.fullState,
+      receiptRooms,
+      typingReset,
+      roomAccountData: this.#accountData.room,
+    };
+
+    const join: Record<string, unknown> = {};
+    const invite: Record<string, unknown> = {};
+    const knock: Record<string, unknown> = {};
+    const leave: Record<string, unknown> = {};
+    for (const entry of await rooms.roomsForUser(user.userId)) {
+      const roomId = entry.roomId;
+      if (!roomIncluded(filter, roomId)) continue;
+      // The membership as of `to` (a change committed after `to` is for the next sync).
+      let membership: string = entry.membership;
+      let eventId = entry.eventId;
+      let position = entry.streamPosition;
+      if (position > to) {
+        const earlier = await membershipAt(db, roomId, user.userId, to);
+        if (earlier === undefined) continue;
+        ({ membership, eventId, position } = earlier);
+      }
+      const changedSinceToken = since === undefined || position > from;
+      if (membership === 'join') {
+        const newlyJoined =
+          since !== undefined &&
+          membershipChanged.has(roomId) &&
+          (await membershipAt(db, roomId, user.userId, from))?.membership !== 'join';
+        const quiet =
+          since !== undefined &&
+          !request.fullState &&
+          !newlyJoined &&
+          !eventRooms.has(roomId) &&
+          !receiptRooms.has(roomId) &&
+          !accountDataRooms.has(roomId) &&
+          !typingReset &&
+          typing.roomSerial(roomId) <= since.typing;
+        if (quiet) continue;
+        const room = await joinedRoom(section, roomId, newlyJoined);
+        if (room !== undefined) join[roomId] = room;
+      } else if (membership === 'invite' || membership === 'knock') {
+        if (!changedSinceToken && !request.fullState) continue;
+        const target = membership === 'invite' ? invite : knock;
+        target[roomId] = await strippedRoom(section, roomId, membership);
+      } else if (membership === 'leave' || membership === 'ban') {
+        if (entry.forgotten) continue;
+        // Spec "Filtering" include_leave: left rooms appear in an initial sync only on request.
+        if (since === undefined ? !filter.includeLeave : !changedSinceToken) continue;
+        const leaveEvent = await rooms.getEvent(eventId);
+        if (leaveEvent === undefined) continue;
+        const wasJoined =
+          since !== undefined &&
+          (await membershipAt(db, roomId, user.userId, from))?.membership === 'join';
+        leave[roomId] = await leftRoom(section, roomId, leaveEvent, wasJoined);
+      }
+    }
+
+    const delivered = await toDevice.deliver(user.userId, user.deviceId, since?.toDevice ?? 0, to);
+    const accountData = (await this.#accountData.global(user.userId, from, to)).filter((event) =>
+      plainEventMatches(event, filter.accountData),
+    );
+    const body: Record<string, unknown> = {
+      next_batch: formatSyncToken({
+        position: to,
+        typing: typingSerial,
+        toDevice: delivered.lastId,
+      }),
+      rooms: { join, invite, knock, leave },
+      presence: { events: [] },
+      account_data: { events: accountData },
+      to_device: { events: delivered.events },
+      device_one_time_keys_count: await e2eKeys.oneTimeKeyCounts(user.userId, user.deviceId),
+      device_unused_fallback_key_types: await e2eKeys.unusedFallbackKeyTypes(
+        user.userId,
+        user.deviceId,
+      ),
+    };
+    let deviceListsChanged = false;
+    if (since !== undefined) {
+      // Spec: device_lists is only populated on an incremental sync.
+      const lists = await deviceLists.changesBetween(user.userId, from, to);
+      body['device_lists'] = lists;
+      deviceListsChanged = lists.changed.length > 0 || lists.left.length > 0;
+    }
+    const hasContent =
+      Object.keys(join).length > 0 ||
+      Object.keys(invite).length > 0 ||
+      Object.keys(knock).length > 0 ||
+      Object.keys(leave).length > 0 ||
+      delivered.events.length > 0 ||
+      accountData.length > 0 ||
+      deviceListsChanged;
+    return { body, hasContent };
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Send-to-device messaging (client-server-api "Send-to-Device messaging"): messages for local
+ * devices are stored until delivered through `/sync`, in order of arrival, at most
+ * {@link TO_DEVICE_BATCH} per response; when the device syncs again with that response's
+ * `next_batch`, they count as delivered and are deleted (spec "Server behaviour").
+ *
+ * The sync token carries the ID of the last message delivered to the device, so a long queue is
+ * delivered in batches without losing any, and a repeated sync with an old token gets the same
+ * messages again.
+ */
+import type { AccountService } from '../accounts/service.ts';
+import type { ServerContext } from '../core/context.ts';
+import { nextStreamPosition } from '../core/stream.ts';
+import {
+  claimTxnId,
+  deleteAllForDevice,
+  deleteDelivered,
+  deviceExists,
+  deviceIdsOf,
+  insertMessage,
+  pendingMessages,
+} from './store.ts';
+
+/** Spec: "100 messages is recommended as a reasonable limit" per `/sync` response. */
+export const TO_DEVICE_BATCH = 100;
+
+/** A to-device event as `/sync` delivers it. */
+export interface ToDeviceEvent {
+  readonly sender: string;
+  readonly type: string;
+  readonly content: Record<string, unknown>;
+}
+
+export class ToDeviceService {
+  readonly #ctx: ServerContext;
+
+  constructor(ctx: ServerContext, accounts: AccountService) {
+    this.#ctx = ctx;
+    // Messages for a removed device can never be delivered.
+    accounts.onDeviceChange(async (tx, change) => {
+      if (change.change === 'removed') await deleteAllForDevice(tx, change.userId, change.deviceId);
+    });
+  }
+
+  /**
+   * `PUT /sendToDevice/{eventType}/{txnId}`: stores one message per target device (`*` = every
+   * device of the user) in one transaction. A transaction ID the sending device already used
+   * sends nothing again (spec "Transaction identifiers"). Messages for users of other servers
+   * are dropped: this server does not federate yet.
+   */
+  async send(
+    sender: { readonly userId: string; readonly deviceId: string },
+    eventType: string,
+    txnId: string,
+    messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+  ): Promise<void> {
+    const suffix = `:${this.#ctx.config.serverName}`;
+    let position = 0;
+    await this.#ctx.db.transaction(async (tx) => {
+      if (!(await claimTxnId(tx, sender.userId, sender.deviceId, txnId, this.#ctx.now()))) return;
+      for (const [userId, byDevice] of messages) {
+        if (!userId.endsWith(suffix)) {
+          this.#ctx.log.debug('to-device message for a remote user dropped', { user_id: userId });
+          continue;
+        }
+        for (const [deviceId, content] of byDevice) {
+          const targets =
+            deviceId === '*'
+              ? await deviceIdsOf(tx, userId)
+              : (await deviceExists(tx, userId, deviceId))
+                ? [deviceId]
+                : [];
+          for (const target of targets) {
+            if (position === 0) position = await nextStreamPosition(tx);
+            await insertMessage(tx, {
+              userId,
+              deviceId: target,
+              position,
+              sender: sender.userId,
+              type: eventType,
+              content: JSON.stringify(content),
+            });
+          }
+        }
+      }
+    });
+    if (position > 0) this.#ctx.notifier.notify(position);
+  }
+
+  /**
+   * Spec "Server behaviour": deletes what the previous response delivered (messages up to
+   * `deliveredId`, the token the client came back with), then returns the next batch after it
+   * with the ID of the last message returned.
+   */
+  async deliver(
+    userId: string,
+    deviceId: string,
+    deliveredId: number,
+    to: number,
+  ): Promise<{ events: ToDeviceEvent[]; lastId: number; more: boolean }> {
+    if (deliveredId > 0) await deleteDelivered(this.#ctx.db, userId, deviceId, deliveredId);
+    const rows = await pendingMessages(
+      this.#ctx.db,
+      userId,
+      deviceId,
+      deliveredId,
+      to,
+      TO_DEVICE_BATCH + 1,
+    );
+    const more = rows.length > TO_DEVICE_BATCH;
+    const batch = rows.slice(0, TO_DEVICE_BATCH);
+    return {
+      events: batch.map((row) => ({
+        sender: row.sender,
+        type: row.type,
+        content: JSON.parse(row.content) as Record<string, unknown>,
+      })),
+      lastId: batch.at(-1)?.id ?? deliveredId,
+      more,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Typing notifications (client-server-api "Typing Notifications"): who is typing in which room,
+ * held in memory only (typing is ephemeral; a restart forgets it), each entry expiring after
+ * the client's `timeout`.
+ *
+ * Every change gets a serial; a sync token carries the serial it has seen, and a room's
+ * `m.typing` event is sent again when the room changed after it. Serials start at the clock's
+ * milliseconds at startup and never go below it (`max(now, serial + 1)`), so serials of a
+ * restarted server exceed those of tokens issued before the restart: a token older than this
+ * process gets every joined room's (possibly empty) typing list, which clears stale indicators.
+ */
+import type { ServerContext } from '../core/context.ts';
+
+/** The longest a client may mark itself typing for (Synapse caps it too). */
+export const MAX_TYPING_TIMEOUT_MS = 120_000;
+/** Used when the client sends `typing: true` without a timeout. */
+export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
+
+interface RoomTyping {
+  /** user ID → its expiry timer. */
+  readonly users: Map<string, ReturnType<typeof setTimeout>>;
+  /** The serial of the last change in this room. */
+  serial: number;
+}
+
+export class TypingService {
+  readonly #ctx: ServerContext;
+  readonly #rooms = new Map<string, RoomTyping>();
+  readonly #waiters = new Set<() => void>();
+  /** The first serial of this process: tokens with a lower serial predate it. */
+  readonly startSerial: number;
+  #serial: number;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+    this.startSerial = Math.floor(ctx.now());
+    this.#serial = this.startSerial;
+  }
+
+  /** The latest serial. */
+  get serial(): number {
+    return this.#serial;
+  }
+
+  /**
+   * Marks `userId` typing in `roomId` for `timeoutMs` (capped), or stopped. The caller checked
+   * that the user is joined.
+   */
+  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): void {
+    let room = this.#rooms.get(roomId);
+    const existing = room?.users.get(userId);
+    if (existing !== undefined) clearTimeout(existing);
+    if (!typing) {
+      if (room === undefined || existing === undefined) return;
+      room.users.delete(userId);
+      this.#changed(room);
+      return;
+    }
+    if (room === undefined) {
+      room = { users: new Map(), serial: this.#serial };
+      this.#rooms.set(roomId, room);
+    }
+    const timeout = Math.min(Math.max(0, timeoutMs), MAX_TYPING_TIMEOUT_MS);
+    const timer = setTimeout(() => this.setTyping(roomId, userId, false, 0), timeout);
+    timer.unref?.();
+    room.users.set(userId, timer);
+    // Extending a typing period changes nothing a client sees.
+    if (existing === undefined) this.#changed(room);
+  }
+
+  #changed(room: RoomTyping): void {
+    this.#serial = Math.max(Math.floor(this.#ctx.now()), this.#serial + 1);
+    // An emptied room stays in the map: its serial tells syncs that typing stopped.
+    room.serial = this.#serial;
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  /** Who is typing in `roomId`, sorted. */
+  typingIn(roomId: string): string[] {
+    return [...(this.#rooms.get(roomId)?.users.keys() ?? [])].sort();
+  }
+
+  /** The serial of `roomId`'s last change (0 if none in this process). */
+  roomSerial(roomId: string): number {
+    return this.#rooms.get(roomId)?.serial ?? 0;
+  }
+
+  /** Resolves on the next typing change after serial `after`, or when `signal` aborts. */
+  waitForChange(after: number, signal: AbortSignal): Promise<void> {
+    if (this.#serial > after || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#waiters.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.#waiters.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+
+  /** Stops every expiry timer (shutdown). */
+  clear(): void {
+    for (const room of this.#rooms.values()) {
+      for (const timer of room.users.values()) clearTimeout(timer);
+    }
+    this.#rooms.clear();
+  }
+}
