@@ -42,13 +42,22 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-// A key with none of these characters encodes as itself in quotes (canonical JSON escapes only
+// A string with none of these characters encodes as itself in quotes (canonical JSON escapes only
 // `"`, `\\` and U+0000–U+001F; surrogates need the encoder's well-formedness check).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters JSON escapes.
-const KEY_NEEDS_ENCODER = /["\\\u0000-\u001f\ud800-\udfff]/;
+const NEEDS_ENCODER = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-function encodeKey(key: string): string {
-  return KEY_NEEDS_ENCODER.test(key) ? canonicalText(key) : `"${key}"`;
+/**
+ * Canonical text of a top-level key or value. Plain strings and safe integers (most PDU fields:
+ * IDs, timestamps, depth) take a shortcut whose output the encoder would produce too (checked by
+ * test/event-encoding.test.ts); everything else goes through `@weft/canonical-json`.
+ */
+function encodeTopLevel(value: unknown): string {
+  if (typeof value === 'string')
+    return NEEDS_ENCODER.test(value) ? canonicalText(value) : `"${value}"`;
+  // String() of a safe integer has no exponent or fraction, and String(-0) is "0".
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return canonicalText(value);
 }
 
 const keptSets = new WeakMap<RedactionRules, ReadonlySet<string>>();
@@ -70,13 +79,13 @@ export function encodeEventTexts(event: JsonObject, rules: RedactionRules): Even
   let signed = '';
   for (const key of keys) {
     if (key === 'unsigned' || key === 'signatures') continue;
-    const keyed = `${encodeKey(key)}:`;
+    const keyed = `${encodeTopLevel(key)}:`;
     const value = event[key];
     if (key === 'hashes') {
-      if (kept.has(key)) signed += `,${keyed}${canonicalText(value)}`;
+      if (kept.has(key)) signed += `,${keyed}${encodeTopLevel(value)}`;
       continue;
     }
-    const text = canonicalText(value);
+    const text = encodeTopLevel(value);
     full += `,${keyed}${text}`;
     if (!kept.has(key)) continue;
     if (key === 'content') {

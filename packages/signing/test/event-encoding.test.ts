@@ -33,6 +33,8 @@ const value = fc.letrec<{ v: unknown }>((tie) => ({
     fc.constant(null),
     fc.boolean(),
     fc.integer(),
+    fc.maxSafeInteger(),
+    fc.constantFrom(-0, 2 ** 53, 1.5, Number.NaN),
     fc.string({ unit: 'binary', maxLength: 8 }),
     fc.array(tie('v'), { maxLength: 3 }),
     fc.dictionary(key, tie('v'), { maxKeys: 3 }),
