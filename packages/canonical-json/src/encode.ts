@@ -168,6 +168,58 @@ function encodeArray(value: readonly unknown[], context: Context): string {
  * Sorts keys that hold no unit ≥ U+D800 (so UTF-16 order is code point order). Objects are
  * small, and an insertion sort with `<` beats the generic `Array.prototype.sort` there.
  */
+/** A key list as `Object.keys` gave it and the same keys in canonical order. */
+interface Order {
+  readonly unsorted: readonly string[];
+  readonly sorted: readonly string[];
+}
+
+/**
+ * Sorted key orders of recently seen object shapes, by first key. Matrix objects come in few
+ * shapes (the PDU envelope, `content` per event type, `hashes`, `signatures`), and comparing a
+ * key list with a remembered one costs less than sorting it again. Only small objects with short
+ * keys are remembered, and the cache is bounded, so hostile input cannot make it grow.
+ */
+const ORDER_CACHE = new Map<string, Order[]>();
+const ORDER_CACHE_FIRST_KEYS = 256;
+const ORDER_CACHE_PER_FIRST_KEY = 4;
+const ORDER_CACHE_MAX_KEYS = 16;
+const ORDER_CACHE_MAX_KEY_LENGTH = 64;
+
+/** `keys` (none with a unit ≥ U+D800) in canonical order; may return a cached array. */
+function sortedKeys(keys: string[]): readonly string[] {
+  const n = keys.length;
+  if (n < 3) {
+    if (n === 2 && (keys[0] as string) > (keys[1] as string)) keys.reverse();
+    return keys;
+  }
+  if (n > ORDER_CACHE_MAX_KEYS) {
+    sortPlainKeys(keys);
+    return keys;
+  }
+  const first = keys[0] as string;
+  const bucket = ORDER_CACHE.get(first);
+  if (bucket !== undefined) {
+    search: for (const order of bucket) {
+      const unsorted = order.unsorted;
+      if (unsorted.length !== n) continue;
+      for (let i = 1; i < n; i++) if (unsorted[i] !== keys[i]) continue search;
+      return order.sorted;
+    }
+  }
+  const unsorted = keys.slice();
+  sortPlainKeys(keys);
+  for (const key of keys) if (key.length > ORDER_CACHE_MAX_KEY_LENGTH) return keys;
+  if (bucket === undefined) {
+    if (ORDER_CACHE.size >= ORDER_CACHE_FIRST_KEYS) ORDER_CACHE.clear();
+    ORDER_CACHE.set(first, [{ unsorted, sorted: keys }]);
+  } else {
+    if (bucket.length >= ORDER_CACHE_PER_FIRST_KEY) bucket.shift();
+    bucket.push({ unsorted, sorted: keys });
+  }
+  return keys;
+}
+
 function sortPlainKeys(keys: string[]): void {
   const n = keys.length;
   if (n > 12) {
@@ -204,9 +256,9 @@ function encodeObject(value: object, context: Context): string {
   try {
     let out = '{';
     if (!special) {
-      sortPlainKeys(keys);
-      for (let i = 0; i < keys.length; i++) {
-        at = keys[i] as string;
+      const sorted = sortedKeys(keys);
+      for (let i = 0; i < sorted.length; i++) {
+        at = sorted[i] as string;
         out += `${i === 0 ? '"' : ',"'}${at}":${encodeValue(record[at], context)}`;
       }
     } else {

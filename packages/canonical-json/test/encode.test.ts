@@ -28,6 +28,49 @@ describe('encodeCanonicalJson', () => {
     expect(encodeCanonicalJson(value)).toBe('{"":5,"z":4,"\uE000":3,"\uFF21":2,"\u{1F600}":1}');
   });
 
+  it('sorts every shape right when shapes repeat, share a first key or differ in order', () => {
+    // Exercises the remembered key orders: same keys in many orders, same first key with
+    // different key sets, and more keys than are remembered.
+    const keys = ['type', 'content', 'sender', 'room_id', 'depth', 'hashes', 'z', 'a', 'm'];
+    for (let round = 0; round < 36; round++) {
+      const shift = round % keys.length;
+      const rotated = [...keys.slice(shift), ...keys.slice(0, shift)];
+      const order = round % 2 === 0 ? rotated : rotated.reverse();
+      const value = Object.fromEntries(order.map((key) => [key, key.length]));
+      const expected = `{${[...order]
+        .sort()
+        .map((key) => `"${key}":${key.length}`)
+        .join(',')}}`;
+      expect(encodeCanonicalJson(value)).toBe(expected);
+      // Same first key as an earlier shape, fewer keys.
+      const subset = Object.fromEntries(order.slice(0, 3 + (round % 4)).map((key) => [key, 0]));
+      expect(encodeCanonicalJson(subset)).toBe(
+        `{${Object.keys(subset)
+          .sort()
+          .map((key) => `"${key}":0`)
+          .join(',')}}`,
+      );
+    }
+    // Same first key and length, differing at each later position in turn.
+    for (let position = 1; position < 4; position++) {
+      const base = ['type', 'b', 'c', 'd'];
+      const variant = base.map((key, i) => (i === position ? `x${key}` : key));
+      for (const shape of [base, variant, base]) {
+        const value = Object.fromEntries(shape.map((key) => [key, 1]));
+        expect(encodeCanonicalJson(value)).toBe(
+          `{${[...shape]
+            .sort()
+            .map((key) => `"${key}":1`)
+            .join(',')}}`,
+        );
+      }
+    }
+    const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 17) % 40}`, i]));
+    expect(Object.keys(JSON.parse(encodeCanonicalJson(wide)) as object)).toEqual(
+      Object.keys(wide).sort(),
+    );
+  });
+
   it('sorts integer-like keys as strings, not numerically', () => {
     expect(encodeCanonicalJson({ 10: 'a', 2: 'b', 1: 'c', b: 'd' })).toBe(
       '{"1":"c","10":"a","2":"b","b":"d"}',
