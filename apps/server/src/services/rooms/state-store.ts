@@ -11,15 +11,22 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { RoomState } from './types.ts';
 
 const MAX_CHAIN = 64;
-const CACHE_SIZE = 256;
+/** Cached state entries in total (not groups: one big room's state weighs as much as many small). */
+const CACHE_ENTRIES = 400_000;
 
 export class StateStore {
   readonly #cache = new Map<number, RoomState>();
+  #cachedEntries = 0;
 
   /** The full state of `groupId` (`stateKeyOf(type, stateKey)` → event ID). */
   async get(db: SqlExecutor, groupId: number, cache = true): Promise<RoomState> {
     const hit = this.#cache.get(groupId);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      // Least recently used goes first: move a hit to the end.
+      this.#cache.delete(groupId);
+      this.#cache.set(groupId, hit);
+      return hit;
+    }
     // Walk back to the nearest cached group or full snapshot, then apply deltas oldest first.
     const chain: number[] = [];
     let base: RoomState | undefined;
@@ -50,11 +57,14 @@ export class StateStore {
   }
 
   #remember(groupId: number, state: RoomState): void {
-    if (this.#cache.size >= CACHE_SIZE) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
+    if (this.#cache.has(groupId)) return;
     this.#cache.set(groupId, state);
+    this.#cachedEntries += state.size;
+    for (const [oldId, old] of this.#cache) {
+      if (this.#cachedEntries <= CACHE_ENTRIES || oldId === groupId) break;
+      this.#cache.delete(oldId);
+      this.#cachedEntries -= old.size;
+    }
   }
 
   /**
