@@ -156,11 +156,12 @@ export async function resolveState(
   iterativeAuthChecks(context, ordered, partial);
 
   // Step 5: the unconflicted state map wins for every key it has; the other keys take the
-  // partially resolved state's entries (in v2 the unconflicted map is its base, so copying it
-  // first gives the same result without a pass over it).
-  const resolved = new Map<StateKey, string>(unconflicted);
+  // partially resolved state's entries. (In v2 the unconflicted map is the partial state's base,
+  // so adding the written entries to it gives the same result without copying it; it is this
+  // function's own map and no longer read.)
+  const resolved = unconflicted;
   for (const [key, node] of partial.written) {
-    if (!unconflicted.has(key)) resolved.set(key, index.ids[node] as string);
+    if (!resolved.has(key)) resolved.set(key, index.ids[node] as string);
   }
   return resolved;
 }
