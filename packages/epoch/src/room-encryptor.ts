@@ -108,7 +108,7 @@ interface CurrentSession {
   readonly createdAt: number;
   readonly sharedHistory: boolean;
   readonly singleUse: boolean;
-  /** Every recipient device (by {@link deviceKey}) when the session started. */
+  /** Every device allowed the key (by {@link deviceKey}) when the session started. */
   readonly recipientsAtStart: ReadonlySet<string>;
   messages: number;
   /** The session-sharing key at `keyIndex` (cached: each export costs a signature). */
@@ -427,7 +427,7 @@ export class RoomEncryptor {
     if (rotateAfterMs !== undefined && this.#now() - current.createdAt >= rotateAfterMs)
       return 'age-limit';
     if (rules.rotateOnMembershipChange) {
-      const now = recipientsOf(room, this.#own, this.#includeInvited).map(deviceKey);
+      const now = this.#allowedKeys(room);
       if (
         now.length !== current.recipientsAtStart.size ||
         now.some((k) => !current.recipientsAtStart.has(k))
@@ -452,7 +452,7 @@ export class RoomEncryptor {
       createdAt: this.#now(),
       sharedHistory: rules.historyShared,
       singleUse: rules.sessionPerMessage,
-      recipientsAtStart: new Set(recipients.map(deviceKey)),
+      recipientsAtStart: new Set(this.#allowedKeys(room)),
       messages: 0,
       key: initialKey,
       keyIndex: 0,
@@ -572,6 +572,17 @@ export class RoomEncryptor {
     const key = deviceKey(device);
     const previous = devices.get(key);
     devices.set(key, previous === undefined ? index : Math.min(previous, index));
+  }
+
+  /**
+   * The devices allowed the key now. A device newly blocked (or unverified under `onlyVerified`)
+   * leaves this set, so in `epoch` and `forward-secret` it loses the next session like a departed
+   * member.
+   */
+  #allowedKeys(room: RoomSnapshot): string[] {
+    return recipientsOf(room, this.#own, this.#includeInvited)
+      .filter((device) => this.#refusal(device) === undefined)
+      .map(deviceKey);
   }
 
   #refusal(device: DeviceInfo): WithheldCode | undefined {

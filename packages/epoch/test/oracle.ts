@@ -4,13 +4,13 @@
  *
  * Definitions it encodes (README, "The spectrum"):
  * - The devices meant to hold a sender's current key at a moment ("recipients") are the listed
- *   devices of users whose membership is `invite` or `join`, minus the sender.
+ *   devices of users whose membership is `invite` or `join`, minus blocked devices and the sender.
  * - A sender hands out keys at its "distribution points": each message it sends, each explicit
  *   rekey, each explicit key share.
  * - shared: a session lives until an explicit rekey, a rekey-flagged membership change, a policy
  *   change or a rotation limit. At each distribution point every recipient gets every
  *   shared-history session of the sender from its first index.
- * - epoch: additionally a new session whenever membership or the recipient devices changed; a
+ * - epoch: additionally a new session whenever membership or the recipients changed; a
  *   device gets only the session current at a distribution point.
  * - forward-secret: one session per message, given only to the recipients at that message; the
  *   sender keeps nothing, receivers delete the key after decrypting.
@@ -38,6 +38,8 @@ export type SimEvent =
     }
   | { readonly kind: 'add-device'; readonly device: string }
   | { readonly kind: 'remove-device'; readonly device: string }
+  /** Every member blocks (or unblocks) a device: it is refused keys with `m.blacklisted`. */
+  | { readonly kind: 'block'; readonly device: string; readonly blocked: boolean }
   | { readonly kind: 'send'; readonly device: string }
   | { readonly kind: 'share'; readonly device: string }
   | { readonly kind: 'rekey'; readonly device: string }
@@ -62,11 +64,14 @@ export interface ExpectedMessage {
 export class RoomModel {
   readonly membership = new Map<string, Membership>();
   readonly listed = new Set<string>();
+  readonly blocked = new Set<string>();
 
   apply(event: SimEvent): void {
     if (event.kind === 'member') this.membership.set(event.user, event.membership);
     else if (event.kind === 'add-device') this.listed.add(event.device);
     else if (event.kind === 'remove-device') this.listed.delete(event.device);
+    else if (event.kind === 'block' && event.blocked) this.blocked.add(event.device);
+    else if (event.kind === 'block') this.blocked.delete(event.device);
   }
 
   /** A device may send only while listed and its user is joined. */
@@ -75,11 +80,12 @@ export class RoomModel {
     return this.listed.has(device) && user !== undefined && this.membership.get(user) === 'join';
   }
 
+  /** The devices allowed the sender's key now: members' listed devices, not blocked. */
   recipients(sender: string): string[] {
     return [...this.listed]
       .filter((d) => {
         const m = this.membership.get(DEVICE_OWNER[d] ?? '');
-        return d !== sender && (m === 'join' || m === 'invite');
+        return d !== sender && !this.blocked.has(d) && (m === 'join' || m === 'invite');
       })
       .sort();
   }
@@ -160,6 +166,7 @@ export function expectedReaders(
         break;
       case 'add-device':
       case 'remove-device':
+      case 'block':
         room.apply(event);
         break;
       case 'tick':

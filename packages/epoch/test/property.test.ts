@@ -59,6 +59,14 @@ const eventArb: fc.Arbitrary<SimEvent> = fc.oneof(
       device: fc.constantFrom(...devices),
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('block' as const),
+      device: fc.constantFrom(...devices),
+      blocked: fc.boolean(),
+    }),
+  },
   { weight: 7, arbitrary: fc.record({ kind: fc.constant('send' as const), device: senders }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('share' as const), device: senders }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('rekey' as const), device: senders }) },
@@ -121,7 +129,7 @@ describe('RoomEncryptor against the oracle (fast-check)', () => {
           );
         },
       ),
-      { numRuns: 20 },
+      { numRuns: 40 },
     );
   });
 });

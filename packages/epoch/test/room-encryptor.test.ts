@@ -118,6 +118,26 @@ describe('RoomEncryptor.encrypt', () => {
     expect((await f.encryptor.encrypt('m.room.message', text, room)).toDevice).toEqual([]);
   });
 
+  it('starts a new epoch when a device gets blocked (epoch), but not in shared rooms', async () => {
+    for (const [mode, rotates] of [
+      ['epoch', true],
+      ['shared', false],
+    ] as const) {
+      const f = fixture(megolm, { mode }, 2);
+      const first = await f.encryptor.encrypt('m.room.message', text, f.room());
+      const blocked = f.room((d) => (d.deviceId === 'BOB0' ? { ...d, blocked: true } : d));
+      const next = await f.encryptor.encrypt('m.room.message', text, blocked);
+      expect(next.content.session_id !== first.content.session_id).toBe(rotates);
+      if (rotates) {
+        expect(next.rekey?.reason).toBe('recipients-changed');
+        expect(next.toDevice.map((m) => [m.deviceId, m.type])).toEqual([
+          ['BOB0', 'm.room_key.withheld'],
+          ['BOB1', 'm.room.encrypted'],
+        ]);
+      }
+    }
+  });
+
   it('sends one m.no_olm without room or session when no Olm channel exists, and retries the key later', async () => {
     const f = fixture(megolm, { mode: 'shared' }, 1);
     const peer = f.peers[0];

@@ -102,7 +102,7 @@ export async function simulate(
     devices: [...model.listed].sort().map((name) => {
       const device = devices.get(name);
       if (device === undefined) throw new Error(`unknown device ${name}`);
-      return device.olm.info();
+      return device.olm.info(model.blocked.has(name) ? { blocked: true } : {});
     }),
   });
   const byAddress = (userId: string, deviceId: string): SimDevice => {
@@ -144,6 +144,7 @@ export async function simulate(
         everListed.add(event.device);
         break;
       case 'remove-device':
+      case 'block':
         model.apply(event);
         break;
       case 'tick':
