@@ -126,7 +126,8 @@ export function signJson<T extends JsonObject>(
  * Checks that `object` carries a valid signature by `entity` under `keyId`, made with the
  * 32-byte Ed25519 `publicKey` (spec appendices, "Checking for a Signature", steps 1 and 4–7).
  * Never throws for a bad or missing signature: the result says why it is not valid. Throws
- * `SigningError('bad-json')` only when the object cannot be encoded as canonical JSON.
+ * `SigningError('bad-json')` only when the object cannot be encoded as canonical JSON or its
+ * `signatures` member is not an object of objects of strings.
  */
 export function verifyJson(
   object: JsonObject,
