@@ -16,6 +16,12 @@ import { type _SHA256, sha256 } from '@noble/hashes/sha2.js';
 const BLOCK = 64;
 const pristine: _SHA256 = sha256.create();
 
+// noble wraps any update() of a whole block or more in a fresh DataView; two half-block updates
+// go through the hash's own buffer instead, which is cheaper for the 64-byte key pads.
+function absorbBlock(hash: _SHA256, block: Uint8Array): void {
+  hash.update(block.subarray(0, BLOCK / 2)).update(block.subarray(BLOCK / 2));
+}
+
 /** A reusable HMAC-SHA-256 keyed with `setKey` (keys of at most 64 bytes). */
 export class HmacSha256 {
   readonly #innerKeyed: _SHA256 = sha256.create();
@@ -23,7 +29,6 @@ export class HmacSha256 {
   readonly #inner: _SHA256 = sha256.create();
   readonly #outer: _SHA256 = sha256.create();
   readonly #pad = new Uint8Array(BLOCK);
-  readonly #innerDigest = new Uint8Array(32);
 
   /** Keys the HMAC: hashes the ipad and opad blocks once for every later `mac`. */
   setKey(key: Uint8Array): this {
@@ -32,9 +37,9 @@ export class HmacSha256 {
     pad.fill(0);
     pad.set(key);
     for (let i = 0; i < BLOCK; i++) pad[i] = (pad[i] as number) ^ 0x36;
-    pristine._cloneInto(this.#innerKeyed).update(pad);
+    absorbBlock(pristine._cloneInto(this.#innerKeyed), pad);
     for (let i = 0; i < BLOCK; i++) pad[i] = (pad[i] as number) ^ (0x36 ^ 0x5c);
-    pristine._cloneInto(this.#outerKeyed).update(pad);
+    absorbBlock(pristine._cloneInto(this.#outerKeyed), pad);
     pad.fill(0);
     return this;
   }
@@ -43,11 +48,14 @@ export class HmacSha256 {
   mac(out: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
     const inner = this.#innerKeyed._cloneInto(this.#inner);
     for (const part of parts) inner.update(part);
-    inner.digestInto(this.#innerDigest);
-    this.#outerKeyed._cloneInto(this.#outer).update(this.#innerDigest).digestInto(out);
-    this.#inner.destroy();
-    this.#outer.destroy();
-    this.#innerDigest.fill(0);
+    // digest() finalises in the hash's own buffer (digestInto would wrap `out` in a new DataView)
+    // and wipes the state afterwards.
+    const innerDigest = inner.digest();
+    const outer = this.#outerKeyed._cloneInto(this.#outer).update(innerDigest);
+    innerDigest.fill(0);
+    const digest = outer.digest();
+    out.set(digest);
+    digest.fill(0);
     return out;
   }
 
