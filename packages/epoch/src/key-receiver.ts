@@ -17,6 +17,11 @@ import type {
   StoredRoomKey,
 } from './types.ts';
 
+/** Erases a dropped session's state at once when its backend can (`free()`). */
+function release(session: StoredRoomKey['session']): void {
+  (session as { free?: () => void }).free?.();
+}
+
 /** What {@link RoomKeyReceiver.receiveKey} did with a key. */
 export type KeyImportOutcome =
   /** The key was stored. */
@@ -169,7 +174,10 @@ export class RoomKeyReceiver {
         );
       }
       // Spec: a stored session is replaced only by one with a lower first index.
-      if (existing.session.firstKnownIndex() <= session.firstKnownIndex()) return 'kept-existing';
+      if (existing.session.firstKnownIndex() <= session.firstKnownIndex()) {
+        release(session);
+        return 'kept-existing';
+      }
     }
     const policy = this.#policyFor(roomId);
     const keeps = policy === undefined || POLICY_RULES[policy.mode].receiverKeepsKeys;
@@ -183,6 +191,7 @@ export class RoomKeyReceiver {
       singleUse,
       ratchetOnUse: !singleUse && !keeps,
     });
+    if (existing !== undefined) release(existing.session);
     return 'stored';
   }
 
@@ -254,6 +263,7 @@ export class RoomKeyReceiver {
   async #applyRetention(key: StoredRoomKey, messageIndex: number): Promise<void> {
     if (key.singleUse) {
       await this.#store.delete(key.roomId, key.sessionId);
+      release(key.session);
       return;
     }
     if (!key.ratchetOnUse) return;
@@ -263,6 +273,7 @@ export class RoomKeyReceiver {
     if (next <= key.session.firstKnownIndex()) return;
     const advanced = this.#megolm.inboundFromExport(key.session.exportAt(next));
     await this.#store.put({ ...key, session: advanced });
+    release(key.session);
   }
 
   #import<T>(make: () => T & { sessionId(): string }, roomId: string, sessionId: string): T {
