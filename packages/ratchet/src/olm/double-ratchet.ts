@@ -100,13 +100,17 @@ function openMessage(
   }
 }
 
+const NO_SKIPPED: readonly SkippedKey[] = Object.freeze([]);
+
 /** Derives the chain forward from (chainKey, index) to `target`, collecting the skipped keys. */
 function walkChain(
   ratchetKey: Uint8Array,
   chainKey: Uint8Array,
   index: number,
   target: number,
-): { chainKey: Uint8Array; skipped: SkippedKey[] } {
+): { chainKey: Uint8Array; skipped: readonly SkippedKey[] } {
+  // The common case: the message is the next one in its chain.
+  if (index >= target) return { chainKey, skipped: NO_SKIPPED };
   const skipped: SkippedKey[] = [];
   let current = chainKey;
   for (let i = index; i < target; i++) {
@@ -292,7 +296,9 @@ export class DoubleRatchet {
         chainKey: advanced,
         index: counter + 1,
       });
-      for (const dropped of this.#receivers.splice(MAX_RECEIVER_CHAINS)) dropped.chainKey.fill(0);
+      if (this.#receivers.length > MAX_RECEIVER_CHAINS) {
+        for (const dropped of this.#receivers.splice(MAX_RECEIVER_CHAINS)) dropped.chainKey.fill(0);
+      }
       if (this.#sender !== undefined) zeroize(this.#sender.chainKey, this.#sender.ratchetPrivate);
       this.#sender = undefined;
     } else {
@@ -302,8 +308,11 @@ export class DoubleRatchet {
     for (const skipped of walked.skipped) {
       this.#skipped.unshift({ ...skipped, ratchetKey: Uint8Array.from(skipped.ratchetKey) });
     }
-    for (const dropped of this.#skipped.splice(MAX_SKIPPED_MESSAGE_KEYS))
-      dropped.messageKey.fill(0);
+    if (this.#skipped.length > MAX_SKIPPED_MESSAGE_KEYS) {
+      for (const dropped of this.#skipped.splice(MAX_SKIPPED_MESSAGE_KEYS)) {
+        dropped.messageKey.fill(0);
+      }
+    }
     return plaintext;
   }
 
