@@ -8,7 +8,7 @@ import { CREATE_KEY, type ResolveContext } from './context.ts';
 import type { PartialState } from './partial-state.ts';
 
 /**
- * Applies the sorted `nodes` to `state` (StateKey → event index), in place: each state event that
+ * Applies the sorted `nodes` to the partially resolved `state`, in place: each state event that
  * passes the authorization rules replaces its key; any other is ignored.
  *
  * Each event is checked against the state built from its own non-rejected `auth_events`,
