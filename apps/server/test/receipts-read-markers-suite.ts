@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer } from './harness.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 function receiptOf(response: Json, roomId: string): Json | undefined {
@@ -13,79 +13,82 @@ function receiptOf(response: Json, roomId: string): Json | undefined {
   return events.find((e) => e['type'] === 'm.receipt')?.['content'];
 }
 
-describe('receipts and read markers', () => {
-  let server: TestServer;
-  let alice: TestUser;
-  let bob: TestUser;
-  let roomId: string;
-  const receiptPath = (type: string, eventId: string) =>
-    `/_matrix/client/v3/rooms/${roomId}/receipt/${type}/${encodeURIComponent(eventId)}`;
+/** Registers the tests against servers started with `options()` (SQLite or PostgreSQL). */
+export function receiptsSuite(options: () => TestServerOptions): void {
+  describe('receipts and read markers', () => {
+    let server: TestServer;
+    let alice: TestUser;
+    let bob: TestUser;
+    let roomId: string;
+    const receiptPath = (type: string, eventId: string) =>
+      `/_matrix/client/v3/rooms/${roomId}/receipt/${type}/${encodeURIComponent(eventId)}`;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    alice = await server.client.registerUser('alice');
-    bob = await server.client.registerUser('bob');
-    roomId = await createRoom(server, alice, [bob]);
-  });
-  afterAll(() => server.stop());
-
-  it('delivers m.read receipts to every member, incrementally and in initial syncs', async () => {
-    const eventId = await sendText(server, alice, roomId, 'read me');
-    const token = (await sync(server, alice))['next_batch'];
-    const waiting = sync(server, alice, { since: token, timeout: 10_000 });
-    await call(server, bob, 'POST', receiptPath('m.read', eventId), {});
-    const receipt = receiptOf(await waiting, roomId);
-    expect(Object.keys(receipt ?? {})).toEqual([eventId]);
-    expect(typeof receipt?.[eventId]['m.read'][bob.userId]['ts']).toBe('number');
-    expect(receipt?.[eventId]['m.read'][bob.userId]['thread_id']).toBeUndefined();
-    const initial = receiptOf(await sync(server, bob), roomId);
-    expect(initial?.[eventId]['m.read'][bob.userId]).toBeDefined();
-  });
-
-  it('keeps m.read.private receipts to their sender and carries thread_id', async () => {
-    const eventId = await sendText(server, alice, roomId, 'private');
-    const aliceToken = (await sync(server, alice))['next_batch'];
-    const bobToken = (await sync(server, bob))['next_batch'];
-    await call(server, bob, 'POST', receiptPath('m.read.private', eventId), {});
-    await call(server, bob, 'POST', receiptPath('m.read', eventId), { thread_id: 'main' });
-    const forAlice = receiptOf(await sync(server, alice, { since: aliceToken }), roomId);
-    expect(forAlice?.[eventId]['m.read.private']).toBeUndefined();
-    expect(forAlice?.[eventId]['m.read'][bob.userId]['thread_id']).toBe('main');
-    const forBob = receiptOf(await sync(server, bob, { since: bobToken }), roomId);
-    expect(forBob?.[eventId]['m.read.private'][bob.userId]).toBeDefined();
-  });
-
-  it('sets receipts through read_markers too', async () => {
-    const eventId = await sendText(server, alice, roomId, 'marker');
-    const token = (await sync(server, alice))['next_batch'];
-    await call(server, bob, 'POST', `/_matrix/client/v3/rooms/${roomId}/read_markers`, {
-      'm.read': eventId,
+    beforeAll(async () => {
+      server = await startTestServer(options());
+      alice = await server.client.registerUser('alice');
+      bob = await server.client.registerUser('bob');
+      roomId = await createRoom(server, alice, [bob]);
     });
-    const receipt = receiptOf(await sync(server, alice, { since: token }), roomId);
-    expect(receipt?.[eventId]['m.read'][bob.userId]).toBeDefined();
-  });
+    afterAll(() => server.stop());
 
-  it('refuses bad receipt types, thread IDs, unknown events and outsiders', async () => {
-    const eventId = await sendText(server, alice, roomId, 'target');
-    const errcode = async (path: string, body: unknown, status: number, user = bob) =>
-      (await call(server, user, 'POST', path, body, status))['errcode'];
-    expect(await errcode(receiptPath('m.nope', eventId), {}, 400)).toBe('M_INVALID_PARAM');
-    expect(await errcode(receiptPath('m.read', eventId), { thread_id: '' }, 400)).toBe(
-      'M_INVALID_PARAM',
-    );
-    expect(await errcode(receiptPath('m.read', eventId), { thread_id: 5 }, 400)).toBe(
-      'M_INVALID_PARAM',
-    );
-    expect(await errcode(receiptPath('m.fully_read', eventId), { thread_id: 'main' }, 400)).toBe(
-      'M_INVALID_PARAM',
-    );
-    expect(await errcode(receiptPath('m.read', '$unknown:test.local'), {}, 404)).toBe(
-      'M_NOT_FOUND',
-    );
-    const carol = await server.client.registerUser('carol');
-    expect(await errcode(receiptPath('m.read', eventId), {}, 403, carol)).toBe('M_FORBIDDEN');
-    expect(
-      await errcode(`/_matrix/client/v3/rooms/${roomId}/read_markers`, { 'm.read': 7 }, 400),
-    ).toBe('M_BAD_JSON');
+    it('delivers m.read receipts to every member, incrementally and in initial syncs', async () => {
+      const eventId = await sendText(server, alice, roomId, 'read me');
+      const token = (await sync(server, alice))['next_batch'];
+      const waiting = sync(server, alice, { since: token, timeout: 10_000 });
+      await call(server, bob, 'POST', receiptPath('m.read', eventId), {});
+      const receipt = receiptOf(await waiting, roomId);
+      expect(Object.keys(receipt ?? {})).toEqual([eventId]);
+      expect(typeof receipt?.[eventId]['m.read'][bob.userId]['ts']).toBe('number');
+      expect(receipt?.[eventId]['m.read'][bob.userId]['thread_id']).toBeUndefined();
+      const initial = receiptOf(await sync(server, bob), roomId);
+      expect(initial?.[eventId]['m.read'][bob.userId]).toBeDefined();
+    });
+
+    it('keeps m.read.private receipts to their sender and carries thread_id', async () => {
+      const eventId = await sendText(server, alice, roomId, 'private');
+      const aliceToken = (await sync(server, alice))['next_batch'];
+      const bobToken = (await sync(server, bob))['next_batch'];
+      await call(server, bob, 'POST', receiptPath('m.read.private', eventId), {});
+      await call(server, bob, 'POST', receiptPath('m.read', eventId), { thread_id: 'main' });
+      const forAlice = receiptOf(await sync(server, alice, { since: aliceToken }), roomId);
+      expect(forAlice?.[eventId]['m.read.private']).toBeUndefined();
+      expect(forAlice?.[eventId]['m.read'][bob.userId]['thread_id']).toBe('main');
+      const forBob = receiptOf(await sync(server, bob, { since: bobToken }), roomId);
+      expect(forBob?.[eventId]['m.read.private'][bob.userId]).toBeDefined();
+    });
+
+    it('sets receipts through read_markers too', async () => {
+      const eventId = await sendText(server, alice, roomId, 'marker');
+      const token = (await sync(server, alice))['next_batch'];
+      await call(server, bob, 'POST', `/_matrix/client/v3/rooms/${roomId}/read_markers`, {
+        'm.read': eventId,
+      });
+      const receipt = receiptOf(await sync(server, alice, { since: token }), roomId);
+      expect(receipt?.[eventId]['m.read'][bob.userId]).toBeDefined();
+    });
+
+    it('refuses bad receipt types, thread IDs, unknown events and outsiders', async () => {
+      const eventId = await sendText(server, alice, roomId, 'target');
+      const errcode = async (path: string, body: unknown, status: number, user = bob) =>
+        (await call(server, user, 'POST', path, body, status))['errcode'];
+      expect(await errcode(receiptPath('m.nope', eventId), {}, 400)).toBe('M_INVALID_PARAM');
+      expect(await errcode(receiptPath('m.read', eventId), { thread_id: '' }, 400)).toBe(
+        'M_INVALID_PARAM',
+      );
+      expect(await errcode(receiptPath('m.read', eventId), { thread_id: 5 }, 400)).toBe(
+        'M_INVALID_PARAM',
+      );
+      expect(await errcode(receiptPath('m.fully_read', eventId), { thread_id: 'main' }, 400)).toBe(
+        'M_INVALID_PARAM',
+      );
+      expect(await errcode(receiptPath('m.read', '$unknown:test.local'), {}, 404)).toBe(
+        'M_NOT_FOUND',
+      );
+      const carol = await server.client.registerUser('carol');
+      expect(await errcode(receiptPath('m.read', eventId), {}, 403, carol)).toBe('M_FORBIDDEN');
+      expect(
+        await errcode(`/_matrix/client/v3/rooms/${roomId}/read_markers`, { 'm.read': 7 }, 400),
+      ).toBe('M_BAD_JSON');
+    });
   });
-});
+}

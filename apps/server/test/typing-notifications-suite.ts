@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer } from './harness.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import { call, createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
 
 function typingOf(response: Json, roomId: string): string[] | undefined {
@@ -13,75 +13,78 @@ function typingOf(response: Json, roomId: string): string[] | undefined {
   return events.find((e) => e['type'] === 'm.typing')?.['content']['user_ids'];
 }
 
-describe('typing', () => {
-  let server: TestServer;
-  let alice: TestUser;
-  let bob: TestUser;
-  let roomId: string;
-  const typingPath = (user: TestUser) =>
-    `/_matrix/client/v3/rooms/${roomId}/typing/${encodeURIComponent(user.userId)}`;
+/** Registers the tests against servers started with `options()` (SQLite or PostgreSQL). */
+export function typingSuite(options: () => TestServerOptions): void {
+  describe('typing', () => {
+    let server: TestServer;
+    let alice: TestUser;
+    let bob: TestUser;
+    let roomId: string;
+    const typingPath = (user: TestUser) =>
+      `/_matrix/client/v3/rooms/${roomId}/typing/${encodeURIComponent(user.userId)}`;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    alice = await server.client.registerUser('alice');
-    bob = await server.client.registerUser('bob');
-    roomId = await createRoom(server, alice, [bob]);
+    beforeAll(async () => {
+      server = await startTestServer(options());
+      alice = await server.client.registerUser('alice');
+      bob = await server.client.registerUser('bob');
+      roomId = await createRoom(server, alice, [bob]);
+    });
+    afterAll(() => server.stop());
+
+    it('delivers typing starts and stops to other members through sync', async () => {
+      const token = (await sync(server, bob))['next_batch'];
+      await call(server, alice, 'PUT', typingPath(alice), { typing: true, timeout: 30_000 });
+      const started = await sync(server, bob, { since: token });
+      expect(typingOf(started, roomId)).toEqual([alice.userId]);
+      // An initial sync shows who is typing now.
+      expect(typingOf(await sync(server, bob), roomId)).toEqual([alice.userId]);
+      // Unchanged typing state is not repeated.
+      const quiet = await sync(server, bob, { since: started['next_batch'] });
+      expect(typingOf(quiet, roomId)).toBeUndefined();
+
+      await call(server, alice, 'PUT', typingPath(alice), { typing: false });
+      const stopped = await sync(server, bob, { since: started['next_batch'] });
+      expect(typingOf(stopped, roomId)).toEqual([]);
+    });
+
+    it('wakes a waiting sync, and expires after the timeout', async () => {
+      const token = (await sync(server, bob))['next_batch'];
+      const waiting = sync(server, bob, { since: token, timeout: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await call(server, alice, 'PUT', typingPath(alice), { typing: true, timeout: 100 });
+      const woken = await waiting;
+      expect(typingOf(woken, roomId)).toEqual([alice.userId]);
+      // The expiry itself wakes the next long-poll with an empty list.
+      const expired = await sync(server, bob, { since: woken['next_batch'], timeout: 10_000 });
+      expect(typingOf(expired, roomId)).toEqual([]);
+    });
+
+    it('refuses typing for someone else, outside the room, or with a malformed body', async () => {
+      const other = await call(server, alice, 'PUT', typingPath(bob), { typing: true }, 403);
+      expect(other['errcode']).toBe('M_FORBIDDEN');
+      const carol = await server.client.registerUser('carol');
+      const outsider = await call(server, carol, 'PUT', typingPath(carol), { typing: true }, 403);
+      expect(outsider['errcode']).toBe('M_FORBIDDEN');
+      const bad = await call(server, alice, 'PUT', typingPath(alice), { typing: 'yes' }, 400);
+      expect(bad['errcode']).toBe('M_BAD_JSON');
+      const badTimeout = await call(
+        server,
+        alice,
+        'PUT',
+        typingPath(alice),
+        { typing: true, timeout: -5 },
+        400,
+      );
+      expect(badTimeout['errcode']).toBe('M_BAD_JSON');
+      const badRoom = await call(
+        server,
+        alice,
+        'PUT',
+        `/_matrix/client/v3/rooms/not-a-room/typing/${encodeURIComponent(alice.userId)}`,
+        { typing: true },
+        400,
+      );
+      expect(badRoom['errcode']).toBe('M_INVALID_PARAM');
+    });
   });
-  afterAll(() => server.stop());
-
-  it('delivers typing starts and stops to other members through sync', async () => {
-    const token = (await sync(server, bob))['next_batch'];
-    await call(server, alice, 'PUT', typingPath(alice), { typing: true, timeout: 30_000 });
-    const started = await sync(server, bob, { since: token });
-    expect(typingOf(started, roomId)).toEqual([alice.userId]);
-    // An initial sync shows who is typing now.
-    expect(typingOf(await sync(server, bob), roomId)).toEqual([alice.userId]);
-    // Unchanged typing state is not repeated.
-    const quiet = await sync(server, bob, { since: started['next_batch'] });
-    expect(typingOf(quiet, roomId)).toBeUndefined();
-
-    await call(server, alice, 'PUT', typingPath(alice), { typing: false });
-    const stopped = await sync(server, bob, { since: started['next_batch'] });
-    expect(typingOf(stopped, roomId)).toEqual([]);
-  });
-
-  it('wakes a waiting sync, and expires after the timeout', async () => {
-    const token = (await sync(server, bob))['next_batch'];
-    const waiting = sync(server, bob, { since: token, timeout: 10_000 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await call(server, alice, 'PUT', typingPath(alice), { typing: true, timeout: 100 });
-    const woken = await waiting;
-    expect(typingOf(woken, roomId)).toEqual([alice.userId]);
-    // The expiry itself wakes the next long-poll with an empty list.
-    const expired = await sync(server, bob, { since: woken['next_batch'], timeout: 10_000 });
-    expect(typingOf(expired, roomId)).toEqual([]);
-  });
-
-  it('refuses typing for someone else, outside the room, or with a malformed body', async () => {
-    const other = await call(server, alice, 'PUT', typingPath(bob), { typing: true }, 403);
-    expect(other['errcode']).toBe('M_FORBIDDEN');
-    const carol = await server.client.registerUser('carol');
-    const outsider = await call(server, carol, 'PUT', typingPath(carol), { typing: true }, 403);
-    expect(outsider['errcode']).toBe('M_FORBIDDEN');
-    const bad = await call(server, alice, 'PUT', typingPath(alice), { typing: 'yes' }, 400);
-    expect(bad['errcode']).toBe('M_BAD_JSON');
-    const badTimeout = await call(
-      server,
-      alice,
-      'PUT',
-      typingPath(alice),
-      { typing: true, timeout: -5 },
-      400,
-    );
-    expect(badTimeout['errcode']).toBe('M_BAD_JSON');
-    const badRoom = await call(
-      server,
-      alice,
-      'PUT',
-      `/_matrix/client/v3/rooms/not-a-room/typing/${encodeURIComponent(alice.userId)}`,
-      { typing: true },
-      400,
-    );
-    expect(badRoom['errcode']).toBe('M_INVALID_PARAM');
-  });
-});
+}
