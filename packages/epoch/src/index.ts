@@ -35,6 +35,7 @@ export {
   type RekeyResult,
   RoomEncryptor,
   type RoomEncryptorOptions,
+  type ShareResult,
 } from './room-encryptor.ts';
 export type {
   DeviceInfo,

@@ -78,6 +78,14 @@ export interface RekeyResult {
   readonly report?: RekeyReport;
 }
 
+/** Result of {@link RoomEncryptor.shareKeys} and {@link RoomEncryptor.answerKeyRequest}. */
+export interface ShareResult {
+  readonly toDevice: readonly ToDeviceMessage[];
+  readonly cost: ShareCost;
+  /** Present when sharing had to start a new session first. */
+  readonly report?: RekeyReport;
+}
+
 /** A key request from another device (`m.room_key_request`, action `request`). */
 export interface KeyRequest {
   readonly roomId: string;
@@ -231,11 +239,11 @@ export class RoomEncryptor {
    * joins, so `shared` history reaches it before this device next speaks). Rotates first when
    * the policy requires it. A no-op in `forward-secret` rooms.
    */
-  shareKeys(room: RoomSnapshot): Promise<RekeyResult & { cost: ShareCost }> {
+  shareKeys(room: RoomSnapshot): Promise<ShareResult> {
     return this.#serial(() => this.#shareKeys(room));
   }
 
-  async #shareKeys(room: RoomSnapshot): Promise<RekeyResult & { cost: ShareCost }> {
+  async #shareKeys(room: RoomSnapshot): Promise<ShareResult> {
     this.#assertJoined(room);
     if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [], cost: NO_COST };
     const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
@@ -311,17 +319,11 @@ export class RoomEncryptor {
    * it was already given (from the index it was given). Everything else is `m.unauthorised`; a
    * key this device no longer holds (e.g. deleted by `forward-secret`) is `m.unavailable`.
    */
-  answerKeyRequest(
-    request: KeyRequest,
-    room: RoomSnapshot,
-  ): Promise<RekeyResult & { cost: ShareCost }> {
+  answerKeyRequest(request: KeyRequest, room: RoomSnapshot): Promise<ShareResult> {
     return this.#serial(() => this.#answerKeyRequest(request, room));
   }
 
-  async #answerKeyRequest(
-    request: KeyRequest,
-    room: RoomSnapshot,
-  ): Promise<RekeyResult & { cost: ShareCost }> {
+  async #answerKeyRequest(request: KeyRequest, room: RoomSnapshot): Promise<ShareResult> {
     if (typeof request !== 'object' || request === null || typeof request.requester !== 'object') {
       throw new TypeError('request must have roomId, sessionId and requester');
     }
