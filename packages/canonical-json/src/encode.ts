@@ -168,56 +168,87 @@ function encodeArray(value: readonly unknown[], context: Context): string {
  * Sorts keys that hold no unit ≥ U+D800 (so UTF-16 order is code point order). Objects are
  * small, and an insertion sort with `<` beats the generic `Array.prototype.sort` there.
  */
-/** A key list as `Object.keys` gave it and the same keys in canonical order. */
-interface Order {
+/**
+ * How to write an object with a given key list: its keys in canonical order, each with the text
+ * that precedes its value (`{"a":` for the first, `,"b":` for the others).
+ */
+interface Layout {
+  /** The key list as `Object.keys` gave it, to recognise the shape again. */
   readonly unsorted: readonly string[];
   readonly sorted: readonly string[];
+  readonly prefixes: readonly string[];
 }
 
 /**
- * Sorted key orders of recently seen object shapes, by first key. Matrix objects come in few
- * shapes (the PDU envelope, `content` per event type, `hashes`, `signatures`), and comparing a
- * key list with a remembered one costs less than sorting it again. Only small objects with short
- * keys are remembered, and the cache is bounded, so hostile input cannot make it grow.
+ * Layouts of recently seen object shapes, by first key. Matrix objects come in few shapes (the
+ * PDU envelope, `content` per event type, `hashes`, `signatures`), and comparing a key list with
+ * a remembered one costs less than checking, sorting and quoting the keys again. Only small
+ * objects with short, escape-free keys are remembered, and the cache is bounded, so hostile input
+ * cannot make it grow. It holds keys only, never values.
  */
-const ORDER_CACHE = new Map<string, Order[]>();
-const ORDER_CACHE_FIRST_KEYS = 256;
-const ORDER_CACHE_PER_FIRST_KEY = 4;
-const ORDER_CACHE_MAX_KEYS = 16;
-const ORDER_CACHE_MAX_KEY_LENGTH = 64;
+const LAYOUT_CACHE = new Map<string, Layout[]>();
+const LAYOUT_CACHE_FIRST_KEYS = 256;
+const LAYOUT_CACHE_PER_FIRST_KEY = 4;
+const LAYOUT_CACHE_MAX_KEYS = 16;
+const LAYOUT_CACHE_MAX_KEY_LENGTH = 64;
 
-/** `keys` (none with a unit ≥ U+D800) in canonical order; may return a cached array. */
-function sortedKeys(keys: string[]): readonly string[] {
+function cachedLayout(keys: readonly string[]): Layout | undefined {
   const n = keys.length;
-  if (n < 3) {
-    if (n === 2 && (keys[0] as string) > (keys[1] as string)) keys.reverse();
-    return keys;
+  if (n > LAYOUT_CACHE_MAX_KEYS) return undefined;
+  const bucket = LAYOUT_CACHE.get(keys[0] as string);
+  if (bucket === undefined) return undefined;
+  search: for (const layout of bucket) {
+    const unsorted = layout.unsorted;
+    if (unsorted.length !== n) continue;
+    for (let i = 1; i < n; i++) if (unsorted[i] !== keys[i]) continue search;
+    return layout;
   }
-  if (n > ORDER_CACHE_MAX_KEYS) {
-    sortPlainKeys(keys);
-    return keys;
-  }
-  const first = keys[0] as string;
-  const bucket = ORDER_CACHE.get(first);
-  if (bucket !== undefined) {
-    search: for (const order of bucket) {
-      const unsorted = order.unsorted;
-      if (unsorted.length !== n) continue;
-      for (let i = 1; i < n; i++) if (unsorted[i] !== keys[i]) continue search;
-      return order.sorted;
+  return undefined;
+}
+
+/**
+ * Checks, sorts and quotes `keys` (an `Object.keys` result of at least two keys), remembering
+ * the result for small objects with plain keys.
+ */
+function layoutFor(keys: string[]): Layout {
+  let special = false;
+  for (let i = 0; i < keys.length; i++) {
+    if (KEY_NEEDS_CARE.test(keys[i] as string)) {
+      special = true;
+      break;
     }
   }
-  const unsorted = keys.slice();
-  sortPlainKeys(keys);
-  for (const key of keys) if (key.length > ORDER_CACHE_MAX_KEY_LENGTH) return keys;
-  if (bucket === undefined) {
-    if (ORDER_CACHE.size >= ORDER_CACHE_FIRST_KEYS) ORDER_CACHE.clear();
-    ORDER_CACHE.set(first, [{ unsorted, sorted: keys }]);
-  } else {
-    if (bucket.length >= ORDER_CACHE_PER_FIRST_KEY) bucket.shift();
-    bucket.push({ unsorted, sorted: keys });
+  if (special) {
+    for (const key of keys) {
+      if (LONE_SURROGATE.test(key)) {
+        const failure = new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
+        failure.segments.push(key);
+        throw failure;
+      }
+    }
+    keys.sort(compareCodePoints);
+    const prefixes = keys.map((key, i) => `${i === 0 ? '{' : ','}${encodeString(key)}:`);
+    return { unsorted: keys, sorted: keys, prefixes };
   }
-  return keys;
+  const cacheable =
+    keys.length <= LAYOUT_CACHE_MAX_KEYS &&
+    keys.every((key) => key.length <= LAYOUT_CACHE_MAX_KEY_LENGTH);
+  const unsorted = cacheable ? keys.slice() : keys;
+  // No key has a unit ≥ U+D800, so UTF-16 order is code point order here.
+  sortPlainKeys(keys);
+  const prefixes = keys.map((key, i) => `${i === 0 ? '{"' : ',"'}${key}":`);
+  const layout = { unsorted, sorted: keys, prefixes };
+  if (!cacheable) return layout;
+  const first = unsorted[0] as string;
+  const bucket = LAYOUT_CACHE.get(first);
+  if (bucket === undefined) {
+    if (LAYOUT_CACHE.size >= LAYOUT_CACHE_FIRST_KEYS) LAYOUT_CACHE.clear();
+    LAYOUT_CACHE.set(first, [layout]);
+  } else {
+    if (bucket.length >= LAYOUT_CACHE_PER_FIRST_KEY) bucket.shift();
+    bucket.push(layout);
+  }
+  return layout;
 }
 
 function sortPlainKeys(keys: string[]): void {
@@ -245,33 +276,22 @@ function encodeObject(value: object, context: Context): string {
   enter(context);
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  let special = false;
-  for (let i = 0; i < keys.length; i++) {
-    if (KEY_NEEDS_CARE.test(keys[i] as string)) {
-      special = true;
-      break;
-    }
-  }
   let at: string | undefined;
   try {
-    let out = '{';
-    if (!special) {
-      const sorted = sortedKeys(keys);
+    let out: string;
+    if (keys.length === 1) {
+      // One key (the many `hashes`, `signatures` and `unsigned` objects): nothing to sort, and
+      // often a key seen once (a key ID), so not worth remembering.
+      at = keys[0] as string;
+      out = `${encodeKey(at, '{')}${encodeValue(record[at], context)}`;
+    } else if (keys.length === 0) {
+      out = '{';
+    } else {
+      const { sorted, prefixes } = cachedLayout(keys) ?? layoutFor(keys);
+      out = '';
       for (let i = 0; i < sorted.length; i++) {
         at = sorted[i] as string;
-        out += `${i === 0 ? '"' : ',"'}${at}":${encodeValue(record[at], context)}`;
-      }
-    } else {
-      for (const key of keys) {
-        at = key;
-        if (LONE_SURROGATE.test(key)) {
-          throw new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
-        }
-      }
-      keys.sort(compareCodePoints);
-      for (let i = 0; i < keys.length; i++) {
-        at = keys[i] as string;
-        out += `${i === 0 ? '' : ','}${encodeString(at)}:${encodeValue(record[at], context)}`;
+        out += (prefixes[i] as string) + encodeValue(record[at], context);
       }
     }
     context.depth--;
@@ -280,4 +300,13 @@ function encodeObject(value: object, context: Context): string {
     if (error instanceof Failure && at !== undefined) error.segments.push(at);
     throw error;
   }
+}
+
+/** `lead` then the quoted key and a colon; a key with an unpaired surrogate fails. */
+function encodeKey(key: string, lead: string): string {
+  if (!KEY_NEEDS_CARE.test(key)) return `${lead}"${key}":`;
+  if (LONE_SURROGATE.test(key)) {
+    throw new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
+  }
+  return `${lead}${JSON.stringify(key)}:`;
 }
