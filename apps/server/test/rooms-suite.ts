@@ -12,6 +12,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { expectSpecResponse } from './openapi-schemas.ts';
 
 /** Registers the room endpoint tests against servers started with `options()`. */
 export function roomsApiSuite(options: () => TestServerOptions): void {
@@ -624,6 +625,209 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       expect(
         (await call('GET', `/directory/list/room/${enc('!nope:test.local')}`, undefined)).status,
       ).toBe(404);
+    });
+  });
+
+  describe('spec OpenAPI schemas', () => {
+    it('has a validator that refuses a body the schema does not allow', async () => {
+      await expect(
+        expectSpecResponse('message_pagination.yaml', '/rooms/{roomId}/messages', 'GET', 200, {
+          chunk: [{ type: 'm.room.message' }],
+          start: 't1',
+        }),
+      ).rejects.toThrow(/does not match/);
+    });
+
+    it('answers every room endpoint in the shape the spec defines', async () => {
+      const spec = async (
+        file: string,
+        specPath: string,
+        res: { status: number; body: unknown },
+        status = 200,
+      ) => {
+        const method = currentMethod;
+        expect(res.status, `${method} ${specPath}: ${JSON.stringify(res.body)}`).toBe(status);
+        await expectSpecResponse(file, specPath, method, status, res.body);
+      };
+      let currentMethod = 'GET';
+      const req = async (
+        method: string,
+        path: string,
+        token: string | undefined,
+        body?: unknown,
+      ) => {
+        currentMethod = method;
+        return call(method, path, token, body);
+      };
+      const created = await req('POST', '/createRoom', alice.accessToken, {
+        preset: 'public_chat',
+        name: 'Schema',
+        room_alias_name: 'schema',
+        visibility: 'public',
+      });
+      await spec('create_room.yaml', '/createRoom', created);
+      const roomId = String(created.body['room_id']);
+      const r = enc(roomId);
+      await spec(
+        'joining.yaml',
+        '/join/{roomIdOrAlias}',
+        await req('POST', `/join/${enc('#schema:test.local')}`, bob.accessToken, {}),
+      );
+      await spec(
+        'joining.yaml',
+        '/rooms/{roomId}/join',
+        await req('POST', `/rooms/${r}/join`, bob.accessToken, {}),
+      );
+      await spec(
+        'inviting.yaml',
+        '/rooms/{roomId}/invite',
+        await req('POST', `/rooms/${r}/invite`, alice.accessToken, { user_id: carol.userId }),
+      );
+      await spec(
+        'list_joined_rooms.yaml',
+        '/joined_rooms',
+        await req('GET', '/joined_rooms', bob.accessToken),
+      );
+      const sent = await req('PUT', `/rooms/${r}/send/m.room.message/schema1`, bob.accessToken, {
+        msgtype: 'm.text',
+        body: 'hi',
+      });
+      await spec('room_send.yaml', '/rooms/{roomId}/send/{eventType}/{txnId}', sent);
+      const eventId = String(sent.body['event_id']);
+      await spec(
+        'room_state.yaml',
+        '/rooms/{roomId}/state/{eventType}/{stateKey}',
+        await req('PUT', `/rooms/${r}/state/m.room.topic/`, alice.accessToken, { topic: 't' }),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/state/{eventType}/{stateKey}',
+        await req('GET', `/rooms/${r}/state/m.room.topic/`, bob.accessToken),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/state',
+        await req('GET', `/rooms/${r}/state`, bob.accessToken),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/event/{eventId}',
+        await req('GET', `/rooms/${r}/event/${enc(eventId)}`, bob.accessToken),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/members',
+        await req('GET', `/rooms/${r}/members`, bob.accessToken),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/joined_members',
+        await req('GET', `/rooms/${r}/joined_members`, bob.accessToken),
+      );
+      await spec(
+        'message_pagination.yaml',
+        '/rooms/{roomId}/messages',
+        await req(
+          'GET',
+          `/rooms/${r}/messages?dir=b&limit=5&filter=${enc('{"lazy_load_members":true}')}`,
+          bob.accessToken,
+        ),
+      );
+      await spec(
+        'event_context.yaml',
+        '/rooms/{roomId}/context/{eventId}',
+        await req('GET', `/rooms/${r}/context/${enc(eventId)}`, bob.accessToken),
+      );
+      await spec(
+        'redaction.yaml',
+        '/rooms/{roomId}/redact/{eventId}/{txnId}',
+        await req('PUT', `/rooms/${r}/redact/${enc(eventId)}/schema2`, bob.accessToken, {}),
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/event/{eventId}',
+        await req('GET', `/rooms/${r}/event/${enc(eventId)}`, bob.accessToken),
+      );
+      await spec(
+        'directory.yaml',
+        '/directory/room/{roomAlias}',
+        await req('PUT', `/directory/room/${enc('#schema2:test.local')}`, alice.accessToken, {
+          room_id: roomId,
+        }),
+      );
+      await spec(
+        'directory.yaml',
+        '/directory/room/{roomAlias}',
+        await req('GET', `/directory/room/${enc('#schema2:test.local')}`, undefined),
+      );
+      await spec(
+        'directory.yaml',
+        '/rooms/{roomId}/aliases',
+        await req('GET', `/rooms/${r}/aliases`, alice.accessToken),
+      );
+      await spec(
+        'directory.yaml',
+        '/directory/room/{roomAlias}',
+        await req('DELETE', `/directory/room/${enc('#schema2:test.local')}`, alice.accessToken),
+      );
+      await spec(
+        'list_public_rooms.yaml',
+        '/publicRooms',
+        await req('GET', '/publicRooms?limit=1', undefined),
+      );
+      await spec(
+        'list_public_rooms.yaml',
+        '/publicRooms',
+        await req('POST', '/publicRooms', alice.accessToken, { limit: 5 }),
+      );
+      await spec(
+        'list_public_rooms.yaml',
+        '/directory/list/room/{roomId}',
+        await req('GET', `/directory/list/room/${r}`, undefined),
+      );
+      await spec(
+        'list_public_rooms.yaml',
+        '/directory/list/room/{roomId}',
+        await req('PUT', `/directory/list/room/${r}`, alice.accessToken, { visibility: 'private' }),
+      );
+      await spec(
+        'kicking.yaml',
+        '/rooms/{roomId}/kick',
+        await req('POST', `/rooms/${r}/kick`, alice.accessToken, { user_id: carol.userId }),
+      );
+      await spec(
+        'banning.yaml',
+        '/rooms/{roomId}/ban',
+        await req('POST', `/rooms/${r}/ban`, alice.accessToken, { user_id: carol.userId }),
+      );
+      await spec(
+        'banning.yaml',
+        '/rooms/{roomId}/unban',
+        await req('POST', `/rooms/${r}/unban`, alice.accessToken, { user_id: carol.userId }),
+      );
+      await spec(
+        'leaving.yaml',
+        '/rooms/{roomId}/leave',
+        await req('POST', `/rooms/${r}/leave`, bob.accessToken, {}),
+      );
+      await spec(
+        'leaving.yaml',
+        '/rooms/{roomId}/forget',
+        await req('POST', `/rooms/${r}/forget`, bob.accessToken, {}),
+      );
+      // Errors are the spec's standard error body too.
+      await spec(
+        'create_room.yaml',
+        '/createRoom',
+        await req('POST', '/createRoom', alice.accessToken, { room_version: '1' }),
+        400,
+      );
+      await spec(
+        'rooms.yaml',
+        '/rooms/{roomId}/event/{eventId}',
+        await req('GET', `/rooms/${r}/event/%24missing`, alice.accessToken),
+        404,
+      );
     });
   });
 }
