@@ -67,7 +67,12 @@ export function registerSync(
         throw MatrixError.invalidParam('since is not a sync token of this server');
       }
       const setPresence = query.get('set_presence');
-      if (setPresence !== null && !['offline', 'online', 'unavailable'].includes(setPresence)) {
+      if (
+        setPresence !== null &&
+        setPresence !== 'offline' &&
+        setPresence !== 'online' &&
+        setPresence !== 'unavailable'
+      ) {
         throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
       }
       const filter = await resolveFilter(query.get('filter'), user.userId, options.filterLookup);
@@ -76,6 +81,7 @@ export function registerSync(
         fullState: parseBoolean(query.get('full_state'), 'full_state'),
         timeoutMs: parseTimeout(query.get('timeout')),
         filter,
+        ...(setPresence !== null ? { setPresence } : {}),
         signal: context.req.raw.signal,
       });
     },

@@ -10,7 +10,9 @@
  * - `device_lists`, `device_one_time_keys_count`, `device_unused_fallback_key_types`:
  *   services/device-lists and services/e2e-keys (spec "Extensions to /sync" of E2EE);
  * - `account_data`: the account-data source set with {@link SyncService.setAccountDataSource};
- * - `presence`: always empty (`set_presence` is accepted and ignored).
+ * - `presence`: the presence source set with {@link SyncService.setPresenceSource}, limited to
+ *   users who share a room with the syncing user (and the user); `set_presence` marks the user
+ *   as the request says (default `online`) when that differs from their current presence.
  */
 import type { AuthenticatedUser, ServerContext } from '../core/context.ts';
 import { currentStreamPosition } from '../core/stream.ts';
@@ -50,12 +52,27 @@ const NO_ACCOUNT_DATA: AccountDataSource = {
   roomsChanged: async () => new Set(),
 };
 
+/** `m.presence` events as `/sync` reads them (the presence service provides them). */
+export interface PresenceSource {
+  /** Presence changes of every user in (`from`, `to`], oldest first. */
+  presenceSince(
+    from: number,
+    to: number,
+  ): Promise<{ type: string; sender: string; content: { presence: string } }[]>;
+  /** The user's current presence state (`offline` when never set). */
+  current(userId: string): Promise<string>;
+  /** Sets the user's presence state. */
+  set(userId: string, presence: 'online' | 'offline' | 'unavailable'): Promise<unknown>;
+}
+
 /** One `/sync` request, parsed. */
 export interface SyncRequest {
   readonly since: SyncToken | undefined;
   readonly fullState: boolean;
   readonly timeoutMs: number;
   readonly filter: SyncFilter;
+  /** `set_presence`; `undefined` = `online` (spec: "automatically marked as online"). */
+  readonly setPresence?: 'online' | 'offline' | 'unavailable';
   /** Aborts the long-poll when the client goes away. */
   readonly signal?: AbortSignal;
 }
@@ -76,6 +93,7 @@ export class SyncService {
   readonly #ctx: ServerContext;
   readonly #sources: SyncSources;
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
+  #presence: PresenceSource | undefined;
 
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
@@ -87,6 +105,11 @@ export class SyncService {
     this.#accountData = source;
   }
 
+  /** Where `presence` comes from (and where `set_presence` goes). */
+  setPresenceSource(source: PresenceSource): void {
+    this.#presence = source;
+  }
+
   /**
    * Answers one `/sync`. An initial sync (no token) or a `full_state` sync answers at once; an
    * incremental one waits up to `timeoutMs` for something to return (spec: "If no events (or
@@ -95,6 +118,12 @@ export class SyncService {
    */
   async sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
     const { notifier } = this.#ctx;
+    const presence = this.#presence;
+    if (presence !== undefined) {
+      const wanted = request.setPresence ?? 'online';
+      // Only a change is written: every write wakes other syncs.
+      if ((await presence.current(user.userId)) !== wanted) await presence.set(user.userId, wanted);
+    }
     const deadline =
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
     let lastTo = -1;
@@ -223,6 +252,9 @@ export class SyncService {
     const accountData = (await this.#accountData.global(user.userId, from, to)).filter((event) =>
       plainEventMatches(event, filter.accountData),
     );
+    const presence = (await this.#presenceEvents(user.userId, from, to)).filter((event) =>
+      plainEventMatches(event, filter.presence),
+    );
     const body: Record<string, unknown> = {
       next_batch: formatSyncToken({
         position: to,
@@ -230,7 +262,7 @@ export class SyncService {
         toDevice: delivered.lastId,
       }),
       rooms: { join, invite, knock, leave },
-      presence: { events: [] },
+      presence: { events: presence },
       account_data: { events: accountData },
       to_device: { events: delivered.events },
       device_one_time_keys_count: await e2eKeys.oneTimeKeyCounts(user.userId, user.deviceId),
@@ -253,7 +285,18 @@ export class SyncService {
       Object.keys(leave).length > 0 ||
       delivered.events.length > 0 ||
       accountData.length > 0 ||
+      presence.length > 0 ||
       deviceListsChanged;
     return { body, hasContent };
+  }
+
+  /** Presence changes in (`from`, `to`] of users sharing a room with `userId`, and their own. */
+  async #presenceEvents(userId: string, from: number, to: number) {
+    if (this.#presence === undefined || to <= from) return [];
+    const changes = await this.#presence.presenceSince(from, to);
+    if (changes.length === 0) return [];
+    const visible = new Set(await this.#sources.rooms.usersSharingRoomsWith(userId));
+    visible.add(userId);
+    return changes.filter((event) => visible.has(event.sender));
   }
 }
