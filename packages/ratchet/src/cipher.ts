@@ -42,15 +42,22 @@ export function deriveCipherKeys(secret: Uint8Array, info: string): CipherKeys {
   requireBytes(secret, 'secret');
   if (typeof info !== 'string') throw new TypeError('info must be a string');
   // A 32-byte zero salt equals HKDF's "no salt" default (RFC 5869 §2.2), as libolm passes.
-  const okm = hkdfSha256(secret, ZERO_SALT, encoder.encode(info), 80);
-  // Copies (not views) so each key can be zeroed independently of the others.
-  const keys = {
-    aesKey: okm.slice(0, 32),
-    macKey: okm.slice(32, 64),
-    iv: okm.slice(64, 80),
-  };
-  okm.fill(0);
-  return keys;
+  const okm = hkdfSha256(secret, ZERO_SALT, infoBytes(info), 80);
+  // Views of one buffer: `zeroizeKeys` clears all three at once.
+  return { aesKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64), iv: okm.subarray(64, 80) };
+}
+
+// The info strings are a few protocol constants ("MEGOLM_KEYS", "OLM_KEYS", "Pickle"), so their
+// UTF-8 bytes are cached; the cache is bounded in case a caller passes many distinct strings.
+const infoCache = new Map<string, Uint8Array>();
+
+function infoBytes(info: string): Uint8Array {
+  let bytes = infoCache.get(info);
+  if (bytes === undefined) {
+    bytes = encoder.encode(info);
+    if (infoCache.size < 16) infoCache.set(info, bytes);
+  }
+  return bytes;
 }
 
 function checkKeys(keys: CipherKeys): void {

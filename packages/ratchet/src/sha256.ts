@@ -31,6 +31,9 @@ const STATE = new Int32Array(8);
 const TAIL = new Uint8Array(128);
 const PAD = new Uint8Array(64);
 const INNER = new Uint8Array(32);
+// HKDF-Expand's message T(i-1) ‖ info ‖ i for info strings up to 64 bytes, and T(i).
+const EXPAND = new Uint8Array(32 + 64 + 1);
+const T = new Uint8Array(32);
 
 /** One SHA-256 compression of the 64-byte block at `block[offset]` into `state` (§6.2.2). */
 function compress(state: Int32Array, block: Uint8Array, offset: number): void {
@@ -200,8 +203,9 @@ export function hkdf(
   prk.fill(0);
   const out = new Uint8Array(length);
   // T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i), T(0) empty.
-  const block = new Uint8Array(32 + info.length + 1);
-  const t = new Uint8Array(32);
+  const block =
+    info.length <= 64 ? EXPAND.subarray(0, 32 + info.length + 1) : new Uint8Array(33 + info.length);
+  const t = T;
   for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
     const message = i === 1 ? block.subarray(32) : block;
     block.set(info, 32);

@@ -34,9 +34,12 @@ describe('deriveCipherKeys', () => {
     );
   });
 
-  it('returns independent buffers that zeroizeKeys clears', () => {
+  it('returns three disjoint keys that zeroizeKeys clears', () => {
     const keys = deriveCipherKeys(new Uint8Array(32).fill(7), 'MEGOLM_KEYS');
-    expect(keys.aesKey.buffer).not.toBe(keys.macKey.buffer);
+    expect([keys.aesKey.length, keys.macKey.length, keys.iv.length]).toEqual([32, 32, 16]);
+    const [macKey, iv] = [keys.macKey.slice(), keys.iv.slice()];
+    keys.aesKey.fill(1);
+    expect([keys.macKey, keys.iv]).toEqual([macKey, iv]);
     zeroizeKeys(keys);
     expect([...keys.aesKey, ...keys.macKey, ...keys.iv].every((b) => b === 0)).toBe(true);
   });
