@@ -11,6 +11,7 @@ import { measureAsync, printComparison } from '@weft/bench';
 
 import {
   authChainDifference,
+  createStateResolver,
   eventFetcher,
   type FetchEvents,
   ROOM_V11,
@@ -95,6 +96,16 @@ async function benchVersion(rules: RoomVersionRules): Promise<void> {
     console.log(
       `  conflicted set ${String(conflicted).padStart(6)} events: ` +
         `${runs.cpu.toFixed(1).padStart(7)} ms CPU, ${runs.wall.toFixed(1).padStart(7)} ms wall per resolve (median of ${runs.count})`,
+    );
+  }
+  // A long-lived resolver (createStateResolver) keeps the fetched events between calls.
+  for (const size of [10, 10_000]) {
+    const fork = forkHqRoom(room, size);
+    const resolver = createStateResolver(rules, eventFetcher([...room.events, ...fork.events]));
+    const runs = await timeRuns(() => resolver.resolve([fork.stateA, fork.stateB]), 8);
+    console.log(
+      `  warm createStateResolver, ${String(size).padStart(6)} conflicts: ` +
+        `${runs.cpu.toFixed(1).padStart(7)} ms CPU, ${runs.wall.toFixed(1).padStart(7)} ms wall per resolve`,
     );
   }
   const [t10, t1k, t10k] = timings as [number, number, number];

@@ -57,3 +57,4 @@ export {
   type ResolveStateOptions,
   resolveState,
 } from './state-res/resolve.ts';
+export { createStateResolver, type StateResolver } from './state-res/resolver.ts';

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  createStateResolver,
   DagError,
   type DagEvent,
   eventFetcher,
@@ -460,6 +461,51 @@ describe('resolveState storage access', () => {
       // Same mainline position: the largest origin_server_ts (the first, ts 10) is applied last.
       expect(resolved.get(TOPIC)).toBe(tips[0]);
     }
+  });
+});
+
+describe('createStateResolver', () => {
+  it('asks again for events the store did not have on an earlier call', async () => {
+    const room = await TestRoom.create(ROOM_V11);
+    const base = [...room.extremities];
+    const a = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'a' },
+      prev: base,
+      ts: 1,
+    });
+    const b = await room.add({
+      type: 'm.room.topic',
+      sender: ALICE,
+      state_key: '',
+      content: { topic: 'b' },
+      prev: base,
+      ts: 2,
+    });
+    let hide = b.event_id;
+    let calls = 0;
+    const resolver = createStateResolver(ROOM_V11, (ids) => {
+      calls += 1;
+      return room.fetch(ids.filter((id) => id !== hide));
+    });
+    const sets = [room.stateAfter(a.event_id), room.stateAfter(b.event_id)];
+    const error = await resolver.resolve(sets).catch((e: unknown) => e);
+    expect(DagError.isInstance(error) && error.code).toBe('missing-event');
+    hide = '';
+    expect((await resolver.resolve(sets)).get(TOPIC)).toBe(b.event_id);
+    // A third call needs nothing new from the store.
+    const before = calls;
+    expect((await resolver.resolve([...sets].reverse())).get(TOPIC)).toBe(b.event_id);
+    expect(calls).toBe(before);
+  });
+
+  it('rejects arguments of the wrong type', async () => {
+    expect(() => createStateResolver({} as never, eventFetcher([]))).toThrow(TypeError);
+    expect(() => createStateResolver(ROOM_V11, 'x' as never)).toThrow(TypeError);
+    const resolver = createStateResolver(ROOM_V11, eventFetcher([]));
+    await expect(resolver.resolve('x' as never)).rejects.toThrow(TypeError);
   });
 });
 

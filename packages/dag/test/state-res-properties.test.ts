@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   authChain,
+  createStateResolver,
   DagError,
   type DagEvent,
   eventFetcher,
@@ -155,6 +156,24 @@ describe('resolveState properties', () => {
         expect(sortedEntries(supplied)).toEqual(sortedEntries(walked));
       }),
       { numRuns: 20 },
+    );
+  });
+
+  it('gives the same results from one long-lived resolver as from fresh resolutions', async () => {
+    await fc.assert(
+      fc.asyncProperty(roomArbitrary, async ({ version, actions, seed }) => {
+        const room = await buildRoom(version, actions);
+        const resolver = createStateResolver(version, room.fetch);
+        const states = room.events.map((e) => room.stateAfter(e.event_id));
+        // Several overlapping groups of states, resolved concurrently through the one resolver.
+        const groups = [0, 1, 2, 3].map((g) => shuffled(states, seed + g).slice(0, 2 + g));
+        const cached = await Promise.all(groups.map((group) => resolver.resolve(group)));
+        for (const [g, group] of groups.entries()) {
+          const fresh = await resolveState(version, group, room.fetch);
+          expect(sortedEntries(cached[g] as StateMap)).toEqual(sortedEntries(fresh));
+        }
+      }),
+      { numRuns: 15 },
     );
   });
 

@@ -49,6 +49,17 @@ export class EventIndex {
     return index;
   }
 
+  /**
+   * Lets the next `load` ask the store again for every event it did not have (a long-lived index
+   * must see events that arrived since).
+   */
+  retryMissing(): void {
+    const size = Math.min(this.ids.length, this.#requested.length);
+    for (let index = 0; index < size; index += 1) {
+      if (this.events[index] === undefined) this.#requested[index] = NOT_REQUESTED;
+    }
+  }
+
   /** The indices of the auth events of the event at `index` (empty if it is not loaded). */
   authOf(index: number): readonly number[] {
     return this.#auth[index] ?? EMPTY;

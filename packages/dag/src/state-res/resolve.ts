@@ -70,15 +70,26 @@ export async function resolveState(
   authChainOf?: AuthChainOf,
   options: ResolveStateOptions = {},
 ): Promise<Map<StateKey, string>> {
-  checkArguments(rules, stateSets, fetchEvents, authChainOf);
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('resolveState: options must be an object when given');
-  }
+  checkArguments(rules, stateSets, fetchEvents, authChainOf, options);
+  return resolveIn(() => new EventIndex(fetchEvents), rules, stateSets, authChainOf, options);
+}
+
+/**
+ * The algorithm over an event index from `indexFor` (a fresh one per call for `resolveState`,
+ * a long-lived one for `createStateResolver`). Arguments are checked by the caller.
+ */
+export async function resolveIn(
+  indexFor: () => EventIndex,
+  rules: RoomVersionRules,
+  stateSets: readonly StateMap[],
+  authChainOf: AuthChainOf | undefined,
+  options: ResolveStateOptions,
+): Promise<Map<StateKey, string>> {
   // Definitions: unconflicted state map and conflicted state set.
   const { unconflicted, conflicted, conflictedBySet } = splitConflicted(stateSets);
   if (conflicted.size === 0) return unconflicted;
 
-  const index = new EventIndex(fetchEvents);
+  const index = indexFor();
   const verify = options.verifyThirdPartyInviteSignature;
   const context = new ResolveContext(
     index,
@@ -211,11 +222,13 @@ function requireLoaded(index: EventIndex, nodes: readonly number[]): void {
   }
 }
 
-function checkArguments(
+/** TypeErrors for arguments of the wrong type (shared with `createStateResolver`). */
+export function checkArguments(
   rules: unknown,
   stateSets: unknown,
   fetchEvents: unknown,
   authChainOf: unknown,
+  options: unknown,
 ): void {
   const stateResolution = (rules as { stateResolution?: unknown } | null)?.stateResolution;
   if (typeof stateResolution !== 'object' || stateResolution === null) {
@@ -238,5 +251,8 @@ function checkArguments(
   }
   if (authChainOf !== undefined && typeof authChainOf !== 'function') {
     throw new TypeError('resolveState: authChainOf must be a function when given');
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('resolveState: options must be an object when given');
   }
 }
