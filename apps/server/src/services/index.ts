@@ -2,10 +2,17 @@
  * The server's services, built once at start from the shared context. Layers point down:
  * api → services → storage; a service never imports an api module.
  */
+import { AccountDataService } from './account-data/service.ts';
 import { AccountService } from './accounts/service.ts';
 import type { ServerContext } from './core/context.ts';
 import { DeviceListService } from './device-lists/service.ts';
 import { E2eKeyService } from './e2e-keys/service.ts';
+import { FilterService } from './filters/service.ts';
+import { MediaService } from './media/service.ts';
+import { PresenceService } from './presence/service.ts';
+import { updateMemberEvents } from './profile/member-events.ts';
+import { ProfileService } from './profile/service.ts';
+import { PushRuleService } from './push-rules/service.ts';
 import { ReceiptService } from './receipts/service.ts';
 import { RoomService } from './rooms/service.ts';
 import { SyncService } from './sync/service.ts';
@@ -22,6 +29,12 @@ export interface Services {
   readonly deviceLists: DeviceListService;
   readonly e2eKeys: E2eKeyService;
   readonly sync: SyncService;
+  readonly profile: ProfileService;
+  readonly accountData: AccountDataService;
+  readonly filters: FilterService;
+  readonly pushRules: PushRuleService;
+  readonly presence: PresenceService;
+  readonly media: MediaService;
 }
 
 export function createServices(ctx: ServerContext): Services {
@@ -33,5 +46,60 @@ export function createServices(ctx: ServerContext): Services {
   const deviceLists = new DeviceListService(ctx, rooms);
   const e2eKeys = new E2eKeyService(ctx, accounts, deviceLists);
   const sync = new SyncService(ctx, { rooms, typing, receipts, toDevice, e2eKeys, deviceLists });
-  return { ctx, accounts, rooms, typing, receipts, toDevice, deviceLists, e2eKeys, sync };
+  const userData = createUserDataServices(ctx, accounts, rooms, receipts, sync);
+  return {
+    ctx,
+    accounts,
+    rooms,
+    typing,
+    receipts,
+    toDevice,
+    deviceLists,
+    e2eKeys,
+    sync,
+    ...userData,
+  };
+}
+
+/**
+ * Profile, account data, filters, push rules, presence and media, and their seams into the
+ * other services: member events take the profile (and are re-sent when it changes),
+ * `m.fully_read` markers are room account data, and `/sync` reads account data (with the
+ * `m.push_rules` ruleset in an initial sync even before the user changed a rule).
+ */
+function createUserDataServices(
+  ctx: ServerContext,
+  accounts: AccountService,
+  rooms: RoomService,
+  receipts: ReceiptService,
+  sync: SyncService,
+) {
+  const userExists = (userId: string) => accounts.userExists(userId);
+  const profile = new ProfileService(ctx, userExists);
+  rooms.setProfileLookup((db, userId) => profile.lookup(db, userId));
+  profile.onProfileChange((userId, changed) => updateMemberEvents(rooms, ctx.log, userId, changed));
+  const accountData = new AccountDataService(ctx);
+  receipts.setFullyReadWriter(async (userId, roomId, eventId) => {
+    await accountData.set(userId, roomId, 'm.fully_read', { event_id: eventId });
+  });
+  const pushRules = new PushRuleService(ctx, accountData);
+  sync.setAccountDataSource({
+    global: async (userId, from, to) => {
+      const events = await accountData.globalSince(userId, from, to);
+      if (from === 0 && !events.some((event) => event.type === 'm.push_rules')) {
+        events.push({ type: 'm.push_rules', content: { global: await pushRules.ruleset(userId) } });
+      }
+      return events;
+    },
+    room: (userId, roomId, from, to) => accountData.roomSince(userId, roomId, from, to),
+    roomsChanged: (userId, from, to) => accountData.roomsChanged(userId, from, to),
+  });
+  return {
+    profile,
+    accountData,
+    filters: new FilterService(ctx),
+    pushRules,
+    presence: new PresenceService(ctx, userExists),
+    media: new MediaService(ctx),
+  };
 }

@@ -1,6 +1,11 @@
 /** Every client-server endpoint, registered on the app; one file per endpoint (or small group). */
 import type { Services } from '../../services/index.ts';
+import { registerAccountData } from './account-data.ts';
+import { registerAccountPassword } from './account-password.ts';
+import { registerCapabilities } from './capabilities.ts';
 import { registerCreateRoom } from './create-room.ts';
+import { registerDevices } from './devices.ts';
+import { registerFilters } from './filters.ts';
 import { registerJoin } from './join.ts';
 import { registerJoinedRooms } from './joined-rooms.ts';
 import { registerKeysChanges } from './keys-changes.ts';
@@ -9,9 +14,13 @@ import { registerKeysQuery } from './keys-query.ts';
 import { registerKeysUpload } from './keys-upload.ts';
 import { registerLogin } from './login.ts';
 import { registerLogout } from './logout.ts';
+import { registerMedia } from './media.ts';
 import { registerMembers } from './members.ts';
 import { registerMessages } from './messages.ts';
+import { registerPresence } from './presence.ts';
+import { registerProfile } from './profile.ts';
 import { registerPublicRooms } from './public-rooms.ts';
+import { registerPushRules } from './push-rules.ts';
 import { registerReadMarkers } from './read-markers.ts';
 import { registerReceipt } from './receipt.ts';
 import { registerRedact } from './redact.ts';
@@ -36,6 +45,15 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerLogin(app, services);
   registerLogout(app, services);
   registerWhoami(app);
+  registerDevices(app, services);
+  registerAccountPassword(app, services);
+  registerCapabilities(app);
+  registerProfile(app, services);
+  registerAccountData(app, services);
+  registerFilters(app, services);
+  registerPushRules(app, services);
+  registerPresence(app, services);
+  registerMedia(app, services);
   registerCreateRoom(app, services);
   registerJoin(app, services);
   registerRoomMembership(app, services);
@@ -48,7 +66,9 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerMembers(app, services);
   registerRoomAliases(app, services);
   registerPublicRooms(app, services);
-  registerSync(app, services);
+  registerSync(app, services, {
+    filterLookup: (userId, filterId) => services.filters.getFilter(userId, filterId),
+  });
   registerTyping(app, services);
   registerReceipt(app, services);
   registerReadMarkers(app, services);

@@ -30,6 +30,30 @@ export type DeviceChange = {
 /** Called inside the transaction that adds or removes a device. */
 export type DeviceChangeListener = (tx: SqlExecutor, change: DeviceChange) => Promise<void>;
 
+/** A device as the device-management endpoints return it (absent fields omitted). */
+export interface DeviceInfo {
+  readonly device_id: string;
+  readonly display_name?: string;
+  readonly last_seen_ts?: number;
+  readonly last_seen_ip?: string;
+}
+
+type DeviceRow = {
+  readonly device_id: string;
+  readonly display_name: string | null;
+  readonly last_seen_ts: number | null;
+  readonly last_seen_ip: string | null;
+};
+
+function toDeviceInfo(row: DeviceRow): DeviceInfo {
+  return {
+    device_id: row.device_id,
+    ...(row.display_name !== null ? { display_name: row.display_name } : {}),
+    ...(row.last_seen_ts !== null ? { last_seen_ts: Number(row.last_seen_ts) } : {}),
+    ...(row.last_seen_ip !== null ? { last_seen_ip: row.last_seen_ip } : {}),
+  };
+}
+
 export class AccountService {
   readonly #ctx: ServerContext;
   readonly #deviceListeners: DeviceChangeListener[] = [];
@@ -148,6 +172,61 @@ export class AccountService {
     }
     const accessToken = await issueAccessToken(tx, userId, deviceId, now);
     return { userId, deviceId, accessToken };
+  }
+
+  /** Spec "Device management": a user's devices, oldest first. */
+  async listDevices(userId: string): Promise<DeviceInfo[]> {
+    const rows = await this.#ctx.db.query<DeviceRow>(
+      `SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices
+        WHERE user_id = $1 ORDER BY last_seen_ts, device_id`,
+      [userId],
+    );
+    return rows.map(toDeviceInfo);
+  }
+
+  /** One device of a user, or `undefined`. */
+  async getDevice(userId: string, deviceId: string): Promise<DeviceInfo | undefined> {
+    const row = await this.#ctx.db.queryOne<DeviceRow>(
+      `SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices
+        WHERE user_id = $1 AND device_id = $2`,
+      [userId, deviceId],
+    );
+    return row === undefined ? undefined : toDeviceInfo(row);
+  }
+
+  /** Renames a device; false when the user has no such device. */
+  async renameDevice(
+    userId: string,
+    deviceId: string,
+    displayName: string | null,
+  ): Promise<boolean> {
+    const changed = await this.#ctx.db.execute(
+      'UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3',
+      [displayName, userId, deviceId],
+    );
+    return changed > 0;
+  }
+
+  /**
+   * Spec "POST /account/password": sets a new password; with `logoutOtherDevices` every other
+   * device of the user (and its tokens) is removed, as on logout.
+   */
+  async changePassword(
+    userId: string,
+    keepDeviceId: string,
+    newPassword: string,
+    logoutOtherDevices: boolean,
+  ): Promise<void> {
+    const hash = await hashPassword(newPassword);
+    await this.#ctx.db.execute('UPDATE users SET password_hash = $1 WHERE user_id = $2', [
+      hash,
+      userId,
+    ]);
+    if (!logoutOtherDevices) return;
+    const others = (await this.listDevices(userId))
+      .map((device) => device.device_id)
+      .filter((id) => id !== keepDeviceId);
+    await this.deleteDevices(userId, others);
   }
 
   /** Invalidates one token (`/logout`): the device and its keys go too, as the spec says. */

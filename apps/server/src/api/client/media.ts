@@ -1,0 +1,142 @@
+// POST /_matrix/media/v3/upload (and r0)
+// GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]
+// GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}] (and r0; deprecated)
+// GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId} (and the deprecated v3/r0 ones)
+// GET /_matrix/client/v1/media/config, GET /_matrix/media/v3/config (and r0; deprecated)
+// https://spec.matrix.org/v1.19/client-server-api/#post_matrixmediav3upload
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediadownloadservernamemediaid
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediathumbnailservernamemediaid
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediaconfig
+import { MatrixError } from '@weft/transport';
+
+import type { Services } from '../../services/index.ts';
+import type { Media } from '../../services/media/service.ts';
+import type { ClientApp } from './routes.ts';
+
+/** Spec "Serving inline content": the types that may be served `inline`; others `attachment`. */
+const INLINE_TYPES = new Set([
+  'text/css',
+  'text/plain',
+  'text/csv',
+  'application/json',
+  'application/ld+json',
+  'image/jpeg',
+  'image/gif',
+  'image/png',
+  'image/apng',
+  'image/webp',
+  'image/avif',
+  'video/mp4',
+  'video/webm',
+  'video/ogg',
+  'video/quicktime',
+  'audio/mp4',
+  'audio/webm',
+  'audio/aac',
+  'audio/mpeg',
+  'audio/ogg',
+  'audio/wave',
+  'audio/wav',
+  'audio/x-wav',
+  'audio/x-pn-wav',
+  'audio/flac',
+  'audio/x-flac',
+]);
+
+/** Spec "Content repository": the recommended Content-Security-Policy for served media. */
+const CSP =
+  "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; object-src 'self';";
+
+/** `Content-Disposition` (RFC 6266): a quoted ASCII file name, or RFC 8187 `filename*`. */
+export function contentDisposition(contentType: string, filename: string | undefined): string {
+  const base = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = INLINE_TYPES.has(base) ? 'inline' : 'attachment';
+  if (filename === undefined || filename === '') return type;
+  if (/^[\x20-\x7e]*$/.test(filename) && !/["\\]/.test(filename)) {
+    return `${type}; filename="${filename}"`;
+  }
+  return `${type}; filename*=utf-8''${encodeURIComponent(filename)}`;
+}
+
+function mediaResponse(media: Media, filename: string | undefined): Response {
+  return new Response(media.bytes, {
+    status: 200,
+    headers: {
+      'Content-Type': media.contentType,
+      'Content-Disposition': contentDisposition(media.contentType, filename ?? media.filename),
+      'Content-Security-Policy': CSP,
+      'Cross-Origin-Resource-Policy': 'cross-origin',
+      'Content-Length': String(media.bytes.byteLength),
+    },
+  });
+}
+
+/** Spec thumbnail: this server has no image scaler, so images are served whole (never smaller). */
+function thumbnailResponse(media: Media): Response {
+  if (!media.contentType.toLowerCase().startsWith('image/')) {
+    throw new MatrixError(400, 'M_UNKNOWN', 'This server cannot thumbnail this content');
+  }
+  return mediaResponse(media, undefined);
+}
+
+export function registerMedia(app: ClientApp, services: Services): void {
+  const { media } = services;
+
+  for (const version of ['v3', 'r0']) {
+    app.endpoint({
+      method: 'POST',
+      path: `/_matrix/media/${version}/upload`,
+      auth: 'user',
+      body: 'raw',
+      maxBodyBytes: media.maxUploadBytes,
+      rateLimit: true,
+      handler: async ({ user, rawBody, query, context }) => {
+        const filename = query.get('filename') ?? undefined;
+        const contentType = context.req.header('content-type') ?? 'application/octet-stream';
+        const uri = await media.upload(user.userId, rawBody, contentType, filename);
+        return { content_uri: uri };
+      },
+    });
+  }
+
+  const config = () => ({ 'm.upload.size': media.maxUploadBytes });
+  app.endpoint({
+    method: 'GET',
+    path: '/_matrix/client/v1/media/config',
+    auth: 'user',
+    handler: config,
+  });
+
+  // Authenticated (v1) and the deprecated unauthenticated (v3, r0: matrix-nio) paths.
+  const prefixes = [
+    { prefix: '/_matrix/client/v1/media', auth: 'user' as const },
+    { prefix: '/_matrix/media/v3', auth: 'optional-user' as const },
+    { prefix: '/_matrix/media/r0', auth: 'optional-user' as const },
+  ];
+  for (const { prefix, auth } of prefixes) {
+    if (auth !== 'user') {
+      app.endpoint({ method: 'GET', path: `${prefix}/config`, auth, handler: config });
+    }
+    app.endpoint({
+      method: 'GET',
+      path: `${prefix}/download/:serverName/:mediaId`,
+      auth,
+      handler: async ({ params }) =>
+        mediaResponse(await media.get(params.serverName, params.mediaId), undefined),
+    });
+    app.endpoint({
+      method: 'GET',
+      path: `${prefix}/download/:serverName/:mediaId/:fileName`,
+      auth,
+      handler: async ({ params }) =>
+        mediaResponse(await media.get(params.serverName, params.mediaId), params.fileName),
+    });
+    app.endpoint({
+      method: 'GET',
+      path: `${prefix}/thumbnail/:serverName/:mediaId`,
+      auth,
+      handler: async ({ params }) =>
+        thumbnailResponse(await media.get(params.serverName, params.mediaId)),
+    });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Account data (client-server-api "Client Config"): per-user JSON objects by type, global or per
+ * room. Each write takes a stream position in its transaction and is announced after the commit,
+ * so `/sync` returns it in `account_data` after any older token
+ * (https://spec.matrix.org/v1.19/client-server-api/#client-config).
+ */
+import { encodeCanonicalJson } from '@weft/canonical-json';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import { nextStreamPosition } from '../core/stream.ts';
+import {
+  GLOBAL_ROOM,
+  selectAccountData,
+  selectAccountDataBetween,
+  upsertAccountData,
+} from './store.ts';
+
+/** An account data event as `/sync` returns it. */
+export interface AccountDataEvent {
+  readonly type: string;
+  readonly content: Record<string, unknown>;
+}
+
+/** A change returned by {@link AccountDataService.accountDataSince}. */
+export interface AccountDataChange extends AccountDataEvent {
+  /** `undefined` for global account data. */
+  readonly roomId: string | undefined;
+  readonly streamPosition: number;
+}
+
+export class AccountDataService {
+  readonly #ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Sets global (`roomId` undefined) or room account data; returns its stream position. */
+  async set(
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+    content: Record<string, unknown>,
+  ): Promise<number> {
+    const position = await this.#ctx.db.transaction((tx) =>
+      this.setInTransaction(tx, userId, roomId, type, content),
+    );
+    this.#ctx.notifier.notify(position);
+    return position;
+  }
+
+  /**
+   * Writes account data inside the caller's transaction (push rules write `m.push_rules` with
+   * their own change); returns the stream position, which the caller announces after commit.
+   */
+  async setInTransaction(
+    tx: SqlExecutor,
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+    content: Record<string, unknown>,
+  ): Promise<number> {
+    const position = await nextStreamPosition(tx);
+    const json = encodeCanonicalJson(content);
+    await upsertAccountData(tx, userId, roomId ?? GLOBAL_ROOM, type, json, position);
+    return position;
+  }
+
+  /** The content of one account data type, or `undefined` when never set. */
+  async get(
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    const json = await selectAccountData(this.#ctx.db, userId, roomId ?? GLOBAL_ROOM, type);
+    return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
+  }
+
+  /**
+   * Every account data change of `userId` with a position in (`fromPosition`, `toPosition`],
+   * oldest first (each type appears once, at its latest write). `fromPosition` 0 gives all.
+   */
+  async accountDataSince(
+    userId: string,
+    fromPosition: number,
+    toPosition: number,
+  ): Promise<AccountDataChange[]> {
+    const rows = await selectAccountDataBetween(this.#ctx.db, userId, fromPosition, toPosition);
+    return rows.map((row) => ({
+      roomId: row.room_id === GLOBAL_ROOM ? undefined : row.room_id,
+      type: row.type,
+      content: JSON.parse(row.content) as Record<string, unknown>,
+      streamPosition: Number(row.stream_position),
+    }));
+  }
+
+  /** Global account data events changed in (`from`, `to`]. */
+  async globalSince(userId: string, from: number, to: number): Promise<AccountDataEvent[]> {
+    return (await this.accountDataSince(userId, from, to))
+      .filter((change) => change.roomId === undefined)
+      .map(({ type, content }) => ({ type, content }));
+  }
+
+  /** Account data events of one room changed in (`from`, `to`]. */
+  async roomSince(
+    userId: string,
+    roomId: string,
+    from: number,
+    to: number,
+  ): Promise<AccountDataEvent[]> {
+    const rows = await selectAccountDataBetween(this.#ctx.db, userId, from, to, roomId);
+    return rows.map((row) => ({
+      type: row.type,
+      content: JSON.parse(row.content) as Record<string, unknown>,
+    }));
+  }
+
+  /** Rooms with account data changed in (`from`, `to`]. */
+  async roomsChanged(userId: string, from: number, to: number): Promise<Set<string>> {
+    const rooms = new Set<string>();
+    for (const change of await this.accountDataSince(userId, from, to)) {
+      if (change.roomId !== undefined) rooms.add(change.roomId);
+    }
+    return rooms;
+  }
+}

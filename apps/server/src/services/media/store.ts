@@ -1,0 +1,80 @@
+/**
+ * Storage of the media service: the bytes as files under `<data-dir>/media/<2 chars>/<media ID>`
+ * (written to a temporary file, fsynced, then renamed, so a file that exists is whole) and a
+ * `media` row per upload with its content type, file name, size and SHA-256.
+ */
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+
+export type MediaRow = {
+  readonly media_id: string;
+  readonly user_id: string;
+  readonly content_type: string;
+  readonly filename: string | null;
+  readonly size: number;
+};
+
+/** The path of a media file; `mediaId` is already checked to be `[A-Za-z0-9_-]+`. */
+export function mediaPath(root: string, mediaId: string): string {
+  return join(root, mediaId.slice(0, 2), mediaId);
+}
+
+/** Writes `bytes` durably at the media's path: temp file → fsync → rename → fsync directory. */
+export async function writeMediaFile(root: string, mediaId: string, bytes: Uint8Array) {
+  const dir = join(root, mediaId.slice(0, 2));
+  await mkdir(dir, { recursive: true });
+  const target = mediaPath(root, mediaId);
+  const temp = `${target}.tmp`;
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(bytes);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  // The rename itself is durable only once the directory entry is on disk.
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
+export function readMediaFile(root: string, mediaId: string): Promise<Buffer> {
+  return readFile(mediaPath(root, mediaId));
+}
+
+export async function insertMedia(
+  tx: SqlExecutor,
+  row: MediaRow & { readonly sha256: string; readonly created_ts: number },
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO media (media_id, user_id, content_type, filename, size, sha256, created_ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [
+      row.media_id,
+      row.user_id,
+      row.content_type,
+      row.filename,
+      row.size,
+      row.sha256,
+      row.created_ts,
+    ],
+  );
+}
+
+export function selectMedia(db: SqlExecutor, mediaId: string): Promise<MediaRow | undefined> {
+  return db.queryOne<MediaRow>(
+    'SELECT media_id, user_id, content_type, filename, size FROM media WHERE media_id = $1',
+    [mediaId],
+  );
+}

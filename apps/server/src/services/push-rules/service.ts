@@ -1,0 +1,228 @@
+/**
+ * Push rules (client-server-api "Push Rules: API",
+ * https://spec.matrix.org/v1.19/client-server-api/#push-rules-api): the spec's server-default
+ * rules (defaults.ts) merged with what the user changed. Ruleset order per kind follows spec
+ * "Predefined Rules": `.m.rule.master` first, then user-defined rules, then server-default ones.
+ *
+ * Every change rewrites the user's `m.push_rules` account data in the same transaction, so other
+ * devices learn of it through `/sync` (spec "Push Rules: Events").
+ */
+import { encodeCanonicalJson } from '@weft/canonical-json';
+import { MatrixError } from '@weft/transport';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { AccountDataService } from '../account-data/service.ts';
+import type { ServerContext } from '../core/context.ts';
+import {
+  defaultPushRules,
+  MASTER_RULE,
+  PUSH_RULE_KINDS,
+  type PushRule,
+  type PushRuleKind,
+} from './defaults.ts';
+import {
+  deleteUserRule,
+  type OverrideRow,
+  selectOverrides,
+  selectUserRules,
+  type UserRuleRow,
+  upsertOverride,
+  upsertUserRule,
+} from './store.ts';
+
+/** The `global` scope's ruleset: kind → rules in evaluation order. */
+export type PushRuleset = Record<PushRuleKind, PushRule[]>;
+
+/** What a client sends to create or replace a user-defined rule. */
+export interface NewPushRule {
+  readonly actions: readonly unknown[];
+  readonly conditions?: readonly Record<string, unknown>[];
+  readonly pattern?: string;
+}
+
+export function isPushRuleKind(value: string): value is PushRuleKind {
+  return (PUSH_RULE_KINDS as readonly string[]).includes(value);
+}
+
+function applyOverride(rule: PushRule, override: OverrideRow | undefined): PushRule {
+  if (override === undefined) return rule;
+  return {
+    ...rule,
+    ...(override.enabled !== null ? { enabled: Number(override.enabled) === 1 } : {}),
+    ...(override.actions_json !== null
+      ? { actions: JSON.parse(override.actions_json) as unknown[] }
+      : {}),
+  };
+}
+
+function buildRuleset(
+  userId: string,
+  userRules: readonly UserRuleRow[],
+  overrides: readonly OverrideRow[],
+): PushRuleset {
+  const defaults = defaultPushRules(userId);
+  const overrideOf = (kind: string, ruleId: string) =>
+    overrides.find((o) => o.kind === kind && o.rule_id === ruleId);
+  const ruleset = {} as PushRuleset;
+  for (const kind of PUSH_RULE_KINDS) {
+    const own = userRules
+      .filter((row) => row.kind === kind)
+      .sort((a, b) => Number(a.priority) - Number(b.priority))
+      .map((row) => ({ ...(JSON.parse(row.rule_json) as PushRule), rule_id: row.rule_id }));
+    const server = defaults[kind].map((rule) =>
+      applyOverride(rule, overrideOf(kind, rule.rule_id)),
+    );
+    ruleset[kind] =
+      kind === 'override'
+        ? [applyOverride(MASTER_RULE, overrideOf(kind, MASTER_RULE.rule_id)), ...own, ...server]
+        : [...own, ...server];
+  }
+  return ruleset;
+}
+
+export class PushRuleService {
+  readonly #ctx: ServerContext;
+  readonly #accountData: AccountDataService;
+
+  constructor(ctx: ServerContext, accountData: AccountDataService) {
+    this.#ctx = ctx;
+    this.#accountData = accountData;
+  }
+
+  /** The user's whole `global` ruleset. */
+  async ruleset(userId: string, db: SqlExecutor = this.#ctx.db): Promise<PushRuleset> {
+    return buildRuleset(
+      userId,
+      await selectUserRules(db, userId),
+      await selectOverrides(db, userId),
+    );
+  }
+
+  /** One rule; 404 `M_NOT_FOUND` when it does not exist. */
+  async rule(
+    userId: string,
+    kind: PushRuleKind,
+    ruleId: string,
+    db?: SqlExecutor,
+  ): Promise<PushRule> {
+    const found = (await this.ruleset(userId, db))[kind].find((rule) => rule.rule_id === ruleId);
+    if (found === undefined) throw MatrixError.notFound('Unknown push rule');
+    return found;
+  }
+
+  /**
+   * Creates or replaces a user-defined rule. Without `before`/`after` a new rule becomes the most
+   * important user-defined rule of its kind and a replaced one keeps its place; `before`/`after`
+   * name another user-defined rule of the same kind (spec: not a server-default one).
+   */
+  async put(
+    userId: string,
+    kind: PushRuleKind,
+    ruleId: string,
+    rule: NewPushRule,
+    position: { before?: string; after?: string },
+  ): Promise<void> {
+    if (ruleId.startsWith('.')) {
+      throw MatrixError.invalidParam('rule_id must not start with "." (server-default rules)');
+    }
+    await this.#write(userId, async (tx) => {
+      const rows = (await selectUserRules(tx, userId)).filter((row) => row.kind === kind);
+      const order = rows.map((row) => row.rule_id);
+      const existing = order.indexOf(ruleId);
+      const previous = existing >= 0 ? rows[existing] : undefined;
+      const enabled =
+        previous === undefined ? true : (JSON.parse(previous.rule_json) as PushRule).enabled;
+      const anchor = position.before ?? position.after;
+      if (anchor !== undefined || existing < 0) {
+        if (existing >= 0) order.splice(existing, 1);
+        let at = 0;
+        if (anchor !== undefined) {
+          const index = order.indexOf(anchor);
+          if (index < 0) throw MatrixError.notFound('The before/after rule does not exist');
+          at = position.before !== undefined ? index : index + 1;
+        }
+        order.splice(at, 0, ruleId);
+      }
+      const stored: PushRule = {
+        rule_id: ruleId,
+        default: false,
+        enabled,
+        actions: [...rule.actions],
+        ...(rule.conditions !== undefined ? { conditions: [...rule.conditions] } : {}),
+        ...(rule.pattern !== undefined ? { pattern: rule.pattern } : {}),
+      };
+      for (const [priority, id] of order.entries()) {
+        const json =
+          id === ruleId
+            ? encodeCanonicalJson(stored)
+            : (rows.find((row) => row.rule_id === id)?.rule_json ?? '');
+        await upsertUserRule(tx, userId, kind, id, priority, json);
+      }
+    });
+  }
+
+  /** Deletes a user-defined rule (server-default rules cannot be deleted: 400). */
+  async delete(userId: string, kind: PushRuleKind, ruleId: string): Promise<void> {
+    if (ruleId.startsWith('.')) {
+      await this.rule(userId, kind, ruleId);
+      throw MatrixError.invalidParam('Server-default rules cannot be deleted');
+    }
+    await this.#write(userId, async (tx) => {
+      if ((await deleteUserRule(tx, userId, kind, ruleId)) === 0) {
+        throw MatrixError.notFound('Unknown push rule');
+      }
+    });
+  }
+
+  /** Enables or disables any rule. */
+  async setEnabled(userId: string, kind: PushRuleKind, ruleId: string, enabled: boolean) {
+    await this.#change(userId, kind, ruleId, { enabled });
+  }
+
+  /** Replaces any rule's actions. */
+  async setActions(userId: string, kind: PushRuleKind, ruleId: string, actions: unknown[]) {
+    await this.#change(userId, kind, ruleId, { actions });
+  }
+
+  async #change(
+    userId: string,
+    kind: PushRuleKind,
+    ruleId: string,
+    change: { enabled?: boolean; actions?: unknown[] },
+  ): Promise<void> {
+    await this.#write(userId, async (tx) => {
+      const current = await this.rule(userId, kind, ruleId, tx);
+      if (current.default) {
+        await upsertOverride(tx, userId, kind, ruleId, {
+          ...(change.enabled !== undefined ? { enabled: change.enabled } : {}),
+          ...(change.actions !== undefined
+            ? { actionsJson: encodeCanonicalJson(change.actions) }
+            : {}),
+        });
+        return;
+      }
+      const rows = await selectUserRules(tx, userId);
+      const row = rows.find((r) => r.kind === kind && r.rule_id === ruleId);
+      if (row === undefined) throw MatrixError.notFound('Unknown push rule');
+      const updated = { ...current, ...change };
+      await upsertUserRule(
+        tx,
+        userId,
+        kind,
+        ruleId,
+        Number(row.priority),
+        encodeCanonicalJson(updated),
+      );
+    });
+  }
+
+  /** Runs a change and the `m.push_rules` account data rewrite in one transaction. */
+  async #write(userId: string, work: (tx: SqlExecutor) => Promise<void>): Promise<void> {
+    const position = await this.#ctx.db.transaction(async (tx) => {
+      await work(tx);
+      const global = await this.ruleset(userId, tx);
+      return this.#accountData.setInTransaction(tx, userId, undefined, 'm.push_rules', { global });
+    });
+    this.#ctx.notifier.notify(position);
+  }
+}
