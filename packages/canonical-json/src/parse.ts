@@ -35,6 +35,14 @@ export interface ParseOptions {
    * lost. Such values cannot be re-encoded by {@link encodeCanonicalJson}. Default `false`.
    */
   readonly legacyNumbers?: boolean;
+  /**
+   * Accept numbers only as the canonical grammar writes them (`-?(0|[1-9][0-9]*)`): any fraction
+   * or exponent is a `float`, even when its value is an integer (`2.0`, `1e10`). This is what
+   * Synapse accepts in room versions ≥ 6 (its Python parser reads such numbers as floats and
+   * rejects them), so a server that must accept exactly the PDUs its peers accept sets it.
+   * Ignored with `legacyNumbers`. Default `false`: `-0` is `0` either way.
+   */
+  readonly strictNumberSyntax?: boolean;
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 8259 §7 forbids raw U+0000–U+001F.
@@ -76,7 +84,12 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
       throw new Failure('too-large', `input is larger than ${maxBytes} bytes`, maxBytes);
     }
     const text = isBytes ? decodeUtf8Strict(input) : input;
-    const parser = new Parser(text, maxDepth, options?.legacyNumbers === true);
+    const parser = new Parser(
+      text,
+      maxDepth,
+      options?.legacyNumbers === true,
+      options?.strictNumberSyntax === true,
+    );
     try {
       const value = parser.parseValue();
       parser.skipWhitespace();
@@ -140,13 +153,15 @@ class Parser {
   readonly text: string;
   readonly maxDepth: number;
   readonly legacyNumbers: boolean;
+  readonly strictNumberSyntax: boolean;
   pos = 0;
   depth = 0;
 
-  constructor(text: string, maxDepth: number, legacyNumbers: boolean) {
+  constructor(text: string, maxDepth: number, legacyNumbers: boolean, strictNumberSyntax: boolean) {
     this.text = text;
     this.maxDepth = maxDepth;
     this.legacyNumbers = legacyNumbers;
+    this.strictNumberSyntax = strictNumberSyntax;
   }
 
   /** RFC 8259 §2: whitespace is space, tab, line feed and carriage return only. */
@@ -412,6 +427,9 @@ class Parser {
         throw new Failure('non-finite', 'number overflows a double', start);
       }
       return value === 0 ? 0 : value;
+    }
+    if (this.strictNumberSyntax) {
+      throw new Failure('float', 'fraction or exponent in a number', start);
     }
     return exactInteger(sign, integer, fraction ?? '', exponent ?? '0', start);
   }

@@ -176,6 +176,20 @@ describe('parseJson rejections (code, path, position)', () => {
     expect(failure(() => parseJson(utf8.encode('"éé"'), { maxBytes: 5 })).code).toBe('too-large');
   });
 
+  it('strictNumberSyntax: any fraction or exponent is a float, as Synapse reads it', () => {
+    const strict = { strictNumberSyntax: true };
+    expect(parseJson('[0, -0, 9007199254740991]', strict)).toEqual([0, 0, Number.MAX_SAFE_INTEGER]);
+    for (const [text, path, position] of [
+      ['{"a":1e10}', '$.a', 5],
+      ['[2.0]', '$[0]', 1],
+      ['[-0.0]', '$[0]', 1],
+    ] as const) {
+      const error = failure(() => parseJson(text, strict));
+      expect([error.code, error.path, error.position]).toEqual(['float', path, position]);
+    }
+    expect(parseJson('[2.5]', { ...strict, legacyNumbers: true })).toEqual([2.5]);
+  });
+
   it('legacyNumbers still rejects NaN, overflow to Infinity and bad syntax', () => {
     const legacy = { legacyNumbers: true };
     expect(failure(() => parseJson('[NaN]', legacy)).code).toBe('non-finite');
