@@ -147,6 +147,7 @@ function findCycle(root: unknown, failure: Failure): void {
   }
 }
 
+/** Elements in order, comma-separated, no whitespace. */
 function encodeArray(value: readonly unknown[], context: Context): string {
   enter(context);
   let index = 0;
@@ -164,10 +165,6 @@ function encodeArray(value: readonly unknown[], context: Context): string {
   }
 }
 
-/**
- * Sorts keys that hold no unit ≥ U+D800 (so UTF-16 order is code point order). Objects are
- * small, and an insertion sort with `<` beats the generic `Array.prototype.sort` there.
- */
 /**
  * How to write an object with a given key list: its keys in canonical order, each with the text
  * that precedes its value (`{"a":` for the first, `,"b":` for the others).
@@ -192,6 +189,7 @@ const LAYOUT_CACHE_PER_FIRST_KEY = 4;
 const LAYOUT_CACHE_MAX_KEYS = 16;
 const LAYOUT_CACHE_MAX_KEY_LENGTH = 64;
 
+/** The remembered layout for exactly this key list (same keys, same order), if any. */
 function cachedLayout(keys: readonly string[]): Layout | undefined {
   const n = keys.length;
   if (n > LAYOUT_CACHE_MAX_KEYS) return undefined;
@@ -251,6 +249,10 @@ function layoutFor(keys: string[]): Layout {
   return layout;
 }
 
+/**
+ * Sorts keys that hold no unit ≥ U+D800 (so UTF-16 order is code point order). Objects are
+ * small, and an insertion sort with `<` beats the generic `Array.prototype.sort` there.
+ */
 function sortPlainKeys(keys: string[]): void {
   const n = keys.length;
   if (n > 12) {
@@ -268,6 +270,7 @@ function sortPlainKeys(keys: string[]): void {
   }
 }
 
+/** Spec: "dictionary keys lexicographically sorted by Unicode codepoint", no whitespace. */
 function encodeObject(value: object, context: Context): string {
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) {
