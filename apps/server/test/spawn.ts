@@ -1,0 +1,142 @@
+/**
+ * Starts the homeserver as a separate PROCESS, the way a person runs it (`src/main.ts` with
+ * `--data-dir`, `--listen`, `--server-name`), and waits until `/versions` answers. Real-client
+ * tests talk to it over loopback; the durability test SIGKILLs it and starts it again on the same
+ * data directory; the benchmark reads its RSS from /proc.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const MAIN = resolve(import.meta.dirname, '../src/main.ts');
+
+export interface SpawnOptions {
+  /** Reuse a data directory (restart after a kill); default a fresh temporary one. */
+  readonly dataDir?: string;
+  readonly serverName?: string;
+  /** Port to listen on; default a free loopback port. */
+  readonly port?: number;
+  /**
+   * YAML written to `<dataDir>/weft.yaml` when the data directory is fresh (default
+   * {@link TEST_CONFIG_YAML}); `null` writes nothing, so the server generates its default file.
+   */
+  readonly configYaml?: string | null;
+  /** Extra Node flags (e.g. `--cpu-prof`). */
+  readonly nodeFlags?: readonly string[];
+  /** How long to wait for `/versions` (ms). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface SpawnedServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly serverName: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  /** The last lines the process wrote to stderr/stdout (for failure messages). */
+  output(): string;
+  /** SIGKILL: no shutdown, no flush; resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM: graceful shutdown; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** The test config: the documented defaults, with rate limits that never throttle a test. */
+export const TEST_CONFIG_YAML = `rate_limit:
+  per_second: 100000
+  burst: 100000
+`;
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Spawns `node --conditions=weft-source src/main.ts …` and waits for `/versions`. */
+export async function spawnServer(options: SpawnOptions = {}): Promise<SpawnedServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-proc-'));
+  const serverName = options.serverName ?? 'proc.test';
+  const port = options.port ?? (await freePort());
+  if (options.configYaml !== null && options.dataDir === undefined) {
+    writeFileSync(join(dataDir, 'weft.yaml'), options.configYaml ?? TEST_CONFIG_YAML);
+  }
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=weft-source',
+      ...(options.nodeFlags ?? []),
+      MAIN,
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--server-name',
+      serverName,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.once('exit', (code) => resolveExit(code)),
+  );
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (gone) throw new Error(`weft-server exited before listening:\n${output}`);
+    try {
+      const response = await fetch(`${url}/_matrix/client/versions`);
+      if (response.ok) {
+        await response.arrayBuffer();
+        break;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`weft-server did not answer /versions in time:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('weft-server has no pid');
+  return {
+    url,
+    port,
+    dataDir,
+    serverName,
+    pid,
+    process: child,
+    output: () => output,
+    async kill() {
+      if (!gone) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (!gone) child.kill('SIGTERM');
+      return await exited;
+    },
+  };
+}
