@@ -1,6 +1,6 @@
 /**
  * Membership changes by local users (spec client-server-api "Room membership"): join, invite,
- * leave, kick, ban, unban, forget, and re-sending member events when a profile changes. The
+ * leave, kick, ban, unban and forget. The
  * authorization rules (@weft/dag) decide what is allowed; this file only shapes the events.
  */
 import { MatrixError } from '@weft/transport';
@@ -93,39 +93,6 @@ export async function forgetRoom(
     'UPDATE room_memberships SET forgotten = 1 WHERE room_id = $1 AND user_id = $2',
     [roomId, userId],
   );
-}
-
-/**
- * Re-sends `userId`'s member event in every room they are joined to with the new profile (spec
- * client-server-api "PUT /profile/{userId}/displayname": the server updates member events).
- */
-export async function propagateProfile(
-  rooms: RoomService,
-  userId: string,
-  profile: { readonly displayname?: string | undefined; readonly avatar_url?: string | undefined },
-): Promise<void> {
-  const joined = (await rooms.roomsForUser(userId)).filter((entry) => entry.membership === 'join');
-  for (const entry of joined) {
-    try {
-      await rooms.write(async (send, tx) => {
-        const current = await membershipOf(tx, entry.roomId, userId);
-        if (current?.membership !== 'join') return;
-        await send({
-          roomId: entry.roomId,
-          type: 'm.room.member',
-          stateKey: userId,
-          sender: userId,
-          content: { membership: 'join', ...cleanProfile(profile) },
-        });
-      });
-    } catch (error) {
-      // One room refusing (e.g. power levels) must not stop the others.
-      rooms.ctx.log.warn('profile update not sent to room', {
-        room_id: entry.roomId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
 }
 
 function withReason(reason: string | undefined): Record<string, string> {
