@@ -132,4 +132,56 @@ describe('RoomService', () => {
     ).rejects.toMatchObject({ errcode: 'M_FORBIDDEN', status: 403 });
     expect(await currentStreamPosition(server.services.ctx.db)).toBe(before);
   });
+  it('makes v12 trusted_private_chat invitees additional creators, with no creator in power levels', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      roomVersion: '12',
+      preset: 'trusted_private_chat',
+      invite: [bob],
+    });
+    const create = await rooms.currentStateEvent(roomId, 'm.room.create', '');
+    expect(create?.pdu['content']).toMatchObject({
+      room_version: '12',
+      additional_creators: [bob],
+    });
+    const power = await rooms.currentStateEvent(roomId, 'm.room.power_levels', '');
+    expect((power?.pdu['content'] as Record<string, unknown>)['users']).toEqual({});
+    // v10/v11: invitees of trusted_private_chat get the creator's level instead.
+    const v11 = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      roomVersion: '11',
+      preset: 'trusted_private_chat',
+      invite: [bob],
+    });
+    const power11 = await rooms.currentStateEvent(v11, 'm.room.power_levels', '');
+    expect((power11?.pdu['content'] as Record<string, unknown>)['users']).toEqual({
+      [alice]: 100,
+      [bob]: 100,
+    });
+  });
+
+  it('sends one event for concurrent requests with the same transaction ID', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        rooms.send(
+          { roomId, type: 'm.room.message', sender: alice, content: { body: 'once' } },
+          { senderDevice: 'DEV', txnId: 'concurrent' },
+        ),
+      ),
+    );
+    expect(new Set(ids).size).toBe(1);
+    expect(await currentStreamPosition(server.services.ctx.db)).toBe(before + 1);
+    // The same transaction ID from another device is a different transaction.
+    const other = await rooms.send(
+      { roomId, type: 'm.room.message', sender: alice, content: { body: 'once' } },
+      { senderDevice: 'OTHER', txnId: 'concurrent' },
+    );
+    expect(other).not.toBe(ids[0]);
+  });
 });
