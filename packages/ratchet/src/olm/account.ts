@@ -252,6 +252,9 @@ export class Account {
     if (typeof preKeyMessageBody !== 'string') {
       throw new TypeError('preKeyMessageBody must be a base64 string');
     }
+    if (theirIdentityKey !== undefined && typeof theirIdentityKey !== 'string') {
+      throw new TypeError('theirIdentityKey must be a base64 string or undefined');
+    }
     const preKey = decodePreKeyMessage(decodeBase64(preKeyMessageBody));
     if (theirIdentityKey !== undefined) {
       const expected = decodeKey(theirIdentityKey, 'theirIdentityKey');
