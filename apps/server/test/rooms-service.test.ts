@@ -147,7 +147,7 @@ describe('RoomService', () => {
       additional_creators: [bob],
     });
     const power = await rooms.currentStateEvent(roomId, 'm.room.power_levels', '');
-    expect((power?.pdu['content'] as Record<string, unknown>)['users']).toEqual({});
+    expect((power?.pdu['content'] as Record<string, unknown> | undefined)?.['users']).toEqual({});
     // v10/v11: invitees of trusted_private_chat get the creator's level instead.
     const v11 = await createRoom(rooms, {
       creator: alice,
@@ -157,7 +157,7 @@ describe('RoomService', () => {
       invite: [bob],
     });
     const power11 = await rooms.currentStateEvent(v11, 'm.room.power_levels', '');
-    expect((power11?.pdu['content'] as Record<string, unknown>)['users']).toEqual({
+    expect((power11?.pdu['content'] as Record<string, unknown> | undefined)?.['users']).toEqual({
       [alice]: 100,
       [bob]: 100,
     });
