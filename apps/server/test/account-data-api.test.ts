@@ -1,0 +1,186 @@
+/**
+ * Account data over real HTTP (spec client-server-api "Client Config"), its delivery through
+ * `/sync` after a token, and `m.fully_read` read markers stored as room account data.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startTestServer, type TestServer } from './harness.ts';
+
+const V3 = '/_matrix/client/v3';
+const enc = encodeURIComponent;
+
+interface SyncBody {
+  next_batch: string;
+  account_data: { events: { type: string; content: Record<string, unknown> }[] };
+  rooms: {
+    join: Record<string, { account_data: { events: { type: string; content: unknown }[] } }>;
+  };
+}
+
+describe('account data', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.stop());
+
+  it('stores global and room account data; unknown types are 404', async () => {
+    const alice = await server.client.registerUser('alice');
+    const token = alice.accessToken;
+    const global = `${V3}/user/${enc(alice.userId)}/account_data/m.direct`;
+    const missing = await server.client.request('GET', global, { token });
+    expect(missing.status).toBe(404);
+    expect(missing.body['errcode']).toBe('M_NOT_FOUND');
+    expect(
+      (await server.client.request('PUT', global, { token, body: { '@b:x': ['!r:x'] } })).status,
+    ).toBe(200);
+    expect((await server.client.request('GET', global, { token })).body).toEqual({
+      '@b:x': ['!r:x'],
+    });
+    await server.client.request('PUT', global, { token, body: { '@c:x': [] } });
+    expect((await server.client.request('GET', global, { token })).body).toEqual({ '@c:x': [] });
+
+    const room = `${V3}/user/${enc(alice.userId)}/rooms/${enc('!room:test.local')}/account_data/m.tag`;
+    await server.client.request('PUT', room, { token, body: { tags: { 'm.favourite': {} } } });
+    expect((await server.client.request('GET', room, { token })).body).toEqual({
+      tags: { 'm.favourite': {} },
+    });
+    // Room and global data of the same type are separate.
+    const globalTag = `${V3}/user/${enc(alice.userId)}/account_data/m.tag`;
+    expect((await server.client.request('GET', globalTag, { token })).status).toBe(404);
+    expect(
+      (
+        await server.client.request(
+          'GET',
+          `/_matrix/client/r0/user/${enc(alice.userId)}/account_data/m.direct`,
+          { token },
+        )
+      ).status,
+    ).toBe(200);
+  });
+
+  it("refuses other users' data, server-controlled types, bad room IDs and non-objects", async () => {
+    const bob = await server.client.registerUser('bob');
+    const carol = await server.client.registerUser('carol');
+    const token = bob.accessToken;
+    const others = await server.client.request(
+      'GET',
+      `${V3}/user/${enc(carol.userId)}/account_data/m.direct`,
+      { token },
+    );
+    expect(others.status).toBe(403);
+    expect(others.body['errcode']).toBe('M_FORBIDDEN');
+    const othersPut = await server.client.request(
+      'PUT',
+      `${V3}/user/${enc(carol.userId)}/account_data/x`,
+      { token, body: {} },
+    );
+    expect(othersPut.status).toBe(403);
+    for (const path of [
+      `${V3}/user/${enc(bob.userId)}/account_data/m.push_rules`,
+      `${V3}/user/${enc(bob.userId)}/account_data/m.fully_read`,
+      `${V3}/user/${enc(bob.userId)}/rooms/${enc('!r:test.local')}/account_data/m.fully_read`,
+    ]) {
+      const refused = await server.client.request('PUT', path, { token, body: {} });
+      expect(refused.status).toBe(405);
+      expect(refused.body['errcode']).toBe('M_BAD_JSON');
+    }
+    const badRoom = await server.client.request(
+      'PUT',
+      `${V3}/user/${enc(bob.userId)}/rooms/not-a-room/account_data/x`,
+      { token, body: {} },
+    );
+    expect(badRoom.status).toBe(400);
+    expect(badRoom.body['errcode']).toBe('M_INVALID_PARAM');
+    const notObject = await server.client.request(
+      'PUT',
+      `${V3}/user/${enc(bob.userId)}/account_data/x`,
+      { token, rawBody: '[1]' },
+    );
+    expect(notObject.status).toBe(400);
+    expect(notObject.body['errcode']).toBe('M_BAD_JSON');
+    const notJson = await server.client.request(
+      'PUT',
+      `${V3}/user/${enc(bob.userId)}/account_data/x`,
+      { token, rawBody: '{' },
+    );
+    expect(notJson.body['errcode']).toBe('M_NOT_JSON');
+  });
+
+  it('returns account data in the initial sync and only changes after a token', async () => {
+    const dave = await server.client.registerUser('dave');
+    const token = dave.accessToken;
+    const path = (type: string) => `${V3}/user/${enc(dave.userId)}/account_data/${type}`;
+    await server.client.request('PUT', path('org.example.a'), { token, body: { n: 1 } });
+    const initial = await server.client.request<SyncBody>('GET', `${V3}/sync`, { token });
+    const types = initial.body.account_data.events.map((e) => e.type);
+    expect(types).toContain('org.example.a');
+    // The push rules ruleset is account data too, present from the first sync.
+    expect(types).toContain('m.push_rules');
+
+    await server.client.request('PUT', path('org.example.b'), { token, body: { n: 2 } });
+    const next = await server.client.request<SyncBody>(
+      'GET',
+      `${V3}/sync?since=${enc(initial.body.next_batch)}&timeout=0`,
+      { token },
+    );
+    expect(next.body.account_data.events).toEqual([{ type: 'org.example.b', content: { n: 2 } }]);
+
+    // A long-polling sync wakes up for an account data write.
+    const waiting = server.client.request<SyncBody>(
+      'GET',
+      `${V3}/sync?since=${enc(next.body.next_batch)}&timeout=10000`,
+      { token },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await server.client.request('PUT', path('org.example.a'), { token, body: { n: 3 } });
+    const woken = await waiting;
+    expect(woken.body.account_data.events).toEqual([{ type: 'org.example.a', content: { n: 3 } }]);
+
+    const since = await server.services.accountData.accountDataSince(
+      dave.userId,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(since.map((c) => [c.type, c.content])).toEqual([
+      ['org.example.b', { n: 2 }],
+      ['org.example.a', { n: 3 }],
+    ]);
+  });
+
+  it('stores m.fully_read read markers as room account data and syncs them per room', async () => {
+    const erin = await server.client.registerUser('erin');
+    const token = erin.accessToken;
+    const created = await server.client.request('POST', `${V3}/createRoom`, { token, body: {} });
+    const roomId = String(created.body['room_id']);
+    const sent = await server.client.request(
+      'PUT',
+      `${V3}/rooms/${enc(roomId)}/send/m.room.message/t1`,
+      {
+        token,
+        body: { msgtype: 'm.text', body: 'hi' },
+      },
+    );
+    const eventId = String(sent.body['event_id']);
+    const first = await server.client.request<SyncBody>('GET', `${V3}/sync`, { token });
+    const markers = await server.client.request('POST', `${V3}/rooms/${enc(roomId)}/read_markers`, {
+      token,
+      body: { 'm.fully_read': eventId },
+    });
+    expect(markers.status).toBe(200);
+    const stored = await server.client.request(
+      'GET',
+      `${V3}/user/${enc(erin.userId)}/rooms/${enc(roomId)}/account_data/m.fully_read`,
+      { token },
+    );
+    expect(stored.body).toEqual({ event_id: eventId });
+    const next = await server.client.request<SyncBody>(
+      'GET',
+      `${V3}/sync?since=${enc(first.body.next_batch)}&timeout=0`,
+      { token },
+    );
+    expect(next.body.rooms.join[roomId]?.account_data.events).toEqual([
+      { type: 'm.fully_read', content: { event_id: eventId } },
+    ]);
+  });
+});
