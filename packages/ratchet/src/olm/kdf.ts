@@ -13,6 +13,7 @@
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
 import { hkdf, hmac, hmacInto, hmacKey, zeroizeHmacKey } from '../sha256.ts';
+import { MAC_LENGTH } from './messages.ts';
 
 const encoder = new TextEncoder();
 const ROOT_INFO = encoder.encode('OLM_ROOT');
@@ -21,8 +22,6 @@ const MESSAGE_KEYS_INFO = 'OLM_KEYS';
 const ZERO_SALT = new Uint8Array(32);
 const CHAIN_SEED = Uint8Array.of(0x02);
 const MESSAGE_SEED = Uint8Array.of(0x01);
-/** Length of the truncated MAC ("Olm Authenticated Encryption", Version 1). */
-const MAC_LENGTH = 8;
 
 /** A root key and the first chain key of the chain it starts. */
 export interface RootAndChain {
