@@ -12,7 +12,14 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import type { RoomService } from '../rooms/index.ts';
-import { insertDeviceListChange, memberChangesInRoomsOf, usersChangedBetween } from './store.ts';
+import { RangeCache } from '../sync/range-cache.ts';
+import {
+  insertDeviceListChange,
+  type MemberChangeRow,
+  memberChangesBetween,
+  roomsWithMembershipOf,
+  usersChangedBetween,
+} from './store.ts';
 
 /** `device_lists` of `/sync` and the body of `/keys/changes`. */
 export interface DeviceListChanges {
@@ -23,6 +30,7 @@ export interface DeviceListChanges {
 export class DeviceListService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
+  readonly #ranges = new RangeCache();
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.#ctx = ctx;
@@ -47,15 +55,22 @@ export class DeviceListService {
   async changesBetween(userId: string, from: number, to: number): Promise<DeviceListChanges> {
     if (to <= from) return { changed: [], left: [] };
     const db = this.#ctx.db;
+    const changedUsers = await this.#ranges.get('users', from, to, () =>
+      usersChangedBetween(db, from, to),
+    );
+    const memberChanges = await this.memberChangesBetween(from, to);
+    // The common case of a woken sync: nothing device- or membership-related happened at all.
+    if (changedUsers.length === 0 && memberChanges.length === 0) return { changed: [], left: [] };
+    const myRooms = await roomsWithMembershipOf(db, userId);
+    const relevant = memberChanges.filter((change) => myRooms.has(change.roomId));
+    if (changedUsers.length === 0 && relevant.length === 0) return { changed: [], left: [] };
     const sharing = new Set(await this.#rooms.usersSharingRoomsWith(userId));
     sharing.add(userId);
-    const changed = new Set(
-      (await usersChangedBetween(db, from, to)).filter((user) => sharing.has(user)),
-    );
+    const changed = new Set(changedUsers.filter((user) => sharing.has(user)));
     const leftCandidates = new Set<string>();
     const joinedRoomsOfMine = new Set<string>();
     const roomsLeftByMe = new Set<string>();
-    for (const change of await memberChangesInRoomsOf(db, userId, from, to)) {
+    for (const change of relevant) {
       const joined = change.membership === 'join';
       const gone = change.membership === 'leave' || change.membership === 'ban';
       if (change.target === userId) {
@@ -84,5 +99,12 @@ export class DeviceListService {
       changed: [...changed].filter((user) => sharing.has(user)).sort(),
       left: left.sort(),
     };
+  }
+
+  /** Every membership change in (`from`, `to`] (shared with the sync service's room logic). */
+  memberChangesBetween(from: number, to: number): Promise<MemberChangeRow[]> {
+    return this.#ranges.get('members', from, to, () =>
+      memberChangesBetween(this.#ctx.db, from, to),
+    );
   }
 }

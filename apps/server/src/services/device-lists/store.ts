@@ -34,21 +34,19 @@ export interface MemberChangeRow {
 }
 
 /**
- * Membership events with positions in (`from`, `to`] in every room `userId` has (or had) a
- * membership in (reads the rooms service's tables; read-only).
+ * Every membership event with a position in (`from`, `to`], in order (reads the rooms service's
+ * tables; read-only).
  */
-export async function memberChangesInRoomsOf(
+export async function memberChangesBetween(
   db: SqlExecutor,
-  userId: string,
   from: number,
   to: number,
 ): Promise<MemberChangeRow[]> {
   const rows = await db.query<{ room_id: string; state_key: string; pdu: string }>(
     `SELECT e.room_id, e.state_key, e.pdu FROM events e
-      WHERE e.type = 'm.room.member' AND e.stream_position > $2 AND e.stream_position <= $3
-        AND e.room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
+      WHERE e.stream_position > $1 AND e.stream_position <= $2 AND e.type = 'm.room.member'
       ORDER BY e.stream_position`,
-    [userId, from, to],
+    [from, to],
   );
   return rows.map((row) => {
     const content = (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content;
@@ -58,4 +56,13 @@ export async function memberChangesInRoomsOf(
       membership: typeof content?.membership === 'string' ? content.membership : '',
     };
   });
+}
+
+/** Rooms `userId` has (or had) any membership in. */
+export async function roomsWithMembershipOf(db: SqlExecutor, userId: string): Promise<Set<string>> {
+  const rows = await db.query<{ room_id: string }>(
+    'SELECT room_id FROM room_memberships WHERE user_id = $1',
+    [userId],
+  );
+  return new Set(rows.map((row) => row.room_id));
 }

@@ -59,9 +59,22 @@ function checkKeyValue(name: string, value: unknown): void {
   if (!ok) throw MatrixError.badJson(`key ${name} must be a string or an object`);
 }
 
+/** What `/sync` reports about a device's own keys. */
+interface KeyCounts {
+  readonly oneTimeKeys: Record<string, number>;
+  readonly unusedFallbackTypes: string[];
+}
+
 export class E2eKeyService {
   readonly #ctx: ServerContext;
   readonly #deviceLists: DeviceListService;
+  /**
+   * Per-device counts for `/sync` (asked on every sync, changed only by uploads, claims and
+   * device removal). `#generation` moves on every change, so a read that raced a change is not
+   * cached.
+   */
+  readonly #counts = new Map<string, KeyCounts>();
+  #generation = 0;
 
   constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
     this.#ctx = ctx;
@@ -71,6 +84,7 @@ export class E2eKeyService {
     accounts.onDeviceChange(async (tx, change) => {
       if (change.change !== 'removed') return;
       await deleteDeviceKeys(tx, change.userId, change.deviceId);
+      this.#forget(change.userId, change.deviceId);
       const position = await this.#deviceLists.markChanged(tx, change.userId);
       // The accounts service commits right after its listeners; announcing on the next turn
       // lets the commit land first (a sync woken early simply waits again).
@@ -129,18 +143,40 @@ export class E2eKeyService {
       }
       return oneTimeKeyCounts(tx, userId, deviceId);
     });
+    this.#forget(userId, deviceId);
     if (position > 0) this.#ctx.notifier.notify(position);
     return { [SIGNED_CURVE25519]: 0, ...counts };
   }
 
   /** `device_one_time_keys_count` of `/sync`. */
   async oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>> {
-    return { [SIGNED_CURVE25519]: 0, ...(await oneTimeKeyCounts(this.#ctx.db, userId, deviceId)) };
+    return { [SIGNED_CURVE25519]: 0, ...(await this.#keyCounts(userId, deviceId)).oneTimeKeys };
   }
 
   /** `device_unused_fallback_key_types` of `/sync`. */
-  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
-    return unusedFallbackAlgorithms(this.#ctx.db, userId, deviceId);
+  async unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
+    return [...(await this.#keyCounts(userId, deviceId)).unusedFallbackTypes];
+  }
+
+  async #keyCounts(userId: string, deviceId: string): Promise<KeyCounts> {
+    const key = `${userId}\u0000${deviceId}`;
+    const cached = this.#counts.get(key);
+    if (cached !== undefined) return cached;
+    const generation = this.#generation;
+    const counts: KeyCounts = {
+      oneTimeKeys: await oneTimeKeyCounts(this.#ctx.db, userId, deviceId),
+      unusedFallbackTypes: await unusedFallbackAlgorithms(this.#ctx.db, userId, deviceId),
+    };
+    if (generation === this.#generation) {
+      if (this.#counts.size >= 10_000) this.#counts.clear();
+      this.#counts.set(key, counts);
+    }
+    return counts;
+  }
+
+  #forget(userId: string, deviceId: string): void {
+    this.#generation += 1;
+    this.#counts.delete(`${userId}\u0000${deviceId}`);
   }
 
   /**
@@ -183,6 +219,7 @@ export class E2eKeyService {
   ): Promise<{ oneTimeKeys: KeysByDevice; failures: Record<string, object> }> {
     const oneTimeKeys: KeysByDevice = {};
     const failures: Record<string, object> = {};
+    const claimedFrom: [string, string][] = [];
     await this.#ctx.db.transaction(async (tx) => {
       for (const [userId, devices] of requested) {
         const server = serverOf(userId);
@@ -192,6 +229,7 @@ export class E2eKeyService {
         }
         for (const [deviceId, algorithm] of devices) {
           const claimed = await claimOne(tx, userId, deviceId, algorithm);
+          claimedFrom.push([userId, deviceId]);
           if (claimed === undefined) continue;
           const forUser = oneTimeKeys[userId] ?? {};
           oneTimeKeys[userId] = forUser;
@@ -199,6 +237,7 @@ export class E2eKeyService {
         }
       }
     });
+    for (const [userId, deviceId] of claimedFrom) this.#forget(userId, deviceId);
     return { oneTimeKeys, failures };
   }
 }

@@ -23,6 +23,7 @@ import type { RoomService } from '../rooms/index.ts';
 import type { ToDeviceService } from '../to-device/service.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
+import { RangeCache } from './range-cache.ts';
 import {
   joinedRoom,
   leftRoom,
@@ -94,6 +95,8 @@ export class SyncService {
   readonly #sources: SyncSources;
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
   #presence: PresenceSource | undefined;
+  /** Answers about committed ranges, shared by the long-polls one write wakes. */
+  readonly #ranges = new RangeCache();
 
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
@@ -171,18 +174,25 @@ export class SyncService {
         : { ...request.since, position: Math.min(request.since.position, to) };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
+    const ranges = this.#ranges;
     const receiptRooms =
-      since === undefined ? new Set<string>() : await receipts.roomsChanged(from, to);
+      since === undefined
+        ? new Set<string>()
+        : await ranges.get('receipts', from, to, () => receipts.roomsChanged(from, to));
     const eventRooms =
-      since === undefined ? new Set<string>() : await roomsWithEventsBetween(db, from, to);
+      since === undefined
+        ? new Set<string>()
+        : await ranges.get('events', from, to, () => roomsWithEventsBetween(db, from, to));
     const accountDataRooms =
       since === undefined
         ? new Set<string>()
         : await this.#accountData.roomsChanged(user.userId, from, to);
-    const membershipChanged =
-      since === undefined
-        ? new Set<string>()
-        : new Set((await rooms.membershipChanges(user.userId, from, to)).map((c) => c.roomId));
+    const membershipChanged = new Set<string>();
+    if (since !== undefined) {
+      for (const change of await deviceLists.memberChangesBetween(from, to)) {
+        if (change.target === user.userId) membershipChanged.add(change.roomId);
+      }
+    }
     const section: RoomSectionContext = {
       rooms,
       typing,
@@ -293,7 +303,10 @@ export class SyncService {
   /** Presence changes in (`from`, `to`] of users sharing a room with `userId`, and their own. */
   async #presenceEvents(userId: string, from: number, to: number) {
     if (this.#presence === undefined || to <= from) return [];
-    const changes = await this.#presence.presenceSince(from, to);
+    const source = this.#presence;
+    const changes = await this.#ranges.get('presence', from, to, () =>
+      source.presenceSince(from, to),
+    );
     if (changes.length === 0) return [];
     const visible = new Set(await this.#sources.rooms.usersSharingRoomsWith(userId));
     visible.add(userId);

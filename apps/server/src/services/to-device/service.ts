@@ -33,6 +33,8 @@ export interface ToDeviceEvent {
 
 export class ToDeviceService {
   readonly #ctx: ServerContext;
+  /** Per device, the message ID up to which deliveries were already deleted (saves a DELETE per sync). */
+  readonly #deletedUpTo = new Map<string, number>();
 
   constructor(ctx: ServerContext, accounts: AccountService) {
     this.#ctx = ctx;
@@ -98,7 +100,12 @@ export class ToDeviceService {
     deliveredId: number,
     to: number,
   ): Promise<{ events: ToDeviceEvent[]; lastId: number; more: boolean }> {
-    if (deliveredId > 0) await deleteDelivered(this.#ctx.db, userId, deviceId, deliveredId);
+    const key = `${userId}\u0000${deviceId}`;
+    if (deliveredId > (this.#deletedUpTo.get(key) ?? 0)) {
+      await deleteDelivered(this.#ctx.db, userId, deviceId, deliveredId);
+      if (this.#deletedUpTo.size >= 100_000) this.#deletedUpTo.clear();
+      this.#deletedUpTo.set(key, deliveredId);
+    }
     const rows = await pendingMessages(
       this.#ctx.db,
       userId,

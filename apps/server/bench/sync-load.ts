@@ -1,0 +1,241 @@
+/**
+ * The homeserver's load benchmark (issue 5's targets), against a real server process with a
+ * SQLite data directory, driven over HTTP:
+ *
+ * 1. delivery: `CLIENTS` clients long-poll `/sync` across `ROOMS` rooms while one sender per
+ *    room sends; prints send throughput (events/s) and send→sync delivery latency (p50/p99,
+ *    from the start of the send request to the event's arrival in each member's sync);
+ * 2. initial sync of a user in `BIG_ROOMS` rooms;
+ * 3. the server's resident set size after all of it (`VmRSS`).
+ *
+ * Figures are printed, never asserted (benchmarks don't test). Sizes can be lowered with
+ * environment variables for a quick run: WEFT_BENCH_CLIENTS, WEFT_BENCH_MESSAGES,
+ * WEFT_BENCH_BIG_ROOMS.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
+const ROOMS = 10;
+const MESSAGES = Number(process.env['WEFT_BENCH_MESSAGES'] ?? 3000);
+const BIG_ROOMS = Number(process.env['WEFT_BENCH_BIG_ROOMS'] ?? 1000);
+
+type Json = Record<string, unknown>;
+
+interface User {
+  readonly userId: string;
+  readonly token: string;
+}
+
+async function startServer(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
+  writeFileSync(
+    join(dataDir, 'weft.yaml'),
+    'server_name: bench.local\nrate_limit:\n  per_second: 1000000\n  burst: 1000000\nlog_level: info\n',
+  );
+  const main = resolve(dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
+  const child = spawn(
+    process.execPath,
+    ['--conditions=weft-source', main, '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const url = await new Promise<string>((ok, fail) => {
+    let buffer = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = /"msg":"listening","url":"([^"]+)"/.exec(buffer);
+      if (match?.[1] !== undefined) ok(match[1]);
+    });
+    child.once('exit', () => fail(new Error(`server exited: ${buffer}`)));
+  });
+  return { url, child };
+}
+
+function client(base: string) {
+  return async (method: string, path: string, token?: string, body?: unknown): Promise<Json> => {
+    const response = await fetch(base + path, {
+      method,
+      headers: {
+        ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await response.json()) as Json;
+    if (response.status !== 200 && !(response.status === 401 && 'session' in json)) {
+      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    }
+    return json;
+  };
+}
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await work(items[index] as T);
+      }
+    }),
+  );
+  return results;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function rssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+export async function runSyncLoadBench(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+  const { url, child } = await startServer(dataDir);
+  const call = client(url);
+  try {
+    // Users register without a password (no scrypt): the bench measures sync, not login.
+    const register = async (i: number): Promise<User> => {
+      const username = `u${i}`;
+      const challenge = await call('POST', '/_matrix/client/v3/register', undefined, { username });
+      const done = await call('POST', '/_matrix/client/v3/register', undefined, {
+        username,
+        auth: { type: 'm.login.dummy', session: challenge['session'] },
+      });
+      return { userId: String(done['user_id']), token: String(done['access_token']) };
+    };
+    const users = await pool(
+      Array.from({ length: CLIENTS }, (_, i) => i),
+      8,
+      register,
+    );
+    const perRoom = Math.ceil(CLIENTS / ROOMS);
+    const rooms = await pool(
+      Array.from({ length: ROOMS }, (_, r) => r),
+      4,
+      async (r) => {
+        const members = users.slice(r * perRoom, (r + 1) * perRoom);
+        const owner = members[0] as User;
+        const room = await call('POST', '/_matrix/client/v3/createRoom', owner.token, {
+          preset: 'public_chat',
+        });
+        const roomId = String(room['room_id']);
+        for (const member of members.slice(1)) {
+          await call('POST', `/_matrix/client/v3/join/${roomId}`, member.token, {});
+        }
+        return { roomId, owner, members };
+      },
+    );
+
+    // 1. Delivery under load.
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let expected = 0;
+    let delivered = 0;
+    let stop = false;
+    let allDelivered: () => void = () => {};
+    const done = new Promise<void>((ok) => {
+      allDelivered = ok;
+    });
+    const syncLoop = async (user: User) => {
+      let since = String(
+        (await call('GET', '/_matrix/client/v3/sync?timeout=0', user.token))['next_batch'],
+      );
+      while (!stop) {
+        const response = await call(
+          'GET',
+          `/_matrix/client/v3/sync?timeout=30000&since=${since}`,
+          user.token,
+        );
+        since = String(response['next_batch']);
+        const now = performance.now();
+        const join = ((response['rooms'] as Json | undefined)?.['join'] ?? {}) as Json;
+        for (const room of Object.values(join)) {
+          for (const event of ((room as Json)['timeline'] as { events: Json[] }).events) {
+            const id = (event['content'] as Json | undefined)?.['body'];
+            const start = typeof id === 'string' ? sentAt.get(id) : undefined;
+            if (start === undefined) continue;
+            latencies.push(now - start);
+            if (++delivered === expected) allDelivered();
+          }
+        }
+      }
+    };
+    const loops = users.map((user) => syncLoop(user));
+    await new Promise((ok) => setTimeout(ok, 500));
+    // Every member of a room, the sender included, receives each of its events.
+    expected = MESSAGES * perRoom;
+    const perSender = Math.ceil(MESSAGES / ROOMS);
+    const sendStart = performance.now();
+    await Promise.all(
+      rooms.map(async ({ roomId, owner }, r) => {
+        for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
+          const id = `r${r}m${i}`;
+          sentAt.set(id, performance.now());
+          await call(
+            'PUT',
+            `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
+            owner.token,
+            { msgtype: 'm.text', body: id },
+          );
+        }
+      }),
+    );
+    const sendSeconds = (performance.now() - sendStart) / 1000;
+    await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
+    const deliverSeconds = (performance.now() - sendStart) / 1000;
+    stop = true;
+    latencies.sort((a, b) => a - b);
+    console.log(`delivery: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`);
+    console.log(`  send throughput      ${(MESSAGES / sendSeconds).toFixed(0)} events/s`);
+    console.log(
+      `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s)`,
+    );
+    console.log(
+      `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
+    // Wake the long-polls so they finish.
+    await call(
+      'PUT',
+      `/_matrix/client/v3/rooms/${rooms[0]?.roomId}/send/m.room.message/end`,
+      rooms[0]?.owner.token,
+      {
+        msgtype: 'm.text',
+        body: 'end',
+      },
+    );
+    await Promise.all(loops.map((loop) => loop.catch(() => {})));
+
+    // 2. Initial sync in many rooms.
+    const big = users[0] as User;
+    await pool(
+      Array.from({ length: BIG_ROOMS }, (_, i) => i),
+      4,
+      () => call('POST', '/_matrix/client/v3/createRoom', big.token, { preset: 'private_chat' }),
+    );
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now();
+      await call('GET', '/_matrix/client/v3/sync', big.token);
+      times.push(performance.now() - start);
+    }
+    console.log(
+      `initial sync in ${BIG_ROOMS + 1} rooms: ${times.map((t) => `${t.toFixed(0)} ms`).join(', ')}`,
+    );
+
+    // 3. Memory.
+    console.log(
+      `server RSS: ${rssMb(child.pid).toFixed(0)} MB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((ok) => child.once('exit', ok));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
