@@ -408,6 +408,35 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       ).toBe(404);
     });
 
+    it('refuses a canonical alias of this server that does not point to the room (M_BAD_ALIAS)', async () => {
+      const roomId = await createRoom(alice.accessToken, { room_alias_name: 'canon' });
+      const other = await createRoom(alice.accessToken, { room_alias_name: 'elsewhere' });
+      const ok = await call(
+        'PUT',
+        `/rooms/${enc(roomId)}/state/m.room.canonical_alias`,
+        alice.accessToken,
+        {
+          alias: '#canon:test.local',
+          alt_aliases: ['#remote:other.example'],
+        },
+      );
+      expect(ok.status).toBe(200);
+      for (const content of [
+        { alias: '#elsewhere:test.local' },
+        { alt_aliases: ['#missing:test.local'] },
+      ]) {
+        const bad = await call(
+          'PUT',
+          `/rooms/${enc(roomId)}/state/m.room.canonical_alias`,
+          alice.accessToken,
+          content,
+        );
+        expect(bad.status).toBe(400);
+        expect(bad.body['errcode']).toBe('M_BAD_ALIAS');
+      }
+      expect(other).not.toBe(roomId);
+    });
+
     it('puts and gets state, with and without a state key, and refuses state below the power level', async () => {
       const roomId = await createRoom(alice.accessToken, { preset: 'public_chat' });
       await call('POST', `/rooms/${enc(roomId)}/join`, bob.accessToken, {});

@@ -7,6 +7,7 @@ import { stateKeyOf } from '@weft/dag';
 import { jsonResponse, MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
+import { resolveAlias } from '../../services/rooms/directory.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
 import { parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
@@ -43,12 +44,37 @@ export function registerRoomState(app: ClientApp, services: Services): void {
     stateKey: string,
     content: Record<string, unknown>,
   ) => {
+    const id = parseRoomId(roomId);
+    if (type === 'm.room.canonical_alias' && stateKey === '') await checkAliases(id, content);
     const eventId = await rooms.write(async (send) => {
-      return (
-        await send({ roomId: parseRoomId(roomId), type, stateKey, sender: user.userId, content })
-      ).eventId;
+      return (await send({ roomId: id, type, stateKey, sender: user.userId, content })).eventId;
     });
     return { event_id: eventId };
+  };
+
+  /**
+   * Spec "m.room.canonical_alias": the server refuses (400 M_BAD_ALIAS) an `alias` or
+   * `alt_aliases` entry of its own that does not point to this room.
+   */
+  const checkAliases = async (roomId: string, content: Record<string, unknown>) => {
+    const alt = content['alt_aliases'];
+    if (alt !== undefined && (!Array.isArray(alt) || !alt.every((a) => typeof a === 'string'))) {
+      throw MatrixError.badJson('alt_aliases must be a list of strings');
+    }
+    const alias = content['alias'];
+    if (alias !== undefined && alias !== null && typeof alias !== 'string') {
+      throw MatrixError.badJson('alias must be a string');
+    }
+    const suffix = `:${services.ctx.config.serverName}`;
+    for (const candidate of [
+      ...(typeof alias === 'string' ? [alias] : []),
+      ...((alt ?? []) as string[]),
+    ]) {
+      if (!candidate.endsWith(suffix)) continue;
+      if ((await resolveAlias(rooms, candidate)) !== roomId) {
+        throw new MatrixError(400, 'M_BAD_ALIAS', `${candidate} does not point to this room`);
+      }
+    }
   };
 
   for (const suffix of ['/:stateKey', '', '/'] as const) {
