@@ -437,6 +437,34 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       expect(other).not.toBe(roomId);
     });
 
+    it('hides events before a member joined when history_visibility is joined', async () => {
+      const roomId = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        initial_state: [
+          { type: 'm.room.history_visibility', content: { history_visibility: 'joined' } },
+        ],
+      });
+      const early = await sendText(alice.accessToken, roomId, 'before bob', 'hv1');
+      await call('POST', `/rooms/${enc(roomId)}/join`, bob.accessToken, {});
+      await sendText(alice.accessToken, roomId, 'after bob', 'hv2');
+      const page = await call(
+        'GET',
+        `/rooms/${enc(roomId)}/messages?dir=b&limit=50`,
+        bob.accessToken,
+      );
+      const seen = (page.body['chunk'] as Body[]).map(
+        (e) => (e['content'] as Body)['body'] ?? e['type'],
+      );
+      expect(seen).toEqual(['after bob', 'm.room.member']);
+      expect(page.body['end']).toBeUndefined();
+      expect(
+        (await call('GET', `/rooms/${enc(roomId)}/event/${enc(early)}`, bob.accessToken)).status,
+      ).toBe(404);
+      expect(
+        (await call('GET', `/rooms/${enc(roomId)}/event/${enc(early)}`, alice.accessToken)).status,
+      ).toBe(200);
+    });
+
     it('puts and gets state, with and without a state key, and refuses state below the power level', async () => {
       const roomId = await createRoom(alice.accessToken, { preset: 'public_chat' });
       await call('POST', `/rooms/${enc(roomId)}/join`, bob.accessToken, {});

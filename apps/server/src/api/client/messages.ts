@@ -66,6 +66,7 @@ export function registerMessages(app: ClientApp, services: Services): void {
         limit,
         filter,
         bound: view.bound,
+        floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const state = lazyLoadMembers ? await lazyMembers(rooms, page.chunk, user.userId) : [];

@@ -24,7 +24,8 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
       event === undefined ||
       event.roomId !== roomId ||
       event.streamPosition === null ||
-      event.streamPosition > view.bound
+      event.streamPosition > view.bound ||
+      event.streamPosition <= view.floor
     ) {
       throw MatrixError.notFound('Event not found');
     }
@@ -63,6 +64,7 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
         limit: beforeLimit,
         filter,
         bound: view.bound,
+        floor: view.floor,
       });
       const after = await paginate(rooms.ctx.db, rooms.events, roomId, {
         from: position,
@@ -70,6 +72,7 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
         limit: limit - beforeLimit,
         filter,
         bound: view.bound,
+        floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       const last: StoredEvent = after.chunk.at(-1) ?? event;

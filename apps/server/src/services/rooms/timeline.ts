@@ -104,13 +104,16 @@ export async function paginate(
     filter?: EventFilter;
     /** The last position the viewer may see. */
     bound: number;
+    /** Positions at or before this are hidden from the viewer (history visibility). */
+    floor?: number;
   },
 ): Promise<MessagesPage> {
   const chunk: StoredEvent[] = [];
   const backwards = options.dir === 'b';
-  let cursor = backwards ? Math.min(options.from, options.bound) : options.from;
+  const floor = options.floor ?? 0;
+  let cursor = backwards ? Math.min(options.from, options.bound) : Math.max(options.from, floor);
   const upper = Math.min(options.bound, options.to ?? Number.MAX_SAFE_INTEGER);
-  const lower = backwards ? (options.to ?? 0) : 0;
+  const lower = backwards ? Math.max(options.to ?? 0, floor) : 0;
   let ranOut = false;
   // Read in batches until the page is full: a filter may skip many events.
   page: while (chunk.length < options.limit) {
