@@ -14,7 +14,7 @@ import { buildConfig } from '../src/config.ts';
 import { silentLog } from '../src/log.ts';
 import { AccountDataService } from '../src/services/account-data/service.ts';
 import { AccountService } from '../src/services/accounts/service.ts';
-import { lookupAccessToken } from '../src/services/accounts/tokens.ts';
+import { LAST_SEEN_INTERVAL_MS, lookupAccessToken } from '../src/services/accounts/tokens.ts';
 import type { ServerContext } from '../src/services/core/context.ts';
 import { Notifier } from '../src/services/core/notifier.ts';
 import { currentStreamPosition, nextStreamPosition } from '../src/services/core/stream.ts';
@@ -201,7 +201,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     });
     expect(created.userId).toBe('@store:storage.test');
     const token = created.accessToken ?? '';
-    expect(await lookupAccessToken(db, token)).toEqual({
+    expect(await lookupAccessToken(db, token, ctx.now())).toEqual({
       userId: '@store:storage.test',
       deviceId: 'DEV1',
     });
@@ -214,6 +214,13 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     expect(await accounts.listDevices('@store:storage.test')).toEqual([
       { device_id: 'DEV1', display_name: 'Phone', last_seen_ts: 1_700_000_000_000 },
     ]);
+    // A request refreshes last_seen_ts only once it is LAST_SEEN_INTERVAL_MS old.
+    await lookupAccessToken(db, token, ctx.now() + LAST_SEEN_INTERVAL_MS - 1);
+    expect((await accounts.getDevice('@store:storage.test', 'DEV1'))?.last_seen_ts).toBe(ctx.now());
+    await lookupAccessToken(db, token, ctx.now() + LAST_SEEN_INTERVAL_MS);
+    expect((await accounts.getDevice('@store:storage.test', 'DEV1'))?.last_seen_ts).toBe(
+      ctx.now() + LAST_SEEN_INTERVAL_MS,
+    );
     expect(await accounts.renameDevice('@store:storage.test', 'DEV1', 'Laptop')).toBe(true);
     expect((await accounts.getDevice('@store:storage.test', 'DEV1'))?.display_name).toBe('Laptop');
     await expect(

@@ -31,16 +31,37 @@ export async function issueAccessToken(
   return token;
 }
 
-/** The user and device a token belongs to, or `undefined` for an unknown token. */
+/** How stale a device's `last_seen_ts` may get before a request refreshes it. */
+export const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
+
+/**
+ * The user and device a token belongs to, or `undefined` for an unknown token. Refreshes the
+ * device's `last_seen_ts` (spec "Device management") at most every {@link LAST_SEEN_INTERVAL_MS},
+ * so a request costs a write only once in a while.
+ */
 export async function lookupAccessToken(
   db: SqlExecutor,
   token: string,
+  now: number = Date.now(),
 ): Promise<AuthenticatedUser | undefined> {
-  const row = await db.queryOne<{ user_id: string; device_id: string }>(
-    `SELECT t.user_id, t.device_id FROM access_tokens t
+  const row = await db.queryOne<{
+    user_id: string;
+    device_id: string;
+    last_seen_ts: number | null;
+  }>(
+    `SELECT t.user_id, t.device_id, d.last_seen_ts FROM access_tokens t
        JOIN users u ON u.user_id = t.user_id
+       LEFT JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id
       WHERE t.token_hash = $1 AND u.deactivated = 0`,
     [hashAccessToken(token)],
   );
-  return row === undefined ? undefined : { userId: row.user_id, deviceId: row.device_id };
+  if (row === undefined) return undefined;
+  if (row.last_seen_ts === null || now - Number(row.last_seen_ts) >= LAST_SEEN_INTERVAL_MS) {
+    await db.execute('UPDATE devices SET last_seen_ts = $1 WHERE user_id = $2 AND device_id = $3', [
+      now,
+      row.user_id,
+      row.device_id,
+    ]);
+  }
+  return { userId: row.user_id, deviceId: row.device_id };
 }
