@@ -67,6 +67,26 @@ export function receiptsSuite(options: () => TestServerOptions): void {
       expect(receipt?.[eventId]['m.read'][bob.userId]).toBeDefined();
     });
 
+    it('stores m.fully_read as room account data, through read_markers and /receipt', async () => {
+      const first = await sendText(server, alice, roomId, 'fully one');
+      const second = await sendText(server, alice, roomId, 'fully two');
+      const token = (await sync(server, bob))['next_batch'];
+      await call(server, bob, 'POST', `/_matrix/client/v3/rooms/${roomId}/read_markers`, {
+        'm.fully_read': first,
+      });
+      const marked = await sync(server, bob, { since: token });
+      expect(marked['rooms']['join'][roomId]['account_data']['events']).toEqual([
+        { type: 'm.fully_read', content: { event_id: first } },
+      ]);
+      await call(server, bob, 'POST', receiptPath('m.fully_read', second), {});
+      const moved = await sync(server, bob, { since: marked['next_batch'] });
+      expect(moved['rooms']['join'][roomId]['account_data']['events']).toEqual([
+        { type: 'm.fully_read', content: { event_id: second } },
+      ]);
+      // A marker is not a receipt: other members see nothing of it.
+      expect(receiptOf(moved, roomId)?.[second]).toBeUndefined();
+    });
+
     it('refuses bad receipt types, thread IDs, unknown events and outsiders', async () => {
       const eventId = await sendText(server, alice, roomId, 'target');
       const errcode = async (path: string, body: unknown, status: number, user = bob) =>

@@ -229,6 +229,31 @@ export function syncSuite(options: () => TestServerOptions): void {
       expect(types).toEqual(['m.room.message']);
     });
 
+    it('marks syncing users online and shows presence of room-mates only', async () => {
+      const frank = await server.client.registerUser('frank');
+      const gina = await server.client.registerUser('gina');
+      const stranger = await server.client.registerUser('stranger');
+      await createRoom(server, frank, [gina]);
+      const token = (await sync(server, frank))['next_batch'];
+      await sync(server, stranger);
+      await sync(server, gina, { set_presence: 'unavailable' });
+      const response = await sync(server, frank, { since: token });
+      const presence = response['presence']['events'] as Json[];
+      expect(presence.map((e) => e['sender'])).toEqual([gina.userId]);
+      expect(presence[0]?.['type']).toBe('m.presence');
+      expect(presence[0]?.['content']['presence']).toBe('unavailable');
+      const status = await call(
+        server,
+        frank,
+        'GET',
+        `/_matrix/client/v3/presence/${encodeURIComponent(frank.userId)}/status`,
+      );
+      expect(status['presence']).toBe('online');
+      expect((await sync(server, frank, { set_presence: 'bogus' }, 400))['errcode']).toBe(
+        'M_INVALID_PARAM',
+      );
+    });
+
     it('refuses malformed parameters with 4xx errcodes', async () => {
       expect((await sync(server, alice, { filter: '{nope' }, 400))['errcode']).toBe('M_NOT_JSON');
       expect(

@@ -65,7 +65,7 @@ export function createServices(ctx: ServerContext): Services {
  * Profile, account data, filters, push rules, presence and media, and their seams into the
  * other services: member events take the profile (and are re-sent when it changes),
  * `m.fully_read` markers are room account data, and `/sync` reads account data (with the
- * `m.push_rules` ruleset in an initial sync even before the user changed a rule).
+ * `m.push_rules` ruleset in an initial sync even before the user changed a rule) and presence.
  */
 function createUserDataServices(
   ctx: ServerContext,
@@ -94,12 +94,20 @@ function createUserDataServices(
     room: (userId, roomId, from, to) => accountData.roomSince(userId, roomId, from, to),
     roomsChanged: (userId, from, to) => accountData.roomsChanged(userId, from, to),
   });
+  const presence = new PresenceService(ctx, userExists);
+  // `/sync` serves presence and marks the syncing user as its `set_presence` says.
+  sync.setPresenceSource({
+    presenceSince: (from, to) => presence.presenceSince(from, to),
+    current: async (userId) => (await presence.get(userId)).presence,
+    set: async (userId, state) =>
+      presence.set(userId, state, (await presence.get(userId)).status_msg),
+  });
   return {
     profile,
     accountData,
     filters: new FilterService(ctx),
     pushRules,
-    presence: new PresenceService(ctx, userExists),
+    presence,
     media: new MediaService(ctx),
   };
 }

@@ -79,12 +79,13 @@ export class E2eKeyService {
   constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
     this.#ctx = ctx;
     this.#deviceLists = deviceLists;
-    // A removed device's keys go with it (spec "Delete a device": "… invalidates any access
-    // token … and removes the device's keys"), and its user's room-mates must re-query.
+    // A new device, and a removed one, changes the user's device list: room-mates re-query.
+    // A removed device's keys go with it, so they are never handed out again.
     accounts.onDeviceChange(async (tx, change) => {
-      if (change.change !== 'removed') return;
-      await deleteDeviceKeys(tx, change.userId, change.deviceId);
-      this.#forget(change.userId, change.deviceId);
+      if (change.change === 'removed') {
+        await deleteDeviceKeys(tx, change.userId, change.deviceId);
+        this.#forget(change.userId, change.deviceId);
+      }
       const position = await this.#deviceLists.markChanged(tx, change.userId);
       // The accounts service commits right after its listeners; announcing on the next turn
       // lets the commit land first (a sync woken early simply waits again).
