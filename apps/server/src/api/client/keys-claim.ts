@@ -37,8 +37,17 @@ export function registerKeysClaim(app: ClientApp, services: Services): void {
     auth: 'user',
     parseBody: parseClaim,
     handler: async ({ body }) => {
-      const { oneTimeKeys, failures } = await services.e2eKeys.claim(body);
-      return { one_time_keys: oneTimeKeys, failures };
+      const queries = services.federationQueries;
+      const remote = new Map([...body].filter(([userId]) => queries.isRemote(userId)));
+      const local = new Map([...body].filter(([userId]) => !queries.isRemote(userId)));
+      const [mine, theirs] = await Promise.all([
+        services.e2eKeys.claim(local),
+        queries.remoteKeysClaim(remote),
+      ]);
+      return {
+        one_time_keys: { ...mine.oneTimeKeys, ...theirs.oneTimeKeys },
+        failures: { ...mine.failures, ...theirs.failures },
+      };
     },
   });
 }

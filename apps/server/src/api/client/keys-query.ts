@@ -32,8 +32,18 @@ export function registerKeysQuery(app: ClientApp, services: Services): void {
     auth: 'user',
     parseBody: parseQuery,
     handler: async ({ body }) => {
-      const { deviceKeys, failures } = await services.e2eKeys.query(body);
-      return { device_keys: deviceKeys, failures };
+      // Local users from storage; other servers' users from their servers, in parallel.
+      const queries = services.federationQueries;
+      const remote = new Map([...body].filter(([userId]) => queries.isRemote(userId)));
+      const local = new Map([...body].filter(([userId]) => !queries.isRemote(userId)));
+      const [mine, theirs] = await Promise.all([
+        services.e2eKeys.query(local),
+        queries.remoteKeysQuery(remote),
+      ]);
+      return {
+        device_keys: { ...mine.deviceKeys, ...theirs.deviceKeys },
+        failures: { ...mine.failures, ...theirs.failures },
+      };
     },
   });
 }
