@@ -3,6 +3,8 @@ import { createMatrixApp, TokenBucketRateLimiter } from '@weft/transport';
 
 import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
+import { registerFederationApi } from './api/federation/index.ts';
+import type { FederationApp } from './api/federation/routes.ts';
 import { lookupAccessToken } from './services/accounts/tokens.ts';
 import type { AuthenticatedUser } from './services/core/context.ts';
 import type { Services } from './services/index.ts';
@@ -21,5 +23,26 @@ export function createApp(services: Services): ClientApp {
     }),
   });
   registerClientApi(app, services);
+  return app;
+}
+
+/**
+ * Builds the federation app (served on the TLS listener): the server-server and key endpoints,
+ * with X-Matrix verified against the key cache on every `auth: 'server'` endpoint.
+ */
+export function createFederationApp(services: Services): FederationApp {
+  const { config, log } = services.ctx;
+  const app = createMatrixApp<AuthenticatedUser>({
+    logger: {
+      error: (message, context) =>
+        log.error(message, { method: context.method, path: context.path, error: context.error }),
+    },
+    federation: {
+      serverName: config.serverName,
+      lookupKey: (serverName, keyId) => services.federation.keys.requestKey(serverName, keyId),
+    },
+    maxBodyBytes: 64 * 1024 * 1024,
+  });
+  registerFederationApi(app, services);
   return app;
 }

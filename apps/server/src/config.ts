@@ -25,6 +25,27 @@ export interface ServerConfig {
   readonly media: { readonly maxUploadBytes: number };
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   readonly logLevel: LogLevel;
+  readonly federation: FederationConfig;
+}
+
+/**
+ * Federation settings (`federation:` in weft.yaml). The federation API and the key endpoints are
+ * served only on the TLS listener; outbound requests verify certificates unless
+ * `insecureSkipTlsVerify` is set explicitly.
+ */
+export interface FederationConfig {
+  readonly enabled: boolean;
+  /** TLS listener for `/_matrix/federation/*` and `/_matrix/key/*`; absent → not served. */
+  readonly listen: { readonly host: string; readonly port: number } | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** An extra CA (PEM file) trusted for outbound federation requests. */
+  readonly caFile: string | undefined;
+  /** Explicit `server name → host:port` map; wins over `.well-known` discovery. */
+  readonly hosts: Readonly<Record<string, string>>;
+  readonly insecureSkipTlsVerify: boolean;
+  /** Retired verify keys published in `old_verify_keys` (`key ID → { key, expired_ts }`). */
+  readonly oldKeys: Readonly<Record<string, { readonly key: string; readonly expiredTs: number }>>;
 }
 
 export class ConfigError extends Error {
@@ -74,6 +95,20 @@ rate_limit:
   burst: 100
 
 log_level: info   # debug | info | warn | error
+
+# Federation (server-server API). It is served over TLS only, on its own listener, together with
+# the key endpoints (/_matrix/key/v2/*); without tls_cert/tls_key no federation listener starts.
+federation:
+  enabled: true
+  # listen: 0.0.0.0:8448
+  # tls_cert: /path/to/fullchain.pem
+  # tls_key: /path/to/privkey.pem
+  # ca_file: /path/to/extra-ca.pem      # an extra CA trusted for outbound requests
+  # hosts:                               # explicit server name -> host:port (wins over discovery)
+  #   other.example: 127.0.0.1:8449
+  # insecure_skip_tls_verify: false      # never set this outside a lab
+  # old_keys:                            # retired signing keys, published in old_verify_keys
+  #   ed25519:old: { key: <unpadded base64 public key>, expired_ts: 1700000000000 }
 `;
 
 function parseListen(value: string): { host: string; port: number } {
@@ -213,5 +248,50 @@ export function buildConfig(
       burst: ofType(get(get(file, 'rate_limit'), 'burst'), isNumber, 'rate_limit.burst', 100),
     },
     logLevel: logLevel as LogLevel,
+    federation: buildFederationConfig(get(file, 'federation'), flags.dataDir),
+  };
+}
+
+function buildFederationConfig(section: unknown, dataDir: string): FederationConfig {
+  const path = (key: string): string | undefined => {
+    const value = ofType(get(section, key), isString, `federation.${key}`, '');
+    return value === '' ? undefined : resolve(dataDir, value);
+  };
+  const listen = ofType(get(section, 'listen'), isString, 'federation.listen', '');
+  const hostsValue = get(section, 'hosts') ?? {};
+  if (typeof hostsValue !== 'object' || hostsValue === null || Array.isArray(hostsValue)) {
+    throw new ConfigError('federation.hosts must be a map of server name to host:port');
+  }
+  const hosts: Record<string, string> = {};
+  for (const [name, target] of Object.entries(hostsValue)) {
+    if (typeof target !== 'string')
+      throw new ConfigError(`federation.hosts.${name} must be a string`);
+    parseListen(target);
+    hosts[name] = target;
+  }
+  const oldKeysValue = get(section, 'old_keys') ?? {};
+  const oldKeys: Record<string, { key: string; expiredTs: number }> = {};
+  for (const [keyId, entry] of Object.entries(oldKeysValue as Record<string, unknown>)) {
+    const key = get(entry, 'key');
+    const expiredTs = get(entry, 'expired_ts');
+    if (!isString(key) || !isNumber(expiredTs)) {
+      throw new ConfigError(`federation.old_keys.${keyId} needs key and expired_ts`);
+    }
+    oldKeys[keyId] = { key, expiredTs };
+  }
+  return {
+    enabled: ofType(get(section, 'enabled'), isBoolean, 'federation.enabled', true),
+    listen: listen === '' ? undefined : parseListen(listen),
+    tlsCert: path('tls_cert'),
+    tlsKey: path('tls_key'),
+    caFile: path('ca_file'),
+    hosts,
+    insecureSkipTlsVerify: ofType(
+      get(section, 'insecure_skip_tls_verify'),
+      isBoolean,
+      'federation.insecure_skip_tls_verify',
+      false,
+    ),
+    oldKeys,
   };
 }

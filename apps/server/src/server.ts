@@ -4,11 +4,13 @@
  * connections, lets requests in flight finish (their transactions commit), wakes long-polls, and
  * only then closes the database — so nothing acknowledged is lost.
  */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { serve } from '@hono/node-server';
 
-import { createApp } from './app.ts';
+import { createApp, createFederationApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { createLog, type Log } from './log.ts';
 import type { ServerContext } from './services/core/context.ts';
@@ -21,6 +23,9 @@ export interface RunningServer {
   /** The base URL the server listens on, e.g. `http://127.0.0.1:8008`. */
   readonly url: string;
   readonly port: number;
+  /** The federation (TLS) listener's base URL, when one is configured. */
+  readonly federationUrl: string | undefined;
+  readonly federationPort: number | undefined;
   readonly services: Services;
   stop(): Promise<void>;
 }
@@ -59,24 +64,77 @@ export async function startServer(
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `http://${host}:${port}`;
   log.info('listening', { url, server_name: config.serverName, database: config.database.backend });
+  const federation = await listenFederation(config, services, log);
+  await services.federation.start();
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     port,
+    federationUrl: federation?.url,
+    federationPort: federation?.port,
     services,
     stop() {
       stopping ??= (async () => {
         log.info('shutting down');
+        services.federation.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        const federationClosed = federation?.close() ?? Promise.resolve();
         ctx.notifier.wakeAll();
         // Idle keep-alive sockets would hold close() open; requests in flight still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
+        await federationClosed;
         await db.close();
         log.info('stopped');
       })();
       return stopping;
     },
+  };
+}
+
+/**
+ * The federation listener: HTTPS with the configured certificate, serving the server-server and
+ * key APIs (spec server-server-api "Server discovery": federation is always TLS). Not started
+ * without `federation.listen`, `tls_cert` and `tls_key`.
+ */
+async function listenFederation(
+  config: ServerConfig,
+  services: Services,
+  log: Log,
+): Promise<{ url: string; port: number; close(): Promise<void> } | undefined> {
+  const { enabled, listen, tlsCert, tlsKey } = config.federation;
+  if (!enabled || listen === undefined) return undefined;
+  if (tlsCert === undefined || tlsKey === undefined) {
+    log.warn('federation.listen is set without tls_cert and tls_key: federation is not served');
+    return undefined;
+  }
+  const app = createFederationApp(services);
+  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
+    (resolve, reject) => {
+      const server = serve(
+        {
+          fetch: app.fetch,
+          hostname: listen.host,
+          port: listen.port,
+          createServer: createHttpsServer,
+          serverOptions: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) },
+        },
+        (info: AddressInfo) => resolve({ server, port: info.port }),
+      );
+      server.once('error', reject);
+    },
+  );
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const url = `https://${host}:${port}`;
+  log.info('federation listening', { url });
+  return {
+    url,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+      }),
   };
 }

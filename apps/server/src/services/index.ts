@@ -7,6 +7,7 @@ import { AccountService } from './accounts/service.ts';
 import type { ServerContext } from './core/context.ts';
 import { DeviceListService } from './device-lists/service.ts';
 import { E2eKeyService } from './e2e-keys/service.ts';
+import { FederationService } from './federation/service.ts';
 import { FilterService } from './filters/service.ts';
 import { MediaService } from './media/service.ts';
 import { PresenceService } from './presence/service.ts';
@@ -35,6 +36,7 @@ export interface Services {
   readonly pushRules: PushRuleService;
   readonly presence: PresenceService;
   readonly media: MediaService;
+  readonly federation: FederationService;
 }
 
 export function createServices(ctx: ServerContext): Services {
@@ -58,6 +60,7 @@ export function createServices(ctx: ServerContext): Services {
     e2eKeys,
     sync,
     ...userData,
+    federation: new FederationService(ctx, rooms),
   };
 }
 

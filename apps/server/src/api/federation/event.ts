@@ -1,0 +1,26 @@
+// GET /_matrix/federation/v1/event/{eventId}
+// https://spec.matrix.org/v1.19/server-server-api/#get_matrixfederationv1eventeventid
+import { MatrixError } from '@weft/transport';
+
+import { serverMaySee } from '../../services/federation/visibility.ts';
+import type { Services } from '../../services/index.ts';
+import type { FederationApp } from './routes.ts';
+
+export function registerEvent(app: FederationApp, services: Services): void {
+  app.endpoint({
+    method: 'GET',
+    path: '/_matrix/federation/v1/event/:eventId',
+    auth: 'server',
+    handler: async ({ params, origin }) => {
+      const event = await services.rooms.getEvent(params.eventId);
+      if (event === undefined || !(await serverMaySee(services, event.roomId, origin))) {
+        throw MatrixError.notFound('Event not found');
+      }
+      return {
+        origin: services.ctx.config.serverName,
+        origin_server_ts: services.ctx.now(),
+        pdus: [event.pdu],
+      };
+    },
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * EDUs received in `/send` (spec server-server-api "Typing Notifications", "Receipts",
+ * "Presence", "Device Management", "Send-to-device messaging"), applied to the local services so
+ * local clients see them in `/sync`. An EDU about a user is accepted only from that user's own
+ * server; typing and receipts only for users joined to the room. Malformed EDUs are ignored
+ * (spec: EDUs are not acknowledged individually).
+ */
+import type { Services } from '../../index.ts';
+import { serverOf } from '../sender/destinations.ts';
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Applies one EDU from `origin`. */
+export async function handleEdu(services: Services, origin: string, edu: unknown): Promise<void> {
+  if (!isObject(edu) || typeof edu['edu_type'] !== 'string' || !isObject(edu['content'])) return;
+  const content = edu['content'];
+  switch (edu['edu_type']) {
+    case 'm.typing':
+      return typing(services, origin, content);
+    case 'm.receipt':
+      return receipts(services, origin, content);
+    case 'm.presence':
+      return presence(services, origin, content);
+    case 'm.device_list_update':
+      return deviceList(services, origin, content);
+    case 'm.direct_to_device':
+      return toDevice(services, origin, content);
+    default:
+      return;
+  }
+}
+
+async function joined(services: Services, roomId: string, userId: string): Promise<boolean> {
+  return (await services.rooms.membership(roomId, userId))?.membership === 'join';
+}
+
+/** Spec "Typing Notifications": `{ room_id, user_id, typing }`. */
+async function typing(services: Services, origin: string, content: Json): Promise<void> {
+  const { room_id: roomId, user_id: userId, typing: isTyping } = content;
+  if (typeof roomId !== 'string' || typeof userId !== 'string' || typeof isTyping !== 'boolean') {
+    return;
+  }
+  if (serverOf(userId) !== origin || !(await joined(services, roomId, userId))) return;
+  // The EDU carries no timeout: the sender refreshes it; stop after the spec's usual 30 s.
+  services.typing.setTyping(roomId, userId, isTyping, 30_000);
+}
+
+/** Spec "Receipts": `{ <room_id>: { "m.read": { <user_id>: { event_ids, data } } } }`. */
+async function receipts(services: Services, origin: string, content: Json): Promise<void> {
+  for (const [roomId, byType] of Object.entries(content)) {
+    if (!isObject(byType) || !isObject(byType['m.read'])) continue;
+    for (const [userId, receipt] of Object.entries(byType['m.read'])) {
+      if (serverOf(userId) !== origin || !isObject(receipt)) continue;
+      const eventIds = receipt['event_ids'];
+      const eventId = Array.isArray(eventIds) ? eventIds[0] : undefined;
+      if (typeof eventId !== 'string' || !(await joined(services, roomId, userId))) continue;
+      const event = await services.rooms.getEvent(eventId);
+      if (event === undefined || event.roomId !== roomId) continue;
+      const data = isObject(receipt['data']) ? receipt['data'] : {};
+      const thread = typeof data['thread_id'] === 'string' ? data['thread_id'] : undefined;
+      await services.receipts.setReceipt(userId, roomId, 'm.read', eventId, thread);
+    }
+  }
+}
+
+/** Spec "Presence": `{ push: [{ user_id, presence, status_msg? }] }`. */
+async function presence(services: Services, origin: string, content: Json): Promise<void> {
+  const push = Array.isArray(content['push']) ? content['push'] : [];
+  for (const update of push) {
+    if (!isObject(update)) continue;
+    const { user_id: userId, presence: state, status_msg: statusMsg } = update;
+    if (typeof userId !== 'string' || serverOf(userId) !== origin) continue;
+    if (state !== 'online' && state !== 'offline' && state !== 'unavailable') continue;
+    await services.presence.set(
+      userId,
+      state,
+      typeof statusMsg === 'string' ? statusMsg : undefined,
+    );
+  }
+}
+
+/** Spec "Device Management": `{ user_id, device_id, stream_id, … }` → a device-list change. */
+async function deviceList(services: Services, origin: string, content: Json): Promise<void> {
+  const userId = content['user_id'];
+  if (typeof userId !== 'string' || serverOf(userId) !== origin) return;
+  const position = await services.ctx.db.transaction((tx) =>
+    services.deviceLists.markChanged(tx, userId),
+  );
+  services.ctx.notifier.notify(position);
+}
+
+/** Spec "Send-to-device messaging": `{ sender, type, message_id, messages }`. */
+async function toDevice(services: Services, origin: string, content: Json): Promise<void> {
+  const { sender, type, message_id: messageId, messages } = content;
+  if (
+    typeof sender !== 'string' ||
+    serverOf(sender) !== origin ||
+    typeof type !== 'string' ||
+    typeof messageId !== 'string' ||
+    !isObject(messages)
+  ) {
+    return;
+  }
+  const byUser = new Map<string, Map<string, Record<string, unknown>>>();
+  for (const [userId, byDevice] of Object.entries(messages)) {
+    if (!isObject(byDevice)) continue;
+    const devices = new Map<string, Record<string, unknown>>();
+    for (const [deviceId, message] of Object.entries(byDevice)) {
+      if (isObject(message)) devices.set(deviceId, message);
+    }
+    byUser.set(userId, devices);
+  }
+  // The message ID deduplicates a message the origin sends twice (its transaction retried).
+  await services.toDevice.send(
+    { userId: sender, deviceId: `federation:${origin}` },
+    type,
+    messageId,
+    byUser,
+  );
+}

@@ -1,0 +1,256 @@
+/**
+ * Storing received events in the rooms tables (the rooms service's storage, written the same way
+ * its persist-event.ts writes local events), inside the caller's write transaction:
+ * - accepted: a stream position (so `/sync` shows it), a state group for the state after it, new
+ *   forward extremities (its prev events are no longer extremities), and current state = the
+ *   resolution of the states at every forward extremity (spec server-server-api "Room State
+ *   Resolution"), with `room_current_state` and `room_memberships` updated to match;
+ * - soft-failed / rejected: stored without a stream position and without touching current
+ *   state or extremities (spec "Soft failure", "Rejection");
+ * - outliers (auth events, fetched events): stored with `outlier = 1`, no state.
+ */
+import {
+  type DagEvent,
+  parseStateKey,
+  resolveState,
+  type StateMap,
+  stateAfterEvent,
+} from '@weft/dag';
+
+import type { SqlExecutor } from '../../../storage/index.ts';
+import { nextStreamPosition } from '../../core/stream.ts';
+import { toDagEvent } from '../../rooms/auth.ts';
+import type { RoomService } from '../../rooms/index.ts';
+import { loadRoom } from '../../rooms/room-store.ts';
+import { redactsOf } from '../../rooms/service.ts';
+import type { CheckedPdu } from './types.ts';
+
+/** Events by ID in their DAG form, with `rejected` set for events stored as rejected. */
+export async function loadDagEvents(
+  db: SqlExecutor,
+  ids: readonly string[],
+): Promise<Map<string, DagEvent>> {
+  const out = new Map<string, DagEvent>();
+  for (const id of new Set(ids)) {
+    const row = await db.queryOne<{ pdu: string; rejected: number }>(
+      'SELECT pdu, rejected FROM events WHERE event_id = $1',
+      [id],
+    );
+    if (row === undefined) continue;
+    const pdu = JSON.parse(row.pdu) as DagEvent;
+    out.set(id, {
+      ...pdu,
+      event_id: id,
+      ...(Number(row.rejected) === 1 ? { rejected: true } : {}),
+    });
+  }
+  return out;
+}
+
+/** Whether an event is stored at all (in any form). */
+export async function isStored(db: SqlExecutor, eventId: string): Promise<boolean> {
+  return (
+    (await db.queryOne('SELECT 1 AS one FROM events WHERE event_id = $1', [eventId])) !== undefined
+  );
+}
+
+async function insertEvent(
+  tx: SqlExecutor,
+  checked: CheckedPdu,
+  fields: {
+    position: number | null;
+    stateGroup: number | null;
+    outlier: boolean;
+    rejected: boolean;
+    softFailed: boolean;
+  },
+): Promise<void> {
+  const { dag } = checked;
+  await tx.execute(
+    `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
+       origin_server_ts, pdu, unsigned, state_group, outlier, rejected, soft_failed)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, $13)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      checked.eventId,
+      checked.roomId,
+      fields.position,
+      dag.depth,
+      dag.type,
+      dag.state_key ?? null,
+      dag.sender,
+      dag.origin_server_ts,
+      JSON.stringify(checked.pdu),
+      fields.stateGroup,
+      fields.outlier ? 1 : 0,
+      fields.rejected ? 1 : 0,
+      fields.softFailed ? 1 : 0,
+    ],
+  );
+}
+
+/** Stores an outlier (an event whose place in the DAG we do not know, e.g. an auth event). */
+export async function storeOutlier(
+  tx: SqlExecutor,
+  checked: CheckedPdu,
+  rejected: boolean,
+): Promise<void> {
+  await insertEvent(tx, checked, {
+    position: null,
+    stateGroup: null,
+    outlier: true,
+    rejected,
+    softFailed: false,
+  });
+}
+
+/** What {@link persistRemote} stores. */
+export interface RemoteVerdict {
+  readonly stateBefore: StateMap;
+  readonly rejected: boolean;
+  readonly softFailed: boolean;
+}
+
+/**
+ * Stores a received event with its place in the DAG; returns its stream position (accepted
+ * events) or `null`.
+ */
+export async function persistRemote(
+  tx: SqlExecutor,
+  rooms: RoomService,
+  checked: CheckedPdu,
+  verdict: RemoteVerdict,
+): Promise<number | null> {
+  const room = await loadRoom(tx, checked.roomId);
+  if (room === undefined) throw new Error(`room ${checked.roomId} is not known`);
+  const after = verdict.rejected
+    ? new Map(verdict.stateBefore)
+    : stateAfterEvent(checked.dag, verdict.stateBefore);
+  // Store the state after it as a delta from the first prev event's group when there is one.
+  const prevs = await rooms.events.getMany(tx, checked.dag.prev_events, false);
+  const base = [...prevs.values()].find((event) => event.stateGroup !== null)?.stateGroup ?? null;
+  const baseState =
+    base === null ? new Map<string, string>() : await rooms.states.get(tx, base, false);
+  const delta = new Map<string, string>();
+  for (const [key, id] of after) if (baseState.get(key) !== id) delta.set(key, id);
+  const removed = [...baseState.keys()].some((key) => !after.has(key));
+  const group =
+    base !== null && delta.size === 0 && !removed
+      ? base
+      : await rooms.states.create(
+          tx,
+          checked.roomId,
+          removed ? null : base,
+          removed ? after : delta,
+        );
+
+  if (verdict.rejected || verdict.softFailed) {
+    await insertEvent(tx, checked, {
+      position: null,
+      stateGroup: group,
+      outlier: false,
+      rejected: verdict.rejected,
+      softFailed: verdict.softFailed,
+    });
+    return null;
+  }
+
+  const position = await nextStreamPosition(tx);
+  await insertEvent(tx, checked, {
+    position,
+    stateGroup: group,
+    outlier: false,
+    rejected: false,
+    softFailed: false,
+  });
+  // An event that was stored earlier as an outlier becomes part of the timeline now.
+  await tx.execute(
+    `UPDATE events SET stream_position = $1, state_group = $2, outlier = 0
+      WHERE event_id = $3 AND stream_position IS NULL`,
+    [position, group, checked.eventId],
+  );
+
+  for (const prev of checked.dag.prev_events) {
+    await tx.execute('DELETE FROM room_forward_extremities WHERE room_id = $1 AND event_id = $2', [
+      checked.roomId,
+      prev,
+    ]);
+  }
+  await tx.execute(
+    `INSERT INTO room_forward_extremities (room_id, event_id) VALUES ($1, $2)
+     ON CONFLICT (room_id, event_id) DO NOTHING`,
+    [checked.roomId, checked.eventId],
+  );
+
+  // Current state: the resolution of the states at every forward extremity.
+  const extremities = (
+    await tx.query<{ event_id: string }>(
+      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
+      [checked.roomId],
+    )
+  ).map((row) => row.event_id);
+  let current: Map<string, string> = after;
+  let currentGroup = group;
+  if (extremities.length > 1) {
+    const extremityEvents = await rooms.events.getMany(tx, extremities, false);
+    const states: StateMap[] = [];
+    for (const event of extremityEvents.values()) {
+      if (event.stateGroup !== null)
+        states.push(await rooms.states.get(tx, event.stateGroup, false));
+    }
+    current = await resolveState(checked.rules, states, async (ids) =>
+      [...(await rooms.events.getMany(tx, ids, false)).values()].map(toDagEvent),
+    );
+    const currentDelta = new Map<string, string>();
+    for (const [key, id] of current) if (after.get(key) !== id) currentDelta.set(key, id);
+    if (currentDelta.size > 0) {
+      currentGroup = await rooms.states.create(tx, checked.roomId, group, currentDelta);
+    }
+  }
+  const old =
+    room.currentStateGroup === null
+      ? new Map<string, string>()
+      : await rooms.states.get(tx, room.currentStateGroup, false);
+  for (const [key, id] of current) {
+    if (old.get(key) === id) continue;
+    const { type, stateKey } = parseStateKey(key);
+    await tx.execute(
+      `INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
+      [checked.roomId, type, stateKey, id],
+    );
+    if (type === 'm.room.member') {
+      const member = await rooms.events.get(tx, id, false);
+      const membership = (member?.pdu['content'] as Record<string, unknown> | undefined)?.[
+        'membership'
+      ];
+      if (typeof membership === 'string') {
+        await tx.execute(
+          `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
+           VALUES ($1, $2, $3, $4, $5, 0)
+           ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+             event_id = excluded.event_id, stream_position = excluded.stream_position, forgotten = 0`,
+          [checked.roomId, stateKey, membership, id, position],
+        );
+      }
+    }
+  }
+  await tx.execute('UPDATE rooms SET current_state_group = $1, max_depth = $2 WHERE room_id = $3', [
+    currentGroup,
+    Math.max(room.maxDepth, checked.dag.depth),
+    checked.roomId,
+  ]);
+  const stored = await rooms.events.get(tx, checked.eventId, false);
+  if (stored !== undefined) {
+    const target = redactsOf(stored);
+    if (target !== undefined) {
+      await tx.execute('UPDATE events SET redacted_by = $1 WHERE event_id = $2 AND room_id = $3', [
+        stored.eventId,
+        target,
+        stored.roomId,
+      ]);
+      rooms.events.evict(target);
+    }
+  }
+  return position;
+}

@@ -1,0 +1,235 @@
+/**
+ * Other servers' verify keys: fetched from the server itself (`GET /_matrix/key/v2/server`,
+ * checked with `verifyServerKeys`), stored in `server_keys` with their validity, and kept in
+ * memory for the synchronous lookups `verifyEvent` makes. Spec server-server-api "Retrieving
+ * server keys": a key is refetched when it is unknown or its `valid_until_ts` has passed; an old
+ * key (from `old_verify_keys`) verifies only what was signed before its `expired_ts`.
+ */
+import { decodeBase64, encodeBase64, type JsonObject, verifyServerKeys } from '@weft/signing';
+
+import type { SqlExecutor } from '../../../storage/index.ts';
+import type { ServerContext } from '../../core/context.ts';
+import type { FederationClient } from '../client.ts';
+import { ownServerKeys } from './own-keys.ts';
+
+/** One known key. */
+export interface KnownKey {
+  readonly key: Uint8Array;
+  /** `valid_until_ts` of the response it came from (current keys). */
+  readonly validUntilTs: number;
+  /** Set for keys from `old_verify_keys`. */
+  readonly expiredTs: number | undefined;
+}
+
+/** Don't ask the same server for keys more often than this when a key ID stays unknown. */
+const REFETCH_INTERVAL_MS = 5_000;
+
+/** The key cache (memory over the `server_keys` table). */
+export class ServerKeyStore {
+  readonly #ctx: ServerContext;
+  readonly #client: FederationClient;
+  readonly #memory = new Map<string, Map<string, KnownKey>>();
+  readonly #loaded = new Set<string>();
+  readonly #lastFetch = new Map<string, number>();
+  readonly #inFlight = new Map<string, Promise<void>>();
+
+  constructor(ctx: ServerContext, client: FederationClient) {
+    this.#ctx = ctx;
+    this.#client = client;
+  }
+
+  /**
+   * The key `keyId` of `serverName`, fetching when it is unknown or (for a current key) its
+   * validity ended before `atTs` (default now). `undefined` when the server does not have it.
+   */
+  async getKey(serverName: string, keyId: string, atTs?: number): Promise<KnownKey | undefined> {
+    if (serverName === this.#ctx.config.serverName) return this.#ownKey(keyId);
+    await this.#load(serverName);
+    const ts = atTs ?? this.#ctx.now();
+    const known = this.#memory.get(serverName)?.get(keyId);
+    if (known !== undefined && (known.expiredTs !== undefined || known.validUntilTs >= ts)) {
+      return known;
+    }
+    await this.#fetch(serverName, known !== undefined);
+    return this.#memory.get(serverName)?.get(keyId) ?? known;
+  }
+
+  /** X-Matrix lookup: the current public key (bytes), or undefined. */
+  async requestKey(serverName: string, keyId: string): Promise<Uint8Array | undefined> {
+    const known = await this.getKey(serverName, keyId);
+    // A key retired before now cannot sign a request made now.
+    if (known === undefined || (known.expiredTs !== undefined && known.expiredTs < this.#ctx.now()))
+      return undefined;
+    return known.key;
+  }
+
+  /** Ensures every key ID of `serverName` that signed something is loaded (before a sync check). */
+  async prefetch(serverName: string, keyIds: readonly string[], atTs: number): Promise<void> {
+    for (const keyId of keyIds) await this.getKey(serverName, keyId, atTs);
+  }
+
+  /**
+   * The synchronous `KeyLookup` of `verifyEvent` over what is in memory: an old key only for
+   * events its server signed before it expired.
+   */
+  lookup = (serverName: string, keyId: string, originServerTs: number | undefined) => {
+    if (serverName === this.#ctx.config.serverName) return this.#ownKey(keyId)?.key;
+    const known = this.#memory.get(serverName)?.get(keyId);
+    if (known === undefined) return undefined;
+    if (
+      known.expiredTs !== undefined &&
+      originServerTs !== undefined &&
+      known.expiredTs < originServerTs
+    ) {
+      return undefined;
+    }
+    return known.key;
+  };
+
+  /** Stored key responses of `serverName` (what a notary serves). */
+  async storedResponses(serverName: string): Promise<JsonObject[]> {
+    if (serverName === this.#ctx.config.serverName) {
+      return [ownServerKeys(this.#ctx) as unknown as JsonObject];
+    }
+    const rows = await this.#ctx.db.query<{ response: string }>(
+      'SELECT DISTINCT response FROM server_keys WHERE server_name = $1',
+      [serverName],
+    );
+    return rows.map((row) => JSON.parse(row.response) as JsonObject);
+  }
+
+  /** Fetches `serverName`'s keys now if none are stored or they are no longer valid at `minValidTs`. */
+  async refreshIfStale(serverName: string, minValidTs: number): Promise<void> {
+    if (serverName === this.#ctx.config.serverName) return;
+    await this.#load(serverName);
+    const keys = [...(this.#memory.get(serverName)?.values() ?? [])];
+    if (!keys.some((k) => k.expiredTs === undefined && k.validUntilTs >= minValidTs)) {
+      await this.#fetch(serverName, false);
+    }
+  }
+
+  #ownKey(keyId: string): KnownKey | undefined {
+    const { signingKey, config } = this.#ctx;
+    if (keyId === signingKey.keyId) {
+      return {
+        key: signingKey.publicKey,
+        validUntilTs: Number.MAX_SAFE_INTEGER,
+        expiredTs: undefined,
+      };
+    }
+    const old = config.federation.oldKeys[keyId];
+    return old === undefined
+      ? undefined
+      : { key: decodeBase64(old.key), validUntilTs: old.expiredTs, expiredTs: old.expiredTs };
+  }
+
+  async #load(serverName: string): Promise<void> {
+    if (this.#loaded.has(serverName)) return;
+    const rows = await this.#ctx.db.query<{
+      key_id: string;
+      verify_key: string;
+      valid_until_ts: number;
+      expired_ts: number | null;
+    }>(
+      'SELECT key_id, verify_key, valid_until_ts, expired_ts FROM server_keys WHERE server_name = $1',
+      [serverName],
+    );
+    const keys = this.#memory.get(serverName) ?? new Map<string, KnownKey>();
+    for (const row of rows) {
+      keys.set(row.key_id, {
+        key: decodeBase64(row.verify_key),
+        validUntilTs: Number(row.valid_until_ts),
+        expiredTs: row.expired_ts === null ? undefined : Number(row.expired_ts),
+      });
+    }
+    this.#memory.set(serverName, keys);
+    this.#loaded.add(serverName);
+  }
+
+  /** One fetch per server at a time; unknown-key refetches at most every few seconds. */
+  #fetch(serverName: string, stale: boolean): Promise<void> {
+    const running = this.#inFlight.get(serverName);
+    if (running !== undefined) return running;
+    const last = this.#lastFetch.get(serverName);
+    if (!stale && last !== undefined && this.#ctx.now() - last < REFETCH_INTERVAL_MS) {
+      return Promise.resolve();
+    }
+    const work = this.#fetchNow(serverName).finally(() => this.#inFlight.delete(serverName));
+    this.#inFlight.set(serverName, work);
+    return work;
+  }
+
+  async #fetchNow(serverName: string): Promise<void> {
+    this.#lastFetch.set(serverName, this.#ctx.now());
+    let response: JsonObject;
+    try {
+      response = await this.#client.request<JsonObject>(
+        serverName,
+        'GET',
+        '/_matrix/key/v2/server',
+        undefined,
+        { authenticated: false, retry: false, timeoutMs: 10_000 },
+      );
+    } catch (error) {
+      this.#ctx.log.warn('server key fetch failed', {
+        server: serverName,
+        error: (error as Error).message,
+      });
+      return;
+    }
+    await this.storeResponse(serverName, response);
+  }
+
+  /**
+   * Verifies a key response for `serverName` (self-signed, right server name) and stores its
+   * keys. Returns false (storing nothing) when it does not verify.
+   */
+  async storeResponse(serverName: string, response: JsonObject): Promise<boolean> {
+    let keys: ReturnType<typeof verifyServerKeys>;
+    try {
+      keys = verifyServerKeys(response, serverName);
+    } catch (error) {
+      this.#ctx.log.warn('server key response rejected', {
+        server: serverName,
+        error: (error as Error).message,
+      });
+      return false;
+    }
+    const text = JSON.stringify(response);
+    const now = this.#ctx.now();
+    await this.#load(serverName);
+    const memory = this.#memory.get(serverName) ?? new Map<string, KnownKey>();
+    await this.#ctx.db.transaction(async (tx) => {
+      for (const [keyId, key] of keys.verifyKeys) {
+        await upsertKey(tx, serverName, keyId, key, keys.validUntilTs, null, now, text);
+        memory.set(keyId, { key, validUntilTs: keys.validUntilTs, expiredTs: undefined });
+      }
+      for (const [keyId, old] of keys.oldVerifyKeys) {
+        await upsertKey(tx, serverName, keyId, old.key, old.expiredTs, old.expiredTs, now, text);
+        memory.set(keyId, { key: old.key, validUntilTs: old.expiredTs, expiredTs: old.expiredTs });
+      }
+    });
+    this.#memory.set(serverName, memory);
+    return true;
+  }
+}
+
+async function upsertKey(
+  tx: SqlExecutor,
+  serverName: string,
+  keyId: string,
+  key: Uint8Array,
+  validUntilTs: number,
+  expiredTs: number | null,
+  now: number,
+  response: string,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO server_keys (server_name, key_id, verify_key, valid_until_ts, expired_ts, fetched_ts, response)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (server_name, key_id) DO UPDATE SET verify_key = excluded.verify_key,
+       valid_until_ts = excluded.valid_until_ts, expired_ts = excluded.expired_ts,
+       fetched_ts = excluded.fetched_ts, response = excluded.response`,
+    [serverName, keyId, encodeBase64(key), validUntilTs, expiredTs, now, response],
+  );
+}

@@ -1,0 +1,28 @@
+/**
+ * Which servers an event goes to (spec server-server-api "PDUs": "sent to all servers in the
+ * room"): the servers of the room's joined members after the event, plus — for a membership
+ * event — the target's server (an invited or kicked user's server must hear of it).
+ */
+import type { SqlExecutor } from '../../../storage/index.ts';
+
+/** The server part of a user ID. */
+export function serverOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+/** Other servers with joined members in `roomId`, plus `extra`, minus `self`. */
+export async function roomDestinations(
+  db: SqlExecutor,
+  roomId: string,
+  self: string,
+  extra: readonly string[] = [],
+): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    "SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'",
+    [roomId],
+  );
+  const servers = new Set(rows.map((row) => serverOf(row.user_id)));
+  for (const server of extra) servers.add(server);
+  servers.delete(self);
+  return [...servers].sort();
+}

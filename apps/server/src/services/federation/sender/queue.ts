@@ -1,0 +1,223 @@
+/**
+ * The outbound federation queue (spec server-server-api "Transactions"): one queue per
+ * destination, persisted in `federation_outbound`, so nothing is lost when this server restarts
+ * — a row is deleted only after the destination answered 200 to the transaction carrying it.
+ * Each destination has at most one transaction in flight, of at most 50 PDUs and 100 EDUs in
+ * queue order; after a failure it waits with exponential backoff (doubling, capped), and
+ * catches up as soon as it succeeds again — or at once when that server contacts us.
+ *
+ * The transaction ID names the first and last queue rows it carries, so a retry after a crash
+ * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
+ */
+import { matrixPath } from '@weft/transport';
+
+import type { SqlExecutor } from '../../../storage/index.ts';
+import type { ServerContext } from '../../core/context.ts';
+import type { FederationClient } from '../client.ts';
+
+/** Spec "Transactions": at most 50 PDUs and 100 EDUs per transaction. */
+export const MAX_PDUS_PER_TXN = 50;
+export const MAX_EDUS_PER_TXN = 100;
+
+/** Backoff after the first failure, and its ceiling. */
+export interface BackoffPolicy {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 60_000 };
+
+interface DestinationState {
+  sending: boolean;
+  again: boolean;
+  failures: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Queues PDUs and EDUs and delivers them per destination. */
+export class FederationSender {
+  readonly #ctx: ServerContext;
+  readonly #client: FederationClient;
+  readonly #backoff: BackoffPolicy;
+  readonly #destinations = new Map<string, DestinationState>();
+  #stopped = false;
+
+  constructor(ctx: ServerContext, client: FederationClient, backoff = DEFAULT_BACKOFF) {
+    this.#ctx = ctx;
+    this.#client = client;
+    this.#backoff = backoff;
+  }
+
+  /** Queues a PDU for `destinations` inside the caller's transaction (commits with the event). */
+  async queuePdu(
+    tx: SqlExecutor,
+    destinations: readonly string[],
+    pdu: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const payload = JSON.stringify(pdu);
+    for (const destination of destinations) {
+      await tx.execute(
+        "INSERT INTO federation_outbound (destination, kind, payload) VALUES ($1, 'pdu', $2)",
+        [destination, payload],
+      );
+    }
+  }
+
+  /** Queues an EDU for `destinations` and starts delivery. */
+  async queueEdu(
+    destinations: readonly string[],
+    edu: { readonly edu_type: string; readonly content: unknown },
+  ): Promise<void> {
+    if (destinations.length === 0) return;
+    const payload = JSON.stringify(edu);
+    await this.#ctx.db.transaction(async (tx) => {
+      for (const destination of destinations) {
+        await tx.execute(
+          "INSERT INTO federation_outbound (destination, kind, payload) VALUES ($1, 'edu', $2)",
+          [destination, payload],
+        );
+      }
+    });
+    for (const destination of destinations) this.wake(destination);
+  }
+
+  /**
+   * Starts (or restarts, skipping any backoff wait) delivery to `destination`; called after
+   * queueing and when `destination` contacts us (it is evidently up again).
+   */
+  wake(destination: string): void {
+    if (this.#stopped) return;
+    const state = this.#state(destination);
+    if (state.timer !== undefined) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+    if (state.sending) {
+      state.again = true;
+      return;
+    }
+    void this.#run(destination, state);
+  }
+
+  /** Wakes every destination with queued rows (at start: catch-up after a restart). */
+  async resume(): Promise<void> {
+    const rows = await this.#ctx.db.query<{ destination: string }>(
+      'SELECT DISTINCT destination FROM federation_outbound',
+    );
+    for (const row of rows) this.wake(row.destination);
+  }
+
+  /** Stops sending (rows stay queued for the next start). */
+  stop(): void {
+    this.#stopped = true;
+    for (const state of this.#destinations.values()) {
+      if (state.timer !== undefined) clearTimeout(state.timer);
+      state.timer = undefined;
+    }
+  }
+
+  /** Rows still queued for `destination` (tests, metrics). */
+  async pending(destination: string): Promise<number> {
+    const row = await this.#ctx.db.queryOne<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM federation_outbound WHERE destination = $1',
+      [destination],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  #state(destination: string): DestinationState {
+    let state = this.#destinations.get(destination);
+    if (state === undefined) {
+      state = { sending: false, again: false, failures: 0, timer: undefined };
+      this.#destinations.set(destination, state);
+    }
+    return state;
+  }
+
+  async #run(destination: string, state: DestinationState): Promise<void> {
+    state.sending = true;
+    try {
+      for (;;) {
+        state.again = false;
+        if (this.#stopped) return;
+        const sent = await this.#sendOne(destination);
+        if (sent === 'failed') {
+          state.failures += 1;
+          const delay = Math.min(
+            this.#backoff.maxMs,
+            this.#backoff.baseMs * 2 ** Math.min(state.failures - 1, 30),
+          );
+          if (!this.#stopped && !state.again) {
+            state.timer = setTimeout(() => {
+              state.timer = undefined;
+              this.wake(destination);
+            }, delay);
+            state.timer.unref?.();
+            return;
+          }
+          continue;
+        }
+        state.failures = 0;
+        if (sent === 'empty' && !state.again) return;
+      }
+    } finally {
+      state.sending = false;
+    }
+  }
+
+  async #sendOne(destination: string): Promise<'sent' | 'empty' | 'failed'> {
+    let rows: Array<{ id: number; kind: string; payload: string }>;
+    try {
+      const pdus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
+        `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'pdu'
+          ORDER BY id LIMIT ${MAX_PDUS_PER_TXN}`,
+        [destination],
+      );
+      const edus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
+        `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'edu'
+          ORDER BY id LIMIT ${MAX_EDUS_PER_TXN}`,
+        [destination],
+      );
+      rows = [...pdus, ...edus];
+    } catch (error) {
+      if (this.#stopped) return 'empty';
+      throw error;
+    }
+    if (rows.length === 0) return 'empty';
+    const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+    const txnId = `${ids[0]}-${ids[ids.length - 1]}-${ids.length}`;
+    const body = {
+      origin: this.#ctx.config.serverName,
+      origin_server_ts: this.#ctx.now(),
+      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => JSON.parse(row.payload)),
+      edus: rows.filter((row) => row.kind === 'edu').map((row) => JSON.parse(row.payload)),
+    };
+    try {
+      await this.#client.request(
+        destination,
+        'PUT',
+        matrixPath`/_matrix/federation/v1/send/${txnId}`,
+        body,
+        { retry: false, timeoutMs: 60_000 },
+      );
+    } catch (error) {
+      this.#ctx.log.debug('federation transaction failed', {
+        destination,
+        txn_id: txnId,
+        error: (error as Error).message,
+      });
+      return 'failed';
+    }
+    if (this.#stopped) return 'empty';
+    await this.#ctx.db.transaction(async (tx) => {
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        await tx.execute(
+          `DELETE FROM federation_outbound WHERE id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+          chunk,
+        );
+      }
+    });
+    return 'sent';
+  }
+}

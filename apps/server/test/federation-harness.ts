@@ -1,0 +1,256 @@
+/**
+ * Federation test harness: N homeservers on loopback, each with a REAL TLS federation listener
+ * whose certificate is issued by a CA this harness creates with `openssl` in a temporary
+ * directory. Every server trusts that CA through `federation.ca_file` (verification stays on)
+ * and finds the others through an explicit `federation.hosts` map.
+ *
+ * - `createTestCa()` / `issueCert(ca, name)`: the certificates (also for hand-written test peers).
+ * - `startFederation(names)`: in-process servers (fast); `restart(name)` reuses the data directory
+ *   and both ports, so queued transactions and caught-up state can be observed.
+ * - `federationConfigYaml(...)`: the same config for spawned server processes (kill tests).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { buildConfig } from '../src/config.ts';
+import { silentLog } from '../src/log.ts';
+import { startServer } from '../src/server.ts';
+import { TestClient, type TestServer } from './harness.ts';
+import { freePort } from './spawn.ts';
+
+/** A throwaway certificate authority on disk. */
+export interface TestCa {
+  readonly dir: string;
+  /** PEM file of the CA certificate (what `ca_file` points at). */
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** A leaf certificate issued by a {@link TestCa}. */
+export interface TestCert {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+function openssl(args: readonly string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Creates a CA (EC P-256, one day) in a fresh temporary directory. */
+export function createTestCa(): TestCa {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-fed-ca-'));
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Weft test CA',
+    ],
+    dir,
+  );
+  return { dir, certFile: join(dir, 'ca.pem'), keyFile: join(dir, 'ca.key') };
+}
+
+/** Issues a certificate for DNS name `name` (plus 127.0.0.1) signed by `ca`. */
+export function issueCert(ca: TestCa, name: string): TestCert {
+  const base = name.replace(/[^A-Za-z0-9.-]/g, '_');
+  openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    ],
+    ca.dir,
+  );
+  writeFileSync(
+    join(ca.dir, `${base}.ext`),
+    `subjectAltName=DNS:${name},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n`,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${base}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${base}.ext`,
+    ],
+    ca.dir,
+  );
+  const certFile = join(ca.dir, `${base}.pem`);
+  const keyFile = join(ca.dir, `${base}.key`);
+  return {
+    certFile,
+    keyFile,
+    cert: readFileSync(certFile, 'utf8'),
+    key: readFileSync(keyFile, 'utf8'),
+  };
+}
+
+/** One server of a test federation. */
+export interface FederationMember {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly clientPort: number;
+  readonly federationPort: number;
+  readonly cert: TestCert;
+  /** The running server, or `undefined` while stopped. */
+  server: TestServer | undefined;
+}
+
+/** A running test federation. */
+export interface TestFederation {
+  readonly ca: TestCa;
+  readonly members: ReadonlyMap<string, FederationMember>;
+  /** `server name → 127.0.0.1:<federation port>` for every member (and added peers). */
+  readonly hosts: Record<string, string>;
+  /** The running server called `name` (throws if stopped). */
+  server(name: string): TestServer;
+  /** A client for the client-server API of `name`. */
+  client(name: string): TestClient;
+  /** The federation base URL of `name` (`https://127.0.0.1:<port>`). */
+  federationUrl(name: string): string;
+  /** Stops one server gracefully (its data directory and ports are kept). */
+  stop(name: string): Promise<void>;
+  /** Starts a stopped server again on the same data directory and ports. */
+  restart(name: string): Promise<TestServer>;
+  /** Stops every running server. */
+  close(): Promise<void>;
+}
+
+/** The YAML-shaped config file of a member (also written for spawned processes). */
+export function federationConfigFile(
+  ca: TestCa,
+  cert: TestCert,
+  federationPort: number,
+  hosts: Readonly<Record<string, string>>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    rate_limit: { per_second: 100_000, burst: 100_000 },
+    ...extra,
+    federation: {
+      enabled: true,
+      listen: `127.0.0.1:${federationPort}`,
+      tls_cert: cert.certFile,
+      tls_key: cert.keyFile,
+      ca_file: ca.certFile,
+      hosts,
+      ...(extra['federation'] as Record<string, unknown> | undefined),
+    },
+  };
+}
+
+/** {@link federationConfigFile} as weft.yaml text (JSON is valid YAML). */
+export function federationConfigYaml(...args: Parameters<typeof federationConfigFile>): string {
+  return `${JSON.stringify(federationConfigFile(...args), null, 2)}\n`;
+}
+
+/**
+ * Starts one in-process server per name (names such as `a.test`), all trusting one test CA and
+ * knowing each other's federation ports. `extraHosts` adds peers the test runs itself (a
+ * malicious server); their certificates come from `issueCert(federation.ca, name)` — so create
+ * the CA first and pass it as `ca` when a peer needs a certificate before the servers start.
+ */
+export async function startFederation(
+  names: readonly string[],
+  options: {
+    readonly ca?: TestCa;
+    readonly extraHosts?: Readonly<Record<string, string>>;
+    readonly file?: Record<string, unknown>;
+  } = {},
+): Promise<TestFederation> {
+  const ca = options.ca ?? createTestCa();
+  const members = new Map<string, FederationMember>();
+  const hosts: Record<string, string> = { ...options.extraHosts };
+  for (const name of names) {
+    const federationPort = await freePort();
+    members.set(name, {
+      name,
+      dataDir: mkdtempSync(join(tmpdir(), `weft-fed-${name}-`)),
+      clientPort: await freePort(),
+      federationPort,
+      cert: issueCert(ca, name),
+      server: undefined,
+    });
+    hosts[name] = `127.0.0.1:${federationPort}`;
+  }
+  const member = (name: string): FederationMember => {
+    const found = members.get(name);
+    if (found === undefined) throw new Error(`no federation member ${name}`);
+    return found;
+  };
+  const launch = async (name: string): Promise<TestServer> => {
+    const m = member(name);
+    const config = buildConfig(
+      federationConfigFile(ca, m.cert, m.federationPort, hosts, options.file),
+      { dataDir: m.dataDir, listen: `127.0.0.1:${m.clientPort}`, serverName: name },
+    );
+    const running = await startServer(config, { log: silentLog });
+    const server: TestServer = {
+      ...running,
+      config,
+      dataDir: m.dataDir,
+      client: new TestClient(running.url),
+    };
+    m.server = server;
+    return server;
+  };
+  await Promise.all(names.map(launch));
+  const federation: TestFederation = {
+    ca,
+    members,
+    hosts,
+    server(name) {
+      const server = member(name).server;
+      if (server === undefined) throw new Error(`${name} is stopped`);
+      return server;
+    },
+    client: (name) => federation.server(name).client,
+    federationUrl: (name) => `https://127.0.0.1:${member(name).federationPort}`,
+    async stop(name) {
+      const m = member(name);
+      const server = m.server;
+      m.server = undefined;
+      await server?.stop();
+    },
+    restart: launch,
+    async close() {
+      await Promise.all([...members.keys()].map((name) => federation.stop(name)));
+    },
+  };
+  return federation;
+}
