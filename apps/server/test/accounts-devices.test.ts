@@ -206,6 +206,39 @@ describe('accounts: devices, password, capabilities, registration options', () =
     await login('dave', 'new-pw');
   });
 
+  it('registers with a device ID and name; logging in again with it replaces its token', async () => {
+    const first = await server.client.request('POST', `${V3}/register`, {
+      body: {
+        username: 'gina',
+        password: 'gina-pw',
+        device_id: 'GINAPHONE',
+        initial_device_display_name: "Gina's phone",
+        auth: { type: 'm.login.dummy' },
+      },
+    });
+    expect(first.status).toBe(200);
+    expect(first.body['device_id']).toBe('GINAPHONE');
+    const oldToken = String(first.body['access_token']);
+    const again = await server.client.request('POST', `${V3}/login`, {
+      body: { type: 'm.login.password', user: 'gina', password: 'gina-pw', device_id: 'GINAPHONE' },
+    });
+    expect(again.body['device_id']).toBe('GINAPHONE');
+    const newToken = String(again.body['access_token']);
+    expect(
+      (await server.client.request('GET', `${V3}/account/whoami`, { token: oldToken })).status,
+    ).toBe(401);
+    const devices = await server.client.request<{ devices: Record<string, unknown>[] }>(
+      'GET',
+      `${V3}/devices`,
+      { token: newToken },
+    );
+    expect(devices.body.devices).toHaveLength(1);
+    expect(devices.body.devices[0]).toMatchObject({
+      device_id: 'GINAPHONE',
+      display_name: "Gina's phone",
+    });
+  });
+
   it('advertises capabilities: password change and room versions 10, 11, 12', async () => {
     const erin = await server.client.registerUser('erin');
     const caps = await server.client.request<{ capabilities: Record<string, unknown> }>(
