@@ -7,6 +7,9 @@ import { AccountService } from './accounts/service.ts';
 import type { ServerContext } from './core/context.ts';
 import { DeviceListService } from './device-lists/service.ts';
 import { E2eKeyService } from './e2e-keys/service.ts';
+import { federationDepsOf } from './federation/membership/core-adapter.ts';
+import { FederationMembershipService } from './federation/membership/service.ts';
+import { FederationQueryService } from './federation/queries/service.ts';
 import { FederationService } from './federation/service.ts';
 import { FilterService } from './filters/service.ts';
 import { MediaService } from './media/service.ts';
@@ -37,6 +40,10 @@ export interface Services {
   readonly presence: PresenceService;
   readonly media: MediaService;
   readonly federation: FederationService;
+  /** Federation joins, leaves and invites (services/federation/membership). */
+  readonly federationMembership: FederationMembershipService;
+  /** Federation queries, served and fanned out (services/federation/queries). */
+  readonly federationQueries: FederationQueryService;
 }
 
 export function createServices(ctx: ServerContext): Services {
@@ -49,8 +56,23 @@ export function createServices(ctx: ServerContext): Services {
   const e2eKeys = new E2eKeyService(ctx, accounts, deviceLists);
   const sync = new SyncService(ctx, { rooms, typing, receipts, toDevice, e2eKeys, deviceLists });
   const userData = createUserDataServices(ctx, accounts, rooms, receipts, sync);
+  const federation = new FederationService(ctx, rooms);
+  const federationMembership = new FederationMembershipService(rooms, accounts);
+  const federationQueries = new FederationQueryService({
+    rooms,
+    accounts,
+    profile: userData.profile,
+    e2eKeys,
+  });
+  if (ctx.config.federation.enabled) {
+    const deps = federationDepsOf(federation);
+    federationMembership.setFederation(deps);
+    federationQueries.setRequest(deps.request);
+  }
   return {
     ctx,
+    federationMembership,
+    federationQueries,
     accounts,
     rooms,
     typing,
@@ -60,7 +82,7 @@ export function createServices(ctx: ServerContext): Services {
     e2eKeys,
     sync,
     ...userData,
-    federation: new FederationService(ctx, rooms),
+    federation,
   };
 }
 

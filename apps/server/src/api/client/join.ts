@@ -10,25 +10,44 @@ import { optionalString, parseRoomAlias, parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 export function registerJoin(app: ClientApp, services: Services): void {
-  const { rooms } = services;
+  const { rooms, federationMembership, federationQueries } = services;
+  // A room whose state this server lacks is joined through a resident server (federation).
+  const join = async (
+    roomId: string,
+    userId: string,
+    via: readonly string[],
+    reason: string | undefined,
+  ): Promise<string> =>
+    (await federationMembership.needsRemoteJoin(roomId))
+      ? federationMembership.joinRemote(roomId, userId, via, reason)
+      : joinRoom(rooms, roomId, userId, reason);
   clientEndpoint(app, {
     method: 'POST',
     path: '/join/:roomIdOrAlias',
     auth: 'user',
     rateLimit: true,
-    handler: async ({ params, body, user }) => {
+    handler: async ({ params, query, body, user }) => {
       const target = params.roomIdOrAlias;
+      // Spec: `via` (and the deprecated `server_name`) name servers to join through.
+      const via = [...query.getAll('via'), ...query.getAll('server_name')];
       let roomId: string;
       if (target.startsWith('#')) {
-        const resolved = await resolveAlias(rooms, parseRoomAlias(target));
-        if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
-        roomId = resolved;
+        const alias = parseRoomAlias(target);
+        if (federationQueries.isRemote(alias)) {
+          // A remote alias: its server says which room and which servers are in it.
+          const resolved = await federationQueries.remoteAlias(alias);
+          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
+          roomId = resolved.roomId;
+          via.push(...resolved.servers);
+        } else {
+          const resolved = await resolveAlias(rooms, alias);
+          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
+          roomId = resolved;
+        }
       } else {
         roomId = parseRoomId(target);
       }
-      return {
-        room_id: await joinRoom(rooms, roomId, user.userId, optionalString(body, 'reason')),
-      };
+      return { room_id: await join(roomId, user.userId, via, optionalString(body, 'reason')) };
     },
   });
   clientEndpoint(app, {
@@ -38,9 +57,7 @@ export function registerJoin(app: ClientApp, services: Services): void {
     rateLimit: true,
     handler: async ({ params, body, user }) => {
       const roomId = parseRoomId(params.roomId);
-      return {
-        room_id: await joinRoom(rooms, roomId, user.userId, optionalString(body, 'reason')),
-      };
+      return { room_id: await join(roomId, user.userId, [], optionalString(body, 'reason')) };
     },
   });
 }

@@ -19,7 +19,14 @@ export function registerProfile(app: ClientApp, services: Services): void {
     method: 'GET',
     path: '/profile/:userId',
     auth: 'optional-user',
-    handler: async ({ params }) => profile.get(parseUserId(params.userId)),
+    handler: async ({ params }) => {
+      const userId = parseUserId(params.userId);
+      // A user of another server: ask their server (federation "Querying for information").
+      if (services.federationQueries.isRemote(userId)) {
+        return services.federationQueries.remoteProfile(userId);
+      }
+      return profile.get(userId);
+    },
   });
 
   for (const field of FIELDS) {
@@ -28,7 +35,11 @@ export function registerProfile(app: ClientApp, services: Services): void {
       path: `/profile/:userId/${field}`,
       auth: 'optional-user',
       handler: async ({ params }) => {
-        const value = (await profile.get(parseUserId(params.userId)))[field];
+        const userId = parseUserId(params.userId);
+        const found = services.federationQueries.isRemote(userId)
+          ? await services.federationQueries.remoteProfile(userId, field)
+          : await profile.get(userId);
+        const value = found[field];
         if (value === undefined) throw MatrixError.notFound(`No ${field} set`);
         return { [field]: value };
       },

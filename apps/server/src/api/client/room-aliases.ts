@@ -45,6 +45,11 @@ export function registerRoomAliases(app: ClientApp, services: Services): void {
     auth: 'none',
     handler: async ({ params }) => {
       const alias = parseRoomAlias(params.roomAlias);
+      if (services.federationQueries.isRemote(alias)) {
+        const remote = await services.federationQueries.remoteAlias(alias);
+        if (remote === undefined) throw MatrixError.notFound('Room alias not found');
+        return { room_id: remote.roomId, servers: remote.servers };
+      }
       const roomId = await resolveAlias(rooms, alias);
       if (roomId === undefined) throw MatrixError.notFound('Room alias not found');
       return { room_id: roomId, servers: [serverName] };

@@ -26,10 +26,24 @@ export function registerRoomMembership(app: ClientApp, services: Services): void
       rateLimit: true,
       handler: async ({ params, body, user }) => {
         const isDirect = body['is_direct'];
+        const roomId = parseRoomId(params.roomId);
+        const target = parseUserId(requiredString(body, 'user_id'));
+        const { federationMembership, federationQueries } = services;
+        if (action === 'invite' && federationQueries.isRemote(target)) {
+          // The invitee's server signs the invite first (federation "Inviting to a room").
+          await federationMembership.inviteRemote({
+            roomId,
+            sender: user.userId,
+            target,
+            reason: optionalString(body, 'reason'),
+            isDirect: isDirect === true,
+          });
+          return {};
+        }
         await changeMembership(rooms, {
-          roomId: parseRoomId(params.roomId),
+          roomId,
           sender: user.userId,
-          target: parseUserId(requiredString(body, 'user_id')),
+          target,
           membership,
           reason: optionalString(body, 'reason'),
           isDirect: isDirect === true,
@@ -44,8 +58,18 @@ export function registerRoomMembership(app: ClientApp, services: Services): void
     path: '/rooms/:roomId/leave',
     auth: 'user',
     handler: async ({ params, body, user }) => {
+      const roomId = parseRoomId(params.roomId);
+      if (await services.federationMembership.needsRemoteJoin(roomId)) {
+        // Only a remote invite is known here: reject it through the inviting server.
+        await services.federationMembership.rejectInvite(
+          roomId,
+          user.userId,
+          optionalString(body, 'reason'),
+        );
+        return {};
+      }
       await changeMembership(rooms, {
-        roomId: parseRoomId(params.roomId),
+        roomId,
         sender: user.userId,
         target: user.userId,
         membership: 'leave',

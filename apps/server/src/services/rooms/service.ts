@@ -45,6 +45,12 @@ export interface MemberProfile {
 /** Looks up a local user's profile (set by the accounts/profile service). */
 export type ProfileLookup = (db: SqlExecutor, userId: string) => Promise<MemberProfile>;
 
+/** The stored stripped state of a remote invite of `userId` to `roomId`, if any. */
+export type InviteStateSource = (
+  roomId: string,
+  userId: string,
+) => Promise<Record<string, unknown>[] | undefined>;
+
 /** Stripped state event types given to invitees (spec client-server-api "Stripped state"). */
 const STRIPPED_STATE_TYPES = [
   'm.room.create',
@@ -65,6 +71,7 @@ export class RoomService {
   readonly #listeners: EventListener[] = [];
   readonly #roomVersions = new Map<string, string>();
   #profileLookup: ProfileLookup = async () => ({});
+  #inviteStateSource: InviteStateSource | undefined;
 
   constructor(ctx: ServerContext) {
     this.ctx = ctx;
@@ -80,6 +87,14 @@ export class RoomService {
   /** Sets where member events take `displayname` and `avatar_url` from. */
   setProfileLookup(lookup: ProfileLookup): void {
     this.#profileLookup = lookup;
+  }
+
+  /**
+   * Sets where the stripped state of invites to rooms this server is not in comes from (the
+   * federation membership service stores what the inviting server sent).
+   */
+  setInviteStateSource(source: InviteStateSource): void {
+    this.#inviteStateSource = source;
   }
 
   /** The profile a new member event of `userId` carries. */
@@ -237,8 +252,24 @@ export class RoomService {
         ORDER BY stream_position DESC LIMIT 1`,
       [roomId, position],
     );
-    if (row?.state_group == null) return new Map();
+    if (row?.state_group == null) return this.#initialState(roomId);
     return this.states.get(this.ctx.db, Number(row.state_group));
+  }
+
+  /**
+   * The state before the room's first synced event: empty for a room created here, the state
+   * `send_join` returned for a room joined over federation (its events are outliers without
+   * positions; the join's state group is that state plus the join).
+   */
+  async #initialState(roomId: string): Promise<RoomState> {
+    const first = await this.ctx.db.queryOne<{ prev_group: number | null }>(
+      `SELECT s.prev_group FROM events e JOIN state_groups s ON s.group_id = e.state_group
+        WHERE e.room_id = $1 AND e.stream_position IS NOT NULL
+        ORDER BY e.stream_position LIMIT 1`,
+      [roomId],
+    );
+    if (first?.prev_group == null) return new Map();
+    return this.states.get(this.ctx.db, Number(first.prev_group));
   }
 
   /** The state after a given event. */
@@ -306,6 +337,8 @@ export class RoomService {
    * `{ type, state_key, content, sender }`, plus the user's own member event.
    */
   async strippedState(roomId: string, userId?: string): Promise<Record<string, unknown>[]> {
+    const remote =
+      userId === undefined ? undefined : await this.#inviteStateSource?.(roomId, userId);
     const ids: string[] = [];
     for (const type of STRIPPED_STATE_TYPES) {
       const id = await currentStateEventId(this.ctx.db, roomId, type, '');
@@ -316,18 +349,21 @@ export class RoomService {
       if (id !== undefined) ids.push(id);
     }
     const events = await this.events.getMany(this.ctx.db, ids);
-    return ids.flatMap((id) => {
-      const event = events.get(id);
-      if (event === undefined) return [];
-      return [
-        {
-          type: event.type,
-          state_key: event.stateKey ?? '',
-          content: event.pdu['content'],
-          sender: event.sender,
-        },
-      ];
-    });
+    return [
+      ...(remote ?? []),
+      ...ids.flatMap((id) => {
+        const event = events.get(id);
+        if (event === undefined) return [];
+        return [
+          {
+            type: event.type,
+            state_key: event.stateKey ?? '',
+            content: event.pdu['content'],
+            sender: event.sender,
+          },
+        ];
+      }),
+    ];
   }
 
   /** An event in the client format (see `toClientEvent`). */

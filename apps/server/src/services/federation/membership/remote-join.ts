@@ -1,0 +1,149 @@
+/**
+ * Joining a room that lives on another server, from the client API (spec server-server-api
+ * "Joining Rooms", https://spec.matrix.org/v1.19/server-server-api/#joining-rooms):
+ * 1. ask each candidate resident server in turn (`server_name`/`via`, the alias' or invite's
+ *    server, the room ID's server) for a join template: `GET /v1/make_join` with every room
+ *    version this server supports as `ver`;
+ * 2. fill in the user's profile, `origin` and `origin_server_ts`, sign it (@weft/signing
+ *    `signEvent`) and compute its event ID;
+ * 3. `PUT /v2/send_join` it to the same server;
+ * 4. verify the returned state and auth chain (verify-room-state.ts) and the join against them;
+ * 5. store the room locally (store-remote-room.ts).
+ */
+import { checkAuth, type DagEvent, STABLE_ROOM_VERSIONS, stateKeyOf } from '@weft/dag';
+import { computeEventId, signEvent } from '@weft/signing';
+import { MatrixError } from '@weft/transport';
+
+import { stateMapOf } from '../../rooms/auth.ts';
+import { cleanProfile } from '../../rooms/create-room.ts';
+import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { storeRemoteRoom } from './store-remote-room.ts';
+import { type FederationDeps, withOwnKey } from './types.ts';
+import type { VerifiedPdu } from './verify-received.ts';
+import { verifyRoomState } from './verify-room-state.ts';
+
+/** Candidate resident servers of `roomId`: the given ones, then the room ID's own, never us. */
+export function candidateServers(
+  roomId: string,
+  via: readonly string[],
+  ownServer: string,
+): string[] {
+  const out = [...via];
+  // Room IDs before v12 name the server that created the room.
+  const colon = roomId.indexOf(':');
+  if (colon > 0) out.push(roomId.slice(colon + 1));
+  return [...new Set(out)].filter((server) => server !== ownServer);
+}
+
+/** Joins local `userId` to remote `roomId` through one of `via`; returns the room ID. */
+export async function joinRemoteRoom(
+  rooms: RoomService,
+  deps: FederationDeps,
+  options: {
+    readonly roomId: string;
+    readonly userId: string;
+    readonly via: readonly string[];
+    readonly reason?: string | undefined;
+  },
+): Promise<string> {
+  const { roomId } = options;
+  const own = rooms.ctx.config.serverName;
+  const servers = candidateServers(roomId, options.via, own);
+  if (servers.length === 0) throw MatrixError.notFound('No known server can join this room');
+  let lastError: unknown;
+  for (const server of servers) {
+    try {
+      await joinThrough(rooms, deps, server, options);
+      return roomId;
+    } catch (error) {
+      lastError = error;
+      rooms.ctx.log.warn('remote join failed', { room_id: roomId, server, error: String(error) });
+      // A refusal by the room's rules is final; other servers would refuse the same.
+      if (
+        MatrixError.isInstance(error) &&
+        error.errcode === 'M_FORBIDDEN' &&
+        error.status === 403
+      ) {
+        throw error;
+      }
+    }
+  }
+  if (MatrixError.isInstance(lastError)) throw lastError;
+  throw new MatrixError(502, 'M_UNKNOWN', 'No resident server could be reached to join the room');
+}
+
+async function joinThrough(
+  rooms: RoomService,
+  deps: FederationDeps,
+  server: string,
+  options: {
+    readonly roomId: string;
+    readonly userId: string;
+    readonly reason?: string | undefined;
+  },
+): Promise<void> {
+  const { roomId, userId } = options;
+  const ver = STABLE_ROOM_VERSIONS.map((v) => `ver=${encodeURIComponent(v)}`).join('&');
+  const template = await deps.request(
+    server,
+    'GET',
+    `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}?${ver}`,
+  );
+  const roomVersion = template['room_version'];
+  const proto = template['event'];
+  if (typeof roomVersion !== 'string' || typeof proto !== 'object' || proto === null) {
+    throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_join response');
+  }
+  const rules = rulesOf(roomVersion);
+  const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
+  const templateEvent = proto as Record<string, unknown>;
+  const pdu: Record<string, unknown> = {
+    ...templateEvent,
+    content: {
+      ...(templateEvent['content'] as Record<string, unknown> | undefined),
+      membership: 'join',
+      ...profile,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+    },
+    origin: rooms.ctx.config.serverName,
+    origin_server_ts: rooms.ctx.now(),
+    room_id: roomId,
+    sender: userId,
+    state_key: userId,
+    type: 'm.room.member',
+  };
+  delete pdu['event_id'];
+  delete pdu['signatures'];
+  delete pdu['hashes'];
+  delete pdu['unsigned'];
+  const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
+  const eventId = computeEventId(signed, rules.id);
+  const response = await deps.request(
+    server,
+    'PUT',
+    `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+    signed,
+  );
+  const state = response['state'];
+  const chain = response['auth_chain'];
+  if (!Array.isArray(state) || !Array.isArray(chain)) {
+    throw new MatrixError(502, 'M_UNKNOWN', 'Malformed send_join response');
+  }
+  const lookup = await deps.keys([...state, ...chain]);
+  const verified = verifyRoomState(state, chain, rules, withOwnKey(rooms.ctx, lookup));
+  const join: VerifiedPdu = {
+    eventId,
+    pdu: signed,
+    dag: { ...(signed as unknown as DagEvent), event_id: eventId },
+  };
+  // The join must pass the rules against the state the resident server says it joins.
+  const authEvents = join.dag.auth_events.flatMap((id) => verified.events.get(id)?.dag ?? []);
+  const create = verified.events.get(verified.state.get(stateKeyOf('m.room.create', '')) ?? '');
+  const outcome = checkAuth(join.dag, stateMapOf(authEvents), rules, {
+    authEvent: (id) =>
+      verified.events.get(id)?.dag ?? (create?.eventId === id ? create.dag : undefined),
+  });
+  if (!outcome.allowed)
+    throw MatrixError.forbidden(`The room refuses this join: ${outcome.detail}`);
+  await storeRemoteRoom(rooms, roomId, roomVersion, verified, join);
+}

@@ -1,0 +1,124 @@
+/**
+ * Rejecting an invite to a room this server is not in (spec server-server-api "Leaving Rooms
+ * (Rejecting Invites)", https://spec.matrix.org/v1.19/server-server-api/#leaving-rooms-rejecting-invites):
+ * 1. `GET /v1/make_leave` from the inviting server (then the room ID's server);
+ * 2. sign the template as the user's leave and `PUT /v2/send_leave` it there;
+ * 3. store the leave locally: the event, the membership, and drop the stored invite state.
+ * A room this server is in is left with an ordinary local leave event instead.
+ */
+import { computeEventId, signEvent } from '@weft/signing';
+import { MatrixError } from '@weft/transport';
+
+import { nextStreamPosition } from '../../core/stream.ts';
+import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { remoteInviteState } from './receive-invite.ts';
+import { candidateServers } from './remote-join.ts';
+import type { FederationDeps } from './types.ts';
+
+/** Rejects `userId`'s remote invite to `roomId`. */
+export async function rejectRemoteInvite(
+  rooms: RoomService,
+  deps: FederationDeps,
+  options: {
+    readonly roomId: string;
+    readonly userId: string;
+    readonly reason?: string | undefined;
+  },
+): Promise<void> {
+  const { roomId, userId } = options;
+  const invite = await remoteInviteState(rooms, roomId, userId);
+  if (invite === undefined) throw MatrixError.forbidden('No pending invite to this room');
+  const servers = candidateServers(roomId, [invite.inviterServer], rooms.ctx.config.serverName);
+  let lastError: unknown;
+  for (const server of servers) {
+    try {
+      const template = await deps.request(
+        server,
+        'GET',
+        `/_matrix/federation/v1/make_leave/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}`,
+      );
+      const roomVersion = template['room_version'];
+      const proto = template['event'];
+      if (typeof roomVersion !== 'string' || typeof proto !== 'object' || proto === null) {
+        throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_leave response');
+      }
+      const rules = rulesOf(roomVersion);
+      const pdu: Record<string, unknown> = {
+        ...(proto as Record<string, unknown>),
+        content: {
+          membership: 'leave',
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+        },
+        origin: rooms.ctx.config.serverName,
+        origin_server_ts: rooms.ctx.now(),
+        room_id: roomId,
+        sender: userId,
+        state_key: userId,
+        type: 'm.room.member',
+      };
+      delete pdu['event_id'];
+      delete pdu['signatures'];
+      delete pdu['hashes'];
+      const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
+      const eventId = computeEventId(signed, rules.id);
+      await deps.request(
+        server,
+        'PUT',
+        `/_matrix/federation/v2/send_leave/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+        signed,
+      );
+      await storeLeave(rooms, roomId, userId, eventId, signed);
+      return;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  if (MatrixError.isInstance(lastError)) throw lastError;
+  throw new MatrixError(
+    502,
+    'M_UNKNOWN',
+    'No resident server could be reached to reject the invite',
+  );
+}
+
+async function storeLeave(
+  rooms: RoomService,
+  roomId: string,
+  userId: string,
+  eventId: string,
+  pdu: Record<string, unknown>,
+): Promise<void> {
+  const position = await rooms.ctx.db.transaction(async (tx) => {
+    const position = await nextStreamPosition(tx);
+    await tx.execute(
+      `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
+         origin_server_ts, pdu, unsigned, state_group, outlier)
+       VALUES ($1, $2, $3, $4, 'm.room.member', $5, $5, $6, $7, NULL, NULL, 1)
+       ON CONFLICT (event_id) DO NOTHING`,
+      [
+        eventId,
+        roomId,
+        position,
+        Number(pdu['depth']),
+        userId,
+        Number(pdu['origin_server_ts']),
+        JSON.stringify(pdu),
+      ],
+    );
+    await tx.execute(
+      `UPDATE room_current_state SET event_id = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3`,
+      [eventId, roomId, userId],
+    );
+    await tx.execute(
+      `UPDATE room_memberships SET membership = 'leave', event_id = $1, stream_position = $2
+        WHERE room_id = $3 AND user_id = $4`,
+      [eventId, position, roomId, userId],
+    );
+    await tx.execute('DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2', [
+      roomId,
+      userId,
+    ]);
+    return position;
+  });
+  rooms.ctx.notifier.notify(position);
+}

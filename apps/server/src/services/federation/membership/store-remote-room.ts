@@ -1,0 +1,101 @@
+/**
+ * Making a room that lives on another server local after `send_join` (spec server-server-api
+ * "Joining Rooms"): in one write transaction
+ * 1. the room row (version, creator from the create event);
+ * 2. every accepted state and auth chain event as an outlier (no stream position: clients see
+ *    them as the room state, never as timeline);
+ * 3. one state group holding the whole state, the current state entries and the memberships;
+ * 4. the join's `prev_events` as forward extremities and the room depth;
+ * 5. the join itself through the rooms service's `persistBuilt`, so it gets a stream position,
+ *    updates state and membership and runs the `onEventPersisted` listeners like any event.
+ * From then on the room is served by the ordinary rooms code (sync, send, messages).
+ */
+import { nextStreamPosition } from '../../core/stream.ts';
+import { loadRoom } from '../../rooms/room-store.ts';
+import type { RoomService } from '../../rooms/service.ts';
+import type { StoredEvent } from '../../rooms/types.ts';
+import type { VerifiedPdu } from './verify-received.ts';
+import type { VerifiedRoomState } from './verify-room-state.ts';
+
+/** Stores the room of `verified` and `join`; returns the stored join. */
+export async function storeRemoteRoom(
+  rooms: RoomService,
+  roomId: string,
+  roomVersion: string,
+  verified: VerifiedRoomState,
+  join: VerifiedPdu,
+): Promise<StoredEvent> {
+  let position = 0;
+  const stored = await rooms.ctx.db.transaction(async (tx) => {
+    const create = [...verified.events.values()].find(
+      (e) => e.dag.type === 'm.room.create' && e.dag.state_key === '',
+    );
+    const existing = await loadRoom(tx, roomId);
+    if (existing === undefined) {
+      await tx.execute(
+        `INSERT INTO rooms (room_id, room_version, creator, created_ts, is_public, current_state_group, max_depth)
+         VALUES ($1, $2, $3, $4, 0, NULL, 0)`,
+        [roomId, roomVersion, create?.dag.sender ?? join.dag.sender, rooms.ctx.now()],
+      );
+    }
+    let maxDepth = existing?.maxDepth ?? 0;
+    for (const event of verified.events.values()) {
+      const { dag } = event;
+      maxDepth = Math.max(maxDepth, dag.depth);
+      await tx.execute(
+        `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
+           origin_server_ts, pdu, unsigned, state_group, outlier)
+         VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, NULL, NULL, 1)
+         ON CONFLICT (event_id) DO NOTHING`,
+        [
+          event.eventId,
+          roomId,
+          dag.depth,
+          dag.type,
+          dag.state_key ?? null,
+          dag.sender,
+          dag.origin_server_ts,
+          JSON.stringify(event.pdu),
+        ],
+      );
+    }
+    const group = await rooms.states.create(tx, roomId, null, verified.state);
+    const membershipPosition = await nextStreamPosition(tx);
+    await tx.execute('DELETE FROM room_current_state WHERE room_id = $1', [roomId]);
+    for (const eventId of verified.state.values()) {
+      const { dag } = verified.events.get(eventId) as VerifiedPdu;
+      const stateKey = dag.state_key ?? '';
+      await tx.execute(
+        'INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)',
+        [roomId, dag.type, stateKey, eventId],
+      );
+      const membership = dag.content['membership'];
+      if (dag.type === 'm.room.member' && typeof membership === 'string') {
+        await tx.execute(
+          `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
+           VALUES ($1, $2, $3, $4, $5, 0)
+           ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+             event_id = excluded.event_id, stream_position = excluded.stream_position`,
+          [roomId, stateKey, membership, eventId, membershipPosition],
+        );
+      }
+    }
+    await tx.execute('DELETE FROM room_forward_extremities WHERE room_id = $1', [roomId]);
+    // A stored remote invite (receive-invite.ts) is answered by this join.
+    await tx.execute('DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2', [
+      roomId,
+      join.dag.sender,
+    ]);
+    await tx.execute(
+      'UPDATE rooms SET current_state_group = $1, max_depth = $2 WHERE room_id = $3',
+      [group, maxDepth, roomId],
+    );
+    const room = await loadRoom(tx, roomId);
+    if (room === undefined) throw new Error('room row not readable');
+    const event = await rooms.persistBuilt(tx, room, join);
+    position = event.streamPosition ?? 0;
+    return event;
+  });
+  if (position > 0) rooms.ctx.notifier.notify(position);
+  return stored;
+}

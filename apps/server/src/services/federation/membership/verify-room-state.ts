@@ -1,0 +1,92 @@
+/**
+ * Checking the room state and auth chain a resident server returns from `send_join` (spec
+ * server-server-api "Joining Rooms": "the joining server … should verify the returned state and
+ * auth chain"): every PDU goes through format, signature and hash checks (verify-received.ts),
+ * then through the authorization rules against its own auth events, walking the auth chain
+ * from the create event upwards. An event that fails, or whose auth events are missing or
+ * failed, is rejected and left out; the state keeps only accepted events.
+ */
+import { checkAuth, type DagEvent, type RoomVersionRules, stateKeyOf } from '@weft/dag';
+import type { KeyLookup } from '@weft/signing';
+import { MatrixError } from '@weft/transport';
+
+import { stateMapOf } from '../../rooms/auth.ts';
+import { type VerifiedPdu, verifyReceivedPdu } from './verify-received.ts';
+
+/** The accepted part of a `send_join` response. */
+export interface VerifiedRoomState {
+  /** Every accepted event (state and auth chain), by event ID. */
+  readonly events: ReadonlyMap<string, VerifiedPdu>;
+  /** The accepted state: `stateKeyOf(type, stateKey)` → event ID. */
+  readonly state: ReadonlyMap<string, string>;
+  /** How many events were dropped (bad signature, bad format, refused by the rules). */
+  readonly rejected: number;
+}
+
+/** Verifies `state` and `authChain` (raw PDUs) of a room of `rules`. */
+export function verifyRoomState(
+  state: readonly unknown[],
+  authChain: readonly unknown[],
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+): VerifiedRoomState {
+  const received = new Map<string, VerifiedPdu>();
+  let rejected = 0;
+  const stateIds: string[] = [];
+  for (const [list, isState] of [
+    [authChain, false],
+    [state, true],
+  ] as const) {
+    for (const raw of list) {
+      try {
+        const pdu = verifyReceivedPdu(raw, rules, keyLookup);
+        received.set(pdu.eventId, pdu);
+        if (isState) stateIds.push(pdu.eventId);
+      } catch (error) {
+        if (!MatrixError.isInstance(error)) throw error;
+        rejected++;
+      }
+    }
+  }
+  const create = [...received.values()].find(
+    (e) => e.dag.type === 'm.room.create' && e.dag.state_key === '',
+  );
+  if (create === undefined) throw MatrixError.forbidden('The room state has no create event');
+
+  const verdict = new Map<string, boolean>();
+  const accepted = (id: string, path: Set<string>): boolean => {
+    const known = verdict.get(id);
+    if (known !== undefined) return known;
+    const event = received.get(id);
+    if (event === undefined || path.has(id)) return false;
+    path.add(id);
+    const authEvents = event.dag.auth_events.flatMap((authId) =>
+      accepted(authId, path) ? [(received.get(authId) as VerifiedPdu).dag] : [],
+    );
+    path.delete(id);
+    let ok = authEvents.length === event.dag.auth_events.length;
+    if (ok) {
+      const lookup = (authId: string): DagEvent | undefined =>
+        received.get(authId)?.dag ?? (authId === create.eventId ? create.dag : undefined);
+      ok = checkAuth(event.dag, stateMapOf(authEvents), rules, { authEvent: lookup }).allowed;
+    }
+    verdict.set(id, ok);
+    return ok;
+  };
+
+  const kept = new Map<string, VerifiedPdu>();
+  const resolved = new Map<string, string>();
+  for (const id of received.keys()) {
+    if (accepted(id, new Set())) kept.set(id, received.get(id) as VerifiedPdu);
+    else rejected++;
+  }
+  for (const id of stateIds) {
+    const event = kept.get(id);
+    if (event?.dag.state_key === undefined) continue;
+    resolved.set(stateKeyOf(event.dag.type, event.dag.state_key), id);
+  }
+  if (!resolved.has(stateKeyOf('m.room.create', ''))) {
+    throw MatrixError.forbidden('The room state has no valid create event');
+  }
+  return { events: kept, state: resolved, rejected };
+}

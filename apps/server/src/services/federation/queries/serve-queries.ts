@@ -1,0 +1,109 @@
+/**
+ * This server's answers to other servers' queries (spec server-server-api "Querying for
+ * information", "Device Management" and "End-to-End Encryption"):
+ * - `query/profile`: a local user's profile, or one field of it;
+ * - `query/directory`: a local alias' room ID and servers with joined members;
+ * - `user/devices`: a local user's devices with their identity keys and display names;
+ * - `user/keys/query` / `user/keys/claim`: device keys and one-time keys of local users.
+ * Requests naming users or aliases of other servers are refused (they must ask that server).
+ */
+import { MatrixError } from '@weft/transport';
+
+import type { AccountService } from '../../accounts/service.ts';
+import { currentStreamPosition } from '../../core/stream.ts';
+import type { E2eKeyService } from '../../e2e-keys/service.ts';
+import type { ProfileService } from '../../profile/service.ts';
+import { resolveAlias } from '../../rooms/directory.ts';
+import type { RoomService } from '../../rooms/service.ts';
+import { serverNameOf } from '../membership/types.ts';
+
+/** The services the query answers read. */
+export interface QuerySources {
+  readonly rooms: RoomService;
+  readonly accounts: AccountService;
+  readonly profile: ProfileService;
+  readonly e2eKeys: E2eKeyService;
+}
+
+function requireLocal(sources: QuerySources, id: string, what: string): void {
+  if (!id.includes(':') || serverNameOf(id) !== sources.rooms.ctx.config.serverName) {
+    throw MatrixError.invalidParam(`${what} is not on this server`);
+  }
+}
+
+/** `GET /v1/query/profile?user_id=…&field=…`. */
+export async function queryProfile(
+  sources: QuerySources,
+  userId: string,
+  field: string | undefined,
+): Promise<Record<string, unknown>> {
+  requireLocal(sources, userId, 'user_id');
+  const profile = (await sources.profile.get(userId)) as Record<string, unknown>;
+  if (field === undefined) return profile;
+  if (field !== 'displayname' && field !== 'avatar_url') {
+    throw MatrixError.invalidParam('field must be displayname or avatar_url');
+  }
+  return profile[field] === undefined ? {} : { [field]: profile[field] };
+}
+
+/** `GET /v1/query/directory?room_alias=…`. */
+export async function queryDirectory(
+  sources: QuerySources,
+  alias: string,
+): Promise<{ room_id: string; servers: string[] }> {
+  requireLocal(sources, alias, 'room_alias');
+  const roomId = await resolveAlias(sources.rooms, alias);
+  if (roomId === undefined) throw MatrixError.notFound('Room alias not found');
+  const own = sources.rooms.ctx.config.serverName;
+  const servers = new Set<string>([own]);
+  for (const member of await sources.rooms.members(roomId)) servers.add(serverNameOf(member));
+  return { room_id: roomId, servers: [...servers] };
+}
+
+/** `GET /v1/user/devices/{userId}`. */
+export async function userDevices(
+  sources: QuerySources,
+  userId: string,
+): Promise<Record<string, unknown>> {
+  requireLocal(sources, userId, 'userId');
+  if (!(await sources.accounts.userExists(userId))) throw MatrixError.notFound('Unknown user');
+  const { deviceKeys } = await sources.e2eKeys.query(new Map([[userId, []]]));
+  const keysOf = deviceKeys[userId] ?? {};
+  const devices = (await sources.accounts.listDevices(userId)).map((device) => {
+    const entry: Record<string, unknown> = { device_id: device.device_id };
+    const keys = keysOf[device.device_id] as Record<string, unknown> | undefined;
+    if (keys !== undefined) {
+      const { unsigned: _local, ...published } = keys;
+      entry['keys'] = published;
+    }
+    if (device.display_name !== undefined) entry['device_display_name'] = device.display_name;
+    return entry;
+  });
+  return {
+    user_id: userId,
+    stream_id: await currentStreamPosition(sources.rooms.ctx.db),
+    devices,
+  };
+}
+
+/** `POST /v1/user/keys/query`: only local users are answered. */
+export async function userKeysQuery(
+  sources: QuerySources,
+  requested: ReadonlyMap<string, readonly string[]>,
+): Promise<{ device_keys: Record<string, unknown> }> {
+  const own = sources.rooms.ctx.config.serverName;
+  const local = new Map([...requested].filter(([userId]) => serverNameOf(userId) === own));
+  const { deviceKeys } = await sources.e2eKeys.query(local);
+  return { device_keys: deviceKeys };
+}
+
+/** `POST /v1/user/keys/claim`: only local users' keys are claimed. */
+export async function userKeysClaim(
+  sources: QuerySources,
+  requested: ReadonlyMap<string, ReadonlyMap<string, string>>,
+): Promise<{ one_time_keys: Record<string, unknown> }> {
+  const own = sources.rooms.ctx.config.serverName;
+  const local = new Map([...requested].filter(([userId]) => serverNameOf(userId) === own));
+  const { oneTimeKeys } = await sources.e2eKeys.claim(local);
+  return { one_time_keys: oneTimeKeys };
+}
