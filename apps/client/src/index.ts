@@ -1,0 +1,14 @@
+// @weft/client public API: the whole surface is this list.
+export { ClientError, type ClientErrorCode, type ClientErrorContext } from './errors.ts';
+export {
+  type CreateRoomOptions,
+  type TimelineListener,
+  WeftClient,
+  type WeftClientOptions,
+} from './sdk/client.ts';
+export {
+  type DecryptionFailure,
+  type RawEvent,
+  RoomModel,
+  type TimelineEvent,
+} from './sdk/room-model.ts';

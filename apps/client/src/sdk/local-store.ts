@@ -1,0 +1,265 @@
+/**
+ * The client's local store: one SQLite file (`node:sqlite`) holding the sync token, the cached
+ * room state and timelines, and all crypto state. Every value is sealed with the key derived from
+ * the user's passphrase (store-cipher.ts); the Olm account and sessions are additionally stored
+ * only as pickles encrypted under the derived pickle key. Row keys (room, session and event IDs)
+ * are public identifiers and stay in the clear so rows can be found and deleted.
+ */
+import { DatabaseSync } from 'node:sqlite';
+
+import { ClientError } from '../errors.ts';
+import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
+
+const VERIFIER = 'weft-client-store-v1';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS olm_sessions (
+  sender_key TEXT NOT NULL, session_id TEXT NOT NULL, pickle TEXT NOT NULL, last_used INTEGER NOT NULL,
+  PRIMARY KEY (sender_key, session_id));
+CREATE TABLE IF NOT EXISTS room_keys (
+  room_id TEXT NOT NULL, session_id TEXT NOT NULL, value BLOB NOT NULL,
+  PRIMARY KEY (room_id, session_id));
+CREATE TABLE IF NOT EXISTS timeline (
+  room_id TEXT NOT NULL, pos INTEGER NOT NULL, event_id TEXT NOT NULL, value BLOB NOT NULL,
+  PRIMARY KEY (room_id, event_id));
+CREATE INDEX IF NOT EXISTS timeline_pos ON timeline (room_id, pos);
+CREATE TABLE IF NOT EXISTS plaintexts (
+  room_id TEXT NOT NULL, event_id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (room_id, event_id));
+CREATE TABLE IF NOT EXISTS replay (
+  session_id TEXT NOT NULL, message_index INTEGER NOT NULL, event_id TEXT NOT NULL,
+  PRIMARY KEY (session_id, message_index));
+`;
+
+/** A row of the cached timeline. */
+export interface StoredTimelineRow {
+  readonly pos: number;
+  readonly eventId: string;
+  readonly event: Record<string, unknown>;
+}
+
+/** The encrypted SQLite store behind a {@link WeftClient}. */
+export class LocalStore {
+  readonly #db: DatabaseSync;
+  readonly #keys: StoreKeys;
+
+  private constructor(db: DatabaseSync, keys: StoreKeys) {
+    this.#db = db;
+    this.#keys = keys;
+  }
+
+  /**
+   * Opens (or creates) the store at `path` with `passphrase`.
+   * @throws ClientError `wrong-passphrase` when the passphrase does not open an existing store.
+   */
+  static open(path: string, passphrase: string): LocalStore {
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    db.exec(SCHEMA);
+    const saltRow = db.prepare('SELECT value FROM meta WHERE name = ?').get('salt') as
+      | { value: Uint8Array }
+      | undefined;
+    let salt: Uint8Array;
+    if (saltRow === undefined) {
+      salt = newSalt();
+      const keys = deriveStoreKeys(passphrase, salt);
+      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('salt', salt);
+      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(
+        'verifier',
+        sealValue(keys.valueKey, 'meta/verifier', VERIFIER),
+      );
+      return new LocalStore(db, keys);
+    }
+    salt = Uint8Array.from(saltRow.value);
+    const keys = deriveStoreKeys(passphrase, salt);
+    const verifier = db.prepare('SELECT value FROM meta WHERE name = ?').get('verifier') as
+      | { value: Uint8Array }
+      | undefined;
+    let ok = false;
+    try {
+      ok =
+        verifier !== undefined &&
+        openValue(keys.valueKey, 'meta/verifier', verifier.value) === VERIFIER;
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      keys.valueKey.fill(0);
+      keys.pickleKey.fill(0);
+      db.close();
+      throw new ClientError('wrong-passphrase', 'the passphrase does not open this store');
+    }
+    return new LocalStore(db, keys);
+  }
+
+  /** The pickle key for Olm/Megolm pickles (derived from the passphrase). */
+  get pickleKey(): Uint8Array {
+    return this.#keys.pickleKey;
+  }
+
+  #seal(where: string, value: unknown): Uint8Array {
+    return sealValue(this.#keys.valueKey, where, JSON.stringify(value));
+  }
+
+  #open<T>(where: string, sealed: Uint8Array): T {
+    try {
+      return JSON.parse(openValue(this.#keys.valueKey, where, sealed)) as T;
+    } catch (cause) {
+      throw new ClientError(
+        'store-corrupt',
+        `a stored value failed authentication (${where.split('/')[0]})`,
+        {},
+        { cause },
+      );
+    }
+  }
+
+  /** Reads a sealed JSON value by name. */
+  get<T>(name: string): T | undefined {
+    const row = this.#db.prepare('SELECT value FROM kv WHERE name = ?').get(name) as
+      | { value: Uint8Array }
+      | undefined;
+    return row === undefined ? undefined : this.#open<T>(`kv/${name}`, row.value);
+  }
+
+  /** Writes a sealed JSON value by name (`undefined` deletes it). */
+  set(name: string, value: unknown): void {
+    if (value === undefined) {
+      this.#db.prepare('DELETE FROM kv WHERE name = ?').run(name);
+      return;
+    }
+    this.#db
+      .prepare(
+        'INSERT INTO kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+      )
+      .run(name, this.#seal(`kv/${name}`, value));
+  }
+
+  /** Every Olm session pickle held with a device (most recently used first). */
+  olmSessions(senderKey: string): Array<{ sessionId: string; pickle: string }> {
+    return (
+      this.#db
+        .prepare(
+          'SELECT session_id, pickle FROM olm_sessions WHERE sender_key = ? ORDER BY last_used DESC',
+        )
+        .all(senderKey) as Array<{ session_id: string; pickle: string }>
+    ).map((r) => ({ sessionId: r.session_id, pickle: r.pickle }));
+  }
+
+  /** Stores an Olm session pickle (already encrypted under the pickle key). */
+  putOlmSession(senderKey: string, sessionId: string, pickle: string): void {
+    this.#db
+      .prepare(
+        `INSERT INTO olm_sessions (sender_key, session_id, pickle, last_used) VALUES (?, ?, ?, ?)
+         ON CONFLICT(sender_key, session_id) DO UPDATE SET pickle = excluded.pickle, last_used = excluded.last_used`,
+      )
+      .run(senderKey, sessionId, pickle, Date.now());
+  }
+
+  /** Reads a sealed room-key record. */
+  getRoomKey<T>(roomId: string, sessionId: string): T | undefined {
+    const row = this.#db
+      .prepare('SELECT value FROM room_keys WHERE room_id = ? AND session_id = ?')
+      .get(roomId, sessionId) as { value: Uint8Array } | undefined;
+    return row === undefined
+      ? undefined
+      : this.#open<T>(`room_keys/${roomId}/${sessionId}`, row.value);
+  }
+
+  /** Writes a sealed room-key record. */
+  putRoomKey(roomId: string, sessionId: string, record: unknown): void {
+    this.#db
+      .prepare(
+        `INSERT INTO room_keys (room_id, session_id, value) VALUES (?, ?, ?)
+         ON CONFLICT(room_id, session_id) DO UPDATE SET value = excluded.value`,
+      )
+      .run(roomId, sessionId, this.#seal(`room_keys/${roomId}/${sessionId}`, record));
+  }
+
+  /** Erases a room key's row (forward-secret deletion relies on this being a real delete). */
+  deleteRoomKey(roomId: string, sessionId: string): void {
+    this.#db
+      .prepare('DELETE FROM room_keys WHERE room_id = ? AND session_id = ?')
+      .run(roomId, sessionId);
+  }
+
+  /** The session IDs of every key held for a room. */
+  roomKeyIds(roomId: string): string[] {
+    return (
+      this.#db.prepare('SELECT session_id FROM room_keys WHERE room_id = ?').all(roomId) as Array<{
+        session_id: string;
+      }>
+    ).map((r) => r.session_id);
+  }
+
+  /** Appends or replaces an event in the cached timeline at position `pos`. */
+  putTimelineEvent(roomId: string, pos: number, eventId: string, event: unknown): void {
+    this.#db
+      .prepare(
+        `INSERT INTO timeline (room_id, pos, event_id, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
+      )
+      .run(roomId, pos, eventId, this.#seal(`timeline/${roomId}/${eventId}`, event));
+  }
+
+  /** The cached timeline of a room, oldest first. */
+  timeline(roomId: string): StoredTimelineRow[] {
+    return (
+      this.#db
+        .prepare('SELECT pos, event_id, value FROM timeline WHERE room_id = ? ORDER BY pos')
+        .all(roomId) as Array<{ pos: number; event_id: string; value: Uint8Array }>
+    ).map((r) => ({
+      pos: r.pos,
+      eventId: r.event_id,
+      event: this.#open<Record<string, unknown>>(`timeline/${roomId}/${r.event_id}`, r.value),
+    }));
+  }
+
+  /** Drops the cached timeline of a room. */
+  dropTimeline(roomId: string): void {
+    this.#db.prepare('DELETE FROM timeline WHERE room_id = ?').run(roomId);
+  }
+
+  /** Keeps a decrypted event's plaintext, sealed (forward-secret rooms' own archive). */
+  putPlaintext(roomId: string, eventId: string, plaintext: unknown): void {
+    this.#db
+      .prepare(
+        `INSERT INTO plaintexts (room_id, event_id, value) VALUES (?, ?, ?)
+         ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
+      )
+      .run(roomId, eventId, this.#seal(`plaintexts/${roomId}/${eventId}`, plaintext));
+  }
+
+  /** A kept plaintext, if any. */
+  getPlaintext<T>(roomId: string, eventId: string): T | undefined {
+    const row = this.#db
+      .prepare('SELECT value FROM plaintexts WHERE room_id = ? AND event_id = ?')
+      .get(roomId, eventId) as { value: Uint8Array } | undefined;
+    return row === undefined
+      ? undefined
+      : this.#open<T>(`plaintexts/${roomId}/${eventId}`, row.value);
+  }
+
+  /**
+   * Replay check (spec: Megolm "message replays"): records that `eventId` used `messageIndex`
+   * of `sessionId`. Returns false when a different event already used that index.
+   */
+  checkReplay(sessionId: string, messageIndex: number, eventId: string): boolean {
+    const row = this.#db
+      .prepare('SELECT event_id FROM replay WHERE session_id = ? AND message_index = ?')
+      .get(sessionId, messageIndex) as { event_id: string } | undefined;
+    if (row !== undefined) return row.event_id === eventId;
+    this.#db
+      .prepare('INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?)')
+      .run(sessionId, messageIndex, eventId);
+    return true;
+  }
+
+  /** Closes the database and zeroes the derived keys. */
+  close(): void {
+    this.#db.close();
+    this.#keys.valueKey.fill(0);
+    this.#keys.pickleKey.fill(0);
+  }
+}
