@@ -5,6 +5,9 @@
 import { existsSync } from 'node:fs';
 
 import { benchOlm } from './olm.ts';
+import { benchPrimitives } from './primitives.ts';
+
+benchPrimitives();
 
 await benchOlm();
 

@@ -6,9 +6,13 @@
  * AES-256 key (32), the HMAC-SHA-256 key (32) and the CBC IV (16). The plaintext is PKCS#7-padded
  * and encrypted with AES-256-CBC; callers MAC the encoded message with `hmacSha256` and truncate.
  */
-import { aesCbcDecrypt, aesCbcEncrypt } from './aes.ts';
 import { RatchetError } from './errors.ts';
-import { hkdf, hmac } from './sha256.ts';
+import {
+  aes256CbcDecrypt,
+  aes256CbcEncrypt,
+  hkdfSha256 as hkdf,
+  hmacSha256 as hmac,
+} from './primitives.ts';
 
 /** The three keys derived from one message key. */
 export interface CipherKeys {
@@ -27,13 +31,16 @@ function requireBytes(value: unknown, name: string, length?: number): asserts va
   }
 }
 
-/** HKDF-SHA-256 (RFC 5869) output keying material (see `sha256.ts`). */
+/** HKDF-SHA-256 (RFC 5869) output keying material (`primitives.ts`), with argument checks. */
 export function hkdfSha256(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
   length: number,
 ): Uint8Array {
+  requireBytes(ikm, 'ikm');
+  requireBytes(salt, 'salt');
+  requireBytes(info, 'info');
   return hkdf(ikm, salt, info, length);
 }
 
@@ -65,11 +72,11 @@ function checkKeys(keys: CipherKeys): void {
   requireBytes(keys.iv, 'iv', 16);
 }
 
-/** AES-256-CBC with PKCS#7 padding (`aes.ts`). */
+/** AES-256-CBC with PKCS#7 padding (`primitives.ts`). */
 export function encryptCbc(keys: CipherKeys, plaintext: Uint8Array): Uint8Array {
   requireBytes(plaintext, 'plaintext');
   checkKeys(keys);
-  return aesCbcEncrypt(keys.aesKey, keys.iv, plaintext);
+  return aes256CbcEncrypt(keys.aesKey, keys.iv, plaintext);
 }
 
 /** AES-256-CBC decryption; a length that is not a whole number of blocks or bad PKCS#7 padding
@@ -82,12 +89,12 @@ export function decryptCbc(keys: CipherKeys, ciphertext: Uint8Array): Uint8Array
       context: { length: ciphertext.length },
     });
   }
-  const plaintext = aesCbcDecrypt(keys.aesKey, keys.iv, ciphertext);
+  const plaintext = aes256CbcDecrypt(keys.aesKey, keys.iv, ciphertext);
   if (plaintext === undefined) throw new RatchetError('bad-padding', 'invalid PKCS#7 padding');
   return plaintext;
 }
 
-/** HMAC-SHA-256 (RFC 2104), full 32-byte output. */
+/** HMAC-SHA-256 (RFC 2104), full 32-byte output (`primitives.ts`), with argument checks. */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   requireBytes(key, 'key');
   requireBytes(data, 'data');

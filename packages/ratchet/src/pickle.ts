@@ -176,11 +176,16 @@ export function openPickle(kind: string, text: string, pickleKey: Uint8Array): O
  * caller parses. libolm's envelope (`_olm_enc_output`): HKDF-SHA-256 of the caller's key bytes
  * with a zero salt and info "Pickle" gives AES key, MAC key and IV (as `deriveCipherKeys`);
  * the output is base64(AES-256-CBC(plaintext) ‖ first 8 bytes of HMAC-SHA-256(ciphertext)).
+ * The key is bytes, or a string taken as UTF-8 (as python-olm and libolm's JS bindings do).
  * Throws `RatchetError('bad-pickle')` on a wrong key or corruption. The caller zeroes the result.
+ * The one opener of libolm pickles, for Olm accounts and sessions and Megolm sessions alike.
  */
-export function openLibolmPickle(text: string, key: Uint8Array): Uint8Array {
+export function openLibolmPickle(text: string, pickleKey: Uint8Array | string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('pickle must be a string');
-  if (!(key instanceof Uint8Array)) throw new TypeError('pickle key must be a Uint8Array');
+  const key = typeof pickleKey === 'string' ? new TextEncoder().encode(pickleKey) : pickleKey;
+  if (!(key instanceof Uint8Array)) {
+    throw new TypeError('pickle key must be a string or a Uint8Array');
+  }
   let bytes: Uint8Array;
   try {
     bytes = decodeBase64(text);

@@ -1,6 +1,6 @@
 // The browser path of Megolm: a Node child process with `process.getBuiltinModule` removed before
-// @weft/ratchet loads, so Ed25519 must come from @noble/curves (the symmetric primitives are
-// JavaScript on every platform). Its output must equal this process's native-path output for the
+// @weft/ratchet loads, so Ed25519 must come from @noble/curves and AES, HMAC and HKDF from
+// @noble/ciphers and @noble/hashes (src/primitives.ts). Its output must equal this process's native-path output for the
 // same random stream, and it must read libolm's vectors (../shared/vectors/olm-megolm-generated.json).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import { GroupSession, InboundGroupSession } from '../src/index.ts';
 
 const indexUrl = new URL('../src/index.ts', import.meta.url).href;
 const signingUrl = new URL('../src/megolm/signing.ts', import.meta.url).href;
+const primitivesUrl = new URL('../src/primitives.ts', import.meta.url).href;
 
 interface Scenario {
   secret: string;
@@ -27,6 +28,7 @@ const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
 (async () => {
   const { GroupSession, InboundGroupSession } = await import(${JSON.stringify(indexUrl)});
   const { selectSigningImplementation } = await import(${JSON.stringify(signingUrl)});
+  const { selectPrimitives } = await import(${JSON.stringify(primitivesUrl)});
   const secret = Uint8Array.from(Buffer.from(input.secret, 'base64'));
   const outbound = new GroupSession(() => secret.slice());
   const sessionKey = outbound.sessionKey();
@@ -34,7 +36,7 @@ const input = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
   const inbound = InboundGroupSession.fromSessionKey(input.foreignKey);
   const decrypted = input.foreignMessages.map((m) => new TextDecoder().decode(inbound.decrypt(m).plaintext));
   process.stdout.write(JSON.stringify({
-    native: [selectSigningImplementation(true)],
+    native: [selectSigningImplementation(true), selectPrimitives('native')],
     sessionKey, messages, decrypted,
   }));
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -64,7 +66,7 @@ describe('Megolm without node:crypto', () => {
       foreignMessages,
     });
 
-    expect(pure.native).toEqual([false]);
+    expect(pure.native).toEqual([false, false]);
     const twin = new GroupSession(() => new Uint8Array(secret));
     expect(pure.sessionKey).toBe(twin.sessionKey());
     expect(pure.messages).toEqual(plaintexts.map((p) => twin.encrypt(p)));

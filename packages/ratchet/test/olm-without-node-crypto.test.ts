@@ -11,6 +11,7 @@ const original: Getter = process.getBuiltinModule;
 
 let formats: VectorFormat[];
 let selectCurveImplementation: (native: boolean) => boolean;
+let selectPrimitives: (choice: 'auto' | 'portable' | 'native') => boolean;
 
 beforeAll(async () => {
   vi.resetModules();
@@ -18,6 +19,7 @@ beforeAll(async () => {
   try {
     ({ formats } = await import('./vector-formats.ts'));
     ({ selectCurveImplementation } = await import('../src/olm/curve.ts'));
+    ({ selectPrimitives } = await import('../src/primitives.ts'));
   } finally {
     process.getBuiltinModule = original;
   }
@@ -28,8 +30,9 @@ afterAll(() => {
 });
 
 describe('Olm without node:crypto', () => {
-  it('cannot select the native curve path', () => {
+  it('cannot select the native curve path or native symmetric primitives', () => {
     expect(selectCurveImplementation(true)).toBe(false);
+    expect(selectPrimitives('native')).toBe(false);
   });
 
   it('reproduces every libolm Olm vector on the pure path', async () => {

@@ -126,6 +126,9 @@ describe('openLibolmPickle', () => {
       { numRuns: 30 },
     );
     expect(codeOf(() => openLibolmPickle('AAAA', utf8('k')))).toBe('bad-pickle');
-    expect(() => openLibolmPickle('AAAA', 'k' as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => openLibolmPickle('AAAA', 42 as unknown as Uint8Array)).toThrow(TypeError);
+    // A string key is its UTF-8 bytes (python-olm's and libolm's JS convention).
+    const text = sealLibolm(Uint8Array.of(1, 2, 3), 'pässword');
+    expect(openLibolmPickle(text, 'pässword')).toEqual(openLibolmPickle(text, utf8('pässword')));
   });
 });

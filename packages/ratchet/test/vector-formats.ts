@@ -10,7 +10,7 @@ import type { VectorCase, VectorFile, VectorFormat } from '@weft/test-vectors';
 
 import { decodeBase64 } from '../src/base64.ts';
 import { Account, type OlmMessage, Session } from '../src/index.ts';
-import { openLibolmPickle } from '../src/olm/libolm-pickle.ts';
+import { openLibolmPickle } from '../src/pickle.ts';
 import { megolmFormat } from './megolm-vector-format.ts';
 import { recordedRandom } from './olm-recorded-random.ts';
 

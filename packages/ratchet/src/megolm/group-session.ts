@@ -26,7 +26,6 @@ interface State {
   readonly ratchet: MegolmRatchet;
   readonly signing: SigningKey;
 }
-const encoder = new TextEncoder();
 
 // Lets the static restorers hand state to the constructor without a public parameter.
 let restoring: State | undefined;
@@ -151,7 +150,7 @@ export class GroupSession {
    * Throws `bad-pickle` (wrong key, corruption, key pair mismatch) or `unsupported-version`.
    */
   static fromLibolmPickle(pickle: string, key: string | Uint8Array): GroupSession {
-    const raw = openLibolmPickle(pickle, typeof key === 'string' ? encoder.encode(key) : key);
+    const raw = openLibolmPickle(pickle, key);
     try {
       const reader = new LibolmReader(raw);
       const version = reader.uint32();

@@ -39,7 +39,6 @@ interface State {
   verified: boolean;
 }
 let restoring: State | undefined;
-const encoder = new TextEncoder();
 
 /** Decrypts one sender's Megolm messages from the first index it was given onwards. */
 export class InboundGroupSession {
@@ -234,7 +233,7 @@ export class InboundGroupSession {
    * Throws `bad-pickle` (wrong key, corruption) or `unsupported-version`.
    */
   static fromLibolmPickle(pickle: string, key: string | Uint8Array): InboundGroupSession {
-    const raw = openLibolmPickle(pickle, typeof key === 'string' ? encoder.encode(key) : key);
+    const raw = openLibolmPickle(pickle, key);
     try {
       const reader = new LibolmReader(raw);
       const version = reader.uint32();

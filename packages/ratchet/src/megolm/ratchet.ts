@@ -7,7 +7,7 @@
  * are H_j(A) = HMAC-SHA-256(A, the single byte j) ("Advancing the ratchet").
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
-import { hmacInto, hmacKey, zeroizeHmacKey } from '../sha256.ts';
+import { hmacSha256 } from '../primitives.ts';
 
 /** Length of one ratchet part R_{i,j}. */
 export const PART_LENGTH = 32;
@@ -47,13 +47,17 @@ export class MegolmRatchet {
   }
 
   /**
-   * R_{i,to} = H_to(R_{i,from}) for each `to` in `targets` (given from 3 down): the key is expanded
+   * R_{i,to} = H_to(R_{i,from}) for each `to` in `targets` (given from 3 down): the key is copied
    * from R_{i,from} first, so overwriting R_{i,from} itself last is safe.
    */
   private rehash(from: number, targets: readonly number[]): void {
-    const key = hmacKey(this.data.subarray(from * PART_LENGTH, (from + 1) * PART_LENGTH));
-    for (const to of targets) hmacInto(key, SEEDS[to] as Uint8Array, this.data, to * PART_LENGTH);
-    zeroizeHmacKey(key);
+    const key = this.data.slice(from * PART_LENGTH, (from + 1) * PART_LENGTH);
+    for (const to of targets) {
+      const part = hmacSha256(key, SEEDS[to] as Uint8Array);
+      this.data.set(part, to * PART_LENGTH);
+      part.fill(0);
+    }
+    key.fill(0);
   }
 
   /**

@@ -8,7 +8,8 @@
  * leniency), so they accept exactly the same signatures; a test runs both on the same inputs.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha512 } from '@noble/hashes/sha2.js';
+
+import { expandedPublicKey, signWithExpanded } from '../ed25519-expanded.ts';
 
 interface NodeKeyObject {
   export(options: { format: 'der'; type: 'spki' }): Uint8Array;
@@ -139,64 +140,23 @@ export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
   };
 }
 
-const Point = ed25519.Point;
-const L = Point.Fn.ORDER;
-
-function scalarLE(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number);
-  return n;
-}
-
-function scalarBytes(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let v = n;
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
-
 /**
- * The key pair for a 64-byte expanded Ed25519 secret, the form libolm pickles (the SHA-512 of
- * the seed, clamped: RFC 8032 §5.1.5 steps 1–2). Signing follows RFC 8032 §5.1.6 from step 2;
- * it runs on @noble/curves only (OpenSSL accepts seeds, not expanded keys). Throws `RangeError`
- * for a wrong length; the caller checks `publicKey` against the one it stored.
+ * The key pair for a 64-byte expanded Ed25519 secret, the form libolm pickles; signing runs on
+ * @noble/curves only (`../ed25519-expanded.ts`). Throws `RangeError` for a wrong length; the
+ * caller checks `publicKey` against the one it stored.
  */
 export function signingKeyFromExpanded(expanded: Uint8Array): SigningKey {
   if (!(expanded instanceof Uint8Array) || expanded.length !== 64) {
     throw new RangeError('expanded Ed25519 key must be 64 bytes');
   }
-  const scalar = () => scalarLE(expanded.subarray(0, 32)) % L;
-  const publicKey = Point.BASE.multiply(scalar()).toBytes();
+  const publicKey = expandedPublicKey(expanded);
   return {
     publicKey,
     secret: expanded,
     form: 'expanded',
-    sign(message) {
-      const a = scalar();
-      // r = SHA-512(prefix ‖ M) mod L; R = rB; k = SHA-512(R ‖ A ‖ M) mod L; S = r + k·a mod L.
-      const r = scalarLE(sha512(concat(expanded.subarray(32), message))) % L;
-      const R = (r === 0n ? Point.ZERO : Point.BASE.multiply(r)).toBytes();
-      const k = scalarLE(sha512(concat(R, publicKey, message))) % L;
-      const signature = new Uint8Array(64);
-      signature.set(R);
-      signature.set(scalarBytes((r + k * a) % L), 32);
-      return signature;
-    },
+    sign: (message) => signWithExpanded(expanded, publicKey, message),
     zeroize: () => expanded.fill(0),
   };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** A verifier for one public key; hostile keys or signatures just fail to verify. */

@@ -12,17 +12,12 @@
  */
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { zeroize } from '../cipher.ts';
+import { expandedPublicKey, signWithExpanded } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
-import { openPickle, sealPickle } from '../pickle.ts';
+import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
-import {
-  curvePublicKey,
-  edPublicKey,
-  edPublicKeyExpanded,
-  edSign,
-  edSignExpanded,
-} from './curve.ts';
-import { type LibolmCurveKey, openLibolmPickle, parseLibolmAccount } from './libolm-pickle.ts';
+import { curvePublicKey, edPublicKey, edSign } from './curve.ts';
+import { type LibolmCurveKey, parseLibolmAccount } from './libolm-pickle.ts';
 import { decodePreKeyMessage, KEY_LENGTH } from './messages.ts';
 import { createInbound, createOutbound, type Session } from './session.ts';
 
@@ -119,7 +114,7 @@ export class Account {
     random: RandomSource,
   ) {
     this.#edSecret = edSecret;
-    this.#edPublic = edSecret.length === 32 ? edPublicKey(edSecret) : edPublicKeyExpanded(edSecret);
+    this.#edPublic = edSecret.length === 32 ? edPublicKey(edSecret) : expandedPublicKey(edSecret);
     this.#curvePrivate = curvePrivate;
     this.#curvePublic = curvePublicKey(curvePrivate);
     this.#oneTimeKeys = state.oneTimeKeys;
@@ -166,7 +161,7 @@ export class Account {
     const signature =
       this.#edSecret.length === 32
         ? edSign(this.#edSecret, bytes)
-        : edSignExpanded(this.#edSecret, this.#edPublic, bytes);
+        : signWithExpanded(this.#edSecret, this.#edPublic, bytes);
     return encodeBase64(signature);
   }
 

@@ -10,7 +10,6 @@
  * hands its random bytes to curve25519-donna, so recorded libolm randomness gives libolm's keys.
  */
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 
 import { decodeBase64 } from '../base64.ts';
 import { RatchetError } from '../errors.ts';
@@ -160,55 +159,4 @@ export function edSign(seed: Uint8Array, message: Uint8Array): Uint8Array {
     return Uint8Array.from(nodeCrypto.sign(null, message, key));
   }
   return ed25519.sign(message, seed);
-}
-
-const L = ed25519.Point.Fn.ORDER;
-
-function numberLE(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i] as number);
-  return n;
-}
-
-function bytesLE(n: bigint, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
-}
-
-/**
- * Ed25519 signing with an already expanded secret key (scalar ‖ prefix, 64 bytes), as libolm
- * stores it in account pickles instead of the seed (RFC 8032 §5.1.6, steps 2–6). Used only for
- * accounts imported from libolm; pure implementation, since OpenSSL accepts only seeds.
- */
-export function edSignExpanded(
-  expanded: Uint8Array,
-  publicKey: Uint8Array,
-  message: Uint8Array,
-): Uint8Array {
-  const scalar = numberLE(expanded.subarray(0, 32));
-  const prefixed = new Uint8Array(32 + message.length);
-  prefixed.set(expanded.subarray(32, 64));
-  prefixed.set(message, 32);
-  const r = numberLE(sha512(prefixed)) % L;
-  prefixed.fill(0);
-  const R = ed25519.Point.BASE.multiply(r).toBytes();
-  const challenge = new Uint8Array(64 + message.length);
-  challenge.set(R);
-  challenge.set(publicKey, 32);
-  challenge.set(message, 64);
-  const k = numberLE(sha512(challenge)) % L;
-  const S = (r + k * scalar) % L;
-  const signature = new Uint8Array(64);
-  signature.set(R);
-  signature.set(bytesLE(S, 32), 32);
-  return signature;
-}
-
-/** The Ed25519 public key of an expanded secret key: its scalar times the base point. */
-export function edPublicKeyExpanded(expanded: Uint8Array): Uint8Array {
-  return ed25519.Point.BASE.multiply(numberLE(expanded.subarray(0, 32)) % L).toBytes();
 }

@@ -9,10 +9,10 @@
  * - Authenticated encryption keys: AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80),
  *   and the message MAC is HMAC-SHA-256(HMAC_KEY, message) truncated to 8 bytes.
  *
- * The hashing is the package's shared per-message SHA-256/HMAC/HKDF (`../sha256.ts`).
+ * HMAC and HKDF come from the package's one primitives module (`../primitives.ts`).
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
-import { hkdf, hmac, hmacInto, hmacKey, zeroizeHmacKey } from '../sha256.ts';
+import { hkdfSha256 as hkdf, hmacSha256 as hmac } from '../primitives.ts';
 import { MAC_LENGTH } from './messages.ts';
 
 const encoder = new TextEncoder();
@@ -53,16 +53,10 @@ export interface ChainStep {
 
 /**
  * Mi,j = HMAC(Ci,j, 0x01) and Ci,j+1 = HMAC(Ci,j, 0x02) ("Creating a message key", "Advancing the
- * chain key"), expanding the HMAC key once for both.
+ * chain key").
  */
 export function advanceChain(chainKey: Uint8Array): ChainStep {
-  const key = hmacKey(chainKey);
-  const messageKey = new Uint8Array(32);
-  const nextChainKey = new Uint8Array(32);
-  hmacInto(key, MESSAGE_SEED, messageKey);
-  hmacInto(key, CHAIN_SEED, nextChainKey);
-  zeroizeHmacKey(key);
-  return { messageKey, nextChainKey };
+  return { messageKey: hmac(chainKey, MESSAGE_SEED), nextChainKey: hmac(chainKey, CHAIN_SEED) };
 }
 
 /** AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80). */

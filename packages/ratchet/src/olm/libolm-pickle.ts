@@ -2,10 +2,8 @@
  * Reading libolm's own pickles (libolm 3.x `olm_unpickle_account` / `olm_unpickle_session`), so
  * accounts and sessions can migrate from libolm to Weft.
  *
- * Envelope (libolm src/pickle_encoding.c, cipher.cpp): unpadded base64 of
- * AES-256-CBC(plaintext) ‖ HMAC-SHA-256(ciphertext)[0..8], with AES key, HMAC key and IV from
- * HKDF-SHA-256(zero salt, pickle key, info "Pickle", 80). Integers are big-endian uint32, flags one
- * byte. Layouts read here:
+ * The envelope is opened by `openLibolmPickle` (`../pickle.ts`, shared with Megolm); this module
+ * parses the plaintext. Integers are big-endian uint32, flags one byte. Layouts read here:
  *
  * - Account, version 4: Ed25519 public (32) + expanded private (64); Curve25519 public (32) +
  *   private (32); one-time key count, each {id, published, public, private}; fallback key count
@@ -16,47 +14,16 @@
  *
  * Every length is checked, and every stored public key must match its private key.
  */
-import { decodeBase64 } from '../base64.ts';
-import { decryptCbc, deriveCipherKeys, hmacSha256, macMatches, zeroizeKeys } from '../cipher.ts';
+import { expandedPublicKey } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
-import { curvePublicKey, edPublicKeyExpanded } from './curve.ts';
+import { curvePublicKey } from './curve.ts';
 import type { RatchetSnapshot } from './double-ratchet.ts';
 
-const MAC_LENGTH = 8;
 const ACCOUNT_VERSION = 4;
 const SESSION_VERSION = 1;
 
 function bad(message: string, cause?: unknown): RatchetError {
   return new RatchetError('bad-pickle', message, cause === undefined ? {} : { cause });
-}
-
-/** Authenticates and decrypts a libolm pickle; `bad-pickle` on a wrong key or corruption. */
-export function openLibolmPickle(pickle: string, pickleKey: Uint8Array | string): Uint8Array {
-  if (typeof pickle !== 'string') throw new TypeError('pickle must be a string');
-  const key = typeof pickleKey === 'string' ? new TextEncoder().encode(pickleKey) : pickleKey;
-  if (!(key instanceof Uint8Array))
-    throw new TypeError('pickle key must be a string or Uint8Array');
-  let raw: Uint8Array;
-  try {
-    raw = decodeBase64(pickle);
-  } catch (cause) {
-    throw bad('libolm pickle is not valid base64', cause);
-  }
-  if (raw.length < 16 + MAC_LENGTH) throw bad('libolm pickle is truncated');
-  const ciphertext = raw.subarray(0, raw.length - MAC_LENGTH);
-  const keys = deriveCipherKeys(key, 'Pickle');
-  try {
-    const mac = hmacSha256(keys.macKey, ciphertext).subarray(0, MAC_LENGTH);
-    if (!macMatches(mac, raw.subarray(ciphertext.length))) {
-      throw bad('libolm pickle authentication failed (wrong key or corrupted)');
-    }
-    return decryptCbc(keys, ciphertext);
-  } catch (error) {
-    if (RatchetError.isInstance(error) && error.code === 'bad-pickle') throw error;
-    throw bad('libolm pickle could not be decrypted', error);
-  } finally {
-    zeroizeKeys(keys);
-  }
 }
 
 /** Bounds-checked big-endian reader over a decrypted pickle. */
@@ -157,7 +124,7 @@ export function parseLibolmAccount(bytes: Uint8Array): LibolmAccount {
   checkVersion(reader, ACCOUNT_VERSION);
   const edPublic = reader.take(32);
   const ed25519Expanded = reader.take(64);
-  if (!sameBytes(edPublicKeyExpanded(ed25519Expanded), edPublic)) {
+  if (!sameBytes(expandedPublicKey(ed25519Expanded), edPublic)) {
     throw bad('libolm pickle has a mismatched Ed25519 key pair');
   }
   const curve25519Private = curvePair(reader);

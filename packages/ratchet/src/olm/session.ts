@@ -8,16 +8,16 @@
  * outbound side keeps sending pre-key messages (type 0) that carry those keys; afterwards it sends
  * normal messages (type 1). Sessions are created through `Account`.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { zeroize } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
-import { openPickle, sealPickle } from '../pickle.ts';
+import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
+import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { curvePublicKey } from './curve.ts';
 import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
-import { openLibolmPickle, parseLibolmSession } from './libolm-pickle.ts';
+import { parseLibolmSession } from './libolm-pickle.ts';
 import {
   decodeNormalMessage,
   decodePreKeyMessage,
@@ -124,7 +124,7 @@ export class Session {
     input.set(aliceIdentityKey, 0);
     input.set(aliceBaseKey, KEY_LENGTH);
     input.set(bobOneTimeKey, 2 * KEY_LENGTH);
-    return encodeBase64(sha256(input));
+    return encodeBase64(sha256Digest(input));
   }
 
   /** True once this session has decrypted a message; from then on it sends type-1 messages. */

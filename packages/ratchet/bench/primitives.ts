@@ -1,0 +1,103 @@
+/**
+ * The symmetric primitives (src/primitives.ts) on each path, at the sizes Olm and Megolm use:
+ * @noble ("portable") against OpenSSL through node:crypto ("native"). This is the measurement
+ * behind the automatic per-primitive choice (`auto`). Same CPU-time method as bench/olm.ts:
+ * process.cpuUsage, best of ROUNDS slices, the two paths taking their slices in turn.
+ */
+import { type Measurement, printComparison } from '@weft/bench';
+
+import {
+  aes256CbcDecrypt,
+  aes256CbcEncrypt,
+  hkdfSha256,
+  hmacSha256,
+  type PrimitiveChoice,
+  selectPrimitives,
+  sha256Digest,
+} from '../src/primitives.ts';
+
+const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300) / 2;
+const ROUNDS = 5;
+
+function cpuMillis(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+function rate(fn: () => unknown): number {
+  let iterations = 0;
+  const start = cpuMillis();
+  let now = start;
+  while (now - start < MILLIS) {
+    fn();
+    iterations += 1;
+    if (iterations % 8 === 0) now = cpuMillis();
+  }
+  return (iterations * 1000) / (now - start);
+}
+
+function bytes(length: number, fill: number): Uint8Array {
+  return new Uint8Array(length).map((_, i) => (i * 31 + fill) & 0xff);
+}
+
+const key = bytes(32, 1);
+const iv = bytes(16, 2);
+const info = new TextEncoder().encode('MEGOLM_KEYS');
+const zeroSalt = new Uint8Array(32);
+
+/** Each case: what it is, and the call. Sizes: ratchet steps, message keys, 200-byte messages. */
+const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
+  const seed = Uint8Array.of(1);
+  const macInput = bytes(250, 3);
+  const plaintext = bytes(200, 4);
+  const ciphertext = aes256CbcEncrypt(key, iv, plaintext);
+  const large = bytes(4096, 5);
+  const largeCt = aes256CbcEncrypt(key, iv, large);
+  const ratchet = bytes(128, 6);
+  return [
+    ['HMAC-SHA-256, 1-byte message (chain / ratchet step)', () => hmacSha256(key, seed)],
+    ['HMAC-SHA-256, 250-byte message (message MAC)', () => hmacSha256(key, macInput)],
+    ['HMAC-SHA-256, 4 KiB message', () => hmacSha256(key, large)],
+    [
+      'HKDF-SHA-256, 128-byte IKM → 80 bytes (Megolm keys)',
+      () => hkdfSha256(ratchet, zeroSalt, info, 80),
+    ],
+    ['AES-256-CBC encrypt, 200 bytes', () => aes256CbcEncrypt(key, iv, plaintext)],
+    ['AES-256-CBC decrypt, 208 bytes', () => aes256CbcDecrypt(key, iv, ciphertext)],
+    ['AES-256-CBC encrypt, 4 KiB', () => aes256CbcEncrypt(key, iv, large)],
+    ['AES-256-CBC decrypt, 4 KiB + 16', () => aes256CbcDecrypt(key, iv, largeCt)],
+    ['SHA-256, 96 bytes (Olm session ID)', () => sha256Digest(ratchet.subarray(0, 96))],
+  ];
+})();
+
+/** Prints portable vs native (and the automatic choice) for every case. */
+export function benchPrimitives(): void {
+  if (!selectPrimitives('native')) {
+    console.log('\nnode:crypto unavailable: no native primitives to compare');
+    return;
+  }
+  const choices: PrimitiveChoice[] = ['auto', 'portable', 'native'];
+  for (const [title, fn] of CASES) {
+    const best = new Map<PrimitiveChoice, number>(choices.map((c) => [c, 0]));
+    for (const choice of choices) {
+      selectPrimitives(choice);
+      for (let i = 0; i < 200; i++) fn();
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const choice of choices) {
+        selectPrimitives(choice);
+        best.set(choice, Math.max(best.get(choice) ?? 0, rate(fn)));
+      }
+    }
+    selectPrimitives('auto');
+    const row = (name: string, c: PrimitiveChoice): Measurement => ({
+      name,
+      opsPerSecond: best.get(c) ?? 0,
+      iterations: 0,
+    });
+    printComparison(`primitive: ${title} (ops per CPU second)`, row('weft (auto)', 'auto'), [
+      row('@noble (portable)', 'portable'),
+      row('node:crypto (native)', 'native'),
+    ]);
+  }
+}

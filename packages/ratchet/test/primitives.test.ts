@@ -1,0 +1,211 @@
+// src/primitives.ts: both implementations (@noble, and Node's OpenSSL reached at runtime) forced
+// in turn, each checked against OpenSSL called directly here (HMAC RFC 2104, HKDF RFC 5869,
+// AES-256-CBC with PKCS#7), and the two checked against each other byte for byte.
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import {
+  aes256CbcDecrypt,
+  aes256CbcEncrypt,
+  hkdfSha256,
+  hmacSha256,
+  NATIVE_FROM_BYTES,
+  type PrimitiveChoice,
+  selectPrimitives,
+  sha256Digest,
+} from '../src/primitives.ts';
+
+const CHOICES: PrimitiveChoice[] = ['portable', 'native', 'auto'];
+
+afterAll(() => {
+  selectPrimitives('auto');
+});
+
+function opensslEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Buffer {
+  const cipher = createCipheriv('aes-256-cbc', key, iv);
+  return Buffer.concat([cipher.update(plaintext), cipher.final()]);
+}
+
+function opensslRaw(key: Uint8Array, iv: Uint8Array, blocks: Uint8Array): Uint8Array {
+  const cipher = createCipheriv('aes-256-cbc', key, iv).setAutoPadding(false);
+  return new Uint8Array(Buffer.concat([cipher.update(blocks), cipher.final()]));
+}
+
+/** Runs `fn` with the given choice in force. */
+function on<T>(choice: PrimitiveChoice, fn: () => T): T {
+  selectPrimitives(choice);
+  try {
+    return fn();
+  } finally {
+    selectPrimitives('auto');
+  }
+}
+
+it('selectPrimitives reports that node:crypto is available under Node', () => {
+  expect(selectPrimitives('native')).toBe(true);
+  expect(selectPrimitives('auto')).toBe(true);
+});
+
+describe.each(CHOICES)('primitives on the %s path', (choice) => {
+  it('SHA-256 matches OpenSSL at every length across block and padding boundaries', () => {
+    const data = new Uint8Array(randomBytes(300));
+    on(choice, () => {
+      for (let length = 0; length <= 300; length++) {
+        const input = data.subarray(0, length);
+        expect(Buffer.from(sha256Digest(input)), `length ${length}`).toEqual(
+          createHash('sha256').update(input).digest(),
+        );
+      }
+    });
+  });
+
+  it('HMAC-SHA-256 matches OpenSSL at every data length across SHA-256 block boundaries', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const data = new Uint8Array(randomBytes(300));
+    on(choice, () => {
+      for (let length = 0; length <= 300; length++) {
+        const input = data.subarray(0, length);
+        expect(Buffer.from(hmacSha256(key, input)), `length ${length}`).toEqual(
+          createHmac('sha256', key).update(input).digest(),
+        );
+      }
+    });
+  });
+
+  it('HMAC-SHA-256 matches OpenSSL for short, block-sized and long keys', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uint8Array({ maxLength: 300 }),
+        (key, data) => {
+          const expected = createHmac('sha256', key).update(data).digest();
+          const got = on(choice, () => hmacSha256(key, data));
+          expect(got).toBeInstanceOf(Uint8Array);
+          expect(Buffer.from(got)).toEqual(expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('HKDF-SHA-256 matches OpenSSL for any salt (zero, empty, random, long), info and length', () => {
+    const salts = fc.oneof(
+      fc.constant(new Uint8Array(0)),
+      fc.integer({ min: 1, max: 64 }).map((n) => new Uint8Array(n)),
+      fc.uint8Array({ maxLength: 100 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        salts,
+        fc.uint8Array({ maxLength: 40 }),
+        fc.integer({ min: 1, max: 300 }),
+        (ikm, salt, info, length) => {
+          const expected = Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+          expect(Buffer.from(on(choice, () => hkdfSha256(ikm, salt, info, length)))).toEqual(
+            expected,
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+    on(choice, () => {
+      for (const length of [0, 8161, 1.5]) {
+        expect(() =>
+          hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), length),
+        ).toThrow(RangeError);
+      }
+    });
+  });
+
+  it('AES-256-CBC matches OpenSSL at every plaintext length 0..100 and across the native cutoff', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const iv = new Uint8Array(randomBytes(16));
+    const data = new Uint8Array(randomBytes(NATIVE_FROM_BYTES + 40));
+    const lengths = [...Array.from({ length: 101 }, (_, i) => i), NATIVE_FROM_BYTES - 1];
+    lengths.push(NATIVE_FROM_BYTES, NATIVE_FROM_BYTES + 33);
+    on(choice, () => {
+      for (const length of lengths) {
+        const pt = data.subarray(0, length);
+        const expected = opensslEncrypt(key, iv, pt);
+        expect(Buffer.from(aes256CbcEncrypt(key, iv, pt)), `length ${length}`).toEqual(expected);
+        expect(aes256CbcDecrypt(key, iv, expected), `length ${length}`).toEqual(pt);
+      }
+    });
+  });
+
+  it('accepts every valid PKCS#7 padding and rejects every malformed one', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const iv = new Uint8Array(randomBytes(16));
+    on(choice, () => {
+      for (let pad = 0; pad <= 255; pad++) {
+        const block = new Uint8Array(32).fill(0xaa);
+        block.fill(pad & 0xff, 32 - Math.min(pad, 16));
+        block[31] = pad;
+        const valid = pad >= 1 && pad <= 16;
+        const result = aes256CbcDecrypt(key, iv, opensslRaw(key, iv, block));
+        if (valid) expect(result, `pad ${pad}`).toEqual(block.subarray(0, 32 - pad));
+        else expect(result, `pad ${pad}`).toBeUndefined();
+        // Any single wrong byte inside the padding (first, middle or second to last) is refused.
+        for (const at of pad >= 2 && pad <= 16 ? [32 - pad, 32 - Math.ceil(pad / 2), 30] : []) {
+          const broken = block.slice();
+          broken[at] = (broken[at] as number) ^ 1;
+          expect(
+            aes256CbcDecrypt(key, iv, opensslRaw(key, iv, broken)),
+            `pad ${pad} @${at}`,
+          ).toBeUndefined();
+        }
+      }
+    });
+  });
+});
+
+describe('portable and native paths', () => {
+  it('agree byte for byte on random keys, IVs and inputs, including random ciphertexts', () => {
+    const sizes = fc.oneof(
+      fc.integer({ min: 0, max: 300 }),
+      fc.integer({ min: NATIVE_FROM_BYTES - 20, max: NATIVE_FROM_BYTES + 300 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        sizes.chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+        fc.uint8Array({ maxLength: 40 }),
+        (key, iv, data, info) => {
+          const run = () => {
+            const blocks = data.subarray(0, data.length - (data.length % 16));
+            return {
+              sha256: sha256Digest(data),
+              hmac: hmacSha256(key, data),
+              hkdf: hkdfSha256(data, key, info, 80),
+              encrypted: aes256CbcEncrypt(key, iv, data),
+              // Random blocks: mostly bad padding, sometimes valid; both paths must agree.
+              decrypted: blocks.length === 0 ? null : (aes256CbcDecrypt(key, iv, blocks) ?? null),
+            };
+          };
+          const portable = on('portable', run);
+          expect(on('native', run)).toEqual(portable);
+          expect(on('auto', run)).toEqual(portable);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('never return the caller a Node Buffer (results compare equal to plain Uint8Arrays)', () => {
+    const key = new Uint8Array(32).fill(1);
+    const iv = new Uint8Array(16).fill(2);
+    on('native', () => {
+      for (const value of [
+        hmacSha256(key, new Uint8Array(5)),
+        hkdfSha256(key, new Uint8Array(0), new Uint8Array(0), 32),
+        aes256CbcEncrypt(key, iv, new Uint8Array(5)),
+      ]) {
+        expect(Object.getPrototypeOf(value)).toBe(Uint8Array.prototype);
+      }
+    });
+  });
+});
