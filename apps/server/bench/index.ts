@@ -1,7 +1,19 @@
 /**
- * `npm run bench -w apps/server`: the homeserver's benchmarks (issue 5's targets), printed as
- * figures; see the results table in the app's README.
+ * `npm run bench -w apps/server`: the homeserver against issue 5's targets, on real server
+ * processes over loopback HTTP (never part of the test run):
+ * 1. sync-load.ts — 100 clients long-polling /sync across 10 rooms while senders send:
+ *    throughput (events/s) and send→sync delivery latency p50/p99; then the initial sync of a
+ *    user in 1,000 rooms;
+ * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms.
+ * Targets: ≥ 1,000 events/s with p99 < 50 ms; initial sync in 1,000 rooms < 1 s; RSS < 150 MB.
+ * The machine is shared (2 cores); figures vary from run to run.
  */
+import { runMemoryBench } from './memory.ts';
 import { runSyncLoadBench } from './sync-load.ts';
 
+console.log(
+  'weft-server benchmark (targets: ≥1000 events/s, p99 < 50 ms, initial sync < 1 s, RSS < 150 MB)\n',
+);
 await runSyncLoadBench();
+console.log('');
+await runMemoryBench();

@@ -1,0 +1,102 @@
+/**
+ * Server memory at issue 5's size: a weft-server process (test/spawn.ts) with 1,000 users and
+ * 1,000 rooms (each user creates a room and the next user joins it), after every user has done an
+ * initial sync so caches are warm. Prints the process's resident set size from
+ * /proc/<pid>/status (VmRSS). Lower the sizes with WEFT_BENCH_USERS for a quick run.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+
+import { spawnServer } from '../test/spawn.ts';
+
+const USERS = Number(process.env['WEFT_BENCH_USERS'] ?? 1000);
+
+type Json = Record<string, unknown>;
+
+/** VmRSS of a process, in MiB. */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+async function pool<T>(
+  count: number,
+  limit: number,
+  work: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await work(i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** Runs the memory scenario and prints its figures; returns the RSS in MiB. */
+export async function runMemoryBench(): Promise<number> {
+  const server = await spawnServer({ serverName: 'mem.bench', startTimeoutMs: 60_000 });
+  const call = async (method: string, path: string, token?: string, body?: unknown) => {
+    const response = await fetch(server.url + path, {
+      method,
+      headers: {
+        ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await response.json()) as Json;
+    if (response.status !== 200 && !(response.status === 401 && 'session' in json)) {
+      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    }
+    return json;
+  };
+  try {
+    const idle = rssMiB(server.pid);
+    const started = performance.now();
+    // Registered without a password (no scrypt): the figure is about rooms and users, not KDFs.
+    const tokens = await pool(USERS, 8, async (i) => {
+      const challenge = await call('POST', '/_matrix/client/v3/register', undefined, {
+        username: `m${i}`,
+      });
+      const done = await call('POST', '/_matrix/client/v3/register', undefined, {
+        username: `m${i}`,
+        auth: { type: 'm.login.dummy', session: challenge['session'] },
+      });
+      return String(done['access_token']);
+    });
+    const roomIds = await pool(USERS, 4, async (i) => {
+      const room = await call('POST', '/_matrix/client/v3/createRoom', tokens[i], {
+        preset: 'public_chat',
+        name: `room ${i}`,
+      });
+      return String(room['room_id']);
+    });
+    await pool(USERS, 4, async (i) => {
+      const joiner = tokens[(i + 1) % USERS];
+      await call(
+        'POST',
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomIds[i] ?? '')}/join`,
+        joiner,
+        {},
+      );
+    });
+    await pool(USERS, 8, (i) => call('GET', '/_matrix/client/v3/sync?timeout=0', tokens[i]));
+    const seconds = (performance.now() - started) / 1000;
+    const rss = rssMiB(server.pid);
+    console.log(
+      `memory: ${USERS} users, ${USERS} rooms (${2 * USERS} joined members), each user synced once`,
+    );
+    console.log(
+      `  server RSS           ${rss.toFixed(0)} MiB (idle at start ${idle.toFixed(0)} MiB)`,
+    );
+    console.log(`  set-up took          ${seconds.toFixed(1)} s`);
+    return rss;
+  } finally {
+    await server.stop();
+    rmSync(server.dataDir, { recursive: true, force: true });
+  }
+}
