@@ -4,7 +4,7 @@
  * transactions, unique violations, stream positions — and the round trips of the account, profile,
  * account-data, filter, push-rule, presence and media stores, through the same SQL on each.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,6 +19,7 @@ import type { ServerContext } from '../src/services/core/context.ts';
 import { Notifier } from '../src/services/core/notifier.ts';
 import { currentStreamPosition, nextStreamPosition } from '../src/services/core/stream.ts';
 import { FilterService } from '../src/services/filters/service.ts';
+import { MediaService } from '../src/services/media/service.ts';
 import { insertMedia, selectMedia } from '../src/services/media/store.ts';
 import { PresenceService } from '../src/services/presence/service.ts';
 import { ProfileService } from '../src/services/profile/service.ts';
@@ -307,5 +308,25 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
       filename: 'ä.png',
       size: 3,
     });
+  });
+  it('keeps no media file when its row does not commit', async () => {
+    const { config: otherConfig, dir: otherDir } = await freshDatabase(backend);
+    const closed = await openDatabase(otherConfig, otherDir);
+    await closed.close();
+    const media = new MediaService(contextFor(closed, otherDir));
+    const failure = await media
+      .upload('@m:storage.test', new Uint8Array([1, 2, 3]), 'image/png', undefined)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(failure).toBeDefined();
+    const root = join(otherDir, 'media');
+    const files = existsSync(root)
+      ? readdirSync(root, { recursive: true, withFileTypes: true }).filter((entry) =>
+          entry.isFile(),
+        )
+      : [];
+    expect(files).toEqual([]);
   });
 });

@@ -57,6 +57,7 @@ function toDeviceInfo(row: DeviceRow): DeviceInfo {
 export class AccountService {
   readonly #ctx: ServerContext;
   readonly #deviceListeners: DeviceChangeListener[] = [];
+  #dummy: Promise<string> | undefined;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -123,15 +124,20 @@ export class AccountService {
       'SELECT password_hash, deactivated FROM users WHERE user_id = $1',
       [options.userId],
     );
-    const ok =
-      row !== undefined &&
-      row.deactivated === 0 &&
-      row.password_hash !== null &&
-      (await verifyPassword(options.password, row.password_hash));
+    // An unknown user costs the same scrypt run as a known one, so timing does not tell them apart.
+    const stored = row?.password_hash ?? (await this.#dummyHash());
+    const matches = await verifyPassword(options.password, stored);
+    const ok = row !== undefined && row.deactivated === 0 && row.password_hash !== null && matches;
     if (!ok) throw MatrixError.forbidden('Invalid username or password');
     return this.#ctx.db.transaction((tx) =>
       this.#login(tx, options.userId, options.deviceId, options.deviceDisplayName),
     );
+  }
+
+  /** A hash of a random password with the current parameters, made once. */
+  #dummyHash(): Promise<string> {
+    this.#dummy ??= hashPassword(randomBytes(16).toString('hex'));
+    return this.#dummy;
   }
 
   /** Checks a user's password (User-Interactive Auth `m.login.password`). */

@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { MatrixError } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
-import { insertMedia, readMediaFile, selectMedia, writeMediaFile } from './store.ts';
+import {
+  insertMedia,
+  readMediaFile,
+  removeMediaFile,
+  selectMedia,
+  writeMediaFile,
+} from './store.ts';
 
 /** Spec "Security considerations": media IDs are `[A-Za-z0-9_-]` only (no path traversal). */
 const MEDIA_ID = /^[A-Za-z0-9_-]{1,255}$/;
@@ -49,17 +55,23 @@ export class MediaService {
     }
     const mediaId = randomBytes(18).toString('base64url');
     await writeMediaFile(this.#root, mediaId, bytes);
-    await this.#ctx.db.transaction((tx) =>
-      insertMedia(tx, {
-        media_id: mediaId,
-        user_id: userId,
-        content_type: contentType,
-        filename: filename ?? null,
-        size: bytes.byteLength,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        created_ts: this.#ctx.now(),
-      }),
-    );
+    try {
+      await this.#ctx.db.transaction((tx) =>
+        insertMedia(tx, {
+          media_id: mediaId,
+          user_id: userId,
+          content_type: contentType,
+          filename: filename ?? null,
+          size: bytes.byteLength,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          created_ts: this.#ctx.now(),
+        }),
+      );
+    } catch (error) {
+      // No row, no media: do not leave the file behind.
+      await removeMediaFile(this.#root, mediaId);
+      throw error;
+    }
     return `mxc://${this.#ctx.config.serverName}/${mediaId}`;
   }
 

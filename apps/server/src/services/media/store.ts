@@ -49,6 +49,11 @@ export async function writeMediaFile(root: string, mediaId: string, bytes: Uint8
   }
 }
 
+/** Deletes a media file (missing is fine). */
+export async function removeMediaFile(root: string, mediaId: string): Promise<void> {
+  await rm(mediaPath(root, mediaId), { force: true });
+}
+
 export function readMediaFile(root: string, mediaId: string): Promise<Buffer> {
   return readFile(mediaPath(root, mediaId));
 }
