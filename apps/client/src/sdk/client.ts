@@ -16,7 +16,7 @@ import {
   type ToDeviceMessage,
   toEncryptionContent,
 } from '@weft/epoch';
-import { backoffDelay, MatrixHttpClient, matrixPath } from '@weft/transport';
+import { backoffDelay, MatrixHttpClient, matrixPath, type RetryOptions } from '@weft/transport';
 
 import { ClientError } from '../errors.ts';
 import { LocalStore } from './local-store.ts';
@@ -40,6 +40,8 @@ export interface WeftClientOptions {
   readonly storePath: string;
   /** Passphrase protecting the store (keys are derived from it with scrypt). */
   readonly passphrase: string;
+  /** Retry settings of every request (default: the transport's, 4 attempts from 500 ms). */
+  readonly retry?: RetryOptions;
 }
 
 /** Options of {@link WeftClient.createRoom}. */
@@ -70,6 +72,7 @@ export type TimelineListener = (roomId: string, event: TimelineEvent) => void;
 export class WeftClient {
   readonly #homeserver: string;
   readonly #store: LocalStore;
+  readonly #retry: RetryOptions;
   #session: Session | undefined;
   #http: MatrixHttpClient | undefined;
   #olm: OlmMachine | undefined;
@@ -83,9 +86,10 @@ export class WeftClient {
   #syncAbort: AbortController | undefined;
   #syncing: Promise<void> | undefined;
 
-  private constructor(homeserver: string, store: LocalStore) {
+  private constructor(homeserver: string, store: LocalStore, retry: RetryOptions) {
     this.#homeserver = homeserver;
     this.#store = store;
+    this.#retry = retry;
   }
 
   /**
@@ -94,7 +98,11 @@ export class WeftClient {
    */
   static open(options: WeftClientOptions): WeftClient {
     const store = LocalStore.open(options.storePath, options.passphrase);
-    const client = new WeftClient(options.homeserver.replace(/\/+$/, ''), store);
+    const client = new WeftClient(
+      options.homeserver.replace(/\/+$/, ''),
+      store,
+      options.retry ?? {},
+    );
     const session = store.get<Session>('session');
     if (session !== undefined) client.#start(session);
     return client;
@@ -136,9 +144,9 @@ export class WeftClient {
   #start(session: Session): void {
     this.#session = session;
     this.#http = new MatrixHttpClient({
-      baseUrl: session.homeserver,
+      baseUrl: this.#homeserver,
       accessToken: session.accessToken,
-      retry: { maxAttempts: 4 },
+      retry: this.#retry,
     });
     this.#olm = OlmMachine.load(session.userId, session.deviceId, this.#store, this.#http);
     this.#crypto = new RoomCrypto(this.#olm, this.#store);
