@@ -137,6 +137,13 @@ describe('spec schemas of the account and user-data endpoints', () => {
     await check('profile.yaml', '/profile/{userId}', 'GET', `${V3}/profile/${enc(userId)}`);
     await check(
       'profile.yaml',
+      '/profile/{userId}/{keyName}',
+      'DELETE',
+      `${V3}/profile/${enc(userId)}/avatar_url`,
+      { token },
+    );
+    await check(
+      'profile.yaml',
       '/profile/{userId}',
       'GET',
       `${V3}/profile/${enc('@nobody:test.local')}`,

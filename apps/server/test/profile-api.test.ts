@@ -53,6 +53,23 @@ describe('profile', () => {
       body: {},
     });
     expect((await server.client.request('GET', base)).body).toEqual({ displayname: 'Alice ✨' });
+
+    // DELETE (spec v1.16) removes a field; deleting an absent one is fine too.
+    for (let i = 0; i < 2; i++) {
+      const deleted = await server.client.request('DELETE', `${base}/displayname`, {
+        token: alice.accessToken,
+      });
+      expect(deleted.status).toBe(200);
+    }
+    expect((await server.client.request('GET', base)).body).toEqual({});
+    const foreign = await server.client.request(
+      'DELETE',
+      `${V3}/profile/${enc('@x:test.local')}/displayname`,
+      {
+        token: alice.accessToken,
+      },
+    );
+    expect(foreign.status).toBe(403);
   });
 
   it("refuses other users' profiles, wrong types, unknown users and bad IDs", async () => {

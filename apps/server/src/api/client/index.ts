@@ -19,6 +19,7 @@ import { registerMembers } from './members.ts';
 import { registerMessages } from './messages.ts';
 import { registerPresence } from './presence.ts';
 import { registerProfile } from './profile.ts';
+import { registerProfileDelete } from './profile-delete.ts';
 import { registerPublicRooms } from './public-rooms.ts';
 import { registerPushRules } from './push-rules.ts';
 import { registerReadMarkers } from './read-markers.ts';
@@ -49,6 +50,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerAccountPassword(app, services);
   registerCapabilities(app);
   registerProfile(app, services);
+  registerProfileDelete(app, services);
   registerAccountData(app, services);
   registerFilters(app, services);
   registerPushRules(app, services);
