@@ -25,6 +25,8 @@ const BIG_ROOMS = Number(process.env['WEFT_BENCH_BIG_ROOMS'] ?? 1000);
 
 type Json = Record<string, unknown>;
 
+const LIMIT_FILTER = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 1000 } } }));
+
 interface User {
   readonly userId: string;
   readonly token: string;
@@ -38,7 +40,18 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
   const main = resolve(dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
   const child = spawn(
     process.execPath,
-    ['--conditions=weft-source', main, '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    [
+      // WEFT_BENCH_PROFILE=DIR writes the server's CPU profile there (for finding hot spots).
+      ...(process.env['WEFT_BENCH_PROFILE']
+        ? [`--cpu-prof-dir=${process.env['WEFT_BENCH_PROFILE']}`, '--cpu-prof']
+        : []),
+      '--conditions=weft-source',
+      main,
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const url = await new Promise<string>((ok, fail) => {
@@ -150,7 +163,8 @@ export async function runSyncLoadBench(): Promise<void> {
       while (!stop) {
         const response = await call(
           'GET',
-          `/_matrix/client/v3/sync?timeout=30000&since=${since}`,
+          // A timeline limit above any backlog, so every event arrives (no `limited` gaps).
+          `/_matrix/client/v3/sync?timeout=30000&since=${since}&filter=${LIMIT_FILTER}`,
           user.token,
         );
         since = String(response['next_batch']);

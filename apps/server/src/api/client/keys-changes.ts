@@ -13,6 +13,7 @@ function position(raw: string | null, name: string): number {
   return token.position;
 }
 
+/** Registers `GET /keys/changes`. */
 export function registerKeysChanges(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'GET',

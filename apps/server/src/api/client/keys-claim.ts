@@ -30,6 +30,7 @@ function parseClaim(json: Record<string, unknown>): Map<string, Map<string, stri
   return out;
 }
 
+/** Registers `POST /keys/claim`. */
 export function registerKeysClaim(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'POST',

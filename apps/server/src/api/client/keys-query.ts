@@ -25,6 +25,7 @@ function parseQuery(json: Record<string, unknown>): Map<string, string[]> {
   return out;
 }
 
+/** Registers `POST /keys/query`. */
 export function registerKeysQuery(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'POST',

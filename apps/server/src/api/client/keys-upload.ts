@@ -23,6 +23,7 @@ function parseUpload(json: Record<string, unknown>): KeyUpload {
   return out;
 }
 
+/** Registers `POST /keys/upload`. */
 export function registerKeysUpload(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'POST',

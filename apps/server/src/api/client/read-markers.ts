@@ -34,6 +34,7 @@ export async function setReadMarkers(
   }
 }
 
+/** Registers `POST /rooms/{roomId}/read_markers`. */
 export function registerReadMarkers(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'POST',

@@ -26,6 +26,7 @@ function parseThreadId(body: Record<string, unknown>, receiptType: string): stri
   return threadId;
 }
 
+/** Registers `POST /rooms/{roomId}/receipt/{receiptType}/{eventId}`. */
 export function registerReceipt(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'POST',

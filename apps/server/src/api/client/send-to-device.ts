@@ -28,6 +28,7 @@ function parseMessages(json: Record<string, unknown>): Messages {
   return out;
 }
 
+/** Registers `PUT /sendToDevice/{eventType}/{txnId}`. */
 export function registerSendToDevice(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'PUT',

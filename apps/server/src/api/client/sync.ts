@@ -51,6 +51,7 @@ function parseBoolean(raw: string | null, name: string): boolean {
   throw MatrixError.invalidParam(`${name} must be true or false`);
 }
 
+/** Registers `GET /sync`; stored filters are looked up with `options.filterLookup`. */
 export function registerSync(
   app: ClientApp,
   services: Services,

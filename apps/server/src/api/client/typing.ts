@@ -25,6 +25,7 @@ function parseTypingBody(json: Record<string, unknown>): TypingBody {
   return { typing, timeout: DEFAULT_TYPING_TIMEOUT_MS };
 }
 
+/** Registers `PUT /rooms/{roomId}/typing/{userId}`. */
 export function registerTyping(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
     method: 'PUT',

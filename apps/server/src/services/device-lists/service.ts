@@ -27,6 +27,7 @@ export interface DeviceListChanges {
   readonly left: string[];
 }
 
+/** Device-list changes: recording them and answering `changed` / `left` between tokens. */
 export class DeviceListService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;

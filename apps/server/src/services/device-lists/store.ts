@@ -1,6 +1,7 @@
 /** SQL of the device-list service: `device_list_changes`, plus read-only membership queries. */
 import type { SqlExecutor } from '../../storage/index.ts';
 
+/** Records that `userId`'s device list changed at `position`. */
 export async function insertDeviceListChange(
   tx: SqlExecutor,
   userId: string,

@@ -65,6 +65,7 @@ interface KeyCounts {
   readonly unusedFallbackTypes: string[];
 }
 
+/** Device, one-time and fallback keys: upload, query, claim, and the counts `/sync` reports. */
 export class E2eKeyService {
   readonly #ctx: ServerContext;
   readonly #deviceLists: DeviceListService;

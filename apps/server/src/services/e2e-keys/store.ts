@@ -1,6 +1,7 @@
 /** SQL of the end-to-end keys service: `e2e_device_keys`, `e2e_one_time_keys`, `e2e_fallback_keys`. */
 import type { SqlExecutor } from '../../storage/index.ts';
 
+/** A device's stored identity keys (canonical JSON), if any. */
 export async function deviceKeysJson(
   db: SqlExecutor,
   userId: string,
@@ -13,6 +14,7 @@ export async function deviceKeysJson(
   return row?.key_json;
 }
 
+/** Stores (or replaces) a device's identity keys. */
 export async function putDeviceKeys(
   tx: SqlExecutor,
   userId: string,
@@ -39,6 +41,7 @@ export async function deviceKeysOfUser(
   );
 }
 
+/** An unclaimed one-time key's JSON by its ID, if stored. */
 export async function oneTimeKeyJson(
   db: SqlExecutor,
   userId: string,
@@ -54,6 +57,7 @@ export async function oneTimeKeyJson(
   return row?.key_json;
 }
 
+/** Stores one one-time key. */
 export async function insertOneTimeKey(
   tx: SqlExecutor,
   userId: string,
@@ -104,6 +108,7 @@ export async function takeOneTimeKey(
   );
 }
 
+/** A device's fallback key of `algorithm`, with its used flag. */
 export async function fallbackKey(
   db: SqlExecutor,
   userId: string,
@@ -117,6 +122,7 @@ export async function fallbackKey(
   );
 }
 
+/** Stores (or replaces, unused) a device's fallback key of `algorithm`. */
 export async function putFallbackKey(
   tx: SqlExecutor,
   userId: string,
@@ -134,6 +140,7 @@ export async function putFallbackKey(
   );
 }
 
+/** Marks a fallback key as handed out by a claim. */
 export async function markFallbackKeyUsed(
   tx: SqlExecutor,
   userId: string,
@@ -146,6 +153,7 @@ export async function markFallbackKeyUsed(
   );
 }
 
+/** Algorithms of a device's fallback keys that no claim has used. */
 export async function unusedFallbackAlgorithms(
   db: SqlExecutor,
   userId: string,

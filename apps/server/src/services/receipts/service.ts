@@ -22,6 +22,7 @@ export type ReceiptType = 'm.read' | 'm.read.private';
 /** Stores the `m.fully_read` room account data event (the account-data owner provides it). */
 export type FullyReadWriter = (userId: string, roomId: string, eventId: string) => Promise<void>;
 
+/** Read receipts: writing them and building the `m.receipt` events `/sync` delivers. */
 export class ReceiptService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;

@@ -1,6 +1,7 @@
 /** SQL of the receipts service: `receipts`. */
 import type { SqlExecutor } from '../../storage/index.ts';
 
+/** A `receipts` row. */
 export type ReceiptRow = {
   readonly room_id: string;
   readonly receipt_type: string;
@@ -11,6 +12,7 @@ export type ReceiptRow = {
   readonly stream_position: number;
 };
 
+/** Sets the receipt of (room, type, user, thread) to an event at a stream position. */
 export async function upsertReceipt(
   tx: SqlExecutor,
   receipt: Omit<ReceiptRow, 'stream_position'> & { readonly position: number },
@@ -33,6 +35,7 @@ export async function upsertReceipt(
   );
 }
 
+/** The event a user's receipt of a type and thread points at, if any. */
 export async function currentReceipt(
   db: SqlExecutor,
   roomId: string,

@@ -15,6 +15,7 @@ export const DEFAULT_TIMELINE_LIMIT = 10;
 /** A cap so a client cannot make one sync read an unbounded history. */
 export const MAX_TIMELINE_LIMIT = 1000;
 
+/** A parsed sync filter: what this server applies of the spec's `Filter`. */
 export interface SyncFilter {
   readonly rooms: ReadonlySet<string> | undefined;
   readonly notRooms: ReadonlySet<string>;

@@ -90,6 +90,7 @@ export interface SyncSources {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** `/sync`: response assembly and long-polling (see the module comment). */
 export class SyncService {
   readonly #ctx: ServerContext;
   readonly #sources: SyncSources;

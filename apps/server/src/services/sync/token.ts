@@ -13,6 +13,7 @@ export interface SyncToken {
   readonly toDevice: number;
 }
 
+/** The text form of a sync token. */
 export function formatSyncToken(token: SyncToken): string {
   return `s${token.position}_${token.typing}_${token.toDevice}`;
 }

@@ -31,6 +31,7 @@ export interface ToDeviceEvent {
   readonly content: Record<string, unknown>;
 }
 
+/** Send-to-device messages: storing them per target device and delivering them through `/sync`. */
 export class ToDeviceService {
   readonly #ctx: ServerContext;
   /** Per device, the message ID up to which deliveries were already deleted (saves a DELETE per sync). */

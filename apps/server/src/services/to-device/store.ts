@@ -17,6 +17,7 @@ export async function claimTxnId(
   return inserted > 0;
 }
 
+/** Stores one message for one device. */
 export async function insertMessage(
   tx: SqlExecutor,
   message: {
@@ -42,6 +43,7 @@ export async function insertMessage(
   );
 }
 
+/** Every device ID of a user (the `*` target). */
 export async function deviceIdsOf(db: SqlExecutor, userId: string): Promise<string[]> {
   const rows = await db.query<{ device_id: string }>(
     'SELECT device_id FROM devices WHERE user_id = $1 ORDER BY device_id',
@@ -50,6 +52,7 @@ export async function deviceIdsOf(db: SqlExecutor, userId: string): Promise<stri
   return rows.map((row) => row.device_id);
 }
 
+/** Whether a user has this device. */
 export async function deviceExists(
   db: SqlExecutor,
   userId: string,
@@ -93,6 +96,7 @@ export async function deleteDelivered(
   );
 }
 
+/** Deletes every pending message of a device (the device was removed). */
 export async function deleteAllForDevice(
   tx: SqlExecutor,
   userId: string,

@@ -23,6 +23,7 @@ interface RoomTyping {
   serial: number;
 }
 
+/** Who is typing where, in memory, with expiry timers and change serials for `/sync`. */
 export class TypingService {
   readonly #ctx: ServerContext;
   readonly #rooms = new Map<string, RoomTyping>();
