@@ -452,6 +452,7 @@ export class WeftClient {
       throw new ClientError('send-failed', 'no failed event with this transaction ID', { roomId });
     }
     echo.status = 'pending';
+    this.#emit(roomId, echo);
     await this.#deliver(room, echo);
     return echo;
   }
@@ -694,8 +695,11 @@ export class WeftClient {
       const room = this.#room(roomId);
       for (const e of data.timeline?.events ?? []) await this.#appendTimeline(room, e);
       const ephemeral = (data as JoinedRoom).ephemeral?.events ?? [];
-      for (const e of ephemeral)
-        if (e.type === 'm.typing') room.typing = (e.content?.['user_ids'] as string[]) ?? [];
+      for (const e of ephemeral) {
+        if (e.type === 'm.typing')
+          room.typing = (e.content?.['user_ids'] as string[] | undefined) ?? [];
+        if (e.type === 'm.receipt') room.applyReceipts(e.content ?? {});
+      }
       this.#saveRoom(room);
     }
     await this.#retryArrived();

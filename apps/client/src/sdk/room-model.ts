@@ -48,6 +48,8 @@ export class RoomModel {
   timeline: TimelineEvent[] = [];
   /** Users typing now (`m.typing`). */
   typing: string[] = [];
+  /** The latest `m.read` receipt of each user: user ID → event ID. */
+  readonly receipts = new Map<string, string>();
   /** Token to paginate backwards from the oldest event held. */
   prevBatch: string | undefined;
 
@@ -59,6 +61,15 @@ export class RoomModel {
   applyState(event: RawEvent): void {
     if (typeof event.type !== 'string' || typeof event.state_key !== 'string') return;
     this.state.set(`${event.type}\u0000${event.state_key}`, event);
+  }
+
+  /** Applies an `m.receipt` content (event ID → receipt type → user ID → data). */
+  applyReceipts(content: Record<string, unknown>): void {
+    for (const [eventId, types] of Object.entries(content)) {
+      const read = (types as Record<string, unknown> | null)?.['m.read'];
+      if (typeof read !== 'object' || read === null) continue;
+      for (const userId of Object.keys(read)) this.receipts.set(userId, eventId);
+    }
   }
 
   /** The content of a state event, if set. */

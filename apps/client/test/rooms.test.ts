@@ -1,0 +1,72 @@
+/**
+ * Room list, state and members, back-pagination, typing and receipts with real clients on a real
+ * Weft server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startTestServer, type TestServer } from '../../server/test/harness.ts';
+import { newClient, readable, syncAll, tempDir } from './helpers.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('rooms', () => {
+  it('lists rooms with state and members, paginates back, and shows typing and receipts', async () => {
+    const dir = tempDir();
+    const alice = await newClient(server.url, dir, 'alice-m');
+    const bob = await newClient(server.url, dir, 'bob-m');
+    const roomId = await alice.createRoom({
+      name: 'Plans',
+      policy: 'shared',
+      invite: [bob.userId],
+    });
+    const plain = await alice.createRoom({ name: 'Open', policy: null });
+    await syncAll(alice, bob);
+    expect(bob.room(roomId).membership).toBe('invite');
+    await bob.join(roomId);
+    for (let i = 0; i < 12; i++) await alice.sendText(roomId, `m${i}`);
+    await alice.sendText(plain, 'not encrypted');
+    await syncAll(alice, bob);
+
+    expect(
+      alice
+        .rooms()
+        .map((r) => r.roomId)
+        .sort(),
+    ).toEqual([roomId, plain].sort());
+    expect(alice.room(roomId).name).toBe('Plans');
+    expect(alice.policy(roomId)?.mode).toBe('shared');
+    expect(alice.policy(plain)).toBeUndefined();
+    const plainEvent = alice.room(plain).timeline.find((e) => e.type === 'm.room.message');
+    expect(plainEvent?.encrypted).toBe(false);
+    expect(
+      bob
+        .room(roomId)
+        .members()
+        .filter((m) => m.membership === 'join')
+        .map((m) => m.userId)
+        .sort(),
+    ).toEqual([alice.userId, bob.userId].sort());
+
+    // Back-pagination in small pages reaches the start of the room.
+    bob.dropHistory(roomId);
+    let pages = 0;
+    while ((await bob.loadOlder(roomId, 5)) > 0) pages += 1;
+    expect(pages).toBeGreaterThan(2);
+    expect(readable(bob, roomId)).toEqual(Array.from({ length: 12 }, (_, i) => `m${i}`));
+
+    await bob.setTyping(roomId, true);
+    await alice.syncOnce(0);
+    expect(alice.room(roomId).typing).toEqual([bob.userId]);
+    const last = bob.room(roomId).timeline.at(-1);
+    if (last?.eventId === undefined) throw new Error('no last event');
+    await bob.sendReceipt(roomId, last.eventId);
+    await alice.syncOnce(0);
+    expect(alice.room(roomId).receipts.get(bob.userId)).toBe(last.eventId);
+  });
+});
