@@ -68,14 +68,23 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
 
 function client(base: string) {
   return async (method: string, path: string, token?: string, body?: unknown): Promise<Json> => {
-    const response = await fetch(base + path, {
-      method,
-      headers: {
-        ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    const request = () =>
+      fetch(base + path, {
+        method,
+        headers: {
+          ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    // A keep-alive socket the server closed just as it was reused fails once (ECONNRESET);
+    // the retried request is the same (sends carry transaction IDs, so they stay idempotent).
+    let response: Response;
+    try {
+      response = await request();
+    } catch {
+      response = await request();
+    }
     const json = (await response.json()) as Json;
     if (response.status !== 200 && !(response.status === 401 && 'session' in json)) {
       throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
