@@ -12,7 +12,7 @@ import { federationDepsOf } from '../src/services/federation/membership/core-ada
 import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
 import { startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { call, createRoom, type Json, type TestUser } from './sync-helpers.ts';
+import { createRoom, type Json, type TestUser } from './sync-helpers.ts';
 
 let federation: TestFederation;
 let a: TestServer;
