@@ -10,7 +10,7 @@ import { WeftClient } from '../src/index.ts';
 import { newClient, PASSPHRASE, readable, syncAll, tempDir } from './helpers.ts';
 
 /** A TCP proxy to `target` that can be stopped (dropping every connection) and restarted. */
-class Proxy {
+class TcpProxy {
   readonly #target: URL;
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
@@ -66,7 +66,7 @@ async function until(condition: () => boolean, ms = 20_000): Promise<void> {
 
 describe('network failures', () => {
   it('the sync loop survives an outage and the local echo goes failed → retried → sent', async () => {
-    const proxy = new Proxy(server.url);
+    const proxy = new TcpProxy(server.url);
     await proxy.up();
     const dir = tempDir();
     const alice = await newClient(server.url, dir, 'alice-n');
