@@ -570,7 +570,21 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
         preset: 'public_chat',
         invite: [carol.userId],
       });
+      const before = await call(
+        'GET',
+        `/rooms/${enc(roomId)}/messages?dir=b&limit=1`,
+        alice.accessToken,
+      );
       await call('POST', `/rooms/${enc(roomId)}/join`, bob.accessToken, {});
+      // `at` a token from before Bob joined: the members as they were then.
+      const then = await call(
+        'GET',
+        `/rooms/${enc(roomId)}/members?at=${before.body['start']}`,
+        alice.accessToken,
+      );
+      expect((then.body['chunk'] as Body[]).map((e) => e['state_key']).sort()).toEqual(
+        [alice.userId, carol.userId].sort(),
+      );
       const all = await call('GET', `/rooms/${enc(roomId)}/members`, alice.accessToken);
       const pairs = (all.body['chunk'] as Body[])
         .map((e) => [e['state_key'], (e['content'] as Body)['membership']])

@@ -33,7 +33,8 @@ export function registerMembers(app: ClientApp, services: Services): void {
       if (at !== null) {
         const parsed = parseRoomToken(at);
         if (parsed === undefined) throw MatrixError.invalidParam('at is not a valid token');
-        position = Math.min(parsed, view.bound);
+        // Never a state from outside what the viewer may see (history visibility).
+        position = Math.max(Math.min(parsed, view.bound), view.floor + 1);
       }
       const state =
         view.joined && at === null
