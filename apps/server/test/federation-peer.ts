@@ -1,0 +1,159 @@
+/**
+ * A hand-written federation peer for tests: a small Hono app over real TLS (certificate from the
+ * test CA) with its own Ed25519 key. It publishes its keys, records every transaction it
+ * receives, serves events it chose to expose via `/event/{eventId}`, and signs and sends
+ * transactions of events it builds — including deliberately bad ones (forged signatures, wrong
+ * hashes, events that break the auth rules). It can go down and come back on the same port.
+ */
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import { serve } from '@hono/node-server';
+import {
+  buildServerKeys,
+  computeEventId,
+  generateSigningKey,
+  type JsonObject,
+  type SigningKey,
+  signEvent,
+} from '@weft/signing';
+import { MatrixHttpClient } from '@weft/transport';
+import { Hono } from 'hono';
+
+import { createHttpsFetch } from '../src/services/federation/https-fetch.ts';
+import type { TestCa, TestCert } from './federation-harness.ts';
+
+/** A transaction the peer received. */
+export interface ReceivedTxn {
+  readonly txnId: string;
+  readonly origin: string;
+  readonly pdus: Array<Record<string, unknown>>;
+  readonly edus: Array<Record<string, unknown>>;
+}
+
+/** The running peer. */
+export interface TestPeer {
+  readonly name: string;
+  readonly port: number;
+  readonly key: SigningKey;
+  readonly received: ReceivedTxn[];
+  /** Events served by `GET /event/{eventId}`. */
+  readonly served: Map<string, Record<string, unknown>>;
+  /** Signs (hashes + signature) an event as this server; returns it with its event ID. */
+  sign(
+    event: Record<string, unknown>,
+    roomVersion: string,
+  ): { pdu: Record<string, unknown>; eventId: string };
+  /** Sends a signed transaction to `destination`; resolves to the HTTP status and body. */
+  send(
+    destination: string,
+    txnId: string,
+    pdus: readonly unknown[],
+    edus?: readonly unknown[],
+  ): Promise<Record<string, unknown>>;
+  /** Stops listening (the port stays reserved for `up`). */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
+}
+
+/** Starts a peer called `name` on `port`, trusting `ca` and reaching others through `hosts`. */
+export async function startTestPeer(
+  name: string,
+  port: number,
+  ca: TestCa,
+  cert: TestCert,
+  hosts: Readonly<Record<string, string>>,
+): Promise<TestPeer> {
+  const key = generateSigningKey();
+  const received: ReceivedTxn[] = [];
+  const served = new Map<string, Record<string, unknown>>();
+  const app = new Hono();
+  app.get('/_matrix/key/v2/server', (c) =>
+    c.json(
+      buildServerKeys({
+        serverName: name,
+        signingKeys: [key],
+        validUntilTs: Date.now() + 3_600_000,
+      }),
+    ),
+  );
+  app.put('/_matrix/federation/v1/send/:txnId', async (c) => {
+    const body = (await c.req.json()) as Record<string, unknown>;
+    received.push({
+      txnId: c.req.param('txnId'),
+      origin: String(body['origin']),
+      pdus: (body['pdus'] ?? []) as Array<Record<string, unknown>>,
+      edus: (body['edus'] ?? []) as Array<Record<string, unknown>>,
+    });
+    return c.json({ pdus: {} });
+  });
+  app.get('/_matrix/federation/v1/event/:eventId', (c) => {
+    const event = served.get(c.req.param('eventId'));
+    if (event === undefined) return c.json({ errcode: 'M_NOT_FOUND', error: 'no' }, 404);
+    return c.json({ origin: name, origin_server_ts: Date.now(), pdus: [event] });
+  });
+  app.all('*', (c) => c.json({ errcode: 'M_UNRECOGNIZED', error: 'not here' }, 404));
+
+  const { readFileSync } = await import('node:fs');
+  const caPem = readFileSync(ca.certFile, 'utf8');
+  const httpsFetch = createHttpsFetch({ ca: caPem }, async (url) => {
+    const target = hosts[url.host];
+    if (target === undefined) throw new Error(`peer does not know ${url.host}`);
+    const [host = '', portText = ''] = target.split(':');
+    return { host, port: Number(portText), tlsName: url.hostname, hostHeader: url.host };
+  });
+
+  let server: ReturnType<typeof serve> | undefined;
+  const up = async (): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      server = serve(
+        {
+          fetch: app.fetch,
+          hostname: '127.0.0.1',
+          port,
+          createServer: createHttpsServer,
+          serverOptions: { cert: cert.cert, key: cert.key },
+        },
+        (_info: AddressInfo) => resolve(),
+      );
+      server.once('error', reject);
+    });
+  };
+  await up();
+  return {
+    name,
+    port,
+    key,
+    received,
+    served,
+    sign(event, roomVersion) {
+      const pdu = signEvent(event as JsonObject, roomVersion, name, key);
+      return { pdu, eventId: computeEventId(pdu as JsonObject, roomVersion) };
+    },
+    async send(destination, txnId, pdus, edus = []) {
+      const client = new MatrixHttpClient({
+        baseUrl: `https://${destination}`,
+        federation: { origin: name, destination, signingKey: key },
+        fetch: httpsFetch,
+        retry: false,
+      });
+      return client.put(`/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, {
+        origin: name,
+        origin_server_ts: Date.now(),
+        pdus,
+        edus,
+      });
+    },
+    async down() {
+      const current = server;
+      server = undefined;
+      if (current === undefined) return;
+      await new Promise<void>((resolve) => {
+        current.close(() => resolve());
+        if ('closeAllConnections' in current) current.closeAllConnections();
+      });
+    },
+    up,
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * Receiving and sending transactions (api/federation/send.ts, services/federation/event-handler,
+ * services/federation/sender) against a hand-written peer server `m.test` (federation-peer.ts)
+ * over real TLS: its join into a room on `a.test` reaches local clients' /sync; forged
+ * signatures are dropped, wrong content hashes redacted, events breaking the auth rules or
+ * citing a fake auth chain rejected; a replayed transaction gets the first answer and changes
+ * nothing; and A's outbound queue delivers to the peer, including after the peer was down and
+ * after A itself restarted with transactions queued.
+ */
+import { generateSigningKey, type JsonObject, signEvent } from '@weft/signing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  createTestCa,
+  issueCert,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import { startTestPeer, type TestPeer } from './federation-peer.ts';
+import { freePort } from './spawn.ts';
+import { createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+
+const ROOM_VERSION = '11';
+let federation: TestFederation;
+let peer: TestPeer;
+let alice: TestUser;
+let roomId: string;
+
+/** Facts about the room as A sees them, to build the peer's next event on top of. */
+async function roomFacts(): Promise<{
+  create: string;
+  joinRules: string;
+  powerLevels: string;
+  malloryMember: string | undefined;
+  extremities: string[];
+  depth: number;
+}> {
+  const a = federation.server('a.test');
+  const state = await a.services.rooms.currentState(roomId);
+  const get = (key: string) => {
+    for (const [k, id] of state) if (k === key) return id;
+    return undefined;
+  };
+  const { stateKeyOf } = await import('@weft/dag');
+  const extremities = (
+    await a.services.ctx.db.query<{ event_id: string }>(
+      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
+      [roomId],
+    )
+  ).map((row) => row.event_id);
+  const room = await a.services.ctx.db.queryOne<{ max_depth: number }>(
+    'SELECT max_depth FROM rooms WHERE room_id = $1',
+    [roomId],
+  );
+  return {
+    create: get(stateKeyOf('m.room.create', '')) ?? '',
+    joinRules: get(stateKeyOf('m.room.join_rules', '')) ?? '',
+    powerLevels: get(stateKeyOf('m.room.power_levels', '')) ?? '',
+    malloryMember: get(stateKeyOf('m.room.member', '@mallory:m.test')),
+    extremities,
+    depth: Number(room?.max_depth ?? 0),
+  };
+}
+
+/** An unsigned event of mallory on top of A's current extremities. */
+async function malloryEvent(
+  type: string,
+  content: Record<string, unknown>,
+  options: { stateKey?: string; authEvents?: string[] } = {},
+): Promise<Record<string, unknown>> {
+  const facts = await roomFacts();
+  const auth = options.authEvents ?? [
+    facts.create,
+    facts.powerLevels,
+    ...(facts.malloryMember === undefined ? [facts.joinRules] : [facts.malloryMember]),
+  ];
+  return {
+    auth_events: auth,
+    content,
+    depth: facts.depth + 1,
+    origin_server_ts: Date.now(),
+    prev_events: facts.extremities,
+    room_id: roomId,
+    sender: '@mallory:m.test',
+    type,
+    ...(options.stateKey !== undefined ? { state_key: options.stateKey } : {}),
+  };
+}
+
+async function storedRow(
+  eventId: string,
+): Promise<{ pdu: string; rejected: number; stream_position: number | null } | undefined> {
+  return federation
+    .server('a.test')
+    .services.ctx.db.queryOne(
+      'SELECT pdu, rejected, stream_position FROM events WHERE event_id = $1',
+      [eventId],
+    );
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function timelineIds(body: Json): string[] {
+  return ((body['rooms']?.['join']?.[roomId]?.['timeline']?.['events'] ?? []) as Json[]).map(
+    (event) => event['event_id'],
+  );
+}
+
+let mallorysJoin: string;
+
+beforeAll(async () => {
+  const ca = createTestCa();
+  const peerPort = await freePort();
+  const peerHost = `127.0.0.1:${peerPort}`;
+  federation = await startFederation(['a.test'], {
+    ca,
+    extraHosts: { 'm.test': peerHost },
+    file: { federation: { enabled: true } },
+  });
+  peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
+  const a = federation.server('a.test');
+  alice = await a.client.registerUser('alice');
+  roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
+  const join = peer.sign(
+    await malloryEvent('m.room.member', { membership: 'join' }, { stateKey: '@mallory:m.test' }),
+    ROOM_VERSION,
+  );
+  mallorysJoin = join.eventId;
+  const response = await peer.send('a.test', 'join-1', [join.pdu]);
+  expect(response).toEqual({ pdus: { [join.eventId]: {} } });
+}, 60_000);
+
+afterAll(async () => {
+  await federation?.close();
+  await peer?.down();
+});
+
+describe('inbound /send (send.ts, event-handler/handle-pdu.ts)', () => {
+  it('delivers an accepted remote event to local clients through /sync', async () => {
+    const body = await sync(federation.server('a.test'), alice);
+    expect(timelineIds(body)).toContain(mallorysJoin);
+    const members = await federation.server('a.test').services.rooms.members(roomId);
+    expect(members).toEqual(['@alice:a.test', '@mallory:m.test'].sort());
+  });
+
+  it('drops an event with a forged signature (check-signatures.ts)', async () => {
+    const forger = generateSigningKey();
+    const event = await malloryEvent('m.room.message', { msgtype: 'm.text', body: 'forged' });
+    // Signed by another key published under the peer's real key ID.
+    const forged = signEvent(event as JsonObject, ROOM_VERSION, 'm.test', forger);
+    const signatures = forged['signatures'] as Record<string, Record<string, string>>;
+    const value = Object.values(signatures['m.test'] ?? {})[0] ?? '';
+    forged['signatures'] = { 'm.test': { [peer.key.keyId]: value } };
+    const { computeEventId } = await import('@weft/signing');
+    const eventId = computeEventId(forged as JsonObject, ROOM_VERSION);
+    const response = (await peer.send('a.test', 'forged-1', [forged])) as Json;
+    expect(response['pdus'][eventId]['error']).toMatch(/signature/);
+    expect(await storedRow(eventId)).toBeUndefined();
+  });
+
+  it('redacts an event whose content hash does not match (check-hashes.ts)', async () => {
+    const { pdu, eventId } = peer.sign(
+      await malloryEvent('m.room.message', { msgtype: 'm.text', body: 'original' }),
+      ROOM_VERSION,
+    );
+    // Content is not covered by the signature (it is redacted away) but by the hash.
+    const tampered = { ...pdu, content: { msgtype: 'm.text', body: 'tampered' } };
+    const response = (await peer.send('a.test', 'hash-1', [tampered])) as Json;
+    expect(response['pdus'][eventId]).toEqual({});
+    const row = await storedRow(eventId);
+    expect(JSON.parse(row?.pdu ?? '{}')['content']).toEqual({});
+    expect(row?.stream_position).not.toBeNull();
+  });
+
+  it('rejects an event that breaks the auth rules (auth-against-auth-events.ts)', async () => {
+    const facts = await roomFacts();
+    const { pdu, eventId } = peer.sign(
+      await malloryEvent(
+        'm.room.power_levels',
+        { users: { '@mallory:m.test': 100 } },
+        { stateKey: '' },
+      ),
+      ROOM_VERSION,
+    );
+    const response = (await peer.send('a.test', 'auth-1', [pdu])) as Json;
+    expect(response['pdus'][eventId]['error']).toMatch(/insufficient-power|power/);
+    expect((await storedRow(eventId))?.rejected).toBe(1);
+    expect((await roomFacts()).powerLevels).toBe(facts.powerLevels);
+  });
+
+  it('rejects an event citing a fake auth chain (fetch-missing.ts, rule 3)', async () => {
+    const facts = await roomFacts();
+    // A power-levels event only the peer has, making mallory admin: its own auth events do not
+    // allow it, so A stores it rejected, and whatever cites it is rejected too.
+    const fake = peer.sign(
+      {
+        auth_events: [facts.create, facts.powerLevels, facts.malloryMember ?? ''],
+        content: { users: { '@mallory:m.test': 100, '@alice:a.test': 100 } },
+        depth: facts.depth + 1,
+        origin_server_ts: Date.now(),
+        prev_events: facts.extremities,
+        room_id: roomId,
+        sender: '@mallory:m.test',
+        state_key: '',
+        type: 'm.room.power_levels',
+      },
+      ROOM_VERSION,
+    );
+    peer.served.set(fake.eventId, fake.pdu);
+    const { pdu, eventId } = peer.sign(
+      await malloryEvent(
+        'm.room.name',
+        { name: 'taken over' },
+        {
+          stateKey: '',
+          authEvents: [facts.create, fake.eventId, facts.malloryMember ?? ''],
+        },
+      ),
+      ROOM_VERSION,
+    );
+    const response = (await peer.send('a.test', 'chain-1', [pdu])) as Json;
+    expect(response['pdus'][eventId]['error']).toBeDefined();
+    expect((await storedRow(fake.eventId))?.rejected).toBe(1);
+    expect((await storedRow(eventId))?.rejected).toBe(1);
+    const a = federation.server('a.test');
+    expect(await a.services.rooms.currentStateEvent(roomId, 'm.room.name', '')).toBeUndefined();
+  });
+
+  it('answers a replayed transaction with the first response and ignores its new content', async () => {
+    const first = peer.sign(
+      await malloryEvent('m.room.message', { msgtype: 'm.text', body: 'once' }),
+      ROOM_VERSION,
+    );
+    const response = await peer.send('a.test', 'replay-1', [first.pdu]);
+    const other = peer.sign(
+      await malloryEvent('m.room.message', { msgtype: 'm.text', body: 'sneaked in' }),
+      ROOM_VERSION,
+    );
+    const replayed = await peer.send('a.test', 'replay-1', [other.pdu]);
+    expect(replayed).toEqual(response);
+    expect(await storedRow(other.eventId)).toBeUndefined();
+  });
+});
+
+describe('outbound queue (sender/queue.ts)', () => {
+  it('sends local events to the servers in the room', async () => {
+    const eventId = await sendText(federation.server('a.test'), alice, roomId, 'hello m');
+    await waitFor('the peer to receive the event', () =>
+      peer.received.some((txn) =>
+        txn.pdus.some((pdu) => pdu['content'] && (pdu['content'] as Json)['body'] === 'hello m'),
+      ),
+    );
+    const txn = peer.received.find((t) =>
+      t.pdus.some((pdu) => (pdu['content'] as Json)['body'] === 'hello m'),
+    );
+    expect(txn?.origin).toBe('a.test');
+    const { computeEventId } = await import('@weft/signing');
+    const pdu = txn?.pdus.find((p) => (p['content'] as Json)['body'] === 'hello m');
+    expect(computeEventId(pdu as JsonObject, ROOM_VERSION)).toBe(eventId);
+  });
+
+  it('keeps events for a destination that is down and delivers them when it is back', async () => {
+    await peer.down();
+    const a = federation.server('a.test');
+    await sendText(a, alice, roomId, 'while down 1');
+    await sendText(a, alice, roomId, 'while down 2');
+    await waitFor(
+      'a failed attempt',
+      async () => (await a.services.federation.sender.pending('m.test')) >= 2,
+    );
+    await peer.up();
+    // The peer contacting A tells A it is back (no need to wait for the backoff).
+    await peer.send('a.test', 'back-1', []);
+    await waitFor('catch-up', () => bodies().includes('while down 2'));
+    expect(bodies().filter((b) => b.startsWith('while down'))).toEqual([
+      'while down 1',
+      'while down 2',
+    ]);
+    await waitFor(
+      'the queue to drain',
+      async () => (await a.services.federation.sender.pending('m.test')) === 0,
+    );
+  });
+
+  it('delivers what was queued before the sending server restarted', async () => {
+    await peer.down();
+    await sendText(federation.server('a.test'), alice, roomId, 'before restart');
+    await waitFor(
+      'the row to be queued',
+      async () =>
+        (await federation.server('a.test').services.federation.sender.pending('m.test')) >= 1,
+    );
+    await federation.stop('a.test');
+    await peer.up();
+    const a = await federation.restart('a.test');
+    await waitFor('delivery after restart', () => bodies().includes('before restart'));
+    await waitFor(
+      'the queue to drain',
+      async () => (await a.services.federation.sender.pending('m.test')) === 0,
+    );
+  });
+});
+
+function bodies(): string[] {
+  return peer.received.flatMap((txn) =>
+    txn.pdus.flatMap((pdu) => {
+      const body = (pdu['content'] as Json | undefined)?.['body'];
+      return typeof body === 'string' ? [body] : [];
+    }),
+  );
+}
