@@ -7,7 +7,7 @@
  * failed, is rejected and left out; the state keeps only accepted events.
  */
 import { checkAuth, type DagEvent, type RoomVersionRules, stateKeyOf } from '@weft/dag';
-import type { KeyLookup } from '@weft/signing';
+import { computeEventId, type JsonObject, type KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { stateMapOf } from '../../rooms/auth.ts';
@@ -38,6 +38,12 @@ export function verifyRoomState(
     [state, true],
   ] as const) {
     for (const raw of list) {
+      // State events usually come twice (in `state` and in `auth_chain`): verify each once.
+      const knownId = eventIdOf(raw, rules);
+      if (knownId !== undefined && received.has(knownId)) {
+        if (isState) stateIds.push(knownId);
+        continue;
+      }
       try {
         const pdu = verifyReceivedPdu(raw, rules, keyLookup);
         received.set(pdu.eventId, pdu);
@@ -89,4 +95,15 @@ export function verifyRoomState(
     throw MatrixError.forbidden('The room state has no valid create event');
   }
   return { events: kept, state: resolved, rejected };
+}
+
+/** The event ID (reference hash) of a raw PDU, or `undefined` when it cannot be computed. */
+function eventIdOf(raw: unknown, rules: RoomVersionRules): string | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
+  try {
+    return computeEventId(pdu as JsonObject, rules.id);
+  } catch {
+    return undefined;
+  }
 }
