@@ -18,7 +18,7 @@ import {
 } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import { freePort } from './spawn.ts';
-import { createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
 let federation: TestFederation;
@@ -304,6 +304,81 @@ describe('outbound queue (sender/queue.ts)', () => {
       'the queue to drain',
       async () => (await a.services.federation.sender.pending('m.test')) === 0,
     );
+  });
+});
+
+describe('EDUs (edus/inbound.ts, edus/outbound.ts)', () => {
+  function edusOf(type: string): Json[] {
+    return peer.received.flatMap((txn) => txn.edus.filter((edu) => edu['edu_type'] === type));
+  }
+
+  it('sends local typing, read receipts and to-device messages to the peer', async () => {
+    const a = federation.server('a.test');
+    const base = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+    await call(a, alice, 'PUT', `${base}/typing/${encodeURIComponent(alice.userId)}`, {
+      typing: true,
+      timeout: 10_000,
+    });
+    await waitFor('m.typing', () => edusOf('m.typing').length > 0);
+    expect(edusOf('m.typing')[0]?.['content']).toEqual({
+      room_id: roomId,
+      user_id: alice.userId,
+      typing: true,
+    });
+
+    await call(a, alice, 'POST', `${base}/receipt/m.read/${encodeURIComponent(mallorysJoin)}`, {});
+    await waitFor('m.receipt', () => edusOf('m.receipt').length > 0);
+    const receipt = edusOf('m.receipt')[0]?.['content'] as Json;
+    expect(receipt[roomId]['m.read'][alice.userId]['event_ids']).toEqual([mallorysJoin]);
+
+    await call(a, alice, 'PUT', '/_matrix/client/v3/sendToDevice/m.test.ping/td-1', {
+      messages: { '@mallory:m.test': { PHONE: { hello: 'mallory' } } },
+    });
+    await waitFor('m.direct_to_device', () => edusOf('m.direct_to_device').length > 0);
+    const toDevice = edusOf('m.direct_to_device')[0]?.['content'] as Json;
+    expect(toDevice['sender']).toBe(alice.userId);
+    expect(toDevice['type']).toBe('m.test.ping');
+    expect(toDevice['messages']).toEqual({ '@mallory:m.test': { PHONE: { hello: 'mallory' } } });
+  });
+
+  it('applies the peer’s typing and to-device EDUs so local clients see them in /sync', async () => {
+    const a = federation.server('a.test');
+    await peer.send(
+      'a.test',
+      'edu-1',
+      [],
+      [
+        {
+          edu_type: 'm.typing',
+          content: { room_id: roomId, user_id: '@mallory:m.test', typing: true },
+        },
+        {
+          edu_type: 'm.direct_to_device',
+          content: {
+            sender: '@mallory:m.test',
+            type: 'm.test.pong',
+            message_id: 'pong-1',
+            messages: { [alice.userId]: { [alice.deviceId]: { hello: 'alice' } } },
+          },
+        },
+        // Not mallory's server: ignored.
+        {
+          edu_type: 'm.typing',
+          content: { room_id: roomId, user_id: alice.userId, typing: true },
+        },
+      ],
+    );
+    expect(a.services.typing.typingIn(roomId)).toContain('@mallory:m.test');
+    const body = await sync(a, alice);
+    const toDevice = (body['to_device']?.['events'] ?? []) as Json[];
+    expect(toDevice).toContainEqual({
+      sender: '@mallory:m.test',
+      type: 'm.test.pong',
+      content: { hello: 'alice' },
+    });
+    const ephemeral = (body['rooms']['join'][roomId]['ephemeral']['events'] ?? []) as Json[];
+    const typing = ephemeral.find((event) => event['type'] === 'm.typing');
+    expect(typing?.['content']['user_ids']).toContain('@mallory:m.test');
   });
 });
 

@@ -32,6 +32,7 @@ export class DeviceListService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   readonly #ranges = new RangeCache();
+  readonly #listeners: Array<(tx: SqlExecutor, userId: string) => Promise<void>> = [];
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.#ctx = ctx;
@@ -45,7 +46,16 @@ export class DeviceListService {
   async markChanged(tx: SqlExecutor, userId: string): Promise<number> {
     const position = await nextStreamPosition(tx);
     await insertDeviceListChange(tx, userId, position);
+    for (const listener of this.#listeners) await listener(tx, userId);
     return position;
+  }
+
+  /**
+   * Subscribes to device-list changes, inside their write transaction (federation queues
+   * `m.device_list_update` EDUs for local users' changes).
+   */
+  onChanged(listener: (tx: SqlExecutor, userId: string) => Promise<void>): void {
+    this.#listeners.push(listener);
   }
 
   /**

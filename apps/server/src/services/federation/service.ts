@@ -6,6 +6,7 @@
 import type { ServerContext } from '../core/context.ts';
 import type { RoomService } from '../rooms/index.ts';
 import { FederationClient } from './client.ts';
+import { type EduSources, sendLocalEdus } from './edus/outbound.ts';
 import { EventHandler } from './event-handler/handle-pdu.ts';
 import { ServerKeyStore } from './keys/key-store.ts';
 import { roomDestinations, serverOf } from './sender/destinations.ts';
@@ -49,6 +50,11 @@ export class FederationService {
         woken.clear();
       }, 0);
     });
+  }
+
+  /** Sends local typing, receipts, device-list changes and to-device messages as EDUs. */
+  connectEdus(sources: EduSources): void {
+    if (this.ctx.config.federation.enabled) sendLocalEdus(this.ctx, this.sender, sources);
   }
 
   /** Starts delivery of what was queued before a restart. */

@@ -27,10 +27,25 @@ export class ReceiptService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   #fullyRead: FullyReadWriter | undefined;
+  readonly #listeners: Array<
+    (userId: string, roomId: string, eventId: string, threadId: string | undefined) => void
+  > = [];
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.#ctx = ctx;
     this.#rooms = rooms;
+  }
+
+  /** Subscribes to new public (`m.read`) receipts (federation sends local users' as EDUs). */
+  onReceipt(
+    listener: (
+      userId: string,
+      roomId: string,
+      eventId: string,
+      threadId: string | undefined,
+    ) => void,
+  ): void {
+    this.#listeners.push(listener);
   }
 
   /** Sets where `m.fully_read` markers are written (room account data). */
@@ -93,6 +108,9 @@ export class ReceiptService {
       return position;
     });
     if (position > 0) this.#ctx.notifier.notify(position);
+    if (position > 0 && receiptType === 'm.read') {
+      for (const listener of this.#listeners) listener(userId, roomId, eventId, threadId);
+    }
   }
 
   /** Rooms with any receipt written in (`from`, `to`]. */

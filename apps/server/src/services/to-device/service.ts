@@ -32,10 +32,19 @@ export interface ToDeviceEvent {
 }
 
 /** Send-to-device messages: storing them per target device and delivering them through `/sync`. */
+/** Delivers the messages of one send for users of other servers. */
+export type RemoteToDevice = (
+  sender: { readonly userId: string; readonly deviceId: string },
+  eventType: string,
+  txnId: string,
+  messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
+) => Promise<void>;
+
 export class ToDeviceService {
   readonly #ctx: ServerContext;
   /** Per device, the message ID up to which deliveries were already deleted (saves a DELETE per sync). */
   readonly #deletedUpTo = new Map<string, number>();
+  #remote: RemoteToDevice | undefined;
 
   constructor(ctx: ServerContext, accounts: AccountService) {
     this.#ctx = ctx;
@@ -58,12 +67,17 @@ export class ToDeviceService {
     messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
   ): Promise<void> {
     const suffix = `:${this.#ctx.config.serverName}`;
+    const remote = new Map<string, ReadonlyMap<string, Record<string, unknown>>>();
     let position = 0;
     await this.#ctx.db.transaction(async (tx) => {
       if (!(await claimTxnId(tx, sender.userId, sender.deviceId, txnId, this.#ctx.now()))) return;
       for (const [userId, byDevice] of messages) {
         if (!userId.endsWith(suffix)) {
-          this.#ctx.log.debug('to-device message for a remote user dropped', { user_id: userId });
+          if (this.#remote === undefined) {
+            this.#ctx.log.debug('to-device message for a remote user dropped', { user_id: userId });
+          } else {
+            remote.set(userId, byDevice);
+          }
           continue;
         }
         for (const [deviceId, content] of byDevice) {
@@ -88,6 +102,14 @@ export class ToDeviceService {
       }
     });
     if (position > 0) this.#ctx.notifier.notify(position);
+    if (remote.size > 0 && this.#remote !== undefined) {
+      await this.#remote(sender, eventType, txnId, remote);
+    }
+  }
+
+  /** Sets where messages for users of other servers go (federation's `m.direct_to_device`). */
+  setRemoteDelivery(deliver: RemoteToDevice): void {
+    this.#remote = deliver;
   }
 
   /**

@@ -28,6 +28,7 @@ export class TypingService {
   readonly #ctx: ServerContext;
   readonly #rooms = new Map<string, RoomTyping>();
   readonly #waiters = new Set<() => void>();
+  readonly #listeners: Array<(roomId: string, userId: string, typing: boolean) => void> = [];
   /** The first serial of this process: tokens with a lower serial predate it. */
   readonly startSerial: number;
   #serial: number;
@@ -48,6 +49,7 @@ export class TypingService {
    * that the user is joined.
    */
   setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): void {
+    for (const listener of this.#listeners) listener(roomId, userId, typing);
     let room = this.#rooms.get(roomId);
     const existing = room?.users.get(userId);
     if (existing !== undefined) clearTimeout(existing);
@@ -74,6 +76,11 @@ export class TypingService {
     // An emptied room stays in the map: its serial tells syncs that typing stopped.
     room.serial = this.#serial;
     for (const wake of [...this.#waiters]) wake();
+  }
+
+  /** Subscribes to every typing change (federation sends local users' as `m.typing` EDUs). */
+  onTyping(listener: (roomId: string, userId: string, typing: boolean) => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Who is typing in `roomId`, sorted. */

@@ -63,6 +63,25 @@ export class FederationSender {
     }
   }
 
+  /** Queues an EDU inside the caller's transaction; delivery starts shortly after. */
+  async queueEduInTransaction(
+    tx: SqlExecutor,
+    destinations: readonly string[],
+    edu: { readonly edu_type: string; readonly content: unknown },
+  ): Promise<void> {
+    const payload = JSON.stringify(edu);
+    for (const destination of destinations) {
+      await tx.execute(
+        "INSERT INTO federation_outbound (destination, kind, payload) VALUES ($1, 'edu', $2)",
+        [destination, payload],
+      );
+    }
+    // Runs after the caller's commit (the transaction holds the database until then).
+    setTimeout(() => {
+      for (const destination of destinations) this.wake(destination);
+    }, 0);
+  }
+
   /** Queues an EDU for `destinations` and starts delivery. */
   async queueEdu(
     destinations: readonly string[],

@@ -1,0 +1,98 @@
+/**
+ * EDUs this server sends for its own users (spec server-server-api "Typing Notifications",
+ * "Receipts", "Device Management", "Send-to-device messaging"): typing and public read receipts
+ * go to the other servers in the room, device-list changes to every server sharing a room with
+ * the user (queued inside the change's own transaction), to-device messages to the servers of
+ * their recipients. All go through the persisted per-destination queue.
+ */
+
+import type { ServerContext } from '../../core/context.ts';
+import type { DeviceListService } from '../../device-lists/service.ts';
+import type { ReceiptService } from '../../receipts/service.ts';
+import type { ToDeviceService } from '../../to-device/service.ts';
+import type { TypingService } from '../../typing/service.ts';
+import { roomDestinations, serverOf } from '../sender/destinations.ts';
+import type { FederationSender } from '../sender/queue.ts';
+
+/** The local services whose changes become EDUs. */
+export interface EduSources {
+  readonly typing: TypingService;
+  readonly receipts: ReceiptService;
+  readonly deviceLists: DeviceListService;
+  readonly toDevice: ToDeviceService;
+}
+
+/** Subscribes to the local services and queues the EDUs. */
+export function sendLocalEdus(
+  ctx: ServerContext,
+  sender: FederationSender,
+  sources: EduSources,
+): void {
+  const self = ctx.config.serverName;
+  const isLocal = (userId: string) => serverOf(userId) === self;
+  const report = (error: unknown) =>
+    ctx.log.warn('queueing an EDU failed', { error: (error as Error).message });
+
+  sources.typing.onTyping((roomId, userId, typing) => {
+    if (!isLocal(userId)) return;
+    void (async () => {
+      const destinations = await roomDestinations(ctx.db, roomId, self);
+      await sender.queueEdu(destinations, {
+        edu_type: 'm.typing',
+        content: { room_id: roomId, user_id: userId, typing },
+      });
+    })().catch(report);
+  });
+
+  sources.receipts.onReceipt((userId, roomId, eventId, threadId) => {
+    if (!isLocal(userId)) return;
+    void (async () => {
+      const destinations = await roomDestinations(ctx.db, roomId, self);
+      const data = { ts: ctx.now(), ...(threadId !== undefined ? { thread_id: threadId } : {}) };
+      await sender.queueEdu(destinations, {
+        edu_type: 'm.receipt',
+        content: { [roomId]: { 'm.read': { [userId]: { event_ids: [eventId], data } } } },
+      });
+    })().catch(report);
+  });
+
+  sources.deviceLists.onChanged(async (tx, userId) => {
+    if (!isLocal(userId)) return;
+    const rows = await tx.query<{ user_id: string }>(
+      `SELECT DISTINCT other.user_id FROM room_memberships mine
+         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
+        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
+      [userId],
+    );
+    const destinations = [...new Set(rows.map((row) => serverOf(row.user_id)))].filter(
+      (server) => server !== self,
+    );
+    await sender.queueEduInTransaction(tx, destinations, {
+      edu_type: 'm.device_list_update',
+      // Weft tracks device-list changes per user; receivers re-query the user's devices.
+      content: { user_id: userId, device_id: '', stream_id: ctx.now(), prev_id: [] },
+    });
+  });
+
+  sources.toDevice.setRemoteDelivery(async (from, eventType, txnId, messages) => {
+    const byServer = new Map<string, Record<string, Record<string, unknown>>>();
+    for (const [userId, byDevice] of messages) {
+      const server = serverOf(userId);
+      const forServer = byServer.get(server) ?? {};
+      forServer[userId] = Object.fromEntries(byDevice);
+      byServer.set(server, forServer);
+    }
+    for (const [server, forServer] of byServer) {
+      await sender.queueEdu([server], {
+        edu_type: 'm.direct_to_device',
+        content: {
+          sender: from.userId,
+          type: eventType,
+          // Unique per sending device and transaction: a receiver deduplicates on it.
+          message_id: `${from.deviceId}/${txnId}`,
+          messages: forServer,
+        },
+      });
+    }
+  });
+}
