@@ -8,12 +8,14 @@
  *
  * Which one runs is decided per primitive by measurement (`npm run bench -w packages/ratchet`
  * prints the table; the README records it). Olm and Megolm work on tiny inputs: 1-byte HMAC
- * messages in the ratchets, 32-byte keys, message bodies of a few hundred bytes. There the fixed
- * cost of building an OpenSSL context (`createHmac`, `createCipheriv`) exceeds the work, and
- * @noble is about twice as fast; OpenSSL overtakes it only from about a kilobyte. HKDF is the
- * exception: `hkdfSync` is one call with no JavaScript-side objects and is faster at every size.
- * So, on the automatic choice: HKDF always native; HMAC and AES native from `NATIVE_FROM_BYTES`;
- * SHA-256 (only the 96-byte Olm session ID) always @noble.
+ * messages in the ratchets, 32- to 128-byte keys, message bodies of a few hundred bytes. There
+ * the fixed cost of each OpenSSL call (`createHmac` and `createCipheriv` build a context object;
+ * `hkdfSync` wraps its key in a KeyObject) exceeds the work: @noble's HMAC and AES-CBC are 2–3×
+ * faster per call, and although `hkdfSync` alone is ~15% faster than @noble's HKDF, a whole Olm
+ * encrypt was measured ~15% slower with it (the extra objects cost more in garbage collection
+ * than the call saves). OpenSSL wins only from about a kilobyte, for HMAC and AES. So, on the
+ * automatic choice: @noble for everything, except HMAC and AES-CBC inputs of `NATIVE_FROM_BYTES`
+ * or more (large Megolm or Olm messages), which go to OpenSSL.
  */
 import { cbc } from '@noble/ciphers/aes.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -26,13 +28,12 @@ interface NodeCipher {
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
 }
+interface NodeDigest {
+  update(data: Uint8Array): { digest(): Uint8Array };
+}
 interface NodeCrypto {
-  createHmac(
-    algorithm: 'sha256',
-    key: Uint8Array,
-  ): {
-    update(data: Uint8Array): { digest(): Uint8Array };
-  };
+  createHash(algorithm: 'sha256'): NodeDigest;
+  createHmac(algorithm: 'sha256', key: Uint8Array): NodeDigest;
   hkdfSync(
     digest: 'sha256',
     ikm: Uint8Array,
@@ -78,10 +79,13 @@ export function selectPrimitives(next: PrimitiveChoice): boolean {
   return nodeCrypto !== undefined;
 }
 
-/** The OpenSSL handle when the current choice sends an input of `size` bytes to it. */
-function native(size: number, alwaysFaster = false): NodeCrypto | undefined {
-  if (choice === 'portable') return undefined;
-  if (choice === 'native' || alwaysFaster || size >= NATIVE_FROM_BYTES) return nodeCrypto;
+/**
+ * The OpenSSL handle when the current choice sends an input of `size` bytes to it; `size`
+ * `undefined` means the primitive never goes native on the automatic choice.
+ */
+function native(size: number | undefined): NodeCrypto | undefined {
+  if (choice === 'native') return nodeCrypto;
+  if (choice === 'auto' && size !== undefined && size >= NATIVE_FROM_BYTES) return nodeCrypto;
   return undefined;
 }
 
@@ -93,10 +97,12 @@ function own(buffer: Uint8Array): Uint8Array {
 }
 
 /**
- * SHA-256 (FIPS 180-4), 32 bytes. Always @noble: its only use, the Olm session ID, hashes 96
- * bytes, where `createHash` was measured slower.
+ * SHA-256 (FIPS 180-4), 32 bytes. @noble on the automatic choice: its only use, the Olm session
+ * ID, hashes 96 bytes, where `createHash` is no faster.
  */
 export function sha256Digest(data: Uint8Array): Uint8Array {
+  const node = native(undefined);
+  if (node !== undefined) return own(node.createHash('sha256').update(data).digest());
   return sha256(data);
 }
 
@@ -118,7 +124,7 @@ export function hkdfSha256(
     throw new RangeError('HKDF length must be 1..8160');
   }
   // OpenSSL's HKDF takes at most 1024 bytes of info; Olm's info strings are a few bytes.
-  const node = info.length <= 1024 ? native(ikm.length, true) : undefined;
+  const node = info.length <= 1024 ? native(undefined) : undefined;
   if (node !== undefined) return new Uint8Array(node.hkdfSync('sha256', ikm, salt, info, length));
   return hkdf(sha256, ikm, salt, info, length);
 }
