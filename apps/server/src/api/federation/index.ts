@@ -6,11 +6,20 @@ import type { Services } from '../../services/index.ts';
 import { registerBackfill } from './backfill.ts';
 import { registerEvent } from './event.ts';
 import { registerGetMissingEvents } from './get-missing-events.ts';
+import { registerInvite } from './invite.ts';
 import { registerKeyQuery } from './key-query.ts';
 import { registerKeyServer } from './key-server.ts';
+import { registerMakeJoin } from './make-join.ts';
+import { registerMakeLeave } from './make-leave.ts';
+import { registerQueryDirectory } from './query-directory.ts';
+import { registerQueryProfile } from './query-profile.ts';
 import type { FederationApp } from './routes.ts';
 import { registerSend } from './send.ts';
+import { registerSendJoin } from './send-join.ts';
+import { registerSendLeave } from './send-leave.ts';
 import { registerStateIds } from './state-ids.ts';
+import { registerUserDevices } from './user-devices.ts';
+import { registerUserKeys } from './user-keys.ts';
 import { registerVersion } from './version.ts';
 
 /** Registers the federation and key endpoints on `app`. */
@@ -23,4 +32,13 @@ export function registerFederationApi(app: FederationApp, services: Services): v
   registerStateIds(app, services);
   registerGetMissingEvents(app, services);
   registerBackfill(app, services);
+  registerMakeJoin(app, services);
+  registerSendJoin(app, services);
+  registerMakeLeave(app, services);
+  registerSendLeave(app, services);
+  registerInvite(app, services);
+  registerQueryProfile(app, services);
+  registerQueryDirectory(app, services);
+  registerUserDevices(app, services);
+  registerUserKeys(app, services);
 }
