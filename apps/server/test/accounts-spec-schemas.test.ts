@@ -84,6 +84,9 @@ describe('spec schemas of the account and user-data endpoints', () => {
         auth: { type: 'm.login.password', user: 'bob', password: 'pw' },
       },
     });
+    await check('administrative_contact.yaml', '/account/3pid', 'GET', `${V3}/account/3pid`, {
+      token: bobToken,
+    });
     await check('logout.yaml', '/logout', 'POST', `${V3}/logout`, { token: bobToken });
   });
 

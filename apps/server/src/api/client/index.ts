@@ -1,5 +1,6 @@
 /** Every client-server endpoint, registered on the app; one file per endpoint (or small group). */
 import type { Services } from '../../services/index.ts';
+import { registerAccount3pid } from './account-3pid.ts';
 import { registerAccountData } from './account-data.ts';
 import { registerAccountPassword } from './account-password.ts';
 import { registerCapabilities } from './capabilities.ts';
@@ -48,6 +49,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerWhoami(app);
   registerDevices(app, services);
   registerAccountPassword(app, services);
+  registerAccount3pid(app);
   registerCapabilities(app);
   registerProfile(app, services);
   registerProfileDelete(app, services);
