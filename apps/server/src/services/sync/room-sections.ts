@@ -36,8 +36,10 @@ export interface RoomSectionContext {
   readonly to: number;
   readonly filter: SyncFilter;
   readonly fullState: boolean;
-  /** Rooms with receipts written in (since, to]. */
+  /** Rooms with receipts written in (since, to] (any receipts, for an initial sync). */
   readonly receiptRooms: ReadonlySet<string>;
+  /** Rooms with room account data written in (since, to] (any, for an initial sync). */
+  readonly accountDataRooms: ReadonlySet<string>;
   /** The token predates this process: resend every room's typing list. */
   readonly typingReset: boolean;
   readonly roomAccountData: RoomAccountDataLookup;
@@ -199,7 +201,11 @@ async function ephemeralEvents(
       : ctx.typingReset || ctx.typing.roomSerial(roomId) > ctx.since.typing;
   if (typingChanged) out.push({ type: 'm.typing', content: { user_ids: typingUsers } });
   if (initialLike || ctx.since === undefined) {
-    const receipt = await ctx.receipts.receiptEvent(roomId, ctx.user.userId, 0, ctx.to);
+    // In an initial sync `receiptRooms` lists every room with receipts: others skip the query.
+    const none = ctx.since === undefined && !ctx.receiptRooms.has(roomId);
+    const receipt = none
+      ? undefined
+      : await ctx.receipts.receiptEvent(roomId, ctx.user.userId, 0, ctx.to);
     if (receipt !== undefined) out.push(receipt);
   } else if (ctx.receiptRooms.has(roomId)) {
     const receipt = await ctx.receipts.receiptEvent(
@@ -217,6 +223,10 @@ async function ephemeralEvents(
 
 async function accountDataEvents(ctx: RoomSectionContext, roomId: string, initialLike: boolean) {
   const from = initialLike || ctx.since === undefined ? 0 : ctx.since.position;
+  // `accountDataRooms` covers (since, to] — all of it for an initial sync — so when that is the
+  // range needed here, a room outside it has nothing.
+  const covered = ctx.since === undefined || !initialLike;
+  if (covered && !ctx.accountDataRooms.has(roomId)) return [];
   const events = await ctx.roomAccountData(ctx.user.userId, roomId, from, ctx.to);
   return events.filter((event) => plainEventMatches(event, ctx.filter.roomAccountData));
 }

@@ -176,18 +176,16 @@ export class SyncService {
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
     const ranges = this.#ranges;
-    const receiptRooms =
-      since === undefined
-        ? new Set<string>()
-        : await ranges.get('receipts', from, to, () => receipts.roomsChanged(from, to));
+    // Rooms with receipts / room account data in range (for an initial sync: with any at all),
+    // so rooms without skip those queries.
+    const receiptRooms = await ranges.get('receipts', from, to, () =>
+      receipts.roomsChanged(from, to),
+    );
     const eventRooms =
       since === undefined
         ? new Set<string>()
         : await ranges.get('events', from, to, () => roomsWithEventsBetween(db, from, to));
-    const accountDataRooms =
-      since === undefined
-        ? new Set<string>()
-        : await this.#accountData.roomsChanged(user.userId, from, to);
+    const accountDataRooms = await this.#accountData.roomsChanged(user.userId, from, to);
     const membershipChanged = new Set<string>();
     if (since !== undefined) {
       for (const change of await deviceLists.memberChangesBetween(from, to)) {
@@ -204,6 +202,7 @@ export class SyncService {
       filter,
       fullState: request.fullState,
       receiptRooms,
+      accountDataRooms,
       typingReset,
       roomAccountData: this.#accountData.room,
     };
