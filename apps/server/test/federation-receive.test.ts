@@ -390,3 +390,59 @@ function bodies(): string[] {
     }),
   );
 }
+
+// Runs last: mallory is banned here, so A stops sending to the peer.
+describe('soft failure (soft-fail.ts) and a forked state reset attempt', () => {
+  it('stores but does not deliver an event forked from before the sender was banned', async () => {
+    const before = await roomFacts();
+    const a = federation.server('a.test');
+    const base = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+    await call(a, alice, 'POST', `${base}/ban`, { user_id: '@mallory:m.test', reason: 'test' });
+    const powerLevels = (await roomFacts()).powerLevels;
+    // Built on the DAG as it was before the ban: allowed by its auth events and by the state
+    // before it, but not by the current state.
+    const forked = peer.sign(
+      {
+        auth_events: [before.create, before.powerLevels, before.malloryMember ?? ''],
+        content: { msgtype: 'm.text', body: 'from the past' },
+        depth: before.depth + 1,
+        origin_server_ts: Date.now(),
+        prev_events: before.extremities,
+        room_id: roomId,
+        sender: '@mallory:m.test',
+        type: 'm.room.message',
+      },
+      ROOM_VERSION,
+    );
+    const response = (await peer.send('a.test', 'fork-1', [forked.pdu])) as Json;
+    expect(response['pdus'][forked.eventId]).toEqual({});
+    const row = await a.services.ctx.db.queryOne<{
+      soft_failed: number;
+      stream_position: number | null;
+    }>('SELECT soft_failed, stream_position FROM events WHERE event_id = $1', [forked.eventId]);
+    expect(row).toEqual({ soft_failed: 1, stream_position: null });
+    expect(timelineIds(await sync(a, alice))).not.toContain(forked.eventId);
+    const extremities = (await roomFacts()).extremities;
+    expect(extremities).not.toContain(forked.eventId);
+
+    // A state event in the same fork re-asserting the old power levels: it changes nothing.
+    const reassert = peer.sign(
+      {
+        auth_events: [before.create, before.powerLevels, before.malloryMember ?? ''],
+        content: { users: { '@alice:a.test': 100 }, users_default: 0, ban: 0 },
+        depth: before.depth + 1,
+        origin_server_ts: Date.now(),
+        prev_events: before.extremities,
+        room_id: roomId,
+        sender: '@mallory:m.test',
+        state_key: '',
+        type: 'm.room.power_levels',
+      },
+      ROOM_VERSION,
+    );
+    const second = (await peer.send('a.test', 'fork-2', [reassert.pdu])) as Json;
+    expect(second['pdus'][reassert.eventId]).toBeDefined();
+    expect((await roomFacts()).powerLevels).toBe(powerLevels);
+    expect((await a.services.rooms.membership(roomId, '@mallory:m.test'))?.membership).toBe('ban');
+  });
+});
