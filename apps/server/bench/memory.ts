@@ -2,13 +2,16 @@
  * Server memory at issue 5's size: a weft-server process (test/spawn.ts) with 1,000 users and
  * 1,000 rooms (each user creates a room and the next user joins it), after every user has done an
  * initial sync so caches are warm. Prints the process's resident set size from
- * /proc/<pid>/status (VmRSS). Lower the sizes with WEFT_BENCH_USERS for a quick run.
+ * /proc/<pid>/status (VmRSS). Lower the sizes with WEFT_BENCH_USERS for a quick run;
+ * WEFT_BENCH_NODE_FLAGS (space-separated) passes V8 flags to the server process, e.g.
+ * `--max-semi-space-size=2` to see how much of the RSS is garbage-collector head-room.
  */
 import { readFileSync, rmSync } from 'node:fs';
 
 import { spawnServer } from '../test/spawn.ts';
 
 const USERS = Number(process.env['WEFT_BENCH_USERS'] ?? 1000);
+const NODE_FLAGS = (process.env['WEFT_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
 
 type Json = Record<string, unknown>;
 
@@ -38,7 +41,11 @@ async function pool<T>(
 
 /** Runs the memory scenario and prints its figures; returns the RSS in MiB. */
 export async function runMemoryBench(): Promise<number> {
-  const server = await spawnServer({ serverName: 'mem.bench', startTimeoutMs: 60_000 });
+  const server = await spawnServer({
+    serverName: 'mem.bench',
+    startTimeoutMs: 60_000,
+    nodeFlags: NODE_FLAGS,
+  });
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
     const response = await fetch(server.url + path, {
       method,
@@ -88,7 +95,7 @@ export async function runMemoryBench(): Promise<number> {
     const seconds = (performance.now() - started) / 1000;
     const rss = rssMiB(server.pid);
     console.log(
-      `memory: ${USERS} users, ${USERS} rooms (${2 * USERS} joined members), each user synced once`,
+      `memory: ${USERS} users, ${USERS} rooms (${2 * USERS} joined members), each user synced once${NODE_FLAGS.length > 0 ? ` [node ${NODE_FLAGS.join(' ')}]` : ''}`,
     );
     console.log(
       `  server RSS           ${rss.toFixed(0)} MiB (idle at start ${idle.toFixed(0)} MiB)`,
@@ -100,3 +107,5 @@ export async function runMemoryBench(): Promise<number> {
     rmSync(server.dataDir, { recursive: true, force: true });
   }
 }
+
+if (import.meta.main) await runMemoryBench();
