@@ -39,6 +39,9 @@ export interface TestPeer {
   readonly received: ReceivedTxn[];
   /** Events served by `GET /event/{eventId}`. */
   readonly served: Map<string, Record<string, unknown>>;
+  /** Events answered to `POST /get_missing_events/{roomId}` (and the requests received). */
+  readonly missing: Array<Record<string, unknown>>;
+  readonly missingRequests: Array<Record<string, unknown>>;
   /** Signs (hashes + signature) an event as this server; returns it with its event ID. */
   sign(
     event: Record<string, unknown>,
@@ -68,6 +71,8 @@ export async function startTestPeer(
   const key = generateSigningKey();
   const received: ReceivedTxn[] = [];
   const served = new Map<string, Record<string, unknown>>();
+  const missing: Array<Record<string, unknown>> = [];
+  const missingRequests: Array<Record<string, unknown>> = [];
   const app = new Hono();
   app.get('/_matrix/key/v2/server', (c) =>
     c.json(
@@ -92,6 +97,10 @@ export async function startTestPeer(
     const event = served.get(c.req.param('eventId'));
     if (event === undefined) return c.json({ errcode: 'M_NOT_FOUND', error: 'no' }, 404);
     return c.json({ origin: name, origin_server_ts: Date.now(), pdus: [event] });
+  });
+  app.post('/_matrix/federation/v1/get_missing_events/:roomId', async (c) => {
+    missingRequests.push((await c.req.json()) as Record<string, unknown>);
+    return c.json({ events: missing });
   });
   app.all('*', (c) => c.json({ errcode: 'M_UNRECOGNIZED', error: 'not here' }, 404));
 
@@ -127,6 +136,8 @@ export async function startTestPeer(
     key,
     received,
     served,
+    missing,
+    missingRequests,
     sign(event, roomVersion) {
       const pdu = signEvent(event as JsonObject, roomVersion, name, key);
       return { pdu, eventId: computeEventId(pdu as JsonObject, roomVersion) };

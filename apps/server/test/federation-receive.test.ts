@@ -391,6 +391,51 @@ function bodies(): string[] {
   );
 }
 
+describe('filling gaps (fetch-missing.ts)', () => {
+  it('fetches a missing prev event with get_missing_events before accepting the event', async () => {
+    const facts = await roomFacts();
+    const auth = [facts.create, facts.powerLevels, facts.malloryMember ?? ''];
+    const base = {
+      auth_events: auth,
+      room_id: roomId,
+      sender: '@mallory:m.test',
+      type: 'm.room.message',
+    };
+    const first = peer.sign(
+      {
+        ...base,
+        content: { msgtype: 'm.text', body: 'gap 1' },
+        depth: facts.depth + 1,
+        origin_server_ts: Date.now(),
+        prev_events: facts.extremities,
+      },
+      ROOM_VERSION,
+    );
+    const second = peer.sign(
+      {
+        ...base,
+        content: { msgtype: 'm.text', body: 'gap 2' },
+        depth: facts.depth + 2,
+        origin_server_ts: Date.now(),
+        prev_events: [first.eventId],
+      },
+      ROOM_VERSION,
+    );
+    peer.missing.splice(0, peer.missing.length, first.pdu);
+    // Only the second is sent: A must ask for the first.
+    const response = (await peer.send('a.test', 'gap-1', [second.pdu])) as Json;
+    expect(response['pdus'][second.eventId]).toEqual({});
+    expect(peer.missingRequests.at(-1)?.['latest_events']).toEqual([second.eventId]);
+    expect(peer.missingRequests.at(-1)?.['earliest_events']).toEqual(facts.extremities);
+    const firstRow = await storedRow(first.eventId);
+    const secondRow = await storedRow(second.eventId);
+    expect(firstRow?.stream_position).not.toBeNull();
+    expect(Number(secondRow?.stream_position)).toBeGreaterThan(Number(firstRow?.stream_position));
+    expect((await roomFacts()).extremities).toEqual([second.eventId]);
+    peer.missing.splice(0);
+  });
+});
+
 // Runs last: mallory is banned here, so A stops sending to the peer.
 describe('soft failure (soft-fail.ts) and a forked state reset attempt', () => {
   it('stores but does not deliver an event forked from before the sender was banned', async () => {
