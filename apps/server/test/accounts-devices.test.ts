@@ -239,6 +239,60 @@ describe('accounts: devices, password, capabilities, registration options', () =
     });
   });
 
+  it('deactivates an account behind UIA: leaves its rooms, ends its sessions, keeps its ID taken', async () => {
+    const hana = await server.client.registerUser('hana', 'hana-pw');
+    const ivan = await server.client.registerUser('ivan', 'ivan-pw');
+    await server.client.request(
+      'PUT',
+      `${V3}/profile/${encodeURIComponent(hana.userId)}/displayname`,
+      {
+        token: hana.accessToken,
+        body: { displayname: 'Hana' },
+      },
+    );
+    const room = await server.client.request('POST', `${V3}/createRoom`, {
+      token: ivan.accessToken,
+      body: { preset: 'public_chat' },
+    });
+    const roomId = String(room.body['room_id']);
+    await server.client.request('POST', `${V3}/join/${encodeURIComponent(roomId)}`, {
+      token: hana.accessToken,
+      body: {},
+    });
+    const challenge = await server.client.request('POST', `${V3}/account/deactivate`, {
+      token: hana.accessToken,
+      body: {},
+    });
+    expect(challenge.status).toBe(401);
+    const done = await server.client.request('POST', `${V3}/account/deactivate`, {
+      token: hana.accessToken,
+      body: { auth: { type: 'm.login.password', user: 'hana', password: 'hana-pw' } },
+    });
+    expect(done.status).toBe(200);
+    expect(done.body).toEqual({ id_server_unbind_result: 'no-support' });
+    expect(
+      (await server.client.request('GET', `${V3}/account/whoami`, { token: hana.accessToken }))
+        .status,
+    ).toBe(401);
+    const member = await server.client.request(
+      'GET',
+      `${V3}/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(hana.userId)}`,
+      { token: ivan.accessToken },
+    );
+    expect(member.body['membership']).toBe('leave');
+    expect(
+      (await server.client.request('GET', `${V3}/profile/${encodeURIComponent(hana.userId)}`)).body,
+    ).toEqual({});
+    const login = await server.client.request('POST', `${V3}/login`, {
+      body: { type: 'm.login.password', user: 'hana', password: 'hana-pw' },
+    });
+    expect(login.status).toBe(403);
+    const again = await server.client.request('POST', `${V3}/register`, {
+      body: { username: 'hana', password: 'x', auth: { type: 'm.login.dummy' } },
+    });
+    expect(again.body['errcode']).toBe('M_USER_IN_USE');
+  });
+
   it('advertises capabilities: password change and room versions 10, 11, 12', async () => {
     const erin = await server.client.registerUser('erin');
     const caps = await server.client.request<{ capabilities: Record<string, unknown> }>(

@@ -54,7 +54,7 @@ describe('spec schemas of the account and user-data endpoints', () => {
       'registration.yaml',
       '/register/available',
       'GET',
-      `${V3}/register/available?username=carol`,
+      `${V3}/register/available?username=dora`,
     );
     await check('login.yaml', '/login', 'GET', `${V3}/login`);
     const login = await check('login.yaml', '/login', 'POST', `${V3}/login`, {
@@ -88,6 +88,17 @@ describe('spec schemas of the account and user-data endpoints', () => {
       token: bobToken,
     });
     await check('logout.yaml', '/logout', 'POST', `${V3}/logout`, { token: bobToken });
+    const carol = await server.client.registerUser('carol', 'carol-pw');
+    await check(
+      'account_deactivation.yaml',
+      '/account/deactivate',
+      'POST',
+      `${V3}/account/deactivate`,
+      {
+        token: carol.accessToken,
+        body: { auth: { type: 'm.login.password', user: 'carol', password: 'carol-pw' } },
+      },
+    );
   });
 
   it('devices and capabilities', async () => {

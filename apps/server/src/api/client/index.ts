@@ -2,6 +2,7 @@
 import type { Services } from '../../services/index.ts';
 import { registerAccount3pid } from './account-3pid.ts';
 import { registerAccountData } from './account-data.ts';
+import { registerAccountDeactivate } from './account-deactivate.ts';
 import { registerAccountPassword } from './account-password.ts';
 import { registerCapabilities } from './capabilities.ts';
 import { registerCreateRoom } from './create-room.ts';
@@ -50,6 +51,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerDevices(app, services);
   registerAccountPassword(app, services);
   registerAccount3pid(app);
+  registerAccountDeactivate(app, services);
   registerCapabilities(app);
   registerProfile(app, services);
   registerProfileDelete(app, services);

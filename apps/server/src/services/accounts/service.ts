@@ -235,6 +235,18 @@ export class AccountService {
     await this.deleteDevices(userId, others);
   }
 
+  /**
+   * Marks a user deactivated (spec "POST /account/deactivate"): their password goes, every
+   * device and token is removed (telling device listeners), and the user ID stays taken.
+   */
+  async deactivate(userId: string): Promise<void> {
+    await this.#ctx.db.execute(
+      'UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1',
+      [userId],
+    );
+    await this.logoutAll(userId);
+  }
+
   /** Invalidates one token (`/logout`): the device and its keys go too, as the spec says. */
   async logout(userId: string, deviceId: string): Promise<void> {
     await this.deleteDevices(userId, [deviceId]);

@@ -1,0 +1,34 @@
+// POST /_matrix/client/v3/account/deactivate
+// https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3accountdeactivate
+import { MatrixError } from '@weft/transport';
+
+import { deactivateAccount } from '../../services/accounts/deactivate.ts';
+import type { Services } from '../../services/index.ts';
+import { type ClientApp, clientEndpoint } from './routes.ts';
+import { requirePassword } from './uia.ts';
+
+export function registerAccountDeactivate(app: ClientApp, services: Services): void {
+  clientEndpoint(app, {
+    method: 'POST',
+    path: '/account/deactivate',
+    auth: 'user',
+    rateLimit: true,
+    handler: async ({ user, body }) => {
+      const erase = body['erase'];
+      if (erase !== undefined && typeof erase !== 'boolean') {
+        throw MatrixError.badJson('erase must be a boolean');
+      }
+      const idServer = body['id_server'];
+      if (idServer !== undefined && typeof idServer !== 'string') {
+        throw MatrixError.badJson('id_server must be a string');
+      }
+      const challenge = await requirePassword(body, user.userId, (id, pw) =>
+        services.accounts.checkPassword(id, pw),
+      );
+      if (challenge !== undefined) return challenge;
+      await deactivateAccount(services, services.ctx.log, user.userId);
+      // No third-party identifiers are ever bound here, so there is nothing to unbind.
+      return { id_server_unbind_result: 'no-support' };
+    },
+  });
+}
