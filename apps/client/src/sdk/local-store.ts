@@ -5,7 +5,7 @@
  * only as pickles encrypted under the derived pickle key. Row keys (room, session and event IDs)
  * are public identifiers and stay in the clear so rows can be found and deleted.
  */
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 import { ClientError } from '../errors.ts';
 import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
@@ -43,6 +43,7 @@ export interface StoredTimelineRow {
 export class LocalStore {
   readonly #db: DatabaseSync;
   readonly #keys: StoreKeys;
+  readonly #statements = new Map<string, StatementSync>();
 
   private constructor(db: DatabaseSync, keys: StoreKeys) {
     this.#db = db;
@@ -55,7 +56,8 @@ export class LocalStore {
    */
   static open(path: string, passphrase: string): LocalStore {
     const db = new DatabaseSync(path);
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    // WAL with synchronous=NORMAL: durable across crashes of the process, one fsync per checkpoint.
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     db.exec(SCHEMA);
     const saltRow = db.prepare('SELECT value FROM meta WHERE name = ?').get('salt') as
       | { value: Uint8Array }
@@ -93,6 +95,16 @@ export class LocalStore {
     return new LocalStore(db, keys);
   }
 
+  /** A prepared statement, compiled once per store (statements run thousands of times per sync). */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   /** The pickle key for Olm/Megolm pickles (derived from the passphrase). */
   get pickleKey(): Uint8Array {
     return this.#keys.pickleKey;
@@ -117,7 +129,7 @@ export class LocalStore {
 
   /** Reads a sealed JSON value by name. */
   get<T>(name: string): T | undefined {
-    const row = this.#db.prepare('SELECT value FROM kv WHERE name = ?').get(name) as
+    const row = this.#prepare('SELECT value FROM kv WHERE name = ?').get(name) as
       | { value: Uint8Array }
       | undefined;
     return row === undefined ? undefined : this.#open<T>(`kv/${name}`, row.value);
@@ -126,42 +138,36 @@ export class LocalStore {
   /** Writes a sealed JSON value by name (`undefined` deletes it). */
   set(name: string, value: unknown): void {
     if (value === undefined) {
-      this.#db.prepare('DELETE FROM kv WHERE name = ?').run(name);
+      this.#prepare('DELETE FROM kv WHERE name = ?').run(name);
       return;
     }
-    this.#db
-      .prepare(
-        'INSERT INTO kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
-      )
-      .run(name, this.#seal(`kv/${name}`, value));
+    this.#prepare(
+      'INSERT INTO kv (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+    ).run(name, this.#seal(`kv/${name}`, value));
   }
 
   /** Every Olm session pickle held with a device (most recently used first). */
   olmSessions(senderKey: string): Array<{ sessionId: string; pickle: string }> {
     return (
-      this.#db
-        .prepare(
-          'SELECT session_id, pickle FROM olm_sessions WHERE sender_key = ? ORDER BY last_used DESC',
-        )
-        .all(senderKey) as Array<{ session_id: string; pickle: string }>
+      this.#prepare(
+        'SELECT session_id, pickle FROM olm_sessions WHERE sender_key = ? ORDER BY last_used DESC',
+      ).all(senderKey) as Array<{ session_id: string; pickle: string }>
     ).map((r) => ({ sessionId: r.session_id, pickle: r.pickle }));
   }
 
   /** Stores an Olm session pickle (already encrypted under the pickle key). */
   putOlmSession(senderKey: string, sessionId: string, pickle: string): void {
-    this.#db
-      .prepare(
-        `INSERT INTO olm_sessions (sender_key, session_id, pickle, last_used) VALUES (?, ?, ?, ?)
+    this.#prepare(
+      `INSERT INTO olm_sessions (sender_key, session_id, pickle, last_used) VALUES (?, ?, ?, ?)
          ON CONFLICT(sender_key, session_id) DO UPDATE SET pickle = excluded.pickle, last_used = excluded.last_used`,
-      )
-      .run(senderKey, sessionId, pickle, Date.now());
+    ).run(senderKey, sessionId, pickle, Date.now());
   }
 
   /** Reads a sealed room-key record. */
   getRoomKey<T>(roomId: string, sessionId: string): T | undefined {
-    const row = this.#db
-      .prepare('SELECT value FROM room_keys WHERE room_id = ? AND session_id = ?')
-      .get(roomId, sessionId) as { value: Uint8Array } | undefined;
+    const row = this.#prepare(
+      'SELECT value FROM room_keys WHERE room_id = ? AND session_id = ?',
+    ).get(roomId, sessionId) as { value: Uint8Array } | undefined;
     return row === undefined
       ? undefined
       : this.#open<T>(`room_keys/${roomId}/${sessionId}`, row.value);
@@ -169,25 +175,24 @@ export class LocalStore {
 
   /** Writes a sealed room-key record. */
   putRoomKey(roomId: string, sessionId: string, record: unknown): void {
-    this.#db
-      .prepare(
-        `INSERT INTO room_keys (room_id, session_id, value) VALUES (?, ?, ?)
+    this.#prepare(
+      `INSERT INTO room_keys (room_id, session_id, value) VALUES (?, ?, ?)
          ON CONFLICT(room_id, session_id) DO UPDATE SET value = excluded.value`,
-      )
-      .run(roomId, sessionId, this.#seal(`room_keys/${roomId}/${sessionId}`, record));
+    ).run(roomId, sessionId, this.#seal(`room_keys/${roomId}/${sessionId}`, record));
   }
 
   /** Erases a room key's row (forward-secret deletion relies on this being a real delete). */
   deleteRoomKey(roomId: string, sessionId: string): void {
-    this.#db
-      .prepare('DELETE FROM room_keys WHERE room_id = ? AND session_id = ?')
-      .run(roomId, sessionId);
+    this.#prepare('DELETE FROM room_keys WHERE room_id = ? AND session_id = ?').run(
+      roomId,
+      sessionId,
+    );
   }
 
   /** The session IDs of every key held for a room. */
   roomKeyIds(roomId: string): string[] {
     return (
-      this.#db.prepare('SELECT session_id FROM room_keys WHERE room_id = ?').all(roomId) as Array<{
+      this.#prepare('SELECT session_id FROM room_keys WHERE room_id = ?').all(roomId) as Array<{
         session_id: string;
       }>
     ).map((r) => r.session_id);
@@ -195,20 +200,18 @@ export class LocalStore {
 
   /** Appends or replaces an event in the cached timeline at position `pos`. */
   putTimelineEvent(roomId: string, pos: number, eventId: string, event: unknown): void {
-    this.#db
-      .prepare(
-        `INSERT INTO timeline (room_id, pos, event_id, value) VALUES (?, ?, ?, ?)
+    this.#prepare(
+      `INSERT INTO timeline (room_id, pos, event_id, value) VALUES (?, ?, ?, ?)
          ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
-      )
-      .run(roomId, pos, eventId, this.#seal(`timeline/${roomId}/${eventId}`, event));
+    ).run(roomId, pos, eventId, this.#seal(`timeline/${roomId}/${eventId}`, event));
   }
 
   /** The cached timeline of a room, oldest first. */
   timeline(roomId: string): StoredTimelineRow[] {
     return (
-      this.#db
-        .prepare('SELECT pos, event_id, value FROM timeline WHERE room_id = ? ORDER BY pos')
-        .all(roomId) as Array<{ pos: number; event_id: string; value: Uint8Array }>
+      this.#prepare('SELECT pos, event_id, value FROM timeline WHERE room_id = ? ORDER BY pos').all(
+        roomId,
+      ) as Array<{ pos: number; event_id: string; value: Uint8Array }>
     ).map((r) => ({
       pos: r.pos,
       eventId: r.event_id,
@@ -218,24 +221,22 @@ export class LocalStore {
 
   /** Drops the cached timeline of a room. */
   dropTimeline(roomId: string): void {
-    this.#db.prepare('DELETE FROM timeline WHERE room_id = ?').run(roomId);
+    this.#prepare('DELETE FROM timeline WHERE room_id = ?').run(roomId);
   }
 
   /** Keeps a decrypted event's plaintext, sealed (forward-secret rooms' own archive). */
   putPlaintext(roomId: string, eventId: string, plaintext: unknown): void {
-    this.#db
-      .prepare(
-        `INSERT INTO plaintexts (room_id, event_id, value) VALUES (?, ?, ?)
+    this.#prepare(
+      `INSERT INTO plaintexts (room_id, event_id, value) VALUES (?, ?, ?)
          ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
-      )
-      .run(roomId, eventId, this.#seal(`plaintexts/${roomId}/${eventId}`, plaintext));
+    ).run(roomId, eventId, this.#seal(`plaintexts/${roomId}/${eventId}`, plaintext));
   }
 
   /** A kept plaintext, if any. */
   getPlaintext<T>(roomId: string, eventId: string): T | undefined {
-    const row = this.#db
-      .prepare('SELECT value FROM plaintexts WHERE room_id = ? AND event_id = ?')
-      .get(roomId, eventId) as { value: Uint8Array } | undefined;
+    const row = this.#prepare(
+      'SELECT value FROM plaintexts WHERE room_id = ? AND event_id = ?',
+    ).get(roomId, eventId) as { value: Uint8Array } | undefined;
     return row === undefined
       ? undefined
       : this.#open<T>(`plaintexts/${roomId}/${eventId}`, row.value);
@@ -246,13 +247,15 @@ export class LocalStore {
    * of `sessionId`. Returns false when a different event already used that index.
    */
   checkReplay(sessionId: string, messageIndex: number, eventId: string): boolean {
-    const row = this.#db
-      .prepare('SELECT event_id FROM replay WHERE session_id = ? AND message_index = ?')
-      .get(sessionId, messageIndex) as { event_id: string } | undefined;
+    const row = this.#prepare(
+      'SELECT event_id FROM replay WHERE session_id = ? AND message_index = ?',
+    ).get(sessionId, messageIndex) as { event_id: string } | undefined;
     if (row !== undefined) return row.event_id === eventId;
-    this.#db
-      .prepare('INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?)')
-      .run(sessionId, messageIndex, eventId);
+    this.#prepare('INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?)').run(
+      sessionId,
+      messageIndex,
+      eventId,
+    );
     return true;
   }
 

@@ -10,6 +10,7 @@ import {
   type StoredRoomKey,
 } from '@weft/epoch';
 
+import { checkpointed } from './checkpointed-session.ts';
 import type { LocalStore } from './local-store.ts';
 
 interface RoomKeyRecord {
@@ -37,7 +38,9 @@ export class SqliteRoomKeyStore implements RoomKeyStore {
     if (cached !== undefined) return cached;
     const record = this.#store.getRoomKey<RoomKeyRecord>(roomId, sessionId);
     if (record === undefined) return undefined;
-    const session: InboundGroupSession = ratchetMegolm.inboundFromExport(record.exported);
+    const session: InboundGroupSession = checkpointed(
+      ratchetMegolm.inboundFromExport(record.exported),
+    );
     const key: StoredRoomKey = {
       roomId,
       sessionId,
@@ -62,7 +65,10 @@ export class SqliteRoomKeyStore implements RoomKeyStore {
       ratchetOnUse: key.ratchetOnUse,
     };
     this.#store.putRoomKey(key.roomId, key.sessionId, record);
-    this.#live.set(`${key.roomId}|${key.sessionId}`, key);
+    this.#live.set(`${key.roomId}|${key.sessionId}`, {
+      ...key,
+      session: checkpointed(key.session),
+    });
     this.onPut?.(key.roomId, key.sessionId);
   }
 

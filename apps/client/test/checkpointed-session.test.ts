@@ -1,0 +1,28 @@
+/** checkpointed-session.ts: the message-index parser and the checkpointed decryptor agree with
+ * plain Megolm decryption in any order. */
+import { ratchetMegolm } from '@weft/epoch';
+import { describe, expect, it } from 'vitest';
+
+import { checkpointed, megolmMessageIndex } from '../src/sdk/checkpointed-session.ts';
+
+describe('checkpointed Megolm sessions', () => {
+  it('parse the message index and decrypt like the plain session, newest first and oldest first', () => {
+    const outbound = ratchetMegolm.createOutbound();
+    const key = outbound.sessionKey();
+    const messages = Array.from({ length: 200 }, (_, i) => outbound.encrypt(`message ${i}`));
+    messages.forEach((m, i) => expect(megolmMessageIndex(m)).toBe(i));
+    expect(megolmMessageIndex('not base64!')).toBeUndefined();
+    const fast = checkpointed(ratchetMegolm.inboundFromSessionKey(key));
+    const plain = ratchetMegolm.inboundFromSessionKey(key);
+    for (const i of [199, 150, 64, 63, 0, 1, 100, 198]) {
+      const message = messages[i] ?? '';
+      expect(fast.decrypt(message)).toEqual(plain.decrypt(message));
+      expect(fast.decrypt(message).plaintext).toBe(`message ${i}`);
+    }
+    // A key from a later index still cannot read earlier messages through its copies.
+    const later = checkpointed(ratchetMegolm.inboundFromExport(plain.exportAt(100)));
+    expect(later.decrypt(messages[150] ?? '').plaintext).toBe('message 150');
+    expect(() => later.decrypt(messages[99] ?? '')).toThrow();
+    expect(later.firstKnownIndex()).toBe(100);
+  });
+});
