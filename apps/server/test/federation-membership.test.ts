@@ -262,6 +262,31 @@ describe('invites across servers (remote-invite.ts, receive-invite.ts, invite.ts
     expect(body['rooms']['invite']?.[roomId]).toBeUndefined();
   });
 
+  it('rejects a remote invite locally when the inviting server is unreachable', async () => {
+    const erin = await register(b, 'erin');
+    const roomId = await createRoom(a, alice);
+    await call(a, alice, 'POST', `/_matrix/client/v3/rooms/${roomId}/invite`, {
+      user_id: erin.userId,
+    });
+    await federation.stop('a.test');
+    try {
+      await call(
+        b,
+        erin,
+        'POST',
+        `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`,
+        {},
+      );
+      expect(await membership(b, roomId, erin.userId)).toBe('leave');
+      const body = await sync(b, erin);
+      expect(body['rooms']['invite']?.[roomId]).toBeUndefined();
+    } finally {
+      a = await federation.restart('a.test');
+    }
+    // A never learnt of it: the invite stands there.
+    expect(await membership(a, roomId, erin.userId)).toBe('invite');
+  }, 30_000);
+
   it('answers 404 to an invite for a user this server does not have', async () => {
     const roomId = await createRoom(a, alice);
     const response = await a.client.request('POST', `/_matrix/client/v3/rooms/${roomId}/invite`, {

@@ -122,14 +122,21 @@ export async function remoteInviteState(
   rooms: RoomService,
   roomId: string,
   userId: string,
-): Promise<{ state: Record<string, unknown>[]; inviterServer: string } | undefined> {
-  const row = await rooms.ctx.db.queryOne<{ invite_state: string; inviter_server: string }>(
-    'SELECT invite_state, inviter_server FROM federation_invites WHERE room_id = $1 AND user_id = $2',
+): Promise<
+  { state: Record<string, unknown>[]; inviterServer: string; eventId: string } | undefined
+> {
+  const row = await rooms.ctx.db.queryOne<{
+    invite_state: string;
+    inviter_server: string;
+    event_id: string;
+  }>(
+    'SELECT invite_state, inviter_server, event_id FROM federation_invites WHERE room_id = $1 AND user_id = $2',
     [roomId, userId],
   );
   if (row === undefined) return undefined;
   return {
     state: JSON.parse(row.invite_state) as Record<string, unknown>[],
     inviterServer: row.inviter_server,
+    eventId: row.event_id,
   };
 }

@@ -3,7 +3,8 @@
  * (Rejecting Invites)", https://spec.matrix.org/v1.19/server-server-api/#leaving-rooms-rejecting-invites):
  * 1. `GET /v1/make_leave` from the inviting server (then the room ID's server);
  * 2. sign the template as the user's leave and `PUT /v2/send_leave` it there;
- * 3. store the leave locally: the event, the membership, and drop the stored invite state.
+ * 3. store the leave locally: the event, the membership, and drop the stored invite state;
+ * 4. when no server answers, reject locally with a leave this server signs (`rejectLocally`).
  * A room this server is in is left with an ordinary local leave event instead.
  */
 import { computeEventId, signEvent } from '@weft/signing';
@@ -73,12 +74,44 @@ export async function rejectRemoteInvite(
       lastError = error;
     }
   }
-  if (MatrixError.isInstance(lastError)) throw lastError;
-  throw new MatrixError(
-    502,
-    'M_UNKNOWN',
-    'No resident server could be reached to reject the invite',
-  );
+  // A refusal by a reachable server stands; an unreachable room must not trap the user in an
+  // invite: reject locally, as Synapse does (the spec leaves this to the server).
+  if (MatrixError.isInstance(lastError) && lastError.status < 500) throw lastError;
+  rooms.ctx.log.warn('rejecting a remote invite locally', {
+    room_id: roomId,
+    error: String(lastError),
+  });
+  await rejectLocally(rooms, roomId, userId, invite.eventId, options.reason);
+}
+
+/** A leave signed by this server that follows the invite; stored here only. */
+async function rejectLocally(
+  rooms: RoomService,
+  roomId: string,
+  userId: string,
+  inviteEventId: string,
+  reason: string | undefined,
+): Promise<void> {
+  const invite = await rooms.getEvent(inviteEventId);
+  const roomVersion = await rooms.roomVersion(roomId);
+  if (invite === undefined || roomVersion === undefined) {
+    throw MatrixError.forbidden('No pending invite to this room');
+  }
+  const rules = rulesOf(roomVersion);
+  const pdu: Record<string, unknown> = {
+    auth_events: [inviteEventId],
+    content: { membership: 'leave', ...(reason === undefined ? {} : { reason }) },
+    depth: invite.depth + 1,
+    origin: rooms.ctx.config.serverName,
+    origin_server_ts: rooms.ctx.now(),
+    prev_events: [inviteEventId],
+    room_id: roomId,
+    sender: userId,
+    state_key: userId,
+    type: 'm.room.member',
+  };
+  const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
+  await storeLeave(rooms, roomId, userId, computeEventId(signed, rules.id), signed);
 }
 
 async function storeLeave(
