@@ -115,9 +115,9 @@ describe('SIGKILL during a burst of sends', () => {
     );
     expect(resumed.status).toBe(200);
     const joined = (resumed.body['rooms'] as Json)['join'] as Record<string, Json>;
-    const events = ((joined[roomId]?.['timeline'] as Json)['events'] as Json[]).map((e) =>
-      String(e['event_id']),
-    );
+    expect(joined[roomId]).toBeDefined();
+    const timelineEvents = ((joined[roomId]?.['timeline'] ?? {}) as Json)['events'] as Json[];
+    const events = timelineEvents.map((e) => String(e['event_id']));
     for (const { eventId } of acked) expect(events, eventId).toContain(eventId);
     // And the token it hands out keeps working.
     const next = await after.request(
