@@ -31,7 +31,13 @@ import {
   type RoomSectionContext,
   strippedRoom,
 } from './room-sections.ts';
-import { membershipAt, roomsWithEventsBetween } from './store.ts';
+import {
+  accountDataChangedBetween,
+  anyDeviceListChangeBetween,
+  membershipAt,
+  roomsWithEventsBetween,
+  toDeviceArrivedBetween,
+} from './store.ts';
 import { formatSyncToken, type SyncToken } from './token.ts';
 
 /** The longest a sync may wait (a client asking for more gets this). */
@@ -131,6 +137,8 @@ export class SyncService {
     const deadline =
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
     let lastTo = -1;
+    let builtTyping = -1;
+    let body: Record<string, unknown> | undefined;
     for (;;) {
       const to = await currentStreamPosition(this.#ctx.db);
       const typingSerial = this.#sources.typing.serial;
@@ -139,9 +147,22 @@ export class SyncService {
         await sleep(5);
         continue;
       }
+      // Woken by a write: when nothing in the new range concerns this user, keep waiting
+      // without rebuilding the response (most wakes of most long-polls are for others).
+      const rebuild =
+        body === undefined ||
+        typingSerial !== builtTyping ||
+        (await this.#concerns(user, lastTo, to));
       lastTo = to;
-      const { body, hasContent } = await this.#build(user, request, to, typingSerial);
-      if (request.since === undefined || request.fullState || hasContent) return body;
+      if (rebuild) {
+        const built = await this.#build(user, request, to, typingSerial);
+        if (request.since === undefined || request.fullState || built.hasContent) {
+          return built.body;
+        }
+        body = built.body;
+        builtTyping = typingSerial;
+      }
+      if (body === undefined) throw new Error('unreachable: no sync body');
       const remaining = deadline - this.#ctx.now();
       if (remaining <= 0 || request.signal?.aborted) return body;
       const stop = new AbortController();
@@ -149,12 +170,13 @@ export class SyncService {
       request.signal?.addEventListener('abort', onAbort, { once: true });
       await Promise.race([
         notifier.waitFor(to, remaining, stop.signal),
-        this.#sources.typing.waitForChange(typingSerial, stop.signal),
+        this.#sources.typing.waitForChange(builtTyping, stop.signal),
       ]);
       stop.abort();
       request.signal?.removeEventListener('abort', onAbort);
-      const woken = notifier.position > to || this.#sources.typing.serial !== typingSerial;
-      // Timed out, client gone, or woken with nothing new (shutdown): answer with what we have.
+      const woken = notifier.position > to || this.#sources.typing.serial !== builtTyping;
+      // Timed out, client gone, or woken with nothing new (shutdown): answer with what we have
+      // (an empty response whose token is still valid).
       if (!woken || this.#ctx.now() >= deadline || request.signal?.aborted) return body;
     }
   }
@@ -311,5 +333,42 @@ export class SyncService {
     const visible = new Set(await this.#sources.rooms.usersSharingRoomsWith(userId));
     visible.add(userId);
     return changes.filter((event) => visible.has(event.sender));
+  }
+
+  /**
+   * Whether anything in (`from`, `to`] may change `user`'s incremental response: an event,
+   * receipt or membership change in one of their rooms, a to-device message for their device,
+   * their account data, any device-list or presence change (those are filtered by shared rooms
+   * only in the full build). Over-answering `true` only costs a rebuild.
+   */
+  async #concerns(user: AuthenticatedUser, from: number, to: number): Promise<boolean> {
+    if (to <= from) return false;
+    const db = this.#ctx.db;
+    const { receipts, rooms, deviceLists } = this.#sources;
+    const ranges = this.#ranges;
+    const myRooms = new Set((await rooms.roomsForUser(user.userId)).map((entry) => entry.roomId));
+    const touches = (changed: ReadonlySet<string>) => [...changed].some((id) => myRooms.has(id));
+    if (touches(await ranges.get('events', from, to, () => roomsWithEventsBetween(db, from, to)))) {
+      return true;
+    }
+    if (touches(await ranges.get('receipts', from, to, () => receipts.roomsChanged(from, to)))) {
+      return true;
+    }
+    const members = await deviceLists.memberChangesBetween(from, to);
+    if (members.some((change) => myRooms.has(change.roomId) || change.target === user.userId)) {
+      return true;
+    }
+    if (await ranges.get('devices', from, to, () => anyDeviceListChangeBetween(db, from, to))) {
+      return true;
+    }
+    const presence = this.#presence;
+    if (presence !== undefined) {
+      const changes = await ranges.get('presence', from, to, () =>
+        presence.presenceSince(from, to),
+      );
+      if (changes.length > 0) return true;
+    }
+    if (await toDeviceArrivedBetween(db, user.userId, user.deviceId, from, to)) return true;
+    return accountDataChangedBetween(db, user.userId, from, to);
   }
 }

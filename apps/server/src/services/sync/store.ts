@@ -78,3 +78,48 @@ export async function heroes(db: SqlExecutor, roomId: string, viewer: string): P
   );
   return gone.map((row) => row.user_id);
 }
+
+/** Whether `userId` has account data written in (`from`, `to`] (reads the account-data table). */
+export async function accountDataChangedBetween(
+  db: SqlExecutor,
+  userId: string,
+  from: number,
+  to: number,
+): Promise<boolean> {
+  const row = await db.queryOne(
+    `SELECT 1 AS one FROM account_data
+      WHERE user_id = $1 AND stream_position > $2 AND stream_position <= $3 LIMIT 1`,
+    [userId, from, to],
+  );
+  return row !== undefined;
+}
+
+/** Whether a to-device message for the device arrived in (`from`, `to`]. */
+export async function toDeviceArrivedBetween(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  from: number,
+  to: number,
+): Promise<boolean> {
+  const row = await db.queryOne(
+    `SELECT 1 AS one FROM to_device_messages
+      WHERE user_id = $1 AND device_id = $2 AND stream_position > $3 AND stream_position <= $4
+      LIMIT 1`,
+    [userId, deviceId, from, to],
+  );
+  return row !== undefined;
+}
+
+/** Whether any user's device list changed in (`from`, `to`]. */
+export async function anyDeviceListChangeBetween(
+  db: SqlExecutor,
+  from: number,
+  to: number,
+): Promise<boolean> {
+  const row = await db.queryOne(
+    'SELECT 1 AS one FROM device_list_changes WHERE stream_position > $1 AND stream_position <= $2 LIMIT 1',
+    [from, to],
+  );
+  return row !== undefined;
+}
