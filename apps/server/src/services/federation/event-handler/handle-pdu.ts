@@ -90,9 +90,19 @@ export class EventHandler {
 
       const knownStates = await this.#fillGap(origin, checked, depth);
       const before = await stateBefore(deps.ctx.db, deps.rooms, checked, knownStates);
-      const beforeEvents = await loadDagEvents(deps.ctx.db, [...before.values()]);
+      // The auth rules read only the create event and the auth events selection.
+      const wanted = new Map<string, string>();
+      for (const [type, stateKey] of [
+        ['m.room.create', ''] as [string, string],
+        ...authEventsSelection(checked.dag, checked.rules),
+      ]) {
+        const key = stateKeyOf(type, stateKey);
+        const id = before.get(key);
+        if (id !== undefined) wanted.set(key, id);
+      }
+      const beforeEvents = await loadDagEvents(deps.ctx.db, [...wanted.values()]);
       const beforeState = new Map<string, DagEvent>();
-      for (const [key, id] of before) {
+      for (const [key, id] of wanted) {
         const event = beforeEvents.get(id);
         if (event !== undefined) beforeState.set(key, event);
       }

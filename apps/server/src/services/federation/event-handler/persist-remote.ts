@@ -31,18 +31,21 @@ export async function loadDagEvents(
   ids: readonly string[],
 ): Promise<Map<string, DagEvent>> {
   const out = new Map<string, DagEvent>();
-  for (const id of new Set(ids)) {
-    const row = await db.queryOne<{ pdu: string; rejected: number }>(
-      'SELECT pdu, rejected FROM events WHERE event_id = $1',
-      [id],
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const chunk = unique.slice(i, i + 500);
+    const rows = await db.query<{ event_id: string; pdu: string; rejected: number }>(
+      `SELECT event_id, pdu, rejected FROM events WHERE event_id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+      chunk,
     );
-    if (row === undefined) continue;
-    const pdu = JSON.parse(row.pdu) as DagEvent;
-    out.set(id, {
-      ...pdu,
-      event_id: id,
-      ...(Number(row.rejected) === 1 ? { rejected: true } : {}),
-    });
+    for (const row of rows) {
+      const pdu = JSON.parse(row.pdu) as DagEvent;
+      out.set(row.event_id, {
+        ...pdu,
+        event_id: row.event_id,
+        ...(Number(row.rejected) === 1 ? { rejected: true } : {}),
+      });
+    }
   }
   return out;
 }
