@@ -132,8 +132,7 @@ export async function persistRemote(
   // Store the state after it as a delta from the first prev event's group when there is one.
   const prevs = await rooms.events.getMany(tx, checked.dag.prev_events, false);
   const base = [...prevs.values()].find((event) => event.stateGroup !== null)?.stateGroup ?? null;
-  const baseState =
-    base === null ? new Map<string, string>() : await rooms.states.get(tx, base, false);
+  const baseState = base === null ? new Map<string, string>() : await rooms.states.get(tx, base);
   const delta = new Map<string, string>();
   for (const [key, id] of after) if (baseState.get(key) !== id) delta.set(key, id);
   const removed = [...baseState.keys()].some((key) => !after.has(key));
@@ -198,8 +197,9 @@ export async function persistRemote(
     const extremityEvents = await rooms.events.getMany(tx, extremities, false);
     const states: StateMap[] = [];
     for (const event of extremityEvents.values()) {
+      // Groups committed earlier may be cached; the one created in this transaction may not.
       if (event.stateGroup !== null)
-        states.push(await rooms.states.get(tx, event.stateGroup, false));
+        states.push(await rooms.states.get(tx, event.stateGroup, event.stateGroup !== group));
     }
     current = await resolveState(checked.rules, states, async (ids) =>
       [...(await rooms.events.getMany(tx, ids, false)).values()].map(toDagEvent),
@@ -213,7 +213,7 @@ export async function persistRemote(
   const old =
     room.currentStateGroup === null
       ? new Map<string, string>()
-      : await rooms.states.get(tx, room.currentStateGroup, false);
+      : await rooms.states.get(tx, room.currentStateGroup);
   for (const [key, id] of current) {
     if (old.get(key) === id) continue;
     const { type, stateKey } = parseStateKey(key);

@@ -34,7 +34,7 @@ export async function stateBefore(
     if (prev?.stateGroup == null) {
       throw new PduRejection('state-before', `no state known after prev event ${id}`);
     }
-    states.push(await rooms.states.get(db, prev.stateGroup, false));
+    states.push(await rooms.states.get(db, prev.stateGroup));
   }
   const fetchEvents = async (ids: readonly string[]): Promise<DagEvent[]> => {
     const found = await rooms.events.getMany(db, ids, false);
