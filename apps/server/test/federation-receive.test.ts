@@ -192,6 +192,9 @@ describe('inbound /send (send.ts, event-handler/handle-pdu.ts)', () => {
     expect(response['pdus'][eventId]['error']).toMatch(/insufficient-power|power/);
     expect((await storedRow(eventId))?.rejected).toBe(1);
     expect((await roomFacts()).powerLevels).toBe(facts.powerLevels);
+    // Sent again in another transaction: still rejected.
+    const again = (await peer.send('a.test', 'auth-2', [pdu])) as Json;
+    expect(again['pdus'][eventId]['error']).toBeDefined();
   });
 
   it('rejects an event citing a fake auth chain (fetch-missing.ts, rule 3)', async () => {

@@ -77,10 +77,14 @@ export class EventHandler {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));
-      const existing = await deps.ctx.db.queryOne<{ state_group: number | null }>(
-        'SELECT state_group FROM events WHERE event_id = $1',
+      const existing = await deps.ctx.db.queryOne<{ state_group: number | null; rejected: number }>(
+        'SELECT state_group, rejected FROM events WHERE event_id = $1',
         [checked.eventId],
       );
+      if (existing !== undefined && Number(existing.rejected) === 1) {
+        // Seen before and rejected: a resend gets the same verdict, not an acknowledgement.
+        return { eventId: checked.eventId, status: 'rejected', error: 'event was rejected' };
+      }
       if (existing !== undefined && existing.state_group !== null) {
         return { eventId: checked.eventId, status: 'duplicate' };
       }
