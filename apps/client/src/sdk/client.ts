@@ -708,6 +708,7 @@ export class WeftClient {
       res.device_one_time_keys_count?.['signed_curve25519'] ?? 0,
       res.device_unused_fallback_key_types,
     );
+    this.#store.flush();
     this.#store.set('since', res.next_batch);
   }
 
@@ -767,6 +768,7 @@ export class WeftClient {
     }
     room.prevBatch = res.end;
     this.#saveRoom(room);
+    this.#store.flush();
     return loaded;
   }
 

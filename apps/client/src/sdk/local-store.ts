@@ -11,6 +11,8 @@ import { ClientError } from '../errors.ts';
 import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
 
 const VERIFIER = 'weft-client-store-v1';
+/** Replay records buffered before a write. */
+const REPLAY_BATCH = 512;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -44,6 +46,10 @@ export class LocalStore {
   readonly #db: DatabaseSync;
   readonly #keys: StoreKeys;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #replayPending = new Map<
+    string,
+    { sessionId: string; messageIndex: number; eventId: string }
+  >();
 
   private constructor(db: DatabaseSync, keys: StoreKeys) {
     this.#db = db;
@@ -244,23 +250,44 @@ export class LocalStore {
 
   /**
    * Replay check (spec: Megolm "message replays"): records that `eventId` used `messageIndex`
-   * of `sessionId`. Returns false when a different event already used that index.
+   * of `sessionId`. Returns false when a different event already used that index. New records
+   * are written in batches ({@link flush}), one transaction per batch, because a history
+   * decrypts thousands of messages at once.
    */
   checkReplay(sessionId: string, messageIndex: number, eventId: string): boolean {
+    const key = `${sessionId}|${messageIndex}`;
+    const pending = this.#replayPending.get(key);
+    if (pending !== undefined) return pending.eventId === eventId;
     const row = this.#prepare(
       'SELECT event_id FROM replay WHERE session_id = ? AND message_index = ?',
     ).get(sessionId, messageIndex) as { event_id: string } | undefined;
     if (row !== undefined) return row.event_id === eventId;
-    this.#prepare('INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?)').run(
-      sessionId,
-      messageIndex,
-      eventId,
-    );
+    this.#replayPending.set(key, { sessionId, messageIndex, eventId });
+    if (this.#replayPending.size >= REPLAY_BATCH) this.flush();
     return true;
+  }
+
+  /** Writes buffered replay records in one transaction. */
+  flush(): void {
+    if (this.#replayPending.size === 0) return;
+    const insert = this.#prepare(
+      'INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    this.#db.exec('BEGIN');
+    try {
+      for (const r of this.#replayPending.values())
+        insert.run(r.sessionId, r.messageIndex, r.eventId);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    this.#replayPending.clear();
   }
 
   /** Closes the database and zeroes the derived keys. */
   close(): void {
+    this.flush();
     this.#db.close();
     this.#keys.valueKey.fill(0);
     this.#keys.pickleKey.fill(0);
