@@ -45,6 +45,11 @@ export type AuthMode = 'none' | 'user' | 'optional-user' | 'server';
 export type BodyMode =
   /** A JSON object (the spec's rule for POST and PUT); the default for POST, PUT and PATCH. */
   | 'json'
+  /**
+   * A JSON object the client may leave out: an empty body reads as `{}` (endpoints whose whole
+   * body the spec marks optional, such as `/join` and `/leave`); anything sent is parsed as `json`.
+   */
+  | 'optional-json'
   /** Nothing; the default for GET and DELETE. Any body sent is ignored. */
   | 'none'
   /** Raw bytes (media upload), still size-limited; available as `rawBody`. */
@@ -294,12 +299,16 @@ export function createMatrixApp<User = string>(
         if (auth !== 'server' && bodyMode !== 'none') {
           rawBody = await readBodyBytes(request, maxBody);
         }
-        if (bodyMode === 'json' && json === undefined) {
-          json = parseJsonBody(rawBody, jsonOptions(definition));
+        const wantsJson = bodyMode === 'json' || bodyMode === 'optional-json';
+        if (wantsJson && json === undefined) {
+          json =
+            bodyMode === 'optional-json' && rawBody.byteLength === 0
+              ? {}
+              : parseJsonBody(rawBody, jsonOptions(definition));
         }
 
         let body: unknown = json ?? {};
-        if (bodyMode === 'json' && definition.parseBody !== undefined) {
+        if (wantsJson && definition.parseBody !== undefined) {
           body = definition.parseBody(json ?? {});
         }
         // The token stays out of what handlers see (and might log).

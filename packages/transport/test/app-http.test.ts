@@ -100,6 +100,13 @@ app
   })
   .endpoint({
     method: 'POST',
+    path: '/_matrix/client/v3/rooms/:roomId/leave',
+    auth: 'none',
+    body: 'optional-json',
+    handler: ({ body }) => ({ echo: body }),
+  })
+  .endpoint({
+    method: 'POST',
     path: '/_matrix/client/v3/limited',
     auth: 'user',
     rateLimit: true,
@@ -392,6 +399,19 @@ describe('JSON bodies (API Standards; M_NOT_JSON, M_BAD_JSON)', () => {
       text: 'hi',
       sender: '@alice:example.org',
     });
+  });
+
+  it("reads an empty body as {} where the body is optional ('optional-json'), and still checks a sent one", async () => {
+    const leave = (body: string | null) =>
+      call('/_matrix/client/v3/rooms/%21r%3Ax/leave', {
+        method: 'POST',
+        ...(body === null ? {} : { body }),
+      });
+    expect(await readJson(await leave(null))).toEqual({ echo: {} });
+    expect(await readJson(await leave(''))).toEqual({ echo: {} });
+    expect(await readJson(await leave('{"reason":"bye"}'))).toEqual({ echo: { reason: 'bye' } });
+    await expectError(await leave('not json'), 400, 'M_NOT_JSON');
+    await expectError(await leave('[1]'), 400, 'M_BAD_JSON');
   });
 
   it('does not require Content-Type: application/json', async () => {

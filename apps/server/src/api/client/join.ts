@@ -25,6 +25,8 @@ export function registerJoin(app: ClientApp, services: Services): void {
     method: 'POST',
     path: '/join/:roomIdOrAlias',
     auth: 'user',
+    // The spec makes the whole body optional; clients may send none.
+    body: 'optional-json',
     rateLimit: true,
     handler: async ({ params, query, body, user }) => {
       const target = params.roomIdOrAlias;
@@ -54,6 +56,8 @@ export function registerJoin(app: ClientApp, services: Services): void {
     method: 'POST',
     path: '/rooms/:roomId/join',
     auth: 'user',
+    // The spec makes the whole body optional; clients may send none.
+    body: 'optional-json',
     rateLimit: true,
     handler: async ({ params, body, user }) => {
       const roomId = parseRoomId(params.roomId);

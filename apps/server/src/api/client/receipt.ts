@@ -32,6 +32,8 @@ export function registerReceipt(app: ClientApp, services: Services): void {
     method: 'POST',
     path: '/rooms/:roomId/receipt/:receiptType/:eventId',
     auth: 'user',
+    // Older clients send no body (r0 defined none); `thread_id` is optional.
+    body: 'optional-json',
     rateLimit: true,
     handler: async ({ params, user, body }) => {
       const roomId = parseRoomId(params.roomId);

@@ -57,6 +57,8 @@ export function registerRoomMembership(app: ClientApp, services: Services): void
     method: 'POST',
     path: '/rooms/:roomId/leave',
     auth: 'user',
+    // The spec makes the whole body optional; clients may send none.
+    body: 'optional-json',
     handler: async ({ params, body, user }) => {
       const roomId = parseRoomId(params.roomId);
       if (await services.federationMembership.needsRemoteJoin(roomId)) {
@@ -82,6 +84,8 @@ export function registerRoomMembership(app: ClientApp, services: Services): void
     method: 'POST',
     path: '/rooms/:roomId/forget',
     auth: 'user',
+    // The spec makes the whole body optional; clients may send none.
+    body: 'optional-json',
     handler: async ({ params, user }) => {
       await forgetRoom(rooms, parseRoomId(params.roomId), user.userId);
       return {};
