@@ -1,12 +1,14 @@
 /**
  * Responses of the account, device, capability, profile, account-data, filter, push-rule,
  * presence and media endpoints validate against the spec's OpenAPI schemas
- * (`../shared/matrix-spec/data/api/client-server/*.yaml`, through test/openapi-schemas.ts).
+ * (`../shared/matrix-spec/data/api/client-server/*.yaml`, through test/openapi.ts).
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
-import { expectSpecResponse } from './openapi-schemas.ts';
+import { ClientServerSpec } from './openapi.ts';
+
+const spec = new ClientServerSpec();
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -24,8 +26,6 @@ describe('spec schemas of the account and user-data endpoints', () => {
   afterAll(() => server.stop());
 
   async function check(
-    file: string,
-    specPath: string,
     method: string,
     path: string,
     options: { body?: unknown; token?: string; status?: number } = {},
@@ -38,228 +38,128 @@ describe('spec schemas of the account and user-data endpoints', () => {
     if (response.status !== status) {
       throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
     }
-    await expectSpecResponse(file, specPath, method, status, response.body);
+    await spec.expectValid(method, path, status, response.body);
     return response;
   }
 
   it('registration, login, logout, whoami, password', async () => {
-    await check('registration.yaml', '/register', 'POST', `${V3}/register`, {
+    await check('POST', `${V3}/register`, {
       body: { username: 'bob', password: 'pw' },
       status: 401,
     });
-    await check('registration.yaml', '/register', 'POST', `${V3}/register`, {
+    await check('POST', `${V3}/register`, {
       body: { username: 'bob', password: 'pw', auth: { type: 'm.login.dummy' } },
     });
-    await check(
-      'registration.yaml',
-      '/register/available',
-      'GET',
-      `${V3}/register/available?username=dora`,
-    );
-    await check('login.yaml', '/login', 'GET', `${V3}/login`);
-    const login = await check('login.yaml', '/login', 'POST', `${V3}/login`, {
+    await check('GET', `${V3}/register/available?username=dora`);
+    await check('GET', `${V3}/login`);
+    const login = await check('POST', `${V3}/login`, {
       body: {
         type: 'm.login.password',
         identifier: { type: 'm.id.user', user: 'bob' },
         password: 'pw',
       },
     });
-    await check('login.yaml', '/login', 'POST', `${V3}/login`, {
+    await check('POST', `${V3}/login`, {
       body: { type: 'm.login.password', user: 'bob', password: 'wrong' },
       status: 403,
     });
     const bobToken = String(login.body['access_token']);
-    await check('whoami.yaml', '/account/whoami', 'GET', `${V3}/account/whoami`, {
+    await check('GET', `${V3}/account/whoami`, {
       token: bobToken,
     });
-    await check('password_management.yaml', '/account/password', 'POST', `${V3}/account/password`, {
+    await check('POST', `${V3}/account/password`, {
       token: bobToken,
       body: { new_password: 'pw2' },
       status: 401,
     });
-    await check('password_management.yaml', '/account/password', 'POST', `${V3}/account/password`, {
+    await check('POST', `${V3}/account/password`, {
       token: bobToken,
       body: {
         new_password: 'pw2',
         auth: { type: 'm.login.password', user: 'bob', password: 'pw' },
       },
     });
-    await check('administrative_contact.yaml', '/account/3pid', 'GET', `${V3}/account/3pid`, {
+    await check('GET', `${V3}/account/3pid`, {
       token: bobToken,
     });
-    await check('logout.yaml', '/logout', 'POST', `${V3}/logout`, { token: bobToken });
+    await check('POST', `${V3}/logout`, { token: bobToken });
     const carol = await server.client.registerUser('carol', 'carol-pw');
-    await check(
-      'account_deactivation.yaml',
-      '/account/deactivate',
-      'POST',
-      `${V3}/account/deactivate`,
-      {
-        token: carol.accessToken,
-        body: { auth: { type: 'm.login.password', user: 'carol', password: 'carol-pw' } },
-      },
-    );
+    await check('POST', `${V3}/account/deactivate`, {
+      token: carol.accessToken,
+      body: { auth: { type: 'm.login.password', user: 'carol', password: 'carol-pw' } },
+    });
   });
 
   it('devices and capabilities', async () => {
-    const devices = await check('device_management.yaml', '/devices', 'GET', `${V3}/devices`, {
+    const devices = await check('GET', `${V3}/devices`, {
       token,
     });
     const deviceId = String((devices.body['devices'] as { device_id: string }[])[0]?.device_id);
-    await check(
-      'device_management.yaml',
-      '/devices/{deviceId}',
-      'GET',
-      `${V3}/devices/${deviceId}`,
-      { token },
-    );
-    await check(
-      'device_management.yaml',
-      '/devices/{deviceId}',
-      'PUT',
-      `${V3}/devices/${deviceId}`,
-      {
-        token,
-        body: { display_name: 'Laptop' },
-      },
-    );
-    await check('device_management.yaml', '/delete_devices', 'POST', `${V3}/delete_devices`, {
+    await check('GET', `${V3}/devices/${deviceId}`, { token });
+    await check('PUT', `${V3}/devices/${deviceId}`, {
+      token,
+      body: { display_name: 'Laptop' },
+    });
+    await check('POST', `${V3}/delete_devices`, {
       token,
       body: { devices: ['NOPE'] },
       status: 401,
     });
-    await check('capabilities.yaml', '/capabilities', 'GET', `${V3}/capabilities`, { token });
+    await check('GET', `${V3}/capabilities`, { token });
   });
 
   it('profile, account data, filters, presence', async () => {
-    await check(
-      'profile.yaml',
-      '/profile/{userId}/{keyName}',
-      'PUT',
-      `${V3}/profile/${enc(userId)}/displayname`,
-      {
-        token,
-        body: { displayname: 'Alice' },
-      },
-    );
-    await check(
-      'profile.yaml',
-      '/profile/{userId}/{keyName}',
-      'GET',
-      `${V3}/profile/${enc(userId)}/displayname`,
-    );
-    await check('profile.yaml', '/profile/{userId}', 'GET', `${V3}/profile/${enc(userId)}`);
-    await check(
-      'profile.yaml',
-      '/profile/{userId}/{keyName}',
-      'DELETE',
-      `${V3}/profile/${enc(userId)}/avatar_url`,
-      { token },
-    );
-    await check(
-      'profile.yaml',
-      '/profile/{userId}',
-      'GET',
-      `${V3}/profile/${enc('@nobody:test.local')}`,
-      {
-        status: 404,
-      },
-    );
+    await check('PUT', `${V3}/profile/${enc(userId)}/displayname`, {
+      token,
+      body: { displayname: 'Alice' },
+    });
+    await check('GET', `${V3}/profile/${enc(userId)}/displayname`);
+    await check('GET', `${V3}/profile/${enc(userId)}`);
+    await check('DELETE', `${V3}/profile/${enc(userId)}/avatar_url`, { token });
+    await check('GET', `${V3}/profile/${enc('@nobody:test.local')}`, {
+      status: 404,
+    });
     const data = `${V3}/user/${enc(userId)}/account_data/org.example`;
-    await check('account-data.yaml', '/user/{userId}/account_data/{type}', 'PUT', data, {
+    await check('PUT', data, {
       token,
       body: { a: 1 },
     });
-    await check('account-data.yaml', '/user/{userId}/account_data/{type}', 'GET', data, { token });
-    await check(
-      'account-data.yaml',
-      '/user/{userId}/account_data/{type}',
-      'PUT',
-      `${V3}/user/${enc(userId)}/account_data/m.push_rules`,
-      {
-        token,
-        body: {},
-        status: 405,
-      },
-    );
-    const filter = await check(
-      'filter.yaml',
-      '/user/{userId}/filter',
-      'POST',
-      `${V3}/user/${enc(userId)}/filter`,
-      {
-        token,
-        body: { room: { timeline: { limit: 5 } }, event_fields: ['type', 'content.body'] },
-      },
-    );
-    await check(
-      'filter.yaml',
-      '/user/{userId}/filter/{filterId}',
-      'GET',
-      `${V3}/user/${enc(userId)}/filter/${filter.body['filter_id']}`,
-      { token },
-    );
+    await check('GET', data, { token });
+    await check('PUT', `${V3}/user/${enc(userId)}/account_data/m.push_rules`, {
+      token,
+      body: {},
+      status: 405,
+    });
+    const filter = await check('POST', `${V3}/user/${enc(userId)}/filter`, {
+      token,
+      body: { room: { timeline: { limit: 5 } }, event_fields: ['type', 'content.body'] },
+    });
+    await check('GET', `${V3}/user/${enc(userId)}/filter/${filter.body['filter_id']}`, { token });
     const presence = `${V3}/presence/${enc(userId)}/status`;
-    await check('presence.yaml', '/presence/{userId}/status', 'PUT', presence, {
+    await check('PUT', presence, {
       token,
       body: { presence: 'online', status_msg: 'here' },
     });
-    await check('presence.yaml', '/presence/{userId}/status', 'GET', presence, { token });
+    await check('GET', presence, { token });
   });
 
   it('push rules', async () => {
-    await check('pushrules.yaml', '/pushrules/', 'GET', `${V3}/pushrules/`, { token });
-    await check('pushrules.yaml', '/pushrules/global/', 'GET', `${V3}/pushrules/global/`, {
+    await check('GET', `${V3}/pushrules/`, { token });
+    await check('GET', `${V3}/pushrules/global/`, {
       token,
     });
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}',
-      'PUT',
-      `${V3}/pushrules/global/content/cake`,
-      {
-        token,
-        body: { pattern: 'cake', actions: ['notify'] },
-      },
-    );
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}',
-      'GET',
-      `${V3}/pushrules/global/content/cake`,
-      { token },
-    );
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}/enabled',
-      'GET',
-      `${V3}/pushrules/global/override/.m.rule.master/enabled`,
-      { token },
-    );
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}/actions',
-      'GET',
-      `${V3}/pushrules/global/underride/.m.rule.call/actions`,
-      { token },
-    );
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}',
-      'DELETE',
-      `${V3}/pushrules/global/content/cake`,
-      { token },
-    );
-    await check(
-      'pushrules.yaml',
-      '/pushrules/global/{kind}/{ruleId}',
-      'GET',
-      `${V3}/pushrules/global/content/cake`,
-      {
-        token,
-        status: 404,
-      },
-    );
+    await check('PUT', `${V3}/pushrules/global/content/cake`, {
+      token,
+      body: { pattern: 'cake', actions: ['notify'] },
+    });
+    await check('GET', `${V3}/pushrules/global/content/cake`, { token });
+    await check('GET', `${V3}/pushrules/global/override/.m.rule.master/enabled`, { token });
+    await check('GET', `${V3}/pushrules/global/underride/.m.rule.call/actions`, { token });
+    await check('DELETE', `${V3}/pushrules/global/content/cake`, { token });
+    await check('GET', `${V3}/pushrules/global/content/cake`, {
+      token,
+      status: 404,
+    });
   });
 
   it('media upload and config', async () => {
@@ -268,15 +168,9 @@ describe('spec schemas of the account and user-data endpoints', () => {
       rawBody: 'hello',
       headers: { 'Content-Type': 'text/plain' },
     });
-    await expectSpecResponse('content-repo.yaml', '/media/v3/upload', 'POST', 200, upload.body);
-    await check(
-      'authed-content-repo.yaml',
-      '/media/config',
-      'GET',
-      '/_matrix/client/v1/media/config',
-      { token },
-    );
-    await check('content-repo.yaml', '/media/v3/config', 'GET', '/_matrix/media/v3/config', {
+    await spec.expectValid('POST', '/_matrix/media/v3/upload', 200, upload.body);
+    await check('GET', '/_matrix/client/v1/media/config', { token });
+    await check('GET', '/_matrix/media/v3/config', {
       token,
     });
   });
