@@ -48,11 +48,16 @@ function freePort(): Promise<number> {
   });
 }
 
+/** `runuser` lives in an sbin directory, which a non-login PATH may lack. */
+function runuserPath(): string {
+  return ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find(existsSync) ?? 'runuser';
+}
+
 /** Runs a PostgreSQL binary, as the `postgres` user when we are root. */
 function run(binary: string, args: readonly string[]): void {
   const asRoot = process.getuid?.() === 0;
   const [command, argv] = asRoot
-    ? ['runuser', ['-u', 'postgres', '--', binary, ...args]]
+    ? [runuserPath(), ['-u', 'postgres', '--', binary, ...args]]
     : [binary, [...args]];
   execFileSync(command, argv, { stdio: 'pipe' });
 }
