@@ -18,7 +18,7 @@
  * or more (large Megolm or Olm messages), which go to OpenSSL.
  */
 import { cbc } from '@noble/ciphers/aes.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
+import { expand } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
@@ -58,6 +58,9 @@ function findNodeCrypto(): NodeCrypto | undefined {
 }
 
 const nodeCrypto = findNodeCrypto();
+
+/** @noble's keyed HMAC state, as `hmac.create` returns it. */
+type KeyedHmac = ReturnType<typeof hmac.create>;
 
 /**
  * Below this many input bytes HMAC and AES-CBC stay on @noble even where OpenSSL is available:
@@ -113,6 +116,59 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   return hmac(sha256, key, data);
 }
 
+/**
+ * HMAC-SHA-256 of each of `messages` under one `key`, written into the 32-byte `outputs` (views
+ * into a caller's buffer are fine). The ratchets MAC several one-byte seeds under the same chain
+ * key; on @noble the key is absorbed once (`hmac.create`) and the keyed state is cloned into one
+ * reused worker per message, saving the two key-block compressions and the allocations of each
+ * further HMAC. The keyed state and the worker are wiped by their final digests.
+ */
+export function hmacSha256Into(
+  key: Uint8Array,
+  messages: readonly Uint8Array[],
+  outputs: readonly Uint8Array[],
+): void {
+  if (messages.length !== outputs.length) throw new RangeError('one output per message');
+  const count = messages.length;
+  if (count === 0) return;
+  for (const out of outputs) {
+    if (out.length !== 32) throw new RangeError('HMAC outputs must be 32 bytes');
+  }
+  const node = native(Math.max(...messages.map((m) => m.length)));
+  if (node !== undefined) {
+    for (let i = 0; i < count; i++) {
+      const digest = node
+        .createHmac('sha256', key)
+        .update(messages[i] as Uint8Array)
+        .digest();
+      (outputs[i] as Uint8Array).set(digest);
+      digest.fill(0);
+    }
+    return;
+  }
+  const keyed: KeyedHmac = hmac.create(sha256, key);
+  let worker: KeyedHmac | undefined;
+  for (let i = 0; i < count - 1; i++) {
+    const work = keyed._cloneInto(worker) as KeyedHmac;
+    worker = work;
+    work.update(messages[i] as Uint8Array).digestInto(outputs[i] as Uint8Array);
+  }
+  keyed.update(messages[count - 1] as Uint8Array).digestInto(outputs[count - 1] as Uint8Array);
+}
+
+// HMAC-SHA-256 keyed with HKDF's all-zero salt, which is the salt of every Olm and Megolm
+// derivation but one: absorbed once here, then cloned for each extract step (RFC 5869 §2.2). The
+// key is public, so keeping its keyed state is harmless.
+const ZERO_SALT_HMAC = hmac.create(sha256, new Uint8Array(32));
+
+/** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
+function isZeroSalt(salt: Uint8Array): boolean {
+  if (salt.length !== 32) return false;
+  let acc = 0;
+  for (let i = 0; i < 32; i++) acc |= salt[i] as number;
+  return acc === 0;
+}
+
 /** HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand); `length` is 1..8160. */
 export function hkdfSha256(
   ikm: Uint8Array,
@@ -126,7 +182,13 @@ export function hkdfSha256(
   // OpenSSL's HKDF takes at most 1024 bytes of info; Olm's info strings are a few bytes.
   const node = info.length <= 1024 ? native(undefined) : undefined;
   if (node !== undefined) return new Uint8Array(node.hkdfSync('sha256', ikm, salt, info, length));
-  return hkdf(sha256, ikm, salt, info, length);
+  // @noble's `hkdf` is `expand(extract(...))` with the extract HMAC handed on for reuse; doing the
+  // same here lets the zero salt's keyed state be cloned instead of rebuilt.
+  const extract = isZeroSalt(salt) ? ZERO_SALT_HMAC.clone() : hmac.create(sha256, salt);
+  const prk = new Uint8Array(32);
+  extract.update(ikm).digestInto(prk);
+  // With the extract HMAC passed as `_recycled`, `expand` owns and wipes `prk`.
+  return expand(sha256, prk, info, length, extract);
 }
 
 /** AES-256-CBC with PKCS#7 padding (RFC 5652 §6.3); any plaintext length. */

@@ -11,6 +11,7 @@ import {
   aes256CbcEncrypt,
   hkdfSha256,
   hmacSha256,
+  hmacSha256Into,
   NATIVE_FROM_BYTES,
   type PrimitiveChoice,
   selectPrimitives,
@@ -88,6 +89,35 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('hmacSha256Into matches OpenSSL for every message under one key, written into views', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 5 }),
+        (key, messages) => {
+          // Views into one buffer with a guard byte either side, as the Megolm ratchet passes.
+          const buffer = new Uint8Array(2 + 32 * messages.length).fill(0xee);
+          const outputs = messages.map((_, i) => buffer.subarray(1 + 32 * i, 33 + 32 * i));
+          on(choice, () => hmacSha256Into(key, messages, outputs));
+          messages.forEach((message, i) => {
+            expect(Buffer.from(outputs[i] as Uint8Array)).toEqual(
+              createHmac('sha256', key).update(message).digest(),
+            );
+          });
+          expect(buffer[0]).toBe(0xee);
+          expect(buffer[buffer.length - 1]).toBe(0xee);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    on(choice, () => {
+      expect(() => hmacSha256Into(new Uint8Array(32), [new Uint8Array(1)], [])).toThrow(RangeError);
+      expect(() =>
+        hmacSha256Into(new Uint8Array(32), [new Uint8Array(1)], [new Uint8Array(31)]),
+      ).toThrow(RangeError);
+    });
   });
 
   it('HKDF-SHA-256 matches OpenSSL for any salt (zero, empty, random, long), info and length', () => {

@@ -7,7 +7,7 @@
  * are H_j(A) = HMAC-SHA-256(A, the single byte j) ("Advancing the ratchet").
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
-import { hmacSha256 } from '../primitives.ts';
+import { hmacSha256Into } from '../primitives.ts';
 
 /** Length of one ratchet part R_{i,j}. */
 export const PART_LENGTH = 32;
@@ -52,11 +52,12 @@ export class MegolmRatchet {
    */
   private rehash(from: number, targets: readonly number[]): void {
     const key = this.data.slice(from * PART_LENGTH, (from + 1) * PART_LENGTH);
-    for (const to of targets) {
-      const part = hmacSha256(key, SEEDS[to] as Uint8Array);
-      this.data.set(part, to * PART_LENGTH);
-      part.fill(0);
-    }
+    // One keyed HMAC for all targets, each digest written straight into its part.
+    hmacSha256Into(
+      key,
+      targets.map((to) => SEEDS[to] as Uint8Array),
+      targets.map((to) => this.data.subarray(to * PART_LENGTH, (to + 1) * PART_LENGTH)),
+    );
     key.fill(0);
   }
 

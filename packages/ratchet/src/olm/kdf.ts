@@ -12,7 +12,7 @@
  * HMAC and HKDF come from the package's one primitives module (`../primitives.ts`).
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
-import { hkdfSha256 as hkdf, hmacSha256 as hmac } from '../primitives.ts';
+import { hkdfSha256 as hkdf, hmacSha256 as hmac, hmacSha256Into } from '../primitives.ts';
 import { MAC_LENGTH } from './messages.ts';
 
 const encoder = new TextEncoder();
@@ -22,6 +22,7 @@ const MESSAGE_KEYS_INFO = 'OLM_KEYS';
 const ZERO_SALT = new Uint8Array(32);
 const CHAIN_SEED = Uint8Array.of(0x02);
 const MESSAGE_SEED = Uint8Array.of(0x01);
+const STEP_SEEDS = [MESSAGE_SEED, CHAIN_SEED] as const;
 
 /** A root key and the first chain key of the chain it starts. */
 export interface RootAndChain {
@@ -56,7 +57,11 @@ export interface ChainStep {
  * chain key").
  */
 export function advanceChain(chainKey: Uint8Array): ChainStep {
-  return { messageKey: hmac(chainKey, MESSAGE_SEED), nextChainKey: hmac(chainKey, CHAIN_SEED) };
+  // Both HMACs share the key C_i,j, which is absorbed once (`hmacSha256Into`).
+  const messageKey = new Uint8Array(32);
+  const nextChainKey = new Uint8Array(32);
+  hmacSha256Into(chainKey, STEP_SEEDS, [messageKey, nextChainKey]);
+  return { messageKey, nextChainKey };
 }
 
 /** AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80). */
