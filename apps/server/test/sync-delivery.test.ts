@@ -87,33 +87,57 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
   }, 60_000);
   afterAll(() => server.stop());
 
-  it('delivers every room event exactly once, in stream order, to every long-polling member', async () => {
-    // Each listener starts from an initial sync taken before any message is sent.
+  it('delivers every room event exactly once (initial sync or one incremental sync), in stream order, to every member', async () => {
+    // Even listeners take their initial sync before any message is sent; odd ones take it while
+    // messages are being sent (after a growing number of sends), so their initial sync must
+    // hold exactly the events up to its token and their incremental syncs the rest.
     const seen = new Map<TestUser, Map<string, string[]>>();
-    const tokens = new Map<TestUser, string>();
-    for (const listener of listeners) {
-      const initial = await syncOnce(server, listener, {});
-      tokens.set(listener, initial['next_batch']);
+    let sentCount = 0;
+    const sendProgress: (() => void)[] = [];
+    const afterSends = (count: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (sentCount >= count) resolve();
+          else sendProgress.push(check);
+        };
+        check();
+      });
+    const record = (byRoom: Map<string, string[]>, body: Json) => {
+      for (const [roomId, room] of Object.entries((body['rooms']?.['join'] ?? {}) as Json)) {
+        expect(room['timeline']['limited'], `limited timeline in ${roomId}`).not.toBe(true);
+        const ids = byRoom.get(roomId) ?? [];
+        for (const event of room['timeline']['events'] as Json[]) {
+          if (event['type'] === 'm.room.message') ids.push(event['event_id']);
+        }
+        byRoom.set(roomId, ids);
+      }
+    };
+    const early = new Map<TestUser, string>();
+    for (const [index, listener] of listeners.entries()) {
       seen.set(listener, new Map());
+      if (index % 2 === 0) {
+        const initial = await syncOnce(server, listener, {});
+        record(seen.get(listener) as Map<string, string[]>, initial);
+        early.set(listener, initial['next_batch']);
+      }
     }
 
     let target = Number.POSITIVE_INFINITY;
     const listen = async (listener: TestUser, index: number) => {
       const byRoom = seen.get(listener) as Map<string, string[]>;
-      let since = tokens.get(listener) as string;
+      let since = early.get(listener);
+      if (since === undefined) {
+        await afterSends(index * 8);
+        const initial = await syncOnce(server, listener, {});
+        record(byRoom, initial);
+        since = initial['next_batch'] as string;
+      }
       while (positionOf(since) < target) {
         // Two listeners poll with a short timeout, so their syncs often start mid-write.
         const timeout = index < 2 ? '20' : '1000';
         const body = await syncOnce(server, listener, { since, timeout });
-        for (const [roomId, room] of Object.entries((body['rooms']?.['join'] ?? {}) as Json)) {
-          expect(room['timeline']['limited'], `limited timeline in ${roomId}`).not.toBe(true);
-          const ids = byRoom.get(roomId) ?? [];
-          for (const event of room['timeline']['events'] as Json[]) {
-            if (event['type'] === 'm.room.message') ids.push(event['event_id']);
-          }
-          byRoom.set(roomId, ids);
-        }
-        since = body['next_batch'];
+        record(byRoom, body);
+        since = body['next_batch'] as string;
       }
     };
 
@@ -126,6 +150,8 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
           msgtype: 'm.text',
           body: `${sender.userId} ${n}`,
         });
+        sentCount++;
+        for (const waiter of sendProgress.splice(0)) waiter();
         // Interleave the other wake-up sources: typing (no stream position), receipts and
         // to-device messages (stream positions that touch no timeline).
         if (n % 5 === 0) {
