@@ -10,13 +10,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer } from './harness.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
 import { call, createRoom, type Json, type TestUser } from './sync-helpers.ts';
 
 const ROOMS = 3;
 const LISTENERS = 12;
 const SENDERS = 4;
-const MESSAGES_PER_SENDER = 60;
 /** Concurrent send loops per sender. */
 const LANES = 3;
 /** Above any backlog, so a `limited` timeline (a legitimate gap) cannot occur. */
@@ -56,7 +56,8 @@ async function roomOrder(server: TestServer, user: TestUser, roomId: string): Pr
   return ids.reverse();
 }
 
-describe('sync delivery under concurrent sends (services/sync/service.ts)', () => {
+/** The scenario against a server started with `options`; each sender sends `messages` messages. */
+function deliverySuite(options: () => TestServerOptions, messages: number): void {
   let server: TestServer;
   let senders: TestUser[];
   let listeners: TestUser[];
@@ -65,7 +66,7 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
   const roomsOf = new Map<TestUser, string[]>();
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer(options());
     const register = (name: string) => server.client.registerUser(name);
     senders = [];
     for (let i = 0; i < SENDERS; i++) senders.push(await register(`sender${i}`));
@@ -127,7 +128,8 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
       const byRoom = seen.get(listener) as Map<string, string[]>;
       let since = early.get(listener);
       if (since === undefined) {
-        await afterSends(index * 8);
+        // Spread over the first ~40% of the sends.
+        await afterSends(Math.floor((index * SENDERS * messages) / (2.5 * LISTENERS)));
         const initial = await syncOnce(server, listener, {});
         record(byRoom, initial);
         since = initial['next_batch'] as string;
@@ -143,7 +145,7 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
 
     let txn = 0;
     const send = async (sender: TestUser, index: number, lane: number) => {
-      for (let n = lane; n < MESSAGES_PER_SENDER; n += LANES) {
+      for (let n = lane; n < messages; n += LANES) {
         const roomId = rooms[(index + n) % ROOMS] as string;
         const path = `/_matrix/client/v3/rooms/${roomId}`;
         const sent = await call(server, sender, 'PUT', `${path}/send/m.room.message/d${++txn}`, {
@@ -195,9 +197,7 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
     const order = new Map<string, string[]>();
     for (const roomId of rooms)
       order.set(roomId, await roomOrder(server, senders[0] as TestUser, roomId));
-    expect([...order.values()].reduce((sum, ids) => sum + ids.length, 0)).toBe(
-      SENDERS * MESSAGES_PER_SENDER,
-    );
+    expect([...order.values()].reduce((sum, ids) => sum + ids.length, 0)).toBe(SENDERS * messages);
     for (const listener of listeners) {
       const byRoom = seen.get(listener) as Map<string, string[]>;
       for (const roomId of roomsOf.get(listener) as string[]) {
@@ -209,4 +209,28 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
       expect([...byRoom.keys()].every((id) => roomsOf.get(listener)?.includes(id))).toBe(true);
     }
   }, 60_000);
+}
+
+describe('sync delivery under concurrent sends (services/sync/service.ts)', () => {
+  describe('on SQLite', () => deliverySuite(() => ({}), 60));
+
+  // PostgreSQL runs writers on several pooled connections at once: the stream's commit order
+  // (positions taken under the stream row's lock) is what keeps the ranges gap-free there.
+  describe('on PostgreSQL', () => {
+    let postgres: TestPostgres | undefined;
+    let url = '';
+    // Registered before the suite's hooks: the cluster starts first and stops after the server.
+    beforeAll(async () => {
+      postgres = await startPostgres();
+      url = await postgres.createDatabase(`delivery_${process.pid}`);
+    }, 60_000);
+    afterAll(async () => {
+      await postgres?.stop();
+    });
+    // Fewer messages: each commit waits for PostgreSQL's fsync.
+    deliverySuite(
+      () => ({ file: { database: { backend: 'postgres', connection_string: url } } }),
+      24,
+    );
+  });
 });
