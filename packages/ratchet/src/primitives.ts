@@ -147,10 +147,8 @@ export function hmacSha256Into(
     return;
   }
   const keyed: KeyedHmac = hmac.create(sha256, key);
-  let worker: KeyedHmac | undefined;
   for (let i = 0; i < count - 1; i++) {
-    const work = keyed._cloneInto(worker) as KeyedHmac;
-    worker = work;
+    const work = keyed._cloneInto(CLONE_WORKER);
     work.update(messages[i] as Uint8Array).digestInto(outputs[i] as Uint8Array);
   }
   keyed.update(messages[count - 1] as Uint8Array).digestInto(outputs[count - 1] as Uint8Array);
@@ -160,6 +158,12 @@ export function hmacSha256Into(
 // derivation but one: absorbed once here, then cloned for each extract step (RFC 5869 §2.2). The
 // key is public, so keeping its keyed state is harmless.
 const ZERO_SALT_HMAC = hmac.create(sha256, new Uint8Array(32));
+
+// Reused HMAC states that keyed states are cloned into (`_cloneInto` overwrites every field),
+// sparing a fresh pair of SHA-256 objects per clone. Everything here is synchronous, so no two
+// uses overlap; each use ends in a digest, which wipes the worker's state and buffer.
+const EXTRACT_WORKER = ZERO_SALT_HMAC.clone();
+const CLONE_WORKER = ZERO_SALT_HMAC.clone();
 
 /** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
 function isZeroSalt(salt: Uint8Array): boolean {
@@ -184,7 +188,9 @@ export function hkdfSha256(
   if (node !== undefined) return new Uint8Array(node.hkdfSync('sha256', ikm, salt, info, length));
   // @noble's `hkdf` is `expand(extract(...))` with the extract HMAC handed on for reuse; doing the
   // same here lets the zero salt's keyed state be cloned instead of rebuilt.
-  const extract = isZeroSalt(salt) ? ZERO_SALT_HMAC.clone() : hmac.create(sha256, salt);
+  const extract = isZeroSalt(salt)
+    ? ZERO_SALT_HMAC._cloneInto(EXTRACT_WORKER)
+    : hmac.create(sha256, salt);
   const prk = new Uint8Array(32);
   extract.update(ikm).digestInto(prk);
   // With the extract HMAC passed as `_recycled`, `expand` owns and wipes `prk`.
