@@ -165,10 +165,14 @@ export async function runSyncLoadBench(): Promise<void> {
     const done = new Promise<void>((ok) => {
       allDelivered = ok;
     });
-    const syncLoop = async (user: User) => {
+    // Sending starts only once every client holds its initial-sync token, so every event falls
+    // into an incremental sync that this loop counts (a fixed sleep let late initial syncs
+    // swallow early events, which then looked lost).
+    const syncLoop = async (user: User, ready: () => void) => {
       let since = String(
         (await call('GET', '/_matrix/client/v3/sync?timeout=0', user.token))['next_batch'],
       );
+      ready();
       while (!stop) {
         const response = await call(
           'GET',
@@ -190,8 +194,17 @@ export async function runSyncLoadBench(): Promise<void> {
         }
       }
     };
-    const loops = users.map((user) => syncLoop(user));
-    await new Promise((ok) => setTimeout(ok, 500));
+    let readyCount = 0;
+    let allReady: () => void = () => {};
+    const everyoneReady = new Promise<void>((ok) => {
+      allReady = ok;
+    });
+    const loops = users.map((user) =>
+      syncLoop(user, () => {
+        if (++readyCount === users.length) allReady();
+      }),
+    );
+    await everyoneReady;
     // Every member of a room, the sender included, receives each of its events.
     expected = MESSAGES * perRoom;
     const perSender = Math.ceil(MESSAGES / ROOMS);
