@@ -31,8 +31,11 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // `on`, not `once`: a terminal's Ctrl-C reaches both this process and the `weft-server`
+  // wrapper, which forwards it, so a second signal must not fall back to the default (an
+  // immediate exit that would skip the graceful shutdown). `stop()` is idempotent.
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 }
 
 await main();
