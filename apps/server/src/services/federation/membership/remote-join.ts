@@ -11,12 +11,12 @@
  * 5. store the room locally (store-remote-room.ts).
  */
 import { checkAuth, type DagEvent, STABLE_ROOM_VERSIONS, stateKeyOf } from '@weft/dag';
-import { computeEventId, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { signMembershipTemplate } from './sign-template.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
 import { type FederationDeps, withOwnKey } from './types.ts';
 import type { VerifiedPdu } from './verify-received.ts';
@@ -97,27 +97,17 @@ async function joinThrough(
   const rules = rulesOf(roomVersion);
   const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
   const templateEvent = proto as Record<string, unknown>;
-  const pdu: Record<string, unknown> = {
-    ...templateEvent,
+  const { signed, eventId } = signMembershipTemplate(rooms, templateEvent, {
+    rules,
+    roomId,
+    userId,
     content: {
       ...(templateEvent['content'] as Record<string, unknown> | undefined),
       membership: 'join',
       ...profile,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
     },
-    origin: rooms.ctx.config.serverName,
-    origin_server_ts: rooms.ctx.now(),
-    room_id: roomId,
-    sender: userId,
-    state_key: userId,
-    type: 'm.room.member',
-  };
-  delete pdu['event_id'];
-  delete pdu['signatures'];
-  delete pdu['hashes'];
-  delete pdu['unsigned'];
-  const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
-  const eventId = computeEventId(signed, rules.id);
+  });
   const response = await deps.request(
     server,
     'PUT',

@@ -7,13 +7,13 @@
  * 4. when no server answers, reject locally with a leave this server signs (`rejectLocally`).
  * A room this server is in is left with an ordinary local leave event instead.
  */
-import { computeEventId, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { nextStreamPosition } from '../../core/stream.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { remoteInviteState } from './receive-invite.ts';
 import { candidateServers } from './remote-join.ts';
+import { signMembershipTemplate } from './sign-template.ts';
 import type { FederationDeps } from './types.ts';
 
 /** Rejects `userId`'s remote invite to `roomId`. */
@@ -44,24 +44,15 @@ export async function rejectRemoteInvite(
         throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_leave response');
       }
       const rules = rulesOf(roomVersion);
-      const pdu: Record<string, unknown> = {
-        ...(proto as Record<string, unknown>),
+      const { signed, eventId } = signMembershipTemplate(rooms, proto as Record<string, unknown>, {
+        rules,
+        roomId,
+        userId,
         content: {
           membership: 'leave',
           ...(options.reason === undefined ? {} : { reason: options.reason }),
         },
-        origin: rooms.ctx.config.serverName,
-        origin_server_ts: rooms.ctx.now(),
-        room_id: roomId,
-        sender: userId,
-        state_key: userId,
-        type: 'm.room.member',
-      };
-      delete pdu['event_id'];
-      delete pdu['signatures'];
-      delete pdu['hashes'];
-      const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
-      const eventId = computeEventId(signed, rules.id);
+      });
       await deps.request(
         server,
         'PUT',
@@ -98,20 +89,19 @@ async function rejectLocally(
     throw MatrixError.forbidden('No pending invite to this room');
   }
   const rules = rulesOf(roomVersion);
-  const pdu: Record<string, unknown> = {
+  // No resident server answered: the template is ours, built on the invite alone.
+  const template = {
     auth_events: [inviteEventId],
-    content: { membership: 'leave', ...(reason === undefined ? {} : { reason }) },
-    depth: invite.depth + 1,
-    origin: rooms.ctx.config.serverName,
-    origin_server_ts: rooms.ctx.now(),
     prev_events: [inviteEventId],
-    room_id: roomId,
-    sender: userId,
-    state_key: userId,
-    type: 'm.room.member',
+    depth: invite.depth + 1,
   };
-  const signed = signEvent(pdu, rules.id, rooms.ctx.config.serverName, rooms.ctx.signingKey);
-  await storeLeave(rooms, roomId, userId, computeEventId(signed, rules.id), signed);
+  const { signed, eventId } = signMembershipTemplate(rooms, template, {
+    rules,
+    roomId,
+    userId,
+    content: { membership: 'leave', ...(reason === undefined ? {} : { reason }) },
+  });
+  await storeLeave(rooms, roomId, userId, eventId, signed);
 }
 
 async function storeLeave(
