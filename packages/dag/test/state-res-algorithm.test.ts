@@ -103,14 +103,11 @@ describe('mainline ordering', () => {
     const room = await TestRoom.create(ROOM_V11);
     const base = [...room.extremities];
     // Fork A: a new power-levels event, then a topic citing it (early timestamp).
-    const pl2 = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 10 } },
-      prev: base,
-      ts: 10,
-    });
+    const pl2 = await room.setPowerLevels(
+      ALICE,
+      { [ALICE]: 100, [BOB]: 10 },
+      { prev: base, ts: 10 },
+    );
     const topicA = await room.add({
       type: 'm.room.topic',
       sender: ALICE,
@@ -138,36 +135,20 @@ describe('mainline ordering', () => {
 describe('reverse topological power ordering', () => {
   it('applies the higher-powered sender’s power event first, so the lower one’s lands last', async () => {
     const room = await TestRoom.create(ROOM_V10);
-    await room.add({
-      type: 'm.room.member',
-      sender: BOB,
-      state_key: BOB,
-      content: { membership: 'join' },
-    });
-    const promote = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 50 } },
-    });
+    await room.join(BOB);
+    const promote = await room.setPowerLevels(ALICE, { [ALICE]: 100, [BOB]: 50 });
     const base = [promote.event_id];
     // Alice (100) and Bob (50) both edit the power levels, in parallel; Alice's is later.
-    const byAlice = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 50, '@carol:example.com': 10 } },
-      prev: base,
-      ts: 500,
-    });
-    const byBob = await room.add({
-      type: 'm.room.power_levels',
-      sender: BOB,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 } },
-      prev: base,
-      ts: 400,
-    });
+    const byAlice = await room.setPowerLevels(
+      ALICE,
+      { [ALICE]: 100, [BOB]: 50, '@carol:example.com': 10 },
+      { prev: base, ts: 500 },
+    );
+    const byBob = await room.setPowerLevels(
+      BOB,
+      { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 },
+      { prev: base, ts: 400 },
+    );
     expect(byAlice.rejected).toBeUndefined();
     expect(byBob.rejected).toBeUndefined();
     const resolved = await resolveForks(room, byAlice.event_id, byBob.event_id);
@@ -176,35 +157,15 @@ describe('reverse topological power ordering', () => {
 
   it('lets a demotion win over the demoted user’s concurrent power change', async () => {
     const room = await TestRoom.create(ROOM_V11);
-    await room.add({
-      type: 'm.room.member',
-      sender: BOB,
-      state_key: BOB,
-      content: { membership: 'join' },
-    });
-    const promote = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 50 } },
-    });
+    await room.join(BOB);
+    const promote = await room.setPowerLevels(ALICE, { [ALICE]: 100, [BOB]: 50 });
     const base = [promote.event_id];
-    const demote = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [ALICE]: 100 } },
-      prev: base,
-      ts: 100,
-    });
-    const byBob = await room.add({
-      type: 'm.room.power_levels',
-      sender: BOB,
-      state_key: '',
-      content: { users: { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 } },
-      prev: base,
-      ts: 900,
-    });
+    const demote = await room.setPowerLevels(ALICE, { [ALICE]: 100 }, { prev: base, ts: 100 });
+    const byBob = await room.setPowerLevels(
+      BOB,
+      { [ALICE]: 100, [BOB]: 50, '@dan:example.com': 20 },
+      { prev: base, ts: 900 },
+    );
     const resolved = await resolveForks(room, demote.event_id, byBob.event_id);
     expect(resolved.get(POWER)).toBe(demote.event_id);
   });
@@ -212,35 +173,19 @@ describe('reverse topological power ordering', () => {
   it('ranks v12 room creators above every integer power level', async () => {
     // In v12 Alice (the creator) has infinite power and is not in `users`; Bob has 100.
     const room = await TestRoom.create(ROOM_V12);
-    await room.add({
-      type: 'm.room.member',
-      sender: BOB,
-      state_key: BOB,
-      content: { membership: 'join' },
-    });
-    const promote = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [BOB]: 100 } },
-    });
+    await room.join(BOB);
+    const promote = await room.setPowerLevels(ALICE, { [BOB]: 100 });
     const base = [promote.event_id];
-    const byAlice = await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { [BOB]: 100, '@carol:example.com': 10 } },
-      prev: base,
-      ts: 10,
-    });
-    const byBob = await room.add({
-      type: 'm.room.power_levels',
-      sender: BOB,
-      state_key: '',
-      content: { users: { [BOB]: 100, '@dan:example.com': 20 } },
-      prev: base,
-      ts: 900,
-    });
+    const byAlice = await room.setPowerLevels(
+      ALICE,
+      { [BOB]: 100, '@carol:example.com': 10 },
+      { prev: base, ts: 10 },
+    );
+    const byBob = await room.setPowerLevels(
+      BOB,
+      { [BOB]: 100, '@dan:example.com': 20 },
+      { prev: base, ts: 900 },
+    );
     expect(byAlice.rejected).toBeUndefined();
     expect(byBob.rejected).toBeUndefined();
     const resolved = await resolveForks(room, byAlice.event_id, byBob.event_id);
@@ -253,12 +198,7 @@ describe('iterative auth checks', () => {
   it('drops a conflicted event that the resolved power events no longer allow (ban vs topic)', async () => {
     for (const rules of [ROOM_V10, ROOM_V11, ROOM_V12]) {
       const room = await TestRoom.create(rules);
-      await room.add({
-        type: 'm.room.member',
-        sender: BOB,
-        state_key: BOB,
-        content: { membership: 'join' },
-      });
+      await room.join(BOB);
       const users = rules.authorization.explicitlyPrivilegeRoomCreators
         ? { [BOB]: 50 }
         : { [ALICE]: 100, [BOB]: 50 };
@@ -305,30 +245,10 @@ describe('conflicted state subgraph (v2.1, rooms/v12.md)', () => {
     const pl1 = [...room.events]
       .reverse()
       .find((e) => e.type === 'm.room.power_levels') as DagEvent;
-    await room.add({
-      type: 'm.room.member',
-      sender: BOB,
-      state_key: BOB,
-      content: { membership: 'join' },
-    });
-    await room.add({
-      type: 'm.room.power_levels',
-      sender: ALICE,
-      state_key: '',
-      content: { users: { ...creator, [BOB]: 100 } },
-    });
-    const carolJoin = await room.add({
-      type: 'm.room.member',
-      sender: carol,
-      state_key: carol,
-      content: { membership: 'join' },
-    });
-    const pl3 = await room.add({
-      type: 'm.room.power_levels',
-      sender: BOB,
-      state_key: '',
-      content: { users: { ...creator, [BOB]: 100, [carol]: 50 } },
-    });
+    await room.join(BOB);
+    await room.setPowerLevels(ALICE, { ...creator, [BOB]: 100 });
+    const carolJoin = await room.join(carol);
+    const pl3 = await room.setPowerLevels(BOB, { ...creator, [BOB]: 100, [carol]: 50 });
     expect(pl3.rejected).toBeUndefined();
     const withPl3 = room.stateAfter(pl3.event_id);
     const reset = new Map(withPl3).set(POWER, pl1.event_id);
@@ -400,12 +320,7 @@ describe('resolveState storage access', () => {
     const room = await TestRoom.create(ROOM_V11);
     for (let i = 0; i < 30; i += 1) {
       const user = `@u${i}:example.org`;
-      await room.add({
-        type: 'm.room.member',
-        sender: user,
-        state_key: user,
-        content: { membership: 'join' },
-      });
+      await room.join(user);
     }
     const base = [...room.extremities];
     const a = await room.add({

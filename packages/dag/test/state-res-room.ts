@@ -30,6 +30,9 @@ export interface EventSpec {
   readonly ts?: number;
 }
 
+/** Where an event goes in the DAG: its prev events and timestamp (see {@link EventSpec}). */
+export type EventPosition = Pick<EventSpec, 'prev' | 'ts'>;
+
 export class TestRoom {
   readonly rules: RoomVersionRules;
   readonly events: DagEvent[] = [];
@@ -82,6 +85,32 @@ export class TestRoom {
       content: { join_rule: 'public' },
     });
     return room;
+  }
+
+  /** `user` joins (a public room lets anyone in). */
+  join(user: string, at: EventPosition = {}): Promise<DagEvent> {
+    return this.add({
+      type: 'm.room.member',
+      sender: user,
+      state_key: user,
+      content: { membership: 'join' },
+      ...at,
+    });
+  }
+
+  /** `sender` sets the power levels' `users` map (nothing else in the content). */
+  setPowerLevels(
+    sender: string,
+    users: Record<string, number>,
+    at: EventPosition = {},
+  ): Promise<DagEvent> {
+    return this.add({
+      type: 'm.room.power_levels',
+      sender,
+      state_key: '',
+      content: { users },
+      ...at,
+    });
   }
 
   /** Adds one event; returns it (with `rejected: true` when it failed authorization). */
