@@ -79,22 +79,8 @@ describe('mainline ordering', () => {
   it('applies same-position events by origin_server_ts, so the later one wins', async () => {
     const room = await TestRoom.create(ROOM_V10);
     const base = [...room.extremities];
-    const late = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'late' },
-      prev: base,
-      ts: 200,
-    });
-    const early = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'early' },
-      prev: base,
-      ts: 100,
-    });
+    const late = await room.setTopic(ALICE, 'late', { prev: base, ts: 200 });
+    const early = await room.setTopic(ALICE, 'early', { prev: base, ts: 100 });
     const resolved = await resolveForks(room, late.event_id, early.event_id);
     expect(resolved.get(TOPIC)).toBe(late.event_id);
   });
@@ -108,23 +94,9 @@ describe('mainline ordering', () => {
       { [ALICE]: 100, [BOB]: 10 },
       { prev: base, ts: 10 },
     );
-    const topicA = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'A' },
-      prev: [pl2.event_id],
-      ts: 11,
-    });
+    const topicA = await room.setTopic(ALICE, 'A', { prev: [pl2.event_id], ts: 11 });
     // Fork B: a topic citing the original power levels (late timestamp).
-    const topicB = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'B' },
-      prev: base,
-      ts: 999,
-    });
+    const topicB = await room.setTopic(ALICE, 'B', { prev: base, ts: 999 });
     const resolved = await resolveForks(room, topicA.event_id, topicB.event_id);
     expect(resolved.get(POWER)).toBe(pl2.event_id);
     // topicB sits deeper on the mainline (position 1 vs 0), so it is applied first.
@@ -217,14 +189,7 @@ describe('iterative auth checks', () => {
         prev: base,
         ts: 1,
       });
-      const topic = await room.add({
-        type: 'm.room.topic',
-        sender: BOB,
-        state_key: '',
-        content: { topic: 'mine' },
-        prev: base,
-        ts: 2,
-      });
+      const topic = await room.setTopic(BOB, 'mine', { prev: base, ts: 2 });
       expect(topic.rejected).toBeUndefined();
       const resolved = await resolveForks(room, ban.event_id, topic.event_id);
       expect(resolved.get(stateKeyOf('m.room.member', BOB))).toBe(ban.event_id);
@@ -295,13 +260,7 @@ describe('third-party invites in the iterative auth checks', () => {
       prev: base,
     });
     expect(invite.rejected).toBeUndefined();
-    const topic = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 't' },
-      prev: base,
-    });
+    const topic = await room.setTopic(ALICE, 't', { prev: base });
     const sets = [room.stateAfter(invite.event_id), room.stateAfter(topic.event_id)];
     const carolKey = stateKeyOf('m.room.member', carol);
     const accepted = await resolveState(ROOM_V11, sets, room.fetch, undefined, accept);
@@ -323,22 +282,8 @@ describe('resolveState storage access', () => {
       await room.join(user);
     }
     const base = [...room.extremities];
-    const a = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'a' },
-      prev: base,
-      ts: 1,
-    });
-    const b = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'b' },
-      prev: base,
-      ts: 2,
-    });
+    const a = await room.setTopic(ALICE, 'a', { prev: base, ts: 1 });
+    const b = await room.setTopic(ALICE, 'b', { prev: base, ts: 2 });
     const sync = eventFetcher(room.events);
     let calls = 0;
     const resolved = await resolveState(
@@ -383,22 +328,8 @@ describe('createStateResolver', () => {
   it('asks again for events the store did not have on an earlier call', async () => {
     const room = await TestRoom.create(ROOM_V11);
     const base = [...room.extremities];
-    const a = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'a' },
-      prev: base,
-      ts: 1,
-    });
-    const b = await room.add({
-      type: 'm.room.topic',
-      sender: ALICE,
-      state_key: '',
-      content: { topic: 'b' },
-      prev: base,
-      ts: 2,
-    });
+    const a = await room.setTopic(ALICE, 'a', { prev: base, ts: 1 });
+    const b = await room.setTopic(ALICE, 'b', { prev: base, ts: 2 });
     let hide = b.event_id;
     let calls = 0;
     const resolver = createStateResolver(ROOM_V11, (ids) => {

@@ -113,6 +113,11 @@ export class TestRoom {
     });
   }
 
+  /** `sender` sets the room topic. */
+  setTopic(sender: string, topic: string, at: EventPosition = {}): Promise<DagEvent> {
+    return this.add({ type: 'm.room.topic', sender, state_key: '', content: { topic }, ...at });
+  }
+
   /** Adds one event; returns it (with `rejected: true` when it failed authorization). */
   async add(spec: EventSpec): Promise<DagEvent> {
     this.#counter += 1;
