@@ -126,6 +126,91 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     expect(next).toBe(before + 1);
   });
 
+  it('runs after-commit callbacks once the commit is visible, in order, and never twice', async () => {
+    const seen: (string | undefined)[] = [];
+    const userId = '@after-commit:storage.test';
+    let read: Promise<unknown> | undefined;
+    const result = await db.transaction(async (tx) => {
+      await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+        userId,
+        'first',
+      ]);
+      tx.afterCommit(() => seen.push('one'));
+      tx.afterCommit(() => {
+        // A reader started from the callback sees the committed row (not a half transaction).
+        read = db
+          .queryOne<{ displayname: string }>(
+            'SELECT displayname FROM profiles WHERE user_id = $1',
+            [userId],
+          )
+          .then((row) => seen.push(row?.displayname));
+      });
+      await tx.execute('UPDATE profiles SET displayname = $1 WHERE user_id = $2', [
+        'committed',
+        userId,
+      ]);
+      expect(seen).toEqual([]);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(seen).toEqual(['one']);
+    await read;
+    expect(seen).toEqual(['one', 'committed']);
+    // The next transaction starts with no callbacks left over.
+    await db.transaction(async (tx) => {
+      tx.afterCommit(() => seen.push('two'));
+    });
+    expect(seen).toEqual(['one', 'committed', 'two']);
+  });
+
+  it('drops after-commit callbacks of a transaction that rolls back', async () => {
+    const seen: string[] = [];
+    const failure = new Error('rollback');
+    await expect(
+      db.transaction(async (tx) => {
+        tx.afterCommit(() => seen.push('rolled back'));
+        await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+          '@dropped-hooks:storage.test',
+          'gone',
+        ]);
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    await db.transaction(async (tx) => {
+      tx.afterCommit(() => seen.push('committed'));
+    });
+    expect(seen).toEqual(['committed']);
+    // Outside a transaction each statement commits by itself: the callback runs at once.
+    db.afterCommit(() => seen.push('autocommit'));
+    expect(seen).toEqual(['committed', 'autocommit']);
+  });
+
+  it('keeps a transaction committed when an after-commit callback throws', async () => {
+    const userId = '@hook-throws:storage.test';
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args[1]);
+    try {
+      const result = await db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+          userId,
+          'kept',
+        ]);
+        tx.afterCommit(() => {
+          throw new Error('listener bug');
+        });
+        return 'ok';
+      });
+      expect(result).toBe('ok');
+    } finally {
+      console.error = original;
+    }
+    expect(errors).toEqual([new Error('listener bug')]);
+    expect(
+      await db.queryOne('SELECT displayname FROM profiles WHERE user_id = $1', [userId]),
+    ).toEqual({ displayname: 'kept' });
+  });
+
   it('maps unique violations to StorageError("unique-violation")', async () => {
     const insert = () =>
       db.execute('INSERT INTO filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)', [

@@ -25,6 +25,13 @@ export interface SqlExecutor {
   ): Promise<Row | undefined>;
   /** A statement without result rows; returns the number of rows it changed. */
   execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * Runs `callback` once what this executor wrote is committed: inside a transaction, right
+   * after its COMMIT (in registration order; dropped if it rolls back); outside one, every
+   * statement commits on its own, so at once. For work that must not see, or announce, a write
+   * before it is durable and visible (waking `/sync`, starting federation delivery).
+   */
+  afterCommit(callback: () => void): void;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

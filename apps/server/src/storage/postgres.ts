@@ -4,7 +4,7 @@
  * BIGINT columns come back as JS numbers (Weft's integers all fit in 2^53).
  */
 import pg from 'pg';
-
+import { AfterCommitHooks, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
   type SqlExecutor,
@@ -38,7 +38,11 @@ function translateError(error: unknown): unknown {
   return error;
 }
 
-function executorFor(client: Queryable): SqlExecutor {
+/**
+ * An executor over `client`. With `hooks` (a transaction's client) `afterCommit` collects
+ * callbacks for the commit; without (the pool, autocommit) it runs them at once.
+ */
+function executorFor(client: Queryable, hooks?: AfterCommitHooks): SqlExecutor {
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
     try {
       return await client.query(sql, [...params]);
@@ -52,6 +56,10 @@ function executorFor(client: Queryable): SqlExecutor {
     queryOne: async <Row extends SqlRow>(sql: string, params?: readonly SqlValue[]) =>
       (await run(sql, params)).rows[0] as Row | undefined,
     execute: async (sql, params) => (await run(sql, params)).rowCount ?? 0,
+    afterCommit: (callback) => {
+      if (hooks === undefined) callback();
+      else hooks.add(callback);
+    },
   };
 }
 
@@ -75,12 +83,15 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     transaction: (work) =>
       writeLock.run(async () => {
         const client = await pool.connect();
+        const hooks = new AfterCommitHooks();
         try {
           await client.query('BEGIN');
-          const result = await work(executorFor(client));
+          const result = await work(executorFor(client, hooks));
           await client.query('COMMIT');
+          hooks.run(reportAfterCommitError);
           return result;
         } catch (error) {
+          hooks.drop();
           await client.query('ROLLBACK').catch(() => {});
           throw error;
         } finally {

@@ -8,7 +8,7 @@
  * BEGIN to COMMIT, and no other request's statement can slip into it while it awaits.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-
+import { AfterCommitHooks, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
   type SqlExecutor,
@@ -44,9 +44,16 @@ function translateError(error: unknown): unknown {
 class SqliteExecutor implements SqlExecutor {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  /** The open transaction's after-commit callbacks (one connection: one transaction at a time). */
+  readonly hooks = new AfterCommitHooks();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+  }
+
+  afterCommit(callback: () => void): void {
+    if (this.#db.isTransaction) this.hooks.add(callback);
+    else callback();
   }
 
   prepare(sql: string): StatementSync {
@@ -106,14 +113,19 @@ export function openSqlite(options: SqliteOptions): Database {
     query: (sql, params) => guard(() => executor.query(sql, params)),
     queryOne: (sql, params) => guard(() => executor.queryOne(sql, params)),
     execute: (sql, params) => guard(() => executor.execute(sql, params)),
+    // Outside a transaction every statement has committed by the time it returns.
+    afterCommit: (callback) => callback(),
     transaction: (work) =>
       guard(async () => {
         db.exec('BEGIN IMMEDIATE');
         try {
           const result = await work(executor);
           db.exec('COMMIT');
+          // Synchronously, still holding the lock: no other transaction has registered yet.
+          executor.hooks.run(reportAfterCommitError);
           return result;
         } catch (error) {
+          executor.hooks.drop();
           if (db.isTransaction) db.exec('ROLLBACK');
           throw error;
         }

@@ -88,9 +88,7 @@ export class E2eKeyService {
         this.#forget(change.userId, change.deviceId);
       }
       const position = await this.#deviceLists.markChanged(tx, change.userId);
-      // The accounts service commits right after its listeners; announcing on the next turn
-      // lets the commit land first (a sync woken early simply waits again).
-      setTimeout(() => this.#ctx.notifier.notify(position), 0);
+      tx.afterCommit(() => this.#ctx.notifier.notify(position));
     });
   }
 
