@@ -10,7 +10,7 @@ import { MatrixHttpClient, type MatrixRequest } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import { ServerResolver } from './discovery/resolve-server.ts';
-import { createHttpsFetch } from './https-fetch.ts';
+import { createHttpsFetch, type HttpsFetch } from './https-fetch.ts';
 
 /** Per-request options of {@link FederationClient.request}. */
 export interface FederationRequestOptions {
@@ -25,7 +25,8 @@ export interface FederationRequestOptions {
 /** Signed HTTPS requests to other homeservers. */
 export class FederationClient {
   readonly #ctx: ServerContext;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: HttpsFetch;
+  readonly #wellKnownFetch: HttpsFetch;
   readonly #clients = new Map<string, MatrixHttpClient>();
   readonly resolver: ServerResolver;
 
@@ -44,6 +45,7 @@ export class FederationClient {
       tlsName: url.hostname,
       hostHeader: url.host,
     }));
+    this.#wellKnownFetch = wellKnownFetch;
     resolver = new ServerResolver(
       hosts,
       async (url) => {
@@ -79,6 +81,12 @@ export class FederationClient {
       ...(options.authenticated !== undefined ? { authenticated: options.authenticated } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });
+  }
+
+  /** Closes the kept-alive connections to other servers (server shutdown). */
+  close(): void {
+    this.#fetch.close();
+    this.#wellKnownFetch.close();
   }
 
   #clientFor(destination: string): MatrixHttpClient {

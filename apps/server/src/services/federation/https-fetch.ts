@@ -3,8 +3,14 @@
  * per request, and federation must verify certificates against the operator's (or a test's) CA
  * without switching verification off. `connectTo` sends the TCP connection to the address server
  * discovery found while SNI, certificate checks and `Host` use the server name.
+ *
+ * Connections are kept alive, one bounded pool per destination address and TLS name: a TLS
+ * handshake per request capped federation throughput (every transaction, key fetch and
+ * backfill paid one). Idle sockets close after {@link IDLE_SOCKET_MS}, below the 5 s keep-alive
+ * window of Node servers (and Node's agent also honours a server's `Keep-Alive: timeout=` hint),
+ * so a request rarely lands on a socket the other side is closing.
  */
-import { request as httpsRequest } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 
 /** TLS settings of {@link createHttpsFetch}. */
@@ -14,6 +20,12 @@ export interface HttpsFetchOptions {
   /** `true` only when the operator set `insecure_skip_tls_verify`. */
   readonly insecureSkipTlsVerify?: boolean;
 }
+
+/** Sockets per destination at most (requests beyond wait for one); idle ones kept at most. */
+const MAX_SOCKETS_PER_DESTINATION = 16;
+const MAX_IDLE_SOCKETS_PER_DESTINATION = 4;
+/** An idle kept-alive socket is closed after this long. */
+export const IDLE_SOCKET_MS = 4_000;
 
 /** Where to connect for a URL whose host is a server name. */
 export type ConnectTarget = (url: URL) => Promise<ResolvedServer>;
@@ -29,13 +41,33 @@ export interface ResolvedServer {
   readonly hostHeader: string;
 }
 
+/** A fetch-shaped function whose kept-alive connections can be closed (server shutdown). */
+export type HttpsFetch = typeof fetch & {
+  /** Closes every pooled connection; requests in flight finish. */
+  close(): void;
+};
+
 /** Returns a fetch-shaped function for `MatrixHttpClient`. */
-export function createHttpsFetch(
-  options: HttpsFetchOptions,
-  connectTo: ConnectTarget,
-): typeof fetch {
+export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectTarget): HttpsFetch {
   const defaultCa = options.ca === undefined ? undefined : addDefaultRoots(options.ca);
-  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+  const agents = new Map<string, Agent>();
+  const agentFor = (target: ResolvedServer): Agent => {
+    const key = `${target.host}\u0000${target.port}\u0000${target.tlsName}`;
+    let agent = agents.get(key);
+    if (agent === undefined) {
+      agent = new Agent({
+        keepAlive: true,
+        maxSockets: MAX_SOCKETS_PER_DESTINATION,
+        maxFreeSockets: MAX_IDLE_SOCKETS_PER_DESTINATION,
+        // Socket inactivity timeout: the agent destroys a free socket when it fires.
+        timeout: IDLE_SOCKET_MS,
+        scheduling: 'lifo',
+      });
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+  const httpsFetch = (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     const target = await connectTo(url);
     const headers: Record<string, string> = {};
@@ -48,49 +80,72 @@ export function createHttpsFetch(
     else if (init.body instanceof Uint8Array) body = init.body;
     else if (init.body != null) throw new TypeError('httpsFetch: body must be a string or bytes');
     if (body !== undefined) headers['content-length'] = String(body.length);
-    return await new Promise<Response>((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: target.host,
-          port: target.port,
-          method: init.method ?? 'GET',
-          path: url.pathname + url.search,
-          headers,
-          servername: target.tlsName,
-          ...(defaultCa !== undefined ? { ca: defaultCa } : {}),
-          rejectUnauthorized: options.insecureSkipTlsVerify !== true,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const responseHeaders = new Headers();
-            for (const [key, value] of Object.entries(res.headers)) {
-              if (typeof value === 'string') responseHeaders.set(key, value);
-              else if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
-            }
-            const status = res.statusCode ?? 502;
-            const nullBody = status === 204 || status === 304;
-            resolve(
-              new Response(nullBody ? null : Buffer.concat(chunks), {
-                status,
-                headers: responseHeaders,
-              }),
-            );
+    const send = (mayRetry: boolean): Promise<Response> =>
+      new Promise<Response>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: target.host,
+            port: target.port,
+            method: init.method ?? 'GET',
+            path: url.pathname + url.search,
+            headers,
+            servername: target.tlsName,
+            ...(defaultCa !== undefined ? { ca: defaultCa } : {}),
+            rejectUnauthorized: options.insecureSkipTlsVerify !== true,
+            agent: agentFor(target),
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('error', reject);
+            res.on('end', () => {
+              const responseHeaders = new Headers();
+              for (const [key, value] of Object.entries(res.headers)) {
+                if (typeof value === 'string') responseHeaders.set(key, value);
+                else if (Array.isArray(value))
+                  for (const v of value) responseHeaders.append(key, v);
+              }
+              const status = res.statusCode ?? 502;
+              const nullBody = status === 204 || status === 304;
+              resolve(
+                new Response(nullBody ? null : Buffer.concat(chunks), {
+                  status,
+                  headers: responseHeaders,
+                }),
+              );
+            });
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive socket the server closed while idle fails before any answer: the
+          // request never reached it, so one fresh attempt is safe (Node's documented recipe).
+          if (
+            mayRetry &&
+            req.reusedSocket &&
+            error.code === 'ECONNRESET' &&
+            !init.signal?.aborted
+          ) {
+            send(false).then(resolve, reject);
+          } else {
+            reject(error);
+          }
+        });
+        const signal = init.signal;
+        if (signal) {
+          if (signal.aborted) req.destroy(signal.reason as Error);
+          signal.addEventListener('abort', () => req.destroy(signal.reason as Error), {
+            once: true,
           });
-        },
-      );
-      req.on('error', reject);
-      const signal = init.signal;
-      if (signal) {
-        if (signal.aborted) req.destroy(signal.reason as Error);
-        signal.addEventListener('abort', () => req.destroy(signal.reason as Error), { once: true });
-      }
-      req.end(body);
-    });
-  }) as typeof fetch;
+        }
+        req.end(body);
+      });
+    return await send(true);
+  }) as HttpsFetch;
+  httpsFetch.close = () => {
+    for (const agent of agents.values()) agent.destroy();
+    agents.clear();
+  };
+  return httpsFetch;
 }
 
 function addDefaultRoots(extra: string): string[] {
