@@ -33,7 +33,6 @@ export class FederationService {
     this.events = new EventHandler({ ctx, rooms, keys: this.keys, client: this.client });
     if (!ctx.config.federation.enabled) return;
     const self = ctx.config.serverName;
-    const woken = new Set<string>();
     rooms.onEventPersisted(async (tx, event) => {
       // Only events this server created go out; received ones came from their origin.
       if (serverOf(event.sender) !== self) return;
@@ -43,12 +42,10 @@ export class FederationService {
       }
       const destinations = await roomDestinations(tx, event.roomId, self, extra);
       await this.sender.queuePdu(tx, destinations, event.pdu);
-      for (const destination of destinations) woken.add(destination);
       // The listener runs inside the write transaction: deliver once it has committed.
-      setTimeout(() => {
-        for (const destination of woken) this.sender.wake(destination);
-        woken.clear();
-      }, 0);
+      tx.afterCommit(() => {
+        for (const destination of destinations) this.sender.wake(destination);
+      });
     });
   }
 
