@@ -12,6 +12,16 @@ describe('checkpointed Megolm sessions', () => {
     const messages = Array.from({ length: 200 }, (_, i) => outbound.encrypt(`message ${i}`));
     for (const [i, m] of messages.entries()) expect(megolmMessageIndex(m)).toBe(i);
     expect(megolmMessageIndex('not base64!')).toBeUndefined();
+    // Long varints, both base64 alphabets, and a header that is not Megolm's.
+    const header = (bytes: number[]) =>
+      btoa(String.fromCharCode(...bytes, 9, 9, 9)).replace(/=+$/, '');
+    expect(megolmMessageIndex(header([3, 8, 0xff, 0xff, 0xff, 0xff, 0x0f]))).toBe(0xffffffff);
+    expect(megolmMessageIndex(header([3, 8, 0xe0, 0xa7, 0x12]))).toBe(300_000);
+    expect(
+      megolmMessageIndex(header([3, 8, 0xfe, 0xff, 0x7f]).replace(/\+/g, '-').replace(/\//g, '_')),
+    ).toBe(2_097_150);
+    expect(megolmMessageIndex(header([4, 8, 1]))).toBeUndefined();
+    expect(megolmMessageIndex(header([3, 8, 0x80, 0x80]).slice(0, 5))).toBeUndefined();
     const fast = checkpointed(ratchetMegolm.inboundFromSessionKey(key));
     const plain = ratchetMegolm.inboundFromSessionKey(key);
     for (const i of [199, 150, 64, 63, 0, 1, 100, 198]) {

@@ -14,22 +14,39 @@ const STRIDE = 32;
 /** At most this many copies per session (about 64 KiB). */
 const MAX_CHECKPOINTS = 512;
 
-/** The message index of a base64 Megolm message (spec: version 3, then field 0x08 as a varint). */
+// Base64 digit values by character code (standard and URL-safe alphabets); -1 for others.
+const DIGITS = new Int8Array(128).fill(-1);
+for (const [i, c] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries())
+  DIGITS[c.charCodeAt(0)] = i;
+DIGITS['-'.charCodeAt(0)] = 62;
+DIGITS['_'.charCodeAt(0)] = 63;
+
+/** Byte `n` of base64 text, decoded in place (`undefined` past the end or on a non-digit). */
+function base64Byte(text: string, n: number): number | undefined {
+  // Byte n covers bits 8n..8n+7: digits ⌊8n/6⌋ and the next one.
+  const bit = n * 8;
+  const first = Math.floor(bit / 6);
+  const hi = DIGITS[text.charCodeAt(first)] ?? -1;
+  const lo = DIGITS[text.charCodeAt(first + 1)] ?? -1;
+  if (hi < 0 || lo < 0) return undefined;
+  const shift = bit % 6; // 0, 2 or 4 bits of `hi` already belong to the previous byte
+  return (((hi << 6) | lo) >> (4 - shift)) & 0xff;
+}
+
+/**
+ * The message index of a base64 Megolm message (spec: version 3, then field 0x08 as a varint).
+ * Reads the few leading bytes straight from the text: this runs once per message of a history,
+ * so it avoids decoding (or copying) the rest.
+ */
 export function megolmMessageIndex(message: string): number | undefined {
-  // Only the first few bytes are needed: 1 version byte, 1 tag byte, up to 5 varint bytes.
-  const head = message.slice(0, 12);
-  let bytes: Uint8Array;
-  try {
-    bytes = Uint8Array.from(atob(head.padEnd(Math.ceil(head.length / 4) * 4, '=')), (c) =>
-      c.charCodeAt(0),
-    );
-  } catch {
-    return undefined;
-  }
-  if (bytes[0] !== 3 || bytes[1] !== 0x08) return undefined;
+  if (base64Byte(message, 0) !== 3 || base64Byte(message, 1) !== 0x08) return undefined;
   let value = 0;
-  for (let i = 2, shift = 0; i < bytes.length && shift < 35; i++, shift += 7) {
-    const byte = bytes[i] ?? 0;
+  // Up to 5 varint bytes (a 32-bit index).
+  for (let i = 2, shift = 0; i < 7; i++, shift += 7) {
+    const byte = base64Byte(message, i);
+    if (byte === undefined) return undefined;
     value += (byte & 0x7f) * 2 ** shift;
     if ((byte & 0x80) === 0) return value;
   }

@@ -13,6 +13,8 @@ import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from '
 const VERIFIER = 'weft-client-store-v1';
 /** Replay records buffered before a write. */
 const REPLAY_BATCH = 512;
+/** Sessions whose replay records are held in memory (the most recently loaded). */
+const REPLAY_SESSIONS_CACHED = 256;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -50,6 +52,8 @@ export class LocalStore {
     string,
     { sessionId: string; messageIndex: number; eventId: string }
   >();
+  /** Replay records by session (message index → event ID), loaded once per session. */
+  readonly #replaySeen = new Map<string, Map<number, string>>();
 
   private constructor(db: DatabaseSync, keys: StoreKeys) {
     this.#db = db;
@@ -255,16 +259,35 @@ export class LocalStore {
    * decrypts thousands of messages at once.
    */
   checkReplay(sessionId: string, messageIndex: number, eventId: string): boolean {
-    const key = `${sessionId}|${messageIndex}`;
-    const pending = this.#replayPending.get(key);
-    if (pending !== undefined) return pending.eventId === eventId;
-    const row = this.#prepare(
-      'SELECT event_id FROM replay WHERE session_id = ? AND message_index = ?',
-    ).get(sessionId, messageIndex) as { event_id: string } | undefined;
-    if (row !== undefined) return row.event_id === eventId;
-    this.#replayPending.set(key, { sessionId, messageIndex, eventId });
+    const seen = this.#replayRecords(sessionId);
+    const used = seen.get(messageIndex);
+    if (used !== undefined) return used === eventId;
+    seen.set(messageIndex, eventId);
+    this.#replayPending.set(`${sessionId}|${messageIndex}`, { sessionId, messageIndex, eventId });
     if (this.#replayPending.size >= REPLAY_BATCH) this.flush();
     return true;
+  }
+
+  /**
+   * The replay records of a session, read from SQLite in one query the first time the session
+   * is seen in this process (a history decrypts thousands of messages of one session, so a
+   * lookup per message would cost a query each).
+   */
+  #replayRecords(sessionId: string): Map<number, string> {
+    let seen = this.#replaySeen.get(sessionId);
+    if (seen !== undefined) return seen;
+    if (this.#replaySeen.size >= REPLAY_SESSIONS_CACHED) {
+      // Pending records are written before a session leaves memory, so a reload sees them.
+      this.flush();
+      const oldest = this.#replaySeen.keys().next().value;
+      if (oldest !== undefined) this.#replaySeen.delete(oldest);
+    }
+    const rows = this.#prepare(
+      'SELECT message_index, event_id FROM replay WHERE session_id = ?',
+    ).all(sessionId) as Array<{ message_index: number; event_id: string }>;
+    seen = new Map(rows.map((r) => [r.message_index, r.event_id]));
+    this.#replaySeen.set(sessionId, seen);
+    return seen;
   }
 
   /** Writes buffered replay records in one transaction. */
