@@ -3,8 +3,11 @@
  * for PDUs, inbound EDUs, and the outbound queue — plus the hook that queues every local event
  * for the other servers in its room (spec server-server-api).
  */
+
+import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { RoomService } from '../rooms/index.ts';
+import type { StoredEvent } from '../rooms/types.ts';
 import { FederationClient } from './client.ts';
 import { type EduSources, sendLocalEdus } from './edus/outbound.ts';
 import { EventHandler } from './event-handler/handle-pdu.ts';
@@ -24,6 +27,7 @@ export class FederationService {
   readonly keys: ServerKeyStore;
   readonly sender: FederationSender;
   readonly events: EventHandler;
+  readonly #deliveredByResident = new Set<string>();
 
   constructor(ctx: ServerContext, rooms: RoomService, options: FederationServiceOptions = {}) {
     this.ctx = ctx;
@@ -36,6 +40,8 @@ export class FederationService {
     rooms.onEventPersisted(async (tx, event) => {
       // Only events this server created go out; received ones came from their origin.
       if (serverOf(event.sender) !== self) return;
+      // A join made through another server's send_join: that resident server sends it on.
+      if (this.#deliveredByResident.delete(event.eventId)) return;
       const extra: string[] = [];
       if (event.type === 'm.room.member' && event.stateKey !== undefined) {
         extra.push(serverOf(event.stateKey));
@@ -47,6 +53,33 @@ export class FederationService {
         for (const destination of destinations) this.sender.wake(destination);
       });
     });
+  }
+
+  /**
+   * The resident server's forwarding of a join or leave it accepted through `send_join` /
+   * `send_leave` (spec server-server-api "Joining Rooms": the resident server "will then send
+   * the event to other servers in the room"): queued, inside the accepting transaction, for every
+   * server in the room (and the target's) except this one and the origin, which already has it.
+   */
+  async forwardAccepted(tx: SqlExecutor, event: StoredEvent, origin: string): Promise<void> {
+    if (!this.ctx.config.federation.enabled) return;
+    const self = this.ctx.config.serverName;
+    const extra = event.stateKey === undefined ? [] : [serverOf(event.stateKey)];
+    const destinations = (await roomDestinations(tx, event.roomId, self, extra)).filter(
+      (server) => server !== origin,
+    );
+    await this.sender.queuePdu(tx, destinations, event.pdu);
+    setTimeout(() => {
+      for (const destination of destinations) this.sender.wake(destination);
+    }, 0);
+  }
+
+  /**
+   * Marks a local join about to be stored after `send_join`: the resident server forwards it to
+   * the room, so this server's own fan-out would only send every other server a duplicate.
+   */
+  deliveredByResident(eventId: string): void {
+    this.#deliveredByResident.add(eventId);
   }
 
   /** Sends local typing, receipts, device-list changes and to-device messages as EDUs. */

@@ -43,6 +43,8 @@ export type AcceptedListener = (roomId: string, eventId: string) => void;
 export class EventHandler {
   readonly #deps: HandlerDeps;
   readonly #roomLocks = new Map<string, Promise<unknown>>();
+  /** Rooms seen with a state (they keep one: a state group is never unset). */
+  readonly #roomsWithState = new Set<string>();
 
   constructor(deps: HandlerDeps) {
     this.#deps = deps;
@@ -55,6 +57,22 @@ export class EventHandler {
       return { eventId: '', status: 'rejected', error: 'PDU has no room_id' };
     }
     return this.#inRoom(roomId, () => this.#handle(origin, pdu, roomId, 0));
+  }
+
+  /**
+   * Whether this server holds the room's state. A room known only from an invite (a row with
+   * no state, receive-invite.ts) is not joined: events of it would build a state from nothing
+   * and make a later join skip the resident server's `send_join`.
+   */
+  async #hasState(roomId: string): Promise<boolean> {
+    if (this.#roomsWithState.has(roomId)) return true;
+    const row = await this.#deps.ctx.db.queryOne<{ current_state_group: number | null }>(
+      'SELECT current_state_group FROM rooms WHERE room_id = $1',
+      [roomId],
+    );
+    if (row?.current_state_group == null) return false;
+    this.#roomsWithState.add(roomId);
+    return true;
   }
 
   async #inRoom<T>(roomId: string, work: () => Promise<T>): Promise<T> {
@@ -73,7 +91,7 @@ export class EventHandler {
     const roomVersion = await deps.rooms.roomVersion(roomId);
     let checked: CheckedPdu | undefined;
     try {
-      if (roomVersion === undefined) {
+      if (roomVersion === undefined || !(await this.#hasState(roomId))) {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));

@@ -7,8 +7,10 @@
  * 2. verifies format, signature and hashes (verify-received.ts);
  * 3. authorizes it against its auth events (rule 3 included) and soft-fail-checks it against the
  *    current state, as for any PDU on receipt;
- * 4. persists it as a new event of the room (the other servers learn it through the outbound
- *    queue's `onEventPersisted` listener) — keeping forward extremities the event did not cite;
+ * 4. persists it as a new event of the room — keeping forward extremities the event did not
+ *    cite — and, in the same transaction, queues it for the room's other servers: "the resident
+ *    server will then send the event to other servers in the room" (the joining server does not
+ *    fan its join out itself, see remote-join.ts);
  * 5. for a join, answers the room state before the event and its auth chain, as PDUs.
  */
 import { authChain, checkAuth, checkSoftFail, type DagEvent, stateKeyOf } from '@weft/dag';
@@ -19,7 +21,7 @@ import { stateMapOf, toDagEvent } from '../../rooms/auth.ts';
 import { forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import type { StoredEvent } from '../../rooms/types.ts';
-import { type ServerKeyLookup, serverNameOf } from './types.ts';
+import { type AcceptedForwarder, type ServerKeyLookup, serverNameOf } from './types.ts';
 import { verifyReceivedPdu } from './verify-received.ts';
 
 /** The body of a `send_join` v2 response. */
@@ -41,6 +43,8 @@ export async function acceptMembership(
     readonly eventId: string;
     readonly membership: 'join' | 'leave';
     readonly event: unknown;
+    /** The resident server's forwarding to the room's other servers. */
+    readonly forward?: AcceptedForwarder | undefined;
   },
 ): Promise<SendJoinResponse | Record<string, never>> {
   const { origin, roomId, membership } = options;
@@ -80,6 +84,7 @@ export async function acceptMembership(
       const stored = await rooms.persistBuilt(tx, current, verified);
       position = stored.streamPosition ?? 0;
       await keepUncitedExtremities(tx, roomId, extremities, dag.prev_events);
+      await options.forward?.(tx, stored, origin);
     }
     if (membership === 'leave') return {};
     return joinResponse(tx, rooms, verified.pdu, [...stateBefore.values()]);

@@ -36,5 +36,7 @@ export function federationDepsOf(federation: FederationService): FederationDeps 
       );
       return federation.keys.lookup;
     },
+    forwardAccepted: (tx, event, origin) => federation.forwardAccepted(tx, event, origin),
+    deliveredByResident: (eventId) => federation.deliveredByResident(eventId),
   };
 }

@@ -84,6 +84,7 @@ export class FederationMembershipService {
       eventId,
       membership: 'join',
       event,
+      forward: this.deps.forwardAccepted,
     })) as SendJoinResponse;
   }
 
@@ -100,6 +101,7 @@ export class FederationMembershipService {
       eventId,
       membership: 'leave',
       event,
+      forward: this.deps.forwardAccepted,
     });
   }
 

@@ -10,7 +10,9 @@
  */
 import type { KeyLookup } from '@weft/signing';
 
+import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
+import type { StoredEvent } from '../../rooms/types.ts';
 
 /** One request to `destination`'s federation API; resolves to the JSON body. */
 export type FederationRequest = (
@@ -27,7 +29,18 @@ export type ServerKeyLookup = (events: readonly unknown[]) => Promise<KeyLookup>
 export interface FederationDeps {
   readonly request: FederationRequest;
   readonly keys: ServerKeyLookup;
+  /** Queues a join/leave accepted via `send_join`/`send_leave` for the room's other servers. */
+  readonly forwardAccepted?: AcceptedForwarder;
+  /** Notes that the resident server sends this local join on (no fan-out of our own). */
+  readonly deliveredByResident?: (eventId: string) => void;
 }
+
+/** Queues `event` (accepted from `origin`) for the room's other servers, inside `tx`. */
+export type AcceptedForwarder = (
+  tx: SqlExecutor,
+  event: StoredEvent,
+  origin: string,
+) => Promise<void>;
 
 /** The server part of a user ID, room alias or room ID (`@a:b:8448` → `b:8448`). */
 export function serverNameOf(id: string): string {

@@ -1,0 +1,132 @@
+/**
+ * The resident server forwards what it accepts through `send_join` / `send_leave` (spec
+ * server-server-api "Joining Rooms": the resident server "will then send the event to other
+ * servers in the room"; membership/accept-membership.ts, FederationService.forwardAccepted).
+ * Three servers over real TLS: a room on A with a member on B; a user of C rejects an invite
+ * (send_leave to A) and later joins through A (send_join). B learns both from A — its record of
+ * inbound transactions (`federation_inbound_txns`, keyed by origin) shows who delivered what —
+ * and C never sends its own join to anyone (no duplicate delivery).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startFederation, type TestFederation } from './federation-harness.ts';
+import type { TestServer } from './harness.ts';
+import { call, createRoom, sendText, type TestUser } from './sync-helpers.ts';
+
+async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The origins of the transactions `server` received that carried `eventId`. */
+async function deliveredBy(server: TestServer, eventId: string): Promise<string[]> {
+  const rows = await server.services.ctx.db.query<{ origin: string; response: string }>(
+    'SELECT origin, response FROM federation_inbound_txns',
+  );
+  return rows
+    .filter((row) => eventId in (JSON.parse(row.response) as { pdus: object }).pdus)
+    .map((row) => row.origin)
+    .sort();
+}
+
+/** The membership event ID of `userId` in `roomId` in `server`'s current state, if any. */
+async function memberEvent(
+  server: TestServer,
+  roomId: string,
+  userId: string,
+): Promise<{ eventId: string; membership: string } | undefined> {
+  const row = await server.services.ctx.db.queryOne<{ event_id: string; pdu: string }>(
+    `SELECT s.event_id, e.pdu FROM room_current_state s JOIN events e ON e.event_id = s.event_id
+     WHERE s.room_id = $1 AND s.type = 'm.room.member' AND s.state_key = $2`,
+    [roomId, userId],
+  );
+  if (row === undefined) return undefined;
+  const content = (JSON.parse(row.pdu) as { content: { membership: string } }).content;
+  return { eventId: row.event_id, membership: content.membership };
+}
+
+describe('resident server forwarding (a.test resident, b.test member, c.test joining)', () => {
+  let federation: TestFederation;
+  let a: TestServer;
+  let b: TestServer;
+  let c: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    federation = await startFederation(['a.test', 'b.test', 'c.test']);
+    a = federation.server('a.test');
+    b = federation.server('b.test');
+    c = federation.server('c.test');
+    alice = await a.client.registerUser('alice');
+    bob = await b.client.registerUser('bob');
+    carol = await c.client.registerUser('carol');
+    roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
+    await call(
+      b,
+      bob,
+      'POST',
+      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
+      {},
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await federation?.close();
+  });
+
+  it('forwards a leave accepted through send_leave (an invite rejected by c.test)', async () => {
+    await call(a, alice, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, {
+      user_id: carol.userId,
+    });
+    await eventually(
+      async () => (await memberEvent(b, roomId, carol.userId))?.membership === 'invite',
+      'the invite on b.test',
+    );
+    await call(
+      c,
+      carol,
+      'POST',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`,
+      {},
+    );
+    await eventually(
+      async () => (await memberEvent(b, roomId, carol.userId))?.membership === 'leave',
+      'the rejection on b.test',
+    );
+    const leave = await memberEvent(a, roomId, carol.userId);
+    expect(leave?.membership).toBe('leave');
+    expect(await memberEvent(b, roomId, carol.userId)).toEqual(leave);
+    expect(await deliveredBy(b, leave?.eventId ?? '')).toEqual(['a.test']);
+  }, 60_000);
+
+  it('forwards a join accepted through send_join; the joining server sends it nowhere', async () => {
+    await call(
+      c,
+      carol,
+      'POST',
+      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
+      {},
+    );
+    const join = await memberEvent(c, roomId, carol.userId);
+    expect(join?.membership).toBe('join');
+    await eventually(
+      async () => (await memberEvent(b, roomId, carol.userId))?.eventId === join?.eventId,
+      "carol's join on b.test",
+    );
+    // c.test's queue is in order: once its next event reached b.test, a fan-out of the join
+    // from c.test would have arrived before it.
+    const after = await sendText(c, carol, roomId, 'after the join');
+    await eventually(async () => (await deliveredBy(b, after)).length > 0, 'the message on b.test');
+    await eventually(async () => (await deliveredBy(a, after)).length > 0, 'the message on a.test');
+    expect(await deliveredBy(b, join?.eventId ?? '')).toEqual(['a.test']);
+    expect(await deliveredBy(a, join?.eventId ?? '')).toEqual([]);
+    expect(await deliveredBy(b, after)).toEqual(['c.test']);
+  }, 60_000);
+});
