@@ -43,6 +43,8 @@ export interface FederationConfig {
   readonly caFile: string | undefined;
   /** Explicit `server name → host:port` map; wins over `.well-known` discovery. */
   readonly hosts: Readonly<Record<string, string>>;
+  /** DNS servers (`ip` or `ip:port`) asked for SRV records; empty → the system's. */
+  readonly dnsServers: readonly string[];
   readonly insecureSkipTlsVerify: boolean;
   /** Retired verify keys published in `old_verify_keys` (`key ID → { key, expired_ts }`). */
   readonly oldKeys: Readonly<Record<string, { readonly key: string; readonly expiredTs: number }>>;
@@ -106,6 +108,7 @@ federation:
   # ca_file: /path/to/extra-ca.pem      # an extra CA trusted for outbound requests
   # hosts:                               # explicit server name -> host:port (wins over discovery)
   #   other.example: 127.0.0.1:8449
+  # dns_servers: [127.0.0.1:53]          # DNS servers asked for SRV records (default: the system's)
   # insecure_skip_tls_verify: false      # never set this outside a lab
   # old_keys:                            # retired signing keys, published in old_verify_keys
   #   ed25519:old: { key: <unpadded base64 public key>, expired_ts: 1700000000000 }
@@ -269,6 +272,10 @@ function buildFederationConfig(section: unknown, dataDir: string): FederationCon
     parseListen(target);
     hosts[name] = target;
   }
+  const dnsServers = get(section, 'dns_servers') ?? [];
+  if (!Array.isArray(dnsServers) || !dnsServers.every(isString)) {
+    throw new ConfigError('federation.dns_servers must be a list of ip or ip:port strings');
+  }
   const oldKeysValue = get(section, 'old_keys') ?? {};
   const oldKeys: Record<string, { key: string; expiredTs: number }> = {};
   for (const [keyId, entry] of Object.entries(oldKeysValue as Record<string, unknown>)) {
@@ -286,6 +293,7 @@ function buildFederationConfig(section: unknown, dataDir: string): FederationCon
     tlsKey: path('tls_key'),
     caFile: path('ca_file'),
     hosts,
+    dnsServers,
     insecureSkipTlsVerify: ofType(
       get(section, 'insecure_skip_tls_verify'),
       isBoolean,

@@ -10,6 +10,7 @@ import { MatrixHttpClient, type MatrixRequest } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import { ServerResolver } from './discovery/resolve-server.ts';
+import { createSrvLookup } from './discovery/srv-lookup.ts';
 import { createHttpsFetch, type HttpsFetch } from './https-fetch.ts';
 
 /** Per-request options of {@link FederationClient.request}. */
@@ -54,6 +55,7 @@ export class FederationClient {
         return (await response.json()) as unknown;
       },
       ctx.now,
+      createSrvLookup(ctx.config.federation.dnsServers),
     );
     this.resolver = resolver;
   }

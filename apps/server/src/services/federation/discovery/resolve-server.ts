@@ -1,15 +1,20 @@
 /**
  * Server discovery: turns a server name into where its federation API listens. Spec
- * https://spec.matrix.org/v1.19/server-server-api/#resolving-server-names, reduced to what Weft
- * supports (no SRV records):
+ * https://spec.matrix.org/v1.19/server-server-api/#resolving-server-names:
  * 0. An explicit `federation.hosts` entry wins (private federations, tests on loopback).
- * 1. An IP literal, or a name with an explicit port: connect there; TLS name and Host = the name.
- * 2. `GET https://<name>/.well-known/matrix/server`; a `m.server` of `host[:port]` delegates
- *    (port 8448 when absent); TLS name and Host are the delegated host.
- * 3. Otherwise `<name>:8448`.
+ * 1. An IP literal: connect there (port 8448 unless given).
+ * 2. A hostname with an explicit port: connect there; TLS name = hostname, Host = name.
+ * 3. `GET https://<hostname>/.well-known/matrix/server`; a `m.server` of `host[:port]` delegates:
+ *    3.1 an IP literal, 3.2 or a host with a port, is used as given;
+ *    3.3 else the SRV record `_matrix-fed._tcp.<delegated>`, 3.4 else the deprecated
+ *    `_matrix._tcp.<delegated>` — connect to its target and port;
+ *    3.5 else `<delegated>:8448`. TLS name and Host are the delegated host throughout.
+ * 4. Without a usable .well-known: SRV `_matrix-fed._tcp.<hostname>`, 5. then `_matrix._tcp`
+ *    (deprecated) — TLS name and Host stay the hostname; 6. else `<hostname>:8448`.
  * Results are cached (well-known answers for an hour, failures for five minutes).
  */
 import type { ResolvedServer } from '../https-fetch.ts';
+import { pickSrvTarget, type SrvLookup } from './srv-lookup.ts';
 
 const WELL_KNOWN_TTL_MS = 60 * 60 * 1000;
 const FAILURE_TTL_MS = 5 * 60 * 1000;
@@ -37,16 +42,19 @@ export class ServerResolver {
   readonly #hosts: Readonly<Record<string, string>>;
   readonly #fetchWellKnown: WellKnownFetch;
   readonly #now: () => number;
+  readonly #lookupSrv: SrvLookup;
   readonly #cache = new Map<string, { value: ResolvedServer; expires: number }>();
 
   constructor(
     hosts: Readonly<Record<string, string>>,
     fetchWellKnown: WellKnownFetch,
     now: () => number,
+    lookupSrv: SrvLookup = async () => [],
   ) {
     this.#hosts = hosts;
     this.#fetchWellKnown = fetchWellKnown;
     this.#now = now;
+    this.#lookupSrv = lookupSrv;
   }
 
   /** Where `serverName`'s federation API is. */
@@ -60,29 +68,75 @@ export class ServerResolver {
     const cached = this.#cache.get(serverName);
     if (cached !== undefined && cached.expires > this.#now()) return cached.value;
     const { host, port } = splitHostPort(serverName);
+    // Steps 1 and 2.
     if (isIpLiteral(host) || port !== undefined) {
       return { host, port: port ?? DEFAULT_PORT, tlsName: host, hostHeader: serverName };
     }
-    const direct: ResolvedServer = { host, port: 443, tlsName: host, hostHeader: host };
-    let value: ResolvedServer = { host, port: DEFAULT_PORT, tlsName: host, hostHeader: host };
+    let value: ResolvedServer | undefined;
     let ttl = FAILURE_TTL_MS;
-    try {
-      const body = await this.#fetchWellKnown(`https://${host}/.well-known/matrix/server`, direct);
-      const delegated = (body as Record<string, unknown> | undefined)?.['m.server'];
-      if (typeof delegated === 'string') {
-        const target = splitHostPort(delegated);
-        value = {
-          host: target.host,
-          port: target.port ?? DEFAULT_PORT,
-          tlsName: target.host,
-          hostHeader: delegated,
-        };
-        ttl = WELL_KNOWN_TTL_MS;
-      }
-    } catch {
-      // No usable .well-known: step 3.
+    const delegated = await this.#wellKnown(host);
+    if (delegated !== undefined) {
+      value = await this.#delegated(delegated);
+      ttl = WELL_KNOWN_TTL_MS;
+    } else {
+      // Steps 4-6: SRV on the server name itself; certificate and Host stay the server name.
+      value = (await this.#srv(host)) ?? {
+        host,
+        port: DEFAULT_PORT,
+        tlsName: host,
+        hostHeader: host,
+      };
     }
     this.#cache.set(serverName, { value, expires: this.#now() + ttl });
     return value;
+  }
+
+  /** Step 3: the `m.server` of `https://<host>/.well-known/matrix/server`, if usable. */
+  async #wellKnown(host: string): Promise<string | undefined> {
+    const direct: ResolvedServer = { host, port: 443, tlsName: host, hostHeader: host };
+    try {
+      const body = await this.#fetchWellKnown(`https://${host}/.well-known/matrix/server`, direct);
+      const delegated = (body as Record<string, unknown> | undefined)?.['m.server'];
+      if (typeof delegated !== 'string') return undefined;
+      splitHostPort(delegated); // throws on a malformed value: treated as no .well-known
+      return delegated;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Steps 3.1-3.5: where a delegated `host[:port]` points. */
+  async #delegated(delegated: string): Promise<ResolvedServer> {
+    const target = splitHostPort(delegated);
+    if (isIpLiteral(target.host) || target.port !== undefined) {
+      return {
+        host: target.host,
+        port: target.port ?? DEFAULT_PORT,
+        tlsName: target.host,
+        hostHeader: delegated,
+      };
+    }
+    return (
+      (await this.#srv(target.host)) ?? {
+        host: target.host,
+        port: DEFAULT_PORT,
+        tlsName: target.host,
+        hostHeader: target.host,
+      }
+    );
+  }
+
+  /**
+   * `_matrix-fed._tcp.<name>`, then the deprecated `_matrix._tcp.<name>`: connect to the
+   * record's target, but expect a certificate for `name` and send it as Host.
+   */
+  async #srv(name: string): Promise<ResolvedServer | undefined> {
+    for (const service of ['_matrix-fed._tcp', '_matrix._tcp']) {
+      const target = pickSrvTarget(await this.#lookupSrv(`${service}.${name}`));
+      if (target !== undefined) {
+        return { host: target.name, port: target.port, tlsName: name, hostHeader: name };
+      }
+    }
+    return undefined;
   }
 }
