@@ -9,10 +9,11 @@
  */
 import { createRequire } from 'node:module';
 
-import { type Measurement, measure, printComparison } from '@weft/bench';
-import { encodeCanonicalJson, parseJson } from '@weft/canonical-json';
+import { type Contender, type Measurement, measureInterleaved, printComparison } from '@weft/bench';
+import { encodeCanonicalJson, encodeCanonicalJsonBytes, parseJson } from '@weft/canonical-json';
 
 import { buildCorpus } from './corpus.ts';
+import { walkOnly } from './walk.ts';
 
 const require = createRequire(import.meta.url);
 const anotherJson = require('another-json') as { stringify(value: unknown): string };
@@ -22,9 +23,8 @@ const CORPUS_SIZE = 3000;
 const corpus = buildCorpus(CORPUS_SIZE);
 const texts = corpus.map((event) => JSON.stringify(event));
 const bytes = texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
-const { BENCH_MILLIS = '300', BENCH_ROUNDS = '8' } = process.env;
-const millis = Number(BENCH_MILLIS);
-const rounds = Number(BENCH_ROUNDS);
+// CPU milliseconds per contender.
+const millis = Number(process.env['BENCH_MILLIS'] ?? 2000);
 
 let mismatchAnother = 0;
 let mismatchCanonicalize = 0;
@@ -45,73 +45,69 @@ const encodeAll = (encode: (value: unknown) => unknown) => () => {
 };
 
 /**
- * Process CPU time (all threads, so GC helpers count) per operation, as a `Measurement`. On a
- * shared machine wall time swings with other people's load; CPU time barely moves.
+ * Contenders alternate one corpus at a time until each has used `millis` of CPU time (see
+ * @weft/bench's `measureInterleaved`): same corpus, same warm-up, same conditions for all.
  */
-function measureCpu(name: string, fn: () => unknown, budget: number): Measurement {
-  fn();
-  const start = process.cpuUsage();
-  const end = performance.now() + budget;
-  let iterations = 0;
-  while (performance.now() < end) {
-    fn();
-    iterations += 1;
-  }
-  const used = process.cpuUsage(start);
-  return { name, opsPerSecond: iterations / ((used.user + used.system) / 1e6), iterations };
+function report(title: string, contenders: Contender[]): void {
+  const { mean, best } = measureInterleaved(contenders, { millis, batch: 1 });
+  const [subject, ...peers] = mean;
+  printComparison(`${title}, CPU time, all batches`, subject as Measurement, peers);
+  const [bestSubject, ...bestPeers] = best;
+  printComparison(`${title}, CPU time, fastest batch`, bestSubject as Measurement, bestPeers);
 }
 
-/**
- * Runs the contenders in turn for several short rounds and keeps each one's best round (wall
- * time via @weft/bench's `measure`, and CPU time): other processes steal time unevenly, and the
- * best round is the least disturbed.
- */
-function race(contenders: [string, () => unknown][]): [Measurement[], Measurement[]] {
-  const wall = new Map<string, Measurement>();
-  const cpu = new Map<string, Measurement>();
-  const keepBest = (best: Map<string, Measurement>, result: Measurement) => {
-    const previous = best.get(result.name);
-    if (previous === undefined || result.opsPerSecond > previous.opsPerSecond) {
-      best.set(result.name, result);
-    }
-  };
-  for (let round = 0; round < rounds; round++) {
-    for (const [name, fn] of contenders) {
-      keepBest(wall, measure(name, fn, millis));
-      keepBest(cpu, measureCpu(name, fn, millis));
-    }
-  }
-  const pick = (best: Map<string, Measurement>) =>
-    contenders.map(([name]) => best.get(name) as Measurement);
-  return [pick(wall), pick(cpu)];
-}
+report(`encode ${CORPUS_SIZE} events (ops/s = corpora/s)`, [
+  { name: 'weft encodeCanonicalJson', fn: encodeAll(encodeCanonicalJson) },
+  { name: 'another-json', fn: encodeAll(anotherJson.stringify) },
+  { name: 'canonicalize', fn: encodeAll(canonicalize) },
+  { name: 'JSON.stringify', fn: encodeAll(JSON.stringify) },
+  {
+    name: 'walk only (no output)',
+    fn: () => {
+      let sink = 0;
+      for (const event of corpus) sink += walkOnly(event);
+      return sink;
+    },
+  },
+]);
 
-function report(title: string, [wall, cpu]: [Measurement[], Measurement[]]): void {
-  const [subject, ...peers] = wall;
-  printComparison(`${title}, wall time`, subject as Measurement, peers);
-  const [cpuSubject, ...cpuPeers] = cpu;
-  printComparison(`${title}, CPU time`, cpuSubject as Measurement, cpuPeers);
-}
-
-report(
-  `encode ${CORPUS_SIZE} events (ops/s = corpora/s)`,
-  race([
-    ['weft encodeCanonicalJson', encodeAll(encodeCanonicalJson)],
-    ['another-json', encodeAll(anotherJson.stringify)],
-    ['canonicalize', encodeAll(canonicalize)],
-    ['JSON.stringify', encodeAll(JSON.stringify)],
-  ]),
-);
+// What is signed and hashed is the UTF-8 form. The string encoders above return a rope that only
+// gets flattened when used, while JSON.stringify returns a flat string; producing bytes charges
+// every contender for its whole output.
+const utf8 = new TextEncoder();
+const bytesOf = (encode: (value: unknown) => string) => () => {
+  let sink = 0;
+  for (const event of corpus) sink += utf8.encode(encode(event)).length;
+  return sink;
+};
+report(`encode ${CORPUS_SIZE} events to UTF-8 bytes (ops/s = corpora/s)`, [
+  {
+    name: 'weft encodeCanonicalJsonBytes',
+    fn: () => {
+      let sink = 0;
+      for (const event of corpus) sink += encodeCanonicalJsonBytes(event).length;
+      return sink;
+    },
+  },
+  { name: 'another-json + TextEncoder', fn: bytesOf(anotherJson.stringify) },
+  { name: 'JSON.stringify + TextEncoder', fn: bytesOf(JSON.stringify) },
+]);
 
 const parseAll = (parse: (text: string) => unknown) => () => {
   let sink = 0;
   for (const text of texts) sink += parse(text) === null ? 0 : 1;
   return sink;
 };
-report(
-  `parse ${CORPUS_SIZE} events (ops/s = corpora/s)`,
-  race([
-    ['weft parseJson', parseAll(parseJson)],
-    ['JSON.parse', parseAll(JSON.parse)],
-  ]),
-);
+const bodies = texts.map((text) => utf8.encode(text));
+report(`parse ${CORPUS_SIZE} events (ops/s = corpora/s)`, [
+  { name: 'weft parseJson', fn: parseAll(parseJson) },
+  { name: 'JSON.parse', fn: parseAll(JSON.parse) },
+  {
+    name: 'weft parseJson, UTF-8 bytes',
+    fn: () => {
+      let sink = 0;
+      for (const body of bodies) sink += parseJson(body) === null ? 0 : 1;
+      return sink;
+    },
+  },
+]);

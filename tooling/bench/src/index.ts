@@ -1,1 +1,7 @@
+export {
+  type Contender,
+  type InterleavedOptions,
+  type InterleavedResult,
+  measureInterleaved,
+} from './interleaved.ts';
 export { type Measurement, measure, measureAsync, printComparison } from './measure.ts';
