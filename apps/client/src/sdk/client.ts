@@ -480,6 +480,7 @@ export class WeftClient {
       // The sync may have delivered the event before this response: keep only the echo.
       room.timeline = room.timeline.filter((e) => e === echo || e.eventId !== res.event_id);
       this.#cache(room, echo, 'append');
+      this.#store.flush();
       this.#emit(roomId, echo);
     } catch (cause) {
       echo.status = 'failed';
@@ -757,15 +758,19 @@ export class WeftClient {
       matrixPath`/_matrix/client/v3/rooms/${roomId}/messages`,
       { dir: 'b', limit, from: room.prevBatch },
     );
-    let loaded = 0;
+    // One lookup set and one array join per page: a 10,000-event history comes in 100 pages.
+    const held = new Set(room.timeline.map((e) => e.eventId));
+    const older: TimelineEvent[] = [];
     for (const raw of res.chunk ?? []) {
-      if (room.timeline.some((e) => e.eventId !== undefined && e.eventId === raw.event_id))
-        continue;
+      if (typeof raw.event_id === 'string' && held.has(raw.event_id)) continue;
       const event = await this.#toTimeline(roomId, raw);
-      room.timeline.unshift(event);
+      held.add(event.eventId);
+      older.push(event);
       this.#cache(room, event, 'prepend');
-      loaded += 1;
     }
+    const loaded = older.length;
+    // The chunk runs newest to oldest (`dir=b`).
+    room.timeline = [...older.reverse(), ...room.timeline];
     room.prevBatch = res.end;
     this.#saveRoom(room);
     this.#store.flush();

@@ -11,8 +11,8 @@ import { ClientError } from '../errors.ts';
 import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
 
 const VERIFIER = 'weft-client-store-v1';
-/** Replay records buffered before a write. */
-const REPLAY_BATCH = 512;
+/** Replay records or timeline rows buffered before a write. */
+const WRITE_BATCH = 512;
 /** Sessions whose replay records are held in memory (the most recently loaded). */
 const REPLAY_SESSIONS_CACHED = 256;
 
@@ -51,6 +51,11 @@ export class LocalStore {
   readonly #replayPending = new Map<
     string,
     { sessionId: string; messageIndex: number; eventId: string }
+  >();
+  /** Timeline rows not yet written, by room and event ID (sealed when written). */
+  readonly #timelinePending = new Map<
+    string,
+    { roomId: string; pos: number; eventId: string; event: unknown }
   >();
   /** Replay records by session (message index → event ID), loaded once per session. */
   readonly #replaySeen = new Map<string, Map<number, string>>();
@@ -208,16 +213,19 @@ export class LocalStore {
     ).map((r) => r.session_id);
   }
 
-  /** Appends or replaces an event in the cached timeline at position `pos`. */
+  /**
+   * Appends or replaces an event in the cached timeline at position `pos`. Rows are buffered and
+   * written by {@link flush} in one transaction (a history page or a sync response writes
+   * hundreds of rows; a transaction each would cost a commit each).
+   */
   putTimelineEvent(roomId: string, pos: number, eventId: string, event: unknown): void {
-    this.#prepare(
-      `INSERT INTO timeline (room_id, pos, event_id, value) VALUES (?, ?, ?, ?)
-         ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
-    ).run(roomId, pos, eventId, this.#seal(`timeline/${roomId}/${eventId}`, event));
+    this.#timelinePending.set(`${roomId}\u0000${eventId}`, { roomId, pos, eventId, event });
+    if (this.#timelinePending.size >= WRITE_BATCH) this.flush();
   }
 
   /** The cached timeline of a room, oldest first. */
   timeline(roomId: string): StoredTimelineRow[] {
+    this.flush();
     return (
       this.#prepare('SELECT pos, event_id, value FROM timeline WHERE room_id = ? ORDER BY pos').all(
         roomId,
@@ -231,6 +239,8 @@ export class LocalStore {
 
   /** Drops the cached timeline of a room. */
   dropTimeline(roomId: string): void {
+    for (const [key, row] of this.#timelinePending)
+      if (row.roomId === roomId) this.#timelinePending.delete(key);
     this.#prepare('DELETE FROM timeline WHERE room_id = ?').run(roomId);
   }
 
@@ -264,7 +274,7 @@ export class LocalStore {
     if (used !== undefined) return used === eventId;
     seen.set(messageIndex, eventId);
     this.#replayPending.set(`${sessionId}|${messageIndex}`, { sessionId, messageIndex, eventId });
-    if (this.#replayPending.size >= REPLAY_BATCH) this.flush();
+    if (this.#replayPending.size >= WRITE_BATCH) this.flush();
     return true;
   }
 
@@ -290,22 +300,31 @@ export class LocalStore {
     return seen;
   }
 
-  /** Writes buffered replay records in one transaction. */
+  /** Writes buffered timeline rows and replay records in one transaction. */
   flush(): void {
-    if (this.#replayPending.size === 0) return;
-    const insert = this.#prepare(
+    if (this.#replayPending.size === 0 && this.#timelinePending.size === 0) return;
+    const insertReplay = this.#prepare(
       'INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    const putRow = this.#prepare(
+      `INSERT INTO timeline (room_id, pos, event_id, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT(room_id, event_id) DO UPDATE SET value = excluded.value`,
     );
     this.#db.exec('BEGIN');
     try {
       for (const r of this.#replayPending.values())
-        insert.run(r.sessionId, r.messageIndex, r.eventId);
+        insertReplay.run(r.sessionId, r.messageIndex, r.eventId);
+      for (const r of this.#timelinePending.values()) {
+        const sealed = this.#seal(`timeline/${r.roomId}/${r.eventId}`, r.event);
+        putRow.run(r.roomId, r.pos, r.eventId, sealed);
+      }
       this.#db.exec('COMMIT');
     } catch (error) {
       this.#db.exec('ROLLBACK');
       throw error;
     }
     this.#replayPending.clear();
+    this.#timelinePending.clear();
   }
 
   /** Closes the database and zeroes the derived keys. */
