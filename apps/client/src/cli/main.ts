@@ -4,11 +4,13 @@
  * the store passphrase comes from `WEFT_PASSPHRASE` (never from a flag, so it stays out of shell
  * history and process lists).
  */
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { ClientError } from '../errors.ts';
 import { WeftClient } from '../sdk/client.ts';
 import type { TimelineEvent } from '../sdk/room-model.ts';
+import { startWebServer } from '../web/server.ts';
 
 const USAGE = `usage: weft [--homeserver URL] [--store FILE] [--json] <command> [args]
 
@@ -22,6 +24,9 @@ commands:
   send <room> <text>                send a message (encrypted per the room's policy)
   history <room> [--limit N]        load and print the room's history from the server
   tail <room>                       print new messages as they arrive (Ctrl-C stops)
+  web [--listen HOST:PORT] [--store-dir DIR]
+                                    serve the web UI (default 127.0.0.1, a free port;
+                                    stores in ./weft-web); prints the URL to open
 
 environment: WEFT_PASSPHRASE protects the local store (required)`;
 
@@ -48,6 +53,19 @@ function eventJson(event: TimelineEvent) {
   };
 }
 
+/** `weft web`: serves the web UI until SIGINT/SIGTERM; the URL printed carries the launch token. */
+async function runWeb(listen: string, storeDir: string, passphrase: string): Promise<number> {
+  mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+  const server = await startWebServer({ listen, storeDir, passphrase });
+  console.log(`weft web: open ${server.launchUrl}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.close();
+  return 0;
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function runCli(
   argv: readonly string[],
@@ -66,6 +84,8 @@ export async function runCli(
       rekey: { type: 'boolean', default: false },
       limit: { type: 'string', default: '50' },
       help: { type: 'boolean', default: false },
+      listen: { type: 'string', default: '127.0.0.1:0' },
+      'store-dir': { type: 'string', default: './weft-web' },
     },
   });
   const out: Output = {
@@ -84,6 +104,7 @@ export async function runCli(
     console.error('weft: set WEFT_PASSPHRASE to the passphrase of the local store');
     return 2;
   }
+  if (command === 'web') return runWeb(values.listen, values['store-dir'], passphrase);
   const progress = (text: string) => {
     if (!values.json) process.stderr.write(`${text}\n`);
   };

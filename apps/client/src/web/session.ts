@@ -1,0 +1,210 @@
+/**
+ * The one logged-in account behind a `weft web` process: a `WeftClient` with its own encrypted
+ * store, its sync loop, and the live updates pushed to the open pages. Keys and plaintext stay in
+ * this Node process; pages get views (`views.ts`) only.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+import type { RoomPolicy } from '@weft/epoch';
+
+import { ClientError } from '../errors.ts';
+import { WeftClient } from '../sdk/client.ts';
+import {
+  type EventView,
+  eventView,
+  memberList,
+  type RoomSummary,
+  roomList,
+  roomSummary,
+  timelineView,
+} from './views.ts';
+
+/** A change pushed to the pages (server-sent events). */
+export type WebUpdate =
+  | { readonly type: 'rooms'; readonly rooms: RoomSummary[] }
+  | { readonly type: 'timeline'; readonly roomId: string; readonly event: EventView };
+
+/** Events loaded per page of history. */
+const FIRST_PAGE = 50;
+
+export type UpdateListener = (update: WebUpdate) => void;
+
+/** Sync backoff after a failed request: 250 ms doubling up to 10 s. */
+function backoff(failures: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
+}
+
+/**
+ * The store file of an account: one per homeserver and user, named by a hash so neither a URL
+ * nor a user name becomes a path.
+ */
+export function storeFileName(homeserver: string, user: string): string {
+  const digest = createHash('sha256').update(`${homeserver}\u0000${user}`).digest('hex');
+  return `weft-web-${digest.slice(0, 32)}.db`;
+}
+
+export interface LoginRequest {
+  readonly homeserver: string;
+  readonly user: string;
+  readonly password: string;
+  readonly register: boolean;
+}
+
+export class WebSession {
+  readonly client: WeftClient;
+  readonly homeserver: string;
+  readonly #listeners = new Set<UpdateListener>();
+  readonly #abort = new AbortController();
+  /** Rooms whose first page of history was loaded in this session. */
+  readonly #paged = new Set<string>();
+  #loop: Promise<void> | undefined;
+  #stopTimeline: (() => void) | undefined;
+
+  private constructor(client: WeftClient, homeserver: string) {
+    this.client = client;
+    this.homeserver = homeserver;
+  }
+
+  /**
+   * Logs in (or registers) with a store in `storeDir`, runs the first sync so the room list is
+   * complete when this returns, then starts the sync loop. A store that already holds this
+   * account's session is reused (the store passphrase guards it, as with the CLI).
+   */
+  static async start(
+    request: LoginRequest,
+    storeDir: string,
+    passphrase: string,
+  ): Promise<WebSession> {
+    const homeserver = request.homeserver.replace(/\/+$/, '');
+    const client = WeftClient.open({
+      homeserver,
+      storePath: join(storeDir, storeFileName(homeserver, request.user)),
+      passphrase,
+    });
+    try {
+      if (!client.loggedIn) {
+        if (request.register) await client.register(request.user, request.password);
+        else await client.login(request.user, request.password);
+      }
+      await client.syncOnce(0);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    const session = new WebSession(client, homeserver);
+    session.#stopTimeline = client.onTimeline((roomId, event) => {
+      const view = eventView(event);
+      if (view !== undefined) session.#push({ type: 'timeline', roomId, event: view });
+    });
+    session.#loop = session.#syncLoop();
+    return session;
+  }
+
+  async #syncLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.client.syncOnce(30_000, this.#abort.signal);
+        failures = 0;
+        this.pushRooms();
+      } catch {
+        if (this.#abort.signal.aborted) break;
+        failures += 1;
+        await new Promise((resolve) => setTimeout(resolve, backoff(failures)));
+      }
+    }
+  }
+
+  /** Adds a listener of live updates; returns a function removing it. */
+  subscribe(listener: UpdateListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #push(update: WebUpdate): void {
+    for (const listener of this.#listeners) listener(update);
+  }
+
+  /** Sends the current room list to every page (after a sync or a local change). */
+  pushRooms(): void {
+    if (this.#listeners.size > 0) this.#push({ type: 'rooms', rooms: this.rooms() });
+  }
+
+  rooms(): RoomSummary[] {
+    return roomList(this.client);
+  }
+
+  /**
+   * A room with its members and timeline. A joined room first shown with little history loads a
+   * page of it from the server (a sync after a join brings only the events after it).
+   * @throws ClientError `unknown-room`.
+   */
+  async room(roomId: string) {
+    const room = this.client.room(roomId);
+    if (
+      room.membership === 'join' &&
+      room.prevBatch !== undefined &&
+      room.timeline.length < FIRST_PAGE &&
+      !this.#paged.has(roomId)
+    ) {
+      this.#paged.add(roomId);
+      await this.client.loadOlder(roomId, FIRST_PAGE);
+    }
+    return {
+      ...roomSummary(this.client, room),
+      members: memberList(room),
+      timeline: timelineView(room),
+    };
+  }
+
+  /** Loads a page of older history; returns how many events came (0 at the room's start). */
+  async loadOlder(roomId: string): Promise<number> {
+    if (this.client.room(roomId).prevBatch === undefined) return 0;
+    return this.client.loadOlder(roomId, FIRST_PAGE);
+  }
+
+  async createRoom(options: {
+    name: string;
+    policy: RoomPolicy['mode'] | null;
+    invite: string[];
+  }): Promise<string> {
+    // The running sync loop brings the room's state (its name, members) right after this.
+    const roomId = await this.client.createRoom(options);
+    this.pushRooms();
+    return roomId;
+  }
+
+  async join(roomId: string): Promise<void> {
+    await this.client.join(roomId);
+    this.pushRooms();
+  }
+
+  /** Sends a text message; the local echo and its status reach the pages as timeline updates. */
+  async send(roomId: string, body: string): Promise<EventView | undefined> {
+    if (this.client.room(roomId).membership !== 'join')
+      throw new ClientError('send-failed', 'not a member of this room', { roomId });
+    return eventView(await this.client.sendText(roomId, body));
+  }
+
+  /** Marks a room read: an `m.read` receipt for its latest event from someone else. */
+  async markRead(roomId: string): Promise<void> {
+    const room = this.client.room(roomId);
+    const me = this.client.userId;
+    const latest = room.timeline.findLast((e) => e.eventId !== undefined && e.sender !== me);
+    if (latest?.eventId === undefined || room.receipts.get(me) === latest.eventId) return;
+    // Counted as read at once; the server's copy of the receipt comes back with a later sync.
+    room.receipts.set(me, latest.eventId);
+    this.pushRooms();
+    await this.client.sendReceipt(roomId, latest.eventId);
+  }
+
+  /** Stops syncing and closes the store. */
+  async close(): Promise<void> {
+    this.#abort.abort();
+    this.#stopTimeline?.();
+    await this.#loop;
+    this.#listeners.clear();
+    await this.client.close();
+  }
+}
