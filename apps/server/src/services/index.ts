@@ -16,6 +16,7 @@ import { MediaService } from './media/service.ts';
 import { PresenceService } from './presence/service.ts';
 import { updateMemberEvents } from './profile/member-events.ts';
 import { ProfileService } from './profile/service.ts';
+import { PushService } from './push/service.ts';
 import { PushRuleService } from './push-rules/service.ts';
 import { ReceiptService } from './receipts/service.ts';
 import { RoomService } from './rooms/service.ts';
@@ -37,6 +38,8 @@ export interface Services {
   readonly accountData: AccountDataService;
   readonly filters: FilterService;
   readonly pushRules: PushRuleService;
+  /** Push-rule evaluation and unread counts (services/push). */
+  readonly push: PushService;
   readonly presence: PresenceService;
   readonly media: MediaService;
   readonly federation: FederationService;
@@ -109,6 +112,10 @@ function createUserDataServices(
     await accountData.set(userId, roomId, 'm.fully_read', { event_id: eventId });
   });
   const pushRules = new PushRuleService(ctx, accountData);
+  const push = new PushService(ctx, rooms, pushRules);
+  sync.setUnreadNotificationSource((userId, roomId, to) =>
+    push.unreadNotifications(userId, roomId, to),
+  );
   sync.setAccountDataSource({
     global: async (userId, from, to) => {
       const events = await accountData.globalSince(userId, from, to);
@@ -133,6 +140,7 @@ function createUserDataServices(
     accountData,
     filters: new FilterService(ctx),
     pushRules,
+    push,
     presence,
     media: new MediaService(ctx),
   };

@@ -19,6 +19,7 @@ import { registerLogout } from './logout.ts';
 import { registerMedia } from './media.ts';
 import { registerMembers } from './members.ts';
 import { registerMessages } from './messages.ts';
+import { registerNotifications } from './notifications.ts';
 import { registerPresence } from './presence.ts';
 import { registerProfile } from './profile.ts';
 import { registerProfileDelete } from './profile-delete.ts';
@@ -58,6 +59,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerAccountData(app, services);
   registerFilters(app, services);
   registerPushRules(app, services);
+  registerNotifications(app, services);
   registerPresence(app, services);
   registerMedia(app, services);
   registerCreateRoom(app, services);

@@ -83,6 +83,12 @@ function buildRuleset(
 export class PushRuleService {
   readonly #ctx: ServerContext;
   readonly #accountData: AccountDataService;
+  /**
+   * Rulesets as last read, by user: push evaluation reads every recipient's ruleset for every
+   * event. `#generation` moves on each change, so a read that raced a change is not cached.
+   */
+  readonly #cache = new Map<string, PushRuleset>();
+  #generation = 0;
 
   constructor(ctx: ServerContext, accountData: AccountDataService) {
     this.#ctx = ctx;
@@ -91,11 +97,16 @@ export class PushRuleService {
 
   /** The user's whole `global` ruleset. */
   async ruleset(userId: string, db: SqlExecutor = this.#ctx.db): Promise<PushRuleset> {
-    return buildRuleset(
+    const cached = this.#cache.get(userId);
+    if (cached !== undefined) return cached;
+    const generation = this.#generation;
+    const ruleset = buildRuleset(
       userId,
       await selectUserRules(db, userId),
       await selectOverrides(db, userId),
     );
+    if (generation === this.#generation) this.#cache.set(userId, ruleset);
+    return ruleset;
   }
 
   /** One rule; 404 `M_NOT_FOUND` when it does not exist. */
@@ -219,10 +230,22 @@ export class PushRuleService {
   /** Runs a change and the `m.push_rules` account data rewrite in one transaction. */
   async #write(userId: string, work: (tx: SqlExecutor) => Promise<void>): Promise<void> {
     const position = await this.#ctx.db.transaction(async (tx) => {
+      this.#forget(userId);
       await work(tx);
-      const global = await this.ruleset(userId, tx);
+      this.#forget(userId);
+      const global = buildRuleset(
+        userId,
+        await selectUserRules(tx, userId),
+        await selectOverrides(tx, userId),
+      );
       return this.#accountData.setInTransaction(tx, userId, undefined, 'm.push_rules', { global });
     });
+    this.#forget(userId);
     this.#ctx.notifier.notify(position);
+  }
+
+  #forget(userId: string): void {
+    this.#generation++;
+    this.#cache.delete(userId);
   }
 }

@@ -43,7 +43,16 @@ export interface RoomSectionContext {
   /** The token predates this process: resend every room's typing list. */
   readonly typingReset: boolean;
   readonly roomAccountData: RoomAccountDataLookup;
+  /** `unread_notifications` of a room (from push evaluation, services/push). */
+  readonly unreadNotifications?: UnreadNotificationLookup;
 }
+
+/** A room's unread notification and highlight counts as of stream position `to`. */
+export type UnreadNotificationLookup = (
+  userId: string,
+  roomId: string,
+  to: number,
+) => Promise<{ notification_count: number; highlight_count: number }>;
 
 interface TimelineWindow {
   readonly events: StoredEvent[];
@@ -278,8 +287,10 @@ export async function joinedRoom(
     },
     ephemeral: { events: ephemeral },
     account_data: { events: accountData },
-    // Weft has no push-rule evaluation yet, so it counts no notifications (README).
-    unread_notifications: { notification_count: 0, highlight_count: 0 },
+    unread_notifications: (await ctx.unreadNotifications?.(ctx.user.userId, roomId, ctx.to)) ?? {
+      notification_count: 0,
+      highlight_count: 0,
+    },
   };
 }
 

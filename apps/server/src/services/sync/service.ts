@@ -30,6 +30,7 @@ import {
   type RoomAccountDataLookup,
   type RoomSectionContext,
   strippedRoom,
+  type UnreadNotificationLookup,
 } from './room-sections.ts';
 import {
   accountDataChangedBetween,
@@ -102,6 +103,7 @@ export class SyncService {
   readonly #sources: SyncSources;
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
   #presence: PresenceSource | undefined;
+  #unreadNotifications: UnreadNotificationLookup | undefined;
   /** Answers about committed ranges, shared by the long-polls one write wakes. */
   readonly #ranges = new RangeCache();
 
@@ -113,6 +115,11 @@ export class SyncService {
   /** Where `account_data` (global and per room) comes from. */
   setAccountDataSource(source: AccountDataSource): void {
     this.#accountData = source;
+  }
+
+  /** Where rooms' `unread_notifications` come from (push evaluation). */
+  setUnreadNotificationSource(source: UnreadNotificationLookup): void {
+    this.#unreadNotifications = source;
   }
 
   /** Where `presence` comes from (and where `set_presence` goes). */
@@ -227,6 +234,9 @@ export class SyncService {
       accountDataRooms,
       typingReset,
       roomAccountData: this.#accountData.room,
+      ...(this.#unreadNotifications !== undefined
+        ? { unreadNotifications: this.#unreadNotifications }
+        : {}),
     };
 
     const join: Record<string, unknown> = {};

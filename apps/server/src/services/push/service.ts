@@ -1,0 +1,184 @@
+/**
+ * Push evaluation (client-server-api "Push Notifications"): every event persisted in a room is
+ * run through the push rules of each local user it may notify — joined members other than the
+ * sender, and the target of an invite — inside the event's write transaction. Events that
+ * notify or highlight are recorded (`event_push_actions`); `/sync`'s `unread_notifications` counts
+ * those after the user's read receipt, and `GET /notifications` lists them.
+ */
+import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import type { PushRuleService } from '../push-rules/service.ts';
+import { toDagEvent } from '../rooms/auth.ts';
+import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import type { ConditionContext } from './conditions.ts';
+import { evaluatePushRules } from './evaluate.ts';
+import { insertPushAction, pushActionsBefore, unreadCounts } from './store.ts';
+
+/** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
+const DEFAULT_NOTIFICATION_LEVEL = 50;
+
+/** One entry of `GET /notifications`. */
+export interface NotificationEntry {
+  readonly actions: readonly unknown[];
+  readonly event: StoredEvent;
+  readonly read: boolean;
+  readonly roomId: string;
+  readonly ts: number;
+  readonly position: number;
+}
+
+export class PushService {
+  readonly #ctx: ServerContext;
+  readonly #rooms: RoomService;
+  readonly #rules: PushRuleService;
+
+  constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
+    this.#ctx = ctx;
+    this.#rooms = rooms;
+    this.#rules = rules;
+    rooms.onEventPersisted((tx, event) => this.#evaluate(tx, event));
+  }
+
+  /** `unread_notifications` of a user's room as of stream position `to`. */
+  async unreadNotifications(
+    userId: string,
+    roomId: string,
+    to: number,
+  ): Promise<{ notification_count: number; highlight_count: number }> {
+    const counts = await unreadCounts(this.#ctx.db, userId, roomId, to);
+    return { notification_count: counts.notifications, highlight_count: counts.highlights };
+  }
+
+  /** The user's notifications before stream position `before`, newest first. */
+  async notifications(
+    userId: string,
+    options: { before: number; limit: number; onlyHighlights: boolean },
+  ): Promise<NotificationEntry[]> {
+    const rows = await pushActionsBefore(
+      this.#ctx.db,
+      userId,
+      options.before,
+      options.limit,
+      options.onlyHighlights,
+    );
+    const events = await this.#rooms.getEvents(rows.map((row) => row.event_id));
+    return rows.flatMap((row) => {
+      const event = events.get(row.event_id);
+      if (event === undefined) return [];
+      const position = Number(row.stream_position);
+      return [
+        {
+          actions: JSON.parse(row.actions_json) as unknown[],
+          event,
+          read: position <= Number(row.read_up_to),
+          roomId: row.room_id,
+          ts: Number(row.ts),
+          position,
+        },
+      ];
+    });
+  }
+
+  /** Runs the push rules of every local user `event` may notify (inside its transaction). */
+  async #evaluate(tx: SqlExecutor, event: StoredEvent): Promise<void> {
+    if (event.streamPosition === null) return;
+    const recipients = await this.#recipients(tx, event);
+    if (recipients.length === 0) return;
+    const pdu = { ...event.pdu, room_id: event.roomId };
+    const room = roomFacts(tx, this.#rooms, event);
+    for (const userId of recipients) {
+      const ruleset = await this.#rules.ruleset(userId, tx);
+      const context: ConditionContext = {
+        displayName: () => room.displayName(userId),
+        memberCount: room.memberCount,
+        senderMayNotify: room.senderMayNotify,
+      };
+      const decision = await evaluatePushRules(ruleset, pdu, context);
+      if (!decision.notify && !decision.highlight) continue;
+      await insertPushAction(tx, {
+        user_id: userId,
+        room_id: event.roomId,
+        event_id: event.eventId,
+        stream_position: event.streamPosition,
+        notify: decision.notify ? 1 : 0,
+        highlight: decision.highlight ? 1 : 0,
+        actions_json: JSON.stringify(decision.actions),
+        ts: this.#ctx.now(),
+      });
+    }
+  }
+
+  /** Local joined members other than the sender, plus a local user being invited. */
+  async #recipients(tx: SqlExecutor, event: StoredEvent): Promise<string[]> {
+    const suffix = `:${this.#ctx.config.serverName}`;
+    const rows = await tx.query<{ user_id: string }>(
+      `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
+      [event.roomId],
+    );
+    const users = new Set(rows.map((row) => row.user_id));
+    const content = event.pdu['content'] as Record<string, unknown>;
+    if (event.type === 'm.room.member' && content['membership'] === 'invite') {
+      users.add(event.stateKey ?? '');
+    }
+    users.delete(event.sender);
+    return [...users].filter((userId) => userId.endsWith(suffix));
+  }
+}
+
+/**
+ * The room facts conditions ask for, read lazily from the current state (the state after
+ * `event`) inside the write transaction and remembered for the event's other recipients.
+ */
+function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent) {
+  let memberCount: Promise<number> | undefined;
+  let power: Promise<Map<string, DagEvent>> | undefined;
+  const stateEvent = async (type: string, stateKey: string) => {
+    const row = await tx.queryOne<{ event_id: string }>(
+      'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
+      [event.roomId, type, stateKey],
+    );
+    return row === undefined ? undefined : rooms.events.get(tx, row.event_id);
+  };
+  const powerState = async () => {
+    const state = new Map<string, DagEvent>();
+    for (const [type, key] of [
+      ['m.room.create', ''],
+      ['m.room.power_levels', ''],
+    ] as const) {
+      const found = await stateEvent(type, key);
+      if (found !== undefined) state.set(stateKeyOf(type, key), toDagEvent(found));
+    }
+    return state;
+  };
+  return {
+    displayName: async (userId: string): Promise<string | undefined> => {
+      const member = await stateEvent('m.room.member', userId);
+      const name = (member?.pdu['content'] as Record<string, unknown> | undefined)?.['displayname'];
+      return typeof name === 'string' ? name : undefined;
+    },
+    memberCount: (): Promise<number> => {
+      memberCount ??= tx
+        .queryOne<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
+          [event.roomId],
+        )
+        .then((row) => Number(row?.n ?? 0));
+      return memberCount;
+    },
+    senderMayNotify: async (key: string): Promise<boolean> => {
+      power ??= powerState();
+      const state = await power;
+      const rules = roomVersionRules(event.roomVersion);
+      if (rules === undefined) return false;
+      const levels = state.get(stateKeyOf('m.room.power_levels', ''))?.content['notifications'];
+      const required =
+        typeof levels === 'object' && levels !== null && !Array.isArray(levels)
+          ? (levels as Record<string, unknown>)[key]
+          : undefined;
+      const needed = Number.isInteger(required) ? Number(required) : DEFAULT_NOTIFICATION_LEVEL;
+      return powerLevelOf(event.sender, state, rules) >= needed;
+    },
+  };
+}
