@@ -105,8 +105,8 @@ export class RoomService {
   // --- The write pipeline ---
 
   /**
-   * Runs `work` in one write transaction and announces the stream positions it allocated after
-   * the commit. `work` sends events with `send`.
+   * Runs `work` in one write transaction; every event it sends with `send` is announced to the
+   * syncs it concerns once the transaction commits (`persistBuilt`).
    */
   async write<T>(
     work: (
@@ -114,12 +114,10 @@ export class RoomService {
       tx: SqlExecutor,
     ) => Promise<T>,
   ): Promise<T> {
-    let last = 0;
     const redacted: string[] = [];
     const result = await this.ctx.db.transaction(async (tx) => {
       const send = async (draft: EventDraft, options?: PersistOptions): Promise<StoredEvent> => {
         const stored = await this.#sendInTransaction(tx, draft, options);
-        last = Math.max(last, stored.streamPosition ?? 0);
         const target = redactsOf(stored);
         if (target !== undefined) redacted.push(target);
         return stored;
@@ -127,7 +125,6 @@ export class RoomService {
       return work(send, tx);
     });
     for (const id of redacted) this.events.evict(id);
-    if (last > 0) this.ctx.notifier.notify(last);
     return result;
   }
 
@@ -167,6 +164,17 @@ export class RoomService {
       ]);
     }
     for (const listener of this.#listeners) await listener(tx, stored);
+    const position = stored.streamPosition;
+    if (position !== undefined && position !== null) {
+      // Wakes the room's syncs, and for a membership change its target's (an invitee is not a
+      // member yet), once the event is committed and readable.
+      const keys = {
+        rooms: [stored.roomId],
+        users:
+          stored.type === 'm.room.member' && stored.stateKey !== undefined ? [stored.stateKey] : [],
+      };
+      tx.afterCommit(() => this.ctx.notifier.notify(position, keys));
+    }
     return stored;
   }
 

@@ -32,13 +32,7 @@ import {
   strippedRoom,
   type UnreadNotificationLookup,
 } from './room-sections.ts';
-import {
-  accountDataChangedBetween,
-  anyDeviceListChangeBetween,
-  membershipAt,
-  roomsWithEventsBetween,
-  toDeviceArrivedBetween,
-} from './store.ts';
+import { membershipAt, roomsWithEventsBetween } from './store.ts';
 import { formatSyncToken, type SyncToken } from './token.ts';
 
 /** The longest a sync may wait (a client asking for more gets this). */
@@ -95,8 +89,6 @@ export interface SyncSources {
   readonly deviceLists: DeviceListService;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** `/sync`: response assembly and long-polling (see the module comment). */
 export class SyncService {
   readonly #ctx: ServerContext;
@@ -143,48 +135,27 @@ export class SyncService {
     }
     const deadline =
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
-    let lastTo = -1;
-    let builtTyping = -1;
-    let body: Record<string, unknown> | undefined;
     for (;;) {
       const to = await currentStreamPosition(this.#ctx.db);
       const typingSerial = this.#sources.typing.serial;
-      if (to === lastTo && notifier.position > to) {
-        // Announced but not yet readable (a commit in flight): give it a moment.
-        await sleep(5);
-        continue;
-      }
-      // Woken by a write: when nothing in the new range concerns this user, keep waiting
-      // without rebuilding the response (most wakes of most long-polls are for others).
-      const rebuild =
-        body === undefined ||
-        typingSerial !== builtTyping ||
-        (await this.#concerns(user, lastTo, to));
-      lastTo = to;
-      if (rebuild) {
-        const built = await this.#build(user, request, to, typingSerial);
-        if (request.since === undefined || request.fullState || built.hasContent) {
-          return built.body;
-        }
-        body = built.body;
-        builtTyping = typingSerial;
-      }
-      if (body === undefined) throw new Error('unreachable: no sync body');
+      const built = await this.#build(user, request, to, typingSerial);
+      if (request.since === undefined || request.fullState || built.hasContent) return built.body;
       const remaining = deadline - this.#ctx.now();
-      if (remaining <= 0 || request.signal?.aborted) return body;
+      if (remaining <= 0 || request.signal?.aborted) return built.body;
+      // Wait for a change that concerns this user (the notifier is keyed by user and room, so
+      // other rooms' traffic does not wake this request) or for typing in one of its rooms.
       const stop = new AbortController();
       const onAbort = () => stop.abort();
       request.signal?.addEventListener('abort', onAbort, { once: true });
       await Promise.race([
-        notifier.waitFor(to, remaining, stop.signal),
-        this.#sources.typing.waitForChange(builtTyping, stop.signal),
+        notifier.waitFor(to, remaining, stop.signal, { userId: user.userId, rooms: built.rooms }),
+        this.#sources.typing.waitForChange(typingSerial, stop.signal),
       ]);
       stop.abort();
       request.signal?.removeEventListener('abort', onAbort);
-      const woken = notifier.position > to || this.#sources.typing.serial !== builtTyping;
-      // Timed out, client gone, or woken with nothing new (shutdown): answer with what we have
-      // (an empty response whose token is still valid).
-      if (!woken || this.#ctx.now() >= deadline || request.signal?.aborted) return body;
+      // Timed out or client gone: answer with what we have (an empty response whose token is
+      // still valid). Otherwise build again from the new position.
+      if (this.#ctx.now() >= deadline || request.signal?.aborted) return built.body;
     }
   }
 
@@ -193,7 +164,7 @@ export class SyncService {
     request: SyncRequest,
     to: number,
     typingSerial: number,
-  ): Promise<{ body: Record<string, unknown>; hasContent: boolean }> {
+  ): Promise<{ body: Record<string, unknown>; hasContent: boolean; rooms: string[] }> {
     const { rooms, typing, receipts, toDevice, e2eKeys, deviceLists } = this.#sources;
     const db = this.#ctx.db;
     const filter = request.filter;
@@ -243,8 +214,11 @@ export class SyncService {
     const invite: Record<string, unknown> = {};
     const knock: Record<string, unknown> = {};
     const leave: Record<string, unknown> = {};
+    // The rooms whose changes should wake this user's next long-poll.
+    const memberOf: string[] = [];
     for (const entry of await rooms.roomsForUser(user.userId)) {
       const roomId = entry.roomId;
+      if (entry.membership !== 'leave' && entry.membership !== 'ban') memberOf.push(roomId);
       if (!roomIncluded(filter, roomId)) continue;
       // The membership as of `to` (a change committed after `to` is for the next sync).
       let membership: string = entry.membership;
@@ -329,7 +303,7 @@ export class SyncService {
       accountData.length > 0 ||
       presence.length > 0 ||
       deviceListsChanged;
-    return { body, hasContent };
+    return { body, hasContent, rooms: memberOf };
   }
 
   /** Presence changes in (`from`, `to`] of users sharing a room with `userId`, and their own. */
@@ -343,42 +317,5 @@ export class SyncService {
     const visible = new Set(await this.#sources.rooms.usersSharingRoomsWith(userId));
     visible.add(userId);
     return changes.filter((event) => visible.has(event.sender));
-  }
-
-  /**
-   * Whether anything in (`from`, `to`] may change `user`'s incremental response: an event,
-   * receipt or membership change in one of their rooms, a to-device message for their device,
-   * their account data, any device-list or presence change (those are filtered by shared rooms
-   * only in the full build). Over-answering `true` only costs a rebuild.
-   */
-  async #concerns(user: AuthenticatedUser, from: number, to: number): Promise<boolean> {
-    if (to <= from) return false;
-    const db = this.#ctx.db;
-    const { receipts, rooms, deviceLists } = this.#sources;
-    const ranges = this.#ranges;
-    const myRooms = new Set((await rooms.roomsForUser(user.userId)).map((entry) => entry.roomId));
-    const touches = (changed: ReadonlySet<string>) => [...changed].some((id) => myRooms.has(id));
-    if (touches(await ranges.get('events', from, to, () => roomsWithEventsBetween(db, from, to)))) {
-      return true;
-    }
-    if (touches(await ranges.get('receipts', from, to, () => receipts.roomsChanged(from, to)))) {
-      return true;
-    }
-    const members = await deviceLists.memberChangesBetween(from, to);
-    if (members.some((change) => myRooms.has(change.roomId) || change.target === user.userId)) {
-      return true;
-    }
-    if (await ranges.get('devices', from, to, () => anyDeviceListChangeBetween(db, from, to))) {
-      return true;
-    }
-    const presence = this.#presence;
-    if (presence !== undefined) {
-      const changes = await ranges.get('presence', from, to, () =>
-        presence.presenceSince(from, to),
-      );
-      if (changes.length > 0) return true;
-    }
-    if (await toDeviceArrivedBetween(db, user.userId, user.deviceId, from, to)) return true;
-    return accountDataChangedBetween(db, user.userId, from, to);
   }
 }
