@@ -116,3 +116,4 @@ console.log(
     `libolm bare ${libCpu.toFixed(2)} s = ${(MESSAGES / libCpu).toFixed(0)} messages per CPU-second`,
 );
 store.close();
+await import('./web-first-screen.ts'); // the web UI's time to first screen (issue 7)
