@@ -17,7 +17,7 @@ import {
   type SigningKey,
   signEvent,
 } from '@weft/signing';
-import { MatrixHttpClient } from '@weft/transport';
+import { MatrixError, MatrixHttpClient } from '@weft/transport';
 import { Hono } from 'hono';
 
 import { createHttpsFetch } from '../src/services/federation/https-fetch.ts';
@@ -54,6 +54,16 @@ export interface TestPeer {
     pdus: readonly unknown[],
     edus?: readonly unknown[],
   ): Promise<Record<string, unknown>>;
+  /**
+   * Any signed federation request to `destination`; resolves to `{ status, body }` whatever the
+   * status (the error answers are what ACL and fuzz tests look at).
+   */
+  request(
+    destination: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Stops listening (the port stays reserved for `up`). */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -113,6 +123,14 @@ export async function startTestPeer(
     return { host, port: Number(portText), tlsName: url.hostname, hostHeader: url.host };
   });
 
+  const clientFor = (destination: string): MatrixHttpClient =>
+    new MatrixHttpClient({
+      baseUrl: `https://${destination}`,
+      federation: { origin: name, destination, signingKey: key },
+      fetch: httpsFetch,
+      retry: false,
+    });
+
   let server: ReturnType<typeof serve> | undefined;
   const up = async (): Promise<void> => {
     await new Promise<void>((resolve, reject) => {
@@ -142,13 +160,21 @@ export async function startTestPeer(
       const pdu = signEvent(event as JsonObject, roomVersion, name, key);
       return { pdu, eventId: computeEventId(pdu as JsonObject, roomVersion) };
     },
+    async request(destination, method, path, body) {
+      try {
+        const answer = await clientFor(destination).request<Record<string, unknown>>({
+          method,
+          path,
+          ...(body === undefined ? {} : { body }),
+        });
+        return { status: 200, body: answer };
+      } catch (error) {
+        if (!MatrixError.isInstance(error)) throw error;
+        return { status: error.status, body: { errcode: error.errcode, error: error.message } };
+      }
+    },
     async send(destination, txnId, pdus, edus = []) {
-      const client = new MatrixHttpClient({
-        baseUrl: `https://${destination}`,
-        federation: { origin: name, destination, signingKey: key },
-        fetch: httpsFetch,
-        retry: false,
-      });
+      const client = clientFor(destination);
       return client.put(`/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, {
         origin: name,
         origin_server_ts: Date.now(),

@@ -5,6 +5,7 @@
 // depth first), for a server filling history backwards.
 import { MatrixError } from '@weft/transport';
 
+import { requireServerAllowed } from '../../services/federation/acl.ts';
 import { serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
@@ -25,6 +26,7 @@ export function registerBackfill(app: FederationApp, services: Services): void {
       if (!(await serverMaySee(services, params.roomId, origin))) {
         throw MatrixError.forbidden('Your server is not in this room');
       }
+      await requireServerAllowed(services.ctx.db, params.roomId, origin);
       const wanted = Math.min(limit, MAX_LIMIT);
       const seen = new Set<string>(from);
       const found: StoredEvent[] = [];

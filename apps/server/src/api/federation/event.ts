@@ -2,6 +2,7 @@
 // https://spec.matrix.org/v1.19/server-server-api/#get_matrixfederationv1eventeventid
 import { MatrixError } from '@weft/transport';
 
+import { serverAllowedInRoom } from '../../services/federation/acl.ts';
 import { serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
@@ -15,6 +16,10 @@ export function registerEvent(app: FederationApp, services: Services): void {
       const event = await services.rooms.getEvent(params.eventId);
       if (event === undefined || !(await serverMaySee(services, event.roomId, origin))) {
         throw MatrixError.notFound('Event not found');
+      }
+      // A server the room's ACL denies gets none of its events.
+      if (!(await serverAllowedInRoom(services.ctx.db, event.roomId, origin))) {
+        throw MatrixError.forbidden('Server is banned from this room by its server ACL');
       }
       return {
         origin: services.ctx.config.serverName,

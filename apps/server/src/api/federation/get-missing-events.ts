@@ -5,6 +5,7 @@
 // `min_depth`, and returns at most `limit` events (default 10), oldest first.
 import { MatrixError } from '@weft/transport';
 
+import { requireServerAllowed } from '../../services/federation/acl.ts';
 import { serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
@@ -28,6 +29,7 @@ export function registerGetMissingEvents(app: FederationApp, services: Services)
       if (!(await serverMaySee(services, params.roomId, origin))) {
         throw MatrixError.forbidden('Your server is not in this room');
       }
+      await requireServerAllowed(services.ctx.db, params.roomId, origin);
       const earliest = new Set(stringList(body['earliest_events'] ?? [], 'earliest_events'));
       const latest = stringList(body['latest_events'], 'latest_events');
       const limit = Math.min(MAX_LIMIT, Number(body['limit'] ?? 10));

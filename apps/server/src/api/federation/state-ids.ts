@@ -8,6 +8,7 @@
 import { authChain, type DagEvent } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
+import { requireServerAllowed } from '../../services/federation/acl.ts';
 import { serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import { toDagEvent } from '../../services/rooms/auth.ts';
@@ -47,6 +48,7 @@ async function stateAt(
   if (!(await serverMaySee(services, roomId, origin))) {
     throw MatrixError.forbidden('Your server is not in this room');
   }
+  await requireServerAllowed(services.ctx.db, roomId, origin);
   const event = await services.rooms.getEvent(eventId);
   if (event === undefined || event.roomId !== roomId || event.stateGroup === null) {
     throw MatrixError.notFound('Event not found');

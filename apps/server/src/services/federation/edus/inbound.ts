@@ -2,10 +2,12 @@
  * EDUs received in `/send` (spec server-server-api "Typing Notifications", "Receipts",
  * "Presence", "Device Management", "Send-to-device messaging"), applied to the local services so
  * local clients see them in `/sync`. An EDU about a user is accepted only from that user's own
- * server; typing and receipts only for users joined to the room. Malformed EDUs are ignored
+ * server; typing and receipts only for users joined to the room, from a server the room's ACL
+ * allows (spec "Server Access Control Lists", acl.ts). Malformed EDUs are ignored
  * (spec: EDUs are not acknowledged individually).
  */
 import type { Services } from '../../index.ts';
+import { serverAllowedInRoom } from '../acl.ts';
 import { serverOf } from '../sender/destinations.ts';
 
 type Json = Record<string, unknown>;
@@ -45,6 +47,7 @@ async function typing(services: Services, origin: string, content: Json): Promis
     return;
   }
   if (serverOf(userId) !== origin || !(await joined(services, roomId, userId))) return;
+  if (!(await serverAllowedInRoom(services.ctx.db, roomId, origin))) return;
   // The EDU carries no timeout: the sender refreshes it; stop after the spec's usual 30 s.
   services.typing.setTyping(roomId, userId, isTyping, 30_000);
 }
@@ -53,6 +56,7 @@ async function typing(services: Services, origin: string, content: Json): Promis
 async function receipts(services: Services, origin: string, content: Json): Promise<void> {
   for (const [roomId, byType] of Object.entries(content)) {
     if (!isObject(byType) || !isObject(byType['m.read'])) continue;
+    if (!(await serverAllowedInRoom(services.ctx.db, roomId, origin))) continue;
     for (const [userId, receipt] of Object.entries(byType['m.read'])) {
       if (serverOf(userId) !== origin || !isObject(receipt)) continue;
       const eventIds = receipt['event_ids'];

@@ -15,6 +15,7 @@
 import { authEventsSelection, type DagEvent, type StateMap, stateKeyOf } from '@weft/dag';
 
 import { rulesOf } from '../../rooms/service.ts';
+import { serverAllowedInRoom } from '../acl.ts';
 import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
 import { authAgainstState } from './auth-against-state.ts';
 import { checkFormat } from './check-format.ts';
@@ -95,6 +96,12 @@ export class EventHandler {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));
+      // Spec "Server Access Control Lists": /send is protected per PDU — a PDU of a room whose
+      // ACL denies the transaction's origin is dropped (events fetched while filling a gap
+      // come from a server this server chose to ask).
+      if (depth === 0 && !(await serverAllowedInRoom(deps.ctx.db, roomId, origin))) {
+        throw new PduRejection('server-acl', 'M_FORBIDDEN: server denied by the room ACL');
+      }
       const existing = await deps.ctx.db.queryOne<{ state_group: number | null; rejected: number }>(
         'SELECT state_group, rejected FROM events WHERE event_id = $1',
         [checked.eventId],

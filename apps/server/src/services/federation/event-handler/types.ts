@@ -36,6 +36,7 @@ export class PduRejection extends Error {
     | 'auth-events'
     | 'state-before'
     | 'unknown-room'
+    | 'server-acl'
     | 'missing-events';
   /** Stored as rejected (true) or not stored at all (false: format and signature failures). */
   readonly store: boolean;

@@ -21,6 +21,7 @@ import { stateMapOf, toDagEvent } from '../../rooms/auth.ts';
 import { forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import type { StoredEvent } from '../../rooms/types.ts';
+import { requireServerAllowed } from '../acl.ts';
 import { type AcceptedForwarder, type ServerKeyLookup, serverNameOf } from './types.ts';
 import { verifyReceivedPdu } from './verify-received.ts';
 
@@ -50,6 +51,8 @@ export async function acceptMembership(
   const { origin, roomId, membership } = options;
   const room = await loadRoom(rooms.ctx.db, roomId);
   if (room === undefined) throw MatrixError.notFound('Unknown room');
+  // Spec "Server Access Control Lists": send_join and send_leave are protected endpoints.
+  await requireServerAllowed(rooms.ctx.db, roomId, origin);
   const rules = rulesOf(room.roomVersion);
   const lookup = await keys([options.event]);
   const verified = verifyReceivedPdu(options.event, rules, lookup);
