@@ -37,11 +37,15 @@ export interface WeftWeb {
   stop(): Promise<number | null>;
 }
 
-/** Starts `weft web --listen 127.0.0.1:0 --store-dir <dir>` and reads the URL it prints. */
-export async function startWeftWeb(storeDir: string, passphrase: string): Promise<WeftWeb> {
+/** Starts `weft --store <file> --homeserver <url> web --listen 127.0.0.1:0`; reads its URL. */
+export async function startWeftWeb(
+  storePath: string,
+  homeserver: string,
+  passphrase: string,
+): Promise<WeftWeb> {
   const child = spawn(
     process.execPath,
-    [BIN, 'web', '--listen', '127.0.0.1:0', '--store-dir', storeDir],
+    [BIN, '--store', storePath, '--homeserver', homeserver, 'web', '--listen', '127.0.0.1:0'],
     {
       env: { ...process.env, WEFT_PASSPHRASE: passphrase },
       stdio: ['ignore', 'pipe', 'pipe'],

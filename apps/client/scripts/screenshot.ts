@@ -15,14 +15,14 @@ const server = await startTestServer({ serverName: 'example.org' });
 const dir = tempDir();
 const bob = await newClient(server.url, dir, 'bob');
 const carol = await newClient(server.url, dir, 'carol');
-const web = await startWeftWeb(tempDir(), PASSPHRASE);
+const web = await startWeftWeb(join(tempDir(), 'alice.db'), server.url, PASSPHRASE);
 const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 620 } });
   await page.goto(web.launchUrl);
   await submitLogin(page, server.url, 'alice', 'correct horse battery staple', 'Register');
   const { rooms, timeline } = regions(page);
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
+  await page.getByRole('button', { name: 'New room' }).waitFor();
   const alice = '@alice:example.org';
 
   // An epoch room with history from before alice's time, then a conversation.

@@ -5,6 +5,8 @@
  * decrypted reply; she creates a room with a policy, sees bob in its member list and an unread
  * marker when he writes. A failing check here means a person would see the failure.
  */
+import { join } from 'node:path';
+
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -21,12 +23,14 @@ import { newClient, PASSPHRASE, readable, tempDir } from './helpers.ts';
 
 let server: TestServer;
 let web: WeftWeb;
+let storePath: string;
 let browser: Browser;
 let bob: WeftClient;
 
 beforeAll(async () => {
   server = await startTestServer();
-  web = await startWeftWeb(tempDir(), PASSPHRASE);
+  storePath = join(tempDir(), 'alice-web.db');
+  web = await startWeftWeb(storePath, server.url, PASSPHRASE);
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -137,6 +141,25 @@ describe('web UI', () => {
     await notes.click();
     await timeline.locator('li.message', { hasText: 'ping' }).waitFor();
     await unread.waitFor({ state: 'detached' });
+    await page.close();
+  });
+
+  it('comes back logged in when restarted on the same store, with the wrong passphrase refused', async () => {
+    await web.stop();
+    const wrong = await startWeftWeb(storePath, server.url, 'not the passphrase').then(
+      () => 'started',
+      (error: unknown) => String(error),
+    );
+    expect(wrong).toMatch(/wrong-passphrase/);
+    web = await startWeftWeb(storePath, server.url, PASSPHRASE);
+    const page = await browser.newPage();
+    await page.goto(web.launchUrl);
+    const { rooms } = regions(page);
+    await rooms.getByRole('button', { name: /^Plans/ }).waitFor();
+    await rooms.getByRole('button', { name: /^Notes/ }).waitFor();
+    expect(await page.getByRole('form', { name: 'Log in' }).isVisible()).toBe(false);
+    await openRoom(page, 'Plans');
+    await regions(page).timeline.getByText('hello from the browser').waitFor();
     await page.close();
   });
 

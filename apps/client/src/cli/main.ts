@@ -4,7 +4,6 @@
  * the store passphrase comes from `WEFT_PASSPHRASE` (never from a flag, so it stays out of shell
  * history and process lists).
  */
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { ClientError } from '../errors.ts';
@@ -24,9 +23,8 @@ commands:
   send <room> <text>                send a message (encrypted per the room's policy)
   history <room> [--limit N]        load and print the room's history from the server
   tail <room>                       print new messages as they arrive (Ctrl-C stops)
-  web [--listen HOST:PORT] [--store-dir DIR]
-                                    serve the web UI (default 127.0.0.1, a free port;
-                                    stores in ./weft-web); prints the URL to open
+  web [--listen HOST:PORT]          serve the web UI for the store's account (default
+                                    127.0.0.1 and a free port); prints the URL to open
 
 environment: WEFT_PASSPHRASE protects the local store (required)`;
 
@@ -54,9 +52,21 @@ function eventJson(event: TimelineEvent) {
 }
 
 /** `weft web`: serves the web UI until SIGINT/SIGTERM; the URL printed carries the launch token. */
-async function runWeb(listen: string, storeDir: string, passphrase: string): Promise<number> {
-  mkdirSync(storeDir, { recursive: true, mode: 0o700 });
-  const server = await startWebServer({ listen, storeDir, passphrase });
+async function runWeb(
+  listen: string,
+  storePath: string,
+  homeserver: string,
+  passphrase: string,
+): Promise<number> {
+  let server: Awaited<ReturnType<typeof startWebServer>>;
+  try {
+    server = await startWebServer({ listen, storePath, homeserver, passphrase });
+  } catch (error) {
+    console.error(
+      `weft: ${ClientError.isInstance(error) ? `${error.code}: ` : ''}${String(error instanceof Error ? error.message : error)}`,
+    );
+    return 1;
+  }
   console.log(`weft web: open ${server.launchUrl}`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
@@ -85,7 +95,6 @@ export async function runCli(
       limit: { type: 'string', default: '50' },
       help: { type: 'boolean', default: false },
       listen: { type: 'string', default: '127.0.0.1:0' },
-      'store-dir': { type: 'string', default: './weft-web' },
     },
   });
   const out: Output = {
@@ -104,7 +113,7 @@ export async function runCli(
     console.error('weft: set WEFT_PASSPHRASE to the passphrase of the local store');
     return 2;
   }
-  if (command === 'web') return runWeb(values.listen, values['store-dir'], passphrase);
+  if (command === 'web') return runWeb(values.listen, values.store, values.homeserver, passphrase);
   const progress = (text: string) => {
     if (!values.json) process.stderr.write(`${text}\n`);
   };

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
+import { WeftClient } from '../sdk/client.ts';
 import { AccessGuard, newLaunchToken, sameSecret, sessionCookie } from './access.ts';
 import { type Asset, loadAssets } from './assets.ts';
 import { errorResponse, WebError } from './errors.ts';
@@ -15,10 +15,12 @@ import { type LoginRequest, WebSession, type WebUpdate } from './session.ts';
 export interface WebServerOptions {
   /** `host:port` to listen on; default `127.0.0.1:0` (a free loopback port). */
   readonly listen?: string;
-  /** Directory of the account stores (one encrypted SQLite file per homeserver and user). */
-  readonly storeDir: string;
-  /** Passphrase of the stores. */
+  /** The account's encrypted store (as the CLI's `--store`), opened at start. */
+  readonly storePath: string;
+  /** Passphrase of the store. */
   readonly passphrase: string;
+  /** The homeserver the login form offers (default `http://127.0.0.1:8008`). */
+  readonly homeserver?: string;
 }
 
 export interface WebServer {
@@ -128,13 +130,28 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
-/** Starts the web UI server. */
+const normalise = (url: string) => url.replace(/\/+$/, '');
+
+/**
+ * Starts the web UI server. The store is opened (and its passphrase checked) here, before any
+ * page asks: the key derivation is then off the login path, and a store that already holds a
+ * session shows its rooms at once.
+ * @throws ClientError `wrong-passphrase` when the passphrase does not open the store.
+ */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const { host, port } = parseListen(options.listen ?? '127.0.0.1:0');
   const assets: ReadonlyMap<string, Asset> = loadAssets();
   const token = newLaunchToken();
   let guard = new AccessGuard(token, []);
-  let session: WebSession | undefined;
+  let homeserver = normalise(options.homeserver ?? 'http://127.0.0.1:8008');
+  const open = (url: string) =>
+    WeftClient.open({
+      homeserver: url,
+      storePath: options.storePath,
+      passphrase: options.passphrase,
+    });
+  let client = open(homeserver);
+  let session = client.loggedIn ? WebSession.resume(client, homeserver) : undefined;
   let starting = false;
   const streams = new Set<ServerResponse>();
 
@@ -171,7 +188,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         res,
         200,
         session === undefined
-          ? { loggedIn: false }
+          ? { loggedIn: false, homeserver }
           : {
               loggedIn: true,
               userId: session.client.userId,
@@ -184,22 +201,20 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     if (method === 'POST' && path === '/api/login') {
       const request = loginRequest(await readJson(req));
       if (session !== undefined || starting)
-        throw new WebError(409, 'M_UNKNOWN', 'already logged in; log out first');
+        throw new WebError(409, 'M_UNKNOWN', 'this store already holds a session');
       starting = true;
       try {
-        session = await WebSession.start(request, options.storeDir, options.passphrase);
+        // The SDK binds a store to a homeserver when it opens it.
+        if (normalise(request.homeserver) !== homeserver) {
+          await client.close();
+          homeserver = normalise(request.homeserver);
+          client = open(homeserver);
+        }
+        session = await WebSession.login(client, homeserver, request);
       } finally {
         starting = false;
       }
       sendJson(res, 200, { userId: session.client.userId, deviceId: session.client.deviceId });
-      return;
-    }
-    if (method === 'POST' && path === '/api/logout') {
-      const current = session;
-      session = undefined;
-      for (const stream of streams) stream.end();
-      await current?.close();
-      sendJson(res, 200, {});
       return;
     }
     if (method === 'GET' && path === '/api/events') {
@@ -320,9 +335,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     launchUrl: `${base}/?token=${token}`,
     async close() {
       for (const stream of streams) stream.end();
-      const current = session;
-      session = undefined;
-      await current?.close();
+      await (session?.close() ?? client.close());
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

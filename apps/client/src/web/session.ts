@@ -1,15 +1,12 @@
 /**
- * The one logged-in account behind a `weft web` process: a `WeftClient` with its own encrypted
- * store, its sync loop, and the live updates pushed to the open pages. Keys and plaintext stay in
+ * The logged-in account behind a `weft web` process: the `WeftClient` of its encrypted store,
+ * its sync loop, and the live updates pushed to the open pages. Keys and plaintext stay in
  * this Node process; pages get views (`views.ts`) only.
  */
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-
 import type { RoomPolicy } from '@weft/epoch';
 
 import { ClientError } from '../errors.ts';
-import { WeftClient } from '../sdk/client.ts';
+import type { WeftClient } from '../sdk/client.ts';
 import {
   type EventView,
   eventView,
@@ -35,15 +32,6 @@ function backoff(failures: number): number {
   return Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
 }
 
-/**
- * The store file of an account: one per homeserver and user, named by a hash so neither a URL
- * nor a user name becomes a path.
- */
-export function storeFileName(homeserver: string, user: string): string {
-  const digest = createHash('sha256').update(`${homeserver}\u0000${user}`).digest('hex');
-  return `weft-web-${digest.slice(0, 32)}.db`;
-}
-
 export interface LoginRequest {
   readonly homeserver: string;
   readonly user: string;
@@ -66,39 +54,33 @@ export class WebSession {
     this.homeserver = homeserver;
   }
 
+  /** Continues a session the store already holds: the sync loop starts from the saved token. */
+  static resume(client: WeftClient, homeserver: string): WebSession {
+    return new WebSession(client, homeserver).#run();
+  }
+
   /**
-   * Logs in (or registers) with a store in `storeDir`, runs the first sync so the room list is
-   * complete when this returns, then starts the sync loop. A store that already holds this
-   * account's session is reused (the store passphrase guards it, as with the CLI).
+   * Logs in (or registers) on an opened store, runs the first sync so the room list is complete
+   * when this returns, then starts the sync loop.
    */
-  static async start(
+  static async login(
+    client: WeftClient,
+    homeserver: string,
     request: LoginRequest,
-    storeDir: string,
-    passphrase: string,
   ): Promise<WebSession> {
-    const homeserver = request.homeserver.replace(/\/+$/, '');
-    const client = WeftClient.open({
-      homeserver,
-      storePath: join(storeDir, storeFileName(homeserver, request.user)),
-      passphrase,
-    });
-    try {
-      if (!client.loggedIn) {
-        if (request.register) await client.register(request.user, request.password);
-        else await client.login(request.user, request.password);
-      }
-      await client.syncOnce(0);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-    const session = new WebSession(client, homeserver);
-    session.#stopTimeline = client.onTimeline((roomId, event) => {
+    if (request.register) await client.register(request.user, request.password);
+    else await client.login(request.user, request.password);
+    await client.syncOnce(0);
+    return new WebSession(client, homeserver).#run();
+  }
+
+  #run(): this {
+    this.#stopTimeline = this.client.onTimeline((roomId, event) => {
       const view = eventView(event);
-      if (view !== undefined) session.#push({ type: 'timeline', roomId, event: view });
+      if (view !== undefined) this.#push({ type: 'timeline', roomId, event: view });
     });
-    session.#loop = session.#syncLoop();
-    return session;
+    this.#loop = this.#syncLoop();
+    return this;
   }
 
   async #syncLoop(): Promise<void> {

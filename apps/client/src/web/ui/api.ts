@@ -34,7 +34,7 @@ export interface RoomDetails extends RoomSummary {
 }
 
 export type Session =
-  | { readonly loggedIn: false }
+  | { readonly loggedIn: false; readonly homeserver: string }
   | { readonly loggedIn: true; readonly userId: string; readonly deviceId: string };
 
 /** A refusal from the local API (`{ errcode, error }`). */
@@ -77,7 +77,7 @@ export interface Handlers {
   timeline(roomId: string, event: EventView): void;
 }
 
-/** Subscribes to live updates; returns the stream (close it on logout). */
+/** Subscribes to live updates. */
 export function subscribe(handlers: Handlers): EventSource {
   const source = new EventSource('/api/events');
   source.addEventListener('rooms', (message) => {

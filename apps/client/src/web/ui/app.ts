@@ -31,7 +31,6 @@ const ui = {
   login: byId('login', HTMLFormElement),
   loginError: byId('login-error', HTMLParagraphElement),
   whoami: byId('whoami', HTMLParagraphElement),
-  logout: byId('logout', HTMLButtonElement),
   rooms: byId('rooms', HTMLUListElement),
   newRoom: byId('new-room', HTMLButtonElement),
   createRoom: byId('create-room', HTMLFormElement),
@@ -193,7 +192,6 @@ async function showChat(userId: string): Promise<void> {
   state.userId = userId;
   ui.whoami.textContent = userId;
   ui.whoami.hidden = false;
-  ui.logout.hidden = false;
   ui.loginView.hidden = true;
   ui.chatView.hidden = false;
   state.rooms = (await call<{ rooms: RoomSummary[] }>('GET', '/api/rooms')).rooms;
@@ -201,15 +199,9 @@ async function showChat(userId: string): Promise<void> {
   state.stream = subscribe({ rooms: onRooms, timeline: onTimeline });
 }
 
-function showLogin(): void {
-  state.stream?.close();
-  state.stream = undefined;
-  state.open = undefined;
-  state.rooms = [];
-  state.lines.clear();
-  ui.whoami.hidden = true;
-  ui.logout.hidden = true;
-  ui.chatView.hidden = true;
+function showLogin(homeserver: string): void {
+  const input = ui.login.elements.namedItem('homeserver');
+  if (input instanceof HTMLInputElement) input.value = homeserver;
   ui.loginView.hidden = false;
 }
 
@@ -233,10 +225,6 @@ ui.login.addEventListener('submit', (event) => {
     .catch((error: unknown) => {
       ui.loginError.textContent = message(error);
     });
-});
-
-ui.logout.addEventListener('click', () => {
-  void call('POST', '/api/logout', {}).finally(showLogin);
 });
 
 ui.newRoom.addEventListener('click', () => {
@@ -300,7 +288,7 @@ ui.composer.addEventListener('submit', (event) => {
 
 // The first screen: chat if this process is logged in, else the login form.
 call<Session>('GET', '/api/session')
-  .then((session) => (session.loggedIn ? showChat(session.userId) : showLogin()))
+  .then((session) => (session.loggedIn ? showChat(session.userId) : showLogin(session.homeserver)))
   .catch((error: unknown) => {
     if (error instanceof ApiError && error.status === 401) ui.noAccess.hidden = false;
     else ui.noAccess.textContent = message(error);
