@@ -4,8 +4,11 @@
  * transaction through a process crash (SIGKILL) — only a power loss can take the last ones, and
  * `durability: 'full'` closes that too at about a quarter of the write rate (TOOLCHAIN.md).
  *
- * `node:sqlite` is synchronous, so one mutex orders every statement: a transaction holds it from
- * BEGIN to COMMIT, and no other request's statement can slip into it while it awaits.
+ * `node:sqlite` is synchronous, so one mutex orders every write: a transaction holds it from
+ * BEGIN to COMMIT, and no other request's statement can slip into it while it awaits. Reads
+ * outside a transaction (`SELECT`/`WITH`) go to a second, read-only connection instead and run at
+ * once: in WAL mode it sees exactly the last committed transaction, never one in progress, so
+ * `/sync` and other readers neither queue behind a writer's transaction nor make it wait.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { AfterCommitHooks, reportAfterCommitError } from './after-commit.ts';
@@ -93,6 +96,9 @@ class SqliteExecutor implements SqlExecutor {
   }
 }
 
+/** A statement that only reads (a `RETURNING` write starts with INSERT/UPDATE/DELETE). */
+const READ_ONLY = /^\s*(SELECT|WITH)\b/i;
+
 /** Opens (creating if needed) a SQLite database. */
 export function openSqlite(options: SqliteOptions): Database {
   const db = new DatabaseSync(options.path);
@@ -101,17 +107,27 @@ export function openSqlite(options: SqliteOptions): Database {
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA busy_timeout = 5000');
   const executor = new SqliteExecutor(db);
+  // An in-memory database is private to its connection: it reads through the writer.
+  const readerDb =
+    options.path === ':memory:' ? undefined : new DatabaseSync(options.path, { readOnly: true });
+  readerDb?.exec('PRAGMA busy_timeout = 5000');
+  const reader = readerDb === undefined ? undefined : new SqliteExecutor(readerDb);
   const lock = new Mutex();
   let closed = false;
   const guard = <T>(work: () => Promise<T>): Promise<T> => {
     if (closed) return Promise.reject(new StorageError('closed', 'database is closed'));
     return lock.run(work);
   };
+  const read = <T>(sql: string, work: (on: SqliteExecutor) => Promise<T>): Promise<T> => {
+    if (reader === undefined || !READ_ONLY.test(sql)) return guard(() => work(executor));
+    if (closed) return Promise.reject(new StorageError('closed', 'database is closed'));
+    return work(reader);
+  };
 
   return {
     dialect: 'sqlite',
-    query: (sql, params) => guard(() => executor.query(sql, params)),
-    queryOne: (sql, params) => guard(() => executor.queryOne(sql, params)),
+    query: (sql, params) => read(sql, (on) => on.query(sql, params)),
+    queryOne: (sql, params) => read(sql, (on) => on.queryOne(sql, params)),
     execute: (sql, params) => guard(() => executor.execute(sql, params)),
     // Outside a transaction every statement has committed by the time it returns.
     afterCommit: (callback) => callback(),
@@ -137,6 +153,7 @@ export function openSqlite(options: SqliteOptions): Database {
     close: async () => {
       await lock.run(() => {
         closed = true;
+        readerDb?.close();
         db.close();
       });
     },
