@@ -11,6 +11,7 @@ import {
   curvePublicKey,
   edPublicKey,
   edSign,
+  forgetKey,
   selectCurveImplementation,
 } from '../src/olm/curve.ts';
 import { formats } from './vector-formats.ts';
@@ -25,6 +26,29 @@ function both<T>(fn: () => T): [T, T] {
 
 afterAll(() => {
   selectCurveImplementation(true);
+});
+
+describe('kept key objects', () => {
+  it('give the same agreements and signatures as fresh imports, and are dropped by forgetKey', () => {
+    const a = new Uint8Array(randomBytes(32));
+    const b = new Uint8Array(randomBytes(32));
+    const message = new Uint8Array(randomBytes(40));
+    const bPublic = curvePublicKey(b);
+    const [pure, native] = both(() => [curveAgreement(a, bPublic), edSign(a, message)]);
+    expect(native).toEqual(pure);
+    const [expectedCurve, expectedSign] = native;
+    expect(curvePublicKey(a, true)).toEqual(curvePublicKey(Uint8Array.from(a)));
+    expect(curveAgreement(a, bPublic)).toEqual(expectedCurve);
+    // After forgetKey the buffer is read again: rewriting it in place must change the result.
+    forgetKey(a);
+    const previous = Uint8Array.from(a);
+    a.set(randomBytes(32));
+    expect(curveAgreement(a, bPublic)).toEqual(curveAgreement(Uint8Array.from(a), bPublic));
+    expect(curveAgreement(a, bPublic)).not.toEqual(curveAgreement(previous, bPublic));
+    expect(edPublicKey(previous, true)).toEqual(edPublicKey(Uint8Array.from(previous)));
+    expect(edSign(previous, message)).toEqual(expectedSign);
+    forgetKey(previous);
+  });
 });
 
 describe('curve implementations agree', () => {

@@ -11,12 +11,11 @@
  * or fallback key takes 32 bytes; an outbound session takes 64 (base key, then ratchet key).
  */
 import { decodeBase64, encodeBase64 } from '../base64.ts';
-import { zeroize } from '../cipher.ts';
 import { expandedPublicKey, signWithExpanded } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
 import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
-import { curvePublicKey, edPublicKey, edSign } from './curve.ts';
+import { curvePublicKey, edPublicKey, edSign, forgetKey } from './curve.ts';
 import { type LibolmCurveKey, parseLibolmAccount } from './libolm-pickle.ts';
 import { decodePreKeyMessage, KEY_LENGTH } from './messages.ts';
 import { createInbound, createOutbound, type Session } from './session.ts';
@@ -83,8 +82,16 @@ function checkRandom(random: unknown): asserts random is RandomSource {
   if (typeof random !== 'function') throw new TypeError('random must be a function');
 }
 
+// The account's private keys live until zeroed, so their OpenSSL key objects are kept
+// (`curvePublicKey(…, true)`); `dropKey` forgets and zeroes one.
 function makeCurveKey(id: number, privateKey: Uint8Array): CurveKey {
-  return { id, published: false, privateKey, publicKey: curvePublicKey(privateKey) };
+  return { id, published: false, privateKey, publicKey: curvePublicKey(privateKey, true) };
+}
+
+function dropKey(privateKey: Uint8Array | undefined): void {
+  if (privateKey === undefined) return;
+  forgetKey(privateKey);
+  privateKey.fill(0);
 }
 
 /** A device's Olm identity, one-time keys and fallback keys. */
@@ -114,9 +121,10 @@ export class Account {
     random: RandomSource,
   ) {
     this.#edSecret = edSecret;
-    this.#edPublic = edSecret.length === 32 ? edPublicKey(edSecret) : expandedPublicKey(edSecret);
+    this.#edPublic =
+      edSecret.length === 32 ? edPublicKey(edSecret, true) : expandedPublicKey(edSecret);
     this.#curvePrivate = curvePrivate;
-    this.#curvePublic = curvePublicKey(curvePrivate);
+    this.#curvePublic = curvePublicKey(curvePrivate, true);
     this.#oneTimeKeys = state.oneTimeKeys;
     this.#fallback = state.fallback;
     this.#previousFallback = state.previousFallback;
@@ -178,7 +186,7 @@ export class Account {
       this.#oneTimeKeys.unshift(makeCurveKey(this.#nextKeyId, bytes.slice(32 * i, 32 * i + 32)));
     }
     bytes.fill(0);
-    for (const dropped of this.#oneTimeKeys.splice(MAX_ONE_TIME_KEYS)) dropped.privateKey.fill(0);
+    for (const dropped of this.#oneTimeKeys.splice(MAX_ONE_TIME_KEYS)) dropKey(dropped.privateKey);
   }
 
   /** The unpublished one-time keys: key ID → Curve25519 public key (unpadded base64). */
@@ -204,7 +212,7 @@ export class Account {
     this.#assertLive();
     const bytes = randomBytes(this.#random, 32);
     this.#nextKeyId = (this.#nextKeyId + 1) >>> 0;
-    this.#previousFallback?.privateKey.fill(0);
+    dropKey(this.#previousFallback?.privateKey);
     this.#previousFallback = this.#fallback;
     this.#fallback = makeCurveKey(this.#nextKeyId, bytes);
   }
@@ -218,7 +226,7 @@ export class Account {
 
   /** Discards the previous fallback key (call once peers have had time to use the new one). */
   forgetOldFallbackKey(): void {
-    this.#previousFallback?.privateKey.fill(0);
+    dropKey(this.#previousFallback?.privateKey);
     this.#previousFallback = undefined;
   }
 
@@ -273,7 +281,7 @@ export class Account {
     }
     const result = createInbound(this.#curvePrivate, key.privateKey, preKey, this.#random);
     if (position >= 0) {
-      key.privateKey.fill(0);
+      dropKey(key.privateKey);
       this.#oneTimeKeys.splice(position, 1);
     }
     return result;
@@ -400,13 +408,10 @@ export class Account {
   /** Zeroes every private key this account holds; it cannot be used afterwards. */
   free(): void {
     this.#freed = true;
-    zeroize(
-      this.#edSecret,
-      this.#curvePrivate,
-      this.#fallback?.privateKey,
-      this.#previousFallback?.privateKey,
-    );
-    for (const key of this.#oneTimeKeys) key.privateKey.fill(0);
+    for (const key of [this.#edSecret, this.#curvePrivate, this.#fallback?.privateKey])
+      dropKey(key);
+    dropKey(this.#previousFallback?.privateKey);
+    for (const key of this.#oneTimeKeys) dropKey(key.privateKey);
     this.#oneTimeKeys = [];
     this.#fallback = undefined;
     this.#previousFallback = undefined;

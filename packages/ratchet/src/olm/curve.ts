@@ -81,16 +81,48 @@ function exportPublic(node: NodeCrypto, privateKey: NodeKeyObject): Uint8Array {
   return decodeBase64(x.replaceAll('-', '+').replaceAll('_', '/'));
 }
 
+/**
+ * OpenSSL key objects of long-lived private keys (an account's identity, one-time and fallback
+ * keys, its Ed25519 seed), imported once when the public key is first computed (`keep`) and then
+ * reused: importing a private key costs about as much as an agreement, since OpenSSL derives the
+ * public key on import. Keyed by the buffer: such buffers are never rewritten, only zeroed, and
+ * every place that zeroes one calls `forgetKey` first, so a cached object always matches its
+ * buffer and does not outlive it in use.
+ */
+const kept = new WeakMap<Uint8Array, NodeKeyObject>();
+
+/** Drops the cached key object of a private key (call before zeroing a kept key). */
+export function forgetKey(privateKey: Uint8Array): void {
+  kept.delete(privateKey);
+}
+
+function nativePrivate(
+  node: NodeCrypto,
+  prefix: Uint8Array,
+  key: Uint8Array,
+  keep: boolean,
+): NodeKeyObject {
+  let keyObject = kept.get(key);
+  if (keyObject === undefined) {
+    keyObject = importPrivate(node, prefix, key);
+    if (keep) kept.set(key, keyObject);
+  }
+  return keyObject;
+}
+
 function badKey(cause: unknown): RatchetError {
   return new RatchetError('bad-key', 'Curve25519 agreement failed (invalid or low-order key)', {
     cause,
   });
 }
 
-/** The X25519 public key of a 32-byte private key. */
-export function curvePublicKey(privateKey: Uint8Array): Uint8Array {
+/**
+ * The X25519 public key of a 32-byte private key; `keep` caches OpenSSL's key object for later
+ * agreements (long-lived keys only; see `forgetKey`).
+ */
+export function curvePublicKey(privateKey: Uint8Array, keep = false): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    return exportPublic(nodeCrypto, importPrivate(nodeCrypto, X25519_PKCS8, privateKey));
+    return exportPublic(nodeCrypto, nativePrivate(nodeCrypto, X25519_PKCS8, privateKey, keep));
   }
   return x25519.getPublicKey(privateKey);
 }
@@ -116,7 +148,7 @@ export function curveAgreements(
       return pairs.map(([ours, theirs]) => {
         let privateKey = privates.get(ours);
         if (privateKey === undefined) {
-          privateKey = importPrivate(node, X25519_PKCS8, ours);
+          privateKey = nativePrivate(node, X25519_PKCS8, ours, false);
           privates.set(ours, privateKey);
         }
         let publicKey = publics.get(theirs);
@@ -144,10 +176,13 @@ export function curveAgreements(
   }
 }
 
-/** The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5). */
-export function edPublicKey(seed: Uint8Array): Uint8Array {
+/**
+ * The Ed25519 public key of a 32-byte seed (RFC 8032 §5.1.5); `keep` caches OpenSSL's key
+ * object for later signatures (see `forgetKey`).
+ */
+export function edPublicKey(seed: Uint8Array, keep = false): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    return exportPublic(nodeCrypto, importPrivate(nodeCrypto, ED25519_PKCS8, seed));
+    return exportPublic(nodeCrypto, nativePrivate(nodeCrypto, ED25519_PKCS8, seed, keep));
   }
   return ed25519.getPublicKey(seed);
 }
@@ -155,7 +190,7 @@ export function edPublicKey(seed: Uint8Array): Uint8Array {
 /** An Ed25519 signature of `message` by the key with this seed (RFC 8032 §5.1.6). */
 export function edSign(seed: Uint8Array, message: Uint8Array): Uint8Array {
   if (useNative && nodeCrypto !== undefined) {
-    const key = importPrivate(nodeCrypto, ED25519_PKCS8, seed);
+    const key = nativePrivate(nodeCrypto, ED25519_PKCS8, seed, false);
     return Uint8Array.from(nodeCrypto.sign(null, message, key));
   }
   return ed25519.sign(message, seed);

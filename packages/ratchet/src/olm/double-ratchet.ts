@@ -11,7 +11,7 @@
 import { decryptCbc, encryptCbc, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { type RandomSource, randomBytes } from '../random.ts';
-import { curveAgreement, curvePublicKey } from './curve.ts';
+import { curveAgreement, curvePublicKey, forgetKey } from './curve.ts';
 import { advanceChain, advanceRootKey, deriveMessageKeys, messageMac } from './kdf.ts';
 import { decodeNormalMessage, encodeNormalMessage } from './messages.ts';
 
@@ -190,8 +190,14 @@ export class DoubleRatchet {
       if (newest === undefined)
         throw new RatchetError('session-mismatch', 'session has no chain to ratchet from');
       const ratchetPrivate = randomBytes(random, 32);
-      const ratchetPublic = curvePublicKey(ratchetPrivate);
-      const secret = curveAgreement(ratchetPrivate, newest.ratchetKey);
+      // The key object is kept across these two calls only (one OpenSSL import instead of two).
+      const ratchetPublic = curvePublicKey(ratchetPrivate, true);
+      let secret: Uint8Array;
+      try {
+        secret = curveAgreement(ratchetPrivate, newest.ratchetKey);
+      } finally {
+        forgetKey(ratchetPrivate);
+      }
       const next = advanceRootKey(this.#rootKey, secret);
       zeroize(secret, this.#rootKey);
       this.#rootKey = next.rootKey;

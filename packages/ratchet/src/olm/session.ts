@@ -15,7 +15,7 @@ import { RatchetError } from '../errors.ts';
 import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
 import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
-import { curvePublicKey } from './curve.ts';
+import { curvePublicKey, forgetKey } from './curve.ts';
 import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
 import { parseLibolmSession } from './libolm-pickle.ts';
 import {
@@ -379,6 +379,8 @@ export function createOutbound(
   const ratchetPrivate = basePrivate.slice(32, 64);
   basePrivate.fill(0);
   try {
+    // Kept for the two agreements that follow (one OpenSSL import instead of two).
+    const aliceBaseKey = curvePublicKey(base, true);
     const { rootKey, chainKey } = aliceInitialKeys(
       ourIdentityPrivate,
       base,
@@ -387,7 +389,7 @@ export function createOutbound(
     );
     const keys = {
       aliceIdentityKey: Uint8Array.from(ourIdentityPublic),
-      aliceBaseKey: curvePublicKey(base),
+      aliceBaseKey,
       bobOneTimeKey: Uint8Array.from(theirOneTimeKey),
     };
     return construct(keys, DoubleRatchet.asAlice(rootKey, chainKey, ratchetPrivate), false, random);
@@ -395,6 +397,7 @@ export function createOutbound(
     ratchetPrivate.fill(0);
     throw error;
   } finally {
+    forgetKey(base);
     base.fill(0);
   }
 }
