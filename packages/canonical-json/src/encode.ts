@@ -26,8 +26,14 @@ const STRING_NEEDS_CARE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 // A key needing care: escapes, surrogates, or U+E000–U+FFFF (which sort differently by code point).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the grammar escapes exactly U+0000–U+001F.
 const KEY_NEEDS_CARE = /[\u0000-\u001f"\\\ud800-\uffff]/;
-// With the `u` flag a well-formed pair is one code point, so this matches only unpaired halves.
-const LONE_SURROGATE = /[\ud800-\udfff]/u;
+/**
+ * Whether a string has no unpaired surrogate. Every string with an emoji or other astral
+ * character gets here, and the engine's `String.prototype.isWellFormed` (ES2024; Node 20,
+ * every current browser) scans much faster than a regular expression with the `u` flag.
+ */
+function isWellFormed(value: string): boolean {
+  return (value as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
 
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -113,7 +119,7 @@ function encodeNumber(value: number): string {
  */
 function encodeString(value: string): string {
   if (!STRING_NEEDS_CARE.test(value)) return `"${value}"`;
-  if (LONE_SURROGATE.test(value)) {
+  if (!isWellFormed(value)) {
     throw new Failure('lone-surrogate', 'string has an unpaired UTF-16 surrogate');
   }
   return JSON.stringify(value);
@@ -218,7 +224,7 @@ function layoutFor(keys: string[]): Layout {
   }
   if (special) {
     for (const key of keys) {
-      if (LONE_SURROGATE.test(key)) {
+      if (!isWellFormed(key)) {
         const failure = new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
         failure.segments.push(key);
         throw failure;
@@ -308,7 +314,7 @@ function encodeObject(value: object, context: Context): string {
 /** `lead` then the quoted key and a colon; a key with an unpaired surrogate fails. */
 function encodeKey(key: string, lead: string): string {
   if (!KEY_NEEDS_CARE.test(key)) return `${lead}"${key}":`;
-  if (LONE_SURROGATE.test(key)) {
+  if (!isWellFormed(key)) {
     throw new Failure('lone-surrogate', 'key has an unpaired UTF-16 surrogate');
   }
   return `${lead}${JSON.stringify(key)}:`;

@@ -150,6 +150,14 @@ describe('encodeCanonicalJson rejections (code and path)', () => {
     ['lone high surrogate', { s: 'ab\uD800' }, 'lone-surrogate', '$.s'],
     ['lone low surrogate', ['\uDC00x'], 'lone-surrogate', '$[0]'],
     ['lone surrogate in a key', { o: { '\uDBFF': 1 } }, 'lone-surrogate', '$.o["\\udbff"]'],
+    ['lone half after a pair', { s: 'ok \u{1F600}\uD83D' }, 'lone-surrogate', '$.s'],
+    ['pair halves swapped', { s: '\uDE00\uD83D' }, 'lone-surrogate', '$.s'],
+    [
+      'lone half after a pair in a key',
+      [{ '\u{1F600}\uDE00': 1, b: 2 }],
+      'lone-surrogate',
+      '$[0]["\u{1F600}\\ude00"]',
+    ],
   ];
   for (const [name, value, code, path] of cases) {
     it(`${name} → ${code} at ${path}`, () => {
