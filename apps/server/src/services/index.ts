@@ -60,7 +60,13 @@ export function createServices(ctx: ServerContext): Services {
   const sync = new SyncService(ctx, { rooms, typing, receipts, toDevice, e2eKeys, deviceLists });
   const userData = createUserDataServices(ctx, accounts, rooms, receipts, sync);
   const federation = new FederationService(ctx, rooms);
-  federation.connectEdus({ typing, receipts, deviceLists, toDevice });
+  federation.connectEdus({
+    typing,
+    receipts,
+    deviceLists,
+    toDevice,
+    crossSigning: e2eKeys.crossSigning,
+  });
   const federationMembership = new FederationMembershipService(rooms, accounts);
   const federationQueries = new FederationQueryService({
     rooms,

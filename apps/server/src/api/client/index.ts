@@ -12,7 +12,9 @@ import { registerJoin } from './join.ts';
 import { registerJoinedRooms } from './joined-rooms.ts';
 import { registerKeysChanges } from './keys-changes.ts';
 import { registerKeysClaim } from './keys-claim.ts';
+import { registerKeysDeviceSigning } from './keys-device-signing.ts';
 import { registerKeysQuery } from './keys-query.ts';
+import { registerKeysSignatures } from './keys-signatures.ts';
 import { registerKeysUpload } from './keys-upload.ts';
 import { registerLogin } from './login.ts';
 import { registerLogout } from './logout.ts';
@@ -85,4 +87,6 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerKeysQuery(app, services);
   registerKeysClaim(app, services);
   registerKeysChanges(app, services);
+  registerKeysDeviceSigning(app, services);
+  registerKeysSignatures(app, services);
 }

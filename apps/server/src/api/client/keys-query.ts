@@ -32,18 +32,28 @@ export function registerKeysQuery(app: ClientApp, services: Services): void {
     path: '/keys/query',
     auth: 'user',
     parseBody: parseQuery,
-    handler: async ({ body }) => {
+    handler: async ({ body, user }) => {
       // Local users from storage; other servers' users from their servers, in parallel.
       const queries = services.federationQueries;
       const remote = new Map([...body].filter(([userId]) => queries.isRemote(userId)));
       const local = new Map([...body].filter(([userId]) => !queries.isRemote(userId)));
       const [mine, theirs] = await Promise.all([
-        services.e2eKeys.query(local),
-        queries.remoteKeysQuery(remote),
+        services.e2eKeys.query(local, user.userId),
+        // Without federation every remote user fails and no cross-signing keys come back.
+        queries.remoteKeysQuery(remote) as Promise<{
+          deviceKeys: Record<string, unknown>;
+          masterKeys?: Record<string, unknown>;
+          selfSigningKeys?: Record<string, unknown>;
+          failures: Record<string, object>;
+        }>,
       ]);
       return {
         device_keys: { ...mine.deviceKeys, ...theirs.deviceKeys },
         failures: { ...mine.failures, ...theirs.failures },
+        // Spec "Cross-signing": the user-signing key only for the user themself.
+        master_keys: { ...mine.masterKeys, ...theirs.masterKeys },
+        self_signing_keys: { ...mine.selfSigningKeys, ...theirs.selfSigningKeys },
+        user_signing_keys: mine.userSigningKeys,
       };
     },
   });

@@ -15,6 +15,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
+import { type CrossSigningKeysAnswer, CrossSigningService } from './cross-signing.ts';
 import {
   deleteDeviceKeys,
   deviceKeysJson,
@@ -69,6 +70,8 @@ interface KeyCounts {
 export class E2eKeyService {
   readonly #ctx: ServerContext;
   readonly #deviceLists: DeviceListService;
+  /** Cross-signing keys and signatures (cross-signing.ts). */
+  readonly crossSigning: CrossSigningService;
   /**
    * Per-device counts for `/sync` (asked on every sync, changed only by uploads, claims and
    * device removal). `#generation` moves on every change, so a read that raced a change is not
@@ -80,6 +83,7 @@ export class E2eKeyService {
   constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
     this.#ctx = ctx;
     this.#deviceLists = deviceLists;
+    this.crossSigning = new CrossSigningService(ctx, deviceLists);
     // A new device, and a removed one, changes the user's device list: room-mates re-query.
     // A removed device's keys go with it, so they are never handed out again.
     accounts.onDeviceChange(async (tx, change) => {
@@ -181,12 +185,16 @@ export class E2eKeyService {
 
   /**
    * `POST /keys/query`: the identity keys of the requested users' devices (all of them for an
-   * empty list), each with `unsigned.device_display_name`. Users of other servers go in
-   * `failures` (this server does not federate key queries yet).
+   * empty list), each with `unsigned.device_display_name`, and their cross-signing keys with
+   * the signatures `requester` may see merged in (`undefined`: another server asks). Users of
+   * other servers go in `failures` (the caller asks their servers).
    */
   async query(
     requested: ReadonlyMap<string, readonly string[]>,
-  ): Promise<{ deviceKeys: KeysByDevice; failures: Record<string, object> }> {
+    requester?: string,
+  ): Promise<
+    { deviceKeys: KeysByDevice; failures: Record<string, object> } & CrossSigningKeysAnswer
+  > {
     const deviceKeys: KeysByDevice = {};
     const failures: Record<string, object> = {};
     for (const [userId, deviceIds] of requested) {
@@ -206,7 +214,9 @@ export class E2eKeyService {
       }
       deviceKeys[userId] = devices;
     }
-    return { deviceKeys, failures };
+    const local = Object.keys(deviceKeys);
+    const crossSigning = await this.crossSigning.queryKeys(local, requester, deviceKeys);
+    return { deviceKeys, failures, ...crossSigning };
   }
 
   /**

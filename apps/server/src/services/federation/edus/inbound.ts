@@ -28,6 +28,9 @@ export async function handleEdu(services: Services, origin: string, edu: unknown
     case 'm.presence':
       return presence(services, origin, content);
     case 'm.device_list_update':
+    // Spec "Cross-signing": a user's new master/self-signing keys; like a device-list update,
+    // local room-mates see the user in `device_lists.changed` and re-query the keys.
+    case 'm.signing_key_update':
       return deviceList(services, origin, content);
     case 'm.direct_to_device':
       return toDevice(services, origin, content);

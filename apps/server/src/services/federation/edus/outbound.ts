@@ -8,6 +8,7 @@
 
 import type { ServerContext } from '../../core/context.ts';
 import type { DeviceListService } from '../../device-lists/service.ts';
+import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
 import type { ToDeviceService } from '../../to-device/service.ts';
 import type { TypingService } from '../../typing/service.ts';
@@ -20,6 +21,7 @@ export interface EduSources {
   readonly receipts: ReceiptService;
   readonly deviceLists: DeviceListService;
   readonly toDevice: ToDeviceService;
+  readonly crossSigning?: CrossSigningService;
 }
 
 /** Subscribes to the local services and queues the EDUs. */
@@ -71,6 +73,29 @@ export function sendLocalEdus(
       edu_type: 'm.device_list_update',
       // Weft tracks device-list changes per user; receivers re-query the user's devices.
       content: { user_id: userId, device_id: '', stream_id: ctx.now(), prev_id: [] },
+    });
+  });
+
+  // Spec server-server-api "Cross-signing": new master/self-signing keys as an EDU, to the same
+  // servers as device-list updates.
+  sources.crossSigning?.onSigningKeysChanged(async (tx, userId, keys) => {
+    if (!isLocal(userId)) return;
+    const rows = await tx.query<{ user_id: string }>(
+      `SELECT DISTINCT other.user_id FROM room_memberships mine
+         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
+        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
+      [userId],
+    );
+    const destinations = [...new Set(rows.map((row) => serverOf(row.user_id)))].filter(
+      (server) => server !== self,
+    );
+    await sender.queueEduInTransaction(tx, destinations, {
+      edu_type: 'm.signing_key_update',
+      content: {
+        user_id: userId,
+        ...(keys.master !== undefined ? { master_key: keys.master } : {}),
+        ...(keys.self_signing !== undefined ? { self_signing_key: keys.self_signing } : {}),
+      },
     });
   });
 

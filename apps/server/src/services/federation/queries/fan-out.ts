@@ -57,12 +57,22 @@ export async function remoteAlias(
   }
 }
 
-/** `/keys/query` for remote users: device keys by user, and the servers that failed. */
+/**
+ * `/keys/query` for remote users: device keys and cross-signing master and self-signing keys by
+ * user, and the servers that failed.
+ */
 export async function remoteKeysQuery(
   request: FederationRequest,
   requested: ReadonlyMap<string, readonly string[]>,
-): Promise<{ deviceKeys: Record<string, unknown>; failures: Record<string, object> }> {
+): Promise<{
+  deviceKeys: Record<string, unknown>;
+  masterKeys: Record<string, unknown>;
+  selfSigningKeys: Record<string, unknown>;
+  failures: Record<string, object>;
+}> {
   const deviceKeys: Record<string, unknown> = {};
+  const masterKeys: Record<string, unknown> = {};
+  const selfSigningKeys: Record<string, unknown> = {};
   const failures: Record<string, object> = {};
   await Promise.all(
     [...byServer(requested)].map(async ([server, users]) => {
@@ -76,12 +86,22 @@ export async function remoteKeysQuery(
           // A server speaks only for its own users.
           if (users.has(userId)) deviceKeys[userId] = devices;
         }
+        for (const [field, into] of [
+          ['master_keys', masterKeys],
+          ['self_signing_keys', selfSigningKeys],
+        ] as const) {
+          const byUser = body[field];
+          if (typeof byUser !== 'object' || byUser === null) continue;
+          for (const [userId, key] of Object.entries(byUser)) {
+            if (users.has(userId)) into[userId] = key;
+          }
+        }
       } catch {
         failures[server] = {};
       }
     }),
   );
-  return { deviceKeys, failures };
+  return { deviceKeys, masterKeys, selfSigningKeys, failures };
 }
 
 /** `/keys/claim` for remote users: claimed one-time keys by user, and the servers that failed. */

@@ -86,15 +86,22 @@ export async function userDevices(
   };
 }
 
-/** `POST /v1/user/keys/query`: only local users are answered. */
+/**
+ * `POST /v1/user/keys/query`: only local users are answered, with their cross-signing master and
+ * self-signing keys (never user-signing keys, spec server-server-api "Querying keys for a device").
+ */
 export async function userKeysQuery(
   sources: QuerySources,
   requested: ReadonlyMap<string, readonly string[]>,
-): Promise<{ device_keys: Record<string, unknown> }> {
+): Promise<{
+  device_keys: Record<string, unknown>;
+  master_keys: Record<string, unknown>;
+  self_signing_keys: Record<string, unknown>;
+}> {
   const own = sources.rooms.ctx.config.serverName;
   const local = new Map([...requested].filter(([userId]) => serverNameOf(userId) === own));
-  const { deviceKeys } = await sources.e2eKeys.query(local);
-  return { device_keys: deviceKeys };
+  const { deviceKeys, masterKeys, selfSigningKeys } = await sources.e2eKeys.query(local);
+  return { device_keys: deviceKeys, master_keys: masterKeys, self_signing_keys: selfSigningKeys };
 }
 
 /** `POST /v1/user/keys/claim`: only local users' keys are claimed. */
