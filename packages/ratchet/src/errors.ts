@@ -18,7 +18,8 @@ export type RatchetErrorCode =
   | 'bad-pickle'
   | 'bad-key'
   | 'unknown-one-time-key'
-  | 'session-mismatch';
+  | 'session-mismatch'
+  | 'session-exhausted';
 
 /** Non-secret facts about the failure (lengths, indices, versions, kinds). */
 export type RatchetErrorContext = Readonly<Record<string, string | number | boolean>>;

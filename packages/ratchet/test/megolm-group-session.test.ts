@@ -18,6 +18,7 @@ import {
 import { decodeMessage, encodeMessage } from '../src/megolm/message.ts';
 import { MegolmRatchet } from '../src/megolm/ratchet.ts';
 import { signingKeyFromSeed } from '../src/megolm/signing.ts';
+import { sealPickle } from '../src/pickle.ts';
 
 const decoder = new TextDecoder();
 
@@ -322,6 +323,47 @@ describe('pickles', () => {
     expect(codeOf(() => GroupSession.fromPickle(inbound.pickle(pickleKey), pickleKey))).toBe(
       'bad-pickle',
     );
+  });
+});
+
+describe('index exhaustion', () => {
+  it('sends index 2^32-2, then refuses with session-exhausted (no wrap to 0), also after a pickle', () => {
+    const pickleKey = new Uint8Array(randomBytes(32));
+    // A session one message before the end, written in the outbound pickle format.
+    const near = GroupSession.fromPickle(
+      sealPickle(
+        'weft.megolm.outbound',
+        1,
+        {
+          ratchet: encodeBase64(new Uint8Array(randomBytes(128))),
+          counter: 0xffffffff - 1,
+          seed: encodeBase64(new Uint8Array(randomBytes(32))),
+        },
+        pickleKey,
+      ),
+      pickleKey,
+    );
+    const inbound = InboundGroupSession.fromSessionKey(near.sessionKey());
+    const last = near.encrypt('last');
+    expect(inbound.decrypt(last).messageIndex).toBe(0xffffffff - 1);
+    expect(near.messageIndex()).toBe(0xffffffff);
+    const exhausted = (session: GroupSession) => {
+      let error: unknown;
+      try {
+        session.encrypt('one too many');
+      } catch (caught) {
+        error = caught;
+      }
+      return RatchetError.isInstance(error) && error.code;
+    };
+    expect(exhausted(near)).toBe('session-exhausted');
+    expect(exhausted(near)).toBe('session-exhausted');
+    expect(near.messageIndex()).toBe(0xffffffff);
+    expect(exhausted(GroupSession.fromPickle(near.pickle(pickleKey), pickleKey))).toBe(
+      'session-exhausted',
+    );
+    // What it sent stays readable.
+    expect(new TextDecoder().decode(inbound.decrypt(last).plaintext)).toBe('last');
   });
 });
 

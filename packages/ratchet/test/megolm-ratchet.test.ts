@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { deriveCipherKeys } from '../src/cipher.ts';
+import { RatchetError } from '../src/errors.ts';
 import { MegolmRatchet } from '../src/megolm/ratchet.ts';
 
 function h(j: number, a: Buffer): Buffer {
@@ -109,6 +110,25 @@ describe('MegolmRatchet.advance', () => {
         expect(stepping.counter).toBe(i);
         expect(Buffer.from(stepping.data), `index ${i}`).toEqual(reference(initial, i));
       }
+    }
+  });
+
+  it('reaches 2^32-1 and then refuses to advance (session-exhausted), never wrapping to 0', () => {
+    const ratchet = at(0xffffffff - 1);
+    ratchet.advance();
+    expect(ratchet.counter).toBe(0xffffffff);
+    expect(Buffer.from(ratchet.data)).toEqual(reference(initial, 0xffffffff));
+    const before = Buffer.from(ratchet.data);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let error: unknown;
+      try {
+        ratchet.advance();
+      } catch (caught) {
+        error = caught;
+      }
+      expect(RatchetError.isInstance(error) && error.code).toBe('session-exhausted');
+      expect(ratchet.counter).toBe(0xffffffff);
+      expect(Buffer.from(ratchet.data)).toEqual(before);
     }
   });
 

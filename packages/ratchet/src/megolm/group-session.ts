@@ -100,8 +100,13 @@ export class GroupSession {
    */
   encrypt(plaintext: string | Uint8Array): string {
     this.#checkLive();
+    // The ratchet cannot advance past 2^32−1 (it never wraps, unlike libolm), so a message at
+    // that index could not be followed by a ratchet step: the session ends one index earlier.
+    // A pickled session at 2^32−1 therefore stays exhausted instead of reusing an index.
     if (this.#ratchet.counter === MAX_INDEX) {
-      throw new RangeError('Megolm session exhausted (index 2^32-1); start a new session');
+      throw new RatchetError('session-exhausted', 'Megolm session exhausted; start a new session', {
+        context: { messageIndex: this.#ratchet.counter },
+      });
     }
     const { bytes: input, owned } = asPlaintext(plaintext);
     const keys = this.#ratchet.messageKeys();

@@ -7,6 +7,7 @@
  * are H_j(A) = HMAC-SHA-256(A, the single byte j) ("Advancing the ratchet").
  */
 import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
+import { RatchetError } from '../errors.ts';
 import { hmacSha256Into } from '../primitives.ts';
 
 /** Length of one ratchet part R_{i,j}. */
@@ -63,11 +64,18 @@ export class MegolmRatchet {
 
   /**
    * i → i+1. The highest part h whose period divides i+1 is hashed into parts 3..h (from 3 down
-   * to h, so R_{i,h} is read before it changes); at a 2^32 wrap the counter returns to 0 and
-   * R_0 is rehashed, as in libolm.
+   * to h, so R_{i,h} is read before it changes). The index is a uint32 on the wire and in
+   * libolm's and vodozemac's state; past 2^32−1 libolm (and vodozemac's release builds) wrap to
+   * 0 and reuse indices, vodozemac's debug builds panic on the overflow. Weft never wraps: the
+   * ratchet cannot advance from 2^32−1 (`session-exhausted`).
    */
   advance(): void {
-    const next = (this.counter + 1) >>> 0;
+    if (this.counter === MAX_INDEX) {
+      throw new RatchetError('session-exhausted', 'Megolm ratchet cannot advance past 2^32-1', {
+        context: { messageIndex: this.counter },
+      });
+    }
+    const next = this.counter + 1;
     let h = 3;
     if ((next & 0xffffff) === 0) h = 0;
     else if ((next & 0xffff) === 0) h = 1;
