@@ -65,9 +65,24 @@ for (let run = 0; run < RUNS; run += 1) {
   }`);
   const cpuStart = process.cpuUsage();
   await submitLogin(page, server.url, USER, PASSWORD);
-  await page.waitForFunction('window.weftListed !== undefined', undefined, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => (globalThis as { weftListed?: number }).weftListed !== undefined,
+    undefined,
+    { timeout: 120_000 },
+  );
   webCpu.push(cpuMs(cpuStart));
   webMs.push(Number(await page.evaluate('window.weftListed - window.weftSubmit')));
+  // Where the time went: the page's own record of its API requests.
+  const phases = JSON.parse(
+    String(
+      await page.evaluate(`JSON.stringify(performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/api/'))
+        .map((e) => [new URL(e.name).pathname, Math.round(e.startTime - window.weftSubmit), Math.round(e.duration)]))`),
+    ),
+  ) as Array<[string, number, number]>;
+  console.log(
+    `  run ${run + 1}: ${webMs.at(-1)?.toFixed(0)} ms; requests [path, start after submit, duration] ${JSON.stringify(phases)}`,
+  );
   await page.close();
   await web.close();
 
