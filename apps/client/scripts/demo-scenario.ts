@@ -76,12 +76,16 @@ function knowsRoom(client: WeftClient, roomId: string): boolean {
   return client.rooms().some((r) => r.roomId === roomId);
 }
 
-/** Registers every user on its server, each with its own store in `dir`. */
+/**
+ * Registers every user on its server, each with its own store in `dir`; the account is the
+ * user's name plus `suffix` (so several scenarios can share servers).
+ */
 export async function registerActors(
   users: readonly ScenarioUser[],
   urls: Readonly<Record<string, string>>,
   dir: string,
   passphrase: string,
+  suffix = '',
 ): Promise<Actor[]> {
   const actors: Actor[] = [];
   for (const user of users) {
@@ -89,7 +93,7 @@ export async function registerActors(
     if (homeserver === undefined) throw new Error(`no server ${user.server}`);
     const storePath = join(dir, `${user.name}.db`);
     const client = WeftClient.open({ homeserver, storePath, passphrase });
-    await client.register(user.name, `password of ${user.name}`);
+    await client.register(`${user.name}${suffix}`, `password of ${user.name}`);
     actors.push({ ...user, client, storePath, homeserver });
   }
   return actors;

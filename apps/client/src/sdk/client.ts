@@ -65,6 +65,9 @@ interface SavedRoom {
   readonly prevBatch?: string;
 }
 
+/** Attempts of a register/login request that got no response. */
+const AUTH_ATTEMPTS = 3;
+
 /** Listener of timeline changes (new events, decrypted later, echo status). */
 export type TimelineListener = (roomId: string, event: TimelineEvent) => void;
 
@@ -172,12 +175,24 @@ export class WeftClient {
   }
 
   async #auth(path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const response = await fetch(`${this.#homeserver}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: await response.json() };
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${this.#homeserver}${path}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      } catch (cause) {
+        // No response at all (fetch rejects with a TypeError), typically a kept-alive connection
+        // the server closed just as it was reused, so the request never arrived: send it again
+        // (at worst a repeated registration answers M_USER_IN_USE, a clear error).
+        if (!(cause instanceof TypeError) || attempt >= AUTH_ATTEMPTS) throw cause;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+        continue;
+      }
+      return { status: response.status, body: await response.json() };
+    }
   }
 
   async #begin(result: Record<string, unknown>): Promise<void> {
