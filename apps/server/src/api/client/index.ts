@@ -16,6 +16,7 @@ import { registerKeysDeviceSigning } from './keys-device-signing.ts';
 import { registerKeysQuery } from './keys-query.ts';
 import { registerKeysSignatures } from './keys-signatures.ts';
 import { registerKeysUpload } from './keys-upload.ts';
+import { registerKnock } from './knock.ts';
 import { registerLogin } from './login.ts';
 import { registerLogout } from './logout.ts';
 import { registerMedia } from './media.ts';
@@ -66,6 +67,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerMedia(app, services);
   registerCreateRoom(app, services);
   registerJoin(app, services);
+  registerKnock(app, services);
   registerRoomMembership(app, services);
   registerJoinedRooms(app, services);
   registerSend(app, services);
