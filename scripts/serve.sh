@@ -7,6 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/provision.sh"
 cd "$root"
+# weft-server runs the built server (apps/server/dist); build it (seconds) so it is current.
+npm run build -w apps/server --silent >/dev/null
 has_data_dir=0
 for arg in "$@"; do [ "$arg" = "--data-dir" ] && has_data_dir=1; done
 if [ "$has_data_dir" = 1 ]; then

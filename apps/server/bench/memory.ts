@@ -9,6 +9,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 
 import { spawnServer } from '../test/spawn.ts';
+import { buildServer } from './build.ts';
 
 const USERS = Number(process.env['WEFT_BENCH_USERS'] ?? 1000);
 const NODE_FLAGS = (process.env['WEFT_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
@@ -41,10 +42,12 @@ async function pool<T>(
 
 /** Runs the memory scenario and prints its figures; returns the RSS in MiB. */
 export async function runMemoryBench(): Promise<number> {
+  buildServer();
   const server = await spawnServer({
     serverName: 'mem.bench',
     startTimeoutMs: 60_000,
     nodeFlags: NODE_FLAGS,
+    built: true,
   });
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
     const response = await fetch(server.url + path, {

@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { buildServer } from './build.ts';
+
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
 const MESSAGES = Number(process.env['WEFT_BENCH_MESSAGES'] ?? 3000);
@@ -37,7 +39,9 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
     join(dataDir, 'weft.yaml'),
     'server_name: bench.local\nrate_limit:\n  per_second: 1000000\n  burst: 1000000\nlog_level: info\n',
   );
-  const main = resolve(dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
+  buildServer();
+  // The `weft-server` command, as a person runs it (the build, with its Node flags).
+  const main = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/weft-server.js');
   const child = spawn(
     process.execPath,
     [
@@ -45,7 +49,6 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
       ...(process.env['WEFT_BENCH_PROFILE']
         ? [`--cpu-prof-dir=${process.env['WEFT_BENCH_PROFILE']}`, '--cpu-prof']
         : []),
-      '--conditions=weft-source',
       main,
       '--data-dir',
       dataDir,

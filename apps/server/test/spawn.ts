@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const MAIN = resolve(import.meta.dirname, '../src/main.ts');
+/** The `weft-server` command, which runs the build (`npm run build -w apps/server`). */
+const BIN = resolve(import.meta.dirname, '../bin/weft-server.js');
 
 export interface SpawnOptions {
   /** Reuse a data directory (restart after a kill); default a fresh temporary one. */
@@ -25,6 +27,8 @@ export interface SpawnOptions {
   readonly configYaml?: string | null;
   /** Extra Node flags (e.g. `--cpu-prof`). */
   readonly nodeFlags?: readonly string[];
+  /** Run `bin/weft-server.js` on the build (benchmarks) instead of the TypeScript source (tests). */
+  readonly built?: boolean;
   /** How long to wait for `/versions` (ms). */
   readonly startTimeoutMs?: number;
 }
@@ -74,9 +78,9 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<SpawnedSe
   const child = spawn(
     process.execPath,
     [
-      '--conditions=weft-source',
+      ...(options.built ? [] : ['--conditions=weft-source']),
       ...(options.nodeFlags ?? []),
-      MAIN,
+      options.built ? BIN : MAIN,
       '--data-dir',
       dataDir,
       '--listen',

@@ -1,7 +1,9 @@
 /**
  * Schema migrations. Each file `migrations/NNNN-<name>.ts` exports `migration: Migration`; they are
  * applied in file-name order, each in its own transaction, and recorded in `schema_migrations`, so
- * an upgraded server brings an old data directory forward on start. A migration never changes
+ * an upgraded server brings an old data directory forward on start. The built server has them as
+ * `dist/migrations/NNNN-<name>.js`; they are recorded under their `.ts` name either way, so one
+ * data directory serves both. A migration never changes
  * once released: fix forward with a new one.
  */
 import { readdirSync } from 'node:fs';
@@ -30,12 +32,21 @@ export function expandMacros(sql: string, dialect: Dialect): string {
 }
 
 const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+const MIGRATION_FILE = /^(\d{4}-[\w-]+)\.(?:ts|js)$/;
 
-/** The migration files, in the order they apply. */
+/** Recorded migration name (`NNNN-<name>.ts`) → its file in `migrationsDir`. */
+function migrationFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const file of readdirSync(migrationsDir)) {
+    const match = MIGRATION_FILE.exec(file);
+    if (match !== null) files.set(`${match[1]}.ts`, file);
+  }
+  return files;
+}
+
+/** The migrations' recorded names, in the order they apply. */
 export function migrationNames(): string[] {
-  return readdirSync(migrationsDir)
-    .filter((name) => /^\d{4}-[\w-]+\.ts$/.test(name))
-    .sort();
+  return [...migrationFiles().keys()].sort();
 }
 
 /** Applies every migration not yet applied; returns the names it applied. */
@@ -47,9 +58,11 @@ export async function migrate(db: Database): Promise<string[]> {
     (await db.query<{ name: string }>('SELECT name FROM schema_migrations')).map((r) => r.name),
   );
   const applied: string[] = [];
+  const files = migrationFiles();
   for (const name of migrationNames()) {
     if (done.has(name)) continue;
-    const module = (await import(pathToFileURL(join(migrationsDir, name)).href)) as {
+    const file = files.get(name) ?? name;
+    const module = (await import(pathToFileURL(join(migrationsDir, file)).href)) as {
       migration?: Migration;
     };
     if (module.migration === undefined) {

@@ -1,0 +1,17 @@
+/**
+ * Benchmarks measure the server as `weft-server` runs it: the tsup build in `dist/`. This builds
+ * it first, so a benchmark never measures a stale build.
+ */
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+/** Builds `dist/` (tsup) once per benchmark process. */
+let built = false;
+export function buildServer(): void {
+  if (built) return;
+  execFileSync('npx', ['tsup', '--silent'], {
+    cwd: resolve(import.meta.dirname, '..'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  built = true;
+}

@@ -1,0 +1,31 @@
+/**
+ * The server's production build: `dist/main.js` (what `weft-server` runs) with the workspace
+ * packages (@weft/*) bundled from their source, npm dependencies left to node_modules, and each
+ * migration as its own module under `dist/migrations/` (they are imported by file name at start).
+ */
+import { readdirSync } from 'node:fs';
+
+import { defineConfig } from 'tsup';
+
+const migrations = Object.fromEntries(
+  readdirSync('src/storage/migrations')
+    .filter((name) => /^\d{4}-[\w-]+\.ts$/.test(name))
+    .map((name) => [`migrations/${name.slice(0, -3)}`, `src/storage/migrations/${name}`]),
+);
+
+export default defineConfig({
+  entry: { main: 'src/main.ts', ...migrations },
+  format: ['esm'],
+  platform: 'node',
+  target: 'node22',
+  clean: true,
+  sourcemap: true,
+  dts: false,
+  // Keep `node:` specifiers: `node:sqlite` exists only under that name.
+  removeNodeProtocol: false,
+  noExternal: [/^@weft\//],
+  esbuildOptions(options) {
+    // Bundle the workspace packages from source (no package build needed first).
+    options.conditions = ['weft-source'];
+  },
+});
