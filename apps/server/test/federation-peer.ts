@@ -64,6 +64,13 @@ export interface TestPeer {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** The same request WITHOUT an X-Matrix Authorization header (an unsigned request). */
+  unsignedRequest(
+    destination: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Stops listening (the port stays reserved for `up`). */
   down(): Promise<void>;
   /** Listens again on the same port. */
@@ -172,6 +179,18 @@ export async function startTestPeer(
         if (!MatrixError.isInstance(error)) throw error;
         return { status: error.status, body: { errcode: error.errcode, error: error.message } };
       }
+    },
+    async unsignedRequest(destination, method, path, body) {
+      const response = await httpsFetch(`https://${destination}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>,
+      };
     },
     async send(destination, txnId, pdus, edus = []) {
       const client = clientFor(destination);
