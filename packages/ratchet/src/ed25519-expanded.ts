@@ -72,3 +72,18 @@ export function signWithExpanded(
   signature.set(bytesLE((r + k * a) % L), 32);
   return signature;
 }
+
+/**
+ * The expanded secret key of a 32-byte seed (RFC 8032 §5.1.5 steps 1–2): SHA-512(seed) with the
+ * scalar half clamped, as libolm's `ed25519_create_keypair` stores it; used to write libolm
+ * pickles for keys Weft holds as seeds. The caller zeroes the result.
+ */
+export function expandSeed(seed: Uint8Array): Uint8Array {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) {
+    throw new RangeError('Ed25519 seed must be 32 bytes');
+  }
+  const expanded = sha512(seed);
+  expanded[0] = (expanded[0] as number) & 248;
+  expanded[31] = ((expanded[31] as number) & 63) | 64;
+  return expanded;
+}

@@ -171,6 +171,37 @@ export function openPickle(kind: string, text: string, pickleKey: Uint8Array): O
   }
 }
 
+/** The key bytes of a libolm pickle key: bytes as given, a string as UTF-8. */
+function libolmKeyBytes(pickleKey: Uint8Array | string): Uint8Array {
+  const key = typeof pickleKey === 'string' ? new TextEncoder().encode(pickleKey) : pickleKey;
+  if (!(key instanceof Uint8Array)) {
+    throw new TypeError('pickle key must be a string or a Uint8Array');
+  }
+  return key;
+}
+
+/**
+ * Encrypts `plaintext` (a libolm pickle body from `LibolmWriter`) in libolm's envelope, the
+ * inverse of `openLibolmPickle`: base64(AES-256-CBC(plaintext) ‖ first 8 bytes of
+ * HMAC-SHA-256(ciphertext)) under HKDF(key, "Pickle"), so libolm's `olm_unpickle_*` reads it.
+ * The envelope has no salt or random IV, as in libolm: the same key and state give the same
+ * text. The caller zeroes `plaintext`.
+ */
+export function sealLibolmPickle(plaintext: Uint8Array, pickleKey: Uint8Array | string): string {
+  const keys = deriveCipherKeys(libolmKeyBytes(pickleKey), 'Pickle');
+  try {
+    const ciphertext = encryptCbc(keys, plaintext);
+    const out = new Uint8Array(ciphertext.length + LIBOLM_MAC_LENGTH);
+    out.set(ciphertext);
+    const mac = hmacSha256(keys.macKey, ciphertext);
+    out.set(mac.subarray(0, LIBOLM_MAC_LENGTH), ciphertext.length);
+    zeroize(mac);
+    return encodeBase64(out);
+  } finally {
+    zeroizeKeys(keys);
+  }
+}
+
 /**
  * Decrypts a pickle written by libolm (`olm_pickle_*`) and returns its raw plaintext, which the
  * caller parses. libolm's envelope (`_olm_enc_output`): HKDF-SHA-256 of the caller's key bytes
@@ -182,10 +213,7 @@ export function openPickle(kind: string, text: string, pickleKey: Uint8Array): O
  */
 export function openLibolmPickle(text: string, pickleKey: Uint8Array | string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('pickle must be a string');
-  const key = typeof pickleKey === 'string' ? new TextEncoder().encode(pickleKey) : pickleKey;
-  if (!(key instanceof Uint8Array)) {
-    throw new TypeError('pickle key must be a string or a Uint8Array');
-  }
+  const key = libolmKeyBytes(pickleKey);
   let bytes: Uint8Array;
   try {
     bytes = decodeBase64(text);

@@ -48,6 +48,15 @@ def handle(r):
         return {"pickle": sessions[r["session"]].pickle(r["passphrase"]).decode()}
     if op == "pickle_account":
         return {"pickle": accounts[r["account"]].pickle(r["passphrase"]).decode()}
+    if op == "unpickle_account":
+        a = olm.Account.from_pickle(r["pickle"].encode(), r["passphrase"]); accounts[r["id"]] = a
+        return {"identity": a.identity_keys, "otks": a.one_time_keys["curve25519"],
+                "fallback": a.fallback_key.get("curve25519", {})}
+    if op == "unpickle_session":
+        s = olm.Session.from_pickle(r["pickle"].encode(), r["passphrase"]); sessions[r["id"]] = s
+        return {"session_id": s.id}
+    if op == "sign":
+        return {"signature": accounts[r["account"]].sign(r["message"])}
     if op == "verify":
         try:
             olm.ed25519_verify(r["key"], r["message"], r["signature"]); return {"valid": True}

@@ -11,12 +11,12 @@
  * or fallback key takes 32 bytes; an outbound session takes 64 (base key, then ratchet key).
  */
 import { decodeBase64, encodeBase64 } from '../base64.ts';
-import { expandedPublicKey, signWithExpanded } from '../ed25519-expanded.ts';
+import { expandedPublicKey, expandSeed, signWithExpanded } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
-import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
+import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
 import { curvePublicKey, edPublicKey, edSign, forgetKey } from './curve.ts';
-import { type LibolmCurveKey, parseLibolmAccount } from './libolm-pickle.ts';
+import { type LibolmCurveKey, parseLibolmAccount, writeLibolmAccount } from './libolm-pickle.ts';
 import { decodePreKeyMessage, KEY_LENGTH } from './messages.ts';
 import { createInbound, createOutbound, type Session } from './session.ts';
 
@@ -285,6 +285,34 @@ export class Account {
       this.#oneTimeKeys.splice(position, 1);
     }
     return result;
+  }
+
+  /**
+   * The account in libolm's own pickle format (account pickle version 4, libolm 3.2), for
+   * `olm_unpickle_account` (python-olm `Account.from_pickle`) under `pickleKey` (bytes, or a
+   * string taken as UTF-8 as python-olm does). libolm keeps the expanded Ed25519 key, so a
+   * seed is expanded (SHA-512, clamped) for it.
+   */
+  toLibolmPickle(pickleKey: Uint8Array | string): string {
+    this.#assertLive();
+    const expanded =
+      this.#edSecret.length === 32 ? expandSeed(this.#edSecret) : Uint8Array.from(this.#edSecret);
+    const body = writeLibolmAccount({
+      ed25519Public: this.#edPublic,
+      ed25519Expanded: expanded,
+      curve25519Public: this.#curvePublic,
+      curve25519Private: this.#curvePrivate,
+      oneTimeKeys: this.#oneTimeKeys,
+      fallback: this.#fallback,
+      previousFallback: this.#previousFallback,
+      nextKeyId: this.#nextKeyId,
+    });
+    expanded.fill(0);
+    try {
+      return sealLibolmPickle(body, pickleKey);
+    } finally {
+      body.fill(0);
+    }
   }
 
   /** The account as an encrypted, authenticated pickle under a 32-byte `pickleKey`. */

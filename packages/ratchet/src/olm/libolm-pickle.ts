@@ -13,9 +13,13 @@
  *   chain key, index}; skipped keys {ratchet key, message key, index}.
  *
  * Every length is checked, and every stored public key must match its private key.
+ *
+ * Writing (`writeLibolmAccount`, `writeLibolmSession`) produces the same layouts, so libolm's
+ * `olm_unpickle_*` can take over accounts and sessions from Weft.
  */
 import { expandedPublicKey } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
+import { LibolmWriter } from '../libolm-pickle-writer.ts';
 import { curvePublicKey } from './curve.ts';
 import type { RatchetSnapshot } from './double-ratchet.ts';
 
@@ -184,4 +188,62 @@ export function parseLibolmSession(bytes: Uint8Array): LibolmSession {
     bobOneTimeKey,
     ratchet: { rootKey, ...(sender === undefined ? {} : { sender }), receivers, skipped },
   };
+}
+
+/** A one-time or fallback key with the public half libolm also stores. */
+export interface LibolmCurveKeyPair extends LibolmCurveKey {
+  readonly publicKey: Uint8Array;
+}
+
+/** What an account pickle holds (`parseLibolmAccount`'s result plus the public halves). */
+export interface LibolmAccountState {
+  readonly ed25519Public: Uint8Array;
+  readonly ed25519Expanded: Uint8Array;
+  readonly curve25519Public: Uint8Array;
+  readonly curve25519Private: Uint8Array;
+  readonly oneTimeKeys: readonly LibolmCurveKeyPair[];
+  readonly fallback: LibolmCurveKeyPair | undefined;
+  readonly previousFallback: LibolmCurveKeyPair | undefined;
+  readonly nextKeyId: number;
+}
+
+/** The plaintext of a libolm account pickle (version 4), field for field as libolm writes it. */
+export function writeLibolmAccount(account: LibolmAccountState): Uint8Array {
+  const out = new LibolmWriter().u32(ACCOUNT_VERSION);
+  out.bytes(account.ed25519Public).bytes(account.ed25519Expanded);
+  out.bytes(account.curve25519Public).bytes(account.curve25519Private);
+  const key = (k: LibolmCurveKeyPair) =>
+    out.u32(k.id).bool(k.published).bytes(k.publicKey).bytes(k.privateKey);
+  out.u32(account.oneTimeKeys.length);
+  for (const k of account.oneTimeKeys) key(k);
+  const fallbacks = [account.fallback, account.previousFallback].filter((k) => k !== undefined);
+  out.u8(fallbacks.length);
+  for (const k of fallbacks) key(k);
+  return out.u32(account.nextKeyId).finish();
+}
+
+/**
+ * The plaintext of a libolm session pickle (version 1). libolm keeps at most one sender chain,
+ * five receiver chains and forty skipped keys, as Weft does, in the same newest-first order.
+ */
+export function writeLibolmSession(session: LibolmSession): Uint8Array {
+  const { ratchet } = session;
+  const out = new LibolmWriter().u32(SESSION_VERSION).bool(session.receivedMessage);
+  out.bytes(session.aliceIdentityKey).bytes(session.aliceBaseKey).bytes(session.bobOneTimeKey);
+  out.bytes(ratchet.rootKey);
+  const sender = ratchet.sender;
+  out.u32(sender === undefined ? 0 : 1);
+  if (sender !== undefined) {
+    out.bytes(curvePublicKey(sender.ratchetPrivate)).bytes(sender.ratchetPrivate);
+    out.bytes(sender.chainKey).u32(sender.index);
+  }
+  out.u32(ratchet.receivers.length);
+  for (const chain of ratchet.receivers) {
+    out.bytes(chain.ratchetKey).bytes(chain.chainKey).u32(chain.index);
+  }
+  out.u32(ratchet.skipped.length);
+  for (const skipped of ratchet.skipped) {
+    out.bytes(skipped.ratchetKey).bytes(skipped.messageKey).u32(skipped.index);
+  }
+  return out.finish();
 }

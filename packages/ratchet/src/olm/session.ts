@@ -12,12 +12,12 @@
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { zeroize } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
-import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
+import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { curvePublicKey, forgetKey } from './curve.ts';
 import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
-import { parseLibolmSession } from './libolm-pickle.ts';
+import { parseLibolmSession, writeLibolmSession } from './libolm-pickle.ts';
 import {
   decodeNormalMessage,
   decodePreKeyMessage,
@@ -206,6 +206,25 @@ export class Session {
       sameBytes(baseKey, keys.aliceBaseKey) &&
       sameBytes(oneTimeKey, keys.bobOneTimeKey)
     );
+  }
+
+  /**
+   * The session in libolm's own pickle format (session pickle version 1), for
+   * `olm_unpickle_session` (python-olm `Session.from_pickle`) under `pickleKey` (bytes, or a
+   * string taken as UTF-8); libolm then continues the conversation where Weft left it.
+   */
+  toLibolmPickle(pickleKey: Uint8Array | string): string {
+    this.#assertLive();
+    const ratchet = this.#ratchet.snapshot();
+    const body = writeLibolmSession({ ...this.#keys, receivedMessage: this.#received, ratchet });
+    zeroize(ratchet.rootKey, ratchet.sender?.ratchetPrivate, ratchet.sender?.chainKey);
+    for (const chain of ratchet.receivers) chain.chainKey.fill(0);
+    for (const skipped of ratchet.skipped) skipped.messageKey.fill(0);
+    try {
+      return sealLibolmPickle(body, pickleKey);
+    } finally {
+      body.fill(0);
+    }
   }
 
   /** The session as an encrypted, authenticated pickle under a 32-byte `pickleKey`. */
