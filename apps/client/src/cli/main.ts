@@ -137,6 +137,21 @@ export async function runCli(
       });
       return 0;
     }
+    let stopped: Promise<void> | undefined;
+    if (command === 'tail') {
+      // Listening before the first sync means nothing that arrives while `tail` starts is lost:
+      // it prints what reached the room since this store last synced, then new messages live.
+      const roomId = need(0, 'room');
+      client.onTimeline((room, event) => {
+        if (room === roomId && event.status === 'sent') out.print(line(event), eventJson(event));
+      });
+      // Ctrl-C or a service manager's stop, even during the first sync: the `finally` below
+      // stops the sync loop and closes the store.
+      stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
     progress('syncing…');
     await client.syncOnce(0);
     switch (command) {
@@ -209,12 +224,9 @@ export async function runCli(
         return 0;
       }
       case 'tail': {
-        const roomId = need(0, 'room');
-        client.onTimeline((room, event) => {
-          if (room === roomId && event.status === 'sent') out.print(line(event), eventJson(event));
-        });
+        progress(`following ${need(0, 'room')} (Ctrl-C stops)`);
         client.startSync();
-        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        await stopped;
         return 0;
       }
       default:
