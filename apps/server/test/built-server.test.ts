@@ -1,0 +1,55 @@
+/**
+ * `weft-server` runs the tsup build (bin/weft-server.js → dist/main.js): it starts from a fresh
+ * build, re-executes itself with its V8 flags (same PID), serves requests, opens a data
+ * directory the source-mode server created (migrations are recorded under the same names) and
+ * shuts down gracefully on SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { buildServer } from '../bench/build.ts';
+import { TestClient } from './harness.ts';
+import { type SpawnedServer, spawnServer } from './spawn.ts';
+
+let running: SpawnedServer | undefined;
+afterEach(async () => {
+  await running?.kill();
+  running = undefined;
+});
+
+describe('the built weft-server', () => {
+  it('serves a data directory made by the source-mode server, then stops on SIGTERM', async () => {
+    const source = await spawnServer({ serverName: 'built.test' });
+    running = source;
+    const before = new TestClient(source.url);
+    const alice = await before.registerUser('alice');
+    expect(await source.stop()).toBe(0);
+
+    buildServer();
+    const built = await spawnServer({
+      dataDir: source.dataDir,
+      serverName: 'built.test',
+      built: true,
+    });
+    running = built;
+    // The bin replaced itself with `node --max-semi-space-size=2 …` under the same PID.
+    const commandLine = readFileSync(`/proc/${built.pid}/cmdline`, 'utf8').split('\0');
+    expect(commandLine).toContain('--max-semi-space-size=2');
+    expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
+    expect(built.output()).not.toContain('running from source');
+
+    const after = new TestClient(built.url);
+    const whoami = await after.request('GET', '/_matrix/client/v3/account/whoami', {
+      token: alice.accessToken,
+    });
+    expect(whoami.status).toBe(200);
+    expect(whoami.body['user_id']).toBe('@alice:built.test');
+    const created = await after.request('POST', '/_matrix/client/v3/createRoom', {
+      token: alice.accessToken,
+      body: { name: 'from the build' },
+    });
+    expect(created.status).toBe(200);
+    expect(await built.stop()).toBe(0);
+  });
+});
