@@ -6,8 +6,10 @@
  */
 import { encodeBase64 } from '../base64.ts';
 import { encryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import { expandSeed } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
-import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
+import { LibolmWriter } from '../libolm-pickle-writer.ts';
+import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
 import { LibolmReader } from './libolm-pickle.ts';
 import { encodeMessage, MAC_LENGTH } from './message.ts';
@@ -120,6 +122,30 @@ export class GroupSession {
     bytes.set(this.#signing.sign(bytes.subarray(0, bodyEnd + MAC_LENGTH)), bodyEnd + MAC_LENGTH);
     this.#ratchet.advance();
     return encodeBase64(bytes);
+  }
+
+  /**
+   * The session in libolm's own pickle format (`olm_pickle_outbound_group_session`, version 1:
+   * ratchet, counter, Ed25519 public key, 64-byte expanded private key), for python-olm's
+   * `OutboundGroupSession.from_pickle`, under `pickleKey` (bytes, or a string taken as UTF-8).
+   */
+  toLibolmPickle(pickleKey: Uint8Array | string): string {
+    this.#checkLive();
+    const signing = this.#signing;
+    const expanded =
+      signing.form === 'seed' ? expandSeed(signing.secret) : Uint8Array.from(signing.secret);
+    const body = new LibolmWriter()
+      .u32(1)
+      .megolmRatchet(this.#ratchet)
+      .bytes(signing.publicKey)
+      .bytes(expanded)
+      .finish();
+    expanded.fill(0);
+    try {
+      return sealLibolmPickle(body, pickleKey);
+    } finally {
+      body.fill(0);
+    }
   }
 
   /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */

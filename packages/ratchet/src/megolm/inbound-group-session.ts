@@ -8,7 +8,8 @@
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { decryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
-import { openLibolmPickle, openPickle, sealPickle } from '../pickle.ts';
+import { LibolmWriter } from '../libolm-pickle-writer.ts';
+import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { LibolmReader } from './libolm-pickle.ts';
 import { decodeMessage, MAC_LENGTH } from './message.ts';
@@ -178,6 +179,28 @@ export class InboundGroupSession {
     const text = encodeBase64(bytes);
     bytes.fill(0);
     return text;
+  }
+
+  /**
+   * The session in libolm's own pickle format (`olm_pickle_inbound_group_session`, version 2:
+   * initial ratchet, latest ratchet, Ed25519 public key, verified flag), for python-olm's
+   * `InboundGroupSession.from_pickle`, under `pickleKey` (bytes, or a string taken as UTF-8).
+   */
+  toLibolmPickle(pickleKey: Uint8Array | string): string {
+    this.#checkLive();
+    const state = this.#state;
+    const body = new LibolmWriter()
+      .u32(2)
+      .megolmRatchet(state.initial)
+      .megolmRatchet(state.latest)
+      .bytes(state.signingKey)
+      .bool(state.verified)
+      .finish();
+    try {
+      return sealLibolmPickle(body, pickleKey);
+    } finally {
+      body.fill(0);
+    }
   }
 
   /** Serialises the session into an encrypted pickle under a 32-byte `pickleKey`. */
