@@ -4,10 +4,13 @@
  * 1. sync-load.ts — 100 clients long-polling /sync across 10 rooms while senders send:
  *    throughput (events/s) and send→sync delivery latency p50/p99; then the initial sync of a
  *    user in 1,000 rooms;
- * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms.
+ * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms;
+ * 3. federation-join.ts — issue 6: joining a room of WEFT_BENCH_JOIN_STATE (30,000) state
+ *    events hosted on another server, every signature checked (target < 5 s), by phase.
  * Targets: ≥ 1,000 events/s with p99 < 50 ms; initial sync in 1,000 rooms < 1 s; RSS < 150 MB.
  * The machine is shared (2 cores); figures vary from run to run.
  */
+import { runFederationJoinBench } from './federation-join.ts';
 import { runMemoryBench } from './memory.ts';
 import { runSyncLoadBench } from './sync-load.ts';
 
@@ -17,3 +20,5 @@ console.log(
 await runSyncLoadBench();
 console.log('');
 await runMemoryBench();
+console.log('');
+await runFederationJoinBench();

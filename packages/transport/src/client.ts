@@ -300,7 +300,10 @@ export class MatrixHttpClient {
     let parsed: unknown;
     let parseError: unknown;
     try {
-      parsed = bytes.byteLength === 0 ? undefined : parseJson(bytes);
+      // The size was already bounded by maxResponseBytes (readLimited); the parser's own
+      // 16 MiB default would refuse a big room's send_join answer.
+      parsed =
+        bytes.byteLength === 0 ? undefined : parseJson(bytes, { maxBytes: bytes.byteLength });
     } catch (error) {
       parseError = error;
     }

@@ -3,19 +3,49 @@
  * "Joining Rooms"): in one write transaction
  * 1. the room row (version, creator from the create event);
  * 2. every accepted state and auth chain event as an outlier (no stream position: clients see
- *    them as the room state, never as timeline);
+ *    them as the room state, never as timeline), in multi-row inserts;
  * 3. one state group holding the whole state, the current state entries and the memberships;
  * 4. the join's `prev_events` as forward extremities and the room depth;
  * 5. the join itself through the rooms service's `persistBuilt`, so it gets a stream position,
  *    updates state and membership and runs the `onEventPersisted` listeners like any event.
  * From then on the room is served by the ordinary rooms code (sync, send, messages).
  */
+import type { SqlExecutor, SqlValue } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
 import type { StoredEvent } from '../../rooms/types.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
+
+/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const ROWS_PER_INSERT = 100;
+
+/**
+ * `INSERT … VALUES (…), (…) …` of `rows` in chunks: a 30,000-event room is stored with ~300
+ * statements per table instead of 30,000. `constants` are SQL literals appended to each row.
+ */
+async function insertRows(
+  tx: SqlExecutor,
+  head: string,
+  rows: readonly unknown[][],
+  constants = '',
+  tail = '',
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+    const chunk = rows.slice(start, start + ROWS_PER_INSERT);
+    const params: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      const marks = row.map((value) => {
+        params.push(value);
+        return `$${params.length}`;
+      });
+      if (constants !== '') marks.push(constants);
+      return `(${marks.join(', ')})`;
+    });
+    await tx.execute(`${head} ${tuples.join(', ')} ${tail}`, params as SqlValue[]);
+  }
+}
 
 /** Stores the room of `verified` and `join`; returns the stored join. */
 export async function storeRemoteRoom(
@@ -39,47 +69,60 @@ export async function storeRemoteRoom(
       );
     }
     let maxDepth = existing?.maxDepth ?? 0;
+    const eventRows: unknown[][] = [];
     for (const event of verified.events.values()) {
+      // A resident server answering a repeated send_join may list the join itself in the
+      // state; it is stored once, below, as the timeline event it is.
+      if (event.eventId === join.eventId) continue;
       const { dag } = event;
       maxDepth = Math.max(maxDepth, dag.depth);
-      await tx.execute(
-        `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
-           origin_server_ts, pdu, unsigned, state_group, outlier)
-         VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, NULL, NULL, 1)
-         ON CONFLICT (event_id) DO NOTHING`,
-        [
-          event.eventId,
-          roomId,
-          dag.depth,
-          dag.type,
-          dag.state_key ?? null,
-          dag.sender,
-          dag.origin_server_ts,
-          JSON.stringify(event.pdu),
-        ],
-      );
+      eventRows.push([
+        event.eventId,
+        roomId,
+        dag.depth,
+        dag.type,
+        dag.state_key ?? null,
+        dag.sender,
+        dag.origin_server_ts,
+        JSON.stringify(event.pdu),
+      ]);
     }
+    await insertRows(
+      tx,
+      `INSERT INTO events (event_id, room_id, depth, type, state_key, sender, origin_server_ts,
+         pdu, stream_position, unsigned, state_group, outlier) VALUES`,
+      eventRows,
+      'NULL, NULL, NULL, 1',
+      'ON CONFLICT (event_id) DO NOTHING',
+    );
     const group = await rooms.states.create(tx, roomId, null, verified.state);
     const membershipPosition = await nextStreamPosition(tx);
     await tx.execute('DELETE FROM room_current_state WHERE room_id = $1', [roomId]);
+    const stateRows: unknown[][] = [];
+    const memberRows: unknown[][] = [];
     for (const eventId of verified.state.values()) {
       const { dag } = verified.events.get(eventId) as VerifiedPdu;
       const stateKey = dag.state_key ?? '';
-      await tx.execute(
-        'INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, $2, $3, $4)',
-        [roomId, dag.type, stateKey, eventId],
-      );
+      stateRows.push([roomId, dag.type, stateKey, eventId]);
       const membership = dag.content['membership'];
       if (dag.type === 'm.room.member' && typeof membership === 'string') {
-        await tx.execute(
-          `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
-           VALUES ($1, $2, $3, $4, $5, 0)
-           ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-             event_id = excluded.event_id, stream_position = excluded.stream_position`,
-          [roomId, stateKey, membership, eventId, membershipPosition],
-        );
+        memberRows.push([roomId, stateKey, membership, eventId, membershipPosition]);
       }
     }
+    await insertRows(
+      tx,
+      'INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES',
+      stateRows,
+    );
+    await insertRows(
+      tx,
+      `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position,
+         forgotten) VALUES`,
+      memberRows,
+      '0',
+      `ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+         event_id = excluded.event_id, stream_position = excluded.stream_position`,
+    );
     await tx.execute('DELETE FROM room_forward_extremities WHERE room_id = $1', [roomId]);
     // A stored remote invite (receive-invite.ts) is answered by this join.
     await tx.execute('DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2', [

@@ -22,11 +22,16 @@ export interface VerifiedPdu {
   readonly dag: DagEvent;
 }
 
-/** Checks format, signatures and hashes of `raw`; throws `MatrixError` 400/403 otherwise. */
+/**
+ * Checks format, signatures and hashes of `raw`; throws `MatrixError` 400/403 otherwise.
+ * `knownEventId` is the reference hash the caller already computed from this very object (it
+ * saves a second canonical encoding when a big send_join answer is checked).
+ */
 export function verifyReceivedPdu(
   raw: unknown,
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
+  knownEventId?: string,
 ): VerifiedPdu {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw MatrixError.badJson('An event must be a JSON object');
@@ -35,7 +40,7 @@ export function verifyReceivedPdu(
   const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
   let eventId: string;
   try {
-    eventId = computeEventId(pdu as JsonObject, rules.id);
+    eventId = knownEventId ?? computeEventId(pdu as JsonObject, rules.id);
     checkPduFormat(pdu, rules, { eventId });
   } catch (error) {
     if (DagError.isInstance(error)) throw MatrixError.badJson(`Invalid event: ${error.message}`);

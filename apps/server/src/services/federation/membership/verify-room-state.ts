@@ -45,7 +45,7 @@ export function verifyRoomState(
         continue;
       }
       try {
-        const pdu = verifyReceivedPdu(raw, rules, keyLookup);
+        const pdu = verifyReceivedPdu(raw, rules, keyLookup, knownId);
         received.set(pdu.eventId, pdu);
         if (isState) stateIds.push(pdu.eventId);
       } catch (error) {
