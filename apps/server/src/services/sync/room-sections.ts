@@ -274,7 +274,14 @@ export async function joinedRoom(
   const accountData = await accountDataEvents(ctx, roomId, initialLike);
   const changed = window.events.length > 0 || window.filtered || ephemeral.length > 0;
   if (!initialLike && !changed && accountData.length === 0) return undefined;
-  const roomSummary = await summary(ctx, roomId);
+  // The summary's fields "may be omitted" when unchanged since the last sync (spec RoomSummary):
+  // with no state event in the range, counts and heroes are as the client already has them.
+  const stateUnchanged =
+    !initialLike &&
+    !window.limited &&
+    !window.filtered &&
+    window.events.every((event) => event.stateKey === undefined);
+  const roomSummary = stateUnchanged ? {} : await summary(ctx, roomId);
   const heroIds = (roomSummary['m.heroes'] as string[] | undefined) ?? [];
   const state = await stateSection(ctx, roomId, window, ctx.to, initialLike, heroIds);
   return {
