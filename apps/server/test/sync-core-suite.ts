@@ -143,6 +143,20 @@ export function syncSuite(options: () => TestServerOptions): void {
       ).toBe(true);
       expect(room['summary']['m.joined_member_count']).toBe(2);
       expect(room['summary']['m.heroes']).toBeUndefined(); // the room has a name
+
+      // Spec RoomSummary: unchanged fields may be omitted. A message changes no state, so the
+      // next incremental sync leaves the summary empty; a membership change brings it back.
+      await sendText(server, bob, roomId, 'no state change');
+      const quiet = await sync(server, bob, { since: joined['next_batch'] });
+      expect(quiet['rooms']['join'][roomId]['summary']).toEqual({});
+      await call(server, alice, 'POST', `/_matrix/client/v3/rooms/${roomId}/invite`, {
+        user_id: carol.userId,
+      });
+      const changed = await sync(server, bob, { since: quiet['next_batch'] });
+      expect(changed['rooms']['join'][roomId]['summary']).toMatchObject({
+        'm.joined_member_count': 2,
+        'm.invited_member_count': 1,
+      });
     });
 
     it('moves a left room to rooms.leave with the timeline up to the leave, and no further', async () => {
