@@ -455,7 +455,19 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       const seen = (page.body['chunk'] as Body[]).map(
         (e) => (e['content'] as Body)['body'] ?? e['type'],
       );
-      expect(seen).toEqual(['after bob', 'm.room.member']);
+      // Per event (spec "History visibility"): the room's first events were sent under the
+      // default `shared` (and the change itself counts as the more permissive side), so Bob,
+      // who joined later, sees them; only 'before bob', sent under `joined`, is hidden.
+      expect(seen).toEqual([
+        'after bob',
+        'm.room.member',
+        'm.room.history_visibility',
+        'm.room.guest_access',
+        'm.room.join_rules',
+        'm.room.power_levels',
+        'm.room.member',
+        'm.room.create',
+      ]);
       expect(page.body['end']).toBeUndefined();
       expect(
         (await call('GET', `/rooms/${enc(roomId)}/event/${enc(early)}`, bob.accessToken)).status,

@@ -4,6 +4,7 @@ import { stateKeyOf } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
+import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { RoomService, StoredEvent } from '../../services/rooms/index.ts';
 import { paginate, parseRoomToken } from '../../services/rooms/timeline.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
@@ -69,9 +70,11 @@ export function registerMessages(app: ClientApp, services: Services): void {
         floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
-      const state = lazyLoadMembers ? await lazyMembers(rooms, page.chunk, user.userId) : [];
+      // Each event's own history visibility decides (a page may come back shorter than `limit`).
+      const chunk = await filterEventsForUser(rooms.ctx.db, roomId, user.userId, page.chunk);
+      const state = lazyLoadMembers ? await lazyMembers(rooms, chunk, user.userId) : [];
       return {
-        chunk: page.chunk.map((event) => rooms.clientEvent(event, { viewer })),
+        chunk: chunk.map((event) => rooms.clientEvent(event, { viewer })),
         start: page.start,
         ...(page.end !== undefined ? { end: page.end } : {}),
         ...(state.length > 0 ? { state: state.map((event) => rooms.clientEvent(event)) } : {}),

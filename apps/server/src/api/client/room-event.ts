@@ -5,6 +5,7 @@
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
+import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
 import { paginate, roomToken } from '../../services/rooms/timeline.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
@@ -27,6 +28,9 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
       event.streamPosition > view.bound ||
       event.streamPosition <= view.floor
     ) {
+      throw MatrixError.notFound('Event not found');
+    }
+    if ((await filterEventsForUser(rooms.ctx.db, roomId, userId, [event])).length === 0) {
       throw MatrixError.notFound('Event not found');
     }
     return { event, view };
@@ -75,12 +79,16 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
         floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
+      const visible = (events: readonly StoredEvent[]) =>
+        filterEventsForUser(rooms.ctx.db, roomId, user.userId, events);
+      const eventsBefore = await visible(before.chunk);
+      const eventsAfter = await visible(after.chunk);
       const last: StoredEvent = after.chunk.at(-1) ?? event;
       const stateMap = await rooms.stateAfterEvent(last);
       let stateEvents = await rooms.stateEvents(stateMap);
       if (lazyLoadMembers) {
         const members = new Set(
-          (await lazyMembers(rooms, [...before.chunk, event, ...after.chunk], user.userId)).map(
+          (await lazyMembers(rooms, [...eventsBefore, event, ...eventsAfter], user.userId)).map(
             (e) => e.eventId,
           ),
         );
@@ -90,8 +98,8 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
       }
       return {
         event: rooms.clientEvent(event, { viewer }),
-        events_before: before.chunk.map((e) => rooms.clientEvent(e, { viewer })),
-        events_after: after.chunk.map((e) => rooms.clientEvent(e, { viewer })),
+        events_before: eventsBefore.map((e) => rooms.clientEvent(e, { viewer })),
+        events_after: eventsAfter.map((e) => rooms.clientEvent(e, { viewer })),
         start: before.end ?? roomToken(0),
         end: after.end ?? roomToken(last.streamPosition ?? position),
         state: stateEvents.map((e) => rooms.clientEvent(e)),

@@ -1,16 +1,13 @@
 /**
- * What a user may see of a room (spec client-server-api "History visibility"), evaluated with
- * the room's current `m.room.history_visibility` rather than per event (local rooms rarely
- * change it; the per-event rule comes with federation):
- * - `world_readable`: anyone sees everything;
- * - `shared` (the default): a member sees everything up to now, or up to their leaving;
- * - `invited` / `joined`: as `shared`, but nothing before the invite or join that began their
- *   current membership.
- * A user who was never a member of a non-world-readable room sees nothing (403).
+ * Whether a user may read a room at all, and up to where (spec client-server-api "History
+ * visibility"): anyone may read a room that is `world_readable` now; otherwise only a user who is
+ * or was a member, up to now or up to their leaving. Which events inside that window they see is
+ * decided per event, by the visibility and their membership at each event
+ * (event-visibility.ts). A user who was never a member of a non-world-readable room sees nothing
+ * (403).
  */
 import { MatrixError } from '@weft/transport';
 
-import type { SqlExecutor } from '../../storage/index.ts';
 import { currentStreamPosition } from '../core/stream.ts';
 import type { RoomService } from './service.ts';
 
@@ -18,7 +15,10 @@ import type { RoomService } from './service.ts';
 export interface RoomView {
   /** The last stream position the viewer may see. */
   readonly bound: number;
-  /** Events at or before this position are hidden (0: none are). */
+  /**
+   * Events at or before this position are hidden; always 0 now that each event's own visibility
+   * decides (event-visibility.ts), kept for the pagination calls that take it.
+   */
   readonly floor: number;
   /** True when the viewer is joined now. */
   readonly joined: boolean;
@@ -49,45 +49,5 @@ export async function roomView(
   }
   const joined = state === 'join';
   const bound = joined ? await currentStreamPosition(db) : (membership?.streamPosition ?? 0);
-  if (visibility !== 'joined' && visibility !== 'invited') return { bound, floor: 0, joined };
-  const floor = await membershipStart(db, roomId, userId, bound, visibility === 'invited');
-  return { bound, floor, joined };
-}
-
-/**
- * The position just before the membership that is current at `bound` began: the earliest of
- * the consecutive `join` events (and, with `countInvite`, the `invite` before them) ending at
- * the user's last member event at or before `bound`.
- */
-async function membershipStart(
-  db: SqlExecutor,
-  roomId: string,
-  userId: string,
-  bound: number,
-  countInvite: boolean,
-): Promise<number> {
-  const rows = await db.query<{ stream_position: number; pdu: string }>(
-    `SELECT stream_position, pdu FROM events
-      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
-        AND stream_position IS NOT NULL AND stream_position <= $3
-      ORDER BY stream_position DESC`,
-    [roomId, userId, bound],
-  );
-  const membershipAt = (i: number): unknown =>
-    (JSON.parse(rows[i]?.pdu ?? '{}') as { content?: { membership?: unknown } }).content
-      ?.membership;
-  // A leave or ban ends the stint the viewer saw: start from the event before it.
-  let i = rows.length > 0 && membershipAt(0) !== 'join' ? 1 : 0;
-  let start: number | undefined;
-  for (; i < rows.length; i++) {
-    const membership = membershipAt(i);
-    const position = Number(rows[i]?.stream_position);
-    if (membership === 'join') {
-      start = position;
-      continue;
-    }
-    if (membership === 'invite' && countInvite) start = position;
-    break;
-  }
-  return start === undefined ? bound : start - 1;
+  return { bound, floor: 0, joined };
 }

@@ -12,6 +12,7 @@ import { stateKeyOf } from '@weft/dag';
 
 import type { AuthenticatedUser } from '../core/context.ts';
 import type { ReceiptService } from '../receipts/service.ts';
+import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import { type RoomService, type RoomState, roomToken, type StoredEvent } from '../rooms/index.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, type SyncFilter, storedEventMatches } from './filter.ts';
@@ -258,6 +259,17 @@ async function summary(ctx: RoomSectionContext, roomId: string): Promise<Record<
   return out;
 }
 
+/** The window without the events the user may not see (history visibility at each event). */
+async function visibleWindow(
+  ctx: RoomSectionContext,
+  roomId: string,
+  window: TimelineWindow,
+): Promise<TimelineWindow> {
+  const db = ctx.rooms.ctx.db;
+  const events = await filterEventsForUser(db, roomId, ctx.user.userId, window.events);
+  return events.length === window.events.length ? window : { ...window, events, filtered: true };
+}
+
 /**
  * A `rooms.join` entry, or `undefined` on an incremental sync when nothing in the room changed.
  * `newlyJoined`: the user was not joined at the token.
@@ -269,7 +281,11 @@ export async function joinedRoom(
 ): Promise<Record<string, unknown> | undefined> {
   const initialLike = ctx.since === undefined || ctx.fullState || newlyJoined;
   const from = ctx.since?.position ?? 0;
-  const window = await timelineWindow(ctx.rooms, roomId, from, ctx.to, ctx.filter);
+  const window = await visibleWindow(
+    ctx,
+    roomId,
+    await timelineWindow(ctx.rooms, roomId, from, ctx.to, ctx.filter),
+  );
   const ephemeral = await ephemeralEvents(ctx, roomId, initialLike);
   const accountData = await accountDataEvents(ctx, roomId, initialLike);
   const changed = window.events.length > 0 || window.filtered || ephemeral.length > 0;
@@ -329,7 +345,11 @@ export async function leftRoom(
     };
   }
   const initialLike = ctx.since === undefined || ctx.fullState || !wasJoinedAtToken;
-  const window = await timelineWindow(ctx.rooms, roomId, ctx.since?.position ?? 0, end, ctx.filter);
+  const window = await visibleWindow(
+    ctx,
+    roomId,
+    await timelineWindow(ctx.rooms, roomId, ctx.since?.position ?? 0, end, ctx.filter),
+  );
   const state = await stateSection(ctx, roomId, window, end, initialLike, []);
   return {
     state: { events: clientEvents(ctx, state) },

@@ -1,0 +1,167 @@
+/**
+ * History visibility per event (client-server-api "History visibility",
+ * https://spec.matrix.org/v1.19/client-server-api/#history-visibility): whether a user (or
+ * another server) may see an event depends on the `m.room.history_visibility` *at that event*
+ * and on their membership at that event, not on today's setting. The spec's rules for a user:
+ *
+ * 1. `world_readable` at the event: allow;
+ * 2. the user's membership at the event was `join`: allow;
+ * 3. `shared` at the event, and the user joined at any point after it: allow;
+ * 4. `invited` at the event, and the user's membership at the event was `invite`: allow;
+ * 5. otherwise deny.
+ *
+ * For a server (server-server-api "Backfilling"; Synapse does the same): `shared` and
+ * `world_readable` events are visible; `invited`/`joined` ones only when one of the server's
+ * users was joined (or, for `invited`, invited) at the event. Hidden events are served redacted,
+ * so the DAG stays connected.
+ *
+ * "At the event" is read along the stream: the last visibility and member events at or before
+ * the event's stream position. For the history-visibility event itself the more permissive of
+ * the old and new setting counts (as in Synapse), so a change is visible to those who could see
+ * either side of it.
+ */
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { StoredEvent } from './types.ts';
+
+type Visibility = 'world_readable' | 'shared' | 'invited' | 'joined';
+
+/** Most permissive first. */
+const ORDER: readonly Visibility[] = ['world_readable', 'shared', 'invited', 'joined'];
+
+function asVisibility(value: unknown): Visibility {
+  // Spec: an unknown or absent value is treated as `shared`.
+  return ORDER.includes(value as Visibility) ? (value as Visibility) : 'shared';
+}
+
+interface Change<T> {
+  readonly position: number;
+  readonly value: T;
+}
+
+/** The value of the last change at or before `position` (`fallback` before the first). */
+function valueAt<T>(changes: readonly Change<T>[], position: number, fallback: T): T {
+  let value = fallback;
+  for (const change of changes) {
+    if (change.position > position) break;
+    value = change.value;
+  }
+  return value;
+}
+
+async function visibilityChanges(db: SqlExecutor, roomId: string): Promise<Change<Visibility>[]> {
+  const rows = await db.query<{ stream_position: number; pdu: string }>(
+    `SELECT stream_position, pdu FROM events
+      WHERE room_id = $1 AND type = 'm.room.history_visibility' AND state_key = ''
+        AND stream_position IS NOT NULL
+      ORDER BY stream_position`,
+    [roomId],
+  );
+  return rows.map((row) => ({
+    position: Number(row.stream_position),
+    value: asVisibility(
+      (JSON.parse(row.pdu) as { content?: Record<string, unknown> }).content?.[
+        'history_visibility'
+      ],
+    ),
+  }));
+}
+
+async function membershipChanges(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+): Promise<Change<string>[]> {
+  const rows = await db.query<{ stream_position: number; pdu: string }>(
+    `SELECT stream_position, pdu FROM events
+      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
+        AND stream_position IS NOT NULL
+      ORDER BY stream_position`,
+    [roomId, userId],
+  );
+  return rows.map((row) => ({
+    position: Number(row.stream_position),
+    value: String(
+      (JSON.parse(row.pdu) as { content?: Record<string, unknown> }).content?.['membership'],
+    ),
+  }));
+}
+
+/** The visibility that governs `event` (see the module comment on the visibility event). */
+function visibilityOf(changes: readonly Change<Visibility>[], event: StoredEvent): Visibility {
+  const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
+  const after = valueAt(changes, position, 'shared');
+  if (event.type !== 'm.room.history_visibility' || event.stateKey !== '') return after;
+  const before = valueAt(changes, position - 1, 'shared');
+  return ORDER.indexOf(before) < ORDER.indexOf(after) ? before : after;
+}
+
+/** Keeps the events `userId` may see (`events` all of `roomId`). */
+export async function filterEventsForUser(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+  events: readonly StoredEvent[],
+): Promise<StoredEvent[]> {
+  if (events.length === 0) return [];
+  // Common case first, from the membership row alone: a member whose current membership (a
+  // join) is older than every one of the events sees them all (rule 2).
+  const current = await db.queryOne<{ membership: string; stream_position: number }>(
+    'SELECT membership, stream_position FROM room_memberships WHERE room_id = $1 AND user_id = $2',
+    [roomId, userId],
+  );
+  if (
+    current?.membership === 'join' &&
+    events.every((event) => (event.streamPosition ?? 0) >= Number(current.stream_position))
+  ) {
+    return [...events];
+  }
+  const memberships = await membershipChanges(db, roomId, userId);
+  const visibilities = await visibilityChanges(db, roomId);
+  return events.filter((event) => {
+    // A user's own membership events concern them: they always see those.
+    if (event.type === 'm.room.member' && event.stateKey === userId) return true;
+    const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
+    const visibility = visibilityOf(visibilities, event);
+    if (visibility === 'world_readable') return true;
+    const membership = valueAt(memberships, position, 'leave');
+    if (membership === 'join') return true;
+    if (visibility === 'shared') {
+      return memberships.some((m) => m.value === 'join' && m.position > position);
+    }
+    return visibility === 'invited' && membership === 'invite';
+  });
+}
+
+/** Whether each event may be seen by `serverName`, by event ID. */
+export async function eventVisibilityForServer(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Set<string>> {
+  const visibilities = await visibilityChanges(db, roomId);
+  const users = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM room_memberships WHERE room_id = $1',
+    [roomId],
+  );
+  const suffix = `:${serverName}`;
+  const memberships = await Promise.all(
+    users
+      .filter((row) => row.user_id.endsWith(suffix))
+      .map((row) => membershipChanges(db, roomId, row.user_id)),
+  );
+  const visible = new Set<string>();
+  for (const event of events) {
+    const visibility = visibilityOf(visibilities, event);
+    const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
+    const allowed =
+      visibility === 'world_readable' ||
+      visibility === 'shared' ||
+      memberships.some((changes) => {
+        const membership = valueAt(changes, position, 'leave');
+        return membership === 'join' || (visibility === 'invited' && membership === 'invite');
+      });
+    if (allowed) visible.add(event.eventId);
+  }
+  return visible;
+}
