@@ -169,6 +169,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       res.write(`event: ${update.type}\ndata: ${JSON.stringify(update)}\n\n`);
     };
     write({ type: 'rooms', rooms: current.rooms() });
+    write({ type: 'status', connected: current.connected });
     const unsubscribe = current.subscribe(write);
     // A comment now and then keeps idle connections (and proxies) from timing out.
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);

@@ -20,7 +20,8 @@ import {
 /** A change pushed to the pages (server-sent events). */
 export type WebUpdate =
   | { readonly type: 'rooms'; readonly rooms: RoomSummary[] }
-  | { readonly type: 'timeline'; readonly roomId: string; readonly event: EventView };
+  | { readonly type: 'timeline'; readonly roomId: string; readonly event: EventView }
+  | { readonly type: 'status'; readonly connected: boolean };
 
 /** Events loaded per page of history. */
 const FIRST_PAGE = 50;
@@ -47,6 +48,7 @@ export class WebSession {
   /** Rooms whose first page of history was loaded in this session. */
   readonly #paged = new Set<string>();
   #loop: Promise<void> | undefined;
+  #connected = true;
   #stopTimeline: (() => void) | undefined;
 
   private constructor(client: WeftClient, homeserver: string) {
@@ -89,13 +91,26 @@ export class WebSession {
       try {
         await this.client.syncOnce(30_000, this.#abort.signal);
         failures = 0;
+        this.#setConnected(true);
         this.pushRooms();
       } catch {
         if (this.#abort.signal.aborted) break;
         failures += 1;
+        this.#setConnected(false);
         await new Promise((resolve) => setTimeout(resolve, backoff(failures)));
       }
     }
+  }
+
+  /** False while syncing with the homeserver fails (the loop keeps retrying). */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  #setConnected(connected: boolean): void {
+    if (connected === this.#connected) return;
+    this.#connected = connected;
+    this.#push({ type: 'status', connected });
   }
 
   /** Adds a listener of live updates; returns a function removing it. */
@@ -131,7 +146,8 @@ export class WebSession {
       !this.#paged.has(roomId)
     ) {
       this.#paged.add(roomId);
-      await this.client.loadOlder(roomId, FIRST_PAGE);
+      // Best effort: offline, the room still opens with what the store holds.
+      await this.client.loadOlder(roomId, FIRST_PAGE).catch(() => this.#paged.delete(roomId));
     }
     return {
       ...roomSummary(this.client, room),

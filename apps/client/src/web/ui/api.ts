@@ -75,6 +75,8 @@ export function roomPath(roomId: string, action = ''): string {
 export interface Handlers {
   rooms(rooms: RoomSummary[]): void;
   timeline(roomId: string, event: EventView): void;
+  /** What is wrong with the connection, or '' when all is well. */
+  connection(problem: string): void;
 }
 
 /** Subscribes to live updates. */
@@ -87,5 +89,11 @@ export function subscribe(handlers: Handlers): EventSource {
     const update = JSON.parse(message.data) as { roomId: string; event: EventView };
     handlers.timeline(update.roomId, update.event);
   });
+  source.addEventListener('status', (message) => {
+    const { connected } = JSON.parse(message.data) as { connected: boolean };
+    handlers.connection(connected ? '' : 'Homeserver unreachable, retrying…');
+  });
+  // EventSource reconnects by itself; the server sends the room list and status again.
+  source.addEventListener('error', () => handlers.connection('Lost weft web, reconnecting…'));
   return source;
 }

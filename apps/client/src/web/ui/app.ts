@@ -31,6 +31,7 @@ const ui = {
   login: byId('login', HTMLFormElement),
   loginError: byId('login-error', HTMLParagraphElement),
   whoami: byId('whoami', HTMLParagraphElement),
+  connection: byId('connection', HTMLParagraphElement),
   rooms: byId('rooms', HTMLUListElement),
   newRoom: byId('new-room', HTMLButtonElement),
   createRoom: byId('create-room', HTMLFormElement),
@@ -196,7 +197,13 @@ async function showChat(userId: string): Promise<void> {
   ui.chatView.hidden = false;
   state.rooms = (await call<{ rooms: RoomSummary[] }>('GET', '/api/rooms')).rooms;
   renderRooms();
-  state.stream = subscribe({ rooms: onRooms, timeline: onTimeline });
+  state.stream = subscribe({
+    rooms: onRooms,
+    timeline: onTimeline,
+    connection: (problem) => {
+      ui.connection.textContent = problem;
+    },
+  });
 }
 
 function showLogin(homeserver: string): void {
