@@ -36,6 +36,7 @@ import { registerRoomAliases } from './room-aliases.ts';
 import { registerRoomEvent } from './room-event.ts';
 import { registerRoomMembership } from './room-membership.ts';
 import { registerRoomState } from './room-state.ts';
+import { registerRoomUpgrade } from './room-upgrade.ts';
 import type { ClientApp } from './routes.ts';
 import { registerSend } from './send.ts';
 import { registerSendToDevice } from './send-to-device.ts';
@@ -72,6 +73,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerJoinedRooms(app, services);
   registerSend(app, services);
   registerRoomState(app, services);
+  registerRoomUpgrade(app, services);
   registerRedact(app, services);
   registerMessages(app, services);
   registerRoomEvent(app, services);
