@@ -23,30 +23,41 @@ for (const [i, c] of [
 DIGITS['-'.charCodeAt(0)] = 62;
 DIGITS['_'.charCodeAt(0)] = 63;
 
-/** Byte `n` of base64 text, decoded in place (`undefined` past the end or on a non-digit). */
-function base64Byte(text: string, n: number): number | undefined {
-  // Byte n covers bits 8n..8n+7: digits ⌊8n/6⌋ and the next one.
-  const bit = n * 8;
-  const first = Math.floor(bit / 6);
-  const hi = DIGITS[text.charCodeAt(first)] ?? -1;
-  const lo = DIGITS[text.charCodeAt(first + 1)] ?? -1;
-  if (hi < 0 || lo < 0) return undefined;
-  const shift = bit % 6; // 0, 2 or 4 bits of `hi` already belong to the previous byte
-  return (((hi << 6) | lo) >> (4 - shift)) & 0xff;
+/** The first bytes of a message: version, tag, and up to 7 varint bytes (12 base64 digits). */
+const HEAD = new Uint8Array(9);
+
+/**
+ * Decodes the first 12 base64 digits of `text` into {@link HEAD}; returns how many bytes were
+ * decoded (fewer when the text is shorter or a digit is invalid).
+ */
+function decodeHead(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i + 4 <= 12; i += 4) {
+    const a = DIGITS[text.charCodeAt(i)] ?? -1;
+    const b = DIGITS[text.charCodeAt(i + 1)] ?? -1;
+    const c = DIGITS[text.charCodeAt(i + 2)] ?? -1;
+    const d = DIGITS[text.charCodeAt(i + 3)] ?? -1;
+    if ((a | b | c | d) < 0) return bytes;
+    const group = (a << 18) | (b << 12) | (c << 6) | d;
+    HEAD[bytes++] = group >> 16;
+    HEAD[bytes++] = (group >> 8) & 0xff;
+    HEAD[bytes++] = group & 0xff;
+  }
+  return bytes;
 }
 
 /**
  * The message index of a base64 Megolm message (spec: version 3, then field 0x08 as a varint).
- * Reads the few leading bytes straight from the text: this runs once per message of a history,
- * so it avoids decoding (or copying) the rest.
+ * Decodes only the first few bytes, without copying the text: this runs once per message of a
+ * history.
  */
 export function megolmMessageIndex(message: string): number | undefined {
-  if (base64Byte(message, 0) !== 3 || base64Byte(message, 1) !== 0x08) return undefined;
+  const length = decodeHead(message);
+  if (length < 3 || HEAD[0] !== 3 || HEAD[1] !== 0x08) return undefined;
   let value = 0;
   // Up to 5 varint bytes (a 32-bit index).
-  for (let i = 2, shift = 0; i < 7; i++, shift += 7) {
-    const byte = base64Byte(message, i);
-    if (byte === undefined) return undefined;
+  for (let i = 2, shift = 0; i < Math.min(length, 7); i++, shift += 7) {
+    const byte = HEAD[i] as number;
     value += (byte & 0x7f) * 2 ** shift;
     if ((byte & 0x80) === 0) return value;
   }

@@ -48,10 +48,8 @@ export class LocalStore {
   readonly #db: DatabaseSync;
   readonly #keys: StoreKeys;
   readonly #statements = new Map<string, StatementSync>();
-  readonly #replayPending = new Map<
-    string,
-    { sessionId: string; messageIndex: number; eventId: string }
-  >();
+  /** Replay records not yet written (each is new: {@link checkReplay} checks memory first). */
+  #replayPending: Array<{ sessionId: string; messageIndex: number; eventId: string }> = [];
   /** Timeline rows not yet written, by room and event ID (sealed when written). */
   readonly #timelinePending = new Map<
     string,
@@ -273,8 +271,8 @@ export class LocalStore {
     const used = seen.get(messageIndex);
     if (used !== undefined) return used === eventId;
     seen.set(messageIndex, eventId);
-    this.#replayPending.set(`${sessionId}|${messageIndex}`, { sessionId, messageIndex, eventId });
-    if (this.#replayPending.size >= WRITE_BATCH) this.flush();
+    this.#replayPending.push({ sessionId, messageIndex, eventId });
+    if (this.#replayPending.length >= WRITE_BATCH) this.flush();
     return true;
   }
 
@@ -302,7 +300,7 @@ export class LocalStore {
 
   /** Writes buffered timeline rows and replay records in one transaction. */
   flush(): void {
-    if (this.#replayPending.size === 0 && this.#timelinePending.size === 0) return;
+    if (this.#replayPending.length === 0 && this.#timelinePending.size === 0) return;
     const insertReplay = this.#prepare(
       'INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     );
@@ -312,8 +310,7 @@ export class LocalStore {
     );
     this.#db.exec('BEGIN');
     try {
-      for (const r of this.#replayPending.values())
-        insertReplay.run(r.sessionId, r.messageIndex, r.eventId);
+      for (const r of this.#replayPending) insertReplay.run(r.sessionId, r.messageIndex, r.eventId);
       for (const r of this.#timelinePending.values()) {
         const sealed = this.#seal(`timeline/${r.roomId}/${r.eventId}`, r.event);
         putRow.run(r.roomId, r.pos, r.eventId, sealed);
@@ -323,7 +320,7 @@ export class LocalStore {
       this.#db.exec('ROLLBACK');
       throw error;
     }
-    this.#replayPending.clear();
+    this.#replayPending = [];
     this.#timelinePending.clear();
   }
 
