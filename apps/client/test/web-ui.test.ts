@@ -184,6 +184,8 @@ describe('web UI', () => {
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/SameSite=Strict/);
     const cookie = setCookie.split(';')[0] ?? '';
+    // Named for the port: another `weft web` on this host keeps its own cookie.
+    expect(cookie).toMatch(new RegExp(`^weft_web_${new URL(web.origin).port}=`));
     const headers = { cookie, 'content-type': 'application/json' };
     expect((await fetch(`${web.origin}/api/session`, { headers })).status).toBe(200);
     // Another origin (CSRF) and a form-encoded body are refused before anything runs.

@@ -11,7 +11,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-export const COOKIE_NAME = 'weft_web';
+/**
+ * The cookie's name carries the port: browsers keep cookies per host, not per port, so two
+ * `weft web` processes on one machine would otherwise overwrite each other's.
+ */
+export function cookieName(port: number): string {
+  return `weft_web_${port}`;
+}
 
 /** A fresh launch token: 256 bits from the platform CSPRNG. */
 export function newLaunchToken(): string {
@@ -36,8 +42,8 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 /** The `Set-Cookie` value that grants a page access. */
-export function sessionCookie(token: string): string {
-  return `${COOKIE_NAME}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+export function sessionCookie(port: number, token: string): string {
+  return `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`;
 }
 
 /** Why a request is refused, or undefined if it may proceed. */
@@ -45,11 +51,13 @@ export type Refusal = 'bad-host' | 'no-session' | 'cross-origin' | 'not-json';
 
 export class AccessGuard {
   readonly #token: string;
+  readonly #port: number;
   readonly #hosts: ReadonlySet<string>;
 
   /** `hosts`: the `Host` header values this server answers to (e.g. `127.0.0.1:8080`). */
-  constructor(token: string, hosts: Iterable<string>) {
+  constructor(token: string, port: number, hosts: Iterable<string>) {
     this.#token = token;
+    this.#port = port;
     this.#hosts = new Set(hosts);
   }
 
@@ -65,7 +73,7 @@ export class AccessGuard {
   /** Checks a request to the API; `changes` is true for requests that change state. */
   check(request: IncomingMessage, changes: boolean): Refusal | undefined {
     if (!this.hostAllowed(request)) return 'bad-host';
-    const cookie = cookieValue(request.headers.cookie, COOKIE_NAME);
+    const cookie = cookieValue(request.headers.cookie, cookieName(this.#port));
     if (cookie === undefined || !sameSecret(cookie, this.#token)) return 'no-session';
     if (!changes) return undefined;
     const origin = request.headers.origin;

@@ -142,7 +142,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const { host, port } = parseListen(options.listen ?? '127.0.0.1:0');
   const assets: ReadonlyMap<string, Asset> = loadAssets();
   const token = newLaunchToken();
-  let guard = new AccessGuard(token, []);
+  // Set once listening (the port may be chosen by the system); until then every request fails.
+  let bound = 0;
+  let guard = new AccessGuard(token, bound, []);
   let homeserver = normalise(options.homeserver ?? 'http://127.0.0.1:8008');
   const open = (url: string) =>
     WeftClient.open({
@@ -304,7 +306,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       // Trade the token in the URL for a cookie, and drop it from the address bar and history.
       res.writeHead(303, {
         ...SECURITY_HEADERS,
-        'Set-Cookie': sessionCookie(token),
+        'Set-Cookie': sessionCookie(bound, token),
         Location: '/',
       });
       res.end();
@@ -328,8 +330,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  const bound = (server.address() as AddressInfo).port;
-  guard = new AccessGuard(token, hostsFor(host, bound));
+  bound = (server.address() as AddressInfo).port;
+  guard = new AccessGuard(token, bound, hostsFor(host, bound));
   const base = `http://${hostsFor(host, bound)[0]}`;
   return {
     url: base,
