@@ -48,6 +48,18 @@ export interface FederationConfig {
   readonly insecureSkipTlsVerify: boolean;
   /** Retired verify keys published in `old_verify_keys` (`key ID → { key, expired_ts }`). */
   readonly oldKeys: Readonly<Record<string, { readonly key: string; readonly expiredTs: number }>>;
+  /**
+   * Notary servers asked (`/_matrix/key/v2/query`) for a server's keys when that server's own
+   * key endpoint cannot be reached; `verifyKeys` (key ID → unpadded Base64) pins the notary's
+   * keys, otherwise they are fetched from the notary itself.
+   */
+  readonly trustedKeyServers: readonly TrustedKeyServer[];
+}
+
+/** One entry of `federation.trusted_key_servers`. */
+export interface TrustedKeyServer {
+  readonly serverName: string;
+  readonly verifyKeys: Readonly<Record<string, string>>;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +124,9 @@ federation:
   # insecure_skip_tls_verify: false      # never set this outside a lab
   # old_keys:                            # retired signing keys, published in old_verify_keys
   #   ed25519:old: { key: <unpadded base64 public key>, expired_ts: 1700000000000 }
+  # trusted_key_servers:                 # notaries asked for a server's keys when it is unreachable
+  #   - server_name: notary.example
+  #     verify_keys: { ed25519:abc: <unpadded base64 public key> }   # optional: pins its keys
 `;
 
 function parseListen(value: string): { host: string; port: number } {
@@ -301,5 +316,31 @@ function buildFederationConfig(section: unknown, dataDir: string): FederationCon
       false,
     ),
     oldKeys,
+    trustedKeyServers: buildTrustedKeyServers(get(section, 'trusted_key_servers')),
   };
+}
+
+function buildTrustedKeyServers(value: unknown): TrustedKeyServer[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    throw new ConfigError('federation.trusted_key_servers must be a list');
+  }
+  return value.map((entry, i) => {
+    const serverName = get(entry, 'server_name');
+    const verifyKeys = get(entry, 'verify_keys') ?? {};
+    if (!isString(serverName) || serverName === '') {
+      throw new ConfigError(`federation.trusted_key_servers[${i}].server_name must be a string`);
+    }
+    if (
+      typeof verifyKeys !== 'object' ||
+      verifyKeys === null ||
+      Array.isArray(verifyKeys) ||
+      !Object.values(verifyKeys).every(isString)
+    ) {
+      throw new ConfigError(
+        `federation.trusted_key_servers[${i}].verify_keys must map key IDs to base64 keys`,
+      );
+    }
+    return { serverName, verifyKeys: verifyKeys as Record<string, string> };
+  });
 }

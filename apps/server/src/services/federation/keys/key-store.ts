@@ -3,13 +3,15 @@
  * checked with `verifyServerKeys`), stored in `server_keys` with their validity, and kept in
  * memory for the synchronous lookups `verifyEvent` makes. Spec server-server-api "Retrieving
  * server keys": a key is refetched when it is unknown or its `valid_until_ts` has passed; an old
- * key (from `old_verify_keys`) verifies only what was signed before its `expired_ts`.
+ * key (from `old_verify_keys`) verifies only what was signed before its `expired_ts`. When the
+ * server's own key endpoint cannot be reached, the configured notaries are asked (notary.ts).
  */
 import { decodeBase64, encodeBase64, type JsonObject, verifyServerKeys } from '@weft/signing';
 
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
 import type { FederationClient } from '../client.ts';
+import { type NotaryDeps, queryNotaries } from './notary.ts';
 import { ownServerKeys } from './own-keys.ts';
 
 /** One known key. */
@@ -161,6 +163,14 @@ export class ServerKeyStore {
 
   async #fetchNow(serverName: string): Promise<void> {
     this.#lastFetch.set(serverName, this.#ctx.now());
+    if (await this.#fetchDirect(serverName)) return;
+    for (const response of await queryNotaries(this.#notaryDeps(), serverName)) {
+      if (await this.storeResponse(serverName, response)) return;
+    }
+  }
+
+  /** `GET /_matrix/key/v2/server` from the server itself; false when it cannot be reached. */
+  async #fetchDirect(serverName: string): Promise<boolean> {
     let response: JsonObject;
     try {
       response = await this.#client.request<JsonObject>(
@@ -175,9 +185,36 @@ export class ServerKeyStore {
         server: serverName,
         error: (error as Error).message,
       });
-      return;
+      return false;
     }
-    await this.storeResponse(serverName, response);
+    return this.storeResponse(serverName, response);
+  }
+
+  /** The key store's side of the notary queries. */
+  #notaryDeps(): NotaryDeps {
+    return {
+      notaries: this.#ctx.config.federation.trustedKeyServers,
+      query: (notary, body) =>
+        this.#client.request<JsonObject>(notary, 'POST', '/_matrix/key/v2/query', body, {
+          authenticated: false,
+          retry: false,
+          timeoutMs: 10_000,
+        }),
+      // The notary's own key comes from the notary directly (never through another notary).
+      notaryKey: async (notary, keyId) => {
+        await this.#load(notary);
+        const known = this.#memory.get(notary)?.get(keyId);
+        if (
+          known !== undefined &&
+          known.expiredTs === undefined &&
+          known.validUntilTs >= this.#ctx.now()
+        )
+          return known.key;
+        await this.#fetchDirect(notary);
+        return this.#memory.get(notary)?.get(keyId)?.key;
+      },
+      warn: (message, fields) => this.#ctx.log.warn(message, fields),
+    };
   }
 
   /**
