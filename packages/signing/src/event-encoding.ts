@@ -60,6 +60,9 @@ function encodeTopLevel(value: unknown): string {
   return canonicalText(value);
 }
 
+// A UTF-16 unit whose order differs from its code point's: surrogates and U+E000–U+FFFF.
+const HIGH_UNIT = /[\ud800-\uffff]/;
+
 const keptSets = new WeakMap<RedactionRules, ReadonlySet<string>>();
 
 function keptSet(rules: RedactionRules): ReadonlySet<string> {
@@ -74,7 +77,10 @@ function keptSet(rules: RedactionRules): ReadonlySet<string> {
 /** Builds both texts; throws `SigningError` (`bad-json`, `bad-event`) like the separate steps. */
 export function encodeEventTexts(event: JsonObject, rules: RedactionRules): EventTexts {
   const kept = keptSet(rules);
-  const keys = Object.keys(event).sort(compareCodePoints);
+  const keys = Object.keys(event);
+  // The engine's own sort (UTF-16 order, no comparator calls) is code point order unless a key
+  // holds a unit at or above U+D800; PDU keys are ASCII.
+  keys.sort(keys.some((key) => HIGH_UNIT.test(key)) ? compareCodePoints : undefined);
   let full = '';
   let signed = '';
   for (const key of keys) {

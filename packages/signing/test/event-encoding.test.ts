@@ -110,6 +110,16 @@ describe('encodeEventTexts', () => {
       { numRuns: 300 },
     );
   });
+
+  it('orders top-level keys by code point when UTF-16 order would differ', () => {
+    // U+FF21 is one unit 0xFF21; U+1F600 starts with 0xD83D, so UTF-16 order puts it first.
+    const ev = { '\u{1F600}': 1, '\uFF21': 2, type: 'm.room.message', content: {} };
+    const texts = encodeEventTexts(ev, REDACTION_V11);
+    expect(texts.contentHashText).toBe(
+      '{"content":{},"type":"m.room.message","\uFF21":2,"\u{1F600}":1}',
+    );
+    expect(texts.contentHashText).toBe(encodeCanonicalJson(ev));
+  });
 });
 
 describe('compareCodePoints', () => {

@@ -3,5 +3,6 @@ export {
   type InterleavedOptions,
   type InterleavedResult,
   measureInterleaved,
+  pairedRatio,
 } from './interleaved.ts';
 export { type Measurement, measure, measureAsync, printComparison } from './measure.ts';

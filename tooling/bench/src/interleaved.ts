@@ -21,6 +21,8 @@ export interface InterleavedResult {
   readonly mean: Measurement[];
   /** Each contender's fastest batch: an estimate of the same code on an idle machine. */
   readonly best: Measurement[];
+  /** CPU microseconds of every batch, per contender, in round order (for paired ratios). */
+  readonly batches: number[][];
 }
 
 export interface InterleavedOptions {
@@ -48,6 +50,7 @@ export function measureInterleaved(
   const used = contenders.map(() => 0);
   const counts = contenders.map(() => 0);
   const fastest = contenders.map(() => Number.POSITIVE_INFINITY);
+  const batches: number[][] = contenders.map(() => []);
   for (const contender of contenders) for (let i = 0; i < warmUp; i++) contender.fn();
   const budget = millis * 1000;
   while (used.some((micros) => micros < budget)) {
@@ -58,6 +61,7 @@ export function measureInterleaved(
       used[index] = (used[index] ?? 0) + micros;
       counts[index] = (counts[index] ?? 0) + batch;
       fastest[index] = Math.min(fastest[index] ?? micros, micros);
+      batches[index]?.push(micros);
     });
   }
   return {
@@ -71,5 +75,28 @@ export function measureInterleaved(
       opsPerSecond: (batch * 1e6) / Math.max(1, fastest[index] ?? 0),
       iterations: batch,
     })),
+    batches,
   };
+}
+
+/**
+ * How many times faster contender `a` ran than contender `b`: the median, over rounds, of the
+ * ratio of their batch times within the same round. The two batches of a round ran back to back
+ * under the same load, so a load spike moves both and largely cancels out; the median then
+ * ignores the rounds where it did not.
+ */
+export function pairedRatio(result: InterleavedResult, a: number, b: number): number {
+  const timesA = result.batches[a] ?? [];
+  const timesB = result.batches[b] ?? [];
+  const ratios: number[] = [];
+  for (let round = 0; round < Math.min(timesA.length, timesB.length); round++) {
+    const timeA = timesA[round] as number;
+    if (timeA > 0) ratios.push((timesB[round] as number) / timeA);
+  }
+  ratios.sort((x, y) => x - y);
+  const middle = ratios.length >> 1;
+  if (ratios.length === 0) return Number.NaN;
+  return ratios.length % 2 === 1
+    ? (ratios[middle] as number)
+    : ((ratios[middle - 1] as number) + (ratios[middle] as number)) / 2;
 }
