@@ -299,7 +299,7 @@ describe('every registered endpoint refuses bad input with a 4xx Matrix error', 
 
   /** Routes whose request body the spec makes optional (transport's `optional-json`). */
   const OPTIONAL_BODY =
-    /\/(join\/:roomIdOrAlias|join|leave|forget|receipt\/:receiptType\/:eventId)$/;
+    /\/(join\/:roomIdOrAlias|knock\/:roomIdOrAlias|join|leave|forget|receipt\/:receiptType\/:eventId)$/;
 
   it('malformed and non-object JSON bodies → 400 M_NOT_JSON / M_BAD_JSON', async () => {
     const bad: (string | Uint8Array)[] = [
