@@ -12,7 +12,7 @@ import type { RoomState } from './types.ts';
 
 const MAX_CHAIN = 64;
 /** Cached state entries in total (not groups: one big room's state weighs as much as many small). */
-const CACHE_ENTRIES = 400_000;
+const CACHE_ENTRIES = 100_000;
 
 export class StateStore {
   readonly #cache = new Map<number, RoomState>();

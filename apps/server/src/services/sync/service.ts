@@ -23,7 +23,6 @@ import type { RoomService } from '../rooms/index.ts';
 import type { ToDeviceService } from '../to-device/service.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
-import { RangeCache } from './range-cache.ts';
 import {
   joinedRoom,
   leftRoom,
@@ -96,8 +95,6 @@ export class SyncService {
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
   #presence: PresenceSource | undefined;
   #unreadNotifications: UnreadNotificationLookup | undefined;
-  /** Answers about committed ranges, shared by the long-polls one write wakes. */
-  readonly #ranges = new RangeCache();
 
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
@@ -175,16 +172,11 @@ export class SyncService {
         : { ...request.since, position: Math.min(request.since.position, to) };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
-    const ranges = this.#ranges;
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
-    const receiptRooms = await ranges.get('receipts', from, to, () =>
-      receipts.roomsChanged(from, to),
-    );
+    const receiptRooms = await receipts.roomsChanged(from, to);
     const eventRooms =
-      since === undefined
-        ? new Set<string>()
-        : await ranges.get('events', from, to, () => roomsWithEventsBetween(db, from, to));
+      since === undefined ? new Set<string>() : await roomsWithEventsBetween(db, from, to);
     const accountDataRooms = await this.#accountData.roomsChanged(user.userId, from, to);
     const membershipChanged = new Set<string>();
     if (since !== undefined) {
@@ -310,9 +302,7 @@ export class SyncService {
   async #presenceEvents(userId: string, from: number, to: number) {
     if (this.#presence === undefined || to <= from) return [];
     const source = this.#presence;
-    const changes = await this.#ranges.get('presence', from, to, () =>
-      source.presenceSince(from, to),
-    );
+    const changes = await source.presenceSince(from, to);
     if (changes.length === 0) return [];
     const visible = new Set(await this.#sources.rooms.usersSharingRoomsWith(userId));
     visible.add(userId);
