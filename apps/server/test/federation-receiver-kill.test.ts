@@ -6,6 +6,9 @@
  * a.test keeps sending (its queue for b.test fills and backs off) and then restarted on the same
  * data directory. Afterwards nothing acknowledged is lost on either side: both servers show the
  * same messages, each sender's messages in the order they were sent, and the same room state.
+ * Second, with three servers: the events b.test missed while dead come partly from a server that
+ * is down when b.test returns, so b.test fills the gap from a.test (get_missing_events, spec
+ * "Retrieving events"/"Checks performed on receipt of a PDU") — and all three agree afterwards.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -101,46 +104,72 @@ async function burst(
   return acknowledged;
 }
 
+/** Server processes of one test federation, each restartable on its data directory. */
+async function spawnFederation(names: readonly string[]) {
+  const ca = createTestCa();
+  const ports = new Map<string, { client: number; federation: number }>();
+  for (const name of names) {
+    ports.set(name, { client: await freePort(), federation: await freePort() });
+  }
+  const hosts = Object.fromEntries(
+    [...ports].map(([name, p]) => [name, `127.0.0.1:${p.federation}`]),
+  );
+  const running = new Map<string, SpawnedServer>();
+  const start = async (name: string, dataDir?: string): Promise<SpawnedServer> => {
+    const p = ports.get(name);
+    if (p === undefined) throw new Error(`no server ${name}`);
+    const server = await spawnServer({
+      serverName: name,
+      port: p.client,
+      ...(dataDir === undefined
+        ? { configYaml: federationConfigYaml(ca, issueCert(ca, name), p.federation, hosts) }
+        : { dataDir, configYaml: null }),
+    });
+    spawned.push(server);
+    running.set(name, server);
+    return server;
+  };
+  for (const name of names) await start(name);
+  const get = (name: string): SpawnedServer => {
+    const server = running.get(name);
+    if (server === undefined) throw new Error(`${name} is not running`);
+    return server;
+  };
+  return {
+    get,
+    client: (name: string) => new TestClient(get(name).url),
+    /** Starts `name` again on its data directory (after a kill or a stop). */
+    restart: (name: string) => start(name, get(name).dataDir),
+  };
+}
+
+async function createPublicRoom(client: TestClient, user: User): Promise<string> {
+  const created = await client.request('POST', '/_matrix/client/v3/createRoom', {
+    token: user.accessToken,
+    body: { preset: 'public_chat' },
+  });
+  return String(created.body['room_id']);
+}
+
+async function joinVia(client: TestClient, user: User, roomId: string, via: string) {
+  const joined = await client.request(
+    'POST',
+    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=${via}`,
+    { token: user.accessToken, body: {} },
+  );
+  expect(joined.status).toBe(200);
+}
+
 describe('receiver SIGKILLed during traffic', () => {
   it('catches up after the restart; both servers hold the same messages in order', async () => {
-    const ca = createTestCa();
-    const ports = {
-      aClient: await freePort(),
-      aFed: await freePort(),
-      bClient: await freePort(),
-      bFed: await freePort(),
-    };
-    const hosts = {
-      'a.test': `127.0.0.1:${ports.aFed}`,
-      'b.test': `127.0.0.1:${ports.bFed}`,
-    };
-    const a = await spawnServer({
-      serverName: 'a.test',
-      port: ports.aClient,
-      configYaml: federationConfigYaml(ca, issueCert(ca, 'a.test'), ports.aFed, hosts),
-    });
-    spawned.push(a);
-    let b = await spawnServer({
-      serverName: 'b.test',
-      port: ports.bClient,
-      configYaml: federationConfigYaml(ca, issueCert(ca, 'b.test'), ports.bFed, hosts),
-    });
-    spawned.push(b);
-    const aClient = new TestClient(a.url);
-    const bClient = new TestClient(b.url);
+    const fed = await spawnFederation(['a.test', 'b.test']);
+    const aClient = fed.client('a.test');
+    const bClient = fed.client('b.test');
     const alice = await aClient.registerUser('alice');
     const bob = await bClient.registerUser('bob');
-    const created = await aClient.request('POST', '/_matrix/client/v3/createRoom', {
-      token: alice.accessToken,
-      body: { preset: 'public_chat' },
-    });
-    const roomId = String(created.body['room_id']);
-    const joined = await bClient.request(
-      'POST',
-      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-      { token: bob.accessToken, body: {} },
-    );
-    expect(joined.status).toBe(200);
+    const roomId = await createPublicRoom(aClient, alice);
+    await joinVia(bClient, bob, roomId, 'a.test');
+    const b = fed.get('b.test');
 
     // Both sides send; b.test is killed once bob has 15 messages acknowledged, while alice
     // keeps going (her server queues for the dead b.test and backs off).
@@ -163,13 +192,7 @@ describe('receiver SIGKILLed during traffic', () => {
     expect(aliceSent).toHaveLength(80);
     expect(bobSent.length).toBeGreaterThanOrEqual(15);
 
-    b = await spawnServer({
-      serverName: 'b.test',
-      port: ports.bClient,
-      dataDir: b.dataDir,
-      configYaml: null,
-    });
-    spawned.push(b);
+    await fed.restart('b.test');
     const bobAfter = await burst(bClient, bob, roomId, 'bob after', 20);
     const aliceAfter = await burst(aClient, alice, roomId, 'alice after', 20);
     expect(bobAfter).toHaveLength(20);
@@ -209,5 +232,81 @@ describe('receiver SIGKILLed during traffic', () => {
     expect(messageIds(onA)).toEqual(messageIds(onB));
     expect(ids(onB).filter((id) => !ids(onA).includes(id))).toEqual([]);
     expect(await state(aClient, alice, roomId)).toEqual(await state(bClient, bob, roomId));
+  }, 240_000);
+  it('fills the gap with get_missing_events when the events it lacks come from a server that is down', async () => {
+    // a.test hosts the room; b.test and c.test join. b.test is killed; c.test sends (a.test
+    // receives, b.test cannot) and alice answers on top of c.test's messages; then c.test stops
+    // gracefully with its messages still queued for b.test. When b.test is back, a.test's
+    // events cite prev events only c.test ever sent it: b.test must fetch them from a.test.
+    const fed = await spawnFederation(['a.test', 'b.test', 'c.test']);
+    const [aClient, bClient, cClient] = ['a.test', 'b.test', 'c.test'].map(fed.client) as [
+      TestClient,
+      TestClient,
+      TestClient,
+    ];
+    const alice = await aClient.registerUser('alice');
+    const bob = await bClient.registerUser('bob');
+    const carol = await cClient.registerUser('carol');
+    const roomId = await createPublicRoom(aClient, alice);
+    await joinVia(bClient, bob, roomId, 'a.test');
+    await joinVia(cClient, carol, roomId, 'a.test');
+    await eventually(
+      async () => (await state(bClient, bob, roomId)).some((e) => e.includes(carol.userId)),
+      "carol's join on b.test",
+    );
+
+    await fed.get('b.test').kill();
+    const carolSent = await burst(cClient, carol, roomId, 'carol', 10);
+    await eventually(async () => {
+      const onA = await timeline(aClient, alice, roomId);
+      return bodiesOf(onA, carol.userId).length === carolSent.length;
+    }, "carol's messages on a.test");
+    const aliceSent = await burst(aClient, alice, roomId, 'alice', 5);
+    expect(await fed.get('c.test').stop()).toBe(0);
+
+    await fed.restart('b.test');
+    const bClientAgain = fed.client('b.test');
+    await eventually(async () => {
+      const onB = await timeline(bClientAgain, bob, roomId);
+      return bodiesOf(onB, alice.userId).length === aliceSent.length;
+    }, "alice's messages on b.test");
+    const onB = await timeline(bClientAgain, bob, roomId);
+    // c.test is still down: its messages came through a.test (get_missing_events).
+    expect(bodiesOf(onB, carol.userId)).toEqual(carolSent);
+    expect(bodiesOf(onB, alice.userId)).toEqual(aliceSent);
+
+    // c.test comes back and delivers its queue: duplicates change nothing; all three agree.
+    await fed.restart('c.test');
+    const cClientAgain = fed.client('c.test');
+    const last = await burst(cClientAgain, carol, roomId, 'carol after', 1);
+    expect(last).toHaveLength(1);
+    const views = [
+      [aClient, alice],
+      [bClientAgain, bob],
+      [cClientAgain, carol],
+    ] as const;
+    for (const [client, user] of views) {
+      await eventually(
+        async () =>
+          bodiesOf(await timeline(client, user, roomId), carol.userId).includes(last[0] ?? ''),
+        `carol's last message on ${client.baseUrl}`,
+      );
+    }
+    const timelines = await Promise.all(
+      views.map(([client, user]) => timeline(client, user, roomId)),
+    );
+    const messageIds = (events: TimelineEvent[]) =>
+      events
+        .filter((e) => e.type === 'm.room.message')
+        .map((e) => e.event_id)
+        .sort();
+    for (const events of timelines) {
+      expect(bodiesOf(events, carol.userId)).toEqual([...carolSent, ...last]);
+      expect(bodiesOf(events, alice.userId)).toEqual(aliceSent);
+      expect(messageIds(events)).toEqual(messageIds(timelines[0] ?? []));
+    }
+    const states = await Promise.all(views.map(([client, user]) => state(client, user, roomId)));
+    expect(states[1]).toEqual(states[0]);
+    expect(states[2]).toEqual(states[0]);
   }, 240_000);
 });
