@@ -2,11 +2,12 @@
  * Time to first screen of the web UI (issue 7 target: room list on screen < 1 s after login for
  * 100 rooms). A user in 100 encrypted rooms logs in through the form in headless Chromium; the
  * page itself records the time from the form's submit event to the frame after the room list
- * holds 100 rooms. That span covers `/login`, the device-key upload, the first `/sync` of 100
- * rooms in the `weft web` backend, the room-list request and rendering.
+ * holds 100 rooms. That span covers `/login`, the device-key upload, the `weft web` backend's
+ * first `/sync` of 100 rooms up to the point where every room's state is applied (the login
+ * answer carries the room list then; timelines, decryption and storing finish behind it) and
+ * rendering.
  *
- * Peer in the same run: the SDK alone doing the same login + first sync (no UI), the floor the
- * web UI builds on. Each run is a fresh device and store. The homeserver and the `weft web`
+ * Peer in the same run: the SDK alone doing login + a whole first sync (no UI). Each run is a fresh device and store. The homeserver and the `weft web`
  * backend run in this process, so the CPU time printed is theirs (the browser's is not counted).
  *
  * `node --conditions=weft-source apps/client/bench/web-first-screen.ts` (ROOMS, RUNS env vars).

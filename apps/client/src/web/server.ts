@@ -217,7 +217,12 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       } finally {
         starting = false;
       }
-      sendJson(res, 200, { userId: session.client.userId, deviceId: session.client.deviceId });
+      // The room list rides along, so the page shows it without another request.
+      sendJson(res, 200, {
+        userId: session.client.userId,
+        deviceId: session.client.deviceId,
+        rooms: session.rooms(),
+      });
       return;
     }
     if (method === 'GET' && path === '/api/events') {

@@ -62,8 +62,11 @@ export class WebSession {
   }
 
   /**
-   * Logs in (or registers) on an opened store, runs the first sync so the room list is complete
-   * when this returns, then starts the sync loop.
+   * Logs in (or registers) on an opened store and runs the first sync far enough that the room
+   * list is complete: the SDK applies every room's state before it appends any timeline (see
+   * `syncOnce` in client.ts), so the first timeline event means names and policies are known.
+   * The rest of that sync (timelines, decryption, storing) finishes behind the returned session,
+   * whose loop continues from it; a failed first sync is retried by the loop.
    */
   static async login(
     client: WeftClient,
@@ -72,21 +75,33 @@ export class WebSession {
   ): Promise<WebSession> {
     if (request.register) await client.register(request.user, request.password);
     else await client.login(request.user, request.password);
-    await client.syncOnce(0);
-    return new WebSession(client, homeserver).#run();
+    let statesApplied = () => {};
+    const early = new Promise<void>((resolve) => {
+      statesApplied = resolve;
+    });
+    const stopWatching = client.onTimeline(() => statesApplied());
+    const first = client.syncOnce(0).finally(stopWatching);
+    await Promise.race([first.catch(() => undefined), early]);
+    return new WebSession(client, homeserver).#run(first);
   }
 
-  #run(): this {
+  #run(first: Promise<void> = Promise.resolve()): this {
     this.#stopTimeline = this.client.onTimeline((roomId, event) => {
       const view = eventView(event);
       if (view !== undefined) this.#push({ type: 'timeline', roomId, event: view });
     });
-    this.#loop = this.#syncLoop();
+    this.#loop = this.#syncLoop(first);
     return this;
   }
 
-  async #syncLoop(): Promise<void> {
+  /** Runs after `first` (a sync already under way), so two syncs never run at once. */
+  async #syncLoop(first: Promise<void>): Promise<void> {
     let failures = 0;
+    // Its failure is handled like any other: the loop syncs again from the saved token.
+    await first.then(
+      () => this.pushRooms(),
+      () => undefined,
+    );
     while (!this.#abort.signal.aborted) {
       try {
         await this.client.syncOnce(30_000, this.#abort.signal);

@@ -189,13 +189,13 @@ function onTimeline(roomId: string, event: EventView): void {
 
 // ------------------------------------------------------------------ session
 
-async function showChat(userId: string): Promise<void> {
+async function showChat(userId: string, rooms?: RoomSummary[]): Promise<void> {
   state.userId = userId;
   ui.whoami.textContent = userId;
   ui.whoami.hidden = false;
   ui.loginView.hidden = true;
   ui.chatView.hidden = false;
-  state.rooms = (await call<{ rooms: RoomSummary[] }>('GET', '/api/rooms')).rooms;
+  state.rooms = rooms ?? (await call<{ rooms: RoomSummary[] }>('GET', '/api/rooms')).rooms;
   renderRooms();
   state.stream = subscribe({
     rooms: onRooms,
@@ -223,11 +223,11 @@ ui.login.addEventListener('submit', (event) => {
     password: field(ui.login, 'password'),
     register,
   };
-  call<{ userId: string }>('POST', '/api/login', body)
+  call<{ userId: string; rooms: RoomSummary[] }>('POST', '/api/login', body)
     .then(async (session) => {
       ui.loginError.textContent = '';
       ui.login.reset();
-      await showChat(session.userId);
+      await showChat(session.userId, session.rooms);
     })
     .catch((error: unknown) => {
       ui.loginError.textContent = message(error);
