@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { globMatches, keyPath, memberCountMatches } from '../src/services/push/conditions.ts';
+import { startFederation, type TestFederation } from './federation-harness.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
@@ -200,3 +201,43 @@ describe('unread notification counts and GET /notifications', () => {
     });
   });
 });
+
+describe('events received over federation', () => {
+  let federation: TestFederation;
+
+  beforeAll(async () => {
+    federation = await startFederation(['a.test', 'b.test']);
+  }, 60_000);
+  afterAll(() => federation.close());
+
+  it('count for the local users they notify', async () => {
+    const a = federation.server('a.test');
+    const b = federation.server('b.test');
+    const alice = await a.client.registerUser('alice');
+    const bob = await b.client.registerUser('bob');
+    const roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
+    await call(b, bob, 'POST', `${V3}/join/${enc(roomId)}?server_name=a.test`, {});
+    await send(a, alice, roomId, { msgtype: 'm.text', body: 'over the wire' });
+    await send(a, alice, roomId, {
+      msgtype: 'm.text',
+      body: 'you, bob',
+      'm.mentions': { user_ids: [bob.userId] },
+    });
+    // Delivery is asynchronous: long-poll B until both messages arrived.
+    let body = await sync(b, bob);
+    for (let i = 0; i < 40; i++) {
+      const counts = body['rooms']?.['join']?.[roomId]?.['unread_notifications'];
+      if (counts?.['notification_count'] === 2) break;
+      body = await sync(b, bob, { since: body['next_batch'], timeout: 500 });
+    }
+    const counts = (await sync(b, bob))['rooms']['join'][roomId]['unread_notifications'];
+    expect(counts).toEqual({ notification_count: 2, highlight_count: 1 });
+  });
+});
+
+let federationTxn = 0;
+
+async function send(server: TestServer, user: TestUser, roomId: string, content: Json) {
+  const path = `${V3}/rooms/${enc(roomId)}/send/m.room.message/f${++federationTxn}`;
+  return (await call(server, user, 'PUT', path, content))['event_id'];
+}

@@ -1,6 +1,6 @@
 /**
- * Push evaluation (client-server-api "Push Notifications"): every event persisted in a room is
- * run through the push rules of each local user it may notify — joined members other than the
+ * Push evaluation (client-server-api "Push Notifications"): every event that enters a room's
+ * timeline, sent here or received over federation, is run through the push rules of each local user it may notify — joined members other than the
  * sender, and the target of an invite — inside the event's write transaction. Events that
  * notify or highlight are recorded (`event_push_actions`); `/sync`'s `unread_notifications` counts
  * those after the user's read receipt, and `GET /notifications` lists them.
@@ -38,7 +38,7 @@ export class PushService {
     this.#ctx = ctx;
     this.#rooms = rooms;
     this.#rules = rules;
-    rooms.onEventPersisted((tx, event) => this.#evaluate(tx, event));
+    rooms.onTimelineEvent((tx, event) => this.#evaluate(tx, event));
   }
 
   /** `unread_notifications` of a user's room as of stream position `to`. */

@@ -69,6 +69,7 @@ export class RoomService {
   /** State groups (internal to the rooms service). */
   readonly states = new StateStore();
   readonly #listeners: EventListener[] = [];
+  readonly #timelineListeners: EventListener[] = [];
   readonly #roomVersions = new Map<string, string>();
   #profileLookup: ProfileLookup = async () => ({});
   #inviteStateSource: InviteStateSource | undefined;
@@ -82,6 +83,19 @@ export class RoomService {
   /** Subscribes to every persisted event (inside its write transaction). */
   onEventPersisted(listener: EventListener): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Subscribes to every event that enters a room's timeline, local or received over federation
+   * (inside its write transaction, after its state is stored): push evaluation uses it.
+   */
+  onTimelineEvent(listener: EventListener): void {
+    this.#timelineListeners.push(listener);
+  }
+
+  /** Runs the timeline listeners for an accepted event (the federation receiver calls it too). */
+  async timelineEventPersisted(tx: SqlExecutor, event: StoredEvent): Promise<void> {
+    for (const listener of this.#timelineListeners) await listener(tx, event);
   }
 
   /** Sets where member events take `displayname` and `avatar_url` from. */
@@ -164,6 +178,7 @@ export class RoomService {
       ]);
     }
     for (const listener of this.#listeners) await listener(tx, stored);
+    await this.timelineEventPersisted(tx, stored);
     const position = stored.streamPosition;
     if (position !== undefined && position !== null) {
       // Wakes the room's syncs, and for a membership change its target's (an invitee is not a

@@ -254,6 +254,7 @@ export async function persistRemote(
       ]);
       rooms.events.evict(target);
     }
+    await rooms.timelineEventPersisted(tx, stored);
   }
   return position;
 }
