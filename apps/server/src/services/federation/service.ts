@@ -69,9 +69,9 @@ export class FederationService {
       (server) => server !== origin,
     );
     await this.sender.queuePdu(tx, destinations, event.pdu);
-    setTimeout(() => {
+    tx.afterCommit(() => {
       for (const destination of destinations) this.sender.wake(destination);
-    }, 0);
+    });
   }
 
   /**
