@@ -15,6 +15,13 @@ import { runPython } from '@weft/interop';
 
 import { GroupSession, InboundGroupSession } from '../src/index.ts';
 import { selectSigningImplementation } from '../src/megolm/signing.ts';
+import { selectPrimitives } from '../src/primitives.ts';
+
+/** The browser path (pure @noble: Ed25519 and the symmetric primitives) or the Node default. */
+function selectPure(pure: boolean): void {
+  selectSigningImplementation(!pure);
+  selectPrimitives(pure ? 'portable' : 'auto');
+}
 
 const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300);
 const ROUNDS = 5;
@@ -140,7 +147,7 @@ function peaks(
       best[i] = Math.max(best[i] as number, cpuRate(ops[op], MILLIS));
     }
   }
-  selectSigningImplementation(true);
+  selectPure(false);
   return best;
 }
 
@@ -151,11 +158,11 @@ function row(name: string, opsPerSecond: number): Measurement {
 /** Runs the Megolm benchmarks and prints Weft's ratio to each libolm build. */
 export async function benchMegolm(): Promise<void> {
   const weft = weftOps();
-  // The browser path (pure @noble/curves Ed25519), for the README's second column: its sessions
-  // are built with the pure implementation selected, and keep it.
-  selectSigningImplementation(false);
+  // The browser path (pure @noble), for the README's second column: its sessions are built with
+  // the pure implementation selected, and keep its Ed25519 keys.
+  selectPure(true);
   const pure = weftOps();
-  selectSigningImplementation(true);
+  selectPure(false);
   const js = await jsOlmOps();
   const native = runPython<MegolmFigures>(PYTHON, { millis: MILLIS, rounds: ROUNDS });
   const titles: Record<keyof MegolmFigures, string> = {
@@ -166,8 +173,8 @@ export async function benchMegolm(): Promise<void> {
   for (const key of Object.keys(titles) as (keyof MegolmFigures)[]) {
     const [weftRate, pureRate, jsRate] = peaks(
       [
-        { ops: weft, before: () => selectSigningImplementation(true) },
-        { ops: pure, before: () => selectSigningImplementation(false) },
+        { ops: weft, before: () => selectPure(false) },
+        { ops: pure, before: () => selectPure(true) },
         { ops: js },
       ],
       key,
