@@ -9,7 +9,13 @@
  */
 import { createRequire } from 'node:module';
 
-import { type Contender, type Measurement, measureInterleaved, printComparison } from '@weft/bench';
+import {
+  type Contender,
+  type Measurement,
+  measureInterleaved,
+  pairedRatio,
+  printComparison,
+} from '@weft/bench';
 import { encodeCanonicalJson, encodeCanonicalJsonBytes, parseJson } from '@weft/canonical-json';
 
 import { buildCorpus } from './corpus.ts';
@@ -49,11 +55,20 @@ const encodeAll = (encode: (value: unknown) => unknown) => () => {
  * @weft/bench's `measureInterleaved`): same corpus, same warm-up, same conditions for all.
  */
 function report(title: string, contenders: Contender[]): void {
-  const { mean, best } = measureInterleaved(contenders, { millis, batch: 1 });
+  const result = measureInterleaved(contenders, { millis, batch: 1 });
+  const { mean, best } = result;
   const [subject, ...peers] = mean;
   printComparison(`${title}, CPU time, all batches`, subject as Measurement, peers);
   const [bestSubject, ...bestPeers] = best;
   printComparison(`${title}, CPU time, fastest batch`, bestSubject as Measurement, bestPeers);
+  // Per round, the subject's batch against each peer's batch run right after it; the median of
+  // those ratios over all rounds is the figure least moved by other processes' load.
+  const paired = contenders
+    .slice(1)
+    .map((peer, index) => `${pairedRatio(result, 0, index + 1).toFixed(2)}× ${peer.name}`);
+  console.log(
+    `  median of paired rounds (${result.batches[0]?.length ?? 0}): ${paired.join(', ')}`,
+  );
 }
 
 report(`encode ${CORPUS_SIZE} events (ops/s = corpora/s)`, [
