@@ -167,6 +167,37 @@ describe('web UI', () => {
     await page.close();
   });
 
+  it('answers the login with every room, its name and its policy', async () => {
+    const owner = await newClient(server.url, tempDir(), 'carol-web');
+    await owner.createRoom({ name: 'One', policy: 'shared' });
+    await owner.createRoom({ name: 'Two', policy: 'forward-secret' });
+    await owner.createRoom({ name: 'Three', policy: null });
+    await owner.close();
+    const other = await startWeftWeb(join(tempDir(), 'carol.db'), server.url, PASSPHRASE);
+    try {
+      const granted = await fetch(other.launchUrl, { redirect: 'manual' });
+      const cookie = (granted.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const res = await fetch(`${other.origin}/api/login`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          homeserver: server.url,
+          user: 'carol-web',
+          password: 'password of carol-web',
+        }),
+      });
+      expect(res.status).toBe(200);
+      const { rooms } = (await res.json()) as { rooms: Array<{ name: string; policy: string }> };
+      expect(rooms.map((r) => [r.name, r.policy])).toEqual([
+        ['One', 'shared'],
+        ['Three', 'unencrypted'],
+        ['Two', 'forward-secret'],
+      ]);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('refuses API calls without the launch cookie, from other hosts and other origins', async () => {
     // No cookie: the page's own files load, the API does not.
     expect((await fetch(`${web.origin}/`)).status).toBe(200);
