@@ -8,7 +8,8 @@
  * - a wrong content hash → stored redacted (check-hashes.ts);
  * - an event breaking the auth rules → rejected (auth-against-auth-events.ts);
  * - an event citing a fake auth chain (served by the attacker) → both rejected (fetch-missing.ts);
- * - an unsigned request, or one whose body names another origin → 401 / 403;
+ * - an unsigned request, one with a forged X-Matrix signature, or one whose body names another
+ *   origin → 401 / 401 / 403;
  * - a replayed transaction ID with new content → the first answer, nothing new stored;
  * - a state reset: after mallory was promoted, then demoted and banned, events forked from
  *   before the demotion citing the old power levels (a name change, a kick, new power levels)
@@ -244,7 +245,7 @@ describe('a malicious server process against two honest servers', () => {
     }
   });
 
-  it('unsigned requests and a body naming another origin are refused', async () => {
+  it('unsigned or forged requests and a body naming another origin are refused', async () => {
     const { pdu, eventId } = await mallory.sign(
       await event('m.room.message', { msgtype: 'm.text', body: 'unsigned' }),
       ROOM_VERSION,
@@ -254,6 +255,8 @@ describe('a malicious server process against two honest servers', () => {
     for (const destination of ['a.test', 'b.test']) {
       const unsigned = await mallory.unsigned(destination, 'PUT', path, body);
       expect(unsigned).toMatchObject({ status: 401, body: { errcode: 'M_UNAUTHORIZED' } });
+      const forged = await mallory.forgedRequest(destination, 'PUT', path, body);
+      expect(forged).toMatchObject({ status: 401, body: { errcode: 'M_UNAUTHORIZED' } });
       const impersonating = await mallory.request(destination, 'PUT', path, {
         ...body,
         origin: 'a.test',

@@ -64,6 +64,13 @@ export interface TestPeer {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** The same request with an X-Matrix signature by a throwaway key under the real key ID. */
+  forgedRequest(
+    destination: string,
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
   /** The same request WITHOUT an X-Matrix Authorization header (an unsigned request). */
   unsignedRequest(
     destination: string,
@@ -75,6 +82,26 @@ export interface TestPeer {
   down(): Promise<void>;
   /** Listens again on the same port. */
   up(): Promise<void>;
+}
+
+/** One request through `client`; an error answer resolves too, as `{ status, body }`. */
+async function signedRequest(
+  client: MatrixHttpClient,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  try {
+    const answer = await client.request<Record<string, unknown>>({
+      method,
+      path,
+      ...(body === undefined ? {} : { body }),
+    });
+    return { status: 200, body: answer };
+  } catch (error) {
+    if (!MatrixError.isInstance(error)) throw error;
+    return { status: error.status, body: { errcode: error.errcode, error: error.message } };
+  }
 }
 
 /** Starts a peer called `name` on `port`, trusting `ca` and reaching others through `hosts`. */
@@ -130,10 +157,10 @@ export async function startTestPeer(
     return { host, port: Number(portText), tlsName: url.hostname, hostHeader: url.host };
   });
 
-  const clientFor = (destination: string): MatrixHttpClient =>
+  const clientFor = (destination: string, signingKey = key): MatrixHttpClient =>
     new MatrixHttpClient({
       baseUrl: `https://${destination}`,
-      federation: { origin: name, destination, signingKey: key },
+      federation: { origin: name, destination, signingKey },
       fetch: httpsFetch,
       retry: false,
     });
@@ -167,19 +194,10 @@ export async function startTestPeer(
       const pdu = signEvent(event as JsonObject, roomVersion, name, key);
       return { pdu, eventId: computeEventId(pdu as JsonObject, roomVersion) };
     },
-    async request(destination, method, path, body) {
-      try {
-        const answer = await clientFor(destination).request<Record<string, unknown>>({
-          method,
-          path,
-          ...(body === undefined ? {} : { body }),
-        });
-        return { status: 200, body: answer };
-      } catch (error) {
-        if (!MatrixError.isInstance(error)) throw error;
-        return { status: error.status, body: { errcode: error.errcode, error: error.message } };
-      }
-    },
+    request: (destination, method, path, body) =>
+      signedRequest(clientFor(destination), method, path, body),
+    forgedRequest: (destination, method, path, body) =>
+      signedRequest(clientFor(destination, generateSigningKey(key.version)), method, path, body),
     async unsignedRequest(destination, method, path, body) {
       const response = await httpsFetch(`https://${destination}${path}`, {
         method,

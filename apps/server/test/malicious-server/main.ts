@@ -9,6 +9,8 @@
  * - `forge { event, roomVersion }`          signs it with a throwaway key under the REAL key ID
  * - `send { destination, txnId, pdus, edus }` a signed `/send` transaction → the response body
  * - `request { destination, method, path, body }` any signed request → `{ status, body }`
+ * - `forgedRequest { … }`                     the same, X-Matrix signed by a throwaway key under
+ *                                            the real key ID → `{ status, body }`
  * - `unsigned { destination, method, path, body }` the same without X-Matrix → `{ status, body }`
  * - `serve { pdu, eventId }`                 answers `GET /event/{eventId}` with it
  * - `received {}`                            the transactions it was sent
@@ -76,6 +78,13 @@ async function run(command: Json): Promise<unknown> {
       );
     case 'request':
       return peer.request(
+        str('destination'),
+        str('method') as Method,
+        str('path'),
+        command['body'],
+      );
+    case 'forgedRequest':
+      return peer.forgedRequest(
         str('destination'),
         str('method') as Method,
         str('path'),

@@ -27,6 +27,12 @@ export interface MaliciousServer {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Json }>;
+  forgedRequest(
+    destination: string,
+    method: Method,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Json }>;
   unsigned(
     destination: string,
     method: Method,
@@ -105,6 +111,8 @@ export async function startMaliciousServer(
       command('send', { destination, txnId, pdus, edus }),
     request: (destination, method, path, body) =>
       command('request', { destination, method, path, body }),
+    forgedRequest: (destination, method, path, body) =>
+      command('forgedRequest', { destination, method, path, body }),
     unsigned: (destination, method, path, body) =>
       command('unsigned', { destination, method, path, body }),
     serve: (eventId, pdu) => command('serve', { eventId, pdu }),
