@@ -68,17 +68,37 @@ function globToRegExpSource(glob: string): string {
  * bounded by word boundaries.
  */
 export function globMatches(pattern: string, value: string, wordBoundaries: boolean): boolean {
-  const source = globToRegExpSource(pattern);
-  const regex = wordBoundaries
-    ? new RegExp(`(?:^|[^${WORD}])${source}(?:[^${WORD}]|$)`, 'iu')
-    : new RegExp(`^${source}$`, 'iu');
-  return regex.test(value);
+  return compiled(`${wordBoundaries ? 'w' : 'e'}${pattern}`, () => {
+    const source = globToRegExpSource(pattern);
+    return wordBoundaries
+      ? new RegExp(`(?:^|[^${WORD}])${source}(?:[^${WORD}]|$)`, 'iu')
+      : new RegExp(`^${source}$`, 'iu');
+  }).test(value);
+}
+
+/**
+ * Compiled patterns by key: every event is matched against the same few dozen rule patterns per
+ * user. Bounded: when full it starts over (patterns are cheap to compile again).
+ */
+const patterns = new Map<string, RegExp>();
+const MAX_PATTERNS = 10_000;
+
+function compiled(key: string, compile: () => RegExp): RegExp {
+  let regex = patterns.get(key);
+  if (regex === undefined) {
+    if (patterns.size >= MAX_PATTERNS) patterns.clear();
+    regex = compile();
+    patterns.set(key, regex);
+  }
+  return regex;
 }
 
 /** A literal string found in `text` as a whole word, case-insensitively (`contains_display_name`). */
 function containsWord(text: string, word: string): boolean {
-  const escaped = word.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
-  return new RegExp(`(?:^|[^${WORD}])${escaped}(?:[^${WORD}]|$)`, 'iu').test(text);
+  return compiled(`d${word}`, () => {
+    const escaped = word.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+    return new RegExp(`(?:^|[^${WORD}])${escaped}(?:[^${WORD}]|$)`, 'iu');
+  }).test(text);
 }
 
 /** `room_member_count`'s `is`: an integer with an optional `==`, `<`, `>`, `>=` or `<=` prefix. */

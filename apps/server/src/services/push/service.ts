@@ -14,7 +14,7 @@ import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules } from './evaluate.ts';
-import { insertPushAction, pushActionsBefore, unreadCounts } from './store.ts';
+import { insertPushActions, type PushActionRow, pushActionsBefore, unreadCounts } from './store.ts';
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
 const DEFAULT_NOTIFICATION_LEVEL = 50;
@@ -88,6 +88,7 @@ export class PushService {
     if (recipients.length === 0) return;
     const pdu = { ...event.pdu, room_id: event.roomId };
     const room = roomFacts(tx, this.#rooms, event);
+    const rows: PushActionRow[] = [];
     for (const userId of recipients) {
       const ruleset = await this.#rules.ruleset(userId, tx);
       const context: ConditionContext = {
@@ -97,7 +98,7 @@ export class PushService {
       };
       const decision = await evaluatePushRules(ruleset, pdu, context);
       if (!decision.notify && !decision.highlight) continue;
-      await insertPushAction(tx, {
+      rows.push({
         user_id: userId,
         room_id: event.roomId,
         event_id: event.eventId,
@@ -108,6 +109,7 @@ export class PushService {
         ts: this.#ctx.now(),
       });
     }
+    await insertPushActions(tx, rows);
   }
 
   /** Local joined members other than the sender, plus a local user being invited. */
@@ -134,6 +136,28 @@ export class PushService {
 function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent) {
   let memberCount: Promise<number> | undefined;
   let power: Promise<Map<string, DagEvent>> | undefined;
+  let names: Promise<Map<string, string>> | undefined;
+  // Every joined member's display name at once: most rulesets ask for each recipient's.
+  const displayNames = async () => {
+    const rows = await tx.query<{ state_key: string; event_id: string }>(
+      `SELECT s.state_key, s.event_id FROM room_current_state s
+         JOIN room_memberships m ON m.room_id = s.room_id AND m.user_id = s.state_key
+        WHERE s.room_id = $1 AND s.type = 'm.room.member' AND m.membership = 'join'`,
+      [event.roomId],
+    );
+    const events = await rooms.events.getMany(
+      tx,
+      rows.map((row) => row.event_id),
+    );
+    const out = new Map<string, string>();
+    for (const row of rows) {
+      const name = (
+        events.get(row.event_id)?.pdu['content'] as Record<string, unknown> | undefined
+      )?.['displayname'];
+      if (typeof name === 'string') out.set(row.state_key, name);
+    }
+    return out;
+  };
   const stateEvent = async (type: string, stateKey: string) => {
     const row = await tx.queryOne<{ event_id: string }>(
       'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
@@ -154,9 +178,8 @@ function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent) {
   };
   return {
     displayName: async (userId: string): Promise<string | undefined> => {
-      const member = await stateEvent('m.room.member', userId);
-      const name = (member?.pdu['content'] as Record<string, unknown> | undefined)?.['displayname'];
-      return typeof name === 'string' ? name : undefined;
+      names ??= displayNames();
+      return (await names).get(userId);
     },
     memberCount: (): Promise<number> => {
       memberCount ??= tx

@@ -12,12 +12,27 @@ export type PushActionRow = {
   readonly ts: number;
 };
 
-export async function insertPushAction(tx: SqlExecutor, row: PushActionRow): Promise<void> {
+/** Stores the push actions of one event for its recipients, in one statement. */
+export async function insertPushActions(
+  tx: SqlExecutor,
+  rows: readonly PushActionRow[],
+): Promise<void> {
+  // PostgreSQL takes at most 65,535 parameters per statement: 8 per row, so 1,000 rows a batch.
+  for (let start = 0; start < rows.length; start += 1000) {
+    await insertBatch(tx, rows.slice(start, start + 1000));
+  }
+}
+
+async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<void> {
+  const values = rows.map((_, i) => {
+    const n = i * 8;
+    return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8})`;
+  });
   await tx.execute(
     `INSERT INTO event_push_actions
        (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, event_id) DO NOTHING`,
-    [
+     VALUES ${values.join(', ')} ON CONFLICT (user_id, event_id) DO NOTHING`,
+    rows.flatMap((row) => [
       row.user_id,
       row.room_id,
       row.event_id,
@@ -26,7 +41,7 @@ export async function insertPushAction(tx: SqlExecutor, row: PushActionRow): Pro
       row.highlight,
       row.actions_json,
       row.ts,
-    ],
+    ]),
   );
 }
 
