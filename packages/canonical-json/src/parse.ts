@@ -15,6 +15,7 @@
 import { DEFAULT_MAX_DEPTH } from './encode.ts';
 import { CanonicalJsonError } from './errors.ts';
 import { Failure } from './failure.ts';
+import { parseCommonCase } from './parse-fast.ts';
 import { decodeUtf8Strict } from './utf8.ts';
 
 /** Default input size limit of {@link parseJson}, in UTF-8 bytes (16 MiB). */
@@ -84,26 +85,19 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
       throw new Failure('too-large', `input is larger than ${maxBytes} bytes`, maxBytes);
     }
     const text = isBytes ? decodeUtf8Strict(input) : input;
-    const parser = new Parser(
+    const legacyNumbers = options?.legacyNumbers === true;
+    if (!legacyNumbers) {
+      // Same value as the strict parser below, proven by parse-fast.ts; undefined otherwise.
+      const value = parseCommonCase(text, maxDepth);
+      if (value !== undefined) return value;
+    }
+    return parseStrict(
       text,
+      isBytes,
       maxDepth,
-      options?.legacyNumbers === true,
+      legacyNumbers,
       options?.strictNumberSyntax === true,
     );
-    try {
-      const value = parser.parseValue();
-      parser.skipWhitespace();
-      if (parser.pos < text.length) {
-        throw new Failure('syntax', 'unexpected data after the JSON value', parser.pos);
-      }
-      return value;
-    } catch (error) {
-      // Parser positions count UTF-16 units; for byte input report bytes.
-      if (isBytes && error instanceof Failure && error.position !== undefined) {
-        error.position = utf8Length(text.slice(0, error.position));
-      }
-      throw error;
-    }
   } catch (error) {
     if (error instanceof Failure) throw error.toError();
     // No user code runs while parsing, so a RangeError here is the engine's stack limit, reached
@@ -113,6 +107,34 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
         path: '$',
         cause: error,
       });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The strict recursive-descent parser on its own (no fast path); throws `Failure`. Exported for
+ * the tests that hold the fast path to it.
+ */
+export function parseStrict(
+  text: string,
+  isBytes: boolean,
+  maxDepth: number,
+  legacyNumbers: boolean,
+  strictNumberSyntax: boolean,
+): unknown {
+  const parser = new Parser(text, maxDepth, legacyNumbers, strictNumberSyntax);
+  try {
+    const value = parser.parseValue();
+    parser.skipWhitespace();
+    if (parser.pos < text.length) {
+      throw new Failure('syntax', 'unexpected data after the JSON value', parser.pos);
+    }
+    return value;
+  } catch (error) {
+    // Parser positions count UTF-16 units; for byte input report bytes.
+    if (isBytes && error instanceof Failure && error.position !== undefined) {
+      error.position = utf8Length(text.slice(0, error.position));
     }
     throw error;
   }
