@@ -127,6 +127,16 @@ function walkChain(
   return { chainKey: current, skipped };
 }
 
+/**
+ * A sender chain's ratchet private key T_i is used for its public key and for one agreement per
+ * new ratchet key received, so its OpenSSL key object is kept (`curvePublicKey(…, true)`) for as
+ * long as the chain lives; this forgets and zeroes it when the chain is dropped.
+ */
+function dropRatchetKey(ratchetPrivate: Uint8Array): void {
+  forgetKey(ratchetPrivate);
+  ratchetPrivate.fill(0);
+}
+
 /** One party's double-ratchet state. */
 export class DoubleRatchet {
   #rootKey: Uint8Array;
@@ -154,7 +164,7 @@ export class DoubleRatchet {
   ): DoubleRatchet {
     const sender = {
       ratchetPrivate,
-      ratchetPublic: curvePublicKey(ratchetPrivate),
+      ratchetPublic: curvePublicKey(ratchetPrivate, true),
       chainKey,
       index: 0,
     };
@@ -190,13 +200,13 @@ export class DoubleRatchet {
       if (newest === undefined)
         throw new RatchetError('session-mismatch', 'session has no chain to ratchet from');
       const ratchetPrivate = randomBytes(random, 32);
-      // The key object is kept across these two calls only (one OpenSSL import instead of two).
       const ratchetPublic = curvePublicKey(ratchetPrivate, true);
       let secret: Uint8Array;
       try {
         secret = curveAgreement(ratchetPrivate, newest.ratchetKey);
-      } finally {
-        forgetKey(ratchetPrivate);
+      } catch (error) {
+        dropRatchetKey(ratchetPrivate);
+        throw error;
       }
       const next = advanceRootKey(this.#rootKey, secret);
       zeroize(secret, this.#rootKey);
@@ -305,7 +315,10 @@ export class DoubleRatchet {
       if (this.#receivers.length > MAX_RECEIVER_CHAINS) {
         for (const dropped of this.#receivers.splice(MAX_RECEIVER_CHAINS)) dropped.chainKey.fill(0);
       }
-      if (this.#sender !== undefined) zeroize(this.#sender.chainKey, this.#sender.ratchetPrivate);
+      if (this.#sender !== undefined) {
+        this.#sender.chainKey.fill(0);
+        dropRatchetKey(this.#sender.ratchetPrivate);
+      }
       this.#sender = undefined;
     } else {
       chain.chainKey = advanced;
@@ -358,7 +371,7 @@ export class DoubleRatchet {
         ? undefined
         : {
             ratchetPrivate: sender.ratchetPrivate,
-            ratchetPublic: curvePublicKey(sender.ratchetPrivate),
+            ratchetPublic: curvePublicKey(sender.ratchetPrivate, true),
             chainKey: sender.chainKey,
             index: sender.index,
           },
@@ -370,7 +383,10 @@ export class DoubleRatchet {
   /** Overwrites every secret with zeros; the ratchet is unusable afterwards. */
   zeroize(): void {
     this.#rootKey.fill(0);
-    if (this.#sender !== undefined) zeroize(this.#sender.chainKey, this.#sender.ratchetPrivate);
+    if (this.#sender !== undefined) {
+      this.#sender.chainKey.fill(0);
+      dropRatchetKey(this.#sender.ratchetPrivate);
+    }
     for (const chain of this.#receivers) chain.chainKey.fill(0);
     for (const skipped of this.#skipped) skipped.messageKey.fill(0);
     this.#sender = undefined;

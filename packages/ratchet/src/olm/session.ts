@@ -413,6 +413,7 @@ export function createOutbound(
     };
     return construct(keys, DoubleRatchet.asAlice(rootKey, chainKey, ratchetPrivate), false, random);
   } catch (error) {
+    forgetKey(ratchetPrivate);
     ratchetPrivate.fill(0);
     throw error;
   } finally {
