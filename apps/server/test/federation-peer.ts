@@ -3,7 +3,9 @@
  * test CA) with its own Ed25519 key. It publishes its keys, records every transaction it
  * receives, serves events it chose to expose via `/event/{eventId}`, and signs and sends
  * transactions of events it builds — including deliberately bad ones (forged signatures, wrong
- * hashes, events that break the auth rules). It can go down and come back on the same port.
+ * hashes, events that break the auth rules) — and makes any signed, forged or unsigned request.
+ * It can go down and come back on the same port. malicious-server/main.ts runs it as its own
+ * process.
  */
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
