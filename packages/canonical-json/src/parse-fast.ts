@@ -11,17 +11,21 @@
  * What JSON.parse does not check, and how it is ruled out here:
  * - unpaired surrogates: the text must be well-formed UTF-16 and hold no `\u` escape of a
  *   surrogate (an escaped pair is rare, and goes to the strict parser);
- * - numbers: no number may have a fraction or exponent, 16 or more digits, or be `-0`; what
- *   remains is an integer of at most 15 digits, exactly the value the strict parser returns;
+ * - numbers: no number may have a fraction or exponent, 16 or more digits, or be `-0`, and the
+ *   text may not be a bare number; what remains is an integer of at most 15 digits, exactly the
+ *   value the strict parser returns;
  * - duplicate keys (JSON.parse keeps the last one): the keys in the text are counted and must
  *   equal the keys in the value;
  * - nesting deeper than `maxDepth`: measured on the value.
  */
 
-// A JSON value starts the text or follows `:`, `[` or `,` (and whitespace). After such a point:
-// a number with a fraction or exponent, a 16-digit number (may pass 2**53 - 1), or `-0`. Inside
+// Inside a text, a JSON value follows `:`, `[` or `,` (and whitespace). After such a point: a
+// number with a fraction or exponent, a 16-digit number (may pass 2**53 - 1), or `-0`. Inside
 // strings the same characters can match too; that only sends a text to the strict parser.
-const NUMBER_NEEDING_CARE = /(?:^|[:,[])[ \t\n\r]*(?:-?[0-9]+[.eE]|-?[0-9]{16}|-0(?![0-9]))/;
+// (Leaving out "or the start of the text" makes the scan about twice as fast; a text that is a
+// bare number is left to the strict parser instead.)
+const NUMBER_NEEDING_CARE = /[:,[][ \t\n\r]*(?:-?[0-9]+[.eE]|-?[0-9]{16}|-0(?![0-9]))/;
+const STARTS_WITH_NUMBER = /^[ \t\n\r]*[-0-9]/;
 // `\u` escapes of surrogates (an escaped backslash followed by `u` also matches, harmlessly).
 const ESCAPED_SURROGATE = /\\u[dD][89abcdefABCDEF]/;
 // The end of a key: an unescaped quote (an even run of backslashes before it), whitespace and a
@@ -40,7 +44,8 @@ const TOO_DEEP = -1;
  */
 export function parseCommonCase(text: string, maxDepth: number): unknown {
   if (!(text as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;
-  if (NUMBER_NEEDING_CARE.test(text) || ESCAPED_SURROGATE.test(text)) return undefined;
+  if (STARTS_WITH_NUMBER.test(text) || NUMBER_NEEDING_CARE.test(text)) return undefined;
+  if (ESCAPED_SURROGATE.test(text)) return undefined;
   let value: unknown;
   try {
     value = nativeParse(text);
