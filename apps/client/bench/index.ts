@@ -79,11 +79,14 @@ const cpuSince = (from: NodeJS.CpuUsage): number => {
 };
 
 /** One first sync's decryption on a fresh device: wall seconds and CPU seconds. */
-async function firstSync(name: string): Promise<{ seconds: number; cpu: number }> {
+async function firstSync(
+  name: string,
+  order: readonly (typeof events)[number][] = events,
+): Promise<{ seconds: number; cpu: number }> {
   const { store, crypto } = freshDevice(name);
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  for (const event of events) await crypto.decrypt(ROOM, event);
+  for (const event of order) await crypto.decrypt(ROOM, event);
   store.flush();
   const result = { seconds: (performance.now() - start) / 1000, cpu: cpuSince(cpuStart) };
   store.close();
@@ -94,6 +97,19 @@ async function firstSync(name: string): Promise<{ seconds: number; cpu: number }
 // the JIT has compiled (as a later sync, or a second room).
 const cold = await firstSync('cold');
 const { seconds: weftSeconds, cpu: weftCpu } = await firstSync('warm');
+// As back-pagination delivers it (`/messages`, dir=b): pages of 100, newest page first.
+const pages = Array.from({ length: Math.ceil(MESSAGES / 100) }, (_, p) =>
+  events.slice(Math.max(0, MESSAGES - (p + 1) * 100), MESSAGES - p * 100),
+);
+const pagedNewestFirst = await firstSync(
+  'paged-desc',
+  pages.flatMap((page) => [...page].reverse()),
+);
+const pagedOldestFirst = await firstSync('paged-asc', pages.flat());
+console.log(
+  `pages of 100, newest page first: each page newest first ${(MESSAGES / pagedNewestFirst.cpu).toFixed(0)}, ` +
+    `each page oldest first ${(MESSAGES / pagedOldestFirst.cpu).toFixed(0)} messages per CPU-second`,
+);
 
 const OLM_DIR = '/usr/share/nodejs/@matrix-org/olm';
 const olm = createRequire(import.meta.url)(`${OLM_DIR}/olm.js`) as {

@@ -2,10 +2,13 @@
  * Room list, state and members, back-pagination, typing and receipts with real clients on a real
  * Weft server.
  */
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from '../../server/test/harness.ts';
-import { newClient, readable, syncAll, tempDir } from './helpers.ts';
+import { WeftClient } from '../src/index.ts';
+import { newClient, PASSPHRASE, readable, syncAll, tempDir } from './helpers.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -19,7 +22,7 @@ describe('rooms', () => {
   it('lists rooms with state and members, paginates back, and shows typing and receipts', async () => {
     const dir = tempDir();
     const alice = await newClient(server.url, dir, 'alice-m');
-    const bob = await newClient(server.url, dir, 'bob-m');
+    let bob = await newClient(server.url, dir, 'bob-m');
     const roomId = await alice.createRoom({
       name: 'Plans',
       policy: 'shared',
@@ -58,6 +61,14 @@ describe('rooms', () => {
     let pages = 0;
     while ((await bob.loadOlder(roomId, 5)) > 0) pages += 1;
     expect(pages).toBeGreaterThan(2);
+    expect(readable(bob, roomId)).toEqual(Array.from({ length: 12 }, (_, i) => `m${i}`));
+    // The cached pages come back from the store in the same order after a restart.
+    await bob.close();
+    bob = WeftClient.open({
+      homeserver: server.url,
+      storePath: join(dir, 'bob-m.db'),
+      passphrase: PASSPHRASE,
+    });
     expect(readable(bob, roomId)).toEqual(Array.from({ length: 12 }, (_, i) => `m${i}`));
 
     await bob.setTyping(roomId, true);

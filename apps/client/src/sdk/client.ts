@@ -776,16 +776,19 @@ export class WeftClient {
     // One lookup set and one array join per page: a 10,000-event history comes in 100 pages.
     const held = new Set(room.timeline.map((e) => e.eventId));
     const older: TimelineEvent[] = [];
-    for (const raw of res.chunk ?? []) {
+    // The chunk runs newest to oldest (`dir=b`); decrypt oldest first. A Megolm session only
+    // ratchets forward, so each message then continues from the one before it, while newest
+    // first re-derives every key from an earlier copy (about half the speed; bench/index.ts).
+    for (const raw of [...(res.chunk ?? [])].reverse()) {
       if (typeof raw.event_id === 'string' && held.has(raw.event_id)) continue;
       const event = await this.#toTimeline(roomId, raw);
       held.add(event.eventId);
       older.push(event);
-      this.#cache(room, event, 'prepend');
     }
+    // Cached positions count down from the oldest held event, so the page's newest goes first.
+    for (const event of [...older].reverse()) this.#cache(room, event, 'prepend');
     const loaded = older.length;
-    // The chunk runs newest to oldest (`dir=b`).
-    room.timeline = [...older.reverse(), ...room.timeline];
+    room.timeline = [...older, ...room.timeline];
     room.prevBatch = res.end;
     this.#saveRoom(room);
     this.#store.flush();
