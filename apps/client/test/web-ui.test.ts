@@ -92,6 +92,11 @@ describe('web UI', () => {
     const missing = timeline.locator('li.undecryptable');
     await missing.waitFor();
     expect(await missing.textContent()).toMatch(/can't decrypt: .*session/i);
+    // Opening the room loaded its history; asking for more reaches the room's start.
+    const older = page.getByRole('button', { name: 'Load older messages' });
+    await older.click();
+    await older.waitFor({ state: 'hidden' });
+    expect(await timeline.locator('li.undecryptable').count()).toBe(1);
 
     // Alice sends; the echo settles as sent; bob decrypts it.
     await page.getByLabel('Message').fill('hello from the browser');

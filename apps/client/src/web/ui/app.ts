@@ -53,6 +53,8 @@ const state = {
   /** The open room's timeline lines by key, in order of arrival. */
   lines: new Map<string, EventView>(),
   stream: undefined as EventSource | undefined,
+  /** Rooms whose history was loaded back to their start. */
+  atStart: new Set<string>(),
 };
 
 function message(error: unknown): string {
@@ -95,7 +97,7 @@ function renderRoomHeader(room: RoomSummary): void {
   );
   ui.join.hidden = room.membership !== 'invite';
   ui.composer.hidden = room.membership !== 'join';
-  ui.older.hidden = room.membership !== 'join';
+  ui.older.hidden = room.membership !== 'join' || state.atStart.has(room.roomId);
 }
 
 // ------------------------------------------------------------------ open room
@@ -273,7 +275,7 @@ ui.older.addEventListener('click', () => {
   if (roomId === undefined) return;
   call<{ loaded: number }>('POST', roomPath(roomId, 'older'), {})
     .then(async ({ loaded }) => {
-      if (loaded === 0) ui.older.hidden = true;
+      if (loaded === 0) state.atStart.add(roomId);
       await refreshOpenRoom();
     })
     .catch((error: unknown) => {
