@@ -91,6 +91,8 @@ describe('Account.toLibolmPickle', () => {
     expect(back.identityKeys()).toEqual(bob.identityKeys());
     expect(back.oneTimeKeys()).toEqual(bob.oneTimeKeys());
     expect(back.fallbackKey()).toEqual(bob.fallbackKey());
+    // The imported account holds libolm's expanded Ed25519 key (no seed) and writes it back.
+    expect(back.toLibolmPickle(PASSPHRASE)).toBe(pickle);
   });
 });
 
