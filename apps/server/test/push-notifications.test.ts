@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { globMatches, keyPath, memberCountMatches } from '../src/services/push/conditions.ts';
 import { startFederation, type TestFederation } from './federation-harness.ts';
-import { startTestServer, type TestServer } from './harness.ts';
-import { ClientServerSpec } from './openapi.ts';
-import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+import type { TestServer } from './harness.ts';
+import { pushNotificationsSuite } from './push-notifications-suite.ts';
+import { call, createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -45,162 +45,7 @@ describe('push condition helpers (spec "Conditions")', () => {
   });
 });
 
-describe('unread notification counts and GET /notifications', () => {
-  let server: TestServer;
-  let alice: TestUser;
-  let bob: TestUser;
-  let carol: TestUser;
-  const spec = new ClientServerSpec();
-  let txn = 0;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-    alice = await server.client.registerUser('alice');
-    bob = await server.client.registerUser('bob');
-    carol = await server.client.registerUser('carol');
-  });
-  afterAll(() => server.stop());
-
-  async function send(user: TestUser, roomId: string, content: Json): Promise<string> {
-    const path = `${V3}/rooms/${enc(roomId)}/send/m.room.message/p${++txn}`;
-    return (await call(server, user, 'PUT', path, content))['event_id'];
-  }
-
-  async function counts(user: TestUser, roomId: string): Promise<Json> {
-    const body = await sync(server, user);
-    await spec.expectValid('GET', `${V3}/sync`, 200, body);
-    return body['rooms']['join'][roomId]['unread_notifications'];
-  }
-
-  async function notifications(user: TestUser, query = ''): Promise<Json> {
-    const path = `${V3}/notifications${query}`;
-    const response = await server.client.request<Json>('GET', path, { token: user.accessToken });
-    expect(response.status, JSON.stringify(response.body)).toBe(200);
-    await spec.expectValid('GET', path, 200, response.body);
-    return response.body;
-  }
-
-  it('counts notifying events and resets on read receipts', async () => {
-    const roomId = await createRoom(server, alice, [bob]);
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 0, highlight_count: 0 });
-
-    await sendText(server, alice, roomId, 'one');
-    const second = await sendText(server, alice, roomId, 'two');
-    await send(alice, roomId, { msgtype: 'm.notice', body: 'a bot notice' });
-    const mention = await send(alice, roomId, {
-      msgtype: 'm.text',
-      body: 'Bob, look',
-      'm.mentions': { user_ids: [bob.userId] },
-    });
-    // Two messages and the mention notify (.m.rule.room_one_to_one, .m.rule.is_user_mention);
-    // the notice is suppressed (.m.rule.suppress_notices); only the mention highlights.
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 3, highlight_count: 1 });
-    // The sender is never notified of their own events.
-    expect(await counts(alice, roomId)).toEqual({ notification_count: 0, highlight_count: 0 });
-
-    await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(second)}`, {});
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 1, highlight_count: 1 });
-
-    const list = await notifications(bob);
-    expect(list['notifications'].map((n: Json) => [n['event']['event_id'], n['read']])).toEqual([
-      [mention, false],
-      [second, true],
-      [expect.any(String), true],
-      // Bob's invite (.m.rule.invite_for_me), read since he joined.
-      [expect.any(String), true],
-    ]);
-    expect(list['notifications'][0]['room_id']).toBe(roomId);
-    expect(list['notifications'][0]['actions']).toContainEqual({ set_tweak: 'highlight' });
-    const highlights = await notifications(bob, '?only=highlight');
-    expect(highlights['notifications'].map((n: Json) => n['event']['event_id'])).toEqual([mention]);
-
-    // A private receipt through the read-markers endpoint resets the rest.
-    await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/read_markers`, {
-      'm.fully_read': mention,
-      'm.read.private': mention,
-    });
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 0, highlight_count: 0 });
-    expect((await notifications(bob))['notifications'][0]['read']).toBe(true);
-  });
-
-  it('pages through /notifications with next_token', async () => {
-    const roomId = await createRoom(server, carol, [alice]);
-    const sent: string[] = [];
-    for (let i = 0; i < 5; i++) sent.push(await sendText(server, carol, roomId, `page ${i}`));
-    const seen: string[] = [];
-    let query = '?limit=2';
-    for (;;) {
-      const page = await notifications(alice, query);
-      seen.push(
-        ...page['notifications']
-          .filter((n: Json) => n['room_id'] === roomId && n['event']['type'] === 'm.room.message')
-          .map((n: Json) => n['event']['event_id']),
-      );
-      if (page['next_token'] === undefined) break;
-      expect(page['notifications']).toHaveLength(2);
-      query = `?limit=2&from=${page['next_token']}`;
-    }
-    expect(seen).toEqual([...sent].reverse());
-    const bad = await server.client.request('GET', `${V3}/notifications?from=x`, {
-      token: alice.accessToken,
-    });
-    expect(bad.status).toBe(400);
-    expect(bad.body['errcode']).toBe('M_INVALID_PARAM');
-  });
-
-  it('applies room mentions, display names and the user’s own rules in a larger room', async () => {
-    const roomId = await createRoom(server, alice, [bob, carol]);
-    await call(server, bob, 'PUT', `${V3}/profile/${enc(bob.userId)}/displayname`, {
-      displayname: 'Bobby Tables',
-    });
-    await call(
-      server,
-      bob,
-      'POST',
-      `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(
-        await sendText(server, bob, roomId, 'caught up'),
-      )}`,
-      {},
-    );
-    // Three members: .m.rule.message notifies (no sound), no highlight.
-    await sendText(server, alice, roomId, 'plain message');
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
-    // The legacy display-name rule highlights a body naming Bob…
-    await sendText(server, carol, roomId, 'ask bobby tables, he knows');
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 2, highlight_count: 1 });
-    // …but not when the event says whom it mentions (spec v1.7 "User and room mentions").
-    await send(carol, roomId, { msgtype: 'm.text', body: 'Bobby Tables', 'm.mentions': {} });
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 3, highlight_count: 1 });
-    // A room mention highlights when the sender has the power to notify the room (alice: 100)…
-    await send(alice, roomId, { msgtype: 'm.text', body: 'all', 'm.mentions': { room: true } });
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 4, highlight_count: 2 });
-    // …and does nothing special from carol (power 0 < notifications.room 50).
-    await send(carol, roomId, { msgtype: 'm.text', body: 'all', 'm.mentions': { room: true } });
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 2 });
-
-    // Bob mutes the room with a room rule: later messages count nothing.
-    await call(server, bob, 'PUT', `${V3}/pushrules/global/room/${enc(roomId)}`, { actions: [] });
-    await sendText(server, alice, roomId, 'muted');
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 2 });
-    // Deleting the rule brings notifications back (the cached ruleset is dropped).
-    await call(server, bob, 'DELETE', `${V3}/pushrules/global/room/${enc(roomId)}`);
-    await sendText(server, alice, roomId, 'unmuted');
-    expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
-  });
-
-  it('notifies the invitee of an invite (.m.rule.invite_for_me)', async () => {
-    const roomId = await createRoom(server, carol);
-    await call(server, carol, 'POST', `${V3}/rooms/${enc(roomId)}/invite`, {
-      user_id: bob.userId,
-    });
-    const list = await notifications(bob, '?limit=1');
-    expect(list['notifications'][0]['event']).toMatchObject({
-      type: 'm.room.member',
-      state_key: bob.userId,
-      content: { membership: 'invite' },
-    });
-  });
-});
+pushNotificationsSuite();
 
 describe('events received over federation', () => {
   let federation: TestFederation;
