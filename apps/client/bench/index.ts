@@ -6,6 +6,9 @@
  *   payload's room check, the sender-device check and the replay check in the SQLite store.
  * - libolm bare: libolm 3.2.13's (Debian libjs-olm, wasm) `InboundGroupSession.decrypt` alone,
  *   the floor any client pays.
+ * - With `BENCH_HISTORY=N`: the whole path on a real Weft server in this process — alice sends
+ *   N encrypted messages, then a new member's `reloadHistory` fetches (`/messages`, pages of
+ *   100), decrypts and stores them (client and server CPU together).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -150,4 +153,40 @@ console.log(
     `(cold: ${cold.cpu.toFixed(2)} s = ${(MESSAGES / cold.cpu).toFixed(0)}); ` +
     `libolm bare ${libCpu.toFixed(2)} s = ${(MESSAGES / libCpu).toFixed(0)} messages per CPU-second`,
 );
+const HISTORY = Number(process.env['BENCH_HISTORY'] ?? 0);
+if (HISTORY > 0) {
+  const { startTestServer } = await import('../../server/test/harness.ts');
+  const { WeftClient } = await import('../src/index.ts');
+  const server = await startTestServer();
+  const member = async (name: string) => {
+    const client = WeftClient.open({
+      homeserver: server.url,
+      storePath: join(dir, `${name}.db`),
+      passphrase: 'bench passphrase',
+    });
+    await client.register(name, `password of ${name}`);
+    return client;
+  };
+  const alice = await member('alice');
+  const bob = await member('bob');
+  const roomId = await alice.createRoom({ policy: 'shared', invite: [bob.userId] });
+  await bob.syncOnce(0);
+  await bob.join(roomId);
+  await alice.syncOnce(0);
+  for (let i = 0; i < HISTORY; i++) await alice.sendText(roomId, `message number ${i}`);
+  await bob.syncOnce(0);
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const loaded = await bob.reloadHistory(roomId, 100);
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = cpuSince(cpuStart);
+  console.log(
+    `\nhistory of ${loaded} events through a Weft server (reloadHistory): ` +
+      `${(loaded / seconds).toFixed(0)} events/s, ${(loaded / cpu).toFixed(0)} per CPU-second (client + server)`,
+  );
+  await alice.close();
+  await bob.close();
+  await server.stop();
+}
+
 await import('./web-first-screen.ts'); // the web UI's time to first screen (issue 7)
