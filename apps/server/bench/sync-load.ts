@@ -115,6 +115,16 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
+/**
+ * CPU seconds (user + system) a process has used, from /proc/<pid>/stat: on a shared machine the
+ * wall-clock figures depend on everyone else's load, the server's CPU per event does not.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s; index 11/12 after ") ".
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
@@ -212,6 +222,8 @@ export async function runSyncLoadBench(): Promise<void> {
     expected = MESSAGES * perRoom;
     const perSender = Math.ceil(MESSAGES / ROOMS);
     const sendStart = performance.now();
+    const cpuStart = cpuSeconds(child.pid);
+    const benchCpuStart = process.cpuUsage();
     await Promise.all(
       rooms.map(async ({ roomId, owner }, r) => {
         for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
@@ -229,6 +241,8 @@ export async function runSyncLoadBench(): Promise<void> {
     const sendSeconds = (performance.now() - sendStart) / 1000;
     await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
     const deliverSeconds = (performance.now() - sendStart) / 1000;
+    const serverCpu = cpuSeconds(child.pid) - cpuStart;
+    const benchCpu = process.cpuUsage(benchCpuStart);
     stop = true;
     latencies.sort((a, b) => a - b);
     console.log(`delivery: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`);
@@ -238,6 +252,9 @@ export async function runSyncLoadBench(): Promise<void> {
     );
     console.log(
       `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
+    console.log(
+      `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second); bench clients ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`,
     );
     // Wake the long-polls so they finish.
     await call(

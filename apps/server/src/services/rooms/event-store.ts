@@ -81,12 +81,13 @@ export class EventStore {
         senderDevice: row.sender_device ?? undefined,
         txnId: row.txn_id ?? undefined,
       };
-      if (cache) this.#remember(event);
+      if (cache) this.remember(event);
       return event;
     });
   }
 
-  #remember(event: StoredEvent): void {
+  /** Caches an event; only ever a committed one (call from `tx.afterCommit` inside a write). */
+  remember(event: StoredEvent): void {
     if (this.#cache.size >= CACHE_SIZE) {
       const oldest = this.#cache.keys().next();
       if (!oldest.done) this.#cache.delete(oldest.value);
@@ -99,7 +100,12 @@ export class EventStore {
     return (await this.getMany(db, [eventId], cache)).get(eventId);
   }
 
-  /** Events by ID (missing IDs are absent from the map). */
+  /**
+   * Events by ID (missing IDs are absent from the map). With `cache` false (inside a write
+   * transaction) rows read are not remembered, as they may roll back, but cached events are still
+   * served: only committed events are cached, and a stored event only changes by a redaction,
+   * which evicts it once committed. The send path reads its auth events this way.
+   */
   async getMany(
     db: SqlExecutor,
     eventIds: readonly string[],
@@ -108,7 +114,7 @@ export class EventStore {
     const found = new Map<string, StoredEvent>();
     const missing: string[] = [];
     for (const id of new Set(eventIds)) {
-      const hit = cache ? this.#cache.get(id) : undefined;
+      const hit = this.#cache.get(id);
       if (hit !== undefined) found.set(id, hit);
       else missing.push(id);
     }

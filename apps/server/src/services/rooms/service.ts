@@ -188,7 +188,11 @@ export class RoomService {
         users:
           stored.type === 'm.room.member' && stored.stateKey !== undefined ? [stored.stateKey] : [],
       };
-      tx.afterCommit(() => this.ctx.notifier.notify(position, keys));
+      tx.afterCommit(() => {
+        // Committed: cache it for the syncs about to read it and for the next send's auth.
+        this.events.remember(stored);
+        this.ctx.notifier.notify(position, keys);
+      });
     }
     return stored;
   }
