@@ -222,43 +222,47 @@ export function aes256CbcEncrypt(
 ): Uint8Array {
   const node = native();
   if (node === undefined) return cbc(key, iv).encrypt(plaintext);
+  // Padded here, so OpenSSL gets whole blocks and returns all of them from one `update`: no
+  // `final` call and no joining of two outputs (measured ~10% of a 200-byte encryption).
+  const padded = pad(plaintext);
   const cipher = node.createCipheriv('aes-256-cbc', secretKey(node, key), iv);
-  return join(cipher.update(plaintext), cipher.final());
+  const ciphertext = plain(cipher.setAutoPadding(false).update(padded));
+  padded.fill(0);
+  return ciphertext;
+}
+
+/** PKCS#7 padding to a whole number of 16-byte blocks (1..16 bytes of value n). */
+function pad(plaintext: Uint8Array): Uint8Array {
+  const n = 16 - (plaintext.length % 16);
+  const padded = new Uint8Array(plaintext.length + n);
+  padded.set(plaintext);
+  padded.fill(n, plaintext.length);
+  return padded;
 }
 
 /**
- * AES-256-CBC decryption of whole blocks (the caller checks the length), then PKCS#7 unpadding;
- * `undefined` when the padding is invalid. Both paths decrypt without padding and share
- * `unpad`, so they accept and reject exactly the same inputs.
+ * AES-256-CBC decryption of whole blocks, then PKCS#7 unpadding; `undefined` when the length is
+ * not a whole number of blocks or the padding is invalid. Both paths decrypt without padding
+ * and share `unpad`, so they accept and reject exactly the same inputs.
  */
 export function aes256CbcDecrypt(
   key: Uint8Array,
   iv: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array | undefined {
+  if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) return undefined;
   const node = native();
   let padded: Uint8Array;
   if (node === undefined) {
     padded = cbc(key, iv, { disablePadding: true }).decrypt(ciphertext);
   } else {
-    const decipher = node
-      .createDecipheriv('aes-256-cbc', secretKey(node, key), iv)
-      .setAutoPadding(false);
-    padded = join(decipher.update(ciphertext), decipher.final());
+    // Whole blocks without padding: `update` returns all of them, `final` would add nothing.
+    const decipher = node.createDecipheriv('aes-256-cbc', secretKey(node, key), iv);
+    padded = plain(decipher.setAutoPadding(false).update(ciphertext));
   }
   const plaintext = unpad(padded);
   padded.fill(0);
   return plaintext;
-}
-
-/** Two OpenSSL output chunks as one plain Uint8Array; the chunks are wiped. */
-function join(head: Uint8Array, tail: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.length + tail.length);
-  out.set(head);
-  out.set(tail, head.length);
-  head.fill(0);
-  tail.fill(0);
-  return out;
 }
 
 /**

@@ -167,6 +167,20 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
     });
   });
 
+  it('refuses ciphertexts that are not a whole number of blocks (undefined, no partial output)', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const iv = new Uint8Array(randomBytes(16));
+    const ciphertext = new Uint8Array(opensslEncrypt(key, iv, new Uint8Array(40)));
+    on(choice, () => {
+      for (const length of [0, 1, 15, 17, 31, 47]) {
+        expect(aes256CbcDecrypt(key, iv, ciphertext.subarray(0, length)), `length ${length}`).toBe(
+          undefined,
+        );
+      }
+      expect(aes256CbcDecrypt(key, iv, ciphertext)).toEqual(new Uint8Array(40));
+    });
+  });
+
   it('accepts every valid PKCS#7 padding and rejects every malformed one', () => {
     const key = new Uint8Array(randomBytes(32));
     const iv = new Uint8Array(randomBytes(16));
