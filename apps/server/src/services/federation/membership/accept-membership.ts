@@ -42,12 +42,12 @@ export async function acceptMembership(
     readonly origin: string;
     readonly roomId: string;
     readonly eventId: string;
-    readonly membership: 'join' | 'leave';
+    readonly membership: 'join' | 'leave' | 'knock';
     readonly event: unknown;
     /** The resident server's forwarding to the room's other servers. */
     readonly forward?: AcceptedForwarder | undefined;
   },
-): Promise<SendJoinResponse | Record<string, never>> {
+): Promise<SendJoinResponse | Record<string, never> | { knock_room_state: unknown[] }> {
   const { origin, roomId, membership } = options;
   const room = await loadRoom(rooms.ctx.db, roomId);
   if (room === undefined) throw MatrixError.notFound('Unknown room');
@@ -89,10 +89,13 @@ export async function acceptMembership(
       await keepUncitedExtremities(tx, roomId, extremities, dag.prev_events);
       await options.forward?.(tx, stored, origin);
     }
-    if (membership === 'leave') return {};
+    if (membership !== 'join') return {};
     return joinResponse(tx, rooms, verified.pdu, [...stateBefore.values()]);
   });
   if (position > 0) rooms.ctx.notifier.notify(position);
+  // Spec "Knocking upon a room": send_knock answers the room's stripped state (read after the
+  // commit, from the current state that now holds the knock).
+  if (membership === 'knock') return { knock_room_state: await rooms.strippedState(roomId) };
   return result;
 }
 

@@ -33,7 +33,7 @@ export type MembershipTemplate = {
  * Builds the template of `userId`'s `membership` event in `roomId` for `origin`.
  * - 404 `M_NOT_FOUND`: this server does not know the room.
  * - 403 `M_FORBIDDEN`: the user is not on `origin`, or the rules would refuse the event.
- * - 400 `M_INCOMPATIBLE_ROOM_VERSION` (join only): the room's version is not in `versions`.
+ * - 400 `M_INCOMPATIBLE_ROOM_VERSION` (join, knock): the room's version is not in `versions`.
  */
 export async function membershipTemplate(
   rooms: RoomService,
@@ -41,8 +41,11 @@ export async function membershipTemplate(
     readonly origin: string;
     readonly roomId: string;
     readonly userId: string;
-    readonly membership: 'join' | 'leave';
-    /** The `ver` query parameters of `make_join` (room versions the joining server supports). */
+    readonly membership: 'join' | 'leave' | 'knock';
+    /**
+     * The `ver` query parameters of `make_join` / `make_knock` (room versions the joining or
+     * knocking server supports).
+     */
     readonly versions?: readonly string[];
   },
 ): Promise<MembershipTemplate> {
@@ -56,7 +59,7 @@ export async function membershipTemplate(
     throw MatrixError.notFound('Unknown room');
   }
   const versions = options.versions ?? ['1'];
-  if (membership === 'join' && !versions.includes(room.roomVersion)) {
+  if (membership !== 'leave' && !versions.includes(room.roomVersion)) {
     throw new MatrixError(
       400,
       'M_INCOMPATIBLE_ROOM_VERSION',

@@ -71,6 +71,39 @@ export class FederationMembershipService {
     return membershipTemplate(this.#rooms, { origin, roomId, userId, membership: 'leave' });
   }
 
+  /** `GET /v1/make_knock/{roomId}/{userId}` (spec server-server-api "Knocking upon a room"). */
+  makeKnock(
+    origin: string,
+    roomId: string,
+    userId: string,
+    versions: readonly string[],
+  ): Promise<MembershipTemplate> {
+    return membershipTemplate(this.#rooms, {
+      origin,
+      roomId,
+      userId,
+      membership: 'knock',
+      versions,
+    });
+  }
+
+  /** `PUT /v1/send_knock/{roomId}/{eventId}`: answers the room's stripped state. */
+  async sendKnock(
+    origin: string,
+    roomId: string,
+    eventId: string,
+    event: unknown,
+  ): Promise<{ knock_room_state: unknown[] }> {
+    return (await acceptMembership(this.#rooms, this.deps.keys, {
+      origin,
+      roomId,
+      eventId,
+      membership: 'knock',
+      event,
+      forward: this.deps.forwardAccepted,
+    })) as { knock_room_state: unknown[] };
+  }
+
   /** `PUT /v2/send_join/{roomId}/{eventId}`. */
   async sendJoin(
     origin: string,

@@ -1,0 +1,110 @@
+/**
+ * Knocking over federation, the resident server's half (server-server-api "Knocking upon a
+ * room"): a peer server asks `make_knock` for a template, signs it and hands it back through
+ * `send_knock`, gets the room's stripped state, and the knock is in the room on A. Rooms that do
+ * not allow knocking, and knocking servers that do not name the room's version, are refused.
+ */
+import { matrixPath } from '@weft/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  createTestCa,
+  issueCert,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import { startTestPeer, type TestPeer } from './federation-peer.ts';
+import type { TestServer } from './harness.ts';
+import { freePort } from './spawn.ts';
+import { call, type Json, type TestUser } from './sync-helpers.ts';
+
+const V3 = '/_matrix/client/v3';
+const eve = '@eve:m.test';
+
+let federation: TestFederation;
+let peer: TestPeer;
+let a: TestServer;
+let alice: TestUser;
+
+async function roomWithJoinRule(joinRule: string): Promise<string> {
+  return (
+    await call(a, alice, 'POST', `${V3}/createRoom`, {
+      preset: 'private_chat',
+      room_version: '11',
+      initial_state: [
+        { type: 'm.room.join_rules', state_key: '', content: { join_rule: joinRule } },
+      ],
+    })
+  )['room_id'];
+}
+
+beforeAll(async () => {
+  const ca = createTestCa();
+  const peerPort = await freePort();
+  federation = await startFederation(['a.test'], {
+    ca,
+    extraHosts: { 'm.test': `127.0.0.1:${peerPort}` },
+  });
+  peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
+  a = federation.server('a.test');
+  alice = await a.client.registerUser('alice');
+}, 60_000);
+
+afterAll(async () => {
+  await peer?.down();
+  await federation?.close();
+});
+
+describe('make_knock and send_knock', () => {
+  it('let a user of another server knock, answering the stripped state', async () => {
+    const roomId = await roomWithJoinRule('knock');
+    const template = await peer.request(
+      'a.test',
+      'GET',
+      `${matrixPath`/_matrix/federation/v1/make_knock/${roomId}/${eve}`}?ver=10&ver=11`,
+    );
+    expect(template.status, JSON.stringify(template.body)).toBe(200);
+    expect(template.body['room_version']).toBe('11');
+    const event = template.body['event'] as Json;
+    expect(event).toMatchObject({ type: 'm.room.member', state_key: eve, sender: eve });
+    expect(event['content']).toEqual({ membership: 'knock' });
+
+    const signed = peer.sign({ ...event, origin: 'm.test' }, '11');
+    const answer = await peer.request(
+      'a.test',
+      'PUT',
+      matrixPath`/_matrix/federation/v1/send_knock/${roomId}/${signed.eventId}`,
+      signed.pdu,
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body['knock_room_state']).toContainEqual(
+      expect.objectContaining({ type: 'm.room.join_rules', content: { join_rule: 'knock' } }),
+    );
+    const member = await call(
+      a,
+      alice,
+      'GET',
+      `${V3}/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(eve)}`,
+    );
+    expect(member['membership']).toBe('knock');
+  });
+
+  it('refuses rooms without knocking and servers that do not support the room version', async () => {
+    const closed = await roomWithJoinRule('invite');
+    const refused = await peer.request(
+      'a.test',
+      'GET',
+      `${matrixPath`/_matrix/federation/v1/make_knock/${closed}/${eve}`}?ver=11`,
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.body['errcode']).toBe('M_FORBIDDEN');
+    const open = await roomWithJoinRule('knock');
+    const version = await peer.request(
+      'a.test',
+      'GET',
+      `${matrixPath`/_matrix/federation/v1/make_knock/${open}/${eve}`}?ver=6`,
+    );
+    expect(version.status).toBe(400);
+    expect(version.body['errcode']).toBe('M_INCOMPATIBLE_ROOM_VERSION');
+  });
+});
