@@ -28,10 +28,11 @@ let browser: Browser;
 let bob: WeftClient;
 
 beforeAll(async () => {
+  // First, so a machine without Chromium fails at once, saying how to install it.
+  browser = await launchChromium();
   server = await startTestServer();
   storePath = join(tempDir(), 'alice-web.db');
   web = await startWeftWeb(storePath, server.url, PASSPHRASE);
-  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
