@@ -331,10 +331,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       else res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    // E.g. the port is taken: close the store again before reporting it.
+    await (session?.close() ?? client.close());
+    throw error;
+  }
   bound = (server.address() as AddressInfo).port;
   guard = new AccessGuard(token, bound, hostsFor(host, bound));
   const base = `http://${hostsFor(host, bound)[0]}`;
