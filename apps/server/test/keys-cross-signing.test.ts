@@ -6,6 +6,7 @@
  * room-mates' `device_lists.changed`. Over federation (real TLS), a user on another server sees
  * the master and self-signing keys. Responses are checked against the spec's OpenAPI schemas.
  */
+import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFederation, type TestFederation } from './federation-harness.ts';
@@ -16,7 +17,7 @@ import {
   newIdentity,
   signingKeysBody,
 } from './keys-cross-signing-suite.ts';
-import { call, createRoom, sync, type TestUser } from './sync-helpers.ts';
+import { call, createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 
@@ -74,5 +75,18 @@ describe('cross-signing keys over federation', () => {
     expect(body['self_signing_keys'][alice.userId]['usage']).toEqual(['self_signing']);
     expect(body['user_signing_keys']).toEqual({});
     expect(Object.keys(body['device_keys'][alice.userId])).toEqual([alice.deviceId]);
+  });
+
+  it('includes master and self-signing keys in user/devices', async () => {
+    const devices = await b.services.federation.client.request<Json>(
+      'a.test',
+      'GET',
+      matrixPath`/_matrix/federation/v1/user/devices/${alice.userId}`,
+      undefined,
+      { retry: false },
+    );
+    expect(devices['master_key']['usage']).toEqual(['master']);
+    expect(devices['self_signing_key']['usage']).toEqual(['self_signing']);
+    expect(devices['user_signing_key']).toBeUndefined();
   });
 });

@@ -67,7 +67,9 @@ export async function userDevices(
 ): Promise<Record<string, unknown>> {
   requireLocal(sources, userId, 'userId');
   if (!(await sources.accounts.userExists(userId))) throw MatrixError.notFound('Unknown user');
-  const { deviceKeys } = await sources.e2eKeys.query(new Map([[userId, []]]));
+  const { deviceKeys, masterKeys, selfSigningKeys } = await sources.e2eKeys.query(
+    new Map([[userId, []]]),
+  );
   const keysOf = deviceKeys[userId] ?? {};
   const devices = (await sources.accounts.listDevices(userId)).map((device) => {
     const entry: Record<string, unknown> = { device_id: device.device_id };
@@ -83,6 +85,9 @@ export async function userDevices(
     user_id: userId,
     stream_id: await currentStreamPosition(sources.rooms.ctx.db),
     devices,
+    // Spec: the user's cross-signing master and self-signing keys, when they have them.
+    ...(masterKeys[userId] !== undefined ? { master_key: masterKeys[userId] } : {}),
+    ...(selfSigningKeys[userId] !== undefined ? { self_signing_key: selfSigningKeys[userId] } : {}),
   };
 }
 
