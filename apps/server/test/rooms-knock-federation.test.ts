@@ -1,8 +1,10 @@
 /**
- * Knocking over federation, the resident server's half (server-server-api "Knocking upon a
- * room"): a peer server asks `make_knock` for a template, signs it and hands it back through
- * `send_knock`, gets the room's stripped state, and the knock is in the room on A. Rooms that do
- * not allow knocking, and knocking servers that do not name the room's version, are refused.
+ * Knocking over federation (server-server-api "Knocking upon a room"). The resident half: a
+ * peer server asks `make_knock` for a template, signs it and hands it back through `send_knock`,
+ * gets the room's stripped state, and the knock is in the room on A; rooms that do not allow
+ * knocking, and knocking servers that do not name the room's version, are refused. The knocking
+ * half: a user of B knocks on A's room through `POST /knock`, sees it in `rooms.knock`, and joins
+ * once invited.
  */
 import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +26,9 @@ const eve = '@eve:m.test';
 let federation: TestFederation;
 let peer: TestPeer;
 let a: TestServer;
+let b: TestServer;
 let alice: TestUser;
+let bob: TestUser;
 
 async function roomWithJoinRule(joinRule: string): Promise<string> {
   return (
@@ -41,13 +45,15 @@ async function roomWithJoinRule(joinRule: string): Promise<string> {
 beforeAll(async () => {
   const ca = createTestCa();
   const peerPort = await freePort();
-  federation = await startFederation(['a.test'], {
+  federation = await startFederation(['a.test', 'b.test'], {
     ca,
     extraHosts: { 'm.test': `127.0.0.1:${peerPort}` },
   });
   peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
   a = federation.server('a.test');
   alice = await a.client.registerUser('alice');
+  b = federation.server('b.test');
+  bob = await b.client.registerUser('bob');
 }, 60_000);
 
 afterAll(async () => {
@@ -106,5 +112,43 @@ describe('make_knock and send_knock', () => {
     );
     expect(version.status).toBe(400);
     expect(version.body['errcode']).toBe('M_INCOMPATIBLE_ROOM_VERSION');
+  });
+});
+
+describe('knocking from another server', () => {
+  it('knocks through the resident server, shows knock_state, and joins after an invite', async () => {
+    const roomId = await roomWithJoinRule('knock');
+    const knocked = await call(
+      b,
+      bob,
+      'POST',
+      `${V3}/knock/${encodeURIComponent(roomId)}?via=a.test`,
+      { reason: 'from afar' },
+    );
+    expect(knocked).toEqual({ room_id: roomId });
+    const bobSync = await call(b, bob, 'GET', `${V3}/sync`);
+    const knockState = bobSync['rooms']['knock'][roomId]['knock_state']['events'] as Json[];
+    expect(knockState).toContainEqual(
+      expect.objectContaining({ type: 'm.room.join_rules', content: { join_rule: 'knock' } }),
+    );
+    const onA = await call(
+      a,
+      alice,
+      'GET',
+      `${V3}/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId)}`,
+    );
+    expect(onA).toMatchObject({ membership: 'knock', reason: 'from afar' });
+
+    await call(a, alice, 'POST', `${V3}/rooms/${encodeURIComponent(roomId)}/invite`, {
+      user_id: bob.userId,
+    });
+    await call(b, bob, 'POST', `${V3}/join/${encodeURIComponent(roomId)}?via=a.test`, {});
+    const members = await call(
+      a,
+      alice,
+      'GET',
+      `${V3}/rooms/${encodeURIComponent(roomId)}/joined_members`,
+    );
+    expect(Object.keys(members['joined']).sort()).toEqual([alice.userId, bob.userId].sort());
   });
 });

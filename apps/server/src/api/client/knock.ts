@@ -8,31 +8,46 @@ import { knockRoom } from '../../services/rooms/knock.ts';
 import { optionalString, parseRoomAlias, parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
-/** Registers `POST /knock/{roomIdOrAlias}` (rooms on this server; aliases of this server). */
+/**
+ * Registers `POST /knock/{roomIdOrAlias}`: a room on this server directly, a room this server is
+ * not in through `make_knock`/`send_knock` on `via` (and the alias' or room ID's server).
+ */
 export function registerKnock(app: ClientApp, services: Services): void {
-  const { rooms, federationQueries } = services;
+  const { rooms, federationQueries, federationMembership } = services;
   clientEndpoint(app, {
     method: 'POST',
     path: '/knock/:roomIdOrAlias',
     auth: 'user',
     body: 'optional-json',
     rateLimit: true,
-    handler: async ({ params, body, user }) => {
+    handler: async ({ params, query, body, user }) => {
       const target = params.roomIdOrAlias;
+      // Spec: `via` (and the deprecated `server_name`) name servers to knock through.
+      const via = [...query.getAll('via'), ...query.getAll('server_name')];
       let roomId: string;
       if (target.startsWith('#')) {
         const alias = parseRoomAlias(target);
-        const resolved = federationQueries.isRemote(alias)
-          ? (await federationQueries.remoteAlias(alias))?.roomId
-          : await resolveAlias(rooms, alias);
-        if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
-        roomId = resolved;
+        if (federationQueries.isRemote(alias)) {
+          const resolved = await federationQueries.remoteAlias(alias);
+          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
+          roomId = resolved.roomId;
+          via.push(...resolved.servers);
+        } else {
+          const resolved = await resolveAlias(rooms, alias);
+          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
+          roomId = resolved;
+        }
       } else {
         roomId = parseRoomId(target);
       }
-      return {
-        room_id: await knockRoom(rooms, roomId, user.userId, optionalString(body, 'reason')),
-      };
+      const reason = optionalString(body, 'reason');
+      const remote =
+        services.ctx.config.federation.enabled &&
+        (await federationMembership.needsRemoteJoin(roomId));
+      const knocked = remote
+        ? await federationMembership.knockRemote(roomId, user.userId, via, reason)
+        : await knockRoom(rooms, roomId, user.userId, reason);
+      return { room_id: knocked };
     },
   });
 }

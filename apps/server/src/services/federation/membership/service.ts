@@ -15,6 +15,7 @@ import { type MembershipTemplate, membershipTemplate } from './event-template.ts
 import { receiveInvite, remoteInviteState } from './receive-invite.ts';
 import { inviteRemoteUser } from './remote-invite.ts';
 import { joinRemoteRoom } from './remote-join.ts';
+import { knockRemoteRoom } from './remote-knock.ts';
 import { rejectRemoteInvite } from './remote-leave.ts';
 import type { FederationDeps } from './types.ts';
 
@@ -174,6 +175,16 @@ export class FederationMembershipService {
     const invite = await remoteInviteState(this.#rooms, roomId, userId);
     const servers = invite === undefined ? via : [...via, invite.inviterServer];
     return joinRemoteRoom(this.#rooms, this.deps, { roomId, userId, via: servers, reason });
+  }
+
+  /** Knocks as local `userId` on a room this server is not in (see remote-knock.ts). */
+  knockRemote(
+    roomId: string,
+    userId: string,
+    via: readonly string[],
+    reason?: string,
+  ): Promise<string> {
+    return knockRemoteRoom(this.#rooms, this.deps, { roomId, userId, via, reason });
   }
 
   /** Rejects local `userId`'s invite to a room this server is not in. */
