@@ -151,4 +151,20 @@ describe('knocking from another server', () => {
     );
     expect(Object.keys(members['joined']).sort()).toEqual([alice.userId, bob.userId].sort());
   });
+
+  it('withdraws a knock by leaving, through the server it knocked through', async () => {
+    const roomId = await roomWithJoinRule('knock');
+    const enc = encodeURIComponent;
+    await call(b, bob, 'POST', `${V3}/knock/${enc(roomId)}?via=a.test`, {});
+    await call(b, bob, 'POST', `${V3}/rooms/${enc(roomId)}/leave`, {});
+    const onA = await call(
+      a,
+      alice,
+      'GET',
+      `${V3}/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId)}`,
+    );
+    expect(onA['membership']).toBe('leave');
+    const bobSync = await call(b, bob, 'GET', `${V3}/sync`);
+    expect(bobSync['rooms']?.['knock']?.[roomId]).toBeUndefined();
+  });
 });
