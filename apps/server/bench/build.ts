@@ -5,13 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
-/** Builds `dist/` (tsup) once per benchmark process. */
-let built = false;
+/** Builds `dist/` (tsup), right before a benchmark starts its server. */
 export function buildServer(): void {
-  if (built) return;
   execFileSync('npx', ['tsup', '--silent'], {
     cwd: resolve(import.meta.dirname, '..'),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  built = true;
 }

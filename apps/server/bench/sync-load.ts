@@ -55,7 +55,8 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
       '--listen',
       '127.0.0.1:0',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // The build made just now, even if someone edits src/ while the benchmark runs.
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WEFT_SERVER_SOURCE: '0' } },
   );
   const url = await new Promise<string>((ok, fail) => {
     let buffer = '';

@@ -8,7 +8,8 @@
 // (`process.execve`: same PID, no wrapper process). Without a build — or when
 // `src/` has changed since it, so a stale build never runs — it falls back to the source
 // (Node ≥ 22.18 strips types; `--conditions=weft-source` resolves the workspace packages to their
-// source too) in a child process, passing signals on so a SIGTERM still shuts down gracefully.
+// source too), also by re-executing itself (a child process with signals passed on where Node
+// lacks `process.execve`).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -30,11 +31,17 @@ function newestMtime(dir) {
   return newest;
 }
 
-const fresh = existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(root, 'src'));
+// WEFT_SERVER_SOURCE=1 forces the source, =0 the build (benchmarks build right before they run,
+// so files others edit meanwhile must not send them to the source).
+const forced = process.env.WEFT_SERVER_SOURCE;
+const useBuild =
+  existsSync(built) &&
+  forced !== '1' &&
+  (forced === '0' || statSync(built).mtimeMs >= newestMtime(join(root, 'src')));
 const missingFlags = SERVER_NODE_FLAGS.filter(
   (flag) => !process.execArgv.some((given) => given.startsWith(flag.split('=')[0])),
 );
-if (fresh && process.env.WEFT_SERVER_SOURCE !== '1') {
+if (useBuild) {
   if (missingFlags.length > 0 && typeof process.execve === 'function') {
     process.execve(process.execPath, [
       process.execPath,
@@ -46,21 +53,26 @@ if (fresh && process.env.WEFT_SERVER_SOURCE !== '1') {
   }
   await import(built);
 } else {
-  process.stderr.write(
-    existsSync(built)
-      ? 'weft-server: src/ changed since the build; running from source (npm run build -w apps/server)\n'
-      : 'weft-server: no build; running from source (npm run build -w apps/server for the built server)\n',
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=weft-source',
-      ...SERVER_NODE_FLAGS,
-      join(root, 'src/main.ts'),
-      ...process.argv.slice(2),
-    ],
-    { stdio: 'inherit' },
-  );
+  if (forced !== '1') {
+    process.stderr.write(
+      existsSync(built)
+        ? 'weft-server: src/ changed since the build; running from source (npm run build -w apps/server)\n'
+        : 'weft-server: no build; running from source (npm run build -w apps/server for the built server)\n',
+    );
+  }
+  const args = [
+    '--conditions=weft-source',
+    ...SERVER_NODE_FLAGS,
+    ...process.execArgv,
+    join(root, 'src/main.ts'),
+    ...process.argv.slice(2),
+  ];
+  if (typeof process.execve === 'function') {
+    // Become the server (same PID, signals reach it directly).
+    process.execve(process.execPath, [process.execPath, ...args]);
+  }
+  // Node without `process.execve`: a child process, with signals passed on.
+  const child = spawn(process.execPath, args, { stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => child.kill(signal));
   }

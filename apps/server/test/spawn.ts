@@ -88,7 +88,11 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<SpawnedSe
       '--server-name',
       serverName,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // `built`: the build, even when src/ was edited after it (callers build right before).
+      ...(options.built ? { env: { ...process.env, WEFT_SERVER_SOURCE: '0' } } : {}),
+    },
   );
   let output = '';
   const keep = (chunk: Buffer) => {
