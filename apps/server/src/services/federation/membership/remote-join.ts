@@ -7,7 +7,8 @@
  * 2. fill in the user's profile, `origin` and `origin_server_ts`, sign it (@weft/signing
  *    `signEvent`) and compute its event ID;
  * 3. `PUT /v2/send_join` it to the same server;
- * 4. verify the returned state and auth chain (verify-room-state.ts) and the join against them;
+ * 4. verify the returned state and auth chain (verify-room-state.ts; the per-PDU checks of a big
+ *    answer on worker threads, verify-parallel.ts) and the join against them;
  * 5. store the room locally (store-remote-room.ts).
  */
 import { checkAuth, type DagEvent, STABLE_ROOM_VERSIONS, stateKeyOf } from '@weft/dag';
@@ -19,8 +20,8 @@ import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { signMembershipTemplate } from './sign-template.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
 import { type FederationDeps, withOwnKey } from './types.ts';
+import { verifyRoomStateParallel } from './verify-parallel.ts';
 import type { VerifiedPdu } from './verify-received.ts';
-import { verifyRoomState } from './verify-room-state.ts';
 
 /** Candidate resident servers of `roomId`: the given ones, then the room ID's own, never us. */
 export function candidateServers(
@@ -124,8 +125,13 @@ async function joinThrough(
   const lookup = await deps.keys([...state, ...chain]);
   const keysFetched = performance.now();
   const cpuBefore = process.cpuUsage();
-  const verified = verifyRoomState(state, chain, rules, withOwnKey(rooms.ctx, lookup));
-  // Synchronous, so this process's CPU time over it is the verification's own.
+  const verified = await verifyRoomStateParallel(
+    state,
+    chain,
+    rules,
+    withOwnKey(rooms.ctx, lookup),
+  );
+  // The process's CPU time, worker threads included (nothing else runs much during a join).
   const verifyCpu = process.cpuUsage(cpuBefore);
   const checked = performance.now();
   const join: VerifiedPdu = {

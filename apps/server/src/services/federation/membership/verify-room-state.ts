@@ -54,6 +54,21 @@ export function verifyRoomState(
       }
     }
   }
+  return acceptByAuthRules(received, stateIds, rejected, rules);
+}
+
+/**
+ * The second half of the check, once every PDU passed format, signature and hash checks:
+ * `received` (in auth chain, then state order) through the authorization rules against its own
+ * auth events, from the create event up; `stateIds` names the state events among them.
+ */
+export function acceptByAuthRules(
+  received: ReadonlyMap<string, VerifiedPdu>,
+  stateIds: readonly string[],
+  rejectedBefore: number,
+  rules: RoomVersionRules,
+): VerifiedRoomState {
+  let rejected = rejectedBefore;
   const create = [...received.values()].find(
     (e) => e.dag.type === 'm.room.create' && e.dag.state_key === '',
   );

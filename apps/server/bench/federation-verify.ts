@@ -1,0 +1,111 @@
+/**
+ * The verification of a send_join answer alone, in-thread (`verifyRoomState`) against worker
+ * threads (`verifyRoomStateParallel`), alternating in one process so machine load hits both
+ * alike: WEFT_BENCH_JOIN_STATE (default 30,000) member joins signed by one server, plus the
+ * room's first events as the auth chain. Prints wall and CPU time (process-wide, workers
+ * included) of each run.
+ *
+ * Run: `node --conditions=weft-source bench/federation-verify.ts` from apps/server.
+ */
+import { computeEventId, generateSigningKey, signEvent } from '@weft/signing';
+
+import { verifyRoomStateParallel } from '../src/services/federation/membership/verify-parallel.ts';
+import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
+import { rulesOf } from '../src/services/rooms/service.ts';
+
+const N = Number(process.env['WEFT_BENCH_JOIN_STATE'] ?? 30_000);
+const rules = rulesOf('10');
+const key = generateSigningKey();
+const server = 'c.test';
+const room = '!room:c.test';
+const creator = `@creator:${server}`;
+
+function event(fields: Record<string, unknown>, depth: number, prev: string[], auth: string[]) {
+  const pdu = signEvent(
+    {
+      ...fields,
+      auth_events: auth,
+      prev_events: prev,
+      depth,
+      origin: server,
+      origin_server_ts: depth,
+      room_id: room,
+    },
+    rules.id,
+    server,
+    key,
+  );
+  return { pdu, id: computeEventId(pdu, rules.id) };
+}
+
+const create = event(
+  {
+    type: 'm.room.create',
+    state_key: '',
+    sender: creator,
+    content: { creator, room_version: '10' },
+  },
+  1,
+  [],
+  [],
+);
+const join = event(
+  { type: 'm.room.member', state_key: creator, sender: creator, content: { membership: 'join' } },
+  2,
+  [create.id],
+  [create.id],
+);
+const power = event(
+  {
+    type: 'm.room.power_levels',
+    state_key: '',
+    sender: creator,
+    content: { users: { [creator]: 100 } },
+  },
+  3,
+  [join.id],
+  [create.id, join.id],
+);
+const rule = event(
+  { type: 'm.room.join_rules', state_key: '', sender: creator, content: { join_rule: 'public' } },
+  4,
+  [power.id],
+  [create.id, join.id, power.id],
+);
+const chain = [create.pdu, join.pdu, power.pdu, rule.pdu];
+const state: unknown[] = [...chain];
+let prev = rule.id;
+for (let i = 0; i < N; i++) {
+  const user = `@m${i}:${server}`;
+  const member = event(
+    { type: 'm.room.member', state_key: user, sender: user, content: { membership: 'join' } },
+    5 + i,
+    [prev],
+    [create.id, power.id, rule.id],
+  );
+  state.push(member.pdu);
+  prev = member.id;
+}
+// As received: parsed from JSON, as the transport hands them over.
+const received = JSON.parse(JSON.stringify({ state, chain })) as {
+  state: unknown[];
+  chain: unknown[];
+};
+const lookup = () => key.publicKey;
+
+for (let round = 0; round < 3; round++) {
+  for (const [name, run] of [
+    ['in-thread', async () => verifyRoomState(received.state, received.chain, rules, lookup)],
+    ['workers', () => verifyRoomStateParallel(received.state, received.chain, rules, lookup)],
+  ] as const) {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const result = await run();
+    const wall = performance.now() - start;
+    const used = process.cpuUsage(cpu);
+    console.log(
+      `${name.padEnd(9)} ${result.state.size} state events verified: wall ${Math.round(wall)} ms, ` +
+        `CPU ${Math.round((used.user + used.system) / 1000)} ms`,
+    );
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Checking a big send_join answer on every core: the per-PDU checks (event ID, format,
+ * signatures, content hash — verify-received.ts) run in worker threads (verify-worker.ts), each
+ * on a share of the PDUs; the authorization walk (verify-room-state.ts `acceptByAuthRules`) then
+ * runs here, as it needs every event. Ed25519 verification is most of a join's CPU time
+ * (≈ 90 µs a signature: a 30,000-event state is ≈ 2.7 s of one core), and it is independent per
+ * event, so this is where more cores pay.
+ *
+ * Small answers (< {@link PARALLEL_MIN_EVENTS}) are checked in this thread; so is everything
+ * when a worker cannot start (e.g. a bundled build without the worker file): same verdicts,
+ * one core.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+import type { RoomVersionRules } from '@weft/dag';
+import type { KeyLookup } from '@weft/signing';
+
+import type { VerifiedPdu } from './verify-received.ts';
+import { acceptByAuthRules, type VerifiedRoomState, verifyRoomState } from './verify-room-state.ts';
+import type { VerifyJob, VerifyOutcome } from './verify-worker.ts';
+
+/** Below this many PDUs, starting workers costs more than it saves. */
+export const PARALLEL_MIN_EVENTS = 2_000;
+const MAX_WORKERS = 4;
+const SOURCE_CONDITION = '--conditions=weft-source';
+
+/** `verifyRoomState` with the per-PDU checks spread over worker threads. */
+export async function verifyRoomStateParallel(
+  state: readonly unknown[],
+  authChain: readonly unknown[],
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+  workers = Math.min(MAX_WORKERS, availableParallelism()),
+  /** `throw` only in tests, to prove the workers ran rather than the fallback. */
+  onWorkerFailure: 'fallback' | 'throw' = 'fallback',
+): Promise<VerifiedRoomState> {
+  if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 2) {
+    return verifyRoomState(state, authChain, rules, keyLookup);
+  }
+  // State events usually come twice (in `state` and `auth_chain`): check identical copies once.
+  const unique: unknown[] = [];
+  const texts: string[] = [];
+  const indexOfText = new Map<string, number>();
+  const positions = (list: readonly unknown[]): number[] =>
+    list.map((raw) => {
+      const text = JSON.stringify(raw) ?? 'null';
+      let index = indexOfText.get(text);
+      if (index === undefined) {
+        index = unique.length;
+        unique.push(raw);
+        texts.push(text);
+        indexOfText.set(text, index);
+      }
+      return index;
+    });
+  const chainAt = positions(authChain);
+  const stateAt = positions(state);
+
+  let outcomes: VerifyOutcome[];
+  try {
+    outcomes = await runInWorkers(unique, texts, rules.id, keyLookup, workers);
+  } catch (error) {
+    if (onWorkerFailure === 'throw') throw error;
+    return verifyRoomState(state, authChain, rules, keyLookup);
+  }
+
+  const received = new Map<string, VerifiedPdu>();
+  let rejected = 0;
+  const idAt: Array<string | undefined> = [];
+  const seen = new Set<number>();
+  for (const index of [...chainAt, ...stateAt]) {
+    if (seen.has(index)) continue;
+    seen.add(index);
+    const outcome = outcomes[index];
+    if (outcome === undefined || 'rejected' in outcome) {
+      rejected++;
+      continue;
+    }
+    idAt[index] = outcome.eventId;
+    if (received.has(outcome.eventId)) continue;
+    const { event_id: _ignored, ...asReceived } = unique[index] as Record<string, unknown>;
+    const pdu = outcome.redacted ?? asReceived;
+    received.set(outcome.eventId, {
+      eventId: outcome.eventId,
+      pdu,
+      dag: { ...(pdu as unknown as VerifiedPdu['dag']), event_id: outcome.eventId },
+      ...(outcome.redacted === undefined ? {} : { redacted: true as const }),
+    });
+  }
+  const stateIds = stateAt.flatMap((index) => idAt[index] ?? []);
+  return acceptByAuthRules(received, stateIds, rejected, rules);
+}
+
+/** The keys `events`' signatures name, and per event those that differ at its timestamp. */
+function keysFor(
+  events: readonly unknown[],
+  keyLookup: KeyLookup,
+): Pick<VerifyJob, 'keys'> & {
+  overrides: Map<number, Map<string, Uint8Array | string | undefined>>;
+} {
+  const keys = new Map<string, Uint8Array | string>();
+  const overrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
+  events.forEach((raw, i) => {
+    const { signatures, origin_server_ts: ts } = (raw ?? {}) as Record<string, unknown>;
+    if (typeof signatures !== 'object' || signatures === null) return;
+    for (const [entity, byKey] of Object.entries(signatures)) {
+      if (typeof byKey !== 'object' || byKey === null) continue;
+      for (const keyId of Object.keys(byKey)) {
+        const id = `${entity}\u0000${keyId}`;
+        const base = keyLookup(entity, keyId, undefined);
+        if (base !== undefined) keys.set(id, base);
+        // An old key answers only for events signed before it expired.
+        const atTs = keyLookup(entity, keyId, typeof ts === 'number' ? ts : undefined);
+        if (atTs !== base) {
+          const forEvent = overrides.get(i) ?? new Map<string, Uint8Array | string | undefined>();
+          forEvent.set(id, atTs);
+          overrides.set(i, forEvent);
+        }
+      }
+    }
+  });
+  return { keys, overrides };
+}
+
+/** Splits `events` over `count` workers; resolves to one outcome per event, in order. */
+async function runInWorkers(
+  events: readonly unknown[],
+  texts: readonly string[],
+  roomVersion: string,
+  keyLookup: KeyLookup,
+  count: number,
+): Promise<VerifyOutcome[]> {
+  const { keys, overrides } = keysFor(events, keyLookup);
+  const size = Math.ceil(events.length / count);
+  const shares = Array.from({ length: count }, (_, w) => {
+    const start = w * size;
+    const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
+    for (const [i, forEvent] of overrides) {
+      if (i >= start && i < start + size) shareOverrides.set(i - start, forEvent);
+    }
+    const job: VerifyJob = {
+      roomVersion,
+      keys,
+      events: texts.slice(start, start + size),
+      overrides: shareOverrides,
+    };
+    return job;
+  });
+  const results = await Promise.all(shares.map((job) => runWorker(job)));
+  return results.flat();
+}
+
+/**
+ * The worker pool: started at the first big join and kept (unreferenced, so it never holds the
+ * process open) — a worker costs ≈ 0.3 s of CPU to load its modules, and its compiled code gets
+ * faster with use. One job per worker at a time; a worker that fails is dropped.
+ */
+const idle: Worker[] = [];
+
+function runWorker(job: VerifyJob): Promise<VerifyOutcome[]> {
+  const worker = idle.pop() ?? startWorker();
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (outcomes: VerifyOutcome[]): void => {
+      done();
+      idle.push(worker);
+      resolve(outcomes);
+    };
+    const onError = (error: Error): void => {
+      done();
+      void worker.terminate();
+      reject(error);
+    };
+    const onExit = (code: number): void => {
+      done();
+      reject(new Error(`verify worker exited with ${code}`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(job);
+  });
+}
+
+function startWorker(): Worker {
+  // The worker resolves the workspace packages to their source, as this process does when it
+  // runs from source (a test runner's process may resolve them by aliases instead).
+  const execArgv = process.execArgv.includes(SOURCE_CONDITION)
+    ? process.execArgv
+    : [...process.execArgv, SOURCE_CONDITION];
+  const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { execArgv });
+  worker.unref();
+  return worker;
+}

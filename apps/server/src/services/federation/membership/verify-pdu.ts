@@ -1,0 +1,66 @@
+/**
+ * The per-PDU checks of verify-received.ts without its HTTP errors, so worker threads
+ * (verify-worker.ts) can run them without loading the HTTP stack: spec server-server-api "Checks
+ * performed on receipt of a PDU", steps 1–3 — event ID (reference hash) and format, the
+ * signatures, the content hash (the redacted copy is kept on a mismatch).
+ */
+import { checkPduFormat, DagError, type DagEvent, type RoomVersionRules } from '@weft/dag';
+import { computeEventId, type JsonObject, type KeyLookup, verifyEvent } from '@weft/signing';
+
+/** A received PDU that passed the signature and hash checks. */
+export interface VerifiedPdu {
+  readonly eventId: string;
+  /** The PDU to store: as received, or its redacted copy when the content hash was wrong. */
+  readonly pdu: Record<string, unknown>;
+  readonly dag: DagEvent;
+  /** Set when `pdu` is the redacted copy (the content hash did not match). */
+  readonly redacted?: true;
+}
+
+/** Why a PDU failed: bad JSON/format (400) or a signature problem (403). */
+export interface PduFault {
+  readonly fault: 'bad-json' | 'forbidden';
+  readonly message: string;
+}
+
+/** Checks `raw`; `knownEventId` is its reference hash when the caller already computed it. */
+export function checkReceivedPdu(
+  raw: unknown,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+  knownEventId?: string,
+): VerifiedPdu | PduFault {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { fault: 'bad-json', message: 'An event must be a JSON object' };
+  }
+  // An `event_id` key is not part of v4+ events; drop it so the reference hash decides the ID.
+  const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
+  let eventId: string;
+  try {
+    eventId = knownEventId ?? computeEventId(pdu as JsonObject, rules.id);
+    checkPduFormat(pdu, rules, { eventId });
+  } catch (error) {
+    if (DagError.isInstance(error)) {
+      return { fault: 'bad-json', message: `Invalid event: ${error.message}` };
+    }
+    return { fault: 'bad-json', message: 'Invalid event' };
+  }
+  const verification = verifyEvent(pdu as JsonObject, rules.id, keyLookup);
+  switch (verification.status) {
+    case 'valid':
+      return { eventId, pdu, dag: { ...(pdu as unknown as DagEvent), event_id: eventId } };
+    case 'redact': {
+      const redacted = verification.redacted;
+      return {
+        eventId,
+        pdu: redacted,
+        dag: { ...(redacted as unknown as DagEvent), event_id: eventId },
+        redacted: true,
+      };
+    }
+    case 'missing-key':
+      return { fault: 'forbidden', message: `No verify key known for ${verification.entity}` };
+    default:
+      return { fault: 'forbidden', message: `Bad signature on event ${eventId}` };
+  }
+}

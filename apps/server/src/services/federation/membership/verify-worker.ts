@@ -1,0 +1,51 @@
+/**
+ * A worker thread of verify-parallel.ts: runs the per-PDU checks (verify-pdu.ts: event ID,
+ * format, signatures, content hash) on its share of a send_join answer and posts one result per
+ * PDU. PDUs travel as JSON text (a string copies far faster between threads than an object tree)
+ * and only event IDs come back, plus the redacted copy of a PDU whose hash failed. It imports
+ * no HTTP code, so it starts quickly, and keeps no state between jobs; keys come with the job.
+ */
+import { parentPort } from 'node:worker_threads';
+
+import { roomVersionRules } from '@weft/dag';
+import type { KeyLookup } from '@weft/signing';
+
+import { checkReceivedPdu } from './verify-pdu.ts';
+
+/** What the main thread sends: the PDUs and the verify keys their signatures name. */
+export interface VerifyJob {
+  readonly roomVersion: string;
+  /** `entity\0keyId` → key, as the main thread's lookup answers it without a timestamp. */
+  readonly keys: ReadonlyMap<string, Uint8Array | string>;
+  /** The PDUs as JSON text. */
+  readonly events: readonly string[];
+  /** Per PDU (same index), keys whose answer differs at that PDU's `origin_server_ts`. */
+  readonly overrides: ReadonlyMap<number, ReadonlyMap<string, Uint8Array | string | undefined>>;
+}
+
+/** One PDU's outcome: its event ID (and the redacted copy when its hash failed), or rejected. */
+export type VerifyOutcome =
+  | { readonly eventId: string; readonly redacted?: Record<string, unknown> }
+  | { readonly rejected: true };
+
+/** Runs `job`. */
+export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
+  const rules = roomVersionRules(job.roomVersion);
+  if (rules === undefined) return job.events.map(() => ({ rejected: true }));
+  return job.events.map((text, i) => {
+    const overrides = job.overrides.get(i);
+    const lookup: KeyLookup = (entity, keyId) => {
+      const id = `${entity}\u0000${keyId}`;
+      return overrides?.has(id) ? overrides.get(id) : job.keys.get(id);
+    };
+    const outcome = checkReceivedPdu(JSON.parse(text) as unknown, rules, lookup);
+    if ('fault' in outcome) return { rejected: true };
+    return outcome.redacted
+      ? { eventId: outcome.eventId, redacted: outcome.pdu }
+      : { eventId: outcome.eventId };
+  });
+}
+
+parentPort?.on('message', (job: VerifyJob) => {
+  parentPort?.postMessage(runVerifyJob(job));
+});
