@@ -254,3 +254,84 @@ export async function startFederation(
   };
   return federation;
 }
+
+/**
+ * Polls `check` every `everyMs` until it returns true; throws naming `what` after `ms`.
+ * Delivery between servers is asynchronous (the outbound queue sends transactions in the
+ * background), so federation tests wait for an observable result instead of sleeping.
+ */
+export async function eventually(
+  check: () => Promise<boolean>,
+  what: string,
+  ms = 30_000,
+  everyMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A registered user of one test server (what `TestClient.registerUser` returns). */
+export type FederatedUser = Awaited<ReturnType<TestClient['registerUser']>>;
+
+/**
+ * `user` of `server` joins `roomId` through the resident server `via` (client-server API
+ * `POST /join/{roomIdOrAlias}?via=`, which runs make_join/send_join before it answers: spec
+ * server-server-api "Joining Rooms"). Throws unless the join answers 200.
+ */
+export async function joinVia(
+  server: TestServer,
+  user: FederatedUser,
+  roomId: string,
+  via: string,
+): Promise<void> {
+  const response = await server.client.request(
+    'POST',
+    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=${encodeURIComponent(via)}`,
+    { body: {}, token: user.accessToken },
+  );
+  if (response.status !== 200) {
+    throw new Error(
+      `join ${roomId} via ${via}: ${response.status} ${JSON.stringify(response.body)}`,
+    );
+  }
+}
+
+/**
+ * The usual room of a federation test: registers `[server, localpart]` for every entry of
+ * `members` (in order), the first creates a `public_chat` room on its server (`createContent`
+ * is merged into the createRoom body), and every other one joins it over federation through
+ * the first's server. Returns the room ID and the users, in the order of `members`.
+ */
+export async function joinedRoomAcross<
+  const Members extends readonly (readonly [server: string, localpart: string])[],
+>(
+  federation: TestFederation,
+  members: Members,
+  createContent: Record<string, unknown> = {},
+): Promise<{ roomId: string; users: { -readonly [K in keyof Members]: FederatedUser } }> {
+  const users: FederatedUser[] = [];
+  for (const [server, localpart] of members) {
+    users.push(await federation.client(server).registerUser(localpart));
+  }
+  const [first, ...rest] = members;
+  const creator = users[0];
+  if (first === undefined || creator === undefined) throw new Error('joinedRoomAcross: no members');
+  const created = await federation
+    .client(first[0])
+    .request('POST', '/_matrix/client/v3/createRoom', {
+      body: { preset: 'public_chat', ...createContent },
+      token: creator.accessToken,
+    });
+  if (created.status !== 200) {
+    throw new Error(`createRoom on ${first[0]}: ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  const roomId = String(created.body['room_id']);
+  for (const [i, [server]] of rest.entries()) {
+    await joinVia(federation.server(server), users[i + 1] as FederatedUser, roomId, first[0]);
+  }
+  return { roomId, users: users as { -readonly [K in keyof Members]: FederatedUser } };
+}

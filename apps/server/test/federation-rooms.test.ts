@@ -9,19 +9,15 @@ import { createHash } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import {
+  eventually,
+  joinedRoomAcross,
+  joinVia,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { call, createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
-
-/** Polls `check` until it returns true (delivery is asynchronous). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 /** The room's message bodies in this server's timeline order. */
 async function bodies(server: TestServer, roomId: string): Promise<string[]> {
@@ -66,16 +62,13 @@ describe('two servers (a.test, b.test)', () => {
     federation = await startFederation(['a.test', 'b.test']);
     a = federation.server('a.test');
     b = federation.server('b.test');
-    alice = await a.client.registerUser('alice');
-    bob = await b.client.registerUser('bob');
-    roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    await call(
-      b,
-      bob,
-      'POST',
-      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-      {},
-    );
+    ({
+      roomId,
+      users: [alice, bob],
+    } = await joinedRoomAcross(federation, [
+      ['a.test', 'alice'],
+      ['b.test', 'bob'],
+    ]));
   }, 60_000);
 
   afterAll(async () => {
@@ -131,22 +124,16 @@ describe('three servers (a.test, b.test, c.test)', () => {
       TestServer,
     ];
     const start = Date.now() - 1;
-    const alice = await a.client.registerUser('alice');
-    const bob = await b.client.registerUser('bob');
-    const carol = await c.client.registerUser('carol');
-    const roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    const join = (server: TestServer, user: TestUser) =>
-      call(
-        server,
-        user,
-        'POST',
-        `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-        {},
-      );
-    const leaver = await c.client.registerUser('leaver');
-    await join(b, bob);
-    await join(c, carol);
-    await join(c, leaver);
+    const {
+      roomId,
+      users: [alice, bob, carol, leaver],
+    } = await joinedRoomAcross(federation, [
+      ['a.test', 'alice'],
+      ['b.test', 'bob'],
+      ['c.test', 'carol'],
+      ['c.test', 'leaver'],
+    ]);
+    const join = (server: TestServer, user: TestUser) => joinVia(server, user, roomId, 'a.test');
     await eventually(
       async () => (await a.services.rooms.members(roomId)).length === 4,
       'the joins on A',
