@@ -99,6 +99,19 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
       expect((await notifications(bob))['notifications'][0]['read']).toBe(true);
     });
 
+    it('drops a redacted event from the counts and the list', async () => {
+      const roomId = await createRoom(server, alice, [bob]);
+      await sendText(server, alice, roomId, 'first');
+      const oops = await sendText(server, alice, roomId, 'oops');
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 2, highlight_count: 0 });
+      await call(server, alice, 'PUT', `${V3}/rooms/${enc(roomId)}/redact/${enc(oops)}/r1`, {});
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
+      const listed = (await notifications(bob))['notifications'].map(
+        (n: Json) => n['event']['event_id'],
+      );
+      expect(listed).not.toContain(oops);
+    });
+
     it('pages through /notifications with next_token', async () => {
       const roomId = await createRoom(server, carol, [alice]);
       const sent: string[] = [];

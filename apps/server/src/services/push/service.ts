@@ -12,9 +12,16 @@ import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
 import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules } from './evaluate.ts';
-import { insertPushActions, type PushActionRow, pushActionsBefore, unreadCounts } from './store.ts';
+import {
+  deletePushActions,
+  insertPushActions,
+  type PushActionRow,
+  pushActionsBefore,
+  unreadCounts,
+} from './store.ts';
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
 const DEFAULT_NOTIFICATION_LEVEL = 50;
@@ -84,6 +91,9 @@ export class PushService {
   /** Runs the push rules of every local user `event` may notify (inside its transaction). */
   async #evaluate(tx: SqlExecutor, event: StoredEvent): Promise<void> {
     if (event.streamPosition === null) return;
+    const redacted = redactsOf(event);
+    // A redacted event no longer counts or lists as a notification (Synapse does the same).
+    if (redacted !== undefined) await deletePushActions(tx, redacted);
     const recipients = await this.#recipients(tx, event);
     if (recipients.length === 0) return;
     const pdu = { ...event.pdu, room_id: event.roomId };

@@ -12,6 +12,11 @@ export type PushActionRow = {
   readonly ts: number;
 };
 
+/** Drops every user's push actions for one event. */
+export async function deletePushActions(tx: SqlExecutor, eventId: string): Promise<void> {
+  await tx.execute('DELETE FROM event_push_actions WHERE event_id = $1', [eventId]);
+}
+
 /** Stores the push actions of one event for its recipients, in one statement. */
 export async function insertPushActions(
   tx: SqlExecutor,
