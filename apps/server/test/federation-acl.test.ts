@@ -11,14 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerAcl, serverAllowed } from '../src/services/federation/acl.ts';
 import {
   createTestCa,
+  eventually,
   issueCert,
+  joinedRoomAcross,
   startFederation,
   type TestFederation,
 } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import type { TestServer } from './harness.ts';
 import { freePort } from './spawn.ts';
-import { call, createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
+import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 describe('ACL matching (acl.ts)', () => {
   const allowed = (content: unknown, server: string) =>
@@ -53,15 +55,6 @@ describe('ACL matching (acl.ts)', () => {
     expect(allowed({ allow: ['(a|b).test'] }, 'a.test')).toBe(false);
   });
 });
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function currentStateId(server: TestServer, roomId: string, type: string, key = '') {
   const row = await server.services.ctx.db.queryOne<{ event_id: string }>(
@@ -130,10 +123,13 @@ describe('ACL enforcement on a room spanning a.test, b.test and the peer m.test'
     peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
     a = federation.server('a.test');
     b = federation.server('b.test');
-    alice = await a.client.registerUser('alice');
-    bob = await b.client.registerUser('bob');
-    roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    await call(b, bob, 'POST', `/_matrix/client/v3/join/${enc(roomId)}?via=a.test`, {});
+    ({
+      roomId,
+      users: [alice, bob],
+    } = await joinedRoomAcross(federation, [
+      ['a.test', 'alice'],
+      ['b.test', 'bob'],
+    ]));
     const join = await peerEvent('m.room.member', { membership: 'join' }, mallory);
     expect(await peer.send('a.test', 'join', [join.pdu])).toEqual({ pdus: { [join.eventId]: {} } });
     mallorysJoin = join.eventId;

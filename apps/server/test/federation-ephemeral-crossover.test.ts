@@ -5,19 +5,14 @@
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import {
+  eventually,
+  joinedRoomAcross,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
-
-/** Polls `check` until it returns true (delivery is asynchronous). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { call, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 let federation: TestFederation;
 let a: TestServer;
@@ -35,16 +30,13 @@ beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test']);
   a = federation.server('a.test');
   b = federation.server('b.test');
-  alice = await a.client.registerUser('alice');
-  bob = await b.client.registerUser('bob');
-  roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-  await call(
-    b,
-    bob,
-    'POST',
-    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-    {},
-  );
+  ({
+    roomId,
+    users: [alice, bob],
+  } = await joinedRoomAcross(federation, [
+    ['a.test', 'alice'],
+    ['b.test', 'bob'],
+  ]));
 }, 60_000);
 
 afterAll(async () => {

@@ -22,14 +22,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   createTestCa,
+  eventually,
   issueCert,
+  joinedRoomAcross,
   startFederation,
   type TestFederation,
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { type MaliciousServer, startMaliciousServer } from './malicious-server/process.ts';
 import { freePort } from './spawn.ts';
-import { call, createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
+import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
 const MALLORY = '@mallory:m.test';
@@ -42,14 +44,6 @@ let alice: TestUser;
 let bob: TestUser;
 let roomId: string;
 const honest = () => [a, b];
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function stateId(server: TestServer, type: string, key = ''): Promise<string | undefined> {
   const row = await server.services.ctx.db.queryOne<{ event_id: string }>(
@@ -154,16 +148,13 @@ beforeAll(async () => {
   );
   a = federation.server('a.test');
   b = federation.server('b.test');
-  alice = await a.client.registerUser('alice');
-  bob = await b.client.registerUser('bob');
-  roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-  await call(
-    b,
-    bob,
-    'POST',
-    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-    {},
-  );
+  ({
+    roomId,
+    users: [alice, bob],
+  } = await joinedRoomAcross(federation, [
+    ['a.test', 'alice'],
+    ['b.test', 'bob'],
+  ]));
   const join = await mallory.sign(
     await event('m.room.member', { membership: 'join' }, MALLORY),
     ROOM_VERSION,

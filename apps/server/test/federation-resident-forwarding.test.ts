@@ -9,18 +9,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import {
+  eventually,
+  joinedRoomAcross,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { call, createRoom, sendText, type TestUser } from './sync-helpers.ts';
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { call, sendText, type TestUser } from './sync-helpers.ts';
 
 /** The origins of the transactions `server` received that carried `eventId`. */
 async function deliveredBy(server: TestServer, eventId: string): Promise<string[]> {
@@ -55,7 +51,6 @@ describe('resident server forwarding (a.test resident, b.test member, c.test joi
   let b: TestServer;
   let c: TestServer;
   let alice: TestUser;
-  let bob: TestUser;
   let carol: TestUser;
   let roomId: string;
 
@@ -64,17 +59,14 @@ describe('resident server forwarding (a.test resident, b.test member, c.test joi
     a = federation.server('a.test');
     b = federation.server('b.test');
     c = federation.server('c.test');
-    alice = await a.client.registerUser('alice');
-    bob = await b.client.registerUser('bob');
+    ({
+      roomId,
+      users: [alice],
+    } = await joinedRoomAcross(federation, [
+      ['a.test', 'alice'],
+      ['b.test', 'bob'],
+    ]));
     carol = await c.client.registerUser('carol');
-    roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    await call(
-      b,
-      bob,
-      'POST',
-      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-      {},
-    );
   }, 60_000);
 
   afterAll(async () => {
