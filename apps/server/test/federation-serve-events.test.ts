@@ -8,9 +8,9 @@
 import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { joinedRoomAcross, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { call, createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
+import { type Json, sendText } from './sync-helpers.ts';
 
 let federation: TestFederation;
 let a: TestServer;
@@ -22,16 +22,12 @@ beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test', 'c.test']);
   a = federation.server('a.test');
   b = federation.server('b.test');
-  const alice: TestUser = await a.client.registerUser('alice');
-  const bob: TestUser = await b.client.registerUser('bob');
-  roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-  await call(
-    b,
-    bob,
-    'POST',
-    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=a.test`,
-    {},
-  );
+  const room = await joinedRoomAcross(federation, [
+    ['a.test', 'alice'],
+    ['b.test', 'bob'],
+  ]);
+  roomId = room.roomId;
+  const [alice] = room.users;
   messages = [];
   for (let i = 0; i < 5; i += 1) messages.push(await sendText(a, alice, roomId, `m${i}`));
 }, 60_000);
