@@ -9,7 +9,7 @@ import { computeEventId, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { eventually, joinVia, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
@@ -21,16 +21,6 @@ let bob: TestUser;
 
 async function register(server: TestServer, name: string): Promise<TestUser> {
   return server.client.registerUser(name);
-}
-
-/** Polls `check` until it returns true (the outbound queue delivers asynchronously). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function membership(server: TestServer, roomId: string, userId: string): Promise<string> {
@@ -85,13 +75,7 @@ describe('joining a room on another server (remote-join.ts, make-join.ts, send-j
 
   it('exchanges messages both ways after the join', async () => {
     const roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    await call(
-      b,
-      bob,
-      'POST',
-      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=a.test`,
-      {},
-    );
+    await joinVia(b, bob, roomId, 'a.test');
     await sendText(a, alice, roomId, 'hello from A');
     await sendText(b, bob, roomId, 'hello from B');
     const bodies = async (server: TestServer): Promise<string[]> => {
