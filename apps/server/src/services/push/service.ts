@@ -94,10 +94,10 @@ export class PushService {
     const redacted = redactsOf(event);
     // A redacted event no longer counts or lists as a notification (Synapse does the same).
     if (redacted !== undefined) await deletePushActions(tx, redacted);
-    const recipients = await this.#recipients(tx, event);
+    const { recipients, joinedCount } = await this.#recipients(tx, event);
     if (recipients.length === 0) return;
     const pdu = { ...event.pdu, room_id: event.roomId };
-    const room = roomFacts(tx, this.#rooms, event);
+    const room = roomFacts(tx, this.#rooms, event, joinedCount);
     const rows: PushActionRow[] = [];
     for (const userId of recipients) {
       const ruleset = await this.#rules.ruleset(userId, tx);
@@ -122,8 +122,14 @@ export class PushService {
     await insertPushActions(tx, rows);
   }
 
-  /** Local joined members other than the sender, plus a local user being invited. */
-  async #recipients(tx: SqlExecutor, event: StoredEvent): Promise<string[]> {
+  /**
+   * Local joined members other than the sender, plus a local user being invited; and how many
+   * members are joined (local or not: `room_member_count` counts them all).
+   */
+  async #recipients(
+    tx: SqlExecutor,
+    event: StoredEvent,
+  ): Promise<{ recipients: string[]; joinedCount: number }> {
     const suffix = `:${this.#ctx.config.serverName}`;
     const rows = await tx.query<{ user_id: string }>(
       `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
@@ -135,7 +141,8 @@ export class PushService {
       users.add(event.stateKey ?? '');
     }
     users.delete(event.sender);
-    return [...users].filter((userId) => userId.endsWith(suffix));
+    const recipients = [...users].filter((userId) => userId.endsWith(suffix));
+    return { recipients, joinedCount: rows.length };
   }
 }
 
@@ -143,8 +150,7 @@ export class PushService {
  * The room facts conditions ask for, read lazily from the current state (the state after
  * `event`) inside the write transaction and remembered for the event's other recipients.
  */
-function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent) {
-  let memberCount: Promise<number> | undefined;
+function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent, joinedCount: number) {
   let power: Promise<Map<string, DagEvent>> | undefined;
   let names: Promise<Map<string, string>> | undefined;
   // Every joined member's display name at once: most rulesets ask for each recipient's.
@@ -191,15 +197,7 @@ function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent) {
       names ??= displayNames();
       return (await names).get(userId);
     },
-    memberCount: (): Promise<number> => {
-      memberCount ??= tx
-        .queryOne<{ n: number }>(
-          `SELECT COUNT(*) AS n FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
-          [event.roomId],
-        )
-        .then((row) => Number(row?.n ?? 0));
-      return memberCount;
-    },
+    memberCount: async (): Promise<number> => joinedCount,
     senderMayNotify: async (key: string): Promise<boolean> => {
       power ??= powerState();
       const state = await power;
