@@ -1,7 +1,8 @@
 /**
  * The server's production build: `dist/main.js` (what `weft-server` runs) with the workspace
  * packages (@weft/*) bundled from their source, npm dependencies left to node_modules, and each
- * migration as its own module under `dist/migrations/` (they are imported by file name at start).
+ * migration as its own module under `dist/migrations/` (they are imported by file name at start),
+ * and `dist/verify-worker.js`, the worker thread that checks big send_join answers.
  */
 import { readdirSync } from 'node:fs';
 
@@ -14,7 +15,12 @@ const migrations = Object.fromEntries(
 );
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', ...migrations },
+  entry: {
+    main: 'src/main.ts',
+    // Started as a worker thread by services/federation/membership/verify-parallel.ts.
+    'verify-worker': 'src/services/federation/membership/verify-worker.ts',
+    ...migrations,
+  },
   format: ['esm'],
   platform: 'node',
   target: 'node22',

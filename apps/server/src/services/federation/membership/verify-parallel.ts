@@ -193,7 +193,10 @@ function startWorker(): Worker {
   const execArgv = process.execArgv.includes(SOURCE_CONDITION)
     ? process.execArgv
     : [...process.execArgv, SOURCE_CONDITION];
-  const worker = new Worker(new URL('./verify-worker.ts', import.meta.url), { execArgv });
+  // From source this module is verify-parallel.ts; in the build it is bundled into dist/main.js,
+  // next to dist/verify-worker.js (tsup.config.ts).
+  const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
+  const worker = new Worker(new URL(file, import.meta.url), { execArgv });
   worker.unref();
   return worker;
 }
