@@ -67,9 +67,9 @@ async function insertEvent(
     rejected: boolean;
     softFailed: boolean;
   },
-): Promise<void> {
+): Promise<boolean> {
   const { dag } = checked;
-  await tx.execute(
+  const inserted = await tx.execute(
     `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
        origin_server_ts, pdu, unsigned, state_group, outlier, rejected, soft_failed)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, $13)
@@ -90,6 +90,7 @@ async function insertEvent(
       fields.softFailed ? 1 : 0,
     ],
   );
+  return inserted > 0;
 }
 
 /** Stores an outlier (an event whose place in the DAG we do not know, e.g. an auth event). */
@@ -158,19 +159,21 @@ export async function persistRemote(
   }
 
   const position = await nextStreamPosition(tx);
-  await insertEvent(tx, checked, {
+  const inserted = await insertEvent(tx, checked, {
     position,
     stateGroup: group,
     outlier: false,
     rejected: false,
     softFailed: false,
   });
-  // An event that was stored earlier as an outlier becomes part of the timeline now.
-  await tx.execute(
-    `UPDATE events SET stream_position = $1, state_group = $2, outlier = 0
-      WHERE event_id = $3 AND stream_position IS NULL`,
-    [position, group, checked.eventId],
-  );
+  if (!inserted) {
+    // An event that was stored earlier as an outlier becomes part of the timeline now.
+    await tx.execute(
+      `UPDATE events SET stream_position = $1, state_group = $2, outlier = 0
+        WHERE event_id = $3 AND stream_position IS NULL`,
+      [position, group, checked.eventId],
+    );
+  }
 
   for (const prev of checked.dag.prev_events) {
     await tx.execute('DELETE FROM room_forward_extremities WHERE room_id = $1 AND event_id = $2', [
