@@ -255,6 +255,37 @@ export async function startFederation(
   return federation;
 }
 
+/** How a test starts a peer server it runs itself (`startTestPeer`, `startMaliciousServer`). */
+export type StartPeer<Peer> = (
+  name: string,
+  port: number,
+  ca: TestCa,
+  cert: TestCert,
+  hosts: Readonly<Record<string, string>>,
+) => Promise<Peer>;
+
+/**
+ * Starts the servers `names` beside a peer the test runs itself, called `peerName` (a
+ * hand-written or malicious server): the peer's certificate comes from the same test CA and
+ * every server knows the peer's port, so they reach each other over real TLS.
+ */
+export async function startFederationWithPeer<Peer>(
+  names: readonly string[],
+  peerName: string,
+  startPeer: StartPeer<Peer>,
+  options: { readonly file?: Record<string, unknown> } = {},
+): Promise<{ federation: TestFederation; peer: Peer }> {
+  const ca = createTestCa();
+  const port = await freePort();
+  const federation = await startFederation(names, {
+    ca,
+    extraHosts: { [peerName]: `127.0.0.1:${port}` },
+    ...options,
+  });
+  const peer = await startPeer(peerName, port, ca, issueCert(ca, peerName), federation.hosts);
+  return { federation, peer };
+}
+
 /**
  * Polls `check` every `everyMs` until it returns true; throws naming `what` after `ms`.
  * Delivery between servers is asynchronous (the outbound queue sends transactions in the
@@ -278,17 +309,36 @@ export async function eventually(
 export type FederatedUser = Awaited<ReturnType<TestClient['registerUser']>>;
 
 /**
- * `user` of `server` joins `roomId` through the resident server `via` (client-server API
- * `POST /join/{roomIdOrAlias}?via=`, which runs make_join/send_join before it answers: spec
- * server-server-api "Joining Rooms"). Throws unless the join answers 200.
+ * `user` creates a `public_chat` room through `client` (`content` is merged into the
+ * createRoom body); returns the room ID. Throws unless the server answers 200.
+ */
+export async function createPublicRoom(
+  client: TestClient,
+  user: { readonly accessToken: string },
+  content: Record<string, unknown> = {},
+): Promise<string> {
+  const created = await client.request('POST', '/_matrix/client/v3/createRoom', {
+    body: { preset: 'public_chat', ...content },
+    token: user.accessToken,
+  });
+  if (created.status !== 200) {
+    throw new Error(`createRoom: ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  return String(created.body['room_id']);
+}
+
+/**
+ * `user` joins `roomId` through the resident server `via`, with the client-server API of the
+ * user's server (`POST /join/{roomIdOrAlias}?via=`, which runs make_join/send_join before it
+ * answers: spec server-server-api "Joining Rooms"). Throws unless the join answers 200.
  */
 export async function joinVia(
-  server: TestServer,
-  user: FederatedUser,
+  client: TestClient,
+  user: { readonly accessToken: string },
   roomId: string,
   via: string,
 ): Promise<void> {
-  const response = await server.client.request(
+  const response = await client.request(
     'POST',
     `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=${encodeURIComponent(via)}`,
     { body: {}, token: user.accessToken },
@@ -320,18 +370,9 @@ export async function joinedRoomAcross<
   const [first, ...rest] = members;
   const creator = users[0];
   if (first === undefined || creator === undefined) throw new Error('joinedRoomAcross: no members');
-  const created = await federation
-    .client(first[0])
-    .request('POST', '/_matrix/client/v3/createRoom', {
-      body: { preset: 'public_chat', ...createContent },
-      token: creator.accessToken,
-    });
-  if (created.status !== 200) {
-    throw new Error(`createRoom on ${first[0]}: ${created.status} ${JSON.stringify(created.body)}`);
-  }
-  const roomId = String(created.body['room_id']);
+  const roomId = await createPublicRoom(federation.client(first[0]), creator, createContent);
   for (const [i, [server]] of rest.entries()) {
-    await joinVia(federation.server(server), users[i + 1] as FederatedUser, roomId, first[0]);
+    await joinVia(federation.client(server), users[i + 1] as FederatedUser, roomId, first[0]);
   }
   return { roomId, users: users as { -readonly [K in keyof Members]: FederatedUser } };
 }

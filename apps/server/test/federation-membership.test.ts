@@ -75,7 +75,7 @@ describe('joining a room on another server (remote-join.ts, make-join.ts, send-j
 
   it('exchanges messages both ways after the join', async () => {
     const roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
-    await joinVia(b, bob, roomId, 'a.test');
+    await joinVia(b.client, bob, roomId, 'a.test');
     await sendText(a, alice, roomId, 'hello from A');
     await sendText(b, bob, roomId, 'hello from B');
     const bodies = async (server: TestServer): Promise<string[]> => {

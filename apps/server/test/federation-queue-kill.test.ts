@@ -6,7 +6,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { createTestCa, federationConfigYaml, issueCert } from './federation-harness.ts';
+import {
+  createPublicRoom,
+  createTestCa,
+  federationConfigYaml,
+  issueCert,
+} from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import { TestClient } from './harness.ts';
 import { freePort, type SpawnedServer, spawnServer } from './spawn.ts';
@@ -48,11 +53,7 @@ describe('outbound queue across a SIGKILL', () => {
     peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), hosts);
     const client = new TestClient(server.url);
     const alice = await client.registerUser('alice');
-    const created = await client.request('POST', '/_matrix/client/v3/createRoom', {
-      token: alice.accessToken,
-      body: { preset: 'public_chat' },
-    });
-    const roomId = String(created.body['room_id']);
+    const roomId = await createPublicRoom(client, alice);
     const state = await client.request<Array<Record<string, string>>>(
       'GET',
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`,

@@ -12,7 +12,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { createTestCa, federationConfigYaml, issueCert } from './federation-harness.ts';
+import {
+  createPublicRoom,
+  createTestCa,
+  federationConfigYaml,
+  issueCert,
+  joinVia,
+} from './federation-harness.ts';
 import { TestClient } from './harness.ts';
 import { freePort, type SpawnedServer, spawnServer } from './spawn.ts';
 
@@ -141,23 +147,6 @@ async function spawnFederation(names: readonly string[]) {
     /** Starts `name` again on its data directory (after a kill or a stop). */
     restart: (name: string) => start(name, get(name).dataDir),
   };
-}
-
-async function createPublicRoom(client: TestClient, user: User): Promise<string> {
-  const created = await client.request('POST', '/_matrix/client/v3/createRoom', {
-    token: user.accessToken,
-    body: { preset: 'public_chat' },
-  });
-  return String(created.body['room_id']);
-}
-
-async function joinVia(client: TestClient, user: User, roomId: string, via: string) {
-  const joined = await client.request(
-    'POST',
-    `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?via=${via}`,
-    { token: user.accessToken, body: {} },
-  );
-  expect(joined.status).toBe(200);
 }
 
 describe('receiver SIGKILLed during traffic', () => {

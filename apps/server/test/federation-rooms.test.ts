@@ -133,7 +133,8 @@ describe('three servers (a.test, b.test, c.test)', () => {
       ['c.test', 'carol'],
       ['c.test', 'leaver'],
     ]);
-    const join = (server: TestServer, user: TestUser) => joinVia(server, user, roomId, 'a.test');
+    const join = (server: TestServer, user: TestUser) =>
+      joinVia(server.client, user, roomId, 'a.test');
     await eventually(
       async () => (await a.services.rooms.members(roomId)).length === 4,
       'the joins on A',
