@@ -10,16 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { parseServerAcl, serverAllowed } from '../src/services/federation/acl.ts';
 import {
-  createTestCa,
   eventually,
-  issueCert,
   joinedRoomAcross,
-  startFederation,
+  startFederationWithPeer,
   type TestFederation,
 } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import type { TestServer } from './harness.ts';
-import { freePort } from './spawn.ts';
 import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 describe('ACL matching (acl.ts)', () => {
@@ -114,13 +111,11 @@ describe('ACL enforcement on a room spanning a.test, b.test and the peer m.test'
   });
 
   beforeAll(async () => {
-    const ca = createTestCa();
-    const peerPort = await freePort();
-    federation = await startFederation(['a.test', 'b.test'], {
-      ca,
-      extraHosts: { 'm.test': `127.0.0.1:${peerPort}` },
-    });
-    peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
+    ({ federation, peer } = await startFederationWithPeer(
+      ['a.test', 'b.test'],
+      'm.test',
+      startTestPeer,
+    ));
     a = federation.server('a.test');
     b = federation.server('b.test');
     ({

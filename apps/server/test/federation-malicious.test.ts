@@ -21,16 +21,13 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
-  createTestCa,
   eventually,
-  issueCert,
   joinedRoomAcross,
-  startFederation,
+  startFederationWithPeer,
   type TestFederation,
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { type MaliciousServer, startMaliciousServer } from './malicious-server/process.ts';
-import { freePort } from './spawn.ts';
 import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
@@ -133,19 +130,11 @@ async function sendToBoth(pdus: Json[], txnId = `t${++txn}`): Promise<Json[]> {
 }
 
 beforeAll(async () => {
-  const ca = createTestCa();
-  const port = await freePort();
-  federation = await startFederation(['a.test', 'b.test'], {
-    ca,
-    extraHosts: { 'm.test': `127.0.0.1:${port}` },
-  });
-  mallory = await startMaliciousServer(
+  ({ federation, peer: mallory } = await startFederationWithPeer(
+    ['a.test', 'b.test'],
     'm.test',
-    port,
-    ca,
-    issueCert(ca, 'm.test'),
-    federation.hosts,
-  );
+    startMaliciousServer,
+  ));
   a = federation.server('a.test');
   b = federation.server('b.test');
   ({

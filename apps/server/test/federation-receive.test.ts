@@ -11,14 +11,8 @@
 import type { JsonObject } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  createTestCa,
-  issueCert,
-  startFederation,
-  type TestFederation,
-} from './federation-harness.ts';
+import { startFederationWithPeer, type TestFederation } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
-import { freePort } from './spawn.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
@@ -116,15 +110,7 @@ function timelineIds(body: Json): string[] {
 let mallorysJoin: string;
 
 beforeAll(async () => {
-  const ca = createTestCa();
-  const peerPort = await freePort();
-  const peerHost = `127.0.0.1:${peerPort}`;
-  federation = await startFederation(['a.test'], {
-    ca,
-    extraHosts: { 'm.test': peerHost },
-    file: { federation: { enabled: true } },
-  });
-  peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
+  ({ federation, peer } = await startFederationWithPeer(['a.test'], 'm.test', startTestPeer));
   const a = federation.server('a.test');
   alice = await a.client.registerUser('alice');
   roomId = await createRoom(a, alice, [], { preset: 'public_chat' });
