@@ -46,6 +46,8 @@ async function startServer(dataDir: string): Promise<{ url: string; child: Child
     process.execPath,
     [
       // WEFT_BENCH_PROFILE=DIR writes the server's CPU profile there (for finding hot spots).
+      // WEFT_BENCH_NODE_FLAGS (space-separated): extra Node/V8 flags for the server process.
+      ...(process.env['WEFT_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== ''),
       ...(process.env['WEFT_BENCH_PROFILE']
         ? [`--cpu-prof-dir=${process.env['WEFT_BENCH_PROFILE']}`, '--cpu-prof']
         : []),
