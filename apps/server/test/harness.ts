@@ -36,6 +36,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return { ...server, config, dataDir, client: new TestClient(server.url) };
 }
 
+/** A user registered through {@link TestClient.registerUser}. */
+export type RegisteredUser = Awaited<ReturnType<TestClient['registerUser']>>;
+
+/** Registers each of `localparts` on `server`, one after another; returns them in that order. */
+export async function registerUsers<const Localparts extends readonly string[]>(
+  server: TestServer,
+  localparts: Localparts,
+): Promise<{ -readonly [K in keyof Localparts]: RegisteredUser }> {
+  const users: RegisteredUser[] = [];
+  for (const localpart of localparts) users.push(await server.client.registerUser(localpart));
+  return users as { -readonly [K in keyof Localparts]: RegisteredUser };
+}
+
 export interface JsonResponse<T = Record<string, unknown>> {
   readonly status: number;
   readonly body: T;

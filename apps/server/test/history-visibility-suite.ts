@@ -4,7 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
@@ -39,10 +44,7 @@ export function historyVisibilitySuite(options: () => TestServerOptions = () => 
 
     beforeAll(async () => {
       server = await startTestServer(options());
-      alice = await server.client.registerUser('alice');
-      bob = await server.client.registerUser('bob');
-      carol = await server.client.registerUser('carol');
-      dave = await server.client.registerUser('dave');
+      [alice, bob, carol, dave] = await registerUsers(server, ['alice', 'bob', 'carol', 'dave']);
       roomId = await createRoom(server, alice, [], { preset: 'public_chat' });
       const say = async (body: string) => {
         ids[body] = await sendText(server, alice, roomId, body);

@@ -4,7 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
@@ -23,9 +28,7 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
 
     beforeAll(async () => {
       server = await startTestServer(options());
-      alice = await server.client.registerUser('alice');
-      bob = await server.client.registerUser('bob');
-      carol = await server.client.registerUser('carol');
+      [alice, bob, carol] = await registerUsers(server, ['alice', 'bob', 'carol']);
     });
     afterAll(() => server.stop());
 

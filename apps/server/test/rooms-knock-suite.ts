@@ -7,7 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
 import { call, type Json, sync, type TestUser } from './sync-helpers.ts';
 
@@ -25,9 +30,7 @@ export function knockSuite(options: () => TestServerOptions = () => ({})): void 
 
     beforeAll(async () => {
       server = await startTestServer(options());
-      alice = await server.client.registerUser('alice');
-      bob = await server.client.registerUser('bob');
-      carol = await server.client.registerUser('carol');
+      [alice, bob, carol] = await registerUsers(server, ['alice', 'bob', 'carol']);
     });
     afterAll(() => server.stop());
 

@@ -5,7 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
 import {
   call,
   createRoom,
@@ -25,9 +30,7 @@ export function syncSuite(options: () => TestServerOptions): void {
     let carol: TestUser;
     beforeAll(async () => {
       server = await startTestServer(options());
-      alice = await server.client.registerUser('alice');
-      bob = await server.client.registerUser('bob');
-      carol = await server.client.registerUser('carol');
+      [alice, bob, carol] = await registerUsers(server, ['alice', 'bob', 'carol']);
     });
     afterAll(() => server.stop());
 
