@@ -142,7 +142,7 @@ async function runInWorkers(
     const job: VerifyJob = {
       roomVersion,
       keys,
-      events: texts.slice(start, start + size),
+      events: `[${texts.slice(start, start + size).join(',')}]`,
       overrides: shareOverrides,
     };
     return job;

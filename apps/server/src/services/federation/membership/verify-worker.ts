@@ -17,8 +17,8 @@ export interface VerifyJob {
   readonly roomVersion: string;
   /** `entity\0keyId` → key, as the main thread's lookup answers it without a timestamp. */
   readonly keys: ReadonlyMap<string, Uint8Array | string>;
-  /** The PDUs as JSON text. */
-  readonly events: readonly string[];
+  /** The PDUs as one JSON array text (one string crosses threads with a single copy). */
+  readonly events: string;
   /** Per PDU (same index), keys whose answer differs at that PDU's `origin_server_ts`. */
   readonly overrides: ReadonlyMap<number, ReadonlyMap<string, Uint8Array | string | undefined>>;
 }
@@ -30,15 +30,16 @@ export type VerifyOutcome =
 
 /** Runs `job`. */
 export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
+  const events = JSON.parse(job.events) as unknown[];
   const rules = roomVersionRules(job.roomVersion);
-  if (rules === undefined) return job.events.map(() => ({ rejected: true }));
-  return job.events.map((text, i) => {
+  if (rules === undefined) return events.map(() => ({ rejected: true }));
+  return events.map((raw, i) => {
     const overrides = job.overrides.get(i);
     const lookup: KeyLookup = (entity, keyId) => {
       const id = `${entity}\u0000${keyId}`;
       return overrides?.has(id) ? overrides.get(id) : job.keys.get(id);
     };
-    const outcome = checkReceivedPdu(JSON.parse(text) as unknown, rules, lookup);
+    const outcome = checkReceivedPdu(raw, rules, lookup);
     if ('fault' in outcome) return { rejected: true };
     return outcome.redacted
       ? { eventId: outcome.eventId, redacted: outcome.pdu }
