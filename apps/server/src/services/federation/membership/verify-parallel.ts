@@ -7,10 +7,9 @@
  * event, so this is where more cores pay.
  *
  * Small answers (< {@link PARALLEL_MIN_EVENTS}) are checked in this thread; so is everything
- * when a worker cannot start (e.g. a bundled build without the worker file): same verdicts,
- * one core.
+ * when fewer than two cores are idle, or a worker cannot start: same verdicts, one core.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import type { RoomVersionRules } from '@weft/dag';
@@ -25,13 +24,24 @@ export const PARALLEL_MIN_EVENTS = 2_000;
 const MAX_WORKERS = 4;
 const SOURCE_CONDITION = '--conditions=weft-source';
 
+/**
+ * Cores with nothing to do now (cores minus the 1-minute load average), at most
+ * {@link MAX_WORKERS}. Workers cost ≈ 30% more CPU and run cold code, so on a busy machine they
+ * make a join slower, not faster (bench/federation-verify.ts: 3.4 s in-thread against 4.2–4.8 s
+ * on 2 workers at load ≈ 5 on 2 cores, 2.5 s when the cores were free).
+ */
+function idleCores(): number {
+  const idle = Math.round(availableParallelism() - (loadavg()[0] ?? 0));
+  return Math.max(1, Math.min(MAX_WORKERS, idle));
+}
+
 /** `verifyRoomState` with the per-PDU checks spread over worker threads. */
 export async function verifyRoomStateParallel(
   state: readonly unknown[],
   authChain: readonly unknown[],
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
-  workers = Math.min(MAX_WORKERS, availableParallelism()),
+  workers = idleCores(),
   /** `throw` only in tests, to prove the workers ran rather than the fallback. */
   onWorkerFailure: 'fallback' | 'throw' = 'fallback',
 ): Promise<VerifiedRoomState> {
