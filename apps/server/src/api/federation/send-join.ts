@@ -9,13 +9,18 @@ export function registerSendJoin(app: FederationApp, services: Services): void {
     path: '/_matrix/federation/v2/send_join/:roomId/:eventId',
     auth: 'server',
     // `omit_members` (partial-state joins) is accepted and ignored: the full state is sent.
-    handler: async ({ params, body, origin }) => ({
-      ...(await services.federationMembership.sendJoin(
+    handler: async ({ params, body, origin }) => {
+      const answer = await services.federationMembership.sendJoin(
         origin,
         params.roomId,
         params.eventId,
         body,
-      )),
-    }),
+      );
+      // Already JSON text (the stored PDUs spliced in as they are, see join-answer.ts).
+      return new Response(answer.json, {
+        status: 200,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    },
   });
 }

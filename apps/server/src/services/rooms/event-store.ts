@@ -134,3 +134,25 @@ export class EventStore {
 export function placeholders(n: number, start = 1): string {
   return Array.from({ length: n }, (_, i) => `$${i + start}`).join(', ');
 }
+
+/**
+ * The stored PDU JSON text of each event (missing IDs are absent), read without parsing it: a
+ * caller that only forwards PDUs (the `send_join` answer) splices the text as it is. Reads the
+ * table directly, never the cache, so a redaction committed in this transaction is seen.
+ */
+export async function loadPduTexts(
+  db: SqlExecutor,
+  eventIds: readonly string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const ids = [...new Set(eventIds)];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await db.query<{ event_id: string; pdu: string }>(
+      `SELECT event_id, pdu FROM events WHERE event_id IN (${placeholders(chunk.length)})`,
+      chunk,
+    );
+    for (const row of rows) found.set(row.event_id, row.pdu);
+  }
+  return found;
+}

@@ -46,8 +46,17 @@ export async function acceptMembership(
     readonly event: unknown;
     /** The resident server's forwarding to the room's other servers. */
     readonly forward?: AcceptedForwarder | undefined;
+    /**
+     * Builds a join's answer instead of {@link joinResponse} (same transaction, same state):
+     * `send_join` answers with stored PDU texts (join-answer.ts).
+     */
+    readonly answerJoin?: (
+      tx: SqlExecutor,
+      event: Record<string, unknown>,
+      stateIds: readonly string[],
+    ) => Promise<object>;
   },
-): Promise<SendJoinResponse | Record<string, never> | { knock_room_state: unknown[] }> {
+): Promise<SendJoinResponse | Record<string, never> | { knock_room_state: unknown[] } | object> {
   const { origin, roomId, membership } = options;
   const room = await loadRoom(rooms.ctx.db, roomId);
   if (room === undefined) throw MatrixError.notFound('Unknown room');
@@ -90,6 +99,7 @@ export async function acceptMembership(
       await options.forward?.(tx, stored, origin);
     }
     if (membership !== 'join') return {};
+    if (options.answerJoin) return options.answerJoin(tx, verified.pdu, [...stateBefore.values()]);
     return joinResponse(tx, rooms, verified.pdu, [...stateBefore.values()]);
   });
   if (position > 0) rooms.ctx.notifier.notify(position);

@@ -10,8 +10,9 @@ import { MatrixError } from '@weft/transport';
 import type { AccountService } from '../../accounts/service.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
-import { acceptMembership, type SendJoinResponse } from './accept-membership.ts';
+import { acceptMembership } from './accept-membership.ts';
 import { type MembershipTemplate, membershipTemplate } from './event-template.ts';
+import { type JoinAnswerText, joinAnswerText } from './join-answer.ts';
 import { receiveInvite, remoteInviteState } from './receive-invite.ts';
 import { inviteRemoteUser } from './remote-invite.ts';
 import { joinRemoteRoom } from './remote-join.ts';
@@ -111,7 +112,8 @@ export class FederationMembershipService {
     roomId: string,
     eventId: string,
     event: unknown,
-  ): Promise<SendJoinResponse> {
+  ): Promise<JoinAnswerText> {
+    const serverName = this.#rooms.ctx.config.serverName;
     return (await acceptMembership(this.#rooms, this.deps.keys, {
       origin,
       roomId,
@@ -119,7 +121,8 @@ export class FederationMembershipService {
       membership: 'join',
       event,
       forward: this.deps.forwardAccepted,
-    })) as SendJoinResponse;
+      answerJoin: (tx, pdu, stateIds) => joinAnswerText(tx, serverName, pdu, stateIds),
+    })) as JoinAnswerText;
   }
 
   /** `PUT /v2/send_leave/{roomId}/{eventId}`. */
