@@ -31,8 +31,9 @@ export function registerSend(app: FederationApp, services: Services): void {
     const pdus = body['pdus'] as unknown[];
     const edus = (body['edus'] ?? []) as unknown[];
     const results: Record<string, Record<string, string>> = {};
-    for (const pdu of pdus) {
-      const outcome = await services.federation.events.handle(origin, pdu);
+    // One database transaction for the PDUs (event-handler/handle-pdu.ts), committed before
+    // this answers: an acknowledged PDU is durable.
+    for (const outcome of await services.federation.events.handleBatch(origin, pdus)) {
       if (outcome.eventId === '') continue;
       results[outcome.eventId] = outcome.status === 'rejected' ? { error: outcome.error } : {};
     }

@@ -11,6 +11,7 @@
 import { type DagEvent, type StateMap, stateAfterEvent, stateKeyOf } from '@weft/dag';
 import { matrixPath } from '@weft/transport';
 
+import type { SqlExecutor } from '../../../storage/index.ts';
 import { forwardExtremities } from '../../rooms/room-store.ts';
 import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
 import { checkFormat } from './check-format.ts';
@@ -77,10 +78,14 @@ export async function fetchAuthEvents(
 }
 
 /** The prev events of `checked` that are not stored (or stored only as outliers). */
-export async function missingPrevEvents(deps: HandlerDeps, checked: CheckedPdu): Promise<string[]> {
+export async function missingPrevEvents(
+  deps: HandlerDeps,
+  checked: CheckedPdu,
+  db: SqlExecutor = deps.ctx.db,
+): Promise<string[]> {
   const missing: string[] = [];
   for (const id of checked.dag.prev_events) {
-    const row = await deps.ctx.db.queryOne<{ state_group: number | null }>(
+    const row = await db.queryOne<{ state_group: number | null }>(
       'SELECT state_group FROM events WHERE event_id = $1',
       [id],
     );

@@ -11,9 +11,17 @@
  * 6. soft fail against the current state (soft-fail.ts) — stored, not delivered.
  * Accepted events go into the room's timeline and current state (persist-remote.ts). Events of
  * one room are handled one at a time.
+ *
+ * The PDUs of one `/send` transaction are handled as a batch ({@link EventHandler.handleBatch}):
+ * steps 1–3 (no database state involved beyond what is committed) run first, outside any write
+ * transaction; then steps 4–6 and the storing of every PDU share one database transaction, each
+ * PDU reading through it (so it sees the PDUs before it) inside its own SAVEPOINT, so a PDU that
+ * fails unexpectedly is rolled back alone. A PDU that needs the network (unknown auth or prev
+ * events) ends the batch there: what came before is committed, that PDU takes the one-by-one
+ * path, and a new batch starts after it.
  */
 import { authEventsSelection, type DagEvent, type StateMap, stateKeyOf } from '@weft/dag';
-
+import type { SqlExecutor } from '../../../storage/index.ts';
 import { rulesOf } from '../../rooms/service.ts';
 import { serverAllowedInRoom } from '../acl.ts';
 import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
@@ -37,6 +45,19 @@ export type PduOutcome =
   | { readonly eventId: string; readonly status: 'accepted' | 'soft-failed' | 'duplicate' }
   | { readonly eventId: string; readonly status: 'rejected'; readonly error: string };
 
+/** A PDU past steps 1–3, or the outcome that ended it there. */
+type Prechecked =
+  | { readonly checked: CheckedPdu; readonly outcome?: undefined }
+  | { readonly checked?: undefined; readonly outcome: PduOutcome };
+
+/** The verdict of steps 4–6 for a PDU whose auth and prev events are all stored. */
+interface Verdict {
+  readonly before: Map<string, string>;
+  readonly rejected: boolean;
+  readonly error: string;
+  readonly softFailed: boolean;
+}
+
 /** Called after an event was accepted into a room (EDU routing, metrics). */
 export type AcceptedListener = (roomId: string, eventId: string) => void;
 
@@ -58,6 +79,95 @@ export class EventHandler {
       return { eventId: '', status: 'rejected', error: 'PDU has no room_id' };
     }
     return this.#inRoom(roomId, () => this.#handle(origin, pdu, roomId, 0));
+  }
+
+  /**
+   * Handles the PDUs of one inbound transaction from `origin`, in order; returns one outcome
+   * per PDU. Everything it stored is committed when it returns ("acknowledged ⇒ durable").
+   */
+  async handleBatch(origin: string, pdus: readonly unknown[]): Promise<PduOutcome[]> {
+    const outcomes: PduOutcome[] = [];
+    const pending: Array<{ index: number; checked: CheckedPdu }> = [];
+    for (const [index, pdu] of pdus.entries()) {
+      const roomId = (pdu as Record<string, unknown> | null)?.['room_id'];
+      if (typeof roomId !== 'string') {
+        outcomes[index] = { eventId: '', status: 'rejected', error: 'PDU has no room_id' };
+        continue;
+      }
+      const prechecked = await this.#precheck(origin, pdu, roomId, 0, this.#deps.ctx.db);
+      if (prechecked.outcome !== undefined) outcomes[index] = prechecked.outcome;
+      else pending.push({ index, checked: prechecked.checked });
+    }
+    let next = 0;
+    while (next < pending.length) {
+      const run = pending.slice(next);
+      const roomIds = [...new Set(run.map((item) => item.checked.roomId))].sort();
+      const done = await this.#inRooms(roomIds, () =>
+        this.#deps.ctx.db.transaction(async (tx) => {
+          let count = 0;
+          for (const item of run) {
+            const outcome = await this.#inSavepoint(tx, origin, item.checked);
+            if (outcome === undefined) break;
+            outcomes[item.index] = outcome;
+            count += 1;
+          }
+          return count;
+        }),
+      );
+      next += done;
+      if (next < pending.length) {
+        // It needs events fetched from the network: the one-by-one path, outside the batch.
+        const { index, checked } = pending[next] as { index: number; checked: CheckedPdu };
+        outcomes[index] = await this.#inRoom(checked.roomId, () =>
+          this.#handle(origin, checked.pdu, checked.roomId, 0, checked),
+        );
+        next += 1;
+      }
+    }
+    return outcomes;
+  }
+
+  /** Runs `work` holding the locks of every room in `roomIds` (sorted: no lock-order cycle). */
+  #inRooms<T>(roomIds: readonly string[], work: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = roomIds;
+    if (first === undefined) return work();
+    return this.#inRoom(first, () => this.#inRooms(rest, work));
+  }
+
+  /**
+   * Steps 4–6 and storing for one PDU of a batch, through the batch's transaction `tx` inside a
+   * SAVEPOINT; `undefined` (nothing written) when the PDU needs events fetched first.
+   */
+  async #inSavepoint(
+    tx: SqlExecutor,
+    origin: string,
+    checked: CheckedPdu,
+  ): Promise<PduOutcome | undefined> {
+    await tx.execute('SAVEPOINT weft_pdu');
+    try {
+      const outcome = await this.#checkAndStoreInBatch(tx, origin, checked);
+      await tx.execute('RELEASE SAVEPOINT weft_pdu');
+      return outcome;
+    } catch (failure) {
+      await tx.execute('ROLLBACK TO SAVEPOINT weft_pdu');
+      await tx.execute('RELEASE SAVEPOINT weft_pdu');
+      return this.#failed(tx, origin, checked.roomId, checked, failure);
+    }
+  }
+
+  async #checkAndStoreInBatch(
+    tx: SqlExecutor,
+    origin: string,
+    checked: CheckedPdu,
+  ): Promise<PduOutcome | undefined> {
+    // The ACL and the duplicate check again, now that earlier PDUs of the batch are visible.
+    const seen = await this.#seenBefore(tx, origin, checked, 0);
+    if (seen !== undefined) return seen;
+    for (const id of checked.dag.auth_events) if (!(await isStored(tx, id))) return undefined;
+    if ((await missingPrevEvents(this.#deps, checked, tx)).length > 0) return undefined;
+    authAgainstAuthEvents(checked, await loadDagEvents(tx, checked.dag.auth_events));
+    const verdict = await this.#verdict(tx, checked, new Map());
+    return this.#store(tx, checked, verdict);
   }
 
   /**
@@ -87,93 +197,185 @@ export class EventHandler {
     return next;
   }
 
-  async #handle(origin: string, pdu: unknown, roomId: string, depth: number): Promise<PduOutcome> {
+  /**
+   * Steps 1–3 (format, ACL, signatures, hashes) and the duplicate check, reading through `db`;
+   * none of them depends on events stored by this batch beyond what is rechecked later.
+   */
+  async #precheck(
+    origin: string,
+    pdu: unknown,
+    roomId: string,
+    depth: number,
+    db: SqlExecutor,
+  ): Promise<Prechecked> {
     const deps = this.#deps;
-    const roomVersion = await deps.rooms.roomVersion(roomId);
     let checked: CheckedPdu | undefined;
     try {
+      const roomVersion = await deps.rooms.roomVersion(roomId);
       if (roomVersion === undefined || !(await this.#hasState(roomId))) {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));
-      // Spec "Server Access Control Lists": /send is protected per PDU — a PDU of a room whose
-      // ACL denies the transaction's origin is dropped (events fetched while filling a gap
-      // come from a server this server chose to ask).
-      if (depth === 0 && !(await serverAllowedInRoom(deps.ctx.db, roomId, origin))) {
-        throw new PduRejection('server-acl', 'M_FORBIDDEN: server denied by the room ACL');
-      }
-      const existing = await deps.ctx.db.queryOne<{ state_group: number | null; rejected: number }>(
-        'SELECT state_group, rejected FROM events WHERE event_id = $1',
-        [checked.eventId],
-      );
-      if (existing !== undefined && Number(existing.rejected) === 1) {
-        // Seen before and rejected: a resend gets the same verdict, not an acknowledgement.
-        return { eventId: checked.eventId, status: 'rejected', error: 'event was rejected' };
-      }
-      if (existing !== undefined && existing.state_group !== null) {
-        return { eventId: checked.eventId, status: 'duplicate' };
-      }
+      const seen = await this.#seenBefore(db, origin, checked, depth);
+      if (seen !== undefined) return { outcome: seen };
       applyHashCheck(checked, await checkSignatures(deps, checked));
-      await fetchAuthEvents(deps, origin, checked);
-      authAgainstAuthEvents(checked, await loadDagEvents(deps.ctx.db, checked.dag.auth_events));
-
-      const knownStates = await this.#fillGap(origin, checked, depth);
-      const before = await stateBefore(deps.ctx.db, deps.rooms, checked, knownStates);
-      // The auth rules read only the create event and the auth events selection.
-      const wanted = new Map<string, string>();
-      for (const [type, stateKey] of [
-        ['m.room.create', ''] as [string, string],
-        ...authEventsSelection(checked.dag, checked.rules),
-      ]) {
-        const key = stateKeyOf(type, stateKey);
-        const id = before.get(key);
-        if (id !== undefined) wanted.set(key, id);
-      }
-      const beforeEvents = await loadDagEvents(deps.ctx.db, [...wanted.values()]);
-      const beforeState = new Map<string, DagEvent>();
-      for (const [key, id] of wanted) {
-        const event = beforeEvents.get(id);
-        if (event !== undefined) beforeState.set(key, event);
-      }
-      let rejected = false;
-      let error = '';
-      try {
-        authAgainstState(checked, beforeState);
-      } catch (failure) {
-        if (!(failure instanceof PduRejection)) throw failure;
-        rejected = true;
-        error = failure.message;
-      }
-      const softFailed = !rejected && isSoftFailed(checked, await this.#currentAuthState(checked));
-      const final = checked;
-      const position = await deps.ctx.db.transaction((tx) =>
-        persistRemote(tx, deps.rooms, final, { stateBefore: before, rejected, softFailed }),
-      );
-      if (position !== null) deps.ctx.notifier.notify(position);
-      if (rejected) return { eventId: checked.eventId, status: 'rejected', error };
-      return { eventId: checked.eventId, status: softFailed ? 'soft-failed' : 'accepted' };
+      return { checked };
     } catch (failure) {
-      if (!(failure instanceof PduRejection)) {
-        deps.ctx.log.warn('PDU handling failed', {
-          origin,
-          room_id: roomId,
-          error: (failure as Error).message,
-        });
-        return {
-          eventId: checked?.eventId ?? '',
-          status: 'rejected',
-          error: `could not process: ${(failure as Error).message}`,
-        };
+      return { outcome: await this.#failed(db, origin, roomId, checked, failure) };
+    }
+  }
+
+  /**
+   * The verdict for a PDU this server has seen (or whose origin the room's ACL denies), or
+   * `undefined` for a new one.
+   */
+  async #seenBefore(
+    db: SqlExecutor,
+    origin: string,
+    checked: CheckedPdu,
+    depth: number,
+  ): Promise<PduOutcome | undefined> {
+    // Spec "Server Access Control Lists": /send is protected per PDU — a PDU of a room whose
+    // ACL denies the transaction's origin is dropped (events fetched while filling a gap
+    // come from a server this server chose to ask).
+    if (depth === 0 && !(await serverAllowedInRoom(db, checked.roomId, origin))) {
+      throw new PduRejection('server-acl', 'M_FORBIDDEN: server denied by the room ACL');
+    }
+    const existing = await db.queryOne<{ state_group: number | null; rejected: number }>(
+      'SELECT state_group, rejected FROM events WHERE event_id = $1',
+      [checked.eventId],
+    );
+    if (existing !== undefined && Number(existing.rejected) === 1) {
+      // Seen before and rejected: a resend gets the same verdict, not an acknowledgement.
+      return { eventId: checked.eventId, status: 'rejected', error: 'event was rejected' };
+    }
+    if (existing !== undefined && existing.state_group !== null) {
+      return { eventId: checked.eventId, status: 'duplicate' };
+    }
+    return undefined;
+  }
+
+  /** Steps 5 and 6: auth against the state before the event, soft fail against the current. */
+  async #verdict(
+    db: SqlExecutor,
+    checked: CheckedPdu,
+    knownStates: Map<string, StateMap>,
+  ): Promise<Verdict> {
+    const deps = this.#deps;
+    const before = await stateBefore(db, deps.rooms, checked, knownStates);
+    // The auth rules read only the create event and the auth events selection.
+    const wanted = new Map<string, string>();
+    for (const [type, stateKey] of [
+      ['m.room.create', ''] as [string, string],
+      ...authEventsSelection(checked.dag, checked.rules),
+    ]) {
+      const key = stateKeyOf(type, stateKey);
+      const id = before.get(key);
+      if (id !== undefined) wanted.set(key, id);
+    }
+    const beforeEvents = await loadDagEvents(db, [...wanted.values()]);
+    const beforeState = new Map<string, DagEvent>();
+    for (const [key, id] of wanted) {
+      const event = beforeEvents.get(id);
+      if (event !== undefined) beforeState.set(key, event);
+    }
+    let rejected = false;
+    let error = '';
+    try {
+      authAgainstState(checked, beforeState);
+    } catch (failure) {
+      if (!(failure instanceof PduRejection)) throw failure;
+      rejected = true;
+      error = failure.message;
+    }
+    const softFailed =
+      !rejected && isSoftFailed(checked, await this.#currentAuthState(db, checked));
+    return { before, rejected, error, softFailed };
+  }
+
+  /** Stores `checked` with its verdict through `tx`; `/sync` is woken once it is committed. */
+  async #store(tx: SqlExecutor, checked: CheckedPdu, verdict: Verdict): Promise<PduOutcome> {
+    const { notifier } = this.#deps.ctx;
+    const position = await persistRemote(tx, this.#deps.rooms, checked, {
+      stateBefore: verdict.before,
+      rejected: verdict.rejected,
+      softFailed: verdict.softFailed,
+    });
+    if (position !== null) tx.afterCommit(() => notifier.notify(position));
+    if (verdict.rejected) {
+      return { eventId: checked.eventId, status: 'rejected', error: verdict.error };
+    }
+    return { eventId: checked.eventId, status: verdict.softFailed ? 'soft-failed' : 'accepted' };
+  }
+
+  /**
+   * The outcome of a PDU whose handling threw: a {@link PduRejection} that says so is stored as
+   * rejected (through `db`, a transaction or the database); anything else is logged.
+   */
+  async #failed(
+    db: SqlExecutor,
+    origin: string,
+    roomId: string,
+    checked: CheckedPdu | undefined,
+    failure: unknown,
+  ): Promise<PduOutcome> {
+    if (!(failure instanceof PduRejection)) {
+      this.#deps.ctx.log.warn('PDU handling failed', {
+        origin,
+        room_id: roomId,
+        error: (failure as Error).message,
+      });
+      return {
+        eventId: checked?.eventId ?? '',
+        status: 'rejected',
+        error: `could not process: ${(failure as Error).message}`,
+      };
+    }
+    if (failure.store && checked !== undefined && !(await isStored(db, checked.eventId))) {
+      const rejectedPdu = checked;
+      if (db === this.#deps.ctx.db) {
+        await this.#deps.ctx.db.transaction((tx) => storeOutlier(tx, rejectedPdu, true));
+      } else {
+        await storeOutlier(db, rejectedPdu, true);
       }
-      if (
-        failure.store &&
-        checked !== undefined &&
-        !(await isStored(deps.ctx.db, checked.eventId))
-      ) {
-        const rejectedPdu = checked;
-        await deps.ctx.db.transaction((tx) => storeOutlier(tx, rejectedPdu, true));
+    }
+    return { eventId: checked?.eventId ?? '', status: 'rejected', error: failure.message };
+  }
+
+  /**
+   * One PDU on its own (fetched events, `handle`, and batch PDUs that need the network): each
+   * step reads committed data and the PDU is stored in a transaction of its own. `prechecked`
+   * is the PDU when steps 1–3 already passed in a batch.
+   */
+  async #handle(
+    origin: string,
+    pdu: unknown,
+    roomId: string,
+    depth: number,
+    prechecked?: CheckedPdu,
+  ): Promise<PduOutcome> {
+    const deps = this.#deps;
+    const { db } = deps.ctx;
+    let checked = prechecked;
+    if (checked === undefined) {
+      const result = await this.#precheck(origin, pdu, roomId, depth, db);
+      if (result.outcome !== undefined) return result.outcome;
+      checked = result.checked;
+    }
+    try {
+      // Rechecked: a batch PDU may have been stored by the events committed before it.
+      if (prechecked !== undefined) {
+        const seen = await this.#seenBefore(db, origin, prechecked, depth);
+        if (seen !== undefined) return seen;
       }
-      return { eventId: checked?.eventId ?? '', status: 'rejected', error: failure.message };
+      await fetchAuthEvents(deps, origin, checked);
+      authAgainstAuthEvents(checked, await loadDagEvents(db, checked.dag.auth_events));
+      const knownStates = await this.#fillGap(origin, checked, depth);
+      const verdict = await this.#verdict(db, checked, knownStates);
+      const final = checked;
+      return await db.transaction((tx) => this.#store(tx, final, verdict));
+    } catch (failure) {
+      return this.#failed(db, origin, roomId, checked, failure);
     }
   }
 
@@ -214,7 +416,7 @@ export class EventHandler {
   }
 
   /** The current-state entries soft-fail checking needs: create + the auth events selection. */
-  async #currentAuthState(checked: CheckedPdu): Promise<Map<string, DagEvent>> {
+  async #currentAuthState(db: SqlExecutor, checked: CheckedPdu): Promise<Map<string, DagEvent>> {
     const keys: Array<[string, string]> = [
       ['m.room.create', ''],
       ...authEventsSelection(checked.dag, checked.rules).map(
@@ -223,13 +425,13 @@ export class EventHandler {
     ];
     const ids = new Map<string, string>();
     for (const [type, stateKey] of keys) {
-      const row = await this.#deps.ctx.db.queryOne<{ event_id: string }>(
+      const row = await db.queryOne<{ event_id: string }>(
         'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
         [checked.roomId, type, stateKey],
       );
       if (row !== undefined) ids.set(stateKeyOf(type, stateKey), row.event_id);
     }
-    const events = await loadDagEvents(this.#deps.ctx.db, [...ids.values()]);
+    const events = await loadDagEvents(db, [...ids.values()]);
     const state = new Map<string, DagEvent>();
     for (const [key, id] of ids) {
       const event = events.get(id);
