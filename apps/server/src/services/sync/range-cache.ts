@@ -1,8 +1,9 @@
 /**
  * A cache of answers about a committed stream range (`from`, `to`]. Everything in such a range is
  * immutable once `to` is committed (writers take positions inside their transactions, which
- * commit in order), so answers never go stale; only memory bounds the cache. Many long-polls
- * woken by the same write ask about the same range, and share one query this way.
+ * commit in order), so answers never go stale; only memory bounds the cache. Used by the
+ * device-list service; `/sync` itself stopped using it (with keyed wake-ups few long-polls share
+ * a range, and entries holding whole initial-sync answers weighed tens of MiB).
  */
 export class RangeCache {
   readonly #entries = new Map<string, Promise<unknown>>();
