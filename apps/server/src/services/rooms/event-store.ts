@@ -137,8 +137,8 @@ export function placeholders(n: number, start = 1): string {
 
 /**
  * The stored PDU JSON text of each event (missing IDs are absent), read without parsing it: a
- * caller that only forwards PDUs (the `send_join` answer) splices the text as it is. Reads the
- * table directly, never the cache, so a redaction committed in this transaction is seen.
+ * caller that only forwards PDUs (the `send_join` answer) splices the text as it is. It is the
+ * text `StoredEvent.pdu` is parsed from (a redaction sets `redacted_by`, never rewrites it).
  */
 export async function loadPduTexts(
   db: SqlExecutor,
