@@ -246,6 +246,51 @@ describe('a malicious server process against two honest servers', () => {
     for (const server of honest()) expect(await row(server, eventId)).toBeUndefined();
   });
 
+  it('one transaction mixing good and bad PDUs: a verdict each, the good ones kept', async () => {
+    // The receiver stores a transaction's PDUs in one database transaction: a PDU that fails
+    // must not take the others with it, and a PDU must see the one before it (m2 cites m1).
+    const f = await facts();
+    const m1 = await mallory.sign(
+      await event('m.room.message', { msgtype: 'm.text', body: 'batch 1' }, undefined, f),
+      ROOM_VERSION,
+    );
+    const forged = await mallory.forge(
+      await event('m.room.message', { msgtype: 'm.text', body: 'batch forged' }, undefined, f),
+      ROOM_VERSION,
+    );
+    const power = await mallory.sign(
+      await event('m.room.power_levels', { users: { [MALLORY]: 100 } }, '', f),
+      ROOM_VERSION,
+    );
+    const m2 = await mallory.sign(
+      {
+        ...(await event('m.room.message', { msgtype: 'm.text', body: 'batch 2' }, undefined, f)),
+        prev_events: [m1.eventId],
+        depth: f.depth + 2,
+      },
+      ROOM_VERSION,
+    );
+    for (const results of await sendToBoth([m1.pdu, forged.pdu, power.pdu, m2.pdu])) {
+      expect(results[m1.eventId]).toEqual({});
+      expect(String(results[forged.eventId]?.['error'])).toMatch(/signature/);
+      expect(String(results[power.eventId]?.['error'])).toMatch(/power/);
+      expect(results[m2.eventId]).toEqual({});
+    }
+    for (const server of honest()) {
+      expect(await row(server, forged.eventId)).toBeUndefined();
+      expect((await row(server, power.eventId))?.rejected).toBe(1);
+      for (const good of [m1, m2]) {
+        expect((await row(server, good.eventId))?.stream_position).not.toBeNull();
+      }
+      const extremities = await server.services.ctx.db.query<{ event_id: string }>(
+        'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
+        [roomId],
+      );
+      expect(extremities.map((r) => r.event_id)).toEqual([m2.eventId]);
+    }
+    expect(await agreedStateHash()).toBe(honestState);
+  });
+
   it('replayed transaction: the first answer again, its new content ignored', async () => {
     const first = await mallory.sign(
       await event('m.room.message', { msgtype: 'm.text', body: 'once' }),
