@@ -13,28 +13,27 @@
  *    fan its join out itself, see remote-join.ts);
  * 5. for a join, answers the room state before the event and its auth chain, as PDUs.
  */
-import { authChain, checkAuth, checkSoftFail, type DagEvent, stateKeyOf } from '@weft/dag';
+import {
+  authEventsSelection,
+  checkAuth,
+  checkSoftFail,
+  type DagEvent,
+  stateKeyOf,
+} from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { stateMapOf, toDagEvent } from '../../rooms/auth.ts';
 import { forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
-import type { StoredEvent } from '../../rooms/types.ts';
 import { requireServerAllowed } from '../acl.ts';
 import { type AcceptedForwarder, type ServerKeyLookup, serverNameOf } from './types.ts';
 import { verifyReceivedPdu } from './verify-received.ts';
 
-/** The body of a `send_join` v2 response. */
-export interface SendJoinResponse {
-  readonly origin: string;
-  readonly event: Record<string, unknown>;
-  readonly state: Record<string, unknown>[];
-  readonly auth_chain: Record<string, unknown>[];
-  readonly members_omitted: false;
-}
-
-/** Accepts a signed join or leave from `origin`; returns the `send_join` body (`{}` for leave). */
+/**
+ * Accepts a signed join, leave or knock from `origin`; returns `answerJoin`'s `send_join` body,
+ * the knock's room state, or `{}` for a leave.
+ */
 export async function acceptMembership(
   rooms: RoomService,
   keys: ServerKeyLookup,
@@ -47,8 +46,8 @@ export async function acceptMembership(
     /** The resident server's forwarding to the room's other servers. */
     readonly forward?: AcceptedForwarder | undefined;
     /**
-     * Builds a join's answer instead of {@link joinResponse} (same transaction, same state):
-     * `send_join` answers with stored PDU texts (join-answer.ts).
+     * Builds a join's answer (required for a join; same transaction, same state): `send_join`
+     * answers with stored PDU texts (join-answer.ts).
      */
     readonly answerJoin?: (
       tx: SqlExecutor,
@@ -56,7 +55,7 @@ export async function acceptMembership(
       stateIds: readonly string[],
     ) => Promise<object>;
   },
-): Promise<SendJoinResponse | Record<string, never> | { knock_room_state: unknown[] } | object> {
+): Promise<Record<string, never> | { knock_room_state: unknown[] } | object> {
   const { origin, roomId, membership } = options;
   const room = await loadRoom(rooms.ctx.db, roomId);
   if (room === undefined) throw MatrixError.notFound('Unknown room');
@@ -99,8 +98,8 @@ export async function acceptMembership(
       await options.forward?.(tx, stored, origin);
     }
     if (membership !== 'join') return {};
-    if (options.answerJoin) return options.answerJoin(tx, verified.pdu, [...stateBefore.values()]);
-    return joinResponse(tx, rooms, verified.pdu, [...stateBefore.values()]);
+    if (options.answerJoin === undefined) throw new Error('a join needs answerJoin');
+    return options.answerJoin(tx, verified.pdu, [...stateBefore.values()]);
   });
   if (position > 0) rooms.ctx.notifier.notify(position);
   // Spec "Knocking upon a room": send_knock answers the room's stripped state (read after the
@@ -109,7 +108,13 @@ export async function acceptMembership(
   return result;
 }
 
-/** Step 3: the rules against the auth events, then soft failure against the current state. */
+/**
+ * Step 3: the rules against the auth events, then soft failure against the current state.
+ * Soft failure judges the event with only the create event and the entries its auth events
+ * selection names (spec server-server-api "Auth events selection"; @weft/dag's `checkSoftFail`),
+ * so only those current state events are loaded — not the whole state, which for a
+ * 30,000-member room was most of the check's time.
+ */
 async function authorizeReceived(
   tx: SqlExecutor,
   rooms: RoomService,
@@ -117,13 +122,11 @@ async function authorizeReceived(
   currentState: ReadonlyMap<string, string>,
 ): Promise<void> {
   const rules = rulesOf((await loadRoom(tx, event.room_id ?? ''))?.roomVersion ?? '');
-  const createId = currentState.get(stateKeyOf('m.room.create', ''));
+  const currentIds = [stateKeyOf('m.room.create', '')]
+    .concat(authEventsSelection(event, rules).map(([type, key]) => stateKeyOf(type, key)))
+    .flatMap((key) => currentState.get(key) ?? []);
   const authIds = [...event.auth_events];
-  const loaded = await rooms.events.getMany(
-    tx,
-    createId === undefined ? authIds : [...authIds, createId],
-    false,
-  );
+  const loaded = await rooms.events.getMany(tx, [...new Set([...authIds, ...currentIds])], false);
   for (const id of authIds) {
     if (!loaded.has(id)) throw MatrixError.forbidden(`Unknown auth event ${id}`);
   }
@@ -131,8 +134,7 @@ async function authorizeReceived(
   const authState = stateMapOf(authIds.flatMap((id) => byId.get(id) ?? []));
   const outcome = checkAuth(event, authState, rules, { authEvent: (id) => byId.get(id) });
   if (!outcome.allowed) throw MatrixError.forbidden(`Event not allowed: ${outcome.detail}`);
-  const currentEvents = await rooms.events.getMany(tx, [...currentState.values()], false);
-  const current = stateMapOf([...currentEvents.values()].map(toDagEvent));
+  const current = stateMapOf(currentIds.flatMap((id) => byId.get(id) ?? []));
   const soft = checkSoftFail(event, current, rules);
   if (!soft.allowed) throw MatrixError.forbidden(`Event not allowed: ${soft.detail}`);
 }
@@ -156,32 +158,4 @@ export async function keepUncitedExtremities(
       [roomId, id],
     );
   }
-}
-
-/** Step 5: the state before the join and the auth chain of it and the join, as PDUs. */
-async function joinResponse(
-  tx: SqlExecutor,
-  rooms: RoomService,
-  event: Record<string, unknown>,
-  stateIds: readonly string[],
-): Promise<SendJoinResponse> {
-  const fetch = async (ids: readonly string[]): Promise<DagEvent[]> =>
-    [...(await rooms.events.getMany(tx, ids, false)).values()].map(toDagEvent);
-  const authEvents = (event['auth_events'] as string[] | undefined) ?? [];
-  const chainIds = await authChain([...stateIds, ...authEvents], fetch);
-  for (const id of authEvents) chainIds.add(id);
-  const state = await rooms.events.getMany(tx, stateIds, false);
-  const chain = await rooms.events.getMany(tx, [...chainIds], false);
-  return {
-    origin: rooms.ctx.config.serverName,
-    event,
-    state: [...state.values()].map(federationPdu),
-    auth_chain: [...chain.values()].map(federationPdu),
-    members_omitted: false,
-  };
-}
-
-/** A stored event as federation sends it: the PDU exactly as signed. */
-export function federationPdu(event: StoredEvent): Record<string, unknown> {
-  return { ...event.pdu };
 }
