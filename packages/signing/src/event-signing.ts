@@ -6,7 +6,7 @@
  * (https://spec.matrix.org/v1.19/server-server-api/#signing-events).
  */
 import { backend } from './backend.ts';
-import { decodeBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
 import { constantTimeEqual } from './bytes.ts';
 import { SigningError, type SigningErrorCode } from './errors.ts';
 import { type EventTexts, encodeEventTexts } from './event-encoding.ts';
@@ -153,6 +153,48 @@ export function verifyEvent(
   keyLookup: KeyLookup,
   options: VerifyEventOptions = {},
 ): EventVerification {
+  return verifyEventWithId(event, roomVersion, keyLookup, options).verification;
+}
+
+/** The outcome of {@link verifyEventWithId}. */
+export interface EventVerificationWithId {
+  readonly verification: EventVerification;
+  /**
+   * The event ID (room versions 4+: `$` + URL-safe Base64 of the reference hash, as
+   * `computeEventId` gives it); undefined only when the event cannot be encoded (then
+   * `verification` is a `bad-event` rejection).
+   */
+  readonly eventId: string | undefined;
+}
+
+/**
+ * {@link verifyEvent} that also returns the event ID, from the same encoding: the reference hash
+ * covers the redacted event without `signatures` and `unsigned` ("Calculating the reference hash
+ * for an event"), which is exactly the text the signatures cover ("Checking for a Signature",
+ * steps 5–6, on the redacted event). (`age_ts`, once also removed for the reference hash, is
+ * dropped by every room version's redaction.) Saves a receiver the second redaction and
+ * canonical encoding `computeEventId` would cost.
+ */
+export function verifyEventWithId(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+  keyLookup: KeyLookup,
+  options: VerifyEventOptions = {},
+): EventVerificationWithId {
+  let eventId: string | undefined;
+  const verification = verifyAndName(event, roomVersion, keyLookup, options, (id) => {
+    eventId = id;
+  });
+  return { verification, eventId };
+}
+
+function verifyAndName(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+  keyLookup: KeyLookup,
+  options: VerifyEventOptions,
+  onEventId: (eventId: string) => void,
+): EventVerification {
   checkJsonObject(event, 'event');
   if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
   if (options.requiredServers !== undefined && options.requiredServers.length === 0) {
@@ -165,6 +207,7 @@ export function verifyEvent(
   let signatures: ReturnType<typeof readSignatures>;
   try {
     texts = encodeEventTexts(event, rules);
+    onEventId(`$${encodeBase64Url(backend().sha256Utf8(texts.signedText))}`);
     signatures = rules.topLevelKeys.includes('signatures') ? readSignatures(event) : {};
   } catch (error) {
     if (!SigningError.isInstance(error)) throw error;

@@ -14,10 +14,12 @@ export {
 } from './event-hashes.ts';
 export {
   type EventVerification,
+  type EventVerificationWithId,
   type KeyLookup,
   signEvent,
   type VerifyEventOptions,
   verifyEvent,
+  verifyEventWithId,
 } from './event-signing.ts';
 export type { JsonObject, Signatures } from './json-object.ts';
 export {

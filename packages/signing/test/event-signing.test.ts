@@ -15,6 +15,7 @@ import {
   signingKeyFromSeed,
   signJson,
   verifyEvent,
+  verifyEventWithId,
 } from '../src/index.ts';
 
 const key = signingKeyFromSeed(new Uint8Array(32).fill(5), 'k1');
@@ -256,5 +257,30 @@ describe('verifyEvent', () => {
     expect(() => verifyEvent(null as unknown as JsonObject, '11', lookup)).toThrow(TypeError);
     expect(codeOf(() => verifyEvent(signed, '1', lookup))).toBe('unsupported-room-version');
     expect(codeOf(() => verifyEvent(signed, '11', () => new Uint8Array(31)))).toBe('bad-key');
+  });
+});
+
+describe('verifyEventWithId', () => {
+  it("gives computeEventId's ID next to verifyEvent's verdict, whatever the verdict", () => {
+    for (const version of ['10', '11', '12']) {
+      const signed = signEvent(message, version, 'example.org', key);
+      const tampered = { ...signed, content: { body: 'changed' }, unsigned: { age: 5 } };
+      const forged = { ...signed, depth: 99 };
+      const unknownKey = signEvent(message, version, 'example.org', otherKey);
+      for (const event of [signed, tampered, forged, unknownKey]) {
+        expect(verifyEventWithId(event, version, lookup)).toEqual({
+          verification: verifyEvent(event, version, lookup),
+          eventId: computeEventId(event, version),
+        });
+      }
+      expect(verifyEventWithId(tampered, version, lookup).verification.status).toBe('redact');
+      expect(verifyEventWithId(forged, version, lookup).verification.status).toBe('reject');
+    }
+  });
+
+  it('gives no ID for an event that cannot be encoded', () => {
+    const outcome = verifyEventWithId({ ...message, depth: 1.5 }, '11', lookup);
+    expect(outcome.eventId).toBeUndefined();
+    expect(outcome.verification).toMatchObject({ status: 'reject', code: 'bad-event' });
   });
 });

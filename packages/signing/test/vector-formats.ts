@@ -28,6 +28,7 @@ import {
   signingKeyFromSeed,
   signJson,
   verifyEvent,
+  verifyEventWithId,
   verifyJson,
 } from '../src/index.ts';
 import { redactionRulesFor } from '../src/redaction.ts';
@@ -234,6 +235,16 @@ export const eventHashes: VectorFormat = {
         const outcome = verifyEvent(redacted, roomVersion, lookup);
         const unchanged = computeContentHash(redacted) === expected['content_hash'];
         assert.equal(outcome.status, unchanged ? 'valid' : 'redact');
+        // One encoding gives the verdict and the event ID: the same as the two separate calls,
+        // for the event as signed and for its redacted copy (whose reference hash is the same).
+        assert.deepEqual(verifyEventWithId(signed, roomVersion, lookup), {
+          verification: { status: 'valid' },
+          eventId: expected['event_id'],
+        });
+        assert.deepEqual(verifyEventWithId(redacted, roomVersion, lookup), {
+          verification: outcome,
+          eventId: expected['event_id'],
+        });
       },
     })),
 };
