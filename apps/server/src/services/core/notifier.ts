@@ -59,6 +59,23 @@ export class Notifier {
     for (const userId of keys.users ?? []) this.#announce(userKey(userId), position);
   }
 
+  /**
+   * Whether nothing was broadcast, and nothing announced for `userId`, after `since`: then only
+   * room changes can concern the user. Only meaningful for positions this process announced.
+   */
+  quietForUser(since: number, userId: string): boolean {
+    return this.#broadcast <= since && (this.#keyPositions.get(userKey(userId)) ?? 0) <= since;
+  }
+
+  /** Those of `rooms` with a change announced after `since`. */
+  roomsAnnouncedSince(since: number, rooms: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const roomId of rooms) {
+      if ((this.#keyPositions.get(roomKey(roomId)) ?? 0) > since) out.add(roomId);
+    }
+    return out;
+  }
+
   /** Wakes everyone (e.g. shutdown). */
   wakeAll(): void {
     for (const waiter of this.#all) waiter.wake();

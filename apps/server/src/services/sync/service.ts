@@ -105,6 +105,8 @@ export class SyncService {
   #firstPosition: Promise<number> | undefined;
   /** Devices (`user\0device`) whose last to-device batch left messages behind. */
   readonly #toDeviceBacklog = new Set<string>();
+  /** Devices' to-device tokens already passed to delivery (which deleted up to them). */
+  readonly #toDeviceAcknowledged = new Map<string, number>();
 
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
@@ -225,9 +227,15 @@ export class SyncService {
     const typing = this.#sources.typing;
     if (since.typing < typing.startSerial || since.typing > typing.serial) return false;
     if (this.#toDeviceBacklog.has(`${user.userId}\u0000${user.deviceId}`)) return false;
+    return (
+      (await this.#notifierCovers(since.position)) && since.position <= this.#ctx.notifier.position
+    );
+  }
+
+  /** Whether the notifier heard every change after `position` (this process's positions). */
+  async #notifierCovers(position: number): Promise<boolean> {
     this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
-    const first = await this.#firstPosition;
-    return since.position >= first && since.position <= this.#ctx.notifier.position;
+    return position >= (await this.#firstPosition);
   }
 
   /** The rooms whose changes should wake `userId`'s long-poll (joined, invited, knocking). */
@@ -254,12 +262,38 @@ export class SyncService {
         : { ...request.since, position: Math.min(request.since.position, to) };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
+    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
+    const roomEntries = await rooms.roomsForUser(user.userId);
+    // The common long-poll case: the notifier heard of nothing but room changes since the token
+    // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
+    // this user), so those queries are skipped and the changed rooms come from the notifier.
+    const onlyRoomChanges =
+      since !== undefined &&
+      !request.fullState &&
+      !typingReset &&
+      !this.#toDeviceBacklog.has(deviceKey) &&
+      // Every position up to `to` announced (a writer announcing after its transaction returns
+      // leaves a moment where its change is readable but not yet announced).
+      to <= this.#ctx.notifier.position &&
+      (await this.#notifierCovers(from)) &&
+      this.#ctx.notifier.quietForUser(from, user.userId);
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
-    const receiptRooms = await receipts.roomsChanged(from, to);
+    const receiptRooms = onlyRoomChanges
+      ? new Set<string>()
+      : await receipts.roomsChanged(from, to);
     const eventRooms =
-      since === undefined ? new Set<string>() : await roomsWithEventsBetween(db, from, to);
-    const accountDataRooms = await this.#accountData.roomsChanged(user.userId, from, to);
+      since === undefined
+        ? new Set<string>()
+        : onlyRoomChanges
+          ? this.#ctx.notifier.roomsAnnouncedSince(
+              from,
+              roomEntries.map((entry) => entry.roomId),
+            )
+          : await roomsWithEventsBetween(db, from, to);
+    const accountDataRooms = onlyRoomChanges
+      ? new Set<string>()
+      : await this.#accountData.roomsChanged(user.userId, from, to);
     const membershipChanged = new Set<string>();
     if (since !== undefined) {
       for (const change of await deviceLists.memberChangesBetween(from, to)) {
@@ -290,7 +324,7 @@ export class SyncService {
     const leave: Record<string, unknown> = {};
     // The rooms whose changes should wake this user's next long-poll.
     const memberOf: string[] = [];
-    for (const entry of await rooms.roomsForUser(user.userId)) {
+    for (const entry of roomEntries) {
       const roomId = entry.roomId;
       if (entry.membership !== 'leave' && entry.membership !== 'ban') memberOf.push(roomId);
       if (!roomIncluded(filter, roomId)) continue;
@@ -338,18 +372,29 @@ export class SyncService {
       }
     }
 
-    const delivered = await toDevice.deliver(user.userId, user.deviceId, since?.toDevice ?? 0, to);
+    // No to-device message was sent in range; delivery still runs when the token acknowledges
+    // messages (it deletes them).
+    const acknowledged = since?.toDevice ?? 0;
+    const delivered =
+      onlyRoomChanges && acknowledged <= (this.#toDeviceAcknowledged.get(deviceKey) ?? 0)
+        ? { events: [], lastId: acknowledged, more: false }
+        : await toDevice.deliver(user.userId, user.deviceId, acknowledged, to);
+    if (this.#toDeviceAcknowledged.size >= 100_000) this.#toDeviceAcknowledged.clear();
+    this.#toDeviceAcknowledged.set(deviceKey, acknowledged);
     // Messages beyond this batch are already in the stream before `to`: the next sync must read
     // them, not wait for a new announcement.
-    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
     if (delivered.more) this.#toDeviceBacklog.add(deviceKey);
     else this.#toDeviceBacklog.delete(deviceKey);
-    const accountData = (await this.#accountData.global(user.userId, from, to)).filter((event) =>
-      plainEventMatches(event, filter.accountData),
-    );
-    const presence = (await this.#presenceEvents(user.userId, from, to)).filter((event) =>
-      plainEventMatches(event, filter.presence),
-    );
+    const accountData = onlyRoomChanges
+      ? []
+      : (await this.#accountData.global(user.userId, from, to)).filter((event) =>
+          plainEventMatches(event, filter.accountData),
+        );
+    const presence = onlyRoomChanges
+      ? []
+      : (await this.#presenceEvents(user.userId, from, to)).filter((event) =>
+          plainEventMatches(event, filter.presence),
+        );
     const body: Record<string, unknown> = {
       next_batch: formatSyncToken({
         position: to,
