@@ -5,7 +5,13 @@
  * signatures, the content hash (the redacted copy is kept on a mismatch).
  */
 import { checkPduFormat, DagError, type DagEvent, type RoomVersionRules } from '@weft/dag';
-import { computeEventId, type JsonObject, type KeyLookup, verifyEvent } from '@weft/signing';
+import {
+  type EventVerification,
+  type JsonObject,
+  type KeyLookup,
+  verifyEvent,
+  verifyEventWithId,
+} from '@weft/signing';
 
 /** A received PDU that passed the signature and hash checks. */
 export interface VerifiedPdu {
@@ -35,9 +41,17 @@ export function checkReceivedPdu(
   }
   // An `event_id` key is not part of v4+ events; drop it so the reference hash decides the ID.
   const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
-  let eventId: string;
+  // One redaction and canonical encoding gives both the event ID and the signature verdict
+  // (the reference hash covers the very text the signatures cover).
+  let verification: EventVerification;
+  let eventId: string | undefined = knownEventId;
+  if (knownEventId === undefined) {
+    ({ verification, eventId } = verifyEventWithId(pdu as JsonObject, rules.id, keyLookup));
+  } else {
+    verification = verifyEvent(pdu as JsonObject, rules.id, keyLookup);
+  }
+  if (eventId === undefined) return { fault: 'bad-json', message: 'Invalid event' };
   try {
-    eventId = knownEventId ?? computeEventId(pdu as JsonObject, rules.id);
     checkPduFormat(pdu, rules, { eventId });
   } catch (error) {
     if (DagError.isInstance(error)) {
@@ -45,7 +59,6 @@ export function checkReceivedPdu(
     }
     return { fault: 'bad-json', message: 'Invalid event' };
   }
-  const verification = verifyEvent(pdu as JsonObject, rules.id, keyLookup);
   switch (verification.status) {
     case 'valid':
       return { eventId, pdu, dag: { ...(pdu as unknown as DagEvent), event_id: eventId } };

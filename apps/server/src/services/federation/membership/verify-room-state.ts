@@ -7,7 +7,7 @@
  * failed, is rejected and left out; the state keeps only accepted events.
  */
 import { checkAuth, type DagEvent, type RoomVersionRules, stateKeyOf } from '@weft/dag';
-import { computeEventId, type JsonObject, type KeyLookup } from '@weft/signing';
+import type { KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { stateMapOf } from '../../rooms/auth.ts';
@@ -33,25 +33,33 @@ export function verifyRoomState(
   const received = new Map<string, VerifiedPdu>();
   let rejected = 0;
   const stateIds: string[] = [];
+  // State events usually come twice (in `state` and in `auth_chain`): verify identical copies
+  // once, keyed by their JSON text (far cheaper than the canonical encoding the event ID needs,
+  // which the verification now computes along with the signature check).
+  const idOfText = new Map<string, string | undefined>();
   for (const [list, isState] of [
     [authChain, false],
     [state, true],
   ] as const) {
     for (const raw of list) {
-      // State events usually come twice (in `state` and in `auth_chain`): verify each once.
-      const knownId = eventIdOf(raw, rules);
-      if (knownId !== undefined && received.has(knownId)) {
-        if (isState) stateIds.push(knownId);
+      const text = JSON.stringify(raw) ?? 'null';
+      if (idOfText.has(text)) {
+        const knownId = idOfText.get(text);
+        if (isState && knownId !== undefined) stateIds.push(knownId);
         continue;
       }
+      let eventId: string | undefined;
       try {
-        const pdu = verifyReceivedPdu(raw, rules, keyLookup, knownId);
-        received.set(pdu.eventId, pdu);
-        if (isState) stateIds.push(pdu.eventId);
+        const pdu = verifyReceivedPdu(raw, rules, keyLookup);
+        eventId = pdu.eventId;
+        // Different copies of one event (other `unsigned`, say): the first one counts.
+        if (!received.has(eventId)) received.set(eventId, pdu);
+        if (isState) stateIds.push(eventId);
       } catch (error) {
         if (!MatrixError.isInstance(error)) throw error;
         rejected++;
       }
+      idOfText.set(text, eventId);
     }
   }
   return acceptByAuthRules(received, stateIds, rejected, rules);
@@ -110,15 +118,4 @@ export function acceptByAuthRules(
     throw MatrixError.forbidden('The room state has no valid create event');
   }
   return { events: kept, state: resolved, rejected };
-}
-
-/** The event ID (reference hash) of a raw PDU, or `undefined` when it cannot be computed. */
-function eventIdOf(raw: unknown, rules: RoomVersionRules): string | undefined {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
-  try {
-    return computeEventId(pdu as JsonObject, rules.id);
-  } catch {
-    return undefined;
-  }
 }
