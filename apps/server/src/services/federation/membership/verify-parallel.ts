@@ -1,20 +1,22 @@
 /**
  * Checking a big send_join answer on every core: the per-PDU checks (event ID, format,
- * signatures, content hash — verify-received.ts) run in worker threads (verify-worker.ts), each
- * on a share of the PDUs; the authorization walk (verify-room-state.ts `acceptByAuthRules`) then
- * runs here, as it needs every event. Ed25519 verification is most of a join's CPU time
- * (≈ 90 µs a signature: a 30,000-event state is ≈ 2.7 s of one core), and it is independent per
- * event, so this is where more cores pay.
+ * signatures, content hash — verify-pdu.ts) run on this thread and on worker threads
+ * (verify-worker.ts) at once, each taking the next chunk of PDUs when it is done with its last,
+ * so a slow or busy thread simply takes fewer; the authorization walk (verify-room-state.ts
+ * `acceptByAuthRules`) then runs here, as it needs every event. Ed25519 verification is most of
+ * a join's CPU time (≈ 90 µs a signature: a 30,000-event state is ≈ 2.7 s of one core), and it
+ * is independent per event, so this is where more cores pay.
  *
- * Small answers (< {@link PARALLEL_MIN_EVENTS}) are checked in this thread; so is everything
- * when fewer than two cores are idle, or a worker cannot start: same verdicts, one core.
+ * Small answers (< {@link PARALLEL_MIN_EVENTS}) are checked in this thread alone; so is
+ * everything on a single core, or when a worker cannot start: same verdicts, one core.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 import type { RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
+import { checkReceivedPdu } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import { acceptByAuthRules, type VerifiedRoomState, verifyRoomState } from './verify-room-state.ts';
 import type { VerifyJob, VerifyOutcome } from './verify-worker.ts';
@@ -23,16 +25,22 @@ import type { VerifyJob, VerifyOutcome } from './verify-worker.ts';
 export const PARALLEL_MIN_EVENTS = 2_000;
 const MAX_WORKERS = 4;
 const SOURCE_CONDITION = '--conditions=weft-source';
+/**
+ * PDUs a worker takes at a time (one message each way), and this thread between two yields: a
+ * worker's answer waits at most one of this thread's chunks (≈ 10 ms) for its next chunk.
+ */
+const WORKER_CHUNK = 256;
+const MAIN_CHUNK = 64;
 
 /**
- * Cores with nothing to do now (cores minus the 1-minute load average), at most
- * {@link MAX_WORKERS}. Workers cost ≈ 30% more CPU and run cold code, so on a busy machine they
- * make a join slower, not faster (bench/federation-verify.ts: 3.4 s in-thread against 4.2–4.8 s
- * on 2 workers at load ≈ 5 on 2 cores, 2.5 s when the cores were free).
+ * Worker threads to help this thread: one per other core, at most {@link MAX_WORKERS}. Earlier
+ * (2026-11-29) workers ran only when two cores were idle, as the main thread sat waiting and a
+ * cold worker on a busy core lost more than it gained (3.4 s in-thread against 4.2–4.8 s on 2
+ * workers at load ≈ 5 on 2 cores); now this thread verifies too and chunks go to whichever
+ * thread is free, so a worker that gets little CPU only takes few chunks.
  */
-function idleCores(): number {
-  const idle = Math.round(availableParallelism() - (loadavg()[0] ?? 0));
-  return Math.max(1, Math.min(MAX_WORKERS, idle));
+function helperWorkers(): number {
+  return Math.max(0, Math.min(MAX_WORKERS, availableParallelism() - 1));
 }
 
 /** `verifyRoomState` with the per-PDU checks spread over worker threads. */
@@ -41,11 +49,12 @@ export async function verifyRoomStateParallel(
   authChain: readonly unknown[],
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
-  workers = idleCores(),
+  /** Worker threads verifying alongside this thread. */
+  workers = helperWorkers(),
   /** `throw` only in tests, to prove the workers ran rather than the fallback. */
   onWorkerFailure: 'fallback' | 'throw' = 'fallback',
 ): Promise<VerifiedRoomState> {
-  if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 2) {
+  if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 1) {
     return verifyRoomState(state, authChain, rules, keyLookup);
   }
   // State events usually come twice (in `state` and `auth_chain`): check identical copies once.
@@ -69,7 +78,7 @@ export async function verifyRoomStateParallel(
 
   let outcomes: VerifyOutcome[];
   try {
-    outcomes = await runInWorkers(unique, texts, rules.id, keyLookup, workers);
+    outcomes = await runShared(unique, texts, rules, keyLookup, workers);
   } catch (error) {
     if (onWorkerFailure === 'throw') throw error;
     return verifyRoomState(state, authChain, rules, keyLookup);
@@ -133,32 +142,70 @@ function keysFor(
   return { keys, overrides };
 }
 
-/** Splits `events` over `count` workers; resolves to one outcome per event, in order. */
-async function runInWorkers(
+/**
+ * Checks `events` on this thread and `count` workers, chunk by chunk; resolves to one outcome
+ * per event, in order. Rejects when a worker fails (the caller then checks in-thread).
+ */
+async function runShared(
   events: readonly unknown[],
   texts: readonly string[],
-  roomVersion: string,
+  rules: RoomVersionRules,
   keyLookup: KeyLookup,
   count: number,
 ): Promise<VerifyOutcome[]> {
   const { keys, overrides } = keysFor(events, keyLookup);
-  const size = Math.ceil(events.length / count);
-  const shares = Array.from({ length: count }, (_, w) => {
-    const start = w * size;
-    const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
-    for (const [i, forEvent] of overrides) {
-      if (i >= start && i < start + size) shareOverrides.set(i - start, forEvent);
+  const outcomes: VerifyOutcome[] = new Array(events.length);
+  let next = 0;
+  let failed = false;
+  const take = (size: number): [number, number] | undefined => {
+    if (failed || next >= events.length) return undefined;
+    const start = next;
+    next = Math.min(events.length, start + size);
+    return [start, next];
+  };
+
+  const workerLoop = async (): Promise<void> => {
+    try {
+      for (let share = take(WORKER_CHUNK); share !== undefined; share = take(WORKER_CHUNK)) {
+        const [start, end] = share;
+        const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
+        for (const [i, forEvent] of overrides) {
+          if (i >= start && i < end) shareOverrides.set(i - start, forEvent);
+        }
+        const job: VerifyJob = {
+          roomVersion: rules.id,
+          keys,
+          events: `[${texts.slice(start, end).join(',')}]`,
+          overrides: shareOverrides,
+        };
+        const results = await runWorker(job);
+        for (let i = 0; i < results.length; i++) outcomes[start + i] = results[i] as VerifyOutcome;
+      }
+    } catch (error) {
+      failed = true;
+      throw error;
     }
-    const job: VerifyJob = {
-      roomVersion,
-      keys,
-      events: `[${texts.slice(start, start + size).join(',')}]`,
-      overrides: shareOverrides,
-    };
-    return job;
-  });
-  const results = await Promise.all(shares.map((job) => runWorker(job)));
-  return results.flat();
+  };
+
+  const mainLoop = async (): Promise<void> => {
+    for (let share = take(MAIN_CHUNK); share !== undefined; share = take(MAIN_CHUNK)) {
+      for (let i = share[0]; i < share[1]; i++) {
+        const outcome = checkReceivedPdu(events[i], rules, keyLookup);
+        outcomes[i] =
+          'fault' in outcome
+            ? { rejected: true }
+            : outcome.redacted
+              ? { eventId: outcome.eventId, redacted: outcome.pdu }
+              : { eventId: outcome.eventId };
+      }
+      // Let the workers' answers in, so they get their next chunk without waiting for ours.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+
+  const loops = [mainLoop(), ...Array.from({ length: count }, () => workerLoop())];
+  await Promise.all(loops);
+  return outcomes;
 }
 
 /**
