@@ -20,7 +20,7 @@ import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { signMembershipTemplate } from './sign-template.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
 import { type FederationDeps, withOwnKey } from './types.ts';
-import { verifyRoomStateParallel } from './verify-parallel.ts';
+import { prepareVerifyWorkers, verifyRoomStateParallel } from './verify-parallel.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 
 /** Candidate resident servers of `roomId`: the given ones, then the room ID's own, never us. */
@@ -110,6 +110,7 @@ async function joinThrough(
     },
   });
   const started = performance.now();
+  prepareVerifyWorkers();
   const response = await deps.request(
     server,
     'PUT',

@@ -214,6 +214,20 @@ async function runShared(
  * faster with use. One job per worker at a time; a worker that fails is dropped.
  */
 const idle: Worker[] = [];
+let started = 0;
+
+/**
+ * Starts the helper workers ahead of a join (while `send_join` is answered), so their module
+ * loading (≈ 0.3 s of CPU each) does not delay the check. Only the first call starts any: the
+ * pool is kept, so a process pays this once, joins big or small.
+ */
+export function prepareVerifyWorkers(count = helperWorkers()): void {
+  try {
+    while (started < count) idle.push(startWorker());
+  } catch {
+    // No workers here: the check runs in-thread.
+  }
+}
 
 function runWorker(job: VerifyJob): Promise<VerifyOutcome[]> {
   const worker = idle.pop() ?? startWorker();
@@ -254,6 +268,18 @@ function startWorker(): Worker {
   // next to dist/verify-worker.js (tsup.config.ts).
   const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
   const worker = new Worker(new URL(file, import.meta.url), { execArgv });
+  started++;
+  // A worker that fails while idle (say, at start-up) leaves the pool; without this listener
+  // its 'error' would be thrown in this process.
+  const drop = (): void => {
+    const at = idle.indexOf(worker);
+    if (at >= 0) idle.splice(at, 1);
+  };
+  worker.on('error', drop);
+  worker.once('exit', () => {
+    started--;
+    drop();
+  });
   worker.unref();
   return worker;
 }
