@@ -97,7 +97,7 @@ const lookup = () => key.publicKey;
 for (let round = 0; round < 3; round++) {
   for (const [name, run] of [
     ['in-thread', async () => verifyRoomState(received.state, received.chain, rules, lookup)],
-    ['workers', () => verifyRoomStateParallel(received.state, received.chain, rules, lookup, 2)],
+    ['workers', () => verifyRoomStateParallel(received.state, received.chain, rules, lookup)],
   ] as const) {
     const cpu = process.cpuUsage();
     const mainCpu = process.threadCpuUsage();
