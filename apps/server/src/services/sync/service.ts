@@ -135,6 +135,8 @@ export class SyncService {
    * with empty fields").
    */
   async sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
+    // The first sync of this process marks where the notifier's knowledge starts.
+    this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
     const presence = this.#presence;
     if (presence !== undefined) {
       const wanted = request.setPresence ?? 'online';
