@@ -37,9 +37,6 @@ import { formatSyncToken, type SyncToken } from './token.ts';
 /** The longest a sync may wait (a client asking for more gets this). */
 export const MAX_SYNC_TIMEOUT_MS = 300_000;
 
-/** How long a woken sync waits for more changes before building its response. */
-const COALESCE_MS = 10;
-
 /** Account data as `/sync` reads it (the account-data service provides it). */
 export interface AccountDataSource {
   /** Global account data events changed in (`from`, `to`] (all current ones for `from` 0). */
@@ -199,20 +196,6 @@ export class SyncService {
       this.#sources.typing.waitForChange(after.typing, stop.signal),
     ]);
     stop.abort();
-    // Coalescing: changes that follow within a few milliseconds ride in the same response
-    // instead of each costing a response and a new request.
-    const window = Math.min(COALESCE_MS, timeoutMs);
-    if (window > 0 && !request.signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, window);
-        function done() {
-          clearTimeout(timer);
-          request.signal?.removeEventListener('abort', done);
-          resolve();
-        }
-        request.signal?.addEventListener('abort', done, { once: true });
-      });
-    }
     request.signal?.removeEventListener('abort', onAbort);
   }
 
