@@ -1,11 +1,9 @@
 // POST /_matrix/client/v3/knock/{roomIdOrAlias}
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3knockroomidoralias
-import { MatrixError } from '@weft/transport';
-
 import type { Services } from '../../services/index.ts';
-import { resolveAlias } from '../../services/rooms/directory.ts';
 import { knockRoom } from '../../services/rooms/knock.ts';
-import { optionalString, parseRoomAlias, parseRoomId } from './room-params.ts';
+import { optionalString } from './room-params.ts';
+import { resolveRoomTarget } from './room-target.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 /**
@@ -13,7 +11,7 @@ import { type ClientApp, clientEndpoint } from './routes.ts';
  * not in through `make_knock`/`send_knock` on `via` (and the alias' or room ID's server).
  */
 export function registerKnock(app: ClientApp, services: Services): void {
-  const { rooms, federationQueries, federationMembership } = services;
+  const { rooms, federationMembership } = services;
   clientEndpoint(app, {
     method: 'POST',
     path: '/knock/:roomIdOrAlias',
@@ -21,25 +19,7 @@ export function registerKnock(app: ClientApp, services: Services): void {
     body: 'optional-json',
     rateLimit: true,
     handler: async ({ params, query, body, user }) => {
-      const target = params.roomIdOrAlias;
-      // Spec: `via` (and the deprecated `server_name`) name servers to knock through.
-      const via = [...query.getAll('via'), ...query.getAll('server_name')];
-      let roomId: string;
-      if (target.startsWith('#')) {
-        const alias = parseRoomAlias(target);
-        if (federationQueries.isRemote(alias)) {
-          const resolved = await federationQueries.remoteAlias(alias);
-          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
-          roomId = resolved.roomId;
-          via.push(...resolved.servers);
-        } else {
-          const resolved = await resolveAlias(rooms, alias);
-          if (resolved === undefined) throw MatrixError.notFound('Room alias not found');
-          roomId = resolved;
-        }
-      } else {
-        roomId = parseRoomId(target);
-      }
+      const { roomId, via } = await resolveRoomTarget(services, params.roomIdOrAlias, query);
       const reason = optionalString(body, 'reason');
       const remote =
         services.ctx.config.federation.enabled &&

@@ -20,7 +20,8 @@ export async function knockRoom(
 ): Promise<string> {
   return rooms.write(async (send, tx) => {
     const room = await loadRoom(tx, roomId);
-    // Knocking through another server (make_knock/send_knock) is not implemented.
+    // A room this server is not in is knocked on through its servers (api/client/knock.ts →
+    // federation make_knock/send_knock); here it must be known.
     if (room === undefined) throw MatrixError.notFound('No known server can knock on this room');
     const current = await membershipOf(tx, roomId, userId);
     if (current?.membership === 'knock') return roomId;
