@@ -12,12 +12,12 @@
 import { STABLE_ROOM_VERSIONS } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
-import { nextStreamPosition } from '../../core/stream.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { candidateServers } from './remote-join.ts';
 import { signMembershipTemplate } from './sign-template.ts';
+import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
 
 /** Knocks as local `userId` on `roomId` through one of `via`; returns the room ID. */
@@ -92,22 +92,7 @@ async function storeKnock(
         [roomId, knock.roomVersion, userId, rooms.ctx.now()],
       );
     }
-    const position = await nextStreamPosition(tx);
-    await tx.execute(
-      `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
-         origin_server_ts, pdu, unsigned, state_group, outlier)
-       VALUES ($1, $2, $3, $4, 'm.room.member', $5, $5, $6, $7, NULL, NULL, 1)
-       ON CONFLICT (event_id) DO NOTHING`,
-      [
-        eventId,
-        roomId,
-        position,
-        Number(pdu['depth']),
-        userId,
-        Number(pdu['origin_server_ts']),
-        JSON.stringify(pdu),
-      ],
-    );
+    const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
     await tx.execute(
       `INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, 'm.room.member', $2, $3)
        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,

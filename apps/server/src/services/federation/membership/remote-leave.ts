@@ -9,11 +9,11 @@
  */
 import { MatrixError } from '@weft/transport';
 
-import { nextStreamPosition } from '../../core/stream.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { remoteInviteState } from './receive-invite.ts';
 import { candidateServers } from './remote-join.ts';
 import { signMembershipTemplate } from './sign-template.ts';
+import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
 
 /** Rejects `userId`'s remote invite to `roomId`. */
@@ -112,22 +112,7 @@ async function storeLeave(
   pdu: Record<string, unknown>,
 ): Promise<void> {
   const position = await rooms.ctx.db.transaction(async (tx) => {
-    const position = await nextStreamPosition(tx);
-    await tx.execute(
-      `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
-         origin_server_ts, pdu, unsigned, state_group, outlier)
-       VALUES ($1, $2, $3, $4, 'm.room.member', $5, $5, $6, $7, NULL, NULL, 1)
-       ON CONFLICT (event_id) DO NOTHING`,
-      [
-        eventId,
-        roomId,
-        position,
-        Number(pdu['depth']),
-        userId,
-        Number(pdu['origin_server_ts']),
-        JSON.stringify(pdu),
-      ],
-    );
+    const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
     await tx.execute(
       `UPDATE room_current_state SET event_id = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3`,
       [eventId, roomId, userId],
