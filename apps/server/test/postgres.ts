@@ -14,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+
+import type { TestServerOptions } from './harness.ts';
 
 export interface TestPostgres {
   /** A connection string for `database` (created by {@link TestPostgres.createDatabase}). */
@@ -129,4 +132,28 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
   };
   return handle(`postgresql://weft@127.0.0.1:${port}/postgres`, stop);
+}
+
+/**
+ * Registers hooks that start a throwaway cluster with one database per name (before the calling
+ * file's suites: hooks registered first run first, and unwind last, so the cluster outlives the
+ * servers) and returns `on(name)`, the server options of a suite that should use that database.
+ */
+export function postgresDatabases<Name extends string>(
+  names: readonly Name[],
+): (name: Name) => () => TestServerOptions {
+  let postgres: TestPostgres | undefined;
+  const urls = new Map<string, string>();
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    for (const name of names) {
+      urls.set(name, await postgres.createDatabase(`${name}_${process.pid}`));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.stop();
+  });
+  return (name) => () => ({
+    file: { database: { backend: 'postgres', connection_string: urls.get(name) ?? '' } },
+  });
 }

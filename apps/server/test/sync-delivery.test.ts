@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
-import { startPostgres, type TestPostgres } from './postgres.ts';
+import { postgresDatabases } from './postgres.ts';
 import { call, createRoom, type Json, type TestUser } from './sync-helpers.ts';
 
 const ROOMS = 3;
@@ -217,20 +217,9 @@ describe('sync delivery under concurrent sends (services/sync/service.ts)', () =
   // PostgreSQL runs writers on several pooled connections at once: the stream's commit order
   // (positions taken under the stream row's lock) is what keeps the ranges gap-free there.
   describe('on PostgreSQL', () => {
-    let postgres: TestPostgres | undefined;
-    let url = '';
     // Registered before the suite's hooks: the cluster starts first and stops after the server.
-    beforeAll(async () => {
-      postgres = await startPostgres();
-      url = await postgres.createDatabase(`delivery_${process.pid}`);
-    }, 60_000);
-    afterAll(async () => {
-      await postgres?.stop();
-    });
+    const on = postgresDatabases(['delivery']);
     // Fewer messages: each commit waits for PostgreSQL's fsync.
-    deliverySuite(
-      () => ({ file: { database: { backend: 'postgres', connection_string: url } } }),
-      24,
-    );
+    deliverySuite(on('delivery'), 24);
   });
 });
