@@ -3,13 +3,12 @@
  * (@matrix-org/matrix-sdk-crypto-wasm) in one encrypted room on a Weft server. Messages from each
  * decrypt at the other, in `shared` and `epoch` rooms.
  */
-import { ClientEvent, createClient, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
+import type { MatrixClient, MatrixEvent } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from '../../server/test/harness.ts';
+import { startSdkClient } from '../../server/test/js-sdk.ts';
 import { newClient, readable, syncAll, tempDir } from './helpers.ts';
-
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, getChild: () => quiet };
 
 let server: TestServer;
 const sdks: MatrixClient[] = [];
@@ -22,16 +21,8 @@ afterAll(async () => {
 });
 
 async function sdkUser(name: string): Promise<MatrixClient> {
-  const { userId, accessToken, deviceId } = await server.client.registerUser(name);
-  const sdk = createClient({ baseUrl: server.url, userId, accessToken, deviceId, logger: quiet });
-  await sdk.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise<void>((resolve) => {
-    sdk.on(ClientEvent.Sync, (state) => {
-      if (state === 'PREPARED') resolve();
-    });
-  });
-  await sdk.startClient({ initialSyncLimit: 20 });
-  await prepared;
+  const user = await server.client.registerUser(name);
+  const sdk = await startSdkClient(server.url, user, { crypto: true, initialSyncLimit: 20 });
   sdks.push(sdk);
   return sdk;
 }

@@ -4,14 +4,14 @@
  * through `/keys/signatures/upload`), sees its own device as cross-signed from what `/keys/query`
  * returns, and a second SDK user finds the first user's cross-signing keys.
  */
-import { ClientEvent, createClient, type MatrixClient } from 'matrix-js-sdk';
+import type { MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
+import { startSdkClient } from './js-sdk.ts';
 import { call, type Json } from './sync-helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, getChild: () => quiet };
 
 let server: TestServer;
 const sdks: MatrixClient[] = [];
@@ -25,16 +25,8 @@ afterAll(async () => {
 });
 
 async function sdkUser(name: string): Promise<MatrixClient> {
-  const { userId, accessToken, deviceId } = await server.client.registerUser(name, PASSWORD);
-  const sdk = createClient({ baseUrl: server.url, userId, accessToken, deviceId, logger: quiet });
-  await sdk.initRustCrypto({ useIndexedDB: false });
-  const prepared = new Promise<void>((resolve) => {
-    sdk.on(ClientEvent.Sync, (state) => {
-      if (state === 'PREPARED') resolve();
-    });
-  });
-  await sdk.startClient({ initialSyncLimit: 10 });
-  await prepared;
+  const user = await server.client.registerUser(name, PASSWORD);
+  const sdk = await startSdkClient(server.url, user, { crypto: true });
   sdks.push(sdk);
   return sdk;
 }

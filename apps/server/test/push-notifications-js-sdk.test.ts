@@ -3,13 +3,12 @@
  * `unread_notifications` (push-rule evaluation, services/push) — the total and highlight counts
  * rise as another user sends and mentions, and drop to zero after the SDK sends a read receipt.
  */
-import { ClientEvent, createClient, type MatrixClient, NotificationCountType } from 'matrix-js-sdk';
+import { type MatrixClient, NotificationCountType } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
+import { startSdkClient } from './js-sdk.ts';
 import { call, createRoom, sendText, type TestUser } from './sync-helpers.ts';
-
-const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, getChild: () => quiet };
 
 let server: TestServer;
 let sdk: MatrixClient | undefined;
@@ -35,21 +34,8 @@ describe('unread counts in matrix-js-sdk', () => {
     const alice: TestUser = await server.client.registerUser('alice');
     const bob: TestUser = await server.client.registerUser('bob');
     const roomId = await createRoom(server, alice, [bob]);
-    const client = createClient({
-      baseUrl: server.url,
-      userId: bob.userId,
-      accessToken: bob.accessToken,
-      deviceId: bob.deviceId,
-      logger: quiet,
-    });
+    const client = await startSdkClient(server.url, bob);
     sdk = client;
-    const prepared = new Promise<void>((resolve) => {
-      client.on(ClientEvent.Sync, (state) => {
-        if (state === 'PREPARED') resolve();
-      });
-    });
-    await client.startClient({ initialSyncLimit: 10 });
-    await prepared;
     const counts = () => {
       const room = client.getRoom(roomId);
       return [
