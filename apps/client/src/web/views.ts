@@ -4,38 +4,9 @@
  */
 import type { WeftClient } from '../sdk/client.ts';
 import type { RoomModel, TimelineEvent } from '../sdk/room-model.ts';
+import type { EventView, MemberView, PolicyBadge, RoomSummary } from './view-types.ts';
 
-/** A room's forward-secrecy policy as a badge: the `org.weft.policy` mode, or `unencrypted`. */
-export type PolicyBadge = 'shared' | 'epoch' | 'forward-secret' | 'unencrypted' | 'unknown';
-
-/** One line of the room list. */
-export interface RoomSummary {
-  readonly roomId: string;
-  readonly name: string;
-  readonly membership: string;
-  readonly policy: PolicyBadge;
-  /** Messages from others after this user's latest `m.read` receipt. */
-  readonly unread: number;
-}
-
-/** One line of a timeline. */
-export interface EventView {
-  /** Stable key across updates: the local transaction ID while one exists, else the event ID. */
-  readonly key: string;
-  readonly eventId: string | null;
-  readonly sender: string;
-  /** `message` (readable text), `undecryptable` (see `reason`) or `notice` (membership, name…). */
-  readonly kind: 'message' | 'undecryptable' | 'notice';
-  readonly text: string;
-  readonly encrypted: boolean;
-  readonly status: TimelineEvent['status'];
-}
-
-/** One member of a room. */
-export interface MemberView {
-  readonly userId: string;
-  readonly membership: string;
-}
+export type { EventView, MemberView, PolicyBadge, RoomSummary } from './view-types.ts';
 
 function policyOf(client: WeftClient, room: RoomModel): PolicyBadge {
   // An invite shows only the stripped state the inviter shared, so the policy may be unknown.

@@ -3,30 +3,9 @@
  * event stream. The launch cookie goes along automatically (same origin).
  */
 
-/** A room line, as `views.ts` builds it. */
-export interface RoomSummary {
-  readonly roomId: string;
-  readonly name: string;
-  readonly membership: string;
-  readonly policy: string;
-  readonly unread: number;
-}
+import type { EventView, MemberView, RoomSummary } from '../view-types.ts';
 
-/** A timeline line, as `views.ts` builds it. */
-export interface EventView {
-  readonly key: string;
-  readonly eventId: string | null;
-  readonly sender: string;
-  readonly kind: 'message' | 'undecryptable' | 'notice';
-  readonly text: string;
-  readonly encrypted: boolean;
-  readonly status: 'pending' | 'sent' | 'failed';
-}
-
-export interface MemberView {
-  readonly userId: string;
-  readonly membership: string;
-}
+export type { EventView, MemberView, RoomSummary };
 
 export interface RoomDetails extends RoomSummary {
   readonly members: MemberView[];
