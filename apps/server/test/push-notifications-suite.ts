@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { currentStreamPosition } from '../src/services/core/stream.ts';
+import { countUnread } from '../src/services/push/store.ts';
 import {
   registerUsers,
   startTestServer,
@@ -178,6 +180,57 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
       await call(server, bob, 'DELETE', `${V3}/pushrules/global/room/${enc(roomId)}`);
       await sendText(server, alice, roomId, 'unmuted');
       expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
+    });
+
+    it('keeps counts that match counting the rows, through receipts, leaving and rejoining', async () => {
+      const roomId = await createRoom(server, alice, [bob], { preset: 'public_chat' });
+      // The kept counts (`unread_counts`) against counting `event_push_actions` afresh.
+      const expectKeptMatchRows = async (expected: Json) => {
+        expect(await counts(bob, roomId)).toEqual(expected);
+        const db = server.services.ctx.db;
+        const now = await currentStreamPosition(db);
+        expect(await countUnread(db, bob.userId, roomId, now)).toEqual({
+          notifications: expected['notification_count'],
+          highlights: expected['highlight_count'],
+        });
+      };
+      const first = await sendText(server, alice, roomId, 'one');
+      await sendText(server, alice, roomId, 'two');
+      const third = await sendText(server, alice, roomId, 'three');
+      await expectKeptMatchRows({ notification_count: 3, highlight_count: 0 });
+      await call(
+        server,
+        bob,
+        'POST',
+        `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(third)}`,
+        {},
+      );
+      await expectKeptMatchRows({ notification_count: 0, highlight_count: 0 });
+      // A later receipt on an earlier event makes events unread again (the latest receipt counts).
+      await call(
+        server,
+        bob,
+        'POST',
+        `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(first)}`,
+        {},
+      );
+      await expectKeptMatchRows({ notification_count: 2, highlight_count: 0 });
+      // A threaded receipt leaves the main timeline's counts alone.
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(third)}`, {
+        thread_id: first,
+      });
+      await expectKeptMatchRows({ notification_count: 2, highlight_count: 0 });
+      // Leaving and rejoining: nothing from before the join is unread.
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/leave`, {});
+      await sendText(server, alice, roomId, 'while away');
+      await call(server, bob, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      await expectKeptMatchRows({ notification_count: 0, highlight_count: 0 });
+      await send(alice, roomId, {
+        msgtype: 'm.text',
+        body: 'welcome back',
+        'm.mentions': { user_ids: [bob.userId] },
+      });
+      await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
     });
 
     it('notifies the invitee of an invite (.m.rule.invite_for_me)', async () => {

@@ -2,8 +2,9 @@
  * Push evaluation (client-server-api "Push Notifications"): every event that enters a room's
  * timeline, sent here or received over federation, is run through the push rules of each local user it may notify — joined members other than the
  * sender, and the target of an invite — inside the event's write transaction. Events that
- * notify or highlight are recorded (`event_push_actions`); `/sync`'s `unread_notifications` counts
- * those after the user's read receipt, and `GET /notifications` lists them.
+ * notify or highlight are recorded (`event_push_actions`) and added to the user's unread counts
+ * in the room (`unread_counts`, which a read receipt, the user's join or a redaction recounts),
+ * which `/sync`'s `unread_notifications` reads; `GET /notifications` lists the rows.
  */
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 
@@ -20,6 +21,9 @@ import {
   insertPushActions,
   type PushActionRow,
   pushActionsBefore,
+  pushActionUsers,
+  recountUnread,
+  setUnread,
   unreadCounts,
 } from './store.ts';
 
@@ -91,9 +95,30 @@ export class PushService {
   /** Runs the push rules of every local user `event` may notify (inside its transaction). */
   async #evaluate(tx: SqlExecutor, event: StoredEvent): Promise<void> {
     if (event.streamPosition === null) return;
+    const position = event.streamPosition;
     const redacted = redactsOf(event);
-    // A redacted event no longer counts or lists as a notification (Synapse does the same).
-    if (redacted !== undefined) await deletePushActions(tx, redacted);
+    if (redacted !== undefined) {
+      // A redacted event no longer counts or lists as a notification (Synapse does the same).
+      const affected = await pushActionUsers(tx, redacted);
+      await deletePushActions(tx, redacted);
+      for (const row of affected) await recountUnread(tx, row.user_id, row.room_id, position);
+    }
+    const content = event.pdu['content'] as Record<string, unknown> | undefined;
+    if (
+      event.type === 'm.room.member' &&
+      content?.['membership'] === 'join' &&
+      event.stateKey?.endsWith(`:${this.#ctx.config.serverName}`)
+    ) {
+      // Nothing before a user's join is unread for them (store.ts READ_UP_TO), and the join is
+      // the newest event: their counts start at zero.
+      await setUnread(
+        tx,
+        event.stateKey,
+        event.roomId,
+        { notifications: 0, highlights: 0 },
+        position,
+      );
+    }
     const { recipients, joinedCount } = await this.#recipients(tx, event);
     if (recipients.length === 0) return;
     const pdu = { ...event.pdu, room_id: event.roomId };

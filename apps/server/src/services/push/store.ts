@@ -1,4 +1,4 @@
-/** SQL of push evaluation results: `event_push_actions` (migration 0050). */
+/** SQL of push evaluation results: `event_push_actions` (migration 0050), `unread_counts` (0100). */
 import type { SqlExecutor } from '../../storage/index.ts';
 
 export type PushActionRow = {
@@ -17,26 +17,37 @@ export async function deletePushActions(tx: SqlExecutor, eventId: string): Promi
   await tx.execute('DELETE FROM event_push_actions WHERE event_id = $1', [eventId]);
 }
 
-/** Stores the push actions of one event for its recipients, in one statement. */
+/**
+ * Stores the push actions of one event for its recipients and adds them to their unread counts
+ * (`unread_counts`, migration 0100) as of the event's position; a row already stored (the same
+ * event evaluated twice) is not counted again.
+ */
 export async function insertPushActions(
   tx: SqlExecutor,
   rows: readonly PushActionRow[],
 ): Promise<void> {
   // PostgreSQL takes at most 65,535 parameters per statement: 8 per row, so 1,000 rows a batch.
   for (let start = 0; start < rows.length; start += 1000) {
-    await insertBatch(tx, rows.slice(start, start + 1000));
+    const batch = rows.slice(start, start + 1000);
+    const inserted = new Set(await insertBatch(tx, batch));
+    await addUnread(
+      tx,
+      batch.filter((row) => inserted.has(row.user_id)),
+    );
   }
 }
 
-async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<void> {
+/** Inserts one batch; returns the users whose row was new. */
+async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<string[]> {
+  if (rows.length === 0) return [];
   const values = rows.map((_, i) => {
     const n = i * 8;
     return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}, $${n + 7}, $${n + 8})`;
   });
-  await tx.execute(
+  const inserted = await tx.query<{ user_id: string }>(
     `INSERT INTO event_push_actions
        (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
-     VALUES ${values.join(', ')} ON CONFLICT (user_id, event_id) DO NOTHING`,
+     VALUES ${values.join(', ')} ON CONFLICT (user_id, event_id) DO NOTHING RETURNING user_id`,
     rows.flatMap((row) => [
       row.user_id,
       row.room_id,
@@ -47,6 +58,73 @@ async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Pro
       row.actions_json,
       row.ts,
     ]),
+  );
+  return inserted.map((row) => row.user_id);
+}
+
+/** Adds rows (one event's, so one per user) to their users' unread counts. */
+async function addUnread(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = rows.map((_, i) => {
+    const n = i * 5;
+    return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
+  });
+  await tx.execute(
+    `INSERT INTO unread_counts (user_id, room_id, notifications, highlights, stream_position)
+     VALUES ${values.join(', ')}
+     ON CONFLICT (user_id, room_id) DO UPDATE SET
+       notifications = unread_counts.notifications + excluded.notifications,
+       highlights = unread_counts.highlights + excluded.highlights,
+       stream_position = excluded.stream_position`,
+    rows.flatMap((row) => [
+      row.user_id,
+      row.room_id,
+      row.notify,
+      row.highlight,
+      row.stream_position,
+    ]),
+  );
+}
+
+/**
+ * Recounts a user's unread counts in a room from `event_push_actions` (after a read receipt,
+ * their join or a redaction changed what is unread) as of stream position `position`, the
+ * position of that change.
+ */
+export async function recountUnread(
+  tx: SqlExecutor,
+  userId: string,
+  roomId: string,
+  position: number,
+): Promise<void> {
+  await setUnread(tx, userId, roomId, await countUnread(tx, userId, roomId, position), position);
+}
+
+/** Sets a user's unread counts in a room as of stream position `position`. */
+export async function setUnread(
+  tx: SqlExecutor,
+  userId: string,
+  roomId: string,
+  counts: { readonly notifications: number; readonly highlights: number },
+  position: number,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO unread_counts (user_id, room_id, notifications, highlights, stream_position)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, room_id) DO UPDATE SET notifications = excluded.notifications,
+       highlights = excluded.highlights, stream_position = excluded.stream_position`,
+    [userId, roomId, counts.notifications, counts.highlights, position],
+  );
+}
+
+/** The users with push actions for `eventId`, and their rooms (before a redaction drops them). */
+export async function pushActionUsers(
+  tx: SqlExecutor,
+  eventId: string,
+): Promise<{ user_id: string; room_id: string }[]> {
+  return tx.query<{ user_id: string; room_id: string }>(
+    'SELECT user_id, room_id FROM event_push_actions WHERE event_id = $1',
+    [eventId],
   );
 }
 
@@ -65,8 +143,36 @@ const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
      WHERE m.room_id = a.room_id AND m.user_id = a.user_id AND m.membership = 'join'
     UNION ALL SELECT 0 AS p) read_up_to)`;
 
-/** Unread notification and highlight counts of a user in a room, up to stream position `to`. */
+/**
+ * Unread notification and highlight counts of a user in a room as of stream position `to`: the
+ * kept counts when they were last changed at or before `to` (the usual case: `to` is the
+ * current position), else counted from the rows.
+ */
 export async function unreadCounts(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+  to: number,
+): Promise<{ notifications: number; highlights: number }> {
+  const kept = await db.queryOne<{
+    notifications: number;
+    highlights: number;
+    stream_position: number;
+  }>(
+    `SELECT notifications, highlights, stream_position FROM unread_counts
+      WHERE user_id = $1 AND room_id = $2`,
+    [userId, roomId],
+  );
+  // No row: nothing was ever unread (every push action and recount writes one).
+  if (kept === undefined) return { notifications: 0, highlights: 0 };
+  if (Number(kept.stream_position) <= to) {
+    return { notifications: Number(kept.notifications), highlights: Number(kept.highlights) };
+  }
+  return countUnread(db, userId, roomId, to);
+}
+
+/** Unread counts of a user in a room up to stream position `to`, counted from the rows. */
+export async function countUnread(
   db: SqlExecutor,
   userId: string,
   roomId: string,

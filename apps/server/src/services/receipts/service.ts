@@ -8,6 +8,7 @@ import { MatrixError } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { recountUnread } from '../push/store.ts';
 import type { RoomService } from '../rooms/index.ts';
 import {
   currentReceipt,
@@ -105,6 +106,8 @@ export class ReceiptService {
         ts: this.#ctx.now(),
         position,
       });
+      // A main-timeline read receipt moves what is unread (services/push READ_UP_TO).
+      if (thread === '' || thread === 'main') await recountUnread(tx, userId, roomId, position);
       return position;
     });
     if (position > 0) this.#ctx.notifier.notify(position);
