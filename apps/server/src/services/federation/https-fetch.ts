@@ -108,7 +108,7 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
               const status = res.statusCode ?? 502;
               const nullBody = status === 204 || status === 304;
               resolve(
-                new Response(nullBody ? null : Buffer.concat(chunks), {
+                new Response(nullBody ? null : bodyStream(chunks), {
                   status,
                   headers: responseHeaders,
                 }),
@@ -146,6 +146,23 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
     agents.clear();
   };
   return httpsFetch;
+}
+
+/**
+ * The received chunks as a body stream. `new Response(Buffer.concat(chunks))` copied a body
+ * twice more (the concatenation, then undici's copy of the buffer and of that copy): for a
+ * 17.5 MB send_join answer ≈ 15% of the CPU of receiving it. The whole body is in memory
+ * already (a response resolves only after its last byte), so an unread body holds no socket.
+ */
+function bodyStream(chunks: readonly Buffer[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks[next++];
+      if (chunk === undefined) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
 }
 
 function addDefaultRoots(extra: string): string[] {
