@@ -5,18 +5,17 @@ import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
 import { registerFederationApi } from './api/federation/index.ts';
 import type { FederationApp } from './api/federation/routes.ts';
-import { lookupAccessToken } from './services/accounts/tokens.ts';
 import type { AuthenticatedUser } from './services/core/context.ts';
 import type { Services } from './services/index.ts';
 
 export function createApp(services: Services): ClientApp {
-  const { config, db, log } = services.ctx;
+  const { config, log } = services.ctx;
   const app = createMatrixApp<AuthenticatedUser>({
     logger: {
       error: (message, context) =>
         log.error(message, { method: context.method, path: context.path, error: context.error }),
     },
-    authenticateToken: (token) => lookupAccessToken(db, token),
+    authenticateToken: (token) => services.accounts.authenticate(token),
     rateLimiter: new TokenBucketRateLimiter({
       burst: config.rateLimit.burst,
       perSecond: config.rateLimit.perSecond,

@@ -8,9 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { MatrixError } from '@weft/transport';
 
 import { type SqlExecutor, StorageError } from '../../storage/index.ts';
-import type { ServerContext } from '../core/context.ts';
+import type { AuthenticatedUser, ServerContext } from '../core/context.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { issueAccessToken } from './tokens.ts';
+import { AccessTokenCache } from './token-cache.ts';
+import {
+  findAccessToken,
+  hashAccessToken,
+  issueAccessToken,
+  lastSeenIsStale,
+  touchDevice,
+} from './tokens.ts';
 
 /** Spec "User Identifiers": the localpart grammar for new users. */
 const LOCALPART = /^[a-z0-9._=\-/+]+$/;
@@ -57,10 +64,40 @@ function toDeviceInfo(row: DeviceRow): DeviceInfo {
 export class AccountService {
   readonly #ctx: ServerContext;
   readonly #deviceListeners: DeviceChangeListener[] = [];
+  readonly #tokens = new AccessTokenCache();
   #dummy: Promise<string> | undefined;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
+  }
+
+  /**
+   * The user and device an access token belongs to, or `undefined` for an unknown token (spec
+   * "Using access tokens"). Answered from memory after the first request; refreshes the device's
+   * `last_seen_ts` at most every `LAST_SEEN_INTERVAL_MS`.
+   */
+  async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
+    const tokenHash = hashAccessToken(token);
+    const now = this.#ctx.now();
+    const cached = this.#tokens.get(tokenHash);
+    if (cached !== undefined) {
+      if (lastSeenIsStale(cached.lastSeenTs, now)) {
+        cached.lastSeenTs = now;
+        await touchDevice(this.#ctx.db, cached.userId, cached.deviceId, now);
+      }
+      return { userId: cached.userId, deviceId: cached.deviceId };
+    }
+    const generation = this.#tokens.generation;
+    const row = await findAccessToken(this.#ctx.db, tokenHash);
+    if (row === undefined) return undefined;
+    let lastSeenTs = row.lastSeenTs;
+    if (lastSeenIsStale(lastSeenTs, now)) {
+      await touchDevice(this.#ctx.db, row.userId, row.deviceId, now);
+      lastSeenTs = now;
+    }
+    const user = { userId: row.userId, deviceId: row.deviceId };
+    this.#tokens.remember(tokenHash, { ...user, lastSeenTs: lastSeenTs ?? now }, generation);
+    return user;
   }
 
   /** Subscribes to device additions/removals (e2e device lists). */
@@ -175,6 +212,7 @@ export class AccountService {
         userId,
         deviceId,
       ]);
+      tx.afterCommit(() => this.#tokens.forgetUser(userId));
     }
     const accessToken = await issueAccessToken(tx, userId, deviceId, now);
     return { userId, deviceId, accessToken };
@@ -244,6 +282,8 @@ export class AccountService {
       'UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1',
       [userId],
     );
+    // A deactivated user's tokens stop working now, not after the device deletions below.
+    this.#tokens.forgetUser(userId);
     await this.logoutAll(userId);
   }
 
@@ -263,6 +303,7 @@ export class AccountService {
       rows.map((row) => row.device_id),
     );
     await this.#ctx.db.execute('DELETE FROM access_tokens WHERE user_id = $1', [userId]);
+    this.#tokens.forgetUser(userId);
   }
 
   /** Deletes devices with their tokens, telling device-change listeners in the same transaction. */
@@ -283,6 +324,7 @@ export class AccountService {
           }
         }
       }
+      tx.afterCommit(() => this.#tokens.forgetUser(userId));
     });
   }
 }

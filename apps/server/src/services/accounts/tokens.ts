@@ -3,13 +3,13 @@
  * does not hand out sessions. A fast hash is enough because tokens are high-entropy (unlike
  * passwords, which go through scrypt); lookups are by hash, so no token is ever compared.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AuthenticatedUser } from '../core/context.ts';
 
 export function hashAccessToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 export function generateAccessToken(): string {
@@ -34,16 +34,18 @@ export async function issueAccessToken(
 /** How stale a device's `last_seen_ts` may get before a request refreshes it. */
 export const LAST_SEEN_INTERVAL_MS = 5 * 60 * 1000;
 
-/**
- * The user and device a token belongs to, or `undefined` for an unknown token. Refreshes the
- * device's `last_seen_ts` (spec "Device management") at most every {@link LAST_SEEN_INTERVAL_MS},
- * so a request costs a write only once in a while.
- */
-export async function lookupAccessToken(
+/** A token's row: its user and device, and the device's `last_seen_ts`. */
+export interface AccessTokenRow {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly lastSeenTs: number | null;
+}
+
+/** The live token with hash `tokenHash` (its user not deactivated), or `undefined`. */
+export async function findAccessToken(
   db: SqlExecutor,
-  token: string,
-  now: number = Date.now(),
-): Promise<AuthenticatedUser | undefined> {
+  tokenHash: string,
+): Promise<AccessTokenRow | undefined> {
   const row = await db.queryOne<{
     user_id: string;
     device_id: string;
@@ -53,15 +55,48 @@ export async function lookupAccessToken(
        JOIN users u ON u.user_id = t.user_id
        LEFT JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id
       WHERE t.token_hash = $1 AND u.deactivated = 0`,
-    [hashAccessToken(token)],
+    [tokenHash],
   );
   if (row === undefined) return undefined;
-  if (row.last_seen_ts === null || now - Number(row.last_seen_ts) >= LAST_SEEN_INTERVAL_MS) {
-    await db.execute('UPDATE devices SET last_seen_ts = $1 WHERE user_id = $2 AND device_id = $3', [
-      now,
-      row.user_id,
-      row.device_id,
-    ]);
-  }
-  return { userId: row.user_id, deviceId: row.device_id };
+  return {
+    userId: row.user_id,
+    deviceId: row.device_id,
+    lastSeenTs: row.last_seen_ts === null ? null : Number(row.last_seen_ts),
+  };
+}
+
+/** Whether a request at `now` should refresh a device last seen at `lastSeenTs`. */
+export function lastSeenIsStale(lastSeenTs: number | null, now: number): boolean {
+  return lastSeenTs === null || now - lastSeenTs >= LAST_SEEN_INTERVAL_MS;
+}
+
+/** Records that a device was seen at `now` (spec "Device management": `last_seen_ts`). */
+export async function touchDevice(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  now: number,
+): Promise<void> {
+  await db.execute('UPDATE devices SET last_seen_ts = $1 WHERE user_id = $2 AND device_id = $3', [
+    now,
+    userId,
+    deviceId,
+  ]);
+}
+
+/**
+ * The user and device a token belongs to, or `undefined` for an unknown token, read from the
+ * database (the server asks `AccountService.authenticate`, which caches this). Refreshes the
+ * device's `last_seen_ts` at most every {@link LAST_SEEN_INTERVAL_MS}, so a request costs a
+ * write only once in a while.
+ */
+export async function lookupAccessToken(
+  db: SqlExecutor,
+  token: string,
+  now: number = Date.now(),
+): Promise<AuthenticatedUser | undefined> {
+  const row = await findAccessToken(db, hashAccessToken(token));
+  if (row === undefined) return undefined;
+  if (lastSeenIsStale(row.lastSeenTs, now)) await touchDevice(db, row.userId, row.deviceId, now);
+  return { userId: row.userId, deviceId: row.deviceId };
 }

@@ -1,0 +1,72 @@
+/**
+ * A bounded in-memory map from access-token hash to its user and device, so an authenticated
+ * request does not cost a database query (it was one query per request: every `/sync` and send).
+ *
+ * Correctness rests on two rules, both kept by `AccountService`:
+ * - every change that deletes tokens or closes an account calls {@link forgetUser} once it has
+ *   committed, so a logged-out token is refused by the next request;
+ * - a lookup that read the database before such a change may finish after it: {@link remember}
+ *   takes the {@link generation} read before the query and drops the entry if a
+ *   {@link forgetUser} happened since (on PostgreSQL the query and the change interleave).
+ */
+
+/** A cached token: who it authenticates, and when its device's `last_seen_ts` was last written. */
+export interface CachedToken {
+  readonly userId: string;
+  readonly deviceId: string;
+  lastSeenTs: number;
+}
+
+/** Default bound: tokens of the most recently active devices (about 200 bytes each). */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
+
+export class AccessTokenCache {
+  readonly #max: number;
+  // Map order is recency order: a hit moves its entry to the end, eviction takes the front.
+  readonly #entries = new Map<string, CachedToken>();
+  #generation = 0;
+
+  constructor(max: number = DEFAULT_TOKEN_CACHE_SIZE) {
+    if (!(Number.isSafeInteger(max) && max > 0)) {
+      throw new RangeError('token cache size must be a positive integer');
+    }
+    this.#max = max;
+  }
+
+  /** Changes on every {@link forgetUser}; read it before querying the database. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(tokenHash: string): CachedToken | undefined {
+    const entry = this.#entries.get(tokenHash);
+    if (entry !== undefined) {
+      this.#entries.delete(tokenHash);
+      this.#entries.set(tokenHash, entry);
+    }
+    return entry;
+  }
+
+  /** Caches a database answer, unless tokens were deleted since `generation` was read. */
+  remember(tokenHash: string, entry: CachedToken, generation: number): void {
+    if (generation !== this.#generation) return;
+    this.#entries.delete(tokenHash);
+    this.#entries.set(tokenHash, entry);
+    if (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
+  }
+
+  /** Drops every cached token of `userId` (logout, device deletion, deactivation). */
+  forgetUser(userId: string): void {
+    this.#generation++;
+    for (const [hash, entry] of this.#entries) {
+      if (entry.userId === userId) this.#entries.delete(hash);
+    }
+  }
+}
