@@ -69,6 +69,27 @@ describe('Notifier', () => {
     expect(await current()).toBe(true);
   });
 
+  it('releases woken waiters after the announcing turn, so later changes of it come along', async () => {
+    const notifier = new Notifier();
+    const stop = new AbortController();
+    let wokeAt: number | undefined;
+    const waiting = notifier
+      .waitFor(0, LONG, stop.signal, { userId: '@a:x', rooms: ['!r:x'] })
+      .then(() => {
+        wokeAt = notifier.position;
+      });
+    notifier.notify(1, { rooms: ['!r:x'] });
+    // Not inside notify (the writer's after-commit hook) nor in its microtasks…
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(wokeAt).toBeUndefined();
+    // …so a second commit in the same turn is already announced when the sync wakes.
+    notifier.notify(2, { rooms: ['!r:x'] });
+    await waiting;
+    expect(wokeAt).toBe(2);
+    stop.abort();
+  });
+
   it('ignores announcements at or below a waiter’s position, and ends on timeout', async () => {
     const notifier = new Notifier();
     const stop = new AbortController();

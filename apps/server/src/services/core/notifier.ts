@@ -8,6 +8,11 @@
  * a broadcast (changes whose audience the writer does not know, e.g. presence). Each key
  * remembers the last position announced for it, so a sync that read its position just before a
  * change, and starts waiting just after, still sees it at once.
+ *
+ * Waiters woken by announcements are released together on `setImmediate`, not inside `notify`
+ * (which runs in the writer's after-commit hook, under the write lock): the writer finishes its
+ * request first, and changes committed in the same turn of the event loop reach a woken sync
+ * together, in one response. When the server is idle this adds no delay.
  */
 
 /** What a committed change concerns; absent = everyone. */
@@ -37,6 +42,9 @@ export class Notifier {
   #broadcast = 0;
   /** Key → the last position announced for it. Grows with rooms and users, as their tables do. */
   readonly #keyPositions = new Map<string, number>();
+  /** Waiters to release on the next `setImmediate` (see the module comment). */
+  readonly #toWake = new Set<Waiter>();
+  #wakeScheduled = false;
   /** Key → the syncs waiting on it. */
   readonly #waiting = new Map<string, Set<Waiter>>();
   /** Every waiter (for broadcasts). */
@@ -52,7 +60,7 @@ export class Notifier {
     if (position > this.#position) this.#position = position;
     if (keys === undefined) {
       if (position > this.#broadcast) this.#broadcast = position;
-      for (const waiter of this.#all) if (position > waiter.since) waiter.wake();
+      for (const waiter of this.#all) if (position > waiter.since) this.#wakeSoon(waiter);
       return;
     }
     for (const roomId of keys.rooms ?? []) this.#announce(roomKey(roomId), position);
@@ -104,6 +112,7 @@ export class Notifier {
         since,
         keys: keys ?? [],
         wake: () => {
+          this.#toWake.delete(waiter);
           clearTimeout(timer);
           signal?.removeEventListener('abort', waiter.wake);
           this.#remove(waiter);
@@ -134,8 +143,20 @@ export class Notifier {
   #announce(key: string, position: number): void {
     if (position > (this.#keyPositions.get(key) ?? 0)) this.#keyPositions.set(key, position);
     for (const set of [this.#waiting.get(key), this.#waiting.get('*')]) {
-      for (const waiter of set ?? []) if (position > waiter.since) waiter.wake();
+      for (const waiter of set ?? []) if (position > waiter.since) this.#wakeSoon(waiter);
     }
+  }
+
+  #wakeSoon(waiter: Waiter): void {
+    this.#toWake.add(waiter);
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(() => {
+      this.#wakeScheduled = false;
+      const waking = [...this.#toWake];
+      this.#toWake.clear();
+      for (const each of waking) each.wake();
+    });
   }
 
   #remove(waiter: Waiter): void {
