@@ -4,6 +4,8 @@
  *
  * Per request, in this order:
  * 1. `OPTIONS` → 204 with CORS headers, no endpoint logic, no auth (CS API "Web Browser Clients").
+ *    Every other answer, errors included, carries the CORS headers too (set where the response
+ *    is built, not by a middleware: see {@link createMatrixApp}).
  * 2. Routing: an unknown path → 404 `M_UNRECOGNIZED`; a known path with another method → 405
  *    `M_UNRECOGNIZED` (CS API "Common error codes"; SS API "Unsupported endpoints").
  * 3. Authentication: an access token (`auth: 'user'`, CS API "Using access tokens") or an
@@ -19,7 +21,7 @@ import type { ParamKeys } from 'hono/types';
 
 import { accessTokenOf } from './access-token.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
-import { corsMiddleware } from './cors.ts';
+import { CORS_HEADERS } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
@@ -192,18 +194,28 @@ export function createMatrixApp<User = string>(
   checkLimit(appMaxBody);
   const hono = new Hono();
   const routes = new TrieRouter<EndpointMethod>();
+  // CORS headers go into each response as it is built, as a plain object, instead of through a
+  // middleware: setting headers on a finished response turned its header object into a
+  // `Headers` instance that the Node adapter then converted back, and a middleware makes Hono
+  // run every request through its composer; both were a visible share of a small answer's cost.
+  const corsHeaders: Readonly<Record<string, string>> = (options.cors ?? true) ? CORS_HEADERS : {};
 
-  hono.onError(matrixErrorHandler(options.logger));
-  hono.use('*', corsMiddleware(options.cors ?? true));
+  hono.onError(matrixErrorHandler(options.logger, corsHeaders));
+  // Spec: "the server MUST NOT perform any logic defined for the endpoints when approached with
+  // an OPTIONS request"; endpoints are registered per method, so only this route sees OPTIONS.
+  hono.on('OPTIONS', '*', () => new Response(null, { status: 204, headers: corsHeaders }));
   hono.notFound((c) => {
     // A path we serve with other methods is 405; anything else 404 (spec "Common error codes").
     const allowed = METHODS.filter((method) => routes.match(method, c.req.path)[0].length > 0);
-    if (allowed.length === 0) return matrixErrorResponse(MatrixError.unrecognized(404));
+    if (allowed.length === 0) {
+      return matrixErrorResponse(MatrixError.unrecognized(404), corsHeaders);
+    }
     if (allowed.includes('GET')) allowed.push('HEAD' as EndpointMethod);
     return matrixErrorResponse(
       new MatrixError(405, 'M_UNRECOGNIZED', 'Method not allowed for this endpoint', {
         headers: { Allow: [...allowed, 'OPTIONS'].join(', ') },
       }),
+      corsHeaders,
     );
   });
 
@@ -243,15 +255,15 @@ export function createMatrixApp<User = string>(
 
       hono.on(method, path, async (c) => {
         const request = c.req.raw;
-        const url = new URL(request.url);
         let user: User | undefined;
         let accessToken: string | undefined;
         let origin: string | undefined;
         let rawBody: Uint8Array = new Uint8Array(0);
         let json: Record<string, unknown> | undefined;
+        const query = queryOf(request.url);
 
         if (auth === 'user' || auth === 'optional-user') {
-          accessToken = accessTokenOf(request.headers, url.searchParams, {
+          accessToken = accessTokenOf(request.headers, query, {
             allowQueryParameter: options.allowQueryAccessToken !== false,
           });
           if (accessToken === undefined) {
@@ -268,6 +280,7 @@ export function createMatrixApp<User = string>(
           // The signature covers the body, so it is read (size-limited) before verifying.
           rawBody = await readBodyBytes(request, maxBody);
           if (rawBody.byteLength > 0) json = parseJsonBody(rawBody, jsonOptions(definition));
+          const url = new URL(request.url);
           const result = await verifyRequest(
             {
               method: request.method,
@@ -312,7 +325,6 @@ export function createMatrixApp<User = string>(
           body = definition.parseBody(json ?? {});
         }
         // The token stays out of what handlers see (and might log).
-        const query = url.searchParams;
         query.delete('access_token');
         const result = await definition.handler({
           params: c.req.param() as unknown as EndpointRequest<
@@ -329,12 +341,34 @@ export function createMatrixApp<User = string>(
           origin,
           context: c,
         } as EndpointRequest<typeof path, typeof auth, never, User>);
-        return result instanceof Response ? result : jsonResponse(result);
+        return result instanceof Response
+          ? withHeaders(result, corsHeaders)
+          : jsonResponse(result, 200, corsHeaders);
       });
       return app;
     },
   };
   return app;
+}
+
+/** The query string of a request URL (no fragment reaches a server), parsed. */
+function queryOf(url: string): URLSearchParams {
+  const start = url.indexOf('?');
+  return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
+}
+
+/** `response` with `headers` added (a copy if its headers are immutable, e.g. a proxied one). */
+function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return response;
+  try {
+    for (const [name, value] of entries) response.headers.set(name, value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    for (const [name, value] of entries) copy.headers.set(name, value);
+    return copy;
+  }
 }
 
 function jsonOptions(definition: { readonly legacyNumbers?: boolean }) {

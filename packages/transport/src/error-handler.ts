@@ -36,23 +36,34 @@ export function toMatrixError(error: unknown): MatrixError | undefined {
   return undefined;
 }
 
-/** A JSON response carrying a standard error body, with the error's extra headers. */
-export function matrixErrorResponse(error: MatrixError): Response {
-  const headers = new Headers({ 'Content-Type': 'application/json' });
-  for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
+/**
+ * A JSON response carrying a standard error body, with the error's extra headers and
+ * `baseHeaders` (e.g. CORS headers; the error's own win).
+ */
+export function matrixErrorResponse(
+  error: MatrixError,
+  baseHeaders: Readonly<Record<string, string>> = {},
+): Response {
+  // A plain header object: the Node adapter writes it as it is, where a `Headers` instance is
+  // converted back field by field.
+  const headers: Record<string, string> = { ...baseHeaders };
+  for (const [name, value] of Object.entries(error.headers)) headers[name] = value;
+  headers['Content-Type'] = 'application/json';
   return new Response(JSON.stringify(error.toJSON()), { status: error.status, headers });
 }
 
 /**
  * A Hono `onError` handler: `app.onError(matrixErrorHandler(logger))`. Unexpected errors are
- * passed to `logger.error` with the method and the path (never the query string).
+ * passed to `logger.error` with the method and the path (never the query string). Every answer
+ * also carries `baseHeaders`.
  */
 export function matrixErrorHandler(
   logger?: Logger,
+  baseHeaders: Readonly<Record<string, string>> = {},
 ): (error: Error, c: Context) => Response | Promise<Response> {
   return (error, c) => {
     const matrixError = toMatrixError(error);
-    if (matrixError !== undefined) return matrixErrorResponse(matrixError);
+    if (matrixError !== undefined) return matrixErrorResponse(matrixError, baseHeaders);
     try {
       logger?.error('unhandled error in request handler', {
         method: c.req.method,
@@ -62,6 +73,6 @@ export function matrixErrorHandler(
     } catch {
       // A failing logger must not turn a 500 into a crash.
     }
-    return matrixErrorResponse(MatrixError.unknown());
+    return matrixErrorResponse(MatrixError.unknown(), baseHeaders);
   };
 }
