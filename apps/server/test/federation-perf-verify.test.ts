@@ -7,11 +7,16 @@
  * auth chain. Real Ed25519 keys and signatures, real worker threads.
  */
 import { computeEventId, generateSigningKey, type JsonObject, signEvent } from '@weft/signing';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { EarlyOutliers } from '../src/services/federation/membership/store-outliers.ts';
+import { storeRemoteRoom } from '../src/services/federation/membership/store-remote-room.ts';
 import { verifyRoomStateParallel } from '../src/services/federation/membership/verify-parallel.ts';
+import type { VerifiedPdu } from '../src/services/federation/membership/verify-pdu.ts';
 import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
 import { rulesOf } from '../src/services/rooms/service.ts';
+import type { Database } from '../src/storage/index.ts';
+import { startTestServer, type TestServer } from './harness.ts';
 
 const rules = rulesOf('10');
 const key = generateSigningKey();
@@ -52,111 +57,113 @@ function member(user: string, membership: string, depth: number, auth: string[])
   );
 }
 
+/** A 2,500-member room's answer with the bad events of the file comment mixed in. */
+function buildAnswer() {
+  const create = event(
+    {
+      type: 'm.room.create',
+      state_key: '',
+      sender: creator,
+      content: { creator, room_version: '10' },
+    },
+    1,
+    [],
+  );
+  const creatorJoin = member(creator, 'join', 2, [create.id]);
+  const power = event(
+    {
+      type: 'm.room.power_levels',
+      state_key: '',
+      sender: creator,
+      content: { users: { [creator]: 100 } },
+    },
+    3,
+    [create.id, creatorJoin.id],
+  );
+  const publicRule = event(
+    {
+      type: 'm.room.join_rules',
+      state_key: '',
+      sender: creator,
+      content: { join_rule: 'public' },
+    },
+    4,
+    [create.id, creatorJoin.id, power.id],
+  );
+  const inviteRule = event(
+    {
+      type: 'm.room.join_rules',
+      state_key: '',
+      sender: creator,
+      content: { join_rule: 'invite' },
+    },
+    5,
+    [create.id, creatorJoin.id, power.id],
+  );
+  const chain = [create.pdu, creatorJoin.pdu, power.pdu, publicRule.pdu, inviteRule.pdu];
+  const state: unknown[] = [create.pdu, creatorJoin.pdu, power.pdu, publicRule.pdu];
+  for (let i = 0; i < 2_500; i++) {
+    state.push(
+      member(`@m${i}:${server}`, 'join', 10 + i, [create.id, power.id, publicRule.id]).pdu,
+    );
+  }
+  // Forged: signed by another key under c.test's key ID.
+  const forged = event(
+    {
+      type: 'm.room.member',
+      state_key: '@forged:c.test',
+      sender: '@forged:c.test',
+      content: { membership: 'join' },
+    },
+    9_000,
+    [create.id, power.id, publicRule.id],
+    forger,
+  );
+  forged.pdu['signatures'] = {
+    [server]: {
+      [key.keyId]: Object.values(
+        (forged.pdu['signatures'] as Record<string, Record<string, string>>)[server] ?? {},
+      )[0],
+    },
+  };
+  // Wrong content hash: the content changed after signing (the redacted copy stays valid).
+  const tampered = member('@tampered:c.test', 'join', 9_001, [create.id, power.id, publicRule.id]);
+  tampered.pdu['content'] = { membership: 'join', displayname: 'changed after signing' };
+  // Refused by the rules: a join citing the invite-only rule without an invite.
+  const refused = member('@refused:c.test', 'join', 9_002, [create.id, power.id, inviteRule.id]);
+  // Cites the refused event as an auth event.
+  const citing = event(
+    { type: 'm.room.topic', state_key: '', sender: '@refused:c.test', content: { topic: 'x' } },
+    9_003,
+    [create.id, power.id, refused.id],
+  );
+  // Signed by a server whose key nobody knows.
+  const unknown = event(
+    {
+      type: 'm.room.member',
+      state_key: '@u:d.test',
+      sender: '@u:d.test',
+      content: { membership: 'join' },
+    },
+    9_004,
+    [create.id, power.id, publicRule.id],
+    generateSigningKey(),
+    'd.test',
+  );
+  state.push(forged.pdu, tampered.pdu, refused.pdu, citing.pdu, unknown.pdu);
+  const received = JSON.parse(JSON.stringify({ state, chain })) as {
+    state: unknown[];
+    chain: unknown[];
+  };
+  return { create, power, publicRule, forged, tampered, refused, citing, unknown, received };
+}
+
+const lookup = (entity: string, keyId: string) =>
+  entity === server && keyId === key.keyId ? key.publicKey : undefined;
+
 describe('verifyRoomStateParallel', () => {
   it('agrees with the in-thread check, verdict for verdict', async () => {
-    const create = event(
-      {
-        type: 'm.room.create',
-        state_key: '',
-        sender: creator,
-        content: { creator, room_version: '10' },
-      },
-      1,
-      [],
-    );
-    const creatorJoin = member(creator, 'join', 2, [create.id]);
-    const power = event(
-      {
-        type: 'm.room.power_levels',
-        state_key: '',
-        sender: creator,
-        content: { users: { [creator]: 100 } },
-      },
-      3,
-      [create.id, creatorJoin.id],
-    );
-    const publicRule = event(
-      {
-        type: 'm.room.join_rules',
-        state_key: '',
-        sender: creator,
-        content: { join_rule: 'public' },
-      },
-      4,
-      [create.id, creatorJoin.id, power.id],
-    );
-    const inviteRule = event(
-      {
-        type: 'm.room.join_rules',
-        state_key: '',
-        sender: creator,
-        content: { join_rule: 'invite' },
-      },
-      5,
-      [create.id, creatorJoin.id, power.id],
-    );
-    const chain = [create.pdu, creatorJoin.pdu, power.pdu, publicRule.pdu, inviteRule.pdu];
-    const state: unknown[] = [create.pdu, creatorJoin.pdu, power.pdu, publicRule.pdu];
-    for (let i = 0; i < 2_500; i++) {
-      state.push(
-        member(`@m${i}:${server}`, 'join', 10 + i, [create.id, power.id, publicRule.id]).pdu,
-      );
-    }
-    // Forged: signed by another key under c.test's key ID.
-    const forged = event(
-      {
-        type: 'm.room.member',
-        state_key: '@forged:c.test',
-        sender: '@forged:c.test',
-        content: { membership: 'join' },
-      },
-      9_000,
-      [create.id, power.id, publicRule.id],
-      forger,
-    );
-    forged.pdu['signatures'] = {
-      [server]: {
-        [key.keyId]: Object.values(
-          (forged.pdu['signatures'] as Record<string, Record<string, string>>)[server] ?? {},
-        )[0],
-      },
-    };
-    // Wrong content hash: the content changed after signing (the redacted copy stays valid).
-    const tampered = member('@tampered:c.test', 'join', 9_001, [
-      create.id,
-      power.id,
-      publicRule.id,
-    ]);
-    tampered.pdu['content'] = { membership: 'join', displayname: 'changed after signing' };
-    // Refused by the rules: a join citing the invite-only rule without an invite.
-    const refused = member('@refused:c.test', 'join', 9_002, [create.id, power.id, inviteRule.id]);
-    // Cites the refused event as an auth event.
-    const citing = event(
-      { type: 'm.room.topic', state_key: '', sender: '@refused:c.test', content: { topic: 'x' } },
-      9_003,
-      [create.id, power.id, refused.id],
-    );
-    // Signed by a server whose key nobody knows.
-    const unknown = event(
-      {
-        type: 'm.room.member',
-        state_key: '@u:d.test',
-        sender: '@u:d.test',
-        content: { membership: 'join' },
-      },
-      9_004,
-      [create.id, power.id, publicRule.id],
-      generateSigningKey(),
-      'd.test',
-    );
-    state.push(forged.pdu, tampered.pdu, refused.pdu, citing.pdu, unknown.pdu);
-    const received = JSON.parse(JSON.stringify({ state, chain })) as {
-      state: unknown[];
-      chain: unknown[];
-    };
-    const lookup = (entity: string, keyId: string) =>
-      entity === server && keyId === key.keyId ? key.publicKey : undefined;
-
+    const { forged, tampered, refused, citing, unknown, received } = buildAnswer();
     const inThread = verifyRoomState(received.state, received.chain, rules, lookup);
     const parallel = await verifyRoomStateParallel(
       received.state,
@@ -183,4 +190,104 @@ describe('verifyRoomStateParallel', () => {
     expect(redacted?.redacted).toBe(true);
     expect(redacted?.pdu['content']).toEqual({ membership: 'join' });
   }, 120_000);
+});
+
+describe('the events of a big answer stored while it is checked (store-outliers.ts)', () => {
+  let host: TestServer;
+  let db: Database;
+  beforeAll(async () => {
+    host = await startTestServer({ serverName: 'b.test' });
+    db = host.services.ctx.db;
+  });
+  afterAll(async () => {
+    await host.stop();
+  });
+
+  const rowsOf = async (ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> => {
+    const rows = new Map<string, Record<string, unknown>>();
+    for (const id of ids) {
+      const row = await db.queryOne<Record<string, unknown>>(
+        'SELECT event_id, outlier, stream_position, pdu FROM events WHERE event_id = $1',
+        [id],
+      );
+      if (row !== undefined) rows.set(id, row);
+    }
+    return rows;
+  };
+
+  it('writes checked PDUs during the check; the room store drops the rows the auth rules refused', async () => {
+    const answer = buildAnswer();
+    const { create, power, publicRule, forged, tampered, refused, citing, unknown } = answer;
+    const joiner = member('@joiner:c.test', 'join', 9_100, [create.id, power.id, publicRule.id]);
+    const early = new EarlyOutliers(db, room, joiner.id);
+    const verified = await verifyRoomStateParallel(
+      answer.received.state,
+      answer.received.chain,
+      rules,
+      lookup,
+      2,
+      'throw',
+      early,
+    );
+    // Rows went in before the check returned (this thread stores between its chunks).
+    const [during] = await db.query<{ n: number }>(
+      'SELECT count(*) AS n FROM events WHERE room_id = $1',
+      [room],
+    );
+    expect(Number(during?.n)).toBeGreaterThan(0);
+    await early.flush();
+    // Every PDU that passed the per-PDU checks is stored, the auth rules' refusals included;
+    // the forged and unknown-key ones never are.
+    const checkedIds = [...verified.events.keys(), refused.id, citing.id];
+    expect((await rowsOf(checkedIds)).size).toBe(checkedIds.length);
+    expect((await rowsOf([forged.id, unknown.id])).size).toBe(0);
+
+    const join: VerifiedPdu = {
+      eventId: joiner.id,
+      pdu: joiner.pdu,
+      dag: { ...(joiner.pdu as unknown as VerifiedPdu['dag']), event_id: joiner.id },
+    };
+    await storeRemoteRoom(host.services.rooms, room, rules.id, verified, join, early);
+    const kept = await rowsOf([...verified.events.keys()]);
+    expect(kept.size).toBe(verified.events.size);
+    for (const row of kept.values()) {
+      expect(Number(row['outlier'])).toBe(1);
+      expect(row['stream_position']).toBeNull();
+    }
+    expect((await rowsOf([refused.id, citing.id])).size).toBe(0);
+    // The tampered join is stored as its redacted copy.
+    const redacted = JSON.parse(String(kept.get(tampered.id)?.['pdu'])) as Record<string, unknown>;
+    expect(redacted['content']).toEqual({ membership: 'join' });
+    const joined = await rowsOf([joiner.id]);
+    expect(joined.get(joiner.id)?.['stream_position']).not.toBeNull();
+    expect((await host.services.rooms.currentState(room)).size).toBe(verified.state.size + 1);
+  }, 120_000);
+
+  it('a failed join removes its early rows unless the room is known here', async () => {
+    const unknownRoom = '!never-joined:c.test';
+    const pdus: VerifiedPdu[] = [1, 2, 3].map((i) => {
+      const { pdu, id } = member(`@x${i}:c.test`, 'join', i, []);
+      const placed = { ...pdu, room_id: unknownRoom };
+      return {
+        eventId: `${id}-${i}`,
+        pdu: placed,
+        dag: { ...(placed as unknown as VerifiedPdu['dag']), event_id: `${id}-${i}` },
+      };
+    });
+    const ids = pdus.map((p) => p.eventId);
+    const failed = new EarlyOutliers(db, unknownRoom, '$join');
+    failed.add(pdus);
+    await failed.flush();
+    expect((await rowsOf(ids)).size).toBe(3);
+    await failed.discard();
+    expect((await rowsOf(ids)).size).toBe(0);
+
+    // The room of the first test is stored here: a failed rejoin keeps the outliers.
+    const inKnown = pdus.map((p) => ({ ...p, eventId: `${p.eventId}-known` }));
+    const rejoin = new EarlyOutliers(db, room, '$join');
+    rejoin.add(inKnown);
+    await rejoin.flush();
+    await rejoin.discard();
+    expect((await rowsOf(inKnown.map((p) => p.eventId))).size).toBe(3);
+  });
 });

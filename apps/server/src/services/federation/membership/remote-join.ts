@@ -18,10 +18,12 @@ import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { signMembershipTemplate } from './sign-template.ts';
+import { EarlyOutliers } from './store-outliers.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
 import { type FederationDeps, withOwnKey } from './types.ts';
 import { prepareVerifyWorkers, verifyRoomStateParallel } from './verify-parallel.ts';
 import type { VerifiedPdu } from './verify-received.ts';
+import type { VerifiedRoomState } from './verify-room-state.ts';
 
 /** Candidate resident servers of `roomId`: the given ones, then the room ID's own, never us. */
 export function candidateServers(
@@ -128,31 +130,50 @@ async function joinThrough(
   const lookup = await deps.keys([...state, ...chain]);
   const keysFetched = performance.now();
   const cpuBefore = process.cpuUsage();
-  const verified = await verifyRoomStateParallel(
-    state,
-    chain,
-    rules,
-    withOwnKey(rooms.ctx, lookup),
-  );
-  // The process's CPU time, worker threads included (nothing else runs much during a join).
-  const verifyCpu = process.cpuUsage(cpuBefore);
-  const checked = performance.now();
+  // A big answer's events are stored as they pass their checks (store-outliers.ts).
+  const early = new EarlyOutliers(rooms.ctx.db, roomId, eventId);
+  let verified: VerifiedRoomState;
+  let verifyCpu: NodeJS.CpuUsage;
+  let checked: number;
   const join: VerifiedPdu = {
     eventId,
     pdu: signed,
     dag: { ...(signed as unknown as DagEvent), event_id: eventId },
   };
-  // The join must pass the rules against the state the resident server says it joins.
-  const authEvents = join.dag.auth_events.flatMap((id) => verified.events.get(id)?.dag ?? []);
-  const create = verified.events.get(verified.state.get(stateKeyOf('m.room.create', '')) ?? '');
-  const outcome = checkAuth(join.dag, stateMapOf(authEvents), rules, {
-    authEvent: (id) =>
-      verified.events.get(id)?.dag ?? (create?.eventId === id ? create.dag : undefined),
-  });
-  if (!outcome.allowed)
-    throw MatrixError.forbidden(`The room refuses this join: ${outcome.detail}`);
-  deps.deliveredByResident?.(eventId);
-  await storeRemoteRoom(rooms, roomId, roomVersion, verified, join);
+  try {
+    verified = await verifyRoomStateParallel(
+      state,
+      chain,
+      rules,
+      withOwnKey(rooms.ctx, lookup),
+      undefined,
+      undefined,
+      early,
+    );
+    // The process's CPU time, worker threads included (nothing else runs much during a join).
+    verifyCpu = process.cpuUsage(cpuBefore);
+    checked = performance.now();
+    // The join must pass the rules against the state the resident server says it joins.
+    const authEvents = join.dag.auth_events.flatMap((id) => verified.events.get(id)?.dag ?? []);
+    const create = verified.events.get(verified.state.get(stateKeyOf('m.room.create', '')) ?? '');
+    const outcome = checkAuth(join.dag, stateMapOf(authEvents), rules, {
+      authEvent: (id) =>
+        verified.events.get(id)?.dag ?? (create?.eventId === id ? create.dag : undefined),
+    });
+    if (!outcome.allowed)
+      throw MatrixError.forbidden(`The room refuses this join: ${outcome.detail}`);
+    await early.flush();
+    deps.deliveredByResident?.(eventId);
+    await storeRemoteRoom(rooms, roomId, roomVersion, verified, join, early);
+  } catch (error) {
+    await early.discard().catch((cleanup: unknown) => {
+      rooms.ctx.log.warn('early outliers not removed', {
+        room_id: roomId,
+        error: String(cleanup),
+      });
+    });
+    throw error;
+  }
   const stored = performance.now();
   // Phase times of a join (the join benchmark reads them; operators see slow joins).
   rooms.ctx.log.info('remote join', {
@@ -161,6 +182,8 @@ async function joinThrough(
     state_events: state.length,
     auth_chain_events: chain.length,
     rejected: verified.rejected,
+    // Rows written while the answer was checked (their time counts in verify_ms).
+    stored_early: early.inserted.size,
     send_join_ms: Math.round(answered - started),
     keys_ms: Math.round(keysFetched - answered),
     verify_ms: Math.round(checked - keysFetched),

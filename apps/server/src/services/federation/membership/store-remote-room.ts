@@ -3,7 +3,9 @@
  * "Joining Rooms"): in one write transaction
  * 1. the room row (version, creator from the create event);
  * 2. every accepted state and auth chain event as an outlier (no stream position: clients see
- *    them as the room state, never as timeline), in multi-row inserts on PostgreSQL;
+ *    them as the room state, never as timeline), in multi-row inserts on PostgreSQL — for a big
+ *    answer most are already stored by then (store-outliers.ts, while the answer was checked):
+ *    here go the rest, and the early rows of events the auth rules refused are deleted;
  * 3. one state group holding the whole state, the current state entries and the memberships;
  * 4. the join's `prev_events` as forward extremities and the room depth;
  * 5. the join itself through the rooms service's `persistBuilt`, so it gets a stream position,
@@ -15,21 +17,12 @@ import { nextStreamPosition } from '../../core/stream.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
 import type { StoredEvent } from '../../rooms/types.ts';
+import { type EarlyOutliers, insertOutlierRows } from './store-outliers.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
 
 /** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 100;
-
-/**
- * Event rows (each carrying its PDU text) per INSERT, by backend. PostgreSQL: multi-row, ~300
- * round trips for a 30,000-event room instead of 30,000. SQLite runs in-process, so there is no
- * round trip to save: one prepared single-row statement run per event measured 1.5–1.9×
- * cheaper in CPU than 100-row `VALUES` lists (30,000 events alone: ≈ 0.5 s against ≈ 0.85 s;
- * 10,000-state join: 120–155 ms against 210–230 ms). For the small state and membership rows
- * the two measured alike, so they stay multi-row.
- */
-const EVENTS_PER_INSERT = { sqlite: 1, postgres: ROWS_PER_INSERT } as const;
 
 /**
  * `INSERT … VALUES (…), (…) …` of `rows` in chunks of `perInsert` rows. `constants` are SQL
@@ -58,16 +51,19 @@ async function insertRows(
   }
 }
 
-/** Stores the room of `verified` and `join`; returns the stored join. */
+/**
+ * Stores the room of `verified` and `join`; returns the stored join. `early` holds the outliers
+ * already stored while the answer was checked.
+ */
 export async function storeRemoteRoom(
   rooms: RoomService,
   roomId: string,
   roomVersion: string,
   verified: VerifiedRoomState,
   join: VerifiedPdu,
+  early?: EarlyOutliers,
 ): Promise<StoredEvent> {
   let position = 0;
-  const eventsPerInsert = EVENTS_PER_INSERT[rooms.ctx.db.dialect];
   const stored = await rooms.ctx.db.transaction(async (tx) => {
     const create = [...verified.events.values()].find(
       (e) => e.dag.type === 'm.room.create' && e.dag.state_key === '',
@@ -81,33 +77,35 @@ export async function storeRemoteRoom(
       );
     }
     let maxDepth = existing?.maxDepth ?? 0;
-    const eventRows: unknown[][] = [];
+    const toInsert: VerifiedPdu[] = [];
     for (const event of verified.events.values()) {
       // A resident server answering a repeated send_join may list the join itself in the
       // state; it is stored once, below, as the timeline event it is.
       if (event.eventId === join.eventId) continue;
-      const { dag } = event;
-      maxDepth = Math.max(maxDepth, dag.depth);
-      eventRows.push([
-        event.eventId,
-        roomId,
-        dag.depth,
-        dag.type,
-        dag.state_key ?? null,
-        dag.sender,
-        dag.origin_server_ts,
-        JSON.stringify(event.pdu),
-      ]);
+      maxDepth = Math.max(maxDepth, event.dag.depth);
+      const stored = early?.attempted.get(event.eventId);
+      if (stored === undefined) {
+        toInsert.push(event);
+      } else if (!early?.inserted.has(event.eventId)) {
+        // Its early insert met a row already there; should that row have gone since, write it.
+        toInsert.push(event);
+      } else if (stored !== event && JSON.stringify(stored.pdu) !== JSON.stringify(event.pdu)) {
+        // Another copy of the event (say, other `unsigned`) was written early: keep this one.
+        await tx.execute('UPDATE events SET pdu = $1 WHERE event_id = $2', [
+          JSON.stringify(event.pdu),
+          event.eventId,
+        ]);
+      }
     }
-    await insertRows(
-      tx,
-      eventsPerInsert,
-      `INSERT INTO events (event_id, room_id, depth, type, state_key, sender, origin_server_ts,
-         pdu, stream_position, unsigned, state_group, outlier) VALUES`,
-      eventRows,
-      'NULL, NULL, NULL, 1',
-      'ON CONFLICT (event_id) DO NOTHING',
-    );
+    await insertOutlierRows(tx, rooms.ctx.db.dialect, roomId, toInsert);
+    // Rows stored early of events the authorization rules then refused.
+    for (const eventId of early?.inserted ?? []) {
+      if (verified.events.has(eventId)) continue;
+      await tx.execute(
+        'DELETE FROM events WHERE event_id = $1 AND outlier = 1 AND stream_position IS NULL',
+        [eventId],
+      );
+    }
     const group = await rooms.states.create(tx, roomId, null, verified.state);
     const membershipPosition = await nextStreamPosition(tx);
     await tx.execute('DELETE FROM room_current_state WHERE room_id = $1', [roomId]);

@@ -43,6 +43,17 @@ function helperWorkers(): number {
   return Math.max(0, Math.min(MAX_WORKERS, availableParallelism() - 1));
 }
 
+/**
+ * Where the PDUs that passed the per-PDU checks go as they come (store-outliers.ts writes them
+ * while the rest is checked). Only big answers, checked with workers, use it.
+ */
+export interface VerifiedPduSink {
+  /** PDUs that passed the per-PDU checks (the authorization rules come after). */
+  add(pdus: readonly VerifiedPdu[]): void;
+  /** One step of the sink's own work, run on this thread between its chunks; false when idle. */
+  step(): Promise<boolean>;
+}
+
 /** `verifyRoomState` with the per-PDU checks spread over worker threads. */
 export async function verifyRoomStateParallel(
   state: readonly unknown[],
@@ -53,6 +64,7 @@ export async function verifyRoomStateParallel(
   workers = helperWorkers(),
   /** `throw` only in tests, to prove the workers ran rather than the fallback. */
   onWorkerFailure: 'fallback' | 'throw' = 'fallback',
+  sink?: VerifiedPduSink,
 ): Promise<VerifiedRoomState> {
   if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 1) {
     return verifyRoomState(state, authChain, rules, keyLookup);
@@ -76,11 +88,43 @@ export async function verifyRoomStateParallel(
   const chainAt = positions(authChain);
   const stateAt = positions(state);
 
-  let outcomes: VerifyOutcome[];
+  // Each unique PDU's verified form, built as its chunk's outcomes arrive (for the sink).
+  const verifiedAt: Array<VerifiedPdu | undefined> = new Array(unique.length);
+  const onChunk = (outcomes: readonly VerifyOutcome[], start: number, end: number): void => {
+    const batch: VerifiedPdu[] = [];
+    for (let index = start; index < end; index++) {
+      const outcome = outcomes[index];
+      if (outcome === undefined || 'rejected' in outcome) continue;
+      const { event_id: _ignored, ...asReceived } = unique[index] as Record<string, unknown>;
+      const pdu = outcome.redacted ?? asReceived;
+      const verified: VerifiedPdu = {
+        eventId: outcome.eventId,
+        pdu,
+        dag: { ...(pdu as unknown as VerifiedPdu['dag']), event_id: outcome.eventId },
+        ...(outcome.redacted === undefined ? {} : { redacted: true as const }),
+      };
+      verifiedAt[index] = verified;
+      batch.push(verified);
+    }
+    sink?.add(batch);
+  };
+  // A failing sink (the database) fails the check; only a failing worker falls back in-thread.
+  let sinkFailed = false;
+  const guardedSink: VerifiedPduSink | undefined = sink && {
+    add: (pdus) => sink.add(pdus),
+    step: async () => {
+      try {
+        return await sink.step();
+      } catch (error) {
+        sinkFailed = true;
+        throw error;
+      }
+    },
+  };
   try {
-    outcomes = await runShared(unique, texts, rules, keyLookup, workers);
+    await runShared(unique, texts, rules, keyLookup, workers, onChunk, guardedSink);
   } catch (error) {
-    if (onWorkerFailure === 'throw') throw error;
+    if (onWorkerFailure === 'throw' || sinkFailed) throw error;
     return verifyRoomState(state, authChain, rules, keyLookup);
   }
 
@@ -91,21 +135,14 @@ export async function verifyRoomStateParallel(
   for (const index of [...chainAt, ...stateAt]) {
     if (seen.has(index)) continue;
     seen.add(index);
-    const outcome = outcomes[index];
-    if (outcome === undefined || 'rejected' in outcome) {
+    const verified = verifiedAt[index];
+    if (verified === undefined) {
       rejected++;
       continue;
     }
-    idAt[index] = outcome.eventId;
-    if (received.has(outcome.eventId)) continue;
-    const { event_id: _ignored, ...asReceived } = unique[index] as Record<string, unknown>;
-    const pdu = outcome.redacted ?? asReceived;
-    received.set(outcome.eventId, {
-      eventId: outcome.eventId,
-      pdu,
-      dag: { ...(pdu as unknown as VerifiedPdu['dag']), event_id: outcome.eventId },
-      ...(outcome.redacted === undefined ? {} : { redacted: true as const }),
-    });
+    idAt[index] = verified.eventId;
+    // Different copies of one event (other `unsigned`, say): the first one counts.
+    if (!received.has(verified.eventId)) received.set(verified.eventId, verified);
   }
   const stateIds = stateAt.flatMap((index) => idAt[index] ?? []);
   return acceptByAuthRules(received, stateIds, rejected, rules);
@@ -143,8 +180,10 @@ function keysFor(
 }
 
 /**
- * Checks `events` on this thread and `count` workers, chunk by chunk; resolves to one outcome
- * per event, in order. Rejects when a worker fails (the caller then checks in-thread).
+ * Checks `events` on this thread and `count` workers, chunk by chunk, calling `onChunk` with
+ * the outcomes (one per event, in order) as each chunk's are in; between its own chunks this
+ * thread runs one step of `sink`'s work when it has some. Rejects when a worker fails (the
+ * caller then checks in-thread).
  */
 async function runShared(
   events: readonly unknown[],
@@ -152,7 +191,9 @@ async function runShared(
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
   count: number,
-): Promise<VerifyOutcome[]> {
+  onChunk: (outcomes: readonly VerifyOutcome[], start: number, end: number) => void,
+  sink: VerifiedPduSink | undefined,
+): Promise<void> {
   const { keys, overrides } = keysFor(events, keyLookup);
   const outcomes: VerifyOutcome[] = new Array(events.length);
   let next = 0;
@@ -180,6 +221,7 @@ async function runShared(
         };
         const results = await runWorker(job);
         for (let i = 0; i < results.length; i++) outcomes[start + i] = results[i] as VerifyOutcome;
+        onChunk(outcomes, start, end);
       }
     } catch (error) {
       failed = true;
@@ -188,8 +230,12 @@ async function runShared(
   };
 
   const mainLoop = async (): Promise<void> => {
-    for (let share = take(MAIN_CHUNK); share !== undefined; share = take(MAIN_CHUNK)) {
-      for (let i = share[0]; i < share[1]; i++) {
+    for (;;) {
+      // The sink's work first (storing what is verified), so the workers keep verifying.
+      const sinkWorked = sink !== undefined && !failed && (await sink.step());
+      const share = sinkWorked ? undefined : take(MAIN_CHUNK);
+      if (!sinkWorked && share === undefined) return;
+      for (let i = share?.[0] ?? 0; i < (share?.[1] ?? 0); i++) {
         const outcome = checkReceivedPdu(events[i], rules, keyLookup);
         outcomes[i] =
           'fault' in outcome
@@ -198,6 +244,7 @@ async function runShared(
               ? { eventId: outcome.eventId, redacted: outcome.pdu }
               : { eventId: outcome.eventId };
       }
+      if (share !== undefined) onChunk(outcomes, share[0], share[1]);
       // Let the workers' answers in, so they get their next chunk without waiting for ours.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -205,7 +252,6 @@ async function runShared(
 
   const loops = [mainLoop(), ...Array.from({ length: count }, () => workerLoop())];
   await Promise.all(loops);
-  return outcomes;
 }
 
 /**
