@@ -6,7 +6,13 @@
  * position is accepted too, so `prev_batch`/`next_batch` from sync work as `from`.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
-import { EVENT_COLUMNS, EVENT_FROM, type EventRow, type EventStore } from './event-store.ts';
+import {
+  EVENT_COLUMNS,
+  EVENT_FROM,
+  type EventRow,
+  type EventStore,
+  placeholders,
+} from './event-store.ts';
 import type { StoredEvent, TimelineSlice } from './types.ts';
 
 /** The pagination token for stream position `position`. */
@@ -54,6 +60,10 @@ export function eventMatches(event: StoredEvent, filter: EventFilter | undefined
 /**
  * The last `limit` events of `roomId` with positions in (`fromPosition`, `toPosition`], oldest
  * first; `limited` says whether more events were in that range.
+ *
+ * Every woken `/sync` reads its rooms' new events this way, and they are nearly always in the
+ * event cache (a committed event is cached at commit): so the range query reads only IDs and
+ * redaction marks, and full rows are read only for events not cached as they are stored.
  */
 export async function timelineSlice(
   db: SqlExecutor,
@@ -62,14 +72,16 @@ export async function timelineSlice(
   options: { fromPosition?: number; toPosition: number; limit: number },
 ): Promise<TimelineSlice> {
   const limit = Math.max(0, Math.floor(options.limit));
-  const rows = await db.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM ${EVENT_FROM}
-      WHERE e.room_id = $1 AND e.stream_position > $2 AND e.stream_position <= $3
-      ORDER BY e.stream_position DESC LIMIT $4`,
+  const ids = await db.query<{ event_id: string; redacted_by: string | null }>(
+    `SELECT event_id, redacted_by FROM events
+      WHERE room_id = $1 AND stream_position > $2 AND stream_position <= $3
+      ORDER BY stream_position DESC LIMIT $4`,
     [roomId, options.fromPosition ?? 0, options.toPosition, limit + 1],
   );
-  const limited = rows.length > limit;
-  const kept = (await events.fromRows(db, rows.slice(0, limit))).reverse();
+  const limited = ids.length > limit;
+  const wanted = ids.slice(0, limit);
+  const kept = await eventsAsStored(db, events, wanted);
+  kept.reverse();
   const first = kept[0]?.streamPosition;
   const prevBatch = roomToken(
     first !== undefined && first !== null
@@ -77,6 +89,36 @@ export async function timelineSlice(
       : (options.fromPosition ?? options.toPosition),
   );
   return { events: kept, limited, prevBatch };
+}
+
+/**
+ * The events of `rows`, in their order, from the event store (cached, or read in full); one whose
+ * redaction differs from the row's (a cached copy from before its redaction) is read again.
+ */
+async function eventsAsStored(
+  db: SqlExecutor,
+  events: EventStore,
+  rows: readonly { event_id: string; redacted_by: string | null }[],
+): Promise<StoredEvent[]> {
+  if (rows.length === 0) return [];
+  const found = await events.getMany(
+    db,
+    rows.map((row) => row.event_id),
+  );
+  const stale = rows.filter(
+    (row) => found.get(row.event_id)?.redactedBecause?.eventId !== (row.redacted_by ?? undefined),
+  );
+  if (stale.length > 0) {
+    const full = await db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${EVENT_FROM} WHERE e.event_id IN (${placeholders(stale.length)})`,
+      stale.map((row) => row.event_id),
+    );
+    for (const event of await events.fromRows(db, full)) found.set(event.eventId, event);
+  }
+  return rows.flatMap((row) => {
+    const event = found.get(row.event_id);
+    return event === undefined ? [] : [event];
+  });
 }
 
 /** One page of `/messages`: events in pagination order and the token to continue from. */
