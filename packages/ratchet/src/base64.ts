@@ -4,6 +4,46 @@
  */
 import { RatchetError } from './errors.ts';
 
+/**
+ * The slice of Node's `Buffer` used here, found at runtime (`globalThis.Buffer`, never an import,
+ * so browsers use the JavaScript code below). Its base64 codec is native: on the ~300-byte
+ * bodies of Olm and Megolm messages it encodes ~3× and decodes ~5× faster than the loops
+ * below (bench/primitives.ts), ~1 µs per message each way. Its decoder skips characters outside
+ * the alphabet (and reads base64url's `-` and `_`) instead of refusing them, so input with any
+ * character outside the standard alphabet goes to the JavaScript decoder, which refuses it.
+ */
+interface NodeBufferView {
+  toString(encoding: 'base64'): string;
+  write(text: string, encoding: 'base64'): number;
+}
+interface NodeBufferClass {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): NodeBufferView;
+}
+
+function findBuffer(): NodeBufferClass | undefined {
+  const candidate = (globalThis as { Buffer?: Partial<NodeBufferClass> }).Buffer;
+  return typeof candidate?.from === 'function' ? (candidate as NodeBufferClass) : undefined;
+}
+
+let nativeBuffer = findBuffer();
+
+/**
+ * Uses Node's native codec when `native` is true and `Buffer` exists, the JavaScript loops
+ * otherwise (tests run both); returns whether the native codec is in use.
+ */
+export function selectBase64Implementation(native: boolean): boolean {
+  nativeBuffer = native ? findBuffer() : undefined;
+  return nativeBuffer !== undefined;
+}
+
+/** A character outside the standard alphabet (a search for one measured ~2× faster than `^[…]*$`). */
+const OUTSIDE_ALPHABET = /[^A-Za-z0-9+/]/;
+/**
+ * Shorter input (keys: 43 characters) decodes faster in the loop below than through the check
+ * and a Buffer view over the output (measured 2× slower at 43 characters, 2× faster at 347).
+ */
+const NATIVE_DECODE_MIN = 128;
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
@@ -11,6 +51,13 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 /** Encodes bytes as unpadded standard base64. */
 export function encodeBase64(bytes: Uint8Array): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('expected a Uint8Array');
+  if (nativeBuffer !== undefined) {
+    const padded = nativeBuffer
+      .from(bytes.buffer, bytes.byteOffset, bytes.length)
+      .toString('base64');
+    const rest = bytes.length % 3;
+    return rest === 0 ? padded : padded.slice(0, padded.length - 3 + rest);
+  }
   let out = '';
   const full = bytes.length - (bytes.length % 3);
   for (let i = 0; i < full; i += 3) {
@@ -49,6 +96,16 @@ export function decodeBase64(text: string): Uint8Array {
   }
   if (length % 4 === 1) throw bad('impossible length', length);
   const out = new Uint8Array(Math.floor((length * 3) / 4));
+  const unpadded = length === text.length ? text : text.slice(0, length);
+  if (
+    nativeBuffer !== undefined &&
+    length >= NATIVE_DECODE_MIN &&
+    !OUTSIDE_ALPHABET.test(unpadded)
+  ) {
+    // Decoded straight into `out`, a plain Uint8Array of its own (not Node's shared pool).
+    nativeBuffer.from(out.buffer, 0, out.length).write(unpadded, 'base64');
+    return out;
+  }
   let o = 0;
   let acc = 0;
   let bits = 0;

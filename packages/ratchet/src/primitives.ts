@@ -70,26 +70,60 @@ const nodeCrypto = findNodeCrypto();
 type KeyedHmac = ReturnType<typeof hmac.create>;
 
 /**
- * `auto`: the measured choice (OpenSSL where present, else @noble); `portable` forces @noble,
- * `native` OpenSSL. `auto` and `native` are the same today; both stay so that a future
- * per-primitive choice needs no API change and the bench keeps comparing all three.
+ * `auto`: the measured choice (`AUTO_ROUTES` where `node:crypto` exists, else @noble);
+ * `portable` forces @noble, `native` OpenSSL, for every primitive.
  */
 export type PrimitiveChoice = 'auto' | 'portable' | 'native';
 
-let choice: PrimitiveChoice = 'auto';
+/**
+ * The primitives that can be routed separately: `hmacSteps` is several HMACs of one-byte seeds
+ * under one key (the Olm chain step, the Megolm ratchet), `hmac` one HMAC of a message (the
+ * message MACs), `hkdf` the key derivations, `aesEncrypt`/`aesDecrypt` AES-256-CBC.
+ */
+export type PrimitiveName = 'sha256' | 'hmac' | 'hmacSteps' | 'hkdf' | 'aesEncrypt' | 'aesDecrypt';
+
+/** Where each primitive runs: @noble (`portable`) or OpenSSL (`native`). */
+export type PrimitiveRoutes = Readonly<Record<PrimitiveName, 'portable' | 'native'>>;
+
+const ALL_NATIVE: PrimitiveRoutes = {
+  sha256: 'native',
+  hmac: 'native',
+  hmacSteps: 'native',
+  hkdf: 'native',
+  aesEncrypt: 'native',
+  aesDecrypt: 'native',
+};
+const ALL_PORTABLE: PrimitiveRoutes = {
+  sha256: 'portable',
+  hmac: 'portable',
+  hmacSteps: 'portable',
+  hkdf: 'portable',
+  aesEncrypt: 'portable',
+  aesDecrypt: 'portable',
+};
+
+/** The measured choice where OpenSSL is available (README, Benchmarks). */
+export const AUTO_ROUTES: PrimitiveRoutes = { ...ALL_NATIVE };
+
+let routes: PrimitiveRoutes = nodeCrypto === undefined ? ALL_PORTABLE : AUTO_ROUTES;
 
 /**
- * Selects the implementation (tests force each path; the bench compares them). Returns whether
- * native primitives can run at all: asking for `native` without `node:crypto` stays portable.
+ * Selects the implementation (tests force each path; the bench compares them and mixes of the
+ * two, given as `routes` per primitive). Returns whether native primitives can run at all:
+ * asking for `native` without `node:crypto` stays portable.
  */
-export function selectPrimitives(next: PrimitiveChoice): boolean {
-  choice = nodeCrypto === undefined ? 'portable' : next;
+export function selectPrimitives(next: PrimitiveChoice | PrimitiveRoutes): boolean {
+  if (nodeCrypto === undefined) routes = ALL_PORTABLE;
+  else if (next === 'auto') routes = AUTO_ROUTES;
+  else if (next === 'native') routes = ALL_NATIVE;
+  else if (next === 'portable') routes = ALL_PORTABLE;
+  else routes = { ...next };
   return nodeCrypto !== undefined;
 }
 
-/** The OpenSSL handle when the current choice uses it. */
-function native(): NodeCrypto | undefined {
-  return choice === 'portable' ? undefined : nodeCrypto;
+/** The OpenSSL handle when the current routes send `name` to it. */
+function native(name: PrimitiveName): NodeCrypto | undefined {
+  return routes[name] === 'native' ? nodeCrypto : undefined;
 }
 
 /**
@@ -114,7 +148,7 @@ function secretKey(node: NodeCrypto, key: Uint8Array): SecretKey {
 
 /** SHA-256 (FIPS 180-4), 32 bytes. */
 export function sha256Digest(data: Uint8Array): Uint8Array {
-  const node = native();
+  const node = native('sha256');
   if (node === undefined) return sha256(data);
   // `crypto.hash` (Node ≥ 21.7) is a one-shot without a Hash object.
   return plain(
@@ -124,7 +158,7 @@ export function sha256Digest(data: Uint8Array): Uint8Array {
 
 /** HMAC-SHA-256 (RFC 2104), 32 bytes. */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const node = native();
+  const node = native('hmac');
   if (node === undefined) return hmac(sha256, key, data);
   return plain(node.createHmac('sha256', secretKey(node, key)).update(data).digest());
 }
@@ -147,7 +181,7 @@ export function hmacSha256Into(
   for (const out of outputs) {
     if (out.length !== 32) throw new RangeError('HMAC outputs must be 32 bytes');
   }
-  const node = native();
+  const node = native('hmacSteps');
   if (node !== undefined) {
     // One key object serves every message, as one keyed state does on @noble below.
     const keyObject = secretKey(node, key);
@@ -199,7 +233,7 @@ export function hkdfSha256(
     throw new RangeError('HKDF length must be 1..8160');
   }
   // OpenSSL's HKDF takes at most 1024 bytes of info; Olm's info strings are a few bytes.
-  const node = info.length <= 1024 ? native() : undefined;
+  const node = info.length <= 1024 ? native('hkdf') : undefined;
   if (node !== undefined) {
     return new Uint8Array(node.hkdfSync('sha256', secretKey(node, ikm), salt, info, length));
   }
@@ -220,7 +254,7 @@ export function aes256CbcEncrypt(
   iv: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const node = native();
+  const node = native('aesEncrypt');
   if (node === undefined) return cbc(key, iv).encrypt(plaintext);
   // Padded here, so OpenSSL gets whole blocks and returns all of them from one `update`: no
   // `final` call and no joining of two outputs (measured ~10% of a 200-byte encryption).
@@ -231,10 +265,24 @@ export function aes256CbcEncrypt(
   return ciphertext;
 }
 
-/** PKCS#7 padding to a whole number of 16-byte blocks (1..16 bytes of value n). */
+/**
+ * Padded plaintexts up to this size are built in one reused buffer instead of a fresh one: V8
+ * keeps typed arrays above 64 bytes outside its heap, so each costs an allocation and later
+ * garbage-collection work (~1.3 µs of a 200-byte encryption, measured). Everything here is
+ * synchronous and the buffer is wiped after each use, so no caller sees another's plaintext.
+ */
+const PAD_SCRATCH_LENGTH = 4096;
+const padScratch = new Uint8Array(PAD_SCRATCH_LENGTH);
+
+/**
+ * PKCS#7 padding to a whole number of 16-byte blocks (1..16 bytes of value n). Short inputs are
+ * padded into `padScratch` (a view of it is returned); the caller wipes the result after use.
+ */
 function pad(plaintext: Uint8Array): Uint8Array {
   const n = 16 - (plaintext.length % 16);
-  const padded = new Uint8Array(plaintext.length + n);
+  const length = plaintext.length + n;
+  const padded =
+    length <= PAD_SCRATCH_LENGTH ? padScratch.subarray(0, length) : new Uint8Array(length);
   padded.set(plaintext);
   padded.fill(n, plaintext.length);
   return padded;
@@ -251,7 +299,7 @@ export function aes256CbcDecrypt(
   ciphertext: Uint8Array,
 ): Uint8Array | undefined {
   if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) return undefined;
-  const node = native();
+  const node = native('aesDecrypt');
   let padded: Uint8Array;
   if (node === undefined) {
     padded = cbc(key, iv, { disablePadding: true }).decrypt(ciphertext);

@@ -5,7 +5,7 @@ import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { decodeBase64, encodeBase64 } from '../src/base64.ts';
+import { decodeBase64, encodeBase64, selectBase64Implementation } from '../src/base64.ts';
 import {
   decryptCbc,
   deriveCipherKeys,
@@ -184,23 +184,79 @@ describe('hmacSha256 / macMatches', () => {
   });
 });
 
-describe('base64', () => {
+/** Runs `fn` with Node's native base64 codec (`native`) or the JavaScript loops. */
+function withBase64<T>(native: boolean, fn: () => T): T {
+  selectBase64Implementation(native);
+  try {
+    return fn();
+  } finally {
+    selectBase64Implementation(true);
+  }
+}
+
+// Long inputs (≥ 128 characters) are where the native decoder is used; short ones stay in JS.
+const LONG = 'QUJD'.repeat(40);
+
+describe.each([
+  ['native (Buffer)', true],
+  ['JavaScript', false],
+])('base64, %s codec', (_name, native) => {
+  it('selects the codec asked for (Node has Buffer)', () => {
+    expect(withBase64(native, () => selectBase64Implementation(native))).toBe(native);
+  });
+
   it('encodes like Node without padding and decodes padded and unpadded forms', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
         const padded = Buffer.from(bytes).toString('base64');
         const unpadded = padded.replace(/=+$/, '');
-        expect(encodeBase64(bytes)).toBe(unpadded);
-        expect(decodeBase64(unpadded)).toEqual(bytes);
-        expect(decodeBase64(padded)).toEqual(bytes);
+        withBase64(native, () => {
+          expect(encodeBase64(bytes)).toBe(unpadded);
+          // Views into a larger buffer encode only their own bytes.
+          const framed = new Uint8Array(bytes.length + 2);
+          framed.set(bytes, 1);
+          expect(encodeBase64(framed.subarray(1, 1 + bytes.length))).toBe(unpadded);
+          expect(decodeBase64(unpadded)).toEqual(bytes);
+          expect(decodeBase64(padded)).toEqual(bytes);
+        });
       }),
+      { numRuns: 200 },
     );
   });
 
-  it('rejects malformed input with bad-base64', () => {
-    for (const text of ['A', 'AAAAA', 'AA!A', 'AA-_', 'AA=A', '====', 'AA==A', 'Zm9v\n', 'é']) {
-      const error = captureError(() => decodeBase64(text));
-      expect(RatchetError.isInstance(error) && error.code, text).toBe('bad-base64');
+  it('decodes into a plain Uint8Array of its own (not a Buffer, not a shared pool)', () => {
+    const decoded = withBase64(native, () => decodeBase64(LONG));
+    expect(Buffer.isBuffer(decoded)).toBe(false);
+    expect(decoded.byteOffset).toBe(0);
+    expect(decoded.buffer.byteLength).toBe(decoded.length);
+  });
+
+  it('rejects malformed input with bad-base64, short and long alike', () => {
+    const bad = ['A', 'AAAAA', 'AA!A', 'AA-_', 'AA=A', '====', 'AA==A', 'Zm9v\n', 'é'];
+    // Node's own decoder skips or accepts each of these inside long input; Weft must not.
+    for (const insert of ['-', '_', '!', '=', ' ', '\n', 'é', '\u0000']) {
+      bad.push(`${LONG.slice(0, 64)}${insert}${LONG.slice(65)}`);
+      bad.push(`${LONG.slice(0, 64)}${insert}${insert}${insert}${insert}${LONG.slice(64)}`);
+    }
+    bad.push(`${LONG}A`, `${LONG}===`, `${LONG}AA=A`);
+    withBase64(native, () => {
+      for (const text of bad) {
+        const error = captureError(() => decodeBase64(text));
+        expect(RatchetError.isInstance(error) && error.code, JSON.stringify(text)).toBe(
+          'bad-base64',
+        );
+      }
+    });
+  });
+
+  it('accepts the same non-canonical final bits as the JavaScript decoder', () => {
+    // libolm ignores the unused low bits of the last character; so do both codecs.
+    for (const text of ['AB', 'ABC', `${LONG}AB`, `${LONG}ABC`, `${LONG}AB==`]) {
+      const expected = withBase64(false, () => decodeBase64(text));
+      expect(
+        withBase64(native, () => decodeBase64(text)),
+        text,
+      ).toEqual(expected);
     }
   });
 });

@@ -167,6 +167,22 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
     });
   });
 
+  it('AES-256-CBC around the 4 KiB reused padding buffer: same bytes, a second call unaffected', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const iv = new Uint8Array(randomBytes(16));
+    const data = new Uint8Array(randomBytes(4200));
+    on(choice, () => {
+      for (const length of [4064, 4079, 4080, 4081, 4095, 4096, 4097, 4200]) {
+        const pt = data.subarray(0, length);
+        const first = aes256CbcEncrypt(key, iv, pt);
+        // A short encryption in between reuses the padding buffer; `first` must not change.
+        const short = aes256CbcEncrypt(key, iv, data.subarray(0, 5));
+        expect(Buffer.from(first), `length ${length}`).toEqual(opensslEncrypt(key, iv, pt));
+        expect(Buffer.from(short)).toEqual(opensslEncrypt(key, iv, data.subarray(0, 5)));
+      }
+    });
+  });
+
   it('refuses ciphertexts that are not a whole number of blocks (undefined, no partial output)', () => {
     const key = new Uint8Array(randomBytes(32));
     const iv = new Uint8Array(randomBytes(16));

@@ -5,7 +5,14 @@
  * (session setup, sharing, message encryption, advancing the ratchet).
  */
 import { encodeBase64 } from '../base64.ts';
-import { encryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import {
+  type CipherKeys,
+  encryptCbc,
+  hmacSha256,
+  macMatches,
+  zeroize,
+  zeroizeKeys,
+} from '../cipher.ts';
 import { expandSeed } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
 import { LibolmWriter } from '../libolm-pickle-writer.ts';
@@ -111,9 +118,15 @@ export class GroupSession {
       });
     }
     const { bytes: input, owned } = asPlaintext(plaintext);
-    const keys = this.#ratchet.messageKeys();
-    const ciphertext = encryptCbc(keys, input);
-    if (owned) zeroize(input);
+    let keys: CipherKeys;
+    let ciphertext: Uint8Array;
+    try {
+      keys = this.#ratchet.messageKeys();
+      ciphertext = encryptCbc(keys, input);
+    } finally {
+      // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always.
+      if (owned) zeroize(input);
+    }
     const { bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext);
     const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
     bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);

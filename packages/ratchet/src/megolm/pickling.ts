@@ -5,6 +5,7 @@
 import { decodeBase64 } from '../base64.ts';
 import { RatchetError } from '../errors.ts';
 import type { OpenedPickle } from '../pickle.ts';
+import { encodeUtf8Transient } from '../utf8-scratch.ts';
 import { MAX_INDEX } from './ratchet.ts';
 
 /** `util.inspect.custom`, shared across realms via the global symbol registry. */
@@ -58,11 +59,12 @@ export const field = {
   },
 };
 
-const encoder = new TextEncoder();
-
-/** UTF-8 bytes of a string plaintext (owned: the caller zeroes them), or the caller's bytes. */
+/**
+ * UTF-8 bytes of a string plaintext (owned: a transient view the caller uses at once and zeroes,
+ * `encodeUtf8Transient`), or the caller's bytes.
+ */
 export function asPlaintext(plaintext: string | Uint8Array): { bytes: Uint8Array; owned: boolean } {
-  if (typeof plaintext === 'string') return { bytes: encoder.encode(plaintext), owned: true };
+  if (typeof plaintext === 'string') return { bytes: encodeUtf8Transient(plaintext), owned: true };
   if (plaintext instanceof Uint8Array) return { bytes: plaintext, owned: false };
   throw new TypeError('plaintext must be a string or a Uint8Array');
 }

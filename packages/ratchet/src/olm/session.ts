@@ -15,6 +15,7 @@ import { RatchetError } from '../errors.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
+import { encodeUtf8Transient } from '../utf8-scratch.ts';
 import { curvePublicKey, forgetKey } from './curve.ts';
 import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
 import { parseLibolmSession, writeLibolmSession } from './libolm-pickle.ts';
@@ -55,7 +56,6 @@ interface SessionPayload {
   readonly skipped?: unknown;
 }
 const PICKLE_VERSION = 1;
-const encoder = new TextEncoder();
 
 /** The public keys a session was started with; they identify it (session ID) and its pre-key messages. */
 interface SessionKeys {
@@ -139,11 +139,16 @@ export class Session {
   encrypt(plaintext: string | Uint8Array): OlmMessage {
     this.#assertLive();
     let bytes: Uint8Array;
-    if (typeof plaintext === 'string') bytes = encoder.encode(plaintext);
+    if (typeof plaintext === 'string') bytes = encodeUtf8Transient(plaintext);
     else if (plaintext instanceof Uint8Array) bytes = plaintext;
     else throw new TypeError('plaintext must be a string or a Uint8Array');
-    const normal = this.#ratchet.encrypt(bytes, this.#random);
-    if (typeof plaintext === 'string') bytes.fill(0);
+    let normal: Uint8Array;
+    try {
+      normal = this.#ratchet.encrypt(bytes, this.#random);
+    } finally {
+      // A string's bytes are a transient shared buffer (`encodeUtf8Transient`): wipe it always.
+      if (typeof plaintext === 'string') bytes.fill(0);
+    }
     if (this.#received) return { type: 1, body: encodeBase64(normal) };
     const { bobOneTimeKey, aliceBaseKey, aliceIdentityKey } = this.#keys;
     return {
