@@ -35,9 +35,18 @@ export interface PresenceEvent {
   readonly content: PresenceContent;
 }
 
+/**
+ * Presence rows kept in memory: every `/sync` reads its user's presence (to apply
+ * `set_presence`), and it rarely changes. Bounded; the oldest entry goes first.
+ */
+const ROW_CACHE_SIZE = 10_000;
+
 export class PresenceService {
   readonly #ctx: ServerContext;
   readonly #userExists: (userId: string) => Promise<boolean>;
+  readonly #rows = new Map<string, PresenceRow>();
+  /** Counts writes, so a read that raced one does not cache what it read. */
+  #writes = 0;
 
   constructor(ctx: ServerContext, userExists: (userId: string) => Promise<boolean>) {
     this.#ctx = ctx;
@@ -55,19 +64,38 @@ export class PresenceService {
       await upsertPresence(tx, userId, presence, statusMsg ?? null, this.#ctx.now(), next);
       return next;
     });
+    // Committed: this is the row now (a read that started before it must not cache its own).
+    this.#writes++;
+    this.#rows.delete(userId);
     this.#ctx.notifier.notify(position);
     return position;
   }
 
   /** A user's presence (`offline` when never set); 404 `M_NOT_FOUND` for an unknown user. */
   async get(userId: string): Promise<PresenceContent> {
-    const row = await selectPresence(this.#ctx.db, userId);
+    const row = await this.#row(userId);
     if (row === undefined) {
       if (!(await this.#userExists(userId)))
         throw MatrixError.notFound('No presence for this user');
       return { presence: 'offline' };
     }
     return this.#content(row);
+  }
+
+  /** A user's presence row, from memory when it was read since its last change. */
+  async #row(userId: string): Promise<PresenceRow | undefined> {
+    const cached = this.#rows.get(userId);
+    if (cached !== undefined) return cached;
+    const writes = this.#writes;
+    const row = await selectPresence(this.#ctx.db, userId);
+    if (row !== undefined && writes === this.#writes) {
+      if (this.#rows.size >= ROW_CACHE_SIZE) {
+        const oldest = this.#rows.keys().next();
+        if (!oldest.done) this.#rows.delete(oldest.value);
+      }
+      this.#rows.set(userId, row);
+    }
+    return row;
   }
 
   /** `m.presence` events of every change in (`fromPosition`, `toPosition`], oldest first. */

@@ -19,7 +19,7 @@ import { currentStreamPosition } from '../core/stream.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
 import type { E2eKeyService } from '../e2e-keys/service.ts';
 import type { ReceiptService } from '../receipts/service.ts';
-import type { RoomService } from '../rooms/index.ts';
+import type { RoomMembershipEntry, RoomService } from '../rooms/index.ts';
 import type { ToDeviceService } from '../to-device/service.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
@@ -36,6 +36,19 @@ import { formatSyncToken, type SyncToken } from './token.ts';
 
 /** Why a finished wait's controller aborts (its listeners only need the signal). */
 const WAIT_OVER = 'sync wait over';
+
+/** A user's memberships as read at some moment, with the last position announced before it. */
+interface KnownMemberships {
+  readonly entries: readonly RoomMembershipEntry[];
+  readonly announced: number;
+}
+
+/** The rooms whose changes should wake a long-poll (joined, invited, knocking). */
+function memberRooms(entries: readonly RoomMembershipEntry[]): string[] {
+  return entries
+    .filter((entry) => entry.membership !== 'leave' && entry.membership !== 'ban')
+    .map((entry) => entry.roomId);
+}
 
 /** The longest a sync may wait (a client asking for more gets this). */
 export const MAX_SYNC_TIMEOUT_MS = 300_000;
@@ -147,19 +160,22 @@ export class SyncService {
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
     // A long-poll that comes back with its token usually finds nothing new: wait before building
     // rather than build an empty answer (≈ 14 queries) first.
+    let memberships: KnownMemberships | undefined;
     if (await this.#quietSinceToken(user, request)) {
+      memberships = await this.#memberships(user.userId);
       await this.#waitForChange(
         user,
         request,
         request.since as SyncToken,
         deadline - this.#ctx.now(),
-        await this.#memberRooms(user.userId),
+        memberRooms(memberships.entries),
       );
     }
     for (;;) {
       const to = await currentStreamPosition(this.#ctx.db);
       const typingSerial = this.#sources.typing.serial;
-      const built = await this.#build(user, request, to, typingSerial);
+      const built = await this.#build(user, request, to, typingSerial, memberships);
+      memberships = undefined;
       if (request.since === undefined || request.fullState || built.hasContent) return built.body;
       const remaining = deadline - this.#ctx.now();
       if (remaining <= 0 || request.signal?.aborted) return built.body;
@@ -227,12 +243,10 @@ export class SyncService {
     return position >= (await this.#firstPosition);
   }
 
-  /** The rooms whose changes should wake `userId`'s long-poll (joined, invited, knocking). */
-  async #memberRooms(userId: string): Promise<string[]> {
-    const entries = await this.#sources.rooms.roomsForUser(userId);
-    return entries
-      .filter((entry) => entry.membership !== 'leave' && entry.membership !== 'ban')
-      .map((entry) => entry.roomId);
+  /** `userId`'s memberships, and the last position announced before they were read. */
+  async #memberships(userId: string): Promise<KnownMemberships> {
+    const announced = this.#ctx.notifier.position;
+    return { entries: await this.#sources.rooms.roomsForUser(userId), announced };
   }
 
   async #build(
@@ -240,6 +254,7 @@ export class SyncService {
     request: SyncRequest,
     to: number,
     typingSerial: number,
+    known: KnownMemberships | undefined,
   ): Promise<{ body: Record<string, unknown>; hasContent: boolean; rooms: string[] }> {
     const { rooms, typing, receipts, toDevice, e2eKeys, deviceLists } = this.#sources;
     const db = this.#ctx.db;
@@ -252,7 +267,6 @@ export class SyncService {
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
     const deviceKey = `${user.userId}\u0000${user.deviceId}`;
-    const roomEntries = await rooms.roomsForUser(user.userId);
     // The common long-poll case: the notifier heard of nothing but room changes since the token
     // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
     // this user), so those queries are skipped and the changed rooms come from the notifier.
@@ -266,6 +280,14 @@ export class SyncService {
       to <= this.#ctx.notifier.position &&
       (await this.#notifierCovers(from)) &&
       this.#ctx.notifier.quietForUser(from, user.userId);
+    // Memberships read while waiting still hold when nothing was announced for the user since
+    // (a membership change announces its target user, or broadcasts).
+    const roomEntries =
+      onlyRoomChanges &&
+      known !== undefined &&
+      this.#ctx.notifier.quietForUser(known.announced, user.userId)
+        ? known.entries
+        : await rooms.roomsForUser(user.userId);
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
     const receiptRooms = onlyRoomChanges
