@@ -102,7 +102,24 @@ export async function persistEvent(
       [dag.sender, options.senderDevice, options.txnId, eventId],
     );
   }
-  const stored = await stores.events.get(tx, eventId, false);
-  if (stored === undefined) throw new Error('persisted event not readable');
-  return stored;
+  // The event as stored, from what was just written: reading the row back cost a query and a
+  // JSON parse of the PDU per send. A new row has no `redacted_by` (a redaction only marks rows
+  // that exist), and NULL device/transaction columns read back as undefined.
+  return {
+    eventId,
+    roomId: room.roomId,
+    roomVersion: room.roomVersion,
+    pdu: built.pdu,
+    type: dag.type,
+    stateKey: dag.state_key,
+    sender: dag.sender,
+    originServerTs: dag.origin_server_ts,
+    depth: dag.depth,
+    streamPosition: position,
+    stateGroup,
+    unsigned,
+    redactedBecause: undefined,
+    senderDevice: options.senderDevice,
+    txnId: options.txnId,
+  };
 }

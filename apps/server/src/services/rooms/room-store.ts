@@ -60,10 +60,15 @@ export async function currentStateEventIds(
   keys: ReadonlyArray<readonly [type: string, stateKey: string]>,
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const [type, stateKey] of keys) {
-    const id = await currentStateEventId(db, roomId, type, stateKey);
-    if (id !== undefined) out.set(stateKeyOf(type, stateKey), id);
-  }
+  if (keys.length === 0) return out;
+  // One query for all entries (the send path asks for 3–4 per event), on the primary key.
+  const clauses = keys.map((_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`);
+  const rows = await db.query<{ type: string; state_key: string; event_id: string }>(
+    `SELECT type, state_key, event_id FROM room_current_state
+      WHERE room_id = $1 AND (${clauses.join(' OR ')})`,
+    [roomId, ...keys.flat()],
+  );
+  for (const row of rows) out.set(stateKeyOf(row.type, row.state_key), row.event_id);
   return out;
 }
 

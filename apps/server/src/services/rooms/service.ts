@@ -203,13 +203,11 @@ export class RoomService {
    * client-server-api "Transaction identifiers").
    */
   async send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
-    if (options.txnId !== undefined && options.senderDevice !== undefined) {
-      const previous = await this.eventIdForTxn(draft.sender, options.senderDevice, options.txnId);
-      if (previous !== undefined) return previous;
-    }
     return this.write(async (send, tx) => {
       if (options.txnId !== undefined && options.senderDevice !== undefined) {
-        // Checked again under the write lock: two concurrent retries must not both send.
+        // Checked under the write lock, so two concurrent retries cannot both send. (A check
+        // before the transaction as well only spared retries, which are rare, the lock, and
+        // cost every send a query.)
         const previous = await txnEventId(tx, draft.sender, options.senderDevice, options.txnId);
         if (previous !== undefined) return previous;
       }
