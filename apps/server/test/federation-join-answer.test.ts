@@ -10,6 +10,7 @@ import { authChain, type DagEvent } from '@weft/dag';
 import { computeEventId, signEvent } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { authEventsOfText } from '../src/services/federation/membership/join-answer.ts';
 import { toDagEvent } from '../src/services/rooms/auth.ts';
 import { startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
@@ -98,5 +99,35 @@ describe('send_join answer (join-answer.ts)', () => {
     );
     expect(carolJoins.length).toBe(1);
     expect(carolJoins[0]?.[0]).not.toBe(carolNow);
+  });
+});
+
+describe('auth events read from a stored PDU text (authEventsOfText)', () => {
+  const text = (pdu: Json): string => JSON.stringify(pdu);
+  const base = { type: 'm.room.member', state_key: '@u:a.test', sender: '@u:a.test' };
+
+  it('reads the top-level auth_events wherever the key stands', () => {
+    expect(authEventsOfText(text({ auth_events: ['$a', '$b'], ...base }))).toEqual(['$a', '$b']);
+    expect(authEventsOfText(text({ ...base, auth_events: ['$a'], depth: 3 }))).toEqual(['$a']);
+    expect(authEventsOfText(text({ ...base, auth_events: [] }))).toEqual([]);
+  });
+
+  it('is not fooled by the same key or text inside the content', () => {
+    // A nested key before the real one: two occurrences, so the whole text is parsed.
+    const nested = { ...base, content: { auth_events: ['$fake'] }, auth_events: ['$real'] };
+    expect(authEventsOfText(text(nested))).toEqual(['$real']);
+    // The needle's text inside a string value is escaped, so it never matches.
+    const inString = { ...base, content: { body: '"auth_events":["$fake"]' }, auth_events: ['$r'] };
+    expect(authEventsOfText(text(inString))).toEqual(['$r']);
+  });
+
+  it('parses the whole text for anything but an array of plain strings', () => {
+    // Escapes in an ID, and room versions 1–2's [id, hashes] pairs (no string IDs).
+    expect(authEventsOfText(text({ ...base, auth_events: ['$a"]', '$b\\'] }))).toEqual([
+      '$a"]',
+      '$b\\',
+    ]);
+    const pairs = { ...base, auth_events: [['$a:a.test', { sha256: 'x' }]] };
+    expect(authEventsOfText(text(pairs))).toEqual([]);
   });
 });

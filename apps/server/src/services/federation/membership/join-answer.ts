@@ -52,7 +52,7 @@ async function authChainTexts(
   const authOfId = (id: string, text: string): string[] => {
     let auth = authOf.get(id);
     if (auth === undefined) {
-      auth = authEventsOf(JSON.parse(text));
+      auth = authEventsOfText(text);
       authOf.set(id, auth);
     }
     return auth;
@@ -75,6 +75,51 @@ async function authChainTexts(
     }
   }
   return chain;
+}
+
+const AUTH_EVENTS_KEY = '"auth_events":[';
+const BACKSLASH = 0x5c;
+
+/**
+ * The `auth_events` of a stored PDU text, without parsing the whole event when the text allows:
+ * parsing 30,000 texts only for this was ≈ a quarter of A's answer time for a 30,000-state
+ * room. The key found must be the top-level one: in JSON text a string never holds an
+ * unescaped `"`, so the needle only matches a key; stored texts are `JSON.stringify` output
+ * (no whitespace, so the top-level key reads exactly so), and when the needle occurs once it is
+ * the top-level key every stored PDU has (they passed the format checks). The array must then be one of
+ * plain strings (JSON-parsed from its slice). Anything else — the key also in `content`,
+ * room versions 1–2's `[id, hashes]` pairs — takes the full parse.
+ */
+export function authEventsOfText(text: string): string[] {
+  const at = text.indexOf(AUTH_EVENTS_KEY);
+  if (at >= 0 && text.lastIndexOf(AUTH_EVENTS_KEY) === at) {
+    const ids = stringArrayAt(text, at + AUTH_EVENTS_KEY.length - 1);
+    if (ids !== undefined) return ids;
+  }
+  return authEventsOf(JSON.parse(text));
+}
+
+/** The array of plain strings starting at `text[open] === '['`, or undefined. */
+function stringArrayAt(text: string, open: number): string[] | undefined {
+  let i = open + 1;
+  if (text[i] !== ']') {
+    for (;;) {
+      if (text[i] !== '"') return undefined;
+      // The closing quote: the next `"` not escaped (event IDs hold no backslash; any other
+      // text takes the full parse).
+      const close = text.indexOf('"', i + 1);
+      if (close < 0) return undefined;
+      for (let k = i + 1; k < close; k++) if (text.charCodeAt(k) === BACKSLASH) return undefined;
+      i = close + 1;
+      if (text[i] === ']') break;
+      if (text[i] !== ',') return undefined;
+      i++;
+    }
+  }
+  const parsed: unknown = JSON.parse(text.slice(open, i + 1));
+  return Array.isArray(parsed) && parsed.every((id) => typeof id === 'string')
+    ? (parsed as string[])
+    : undefined;
 }
 
 /** A PDU's `auth_events` (only string IDs: stored PDUs passed the format checks). */
