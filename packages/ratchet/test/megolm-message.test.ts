@@ -23,6 +23,29 @@ function withTail(body: number[]): Uint8Array {
 }
 
 describe('encodeMessage / decodeMessage', () => {
+  it('lays the message out in a caller buffer when it fits: same bytes, MAC and signature zero', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.uint8Array({ maxLength: 400 }),
+        (index, ct) => {
+          const fresh = encodeMessage(index, ct);
+          const into = new Uint8Array(600).fill(0xa5);
+          const placed = encodeMessage(index, ct, into);
+          expect(placed.bytes.buffer).toBe(into.buffer);
+          expect(placed.bytes).toEqual(fresh.bytes);
+          expect(placed.bodyEnd).toBe(fresh.bodyEnd);
+          const small = new Uint8Array(fresh.bytes.length - 1).fill(0xa5);
+          const spilled = encodeMessage(index, ct, small);
+          expect(spilled.bytes.buffer).not.toBe(small.buffer);
+          expect(spilled.bytes).toEqual(fresh.bytes);
+          expect(small.every((byte) => byte === 0xa5)).toBe(true);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
   it('round-trips any index and ciphertext, splitting MAC and signature', () => {
     fc.assert(
       fc.property(

@@ -33,6 +33,33 @@ describe('Olm message encoding', () => {
     );
   });
 
+  it('lays a normal message out in a caller buffer when it fits, same bytes, MAC bytes zero', () => {
+    fc.assert(
+      fc.property(
+        key,
+        fc.nat({ max: 0xffffffff }),
+        fc.uint8Array({ maxLength: 300 }),
+        (ratchetKey, counter, ciphertext) => {
+          const fresh = encodeNormalMessage(ratchetKey, counter, ciphertext);
+          // A buffer full of an earlier message's bytes: nothing of it may show through.
+          const into = new Uint8Array(400).fill(0xa5);
+          const placed = encodeNormalMessage(ratchetKey, counter, ciphertext, into);
+          expect(placed.buffer.buffer).toBe(into.buffer);
+          expect(placed.buffer.byteOffset).toBe(0);
+          expect(placed.buffer).toEqual(fresh.buffer);
+          expect(placed.macOffset).toBe(fresh.macOffset);
+          // Too small: a fresh array, the caller's buffer untouched.
+          const small = new Uint8Array(fresh.buffer.length - 1).fill(0xa5);
+          const spilled = encodeNormalMessage(ratchetKey, counter, ciphertext, small);
+          expect(spilled.buffer.buffer).not.toBe(small.buffer);
+          expect(spilled.buffer).toEqual(fresh.buffer);
+          expect(small.every((byte) => byte === 0xa5)).toBe(true);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
   it('decodes what it encodes (pre-key messages)', () => {
     fc.assert(
       fc.property(

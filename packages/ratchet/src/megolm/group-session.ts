@@ -36,6 +36,13 @@ interface State {
   readonly signing: SigningKey;
 }
 
+/**
+ * Where `encrypt` lays out its message (public bytes only: index, ciphertext, MAC, signature)
+ * before encoding it as base64: a fresh array above 64 bytes costs V8 an allocation outside its
+ * heap and later garbage-collection work. Encryption is synchronous, so one buffer serves all.
+ */
+const MESSAGE_SCRATCH = new Uint8Array(4096);
+
 // Lets the static restorers hand state to the constructor without a public parameter.
 let restoring: State | undefined;
 
@@ -127,7 +134,7 @@ export class GroupSession {
       // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always.
       if (owned) zeroize(input);
     }
-    const { bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext);
+    const { bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext, MESSAGE_SCRATCH);
     const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
     bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);
     zeroize(mac);

@@ -65,10 +65,16 @@ function writeVarint(out: Uint8Array, offset: number, value: number): number {
 export function encodeMessage(
   messageIndex: number,
   ciphertext: Uint8Array,
+  into?: Uint8Array,
 ): { bytes: Uint8Array; bodyEnd: number } {
   const length =
     1 + 1 + varintLength(messageIndex) + 1 + varintLength(ciphertext.length) + ciphertext.length;
-  const bytes = new Uint8Array(length + MAC_LENGTH + SIGNATURE_LENGTH);
+  const total = length + MAC_LENGTH + SIGNATURE_LENGTH;
+  // With `into` large enough the message is laid out at its start (a view, no allocation).
+  const bytes =
+    into !== undefined && into.length >= total
+      ? into.subarray(0, total).fill(0, length)
+      : new Uint8Array(total);
   bytes[0] = MEGOLM_VERSION;
   bytes[1] = INDEX_TAG;
   let o = writeVarint(bytes, 2, messageIndex);

@@ -63,7 +63,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Encrypts with one message key and frames a normal message: ratchet key, index, ciphertext, MAC. */
+/**
+ * Where `encrypt` lays out its message when it fits: a fresh array above 64 bytes costs V8 an
+ * allocation outside its heap and later garbage-collection work, and the encoded message (public
+ * bytes: ratchet key, index, ciphertext, MAC) is only read once, by the caller, right away.
+ */
+const MESSAGE_SCRATCH = new Uint8Array(4096);
+
+/**
+ * Encrypts with one message key and frames a normal message: ratchet key, index, ciphertext, MAC.
+ * The result is a view of `MESSAGE_SCRATCH` when it fits (see `DoubleRatchet.encrypt`).
+ */
 function sealMessage(
   key: Uint8Array,
   ratchetPublic: Uint8Array,
@@ -73,7 +83,12 @@ function sealMessage(
   const keys = deriveMessageKeys(key);
   try {
     const ciphertext = encryptCbc(keys, plaintext);
-    const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext);
+    const { buffer, macOffset } = encodeNormalMessage(
+      ratchetPublic,
+      index,
+      ciphertext,
+      MESSAGE_SCRATCH,
+    );
     buffer.set(messageMac(keys.macKey, buffer.subarray(0, macOffset)), macOffset);
     return buffer;
   } finally {
@@ -190,7 +205,11 @@ export class DoubleRatchet {
     return this.#sender === undefined ? 32 : 0;
   }
 
-  /** Encrypts one message, ratcheting first if needed; returns the encoded normal message. */
+  /**
+   * Encrypts one message, ratcheting first if needed; returns the encoded normal message, which
+   * is a view into a buffer that the next `encrypt` (of any ratchet) overwrites: encode or copy
+   * it at once.
+   */
   encrypt(plaintext: Uint8Array, random: RandomSource): Uint8Array {
     let sender = this.#sender;
     if (sender === undefined) {

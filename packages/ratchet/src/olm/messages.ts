@@ -83,11 +83,14 @@ function writeBytes(out: Uint8Array, pos: number, tag: number, bytes: Uint8Array
 /**
  * Lays out a normal message with room for its MAC: returns the buffer (MAC bytes left zero) and
  * the length the MAC covers. The caller computes the MAC over `buffer.subarray(0, macOffset)`.
+ * With `into` large enough, the message is written at its start and `buffer` is a view of it
+ * (no allocation); otherwise `buffer` is a fresh array.
  */
 export function encodeNormalMessage(
   ratchetKey: Uint8Array,
   counter: number,
   ciphertext: Uint8Array,
+  into?: Uint8Array,
 ): { buffer: Uint8Array; macOffset: number } {
   const macOffset =
     1 +
@@ -99,7 +102,11 @@ export function encodeNormalMessage(
     1 +
     varintLength(ciphertext.length) +
     ciphertext.length;
-  const buffer = new Uint8Array(macOffset + MAC_LENGTH);
+  const length = macOffset + MAC_LENGTH;
+  const buffer =
+    into !== undefined && into.length >= length
+      ? into.subarray(0, length).fill(0, macOffset)
+      : new Uint8Array(length);
   buffer[0] = OLM_VERSION;
   let pos = writeBytes(buffer, 1, RATCHET_KEY_TAG, ratchetKey);
   buffer[pos++] = COUNTER_TAG;
