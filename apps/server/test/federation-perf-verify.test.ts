@@ -250,9 +250,10 @@ describe('the events of a big answer stored while it is checked (store-outliers.
     await storeRemoteRoom(host.services.rooms, room, rules.id, verified, join, early);
     const kept = await rowsOf([...verified.events.keys()]);
     expect(kept.size).toBe(verified.events.size);
-    for (const row of kept.values()) {
+    for (const [id, row] of kept) {
       expect(Number(row['outlier'])).toBe(1);
       expect(row['stream_position']).toBeNull();
+      expect(JSON.parse(String(row['pdu']))).toEqual(verified.events.get(id)?.pdu);
     }
     expect((await rowsOf([refused.id, citing.id])).size).toBe(0);
     // The tampered join is stored as its redacted copy.

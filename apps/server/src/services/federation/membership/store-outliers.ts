@@ -40,7 +40,7 @@ export async function insertOutlierRows(
     event.dag.state_key ?? null,
     event.dag.sender,
     event.dag.origin_server_ts,
-    JSON.stringify(event.pdu),
+    event.pduText ?? JSON.stringify(event.pdu),
   ];
   const inserted: string[] = [];
   if (dialect === 'sqlite') {

@@ -95,13 +95,17 @@ export async function verifyRoomStateParallel(
     for (let index = start; index < end; index++) {
       const outcome = outcomes[index];
       if (outcome === undefined || 'rejected' in outcome) continue;
-      const { event_id: _ignored, ...asReceived } = unique[index] as Record<string, unknown>;
+      const raw = unique[index] as Record<string, unknown>;
+      const { event_id: _ignored, ...asReceived } = raw;
       const pdu = outcome.redacted ?? asReceived;
+      // The JSON text made for the dedupe is the row's text as well, when it is this very PDU.
+      const sameText = outcome.redacted === undefined && !Object.hasOwn(raw, 'event_id');
       const verified: VerifiedPdu = {
         eventId: outcome.eventId,
         pdu,
         dag: { ...(pdu as unknown as VerifiedPdu['dag']), event_id: outcome.eventId },
         ...(outcome.redacted === undefined ? {} : { redacted: true as const }),
+        ...(sameText ? { pduText: texts[index] as string } : {}),
       };
       verifiedAt[index] = verified;
       batch.push(verified);

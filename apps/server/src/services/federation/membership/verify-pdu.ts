@@ -21,6 +21,8 @@ export interface VerifiedPdu {
   readonly dag: DagEvent;
   /** Set when `pdu` is the redacted copy (the content hash did not match). */
   readonly redacted?: true;
+  /** `JSON.stringify(pdu)` when the checker has it already (the row stored is this text). */
+  readonly pduText?: string;
 }
 
 /** Why a PDU failed: bad JSON/format (400) or a signature problem (403). */
