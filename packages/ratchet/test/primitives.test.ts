@@ -13,6 +13,7 @@ import {
   hmacSha256,
   hmacSha256Into,
   type PrimitiveChoice,
+  type PrimitiveRoutes,
   selectPrimitives,
   sha256Digest,
 } from '../src/primitives.ts';
@@ -35,8 +36,8 @@ function opensslRaw(key: Uint8Array, iv: Uint8Array, blocks: Uint8Array): Uint8A
   return new Uint8Array(Buffer.concat([cipher.update(blocks), cipher.final()]));
 }
 
-/** Runs `fn` with the given choice in force. */
-function on<T>(choice: PrimitiveChoice, fn: () => T): T {
+/** Runs `fn` with the given choice (or per-primitive routes) in force. */
+function on<T>(choice: PrimitiveChoice | PrimitiveRoutes, fn: () => T): T {
   selectPrimitives(choice);
   try {
     return fn();
@@ -223,6 +224,34 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
   });
 });
 
+/** The chain-step form: HMACs of the seeds 0x01 and 0x02 under one key, into one buffer. */
+function steps(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(64);
+  hmacSha256Into(
+    key,
+    [Uint8Array.of(1), Uint8Array.of(2)],
+    [out.subarray(0, 32), out.subarray(32)],
+  );
+  return out;
+}
+
+const MIX: PrimitiveRoutes = {
+  sha256: 'portable',
+  hmac: 'native',
+  hmacSteps: 'portable',
+  hkdf: 'native',
+  aesEncrypt: 'portable',
+  aesDecrypt: 'native',
+};
+const OTHER_MIX: PrimitiveRoutes = {
+  sha256: 'native',
+  hmac: 'portable',
+  hmacSteps: 'native',
+  hkdf: 'portable',
+  aesEncrypt: 'native',
+  aesDecrypt: 'portable',
+};
+
 describe('portable and native paths', () => {
   it('agree byte for byte on random keys, IVs and inputs, including random ciphertexts', () => {
     const sizes = fc.oneof(
@@ -242,6 +271,7 @@ describe('portable and native paths', () => {
               sha256: sha256Digest(data),
               hmac: hmacSha256(key, data),
               hkdf: hkdfSha256(data, key, info, 80),
+              steps: steps(data),
               encrypted: aes256CbcEncrypt(key, iv, data),
               // Random blocks: mostly bad padding, sometimes valid; both paths must agree.
               decrypted: blocks.length === 0 ? null : (aes256CbcDecrypt(key, iv, blocks) ?? null),
@@ -250,6 +280,9 @@ describe('portable and native paths', () => {
           const portable = on('portable', run);
           expect(on('native', run)).toEqual(portable);
           expect(on('auto', run)).toEqual(portable);
+          // Mixes, as the bench tries them: each primitive on either side, alternating.
+          expect(on(MIX, run)).toEqual(portable);
+          expect(on(OTHER_MIX, run)).toEqual(portable);
         },
       ),
       { numRuns: 80 },
