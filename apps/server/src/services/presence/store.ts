@@ -45,3 +45,14 @@ export function selectPresenceBetween(
     [from, to],
   );
 }
+
+/** The users sharing a joined room with `userId`: those whose `/sync` shows its presence. */
+export async function presenceAudience(db: SqlExecutor, userId: string): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    `SELECT DISTINCT other.user_id FROM room_memberships mine
+       JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
+      WHERE mine.user_id = $1 AND mine.membership = 'join' AND other.user_id <> $1`,
+    [userId],
+  );
+  return rows.map((row) => row.user_id);
+}
