@@ -186,10 +186,13 @@ export function hmacSha256Into(
     // One key object serves every message, as one keyed state does on @noble below.
     const keyObject = secretKey(node, key);
     for (let i = 0; i < count; i++) {
-      const digest = node
-        .createHmac('sha256', keyObject)
-        .update(messages[i] as Uint8Array)
-        .digest();
+      // A plain view, so the wipe is TypedArray#fill, not Buffer#fill's argument parsing.
+      const digest = plain(
+        node
+          .createHmac('sha256', keyObject)
+          .update(messages[i] as Uint8Array)
+          .digest(),
+      );
       (outputs[i] as Uint8Array).set(digest);
       digest.fill(0);
     }
