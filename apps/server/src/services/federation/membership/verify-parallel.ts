@@ -210,26 +210,44 @@ async function runShared(
   };
 
   const workerLoop = async (): Promise<void> => {
-    try {
-      for (let share = take(WORKER_CHUNK); share !== undefined; share = take(WORKER_CHUNK)) {
-        const [start, end] = share;
-        const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
-        for (const [i, forEvent] of overrides) {
-          if (i >= start && i < end) shareOverrides.set(i - start, forEvent);
-        }
-        const job: VerifyJob = {
-          roomVersion: rules.id,
-          keys,
-          events: `[${texts.slice(start, end).join(',')}]`,
-          overrides: shareOverrides,
-        };
-        const results = await runWorker(job);
+    const worker = acquireWorker();
+    // The next chunk waits in the worker's queue, so it starts on it as soon as it posts one,
+    // not when this thread (verifying or storing a chunk of its own) gets to answer.
+    const submit = (): Promise<void> | undefined => {
+      const share = take(WORKER_CHUNK);
+      if (share === undefined) return undefined;
+      const [start, end] = share;
+      const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
+      for (const [i, forEvent] of overrides) {
+        if (i >= start && i < end) shareOverrides.set(i - start, forEvent);
+      }
+      const job: VerifyJob = {
+        roomVersion: rules.id,
+        keys,
+        events: `[${texts.slice(start, end).join(',')}]`,
+        overrides: shareOverrides,
+      };
+      const done = worker.run(job).then((results) => {
         for (let i = 0; i < results.length; i++) outcomes[start + i] = results[i] as VerifyOutcome;
         onChunk(outcomes, start, end);
+      });
+      // Awaited below; this keeps a failure of the job behind from being unhandled meanwhile.
+      done.catch(() => undefined);
+      return done;
+    };
+    try {
+      let current = submit();
+      let queued = submit();
+      while (current !== undefined) {
+        await current;
+        current = queued;
+        queued = submit();
       }
     } catch (error) {
       failed = true;
       throw error;
+    } finally {
+      releaseWorker(worker);
     }
   };
 
@@ -261,15 +279,58 @@ async function runShared(
 /**
  * The worker pool: started at the first big join and kept (unreferenced, so it never holds the
  * process open) — a worker costs ≈ 0.3 s of CPU to load its modules, and its compiled code gets
- * faster with use. One job per worker at a time; a worker that fails is dropped.
+ * faster with use. A check holds a worker for its duration; a worker that fails is dropped.
  */
-const idle: Worker[] = [];
+const idle: VerifyWorker[] = [];
 let started = 0;
 
+/** One worker thread: jobs are answered in the order posted (it handles one message at a time). */
+class VerifyWorker {
+  readonly #worker: Worker;
+  readonly #waiting: Array<{
+    resolve: (outcomes: VerifyOutcome[]) => void;
+    reject: (error: Error) => void;
+  }> = [];
+  #failure: Error | undefined;
+
+  constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (outcomes: VerifyOutcome[]) => this.#waiting.shift()?.resolve(outcomes));
+    // Without an 'error' listener a failing worker's error would be thrown in this process.
+    worker.on('error', (error: Error) => this.#fail(error));
+    worker.once('exit', (code: number) => {
+      started--;
+      this.#fail(new Error(`verify worker exited with ${code}`));
+    });
+    worker.unref();
+  }
+
+  get usable(): boolean {
+    return this.#failure === undefined;
+  }
+
+  run(job: VerifyJob): Promise<VerifyOutcome[]> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      this.#worker.postMessage(job);
+    });
+  }
+
+  #fail(error: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error;
+    const at = idle.indexOf(this);
+    if (at >= 0) idle.splice(at, 1);
+    for (const waiting of this.#waiting.splice(0)) waiting.reject(error);
+    void this.#worker.terminate();
+  }
+}
+
 /**
- * Starts the helper workers ahead of a join (while `send_join` is answered), so their module
- * loading (≈ 0.3 s of CPU each) does not delay the check. Only the first call starts any: the
- * pool is kept, so a process pays this once, joins big or small.
+ * Starts the helper workers ahead of a join (while `make_join` and `send_join` are answered),
+ * so their module loading (≈ 0.3 s of CPU each) does not delay the check. Only the first call
+ * starts any: the pool is kept, so a process pays this once, joins big or small.
  */
 export function prepareVerifyWorkers(count = helperWorkers()): void {
   try {
@@ -279,36 +340,15 @@ export function prepareVerifyWorkers(count = helperWorkers()): void {
   }
 }
 
-function runWorker(job: VerifyJob): Promise<VerifyOutcome[]> {
-  const worker = idle.pop() ?? startWorker();
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    const onMessage = (outcomes: VerifyOutcome[]): void => {
-      done();
-      idle.push(worker);
-      resolve(outcomes);
-    };
-    const onError = (error: Error): void => {
-      done();
-      void worker.terminate();
-      reject(error);
-    };
-    const onExit = (code: number): void => {
-      done();
-      reject(new Error(`verify worker exited with ${code}`));
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-    worker.postMessage(job);
-  });
+function acquireWorker(): VerifyWorker {
+  return idle.pop() ?? startWorker();
 }
 
-function startWorker(): Worker {
+function releaseWorker(worker: VerifyWorker): void {
+  if (worker.usable) idle.push(worker);
+}
+
+function startWorker(): VerifyWorker {
   // The worker resolves the workspace packages to their source, as this process does when it
   // runs from source (a test runner's process may resolve them by aliases instead).
   const execArgv = process.execArgv.includes(SOURCE_CONDITION)
@@ -317,19 +357,7 @@ function startWorker(): Worker {
   // From source this module is verify-parallel.ts; in the build it is bundled into dist/main.js,
   // next to dist/verify-worker.js (tsup.config.ts).
   const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
-  const worker = new Worker(new URL(file, import.meta.url), { execArgv });
+  const worker = new VerifyWorker(new Worker(new URL(file, import.meta.url), { execArgv }));
   started++;
-  // A worker that fails while idle (say, at start-up) leaves the pool; without this listener
-  // its 'error' would be thrown in this process.
-  const drop = (): void => {
-    const at = idle.indexOf(worker);
-    if (at >= 0) idle.splice(at, 1);
-  };
-  worker.on('error', drop);
-  worker.once('exit', () => {
-    started--;
-    drop();
-  });
-  worker.unref();
   return worker;
 }
