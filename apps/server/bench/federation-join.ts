@@ -229,7 +229,8 @@ export async function runFederationJoinBench(stateSize = STATE): Promise<number>
         `(target < 5 s; CPU of both servers ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n` +
         `  send_join answered (A builds the response, transfer, parse) ${p['send_join_ms']} ms; ` +
         `keys ${p['keys_ms']} ms; verify ${p['state_events']} state + ${p['auth_chain_events']} auth chain ` +
-        `events ${p['verify_ms']} ms (CPU ${p['verify_cpu_ms']} ms, ${p['stored_early']} events stored meanwhile); ` +
+        `events ${p['verify_ms']} ms (CPU ${p['verify_cpu_ms']} ms, this thread ${p['verify_thread_cpu_ms']} ms; ` +
+        `${p['stored_early']} events stored meanwhile); ` +
         `store ${p['store_ms']} ms; rejected ${p['rejected']}`,
     );
     return total;
