@@ -50,6 +50,9 @@ function memberRooms(entries: readonly RoomMembershipEntry[]): string[] {
     .map((entry) => entry.roomId);
 }
 
+/** Membership entries `/sync` keeps in memory, all users together (≈ 150 bytes each). */
+const MEMBERSHIP_CACHE_ENTRIES = 50_000;
+
 /** The longest a sync may wait (a client asking for more gets this). */
 export const MAX_SYNC_TIMEOUT_MS = 300_000;
 
@@ -116,6 +119,9 @@ export class SyncService {
    * change after it, none before.
    */
   #firstPosition: Promise<number> | undefined;
+  /** Users' memberships kept between requests (see `#memberships`). */
+  readonly #membershipCache = new Map<string, KnownMemberships>();
+  #membershipCacheEntries = 0;
   /** Devices (`user\0device`) whose last to-device batch left messages behind. */
   readonly #toDeviceBacklog = new Set<string>();
   /** Devices' to-device tokens already passed to delivery (which deleted up to them). */
@@ -160,22 +166,19 @@ export class SyncService {
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
     // A long-poll that comes back with its token usually finds nothing new: wait before building
     // rather than build an empty answer (≈ 14 queries) first.
-    let memberships: KnownMemberships | undefined;
     if (await this.#quietSinceToken(user, request)) {
-      memberships = await this.#memberships(user.userId);
       await this.#waitForChange(
         user,
         request,
         request.since as SyncToken,
         deadline - this.#ctx.now(),
-        memberRooms(memberships.entries),
+        memberRooms((await this.#memberships(user.userId)).entries),
       );
     }
     for (;;) {
       const to = await currentStreamPosition(this.#ctx.db);
       const typingSerial = this.#sources.typing.serial;
-      const built = await this.#build(user, request, to, typingSerial, memberships);
-      memberships = undefined;
+      const built = await this.#build(user, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) return built.body;
       const remaining = deadline - this.#ctx.now();
       if (remaining <= 0 || request.signal?.aborted) return built.body;
@@ -243,10 +246,41 @@ export class SyncService {
     return position >= (await this.#firstPosition);
   }
 
-  /** `userId`'s memberships, and the last position announced before they were read. */
+  /**
+   * `userId`'s memberships, and the last position announced before they were read: kept from an
+   * earlier request while nothing was announced for the user since (a membership change
+   * announces its target user, or broadcasts), else read again. Only `forgotten`, which changes
+   * without an announcement, may be stale: `#build` re-reads it before it matters.
+   */
   async #memberships(userId: string): Promise<KnownMemberships> {
-    const announced = this.#ctx.notifier.position;
-    return { entries: await this.#sources.rooms.roomsForUser(userId), announced };
+    const notifier = this.#ctx.notifier;
+    const kept = this.#membershipCache.get(userId);
+    if (
+      kept !== undefined &&
+      (await this.#notifierCovers(kept.announced)) &&
+      notifier.quietForUser(kept.announced, userId)
+    ) {
+      return kept;
+    }
+    const announced = notifier.position;
+    const known = { entries: await this.#sources.rooms.roomsForUser(userId), announced };
+    this.#forgetMemberships(userId);
+    if (known.entries.length > MEMBERSHIP_CACHE_ENTRIES) return known;
+    while (this.#membershipCacheEntries + known.entries.length > MEMBERSHIP_CACHE_ENTRIES) {
+      const oldest = this.#membershipCache.keys().next();
+      if (oldest.done) break;
+      this.#forgetMemberships(oldest.value);
+    }
+    this.#membershipCache.set(userId, known);
+    this.#membershipCacheEntries += known.entries.length;
+    return known;
+  }
+
+  #forgetMemberships(userId: string): void {
+    const kept = this.#membershipCache.get(userId);
+    if (kept === undefined) return;
+    this.#membershipCache.delete(userId);
+    this.#membershipCacheEntries -= kept.entries.length;
   }
 
   async #build(
@@ -254,7 +288,6 @@ export class SyncService {
     request: SyncRequest,
     to: number,
     typingSerial: number,
-    known: KnownMemberships | undefined,
   ): Promise<{ body: Record<string, unknown>; hasContent: boolean; rooms: string[] }> {
     const { rooms, typing, receipts, toDevice, e2eKeys, deviceLists } = this.#sources;
     const db = this.#ctx.db;
@@ -280,14 +313,10 @@ export class SyncService {
       to <= this.#ctx.notifier.position &&
       (await this.#notifierCovers(from)) &&
       this.#ctx.notifier.quietForUser(from, user.userId);
-    // Memberships read while waiting still hold when nothing was announced for the user since
-    // (a membership change announces its target user, or broadcasts).
-    const roomEntries =
-      onlyRoomChanges &&
-      known !== undefined &&
-      this.#ctx.notifier.quietForUser(known.announced, user.userId)
-        ? known.entries
-        : await rooms.roomsForUser(user.userId);
+    // Nothing announced for the user: their kept memberships hold.
+    const roomEntries = onlyRoomChanges
+      ? (await this.#memberships(user.userId)).entries
+      : await rooms.roomsForUser(user.userId);
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
     const receiptRooms = onlyRoomChanges
@@ -374,6 +403,10 @@ export class SyncService {
         if (entry.forgotten) continue;
         // Spec "Filtering" include_leave: left rooms appear in an initial sync only on request.
         if (since === undefined ? !filter.includeLeave : !changedSinceToken) continue;
+        // Kept memberships may predate a forget (which announces nothing): read it afresh.
+        if (onlyRoomChanges) {
+          if ((await rooms.membership(roomId, user.userId))?.forgotten !== false) continue;
+        }
         const leaveEvent = await rooms.getEvent(eventId);
         if (leaveEvent === undefined) continue;
         const wasJoined =
