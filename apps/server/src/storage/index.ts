@@ -3,7 +3,6 @@ import { join } from 'node:path';
 
 import type { Database } from './database.ts';
 import { migrate } from './migrate.ts';
-import { openPostgres } from './postgres.ts';
 import { openSqlite } from './sqlite.ts';
 
 export type DatabaseConfig =
@@ -14,7 +13,11 @@ export type DatabaseConfig =
 export async function openDatabase(config: DatabaseConfig, dataDir: string): Promise<Database> {
   const db =
     config.backend === 'postgres'
-      ? await openPostgres({ connectionString: config.connectionString })
+      ? // Loaded only when configured: `pg` and the modules it pulls in (net, tls, dns, …) cost a
+        // SQLite server ≈ 4 MiB of resident memory for nothing (apps/server README, memory).
+        await (await import('./postgres.ts')).openPostgres({
+          connectionString: config.connectionString,
+        })
       : openSqlite({
           path: config.path ?? join(dataDir, 'weft.db'),
           ...(config.durability ? { durability: config.durability } : {}),

@@ -44,8 +44,17 @@ function translateError(error: unknown): unknown {
   return error;
 }
 
-class SqliteExecutor implements SqlExecutor {
+/**
+ * Prepared statements kept per connection. The server's fixed SQL is a few hundred texts, but
+ * `IN (…)` lists and multi-row `VALUES` make one text per length (push actions: one per number of
+ * notified members), so an unbounded cache grows with every room size seen; each statement
+ * holds SQLite memory outside the JS heap until it is dropped and collected.
+ */
+export const STATEMENT_CACHE_SIZE = 500;
+
+export class SqliteExecutor implements SqlExecutor {
   readonly #db: DatabaseSync;
+  /** Least recently used first (a hit moves its entry to the end). */
   readonly #statements = new Map<string, StatementSync>();
   /** The open transaction's after-commit callbacks (one connection: one transaction at a time). */
   readonly hooks = new AfterCommitHooks();
@@ -63,9 +72,21 @@ class SqliteExecutor implements SqlExecutor {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(toSqlite(sql));
-      this.#statements.set(sql, statement);
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        // node:sqlite finalizes a statement once it is garbage-collected.
+        const oldest = this.#statements.keys().next();
+        if (!oldest.done) this.#statements.delete(oldest.value);
+      }
+    } else {
+      this.#statements.delete(sql);
     }
+    this.#statements.set(sql, statement);
     return statement;
+  }
+
+  /** How many prepared statements this connection keeps. */
+  get cachedStatements(): number {
+    return this.#statements.size;
   }
 
   async query<Row extends SqlRow>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
