@@ -249,6 +249,55 @@ describe.each([
     });
   });
 
+  it('agrees with the JavaScript decoder on long input with random foreign characters', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const foreign = [
+      '-',
+      '_',
+      '=',
+      ' ',
+      '\n',
+      '\t',
+      '\r',
+      'é',
+      'ÿ',
+      '€',
+      '\u0000',
+      '!',
+      '.',
+      '\ud83d',
+    ];
+    const outcome = (native: boolean, text: string): string =>
+      withBase64(native, () => {
+        try {
+          return Buffer.from(decodeBase64(text)).toString('hex');
+        } catch (error) {
+          return RatchetError.isInstance(error) ? error.code : String(error);
+        }
+      });
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...alphabet), { minLength: 128, maxLength: 400 }),
+        fc.array(
+          fc.record({
+            at: fc.nat(),
+            char: fc.constantFrom(...foreign),
+            replace: fc.boolean(),
+          }),
+          { maxLength: 3 },
+        ),
+        (chars, edits) => {
+          const text = [...chars];
+          for (const { at, char, replace } of edits)
+            text.splice(at % text.length, replace ? 1 : 0, char);
+          const input = text.join('');
+          expect(outcome(native, input), JSON.stringify(input)).toBe(outcome(false, input));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('accepts the same non-canonical final bits as the JavaScript decoder', () => {
     // libolm ignores the unused low bits of the last character; so do both codecs.
     for (const text of ['AB', 'ABC', `${LONG}AB`, `${LONG}ABC`, `${LONG}AB==`]) {
