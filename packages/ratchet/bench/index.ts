@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 
 import { benchOlm } from './olm.ts';
-import { benchPrimitives } from './primitives.ts';
+import { benchMixes, benchPrimitives } from './primitives.ts';
 
 benchPrimitives();
+benchMixes();
 
 await benchOlm();
 

@@ -6,18 +6,30 @@
  */
 import { type Measurement, printComparison } from '@weft/bench';
 
+import { decodeBase64, encodeBase64, selectBase64Implementation } from '../src/base64.ts';
 import { Account, GroupSession } from '../src/index.ts';
 import {
+  AUTO_ROUTES,
   aes256CbcDecrypt,
   aes256CbcEncrypt,
   hkdfSha256,
   hmacSha256,
   type PrimitiveChoice,
+  type PrimitiveRoutes,
   selectPrimitives,
   sha256Digest,
 } from '../src/primitives.ts';
 
 const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300) / 2;
+
+/**
+ * Puts a choice in force: the symmetric primitives, and the base64 codec with them (`portable`
+ * is what a browser runs: @noble and the JavaScript codec; the others use Node's `Buffer`).
+ */
+function choose(choice: PrimitiveChoice): void {
+  selectPrimitives(choice);
+  selectBase64Implementation(choice !== 'portable');
+}
 const ROUNDS = 5;
 
 function cpuMillis(): number {
@@ -73,6 +85,8 @@ const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
   const large = bytes(4096, 5);
   const largeCt = aes256CbcEncrypt(key, iv, large);
   const ratchet = bytes(128, 6);
+  const message = bytes(260, 7);
+  const messageText = encodeBase64(message);
   return [
     ['HMAC-SHA-256, 1-byte message (chain / ratchet step)', () => hmacSha256(key, seed)],
     ['HMAC-SHA-256, 250-byte message (message MAC)', () => hmacSha256(key, macInput)],
@@ -86,6 +100,8 @@ const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
     ['AES-256-CBC encrypt, 4 KiB', () => aes256CbcEncrypt(key, iv, large)],
     ['AES-256-CBC decrypt, 4 KiB + 16', () => aes256CbcDecrypt(key, iv, largeCt)],
     ['SHA-256, 96 bytes (Olm session ID)', () => sha256Digest(ratchet.subarray(0, 96))],
+    ['base64 encode, 260 bytes (an Olm message)', () => encodeBase64(message)],
+    ['base64 decode, 347 characters (an Olm message)', () => decodeBase64(messageText)],
     ['whole Olm encrypt, 200 bytes (X25519/Ed25519 unaffected)', olmEncrypt()],
     ['whole Megolm encrypt, 200 bytes (Ed25519 unaffected)', megolmEncrypt()],
   ];
@@ -101,16 +117,16 @@ export function benchPrimitives(): void {
   for (const [title, fn] of CASES) {
     const best = new Map<PrimitiveChoice, number>(choices.map((c) => [c, 0]));
     for (const choice of choices) {
-      selectPrimitives(choice);
+      choose(choice);
       for (let i = 0; i < 200; i++) fn();
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const choice of choices) {
-        selectPrimitives(choice);
+        choose(choice);
         best.set(choice, Math.max(best.get(choice) ?? 0, rate(fn)));
       }
     }
-    selectPrimitives('auto');
+    choose('auto');
     const row = (name: string, c: PrimitiveChoice): Measurement => ({
       name,
       opsPerSecond: best.get(c) ?? 0,
@@ -120,5 +136,44 @@ export function benchPrimitives(): void {
       row('@noble (portable)', 'portable'),
       row('node:crypto (native)', 'native'),
     ]);
+  }
+}
+
+/**
+ * Whole messages with one primitive at a time moved to @noble (the rest on OpenSSL), the
+ * variants taking their slices in turn: a primitive that is faster alone can still make the
+ * message slower (garbage collection, caches), so the choice in `AUTO_ROUTES` is made here.
+ */
+export function benchMixes(): void {
+  if (!selectPrimitives('native')) return;
+  const variants: ReadonlyArray<readonly [string, PrimitiveRoutes]> = [
+    ['auto (all OpenSSL)', AUTO_ROUTES],
+    ['chain/ratchet steps on @noble', { ...AUTO_ROUTES, hmacSteps: 'portable' }],
+    ['message MAC on @noble', { ...AUTO_ROUTES, hmac: 'portable' }],
+    ['HKDF on @noble', { ...AUTO_ROUTES, hkdf: 'portable' }],
+    ['AES on @noble', { ...AUTO_ROUTES, aesEncrypt: 'portable', aesDecrypt: 'portable' }],
+  ];
+  const messages: ReadonlyArray<readonly [string, () => unknown]> = [
+    ['whole Olm encrypt, 200 bytes', olmEncrypt()],
+    ['whole Megolm encrypt, 200 bytes', megolmEncrypt()],
+  ];
+  for (const [title, fn] of messages) {
+    const best = variants.map(() => 0);
+    variants.forEach(([, routes]) => {
+      selectPrimitives(routes);
+      for (let i = 0; i < 200; i++) fn();
+    });
+    for (let round = 0; round < ROUNDS; round++) {
+      variants.forEach(([, routes], i) => {
+        selectPrimitives(routes);
+        best[i] = Math.max(best[i] ?? 0, rate(fn));
+      });
+    }
+    selectPrimitives('auto');
+    const rows = variants.map(
+      ([name], i): Measurement => ({ name, opsPerSecond: best[i] ?? 0, iterations: 0 }),
+    );
+    const [first, ...rest] = rows;
+    if (first !== undefined) printComparison(`mix: ${title} (ops per CPU second)`, first, rest);
   }
 }
