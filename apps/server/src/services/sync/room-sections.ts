@@ -13,7 +13,13 @@ import { stateKeyOf } from '@weft/dag';
 import type { AuthenticatedUser } from '../core/context.ts';
 import type { ReceiptService } from '../receipts/service.ts';
 import { filterEventsForUser } from '../rooms/event-visibility.ts';
-import { type RoomService, type RoomState, roomToken, type StoredEvent } from '../rooms/index.ts';
+import {
+  type RoomService,
+  type RoomState,
+  roomToken,
+  type StoredEvent,
+  type TimelineSlice,
+} from '../rooms/index.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, type SyncFilter, storedEventMatches } from './filter.ts';
 import { heroes, memberCounts } from './store.ts';
@@ -46,6 +52,16 @@ export interface RoomSectionContext {
   readonly roomAccountData: RoomAccountDataLookup;
   /** `unread_notifications` of a room (from push evaluation, services/push). */
   readonly unreadNotifications?: UnreadNotificationLookup;
+  /**
+   * The room's last `limit` events in (`from`, `to`] from memory (recent-events.ts), or
+   * `undefined` when memory cannot tell: then the rooms service's timeline is read.
+   */
+  readonly recentTimeline?: (
+    roomId: string,
+    from: number,
+    to: number,
+    limit: number,
+  ) => Promise<TimelineSlice | undefined>;
 }
 
 /** A room's unread notification and highlight counts as of stream position `to`. */
@@ -68,12 +84,12 @@ interface TimelineWindow {
  * (`from`, `to`]; `limited` when more matching events were in that range.
  */
 async function timelineWindow(
-  rooms: RoomService,
+  ctx: RoomSectionContext,
   roomId: string,
   from: number,
   to: number,
-  filter: SyncFilter,
 ): Promise<TimelineWindow> {
+  const { rooms, filter } = ctx;
   const limit = filter.timelineLimit;
   const kept: StoredEvent[] = [];
   let limited = false;
@@ -83,11 +99,9 @@ async function timelineWindow(
   // A selective filter may skip much history; after this many batches the rest counts as a gap.
   let batches = 0;
   scan: for (;;) {
-    const slice = await rooms.timeline(roomId, {
-      fromPosition: from,
-      toPosition: upper,
-      limit: batch,
-    });
+    const slice =
+      (await ctx.recentTimeline?.(roomId, from, upper, batch)) ??
+      (await rooms.timeline(roomId, { fromPosition: from, toPosition: upper, limit: batch }));
     for (let i = slice.events.length - 1; i >= 0; i--) {
       const event = slice.events[i] as StoredEvent;
       if (!storedEventMatches(event, filter.timeline)) {
@@ -281,11 +295,7 @@ export async function joinedRoom(
 ): Promise<Record<string, unknown> | undefined> {
   const initialLike = ctx.since === undefined || ctx.fullState || newlyJoined;
   const from = ctx.since?.position ?? 0;
-  const window = await visibleWindow(
-    ctx,
-    roomId,
-    await timelineWindow(ctx.rooms, roomId, from, ctx.to, ctx.filter),
-  );
+  const window = await visibleWindow(ctx, roomId, await timelineWindow(ctx, roomId, from, ctx.to));
   const ephemeral = await ephemeralEvents(ctx, roomId, initialLike);
   const accountData = await accountDataEvents(ctx, roomId, initialLike);
   const changed = window.events.length > 0 || window.filtered || ephemeral.length > 0;
@@ -348,7 +358,7 @@ export async function leftRoom(
   const window = await visibleWindow(
     ctx,
     roomId,
-    await timelineWindow(ctx.rooms, roomId, ctx.since?.position ?? 0, end, ctx.filter),
+    await timelineWindow(ctx, roomId, ctx.since?.position ?? 0, end),
   );
   const state = await stateSection(ctx, roomId, window, end, initialLike, []);
   return {

@@ -19,10 +19,17 @@ import { currentStreamPosition } from '../core/stream.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
 import type { E2eKeyService } from '../e2e-keys/service.ts';
 import type { ReceiptService } from '../receipts/service.ts';
-import type { RoomMembershipEntry, RoomService } from '../rooms/index.ts';
+import {
+  type RoomMembershipEntry,
+  type RoomService,
+  roomToken,
+  type StoredEvent,
+  type TimelineSlice,
+} from '../rooms/index.ts';
 import type { ToDeviceService } from '../to-device/service.ts';
 import type { TypingService } from '../typing/service.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
+import { RecentRoomEvents } from './recent-events.ts';
 import {
   joinedRoom,
   leftRoom,
@@ -119,6 +126,8 @@ export class SyncService {
    * change after it, none before.
    */
   #firstPosition: Promise<number> | undefined;
+  /** Rooms' latest timeline events (recent-events.ts). */
+  readonly #recent = new RecentRoomEvents();
   /** Users' memberships kept between requests (see `#memberships`). */
   readonly #membershipCache = new Map<string, KnownMemberships>();
   #membershipCacheEntries = 0;
@@ -130,6 +139,11 @@ export class SyncService {
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
     this.#sources = sources;
+    sources.rooms.onTimelineEvent(async (tx, event) => {
+      const position = event.streamPosition;
+      if (position === null) return;
+      tx.afterCommit(() => this.#recent.add(event.roomId, position, event.eventId));
+    });
   }
 
   /** Where `account_data` (global and per room) comes from. */
@@ -356,6 +370,13 @@ export class SyncService {
       ...(this.#unreadNotifications !== undefined
         ? { unreadNotifications: this.#unreadNotifications }
         : {}),
+      // Memory knows a room's new events only where the notifier path holds (recent-events.ts).
+      ...(onlyRoomChanges
+        ? {
+            recentTimeline: (roomId, start, end, limit) =>
+              this.#recentSlice(roomId, start, end, limit),
+          }
+        : {}),
     };
 
     const join: Record<string, unknown> = {};
@@ -472,6 +493,36 @@ export class SyncService {
       presence.length > 0 ||
       deviceListsChanged;
     return { body, hasContent, rooms: memberOf };
+  }
+
+  /**
+   * The last `limit` events of a room in (`from`, `to`] from the recent-events list and the event
+   * cache, like the rooms service's `timeline`; `undefined` (read the database) when the list
+   * does not reach back to `from`, an event is not found, or a redaction is among them (its
+   * target's cached copy may be the unredacted one for a moment).
+   */
+  async #recentSlice(
+    roomId: string,
+    from: number,
+    to: number,
+    limit: number,
+  ): Promise<TimelineSlice | undefined> {
+    const ids = this.#recent.between(roomId, from, to);
+    if (ids === undefined) return undefined;
+    const wanted = limit > 0 ? ids.slice(-limit) : [];
+    const found = await this.#sources.rooms.getEvents(wanted);
+    const events: StoredEvent[] = [];
+    for (const id of wanted) {
+      const event = found.get(id);
+      if (event === undefined || event.type === 'm.room.redaction') return undefined;
+      events.push(event);
+    }
+    const first = events[0]?.streamPosition;
+    return {
+      events,
+      limited: ids.length > wanted.length,
+      prevBatch: roomToken(first !== undefined && first !== null ? first - 1 : from),
+    };
   }
 
   /** Presence changes in (`from`, `to`] of users sharing a room with `userId`, and their own. */
