@@ -16,7 +16,8 @@ import type { VerifiedPdu } from '../src/services/federation/membership/verify-p
 import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
 import { rulesOf } from '../src/services/rooms/service.ts';
 import type { Database } from '../src/storage/index.ts';
-import { startTestServer, type TestServer } from './harness.ts';
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import { postgresDatabases } from './postgres.ts';
 
 const rules = rulesOf('10');
 const key = generateSigningKey();
@@ -192,104 +193,117 @@ describe('verifyRoomStateParallel', () => {
   }, 120_000);
 });
 
-describe('the events of a big answer stored while it is checked (store-outliers.ts)', () => {
-  let host: TestServer;
-  let db: Database;
-  beforeAll(async () => {
-    host = await startTestServer({ serverName: 'b.test' });
-    db = host.services.ctx.db;
-  });
-  afterAll(async () => {
-    await host.stop();
-  });
-
-  const rowsOf = async (ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> => {
-    const rows = new Map<string, Record<string, unknown>>();
-    for (const id of ids) {
-      const row = await db.queryOne<Record<string, unknown>>(
-        'SELECT event_id, outlier, stream_position, pdu FROM events WHERE event_id = $1',
-        [id],
-      );
-      if (row !== undefined) rows.set(id, row);
-    }
-    return rows;
-  };
-
-  it('writes checked PDUs during the check; the room store drops the rows the auth rules refused', async () => {
-    const answer = buildAnswer();
-    const { create, power, publicRule, forged, tampered, refused, citing, unknown } = answer;
-    const joiner = member('@joiner:c.test', 'join', 9_100, [create.id, power.id, publicRule.id]);
-    // Transactions of 256 rows (not 2,048), so a 2,500-event answer writes some before the end.
-    const early = new EarlyOutliers(db, room, joiner.id, 256);
-    const verified = await verifyRoomStateParallel(
-      answer.received.state,
-      answer.received.chain,
-      rules,
-      lookup,
-      2,
-      'throw',
-      early,
-    );
-    // Rows went in before the check returned (this thread stores between its chunks).
-    const [during] = await db.query<{ n: number }>(
-      'SELECT count(*) AS n FROM events WHERE room_id = $1',
-      [room],
-    );
-    expect(Number(during?.n)).toBeGreaterThan(0);
-    await early.flush();
-    // Every PDU that passed the per-PDU checks is stored, the auth rules' refusals included;
-    // the forged and unknown-key ones never are.
-    const checkedIds = [...verified.events.keys(), refused.id, citing.id];
-    expect((await rowsOf(checkedIds)).size).toBe(checkedIds.length);
-    expect((await rowsOf([forged.id, unknown.id])).size).toBe(0);
-
-    const join: VerifiedPdu = {
-      eventId: joiner.id,
-      pdu: joiner.pdu,
-      dag: { ...(joiner.pdu as unknown as VerifiedPdu['dag']), event_id: joiner.id },
-    };
-    await storeRemoteRoom(host.services.rooms, room, rules.id, verified, join, early);
-    const kept = await rowsOf([...verified.events.keys()]);
-    expect(kept.size).toBe(verified.events.size);
-    for (const [id, row] of kept) {
-      expect(Number(row['outlier'])).toBe(1);
-      expect(row['stream_position']).toBeNull();
-      expect(JSON.parse(String(row['pdu']))).toEqual(verified.events.get(id)?.pdu);
-    }
-    expect((await rowsOf([refused.id, citing.id])).size).toBe(0);
-    // The tampered join is stored as its redacted copy.
-    const redacted = JSON.parse(String(kept.get(tampered.id)?.['pdu'])) as Record<string, unknown>;
-    expect(redacted['content']).toEqual({ membership: 'join' });
-    const joined = await rowsOf([joiner.id]);
-    expect(joined.get(joiner.id)?.['stream_position']).not.toBeNull();
-    expect((await host.services.rooms.currentState(room)).size).toBe(verified.state.size + 1);
-  }, 120_000);
-
-  it('a failed join removes its early rows unless the room is known here', async () => {
-    const unknownRoom = '!never-joined:c.test';
-    const pdus: VerifiedPdu[] = [1, 2, 3].map((i) => {
-      const { pdu, id } = member(`@x${i}:c.test`, 'join', i, []);
-      const placed = { ...pdu, room_id: unknownRoom };
-      return {
-        eventId: `${id}-${i}`,
-        pdu: placed,
-        dag: { ...(placed as unknown as VerifiedPdu['dag']), event_id: `${id}-${i}` },
-      };
+/** The early store and the room store on one backend (`options` picks the database). */
+function earlyStoreSuite(backend: string, options: () => TestServerOptions): void {
+  describe(`the events of a big answer stored while it is checked (store-outliers.ts, ${backend})`, () => {
+    let host: TestServer;
+    let db: Database;
+    beforeAll(async () => {
+      host = await startTestServer({ ...options(), serverName: 'b.test' });
+      db = host.services.ctx.db;
     });
-    const ids = pdus.map((p) => p.eventId);
-    const failed = new EarlyOutliers(db, unknownRoom, '$join');
-    failed.add(pdus);
-    await failed.flush();
-    expect((await rowsOf(ids)).size).toBe(3);
-    await failed.discard();
-    expect((await rowsOf(ids)).size).toBe(0);
+    afterAll(async () => {
+      await host.stop();
+    });
 
-    // The room of the first test is stored here: a failed rejoin keeps the outliers.
-    const inKnown = pdus.map((p) => ({ ...p, eventId: `${p.eventId}-known` }));
-    const rejoin = new EarlyOutliers(db, room, '$join');
-    rejoin.add(inKnown);
-    await rejoin.flush();
-    await rejoin.discard();
-    expect((await rowsOf(inKnown.map((p) => p.eventId))).size).toBe(3);
+    const rowsOf = async (
+      ids: readonly string[],
+    ): Promise<Map<string, Record<string, unknown>>> => {
+      const rows = new Map<string, Record<string, unknown>>();
+      for (const id of ids) {
+        const row = await db.queryOne<Record<string, unknown>>(
+          'SELECT event_id, outlier, stream_position, pdu FROM events WHERE event_id = $1',
+          [id],
+        );
+        if (row !== undefined) rows.set(id, row);
+      }
+      return rows;
+    };
+
+    it('writes checked PDUs during the check; the room store drops the rows the auth rules refused', async () => {
+      const answer = buildAnswer();
+      const { create, power, publicRule, forged, tampered, refused, citing, unknown } = answer;
+      const joiner = member('@joiner:c.test', 'join', 9_100, [create.id, power.id, publicRule.id]);
+      // Transactions of 256 rows (not 2,048), so a 2,500-event answer writes some before the end.
+      const early = new EarlyOutliers(db, room, joiner.id, 256);
+      const verified = await verifyRoomStateParallel(
+        answer.received.state,
+        answer.received.chain,
+        rules,
+        lookup,
+        2,
+        'throw',
+        early,
+      );
+      // Rows went in before the check returned (this thread stores between its chunks).
+      const [during] = await db.query<{ n: number }>(
+        'SELECT count(*) AS n FROM events WHERE room_id = $1',
+        [room],
+      );
+      expect(Number(during?.n)).toBeGreaterThan(0);
+      await early.flush();
+      // Every PDU that passed the per-PDU checks is stored, the auth rules' refusals included;
+      // the forged and unknown-key ones never are.
+      const checkedIds = [...verified.events.keys(), refused.id, citing.id];
+      expect((await rowsOf(checkedIds)).size).toBe(checkedIds.length);
+      expect((await rowsOf([forged.id, unknown.id])).size).toBe(0);
+
+      const join: VerifiedPdu = {
+        eventId: joiner.id,
+        pdu: joiner.pdu,
+        dag: { ...(joiner.pdu as unknown as VerifiedPdu['dag']), event_id: joiner.id },
+      };
+      await storeRemoteRoom(host.services.rooms, room, rules.id, verified, join, early);
+      const kept = await rowsOf([...verified.events.keys()]);
+      expect(kept.size).toBe(verified.events.size);
+      for (const [id, row] of kept) {
+        expect(Number(row['outlier'])).toBe(1);
+        expect(row['stream_position']).toBeNull();
+        expect(JSON.parse(String(row['pdu']))).toEqual(verified.events.get(id)?.pdu);
+      }
+      expect((await rowsOf([refused.id, citing.id])).size).toBe(0);
+      // The tampered join is stored as its redacted copy.
+      const redacted = JSON.parse(String(kept.get(tampered.id)?.['pdu'])) as Record<
+        string,
+        unknown
+      >;
+      expect(redacted['content']).toEqual({ membership: 'join' });
+      const joined = await rowsOf([joiner.id]);
+      expect(joined.get(joiner.id)?.['stream_position']).not.toBeNull();
+      expect((await host.services.rooms.currentState(room)).size).toBe(verified.state.size + 1);
+    }, 120_000);
+
+    it('a failed join removes its early rows unless the room is known here', async () => {
+      const unknownRoom = '!never-joined:c.test';
+      const pdus: VerifiedPdu[] = [1, 2, 3].map((i) => {
+        const { pdu, id } = member(`@x${i}:c.test`, 'join', i, []);
+        const placed = { ...pdu, room_id: unknownRoom };
+        return {
+          eventId: `${id}-${i}`,
+          pdu: placed,
+          dag: { ...(placed as unknown as VerifiedPdu['dag']), event_id: `${id}-${i}` },
+        };
+      });
+      const ids = pdus.map((p) => p.eventId);
+      const failed = new EarlyOutliers(db, unknownRoom, '$join');
+      failed.add(pdus);
+      await failed.flush();
+      expect((await rowsOf(ids)).size).toBe(3);
+      await failed.discard();
+      expect((await rowsOf(ids)).size).toBe(0);
+
+      // The room of the first test is stored here: a failed rejoin keeps the outliers.
+      const inKnown = pdus.map((p) => ({ ...p, eventId: `${p.eventId}-known` }));
+      const rejoin = new EarlyOutliers(db, room, '$join');
+      rejoin.add(inKnown);
+      await rejoin.flush();
+      await rejoin.discard();
+      expect((await rowsOf(inKnown.map((p) => p.eventId))).size).toBe(3);
+    });
   });
+}
+
+earlyStoreSuite('SQLite', () => ({}));
+describe('on PostgreSQL', () => {
+  earlyStoreSuite('PostgreSQL', postgresDatabases(['earlystore'])('earlystore'));
 });

@@ -23,6 +23,12 @@ import type { VerifiedRoomState } from './verify-room-state.ts';
 
 /** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 100;
+/**
+ * Membership rows per INSERT: one prepared single-row upsert a row on SQLite (in-process, no
+ * round trip to save; the state group's 30,000 single-row inserts take a fifth of the time the
+ * 100-row upserts of as many memberships did), 100-row lists on PostgreSQL.
+ */
+const MEMBERSHIPS_PER_INSERT = { sqlite: 1, postgres: ROWS_PER_INSERT } as const;
 
 /**
  * `INSERT … VALUES (…), (…) …` of `rows` in chunks of `perInsert` rows. `constants` are SQL
@@ -106,29 +112,29 @@ export async function storeRemoteRoom(
         [eventId],
       );
     }
+    // A group without a previous one holds the whole state as its entries.
     const group = await rooms.states.create(tx, roomId, null, verified.state);
     const membershipPosition = await nextStreamPosition(tx);
     await tx.execute('DELETE FROM room_current_state WHERE room_id = $1', [roomId]);
-    const stateRows: unknown[][] = [];
+    // The current state is that group's entries, copied inside the database: for 30,000 rows
+    // this was ≈ 0.4 s of 100-row VALUES lists (the memberships below cost as much).
+    await tx.execute(
+      `INSERT INTO room_current_state (room_id, type, state_key, event_id)
+       SELECT CAST($1 AS TEXT), type, state_key, event_id FROM state_group_entries
+       WHERE group_id = $2`,
+      [roomId, group],
+    );
     const memberRows: unknown[][] = [];
     for (const eventId of verified.state.values()) {
       const { dag } = verified.events.get(eventId) as VerifiedPdu;
-      const stateKey = dag.state_key ?? '';
-      stateRows.push([roomId, dag.type, stateKey, eventId]);
       const membership = dag.content['membership'];
       if (dag.type === 'm.room.member' && typeof membership === 'string') {
-        memberRows.push([roomId, stateKey, membership, eventId, membershipPosition]);
+        memberRows.push([roomId, dag.state_key ?? '', membership, eventId, membershipPosition]);
       }
     }
     await insertRows(
       tx,
-      ROWS_PER_INSERT,
-      'INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES',
-      stateRows,
-    );
-    await insertRows(
-      tx,
-      ROWS_PER_INSERT,
+      MEMBERSHIPS_PER_INSERT[rooms.ctx.db.dialect],
       `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position,
          forgotten) VALUES`,
       memberRows,
