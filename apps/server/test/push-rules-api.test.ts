@@ -198,6 +198,17 @@ describe('push rules', () => {
       default: true,
       actions: [],
     });
+    // Users share the server-default rule objects: bob's change must not reach anyone else.
+    const erin = await server.client.registerUser('erin');
+    const erins = (
+      await server.client.request<{ global: Ruleset }>('GET', `${V3}/pushrules/`, {
+        token: erin.accessToken,
+      })
+    ).body.global;
+    expect(erins.override[0]?.enabled).toBe(false);
+    expect(erins.underride.find((r) => r.rule_id === '.m.rule.message')?.actions).toEqual([
+      'notify',
+    ]);
     const deleteDefault = await server.client.request(
       'DELETE',
       `${V3}/pushrules/global/override/.m.rule.master`,

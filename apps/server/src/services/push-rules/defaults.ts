@@ -40,12 +40,73 @@ export const MASTER_RULE: PushRule = {
   actions: [],
 };
 
+// Rules that do not name the user are built once and shared, read-only, by every user's ruleset:
+// built per user they were ≈ 4.7 KiB of heap each (4.7 MiB at the memory bench's 1,000 users).
+const SUPPRESS_NOTICES = rule(
+  '.m.rule.suppress_notices',
+  [match('content.msgtype', 'm.notice')],
+  [],
+);
+const MEMBER_EVENT = rule('.m.rule.member_event', [match('type', 'm.room.member')], []);
+/** The override rules after `.m.rule.is_user_mention`, in the spec's order. */
+const OVERRIDE_TAIL: readonly PushRule[] = [
+  rule(
+    '.m.rule.contains_display_name',
+    [{ kind: 'contains_display_name' }],
+    ['notify', SOUND_DEFAULT, HIGHLIGHT],
+  ),
+  rule(
+    '.m.rule.is_room_mention',
+    [
+      { kind: 'event_property_is', key: 'content.m\\.mentions.room', value: true },
+      { kind: 'sender_notification_permission', key: 'room' },
+    ],
+    ['notify', HIGHLIGHT],
+  ),
+  rule(
+    '.m.rule.roomnotif',
+    [match('content.body', '@room'), { kind: 'sender_notification_permission', key: 'room' }],
+    ['notify', HIGHLIGHT],
+  ),
+  rule(
+    '.m.rule.tombstone',
+    [match('type', 'm.room.tombstone'), match('state_key', '')],
+    ['notify', HIGHLIGHT],
+  ),
+  rule('.m.rule.reaction', [match('type', 'm.reaction')], []),
+  rule('.m.rule.room.server_acl', [match('type', 'm.room.server_acl'), match('state_key', '')], []),
+  rule(
+    '.m.rule.suppress_edits',
+    [{ kind: 'event_property_is', key: 'content.m\\.relates_to.rel_type', value: 'm.replace' }],
+    [],
+  ),
+];
+const UNDERRIDE: readonly PushRule[] = [
+  rule(
+    '.m.rule.call',
+    [match('type', 'm.call.invite')],
+    ['notify', { set_tweak: 'sound', value: 'ring' }],
+  ),
+  rule(
+    '.m.rule.encrypted_room_one_to_one',
+    [{ kind: 'room_member_count', is: '2' }, match('type', 'm.room.encrypted')],
+    ['notify', SOUND_DEFAULT],
+  ),
+  rule(
+    '.m.rule.room_one_to_one',
+    [{ kind: 'room_member_count', is: '2' }, match('type', 'm.room.message')],
+    ['notify', SOUND_DEFAULT],
+  ),
+  rule('.m.rule.message', [match('type', 'm.room.message')], ['notify']),
+  rule('.m.rule.encrypted', [match('type', 'm.room.encrypted')], ['notify']),
+];
+
 /** The server-default rules of `userId` by kind (`.m.rule.master` excluded). */
 export function defaultPushRules(userId: string): Record<PushRuleKind, PushRule[]> {
   const localpart = userId.slice(1, userId.indexOf(':'));
   return {
     override: [
-      rule('.m.rule.suppress_notices', [match('content.msgtype', 'm.notice')], []),
+      SUPPRESS_NOTICES,
       rule(
         '.m.rule.invite_for_me',
         [
@@ -55,46 +116,13 @@ export function defaultPushRules(userId: string): Record<PushRuleKind, PushRule[
         ],
         ['notify', SOUND_DEFAULT],
       ),
-      rule('.m.rule.member_event', [match('type', 'm.room.member')], []),
+      MEMBER_EVENT,
       rule(
         '.m.rule.is_user_mention',
         [{ kind: 'event_property_contains', key: 'content.m\\.mentions.user_ids', value: userId }],
         ['notify', SOUND_DEFAULT, HIGHLIGHT],
       ),
-      rule(
-        '.m.rule.contains_display_name',
-        [{ kind: 'contains_display_name' }],
-        ['notify', SOUND_DEFAULT, HIGHLIGHT],
-      ),
-      rule(
-        '.m.rule.is_room_mention',
-        [
-          { kind: 'event_property_is', key: 'content.m\\.mentions.room', value: true },
-          { kind: 'sender_notification_permission', key: 'room' },
-        ],
-        ['notify', HIGHLIGHT],
-      ),
-      rule(
-        '.m.rule.roomnotif',
-        [match('content.body', '@room'), { kind: 'sender_notification_permission', key: 'room' }],
-        ['notify', HIGHLIGHT],
-      ),
-      rule(
-        '.m.rule.tombstone',
-        [match('type', 'm.room.tombstone'), match('state_key', '')],
-        ['notify', HIGHLIGHT],
-      ),
-      rule('.m.rule.reaction', [match('type', 'm.reaction')], []),
-      rule(
-        '.m.rule.room.server_acl',
-        [match('type', 'm.room.server_acl'), match('state_key', '')],
-        [],
-      ),
-      rule(
-        '.m.rule.suppress_edits',
-        [{ kind: 'event_property_is', key: 'content.m\\.relates_to.rel_type', value: 'm.replace' }],
-        [],
-      ),
+      ...OVERRIDE_TAIL,
     ],
     content: [
       {
@@ -107,24 +135,6 @@ export function defaultPushRules(userId: string): Record<PushRuleKind, PushRule[
     ],
     room: [],
     sender: [],
-    underride: [
-      rule(
-        '.m.rule.call',
-        [match('type', 'm.call.invite')],
-        ['notify', { set_tweak: 'sound', value: 'ring' }],
-      ),
-      rule(
-        '.m.rule.encrypted_room_one_to_one',
-        [{ kind: 'room_member_count', is: '2' }, match('type', 'm.room.encrypted')],
-        ['notify', SOUND_DEFAULT],
-      ),
-      rule(
-        '.m.rule.room_one_to_one',
-        [{ kind: 'room_member_count', is: '2' }, match('type', 'm.room.message')],
-        ['notify', SOUND_DEFAULT],
-      ),
-      rule('.m.rule.message', [match('type', 'm.room.message')], ['notify']),
-      rule('.m.rule.encrypted', [match('type', 'm.room.encrypted')], ['notify']),
-    ],
+    underride: [...UNDERRIDE],
   };
 }
