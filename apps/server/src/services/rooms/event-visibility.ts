@@ -101,14 +101,19 @@ export async function filterEventsForUser(
   roomId: string,
   userId: string,
   events: readonly StoredEvent[],
+  joinedAt?: number,
 ): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
   // Common case first, from the membership row alone: a member whose current membership (a
-  // join) is older than every one of the events sees them all (rule 2).
-  const current = await db.queryOne<{ membership: string; stream_position: number }>(
-    'SELECT membership, stream_position FROM room_memberships WHERE room_id = $1 AND user_id = $2',
-    [roomId, userId],
-  );
+  // join) is older than every one of the events sees them all (rule 2). `joinedAt`: the caller
+  // knows the user was joined from that position through the last of the events (`/sync`).
+  const current =
+    joinedAt !== undefined
+      ? { membership: 'join', stream_position: joinedAt }
+      : await db.queryOne<{ membership: string; stream_position: number }>(
+          'SELECT membership, stream_position FROM room_memberships WHERE room_id = $1 AND user_id = $2',
+          [roomId, userId],
+        );
   if (
     current?.membership === 'join' &&
     events.every((event) => (event.streamPosition ?? 0) >= Number(current.stream_position))

@@ -278,24 +278,28 @@ async function visibleWindow(
   ctx: RoomSectionContext,
   roomId: string,
   window: TimelineWindow,
+  joinedAt?: number,
 ): Promise<TimelineWindow> {
   const db = ctx.rooms.ctx.db;
-  const events = await filterEventsForUser(db, roomId, ctx.user.userId, window.events);
+  const events = await filterEventsForUser(db, roomId, ctx.user.userId, window.events, joinedAt);
   return events.length === window.events.length ? window : { ...window, events, filtered: true };
 }
 
 /**
  * A `rooms.join` entry, or `undefined` on an incremental sync when nothing in the room changed.
- * `newlyJoined`: the user was not joined at the token.
+ * `newlyJoined`: the user was not joined at the token; `joinedAt`: the position of the join
+ * that is the user's membership as of `ctx.to`.
  */
 export async function joinedRoom(
   ctx: RoomSectionContext,
   roomId: string,
   newlyJoined: boolean,
+  joinedAt: number,
 ): Promise<Record<string, unknown> | undefined> {
   const initialLike = ctx.since === undefined || ctx.fullState || newlyJoined;
   const from = ctx.since?.position ?? 0;
-  const window = await visibleWindow(ctx, roomId, await timelineWindow(ctx, roomId, from, ctx.to));
+  const timeline = await timelineWindow(ctx, roomId, from, ctx.to);
+  const window = await visibleWindow(ctx, roomId, timeline, joinedAt);
   const ephemeral = await ephemeralEvents(ctx, roomId, initialLike);
   const accountData = await accountDataEvents(ctx, roomId, initialLike);
   const changed = window.events.length > 0 || window.filtered || ephemeral.length > 0;

@@ -414,7 +414,7 @@ export class SyncService {
           !typingReset &&
           typing.roomSerial(roomId) <= since.typing;
         if (quiet) continue;
-        const room = await joinedRoom(section, roomId, newlyJoined);
+        const room = await joinedRoom(section, roomId, newlyJoined, position);
         if (room !== undefined) join[roomId] = room;
       } else if (membership === 'invite' || membership === 'knock') {
         if (!changedSinceToken && !request.fullState) continue;
