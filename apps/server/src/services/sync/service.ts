@@ -190,7 +190,7 @@ export class SyncService {
       );
     }
     for (;;) {
-      const to = await currentStreamPosition(this.#ctx.db);
+      const to = await this.#position(request);
       const typingSerial = this.#sources.typing.serial;
       const built = await this.#build(user, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) return built.body;
@@ -252,6 +252,26 @@ export class SyncService {
     return (
       (await this.#notifierCovers(since.position)) && since.position <= this.#ctx.notifier.position
     );
+  }
+
+  /**
+   * The position an incremental sync answers up to: the last one announced, when the notifier
+   * has heard everything since the token (every position up to an announced one is committed,
+   * since writes commit in position order; a change not yet announced comes with the next
+   * wake-up); otherwise, and for initial and `full_state` syncs, the database's.
+   */
+  async #position(request: SyncRequest): Promise<number> {
+    const since = request.since;
+    const announced = this.#ctx.notifier.position;
+    if (
+      since !== undefined &&
+      !request.fullState &&
+      since.position <= announced &&
+      (await this.#notifierCovers(since.position))
+    ) {
+      return announced;
+    }
+    return currentStreamPosition(this.#ctx.db);
   }
 
   /** Whether the notifier heard every change after `position` (this process's positions). */
