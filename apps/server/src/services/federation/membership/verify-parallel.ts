@@ -27,7 +27,8 @@ const MAX_WORKERS = 4;
 const SOURCE_CONDITION = '--conditions=weft-source';
 /**
  * PDUs a worker takes at a time (one message each way), and this thread between two yields: a
- * worker's answer waits at most one of this thread's chunks (≈ 10 ms) for its next chunk.
+ * worker's answer waits at most one of this thread's chunks (≈ 10 ms) for its next chunk —
+ * now a worker has its next chunk queued anyway (two jobs in flight).
  */
 const WORKER_CHUNK = 256;
 const MAIN_CHUNK = 64;
@@ -214,7 +215,10 @@ async function runShared(
     // The next chunk waits in the worker's queue, so it starts on it as soon as it posts one,
     // not when this thread (verifying or storing a chunk of its own) gets to answer.
     const submit = (): Promise<void> | undefined => {
-      const share = take(WORKER_CHUNK);
+      // Near the end chunks shrink, so no thread is left waiting long for a worker's last two.
+      const share = take(
+        Math.min(WORKER_CHUNK, Math.max(MAIN_CHUNK, Math.ceil((events.length - next) / 8))),
+      );
       if (share === undefined) return undefined;
       const [start, end] = share;
       const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
