@@ -70,27 +70,11 @@ export async function verifyRoomStateParallel(
   if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 1) {
     return verifyRoomState(state, authChain, rules, keyLookup);
   }
-  // State events usually come twice (in `state` and `auth_chain`): check identical copies once.
-  const unique: unknown[] = [];
-  const texts: string[] = [];
-  const indexOfText = new Map<string, number>();
-  const positions = (list: readonly unknown[]): number[] =>
-    list.map((raw) => {
-      const text = JSON.stringify(raw) ?? 'null';
-      let index = indexOfText.get(text);
-      if (index === undefined) {
-        index = unique.length;
-        unique.push(raw);
-        texts.push(text);
-        indexOfText.set(text, index);
-      }
-      return index;
-    });
-  const chainAt = positions(authChain);
-  const stateAt = positions(state);
+  const source = new UniquePdus([...authChain, ...state]);
+  const { unique, texts } = source;
 
   // Each unique PDU's verified form, built as its chunk's outcomes arrive (for the sink).
-  const verifiedAt: Array<VerifiedPdu | undefined> = new Array(unique.length);
+  const verifiedAt: Array<VerifiedPdu | undefined> = [];
   const onChunk = (outcomes: readonly VerifyOutcome[], start: number, end: number): void => {
     const batch: VerifiedPdu[] = [];
     for (let index = start; index < end; index++) {
@@ -127,12 +111,15 @@ export async function verifyRoomStateParallel(
     },
   };
   try {
-    await runShared(unique, texts, rules, keyLookup, workers, onChunk, guardedSink);
+    await runShared(source, rules, keyLookup, workers, onChunk, guardedSink);
   } catch (error) {
     if (onWorkerFailure === 'throw' || sinkFailed) throw error;
     return verifyRoomState(state, authChain, rules, keyLookup);
   }
 
+  source.readAll();
+  const chainAt = source.at.slice(0, authChain.length);
+  const stateAt = source.at.slice(authChain.length);
   const received = new Map<string, VerifiedPdu>();
   let rejected = 0;
   const idAt: Array<string | undefined> = [];
@@ -153,18 +140,68 @@ export async function verifyRoomStateParallel(
   return acceptByAuthRules(received, stateIds, rejected, rules);
 }
 
-/** The keys `events`' signatures name, and per event those that differ at its timestamp. */
+/**
+ * An answer's PDUs (auth chain, then state) as the check reaches them, each identical copy once:
+ * state events usually come twice (in `state` and `auth_chain`), and finding copies takes each
+ * PDU's JSON text, so that is done chunk by chunk, as the threads take work — the first
+ * worker gets its chunk at once instead of after the whole answer was encoded.
+ */
+class UniquePdus {
+  /** The distinct PDUs read so far, and their JSON texts. */
+  readonly unique: unknown[] = [];
+  readonly texts: string[] = [];
+  /** Per PDU read (auth chain, then state): its index in `unique`. */
+  readonly at: number[] = [];
+  readonly #all: readonly unknown[];
+  readonly #indexOfText = new Map<string, number>();
+
+  constructor(all: readonly unknown[]) {
+    this.#all = all;
+  }
+
+  /** PDUs not read yet (copies among them included). */
+  get unread(): number {
+    return this.#all.length - this.at.length;
+  }
+
+  /** Reads until `count` distinct PDUs are known, or every PDU is read. */
+  ensure(count: number): void {
+    while (this.unique.length < count && this.at.length < this.#all.length) {
+      const raw = this.#all[this.at.length];
+      const text = JSON.stringify(raw) ?? 'null';
+      let index = this.#indexOfText.get(text);
+      if (index === undefined) {
+        index = this.unique.length;
+        this.unique.push(raw);
+        this.texts.push(text);
+        this.#indexOfText.set(text, index);
+      }
+      this.at.push(index);
+    }
+  }
+
+  readAll(): void {
+    this.ensure(Number.POSITIVE_INFINITY);
+  }
+}
+
+/**
+ * The keys the signatures of `events[start..end)` name (added to `keys`), and per event (index
+ * from `start`) those whose answer differs at its timestamp.
+ */
 function keysFor(
   events: readonly unknown[],
+  start: number,
+  end: number,
   keyLookup: KeyLookup,
-): Pick<VerifyJob, 'keys'> & {
-  overrides: Map<number, Map<string, Uint8Array | string | undefined>>;
-} {
-  const keys = new Map<string, Uint8Array | string>();
+  keys: Map<string, Uint8Array | string>,
+): Map<number, Map<string, Uint8Array | string | undefined>> {
   const overrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
-  events.forEach((raw, i) => {
+  for (let at = start; at < end; at++) {
+    const raw = events[at];
+    const i = at - start;
     const { signatures, origin_server_ts: ts } = (raw ?? {}) as Record<string, unknown>;
-    if (typeof signatures !== 'object' || signatures === null) return;
+    if (typeof signatures !== 'object' || signatures === null) continue;
     for (const [entity, byKey] of Object.entries(signatures)) {
       if (typeof byKey !== 'object' || byKey === null) continue;
       for (const keyId of Object.keys(byKey)) {
@@ -180,8 +217,8 @@ function keysFor(
         }
       }
     }
-  });
-  return { keys, overrides };
+  }
+  return overrides;
 }
 
 /**
@@ -191,20 +228,23 @@ function keysFor(
  * caller then checks in-thread).
  */
 async function runShared(
-  events: readonly unknown[],
-  texts: readonly string[],
+  source: UniquePdus,
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
   count: number,
   onChunk: (outcomes: readonly VerifyOutcome[], start: number, end: number) => void,
   sink: VerifiedPduSink | undefined,
 ): Promise<void> {
-  const { keys, overrides } = keysFor(events, keyLookup);
-  const outcomes: VerifyOutcome[] = new Array(events.length);
+  const { unique: events, texts } = source;
+  // Verify keys as the main thread's lookup answers them without a timestamp, filled per chunk.
+  const keys = new Map<string, Uint8Array | string>();
+  const outcomes: VerifyOutcome[] = [];
   let next = 0;
   let failed = false;
   const take = (size: number): [number, number] | undefined => {
-    if (failed || next >= events.length) return undefined;
+    if (failed) return undefined;
+    source.ensure(next + size);
+    if (next >= events.length) return undefined;
     const start = next;
     next = Math.min(events.length, start + size);
     return [start, next];
@@ -216,15 +256,11 @@ async function runShared(
     // not when this thread (verifying or storing a chunk of its own) gets to answer.
     const submit = (): Promise<void> | undefined => {
       // Near the end chunks shrink, so no thread is left waiting long for a worker's last two.
-      const share = take(
-        Math.min(WORKER_CHUNK, Math.max(MAIN_CHUNK, Math.ceil((events.length - next) / 8))),
-      );
+      const left = events.length - next + source.unread;
+      const share = take(Math.min(WORKER_CHUNK, Math.max(MAIN_CHUNK, Math.ceil(left / 8))));
       if (share === undefined) return undefined;
       const [start, end] = share;
-      const shareOverrides = new Map<number, Map<string, Uint8Array | string | undefined>>();
-      for (const [i, forEvent] of overrides) {
-        if (i >= start && i < end) shareOverrides.set(i - start, forEvent);
-      }
+      const shareOverrides = keysFor(events, start, end, keyLookup, keys);
       const job: VerifyJob = {
         roomVersion: rules.id,
         keys,
