@@ -234,7 +234,7 @@ describe.each([
   it('rejects malformed input with bad-base64, short and long alike', () => {
     const bad = ['A', 'AAAAA', 'AA!A', 'AA-_', 'AA=A', '====', 'AA==A', 'Zm9v\n', 'é'];
     // Node's own decoder skips or accepts each of these inside long input; Weft must not.
-    for (const insert of ['-', '_', '!', '=', ' ', '\n', 'é', '\u0000']) {
+    for (const insert of ['-', '_', '!', '=', ' ', '\n', 'é', '\u0000', 'Ł', 'ａ']) {
       bad.push(`${LONG.slice(0, 64)}${insert}${LONG.slice(65)}`);
       bad.push(`${LONG.slice(0, 64)}${insert}${insert}${insert}${insert}${LONG.slice(64)}`);
     }
@@ -266,6 +266,12 @@ describe.each([
       '!',
       '.',
       '\ud83d',
+      // Past U+00FF Node's decoder reads a character's low byte: Ł (U+0141) as A, ａ (U+FF41) as a.
+      'Ł',
+      'ａ',
+      'с',
+      'İ',
+      'ī',
     ];
     const outcome = (native: boolean, text: string): string =>
       withBase64(native, () => {
