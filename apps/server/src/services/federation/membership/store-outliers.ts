@@ -1,8 +1,8 @@
 /**
  * Storing a big `send_join` answer's events while the answer is still being checked: each PDU
  * that passed the per-PDU checks (event ID, format, signatures, hashes — verify-pdu.ts) is
- * written as an outlier (no stream position, no state group: spec server-server-api "Joining
- * Rooms" state and auth chain events are outliers until the join places them), in short write
+ * written as an outlier (no stream position, no state group: clients see such events as room
+ * state, never as timeline — as store-remote-room.ts always stored them), in write
  * transactions of {@link BATCH} rows that this thread runs between its own verification chunks
  * (verify-parallel.ts), so the worker threads keep verifying while the rows go in. Before, the
  * 30,000 rows went in after the whole check, in the final transaction, with the workers idle.
