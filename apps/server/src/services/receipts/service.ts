@@ -12,6 +12,7 @@ import { recountUnread } from '../push/store.ts';
 import type { RoomService } from '../rooms/index.ts';
 import {
   currentReceipt,
+  joinedMembers,
   receiptsBetween,
   roomsWithReceiptsBetween,
   upsertReceipt,
@@ -108,9 +109,13 @@ export class ReceiptService {
       });
       // A main-timeline read receipt moves what is unread (services/push READ_UP_TO).
       if (thread === '' || thread === 'main') await recountUnread(tx, userId, roomId, position);
+      // Only the syncs that show it are woken: a receipt goes to the room's joined members (a
+      // private one to its user alone), who also see it change their unread counts.
+      const audience =
+        receiptType === 'm.read.private' ? [userId] : await joinedMembers(tx, roomId);
+      tx.afterCommit(() => this.#ctx.notifier.notify(position, { users: [userId, ...audience] }));
       return position;
     });
-    if (position > 0) this.#ctx.notifier.notify(position);
     if (position > 0 && receiptType === 'm.read') {
       for (const listener of this.#listeners) listener(userId, roomId, eventId, threadId);
     }
