@@ -119,6 +119,9 @@ function createUserDataServices(
   });
   const pushRules = new PushRuleService(ctx, accountData);
   const push = new PushService(ctx, rooms, pushRules);
+  receipts.setReadReceiptHandler((tx, userId, roomId, position) =>
+    push.readReceiptMoved(tx, userId, roomId, position),
+  );
   sync.setUnreadNotificationSource((userId, roomId, to) =>
     push.unreadNotifications(userId, roomId, to),
   );

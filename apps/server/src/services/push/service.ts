@@ -17,14 +17,15 @@ import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules } from './evaluate.ts';
 import {
+  countsAsOf,
   deletePushActions,
   insertPushActions,
+  keptUnread,
   type PushActionRow,
   pushActionsBefore,
   pushActionUsers,
   recountUnread,
   setUnread,
-  unreadCounts,
 } from './store.ts';
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
@@ -40,10 +41,26 @@ export interface NotificationEntry {
   readonly position: number;
 }
 
+/** Kept unread counts (user, room) held in memory; the oldest written goes first. */
+const UNREAD_CACHE_SIZE = 50_000;
+
+interface CachedUnread {
+  readonly notifications: number;
+  readonly highlights: number;
+  /** The position of their last change. */
+  readonly stream_position: number;
+}
+
 export class PushService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   readonly #rules: PushRuleService;
+  /**
+   * `unread_counts` rows by `user\0room`, as committed: every write of the table goes through
+   * this service and replaces its entry after COMMIT; a read that raced a write keeps nothing.
+   */
+  readonly #unread = new Map<string, CachedUnread>();
+  #unreadWrites = 0;
 
   constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
     this.#ctx = ctx;
@@ -58,8 +75,68 @@ export class PushService {
     roomId: string,
     to: number,
   ): Promise<{ notification_count: number; highlight_count: number }> {
-    const counts = await unreadCounts(this.#ctx.db, userId, roomId, to);
+    const key = `${userId}\u0000${roomId}`;
+    let kept: CachedUnread | undefined = this.#unread.get(key);
+    if (kept === undefined) {
+      const writes = this.#unreadWrites;
+      // No row: nothing was ever unread (every push action and recount writes one).
+      kept = (await keptUnread(this.#ctx.db, userId, roomId)) ?? {
+        notifications: 0,
+        highlights: 0,
+        stream_position: 0,
+      };
+      if (writes === this.#unreadWrites) this.#remember(key, kept);
+    }
+    const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
     return { notification_count: counts.notifications, highlight_count: counts.highlights };
+  }
+
+  /**
+   * Recounts a user's unread counts in a room after their main-timeline read receipt at
+   * `position` (inside its transaction; the receipts service calls it).
+   */
+  async readReceiptMoved(
+    tx: SqlExecutor,
+    userId: string,
+    roomId: string,
+    position: number,
+  ): Promise<void> {
+    const counts = await recountUnread(tx, userId, roomId, position);
+    this.#afterCommitSet(tx, [{ userId, roomId, ...counts, position }]);
+  }
+
+  /** Replaces cache entries once `tx` commits (a rollback leaves the cache as it was). */
+  #afterCommitSet(
+    tx: SqlExecutor,
+    rows: readonly {
+      userId: string;
+      roomId: string;
+      notifications: number;
+      highlights: number;
+      position: number;
+    }[],
+  ): void {
+    if (rows.length === 0) return;
+    tx.afterCommit(() => {
+      this.#unreadWrites++;
+      for (const row of rows) {
+        const key = `${row.userId}\u0000${row.roomId}`;
+        this.#unread.delete(key);
+        this.#remember(key, {
+          notifications: Number(row.notifications),
+          highlights: Number(row.highlights),
+          stream_position: Number(row.position),
+        });
+      }
+    });
+  }
+
+  #remember(key: string, value: CachedUnread): void {
+    if (this.#unread.size >= UNREAD_CACHE_SIZE) {
+      const oldest = this.#unread.keys().next();
+      if (!oldest.done) this.#unread.delete(oldest.value);
+    }
+    this.#unread.set(key, value);
   }
 
   /** The user's notifications before stream position `before`, newest first. */
@@ -101,7 +178,12 @@ export class PushService {
       // A redacted event no longer counts or lists as a notification (Synapse does the same).
       const affected = await pushActionUsers(tx, redacted);
       await deletePushActions(tx, redacted);
-      for (const row of affected) await recountUnread(tx, row.user_id, row.room_id, position);
+      for (const row of affected) {
+        const counts = await recountUnread(tx, row.user_id, row.room_id, position);
+        this.#afterCommitSet(tx, [
+          { userId: row.user_id, roomId: row.room_id, ...counts, position },
+        ]);
+      }
     }
     const content = event.pdu['content'] as Record<string, unknown> | undefined;
     if (
@@ -111,13 +193,11 @@ export class PushService {
     ) {
       // Nothing before a user's join is unread for them (store.ts READ_UP_TO), and the join is
       // the newest event: their counts start at zero.
-      await setUnread(
-        tx,
-        event.stateKey,
-        event.roomId,
-        { notifications: 0, highlights: 0 },
-        position,
-      );
+      const zero = { notifications: 0, highlights: 0 };
+      await setUnread(tx, event.stateKey, event.roomId, zero, position);
+      this.#afterCommitSet(tx, [
+        { userId: event.stateKey, roomId: event.roomId, ...zero, position },
+      ]);
     }
     const { recipients, joinedCount } = await this.#recipients(tx, event);
     if (recipients.length === 0) return;
@@ -144,7 +224,17 @@ export class PushService {
         ts: this.#ctx.now(),
       });
     }
-    await insertPushActions(tx, rows);
+    const counts = await insertPushActions(tx, rows);
+    this.#afterCommitSet(
+      tx,
+      counts.map((row) => ({
+        userId: row.user_id,
+        roomId: event.roomId,
+        notifications: row.notifications,
+        highlights: row.highlights,
+        position: row.stream_position,
+      })),
+    );
   }
 
   /**

@@ -25,17 +25,29 @@ export async function deletePushActions(tx: SqlExecutor, eventId: string): Promi
 export async function insertPushActions(
   tx: SqlExecutor,
   rows: readonly PushActionRow[],
-): Promise<void> {
+): Promise<UnreadRow[]> {
+  const counts: UnreadRow[] = [];
   // PostgreSQL takes at most 65,535 parameters per statement: 8 per row, so 1,000 rows a batch.
   for (let start = 0; start < rows.length; start += 1000) {
     const batch = rows.slice(start, start + 1000);
     const inserted = new Set(await insertBatch(tx, batch));
-    await addUnread(
-      tx,
-      batch.filter((row) => inserted.has(row.user_id)),
+    counts.push(
+      ...(await addUnread(
+        tx,
+        batch.filter((row) => inserted.has(row.user_id)),
+      )),
     );
   }
+  return counts;
 }
+
+/** A user's kept unread counts in a room, as of the position of their last change. */
+export type UnreadRow = {
+  readonly user_id: string;
+  readonly notifications: number;
+  readonly highlights: number;
+  readonly stream_position: number;
+};
 
 /** Inserts one batch; returns the users whose row was new. */
 async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<string[]> {
@@ -62,20 +74,21 @@ async function insertBatch(tx: SqlExecutor, rows: readonly PushActionRow[]): Pro
   return inserted.map((row) => row.user_id);
 }
 
-/** Adds rows (one event's, so one per user) to their users' unread counts. */
-async function addUnread(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Adds rows (one event's, so one per user) to their users' unread counts; returns the sums. */
+async function addUnread(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<UnreadRow[]> {
+  if (rows.length === 0) return [];
   const values = rows.map((_, i) => {
     const n = i * 5;
     return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
   });
-  await tx.execute(
+  return tx.query<UnreadRow>(
     `INSERT INTO unread_counts (user_id, room_id, notifications, highlights, stream_position)
      VALUES ${values.join(', ')}
      ON CONFLICT (user_id, room_id) DO UPDATE SET
        notifications = unread_counts.notifications + excluded.notifications,
        highlights = unread_counts.highlights + excluded.highlights,
-       stream_position = excluded.stream_position`,
+       stream_position = excluded.stream_position
+     RETURNING user_id, notifications, highlights, stream_position`,
     rows.flatMap((row) => [
       row.user_id,
       row.room_id,
@@ -96,8 +109,10 @@ export async function recountUnread(
   userId: string,
   roomId: string,
   position: number,
-): Promise<void> {
-  await setUnread(tx, userId, roomId, await countUnread(tx, userId, roomId, position), position);
+): Promise<{ notifications: number; highlights: number }> {
+  const counts = await countUnread(tx, userId, roomId, position);
+  await setUnread(tx, userId, roomId, counts, position);
+  return counts;
 }
 
 /** Sets a user's unread counts in a room as of stream position `position`. */
@@ -154,15 +169,30 @@ export async function unreadCounts(
   roomId: string,
   to: number,
 ): Promise<{ notifications: number; highlights: number }> {
-  const kept = await db.queryOne<{
-    notifications: number;
-    highlights: number;
-    stream_position: number;
-  }>(
+  return countsAsOf(db, userId, roomId, await keptUnread(db, userId, roomId), to);
+}
+
+/** A user's kept unread counts row of a room, if any. */
+export function keptUnread(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+): Promise<Omit<UnreadRow, 'user_id'> | undefined> {
+  return db.queryOne<Omit<UnreadRow, 'user_id'>>(
     `SELECT notifications, highlights, stream_position FROM unread_counts
       WHERE user_id = $1 AND room_id = $2`,
     [userId, roomId],
   );
+}
+
+/** The counts as of `to` given the kept row (`undefined`: none). */
+export async function countsAsOf(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+  kept: Omit<UnreadRow, 'user_id'> | undefined,
+  to: number,
+): Promise<{ notifications: number; highlights: number }> {
   // No row: nothing was ever unread (every push action and recount writes one).
   if (kept === undefined) return { notifications: 0, highlights: 0 };
   if (Number(kept.stream_position) <= to) {

@@ -6,6 +6,7 @@
  */
 import { MatrixError } from '@weft/transport';
 
+import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import { recountUnread } from '../push/store.ts';
@@ -21,6 +22,14 @@ import {
 /** The receipt types stored here (`m.fully_read` is room account data, not a receipt). */
 export type ReceiptType = 'm.read' | 'm.read.private';
 
+/** Runs inside a read receipt's transaction when it moves the user's read position in a room. */
+export type ReadReceiptHandler = (
+  tx: SqlExecutor,
+  userId: string,
+  roomId: string,
+  position: number,
+) => Promise<unknown>;
+
 /** Stores the `m.fully_read` room account data event (the account-data owner provides it). */
 export type FullyReadWriter = (userId: string, roomId: string, eventId: string) => Promise<void>;
 
@@ -29,6 +38,7 @@ export class ReceiptService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   #fullyRead: FullyReadWriter | undefined;
+  #readMoved: ReadReceiptHandler = recountUnread;
   readonly #listeners: Array<
     (userId: string, roomId: string, eventId: string, threadId: string | undefined) => void
   > = [];
@@ -48,6 +58,14 @@ export class ReceiptService {
     ) => void,
   ): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Sets who recounts unread counts when a main-timeline read receipt moves (the push service,
+   * which keeps them in memory too); without one, the stored counts are recounted here.
+   */
+  setReadReceiptHandler(handler: ReadReceiptHandler): void {
+    this.#readMoved = handler;
   }
 
   /** Sets where `m.fully_read` markers are written (room account data). */
@@ -108,7 +126,7 @@ export class ReceiptService {
         position,
       });
       // A main-timeline read receipt moves what is unread (services/push READ_UP_TO).
-      if (thread === '' || thread === 'main') await recountUnread(tx, userId, roomId, position);
+      if (thread === '' || thread === 'main') await this.#readMoved(tx, userId, roomId, position);
       // Only the syncs that show it are woken: a receipt goes to the room's joined members (a
       // private one to its user alone), who also see it change their unread counts.
       const audience =
