@@ -276,8 +276,12 @@ async function runShared(
       return done;
     };
     try {
-      let current = submit();
-      let queued = submit();
+      // One chunk alone first: a worker still loading its modules would otherwise sit on two
+      // while this thread runs out of work.
+      const first = submit();
+      if (first !== undefined) await first;
+      let current = first === undefined ? undefined : submit();
+      let queued = current === undefined ? undefined : submit();
       while (current !== undefined) {
         await current;
         current = queued;
