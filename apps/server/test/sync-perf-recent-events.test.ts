@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecentRoomEvents } from '../src/services/sync/recent-events.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 import {
+  call,
   createRoom,
   type Json,
   messageBodies,
@@ -74,6 +75,28 @@ describe('woken syncs served from the recent-events list', () => {
     }
     await sending;
     expect(seen).toEqual(sent);
+  });
+
+  it('still lists a newly joined member under device_lists.changed', async () => {
+    const carol = await server.client.registerUser('carol');
+    await call(
+      server,
+      alice,
+      'POST',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`,
+      {
+        user_id: carol.userId,
+      },
+    );
+    const token = await settled();
+    const waiting = sync(server, bob, { since: token, timeout: 10_000 });
+    await call(server, carol, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
+    const body = await waiting;
+    expect(body['device_lists']['changed']).toContain(carol.userId);
+    // A plain message afterwards changes no device list.
+    const next = sync(server, bob, { since: body['next_batch'], timeout: 10_000 });
+    await sendText(server, alice, roomId, 'after the join');
+    expect((await next)['device_lists']).toEqual({ changed: [], left: [] });
   });
 
   it('limits a timeline and gives a prev_batch that pages to the rest', async () => {

@@ -44,6 +44,14 @@ import { formatSyncToken, type SyncToken } from './token.ts';
 /** Why a finished wait's controller aborts (its listeners only need the signal). */
 const WAIT_OVER = 'sync wait over';
 
+/** What one build's timelines read from memory (see the device-list shortcut in `#build`). */
+interface SeenInMemory {
+  /** Rooms whose every event in the range came from memory. */
+  readonly complete: Set<string>;
+  /** A member event was among them. */
+  memberEvent: boolean;
+}
+
 /** A user's memberships as read at some moment, with the last position announced before it. */
 interface KnownMemberships {
   readonly entries: readonly RoomMembershipEntry[];
@@ -369,11 +377,15 @@ export class SyncService {
       ? new Set<string>()
       : await this.#accountData.roomsChanged(user.userId, from, to);
     const membershipChanged = new Set<string>();
-    if (since !== undefined) {
+    // On the room-only path nothing was announced for the user, so none of their own
+    // memberships changed (a change announces its target).
+    if (since !== undefined && !onlyRoomChanges) {
       for (const change of await deviceLists.memberChangesBetween(from, to)) {
         if (change.target === user.userId) membershipChanged.add(change.roomId);
       }
     }
+    // Rooms whose whole range memory served, and whether a member event was among them.
+    const seen: SeenInMemory = { complete: new Set(), memberEvent: false };
     const section: RoomSectionContext = {
       rooms,
       typing,
@@ -394,7 +406,7 @@ export class SyncService {
       ...(onlyRoomChanges
         ? {
             recentTimeline: (roomId, start, end, limit) =>
-              this.#recentSlice(roomId, start, end, limit),
+              this.#recentSlice(roomId, start, end, limit, seen),
           }
         : {}),
     };
@@ -498,8 +510,17 @@ export class SyncService {
     };
     let deviceListsChanged = false;
     if (since !== undefined) {
-      // Spec: device_lists is only populated on an incremental sync.
-      const lists = await deviceLists.changesBetween(user.userId, from, to);
+      // Spec: device_lists is only populated on an incremental sync. On the room-only path no
+      // device changed (device-list changes broadcast), so only member events can change the
+      // lists: when memory served every announced room's whole range and none was a member
+      // event, they are empty without asking.
+      const noMemberChange =
+        onlyRoomChanges &&
+        !seen.memberEvent &&
+        [...eventRooms].every((roomId) => seen.complete.has(roomId));
+      const lists = noMemberChange
+        ? { changed: [], left: [] }
+        : await deviceLists.changesBetween(user.userId, from, to);
       body['device_lists'] = lists;
       deviceListsChanged = lists.changed.length > 0 || lists.left.length > 0;
     }
@@ -526,6 +547,7 @@ export class SyncService {
     from: number,
     to: number,
     limit: number,
+    seen: SeenInMemory,
   ): Promise<TimelineSlice | undefined> {
     const ids = this.#recent.between(roomId, from, to);
     if (ids === undefined) return undefined;
@@ -535,8 +557,10 @@ export class SyncService {
     for (const id of wanted) {
       const event = found.get(id);
       if (event === undefined || event.type === 'm.room.redaction') return undefined;
+      if (event.type === 'm.room.member') seen.memberEvent = true;
       events.push(event);
     }
+    if (wanted.length === ids.length) seen.complete.add(roomId);
     const first = events[0]?.streamPosition;
     return {
       events,
