@@ -241,6 +241,31 @@ async function runShared(
   const outcomes: VerifyOutcome[] = [];
   let next = 0;
   let failed = false;
+  let workerError: unknown;
+  /** Chunks handed to a worker and not answered yet: start → end. */
+  const pending = new Map<number, number>();
+  /** Starts of the chunks whose outcomes are in, from whichever thread got there first. */
+  const answered = new Set<number>();
+  const settle = (start: number, end: number, fill: () => void): void => {
+    if (answered.has(start)) return;
+    answered.add(start);
+    pending.delete(start);
+    fill();
+    onChunk(outcomes, start, end);
+  };
+  const checkHere = (start: number, end: number): void => {
+    settle(start, end, () => {
+      for (let i = start; i < end; i++) {
+        const outcome = checkReceivedPdu(events[i], rules, keyLookup);
+        outcomes[i] =
+          'fault' in outcome
+            ? { rejected: true }
+            : outcome.redacted
+              ? { eventId: outcome.eventId, redacted: outcome.pdu }
+              : { eventId: outcome.eventId };
+      }
+    });
+  };
   const take = (size: number): [number, number] | undefined => {
     if (failed) return undefined;
     source.ensure(next + size);
@@ -267,9 +292,13 @@ async function runShared(
         events: `[${texts.slice(start, end).join(',')}]`,
         overrides: shareOverrides,
       };
+      pending.set(start, end);
       const done = worker.run(job).then((results) => {
-        for (let i = 0; i < results.length; i++) outcomes[start + i] = results[i] as VerifyOutcome;
-        onChunk(outcomes, start, end);
+        settle(start, end, () => {
+          for (let i = 0; i < results.length; i++) {
+            outcomes[start + i] = results[i] as VerifyOutcome;
+          }
+        });
       });
       // Awaited below; this keeps a failure of the job behind from being unhandled meanwhile.
       done.catch(() => undefined);
@@ -289,7 +318,7 @@ async function runShared(
       }
     } catch (error) {
       failed = true;
-      throw error;
+      workerError ??= error;
     } finally {
       releaseWorker(worker);
     }
@@ -297,27 +326,29 @@ async function runShared(
 
   const mainLoop = async (): Promise<void> => {
     for (;;) {
+      if (failed) return;
       // The sink's work first (storing what is verified), so the workers keep verifying.
-      const sinkWorked = sink !== undefined && !failed && (await sink.step());
-      const share = sinkWorked ? undefined : take(MAIN_CHUNK);
-      if (!sinkWorked && share === undefined) return;
-      for (let i = share?.[0] ?? 0; i < (share?.[1] ?? 0); i++) {
-        const outcome = checkReceivedPdu(events[i], rules, keyLookup);
-        outcomes[i] =
-          'fault' in outcome
-            ? { rejected: true }
-            : outcome.redacted
-              ? { eventId: outcome.eventId, redacted: outcome.pdu }
-              : { eventId: outcome.eventId };
+      const sinkWorked = sink !== undefined && (await sink.step());
+      if (!sinkWorked) {
+        // Out of chunks, this thread checks the last one a worker still holds (a busy or
+        // starved worker would keep it waiting); whichever answer comes first counts.
+        const share = take(MAIN_CHUNK) ?? [...pending].at(-1);
+        if (share === undefined) return;
+        checkHere(share[0], share[1]);
       }
-      if (share !== undefined) onChunk(outcomes, share[0], share[1]);
       // Let the workers' answers in, so they get their next chunk without waiting for ours.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
 
-  const loops = [mainLoop(), ...Array.from({ length: count }, () => workerLoop())];
-  await Promise.all(loops);
+  const workerLoops = Array.from({ length: count }, () => workerLoop());
+  await mainLoop();
+  // Every chunk is answered (or a worker failed): a worker still on a chunk this thread took
+  // over finishes it unawaited, its answer ignored.
+  if (workerError !== undefined) {
+    await Promise.all(workerLoops);
+    throw workerError;
+  }
 }
 
 /**
