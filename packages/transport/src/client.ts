@@ -75,6 +75,13 @@ export interface MatrixRequest {
   readonly timeoutMs?: number;
   /** Aborts the request and any pending retry. */
   readonly signal?: AbortSignal;
+  /**
+   * Reads a 2xx answer's body as it arrives instead of the client parsing it whole (a big
+   * answer can then be used before its last byte is in); resolves to the request's value. The
+   * chunks stop with a `TransportError` past `maxResponseBytes` or when the connection fails;
+   * any other error it throws is a `bad-response`. A body read so is never retried.
+   */
+  readonly readBody?: (chunks: AsyncIterable<Uint8Array>) => Promise<Record<string, unknown>>;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -208,10 +215,16 @@ export class MatrixHttpClient {
     const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
     const context = { method, path: url.pathname };
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.#attempt(url, method, headers, body, timeoutMs, request.signal, {
-        ...context,
-        attempts: attempt,
-      });
+      const outcome = await this.#attempt(
+        url,
+        method,
+        headers,
+        body,
+        timeoutMs,
+        request.signal,
+        { ...context, attempts: attempt },
+        request.readBody,
+      );
       if (outcome.kind === 'done') return outcome.value as T;
       if (outcome.kind === 'fatal') throw outcome.error;
       if (attempt >= maxAttempts) throw outcome.error;
@@ -250,6 +263,7 @@ export class MatrixHttpClient {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     context: { method: string; path: string; attempts: number },
+    readBody?: MatrixRequest['readBody'],
   ): Promise<Attempt> {
     if (signal?.aborted) {
       return {
@@ -270,6 +284,9 @@ export class MatrixHttpClient {
       if (body !== undefined) init.body = body;
       if (combined !== undefined) init.signal = combined;
       response = await this.#fetch(url, init);
+      if (response.ok && readBody !== undefined) {
+        return await this.#readStreamed(response, readBody, context);
+      }
       bytes = await readLimited(
         response,
         this.#maxResponseBytes,
@@ -326,5 +343,47 @@ export class MatrixHttpClient {
       return waitMs === undefined ? { kind: 'retry', error } : { kind: 'retry', error, waitMs };
     }
     return { kind: 'fatal', error };
+  }
+
+  /** A 2xx body through the request's `readBody`, bounded by maxResponseBytes; never retried. */
+  async #readStreamed(
+    response: Response,
+    readBody: NonNullable<MatrixRequest['readBody']>,
+    context: { method: string; path: string; attempts: number },
+  ): Promise<Attempt> {
+    const maxBytes = this.#maxResponseBytes;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      if (response.body === null) return;
+      const reader = response.body.getReader();
+      let total = 0;
+      try {
+        for (;;) {
+          const next = await reader.read().catch((cause: unknown) => {
+            throw new TransportError('network', 'request failed', { ...context, cause });
+          });
+          if (next.done) return;
+          total += next.value.byteLength;
+          if (total > maxBytes) {
+            throw new TransportError('bad-response', 'response body too large', context);
+          }
+          yield next.value;
+        }
+      } finally {
+        // Stopped early (too large, or the reader gave up): the rest is not wanted.
+        await reader.cancel().catch(() => undefined);
+      }
+    }
+    try {
+      return { kind: 'done', value: await readBody(chunks()) };
+    } catch (cause) {
+      if (TransportError.isInstance(cause)) return { kind: 'fatal', error: cause };
+      return {
+        kind: 'fatal',
+        error: new TransportError('bad-response', 'response is not a JSON object', {
+          ...context,
+          cause,
+        }),
+      };
+    }
   }
 }
