@@ -10,6 +10,7 @@
  * window of Node servers (and Node's agent also honours a server's `Keep-Alive: timeout=` hint),
  * so a request rarely lands on a socket the other side is closing.
  */
+import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 
@@ -95,25 +96,19 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
             agent: agentFor(target),
           },
           (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('error', reject);
-            res.on('end', () => {
-              const responseHeaders = new Headers();
-              for (const [key, value] of Object.entries(res.headers)) {
-                if (typeof value === 'string') responseHeaders.set(key, value);
-                else if (Array.isArray(value))
-                  for (const v of value) responseHeaders.append(key, v);
-              }
-              const status = res.statusCode ?? 502;
-              const nullBody = status === 204 || status === 304;
-              resolve(
-                new Response(nullBody ? null : bodyStream(chunks), {
-                  status,
-                  headers: responseHeaders,
-                }),
-              );
-            });
+            const responseHeaders = new Headers();
+            for (const [key, value] of Object.entries(res.headers)) {
+              if (typeof value === 'string') responseHeaders.set(key, value);
+              else if (Array.isArray(value)) for (const v of value) responseHeaders.append(key, v);
+            }
+            const status = res.statusCode ?? 502;
+            const nullBody = status === 204 || status === 304;
+            if (nullBody) res.resume();
+            // Resolved at the headers, as fetch does: a big body (a send_join answer) is read
+            // as it arrives.
+            resolve(
+              new Response(nullBody ? null : liveBody(res), { status, headers: responseHeaders }),
+            );
           },
         );
         req.on('error', (error: NodeJS.ErrnoException) => {
@@ -149,20 +144,45 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
 }
 
 /**
- * The received chunks as a body stream. `new Response(Buffer.concat(chunks))` copied a body
- * twice more (the concatenation, then undici's copy of the buffer and of that copy): for a
- * 17.5 MB send_join answer ≈ 15% of the CPU of receiving it. The whole body is in memory
- * already (a response resolves only after its last byte), so an unread body holds no socket.
+ * The response's bytes as a body stream, chunk by chunk as they arrive: the received Buffers
+ * themselves (`new Response(Buffer.concat(chunks))` copied a 17.5 MB send_join answer twice
+ * more). The socket is paused while 16 chunks wait unread, so a slow reader holds back the
+ * sender rather than filling memory; the client's timeout still ends a stalled body.
  */
-function bodyStream(chunks: readonly Buffer[]): ReadableStream<Uint8Array> {
-  let next = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const chunk = chunks[next++];
-      if (chunk === undefined) controller.close();
-      else controller.enqueue(chunk);
+function liveBody(res: IncomingMessage): ReadableStream<Uint8Array> {
+  let settled = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        res.on('data', (chunk: Buffer) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) res.pause();
+        });
+        res.on('end', () => {
+          settled = true;
+          controller.close();
+        });
+        res.on('error', (error) => {
+          if (settled) return;
+          settled = true;
+          controller.error(error);
+        });
+        res.on('close', () => {
+          if (settled) return;
+          settled = true;
+          controller.error(new Error('the connection closed before the body ended'));
+        });
+      },
+      pull() {
+        res.resume();
+      },
+      cancel(reason) {
+        settled = true;
+        res.destroy(reason instanceof Error ? reason : undefined);
+      },
     },
-  });
+    { highWaterMark: 16 },
+  );
 }
 
 function addDefaultRoots(extra: string): string[] {
