@@ -21,6 +21,8 @@ export interface FederationRequestOptions {
   /** Send the X-Matrix signature (default true; key fetches are unauthenticated). */
   readonly authenticated?: boolean;
   readonly timeoutMs?: number;
+  /** Reads a 2xx body as it arrives (`MatrixRequest.readBody`); resolves to its value. */
+  readonly readBody?: MatrixRequest['readBody'];
 }
 
 /** Signed HTTPS requests to other homeservers. */
@@ -82,6 +84,7 @@ export class FederationClient {
       ...(options.retry !== undefined ? { retry: options.retry } : {}),
       ...(options.authenticated !== undefined ? { authenticated: options.authenticated } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.readBody !== undefined ? { readBody: options.readBody } : {}),
     });
   }
 

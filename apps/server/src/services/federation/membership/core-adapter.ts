@@ -12,6 +12,8 @@ export function federationDepsOf(federation: FederationService): FederationDeps 
   return {
     request: (destination, method, path, body) =>
       federation.client.request(destination, method, path, body),
+    requestStreaming: (destination, method, path, body, readBody) =>
+      federation.client.request(destination, method, path, body, { readBody }),
     keys: async (events): Promise<KeyLookup> => {
       // Each (server, key) once, at the newest event time it signed (the strictest validity).
       const wanted = new Map<string, { keyIds: Set<string>; atTs: number }>();

@@ -22,12 +22,26 @@ export type FederationRequest = (
   body?: Readonly<Record<string, unknown>>,
 ) => Promise<Record<string, unknown>>;
 
+/**
+ * `FederationRequest` whose 2xx body `readBody` reads as it arrives (a big send_join answer is
+ * checked while the rest is on the wire); resolves to `readBody`'s value.
+ */
+export type StreamingFederationRequest = (
+  destination: string,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body: Readonly<Record<string, unknown>> | undefined,
+  readBody: (chunks: AsyncIterable<Uint8Array>) => Promise<Record<string, unknown>>,
+) => Promise<Record<string, unknown>>;
+
 /** Fetches (or reads cached) the keys that signed `events` (raw PDUs); returns a lookup. */
 export type ServerKeyLookup = (events: readonly unknown[]) => Promise<KeyLookup>;
 
 /** The federation core functions the membership code uses. */
 export interface FederationDeps {
   readonly request: FederationRequest;
+  /** `request` reading the answer as it arrives (absent: joins read the whole answer first). */
+  readonly requestStreaming?: StreamingFederationRequest;
   readonly keys: ServerKeyLookup;
   /** Queues a join/leave accepted via `send_join`/`send_leave` for the room's other servers. */
   readonly forwardAccepted?: AcceptedForwarder;

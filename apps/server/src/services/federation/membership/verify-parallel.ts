@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
+import { PduFeed } from './pdu-feed.ts';
 import { checkReceivedPdu } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import { acceptByAuthRules, type VerifiedRoomState, verifyRoomState } from './verify-room-state.ts';
@@ -70,7 +71,50 @@ export async function verifyRoomStateParallel(
   if (state.length + authChain.length < PARALLEL_MIN_EVENTS || workers < 1) {
     return verifyRoomState(state, authChain, rules, keyLookup);
   }
-  const source = new UniquePdus([...authChain, ...state]);
+  return verifyFeed(PduFeed.of(state, authChain), rules, keyLookup, workers, onWorkerFailure, sink);
+}
+
+/**
+ * `verifyRoomStateParallel` of an answer still arriving (send-join-body.ts → `feed`): chunks go
+ * to this thread and the workers as soon as they are released, so the check runs while the
+ * rest of the body is on the wire. An answer that ends below {@link PARALLEL_MIN_EVENTS} PDUs
+ * is checked in-thread once it is whole; a failed body fails the check with its error.
+ */
+export async function verifyStreamedRoomState(
+  feed: PduFeed,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+  workers = helperWorkers(),
+  onWorkerFailure: 'fallback' | 'throw' = 'fallback',
+  sink?: VerifiedPduSink,
+): Promise<VerifiedRoomState> {
+  await feed.waitFor(PARALLEL_MIN_EVENTS);
+  if (feed.pdus.length < PARALLEL_MIN_EVENTS || workers < 1)
+    return verifyWhole(feed, rules, keyLookup);
+  return verifyFeed(feed, rules, keyLookup, workers, onWorkerFailure, sink);
+}
+
+/** The in-thread check of the whole answer in `feed` (waits for its end). */
+async function verifyWhole(
+  feed: PduFeed,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+): Promise<VerifiedRoomState> {
+  await feed.waitFor(Number.POSITIVE_INFINITY);
+  const state = feed.pdus.filter((_, i) => feed.inState[i]);
+  const authChain = feed.pdus.filter((_, i) => !feed.inState[i]);
+  return verifyRoomState(state, authChain, rules, keyLookup);
+}
+
+async function verifyFeed(
+  feed: PduFeed,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+  workers: number,
+  onWorkerFailure: 'fallback' | 'throw',
+  sink: VerifiedPduSink | undefined,
+): Promise<VerifiedRoomState> {
+  const source = new UniquePdus(feed);
   const { unique, texts } = source;
 
   // Each unique PDU's verified form, built as its chunk's outcomes arrive (for the sink).
@@ -113,13 +157,15 @@ export async function verifyRoomStateParallel(
   try {
     await runShared(source, rules, keyLookup, workers, onChunk, guardedSink);
   } catch (error) {
+    // A failed body fails the check (feed.check throws its error); a failed worker falls back.
     if (onWorkerFailure === 'throw' || sinkFailed) throw error;
-    return verifyRoomState(state, authChain, rules, keyLookup);
+    feed.check();
+    return verifyWhole(feed, rules, keyLookup);
   }
 
   source.readAll();
-  const chainAt = source.at.slice(0, authChain.length);
-  const stateAt = source.at.slice(authChain.length);
+  const chainAt = source.at.filter((_, i) => !feed.inState[i]);
+  const stateAt = source.at.filter((_, i) => feed.inState[i]);
   const received = new Map<string, VerifiedPdu>();
   let rejected = 0;
   const idAt: Array<string | undefined> = [];
@@ -141,7 +187,7 @@ export async function verifyRoomStateParallel(
 }
 
 /**
- * An answer's PDUs (auth chain, then state) as the check reaches them, each identical copy once:
+ * An answer's PDUs (in the order the feed has them) as the check reaches them, each identical copy once:
  * state events usually come twice (in `state` and `auth_chain`), and finding copies takes each
  * PDU's JSON text, so that is done chunk by chunk, as the threads take work — the first
  * worker gets its chunk at once instead of after the whole answer was encoded.
@@ -150,24 +196,35 @@ class UniquePdus {
   /** The distinct PDUs read so far, and their JSON texts. */
   readonly unique: unknown[] = [];
   readonly texts: string[] = [];
-  /** Per PDU read (auth chain, then state): its index in `unique`. */
+  /** Per PDU read (the feed's order): its index in `unique`. */
   readonly at: number[] = [];
-  readonly #all: readonly unknown[];
+  readonly #feed: PduFeed;
   readonly #indexOfText = new Map<string, number>();
 
-  constructor(all: readonly unknown[]) {
-    this.#all = all;
+  constructor(feed: PduFeed) {
+    this.#feed = feed;
   }
 
-  /** PDUs not read yet (copies among them included). */
+  /** Released PDUs not read yet (copies among them included). */
   get unread(): number {
-    return this.#all.length - this.at.length;
+    return this.#feed.released - this.at.length;
   }
 
-  /** Reads until `count` distinct PDUs are known, or every PDU is read. */
+  /** Every PDU of the answer is read: no more will come. */
+  get finished(): boolean {
+    return this.#feed.finished && this.at.length === this.#feed.pdus.length;
+  }
+
+  /** Resolves when more PDUs may be released (rejects with a failed body's error). */
+  changed(): Promise<void> {
+    return this.#feed.changed();
+  }
+
+  /** Reads until `count` distinct PDUs are known, or every released PDU is read. */
   ensure(count: number): void {
-    while (this.unique.length < count && this.at.length < this.#all.length) {
-      const raw = this.#all[this.at.length];
+    const all = this.#feed.pdus;
+    while (this.unique.length < count && this.at.length < this.#feed.released) {
+      const raw = all[this.at.length];
       const text = JSON.stringify(raw) ?? 'null';
       let index = this.#indexOfText.get(text);
       if (index === undefined) {
@@ -266,10 +323,13 @@ async function runShared(
       }
     });
   };
-  const take = (size: number): [number, number] | undefined => {
+  /** The next chunk; 'wait' while fewer than `size` PDUs are in and more are coming. */
+  const take = (size: number): [number, number] | 'wait' | undefined => {
     if (failed) return undefined;
     source.ensure(next + size);
-    if (next >= events.length) return undefined;
+    const available = events.length - next;
+    if (available < size && !source.finished) return 'wait';
+    if (available <= 0) return undefined;
     const start = next;
     next = Math.min(events.length, start + size);
     return [start, next];
@@ -279,10 +339,20 @@ async function runShared(
     const worker = acquireWorker();
     // The next chunk waits in the worker's queue, so it starts on it as soon as it posts one,
     // not when this thread (verifying or storing a chunk of its own) gets to answer.
-    const submit = (): Promise<void> | undefined => {
-      // Near the end chunks shrink, so no thread is left waiting long for a worker's last two.
-      const left = events.length - next + source.unread;
-      const share = take(Math.min(WORKER_CHUNK, Math.max(MAIN_CHUNK, Math.ceil(left / 8))));
+    const submit = async (): Promise<{ done: Promise<void> } | undefined> => {
+      let share: [number, number] | 'wait' | undefined;
+      for (;;) {
+        // Near the end chunks shrink, so no thread is left waiting long for a worker's last
+        // two (while the answer still arrives, its end is not known: full chunks).
+        const left = events.length - next + source.unread;
+        share = take(
+          source.finished
+            ? Math.min(WORKER_CHUNK, Math.max(MAIN_CHUNK, Math.ceil(left / 8)))
+            : WORKER_CHUNK,
+        );
+        if (share !== 'wait') break;
+        await source.changed();
+      }
       if (share === undefined) return undefined;
       const [start, end] = share;
       const shareOverrides = keysFor(events, start, end, keyLookup, keys);
@@ -302,19 +372,20 @@ async function runShared(
       });
       // Awaited below; this keeps a failure of the job behind from being unhandled meanwhile.
       done.catch(() => undefined);
-      return done;
+      // Wrapped: an async function returning `done` itself would wait for it.
+      return { done };
     };
     try {
       // One chunk alone first: a worker still loading its modules would otherwise sit on two
       // while this thread runs out of work.
-      const first = submit();
-      if (first !== undefined) await first;
-      let current = first === undefined ? undefined : submit();
-      let queued = current === undefined ? undefined : submit();
+      const first = await submit();
+      if (first !== undefined) await first.done;
+      let current = first === undefined ? undefined : await submit();
+      let queued = current === undefined ? undefined : await submit();
       while (current !== undefined) {
-        await current;
+        await current.done;
         current = queued;
-        queued = submit();
+        queued = await submit();
       }
     } catch (error) {
       failed = true;
@@ -332,7 +403,13 @@ async function runShared(
       if (!sinkWorked) {
         // Out of chunks, this thread checks the last one a worker still holds (a busy or
         // starved worker would keep it waiting); whichever answer comes first counts.
-        const share = take(MAIN_CHUNK) ?? [...pending].at(-1);
+        const taken = take(MAIN_CHUNK);
+        if (taken === 'wait') {
+          // The answer is still arriving: wait for its next PDUs (workers answer meanwhile).
+          await source.changed();
+          continue;
+        }
+        const share = taken ?? [...pending].at(-1);
         if (share === undefined) return;
         checkHere(share[0], share[1]);
       }
