@@ -71,6 +71,8 @@ export class RoomService {
   readonly #listeners: EventListener[] = [];
   readonly #timelineListeners: EventListener[] = [];
   readonly #roomVersions = new Map<string, string>();
+  readonly #queuedSends: QueuedSend[] = [];
+  #flushingSends = false;
   #profileLookup: ProfileLookup = async () => ({});
   #inviteStateSource: InviteStateSource | undefined;
 
@@ -198,21 +200,51 @@ export class RoomService {
   }
 
   /**
-   * Sends one event as a local user: returns the event ID. With `txnId`, a repeat of the same
-   * transaction ID from the same device returns the first event's ID and sends nothing (spec
-   * client-server-api "Transaction identifiers").
+   * Sends one event as a local user: returns the event ID once it has committed. With `txnId`,
+   * a repeat of the same transaction ID from the same device returns the first event's ID and
+   * sends nothing (spec client-server-api "Transaction identifiers").
+   *
+   * Group commit: sends that arrive while a transaction runs wait for the lock anyway, so they
+   * share the next transaction (at most {@link MAX_SENDS_PER_COMMIT}); its COMMIT writes the
+   * pages they share (the room row, the stream position, the newest index leaves) once, not once
+   * per send. A send that fails rolls the batch back: it gets its error, the others go again in
+   * the next transaction. (Not a SAVEPOINT each: after-commit hooks of a rolled-back savepoint
+   * would still run, e.g. a cache update for an event that never committed.)
    */
-  async send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
-    return this.write(async (send, tx) => {
-      if (options.txnId !== undefined && options.senderDevice !== undefined) {
-        // Checked under the write lock, so two concurrent retries cannot both send. (A check
-        // before the transaction as well only spared retries, which are rare, the lock, and
-        // cost every send a query.)
-        const previous = await txnEventId(tx, draft.sender, options.senderDevice, options.txnId);
-        if (previous !== undefined) return previous;
-      }
-      return (await send(draft, options)).eventId;
+  send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#queuedSends.push({ draft, options, resolve, reject });
+      if (!this.#flushingSends) void this.#flushSends();
     });
+  }
+
+  async #flushSends(): Promise<void> {
+    this.#flushingSends = true;
+    try {
+      while (this.#queuedSends.length > 0) {
+        const batch = this.#queuedSends.splice(0, MAX_SENDS_PER_COMMIT);
+        let failed: QueuedSend = batch[0] as QueuedSend;
+        let eventIds: string[];
+        try {
+          eventIds = await this.write(async (send, tx) => {
+            const ids: string[] = [];
+            for (const job of batch) {
+              failed = job;
+              ids.push(await sendQueued(send, tx, job));
+            }
+            return ids;
+          });
+        } catch (error) {
+          // Nothing committed: the failed send gets its error, the others go again, first.
+          failed.reject(error);
+          this.#queuedSends.unshift(...batch.filter((job) => job !== failed));
+          continue;
+        }
+        for (const [i, job] of batch.entries()) job.resolve(eventIds[i] as string);
+      }
+    } finally {
+      this.#flushingSends = false;
+    }
   }
 
   /** The event a transaction ID of this device produced, if any. */
@@ -420,6 +452,36 @@ export function redactsOf(event: StoredEvent): string | undefined {
   if (typeof top === 'string') return top;
   const inContent = (event.pdu['content'] as Record<string, unknown>)['redacts'];
   return typeof inContent === 'string' ? inContent : undefined;
+}
+
+/** A `send` waiting for a transaction. */
+interface QueuedSend {
+  readonly draft: EventDraft;
+  readonly options: PersistOptions;
+  readonly resolve: (eventId: string) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Most sends one transaction commits together: bounds how long a batch holds the write lock that
+ * receipts, to-device messages and federation wait for.
+ */
+const MAX_SENDS_PER_COMMIT = 16;
+
+/** One queued send inside the batch's transaction; returns its event ID. */
+async function sendQueued(
+  send: (draft: EventDraft, options?: PersistOptions) => Promise<StoredEvent>,
+  tx: SqlExecutor,
+  job: QueuedSend,
+): Promise<string> {
+  const { draft, options } = job;
+  if (options.txnId !== undefined && options.senderDevice !== undefined) {
+    // Checked under the write lock, so two concurrent retries cannot both send (and a retry in
+    // the same batch sees the first one's row).
+    const previous = await txnEventId(tx, draft.sender, options.senderDevice, options.txnId);
+    if (previous !== undefined) return previous;
+  }
+  return (await send(draft, options)).eventId;
 }
 
 async function txnEventId(

@@ -1,0 +1,117 @@
+/**
+ * Group commit of sends (RoomService.send): sends that arrive while a transaction runs share
+ * the next one, keep their order, and a refused send fails alone — against a real SQLite file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { currentStreamPosition } from '../src/services/core/stream.ts';
+import { createRoom } from '../src/services/rooms/create-room.ts';
+import { joinRoom } from '../src/services/rooms/membership.ts';
+import { startTestServer, type TestServer } from './harness.ts';
+
+let server: TestServer;
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+const mallory = '@mallory:test.local';
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+/** Counts the write transactions `work` runs (the database itself is real). */
+async function countTransactions<T>(work: () => Promise<T>): Promise<{ result: T; count: number }> {
+  const db = server.services.ctx.db;
+  const original = db.transaction.bind(db);
+  let count = 0;
+  db.transaction = ((fn: Parameters<typeof original>[0]) => {
+    count++;
+    return original(fn);
+  }) as typeof db.transaction;
+  try {
+    return { result: await work(), count };
+  } finally {
+    db.transaction = original;
+  }
+}
+
+describe('group commit of sends', () => {
+  it('commits concurrent sends together, in the order they were made', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      preset: 'public_chat',
+    });
+    await joinRoom(rooms, roomId, bob);
+    const { result: ids, count } = await countTransactions(() =>
+      Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          rooms.send(
+            {
+              roomId,
+              type: 'm.room.message',
+              sender: i % 2 === 0 ? alice : bob,
+              content: { body: `m${i}` },
+            },
+            { senderDevice: 'DEV', txnId: `order-${i}` },
+          ),
+        ),
+      ),
+    );
+    // The first send runs at once; the nine that arrive meanwhile share the next transaction.
+    expect(count).toBe(2);
+    expect(new Set(ids).size).toBe(10);
+    const position = await currentStreamPosition(server.services.ctx.db);
+    const slice = await rooms.timeline(roomId, { toPosition: position, limit: 10 });
+    expect(slice.events.map((event) => event.eventId)).toEqual(ids);
+    expect(slice.events.map((event) => (event.pdu['content'] as { body: string }).body)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `m${i}`),
+    );
+  });
+
+  it('refuses one send of a batch alone; the others commit', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const send = (sender: string, body: string) =>
+      rooms.send({ roomId, type: 'm.room.message', sender, content: { body } });
+    const outcomes = await Promise.allSettled([
+      send(alice, 'first'),
+      send(alice, 'second'),
+      send(mallory, 'not a member'),
+      send(alice, 'third'),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const refused = outcomes[2] as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ errcode: 'M_FORBIDDEN' });
+    const position = await currentStreamPosition(server.services.ctx.db);
+    const slice = await rooms.timeline(roomId, { toPosition: position, limit: 3 });
+    expect(slice.events.map((event) => (event.pdu['content'] as { body: string }).body)).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
+  });
+
+  it('sends one event for a transaction ID repeated inside one batch', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    const draft = { roomId, type: 'm.room.message', sender: alice, content: { body: 'once' } };
+    const [, first, second] = await Promise.all([
+      // Runs alone; the two repeats queue behind it and share one transaction.
+      rooms.send({ ...draft, content: { body: 'ahead' } }),
+      rooms.send(draft, { senderDevice: 'DEV', txnId: 'repeat' }),
+      rooms.send(draft, { senderDevice: 'DEV', txnId: 'repeat' }),
+    ]);
+    expect(second).toBe(first);
+    expect(await currentStreamPosition(server.services.ctx.db)).toBe(before + 2);
+  });
+});
