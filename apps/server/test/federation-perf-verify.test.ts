@@ -8,10 +8,13 @@
  */
 import { computeEventId, generateSigningKey, type JsonObject, signEvent } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
+import { PduFeed } from '../src/services/federation/membership/pdu-feed.ts';
 import { EarlyOutliers } from '../src/services/federation/membership/store-outliers.ts';
 import { storeRemoteRoom } from '../src/services/federation/membership/store-remote-room.ts';
-import { verifyRoomStateParallel } from '../src/services/federation/membership/verify-parallel.ts';
+import {
+  verifyRoomStateParallel,
+  verifyStreamedRoomState,
+} from '../src/services/federation/membership/verify-parallel.ts';
 import type { VerifiedPdu } from '../src/services/federation/membership/verify-pdu.ts';
 import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
 import { rulesOf } from '../src/services/rooms/service.ts';
@@ -190,6 +193,64 @@ describe('verifyRoomStateParallel', () => {
     const redacted = parallel.events.get(tampered.id);
     expect(redacted?.redacted).toBe(true);
     expect(redacted?.pdu['content']).toEqual({ membership: 'join' });
+  }, 120_000);
+
+  it('gives the same verdicts checking an answer while it arrives (state first, in pieces)', async () => {
+    const { received } = buildAnswer();
+    const inThread = verifyRoomState(received.state, received.chain, rules, lookup);
+    // In the order a resident server sends them (state, then auth chain), 300 PDUs at a time,
+    // released a turn of the event loop apart, as a body's chunks and key fetches come.
+    const feed = new PduFeed();
+    // The sink sees PDUs pass their checks: the first batch must come before the answer ends.
+    let checkedSoFar = 0;
+    let firstChecked: () => void = () => undefined;
+    const someChecked = new Promise<void>((resolve) => {
+      firstChecked = resolve;
+    });
+    const sink = {
+      add: (pdus: readonly VerifiedPdu[]) => {
+        checkedSoFar += pdus.length;
+        if (checkedSoFar > 0) firstChecked();
+      },
+      step: async () => false,
+    };
+    const checking = verifyStreamedRoomState(feed, rules, lookup, 2, 'throw', sink);
+    const arriving = [
+      ...received.state.map((pdu) => [pdu, 'state'] as const),
+      ...received.chain.map((pdu) => [pdu, 'auth_chain'] as const),
+    ];
+    // Everything but the last PDU, 300 at a time, a turn of the event loop apart.
+    for (let at = 0; at < arriving.length - 1; at += 300) {
+      for (const [pdu, list] of arriving.slice(at, Math.min(at + 300, arriving.length - 1))) {
+        feed.add(pdu, list);
+      }
+      feed.release(feed.pdus.length);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await someChecked;
+    const [lastPdu, lastList] = arriving.at(-1) as (typeof arriving)[number];
+    feed.add(lastPdu, lastList);
+    feed.release(feed.pdus.length);
+    feed.end();
+    const streamed = await checking;
+    expect(streamed.rejected).toBe(inThread.rejected);
+    expect(new Map(streamed.state)).toEqual(new Map(inThread.state));
+    expect([...streamed.events.keys()].sort()).toEqual([...inThread.events.keys()].sort());
+    for (const [id, verified] of inThread.events) {
+      expect(streamed.events.get(id)?.pdu).toEqual(verified.pdu);
+    }
+  }, 120_000);
+
+  it('fails with the body’s error when the answer breaks off mid-way', async () => {
+    const { received } = buildAnswer();
+    const feed = new PduFeed();
+    const checking = verifyStreamedRoomState(feed, rules, lookup, 2, 'fallback');
+    for (const pdu of received.state.slice(0, 2_200)) feed.add(pdu, 'state');
+    feed.release(feed.pdus.length);
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+    const broken = new Error('the connection closed before the body ended');
+    feed.fail(broken);
+    await expect(checking).rejects.toBe(broken);
   }, 120_000);
 });
 

@@ -12,16 +12,23 @@
  * 5. store the room locally (store-remote-room.ts).
  */
 import { checkAuth, type DagEvent, STABLE_ROOM_VERSIONS, stateKeyOf } from '@weft/dag';
+import type { KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { PduFeed } from './pdu-feed.ts';
+import { SendJoinBodyReader } from './send-join-body.ts';
 import { signMembershipTemplate } from './sign-template.ts';
 import { EarlyOutliers } from './store-outliers.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
-import { type FederationDeps, withOwnKey } from './types.ts';
-import { prepareVerifyWorkers, verifyRoomStateParallel } from './verify-parallel.ts';
+import { type FederationDeps, type StreamingFederationRequest, withOwnKey } from './types.ts';
+import {
+  prepareVerifyWorkers,
+  verifyRoomStateParallel,
+  verifyStreamedRoomState,
+} from './verify-parallel.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
 
@@ -114,44 +121,70 @@ async function joinThrough(
       ...(options.reason === undefined ? {} : { reason: options.reason }),
     },
   });
-  const started = performance.now();
-  const response = await deps.request(
-    server,
-    'PUT',
-    `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
-    signed,
-  );
-  const state = response['state'];
-  const chain = response['auth_chain'];
-  if (!Array.isArray(state) || !Array.isArray(chain)) {
-    throw new MatrixError(502, 'M_UNKNOWN', 'Malformed send_join response');
-  }
-  const answered = performance.now();
-  const lookup = await deps.keys([...state, ...chain]);
-  const keysFetched = performance.now();
-  const cpuBefore = process.cpuUsage();
-  const threadCpuBefore = process.threadCpuUsage();
+  const path = `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`;
   // A big answer's events are stored as they pass their checks (store-outliers.ts).
   const early = new EarlyOutliers(rooms.ctx.db, roomId, eventId);
+  const started = performance.now();
+  // CPU from here when the answer is read as it arrives (the check overlaps it), else from the
+  // start of the check.
+  let cpuBefore = process.cpuUsage();
+  let threadCpuBefore = process.threadCpuUsage();
+  let state: unknown[] = [];
+  let chain: unknown[] = [];
+  let answered = started;
+  let keysFetched = started;
   let verified: VerifiedRoomState;
   let verifyCpu: NodeJS.CpuUsage;
   let verifyThreadCpu: NodeJS.CpuUsage;
   let checked: number;
+  // The check of an answer read as it arrives runs alongside the read (settled before cleanup).
+  let verifying: Promise<VerifiedRoomState> | undefined;
   const join: VerifiedPdu = {
     eventId,
     pdu: signed,
     dag: { ...(signed as unknown as DagEvent), event_id: eventId },
   };
   try {
-    verified = await verifyRoomStateParallel(
-      state,
-      chain,
-      rules,
-      withOwnKey(rooms.ctx, lookup),
-      undefined,
-      undefined,
-      early,
-    );
+    if (deps.requestStreaming === undefined) {
+      const response = await deps.request(server, 'PUT', path, signed);
+      ({ state, chain } = answerLists(response));
+      answered = performance.now();
+      const lookup = await deps.keys([...state, ...chain]);
+      keysFetched = performance.now();
+      cpuBefore = process.cpuUsage();
+      threadCpuBefore = process.threadCpuUsage();
+      verified = await verifyRoomStateParallel(
+        state,
+        chain,
+        rules,
+        withOwnKey(rooms.ctx, lookup),
+        undefined,
+        undefined,
+        early,
+      );
+    } else {
+      // Checked while it arrives: the PDUs go to the check (and the workers) as their keys are
+      // known, so the resident server's answer and the transfer overlap the verification.
+      const feed = new PduFeed();
+      let lookup: KeyLookup | undefined;
+      const answer = readAnswer(deps, deps.requestStreaming, server, path, signed, feed, (l) => {
+        lookup = l;
+      });
+      answer.catch(() => undefined);
+      verifying = verifyStreamedRoomState(
+        feed,
+        rules,
+        withOwnKey(rooms.ctx, (entity, keyId, ts) => lookup?.(entity, keyId, ts)),
+        undefined,
+        undefined,
+        early,
+      );
+      verifying.catch(() => undefined);
+      ({ state, chain } = answerLists(await answer));
+      answered = performance.now();
+      keysFetched = answered;
+      verified = await verifying;
+    }
     // The process's CPU time, worker threads included (nothing else runs much during a join).
     verifyCpu = process.cpuUsage(cpuBefore);
     verifyThreadCpu = process.threadCpuUsage(threadCpuBefore);
@@ -169,6 +202,8 @@ async function joinThrough(
     deps.deliveredByResident?.(eventId);
     await storeRemoteRoom(rooms, roomId, roomVersion, verified, join, early);
   } catch (error) {
+    // A check still running (the answer failed or was malformed) writes no more rows first.
+    await verifying?.catch(() => undefined);
     await early.discard().catch((cleanup: unknown) => {
       rooms.ctx.log.warn('early outliers not removed', {
         room_id: roomId,
@@ -187,6 +222,8 @@ async function joinThrough(
     rejected: verified.rejected,
     // Rows written while the answer was checked (their time counts in verify_ms).
     stored_early: early.inserted.size,
+    // Read as it arrived: send_join_ms is until its last byte, the check ran meanwhile.
+    streamed: deps.requestStreaming !== undefined,
     send_join_ms: Math.round(answered - started),
     keys_ms: Math.round(keysFetched - answered),
     verify_ms: Math.round(checked - keysFetched),
@@ -195,4 +232,64 @@ async function joinThrough(
     verify_thread_cpu_ms: Math.round((verifyThreadCpu.user + verifyThreadCpu.system) / 1000),
     store_ms: Math.round(stored - checked),
   });
+}
+
+/** The `state` and `auth_chain` arrays of a send_join answer (502 when either is missing). */
+function answerLists(response: Record<string, unknown>): { state: unknown[]; chain: unknown[] } {
+  const state = response['state'];
+  const chain = response['auth_chain'];
+  if (!Array.isArray(state) || !Array.isArray(chain)) {
+    throw new MatrixError(502, 'M_UNKNOWN', 'Malformed send_join response');
+  }
+  return { state, chain };
+}
+
+/**
+ * Sends the join and reads the answer as it arrives (send-join-body.ts): each PDU goes into
+ * `feed`, and is released to the check once the keys of the PDUs read so far are fetched (one
+ * key request at a time, covering every PDU read while the one before ran). Resolves to the
+ * whole answer; a failed or malformed body fails `feed` with the same error.
+ */
+async function readAnswer(
+  deps: FederationDeps,
+  requestStreaming: StreamingFederationRequest,
+  server: string,
+  path: string,
+  signed: Readonly<Record<string, unknown>>,
+  feed: PduFeed,
+  onLookup: (lookup: KeyLookup) => void,
+): Promise<Record<string, unknown>> {
+  let asked = 0;
+  let running: Promise<void> | undefined;
+  const fetchKeys = (): Promise<void> => {
+    running ??= (async () => {
+      while (asked < feed.pdus.length) {
+        const upto = feed.pdus.length;
+        onLookup(await deps.keys(feed.pdus.slice(asked, upto)));
+        asked = upto;
+        feed.release(upto);
+      }
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  try {
+    const answer = await requestStreaming(server, 'PUT', path, signed, async (chunks) => {
+      const reader = new SendJoinBodyReader((pdu, list) => feed.add(pdu, list));
+      for await (const chunk of chunks) {
+        reader.push(chunk);
+        // Not awaited: the body keeps being read while keys are fetched.
+        fetchKeys().catch(() => undefined);
+      }
+      const whole = reader.end();
+      while (asked < feed.pdus.length) await fetchKeys();
+      return whole;
+    });
+    feed.end();
+    return answer;
+  } catch (error) {
+    feed.fail(error);
+    throw error;
+  }
 }
