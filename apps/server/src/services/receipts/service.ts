@@ -125,8 +125,12 @@ export class ReceiptService {
         ts: this.#ctx.now(),
         position,
       });
-      // A main-timeline read receipt moves what is unread (services/push READ_UP_TO).
-      if (thread === '' || thread === 'main') await this.#readMoved(tx, userId, roomId, position);
+      // A main-timeline read receipt moves what is unread (services/push READ_UP_TO); only local
+      // users have unread counts.
+      const local = userId.endsWith(`:${this.#ctx.config.serverName}`);
+      if (local && (thread === '' || thread === 'main')) {
+        await this.#readMoved(tx, userId, roomId, position);
+      }
       // Only the syncs that show it are woken: a receipt goes to the room's joined members (a
       // private one to its user alone), who also see it change their unread counts.
       const audience =
