@@ -184,6 +184,47 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     expect(seen).toEqual(['committed', 'autocommit']);
   });
 
+  it('takes back a failed savepoint: its writes and its after-commit callbacks, not the rest', async () => {
+    const seen: string[] = [];
+    const failure = new Error('this part fails');
+    const profile = (id: string) =>
+      db.queryOne('SELECT displayname FROM profiles WHERE user_id = $1', [id]);
+    await db.transaction(async (tx) => {
+      await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+        '@before-savepoint:storage.test',
+        'kept',
+      ]);
+      tx.afterCommit(() => seen.push('before'));
+      await expect(
+        tx.savepoint(async () => {
+          await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+            '@in-savepoint:storage.test',
+            'gone',
+          ]);
+          tx.afterCommit(() => seen.push('rolled back'));
+          // A nested savepoint that succeeded goes with the one around it.
+          await tx.savepoint(async () => {
+            tx.afterCommit(() => seen.push('nested'));
+          });
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      const kept = await tx.savepoint(async () => {
+        tx.afterCommit(() => seen.push('after'));
+        await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+          '@after-savepoint:storage.test',
+          'kept too',
+        ]);
+        return 'released';
+      });
+      expect(kept).toBe('released');
+    });
+    expect(seen).toEqual(['before', 'after']);
+    expect(await profile('@before-savepoint:storage.test')).toEqual({ displayname: 'kept' });
+    expect(await profile('@in-savepoint:storage.test')).toBeUndefined();
+    expect(await profile('@after-savepoint:storage.test')).toEqual({ displayname: 'kept too' });
+  });
+
   it('keeps a transaction committed when an after-commit callback throws', async () => {
     const userId = '@hook-throws:storage.test';
     const errors: unknown[] = [];

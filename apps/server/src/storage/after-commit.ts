@@ -28,6 +28,41 @@ export class AfterCommitHooks {
   drop(): void {
     this.#callbacks = [];
   }
+
+  /** How many callbacks are registered: where a savepoint starts. */
+  mark(): number {
+    return this.#callbacks.length;
+  }
+
+  /** Forgets the callbacks registered since `mark` (their savepoint rolled back). */
+  dropSince(mark: number): void {
+    this.#callbacks.length = Math.min(mark, this.#callbacks.length);
+  }
+}
+
+/**
+ * Runs `work` inside a SAVEPOINT of the open transaction (SQL standard; the same statements on
+ * SQLite and PostgreSQL): when it throws, its writes are rolled back, the after-commit callbacks
+ * it registered are forgotten with them (a rolled-back write must announce nothing), and the
+ * error is rethrown with the transaction still usable.
+ */
+export async function inSavepoint<T>(
+  execute: (sql: string) => Promise<unknown>,
+  hooks: AfterCommitHooks,
+  work: () => Promise<T>,
+): Promise<T> {
+  await execute('SAVEPOINT weft_savepoint');
+  const mark = hooks.mark();
+  try {
+    const result = await work();
+    await execute('RELEASE SAVEPOINT weft_savepoint');
+    return result;
+  } catch (error) {
+    hooks.dropSince(mark);
+    await execute('ROLLBACK TO SAVEPOINT weft_savepoint');
+    await execute('RELEASE SAVEPOINT weft_savepoint');
+    throw error;
+  }
 }
 
 /**

@@ -34,6 +34,16 @@ export interface SqlExecutor {
   afterCommit(callback: () => void): void;
 }
 
+/** The executor of an open transaction. */
+export interface TransactionExecutor extends SqlExecutor {
+  /**
+   * Runs `work` (statements through this same executor) inside a SAVEPOINT: if it throws, its
+   * writes and the `afterCommit` callbacks it registered are undone, the error is rethrown and
+   * the transaction goes on. Savepoints nest.
+   */
+  savepoint<T>(work: () => Promise<T>): Promise<T>;
+}
+
 export type Dialect = 'sqlite' | 'postgres';
 
 /** A database connection (SQLite) or pool (PostgreSQL). */
@@ -44,7 +54,7 @@ export interface Database extends SqlExecutor {
    * client only after this returns), rolled back when it throws. Transactions never interleave
    * with each other or with writes outside them.
    */
-  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: TransactionExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   executeScript(sql: string): Promise<void>;
   close(): Promise<void>;

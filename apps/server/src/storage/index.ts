@@ -31,6 +31,13 @@ export async function openDatabase(config: DatabaseConfig, dataDir: string): Pro
   return db;
 }
 
-export type { Database, Dialect, SqlExecutor, SqlRow, SqlValue } from './database.ts';
+export type {
+  Database,
+  Dialect,
+  SqlExecutor,
+  SqlRow,
+  SqlValue,
+  TransactionExecutor,
+} from './database.ts';
 export { StorageError } from './database.ts';
 export type { Migration } from './migrate.ts';

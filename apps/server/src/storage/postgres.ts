@@ -4,13 +4,14 @@
  * BIGINT columns come back as JS numbers (Weft's integers all fit in 2^53).
  */
 import pg from 'pg';
-import { AfterCommitHooks, reportAfterCommitError } from './after-commit.ts';
+import { AfterCommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
   type SqlExecutor,
   type SqlRow,
   type SqlValue,
   StorageError,
+  type TransactionExecutor,
 } from './database.ts';
 import { Mutex } from './mutex.ts';
 
@@ -36,6 +37,15 @@ function translateError(error: unknown): unknown {
     return new StorageError('unique-violation', (error as Error).message, { cause: error });
   }
   return error;
+}
+
+/** A transaction's executor: `executorFor` plus savepoints. */
+function transactionExecutorFor(client: Queryable, hooks: AfterCommitHooks): TransactionExecutor {
+  const executor = executorFor(client, hooks);
+  return {
+    ...executor,
+    savepoint: (work) => inSavepoint((sql) => executor.execute(sql), hooks, work),
+  };
 }
 
 /**
@@ -86,7 +96,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
         const hooks = new AfterCommitHooks();
         try {
           await client.query('BEGIN');
-          const result = await work(executorFor(client, hooks));
+          const result = await work(transactionExecutorFor(client, hooks));
           await client.query('COMMIT');
           hooks.run(reportAfterCommitError);
           return result;

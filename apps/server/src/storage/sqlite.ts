@@ -11,13 +11,13 @@
  * `/sync` and other readers neither queue behind a writer's transaction nor make it wait.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { AfterCommitHooks, reportAfterCommitError } from './after-commit.ts';
+import { AfterCommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
-  type SqlExecutor,
   type SqlRow,
   type SqlValue,
   StorageError,
+  type TransactionExecutor,
 } from './database.ts';
 import { Mutex } from './mutex.ts';
 
@@ -52,7 +52,7 @@ function translateError(error: unknown): unknown {
  */
 export const STATEMENT_CACHE_SIZE = 500;
 
-export class SqliteExecutor implements SqlExecutor {
+export class SqliteExecutor implements TransactionExecutor {
   readonly #db: DatabaseSync;
   /** Least recently used first (a hit moves its entry to the end). */
   readonly #statements = new Map<string, StatementSync>();
@@ -66,6 +66,10 @@ export class SqliteExecutor implements SqlExecutor {
   afterCommit(callback: () => void): void {
     if (this.#db.isTransaction) this.hooks.add(callback);
     else callback();
+  }
+
+  savepoint<T>(work: () => Promise<T>): Promise<T> {
+    return inSavepoint((sql) => this.execute(sql), this.hooks, work);
   }
 
   prepare(sql: string): StatementSync {

@@ -21,7 +21,7 @@
  * path, and a new batch starts after it.
  */
 import { authEventsSelection, type DagEvent, type StateMap, stateKeyOf } from '@weft/dag';
-import type { SqlExecutor } from '../../../storage/index.ts';
+import type { SqlExecutor, TransactionExecutor } from '../../../storage/index.ts';
 import { rulesOf } from '../../rooms/service.ts';
 import { serverAllowedInRoom } from '../acl.ts';
 import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
@@ -139,18 +139,14 @@ export class EventHandler {
    * SAVEPOINT; `undefined` (nothing written) when the PDU needs events fetched first.
    */
   async #inSavepoint(
-    tx: SqlExecutor,
+    tx: TransactionExecutor,
     origin: string,
     checked: CheckedPdu,
   ): Promise<PduOutcome | undefined> {
-    await tx.execute('SAVEPOINT weft_pdu');
     try {
-      const outcome = await this.#checkAndStoreInBatch(tx, origin, checked);
-      await tx.execute('RELEASE SAVEPOINT weft_pdu');
-      return outcome;
+      // A PDU that fails takes back its writes and what they would have announced after commit.
+      return await tx.savepoint(() => this.#checkAndStoreInBatch(tx, origin, checked));
     } catch (failure) {
-      await tx.execute('ROLLBACK TO SAVEPOINT weft_pdu');
-      await tx.execute('RELEASE SAVEPOINT weft_pdu');
       return this.#failed(tx, origin, checked.roomId, checked, failure);
     }
   }
