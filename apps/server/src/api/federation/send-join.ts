@@ -16,8 +16,8 @@ export function registerSendJoin(app: FederationApp, services: Services): void {
         params.eventId,
         body,
       );
-      // Already JSON text (the stored PDUs spliced in as they are, see join-answer.ts).
-      return new Response(answer.json, {
+      // JSON bytes written as the stored PDU texts are read (see join-answer.ts).
+      return new Response(answer.body, {
         status: 200,
         headers: { 'Content-Type': 'application/json' },
       });

@@ -47,7 +47,8 @@ export async function acceptMembership(
     readonly forward?: AcceptedForwarder | undefined;
     /**
      * Builds a join's answer (required for a join; same transaction, same state): `send_join`
-     * answers with stored PDU texts (join-answer.ts).
+     * fixes the state IDs here and streams their stored PDU texts after the commit
+     * (join-answer.ts).
      */
     readonly answerJoin?: (
       tx: SqlExecutor,

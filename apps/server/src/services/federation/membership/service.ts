@@ -12,7 +12,7 @@ import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
 import { acceptMembership } from './accept-membership.ts';
 import { type MembershipTemplate, membershipTemplate } from './event-template.ts';
-import { type JoinAnswerText, joinAnswerText } from './join-answer.ts';
+import { type JoinAnswerBody, type JoinAnswerPlan, joinAnswerBody } from './join-answer.ts';
 import { receiveInvite, remoteInviteState } from './receive-invite.ts';
 import { inviteRemoteUser } from './remote-invite.ts';
 import { joinRemoteRoom } from './remote-join.ts';
@@ -112,17 +112,20 @@ export class FederationMembershipService {
     roomId: string,
     eventId: string,
     event: unknown,
-  ): Promise<JoinAnswerText> {
+  ): Promise<JoinAnswerBody> {
     const serverName = this.#rooms.ctx.config.serverName;
-    return (await acceptMembership(this.#rooms, this.deps.keys, {
+    // The transaction fixes the state before the join; its texts are read after the commit,
+    // as the body is sent (join-answer.ts).
+    const plan = (await acceptMembership(this.#rooms, this.deps.keys, {
       origin,
       roomId,
       eventId,
       membership: 'join',
       event,
       forward: this.deps.forwardAccepted,
-      answerJoin: (tx, pdu, stateIds) => joinAnswerText(tx, serverName, pdu, stateIds),
-    })) as JoinAnswerText;
+      answerJoin: async (_tx, pdu, stateIds) => ({ origin: serverName, event: pdu, stateIds }),
+    })) as JoinAnswerPlan;
+    return { body: joinAnswerBody(this.#rooms.ctx.db, plan) };
   }
 
   /** `PUT /v2/send_leave/{roomId}/{eventId}`. */
