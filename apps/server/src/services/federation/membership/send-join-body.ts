@@ -79,25 +79,65 @@ export class SendJoinBodyReader {
   /** Reads the next bytes of the body. */
   push(bytes: Uint8Array): void {
     let start = this.#capturing === undefined ? -1 : 0;
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[i] as number;
+    let i = 0;
+    while (i < bytes.length) {
       if (this.#capturing !== undefined) {
-        const ends = this.#scan(byte);
-        if (ends === 'continue') continue;
-        // 'after': the value ended with this byte; 'before': this byte follows the value.
-        const stop = ends === 'after' ? i + 1 : i;
-        this.#pieces.push(bytes.subarray(start, stop));
+        const end = this.#scanTo(bytes, i);
+        if (end < 0) break;
+        this.#pieces.push(bytes.subarray(start, end));
         start = -1;
         this.#finishCapture();
-        if (ends === 'after') continue;
+        // The byte at `end` (if any) follows the value: read as structure.
+        i = end;
+        continue;
       }
-      if (isWhitespace(byte)) continue;
-      start = this.#structural(byte, i, start);
+      const byte = bytes[i] as number;
+      if (!isWhitespace(byte)) start = this.#structural(byte, i, start);
+      i++;
     }
     if (this.#capturing !== undefined && start >= 0) {
       // Copied: the caller may reuse its buffer for the next bytes.
       this.#pieces.push(bytes.slice(start));
     }
+  }
+
+  /**
+   * Scans the value being cut out from `bytes[from]`: returns the index just past its end (its
+   * closing quote or bracket, or the delimiter after a bare scalar), or -1 when it goes on past
+   * these bytes. One loop on local variables: this runs over every byte of a 17 MB answer.
+   */
+  #scanTo(bytes: Uint8Array, from: number): number {
+    let depth = this.#depth;
+    let inString = this.#inString;
+    let escaped = this.#escaped;
+    for (let k = from; k < bytes.length; k++) {
+      const b = bytes[k] as number;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === BACKSLASH) escaped = true;
+        else if (b === QUOTE) {
+          inString = false;
+          if (depth === 0) return k + 1;
+        }
+        continue;
+      }
+      if (b === QUOTE) {
+        // A string after a bare scalar's characters (`12"x"`) is left to parseJson.
+        inString = true;
+      } else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
+        depth++;
+      } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
+        if (depth === 0) return k;
+        depth--;
+        if (depth === 0) return k + 1;
+      } else if (depth === 0 && (b === COMMA || b === COLON || isWhitespace(b))) {
+        return k;
+      }
+    }
+    this.#depth = depth;
+    this.#inString = inString;
+    this.#escaped = escaped;
+    return -1;
   }
 
   /** The body is complete: returns the answer, its PDU arrays holding every PDU handed on. */
@@ -170,44 +210,20 @@ export class SendJoinBodyReader {
     this.#depth = 0;
     this.#inString = false;
     this.#escaped = false;
-    // The first byte is scanned like the rest (it may open a string or a container).
+    // The first byte sets where the scan starts (in a string, in a container, in a scalar).
     const ends = this.#scan(byte);
     if (ends !== 'continue') throw new MalformedAnswerError('a value is missing');
     return at;
   }
 
   /**
-   * One byte of the value being cut out: 'continue' inside it, 'after' when this byte closes it
-   * (the closing quote or bracket), 'before' when this byte is the first one after it (a bare
-   * scalar ends at whitespace or a delimiter).
+   * The first byte of a value: 'continue' when the value goes on (it opens a string or a
+   * container, or starts a bare scalar), otherwise the value is missing.
    */
-  #scan(byte: number): 'continue' | 'after' | 'before' {
-    if (this.#inString) {
-      if (this.#escaped) this.#escaped = false;
-      else if (byte === BACKSLASH) this.#escaped = true;
-      else if (byte === QUOTE) {
-        this.#inString = false;
-        if (this.#depth === 0) return 'after';
-      }
-      return 'continue';
-    }
-    if (byte === QUOTE) {
-      // A string starting after a bare scalar's characters (`12"x"`) is left to parseJson.
-      this.#inString = true;
-      return 'continue';
-    }
-    if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) {
-      this.#depth++;
-      return 'continue';
-    }
-    if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT) {
-      if (this.#depth === 0) return 'before';
-      this.#depth--;
-      return this.#depth === 0 ? 'after' : 'continue';
-    }
-    if (this.#depth === 0 && (byte === COMMA || isWhitespace(byte) || byte === COLON)) {
-      return 'before';
-    }
+  #scan(byte: number): 'continue' | 'missing' {
+    if (byte === QUOTE) this.#inString = true;
+    else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) this.#depth = 1;
+    else if (byte === COLON || isWhitespace(byte)) return 'missing';
     return 'continue';
   }
 
