@@ -148,7 +148,8 @@ function cpuSeconds(pid: number | undefined): { user: number; system: number } {
   return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
-function rssMb(pid: number | undefined): number {
+/** VmRSS of a process (kB in /proc), in MiB. */
+function rssMiB(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
@@ -312,7 +313,7 @@ export async function runSyncLoadBench(): Promise<void> {
 
     // 3. Memory.
     console.log(
-      `server RSS: ${rssMb(child.pid).toFixed(0)} MB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
+      `server RSS: ${rssMiB(child.pid).toFixed(0)} MiB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
     );
   } finally {
     child.kill('SIGTERM');
