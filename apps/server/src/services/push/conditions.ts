@@ -38,10 +38,27 @@ export function keyPath(key: string): string[] {
   return parts;
 }
 
+/**
+ * Parsed keys: every event is matched against the same few keys for every recipient. Bounded:
+ * when full it starts over (keys are cheap to parse again).
+ */
+const paths = new Map<string, readonly string[]>();
+const MAX_PATHS = 10_000;
+
+function cachedKeyPath(key: string): readonly string[] {
+  let path = paths.get(key);
+  if (path === undefined) {
+    if (paths.size >= MAX_PATHS) paths.clear();
+    path = keyPath(key);
+    paths.set(key, path);
+  }
+  return path;
+}
+
 /** The value at a dotted key of the event, or `undefined` when any step is absent. */
 export function valueAt(event: Readonly<Record<string, unknown>>, key: string): unknown {
   let value: unknown = event;
-  for (const part of keyPath(key)) {
+  for (const part of cachedKeyPath(key)) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
     if (!Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
@@ -130,12 +147,25 @@ function isScalar(value: unknown): value is string | number | boolean | null {
   );
 }
 
-/** Whether one condition holds for `event`. */
-export async function conditionMatches(
+/**
+ * Whether a condition's answer depends on the recipient beyond the condition itself. Every
+ * other kind reads only the event and room facts that are the same for all of the event's
+ * recipients (a condition naming a user, such as `.m.rule.invite_for_me`'s `state_key`, is
+ * that user's own object), so its answer can be shared between them.
+ */
+export function dependsOnRecipient(condition: Readonly<Record<string, unknown>>): boolean {
+  return condition['kind'] === 'contains_display_name';
+}
+
+/**
+ * Whether one condition holds for `event`; synchronous unless it needs a room fact from the
+ * context (a promise per condition and rule was most of the evaluation's cost).
+ */
+export function conditionMatches(
   condition: Readonly<Record<string, unknown>>,
   event: Readonly<Record<string, unknown>>,
   context: ConditionContext,
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   const key = condition['key'];
   switch (condition['kind']) {
     case 'event_match': {
@@ -156,12 +186,14 @@ export async function conditionMatches(
     case 'contains_display_name': {
       const body = valueAt(event, 'content.body');
       if (typeof body !== 'string') return false;
-      const name = await context.displayName();
-      return name !== undefined && name !== '' && containsWord(body, name);
+      return context
+        .displayName()
+        .then((name) => name !== undefined && name !== '' && containsWord(body, name));
     }
     case 'room_member_count': {
       const is = condition['is'];
-      return typeof is === 'string' && memberCountMatches(is, await context.memberCount());
+      if (typeof is !== 'string') return false;
+      return context.memberCount().then((count) => memberCountMatches(is, count));
     }
     case 'sender_notification_permission':
       return typeof key === 'string' && context.senderMayNotify(key);

@@ -7,7 +7,13 @@
 import type { PushRule } from '../push-rules/defaults.ts';
 import { PUSH_RULE_KINDS } from '../push-rules/defaults.ts';
 import type { PushRuleset } from '../push-rules/service.ts';
-import { type ConditionContext, conditionMatches, globMatches, valueAt } from './conditions.ts';
+import {
+  type ConditionContext,
+  conditionMatches,
+  dependsOnRecipient,
+  globMatches,
+  valueAt,
+} from './conditions.ts';
 
 /**
  * The legacy body-matching mention rules. Spec v1.7 "User and room mentions" (MSC3952): when an
@@ -32,12 +38,20 @@ export interface PushDecision {
 
 const NOTHING: PushDecision = { actions: [], notify: false, highlight: false, ruleId: undefined };
 
-async function ruleMatches(
+/**
+ * Condition results shared by the recipients of one event (`dependsOnRecipient` says which may
+ * be shared), keyed by the condition object: the server-default rules that name no user are one
+ * object for every user's ruleset, so one event's recipients evaluate each of them once.
+ */
+export type SharedConditionResults = Map<object, boolean>;
+
+function ruleMatches(
   kind: (typeof PUSH_RULE_KINDS)[number],
   rule: PushRule,
   event: Readonly<Record<string, unknown>>,
   context: ConditionContext,
-): Promise<boolean> {
+  shared: SharedConditionResults,
+): boolean | Promise<boolean> {
   switch (kind) {
     case 'content': {
       // Content rules match their `pattern` against the body, word-bounded like event_match.
@@ -53,18 +67,47 @@ async function ruleMatches(
     case 'sender':
       return event['sender'] === rule.rule_id;
     default:
-      for (const condition of rule.conditions ?? []) {
-        if (!(await conditionMatches(condition, event, context))) return false;
-      }
-      return true;
+      return conditionsMatch(rule.conditions ?? [], 0, event, context, shared);
   }
 }
 
-/** Evaluates `ruleset` for `event` (a PDU or client event: type, content, sender, …). */
+/** Whether `conditions[from…]` all hold; synchronous until a condition needs a room fact. */
+function conditionsMatch(
+  conditions: readonly Readonly<Record<string, unknown>>[],
+  from: number,
+  event: Readonly<Record<string, unknown>>,
+  context: ConditionContext,
+  shared: SharedConditionResults,
+): boolean | Promise<boolean> {
+  for (let i = from; i < conditions.length; i++) {
+    const condition = conditions[i] as Readonly<Record<string, unknown>>;
+    const known = shared.get(condition);
+    if (known === false) return false;
+    if (known === true) continue;
+    const matched = conditionMatches(condition, event, context);
+    const share = !dependsOnRecipient(condition);
+    if (typeof matched === 'boolean') {
+      if (share) shared.set(condition, matched);
+      if (!matched) return false;
+      continue;
+    }
+    return matched.then((result) => {
+      if (share) shared.set(condition, result);
+      return result && conditionsMatch(conditions, i + 1, event, context, shared);
+    });
+  }
+  return true;
+}
+
+/**
+ * Evaluates `ruleset` for `event` (a PDU or client event: type, content, sender, …). `shared`
+ * carries condition results between the recipients of the same event (a new map per event).
+ */
 export async function evaluatePushRules(
   ruleset: PushRuleset,
   event: Readonly<Record<string, unknown>>,
   context: ConditionContext,
+  shared: SharedConditionResults = new Map(),
 ): Promise<PushDecision> {
   const content = event['content'];
   const hasMentions =
@@ -73,8 +116,9 @@ export async function evaluatePushRules(
     for (const rule of ruleset[kind]) {
       if (!rule.enabled) continue;
       if (hasMentions && LEGACY_MENTION_RULES.has(rule.rule_id)) continue;
-      if (!(await ruleMatches(kind, rule, event, context))) continue;
-      return decisionOf(rule);
+      let matched = ruleMatches(kind, rule, event, context, shared);
+      if (typeof matched !== 'boolean') matched = await matched;
+      if (matched) return decisionOf(rule);
     }
   }
   return NOTHING;

@@ -15,7 +15,7 @@ import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
-import { evaluatePushRules } from './evaluate.ts';
+import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
 import {
   countsAsOf,
   deletePushActions,
@@ -204,6 +204,8 @@ export class PushService {
     const pdu = { ...event.pdu, room_id: event.roomId };
     const room = roomFacts(tx, this.#rooms, event, joinedCount);
     const rows: PushActionRow[] = [];
+    // Conditions that read only the event and the room are evaluated once for all recipients.
+    const shared: SharedConditionResults = new Map();
     for (const userId of recipients) {
       const ruleset = await this.#rules.ruleset(userId, tx);
       const context: ConditionContext = {
@@ -211,7 +213,7 @@ export class PushService {
         memberCount: room.memberCount,
         senderMayNotify: room.senderMayNotify,
       };
-      const decision = await evaluatePushRules(ruleset, pdu, context);
+      const decision = await evaluatePushRules(ruleset, pdu, context, shared);
       if (!decision.notify && !decision.highlight) continue;
       rows.push({
         user_id: userId,

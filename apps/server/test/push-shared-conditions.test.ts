@@ -1,0 +1,98 @@
+/**
+ * One event's recipients share the results of conditions that read only the event and the room
+ * (services/push/evaluate.ts), evaluated over the spec's default rules (client-server-api
+ * "Predefined Rules"): what depends on the recipient — their display name, their user ID in a
+ * rule of their own — must still decide per recipient, exactly as with a fresh map each.
+ */
+import { describe, expect, it } from 'vitest';
+
+import type { ConditionContext } from '../src/services/push/conditions.ts';
+import {
+  evaluatePushRules,
+  type PushDecision,
+  type SharedConditionResults,
+} from '../src/services/push/evaluate.ts';
+import { defaultPushRules } from '../src/services/push-rules/defaults.ts';
+
+const USERS = ['@alice:hs.test', '@bob:hs.test', '@carol:hs.test'];
+const NAMES: Record<string, string> = {
+  '@alice:hs.test': 'Alice',
+  '@bob:hs.test': 'Bobby',
+  '@carol:hs.test': 'Carol',
+};
+
+function contextFor(userId: string, members: number): ConditionContext {
+  return {
+    displayName: async () => NAMES[userId],
+    memberCount: async () => members,
+    senderMayNotify: async () => true,
+  };
+}
+
+/** Every user's decision, evaluated in turn with one shared map, and each with its own map. */
+async function decide(event: Record<string, unknown>, members: number) {
+  const shared: SharedConditionResults = new Map();
+  const together: Record<string, PushDecision> = {};
+  const alone: Record<string, PushDecision> = {};
+  for (const userId of USERS) {
+    const ruleset = defaultPushRules(userId);
+    together[userId] = await evaluatePushRules(ruleset, event, contextFor(userId, members), shared);
+    alone[userId] = await evaluatePushRules(ruleset, event, contextFor(userId, members));
+  }
+  return { together, alone, shared };
+}
+
+const base = { room_id: '!room:hs.test', sender: '@dave:hs.test', type: 'm.room.message' };
+
+describe('condition results shared between one event’s recipients', () => {
+  it('a display name in the body highlights only the user it names', async () => {
+    const { together, alone, shared } = await decide(
+      { ...base, content: { msgtype: 'm.text', body: 'hello Bobby, how are you' } },
+      5,
+    );
+    expect(together).toEqual(alone);
+    expect(together['@bob:hs.test']?.ruleId).toBe('.m.rule.contains_display_name');
+    expect(together['@bob:hs.test']?.highlight).toBe(true);
+    expect(together['@alice:hs.test']?.highlight).toBe(false);
+    expect(together['@alice:hs.test']?.notify).toBe(true);
+    // The room-wide conditions were kept, the display-name one never.
+    expect(shared.size).toBeGreaterThan(0);
+    for (const condition of shared.keys()) {
+      expect((condition as Record<string, unknown>)['kind']).not.toBe('contains_display_name');
+    }
+  });
+
+  it('an invite notifies only its target (.m.rule.invite_for_me names each user)', async () => {
+    const { together, alone } = await decide(
+      {
+        ...base,
+        type: 'm.room.member',
+        state_key: '@carol:hs.test',
+        content: { membership: 'invite' },
+      },
+      5,
+    );
+    expect(together).toEqual(alone);
+    expect(together['@carol:hs.test']?.ruleId).toBe('.m.rule.invite_for_me');
+    expect(together['@alice:hs.test']?.ruleId).not.toBe('.m.rule.invite_for_me');
+  });
+
+  it('a user mention in m.mentions highlights only the mentioned user', async () => {
+    const { together, alone } = await decide(
+      {
+        ...base,
+        content: {
+          msgtype: 'm.text',
+          body: 'for you',
+          'm.mentions': { user_ids: ['@alice:hs.test'] },
+        },
+      },
+      2,
+    );
+    expect(together).toEqual(alone);
+    expect(together['@alice:hs.test']?.ruleId).toBe('.m.rule.is_user_mention');
+    expect(together['@bob:hs.test']?.highlight).toBe(false);
+    // Two members: the one-to-one rule (room_member_count == 2) decides for the others.
+    expect(together['@bob:hs.test']?.ruleId).toBe('.m.rule.room_one_to_one');
+  });
+});
