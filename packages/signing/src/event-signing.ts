@@ -101,6 +101,46 @@ export function signEvent(
   return { ...hashed, signatures: signedRedacted.signatures };
 }
 
+/** The outcome of {@link signEventWithId}. */
+export interface SignedEventWithId {
+  /** The event with `hashes` and `signatures`, as {@link signEvent} returns it. */
+  readonly event: Record<string, unknown>;
+  /** Its event ID, as `computeEventId` gives it for the signed event. */
+  readonly eventId: string;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * {@link signEvent} that also returns the event ID, from the same encoding: the signature covers
+ * the redacted, hashed event without `signatures` and `unsigned` ("Signing JSON" on the redacted
+ * event), and the reference hash covers the redacted signed event without `signatures` and
+ * `unsigned` ("Calculating the reference hash for an event") — the same text, since the
+ * signature goes only into `signatures`. Saves a sender the second redaction and canonical
+ * encoding `computeEventId` would cost.
+ */
+export function signEventWithId(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+  serverName: string,
+  signingKey: SigningKey,
+): SignedEventWithId {
+  checkJsonObject(event, 'event');
+  if (typeof serverName !== 'string') throw new TypeError('serverName must be a string');
+  const rules = redactionRulesFor(roomVersion);
+  const hashed = { ...event, hashes: { sha256: encodeBase64(contentHashBytes(event)) } };
+  const { signedText } = encodeEventTexts(hashed, rules);
+  const signature = encodeBase64(signingKey.sign(utf8.encode(signedText)));
+  const signatures: Record<string, Record<string, string>> = {};
+  const existing = rules.topLevelKeys.includes('signatures') ? readSignatures(hashed) : {};
+  for (const name of Object.keys(existing)) signatures[name] = { ...existing[name] };
+  signatures[serverName] = { ...existing[serverName], [signingKey.keyId]: signature };
+  return {
+    event: { ...hashed, signatures },
+    eventId: `$${encodeBase64Url(backend().sha256Utf8(signedText))}`,
+  };
+}
+
 /** The server name of a user ID `@localpart:server`, or undefined when `sender` is not one. */
 function serverOf(sender: unknown): string | undefined {
   if (typeof sender !== 'string' || !sender.startsWith('@')) return undefined;

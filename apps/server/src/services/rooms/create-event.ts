@@ -2,8 +2,8 @@
  * Building a local PDU (spec server-server-api "PDUs" and rooms/v10–v12 "Event format"):
  * `prev_events` = the room's forward extremities, `auth_events` = @weft/dag's
  * `authEventsSelection` over the current state, `depth` = one more than the deepest prev event,
- * then @weft/signing's `signEvent` (content hash + signature) and `computeEventId` (reference
- * hash). The event is authorized before anything is stored.
+ * then @weft/signing's `signEventWithId` (content hash + signature, and the reference hash as
+ * the event ID, from one encoding). The event is authorized before anything is stored.
  */
 import {
   authEventsSelection,
@@ -13,7 +13,7 @@ import {
   type RoomVersionRules,
   stateKeyOf,
 } from '@weft/dag';
-import { computeEventId, signEvent } from '@weft/signing';
+import { signEventWithId } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
@@ -136,8 +136,13 @@ function signChecked(
   rules: RoomVersionRules,
   pdu: Record<string, unknown>,
 ): { signed: Record<string, unknown>; eventId: string; dag: DagEvent } {
-  const signed = signEvent(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
-  const eventId = computeEventId(signed, rules.id);
+  // One redaction and encoding for the signature and the event ID (the same text).
+  const { event: signed, eventId } = signEventWithId(
+    pdu,
+    rules.id,
+    ctx.config.serverName,
+    ctx.signingKey,
+  );
   try {
     checkPduFormat(signed, rules, { eventId });
   } catch (error) {
