@@ -2,7 +2,8 @@
  * Federation throughput (issue 6 target: ≥ 500 events/s): two `weft-server` PROCESSES on
  * loopback with real TLS (certificates from test/federation-harness.ts's throwaway CA), a room
  * on A joined from B; N messages sent on A by 20 concurrent client requests; the clock runs from
- * the first send until all N are readable from B's client API (`/messages`).
+ * the first send until all N have arrived in a long-polling `/sync` of B's user (the issue's
+ * "from send on A to visible in sync on B"), and B's `/messages` is checked to hold them all.
  *
  * Run: `node --conditions=weft-source bench/federation-throughput.ts [N]` from apps/server.
  */
@@ -12,7 +13,7 @@ import { createTestCa, federationConfigYaml, issueCert } from '../test/federatio
 import { TestClient } from '../test/harness.ts';
 import { freePort, spawnServer } from '../test/spawn.ts';
 
-const N = Number(process.argv[2] ?? 1000);
+const N = Number(process.argv[2] ?? 2000);
 
 /** CPU time (user + system) a process has used so far, from /proc (ms). */
 function processCpuMs(pid: number): number {
@@ -62,16 +63,60 @@ try {
     },
   );
   if (joined.status !== 200) throw new Error(`join failed: ${JSON.stringify(joined.body)}`);
+  // /messages answers at most 1,000 events a page (its cap), so count page by page.
   const countOnB = async (client = clientB, prefix = 'message'): Promise<number> => {
-    const response = await client.request<{
-      chunk: Array<{ type: string; content: { body?: string } }>;
-    }>('GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&limit=${N + 50}`, {
-      token: bob.accessToken,
-    });
-    return response.body.chunk.filter(
-      (event) => event.type === 'm.room.message' && event.content.body?.startsWith(prefix),
-    ).length;
+    let count = 0;
+    let from = '';
+    for (;;) {
+      const response = await client.request<{
+        chunk: Array<{ type: string; content: { body?: string } }>;
+        end?: string;
+      }>('GET', `/_matrix/client/v3/rooms/${room}/messages?dir=b&limit=1000${from}`, {
+        token: bob.accessToken,
+      });
+      count += response.body.chunk.filter(
+        (event) => event.type === 'm.room.message' && event.content.body?.startsWith(prefix),
+      ).length;
+      if (response.body.end === undefined || response.body.chunk.length === 0) return count;
+      from = `&from=${encodeURIComponent(response.body.end)}`;
+    }
   };
+  // Bob long-polls /sync on B, as a client would: the clock stops when the last event arrives
+  // there ("from send on A to visible in sync on B"). The timeline limit is above the whole run,
+  // so no response is `limited` and every event comes through sync itself.
+  const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: N + 50 } } }));
+  let since = String(
+    (
+      await clientB.request('GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter}`, {
+        token: bob.accessToken,
+      })
+    ).body['next_batch'],
+  );
+  let seenInSync = 0;
+  let gaps = 0;
+  const syncedAll = (async () => {
+    while (seenInSync < N) {
+      const response = await clientB.request<{
+        next_batch: string;
+        rooms?: {
+          join?: Record<
+            string,
+            { timeline: { limited?: boolean; events: Array<{ content: { body?: string } }> } }
+          >;
+        };
+      }>('GET', `/_matrix/client/v3/sync?timeout=30000&since=${since}&filter=${filter}`, {
+        token: bob.accessToken,
+      });
+      since = response.body.next_batch;
+      for (const joined of Object.values(response.body.rooms?.join ?? {})) {
+        if (joined.timeline.limited === true) gaps += 1;
+        seenInSync += joined.timeline.events.filter((event) =>
+          event.content.body?.startsWith('message'),
+        ).length;
+      }
+    }
+    return performance.now();
+  })();
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -88,11 +133,14 @@ try {
     }),
   );
   const sent = performance.now();
-  while ((await countOnB()) < N) await new Promise((resolve) => setTimeout(resolve, 100));
-  const done = performance.now();
+  const done = await syncedAll;
+  if (gaps > 0) throw new Error(`${gaps} limited timelines: events skipped by sync`);
+  // The same events, read back from B's history as well.
+  const stored = await countOnB();
+  if (stored !== N) throw new Error(`B's /messages shows ${stored} of ${N} events`);
   const seconds = (done - start) / 1000;
   console.log(
-    `federation throughput: ${N} events A→B in ${seconds.toFixed(2)} s = ${Math.round(N / seconds)} events/s ` +
+    `federation throughput: ${N} events sent on A, seen in /sync on B in ${seconds.toFixed(2)} s = ${Math.round(N / seconds)} events/s ` +
       `(sending on A: ${((sent - start) / 1000).toFixed(2)} s; target ≥ 500 events/s)`,
   );
 

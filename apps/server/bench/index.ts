@@ -6,10 +6,15 @@
  *    user in 1,000 rooms;
  * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms;
  * 3. federation-join.ts — issue 6: joining a room of WEFT_BENCH_JOIN_STATE (30,000) state
- *    events hosted on another server, every signature checked (target < 5 s), by phase.
+ *    events hosted on another server, every signature checked (target < 5 s), by phase;
+ * 4. federation-throughput.ts — issue 6: events/s from sends on A to B's /sync (target ≥ 500),
+ *    and a queued backlog's catch-up (its own processes; WEFT_BENCH_FEDERATION_EVENTS, 2,000).
  * Targets: ≥ 1,000 events/s with p99 < 50 ms; initial sync in 1,000 rooms < 1 s; RSS < 150 MB.
  * The machine is shared (2 cores); figures vary from run to run.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 import { runFederationJoinBench } from './federation-join.ts';
 import { runMemoryBench } from './memory.ts';
 import { runSyncLoadBench } from './sync-load.ts';
@@ -22,3 +27,14 @@ console.log('');
 await runMemoryBench();
 console.log('');
 await runFederationJoinBench();
+console.log('');
+// A script of its own (top-level await over two server processes): run as it is run by hand.
+spawnSync(
+  process.execPath,
+  [
+    '--conditions=weft-source',
+    fileURLToPath(new URL('./federation-throughput.ts', import.meta.url)),
+    process.env['WEFT_BENCH_FEDERATION_EVENTS'] ?? '2000',
+  ],
+  { stdio: 'inherit' },
+);
