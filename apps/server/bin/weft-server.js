@@ -4,8 +4,13 @@
 // time and memory that stripping the TypeScript source at start costs. V8's young generation is
 // capped at 2 MiB per semi-space (SERVER_NODE_FLAGS): the default 16 MiB is garbage-collector
 // head-room that a server holding little live data pays for in resident memory (apps/server
-// README, benchmarks); V8 reads the flag only at start, so the process re-executes itself with it
-// (`process.execve`: same PID, no wrapper process). Without a build — or when
+// README, benchmarks). The old generation's limit is set by V8's memory balancer with a higher
+// `c` (3e-9, default 3e-10): the default controller lets the old generation grow by at least
+// 16 MiB past what survived the last full GC, which left 25–35 MiB of garbage in the memory
+// bench; the balancer sizes that head-room from the allocation and GC rates (memory bench
+// −10 to −20 MiB RSS, sync-load CPU per event unchanged in paired runs; ARCHITECTURE.md,
+// decision record of 07:30). V8 reads these flags only at start, so the process re-executes
+// itself with them (`process.execve`: same PID, no wrapper process). Without a build — or when
 // `src/` has changed since it, so a stale build never runs — it falls back to the source
 // (Node ≥ 22.18 strips types; `--conditions=weft-source` resolves the workspace packages to their
 // source too), also by re-executing itself (a child process with signals passed on where Node
@@ -18,7 +23,11 @@ import { fileURLToPath } from 'node:url';
 const self = fileURLToPath(import.meta.url);
 const root = resolve(dirname(self), '..');
 const built = join(root, 'dist/main.js');
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=2'];
+const SERVER_NODE_FLAGS = [
+  '--max-semi-space-size=2',
+  '--memory-balancer',
+  '--memory-balancer-c-value=3e-9',
+];
 
 /** The newest modification time of any file under `dir`. */
 function newestMtime(dir) {
@@ -39,7 +48,7 @@ const useBuild =
   forced !== '1' &&
   (forced === '0' || statSync(built).mtimeMs >= newestMtime(join(root, 'src')));
 const missingFlags = SERVER_NODE_FLAGS.filter(
-  (flag) => !process.execArgv.some((given) => given.startsWith(flag.split('=')[0])),
+  (flag) => !process.execArgv.some((given) => given.split('=')[0] === flag.split('=')[0]),
 );
 if (useBuild) {
   if (missingFlags.length > 0 && typeof process.execve === 'function') {

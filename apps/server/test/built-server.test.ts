@@ -33,9 +33,10 @@ describe('the built weft-server', () => {
       built: true,
     });
     running = built;
-    // The bin replaced itself with `node --max-semi-space-size=2 …` under the same PID.
+    // The bin replaced itself with `node --max-semi-space-size=2 --memory-balancer …` (same PID).
     const commandLine = readFileSync(`/proc/${built.pid}/cmdline`, 'utf8').split('\0');
     expect(commandLine).toContain('--max-semi-space-size=2');
+    expect(commandLine).toContain('--memory-balancer-c-value=3e-9');
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
     expect(built.output()).not.toContain('running from source');
 
@@ -51,5 +52,6 @@ describe('the built weft-server', () => {
     });
     expect(created.status).toBe(200);
     expect(await built.stop()).toBe(0);
-  });
+    // A tsup build and two server starts: more than vitest's default 5 s on a loaded machine.
+  }, 60_000);
 });
