@@ -193,7 +193,8 @@ export function verifyEvent(
   keyLookup: KeyLookup,
   options: VerifyEventOptions = {},
 ): EventVerification {
-  return verifyEventWithId(event, roomVersion, keyLookup, options).verification;
+  // No event ID wanted: skip the reference hash (a SHA-256 of the whole text per event).
+  return verifyAndName(event, roomVersion, keyLookup, options, undefined);
 }
 
 /** The outcome of {@link verifyEventWithId}. */
@@ -233,7 +234,7 @@ function verifyAndName(
   roomVersion: string | RedactionRules,
   keyLookup: KeyLookup,
   options: VerifyEventOptions,
-  onEventId: (eventId: string) => void,
+  onEventId: ((eventId: string) => void) | undefined,
 ): EventVerification {
   checkJsonObject(event, 'event');
   if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
@@ -247,7 +248,7 @@ function verifyAndName(
   let signatures: ReturnType<typeof readSignatures>;
   try {
     texts = encodeEventTexts(event, rules);
-    onEventId(`$${encodeBase64Url(backend().sha256Utf8(texts.signedText))}`);
+    onEventId?.(`$${encodeBase64Url(backend().sha256Utf8(texts.signedText))}`);
     signatures = rules.topLevelKeys.includes('signatures') ? readSignatures(event) : {};
   } catch (error) {
     if (!SigningError.isInstance(error)) throw error;
