@@ -155,20 +155,6 @@ const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
      WHERE m.room_id = a.room_id AND m.user_id = a.user_id AND m.membership = 'join'
     UNION ALL SELECT 0 AS p) read_up_to)`;
 
-/**
- * Unread notification and highlight counts of a user in a room as of stream position `to`: the
- * kept counts when they were last changed at or before `to` (the usual case: `to` is the
- * current position), else counted from the rows.
- */
-export async function unreadCounts(
-  db: SqlExecutor,
-  userId: string,
-  roomId: string,
-  to: number,
-): Promise<{ notifications: number; highlights: number }> {
-  return countsAsOf(db, userId, roomId, await keptUnread(db, userId, roomId), to);
-}
-
 /** A user's kept unread counts row of a room, if any. */
 export function keptUnread(
   db: SqlExecutor,
