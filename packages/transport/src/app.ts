@@ -21,7 +21,7 @@ import type { ParamKeys } from 'hono/types';
 
 import { accessTokenOf } from './access-token.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
-import { CORS_HEADERS } from './cors.ts';
+import { CORS_HEADERS, withHeaders } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
@@ -355,20 +355,6 @@ export function createMatrixApp<User = string>(
 function queryOf(url: string): URLSearchParams {
   const start = url.indexOf('?');
   return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
-}
-
-/** `response` with `headers` added (a copy if its headers are immutable, e.g. a proxied one). */
-function withHeaders(response: Response, headers: Readonly<Record<string, string>>): Response {
-  const entries = Object.entries(headers);
-  if (entries.length === 0) return response;
-  try {
-    for (const [name, value] of entries) response.headers.set(name, value);
-    return response;
-  } catch {
-    const copy = new Response(response.body, response);
-    for (const [name, value] of entries) copy.headers.set(name, value);
-    return copy;
-  }
 }
 
 function jsonOptions(definition: { readonly legacyNumbers?: boolean }) {

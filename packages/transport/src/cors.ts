@@ -25,15 +25,30 @@ export function corsMiddleware(cors = true): MiddlewareHandler {
     }
     await next();
     if (!cors) return;
-    // A handler may return a Response with immutable headers (e.g. one proxied from fetch).
-    let response = c.res;
-    try {
-      for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
-    } catch {
-      response = new Response(response.body, response);
-      for (const [name, value] of Object.entries(CORS_HEADERS)) response.headers.set(name, value);
+    const response = withHeaders(c.res, CORS_HEADERS);
+    if (response !== c.res) {
       c.res = undefined;
       c.res = response;
     }
   };
+}
+
+/**
+ * `response` with `headers` added: set in place, or on a copy when its headers are immutable
+ * (e.g. a Response proxied from fetch).
+ */
+export function withHeaders(
+  response: Response,
+  headers: Readonly<Record<string, string>>,
+): Response {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return response;
+  try {
+    for (const [name, value] of entries) response.headers.set(name, value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    for (const [name, value] of entries) copy.headers.set(name, value);
+    return copy;
+  }
 }
