@@ -6,7 +6,6 @@
 import { hash, randomBytes } from 'node:crypto';
 
 import type { SqlExecutor } from '../../storage/index.ts';
-import type { AuthenticatedUser } from '../core/context.ts';
 
 export function hashAccessToken(token: string): string {
   return hash('sha256', token, 'hex');
@@ -82,21 +81,4 @@ export async function touchDevice(
     userId,
     deviceId,
   ]);
-}
-
-/**
- * The user and device a token belongs to, or `undefined` for an unknown token, read from the
- * database (the server asks `AccountService.authenticate`, which caches this). Refreshes the
- * device's `last_seen_ts` at most every {@link LAST_SEEN_INTERVAL_MS}, so a request costs a
- * write only once in a while.
- */
-export async function lookupAccessToken(
-  db: SqlExecutor,
-  token: string,
-  now: number = Date.now(),
-): Promise<AuthenticatedUser | undefined> {
-  const row = await findAccessToken(db, hashAccessToken(token));
-  if (row === undefined) return undefined;
-  if (lastSeenIsStale(row.lastSeenTs, now)) await touchDevice(db, row.userId, row.deviceId, now);
-  return { userId: row.userId, deviceId: row.deviceId };
 }
