@@ -262,10 +262,13 @@ export function aes256CbcEncrypt(
   // Padded here, so OpenSSL gets whole blocks and returns all of them from one `update`: no
   // `final` call and no joining of two outputs (measured ~10% of a 200-byte encryption).
   const padded = pad(plaintext);
-  const cipher = node.createCipheriv('aes-256-cbc', secretKey(node, key), iv);
-  const ciphertext = plain(cipher.setAutoPadding(false).update(padded));
-  padded.fill(0);
-  return ciphertext;
+  try {
+    const cipher = node.createCipheriv('aes-256-cbc', secretKey(node, key), iv);
+    return plain(cipher.setAutoPadding(false).update(padded));
+  } finally {
+    // Wiped even when OpenSSL refuses the key or IV: the shared pad buffer holds plaintext.
+    padded.fill(0);
+  }
 }
 
 /**
