@@ -208,8 +208,8 @@ export class RoomService {
    * share the next transaction (at most {@link MAX_SENDS_PER_COMMIT}); its COMMIT writes the
    * pages they share (the room row, the stream position, the newest index leaves) once, not once
    * per send. A send that fails rolls the batch back: it gets its error, the others go again in
-   * the next transaction. (Not a SAVEPOINT each: after-commit hooks of a rolled-back savepoint
-   * would still run, e.g. a cache update for an event that never committed.)
+   * the next transaction. (A SAVEPOINT per send would spare them that second run:
+   * `TransactionExecutor.savepoint` now drops a rolled-back send's after-commit callbacks too.)
    */
   send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
     return new Promise((resolve, reject) => {
