@@ -416,10 +416,9 @@ export class SyncService {
     const knock: Record<string, unknown> = {};
     const leave: Record<string, unknown> = {};
     // The rooms whose changes should wake this user's next long-poll.
-    const memberOf: string[] = [];
+    const memberOf = memberRooms(roomEntries);
     for (const entry of roomEntries) {
       const roomId = entry.roomId;
-      if (entry.membership !== 'leave' && entry.membership !== 'ban') memberOf.push(roomId);
       if (!roomIncluded(filter, roomId)) continue;
       // The membership as of `to` (a change committed after `to` is for the next sync).
       let membership: string = entry.membership;
