@@ -117,6 +117,17 @@ describe('MatrixError', () => {
     });
   });
 
+  it('matrixErrorResponse adds base headers; the error headers and the JSON content type win', () => {
+    const response = matrixErrorResponse(MatrixError.limitExceeded(2500), {
+      'Access-Control-Allow-Origin': '*',
+      'Retry-After': '99',
+      'Content-Type': 'text/plain',
+    });
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    expect(response.headers.get('retry-after')).toBe('3');
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
   it('toMatrixError maps Hono HTTPExceptions by status and leaves other errors to the 500 path', () => {
     expect(toMatrixError(new HTTPException(413))).toMatchObject({
       status: 413,
