@@ -20,7 +20,7 @@ import {
 } from './json-object.ts';
 import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
-import { signJson } from './sign-json.ts';
+import { signerFor, signJson } from './sign-json.ts';
 
 /**
  * Finds the public key for `entity`'s `keyId`, or `undefined` when it is unknown. Receives the
@@ -129,8 +129,10 @@ export function signEventWithId(
   if (typeof serverName !== 'string') throw new TypeError('serverName must be a string');
   const rules = redactionRulesFor(roomVersion);
   const hashed = { ...event, hashes: { sha256: encodeBase64(contentHashBytes(event)) } };
+  // The checks `signEvent` gets from `signJson`: an Ed25519 key whose `keyId` matches.
+  const sign = signerFor(signingKey.keyId, signingKey);
   const { signedText } = encodeEventTexts(hashed, rules);
-  const signature = encodeBase64(signingKey.sign(utf8.encode(signedText)));
+  const signature = encodeBase64(sign(utf8.encode(signedText)));
   const signatures: Record<string, Record<string, string>> = {};
   const existing = rules.topLevelKeys.includes('signatures') ? readSignatures(hashed) : {};
   for (const name of Object.keys(existing)) signatures[name] = { ...existing[name] };

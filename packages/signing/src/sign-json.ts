@@ -68,7 +68,7 @@ function isSigningKey(value: unknown): value is SigningKey {
 }
 
 /** The signing function for `secretKey`, after checking it fits `keyId`. */
-function signerFor(
+export function signerFor(
   keyId: string,
   secretKey: SigningKey | Uint8Array,
 ): (message: Uint8Array) => Uint8Array {

@@ -37,6 +37,12 @@ const base = {
 };
 
 describe('signEventWithId', () => {
+  it('refuses a key that is not Ed25519 as signEvent does', () => {
+    const rsa = { keyId: 'rsa:1', sign: () => new Uint8Array(64) } as unknown as typeof key;
+    expect(() => signEvent(base, '11', 'example.org', rsa)).toThrow(/only ed25519/);
+    expect(() => signEventWithId(base, '11', 'example.org', rsa)).toThrow(/only ed25519/);
+  });
+
   it('equals signEvent + computeEventId for a message in rooms v10, v11 and v12', () => {
     for (const version of ['10', '11', '12']) {
       const { fast, slow } = bothWays(base, version);
