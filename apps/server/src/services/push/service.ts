@@ -178,12 +178,13 @@ export class PushService {
       // A redacted event no longer counts or lists as a notification (Synapse does the same).
       const affected = await pushActionUsers(tx, redacted);
       await deletePushActions(tx, redacted);
+      const recounted = [];
       for (const row of affected) {
         const counts = await recountUnread(tx, row.user_id, row.room_id, position);
-        this.#afterCommitSet(tx, [
-          { userId: row.user_id, roomId: row.room_id, ...counts, position },
-        ]);
+        recounted.push({ userId: row.user_id, roomId: row.room_id, ...counts, position });
       }
+      // One after-commit hook for all of them, as for an event's new push actions below.
+      this.#afterCommitSet(tx, recounted);
     }
     const content = event.pdu['content'] as Record<string, unknown> | undefined;
     if (
