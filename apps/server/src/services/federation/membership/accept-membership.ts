@@ -27,12 +27,14 @@ import { stateMapOf, toDagEvent } from '../../rooms/auth.ts';
 import { forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { requireServerAllowed } from '../acl.ts';
+import type { JoinAnswerPlan } from './join-answer.ts';
 import { type AcceptedForwarder, type ServerKeyLookup, serverNameOf } from './types.ts';
 import { verifyReceivedPdu } from './verify-received.ts';
 
 /**
- * Accepts a signed join, leave or knock from `origin`; returns `answerJoin`'s `send_join` body,
- * the knock's room state, or `{}` for a leave.
+ * Accepts a signed join, leave or knock from `origin`; returns a join's answer plan (the state
+ * IDs fixed in the accepting transaction; `send_join` streams their stored PDU texts after the
+ * commit, join-answer.ts), the knock's room state, or `{}` for a leave.
  */
 export async function acceptMembership(
   rooms: RoomService,
@@ -45,18 +47,8 @@ export async function acceptMembership(
     readonly event: unknown;
     /** The resident server's forwarding to the room's other servers. */
     readonly forward?: AcceptedForwarder | undefined;
-    /**
-     * Builds a join's answer (required for a join; same transaction, same state): `send_join`
-     * fixes the state IDs here and streams their stored PDU texts after the commit
-     * (join-answer.ts).
-     */
-    readonly answerJoin?: (
-      tx: SqlExecutor,
-      event: Record<string, unknown>,
-      stateIds: readonly string[],
-    ) => Promise<object>;
   },
-): Promise<Record<string, never> | { knock_room_state: unknown[] } | object> {
+): Promise<Record<string, never> | { knock_room_state: unknown[] } | JoinAnswerPlan> {
   const { origin, roomId, membership } = options;
   const room = await loadRoom(rooms.ctx.db, roomId);
   if (room === undefined) throw MatrixError.notFound('Unknown room');
@@ -99,8 +91,12 @@ export async function acceptMembership(
       await options.forward?.(tx, stored, origin);
     }
     if (membership !== 'join') return {};
-    if (options.answerJoin === undefined) throw new Error('a join needs answerJoin');
-    return options.answerJoin(tx, verified.pdu, [...stateBefore.values()]);
+    const plan: JoinAnswerPlan = {
+      origin: rooms.ctx.config.serverName,
+      event: verified.pdu,
+      stateIds: [...stateBefore.values()],
+    };
+    return plan;
   });
   if (position > 0) rooms.ctx.notifier.notify(position);
   // Spec "Knocking upon a room": send_knock answers the room's stripped state (read after the

@@ -113,7 +113,6 @@ export class FederationMembershipService {
     eventId: string,
     event: unknown,
   ): Promise<JoinAnswerBody> {
-    const serverName = this.#rooms.ctx.config.serverName;
     // The transaction fixes the state before the join; its texts are read after the commit,
     // as the body is sent (join-answer.ts).
     const plan = (await acceptMembership(this.#rooms, this.deps.keys, {
@@ -123,7 +122,6 @@ export class FederationMembershipService {
       membership: 'join',
       event,
       forward: this.deps.forwardAccepted,
-      answerJoin: async (_tx, pdu, stateIds) => ({ origin: serverName, event: pdu, stateIds }),
     })) as JoinAnswerPlan;
     return { body: joinAnswerBody(this.#rooms.ctx.db, plan) };
   }
