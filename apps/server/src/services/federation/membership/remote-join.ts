@@ -11,16 +11,16 @@
  *    answer on worker threads, verify-parallel.ts) and the join against them;
  * 5. store the room locally (store-remote-room.ts).
  */
-import { checkAuth, type DagEvent, STABLE_ROOM_VERSIONS, stateKeyOf } from '@weft/dag';
+import { checkAuth, type DagEvent, stateKeyOf } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
-import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import type { RoomService } from '../../rooms/service.ts';
 import { PduFeed } from './pdu-feed.ts';
 import { SendJoinBodyReader } from './send-join-body.ts';
-import { signMembershipTemplate } from './sign-template.ts';
+import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { EarlyOutliers } from './store-outliers.ts';
 import { storeRemoteRoom } from './store-remote-room.ts';
 import { type FederationDeps, type StreamingFederationRequest, withOwnKey } from './types.ts';
@@ -96,20 +96,12 @@ async function joinThrough(
   // The verify workers load their modules (≈ 0.3 s of CPU each) while make_join and send_join
   // are answered, not after: kept for the process, so only its first join pays.
   prepareVerifyWorkers();
-  const ver = STABLE_ROOM_VERSIONS.map((v) => `ver=${encodeURIComponent(v)}`).join('&');
-  const template = await deps.request(
-    server,
-    'GET',
-    `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}?${ver}`,
-  );
-  const roomVersion = template['room_version'];
-  const proto = template['event'];
-  if (typeof roomVersion !== 'string' || typeof proto !== 'object' || proto === null) {
-    throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_join response');
-  }
-  const rules = rulesOf(roomVersion);
+  const {
+    roomVersion,
+    rules,
+    template: templateEvent,
+  } = await fetchMembershipTemplate(deps, server, 'make_join', roomId, userId);
   const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
-  const templateEvent = proto as Record<string, unknown>;
   const { signed, eventId } = signMembershipTemplate(rooms, templateEvent, {
     rules,
     roomId,

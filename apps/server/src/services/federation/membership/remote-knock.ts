@@ -9,14 +9,13 @@
  *    invites' state (`federation_invites`), so `/sync` shows it as `knock_state`, an invite that
  *    follows replaces it, and withdrawing goes through the same server as rejecting an invite.
  */
-import { STABLE_ROOM_VERSIONS } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
-import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import type { RoomService } from '../../rooms/service.ts';
 import { candidateServers } from './remote-join.ts';
-import { signMembershipTemplate } from './sign-template.ts';
+import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
 
@@ -33,21 +32,18 @@ export async function knockRemoteRoom(
 ): Promise<string> {
   const { roomId, userId } = options;
   const servers = candidateServers(roomId, options.via, rooms.ctx.config.serverName);
-  const ver = STABLE_ROOM_VERSIONS.map((v) => `ver=${encodeURIComponent(v)}`).join('&');
-  const path = (kind: string, id: string) =>
-    `/_matrix/federation/v1/${kind}/${encodeURIComponent(roomId)}/${encodeURIComponent(id)}`;
   let lastError: unknown = MatrixError.notFound('No server to knock through');
   for (const server of servers) {
     try {
-      const template = await deps.request(server, 'GET', `${path('make_knock', userId)}?${ver}`);
-      const roomVersion = template['room_version'];
-      const proto = template['event'];
-      if (typeof roomVersion !== 'string' || typeof proto !== 'object' || proto === null) {
-        throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_knock response');
-      }
-      const rules = rulesOf(roomVersion);
+      const { roomVersion, rules, template } = await fetchMembershipTemplate(
+        deps,
+        server,
+        'make_knock',
+        roomId,
+        userId,
+      );
       const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
-      const { signed, eventId } = signMembershipTemplate(rooms, proto as Record<string, unknown>, {
+      const { signed, eventId } = signMembershipTemplate(rooms, template, {
         rules,
         roomId,
         userId,
@@ -57,7 +53,12 @@ export async function knockRemoteRoom(
           ...(options.reason === undefined ? {} : { reason: options.reason }),
         },
       });
-      const answer = await deps.request(server, 'PUT', path('send_knock', eventId), signed);
+      const answer = await deps.request(
+        server,
+        'PUT',
+        `/_matrix/federation/v1/send_knock/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+        signed,
+      );
       const rawState = answer['knock_room_state'];
       const state = Array.isArray(rawState)
         ? rawState.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)

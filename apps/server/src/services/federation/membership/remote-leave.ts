@@ -12,7 +12,7 @@ import { MatrixError } from '@weft/transport';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { remoteInviteState } from './receive-invite.ts';
 import { candidateServers } from './remote-join.ts';
-import { signMembershipTemplate } from './sign-template.ts';
+import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
 
@@ -33,18 +33,14 @@ export async function rejectRemoteInvite(
   let lastError: unknown;
   for (const server of servers) {
     try {
-      const template = await deps.request(
+      const { rules, template } = await fetchMembershipTemplate(
+        deps,
         server,
-        'GET',
-        `/_matrix/federation/v1/make_leave/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}`,
+        'make_leave',
+        roomId,
+        userId,
       );
-      const roomVersion = template['room_version'];
-      const proto = template['event'];
-      if (typeof roomVersion !== 'string' || typeof proto !== 'object' || proto === null) {
-        throw new MatrixError(502, 'M_UNKNOWN', 'Malformed make_leave response');
-      }
-      const rules = rulesOf(roomVersion);
-      const { signed, eventId } = signMembershipTemplate(rooms, proto as Record<string, unknown>, {
+      const { signed, eventId } = signMembershipTemplate(rooms, template, {
         rules,
         roomId,
         userId,
