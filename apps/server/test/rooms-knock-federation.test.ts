@@ -4,8 +4,10 @@
  * gets the room's stripped state, and the knock is in the room on A; rooms that do not allow
  * knocking, and knocking servers that do not name the room's version, are refused. The knocking
  * half: a user of B knocks on A's room through `POST /knock`, sees it in `rooms.knock`, and joins
- * once invited.
+ * once invited; a 403 from the first resident server ends the knock there, as it ends a join.
  */
+import { createServer as createHttpsServer, type Server } from 'node:https';
+
 import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -25,6 +27,9 @@ const eve = '@eve:m.test';
 
 let federation: TestFederation;
 let peer: TestPeer;
+/** A second resident candidate (`n.test`) that records what it is asked and knows no room. */
+let bystander: Server;
+const bystanderAsked: string[] = [];
 let a: TestServer;
 let b: TestServer;
 let alice: TestUser;
@@ -45,10 +50,21 @@ async function roomWithJoinRule(joinRule: string): Promise<string> {
 beforeAll(async () => {
   const ca = createTestCa();
   const peerPort = await freePort();
+  const bystanderPort = await freePort();
   federation = await startFederation(['a.test', 'b.test'], {
     ca,
-    extraHosts: { 'm.test': `127.0.0.1:${peerPort}` },
+    extraHosts: { 'm.test': `127.0.0.1:${peerPort}`, 'n.test': `127.0.0.1:${bystanderPort}` },
   });
+  const bystanderCert = issueCert(ca, 'n.test');
+  bystander = createHttpsServer(
+    { cert: bystanderCert.cert, key: bystanderCert.key },
+    (req, res) => {
+      bystanderAsked.push(`${req.method} ${req.url}`);
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errcode: 'M_NOT_FOUND', error: 'no such room here' }));
+    },
+  );
+  await new Promise<void>((resolve) => bystander.listen(bystanderPort, '127.0.0.1', resolve));
   peer = await startTestPeer('m.test', peerPort, ca, issueCert(ca, 'm.test'), federation.hosts);
   a = federation.server('a.test');
   alice = await a.client.registerUser('alice');
@@ -57,6 +73,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await new Promise((resolve) => (bystander ? bystander.close(resolve) : resolve(undefined)));
   await peer?.down();
   await federation?.close();
 });
@@ -166,5 +183,22 @@ describe('knocking from another server', () => {
     expect(onA['membership']).toBe('leave');
     const bobSync = await call(b, bob, 'GET', `${V3}/sync`);
     expect(bobSync['rooms']?.['knock']?.[roomId]).toBeUndefined();
+  });
+
+  it('stops at a 403 from the first server, as a join does: the room refused, not the server', async () => {
+    // A's room does not allow knocking: A answers make_knock with 403 M_FORBIDDEN.
+    const roomId = await roomWithJoinRule('invite');
+    const enc = encodeURIComponent;
+    const refused = await b.client.request(
+      'POST',
+      `${V3}/knock/${enc(roomId)}?via=a.test&via=n.test`,
+      {
+        body: {},
+        token: bob.accessToken,
+      },
+    );
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body['errcode']).toBe('M_FORBIDDEN');
+    expect(bystanderAsked).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import { MatrixError } from '@weft/transport';
 import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import type { RoomService } from '../../rooms/service.ts';
+import { candidateServers, throughCandidateServers } from './candidate-servers.ts';
 import { PduFeed } from './pdu-feed.ts';
 import { SendJoinBodyReader } from './send-join-body.ts';
 import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
@@ -32,19 +33,6 @@ import {
 import type { VerifiedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
 
-/** Candidate resident servers of `roomId`: the given ones, then the room ID's own, never us. */
-export function candidateServers(
-  roomId: string,
-  via: readonly string[],
-  ownServer: string,
-): string[] {
-  const out = [...via];
-  // Room IDs before v12 name the server that created the room.
-  const colon = roomId.indexOf(':');
-  if (colon > 0) out.push(roomId.slice(colon + 1));
-  return [...new Set(out)].filter((server) => server !== ownServer);
-}
-
 /** Joins local `userId` to remote `roomId` through one of `via`; returns the room ID. */
 export async function joinRemoteRoom(
   rooms: RoomService,
@@ -57,29 +45,11 @@ export async function joinRemoteRoom(
   },
 ): Promise<string> {
   const { roomId } = options;
-  const own = rooms.ctx.config.serverName;
-  const servers = candidateServers(roomId, options.via, own);
-  if (servers.length === 0) throw MatrixError.notFound('No known server can join this room');
-  let lastError: unknown;
-  for (const server of servers) {
-    try {
-      await joinThrough(rooms, deps, server, options);
-      return roomId;
-    } catch (error) {
-      lastError = error;
-      rooms.ctx.log.warn('remote join failed', { room_id: roomId, server, error: String(error) });
-      // A refusal by the room's rules is final; other servers would refuse the same.
-      if (
-        MatrixError.isInstance(error) &&
-        error.errcode === 'M_FORBIDDEN' &&
-        error.status === 403
-      ) {
-        throw error;
-      }
-    }
-  }
-  if (MatrixError.isInstance(lastError)) throw lastError;
-  throw new MatrixError(502, 'M_UNKNOWN', 'No resident server could be reached to join the room');
+  const servers = candidateServers(roomId, options.via, rooms.ctx.config.serverName);
+  await throughCandidateServers(rooms.ctx, { action: 'join', roomId }, servers, (server) =>
+    joinThrough(rooms, deps, server, options),
+  );
+  return roomId;
 }
 
 async function joinThrough(

@@ -2,19 +2,18 @@
  * Knocking on a room this server is not in (spec server-server-api "Knocking upon a room",
  * https://spec.matrix.org/v1.19/server-server-api/#knocking-upon-a-room):
  * 1. `GET /v1/make_knock` (with every room version this server supports) from the `via` servers,
- *    then the room ID's server;
+ *    then the room ID's server, in the same loop as a join (candidate-servers.ts: a 403 is the
+ *    room's answer and ends it);
  * 2. sign the template as the user's knock and `PUT /v1/send_knock` it there;
  * 3. store the knock: the event (an outlier with a stream position, so `/sync` reports it), the
  *    membership, and the `knock_room_state` the resident server answered — kept with remote
  *    invites' state (`federation_invites`), so `/sync` shows it as `knock_state`, an invite that
  *    follows replaces it, and withdrawing goes through the same server as rejecting an invite.
  */
-import { MatrixError } from '@weft/transport';
-
 import { cleanProfile } from '../../rooms/create-room.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
-import { candidateServers } from './remote-join.ts';
+import { candidateServers, throughCandidateServers } from './candidate-servers.ts';
 import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
@@ -32,44 +31,38 @@ export async function knockRemoteRoom(
 ): Promise<string> {
   const { roomId, userId } = options;
   const servers = candidateServers(roomId, options.via, rooms.ctx.config.serverName);
-  let lastError: unknown = MatrixError.notFound('No server to knock through');
-  for (const server of servers) {
-    try {
-      const { roomVersion, rules, template } = await fetchMembershipTemplate(
-        deps,
-        server,
-        'make_knock',
-        roomId,
-        userId,
-      );
-      const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
-      const { signed, eventId } = signMembershipTemplate(rooms, template, {
-        rules,
-        roomId,
-        userId,
-        content: {
-          membership: 'knock',
-          ...profile,
-          ...(options.reason === undefined ? {} : { reason: options.reason }),
-        },
-      });
-      const answer = await deps.request(
-        server,
-        'PUT',
-        `/_matrix/federation/v1/send_knock/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
-        signed,
-      );
-      const rawState = answer['knock_room_state'];
-      const state = Array.isArray(rawState)
-        ? rawState.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-        : [];
-      await storeKnock(rooms, { roomId, userId, roomVersion, server, eventId, pdu: signed, state });
-      return roomId;
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError;
+  await throughCandidateServers(rooms.ctx, { action: 'knock', roomId }, servers, async (server) => {
+    const { roomVersion, rules, template } = await fetchMembershipTemplate(
+      deps,
+      server,
+      'make_knock',
+      roomId,
+      userId,
+    );
+    const profile = cleanProfile(await rooms.profileOf(rooms.ctx.db, userId));
+    const { signed, eventId } = signMembershipTemplate(rooms, template, {
+      rules,
+      roomId,
+      userId,
+      content: {
+        membership: 'knock',
+        ...profile,
+        ...(options.reason === undefined ? {} : { reason: options.reason }),
+      },
+    });
+    const answer = await deps.request(
+      server,
+      'PUT',
+      `/_matrix/federation/v1/send_knock/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+      signed,
+    );
+    const rawState = answer['knock_room_state'];
+    const state = Array.isArray(rawState)
+      ? rawState.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      : [];
+    await storeKnock(rooms, { roomId, userId, roomVersion, server, eventId, pdu: signed, state });
+  });
+  return roomId;
 }
 
 async function storeKnock(

@@ -10,8 +10,8 @@
 import { MatrixError } from '@weft/transport';
 
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { candidateServers } from './candidate-servers.ts';
 import { remoteInviteState } from './receive-invite.ts';
-import { candidateServers } from './remote-join.ts';
 import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { insertOwnMembershipOutlier } from './store-own-membership.ts';
 import type { FederationDeps } from './types.ts';
