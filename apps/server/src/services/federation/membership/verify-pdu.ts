@@ -1,8 +1,11 @@
 /**
  * The per-PDU checks of verify-received.ts without its HTTP errors, so worker threads
  * (verify-worker.ts) can run them without loading the HTTP stack: spec server-server-api "Checks
- * performed on receipt of a PDU", steps 1–3 — event ID (reference hash) and format, the
- * signatures, the content hash (the redacted copy is kept on a mismatch).
+ * performed on receipt of a PDU",
+ * https://spec.matrix.org/v1.19/server-server-api/#checks-performed-on-receipt-of-a-pdu,
+ * steps 1–3 in the spec's order — the format ("Is a valid event, otherwise it is dropped"), then
+ * the signatures (dropped) with the event ID (reference hash), then the content hash (the
+ * redacted copy is kept on a mismatch).
  */
 import { checkPduFormat, DagError, type DagEvent, type RoomVersionRules } from '@weft/dag';
 import {
@@ -43,8 +46,19 @@ export function checkReceivedPdu(
   }
   // An `event_id` key is not part of v4+ events; drop it so the reference hash decides the ID.
   const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
-  // One redaction and canonical encoding gives both the event ID and the signature verdict
-  // (the reference hash covers the very text the signatures cover).
+  // Step 1, the format, before any signature work: a malformed PDU is dropped for what it is,
+  // and costs no key lookup or Ed25519 verification. (Its ID, which it cannot carry in v4+,
+  // comes with the signature check below; the format check needs none.)
+  try {
+    checkPduFormat(pdu, rules, knownEventId === undefined ? {} : { eventId: knownEventId });
+  } catch (error) {
+    if (DagError.isInstance(error)) {
+      return { fault: 'bad-json', message: `Invalid event: ${error.message}` };
+    }
+    return { fault: 'bad-json', message: 'Invalid event' };
+  }
+  // Steps 2–3: one redaction and canonical encoding gives both the event ID and the signature
+  // and hash verdict (the reference hash covers the very text the signatures cover).
   let verification: EventVerification;
   let eventId: string | undefined = knownEventId;
   if (knownEventId === undefined) {
@@ -52,15 +66,8 @@ export function checkReceivedPdu(
   } else {
     verification = verifyEvent(pdu as JsonObject, rules.id, keyLookup);
   }
+  // Only an event canonical JSON cannot encode (e.g. a float in its content) has no ID.
   if (eventId === undefined) return { fault: 'bad-json', message: 'Invalid event' };
-  try {
-    checkPduFormat(pdu, rules, { eventId });
-  } catch (error) {
-    if (DagError.isInstance(error)) {
-      return { fault: 'bad-json', message: `Invalid event: ${error.message}` };
-    }
-    return { fault: 'bad-json', message: 'Invalid event' };
-  }
   switch (verification.status) {
     case 'valid':
       return { eventId, pdu, dag: { ...(pdu as unknown as DagEvent), event_id: eventId } };
