@@ -23,6 +23,7 @@ import { accessTokenOf } from './access-token.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
 import { CORS_HEADERS, withHeaders } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
+import { mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
@@ -174,7 +175,12 @@ export interface MatrixApp<User> {
   fetch(request: Request): Response | Promise<Response>;
 }
 
-/** A JSON response with `Content-Type: application/json` (spec: "Servers must include …"). */
+const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
+
+/**
+ * A JSON response with `Content-Type: application/json` (spec: "Servers must include …"), which
+ * replaces a content type in `headers` whatever its letter case.
+ */
 export function jsonResponse(
   body: unknown,
   status = 200,
@@ -182,7 +188,7 @@ export function jsonResponse(
 ): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { ...headers, 'Content-Type': 'application/json' },
+    headers: mergeHeaders(headers, JSON_CONTENT_TYPE),
   });
 }
 

@@ -7,6 +7,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
+import { mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { ErrCode, MatrixError } from './matrix-error.ts';
 import { requestPath } from './request-path.ts';
@@ -36,19 +37,18 @@ export function toMatrixError(error: unknown): MatrixError | undefined {
   return undefined;
 }
 
+const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
+
 /**
  * A JSON response carrying a standard error body, with the error's extra headers and
- * `baseHeaders` (e.g. CORS headers; the error's own win).
+ * `baseHeaders` (e.g. CORS headers). Field names match in any letter case: the error's own
+ * replace base ones, and the JSON content type replaces both.
  */
 export function matrixErrorResponse(
   error: MatrixError,
   baseHeaders: Readonly<Record<string, string>> = {},
 ): Response {
-  // A plain header object: the Node adapter writes it as it is, where a `Headers` instance is
-  // converted back field by field.
-  const headers: Record<string, string> = { ...baseHeaders };
-  for (const [name, value] of Object.entries(error.headers)) headers[name] = value;
-  headers['Content-Type'] = 'application/json';
+  const headers = mergeHeaders(baseHeaders, error.headers, JSON_CONTENT_TYPE);
   return new Response(JSON.stringify(error.toJSON()), { status: error.status, headers });
 }
 

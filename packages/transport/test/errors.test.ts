@@ -3,8 +3,11 @@
  * its "Common error codes" and "Rate limiting"; TransportError's marker and context.
  */
 
+import { get } from 'node:http';
+
 import {
   ErrCode,
+  jsonResponse,
   MatrixError,
   matrixErrorResponse,
   TransportError,
@@ -12,6 +15,8 @@ import {
 } from '@weft/transport';
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it } from 'vitest';
+
+import { listen } from './serve.ts';
 
 describe('MatrixError', () => {
   it('serialises to { errcode, error, ...extra } and never lets extra override them', () => {
@@ -126,6 +131,52 @@ describe('MatrixError', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
     expect(response.headers.get('retry-after')).toBe('3');
     expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('matrixErrorResponse merges header names that differ only in letter case', () => {
+    const error = new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Slow down', {
+      headers: { 'retry-after': '3', 'ACCESS-CONTROL-ALLOW-ORIGIN': 'https://app.example' },
+    });
+    const response = matrixErrorResponse(error, {
+      'Retry-After': '99',
+      'Access-Control-Allow-Origin': '*',
+      'content-type': 'text/plain',
+    });
+    // One value each (a `Headers` object joins same-named fields with ", ").
+    expect(response.headers.get('retry-after')).toBe('3');
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('sends each header field once over HTTP when names differ only in letter case', async () => {
+    const error = new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Slow down', {
+      headers: { 'retry-after': '3' },
+    });
+    const server = await listen(() =>
+      matrixErrorResponse(error, { 'Retry-After': '99', 'CONTENT-TYPE': 'text/plain' }),
+    );
+    try {
+      const rawHeaders = await new Promise<string[]>((resolve, reject) => {
+        get(server.url, (response) => {
+          response.resume();
+          resolve(response.rawHeaders);
+        }).once('error', reject);
+      });
+      const fields = (name: string) =>
+        rawHeaders.flatMap((value, i) =>
+          i % 2 === 1 && rawHeaders[i - 1]?.toLowerCase() === name ? [value] : [],
+        );
+      expect(fields('retry-after')).toEqual(['3']);
+      expect(fields('content-type')).toEqual(['application/json']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('jsonResponse keeps one JSON content type whatever the letter case given', () => {
+    const response = jsonResponse({ a: 1 }, 200, { 'content-type': 'text/html', 'X-A': '1' });
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-a')).toBe('1');
   });
 
   it('toMatrixError maps Hono HTTPExceptions by status and leaves other errors to the 500 path', () => {
