@@ -3,9 +3,11 @@
  * (https://spec.matrix.org/v1.19/client-server-api/#web-browser-clients): the same three headers
  * on every response, and `OPTIONS` requests answered without running any endpoint logic ("the
  * server MUST NOT perform any logic defined for the endpoints when approached with an OPTIONS
- * request"), hence before authentication.
+ * request"), hence before authentication. `createMatrixApp` writes these headers where it builds
+ * each response and answers `OPTIONS` on its own route (app.ts); a middleware doing the same on
+ * finished responses was dropped: nothing used it, and it cost every request a `Headers` round
+ * trip (ARCHITECTURE.md, decision record of 06:20).
  */
-import type { MiddlewareHandler } from 'hono';
 
 /** The recommended CORS headers, verbatim from the spec. */
 export const CORS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -13,25 +15,6 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
   'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
 });
-
-/**
- * Middleware answering every `OPTIONS` request with 204 and adding {@link CORS_HEADERS} to every
- * response (errors included). With `cors: false` it still answers `OPTIONS`, without headers.
- */
-export function corsMiddleware(cors = true): MiddlewareHandler {
-  return async (c, next) => {
-    if (c.req.method === 'OPTIONS') {
-      return new Response(null, { status: 204, headers: cors ? CORS_HEADERS : {} });
-    }
-    await next();
-    if (!cors) return;
-    const response = withHeaders(c.res, CORS_HEADERS);
-    if (response !== c.res) {
-      c.res = undefined;
-      c.res = response;
-    }
-  };
-}
 
 /**
  * `response` with `headers` added: set in place, or on a copy when its headers are immutable

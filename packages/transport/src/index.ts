@@ -33,7 +33,7 @@ export {
   type MatrixRequest,
   type QueryValue,
 } from './client.ts';
-export { CORS_HEADERS, corsMiddleware } from './cors.ts';
+export { CORS_HEADERS } from './cors.ts';
 export { matrixErrorHandler, matrixErrorResponse, toMatrixError } from './error-handler.ts';
 export { TransportError, type TransportErrorCode, type TransportErrorOptions } from './errors.ts';
 export type { LogContext, Logger } from './logger.ts';
