@@ -16,6 +16,7 @@ import {
 import { expandSeed } from '../ed25519-expanded.ts';
 import { RatchetError } from '../errors.ts';
 import { LibolmWriter } from '../libolm-pickle-writer.ts';
+import { MESSAGE_SCRATCH } from '../message-scratch.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, randomBytes, systemRandom } from '../random.ts';
 import { LibolmReader } from './libolm-pickle.ts';
@@ -35,13 +36,6 @@ interface State {
   readonly ratchet: MegolmRatchet;
   readonly signing: SigningKey;
 }
-
-/**
- * Where `encrypt` lays out its message (public bytes only: index, ciphertext, MAC, signature)
- * before encoding it as base64: a fresh array above 64 bytes costs V8 an allocation outside its
- * heap and later garbage-collection work. Encryption is synchronous, so one buffer serves all.
- */
-const MESSAGE_SCRATCH = new Uint8Array(4096);
 
 // Lets the static restorers hand state to the constructor without a public parameter.
 let restoring: State | undefined;

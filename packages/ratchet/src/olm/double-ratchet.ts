@@ -64,31 +64,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Where `encrypt` lays out its message when it fits: a fresh array above 64 bytes costs V8 an
- * allocation outside its heap and later garbage-collection work, and the encoded message (public
- * bytes: ratchet key, index, ciphertext, MAC) is only read once, by the caller, right away.
- */
-const MESSAGE_SCRATCH = new Uint8Array(4096);
-
-/**
  * Encrypts with one message key and frames a normal message: ratchet key, index, ciphertext, MAC.
- * The result is a view of `MESSAGE_SCRATCH` when it fits (see `DoubleRatchet.encrypt`).
+ * The result is a view of `into` when given and large enough, otherwise an array of its own.
  */
 function sealMessage(
   key: Uint8Array,
   ratchetPublic: Uint8Array,
   index: number,
   plaintext: Uint8Array,
+  into: Uint8Array | undefined,
 ): Uint8Array {
   const keys = deriveMessageKeys(key);
   try {
     const ciphertext = encryptCbc(keys, plaintext);
-    const { buffer, macOffset } = encodeNormalMessage(
-      ratchetPublic,
-      index,
-      ciphertext,
-      MESSAGE_SCRATCH,
-    );
+    const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext, into);
     buffer.set(messageMac(keys.macKey, buffer.subarray(0, macOffset)), macOffset);
     return buffer;
   } finally {
@@ -206,11 +195,11 @@ export class DoubleRatchet {
   }
 
   /**
-   * Encrypts one message, ratcheting first if needed; returns the encoded normal message, which
-   * is a view into a buffer that the next `encrypt` (of any ratchet) overwrites: encode or copy
-   * it at once.
+   * Encrypts one message, ratcheting first if needed; returns the encoded normal message. It is
+   * an array of its own unless the caller lends a buffer as `into` (large enough for the
+   * message): then it is a view of `into`'s start, valid until the caller next writes there.
    */
-  encrypt(plaintext: Uint8Array, random: RandomSource): Uint8Array {
+  encrypt(plaintext: Uint8Array, random: RandomSource, into?: Uint8Array): Uint8Array {
     let sender = this.#sender;
     if (sender === undefined) {
       // "If the chain key doesn't exist then a new ratchet key Ti is generated and a new root key
@@ -239,7 +228,7 @@ export class DoubleRatchet {
     sender.chainKey = nextChainKey;
     sender.index += 1;
     try {
-      return sealMessage(key, sender.ratchetPublic, index, plaintext);
+      return sealMessage(key, sender.ratchetPublic, index, plaintext, into);
     } finally {
       key.fill(0);
     }

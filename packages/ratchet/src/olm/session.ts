@@ -12,6 +12,7 @@
 import { decodeBase64, encodeBase64 } from '../base64.ts';
 import { zeroize } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
+import { MESSAGE_SCRATCH } from '../message-scratch.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
@@ -144,7 +145,9 @@ export class Session {
     else throw new TypeError('plaintext must be a string or a Uint8Array');
     let normal: Uint8Array;
     try {
-      normal = this.#ratchet.encrypt(bytes, this.#random);
+      // Laid out in the shared outbound buffer, which is read (base64 or the pre-key wrapper)
+      // before this method returns.
+      normal = this.#ratchet.encrypt(bytes, this.#random, MESSAGE_SCRATCH);
     } finally {
       // A string's bytes are a transient shared buffer (`encodeUtf8Transient`): wipe it always.
       if (typeof plaintext === 'string') bytes.fill(0);
