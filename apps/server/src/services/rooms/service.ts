@@ -9,7 +9,7 @@
 import { type RoomVersionRules, roomVersionRules } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
-import type { SqlExecutor } from '../../storage/index.ts';
+import type { SqlExecutor, TransactionExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { type ClientEventOptions, toClientEvent } from './client-event.ts';
 import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
@@ -127,7 +127,7 @@ export class RoomService {
   async write<T>(
     work: (
       send: (draft: EventDraft, options?: PersistOptions) => Promise<StoredEvent>,
-      tx: SqlExecutor,
+      tx: TransactionExecutor,
     ) => Promise<T>,
   ): Promise<T> {
     const redacted: string[] = [];
@@ -204,43 +204,50 @@ export class RoomService {
    * a repeat of the same transaction ID from the same device returns the first event's ID and
    * sends nothing (spec client-server-api "Transaction identifiers").
    *
-   * Group commit: sends that arrive while a transaction runs wait for the lock anyway, so they
-   * share the next transaction (at most {@link MAX_SENDS_PER_COMMIT}); its COMMIT writes the
-   * pages they share (the room row, the stream position, the newest index leaves) once, not once
-   * per send. A send that fails rolls the batch back: it gets its error, the others go again in
-   * the next transaction. (A SAVEPOINT per send would spare them that second run:
-   * `TransactionExecutor.savepoint` now drops a rolled-back send's after-commit callbacks too.)
+   * Group commit: a send is queued and the queue is flushed from `setImmediate`, after the event
+   * loop has read every request that arrived meanwhile, so concurrent sends share one
+   * transaction (at most {@link MAX_SENDS_PER_COMMIT}); its COMMIT writes the pages they share
+   * (the room row, the stream position, the newest index leaves) once, not once per send.
+   * (Flushing at once batched nothing: `node:sqlite` is synchronous, so no other request was read
+   * while a transaction ran.) Each send runs in its own SAVEPOINT: one that fails is rolled back
+   * alone — its writes and its after-commit callbacks — and gets its error; the others commit.
    */
   send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
     return new Promise((resolve, reject) => {
       this.#queuedSends.push({ draft, options, resolve, reject });
-      if (!this.#flushingSends) void this.#flushSends();
+      if (this.#flushingSends) return;
+      this.#flushingSends = true;
+      setImmediate(() => void this.#flushSends());
     });
   }
 
   async #flushSends(): Promise<void> {
-    this.#flushingSends = true;
     try {
       while (this.#queuedSends.length > 0) {
         const batch = this.#queuedSends.splice(0, MAX_SENDS_PER_COMMIT);
-        let failed: QueuedSend = batch[0] as QueuedSend;
-        let eventIds: string[];
+        let outcomes: SendOutcome[];
         try {
-          eventIds = await this.write(async (send, tx) => {
-            const ids: string[] = [];
+          outcomes = await this.write(async (send, tx) => {
+            const done: SendOutcome[] = [];
             for (const job of batch) {
-              failed = job;
-              ids.push(await sendQueued(send, tx, job));
+              try {
+                done.push({ eventId: await tx.savepoint(() => sendQueued(send, tx, job)) });
+              } catch (error) {
+                done.push({ error });
+              }
             }
-            return ids;
+            return done;
           });
         } catch (error) {
-          // Nothing committed: the failed send gets its error, the others go again, first.
-          failed.reject(error);
-          this.#queuedSends.unshift(...batch.filter((job) => job !== failed));
+          // BEGIN or COMMIT failed: none of the batch is stored, so every send gets the error.
+          for (const job of batch) job.reject(error);
           continue;
         }
-        for (const [i, job] of batch.entries()) job.resolve(eventIds[i] as string);
+        for (const [i, job] of batch.entries()) {
+          const outcome = outcomes[i] as SendOutcome;
+          if ('eventId' in outcome) job.resolve(outcome.eventId);
+          else job.reject(outcome.error);
+        }
       }
     } finally {
       this.#flushingSends = false;
@@ -455,6 +462,9 @@ export function redactsOf(event: StoredEvent): string | undefined {
 }
 
 /** A `send` waiting for a transaction. */
+/** How one send of a batch ended. */
+type SendOutcome = { readonly eventId: string } | { readonly error: unknown };
+
 interface QueuedSend {
   readonly draft: EventDraft;
   readonly options: PersistOptions;
