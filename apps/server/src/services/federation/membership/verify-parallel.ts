@@ -19,7 +19,12 @@ import type { KeyLookup } from '@weft/signing';
 import { PduFeed } from './pdu-feed.ts';
 import { checkReceivedPdu } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
-import { acceptByAuthRules, type VerifiedRoomState, verifyRoomState } from './verify-room-state.ts';
+import {
+  AuthWalk,
+  acceptByAuthRules,
+  type VerifiedRoomState,
+  verifyRoomState,
+} from './verify-room-state.ts';
 import type { VerifyJob, VerifyOutcome } from './verify-worker.ts';
 
 /** Below this many PDUs, starting workers costs more than it saves. */
@@ -117,8 +122,10 @@ async function verifyFeed(
   const source = new UniquePdus(feed);
   const { unique, texts } = source;
 
-  // Each unique PDU's verified form, built as its chunk's outcomes arrive (for the sink).
+  // Each unique PDU's verified form, built as its chunk's outcomes arrive (for the sink and
+  // the authorization walk, which both run as chunks come).
   const verifiedAt: Array<VerifiedPdu | undefined> = [];
+  const walk = new AuthWalk(rules);
   const onChunk = (outcomes: readonly VerifyOutcome[], start: number, end: number): void => {
     const batch: VerifiedPdu[] = [];
     for (let index = start; index < end; index++) {
@@ -140,6 +147,7 @@ async function verifyFeed(
       batch.push(verified);
     }
     sink?.add(batch);
+    walk.add(batch);
   };
   // A failing sink (the database) fails the check; only a failing worker falls back in-thread.
   let sinkFailed = false;
@@ -183,7 +191,7 @@ async function verifyFeed(
     if (!received.has(verified.eventId)) received.set(verified.eventId, verified);
   }
   const stateIds = stateAt.flatMap((index) => idAt[index] ?? []);
-  return acceptByAuthRules(received, stateIds, rejected, rules);
+  return acceptByAuthRules(received, stateIds, rejected, rules, walk.verdicts());
 }
 
 /**
@@ -336,7 +344,16 @@ async function runShared(
   };
 
   const workerLoop = async (): Promise<void> => {
-    const worker = acquireWorker();
+    let worker: VerifyWorker;
+    try {
+      worker = acquireWorker();
+    } catch (error) {
+      // A worker that cannot start fails the shared check (the caller checks in-thread), never
+      // the process: this async function's rejection would go unhandled.
+      failed = true;
+      workerError ??= error;
+      return;
+    }
     // The next chunk waits in the worker's queue, so it starts on it as soon as it posts one,
     // not when this thread (verifying or storing a chunk of its own) gets to answer.
     const submit = async (): Promise<{ done: Promise<void> } | undefined> => {
@@ -509,7 +526,16 @@ function startWorker(): VerifyWorker {
   // From source this module is verify-parallel.ts; in the build it is bundled into dist/main.js,
   // next to dist/verify-worker.js (tsup.config.ts).
   const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
-  const worker = new VerifyWorker(new Worker(new URL(file, import.meta.url), { execArgv }));
+  const url = new URL(file, import.meta.url);
+  let thread: Worker;
+  try {
+    thread = new Worker(url, { execArgv });
+  } catch (error) {
+    // Some process flags (--trace-gc, say) are refused for workers: start with the condition only.
+    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    thread = new Worker(url, { execArgv: [SOURCE_CONDITION] });
+  }
+  const worker = new VerifyWorker(thread);
   started++;
   return worker;
 }

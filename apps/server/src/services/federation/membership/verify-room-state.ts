@@ -75,6 +75,8 @@ export function acceptByAuthRules(
   stateIds: readonly string[],
   rejectedBefore: number,
   rules: RoomVersionRules,
+  /** Verdicts already reached for some of `received` ({@link AuthWalk}): taken as they are. */
+  known?: ReadonlyMap<string, boolean>,
 ): VerifiedRoomState {
   let rejected = rejectedBefore;
   let create: VerifiedPdu | undefined;
@@ -91,7 +93,7 @@ export function acceptByAuthRules(
 
   // Plain loops and one `path` set for the whole walk (it is empty between top-level calls), not
   // a set and arrays per event: 10–20% less CPU for a 30,000-member state (≈ 0.2 s warm).
-  const verdict = new Map<string, boolean>();
+  const verdict = new Map<string, boolean>(known);
   const path = new Set<string>();
   const accepted = (id: string): boolean => {
     const known = verdict.get(id);
@@ -127,4 +129,102 @@ export function acceptByAuthRules(
     throw MatrixError.forbidden('The room state has no valid create event');
   }
   return { events: kept, state: resolved, rejected };
+}
+
+/**
+ * {@link acceptByAuthRules}' walk run while the answer is still checked: each event that passed
+ * the per-PDU checks is added as it comes, and gets its verdict as soon as its auth events have
+ * theirs — accepted when every one of them is and the rules allow it against them, refused as
+ * soon as one of them is refused — so by the last chunk nearly every verdict is in, and the walk
+ * no longer runs on this thread alone after it (≈ 0.3 s for 30,000 members, the workers idle).
+ * What it cannot decide (auth events that never came, cycles) is left to `acceptByAuthRules`,
+ * which takes {@link verdicts} as given: each is what its recursion would reach, from the same
+ * events. One condition: an event ID comes once. A second, different copy of an event would
+ * make the final walk's choice of copy (auth chain first) matter, so then no verdict is kept.
+ */
+export class AuthWalk {
+  readonly #rules: RoomVersionRules;
+  readonly #received = new Map<string, VerifiedPdu>();
+  readonly #verdict = new Map<string, boolean>();
+  /** Event ID → the events waiting for its verdict (or, for a v12 create event, its arrival). */
+  readonly #waiting = new Map<string, string[]>();
+  #copies = false;
+
+  constructor(rules: RoomVersionRules) {
+    this.#rules = rules;
+  }
+
+  /** Adds events that passed the per-PDU checks, deciding every verdict they unblock. */
+  add(events: readonly VerifiedPdu[]): void {
+    // A queue, not recursion: one arrival can unblock a chain of any length.
+    const queue: string[] = [];
+    for (const event of events) {
+      if (this.#received.has(event.eventId)) {
+        this.#copies = true;
+        continue;
+      }
+      this.#received.set(event.eventId, event);
+      queue.push(event.eventId);
+      // v12 events look the create event up by the room ID: its arrival unblocks them.
+      this.#wake(event.eventId, queue);
+    }
+    if (this.#copies) return;
+    for (let at = 0; at < queue.length; at++) this.#decide(queue[at] as string, queue);
+  }
+
+  /** The verdicts reached, or undefined when an event came twice (see the class comment). */
+  verdicts(): ReadonlyMap<string, boolean> | undefined {
+    return this.#copies ? undefined : this.#verdict;
+  }
+
+  #wake(id: string, queue: string[]): void {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) return;
+    this.#waiting.delete(id);
+    for (const waiter of waiting) queue.push(waiter);
+  }
+
+  #wait(id: string, waiter: string): void {
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) this.#waiting.set(id, [waiter]);
+    else waiting.push(waiter);
+  }
+
+  /** Decides `id` if its auth events are decided (queueing the events that waited on it). */
+  #decide(id: string, queue: string[]): void {
+    if (this.#verdict.has(id)) return;
+    const event = this.#received.get(id) as VerifiedPdu;
+    const authEvents: DagEvent[] = [];
+    for (const authId of event.dag.auth_events) {
+      const known = this.#verdict.get(authId);
+      if (known === undefined) {
+        this.#wait(authId, id);
+        return;
+      }
+      if (!known) {
+        this.#settle(id, false, queue);
+        return;
+      }
+      authEvents.push((this.#received.get(authId) as VerifiedPdu).dag);
+    }
+    // As acceptByAuthRules' lookup: a v12 event's create event comes by the room ID.
+    const roomId = event.dag.room_id;
+    if (this.#rules.authorization.roomCreateEventIdAsRoomId && roomId?.startsWith('!')) {
+      const createId = `$${roomId.slice(1)}`;
+      if (!this.#received.has(createId)) {
+        this.#wait(createId, id);
+        return;
+      }
+    }
+    const lookup = (authId: string): DagEvent | undefined => this.#received.get(authId)?.dag;
+    const outcome = checkAuth(event.dag, stateMapOf(authEvents), this.#rules, {
+      authEvent: lookup,
+    });
+    this.#settle(id, outcome.allowed, queue);
+  }
+
+  #settle(id: string, allowed: boolean, queue: string[]): void {
+    this.#verdict.set(id, allowed);
+    this.#wake(id, queue);
+  }
 }
