@@ -1,8 +1,10 @@
 /**
- * Storage of room events: loading by ID (with a small cache of committed rows) and the row
- * shape. Events are immutable once stored except for `redacted_by`, which evicts the cache entry.
+ * Storage of room events: loading by ID (with a cache of committed events, event-cache.ts) and
+ * the row shape. Events are immutable once stored except for `redacted_by`, which evicts the
+ * cache entry.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { DEFAULT_EVENT_CACHE_BYTES, EventCache } from './event-cache.ts';
 import type { StoredEvent } from './types.ts';
 
 /** The columns every event query selects (with `e.` = events, `r.` = rooms). */
@@ -32,16 +34,19 @@ export interface EventRow {
   txn_id: string | null;
 }
 
-/**
- * Cached events. A parsed PDU holds ≈ 1.2 KiB of heap (heap snapshots of the 1,000-user memory
- * bench), so this bounds the cache near 24 MiB. The initial sync of a user in 1,000 rooms reads
- * ≈ 8,000 events; at 10,000 entries it ran 1.2–1.7 s instead of 0.4–0.5 s (sync-load bench).
- */
-const CACHE_SIZE = 20_000;
-
 /** Reads events; caches only what it read from committed storage. */
 export class EventStore {
-  readonly #cache = new Map<string, StoredEvent>();
+  readonly #cache: EventCache;
+
+  /** `cacheBytes`: the event cache's budget (estimated heap bytes; see event-cache.ts). */
+  constructor(cacheBytes = DEFAULT_EVENT_CACHE_BYTES) {
+    this.#cache = new EventCache(cacheBytes);
+  }
+
+  /** How many events are cached and their estimated heap bytes. */
+  get cacheStats(): { readonly entries: number; readonly bytes: number } {
+    return this.#cache.stats;
+  }
 
   /** Forgets a cached event (after its redaction). */
   evict(eventId: string): void {
@@ -88,11 +93,7 @@ export class EventStore {
 
   /** Caches an event; only ever a committed one (call from `tx.afterCommit` inside a write). */
   remember(event: StoredEvent): void {
-    if (this.#cache.size >= CACHE_SIZE) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
-    this.#cache.set(event.eventId, event);
+    this.#cache.set(event);
   }
 
   /** One event by ID, or `undefined`. */
