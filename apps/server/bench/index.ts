@@ -3,7 +3,8 @@
  * processes over loopback HTTP (never part of the test run):
  * 1. sync-load.ts — 100 clients long-polling /sync across 10 rooms while senders send:
  *    throughput (events/s) and send→sync delivery latency p50/p99; then the initial sync of a
- *    user in 1,000 rooms;
+ *    user in 1,000 rooms; then the same delivery load against floor-server.ts (node:http and
+ *    long-polling, nothing else), to show what share of a Node server's floor weft-server reaches;
  * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms;
  * 3. federation-join.ts — issue 6: joining a room of WEFT_BENCH_JOIN_STATE (30,000) state
  *    events hosted on another server, every signature checked (target < 5 s), by phase;
@@ -22,8 +23,12 @@ import { runSyncLoadBench } from './sync-load.ts';
 console.log(
   'weft-server benchmark (targets: ≥1000 events/s, p99 < 50 ms, initial sync < 1 s, RSS < 150 MB)\n',
 );
-await runSyncLoadBench();
+const weft = await runSyncLoadBench();
 console.log('');
+const floor = await runSyncLoadBench({ floor: true });
+console.log(
+  `weft-server / floor: ${(weft.eventsPerSecond / floor.eventsPerSecond).toFixed(2)}× the events/s, ${(weft.serverCpuMsPerEvent / floor.serverCpuMsPerEvent).toFixed(1)}× the server CPU per event\n`,
+);
 await runMemoryBench();
 console.log('');
 await runFederationJoinBench();

@@ -35,14 +35,18 @@ interface User {
   readonly token: string;
 }
 
-async function startServer(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(
+  dataDir: string,
+  floor: boolean,
+): Promise<{ url: string; child: ChildProcess }> {
   writeFileSync(
     join(dataDir, 'weft.yaml'),
     'server_name: bench.local\nrate_limit:\n  per_second: 1000000\n  burst: 1000000\nlog_level: info\n',
   );
-  buildServer();
-  // The `weft-server` command, as a person runs it (the build, with its Node flags).
-  const main = resolve(dirname(fileURLToPath(import.meta.url)), '../bin/weft-server.js');
+  if (!floor) buildServer();
+  const here = dirname(fileURLToPath(import.meta.url));
+  // The `weft-server` command, as a person runs it (the build, with its Node flags); or the floor.
+  const main = floor ? join(here, 'floor-server.ts') : resolve(here, '../bin/weft-server.js');
   const child = spawn(
     process.execPath,
     [
@@ -154,9 +158,23 @@ function rssMiB(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
-export async function runSyncLoadBench(): Promise<void> {
+/** The delivery figures of one run. */
+export interface DeliveryFigures {
+  readonly eventsPerSecond: number;
+  readonly p99Ms: number;
+  readonly serverCpuMsPerEvent: number;
+}
+
+/**
+ * Runs the benchmark against weft-server, or with `floor` against floor-server.ts (delivery
+ * only: the same load on a server that does nothing but HTTP and long-polling).
+ */
+export async function runSyncLoadBench(
+  options: { floor?: boolean } = {},
+): Promise<DeliveryFigures> {
+  const floor = options.floor === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
-  const { url, child } = await startServer(dataDir);
+  const { url, child } = await startServer(dataDir, floor);
   const call = client(url);
   try {
     // Users register without a password (no scrypt): the bench measures sync, not login.
@@ -271,7 +289,10 @@ export async function runSyncLoadBench(): Promise<void> {
     const benchCpu = process.cpuUsage(benchCpuStart);
     stop = true;
     latencies.sort((a, b) => a - b);
-    console.log(`delivery: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`);
+    const server = floor ? 'floor (node:http, in memory)' : 'weft-server';
+    console.log(
+      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`,
+    );
     console.log(`  send throughput      ${(MESSAGES / sendSeconds).toFixed(0)} events/s`);
     console.log(
       `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s)`,
@@ -293,6 +314,12 @@ export async function runSyncLoadBench(): Promise<void> {
       },
     );
     await Promise.all(loops.map((loop) => loop.catch(() => {})));
+    const figures = {
+      eventsPerSecond: MESSAGES / sendSeconds,
+      p99Ms: percentile(latencies, 99),
+      serverCpuMsPerEvent: (serverCpu / MESSAGES) * 1000,
+    };
+    if (floor) return figures;
 
     // 2. Initial sync in many rooms.
     const big = users[0] as User;
@@ -315,6 +342,7 @@ export async function runSyncLoadBench(): Promise<void> {
     console.log(
       `server RSS: ${rssMiB(child.pid).toFixed(0)} MiB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
     );
+    return figures;
   } finally {
     child.kill('SIGTERM');
     await new Promise((ok) => child.once('exit', ok));
