@@ -198,7 +198,7 @@ describe('AuthWalk', () => {
     const copy: VerifiedPdu = {
       ...member,
       pdu: { ...member.pdu, unsigned: { age: 1 } },
-      dag: { ...member.dag, unsigned: { age: 1 } },
+      dag: { ...member.dag },
     };
     const walk = new AuthWalk(rules);
     walk.add(events);
