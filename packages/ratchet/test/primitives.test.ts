@@ -77,6 +77,17 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
     });
   });
 
+  it('HMAC-SHA-256 matches OpenSSL past 4 KiB of data (beyond the reused buffer)', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const data = new Uint8Array(randomBytes(5000));
+    for (const length of [4095, 4096, 4097, 5000]) {
+      const input = data.subarray(0, length);
+      expect(Buffer.from(on(choice, () => hmacSha256(key, input))), `length ${length}`).toEqual(
+        createHmac('sha256', key).update(input).digest(),
+      );
+    }
+  });
+
   it('HMAC-SHA-256 matches OpenSSL for short, block-sized and long keys', () => {
     fc.assert(
       fc.property(
