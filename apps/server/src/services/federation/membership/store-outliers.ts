@@ -104,9 +104,12 @@ export class EarlyOutliers implements VerifiedPduSink {
     }
   }
 
-  /** Writes the next full batch in its own transaction; false when less than a batch waits. */
-  step(): Promise<boolean> {
-    return this.#write(this.#batch);
+  /**
+   * Writes the next full batch in its own transaction; false when less than a batch waits
+   * (with `drain`, when nothing waits).
+   */
+  step(drain = false): Promise<boolean> {
+    return this.#write(drain ? 1 : this.#batch);
   }
 
   /** Writes everything still queued. */

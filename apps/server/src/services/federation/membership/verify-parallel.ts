@@ -37,6 +37,8 @@ const SOURCE_CONDITION = '--conditions=weft-source';
  * now a worker has its next chunk queued anyway (two jobs in flight).
  */
 const WORKER_CHUNK = 256;
+/** Jobs a worker holds at once (answered in order): its next chunks wait in its queue. */
+const JOBS_HELD = 2;
 const MAIN_CHUNK = 64;
 
 /**
@@ -57,8 +59,12 @@ function helperWorkers(): number {
 export interface VerifiedPduSink {
   /** PDUs that passed the per-PDU checks (the authorization rules come after). */
   add(pdus: readonly VerifiedPdu[]): void;
-  /** One step of the sink's own work, run on this thread between its chunks; false when idle. */
-  step(): Promise<boolean>;
+  /**
+   * One step of the sink's own work, run on this thread between its chunks; false when idle.
+   * `drain`: there is nothing left to check here, so write even a part batch now rather than
+   * after the check, when it would hold the end up alone.
+   */
+  step(drain?: boolean): Promise<boolean>;
 }
 
 /** `verifyRoomState` with the per-PDU checks spread over worker threads. */
@@ -153,9 +159,9 @@ async function verifyFeed(
   let sinkFailed = false;
   const guardedSink: VerifiedPduSink | undefined = sink && {
     add: (pdus) => sink.add(pdus),
-    step: async () => {
+    step: async (drain) => {
       try {
-        return await sink.step();
+        return await sink.step(drain);
       } catch (error) {
         sinkFailed = true;
         throw error;
@@ -397,12 +403,18 @@ async function runShared(
       // while this thread runs out of work.
       const first = await submit();
       if (first !== undefined) await first.done;
-      let current = first === undefined ? undefined : await submit();
-      let queued = current === undefined ? undefined : await submit();
-      while (current !== undefined) {
-        await current.done;
-        current = queued;
-        queued = await submit();
+      if (first !== undefined) {
+        const held: Array<{ done: Promise<void> }> = [];
+        for (;;) {
+          while (held.length < JOBS_HELD) {
+            const job = await submit();
+            if (job === undefined) break;
+            held.push(job);
+          }
+          const oldest = held.shift();
+          if (oldest === undefined) break;
+          await oldest.done;
+        }
       }
     } catch (error) {
       failed = true;
@@ -426,9 +438,14 @@ async function runShared(
           await source.changed();
           continue;
         }
-        const share = taken ?? [...pending].at(-1);
-        if (share === undefined) return;
-        checkHere(share[0], share[1]);
+        // No chunk left to take: the rows still queued go in before taking a worker's chunk
+        // over (the remainder would otherwise be written after the check, on this thread alone).
+        const drained = taken === undefined && sink !== undefined && (await sink.step(true));
+        if (!drained) {
+          const share = taken ?? [...pending].at(-1);
+          if (share === undefined) return;
+          checkHere(share[0], share[1]);
+        }
       }
       // Let the workers' answers in, so they get their next chunk without waiting for ours.
       await new Promise<void>((resolve) => setImmediate(resolve));
