@@ -332,6 +332,31 @@ function earlyStoreSuite(backend: string, options: () => TestServerOptions): voi
       const joined = await rowsOf([joiner.id]);
       expect(joined.get(joiner.id)?.['stream_position']).not.toBeNull();
       expect((await host.services.rooms.currentState(room)).size).toBe(verified.state.size + 1);
+      // Memberships: one row per member of the accepted state (its event's membership), the
+      // joiner's from its own timeline event; none for the refused join.
+      const memberships = new Map(
+        (
+          await db.query<{ user_id: string; membership: string; event_id: string }>(
+            'SELECT user_id, membership, event_id FROM room_memberships WHERE room_id = $1',
+            [room],
+          )
+        ).map((row) => [row.user_id, row]),
+      );
+      const members = [...verified.state.values()].flatMap((id) => {
+        const { dag } = verified.events.get(id) as VerifiedPdu;
+        return dag.type === 'm.room.member' ? [dag] : [];
+      });
+      expect(memberships.size).toBe(members.length + 1);
+      for (const dag of members) {
+        expect(memberships.get(dag.state_key ?? '')).toEqual({
+          user_id: dag.state_key,
+          membership: dag.content['membership'],
+          event_id: dag.event_id,
+        });
+      }
+      expect(memberships.get('@joiner:c.test')?.event_id).toBe(joiner.id);
+      expect(memberships.has('@refused:c.test')).toBe(false);
+      expect(memberships.get('@tampered:c.test')?.membership).toBe('join');
     }, 120_000);
 
     it('a failed join removes its early rows unless the room is known here', async () => {
