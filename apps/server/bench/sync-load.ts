@@ -14,12 +14,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { buildServer } from './build.ts';
+import { leanHttpClient } from './lean-http.ts';
 
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
@@ -78,42 +78,21 @@ async function startServer(
 }
 
 /**
- * A lean HTTP/1.1 keep-alive client (node:http with a keep-alive agent): `fetch` (undici) spent
- * ≈ 4 ms of the bench process's CPU per event, on the same two cores as the server, so the load
- * generator competed with what it measured. The server still receives ordinary HTTP.
+ * The load generator's client: lean-http.ts (keep-alive `node:net` sockets, requests written as
+ * one string, responses parsed minimally) — it runs on the same two cores as the server, so its
+ * CPU is taken from what it measures. Each concurrent request holds its own connection, as each
+ * long-polling Matrix client does. Bodies are JSON; any status but 200 is an error, except the
+ * 401 that carries a UIA session (register's first step).
  */
 function client(base: string) {
-  const { hostname, port } = new URL(base);
-  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
-  const send = (method: string, path: string, token?: string, body?: string) =>
-    new Promise<{ status: number; text: string }>((ok, fail) => {
-      const headers: Record<string, string | number> = {};
-      if (token !== undefined) headers['Authorization'] = `Bearer ${token}`;
-      if (body !== undefined) {
-        headers['Content-Type'] = 'application/json';
-        headers['Content-Length'] = Buffer.byteLength(body);
-      }
-      const request = httpRequest({ hostname, port, method, path, headers, agent }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          ok({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', fail);
-      });
-      request.on('error', fail);
-      request.end(body);
-    });
+  const http = leanHttpClient(base);
   return async (method: string, path: string, token?: string, body?: unknown): Promise<Json> => {
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    // A keep-alive socket the server closed just as it was reused fails once (ECONNRESET);
-    // the retried request is the same (sends carry transaction IDs, so they stay idempotent).
-    let response: { status: number; text: string };
-    try {
-      response = await send(method, path, token, text);
-    } catch {
-      response = await send(method, path, token, text);
-    }
+    const response = await http.request(
+      method,
+      path,
+      token,
+      body === undefined ? undefined : JSON.stringify(body),
+    );
     const json = JSON.parse(response.text) as Json;
     if (response.status !== 200 && !(response.status === 401 && 'session' in json)) {
       throw new Error(`${method} ${path}: ${response.status} ${response.text}`);
