@@ -12,6 +12,7 @@
  *    updates state and membership and runs the `onEventPersisted` listeners like any event.
  * From then on the room is served by the ordinary rooms code (sync, send, messages).
  */
+import type { SqlExecutor, SqlValue } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
@@ -20,30 +21,41 @@ import { type EarlyOutliers, insertOutlierRows } from './store-outliers.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
 
+/** Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const ROWS_PER_INSERT = 100;
 /**
- * The memberships of the new state group `$3`'s member entries, as of stream position `$2`, in
- * room `$1` — `content.membership` read out of each event's stored text where it is a string
- * (as `dag.content['membership']` was checked before). The JSON operators differ per dialect.
+ * Membership rows per INSERT: one prepared single-row upsert a row on SQLite (in-process, no
+ * round trip to save; the state group's 30,000 single-row inserts take a fifth of the time the
+ * 100-row upserts of as many memberships did), 100-row lists on PostgreSQL.
  */
-const MEMBERSHIPS_FROM_GROUP = {
-  sqlite: `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position,
-      forgotten)
-    SELECT CAST($1 AS TEXT), s.state_key, e.pdu ->> '$.content.membership', s.event_id, $2, 0
-    FROM state_group_entries s JOIN events e ON e.event_id = s.event_id
-    WHERE s.group_id = $3 AND s.type = 'm.room.member'
-      AND typeof(e.pdu ->> '$.content.membership') = 'text'
-    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-      event_id = excluded.event_id, stream_position = excluded.stream_position`,
-  postgres: `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position,
-      forgotten)
-    SELECT CAST($1 AS TEXT), s.state_key, e.pdu::jsonb -> 'content' ->> 'membership', s.event_id,
-      CAST($2 AS BIGINT), 0
-    FROM state_group_entries s JOIN events e ON e.event_id = s.event_id
-    WHERE s.group_id = $3 AND s.type = 'm.room.member'
-      AND jsonb_typeof(e.pdu::jsonb -> 'content' -> 'membership') = 'string'
-    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-      event_id = excluded.event_id, stream_position = excluded.stream_position`,
-} as const;
+const MEMBERSHIPS_PER_INSERT = { sqlite: 1, postgres: ROWS_PER_INSERT } as const;
+
+/**
+ * `INSERT … VALUES (…), (…) …` of `rows` in chunks of `perInsert` rows. `constants` are SQL
+ * literals appended to each row.
+ */
+async function insertRows(
+  tx: SqlExecutor,
+  perInsert: number,
+  head: string,
+  rows: readonly unknown[][],
+  constants = '',
+  tail = '',
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += perInsert) {
+    const chunk = rows.slice(start, start + perInsert);
+    const params: unknown[] = [];
+    const tuples = chunk.map((row) => {
+      const marks = row.map((value) => {
+        params.push(value);
+        return `$${params.length}`;
+      });
+      if (constants !== '') marks.push(constants);
+      return `(${marks.join(', ')})`;
+    });
+    await tx.execute(`${head} ${tuples.join(', ')} ${tail}`, params as SqlValue[]);
+  }
+}
 
 /**
  * Stores the room of `verified` and `join`; returns the stored join. `early` holds the outliers
@@ -112,15 +124,24 @@ export async function storeRemoteRoom(
        WHERE group_id = $2`,
       [roomId, group],
     );
-    // The memberships too, from the group's member entries and their stored texts: every copy
-    // of an event has the `content.membership` of its ID (redaction keeps it), so the row's text
-    // says what the verified copy says. 30,000 single-row upserts from here were ≈ 0.3 s of the
-    // store phase, which runs after the check with the workers idle.
-    await tx.execute(MEMBERSHIPS_FROM_GROUP[rooms.ctx.db.dialect], [
-      roomId,
-      membershipPosition,
-      group,
-    ]);
+    const memberRows: unknown[][] = [];
+    for (const eventId of verified.state.values()) {
+      const { dag } = verified.events.get(eventId) as VerifiedPdu;
+      const membership = dag.content['membership'];
+      if (dag.type === 'm.room.member' && typeof membership === 'string') {
+        memberRows.push([roomId, dag.state_key ?? '', membership, eventId, membershipPosition]);
+      }
+    }
+    await insertRows(
+      tx,
+      MEMBERSHIPS_PER_INSERT[rooms.ctx.db.dialect],
+      `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position,
+         forgotten) VALUES`,
+      memberRows,
+      '0',
+      `ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
+         event_id = excluded.event_id, stream_position = excluded.stream_position`,
+    );
     await tx.execute('DELETE FROM room_forward_extremities WHERE room_id = $1', [roomId]);
     // A stored remote invite (receive-invite.ts) is answered by this join.
     await tx.execute('DELETE FROM federation_invites WHERE room_id = $1 AND user_id = $2', [
