@@ -12,12 +12,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { type Measurement, printComparison } from '@weft/bench';
-import { runPython } from '@weft/interop';
 
 import { selectBase64Implementation } from '../src/base64.ts';
 import { GroupSession, InboundGroupSession } from '../src/index.ts';
 import { selectSigningImplementation } from '../src/megolm/signing.ts';
 import { selectPrimitives } from '../src/primitives.ts';
+import { type PythonSlices, startPythonSlices } from './python-slices.ts';
 
 /** The browser path (pure @noble: Ed25519 and the symmetric primitives) or the Node default. */
 function selectPure(pure: boolean): void {
@@ -26,8 +26,8 @@ function selectPure(pure: boolean): void {
   selectBase64Implementation(!pure);
 }
 
-const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300);
-const ROUNDS = 5;
+const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 150);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
 const PLAINTEXT = 'x'.repeat(200);
 
 interface JsOutbound {
@@ -54,29 +54,16 @@ interface MegolmFigures {
   inbound: number;
 }
 
-const PYTHON = `
-import json, sys, time, olm
-req = json.load(sys.stdin)
-window, op = req["millis"] / 1000, req["op"]
+// libolm C's operations, run by the long-lived python3-olm process (`python-slices.ts`).
+const PYTHON_SETUP = `
 plaintext = "x" * 200
-def once(fn):
-    n, start = 0, time.process_time()
-    now = start
-    while now - start < window:
-        fn(); n += 1
-        if n % 8 == 0: now = time.process_time()
-    return n / (now - start)
 out = olm.OutboundGroupSession()
 key = out.session_key
 message = out.encrypt(plaintext)
 inbound = olm.InboundGroupSession(key)
-fn = {
-    "encrypt": lambda: out.encrypt(plaintext),
-    "decrypt": lambda: inbound.decrypt(message),
-    "inbound": lambda: olm.InboundGroupSession(key),
-}[op]
-for _ in range(50): fn()
-print(json.dumps({"rate": once(fn)}))
+ops["encrypt"] = lambda: out.encrypt(plaintext)
+ops["decrypt"] = lambda: inbound.decrypt(message)
+ops["inbound"] = lambda: olm.InboundGroupSession(key)
 `;
 
 type Ops = Record<keyof MegolmFigures, () => unknown>;
@@ -134,26 +121,48 @@ function cpuRate(fn: () => unknown, millis: number): number {
 }
 
 /**
- * Peak ops per CPU second of each implementation: best of ROUNDS slices, taking turns; the last
- * figure is libolm C's, one slice of python3-olm's own loop per round (a fresh process each
- * time, after its warm-up), so all of them see the same moments of the machine's load.
+ * Peak ops per CPU second of Weft, libjs-olm and libolm C: best of ROUNDS slices, taking turns
+ * (libolm C's slice runs in the long-lived python3-olm process), so all of them see the same
+ * moments of the machine's load.
  */
-function peaks(
-  implementations: { ops: Ops; before?: () => void }[],
+async function peaks(
+  weft: Ops,
+  js: Ops,
+  python: PythonSlices,
   op: keyof MegolmFigures,
-): number[] {
-  const best = [...implementations.map(() => 0), 0];
-  for (const { ops, before } of implementations) {
-    before?.();
-    for (let i = 0; i < 50; i++) ops[op]();
+): Promise<[number, number, number]> {
+  for (let i = 0; i < 50; i++) {
+    weft[op]();
+    js[op]();
   }
+  let best: [number, number, number] = [0, 0, 0];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, { ops, before }] of implementations.entries()) {
-      before?.();
-      best[i] = Math.max(best[i] as number, cpuRate(ops[op], MILLIS));
-    }
-    const { rate } = runPython<{ rate: number }>(PYTHON, { millis: MILLIS, op });
-    best[implementations.length] = Math.max(best[implementations.length] as number, rate);
+    const weftRate = cpuRate(weft[op], MILLIS);
+    const jsRate = cpuRate(js[op], MILLIS);
+    const cRate = await python.slice(op, MILLIS);
+    best = [Math.max(best[0], weftRate), Math.max(best[1], jsRate), Math.max(best[2], cRate)];
+  }
+  return best;
+}
+
+/**
+ * The browser path (pure @noble, the JavaScript base64 codec) against Node's, taking turns slice
+ * by slice; best of ROUNDS each. Run after every comparison with libolm and never between their
+ * slices: running it leaves V8's inline caches in the shared code polymorphic and the heap full
+ * of its BigInt garbage, which a Node application (native path only) never has.
+ */
+function pureAgainstNative(op: keyof MegolmFigures, weft: Ops, pure: Ops): [number, number] {
+  selectPure(true);
+  for (let i = 0; i < 20; i++) pure[op]();
+  selectPure(false);
+  for (let i = 0; i < 50; i++) weft[op]();
+  let best: [number, number] = [0, 0];
+  for (let round = 0; round < ROUNDS; round++) {
+    selectPure(false);
+    const native = cpuRate(weft[op], MILLIS);
+    selectPure(true);
+    const portable = cpuRate(pure[op], MILLIS);
+    best = [Math.max(best[0], native), Math.max(best[1], portable)];
   }
   selectPure(false);
   return best;
@@ -163,33 +172,41 @@ function row(name: string, opsPerSecond: number): Measurement {
   return { name, opsPerSecond, iterations: 0 };
 }
 
+const TITLES: Record<keyof MegolmFigures, string> = {
+  encrypt: 'Megolm encrypt, 200 bytes (AES-CBC + HMAC + Ed25519 sign + ratchet step)',
+  decrypt: 'Megolm decrypt, 200 bytes (Ed25519 verify + HMAC + AES-CBC)',
+  inbound: 'Megolm inbound session from a signed session key (Ed25519 verify)',
+};
+
 /** Runs the Megolm benchmarks and prints Weft's ratio to each libolm build. */
 export async function benchMegolm(): Promise<void> {
   const weft = weftOps();
-  // The browser path (pure @noble), for the README's second column: its sessions are built with
-  // the pure implementation selected, and keep its Ed25519 keys.
+  const js = await jsOlmOps();
+  const python = await startPythonSlices(PYTHON_SETUP);
+  try {
+    for (const key of Object.keys(TITLES) as (keyof MegolmFigures)[]) {
+      const [weftRate, jsRate, cRate] = await peaks(weft, js, python, key);
+      printComparison(TITLES[key], row('weft', weftRate), [
+        row('libolm C (python3-olm)', cRate),
+        row('libjs-olm (wasm)', jsRate),
+      ]);
+    }
+  } finally {
+    python.close();
+  }
+}
+
+/** The browser path's Megolm figures against Node's (run after every libolm comparison). */
+export function benchMegolmPure(): void {
+  const weft = weftOps();
+  // The pure path's sessions are built with it selected, and keep its Ed25519 keys.
   selectPure(true);
   const pure = weftOps();
   selectPure(false);
-  const js = await jsOlmOps();
-  const titles: Record<keyof MegolmFigures, string> = {
-    encrypt: 'Megolm encrypt, 200 bytes (AES-CBC + HMAC + Ed25519 sign + ratchet step)',
-    decrypt: 'Megolm decrypt, 200 bytes (Ed25519 verify + HMAC + AES-CBC)',
-    inbound: 'Megolm inbound session from a signed session key (Ed25519 verify)',
-  };
-  for (const key of Object.keys(titles) as (keyof MegolmFigures)[]) {
-    const [weftRate, pureRate, jsRate, cRate] = peaks(
-      [
-        { ops: weft, before: () => selectPure(false) },
-        { ops: pure, before: () => selectPure(true) },
-        { ops: js },
-      ],
-      key,
-    );
-    printComparison(titles[key], row('weft', weftRate as number), [
-      row('weft (pure JS)', pureRate as number),
-      row('libolm C (python3-olm)', cRate as number),
-      row('libjs-olm (wasm)', jsRate as number),
+  for (const key of Object.keys(TITLES) as (keyof MegolmFigures)[]) {
+    const [native, portable] = pureAgainstNative(key, weft, pure);
+    printComparison(`${TITLES[key]}, Node against the browser path`, row('weft', native), [
+      row('weft (pure JS)', portable),
     ]);
   }
 }

@@ -3,24 +3,26 @@
  * with time.process_time so Python's call overhead is the only extra) and as WebAssembly in this
  * Node process (Debian libjs-olm). Plaintexts are 200 bytes. Prints ops/s and ratios.
  *
- * The three take turns, slice by slice: in each round Weft, libjs-olm and then a fresh Python
- * process (one slice of its own loop after a warm-up) each run the operation, and each figure is
- * the best of ROUNDS such slices. On a shared machine the load moves within seconds, so
- * measuring one implementation after another skewed their ratios by up to 2×.
+ * The three take turns, slice by slice: in each round Weft, libjs-olm and then the long-lived
+ * python3-olm process (`python-slices.ts`) each run the operation for one slice, and each figure
+ * is the best of ROUNDS such slices. On a shared machine the load moves within seconds (one
+ * operation's CPU cost varied 3× between consecutive 100 ms slices under a load average of 5–6),
+ * so measuring one implementation after another skewed their ratios by up to 2×, and many short
+ * slices find the quiet moments more reliably than a few long ones.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { type Measurement, printComparison } from '@weft/bench';
-import { runPython } from '@weft/interop';
 
 import { Account, type OlmMessage, type Session } from '../src/index.ts';
+import { type PythonSlices, startPythonSlices } from './python-slices.ts';
 
 // Throughput is measured in CPU time (process.cpuUsage here, time.process_time in Python), not
 // wall time: on a shared machine other jobs' load would otherwise swamp the comparison. Each
 // figure is the best of ROUNDS slices of MILLIS ms of CPU time.
-const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 300);
-const ROUNDS = 5;
+const MILLIS = Number(process.env['BENCH_MILLIS'] ?? 150);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
 const PLAINTEXT = 'x'.repeat(200);
 
 interface JsOlmSession {
@@ -51,18 +53,9 @@ interface OlmFigures {
   roundTrip: number;
 }
 
-const PYTHON = `
-import json, sys, time, olm
-options = json.load(sys.stdin)
-millis, op = options["millis"] / 1000, options["op"]
+// libolm C's operations, run by the long-lived python3-olm process (`python-slices.ts`).
+const PYTHON_SETUP = `
 plaintext = "x" * 200
-def once(fn):
-    n, start = 0, time.process_time()
-    now = start
-    while now - start < millis:
-        fn(); n += 1
-        if n % 8 == 0: now = time.process_time()
-    return n / (now - start)
 alice, bob = olm.Account(), olm.Account()
 bob.generate_fallback_key()
 bob_curve = bob.identity_keys["curve25519"]
@@ -73,21 +66,16 @@ def pair():
     b = olm.InboundSession(bob, first); b.decrypt(first)
     a.decrypt(b.encrypt(plaintext))
     return a, b
-if op == "outbound":
-    fn = lambda: olm.OutboundSession(alice, bob_curve, fallback)
-elif op == "inbound":
-    pre = olm.OutboundSession(alice, bob_curve, fallback).encrypt(plaintext)
-    def fn():
-        s = olm.InboundSession(bob, pre)
-        s.decrypt(pre)
-elif op == "encrypt":
-    a, _ = pair()
-    fn = lambda: a.encrypt(plaintext)
-else:
-    c, d = pair()
-    fn = lambda: d.decrypt(c.encrypt(plaintext))
-for _ in range(50): fn()
-print(json.dumps({"rate": once(fn)}))
+pre = olm.OutboundSession(alice, bob_curve, fallback).encrypt(plaintext)
+def inbound():
+    s = olm.InboundSession(bob, pre)
+    s.decrypt(pre)
+a, _ = pair()
+c, d = pair()
+ops["outbound"] = lambda: olm.OutboundSession(alice, bob_curve, fallback)
+ops["inbound"] = inbound
+ops["encrypt"] = lambda: a.encrypt(plaintext)
+ops["roundTrip"] = lambda: d.decrypt(c.encrypt(plaintext))
 `;
 
 function cpuMillis(): number {
@@ -194,9 +182,14 @@ async function jsOlmOps(): Promise<Ops> {
 
 /**
  * Best of ROUNDS slices for Weft, libjs-olm and libolm C, taking turns within each round (see
- * the module comment); Python's slice runs in a fresh process after its own warm-up.
+ * the module comment); libolm C's slice runs in the long-lived python3-olm process.
  */
-function peaks(weft: Ops, js: Ops, op: keyof OlmFigures): [number, number, number] {
+async function peaks(
+  weft: Ops,
+  js: Ops,
+  python: PythonSlices,
+  op: keyof OlmFigures,
+): Promise<[number, number, number]> {
   for (let i = 0; i < 50; i++) {
     weft[op]();
     js[op]();
@@ -205,7 +198,7 @@ function peaks(weft: Ops, js: Ops, op: keyof OlmFigures): [number, number, numbe
   for (let round = 0; round < ROUNDS; round++) {
     const weftRate = cpuRate(weft[op], MILLIS);
     const jsRate = cpuRate(js[op], MILLIS);
-    const { rate: cRate } = runPython<{ rate: number }>(PYTHON, { millis: MILLIS, op });
+    const cRate = await python.slice(op, MILLIS);
     best = [Math.max(best[0], weftRate), Math.max(best[1], jsRate), Math.max(best[2], cRate)];
   }
   return best;
@@ -225,11 +218,16 @@ export async function benchOlm(): Promise<void> {
     encrypt: 'Olm encrypt, 200 bytes',
     roundTrip: 'Olm encrypt + decrypt, 200 bytes',
   };
-  for (const key of Object.keys(titles) as (keyof OlmFigures)[]) {
-    const [weftRate, jsRate, cRate] = peaks(weft, js, key);
-    printComparison(titles[key], row('weft', weftRate), [
-      row('libolm C (python3-olm)', cRate),
-      row('libjs-olm (wasm)', jsRate),
-    ]);
+  const python = await startPythonSlices(PYTHON_SETUP);
+  try {
+    for (const key of Object.keys(titles) as (keyof OlmFigures)[]) {
+      const [weftRate, jsRate, cRate] = await peaks(weft, js, python, key);
+      printComparison(titles[key], row('weft', weftRate), [
+        row('libolm C (python3-olm)', cRate),
+        row('libjs-olm (wasm)', jsRate),
+      ]);
+    }
+  } finally {
+    python.close();
   }
 }
