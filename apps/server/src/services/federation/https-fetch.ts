@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 
 /** TLS settings of {@link createHttpsFetch}. */
 export interface HttpsFetchOptions {
@@ -50,7 +50,12 @@ export type HttpsFetch = typeof fetch & {
 
 /** Returns a fetch-shaped function for `MatrixHttpClient`. */
 export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectTarget): HttpsFetch {
-  const defaultCa = options.ca === undefined ? undefined : addDefaultRoots(options.ca);
+  // Built once: given `ca` itself, every new connection parsed Node's ~150 root certificates
+  // plus the extra CA again (≈ 30–70 ms of the event loop per connection in a profile).
+  const secureContext =
+    options.ca === undefined
+      ? undefined
+      : createSecureContext({ ca: addDefaultRoots(options.ca) });
   const agents = new Map<string, Agent>();
   const agentFor = (target: ResolvedServer): Agent => {
     const key = `${target.host}\u0000${target.port}\u0000${target.tlsName}`;
@@ -91,7 +96,7 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
             path: url.pathname + url.search,
             headers,
             servername: target.tlsName,
-            ...(defaultCa !== undefined ? { ca: defaultCa } : {}),
+            ...(secureContext !== undefined ? { secureContext } : {}),
             rejectUnauthorized: options.insecureSkipTlsVerify !== true,
             agent: agentFor(target),
           },
