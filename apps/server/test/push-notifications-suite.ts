@@ -233,6 +233,76 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
       await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
     });
 
+    it('stores an event once for its audience; own rules, leaving and redactions still apply', async () => {
+      const [dave] = await registerUsers(server, ['dave']);
+      const roomId = await createRoom(server, alice, [bob, carol, dave], { preset: 'public_chat' });
+      await call(server, dave, 'PUT', `${V3}/pushrules/global/room/${enc(roomId)}`, {
+        actions: [],
+      });
+      const inRoom = async (user: TestUser, query = '') =>
+        (await notifications(user, `?limit=100${query}`))['notifications']
+          .filter((n: Json) => n['room_id'] === roomId && n['event']['type'] === 'm.room.message')
+          .map((n: Json) => n['event']['event_id']);
+      const expectCounts = async (expected: Record<string, [number, number]>) => {
+        for (const [name, [notification_count, highlight_count]] of Object.entries(expected)) {
+          const user = { alice, bob, carol, dave }[name] as TestUser;
+          expect(await counts(user, roomId), name).toEqual({ notification_count, highlight_count });
+        }
+      };
+
+      const db = server.services.ctx.db;
+      // The rows stored from here on (the invites before have their invitees' own rows).
+      const since = await currentStreamPosition(db);
+      const rows = async (table: string) =>
+        Number(
+          (
+            await db.queryOne<{ n: number }>(
+              `SELECT COUNT(*) AS n FROM ${table} WHERE room_id = $1 AND stream_position > $2`,
+              [roomId, since],
+            )
+          )?.n,
+        );
+      const first = await sendText(server, alice, roomId, 'first');
+      await expectCounts({ alice: [0, 0], bob: [1, 0], carol: [1, 0], dave: [0, 0] });
+      // One shared row for bob and carol; dave's muted decision is his own row.
+      expect(await rows('push_room_actions')).toBe(1);
+      expect(await rows('push_user_actions')).toBe(1);
+
+      // Carol is not notified of what is sent while she is away, before or after she is back.
+      await call(server, carol, 'POST', `${V3}/rooms/${enc(roomId)}/leave`, {});
+      const away = await sendText(server, alice, roomId, 'while carol is away');
+      await call(server, carol, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      const back = await send(alice, roomId, {
+        msgtype: 'm.text',
+        body: 'everyone',
+        'm.mentions': { room: true },
+      });
+      // A room mention is an override rule: it comes before dave's room rule.
+      await expectCounts({ bob: [3, 1], carol: [1, 1], dave: [1, 1] });
+      expect(await inRoom(bob)).toEqual([back, away, first]);
+      expect(await inRoom(carol)).toEqual([back, first]);
+      expect(await inRoom(carol, '&only=highlight')).toEqual([back]);
+      expect(await inRoom(dave)).toEqual([back]);
+      // While carol was away bob (notified) and dave (muted) were one each: no shared row, bob's
+      // own; the room mention is the same for all three: one shared row.
+      expect(await rows('push_room_actions')).toBe(2);
+      expect(await rows('push_user_actions')).toBe(2);
+
+      // A redaction drops the shared row: from every member's counts and lists.
+      await call(server, alice, 'PUT', `${V3}/rooms/${enc(roomId)}/redact/${enc(first)}/r2`, {});
+      await expectCounts({ bob: [2, 1], carol: [1, 1], dave: [1, 1] });
+      expect(await inRoom(bob)).toEqual([back, away]);
+      expect(await inRoom(carol)).toEqual([back]);
+      const now = await currentStreamPosition(db);
+      for (const user of [bob, carol, dave]) {
+        const kept = await counts(user, roomId);
+        expect(await countUnread(db, user.userId, roomId, now)).toEqual({
+          notifications: kept['notification_count'],
+          highlights: kept['highlight_count'],
+        });
+      }
+    });
+
     it('notifies the invitee of an invite (.m.rule.invite_for_me)', async () => {
       const roomId = await createRoom(server, carol);
       await call(server, carol, 'POST', `${V3}/rooms/${enc(roomId)}/invite`, {

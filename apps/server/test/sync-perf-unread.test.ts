@@ -1,15 +1,19 @@
 /**
- * Unread counts kept per (user, room) (`unread_counts`, migration 0100): they survive a restart,
- * and the migration fills them for a data directory written before the table existed, with the
- * counts `/sync` gave when it counted `event_push_actions` on every response.
+ * Unread counts kept per (user, room) (`unread_counts`, migration 0100): they survive a restart;
+ * and migration 0101, which stores push actions by room, carries over a data directory written
+ * with one `event_push_actions` row per notified user: the same counts and the same
+ * `GET /notifications` after it.
  */
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { migration as pushActions } from '../src/storage/migrations/0050-push-actions.ts';
+import { migration as pushActionsByEvent } from '../src/storage/migrations/0053-push-actions-by-event.ts';
+import { migration as unreadCounts } from '../src/storage/migrations/0100-unread-counts.ts';
 import { registerUsers, startTestServer, type TestServer } from './harness.ts';
-import { call, createRoom, sendText, sync, type TestUser } from './sync-helpers.ts';
+import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -24,7 +28,20 @@ describe('kept unread counts on restart', () => {
     return (await sync(server, user))['rooms']['join'][roomId]['unread_notifications'];
   }
 
-  it('are the same after a restart, and after the migration fills them afresh', async () => {
+  /** Everything `GET /notifications` lists for a user. */
+  async function listed(server: TestServer, user: TestUser) {
+    const body = await call(server, user, 'GET', `${V3}/notifications?limit=100`);
+    expect(body['next_token']).toBeUndefined();
+    return body['notifications'].map((entry: Json) => ({
+      eventId: entry['event']['event_id'],
+      room: entry['room_id'],
+      read: entry['read'],
+      actions: entry['actions'],
+      ts: entry['ts'],
+    }));
+  }
+
+  it('are the same after a restart, and after migration 0101 carries the old rows over', async () => {
     const first = await startTestServer();
     servers.push(first);
     const [alice, bob, carol] = await registerUsers(first, ['alice', 'bob', 'carol']);
@@ -49,13 +66,54 @@ describe('kept unread counts on restart', () => {
     servers.push(second);
     expect(await counts(second, bob, quiet)).toEqual(expectedQuiet);
     expect(await counts(second, bob, busy)).toEqual(expectedBusy);
-    await second.stop();
 
-    // As a data directory from before migration 0100: no table, the migration not recorded.
+    // As a data directory from before migration 0101: one `event_push_actions` row per notified
+    // user (migrations 0050, 0053) — what `GET /notifications` listed — and `unread_counts` keyed
+    // (user, room), filled by migration 0100 as the old server kept them.
+    const listedBefore = {
+      bob: await listed(second, bob),
+      carol: await listed(second, carol),
+      alice: await listed(second, alice),
+    };
+    await second.stop();
     const file = new DatabaseSync(join(first.dataDir, 'weft.db'));
+    file.exec('DROP TABLE push_room_actions');
+    file.exec('DROP TABLE push_user_actions');
     file.exec('DROP TABLE unread_counts');
-    file.exec("DELETE FROM schema_migrations WHERE name LIKE '0100-%'");
+    for (const statement of [...pushActions.statements, ...pushActionsByEvent.statements]) {
+      file.exec(statement);
+    }
+    const [createUnread, fillUnread] = unreadCounts.statements;
+    file.exec(String(createUnread));
+    const insert = file.prepare(
+      `INSERT INTO event_push_actions
+         (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
+       SELECT ?, room_id, event_id, stream_position, ?, ?, ?, ? FROM events WHERE event_id = ?`,
+    );
+    let oldRows = 0;
+    for (const [name, entries] of Object.entries(listedBefore)) {
+      const user = { alice, bob, carol }[name as 'alice' | 'bob' | 'carol'];
+      for (const entry of entries) {
+        const highlight = entry.actions.some(
+          (action: Json) => action?.['set_tweak'] === 'highlight' && action['value'] !== false,
+        );
+        insert.run(
+          user.userId,
+          entry.actions.includes('notify') ? 1 : 0,
+          highlight ? 1 : 0,
+          JSON.stringify(entry.actions),
+          entry.ts,
+          entry.eventId,
+        );
+        oldRows++;
+      }
+    }
+    file.exec(String(fillUnread));
+    file.exec("DELETE FROM schema_migrations WHERE name LIKE '0101-%'");
     file.close();
+    // Bob's invites and messages, carol's messages in the quiet room.
+    expect(oldRows).toBeGreaterThanOrEqual(8);
+
     const third = await startTestServer({ dataDir: first.dataDir });
     servers.push(third);
     expect(await counts(third, bob, quiet)).toEqual(expectedQuiet);
@@ -66,8 +124,14 @@ describe('kept unread counts on restart', () => {
       notification_count: 2,
       highlight_count: 0,
     });
-    // And they keep counting from there.
+    expect(await listed(third, bob)).toEqual(listedBefore.bob);
+    expect(await listed(third, carol)).toEqual(listedBefore.carol);
+    expect(await listed(third, alice)).toEqual(listedBefore.alice);
+    // And they keep counting from there, in both tables.
     await sendText(third, carol, busy, 'after the migration');
     expect(await counts(third, bob, busy)).toEqual({ notification_count: 5, highlight_count: 1 });
+    const after = await listed(third, bob);
+    expect(after.slice(1)).toEqual(listedBefore.bob);
+    expect(after[0]).toMatchObject({ read: false, room: busy });
   });
 });

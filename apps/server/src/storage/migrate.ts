@@ -14,13 +14,18 @@ import { type Database, type Dialect, StorageError } from './database.ts';
 
 export interface Migration {
   /** Statements for the given dialect. Macros: `{{serial}}` (auto-increment primary key column
-   * type), `{{bytes}}` (binary column type). */
+   * type), `{{bytes}}` (binary column type), `{{without_rowid}}` (after a table's closing
+   * parenthesis: SQLite stores the table in its primary key's order; nothing on PostgreSQL). */
   readonly statements: readonly string[];
 }
 
 const MACROS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
-  sqlite: { serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', bytes: 'BLOB' },
-  postgres: { serial: 'BIGSERIAL PRIMARY KEY', bytes: 'BYTEA' },
+  sqlite: {
+    serial: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+    bytes: 'BLOB',
+    without_rowid: 'WITHOUT ROWID',
+  },
+  postgres: { serial: 'BIGSERIAL PRIMARY KEY', bytes: 'BYTEA', without_rowid: '' },
 };
 
 export function expandMacros(sql: string, dialect: Dialect): string {

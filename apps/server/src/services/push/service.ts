@@ -1,10 +1,13 @@
 /**
  * Push evaluation (client-server-api "Push Notifications"): every event that enters a room's
- * timeline, sent here or received over federation, is run through the push rules of each local user it may notify — joined members other than the
- * sender, and the target of an invite — inside the event's write transaction. Events that
- * notify or highlight are recorded (`event_push_actions`) and added to the user's unread counts
- * in the room (`unread_counts`, which a read receipt, the user's join or a redaction recounts),
- * which `/sync`'s `unread_notifications` reads; `GET /notifications` lists the rows.
+ * timeline, sent here or received over federation, is run through the push rules of each local
+ * user it may notify — its audience (joined members other than the sender) and the target of an
+ * invite — inside the event's write transaction. The decision most of the audience got is stored
+ * once for the event (`push_room_actions`), the others per user (`push_user_actions`, store.ts);
+ * what notifies or highlights is added to the users' unread counts in the room
+ * (`unread_counts`, which a read receipt, the user's join or a redaction recounts), which
+ * `/sync`'s `unread_notifications` reads; `GET /notifications` lists the rows
+ * (notification-list.ts).
  */
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 
@@ -15,17 +18,18 @@ import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
-import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
+import { evaluatePushRules, type PushDecision, type SharedConditionResults } from './evaluate.ts';
+import { listNotifications } from './notification-list.ts';
 import {
   countsAsOf,
   deletePushActions,
   insertPushActions,
   keptUnread,
-  type PushActionRow,
-  pushActionsBefore,
-  pushActionUsers,
+  ownActionUsers,
   recountUnread,
+  type StoredDecision,
   setUnread,
+  sharedSender,
 } from './store.ts';
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
@@ -144,26 +148,19 @@ export class PushService {
     userId: string,
     options: { before: number; limit: number; onlyHighlights: boolean },
   ): Promise<NotificationEntry[]> {
-    const rows = await pushActionsBefore(
-      this.#ctx.db,
-      userId,
-      options.before,
-      options.limit,
-      options.onlyHighlights,
-    );
+    const rows = await listNotifications(this.#ctx.db, userId, options);
     const events = await this.#rooms.getEvents(rows.map((row) => row.event_id));
     return rows.flatMap((row) => {
       const event = events.get(row.event_id);
       if (event === undefined) return [];
-      const position = Number(row.stream_position);
       return [
         {
           actions: JSON.parse(row.actions_json) as unknown[],
           event,
-          read: position <= Number(row.read_up_to),
+          read: row.read,
           roomId: row.room_id,
           ts: Number(row.ts),
-          position,
+          position: Number(row.stream_position),
         },
       ];
     });
@@ -174,18 +171,7 @@ export class PushService {
     if (event.streamPosition === null) return;
     const position = event.streamPosition;
     const redacted = redactsOf(event);
-    if (redacted !== undefined) {
-      // A redacted event no longer counts or lists as a notification (Synapse does the same).
-      const affected = await pushActionUsers(tx, redacted);
-      await deletePushActions(tx, redacted);
-      const recounted = [];
-      for (const row of affected) {
-        const counts = await recountUnread(tx, row.user_id, row.room_id, position);
-        recounted.push({ userId: row.user_id, roomId: row.room_id, ...counts, position });
-      }
-      // One after-commit hook for all of them, as for an event's new push actions below.
-      this.#afterCommitSet(tx, recounted);
-    }
+    if (redacted !== undefined) await this.#dropRedacted(tx, redacted, position);
     const content = event.pdu['content'] as Record<string, unknown> | undefined;
     if (
       event.type === 'm.room.member' &&
@@ -200,34 +186,49 @@ export class PushService {
         { userId: event.stateKey, roomId: event.roomId, ...zero, position },
       ]);
     }
-    const { recipients, joinedCount } = await this.#recipients(tx, event);
-    if (recipients.length === 0) return;
+    const { audience, invitee, joinedCount } = await this.#recipients(tx, event);
+    if (audience.length === 0 && invitee === undefined) return;
     const pdu = { ...event.pdu, room_id: event.roomId };
     const room = roomFacts(tx, this.#rooms, event, joinedCount);
-    const rows: PushActionRow[] = [];
     // Conditions that read only the event and the room are evaluated once for all recipients.
     const shared: SharedConditionResults = new Map();
-    for (const userId of recipients) {
+    const decide = async (userId: string): Promise<StoredDecision> => {
       const ruleset = await this.#rules.ruleset(userId, tx);
       const context: ConditionContext = {
         displayName: () => room.displayName(userId),
         memberCount: room.memberCount,
         senderMayNotify: room.senderMayNotify,
       };
-      const decision = await evaluatePushRules(ruleset, pdu, context, shared);
-      if (!decision.notify && !decision.highlight) continue;
-      rows.push({
-        user_id: userId,
+      return stored(await evaluatePushRules(ruleset, pdu, context, shared));
+    };
+    const decisions = new Map<string, StoredDecision>();
+    for (const userId of audience) decisions.set(userId, await decide(userId));
+    const common = mostCommon(decisions.values());
+    // Users deciding otherwise get their own row (a muted user one that neither notifies nor
+    // highlights); an invitee, outside the audience, gets one if it notifies.
+    const own = new Map<string, StoredDecision>();
+    for (const [userId, decision] of decisions) {
+      if (common === undefined ? notifies(decision) : !sameDecision(decision, common)) {
+        own.set(userId, decision);
+      }
+    }
+    if (invitee !== undefined) {
+      const decision = await decide(invitee);
+      if (notifies(decision)) own.set(invitee, decision);
+    }
+    const counts = await insertPushActions(
+      tx,
+      {
         room_id: event.roomId,
         event_id: event.eventId,
-        stream_position: event.streamPosition,
-        notify: decision.notify ? 1 : 0,
-        highlight: decision.highlight ? 1 : 0,
-        actions_json: JSON.stringify(decision.actions),
+        stream_position: position,
+        sender: event.sender,
         ts: this.#ctx.now(),
-      });
-    }
-    const counts = await insertPushActions(tx, rows);
+      },
+      common,
+      own,
+      audience,
+    );
     this.#afterCommitSet(
       tx,
       counts.map((row) => ({
@@ -241,27 +242,111 @@ export class PushService {
   }
 
   /**
-   * Local joined members other than the sender, plus a local user being invited; and how many
-   * members are joined (local or not: `room_member_count` counts them all).
+   * A redacted event no longer counts or lists as a notification (Synapse does the same): its
+   * rows go and the counts of the users it was for are recounted as of the redaction.
+   */
+  async #dropRedacted(tx: SqlExecutor, redactedId: string, position: number): Promise<void> {
+    const redacted = await this.#rooms.events.get(tx, redactedId);
+    if (redacted === undefined || redacted.streamPosition === null) return;
+    const at = redacted.streamPosition;
+    const users = new Set(await ownActionUsers(tx, redacted.roomId, at));
+    const sender = await sharedSender(tx, redacted.roomId, at);
+    if (sender !== undefined) {
+      // Its audience: of the users joined when it was stored, only those still joined have
+      // counts that show (a later join starts counting after it).
+      for (const userId of await this.#localJoined(tx, redacted.roomId)) {
+        if (userId !== sender) users.add(userId);
+      }
+    }
+    if (users.size === 0) return;
+    await deletePushActions(tx, redacted.roomId, at);
+    const recounted = [];
+    for (const userId of users) {
+      const counts = await recountUnread(tx, userId, redacted.roomId, position);
+      recounted.push({ userId, roomId: redacted.roomId, ...counts, position });
+    }
+    // One after-commit hook for all of them, as for an event's new push actions.
+    this.#afterCommitSet(tx, recounted);
+  }
+
+  async #localJoined(tx: SqlExecutor, roomId: string): Promise<string[]> {
+    const suffix = `:${this.#ctx.config.serverName}`;
+    const rows = await tx.query<{ user_id: string }>(
+      `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
+      [roomId],
+    );
+    return rows.map((row) => row.user_id).filter((userId) => userId.endsWith(suffix));
+  }
+
+  /**
+   * The event's audience — the local joined members other than the sender — and a local user
+   * being invited; and how many members are joined (local or not: `room_member_count` counts
+   * them all). The state read is the state after the event (it is stored first).
    */
   async #recipients(
     tx: SqlExecutor,
     event: StoredEvent,
-  ): Promise<{ recipients: string[]; joinedCount: number }> {
+  ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
     const suffix = `:${this.#ctx.config.serverName}`;
     const rows = await tx.query<{ user_id: string }>(
       `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
       [event.roomId],
     );
-    const users = new Set(rows.map((row) => row.user_id));
+    const audience = rows
+      .map((row) => row.user_id)
+      .filter((userId) => userId !== event.sender && userId.endsWith(suffix));
     const content = event.pdu['content'] as Record<string, unknown>;
-    if (event.type === 'm.room.member' && content['membership'] === 'invite') {
-      users.add(event.stateKey ?? '');
-    }
-    users.delete(event.sender);
-    const recipients = [...users].filter((userId) => userId.endsWith(suffix));
-    return { recipients, joinedCount: rows.length };
+    const target = event.stateKey;
+    const invitee =
+      event.type === 'm.room.member' &&
+      content['membership'] === 'invite' &&
+      target !== undefined &&
+      target !== event.sender &&
+      target.endsWith(suffix) &&
+      !audience.includes(target)
+        ? target
+        : undefined;
+    return { audience, invitee, joinedCount: rows.length };
   }
+}
+
+function stored(decision: PushDecision): StoredDecision {
+  return {
+    notify: decision.notify ? 1 : 0,
+    highlight: decision.highlight ? 1 : 0,
+    actions_json: JSON.stringify(decision.actions),
+  };
+}
+
+function notifies(decision: StoredDecision): boolean {
+  return decision.notify !== 0 || decision.highlight !== 0;
+}
+
+function sameDecision(a: StoredDecision, b: StoredDecision): boolean {
+  return a.notify === b.notify && a.highlight === b.highlight && a.actions_json === b.actions_json;
+}
+
+/**
+ * The decision most of the audience got, stored once for all of them; `undefined` when that is
+ * "nothing" (no row: only the users notified get one, as before), so an unnotifying event
+ * writes no shared row.
+ */
+function mostCommon(decisions: Iterable<StoredDecision>): StoredDecision | undefined {
+  const tally = new Map<string, { decision: StoredDecision; count: number }>();
+  let best: { decision: StoredDecision; count: number } | undefined;
+  let nothing = 0;
+  for (const decision of decisions) {
+    if (!notifies(decision)) {
+      nothing++;
+      continue;
+    }
+    const key = `${decision.notify}${decision.highlight}${decision.actions_json}`;
+    const entry = tally.get(key) ?? { decision, count: 0 };
+    entry.count++;
+    tally.set(key, entry);
+    if (best === undefined || entry.count > best.count) best = entry;
+  }
+  return best !== undefined && best.count > nothing ? best.decision : undefined;
 }
 
 /**

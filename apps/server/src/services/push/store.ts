@@ -1,42 +1,29 @@
-/** SQL of push evaluation results: `event_push_actions` (migration 0050), `unread_counts` (0100). */
+/**
+ * SQL of push evaluation results (migration 0101): `push_room_actions` holds one row per event,
+ * the decision shared by its audience (the local members joined when it was stored, but its
+ * sender); `push_user_actions` holds a user's own decision where it differs or where the user is
+ * not in the audience; `unread_counts` keeps each member's counts in a room.
+ */
 import type { SqlExecutor } from '../../storage/index.ts';
 
-export type PushActionRow = {
-  readonly user_id: string;
-  readonly room_id: string;
-  readonly event_id: string;
-  readonly stream_position: number;
+/** What the push rules decided: flags and the actions as JSON. */
+export type StoredDecision = {
   readonly notify: number;
   readonly highlight: number;
   readonly actions_json: string;
+};
+
+/** The event a set of push actions belongs to. */
+export type PushedEvent = {
+  readonly room_id: string;
+  readonly event_id: string;
+  readonly stream_position: number;
+  readonly sender: string;
   readonly ts: number;
 };
 
-/** Drops every user's push actions for one event. */
-export async function deletePushActions(tx: SqlExecutor, eventId: string): Promise<void> {
-  await tx.execute('DELETE FROM event_push_actions WHERE event_id = $1', [eventId]);
-}
-
-/**
- * Stores the push actions of one event for its recipients and adds them to their unread counts
- * (`unread_counts`, migration 0100) as of the event's position; a row already stored (the same
- * event evaluated twice) is not counted again.
- */
-export async function insertPushActions(
-  tx: SqlExecutor,
-  rows: readonly PushActionRow[],
-): Promise<UnreadRow[]> {
-  const inserted: PushActionRow[] = [];
-  for (const row of rows) {
-    if (await insertRow(tx, row)) inserted.push(row);
-  }
-  const counts: UnreadRow[] = [];
-  // PostgreSQL takes at most 65,535 parameters per statement: 5 per row, so 1,000 rows a batch.
-  for (let start = 0; start < inserted.length; start += 1000) {
-    counts.push(...(await addUnread(tx, inserted.slice(start, start + 1000))));
-  }
-  return counts;
-}
+/** One push-action row as `GET /notifications` lists it. */
+export type ListedAction = Omit<PushedEvent, 'sender'> & StoredDecision;
 
 /** A user's kept unread counts in a room, as of the position of their last change. */
 export type UnreadRow = {
@@ -47,59 +34,128 @@ export type UnreadRow = {
 };
 
 /**
- * Inserts one row; whether it was new. One single-row statement per row, prepared once, and the
- * affected-row count instead of `RETURNING`: on SQLite a multi-row `INSERT … ON CONFLICT DO
- * NOTHING RETURNING` into this four-index table cost ≈ 3× the same rows inserted this way
- * (57 against 21 µs a row, apps/server/README.md "Performance").
+ * Stores an event's push actions — `shared` for every member of `audience` without an own row,
+ * `own` for each of those users — and adds them to the users' unread counts as of the event's
+ * position. An event stored before (evaluated twice) is not counted again.
  */
-async function insertRow(tx: SqlExecutor, row: PushActionRow): Promise<boolean> {
+export async function insertPushActions(
+  tx: SqlExecutor,
+  event: PushedEvent,
+  shared: StoredDecision | undefined,
+  own: ReadonlyMap<string, StoredDecision>,
+  audience: readonly string[],
+): Promise<UnreadRow[]> {
+  const added: { user_id: string; notify: number; highlight: number }[] = [];
+  if (shared !== undefined) {
+    if (!(await insertShared(tx, event, shared))) return [];
+    if (shared.notify !== 0 || shared.highlight !== 0) {
+      for (const userId of audience) {
+        if (!own.has(userId)) added.push({ user_id: userId, ...shared });
+      }
+    }
+  }
+  for (const [userId, decision] of own) {
+    if (!(await insertOwn(tx, userId, event, decision))) continue;
+    if (decision.notify !== 0 || decision.highlight !== 0) {
+      added.push({ user_id: userId, ...decision });
+    }
+  }
+  const counts: UnreadRow[] = [];
+  // PostgreSQL takes at most 65,535 parameters per statement: 5 per row, so 1,000 rows a batch.
+  for (let start = 0; start < added.length; start += 1000) {
+    const batch = added.slice(start, start + 1000);
+    counts.push(...(await addUnread(tx, event, batch)));
+  }
+  return counts;
+}
+
+/**
+ * Inserts the shared row; whether it was new. Single-row statements prepared once, and the
+ * affected-row count instead of `RETURNING`: on SQLite a multi-row `INSERT … ON CONFLICT DO
+ * NOTHING RETURNING` cost ≈ 3× (decision record 2026-11-29 07:10).
+ */
+async function insertShared(
+  tx: SqlExecutor,
+  event: PushedEvent,
+  decision: StoredDecision,
+): Promise<boolean> {
   const changes = await tx.execute(
-    `INSERT INTO event_push_actions
-       (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id, event_id) DO NOTHING`,
+    `INSERT INTO push_room_actions
+       (room_id, stream_position, event_id, sender, notify, highlight, actions_json, ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, stream_position) DO NOTHING`,
     [
-      row.user_id,
-      row.room_id,
-      row.event_id,
-      row.stream_position,
-      row.notify,
-      row.highlight,
-      row.actions_json,
-      row.ts,
+      event.room_id,
+      event.stream_position,
+      event.event_id,
+      event.sender,
+      decision.notify,
+      decision.highlight,
+      decision.actions_json,
+      event.ts,
     ],
   );
   return changes > 0;
 }
 
-/** Adds rows (one event's, so one per user) to their users' unread counts; returns the sums. */
-async function addUnread(tx: SqlExecutor, rows: readonly PushActionRow[]): Promise<UnreadRow[]> {
+/** Inserts a user's own row; whether it was new. */
+async function insertOwn(
+  tx: SqlExecutor,
+  userId: string,
+  event: PushedEvent,
+  decision: StoredDecision,
+): Promise<boolean> {
+  const changes = await tx.execute(
+    `INSERT INTO push_user_actions
+       (user_id, room_id, stream_position, event_id, notify, highlight, actions_json, ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (user_id, room_id, stream_position) DO NOTHING`,
+    [
+      userId,
+      event.room_id,
+      event.stream_position,
+      event.event_id,
+      decision.notify,
+      decision.highlight,
+      decision.actions_json,
+      event.ts,
+    ],
+  );
+  return changes > 0;
+}
+
+/** Adds one event's decisions (one per user) to their users' unread counts; returns the sums. */
+async function addUnread(
+  tx: SqlExecutor,
+  event: PushedEvent,
+  rows: readonly { user_id: string; notify: number; highlight: number }[],
+): Promise<UnreadRow[]> {
   if (rows.length === 0) return [];
   const values = rows.map((_, i) => {
     const n = i * 5;
     return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
   });
   return tx.query<UnreadRow>(
-    `INSERT INTO unread_counts (user_id, room_id, notifications, highlights, stream_position)
+    `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
      VALUES ${values.join(', ')}
-     ON CONFLICT (user_id, room_id) DO UPDATE SET
+     ON CONFLICT (room_id, user_id) DO UPDATE SET
        notifications = unread_counts.notifications + excluded.notifications,
        highlights = unread_counts.highlights + excluded.highlights,
        stream_position = excluded.stream_position
      RETURNING user_id, notifications, highlights, stream_position`,
     rows.flatMap((row) => [
+      event.room_id,
       row.user_id,
-      row.room_id,
       row.notify,
       row.highlight,
-      row.stream_position,
+      event.stream_position,
     ]),
   );
 }
 
 /**
- * Recounts a user's unread counts in a room from `event_push_actions` (after a read receipt,
- * their join or a redaction changed what is unread) as of stream position `position`, the
- * position of that change.
+ * Recounts a user's unread counts in a room from the push actions (after a read receipt, their
+ * join or a redaction changed what is unread) as of stream position `position`, the position of
+ * that change.
  */
 export async function recountUnread(
   tx: SqlExecutor,
@@ -121,39 +177,76 @@ export async function setUnread(
   position: number,
 ): Promise<void> {
   await tx.execute(
-    `INSERT INTO unread_counts (user_id, room_id, notifications, highlights, stream_position)
+    `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
      VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (user_id, room_id) DO UPDATE SET notifications = excluded.notifications,
+     ON CONFLICT (room_id, user_id) DO UPDATE SET notifications = excluded.notifications,
        highlights = excluded.highlights, stream_position = excluded.stream_position`,
-    [userId, roomId, counts.notifications, counts.highlights, position],
+    [roomId, userId, counts.notifications, counts.highlights, position],
   );
 }
 
-/** The users with push actions for `eventId`, and their rooms (before a redaction drops them). */
-export async function pushActionUsers(
+/** The sender of an event's shared row, if it has one. */
+export async function sharedSender(
   tx: SqlExecutor,
-  eventId: string,
-): Promise<{ user_id: string; room_id: string }[]> {
-  return tx.query<{ user_id: string; room_id: string }>(
-    'SELECT user_id, room_id FROM event_push_actions WHERE event_id = $1',
-    [eventId],
+  roomId: string,
+  position: number,
+): Promise<string | undefined> {
+  const row = await tx.queryOne<{ sender: string }>(
+    'SELECT sender FROM push_room_actions WHERE room_id = $1 AND stream_position = $2',
+    [roomId, position],
   );
+  return row?.sender;
+}
+
+/** The users with an own row for the event at `position` in `roomId`. */
+export async function ownActionUsers(
+  tx: SqlExecutor,
+  roomId: string,
+  position: number,
+): Promise<string[]> {
+  const rows = await tx.query<{ user_id: string }>(
+    'SELECT user_id FROM push_user_actions WHERE room_id = $1 AND stream_position = $2',
+    [roomId, position],
+  );
+  return rows.map((row) => row.user_id);
+}
+
+/** Drops every user's push actions for the event at `position` in `roomId`. */
+export async function deletePushActions(
+  tx: SqlExecutor,
+  roomId: string,
+  position: number,
+): Promise<void> {
+  await tx.execute('DELETE FROM push_room_actions WHERE room_id = $1 AND stream_position = $2', [
+    roomId,
+    position,
+  ]);
+  await tx.execute('DELETE FROM push_user_actions WHERE room_id = $1 AND stream_position = $2', [
+    roomId,
+    position,
+  ]);
 }
 
 /**
- * How far a user has read a room, as a stream position: the event their latest main-timeline
- * read receipt (`m.read` or `m.read.private`, unthreaded or `main`) points at, and at least
- * their join (what came before, such as their own invite, is not unread — Synapse does the
- * same). Spec client-server-api "Receiving notifications": receipts reset the counts.
+ * How far user `$1` has read room `$2`, as a stream position: the event their latest
+ * main-timeline read receipt (`m.read` or `m.read.private`, unthreaded or `main`) points at, and
+ * at least their join (what came before, such as their own invite, is not unread — Synapse does
+ * the same). Spec client-server-api "Receiving notifications": receipts reset the counts.
  */
 const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
     SELECT e.stream_position AS p FROM receipts r JOIN events e ON e.event_id = r.event_id
-     WHERE r.room_id = a.room_id AND r.user_id = a.user_id
+     WHERE r.room_id = $2 AND r.user_id = $1
        AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
     UNION ALL
     SELECT m.stream_position AS p FROM room_memberships m
-     WHERE m.room_id = a.room_id AND m.user_id = a.user_id AND m.membership = 'join'
+     WHERE m.room_id = $2 AND m.user_id = $1 AND m.membership = 'join'
     UNION ALL SELECT 0 AS p) read_up_to)`;
+
+/** How far a user has read a room (see READ_UP_TO). */
+export async function readUpTo(db: SqlExecutor, userId: string, roomId: string): Promise<number> {
+  const row = await db.queryOne<{ p: number }>(`SELECT ${READ_UP_TO} AS p`, [userId, roomId]);
+  return Number(row?.p ?? 0);
+}
 
 /** A user's kept unread counts row of a room, if any. */
 export function keptUnread(
@@ -163,8 +256,8 @@ export function keptUnread(
 ): Promise<Omit<UnreadRow, 'user_id'> | undefined> {
   return db.queryOne<Omit<UnreadRow, 'user_id'>>(
     `SELECT notifications, highlights, stream_position FROM unread_counts
-      WHERE user_id = $1 AND room_id = $2`,
-    [userId, roomId],
+      WHERE room_id = $1 AND user_id = $2`,
+    [roomId, userId],
   );
 }
 
@@ -184,7 +277,12 @@ export async function countsAsOf(
   return countUnread(db, userId, roomId, to);
 }
 
-/** Unread counts of a user in a room up to stream position `to`, counted from the rows. */
+/**
+ * Unread counts of a user in a room up to stream position `to`, counted from the rows: the
+ * shared rows after what they read, unless they sent the event or have their own row for it,
+ * and their own rows. Shared rows count only while the user is joined: everything after their
+ * join (READ_UP_TO's floor) was stored while they were in the audience.
+ */
 export async function countUnread(
   db: SqlExecutor,
   userId: string,
@@ -192,10 +290,20 @@ export async function countUnread(
   to: number,
 ): Promise<{ notifications: number; highlights: number }> {
   const row = await db.queryOne<{ notifications: number | null; highlights: number | null }>(
-    `SELECT SUM(a.notify) AS notifications, SUM(a.highlight) AS highlights
-       FROM event_push_actions a
-      WHERE a.user_id = $1 AND a.room_id = $2 AND a.stream_position <= $3
-        AND a.stream_position > ${READ_UP_TO}`,
+    `SELECT SUM(c.notify) AS notifications, SUM(c.highlight) AS highlights FROM (
+       SELECT s.notify, s.highlight FROM push_room_actions s
+        WHERE s.room_id = $2 AND s.stream_position <= $3 AND s.stream_position > ${READ_UP_TO}
+          AND s.sender <> $1
+          AND EXISTS (SELECT 1 FROM room_memberships m
+                       WHERE m.room_id = $2 AND m.user_id = $1 AND m.membership = 'join')
+          AND NOT EXISTS (SELECT 1 FROM push_user_actions o
+                           WHERE o.user_id = $1 AND o.room_id = $2
+                             AND o.stream_position = s.stream_position)
+       UNION ALL
+       SELECT o.notify, o.highlight FROM push_user_actions o
+        WHERE o.user_id = $1 AND o.room_id = $2 AND o.stream_position <= $3
+          AND o.stream_position > ${READ_UP_TO}
+     ) c`,
     [userId, roomId, to],
   );
   return {
@@ -204,18 +312,87 @@ export async function countUnread(
   };
 }
 
-/** A user's push actions before stream position `before`, newest first, with whether each is read. */
-export async function pushActionsBefore(
+/** The rooms a user has (or had) a membership in: where their notifications can be. */
+export async function membershipRooms(db: SqlExecutor, userId: string): Promise<string[]> {
+  const rows = await db.query<{ room_id: string }>(
+    'SELECT room_id FROM room_memberships WHERE user_id = $1',
+    [userId],
+  );
+  return rows.map((row) => row.room_id);
+}
+
+/** A user's membership events in a room (position and membership), oldest first. */
+export async function membershipHistory(
   db: SqlExecutor,
   userId: string,
+  roomId: string,
+): Promise<{ position: number; membership: unknown }[]> {
+  const rows = await db.query<{ stream_position: number; pdu: string }>(
+    `SELECT stream_position, pdu FROM events
+      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
+        AND stream_position IS NOT NULL
+      ORDER BY stream_position`,
+    [roomId, userId],
+  );
+  return rows.map((row) => ({
+    position: Number(row.stream_position),
+    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
+  }));
+}
+
+/**
+ * Shared rows of a room in (`after`, `before`), newest first, not sent by `userId` (highlights
+ * only if asked).
+ */
+export function sharedActionsBetween(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+  range: { after: number; before: number },
+  limit: number,
+  onlyHighlights: boolean,
+): Promise<ListedAction[]> {
+  return db.query<ListedAction>(
+    `SELECT room_id, stream_position, event_id, notify, highlight, actions_json, ts
+       FROM push_room_actions
+      WHERE room_id = $1 AND stream_position > $2 AND stream_position < $3 AND sender <> $4
+        ${onlyHighlights ? 'AND highlight = 1' : ''}
+      ORDER BY stream_position DESC LIMIT $5`,
+    [roomId, range.after, range.before, userId, limit],
+  );
+}
+
+/** Positions in [`from`, `to`] of a room where the user has an own row (shared ones don't apply). */
+export async function ownPositionsBetween(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+  from: number,
+  to: number,
+): Promise<Set<number>> {
+  const rows = await db.query<{ stream_position: number }>(
+    `SELECT stream_position FROM push_user_actions
+      WHERE user_id = $1 AND room_id = $2 AND stream_position >= $3 AND stream_position <= $4`,
+    [userId, roomId, from, to],
+  );
+  return new Set(rows.map((row) => Number(row.stream_position)));
+}
+
+/** A user's own rows of a room that notify or highlight, before `before`, newest first. */
+export function ownActionsBefore(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
   before: number,
   limit: number,
   onlyHighlights: boolean,
-): Promise<(PushActionRow & { read_up_to: number })[]> {
-  return db.query<PushActionRow & { read_up_to: number }>(
-    `SELECT a.*, ${READ_UP_TO} AS read_up_to FROM event_push_actions a
-      WHERE a.user_id = $1 AND a.stream_position < $2 ${onlyHighlights ? 'AND a.highlight = 1' : ''}
-      ORDER BY a.stream_position DESC LIMIT $3`,
-    [userId, before, limit],
+): Promise<ListedAction[]> {
+  return db.query<ListedAction>(
+    `SELECT room_id, stream_position, event_id, notify, highlight, actions_json, ts
+       FROM push_user_actions
+      WHERE user_id = $1 AND room_id = $2 AND stream_position < $3
+        AND ${onlyHighlights ? 'highlight = 1' : '(notify = 1 OR highlight = 1)'}
+      ORDER BY stream_position DESC LIMIT $4`,
+    [userId, roomId, before, limit],
   );
 }

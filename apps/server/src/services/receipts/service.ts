@@ -9,7 +9,6 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
-import { recountUnread } from '../push/store.ts';
 import type { RoomService } from '../rooms/index.ts';
 import {
   currentReceipt,
@@ -38,7 +37,8 @@ export class ReceiptService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   #fullyRead: FullyReadWriter | undefined;
-  #readMoved: ReadReceiptHandler = recountUnread;
+  /** Nothing to recount until the push service (the owner of unread counts) registers. */
+  #readMoved: ReadReceiptHandler = async () => {};
   readonly #listeners: Array<
     (userId: string, roomId: string, eventId: string, threadId: string | undefined) => void
   > = [];
@@ -61,8 +61,8 @@ export class ReceiptService {
   }
 
   /**
-   * Sets who recounts unread counts when a main-timeline read receipt moves (the push service,
-   * which keeps them in memory too); without one, the stored counts are recounted here.
+   * Sets who recounts unread counts when a main-timeline read receipt moves (the push service
+   * registers itself here, so receipts need not know how counts are stored).
    */
   setReadReceiptHandler(handler: ReadReceiptHandler): void {
     this.#readMoved = handler;
