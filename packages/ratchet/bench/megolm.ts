@@ -148,8 +148,7 @@ async function peaks(
 /**
  * The browser path (pure @noble, the JavaScript base64 codec) against Node's, taking turns slice
  * by slice; best of ROUNDS each. Run after every comparison with libolm and never between their
- * slices: running it leaves V8's inline caches in the shared code polymorphic and the heap full
- * of its BigInt garbage, which a Node application (native path only) never has.
+ * slices (see index.ts): a Node application runs the native path only.
  */
 function pureAgainstNative(op: keyof MegolmFigures, weft: Ops, pure: Ops): [number, number] {
   selectPure(true);
