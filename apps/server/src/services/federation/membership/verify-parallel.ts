@@ -178,25 +178,28 @@ async function verifyFeed(
   }
 
   source.readAll();
-  const chainAt = source.at.filter((_, i) => !feed.inState[i]);
-  const stateAt = source.at.filter((_, i) => feed.inState[i]);
+  // The auth chain's PDUs first, then the state's (each distinct PDU once): plain passes over
+  // the feed's order, as this runs after the last chunk, on this thread alone.
   const received = new Map<string, VerifiedPdu>();
   let rejected = 0;
-  const idAt: Array<string | undefined> = [];
-  const seen = new Set<number>();
-  for (const index of [...chainAt, ...stateAt]) {
-    if (seen.has(index)) continue;
-    seen.add(index);
-    const verified = verifiedAt[index];
-    if (verified === undefined) {
-      rejected++;
-      continue;
+  const seen = new Uint8Array(unique.length);
+  const stateIds: string[] = [];
+  for (const inState of [false, true]) {
+    for (let i = 0; i < source.at.length; i++) {
+      if (feed.inState[i] !== inState) continue;
+      const index = source.at[i] as number;
+      const verified = verifiedAt[index];
+      if (inState && verified !== undefined) stateIds.push(verified.eventId);
+      if (seen[index] === 1) continue;
+      seen[index] = 1;
+      if (verified === undefined) {
+        rejected++;
+        continue;
+      }
+      // Different copies of one event (other `unsigned`, say): the first one counts.
+      if (!received.has(verified.eventId)) received.set(verified.eventId, verified);
     }
-    idAt[index] = verified.eventId;
-    // Different copies of one event (other `unsigned`, say): the first one counts.
-    if (!received.has(verified.eventId)) received.set(verified.eventId, verified);
   }
-  const stateIds = stateAt.flatMap((index) => idAt[index] ?? []);
   return acceptByAuthRules(received, stateIds, rejected, rules, walk.verdicts());
 }
 

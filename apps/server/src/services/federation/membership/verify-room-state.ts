@@ -93,11 +93,11 @@ export function acceptByAuthRules(
 
   // Plain loops and one `path` set for the whole walk (it is empty between top-level calls), not
   // a set and arrays per event: 10–20% less CPU for a 30,000-member state (≈ 0.2 s warm).
-  const verdict = new Map<string, boolean>(known);
+  const verdict = new Map<string, boolean>();
   const path = new Set<string>();
   const accepted = (id: string): boolean => {
-    const known = verdict.get(id);
-    if (known !== undefined) return known;
+    const decided = known?.get(id) ?? verdict.get(id);
+    if (decided !== undefined) return decided;
     const event = received.get(id);
     if (event === undefined || path.has(id)) return false;
     path.add(id);
