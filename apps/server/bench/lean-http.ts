@@ -161,7 +161,6 @@ export class ResponseReader {
 /** One keep-alive connection carrying one request at a time. */
 class Connection {
   readonly socket: Socket;
-  closed = false;
   private reader: ResponseReader | undefined;
   private settle:
     | { ok: (response: LeanResponse) => void; fail: (error: Error) => void }
@@ -176,7 +175,6 @@ class Connection {
       this.error = error;
     });
     this.socket.on('close', () => {
-      this.closed = true;
       const reader = this.reader;
       if (reader === undefined) return onIdleClose(this);
       if (this.error === undefined && reader.close()) return this.done(reader);
@@ -240,21 +238,18 @@ export function leanHttpClient(base: string) {
   if (protocol !== 'http:') throw new Error(`lean-http speaks plain HTTP only, not ${protocol}`);
   const portNumber = Number(port === '' ? 80 : port);
   const hostLine = `Host: ${hostname}:${portNumber}\r\n`;
-  const idle = new Set<Connection>();
-  const forget = (connection: Connection) => idle.delete(connection);
-
-  const take = (): Connection => {
-    for (const connection of idle) {
-      idle.delete(connection);
-      if (!connection.closed) return connection;
-    }
-    return new Connection(hostname, portNumber, forget);
+  // A stack: push and pop cost nothing, and the connection used last is the warmest (a Set
+  // taken from its start walks the holes its deletions leave: it showed in profiles).
+  const idle: Connection[] = [];
+  const forget = (connection: Connection) => {
+    const index = idle.indexOf(connection);
+    if (index !== -1) idle.splice(index, 1);
   };
 
   const attempt = async (text: string): Promise<LeanResponse> => {
-    const connection = take();
+    const connection = idle.pop() ?? new Connection(hostname, portNumber, forget);
     const response = await connection.request(text);
-    if (!connection.closed && !connection.socket.destroyed) idle.add(connection);
+    if (!connection.socket.destroyed) idle.push(connection);
     return response;
   };
 
@@ -277,8 +272,7 @@ export function leanHttpClient(base: string) {
     },
     /** Closes the idle connections (those in use close when their server does). */
     close(): void {
-      for (const connection of idle) connection.socket.destroy();
-      idle.clear();
+      for (const connection of idle.splice(0)) connection.socket.destroy();
     },
   };
 }
