@@ -37,6 +37,7 @@ describe('the built weft-server', () => {
     const commandLine = readFileSync(`/proc/${built.pid}/cmdline`, 'utf8').split('\0');
     expect(commandLine).toContain('--max-semi-space-size=2');
     expect(commandLine).toContain('--memory-balancer-c-value=3e-9');
+    expect(commandLine).toContain('--no-concurrent-recompilation');
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
     expect(built.output()).not.toContain('running from source');
 
