@@ -138,10 +138,13 @@ async function verifyFeed(
       const outcome = outcomes[index];
       if (outcome === undefined || 'rejected' in outcome) continue;
       const raw = unique[index] as Record<string, unknown>;
-      const { event_id: _ignored, ...asReceived } = raw;
+      // An `event_id` key is not part of the PDU (v4+): the copy without it is kept. Without
+      // one (as every v4+ sender sends), the parsed PDU itself, not a copy of 30,000 of them.
+      const withId = Object.hasOwn(raw, 'event_id');
+      const asReceived = withId ? withoutEventId(raw) : raw;
       const pdu = outcome.redacted ?? asReceived;
       // The JSON text made for the dedupe is the row's text as well, when it is this very PDU.
-      const sameText = outcome.redacted === undefined && !Object.hasOwn(raw, 'event_id');
+      const sameText = outcome.redacted === undefined && !withId;
       const verified: VerifiedPdu = {
         eventId: outcome.eventId,
         pdu,
@@ -201,6 +204,11 @@ async function verifyFeed(
     }
   }
   return acceptByAuthRules(received, stateIds, rejected, rules, walk.verdicts());
+}
+
+function withoutEventId(raw: Record<string, unknown>): Record<string, unknown> {
+  const { event_id: _ignored, ...rest } = raw;
+  return rest;
 }
 
 /**
