@@ -1,13 +1,22 @@
 /**
  * The SQLite connection's prepared-statement cache is bounded (`IN (…)` lists and multi-row
  * `VALUES` make one SQL text per length, so an unbounded cache grows with every size seen) and
- * keeps what is in use: least recently used statements go first.
+ * keeps what is in use: least recently used statements go first. New database files get
+ * PAGE_SIZE pages.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 import { describe, expect, it } from 'vitest';
 
-import { SqliteExecutor, STATEMENT_CACHE_SIZE } from '../src/storage/sqlite.ts';
+import {
+  openSqlite,
+  PAGE_SIZE,
+  SqliteExecutor,
+  STATEMENT_CACHE_SIZE,
+} from '../src/storage/sqlite.ts';
 
 /** A distinct statement text per `n`, as a variable-length list makes. */
 const listOf = (n: number) =>
@@ -32,5 +41,28 @@ describe('SQLite prepared-statement cache', () => {
     expect(again).not.toBe(firstCold);
     expect(await executor.queryOne(listOf(1), [1])).toEqual({ n: 1 });
     expect(await executor.queryOne(hot)).toEqual({ answer: 42 });
+  });
+});
+
+describe('SQLite page size', () => {
+  it('creates new database files with PAGE_SIZE pages and keeps an existing file’s size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-page-size-'));
+    try {
+      const fresh = openSqlite({ path: join(dir, 'fresh.db') });
+      await fresh.execute('CREATE TABLE t (x INTEGER)');
+      expect(await fresh.queryOne('PRAGMA page_size')).toEqual({ page_size: PAGE_SIZE });
+      await fresh.close();
+      // A file made elsewhere with 4 KiB pages keeps them: page_size only applies to a new file.
+      const older = new DatabaseSync(join(dir, 'older.db'));
+      older.exec('PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)');
+      older.close();
+      const reopened = openSqlite({ path: join(dir, 'older.db') });
+      expect(await reopened.queryOne('PRAGMA page_size')).toEqual({ page_size: 4096 });
+      await reopened.execute('INSERT INTO t (x) VALUES (1)');
+      expect(await reopened.queryOne('SELECT count(*) AS n FROM t')).toEqual({ n: 1 });
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -121,12 +121,22 @@ export class SqliteExecutor implements TransactionExecutor {
   }
 }
 
+/** The page size of a new database file (bytes). */
+export const PAGE_SIZE = 2048;
+
 /** A statement that only reads (a `RETURNING` write starts with INSERT/UPDATE/DELETE). */
 const READ_ONLY = /^\s*(SELECT|WITH)\b/i;
 
 /** Opens (creating if needed) a SQLite database. */
 export function openSqlite(options: SqliteOptions): Database {
   const db = new DatabaseSync(options.path);
+  // Before the first table exists (a no-op on an existing file, which keeps its page size).
+  // Each send changes a few rows scattered over several indexes, and a COMMIT writes every page
+  // it changed whole to the WAL, which a checkpoint copies and fsyncs again: 2 KiB pages halve
+  // those bytes where 4 KiB pages doubled them for nothing. Sync-load WAL: 81 MB with 4 KiB
+  // pages, 53 MB with 2 KiB, 35 MB with 1 KiB (2,000 sends); 1 KiB pages would push a typical
+  // event's JSON (1–2 KB) into overflow pages (decision record 2026-11-29 in ARCHITECTURE.md).
+  db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA foreign_keys = ON');
