@@ -59,6 +59,9 @@ async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenera
   const { origin, event, stateIds } = plan;
   yield `{"origin":${JSON.stringify(origin)},"event":${JSON.stringify(event)},"state":[`;
   const known = new Map<string, string>();
+  // The auth events the state cites, read out batch by batch: done at the end, reading 30,000
+  // texts held this thread ≈ 0.1 s in one piece, with the joining server waiting on the body.
+  const cited = new Set<string>(authEventsOf(event));
   let first = true;
   for (let at = 0; at < stateIds.length; at += STATE_BATCH) {
     const batch = stateIds.slice(at, at + STATE_BATCH);
@@ -69,26 +72,27 @@ async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenera
       if (text === undefined) continue;
       known.set(id, text);
       out.push(text);
+      for (const authId of authEventsOfText(text)) cited.add(authId);
     }
     if (out.length === 0) continue;
     yield first ? out.join(',') : `,${out.join(',')}`;
     first = false;
   }
-  const chain = await authChainTexts(db, known, authEventsOf(event));
+  const chain = await authChainTexts(db, known, cited);
   yield `],"auth_chain":[${chain.join(',')}],"members_omitted":false}`;
 }
 
 /**
  * The auth chain (spec rooms/fragments/v2-state-res.md "Auth chain": every event reachable
- * through `auth_events`) of the events in `known` and of `joinAuth`, as PDU texts; the join's
- * own auth events are in it too (they are the chain's roots). `known` is filled with every
- * text read, so each event is loaded once: most of a big room's auth events are in its state.
- * Events the store lacks end their branch; the visited set ends any cycle.
+ * through `auth_events`) from `roots` — the auth events the state and the join cite — as PDU
+ * texts; the roots are in it too. `known` holds the texts read so far (the state's) and is
+ * filled with every text read, so each event is loaded once: most of a big room's auth events
+ * are in its state. Events the store lacks end their branch; the visited set ends any cycle.
  */
 async function authChainTexts(
   tx: SqlExecutor,
   known: Map<string, string>,
-  joinAuth: readonly string[],
+  roots: Iterable<string>,
 ): Promise<string[]> {
   const inChain = new Set<string>();
   const chain: string[] = [];
@@ -102,8 +106,7 @@ async function authChainTexts(
     }
     return auth;
   };
-  let layer = [...joinAuth];
-  for (const [id, text] of known) layer.push(...authOfId(id, text));
+  let layer = [...roots];
   while (layer.length > 0) {
     const fresh = [...new Set(layer)].filter((id) => !inChain.has(id));
     const missing = fresh.filter((id) => !known.has(id));
