@@ -2,8 +2,9 @@
  * Checking a big send_join answer on every core: the per-PDU checks (event ID, format,
  * signatures, content hash — verify-pdu.ts) run on this thread and on worker threads
  * (verify-worker.ts) at once, each taking the next chunk of PDUs when it is done with its last,
- * so a slow or busy thread simply takes fewer; the authorization walk (verify-room-state.ts
- * `acceptByAuthRules`) then runs here, as it needs every event. Ed25519 verification is most of
+ * so a slow or busy thread simply takes fewer; the authorization walk runs here, as it needs
+ * every event: as each chunk's outcomes come (verify-room-state.ts `AuthWalk`), and what is left
+ * after the last chunk (`acceptByAuthRules`). Ed25519 verification is most of
  * a join's CPU time (≈ 90 µs a signature: a 30,000-event state is ≈ 2.7 s of one core), and it
  * is independent per event, so this is where more cores pay.
  *
