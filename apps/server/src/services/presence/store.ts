@@ -1,5 +1,6 @@
 /** SQL of the presence service: one row per user who ever set a presence. */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { usersSharingRoomsWith } from '../rooms/room-store.ts';
 
 export type PresenceRow = {
   readonly user_id: string;
@@ -48,11 +49,5 @@ export function selectPresenceBetween(
 
 /** The users sharing a joined room with `userId`: those whose `/sync` shows its presence. */
 export async function presenceAudience(db: SqlExecutor, userId: string): Promise<string[]> {
-  const rows = await db.query<{ user_id: string }>(
-    `SELECT DISTINCT other.user_id FROM room_memberships mine
-       JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
-      WHERE mine.user_id = $1 AND mine.membership = 'join' AND other.user_id <> $1`,
-    [userId],
-  );
-  return rows.map((row) => row.user_id);
+  return (await usersSharingRoomsWith(db, userId)).filter((other) => other !== userId);
 }

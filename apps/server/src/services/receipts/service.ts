@@ -10,9 +10,9 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import type { RoomService } from '../rooms/index.ts';
+import { joinedMembers } from '../rooms/room-store.ts';
 import {
   currentReceipt,
-  joinedMembers,
   receiptsBetween,
   roomsWithReceiptsBetween,
   upsertReceipt,

@@ -78,12 +78,3 @@ export async function roomsWithReceiptsBetween(
   );
   return new Set(rows.map((row) => row.room_id));
 }
-
-/** The users joined to a room (who see its receipts). */
-export async function joinedMembers(db: SqlExecutor, roomId: string): Promise<string[]> {
-  const rows = await db.query<{ user_id: string }>(
-    `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
-    [roomId],
-  );
-  return rows.map((row) => row.user_id);
-}

@@ -121,3 +121,29 @@ export async function membershipsOfUser(
   );
   return rows.map(toEntry);
 }
+
+/**
+ * The users joined to `roomId`, through `db` (a transaction's executor sees its own writes): who
+ * sees the room's receipts, who its events notify, which servers its events go to.
+ */
+export async function joinedMembers(db: SqlExecutor, roomId: string): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    "SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'",
+    [roomId],
+  );
+  return rows.map((row) => row.user_id);
+}
+
+/**
+ * The users joined to at least one room `userId` is joined to, `userId` included (when joined
+ * anywhere): who sees the user's presence and device-list changes, and their servers.
+ */
+export async function usersSharingRoomsWith(db: SqlExecutor, userId: string): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    `SELECT DISTINCT other.user_id FROM room_memberships mine
+       JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
+      WHERE mine.user_id = $1 AND mine.membership = 'join'`,
+    [userId],
+  );
+  return rows.map((row) => row.user_id);
+}

@@ -21,6 +21,7 @@ import {
   membershipOf,
   membershipsOfUser,
   type RoomRow,
+  usersSharingRoomsWith,
 } from './room-store.ts';
 import { StateStore } from './state-store.ts';
 import { timelineSlice } from './timeline.ts';
@@ -376,14 +377,8 @@ export class RoomService {
   }
 
   /** Users joined to at least one room `userId` is joined to (including `userId`). */
-  async usersSharingRoomsWith(userId: string): Promise<string[]> {
-    const rows = await this.ctx.db.query<{ user_id: string }>(
-      `SELECT DISTINCT other.user_id FROM room_memberships mine
-         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
-        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
-      [userId],
-    );
-    return rows.map((row) => row.user_id);
+  usersSharingRoomsWith(userId: string): Promise<string[]> {
+    return usersSharingRoomsWith(this.ctx.db, userId);
   }
 
   /** The room's version, or `undefined` for an unknown room. */

@@ -12,7 +12,7 @@ import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
 import type { ToDeviceService } from '../../to-device/service.ts';
 import type { TypingService } from '../../typing/service.ts';
-import { roomDestinations, serverOf } from '../sender/destinations.ts';
+import { roomDestinations, serverOf, serversSharingRoomsWith } from '../sender/destinations.ts';
 import type { FederationSender } from '../sender/queue.ts';
 
 /** The local services whose changes become EDUs. */
@@ -60,15 +60,7 @@ export function sendLocalEdus(
 
   sources.deviceLists.onChanged(async (tx, userId) => {
     if (!isLocal(userId)) return;
-    const rows = await tx.query<{ user_id: string }>(
-      `SELECT DISTINCT other.user_id FROM room_memberships mine
-         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
-        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
-      [userId],
-    );
-    const destinations = [...new Set(rows.map((row) => serverOf(row.user_id)))].filter(
-      (server) => server !== self,
-    );
+    const destinations = await serversSharingRoomsWith(tx, userId, self);
     await sender.queueEduInTransaction(tx, destinations, {
       edu_type: 'm.device_list_update',
       // Weft tracks device-list changes per user; receivers re-query the user's devices.
@@ -80,15 +72,7 @@ export function sendLocalEdus(
   // servers as device-list updates.
   sources.crossSigning?.onSigningKeysChanged(async (tx, userId, keys) => {
     if (!isLocal(userId)) return;
-    const rows = await tx.query<{ user_id: string }>(
-      `SELECT DISTINCT other.user_id FROM room_memberships mine
-         JOIN room_memberships other ON other.room_id = mine.room_id AND other.membership = 'join'
-        WHERE mine.user_id = $1 AND mine.membership = 'join'`,
-      [userId],
-    );
-    const destinations = [...new Set(rows.map((row) => serverOf(row.user_id)))].filter(
-      (server) => server !== self,
-    );
+    const destinations = await serversSharingRoomsWith(tx, userId, self);
     await sender.queueEduInTransaction(tx, destinations, {
       edu_type: 'm.signing_key_update',
       content: {

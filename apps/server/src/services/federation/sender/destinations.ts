@@ -4,6 +4,7 @@
  * event — the target's server (an invited or kicked user's server must hear of it).
  */
 import type { SqlExecutor } from '../../../storage/index.ts';
+import { joinedMembers, usersSharingRoomsWith } from '../../rooms/room-store.ts';
 
 /** The server part of a user ID. */
 export function serverOf(userId: string): string {
@@ -17,12 +18,19 @@ export async function roomDestinations(
   self: string,
   extra: readonly string[] = [],
 ): Promise<string[]> {
-  const rows = await db.query<{ user_id: string }>(
-    "SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'",
-    [roomId],
-  );
-  const servers = new Set(rows.map((row) => serverOf(row.user_id)));
+  const servers = new Set((await joinedMembers(db, roomId)).map(serverOf));
   for (const server of extra) servers.add(server);
   servers.delete(self);
   return [...servers].sort();
+}
+
+/** Other servers with users sharing a joined room with `userId`, minus `self`. */
+export async function serversSharingRoomsWith(
+  db: SqlExecutor,
+  userId: string,
+  self: string,
+): Promise<string[]> {
+  const servers = new Set((await usersSharingRoomsWith(db, userId)).map(serverOf));
+  servers.delete(self);
+  return [...servers];
 }
