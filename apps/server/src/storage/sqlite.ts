@@ -11,6 +11,7 @@
  * `/sync` and other readers neither queue behind a writer's transaction nor make it wait.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { LruMap } from '../lru-map.ts';
 import { AfterCommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
@@ -55,7 +56,7 @@ export const STATEMENT_CACHE_SIZE = 500;
 export class SqliteExecutor implements TransactionExecutor {
   readonly #db: DatabaseSync;
   /** Least recently used first (a hit moves its entry to the end). */
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #statements = new LruMap<string, StatementSync>(STATEMENT_CACHE_SIZE);
   /** The open transaction's after-commit callbacks (one connection: one transaction at a time). */
   readonly hooks = new AfterCommitHooks();
 
@@ -75,16 +76,10 @@ export class SqliteExecutor implements TransactionExecutor {
   prepare(sql: string): StatementSync {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
+      // An evicted statement is finalized by node:sqlite once it is garbage-collected.
       statement = this.#db.prepare(toSqlite(sql));
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
-        // node:sqlite finalizes a statement once it is garbage-collected.
-        const oldest = this.#statements.keys().next();
-        if (!oldest.done) this.#statements.delete(oldest.value);
-      }
-    } else {
-      this.#statements.delete(sql);
+      this.#statements.set(sql, statement);
     }
-    this.#statements.set(sql, statement);
     return statement;
   }
 

@@ -10,6 +10,8 @@
  *   {@link forgetUser} happened since (on PostgreSQL the query and the change interleave).
  */
 
+import { LruMap } from '../../lru-map.ts';
+
 /** A cached token: who it authenticates, and when its device's `last_seen_ts` was last written. */
 export interface CachedToken {
   readonly userId: string;
@@ -21,16 +23,11 @@ export interface CachedToken {
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 
 export class AccessTokenCache {
-  readonly #max: number;
-  // Map order is recency order: a hit moves its entry to the end, eviction takes the front.
-  readonly #entries = new Map<string, CachedToken>();
+  readonly #entries: LruMap<string, CachedToken>;
   #generation = 0;
 
   constructor(max: number = DEFAULT_TOKEN_CACHE_SIZE) {
-    if (!(Number.isSafeInteger(max) && max > 0)) {
-      throw new RangeError('token cache size must be a positive integer');
-    }
-    this.#max = max;
+    this.#entries = new LruMap(max);
   }
 
   /** Changes on every {@link forgetUser}; read it before querying the database. */
@@ -43,29 +40,19 @@ export class AccessTokenCache {
   }
 
   get(tokenHash: string): CachedToken | undefined {
-    const entry = this.#entries.get(tokenHash);
-    if (entry !== undefined) {
-      this.#entries.delete(tokenHash);
-      this.#entries.set(tokenHash, entry);
-    }
-    return entry;
+    return this.#entries.get(tokenHash);
   }
 
   /** Caches a database answer, unless tokens were deleted since `generation` was read. */
   remember(tokenHash: string, entry: CachedToken, generation: number): void {
     if (generation !== this.#generation) return;
-    this.#entries.delete(tokenHash);
     this.#entries.set(tokenHash, entry);
-    if (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
   }
 
   /** Drops every cached token of `userId` (logout, device deletion, deactivation). */
   forgetUser(userId: string): void {
     this.#generation++;
-    for (const [hash, entry] of this.#entries) {
+    for (const [hash, entry] of this.#entries.entries()) {
       if (entry.userId === userId) this.#entries.delete(hash);
     }
   }
