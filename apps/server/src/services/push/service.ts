@@ -16,6 +16,7 @@ import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
 import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { joinedMembers } from '../rooms/room-store.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules, type PushDecision, type SharedConditionResults } from './evaluate.ts';
@@ -271,11 +272,7 @@ export class PushService {
 
   async #localJoined(tx: SqlExecutor, roomId: string): Promise<string[]> {
     const suffix = `:${this.#ctx.config.serverName}`;
-    const rows = await tx.query<{ user_id: string }>(
-      `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
-      [roomId],
-    );
-    return rows.map((row) => row.user_id).filter((userId) => userId.endsWith(suffix));
+    return (await joinedMembers(tx, roomId)).filter((userId) => userId.endsWith(suffix));
   }
 
   /**
@@ -288,13 +285,8 @@ export class PushService {
     event: StoredEvent,
   ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
     const suffix = `:${this.#ctx.config.serverName}`;
-    const rows = await tx.query<{ user_id: string }>(
-      `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
-      [event.roomId],
-    );
-    const audience = rows
-      .map((row) => row.user_id)
-      .filter((userId) => userId !== event.sender && userId.endsWith(suffix));
+    const joined = await joinedMembers(tx, event.roomId);
+    const audience = joined.filter((userId) => userId !== event.sender && userId.endsWith(suffix));
     const content = event.pdu['content'] as Record<string, unknown>;
     const target = event.stateKey;
     const invitee =
@@ -306,7 +298,7 @@ export class PushService {
       !audience.includes(target)
         ? target
         : undefined;
-    return { audience, invitee, joinedCount: rows.length };
+    return { audience, invitee, joinedCount: joined.length };
   }
 }
 
