@@ -3,6 +3,7 @@
  * the row shape. Events are immutable once stored except for `redacted_by`, which evicts the
  * cache entry.
  */
+import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { DEFAULT_EVENT_CACHE_BYTES, EventCache } from './event-cache.ts';
 import type { StoredEvent } from './types.ts';
@@ -119,8 +120,7 @@ export class EventStore {
       if (hit !== undefined) found.set(id, hit);
       else missing.push(id);
     }
-    for (let i = 0; i < missing.length; i += 500) {
-      const chunk = missing.slice(i, i + 500);
+    for (const chunk of inListChunks(missing)) {
       const rows = await db.query<EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM ${EVENT_FROM} WHERE e.event_id IN (${placeholders(chunk.length)})`,
         chunk,
@@ -129,11 +129,6 @@ export class EventStore {
     }
     return found;
   }
-}
-
-/** `$1, $2, …, $n` (offset by `start`). */
-export function placeholders(n: number, start = 1): string {
-  return Array.from({ length: n }, (_, i) => `$${i + start}`).join(', ');
 }
 
 /**
@@ -147,8 +142,7 @@ export async function loadPduTexts(
 ): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   const ids = [...new Set(eventIds)];
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
+  for (const chunk of inListChunks(ids)) {
     const rows = await db.query<{ event_id: string; pdu: string }>(
       `SELECT event_id, pdu FROM events WHERE event_id IN (${placeholders(chunk.length)})`,
       chunk,

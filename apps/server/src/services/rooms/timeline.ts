@@ -5,14 +5,9 @@
  * positions ≤ N; forwards, events > N. A `/sync` token whose first number is the stream
  * position is accepted too, so `prev_batch`/`next_batch` from sync work as `from`.
  */
+import { placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
-import {
-  EVENT_COLUMNS,
-  EVENT_FROM,
-  type EventRow,
-  type EventStore,
-  placeholders,
-} from './event-store.ts';
+import { EVENT_COLUMNS, EVENT_FROM, type EventRow, type EventStore } from './event-store.ts';
 import type { StoredEvent, TimelineSlice } from './types.ts';
 
 /** The pagination token for stream position `position`. */

@@ -17,6 +17,7 @@ import {
   stateAfterEvent,
 } from '@weft/dag';
 
+import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { toDagEvent } from '../../rooms/auth.ts';
@@ -32,10 +33,9 @@ export async function loadDagEvents(
 ): Promise<Map<string, DagEvent>> {
   const out = new Map<string, DagEvent>();
   const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const chunk = unique.slice(i, i + 500);
+  for (const chunk of inListChunks(unique)) {
     const rows = await db.query<{ event_id: string; pdu: string; rejected: number }>(
-      `SELECT event_id, pdu, rejected FROM events WHERE event_id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+      `SELECT event_id, pdu, rejected FROM events WHERE event_id IN (${placeholders(chunk.length)})`,
       chunk,
     );
     for (const row of rows) {

@@ -11,6 +11,7 @@
  */
 import { matrixPath } from '@weft/transport';
 
+import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
 import type { FederationClient } from '../client.ts';
@@ -229,10 +230,9 @@ export class FederationSender {
     }
     if (this.#stopped) return 'empty';
     await this.#ctx.db.transaction(async (tx) => {
-      for (let i = 0; i < ids.length; i += 500) {
-        const chunk = ids.slice(i, i + 500);
+      for (const chunk of inListChunks(ids)) {
         await tx.execute(
-          `DELETE FROM federation_outbound WHERE id IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+          `DELETE FROM federation_outbound WHERE id IN (${placeholders(chunk.length)})`,
           chunk,
         );
       }
