@@ -20,7 +20,7 @@ import {
 } from './json-object.ts';
 import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
-import { signerFor, signJson } from './sign-json.ts';
+import { addSignature, signerFor, signJson } from './sign-json.ts';
 
 /**
  * Finds the public key for `entity`'s `keyId`, or `undefined` when it is unknown. Receives the
@@ -133,12 +133,13 @@ export function signEventWithId(
   const sign = signerFor(signingKey.keyId, signingKey);
   const { signedText } = encodeEventTexts(hashed, rules);
   const signature = encodeBase64(sign(utf8.encode(signedText)));
-  const signatures: Record<string, Record<string, string>> = {};
+  // Signatures already on the event survive only where redaction keeps them, as in signEvent.
   const existing = rules.topLevelKeys.includes('signatures') ? readSignatures(hashed) : {};
-  for (const name of Object.keys(existing)) signatures[name] = { ...existing[name] };
-  signatures[serverName] = { ...existing[serverName], [signingKey.keyId]: signature };
   return {
-    event: { ...hashed, signatures },
+    event: {
+      ...hashed,
+      signatures: addSignature(existing, serverName, signingKey.keyId, signature),
+    },
     eventId: `$${encodeBase64Url(backend().sha256Utf8(signedText))}`,
   };
 }

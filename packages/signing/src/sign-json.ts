@@ -116,10 +116,26 @@ export function signJson<T extends JsonObject>(
   const sign = signerFor(keyId, secretKey);
   const existing = readSignatures(object);
   const signature = encodeBase64(sign(signedBytes(object)));
+  return {
+    ...object,
+    signatures: addSignature(existing, entity, keyId, signature),
+  } as SignedJson<T>;
+}
+
+/**
+ * A copy of `existing` signatures with `signature` added for `entity` under `keyId` (replacing
+ * one under the same key ID); the caller's objects are left as they were.
+ */
+export function addSignature(
+  existing: Signatures,
+  entity: string,
+  keyId: string,
+  signature: string,
+): Record<string, Record<string, string>> {
   const signatures: Record<string, Record<string, string>> = {};
   for (const name of Object.keys(existing)) signatures[name] = { ...existing[name] };
   signatures[entity] = { ...existing[entity], [keyId]: signature };
-  return { ...object, signatures } as SignedJson<T>;
+  return signatures;
 }
 
 /**
