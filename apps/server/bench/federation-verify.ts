@@ -6,12 +6,19 @@
  * and the main thread's (the rest is the workers', plus a little GC). On a machine whose cores
  * are free, the parallel wall time is about main + the busiest worker's share.
  *
+ * Then the authorization walk's part after the last chunk (this thread alone), with and without
+ * the walk run as chunks come (`AuthWalk`).
+ *
  * Run: `node --conditions=weft-source bench/federation-verify.ts` from apps/server.
  */
 import { computeEventId, generateSigningKey, signEvent } from '@weft/signing';
 
 import { verifyRoomStateParallel } from '../src/services/federation/membership/verify-parallel.ts';
-import { verifyRoomState } from '../src/services/federation/membership/verify-room-state.ts';
+import {
+  AuthWalk,
+  acceptByAuthRules,
+  verifyRoomState,
+} from '../src/services/federation/membership/verify-room-state.ts';
 import { rulesOf } from '../src/services/rooms/service.ts';
 
 const N = Number(process.env['WEFT_BENCH_JOIN_STATE'] ?? 30_000);
@@ -119,3 +126,32 @@ for (let round = 0; round < 3; round++) {
   }
 }
 clearInterval(keepAlive);
+
+// The authorization walk's part that runs after the last chunk, on the main thread alone (the
+// workers idle): the whole walk when it waits for every event (`acceptByAuthRules` alone), or
+// only what `AuthWalk` left undecided when it ran as the chunks' outcomes came (its own time
+// is spent during the check, alongside the workers). CPU time of this thread, alternated.
+const checked = verifyRoomState(received.state, received.chain, rules, lookup);
+const stateIds = [...checked.state.values()];
+const cpuMs = (since: NodeJS.CpuUsage): number => {
+  const used = process.threadCpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
+for (let round = 0; round < 3; round++) {
+  let since = process.threadCpuUsage();
+  const whole = acceptByAuthRules(checked.events, stateIds, 0, rules);
+  const afterWhole = cpuMs(since);
+  since = process.threadCpuUsage();
+  const walk = new AuthWalk(rules);
+  const events = [...checked.events.values()];
+  for (let at = 0; at < events.length; at += 256) walk.add(events.slice(at, at + 256));
+  const during = cpuMs(since);
+  since = process.threadCpuUsage();
+  const seeded = acceptByAuthRules(checked.events, stateIds, 0, rules, walk.verdicts());
+  const afterSeeded = cpuMs(since);
+  if (seeded.state.size !== whole.state.size) throw new Error('the walks disagree');
+  console.log(
+    `auth walk of ${whole.state.size} state events after the last chunk: whole ${Math.round(afterWhole)} ms CPU; ` +
+      `with AuthWalk during the check ${Math.round(afterSeeded)} ms (+ ${Math.round(during)} ms spread over the chunks)`,
+  );
+}
