@@ -55,4 +55,25 @@ describe('the built weft-server', () => {
     expect(await built.stop()).toBe(0);
     // A tsup build and two server starts: more than vitest's default 5 s on a loaded machine.
   }, 60_000);
+
+  it('runs the TypeScript source when told to, re-executing itself with its flags (same PID)', async () => {
+    // WEFT_SERVER_SOURCE=1 takes the path a missing or stale build takes: `process.execve` into
+    // `node --conditions=weft-source <flags> src/main.ts`, so signals reach the server itself.
+    const server = await spawnServer({
+      serverName: 'source.test',
+      built: true,
+      env: { WEFT_SERVER_SOURCE: '1' },
+    });
+    running = server;
+    const commandLine = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0');
+    expect(commandLine).toContain('--conditions=weft-source');
+    expect(commandLine).toContain('--max-semi-space-size=2');
+    expect(commandLine.some((arg) => arg.endsWith('src/main.ts'))).toBe(true);
+    expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(false);
+    const client = new TestClient(server.url);
+    const bob = await client.registerUser('bob');
+    expect(bob.userId).toBe('@bob:source.test');
+    // SIGTERM reaches the server (no wrapper process in between): a graceful exit.
+    expect(await server.stop()).toBe(0);
+  }, 60_000);
 });

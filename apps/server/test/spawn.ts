@@ -31,6 +31,8 @@ export interface SpawnOptions {
   readonly built?: boolean;
   /** How long to wait for `/versions` (ms). */
   readonly startTimeoutMs?: number;
+  /** Extra environment variables for the process (e.g. `WEFT_SERVER_SOURCE`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface SpawnedServer {
@@ -90,8 +92,12 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<SpawnedSe
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      // `built`: the build, even when src/ was edited after it (callers build right before).
-      ...(options.built ? { env: { ...process.env, WEFT_SERVER_SOURCE: '0' } } : {}),
+      env: {
+        ...process.env,
+        // `built`: the build, even when src/ was edited after it (callers build right before).
+        ...(options.built ? { WEFT_SERVER_SOURCE: '0' } : {}),
+        ...options.env,
+      },
     },
   );
   let output = '';
