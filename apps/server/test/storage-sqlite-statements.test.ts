@@ -16,6 +16,7 @@ import {
   PAGE_SIZE,
   SqliteExecutor,
   STATEMENT_CACHE_SIZE,
+  toSqlite,
 } from '../src/storage/sqlite.ts';
 
 /** A distinct statement text per `n`, as a variable-length list makes. */
@@ -64,5 +65,16 @@ describe('SQLite page size', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SQLite placeholders', () => {
+  it('numbers $n parameters but leaves $n inside string literals as text', async () => {
+    expect(toSqlite("SELECT $1, '$2', 'it''s $3', $4")).toBe("SELECT ?1, '$2', 'it''s $3', ?4");
+    const executor = new SqliteExecutor(new DatabaseSync(':memory:'));
+    expect(await executor.queryOne("SELECT $1 AS a, '$1abc' AS b", ['value'])).toEqual({
+      a: 'value',
+      b: '$1abc',
+    });
   });
 });

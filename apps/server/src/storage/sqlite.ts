@@ -29,9 +29,14 @@ export interface SqliteOptions {
   readonly durability?: 'normal' | 'full';
 }
 
-/** `$1` → `?1`: SQLite's numbered parameters take the same positional array. */
-function toSqlite(sql: string): string {
-  return sql.replace(/\$(\d+)/g, '?$1');
+/**
+ * `$1` → `?1`: SQLite's numbered parameters take the same positional array. A `$1` inside a
+ * quoted string literal is text, as PostgreSQL reads it, and stays (`''` is a quote inside one).
+ */
+export function toSqlite(sql: string): string {
+  return sql.replace(/'(?:[^']|'')*'|\$(\d+)/g, (match, index: string | undefined) =>
+    index === undefined ? match : `?${index}`,
+  );
 }
 
 function bind(params: readonly SqlValue[]): SQLInputValue[] {
