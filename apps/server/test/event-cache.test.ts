@@ -88,6 +88,17 @@ describe('EventCache', () => {
     expect(cache.get(`$${HASH}2`)).toBeUndefined();
   });
 
+  it('counts an event read from storage by its JSON text, close to the walked estimate', () => {
+    for (const body of ['hi', 'x'.repeat(2000), 'y'.repeat(30_000)]) {
+      const event = message(7, body);
+      const cache = new EventCache(1024 * 1024);
+      cache.set(event, JSON.stringify(event.pdu).length);
+      const fromText = cache.stats.bytes;
+      const walked = estimateEventBytes(event);
+      expect(Math.abs(fromText - walked) / walked).toBeLessThan(0.1);
+    }
+  });
+
   it('rejects a budget that is not a non-negative integer', () => {
     expect(() => new EventCache(-1)).toThrow(RangeError);
     expect(() => new EventCache(1.5)).toThrow(RangeError);

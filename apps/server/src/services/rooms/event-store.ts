@@ -87,7 +87,7 @@ export class EventStore {
         senderDevice: row.sender_device ?? undefined,
         txnId: row.txn_id ?? undefined,
       };
-      if (cache) this.remember(event);
+      if (cache) this.#cache.set(event, row.pdu.length + (row.unsigned?.length ?? 0));
       return event;
     });
   }
