@@ -2,23 +2,51 @@
  * Unread counts kept per (user, room) (`unread_counts`, migration 0100): they survive a restart;
  * and migration 0101, which stores push actions by room, carries over a data directory written
  * with one `event_push_actions` row per notified user: the same counts and the same
- * `GET /notifications` after it.
+ * `GET /notifications` after it. On SQLite and on PostgreSQL.
  */
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 
 import { afterAll, describe, expect, it } from 'vitest';
+
+import type { Database } from '../src/storage/index.ts';
 
 import { migration as pushActions } from '../src/storage/migrations/0050-push-actions.ts';
 import { migration as pushActionsByEvent } from '../src/storage/migrations/0053-push-actions-by-event.ts';
 import { migration as unreadCounts } from '../src/storage/migrations/0100-unread-counts.ts';
-import { registerUsers, startTestServer, type TestServer } from './harness.ts';
+import { openPostgres } from '../src/storage/postgres.ts';
+import { openSqlite } from '../src/storage/sqlite.ts';
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
+import { postgresDatabases } from './postgres.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
 
-describe('kept unread counts on restart', () => {
+// Before the suites: the cluster starts first and stops after the servers.
+const on = postgresDatabases(['unread']);
+
+describe('kept unread counts on restart, on SQLite', () => {
+  keptUnreadSuite(() => ({}));
+});
+describe('kept unread counts on restart, on PostgreSQL', () => {
+  keptUnreadSuite(on('unread'));
+});
+
+/** The server's database, opened without migrating it (to put it back at an older schema). */
+function openUnmigrated(server: TestServer, options: TestServerOptions): Promise<Database> {
+  const database = options.file?.['database'] as { connection_string?: string } | undefined;
+  if (database?.connection_string !== undefined) {
+    return openPostgres({ connectionString: database.connection_string });
+  }
+  return Promise.resolve(openSqlite({ path: join(server.dataDir, 'weft.db') }));
+}
+
+function keptUnreadSuite(options: () => TestServerOptions): void {
   const servers: TestServer[] = [];
   afterAll(async () => {
     for (const server of servers) await server.stop().catch(() => {});
@@ -42,7 +70,7 @@ describe('kept unread counts on restart', () => {
   }
 
   it('are the same after a restart, and after migration 0101 carries the old rows over', async () => {
-    const first = await startTestServer();
+    const first = await startTestServer(options());
     servers.push(first);
     const [alice, bob, carol] = await registerUsers(first, ['alice', 'bob', 'carol']);
     const quiet = await createRoom(first, alice, [bob, carol]);
@@ -62,7 +90,7 @@ describe('kept unread counts on restart', () => {
     expect(await counts(first, bob, busy)).toEqual(expectedBusy);
     await first.stop();
 
-    const second = await startTestServer({ dataDir: first.dataDir });
+    const second = await startTestServer({ ...options(), dataDir: first.dataDir });
     servers.push(second);
     expect(await counts(second, bob, quiet)).toEqual(expectedQuiet);
     expect(await counts(second, bob, busy)).toEqual(expectedBusy);
@@ -76,45 +104,47 @@ describe('kept unread counts on restart', () => {
       alice: await listed(second, alice),
     };
     await second.stop();
-    const file = new DatabaseSync(join(first.dataDir, 'weft.db'));
-    file.exec('DROP TABLE push_room_actions');
-    file.exec('DROP TABLE push_user_actions');
-    file.exec('DROP TABLE unread_counts');
-    for (const statement of [...pushActions.statements, ...pushActionsByEvent.statements]) {
-      file.exec(statement);
-    }
-    const [createUnread, fillUnread] = unreadCounts.statements;
-    file.exec(String(createUnread));
-    const insert = file.prepare(
-      `INSERT INTO event_push_actions
-         (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
-       SELECT ?, room_id, event_id, stream_position, ?, ?, ?, ? FROM events WHERE event_id = ?`,
-    );
     let oldRows = 0;
-    for (const [name, entries] of Object.entries(listedBefore)) {
-      const user = { alice, bob, carol }[name as 'alice' | 'bob' | 'carol'];
-      for (const entry of entries) {
-        const highlight = entry.actions.some(
-          (action: Json) => action?.['set_tweak'] === 'highlight' && action['value'] !== false,
-        );
-        insert.run(
-          user.userId,
-          entry.actions.includes('notify') ? 1 : 0,
-          highlight ? 1 : 0,
-          JSON.stringify(entry.actions),
-          entry.ts,
-          entry.eventId,
-        );
-        oldRows++;
+    const db = await openUnmigrated(first, options());
+    await db.transaction(async (tx) => {
+      await tx.execute('DROP TABLE push_room_actions');
+      await tx.execute('DROP TABLE push_user_actions');
+      await tx.execute('DROP TABLE unread_counts');
+      for (const statement of [...pushActions.statements, ...pushActionsByEvent.statements]) {
+        await tx.execute(statement);
       }
-    }
-    file.exec(String(fillUnread));
-    file.exec("DELETE FROM schema_migrations WHERE name LIKE '0101-%'");
-    file.close();
+      const [createUnread, fillUnread] = unreadCounts.statements;
+      await tx.execute(String(createUnread));
+      for (const [name, entries] of Object.entries(listedBefore)) {
+        const user = { alice, bob, carol }[name as 'alice' | 'bob' | 'carol'];
+        for (const entry of entries) {
+          const highlight = entry.actions.some(
+            (action: Json) => action?.['set_tweak'] === 'highlight' && action['value'] !== false,
+          );
+          oldRows += await tx.execute(
+            `INSERT INTO event_push_actions
+               (user_id, room_id, event_id, stream_position, notify, highlight, actions_json, ts)
+             SELECT $1, room_id, event_id, stream_position, $2, $3, $4, $5
+               FROM events WHERE event_id = $6`,
+            [
+              user.userId,
+              entry.actions.includes('notify') ? 1 : 0,
+              highlight ? 1 : 0,
+              JSON.stringify(entry.actions),
+              entry.ts,
+              entry.eventId,
+            ],
+          );
+        }
+      }
+      await tx.execute(String(fillUnread));
+      await tx.execute("DELETE FROM schema_migrations WHERE name LIKE '0101-%'");
+    });
+    await db.close();
     // Bob's invites and messages, carol's messages in the quiet room.
     expect(oldRows).toBeGreaterThanOrEqual(8);
 
-    const third = await startTestServer({ dataDir: first.dataDir });
+    const third = await startTestServer({ ...options(), dataDir: first.dataDir });
     servers.push(third);
     expect(await counts(third, bob, quiet)).toEqual(expectedQuiet);
     expect(await counts(third, bob, busy)).toEqual(expectedBusy);
@@ -134,4 +164,4 @@ describe('kept unread counts on restart', () => {
     expect(after.slice(1)).toEqual(listedBefore.bob);
     expect(after[0]).toMatchObject({ read: false, room: busy });
   });
-});
+}
