@@ -19,8 +19,9 @@ import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import { joinedMembers } from '../rooms/room-store.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
-import { evaluatePushRules, type PushDecision, type SharedConditionResults } from './evaluate.ts';
+import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
 import { listNotifications } from './notification-list.ts';
+import { notifies, splitDecisions, stored } from './shared-decision.ts';
 import {
   countsAsOf,
   deletePushActions,
@@ -204,15 +205,8 @@ export class PushService {
     };
     const decisions = new Map<string, StoredDecision>();
     for (const userId of audience) decisions.set(userId, await decide(userId));
-    const common = mostCommon(decisions.values());
-    // Users deciding otherwise get their own row (a muted user one that neither notifies nor
-    // highlights); an invitee, outside the audience, gets one if it notifies.
-    const own = new Map<string, StoredDecision>();
-    for (const [userId, decision] of decisions) {
-      if (common === undefined ? notifies(decision) : !sameDecision(decision, common)) {
-        own.set(userId, decision);
-      }
-    }
+    const { shared: sharedDecision, own } = splitDecisions(decisions);
+    // An invitee, outside the audience, gets their own row if it notifies.
     if (invitee !== undefined) {
       const decision = await decide(invitee);
       if (notifies(decision)) own.set(invitee, decision);
@@ -226,7 +220,7 @@ export class PushService {
         sender: event.sender,
         ts: this.#ctx.now(),
       },
-      common,
+      sharedDecision,
       own,
       audience,
     );
@@ -300,45 +294,6 @@ export class PushService {
         : undefined;
     return { audience, invitee, joinedCount: joined.length };
   }
-}
-
-function stored(decision: PushDecision): StoredDecision {
-  return {
-    notify: decision.notify ? 1 : 0,
-    highlight: decision.highlight ? 1 : 0,
-    actions_json: JSON.stringify(decision.actions),
-  };
-}
-
-function notifies(decision: StoredDecision): boolean {
-  return decision.notify !== 0 || decision.highlight !== 0;
-}
-
-function sameDecision(a: StoredDecision, b: StoredDecision): boolean {
-  return a.notify === b.notify && a.highlight === b.highlight && a.actions_json === b.actions_json;
-}
-
-/**
- * The decision most of the audience got, stored once for all of them; `undefined` when that is
- * "nothing" (no row: only the users notified get one, as before), so an unnotifying event
- * writes no shared row.
- */
-function mostCommon(decisions: Iterable<StoredDecision>): StoredDecision | undefined {
-  const tally = new Map<string, { decision: StoredDecision; count: number }>();
-  let best: { decision: StoredDecision; count: number } | undefined;
-  let nothing = 0;
-  for (const decision of decisions) {
-    if (!notifies(decision)) {
-      nothing++;
-      continue;
-    }
-    const key = `${decision.notify}${decision.highlight}${decision.actions_json}`;
-    const entry = tally.get(key) ?? { decision, count: 0 };
-    entry.count++;
-    tally.set(key, entry);
-    if (best === undefined || entry.count > best.count) best = entry;
-  }
-  return best !== undefined && best.count > nothing ? best.decision : undefined;
 }
 
 /**
