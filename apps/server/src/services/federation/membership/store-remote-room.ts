@@ -31,8 +31,11 @@ const ROWS_PER_INSERT = 100;
 const MEMBERSHIPS_PER_INSERT = { sqlite: 1, postgres: ROWS_PER_INSERT } as const;
 
 /**
- * `INSERT … VALUES (…), (…) …` of `rows` in chunks of `perInsert` rows. `constants` are SQL
- * literals appended to each row.
+ * `INSERT … VALUES (…), (…) …` of `rows` (all of one width) in chunks of `perInsert` rows.
+ * `constants` are SQL literals appended to each row. The statement text is built once per chunk
+ * size, not per chunk: on SQLite a chunk is one row, and building (and hashing, for the
+ * prepared-statement cache) a new text for each of 30,000 memberships was a cost of its own in
+ * the store phase, which runs after the check on this thread alone.
  */
 async function insertRows(
   tx: SqlExecutor,
@@ -42,18 +45,25 @@ async function insertRows(
   constants = '',
   tail = '',
 ): Promise<void> {
+  const texts = new Map<number, string>();
+  const textFor = (count: number, width: number): string => {
+    let text = texts.get(count);
+    if (text === undefined) {
+      const tuples = Array.from({ length: count }, (_, row) => {
+        const marks = Array.from({ length: width }, (_, column) => `$${row * width + column + 1}`);
+        if (constants !== '') marks.push(constants);
+        return `(${marks.join(', ')})`;
+      });
+      text = `${head} ${tuples.join(', ')} ${tail}`;
+      texts.set(count, text);
+    }
+    return text;
+  };
   for (let start = 0; start < rows.length; start += perInsert) {
     const chunk = rows.slice(start, start + perInsert);
-    const params: unknown[] = [];
-    const tuples = chunk.map((row) => {
-      const marks = row.map((value) => {
-        params.push(value);
-        return `$${params.length}`;
-      });
-      if (constants !== '') marks.push(constants);
-      return `(${marks.join(', ')})`;
-    });
-    await tx.execute(`${head} ${tuples.join(', ')} ${tail}`, params as SqlValue[]);
+    const width = chunk[0]?.length ?? 0;
+    const params = perInsert === 1 ? (chunk[0] ?? []) : chunk.flat();
+    await tx.execute(textFor(chunk.length, width), params as SqlValue[]);
   }
 }
 
