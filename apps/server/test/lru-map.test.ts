@@ -3,20 +3,41 @@ import { describe, expect, it } from 'vitest';
 
 import { LruMap } from '../src/lru-map.ts';
 
+const keys = <K, V>(map: LruMap<K, V>) => [...map.entries()].map(([key]) => key);
+
 describe('LruMap', () => {
-  it('drops the least recently used entry once it holds more than its bound', () => {
+  it('drops an entry not used since it was stored, keeping the ones used', () => {
     const map = new LruMap<string, number>(2);
     map.set('a', 1);
     map.set('b', 2);
-    // A hit makes `a` the most recent, so `b` goes when `c` arrives.
+    // A hit gives `a` a second chance, so `b` goes when `c` arrives.
     expect(map.get('a')).toBe(1);
     map.set('c', 3);
     expect(map.size).toBe(2);
     expect(map.get('b')).toBeUndefined();
-    expect([...map.entries()]).toEqual([
-      ['a', 1],
-      ['c', 3],
-    ]);
+    expect(map.get('a')).toBe(1);
+    expect(map.get('c')).toBe(3);
+    // Without hits it drops the oldest.
+    const plain = new LruMap<string, number>(2);
+    plain.set('x', 1);
+    plain.set('y', 2);
+    plain.set('z', 3);
+    expect(keys(plain)).toEqual(['y', 'z']);
+  });
+
+  it('evicts the newest entry too when every other one was used, never growing past its bound', () => {
+    const map = new LruMap<number, number>(3);
+    for (let i = 0; i < 3; i++) map.set(i, i);
+    for (let i = 0; i < 3; i++) map.get(i);
+    map.set(3, 3);
+    expect(map.size).toBe(3);
+    // Every old entry had its second chance: the oldest of them is the one dropped.
+    expect(keys(map).sort()).toEqual([1, 2, 3]);
+    for (let i = 4; i < 100; i++) {
+      map.get(i - 1);
+      map.set(i, i);
+      expect(map.size).toBe(3);
+    }
   });
 
   it('replaces a value in place of a second entry and deletes on request', () => {
@@ -25,12 +46,8 @@ describe('LruMap', () => {
     map.set('b', 2);
     map.set('a', 10);
     expect(map.size).toBe(2);
-    // Setting `a` again refreshed it: `b` is now the oldest.
-    map.set('c', 3);
-    expect([...map.entries()]).toEqual([
-      ['a', 10],
-      ['c', 3],
-    ]);
+    expect(keys(map)).toEqual(['b', 'a']);
+    expect(map.get('a')).toBe(10);
     expect(map.delete('a')).toBe(true);
     expect(map.delete('a')).toBe(false);
     expect(map.get('a')).toBeUndefined();

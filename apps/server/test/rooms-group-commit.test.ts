@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentStreamPosition } from '../src/services/core/stream.ts';
 import { createRoom } from '../src/services/rooms/create-room.ts';
 import { joinRoom } from '../src/services/rooms/membership.ts';
+import { forwardExtremities } from '../src/services/rooms/room-store.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
@@ -120,5 +121,22 @@ describe('group commit of sends', () => {
     ]);
     expect(second).toBe(first);
     expect(await currentStreamPosition(server.services.ctx.db)).toBe(before + 2);
+  });
+
+  it('chains a batch: each event cites the one before, and the last is the only extremity', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const [before] = await forwardExtremities(server.services.ctx.db, roomId);
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        rooms.send({ roomId, type: 'm.room.message', sender: alice, content: { body: `c${i}` } }),
+      ),
+    );
+    const events = await Promise.all(ids.map((id) => rooms.getEvent(id)));
+    expect(events.map((event) => event?.pdu['prev_events'])).toEqual([
+      [before],
+      ...ids.slice(0, -1).map((id) => [id]),
+    ]);
+    expect(await forwardExtremities(server.services.ctx.db, roomId)).toEqual([ids.at(-1)]);
   });
 });
