@@ -12,7 +12,7 @@ import { FederationClient } from './client.ts';
 import { type EduSources, sendLocalEdus } from './edus/outbound.ts';
 import { EventHandler } from './event-handler/handle-pdu.ts';
 import { ServerKeyStore } from './keys/key-store.ts';
-import { roomDestinations, serverOf } from './sender/destinations.ts';
+import { destinationsOf, roomDestinations, serverOf } from './sender/destinations.ts';
 import { type BackoffPolicy, FederationSender } from './sender/queue.ts';
 
 /** Options of {@link FederationService}. */
@@ -46,7 +46,7 @@ export class FederationService {
       if (event.type === 'm.room.member' && event.stateKey !== undefined) {
         extra.push(serverOf(event.stateKey));
       }
-      const destinations = await roomDestinations(tx, event.roomId, self, extra);
+      const destinations = destinationsOf(await rooms.joinedMembers(tx, event.roomId), self, extra);
       await this.sender.queuePdu(tx, destinations, event.pdu);
       // The listener runs inside the write transaction: deliver once it has committed.
       tx.afterCommit(() => {

@@ -16,7 +16,6 @@ import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
 import { toDagEvent } from '../rooms/auth.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
-import { joinedMembers } from '../rooms/room-store.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
@@ -266,7 +265,9 @@ export class PushService {
 
   async #localJoined(tx: SqlExecutor, roomId: string): Promise<string[]> {
     const suffix = `:${this.#ctx.config.serverName}`;
-    return (await joinedMembers(tx, roomId)).filter((userId) => userId.endsWith(suffix));
+    return (await this.#rooms.joinedMembers(tx, roomId)).filter((userId) =>
+      userId.endsWith(suffix),
+    );
   }
 
   /**
@@ -279,7 +280,7 @@ export class PushService {
     event: StoredEvent,
   ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
     const suffix = `:${this.#ctx.config.serverName}`;
-    const joined = await joinedMembers(tx, event.roomId);
+    const joined = await this.#rooms.joinedMembers(tx, event.roomId);
     const audience = joined.filter((userId) => userId !== event.sender && userId.endsWith(suffix));
     const content = event.pdu['content'] as Record<string, unknown>;
     const target = event.stateKey;
@@ -302,28 +303,7 @@ export class PushService {
  */
 function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent, joinedCount: number) {
   let power: Promise<Map<string, DagEvent>> | undefined;
-  let names: Promise<Map<string, string>> | undefined;
-  // Every joined member's display name at once: most rulesets ask for each recipient's.
-  const displayNames = async () => {
-    const rows = await tx.query<{ state_key: string; event_id: string }>(
-      `SELECT s.state_key, s.event_id FROM room_current_state s
-         JOIN room_memberships m ON m.room_id = s.room_id AND m.user_id = s.state_key
-        WHERE s.room_id = $1 AND s.type = 'm.room.member' AND m.membership = 'join'`,
-      [event.roomId],
-    );
-    const events = await rooms.events.getMany(
-      tx,
-      rows.map((row) => row.event_id),
-    );
-    const out = new Map<string, string>();
-    for (const row of rows) {
-      const name = (
-        events.get(row.event_id)?.pdu['content'] as Record<string, unknown> | undefined
-      )?.['displayname'];
-      if (typeof name === 'string') out.set(row.state_key, name);
-    }
-    return out;
-  };
+  let names: Promise<ReadonlyMap<string, string>> | undefined;
   const stateEvent = async (type: string, stateKey: string) => {
     const row = await tx.queryOne<{ event_id: string }>(
       'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
@@ -344,7 +324,8 @@ function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent, join
   };
   return {
     displayName: async (userId: string): Promise<string | undefined> => {
-      names ??= displayNames();
+      // Every joined member's display name at once: most rulesets ask for each recipient's.
+      names ??= rooms.joinedDisplayNames(tx, event.roomId);
       return (await names).get(userId);
     },
     memberCount: async (): Promise<number> => joinedCount,

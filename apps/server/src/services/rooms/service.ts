@@ -14,6 +14,7 @@ import type { ServerContext } from '../core/context.ts';
 import { type ClientEventOptions, toClientEvent } from './client-event.ts';
 import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
 import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-store.ts';
+import { JoinedMembersCache } from './joined-members.ts';
 import { type PersistOptions, persistEvent } from './persist-event.ts';
 import {
   currentStateEventId,
@@ -69,6 +70,7 @@ export class RoomService {
   readonly events = new EventStore();
   /** State groups (internal to the rooms service). */
   readonly states = new StateStore();
+  readonly #joinedMembers = new JoinedMembersCache();
   readonly #listeners: EventListener[] = [];
   readonly #timelineListeners: EventListener[] = [];
   readonly #roomVersions = new Map<string, string>();
@@ -374,6 +376,43 @@ export class RoomService {
       [roomId, membership],
     );
     return rows.map((row) => row.user_id);
+  }
+
+  /**
+   * The users joined to `roomId` now, through `db` (inside a write: as that transaction sees
+   * it), from memory while the room's state is unchanged.
+   */
+  joinedMembers(db: SqlExecutor, roomId: string): Promise<readonly string[]> {
+    return this.#joinedMembers.members(db, roomId);
+  }
+
+  /**
+   * The display names of the users joined to `roomId` now (`m.room.member` content; members
+   * without one are absent), through `db`, from memory while the room's state is unchanged.
+   */
+  joinedDisplayNames(db: SqlExecutor, roomId: string): Promise<ReadonlyMap<string, string>> {
+    return this.#joinedMembers.displayNames(db, roomId, async () => {
+      const rows = await db.query<{ state_key: string; event_id: string }>(
+        `SELECT s.state_key, s.event_id FROM room_current_state s
+           JOIN room_memberships m ON m.room_id = s.room_id AND m.user_id = s.state_key
+          WHERE s.room_id = $1 AND s.type = 'm.room.member' AND m.membership = 'join'`,
+        [roomId],
+      );
+      const events = await this.events.getMany(
+        db,
+        rows.map((row) => row.event_id),
+        false,
+      );
+      const names = new Map<string, string>();
+      for (const row of rows) {
+        const content = events.get(row.event_id)?.pdu['content'] as
+          | Record<string, unknown>
+          | undefined;
+        const name = content?.['displayname'];
+        if (typeof name === 'string') names.set(row.state_key, name);
+      }
+      return names;
+    });
   }
 
   /** Users joined to at least one room `userId` is joined to (including `userId`). */

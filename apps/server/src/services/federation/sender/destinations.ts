@@ -18,7 +18,16 @@ export async function roomDestinations(
   self: string,
   extra: readonly string[] = [],
 ): Promise<string[]> {
-  const servers = new Set((await joinedMembers(db, roomId)).map(serverOf));
+  return destinationsOf(await joinedMembers(db, roomId), self, extra);
+}
+
+/** The servers of `members`, plus `extra`, minus `self`, sorted. */
+export function destinationsOf(
+  members: readonly string[],
+  self: string,
+  extra: readonly string[] = [],
+): string[] {
+  const servers = new Set(members.map(serverOf));
   for (const server of extra) servers.add(server);
   servers.delete(self);
   return [...servers].sort();

@@ -1,0 +1,91 @@
+/**
+ * The joined members of each room and their display names, kept in memory per current state:
+ * every event a room sends asks for them (the push service for its recipients and for the
+ * `contains_display_name` rule, the federation sender for its destinations), which was three to
+ * four queries per send.
+ *
+ * An entry is valid for the state group it was read at: every change to a room's joined set or a
+ * member's display name is a state change and moves the room's `current_state_group` (local and
+ * remote member events, a federated join's state, state resolution), so a lookup compares the
+ * room's current group with the entry's and reads again when they differ. Entries are stored only
+ * once the read's transaction has committed (`afterCommit`): a group read inside a write that
+ * rolls back may have its ID reused by SQLite for a different state.
+ */
+import type { SqlExecutor } from '../../storage/index.ts';
+import { joinedMembers, loadRoom } from './room-store.ts';
+
+/** Members kept in total (one big room weighs as much as many small ones). */
+const MAX_MEMBERS = 100_000;
+
+interface Entry {
+  readonly stateGroup: number;
+  readonly members: readonly string[];
+  displayNames?: ReadonlyMap<string, string>;
+}
+
+export class JoinedMembersCache {
+  readonly #entries = new Map<string, Entry>();
+  #members = 0;
+
+  /** The users joined to `roomId` now, as `db` sees it (a transaction sees its own writes). */
+  async members(db: SqlExecutor, roomId: string): Promise<readonly string[]> {
+    const { stateGroup, entry } = await this.#current(db, roomId);
+    if (entry !== undefined) return entry.members;
+    const members = await joinedMembers(db, roomId);
+    if (stateGroup !== undefined) {
+      db.afterCommit(() => this.#store(roomId, { stateGroup, members }));
+    }
+    return members;
+  }
+
+  /**
+   * The display names of the users joined to `roomId` now (members without one are absent),
+   * read with `load` when memory does not hold them for the room's current state.
+   */
+  async displayNames(
+    db: SqlExecutor,
+    roomId: string,
+    load: () => Promise<ReadonlyMap<string, string>>,
+  ): Promise<ReadonlyMap<string, string>> {
+    const { stateGroup, entry } = await this.#current(db, roomId);
+    if (entry?.displayNames !== undefined) return entry.displayNames;
+    const names = await load();
+    if (stateGroup !== undefined) {
+      db.afterCommit(() => {
+        // Only beside the members of the same state (an entry is replaced when state moves on).
+        const stored = this.#entries.get(roomId);
+        if (stored?.stateGroup === stateGroup) stored.displayNames = names;
+      });
+    }
+    return names;
+  }
+
+  /** The room's current state group and the entry read at it, if memory holds one. */
+  async #current(
+    db: SqlExecutor,
+    roomId: string,
+  ): Promise<{ stateGroup: number | undefined; entry: Entry | undefined }> {
+    const stateGroup = (await loadRoom(db, roomId))?.currentStateGroup ?? undefined;
+    const entry = this.#entries.get(roomId);
+    return {
+      stateGroup,
+      entry: entry !== undefined && entry.stateGroup === stateGroup ? entry : undefined,
+    };
+  }
+
+  #store(roomId: string, entry: Entry): void {
+    const old = this.#entries.get(roomId);
+    if (old !== undefined) {
+      this.#entries.delete(roomId);
+      this.#members -= old.members.length;
+    }
+    this.#entries.set(roomId, entry);
+    this.#members += entry.members.length;
+    // Oldest stored first; the entry just stored stays even when it alone is over the bound.
+    for (const [id, stored] of this.#entries) {
+      if (this.#members <= MAX_MEMBERS || id === roomId) break;
+      this.#entries.delete(id);
+      this.#members -= stored.members.length;
+    }
+  }
+}
