@@ -359,6 +359,29 @@ function earlyStoreSuite(backend: string, options: () => TestServerOptions): voi
       expect(memberships.get('@tampered:c.test')?.membership).toBe('join');
     }, 120_000);
 
+    it('drained, writes a part batch, then (SQLite) checkpoints the log once', async () => {
+      const drainRoom = '!drained:c.test';
+      const pdus: VerifiedPdu[] = [1, 2, 3].map((i) => {
+        const { pdu, id } = member(`@d${i}:c.test`, 'join', i, []);
+        const placed = { ...pdu, room_id: drainRoom };
+        return {
+          eventId: `${id}-drained`,
+          pdu: placed,
+          dag: { ...(placed as unknown as VerifiedPdu['dag']), event_id: `${id}-drained` },
+        };
+      });
+      const rows = new EarlyOutliers(db, drainRoom, '$join');
+      rows.add(pdus);
+      // Three rows are less than a batch: only a drain writes them.
+      expect(await rows.step()).toBe(false);
+      expect(await rows.step(true)).toBe(true);
+      expect((await rowsOf(pdus.map((p) => p.eventId))).size).toBe(3);
+      // Then one passive checkpoint on SQLite (nothing on PostgreSQL), and no more work.
+      expect(await rows.step(true)).toBe(db.dialect === 'sqlite');
+      expect(await rows.step(true)).toBe(false);
+      await rows.discard();
+    });
+
     it('a failed join removes its early rows unless the room is known here', async () => {
       const unknownRoom = '!never-joined:c.test';
       const pdus: VerifiedPdu[] = [1, 2, 3].map((i) => {
