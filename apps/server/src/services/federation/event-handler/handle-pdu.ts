@@ -26,6 +26,7 @@ import { rulesOf } from '../../rooms/service.ts';
 import { serverAllowedInRoom } from '../acl.ts';
 import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
 import { authAgainstState } from './auth-against-state.ts';
+import { BatchMemo } from './batch-memo.ts';
 import { checkFormat } from './check-format.ts';
 import { applyHashCheck } from './check-hashes.ts';
 import { checkSignatures } from './check-signatures.ts';
@@ -88,13 +89,24 @@ export class EventHandler {
   async handleBatch(origin: string, pdus: readonly unknown[]): Promise<PduOutcome[]> {
     const outcomes: PduOutcome[] = [];
     const pending: Array<{ index: number; checked: CheckedPdu }> = [];
+    // Steps 1–3 write no current state, so one ACL read per room serves them all (the
+    // transaction below reads it again per PDU, as PDUs of the batch may change it).
+    const allowedBefore = new Map<string, boolean>();
+    const memo = new BatchMemo();
     for (const [index, pdu] of pdus.entries()) {
       const roomId = (pdu as Record<string, unknown> | null)?.['room_id'];
       if (typeof roomId !== 'string') {
         outcomes[index] = { eventId: '', status: 'rejected', error: 'PDU has no room_id' };
         continue;
       }
-      const prechecked = await this.#precheck(origin, pdu, roomId, 0, this.#deps.ctx.db);
+      const prechecked = await this.#precheck(
+        origin,
+        pdu,
+        roomId,
+        0,
+        this.#deps.ctx.db,
+        allowedBefore,
+      );
       if (prechecked.outcome !== undefined) outcomes[index] = prechecked.outcome;
       else pending.push({ index, checked: prechecked.checked });
     }
@@ -106,7 +118,7 @@ export class EventHandler {
         this.#deps.ctx.db.transaction(async (tx) => {
           let count = 0;
           for (const item of run) {
-            const outcome = await this.#inSavepoint(tx, origin, item.checked);
+            const outcome = await this.#inSavepoint(tx, origin, item.checked, memo);
             if (outcome === undefined) break;
             outcomes[item.index] = outcome;
             count += 1;
@@ -142,11 +154,13 @@ export class EventHandler {
     tx: TransactionExecutor,
     origin: string,
     checked: CheckedPdu,
+    memo: BatchMemo,
   ): Promise<PduOutcome | undefined> {
     try {
       // A PDU that fails takes back its writes and what they would have announced after commit.
-      return await tx.savepoint(() => this.#checkAndStoreInBatch(tx, origin, checked));
+      return await tx.savepoint(() => this.#checkAndStoreInBatch(tx, origin, checked, memo));
     } catch (failure) {
+      memo.forget();
       return this.#failed(tx, origin, checked.roomId, checked, failure);
     }
   }
@@ -155,14 +169,16 @@ export class EventHandler {
     tx: SqlExecutor,
     origin: string,
     checked: CheckedPdu,
+    memo: BatchMemo,
   ): Promise<PduOutcome | undefined> {
     // The ACL and the duplicate check again, now that earlier PDUs of the batch are visible.
     const seen = await this.#seenBefore(tx, origin, checked, 0);
     if (seen !== undefined) return seen;
-    for (const id of checked.dag.auth_events) if (!(await isStored(tx, id))) return undefined;
+    const authEvents = await memo.events(tx, checked.dag.auth_events);
+    if (checked.dag.auth_events.some((id) => !authEvents.has(id))) return undefined;
     if ((await missingPrevEvents(this.#deps, checked, tx)).length > 0) return undefined;
-    authAgainstAuthEvents(checked, await loadDagEvents(tx, checked.dag.auth_events));
-    const verdict = await this.#verdict(tx, checked, new Map());
+    authAgainstAuthEvents(checked, authEvents);
+    const verdict = await this.#verdict(tx, checked, new Map(), memo);
     return this.#store(tx, checked, verdict);
   }
 
@@ -203,6 +219,7 @@ export class EventHandler {
     roomId: string,
     depth: number,
     db: SqlExecutor,
+    allowedBefore?: Map<string, boolean>,
   ): Promise<Prechecked> {
     const deps = this.#deps;
     let checked: CheckedPdu | undefined;
@@ -212,7 +229,7 @@ export class EventHandler {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));
-      const seen = await this.#seenBefore(db, origin, checked, depth);
+      const seen = await this.#seenBefore(db, origin, checked, depth, allowedBefore);
       if (seen !== undefined) return { outcome: seen };
       applyHashCheck(checked, await checkSignatures(deps, checked));
       return { checked };
@@ -223,19 +240,26 @@ export class EventHandler {
 
   /**
    * The verdict for a PDU this server has seen (or whose origin the room's ACL denies), or
-   * `undefined` for a new one.
+   * `undefined` for a new one. `allowed` remembers the ACL's answer by room, where the caller
+   * knows it cannot change meanwhile.
    */
   async #seenBefore(
     db: SqlExecutor,
     origin: string,
     checked: CheckedPdu,
     depth: number,
+    allowed?: Map<string, boolean>,
   ): Promise<PduOutcome | undefined> {
     // Spec "Server Access Control Lists": /send is protected per PDU — a PDU of a room whose
     // ACL denies the transaction's origin is dropped (events fetched while filling a gap
     // come from a server this server chose to ask).
-    if (depth === 0 && !(await serverAllowedInRoom(db, checked.roomId, origin))) {
-      throw new PduRejection('server-acl', 'M_FORBIDDEN: server denied by the room ACL');
+    if (depth === 0) {
+      let ok = allowed?.get(checked.roomId);
+      if (ok === undefined) {
+        ok = await serverAllowedInRoom(db, checked.roomId, origin);
+        allowed?.set(checked.roomId, ok);
+      }
+      if (!ok) throw new PduRejection('server-acl', 'M_FORBIDDEN: server denied by the room ACL');
     }
     const existing = await db.queryOne<{ state_group: number | null; rejected: number }>(
       'SELECT state_group, rejected FROM events WHERE event_id = $1',
@@ -256,6 +280,7 @@ export class EventHandler {
     db: SqlExecutor,
     checked: CheckedPdu,
     knownStates: Map<string, StateMap>,
+    memo = new BatchMemo(),
   ): Promise<Verdict> {
     const deps = this.#deps;
     const before = await stateBefore(db, deps.rooms, checked, knownStates);
@@ -269,7 +294,7 @@ export class EventHandler {
       const id = before.get(key);
       if (id !== undefined) wanted.set(key, id);
     }
-    const beforeEvents = await loadDagEvents(db, [...wanted.values()]);
+    const beforeEvents = await memo.events(db, [...wanted.values()]);
     const beforeState = new Map<string, DagEvent>();
     for (const [key, id] of wanted) {
       const event = beforeEvents.get(id);
@@ -285,7 +310,7 @@ export class EventHandler {
       error = failure.message;
     }
     const softFailed =
-      !rejected && isSoftFailed(checked, await this.#currentAuthState(db, checked));
+      !rejected && isSoftFailed(checked, await this.#currentAuthState(db, checked, memo));
     return { before, rejected, error, softFailed };
   }
 
@@ -411,27 +436,41 @@ export class EventHandler {
     return known;
   }
 
-  /** The current-state entries soft-fail checking needs: create + the auth events selection. */
-  async #currentAuthState(db: SqlExecutor, checked: CheckedPdu): Promise<Map<string, DagEvent>> {
-    const keys: Array<[string, string]> = [
-      ['m.room.create', ''],
-      ...authEventsSelection(checked.dag, checked.rules).map(
-        ([type, stateKey]) => [type, stateKey] as [string, string],
-      ),
-    ];
-    const ids = new Map<string, string>();
-    for (const [type, stateKey] of keys) {
-      const row = await db.queryOne<{ event_id: string }>(
-        'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
-        [checked.roomId, type, stateKey],
-      );
-      if (row !== undefined) ids.set(stateKeyOf(type, stateKey), row.event_id);
+  /**
+   * The current-state entries soft-fail checking needs: create + the auth events selection, read
+   * in one statement (one `(type, state_key)` pair per OR branch, each an index lookup).
+   */
+  async #currentAuthState(
+    db: SqlExecutor,
+    checked: CheckedPdu,
+    memo: BatchMemo,
+  ): Promise<Map<string, DagEvent>> {
+    const keys = new Map<string, [string, string]>();
+    for (const [type, stateKey] of [
+      ['m.room.create', ''] as const,
+      ...authEventsSelection(checked.dag, checked.rules),
+    ]) {
+      keys.set(stateKeyOf(type, stateKey), [type, stateKey]);
     }
-    const events = await loadDagEvents(db, [...ids.values()]);
+    const params: string[] = [checked.roomId];
+    const pairs: string[] = [];
+    for (const [type, stateKey] of keys.values()) {
+      params.push(type, stateKey);
+      pairs.push(`(type = $${params.length - 1} AND state_key = $${params.length})`);
+    }
+    const rows = await db.query<{ type: string; state_key: string; event_id: string }>(
+      `SELECT type, state_key, event_id FROM room_current_state
+        WHERE room_id = $1 AND (${pairs.join(' OR ')})`,
+      params,
+    );
+    const events = await memo.events(
+      db,
+      rows.map((row) => row.event_id),
+    );
     const state = new Map<string, DagEvent>();
-    for (const [key, id] of ids) {
-      const event = events.get(id);
-      if (event !== undefined) state.set(key, event);
+    for (const row of rows) {
+      const event = events.get(row.event_id);
+      if (event !== undefined) state.set(stateKeyOf(row.type, row.state_key), event);
     }
     return state;
   }
