@@ -71,7 +71,7 @@ export function registerSend(app: FederationApp, services: Services): void {
         throw MatrixError.badJson(`edus must be an array of at most ${MAX_EDUS} EDUs`);
       }
       // The sender is evidently up: deliver what we have queued for it without waiting.
-      services.federation.sender.wake(origin);
+      services.federation.sender.contacted(origin);
       const key = `${origin}\u0000${params.txnId}`;
       let running = inFlight.get(key);
       if (running === undefined) {

@@ -3,8 +3,10 @@
  * destination, persisted in `federation_outbound`, so nothing is lost when this server restarts
  * — a row is deleted only after the destination answered 200 to the transaction carrying it.
  * Each destination has at most one transaction in flight, of at most 50 PDUs and 100 EDUs in
- * queue order; after a failure it waits with exponential backoff (doubling, capped), and
- * catches up as soon as it succeeds again — or at once when that server contacts us.
+ * queue order; what is queued while one is in flight goes in the next. After a failure it waits
+ * with exponential backoff (doubling, capped) — new events queued meanwhile wait too, rather
+ * than each paying for an attempt at a server that is down — and catches up as soon as it
+ * succeeds again, or at once when that server contacts us ({@link FederationSender.contacted}).
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
@@ -30,7 +32,10 @@ const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 60_000 };
 
 interface DestinationState {
   sending: boolean;
+  /** Rows were queued during the attempt in flight: look again when it ends. */
   again: boolean;
+  /** The destination contacted us during the attempt in flight: retry at once if it failed. */
+  retryNow: boolean;
   failures: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -102,10 +107,25 @@ export class FederationSender {
   }
 
   /**
-   * Starts (or restarts, skipping any backoff wait) delivery to `destination`; called after
-   * queueing and when `destination` contacts us (it is evidently up again).
+   * Starts delivery to `destination` after rows were queued for it — unless it is backing off
+   * after a failure: the attempt its timer makes carries them.
    */
   wake(destination: string): void {
+    if (this.#stopped) return;
+    const state = this.#state(destination);
+    if (state.timer !== undefined) return;
+    if (state.sending) {
+      state.again = true;
+      return;
+    }
+    void this.#run(destination, state);
+  }
+
+  /**
+   * `destination` contacted us, so it is evidently up again: delivery starts at once, skipping
+   * any backoff wait.
+   */
+  contacted(destination: string): void {
     if (this.#stopped) return;
     const state = this.#state(destination);
     if (state.timer !== undefined) {
@@ -114,6 +134,7 @@ export class FederationSender {
     }
     if (state.sending) {
       state.again = true;
+      state.retryNow = true;
       return;
     }
     void this.#run(destination, state);
@@ -148,7 +169,7 @@ export class FederationSender {
   #state(destination: string): DestinationState {
     let state = this.#destinations.get(destination);
     if (state === undefined) {
-      state = { sending: false, again: false, failures: 0, timer: undefined };
+      state = { sending: false, again: false, retryNow: false, failures: 0, timer: undefined };
       this.#destinations.set(destination, state);
     }
     return state;
@@ -159,6 +180,7 @@ export class FederationSender {
     try {
       for (;;) {
         state.again = false;
+        state.retryNow = false;
         if (this.#stopped) return;
         const sent = await this.#sendOne(destination);
         if (sent === 'failed') {
@@ -167,7 +189,7 @@ export class FederationSender {
             this.#backoff.maxMs,
             this.#backoff.baseMs * 2 ** Math.min(state.failures - 1, 30),
           );
-          if (!this.#stopped && !state.again) {
+          if (!this.#stopped && !state.retryNow) {
             state.timer = setTimeout(() => {
               state.timer = undefined;
               this.wake(destination);
