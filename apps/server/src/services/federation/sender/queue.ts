@@ -37,7 +37,18 @@ interface DestinationState {
   /** The destination contacted us during the attempt in flight: retry at once if it failed. */
   retryNow: boolean;
   failures: number;
+  /** Transactions attempted (tests, metrics). */
+  attempts: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** What {@link FederationSender.destinationStatus} reports. */
+export interface DestinationStatus {
+  readonly attempts: number;
+  /** Failures since the last success. */
+  readonly failures: number;
+  /** Waiting out a backoff before the next attempt. */
+  readonly backingOff: boolean;
 }
 
 /** Queues PDUs and EDUs and delivers them per destination. */
@@ -166,10 +177,27 @@ export class FederationSender {
     return Number(row?.n ?? 0);
   }
 
+  /** Attempts, failures and backoff of `destination` (tests, metrics). */
+  destinationStatus(destination: string): DestinationStatus {
+    const state = this.#state(destination);
+    return {
+      attempts: state.attempts,
+      failures: state.failures,
+      backingOff: state.timer !== undefined,
+    };
+  }
+
   #state(destination: string): DestinationState {
     let state = this.#destinations.get(destination);
     if (state === undefined) {
-      state = { sending: false, again: false, retryNow: false, failures: 0, timer: undefined };
+      state = {
+        sending: false,
+        again: false,
+        retryNow: false,
+        failures: 0,
+        attempts: 0,
+        timer: undefined,
+      };
       this.#destinations.set(destination, state);
     }
     return state;
@@ -234,6 +262,7 @@ export class FederationSender {
       pdus: rows.filter((row) => row.kind === 'pdu').map((row) => JSON.parse(row.payload)),
       edus: rows.filter((row) => row.kind === 'edu').map((row) => JSON.parse(row.payload)),
     };
+    this.#state(destination).attempts += 1;
     try {
       await this.#client.request(
         destination,
