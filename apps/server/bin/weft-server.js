@@ -2,9 +2,10 @@
 // The `weft-server` command. It runs the built server (`dist/main.js`, from
 // `npm run build -w apps/server`) in this process: bundled JavaScript loads in a fraction of the
 // time and memory that stripping the TypeScript source at start costs. V8's young generation is
-// capped at 2 MiB per semi-space (SERVER_NODE_FLAGS): the default 16 MiB is garbage-collector
+// capped at 4 MiB per semi-space (SERVER_NODE_FLAGS): the default 16 MiB is garbage-collector
 // head-room that a server holding little live data pays for in resident memory (apps/server
-// README, benchmarks). The old generation's limit is set by V8's memory balancer with a higher
+// README, benchmarks); 2 MiB made scavenges 22% of the sync load's CPU (15% at 4 MiB, within the
+// memory bench's run-to-run spread; decision record of session 4, 09:30). The old generation's limit is set by V8's memory balancer with a higher
 // `c` (3e-9, default 3e-10): the default controller lets the old generation grow by at least
 // 16 MiB past what survived the last full GC, which left 25–35 MiB of garbage in the memory
 // bench; the balancer sizes that head-room from the allocation and GC rates (memory bench
@@ -29,7 +30,7 @@ const self = fileURLToPath(import.meta.url);
 const root = resolve(dirname(self), '..');
 const built = join(root, 'dist/main.js');
 const SERVER_NODE_FLAGS = [
-  '--max-semi-space-size=2',
+  '--max-semi-space-size=4',
   '--memory-balancer',
   '--memory-balancer-c-value=3e-9',
   '--no-concurrent-recompilation',

@@ -33,9 +33,9 @@ describe('the built weft-server', () => {
       built: true,
     });
     running = built;
-    // The bin replaced itself with `node --max-semi-space-size=2 --memory-balancer …` (same PID).
+    // The bin replaced itself with `node --max-semi-space-size=4 --memory-balancer …` (same PID).
     const commandLine = readFileSync(`/proc/${built.pid}/cmdline`, 'utf8').split('\0');
-    expect(commandLine).toContain('--max-semi-space-size=2');
+    expect(commandLine).toContain('--max-semi-space-size=4');
     expect(commandLine).toContain('--memory-balancer-c-value=3e-9');
     expect(commandLine).toContain('--no-concurrent-recompilation');
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
@@ -67,7 +67,7 @@ describe('the built weft-server', () => {
     running = server;
     const commandLine = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0');
     expect(commandLine).toContain('--conditions=weft-source');
-    expect(commandLine).toContain('--max-semi-space-size=2');
+    expect(commandLine).toContain('--max-semi-space-size=4');
     expect(commandLine.some((arg) => arg.endsWith('src/main.ts'))).toBe(true);
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(false);
     const client = new TestClient(server.url);
