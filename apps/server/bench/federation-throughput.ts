@@ -8,6 +8,8 @@
  * Run: `node --conditions=weft-source bench/federation-throughput.ts [N]` from apps/server.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 
 import { createTestCa, federationConfigYaml, issueCert } from '../test/federation-harness.ts';
 import { TestClient } from '../test/harness.ts';
@@ -28,6 +30,19 @@ function processCpuMs(pid: number): number {
   return (ticks * 1000) / 100;
 }
 const CONCURRENCY = 20;
+
+/** Transactions B has received from A so far (its replay records, read from its database). */
+function transactionsOnB(dataDir: string): number {
+  const db = new DatabaseSync(join(dataDir, 'weft.db'), { readOnly: true });
+  try {
+    const row = db
+      .prepare("SELECT COUNT(*) AS n FROM federation_inbound_txns WHERE origin = 'a.test'")
+      .get() as { n: number };
+    return Number(row.n);
+  } finally {
+    db.close();
+  }
+}
 
 const ca = createTestCa();
 const ports = {
@@ -140,6 +155,7 @@ try {
   };
   const syncedAll = syncUntil(leanB, 'message', N);
   const serverCpuStart = { a: processCpuMs(a.pid), b: processCpuMs(b.pid) };
+  const txnsBefore = transactionsOnB(b.dataDir);
   const start = performance.now();
   const benchCpuStart = process.cpuUsage();
   let next = 0;
@@ -169,10 +185,11 @@ try {
   const stored = await countOnB();
   if (stored !== N) throw new Error(`B's /messages shows ${stored} of ${N} events`);
   const seconds = (done - start) / 1000;
+  const txns = transactionsOnB(b.dataDir) - txnsBefore;
   console.log(
     `federation throughput: ${N} events sent on A, seen in /sync on B in ${seconds.toFixed(2)} s = ${Math.round(N / seconds)} events/s ` +
       `(sending on A: ${((sent - start) / 1000).toFixed(2)} s; CPU per event: A ${(serverCpu.a / N).toFixed(2)} ms, ` +
-      `B ${(serverCpu.b / N).toFixed(2)} ms; bench client CPU ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)} s; target ≥ 500 events/s)`,
+      `B ${(serverCpu.b / N).toFixed(2)} ms; ${txns} transactions, ${(N / txns).toFixed(1)} PDUs each; bench client CPU ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)} s; target ≥ 500 events/s)`,
   );
 
   // Phase 2: federation alone — a backlog of N queued on A, delivered when B comes back.
@@ -197,6 +214,7 @@ try {
   const clientB2 = new TestClient(b.url);
   const leanB2 = leanHttpClient(b.url);
   const cpuA = processCpuMs(a.pid);
+  const txnsBeforeCatchUp = transactionsOnB(b.dataDir);
   const cpuB = processCpuMs(b.pid);
   const drainStart = performance.now();
   // Any request from B tells A that B is back (A's /send handler wakes its queue for B).
@@ -211,13 +229,14 @@ try {
   const drainSeconds = (drained - drainStart) / 1000;
   const cpuAfterA = processCpuMs(a.pid);
   const cpuAfterB = processCpuMs(b.pid);
+  const catchUpTxns = transactionsOnB(b.dataDir) - txnsBeforeCatchUp;
   if (gaps > 0) throw new Error(`${gaps} limited timelines: events skipped by sync`);
   const storedQueued = await countOnB(clientB2, 'queued');
   if (storedQueued !== N) throw new Error(`B's /messages shows ${storedQueued} of ${N} queued`);
   console.log(
     `federation catch-up: ${N} queued events A→B in ${drainSeconds.toFixed(2)} s = ` +
       `${Math.round(N / drainSeconds)} events/s (CPU: A ${((cpuAfterA - cpuA) / 1000).toFixed(2)} s, ` +
-      `B ${((cpuAfterB - cpuB) / 1000).toFixed(2)} s)`,
+      `B ${((cpuAfterB - cpuB) / 1000).toFixed(2)} s; ${catchUpTxns} transactions)`,
   );
 } finally {
   await Promise.all([a.stop(), b.stop()]);
