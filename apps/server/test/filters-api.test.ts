@@ -118,4 +118,52 @@ describe('filters', () => {
     const unknown = await server.client.request('GET', `${V3}/sync?filter=12345`, { token });
     expect(unknown.status).toBe(400);
   });
+
+  it('keeps each user’s stored filter apart when two users have the same filter ID', async () => {
+    // Parsed filters are kept between syncs (api/client/sync.ts): by user and ID, never by ID.
+    const users = [
+      await server.client.registerUser('filtercarol'),
+      await server.client.registerUser('filterdave'),
+    ];
+    const [carol, dave] = users as [(typeof users)[0], (typeof users)[0]];
+    const created = await server.client.request('POST', `${V3}/createRoom`, {
+      token: carol.accessToken,
+      body: { preset: 'public_chat' },
+    });
+    const roomId = String(created.body['room_id']);
+    await server.client.request('POST', `${V3}/join/${enc(roomId)}`, {
+      token: dave.accessToken,
+      body: {},
+    });
+    for (let i = 0; i < 4; i++) {
+      await server.client.request('PUT', `${V3}/rooms/${enc(roomId)}/send/m.room.message/f${i}`, {
+        token: carol.accessToken,
+        body: { msgtype: 'm.text', body: `m${i}` },
+      });
+    }
+    const ids: string[] = [];
+    for (const [user, limit] of [
+      [carol, 1],
+      [dave, 3],
+    ] as const) {
+      const made = await server.client.request('POST', `${V3}/user/${enc(user.userId)}/filter`, {
+        token: user.accessToken,
+        body: { room: { timeline: { limit } } },
+      });
+      ids.push(String(made.body['filter_id']));
+    }
+    const timelineLength = async (token: string, filterId: string) => {
+      const sync = await server.client.request('GET', `${V3}/sync?filter=${enc(filterId)}`, {
+        token,
+      });
+      const rooms = (
+        sync.body['rooms'] as { join: Record<string, { timeline: { events: unknown[] } }> }
+      ).join;
+      return rooms[roomId]?.timeline.events.length;
+    };
+    for (let round = 0; round < 2; round++) {
+      expect(await timelineLength(carol.accessToken, ids[0] as string)).toBe(1);
+      expect(await timelineLength(dave.accessToken, ids[1] as string)).toBe(3);
+    }
+  });
 });

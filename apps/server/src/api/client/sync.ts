@@ -2,6 +2,7 @@
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
 import { MatrixError } from '@weft/transport';
 
+import { LruMap } from '../../lru-map.ts';
 import type { Services } from '../../services/index.ts';
 import {
   DEFAULT_SYNC_FILTER,
@@ -38,6 +39,29 @@ async function resolveFilter(
   return parseSyncFilter(stored);
 }
 
+/** Most parsed filters kept per server, and the longest filter text kept. */
+const FILTER_CACHE_SIZE = 1_000;
+const MAX_CACHED_FILTER_TEXT = 1_024;
+
+/**
+ * {@link resolveFilter} with the filters it parsed kept: a client sends the same `filter` with
+ * every long-poll, and parsing it again was ≈ 4% of what the sync load allocated. A stored
+ * filter never changes once created (spec "Filtering": `POST /user/{userId}/filter` makes a new
+ * ID), so it is kept by user and ID; an inline one by its text, when short.
+ */
+function cachedFilterResolver(lookup: FilterLookup | undefined) {
+  const parsed = new LruMap<string, SyncFilter>(FILTER_CACHE_SIZE);
+  return async (raw: string | null, userId: string): Promise<SyncFilter> => {
+    if (raw === null || raw === '') return DEFAULT_SYNC_FILTER;
+    const key = raw.startsWith('{') ? raw : `${userId}\u0000${raw}`;
+    const hit = parsed.get(key);
+    if (hit !== undefined) return hit;
+    const filter = await resolveFilter(raw, userId, lookup);
+    if (key.length <= MAX_CACHED_FILTER_TEXT) parsed.set(key, filter);
+    return filter;
+  };
+}
+
 function parseTimeout(raw: string | null): number {
   if (raw === null || raw === '') return 0;
   if (!/^\d{1,15}$/.test(raw))
@@ -57,6 +81,7 @@ export function registerSync(
   services: Services,
   options: { filterLookup?: FilterLookup } = {},
 ): void {
+  const filterOf = cachedFilterResolver(options.filterLookup);
   clientEndpoint(app, {
     method: 'GET',
     path: '/sync',
@@ -76,7 +101,7 @@ export function registerSync(
       ) {
         throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
       }
-      const filter = await resolveFilter(query.get('filter'), user.userId, options.filterLookup);
+      const filter = await filterOf(query.get('filter'), user.userId);
       return services.sync.sync(user, {
         since,
         fullState: parseBoolean(query.get('full_state'), 'full_state'),
