@@ -85,37 +85,43 @@ function globToRegExpSource(glob: string): string {
  * bounded by word boundaries.
  */
 export function globMatches(pattern: string, value: string, wordBoundaries: boolean): boolean {
-  return compiled(`${wordBoundaries ? 'w' : 'e'}${pattern}`, () => {
+  const cache = wordBoundaries ? wordGlobs : wholeGlobs;
+  let regex = cache.get(pattern);
+  if (regex === undefined) {
     const source = globToRegExpSource(pattern);
-    return wordBoundaries
+    regex = wordBoundaries
       ? new RegExp(`(?:^|[^${WORD}])${source}(?:[^${WORD}]|$)`, 'iu')
       : new RegExp(`^${source}$`, 'iu');
-  }).test(value);
+    remember(cache, pattern, regex);
+  }
+  return regex.test(value);
 }
 
 /**
- * Compiled patterns by key: every event is matched against the same few dozen rule patterns per
- * user. Bounded: when full it starts over (patterns are cheap to compile again).
+ * Compiled patterns, one map per kind so a lookup builds no key: every event is matched against
+ * the same few dozen rule patterns per recipient, and a key string plus a compile closure per
+ * match showed among the sync load's largest allocations. Bounded: a full map starts over
+ * (patterns are cheap to compile again).
  */
-const patterns = new Map<string, RegExp>();
+const wordGlobs = new Map<string, RegExp>();
+const wholeGlobs = new Map<string, RegExp>();
+const wordLiterals = new Map<string, RegExp>();
 const MAX_PATTERNS = 10_000;
 
-function compiled(key: string, compile: () => RegExp): RegExp {
-  let regex = patterns.get(key);
-  if (regex === undefined) {
-    if (patterns.size >= MAX_PATTERNS) patterns.clear();
-    regex = compile();
-    patterns.set(key, regex);
-  }
-  return regex;
+function remember(cache: Map<string, RegExp>, key: string, regex: RegExp): void {
+  if (cache.size >= MAX_PATTERNS) cache.clear();
+  cache.set(key, regex);
 }
 
 /** A literal string found in `text` as a whole word, case-insensitively (`contains_display_name`). */
 function containsWord(text: string, word: string): boolean {
-  return compiled(`d${word}`, () => {
+  let regex = wordLiterals.get(word);
+  if (regex === undefined) {
     const escaped = word.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
-    return new RegExp(`(?:^|[^${WORD}])${escaped}(?:[^${WORD}]|$)`, 'iu');
-  }).test(text);
+    regex = new RegExp(`(?:^|[^${WORD}])${escaped}(?:[^${WORD}]|$)`, 'iu');
+    remember(wordLiterals, word, regex);
+  }
+  return regex.test(text);
 }
 
 /** `room_member_count`'s `is`: an integer with an optional `==`, `<`, `>`, `>=` or `<=` prefix. */
