@@ -5,9 +5,9 @@
  * own row for that event. Read per room (at most `limit` each), then merged newest first.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { membershipHistory } from '../rooms/room-store.ts';
 import {
   type ListedAction,
-  membershipHistory,
   membershipRooms,
   ownActionsBefore,
   ownPositionsBetween,

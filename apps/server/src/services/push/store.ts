@@ -321,25 +321,6 @@ export async function membershipRooms(db: SqlExecutor, userId: string): Promise<
   return rows.map((row) => row.room_id);
 }
 
-/** A user's membership events in a room (position and membership), oldest first. */
-export async function membershipHistory(
-  db: SqlExecutor,
-  userId: string,
-  roomId: string,
-): Promise<{ position: number; membership: unknown }[]> {
-  const rows = await db.query<{ stream_position: number; pdu: string }>(
-    `SELECT stream_position, pdu FROM events
-      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
-        AND stream_position IS NOT NULL
-      ORDER BY stream_position`,
-    [roomId, userId],
-  );
-  return rows.map((row) => ({
-    position: Number(row.stream_position),
-    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
-  }));
-}
-
 /**
  * Shared rows of a room in (`after`, `before`), newest first, not sent by `userId` (highlights
  * only if asked).

@@ -21,6 +21,7 @@
  * either side of it.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { membershipHistory } from './room-store.ts';
 import type { StoredEvent } from './types.ts';
 
 type Visibility = 'world_readable' | 'shared' | 'invited' | 'joined';
@@ -71,18 +72,9 @@ async function membershipChanges(
   roomId: string,
   userId: string,
 ): Promise<Change<string>[]> {
-  const rows = await db.query<{ stream_position: number; pdu: string }>(
-    `SELECT stream_position, pdu FROM events
-      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
-        AND stream_position IS NOT NULL
-      ORDER BY stream_position`,
-    [roomId, userId],
-  );
-  return rows.map((row) => ({
-    position: Number(row.stream_position),
-    value: String(
-      (JSON.parse(row.pdu) as { content?: Record<string, unknown> }).content?.['membership'],
-    ),
+  return (await membershipHistory(db, userId, roomId)).map(({ position, membership }) => ({
+    position,
+    value: String(membership),
   }));
 }
 

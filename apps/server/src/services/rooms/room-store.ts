@@ -147,3 +147,25 @@ export async function usersSharingRoomsWith(db: SqlExecutor, userId: string): Pr
   );
   return rows.map((row) => row.user_id);
 }
+
+/**
+ * A user's member events in a room (stream position and `content.membership`), oldest first:
+ * per-event history visibility and the notification list read it.
+ */
+export async function membershipHistory(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+): Promise<{ position: number; membership: unknown }[]> {
+  const rows = await db.query<{ stream_position: number; pdu: string }>(
+    `SELECT stream_position, pdu FROM events
+      WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
+        AND stream_position IS NOT NULL
+      ORDER BY stream_position`,
+    [roomId, userId],
+  );
+  return rows.map((row) => ({
+    position: Number(row.stream_position),
+    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
+  }));
+}
