@@ -23,7 +23,7 @@ import { accessTokenOf } from './access-token.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
 import { CORS_HEADERS, withHeaders } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
-import { mergeHeaders } from './header-object.ts';
+import { JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
@@ -175,8 +175,6 @@ export interface MatrixApp<User> {
   fetch(request: Request): Response | Promise<Response>;
 }
 
-const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
-
 /**
  * A JSON response with `Content-Type: application/json` (spec: "Servers must include …"), which
  * replaces a content type in `headers` whatever its letter case.
@@ -205,6 +203,8 @@ export function createMatrixApp<User = string>(
   // `Headers` instance that the Node adapter then converted back, and a middleware makes Hono
   // run every request through its composer; both were a visible share of a small answer's cost.
   const corsHeaders: Readonly<Record<string, string>> = (options.cors ?? true) ? CORS_HEADERS : {};
+  // Every JSON answer's headers, merged once here rather than per response.
+  const jsonHeaders = Object.freeze(mergeHeaders(corsHeaders, JSON_CONTENT_TYPE));
 
   hono.onError(matrixErrorHandler(options.logger, corsHeaders));
   // Spec: "the server MUST NOT perform any logic defined for the endpoints when approached with
@@ -349,7 +349,7 @@ export function createMatrixApp<User = string>(
         } as EndpointRequest<typeof path, typeof auth, never, User>);
         return result instanceof Response
           ? withHeaders(result, corsHeaders)
-          : jsonResponse(result, 200, corsHeaders);
+          : new Response(JSON.stringify(result), { status: 200, headers: jsonHeaders });
       });
       return app;
     },

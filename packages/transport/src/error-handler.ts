@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
-import { mergeHeaders } from './header-object.ts';
+import { JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { ErrCode, MatrixError } from './matrix-error.ts';
 import { requestPath } from './request-path.ts';
@@ -36,8 +36,6 @@ export function toMatrixError(error: unknown): MatrixError | undefined {
   }
   return undefined;
 }
-
-const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
 
 /**
  * A JSON response carrying a standard error body, with the error's extra headers and

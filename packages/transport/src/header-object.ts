@@ -28,3 +28,8 @@ export function mergeHeaders(
   }
   return merged;
 }
+
+/** The content type of every JSON answer (spec: "Servers must include …"). */
+export const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = Object.freeze({
+  'Content-Type': 'application/json',
+});
