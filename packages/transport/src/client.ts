@@ -352,6 +352,15 @@ export class MatrixHttpClient {
     context: { method: string; path: string; attempts: number },
   ): Promise<Attempt> {
     const maxBytes = this.#maxResponseBytes;
+    // A declared length over the limit is refused before the reader sees a byte, as a whole
+    // read refuses it.
+    if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      return {
+        kind: 'fatal',
+        error: new TransportError('bad-response', 'response body too large', context),
+      };
+    }
     async function* chunks(): AsyncGenerator<Uint8Array> {
       if (response.body === null) return;
       const reader = response.body.getReader();
@@ -379,7 +388,7 @@ export class MatrixHttpClient {
       if (TransportError.isInstance(cause)) return { kind: 'fatal', error: cause };
       return {
         kind: 'fatal',
-        error: new TransportError('bad-response', 'response is not a JSON object', {
+        error: new TransportError('bad-response', 'the response body reader refused the body', {
           ...context,
           cause,
         }),

@@ -113,6 +113,29 @@ describe('MatrixHttpClient readBody', () => {
     expect(hits).toBe(1);
   });
 
+  it('refuses a declared Content-Length past maxResponseBytes before the reader sees a byte', async () => {
+    respond = (res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 8192 });
+      res.end('x'.repeat(8192));
+    };
+    const client = new MatrixHttpClient({ baseUrl, timeoutMs: 5_000, maxResponseBytes: 4096 });
+    let called = false;
+    const error = await client
+      .request({
+        method: 'GET',
+        path: '/_matrix/x',
+        readBody: async (c) => {
+          called = true;
+          return { t: await readAll(c) };
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(TransportError.isInstance(error) && error.code).toBe('bad-response');
+    expect(String(error)).toMatch(/too large/);
+    expect(called).toBe(false);
+    expect(hits).toBe(1);
+  });
+
   it('turns a reader that refuses the body into bad-response, not retried', async () => {
     respond = (res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
