@@ -12,7 +12,7 @@ import { FederationClient } from './client.ts';
 import { type EduSources, sendLocalEdus } from './edus/outbound.ts';
 import { EventHandler } from './event-handler/handle-pdu.ts';
 import { ServerKeyStore } from './keys/key-store.ts';
-import { destinationsOf, roomDestinations, serverOf } from './sender/destinations.ts';
+import { destinationsOf, serverOf } from './sender/destinations.ts';
 import { type BackoffPolicy, FederationSender } from './sender/queue.ts';
 
 /** Options of {@link FederationService}. */
@@ -28,9 +28,11 @@ export class FederationService {
   readonly sender: FederationSender;
   readonly events: EventHandler;
   readonly #deliveredByResident = new Set<string>();
+  readonly #rooms: RoomService;
 
   constructor(ctx: ServerContext, rooms: RoomService, options: FederationServiceOptions = {}) {
     this.ctx = ctx;
+    this.#rooms = rooms;
     this.client = new FederationClient(ctx);
     this.keys = new ServerKeyStore(ctx, this.client);
     this.sender = new FederationSender(ctx, this.client, options.backoff);
@@ -65,9 +67,11 @@ export class FederationService {
     if (!this.ctx.config.federation.enabled) return;
     const self = this.ctx.config.serverName;
     const extra = event.stateKey === undefined ? [] : [serverOf(event.stateKey)];
-    const destinations = (await roomDestinations(tx, event.roomId, self, extra)).filter(
-      (server) => server !== origin,
-    );
+    const destinations = destinationsOf(
+      await this.#rooms.joinedMembers(tx, event.roomId),
+      self,
+      extra,
+    ).filter((server) => server !== origin);
     await this.sender.queuePdu(tx, destinations, event.pdu);
     tx.afterCommit(() => {
       for (const destination of destinations) this.sender.wake(destination);

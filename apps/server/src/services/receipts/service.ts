@@ -10,7 +10,6 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import type { RoomService } from '../rooms/index.ts';
-import { joinedMembers } from '../rooms/room-store.ts';
 import {
   currentReceipt,
   receiptsBetween,
@@ -134,7 +133,7 @@ export class ReceiptService {
       // Only the syncs that show it are woken: a receipt goes to the room's joined members (a
       // private one to its user alone), who also see it change their unread counts.
       const audience =
-        receiptType === 'm.read.private' ? [userId] : await joinedMembers(tx, roomId);
+        receiptType === 'm.read.private' ? [userId] : await this.#rooms.joinedMembers(tx, roomId);
       tx.afterCommit(() => this.#ctx.notifier.notify(position, { users: [userId, ...audience] }));
       return position;
     });
