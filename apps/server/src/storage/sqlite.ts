@@ -60,7 +60,7 @@ export const STATEMENT_CACHE_SIZE = 500;
 
 export class SqliteExecutor implements TransactionExecutor {
   readonly #db: DatabaseSync;
-  /** Least recently used first (a hit moves its entry to the end). */
+  /** Prepared statements by SQL text, bounded (lru-map.ts: a second-chance LRU). */
   readonly #statements = new LruMap<string, StatementSync>(STATEMENT_CACHE_SIZE);
   /** The open transaction's after-commit callbacks (one connection: one transaction at a time). */
   readonly hooks = new AfterCommitHooks();

@@ -495,10 +495,10 @@ export function redactsOf(event: StoredEvent): string | undefined {
   return typeof inContent === 'string' ? inContent : undefined;
 }
 
-/** A `send` waiting for a transaction. */
 /** How one send of a batch ended. */
 type SendOutcome = { readonly eventId: string } | { readonly error: unknown };
 
+/** A `send` waiting for a transaction. */
 interface QueuedSend {
   readonly draft: EventDraft;
   readonly options: PersistOptions;
