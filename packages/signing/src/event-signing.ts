@@ -20,7 +20,7 @@ import {
 } from './json-object.ts';
 import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
-import { addSignature, signerFor, signJson } from './sign-json.ts';
+import { addSignature, signerFor } from './sign-json.ts';
 
 /**
  * Finds the public key for `entity`'s `keyId`, or `undefined` when it is unknown. Receives the
@@ -89,16 +89,8 @@ export function signEvent(
   serverName: string,
   signingKey: SigningKey,
 ): Record<string, unknown> {
-  checkJsonObject(event, 'event');
-  const rules = redactionRulesFor(roomVersion);
-  const hashed = { ...event, hashes: { sha256: encodeBase64(contentHashBytes(event)) } };
-  const signedRedacted = signJson(
-    redactEvent(hashed, rules),
-    serverName,
-    signingKey.keyId,
-    signingKey,
-  );
-  return { ...hashed, signatures: signedRedacted.signatures };
+  // One signing path: the event ID computed beside it costs a SHA-256 of text already encoded.
+  return signEventWithId(event, roomVersion, serverName, signingKey).event;
 }
 
 /** The outcome of {@link signEventWithId}. */
