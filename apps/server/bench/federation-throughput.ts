@@ -7,7 +7,7 @@
  *
  * Run: `node --conditions=weft-source bench/federation-throughput.ts [N]` from apps/server.
  */
-import { readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
@@ -15,6 +15,7 @@ import { createTestCa, federationConfigYaml, issueCert } from '../test/federatio
 import { TestClient } from '../test/harness.ts';
 import { freePort, spawnServer } from '../test/spawn.ts';
 import { leanHttpClient } from './lean-http.ts';
+import { cpuSeconds } from './proc.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 // WEFT_BENCH_PROF_DIR=/tmp/prof writes V8 CPU profiles of each server process (one file per
@@ -23,11 +24,10 @@ const profDir = process.env['WEFT_BENCH_PROF_DIR'];
 const profFlags = (name: string): string[] =>
   profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}/${name}`];
 
-/** CPU time (user + system) a process has used so far, from /proc (ms). */
+/** CPU time (user + system) a process has used so far (ms). */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100;
+  const { user, system } = cpuSeconds(pid);
+  return (user + system) * 1000;
 }
 const CONCURRENCY = 20;
 

@@ -34,7 +34,7 @@ console.log('');
 await runFederationJoinBench();
 console.log('');
 // A script of its own (top-level await over two server processes): run as it is run by hand.
-spawnSync(
+const throughput = spawnSync(
   process.execPath,
   [
     '--conditions=weft-source',
@@ -43,3 +43,5 @@ spawnSync(
   ],
   { stdio: 'inherit' },
 );
+// A failed run must not look like a finished benchmark.
+if (throughput.status !== 0) process.exitCode = throughput.status ?? 1;

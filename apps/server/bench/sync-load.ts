@@ -13,13 +13,15 @@
  * WEFT_BENCH_BIG_ROOMS.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { buildServer } from './build.ts';
 import { leanHttpClient } from './lean-http.ts';
+import { rssMiB } from './memory.ts';
+import { cpuSeconds } from './proc.ts';
 
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
@@ -120,23 +122,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/**
- * CPU seconds (user + system) a process has used, from /proc/<pid>/stat: on a shared machine the
- * wall-clock figures depend on everyone else's load, the server's CPU per event does not.
- */
-function cpuSeconds(pid: number | undefined): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s; index 11/12 after ") ".
-  // System time is the kernel's share: socket reads and writes, SQLite's WAL writes.
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
-
-/** VmRSS of a process (kB in /proc), in MiB. */
-function rssMiB(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
 /** The delivery figures of one run. */
 export interface DeliveryFigures {
   readonly eventsPerSecond: number;
@@ -154,6 +139,7 @@ export async function runSyncLoadBench(
   const floor = options.floor === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
   const { url, child } = await startServer(dataDir, floor);
+  const pid = child.pid as number;
   const call = client(url);
   try {
     // Users register without a password (no scrypt): the bench measures sync, not login.
@@ -243,7 +229,7 @@ export async function runSyncLoadBench(
     expected = MESSAGES * perRoom;
     const perSender = Math.ceil(MESSAGES / ROOMS);
     const sendStart = performance.now();
-    const cpuStart = cpuSeconds(child.pid);
+    const cpuStart = cpuSeconds(pid);
     const benchCpuStart = process.cpuUsage();
     await Promise.all(
       rooms.map(async ({ roomId, owner }, r) => {
@@ -262,7 +248,7 @@ export async function runSyncLoadBench(
     const sendSeconds = (performance.now() - sendStart) / 1000;
     await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
     const deliverSeconds = (performance.now() - sendStart) / 1000;
-    const cpuEnd = cpuSeconds(child.pid);
+    const cpuEnd = cpuSeconds(pid);
     const serverSystem = cpuEnd.system - cpuStart.system;
     const serverCpu = cpuEnd.user - cpuStart.user + serverSystem;
     const benchCpu = process.cpuUsage(benchCpuStart);
@@ -319,7 +305,7 @@ export async function runSyncLoadBench(
 
     // 3. Memory.
     console.log(
-      `server RSS: ${rssMiB(child.pid).toFixed(0)} MiB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
+      `server RSS: ${rssMiB(pid).toFixed(0)} MiB (${CLIENTS} users, ${ROOMS + BIG_ROOMS} rooms)`,
     );
     return figures;
   } finally {
