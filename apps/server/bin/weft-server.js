@@ -4,8 +4,9 @@
 // time and memory that stripping the TypeScript source at start costs. V8's young generation is
 // capped at 4 MiB per semi-space (SERVER_NODE_FLAGS): the default 16 MiB is garbage-collector
 // head-room that a server holding little live data pays for in resident memory (apps/server
-// README, benchmarks); 2 MiB made scavenges 22% of the sync load's CPU (15% at 4 MiB, within the
-// memory bench's run-to-run spread; decision record of session 4, 09:30). The old generation's limit is set by V8's memory balancer with a higher
+// README, benchmarks); 2 MiB made scavenges 22% of the sync load's CPU (15% at 4 MiB: 2.27–2.62
+// against 3.25–3.79 ms per event in quiet paired runs, for 6–8 MiB more RSS; decision record of
+// session 4, 09:30). The old generation's limit is set by V8's memory balancer with a higher
 // `c` (3e-9, default 3e-10): the default controller lets the old generation grow by at least
 // 16 MiB past what survived the last full GC, which left 25–35 MiB of garbage in the memory
 // bench; the balancer sizes that head-room from the allocation and GC rates (memory bench

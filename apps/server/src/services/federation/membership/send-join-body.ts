@@ -201,7 +201,7 @@ export class SendJoinBodyReader {
   }
 
   #beginCapture(kind: 'key' | 'value' | 'element', byte: number, at: number): number {
-    // A value ending where it starts (`]`, `}`, `,` in place of a value) is left to parseJson.
+    // A value ending where it starts (`]`, `}`, `,` in place of a value) is missing.
     if (byte === CLOSE_ARRAY || byte === CLOSE_OBJECT || byte === COMMA) {
       throw new MalformedAnswerError('a value is missing');
     }

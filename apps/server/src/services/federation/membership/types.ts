@@ -34,7 +34,11 @@ export type StreamingFederationRequest = (
   readBody: (chunks: AsyncIterable<Uint8Array>) => Promise<Record<string, unknown>>,
 ) => Promise<Record<string, unknown>>;
 
-/** Fetches (or reads cached) the keys that signed `events` (raw PDUs); returns a lookup. */
+/**
+ * Fetches (or reads cached) the keys that signed `events` (raw PDUs); returns a lookup that
+ * answers for those keys and every key fetched before: a streamed join keeps only the newest
+ * lookup while earlier chunks are still being checked (remote-join.ts).
+ */
 export type ServerKeyLookup = (events: readonly unknown[]) => Promise<KeyLookup>;
 
 /** The federation core functions the membership code uses. */
