@@ -285,7 +285,17 @@ export class MatrixHttpClient {
       if (combined !== undefined) init.signal = combined;
       response = await this.#fetch(url, init);
       if (response.ok && readBody !== undefined) {
-        return await this.#readStreamed(response, readBody, context);
+        // A body cut off while streaming is named as the whole request would be.
+        const readFailure = (cause: unknown): TransportError =>
+          signal?.aborted
+            ? new TransportError('aborted', 'request aborted', { ...context, cause })
+            : timeout?.aborted
+              ? new TransportError('timeout', `no response within ${timeoutMs} ms`, {
+                  ...context,
+                  cause,
+                })
+              : new TransportError('network', 'request failed', { ...context, cause });
+        return await this.#readStreamed(response, readBody, context, readFailure);
       }
       bytes = await readLimited(
         response,
@@ -350,6 +360,7 @@ export class MatrixHttpClient {
     response: Response,
     readBody: NonNullable<MatrixRequest['readBody']>,
     context: { method: string; path: string; attempts: number },
+    readFailure: (cause: unknown) => TransportError,
   ): Promise<Attempt> {
     const maxBytes = this.#maxResponseBytes;
     // A declared length over the limit is refused before the reader sees a byte, as a whole
@@ -368,7 +379,7 @@ export class MatrixHttpClient {
       try {
         for (;;) {
           const next = await reader.read().catch((cause: unknown) => {
-            throw new TransportError('network', 'request failed', { ...context, cause });
+            throw readFailure(cause);
           });
           if (next.done) return;
           total += next.value.byteLength;

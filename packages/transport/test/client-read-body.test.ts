@@ -136,6 +136,29 @@ describe('MatrixHttpClient readBody', () => {
     expect(hits).toBe(1);
   });
 
+  it('names a body cut off by the caller’s abort `aborted`, not a network failure', async () => {
+    respond = (res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"half":');
+      // The rest never comes: only the abort ends the read.
+    };
+    const client = new MatrixHttpClient({ baseUrl, timeoutMs: 5_000 });
+    const controller = new AbortController();
+    const error = await client
+      .request({
+        method: 'GET',
+        path: '/_matrix/x',
+        signal: controller.signal,
+        readBody: async (chunks) => {
+          for await (const _chunk of chunks) controller.abort();
+          return {};
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(TransportError.isInstance(error) && error.code).toBe('aborted');
+    expect(hits).toBe(1);
+  });
+
   it('turns a reader that refuses the body into bad-response, not retried', async () => {
     respond = (res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
