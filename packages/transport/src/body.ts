@@ -47,6 +47,45 @@ function isStandardRequest(request: Request): boolean {
 }
 
 /**
+ * Whether `headers` declare a `Content-Length` above `maxBytes`: such a body is refused before
+ * a byte of it is read.
+ */
+export function declaresTooLarge(headers: Headers, maxBytes: number): boolean {
+  const declared = headers.get('content-length');
+  return declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes;
+}
+
+/**
+ * The chunks of `body` as they arrive, throwing `tooLarge()` as soon as their total passes
+ * `maxBytes` (the oversized chunk is not handed out), and `readFailure(cause)` when the stream
+ * itself fails. However the consumer stops — done, thrown, or leaving the loop early — the
+ * stream is cancelled, so an unread rest does not hold its socket open.
+ */
+export async function* limitedChunks(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  tooLarge: () => Error,
+  readFailure: (cause: unknown) => unknown = (cause) => cause,
+): AsyncGenerator<Uint8Array> {
+  if (body === null) return;
+  const reader = body.getReader();
+  let total = 0;
+  try {
+    for (;;) {
+      const next = await reader.read().catch((cause: unknown) => {
+        throw readFailure(cause);
+      });
+      if (next.done) return;
+      total += next.value.byteLength;
+      if (total > maxBytes) throw tooLarge();
+      yield next.value;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/**
  * Reads the body of a request or response, throwing `tooLarge()` as soon as it is known to pass
  * `maxBytes` (from `Content-Length`, or while streaming), so an oversized body is never buffered.
  */
@@ -55,24 +94,15 @@ export async function readLimited(
   maxBytes: number,
   tooLarge: () => Error,
 ): Promise<Uint8Array> {
-  const declared = message.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared) > maxBytes) {
+  if (declaresTooLarge(message.headers, maxBytes)) {
     await message.body?.cancel().catch(() => undefined);
     throw tooLarge();
   }
-  if (message.body === null) return new Uint8Array(0);
-  const reader = message.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
+  for await (const chunk of limitedChunks(message.body, maxBytes, tooLarge)) {
+    chunks.push(chunk);
+    total += chunk.byteLength;
   }
   if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
   const bytes = new Uint8Array(total);

@@ -10,7 +10,7 @@
 import { CanonicalJsonError, encodeCanonicalJson, parseJson } from '@weft/canonical-json';
 import type { SigningKey } from '@weft/signing';
 
-import { readLimited } from './body.ts';
+import { declaresTooLarge, limitedChunks, readLimited } from './body.ts';
 import { TransportError } from './errors.ts';
 import { MatrixError } from './matrix-error.ts';
 import {
@@ -363,38 +363,19 @@ export class MatrixHttpClient {
     readFailure: (cause: unknown) => TransportError,
   ): Promise<Attempt> {
     const maxBytes = this.#maxResponseBytes;
+    const tooLarge = (): TransportError =>
+      new TransportError('bad-response', 'response body too large', context);
     // A declared length over the limit is refused before the reader sees a byte, as a whole
     // read refuses it.
-    if (Number(response.headers.get('content-length') ?? 0) > maxBytes) {
+    if (declaresTooLarge(response.headers, maxBytes)) {
       await response.body?.cancel().catch(() => undefined);
-      return {
-        kind: 'fatal',
-        error: new TransportError('bad-response', 'response body too large', context),
-      };
-    }
-    async function* chunks(): AsyncGenerator<Uint8Array> {
-      if (response.body === null) return;
-      const reader = response.body.getReader();
-      let total = 0;
-      try {
-        for (;;) {
-          const next = await reader.read().catch((cause: unknown) => {
-            throw readFailure(cause);
-          });
-          if (next.done) return;
-          total += next.value.byteLength;
-          if (total > maxBytes) {
-            throw new TransportError('bad-response', 'response body too large', context);
-          }
-          yield next.value;
-        }
-      } finally {
-        // Stopped early (too large, or the reader gave up): the rest is not wanted.
-        await reader.cancel().catch(() => undefined);
-      }
+      return { kind: 'fatal', error: tooLarge() };
     }
     try {
-      return { kind: 'done', value: await readBody(chunks()) };
+      return {
+        kind: 'done',
+        value: await readBody(limitedChunks(response.body, maxBytes, tooLarge, readFailure)),
+      };
     } catch (cause) {
       if (TransportError.isInstance(cause)) return { kind: 'fatal', error: cause };
       return {
