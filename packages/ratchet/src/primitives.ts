@@ -21,11 +21,12 @@
  * of `createHmac` (`hash-hmac.ts`: no key or stream objects; Olm messages 5–16% faster).
  */
 import { cbc } from '@noble/ciphers/aes.js';
-import { expand } from '@noble/hashes/hkdf.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 import { fitsHashHmac, type HashOneShot, hashHmac, hashHmacInto } from './hash-hmac.ts';
+import { fitsNobleHmac, nobleHkdf, nobleHmac, nobleHmacInto } from './noble-hmac.ts';
 
 /** The slice of `node:crypto` used here (typed locally: `src/` must not import Node's types). */
 interface NodeCipher {
@@ -69,9 +70,6 @@ function findNodeCrypto(): NodeCrypto | undefined {
 }
 
 const nodeCrypto = findNodeCrypto();
-
-/** @noble's keyed HMAC state, as `hmac.create` returns it. */
-type KeyedHmac = ReturnType<typeof hmac.create>;
 
 /**
  * `auto`: the measured choice (`AUTO_ROUTES` where `node:crypto` exists, else @noble);
@@ -163,7 +161,8 @@ export function sha256Digest(data: Uint8Array): Uint8Array {
 /** HMAC-SHA-256 (RFC 2104), 32 bytes. */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   const node = native('hmac');
-  if (node === undefined) return hmac(sha256, key, data);
+  if (node === undefined)
+    return fitsNobleHmac(key) ? nobleHmac(key, data) : hmac(sha256, key, data);
   // Composed over `crypto.hash` where it fits (`hash-hmac.ts` says why).
   if (node.hash !== undefined && fitsHashHmac(key, data.length))
     return hashHmac(node.hash, key, data);
@@ -173,9 +172,8 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
 /**
  * HMAC-SHA-256 of each of `messages` under one `key`, written into the 32-byte `outputs` (views
  * into a caller's buffer are fine). The ratchets MAC several one-byte seeds under the same chain
- * key; on @noble the key is absorbed once (`hmac.create`) and the keyed state is cloned into one
- * reused worker per message, saving the two key-block compressions and the allocations of each
- * further HMAC. The keyed state and the worker are wiped by their final digests.
+ * key: on @noble the key is absorbed once for all of them (`noble-hmac.ts`), on OpenSSL the
+ * padded keys are built once (`hash-hmac.ts`).
  */
 export function hmacSha256Into(
   key: Uint8Array,
@@ -184,56 +182,44 @@ export function hmacSha256Into(
 ): void {
   if (messages.length !== outputs.length) throw new RangeError('one output per message');
   const count = messages.length;
-  if (count === 0) return;
-  for (const out of outputs) {
-    if (out.length !== 32) throw new RangeError('HMAC outputs must be 32 bytes');
+  for (let i = 0; i < count; i++) {
+    if ((outputs[i] as Uint8Array).length !== 32) {
+      throw new RangeError('HMAC outputs must be 32 bytes');
+    }
   }
   const node = native('hmacSteps');
-  if (node?.hash !== undefined && messages.every((m) => fitsHashHmac(key, m.length))) {
+  if (node === undefined) {
+    if (fitsNobleHmac(key)) nobleHmacInto(key, messages, outputs);
+    else
+      for (let i = 0; i < count; i++)
+        (outputs[i] as Uint8Array).set(hmac(sha256, key, messages[i] as Uint8Array));
+    return;
+  }
+  if (node.hash !== undefined && fitsHashHmacAll(key, messages)) {
     hashHmacInto(node.hash, key, messages, outputs);
     return;
   }
-  if (node !== undefined) {
-    // One key object serves every message, as one keyed state does on @noble below.
-    const keyObject = secretKey(node, key);
-    for (let i = 0; i < count; i++) {
-      // A plain view, so the wipe is TypedArray#fill, not Buffer#fill's argument parsing.
-      const digest = plain(
-        node
-          .createHmac('sha256', keyObject)
-          .update(messages[i] as Uint8Array)
-          .digest(),
-      );
-      (outputs[i] as Uint8Array).set(digest);
-      digest.fill(0);
-    }
-    return;
+  // One key object serves every message.
+  const keyObject = secretKey(node, key);
+  for (let i = 0; i < count; i++) {
+    // A plain view, so the wipe is TypedArray#fill, not Buffer#fill's argument parsing.
+    const digest = plain(
+      node
+        .createHmac('sha256', keyObject)
+        .update(messages[i] as Uint8Array)
+        .digest(),
+    );
+    (outputs[i] as Uint8Array).set(digest);
+    digest.fill(0);
   }
-  const keyed: KeyedHmac = hmac.create(sha256, key);
-  for (let i = 0; i < count - 1; i++) {
-    const work = keyed._cloneInto(CLONE_WORKER);
-    work.update(messages[i] as Uint8Array).digestInto(outputs[i] as Uint8Array);
-  }
-  keyed.update(messages[count - 1] as Uint8Array).digestInto(outputs[count - 1] as Uint8Array);
 }
 
-// HMAC-SHA-256 keyed with HKDF's all-zero salt, which is the salt of every Olm and Megolm
-// derivation but one: absorbed once here, then cloned for each extract step (RFC 5869 §2.2). The
-// key is public, so keeping its keyed state is harmless.
-const ZERO_SALT_HMAC = hmac.create(sha256, new Uint8Array(32));
-
-// Reused HMAC states that keyed states are cloned into (`_cloneInto` overwrites every field),
-// sparing a fresh pair of SHA-256 objects per clone. Everything here is synchronous, so no two
-// uses overlap; each use ends in a digest, which wipes the worker's state and buffer.
-const EXTRACT_WORKER = ZERO_SALT_HMAC.clone();
-const CLONE_WORKER = ZERO_SALT_HMAC.clone();
-
-/** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
-function isZeroSalt(salt: Uint8Array): boolean {
-  if (salt.length !== 32) return false;
-  let acc = 0;
-  for (let i = 0; i < 32; i++) acc |= salt[i] as number;
-  return acc === 0;
+/** `fitsHashHmac` for every message (a loop: `every` would allocate a closure per call). */
+function fitsHashHmacAll(key: Uint8Array, messages: readonly Uint8Array[]): boolean {
+  for (let i = 0; i < messages.length; i++) {
+    if (!fitsHashHmac(key, (messages[i] as Uint8Array).length)) return false;
+  }
+  return true;
 }
 
 /** HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand); `length` is 1..8160. */
@@ -251,15 +237,10 @@ export function hkdfSha256(
   if (node !== undefined) {
     return new Uint8Array(node.hkdfSync('sha256', secretKey(node, ikm), salt, info, length));
   }
-  // @noble's `hkdf` is `expand(extract(...))` with the extract HMAC handed on for reuse; doing the
-  // same here lets the zero salt's keyed state be cloned instead of rebuilt.
-  const extract = isZeroSalt(salt)
-    ? ZERO_SALT_HMAC._cloneInto(EXTRACT_WORKER)
-    : hmac.create(sha256, salt);
-  const prk = new Uint8Array(32);
-  extract.update(ikm).digestInto(prk);
-  // With the extract HMAC passed as `_recycled`, `expand` owns and wipes `prk`.
-  return expand(sha256, prk, info, length, extract);
+  // Every salt of Olm's and Megolm's fits `noble-hmac.ts`; longer ones take @noble's `hkdf`.
+  return fitsNobleHmac(salt)
+    ? nobleHkdf(ikm, salt, info, length)
+    : hkdf(sha256, ikm, salt, info, length);
 }
 
 /** AES-256-CBC with PKCS#7 padding (RFC 5652 §6.3); any plaintext length. */

@@ -1,0 +1,210 @@
+/**
+ * HMAC-SHA-256 (RFC 2104) and HKDF-SHA-256 (RFC 5869) over @noble/hashes' SHA-256, with no
+ * allocation per call: the portable path of `primitives.ts`, and on Node the path of the
+ * primitives where it measured faster than OpenSSL (`AUTO_ROUTES` there).
+ *
+ * Why: Olm's and Megolm's inputs are one to five SHA-256 blocks, where a call's fixed cost
+ * decides. @noble's `hmac(sha256, key, msg)` builds two SHA-256 objects, a padded key and
+ * `DataView`s per call (~5 µs); OpenSSL's one-shots cost 1.5–2 µs each of JavaScript-to-native
+ * overhead whatever the length. A reused @noble SHA-256 state compresses a block in ~0.5 µs. So
+ * the keyed HMAC states (inner after K′ ⊕ ipad, outer after K′ ⊕ opad) are built into reused
+ * objects and cloned into one reused worker per digest (`_cloneInto` overwrites every field).
+ * HKDF's extract under the all-zero salt, the salt of every Olm and Megolm message key, starts
+ * from a keyed state built once for the process (the salt is public).
+ *
+ * SHA-256 itself is @noble's; only RFC 2104's composition is written here, as @noble's own
+ * `hmac` writes it. Keys are at most one 64-byte block (all of Olm's and Megolm's); callers check
+ * with `fitsNobleHmac` and send longer keys to @noble's `hmac`.
+ *
+ * Everything is synchronous, so no two uses of the shared states overlap. The keyed states, the
+ * worker and the intermediate digests are secret-derived: each call wipes them before it returns
+ * (`destroy` zeroes a state's words and its block buffer), also when it throws.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+
+type Sha256 = ReturnType<typeof sha256.create>;
+
+const BLOCK = 64;
+const DIGEST = 32;
+
+/** The initial SHA-256 state, cloned to start each keyed state; never updated. */
+const INITIAL: Sha256 = sha256.create();
+
+/** A key's inner and outer states: SHA-256 after absorbing K′ ⊕ ipad and K′ ⊕ opad. */
+interface KeyedStates {
+  readonly inner: Sha256;
+  readonly outer: Sha256;
+}
+
+const keyBlock = new Uint8Array(BLOCK);
+
+function keyInto(states: KeyedStates, key: Uint8Array): void {
+  const length = key.length;
+  try {
+    for (let i = 0; i < length; i++) keyBlock[i] = (key[i] as number) ^ 0x36;
+    keyBlock.fill(0x36, length);
+    INITIAL._cloneInto(states.inner).update(keyBlock);
+    for (let i = 0; i < length; i++) keyBlock[i] = (key[i] as number) ^ 0x5c;
+    keyBlock.fill(0x5c, length);
+    INITIAL._cloneInto(states.outer).update(keyBlock);
+  } finally {
+    keyBlock.fill(0);
+  }
+}
+
+function newStates(): KeyedStates {
+  return { inner: sha256.create(), outer: sha256.create() };
+}
+
+/** The states of the key in use (the chain key, a MAC key, HKDF's PRK or a nonzero salt). */
+const KEYED = newStates();
+/** HMAC keyed with HKDF's all-zero 32-byte salt, built once (RFC 5869 §2.2). */
+const ZERO_SALT = newStates();
+keyInto(ZERO_SALT, new Uint8Array(DIGEST));
+/** The state each digest runs on, cloned from a keyed state. */
+const WORK: Sha256 = sha256.create();
+/** The inner digest H((K′ ⊕ ipad) ‖ m), then HKDF's T(n) blocks. */
+const innerDigest = new Uint8Array(DIGEST);
+/** HKDF's pseudorandom key. */
+const prk = new Uint8Array(DIGEST);
+const counter = new Uint8Array(1);
+
+/** Keys at most one block long, the only ones this module takes. */
+export function fitsNobleHmac(key: Uint8Array): boolean {
+  return key.length <= BLOCK;
+}
+
+/**
+ * HMAC of `parts` (concatenated) under the keyed `states`, into `out` at `offset`. `count` of
+ * the 32 digest bytes are written (HKDF's last block may need fewer).
+ */
+function macInto(
+  states: KeyedStates,
+  a: Uint8Array,
+  b: Uint8Array | undefined,
+  c: Uint8Array | undefined,
+  out: Uint8Array,
+  offset: number,
+  count: number,
+): void {
+  const work = states.inner._cloneInto(WORK);
+  work.update(a);
+  if (b !== undefined) work.update(b);
+  if (c !== undefined) work.update(c);
+  work.digestInto(innerDigest);
+  states.outer._cloneInto(WORK).update(innerDigest).digestInto(innerDigest);
+  for (let i = 0; i < count; i++) out[offset + i] = innerDigest[i] as number;
+}
+
+function wipe(): void {
+  KEYED.inner.destroy();
+  KEYED.outer.destroy();
+  WORK.destroy();
+  innerDigest.fill(0);
+}
+
+/** HMAC-SHA-256 of `message` under `key` (at most 64 bytes); a fresh 32-byte array. */
+export function nobleHmac(key: Uint8Array, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DIGEST);
+  try {
+    keyInto(KEYED, key);
+    macInto(KEYED, message, undefined, undefined, out, 0, DIGEST);
+    return out;
+  } finally {
+    wipe();
+  }
+}
+
+/**
+ * HMAC-SHA-256 of each of `messages` under one `key` (at most 64 bytes), into the 32-byte
+ * `outputs`: the key is absorbed once for all of them.
+ */
+export function nobleHmacInto(
+  key: Uint8Array,
+  messages: readonly Uint8Array[],
+  outputs: readonly Uint8Array[],
+): void {
+  try {
+    keyInto(KEYED, key);
+    for (let i = 0; i < messages.length; i++) {
+      macInto(
+        KEYED,
+        messages[i] as Uint8Array,
+        undefined,
+        undefined,
+        outputs[i] as Uint8Array,
+        0,
+        DIGEST,
+      );
+    }
+  } finally {
+    wipe();
+  }
+}
+
+/**
+ * HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand) with a salt of at most 64 bytes; `length`
+ * 1..8160 (checked by the caller). A fresh array of `length` bytes.
+ */
+export function nobleHkdf(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  const okm = new Uint8Array(length);
+  try {
+    // Extract: PRK = HMAC(salt, IKM).
+    let extract = ZERO_SALT;
+    if (!isZeroSalt(salt)) {
+      keyInto(KEYED, salt);
+      extract = KEYED;
+    }
+    macInto(extract, ikm, undefined, undefined, prk, 0, DIGEST);
+    // Expand: T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n), T(0) empty.
+    keyInto(KEYED, prk);
+    for (let offset = 0, n = 1; offset < length; offset += DIGEST, n++) {
+      counter[0] = n;
+      const take = Math.min(DIGEST, length - offset);
+      // T(n − 1) is still in `innerDigest`, where `macInto` leaves each digest: it is absorbed
+      // before the digest overwrites it.
+      if (n === 1) macInto(KEYED, info, counter, undefined, okm, offset, take);
+      else macInto(KEYED, innerDigest, info, counter, okm, offset, take);
+    }
+    return okm;
+  } finally {
+    prk.fill(0);
+    counter[0] = 0;
+    wipe();
+  }
+}
+
+/** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
+function isZeroSalt(salt: Uint8Array): boolean {
+  if (salt.length !== DIGEST) return false;
+  let acc = 0;
+  for (let i = 0; i < DIGEST; i++) acc |= salt[i] as number;
+  return acc === 0;
+}
+
+/**
+ * True when every reused state and buffer holding secret-derived bytes is zero (for the tests:
+ * each call must leave nothing behind). The zero-salt states hold a public key and are skipped.
+ */
+export function scratchIsWiped(): boolean {
+  const zero = (bytes: Uint8Array): boolean => bytes.every((byte) => byte === 0);
+  // A state's words and block buffer are protected members of @noble's class.
+  const wipedState = (state: Sha256): boolean => {
+    const open = state as unknown as { get(): number[]; buffer: Uint8Array };
+    return open.get().every((word) => word === 0) && zero(open.buffer);
+  };
+  return (
+    wipedState(KEYED.inner) &&
+    wipedState(KEYED.outer) &&
+    wipedState(WORK) &&
+    zero(innerDigest) &&
+    zero(prk) &&
+    zero(keyBlock) &&
+    zero(counter)
+  );
+}
