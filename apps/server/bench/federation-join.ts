@@ -17,9 +17,11 @@
  * check running meanwhile), the rest of the check, the store.
  *
  * Run: `WEFT_BENCH_JOIN_STATE=30000 node --conditions=weft-source bench/federation-join.ts`
- * from apps/server (add `--cpu-prof` to profile both servers).
+ * from apps/server. Profiles: add `--cpu-prof --cpu-prof-dir=DIR`: one file for this thread (A,
+ * B and C) and one per verify worker (they inherit the flags); the bench prints the join's
+ * window in the profiles' clock, to read this thread's file over the join alone.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -42,6 +44,41 @@ import { TestClient } from '../test/harness.ts';
 import { freePort } from '../test/spawn.ts';
 
 const STATE = Number(process.env['WEFT_BENCH_JOIN_STATE'] ?? 30_000);
+/** Run with `--cpu-prof` (workers inherit it: each thread writes its own profile). */
+const profiled = process.execArgv.some((flag) => flag.startsWith('--cpu-prof'));
+
+/**
+ * CPU seconds per thread of this process, by thread name (/proc/self/task/<tid>/comm): the main
+ * thread (A, B and C), the verify workers, V8's helper threads (concurrent GC, compilation),
+ * libuv's pool. `process.cpuUsage` sums them all.
+ */
+function cpuByThread(): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    let name: string;
+    let stat: string;
+    try {
+      name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // utime and stime (fields 14–15, clock ticks of 1/100 s), as bench/proc.ts reads them.
+    const fields = stat.split(') ')[1]?.split(' ') ?? [];
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    byName.set(name, (byName.get(name) ?? 0) + seconds);
+  }
+  return byName;
+}
+
+function threadCpuDelta(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([name, seconds]) => [name, seconds - (before.get(name) ?? 0)] as const)
+    .filter(([, seconds]) => seconds >= 0.01)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`)
+    .join(', ');
+}
 
 /** Phase fields B's remote join logs ('remote join'). */
 type JoinPhases = Record<string, unknown>;
@@ -215,6 +252,8 @@ export async function runFederationJoinBench(stateSize = STATE): Promise<number>
     const bob = await clientB.registerUser('bob');
     const cpuBefore = process.cpuUsage();
     const threadCpuBefore = process.threadCpuUsage();
+    const threadsBefore = cpuByThread();
+    const monotonicStart = process.hrtime.bigint() / 1000n;
     const start = performance.now();
     const joined = await clientB.request(
       'POST',
@@ -222,6 +261,8 @@ export async function runFederationJoinBench(stateSize = STATE): Promise<number>
       { token: bob.accessToken, body: {} },
     );
     const total = performance.now() - start;
+    const monotonicEnd = process.hrtime.bigint() / 1000n;
+    const threads = threadCpuDelta(threadsBefore, cpuByThread());
     const cpu = process.cpuUsage(cpuBefore);
     // This thread runs A, B and C (all but B's verify workers): on a quiet 2-core machine the
     // join cannot take less wall time than this thread's CPU time.
@@ -246,6 +287,12 @@ export async function runFederationJoinBench(stateSize = STATE): Promise<number>
         `${p['stored_early']} events stored meanwhile); ` +
         `store ${p['store_ms']} ms; rejected ${p['rejected']}`,
     );
+    console.log(`  CPU s by thread: ${threads}`);
+    if (profiled) {
+      // A .cpuprofile's sample times are this clock's (µs): the main thread's profile covers the
+      // setup too, so read it over this window (the workers' profiles cover the join alone).
+      console.log(`profile window (monotonic µs): ${monotonicStart} ${monotonicEnd}`);
+    }
     return total;
   } finally {
     await Promise.all([a.stop(), b.stop(), c.stop()]);
