@@ -1,11 +1,12 @@
 /**
- * The resident servers a join or a knock on a room this server is not in goes through, and the
- * one loop over them both use (spec server-server-api "Joining Rooms" and "Knocking upon a
- * room": the homeserver asks a resident server of the room for a template, then sends the signed
- * event back to it). One loop, so a join and a knock stop on the same answers: a server that
- * cannot be reached, or answers with its own failure, is followed by the next candidate, but a
- * 403 `M_FORBIDDEN` is the room's answer (its join rules, bans or ACL), which every other
- * resident server would give too.
+ * The resident servers a join, a knock or an invite rejection on a room this server is not in
+ * goes through, and the one loop over them all use (spec server-server-api "Joining Rooms",
+ * "Knocking upon a room" and "Leaving Rooms (Rejecting Invites)": the homeserver asks a resident
+ * server of the room for a template, then sends the signed event back to it). One loop, so they
+ * stop on the same answers: a server that cannot be reached, or answers with its own failure
+ * (a 404: it does not know the room; a 5xx), is followed by the next candidate, but a 403
+ * `M_FORBIDDEN` is the room's answer (its join rules, bans or ACL), which every other resident
+ * server would give too.
  */
 import { MatrixError } from '@weft/transport';
 
@@ -34,6 +35,10 @@ const MESSAGES = {
     none: 'No known server can knock on this room',
     unreachable: 'No resident server could be reached to knock on the room',
   },
+  leave: {
+    none: 'No known server can reject the invite to this room',
+    unreachable: 'No resident server could be reached to reject the invite',
+  },
 } as const;
 
 /**
@@ -43,7 +48,7 @@ const MESSAGES = {
  */
 export async function throughCandidateServers<T>(
   ctx: Pick<ServerContext, 'log'>,
-  request: { readonly action: 'join' | 'knock'; readonly roomId: string },
+  request: { readonly action: 'join' | 'knock' | 'leave'; readonly roomId: string },
   servers: readonly string[],
   attempt: (server: string) => Promise<T>,
 ): Promise<T> {

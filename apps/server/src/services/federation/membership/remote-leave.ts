@@ -1,7 +1,8 @@
 /**
  * Rejecting an invite to a room this server is not in (spec server-server-api "Leaving Rooms
  * (Rejecting Invites)", https://spec.matrix.org/v1.19/server-server-api/#leaving-rooms-rejecting-invites):
- * 1. `GET /v1/make_leave` from the inviting server (then the room ID's server);
+ * 1. `GET /v1/make_leave` from the inviting server, then the room ID's server, through the loop
+ *    joins and knocks use (candidate-servers.ts: a 403 is the room's answer and ends it);
  * 2. sign the template as the user's leave and `PUT /v2/send_leave` it there;
  * 3. store the leave locally: the event, the membership, and drop the stored invite state;
  * 4. when no server answers, reject locally with a leave this server signs (`rejectLocally`).
@@ -10,7 +11,7 @@
 import { MatrixError } from '@weft/transport';
 
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
-import { candidateServers } from './candidate-servers.ts';
+import { candidateServers, throughCandidateServers } from './candidate-servers.ts';
 import { remoteInviteState } from './receive-invite.ts';
 import { fetchMembershipTemplate, signMembershipTemplate } from './sign-template.ts';
 import { insertOwnMembershipOutlier } from './store-own-membership.ts';
@@ -30,45 +31,50 @@ export async function rejectRemoteInvite(
   const invite = await remoteInviteState(rooms, roomId, userId);
   if (invite === undefined) throw MatrixError.forbidden('No pending invite to this room');
   const servers = candidateServers(roomId, [invite.inviterServer], rooms.ctx.config.serverName);
-  let lastError: unknown;
-  for (const server of servers) {
-    try {
-      const { rules, template } = await fetchMembershipTemplate(
-        deps,
-        server,
-        'make_leave',
-        roomId,
-        userId,
-      );
-      const { signed, eventId } = signMembershipTemplate(rooms, template, {
-        rules,
-        roomId,
-        userId,
-        content: {
-          membership: 'leave',
-          ...(options.reason === undefined ? {} : { reason: options.reason }),
-        },
-      });
-      await deps.request(
-        server,
-        'PUT',
-        `/_matrix/federation/v2/send_leave/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
-        signed,
-      );
-      await storeLeave(rooms, roomId, userId, eventId, signed);
-      return;
-    } catch (error) {
-      lastError = error;
-    }
+  try {
+    await throughCandidateServers(
+      rooms.ctx,
+      { action: 'leave', roomId },
+      servers,
+      async (server) => {
+        const { rules, template } = await fetchMembershipTemplate(
+          deps,
+          server,
+          'make_leave',
+          roomId,
+          userId,
+        );
+        const { signed, eventId } = signMembershipTemplate(rooms, template, {
+          rules,
+          roomId,
+          userId,
+          content: {
+            membership: 'leave',
+            ...(options.reason === undefined ? {} : { reason: options.reason }),
+          },
+        });
+        await deps.request(
+          server,
+          'PUT',
+          `/_matrix/federation/v2/send_leave/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`,
+          signed,
+        );
+        await storeLeave(rooms, roomId, userId, eventId, signed);
+      },
+    );
+  } catch (error) {
+    // A refusal by a reachable server stands (a 403 ends the loop at the first server); a room
+    // no server answered for must not trap the user in an invite: reject locally, as Synapse
+    // does (the spec leaves this to the server). With no candidate at all (the loop's 404)
+    // nothing could be asked either.
+    const answered = MatrixError.isInstance(error) && error.status < 500 && servers.length > 0;
+    if (answered) throw error;
+    rooms.ctx.log.warn('rejecting a remote invite locally', {
+      room_id: roomId,
+      error: String(error),
+    });
+    await rejectLocally(rooms, roomId, userId, invite.eventId, options.reason);
   }
-  // A refusal by a reachable server stands; an unreachable room must not trap the user in an
-  // invite: reject locally, as Synapse does (the spec leaves this to the server).
-  if (MatrixError.isInstance(lastError) && lastError.status < 500) throw lastError;
-  rooms.ctx.log.warn('rejecting a remote invite locally', {
-    room_id: roomId,
-    error: String(lastError),
-  });
-  await rejectLocally(rooms, roomId, userId, invite.eventId, options.reason);
 }
 
 /** A leave signed by this server that follows the invite; stored here only. */
