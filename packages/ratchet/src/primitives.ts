@@ -104,8 +104,16 @@ const ALL_PORTABLE: PrimitiveRoutes = {
   aesDecrypt: 'portable',
 };
 
-/** The measured choice where OpenSSL is available (README, Benchmarks). */
-export const AUTO_ROUTES: PrimitiveRoutes = { ...ALL_NATIVE };
+/**
+ * The measured choice where OpenSSL is available (README, Benchmarks): the chain steps and HKDF
+ * on @noble's reused states (`noble-hmac.ts`: a few 0.3 µs compressions against OpenSSL's 1.5–2
+ * µs per one-shot call), everything else on OpenSSL.
+ */
+export const AUTO_ROUTES: PrimitiveRoutes = {
+  ...ALL_NATIVE,
+  hmacSteps: 'portable',
+  hkdf: 'portable',
+};
 
 let routes: PrimitiveRoutes = nodeCrypto === undefined ? ALL_PORTABLE : AUTO_ROUTES;
 
