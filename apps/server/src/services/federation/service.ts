@@ -88,7 +88,9 @@ export class FederationService {
 
   /** Sends local typing, receipts, device-list changes and to-device messages as EDUs. */
   connectEdus(sources: EduSources): void {
-    if (this.ctx.config.federation.enabled) sendLocalEdus(this.ctx, this.sender, sources);
+    if (this.ctx.config.federation.enabled) {
+      sendLocalEdus(this.ctx, this.sender, sources, this.#rooms);
+    }
   }
 
   /** Starts delivery of what was queued before a restart. */

@@ -10,9 +10,10 @@ import type { ServerContext } from '../../core/context.ts';
 import type { DeviceListService } from '../../device-lists/service.ts';
 import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
+import type { RoomService } from '../../rooms/service.ts';
 import type { ToDeviceService } from '../../to-device/service.ts';
 import type { TypingService } from '../../typing/service.ts';
-import { roomDestinations, serverOf, serversSharingRoomsWith } from '../sender/destinations.ts';
+import { destinationsOf, serverOf, serversSharingRoomsWith } from '../sender/destinations.ts';
 import type { FederationSender } from '../sender/queue.ts';
 
 /** The local services whose changes become EDUs. */
@@ -24,21 +25,29 @@ export interface EduSources {
   readonly crossSigning?: CrossSigningService;
 }
 
-/** Subscribes to the local services and queues the EDUs. */
+/**
+ * Subscribes to the local services and queues the EDUs. `rooms` answers a room's joined members
+ * from memory (rooms/joined-members.ts) while its state is unchanged: every keystroke's typing
+ * EDU and every read receipt asks, and reading them from `room_memberships` each time scanned a
+ * big room's members per EDU.
+ */
 export function sendLocalEdus(
   ctx: ServerContext,
   sender: FederationSender,
   sources: EduSources,
+  rooms: Pick<RoomService, 'joinedMembers'>,
 ): void {
   const self = ctx.config.serverName;
   const isLocal = (userId: string) => serverOf(userId) === self;
+  const roomDestinations = async (roomId: string): Promise<string[]> =>
+    destinationsOf(await rooms.joinedMembers(ctx.db, roomId), self);
   const report = (error: unknown) =>
     ctx.log.warn('queueing an EDU failed', { error: (error as Error).message });
 
   sources.typing.onTyping((roomId, userId, typing) => {
     if (!isLocal(userId)) return;
     void (async () => {
-      const destinations = await roomDestinations(ctx.db, roomId, self);
+      const destinations = await roomDestinations(roomId);
       await sender.queueEdu(destinations, {
         edu_type: 'm.typing',
         content: { room_id: roomId, user_id: userId, typing },
@@ -49,7 +58,7 @@ export function sendLocalEdus(
   sources.receipts.onReceipt((userId, roomId, eventId, threadId) => {
     if (!isLocal(userId)) return;
     void (async () => {
-      const destinations = await roomDestinations(ctx.db, roomId, self);
+      const destinations = await roomDestinations(roomId);
       const data = { ts: ctx.now(), ...(threadId !== undefined ? { thread_id: threadId } : {}) };
       await sender.queueEdu(destinations, {
         edu_type: 'm.receipt',
