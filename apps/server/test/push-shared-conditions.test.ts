@@ -23,9 +23,9 @@ const NAMES: Record<string, string> = {
 
 function contextFor(userId: string, members: number): ConditionContext {
   return {
-    displayName: async () => NAMES[userId],
-    memberCount: async () => members,
-    senderMayNotify: async () => true,
+    displayName: NAMES[userId],
+    memberCount: members,
+    senderMayNotify: () => true,
   };
 }
 

@@ -5,14 +5,19 @@
  * never matches ("Unrecognised conditions MUST NOT match any events").
  */
 
-/** What a condition may ask about beyond the event itself. */
+/**
+ * What a condition may ask about beyond the event itself. The display name and the member count
+ * are read once per event before its recipients are evaluated (the room's joined members and
+ * their names are kept in memory per state), so the usual evaluation makes no promise; only
+ * the sender's power to notify (an `@room` body) is read on demand.
+ */
 export interface ConditionContext {
   /** The user's display name in the room, if any (`contains_display_name`). */
-  readonly displayName: () => Promise<string | undefined>;
+  readonly displayName: string | undefined;
   /** Joined members of the room (`room_member_count`). */
-  readonly memberCount: () => Promise<number>;
+  readonly memberCount: number;
   /** Whether the sender may trigger notifications of a `notifications` key (`sender_notification_permission`). */
-  readonly senderMayNotify: (key: string) => Promise<boolean>;
+  readonly senderMayNotify: (key: string) => boolean | Promise<boolean>;
 }
 
 /**
@@ -164,8 +169,9 @@ export function dependsOnRecipient(condition: Readonly<Record<string, unknown>>)
 }
 
 /**
- * Whether one condition holds for `event`; synchronous unless it needs a room fact from the
- * context (a promise per condition and rule was most of the evaluation's cost).
+ * Whether one condition holds for `event`; synchronous unless the context answers the sender's
+ * power to notify with a promise (a promise per condition and rule was most of the evaluation's
+ * cost).
  */
 export function conditionMatches(
   condition: Readonly<Record<string, unknown>>,
@@ -191,15 +197,14 @@ export function conditionMatches(
     }
     case 'contains_display_name': {
       const body = valueAt(event, 'content.body');
-      if (typeof body !== 'string') return false;
-      return context
-        .displayName()
-        .then((name) => name !== undefined && name !== '' && containsWord(body, name));
+      const name = context.displayName;
+      return (
+        typeof body === 'string' && name !== undefined && name !== '' && containsWord(body, name)
+      );
     }
     case 'room_member_count': {
       const is = condition['is'];
-      if (typeof is !== 'string') return false;
-      return context.memberCount().then((count) => memberCountMatches(is, count));
+      return typeof is === 'string' && memberCountMatches(is, context.memberCount);
     }
     case 'sender_notification_permission':
       return typeof key === 'string' && context.senderMayNotify(key);

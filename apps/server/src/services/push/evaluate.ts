@@ -102,29 +102,58 @@ function conditionsMatch(
 /**
  * Evaluates `ruleset` for `event` (a PDU or client event: type, content, sender, …). `shared`
  * carries condition results between the recipients of the same event (a new map per event).
+ * Synchronous unless a condition awaits a room fact (the sender's power to notify): an event's
+ * recipients are evaluated without a promise each.
  */
-export async function evaluatePushRules(
+export function evaluatePushRules(
   ruleset: PushRuleset,
   event: Readonly<Record<string, unknown>>,
   context: ConditionContext,
   shared: SharedConditionResults = new Map(),
-): Promise<PushDecision> {
+): PushDecision | Promise<PushDecision> {
   const content = event['content'];
   const hasMentions =
     typeof content === 'object' && content !== null && Object.hasOwn(content, 'm.mentions');
-  for (const kind of PUSH_RULE_KINDS) {
-    for (const rule of ruleset[kind]) {
+  return evaluateFrom({ ruleset, event, context, shared, hasMentions }, 0, 0);
+}
+
+interface Evaluation {
+  readonly ruleset: PushRuleset;
+  readonly event: Readonly<Record<string, unknown>>;
+  readonly context: ConditionContext;
+  readonly shared: SharedConditionResults;
+  readonly hasMentions: boolean;
+}
+
+/** Tries the rules from kind `kindIndex`, rule `ruleIndex` on, in the spec's order. */
+function evaluateFrom(
+  run: Evaluation,
+  kindIndex: number,
+  ruleIndex: number,
+): PushDecision | Promise<PushDecision> {
+  for (let k = kindIndex; k < PUSH_RULE_KINDS.length; k++) {
+    const kind = PUSH_RULE_KINDS[k] as (typeof PUSH_RULE_KINDS)[number];
+    const rules = run.ruleset[kind];
+    for (let r = k === kindIndex ? ruleIndex : 0; r < rules.length; r++) {
+      const rule = rules[r] as PushRule;
       if (!rule.enabled) continue;
-      if (hasMentions && LEGACY_MENTION_RULES.has(rule.rule_id)) continue;
-      let matched = ruleMatches(kind, rule, event, context, shared);
-      if (typeof matched !== 'boolean') matched = await matched;
-      if (matched) return decisionOf(rule);
+      if (run.hasMentions && LEGACY_MENTION_RULES.has(rule.rule_id)) continue;
+      const matched = ruleMatches(kind, rule, run.event, run.context, run.shared);
+      if (matched === true) return decisionOf(rule);
+      if (matched !== false) {
+        return matched.then((result) => (result ? decisionOf(rule) : evaluateFrom(run, k, r + 1)));
+      }
     }
   }
   return NOTHING;
 }
 
+/** Decisions by rule: every recipient a rule decides for gets the same (immutable) object. */
+const decisions = new WeakMap<PushRule, PushDecision>();
+
 function decisionOf(rule: PushRule): PushDecision {
+  const known = decisions.get(rule);
+  if (known !== undefined) return known;
   let notify = false;
   let highlight = false;
   for (const action of rule.actions) {
@@ -138,5 +167,7 @@ function decisionOf(rule: PushRule): PushDecision {
       highlight = true;
     }
   }
-  return { actions: rule.actions, notify, highlight, ruleId: rule.rule_id };
+  const decision = { actions: rule.actions, notify, highlight, ruleId: rule.rule_id };
+  decisions.set(rule, decision);
+  return decision;
 }

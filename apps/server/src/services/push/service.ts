@@ -31,6 +31,7 @@ import {
   type StoredDecision,
   setUnread,
   sharedSender,
+  type UnreadIncrement,
 } from './store.ts';
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
@@ -190,17 +191,24 @@ export class PushService {
     const { audience, invitee, joinedCount } = await this.#recipients(tx, event);
     if (audience.length === 0 && invitee === undefined) return;
     const pdu = { ...event.pdu, room_id: event.roomId };
-    const room = roomFacts(tx, this.#rooms, event, joinedCount);
+    // The members' display names matter only for a body (`contains_display_name`): read once
+    // for every recipient, from memory while the room's state is unchanged.
+    const names =
+      typeof content?.['body'] === 'string'
+        ? await this.#rooms.joinedDisplayNames(tx, event.roomId)
+        : NO_NAMES;
+    const senderMayNotify = senderPermission(tx, this.#rooms, event);
     // Conditions that read only the event and the room are evaluated once for all recipients.
     const shared: SharedConditionResults = new Map();
     const decide = async (userId: string): Promise<StoredDecision> => {
       const ruleset = await this.#rules.ruleset(userId, tx);
       const context: ConditionContext = {
-        displayName: () => room.displayName(userId),
-        memberCount: room.memberCount,
-        senderMayNotify: room.senderMayNotify,
+        displayName: names.get(userId),
+        memberCount: joinedCount,
+        senderMayNotify,
       };
-      return stored(await evaluatePushRules(ruleset, pdu, context, shared));
+      const decision = evaluatePushRules(ruleset, pdu, context, shared);
+      return stored(decision instanceof Promise ? await decision : decision);
     };
     const decisions = new Map<string, StoredDecision>();
     for (const userId of audience) decisions.set(userId, await decide(userId));
@@ -210,7 +218,7 @@ export class PushService {
       const decision = await decide(invitee);
       if (notifies(decision)) own.set(invitee, decision);
     }
-    const counts = await insertPushActions(
+    const added = await insertPushActions(
       tx,
       {
         room_id: event.roomId,
@@ -223,16 +231,35 @@ export class PushService {
       own,
       audience,
     );
-    this.#afterCommitSet(
-      tx,
-      counts.map((row) => ({
-        userId: row.user_id,
-        roomId: event.roomId,
-        notifications: row.notifications,
-        highlights: row.highlights,
-        position: row.stream_position,
-      })),
-    );
+    this.#afterCommitAdd(tx, event.roomId, position, added);
+  }
+
+  /**
+   * Adds an event's increments to the kept counts once `tx` commits. Every write of
+   * `unread_counts` goes through this service and updates its entry after COMMIT, in commit
+   * order, so a kept entry plus the increment is the row as committed; a user without an entry
+   * stays without one (the next read loads the row).
+   */
+  #afterCommitAdd(
+    tx: SqlExecutor,
+    roomId: string,
+    position: number,
+    added: readonly UnreadIncrement[],
+  ): void {
+    if (added.length === 0) return;
+    tx.afterCommit(() => {
+      this.#unreadWrites++;
+      for (const row of added) {
+        const key = `${row.user_id}\u0000${roomId}`;
+        const kept = this.#unread.get(key);
+        if (kept === undefined) continue;
+        this.#unread.set(key, {
+          notifications: kept.notifications + row.notify,
+          highlights: kept.highlights + row.highlight,
+          stream_position: position,
+        });
+      }
+    });
   }
 
   /**
@@ -297,13 +324,19 @@ export class PushService {
   }
 }
 
+const NO_NAMES: ReadonlyMap<string, string> = new Map();
+
 /**
- * The room facts conditions ask for, read lazily from the current state (the state after
- * `event`) inside the write transaction and remembered for the event's other recipients.
+ * Whether `event`'s sender may notify with a `notifications` key (`sender_notification_permission`):
+ * read from the current state (the state after `event`) inside the write transaction on the first
+ * question, and remembered for the event's other recipients.
  */
-function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent, joinedCount: number) {
+function senderPermission(
+  tx: SqlExecutor,
+  rooms: RoomService,
+  event: StoredEvent,
+): (key: string) => Promise<boolean> {
   let power: Promise<Map<string, DagEvent>> | undefined;
-  let names: Promise<ReadonlyMap<string, string>> | undefined;
   const stateEvent = async (type: string, stateKey: string) => {
     const row = await tx.queryOne<{ event_id: string }>(
       'SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3',
@@ -322,25 +355,17 @@ function roomFacts(tx: SqlExecutor, rooms: RoomService, event: StoredEvent, join
     }
     return state;
   };
-  return {
-    displayName: async (userId: string): Promise<string | undefined> => {
-      // Every joined member's display name at once: most rulesets ask for each recipient's.
-      names ??= rooms.joinedDisplayNames(tx, event.roomId);
-      return (await names).get(userId);
-    },
-    memberCount: async (): Promise<number> => joinedCount,
-    senderMayNotify: async (key: string): Promise<boolean> => {
-      power ??= powerState();
-      const state = await power;
-      const rules = roomVersionRules(event.roomVersion);
-      if (rules === undefined) return false;
-      const levels = state.get(stateKeyOf('m.room.power_levels', ''))?.content['notifications'];
-      const required =
-        typeof levels === 'object' && levels !== null && !Array.isArray(levels)
-          ? (levels as Record<string, unknown>)[key]
-          : undefined;
-      const needed = Number.isInteger(required) ? Number(required) : DEFAULT_NOTIFICATION_LEVEL;
-      return powerLevelOf(event.sender, state, rules) >= needed;
-    },
+  return async (key: string): Promise<boolean> => {
+    power ??= powerState();
+    const state = await power;
+    const rules = roomVersionRules(event.roomVersion);
+    if (rules === undefined) return false;
+    const levels = state.get(stateKeyOf('m.room.power_levels', ''))?.content['notifications'];
+    const required =
+      typeof levels === 'object' && levels !== null && !Array.isArray(levels)
+        ? (levels as Record<string, unknown>)[key]
+        : undefined;
+    const needed = Number.isInteger(required) ? Number(required) : DEFAULT_NOTIFICATION_LEVEL;
+    return powerLevelOf(event.sender, state, rules) >= needed;
   };
 }

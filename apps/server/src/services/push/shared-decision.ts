@@ -7,13 +7,21 @@
 import type { PushDecision } from './evaluate.ts';
 import type { StoredDecision } from './store.ts';
 
+/** Stored forms by decision: a rule's decision is one object (evaluate.ts), encoded once. */
+const storedForms = new WeakMap<PushDecision, StoredDecision>();
+
 /** A decision as stored: flags and the actions as JSON. */
 export function stored(decision: PushDecision): StoredDecision {
-  return {
-    notify: decision.notify ? 1 : 0,
-    highlight: decision.highlight ? 1 : 0,
-    actions_json: JSON.stringify(decision.actions),
-  };
+  let form = storedForms.get(decision);
+  if (form === undefined) {
+    form = {
+      notify: decision.notify ? 1 : 0,
+      highlight: decision.highlight ? 1 : 0,
+      actions_json: JSON.stringify(decision.actions),
+    };
+    storedForms.set(decision, form);
+  }
+  return form;
 }
 
 /** Whether a decision notifies or highlights (what counts and lists). */

@@ -33,10 +33,18 @@ export type UnreadRow = {
   readonly stream_position: number;
 };
 
+/** What one event added to a user's unread counts. */
+export type UnreadIncrement = {
+  readonly user_id: string;
+  readonly notify: number;
+  readonly highlight: number;
+};
+
 /**
  * Stores an event's push actions — `shared` for every member of `audience` without an own row,
  * `own` for each of those users — and adds them to the users' unread counts as of the event's
- * position. An event stored before (evaluated twice) is not counted again.
+ * position; returns what it added to whose counts. An event stored before (evaluated twice) is
+ * not counted again.
  */
 export async function insertPushActions(
   tx: SqlExecutor,
@@ -44,29 +52,29 @@ export async function insertPushActions(
   shared: StoredDecision | undefined,
   own: ReadonlyMap<string, StoredDecision>,
   audience: readonly string[],
-): Promise<UnreadRow[]> {
-  const added: { user_id: string; notify: number; highlight: number }[] = [];
+): Promise<UnreadIncrement[]> {
+  const added: UnreadIncrement[] = [];
   if (shared !== undefined) {
     if (!(await insertShared(tx, event, shared))) return [];
     if (shared.notify !== 0 || shared.highlight !== 0) {
       for (const userId of audience) {
-        if (!own.has(userId)) added.push({ user_id: userId, ...shared });
+        if (!own.has(userId)) {
+          added.push({ user_id: userId, notify: shared.notify, highlight: shared.highlight });
+        }
       }
     }
   }
   for (const [userId, decision] of own) {
     if (!(await insertOwn(tx, userId, event, decision))) continue;
     if (decision.notify !== 0 || decision.highlight !== 0) {
-      added.push({ user_id: userId, ...decision });
+      added.push({ user_id: userId, notify: decision.notify, highlight: decision.highlight });
     }
   }
-  const counts: UnreadRow[] = [];
   // PostgreSQL takes at most 65,535 parameters per statement: 5 per row, so 1,000 rows a batch.
   for (let start = 0; start < added.length; start += 1000) {
-    const batch = added.slice(start, start + 1000);
-    counts.push(...(await addUnread(tx, event, batch)));
+    await addUnread(tx, event, added.slice(start, start + 1000));
   }
-  return counts;
+  return added;
 }
 
 /**
@@ -123,25 +131,28 @@ async function insertOwn(
   return changes > 0;
 }
 
-/** Adds one event's decisions (one per user) to their users' unread counts; returns the sums. */
+/**
+ * Adds one event's decisions (one per user) to their users' unread counts. No `RETURNING`: the
+ * caller knows the increments, and on SQLite returning the sums cost ≈ 70% more than the upsert
+ * (9 rows: 58–79 against 35–54 µs with its commit).
+ */
 async function addUnread(
   tx: SqlExecutor,
   event: PushedEvent,
-  rows: readonly { user_id: string; notify: number; highlight: number }[],
-): Promise<UnreadRow[]> {
-  if (rows.length === 0) return [];
+  rows: readonly UnreadIncrement[],
+): Promise<void> {
+  if (rows.length === 0) return;
   const values = rows.map((_, i) => {
     const n = i * 5;
     return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
   });
-  return tx.query<UnreadRow>(
+  await tx.execute(
     `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
      VALUES ${values.join(', ')}
      ON CONFLICT (room_id, user_id) DO UPDATE SET
        notifications = unread_counts.notifications + excluded.notifications,
        highlights = unread_counts.highlights + excluded.highlights,
-       stream_position = excluded.stream_position
-     RETURNING user_id, notifications, highlights, stream_position`,
+       stream_position = excluded.stream_position`,
     rows.flatMap((row) => [
       event.room_id,
       row.user_id,

@@ -10,6 +10,11 @@
  * room's current group with the entry's and reads again when they differ. Entries are stored only
  * once the read's transaction has committed (`afterCommit`): a group read inside a write that
  * rolls back may have its ID reused by SQLite for a different state.
+ *
+ * The room's group is read from its row on each lookup, except while a write that has just set
+ * it runs its listeners (`withKnownState`): every event sent asked three times (push recipients,
+ * display names, federation destinations), three primary-key reads of a row the write had in
+ * hand.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
 import { joinedMembers, loadRoom } from './room-store.ts';
@@ -26,6 +31,30 @@ interface Entry {
 export class JoinedMembersCache {
   readonly #entries = new Map<string, Entry>();
   #members = 0;
+  /** A room's current state group as the running write set it, for lookups through its `db`. */
+  #known:
+    | { readonly db: SqlExecutor; readonly roomId: string; readonly stateGroup: number | null }
+    | undefined;
+
+  /**
+   * Runs `work` (a write's listeners) knowing that, through `db`, `roomId`'s current state group
+   * is `stateGroup`: lookups through that executor skip reading the room row. Only the write's
+   * own executor is trusted with it; reads through any other see committed state.
+   */
+  async withKnownState<T>(
+    db: SqlExecutor,
+    roomId: string,
+    stateGroup: number | null,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const outer = this.#known;
+    this.#known = { db, roomId, stateGroup };
+    try {
+      return await work();
+    } finally {
+      this.#known = outer;
+    }
+  }
 
   /** The users joined to `roomId` now, as `db` sees it (a transaction sees its own writes). */
   async members(db: SqlExecutor, roomId: string): Promise<readonly string[]> {
@@ -65,7 +94,11 @@ export class JoinedMembersCache {
     db: SqlExecutor,
     roomId: string,
   ): Promise<{ stateGroup: number | undefined; entry: Entry | undefined }> {
-    const stateGroup = (await loadRoom(db, roomId))?.currentStateGroup ?? undefined;
+    const known = this.#known;
+    const stateGroup =
+      known !== undefined && known.db === db && known.roomId === roomId
+        ? (known.stateGroup ?? undefined)
+        : ((await loadRoom(db, roomId))?.currentStateGroup ?? undefined);
     const entry = this.#entries.get(roomId);
     return {
       stateGroup,

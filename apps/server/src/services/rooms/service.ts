@@ -182,8 +182,12 @@ export class RoomService {
         stored.roomId,
       ]);
     }
-    for (const listener of this.#listeners) await listener(tx, stored);
-    await this.timelineEventPersisted(tx, stored);
+    // The room's current state is the state after the event (persistEvent set it): the
+    // listeners' member lookups need not read the room row again.
+    await this.#joinedMembers.withKnownState(tx, room.roomId, stored.stateGroup, async () => {
+      for (const listener of this.#listeners) await listener(tx, stored);
+      await this.timelineEventPersisted(tx, stored);
+    });
     const position = stored.streamPosition;
     if (position !== undefined && position !== null) {
       // Wakes the room's syncs, and for a membership change its target's (an invitee is not a
