@@ -36,6 +36,12 @@ export interface PduFormatOptions {
    * events built locally before signing, or for test fixtures without them.
    */
   readonly requireHashesAndSignatures?: boolean;
+  /**
+   * The PDU's size as canonical JSON, when the caller encoded it already (`@weft/signing`
+   * `encodeEventForVerification`, which also gives the ID): the size check takes it instead of
+   * encoding the whole event once more. It must be the size of this very PDU.
+   */
+  readonly canonicalBytes?: number;
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -192,7 +198,7 @@ export function checkPduFormat(
   // Size limit last: it encodes the whole event (client-server-api "Size limits").
   let size: number;
   try {
-    size = encodeCanonicalJsonBytes(pdu).length;
+    size = options.canonicalBytes ?? encodeCanonicalJsonBytes(pdu).length;
   } catch (cause) {
     throw new DagError('invalid-json', 'PDU is not encodable as canonical JSON', {
       ...context,

@@ -234,6 +234,16 @@ describe('checkPduFormat rejections', () => {
     expect(codeOf(() => checkPduFormat(over, ROOM_V11))).toBe('event-too-large');
   });
 
+  it("the caller's canonical size is what the size check counts (no second encoding)", () => {
+    const small = pdu({ content: { body: 'x' } });
+    const size = encodeCanonicalJsonBytes(small).length;
+    const given = (canonicalBytes: number) => () =>
+      checkPduFormat(small, ROOM_V11, { eventId: '$given', canonicalBytes });
+    expect(codeOf(given(size))).toBe('no error');
+    expect(codeOf(given(MAX_PDU_BYTES))).toBe('no error');
+    expect(codeOf(given(MAX_PDU_BYTES + 1))).toBe('event-too-large');
+  });
+
   it('values canonical JSON cannot encode → invalid-json with the cause', () => {
     let error: unknown;
     try {

@@ -8,6 +8,7 @@
 import { backend } from './backend.ts';
 import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
 import { constantTimeEqual } from './bytes.ts';
+import { canonicalText } from './canonical.ts';
 import { SigningError, type SigningErrorCode } from './errors.ts';
 import { type EventTexts, encodeEventTexts } from './event-encoding.ts';
 import { contentHashBytes } from './event-hashes.ts';
@@ -232,18 +233,125 @@ function verifyAndName(
   onEventId: ((eventId: string) => void) | undefined,
 ): EventVerification {
   checkJsonObject(event, 'event');
+  checkVerifyArguments(keyLookup, options);
+  const rules = redactionRulesFor(roomVersion);
+  let texts: EventTexts;
+  try {
+    texts = encodeEventTexts(event, rules);
+    onEventId?.(eventIdOf(texts));
+  } catch (error) {
+    if (!SigningError.isInstance(error)) throw error;
+    return reject('bad-event', error.message);
+  }
+  return verifyTexts(event, texts, rules, keyLookup, options);
+}
+
+function checkVerifyArguments(keyLookup: KeyLookup, options: VerifyEventOptions): void {
   if (typeof keyLookup !== 'function') throw new TypeError('keyLookup must be a function');
   if (options.requiredServers !== undefined && options.requiredServers.length === 0) {
     // An empty list would check no signature at all: refuse rather than accept unsigned events.
     throw new RangeError('requiredServers must name at least one server');
   }
-  const rules = redactionRulesFor(roomVersion);
+}
 
-  let texts: EventTexts;
+/** The event ID (room versions 4+) of an event whose signed text is `texts.signedText`. */
+function eventIdOf(texts: EventTexts): string {
+  return `$${encodeBase64Url(backend().sha256Utf8(texts.signedText))}`;
+}
+
+/**
+ * An event encoded once for {@link verifyEncodedEvent}, with what a receiver checks before any
+ * signature (spec server-server API "Checks performed on receipt of a PDU", step 1): its ID and
+ * its size, from the same encoding the signature check uses.
+ */
+export interface EncodedEvent {
+  /** The event ID (room versions 4+), as `computeEventId` gives it. */
+  readonly eventId: string;
+  /**
+   * The size in bytes of the whole event as canonical JSON — every key, `signatures` and
+   * `unsigned` included — which is what the 65,536-byte limit on a PDU counts (client-server
+   * API "Size limits"), as `encodeCanonicalJsonBytes(event).length` would give it.
+   */
+  readonly canonicalBytes: number;
+  /** The text the signatures and the reference hash cover. */
+  readonly signedText: string;
+  /** The text the content hash covers. */
+  readonly contentHashText: string;
+}
+
+/** The keys the content-hash text leaves out (the whole event's size counts them too). */
+const OUTSIDE_CONTENT_HASH = ['hashes', 'signatures', 'unsigned'] as const;
+
+/**
+ * Encodes `event` once for a receiver: its ID, its canonical size and the two texts
+ * {@link verifyEncodedEvent} checks, so a receiver needs no other encoding of the event for the
+ * format, size, event ID, signature and content hash checks. Throws `SigningError` (`bad-json`,
+ * `bad-event`) for an event canonical JSON cannot encode.
+ */
+export function encodeEventForVerification(
+  event: JsonObject,
+  roomVersion: string | RedactionRules,
+): EncodedEvent {
+  checkJsonObject(event, 'event');
+  const texts = encodeEventTexts(event, redactionRulesFor(roomVersion));
+  // The whole event is the content-hash text's members plus the keys it leaves out: only the
+  // length is wanted, and it does not depend on where in the key order they go.
+  let bytes = utf8Length(texts.contentHashText);
+  let members = texts.contentHashText === '{}' ? 0 : 1;
+  for (const key of OUTSIDE_CONTENT_HASH) {
+    if (!Object.hasOwn(event, key)) continue;
+    const member = `"${key}":${canonicalText(event[key])}`;
+    bytes += (members > 0 ? 1 : 0) + utf8Length(member);
+    members++;
+  }
+  return { ...texts, eventId: eventIdOf(texts), canonicalBytes: bytes };
+}
+
+/**
+ * {@link verifyEvent} of an event {@link encodeEventForVerification} encoded: the same outcome,
+ * without encoding it again. `encoded` must be that function's result for this very event.
+ */
+export function verifyEncodedEvent(
+  event: JsonObject,
+  encoded: EncodedEvent,
+  roomVersion: string | RedactionRules,
+  keyLookup: KeyLookup,
+  options: VerifyEventOptions = {},
+): EventVerification {
+  checkJsonObject(event, 'event');
+  checkVerifyArguments(keyLookup, options);
+  return verifyTexts(event, encoded, redactionRulesFor(roomVersion), keyLookup, options);
+}
+
+/** UTF-8 length of a well-formed string (canonical JSON text has no lone surrogate). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff) {
+      // A surrogate pair: two units, four bytes.
+      bytes += 2;
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+/** Signatures and content hash of `event`, whose texts are `texts`. */
+function verifyTexts(
+  event: JsonObject,
+  texts: EventTexts,
+  rules: RedactionRules,
+  keyLookup: KeyLookup,
+  options: VerifyEventOptions,
+): EventVerification {
   let signatures: ReturnType<typeof readSignatures>;
   try {
-    texts = encodeEventTexts(event, rules);
-    onEventId?.(`$${encodeBase64Url(backend().sha256Utf8(texts.signedText))}`);
     signatures = rules.topLevelKeys.includes('signatures') ? readSignatures(event) : {};
   } catch (error) {
     if (!SigningError.isInstance(error)) throw error;

@@ -13,13 +13,16 @@ export {
   computeRoomId,
 } from './event-hashes.ts';
 export {
+  type EncodedEvent,
   type EventVerification,
   type EventVerificationWithId,
+  encodeEventForVerification,
   type KeyLookup,
   type SignedEventWithId,
   signEvent,
   signEventWithId,
   type VerifyEventOptions,
+  verifyEncodedEvent,
   verifyEvent,
   verifyEventWithId,
 } from './event-signing.ts';

@@ -1,12 +1,14 @@
 // Event hashing, signing and verification: server-server API "Signing Events" (adding hashes and
 // signatures, validating them on receipt, reference and content hashes).
-import { describe, expect, it } from 'vitest';
 
+import { encodeCanonicalJsonBytes } from '@weft/canonical-json';
+import { describe, expect, it } from 'vitest';
 import {
   computeContentHash,
   computeEventId,
   computeReferenceHash,
   computeRoomId,
+  encodeEventForVerification,
   type JsonObject,
   type KeyLookup,
   redactEvent,
@@ -14,6 +16,7 @@ import {
   signEvent,
   signingKeyFromSeed,
   signJson,
+  verifyEncodedEvent,
   verifyEvent,
   verifyEventWithId,
 } from '../src/index.ts';
@@ -282,5 +285,49 @@ describe('verifyEventWithId', () => {
     const outcome = verifyEventWithId({ ...message, depth: 1.5 }, '11', lookup);
     expect(outcome.eventId).toBeUndefined();
     expect(outcome.verification).toMatchObject({ status: 'reject', code: 'bad-event' });
+  });
+});
+
+describe('encodeEventForVerification and verifyEncodedEvent', () => {
+  it("give computeEventId's ID, the whole event's canonical size and verifyEvent's verdict", () => {
+    for (const version of ['10', '11', '12']) {
+      const signed = signEvent(message, version, 'example.org', key);
+      const events: JsonObject[] = [
+        signed,
+        { ...signed, content: { body: 'changed' }, unsigned: { age: 5, é: ['ü', '😀'] } },
+        { ...signed, depth: 99 },
+        signEvent(message, version, 'example.org', otherKey),
+        // Multi-byte text in every part the size counts: content, keys, signatures' neighbours.
+        signEvent(
+          { ...message, content: { body: 'ünïcödé 😀 \u0001 "q"', ключ: 'значение' } },
+          version,
+          'example.org',
+          key,
+        ),
+        // No hashes or signatures at all, and nothing but them.
+        { ...message },
+        { hashes: { sha256: 'x' }, signatures: {} },
+        {},
+      ];
+      for (const event of events) {
+        const encoded = encodeEventForVerification(event, version);
+        expect(encoded.canonicalBytes).toBe(encodeCanonicalJsonBytes(event).length);
+        if (Object.keys(event).length === 0) continue;
+        expect(encoded.eventId).toBe(computeEventId(event, version));
+        expect(verifyEncodedEvent(event, encoded, version, lookup)).toEqual(
+          verifyEvent(event, version, lookup),
+        );
+      }
+    }
+  });
+
+  it('throws SigningError for an event canonical JSON cannot encode, in any part', () => {
+    expect(codeOf(() => encodeEventForVerification({ ...message, depth: 1.5 }, '11'))).toBe(
+      'bad-json',
+    );
+    // `unsigned` is outside both signed texts, yet part of the size: still encoded.
+    expect(
+      codeOf(() => encodeEventForVerification({ ...message, unsigned: { age: 0.5 } }, '11')),
+    ).toBe('bad-json');
   });
 });

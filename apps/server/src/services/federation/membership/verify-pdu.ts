@@ -7,13 +7,20 @@
  * the signatures (dropped) with the event ID (reference hash), then the content hash (the
  * redacted copy is kept on a mismatch).
  */
-import { checkPduFormat, DagError, type DagEvent, type RoomVersionRules } from '@weft/dag';
 import {
-  type EventVerification,
+  checkPduFormat,
+  DagError,
+  type DagEvent,
+  type PduFormatOptions,
+  type RoomVersionRules,
+} from '@weft/dag';
+import {
+  type EncodedEvent,
+  encodeEventForVerification,
   type JsonObject,
   type KeyLookup,
-  verifyEvent,
-  verifyEventWithId,
+  SigningError,
+  verifyEncodedEvent,
 } from '@weft/signing';
 
 /** A received PDU that passed the signature and hash checks. */
@@ -46,28 +53,24 @@ export function checkReceivedPdu(
   }
   // An `event_id` key is not part of v4+ events; drop it so the reference hash decides the ID.
   const { event_id: _ignored, ...pdu } = raw as Record<string, unknown>;
-  // Step 1, the format, before any signature work: a malformed PDU is dropped for what it is,
-  // and costs no key lookup or Ed25519 verification. (Its ID, which it cannot carry in v4+,
-  // comes with the signature check below; the format check needs none.)
+  // One canonical encoding serves every check: the event ID (reference hash), the size the
+  // format check counts, the signatures and the content hash. Encoding is no signature work:
+  // step 1, the format, still runs before any key lookup or Ed25519 verification.
+  let encoded: EncodedEvent;
   try {
-    checkPduFormat(pdu, rules, knownEventId === undefined ? {} : { eventId: knownEventId });
+    encoded = encodeEventForVerification(pdu as JsonObject, rules.id);
   } catch (error) {
-    if (DagError.isInstance(error)) {
-      return { fault: 'bad-json', message: `Invalid event: ${error.message}` };
-    }
-    return { fault: 'bad-json', message: 'Invalid event' };
+    if (!SigningError.isInstance(error)) throw error;
+    // Not encodable (a float, say): the format check names the fault, as it did when it encoded.
+    return formatFault(pdu, rules, {}) ?? { fault: 'bad-json', message: 'Invalid event' };
   }
-  // Steps 2–3: one redaction and canonical encoding gives both the event ID and the signature
-  // and hash verdict (the reference hash covers the very text the signatures cover).
-  let verification: EventVerification;
-  let eventId: string | undefined = knownEventId;
-  if (knownEventId === undefined) {
-    ({ verification, eventId } = verifyEventWithId(pdu as JsonObject, rules.id, keyLookup));
-  } else {
-    verification = verifyEvent(pdu as JsonObject, rules.id, keyLookup);
-  }
-  // Only an event canonical JSON cannot encode (e.g. a float in its content) has no ID.
-  if (eventId === undefined) return { fault: 'bad-json', message: 'Invalid event' };
+  const eventId = knownEventId ?? encoded.eventId;
+  // Step 1, the format ("Is a valid event, otherwise it is dropped"): a malformed PDU is dropped
+  // for what it is, and costs no key lookup or Ed25519 verification.
+  const fault = formatFault(pdu, rules, { eventId, canonicalBytes: encoded.canonicalBytes });
+  if (fault !== undefined) return fault;
+  // Steps 2–3: the signatures, then the content hash (the redacted copy on a mismatch).
+  const verification = verifyEncodedEvent(pdu as JsonObject, encoded, rules.id, keyLookup);
   switch (verification.status) {
     case 'valid':
       return { eventId, pdu, dag: { ...(pdu as unknown as DagEvent), event_id: eventId } };
@@ -84,5 +87,22 @@ export function checkReceivedPdu(
       return { fault: 'forbidden', message: `No verify key known for ${verification.entity}` };
     default:
       return { fault: 'forbidden', message: `Bad signature on event ${eventId}` };
+  }
+}
+
+/** The format check's verdict on `pdu` as a fault, or undefined when it passes. */
+function formatFault(
+  pdu: Record<string, unknown>,
+  rules: RoomVersionRules,
+  options: PduFormatOptions,
+): PduFault | undefined {
+  try {
+    checkPduFormat(pdu, rules, options);
+    return undefined;
+  } catch (error) {
+    if (DagError.isInstance(error)) {
+      return { fault: 'bad-json', message: `Invalid event: ${error.message}` };
+    }
+    return { fault: 'bad-json', message: 'Invalid event' };
   }
 }
