@@ -11,6 +11,7 @@ import {
   aes256CbcDecrypt,
   aes256CbcEncrypt,
   hkdfSha256 as hkdf,
+  hkdfSha256Into as hkdfInto,
   hmacSha256 as hmac,
 } from './primitives.ts';
 
@@ -49,9 +50,11 @@ export function deriveCipherKeys(secret: Uint8Array, info: string): CipherKeys {
   requireBytes(secret, 'secret');
   if (typeof info !== 'string') throw new TypeError('info must be a string');
   // A 32-byte zero salt equals HKDF's "no salt" default (RFC 5869 §2.2), as libolm passes.
-  const okm = hkdfSha256(secret, ZERO_SALT, infoBytes(info), 80);
-  // Views of one buffer: `zeroizeKeys` clears all three at once.
-  return { aesKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64), iv: okm.subarray(64, 80) };
+  // Three arrays of their own rather than views of one 80-byte array: arrays of at most 64 bytes
+  // stay on V8's heap (`hkdfSha256Into`). `zeroizeKeys` clears all three.
+  const keys = { aesKey: new Uint8Array(32), macKey: new Uint8Array(32), iv: new Uint8Array(16) };
+  hkdfInto(secret, ZERO_SALT, infoBytes(info), [keys.aesKey, keys.macKey, keys.iv]);
+  return keys;
 }
 
 // The info strings are a few protocol constants ("MEGOLM_KEYS", "OLM_KEYS", "Pickle"), so their

@@ -76,8 +76,8 @@ const WORK: Sha256 = sha256.create();
  * uses its cached `DataView`, where any other output array gets a fresh one per digest.
  */
 const workBuffer = (WORK as unknown as { buffer: Uint8Array }).buffer;
-/** The inner digest H((K′ ⊕ ipad) ‖ m), then HKDF's T(n) blocks. */
-const innerDigest = new Uint8Array(DIGEST);
+/** The inner digest H((K′ ⊕ ipad) ‖ m), then the HMAC (HKDF's T(n) blocks among them). */
+const digest = new Uint8Array(DIGEST);
 /** HKDF's pseudorandom key. */
 const prk = new Uint8Array(DIGEST);
 const counter = new Uint8Array(1);
@@ -88,44 +88,39 @@ export function fitsNobleHmac(key: Uint8Array): boolean {
 }
 
 /**
- * HMAC of `parts` (concatenated) under the keyed `states`, into `out` at `offset`. `count` of
- * the 32 digest bytes are written (HKDF's last block may need fewer).
+ * HMAC of `a ‖ b ‖ c` (`b`, `c` optional) under the keyed `states`; the result is left in
+ * `digest`, whose previous content may be one of the parts (it is absorbed first).
  */
-function macInto(
+function mac(
   states: KeyedStates,
   a: Uint8Array,
   b: Uint8Array | undefined,
   c: Uint8Array | undefined,
-  out: Uint8Array,
-  offset: number,
-  count: number,
 ): void {
   const work = states.inner._cloneInto(WORK);
   work.update(a);
   if (b !== undefined) work.update(b);
   if (c !== undefined) work.update(c);
   work.digestInto(workBuffer);
-  for (let i = 0; i < DIGEST; i++) innerDigest[i] = workBuffer[i] as number;
+  for (let i = 0; i < DIGEST; i++) digest[i] = workBuffer[i] as number;
   // Cloning the outer state leaves `workBuffer` as it is (the outer state has no partial block).
-  states.outer._cloneInto(WORK).update(innerDigest).digestInto(workBuffer);
-  for (let i = 0; i < DIGEST; i++) innerDigest[i] = workBuffer[i] as number;
-  for (let i = 0; i < count; i++) out[offset + i] = innerDigest[i] as number;
+  states.outer._cloneInto(WORK).update(digest).digestInto(workBuffer);
+  for (let i = 0; i < DIGEST; i++) digest[i] = workBuffer[i] as number;
 }
 
 function wipe(): void {
   KEYED.inner.destroy();
   KEYED.outer.destroy();
   WORK.destroy();
-  innerDigest.fill(0);
+  digest.fill(0);
 }
 
 /** HMAC-SHA-256 of `message` under `key` (at most 64 bytes); a fresh 32-byte array. */
 export function nobleHmac(key: Uint8Array, message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(DIGEST);
   try {
     keyInto(KEYED, key);
-    macInto(KEYED, message, undefined, undefined, out, 0, DIGEST);
-    return out;
+    mac(KEYED, message, undefined, undefined);
+    return digest.slice();
   } finally {
     wipe();
   }
@@ -143,15 +138,8 @@ export function nobleHmacInto(
   try {
     keyInto(KEYED, key);
     for (let i = 0; i < messages.length; i++) {
-      macInto(
-        KEYED,
-        messages[i] as Uint8Array,
-        undefined,
-        undefined,
-        outputs[i] as Uint8Array,
-        0,
-        DIGEST,
-      );
+      mac(KEYED, messages[i] as Uint8Array, undefined, undefined);
+      (outputs[i] as Uint8Array).set(digest);
     }
   } finally {
     wipe();
@@ -159,16 +147,17 @@ export function nobleHmacInto(
 }
 
 /**
- * HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand) with a salt of at most 64 bytes; `length`
- * 1..8160 (checked by the caller). A fresh array of `length` bytes.
+ * HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand) with a salt of at most 64 bytes, its output
+ * written across `outputs` in order (together 1..8160 bytes, checked by the caller): Olm's and
+ * Megolm's 80 bytes of AES key, MAC key and IV go into three arrays of at most 64 bytes, which
+ * V8 keeps on its heap (a larger one costs an allocation outside it and garbage-collection work).
  */
-export function nobleHkdf(
+export function nobleHkdfInto(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
-  length: number,
-): Uint8Array {
-  const okm = new Uint8Array(length);
+  outputs: readonly Uint8Array[],
+): void {
   try {
     // Extract: PRK = HMAC(salt, IKM).
     let extract = ZERO_SALT;
@@ -176,23 +165,46 @@ export function nobleHkdf(
       keyInto(KEYED, salt);
       extract = KEYED;
     }
-    macInto(extract, ikm, undefined, undefined, prk, 0, DIGEST);
-    // Expand: T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n), T(0) empty.
+    mac(extract, ikm, undefined, undefined);
+    prk.set(digest);
+    // Expand: T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n), T(0) empty; T(1) ‖ T(2) ‖ … fills `outputs`.
     keyInto(KEYED, prk);
-    for (let offset = 0, n = 1; offset < length; offset += DIGEST, n++) {
-      counter[0] = n;
-      const take = Math.min(DIGEST, length - offset);
-      // T(n − 1) is still in `innerDigest`, where `macInto` leaves each digest: it is absorbed
-      // before the digest overwrites it.
-      if (n === 1) macInto(KEYED, info, counter, undefined, okm, offset, take);
-      else macInto(KEYED, innerDigest, info, counter, okm, offset, take);
+    let n = 0;
+    let left = 0; // bytes of T(n) not yet copied out
+    for (const out of outputs) {
+      for (let pos = 0; pos < out.length; ) {
+        if (left === 0) {
+          n += 1;
+          counter[0] = n;
+          // T(n − 1) is still in `digest`, which `mac` absorbs before overwriting it.
+          if (n === 1) mac(KEYED, info, counter, undefined);
+          else mac(KEYED, digest, info, counter);
+          left = DIGEST;
+        }
+        const take = Math.min(left, out.length - pos);
+        const from = DIGEST - left;
+        for (let i = 0; i < take; i++) out[pos + i] = digest[from + i] as number;
+        pos += take;
+        left -= take;
+      }
     }
-    return okm;
   } finally {
     prk.fill(0);
     counter[0] = 0;
     wipe();
   }
+}
+
+/** HKDF-SHA-256 as `nobleHkdfInto`, into one fresh array of `length` bytes. */
+export function nobleHkdf(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  const okm = new Uint8Array(length);
+  nobleHkdfInto(ikm, salt, info, [okm]);
+  return okm;
 }
 
 /** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
@@ -218,7 +230,7 @@ export function scratchIsWiped(): boolean {
     wipedState(KEYED.inner) &&
     wipedState(KEYED.outer) &&
     wipedState(WORK) &&
-    zero(innerDigest) &&
+    zero(digest) &&
     zero(prk) &&
     zero(keyBlock) &&
     zero(counter)

@@ -26,7 +26,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 import { fitsHashHmac, type HashOneShot, hashHmac, hashHmacInto } from './hash-hmac.ts';
-import { fitsNobleHmac, nobleHkdf, nobleHmac, nobleHmacInto } from './noble-hmac.ts';
+import { fitsNobleHmac, nobleHkdfInto, nobleHmac, nobleHmacInto } from './noble-hmac.ts';
 
 /** The slice of `node:crypto` used here (typed locally: `src/` must not import Node's types). */
 interface NodeCipher {
@@ -240,15 +240,44 @@ export function hkdfSha256(
   if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
     throw new RangeError('HKDF length must be 1..8160');
   }
+  const okm = new Uint8Array(length);
+  hkdfSha256Into(ikm, salt, info, [okm]);
+  return okm;
+}
+
+/**
+ * HKDF-SHA-256 with its output written across `outputs` in order (together 1..8160 bytes), so
+ * that Olm's and Megolm's AES key, MAC key and IV can be three arrays of their own: V8 keeps
+ * typed arrays of at most 64 bytes on its heap, while one 80-byte array is an allocation
+ * outside it and later garbage-collection work.
+ */
+export function hkdfSha256Into(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  outputs: readonly Uint8Array[],
+): void {
+  let length = 0;
+  for (let i = 0; i < outputs.length; i++) length += (outputs[i] as Uint8Array).length;
+  if (length < 1 || length > 255 * 32) throw new RangeError('HKDF length must be 1..8160');
   // OpenSSL's HKDF takes at most 1024 bytes of info; Olm's info strings are a few bytes.
   const node = info.length <= 1024 ? native('hkdf') : undefined;
-  if (node !== undefined) {
-    return new Uint8Array(node.hkdfSync('sha256', secretKey(node, ikm), salt, info, length));
+  if (node === undefined && fitsNobleHmac(salt)) {
+    nobleHkdfInto(ikm, salt, info, outputs);
+    return;
   }
   // Every salt of Olm's and Megolm's fits `noble-hmac.ts`; longer ones take @noble's `hkdf`.
-  return fitsNobleHmac(salt)
-    ? nobleHkdf(ikm, salt, info, length)
-    : hkdf(sha256, ikm, salt, info, length);
+  const okm =
+    node === undefined
+      ? hkdf(sha256, ikm, salt, info, length)
+      : new Uint8Array(node.hkdfSync('sha256', secretKey(node, ikm), salt, info, length));
+  let offset = 0;
+  for (let i = 0; i < outputs.length; i++) {
+    const out = outputs[i] as Uint8Array;
+    out.set(okm.subarray(offset, offset + out.length));
+    offset += out.length;
+  }
+  okm.fill(0);
 }
 
 /** AES-256-CBC with PKCS#7 padding (RFC 5652 §6.3); any plaintext length. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   fitsNobleHmac,
   nobleHkdf,
+  nobleHkdfInto,
   nobleHmac,
   nobleHmacInto,
   scratchIsWiped,
@@ -96,6 +97,20 @@ describe('HKDF-SHA-256 over reused @noble states', () => {
         Buffer.from(hkdfSync('sha256', ikm, new Uint8Array(32), info, length)),
       );
     }
+  });
+
+  it('splits the output across several arrays, a block boundary falling inside one of them', () => {
+    const ikm = random(32);
+    const info = new TextEncoder().encode('MEGOLM_KEYS');
+    for (const lengths of [[32, 32, 16], [5, 60, 15], [1], [31, 2, 64, 1], [0, 80]]) {
+      const outputs = lengths.map((length) => new Uint8Array(length));
+      nobleHkdfInto(ikm, new Uint8Array(32), info, outputs);
+      const total = lengths.reduce((a, b) => a + b, 0);
+      expect(Buffer.concat(outputs), lengths.join('+')).toEqual(
+        Buffer.from(hkdfSync('sha256', ikm, new Uint8Array(32), info, total)),
+      );
+    }
+    expect(scratchIsWiped()).toBe(true);
   });
 
   it('treats a salt that is almost all zero as a salt of its own', () => {

@@ -10,6 +10,7 @@ import {
   aes256CbcDecrypt,
   aes256CbcEncrypt,
   hkdfSha256,
+  hkdfSha256Into,
   hmacSha256,
   hmacSha256Into,
   type PrimitiveChoice,
@@ -19,6 +20,7 @@ import {
 } from '../src/primitives.ts';
 
 const CHOICES: PrimitiveChoice[] = ['portable', 'native', 'auto'];
+const OLM_KEYS = new TextEncoder().encode('OLM_KEYS');
 // Past a kilobyte: the size where OpenSSL's own code paths (AES-NI, multi-block) take over.
 const LARGE = 1024;
 
@@ -160,6 +162,34 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
           hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), length),
         ).toThrow(RangeError);
       }
+    });
+  });
+
+  it('hkdfSha256Into writes the same bytes across several outputs in order', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 150 }),
+        fc.oneof(fc.constant(new Uint8Array(32)), fc.uint8Array({ maxLength: 100 })),
+        fc.array(fc.integer({ min: 0, max: 70 }), { minLength: 1, maxLength: 4 }),
+        (ikm, salt, lengths) => {
+          const total = lengths.reduce((a, b) => a + b, 0);
+          if (total === 0) return;
+          const outputs = lengths.map((length) => new Uint8Array(length));
+          on(choice, () => hkdfSha256Into(ikm, salt, OLM_KEYS, outputs));
+          expect(Buffer.concat(outputs)).toEqual(
+            Buffer.from(hkdfSync('sha256', ikm, salt, OLM_KEYS, total)),
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+    on(choice, () => {
+      expect(() => hkdfSha256Into(new Uint8Array(1), new Uint8Array(0), OLM_KEYS, [])).toThrow(
+        RangeError,
+      );
+      expect(() =>
+        hkdfSha256Into(new Uint8Array(1), new Uint8Array(0), OLM_KEYS, [new Uint8Array(8161)]),
+      ).toThrow(RangeError);
     });
   });
 
