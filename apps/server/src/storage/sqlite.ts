@@ -21,6 +21,7 @@ import {
   type TransactionExecutor,
 } from './database.ts';
 import { Mutex } from './mutex.ts';
+import { WalPresync } from './wal-presync.ts';
 
 export interface SqliteOptions {
   /** Path of the database file, or `:memory:`. */
@@ -148,6 +149,8 @@ export function openSqlite(options: SqliteOptions): Database {
   // stream row) once per checkpoint instead of ten times — sync-load 3.7–4.2 instead of
   // 5.3–5.6 ms of server CPU per event, p99 155–166 instead of 228–258 ms (decision record
   // 2026-11-29 in ARCHITECTURE.md). Durability is unchanged: committed frames are in the WAL.
+  // The log is flushed in the background between checkpoints (wal-presync.ts), so the
+  // checkpoint's own WAL fsync, most of its stall, finds little left to write.
   db.exec('PRAGMA wal_autocheckpoint = 10000');
   const executor = new SqliteExecutor(db);
   // An in-memory database is private to its connection: it reads through the writer.
@@ -155,6 +158,11 @@ export function openSqlite(options: SqliteOptions): Database {
     options.path === ':memory:' ? undefined : new DatabaseSync(options.path, { readOnly: true });
   readerDb?.exec('PRAGMA busy_timeout = 5000');
   const reader = readerDb === undefined ? undefined : new SqliteExecutor(readerDb);
+  // With FULL every COMMIT syncs the WAL itself; an in-memory database has no file.
+  const presync =
+    options.path === ':memory:' || options.durability === 'full'
+      ? undefined
+      : new WalPresync(`${options.path}-wal`);
   const lock = new Mutex();
   let closed = false;
   const guard = <T>(work: () => Promise<T>): Promise<T> => {
@@ -180,6 +188,7 @@ export function openSqlite(options: SqliteOptions): Database {
         try {
           const result = await work(executor);
           db.exec('COMMIT');
+          presync?.committed();
           // Synchronously, still holding the lock: no other transaction has registered yet.
           executor.hooks.run(reportAfterCommitError);
           return result;
@@ -194,6 +203,7 @@ export function openSqlite(options: SqliteOptions): Database {
         db.exec(sql);
       }),
     close: async () => {
+      await presync?.close();
       await lock.run(() => {
         closed = true;
         readerDb?.close();
