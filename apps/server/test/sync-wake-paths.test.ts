@@ -73,4 +73,29 @@ describe('/sync wake-up paths', () => {
     expect(response['device_lists']).toEqual({ changed: [], left: [] });
     expect(response['next_batch']).not.toBe(quiet['next_batch']);
   });
+
+  it('stops listening when the client of a long-poll goes away', async () => {
+    const token = (await sync(server, alice, { timeout: 0 }))['next_batch'];
+    const quiet = (await sync(server, alice, { since: token, timeout: 0 }))['next_batch'];
+    const notifier = server.services.ctx.notifier;
+    const before = notifier.waiting;
+    const client = new AbortController();
+    const query = new URLSearchParams({ since: quiet, timeout: '60000' });
+    const request = fetch(`${server.url}/_matrix/client/v3/sync?${query}`, {
+      headers: { Authorization: `Bearer ${alice.accessToken}` },
+      signal: client.signal,
+    }).catch((error: unknown) => error);
+    // The long-poll registers with the notifier once it has nothing to answer…
+    while (notifier.waiting === before) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(notifier.waiting).toBe(before + 1);
+    client.abort();
+    expect(await request).toBeInstanceOf(Error);
+    // …and unregisters when its connection closes, long before its timeout.
+    while (notifier.waiting > before) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(notifier.waiting).toBe(before);
+    // The room still wakes the next long-poll.
+    const waiting = sync(server, alice, { since: quiet, timeout: 30_000 });
+    await sendText(server, bob, roomId, 'still here');
+    expect(messageBodies(room(await waiting)['timeline'])).toEqual(['still here']);
+  });
 });

@@ -171,8 +171,11 @@ export interface MatrixApp<User> {
   endpoint<Path extends string, A extends AuthMode, Body = Record<string, unknown>>(
     definition: EndpointDefinition<Path, A, Body, User>,
   ): MatrixApp<User>;
-  /** Shorthand for `hono.fetch`. */
-  fetch(request: Request): Response | Promise<Response>;
+  /**
+   * Shorthand for `hono.fetch`; `env` reaches handlers as `context.env` (e.g. the Node request
+   * and response that @hono/node-server passes).
+   */
+  fetch(request: Request, env?: unknown): Response | Promise<Response>;
 }
 
 /**
@@ -240,7 +243,7 @@ export function createMatrixApp<User = string>(
 
   const app: MatrixApp<User> = {
     hono,
-    fetch: (request) => hono.fetch(request),
+    fetch: (request, env) => hono.fetch(request, env),
     endpoint(definition) {
       const { method, path, auth } = definition;
       if (!METHODS.includes(method)) throw new RangeError(`unsupported method ${String(method)}`);

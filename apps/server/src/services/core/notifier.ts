@@ -1,7 +1,7 @@
 /**
  * Wakes long-polling `/sync` requests when something they might return has happened. Writers call
- * `notify(position, keys)` once their transaction has committed (`tx.afterCommit`); a sync waits
- * with `waitFor(since, timeout, { userId, rooms })`.
+ * `notify(position, keys)` once their transaction has committed (`tx.afterCommit`); a sync
+ * registers with `listen(since, { userId, rooms }, wake)` and stops with the function it returns.
  *
  * Wake-ups are keyed: a change in a room wakes only the syncs waiting on that room, a change for
  * a user (to-device, account data, an invite) only that user's syncs. A `notify` without keys is
@@ -13,6 +13,10 @@
  * (which runs in the writer's after-commit hook, under the write lock): the writer finishes its
  * request first, and changes committed in the same turn of the event loop reach a woken sync
  * together, in one response. When the server is idle this adds no delay.
+ *
+ * A waiter is a plain callback, not a promise with an `AbortSignal`: the sync load registers one
+ * per long-poll (ten per event sent in a room of ten), and an `AbortController` with its
+ * listeners cost ≈ 10–25 µs each (decision record of session 5).
  */
 
 /** What a committed change concerns; absent = everyone. */
@@ -24,28 +28,35 @@ export interface WakeKeys {
 /** What a waiting sync is interested in: its user and the rooms it is a member of. */
 export interface WaitInterest {
   readonly userId: string;
-  readonly rooms: Iterable<string>;
+  readonly rooms: readonly string[];
 }
 
 interface Waiter {
   readonly since: number;
-  readonly keys: readonly string[];
-  wake(): void;
+  /** Its user and rooms; `undefined`: hears every announcement. */
+  readonly interest: WaitInterest | undefined;
+  readonly wake: () => void;
 }
 
-const roomKey = (roomId: string) => `r${roomId}`;
-const userKey = (userId: string) => `u${userId}`;
+/**
+ * Room and user IDs share the maps below unprefixed: their sigils (`!` and `@`, spec "Common
+ * identifier format") keep them apart, and `*` (no interest) is neither.
+ */
+const ANY = '*';
 
 export class Notifier {
   #position = 0;
   /** The last broadcast position (concerns every waiter). */
   #broadcast = 0;
-  /** Key → the last position announced for it. Grows with rooms and users, as their tables do. */
+  /** Room or user ID → the last position announced for it. Grows as the rooms and users do. */
   readonly #keyPositions = new Map<string, number>();
   /** Waiters to release on the next `setImmediate` (see the module comment). */
   readonly #toWake = new Set<Waiter>();
   #wakeScheduled = false;
-  /** Key → the syncs waiting on it. */
+  /**
+   * Room or user ID (or {@link ANY}) → the syncs waiting on it. Emptied sets stay: a room's
+   * members wait again right after each wake-up, and one set per room or user is small.
+   */
   readonly #waiting = new Map<string, Set<Waiter>>();
   /** Every waiter (for broadcasts). */
   readonly #all = new Set<Waiter>();
@@ -63,8 +74,8 @@ export class Notifier {
       for (const waiter of this.#all) if (position > waiter.since) this.#wakeSoon(waiter);
       return;
     }
-    for (const roomId of keys.rooms ?? []) this.#announce(roomKey(roomId), position);
-    for (const userId of keys.users ?? []) this.#announce(userKey(userId), position);
+    for (const roomId of keys.rooms ?? []) this.#announce(roomId, position);
+    for (const userId of keys.users ?? []) this.#announce(userId, position);
   }
 
   /**
@@ -72,78 +83,76 @@ export class Notifier {
    * room changes can concern the user. Only meaningful for positions this process announced.
    */
   quietForUser(since: number, userId: string): boolean {
-    return this.#broadcast <= since && (this.#keyPositions.get(userKey(userId)) ?? 0) <= since;
+    return this.#broadcast <= since && (this.#keyPositions.get(userId) ?? 0) <= since;
   }
 
   /** Those of `rooms` with a change announced after `since`. */
   roomsAnnouncedSince(since: number, rooms: Iterable<string>): Set<string> {
     const out = new Set<string>();
     for (const roomId of rooms) {
-      if ((this.#keyPositions.get(roomKey(roomId)) ?? 0) > since) out.add(roomId);
+      if ((this.#keyPositions.get(roomId) ?? 0) > since) out.add(roomId);
     }
     return out;
   }
 
+  /** How many long-polls are listening (tests, diagnostics). */
+  get waiting(): number {
+    return this.#all.size;
+  }
+
   /** Wakes everyone (e.g. shutdown). */
   wakeAll(): void {
-    for (const waiter of this.#all) waiter.wake();
+    for (const waiter of [...this.#all]) waiter.wake();
   }
 
   /**
-   * Resolves when a position beyond `since` is announced for one of `interest`'s keys (or
-   * broadcast), `wakeAll` is called, the timeout passes, or `signal` aborts — whichever comes
-   * first. Without `interest` any announcement counts.
+   * Calls `wake` once, after a position beyond `since` is announced for one of `interest`'s keys
+   * (or broadcast), or on `wakeAll`; without `interest` any announcement counts. Returns the
+   * function that stops listening (call it once woken too: it unregisters), or `undefined`
+   * without registering when such a position was announced already: then the caller goes on.
    */
-  waitFor(
+  listen(
     since: number,
-    timeoutMs: number,
-    signal?: AbortSignal,
-    interest?: WaitInterest,
-  ): Promise<void> {
-    const keys =
-      interest === undefined
-        ? undefined
-        : [userKey(interest.userId), ...[...interest.rooms].map(roomKey)];
-    if (timeoutMs <= 0 || signal?.aborted || this.#announcedSince(since, keys)) {
-      return Promise.resolve();
+    interest: WaitInterest | undefined,
+    wake: () => void,
+  ): (() => void) | undefined {
+    if (this.#announcedSince(since, interest)) return undefined;
+    const waiter: Waiter = { since, interest, wake };
+    this.#all.add(waiter);
+    if (interest === undefined) {
+      this.#waitOn(ANY, waiter);
+    } else {
+      this.#waitOn(interest.userId, waiter);
+      for (const roomId of interest.rooms) this.#waitOn(roomId, waiter);
     }
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        since,
-        keys: keys ?? [],
-        wake: () => {
-          this.#toWake.delete(waiter);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', waiter.wake);
-          this.#remove(waiter);
-          resolve();
-        },
-      };
-      const timer = setTimeout(waiter.wake, timeoutMs);
-      signal?.addEventListener('abort', waiter.wake, { once: true });
-      this.#all.add(waiter);
-      // A waiter without interest hears every keyed announcement too.
-      for (const key of keys ?? ['*']) {
-        let set = this.#waiting.get(key);
-        if (set === undefined) {
-          set = new Set();
-          this.#waiting.set(key, set);
-        }
-        set.add(waiter);
-      }
-    });
+    return () => this.#remove(waiter);
   }
 
-  #announcedSince(since: number, keys: readonly string[] | undefined): boolean {
-    if (keys === undefined) return this.#position > since;
+  #announcedSince(since: number, interest: WaitInterest | undefined): boolean {
+    if (interest === undefined) return this.#position > since;
     if (this.#broadcast > since) return true;
-    return keys.some((key) => (this.#keyPositions.get(key) ?? 0) > since);
+    if ((this.#keyPositions.get(interest.userId) ?? 0) > since) return true;
+    return interest.rooms.some((roomId) => (this.#keyPositions.get(roomId) ?? 0) > since);
+  }
+
+  #waitOn(key: string, waiter: Waiter): void {
+    let set = this.#waiting.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#waiting.set(key, set);
+    }
+    set.add(waiter);
   }
 
   #announce(key: string, position: number): void {
     if (position > (this.#keyPositions.get(key) ?? 0)) this.#keyPositions.set(key, position);
-    for (const set of [this.#waiting.get(key), this.#waiting.get('*')]) {
-      for (const waiter of set ?? []) if (position > waiter.since) this.#wakeSoon(waiter);
+    const keyed = this.#waiting.get(key);
+    if (keyed !== undefined) {
+      for (const waiter of keyed) if (position > waiter.since) this.#wakeSoon(waiter);
+    }
+    const any = this.#waiting.get(ANY);
+    if (any !== undefined) {
+      for (const waiter of any) if (position > waiter.since) this.#wakeSoon(waiter);
     }
   }
 
@@ -155,16 +164,22 @@ export class Notifier {
       this.#wakeScheduled = false;
       const waking = [...this.#toWake];
       this.#toWake.clear();
-      for (const each of waking) each.wake();
+      for (const each of waking) {
+        // Stopped meanwhile (its sync ended another way): not woken.
+        if (this.#all.has(each)) each.wake();
+      }
     });
   }
 
   #remove(waiter: Waiter): void {
-    this.#all.delete(waiter);
-    for (const key of waiter.keys.length === 0 ? ['*'] : waiter.keys) {
-      const set = this.#waiting.get(key);
-      set?.delete(waiter);
-      if (set?.size === 0) this.#waiting.delete(key);
+    if (!this.#all.delete(waiter)) return;
+    this.#toWake.delete(waiter);
+    const interest = waiter.interest;
+    if (interest === undefined) {
+      this.#waiting.get(ANY)?.delete(waiter);
+      return;
     }
+    this.#waiting.get(interest.userId)?.delete(waiter);
+    for (const roomId of interest.rooms) this.#waiting.get(roomId)?.delete(waiter);
   }
 }

@@ -41,9 +41,6 @@ import {
 import { membershipAt, roomsWithEventsBetween } from './store.ts';
 import { formatSyncToken, type SyncToken } from './token.ts';
 
-/** Why a finished wait's controller aborts (its listeners only need the signal). */
-const WAIT_OVER = 'sync wait over';
-
 /** What one build's timelines read from memory (see the device-list shortcut in `#build`). */
 interface SeenInMemory {
   /** Rooms whose every event in the range came from memory. */
@@ -55,6 +52,8 @@ interface SeenInMemory {
 /** A user's memberships as read at some moment, with the last position announced before it. */
 interface KnownMemberships {
   readonly entries: readonly RoomMembershipEntry[];
+  /** {@link memberRooms} of `entries`, worked out once. */
+  readonly waitRooms: readonly string[];
   readonly announced: number;
 }
 
@@ -108,8 +107,20 @@ export interface SyncRequest {
   readonly filter: SyncFilter;
   /** `set_presence`; `undefined` = `online` (spec: "automatically marked as online"). */
   readonly setPresence?: 'online' | 'offline' | 'unavailable';
-  /** Aborts the long-poll when the client goes away. */
-  readonly signal?: AbortSignal;
+  /** The client, to stop waiting when it goes away (absent: wait until a change or timeout). */
+  readonly client?: LongPollClient;
+}
+
+/**
+ * A long-polling client as far as waiting needs it. Not an `AbortSignal`: an `AbortController`
+ * and its listeners cost ≈ 10–25 µs per long-poll (decision record of session 5), an
+ * `EventEmitter` listener on the HTTP response < 1 µs.
+ */
+export interface LongPollClient {
+  /** Whether it has gone (its connection closed). */
+  gone(): boolean;
+  /** Calls `listener` once when it goes; returns the function that stops listening. */
+  onGone(listener: () => void): () => void;
 }
 
 /** The services a sync reads from. */
@@ -131,11 +142,11 @@ export class SyncService {
   #unreadNotifications: UnreadNotificationLookup | undefined;
   /**
    * The stream position when this process first served a sync: the notifier has heard every
-   * change after it, none before.
+   * change after it, none before. Read once, at the start of the first sync.
    */
   #firstPosition: Promise<number> | undefined;
-  /** `#firstPosition` once read: most checks then need no promise. */
-  #firstPositionRead: number | undefined;
+  /** `#firstPosition` once read: every sync has it before anything asks `#notifierCovers`. */
+  #firstPositionRead = Number.POSITIVE_INFINITY;
   /** Rooms' latest timeline events (recent-events.ts). */
   readonly #recent = new RecentRoomEvents();
   /** Users' memberships kept between requests (see `#memberships`). */
@@ -178,8 +189,12 @@ export class SyncService {
    * with empty fields").
    */
   async sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
-    // The first sync of this process marks where the notifier's knowledge starts.
-    this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
+    // The first sync of this process marks where the notifier's knowledge starts; later syncs
+    // need no promise for it (an `await` per check was ≈ 2% of the sync load's allocations).
+    if (this.#firstPositionRead === Number.POSITIVE_INFINITY) {
+      this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
+      this.#firstPositionRead = await this.#firstPosition;
+    }
     const presence = this.#presence;
     if (presence !== undefined) {
       const wanted = request.setPresence ?? 'online';
@@ -196,7 +211,7 @@ export class SyncService {
         request,
         request.since as SyncToken,
         deadline - this.#ctx.now(),
-        memberRooms((await this.#memberships(user.userId)).entries),
+        (await this.#memberships(user.userId)).waitRooms,
       );
     }
     for (;;) {
@@ -205,7 +220,7 @@ export class SyncService {
       const built = await this.#build(user, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) return built.body;
       const remaining = deadline - this.#ctx.now();
-      if (remaining <= 0 || request.signal?.aborted) return built.body;
+      if (remaining <= 0 || request.client?.gone() === true) return built.body;
       await this.#waitForChange(
         user,
         request,
@@ -215,7 +230,7 @@ export class SyncService {
       );
       // Timed out or client gone: answer with what we have (an empty response whose token is
       // still valid). Otherwise build again from the new position.
-      if (this.#ctx.now() >= deadline || request.signal?.aborted) return built.body;
+      if (this.#ctx.now() >= deadline || request.client?.gone() === true) return built.body;
     }
   }
 
@@ -224,26 +239,39 @@ export class SyncService {
    * room, so other rooms' traffic does not wake this request) or for typing in one of its rooms;
    * resolves at once when one was announced already.
    */
-  async #waitForChange(
+  #waitForChange(
     user: AuthenticatedUser,
     request: SyncRequest,
     after: { readonly position: number; readonly typing: number },
     timeoutMs: number,
     rooms: readonly string[],
   ): Promise<void> {
-    const stop = new AbortController();
-    // An explicit reason: `abort()` without one builds a DOMException (a stack trace) per wait.
-    const onAbort = () => stop.abort(WAIT_OVER);
-    request.signal?.addEventListener('abort', onAbort, { once: true });
-    await Promise.race([
-      this.#ctx.notifier.waitFor(after.position, timeoutMs, stop.signal, {
-        userId: user.userId,
-        rooms,
-      }),
-      this.#sources.typing.waitForChange(after.typing, stop.signal),
-    ]);
-    stop.abort(WAIT_OVER);
-    request.signal?.removeEventListener('abort', onAbort);
+    const client = request.client;
+    if (timeoutMs <= 0 || client?.gone() === true) return Promise.resolve();
+    return new Promise((resolve) => {
+      let stopNotifier: (() => void) | undefined;
+      let stopTyping: (() => void) | undefined;
+      let stopClient: (() => void) | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Whichever comes first ends the wait and stops the others.
+      const done = () => {
+        clearTimeout(timer);
+        stopNotifier?.();
+        stopTyping?.();
+        stopClient?.();
+        resolve();
+      };
+      stopNotifier = this.#ctx.notifier.listen(
+        after.position,
+        { userId: user.userId, rooms },
+        done,
+      );
+      if (stopNotifier === undefined) return resolve();
+      stopTyping = this.#sources.typing.listen(after.typing, done);
+      if (stopTyping === undefined) return done();
+      stopClient = client?.onGone(done);
+      timer = setTimeout(done, timeoutMs);
+    });
   }
 
   /**
@@ -259,10 +287,7 @@ export class SyncService {
     const typing = this.#sources.typing;
     if (since.typing < typing.startSerial || since.typing > typing.serial) return false;
     if (this.#toDeviceBacklog.has(`${user.userId}\u0000${user.deviceId}`)) return false;
-    return (
-      (this.#notifierCoversKnown(since.position) ?? (await this.#notifierCovers(since.position))) &&
-      since.position <= this.#ctx.notifier.position
-    );
+    return this.#notifierCovers(since.position) && since.position <= this.#ctx.notifier.position;
   }
 
   /**
@@ -278,27 +303,19 @@ export class SyncService {
       since !== undefined &&
       !request.fullState &&
       since.position <= announced &&
-      (this.#notifierCoversKnown(since.position) ?? (await this.#notifierCovers(since.position)))
+      this.#notifierCovers(since.position)
     ) {
       return announced;
     }
     return currentStreamPosition(this.#ctx.db);
   }
 
-  /** Whether the notifier heard every change after `position` (this process's positions). */
-  async #notifierCovers(position: number): Promise<boolean> {
-    this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
-    this.#firstPositionRead = await this.#firstPosition;
-    return position >= this.#firstPositionRead;
-  }
-
   /**
-   * {@link #notifierCovers} without a promise once the first position is known (`undefined`
-   * before): it is asked several times per long-poll, and an `await` each time was ≈ 2% of the
-   * sync load's allocations, for a number that never changes once read.
+   * Whether the notifier heard every change after `position` (positions of this process; false
+   * until the first sync has read where they start).
    */
-  #notifierCoversKnown(position: number): boolean | undefined {
-    return this.#firstPositionRead === undefined ? undefined : position >= this.#firstPositionRead;
+  #notifierCovers(position: number): boolean {
+    return position >= this.#firstPositionRead;
   }
 
   /**
@@ -312,13 +329,14 @@ export class SyncService {
     const kept = this.#membershipCache.get(userId);
     if (
       kept !== undefined &&
-      (this.#notifierCoversKnown(kept.announced) ?? (await this.#notifierCovers(kept.announced))) &&
+      this.#notifierCovers(kept.announced) &&
       notifier.quietForUser(kept.announced, userId)
     ) {
       return kept;
     }
     const announced = notifier.position;
-    const known = { entries: await this.#sources.rooms.roomsForUser(userId), announced };
+    const entries = await this.#sources.rooms.roomsForUser(userId);
+    const known = { entries, waitRooms: memberRooms(entries), announced };
     this.#forgetMemberships(userId);
     if (known.entries.length > MEMBERSHIP_CACHE_ENTRIES) return known;
     while (this.#membershipCacheEntries + known.entries.length > MEMBERSHIP_CACHE_ENTRIES) {
@@ -343,7 +361,7 @@ export class SyncService {
     request: SyncRequest,
     to: number,
     typingSerial: number,
-  ): Promise<{ body: Record<string, unknown>; hasContent: boolean; rooms: string[] }> {
+  ): Promise<{ body: Record<string, unknown>; hasContent: boolean; rooms: readonly string[] }> {
     const { rooms, typing, receipts, toDevice, e2eKeys, deviceLists } = this.#sources;
     const db = this.#ctx.db;
     const filter = request.filter;
@@ -366,12 +384,11 @@ export class SyncService {
       // Every position up to `to` announced (a writer announcing after its transaction returns
       // leaves a moment where its change is readable but not yet announced).
       to <= this.#ctx.notifier.position &&
-      (this.#notifierCoversKnown(from) ?? (await this.#notifierCovers(from))) &&
+      this.#notifierCovers(from) &&
       this.#ctx.notifier.quietForUser(from, user.userId);
     // Nothing announced for the user: their kept memberships hold.
-    const roomEntries = onlyRoomChanges
-      ? (await this.#memberships(user.userId)).entries
-      : await rooms.roomsForUser(user.userId);
+    const known = onlyRoomChanges ? await this.#memberships(user.userId) : undefined;
+    const roomEntries = known?.entries ?? (await rooms.roomsForUser(user.userId));
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
     const receiptRooms = onlyRoomChanges
@@ -429,7 +446,7 @@ export class SyncService {
     const knock: Record<string, unknown> = {};
     const leave: Record<string, unknown> = {};
     // The rooms whose changes should wake this user's next long-poll.
-    const memberOf = memberRooms(roomEntries);
+    const memberOf = known?.waitRooms ?? memberRooms(roomEntries);
     for (const entry of roomEntries) {
       const roomId = entry.roomId;
       if (!roomIncluded(filter, roomId)) continue;

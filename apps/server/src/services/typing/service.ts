@@ -75,7 +75,9 @@ export class TypingService {
     this.#serial = Math.max(Math.floor(this.#ctx.now()), this.#serial + 1);
     // An emptied room stays in the map: its serial tells syncs that typing stopped.
     room.serial = this.#serial;
-    for (const wake of [...this.#waiters]) wake();
+    const waking = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waking) wake();
   }
 
   /** Subscribes to every typing change (federation sends local users' as `m.typing` EDUs). */
@@ -93,18 +95,17 @@ export class TypingService {
     return this.#rooms.get(roomId)?.serial ?? 0;
   }
 
-  /** Resolves on the next typing change after serial `after`, or when `signal` aborts. */
-  waitForChange(after: number, signal: AbortSignal): Promise<void> {
-    if (this.#serial > after || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.#waiters.delete(wake);
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      this.#waiters.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
+  /**
+   * Calls `wake` on the next typing change, once; returns the function that stops listening, or
+   * `undefined` without registering when the serial is already past `after`. A callback rather
+   * than a promise with an `AbortSignal`: every `/sync` long-poll registers one (notifier.ts).
+   */
+  listen(after: number, wake: () => void): (() => void) | undefined {
+    if (this.#serial > after) return undefined;
+    this.#waiters.add(wake);
+    return () => {
+      this.#waiters.delete(wake);
+    };
   }
 
   /** Stops every expiry timer (shutdown). */
