@@ -2,79 +2,183 @@
  * The rows behind `GET /notifications` (client-server-api "Listing Notifications"): a user's
  * notifications are their own rows and the shared rows of the events they were in the audience
  * of — stored while they were joined to the room and not sent by them — unless they have their
- * own row for that event. Read per room (at most `limit` each), then merged newest first.
+ * own row for that event.
+ *
+ * A page costs a bounded number of statements however many rooms the user is in (it was three
+ * to four per room): one for the user's membership events in every room (their joined
+ * stretches), one for their own rows, one per {@link STRETCHES_PER_STATEMENT} stretches for the
+ * shared rows (each stretch's newest `limit` through the primary key, merged by the database),
+ * and one for how far they have read the rooms on the page.
  */
+import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
-import { membershipHistory } from '../rooms/room-store.ts';
-import {
-  type ListedAction,
-  membershipRooms,
-  ownActionsBefore,
-  ownPositionsBetween,
-  readUpTo,
-  sharedActionsBetween,
-} from './store.ts';
+import type { ListedAction } from './store.ts';
 
 /** A listed row and whether the user has read it. */
 export type ListedNotification = ListedAction & { readonly read: boolean };
+
+/** Which page: rows before stream position `before`, at most `limit`. */
+export interface NotificationPage {
+  readonly before: number;
+  readonly limit: number;
+  readonly onlyHighlights: boolean;
+}
+
+/**
+ * Stretches per shared-rows statement: each is one term of a compound SELECT, and SQLite refuses
+ * more than 500 terms (SQLITE_MAX_COMPOUND_SELECT).
+ */
+const STRETCHES_PER_STATEMENT = 200;
+
+const LISTED_COLUMNS = 'room_id, stream_position, event_id, notify, highlight, actions_json, ts';
 
 /** The user's notifications before stream position `before`, newest first, at most `limit`. */
 export async function listNotifications(
   db: SqlExecutor,
   userId: string,
-  options: { before: number; limit: number; onlyHighlights: boolean },
+  page: NotificationPage,
 ): Promise<ListedNotification[]> {
-  const all: ListedNotification[] = [];
-  for (const roomId of await membershipRooms(db, userId)) {
-    const rows = await roomNotifications(db, userId, roomId, options);
-    if (rows.length === 0) continue;
-    const read = await readUpTo(db, userId, roomId);
-    for (const row of rows) all.push({ ...row, read: Number(row.stream_position) <= read });
-  }
-  return newestFirst(all).slice(0, options.limit);
+  const stretches = await joinedStretchesByRoom(db, userId);
+  const rows = [
+    ...(await ownNotifications(db, userId, page)),
+    ...(await sharedNotifications(db, userId, stretches, page)),
+  ];
+  const listed = newestFirst(rows).slice(0, page.limit);
+  const read = await readUpToByRoom(db, userId, [...new Set(listed.map((row) => row.room_id))]);
+  return listed.map((row) => ({
+    ...row,
+    read: Number(row.stream_position) <= (read.get(row.room_id) ?? 0),
+  }));
 }
 
 function newestFirst<T extends { stream_position: number }>(rows: T[]): T[] {
   return rows.sort((a, b) => Number(b.stream_position) - Number(a.stream_position));
 }
 
-/** One room's newest `limit` notifications of the user before `before`. */
-async function roomNotifications(
+/** A joined stretch of the user in one room. */
+interface RoomStretch {
+  readonly roomId: string;
+  readonly after: number;
+  readonly before: number;
+}
+
+/**
+ * The user's joined stretches in every room they have (or had) a membership in, from their
+ * membership events in one statement (the `events_membership` index: type, state key, position).
+ */
+async function joinedStretchesByRoom(db: SqlExecutor, userId: string): Promise<RoomStretch[]> {
+  const rows = await db.query<{ room_id: string; stream_position: number; pdu: string }>(
+    `SELECT room_id, stream_position, pdu FROM events
+      WHERE type = 'm.room.member' AND state_key = $1 AND stream_position IS NOT NULL
+        AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
+      ORDER BY stream_position`,
+    [userId],
+  );
+  const histories = new Map<string, { position: number; membership: unknown }[]>();
+  for (const row of rows) {
+    let history = histories.get(row.room_id);
+    if (history === undefined) {
+      history = [];
+      histories.set(row.room_id, history);
+    }
+    history.push({
+      position: Number(row.stream_position),
+      membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content
+        ?.membership,
+    });
+  }
+  return [...histories].flatMap(([roomId, history]) =>
+    joinedStretches(history).map((stretch) => ({ roomId, ...stretch })),
+  );
+}
+
+/** The user's own rows that notify or highlight, newest `limit` before `before`, every room. */
+function ownNotifications(
   db: SqlExecutor,
   userId: string,
-  roomId: string,
-  options: { before: number; limit: number; onlyHighlights: boolean },
+  page: NotificationPage,
 ): Promise<ListedAction[]> {
-  const { limit, onlyHighlights } = options;
-  const found = await ownActionsBefore(db, userId, roomId, options.before, limit, onlyHighlights);
-  const stretches = joinedStretches(await membershipHistory(db, userId, roomId));
-  let shared = 0;
-  for (const stretch of stretches.reverse()) {
-    let before = Math.min(stretch.before, options.before);
-    while (shared < limit && before > stretch.after) {
-      const range = { after: stretch.after, before };
-      const rows = await sharedActionsBetween(db, roomId, userId, range, limit, onlyHighlights);
-      const oldest = rows.at(-1);
-      if (oldest === undefined) break;
-      const newest = Number(rows[0]?.stream_position);
-      const overridden = await ownPositionsBetween(
-        db,
-        userId,
-        roomId,
-        Number(oldest.stream_position),
-        newest,
-      );
-      for (const row of rows) {
-        if (overridden.has(Number(row.stream_position))) continue;
-        found.push(row);
-        shared++;
-      }
-      if (rows.length < limit) break;
-      before = Number(oldest.stream_position);
-    }
-    if (shared >= limit) break;
+  return db.query<ListedAction>(
+    `SELECT ${LISTED_COLUMNS} FROM push_user_actions
+      WHERE user_id = $1 AND stream_position < $2
+        AND ${page.onlyHighlights ? 'highlight = 1' : '(notify = 1 OR highlight = 1)'}
+        AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
+      ORDER BY stream_position DESC LIMIT $3`,
+    [userId, page.before, page.limit],
+  );
+}
+
+/**
+ * The shared rows in the user's joined stretches (before `before`), not sent by them and not
+ * overridden by an own row: the newest `limit` of each stretch (a range of the primary key,
+ * read newest first), merged newest first by the database.
+ */
+async function sharedNotifications(
+  db: SqlExecutor,
+  userId: string,
+  stretches: readonly RoomStretch[],
+  page: NotificationPage,
+): Promise<ListedAction[]> {
+  const ranges = stretches
+    .map((stretch) => ({ ...stretch, before: Math.min(stretch.before, page.before) }))
+    .filter((stretch) => stretch.before > stretch.after);
+  const out: ListedAction[] = [];
+  for (let start = 0; start < ranges.length; start += STRETCHES_PER_STATEMENT) {
+    const chunk = ranges.slice(start, start + STRETCHES_PER_STATEMENT);
+    // $1 the user, $2 the limit; then room, after, before of each stretch.
+    const terms = chunk.map((_, i) => {
+      const n = 3 + i * 3;
+      return `SELECT * FROM (
+        SELECT ${LISTED_COLUMNS} FROM push_room_actions s
+         WHERE s.room_id = $${n} AND s.stream_position > $${n + 1} AND s.stream_position < $${n + 2}
+           AND s.sender <> $1 ${page.onlyHighlights ? 'AND s.highlight = 1' : ''}
+           AND NOT EXISTS (SELECT 1 FROM push_user_actions o
+                            WHERE o.user_id = $1 AND o.room_id = s.room_id
+                              AND o.stream_position = s.stream_position)
+         ORDER BY s.stream_position DESC LIMIT $2) AS stretch${i}`;
+    });
+    out.push(
+      ...(await db.query<ListedAction>(
+        `${terms.join(' UNION ALL ')} ORDER BY stream_position DESC LIMIT $2`,
+        [
+          userId,
+          page.limit,
+          ...chunk.flatMap((stretch) => [stretch.roomId, stretch.after, stretch.before]),
+        ],
+      )),
+    );
   }
-  return newestFirst(found).slice(0, limit);
+  return out;
+}
+
+/**
+ * How far the user has read each of `roomIds`, as store.ts's READ_UP_TO reads one room: their
+ * latest main-timeline read receipt (`m.read` or `m.read.private`, unthreaded or `main`), and at
+ * least their join. A room absent from the answer is read up to 0.
+ */
+async function readUpToByRoom(
+  db: SqlExecutor,
+  userId: string,
+  roomIds: readonly string[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const chunk of inListChunks(roomIds)) {
+    const rooms = placeholders(chunk.length, 2);
+    const rows = await db.query<{ room_id: string; p: number }>(
+      `SELECT room_id, MAX(p) AS p FROM (
+         SELECT r.room_id AS room_id, e.stream_position AS p
+           FROM receipts r JOIN events e ON e.event_id = r.event_id
+          WHERE r.user_id = $1 AND r.room_id IN (${rooms})
+            AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
+         UNION ALL
+         SELECT m.room_id AS room_id, m.stream_position AS p FROM room_memberships m
+          WHERE m.user_id = $1 AND m.room_id IN (${rooms}) AND m.membership = 'join'
+       ) read_up_to GROUP BY room_id`,
+      [userId, ...chunk],
+    );
+    for (const row of rows) out.set(row.room_id, Number(row.p ?? 0));
+  }
+  return out;
 }
 
 /**
