@@ -6,6 +6,11 @@
  * an event citing it), an event whose signer's key is unknown, and copies of state events in the
  * auth chain. Real Ed25519 keys and signatures, real worker threads.
  */
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
 import { computeEventId, generateSigningKey, type JsonObject, signEvent } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PduFeed } from '../src/services/federation/membership/pdu-feed.ts';
@@ -267,6 +272,28 @@ function earlyStoreSuite(backend: string, options: () => TestServerOptions): voi
       await host.stop();
     });
 
+    /**
+     * How many of `ids` the SQLite database file itself holds, without its write-ahead log: a
+     * copy of the file alone, opened on its own, shows what checkpoints have copied into it.
+     */
+    const rowsInDatabaseFile = (ids: readonly string[]): number => {
+      const copy = join(mkdtempSync(join(tmpdir(), 'weft-checkpoint-')), 'copy.db');
+      copyFileSync(join(host.dataDir, 'weft.db'), copy);
+      const file = new DatabaseSync(copy);
+      try {
+        // Nothing checkpointed yet at all: not even the schema is in the file.
+        const tables = file.prepare("SELECT name FROM sqlite_master WHERE name = 'events'").all();
+        if (tables.length === 0) return 0;
+        const marks = ids.map(() => '?').join(', ');
+        const row = file
+          .prepare(`SELECT count(*) AS n FROM events WHERE event_id IN (${marks})`)
+          .get(...ids) as { n: number };
+        return row.n;
+      } finally {
+        file.close();
+      }
+    };
+
     const rowsOf = async (
       ids: readonly string[],
     ): Promise<Map<string, Record<string, unknown>>> => {
@@ -375,9 +402,13 @@ function earlyStoreSuite(backend: string, options: () => TestServerOptions): voi
       // Three rows are less than a batch: only a drain writes them.
       expect(await rows.step()).toBe(false);
       expect(await rows.step(true)).toBe(true);
-      expect((await rowsOf(pdus.map((p) => p.eventId))).size).toBe(3);
-      // Then one passive checkpoint on SQLite (nothing on PostgreSQL), and no more work.
+      const ids = pdus.map((p) => p.eventId);
+      expect((await rowsOf(ids)).size).toBe(3);
+      // Then one passive checkpoint on SQLite (nothing on PostgreSQL), and no more work. The
+      // rows were only in the write-ahead log; checkpointed, they are in the database file.
+      if (db.dialect === 'sqlite') expect(rowsInDatabaseFile(ids)).toBe(0);
       expect(await rows.step(true)).toBe(db.dialect === 'sqlite');
+      if (db.dialect === 'sqlite') expect(rowsInDatabaseFile(ids)).toBe(3);
       expect(await rows.step(true)).toBe(false);
       await rows.discard();
     });
