@@ -16,6 +16,7 @@ import { join } from 'node:path';
 
 import { spawnServer } from '../test/spawn.ts';
 import { buildServer } from './build.ts';
+import { pool } from './pool.ts';
 
 const USERS = Number(process.env['WEFT_BENCH_USERS'] ?? 1000);
 const NODE_FLAGS = (process.env['WEFT_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
@@ -83,24 +84,6 @@ async function reading(pid: number, probeOut: string): Promise<{ rss: number; li
     rss,
     line: `${rss.toFixed(0)} MiB = ${mb(rss)} MB (file-backed ${file.toFixed(0)} MiB, ${split})`,
   };
-}
-
-async function pool<T>(
-  count: number,
-  limit: number,
-  work: (i: number) => Promise<T>,
-): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
 }
 
 /**

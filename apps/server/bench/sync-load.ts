@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { buildServer } from './build.ts';
 import { leanHttpClient } from './lean-http.ts';
 import { rssMiB } from './memory.ts';
+import { pool } from './pool.ts';
 import { cpuSeconds } from './proc.ts';
 
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
@@ -103,21 +104,6 @@ function client(base: string) {
   };
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function pool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await work(items[index] as T);
-      }
-    }),
-  );
-  return results;
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -152,28 +138,20 @@ export async function runSyncLoadBench(
       });
       return { userId: String(done['user_id']), token: String(done['access_token']) };
     };
-    const users = await pool(
-      Array.from({ length: CLIENTS }, (_, i) => i),
-      8,
-      register,
-    );
+    const users = await pool(CLIENTS, 8, register);
     const perRoom = Math.ceil(CLIENTS / ROOMS);
-    const rooms = await pool(
-      Array.from({ length: ROOMS }, (_, r) => r),
-      4,
-      async (r) => {
-        const members = users.slice(r * perRoom, (r + 1) * perRoom);
-        const owner = members[0] as User;
-        const room = await call('POST', '/_matrix/client/v3/createRoom', owner.token, {
-          preset: 'public_chat',
-        });
-        const roomId = String(room['room_id']);
-        for (const member of members.slice(1)) {
-          await call('POST', `/_matrix/client/v3/join/${roomId}`, member.token, {});
-        }
-        return { roomId, owner, members };
-      },
-    );
+    const rooms = await pool(ROOMS, 4, async (r) => {
+      const members = users.slice(r * perRoom, (r + 1) * perRoom);
+      const owner = members[0] as User;
+      const room = await call('POST', '/_matrix/client/v3/createRoom', owner.token, {
+        preset: 'public_chat',
+      });
+      const roomId = String(room['room_id']);
+      for (const member of members.slice(1)) {
+        await call('POST', `/_matrix/client/v3/join/${roomId}`, member.token, {});
+      }
+      return { roomId, owner, members };
+    });
 
     // 1. Delivery under load.
     const sentAt = new Map<string, number>();
@@ -288,10 +266,8 @@ export async function runSyncLoadBench(
 
     // 2. Initial sync in many rooms.
     const big = users[0] as User;
-    await pool(
-      Array.from({ length: BIG_ROOMS }, (_, i) => i),
-      4,
-      () => call('POST', '/_matrix/client/v3/createRoom', big.token, { preset: 'private_chat' }),
+    await pool(BIG_ROOMS, 4, () =>
+      call('POST', '/_matrix/client/v3/createRoom', big.token, { preset: 'private_chat' }),
     );
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
