@@ -18,7 +18,7 @@ import type { RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
 import { PduFeed } from './pdu-feed.ts';
-import { checkReceivedPdu } from './verify-pdu.ts';
+import { checkPduOutcome } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import {
   AuthWalk,
@@ -338,15 +338,7 @@ async function runShared(
   };
   const checkHere = (start: number, end: number): void => {
     settle(start, end, () => {
-      for (let i = start; i < end; i++) {
-        const outcome = checkReceivedPdu(events[i], rules, keyLookup);
-        outcomes[i] =
-          'fault' in outcome
-            ? { rejected: true }
-            : outcome.redacted
-              ? { eventId: outcome.eventId, redacted: outcome.pdu }
-              : { eventId: outcome.eventId };
-      }
+      for (let i = start; i < end; i++) outcomes[i] = checkPduOutcome(events[i], rules, keyLookup);
     });
   };
   /** The next chunk; 'wait' while fewer than `size` PDUs are in and more are coming. */

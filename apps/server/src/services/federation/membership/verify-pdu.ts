@@ -48,6 +48,20 @@ export function checkReceivedPdu(
   keyLookup: KeyLookup,
   knownEventId?: string,
 ): VerifiedPdu | PduFault {
+  const checked = checkPdu(raw, rules, keyLookup, knownEventId);
+  if ('fault' in checked) return checked;
+  const { eventId, pdu } = checked;
+  const dag = { ...(pdu as unknown as DagEvent), event_id: eventId };
+  return checked.redacted ? { eventId, pdu, dag, redacted: true } : { eventId, pdu, dag };
+}
+
+/** {@link checkReceivedPdu} without the `dag` view (a copy a worker's outcome does not need). */
+function checkPdu(
+  raw: unknown,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+  knownEventId?: string,
+): { eventId: string; pdu: Record<string, unknown>; redacted?: true } | PduFault {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { fault: 'bad-json', message: 'An event must be a JSON object' };
   }
@@ -73,21 +87,36 @@ export function checkReceivedPdu(
   const verification = verifyEncodedEvent(pdu as JsonObject, encoded, rules.id, keyLookup);
   switch (verification.status) {
     case 'valid':
-      return { eventId, pdu, dag: { ...(pdu as unknown as DagEvent), event_id: eventId } };
-    case 'redact': {
-      const redacted = verification.redacted;
-      return {
-        eventId,
-        pdu: redacted,
-        dag: { ...(redacted as unknown as DagEvent), event_id: eventId },
-        redacted: true,
-      };
-    }
+      return { eventId, pdu };
+    case 'redact':
+      return { eventId, pdu: verification.redacted, redacted: true };
     case 'missing-key':
       return { fault: 'forbidden', message: `No verify key known for ${verification.entity}` };
     default:
       return { fault: 'forbidden', message: `Bad signature on event ${eventId}` };
   }
+}
+
+/**
+ * One PDU's outcome in the compact form a verify worker posts back (verify-worker.ts) and the
+ * parallel check records (verify-parallel.ts): its event ID, plus the redacted copy when its
+ * content hash failed, or rejected.
+ */
+export type VerifyOutcome =
+  | { readonly eventId: string; readonly redacted?: Record<string, unknown> }
+  | { readonly rejected: true };
+
+/** {@link checkReceivedPdu} as a {@link VerifyOutcome}: one conversion for every thread. */
+export function checkPduOutcome(
+  raw: unknown,
+  rules: RoomVersionRules,
+  keyLookup: KeyLookup,
+): VerifyOutcome {
+  const outcome = checkPdu(raw, rules, keyLookup);
+  if ('fault' in outcome) return { rejected: true };
+  return outcome.redacted
+    ? { eventId: outcome.eventId, redacted: outcome.pdu }
+    : { eventId: outcome.eventId };
 }
 
 /** The format check's verdict on `pdu` as a fault, or undefined when it passes. */

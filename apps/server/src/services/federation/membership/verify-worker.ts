@@ -10,7 +10,9 @@ import { parentPort } from 'node:worker_threads';
 import { roomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
-import { checkReceivedPdu } from './verify-pdu.ts';
+import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
+
+export type { VerifyOutcome } from './verify-pdu.ts';
 
 /** What the main thread sends: the PDUs and the verify keys their signatures name. */
 export interface VerifyJob {
@@ -23,11 +25,6 @@ export interface VerifyJob {
   readonly overrides: ReadonlyMap<number, ReadonlyMap<string, Uint8Array | string | undefined>>;
 }
 
-/** One PDU's outcome: its event ID (and the redacted copy when its hash failed), or rejected. */
-export type VerifyOutcome =
-  | { readonly eventId: string; readonly redacted?: Record<string, unknown> }
-  | { readonly rejected: true };
-
 /** Runs `job`. */
 export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
   const events = JSON.parse(job.events) as unknown[];
@@ -39,11 +36,7 @@ export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
       const id = `${entity}\u0000${keyId}`;
       return overrides?.has(id) ? overrides.get(id) : job.keys.get(id);
     };
-    const outcome = checkReceivedPdu(raw, rules, lookup);
-    if ('fault' in outcome) return { rejected: true };
-    return outcome.redacted
-      ? { eventId: outcome.eventId, redacted: outcome.pdu }
-      : { eventId: outcome.eventId };
+    return checkPduOutcome(raw, rules, lookup);
   });
 }
 
