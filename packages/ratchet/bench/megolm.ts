@@ -73,9 +73,11 @@ function weftOps(): Ops {
   const key = outbound.sessionKey();
   const message = outbound.encrypt(PLAINTEXT);
   const inbound = InboundGroupSession.fromSessionKey(key);
+  // The plaintext is decoded to a string, as libjs-olm's and python3-olm's `decrypt` return it.
+  const decoder = new TextDecoder();
   return {
     encrypt: () => outbound.encrypt(PLAINTEXT),
-    decrypt: () => inbound.decrypt(message),
+    decrypt: () => decoder.decode(inbound.decrypt(message).plaintext),
     inbound: () => InboundGroupSession.fromSessionKey(key),
   };
 }

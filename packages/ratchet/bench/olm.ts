@@ -110,11 +110,14 @@ function weftOps(): Ops {
   const [a] = establish(alice, bob, bobCurve, fallback);
   // A separate pair: the encrypt loop moves a's chain far past b's 2,000-message gap limit.
   const [c, d] = establish(alice, bob, bobCurve, fallback);
+  // Decrypted plaintexts are decoded to strings, as libjs-olm's and python3-olm's `decrypt`
+  // return them (Weft returns bytes; a client decodes them to parse the event's JSON).
+  const decoder = new TextDecoder();
   return {
     outbound: () => alice.createOutboundSession(bobCurve, fallback),
-    inbound: () => bob.createInboundSession(undefined, pre.body),
+    inbound: () => decoder.decode(bob.createInboundSession(undefined, pre.body).plaintext),
     encrypt: () => a.encrypt(PLAINTEXT),
-    roundTrip: () => d.decrypt(c.encrypt(PLAINTEXT)),
+    roundTrip: () => decoder.decode(d.decrypt(c.encrypt(PLAINTEXT))),
   };
 }
 
