@@ -76,19 +76,50 @@ function keptSet(rules: RedactionRules): ReadonlySet<string> {
 
 /** Builds both texts; throws `SigningError` (`bad-json`, `bad-event`) like the separate steps. */
 export function encodeEventTexts(event: JsonObject, rules: RedactionRules): EventTexts {
+  return encodeTexts(event, rules, undefined).texts;
+}
+
+/**
+ * The texts an outgoing event is signed and named by, from one encoding: `contentHashText` as
+ * {@link encodeEventTexts} gives it for `event`, and `signedText` for the event whose `hashes`
+ * is `hashesOf(contentHashText)` (server-server API "Adding hashes and signatures to outgoing
+ * events": the content hash goes in before the redacted event is signed). Returns that `hashes`
+ * value too. Signing encoded the event twice before: once for the content hash, once more with
+ * the hash in it.
+ */
+export function encodeOutgoingEventTexts(
+  event: JsonObject,
+  rules: RedactionRules,
+  hashesOf: (contentHashText: string) => JsonObject,
+): { readonly texts: EventTexts; readonly hashes: JsonObject } {
+  const { texts, hashes } = encodeTexts(event, rules, hashesOf);
+  return { texts, hashes: hashes as JsonObject };
+}
+
+function encodeTexts(
+  event: JsonObject,
+  rules: RedactionRules,
+  hashesOf: ((contentHashText: string) => JsonObject) | undefined,
+): { texts: EventTexts; hashes: JsonObject | undefined } {
   const kept = keptSet(rules);
   const keys = Object.keys(event);
+  // An outgoing event gets `hashes` whether or not it had one.
+  if (hashesOf !== undefined && !Object.hasOwn(event, 'hashes')) keys.push('hashes');
   // The engine's own sort (UTF-16 order, no comparator calls) is code point order unless a key
   // holds a unit at or above U+D800; PDU keys are ASCII.
   keys.sort(keys.some((key) => HIGH_UNIT.test(key)) ? compareCodePoints : undefined);
   let full = '';
   let signed = '';
+  // Where the new `hashes` goes in the signed text, once the content hash is known.
+  let hashesAt = -1;
   for (const key of keys) {
     if (key === 'unsigned' || key === 'signatures') continue;
     const keyed = `${encodeTopLevel(key)}:`;
     const value = event[key];
     if (key === 'hashes') {
-      if (kept.has(key)) signed += `,${keyed}${encodeTopLevel(value)}`;
+      if (!kept.has(key)) continue;
+      if (hashesOf === undefined) signed += `,${keyed}${encodeTopLevel(value)}`;
+      else hashesAt = signed.length;
       continue;
     }
     const text = encodeTopLevel(value);
@@ -106,8 +137,13 @@ export function encodeEventTexts(event: JsonObject, rules: RedactionRules): Even
     }
   }
   // Each piece starts with a comma; the first one is replaced by the opening brace.
+  const contentHashText = full === '' ? '{}' : `{${full.slice(1)}}`;
+  const hashes = hashesOf?.(contentHashText);
+  if (hashes !== undefined && hashesAt >= 0) {
+    signed = `${signed.slice(0, hashesAt)},"hashes":${canonicalText(hashes)}${signed.slice(hashesAt)}`;
+  }
   return {
-    contentHashText: full === '' ? '{}' : `{${full.slice(1)}}`,
-    signedText: signed === '' ? '{}' : `{${signed.slice(1)}}`,
+    texts: { contentHashText, signedText: signed === '' ? '{}' : `{${signed.slice(1)}}` },
+    hashes,
   };
 }

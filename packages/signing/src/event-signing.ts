@@ -10,8 +10,7 @@ import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
 import { constantTimeEqual } from './bytes.ts';
 import { canonicalText } from './canonical.ts';
 import { SigningError, type SigningErrorCode } from './errors.ts';
-import { type EventTexts, encodeEventTexts } from './event-encoding.ts';
-import { contentHashBytes } from './event-hashes.ts';
+import { type EventTexts, encodeEventTexts, encodeOutgoingEventTexts } from './event-encoding.ts';
 import {
   checkJsonObject,
   isJsonObject,
@@ -100,6 +99,12 @@ export interface SignedEventWithId {
   readonly event: Record<string, unknown>;
   /** Its event ID, as `computeEventId` gives it for the signed event. */
   readonly eventId: string;
+  /**
+   * The size in bytes of the signed event as canonical JSON (what the 65,536-byte PDU limit
+   * counts), as `encodeCanonicalJsonBytes(event).length` would give it: a sender checks the
+   * limit without encoding the event once more.
+   */
+  readonly canonicalBytes: number;
 }
 
 const utf8 = new TextEncoder();
@@ -121,19 +126,26 @@ export function signEventWithId(
   checkJsonObject(event, 'event');
   if (typeof serverName !== 'string') throw new TypeError('serverName must be a string');
   const rules = redactionRulesFor(roomVersion);
-  const hashed = { ...event, hashes: { sha256: encodeBase64(contentHashBytes(event)) } };
   // The checks `signEvent` gets from `signJson`: an Ed25519 key whose `keyId` matches.
   const sign = signerFor(signingKey.keyId, signingKey);
-  const { signedText } = encodeEventTexts(hashed, rules);
+  // One encoding: the content hash of the event, then the redacted event with that hash in
+  // `hashes` is the signed text (and the reference hash's input).
+  const { texts, hashes } = encodeOutgoingEventTexts(event, rules, (contentHashText) => ({
+    sha256: encodeBase64(backend().sha256Utf8(contentHashText)),
+  }));
+  const signedText = texts.signedText;
+  const hashed = { ...event, hashes };
   const signature = encodeBase64(sign(utf8.encode(signedText)));
   // Signatures already on the event survive only where redaction keeps them, as in signEvent.
   const existing = rules.topLevelKeys.includes('signatures') ? readSignatures(hashed) : {};
+  const signed = {
+    ...hashed,
+    signatures: addSignature(existing, serverName, signingKey.keyId, signature),
+  };
   return {
-    event: {
-      ...hashed,
-      signatures: addSignature(existing, serverName, signingKey.keyId, signature),
-    },
+    event: signed,
     eventId: `$${encodeBase64Url(backend().sha256Utf8(signedText))}`,
+    canonicalBytes: canonicalBytesOf(signed, texts.contentHashText),
   };
 }
 
@@ -294,17 +306,28 @@ export function encodeEventForVerification(
 ): EncodedEvent {
   checkJsonObject(event, 'event');
   const texts = encodeEventTexts(event, redactionRulesFor(roomVersion));
-  // The whole event is the content-hash text's members plus the keys it leaves out: only the
-  // length is wanted, and it does not depend on where in the key order they go.
-  let bytes = utf8Length(texts.contentHashText);
-  let members = texts.contentHashText === '{}' ? 0 : 1;
+  return {
+    ...texts,
+    eventId: eventIdOf(texts),
+    canonicalBytes: canonicalBytesOf(event, texts.contentHashText),
+  };
+}
+
+/**
+ * The canonical JSON size of `event` given its content-hash text: that text's members plus the
+ * keys it leaves out. Only the length is wanted, and it does not depend on where in the key
+ * order they go.
+ */
+function canonicalBytesOf(event: JsonObject, contentHashText: string): number {
+  let bytes = utf8Length(contentHashText);
+  let members = contentHashText === '{}' ? 0 : 1;
   for (const key of OUTSIDE_CONTENT_HASH) {
     if (!Object.hasOwn(event, key)) continue;
     const member = `"${key}":${canonicalText(event[key])}`;
     bytes += (members > 0 ? 1 : 0) + utf8Length(member);
     members++;
   }
-  return { ...texts, eventId: eventIdOf(texts), canonicalBytes: bytes };
+  return bytes;
 }
 
 /**

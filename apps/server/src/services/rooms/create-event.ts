@@ -136,15 +136,15 @@ function signChecked(
   rules: RoomVersionRules,
   pdu: Record<string, unknown>,
 ): { signed: Record<string, unknown>; eventId: string; dag: DagEvent } {
-  // One redaction and encoding for the signature and the event ID (the same text).
-  const { event: signed, eventId } = signEventWithId(
-    pdu,
-    rules.id,
-    ctx.config.serverName,
-    ctx.signingKey,
-  );
+  // One redaction and encoding for the content hash, the signature, the event ID and the size.
+  const {
+    event: signed,
+    eventId,
+    canonicalBytes,
+  } = signEventWithId(pdu, rules.id, ctx.config.serverName, ctx.signingKey);
   try {
-    checkPduFormat(signed, rules, { eventId });
+    // The size comes from the signing's encoding, not a third one.
+    checkPduFormat(signed, rules, { eventId, canonicalBytes });
   } catch (error) {
     if (DagError.isInstance(error)) {
       if (error.code === 'event-too-large')
