@@ -11,7 +11,7 @@
  *    answer on worker threads, verify-parallel.ts) and the join against them;
  * 5. store the room locally (store-remote-room.ts).
  */
-import { checkAuth, type DagEvent, stateKeyOf } from '@weft/dag';
+import { checkAuth, type DagEvent } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
@@ -153,10 +153,8 @@ async function joinThrough(
     checked = performance.now();
     // The join must pass the rules against the state the resident server says it joins.
     const authEvents = join.dag.auth_events.flatMap((id) => verified.events.get(id)?.dag ?? []);
-    const create = verified.events.get(verified.state.get(stateKeyOf('m.room.create', '')) ?? '');
     const outcome = checkAuth(join.dag, stateMapOf(authEvents), rules, {
-      authEvent: (id) =>
-        verified.events.get(id)?.dag ?? (create?.eventId === id ? create.dag : undefined),
+      authEvent: (id) => verified.events.get(id)?.dag,
     });
     if (!outcome.allowed)
       throw MatrixError.forbidden(`The room refuses this join: ${outcome.detail}`);
