@@ -4,21 +4,11 @@
  * event — the target's server (an invited or kicked user's server must hear of it).
  */
 import type { SqlExecutor } from '../../../storage/index.ts';
-import { joinedMembers, usersSharingRoomsWith } from '../../rooms/room-store.ts';
+import { usersSharingRoomsWith } from '../../rooms/room-store.ts';
 
 /** The server part of a user ID. */
 export function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
-}
-
-/** Other servers with joined members in `roomId`, plus `extra`, minus `self`. */
-export async function roomDestinations(
-  db: SqlExecutor,
-  roomId: string,
-  self: string,
-  extra: readonly string[] = [],
-): Promise<string[]> {
-  return destinationsOf(await joinedMembers(db, roomId), self, extra);
 }
 
 /** The servers of `members`, plus `extra`, minus `self`, sorted. */
