@@ -218,12 +218,13 @@ export class SendJoinBodyReader {
 
   /**
    * The first byte of a value: 'continue' when the value goes on (it opens a string or a
-   * container, or starts a bare scalar), otherwise the value is missing.
+   * container, or starts a bare scalar), otherwise (a `:`) the value is missing. Whitespace
+   * never gets here: `push` reads it as the space between values.
    */
   #scan(byte: number): 'continue' | 'missing' {
     if (byte === QUOTE) this.#inString = true;
     else if (byte === OPEN_ARRAY || byte === OPEN_OBJECT) this.#depth = 1;
-    else if (byte === COLON || isWhitespace(byte)) return 'missing';
+    else if (byte === COLON) return 'missing';
     return 'continue';
   }
 
