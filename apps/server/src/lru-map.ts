@@ -1,6 +1,8 @@
 /**
- * A map bounded to `max` entries that drops a least recently used one when full: the caches of
- * prepared statements and of access tokens. It is the "second chance" (CLOCK) approximation of
+ * A map bounded to `max` entries — or, where entries differ in size, to a total weight — that
+ * drops least recently used ones when full: the caches of prepared statements, access tokens,
+ * parsed filters, events (weighed in estimated heap bytes), rooms' joined members (weighed in
+ * members) and state groups (weighed in entries). It is the "second chance" (CLOCK) approximation of
  * LRU: a hit only marks its entry as used, and eviction walks from the oldest entry, moving each
  * marked one to the newest end (unmarked) until it finds an unmarked one to drop. A true LRU
  * moved every hit to the end of the `Map` (a delete and an insert): on the send path, where each
@@ -8,6 +10,7 @@
  */
 interface Slot<V> {
   value: V;
+  readonly weight: number;
   used: boolean;
 }
 
@@ -15,7 +18,9 @@ export class LruMap<K, V> {
   readonly #max: number;
   // Insertion order is age order: eviction looks at the front.
   readonly #entries = new Map<K, Slot<V>>();
+  #weight = 0;
 
+  /** `max`: the bound on the entries' total weight (an entry weighs 1 unless `set` says otherwise). */
   constructor(max: number) {
     if (!(Number.isSafeInteger(max) && max > 0)) {
       throw new RangeError('an LRU map bound must be a positive integer');
@@ -27,6 +32,11 @@ export class LruMap<K, V> {
     return this.#entries.size;
   }
 
+  /** The entries' total weight. */
+  get weight(): number {
+    return this.#weight;
+  }
+
   /** The entry for `key`, marked as used (it survives the next eviction that reaches it). */
   get(key: K): V | undefined {
     const slot = this.#entries.get(key);
@@ -35,11 +45,25 @@ export class LruMap<K, V> {
     return slot.value;
   }
 
-  /** Stores `value` as the newest entry, dropping a least recently used one if full. */
-  set(key: K, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, used: false });
-    while (this.#entries.size > this.#max) {
+  /** Whether `key` has an entry (without marking it as used). */
+  has(key: K): boolean {
+    return this.#entries.has(key);
+  }
+
+  /**
+   * Stores `value` as the newest entry, dropping least recently used ones until the total weight
+   * is within the bound. An entry heavier than the whole bound is not kept (nor are others
+   * dropped for it): returns false, and `key` then has no entry.
+   */
+  set(key: K, value: V, weight = 1): boolean {
+    if (!(weight >= 0 && Number.isFinite(weight))) {
+      throw new RangeError('an LRU map weight must be a non-negative number');
+    }
+    this.delete(key);
+    if (weight > this.#max) return false;
+    this.#entries.set(key, { value, weight, used: false });
+    this.#weight += weight;
+    while (this.#weight > this.#max) {
       const [oldestKey, oldest] = this.#entries.entries().next().value as [K, Slot<V>];
       this.#entries.delete(oldestKey);
       if (oldest.used || oldestKey === key) {
@@ -47,12 +71,19 @@ export class LruMap<K, V> {
         // second chance at the newest end. A pass clears every mark, so the loop ends.
         oldest.used = false;
         this.#entries.set(oldestKey, oldest);
+      } else {
+        this.#weight -= oldest.weight;
       }
     }
+    return true;
   }
 
   delete(key: K): boolean {
-    return this.#entries.delete(key);
+    const slot = this.#entries.get(key);
+    if (slot === undefined) return false;
+    this.#entries.delete(key);
+    this.#weight -= slot.weight;
+    return true;
   }
 
   /** Every entry, oldest first (deleting while iterating is safe). */

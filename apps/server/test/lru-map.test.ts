@@ -1,4 +1,7 @@
-/** The bounded least-recently-used map behind the statement and access-token caches. */
+/**
+ * The bounded least-recently-used map behind the statement, access-token, filter, event,
+ * joined-member, state-group and unread-count caches: bounded by count, or by total weight.
+ */
 import { describe, expect, it } from 'vitest';
 
 import { LruMap } from '../src/lru-map.ts';
@@ -53,8 +56,41 @@ describe('LruMap', () => {
     expect(map.get('a')).toBeUndefined();
   });
 
-  it('refuses a bound that is not a positive integer', () => {
+  it('refuses a bound that is not a positive integer, and a weight that is not a number ≥ 0', () => {
     expect(() => new LruMap(0)).toThrow(RangeError);
     expect(() => new LruMap(1.5)).toThrow(RangeError);
+    const map = new LruMap<string, number>(10);
+    expect(() => map.set('a', 1, -1)).toThrow(RangeError);
+    expect(() => map.set('a', 1, Number.NaN)).toThrow(RangeError);
+    expect(map.size).toBe(0);
+  });
+
+  it('bounds the total weight, dropping as many light entries as a heavy one needs', () => {
+    const map = new LruMap<string, string>(100);
+    for (let i = 0; i < 10; i++) map.set(`s${i}`, 'small', 10);
+    expect(map.weight).toBe(100);
+    // A hit keeps s0 through the next eviction; s1…s5 go to make room for 50.
+    map.get('s0');
+    expect(map.set('big', 'large', 50)).toBe(true);
+    expect(map.weight).toBeLessThanOrEqual(100);
+    expect(keys(map).sort()).toEqual(['big', 's0', 's6', 's7', 's8', 's9']);
+    // Replacing an entry counts its new weight only; deleting frees it.
+    map.set('big', 'larger', 60);
+    expect(map.weight).toBeLessThanOrEqual(100);
+    expect(map.get('big')).toBe('larger');
+    map.delete('big');
+    expect(map.weight).toBe(keys(map).length * 10);
+  });
+
+  it('keeps no entry heavier than the whole bound, and drops nothing for it', () => {
+    const map = new LruMap<string, string>(100);
+    map.set('a', 'kept', 40);
+    map.set('b', 'old value', 10);
+    expect(map.set('b', 'too heavy', 101)).toBe(false);
+    // The old value of the key is gone too: the map never answers with a stale value.
+    expect(map.get('b')).toBeUndefined();
+    expect(map.get('a')).toBe('kept');
+    expect(map.weight).toBe(40);
+    expect(map.has('a')).toBe(true);
   });
 });

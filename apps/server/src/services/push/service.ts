@@ -11,6 +11,7 @@
  */
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 
+import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
@@ -47,7 +48,7 @@ export interface NotificationEntry {
   readonly position: number;
 }
 
-/** Kept unread counts (user, room) held in memory; the oldest written goes first. */
+/** Kept unread counts (user, room) held in memory; least recently used go first. */
 const UNREAD_CACHE_SIZE = 50_000;
 
 interface CachedUnread {
@@ -65,7 +66,7 @@ export class PushService {
    * `unread_counts` rows by `user\0room`, as committed: every write of the table goes through
    * this service and replaces its entry after COMMIT; a read that raced a write keeps nothing.
    */
-  readonly #unread = new Map<string, CachedUnread>();
+  readonly #unread = new LruMap<string, CachedUnread>(UNREAD_CACHE_SIZE);
   #unreadWrites = 0;
 
   constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
@@ -91,7 +92,7 @@ export class PushService {
         highlights: 0,
         stream_position: 0,
       };
-      if (writes === this.#unreadWrites) this.#remember(key, kept);
+      if (writes === this.#unreadWrites) this.#unread.set(key, kept);
     }
     const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
     return { notification_count: counts.notifications, highlight_count: counts.highlights };
@@ -127,22 +128,13 @@ export class PushService {
       this.#unreadWrites++;
       for (const row of rows) {
         const key = `${row.userId}\u0000${row.roomId}`;
-        this.#unread.delete(key);
-        this.#remember(key, {
+        this.#unread.set(key, {
           notifications: Number(row.notifications),
           highlights: Number(row.highlights),
           stream_position: Number(row.position),
         });
       }
     });
-  }
-
-  #remember(key: string, value: CachedUnread): void {
-    if (this.#unread.size >= UNREAD_CACHE_SIZE) {
-      const oldest = this.#unread.keys().next();
-      if (!oldest.done) this.#unread.delete(oldest.value);
-    }
-    this.#unread.set(key, value);
   }
 
   /** The user's notifications before stream position `before`, newest first. */

@@ -2,8 +2,9 @@
  * The in-memory cache of committed events, bounded by an estimate of the heap its entries hold
  * rather than by their number: Matrix events range from a few hundred bytes to 64 KiB (spec
  * "Size limits"), so a count bound that suits small messages would let large state events take
- * 50 times the memory. Oldest entries leave first (insertion order; a hit does not refresh).
+ * 50 times the memory. Least recently used entries leave first (lru-map.ts, weighed in bytes).
  */
+import { LruMap } from '../../lru-map.ts';
 import type { StoredEvent } from './types.ts';
 
 /**
@@ -28,58 +29,43 @@ const ENTRY_BYTES = 464;
 // boxed numbers (measured: 550–566 bytes for messages of 20 bytes to 30 KiB).
 const PARSED_OVERHEAD_BYTES = 560;
 
-interface Entry {
-  readonly event: StoredEvent;
-  readonly bytes: number;
-}
-
 export class EventCache {
-  readonly #maxBytes: number;
-  readonly #entries = new Map<string, Entry>();
-  #bytes = 0;
+  readonly #entries: LruMap<string, StoredEvent> | undefined;
 
   constructor(maxBytes = DEFAULT_EVENT_CACHE_BYTES) {
     if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
       throw new RangeError('maxBytes must be a non-negative safe integer');
     }
-    this.#maxBytes = maxBytes;
+    // A zero budget keeps nothing (the map's bound must be positive).
+    this.#entries = maxBytes === 0 ? undefined : new LruMap(maxBytes);
   }
 
   /** Number of cached events and the estimated heap bytes they hold. */
   get stats(): { readonly entries: number; readonly bytes: number } {
-    return { entries: this.#entries.size, bytes: this.#bytes };
+    return { entries: this.#entries?.size ?? 0, bytes: this.#entries?.weight ?? 0 };
   }
 
   get(eventId: string): StoredEvent | undefined {
-    return this.#entries.get(eventId)?.event;
+    return this.#entries?.get(eventId);
   }
 
   /**
-   * Caches `event`, evicting the oldest entries until it fits; one larger than the budget is not
-   * kept. `jsonLength`: the length of the JSON text its PDU and unsigned data were parsed from,
-   * when the caller has it (a row read from storage): the estimate then costs nothing.
+   * Caches `event`, evicting least recently used entries until it fits; one larger than the
+   * budget is not kept. `jsonLength`: the length of the JSON text its PDU and unsigned data were
+   * parsed from, when the caller has it (a row read from storage): the estimate then costs
+   * nothing.
    */
   set(event: StoredEvent, jsonLength?: number): void {
-    this.delete(event.eventId);
+    if (this.#entries === undefined) return;
     const bytes =
       jsonLength === undefined
         ? estimateEventBytes(event)
         : ENTRY_BYTES + PARSED_OVERHEAD_BYTES + jsonLength;
-    if (bytes > this.#maxBytes) return;
-    for (const [oldestId, oldest] of this.#entries) {
-      if (this.#bytes + bytes <= this.#maxBytes) break;
-      this.#entries.delete(oldestId);
-      this.#bytes -= oldest.bytes;
-    }
-    this.#entries.set(event.eventId, { event, bytes });
-    this.#bytes += bytes;
+    this.#entries.set(event.eventId, event, bytes);
   }
 
   delete(eventId: string): void {
-    const entry = this.#entries.get(eventId);
-    if (entry === undefined) return;
-    this.#entries.delete(eventId);
-    this.#bytes -= entry.bytes;
+    this.#entries?.delete(eventId);
   }
 }
 

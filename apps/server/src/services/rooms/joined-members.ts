@@ -16,10 +16,11 @@
  * display names, federation destinations), three primary-key reads of a row the write had in
  * hand.
  */
+import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { joinedMembers, loadRoom } from './room-store.ts';
 
-/** Members kept in total (one big room weighs as much as many small ones). */
+/** Members kept in total (entries are weighed in members: one big room weighs as much as many small ones). */
 const MAX_MEMBERS = 100_000;
 
 interface Entry {
@@ -29,8 +30,7 @@ interface Entry {
 }
 
 export class JoinedMembersCache {
-  readonly #entries = new Map<string, Entry>();
-  #members = 0;
+  readonly #entries = new LruMap<string, Entry>(MAX_MEMBERS);
   /** A room's current state group as the running write set it, for lookups through its `db`. */
   #known:
     | { readonly db: SqlExecutor; readonly roomId: string; readonly stateGroup: number | null }
@@ -107,18 +107,6 @@ export class JoinedMembersCache {
   }
 
   #store(roomId: string, entry: Entry): void {
-    const old = this.#entries.get(roomId);
-    if (old !== undefined) {
-      this.#entries.delete(roomId);
-      this.#members -= old.members.length;
-    }
-    this.#entries.set(roomId, entry);
-    this.#members += entry.members.length;
-    // Oldest stored first; the entry just stored stays even when it alone is over the bound.
-    for (const [id, stored] of this.#entries) {
-      if (this.#members <= MAX_MEMBERS || id === roomId) break;
-      this.#entries.delete(id);
-      this.#members -= stored.members.length;
-    }
+    this.#entries.set(roomId, entry, entry.members.length);
   }
 }

@@ -7,26 +7,21 @@
  */
 import { parseStateKey, stateKeyOf } from '@weft/dag';
 
+import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { RoomState } from './types.ts';
 
 const MAX_CHAIN = 64;
-/** Cached state entries in total (not groups: one big room's state weighs as much as many small). */
+/** Cached state entries in total (groups are weighed in entries: one big room's state weighs as much as many small). */
 const CACHE_ENTRIES = 100_000;
 
 export class StateStore {
-  readonly #cache = new Map<number, RoomState>();
-  #cachedEntries = 0;
+  readonly #cache = new LruMap<number, RoomState>(CACHE_ENTRIES);
 
   /** The full state of `groupId` (`stateKeyOf(type, stateKey)` → event ID). */
   async get(db: SqlExecutor, groupId: number, cache = true): Promise<RoomState> {
     const hit = this.#cache.get(groupId);
-    if (hit !== undefined) {
-      // Least recently used goes first: move a hit to the end.
-      this.#cache.delete(groupId);
-      this.#cache.set(groupId, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     // Walk back to the nearest cached group or full snapshot, then apply deltas oldest first.
     const chain: number[] = [];
     let base: RoomState | undefined;
@@ -57,14 +52,7 @@ export class StateStore {
   }
 
   #remember(groupId: number, state: RoomState): void {
-    if (this.#cache.has(groupId)) return;
-    this.#cache.set(groupId, state);
-    this.#cachedEntries += state.size;
-    for (const [oldId, old] of this.#cache) {
-      if (this.#cachedEntries <= CACHE_ENTRIES || oldId === groupId) break;
-      this.#cache.delete(oldId);
-      this.#cachedEntries -= old.size;
-    }
+    if (!this.#cache.has(groupId)) this.#cache.set(groupId, state, state.size);
   }
 
   /**
