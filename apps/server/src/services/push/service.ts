@@ -16,7 +16,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
 import { toDagEvent } from '../rooms/auth.ts';
-import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { isLocalUser, type RoomService, type StoredEvent } from '../rooms/index.ts';
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
@@ -170,7 +170,8 @@ export class PushService {
     if (
       event.type === 'm.room.member' &&
       content?.['membership'] === 'join' &&
-      event.stateKey?.endsWith(`:${this.#ctx.config.serverName}`)
+      event.stateKey !== undefined &&
+      isLocalUser(event.stateKey, this.#ctx.config.serverName)
     ) {
       // Nothing before a user's join is unread for them (store.ts READ_UP_TO), and the join is
       // the newest event: their counts start at zero.
@@ -283,9 +284,9 @@ export class PushService {
   }
 
   async #localJoined(tx: SqlExecutor, roomId: string): Promise<string[]> {
-    const suffix = `:${this.#ctx.config.serverName}`;
+    const serverName = this.#ctx.config.serverName;
     return (await this.#rooms.joinedMembers(tx, roomId)).filter((userId) =>
-      userId.endsWith(suffix),
+      isLocalUser(userId, serverName),
     );
   }
 
@@ -298,9 +299,11 @@ export class PushService {
     tx: SqlExecutor,
     event: StoredEvent,
   ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
-    const suffix = `:${this.#ctx.config.serverName}`;
+    const serverName = this.#ctx.config.serverName;
     const joined = await this.#rooms.joinedMembers(tx, event.roomId);
-    const audience = joined.filter((userId) => userId !== event.sender && userId.endsWith(suffix));
+    const audience = joined.filter(
+      (userId) => userId !== event.sender && isLocalUser(userId, serverName),
+    );
     const content = event.pdu['content'] as Record<string, unknown>;
     const target = event.stateKey;
     const invitee =
@@ -308,7 +311,7 @@ export class PushService {
       content['membership'] === 'invite' &&
       target !== undefined &&
       target !== event.sender &&
-      target.endsWith(suffix) &&
+      isLocalUser(target, serverName) &&
       !audience.includes(target)
         ? target
         : undefined;

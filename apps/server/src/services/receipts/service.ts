@@ -9,7 +9,7 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
-import type { RoomService } from '../rooms/index.ts';
+import { isLocalUser, type RoomService } from '../rooms/index.ts';
 import {
   currentReceipt,
   receiptsBetween,
@@ -126,7 +126,7 @@ export class ReceiptService {
       });
       // A main-timeline read receipt moves what is unread (services/push READ_UP_TO); only local
       // users have unread counts.
-      const local = userId.endsWith(`:${this.#ctx.config.serverName}`);
+      const local = isLocalUser(userId, this.#ctx.config.serverName);
       if (local && (thread === '' || thread === 'main')) {
         await this.#readMoved(tx, userId, roomId, position);
       }

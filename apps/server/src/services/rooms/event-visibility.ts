@@ -21,6 +21,7 @@
  * either side of it.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { isLocalUser } from './local-user.ts';
 import { membershipHistory } from './room-store.ts';
 import type { StoredEvent } from './types.ts';
 
@@ -141,10 +142,9 @@ export async function eventVisibilityForServer(
     'SELECT user_id FROM room_memberships WHERE room_id = $1',
     [roomId],
   );
-  const suffix = `:${serverName}`;
   const memberships = await Promise.all(
     users
-      .filter((row) => row.user_id.endsWith(suffix))
+      .filter((row) => isLocalUser(row.user_id, serverName))
       .map((row) => membershipChanges(db, roomId, row.user_id)),
   );
   const visible = new Set<string>();

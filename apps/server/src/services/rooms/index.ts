@@ -3,6 +3,7 @@
  */
 export { type ClientEventOptions, toClientEvent } from './client-event.ts';
 export type { EventDraft } from './create-event.ts';
+export { isLocalUser } from './local-user.ts';
 export {
   type EventListener,
   type MemberProfile,
