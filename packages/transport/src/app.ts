@@ -27,6 +27,7 @@ import { JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
+import { FixedPathMemoRouter } from './router.ts';
 import { type ServerKeyLookup, verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
 /** HTTP methods an endpoint can be registered for (`HEAD` is served by `GET`). */
@@ -199,7 +200,7 @@ export function createMatrixApp<User = string>(
 ): MatrixApp<User> {
   const appMaxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   checkLimit(appMaxBody);
-  const hono = new Hono();
+  const hono = new Hono({ router: new FixedPathMemoRouter() });
   const routes = new TrieRouter<EndpointMethod>();
   // CORS headers go into each response as it is built, as a plain object, instead of through a
   // middleware: setting headers on a finished response turned its header object into a
