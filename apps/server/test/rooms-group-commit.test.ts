@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { currentStreamPosition } from '../src/services/core/stream.ts';
 import { createRoom } from '../src/services/rooms/create-room.ts';
-import { joinRoom } from '../src/services/rooms/membership.ts';
+import { changeMembership, joinRoom } from '../src/services/rooms/membership.ts';
 import { forwardExtremities } from '../src/services/rooms/room-store.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 
@@ -121,6 +121,34 @@ describe('group commit of sends', () => {
     ]);
     expect(second).toBe(first);
     expect(await currentStreamPosition(server.services.ctx.db)).toBe(before + 2);
+  });
+
+  it('answers a repeated transaction ID with the first event, even once the room refuses the sender', async () => {
+    const { rooms } = server.services;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      preset: 'public_chat',
+    });
+    await joinRoom(rooms, roomId, bob);
+    const draft = { roomId, type: 'm.room.message', sender: bob, content: { body: 'retried' } };
+    const first = await rooms.send(draft, { senderDevice: 'BOB', txnId: 'retry' });
+    const before = await currentStreamPosition(server.services.ctx.db);
+    // A send alone in its transaction: the retry fails at its transaction ID's insert.
+    expect(await rooms.send(draft, { senderDevice: 'BOB', txnId: 'retry' })).toBe(first);
+    expect(await currentStreamPosition(server.services.ctx.db)).toBe(before);
+    // Bob leaves: a new send is refused, the retry still gets the event it made.
+    await changeMembership(rooms, { roomId, sender: bob, target: bob, membership: 'leave' });
+    const left = await currentStreamPosition(server.services.ctx.db);
+    await expect(
+      rooms.send(draft, { senderDevice: 'BOB', txnId: 'after-leaving' }),
+    ).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    expect(await rooms.send(draft, { senderDevice: 'BOB', txnId: 'retry' })).toBe(first);
+    // The same transaction ID from another device is another send (and refused now).
+    await expect(
+      rooms.send(draft, { senderDevice: 'OTHER', txnId: 'retry' }),
+    ).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    expect(await currentStreamPosition(server.services.ctx.db)).toBe(left);
   });
 
   it('chains a batch: each event cites the one before, and the last is the only extremity', async () => {

@@ -235,20 +235,26 @@ export class RoomService {
         let outcomes: SendOutcome[];
         try {
           outcomes = await this.write(async (send, tx) => {
+            // A send alone needs no savepoint: if it fails, the transaction is rolled back
+            // whole, which is what its savepoint would have done (two statements fewer).
+            const [only] = batch;
+            if (batch.length === 1 && only !== undefined) {
+              return [{ eventId: await sendQueued(send, only) }];
+            }
             const done: SendOutcome[] = [];
             for (const job of batch) {
               try {
-                done.push({ eventId: await tx.savepoint(() => sendQueued(send, tx, job)) });
+                done.push({ eventId: await tx.savepoint(() => sendQueued(send, job)) });
               } catch (error) {
-                done.push({ error });
+                done.push(await failedSend(tx, job, error));
               }
             }
             return done;
           });
         } catch (error) {
-          // BEGIN or COMMIT failed: none of the batch is stored, so every send gets the error.
-          for (const job of batch) job.reject(error);
-          continue;
+          // BEGIN or COMMIT failed, or a send alone failed: none of the batch is stored.
+          outcomes = [];
+          for (const job of batch) outcomes.push(await failedSend(this.ctx.db, job, error));
         }
         for (const [i, job] of batch.entries()) {
           const outcome = outcomes[i] as SendOutcome;
@@ -516,20 +522,36 @@ interface QueuedSend {
  */
 const MAX_SENDS_PER_COMMIT = 16;
 
-/** One queued send inside the batch's transaction; returns its event ID. */
+/**
+ * One queued send inside the batch's transaction; returns its event ID. A repeated transaction
+ * ID is not looked up first: the send's `event_txn_ids` row is unique, so a repeat fails (and is
+ * rolled back) at its insert, and {@link failedSend} answers it with the first event. The
+ * lookup before every send was one primary-key read per send for what only a client's retry
+ * needs.
+ */
 async function sendQueued(
   send: (draft: EventDraft, options?: PersistOptions) => Promise<StoredEvent>,
-  tx: SqlExecutor,
   job: QueuedSend,
 ): Promise<string> {
+  return (await send(job.draft, job.options)).eventId;
+}
+
+/**
+ * How a send that failed ends: a repeat of a transaction ID this device already used gets the
+ * event that ID produced (spec client-server-api "Transaction identifiers": the same response,
+ * nothing sent again) — whatever made it fail: the insert of its used transaction ID, or a check
+ * the room no longer passes — and any other send its error. `db` sees what the failed send did
+ * not roll back: inside the batch its earlier sends, after a failed transaction what committed.
+ */
+async function failedSend(db: SqlExecutor, job: QueuedSend, error: unknown): Promise<SendOutcome> {
   const { draft, options } = job;
-  if (options.txnId !== undefined && options.senderDevice !== undefined) {
-    // Checked under the write lock, so two concurrent retries cannot both send (and a retry in
-    // the same batch sees the first one's row).
-    const previous = await txnEventId(tx, draft.sender, options.senderDevice, options.txnId);
-    if (previous !== undefined) return previous;
+  if (options.txnId === undefined || options.senderDevice === undefined) return { error };
+  try {
+    const previous = await txnEventId(db, draft.sender, options.senderDevice, options.txnId);
+    return previous === undefined ? { error } : { eventId: previous };
+  } catch {
+    return { error };
   }
-  return (await send(draft, options)).eventId;
 }
 
 async function txnEventId(
