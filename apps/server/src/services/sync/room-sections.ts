@@ -51,17 +51,19 @@ export interface RoomSectionContext {
   readonly typingReset: boolean;
   readonly roomAccountData: RoomAccountDataLookup;
   /** `unread_notifications` of a room (from push evaluation, services/push). */
-  readonly unreadNotifications?: UnreadNotificationLookup;
+  readonly unreadNotifications: UnreadNotificationLookup | undefined;
   /**
    * The room's last `limit` events in (`from`, `to`] from memory (recent-events.ts), or
    * `undefined` when memory cannot tell: then the rooms service's timeline is read.
    */
-  readonly recentTimeline?: (
-    roomId: string,
-    from: number,
-    to: number,
-    limit: number,
-  ) => Promise<TimelineSlice | undefined>;
+  readonly recentTimeline:
+    | ((
+        roomId: string,
+        from: number,
+        to: number,
+        limit: number,
+      ) => Promise<TimelineSlice | undefined>)
+    | undefined;
 }
 
 /** A room's unread notification and highlight counts as of stream position `to`. */
@@ -218,12 +220,14 @@ async function ephemeralEvents(
   initialLike: boolean,
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  const typingUsers = ctx.typing.typingIn(roomId);
+  // The typing list only when it is sent (sorting it for every answer was garbage).
   const typingChanged =
     ctx.since === undefined || initialLike
-      ? typingUsers.length > 0
+      ? ctx.typing.typingIn(roomId).length > 0
       : ctx.typingReset || ctx.typing.roomSerial(roomId) > ctx.since.typing;
-  if (typingChanged) out.push({ type: 'm.typing', content: { user_ids: typingUsers } });
+  if (typingChanged) {
+    out.push({ type: 'm.typing', content: { user_ids: ctx.typing.typingIn(roomId) } });
+  }
   if (initialLike || ctx.since === undefined) {
     // In an initial sync `receiptRooms` lists every room with receipts: others skip the query.
     const none = ctx.since === undefined && !ctx.receiptRooms.has(roomId);
@@ -240,6 +244,7 @@ async function ephemeralEvents(
     );
     if (receipt !== undefined) out.push(receipt);
   }
+  if (out.length === 0) return out;
   return out.filter((event) =>
     plainEventMatches({ type: String(event['type']) }, ctx.filter.ephemeral),
   );

@@ -54,8 +54,13 @@ interface KnownMemberships {
   readonly entries: readonly RoomMembershipEntry[];
   /** {@link memberRooms} of `entries`, worked out once. */
   readonly waitRooms: readonly string[];
+  /** Every room of `entries`. */
+  readonly roomIds: readonly string[];
   readonly announced: number;
 }
+
+/** What the room-only path has instead of a query's answer: no rooms. */
+const NO_ROOMS: ReadonlySet<string> = new Set();
 
 /** The rooms whose changes should wake a long-poll (joined, invited, knocking). */
 function memberRooms(entries: readonly RoomMembershipEntry[]): string[] {
@@ -336,7 +341,8 @@ export class SyncService {
     }
     const announced = notifier.position;
     const entries = await this.#sources.rooms.roomsForUser(userId);
-    const known = { entries, waitRooms: memberRooms(entries), announced };
+    const roomIds = entries.map((entry) => entry.roomId);
+    const known = { entries, waitRooms: memberRooms(entries), roomIds, announced };
     this.#forgetMemberships(userId);
     if (known.entries.length > MEMBERSHIP_CACHE_ENTRIES) return known;
     while (this.#membershipCacheEntries + known.entries.length > MEMBERSHIP_CACHE_ENTRIES) {
@@ -367,9 +373,9 @@ export class SyncService {
     const filter = request.filter;
     // A token from beyond the stream (another database) is treated as "now".
     const since =
-      request.since === undefined
-        ? undefined
-        : { ...request.since, position: Math.min(request.since.position, to) };
+      request.since === undefined || request.since.position <= to
+        ? request.since
+        : { ...request.since, position: to };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
     const deviceKey = `${user.userId}\u0000${user.deviceId}`;
@@ -391,28 +397,25 @@ export class SyncService {
     const roomEntries = known?.entries ?? (await rooms.roomsForUser(user.userId));
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
-    const receiptRooms = onlyRoomChanges
-      ? new Set<string>()
-      : await receipts.roomsChanged(from, to);
+    const receiptRooms = onlyRoomChanges ? NO_ROOMS : await receipts.roomsChanged(from, to);
     const eventRooms =
       since === undefined
-        ? new Set<string>()
-        : onlyRoomChanges
-          ? this.#ctx.notifier.roomsAnnouncedSince(
-              from,
-              roomEntries.map((entry) => entry.roomId),
-            )
+        ? NO_ROOMS
+        : known !== undefined
+          ? this.#ctx.notifier.roomsAnnouncedSince(from, known.roomIds)
           : await roomsWithEventsBetween(db, from, to);
     const accountDataRooms = onlyRoomChanges
-      ? new Set<string>()
+      ? NO_ROOMS
       : await this.#accountData.roomsChanged(user.userId, from, to);
-    const membershipChanged = new Set<string>();
     // On the room-only path nothing was announced for the user, so none of their own
     // memberships changed (a change announces its target).
+    let membershipChanged = NO_ROOMS;
     if (since !== undefined && !onlyRoomChanges) {
+      const changed = new Set<string>();
       for (const change of await deviceLists.memberChangesBetween(from, to)) {
-        if (change.target === user.userId) membershipChanged.add(change.roomId);
+        if (change.target === user.userId) changed.add(change.roomId);
       }
+      membershipChanged = changed;
     }
     // Rooms whose whole range memory served, and whether a member event was among them.
     const seen: SeenInMemory = { complete: new Set(), memberEvent: false };
@@ -429,22 +432,18 @@ export class SyncService {
       accountDataRooms,
       typingReset,
       roomAccountData: this.#accountData.room,
-      ...(this.#unreadNotifications !== undefined
-        ? { unreadNotifications: this.#unreadNotifications }
-        : {}),
+      unreadNotifications: this.#unreadNotifications,
       // Memory knows a room's new events only where the notifier path holds (recent-events.ts).
-      ...(onlyRoomChanges
-        ? {
-            recentTimeline: (roomId, start, end, limit) =>
-              this.#recentSlice(roomId, start, end, limit, seen),
-          }
-        : {}),
+      recentTimeline: onlyRoomChanges
+        ? (roomId, start, end, limit) => this.#recentSlice(roomId, start, end, limit, seen)
+        : undefined,
     };
 
     const join: Record<string, unknown> = {};
     const invite: Record<string, unknown> = {};
     const knock: Record<string, unknown> = {};
     const leave: Record<string, unknown> = {};
+    let roomsInBody = 0;
     // The rooms whose changes should wake this user's next long-poll.
     const memberOf = known?.waitRooms ?? memberRooms(roomEntries);
     for (const entry of roomEntries) {
@@ -476,11 +475,15 @@ export class SyncService {
           typing.roomSerial(roomId) <= since.typing;
         if (quiet) continue;
         const room = await joinedRoom(section, roomId, newlyJoined, position);
-        if (room !== undefined) join[roomId] = room;
+        if (room !== undefined) {
+          join[roomId] = room;
+          roomsInBody += 1;
+        }
       } else if (membership === 'invite' || membership === 'knock') {
         if (!changedSinceToken && !request.fullState) continue;
         const target = membership === 'invite' ? invite : knock;
         target[roomId] = await strippedRoom(section, roomId, membership);
+        roomsInBody += 1;
       } else if (membership === 'leave' || membership === 'ban') {
         if (entry.forgotten) continue;
         // Spec "Filtering" include_leave: left rooms appear in an initial sync only on request.
@@ -495,6 +498,7 @@ export class SyncService {
           since !== undefined &&
           (await membershipAt(db, roomId, user.userId, from))?.membership === 'join';
         leave[roomId] = await leftRoom(section, roomId, leaveEvent, wasJoined);
+        roomsInBody += 1;
       }
     }
 
@@ -543,10 +547,8 @@ export class SyncService {
       // device changed (device-list changes broadcast), so only member events can change the
       // lists: when memory served every announced room's whole range and none was a member
       // event, they are empty without asking.
-      const noMemberChange =
-        onlyRoomChanges &&
-        !seen.memberEvent &&
-        [...eventRooms].every((roomId) => seen.complete.has(roomId));
+      let noMemberChange = onlyRoomChanges && !seen.memberEvent;
+      for (const roomId of eventRooms) if (!seen.complete.has(roomId)) noMemberChange = false;
       const lists = noMemberChange
         ? { changed: [], left: [] }
         : await deviceLists.changesBetween(user.userId, from, to);
@@ -554,10 +556,7 @@ export class SyncService {
       deviceListsChanged = lists.changed.length > 0 || lists.left.length > 0;
     }
     const hasContent =
-      Object.keys(join).length > 0 ||
-      Object.keys(invite).length > 0 ||
-      Object.keys(knock).length > 0 ||
-      Object.keys(leave).length > 0 ||
+      roomsInBody > 0 ||
       delivered.events.length > 0 ||
       accountData.length > 0 ||
       presence.length > 0 ||
