@@ -210,7 +210,7 @@ export class SyncService {
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
     // A long-poll that comes back with its token usually finds nothing new: wait before building
     // rather than build an empty answer (≈ 14 queries) first.
-    if (await this.#quietSinceToken(user, request)) {
+    if (this.#quietSinceToken(user, request)) {
       await this.#waitForChange(
         user,
         request,
@@ -220,7 +220,7 @@ export class SyncService {
       );
     }
     for (;;) {
-      const to = await this.#position(request);
+      const to = this.#announcedPosition(request) ?? (await currentStreamPosition(this.#ctx.db));
       const typingSerial = this.#sources.typing.serial;
       const built = await this.#build(user, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) return built.body;
@@ -286,7 +286,7 @@ export class SyncService {
    * notifier remembers announcements of this process only), with a typing serial of this
    * process, and no to-device messages left over from a full batch.
    */
-  async #quietSinceToken(user: AuthenticatedUser, request: SyncRequest): Promise<boolean> {
+  #quietSinceToken(user: AuthenticatedUser, request: SyncRequest): boolean {
     const since = request.since;
     if (since === undefined || request.fullState || request.timeoutMs <= 0) return false;
     const typing = this.#sources.typing;
@@ -299,9 +299,9 @@ export class SyncService {
    * The position an incremental sync answers up to: the last one announced, when the notifier
    * has heard everything since the token (every position up to an announced one is committed,
    * since writes commit in position order; a change not yet announced comes with the next
-   * wake-up); otherwise, and for initial and `full_state` syncs, the database's.
+   * wake-up); otherwise (`undefined`), and for initial and `full_state` syncs, the database's.
    */
-  async #position(request: SyncRequest): Promise<number> {
+  #announcedPosition(request: SyncRequest): number | undefined {
     const since = request.since;
     const announced = this.#ctx.notifier.position;
     if (
@@ -312,7 +312,7 @@ export class SyncService {
     ) {
       return announced;
     }
-    return currentStreamPosition(this.#ctx.db);
+    return undefined;
   }
 
   /**
