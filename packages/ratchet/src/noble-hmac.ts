@@ -147,16 +147,14 @@ export function nobleHmacInto(
 }
 
 /**
- * HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand) with a salt of at most 64 bytes, its output
- * written across `outputs` in order (together 1..8160 bytes, checked by the caller): Olm's and
- * Megolm's 80 bytes of AES key, MAC key and IV go into three arrays of at most 64 bytes, which
- * V8 keeps on its heap (a larger one costs an allocation outside it and garbage-collection work).
+ * HKDF-SHA-256 (RFC 5869 §2.2 extract, §2.3 expand) with a salt of at most 64 bytes, into `out`
+ * (1..8160 bytes, checked by the caller).
  */
 export function nobleHkdfInto(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
-  outputs: readonly Uint8Array[],
+  out: Uint8Array,
 ): void {
   try {
     // Extract: PRK = HMAC(salt, IKM).
@@ -167,26 +165,15 @@ export function nobleHkdfInto(
     }
     mac(extract, ikm, undefined, undefined);
     prk.set(digest);
-    // Expand: T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n), T(0) empty; T(1) ‖ T(2) ‖ … fills `outputs`.
+    // Expand: T(n) = HMAC(PRK, T(n−1) ‖ info ‖ n), T(0) empty; `out` = T(1) ‖ T(2) ‖ … cut short.
     keyInto(KEYED, prk);
-    let n = 0;
-    let left = 0; // bytes of T(n) not yet copied out
-    for (const out of outputs) {
-      for (let pos = 0; pos < out.length; ) {
-        if (left === 0) {
-          n += 1;
-          counter[0] = n;
-          // T(n − 1) is still in `digest`, which `mac` absorbs before overwriting it.
-          if (n === 1) mac(KEYED, info, counter, undefined);
-          else mac(KEYED, digest, info, counter);
-          left = DIGEST;
-        }
-        const take = Math.min(left, out.length - pos);
-        const from = DIGEST - left;
-        for (let i = 0; i < take; i++) out[pos + i] = digest[from + i] as number;
-        pos += take;
-        left -= take;
-      }
+    for (let offset = 0, n = 1; offset < out.length; offset += DIGEST, n++) {
+      counter[0] = n;
+      // T(n − 1) is still in `digest`, which `mac` absorbs before overwriting it.
+      if (n === 1) mac(KEYED, info, counter, undefined);
+      else mac(KEYED, digest, info, counter);
+      const take = Math.min(DIGEST, out.length - offset);
+      for (let i = 0; i < take; i++) out[offset + i] = digest[i] as number;
     }
   } finally {
     prk.fill(0);
@@ -195,7 +182,7 @@ export function nobleHkdfInto(
   }
 }
 
-/** HKDF-SHA-256 as `nobleHkdfInto`, into one fresh array of `length` bytes. */
+/** HKDF-SHA-256 as `nobleHkdfInto`, into a fresh array of `length` bytes. */
 export function nobleHkdf(
   ikm: Uint8Array,
   salt: Uint8Array,
@@ -203,7 +190,7 @@ export function nobleHkdf(
   length: number,
 ): Uint8Array {
   const okm = new Uint8Array(length);
-  nobleHkdfInto(ikm, salt, info, [okm]);
+  nobleHkdfInto(ikm, salt, info, okm);
   return okm;
 }
 

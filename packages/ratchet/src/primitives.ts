@@ -241,29 +241,26 @@ export function hkdfSha256(
     throw new RangeError('HKDF length must be 1..8160');
   }
   const okm = new Uint8Array(length);
-  hkdfSha256Into(ikm, salt, info, [okm]);
+  hkdfSha256Into(ikm, salt, info, okm);
   return okm;
 }
 
 /**
- * HKDF-SHA-256 with its output written across `outputs` in order (together 1..8160 bytes), so
- * that Olm's and Megolm's AES key, MAC key and IV can be three arrays of their own: V8 keeps
- * typed arrays of at most 64 bytes on its heap, while one 80-byte array is an allocation
- * outside it and later garbage-collection work.
+ * HKDF-SHA-256 into `out` (1..8160 bytes), so that a caller can reuse one buffer for the keys
+ * of every message (`CipherKeysBuffer` in `cipher.ts`).
  */
 export function hkdfSha256Into(
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
-  outputs: readonly Uint8Array[],
+  out: Uint8Array,
 ): void {
-  let length = 0;
-  for (let i = 0; i < outputs.length; i++) length += (outputs[i] as Uint8Array).length;
+  const length = out.length;
   if (length < 1 || length > 255 * 32) throw new RangeError('HKDF length must be 1..8160');
   // OpenSSL's HKDF takes at most 1024 bytes of info; Olm's info strings are a few bytes.
   const node = info.length <= 1024 ? native('hkdf') : undefined;
   if (node === undefined && fitsNobleHmac(salt)) {
-    nobleHkdfInto(ikm, salt, info, outputs);
+    nobleHkdfInto(ikm, salt, info, out);
     return;
   }
   // Every salt of Olm's and Megolm's fits `noble-hmac.ts`; longer ones take @noble's `hkdf`.
@@ -271,12 +268,7 @@ export function hkdfSha256Into(
     node === undefined
       ? hkdf(sha256, ikm, salt, info, length)
       : new Uint8Array(node.hkdfSync('sha256', secretKey(node, ikm), salt, info, length));
-  let offset = 0;
-  for (let i = 0; i < outputs.length; i++) {
-    const out = outputs[i] as Uint8Array;
-    out.set(okm.subarray(offset, offset + out.length));
-    offset += out.length;
-  }
+  out.set(okm);
   okm.fill(0);
 }
 

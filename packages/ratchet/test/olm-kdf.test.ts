@@ -7,12 +7,13 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { deriveCipherKeys } from '../src/cipher.ts';
+import { CipherKeysBuffer, deriveCipherKeys, zeroizeKeys } from '../src/cipher.ts';
 import {
   advanceChain,
   advanceRootKey,
   deriveInitialKeys,
   deriveMessageKeys,
+  deriveMessageKeysInto,
   messageMac,
 } from '../src/olm/kdf.ts';
 
@@ -49,6 +50,22 @@ describe('Olm key schedule', () => {
           iv: okm.slice(64, 80),
         });
         expect(keys).toEqual(deriveCipherKeys(messageKey, 'OLM_KEYS'));
+      }),
+    );
+  });
+
+  it('deriveMessageKeysInto gives the same keys in one reused buffer, wiped by zeroizeKeys', () => {
+    const buffer = new CipherKeysBuffer();
+    fc.assert(
+      fc.property(key, (messageKey) => {
+        const keys = deriveMessageKeysInto(messageKey, buffer);
+        expect(keys).toBe(buffer);
+        const fresh = deriveMessageKeys(messageKey);
+        expect([keys.aesKey, keys.macKey, keys.iv]).toEqual([fresh.aesKey, fresh.macKey, fresh.iv]);
+        zeroizeKeys(keys);
+        for (const part of [buffer.aesKey, buffer.macKey, buffer.iv]) {
+          expect(part.every((byte) => byte === 0)).toBe(true);
+        }
       }),
     );
   });

@@ -165,31 +165,28 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
     });
   });
 
-  it('hkdfSha256Into writes the same bytes across several outputs in order', () => {
+  it('hkdfSha256Into writes the same bytes into a given array, and refuses bad lengths', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ maxLength: 150 }),
         fc.oneof(fc.constant(new Uint8Array(32)), fc.uint8Array({ maxLength: 100 })),
-        fc.array(fc.integer({ min: 0, max: 70 }), { minLength: 1, maxLength: 4 }),
-        (ikm, salt, lengths) => {
-          const total = lengths.reduce((a, b) => a + b, 0);
-          if (total === 0) return;
-          const outputs = lengths.map((length) => new Uint8Array(length));
-          on(choice, () => hkdfSha256Into(ikm, salt, OLM_KEYS, outputs));
-          expect(Buffer.concat(outputs)).toEqual(
-            Buffer.from(hkdfSync('sha256', ikm, salt, OLM_KEYS, total)),
+        fc.integer({ min: 1, max: 200 }),
+        (ikm, salt, length) => {
+          const out = new Uint8Array(length);
+          on(choice, () => hkdfSha256Into(ikm, salt, OLM_KEYS, out));
+          expect(Buffer.from(out)).toEqual(
+            Buffer.from(hkdfSync('sha256', ikm, salt, OLM_KEYS, length)),
           );
         },
       ),
       { numRuns: 60 },
     );
     on(choice, () => {
-      expect(() => hkdfSha256Into(new Uint8Array(1), new Uint8Array(0), OLM_KEYS, [])).toThrow(
-        RangeError,
-      );
-      expect(() =>
-        hkdfSha256Into(new Uint8Array(1), new Uint8Array(0), OLM_KEYS, [new Uint8Array(8161)]),
-      ).toThrow(RangeError);
+      for (const length of [0, 8161]) {
+        expect(() =>
+          hkdfSha256Into(new Uint8Array(1), new Uint8Array(0), OLM_KEYS, new Uint8Array(length)),
+        ).toThrow(RangeError);
+      }
     });
   });
 

@@ -8,11 +8,18 @@
  * in a chain. Decryption works on copies and commits only after the MAC and padding check out, so
  * a rejected message leaves the state exactly as it was.
  */
-import { decryptCbc, encryptCbc, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import {
+  CipherKeysBuffer,
+  decryptCbc,
+  encryptCbc,
+  macMatches,
+  zeroize,
+  zeroizeKeys,
+} from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { type RandomSource, randomBytes } from '../random.ts';
 import { curveAgreement, curvePublicKey, forgetKey } from './curve.ts';
-import { advanceChain, advanceRootKey, deriveMessageKeys, messageMac } from './kdf.ts';
+import { advanceChain, advanceRootKey, deriveMessageKeysInto, messageMac } from './kdf.ts';
 import { decodeNormalMessage, encodeNormalMessage } from './messages.ts';
 
 /** Receiver chains kept (libolm MAX_RECEIVER_CHAINS). */
@@ -63,6 +70,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+// The message keys of `sealMessage` and `openMessage`, one reused buffer each: both derive,
+// use and wipe them before returning (also when they throw), and neither calls out to code
+// that could re-enter them.
+const SEAL_KEYS = new CipherKeysBuffer();
+const OPEN_KEYS = new CipherKeysBuffer();
+
 /**
  * Encrypts with one message key and frames a normal message: ratchet key, index, ciphertext, MAC.
  * The result is a view of `into` when given and large enough, otherwise an array of its own.
@@ -74,7 +87,7 @@ function sealMessage(
   plaintext: Uint8Array,
   into: Uint8Array | undefined,
 ): Uint8Array {
-  const keys = deriveMessageKeys(key);
+  const keys = deriveMessageKeysInto(key, SEAL_KEYS);
   try {
     const ciphertext = encryptCbc(keys, plaintext);
     const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext, into);
@@ -92,7 +105,7 @@ function openMessage(
   mac: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array {
-  const keys = deriveMessageKeys(key);
+  const keys = deriveMessageKeysInto(key, OPEN_KEYS);
   try {
     const expected = messageMac(keys.macKey, authenticated);
     if (!macMatches(expected, mac)) {

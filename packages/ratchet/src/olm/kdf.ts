@@ -11,7 +11,7 @@
  *
  * HMAC and HKDF come from the package's one primitives module (`../primitives.ts`).
  */
-import { type CipherKeys, deriveCipherKeys } from '../cipher.ts';
+import { type CipherKeys, type CipherKeysBuffer, deriveCipherKeys } from '../cipher.ts';
 import { hkdfSha256 as hkdf, hmacSha256 as hmac, hmacSha256Into } from '../primitives.ts';
 import { MAC_LENGTH } from './messages.ts';
 
@@ -67,6 +67,11 @@ export function advanceChain(chainKey: Uint8Array): ChainStep {
 /** AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80). */
 export function deriveMessageKeys(messageKey: Uint8Array): CipherKeys {
   return deriveCipherKeys(messageKey, MESSAGE_KEYS_INFO);
+}
+
+/** `deriveMessageKeys` into a reused `CipherKeysBuffer` (wipe it with `zeroizeKeys` after use). */
+export function deriveMessageKeysInto(messageKey: Uint8Array, keys: CipherKeysBuffer): CipherKeys {
+  return keys.derive(messageKey, MESSAGE_KEYS_INFO);
 }
 
 /** The 8-byte Olm MAC: HMAC-SHA-256(macKey, message) truncated. */
