@@ -7,6 +7,7 @@
 import { encodeBase64 } from '../base64.ts';
 import {
   type CipherKeys,
+  CipherKeysBuffer,
   encryptCbc,
   hmacSha256,
   macMatches,
@@ -25,6 +26,9 @@ import { asPlaintext, field, inspectSymbol, pickleFields } from './pickling.ts';
 import { MAX_INDEX, MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
 import { encodeSessionKey } from './session-keys.ts';
 import { type SigningKey, signingKeyFromExpanded, signingKeyFromSeed } from './signing.ts';
+
+// The message keys of `encrypt`, derived, used and wiped within each call.
+const ENCRYPT_KEYS = new CipherKeysBuffer();
 
 const PICKLE_KIND = 'weft.megolm.outbound';
 const PICKLE_VERSION = 1;
@@ -119,20 +123,22 @@ export class GroupSession {
       });
     }
     const { bytes: input, owned } = asPlaintext(plaintext);
-    let keys: CipherKeys;
-    let ciphertext: Uint8Array;
+    let keys: CipherKeys | undefined;
+    let bytes: Uint8Array;
+    let bodyEnd: number;
     try {
-      keys = this.#ratchet.messageKeys();
-      ciphertext = encryptCbc(keys, input);
+      keys = this.#ratchet.messageKeysInto(ENCRYPT_KEYS);
+      const ciphertext = encryptCbc(keys, input);
+      ({ bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext, MESSAGE_SCRATCH));
+      const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
+      bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);
+      zeroize(mac);
     } finally {
-      // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always.
+      // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always, and the
+      // reused message keys with it.
       if (owned) zeroize(input);
+      if (keys !== undefined) zeroizeKeys(keys);
     }
-    const { bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext, MESSAGE_SCRATCH);
-    const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
-    bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);
-    zeroize(mac);
-    zeroizeKeys(keys);
     bytes.set(this.#signing.sign(bytes.subarray(0, bodyEnd + MAC_LENGTH)), bodyEnd + MAC_LENGTH);
     this.#ratchet.advance();
     return encodeBase64(bytes);

@@ -6,7 +6,14 @@
  * decrypted; the latest used ratchet is cached so in-order decryption costs one step.
  */
 import { decodeBase64, encodeBase64 } from '../base64.ts';
-import { decryptCbc, hmacSha256, macMatches, zeroize, zeroizeKeys } from '../cipher.ts';
+import {
+  CipherKeysBuffer,
+  decryptCbc,
+  hmacSha256,
+  macMatches,
+  zeroize,
+  zeroizeKeys,
+} from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { LibolmWriter } from '../libolm-pickle-writer.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
@@ -22,6 +29,9 @@ import {
   type SessionKeyParts,
 } from './session-keys.ts';
 import { type Verifier, verifierFor } from './signing.ts';
+
+// The message keys of `decrypt`, derived, used and wiped within each call.
+const DECRYPT_KEYS = new CipherKeysBuffer();
 
 const PICKLE_KIND = 'weft.megolm.inbound';
 const PICKLE_VERSION = 1;
@@ -131,7 +141,7 @@ export class InboundGroupSession {
     const fromLatest = index >= state.latest.counter;
     const ratchet = (fromLatest ? state.latest : state.initial).clone();
     ratchet.advanceTo(index);
-    const keys = ratchet.messageKeys();
+    const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
     try {
       const mac = hmacSha256(keys.macKey, parsed.macInput);
       const ok = macMatches(mac.subarray(0, MAC_LENGTH), parsed.mac);
