@@ -14,6 +14,7 @@ import {
   aes256CbcEncrypt,
   hkdfSha256,
   hmacSha256,
+  hmacSha256Into,
   type PrimitiveChoice,
   type PrimitiveRoutes,
   selectPrimitives,
@@ -56,6 +57,7 @@ function bytes(length: number, fill: number): Uint8Array {
 const key = bytes(32, 1);
 const iv = bytes(16, 2);
 const info = new TextEncoder().encode('MEGOLM_KEYS');
+const olmInfo = new TextEncoder().encode('OLM_KEYS');
 const zeroSalt = new Uint8Array(32);
 
 // In-place measurements: a primitive faster alone can still make the whole operation slower
@@ -79,6 +81,8 @@ function megolmEncrypt(): () => unknown {
 /** Each case: what it is, and the call. Sizes: ratchet steps, message keys, 200-byte messages. */
 const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
   const seed = Uint8Array.of(1);
+  const steps = [Uint8Array.of(1), Uint8Array.of(2)];
+  const stepOutputs = [new Uint8Array(32), new Uint8Array(32)];
   const macInput = bytes(250, 3);
   const plaintext = bytes(200, 4);
   const ciphertext = aes256CbcEncrypt(key, iv, plaintext);
@@ -88,9 +92,14 @@ const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
   const message = bytes(260, 7);
   const messageText = encodeBase64(message);
   return [
-    ['HMAC-SHA-256, 1-byte message (chain / ratchet step)', () => hmacSha256(key, seed)],
+    ['HMAC-SHA-256, 1-byte message', () => hmacSha256(key, seed)],
+    ['Olm chain step (two HMACs under one key)', () => hmacSha256Into(key, steps, stepOutputs)],
     ['HMAC-SHA-256, 250-byte message (message MAC)', () => hmacSha256(key, macInput)],
     ['HMAC-SHA-256, 4 KiB message', () => hmacSha256(key, large)],
+    [
+      'HKDF-SHA-256, 32-byte IKM → 80 bytes (Olm message keys)',
+      () => hkdfSha256(key, zeroSalt, olmInfo, 80),
+    ],
     [
       'HKDF-SHA-256, 128-byte IKM → 80 bytes (Megolm keys)',
       () => hkdfSha256(ratchet, zeroSalt, info, 80),
@@ -140,17 +149,19 @@ export function benchPrimitives(): void {
 }
 
 /**
- * Whole messages with one primitive at a time moved to @noble (the rest on OpenSSL), the
- * variants taking their slices in turn: a primitive that is faster alone can still make the
- * message slower (garbage collection, caches), so the choice in `AUTO_ROUTES` is made here.
+ * Whole messages with one primitive at a time moved off its `AUTO_ROUTES` path (the chain steps
+ * and HKDF back to OpenSSL, the MAC or AES to @noble), the variants taking their slices in turn:
+ * a primitive that is faster alone can still make the message slower (garbage collection,
+ * caches), so the choice in `AUTO_ROUTES` is made here.
  */
 export function benchMixes(): void {
   if (!selectPrimitives('native')) return;
   const variants: ReadonlyArray<readonly [string, PrimitiveRoutes]> = [
-    ['auto (all OpenSSL)', AUTO_ROUTES],
-    ['chain/ratchet steps on @noble', { ...AUTO_ROUTES, hmacSteps: 'portable' }],
+    ['auto (steps and HKDF on @noble, the rest OpenSSL)', AUTO_ROUTES],
+    ['all OpenSSL', { ...AUTO_ROUTES, hmacSteps: 'native', hkdf: 'native' }],
+    ['chain/ratchet steps on OpenSSL', { ...AUTO_ROUTES, hmacSteps: 'native' }],
+    ['HKDF on OpenSSL', { ...AUTO_ROUTES, hkdf: 'native' }],
     ['message MAC on @noble', { ...AUTO_ROUTES, hmac: 'portable' }],
-    ['HKDF on @noble', { ...AUTO_ROUTES, hkdf: 'portable' }],
     ['AES on @noble', { ...AUTO_ROUTES, aesEncrypt: 'portable', aesDecrypt: 'portable' }],
   ];
   const messages: ReadonlyArray<readonly [string, () => unknown]> = [
