@@ -52,10 +52,10 @@ export interface NotificationEntry {
 const UNREAD_CACHE_SIZE = 50_000;
 
 interface CachedUnread {
-  readonly notifications: number;
-  readonly highlights: number;
+  notifications: number;
+  highlights: number;
   /** The position of their last change. */
-  readonly stream_position: number;
+  stream_position: number;
 }
 
 export class PushService {
@@ -244,13 +244,12 @@ export class PushService {
       this.#unreadWrites++;
       for (const row of added) {
         const key = `${row.user_id}\u0000${roomId}`;
+        // In place: the kept entry is this service's own object, read only synchronously.
         const kept = this.#unread.get(key);
         if (kept === undefined) continue;
-        this.#unread.set(key, {
-          notifications: kept.notifications + row.notify,
-          highlights: kept.highlights + row.highlight,
-          stream_position: position,
-        });
+        kept.notifications += row.notify;
+        kept.highlights += row.highlight;
+        kept.stream_position = position;
       }
     });
   }
