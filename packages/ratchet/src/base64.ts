@@ -92,13 +92,30 @@ function bad(reason: string, position: number): RatchetError {
 
 /** Decodes padded or unpadded standard base64; throws `RatchetError('bad-base64')` otherwise. */
 export function decodeBase64(text: string): Uint8Array {
+  return decode(text, undefined);
+}
+
+/**
+ * `decodeBase64`, but when `into` is large enough the bytes are written at its start and a view
+ * of it is returned (no allocation, for a caller that reads them at once); otherwise an array of
+ * their own.
+ */
+export function decodeBase64Into(text: string, into: Uint8Array): Uint8Array {
+  return decode(text, into);
+}
+
+function decode(text: string, into: Uint8Array | undefined): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('expected a base64 string');
   let length = text.length;
   if (length % 4 === 0 && length > 0 && text.charCodeAt(length - 1) === 61 /* = */) {
     length -= text.charCodeAt(length - 2) === 61 ? 2 : 1;
   }
   if (length % 4 === 1) throw bad('impossible length', length);
-  const out = new Uint8Array(Math.floor((length * 3) / 4));
+  const decodedLength = Math.floor((length * 3) / 4);
+  const out =
+    into !== undefined && into.length >= decodedLength
+      ? into.subarray(0, decodedLength)
+      : new Uint8Array(decodedLength);
   const unpadded = length === text.length ? text : text.slice(0, length);
   if (
     nativeBuffer !== undefined &&
@@ -108,11 +125,13 @@ export function decodeBase64(text: string): Uint8Array {
     !unpadded.includes('-') &&
     !unpadded.includes('_')
   ) {
-    // Decoded straight into `out`, a plain Uint8Array of its own (not Node's shared pool). Node
+    // Decoded straight into `out`, a plain Uint8Array (not Node's shared pool). Node
     // skips any other ASCII character outside the alphabet, and each skipped one shortens the output
     // below `out.length` (the length is never 4k + 1, so a shortfall of one character already
     // loses a byte): a short write means malformed input, which the loop below then reports.
-    const written = nativeBuffer.from(out.buffer, 0, out.length).write(unpadded, 'base64');
+    const written = nativeBuffer
+      .from(out.buffer, out.byteOffset, out.length)
+      .write(unpadded, 'base64');
     if (written === out.length) return out;
   }
   let o = 0;

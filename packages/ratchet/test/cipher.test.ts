@@ -5,7 +5,12 @@ import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { decodeBase64, encodeBase64, selectBase64Implementation } from '../src/base64.ts';
+import {
+  decodeBase64,
+  decodeBase64Into,
+  encodeBase64,
+  selectBase64Implementation,
+} from '../src/base64.ts';
 import {
   decryptCbc,
   deriveCipherKeys,
@@ -229,6 +234,37 @@ describe.each([
     expect(Buffer.isBuffer(decoded)).toBe(false);
     expect(decoded.byteOffset).toBe(0);
     expect(decoded.buffer.byteLength).toBe(decoded.length);
+  });
+
+  it('decodeBase64Into writes into the start of a large enough buffer, else allocates', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 400 }),
+        fc.integer({ min: 0, max: 8 }),
+        (bytes, at) => {
+          const text = Buffer.from(bytes).toString('base64');
+          const backing = new Uint8Array(at + 300).fill(0xee);
+          const into = backing.subarray(at);
+          const decoded = withBase64(native, () => decodeBase64Into(text, into));
+          expect(decoded).toEqual(bytes);
+          if (bytes.length <= into.length) {
+            expect(decoded.buffer).toBe(backing.buffer);
+            expect(decoded.byteOffset).toBe(at);
+            // Nothing before the view or past the decoded bytes is touched.
+            expect(backing.subarray(0, at).every((byte) => byte === 0xee)).toBe(true);
+            expect(into.subarray(bytes.length).every((byte) => byte === 0xee)).toBe(true);
+          } else {
+            expect(decoded.buffer).not.toBe(backing.buffer);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    const scratch = new Uint8Array(300);
+    const error = captureError(() =>
+      withBase64(native, () => decodeBase64Into(`${LONG}!`, scratch)),
+    );
+    expect(RatchetError.isInstance(error) && error.code).toBe('bad-base64');
   });
 
   it('rejects malformed input with bad-base64, short and long alike', () => {

@@ -251,10 +251,7 @@ export class DoubleRatchet {
   decrypt(encoded: Uint8Array): Uint8Array {
     const message = decodeNormalMessage(encoded);
     const { ratchetKey, counter } = message;
-    const chainPosition = this.#receivers.findIndex((chain) =>
-      sameBytes(chain.ratchetKey, ratchetKey),
-    );
-    const chain = this.#receivers[chainPosition];
+    const chain = this.#receiverFor(ratchetKey);
 
     if (chain !== undefined && counter < chain.index) {
       // "If the j of the message is less than the current chain index on the receiver then the
@@ -354,6 +351,16 @@ export class DoubleRatchet {
       }
     }
     return plaintext;
+  }
+
+  /** The receiver chain of `ratchetKey`, if any (a loop: a `find` callback is an allocation per message). */
+  #receiverFor(ratchetKey: Uint8Array): ReceiverChain | undefined {
+    const receivers = this.#receivers;
+    for (let i = 0; i < receivers.length; i++) {
+      const chain = receivers[i] as ReceiverChain;
+      if (sameBytes(chain.ratchetKey, ratchetKey)) return chain;
+    }
+    return undefined;
   }
 
   /** A deep copy of the state for pickling. */

@@ -134,41 +134,64 @@ export function encodePreKeyMessage(
   return out;
 }
 
-/** Reads a varint at `pos`; returns [value, next position]. Rejects values above 2^32-1. */
-function readVarint(input: Uint8Array, pos: number, end: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    if (pos >= end) throw malformed('truncated varint', { position: pos });
-    const byte = input[pos++] as number;
-    value += (byte & 0x7f) * scale;
-    if (value > MAX_COUNTER) throw malformed('varint too large', { position: pos });
-    if ((byte & 0x80) === 0) return [value, pos];
-    scale *= 128;
+/**
+ * Walks the fields of `input[1..end)` one `next()` at a time: after each, `tag` is the field's
+ * tag and either `value` (wire type 0) or `start`/`length` (wire type 2) its content. One object
+ * per message instead of a closure, a tuple per varint and an object per field (Olm messages
+ * are decoded once per message received).
+ */
+class FieldReader {
+  readonly #input: Uint8Array;
+  readonly #end: number;
+  #pos = 1;
+  tag = 0;
+  value = 0;
+  start = 0;
+  length = 0;
+
+  constructor(input: Uint8Array, end: number) {
+    this.#input = input;
+    this.#end = end;
   }
-}
 
-type Field = { tag: number; value: number } | { tag: number; bytes: Uint8Array };
-
-/** Walks the fields of `input[1..end)`, calling `onField` for each. */
-function readFields(input: Uint8Array, end: number, onField: (field: Field) => void): void {
-  let pos = 1;
-  while (pos < end) {
-    let tag: number;
-    [tag, pos] = readVarint(input, pos, end);
+  /** Reads the next field; false at the end. */
+  next(): boolean {
+    if (this.#pos >= this.#end) return false;
+    const tag = this.#varint();
+    this.tag = tag;
     const wireType = tag & 7;
     if (wireType === 0) {
-      let value: number;
-      [value, pos] = readVarint(input, pos, end);
-      onField({ tag, value });
+      this.value = this.#varint();
     } else if (wireType === 2) {
-      let length: number;
-      [length, pos] = readVarint(input, pos, end);
-      if (length > end - pos) throw malformed('field longer than message', { tag, length });
-      onField({ tag, bytes: input.subarray(pos, pos + length) });
-      pos += length;
+      const length = this.#varint();
+      if (length > this.#end - this.#pos)
+        throw malformed('field longer than message', { tag, length });
+      this.start = this.#pos;
+      this.length = length;
+      this.#pos += length;
     } else {
       throw malformed('unsupported field type', { tag });
+    }
+    return true;
+  }
+
+  /** The current length-prefixed field's bytes, as a view of the input. */
+  bytes(): Uint8Array {
+    return this.#input.subarray(this.start, this.start + this.length);
+  }
+
+  /** Reads a varint. Rejects values above 2^32-1. */
+  #varint(): number {
+    const input = this.#input;
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.#pos >= this.#end) throw malformed('truncated varint', { position: this.#pos });
+      const byte = input[this.#pos++] as number;
+      value += (byte & 0x7f) * scale;
+      if (value > MAX_COUNTER) throw malformed('varint too large', { position: this.#pos });
+      if ((byte & 0x80) === 0) return value;
+      scale *= 128;
     }
   }
 }
@@ -199,14 +222,16 @@ export function decodeNormalMessage(input: Uint8Array): NormalMessage {
   let ratchetKey: Uint8Array | undefined;
   let counter: number | undefined;
   let ciphertext: Uint8Array | undefined;
-  readFields(input, end, (field) => {
-    if ('bytes' in field) {
-      if (field.tag === RATCHET_KEY_TAG) ratchetKey = field.bytes;
-      else if (field.tag === CIPHERTEXT_TAG) ciphertext = field.bytes;
-    } else if (field.tag === COUNTER_TAG) {
-      counter = field.value;
+  const fields = new FieldReader(input, end);
+  while (fields.next()) {
+    const tag = fields.tag;
+    if ((tag & 7) === 2) {
+      if (tag === RATCHET_KEY_TAG) ratchetKey = fields.bytes();
+      else if (tag === CIPHERTEXT_TAG) ciphertext = fields.bytes();
+    } else if (tag === COUNTER_TAG) {
+      counter = fields.value;
     }
-  });
+  }
   if (counter === undefined) throw malformed('missing chain index');
   if (ciphertext === undefined) throw malformed('missing ciphertext');
   return {
@@ -226,13 +251,15 @@ export function decodePreKeyMessage(input: Uint8Array): PreKeyMessage {
   let baseKey: Uint8Array | undefined;
   let identityKey: Uint8Array | undefined;
   let message: Uint8Array | undefined;
-  readFields(input, input.length, (field) => {
-    if (!('bytes' in field)) return;
-    if (field.tag === ONE_TIME_KEY_TAG) oneTimeKey = field.bytes;
-    else if (field.tag === BASE_KEY_TAG) baseKey = field.bytes;
-    else if (field.tag === IDENTITY_KEY_TAG) identityKey = field.bytes;
-    else if (field.tag === MESSAGE_TAG) message = field.bytes;
-  });
+  const fields = new FieldReader(input, input.length);
+  while (fields.next()) {
+    const tag = fields.tag;
+    if ((tag & 7) !== 2) continue;
+    if (tag === ONE_TIME_KEY_TAG) oneTimeKey = fields.bytes();
+    else if (tag === BASE_KEY_TAG) baseKey = fields.bytes();
+    else if (tag === IDENTITY_KEY_TAG) identityKey = fields.bytes();
+    else if (tag === MESSAGE_TAG) message = fields.bytes();
+  }
   if (message === undefined) throw malformed('missing embedded message');
   return {
     version: OLM_VERSION,

@@ -9,10 +9,10 @@
  * normal messages (type 1). Sessions are created through `Account`.
  */
 
-import { decodeBase64, encodeBase64 } from '../base64.ts';
+import { decodeBase64, decodeBase64Into, encodeBase64 } from '../base64.ts';
 import { zeroize } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
-import { MESSAGE_SCRATCH } from '../message-scratch.ts';
+import { INBOUND_MESSAGE_SCRATCH, MESSAGE_SCRATCH } from '../message-scratch.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
@@ -170,7 +170,7 @@ export class Session {
   decrypt(message: OlmMessage): Uint8Array {
     this.#assertLive();
     checkMessage(message);
-    const bytes = decodeBase64(message.body);
+    const bytes = decodeBase64Into(message.body, INBOUND_MESSAGE_SCRATCH);
     let normal: Uint8Array;
     if (message.type === 0) {
       const preKey = decodePreKeyMessage(bytes);
