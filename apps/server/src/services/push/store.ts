@@ -142,25 +142,36 @@ async function addUnread(
   rows: readonly UnreadIncrement[],
 ): Promise<void> {
   if (rows.length === 0) return;
-  const values = rows.map((_, i) => {
-    const n = i * 5;
-    return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
-  });
-  await tx.execute(
-    `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
+  const params: (string | number)[] = [];
+  for (const row of rows) {
+    params.push(event.room_id, row.user_id, row.notify, row.highlight, event.stream_position);
+  }
+  await tx.execute(addUnreadSql(rows.length), params);
+}
+
+/**
+ * The upsert's text for `count` rows, built once per count up to {@link KEPT_TEXT_ROWS} (every
+ * event of a room adds as many rows as it has members to count): a few kilobytes each.
+ */
+const addUnreadTexts = new Map<number, string>();
+const KEPT_TEXT_ROWS = 64;
+
+function addUnreadSql(count: number): string {
+  let sql = addUnreadTexts.get(count);
+  if (sql === undefined) {
+    const values = Array.from({ length: count }, (_, i) => {
+      const n = i * 5;
+      return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
+    });
+    sql = `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
      VALUES ${values.join(', ')}
      ON CONFLICT (room_id, user_id) DO UPDATE SET
        notifications = unread_counts.notifications + excluded.notifications,
        highlights = unread_counts.highlights + excluded.highlights,
-       stream_position = excluded.stream_position`,
-    rows.flatMap((row) => [
-      event.room_id,
-      row.user_id,
-      row.notify,
-      row.highlight,
-      event.stream_position,
-    ]),
-  );
+       stream_position = excluded.stream_position`;
+    if (count <= KEPT_TEXT_ROWS) addUnreadTexts.set(count, sql);
+  }
+  return sql;
 }
 
 /**
