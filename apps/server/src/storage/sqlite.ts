@@ -21,6 +21,7 @@ import {
   type TransactionExecutor,
 } from './database.ts';
 import { Mutex } from './mutex.ts';
+import { BACKSTOP_PAGES, WalCheckpoints } from './wal-checkpoints.ts';
 import { WalPresync } from './wal-presync.ts';
 
 export interface SqliteOptions {
@@ -28,6 +29,8 @@ export interface SqliteOptions {
   readonly path: string;
   /** `normal` (default) survives process crashes; `full` also survives power loss. */
   readonly durability?: 'normal' | 'full';
+  /** Pages of WAL between checkpoints (wal-checkpoints.ts; tests make it small). */
+  readonly checkpointPages?: number;
 }
 
 /**
@@ -150,8 +153,10 @@ export function openSqlite(options: SqliteOptions): Database {
   // 5.3–5.6 ms of server CPU per event, p99 155–166 instead of 228–258 ms (decision record
   // 2026-11-29 in ARCHITECTURE.md). Durability is unchanged: committed frames are in the WAL.
   // The log is flushed in the background between checkpoints (wal-presync.ts), so the
-  // checkpoint's own WAL fsync, most of its stall, finds little left to write.
-  db.exec('PRAGMA wal_autocheckpoint = 10000');
+  // checkpoint's own WAL fsync, most of its stall, finds little left to write; and the checkpoint
+  // runs after the COMMIT's answers and wake-ups rather than inside it (wal-checkpoints.ts), with
+  // SQLite's automatic one kept as a backstop at four times the interval.
+  db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   const executor = new SqliteExecutor(db);
   // An in-memory database is private to its connection: it reads through the writer.
   const readerDb =
@@ -169,6 +174,19 @@ export function openSqlite(options: SqliteOptions): Database {
     if (closed) return Promise.reject(new StorageError('closed', 'database is closed'));
     return lock.run(work);
   };
+  let checkpointStatement: StatementSync | undefined;
+  const checkpoints =
+    options.path === ':memory:'
+      ? undefined
+      : new WalCheckpoints(
+          () =>
+            guard(async () => {
+              checkpointStatement ??= db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+              const row = checkpointStatement.get() as { log: number; checkpointed: number };
+              return { log: Number(row.log), checkpointed: Number(row.checkpointed) };
+            }),
+          options.checkpointPages,
+        );
   const read = <T>(sql: string, work: (on: SqliteExecutor) => Promise<T>): Promise<T> => {
     if (reader === undefined || !READ_ONLY.test(sql)) return guard(() => work(executor));
     if (closed) return Promise.reject(new StorageError('closed', 'database is closed'));
@@ -191,6 +209,8 @@ export function openSqlite(options: SqliteOptions): Database {
           presync?.committed();
           // Synchronously, still holding the lock: no other transaction has registered yet.
           executor.hooks.run(reportAfterCommitError);
+          // After the hooks: their wake-ups are scheduled before a checkpoint this one makes due.
+          checkpoints?.committed();
           return result;
         } catch (error) {
           executor.hooks.drop();
@@ -203,6 +223,7 @@ export function openSqlite(options: SqliteOptions): Database {
         db.exec(sql);
       }),
     close: async () => {
+      checkpoints?.close();
       await presync?.close();
       await lock.run(() => {
         closed = true;
