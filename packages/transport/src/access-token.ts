@@ -43,7 +43,8 @@ export function accessTokenOf(
     if (!match?.[1]) throw MatrixError.missingToken('Malformed Authorization header');
     fromHeader = match[1];
   }
-  if (options.allowQueryParameter === false) return fromHeader;
+  // The common case, a header and no query token, allocates nothing more.
+  if (options.allowQueryParameter === false || !query.has('access_token')) return fromHeader;
   const fromQueries = query.getAll('access_token');
   if (fromQueries.length > 1) {
     throw MatrixError.missingToken('Too many access_token query parameters');
