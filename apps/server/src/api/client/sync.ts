@@ -55,14 +55,16 @@ const MAX_CACHED_FILTER_TEXT = 1_024;
  */
 function cachedFilterResolver(lookup: FilterLookup | undefined) {
   const parsed = new LruMap<string, SyncFilter>(FILTER_CACHE_SIZE);
-  return async (raw: string | null, userId: string): Promise<SyncFilter> => {
+  // A kept filter is returned as it is, not in a promise: every long-poll asks.
+  return (raw: string | null, userId: string): SyncFilter | Promise<SyncFilter> => {
     if (raw === null || raw === '') return DEFAULT_SYNC_FILTER;
     const key = raw.startsWith('{') ? raw : `${userId}\u0000${raw}`;
     const hit = parsed.get(key);
     if (hit !== undefined) return hit;
-    const filter = await resolveFilter(raw, userId, lookup);
-    if (key.length <= MAX_CACHED_FILTER_TEXT) parsed.set(key, filter);
-    return filter;
+    return resolveFilter(raw, userId, lookup).then((filter) => {
+      if (key.length <= MAX_CACHED_FILTER_TEXT) parsed.set(key, filter);
+      return filter;
+    });
   };
 }
 
@@ -92,10 +94,10 @@ class ResponseClient implements LongPollClient {
   }
 }
 
-/** `{ client }` when the request came through Node's HTTP server (always, but in unit uses). */
-function clientOf(context: Context): { client?: LongPollClient } {
+/** The client, when the request came through Node's HTTP server (always, but in unit uses). */
+function clientOf(context: Context): LongPollClient | undefined {
   const outgoing = (context.env as { outgoing?: unknown } | undefined)?.outgoing;
-  return outgoing instanceof ServerResponse ? { client: new ResponseClient(outgoing) } : {};
+  return outgoing instanceof ServerResponse ? new ResponseClient(outgoing) : undefined;
 }
 
 function parseTimeout(raw: string | null): number {
@@ -143,8 +145,8 @@ export function registerSync(
         fullState: parseBoolean(query.get('full_state'), 'full_state'),
         timeoutMs: parseTimeout(query.get('timeout')),
         filter,
-        ...(setPresence !== null ? { setPresence } : {}),
-        ...clientOf(context),
+        setPresence: setPresence ?? undefined,
+        client: clientOf(context),
       });
     },
   });

@@ -111,9 +111,9 @@ export interface SyncRequest {
   readonly timeoutMs: number;
   readonly filter: SyncFilter;
   /** `set_presence`; `undefined` = `online` (spec: "automatically marked as online"). */
-  readonly setPresence?: 'online' | 'offline' | 'unavailable';
+  readonly setPresence?: 'online' | 'offline' | 'unavailable' | undefined;
   /** The client, to stop waiting when it goes away (absent: wait until a change or timeout). */
-  readonly client?: LongPollClient;
+  readonly client?: LongPollClient | undefined;
 }
 
 /**
