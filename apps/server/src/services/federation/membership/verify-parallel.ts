@@ -386,7 +386,7 @@ async function runShared(
       const job: VerifyJob = {
         roomVersion: rules.id,
         keys,
-        events: `[${texts.slice(start, end).join(',')}]`,
+        events: texts.slice(start, end),
         overrides: shareOverrides,
       };
       pending.set(start, end);
