@@ -41,7 +41,6 @@ const STATE_BATCH = 1_000;
  * server sees a broken answer and tries another server).
  */
 export function joinAnswerBody(db: SqlExecutor, plan: JoinAnswerPlan): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
   const pieces = answerPieces(db, plan);
   let started = false;
   return new ReadableStream<Uint8Array>({
@@ -55,7 +54,7 @@ export function joinAnswerBody(db: SqlExecutor, plan: JoinAnswerPlan): ReadableS
       started = true;
       const next = await pieces.next();
       if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
+      else controller.enqueue(next.value);
     },
     async cancel() {
       await pieces.return(undefined);
@@ -63,9 +62,9 @@ export function joinAnswerBody(db: SqlExecutor, plan: JoinAnswerPlan): ReadableS
   });
 }
 
-async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenerator<string> {
+async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenerator<Uint8Array> {
   const { origin, event, stateIds } = plan;
-  yield `{"origin":${JSON.stringify(origin)},"event":${JSON.stringify(event)},"state":[`;
+  yield utf8Of([`{"origin":${JSON.stringify(origin)},"event":${JSON.stringify(event)},"state":[`]);
   const known = new Map<string, string>();
   // The auth events the state cites, read out batch by batch: done at the end, reading 30,000
   // texts held this thread ≈ 0.1 s in one piece, with the joining server waiting on the body.
@@ -83,12 +82,34 @@ async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenera
       for (const authId of authEventsOfText(text)) cited.add(authId);
     }
     if (out.length === 0) continue;
-    yield first ? out.join(',') : `,${out.join(',')}`;
+    yield utf8Of(out, first ? '' : ',');
     first = false;
   }
   const chain = await authChainTexts(db, known, cited);
-  yield `],"auth_chain":[${chain.join(',')}],"members_omitted":false}`;
+  yield utf8Of(chain, '],"auth_chain":[', '],"members_omitted":false}');
 }
+
+/**
+ * `head`, `texts` separated by commas and `tail` as UTF-8 bytes, written text by text into one
+ * buffer: joining a piece's 1,000 PDU texts into one string and encoding that took 6.1–6.4 µs a
+ * text, writing them one by one 1.3–1.4 µs (2026-11-29, session 5).
+ */
+function utf8Of(texts: readonly string[], head = '', tail = ''): Uint8Array {
+  let length = Buffer.byteLength(head) + Buffer.byteLength(tail) + Math.max(0, texts.length - 1);
+  for (const text of texts) length += Buffer.byteLength(text);
+  // Its own memory (not a slice of Buffer's shared pool): the body's consumer owns the chunk.
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = out.write(head, 0);
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) out[at++] = COMMA;
+    at += out.write(texts[i] as string, at);
+  }
+  at += out.write(tail, at);
+  // Every byte is written (the lengths are UTF-8 lengths of the very strings written).
+  return new Uint8Array(out.buffer, out.byteOffset, at);
+}
+
+const COMMA = 0x2c;
 
 /**
  * The auth chain (spec rooms/fragments/v2-state-res.md "Auth chain": every event reachable
