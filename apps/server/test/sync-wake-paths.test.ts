@@ -98,4 +98,17 @@ describe('/sync wake-up paths', () => {
     await sendText(server, bob, roomId, 'still here');
     expect(messageBodies(room(await waiting)['timeline'])).toEqual(['still here']);
   });
+
+  it('marks its user online again after a presence change between syncs', async () => {
+    const status = `/_matrix/client/v3/presence/${encodeURIComponent(alice.userId)}/status`;
+    await sync(server, alice, { timeout: 0 });
+    expect((await call(server, alice, 'GET', status))['presence']).toBe('online');
+    // Changed between two syncs: the next sync must not trust what the last one saw.
+    await call(server, alice, 'PUT', status, { presence: 'unavailable' });
+    expect((await call(server, alice, 'GET', status))['presence']).toBe('unavailable');
+    await sync(server, alice, { timeout: 0 });
+    expect((await call(server, alice, 'GET', status))['presence']).toBe('online');
+    await sync(server, alice, { timeout: 0, set_presence: 'unavailable' });
+    expect((await call(server, alice, 'GET', status))['presence']).toBe('unavailable');
+  });
 });
