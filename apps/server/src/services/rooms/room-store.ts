@@ -62,14 +62,34 @@ export async function currentStateEventIds(
   const out = new Map<string, string>();
   if (keys.length === 0) return out;
   // One query for all entries (the send path asks for 3–4 per event), on the primary key.
-  const clauses = keys.map((_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`);
   const rows = await db.query<{ type: string; state_key: string; event_id: string }>(
-    `SELECT type, state_key, event_id FROM room_current_state
-      WHERE room_id = $1 AND (${clauses.join(' OR ')})`,
+    currentStateSql(keys.length),
     [roomId, ...keys.flat()],
   );
   for (const row of rows) out.set(stateKeyOf(row.type, row.state_key), row.event_id);
   return out;
+}
+
+/**
+ * The text of {@link currentStateEventIds} for `count` entries, built once per count: a send
+ * asks with the same 3–4 entries each time, and the statement cache then finds the text by a
+ * string whose hash is already known. Bounded: no event's auth selection names more than a few.
+ */
+const currentStateTexts = new Map<number, string>();
+const KEPT_TEXTS = 16;
+
+function currentStateSql(count: number): string {
+  let sql = currentStateTexts.get(count);
+  if (sql === undefined) {
+    const clauses = Array.from(
+      { length: count },
+      (_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`,
+    );
+    sql = `SELECT type, state_key, event_id FROM room_current_state
+      WHERE room_id = $1 AND (${clauses.join(' OR ')})`;
+    if (count <= KEPT_TEXTS) currentStateTexts.set(count, sql);
+  }
+  return sql;
 }
 
 export async function forwardExtremities(db: SqlExecutor, roomId: string): Promise<string[]> {
