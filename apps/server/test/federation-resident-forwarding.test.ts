@@ -2,10 +2,10 @@
  * The resident server forwards what it accepts through `send_join` / `send_leave` (spec
  * server-server-api "Joining Rooms": the resident server "will then send the event to other
  * servers in the room"; membership/accept-membership.ts, FederationService.forwardAccepted).
- * Three servers over real TLS: a room on A with a member on B; a user of C rejects an invite
- * (send_leave to A) and later joins through A (send_join). B learns both from A — its record of
- * inbound transactions (`federation_inbound_txns`, keyed by origin) shows who delivered what —
- * and C never sends its own join to anyone (no duplicate delivery).
+ * Four servers over real TLS: a room on A with members on B and D; a user of C rejects an
+ * invite (send_leave to A) and later joins through A (send_join). B and D learn both from A —
+ * their record of inbound transactions (`federation_inbound_txns`, keyed by origin) shows who
+ * delivered what —, and C never sends its own join to anyone (no duplicate delivery).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -45,26 +45,29 @@ async function memberEvent(
   return { eventId: row.event_id, membership: content.membership };
 }
 
-describe('resident server forwarding (a.test resident, b.test member, c.test joining)', () => {
+describe('resident server forwarding (a.test resident, b.test and d.test members, c.test joining)', () => {
   let federation: TestFederation;
   let a: TestServer;
   let b: TestServer;
   let c: TestServer;
+  let d: TestServer;
   let alice: TestUser;
   let carol: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
-    federation = await startFederation(['a.test', 'b.test', 'c.test']);
+    federation = await startFederation(['a.test', 'b.test', 'c.test', 'd.test']);
     a = federation.server('a.test');
     b = federation.server('b.test');
     c = federation.server('c.test');
+    d = federation.server('d.test');
     ({
       roomId,
       users: [alice],
     } = await joinedRoomAcross(federation, [
       ['a.test', 'alice'],
       ['b.test', 'bob'],
+      ['d.test', 'dave'],
     ]));
     carol = await c.client.registerUser('carol');
   }, 60_000);
@@ -96,6 +99,11 @@ describe('resident server forwarding (a.test resident, b.test member, c.test joi
     expect(leave?.membership).toBe('leave');
     expect(await memberEvent(b, roomId, carol.userId)).toEqual(leave);
     expect(await deliveredBy(b, leave?.eventId ?? '')).toEqual(['a.test']);
+    await eventually(
+      async () => (await memberEvent(d, roomId, carol.userId))?.eventId === leave?.eventId,
+      'the rejection on d.test',
+    );
+    expect(await deliveredBy(d, leave?.eventId ?? '')).toEqual(['a.test']);
   }, 60_000);
 
   it('forwards a join accepted through send_join; the joining server sends it nowhere', async () => {
@@ -108,16 +116,19 @@ describe('resident server forwarding (a.test resident, b.test member, c.test joi
     );
     const join = await memberEvent(c, roomId, carol.userId);
     expect(join?.membership).toBe('join');
-    await eventually(
-      async () => (await memberEvent(b, roomId, carol.userId))?.eventId === join?.eventId,
-      "carol's join on b.test",
-    );
+    for (const other of [b, d]) {
+      await eventually(
+        async () => (await memberEvent(other, roomId, carol.userId))?.eventId === join?.eventId,
+        "carol's join on b.test and d.test",
+      );
+    }
     // c.test's queue is in order: once its next event reached b.test, a fan-out of the join
     // from c.test would have arrived before it.
     const after = await sendText(c, carol, roomId, 'after the join');
     await eventually(async () => (await deliveredBy(b, after)).length > 0, 'the message on b.test');
     await eventually(async () => (await deliveredBy(a, after)).length > 0, 'the message on a.test');
     expect(await deliveredBy(b, join?.eventId ?? '')).toEqual(['a.test']);
+    expect(await deliveredBy(d, join?.eventId ?? '')).toEqual(['a.test']);
     expect(await deliveredBy(a, join?.eventId ?? '')).toEqual([]);
     expect(await deliveredBy(b, after)).toEqual(['c.test']);
   }, 60_000);
