@@ -38,6 +38,8 @@ export function federationDepsOf(federation: FederationService): FederationDeps 
       );
       return federation.keys.lookup;
     },
+    warmKeys: (server) =>
+      federation.keys.refreshIfStale(server, federation.ctx.now()).catch(() => undefined),
     forwardAccepted: (tx, event, origin) => federation.forwardAccepted(tx, event, origin),
     deliveredByResident: (eventId) => federation.deliveredByResident(eventId),
   };

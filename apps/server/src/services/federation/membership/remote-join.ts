@@ -66,6 +66,10 @@ async function joinThrough(
   // The verify workers load their modules (≈ 0.3 s of CPU each) while make_join and send_join
   // are answered, not after: kept for the process, so only its first join pays.
   prepareVerifyWorkers();
+  // The resident server signed the room's first events: its key is fetched while make_join and
+  // send_join are answered, not in the first moments of the answer, when the event loop is
+  // busiest and the verify workers wait for keys.
+  void deps.warmKeys?.(server);
   const {
     roomVersion,
     rules,
@@ -206,9 +210,11 @@ function answerLists(response: Record<string, unknown>): { state: unknown[]; cha
 
 /**
  * Sends the join and reads the answer as it arrives (send-join-body.ts): each PDU goes into
- * `feed`, and is released to the check once the keys of the PDUs read so far are fetched (one
- * key request at a time, covering every PDU read while the one before ran). Resolves to the
- * whole answer; a failed or malformed body fails `feed` with the same error.
+ * `feed`, and is released to the check once the keys of its signers are known. Each chunk's
+ * key lookup starts as the chunk is read, alongside those of earlier chunks (the key store
+ * shares a fetch already running for a server), and chunks are released in arrival order: a
+ * signer first seen in a chunk is not waited for behind an earlier chunk's fetch. Resolves to
+ * the whole answer; a failed or malformed body fails `feed` with the same error.
  */
 async function readAnswer(
   deps: FederationDeps,
@@ -220,19 +226,18 @@ async function readAnswer(
   onLookup: (lookup: KeyLookup) => void,
 ): Promise<Record<string, unknown>> {
   let asked = 0;
-  let running: Promise<void> | undefined;
-  const fetchKeys = (): Promise<void> => {
-    running ??= (async () => {
-      while (asked < feed.pdus.length) {
-        const upto = feed.pdus.length;
-        onLookup(await deps.keys(feed.pdus.slice(asked, upto)));
-        asked = upto;
-        feed.release(upto);
-      }
-    })().finally(() => {
-      running = undefined;
+  let released: Promise<void> = Promise.resolve();
+  const fetchKeys = (): void => {
+    if (asked === feed.pdus.length) return;
+    const upto = feed.pdus.length;
+    const keys = deps.keys(feed.pdus.slice(asked, upto));
+    asked = upto;
+    released = Promise.all([keys, released]).then(([lookup]) => {
+      onLookup(lookup);
+      feed.release(upto);
     });
-    return running;
+    // Awaited after the last chunk; a body that fails before then reports its own error.
+    released.catch(() => undefined);
   };
   try {
     const answer = await requestStreaming(server, 'PUT', path, signed, async (chunks) => {
@@ -240,10 +245,11 @@ async function readAnswer(
       for await (const chunk of chunks) {
         reader.push(chunk);
         // Not awaited: the body keeps being read while keys are fetched.
-        fetchKeys().catch(() => undefined);
+        fetchKeys();
       }
       const whole = reader.end();
-      while (asked < feed.pdus.length) await fetchKeys();
+      fetchKeys();
+      await released;
       return whole;
     });
     feed.end();

@@ -47,6 +47,11 @@ export interface FederationDeps {
   /** `request` reading the answer as it arrives (absent: joins read the whole answer first). */
   readonly requestStreaming?: StreamingFederationRequest;
   readonly keys: ServerKeyLookup;
+  /**
+   * Starts fetching `server`'s keys unless a valid one is known (a join fetches the resident
+   * server's while make_join runs); never rejects.
+   */
+  readonly warmKeys?: (server: string) => Promise<void>;
   /** Queues a join/leave accepted via `send_join`/`send_leave` for the room's other servers. */
   readonly forwardAccepted?: AcceptedForwarder;
   /** Notes that the resident server sends this local join on (no fan-out of our own). */
