@@ -6,6 +6,7 @@
  * stranger learns nothing. Finer per-event history visibility is not applied yet.
  */
 import type { Services } from '../index.ts';
+import { isLocalUser } from '../rooms/local-user.ts';
 
 /** Whether `serverName` may see events of `roomId`. */
 export async function serverMaySee(
@@ -17,6 +18,5 @@ export async function serverMaySee(
     'SELECT user_id FROM room_memberships WHERE room_id = $1',
     [roomId],
   );
-  const suffix = `:${serverName}`;
-  return rows.some((row) => row.user_id.endsWith(suffix));
+  return rows.some((row) => isLocalUser(row.user_id, serverName));
 }

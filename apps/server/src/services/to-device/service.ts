@@ -11,6 +11,7 @@
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { isLocalUser } from '../rooms/local-user.ts';
 import {
   claimTxnId,
   deleteAllForDevice,
@@ -66,13 +67,13 @@ export class ToDeviceService {
     txnId: string,
     messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
   ): Promise<void> {
-    const suffix = `:${this.#ctx.config.serverName}`;
+    const serverName = this.#ctx.config.serverName;
     const remote = new Map<string, ReadonlyMap<string, Record<string, unknown>>>();
     let position = 0;
     await this.#ctx.db.transaction(async (tx) => {
       if (!(await claimTxnId(tx, sender.userId, sender.deviceId, txnId, this.#ctx.now()))) return;
       for (const [userId, byDevice] of messages) {
-        if (!userId.endsWith(suffix)) {
+        if (!isLocalUser(userId, serverName)) {
           if (this.#remote === undefined) {
             this.#ctx.log.debug('to-device message for a remote user dropped', { user_id: userId });
           } else {
