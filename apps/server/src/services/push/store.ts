@@ -264,12 +264,6 @@ const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
      WHERE m.room_id = $2 AND m.user_id = $1 AND m.membership = 'join'
     UNION ALL SELECT 0 AS p) read_up_to)`;
 
-/** How far a user has read a room (see READ_UP_TO). */
-export async function readUpTo(db: SqlExecutor, userId: string, roomId: string): Promise<number> {
-  const row = await db.queryOne<{ p: number }>(`SELECT ${READ_UP_TO} AS p`, [userId, roomId]);
-  return Number(row?.p ?? 0);
-}
-
 /** A user's kept unread counts row of a room, if any. */
 export function keptUnread(
   db: SqlExecutor,
@@ -332,70 +326,4 @@ export async function countUnread(
     notifications: Number(row?.notifications ?? 0),
     highlights: Number(row?.highlights ?? 0),
   };
-}
-
-/** The rooms a user has (or had) a membership in: where their notifications can be. */
-export async function membershipRooms(db: SqlExecutor, userId: string): Promise<string[]> {
-  const rows = await db.query<{ room_id: string }>(
-    'SELECT room_id FROM room_memberships WHERE user_id = $1',
-    [userId],
-  );
-  return rows.map((row) => row.room_id);
-}
-
-/**
- * Shared rows of a room in (`after`, `before`), newest first, not sent by `userId` (highlights
- * only if asked).
- */
-export function sharedActionsBetween(
-  db: SqlExecutor,
-  roomId: string,
-  userId: string,
-  range: { after: number; before: number },
-  limit: number,
-  onlyHighlights: boolean,
-): Promise<ListedAction[]> {
-  return db.query<ListedAction>(
-    `SELECT room_id, stream_position, event_id, notify, highlight, actions_json, ts
-       FROM push_room_actions
-      WHERE room_id = $1 AND stream_position > $2 AND stream_position < $3 AND sender <> $4
-        ${onlyHighlights ? 'AND highlight = 1' : ''}
-      ORDER BY stream_position DESC LIMIT $5`,
-    [roomId, range.after, range.before, userId, limit],
-  );
-}
-
-/** Positions in [`from`, `to`] of a room where the user has an own row (shared ones don't apply). */
-export async function ownPositionsBetween(
-  db: SqlExecutor,
-  userId: string,
-  roomId: string,
-  from: number,
-  to: number,
-): Promise<Set<number>> {
-  const rows = await db.query<{ stream_position: number }>(
-    `SELECT stream_position FROM push_user_actions
-      WHERE user_id = $1 AND room_id = $2 AND stream_position >= $3 AND stream_position <= $4`,
-    [userId, roomId, from, to],
-  );
-  return new Set(rows.map((row) => Number(row.stream_position)));
-}
-
-/** A user's own rows of a room that notify or highlight, before `before`, newest first. */
-export function ownActionsBefore(
-  db: SqlExecutor,
-  userId: string,
-  roomId: string,
-  before: number,
-  limit: number,
-  onlyHighlights: boolean,
-): Promise<ListedAction[]> {
-  return db.query<ListedAction>(
-    `SELECT room_id, stream_position, event_id, notify, highlight, actions_json, ts
-       FROM push_user_actions
-      WHERE user_id = $1 AND room_id = $2 AND stream_position < $3
-        AND ${onlyHighlights ? 'highlight = 1' : '(notify = 1 OR highlight = 1)'}
-      ORDER BY stream_position DESC LIMIT $4`,
-    [userId, roomId, before, limit],
-  );
 }
