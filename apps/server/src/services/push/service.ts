@@ -230,8 +230,9 @@ export class PushService {
   /**
    * Adds an event's increments to the kept counts once `tx` commits. Every write of
    * `unread_counts` goes through this service and updates its entry after COMMIT, in commit
-   * order, so a kept entry plus the increment is the row as committed; a user without an entry
-   * stays without one (the next read loads the row).
+   * order, so a kept entry plus the increment is the row as committed, unless the entry was
+   * loaded from that row already; a user without an entry stays without one (the next read
+   * loads the row).
    */
   #afterCommitAdd(
     tx: SqlExecutor,
@@ -246,7 +247,9 @@ export class PushService {
         const key = `${row.user_id}\u0000${roomId}`;
         // In place: the kept entry is this service's own object, read only synchronously.
         const kept = this.#unread.get(key);
-        if (kept === undefined) continue;
+        // Already has it: on PostgreSQL a read on another connection can load the committed row
+        // (stamped with this event's position by the upsert) before this hook runs.
+        if (kept === undefined || Number(kept.stream_position) >= position) continue;
         kept.notifications += row.notify;
         kept.highlights += row.highlight;
         kept.stream_position = position;
