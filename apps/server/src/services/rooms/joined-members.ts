@@ -7,9 +7,10 @@
  * An entry is valid for the state group it was read at: every change to a room's joined set or a
  * member's display name is a state change and moves the room's `current_state_group` (local and
  * remote member events, a federated join's state, state resolution), so a lookup compares the
- * room's current group with the entry's and reads again when they differ. Entries are stored only
- * once the read's transaction has committed (`afterCommit`): a group read inside a write that
- * rolls back may have its ID reused by SQLite for a different state.
+ * room's current group with the entry's and reads again when they differ. An entry read inside a
+ * write is stored only once that transaction has committed (`afterCommit`): a group read inside a
+ * write that rolls back may have its ID reused by SQLite for a different state; one read outside
+ * any write (the EDU sender's) is stored at once.
  *
  * The room's group is read from its row on each lookup, except while a write that has just set
  * it runs its listeners (`withKnownState`): every event sent asked three times (push recipients,
@@ -107,6 +108,8 @@ export class JoinedMembersCache {
   }
 
   #store(roomId: string, entry: Entry): void {
-    this.#entries.set(roomId, entry, entry.members.length);
+    // A room bigger than the whole bound is still kept, alone: re-reading its members for every
+    // event would cost far more than the memory.
+    this.#entries.set(roomId, entry, Math.min(entry.members.length, MAX_MEMBERS));
   }
 }

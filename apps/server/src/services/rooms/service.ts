@@ -216,8 +216,9 @@ export class RoomService {
    * transaction (at most {@link MAX_SENDS_PER_COMMIT}); its COMMIT writes the pages they share
    * (the room row, the stream position, the newest index leaves) once, not once per send.
    * (Flushing at once batched nothing: `node:sqlite` is synchronous, so no other request was read
-   * while a transaction ran.) Each send runs in its own SAVEPOINT: one that fails is rolled back
-   * alone — its writes and its after-commit callbacks — and gets its error; the others commit.
+   * while a transaction ran.) Each send of a batch runs in its own SAVEPOINT: one that fails is
+   * rolled back alone — its writes and its after-commit callbacks — and gets its error; the
+   * others commit. A send alone in its batch runs in the transaction itself.
    */
   send(draft: EventDraft, options: PersistOptions = {}): Promise<string> {
     return new Promise((resolve, reject) => {

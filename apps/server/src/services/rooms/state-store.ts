@@ -52,7 +52,10 @@ export class StateStore {
   }
 
   #remember(groupId: number, state: RoomState): void {
-    if (!this.#cache.has(groupId)) this.#cache.set(groupId, state, state.size);
+    // A state bigger than the whole bound is still kept, alone (rebuilding it per read costs more).
+    if (!this.#cache.has(groupId)) {
+      this.#cache.set(groupId, state, Math.min(state.size, CACHE_ENTRIES));
+    }
   }
 
   /**
