@@ -179,8 +179,9 @@ export function openSqlite(options: SqliteOptions): Database {
     options.path === ':memory:'
       ? undefined
       : new WalCheckpoints(
-          () =>
+          (starting) =>
             guard(async () => {
+              starting();
               checkpointStatement ??= db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
               const row = checkpointStatement.get() as { log: number; checkpointed: number };
               return { log: Number(row.log), checkpointed: Number(row.checkpointed) };

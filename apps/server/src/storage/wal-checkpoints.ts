@@ -27,7 +27,7 @@ export interface CheckpointResult {
 }
 
 export class WalCheckpoints {
-  readonly #checkpoint: () => Promise<CheckpointResult | undefined>;
+  readonly #checkpoint: (starting: () => void) => Promise<CheckpointResult | undefined>;
   readonly #pages: number;
   #commits = 0;
   /** Pages per commit, as the last checkpoint found; a guess until then. */
@@ -35,8 +35,14 @@ export class WalCheckpoints {
   #scheduled = false;
   #closed = false;
 
-  /** `checkpoint` runs one PASSIVE checkpoint (under the write lock). */
-  constructor(checkpoint: () => Promise<CheckpointResult | undefined>, pages = CHECKPOINT_PAGES) {
+  /**
+   * `checkpoint` runs one PASSIVE checkpoint under the write lock, calling `starting` once it
+   * holds the lock (the commits counted until then are the ones in the log it reports).
+   */
+  constructor(
+    checkpoint: (starting: () => void) => Promise<CheckpointResult | undefined>,
+    pages = CHECKPOINT_PAGES,
+  ) {
     this.#checkpoint = checkpoint;
     this.#pages = pages;
   }
@@ -51,10 +57,13 @@ export class WalCheckpoints {
   }
 
   async #run(): Promise<void> {
-    const commits = this.#commits;
+    // Counted when the checkpoint holds the lock: commits that waited ahead of it are in its log.
+    let commits = 0;
     try {
       if (this.#closed) return;
-      const result = await this.#checkpoint();
+      const result = await this.#checkpoint(() => {
+        commits = this.#commits;
+      });
       // The log holds what was committed since the last full checkpoint: its pages per commit
       // set when the next one is due.
       if (result !== undefined && result.log > 0 && commits > 0) {
