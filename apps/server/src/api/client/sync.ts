@@ -139,7 +139,8 @@ export function registerSync(
       ) {
         throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
       }
-      const filter = await filterOf(query.get('filter'), user.userId);
+      const kept = filterOf(query.get('filter'), user.userId);
+      const filter = kept instanceof Promise ? await kept : kept;
       return services.sync.sync(user, {
         since,
         fullState: parseBoolean(query.get('full_state'), 'full_state'),

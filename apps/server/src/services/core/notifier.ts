@@ -33,16 +33,10 @@ export interface WaitInterest {
 
 interface Waiter {
   readonly since: number;
-  /** Its user and rooms; `undefined`: hears every announcement. */
-  readonly interest: WaitInterest | undefined;
+  /** Its user and rooms. */
+  readonly interest: WaitInterest;
   readonly wake: () => void;
 }
-
-/**
- * Room and user IDs share the maps below unprefixed: their sigils (`!` and `@`, spec "Common
- * identifier format") keep them apart, and `*` (no interest) is neither.
- */
-const ANY = '*';
 
 export class Notifier {
   #position = 0;
@@ -54,8 +48,9 @@ export class Notifier {
   readonly #toWake = new Set<Waiter>();
   #wakeScheduled = false;
   /**
-   * Room or user ID (or {@link ANY}) → the syncs waiting on it. Emptied sets stay: a room's
-   * members wait again right after each wake-up, and one set per room or user is small.
+   * Room or user ID → the syncs waiting on it (unprefixed: their sigils, `!` and `@`, spec
+   * "Common identifier format", keep them apart). Emptied sets stay: a room's members wait
+   * again right after each wake-up, and one set per room or user is small.
    */
   readonly #waiting = new Map<string, Set<Waiter>>();
   /** Every waiter (for broadcasts). */
@@ -107,29 +102,20 @@ export class Notifier {
 
   /**
    * Calls `wake` once, after a position beyond `since` is announced for one of `interest`'s keys
-   * (or broadcast), or on `wakeAll`; without `interest` any announcement counts. Returns the
+   * (or broadcast), or on `wakeAll`. Returns the
    * function that stops listening (call it once woken too: it unregisters), or `undefined`
    * without registering when such a position was announced already: then the caller goes on.
    */
-  listen(
-    since: number,
-    interest: WaitInterest | undefined,
-    wake: () => void,
-  ): (() => void) | undefined {
+  listen(since: number, interest: WaitInterest, wake: () => void): (() => void) | undefined {
     if (this.#announcedSince(since, interest)) return undefined;
     const waiter: Waiter = { since, interest, wake };
     this.#all.add(waiter);
-    if (interest === undefined) {
-      this.#waitOn(ANY, waiter);
-    } else {
-      this.#waitOn(interest.userId, waiter);
-      for (const roomId of interest.rooms) this.#waitOn(roomId, waiter);
-    }
+    this.#waitOn(interest.userId, waiter);
+    for (const roomId of interest.rooms) this.#waitOn(roomId, waiter);
     return () => this.#remove(waiter);
   }
 
-  #announcedSince(since: number, interest: WaitInterest | undefined): boolean {
-    if (interest === undefined) return this.#position > since;
+  #announcedSince(since: number, interest: WaitInterest): boolean {
     if (this.#broadcast > since) return true;
     if ((this.#keyPositions.get(interest.userId) ?? 0) > since) return true;
     return interest.rooms.some((roomId) => (this.#keyPositions.get(roomId) ?? 0) > since);
@@ -149,10 +135,6 @@ export class Notifier {
     const keyed = this.#waiting.get(key);
     if (keyed !== undefined) {
       for (const waiter of keyed) if (position > waiter.since) this.#wakeSoon(waiter);
-    }
-    const any = this.#waiting.get(ANY);
-    if (any !== undefined) {
-      for (const waiter of any) if (position > waiter.since) this.#wakeSoon(waiter);
     }
   }
 
@@ -175,10 +157,6 @@ export class Notifier {
     if (!this.#all.delete(waiter)) return;
     this.#toWake.delete(waiter);
     const interest = waiter.interest;
-    if (interest === undefined) {
-      this.#waiting.get(ANY)?.delete(waiter);
-      return;
-    }
     this.#waiting.get(interest.userId)?.delete(waiter);
     for (const roomId of interest.rooms) this.#waiting.get(roomId)?.delete(waiter);
   }

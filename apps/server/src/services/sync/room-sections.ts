@@ -221,12 +221,17 @@ async function ephemeralEvents(
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   // The typing list only when it is sent (sorting it for every answer was garbage).
+  const initialTyping =
+    ctx.since === undefined || initialLike ? ctx.typing.typingIn(roomId) : undefined;
   const typingChanged =
-    ctx.since === undefined || initialLike
-      ? ctx.typing.typingIn(roomId).length > 0
-      : ctx.typingReset || ctx.typing.roomSerial(roomId) > ctx.since.typing;
+    initialTyping !== undefined
+      ? initialTyping.length > 0
+      : ctx.typingReset || ctx.typing.roomSerial(roomId) > (ctx.since?.typing ?? 0);
   if (typingChanged) {
-    out.push({ type: 'm.typing', content: { user_ids: ctx.typing.typingIn(roomId) } });
+    out.push({
+      type: 'm.typing',
+      content: { user_ids: initialTyping ?? ctx.typing.typingIn(roomId) },
+    });
   }
   if (initialLike || ctx.since === undefined) {
     // In an initial sync `receiptRooms` lists every room with receipts: others skip the query.

@@ -205,7 +205,11 @@ export class SyncService {
     // The first sync of this process marks where the notifier's knowledge starts; later syncs
     // need no promise for it (an `await` per check was ≈ 2% of the sync load's allocations).
     if (this.#firstPositionRead === Number.POSITIVE_INFINITY) {
-      this.#firstPosition ??= currentStreamPosition(this.#ctx.db);
+      // A failed read is forgotten, so the next sync asks again instead of failing until restart.
+      this.#firstPosition ??= currentStreamPosition(this.#ctx.db).catch((error: unknown) => {
+        this.#firstPosition = undefined;
+        throw error;
+      });
       this.#firstPositionRead = await this.#firstPosition;
     }
     const presence = this.#presence;
