@@ -70,10 +70,10 @@ describe('checkReceivedPdu: the order of the checks on receipt', () => {
     expect(asked).toEqual([]);
   });
 
-  it('checks the format first also when the caller computed the event ID (worker path)', () => {
+  it('checks the format first also for a field the encoding accepts (prev_events not a list)', () => {
     const { lookup, asked } = recordingLookup();
     const pdu = { ...signedBy(message(5), impostor), prev_events: 'not a list' };
-    const outcome = checkReceivedPdu(pdu, rules, lookup, '$knownEventId');
+    const outcome = checkReceivedPdu(pdu, rules, lookup);
     expect(outcome).toMatchObject({ fault: 'bad-json' });
     expect((outcome as { message: string }).message).toMatch(/prev_events/);
     expect(asked).toEqual([]);

@@ -24,6 +24,7 @@ import { insertMedia, selectMedia } from '../src/services/media/store.ts';
 import { PresenceService } from '../src/services/presence/service.ts';
 import { ProfileService } from '../src/services/profile/service.ts';
 import { PushRuleService } from '../src/services/push-rules/service.ts';
+import { joinedServers } from '../src/services/rooms/room-store.ts';
 import { loadOrCreateSigningKey } from '../src/signing-key.ts';
 import {
   type Database,
@@ -284,6 +285,27 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
         '@in-tx:storage.test',
       ]),
     ).toBeUndefined();
+  });
+
+  it("lists a room's joined servers once each, by the part after the user ID's first colon", async () => {
+    const members: [string, string][] = [
+      ['@a:one.test', 'join'],
+      ['@b:one.test', 'join'],
+      // The server part may hold a port (and so a colon of its own).
+      ['@c:two.test:8448', 'join'],
+      ['@d:three.test', 'leave'],
+      ['@e:four.test', 'invite'],
+    ];
+    for (const [userId, membership] of members) {
+      await db.execute(
+        `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position)
+          VALUES ($1, $2, $3, $4, 1)`,
+        ['!servers:storage.test', userId, membership, `$${userId}`],
+      );
+    }
+    const servers = await joinedServers(db, db.dialect, '!servers:storage.test');
+    expect(servers.sort()).toEqual(['one.test', 'two.test:8448']);
+    expect(await joinedServers(db, db.dialect, '!empty:storage.test')).toEqual([]);
   });
 
   it('hands out strictly increasing stream positions under concurrent transactions', async () => {

@@ -4,15 +4,16 @@
  * for the other servers in its room (spec server-server-api).
  */
 
-import type { Dialect, SqlExecutor } from '../../storage/index.ts';
+import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { RoomService } from '../rooms/index.ts';
+import { joinedServers } from '../rooms/room-store.ts';
 import type { StoredEvent } from '../rooms/types.ts';
 import { FederationClient } from './client.ts';
 import { type EduSources, sendLocalEdus } from './edus/outbound.ts';
 import { EventHandler } from './event-handler/handle-pdu.ts';
 import { ServerKeyStore } from './keys/key-store.ts';
-import { destinationsOf, serverOf } from './sender/destinations.ts';
+import { destinationsAmong, destinationsOf, serverOf } from './sender/destinations.ts';
 import { type BackoffPolicy, FederationSender } from './sender/queue.ts';
 
 /** Options of {@link FederationService}. */
@@ -65,12 +66,13 @@ export class FederationService {
    */
   async forwardAccepted(tx: SqlExecutor, event: StoredEvent, origin: string): Promise<void> {
     if (!this.ctx.config.federation.enabled) return;
-    const self = this.ctx.config.serverName;
-    const servers = new Set(await joinedServers(tx, this.ctx.db.dialect, event.roomId));
-    if (event.stateKey !== undefined) servers.add(serverOf(event.stateKey));
-    servers.delete(self);
-    servers.delete(origin);
-    const destinations = [...servers].sort();
+    // The servers in SQL, not every member ID: the joined-members cache cannot answer here (the
+    // accepted event has just moved the room's state; its entry is stored after the commit).
+    const servers = await joinedServers(tx, this.ctx.db.dialect, event.roomId);
+    const extra = event.stateKey === undefined ? [] : [serverOf(event.stateKey)];
+    const destinations = destinationsAmong(servers, this.ctx.config.serverName, extra).filter(
+      (server) => server !== origin,
+    );
     await this.sender.queuePdu(tx, destinations, event.pdu);
     tx.afterCommit(() => {
       for (const destination of destinations) this.sender.wake(destination);
@@ -101,22 +103,4 @@ export class FederationService {
   stop(): void {
     this.sender.stop();
   }
-}
-
-/**
- * The servers of `roomId`'s joined members, as `tx` sees them, distinct in SQL: a join accepted
- * in a 30,000-member room read every member ID into JS (`joinedMembers`, 45–120 ms, and
- * 30,000 strings for the GC) before the first byte of its answer, where the database's
- * DISTINCT over the server parts takes ≈ 10 ms alone (30–56 ms in loaded joins). (The joined-members cache cannot answer here: the accepted
- * event has just moved the room's state, and its entry is stored only after the commit.)
- */
-async function joinedServers(tx: SqlExecutor, dialect: Dialect, roomId: string): Promise<string[]> {
-  // The first ':' of a user ID ends its localpart (`serverOf`); PostgreSQL has no instr().
-  const colon = dialect === 'sqlite' ? "instr(user_id, ':')" : "strpos(user_id, ':')";
-  const rows = await tx.query<{ server: string }>(
-    `SELECT DISTINCT substr(user_id, ${colon} + 1) AS server FROM room_memberships
-      WHERE room_id = $1 AND membership = 'join'`,
-    [roomId],
-  );
-  return rows.map((row) => row.server);
 }

@@ -4,7 +4,7 @@
  */
 import { stateKeyOf } from '@weft/dag';
 
-import type { SqlExecutor } from '../../storage/index.ts';
+import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 import type { Membership, RoomMembershipEntry } from './types.ts';
 
 export interface RoomRow {
@@ -152,6 +152,28 @@ export async function joinedMembers(db: SqlExecutor, roomId: string): Promise<st
     [roomId],
   );
   return rows.map((row) => row.user_id);
+}
+
+/**
+ * The servers of `roomId`'s joined members, distinct in SQL: a join accepted in a 30,000-member
+ * room read every member ID into JS (`joinedMembers`, 45–120 ms, and 30,000 strings for the GC)
+ * before the first byte of its answer, where the database's DISTINCT over the server parts takes
+ * ≈ 10 ms alone.
+ */
+export async function joinedServers(
+  db: SqlExecutor,
+  dialect: Dialect,
+  roomId: string,
+): Promise<string[]> {
+  // The first ':' of a user ID ends its localpart (spec appendices "User Identifiers");
+  // PostgreSQL has no instr().
+  const colon = dialect === 'sqlite' ? "instr(user_id, ':')" : "strpos(user_id, ':')";
+  const rows = await db.query<{ server: string }>(
+    `SELECT DISTINCT substr(user_id, ${colon} + 1) AS server FROM room_memberships
+      WHERE room_id = $1 AND membership = 'join'`,
+    [roomId],
+  );
+  return rows.map((row) => row.server);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { ServerContext } from '../../core/context.ts';
 import type { DeviceListService } from '../../device-lists/service.ts';
 import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
+import { isLocalUser } from '../../rooms/local-user.ts';
 import type { RoomService } from '../../rooms/service.ts';
 import type { ToDeviceService } from '../../to-device/service.ts';
 import type { TypingService } from '../../typing/service.ts';
@@ -38,7 +39,7 @@ export function sendLocalEdus(
   rooms: Pick<RoomService, 'joinedMembers'>,
 ): void {
   const self = ctx.config.serverName;
-  const isLocal = (userId: string) => serverOf(userId) === self;
+  const isLocal = (userId: string) => isLocalUser(userId, self);
   const roomDestinations = async (roomId: string): Promise<string[]> =>
     destinationsOf(await rooms.joinedMembers(ctx.db, roomId), self);
   const report = (error: unknown) =>

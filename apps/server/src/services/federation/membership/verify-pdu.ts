@@ -41,14 +41,13 @@ export interface PduFault {
   readonly message: string;
 }
 
-/** Checks `raw`; `knownEventId` is its reference hash when the caller already computed it. */
+/** Checks `raw`: its format, signatures and content hash; its event ID is its reference hash. */
 export function checkReceivedPdu(
   raw: unknown,
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
-  knownEventId?: string,
 ): VerifiedPdu | PduFault {
-  const checked = checkPdu(raw, rules, keyLookup, knownEventId);
+  const checked = checkPdu(raw, rules, keyLookup);
   if ('fault' in checked) return checked;
   const { eventId, pdu } = checked;
   const dag = { ...(pdu as unknown as DagEvent), event_id: eventId };
@@ -60,7 +59,6 @@ function checkPdu(
   raw: unknown,
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
-  knownEventId?: string,
 ): { eventId: string; pdu: Record<string, unknown>; redacted?: true } | PduFault {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { fault: 'bad-json', message: 'An event must be a JSON object' };
@@ -78,7 +76,7 @@ function checkPdu(
     // Not encodable (a float, say): the format check names the fault, as it did when it encoded.
     return formatFault(pdu, rules, {}) ?? { fault: 'bad-json', message: 'Invalid event' };
   }
-  const eventId = knownEventId ?? encoded.eventId;
+  const eventId = encoded.eventId;
   // Step 1, the format ("Is a valid event, otherwise it is dropped"): a malformed PDU is dropped
   // for what it is, and costs no key lookup or Ed25519 verification.
   const fault = formatFault(pdu, rules, { eventId, canonicalBytes: encoded.canonicalBytes });

@@ -18,18 +18,13 @@ import { checkReceivedPdu, type VerifiedPdu } from './verify-pdu.ts';
 
 export type { VerifiedPdu } from './verify-pdu.ts';
 
-/**
- * Checks format, signatures and hashes of `raw`; throws `MatrixError` 400/403 otherwise.
- * `knownEventId` is the reference hash the caller already computed from this very object (it
- * saves a second canonical encoding when a big send_join answer is checked).
- */
+/** Checks format, signatures and hashes of `raw`; throws `MatrixError` 400/403 otherwise. */
 export function verifyReceivedPdu(
   raw: unknown,
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
-  knownEventId?: string,
 ): VerifiedPdu {
-  const outcome = checkReceivedPdu(raw, rules, keyLookup, knownEventId);
+  const outcome = checkReceivedPdu(raw, rules, keyLookup);
   if (!('fault' in outcome)) return outcome;
   throw outcome.fault === 'bad-json'
     ? MatrixError.badJson(outcome.message)

@@ -17,10 +17,19 @@ export function destinationsOf(
   self: string,
   extra: readonly string[] = [],
 ): string[] {
-  const servers = new Set(members.map(serverOf));
-  for (const server of extra) servers.add(server);
-  servers.delete(self);
-  return [...servers].sort();
+  return destinationsAmong(members.map(serverOf), self, extra);
+}
+
+/** `servers`, plus `extra`, minus `self`, distinct and sorted. */
+export function destinationsAmong(
+  servers: Iterable<string>,
+  self: string,
+  extra: readonly string[] = [],
+): string[] {
+  const out = new Set(servers);
+  for (const server of extra) out.add(server);
+  out.delete(self);
+  return [...out].sort();
 }
 
 /** Other servers with users sharing a joined room with `userId`, minus `self`. */
