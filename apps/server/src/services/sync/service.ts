@@ -287,7 +287,7 @@ export class SyncService {
         done,
       );
       if (stopNotifier === undefined) return resolve();
-      stopTyping = this.#sources.typing.listen(after.typing, done);
+      stopTyping = this.#sources.typing.listen(after.typing, rooms, done);
       if (stopTyping === undefined) return done();
       stopClient = client?.onGone(done);
       timer = setTimeout(done, timeoutMs);

@@ -27,7 +27,8 @@ interface RoomTyping {
 export class TypingService {
   readonly #ctx: ServerContext;
   readonly #rooms = new Map<string, RoomTyping>();
-  readonly #waiters = new Set<() => void>();
+  /** Room ID → the `/sync` long-polls waiting on typing there (emptied sets stay: see notifier.ts). */
+  readonly #waiters = new Map<string, Set<() => void>>();
   readonly #listeners: Array<(roomId: string, userId: string, typing: boolean) => void> = [];
   /** The first serial of this process: tokens with a lower serial predate it. */
   readonly startSerial: number;
@@ -56,7 +57,7 @@ export class TypingService {
     if (!typing) {
       if (room === undefined || existing === undefined) return;
       room.users.delete(userId);
-      this.#changed(room);
+      this.#changed(roomId, room);
       return;
     }
     if (room === undefined) {
@@ -68,15 +69,18 @@ export class TypingService {
     timer.unref?.();
     room.users.set(userId, timer);
     // Extending a typing period changes nothing a client sees.
-    if (existing === undefined) this.#changed(room);
+    if (existing === undefined) this.#changed(roomId, room);
   }
 
-  #changed(room: RoomTyping): void {
+  #changed(roomId: string, room: RoomTyping): void {
     this.#serial = Math.max(Math.floor(this.#ctx.now()), this.#serial + 1);
     // An emptied room stays in the map: its serial tells syncs that typing stopped.
     room.serial = this.#serial;
-    const waking = [...this.#waiters];
-    this.#waiters.clear();
+    // Only the room's own waiters: a keystroke elsewhere would make every long-poll rebuild.
+    const waiting = this.#waiters.get(roomId);
+    if (waiting === undefined || waiting.size === 0) return;
+    const waking = [...waiting];
+    waiting.clear();
     for (const wake of waking) wake();
   }
 
@@ -96,15 +100,25 @@ export class TypingService {
   }
 
   /**
-   * Calls `wake` on the next typing change, once; returns the function that stops listening, or
-   * `undefined` without registering when the serial is already past `after`. A callback rather
-   * than a promise with an `AbortSignal`: every `/sync` long-poll registers one (notifier.ts).
+   * Calls `wake` on the next typing change in one of `rooms`, once; returns the function that
+   * stops listening (call it once woken too), or `undefined` without registering when one of
+   * them changed after serial `after` already. A callback rather than a promise with an
+   * `AbortSignal`: every `/sync` long-poll registers one (notifier.ts).
    */
-  listen(after: number, wake: () => void): (() => void) | undefined {
-    if (this.#serial > after) return undefined;
-    this.#waiters.add(wake);
+  listen(after: number, rooms: readonly string[], wake: () => void): (() => void) | undefined {
+    for (const roomId of rooms) {
+      if ((this.#rooms.get(roomId)?.serial ?? 0) > after) return undefined;
+    }
+    for (const roomId of rooms) {
+      let waiting = this.#waiters.get(roomId);
+      if (waiting === undefined) {
+        waiting = new Set();
+        this.#waiters.set(roomId, waiting);
+      }
+      waiting.add(wake);
+    }
     return () => {
-      this.#waiters.delete(wake);
+      for (const roomId of rooms) this.#waiters.get(roomId)?.delete(wake);
     };
   }
 
