@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createRoom } from '../src/services/rooms/create-room.ts';
 import { joinRoom } from '../src/services/rooms/membership.ts';
+import type { SqlExecutor } from '../src/storage/index.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 
 let server: TestServer;
@@ -48,11 +49,11 @@ describe('joined members in memory', () => {
     await rooms.write((send) =>
       send(member(roomId, bob, { membership: 'join', displayname: 'Bobby' })),
     );
-    expect((await rooms.joinedDisplayNames(db, roomId)).get(bob)).toBe('Bobby');
+    expect((await rooms.localDisplayNames(db, roomId)).get(bob)).toBe('Bobby');
     await rooms.write((send) =>
       send(member(roomId, bob, { membership: 'join', displayname: 'Rob' })),
     );
-    expect((await rooms.joinedDisplayNames(db, roomId)).get(bob)).toBe('Rob');
+    expect((await rooms.localDisplayNames(db, roomId)).get(bob)).toBe('Rob');
 
     // A join rolled back with its transaction, read inside it first: not remembered.
     await expect(
@@ -79,6 +80,74 @@ describe('joined members in memory', () => {
 
     await rooms.write((send) => send(member(roomId, bob, { membership: 'leave' })));
     expect(await joined()).toEqual([alice]);
-    expect((await rooms.joinedDisplayNames(db, roomId)).has(bob)).toBe(false);
+    expect((await rooms.localDisplayNames(db, roomId)).has(bob)).toBe(false);
+  });
+
+  it('gives push only the local members of a room with remote ones, and counts them all', async () => {
+    const { rooms } = server.services;
+    const db = server.services.ctx.db;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      preset: 'public_chat',
+    });
+    await joinRoom(rooms, roomId, bob);
+    // Remote members, one whose server differs from this one's only in case (SQLite's LIKE
+    // would match it) and one whose server only ends like this one's name.
+    const remote = ['@r1:remote.test', '@r2:remote.test', '@eve:TEST.LOCAL', '@mal:xtest.local'];
+    for (const userId of remote) {
+      await rooms.write((send) =>
+        send(member(roomId, userId, { membership: 'join', displayname: 'bob' })),
+      );
+    }
+    const local = async (executor: SqlExecutor = db) => {
+      const { local, count } = await rooms.localJoinedMembers(executor, roomId);
+      return { local: [...local].sort(), count };
+    };
+    expect(await local()).toEqual({ local: [alice, bob], count: 6 });
+    expect(await local()).toEqual({ local: [alice, bob], count: 6 });
+    // Only local members' names are read, and the remote ones calling themselves "bob" do not
+    // make bob's name anyone else's.
+    await rooms.write((send) =>
+      send(member(roomId, bob, { membership: 'join', displayname: 'Bobby' })),
+    );
+    expect([...(await rooms.localDisplayNames(db, roomId))]).toEqual([[bob, 'Bobby']]);
+
+    // Inside a write, as the write sees it; a rolled-back local join is not remembered.
+    await expect(
+      rooms.write(async (send, tx) => {
+        await send(member(roomId, carol, { membership: 'join' }));
+        expect(await local(tx)).toEqual({ local: [alice, bob, carol], count: 7 });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await local()).toEqual({ local: [alice, bob], count: 6 });
+
+    // A remote member joining, then a message: the local members other than the sender are
+    // its audience, never a remote one, and room_member_count sees every member.
+    await rooms.write((send) => send(member(roomId, '@r3:remote.test', { membership: 'join' })));
+    expect(await local()).toEqual({ local: [alice, bob], count: 7 });
+    await rooms.write((send) =>
+      send({
+        roomId,
+        type: 'm.room.message',
+        sender: alice,
+        content: { msgtype: 'm.text', body: 'hi' },
+      }),
+    );
+    const counted = await db.query<{ user_id: string }>(
+      'SELECT user_id FROM unread_counts WHERE room_id = $1 AND notifications > 0',
+      [roomId],
+    );
+    expect(counted.map((row) => row.user_id)).toEqual([bob]);
+
+    // A local leave and join move the local set, the join read from the database or from memory.
+    await rooms.write((send) => send(member(roomId, bob, { membership: 'leave' })));
+    expect(await local()).toEqual({ local: [alice], count: 6 });
+    expect(await rooms.joinedMembers(db, roomId)).toHaveLength(6);
+    await joinRoom(rooms, roomId, carol);
+    expect(await local()).toEqual({ local: [alice, carol], count: 7 });
+    expect(await rooms.joinedMembers(db, roomId)).toHaveLength(7);
+    expect(await local()).toEqual({ local: [alice, carol], count: 7 });
   });
 });

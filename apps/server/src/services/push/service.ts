@@ -188,7 +188,7 @@ export class PushService {
     // for every recipient, from memory while the room's state is unchanged.
     const names =
       typeof content?.['body'] === 'string'
-        ? await this.#rooms.joinedDisplayNames(tx, event.roomId)
+        ? await this.#rooms.localDisplayNames(tx, event.roomId)
         : NO_NAMES;
     const senderMayNotify = senderPermission(tx, this.#rooms, event);
     // Conditions that read only the event and the room are evaluated once for all recipients.
@@ -270,7 +270,7 @@ export class PushService {
     if (sender !== undefined) {
       // Its audience: of the users joined when it was stored, only those still joined have
       // counts that show (a later join starts counting after it).
-      for (const userId of await this.#localJoined(tx, redacted.roomId)) {
+      for (const userId of (await this.#rooms.localJoinedMembers(tx, redacted.roomId)).local) {
         if (userId !== sender) users.add(userId);
       }
     }
@@ -285,13 +285,6 @@ export class PushService {
     this.#afterCommitSet(tx, recounted);
   }
 
-  async #localJoined(tx: SqlExecutor, roomId: string): Promise<string[]> {
-    const serverName = this.#ctx.config.serverName;
-    return (await this.#rooms.joinedMembers(tx, roomId)).filter((userId) =>
-      isLocalUser(userId, serverName),
-    );
-  }
-
   /**
    * The event's audience — the local joined members other than the sender — and a local user
    * being invited; and how many members are joined (local or not: `room_member_count` counts
@@ -302,10 +295,10 @@ export class PushService {
     event: StoredEvent,
   ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
     const serverName = this.#ctx.config.serverName;
-    const joined = await this.#rooms.joinedMembers(tx, event.roomId);
-    const audience = joined.filter(
-      (userId) => userId !== event.sender && isLocalUser(userId, serverName),
-    );
+    // Only the local members: a remote member is never a recipient here (their own server
+    // evaluates their rules), and a big federated room has thousands.
+    const { local, count } = await this.#rooms.localJoinedMembers(tx, event.roomId);
+    const audience = local.filter((userId) => userId !== event.sender);
     const content = event.pdu['content'] as Record<string, unknown>;
     const target = event.stateKey;
     const invitee =
@@ -317,7 +310,7 @@ export class PushService {
       !audience.includes(target)
         ? target
         : undefined;
-    return { audience, invitee, joinedCount: joined.length };
+    return { audience, invitee, joinedCount: count };
   }
 }
 

@@ -5,6 +5,7 @@
 import { stateKeyOf } from '@weft/dag';
 
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
+import { isLocalUser } from './local-user.ts';
 import type { Membership, RoomMembershipEntry } from './types.ts';
 
 export interface RoomRow {
@@ -152,6 +153,34 @@ export async function joinedMembers(db: SqlExecutor, roomId: string): Promise<st
     [roomId],
   );
   return rows.map((row) => row.user_id);
+}
+
+/**
+ * This server's users joined to `roomId`: the push service's recipients are among them, and in a
+ * big federated room they are a few of thousands. The `LIKE` (case-insensitive on SQLite, and
+ * `_` matches any character) only narrows the rows; `isLocalUser` decides.
+ */
+export async function localJoinedMembers(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    "SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = 'join' AND user_id LIKE $2",
+    [roomId, `%:${serverName}`],
+  );
+  const local: string[] = [];
+  for (const row of rows) if (isLocalUser(row.user_id, serverName)) local.push(row.user_id);
+  return local;
+}
+
+/** How many users are joined to `roomId` (push rules' `room_member_count`). */
+export async function joinedMemberCount(db: SqlExecutor, roomId: string): Promise<number> {
+  const row = await db.queryOne<{ count: number }>(
+    "SELECT count(*) AS count FROM room_memberships WHERE room_id = $1 AND membership = 'join'",
+    [roomId],
+  );
+  return Number(row?.count ?? 0);
 }
 
 /**

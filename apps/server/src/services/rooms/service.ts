@@ -14,7 +14,8 @@ import type { ServerContext } from '../core/context.ts';
 import { type ClientEventOptions, toClientEvent } from './client-event.ts';
 import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
 import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-store.ts';
-import { JoinedMembersCache } from './joined-members.ts';
+import { JoinedMembersCache, type LocalMembers } from './joined-members.ts';
+import { isLocalUser } from './local-user.ts';
 import { type PersistOptions, persistEvent } from './persist-event.ts';
 import {
   currentStateEventId,
@@ -70,7 +71,7 @@ export class RoomService {
   readonly events = new EventStore();
   /** State groups (internal to the rooms service). */
   readonly states = new StateStore();
-  readonly #joinedMembers = new JoinedMembersCache();
+  readonly #joinedMembers: JoinedMembersCache;
   readonly #listeners: EventListener[] = [];
   readonly #timelineListeners: EventListener[] = [];
   readonly #roomVersions = new Map<string, string>();
@@ -81,6 +82,7 @@ export class RoomService {
 
   constructor(ctx: ServerContext) {
     this.ctx = ctx;
+    this.#joinedMembers = new JoinedMembersCache(ctx.config.serverName);
   }
 
   // --- Hooks ---
@@ -398,17 +400,31 @@ export class RoomService {
   }
 
   /**
-   * The display names of the users joined to `roomId` now (`m.room.member` content; members
-   * without one are absent), through `db`, from memory while the room's state is unchanged.
+   * This server's users joined to `roomId` now and how many members are joined in all, through
+   * `db`: who an event may notify, without reading every remote member of a big room.
    */
-  joinedDisplayNames(db: SqlExecutor, roomId: string): Promise<ReadonlyMap<string, string>> {
+  localJoinedMembers(db: SqlExecutor, roomId: string): Promise<LocalMembers> {
+    return this.#joinedMembers.localMembers(db, roomId);
+  }
+
+  /**
+   * The display names of this server's users joined to `roomId` now (`m.room.member` content;
+   * members without one are absent), through `db`, from memory while the room's state is
+   * unchanged. Only local ones: `contains_display_name` is evaluated for recipients, who are
+   * local, and a big federated room's member events are thousands to read and parse.
+   */
+  localDisplayNames(db: SqlExecutor, roomId: string): Promise<ReadonlyMap<string, string>> {
+    const serverName = this.ctx.config.serverName;
     return this.#joinedMembers.displayNames(db, roomId, async () => {
-      const rows = await db.query<{ state_key: string; event_id: string }>(
+      // The LIKE only narrows the rows (see room-store.ts localJoinedMembers); isLocalUser decides.
+      const read = await db.query<{ state_key: string; event_id: string }>(
         `SELECT s.state_key, s.event_id FROM room_current_state s
            JOIN room_memberships m ON m.room_id = s.room_id AND m.user_id = s.state_key
-          WHERE s.room_id = $1 AND s.type = 'm.room.member' AND m.membership = 'join'`,
-        [roomId],
+          WHERE s.room_id = $1 AND s.type = 'm.room.member' AND m.membership = 'join'
+            AND m.user_id LIKE $2`,
+        [roomId, `%:${serverName}`],
       );
+      const rows = read.filter((row) => isLocalUser(row.state_key, serverName));
       const events = await this.events.getMany(
         db,
         rows.map((row) => row.event_id),
