@@ -12,7 +12,7 @@
  */
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
-import type { ListedAction } from './store.ts';
+import { type ListedAction, readPositionsSql } from './store.ts';
 
 /** A listed row and whether the user has read it. */
 export type ListedNotification = ListedAction & { readonly read: boolean };
@@ -152,9 +152,9 @@ async function sharedNotifications(
 }
 
 /**
- * How far the user has read each of `roomIds`, as store.ts's READ_UP_TO reads one room: their
- * latest main-timeline read receipt (`m.read` or `m.read.private`, unthreaded or `main`), and at
- * least their join. A room absent from the answer is read up to 0.
+ * How far the user has read each of `roomIds` (store.ts `readPositionsSql`: their latest
+ * main-timeline read receipt, and at least their join). A room absent from the answer is read up
+ * to 0.
  */
 async function readUpToByRoom(
   db: SqlExecutor,
@@ -165,15 +165,8 @@ async function readUpToByRoom(
   for (const chunk of inListChunks(roomIds)) {
     const rooms = placeholders(chunk.length, 2);
     const rows = await db.query<{ room_id: string; p: number }>(
-      `SELECT room_id, MAX(p) AS p FROM (
-         SELECT r.room_id AS room_id, e.stream_position AS p
-           FROM receipts r JOIN events e ON e.event_id = r.event_id
-          WHERE r.user_id = $1 AND r.room_id IN (${rooms})
-            AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
-         UNION ALL
-         SELECT m.room_id AS room_id, m.stream_position AS p FROM room_memberships m
-          WHERE m.user_id = $1 AND m.room_id IN (${rooms}) AND m.membership = 'join'
-       ) read_up_to GROUP BY room_id`,
+      `SELECT room_id, MAX(p) AS p FROM (${readPositionsSql(`IN (${rooms})`)}) read_up_to
+        GROUP BY room_id`,
       [userId, ...chunk],
     );
     for (const row of rows) out.set(row.room_id, Number(row.p ?? 0));

@@ -256,13 +256,23 @@ export async function deletePushActions(
  * the same). Spec client-server-api "Receiving notifications": receipts reset the counts.
  */
 const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
-    SELECT e.stream_position AS p FROM receipts r JOIN events e ON e.event_id = r.event_id
-     WHERE r.room_id = $2 AND r.user_id = $1
+    ${readPositionsSql('= $2')}
+    UNION ALL SELECT '' AS room_id, 0 AS p) read_up_to)`;
+
+/**
+ * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition` (`= $2`,
+ * `IN (…)`), one row (room_id, p) each: their main-timeline read receipts' events and their join.
+ * The one definition of "read" for the unread counts and the notification list.
+ */
+export function readPositionsSql(roomCondition: string): string {
+  return `SELECT r.room_id AS room_id, e.stream_position AS p
+      FROM receipts r JOIN events e ON e.event_id = r.event_id
+     WHERE r.user_id = $1 AND r.room_id ${roomCondition}
        AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
     UNION ALL
-    SELECT m.stream_position AS p FROM room_memberships m
-     WHERE m.room_id = $2 AND m.user_id = $1 AND m.membership = 'join'
-    UNION ALL SELECT 0 AS p) read_up_to)`;
+    SELECT m.room_id AS room_id, m.stream_position AS p FROM room_memberships m
+     WHERE m.user_id = $1 AND m.room_id ${roomCondition} AND m.membership = 'join'`;
+}
 
 /** A user's kept unread counts row of a room, if any. */
 export function keptUnread(
