@@ -1,7 +1,9 @@
 /**
  * `events_by_room_state_key` (migration 0102) and `events_membership` (0021) hold state events
  * only and still serve the queries that read one state key's history: a message adds no entry,
- * the per-event history visibility and membership reads seek them. `event_txn_ids` is one
+ * the per-event history visibility and membership reads seek them. Since 0103 they and
+ * `events_by_room_position` hold only events with a stream position (an outlier adds no entry),
+ * and the readers that compare positions still seek them. `event_txn_ids` is one
  * B-tree (0022, `WITHOUT ROWID`) and keeps the rows it had. On real SQLite files.
  */
 import { join } from 'node:path';
@@ -34,11 +36,17 @@ describe('events_by_room_state_key', () => {
     const index = await server.services.ctx.db.queryOne<{ sql: string }>(
       "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'events_by_room_state_key'",
     );
-    expect(index?.sql).toMatch(/WHERE\s+state_key IS NOT NULL/);
+    expect(index?.sql).toMatch(/WHERE\s+state_key IS NOT NULL AND stream_position IS NOT NULL/);
     expect(
       await plan(`SELECT stream_position, pdu FROM events
         WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
           AND stream_position IS NOT NULL ORDER BY stream_position`),
+    ).toContain('events_by_room_state_key');
+    // A user's membership at a position (services/sync/store.ts): `<=` implies NOT NULL.
+    expect(
+      await plan(`SELECT event_id, pdu, stream_position FROM events
+        WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_position <= 7
+        ORDER BY stream_position DESC LIMIT 1`),
     ).toContain('events_by_room_state_key');
     expect(
       await plan(`SELECT stream_position, pdu FROM events
@@ -53,7 +61,7 @@ describe('events_membership', () => {
     const index = await server.services.ctx.db.queryOne<{ sql: string }>(
       "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'events_membership'",
     );
-    expect(index?.sql).toMatch(/WHERE\s+state_key IS NOT NULL/);
+    expect(index?.sql).toMatch(/WHERE\s+state_key IS NOT NULL AND stream_position IS NOT NULL/);
     // RoomService.membershipChanges and the notification list's joined stretches.
     expect(
       await plan(`SELECT event_id FROM events
@@ -66,6 +74,26 @@ describe('events_membership', () => {
           AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $2)
         ORDER BY stream_position`),
     ).toContain('events_membership');
+  });
+});
+
+describe('events_by_room_position', () => {
+  it('holds positioned events only and serves the timeline and state-at-position reads', async () => {
+    const index = await server.services.ctx.db.queryOne<{ sql: string }>(
+      "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'events_by_room_position'",
+    );
+    expect(index?.sql).toMatch(/WHERE\s+stream_position IS NOT NULL/);
+    // services/rooms/timeline.ts (both directions) and RoomService's state at a position.
+    for (const sql of [
+      `SELECT event_id FROM events WHERE room_id = $1 AND stream_position > 0
+        AND stream_position <= 100 AND $2 = $2 ORDER BY stream_position DESC LIMIT 10`,
+      `SELECT event_id FROM events WHERE room_id = $1 AND stream_position <= 100 AND $2 = $2
+        ORDER BY stream_position DESC LIMIT 1`,
+      `SELECT event_id FROM events WHERE room_id = $1 AND stream_position IS NOT NULL AND $2 = $2
+        ORDER BY stream_position LIMIT 1`,
+    ]) {
+      expect(await plan(sql)).toContain('events_by_room_position');
+    }
   });
 });
 
