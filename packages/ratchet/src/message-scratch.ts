@@ -12,9 +12,10 @@
 export const MESSAGE_SCRATCH = new Uint8Array(4096);
 
 /**
- * The one buffer where `Session.decrypt` decodes an inbound message from base64 (public bytes:
- * keys, index, ciphertext, MAC), sparing a fresh array per message as above. The decrypting
- * code reads the views it makes of it before `decrypt` returns, and copies whatever it keeps
- * (a new chain's ratchet key); everything is synchronous, so no two uses overlap.
+ * The one buffer where `Session.decrypt` and `InboundGroupSession.decrypt` decode an inbound
+ * message from base64 (public bytes: keys, index, ciphertext, MAC, signature), sparing a fresh
+ * array per message as above. The decrypting code reads the views it makes of it before
+ * `decrypt` returns, and copies whatever it keeps (a new chain's ratchet key); everything is
+ * synchronous, so no two uses overlap.
  */
 export const INBOUND_MESSAGE_SCRATCH = new Uint8Array(4096);

@@ -83,6 +83,32 @@ describe('GroupSession → InboundGroupSession', () => {
     expect(first.messageIndex).toBe(0);
   });
 
+  it('keeps the latest ratchet at the highest decrypted index, whatever the order', () => {
+    // decrypt reads the latest ratchet in place at its own index and advances a reused work
+    // ratchet otherwise; only a forward success moves the stored one (seen in the pickle).
+    const outbound = GroupSession.create();
+    const sessionKey = outbound.sessionKey();
+    const inbound = InboundGroupSession.fromSessionKey(sessionKey);
+    const messages = Array.from({ length: 300 }, (_, i) => outbound.encrypt(`m${i}`));
+    const key = new Uint8Array(32);
+    const nonce = () => new Uint8Array(16);
+    const decryptAt = (i: number) => {
+      const { plaintext, messageIndex } = inbound.decrypt(messages[i] as string);
+      expect([decoder.decode(plaintext), messageIndex]).toEqual([`m${i}`, i]);
+    };
+    decryptAt(5);
+    const at5 = inbound.pickle(key, nonce);
+    for (const i of [5, 3, 0, 5]) decryptAt(i);
+    expect(inbound.pickle(key, nonce)).toBe(at5);
+    for (const i of [6, 299, 257, 299]) decryptAt(i);
+    expect(inbound.exportAt(299)).toBe(
+      InboundGroupSession.fromSessionKey(sessionKey).exportAt(299),
+    );
+    const at299 = inbound.pickle(key, nonce);
+    decryptAt(298);
+    expect(inbound.pickle(key, nonce)).toBe(at299);
+  });
+
   it('starts an inbound session at the sharing index and cannot read earlier messages', () => {
     const outbound = GroupSession.create();
     const early = outbound.encrypt('before');

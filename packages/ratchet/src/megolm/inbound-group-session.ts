@@ -5,21 +5,15 @@
  * "Advancing the ratchet": the earliest known ratchet is kept so any later index can be
  * decrypted; the latest used ratchet is cached so in-order decryption costs one step.
  */
-import { decodeBase64, encodeBase64 } from '../base64.ts';
-import {
-  CipherKeysBuffer,
-  decryptCbc,
-  hmacSha256,
-  macMatches,
-  zeroize,
-  zeroizeKeys,
-} from '../cipher.ts';
+import { decodeBase64Into, encodeBase64 } from '../base64.ts';
+import { CipherKeysBuffer, decryptCbc, hmacSha256, zeroize, zeroizeKeys } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { LibolmWriter } from '../libolm-pickle-writer.ts';
+import { INBOUND_MESSAGE_SCRATCH } from '../message-scratch.ts';
 import { openLibolmPickle, openPickle, sealLibolmPickle, sealPickle } from '../pickle.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { LibolmReader } from './libolm-pickle.ts';
-import { decodeMessage, MAC_LENGTH } from './message.ts';
+import { MAC_LENGTH, type MegolmFieldOffsets, readMessage } from './message.ts';
 import { field, inspectSymbol, pickleFields } from './pickling.ts';
 import { MegolmRatchet, RATCHET_LENGTH } from './ratchet.ts';
 import {
@@ -32,6 +26,27 @@ import { type Verifier, verifierFor } from './signing.ts';
 
 // The message keys of `decrypt`, derived, used and wiped within each call.
 const DECRYPT_KEYS = new CipherKeysBuffer();
+// Where `decrypt` advances a copy of a stored ratchet to an index beyond it (wiped after each
+// call), and where it reads a message's field offsets (public values).
+const WORK_RATCHET = new MegolmRatchet(new Uint8Array(RATCHET_LENGTH), 0);
+const FIELDS: MegolmFieldOffsets = {
+  messageIndex: 0,
+  ciphertextStart: 0,
+  ciphertextEnd: 0,
+  bodyEnd: 0,
+};
+
+/**
+ * Constant-time check of a message's truncated MAC (`MAC_LENGTH` bytes of `bytes` at `offset`)
+ * against the first bytes of the computed `mac`: every byte is compared, no early exit.
+ */
+function macMatchesAt(mac: Uint8Array, bytes: Uint8Array, offset: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < MAC_LENGTH; i++) {
+    diff |= (mac[i] as number) ^ (bytes[offset + i] as number);
+  }
+  return diff === 0;
+}
 
 const PICKLE_KIND = 'weft.megolm.inbound';
 const PICKLE_VERSION = 1;
@@ -126,47 +141,54 @@ export class InboundGroupSession {
     this.#checkLive();
     if (typeof message !== 'string') throw new TypeError('message must be a base64 string');
     const state = this.#state;
-    const parsed = decodeMessage(decodeBase64(message));
-    if (!state.verifier(parsed.signatureInput, parsed.signature)) {
+    // Public bytes in the reused inbound buffer, read before this call returns.
+    const bytes = decodeBase64Into(message, INBOUND_MESSAGE_SCRATCH);
+    readMessage(bytes, FIELDS);
+    const index = FIELDS.messageIndex;
+    const bodyEnd = FIELDS.bodyEnd;
+    const signatureStart = bodyEnd + MAC_LENGTH;
+    if (!state.verifier(bytes.subarray(0, signatureStart), bytes.subarray(signatureStart))) {
       throw new RatchetError('bad-signature', 'Megolm message signature does not verify', {
-        context: { messageIndex: parsed.messageIndex },
+        context: { messageIndex: index },
       });
     }
-    const index = parsed.messageIndex;
     if (index < state.initial.counter) {
       throw new RatchetError('unknown-message-index', 'message precedes the first known index', {
         context: { messageIndex: index, firstKnownIndex: state.initial.counter },
       });
     }
-    const fromLatest = index >= state.latest.counter;
-    const ratchet = (fromLatest ? state.latest : state.initial).clone();
-    ratchet.advanceTo(index);
-    const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
+    // The message's ratchet: the latest one itself when the index is its own (read only), else
+    // the reused work ratchet advanced from the latest or the initial one.
+    const latest = state.latest;
+    const fromLatest = index >= latest.counter;
+    let ratchet = latest;
+    if (index !== latest.counter) {
+      ratchet = WORK_RATCHET;
+      ratchet.copyFrom(fromLatest ? latest : state.initial);
+    }
     try {
-      const mac = hmacSha256(keys.macKey, parsed.macInput);
-      const ok = macMatches(mac.subarray(0, MAC_LENGTH), parsed.mac);
-      zeroize(mac);
+      ratchet.advanceTo(index);
+      const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
+      const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
+      const ok = macMatchesAt(mac, bytes, bodyEnd);
+      mac.fill(0);
       if (!ok) {
         throw new RatchetError('bad-mac', 'Megolm message MAC does not match', {
           context: { messageIndex: index },
         });
       }
-      const plaintext = decryptCbc(keys, parsed.ciphertext);
+      const plaintext = decryptCbc(
+        keys,
+        bytes.subarray(FIELDS.ciphertextStart, FIELDS.ciphertextEnd),
+      );
       // Commit only after success, so a forged message cannot move the cached ratchet.
-      if (fromLatest) {
-        state.latest.zeroize();
-        state.latest = ratchet;
-      } else {
-        ratchet.zeroize();
-      }
+      if (fromLatest && ratchet !== latest) latest.copyFrom(ratchet);
       state.verified = true;
       return { plaintext, messageIndex: index };
-    } catch (error) {
-      // Nothing was committed: every throw above happens before the commit.
-      ratchet.zeroize();
-      throw error;
     } finally {
-      zeroizeKeys(keys);
+      // Nothing was committed on a throw: every throw above happens before the commit.
+      zeroizeKeys(DECRYPT_KEYS);
+      WORK_RATCHET.zeroize();
     }
   }
 

@@ -84,8 +84,66 @@ export function encodeMessage(
   return { bytes, bodyEnd: length };
 }
 
-// Reads a varint at `offset` within [offset, end); values above 2^53 are rejected.
-function readVarint(bytes: Uint8Array, offset: number, end: number): [number, number] {
+/**
+ * Where `readMessage` found a message's fields: offsets into the bytes it was given. One
+ * reused object (public values only), read by the caller before the next call.
+ */
+export interface MegolmFieldOffsets {
+  messageIndex: number;
+  ciphertextStart: number;
+  ciphertextEnd: number;
+  /** End of version + body: the MAC follows, then the signature at `bodyEnd + MAC_LENGTH`. */
+  bodyEnd: number;
+}
+
+/**
+ * `decodeMessage` without its views and result object: the fields' offsets go into `into`.
+ * `InboundGroupSession.decrypt` reads a message this way (the same checks and errors).
+ */
+export function readMessage(bytes: Uint8Array, into: MegolmFieldOffsets): void {
+  const bodyEnd = checkFrame(bytes);
+  let messageIndex = -1;
+  let ciphertextStart = -1;
+  let ciphertextEnd = -1;
+  let o = 1;
+  while (o < bodyEnd) {
+    const tag = readVarintAt(bytes, o, bodyEnd);
+    o = varintEnd;
+    const wireType = tag & 7;
+    if (wireType === 0) {
+      const value = readVarintAt(bytes, o, bodyEnd);
+      o = varintEnd;
+      if (tag === INDEX_TAG) {
+        if (value > MAX_INDEX) throw malformed('message index above 2^32-1');
+        messageIndex = value;
+      }
+    } else if (wireType === 2) {
+      const length = readVarintAt(bytes, o, bodyEnd);
+      o = varintEnd;
+      if (length > bodyEnd - o) throw malformed('field runs past the body', { offset: o });
+      if (tag === CIPHERTEXT_TAG) {
+        ciphertextStart = o;
+        ciphertextEnd = o + length;
+      }
+      o += length;
+    } else {
+      throw malformed('unsupported field type', { tag });
+    }
+  }
+  if (messageIndex < 0) throw malformed('missing message index');
+  if (ciphertextStart < 0) throw malformed('missing ciphertext');
+  into.messageIndex = messageIndex;
+  into.ciphertextStart = ciphertextStart;
+  into.ciphertextEnd = ciphertextEnd;
+  into.bodyEnd = bodyEnd;
+}
+
+// The offset after the varint `readVarintAt` last read (a module variable, not a tuple per read).
+let varintEnd = 0;
+
+// Reads a varint at `offset` within [offset, end) (values above 2^53 are rejected); its end
+// is left in `varintEnd`.
+function readVarintAt(bytes: Uint8Array, offset: number, end: number): number {
   let value = 0;
   let scale = 1;
   let o = offset;
@@ -97,11 +155,12 @@ function readVarint(bytes: Uint8Array, offset: number, end: number): [number, nu
     scale *= 128;
     if (scale > 2 ** 49) throw malformed('varint too long', { offset });
   }
-  return [value, o];
+  varintEnd = o;
+  return value;
 }
 
-/** Splits and parses a raw Megolm message; checks nothing cryptographic. */
-export function decodeMessage(bytes: Uint8Array): MegolmMessage {
+// The version byte and minimum length; returns where the body ends.
+function checkFrame(bytes: Uint8Array): number {
   if (bytes.length < 1) throw malformed('empty message');
   if (bytes[0] !== MEGOLM_VERSION) {
     throw new RatchetError('unsupported-version', 'unknown Megolm message version', {
@@ -110,36 +169,22 @@ export function decodeMessage(bytes: Uint8Array): MegolmMessage {
   }
   const bodyEnd = bytes.length - MAC_LENGTH - SIGNATURE_LENGTH;
   if (bodyEnd < 1) throw malformed('too short', { length: bytes.length });
+  return bodyEnd;
+}
 
-  let messageIndex: number | undefined;
-  let ciphertext: Uint8Array | undefined;
-  let o = 1;
-  while (o < bodyEnd) {
-    let tag: number;
-    [tag, o] = readVarint(bytes, o, bodyEnd);
-    const wireType = tag & 7;
-    if (wireType === 0) {
-      let value: number;
-      [value, o] = readVarint(bytes, o, bodyEnd);
-      if (tag === INDEX_TAG) {
-        if (value > MAX_INDEX) throw malformed('message index above 2^32-1');
-        messageIndex = value;
-      }
-    } else if (wireType === 2) {
-      let length: number;
-      [length, o] = readVarint(bytes, o, bodyEnd);
-      if (length > bodyEnd - o) throw malformed('field runs past the body', { offset: o });
-      if (tag === CIPHERTEXT_TAG) ciphertext = bytes.subarray(o, o + length);
-      o += length;
-    } else {
-      throw malformed('unsupported field type', { tag });
-    }
-  }
-  if (messageIndex === undefined) throw malformed('missing message index');
-  if (ciphertext === undefined) throw malformed('missing ciphertext');
+/** Splits and parses a raw Megolm message; checks nothing cryptographic. */
+export function decodeMessage(bytes: Uint8Array): MegolmMessage {
+  const at: MegolmFieldOffsets = {
+    messageIndex: 0,
+    ciphertextStart: 0,
+    ciphertextEnd: 0,
+    bodyEnd: 0,
+  };
+  readMessage(bytes, at);
+  const bodyEnd = at.bodyEnd;
   return {
-    messageIndex,
-    ciphertext,
+    messageIndex: at.messageIndex,
+    ciphertext: bytes.subarray(at.ciphertextStart, at.ciphertextEnd),
     macInput: bytes.subarray(0, bodyEnd),
     mac: bytes.subarray(bodyEnd, bodyEnd + MAC_LENGTH),
     signatureInput: bytes.subarray(0, bodyEnd + MAC_LENGTH),

@@ -22,6 +22,11 @@ const MEGOLM_KEYS_INFO = 'MEGOLM_KEYS';
 const SEEDS = [Uint8Array.of(0), Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)] as const;
 // Parts 3..h, highest first: the parts a reseed from R_{i,h} rewrites.
 const DOWN_TO = [[3, 2, 1, 0], [3, 2, 1], [3, 2], [3]] as const;
+// Their seeds, and the seed of R_{i,j} rehashing itself: built once, not per step.
+const DOWN_TO_SEEDS = DOWN_TO.map((targets) => targets.map((to) => SEEDS[to] as Uint8Array));
+const SELF_SEEDS = SEEDS.map((seed) => [seed]);
+// The key of a rehash, copied out of R_{i,from} first (reused, wiped after each rehash).
+const rehashKey = new Uint8Array(PART_LENGTH);
 
 /** A mutable ratchet value; callers clone before speculative work and zeroize when done. */
 export class MegolmRatchet {
@@ -47,19 +52,42 @@ export class MegolmRatchet {
     return new MegolmRatchet(this.data.slice(), this.counter);
   }
 
+  /** Overwrites this ratchet with `other`'s value and index (no allocation). */
+  copyFrom(other: MegolmRatchet): void {
+    this.data.set(other.data);
+    this.counter = other.counter;
+  }
+
+  // Views of the parts each rehash writes: [h] for a reseed from R_{i,h} (parts 3..h), [4 + j]
+  // for R_{i,j} rehashing itself. Built on a ratchet's first step, then reused.
+  #outputs: Uint8Array[][] | undefined;
+
+  #outputsFor(slot: number): Uint8Array[] {
+    if (this.#outputs === undefined) {
+      const part = (to: number): Uint8Array =>
+        this.data.subarray(to * PART_LENGTH, (to + 1) * PART_LENGTH);
+      this.#outputs = [
+        ...DOWN_TO.map((targets) => targets.map(part)),
+        ...[0, 1, 2, 3].map((j) => [part(j)]),
+      ];
+    }
+    return this.#outputs[slot] as Uint8Array[];
+  }
+
   /**
-   * R_{i,to} = H_to(R_{i,from}) for each `to` in `targets` (given from 3 down): the key is copied
-   * from R_{i,from} first, so overwriting R_{i,from} itself last is safe.
+   * R_{i,to} = H_to(R_{i,from}) for each part in output slot `slot` of `#outputsFor` (given from 3
+   * down): the key is copied from R_{i,from} first, so overwriting R_{i,from} itself last is safe.
    */
-  private rehash(from: number, targets: readonly number[]): void {
-    const key = this.data.slice(from * PART_LENGTH, (from + 1) * PART_LENGTH);
-    // One keyed HMAC for all targets, each digest written straight into its part.
-    hmacSha256Into(
-      key,
-      targets.map((to) => SEEDS[to] as Uint8Array),
-      targets.map((to) => this.data.subarray(to * PART_LENGTH, (to + 1) * PART_LENGTH)),
-    );
-    key.fill(0);
+  private rehash(from: number, seeds: readonly Uint8Array[], slot: number): void {
+    const data = this.data;
+    const start = from * PART_LENGTH;
+    for (let i = 0; i < PART_LENGTH; i++) rehashKey[i] = data[start + i] as number;
+    try {
+      // One keyed HMAC for all targets, each digest written straight into its part.
+      hmacSha256Into(rehashKey, seeds, this.#outputsFor(slot));
+    } finally {
+      rehashKey.fill(0);
+    }
   }
 
   /**
@@ -80,7 +108,7 @@ export class MegolmRatchet {
     if ((next & 0xffffff) === 0) h = 0;
     else if ((next & 0xffff) === 0) h = 1;
     else if ((next & 0xff) === 0) h = 2;
-    this.rehash(h, DOWN_TO[h] as readonly number[]);
+    this.rehash(h, DOWN_TO_SEEDS[h] as Uint8Array[], h);
     this.counter = next;
   }
 
@@ -98,9 +126,9 @@ export class MegolmRatchet {
       // Parts above j already agree with the target, so byte j alone tells how far to go.
       const steps = ((target >>> shift) & 0xff) - ((this.counter >>> shift) & 0xff);
       if (steps === 0) continue;
-      const self = [j];
-      for (let s = 1; s < steps; s++) this.rehash(j, self);
-      this.rehash(j, DOWN_TO[j] as readonly number[]);
+      const self = SELF_SEEDS[j] as Uint8Array[];
+      for (let s = 1; s < steps; s++) this.rehash(j, self, 4 + j);
+      this.rehash(j, DOWN_TO_SEEDS[j] as Uint8Array[], j);
       // Index bits below part j restart from zero after a reseed.
       this.counter = ((target >>> shift) << shift) >>> 0;
     }
