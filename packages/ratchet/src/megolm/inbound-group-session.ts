@@ -162,12 +162,12 @@ export class InboundGroupSession {
     const latest = state.latest;
     const fromLatest = index >= latest.counter;
     let ratchet = latest;
-    if (index !== latest.counter) {
-      ratchet = WORK_RATCHET;
-      ratchet.copyFrom(fromLatest ? latest : state.initial);
-    }
     try {
-      ratchet.advanceTo(index);
+      if (index !== latest.counter) {
+        ratchet = WORK_RATCHET;
+        ratchet.copyFrom(fromLatest ? latest : state.initial);
+        ratchet.advanceTo(index);
+      }
       const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
       const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
       const ok = macMatchesAt(mac, bytes, bodyEnd);
@@ -188,7 +188,7 @@ export class InboundGroupSession {
     } finally {
       // Nothing was committed on a throw: every throw above happens before the commit.
       zeroizeKeys(DECRYPT_KEYS);
-      WORK_RATCHET.zeroize();
+      if (ratchet === WORK_RATCHET) WORK_RATCHET.zeroize();
     }
   }
 
