@@ -12,6 +12,7 @@
  */
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
+import { membershipHistories } from '../rooms/room-store.ts';
 import { type ListedAction, readPositionsSql } from './store.ts';
 
 /** A listed row and whether the user has read it. */
@@ -62,31 +63,9 @@ interface RoomStretch {
   readonly before: number;
 }
 
-/**
- * The user's joined stretches in every room they have (or had) a membership in, from their
- * membership events in one statement (the `events_membership` index: type, state key, position).
- */
+/** The user's joined stretches in every room they have (or had) a membership in. */
 async function joinedStretchesByRoom(db: SqlExecutor, userId: string): Promise<RoomStretch[]> {
-  const rows = await db.query<{ room_id: string; stream_position: number; pdu: string }>(
-    `SELECT room_id, stream_position, pdu FROM events
-      WHERE type = 'm.room.member' AND state_key = $1 AND stream_position IS NOT NULL
-        AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
-      ORDER BY stream_position`,
-    [userId],
-  );
-  const histories = new Map<string, { position: number; membership: unknown }[]>();
-  for (const row of rows) {
-    let history = histories.get(row.room_id);
-    if (history === undefined) {
-      history = [];
-      histories.set(row.room_id, history);
-    }
-    history.push({
-      position: Number(row.stream_position),
-      membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content
-        ?.membership,
-    });
-  }
+  const histories = await membershipHistories(db, userId);
   return [...histories].flatMap(([roomId, history]) =>
     joinedStretches(history).map((stretch) => ({ roomId, ...stretch })),
   );

@@ -219,15 +219,28 @@ export async function usersSharingRoomsWith(db: SqlExecutor, userId: string): Pr
   return rows.map((row) => row.user_id);
 }
 
+/** One of a user's member events: its stream position and `content.membership`. */
+export interface MembershipEntry {
+  readonly position: number;
+  readonly membership: unknown;
+}
+
+function membershipEntry(row: { stream_position: number; pdu: string }): MembershipEntry {
+  return {
+    position: Number(row.stream_position),
+    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
+  };
+}
+
 /**
- * A user's member events in a room (stream position and `content.membership`), oldest first:
- * per-event history visibility and the notification list read it.
+ * A user's member events in a room, oldest first: per-event history visibility reads it
+ * ({@link membershipHistories} is the same for every room at once).
  */
 export async function membershipHistory(
   db: SqlExecutor,
   userId: string,
   roomId: string,
-): Promise<{ position: number; membership: unknown }[]> {
+): Promise<MembershipEntry[]> {
   const rows = await db.query<{ stream_position: number; pdu: string }>(
     `SELECT stream_position, pdu FROM events
       WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
@@ -235,8 +248,33 @@ export async function membershipHistory(
       ORDER BY stream_position`,
     [roomId, userId],
   );
-  return rows.map((row) => ({
-    position: Number(row.stream_position),
-    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
-  }));
+  return rows.map(membershipEntry);
+}
+
+/**
+ * A user's member events in every room they have (or had) a membership in, by room, each oldest
+ * first, in one statement (the `events_membership` index: type, state key, position): the
+ * notification list reads it.
+ */
+export async function membershipHistories(
+  db: SqlExecutor,
+  userId: string,
+): Promise<Map<string, MembershipEntry[]>> {
+  const rows = await db.query<{ room_id: string; stream_position: number; pdu: string }>(
+    `SELECT room_id, stream_position, pdu FROM events
+      WHERE type = 'm.room.member' AND state_key = $1 AND stream_position IS NOT NULL
+        AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
+      ORDER BY stream_position`,
+    [userId],
+  );
+  const histories = new Map<string, MembershipEntry[]>();
+  for (const row of rows) {
+    let history = histories.get(row.room_id);
+    if (history === undefined) {
+      history = [];
+      histories.set(row.room_id, history);
+    }
+    history.push(membershipEntry(row));
+  }
+  return histories;
 }
