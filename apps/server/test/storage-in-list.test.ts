@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { IN_LIST_CHUNK, inListChunks, placeholders } from '../src/storage/in-list.ts';
+import { IN_LIST_CHUNK, inListChunks, placeholders, textPerCount } from '../src/storage/in-list.ts';
 import { openSqlite } from '../src/storage/sqlite.ts';
 
 describe('IN lists', () => {
@@ -41,5 +41,19 @@ describe('IN lists', () => {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('builds a text once per count up to maxKept, and every time above it', () => {
+    const built: number[] = [];
+    const text = textPerCount((count) => {
+      built.push(count);
+      return `SELECT ${placeholders(count)}`;
+    }, 2);
+    expect(text(2)).toBe('SELECT $1, $2');
+    expect(text(2)).toBe('SELECT $1, $2');
+    expect(text(1)).toBe('SELECT $1');
+    expect(text(3)).toBe('SELECT $1, $2, $3');
+    expect(text(3)).toBe('SELECT $1, $2, $3');
+    expect(built).toEqual([2, 1, 3, 3]);
   });
 });

@@ -19,3 +19,24 @@ export function* inListChunks<T>(values: readonly T[]): Generator<T[]> {
     yield values.slice(i, i + IN_LIST_CHUNK);
   }
 }
+
+/**
+ * A statement's text for `count` bound rows or entries, built by `build` once per count and kept
+ * for counts up to `maxKept` (larger counts are built each time, so the kept texts stay few):
+ * a statement asked with the same count each time then reaches the statement cache by a string
+ * whose hash is already known.
+ */
+export function textPerCount(
+  build: (count: number) => string,
+  maxKept: number,
+): (count: number) => string {
+  const texts = new Map<number, string>();
+  return (count) => {
+    let text = texts.get(count);
+    if (text === undefined) {
+      text = build(count);
+      if (count <= maxKept) texts.set(count, text);
+    }
+    return text;
+  };
+}

@@ -4,6 +4,7 @@
  * sender); `push_user_actions` holds a user's own decision where it differs or where the user is
  * not in the audience; `unread_counts` keeps each member's counts in a room.
  */
+import { textPerCount } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** What the push rules decided: flags and the actions as JSON. */
@@ -150,29 +151,21 @@ async function addUnread(
 }
 
 /**
- * The upsert's text for `count` rows, built once per count up to {@link KEPT_TEXT_ROWS} (every
- * event of a room adds as many rows as it has members to count): a few kilobytes each.
+ * The upsert's text for `count` rows, built once per count up to 64 (every event of a room adds
+ * as many rows as it has members to count): a few kilobytes each.
  */
-const addUnreadTexts = new Map<number, string>();
-const KEPT_TEXT_ROWS = 64;
-
-function addUnreadSql(count: number): string {
-  let sql = addUnreadTexts.get(count);
-  if (sql === undefined) {
-    const values = Array.from({ length: count }, (_, i) => {
-      const n = i * 5;
-      return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
-    });
-    sql = `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
+const addUnreadSql = textPerCount((count) => {
+  const values = Array.from({ length: count }, (_, i) => {
+    const n = i * 5;
+    return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5})`;
+  });
+  return `INSERT INTO unread_counts (room_id, user_id, notifications, highlights, stream_position)
      VALUES ${values.join(', ')}
      ON CONFLICT (room_id, user_id) DO UPDATE SET
        notifications = unread_counts.notifications + excluded.notifications,
        highlights = unread_counts.highlights + excluded.highlights,
        stream_position = excluded.stream_position`;
-    if (count <= KEPT_TEXT_ROWS) addUnreadTexts.set(count, sql);
-  }
-  return sql;
-}
+}, 64);
 
 /**
  * Recounts a user's unread counts in a room from the push actions (after a read receipt, their

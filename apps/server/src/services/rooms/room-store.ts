@@ -4,6 +4,7 @@
  */
 import { stateKeyOf } from '@weft/dag';
 
+import { textPerCount } from '../../storage/in-list.ts';
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
 import type { Membership, RoomMembershipEntry } from './types.ts';
@@ -73,25 +74,17 @@ export async function currentStateEventIds(
 
 /**
  * The text of {@link currentStateEventIds} for `count` entries, built once per count: a send
- * asks with the same 3–4 entries each time, and the statement cache then finds the text by a
- * string whose hash is already known. Bounded: no event's auth selection names more than a few.
+ * asks with the same 3–4 entries each time. Bounded: no event's auth selection names more than
+ * a few.
  */
-const currentStateTexts = new Map<number, string>();
-const KEPT_TEXTS = 16;
-
-function currentStateSql(count: number): string {
-  let sql = currentStateTexts.get(count);
-  if (sql === undefined) {
-    const clauses = Array.from(
-      { length: count },
-      (_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`,
-    );
-    sql = `SELECT type, state_key, event_id FROM room_current_state
+const currentStateSql = textPerCount((count) => {
+  const clauses = Array.from(
+    { length: count },
+    (_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`,
+  );
+  return `SELECT type, state_key, event_id FROM room_current_state
       WHERE room_id = $1 AND (${clauses.join(' OR ')})`;
-    if (count <= KEPT_TEXTS) currentStateTexts.set(count, sql);
-  }
-  return sql;
-}
+}, 16);
 
 export async function forwardExtremities(db: SqlExecutor, roomId: string): Promise<string[]> {
   const rows = await db.query<{ event_id: string }>(
