@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { openSqlite, PAGE_SIZE } from '../src/storage/sqlite.ts';
-import { BACKSTOP_PAGES } from '../src/storage/wal-checkpoints.ts';
+import { BACKSTOP_PAGES, WalCheckpoints } from '../src/storage/wal-checkpoints.ts';
 
 describe('WAL checkpoints after COMMIT', () => {
   it('keep the log near the interval, far below the automatic backstop', async () => {
@@ -37,5 +37,36 @@ describe('WAL checkpoints after COMMIT', () => {
     const again = openSqlite({ path });
     expect(await again.queryOne('SELECT count(*) AS n FROM t')).toEqual({ n: commits });
     await again.close();
+  });
+
+  it('report each failed checkpoint, and try again after more commits', async () => {
+    const failures: unknown[] = [];
+    let attempts = 0;
+    const checkpoints = new WalCheckpoints(
+      async () => {
+        attempts++;
+        // The third fails because the database closes under it.
+        if (attempts === 3) checkpoints.close();
+        throw new Error(`database is locked (${attempts})`);
+      },
+      1,
+      (error) => failures.push(error),
+    );
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    checkpoints.committed();
+    await turn();
+    await turn();
+    expect(failures.map((error) => (error as Error).message)).toEqual(['database is locked (1)']);
+    checkpoints.committed();
+    await turn();
+    await turn();
+    expect(attempts).toBe(2);
+    expect(failures).toHaveLength(2);
+    // One that fails because the database is closing is not a failure to report.
+    checkpoints.committed();
+    await turn();
+    await turn();
+    expect(attempts).toBe(3);
+    expect(failures).toHaveLength(2);
   });
 });

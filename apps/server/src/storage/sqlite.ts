@@ -33,6 +33,12 @@ export interface SqliteOptions {
   readonly checkpointPages?: number;
 }
 
+/** One warning per failed checkpoint: SQLite's message only (no path, no data). */
+function reportCheckpointError(error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  console.warn(`weft: a WAL checkpoint failed (SQLite's automatic one remains): ${message}`);
+}
+
 /**
  * `$1` → `?1`: SQLite's numbered parameters take the same positional array. A `$1` inside a
  * quoted string literal is text, as PostgreSQL reads it, and stays (`''` is a quote inside one).
@@ -187,6 +193,7 @@ export function openSqlite(options: SqliteOptions): Database {
               return { log: Number(row.log), checkpointed: Number(row.checkpointed) };
             }),
           options.checkpointPages,
+          reportCheckpointError,
         );
   const read = <T>(sql: string, work: (on: SqliteExecutor) => Promise<T>): Promise<T> => {
     if (reader === undefined || !READ_ONLY.test(sql)) return guard(() => work(executor));

@@ -29,6 +29,7 @@ export interface CheckpointResult {
 export class WalCheckpoints {
   readonly #checkpoint: (starting: () => void) => Promise<CheckpointResult | undefined>;
   readonly #pages: number;
+  readonly #onError: (error: unknown) => void;
   #commits = 0;
   /** Pages per commit, as the last checkpoint found; a guess until then. */
   #pagesPerCommit = 16;
@@ -38,13 +39,16 @@ export class WalCheckpoints {
   /**
    * `checkpoint` runs one PASSIVE checkpoint under the write lock, calling `starting` once it
    * holds the lock (the commits counted until then are the ones in the log it reports).
+   * `onError` hears of each checkpoint that failed while the database was open.
    */
   constructor(
     checkpoint: (starting: () => void) => Promise<CheckpointResult | undefined>,
     pages = CHECKPOINT_PAGES,
+    onError: (error: unknown) => void = () => {},
   ) {
     this.#checkpoint = checkpoint;
     this.#pages = pages;
+    this.#onError = onError;
   }
 
   /** Called after each COMMIT: schedules a checkpoint once enough log has probably piled up. */
@@ -69,8 +73,10 @@ export class WalCheckpoints {
       if (result !== undefined && result.log > 0 && commits > 0) {
         this.#pagesPerCommit = Math.max(1, result.log / commits);
       }
-    } catch {
-      // Busy or closing: SQLite's automatic checkpoint is the backstop; try again later.
+    } catch (error) {
+      // SQLite's automatic checkpoint is the backstop; the next one is tried after as many
+      // commits again. Closing is not a failure.
+      if (!this.#closed) this.#onError(error);
     } finally {
       this.#commits -= commits;
       this.#scheduled = false;
