@@ -18,7 +18,7 @@ import type { RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
 import { PduFeed } from './pdu-feed.ts';
-import { checkPduOutcome } from './verify-pdu.ts';
+import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
 import {
   AuthWalk,
@@ -26,7 +26,7 @@ import {
   type VerifiedRoomState,
   verifyRoomState,
 } from './verify-room-state.ts';
-import type { VerifyJob, VerifyOutcome } from './verify-worker.ts';
+import type { VerifyJob } from './verify-worker.ts';
 
 /** Below this many PDUs, starting workers costs more than it saves. */
 export const PARALLEL_MIN_EVENTS = 2_000;

@@ -13,8 +13,6 @@ import type { KeyLookup } from '@weft/signing';
 
 import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
 
-export type { VerifyOutcome } from './verify-pdu.ts';
-
 /** What the main thread sends: the PDUs and the verify keys their signatures name. */
 export interface VerifyJob {
   readonly roomVersion: string;
