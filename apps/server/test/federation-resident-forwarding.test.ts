@@ -5,7 +5,10 @@
  * Four servers over real TLS: a room on A with members on B and D; a user of C rejects an
  * invite (send_leave to A) and later joins through A (send_join). B and D learn both from A —
  * their record of inbound transactions (`federation_inbound_txns`, keyed by origin) shows who
- * delivered what —, and C never sends its own join to anyone (no duplicate delivery).
+ * delivered what —, and C never sends its own join to anyone (no duplicate delivery). A never
+ * queues either for C, their origin: A's queue rows (`federation_outbound`) are deleted once
+ * delivered, so a trigger on A's database (SQLite, the harness's default) keeps a copy of each
+ * row as it is queued.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -26,6 +29,47 @@ async function deliveredBy(server: TestServer, eventId: string): Promise<string[
   return rows
     .filter((row) => eventId in (JSON.parse(row.response) as { pdus: object }).pdus)
     .map((row) => row.origin)
+    .sort();
+}
+
+/** From now on, copies every row `server` queues for delivery into `outbound_seen`. */
+async function recordOutbound(server: TestServer): Promise<void> {
+  const db = server.services.ctx.db;
+  expect(db.dialect).toBe('sqlite');
+  await db.execute('CREATE TABLE outbound_seen (destination TEXT NOT NULL, payload TEXT NOT NULL)');
+  await db.execute(
+    `CREATE TRIGGER outbound_seen_copy AFTER INSERT ON federation_outbound
+     WHEN NEW.kind = 'pdu'
+     BEGIN INSERT INTO outbound_seen (destination, payload) VALUES (NEW.destination, NEW.payload); END`,
+  );
+}
+
+/** The destinations `server` queued `userId`'s `membership` event in `roomId` for (sorted). */
+async function queuedMembershipFor(
+  server: TestServer,
+  roomId: string,
+  userId: string,
+  membership: string,
+): Promise<string[]> {
+  const rows = await server.services.ctx.db.query<{ destination: string; payload: string }>(
+    'SELECT destination, payload FROM outbound_seen',
+  );
+  return rows
+    .filter((row) => {
+      const pdu = JSON.parse(row.payload) as {
+        room_id: string;
+        type: string;
+        state_key?: string;
+        content: { membership?: string };
+      };
+      return (
+        pdu.room_id === roomId &&
+        pdu.type === 'm.room.member' &&
+        pdu.state_key === userId &&
+        pdu.content.membership === membership
+      );
+    })
+    .map((row) => row.destination)
     .sort();
 }
 
@@ -70,6 +114,7 @@ describe('resident server forwarding (a.test resident, b.test and d.test members
       ['d.test', 'dave'],
     ]));
     carol = await c.client.registerUser('carol');
+    await recordOutbound(a);
   }, 60_000);
 
   afterAll(async () => {
@@ -104,6 +149,11 @@ describe('resident server forwarding (a.test resident, b.test and d.test members
       'the rejection on d.test',
     );
     expect(await deliveredBy(d, leave?.eventId ?? '')).toEqual(['a.test']);
+    // Not back to c.test, its origin.
+    expect(await queuedMembershipFor(a, roomId, carol.userId, 'leave')).toEqual([
+      'b.test',
+      'd.test',
+    ]);
   }, 60_000);
 
   it('forwards a join accepted through send_join; the joining server sends it nowhere', async () => {
@@ -131,5 +181,11 @@ describe('resident server forwarding (a.test resident, b.test and d.test members
     expect(await deliveredBy(d, join?.eventId ?? '')).toEqual(['a.test']);
     expect(await deliveredBy(a, join?.eventId ?? '')).toEqual([]);
     expect(await deliveredBy(b, after)).toEqual(['c.test']);
+    // A queued the join for the other servers in the room and not back to c.test, its origin
+    // (c.test's record of inbound transactions cannot show that).
+    expect(await queuedMembershipFor(a, roomId, carol.userId, 'join')).toEqual([
+      'b.test',
+      'd.test',
+    ]);
   }, 60_000);
 });
