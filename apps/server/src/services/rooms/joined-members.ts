@@ -109,7 +109,9 @@ export class JoinedMembersCache {
     const local = await localJoinedMembers(db, roomId, this.#serverName);
     const read = { local, count: await joinedMemberCount(db, roomId) };
     if (stateGroup !== undefined) {
-      db.afterCommit(() => this.#locals.set(roomId, { stateGroup, ...read }, local.length + 1));
+      db.afterCommit(() =>
+        this.#locals.set(roomId, { stateGroup, ...read }, Math.min(local.length + 1, MAX_MEMBERS)),
+      );
     }
     return read;
   }
