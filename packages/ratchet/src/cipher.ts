@@ -132,9 +132,22 @@ export function macMatches(expected: Uint8Array, actual: Uint8Array): boolean {
   requireBytes(expected, 'expected');
   requireBytes(actual, 'actual');
   if (expected.length !== actual.length) return false;
+  return macMatchesAt(expected, actual, 0, expected.length);
+}
+
+/**
+ * {@link macMatches} of the first `length` bytes of `expected` against `actual` at `offset`,
+ * without a view of either (a message's MAC checked where it lies in the received bytes).
+ */
+export function macMatchesAt(
+  expected: Uint8Array,
+  actual: Uint8Array,
+  offset: number,
+  length: number,
+): boolean {
   let diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff |= (expected[i] as number) ^ (actual[i] as number);
+  for (let i = 0; i < length; i++) {
+    diff |= (expected[i] as number) ^ (actual[offset + i] as number);
   }
   return diff === 0;
 }

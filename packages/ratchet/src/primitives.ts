@@ -195,6 +195,7 @@ export function hmacSha256Into(
       throw new RangeError('HMAC outputs must be 32 bytes');
     }
   }
+  if (count === 0) return;
   const node = native('hmacSteps');
   if (node === undefined) {
     if (fitsNobleHmac(key)) nobleHmacInto(key, messages, outputs);

@@ -6,7 +6,6 @@
  */
 import { encodeBase64 } from '../base64.ts';
 import {
-  type CipherKeys,
   CipherKeysBuffer,
   encryptCbc,
   hmacSha256,
@@ -123,11 +122,10 @@ export class GroupSession {
       });
     }
     const { bytes: input, owned } = asPlaintext(plaintext);
-    let keys: CipherKeys | undefined;
     let bytes: Uint8Array;
     let bodyEnd: number;
     try {
-      keys = this.#ratchet.messageKeysInto(ENCRYPT_KEYS);
+      const keys = this.#ratchet.messageKeysInto(ENCRYPT_KEYS);
       const ciphertext = encryptCbc(keys, input);
       ({ bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext, MESSAGE_SCRATCH));
       const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
@@ -135,9 +133,9 @@ export class GroupSession {
       zeroize(mac);
     } finally {
       // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always, and the
-      // reused message keys with it.
+      // reused message keys with it (also when deriving them threw part-way).
       if (owned) zeroize(input);
-      if (keys !== undefined) zeroizeKeys(keys);
+      zeroizeKeys(ENCRYPT_KEYS);
     }
     bytes.set(this.#signing.sign(bytes.subarray(0, bodyEnd + MAC_LENGTH)), bodyEnd + MAC_LENGTH);
     this.#ratchet.advance();

@@ -6,7 +6,14 @@
  * decrypted; the latest used ratchet is cached so in-order decryption costs one step.
  */
 import { decodeBase64Into, encodeBase64 } from '../base64.ts';
-import { CipherKeysBuffer, decryptCbc, hmacSha256, zeroize, zeroizeKeys } from '../cipher.ts';
+import {
+  CipherKeysBuffer,
+  decryptCbc,
+  hmacSha256,
+  macMatchesAt,
+  zeroize,
+  zeroizeKeys,
+} from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { LibolmWriter } from '../libolm-pickle-writer.ts';
 import { INBOUND_MESSAGE_SCRATCH } from '../message-scratch.ts';
@@ -35,18 +42,6 @@ const FIELDS: MegolmFieldOffsets = {
   ciphertextEnd: 0,
   bodyEnd: 0,
 };
-
-/**
- * Constant-time check of a message's truncated MAC (`MAC_LENGTH` bytes of `bytes` at `offset`)
- * against the first bytes of the computed `mac`: every byte is compared, no early exit.
- */
-function macMatchesAt(mac: Uint8Array, bytes: Uint8Array, offset: number): boolean {
-  let diff = 0;
-  for (let i = 0; i < MAC_LENGTH; i++) {
-    diff |= (mac[i] as number) ^ (bytes[offset + i] as number);
-  }
-  return diff === 0;
-}
 
 const PICKLE_KIND = 'weft.megolm.inbound';
 const PICKLE_VERSION = 1;
@@ -170,7 +165,7 @@ export class InboundGroupSession {
       }
       const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
       const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
-      const ok = macMatchesAt(mac, bytes, bodyEnd);
+      const ok = macMatchesAt(mac, bytes, bodyEnd, MAC_LENGTH);
       mac.fill(0);
       if (!ok) {
         throw new RatchetError('bad-mac', 'Megolm message MAC does not match', {

@@ -87,14 +87,14 @@ function sealMessage(
   plaintext: Uint8Array,
   into: Uint8Array | undefined,
 ): Uint8Array {
-  const keys = deriveMessageKeysInto(key, SEAL_KEYS);
   try {
+    const keys = deriveMessageKeysInto(key, SEAL_KEYS);
     const ciphertext = encryptCbc(keys, plaintext);
     const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext, into);
     buffer.set(messageMac(keys.macKey, buffer.subarray(0, macOffset)), macOffset);
     return buffer;
   } finally {
-    zeroizeKeys(keys);
+    zeroizeKeys(SEAL_KEYS);
   }
 }
 
@@ -105,15 +105,15 @@ function openMessage(
   mac: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array {
-  const keys = deriveMessageKeysInto(key, OPEN_KEYS);
   try {
+    const keys = deriveMessageKeysInto(key, OPEN_KEYS);
     const expected = messageMac(keys.macKey, authenticated);
     if (!macMatches(expected, mac)) {
       throw new RatchetError('bad-mac', 'Olm message authentication failed');
     }
     return decryptCbc(keys, ciphertext);
   } finally {
-    zeroizeKeys(keys);
+    zeroizeKeys(OPEN_KEYS);
   }
 }
 
