@@ -13,6 +13,7 @@ import {
   hkdfSha256 as hkdf,
   hkdfSha256Into as hkdfInto,
   hmacSha256 as hmac,
+  hmacSha256TruncatedInto,
 } from './primitives.ts';
 
 /** The three keys derived from one message key. */
@@ -122,6 +123,24 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   requireBytes(key, 'key');
   requireBytes(data, 'data');
   return hmac(key, data);
+}
+
+/**
+ * The first `length` bytes of HMAC-SHA-256(`macKey`, `data`) into `out` at `offset`: a message's
+ * truncated MAC written where it goes (in place after the bytes it covers, which `data` may
+ * view, or into a reused buffer that the caller wipes), without a result array.
+ */
+export function truncatedMacInto(
+  macKey: Uint8Array,
+  data: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+  length: number,
+): void {
+  requireBytes(macKey, 'macKey');
+  requireBytes(data, 'data');
+  requireBytes(out, 'out');
+  hmacSha256TruncatedInto(macKey, data, out, offset, length);
 }
 
 /**

@@ -128,6 +128,26 @@ export function nobleHmac(key: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
+ * The first `length` bytes of the HMAC of `message` under `key` (at most 64 bytes), written into
+ * `out` at `offset` (a truncated message MAC, without a result array).
+ */
+export function nobleHmacTruncatedInto(
+  key: Uint8Array,
+  message: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+  length: number,
+): void {
+  try {
+    keyInto(KEYED, key);
+    mac(KEYED, message, undefined, undefined);
+    for (let i = 0; i < length; i++) out[offset + i] = digest[i] as number;
+  } finally {
+    wipe();
+  }
+}
+
+/**
  * HMAC-SHA-256 of each of `messages` under one `key` (at most 64 bytes), into the 32-byte
  * `outputs`: the key is absorbed once for all of them.
  */

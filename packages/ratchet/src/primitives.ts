@@ -26,7 +26,13 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 import { fitsHashHmac, type HashOneShot, hashHmac, hashHmacInto } from './hash-hmac.ts';
-import { fitsNobleHmac, nobleHkdfInto, nobleHmac, nobleHmacInto } from './noble-hmac.ts';
+import {
+  fitsNobleHmac,
+  nobleHkdfInto,
+  nobleHmac,
+  nobleHmacInto,
+  nobleHmacTruncatedInto,
+} from './noble-hmac.ts';
 
 /** The slice of `node:crypto` used here (typed locally: `src/` must not import Node's types). */
 interface NodeCipher {
@@ -82,7 +88,23 @@ export type PrimitiveChoice = 'auto' | 'portable' | 'native';
  * under one key (the Olm chain step, the Megolm ratchet), `hmac` one HMAC of a message (the
  * message MACs), `hkdf` the key derivations, `aesEncrypt`/`aesDecrypt` AES-256-CBC.
  */
-export type PrimitiveName = 'sha256' | 'hmac' | 'hmacSteps' | 'hkdf' | 'aesEncrypt' | 'aesDecrypt';
+export type PrimitiveName =
+  | 'sha256'
+  | 'hmac'
+  | 'hmacShort'
+  | 'hmacSteps'
+  | 'hkdf'
+  | 'aesEncrypt'
+  | 'aesDecrypt';
+
+/**
+ * HMACs of messages up to this many bytes take the `hmacShort` route, longer ones `hmac`. The
+ * message MACs of Olm and Megolm over plaintexts up to ~250 bytes fall below it. Interleaved in
+ * one process (2026-11-29, session 6), @noble's reused states (`noble-hmac.ts`) ran 1.43× OpenSSL's two
+ * one-shots at 100 bytes, 1.13× at 250, 0.92× at 400 and 0.71× at 550: @noble costs a ~0.3 µs
+ * compression per block, OpenSSL ~2 µs per call whatever the length.
+ */
+export const SHORT_HMAC_MAX = 320;
 
 /** Where each primitive runs: @noble (`portable`) or OpenSSL (`native`). */
 export type PrimitiveRoutes = Readonly<Record<PrimitiveName, 'portable' | 'native'>>;
@@ -90,6 +112,7 @@ export type PrimitiveRoutes = Readonly<Record<PrimitiveName, 'portable' | 'nativ
 const ALL_NATIVE: PrimitiveRoutes = {
   sha256: 'native',
   hmac: 'native',
+  hmacShort: 'native',
   hmacSteps: 'native',
   hkdf: 'native',
   aesEncrypt: 'native',
@@ -98,6 +121,7 @@ const ALL_NATIVE: PrimitiveRoutes = {
 const ALL_PORTABLE: PrimitiveRoutes = {
   sha256: 'portable',
   hmac: 'portable',
+  hmacShort: 'portable',
   hmacSteps: 'portable',
   hkdf: 'portable',
   aesEncrypt: 'portable',
@@ -105,12 +129,13 @@ const ALL_PORTABLE: PrimitiveRoutes = {
 };
 
 /**
- * The measured choice where OpenSSL is available (README, Benchmarks): the chain steps and HKDF
- * on @noble's reused states (`noble-hmac.ts`: a few 0.3 µs compressions against OpenSSL's 1.5–2
- * µs per one-shot call), everything else on OpenSSL.
+ * The measured choice where OpenSSL is available (README, Benchmarks): the chain steps, HKDF
+ * and the MACs of short messages on @noble's reused states (`noble-hmac.ts`: a few 0.3 µs
+ * compressions against OpenSSL's 1.5–2 µs per one-shot call), everything else on OpenSSL.
  */
 export const AUTO_ROUTES: PrimitiveRoutes = {
   ...ALL_NATIVE,
+  hmacShort: 'portable',
   hmacSteps: 'portable',
   hkdf: 'portable',
 };
@@ -166,15 +191,45 @@ export function sha256Digest(data: Uint8Array): Uint8Array {
   );
 }
 
+/** The route of one HMAC of `length` bytes: `hmacShort` up to `SHORT_HMAC_MAX`, else `hmac`. */
+function hmacRoute(length: number): NodeCrypto | undefined {
+  return native(length <= SHORT_HMAC_MAX ? 'hmacShort' : 'hmac');
+}
+
 /** HMAC-SHA-256 (RFC 2104), 32 bytes. */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  const node = native('hmac');
+  const node = hmacRoute(data.length);
   if (node === undefined)
     return fitsNobleHmac(key) ? nobleHmac(key, data) : hmac(sha256, key, data);
   // Composed over `crypto.hash` where it fits (`hash-hmac.ts` says why).
   if (node.hash !== undefined && fitsHashHmac(key, data.length))
     return hashHmac(node.hash, key, data);
   return plain(node.createHmac('sha256', secretKey(node, key)).update(data).digest());
+}
+
+/**
+ * The first `length` (1..32) bytes of HMAC-SHA-256(`key`, `data`) written into `out` at `offset`
+ * (a message's truncated MAC, laid out in place or into a reused buffer): no result array on
+ * @noble's path; OpenSSL's digest is copied and wiped. `out` may be the buffer `data` views.
+ */
+export function hmacSha256TruncatedInto(
+  key: Uint8Array,
+  data: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+  length: number,
+): void {
+  if (!Number.isInteger(length) || length < 1 || length > 32 || offset + length > out.length) {
+    throw new RangeError('truncated HMAC must be 1..32 bytes within the output');
+  }
+  const node = hmacRoute(data.length);
+  if (node === undefined && fitsNobleHmac(key)) {
+    nobleHmacTruncatedInto(key, data, out, offset, length);
+    return;
+  }
+  const digest = hmacSha256(key, data);
+  for (let i = 0; i < length; i++) out[offset + i] = digest[i] as number;
+  digest.fill(0);
 }
 
 /**

@@ -10,21 +10,41 @@ import { describe, expect, it } from 'vitest';
 import { CipherKeysBuffer, deriveCipherKeys, zeroizeKeys } from '../src/cipher.ts';
 import {
   advanceChain,
+  advanceChainInto,
   advanceRootKey,
   deriveInitialKeys,
-  deriveMessageKeys,
   deriveMessageKeysInto,
-  messageMac,
+  writeMessageMac,
 } from '../src/olm/kdf.ts';
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 describe('Olm key schedule', () => {
-  it('messageMac is HMAC-SHA-256 truncated to 8 bytes', () => {
+  it('writeMessageMac writes HMAC-SHA-256 truncated to 8 bytes at the offset, nothing else', () => {
     fc.assert(
-      fc.property(key, fc.uint8Array({ maxLength: 400 }), (macKey, message) => {
-        expect(messageMac(macKey, message)).toEqual(hmac(sha256, macKey, message).slice(0, 8));
+      fc.property(
+        key,
+        fc.uint8Array({ maxLength: 400 }),
+        fc.nat({ max: 20 }),
+        (macKey, message, offset) => {
+          const out = new Uint8Array(offset + 8 + 5).fill(0xee);
+          writeMessageMac(macKey, message, out, offset);
+          const expected = new Uint8Array(out.length).fill(0xee);
+          expected.set(hmac(sha256, macKey, message).subarray(0, 8), offset);
+          expect(out).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  it('writeMessageMac in place after the bytes it covers (as a message is sealed)', () => {
+    fc.assert(
+      fc.property(key, fc.uint8Array({ maxLength: 300 }), (macKey, body) => {
+        const message = new Uint8Array(body.length + 8);
+        message.set(body);
+        writeMessageMac(macKey, message.subarray(0, body.length), message, body.length);
+        expect(message.subarray(body.length)).toEqual(hmac(sha256, macKey, body).subarray(0, 8));
       }),
     );
   });
@@ -39,28 +59,35 @@ describe('Olm key schedule', () => {
     );
   });
 
-  it('deriveMessageKeys equals HKDF(0, M, "OLM_KEYS", 80) split 32/32/16', () => {
+  it('advanceChainInto gives the same step into given buffers, also in place over the chain key', () => {
     fc.assert(
-      fc.property(key, (messageKey) => {
-        const okm = hkdf(sha256, messageKey, new Uint8Array(32), utf8('OLM_KEYS'), 80);
-        const keys = deriveMessageKeys(messageKey);
-        expect(keys).toEqual({
-          aesKey: okm.slice(0, 32),
-          macKey: okm.slice(32, 64),
-          iv: okm.slice(64, 80),
-        });
-        expect(keys).toEqual(deriveCipherKeys(messageKey, 'OLM_KEYS'));
+      fc.property(key, (chainKey) => {
+        const messageKey = new Uint8Array(32);
+        const next = new Uint8Array(32);
+        advanceChainInto(chainKey, messageKey, next);
+        expect(messageKey).toEqual(hmac(sha256, chainKey, Uint8Array.of(1)));
+        expect(next).toEqual(hmac(sha256, chainKey, Uint8Array.of(2)));
+        const inPlace = Uint8Array.from(chainKey);
+        advanceChainInto(inPlace, messageKey.fill(0), inPlace);
+        expect(messageKey).toEqual(hmac(sha256, chainKey, Uint8Array.of(1)));
+        expect(inPlace).toEqual(next);
       }),
     );
   });
 
-  it('deriveMessageKeysInto gives the same keys in one reused buffer, wiped by zeroizeKeys', () => {
+  it('deriveMessageKeysInto equals HKDF(0, M, "OLM_KEYS", 80) split 32/32/16, in one reused buffer wiped by zeroizeKeys', () => {
     const buffer = new CipherKeysBuffer();
     fc.assert(
       fc.property(key, (messageKey) => {
+        const okm = hkdf(sha256, messageKey, new Uint8Array(32), utf8('OLM_KEYS'), 80);
         const keys = deriveMessageKeysInto(messageKey, buffer);
         expect(keys).toBe(buffer);
-        const fresh = deriveMessageKeys(messageKey);
+        expect([keys.aesKey, keys.macKey, keys.iv]).toEqual([
+          okm.slice(0, 32),
+          okm.slice(32, 64),
+          okm.slice(64, 80),
+        ]);
+        const fresh = deriveCipherKeys(messageKey, 'OLM_KEYS');
         expect([keys.aesKey, keys.macKey, keys.iv]).toEqual([fresh.aesKey, fresh.macKey, fresh.iv]);
         zeroizeKeys(keys);
         for (const part of [buffer.aesKey, buffer.macKey, buffer.iv]) {

@@ -13,8 +13,10 @@ import {
   hkdfSha256Into,
   hmacSha256,
   hmacSha256Into,
+  hmacSha256TruncatedInto,
   type PrimitiveChoice,
   type PrimitiveRoutes,
+  SHORT_HMAC_MAX,
   selectPrimitives,
   sha256Digest,
 } from '../src/primitives.ts';
@@ -68,9 +70,10 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
 
   it('HMAC-SHA-256 matches OpenSSL at every data length across SHA-256 block boundaries', () => {
     const key = new Uint8Array(randomBytes(32));
-    const data = new Uint8Array(randomBytes(300));
+    const data = new Uint8Array(randomBytes(SHORT_HMAC_MAX + 80));
     on(choice, () => {
-      for (let length = 0; length <= 300; length++) {
+      // Past SHORT_HMAC_MAX too, where auto moves from @noble to OpenSSL.
+      for (let length = 0; length <= data.length; length++) {
         const input = data.subarray(0, length);
         expect(Buffer.from(hmacSha256(key, input)), `length ${length}`).toEqual(
           createHmac('sha256', key).update(input).digest(),
@@ -104,6 +107,40 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it("hmacSha256TruncatedInto writes the first bytes of OpenSSL's HMAC at the offset, nothing else", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 60 }),
+          fc.uint8Array({ minLength: SHORT_HMAC_MAX - 4, maxLength: SHORT_HMAC_MAX + 4 }),
+        ),
+        fc.integer({ min: 1, max: 32 }),
+        fc.nat({ max: 10 }),
+        (key, data, length, offset) => {
+          const out = new Uint8Array(offset + length + 3).fill(0xee);
+          on(choice, () => hmacSha256TruncatedInto(key, data, out, offset, length));
+          const expected = new Uint8Array(out.length).fill(0xee);
+          expected.set(createHmac('sha256', key).update(data).digest().subarray(0, length), offset);
+          expect(out).toEqual(expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    on(choice, () => {
+      const key = new Uint8Array(32);
+      for (const [length, offset] of [
+        [0, 0],
+        [33, 0],
+        [8, 3],
+      ] as const) {
+        expect(() =>
+          hmacSha256TruncatedInto(key, new Uint8Array(1), new Uint8Array(10), offset, length),
+        ).toThrow(RangeError);
+      }
+    });
   });
 
   it('hmacSha256Into matches OpenSSL for every message under one key, written into views', () => {
@@ -273,9 +310,18 @@ function steps(key: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The message-MAC form: 8 bytes of HMAC written after the data it covers, in one buffer. */
+function truncated(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(data.length + 8);
+  out.set(data);
+  hmacSha256TruncatedInto(key, out.subarray(0, data.length), out, data.length, 8);
+  return out;
+}
+
 const MIX: PrimitiveRoutes = {
   sha256: 'portable',
   hmac: 'native',
+  hmacShort: 'portable',
   hmacSteps: 'portable',
   hkdf: 'native',
   aesEncrypt: 'portable',
@@ -284,6 +330,7 @@ const MIX: PrimitiveRoutes = {
 const OTHER_MIX: PrimitiveRoutes = {
   sha256: 'native',
   hmac: 'portable',
+  hmacShort: 'native',
   hmacSteps: 'native',
   hkdf: 'portable',
   aesEncrypt: 'native',
@@ -292,8 +339,10 @@ const OTHER_MIX: PrimitiveRoutes = {
 
 describe('portable and native paths', () => {
   it('agree byte for byte on random keys, IVs and inputs, including random ciphertexts', () => {
+    // Both sides of SHORT_HMAC_MAX, where auto moves HMAC from @noble to OpenSSL.
     const sizes = fc.oneof(
       fc.integer({ min: 0, max: 300 }),
+      fc.integer({ min: SHORT_HMAC_MAX - 8, max: SHORT_HMAC_MAX + 8 }),
       fc.integer({ min: LARGE - 20, max: LARGE + 300 }),
     );
     fc.assert(
@@ -308,6 +357,7 @@ describe('portable and native paths', () => {
             return {
               sha256: sha256Digest(data),
               hmac: hmacSha256(key, data),
+              truncated: truncated(key, data),
               hkdf: hkdfSha256(data, key, info, 80),
               steps: steps(data),
               encrypted: aes256CbcEncrypt(key, iv, data),

@@ -8,8 +8,8 @@ import { encodeBase64 } from '../base64.ts';
 import {
   CipherKeysBuffer,
   encryptCbc,
-  hmacSha256,
   macMatches,
+  truncatedMacInto,
   zeroize,
   zeroizeKeys,
 } from '../cipher.ts';
@@ -28,6 +28,12 @@ import { type SigningKey, signingKeyFromExpanded, signingKeyFromSeed } from './s
 
 // The message keys of `encrypt`, derived, used and wiped within each call.
 const ENCRYPT_KEYS = new CipherKeysBuffer();
+
+/** True when the reused message keys hold zeros (for the tests: nothing stays after a call). */
+export function reusedKeysAreWiped(): boolean {
+  const keys = [ENCRYPT_KEYS.aesKey, ENCRYPT_KEYS.macKey, ENCRYPT_KEYS.iv];
+  return keys.every((key) => key.every((byte) => byte === 0));
+}
 
 const PICKLE_KIND = 'weft.megolm.outbound';
 const PICKLE_VERSION = 1;
@@ -128,9 +134,7 @@ export class GroupSession {
       const keys = this.#ratchet.messageKeysInto(ENCRYPT_KEYS);
       const ciphertext = encryptCbc(keys, input);
       ({ bytes, bodyEnd } = encodeMessage(this.#ratchet.counter, ciphertext, MESSAGE_SCRATCH));
-      const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
-      bytes.set(mac.subarray(0, MAC_LENGTH), bodyEnd);
-      zeroize(mac);
+      truncatedMacInto(keys.macKey, bytes.subarray(0, bodyEnd), bytes, bodyEnd, MAC_LENGTH);
     } finally {
       // A string's bytes are a transient shared buffer (`asPlaintext`): wipe it always, and the
       // reused message keys with it (also when deriving them threw part-way).

@@ -9,8 +9,8 @@ import { decodeBase64Into, encodeBase64 } from '../base64.ts';
 import {
   CipherKeysBuffer,
   decryptCbc,
-  hmacSha256,
   macMatchesAt,
+  truncatedMacInto,
   zeroize,
   zeroizeKeys,
 } from '../cipher.ts';
@@ -42,6 +42,23 @@ const FIELDS: MegolmFieldOffsets = {
   ciphertextEnd: 0,
   bodyEnd: 0,
 };
+// The MAC `decrypt` expects (wiped after each call: for a forged message it is what the forger lacks).
+const EXPECTED_MAC = new Uint8Array(MAC_LENGTH);
+
+/**
+ * True when the work ratchet, the message keys and the expected MAC hold zeros (for the tests:
+ * no secret stays in them after a call).
+ */
+export function reusedSecretsAreWiped(): boolean {
+  const buffers = [
+    WORK_RATCHET.data,
+    DECRYPT_KEYS.aesKey,
+    DECRYPT_KEYS.macKey,
+    DECRYPT_KEYS.iv,
+    EXPECTED_MAC,
+  ];
+  return buffers.every((buffer) => buffer.every((byte) => byte === 0));
+}
 
 const PICKLE_KIND = 'weft.megolm.inbound';
 const PICKLE_VERSION = 1;
@@ -164,10 +181,8 @@ export class InboundGroupSession {
         ratchet.advanceTo(index);
       }
       const keys = ratchet.messageKeysInto(DECRYPT_KEYS);
-      const mac = hmacSha256(keys.macKey, bytes.subarray(0, bodyEnd));
-      const ok = macMatchesAt(mac, bytes, bodyEnd, MAC_LENGTH);
-      mac.fill(0);
-      if (!ok) {
+      truncatedMacInto(keys.macKey, bytes.subarray(0, bodyEnd), EXPECTED_MAC, 0, MAC_LENGTH);
+      if (!macMatchesAt(EXPECTED_MAC, bytes, bodyEnd, MAC_LENGTH)) {
         throw new RatchetError('bad-mac', 'Megolm message MAC does not match', {
           context: { messageIndex: index },
         });
@@ -183,6 +198,7 @@ export class InboundGroupSession {
     } finally {
       // Nothing was committed on a throw: every throw above happens before the commit.
       zeroizeKeys(DECRYPT_KEYS);
+      EXPECTED_MAC.fill(0);
       if (ratchet === WORK_RATCHET) WORK_RATCHET.zeroize();
     }
   }

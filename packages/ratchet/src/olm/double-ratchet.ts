@@ -19,8 +19,14 @@ import {
 import { RatchetError } from '../errors.ts';
 import { type RandomSource, randomBytes } from '../random.ts';
 import { curveAgreement, curvePublicKey, forgetKey } from './curve.ts';
-import { advanceChain, advanceRootKey, deriveMessageKeysInto, messageMac } from './kdf.ts';
-import { decodeNormalMessage, encodeNormalMessage } from './messages.ts';
+import {
+  advanceChain,
+  advanceChainInto,
+  advanceRootKey,
+  deriveMessageKeysInto,
+  writeMessageMac,
+} from './kdf.ts';
+import { decodeNormalMessage, encodeNormalMessage, MAC_LENGTH } from './messages.ts';
 
 /** Receiver chains kept (libolm MAX_RECEIVER_CHAINS). */
 export const MAX_RECEIVER_CHAINS = 5;
@@ -75,6 +81,28 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 // that could re-enter them.
 const SEAL_KEYS = new CipherKeysBuffer();
 const OPEN_KEYS = new CipherKeysBuffer();
+// The message key M_i,j of `encrypt` and `decrypt`, the advanced chain key C_i,j+1 of `decrypt`
+// (copied into the chain only once the message has passed) and the MAC `openMessage` expects:
+// reused, wiped before each of those calls returns, also when it throws.
+const MESSAGE_KEY = new Uint8Array(32);
+const NEXT_CHAIN_KEY = new Uint8Array(32);
+const EXPECTED_MAC = new Uint8Array(MAC_LENGTH);
+
+/** True when every reused buffer above holds zeros (for the tests: nothing stays after a call). */
+export function reusedKeysAreWiped(): boolean {
+  const buffers = [
+    SEAL_KEYS.aesKey,
+    SEAL_KEYS.macKey,
+    SEAL_KEYS.iv,
+    OPEN_KEYS.aesKey,
+    OPEN_KEYS.macKey,
+    OPEN_KEYS.iv,
+    MESSAGE_KEY,
+    NEXT_CHAIN_KEY,
+    EXPECTED_MAC,
+  ];
+  return buffers.every((buffer) => buffer.every((byte) => byte === 0));
+}
 
 /**
  * Encrypts with one message key and frames a normal message: ratchet key, index, ciphertext, MAC.
@@ -91,7 +119,7 @@ function sealMessage(
     const keys = deriveMessageKeysInto(key, SEAL_KEYS);
     const ciphertext = encryptCbc(keys, plaintext);
     const { buffer, macOffset } = encodeNormalMessage(ratchetPublic, index, ciphertext, into);
-    buffer.set(messageMac(keys.macKey, buffer.subarray(0, macOffset)), macOffset);
+    writeMessageMac(keys.macKey, buffer.subarray(0, macOffset), buffer, macOffset);
     return buffer;
   } finally {
     zeroizeKeys(SEAL_KEYS);
@@ -107,13 +135,14 @@ function openMessage(
 ): Uint8Array {
   try {
     const keys = deriveMessageKeysInto(key, OPEN_KEYS);
-    const expected = messageMac(keys.macKey, authenticated);
-    if (!macMatches(expected, mac)) {
+    writeMessageMac(keys.macKey, authenticated, EXPECTED_MAC, 0);
+    if (!macMatches(EXPECTED_MAC, mac)) {
       throw new RatchetError('bad-mac', 'Olm message authentication failed');
     }
     return decryptCbc(keys, ciphertext);
   } finally {
     zeroizeKeys(OPEN_KEYS);
+    EXPECTED_MAC.fill(0);
   }
 }
 
@@ -235,15 +264,14 @@ export class DoubleRatchet {
       sender = { ratchetPrivate, ratchetPublic, chainKey: next.chainKey, index: 0 };
       this.#sender = sender;
     }
-    const { messageKey: key, nextChainKey } = advanceChain(sender.chainKey);
     const index = sender.index;
-    sender.chainKey.fill(0);
-    sender.chainKey = nextChainKey;
-    sender.index += 1;
     try {
-      return sealMessage(key, sender.ratchetPublic, index, plaintext, into);
+      // C_i,j+1 overwrites C_i,j in place (the old key is gone with it).
+      advanceChainInto(sender.chainKey, MESSAGE_KEY, sender.chainKey);
+      sender.index += 1;
+      return sealMessage(MESSAGE_KEY, sender.ratchetPublic, index, plaintext, into);
     } finally {
-      key.fill(0);
+      MESSAGE_KEY.fill(0);
     }
   }
 
@@ -304,30 +332,32 @@ export class DoubleRatchet {
     }
 
     const walked = walkChain(ratchetKey, chainKey, start, counter);
-    const { messageKey: key, nextChainKey: advanced } = advanceChain(walked.chainKey);
     let plaintext: Uint8Array;
     try {
-      plaintext = openMessage(key, message.authenticated, message.mac, message.ciphertext);
+      advanceChainInto(walked.chainKey, MESSAGE_KEY, NEXT_CHAIN_KEY);
+      plaintext = openMessage(MESSAGE_KEY, message.authenticated, message.mac, message.ciphertext);
     } catch (error) {
-      zeroize(newRoot, advanced, walked.chainKey === chainKey ? undefined : walked.chainKey);
+      zeroize(newRoot, walked.chainKey === chainKey ? undefined : walked.chainKey);
       if (chain === undefined) chainKey.fill(0);
       for (const skipped of walked.skipped) skipped.messageKey.fill(0);
+      NEXT_CHAIN_KEY.fill(0);
       throw error;
     } finally {
-      key.fill(0);
+      MESSAGE_KEY.fill(0);
     }
 
     // Commit. "If the decryption succeeds the receiver updates the chain key for Ti with Ci,j+1
     // and stores the message keys that were skipped."
     if (walked.chainKey !== chainKey) walked.chainKey.fill(0);
-    chainKey.fill(0);
     if (chain === undefined) {
       // "If the receiver created a new receiver chain then they discard their current sender chain."
+      chainKey.fill(0);
       this.#rootKey.fill(0);
       this.#rootKey = newRoot as Uint8Array;
+      // Both copied: the ratchet key is a view of the caller's (or the shared inbound) buffer.
       this.#receivers.unshift({
         ratchetKey: Uint8Array.from(ratchetKey),
-        chainKey: advanced,
+        chainKey: Uint8Array.from(NEXT_CHAIN_KEY),
         index: counter + 1,
       });
       if (this.#receivers.length > MAX_RECEIVER_CHAINS) {
@@ -339,9 +369,11 @@ export class DoubleRatchet {
       }
       this.#sender = undefined;
     } else {
-      chain.chainKey = advanced;
+      // C_i,j+1 overwrites the stored C_i,j in place.
+      chain.chainKey.set(NEXT_CHAIN_KEY);
       chain.index = counter + 1;
     }
+    NEXT_CHAIN_KEY.fill(0);
     for (const skipped of walked.skipped) {
       this.#skipped.unshift({ ...skipped, ratchetKey: Uint8Array.from(skipped.ratchetKey) });
     }

@@ -11,8 +11,8 @@
  *
  * HMAC and HKDF come from the package's one primitives module (`../primitives.ts`).
  */
-import { type CipherKeys, type CipherKeysBuffer, deriveCipherKeys } from '../cipher.ts';
-import { hkdfSha256 as hkdf, hmacSha256 as hmac, hmacSha256Into } from '../primitives.ts';
+import { type CipherKeys, type CipherKeysBuffer, truncatedMacInto } from '../cipher.ts';
+import { hkdfSha256 as hkdf, hmacSha256Into } from '../primitives.ts';
 import { MAC_LENGTH } from './messages.ts';
 
 const encoder = new TextEncoder();
@@ -57,27 +57,43 @@ export interface ChainStep {
  * chain key").
  */
 export function advanceChain(chainKey: Uint8Array): ChainStep {
-  // Both HMACs share the key C_i,j, which is absorbed once (`hmacSha256Into`).
   const messageKey = new Uint8Array(32);
   const nextChainKey = new Uint8Array(32);
-  hmacSha256Into(chainKey, STEP_SEEDS, [messageKey, nextChainKey]);
+  advanceChainInto(chainKey, messageKey, nextChainKey);
   return { messageKey, nextChainKey };
 }
 
-/** AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80). */
-export function deriveMessageKeys(messageKey: Uint8Array): CipherKeys {
-  return deriveCipherKeys(messageKey, MESSAGE_KEYS_INFO);
+/**
+ * `advanceChain` into the caller's 32-byte buffers (reused ones on the message path: no arrays
+ * per message). `nextChainKey` may be `chainKey` itself, stepping the chain in place: the key is
+ * absorbed before either output is written.
+ */
+export function advanceChainInto(
+  chainKey: Uint8Array,
+  messageKey: Uint8Array,
+  nextChainKey: Uint8Array,
+): void {
+  // Both HMACs share the key C_i,j, which is absorbed once (`hmacSha256Into`).
+  hmacSha256Into(chainKey, STEP_SEEDS, [messageKey, nextChainKey]);
 }
 
-/** `deriveMessageKeys` into a reused `CipherKeysBuffer` (wipe it with `zeroizeKeys` after use). */
+/**
+ * AES_KEY ‖ HMAC_KEY ‖ AES_IV = HKDF(0, Mi,j, "OLM_KEYS", 80), into a reused `CipherKeysBuffer`
+ * (wipe it with `zeroizeKeys` after use).
+ */
 export function deriveMessageKeysInto(messageKey: Uint8Array, keys: CipherKeysBuffer): CipherKeys {
   return keys.derive(messageKey, MESSAGE_KEYS_INFO);
 }
 
-/** The 8-byte Olm MAC: HMAC-SHA-256(macKey, message) truncated. */
-export function messageMac(macKey: Uint8Array, message: Uint8Array): Uint8Array {
-  const full = hmac(macKey, message);
-  const mac = full.slice(0, MAC_LENGTH);
-  full.fill(0);
-  return mac;
+/**
+ * The 8-byte Olm MAC, HMAC-SHA-256(macKey, message) truncated, written into `out` at `offset`
+ * (in place after the message it covers, or into a reused buffer the caller wipes).
+ */
+export function writeMessageMac(
+  macKey: Uint8Array,
+  message: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  truncatedMacInto(macKey, message, out, offset, MAC_LENGTH);
 }
