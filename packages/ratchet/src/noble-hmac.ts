@@ -203,18 +203,6 @@ export function nobleHkdfInto(
   }
 }
 
-/** HKDF-SHA-256 as `nobleHkdfInto`, into a fresh array of `length` bytes. */
-export function nobleHkdf(
-  ikm: Uint8Array,
-  salt: Uint8Array,
-  info: Uint8Array,
-  length: number,
-): Uint8Array {
-  const okm = new Uint8Array(length);
-  nobleHkdfInto(ikm, salt, info, okm);
-  return okm;
-}
-
 /** Whether `salt` is 32 zero bytes, examining every byte (the salt may be a secret root key). */
 function isZeroSalt(salt: Uint8Array): boolean {
   if (salt.length !== DIGEST) return false;

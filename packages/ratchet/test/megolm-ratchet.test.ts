@@ -1,12 +1,12 @@
 // The Megolm ratchet (src/megolm/ratchet.ts) against a reference written straight from the spec's
 // closed-form definition of R_{i,j} (https://spec.matrix.org/v1.19/olm-megolm/megolm/#the-megolm-ratchet-algorithm),
 // using OpenSSL's HMAC-SHA-256 for H_j(A) = HMAC(A, "\x0j").
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { deriveCipherKeys } from '../src/cipher.ts';
+import { CipherKeysBuffer, deriveCipherKeys, zeroizeKeys } from '../src/cipher.ts';
 import { RatchetError } from '../src/errors.ts';
 import { MegolmRatchet } from '../src/megolm/ratchet.ts';
 
@@ -142,9 +142,25 @@ describe('MegolmRatchet.advance', () => {
     expect(copy.data.every((b) => b === 0)).toBe(true);
   });
 
-  it('messageKeys is HKDF(0, R_i, "MEGOLM_KEYS", 80)', () => {
+  it('messageKeysInto is HKDF(0, R_i, "MEGOLM_KEYS", 80) into the given buffer, wiped by zeroizeKeys', () => {
     const ratchet = at(7);
-    expect(ratchet.messageKeys()).toEqual(deriveCipherKeys(ratchet.data, 'MEGOLM_KEYS'));
+    const buffer = new CipherKeysBuffer();
+    const keys = ratchet.messageKeysInto(buffer);
+    expect(keys).toBe(buffer);
+    const okm = new Uint8Array(
+      hkdfSync('sha256', ratchet.data, new Uint8Array(32), 'MEGOLM_KEYS', 80),
+    );
+    expect([keys.aesKey, keys.macKey, keys.iv]).toEqual([
+      okm.slice(0, 32),
+      okm.slice(32, 64),
+      okm.slice(64),
+    ]);
+    const fresh = deriveCipherKeys(ratchet.data, 'MEGOLM_KEYS');
+    expect([keys.aesKey, keys.macKey, keys.iv]).toEqual([fresh.aesKey, fresh.macKey, fresh.iv]);
+    zeroizeKeys(keys);
+    expect([buffer.aesKey, buffer.macKey, buffer.iv].every((k) => k.every((b) => b === 0))).toBe(
+      true,
+    );
   });
 
   it('rejects malformed construction', () => {

@@ -9,15 +9,22 @@ import { describe, expect, it } from 'vitest';
 
 import {
   fitsNobleHmac,
-  nobleHkdf,
   nobleHkdfInto,
   nobleHmac,
   nobleHmacInto,
+  nobleHmacTruncatedInto,
   scratchIsWiped,
 } from '../src/noble-hmac.ts';
 
 function random(length: number): Uint8Array {
   return new Uint8Array(randomBytes(length));
+}
+
+/** `nobleHkdfInto` (the production form) into a fresh array of `length` bytes. */
+function nobleHkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number) {
+  const okm = new Uint8Array(length);
+  nobleHkdfInto(ikm, salt, info, okm);
+  return okm;
 }
 
 describe('HMAC-SHA-256 over reused @noble states', () => {
@@ -126,9 +133,38 @@ describe('HKDF-SHA-256 over reused @noble states', () => {
   });
 });
 
+describe('truncated HMAC into a given buffer', () => {
+  it("writes the first bytes of OpenSSL's HMAC at the offset and nothing else, also in place", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 1, max: 32 }),
+        (key, data, length) => {
+          const out = new Uint8Array(data.length + length + 2).fill(0xee);
+          out.set(data);
+          // In place: the MAC lands right after the bytes it covers, as a message is sealed.
+          nobleHmacTruncatedInto(key, out.subarray(0, data.length), out, data.length, length);
+          const expected = new Uint8Array(out.length).fill(0xee);
+          expected.set(data);
+          expected.set(
+            createHmac('sha256', key).update(data).digest().subarray(0, length),
+            data.length,
+          );
+          expect(out).toEqual(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    expect(scratchIsWiped()).toBe(true);
+  });
+});
+
 describe('wiping', () => {
   it('leaves the reused states and buffers zero after each call', () => {
     nobleHmac(random(32), random(250));
+    expect(scratchIsWiped()).toBe(true);
+    nobleHmacTruncatedInto(random(32), random(250), new Uint8Array(8), 0, 8);
     expect(scratchIsWiped()).toBe(true);
     nobleHmacInto(random(32), [Uint8Array.of(1), Uint8Array.of(2)], [random(32), random(32)]);
     expect(scratchIsWiped()).toBe(true);

@@ -11,6 +11,7 @@
  * bounds-checked so hostile input only ever yields `RatchetError('bad-message-format')`.
  */
 import { RatchetError } from '../errors.ts';
+import { FieldReader } from '../message-fields.ts';
 import { MAX_INDEX } from './ratchet.ts';
 
 /** Megolm message version ("The version byte, V, is \x03"). */
@@ -22,18 +23,6 @@ export const SIGNATURE_LENGTH = 64;
 
 const INDEX_TAG = 0x08;
 const CIPHERTEXT_TAG = 0x12;
-
-/** A decoded message; the byte views share the input buffer. */
-export interface MegolmMessage {
-  readonly messageIndex: number;
-  readonly ciphertext: Uint8Array;
-  /** Every byte the MAC covers (version + body). */
-  readonly macInput: Uint8Array;
-  readonly mac: Uint8Array;
-  /** Every byte the signature covers (version + body + MAC). */
-  readonly signatureInput: Uint8Array;
-  readonly signature: Uint8Array;
-}
 
 function malformed(reason: string, context: Record<string, number> = {}): RatchetError {
   return new RatchetError('bad-message-format', `malformed Megolm message: ${reason}`, {
@@ -97,37 +86,24 @@ export interface MegolmFieldOffsets {
 }
 
 /**
- * `decodeMessage` without its views and result object: the fields' offsets go into `into`.
- * `InboundGroupSession.decrypt` reads a message this way (the same checks and errors).
+ * Reads a raw Megolm message's fields into `into` as offsets into `bytes` (no views, no result
+ * object: `InboundGroupSession.decrypt` reads them straight from the inbound buffer). Checks
+ * nothing cryptographic.
  */
 export function readMessage(bytes: Uint8Array, into: MegolmFieldOffsets): void {
   const bodyEnd = checkFrame(bytes);
   let messageIndex = -1;
   let ciphertextStart = -1;
   let ciphertextEnd = -1;
-  let o = 1;
-  while (o < bodyEnd) {
-    const tag = readVarintAt(bytes, o, bodyEnd);
-    o = varintEnd;
-    const wireType = tag & 7;
-    if (wireType === 0) {
-      const value = readVarintAt(bytes, o, bodyEnd);
-      o = varintEnd;
-      if (tag === INDEX_TAG) {
-        if (value > MAX_INDEX) throw malformed('message index above 2^32-1');
-        messageIndex = value;
-      }
-    } else if (wireType === 2) {
-      const length = readVarintAt(bytes, o, bodyEnd);
-      o = varintEnd;
-      if (length > bodyEnd - o) throw malformed('field runs past the body', { offset: o });
-      if (tag === CIPHERTEXT_TAG) {
-        ciphertextStart = o;
-        ciphertextEnd = o + length;
-      }
-      o += length;
-    } else {
-      throw malformed('unsupported field type', { tag });
+  const fields = new FieldReader(bytes, 1, bodyEnd, Number.MAX_SAFE_INTEGER, malformed);
+  while (fields.next()) {
+    const tag = fields.tag;
+    if (tag === INDEX_TAG) {
+      if (fields.value > MAX_INDEX) throw malformed('message index above 2^32-1');
+      messageIndex = fields.value;
+    } else if (tag === CIPHERTEXT_TAG) {
+      ciphertextStart = fields.start;
+      ciphertextEnd = fields.start + fields.length;
     }
   }
   if (messageIndex < 0) throw malformed('missing message index');
@@ -136,27 +112,6 @@ export function readMessage(bytes: Uint8Array, into: MegolmFieldOffsets): void {
   into.ciphertextStart = ciphertextStart;
   into.ciphertextEnd = ciphertextEnd;
   into.bodyEnd = bodyEnd;
-}
-
-// The offset after the varint `readVarintAt` last read (a module variable, not a tuple per read).
-let varintEnd = 0;
-
-// Reads a varint at `offset` within [offset, end) (values above 2^53 are rejected); its end
-// is left in `varintEnd`.
-function readVarintAt(bytes: Uint8Array, offset: number, end: number): number {
-  let value = 0;
-  let scale = 1;
-  let o = offset;
-  for (;;) {
-    if (o >= end) throw malformed('truncated varint', { offset: o });
-    const byte = bytes[o++] as number;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) break;
-    scale *= 128;
-    if (scale > 2 ** 49) throw malformed('varint too long', { offset });
-  }
-  varintEnd = o;
-  return value;
 }
 
 // The version byte and minimum length; returns where the body ends.
@@ -170,24 +125,4 @@ function checkFrame(bytes: Uint8Array): number {
   const bodyEnd = bytes.length - MAC_LENGTH - SIGNATURE_LENGTH;
   if (bodyEnd < 1) throw malformed('too short', { length: bytes.length });
   return bodyEnd;
-}
-
-/** Splits and parses a raw Megolm message; checks nothing cryptographic. */
-export function decodeMessage(bytes: Uint8Array): MegolmMessage {
-  const at: MegolmFieldOffsets = {
-    messageIndex: 0,
-    ciphertextStart: 0,
-    ciphertextEnd: 0,
-    bodyEnd: 0,
-  };
-  readMessage(bytes, at);
-  const bodyEnd = at.bodyEnd;
-  return {
-    messageIndex: at.messageIndex,
-    ciphertext: bytes.subarray(at.ciphertextStart, at.ciphertextEnd),
-    macInput: bytes.subarray(0, bodyEnd),
-    mac: bytes.subarray(bodyEnd, bodyEnd + MAC_LENGTH),
-    signatureInput: bytes.subarray(0, bodyEnd + MAC_LENGTH),
-    signature: bytes.subarray(bodyEnd + MAC_LENGTH),
-  };
 }

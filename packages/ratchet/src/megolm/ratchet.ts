@@ -6,7 +6,7 @@
  * every 2^24 steps R_{i,1..3} from R_{i,0}; otherwise only R_{i,3} is hashed. The hash functions
  * are H_j(A) = HMAC-SHA-256(A, the single byte j) ("Advancing the ratchet").
  */
-import { type CipherKeys, type CipherKeysBuffer, deriveCipherKeys } from '../cipher.ts';
+import type { CipherKeys, CipherKeysBuffer } from '../cipher.ts';
 import { RatchetError } from '../errors.ts';
 import { hmacSha256Into } from '../primitives.ts';
 
@@ -135,12 +135,10 @@ export class MegolmRatchet {
     this.counter = target;
   }
 
-  /** AES key, HMAC key and IV for the message at the current index. */
-  messageKeys(): CipherKeys {
-    return deriveCipherKeys(this.data, MEGOLM_KEYS_INFO);
-  }
-
-  /** `messageKeys` into a reused `CipherKeysBuffer` (wipe it with `zeroizeKeys` after use). */
+  /**
+   * AES key, HMAC key and IV for the message at the current index, HKDF(0, R_i, "MEGOLM_KEYS",
+   * 80), into a reused `CipherKeysBuffer` (wipe it with `zeroizeKeys` after use).
+   */
   messageKeysInto(keys: CipherKeysBuffer): CipherKeys {
     return keys.derive(this.data, MEGOLM_KEYS_INFO);
   }

@@ -12,6 +12,7 @@
  * produce a `RatchetError('bad-message-format')`.
  */
 import { RatchetError } from '../errors.ts';
+import { FieldReader } from '../message-fields.ts';
 
 /** Olm protocol version byte ("The version byte is \x03"). */
 export const OLM_VERSION = 3;
@@ -29,7 +30,7 @@ const BASE_KEY_TAG = 0x12;
 const IDENTITY_KEY_TAG = 0x1a;
 const MESSAGE_TAG = 0x22;
 
-// libolm stores the chain index in a uint32.
+// libolm stores the chain index in a uint32 (every varint field is refused above it).
 const MAX_COUNTER = 0xffffffff;
 
 /** A decoded normal (type 1) message. `authenticated` is every byte the MAC covers. */
@@ -134,68 +135,6 @@ export function encodePreKeyMessage(
   return out;
 }
 
-/**
- * Walks the fields of `input[1..end)` one `next()` at a time: after each, `tag` is the field's
- * tag and either `value` (wire type 0) or `start`/`length` (wire type 2) its content. One object
- * per message instead of a closure, a tuple per varint and an object per field (Olm messages
- * are decoded once per message received).
- */
-class FieldReader {
-  readonly #input: Uint8Array;
-  readonly #end: number;
-  #pos = 1;
-  tag = 0;
-  value = 0;
-  start = 0;
-  length = 0;
-
-  constructor(input: Uint8Array, end: number) {
-    this.#input = input;
-    this.#end = end;
-  }
-
-  /** Reads the next field; false at the end. */
-  next(): boolean {
-    if (this.#pos >= this.#end) return false;
-    const tag = this.#varint();
-    this.tag = tag;
-    const wireType = tag & 7;
-    if (wireType === 0) {
-      this.value = this.#varint();
-    } else if (wireType === 2) {
-      const length = this.#varint();
-      if (length > this.#end - this.#pos)
-        throw malformed('field longer than message', { tag, length });
-      this.start = this.#pos;
-      this.length = length;
-      this.#pos += length;
-    } else {
-      throw malformed('unsupported field type', { tag });
-    }
-    return true;
-  }
-
-  /** The current length-prefixed field's bytes, as a view of the input. */
-  bytes(): Uint8Array {
-    return this.#input.subarray(this.start, this.start + this.length);
-  }
-
-  /** Reads a varint. Rejects values above 2^32-1. */
-  #varint(): number {
-    const input = this.#input;
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.#pos >= this.#end) throw malformed('truncated varint', { position: this.#pos });
-      const byte = input[this.#pos++] as number;
-      value += (byte & 0x7f) * scale;
-      if (value > MAX_COUNTER) throw malformed('varint too large', { position: this.#pos });
-      if ((byte & 0x80) === 0) return value;
-      scale *= 128;
-    }
-  }
-}
-
 function checkVersion(input: Uint8Array): void {
   if (input.length === 0) throw malformed('empty message');
   const version = input[0] as number;
@@ -222,7 +161,7 @@ export function decodeNormalMessage(input: Uint8Array): NormalMessage {
   let ratchetKey: Uint8Array | undefined;
   let counter: number | undefined;
   let ciphertext: Uint8Array | undefined;
-  const fields = new FieldReader(input, end);
+  const fields = new FieldReader(input, 1, end, MAX_COUNTER, malformed);
   while (fields.next()) {
     const tag = fields.tag;
     if ((tag & 7) === 2) {
@@ -251,7 +190,7 @@ export function decodePreKeyMessage(input: Uint8Array): PreKeyMessage {
   let baseKey: Uint8Array | undefined;
   let identityKey: Uint8Array | undefined;
   let message: Uint8Array | undefined;
-  const fields = new FieldReader(input, input.length);
+  const fields = new FieldReader(input, 1, input.length, MAX_COUNTER, malformed);
   while (fields.next()) {
     const tag = fields.tag;
     if ((tag & 7) !== 2) continue;
