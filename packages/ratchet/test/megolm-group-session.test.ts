@@ -15,6 +15,8 @@ import {
   type RandomSource,
   RatchetError,
 } from '../src/index.ts';
+import { reusedKeysAreWiped } from '../src/megolm/group-session.ts';
+import { reusedSecretsAreWiped } from '../src/megolm/inbound-group-session.ts';
 import { encodeMessage, type MegolmFieldOffsets, readMessage } from '../src/megolm/message.ts';
 import { MegolmRatchet } from '../src/megolm/ratchet.ts';
 import { signingKeyFromSeed } from '../src/megolm/signing.ts';
@@ -242,6 +244,28 @@ describe('hostile messages', () => {
       bodyEnd + 8,
     );
     expect(codeOf(() => inbound.decrypt(encodeBase64(bytes)))).toBe('bad-mac');
+  });
+
+  it('leaves no secret in the reused work ratchet, keys or MAC after each call, also on failure', () => {
+    const known = knownSession();
+    const inbound = InboundGroupSession.fromSessionKey(known.session.sessionKey());
+    const messages = Array.from({ length: 4 }, (_, i) => known.session.encrypt(`m${i}`));
+    expect(reusedKeysAreWiped()).toBe(true);
+    // Ahead of the latest ratchet (the work ratchet advanced from it), at the latest itself,
+    // behind it (the work ratchet advanced from the initial one), and three rejections.
+    for (const i of [2, 2, 0, 3, 1]) {
+      expect(decoder.decode(inbound.decrypt(messages[i] as string).plaintext)).toBe(`m${i}`);
+      expect(reusedSecretsAreWiped(), `message ${i}`).toBe(true);
+    }
+    const ct = new Uint8Array(16);
+    for (const [forged, code] of [
+      [forge(known, 7, ct, { badMac: true }), 'bad-mac'],
+      [forge(known, 3, ct, { badMac: true }), 'bad-mac'],
+      [forge(known, 9, ct.subarray(0, 15)), 'bad-padding'],
+    ] as const) {
+      expect(codeOf(() => inbound.decrypt(forged))).toBe(code);
+      expect(reusedSecretsAreWiped(), code).toBe(true);
+    }
   });
 
   it('leaves the session unchanged after any failure', () => {

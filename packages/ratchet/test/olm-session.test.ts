@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import { type OlmMessage, RatchetError, Session } from '../src/index.ts';
+import { reusedKeysAreWiped } from '../src/olm/double-ratchet.ts';
 import { connectedPair, PICKLE_KEY } from './olm-helpers.ts';
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -107,6 +108,52 @@ describe('Session', () => {
     });
     rejectsWithoutChange(bob, v4, 'unsupported-version', message, 'payload');
     rejects(() => bob.decrypt({ type: 1, body: '!!!' }), 'bad-base64');
+  });
+
+  it('stores copies of ratchet keys read from the shared inbound buffer, never views of it', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    // Alice's next messages carry a new ratchet key: Bob's decrypt of the second stores it
+    // twice (a new receiver chain, and the skipped key of the first), read from the buffer
+    // every inbound message is decoded into.
+    const [first, second, third] = ['m0', 'm1', 'm2'].map((m) => alice.encrypt(m)) as [
+      OlmMessage,
+      OlmMessage,
+      OlmMessage,
+    ];
+    expect(text(bob.decrypt(second))).toBe('m1');
+    const before = bob.pickle(PICKLE_KEY);
+    // A message with every byte of its ratchet key (bytes 3..34) changed, decoded into the same
+    // buffer: a stored view would now read these bytes.
+    const other = mutate(third, (bytes) => {
+      for (let i = 3; i < 35; i++) bytes[i] = (bytes[i] as number) ^ 0xff;
+      return bytes;
+    });
+    expect(() => bob.decrypt(other)).toThrow();
+    expect(bob.pickle(PICKLE_KEY)).toBe(before);
+    expect(text(bob.decrypt(first))).toBe('m0');
+    expect(text(bob.decrypt(third))).toBe('m2');
+  });
+
+  it('leaves no key in its reused buffers after each call, also when a message is rejected', () => {
+    const { alice, bob } = connectedPair();
+    const message = alice.encrypt('one');
+    expect(reusedKeysAreWiped()).toBe(true);
+    const badMac = mutate(message, (bytes) => {
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+      return bytes;
+    });
+    expect(() => bob.decrypt(badMac)).toThrow(RatchetError);
+    expect(reusedKeysAreWiped()).toBe(true);
+    expect(text(bob.decrypt(message))).toBe('one');
+    expect(reusedKeysAreWiped()).toBe(true);
+    // A reply (new ratchet key, a new chain) and out-of-order delivery (a skipped key).
+    alice.decrypt(bob.encrypt('two'));
+    expect(reusedKeysAreWiped()).toBe(true);
+    const [late, early] = [alice.encrypt('three'), alice.encrypt('four')];
+    expect(text(bob.decrypt(early))).toBe('four');
+    expect(text(bob.decrypt(late))).toBe('three');
+    expect(reusedKeysAreWiped()).toBe(true);
   });
 
   it('refuses a replayed message (its key is used up)', () => {
