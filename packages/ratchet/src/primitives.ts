@@ -389,26 +389,34 @@ export function aes256CbcDecrypt(
   } else {
     // Whole blocks without padding: `update` returns all of them, `final` would add nothing.
     const decipher = node.createDecipheriv('aes-256-cbc', secretKey(node, key), iv);
-    padded = plain(decipher.setAutoPadding(false).update(ciphertext));
+    padded = decipher.setAutoPadding(false).update(ciphertext);
   }
-  const plaintext = unpad(padded);
-  padded.fill(0);
-  return plaintext;
+  const length = unpaddedLength(padded);
+  if (length < 0) {
+    padded.fill(0);
+    return undefined;
+  }
+  // The plaintext is a plain view of the decrypted blocks, not a copy: its `buffer` (OpenSSL's
+  // output has one of its own, exactly as long) goes on with the padding, 1..16 bytes of a
+  // public value. A copy is one more off-heap array per message: interleaved in one process,
+  // Olm encrypt + decrypt ran 1.10–1.14× faster without it (session 6).
+  return new Uint8Array(padded.buffer, padded.byteOffset, length);
 }
 
 /**
- * Strips PKCS#7 padding: the last byte n must be 1..16 and the last n bytes must all equal n.
- * Every one of the last 16 bytes is examined whatever n is, so the work does not depend on
- * where a bad byte sits (the MAC is always checked first, so this is defence in depth).
+ * The length without PKCS#7 padding, or −1 when the padding is invalid: the last byte n must be
+ * 1..16 and the last n bytes must all equal n. Every one of the last 16 bytes is examined
+ * whatever n is, so the work does not depend on where a bad byte sits (the MAC is always checked
+ * first, so this is defence in depth).
  */
-function unpad(padded: Uint8Array): Uint8Array | undefined {
+function unpaddedLength(padded: Uint8Array): number {
   const length = padded.length;
-  if (length === 0 || length % 16 !== 0) return undefined;
+  if (length === 0 || length % 16 !== 0) return -1;
   const n = padded[length - 1] as number;
   let bad = (n === 0 ? 1 : 0) | (n > 16 ? 1 : 0);
   for (let i = 1; i <= 16; i++) {
     const inPadding = i <= n ? 1 : 0;
     bad |= inPadding & ((padded[length - i] as number) !== n ? 1 : 0);
   }
-  return bad === 0 ? padded.slice(0, length - n) : undefined;
+  return bad === 0 ? length - n : -1;
 }

@@ -273,6 +273,21 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
     });
   });
 
+  it('returns the plaintext as a view of the decrypted blocks: exact length, only padding after it', () => {
+    const key = new Uint8Array(randomBytes(32));
+    const iv = new Uint8Array(randomBytes(16));
+    for (const length of [0, 1, 15, 16, 17, 200]) {
+      const plaintext = new Uint8Array(randomBytes(length));
+      const ciphertext = opensslEncrypt(key, iv, plaintext);
+      const got = on(choice, () => aes256CbcDecrypt(key, iv, ciphertext)) as Uint8Array;
+      expect(got).toEqual(plaintext);
+      // Whatever lies beyond the view in its buffer is PKCS#7 padding (public), nothing else.
+      const beyond = new Uint8Array(got.buffer, got.byteOffset + got.length);
+      const n = 16 - (length % 16);
+      expect([...beyond]).toEqual(new Array<number>(n).fill(n));
+    }
+  });
+
   it('accepts every valid PKCS#7 padding and rejects every malformed one', () => {
     const key = new Uint8Array(randomBytes(32));
     const iv = new Uint8Array(randomBytes(16));
