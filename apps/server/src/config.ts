@@ -24,6 +24,11 @@ export interface ServerConfig {
   readonly registration: { readonly enabled: boolean };
   readonly media: { readonly maxUploadBytes: number };
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** `/sync` long-polling (`sync:` in weft.yaml). */
+  readonly sync: {
+    /** Least time between two answers to one long-polling device; 0 answers each change at once. */
+    readonly answerIntervalMs: number;
+  };
   readonly logLevel: LogLevel;
   readonly federation: FederationConfig;
 }
@@ -107,6 +112,13 @@ media:
 rate_limit:
   per_second: 20
   burst: 100
+
+# /sync long-polling: the least time between two answers to one device (ms). In a busy room a
+# device then gets the events of each interval in one answer instead of one answer per event,
+# which saves most of the server's work per event; a change for a device not answered within the
+# interval goes out at once. 0 answers every change at once.
+sync:
+  answer_interval_ms: 25
 
 log_level: info   # debug | info | warn | error
 
@@ -265,9 +277,22 @@ export function buildConfig(
       ),
       burst: ofType(get(get(file, 'rate_limit'), 'burst'), isNumber, 'rate_limit.burst', 100),
     },
+    sync: { answerIntervalMs: answerInterval(get(get(file, 'sync'), 'answer_interval_ms')) },
     logLevel: logLevel as LogLevel,
     federation: buildFederationConfig(get(file, 'federation'), flags.dataDir),
   };
+}
+
+/** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
+export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 25;
+
+/** `sync.answer_interval_ms`: 0 to 1,000 ms (more would hold every busy device's events back). */
+function answerInterval(value: unknown): number {
+  const ms = ofType(value, isNumber, 'sync.answer_interval_ms', DEFAULT_SYNC_ANSWER_INTERVAL_MS);
+  if (ms < 0 || ms > 1000) {
+    throw new ConfigError('sync.answer_interval_ms must be between 0 and 1000');
+  }
+  return ms;
 }
 
 function buildFederationConfig(section: unknown, dataDir: string): FederationConfig {

@@ -72,6 +72,12 @@ function memberRooms(entries: readonly RoomMembershipEntry[]): string[] {
 /** Users whose presence `/sync` keeps (≈ 100 bytes each); all are dropped at the bound. */
 const PRESENCE_KEPT_USERS = 100_000;
 
+/**
+ * Devices whose last answer time `/sync` keeps for pacing (≈ 100 bytes each); all are dropped at
+ * the bound, which only lets their next answer go out without waiting.
+ */
+const ANSWERED_DEVICES_KEPT = 100_000;
+
 /** Membership entries `/sync` keeps in memory, all users together (≈ 150 bytes each). */
 const MEMBERSHIP_CACHE_ENTRIES = 50_000;
 
@@ -167,6 +173,11 @@ export class SyncService {
   >();
   /** Devices (`user\0device`) whose last to-device batch left messages behind. */
   readonly #toDeviceBacklog = new Set<string>();
+  /**
+   * When each long-polling device (`user\0device`) was last answered with something, on
+   * `performance.now()`'s clock (see `#pace`).
+   */
+  readonly #answeredAt = new Map<string, number>();
   /** Devices' to-device tokens already passed to delivery (which deleted up to them). */
   readonly #toDeviceAcknowledged = new Map<string, number>();
 
@@ -234,11 +245,20 @@ export class SyncService {
         (await this.#memberships(user.userId)).waitRooms,
       );
     }
+    const paced = request.since !== undefined && !request.fullState && request.timeoutMs > 0;
+    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
     for (;;) {
+      if (paced) {
+        const pause = this.#pace(deviceKey, deadline);
+        if (pause !== undefined) await pause;
+      }
       const to = this.#announcedPosition(request) ?? (await currentStreamPosition(this.#ctx.db));
       const typingSerial = this.#sources.typing.serial;
       const built = await this.#build(user, request, to, typingSerial);
-      if (request.since === undefined || request.fullState || built.hasContent) return built.body;
+      if (request.since === undefined || request.fullState || built.hasContent) {
+        if (paced) this.#answered(deviceKey);
+        return built.body;
+      }
       const remaining = deadline - this.#ctx.now();
       if (remaining <= 0 || request.client?.gone() === true) return built.body;
       await this.#waitForChange(
@@ -252,6 +272,32 @@ export class SyncService {
       // still valid). Otherwise build again from the new position.
       if (this.#ctx.now() >= deadline || request.client?.gone() === true) return built.body;
     }
+  }
+
+  /**
+   * The rest of the answer interval (`sync.answer_interval_ms`) since this device's last answer,
+   * as a promise to wait on, or `undefined` when it has passed. A long-polling client asks again
+   * as soon as it is answered, so in a busy room every event used to cost each member a whole
+   * answer and a new request (≈ 0.2 ms of the server's CPU each, most of a send's cost with ten
+   * members); answering a device at most once per interval hands it the events of that interval
+   * together. An event for a device that was not answered within the interval goes out at once,
+   * so a quiet room's latency is unchanged (decision record of session 6 in ARCHITECTURE.md).
+   */
+  #pace(deviceKey: string, deadline: number): Promise<void> | undefined {
+    const interval = this.#ctx.config.sync.answerIntervalMs;
+    if (interval <= 0) return undefined;
+    const last = this.#answeredAt.get(deviceKey);
+    if (last === undefined) return undefined;
+    const wait = Math.min(last + interval - performance.now(), deadline - this.#ctx.now());
+    if (wait <= 0) return undefined;
+    return new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
+  /** Notes that a long-polling device was answered (for `#pace`). */
+  #answered(deviceKey: string): void {
+    if (this.#ctx.config.sync.answerIntervalMs <= 0) return;
+    if (this.#answeredAt.size >= ANSWERED_DEVICES_KEPT) this.#answeredAt.clear();
+    this.#answeredAt.set(deviceKey, performance.now());
   }
 
   /**

@@ -1,0 +1,79 @@
+/**
+ * `sync.answer_interval_ms` (services/sync/service.ts `#pace`): a long-polling device answered
+ * less than the interval ago gets the events of the rest of the interval in one answer; another
+ * device is answered at once; the setting is validated.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { buildConfig, ConfigError, DEFAULT_SYNC_ANSWER_INTERVAL_MS } from '../src/config.ts';
+import { startTestServer, type TestServer } from './harness.ts';
+import {
+  createRoom,
+  type Json,
+  loginDevice,
+  messageBodies,
+  sendText,
+  sync,
+  type TestUser,
+} from './sync-helpers.ts';
+
+describe('sync.answer_interval_ms (config)', () => {
+  const parse = (value: unknown) =>
+    buildConfig({ sync: { answer_interval_ms: value } }, { dataDir: '/tmp/x' }).sync
+      .answerIntervalMs;
+
+  it('defaults, accepts 0 to 1000, and refuses anything else', () => {
+    expect(buildConfig({}, { dataDir: '/tmp/x' }).sync.answerIntervalMs).toBe(
+      DEFAULT_SYNC_ANSWER_INTERVAL_MS,
+    );
+    expect(parse(0)).toBe(0);
+    expect(parse(1000)).toBe(1000);
+    for (const bad of [-1, 1001, '25', true]) expect(() => parse(bad)).toThrow(ConfigError);
+  });
+});
+
+describe('/sync answer pacing', () => {
+  // Long enough that the test's own sends fit well inside it on a loaded machine.
+  const INTERVAL_MS = 1000;
+  let server: TestServer;
+  let alice: TestUser;
+  let aliceOther: TestUser;
+  let bob: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer({ file: { sync: { answer_interval_ms: INTERVAL_MS } } });
+    alice = await server.client.registerUser('alice');
+    bob = await server.client.registerUser('bob');
+    aliceOther = await loginDevice(server, alice.userId, 'OTHER');
+    roomId = await createRoom(server, alice, [bob]);
+  });
+  afterAll(() => server.stop());
+
+  const bodies = (response: Json) => messageBodies(response['rooms']['join'][roomId]?.['timeline']);
+
+  it('holds a device answered within the interval and hands it the interval’s events together', async () => {
+    const start = (await sync(server, alice))['next_batch'];
+    await sendText(server, bob, roomId, 'one');
+    const first = await sync(server, alice, { since: start, timeout: 10_000 });
+    expect(bodies(first)).toEqual(['one']);
+    const other = (await sync(server, aliceOther))['next_batch'];
+
+    // Alice's device was just answered: its next long-poll waits out the interval. Her other
+    // device was not answered since its initial sync, so it hears of "two" at once — before
+    // "three" is even sent.
+    const held = sync(server, alice, { since: first['next_batch'], timeout: 10_000 });
+    let heldAnswered = false;
+    void held.then(() => {
+      heldAnswered = true;
+    });
+    const otherAnswer = sync(server, aliceOther, { since: other, timeout: 10_000 });
+    await sendText(server, bob, roomId, 'two');
+    const otherFirst = await otherAnswer;
+    expect(bodies(otherFirst)).toEqual(['two']);
+    expect(heldAnswered).toBe(false);
+    await sendText(server, bob, roomId, 'three');
+
+    expect(bodies(await held)).toEqual(['two', 'three']);
+  });
+});
