@@ -156,6 +156,8 @@ export async function runSyncLoadBench(
     // 1. Delivery under load.
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
+    // The send request alone (start to its 200), to tell the send path's share of delivery.
+    const sendLatencies: number[] = [];
     let expected = 0;
     let delivered = 0;
     let stop = false;
@@ -213,13 +215,15 @@ export async function runSyncLoadBench(
       rooms.map(async ({ roomId, owner }, r) => {
         for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
           const id = `r${r}m${i}`;
-          sentAt.set(id, performance.now());
+          const start = performance.now();
+          sentAt.set(id, start);
           await call(
             'PUT',
             `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
             owner.token,
             { msgtype: 'm.text', body: id },
           );
+          sendLatencies.push(performance.now() - start);
         }
       }),
     );
@@ -232,6 +236,7 @@ export async function runSyncLoadBench(
     const benchCpu = process.cpuUsage(benchCpuStart);
     stop = true;
     latencies.sort((a, b) => a - b);
+    sendLatencies.sort((a, b) => a - b);
     const server = floor ? 'floor (node:http, in memory)' : 'weft-server';
     console.log(
       `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`,
@@ -242,6 +247,9 @@ export async function runSyncLoadBench(
     );
     console.log(
       `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
+    console.log(
+      `  send request         p50 ${percentile(sendLatencies, 50).toFixed(1)} ms, p99 ${percentile(sendLatencies, 99).toFixed(1)} ms`,
     );
     console.log(
       `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it); bench clients ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`,
