@@ -84,6 +84,7 @@ const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
   const steps = [Uint8Array.of(1), Uint8Array.of(2)];
   const stepOutputs = [new Uint8Array(32), new Uint8Array(32)];
   const macInput = bytes(250, 3);
+  const longMacInput = bytes(400, 8);
   const plaintext = bytes(200, 4);
   const ciphertext = aes256CbcEncrypt(key, iv, plaintext);
   const large = bytes(4096, 5);
@@ -95,6 +96,7 @@ const CASES: ReadonlyArray<readonly [string, () => unknown]> = (() => {
     ['HMAC-SHA-256, 1-byte message', () => hmacSha256(key, seed)],
     ['Olm chain step (two HMACs under one key)', () => hmacSha256Into(key, steps, stepOutputs)],
     ['HMAC-SHA-256, 250-byte message (message MAC)', () => hmacSha256(key, macInput)],
+    ['HMAC-SHA-256, 400-byte message (above SHORT_HMAC_MAX)', () => hmacSha256(key, longMacInput)],
     ['HMAC-SHA-256, 4 KiB message', () => hmacSha256(key, large)],
     [
       'HKDF-SHA-256, 32-byte IKM → 80 bytes (Olm message keys)',
@@ -149,19 +151,19 @@ export function benchPrimitives(): void {
 }
 
 /**
- * Whole messages with one primitive at a time moved off its `AUTO_ROUTES` path (the chain steps
- * and HKDF back to OpenSSL, the MAC or AES to @noble), the variants taking their slices in turn:
+ * Whole messages with one primitive at a time moved off its `AUTO_ROUTES` path (the chain steps,
+ * HKDF or the short message MAC back to OpenSSL, AES to @noble), the variants taking their slices in turn:
  * a primitive that is faster alone can still make the message slower (garbage collection,
  * caches), so the choice in `AUTO_ROUTES` is made here.
  */
 export function benchMixes(): void {
   if (!selectPrimitives('native')) return;
   const variants: ReadonlyArray<readonly [string, PrimitiveRoutes]> = [
-    ['auto (steps and HKDF on @noble, the rest OpenSSL)', AUTO_ROUTES],
+    ['auto (steps, HKDF and short MACs on @noble, the rest OpenSSL)', AUTO_ROUTES],
     ['all OpenSSL', { ...AUTO_ROUTES, hmacSteps: 'native', hkdf: 'native' }],
     ['chain/ratchet steps on OpenSSL', { ...AUTO_ROUTES, hmacSteps: 'native' }],
     ['HKDF on OpenSSL', { ...AUTO_ROUTES, hkdf: 'native' }],
-    ['message MAC on @noble', { ...AUTO_ROUTES, hmac: 'portable' }],
+    ['message MAC on OpenSSL', { ...AUTO_ROUTES, hmacShort: 'native' }],
     ['AES on @noble', { ...AUTO_ROUTES, aesEncrypt: 'portable', aesDecrypt: 'portable' }],
   ];
   const messages: ReadonlyArray<readonly [string, () => unknown]> = [
