@@ -236,7 +236,8 @@ export function hmacSha256TruncatedInto(
  * HMAC-SHA-256 of each of `messages` under one `key`, written into the 32-byte `outputs` (views
  * into a caller's buffer are fine). The ratchets MAC several one-byte seeds under the same chain
  * key: on @noble the key is absorbed once for all of them (`noble-hmac.ts`), on OpenSSL the
- * padded keys are built once (`hash-hmac.ts`).
+ * padded keys are built once (`hash-hmac.ts`). The last output may be `key` itself (a chain key
+ * stepped in place): every path has read the key before it writes that output.
  */
 export function hmacSha256Into(
   key: Uint8Array,

@@ -164,6 +164,20 @@ describe.each(CHOICES)('primitives on the %s path', (choice) => {
       ),
       { numRuns: 40 },
     );
+    // The last output may be the key itself (a chain key stepped in place), at any key length.
+    for (const length of [32, 64, 100]) {
+      const key = new Uint8Array(randomBytes(length));
+      const expected = [1, 2].map((seed) =>
+        createHmac('sha256', key).update(Uint8Array.of(seed)).digest(),
+      );
+      const first = new Uint8Array(32);
+      const inPlace = Uint8Array.from(key);
+      const last = inPlace.subarray(0, 32);
+      on(choice, () =>
+        hmacSha256Into(inPlace, [Uint8Array.of(1), Uint8Array.of(2)], [first, last]),
+      );
+      expect([Buffer.from(first), Buffer.from(last)], `key length ${length}`).toEqual(expected);
+    }
     on(choice, () => {
       expect(() => hmacSha256Into(new Uint8Array(32), [new Uint8Array(1)], [])).toThrow(RangeError);
       expect(() =>
