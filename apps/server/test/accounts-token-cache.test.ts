@@ -7,7 +7,7 @@ import { tokenCacheSuite } from './accounts-token-cache-suite.ts';
 tokenCacheSuite(() => ({}));
 
 describe('AccessTokenCache', () => {
-  const entry = (userId: string) => ({ userId, deviceId: 'D', lastSeenTs: 0 });
+  const entry = (userId: string) => ({ user: { userId, deviceId: 'D' }, lastSeenTs: 0 });
 
   it('keeps at most its bound, evicting the least recently used', () => {
     const cache = new AccessTokenCache(2);
@@ -17,8 +17,8 @@ describe('AccessTokenCache', () => {
     cache.remember('c', entry('@c:x'), cache.generation);
     expect(cache.size).toBe(2);
     expect(cache.get('b')).toBeUndefined();
-    expect(cache.get('a')?.userId).toBe('@a:x');
-    expect(cache.get('c')?.userId).toBe('@c:x');
+    expect(cache.get('a')?.user.userId).toBe('@a:x');
+    expect(cache.get('c')?.user.userId).toBe('@c:x');
   });
 
   it('drops an answer read before a forgetUser (a lookup racing a logout)', () => {
@@ -28,7 +28,7 @@ describe('AccessTokenCache', () => {
     cache.remember('a', entry('@a:x'), before);
     expect(cache.get('a')).toBeUndefined();
     cache.remember('a', entry('@a:x'), cache.generation);
-    expect(cache.get('a')?.userId).toBe('@a:x');
+    expect(cache.get('a')?.user.userId).toBe('@a:x');
   });
 
   it('forgetUser removes only that user', () => {
@@ -39,6 +39,6 @@ describe('AccessTokenCache', () => {
     cache.forgetUser('@a:x');
     expect(cache.get('a1')).toBeUndefined();
     expect(cache.get('a2')).toBeUndefined();
-    expect(cache.get('b')?.userId).toBe('@b:x');
+    expect(cache.get('b')?.user.userId).toBe('@b:x');
   });
 });

@@ -68,6 +68,10 @@ export function keysSuite(options: () => TestServerOptions): void {
     afterAll(() => server.stop());
 
     it('uploads signed device keys, one-time and fallback keys, and reports the counts', async () => {
+      // A sync before the upload: its counts are kept for later answers until keys change.
+      const before = await sync(server, alice);
+      expect(before['device_one_time_keys_count']).toEqual({ signed_curve25519: 0 });
+      expect(before['device_unused_fallback_key_types']).toEqual([]);
       const result = await upload(server, alice, {
         device_keys: deviceKeys(alice, aliceKey),
         one_time_keys: {

@@ -282,8 +282,10 @@ export function createMatrixApp<User = string>(
             if (auth === 'user') throw MatrixError.missingToken();
           } else {
             const authenticate = options.authenticateToken;
-            user =
-              authenticate === undefined ? undefined : await authenticate(accessToken, request);
+            const found =
+              authenticate === undefined ? undefined : authenticate(accessToken, request);
+            // A cached token is answered synchronously: no await (a microtask) for it.
+            user = found instanceof Promise ? await found : found;
             if (user === undefined) throw MatrixError.unknownToken();
           }
         }

@@ -76,27 +76,32 @@ export class AccountService {
    * "Using access tokens"). Answered from memory after the first request; refreshes the device's
    * `last_seen_ts` at most every `LAST_SEEN_INTERVAL_MS`.
    */
-  async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
-    const tokenHash = hashAccessToken(token);
+  authenticate(
+    token: string,
+  ): AuthenticatedUser | undefined | Promise<AuthenticatedUser | undefined> {
+    const cached = this.#tokens.get(token);
+    // A known token is answered without a promise (every request asks).
+    if (cached === undefined) return this.#authenticateFromDatabase(token);
     const now = this.#ctx.now();
-    const cached = this.#tokens.get(tokenHash);
-    if (cached !== undefined) {
-      if (lastSeenIsStale(cached.lastSeenTs, now)) {
-        cached.lastSeenTs = now;
-        await touchDevice(this.#ctx.db, cached.userId, cached.deviceId, now);
-      }
-      return { userId: cached.userId, deviceId: cached.deviceId };
-    }
+    if (!lastSeenIsStale(cached.lastSeenTs, now)) return cached.user;
+    cached.lastSeenTs = now;
+    return touchDevice(this.#ctx.db, cached.user.userId, cached.user.deviceId, now).then(
+      () => cached.user,
+    );
+  }
+
+  async #authenticateFromDatabase(token: string): Promise<AuthenticatedUser | undefined> {
+    const now = this.#ctx.now();
     const generation = this.#tokens.generation;
-    const row = await findAccessToken(this.#ctx.db, tokenHash);
+    const row = await findAccessToken(this.#ctx.db, hashAccessToken(token));
     if (row === undefined) return undefined;
     let lastSeenTs = row.lastSeenTs;
     if (lastSeenIsStale(lastSeenTs, now)) {
       await touchDevice(this.#ctx.db, row.userId, row.deviceId, now);
       lastSeenTs = now;
     }
-    const user = { userId: row.userId, deviceId: row.deviceId };
-    this.#tokens.remember(tokenHash, { ...user, lastSeenTs: lastSeenTs ?? now }, generation);
+    const user = Object.freeze({ userId: row.userId, deviceId: row.deviceId });
+    this.#tokens.remember(token, { user, lastSeenTs: lastSeenTs ?? now }, generation);
     return user;
   }
 

@@ -602,6 +602,8 @@ export class SyncService {
       : (await this.#presenceEvents(user.userId, from, to)).filter((event) =>
           plainEventMatches(event, filter.presence),
         );
+    const counted = e2eKeys.syncKeyCounts(user.userId, user.deviceId);
+    const keyCounts = counted instanceof Promise ? await counted : counted;
     const body: Record<string, unknown> = {
       next_batch: formatSyncToken({
         position: to,
@@ -612,11 +614,8 @@ export class SyncService {
       presence: { events: presence },
       account_data: { events: accountData },
       to_device: { events: delivered.events },
-      device_one_time_keys_count: await e2eKeys.oneTimeKeyCounts(user.userId, user.deviceId),
-      device_unused_fallback_key_types: await e2eKeys.unusedFallbackKeyTypes(
-        user.userId,
-        user.deviceId,
-      ),
+      device_one_time_keys_count: keyCounts.oneTimeKeys,
+      device_unused_fallback_key_types: keyCounts.unusedFallbackTypes,
     };
     let deviceListsChanged = false;
     if (since !== undefined) {
