@@ -95,4 +95,55 @@ describe('condition results shared between one event’s recipients', () => {
     // Two members: the one-to-one rule (room_member_count == 2) decides for the others.
     expect(together['@bob:hs.test']?.ruleId).toBe('.m.rule.room_one_to_one');
   });
+
+  it('a rule result kept for one event is never used for the next (same rulesets, new map)', async () => {
+    // The same ruleset objects for every event, as the server's cached rulesets are.
+    const rulesets = USERS.map((userId) => defaultPushRules(userId));
+    const events = [
+      { ...base, content: { msgtype: 'm.text', body: 'hello' } },
+      { ...base, content: { msgtype: 'm.notice', body: 'a bot says hello' } },
+      { ...base, content: { msgtype: 'm.text', body: 'hello again' } },
+      {
+        ...base,
+        type: 'm.room.member',
+        state_key: '@bob:hs.test',
+        content: { membership: 'invite' },
+      },
+    ];
+    const ruleIds: (string | undefined)[][] = [];
+    for (const event of events) {
+      const shared: SharedConditionResults = new Map();
+      const row: (string | undefined)[] = [];
+      for (const [i, userId] of USERS.entries()) {
+        const ruleset = rulesets[i] as (typeof rulesets)[number];
+        const together = await evaluatePushRules(ruleset, event, contextFor(userId, 5), shared);
+        const alone = await evaluatePushRules(ruleset, event, contextFor(userId, 5));
+        expect(together).toEqual(alone);
+        row.push(together.ruleId);
+      }
+      ruleIds.push(row);
+    }
+    expect(ruleIds).toEqual([
+      ['.m.rule.message', '.m.rule.message', '.m.rule.message'],
+      ['.m.rule.suppress_notices', '.m.rule.suppress_notices', '.m.rule.suppress_notices'],
+      ['.m.rule.message', '.m.rule.message', '.m.rule.message'],
+      ['.m.rule.member_event', '.m.rule.invite_for_me', '.m.rule.member_event'],
+    ]);
+  });
+
+  it('a disabled rule in a rebuilt ruleset no longer decides', async () => {
+    const event = { ...base, content: { msgtype: 'm.notice', body: 'bot' } };
+    const ruleset = defaultPushRules('@alice:hs.test');
+    const first = await evaluatePushRules(ruleset, event, contextFor('@alice:hs.test', 5));
+    expect(first.ruleId).toBe('.m.rule.suppress_notices');
+    // A change builds a new ruleset with a new rule object, as the push-rules service does.
+    const changed = {
+      ...ruleset,
+      override: ruleset.override.map((rule) =>
+        rule.rule_id === '.m.rule.suppress_notices' ? { ...rule, enabled: false } : rule,
+      ),
+    };
+    const second = await evaluatePushRules(changed, event, contextFor('@alice:hs.test', 5));
+    expect(second.ruleId).toBe('.m.rule.message');
+  });
 });

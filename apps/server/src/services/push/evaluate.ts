@@ -114,35 +114,119 @@ export function evaluatePushRules(
   const content = event['content'];
   const hasMentions =
     typeof content === 'object' && content !== null && Object.hasOwn(content, 'm.mentions');
-  return evaluateFrom({ ruleset, event, context, shared, hasMentions }, 0, 0);
+  const run = { event, context, shared, token: tokenOf(shared), hasMentions };
+  return evaluateFrom(run, compiledRuleset(ruleset), 0);
 }
 
 interface Evaluation {
-  readonly ruleset: PushRuleset;
   readonly event: Readonly<Record<string, unknown>>;
   readonly context: ConditionContext;
   readonly shared: SharedConditionResults;
+  /** The event's number: a rule's kept result is for the event whose token it holds. */
+  readonly token: number;
   readonly hasMentions: boolean;
 }
 
-/** Tries the rules from kind `kindIndex`, rule `ruleIndex` on, in the spec's order. */
+/**
+ * A rule as evaluation uses it: what it decides, and its result for the event being evaluated.
+ * Every recipient of an event walks the same server-default rules (one object for every user),
+ * so the first recipient's result for a rule that does not depend on the recipient is kept on
+ * its compiled form for the others: reading each rule's conditions again per recipient (rules
+ * and conditions of many shapes, so every property read was a slow polymorphic one) was
+ * ≈ 6 µs per recipient, most of push evaluation.
+ */
+interface CompiledRule {
+  readonly kind: (typeof PUSH_RULE_KINDS)[number];
+  readonly rule: PushRule;
+  readonly enabled: boolean;
+  /** A legacy body-matching mention rule (skipped for events with `m.mentions`). */
+  readonly legacyMention: boolean;
+  /** Its result may differ between recipients of one event (`contains_display_name`). */
+  readonly perRecipient: boolean;
+  readonly decision: PushDecision;
+  /** The event whose result `result` is (0: none). */
+  token: number;
+  result: boolean | Promise<boolean>;
+}
+
+/** Compiled forms by rule object, so a server-default rule has one for every user. */
+const compiledRules = new WeakMap<PushRule, CompiledRule>();
+/**
+ * Rulesets as one ordered list of compiled rules. A ruleset is never changed in place (a change
+ * to a user's rules builds a new one), and neither are its rules.
+ */
+const compiledRulesets = new WeakMap<PushRuleset, readonly CompiledRule[]>();
+
+function compiledRuleset(ruleset: PushRuleset): readonly CompiledRule[] {
+  let compiled = compiledRulesets.get(ruleset);
+  if (compiled === undefined) {
+    const list: CompiledRule[] = [];
+    for (const kind of PUSH_RULE_KINDS) {
+      for (const rule of ruleset[kind]) list.push(compileRule(kind, rule));
+    }
+    compiled = list;
+    compiledRulesets.set(ruleset, compiled);
+  }
+  return compiled;
+}
+
+function compileRule(kind: (typeof PUSH_RULE_KINDS)[number], rule: PushRule): CompiledRule {
+  const known = compiledRules.get(rule);
+  // One rule object sits under one kind; a caller reusing it under another gets its own form.
+  if (known !== undefined && known.kind === kind) return known;
+  const usesConditions = kind === 'override' || kind === 'underride';
+  const compiled: CompiledRule = {
+    kind,
+    rule,
+    enabled: rule.enabled,
+    legacyMention: LEGACY_MENTION_RULES.has(rule.rule_id),
+    perRecipient: usesConditions && (rule.conditions ?? []).some(dependsOnRecipient),
+    decision: decisionOf(rule),
+    token: 0,
+    result: false,
+  };
+  if (known === undefined) compiledRules.set(rule, compiled);
+  return compiled;
+}
+
+/** Events by their shared map: a number per event, so a kept result holds no map alive. */
+const eventTokens = new WeakMap<SharedConditionResults, number>();
+let lastToken = 0;
+
+function tokenOf(shared: SharedConditionResults): number {
+  let token = eventTokens.get(shared);
+  if (token === undefined) {
+    token = ++lastToken;
+    eventTokens.set(shared, token);
+  }
+  return token;
+}
+
+/** Tries the compiled rules from `from` on, in the spec's order (kinds, then rules). */
 function evaluateFrom(
   run: Evaluation,
-  kindIndex: number,
-  ruleIndex: number,
+  rules: readonly CompiledRule[],
+  from: number,
 ): PushDecision | Promise<PushDecision> {
-  for (let k = kindIndex; k < PUSH_RULE_KINDS.length; k++) {
-    const kind = PUSH_RULE_KINDS[k] as (typeof PUSH_RULE_KINDS)[number];
-    const rules = run.ruleset[kind];
-    for (let r = k === kindIndex ? ruleIndex : 0; r < rules.length; r++) {
-      const rule = rules[r] as PushRule;
-      if (!rule.enabled) continue;
-      if (run.hasMentions && LEGACY_MENTION_RULES.has(rule.rule_id)) continue;
-      const matched = ruleMatches(kind, rule, run.event, run.context, run.shared);
-      if (matched === true) return decisionOf(rule);
-      if (matched !== false) {
-        return matched.then((result) => (result ? decisionOf(rule) : evaluateFrom(run, k, r + 1)));
+  for (let i = from; i < rules.length; i++) {
+    const compiled = rules[i] as CompiledRule;
+    if (!compiled.enabled) continue;
+    if (run.hasMentions && compiled.legacyMention) continue;
+    let matched: boolean | Promise<boolean>;
+    if (compiled.token === run.token) {
+      matched = compiled.result;
+    } else {
+      matched = ruleMatches(compiled.kind, compiled.rule, run.event, run.context, run.shared);
+      if (!compiled.perRecipient) {
+        compiled.token = run.token;
+        compiled.result = matched;
       }
+    }
+    if (matched === true) return compiled.decision;
+    if (matched !== false) {
+      return matched.then((result) =>
+        result ? compiled.decision : evaluateFrom(run, rules, i + 1),
+      );
     }
   }
   return NOTHING;
