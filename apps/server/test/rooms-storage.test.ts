@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { currentStreamPosition } from '../src/services/core/stream.ts';
 import { createRoom } from '../src/services/rooms/create-room.ts';
+import { currentStateEventIds, currentStateSql } from '../src/services/rooms/room-store.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 
 const alice = '@alice:test.local';
@@ -70,6 +71,49 @@ describe('rooms storage', () => {
       'k148',
       'k149',
       'm.room.message',
+    ]);
+  });
+
+  it("reads a send's auth state by primary key, not by scanning the room's current state", async () => {
+    server ??= await startTestServer();
+    const { rooms, ctx } = server.services;
+    const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    for (let i = 0; i < 40; i++) {
+      await rooms.write((send) =>
+        send({ roomId, type: 'org.example.item', stateKey: `k${i}`, sender: alice, content: {} }),
+      );
+    }
+    const other = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
+    const keys = [
+      ['m.room.create', ''],
+      ['m.room.member', alice],
+      ['org.example.item', 'k7'],
+      ['m.room.member', '@nobody:test.local'],
+    ] as const;
+    const ids = await currentStateEventIds(ctx.db, roomId, keys);
+    const state = await rooms.currentState(roomId);
+    expect([...ids.keys()].sort()).toEqual(
+      [
+        stateKeyOf('m.room.create', ''),
+        stateKeyOf('m.room.member', alice),
+        stateKeyOf('org.example.item', 'k7'),
+      ].sort(),
+    );
+    for (const [key, id] of ids) expect(id).toBe(state.get(key));
+    // The other room's entries for the same keys are not this room's.
+    const otherIds = await currentStateEventIds(ctx.db, other, keys);
+    expect(otherIds.get(stateKeyOf('m.room.create', ''))).not.toBe(
+      ids.get(stateKeyOf('m.room.create', '')),
+    );
+    expect(otherIds.has(stateKeyOf('org.example.item', 'k7'))).toBe(false);
+    // SQLite's plan: one search on the whole key (room, type, state key) per entry.
+    const plan = await ctx.db.query<{ detail: string }>(
+      `EXPLAIN QUERY PLAN ${currentStateSql(keys.length)}`,
+      [roomId, ...keys.flat()],
+    );
+    const searches = plan.map((row) => row.detail).filter((d) => d.includes('room_current_state'));
+    expect(searches).toEqual([
+      expect.stringMatching(/\(room_id=\? AND type=\? AND state_key=\?\)/),
     ]);
   });
 });

@@ -75,15 +75,14 @@ export async function currentStateEventIds(
 /**
  * The text of {@link currentStateEventIds} for `count` entries, built once per count: a send
  * asks with the same 3–4 entries each time. Bounded: no event's auth selection names more than
- * a few.
+ * a few. A row-value `IN (VALUES …)` is one primary-key lookup per entry on SQLite; the same
+ * entries as `(type = … AND state_key = …) OR …` made SQLite search by `room_id` alone and
+ * filter every current state row of the room (30,000 members: ≈ 3 ms per send, against 6 µs).
  */
-const currentStateSql = textPerCount((count) => {
-  const clauses = Array.from(
-    { length: count },
-    (_, i) => `(type = $${2 * i + 2} AND state_key = $${2 * i + 3})`,
-  );
+export const currentStateSql = textPerCount((count) => {
+  const rows = Array.from({ length: count }, (_, i) => `($${2 * i + 2}, $${2 * i + 3})`);
   return `SELECT type, state_key, event_id FROM room_current_state
-      WHERE room_id = $1 AND (${clauses.join(' OR ')})`;
+      WHERE room_id = $1 AND (type, state_key) IN (VALUES ${rows.join(', ')})`;
 }, 16);
 
 export async function forwardExtremities(db: SqlExecutor, roomId: string): Promise<string[]> {
