@@ -5,11 +5,13 @@
  * only then closes the database — so nothing acknowledged is lost.
  */
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { serve } from '@hono/node-server';
+import { getRequestListener, serve } from '@hono/node-server';
 
+import { syncFastPath } from './api/client/sync-fast-path.ts';
 import { createApp, createFederationApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { createLog, type Log } from './log.ts';
@@ -51,16 +53,20 @@ export async function startServer(
   };
   const services = createServices(ctx);
   const app = createApp(services);
+  // A known-token long-poll skips the Hono app (api/client/sync-fast-path.ts).
+  const fastSync = syncFastPath(services, log);
 
-  const { server, port } = await new Promise<{ server: ReturnType<typeof serve>; port: number }>(
-    (resolve, reject) => {
-      const server = serve(
-        { fetch: app.fetch, hostname: config.listen.host, port: config.listen.port },
-        (info: AddressInfo) => resolve({ server, port: info.port }),
-      );
-      server.once('error', reject);
-    },
-  );
+  // What `serve` does, with the fast path first.
+  const appListener = getRequestListener(app.fetch, { hostname: config.listen.host });
+  const server = createHttpServer((request, response) => {
+    if (!fastSync(request, response)) void appListener(request, response);
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () =>
+      resolve((server.address() as AddressInfo).port),
+    );
+  });
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `http://${host}:${port}`;
   log.info('listening', { url, server_name: config.serverName, database: config.database.backend });

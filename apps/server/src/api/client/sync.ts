@@ -12,7 +12,7 @@ import {
   parseSyncFilter,
   type SyncFilter,
 } from '../../services/sync/filter.ts';
-import type { LongPollClient } from '../../services/sync/service.ts';
+import type { LongPollClient, SyncRequest } from '../../services/sync/service.ts';
 import { parseSyncToken } from '../../services/sync/token.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
@@ -74,7 +74,7 @@ function cachedFilterResolver(lookup: FilterLookup | undefined) {
  * Not `request.signal`: reading it makes the adapter create an `AbortController` per request,
  * and those with their listeners were ≈ 10–25 µs per long-poll (decision record of session 5).
  */
-class ResponseClient implements LongPollClient {
+export class ResponseClient implements LongPollClient {
   readonly #response: ServerResponse;
 
   constructor(response: ServerResponse) {
@@ -113,42 +113,67 @@ function parseBoolean(raw: string | null, name: string): boolean {
   throw MatrixError.invalidParam(`${name} must be true or false`);
 }
 
+/**
+ * Reads a `/sync` request's query (spec GET /sync parameters) into a {@link SyncRequest}; throws
+ * `M_INVALID_PARAM` / `M_NOT_JSON` for bad ones. Each reader keeps the filters it parsed.
+ */
+export function syncRequestReader(filterLookup: FilterLookup | undefined) {
+  const filterOf = cachedFilterResolver(filterLookup);
+  const read = (
+    query: URLSearchParams,
+    filter: SyncFilter,
+    client: LongPollClient | undefined,
+  ): SyncRequest => {
+    const sinceRaw = query.get('since');
+    const since = sinceRaw === null || sinceRaw === '' ? undefined : parseSyncToken(sinceRaw);
+    if (sinceRaw !== null && sinceRaw !== '' && since === undefined) {
+      throw MatrixError.invalidParam('since is not a sync token of this server');
+    }
+    const setPresence = query.get('set_presence');
+    if (
+      setPresence !== null &&
+      setPresence !== 'offline' &&
+      setPresence !== 'online' &&
+      setPresence !== 'unavailable'
+    ) {
+      throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
+    }
+    return {
+      since,
+      fullState: parseBoolean(query.get('full_state'), 'full_state'),
+      timeoutMs: parseTimeout(query.get('timeout')),
+      filter,
+      setPresence: setPresence ?? undefined,
+      client,
+    };
+  };
+  // A kept filter needs no promise: the whole read is then synchronous.
+  return (
+    query: URLSearchParams,
+    userId: string,
+    client: LongPollClient | undefined,
+  ): SyncRequest | Promise<SyncRequest> => {
+    const filter = filterOf(query.get('filter'), userId);
+    return filter instanceof Promise
+      ? filter.then((found) => read(query, found, client))
+      : read(query, filter, client);
+  };
+}
+
 /** Registers `GET /sync`; stored filters are looked up with `options.filterLookup`. */
 export function registerSync(
   app: ClientApp,
   services: Services,
   options: { filterLookup?: FilterLookup } = {},
 ): void {
-  const filterOf = cachedFilterResolver(options.filterLookup);
+  const readRequest = syncRequestReader(options.filterLookup);
   clientEndpoint(app, {
     method: 'GET',
     path: '/sync',
     auth: 'user',
     handler: async ({ user, query, context }) => {
-      const sinceRaw = query.get('since');
-      const since = sinceRaw === null || sinceRaw === '' ? undefined : parseSyncToken(sinceRaw);
-      if (sinceRaw !== null && sinceRaw !== '' && since === undefined) {
-        throw MatrixError.invalidParam('since is not a sync token of this server');
-      }
-      const setPresence = query.get('set_presence');
-      if (
-        setPresence !== null &&
-        setPresence !== 'offline' &&
-        setPresence !== 'online' &&
-        setPresence !== 'unavailable'
-      ) {
-        throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
-      }
-      const kept = filterOf(query.get('filter'), user.userId);
-      const filter = kept instanceof Promise ? await kept : kept;
-      return services.sync.sync(user, {
-        since,
-        fullState: parseBoolean(query.get('full_state'), 'full_state'),
-        timeoutMs: parseTimeout(query.get('timeout')),
-        filter,
-        setPresence: setPresence ?? undefined,
-        client: clientOf(context),
-      });
+      const read = readRequest(query, user.userId, clientOf(context));
+      return services.sync.sync(user, read instanceof Promise ? await read : read);
     },
   });
 }

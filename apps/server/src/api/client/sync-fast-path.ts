@@ -1,0 +1,118 @@
+/**
+ * The long-poll's own way in: a `GET /sync` with a Bearer token the server already knows is
+ * answered straight from Node's request and response, without the Hono app. Each event reaches
+ * every member of its room through one such request, so this is the server's most frequent
+ * request by far, and Hono's per-request objects (a Request, a Context, a Response and the
+ * adapter's promises, route matching, a URL built and parsed) were ≈ 7% of its main thread
+ * under the sync load (decision record of session 6 in ARCHITECTURE.md).
+ *
+ * Everything else goes to the app unchanged: other paths and methods, a token in the query or a
+ * header of another form, a token not in the cache (the app authenticates it, caching it for the
+ * next request), and a query the reader refuses (the app answers with the same error). Once the
+ * sync has started, its errors are answered here as the app's error handler answers them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { CORS_HEADERS, MatrixError, toMatrixError } from '@weft/transport';
+
+import type { Log } from '../../log.ts';
+import type { AuthenticatedUser } from '../../services/core/context.ts';
+import type { Services } from '../../services/index.ts';
+import type { SyncRequest } from '../../services/sync/service.ts';
+import { ResponseClient, syncRequestReader } from './sync.ts';
+
+/** The paths of `GET /sync` (matrix-nio calls the legacy r0 one). */
+const SYNC_PATHS: ReadonlySet<string> = new Set([
+  '/_matrix/client/v3/sync',
+  '/_matrix/client/r0/sync',
+]);
+
+/** A Bearer header as transport's `accessTokenOf` reads it; any other form goes to the app. */
+const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+
+/** Every answer's headers: the app's CORS headers and JSON (spec "Web Browser Clients"). */
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...CORS_HEADERS,
+  'Content-Type': 'application/json',
+});
+
+/**
+ * A request listener that answers a known-token `GET /sync` and returns true, or returns false
+ * (having read nothing from the request) for the app to answer it.
+ */
+export function syncFastPath(
+  services: Services,
+  log: Log,
+): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const readRequest = syncRequestReader((userId, filterId) =>
+    services.filters.getFilter(userId, filterId),
+  );
+  return (request, response) => {
+    if (request.method !== 'GET') return false;
+    const url = request.url ?? '';
+    const mark = url.indexOf('?');
+    if (!SYNC_PATHS.has(mark === -1 ? url : url.slice(0, mark))) return false;
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    if (token === undefined) return false;
+    const query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
+    if (query.has('access_token')) return false;
+    const user = services.accounts.authenticate(token);
+    if (user === undefined) return false;
+    if (user instanceof Promise) {
+      // Not known yet (or its device's last-seen time is being written): the app asks again,
+      // answered from the cache this lookup fills.
+      user.catch(() => {});
+      return false;
+    }
+    let read: SyncRequest | Promise<SyncRequest>;
+    try {
+      read = readRequest(query, user.userId, new ResponseClient(response));
+    } catch {
+      return false;
+    }
+    void answer(services, user, read, response, log);
+    return true;
+  };
+}
+
+/** Runs the sync and writes its answer, or its error as the app would. */
+async function answer(
+  services: Services,
+  user: AuthenticatedUser,
+  read: SyncRequest | Promise<SyncRequest>,
+  response: ServerResponse,
+  log: Log,
+): Promise<void> {
+  try {
+    const body = await services.sync.sync(user, read instanceof Promise ? await read : read);
+    writeJson(response, 200, JSON_HEADERS, JSON.stringify(body));
+  } catch (error) {
+    answerError(response, error, log);
+  }
+}
+
+/** As transport's error handler: a Matrix error as itself, anything else logged and a 500. */
+function answerError(response: ServerResponse, error: unknown, log: Log): void {
+  let matrixError = toMatrixError(error);
+  if (matrixError === undefined) {
+    log.error('unhandled error in request handler', { method: 'GET', path: '/sync', error });
+    matrixError = MatrixError.unknown();
+  }
+  if (response.headersSent || response.destroyed) return;
+  const headers = { ...matrixError.headers, ...JSON_HEADERS };
+  writeJson(response, matrixError.status, headers, JSON.stringify(matrixError.toJSON()));
+}
+
+/**
+ * Writes a whole answer with its length (without one, Node would send a head-first response in
+ * chunked encoding), in one write as the app's adapter does.
+ */
+function writeJson(
+  response: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  text: string,
+): void {
+  response.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
