@@ -147,7 +147,8 @@ export class InboundGroupSession {
    * Authenticates and decrypts a base64 Megolm message: signature first, then the index against
    * the first known one, then the MAC, then AES-CBC. On any failure the session is unchanged.
    * Replays are not detected here (the spec's "Message Replays"): use `ReplayGuard` with the
-   * returned `messageIndex`.
+   * returned `messageIndex`. The plaintext is a view of the decrypted blocks: its `buffer` may
+   * go on with 1..16 bytes of (public) padding.
    */
   decrypt(message: string): DecryptedGroupMessage {
     this.#checkLive();

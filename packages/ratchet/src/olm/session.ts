@@ -165,7 +165,8 @@ export class Session {
   /**
    * Decrypts a message from the other side. Throws `RatchetError` (`bad-mac`, `bad-message-format`,
    * `unsupported-version`, `unknown-message-index`, `too-many-skipped-keys`, `session-mismatch` …)
-   * and leaves the session unchanged when the message is rejected.
+   * and leaves the session unchanged when the message is rejected. The plaintext is a view of
+   * the decrypted blocks: its `buffer` may go on with 1..16 bytes of (public) padding.
    */
   decrypt(message: OlmMessage): Uint8Array {
     this.#assertLive();
