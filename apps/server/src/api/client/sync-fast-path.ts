@@ -47,7 +47,7 @@ export function syncFastPath(
   const readRequest = syncRequestReader((userId, filterId) =>
     services.filters.getFilter(userId, filterId),
   );
-  return (request, response) => {
+  const take = (request: IncomingMessage, response: ServerResponse): boolean => {
     if (request.method !== 'GET') return false;
     const url = request.url ?? '';
     const mark = url.indexOf('?');
@@ -72,6 +72,16 @@ export function syncFastPath(
     }
     void answer(services, user, read, response, log);
     return true;
+  };
+  return (request, response) => {
+    try {
+      return take(request, response);
+    } catch (error) {
+      // Nothing is written before `answer`: the app can still answer (a throw here is a bug,
+      // and must not take the process down as an uncaught exception in a listener would).
+      log.error('sync fast path failed; the app answers', { error });
+      return false;
+    }
   };
 }
 
