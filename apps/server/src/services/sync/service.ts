@@ -237,12 +237,14 @@ export class SyncService {
     // A long-poll that comes back with its token usually finds nothing new: wait before building
     // rather than build an empty answer (≈ 14 queries) first.
     if (this.#quietSinceToken(user, request)) {
+      const kept = this.#memberships(user.userId);
+      const known = kept instanceof Promise ? await kept : kept;
       await this.#waitForChange(
         user,
         request,
         request.since as SyncToken,
         deadline - this.#ctx.now(),
-        (await this.#memberships(user.userId)).waitRooms,
+        known.waitRooms,
       );
     }
     const paced = request.since !== undefined && !request.fullState && request.timeoutMs > 0;
@@ -406,17 +408,21 @@ export class SyncService {
    * announces its target user, or broadcasts), else read again. Only `forgotten`, which changes
    * without an announcement, may be stale: `#build` re-reads it before it matters.
    */
-  async #memberships(userId: string): Promise<KnownMemberships> {
-    const notifier = this.#ctx.notifier;
+  #memberships(userId: string): KnownMemberships | Promise<KnownMemberships> {
     const kept = this.#membershipCache.get(userId);
     if (
       kept !== undefined &&
       this.#notifierCovers(kept.announced) &&
-      notifier.quietForUser(kept.announced, userId)
+      this.#ctx.notifier.quietForUser(kept.announced, userId)
     ) {
+      // Kept memberships need no promise (every long-poll asks).
       return kept;
     }
-    const announced = notifier.position;
+    return this.#readMemberships(userId);
+  }
+
+  async #readMemberships(userId: string): Promise<KnownMemberships> {
+    const announced = this.#ctx.notifier.position;
     const entries = await this.#sources.rooms.roomsForUser(userId);
     const roomIds = entries.map((entry) => entry.roomId);
     const known = { entries, waitRooms: memberRooms(entries), roomIds, announced };
@@ -470,7 +476,8 @@ export class SyncService {
       this.#notifierCovers(from) &&
       this.#ctx.notifier.quietForUser(from, user.userId);
     // Nothing announced for the user: their kept memberships hold.
-    const known = onlyRoomChanges ? await this.#memberships(user.userId) : undefined;
+    const kept = onlyRoomChanges ? this.#memberships(user.userId) : undefined;
+    const known = kept instanceof Promise ? await kept : kept;
     const roomEntries = known?.entries ?? (await rooms.roomsForUser(user.userId));
     // Rooms with receipts / room account data in range (for an initial sync: with any at all),
     // so rooms without skip those queries.
