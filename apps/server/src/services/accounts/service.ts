@@ -79,9 +79,11 @@ export class AccountService {
   authenticate(
     token: string,
   ): AuthenticatedUser | undefined | Promise<AuthenticatedUser | undefined> {
-    const cached = this.#tokens.get(token);
+    // Kept by hash, so that the cache holds no usable token (decision record of 06:20).
+    const tokenHash = hashAccessToken(token);
+    const cached = this.#tokens.get(tokenHash);
     // A known token is answered without a promise (every request asks).
-    if (cached === undefined) return this.#authenticateFromDatabase(token);
+    if (cached === undefined) return this.#authenticateFromDatabase(tokenHash);
     const now = this.#ctx.now();
     if (!lastSeenIsStale(cached.lastSeenTs, now)) return cached.user;
     cached.lastSeenTs = now;
@@ -90,10 +92,10 @@ export class AccountService {
     );
   }
 
-  async #authenticateFromDatabase(token: string): Promise<AuthenticatedUser | undefined> {
+  async #authenticateFromDatabase(tokenHash: string): Promise<AuthenticatedUser | undefined> {
     const now = this.#ctx.now();
     const generation = this.#tokens.generation;
-    const row = await findAccessToken(this.#ctx.db, hashAccessToken(token));
+    const row = await findAccessToken(this.#ctx.db, tokenHash);
     if (row === undefined) return undefined;
     let lastSeenTs = row.lastSeenTs;
     if (lastSeenIsStale(lastSeenTs, now)) {
@@ -101,7 +103,7 @@ export class AccountService {
       lastSeenTs = now;
     }
     const user = Object.freeze({ userId: row.userId, deviceId: row.deviceId });
-    this.#tokens.remember(token, { user, lastSeenTs: lastSeenTs ?? now }, generation);
+    this.#tokens.remember(tokenHash, { user, lastSeenTs: lastSeenTs ?? now }, generation);
     return user;
   }
 
