@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -103,6 +104,33 @@ describe('the /sync fast path', () => {
       const body = (await response.json()) as Record<string, unknown>;
       expect([response.status, body['errcode']], path).toEqual(expected[i]);
     }
+  });
+
+  it('leaves a request with two Authorization headers to the app, which refuses it', async () => {
+    await get(server.url, '/_matrix/client/v3/sync?timeout=0', bearer());
+    // fetch joins repeated headers: the request is written by hand.
+    const twice = (base: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(base);
+        const socket = connect(Number(port), hostname, () => {
+          socket.end(
+            'GET /_matrix/client/v3/sync?timeout=0 HTTP/1.1\r\n' +
+              `Host: ${hostname}\r\n` +
+              `Authorization: Bearer ${alice.accessToken}\r\n` +
+              'Authorization: Bearer wft_other\r\n' +
+              'Connection: close\r\n\r\n',
+          );
+        });
+        let head = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          head += chunk;
+        });
+        socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1])));
+        socket.on('error', reject);
+      });
+    expect(await twice(fastUrl)).toBe(LEFT);
+    expect(await twice(server.url)).toBe(401);
   });
 
   it('answers an error of a sync it took as the app does (an unknown filter ID)', async () => {

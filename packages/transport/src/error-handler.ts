@@ -46,8 +46,23 @@ export function matrixErrorResponse(
   error: MatrixError,
   baseHeaders: Readonly<Record<string, string>> = {},
 ): Response {
-  const headers = mergeHeaders(baseHeaders, error.headers, JSON_CONTENT_TYPE);
-  return new Response(JSON.stringify(error.toJSON()), { status: error.status, headers });
+  const { status, headers, body } = matrixErrorAnswer(error, baseHeaders);
+  return new Response(body, { status, headers });
+}
+
+/**
+ * What {@link matrixErrorResponse} answers, as plain parts: for a server that writes some
+ * answers to Node's response itself (apps/server's `/sync` fast path), so both answer alike.
+ */
+export function matrixErrorAnswer(
+  error: MatrixError,
+  baseHeaders: Readonly<Record<string, string>> = {},
+): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: error.status,
+    headers: mergeHeaders(baseHeaders, error.headers, JSON_CONTENT_TYPE),
+    body: JSON.stringify(error.toJSON()),
+  };
 }
 
 /**

@@ -34,7 +34,12 @@ export {
   type QueryValue,
 } from './client.ts';
 export { CORS_HEADERS } from './cors.ts';
-export { matrixErrorHandler, matrixErrorResponse, toMatrixError } from './error-handler.ts';
+export {
+  matrixErrorAnswer,
+  matrixErrorHandler,
+  matrixErrorResponse,
+  toMatrixError,
+} from './error-handler.ts';
 export { TransportError, type TransportErrorCode, type TransportErrorOptions } from './errors.ts';
 export type { LogContext, Logger } from './logger.ts';
 export {

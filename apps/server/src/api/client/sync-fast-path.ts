@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { CORS_HEADERS, MatrixError, toMatrixError } from '@weft/transport';
+import { CORS_HEADERS, MatrixError, matrixErrorAnswer, toMatrixError } from '@weft/transport';
 
 import type { Log } from '../../log.ts';
 import type { AuthenticatedUser } from '../../services/core/context.ts';
@@ -53,24 +53,20 @@ export function syncFastPath(
     const mark = url.indexOf('?');
     if (!SYNC_PATHS.has(mark === -1 ? url : url.slice(0, mark))) return false;
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-    if (token === undefined) return false;
+    if (token === undefined || hasSecondAuthorization(request.rawHeaders)) return false;
     const query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
     if (query.has('access_token')) return false;
-    const user = services.accounts.authenticate(token);
+    // Only a token the cache knows, whose device needs no last-seen write: anything else is the
+    // app's to authenticate (asking here too would read the database twice for one request).
+    const user = services.accounts.cachedUser(token);
     if (user === undefined) return false;
-    if (user instanceof Promise) {
-      // Not known yet (or its device's last-seen time is being written): the app asks again,
-      // answered from the cache this lookup fills.
-      user.catch(() => {});
-      return false;
-    }
     let read: SyncRequest | Promise<SyncRequest>;
     try {
       read = readRequest(query, user.userId, new ResponseClient(response));
     } catch {
       return false;
     }
-    void answer(services, user, read, response, log);
+    void answer(request, services, user, read, response, log);
     return true;
   };
   return (request, response) => {
@@ -87,6 +83,7 @@ export function syncFastPath(
 
 /** Runs the sync and writes its answer, or its error as the app would. */
 async function answer(
+  request: IncomingMessage,
   services: Services,
   user: AuthenticatedUser,
   read: SyncRequest | Promise<SyncRequest>,
@@ -97,20 +94,47 @@ async function answer(
     const body = await services.sync.sync(user, read instanceof Promise ? await read : read);
     writeJson(response, 200, JSON_HEADERS, JSON.stringify(body));
   } catch (error) {
-    answerError(response, error, log);
+    answerError(request, response, error, log);
   }
 }
 
 /** As transport's error handler: a Matrix error as itself, anything else logged and a 500. */
-function answerError(response: ServerResponse, error: unknown, log: Log): void {
+function answerError(
+  request: IncomingMessage,
+  response: ServerResponse,
+  error: unknown,
+  log: Log,
+): void {
   let matrixError = toMatrixError(error);
   if (matrixError === undefined) {
-    log.error('unhandled error in request handler', { method: 'GET', path: '/sync', error });
+    try {
+      const url = request.url ?? '';
+      const mark = url.indexOf('?');
+      // The path only: the query may hold a filter, never a token here, but logs get neither.
+      const path = mark === -1 ? url : url.slice(0, mark);
+      log.error('unhandled error in request handler', { method: 'GET', path, error });
+    } catch {
+      // A failing logger must not turn a 500 into a crash.
+    }
     matrixError = MatrixError.unknown();
   }
   if (response.headersSent || response.destroyed) return;
-  const headers = { ...matrixError.headers, ...JSON_HEADERS };
-  writeJson(response, matrixError.status, headers, JSON.stringify(matrixError.toJSON()));
+  const { status, headers, body } = matrixErrorAnswer(matrixError, CORS_HEADERS);
+  writeJson(response, status, headers, body);
+}
+
+/**
+ * Whether a request carries more than one `Authorization` header: Node's `headers` keeps the
+ * first, the app's fetch `Headers` joins them (and refuses the result), so such a request is
+ * the app's to answer.
+ */
+function hasSecondAuthorization(rawHeaders: readonly string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
+  return false;
 }
 
 /**

@@ -92,6 +92,18 @@ export class AccountService {
     );
   }
 
+  /**
+   * The user of `token` when the cache knows it and its device's `last_seen_ts` needs no write:
+   * `authenticate` without any database work, for a caller that has another way to answer
+   * otherwise (the `/sync` fast path leaves the request to the app, which authenticates it).
+   */
+  cachedUser(token: string): AuthenticatedUser | undefined {
+    const cached = this.#tokens.get(hashAccessToken(token));
+    if (cached === undefined || lastSeenIsStale(cached.lastSeenTs, this.#ctx.now()))
+      return undefined;
+    return cached.user;
+  }
+
   async #authenticateFromDatabase(tokenHash: string): Promise<AuthenticatedUser | undefined> {
     const now = this.#ctx.now();
     const generation = this.#tokens.generation;

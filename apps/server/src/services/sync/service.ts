@@ -252,7 +252,13 @@ export class SyncService {
     for (;;) {
       if (paced) {
         const pause = this.#pace(deviceKey, deadline);
-        if (pause !== undefined) await pause;
+        if (pause !== undefined) {
+          await pause;
+          // Gone meanwhile: nothing to build (its answer would not be written).
+          if (request.client?.gone() === true) {
+            return { next_batch: formatSyncToken(request.since as SyncToken) };
+          }
+        }
       }
       const to = this.#announcedPosition(request) ?? (await currentStreamPosition(this.#ctx.db));
       const typingSerial = this.#sources.typing.serial;
