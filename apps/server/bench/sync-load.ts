@@ -160,6 +160,8 @@ export async function runSyncLoadBench(
     const sendLatencies: number[] = [];
     let expected = 0;
     let delivered = 0;
+    // Sync answers that carried at least one of the sent events (pacing batches them).
+    let answers = 0;
     let stop = false;
     let allDelivered: () => void = () => {};
     const done = new Promise<void>((ok) => {
@@ -182,6 +184,7 @@ export async function runSyncLoadBench(
         );
         since = String(response['next_batch']);
         const now = performance.now();
+        const before = delivered;
         const join = ((response['rooms'] as Json | undefined)?.['join'] ?? {}) as Json;
         for (const room of Object.values(join)) {
           for (const event of ((room as Json)['timeline'] as { events: Json[] }).events) {
@@ -192,6 +195,7 @@ export async function runSyncLoadBench(
             if (++delivered === expected) allDelivered();
           }
         }
+        if (delivered > before) answers++;
       }
     };
     let readyCount = 0;
@@ -243,7 +247,7 @@ export async function runSyncLoadBench(
     );
     console.log(`  send throughput      ${(MESSAGES / sendSeconds).toFixed(0)} events/s`);
     console.log(
-      `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s)`,
+      `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s) in ${answers} answers (${(answers / MESSAGES).toFixed(1)} per event)`,
     );
     console.log(
       `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
