@@ -44,7 +44,11 @@ async function startServer(
 ): Promise<{ url: string; child: ChildProcess }> {
   writeFileSync(
     join(dataDir, 'weft.yaml'),
-    'server_name: bench.local\nrate_limit:\n  per_second: 1000000\n  burst: 1000000\nlog_level: info\n',
+    'server_name: bench.local\nrate_limit:\n  per_second: 1000000\n  burst: 1000000\nlog_level: info\n' +
+      // WEFT_BENCH_ANSWER_INTERVAL_MS: the server's sync.answer_interval_ms (its default if unset).
+      (process.env['WEFT_BENCH_ANSWER_INTERVAL_MS'] === undefined
+        ? ''
+        : `sync:\n  answer_interval_ms: ${Number(process.env['WEFT_BENCH_ANSWER_INTERVAL_MS'])}\n`),
   );
   if (!floor) buildServer();
   const here = dirname(fileURLToPath(import.meta.url));

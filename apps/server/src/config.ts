@@ -118,7 +118,7 @@ rate_limit:
 # which saves most of the server's work per event; a change for a device not answered within the
 # interval goes out at once. 0 answers every change at once.
 sync:
-  answer_interval_ms: 25
+  answer_interval_ms: 40
 
 log_level: info   # debug | info | warn | error
 
@@ -284,7 +284,7 @@ export function buildConfig(
 }
 
 /** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
-export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 25;
+export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 40;
 
 /** `sync.answer_interval_ms`: 0 to 1,000 ms (more would hold every busy device's events back). */
 function answerInterval(value: unknown): number {
