@@ -17,24 +17,13 @@ import {
 } from '../src/index.ts';
 import { reusedKeysAreWiped } from '../src/megolm/group-session.ts';
 import { reusedSecretsAreWiped } from '../src/megolm/inbound-group-session.ts';
-import { encodeMessage, type MegolmFieldOffsets, readMessage } from '../src/megolm/message.ts';
+import { encodeMessage } from '../src/megolm/message.ts';
 import { MegolmRatchet } from '../src/megolm/ratchet.ts';
 import { signingKeyFromSeed } from '../src/megolm/signing.ts';
 import { sealPickle } from '../src/pickle.ts';
+import { fieldsOf } from './megolm-helpers.ts';
 
 const decoder = new TextDecoder();
-
-/** A message's index and where its ciphertext and MAC lie, read by the production reader. */
-function fieldsOf(bytes: Uint8Array): MegolmFieldOffsets {
-  const at: MegolmFieldOffsets = {
-    messageIndex: -1,
-    ciphertextStart: -1,
-    ciphertextEnd: -1,
-    bodyEnd: -1,
-  };
-  readMessage(bytes, at);
-  return at;
-}
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

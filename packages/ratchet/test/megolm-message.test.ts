@@ -5,17 +5,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { RatchetError } from '../src/errors.ts';
-import { encodeMessage, type MegolmFieldOffsets, readMessage } from '../src/megolm/message.ts';
+import { encodeMessage } from '../src/megolm/message.ts';
+import { fieldsOf } from './megolm-helpers.ts';
 
 /** `readMessage` (the production reader) with its offsets turned into views, for assertions. */
 function decodeMessage(bytes: Uint8Array) {
-  const at: MegolmFieldOffsets = {
-    messageIndex: -1,
-    ciphertextStart: -1,
-    ciphertextEnd: -1,
-    bodyEnd: -1,
-  };
-  readMessage(bytes, at);
+  const at = fieldsOf(bytes);
   return {
     messageIndex: at.messageIndex,
     ciphertext: bytes.subarray(at.ciphertextStart, at.ciphertextEnd),
