@@ -30,15 +30,19 @@ const member = (roomId: string, userId: string, content: Record<string, unknown>
   content,
 });
 
+/** A public room created by alice. */
+const publicRoom = () =>
+  createRoom(server.services.rooms, {
+    creator: alice,
+    creatorDevice: 'DEV',
+    preset: 'public_chat',
+  });
+
 describe('joined members in memory', () => {
   it('follows joins, leaves and display names, and forgets what was rolled back', async () => {
     const { rooms } = server.services;
     const db = server.services.ctx.db;
-    const roomId = await createRoom(rooms, {
-      creator: alice,
-      creatorDevice: 'DEV',
-      preset: 'public_chat',
-    });
+    const roomId = await publicRoom();
     const joined = async () => [...(await rooms.joinedMembers(db, roomId))].sort();
     expect(await joined()).toEqual([alice]);
     // Read twice: the second answer comes from memory and must still be right after a join.
@@ -86,11 +90,7 @@ describe('joined members in memory', () => {
   it('gives push only the local members of a room with remote ones, and counts them all', async () => {
     const { rooms } = server.services;
     const db = server.services.ctx.db;
-    const roomId = await createRoom(rooms, {
-      creator: alice,
-      creatorDevice: 'DEV',
-      preset: 'public_chat',
-    });
+    const roomId = await publicRoom();
     await joinRoom(rooms, roomId, bob);
     // Remote members, one whose server differs from this one's only in case (SQLite's LIKE
     // would match it) and one whose server only ends like this one's name.
