@@ -234,9 +234,11 @@ export class SyncService {
     }
     const deadline =
       this.#ctx.now() + Math.min(Math.max(0, request.timeoutMs), MAX_SYNC_TIMEOUT_MS);
+    // The device's key in the per-device maps (to-device backlog, acknowledgements, pacing).
+    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
     // A long-poll that comes back with its token usually finds nothing new: wait before building
     // rather than build an empty answer (≈ 14 queries) first.
-    if (this.#quietSinceToken(user, request)) {
+    if (this.#quietSinceToken(request, deviceKey)) {
       const kept = this.#memberships(user.userId);
       const known = kept instanceof Promise ? await kept : kept;
       await this.#waitForChange(
@@ -248,7 +250,6 @@ export class SyncService {
       );
     }
     const paced = request.since !== undefined && !request.fullState && request.timeoutMs > 0;
-    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
     for (;;) {
       if (paced) {
         const pause = this.#pace(deviceKey, deadline);
@@ -262,7 +263,7 @@ export class SyncService {
       }
       const to = this.#announcedPosition(request) ?? (await currentStreamPosition(this.#ctx.db));
       const typingSerial = this.#sources.typing.serial;
-      const built = await this.#build(user, request, to, typingSerial);
+      const built = await this.#build(user, deviceKey, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) {
         if (paced) this.#answered(deviceKey);
         return built.body;
@@ -355,12 +356,12 @@ export class SyncService {
    * notifier remembers announcements of this process only), with a typing serial of this
    * process, and no to-device messages left over from a full batch.
    */
-  #quietSinceToken(user: AuthenticatedUser, request: SyncRequest): boolean {
+  #quietSinceToken(request: SyncRequest, deviceKey: string): boolean {
     const since = request.since;
     if (since === undefined || request.fullState || request.timeoutMs <= 0) return false;
     const typing = this.#sources.typing;
     if (since.typing < typing.startSerial || since.typing > typing.serial) return false;
-    if (this.#toDeviceBacklog.has(`${user.userId}\u0000${user.deviceId}`)) return false;
+    if (this.#toDeviceBacklog.has(deviceKey)) return false;
     return this.#notifierCovers(since.position) && since.position <= this.#ctx.notifier.position;
   }
 
@@ -453,6 +454,7 @@ export class SyncService {
 
   async #build(
     user: AuthenticatedUser,
+    deviceKey: string,
     request: SyncRequest,
     to: number,
     typingSerial: number,
@@ -467,7 +469,6 @@ export class SyncService {
         : { ...request.since, position: to };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
-    const deviceKey = `${user.userId}\u0000${user.deviceId}`;
     // The common long-poll case: the notifier heard of nothing but room changes since the token
     // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
     // this user), so those queries are skipped and the changed rooms come from the notifier.
