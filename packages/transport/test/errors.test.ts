@@ -9,6 +9,7 @@ import {
   ErrCode,
   jsonResponse,
   MatrixError,
+  matrixErrorAnswer,
   matrixErrorResponse,
   TransportError,
   toMatrixError,
@@ -116,6 +117,29 @@ describe('MatrixError', () => {
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('retry-after')).toBe('3');
     expect(JSON.parse(await response.text())).toEqual({
+      errcode: 'M_LIMIT_EXCEEDED',
+      error: 'Too many requests',
+      retry_after_ms: 2500,
+    });
+  });
+
+  it('matrixErrorAnswer gives the same status, merged headers and body as plain parts', () => {
+    const answer = matrixErrorAnswer(MatrixError.limitExceeded(2500), {
+      'Access-Control-Allow-Origin': '*',
+      'retry-after': '99',
+      'content-type': 'text/plain',
+    });
+    expect(answer.status).toBe(429);
+    // Names merge in any letter case: the error's Retry-After and the JSON type replace the base's.
+    const lower = Object.fromEntries(
+      Object.entries(answer.headers).map(([name, value]) => [name.toLowerCase(), value]),
+    );
+    expect(lower).toEqual({
+      'access-control-allow-origin': '*',
+      'retry-after': '3',
+      'content-type': 'application/json',
+    });
+    expect(JSON.parse(answer.body)).toEqual({
       errcode: 'M_LIMIT_EXCEEDED',
       error: 'Too many requests',
       retry_after_ms: 2500,
