@@ -76,4 +76,26 @@ describe('/sync answer pacing', () => {
 
     expect(bodies(await held)).toEqual(['two', 'three']);
   });
+
+  it('ends the hold once a room holds the timeline limit, so waiting never makes a gap', async () => {
+    const filter = JSON.stringify({ room: { timeline: { limit: 3 } } });
+    const start = (await sync(server, alice, { filter }))['next_batch'];
+    await sendText(server, bob, roomId, 'a');
+    const first = await sync(server, alice, { since: start, timeout: 10_000, filter });
+    expect(bodies(first)).toEqual(['a']);
+
+    // Answered just now: the next long-poll is held, but only until its room has three new
+    // events; held for the whole interval (1 s), it would find four and answer `limited`.
+    const held = sync(server, alice, { since: first['next_batch'], timeout: 10_000, filter });
+    for (const body of ['b', 'c', 'd', 'e']) await sendText(server, bob, roomId, body);
+    const answer = await held;
+    expect(bodies(answer)).toEqual(['b', 'c', 'd']);
+    expect(answer['rooms']['join'][roomId]['timeline']['limited']).toBe(false);
+    const rest = await sync(server, alice, {
+      since: answer['next_batch'],
+      timeout: 10_000,
+      filter,
+    });
+    expect(bodies(rest)).toEqual(['e']);
+  });
 });

@@ -28,6 +28,7 @@ import {
 } from '../rooms/index.ts';
 import type { ToDeviceService } from '../to-device/service.ts';
 import type { TypingService } from '../typing/service.ts';
+import { AnswerPacing } from './answer-pacing.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
 import { RecentRoomEvents } from './recent-events.ts';
 import {
@@ -71,12 +72,6 @@ function memberRooms(entries: readonly RoomMembershipEntry[]): string[] {
 
 /** Users whose presence `/sync` keeps (≈ 100 bytes each); all are dropped at the bound. */
 const PRESENCE_KEPT_USERS = 100_000;
-
-/**
- * Devices whose last answer time `/sync` keeps for pacing (≈ 100 bytes each); all are dropped at
- * the bound, which only lets their next answer go out without waiting.
- */
-const ANSWERED_DEVICES_KEPT = 100_000;
 
 /** Membership entries `/sync` keeps in memory, all users together (≈ 150 bytes each). */
 const MEMBERSHIP_CACHE_ENTRIES = 50_000;
@@ -173,21 +168,22 @@ export class SyncService {
   >();
   /** Devices (`user\0device`) whose last to-device batch left messages behind. */
   readonly #toDeviceBacklog = new Set<string>();
-  /**
-   * When each long-polling device (`user\0device`) was last answered with something, on
-   * `performance.now()`'s clock (see `#pace`).
-   */
-  readonly #answeredAt = new Map<string, number>();
+  /** Holds a device's long-poll answers to one per `sync.answer_interval_ms` (answer-pacing.ts). */
+  readonly #pacing: AnswerPacing;
   /** Devices' to-device tokens already passed to delivery (which deleted up to them). */
   readonly #toDeviceAcknowledged = new Map<string, number>();
 
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
     this.#sources = sources;
+    this.#pacing = new AnswerPacing(ctx.config.sync.answerIntervalMs, this.#recent);
     sources.rooms.onTimelineEvent(async (tx, event) => {
       const position = event.streamPosition;
       if (position === null) return;
-      tx.afterCommit(() => this.#recent.add(event.roomId, position, event.eventId));
+      tx.afterCommit(() => {
+        this.#recent.add(event.roomId, position, event.eventId);
+        this.#pacing.timelineEventCommitted(event.roomId, position);
+      });
     });
   }
 
@@ -252,7 +248,7 @@ export class SyncService {
     const paced = request.since !== undefined && !request.fullState && request.timeoutMs > 0;
     for (;;) {
       if (paced) {
-        const pause = this.#pace(deviceKey, deadline);
+        const pause = this.#pace(user, deviceKey, request, deadline);
         if (pause !== undefined) {
           await pause;
           // Gone meanwhile: nothing to build (its answer would not be written).
@@ -265,7 +261,7 @@ export class SyncService {
       const typingSerial = this.#sources.typing.serial;
       const built = await this.#build(user, deviceKey, request, to, typingSerial);
       if (request.since === undefined || request.fullState || built.hasContent) {
-        if (paced) this.#answered(deviceKey);
+        if (paced) this.#pacing.answered(deviceKey);
         return built.body;
       }
       const remaining = deadline - this.#ctx.now();
@@ -284,29 +280,27 @@ export class SyncService {
   }
 
   /**
-   * The rest of the answer interval (`sync.answer_interval_ms`) since this device's last answer,
-   * as a promise to wait on, or `undefined` when it has passed. A long-polling client asks again
-   * as soon as it is answered, so in a busy room every event used to cost each member a whole
-   * answer and a new request (≈ 0.2 ms of the server's CPU each, most of a send's cost with ten
-   * members); answering a device at most once per interval hands it the events of that interval
-   * together. An event for a device that was not answered within the interval goes out at once,
-   * so a quiet room's latency is unchanged (decision record of session 6 in ARCHITECTURE.md).
+   * The rest of this device's answer interval as a promise to wait on (answer-pacing.ts), or
+   * `undefined` to answer now. Only tokens the notifier covers are held: the pause counts their
+   * rooms' new events from what this process saw.
    */
-  #pace(deviceKey: string, deadline: number): Promise<void> | undefined {
-    const interval = this.#ctx.config.sync.answerIntervalMs;
-    if (interval <= 0) return undefined;
-    const last = this.#answeredAt.get(deviceKey);
-    if (last === undefined) return undefined;
-    const wait = Math.min(last + interval - performance.now(), deadline - this.#ctx.now());
-    if (wait <= 0) return undefined;
-    return new Promise((resolve) => setTimeout(resolve, wait));
-  }
-
-  /** Notes that a long-polling device was answered (for `#pace`). */
-  #answered(deviceKey: string): void {
-    if (this.#ctx.config.sync.answerIntervalMs <= 0) return;
-    if (this.#answeredAt.size >= ANSWERED_DEVICES_KEPT) this.#answeredAt.clear();
-    this.#answeredAt.set(deviceKey, performance.now());
+  #pace(
+    user: AuthenticatedUser,
+    deviceKey: string,
+    request: SyncRequest,
+    deadline: number,
+  ): Promise<void> | undefined {
+    const since = (request.since as SyncToken).position;
+    if (!this.#notifierCovers(since) || !this.#pacing.mayHold(deviceKey)) return undefined;
+    const pause = (known: KnownMemberships) =>
+      this.#pacing.pause(
+        deviceKey,
+        deadline - this.#ctx.now(),
+        { rooms: known.waitRooms, since, timelineLimit: request.filter.timelineLimit },
+        this.#ctx.notifier.position,
+      );
+    const kept = this.#memberships(user.userId);
+    return kept instanceof Promise ? kept.then(pause) : pause(kept);
   }
 
   /**
