@@ -2,8 +2,10 @@
  * `npm run bench -w apps/server`: the homeserver against issue 5's targets, on real server
  * processes over loopback HTTP (never part of the test run):
  * 1. sync-load.ts — 100 clients long-polling /sync across 10 rooms while senders send:
- *    throughput (events/s) and send→sync delivery latency p50/p99; then the initial sync of a
- *    user in 1,000 rooms; then the same delivery load against floor-server.ts (node:http and
+ *    throughput (events/s) and send→sync delivery latency p50/p99 with each sender sending as
+ *    fast as it is answered (the server's ceiling), then with events offered at 1,000 a second
+ *    (latency at the target rate); the initial sync of a user in 1,000 rooms each time; then the
+ *    same delivery load against floor-server.ts (node:http and
  *    long-polling, nothing else), to show what share of a Node server's floor weft-server reaches;
  * 2. memory.ts — server RSS with 1,000 users and 1,000 rooms;
  * 3. federation-join.ts — issue 6: joining a room of WEFT_BENCH_JOIN_STATE (30,000) state
@@ -24,6 +26,9 @@ console.log(
   'weft-server benchmark (targets: ≥1000 events/s, p99 < 50 ms, initial sync < 1 s, RSS < 150 MB)\n',
 );
 const weft = await runSyncLoadBench();
+console.log('');
+// The same load offered at the target rate (open loop): the latency a server that keeps up gives.
+await runSyncLoadBench({ rate: 1000 });
 console.log('');
 const floor = await runSyncLoadBench({ floor: true });
 console.log(

@@ -3,14 +3,16 @@
  * SQLite data directory, driven over HTTP:
  *
  * 1. delivery: `CLIENTS` clients long-poll `/sync` across `ROOMS` rooms while one sender per
- *    room sends; prints send throughput (events/s) and send→sync delivery latency (p50/p99,
- *    from the start of the send request to the event's arrival in each member's sync);
+ *    room sends — its next event as soon as the last is answered (closed loop, the default), or
+ *    on a fixed schedule at an offered rate (open loop, `rate`); prints send throughput
+ *    (events/s) and send→sync delivery latency (p50/p99, from the start of the send request, or
+ *    its scheduled time, to the event's arrival in each member's sync);
  * 2. initial sync of a user in `BIG_ROOMS` rooms;
  * 3. the server's resident set size after all of it (`VmRSS`).
  *
  * Figures are printed, never asserted (benchmarks don't test). Sizes can be lowered with
  * environment variables for a quick run: WEFT_BENCH_CLIENTS, WEFT_BENCH_MESSAGES,
- * WEFT_BENCH_BIG_ROOMS.
+ * WEFT_BENCH_BIG_ROOMS; WEFT_BENCH_RATE sets an offered rate (events/s).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,6 +110,15 @@ function client(base: string) {
   };
 }
 
+/** `WEFT_BENCH_RATE` as a positive number of events per second, or `undefined` (closed loop). */
+function rateFromEnv(): number | undefined {
+  const value = process.env['WEFT_BENCH_RATE'];
+  if (value === undefined || value === '') return undefined;
+  const rate = Number(value);
+  if (!(rate > 0)) throw new Error(`WEFT_BENCH_RATE must be a positive number, not ${value}`);
+  return rate;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
@@ -121,10 +132,12 @@ export interface DeliveryFigures {
 
 /**
  * Runs the benchmark against weft-server, or with `floor` against floor-server.ts (delivery
- * only: the same load on a server that does nothing but HTTP and long-polling).
+ * only: the same load on a server that does nothing but HTTP and long-polling). With `rate`
+ * (or WEFT_BENCH_RATE), events are offered at that many per second (open loop) instead of each
+ * sender sending its next event when the last is answered (closed loop: the server's ceiling).
  */
 export async function runSyncLoadBench(
-  options: { floor?: boolean } = {},
+  options: { floor?: boolean; rate?: number } = {},
 ): Promise<DeliveryFigures> {
   const floor = options.floor === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
@@ -216,23 +229,41 @@ export async function runSyncLoadBench(
     // Every member of a room, the sender included, receives each of its events.
     expected = MESSAGES * perRoom;
     const perSender = Math.ceil(MESSAGES / ROOMS);
+    // WEFT_BENCH_RATE (events/s): an offered load instead of sending as fast as answers come.
+    const rate = options.rate ?? rateFromEnv();
     const sendStart = performance.now();
     const cpuStart = cpuSeconds(pid);
     const benchCpuStart = process.cpuUsage();
+    const send = async (roomId: string, owner: User, id: string, start: number) => {
+      sentAt.set(id, start);
+      await call(
+        'PUT',
+        `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
+        owner.token,
+        { msgtype: 'm.text', body: id },
+      );
+      sendLatencies.push(performance.now() - start);
+    };
     await Promise.all(
       rooms.map(async ({ roomId, owner }, r) => {
-        for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
-          const id = `r${r}m${i}`;
-          const start = performance.now();
-          sentAt.set(id, start);
-          await call(
-            'PUT',
-            `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
-            owner.token,
-            { msgtype: 'm.text', body: id },
-          );
-          sendLatencies.push(performance.now() - start);
+        if (rate === undefined) {
+          // Closed loop: each sender sends its next event when the last one is answered.
+          for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
+            await send(roomId, owner, `r${r}m${i}`, performance.now());
+          }
+          return;
         }
+        // Open loop: events leave on a fixed schedule whatever the answers do, and latency is
+        // counted from the scheduled time, so a late sender cannot hide a slow server.
+        const gapMs = (ROOMS * 1000) / rate;
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
+          const due = sendStart + (r / ROOMS + i) * gapMs;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+          sends.push(send(roomId, owner, `r${r}m${i}`, due));
+        }
+        await Promise.all(sends);
       }),
     );
     const sendSeconds = (performance.now() - sendStart) / 1000;
@@ -246,8 +277,9 @@ export async function runSyncLoadBench(
     latencies.sort((a, b) => a - b);
     sendLatencies.sort((a, b) => a - b);
     const server = floor ? 'floor (node:http, in memory)' : 'weft-server';
+    const offered = rate === undefined ? 'as fast as answered' : `offered at ${rate} events/s`;
     console.log(
-      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent`,
+      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent ${offered}`,
     );
     console.log(`  send throughput      ${(MESSAGES / sendSeconds).toFixed(0)} events/s`);
     console.log(
