@@ -368,8 +368,14 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     clock = ctx.now() + LAST_SEEN_INTERVAL_MS - 1;
     await accounts.authenticate(token);
     expect((await accounts.getDevice('@store:storage.test', 'DEV1'))?.last_seen_ts).toBe(ctx.now());
+    // The cache-only lookup (the /sync fast path's) answers a fresh cached token, never an
+    // unknown one, and not one whose last_seen_ts is due: that refresh is the database's work.
+    expect(accounts.cachedUser(token)).toEqual({ userId: '@store:storage.test', deviceId: 'DEV1' });
+    expect(accounts.cachedUser(`${token}x`)).toBeUndefined();
     clock = ctx.now() + LAST_SEEN_INTERVAL_MS;
+    expect(accounts.cachedUser(token)).toBeUndefined();
     await accounts.authenticate(token);
+    expect(accounts.cachedUser(token)).toEqual({ userId: '@store:storage.test', deviceId: 'DEV1' });
     expect((await accounts.getDevice('@store:storage.test', 'DEV1'))?.last_seen_ts).toBe(
       ctx.now() + LAST_SEEN_INTERVAL_MS,
     );
