@@ -9,7 +9,7 @@ import { destinationsOf } from '../src/services/federation/sender/destinations.t
 import { joinedStretches } from '../src/services/push/notification-list.ts';
 
 describe('joinedStretches', () => {
-  it('opens at a join, closes at the next non-join, and a join after a join continues it', () => {
+  it('opens at a join (its position in it), ends before the next non-join; a join continues it', () => {
     expect(
       joinedStretches([
         { position: 1, membership: 'join' },
@@ -20,8 +20,8 @@ describe('joinedStretches', () => {
         { position: 8, membership: 'join' },
       ]),
     ).toEqual([
-      { after: 1, before: 5 },
-      { after: 8, before: Number.MAX_SAFE_INTEGER },
+      { after: 0, before: 5 },
+      { after: 7, before: Number.MAX_SAFE_INTEGER },
     ]);
   });
 

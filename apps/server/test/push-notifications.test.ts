@@ -10,6 +10,7 @@ import { globMatches, keyPath, memberCountMatches } from '../src/services/push/c
 import { startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { pushNotificationsSuite } from './push-notifications-suite.ts';
+import { resolvedMembershipSuite } from './push-resolved-membership-suite.ts';
 import { call, createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
@@ -46,6 +47,7 @@ describe('push condition helpers (spec "Conditions")', () => {
 });
 
 pushNotificationsSuite();
+resolvedMembershipSuite();
 
 describe('events received over federation', () => {
   let federation: TestFederation;

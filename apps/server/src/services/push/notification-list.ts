@@ -5,8 +5,8 @@
  * own row for that event.
  *
  * A page costs a bounded number of statements however many rooms the user is in (it was three
- * to four per room): one for the user's membership events in every room (their joined
- * stretches), one for their own rows, one per {@link STRETCHES_PER_STATEMENT} stretches for the
+ * to four per room): one for the user's membership history in every room (their joined
+ * stretches: their member events, and where state resolution set their membership otherwise), one for their own rows, one per {@link STRETCHES_PER_STATEMENT} stretches for the
  * shared rows (each stretch's newest `limit` through the primary key, merged by the database),
  * and one for how far they have read the rooms on the page.
  */
@@ -154,9 +154,12 @@ async function readUpToByRoom(
 }
 
 /**
- * The stretches of stream positions (`after`, `before`) in which the user was joined: from a
- * join to their next membership that is not a join (the state an event was stored with already
- * had that membership: push evaluation runs after it is stored).
+ * The stretches of stream positions (`after`, `before`, both excluded) in which the user was
+ * joined: from a join to their next membership that is not a join. A membership at position p
+ * is the one the event at p was stored with (push evaluation runs after its state is stored), so
+ * a stretch holds its join's own position: a join that state resolution brought back at p —
+ * the user in the audience of the event at p — and a join event (its sender, the user, is never
+ * its audience) alike; a leave at p ends it before p.
  */
 export function joinedStretches(
   history: readonly { position: number; membership: unknown }[],
@@ -167,10 +170,12 @@ export function joinedStretches(
     if (membership === 'join') {
       joinedAt ??= position;
     } else if (joinedAt !== undefined) {
-      stretches.push({ after: joinedAt, before: position });
+      stretches.push({ after: joinedAt - 1, before: position });
       joinedAt = undefined;
     }
   }
-  if (joinedAt !== undefined) stretches.push({ after: joinedAt, before: Number.MAX_SAFE_INTEGER });
+  if (joinedAt !== undefined) {
+    stretches.push({ after: joinedAt - 1, before: Number.MAX_SAFE_INTEGER });
+  }
   return stretches;
 }

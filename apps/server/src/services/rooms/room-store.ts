@@ -244,19 +244,29 @@ export async function membershipHistory(
 }
 
 /**
- * A user's member events in every room they have (or had) a membership in, by room, each oldest
- * first, in one statement (the `events_membership` index: type, state key, position): the
- * notification list reads it.
+ * A user's membership history in every room they have (or had) a membership in, by room, each
+ * oldest first, in one statement: their positioned member events (the `events_membership`
+ * index: type, state key, position) and where state resolution decided otherwise
+ * (`resolved_memberships`, {@link recordResolvedMembership}), which wins at the same position.
+ * The notification list reads it.
  */
 export async function membershipHistories(
   db: SqlExecutor,
   userId: string,
 ): Promise<Map<string, MembershipEntry[]>> {
-  const rows = await db.query<{ room_id: string; stream_position: number; pdu: string }>(
-    `SELECT room_id, stream_position, pdu FROM events
+  const rows = await db.query<{
+    room_id: string;
+    stream_position: number;
+    pdu: string | null;
+    membership: string | null;
+  }>(
+    `SELECT room_id, stream_position, pdu, NULL AS membership, 0 AS resolved FROM events
       WHERE type = 'm.room.member' AND state_key = $1 AND stream_position IS NOT NULL
         AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
-      ORDER BY stream_position`,
+     UNION ALL
+     SELECT room_id, stream_position, NULL, membership, 1 FROM resolved_memberships
+      WHERE user_id = $1
+     ORDER BY stream_position, resolved`,
     [userId],
   );
   const histories = new Map<string, MembershipEntry[]>();
@@ -266,7 +276,33 @@ export async function membershipHistories(
       history = [];
       histories.set(row.room_id, history);
     }
-    history.push(membershipEntry(row));
+    const entry =
+      row.pdu === null
+        ? { position: Number(row.stream_position), membership: row.membership }
+        : membershipEntry({ stream_position: row.stream_position, pdu: row.pdu });
+    // A resolved membership replaces the member event at its position (one that lost).
+    if (history.at(-1)?.position === entry.position) history[history.length - 1] = entry;
+    else history.push(entry);
   }
   return histories;
+}
+
+/**
+ * Records `userId`'s membership in `roomId` as state resolution left it at stream position
+ * `position` (migration 0104), where their member events alone would say otherwise: the
+ * federation receiver calls it for local users only (only `GET /notifications` reads it).
+ */
+export async function recordResolvedMembership(
+  tx: SqlExecutor,
+  roomId: string,
+  userId: string,
+  membership: string,
+  position: number,
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO resolved_memberships (user_id, room_id, stream_position, membership)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (user_id, room_id, stream_position) DO UPDATE SET membership = excluded.membership`,
+    [userId, roomId, position, membership],
+  );
 }

@@ -4,7 +4,9 @@
  * - accepted: a stream position (so `/sync` shows it), a state group for the state after it, new
  *   forward extremities (its prev events are no longer extremities), and current state = the
  *   resolution of the states at every forward extremity (spec server-server-api "Room State
- *   Resolution"), with `room_current_state` and `room_memberships` updated to match;
+ *   Resolution"), with `room_current_state` and `room_memberships` updated to match, and a
+ *   local user's membership that resolution set otherwise than a member event at this position
+ *   says recorded in `resolved_memberships` (the notification list's joined stretches);
  * - soft-failed / rejected: stored without a stream position and without touching current
  *   state or extremities (spec "Soft failure", "Rejection");
  * - outliers (auth events, fetched events): stored with `outlier = 1`, no state.
@@ -15,6 +17,7 @@ import {
   resolveState,
   type StateMap,
   stateAfterEvent,
+  stateKeyOf,
 } from '@weft/dag';
 
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
@@ -22,7 +25,8 @@ import type { SqlExecutor } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { toDagEvent } from '../../rooms/auth.ts';
 import type { RoomService } from '../../rooms/index.ts';
-import { loadRoom } from '../../rooms/room-store.ts';
+import { isLocalUser } from '../../rooms/local-user.ts';
+import { loadRoom, recordResolvedMembership } from '../../rooms/room-store.ts';
 import { redactsOf } from '../../rooms/service.ts';
 import type { CheckedPdu } from './types.ts';
 
@@ -91,6 +95,42 @@ async function insertEvent(
     ],
   );
   return inserted > 0;
+}
+
+/** `content.membership` of the member event `eventId`, when it has one. */
+async function membershipOfEvent(
+  tx: SqlExecutor,
+  rooms: RoomService,
+  eventId: string,
+): Promise<string | undefined> {
+  const member = await rooms.events.get(tx, eventId, false);
+  const membership = (member?.pdu['content'] as Record<string, unknown> | undefined)?.[
+    'membership'
+  ];
+  return typeof membership === 'string' ? membership : undefined;
+}
+
+/**
+ * A local user's member event accepted at `position` that state resolution did not keep (its
+ * fork lost): their resolved membership is recorded at its position, which their member events
+ * alone would read as the losing event's.
+ */
+async function recordLosingMemberEvent(
+  tx: SqlExecutor,
+  rooms: RoomService,
+  checked: CheckedPdu,
+  current: StateMap,
+  position: number,
+): Promise<void> {
+  const { type, state_key: stateKey } = checked.dag;
+  if (type !== 'm.room.member' || stateKey === undefined) return;
+  if (!isLocalUser(stateKey, rooms.ctx.config.serverName)) return;
+  const kept = current.get(stateKeyOf(type, stateKey));
+  if (kept === undefined || kept === checked.eventId) return;
+  const membership = await membershipOfEvent(tx, rooms, kept);
+  if (membership !== undefined) {
+    await recordResolvedMembership(tx, checked.roomId, stateKey, membership, position);
+  }
 }
 
 /** Stores an outlier (an event whose place in the DAG we do not know, e.g. an auth event). */
@@ -226,11 +266,8 @@ export async function persistRemote(
       [checked.roomId, type, stateKey, id],
     );
     if (type === 'm.room.member') {
-      const member = await rooms.events.get(tx, id, false);
-      const membership = (member?.pdu['content'] as Record<string, unknown> | undefined)?.[
-        'membership'
-      ];
-      if (typeof membership === 'string') {
+      const membership = await membershipOfEvent(tx, rooms, id);
+      if (membership !== undefined) {
         await tx.execute(
           `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
            VALUES ($1, $2, $3, $4, $5, 0)
@@ -238,9 +275,14 @@ export async function persistRemote(
              event_id = excluded.event_id, stream_position = excluded.stream_position, forgotten = 0`,
           [checked.roomId, stateKey, membership, id, position],
         );
+        // Resolution chose an older member event: none at this position says so.
+        if (id !== checked.eventId && isLocalUser(stateKey, rooms.ctx.config.serverName)) {
+          await recordResolvedMembership(tx, checked.roomId, stateKey, membership, position);
+        }
       }
     }
   }
+  await recordLosingMemberEvent(tx, rooms, checked, current, position);
   await tx.execute('UPDATE rooms SET current_state_group = $1, max_depth = $2 WHERE room_id = $3', [
     currentGroup,
     Math.max(room.maxDepth, checked.dag.depth),
