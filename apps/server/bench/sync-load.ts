@@ -257,13 +257,22 @@ export async function runSyncLoadBench(
         // counted from the scheduled time, so a late sender cannot hide a slow server.
         const gapMs = (ROOMS * 1000) / rate;
         const sends: Promise<void>[] = [];
+        // A failed send is kept until the schedule ends: left unobserved while the loop sleeps,
+        // its rejection would end the process before `finally` stops the server.
+        let failure: unknown;
         for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
           const due = sendStart + (r / ROOMS + i) * gapMs;
           const wait = due - performance.now();
           if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
-          sends.push(send(roomId, owner, `r${r}m${i}`, due));
+          if (failure !== undefined) throw failure;
+          sends.push(
+            send(roomId, owner, `r${r}m${i}`, due).catch((error: unknown) => {
+              failure ??= error;
+            }),
+          );
         }
         await Promise.all(sends);
+        if (failure !== undefined) throw failure;
       }),
     );
     const sendSeconds = (performance.now() - sendStart) / 1000;

@@ -159,7 +159,9 @@ async function readUpToByRoom(
  * is the one the event at p was stored with (push evaluation runs after its state is stored), so
  * a stretch holds its join's own position: a join that state resolution brought back at p —
  * the user in the audience of the event at p — and a join event (its sender, the user, is never
- * its audience) alike; a leave at p ends it before p.
+ * its audience) alike; a leave at p ends it before p. A row at the join's own position is listed
+ * as read: the read position starts at the user's join (`readPositionsSql`), as the unread
+ * counts do.
  */
 export function joinedStretches(
   history: readonly { position: number; membership: unknown }[],

@@ -266,6 +266,7 @@ export async function membershipHistories(
      UNION ALL
      SELECT room_id, stream_position, NULL, membership, 1 FROM resolved_memberships
       WHERE user_id = $1
+        AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
      ORDER BY stream_position, resolved`,
     [userId],
   );

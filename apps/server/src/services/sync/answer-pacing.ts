@@ -37,7 +37,7 @@ export class AnswerPacing {
   readonly #recent: RecentRoomEvents;
   /** When each long-polling device (`user\0device`) was last answered, on `performance.now()`. */
   readonly #answeredAt = new Map<string, number>();
-  /** Room ID → the held syncs watching it. Emptied sets stay (a busy room's members come back). */
+  /** Room ID → the held syncs watching it. */
   readonly #pausedByRoom = new Map<string, Set<Paused>>();
 
   constructor(intervalMs: number, recent: RecentRoomEvents) {
@@ -76,7 +76,11 @@ export class AnswerPacing {
         watch,
         release: () => {
           clearTimeout(timer);
-          for (const roomId of watch.rooms) this.#pausedByRoom.get(roomId)?.delete(paused);
+          for (const roomId of watch.rooms) {
+            const set = this.#pausedByRoom.get(roomId);
+            // Emptied sets go, so the map holds only rooms with a held sync now.
+            if (set?.delete(paused) === true && set.size === 0) this.#pausedByRoom.delete(roomId);
+          }
           resolve();
         },
       };
@@ -102,14 +106,16 @@ export class AnswerPacing {
   }
 
   /**
-   * Ends the pauses that a committed timeline event fills a room for (call after
-   * {@link RecentRoomEvents.add} has recorded it).
+   * Ends the pauses that a committed timeline event in `roomId` fills the room for (call after
+   * {@link RecentRoomEvents.add} has recorded it). Every event recorded so far counts, not only
+   * those up to this one: where commits can land out of position order (PostgreSQL), the answer
+   * may reach past it.
    */
-  timelineEventCommitted(roomId: string, position: number): void {
+  timelineEventCommitted(roomId: string): void {
     const paused = this.#pausedByRoom.get(roomId);
-    if (paused === undefined || paused.size === 0) return;
+    if (paused === undefined) return;
     for (const each of [...paused]) {
-      if (this.#full(roomId, each.watch, position)) each.release();
+      if (this.#full(roomId, each.watch, Number.POSITIVE_INFINITY)) each.release();
     }
   }
 

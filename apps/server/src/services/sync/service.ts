@@ -182,7 +182,7 @@ export class SyncService {
       if (position === null) return;
       tx.afterCommit(() => {
         this.#recent.add(event.roomId, position, event.eventId);
-        this.#pacing.timelineEventCommitted(event.roomId, position);
+        this.#pacing.timelineEventCommitted(event.roomId);
       });
     });
   }

@@ -1,0 +1,90 @@
+/**
+ * The pacing of long-poll answers on its own (services/sync/answer-pacing.ts): a device answered
+ * within the interval is held, and the hold ends once one of its rooms holds its timeline limit
+ * of new events — counted from the recent-events list — or when the interval is over.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { AnswerPacing } from '../src/services/sync/answer-pacing.ts';
+import { RecentRoomEvents } from '../src/services/sync/recent-events.ts';
+
+/** Whether `promise` has settled once pending callbacks have run. */
+async function settled(promise: Promise<void>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => {
+    done = true;
+  });
+  await new Promise((ok) => setImmediate(ok));
+  return done;
+}
+
+describe('AnswerPacing', () => {
+  const watch = { rooms: ['!a', '!b'], since: 100, timelineLimit: 3 };
+
+  it('holds only a device answered within the interval, and never without an interval', () => {
+    const recent = new RecentRoomEvents();
+    const pacing = new AnswerPacing(10_000, recent);
+    expect(pacing.mayHold('dev')).toBe(false);
+    expect(pacing.pause('dev', 10_000, watch, 100)).toBeUndefined();
+    pacing.answered('dev');
+    expect(pacing.mayHold('dev')).toBe(true);
+    expect(pacing.mayHold('other')).toBe(false);
+
+    const off = new AnswerPacing(0, recent);
+    off.answered('dev');
+    expect(off.mayHold('dev')).toBe(false);
+    expect(off.pause('dev', 10_000, watch, 100)).toBeUndefined();
+  });
+
+  it('ends the hold once a room holds the limit of events after the token, not before', async () => {
+    const recent = new RecentRoomEvents();
+    const pacing = new AnswerPacing(10_000, recent);
+    pacing.answered('dev');
+    const commit = (roomId: string, position: number) => {
+      recent.add(roomId, position, `$${position}`);
+      pacing.timelineEventCommitted(roomId);
+    };
+    // An event at the token's own position is not new; two rooms with two each fill neither.
+    commit('!a', 100);
+    const held = pacing.pause('dev', 10_000, watch, 100);
+    expect(held).toBeDefined();
+    commit('!a', 101);
+    commit('!b', 102);
+    commit('!a', 103);
+    commit('!b', 104);
+    commit('!other', 105);
+    expect(await settled(held as Promise<void>)).toBe(false);
+    commit('!b', 106);
+    expect(await settled(held as Promise<void>)).toBe(true);
+  });
+
+  it('does not hold when a room is already full, or cannot be counted', () => {
+    const recent = new RecentRoomEvents();
+    const pacing = new AnswerPacing(10_000, recent);
+    pacing.answered('dev');
+    for (const position of [101, 102, 103]) recent.add('!a', position, `$${position}`);
+    expect(pacing.pause('dev', 10_000, watch, 103)).toBeUndefined();
+    // Past the list's 32 events per room, a range reaching below them cannot be counted.
+    for (let position = 200; position < 240; position++) recent.add('!b', position, `$${position}`);
+    expect(pacing.pause('dev', 10_000, { ...watch, rooms: ['!b'], since: 150 }, 239)).toBe(
+      undefined,
+    );
+  });
+
+  it('ends the hold at the end of the interval or the request’s own deadline', async () => {
+    const recent = new RecentRoomEvents();
+    const pacing = new AnswerPacing(10_000, recent);
+    pacing.answered('dev');
+    const start = performance.now();
+    await pacing.pause('dev', 30, watch, 100);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(25);
+    // The interval's end; a limit of 0 watches no room (every event is left out anyway).
+    const short = new AnswerPacing(30, recent);
+    short.answered('dev');
+    const again = performance.now();
+    await short.pause('dev', 10_000, { ...watch, timelineLimit: 0 }, 100);
+    const waited = performance.now() - again;
+    expect(waited).toBeGreaterThanOrEqual(25);
+    expect(waited).toBeLessThan(10_000);
+  });
+});
