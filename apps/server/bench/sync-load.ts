@@ -295,7 +295,7 @@ export async function runSyncLoadBench(
       `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s) in ${answers} answers (${(answers / MESSAGES).toFixed(1)} per event)`,
     );
     console.log(
-      `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+      `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms (p90 ${percentile(latencies, 90).toFixed(1)}, p95 ${percentile(latencies, 95).toFixed(1)}, p98 ${percentile(latencies, 98).toFixed(1)}, max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)})`,
     );
     console.log(
       `  send request         p50 ${percentile(sendLatencies, 50).toFixed(1)} ms, p99 ${percentile(sendLatencies, 99).toFixed(1)} ms`,
