@@ -69,7 +69,7 @@ export class AnswerPacing {
     if (wait <= 0) return undefined;
     // Positions are one stream: fewer than `limit` of them since the token cannot fill a room.
     if (watch.timelineLimit > 0 && now - watch.since >= watch.timelineLimit) {
-      if (watch.rooms.some((roomId) => this.#full(roomId, watch, now))) return undefined;
+      if (watch.rooms.some((roomId) => this.#full(roomId, watch))) return undefined;
     }
     return new Promise((resolve) => {
       const paused: Paused = {
@@ -115,14 +115,16 @@ export class AnswerPacing {
     const paused = this.#pausedByRoom.get(roomId);
     if (paused === undefined) return;
     for (const each of [...paused]) {
-      if (this.#full(roomId, each.watch, Number.POSITIVE_INFINITY)) each.release();
+      if (this.#full(roomId, each.watch)) each.release();
     }
   }
 
-  /** Whether `roomId` holds the watch's timeline limit of events in (since, `upTo`], or may. */
-  #full(roomId: string, watch: PaceWatch, upTo: number): boolean {
-    if (upTo - watch.since < watch.timelineLimit) return false;
-    const events = this.#recent.count(roomId, watch.since, upTo);
+  /**
+   * Whether `roomId` holds the watch's timeline limit of events after its token, or may: every
+   * event recorded so far counts (see `timelineEventCommitted`).
+   */
+  #full(roomId: string, watch: PaceWatch): boolean {
+    const events = this.#recent.count(roomId, watch.since, Number.POSITIVE_INFINITY);
     return events === undefined || events >= watch.timelineLimit;
   }
 }
