@@ -1,8 +1,10 @@
 /**
- * `GET /notifications` after state resolution changed a local user's membership with no member
- * event of theirs at that position (spec server-server-api "Room State Resolution"): a peer
- * (federation-peer.ts, `m.test`) forks the room, and the list follows the resolved membership.
- * On SQLite in push-notifications.test.ts, on PostgreSQL in push-keys-rooms-postgres.test.ts.
+ * `GET /notifications` and per-event history visibility (`/messages`, `/event`) after state
+ * resolution changed a local user's membership with no member event of theirs at that position
+ * (spec server-server-api "Room State Resolution"; client-server-api "History visibility": the
+ * membership at each event decides): a peer (federation-peer.ts, `m.test`) forks the room, and
+ * both follow the resolved membership. On SQLite in push-notifications.test.ts, on PostgreSQL in
+ * push-keys-rooms-postgres.test.ts.
  */
 import { stateKeyOf } from '@weft/dag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,36 +20,37 @@ const MALLORY = '@mallory:m.test';
 
 /** The tests, with a.test on the database `options` chooses (SQLite by default). */
 export function resolvedMembershipSuite(options: () => TestServerOptions = () => ({})): void {
-  describe('GET /notifications after state resolution changed a membership', () => {
+  describe('notifications and history visibility after state resolution changed a membership', () => {
     let federation: TestFederation;
     let peer: TestPeer;
     let a: TestServer;
     let alice: TestUser;
     let bob: TestUser;
-    let roomId: string;
+    let carol: TestUser;
 
-    async function stateId(type: string, stateKey = ''): Promise<string> {
-      const state = await a.services.rooms.currentState(roomId);
+    async function stateId(room: string, type: string, stateKey = ''): Promise<string> {
+      const state = await a.services.rooms.currentState(room);
       for (const [key, id] of state) if (key === stateKeyOf(type, stateKey)) return id;
       throw new Error(`no ${type} ${stateKey} in the room`);
     }
 
-    /** The room's forward extremities and depth on a.test: where mallory's events go. */
-    async function tip(): Promise<{ extremities: string[]; depth: number }> {
+    /** `room`'s forward extremities and depth on a.test: where mallory's events go. */
+    async function tip(room: string): Promise<{ extremities: string[]; depth: number }> {
       const db = a.services.ctx.db;
       const rows = await db.query<{ event_id: string }>(
         'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-        [roomId],
+        [room],
       );
-      const room = await db.queryOne<{ max_depth: number }>(
+      const depth = await db.queryOne<{ max_depth: number }>(
         'SELECT max_depth FROM rooms WHERE room_id = $1',
-        [roomId],
+        [room],
       );
-      return { extremities: rows.map((row) => row.event_id), depth: Number(room?.max_depth) };
+      return { extremities: rows.map((row) => row.event_id), depth: Number(depth?.max_depth) };
     }
 
     /** Mallory's signed event on `at`, sent to a.test; returns its ID once accepted. */
     async function sendAsMallory(
+      room: string,
       at: { extremities: string[]; depth: number },
       fields: { type: string; content: Json; stateKey?: string; authEvents: string[]; ts: number },
     ): Promise<string> {
@@ -58,7 +61,7 @@ export function resolvedMembershipSuite(options: () => TestServerOptions = () =>
           depth: at.depth + 1,
           origin_server_ts: fields.ts,
           prev_events: at.extremities,
-          room_id: roomId,
+          room_id: room,
           sender: MALLORY,
           type: fields.type,
           ...(fields.stateKey === undefined ? {} : { state_key: fields.stateKey }),
@@ -74,6 +77,58 @@ export function resolvedMembershipSuite(options: () => TestServerOptions = () =>
       const body = await call(a, user, 'GET', `${V3}/notifications?limit=50`);
       return (body['notifications'] as Json[]).map((n) => n['event']['event_id'] as string);
     }
+    /** The event IDs `user` sees in the room's newest 50 (`/messages`, per-event visibility). */
+    async function timeline(user: TestUser, room: string): Promise<string[]> {
+      const path = `${V3}/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=50`;
+      const body = await call(a, user, 'GET', path);
+      return (body['chunk'] as Json[]).map((event) => event['event_id'] as string);
+    }
+
+    /**
+     * A public room of alice's with bob and carol in it (carol stays: the events bob misses are
+     * stored for her, so the notification list has rows to leave out for him), whose history only joined members see (`joined`:
+     * the membership at each event decides), and mallory joined over federation with alice's
+     * power level (100: she may kick bob and change the power levels and join rules).
+     */
+    async function forkableRoom(): Promise<{ room: string; levels: Json }> {
+      const room = await createRoom(a, alice, [bob, carol], {
+        preset: 'public_chat',
+        initial_state: [
+          {
+            type: 'm.room.history_visibility',
+            state_key: '',
+            content: { history_visibility: 'joined' },
+          },
+        ],
+      });
+      await sendAsMallory(room, await tip(room), {
+        type: 'm.room.member',
+        content: { membership: 'join' },
+        stateKey: MALLORY,
+        authEvents: [
+          await stateId(room, 'm.room.create'),
+          await stateId(room, 'm.room.power_levels'),
+          await stateId(room, 'm.room.join_rules'),
+        ],
+        ts: Date.now(),
+      });
+      const base = `${V3}/rooms/${encodeURIComponent(room)}`;
+      const levels = await call(a, alice, 'GET', `${base}/state/m.room.power_levels/`);
+      await call(a, alice, 'PUT', `${base}/state/m.room.power_levels/`, {
+        ...levels,
+        users: { [alice.userId]: 100, [MALLORY]: 100 },
+      });
+      return { room, levels };
+    }
+
+    /** The auth events of mallory's power events in `room`. */
+    async function mallorysAuth(room: string): Promise<string[]> {
+      return [
+        await stateId(room, 'm.room.create'),
+        await stateId(room, 'm.room.power_levels'),
+        await stateId(room, 'm.room.member', MALLORY),
+      ];
+    }
 
     beforeAll(async () => {
       ({ federation, peer } = await startFederationWithPeer(['a.test'], 'm.test', startTestPeer, {
@@ -82,18 +137,7 @@ export function resolvedMembershipSuite(options: () => TestServerOptions = () =>
       a = federation.server('a.test');
       alice = await a.client.registerUser('alice');
       bob = await a.client.registerUser('bob');
-      roomId = await createRoom(a, alice, [bob], { preset: 'public_chat' });
-      await sendAsMallory(await tip(), {
-        type: 'm.room.member',
-        content: { membership: 'join' },
-        stateKey: MALLORY,
-        authEvents: [
-          await stateId('m.room.create'),
-          await stateId('m.room.power_levels'),
-          await stateId('m.room.join_rules'),
-        ],
-        ts: Date.now(),
-      });
+      carol = await a.client.registerUser('carol');
     }, 60_000);
 
     afterAll(async () => {
@@ -101,56 +145,103 @@ export function resolvedMembershipSuite(options: () => TestServerOptions = () =>
       await peer?.down();
     });
 
-    it('lists what the user missed while kicked in a fork, and again once resolution rejoins them', async () => {
-      // Mallory may kick bob and change the power levels (100, as alice).
-      const base = `${V3}/rooms/${encodeURIComponent(roomId)}`;
-      const levels = await call(a, alice, 'GET', `${base}/state/m.room.power_levels/`);
-      await call(a, alice, 'PUT', `${base}/state/m.room.power_levels/`, {
-        ...levels,
-        users: { [alice.userId]: 100, [MALLORY]: 100 },
-      });
-      const before = await sendText(a, alice, roomId, 'before the fork');
-      const fork = await tip();
-      const auth = [
-        await stateId('m.room.create'),
-        await stateId('m.room.power_levels'),
-        await stateId('m.room.member', MALLORY),
-      ];
-      const bobsJoin = await stateId('m.room.member', bob.userId);
+    it('lists and shows what the user missed while kicked in a fork, and again once resolution rejoins them', async () => {
+      const { room, levels } = await forkableRoom();
+      const before = await sendText(a, alice, room, 'before the fork');
+      const fork = await tip(room);
+      const auth = await mallorysAuth(room);
+      const bobsJoin = await stateId(room, 'm.room.member', bob.userId);
       const now = Date.now();
 
       // One fork: mallory kicks bob; the room goes on without him.
-      await sendAsMallory(fork, {
+      await sendAsMallory(room, fork, {
         type: 'm.room.member',
         content: { membership: 'leave' },
         stateKey: bob.userId,
         authEvents: [...auth, bobsJoin],
         ts: now + 10,
       });
-      expect((await a.services.rooms.membership(roomId, bob.userId))?.membership).toBe('leave');
-      const whileKicked = await sendText(a, alice, roomId, 'while bob is out');
+      expect((await a.services.rooms.membership(room, bob.userId))?.membership).toBe('leave');
+      const whileKicked = await sendText(a, alice, room, 'while bob is out');
 
       // The other fork, from before the kick: mallory gives up her power level, earlier than the
       // kick (spec "Room State Resolution": power events by sender level, then timestamp). The
       // resolution applies it first, so the kick fails its auth check and bob's join stays.
-      await sendAsMallory(fork, {
+      await sendAsMallory(room, fork, {
         type: 'm.room.power_levels',
         content: { ...levels, users: { [alice.userId]: 100 } },
         stateKey: '',
         authEvents: auth,
         ts: now + 5,
       });
-      expect(await a.services.rooms.membership(roomId, bob.userId)).toMatchObject({
+      expect(await a.services.rooms.membership(room, bob.userId)).toMatchObject({
         membership: 'join',
         eventId: bobsJoin,
       });
-      const afterMerge = await sendText(a, alice, roomId, 'bob is back');
+      const afterMerge = await sendText(a, alice, room, 'bob is back');
 
       // Bob's member events say he left at the kick; his resolved membership says joined again.
       // (Older than `before`: his invite.)
       const list = await listed(bob);
       expect(list.slice(0, 2)).toEqual([afterMerge, before]);
       expect(list).not.toContain(whileKicked);
+      // The same membership decides what `joined` history he sees: the page reaches back past
+      // his return, so each event is judged on his membership at it.
+      const seen = await timeline(bob, room);
+      expect(seen).toEqual(expect.arrayContaining([afterMerge, before]));
+      expect(seen).not.toContain(whileKicked);
+    }, 60_000);
+
+    it('neither lists nor shows what happened while a winning fork kept the user kicked', async () => {
+      const { room } = await forkableRoom();
+      const auth = await mallorysAuth(room);
+      const bobsJoin = await stateId(room, 'm.room.member', bob.userId);
+      await sendAsMallory(room, await tip(room), {
+        type: 'm.room.member',
+        content: { membership: 'leave' },
+        stateKey: bob.userId,
+        authEvents: [...auth, bobsJoin],
+        ts: Date.now(),
+      });
+      const kick = await stateId(room, 'm.room.member', bob.userId);
+      const fork = await tip(room);
+
+      // One fork: bob rejoins (the room is public) and is joined when alice writes.
+      const base = `${V3}/rooms/${encodeURIComponent(room)}`;
+      await call(a, bob, 'POST', `${V3}/join/${encodeURIComponent(room)}`, {});
+      const whileBack = await sendText(a, alice, room, 'bob is back for a while');
+
+      // The other fork, from the kick: mallory makes the room invite-only. The resolution
+      // applies that power event before bob's join (a non-power event), which then fails its
+      // auth check: bob's membership resolves to the kick, an older member event of his, at the
+      // position of the join rules, where no member event of his says so.
+      await sendAsMallory(room, fork, {
+        type: 'm.room.join_rules',
+        content: { join_rule: 'invite' },
+        stateKey: '',
+        authEvents: auth,
+        ts: Date.now(),
+      });
+      expect(await a.services.rooms.membership(room, bob.userId)).toMatchObject({
+        membership: 'leave',
+        eventId: kick,
+      });
+      const whileOut = await sendText(a, alice, room, 'bob is out again');
+
+      // Bob comes back by invite; what was said while he was out stays hidden from him.
+      await call(a, alice, 'POST', `${base}/invite`, { user_id: bob.userId });
+      await call(a, bob, 'POST', `${V3}/join/${encodeURIComponent(room)}`, {});
+      const afterInvite = await sendText(a, alice, room, 'bob is back for good');
+
+      const seen = await timeline(bob, room);
+      expect(seen).toEqual(expect.arrayContaining([afterInvite, whileBack]));
+      expect(seen).not.toContain(whileOut);
+      await call(a, bob, 'GET', `${base}/event/${encodeURIComponent(whileBack)}`);
+      await call(a, bob, 'GET', `${base}/event/${encodeURIComponent(whileOut)}`, undefined, 404);
+
+      const list = await listed(bob);
+      expect(list).toEqual(expect.arrayContaining([afterInvite, whileBack]));
+      expect(list).not.toContain(whileOut);
     }, 60_000);
   });
 }

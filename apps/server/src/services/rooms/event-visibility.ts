@@ -15,10 +15,11 @@
  * users was joined (or, for `invited`, invited) at the event. Hidden events are served redacted,
  * so the DAG stays connected.
  *
- * "At the event" is read along the stream: the last visibility and member events at or before
- * the event's stream position. For the history-visibility event itself the more permissive of
- * the old and new setting counts (as in Synapse), so a change is visible to those who could see
- * either side of it.
+ * "At the event" is read along the stream: the last visibility event and the user's last
+ * membership at or before the event's stream position (a member event of theirs, or a membership
+ * state resolution left without one: room-store.ts `membershipHistory`). For the
+ * history-visibility event itself the more permissive of the old and new setting counts (as in
+ * Synapse), so a change is visible to those who could see either side of it.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
@@ -68,6 +69,15 @@ async function visibilityChanges(db: SqlExecutor, roomId: string): Promise<Chang
   }));
 }
 
+/**
+ * The user's membership changes in the room, oldest first. An entry at position p is their
+ * membership as stored with the event at p, so it governs that event itself (`valueAt` reads "at
+ * or before"): a member event's own membership, or, from `resolved_memberships`, the membership
+ * state resolution left once the event at p was accepted — kicked out by a winning fork, the
+ * user does not see the event that made it win; brought back, they do. The notification list
+ * reads the same history the same way (notification-list.ts `joinedStretches`: a stretch holds
+ * its join's position, a leave at p ends it before p).
+ */
 async function membershipChanges(
   db: SqlExecutor,
   roomId: string,

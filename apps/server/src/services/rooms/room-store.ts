@@ -225,22 +225,55 @@ function membershipEntry(row: { stream_position: number; pdu: string }): Members
 }
 
 /**
- * A user's member events in a room, oldest first: per-event history visibility reads it
- * ({@link membershipHistories} is the same for every room at once).
+ * A row of a membership-history statement: a positioned member event (`pdu`) or, with `pdu`
+ * null, a membership state resolution left (`resolved_memberships`); a position's member event
+ * comes before its resolved row (`ORDER BY stream_position, resolved`).
+ */
+interface MembershipHistoryRow {
+  [column: string]: unknown;
+  readonly stream_position: number;
+  readonly pdu: string | null;
+  readonly membership: string | null;
+}
+
+/**
+ * Appends `row` to `history` (oldest first). Both readers below go through it so that they agree
+ * on what a resolved row means: it replaces the member event at its position (one whose fork
+ * lost), so a position has one membership, the one its event was stored with.
+ */
+function appendMembership(history: MembershipEntry[], row: MembershipHistoryRow): void {
+  const entry =
+    row.pdu === null
+      ? { position: Number(row.stream_position), membership: row.membership }
+      : membershipEntry({ stream_position: row.stream_position, pdu: row.pdu });
+  if (history.at(-1)?.position === entry.position) history[history.length - 1] = entry;
+  else history.push(entry);
+}
+
+/**
+ * A user's membership history in a room, oldest first, in one statement: their positioned member
+ * events and where state resolution decided otherwise (`resolved_memberships`), as
+ * {@link membershipHistories} reads it for every room at once. Per-event history visibility
+ * reads it (event-visibility.ts).
  */
 export async function membershipHistory(
   db: SqlExecutor,
   userId: string,
   roomId: string,
 ): Promise<MembershipEntry[]> {
-  const rows = await db.query<{ stream_position: number; pdu: string }>(
-    `SELECT stream_position, pdu FROM events
+  const rows = await db.query<MembershipHistoryRow>(
+    `SELECT stream_position, pdu, NULL AS membership, 0 AS resolved FROM events
       WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
         AND stream_position IS NOT NULL
-      ORDER BY stream_position`,
+     UNION ALL
+     SELECT stream_position, NULL, membership, 1 FROM resolved_memberships
+      WHERE user_id = $2 AND room_id = $1
+     ORDER BY stream_position, resolved`,
     [roomId, userId],
   );
-  return rows.map(membershipEntry);
+  const history: MembershipEntry[] = [];
+  for (const row of rows) appendMembership(history, row);
+  return history;
 }
 
 /**
@@ -254,12 +287,7 @@ export async function membershipHistories(
   db: SqlExecutor,
   userId: string,
 ): Promise<Map<string, MembershipEntry[]>> {
-  const rows = await db.query<{
-    room_id: string;
-    stream_position: number;
-    pdu: string | null;
-    membership: string | null;
-  }>(
+  const rows = await db.query<MembershipHistoryRow & { room_id: string }>(
     `SELECT room_id, stream_position, pdu, NULL AS membership, 0 AS resolved FROM events
       WHERE type = 'm.room.member' AND state_key = $1 AND stream_position IS NOT NULL
         AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
@@ -277,13 +305,7 @@ export async function membershipHistories(
       history = [];
       histories.set(row.room_id, history);
     }
-    const entry =
-      row.pdu === null
-        ? { position: Number(row.stream_position), membership: row.membership }
-        : membershipEntry({ stream_position: row.stream_position, pdu: row.pdu });
-    // A resolved membership replaces the member event at its position (one that lost).
-    if (history.at(-1)?.position === entry.position) history[history.length - 1] = entry;
-    else history.push(entry);
+    appendMembership(history, row);
   }
   return histories;
 }
@@ -291,7 +313,8 @@ export async function membershipHistories(
 /**
  * Records `userId`'s membership in `roomId` as state resolution left it at stream position
  * `position` (migration 0104), where their member events alone would say otherwise: the
- * federation receiver calls it for local users only (only `GET /notifications` reads it).
+ * federation receiver calls it for local users only; `GET /notifications` and per-event history
+ * visibility read it ({@link membershipHistories}, {@link membershipHistory}).
  */
 export async function recordResolvedMembership(
   tx: SqlExecutor,

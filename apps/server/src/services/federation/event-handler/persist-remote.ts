@@ -6,7 +6,8 @@
  *   resolution of the states at every forward extremity (spec server-server-api "Room State
  *   Resolution"), with `room_current_state` and `room_memberships` updated to match, and a
  *   local user's membership that resolution set otherwise than a member event at this position
- *   says recorded in `resolved_memberships` (the notification list's joined stretches);
+ *   says recorded in `resolved_memberships` (the notification list's joined stretches, per-event
+ *   history visibility);
  * - soft-failed / rejected: stored without a stream position and without touching current
  *   state or extremities (spec "Soft failure", "Rejection");
  * - outliers (auth events, fetched events): stored with `outlier = 1`, no state.
