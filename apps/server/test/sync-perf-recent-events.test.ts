@@ -37,16 +37,17 @@ describe('RecentRoomEvents', () => {
     expect(recent.between('!a', 14, 100)).toBeUndefined();
   });
 
-  it('counts a room’s events in a range, 0 for a room it never saw, and declines the rest', () => {
+  it('counts a room’s events after a position, 0 for a room it never saw, and declines the rest', () => {
     const recent = new RecentRoomEvents();
-    expect(recent.count('!never', 0, 10)).toBe(0);
+    expect(recent.countAfter('!never', 0)).toBe(0);
     recent.add('!a', 5, '$5');
     recent.add('!a', 7, '$7');
-    expect(recent.count('!a', 0, 10)).toBe(2);
-    expect(recent.count('!a', 5, 6)).toBe(0);
+    expect(recent.countAfter('!a', 0)).toBe(2);
+    expect(recent.countAfter('!a', 5)).toBe(1);
+    expect(recent.countAfter('!a', 7)).toBe(0);
     for (let position = 8; position < 48; position++) recent.add('!a', position, `$${position}`);
-    expect(recent.count('!a', 15, 100)).toBe(32);
-    expect(recent.count('!a', 14, 100)).toBeUndefined();
+    expect(recent.countAfter('!a', 15)).toBe(32);
+    expect(recent.countAfter('!a', 14)).toBeUndefined();
   });
 });
 

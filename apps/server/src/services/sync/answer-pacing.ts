@@ -124,7 +124,7 @@ export class AnswerPacing {
    * event recorded so far counts (see `timelineEventCommitted`).
    */
   #full(roomId: string, watch: PaceWatch): boolean {
-    const events = this.#recent.count(roomId, watch.since, Number.POSITIVE_INFINITY);
+    const events = this.#recent.countAfter(roomId, watch.since);
     return events === undefined || events >= watch.timelineLimit;
   }
 }

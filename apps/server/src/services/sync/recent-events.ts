@@ -62,16 +62,16 @@ export class RecentRoomEvents {
   }
 
   /**
-   * How many of the room's events have positions in (`from`, `to`], or `undefined` when the
+   * How many of the room's recorded events come after position `from`, or `undefined` when the
    * lists cannot tell. A room without a list had no event above the positions of the lists
    * dropped, so it counts 0 from there (callers ask only from positions this process served).
    */
-  count(roomId: string, from: number, to: number): number | undefined {
+  countAfter(roomId: string, from: number): number | undefined {
     const list = this.#rooms.get(roomId);
     if (list === undefined) return from >= this.#droppedUpTo ? 0 : undefined;
     if (from < list.floor) return undefined;
     let n = 0;
-    for (const entry of list.entries) if (entry.position > from && entry.position <= to) n++;
+    for (const entry of list.entries) if (entry.position > from) n++;
     return n;
   }
 
