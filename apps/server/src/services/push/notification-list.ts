@@ -6,9 +6,10 @@
  *
  * A page costs a bounded number of statements however many rooms the user is in (it was three
  * to four per room): one for the user's membership history in every room (their joined
- * stretches: their member events, and where state resolution set their membership otherwise), one for their own rows, one per {@link STRETCHES_PER_STATEMENT} stretches for the
- * shared rows (each stretch's newest `limit` through the primary key, merged by the database),
- * and one for how far they have read the rooms on the page.
+ * stretches: their member events, and where state resolution set their membership otherwise),
+ * one for their own rows, one per {@link STRETCHES_PER_STATEMENT} stretches for the shared rows
+ * (each stretch's newest `limit` through the primary key, merged by the database), and one for
+ * how far they have read the rooms on the page.
  */
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
