@@ -135,9 +135,10 @@ export interface DeliveryFigures {
  * only: the same load on a server that does nothing but HTTP and long-polling). With `rate`
  * (or WEFT_BENCH_RATE), events are offered at that many per second (open loop) instead of each
  * sender sending its next event when the last is answered (closed loop: the server's ceiling).
+ * `deliveryOnly` skips the initial-sync and RSS parts (a second run needs them once).
  */
 export async function runSyncLoadBench(
-  options: { floor?: boolean; rate?: number } = {},
+  options: { floor?: boolean; rate?: number; deliveryOnly?: boolean } = {},
 ): Promise<DeliveryFigures> {
   const floor = options.floor === true;
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
@@ -319,7 +320,7 @@ export async function runSyncLoadBench(
       p99Ms: percentile(latencies, 99),
       serverCpuMsPerEvent: (serverCpu / MESSAGES) * 1000,
     };
-    if (floor) return figures;
+    if (floor || options.deliveryOnly === true) return figures;
 
     // 2. Initial sync in many rooms.
     const big = users[0] as User;
