@@ -2,7 +2,8 @@
  * The server's production build: `dist/main.js` (what `weft-server` runs) with the workspace
  * packages (@weft/*) bundled from their source, npm dependencies left to node_modules, and each
  * migration as its own module under `dist/migrations/` (they are imported by file name at start),
- * and `dist/verify-worker.js`, the worker thread that checks big send_join answers.
+ * `dist/http-worker.js`, the thread that owns the client API's sockets, and
+ * `dist/verify-worker.js`, the worker thread that checks big send_join answers.
  */
 import { readdirSync } from 'node:fs';
 
@@ -17,6 +18,8 @@ const migrations = Object.fromEntries(
 export default defineConfig({
   entry: {
     main: 'src/main.ts',
+    // Started as a worker thread by src/http-thread.ts.
+    'http-worker': 'src/http-worker.ts',
     // Started as a worker thread by services/federation/membership/verify-parallel.ts.
     'verify-worker': 'src/services/federation/membership/verify-worker.ts',
     ...migrations,

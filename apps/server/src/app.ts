@@ -1,5 +1,5 @@
 /** Builds the HTTP app: transport's Matrix app with every endpoint of this server on it. */
-import { createMatrixApp, TokenBucketRateLimiter } from '@weft/transport';
+import { createMatrixApp, DEFAULT_MAX_BODY_BYTES, TokenBucketRateLimiter } from '@weft/transport';
 
 import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
@@ -7,6 +7,9 @@ import { registerFederationApi } from './api/federation/index.ts';
 import type { FederationApp } from './api/federation/routes.ts';
 import type { AuthenticatedUser } from './services/core/context.ts';
 import type { Services } from './services/index.ts';
+
+/** The client API's body limit (media uploads have their own, `media.max_upload_bytes`). */
+export const CLIENT_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 export function createApp(services: Services): ClientApp {
   const { config, log } = services.ctx;
@@ -16,6 +19,7 @@ export function createApp(services: Services): ClientApp {
         log.error(message, { method: context.method, path: context.path, error: context.error }),
     },
     authenticateToken: (token) => services.accounts.authenticate(token),
+    maxBodyBytes: CLIENT_MAX_BODY_BYTES,
     rateLimiter: new TokenBucketRateLimiter({
       burst: config.rateLimit.burst,
       perSecond: config.rateLimit.perSecond,

@@ -5,15 +5,17 @@
  * only then closes the database — so nothing acknowledged is lost.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { getRequestListener, serve } from '@hono/node-server';
+import { serve } from '@hono/node-server';
+import { CORS_HEADERS, MatrixError, matrixErrorAnswer } from '@weft/transport';
 
+import { answerWithApp } from './answer-with-app.ts';
 import { syncFastPath } from './api/client/sync-fast-path.ts';
-import { createApp, createFederationApp } from './app.ts';
+import { CLIENT_MAX_BODY_BYTES, createApp, createFederationApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
+import { startHttpThread } from './http-thread.ts';
 import { createLog, type Log } from './log.ts';
 import type { ServerContext } from './services/core/context.ts';
 import { Notifier } from './services/core/notifier.ts';
@@ -55,18 +57,25 @@ export async function startServer(
   const app = createApp(services);
   // A known-token long-poll skips the Hono app (api/client/sync-fast-path.ts).
   const fastSync = syncFastPath(services, log);
-
-  // What `serve` does, with the fast path first.
-  const appListener = getRequestListener(app.fetch, { hostname: config.listen.host });
-  const server = createHttpServer((request, response) => {
-    if (!fastSync(request, response)) void appListener(request, response);
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () =>
-      resolve((server.address() as AddressInfo).port),
-    );
-  });
+  const appAnswer = answerWithApp(
+    (request, env) => app.fetch(request, env),
+    config.listen.host,
+    log,
+  );
+  // Sockets and HTTP parsing run on their own thread (http-worker.ts); requests come here.
+  const http = await startHttpThread(
+    {
+      host: config.listen.host,
+      port: config.listen.port,
+      maxBodyBytes: Math.max(CLIENT_MAX_BODY_BYTES, config.media.maxUploadBytes),
+      tooLarge: matrixErrorAnswer(MatrixError.tooLarge(), CORS_HEADERS),
+    },
+    (request) => {
+      if (!fastSync(request)) void appAnswer(request);
+    },
+    (error) => log.error('the HTTP thread stopped; no client request is served', { error }),
+  );
+  const port = http.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `http://${host}:${port}`;
   log.info('listening', { url, server_name: config.serverName, database: config.database.backend });
@@ -84,11 +93,10 @@ export async function startServer(
       stopping ??= (async () => {
         log.info('shutting down');
         services.federation.stop();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Stops accepting; requests in flight still finish, and their answers go out.
+        const closed = http.close();
         const federationClosed = federation?.close() ?? Promise.resolve();
         ctx.notifier.wakeAll();
-        // Idle keep-alive sockets would hold close() open; requests in flight still finish.
-        if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
         await federationClosed;
         await db.close();

@@ -3,16 +3,15 @@
  * leaves to the app, and that its answers are the app's — same status, errcode, headers and
  * body shape — for the requests it takes.
  *
- * "Which it takes" is seen on a second listener that has only the fast path (anything it leaves
- * gets a 599 there), beside the real server for the same services.
+ * "Which it takes" is seen on a second listener (an HTTP thread of its own) that has only the
+ * fast path (anything it leaves gets a 599 there), beside the real server for the same services.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { syncFastPath } from '../src/api/client/sync-fast-path.ts';
+import { type HttpThread, startHttpThread } from '../src/http-thread.ts';
 import { silentLog } from '../src/log.ts';
 import { type RegisteredUser, registerUsers, startTestServer, type TestServer } from './harness.ts';
 
@@ -22,22 +21,32 @@ const LEFT = 599;
 describe('the /sync fast path', () => {
   let server: TestServer;
   let alice: RegisteredUser;
-  let fastOnly: Server;
+  let fastOnly: HttpThread;
   let fastUrl: string;
 
   beforeAll(async () => {
     server = await startTestServer();
     [alice] = await registerUsers(server, ['alice']);
     const fast = syncFastPath(server.services, silentLog);
-    fastOnly = createServer((request, response) => {
-      if (!fast(request, response)) response.writeHead(LEFT).end();
-    });
-    await new Promise<void>((resolve) => fastOnly.listen(0, '127.0.0.1', resolve));
-    fastUrl = `http://127.0.0.1:${(fastOnly.address() as AddressInfo).port}`;
+    fastOnly = await startHttpThread(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        maxBodyBytes: 1024,
+        tooLarge: { status: 413, headers: {}, body: '' },
+      },
+      (request) => {
+        if (!fast(request)) request.respond({ status: LEFT, headers: {}, body: '' });
+      },
+      (error) => {
+        throw error;
+      },
+    );
+    fastUrl = `http://127.0.0.1:${fastOnly.port}`;
   });
 
   afterAll(async () => {
-    await new Promise((resolve) => fastOnly.close(resolve));
+    await fastOnly.close();
     await server.stop();
   });
 
@@ -113,7 +122,8 @@ describe('the /sync fast path', () => {
       new Promise<number>((resolve, reject) => {
         const { hostname, port } = new URL(base);
         const socket = connect(Number(port), hostname, () => {
-          socket.end(
+          // Written, not ended: a client's half-close aborts a request still being answered.
+          socket.write(
             'GET /_matrix/client/v3/sync?timeout=0 HTTP/1.1\r\n' +
               `Host: ${hostname}\r\n` +
               `Authorization: Bearer ${alice.accessToken}\r\n` +

@@ -1,7 +1,5 @@
 // GET /_matrix/client/v3/sync
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
-import { ServerResponse } from 'node:http';
-
 import { MatrixError } from '@weft/transport';
 import type { Context } from 'hono';
 
@@ -69,35 +67,16 @@ function cachedFilterResolver(lookup: FilterLookup | undefined) {
 }
 
 /**
- * The long-poll's client, seen through the Node response @hono/node-server passes as
- * `context.env.outgoing`: its `close` before the answer is written means the connection went.
- * Not `request.signal`: reading it makes the adapter create an `AbortController` per request,
- * and those with their listeners were ≈ 10–25 µs per long-poll (decision record of session 5).
+ * The long-poll's client, as the server passes it to the app (`app.fetch(request, { client })`,
+ * server.ts): gone once its connection closed before the answer. Not `request.signal`: an
+ * `AbortController` with its listeners was ≈ 10–25 µs per long-poll (decision record of
+ * session 5).
  */
-export class ResponseClient implements LongPollClient {
-  readonly #response: ServerResponse;
-
-  constructor(response: ServerResponse) {
-    this.#response = response;
-  }
-
-  gone(): boolean {
-    return this.#response.destroyed;
-  }
-
-  onGone(listener: () => void): () => void {
-    const response = this.#response;
-    response.once('close', listener);
-    return () => {
-      response.removeListener('close', listener);
-    };
-  }
-}
-
-/** The client, when the request came through Node's HTTP server (always, but in unit uses). */
 function clientOf(context: Context): LongPollClient | undefined {
-  const outgoing = (context.env as { outgoing?: unknown } | undefined)?.outgoing;
-  return outgoing instanceof ServerResponse ? new ResponseClient(outgoing) : undefined;
+  const client = (context.env as { client?: Partial<LongPollClient> } | undefined)?.client;
+  return typeof client?.gone === 'function' && typeof client.onGone === 'function'
+    ? (client as LongPollClient)
+    : undefined;
 }
 
 function parseTimeout(raw: string | null): number {

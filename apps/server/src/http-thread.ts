@@ -1,0 +1,222 @@
+/**
+ * The main thread's side of the HTTP thread (http-worker.ts): starts it listening, turns each
+ * request it hands over into a {@link BridgedRequest} for the server to answer, and sends the
+ * answer back. The main thread keeps every piece of the server's logic and state; the HTTP
+ * thread only moves bytes, so nothing is shared between them but these messages.
+ */
+import { Worker } from 'node:worker_threads';
+
+import type { LongPollClient } from './services/sync/service.ts';
+
+/** What the HTTP thread is started with (its `workerData`). */
+export interface HttpThreadOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The largest body any endpoint accepts: a bigger one is refused by the HTTP thread. */
+  readonly maxBodyBytes: number;
+  /** The answer to a body over `maxBodyBytes`. */
+  readonly tooLarge: HttpAnswer;
+}
+
+/** An answer as the HTTP thread writes it (it adds `Content-Length`). */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[] | Readonly<Record<string, string>>;
+  readonly body: string | Uint8Array;
+}
+
+/** Messages from the HTTP thread. */
+export type ToMainThread =
+  | {
+      readonly kind: 'request';
+      readonly id: number;
+      readonly method: string;
+      readonly url: string;
+      /** Node's `rawHeaders`: names and values alternating, as received. */
+      readonly rawHeaders: readonly string[];
+      /** Absent for GET and HEAD. */
+      readonly body?: Uint8Array;
+    }
+  | { readonly kind: 'gone'; readonly id: number }
+  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'listen-error'; readonly message: string; readonly code?: string | undefined }
+  | { readonly kind: 'closed' };
+
+/** Messages to the HTTP thread. */
+export type ToHttpThread =
+  | ({ readonly kind: 'response'; readonly id: number } & HttpAnswer)
+  | { readonly kind: 'close' };
+
+/** A request as the HTTP thread handed it over, with the way to answer it. */
+export interface BridgedRequest {
+  readonly method: string;
+  /** The request target: path and query. */
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly body: Uint8Array | undefined;
+  /** The client, for long-polls: gone once its connection closed before the answer. */
+  readonly client: LongPollClient;
+  /** Sends the answer (once; later calls, or calls after the client went, do nothing). */
+  respond(answer: HttpAnswer): void;
+}
+
+/** The client of one request: told by the HTTP thread when its connection goes. */
+class BridgedClient implements LongPollClient {
+  #gone = false;
+  #listeners: (() => void)[] | undefined;
+
+  gone(): boolean {
+    return this.#gone;
+  }
+
+  onGone(listener: () => void): () => void {
+    this.#listeners ??= [];
+    this.#listeners.push(listener);
+    return () => {
+      const listeners = this.#listeners;
+      const at = listeners?.indexOf(listener) ?? -1;
+      if (at !== -1) listeners?.splice(at, 1);
+    };
+  }
+
+  /** The connection went: every listener hears it once. */
+  leave(): void {
+    this.#gone = true;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+}
+
+export interface HttpThread {
+  readonly port: number;
+  /** Stops accepting, lets answers in flight go out, and ends the thread. */
+  close(): Promise<void>;
+}
+
+/** Where the worker's module is: beside this one, from source and in the build (tsup.config.ts). */
+function workerUrl(): URL {
+  const file = import.meta.url.endsWith('.ts') ? './http-worker.ts' : './http-worker.js';
+  return new URL(file, import.meta.url);
+}
+
+/**
+ * Starts the HTTP thread and resolves once it listens (rejects as `listen` would: an error with
+ * its `code`, e.g. `EADDRINUSE`). Each request goes to `handle`; `onExit` hears of a thread that
+ * ended other than by `close()`.
+ */
+export async function startHttpThread(
+  options: HttpThreadOptions,
+  handle: (request: BridgedRequest) => void,
+  onExit: (error: unknown) => void,
+): Promise<HttpThread> {
+  let thread: Worker;
+  try {
+    thread = new Worker(workerUrl(), { workerData: options });
+  } catch (error) {
+    // Some process flags (--trace-gc, say) are refused for workers; it needs none of them.
+    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    thread = new Worker(workerUrl(), { workerData: options, execArgv: [] });
+  }
+  const clients = new Map<number, BridgedClient>();
+  let closing: Promise<void> | undefined;
+  let closed: () => void = () => {};
+
+  const requestOf = (
+    message: Extract<ToMainThread, { kind: 'request' }>,
+    client: BridgedClient,
+  ): BridgedRequest => {
+    let answered = false;
+    return {
+      method: message.method,
+      url: message.url,
+      rawHeaders: message.rawHeaders,
+      body: message.body,
+      client,
+      respond(answer) {
+        if (answered) return;
+        answered = true;
+        clients.delete(message.id);
+        if (client.gone()) return;
+        const transfer =
+          typeof answer.body !== 'string' && isWholeBuffer(answer.body)
+            ? [answer.body.buffer as ArrayBuffer]
+            : undefined;
+        const out: ToHttpThread = {
+          kind: 'response',
+          id: message.id,
+          status: answer.status,
+          headers: answer.headers,
+          body: answer.body,
+        };
+        thread.postMessage(out, transfer);
+      },
+    };
+  };
+
+  const port = await new Promise<number>((resolve, reject) => {
+    thread.on('message', (message: ToMainThread) => {
+      switch (message.kind) {
+        case 'request': {
+          const client = new BridgedClient();
+          clients.set(message.id, client);
+          handle(requestOf(message, client));
+          return;
+        }
+        case 'gone': {
+          const client = clients.get(message.id);
+          clients.delete(message.id);
+          client?.leave();
+          return;
+        }
+        case 'listening':
+          resolve(message.port);
+          return;
+        case 'listen-error': {
+          const error = Object.assign(new Error(message.message), { code: message.code });
+          closing = Promise.resolve(); // Not a thread lost while serving: startServer rejects.
+          void thread.terminate();
+          reject(error);
+          return;
+        }
+        case 'closed':
+          closed();
+          return;
+      }
+    });
+    let failure: unknown;
+    thread.once('error', (error) => {
+      failure = error;
+      reject(error);
+    });
+    thread.once('exit', (code) => {
+      // Whatever was waiting on this thread's clients hears they went.
+      for (const client of clients.values()) client.leave();
+      clients.clear();
+      closed();
+      const error = failure ?? new Error(`the HTTP thread exited with code ${code}`);
+      reject(error);
+      if (closing === undefined) onExit(error);
+    });
+  });
+
+  return {
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        closed = resolve;
+        thread.postMessage({ kind: 'close' } satisfies ToHttpThread);
+      }).then(() => thread.terminate().then(() => undefined));
+      return closing;
+    },
+  };
+}
+
+/** Whether `bytes` spans its whole buffer (only then can the buffer be handed over). */
+function isWholeBuffer(bytes: Uint8Array): boolean {
+  return (
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    !(bytes.buffer instanceof SharedArrayBuffer)
+  );
+}
