@@ -2,7 +2,8 @@
  * The server's production build: `dist/main.js` (what `weft-server` runs) with the workspace
  * packages (@weft/*) bundled from their source, npm dependencies left to node_modules, and each
  * migration as its own module under `dist/migrations/` (they are imported by file name at start),
- * `dist/http-worker.js`, the thread that owns the client API's sockets, and
+ * `dist/http-worker.cjs`, the thread that owns the client API's sockets (CommonJS: lighter to
+ * start as a worker than a module), and
  * `dist/verify-worker.js`, the worker thread that checks big send_join answers.
  */
 import { readdirSync } from 'node:fs';
@@ -15,26 +16,38 @@ const migrations = Object.fromEntries(
     .map((name) => [`migrations/${name.slice(0, -3)}`, `src/storage/migrations/${name}`]),
 );
 
-export default defineConfig({
-  entry: {
-    main: 'src/main.ts',
+export default defineConfig([
+  {
+    entry: {
+      main: 'src/main.ts',
+      // Started as a worker thread by services/federation/membership/verify-parallel.ts.
+      'verify-worker': 'src/services/federation/membership/verify-worker.ts',
+      ...migrations,
+    },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node22',
+    // The worker below is built beside this at the same time: its files are not this build's
+    // to remove.
+    clean: ['!http-worker.cjs', '!http-worker.cjs.map'],
+    sourcemap: true,
+    dts: false,
+    // Keep `node:` specifiers: `node:sqlite` exists only under that name.
+    removeNodeProtocol: false,
+    noExternal: [/^@weft\//],
+    esbuildOptions(options) {
+      // Bundle the workspace packages from source (no package build needed first).
+      options.conditions = ['weft-source'];
+    },
+  },
+  {
     // Started as a worker thread by src/http-thread.ts.
-    'http-worker': 'src/http-worker.ts',
-    // Started as a worker thread by services/federation/membership/verify-parallel.ts.
-    'verify-worker': 'src/services/federation/membership/verify-worker.ts',
-    ...migrations,
+    entry: { 'http-worker': 'src/http-worker.cts' },
+    format: ['cjs'],
+    platform: 'node',
+    target: 'node22',
+    sourcemap: true,
+    dts: false,
+    removeNodeProtocol: false,
   },
-  format: ['esm'],
-  platform: 'node',
-  target: 'node22',
-  clean: true,
-  sourcemap: true,
-  dts: false,
-  // Keep `node:` specifiers: `node:sqlite` exists only under that name.
-  removeNodeProtocol: false,
-  noExternal: [/^@weft\//],
-  esbuildOptions(options) {
-    // Bundle the workspace packages from source (no package build needed first).
-    options.conditions = ['weft-source'];
-  },
-});
+]);

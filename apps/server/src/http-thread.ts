@@ -1,5 +1,5 @@
 /**
- * The main thread's side of the HTTP thread (http-worker.ts): starts it listening, turns each
+ * The main thread's side of the HTTP thread (http-worker.cts): starts it listening, turns each
  * request it hands over into a {@link BridgedRequest} for the server to answer, and sends the
  * answer back. The main thread keeps every piece of the server's logic and state; the HTTP
  * thread only moves bytes, so nothing is shared between them but these messages.
@@ -96,7 +96,7 @@ export interface HttpThread {
 
 /** Where the worker's module is: beside this one, from source and in the build (tsup.config.ts). */
 function workerUrl(): URL {
-  const file = import.meta.url.endsWith('.ts') ? './http-worker.ts' : './http-worker.js';
+  const file = import.meta.url.endsWith('.ts') ? './http-worker.cts' : './http-worker.cjs';
   return new URL(file, import.meta.url);
 }
 

@@ -62,7 +62,7 @@ export async function startServer(
     config.listen.host,
     log,
   );
-  // Sockets and HTTP parsing run on their own thread (http-worker.ts); requests come here.
+  // Sockets and HTTP parsing run on their own thread (http-worker.cts); requests come here.
   const http = await startHttpThread(
     {
       host: config.listen.host,

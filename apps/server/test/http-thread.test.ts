@@ -1,5 +1,5 @@
 /**
- * The HTTP thread (src/http-worker.ts with its main-thread side src/http-thread.ts): requests
+ * The HTTP thread (src/http-worker.cts with its main-thread side src/http-thread.ts): requests
  * cross to the main thread whole, answers come back framed, oversized bodies are refused on
  * the thread, a client that leaves is reported, a port in use fails the start, and `close`
  * lets an answer in flight out before the thread ends.

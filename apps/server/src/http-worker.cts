@@ -7,21 +7,27 @@
  * long-poll answer's cost; here they run on the machine's other core (decision record of
  * session 8 in ARCHITECTURE.md).
  *
- * It imports Node's modules only, so it starts in a few milliseconds and runs the same from
- * source (Node strips the types) and from the build.
+ * It requires Node's modules only, so it starts in a few milliseconds and runs the same from
+ * source (Node strips the types) and from the build (`dist/http-worker.cjs`).
  *
  * Messages (http-thread.ts has the types): in, `response` (an answer for a request ID) and
  * `close`; out, `listening` / `listen-error` once, then `request` and `gone` (the client left
  * before its answer), and `closed` when the last connection has ended after a `close`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parentPort, workerData } from 'node:worker_threads';
 
 import type { HttpThreadOptions, ToHttpThread, ToMainThread } from './http-thread.ts';
 
+// CommonJS, not a module: a worker started from an ES module file brings up Node's module
+// loader, ≈ 8 MiB more resident memory per thread than this (measured at session 8's start).
+const { createServer } = require('node:http') as typeof import('node:http');
+const { parentPort, workerData } = require('node:worker_threads') as typeof import(
+  'node:worker_threads'
+);
+
 const port = parentPort;
-if (port === null) throw new Error('http-worker.ts runs as a worker thread');
+if (port === null) throw new Error('http-worker.cts runs as a worker thread');
 const options = workerData as HttpThreadOptions;
 
 /** Requests handed to the main thread and not answered yet, by ID. */
