@@ -22,9 +22,8 @@ import type { HttpThreadOptions, ToHttpThread, ToMainThread } from './http-threa
 // CommonJS, not a module: a worker started from an ES module file brings up Node's module
 // loader, ≈ 8 MiB more resident memory per thread than this (measured at session 8's start).
 const { createServer } = require('node:http') as typeof import('node:http');
-const { parentPort, workerData } = require('node:worker_threads') as typeof import(
-  'node:worker_threads'
-);
+const { parentPort, workerData } =
+  require('node:worker_threads') as typeof import('node:worker_threads');
 
 const port = parentPort;
 if (port === null) throw new Error('http-worker.cts runs as a worker thread');
