@@ -9,7 +9,20 @@ import { readFileSync } from 'node:fs';
  * kernel's share: socket reads and writes, SQLite's WAL writes.
  */
 export function cpuSeconds(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds of a process's main thread alone (its thread ID is the process ID): the thread
+ * that runs the server's logic, with the HTTP thread and V8's helpers left out.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  const { user, system } = statCpu(`/proc/${pid}/task/${pid}/stat`);
+  return user + system;
+}
+
+function statCpu(path: string): { user: number; system: number } {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
   // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s; index 11/12 after ") ".
   return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }

@@ -24,7 +24,7 @@ import { buildServer } from './build.ts';
 import { leanHttpClient } from './lean-http.ts';
 import { rssMiB } from './memory.ts';
 import { pool } from './pool.ts';
-import { cpuSeconds } from './proc.ts';
+import { cpuSeconds, mainThreadCpuSeconds } from './proc.ts';
 
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
@@ -234,6 +234,7 @@ export async function runSyncLoadBench(
     const rate = options.rate ?? rateFromEnv();
     const sendStart = performance.now();
     const cpuStart = cpuSeconds(pid);
+    const mainStart = mainThreadCpuSeconds(pid);
     const benchCpuStart = process.cpuUsage();
     const send = async (roomId: string, owner: User, id: string, start: number) => {
       sentAt.set(id, start);
@@ -280,6 +281,7 @@ export async function runSyncLoadBench(
     await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
     const deliverSeconds = (performance.now() - sendStart) / 1000;
     const cpuEnd = cpuSeconds(pid);
+    const mainCpu = mainThreadCpuSeconds(pid) - mainStart;
     const serverSystem = cpuEnd.system - cpuStart.system;
     const serverCpu = cpuEnd.user - cpuStart.user + serverSystem;
     const benchCpu = process.cpuUsage(benchCpuStart);
@@ -302,7 +304,7 @@ export async function runSyncLoadBench(
       `  send request         p50 ${percentile(sendLatencies, 50).toFixed(1)} ms, p99 ${percentile(sendLatencies, 99).toFixed(1)} ms`,
     );
     console.log(
-      `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it); bench clients ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`,
+      `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it; main thread ${((mainCpu / MESSAGES) * 1000).toFixed(2)} ms, ${((100 * mainCpu) / deliverSeconds).toFixed(0)}% busy); bench clients ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`,
     );
     // Wake the long-polls so they finish.
     await call(

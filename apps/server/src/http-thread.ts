@@ -4,6 +4,7 @@
  * answer back. The main thread keeps every piece of the server's logic and state; the HTTP
  * thread only moves bytes, so nothing is shared between them but these messages.
  */
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 
 import type { LongPollClient } from './services/sync/service.ts';
@@ -94,6 +95,15 @@ export interface HttpThread {
   close(): Promise<void>;
 }
 
+/** The HTTP thread's V8 semi-space limit, in MiB (see `startHttpThread`). */
+const HTTP_THREAD_SEMI_SPACE_MIB = 1;
+
+/** The process's own `--max-semi-space-size` back (0, V8's default, when it set none). */
+function restoreSemiSpaceFlag(): void {
+  const flag = process.execArgv.findLast((arg) => arg.startsWith('--max-semi-space-size='));
+  setFlagsFromString(flag ?? '--max-semi-space-size=0');
+}
+
 /** Where the worker's module is: beside this one, from source and in the build (tsup.config.ts). */
 function workerUrl(): URL {
   const file = import.meta.url.endsWith('.ts') ? './http-worker.cts' : './http-worker.cjs';
@@ -111,6 +121,12 @@ export async function startHttpThread(
   onExit: (error: unknown) => void,
 ): Promise<HttpThread> {
   let thread: Worker;
+  // The thread's young generation: V8 sizes an isolate's semi-spaces from the process's
+  // `--max-semi-space-size` when it creates it (a flag overrides a worker's `resourceLimits`),
+  // and the main thread's 4 MiB (bin/weft-server.js) grew this thread's new space to 7 MiB of
+  // resident memory where 1 MiB semi-spaces hold 2 — the requests it handles live for
+  // microseconds. Set while the thread starts, then put back for later isolates.
+  setFlagsFromString(`--max-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
   try {
     thread = new Worker(workerUrl(), { workerData: options });
   } catch (error) {
@@ -118,6 +134,8 @@ export async function startHttpThread(
     if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
     thread = new Worker(workerUrl(), { workerData: options, execArgv: [] });
   }
+  thread.once('online', restoreSemiSpaceFlag);
+  thread.once('exit', restoreSemiSpaceFlag);
   const clients = new Map<number, BridgedClient>();
   let closing: Promise<void> | undefined;
   let closed: () => void = () => {};
