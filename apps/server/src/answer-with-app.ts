@@ -47,18 +47,19 @@ export function answerWithApp(
 
 /** The fetch `Request` of a handed-over request (headers as received, repeated ones joined). */
 function toFetchRequest(request: BridgedRequest, fallbackHost: string): Request {
-  const headers = new Headers();
+  // A target that is not a path (`*`, an absolute URL Node passed through) would change origin.
+  if (!request.url.startsWith('/')) throw new TypeError('not an origin-form target');
   const raw = request.rawHeaders;
+  const headers: [string, string][] = [];
   let host: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     if (host === undefined && name.length === 4 && name.toLowerCase() === 'host') host = value;
-    headers.append(name, value);
+    headers.push([name, value]);
   }
-  const url = new URL(`http://${host ?? fallbackHost}${request.url}`);
-  // A target that is not a path (`*`, an absolute URL Node passed through) would change origin.
-  if (!request.url.startsWith('/')) throw new TypeError('not an origin-form target');
+  // The URL as a string: `Request` parses it once (a `URL` object would be parsed twice).
+  const url = `http://${host ?? fallbackHost}${request.url}`;
   const body = request.body as Uint8Array<ArrayBuffer> | undefined;
   return new Request(
     url,

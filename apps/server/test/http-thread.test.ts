@@ -206,7 +206,27 @@ describe('the HTTP thread', () => {
   });
 });
 
-describe('the long-poll client through the app', () => {
+describe('requests through the server', () => {
+  it('answers a target or Host that makes no URL with a Matrix 400, not a 5xx', async () => {
+    const server = await startTestServer();
+    try {
+      for (const head of [
+        'GET /_matrix/client/versions HTTP/1.1\r\nHost: [::1\r\n',
+        'OPTIONS * HTTP/1.1\r\nHost: localhost\r\n',
+      ]) {
+        const answer = await raw(server.url, `${head}Connection: close\r\n\r\n`);
+        expect(answer, head).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer, head).toContain('"errcode":"M_UNRECOGNIZED"');
+      }
+      // Without a Host header (HTTP/1.0) the listen address stands in.
+      const versions = await raw(server.url, 'GET /_matrix/client/versions HTTP/1.0\r\n\r\n');
+      expect(versions).toMatch(/^HTTP\/1\.1 200 /);
+      expect(versions).toContain('"versions"');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('stops a long-poll the app answers once its client goes', async () => {
     const server = await startTestServer();
     try {
