@@ -11,20 +11,23 @@ import type { Log } from './log.ts';
 /** What the app offers: Hono's `fetch` with an environment. */
 export type AppFetch = (request: Request, env: { client: unknown }) => Response | Promise<Response>;
 
-/** Answers requests with `fetch`; `host` stands in for a request without a `Host` header. */
+/**
+ * Answers requests with `fetch`. The URL the app sees is built on `host` (the listen address),
+ * not on the request's `Host` header: the app reads only paths and queries, and a `Host` such
+ * as `x/other/path?` would otherwise change the path it routes.
+ */
 export function answerWithApp(
   fetch: AppFetch,
   host: string,
   log: Log,
 ): (request: BridgedRequest) => Promise<void> {
-  const fallbackHost = host.includes(':') ? `[${host}]` : host;
+  const origin = `http://${host.includes(':') ? `[${host}]` : host}`;
   return async (request) => {
     let fetchRequest: Request;
     try {
-      fetchRequest = toFetchRequest(request, fallbackHost);
+      fetchRequest = toFetchRequest(request, origin);
     } catch {
-      // An origin-form target and a Host header that make no URL (Node's parser lets some
-      // through): the request is malformed, not the server.
+      // A target that is not a plain path: the request is malformed, not the server.
       request.respond(
         matrixErrorAnswer(
           new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request target'),
@@ -46,23 +49,19 @@ export function answerWithApp(
 }
 
 /** The fetch `Request` of a handed-over request (headers as received, repeated ones joined). */
-function toFetchRequest(request: BridgedRequest, fallbackHost: string): Request {
-  // A target that is not a path (`*`, an absolute URL Node passed through) would change origin.
-  if (!request.url.startsWith('/')) throw new TypeError('not an origin-form target');
+function toFetchRequest(request: BridgedRequest, origin: string): Request {
+  // Origin-form only (`/path?query`): `*`, an absolute URL, or a backslash (which URL parsing
+  // reads as a slash) would make the app see another path than the one sent.
+  if (!request.url.startsWith('/') || request.url.includes('\\')) {
+    throw new TypeError('not an origin-form target');
+  }
   const raw = request.rawHeaders;
   const headers: [string, string][] = [];
-  let host: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const value = raw[i + 1] as string;
-    if (host === undefined && name.length === 4 && name.toLowerCase() === 'host') host = value;
-    headers.push([name, value]);
-  }
-  // The URL as a string: `Request` parses it once (a `URL` object would be parsed twice).
-  const url = `http://${host ?? fallbackHost}${request.url}`;
+  for (let i = 0; i < raw.length; i += 2) headers.push([raw[i] as string, raw[i + 1] as string]);
   const body = request.body as Uint8Array<ArrayBuffer> | undefined;
+  // The URL as a string: `Request` parses it once (a `URL` object would be parsed twice).
   return new Request(
-    url,
+    origin + request.url,
     body === undefined
       ? { method: request.method, headers }
       : { method: request.method, headers, body },

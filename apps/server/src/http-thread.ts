@@ -13,8 +13,11 @@ import type { LongPollClient } from './services/sync/service.ts';
 export interface HttpThreadOptions {
   readonly host: string;
   readonly port: number;
-  /** The largest body any endpoint accepts: a bigger one is refused by the HTTP thread. */
+  /** The client API's body limit: a bigger body is refused by the HTTP thread. */
   readonly maxBodyBytes: number;
+  /** The limit for paths matching `uploadPath` (a `RegExp` source), the media uploads. */
+  readonly maxUploadBytes: number;
+  readonly uploadPath: string;
   /** The answer to a body over `maxBodyBytes`. */
   readonly tooLarge: HttpAnswer;
 }
@@ -41,6 +44,8 @@ export type ToMainThread =
   | { readonly kind: 'gone'; readonly id: number }
   | { readonly kind: 'listening'; readonly port: number }
   | { readonly kind: 'listen-error'; readonly message: string; readonly code?: string | undefined }
+  /** An error after listening (a failed accept); the thread goes on serving. */
+  | { readonly kind: 'error'; readonly message: string; readonly code?: string | undefined }
   | { readonly kind: 'closed' };
 
 /** Messages to the HTTP thread. */
@@ -100,7 +105,9 @@ const HTTP_THREAD_SEMI_SPACE_MIB = 1;
 
 /** The process's own `--max-semi-space-size` back (0, V8's default, when it set none). */
 function restoreSemiSpaceFlag(): void {
-  const flag = process.execArgv.findLast((arg) => arg.startsWith('--max-semi-space-size='));
+  // As given on the command line or in NODE_OPTIONS (which come first), in either spelling.
+  const given = [...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/), ...process.execArgv];
+  const flag = given.findLast((arg) => /^--max[-_]semi[-_]space[-_]size=\d+$/.test(arg));
   setFlagsFromString(flag ?? '--max-semi-space-size=0');
 }
 
@@ -110,34 +117,27 @@ function workerUrl(): URL {
   return new URL(file, import.meta.url);
 }
 
+/** What the server hears from the HTTP thread besides requests. */
+export interface HttpThreadEvents {
+  /** The thread ended other than by `close()`: no client request is served any more. */
+  exited(error: unknown): void;
+  /** An error the thread survived (a failed accept). */
+  failed(error: Error): void;
+}
+
 /**
  * Starts the HTTP thread and resolves once it listens (rejects as `listen` would: an error with
- * its `code`, e.g. `EADDRINUSE`). Each request goes to `handle`; `onExit` hears of a thread that
- * ended other than by `close()`.
+ * its `code`, e.g. `EADDRINUSE`). Each request goes to `handle`.
  */
 export async function startHttpThread(
   options: HttpThreadOptions,
   handle: (request: BridgedRequest) => void,
-  onExit: (error: unknown) => void,
+  events: HttpThreadEvents,
 ): Promise<HttpThread> {
-  let thread: Worker;
-  // The thread's young generation: V8 sizes an isolate's semi-spaces from the process's
-  // `--max-semi-space-size` when it creates it (a flag overrides a worker's `resourceLimits`),
-  // and the main thread's 4 MiB (bin/weft-server.js) grew this thread's new space to 7 MiB of
-  // resident memory where 1 MiB semi-spaces hold 2 — the requests it handles live for
-  // microseconds. Set while the thread starts, then put back for later isolates.
-  setFlagsFromString(`--max-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
-  try {
-    thread = new Worker(workerUrl(), { workerData: options });
-  } catch (error) {
-    // Some process flags (--trace-gc, say) are refused for workers; it needs none of them.
-    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    thread = new Worker(workerUrl(), { workerData: options, execArgv: [] });
-  }
-  thread.once('online', restoreSemiSpaceFlag);
-  thread.once('exit', restoreSemiSpaceFlag);
+  const thread = startWorker(options);
   const clients = new Map<number, BridgedClient>();
   let closing: Promise<void> | undefined;
+  let exited = false;
   let closed: () => void = () => {};
 
   const requestOf = (
@@ -197,6 +197,9 @@ export async function startHttpThread(
           reject(error);
           return;
         }
+        case 'error':
+          events.failed(Object.assign(new Error(message.message), { code: message.code }));
+          return;
         case 'closed':
           closed();
           return;
@@ -208,19 +211,22 @@ export async function startHttpThread(
       reject(error);
     });
     thread.once('exit', (code) => {
+      exited = true;
       // Whatever was waiting on this thread's clients hears they went.
       for (const client of clients.values()) client.leave();
       clients.clear();
       closed();
       const error = failure ?? new Error(`the HTTP thread exited with code ${code}`);
       reject(error);
-      if (closing === undefined) onExit(error);
+      if (closing === undefined) events.exited(error);
     });
   });
 
   return {
     port,
     close() {
+      // A thread that has gone has nothing left to close (and would never answer `close`).
+      if (exited) closing ??= Promise.resolve();
       closing ??= new Promise<void>((resolve) => {
         closed = resolve;
         thread.postMessage({ kind: 'close' } satisfies ToHttpThread);
@@ -228,6 +234,34 @@ export async function startHttpThread(
       return closing;
     },
   };
+}
+
+/**
+ * Starts the worker. Its young generation: V8 sizes an isolate's semi-spaces from the
+ * process's `--max-semi-space-size` when it creates it (the flag overrides a worker's
+ * `resourceLimits`), and the main thread's 4 MiB (bin/weft-server.js) grew this thread's new
+ * space to 7 MiB of resident memory where 1 MiB semi-spaces hold 2 — the requests it handles
+ * live for microseconds. The flag is set while the thread starts, then put back for later
+ * isolates.
+ */
+function startWorker(options: HttpThreadOptions): Worker {
+  setFlagsFromString(`--max-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
+  let thread: Worker;
+  try {
+    try {
+      thread = new Worker(workerUrl(), { workerData: options });
+    } catch (error) {
+      // Some process flags (--trace-gc, say) are refused for workers; it needs none of them.
+      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+      thread = new Worker(workerUrl(), { workerData: options, execArgv: [] });
+    }
+  } catch (error) {
+    restoreSemiSpaceFlag();
+    throw error;
+  }
+  thread.once('online', restoreSemiSpaceFlag);
+  thread.once('exit', restoreSemiSpaceFlag);
+  return thread;
 }
 
 /** Whether `bytes` spans its whole buffer (only then can the buffer be handed over). */

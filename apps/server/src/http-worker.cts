@@ -58,13 +58,22 @@ const server = createServer((request, response) => {
   readBody(request, id, response);
 });
 
+/** The media upload paths, whose bodies may be as large as `maxUploadBytes`. */
+const uploadPath = new RegExp(options.uploadPath);
+
 /**
- * Reads a request's body, at most the largest limit of any endpoint (the main thread checks
- * each endpoint's own): a bigger one is refused here, before it is all in memory.
+ * Reads a request's body, at most the client API's limit (media uploads: the upload limit; the
+ * main thread checks each endpoint's own too): a bigger one is refused here, before it is all in
+ * memory.
  */
 function readBody(request: IncomingMessage, id: number, response: ServerResponse): void {
+  const url = request.url ?? '/';
+  const mark = url.indexOf('?');
+  const limit = uploadPath.test(mark === -1 ? url : url.slice(0, mark))
+    ? options.maxUploadBytes
+    : options.maxBodyBytes;
   const declared = request.headers['content-length'];
-  if (declared !== undefined && Number(declared) > options.maxBodyBytes) {
+  if (declared !== undefined && Number(declared) > limit) {
     refuseTooLarge(id, response);
     return;
   }
@@ -72,7 +81,7 @@ function readBody(request: IncomingMessage, id: number, response: ServerResponse
   let length = 0;
   request.on('data', (chunk: Buffer) => {
     length += chunk.length;
-    if (length > options.maxBodyBytes) {
+    if (length > limit) {
       request.removeAllListeners('data');
       request.removeAllListeners('end');
       chunks.length = 0;
@@ -125,15 +134,28 @@ function write(
   if (response.destroyed) return;
   // Node sends `Connection: close` and ends the socket after this answer while closing.
   if (closing) response.shouldKeepAlive = false;
-  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  response.writeHead(status, withLength(headers, length));
-  response.end(body);
+  // No length on answers that have no body (RFC 9110 §8.6: 1xx and 204 must not carry one;
+  // 304 and HEAD would state the length of a body not sent: the app's own, if any, is kept).
+  const bodiless = status < 200 || status === 204 || status === 304;
+  const headOnly = response.req.method === 'HEAD';
+  const length =
+    bodiless || headOnly
+      ? undefined
+      : typeof body === 'string'
+        ? Buffer.byteLength(body)
+        : body.byteLength;
+  response.writeHead(status, framed(headers, length, headOnly && !bodiless));
+  response.end(bodiless || headOnly ? undefined : body);
 }
 
-/** `headers` with the body's length (the main thread leaves framing to this thread). */
-function withLength(
+/**
+ * `headers` framed by this thread: the body's length when it has one (the main thread leaves
+ * framing here), the app's own `Content-Length` only for HEAD (`keepLength`).
+ */
+function framed(
   headers: readonly (readonly [string, string])[] | Readonly<Record<string, string>>,
-  length: number,
+  length: number | undefined,
+  keepLength: boolean,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   const entries = Array.isArray(headers)
@@ -141,10 +163,11 @@ function withLength(
     : Object.entries(headers);
   for (const [name, value] of entries) {
     const lower = name.toLowerCase();
-    if (lower === 'content-length' || lower === 'transfer-encoding') continue;
+    if (lower === 'transfer-encoding') continue;
+    if (lower === 'content-length' && !keepLength) continue;
     out[name] = value;
   }
-  out['Content-Length'] = String(length);
+  if (length !== undefined) out['Content-Length'] = String(length);
   return out;
 }
 
@@ -163,9 +186,16 @@ port.on('message', (message: ToHttpThread) => {
   server.closeIdleConnections();
 });
 
-server.once('error', (error: NodeJS.ErrnoException) => {
+const listenFailed = (error: NodeJS.ErrnoException): void => {
   post({ kind: 'listen-error', message: error.message, code: error.code });
-});
+};
+server.once('error', listenFailed);
 server.listen(options.port, options.host, () => {
+  server.removeListener('error', listenFailed);
+  // Once listening, an error is a failed accept (EMFILE when descriptors run out, say): the
+  // server goes on accepting, and the main thread logs it (unheard, it would end this thread).
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    post({ kind: 'error', message: error.message, code: error.code });
+  });
   post({ kind: 'listening', port: (server.address() as AddressInfo).port });
 });

@@ -24,7 +24,8 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const server = await startServer(config);
+  // A server that stopped itself (its HTTP thread failed) exits non-zero.
+  const server = await startServer(config, { onFatal: () => process.exit(1) });
   const shutdown = () => {
     server.stop().then(
       () => process.exit(0),

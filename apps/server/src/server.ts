@@ -12,6 +12,7 @@ import { serve } from '@hono/node-server';
 import { CORS_HEADERS, MatrixError, matrixErrorAnswer } from '@weft/transport';
 
 import { answerWithApp } from './answer-with-app.ts';
+import { UPLOAD_PATH } from './api/client/media.ts';
 import { syncFastPath } from './api/client/sync-fast-path.ts';
 import { CLIENT_MAX_BODY_BYTES, createApp, createFederationApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
@@ -37,6 +38,11 @@ export interface RunningServer {
 export interface StartOptions {
   readonly log?: Log;
   readonly now?: () => number;
+  /**
+   * Called after the server stopped itself because its HTTP thread ended unexpectedly (the
+   * `weft-server` command exits non-zero, so a supervisor restarts it).
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 export async function startServer(
@@ -63,17 +69,24 @@ export async function startServer(
     log,
   );
   // Sockets and HTTP parsing run on their own thread (http-worker.cts); requests come here.
+  // Set once the server is running: what the HTTP thread's unexpected end calls.
+  let stopAfterFailure: (error: unknown) => void = () => {};
   const http = await startHttpThread(
     {
       host: config.listen.host,
       port: config.listen.port,
-      maxBodyBytes: Math.max(CLIENT_MAX_BODY_BYTES, config.media.maxUploadBytes),
+      maxBodyBytes: CLIENT_MAX_BODY_BYTES,
+      maxUploadBytes: config.media.maxUploadBytes,
+      uploadPath: UPLOAD_PATH.source,
       tooLarge: matrixErrorAnswer(MatrixError.tooLarge(), CORS_HEADERS),
     },
     (request) => {
       if (!fastSync(request)) void appAnswer(request);
     },
-    (error) => log.error('the HTTP thread stopped; no client request is served', { error }),
+    {
+      exited: (error) => stopAfterFailure(error),
+      failed: (error) => log.warn('the HTTP thread failed to accept a connection', { error }),
+    },
   );
   const port = http.port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
@@ -83,7 +96,7 @@ export async function startServer(
   await services.federation.start();
 
   let stopping: Promise<void> | undefined;
-  return {
+  const running: RunningServer = {
     url,
     port,
     federationUrl: federation?.url,
@@ -105,6 +118,12 @@ export async function startServer(
       return stopping;
     },
   };
+  stopAfterFailure = (error) => {
+    // Without its HTTP thread the server answers no client: stop cleanly rather than linger.
+    log.error('the HTTP thread stopped; the server stops', { error });
+    void running.stop().finally(() => options.onFatal?.(error));
+  };
+  return running;
 }
 
 /**

@@ -22,6 +22,8 @@ const OPTIONS: HttpThreadOptions = {
   host: '127.0.0.1',
   port: 0,
   maxBodyBytes: 1024,
+  maxUploadBytes: 4096,
+  uploadPath: '^/upload-big$',
   tooLarge: {
     status: 413,
     headers: { 'Content-Type': 'application/json' },
@@ -41,7 +43,7 @@ async function start(handle: (request: BridgedRequest) => void = () => {}): Prom
       seen.push(request);
       handle(request);
     },
-    (error) => exits.push(error),
+    { exited: (error) => exits.push(error), failed: (error) => exits.push(error) },
   );
   return `http://127.0.0.1:${thread.port}`;
 }
@@ -138,10 +140,34 @@ describe('the HTTP thread', () => {
     );
     expect(streamed).toMatch(/^HTTP\/1\.1 413 /);
     expect(seen).toEqual([]);
-    // At the limit it goes through.
+    // At the limit it goes through; the upload path has its own, larger one.
     const fits = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(1024) });
     expect(fits.status).toBe(200);
     expect(seen[0]?.body?.byteLength).toBe(1024);
+    const big = await fetch(`${url}/upload-big?x=1`, { method: 'POST', body: 'x'.repeat(4096) });
+    expect(big.status).toBe(200);
+    expect(seen[1]?.body?.byteLength).toBe(4096);
+    const tooBig = await fetch(`${url}/upload-big`, { method: 'POST', body: 'x'.repeat(4097) });
+    expect(tooBig.status).toBe(413);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('frames no body for 204 and HEAD answers', async () => {
+    const url = await start((request) =>
+      request.respond(
+        request.url === '/empty'
+          ? { status: 204, headers: { 'X-A': '1' }, body: '' }
+          : { status: 200, headers: { 'Content-Length': '7' }, body: 'ignored' },
+      ),
+    );
+    const empty = await raw(url, 'OPTIONS /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(empty).toMatch(/^HTTP\/1\.1 204 /);
+    expect(empty.toLowerCase()).not.toContain('content-length');
+    // HEAD: the app's own length is kept, and no body follows the head.
+    const head = await raw(url, 'HEAD /thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head.toLowerCase()).toContain('content-length: 7');
+    expect(head.endsWith('\r\n\r\n')).toBe(true);
   });
 
   it('tells the main thread when a client leaves before its answer', async () => {
@@ -163,7 +189,7 @@ describe('the HTTP thread', () => {
     await pending;
     while (!request.client.gone()) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(heard).toBe(1);
-    // An answer for a client that left goes nowhere, and breaks nothing.
+    // Answering a client that left is a no-op, and the thread goes on serving.
     request.respond({ status: 200, headers: {}, body: 'late' });
     expect(await (await fetch(`${url}/next`)).text()).toBe('next');
   });
@@ -174,11 +200,10 @@ describe('the HTTP thread', () => {
     const { port } = blocker.address() as AddressInfo;
     try {
       await expect(
-        startHttpThread(
-          { ...OPTIONS, port },
-          () => {},
-          (error) => exits.push(error),
-        ),
+        startHttpThread({ ...OPTIONS, port }, () => {}, {
+          exited: (error) => exits.push(error),
+          failed: (error) => exits.push(error),
+        }),
       ).rejects.toMatchObject({ code: 'EADDRINUSE' });
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
@@ -207,18 +232,26 @@ describe('the HTTP thread', () => {
 });
 
 describe('requests through the server', () => {
-  it('answers a target or Host that makes no URL with a Matrix 400, not a 5xx', async () => {
+  it('routes by the target alone: a Host cannot change the path, a backslash is refused', async () => {
     const server = await startTestServer();
     try {
-      for (const head of [
-        'GET /_matrix/client/versions HTTP/1.1\r\nHost: [::1\r\n',
-        'OPTIONS * HTTP/1.1\r\nHost: localhost\r\n',
-      ]) {
-        const answer = await raw(server.url, `${head}Connection: close\r\n\r\n`);
-        expect(answer, head).toMatch(/^HTTP\/1\.1 400 /);
-        expect(answer, head).toContain('"errcode":"M_UNRECOGNIZED"');
+      // Built on the Host, this URL's path would be /_matrix/client/v3/account/whoami.
+      const hosted = await raw(
+        server.url,
+        'GET /_matrix/client/versions HTTP/1.1\r\nHost: x/_matrix/client/v3/account/whoami?\r\n' +
+          'Connection: close\r\n\r\n',
+      );
+      expect(hosted).toMatch(/^HTTP\/1\.1 200 /);
+      expect(hosted).toContain('"versions"');
+      for (const target of ['/_matrix\\client/versions', '*']) {
+        const answer = await raw(
+          server.url,
+          `OPTIONS ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+        );
+        expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer, target).toContain('"errcode":"M_UNRECOGNIZED"');
       }
-      // Without a Host header (HTTP/1.0) the listen address stands in.
+      // Without a Host header (HTTP/1.0) it is answered all the same.
       const versions = await raw(server.url, 'GET /_matrix/client/versions HTTP/1.0\r\n\r\n');
       expect(versions).toMatch(/^HTTP\/1\.1 200 /);
       expect(versions).toContain('"versions"');
@@ -226,6 +259,24 @@ describe('requests through the server', () => {
       await server.stop();
     }
   });
+
+  it('answers a long-poll at once once the server is stopping', async () => {
+    const server = await startTestServer();
+    try {
+      const [alice] = await registerUsers(server, ['alice']);
+      const headers = { Authorization: `Bearer ${alice?.accessToken ?? ''}` };
+      const first = await fetch(`${server.url}/_matrix/client/v3/sync?timeout=0`, { headers });
+      const since = String(((await first.json()) as Record<string, unknown>)['next_batch']);
+      // What stop() does before the HTTP thread has closed: a long-poll arriving after it must
+      // not wait out its timeout (it would hold the shutdown that long).
+      server.services.ctx.notifier.wakeAll();
+      const query = new URLSearchParams({ since, timeout: '120000' });
+      const late = await fetch(`${server.url}/_matrix/client/v3/sync?${query}`, { headers });
+      expect(late.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 20_000);
 
   it('stops a long-poll the app answers once its client goes', async () => {
     const server = await startTestServer();

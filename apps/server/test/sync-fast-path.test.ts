@@ -33,13 +33,20 @@ describe('the /sync fast path', () => {
         host: '127.0.0.1',
         port: 0,
         maxBodyBytes: 1024,
+        maxUploadBytes: 1024,
+        uploadPath: '^$',
         tooLarge: { status: 413, headers: {}, body: '' },
       },
       (request) => {
         if (!fast(request)) request.respond({ status: LEFT, headers: {}, body: '' });
       },
-      (error) => {
-        throw error;
+      {
+        exited: (error) => {
+          throw error;
+        },
+        failed: (error) => {
+          throw error;
+        },
       },
     );
     fastUrl = `http://127.0.0.1:${fastOnly.port}`;
@@ -122,7 +129,8 @@ describe('the /sync fast path', () => {
       new Promise<number>((resolve, reject) => {
         const { hostname, port } = new URL(base);
         const socket = connect(Number(port), hostname, () => {
-          // Written, not ended: a client's half-close aborts a request still being answered.
+          // Written, not ended: as Node's HTTP server does for any answer not yet written, the
+          // HTTP thread aborts a request whose client half-closes (`httpAllowHalfOpen` off).
           socket.write(
             'GET /_matrix/client/v3/sync?timeout=0 HTTP/1.1\r\n' +
               `Host: ${hostname}\r\n` +

@@ -79,6 +79,12 @@ function thumbnailResponse(media: Media): Response {
   return mediaResponse(media, undefined);
 }
 
+/**
+ * The upload endpoints' paths (below), whose bodies may be up to `media.max_upload_bytes`: the
+ * HTTP thread reads them with that limit, every other body with the client API's.
+ */
+export const UPLOAD_PATH = /^\/_matrix\/media\/(?:v3|r0)\/upload$/;
+
 export function registerMedia(app: ClientApp, services: Services): void {
   const { media } = services;
 

@@ -55,6 +55,13 @@ export class Notifier {
   readonly #waiting = new Map<string, Set<Waiter>>();
   /** Every waiter (for broadcasts). */
   readonly #all = new Set<Waiter>();
+  /** Set by `wakeAll` (shutdown): nothing waits any more. */
+  #stopped = false;
+
+  /** Whether `wakeAll` was called: the server is stopping, and long-polls answer at once. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
 
   /** The latest position announced (to anyone). */
   get position(): number {
@@ -95,8 +102,12 @@ export class Notifier {
     return this.#all.size;
   }
 
-  /** Wakes everyone (e.g. shutdown). */
+  /**
+   * Shutdown: wakes everyone, and from now on `listen` returns at once, so a long-poll that
+   * arrives while the server stops is answered rather than held for its whole timeout.
+   */
   wakeAll(): void {
+    this.#stopped = true;
     for (const waiter of [...this.#all]) waiter.wake();
   }
 
@@ -107,7 +118,7 @@ export class Notifier {
    * without registering when such a position was announced already: then the caller goes on.
    */
   listen(since: number, interest: WaitInterest, wake: () => void): (() => void) | undefined {
-    if (this.#announcedSince(since, interest)) return undefined;
+    if (this.#stopped || this.#announcedSince(since, interest)) return undefined;
     const waiter: Waiter = { since, interest, wake };
     this.#all.add(waiter);
     this.#waitOn(interest.userId, waiter);

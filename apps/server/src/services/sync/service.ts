@@ -265,7 +265,10 @@ export class SyncService {
         return built.body;
       }
       const remaining = deadline - this.#ctx.now();
-      if (remaining <= 0 || request.client?.gone() === true) return built.body;
+      // A stopping server answers what it has: waiting would hold its shutdown.
+      if (remaining <= 0 || request.client?.gone() === true || this.#ctx.notifier.stopped) {
+        return built.body;
+      }
       await this.#waitForChange(
         user,
         request,
@@ -275,7 +278,13 @@ export class SyncService {
       );
       // Timed out or client gone: answer with what we have (an empty response whose token is
       // still valid). Otherwise build again from the new position.
-      if (this.#ctx.now() >= deadline || request.client?.gone() === true) return built.body;
+      if (
+        this.#ctx.now() >= deadline ||
+        request.client?.gone() === true ||
+        this.#ctx.notifier.stopped
+      ) {
+        return built.body;
+      }
     }
   }
 
