@@ -5,9 +5,10 @@
  * thread only moves bytes, so nothing is shared between them but these messages.
  */
 import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import type { LongPollClient } from './services/sync/service.ts';
+import { startWorkerThread } from './worker-start.ts';
 
 /** What the HTTP thread is started with (its `workerData`). */
 export interface HttpThreadOptions {
@@ -248,13 +249,8 @@ function startWorker(options: HttpThreadOptions): Worker {
   setFlagsFromString(`--max-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
   let thread: Worker;
   try {
-    try {
-      thread = new Worker(workerUrl(), { workerData: options });
-    } catch (error) {
-      // Some process flags (--trace-gc, say) are refused for workers; it needs none of them.
-      if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-      thread = new Worker(workerUrl(), { workerData: options, execArgv: [] });
-    }
+    // It needs none of the process's flags.
+    thread = startWorkerThread(workerUrl(), { workerData: options }, []);
   } catch (error) {
     restoreSemiSpaceFlag();
     throw error;

@@ -63,14 +63,13 @@ export async function startServer(
   const app = createApp(services);
   // A known-token long-poll skips the Hono app (api/client/sync-fast-path.ts).
   const fastSync = syncFastPath(services, log);
-  const appAnswer = answerWithApp(
-    (request, env) => app.fetch(request, env),
-    config.listen.host,
-    log,
-  );
+  const appAnswer = answerWithApp(app.fetch, config.listen.host, log);
   // Sockets and HTTP parsing run on their own thread (http-worker.cts); requests come here.
-  // Set once the server is running: what the HTTP thread's unexpected end calls.
-  let stopAfterFailure: (error: unknown) => void = () => {};
+  // What the HTTP thread's unexpected end calls: until the server is running, it is kept.
+  let lostEarly: { error: unknown } | undefined;
+  let stopAfterFailure = (error: unknown): void => {
+    lostEarly ??= { error };
+  };
   const http = await startHttpThread(
     {
       host: config.listen.host,
@@ -123,6 +122,7 @@ export async function startServer(
     log.error('the HTTP thread stopped; the server stops', { error });
     void running.stop().finally(() => options.onFatal?.(error));
   };
+  if (lostEarly !== undefined) stopAfterFailure(lostEarly.error);
   return running;
 }
 

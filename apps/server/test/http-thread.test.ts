@@ -260,6 +260,35 @@ describe('requests through the server', () => {
     }
   });
 
+  it('reads uploads up to the upload limit, every other body up to 4 MiB', async () => {
+    const server = await startTestServer({
+      file: { media: { max_upload_bytes: 6 * 1024 * 1024 } },
+    });
+    try {
+      const [alice] = await registerUsers(server, ['alice']);
+      const headers = { Authorization: `Bearer ${alice?.accessToken ?? ''}` };
+      const fiveMiB = new Uint8Array(5 * 1024 * 1024);
+      const upload = await fetch(`${server.url}/_matrix/media/v3/upload?filename=big.bin`, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Type': 'application/octet-stream' },
+        body: fiveMiB,
+      });
+      expect(upload.status).toBe(200);
+      expect(String(((await upload.json()) as Record<string, unknown>)['content_uri'])).toMatch(
+        /^mxc:\/\//,
+      );
+      const other = await fetch(`${server.url}/_matrix/client/v3/user/x/filter`, {
+        method: 'POST',
+        headers,
+        body: fiveMiB,
+      });
+      expect(other.status).toBe(413);
+      expect(((await other.json()) as Record<string, unknown>)['errcode']).toBe('M_TOO_LARGE');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('answers a long-poll at once once the server is stopping', async () => {
     const server = await startTestServer();
     try {

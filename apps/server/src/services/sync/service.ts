@@ -246,6 +246,10 @@ export class SyncService {
       );
     }
     const paced = request.since !== undefined && !request.fullState && request.timeoutMs > 0;
+    // Answer what there is: the timeout passed, the client went, or the server is stopping
+    // (waiting would hold its shutdown).
+    const over = () =>
+      this.#ctx.now() >= deadline || request.client?.gone() === true || this.#ctx.notifier.stopped;
     for (;;) {
       if (paced) {
         const pause = this.#pace(user, deviceKey, request, deadline);
@@ -264,27 +268,16 @@ export class SyncService {
         if (paced) this.#pacing.answered(deviceKey);
         return built.body;
       }
-      const remaining = deadline - this.#ctx.now();
-      // A stopping server answers what it has: waiting would hold its shutdown.
-      if (remaining <= 0 || request.client?.gone() === true || this.#ctx.notifier.stopped) {
-        return built.body;
-      }
+      if (over()) return built.body;
       await this.#waitForChange(
         user,
         request,
         { position: to, typing: typingSerial },
-        remaining,
+        deadline - this.#ctx.now(),
         built.rooms,
       );
-      // Timed out or client gone: answer with what we have (an empty response whose token is
-      // still valid). Otherwise build again from the new position.
-      if (
-        this.#ctx.now() >= deadline ||
-        request.client?.gone() === true ||
-        this.#ctx.notifier.stopped
-      ) {
-        return built.body;
-      }
+      // An empty response whose token is still valid; or build again from the new position.
+      if (over()) return built.body;
     }
   }
 

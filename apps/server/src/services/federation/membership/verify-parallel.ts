@@ -12,11 +12,12 @@
  * everything on a single core, or when a worker cannot start: same verdicts, one core.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import type { RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
+import { startWorkerThread } from '../../../worker-start.ts';
 import { PduFeed } from './pdu-feed.ts';
 import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
 import type { VerifiedPdu } from './verify-received.ts';
@@ -548,14 +549,7 @@ function startWorker(): VerifyWorker {
   // next to dist/verify-worker.js (tsup.config.ts).
   const file = import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js';
   const url = new URL(file, import.meta.url);
-  let thread: Worker;
-  try {
-    thread = new Worker(url, { execArgv });
-  } catch (error) {
-    // Some process flags (--trace-gc, say) are refused for workers: start with the condition only.
-    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    thread = new Worker(url, { execArgv: [SOURCE_CONDITION] });
-  }
+  const thread = startWorkerThread(url, { execArgv }, [SOURCE_CONDITION]);
   const worker = new VerifyWorker(thread);
   started++;
   return worker;
