@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCorpus } from '../bench/corpus.ts';
-import { parseStrict } from '../src/parse.ts';
+import { parseJson, parseStrict } from '../src/parse.ts';
 import { parseCommonCase } from '../src/parse-fast.ts';
 
 function strict(text: string, maxDepth = 512): { value: unknown } | { error: unknown } {
@@ -62,6 +62,21 @@ describe('parseCommonCase', () => {
     ['invalid JSON', '{"a":1,}'],
   ])('declines %s', (_name, text) => {
     expect(parseCommonCase(text, 512)).toBeUndefined();
+  });
+
+  it('declines a key with an escape: V8 (Node 24.21) can decode it as an earlier key', () => {
+    // The engine's own mistake, reproduced: after a key `\`, an escaped `"` key of the same
+    // escaped length came back as `\` (found by the round-trip property test).
+    JSON.parse('{"":0,"\\\\":1}');
+    for (const text of ['{"":0,"\\"":1}', '{"a\\nb":1}', '[{"x":"\\"", "\\u0041":2}]']) {
+      expect(parseCommonCase(text, 512), text).toBeUndefined();
+    }
+    expect(Object.keys(parseJson('{"":0,"\\"":1}') as object)).toEqual(['', '"']);
+    // Escapes in values alone, and a value that looks like a key's end, still take the fast path.
+    expect(parseCommonCase('{"a":"x\\"y","b":["\\\\:"]}', 512)).toEqual({ a: 'x"y', b: ['\\:'] });
+    // Many escaped quotes in one string: one linear scan (a per-quote rescan would be quadratic).
+    const long = `{"k":"${'\\"'.repeat(200_000)}"}`;
+    expect(parseCommonCase(long, 512)).toEqual({ k: '"'.repeat(200_000) });
   });
 
   it('declines nesting deeper than maxDepth, exactly where the strict parser stops', () => {
