@@ -27,6 +27,9 @@ function agrees(text: string, maxDepth = 512): boolean {
   const expected = strict(text, maxDepth);
   assert.ok('value' in expected, `fast path accepted what the strict parser rejects: ${text}`);
   assert.deepStrictEqual(fast, expected.value);
+  // parseJson takes the fast path with every number option, so each must read the text alike.
+  assert.deepStrictEqual(fast, parseStrict(text, false, maxDepth, true, false));
+  assert.deepStrictEqual(fast, parseStrict(text, false, maxDepth, false, true));
   return true;
 }
 

@@ -5,6 +5,7 @@
  */
 import { MatrixError } from '@weft/transport';
 
+import { parseJsonText } from '../../json-text.ts';
 import type { EventFilter } from '../../services/rooms/timeline.ts';
 import { isObject } from './room-params.ts';
 
@@ -27,7 +28,7 @@ export function parseRoomEventFilter(raw: string | null): ParsedRoomEventFilter 
   if (raw === null || raw === '') return { filter: {}, lazyLoadMembers: false, limit: undefined };
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = parseJsonText(raw);
   } catch {
     throw MatrixError.badJson('filter is not valid JSON');
   }

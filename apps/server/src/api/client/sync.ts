@@ -3,6 +3,7 @@
 import { MatrixError } from '@weft/transport';
 import type { Context } from 'hono';
 
+import { parseJsonText } from '../../json-text.ts';
 import { LruMap } from '../../lru-map.ts';
 import type { Services } from '../../services/index.ts';
 import {
@@ -30,7 +31,7 @@ async function resolveFilter(
   if (raw.startsWith('{')) {
     let json: unknown;
     try {
-      json = JSON.parse(raw);
+      json = parseJsonText(raw);
     } catch {
       throw MatrixError.notJson('filter is not valid JSON');
     }

@@ -7,6 +7,7 @@
 // PDU's event ID to `{}` or `{ error }`.
 import { MatrixError } from '@weft/transport';
 
+import { parseJsonText } from '../../json-text.ts';
 import { handleEdu } from '../../services/federation/edus/inbound.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
@@ -27,7 +28,7 @@ export function registerSend(app: FederationApp, services: Services): void {
       'SELECT response FROM federation_inbound_txns WHERE origin = $1 AND txn_id = $2',
       [origin, txnId],
     );
-    if (previous !== undefined) return JSON.parse(previous.response) as Record<string, unknown>;
+    if (previous !== undefined) return parseJsonText(previous.response) as Record<string, unknown>;
     const pdus = body['pdus'] as unknown[];
     const edus = (body['edus'] ?? []) as unknown[];
     const results: Record<string, Record<string, string>> = {};

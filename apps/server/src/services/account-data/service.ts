@@ -6,6 +6,7 @@
  */
 import { encodeCanonicalJson } from '@weft/canonical-json';
 
+import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
@@ -74,7 +75,7 @@ export class AccountDataService {
     type: string,
   ): Promise<Record<string, unknown> | undefined> {
     const json = await selectAccountData(this.#ctx.db, userId, roomId ?? GLOBAL_ROOM, type);
-    return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
+    return json === undefined ? undefined : (parseJsonText(json) as Record<string, unknown>);
   }
 
   /**
@@ -90,7 +91,7 @@ export class AccountDataService {
     return rows.map((row) => ({
       roomId: row.room_id === GLOBAL_ROOM ? undefined : row.room_id,
       type: row.type,
-      content: JSON.parse(row.content) as Record<string, unknown>,
+      content: parseJsonText(row.content) as Record<string, unknown>,
       streamPosition: Number(row.stream_position),
     }));
   }
@@ -112,7 +113,7 @@ export class AccountDataService {
     const rows = await selectAccountDataBetween(this.#ctx.db, userId, from, to, roomId);
     return rows.map((row) => ({
       type: row.type,
-      content: JSON.parse(row.content) as Record<string, unknown>,
+      content: parseJsonText(row.content) as Record<string, unknown>,
     }));
   }
 

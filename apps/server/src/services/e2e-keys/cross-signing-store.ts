@@ -1,4 +1,5 @@
 /** SQL of cross-signing: `e2e_cross_signing_keys`, `e2e_cross_signing_signatures` (migration 0051). */
+import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** The three cross-signing key types (spec "Cross-signing"). */
@@ -15,7 +16,7 @@ export async function crossSigningKeysOf(
   return new Map(
     rows.map((row) => [
       row.key_type as CrossSigningKeyType,
-      JSON.parse(row.key_json) as Record<string, unknown>,
+      parseJsonText(row.key_json) as Record<string, unknown>,
     ]),
   );
 }

@@ -11,6 +11,7 @@ import { encodeCanonicalJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
+import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -213,7 +214,7 @@ export class E2eKeyService {
       const devices: Record<string, unknown> = {};
       for (const row of await deviceKeysOfUser(this.#ctx.db, userId)) {
         if (wanted !== undefined && !wanted.has(row.device_id)) continue;
-        const keys = JSON.parse(row.key_json) as Record<string, unknown>;
+        const keys = parseJsonText(row.key_json) as Record<string, unknown>;
         keys['unsigned'] =
           row.display_name === null ? {} : { device_display_name: row.display_name };
         devices[row.device_id] = keys;
@@ -249,7 +250,9 @@ export class E2eKeyService {
           if (claimed === undefined) continue;
           const forUser = oneTimeKeys[userId] ?? {};
           oneTimeKeys[userId] = forUser;
-          forUser[deviceId] = { [`${algorithm}:${claimed.key_id}`]: JSON.parse(claimed.key_json) };
+          forUser[deviceId] = {
+            [`${algorithm}:${claimed.key_id}`]: parseJsonText(claimed.key_json),
+          };
         }
       }
     });

@@ -10,6 +10,7 @@
  */
 import { MatrixError } from '@weft/transport';
 
+import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** A parsed `m.room.server_acl` content. */
@@ -92,7 +93,9 @@ export async function currentServerAcl(
   if (acl === undefined) {
     // Redaction keeps no content key of this event type: a redacted ACL denies every server.
     const content =
-      row.redacted_by === null ? (JSON.parse(row.pdu) as Record<string, unknown>)['content'] : {};
+      row.redacted_by === null
+        ? (parseJsonText(row.pdu) as Record<string, unknown>)['content']
+        : {};
     acl = parseServerAcl(content);
     if (parsed.size >= MAX_CACHED) parsed.clear();
     parsed.set(key, acl);

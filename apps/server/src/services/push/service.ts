@@ -11,6 +11,7 @@
  */
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 
+import { parseJsonText } from '../../json-text.ts';
 import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -149,7 +150,7 @@ export class PushService {
       if (event === undefined) return [];
       return [
         {
-          actions: JSON.parse(row.actions_json) as unknown[],
+          actions: parseJsonText(row.actions_json) as unknown[],
           event,
           read: row.read,
           roomId: row.room_id,

@@ -3,6 +3,7 @@
  * the row shape. Events are immutable once stored except for `redacted_by`, which evicts the
  * cache entry.
  */
+import { parseJsonText } from '../../json-text.ts';
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { DEFAULT_EVENT_CACHE_BYTES, EventCache } from './event-cache.ts';
@@ -73,7 +74,7 @@ export class EventStore {
         eventId: row.event_id,
         roomId: row.room_id,
         roomVersion: row.room_version,
-        pdu: JSON.parse(row.pdu) as Record<string, unknown>,
+        pdu: parseJsonText(row.pdu) as Record<string, unknown>,
         type: row.type,
         stateKey: row.state_key ?? undefined,
         sender: row.sender,
@@ -82,7 +83,9 @@ export class EventStore {
         streamPosition: row.stream_position === null ? null : Number(row.stream_position),
         stateGroup: row.state_group === null ? null : Number(row.state_group),
         unsigned:
-          row.unsigned === null ? undefined : (JSON.parse(row.unsigned) as Record<string, unknown>),
+          row.unsigned === null
+            ? undefined
+            : (parseJsonText(row.unsigned) as Record<string, unknown>),
         redactedBecause: row.redacted_by === null ? undefined : redactions.get(row.redacted_by),
         senderDevice: row.sender_device ?? undefined,
         txnId: row.txn_id ?? undefined,

@@ -4,6 +4,7 @@
  */
 import { stateKeyOf } from '@weft/dag';
 
+import { parseJsonText } from '../../json-text.ts';
 import { textPerCount } from '../../storage/in-list.ts';
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
@@ -220,7 +221,8 @@ export interface MembershipEntry {
 function membershipEntry(row: { stream_position: number; pdu: string }): MembershipEntry {
   return {
     position: Number(row.stream_position),
-    membership: (JSON.parse(row.pdu) as { content?: { membership?: unknown } }).content?.membership,
+    membership: (parseJsonText(row.pdu) as { content?: { membership?: unknown } }).content
+      ?.membership,
   };
 }
 

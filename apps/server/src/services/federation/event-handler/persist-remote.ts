@@ -21,6 +21,7 @@ import {
   stateKeyOf,
 } from '@weft/dag';
 
+import { parseJsonText } from '../../../json-text.ts';
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
@@ -44,7 +45,7 @@ export async function loadDagEvents(
       chunk,
     );
     for (const row of rows) {
-      const pdu = JSON.parse(row.pdu) as DagEvent;
+      const pdu = parseJsonText(row.pdu) as DagEvent;
       out.set(row.event_id, {
         ...pdu,
         event_id: row.event_id,

@@ -13,6 +13,7 @@ import { roomVersionRules } from '@weft/dag';
 import { type JsonObject, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
+import { parseJsonText } from '../../../json-text.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
@@ -135,7 +136,7 @@ export async function remoteInviteState(
   );
   if (row === undefined) return undefined;
   return {
-    state: JSON.parse(row.invite_state) as Record<string, unknown>[],
+    state: parseJsonText(row.invite_state) as Record<string, unknown>[],
     inviterServer: row.inviter_server,
     eventId: row.event_id,
   };

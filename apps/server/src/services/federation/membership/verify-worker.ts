@@ -11,6 +11,7 @@ import { parentPort } from 'node:worker_threads';
 import { roomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
+import { parseJsonText } from '../../../json-text.ts';
 import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
 
 /** What the main thread sends: the PDUs and the verify keys their signatures name. */
@@ -30,7 +31,7 @@ export interface VerifyJob {
 
 /** Runs `job`. */
 export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
-  const events = job.events.map((text) => JSON.parse(text) as unknown);
+  const events = job.events.map((text) => parseJsonText(text) as unknown);
   const rules = roomVersionRules(job.roomVersion);
   if (rules === undefined) return events.map(() => ({ rejected: true }));
   return events.map((raw, i) => {

@@ -13,6 +13,7 @@
  */
 import { matrixPath } from '@weft/transport';
 
+import { parseJsonText } from '../../../json-text.ts';
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
@@ -259,8 +260,8 @@ export class FederationSender {
     const body = {
       origin: this.#ctx.config.serverName,
       origin_server_ts: this.#ctx.now(),
-      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => JSON.parse(row.payload)),
-      edus: rows.filter((row) => row.kind === 'edu').map((row) => JSON.parse(row.payload)),
+      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => parseJsonText(row.payload)),
+      edus: rows.filter((row) => row.kind === 'edu').map((row) => parseJsonText(row.payload)),
     };
     this.#state(destination).attempts += 1;
     try {
