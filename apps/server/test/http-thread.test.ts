@@ -260,6 +260,40 @@ describe('requests through the server', () => {
     }
   });
 
+  it('gives the app each body whole, framed by a length or chunked', async () => {
+    const server = await startTestServer();
+    try {
+      const [alice] = await registerUsers(server, ['alice']);
+      const token = alice?.accessToken ?? '';
+      const path = `/_matrix/client/v3/user/${encodeURIComponent(alice?.userId ?? '')}/filter`;
+      const filters = [{ room: { timeline: { limit: 7 } } }, { room: { timeline: { limit: 9 } } }];
+      const framed = JSON.stringify(filters[0]);
+      const chunked = JSON.stringify(filters[1]);
+      const answers = [
+        await raw(
+          server.url,
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+            `Content-Length: ${Buffer.byteLength(framed)}\r\nConnection: close\r\n\r\n${framed}`,
+        ),
+        await raw(
+          server.url,
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+            'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n' +
+            `5\r\n${chunked.slice(0, 5)}\r\n` +
+            `${(chunked.length - 5).toString(16)}\r\n${chunked.slice(5)}\r\n0\r\n\r\n`,
+        ),
+      ];
+      for (const [i, answer] of answers.entries()) {
+        expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+        const filterId = /"filter_id":"([^"]+)"/.exec(answer)?.[1] ?? '';
+        const stored = await server.client.request('GET', `${path}/${filterId}`, { token });
+        expect(stored.body).toEqual(filters[i]);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('reads uploads up to the upload limit, every other body up to 4 MiB', async () => {
     const server = await startTestServer({
       file: { media: { max_upload_bytes: 6 * 1024 * 1024 } },
