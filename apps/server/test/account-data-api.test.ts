@@ -2,6 +2,7 @@
  * Account data over real HTTP (spec client-server-api "Client Config"), its delivery through
  * `/sync` after a token, and `m.fully_read` read markers stored as room account data.
  */
+import { parseJson } from '@weft/canonical-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
@@ -182,5 +183,72 @@ describe('account data', () => {
     expect(next.body.rooms.join[roomId]?.account_data.events).toEqual([
       { type: 'm.fully_read', content: { event_id: eventId } },
     ]);
+  });
+
+  it('keeps floats in account data, refuses integers beyond 2^53, and reads escaped keys right', async () => {
+    const alice = await server.client.registerUser('floaty');
+    const token = alice.accessToken;
+    const path = `${V3}/user/${enc(alice.userId)}/account_data/org.example.layout`;
+    const content = { widths: [0.25, 0.75], 'a\n': { order: 1.5e-3 }, 'b\t': 0.5, n: 3 };
+    expect((await server.client.request('PUT', path, { token, body: content })).status).toBe(200);
+    const stored = await fetch(server.url + path, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    // Read with the strict parser's float mode: this process's JSON.parse has V8's key bug.
+    expect(parseJson(await stored.text(), { legacyNumbers: true })).toEqual(content);
+    const sync = await fetch(`${server.url}${V3}/sync`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const synced = parseJson(await sync.text(), { legacyNumbers: true }) as SyncBody;
+    expect(synced.account_data.events).toContainEqual({ type: 'org.example.layout', content });
+    const big = await server.client.request('PUT', path, {
+      token,
+      rawBody: '{"n": 9007199254740993}',
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(big.status).toBe(400);
+    expect(big.body['errcode']).toBe('M_BAD_JSON');
+    const still = await server.client.request('GET', path, { token });
+    expect(still.body['n']).toBe(3);
+  });
+
+  it('tags rooms: add with an order, list, remove; /sync carries them as m.tag', async () => {
+    const alice = await server.client.registerUser('tagger');
+    const bob = await server.client.registerUser('tagged');
+    const token = alice.accessToken;
+    const created = await server.client.request('POST', `${V3}/createRoom`, { token, body: {} });
+    const roomId = String(created.body['room_id']);
+    const tags = `${V3}/user/${enc(alice.userId)}/rooms/${enc(roomId)}/tags`;
+    expect((await server.client.request('GET', tags, { token })).body).toEqual({ tags: {} });
+    const put = (tag: string, body: unknown) =>
+      server.client.request('PUT', `${tags}/${enc(tag)}`, { token, body });
+    expect((await put('m.favourite', { order: 0.5 })).status).toBe(200);
+    expect((await put('u.work', {})).status).toBe(200);
+    expect((await put('__proto__', { order: 1 })).status).toBe(200);
+    expect((await server.client.request('GET', tags, { token })).body).toEqual({
+      tags: { 'm.favourite': { order: 0.5 }, 'u.work': {}, ['__proto__']: { order: 1 } },
+    });
+    expect((await server.client.request('DELETE', `${tags}/m.favourite`, { token })).status).toBe(
+      200,
+    );
+    const sync = await server.client.request<SyncBody>('GET', `${V3}/sync`, { token });
+    expect(sync.body.rooms.join[roomId]?.account_data.events).toContainEqual({
+      type: 'm.tag',
+      content: { tags: { 'u.work': {}, ['__proto__']: { order: 1 } } },
+    });
+
+    const tooLong = await put('x'.repeat(256), {});
+    expect([tooLong.status, tooLong.body['errcode']]).toEqual([400, 'M_INVALID_PARAM']);
+    const badOrder = await put('u.work', { order: 'first' });
+    expect([badOrder.status, badOrder.body['errcode']]).toEqual([400, 'M_BAD_JSON']);
+    const other = await server.client.request(
+      'PUT',
+      `${V3}/user/${enc(bob.userId)}/rooms/${enc(roomId)}/tags/u.x`,
+      {
+        token,
+        body: {},
+      },
+    );
+    expect(other.status).toBe(403);
   });
 });

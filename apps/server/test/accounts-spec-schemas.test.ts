@@ -125,6 +125,11 @@ describe('spec schemas of the account and user-data endpoints', () => {
       body: { a: 1 },
     });
     await check('GET', data, { token });
+    const tags = `${V3}/user/${enc(userId)}/rooms/${enc('!room:test.local')}/tags`;
+    await check('PUT', `${tags}/m.favourite`, { token, body: { order: 0.25 } });
+    await check('PUT', `${tags}/u.work`, { token, body: {} });
+    await check('GET', tags, { token });
+    await check('DELETE', `${tags}/u.work`, { token });
     await check('PUT', `${V3}/user/${enc(userId)}/account_data/m.push_rules`, {
       token,
       body: {},

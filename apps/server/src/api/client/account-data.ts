@@ -5,6 +5,7 @@
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
+import { FLOAT_BODY } from './float-body.ts';
 import { requireOwnUser } from './own-user.ts';
 import { parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
@@ -34,6 +35,7 @@ export function registerAccountData(app: ClientApp, services: Services): void {
     path: '/user/:userId/account_data/:type',
     auth: 'user',
     rateLimit: true,
+    ...FLOAT_BODY,
     handler: async ({ params, user, body }) => {
       requireOwnUser(params.userId, user.userId, 'account data');
       checkWritable(params.type);
@@ -55,6 +57,7 @@ export function registerAccountData(app: ClientApp, services: Services): void {
     path: '/user/:userId/rooms/:roomId/account_data/:type',
     auth: 'user',
     rateLimit: true,
+    ...FLOAT_BODY,
     handler: async ({ params, user, body }) => {
       requireOwnUser(params.userId, user.userId, 'account data');
       const roomId = parseRoomId(params.roomId);

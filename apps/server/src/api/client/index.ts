@@ -41,6 +41,7 @@ import type { ClientApp } from './routes.ts';
 import { registerSend } from './send.ts';
 import { registerSendToDevice } from './send-to-device.ts';
 import { registerSync } from './sync.ts';
+import { registerTags } from './tags.ts';
 import { registerTyping } from './typing.ts';
 import { registerVersions } from './versions.ts';
 import { registerWellKnown } from './well-known.ts';
@@ -61,6 +62,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerProfile(app, services);
   registerProfileDelete(app, services);
   registerAccountData(app, services);
+  registerTags(app, services);
   registerFilters(app, services);
   registerPushRules(app, services);
   registerNotifications(app, services);

@@ -4,8 +4,6 @@
  * so `/sync` returns it in `account_data` after any older token
  * (https://spec.matrix.org/v1.19/client-server-api/#client-config).
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
-
 import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -28,6 +26,23 @@ export interface AccountDataChange extends AccountDataEvent {
   /** `undefined` for global account data. */
   readonly roomId: string | undefined;
   readonly streamPosition: number;
+}
+
+const TAG_TYPE = 'm.tag';
+
+/**
+ * The `tags` object of `m.tag` content, as a fresh object. Content a client wrote through the
+ * account data API may hold anything: what is not an object of objects reads as no tags.
+ */
+function tagsOf(content: unknown): Record<string, unknown> {
+  // No prototype: a tag named `__proto__` is an own key like any other.
+  const tags: Record<string, unknown> = Object.create(null);
+  const stored = (content as { tags?: unknown } | undefined)?.tags;
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return tags;
+  for (const [name, info] of Object.entries(stored)) {
+    if (typeof info === 'object' && info !== null && !Array.isArray(info)) tags[name] = info;
+  }
+  return tags;
 }
 
 export class AccountDataService {
@@ -63,9 +78,37 @@ export class AccountDataService {
     content: Record<string, unknown>,
   ): Promise<number> {
     const position = await nextStreamPosition(tx);
-    const json = encodeCanonicalJson(content);
+    // Not canonical JSON: account data may hold floats (a tag's `order`), which it cannot encode.
+    const json = JSON.stringify(content);
     await upsertAccountData(tx, userId, roomId ?? GLOBAL_ROOM, type, json, position);
     return position;
+  }
+
+  /**
+   * Adds (`info` an object) or removes (`info` undefined) one tag of a room's `m.tag` account
+   * data, read and written in one transaction so concurrent tag changes do not undo each other
+   * (https://spec.matrix.org/v1.19/client-server-api/#room-tagging).
+   */
+  async setRoomTag(
+    userId: string,
+    roomId: string,
+    tag: string,
+    info: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const position = await this.#ctx.db.transaction(async (tx) => {
+      const stored = await selectAccountData(tx, userId, roomId, TAG_TYPE);
+      const tags = tagsOf(stored === undefined ? undefined : parseJsonText(stored));
+      if (info === undefined) delete tags[tag];
+      else tags[tag] = info;
+      return this.setInTransaction(tx, userId, roomId, TAG_TYPE, { tags });
+    });
+    this.#ctx.notifier.notify(position);
+  }
+
+  /** A room's tags (the `tags` of its `m.tag` account data); `{}` when it has none. */
+  async roomTags(userId: string, roomId: string): Promise<Record<string, unknown>> {
+    const stored = await selectAccountData(this.#ctx.db, userId, roomId, TAG_TYPE);
+    return tagsOf(stored === undefined ? undefined : parseJsonText(stored));
   }
 
   /** The content of one account data type, or `undefined` when never set. */
