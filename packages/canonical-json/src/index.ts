@@ -16,3 +16,4 @@ export {
   type CanonicalJsonErrorOptions,
 } from './errors.ts';
 export { DEFAULT_MAX_BYTES, type ParseOptions, parseJson } from './parse.ts';
+export { parseAnyJson } from './parse-any.ts';

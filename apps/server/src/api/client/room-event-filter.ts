@@ -3,9 +3,9 @@
  * client-server-api "Filtering"). Only the fields this server applies are read; a malformed
  * filter is 400 M_BAD_JSON, never ignored silently.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { EventFilter } from '../../services/rooms/timeline.ts';
 import { isObject } from './room-params.ts';
 
@@ -28,7 +28,7 @@ export function parseRoomEventFilter(raw: string | null): ParsedRoomEventFilter 
   if (raw === null || raw === '') return { filter: {}, lazyLoadMembers: false, limit: undefined };
   let json: unknown;
   try {
-    json = parseJsonText(raw);
+    json = parseAnyJson(raw);
   } catch {
     throw MatrixError.badJson('filter is not valid JSON');
   }

@@ -1,9 +1,9 @@
 // GET /_matrix/client/v3/sync
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+import { parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 import type { Context } from 'hono';
 
-import { parseJsonText } from '../../json-text.ts';
 import { LruMap } from '../../lru-map.ts';
 import type { Services } from '../../services/index.ts';
 import {
@@ -31,7 +31,7 @@ async function resolveFilter(
   if (raw.startsWith('{')) {
     let json: unknown;
     try {
-      json = parseJsonText(raw);
+      json = parseAnyJson(raw);
     } catch {
       throw MatrixError.notJson('filter is not valid JSON');
     }

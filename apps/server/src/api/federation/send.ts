@@ -5,9 +5,9 @@
 // with the first response and changes nothing. Each PDU goes through the receipt checks
 // (services/federation/event-handler), each EDU to the local services; the response maps every
 // PDU's event ID to `{}` or `{ error }`.
+import { parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import { handleEdu } from '../../services/federation/edus/inbound.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
@@ -28,7 +28,7 @@ export function registerSend(app: FederationApp, services: Services): void {
       'SELECT response FROM federation_inbound_txns WHERE origin = $1 AND txn_id = $2',
       [origin, txnId],
     );
-    if (previous !== undefined) return parseJsonText(previous.response) as Record<string, unknown>;
+    if (previous !== undefined) return parseAnyJson(previous.response) as Record<string, unknown>;
     const pdus = body['pdus'] as unknown[];
     const edus = (body['edus'] ?? []) as unknown[];
     const results: Record<string, Record<string, string>> = {};

@@ -4,7 +4,7 @@
  * so `/sync` returns it in `account_data` after any older token
  * (https://spec.matrix.org/v1.19/client-server-api/#client-config).
  */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
@@ -97,7 +97,7 @@ export class AccountDataService {
   ): Promise<void> {
     const position = await this.#ctx.db.transaction(async (tx) => {
       const stored = await selectAccountData(tx, userId, roomId, TAG_TYPE);
-      const tags = tagsOf(stored === undefined ? undefined : parseJsonText(stored));
+      const tags = tagsOf(stored === undefined ? undefined : parseAnyJson(stored));
       if (info === undefined) delete tags[tag];
       else tags[tag] = info;
       return this.setInTransaction(tx, userId, roomId, TAG_TYPE, { tags });
@@ -108,7 +108,7 @@ export class AccountDataService {
   /** A room's tags (the `tags` of its `m.tag` account data); `{}` when it has none. */
   async roomTags(userId: string, roomId: string): Promise<Record<string, unknown>> {
     const stored = await selectAccountData(this.#ctx.db, userId, roomId, TAG_TYPE);
-    return tagsOf(stored === undefined ? undefined : parseJsonText(stored));
+    return tagsOf(stored === undefined ? undefined : parseAnyJson(stored));
   }
 
   /** The content of one account data type, or `undefined` when never set. */
@@ -118,7 +118,7 @@ export class AccountDataService {
     type: string,
   ): Promise<Record<string, unknown> | undefined> {
     const json = await selectAccountData(this.#ctx.db, userId, roomId ?? GLOBAL_ROOM, type);
-    return json === undefined ? undefined : (parseJsonText(json) as Record<string, unknown>);
+    return json === undefined ? undefined : (parseAnyJson(json) as Record<string, unknown>);
   }
 
   /**
@@ -134,7 +134,7 @@ export class AccountDataService {
     return rows.map((row) => ({
       roomId: row.room_id === GLOBAL_ROOM ? undefined : row.room_id,
       type: row.type,
-      content: parseJsonText(row.content) as Record<string, unknown>,
+      content: parseAnyJson(row.content) as Record<string, unknown>,
       streamPosition: Number(row.stream_position),
     }));
   }
@@ -156,7 +156,7 @@ export class AccountDataService {
     const rows = await selectAccountDataBetween(this.#ctx.db, userId, from, to, roomId);
     return rows.map((row) => ({
       type: row.type,
-      content: parseJsonText(row.content) as Record<string, unknown>,
+      content: parseAnyJson(row.content) as Record<string, unknown>,
     }));
   }
 

@@ -1,5 +1,5 @@
 /** SQL of the device-list service: `device_list_changes`, plus read-only membership queries. */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** Records that `userId`'s device list changed at `position`. */
@@ -51,7 +51,7 @@ export async function memberChangesBetween(
     [from, to],
   );
   return rows.map((row) => {
-    const content = (parseJsonText(row.pdu) as { content?: { membership?: unknown } }).content;
+    const content = (parseAnyJson(row.pdu) as { content?: { membership?: unknown } }).content;
     return {
       roomId: row.room_id,
       target: row.state_key,

@@ -1,5 +1,5 @@
 /** SQL of cross-signing: `e2e_cross_signing_keys`, `e2e_cross_signing_signatures` (migration 0051). */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** The three cross-signing key types (spec "Cross-signing"). */
@@ -16,7 +16,7 @@ export async function crossSigningKeysOf(
   return new Map(
     rows.map((row) => [
       row.key_type as CrossSigningKeyType,
-      parseJsonText(row.key_json) as Record<string, unknown>,
+      parseAnyJson(row.key_json) as Record<string, unknown>,
     ]),
   );
 }

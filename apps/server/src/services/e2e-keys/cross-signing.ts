@@ -10,11 +10,10 @@
  * made on their own keys; the user-signing key, and signatures it made on other users' master
  * keys, are shown only to their owner.
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
+import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
@@ -263,7 +262,7 @@ export class CrossSigningService {
         if (deviceId === undefined || typeof signature !== 'string') continue;
         const deviceJson = await deviceKeysJson(tx, signer, deviceId);
         if (deviceJson === undefined) continue;
-        const deviceKey = (parseJsonText(deviceJson) as { keys?: Json }).keys?.[signerKeyId];
+        const deviceKey = (parseAnyJson(deviceJson) as { keys?: Json }).keys?.[signerKeyId];
         if (typeof deviceKey !== 'string') continue;
         if (!verifies(object, signer, signerKeyId, deviceKey)) continue;
         rows.push(row(signer, signerKeyId, signer, keyId, signature));
@@ -272,7 +271,7 @@ export class CrossSigningService {
     }
     const deviceJson = await deviceKeysJson(tx, signer, keyId);
     if (deviceJson === undefined) return 'Unknown device or key';
-    if (signedContent(object) !== signedContent(parseJsonText(deviceJson) as Json)) {
+    if (signedContent(object) !== signedContent(parseAnyJson(deviceJson) as Json)) {
       return 'The object is not the stored device key';
     }
     const selfSigning = publicKeyOf(own.get('self_signing'));

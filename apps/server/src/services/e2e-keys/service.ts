@@ -7,11 +7,10 @@
  * Uploading new identity keys, and removing a device that had some, is a device-list change
  * (services/device-lists) that the device's user's room-mates see in `/sync`.
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
+import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -214,7 +213,7 @@ export class E2eKeyService {
       const devices: Record<string, unknown> = {};
       for (const row of await deviceKeysOfUser(this.#ctx.db, userId)) {
         if (wanted !== undefined && !wanted.has(row.device_id)) continue;
-        const keys = parseJsonText(row.key_json) as Record<string, unknown>;
+        const keys = parseAnyJson(row.key_json) as Record<string, unknown>;
         keys['unsigned'] =
           row.display_name === null ? {} : { device_display_name: row.display_name };
         devices[row.device_id] = keys;
@@ -251,7 +250,7 @@ export class E2eKeyService {
           const forUser = oneTimeKeys[userId] ?? {};
           oneTimeKeys[userId] = forUser;
           forUser[deviceId] = {
-            [`${algorithm}:${claimed.key_id}`]: parseJsonText(claimed.key_json),
+            [`${algorithm}:${claimed.key_id}`]: parseAnyJson(claimed.key_json),
           };
         }
       }

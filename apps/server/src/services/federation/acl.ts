@@ -8,9 +8,9 @@
  * Patterns are case-insensitive globs (appendices "Glob-style matching": `*` any run of
  * characters, `?` exactly one) matched against the server name without its port.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** A parsed `m.room.server_acl` content. */
@@ -93,9 +93,7 @@ export async function currentServerAcl(
   if (acl === undefined) {
     // Redaction keeps no content key of this event type: a redacted ACL denies every server.
     const content =
-      row.redacted_by === null
-        ? (parseJsonText(row.pdu) as Record<string, unknown>)['content']
-        : {};
+      row.redacted_by === null ? (parseAnyJson(row.pdu) as Record<string, unknown>)['content'] : {};
     acl = parseServerAcl(content);
     if (parsed.size >= MAX_CACHED) parsed.clear();
     parsed.set(key, acl);

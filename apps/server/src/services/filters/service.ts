@@ -5,9 +5,8 @@
  * canonical JSON, and numbered per user (`0`, `1`, …; an identical filter gets its old ID back).
  * IDs never start with `{`, which is how `/sync` tells an ID from inline JSON.
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
+import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { ServerContext } from '../core/context.ts';
 import { parseSyncFilter } from '../sync/filter.ts';
 import { countFilters, insertFilter, selectFilter, selectFilterIdByJson } from './store.ts';
@@ -35,6 +34,6 @@ export class FilterService {
   /** A stored filter's JSON, or `undefined` for an unknown ID (what `/sync`'s lookup needs). */
   async getFilter(userId: string, filterId: string): Promise<Record<string, unknown> | undefined> {
     const json = await selectFilter(this.#ctx.db, userId, filterId);
-    return json === undefined ? undefined : (parseJsonText(json) as Record<string, unknown>);
+    return json === undefined ? undefined : (parseAnyJson(json) as Record<string, unknown>);
   }
 }

@@ -7,10 +7,9 @@
  * Every change rewrites the user's `m.push_rules` account data in the same transaction, so other
  * devices learn of it through `/sync` (spec "Push Rules: Events").
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
+import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../json-text.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountDataService } from '../account-data/service.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -51,7 +50,7 @@ function applyOverride(rule: PushRule, override: OverrideRow | undefined): PushR
     ...rule,
     ...(override.enabled !== null ? { enabled: Number(override.enabled) === 1 } : {}),
     ...(override.actions_json !== null
-      ? { actions: parseJsonText(override.actions_json) as unknown[] }
+      ? { actions: parseAnyJson(override.actions_json) as unknown[] }
       : {}),
   };
 }
@@ -69,7 +68,7 @@ function buildRuleset(
     const own = userRules
       .filter((row) => row.kind === kind)
       .sort((a, b) => Number(a.priority) - Number(b.priority))
-      .map((row) => ({ ...(parseJsonText(row.rule_json) as PushRule), rule_id: row.rule_id }));
+      .map((row) => ({ ...(parseAnyJson(row.rule_json) as PushRule), rule_id: row.rule_id }));
     const server = defaults[kind].map((rule) =>
       applyOverride(rule, overrideOf(kind, rule.rule_id)),
     );
@@ -143,7 +142,7 @@ export class PushRuleService {
       const existing = order.indexOf(ruleId);
       const previous = existing >= 0 ? rows[existing] : undefined;
       const enabled =
-        previous === undefined ? true : (parseJsonText(previous.rule_json) as PushRule).enabled;
+        previous === undefined ? true : (parseAnyJson(previous.rule_json) as PushRule).enabled;
       const anchor = position.before ?? position.after;
       if (anchor !== undefined || existing < 0) {
         if (existing >= 0) order.splice(existing, 1);

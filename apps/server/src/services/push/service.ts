@@ -9,9 +9,9 @@
  * `/sync`'s `unread_notifications` reads; `GET /notifications` lists the rows
  * (notification-list.ts).
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 
-import { parseJsonText } from '../../json-text.ts';
 import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -150,7 +150,7 @@ export class PushService {
       if (event === undefined) return [];
       return [
         {
-          actions: parseJsonText(row.actions_json) as unknown[],
+          actions: parseAnyJson(row.actions_json) as unknown[],
           event,
           read: row.read,
           roomId: row.room_id,

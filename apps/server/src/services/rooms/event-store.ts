@@ -3,7 +3,7 @@
  * the row shape. Events are immutable once stored except for `redacted_by`, which evicts the
  * cache entry.
  */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { DEFAULT_EVENT_CACHE_BYTES, EventCache } from './event-cache.ts';
@@ -74,7 +74,7 @@ export class EventStore {
         eventId: row.event_id,
         roomId: row.room_id,
         roomVersion: row.room_version,
-        pdu: parseJsonText(row.pdu) as Record<string, unknown>,
+        pdu: parseAnyJson(row.pdu) as Record<string, unknown>,
         type: row.type,
         stateKey: row.state_key ?? undefined,
         sender: row.sender,
@@ -85,7 +85,7 @@ export class EventStore {
         unsigned:
           row.unsigned === null
             ? undefined
-            : (parseJsonText(row.unsigned) as Record<string, unknown>),
+            : (parseAnyJson(row.unsigned) as Record<string, unknown>),
         redactedBecause: row.redacted_by === null ? undefined : redactions.get(row.redacted_by),
         senderDevice: row.sender_device ?? undefined,
         txnId: row.txn_id ?? undefined,

@@ -21,7 +21,7 @@
  * history-visibility event itself the more permissive of the old and new setting counts (as in
  * Synapse), so a change is visible to those who could see either side of it.
  */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
 import { membershipHistory } from './room-store.ts';
@@ -63,7 +63,7 @@ async function visibilityChanges(db: SqlExecutor, roomId: string): Promise<Chang
   return rows.map((row) => ({
     position: Number(row.stream_position),
     value: asVisibility(
-      (parseJsonText(row.pdu) as { content?: Record<string, unknown> }).content?.[
+      (parseAnyJson(row.pdu) as { content?: Record<string, unknown> }).content?.[
         'history_visibility'
       ],
     ),

@@ -2,9 +2,9 @@
  * Per-room rows: the room itself, its current state entries, its forward extremities and its
  * memberships. Reads here take any executor, so they work inside a write transaction.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { stateKeyOf } from '@weft/dag';
 
-import { parseJsonText } from '../../json-text.ts';
 import { textPerCount } from '../../storage/in-list.ts';
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
@@ -221,7 +221,7 @@ export interface MembershipEntry {
 function membershipEntry(row: { stream_position: number; pdu: string }): MembershipEntry {
   return {
     position: Number(row.stream_position),
-    membership: (parseJsonText(row.pdu) as { content?: { membership?: unknown } }).content
+    membership: (parseAnyJson(row.pdu) as { content?: { membership?: unknown } }).content
       ?.membership,
   };
 }

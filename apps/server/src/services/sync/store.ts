@@ -2,7 +2,7 @@
  * Read-only queries `/sync` needs over the rooms service's tables that its API does not offer
  * (kept here, not in services/rooms, so the sync service owns its access patterns).
  */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** Rooms with a timeline event at a position in (`from`, `to`]. */
@@ -32,7 +32,7 @@ export async function membershipAt(
     [roomId, userId, at],
   );
   if (row === undefined) return undefined;
-  const content = (parseJsonText(row.pdu) as { content?: { membership?: unknown } }).content;
+  const content = (parseAnyJson(row.pdu) as { content?: { membership?: unknown } }).content;
   return {
     membership: typeof content?.membership === 'string' ? content.membership : '',
     eventId: row.event_id,

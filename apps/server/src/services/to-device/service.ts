@@ -8,7 +8,7 @@
  * delivered in batches without losing any, and a repeated sync with an old token gets the same
  * messages again.
  */
-import { parseJsonText } from '../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
@@ -145,7 +145,7 @@ export class ToDeviceService {
       events: batch.map((row) => ({
         sender: row.sender,
         type: row.type,
-        content: parseJsonText(row.content) as Record<string, unknown>,
+        content: parseAnyJson(row.content) as Record<string, unknown>,
       })),
       lastId: batch.at(-1)?.id ?? deliveredId,
       more,

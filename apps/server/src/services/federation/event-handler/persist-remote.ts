@@ -12,6 +12,7 @@
  *   state or extremities (spec "Soft failure", "Rejection");
  * - outliers (auth events, fetched events): stored with `outlier = 1`, no state.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import {
   type DagEvent,
   parseStateKey,
@@ -21,7 +22,6 @@ import {
   stateKeyOf,
 } from '@weft/dag';
 
-import { parseJsonText } from '../../../json-text.ts';
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
@@ -45,7 +45,7 @@ export async function loadDagEvents(
       chunk,
     );
     for (const row of rows) {
-      const pdu = parseJsonText(row.pdu) as DagEvent;
+      const pdu = parseAnyJson(row.pdu) as DagEvent;
       out.set(row.event_id, {
         ...pdu,
         event_id: row.event_id,

@@ -6,9 +6,9 @@
  * key (from `old_verify_keys`) verifies only what was signed before its `expired_ts`. When the
  * server's own key endpoint cannot be reached, the configured notaries are asked (notary.ts).
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { decodeBase64, encodeBase64, type JsonObject, verifyServerKeys } from '@weft/signing';
 
-import { parseJsonText } from '../../../json-text.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
 import type { FederationClient } from '../client.ts';
@@ -98,7 +98,7 @@ export class ServerKeyStore {
       'SELECT DISTINCT response FROM server_keys WHERE server_name = $1',
       [serverName],
     );
-    return rows.map((row) => parseJsonText(row.response) as JsonObject);
+    return rows.map((row) => parseAnyJson(row.response) as JsonObject);
   }
 
   /** Fetches `serverName`'s keys now if none are stored or they are no longer valid at `minValidTs`. */

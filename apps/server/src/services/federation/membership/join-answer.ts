@@ -10,7 +10,7 @@
  * of A's answer time. Only `auth_events` is read out of each text, to walk the auth chain.
  * The body is streamed as the texts are read (joinAnswerBody).
  */
-import { parseJsonText } from '../../../json-text.ts';
+import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { loadPduTexts } from '../../rooms/event-store.ts';
 
@@ -174,7 +174,7 @@ export function authEventsOfText(text: string): string[] {
     const ids = stringArrayAt(text, at + AUTH_EVENTS_KEY.length - 1);
     if (ids !== undefined) return ids;
   }
-  return authEventsOf(parseJsonText(text));
+  return authEventsOf(parseAnyJson(text));
 }
 
 /** The array of plain strings starting at `text[open] === '['`, or undefined. */
@@ -194,7 +194,7 @@ function stringArrayAt(text: string, open: number): string[] | undefined {
       i++;
     }
   }
-  const parsed: unknown = parseJsonText(text.slice(open, i + 1));
+  const parsed: unknown = parseAnyJson(text.slice(open, i + 1));
   return Array.isArray(parsed) && parsed.every((id) => typeof id === 'string')
     ? (parsed as string[])
     : undefined;

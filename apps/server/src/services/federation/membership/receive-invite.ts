@@ -9,11 +9,11 @@
  *    membership of `invite`, and the `invite_room_state` that `/sync` shows as `invite_state`.
  *    (When the room is already here, the event arrives again through `/send` like any other.)
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { roomVersionRules } from '@weft/dag';
 import { type JsonObject, signEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
-import { parseJsonText } from '../../../json-text.ts';
 import { nextStreamPosition } from '../../core/stream.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
@@ -136,7 +136,7 @@ export async function remoteInviteState(
   );
   if (row === undefined) return undefined;
   return {
-    state: parseJsonText(row.invite_state) as Record<string, unknown>[],
+    state: parseAnyJson(row.invite_state) as Record<string, unknown>[],
     inviterServer: row.inviter_server,
     eventId: row.event_id,
   };

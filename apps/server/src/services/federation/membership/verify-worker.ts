@@ -6,12 +6,13 @@
  * failed. It imports no HTTP code, so it starts quickly, and keeps no state between jobs; keys
  * come with the job.
  */
+
 import { parentPort } from 'node:worker_threads';
+import { parseAnyJson } from '@weft/canonical-json';
 
 import { roomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 
-import { parseJsonText } from '../../../json-text.ts';
 import { checkPduOutcome, type VerifyOutcome } from './verify-pdu.ts';
 
 /** What the main thread sends: the PDUs and the verify keys their signatures name. */
@@ -31,7 +32,7 @@ export interface VerifyJob {
 
 /** Runs `job`. */
 export function runVerifyJob(job: VerifyJob): VerifyOutcome[] {
-  const events = job.events.map((text) => parseJsonText(text) as unknown);
+  const events = job.events.map((text) => parseAnyJson(text) as unknown);
   const rules = roomVersionRules(job.roomVersion);
   if (rules === undefined) return events.map(() => ({ rejected: true }));
   return events.map((raw, i) => {

@@ -11,9 +11,9 @@
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { matrixPath } from '@weft/transport';
 
-import { parseJsonText } from '../../../json-text.ts';
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
@@ -260,8 +260,8 @@ export class FederationSender {
     const body = {
       origin: this.#ctx.config.serverName,
       origin_server_ts: this.#ctx.now(),
-      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => parseJsonText(row.payload)),
-      edus: rows.filter((row) => row.kind === 'edu').map((row) => parseJsonText(row.payload)),
+      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => parseAnyJson(row.payload)),
+      edus: rows.filter((row) => row.kind === 'edu').map((row) => parseAnyJson(row.payload)),
     };
     this.#state(destination).attempts += 1;
     try {
