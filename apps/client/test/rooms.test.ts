@@ -80,4 +80,31 @@ describe('rooms', () => {
     await alice.syncOnce(0);
     expect(alice.room(roomId).receipts.get(bob.userId)).toBe(last.eventId);
   });
+
+  it('syncs an account where another client wrote floats (a tag order) into account data', async () => {
+    const password = 'password of tag-fan';
+    const fan = await server.client.registerUser('tag-fan', password);
+    const created = await server.client.request('POST', '/_matrix/client/v3/createRoom', {
+      token: fan.accessToken,
+      body: { name: 'Favourite' },
+    });
+    const roomId = String(created.body['room_id']);
+    const user = encodeURIComponent(fan.userId);
+    // What Element writes when a room is made a favourite.
+    const tagged = await server.client.request(
+      'PUT',
+      `/_matrix/client/v3/user/${user}/rooms/${encodeURIComponent(roomId)}/tags/m.favourite`,
+      { token: fan.accessToken, body: { order: 0.5 } },
+    );
+    expect(tagged.status).toBe(200);
+    const client = WeftClient.open({
+      homeserver: server.url,
+      storePath: join(tempDir(), 'tag-fan.db'),
+      passphrase: PASSPHRASE,
+    });
+    await client.login('tag-fan', password);
+    await client.syncOnce(0);
+    expect(client.rooms().map((room) => room.roomId)).toContain(roomId);
+    expect(client.room(roomId).name).toBe('Favourite');
+  });
 });

@@ -6,6 +6,7 @@
  * ensure that the session was received via an Olm channel"; an updated session must come from a
  * trusted source and have a lower first index), `m.room_key`, `m.forwarded_room_key`.
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { EpochError, typeName } from './errors.ts';
 import { recordAt, SINGLE_USE_FIELD, stringField } from './payloads.ts';
 import { MEGOLM_ALGORITHM, POLICY_RULES, type RoomPolicy } from './policy.ts';
@@ -232,7 +233,7 @@ export class RoomKeyReceiver {
     }
     let event: unknown;
     try {
-      event = JSON.parse(result.plaintext);
+      event = parseAnyJson(result.plaintext);
     } catch (cause) {
       throw new EpochError('invalid-content', 'the decrypted payload is not JSON', {
         roomId,

@@ -7,7 +7,12 @@
  * is retried after a backoff (retry.ts); any other error response becomes a `MatrixError` at
  * once; a success must be a JSON object, parsed with @weft/canonical-json's strict parser.
  */
-import { CanonicalJsonError, encodeCanonicalJson, parseJson } from '@weft/canonical-json';
+import {
+  CanonicalJsonError,
+  encodeCanonicalJson,
+  parseAnyJson,
+  parseJson,
+} from '@weft/canonical-json';
 import type { SigningKey } from '@weft/signing';
 
 import { declaresTooLarge, limitedChunks, readLimited } from './body.ts';
@@ -46,6 +51,13 @@ export interface MatrixHttpClientOptions {
   readonly timeoutMs?: number;
   /** Largest response body accepted, in bytes. Default 64 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * Read answers as any JSON (`parseAnyJson`: floats kept, a repeated key's last value) instead
+   * of strictly. For the client-server API, whose answers carry what clients wrote, e.g. a
+   * room tag's `order` (a float) in `/sync`'s account data. Default `false`: server-server
+   * answers are signed data and are read strictly.
+   */
+  readonly anyJsonResponses?: boolean;
   /** The `fetch` to use. Default `globalThis.fetch`. */
   readonly fetch?: typeof fetch;
   /** Waits `ms` before a retry; rejects if `signal` aborts. Injected by tests. */
@@ -117,6 +129,7 @@ export class MatrixHttpClient {
   readonly #policy: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
+  readonly #anyJsonResponses: boolean;
   readonly #fetch: typeof fetch;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
@@ -135,6 +148,7 @@ export class MatrixHttpClient {
       throw new RangeError('timeoutMs must be a non-negative number');
     }
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.#anyJsonResponses = options.anyJsonResponses === true;
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch implementation available');
     this.#fetch = fetchImpl;
@@ -330,7 +344,11 @@ export class MatrixHttpClient {
       // The size was already bounded by maxResponseBytes (readLimited); the parser's own
       // 16 MiB default would refuse a big room's send_join answer.
       parsed =
-        bytes.byteLength === 0 ? undefined : parseJson(bytes, { maxBytes: bytes.byteLength });
+        bytes.byteLength === 0
+          ? undefined
+          : this.#anyJsonResponses
+            ? parseAnyJson(bytes)
+            : parseJson(bytes, { maxBytes: bytes.byteLength });
     } catch (error) {
       parseError = error;
     }

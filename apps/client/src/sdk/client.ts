@@ -6,6 +6,7 @@
  * Sync order per response: room state first (so each room's policy is known), then to-device
  * events (room keys), then timelines (decrypted with the keys just received).
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import {
   DEFAULT_POLICY,
   membershipChangeOf,
@@ -150,6 +151,8 @@ export class WeftClient {
       baseUrl: this.#homeserver,
       accessToken: session.accessToken,
       retry: this.#retry,
+      // Answers carry what other clients wrote: account data may hold floats (a tag's order).
+      anyJsonResponses: true,
     });
     this.#olm = OlmMachine.load(session.userId, session.deviceId, this.#store, this.#http);
     this.#crypto = new RoomCrypto(this.#olm, this.#store);
@@ -191,7 +194,7 @@ export class WeftClient {
         await new Promise((r) => setTimeout(r, 100 * attempt));
         continue;
       }
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, body: parseAnyJson(await response.text()) };
     }
   }
 

@@ -5,7 +5,9 @@
  * only as pickles encrypted under the derived pickle key. Row keys (room, session and event IDs)
  * are public identifiers and stay in the clear so rows can be found and deleted.
  */
+
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { parseAnyJson } from '@weft/canonical-json';
 
 import { ClientError } from '../errors.ts';
 import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
@@ -129,7 +131,7 @@ export class LocalStore {
 
   #open<T>(where: string, sealed: Uint8Array): T {
     try {
-      return JSON.parse(openValue(this.#keys.valueKey, where, sealed)) as T;
+      return parseAnyJson(openValue(this.#keys.valueKey, where, sealed)) as T;
     } catch (cause) {
       throw new ClientError(
         'store-corrupt',

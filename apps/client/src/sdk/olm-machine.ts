@@ -4,7 +4,7 @@
  * Olm sessions established on demand, and to-device encryption and decryption. It implements
  * @weft/epoch's `OlmEncryptor`, so the policy engine hands room keys to it.
  */
-import { encodeCanonicalJson } from '@weft/canonical-json';
+import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import type {
   DeviceInfo,
   OlmEncryptedContent,
@@ -327,7 +327,7 @@ export class OlmMachine implements OlmEncryptor {
     }
     let plaintext: OlmPlaintext;
     try {
-      plaintext = JSON.parse(utf8.decode(bytes)) as OlmPlaintext;
+      plaintext = parseAnyJson(utf8.decode(bytes)) as OlmPlaintext;
     } finally {
       bytes.fill(0);
     }
