@@ -3,6 +3,7 @@
  * `Request` in, its `Response` read whole and sent back. The long-poll's client goes along as
  * `context.env.client` (api/client/sync.ts).
  */
+import { parseAnyJson } from '@weft/canonical-json';
 import { CORS_HEADERS, MatrixError, matrixErrorAnswer } from '@weft/transport';
 
 import type { BridgedRequest } from './http-thread.ts';
@@ -103,7 +104,7 @@ class ReadRequest extends (Request as new (url: string, init: RequestInit) => ob
   }
 
   json(): Promise<unknown> {
-    return this.text().then((text) => JSON.parse(text));
+    return this.text().then(parseAnyJson);
   }
 
   blob(): Promise<Blob> {

@@ -237,6 +237,18 @@ describe('account data', () => {
       content: { tags: { 'u.work': {}, ['__proto__']: { order: 1 } } },
     });
 
+    // Keys a client wrote beside `tags` through the account data API survive a tag change.
+    const tagData = `${V3}/user/${enc(alice.userId)}/rooms/${enc(roomId)}/account_data/m.tag`;
+    await server.client.request('PUT', tagData, {
+      token,
+      body: { tags: { 'u.work': {} }, 'org.example.kept': 1 },
+    });
+    expect((await put('u.home', { order: 0.75 })).status).toBe(200);
+    expect((await server.client.request('GET', tagData, { token })).body).toEqual({
+      tags: { 'u.work': {}, 'u.home': { order: 0.75 } },
+      'org.example.kept': 1,
+    });
+
     const tooLong = await put('x'.repeat(256), {});
     expect([tooLong.status, tooLong.body['errcode']]).toEqual([400, 'M_INVALID_PARAM']);
     const badOrder = await put('u.work', { order: 'first' });

@@ -68,7 +68,7 @@ export function parseCommonCase(text: string, maxDepth: number): unknown {
 }
 
 /** Whether a key of `text` holds an escape (see the module comment: V8's JSON.parse). */
-function hasEscapedKey(text: string): boolean {
+export function hasEscapedKey(text: string): boolean {
   STRING_TOKEN.lastIndex = 0;
   for (let token = STRING_TOKEN.exec(text); token !== null; token = STRING_TOKEN.exec(text)) {
     if (token[1] !== undefined && token[2] !== undefined) return true;

@@ -122,8 +122,9 @@ export function parseStrict(
   maxDepth: number,
   legacyNumbers: boolean,
   strictNumberSyntax: boolean,
+  lenient = false,
 ): unknown {
-  const parser = new Parser(text, maxDepth, legacyNumbers, strictNumberSyntax);
+  const parser = new Parser(text, maxDepth, legacyNumbers, strictNumberSyntax, lenient);
   try {
     const value = parser.parseValue();
     parser.skipWhitespace();
@@ -176,14 +177,27 @@ class Parser {
   readonly maxDepth: number;
   readonly legacyNumbers: boolean;
   readonly strictNumberSyntax: boolean;
+  /**
+   * `JSON.parse`'s reading (parseAnyJson): a repeated key keeps its last value, unpaired
+   * surrogates are kept, and every number is `Number(literal)` (so `-0`, floats, rounded big
+   * integers, `Infinity` for 1e400). Syntax is still RFC 8259's, checked as strictly.
+   */
+  readonly lenient: boolean;
   pos = 0;
   depth = 0;
 
-  constructor(text: string, maxDepth: number, legacyNumbers: boolean, strictNumberSyntax: boolean) {
+  constructor(
+    text: string,
+    maxDepth: number,
+    legacyNumbers: boolean,
+    strictNumberSyntax: boolean,
+    lenient: boolean,
+  ) {
     this.text = text;
     this.maxDepth = maxDepth;
     this.legacyNumbers = legacyNumbers;
     this.strictNumberSyntax = strictNumberSyntax;
+    this.lenient = lenient;
   }
 
   /** RFC 8259 §2: whitespace is space, tab, line feed and carriage return only. */
@@ -294,7 +308,7 @@ class Parser {
         const keyStart = this.pos;
         if (this.text.charCodeAt(keyStart) !== 0x22) throw this.syntax('expected a string key');
         const name = this.parseString();
-        if (Object.hasOwn(object, name)) {
+        if (!this.lenient && Object.hasOwn(object, name)) {
           key = name;
           throw new Failure('duplicate-key', 'key appears twice in one object', keyStart);
         }
@@ -359,6 +373,9 @@ class Parser {
       } else if (isHighSurrogate(c) && isLowSurrogate(text.charCodeAt(pos + 1))) {
         out += text.slice(pos, pos + 2);
         pos += 2;
+      } else if (this.lenient) {
+        out += text[pos];
+        pos++;
       } else {
         throw new Failure('lone-surrogate', 'string has an unpaired UTF-16 surrogate', pos);
       }
@@ -391,6 +408,7 @@ class Parser {
         return ['\t', pos + 2];
       case 0x75: {
         const unit = this.hex4(pos + 2);
+        if (this.lenient) return [String.fromCharCode(unit), pos + 6];
         if (isLowSurrogate(unit)) {
           throw new Failure('lone-surrogate', 'escaped low surrogate without a high one', pos);
         }
@@ -436,6 +454,7 @@ class Parser {
       throw this.syntax('invalid number');
     }
     const [literal, sign = '', integer = '', fraction, exponent] = match;
+    if (this.lenient) return Number(literal);
     if (fraction === undefined && exponent === undefined) {
       const value = Number(literal);
       // Integer text: exact up to 2**53 - 1; anything larger rounds to ≥ 2**53.

@@ -4,8 +4,10 @@
  * talks to whatever homeserver the user logs in to. End-to-end encryption stays in this process:
  * keys never reach the browser. Loopback by default; see `access.ts` for who may call the API.
  */
+
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseAnyJson } from '@weft/canonical-json';
 import { WeftClient } from '../sdk/client.ts';
 import { AccessGuard, newLaunchToken, sameSecret, sessionCookie } from './access.ts';
 import { type Asset, loadAssets } from './assets.ts';
@@ -62,7 +64,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = parseAnyJson(Buffer.concat(chunks).toString('utf8'));
   } catch {
     throw new WebError(400, 'M_NOT_JSON', 'request body is not JSON');
   }

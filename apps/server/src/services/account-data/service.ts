@@ -30,6 +30,10 @@ export interface AccountDataChange extends AccountDataEvent {
 
 const TAG_TYPE = 'm.tag';
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /**
  * The `tags` object of `m.tag` content, as a fresh object. Content a client wrote through the
  * account data API may hold anything: what is not an object of objects reads as no tags.
@@ -97,10 +101,13 @@ export class AccountDataService {
   ): Promise<void> {
     const position = await this.#ctx.db.transaction(async (tx) => {
       const stored = await selectAccountData(tx, userId, roomId, TAG_TYPE);
-      const tags = tagsOf(stored === undefined ? undefined : parseAnyJson(stored));
+      const content = stored === undefined ? undefined : parseAnyJson(stored);
+      const tags = tagsOf(content);
       if (info === undefined) delete tags[tag];
       else tags[tag] = info;
-      return this.setInTransaction(tx, userId, roomId, TAG_TYPE, { tags });
+      // Other keys a client put beside `tags` (through the account data API) stay.
+      const others = isObject(content) ? content : {};
+      return this.setInTransaction(tx, userId, roomId, TAG_TYPE, { ...others, tags });
     });
     this.#ctx.notifier.notify(position);
   }

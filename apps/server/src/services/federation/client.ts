@@ -4,7 +4,9 @@
  * and signs the request with X-Matrix (spec server-server-api "Request Authentication") using
  * transport's `MatrixHttpClient`.
  */
+
 import { readFileSync } from 'node:fs';
+import { parseAnyJson } from '@weft/canonical-json';
 
 import { MatrixHttpClient, type MatrixRequest } from '@weft/transport';
 
@@ -54,7 +56,7 @@ export class FederationClient {
       async (url) => {
         const response = await wellKnownFetch(url, { signal: AbortSignal.timeout(10_000) });
         if (!response.ok) return undefined;
-        return (await response.json()) as unknown;
+        return parseAnyJson(await response.text());
       },
       ctx.now,
       createSrvLookup(ctx.config.federation.dnsServers),
