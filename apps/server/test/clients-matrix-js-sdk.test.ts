@@ -285,6 +285,26 @@ describe('matrix-js-sdk 43 completes the client story against weft-server', () =
     expect(await seen).toBe(eventId);
   });
 
+  it('a room tag with a float order, as Element sets favourites, comes back through sync', async () => {
+    const order = () => alice.getRoom(roomId)?.tags['m.favourite']?.['order'];
+    const tagged = until(
+      alice,
+      [RoomEvent.Tags],
+      () => (order() === 0.5 ? true : undefined),
+      'the tag',
+    );
+    await alice.setRoomTag(roomId, 'm.favourite', { order: 0.5 });
+    await tagged;
+    const untagged = until(
+      alice,
+      [RoomEvent.Tags],
+      () => (alice.getRoom(roomId)?.tags['m.favourite'] === undefined ? true : undefined),
+      'the tag removed',
+    );
+    await alice.deleteRoomTag(roomId, 'm.favourite');
+    await untagged;
+  });
+
   it('a displayname change shows to the other member', async () => {
     const aliceId = alice.getUserId() ?? '';
     const renamed = until(
