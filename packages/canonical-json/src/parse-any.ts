@@ -9,9 +9,7 @@
  * lenient mode, which reads what `JSON.parse` reads — a repeated key's last value, unpaired
  * surrogates, every number as `Number(literal)` — with the same RFC 8259 syntax.
  */
-import { CanonicalJsonError } from './errors.ts';
-import { Failure } from './failure.ts';
-import { parseStrict } from './parse.ts';
+import { parseStrict, publicError } from './parse.ts';
 import { hasEscapedKey } from './parse-fast.ts';
 
 /** Captured at load, so later changes to the global cannot reach the parser. */
@@ -45,14 +43,6 @@ export function parseAnyJson(input: string | Uint8Array): unknown {
   try {
     return parseStrict(text, isBytes, Number.MAX_SAFE_INTEGER, false, false, true);
   } catch (error) {
-    if (error instanceof Failure) throw error.toError();
-    // No user code runs while parsing: a RangeError is the engine's stack, nesting too deep.
-    if (error instanceof RangeError) {
-      throw new CanonicalJsonError('too-deep', 'nesting exhausted the call stack', {
-        path: '$',
-        cause: error,
-      });
-    }
-    throw error;
+    throw publicError(error);
   }
 }

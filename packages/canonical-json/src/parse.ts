@@ -99,17 +99,24 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
       options?.strictNumberSyntax === true,
     );
   } catch (error) {
-    if (error instanceof Failure) throw error.toError();
-    // No user code runs while parsing, so a RangeError here is the engine's stack limit, reached
-    // only when the caller raised maxDepth far above the default: still "too deep".
-    if (error instanceof RangeError) {
-      throw new CanonicalJsonError('too-deep', 'nesting exhausted the call stack', {
-        path: '$',
-        cause: error,
-      });
-    }
-    throw error;
+    throw publicError(error);
   }
+}
+
+/**
+ * What a parse failure is thrown as: the parser's `Failure` as its `CanonicalJsonError`, and a
+ * `RangeError` as `too-deep` — no user code runs while parsing, so it is the engine's stack
+ * limit, reached only when the depth allowed is far above the default.
+ */
+export function publicError(error: unknown): unknown {
+  if (error instanceof Failure) return error.toError();
+  if (error instanceof RangeError) {
+    return new CanonicalJsonError('too-deep', 'nesting exhausted the call stack', {
+      path: '$',
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /**
