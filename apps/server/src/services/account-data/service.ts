@@ -41,11 +41,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function tagsOf(content: unknown): Record<string, unknown> {
   // No prototype: a tag named `__proto__` is an own key like any other.
   const tags: Record<string, unknown> = Object.create(null);
-  const stored = (content as { tags?: unknown } | undefined)?.tags;
-  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return tags;
-  for (const [name, info] of Object.entries(stored)) {
-    if (typeof info === 'object' && info !== null && !Array.isArray(info)) tags[name] = info;
-  }
+  const stored = isObject(content) ? content['tags'] : undefined;
+  if (!isObject(stored)) return tags;
+  for (const [name, info] of Object.entries(stored)) if (isObject(info)) tags[name] = info;
   return tags;
 }
 
