@@ -5,7 +5,8 @@
  * Per request: build the URL and canonical JSON body; sign it (federation); then up to
  * `maxAttempts` attempts, each with its own timeout. A network failure, a timeout, a 5xx or a 429
  * is retried after a backoff (retry.ts); any other error response becomes a `MatrixError` at
- * once; a success must be a JSON object, parsed with @weft/canonical-json's strict parser.
+ * once; a success must be a JSON object, parsed with @weft/canonical-json's strict parser (or, with
+ * `anyJsonResponses`, its `parseAnyJson`).
  */
 import {
   CanonicalJsonError,
