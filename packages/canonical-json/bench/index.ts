@@ -126,7 +126,7 @@ report(`parse ${CORPUS_SIZE} events (ops/s = corpora/s)`, [
   {
     // The strict parser alone, as parseJson ran before it handed common texts to JSON.parse.
     name: 'weft strict parser only',
-    fn: parseAll((text) => parseStrict(text, false, DEFAULT_MAX_DEPTH, false, false)),
+    fn: parseAll((text) => parseStrict(text, false, DEFAULT_MAX_DEPTH, 'canonical')),
   },
   {
     name: 'weft parseJson, UTF-8 bytes',

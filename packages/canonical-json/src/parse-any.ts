@@ -6,7 +6,7 @@
  * `\`. A fuzz of 200,000 small objects with escaped keys misread 7% of them; values were never
  * wrong. So a text with no escape in any key (most texts: one linear scan, and only when the
  * text holds a backslash — `hasEscapedKey`) goes to `JSON.parse`, and any other to the strict parser in its
- * lenient mode, which reads what `JSON.parse` reads — a repeated key's last value, unpaired
+ * `any-json` mode, which reads what `JSON.parse` reads — a repeated key's last value, unpaired
  * surrogates, every number as `Number(literal)` — with the same RFC 8259 syntax.
  */
 import { parseStrict, publicError } from './parse.ts';
@@ -41,7 +41,7 @@ export function parseAnyJson(input: string | Uint8Array): unknown {
     }
   }
   try {
-    return parseStrict(text, isBytes, Number.MAX_SAFE_INTEGER, false, false, true);
+    return parseStrict(text, isBytes, Number.MAX_SAFE_INTEGER, 'any-json');
   } catch (error) {
     throw publicError(error);
   }

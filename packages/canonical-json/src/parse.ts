@@ -10,7 +10,8 @@
  *
  * Room versions 1–5 predate the number rules (room versions spec, v6: "enforces canonical JSON",
  * https://spec.matrix.org/v1.19/rooms/v6/); `legacyNumbers` admits their floats and big
- * integers, and is off by default.
+ * integers, and is off by default. `floats` admits floats but keeps the integer range, for JSON
+ * that is not signed but must still reach clients as JSON numbers (account data, room tags).
  */
 import { DEFAULT_MAX_DEPTH } from './encode.ts';
 import { CanonicalJsonError } from './errors.ts';
@@ -41,10 +42,34 @@ export interface ParseOptions {
    * or exponent is a `float`, even when its value is an integer (`2.0`, `1e10`). This is what
    * Synapse accepts in room versions ≥ 6 (its Python parser reads such numbers as floats and
    * rejects them), so a server that must accept exactly the PDUs its peers accept sets it.
-   * Ignored with `legacyNumbers`. Default `false`: `-0` is `0` either way.
+   * Ignored with `legacyNumbers` or `floats`. Default `false`: `-0` is `0` either way.
    */
   readonly strictNumberSyntax?: boolean;
+  /**
+   * Accept floats, keep the integer range: for JSON that is not signed or hashed but may hold
+   * floats (account data, room tags). A number written with a fraction or exponent is a float,
+   * even when its value is integral, and is returned as `Number(literal)`: `1.0` → `1`,
+   * `1e3` → `1000`, `9007199254740992.0` → `9007199254740992`; one that overflows a double
+   * (`1E400`) is `non-finite`. A number written without fraction or exponent is an integer and
+   * must lie in [-(2**53)+1, (2**53)-1] as in canonical JSON (`9007199254740992` is
+   * `integer-out-of-range`, with its path and position). `-0` and `-0.0` are `0`. Such floats
+   * cannot be re-encoded by {@link encodeCanonicalJson}. `legacyNumbers` wins over it;
+   * `strictNumberSyntax` is ignored with it. Default `false`.
+   */
+  readonly floats?: boolean;
 }
+
+/**
+ * How the strict parser reads numbers (and, for `any-json`, keys and strings):
+ * - `canonical`: integers in the canonical range, whatever the notation (`2.0`, `1e10`);
+ * - `canonical-strict`: the same, but any fraction or exponent is a `float` (`strictNumberSyntax`);
+ * - `floats`: floats as `number`, integer literals in the canonical range (`floats`);
+ * - `legacy`: floats as `number`, integers beyond the range as `bigint` (`legacyNumbers`);
+ * - `any-json`: `JSON.parse`'s reading (parseAnyJson): every number is `Number(literal)` (so
+ *   `-0`, rounded big integers, `Infinity` for 1e400), a repeated key keeps its last value and
+ *   unpaired surrogates are kept. Syntax is still RFC 8259's, checked as strictly.
+ */
+export type ParseMode = 'canonical' | 'canonical-strict' | 'floats' | 'legacy' | 'any-json';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 8259 §7 forbids raw U+0000–U+001F.
 const PLAIN_RUN = /[^"\\\u0000-\u001f\ud800-\udfff]*/y;
@@ -86,21 +111,23 @@ export function parseJson(input: string | Uint8Array, options?: ParseOptions): u
     }
     const text = isBytes ? decodeUtf8Strict(input) : input;
     // Same value as the strict parser below, proven by parse-fast.ts; undefined otherwise. The
-    // texts it answers hold only integers of at most 15 digits, which every number option reads
-    // alike, so `legacyNumbers` (floats kept) takes it too.
+    // texts it answers hold only integers of at most 15 digits (no `-0`), which every number
+    // option reads alike, so `legacyNumbers` and `floats` take it too; any bigger integer, and
+    // any fraction or exponent, goes to the strict parser.
     const value = parseCommonCase(text, maxDepth);
     if (value !== undefined) return value;
-    const legacyNumbers = options?.legacyNumbers === true;
-    return parseStrict(
-      text,
-      isBytes,
-      maxDepth,
-      legacyNumbers,
-      options?.strictNumberSyntax === true,
-    );
+    return parseStrict(text, isBytes, maxDepth, modeOf(options));
   } catch (error) {
     throw publicError(error);
   }
+}
+
+/** The strict parser's mode for `options`: `legacyNumbers` wins, then `floats`. */
+function modeOf(options: ParseOptions | undefined): ParseMode {
+  if (options?.legacyNumbers === true) return 'legacy';
+  if (options?.floats === true) return 'floats';
+  if (options?.strictNumberSyntax === true) return 'canonical-strict';
+  return 'canonical';
 }
 
 /**
@@ -127,11 +154,9 @@ export function parseStrict(
   text: string,
   isBytes: boolean,
   maxDepth: number,
-  legacyNumbers: boolean,
-  strictNumberSyntax: boolean,
-  lenient = false,
+  mode: ParseMode,
 ): unknown {
-  const parser = new Parser(text, maxDepth, legacyNumbers, strictNumberSyntax, lenient);
+  const parser = new Parser(text, maxDepth, mode);
   try {
     const value = parser.parseValue();
     parser.skipWhitespace();
@@ -182,29 +207,20 @@ function isLowSurrogate(unit: number): boolean {
 class Parser {
   readonly text: string;
   readonly maxDepth: number;
-  readonly legacyNumbers: boolean;
-  readonly strictNumberSyntax: boolean;
+  readonly mode: ParseMode;
   /**
-   * `JSON.parse`'s reading (parseAnyJson): a repeated key keeps its last value, unpaired
-   * surrogates are kept, and every number is `Number(literal)` (so `-0`, floats, rounded big
-   * integers, `Infinity` for 1e400). Syntax is still RFC 8259's, checked as strictly.
+   * Mode `any-json`: a repeated key keeps its last value and unpaired surrogates are kept (see
+   * {@link ParseMode}); read once here, as strings and keys test it often.
    */
   readonly lenient: boolean;
   pos = 0;
   depth = 0;
 
-  constructor(
-    text: string,
-    maxDepth: number,
-    legacyNumbers: boolean,
-    strictNumberSyntax: boolean,
-    lenient: boolean,
-  ) {
+  constructor(text: string, maxDepth: number, mode: ParseMode) {
     this.text = text;
     this.maxDepth = maxDepth;
-    this.legacyNumbers = legacyNumbers;
-    this.strictNumberSyntax = strictNumberSyntax;
-    this.lenient = lenient;
+    this.mode = mode;
+    this.lenient = mode === 'any-json';
   }
 
   /** RFC 8259 §2: whitespace is space, tab, line feed and carriage return only. */
@@ -461,22 +477,24 @@ class Parser {
       throw this.syntax('invalid number');
     }
     const [literal, sign = '', integer = '', fraction, exponent] = match;
-    if (this.lenient) return Number(literal);
+    const mode = this.mode;
+    if (mode === 'any-json') return Number(literal);
     if (fraction === undefined && exponent === undefined) {
       const value = Number(literal);
       // Integer text: exact up to 2**53 - 1; anything larger rounds to ≥ 2**53.
       if (Number.isSafeInteger(value)) return value === 0 ? 0 : value;
-      if (this.legacyNumbers) return BigInt(literal);
+      if (mode === 'legacy') return BigInt(literal);
       throw new Failure('integer-out-of-range', 'integer outside [-(2**53)+1, (2**53)-1]', start);
     }
-    if (this.legacyNumbers) {
+    if (mode === 'legacy' || mode === 'floats') {
+      // A fraction or exponent makes a float, even when its value is integral (2.0, 1e20).
       const value = Number(literal);
       if (!Number.isFinite(value)) {
         throw new Failure('non-finite', 'number overflows a double', start);
       }
       return value === 0 ? 0 : value;
     }
-    if (this.strictNumberSyntax) {
+    if (mode === 'canonical-strict') {
       throw new Failure('float', 'fraction or exponent in a number', start);
     }
     return exactInteger(sign, integer, fraction ?? '', exponent ?? '0', start);

@@ -208,3 +208,73 @@ describe('parseJson rejections (code, path, position)', () => {
     expect(() => parseJson('1', { maxBytes: Number.NaN })).toThrow(RangeError);
   });
 });
+
+describe('parseJson with floats (account data, room tags)', () => {
+  const floats = { floats: true };
+
+  it('keeps floats; a fraction or exponent makes a float even when integral', () => {
+    expect(parseJson('{"order":0.5,"a":[1.5,-2.25e-3]}', floats)).toEqual({
+      order: 0.5,
+      a: [1.5, -0.002_25],
+    });
+    const values = parseJson('[-0, -0.0, 1.0, 1e3, 9007199254740992.0, 1e20, 1e-400]', floats);
+    expect(values).toEqual([0, 0, 1, 1000, 2 ** 53, 1e20, 0]);
+    expect(Object.is((values as number[])[0], -0)).toBe(false);
+    expect(Object.is((values as number[])[1], -0)).toBe(false);
+    expect(parseJson('[9007199254740991, -9007199254740991]', floats)).toEqual([
+      Number.MAX_SAFE_INTEGER,
+      Number.MIN_SAFE_INTEGER,
+    ]);
+  });
+
+  it('refuses integers beyond the canonical range, with path and position', () => {
+    for (const [text, path, position] of [
+      ['9007199254740992', '$', 0],
+      ['{"a":[0.5,9007199254740992]}', '$.a[1]', 10],
+      ['{"a":{"b":-9007199254740992}}', '$.a.b', 10],
+      ['[1.5,123456789012345678901234567890]', '$[1]', 5],
+    ] as const) {
+      const error = failure(() => parseJson(text, floats));
+      expect([error.code, error.path, error.position], text).toEqual([
+        'integer-out-of-range',
+        path,
+        position,
+      ]);
+    }
+    const bytes = failure(() =>
+      parseJson(utf8.encode('{"s":"é","a":[1,99999999999999999]}'), floats),
+    );
+    expect([bytes.code, bytes.path, bytes.position]).toEqual([
+      'integer-out-of-range',
+      '$.a[1]',
+      17,
+    ]);
+  });
+
+  it('refuses numbers that overflow a double, NaN and bad syntax', () => {
+    const error = failure(() => parseJson('{"a":[1,1E400]}', floats));
+    expect([error.code, error.path, error.position]).toEqual(['non-finite', '$.a[1]', 8]);
+    expect(failure(() => parseJson('[-1e400]', floats)).code).toBe('non-finite');
+    expect(failure(() => parseJson('[NaN]', floats)).code).toBe('non-finite');
+    expect(failure(() => parseJson('[1.]', floats)).code).toBe('syntax');
+    expect(failure(() => parseJson('{"a":1,"a":2}', floats)).code).toBe('duplicate-key');
+  });
+
+  it('legacyNumbers wins; strictNumberSyntax is ignored', () => {
+    expect(parseJson('[0.5, 9007199254740993]', { floats: true, legacyNumbers: true })).toEqual([
+      0.5,
+      9_007_199_254_740_993n,
+    ]);
+    expect(parseJson('[2.0, 0.5]', { floats: true, strictNumberSyntax: true })).toEqual([2, 0.5]);
+    const error = failure(() =>
+      parseJson('[9007199254740992]', { floats: true, strictNumberSyntax: true }),
+    );
+    expect(error.code).toBe('integer-out-of-range');
+  });
+
+  it('never puts the text in the message', () => {
+    const error = failure(() => parseJson('{"secret-key":12345678901234567890}', floats));
+    expect(error.path).toBe('$["secret-key"]');
+    expect(error.message).not.toContain('12345678901234567890');
+  });
+});
