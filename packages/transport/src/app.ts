@@ -20,7 +20,12 @@ import { TrieRouter } from 'hono/router/trie-router';
 import type { ParamKeys } from 'hono/types';
 
 import { accessTokenOf } from './access-token.ts';
-import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type JsonBodyOptions,
+  parseJsonBody,
+  readBodyBytes,
+} from './body.ts';
 import { CORS_HEADERS, withHeaders } from './cors.ts';
 import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
 import { JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
@@ -151,8 +156,13 @@ export interface EndpointDefinition<Path extends string, A extends AuthMode, Bod
   readonly body?: BodyMode;
   /** Validates the JSON body and returns its typed form; throw `MatrixError.badJson()` if wrong. */
   readonly parseBody?: (json: Record<string, unknown>) => Body;
-  /** Room versions 1–5 payloads: accept floats and big integers in the body. */
+  /** Room versions 1–5 payloads: accept floats and big integers in the body. Wins over `floats`. */
   readonly legacyNumbers?: boolean;
+  /**
+   * Accept floats in the body but keep the integer range (bodies that are not events, such as
+   * account data and room tags); an integer beyond ±(2^53−1) is still `M_BAD_JSON`.
+   */
+  readonly floats?: boolean;
   /** Overrides the app's body size limit. */
   readonly maxBodyBytes?: number;
   /** `true`: use the app's limiter; or a limiter of its own (with an optional per-request cost). */
@@ -371,8 +381,12 @@ function queryOf(url: string): URLSearchParams {
   return new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
 }
 
-function jsonOptions(definition: { readonly legacyNumbers?: boolean }) {
-  return definition.legacyNumbers === true ? { legacyNumbers: true } : {};
+function jsonOptions(definition: {
+  readonly legacyNumbers?: boolean;
+  readonly floats?: boolean;
+}): JsonBodyOptions {
+  if (definition.legacyNumbers === true) return { legacyNumbers: true };
+  return definition.floats === true ? { floats: true } : {};
 }
 
 function checkLimit(limit: number): void {

@@ -120,14 +120,21 @@ const NOT_JSON_CODES = new Set(['syntax', 'invalid-utf8', 'lone-surrogate', 'dup
 
 /** Options of {@link parseJsonBody}. */
 export interface JsonBodyOptions {
-  /** Room versions 1–5 only: accept floats and big integers (see `parseJson`). */
+  /** Room versions 1–5 only: accept floats and big integers (see `parseJson`). Wins over `floats`. */
   readonly legacyNumbers?: boolean;
+  /**
+   * Accept floats, keep the integer range (`parseJson`'s `floats`): for bodies that are not
+   * events but may hold floats (account data, room tags). An integer beyond ±(2^53−1) is still
+   * `M_BAD_JSON`, with its JSON path like any other parse error.
+   */
+  readonly floats?: boolean;
 }
 
 /**
  * Parses a request body that must be a JSON object. Empty or non-JSON bytes → 400
- * `M_NOT_JSON`; JSON that is not an object, or holds values Matrix forbids (floats, integers
- * outside ±(2^53−1), nesting deeper than 512) → 400 `M_BAD_JSON`. Messages name the problem
+ * `M_NOT_JSON`; JSON that is not an object, or holds values Matrix forbids (floats unless
+ * `floats` or `legacyNumbers`, integers outside ±(2^53−1) unless `legacyNumbers`, nesting deeper
+ * than 512) → 400 `M_BAD_JSON`. Messages name the problem
  * and its JSON path, never the content.
  */
 export function parseJsonBody(
@@ -141,7 +148,9 @@ export function parseJsonBody(
       bytes,
       options.legacyNumbers === true
         ? { maxBytes: bytes.byteLength, legacyNumbers: true }
-        : { maxBytes: bytes.byteLength },
+        : options.floats === true
+          ? { maxBytes: bytes.byteLength, floats: true }
+          : { maxBytes: bytes.byteLength },
     );
   } catch (error) {
     if (CanonicalJsonError.isInstance(error)) {

@@ -152,6 +152,21 @@ app
     handler: ({ body }) => ({ kind: typeof body['n'] }),
   })
   .endpoint({
+    method: 'PUT',
+    path: '/_matrix/client/v3/floats',
+    auth: 'none',
+    floats: true,
+    handler: ({ body }) => ({ body }),
+  })
+  .endpoint({
+    method: 'PUT',
+    path: '/_matrix/client/v3/floats-legacy',
+    auth: 'none',
+    floats: true,
+    legacyNumbers: true,
+    handler: ({ body }) => ({ kind: typeof body['n'] }),
+  })
+  .endpoint({
     method: 'POST',
     path: '/_matrix/media/v3/upload',
     auth: 'none',
@@ -458,6 +473,35 @@ describe('JSON bodies (API Standards; M_NOT_JSON, M_BAD_JSON)', () => {
     expect(await readJson(legacy)).toEqual({ kind: 'number' });
     const strict = await call('/_matrix/client/v3/echo', { method: 'POST', body: '{"n":1.5}' });
     await expectError(strict, 400, 'M_BAD_JSON');
+  });
+
+  it('keeps floats but refuses big integers on endpoints declared floats', async () => {
+    const floats = await call('/_matrix/client/v3/floats', {
+      method: 'PUT',
+      body: '{"order":0.5,"n":[1.0,2e3]}',
+    });
+    expect(await readJson(floats)).toEqual({ body: { order: 0.5, n: [1, 2000] } });
+    const big = await expectError(
+      await call('/_matrix/client/v3/floats', {
+        method: 'PUT',
+        body: '{"order":0.5,"n":[1,9007199254740992]}',
+      }),
+      400,
+      'M_BAD_JSON',
+    );
+    expect(big['error']).toBe('Invalid request body: integer-out-of-range at $.n[1]');
+    const overflow = await expectError(
+      await call('/_matrix/client/v3/floats', { method: 'PUT', body: '{"x":1e400}' }),
+      400,
+      'M_BAD_JSON',
+    );
+    expect(overflow['error']).toBe('Invalid request body: non-finite at $.x');
+    // legacyNumbers wins: the big integer is read (as a bigint).
+    const legacy = await call('/_matrix/client/v3/floats-legacy', {
+      method: 'PUT',
+      body: '{"n":9007199254740993}',
+    });
+    expect(await readJson(legacy)).toEqual({ kind: 'bigint' });
   });
 
   it('400 M_BAD_JSON from the endpoint validator', async () => {
