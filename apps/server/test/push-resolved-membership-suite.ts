@@ -243,5 +243,53 @@ export function resolvedMembershipSuite(options: () => TestServerOptions = () =>
       expect(list).toEqual(expect.arrayContaining([afterInvite, whileBack]));
       expect(list).not.toContain(whileOut);
     }, 60_000);
+
+    it('lists and shows what follows a kick from a losing fork that arrived after the kept rejoin', async () => {
+      const { room } = await forkableRoom();
+      const auth = await mallorysAuth(room);
+      const bobsJoin = await stateId(room, 'm.room.member', bob.userId);
+      const fork = await tip(room);
+
+      // One fork: bob leaves and rejoins (the room is public); his rejoin is the current state.
+      await call(a, bob, 'POST', `${V3}/rooms/${encodeURIComponent(room)}/leave`, {});
+      await call(a, bob, 'POST', `${V3}/join/${encodeURIComponent(room)}`, {});
+      const rejoin = await stateId(room, 'm.room.member', bob.userId);
+
+      // The other fork, from before he left: mallory kicks him. The resolution applies the kick
+      // (a power event) first and his rejoin after it, which passes its auth check: the rejoin
+      // stays the current state, and the kick, accepted at its own position, lost. Bob's member
+      // events alone would say he left there.
+      const kick = await sendAsMallory(room, fork, {
+        type: 'm.room.member',
+        content: { membership: 'leave' },
+        stateKey: bob.userId,
+        authEvents: [...auth, bobsJoin],
+        ts: Date.now(),
+      });
+      expect(await a.services.rooms.membership(room, bob.userId)).toMatchObject({
+        membership: 'join',
+        eventId: rejoin,
+      });
+      const afterKick = await sendText(a, alice, room, 'bob never left');
+
+      // His resolved membership at the kick's position says joined: he is notified of and sees
+      // what follows it.
+      expect(await listed(bob)).toContain(afterKick);
+      expect(await timeline(bob, room)).toContain(afterKick);
+      const base = `${V3}/rooms/${encodeURIComponent(room)}`;
+      await call(a, bob, 'GET', `${base}/event/${encodeURIComponent(afterKick)}`);
+      const db = a.services.ctx.db;
+      const position = await db.queryOne<{ stream_position: number | null }>(
+        'SELECT stream_position FROM events WHERE event_id = $1',
+        [kick],
+      );
+      expect(position?.stream_position).not.toBeNull();
+      const resolved = await db.query<{ membership: string }>(
+        `SELECT membership FROM resolved_memberships
+          WHERE user_id = $1 AND room_id = $2 AND stream_position = $3`,
+        [bob.userId, room, Number(position?.stream_position)],
+      );
+      expect(resolved).toEqual([{ membership: 'join' }]);
+    }, 60_000);
   });
 }

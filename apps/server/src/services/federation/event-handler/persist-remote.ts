@@ -114,21 +114,24 @@ async function membershipOfEvent(
 
 /**
  * A local user's member event accepted at `position` that state resolution did not keep (its
- * fork lost): their resolved membership is recorded at its position, which their member events
- * alone would read as the losing event's.
+ * fork lost) while the kept one was already in the current state (`old`): their resolved
+ * membership is recorded at its position, which their member events alone would read as the
+ * losing event's. A kept event new to the current state is recorded by the current-state loop.
  */
 async function recordLosingMemberEvent(
   tx: SqlExecutor,
   rooms: RoomService,
   checked: CheckedPdu,
+  old: StateMap,
   current: StateMap,
   position: number,
 ): Promise<void> {
   const { type, state_key: stateKey } = checked.dag;
   if (type !== 'm.room.member' || stateKey === undefined) return;
   if (!isLocalUser(stateKey, rooms.ctx.config.serverName)) return;
-  const kept = current.get(stateKeyOf(type, stateKey));
-  if (kept === undefined || kept === checked.eventId) return;
+  const key = stateKeyOf(type, stateKey);
+  const kept = current.get(key);
+  if (kept === undefined || kept === checked.eventId || old.get(key) !== kept) return;
   const membership = await membershipOfEvent(tx, rooms, kept);
   if (membership !== undefined) {
     await recordResolvedMembership(tx, checked.roomId, stateKey, membership, position);
@@ -284,7 +287,7 @@ export async function persistRemote(
       }
     }
   }
-  await recordLosingMemberEvent(tx, rooms, checked, current, position);
+  await recordLosingMemberEvent(tx, rooms, checked, old, current, position);
   await tx.execute('UPDATE rooms SET current_state_group = $1, max_depth = $2 WHERE room_id = $3', [
     currentGroup,
     Math.max(room.maxDepth, checked.dag.depth),
