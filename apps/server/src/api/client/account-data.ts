@@ -5,7 +5,6 @@
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { FLOAT_BODY } from './float-body.ts';
 import { requireOwnUser } from './own-user.ts';
 import { parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
@@ -16,6 +15,13 @@ import { type ClientApp, clientEndpoint } from './routes.ts';
  * `m.push_rules` (set through the push rules API).
  */
 const SERVER_CONTROLLED = new Set(['m.fully_read', 'm.push_rules']);
+
+// Bodies that may hold floats (here and in tags.ts): account data and room tags are not events,
+// so canonical JSON's integer-only rule does not bind them, and clients write floats there (a
+// tag's `order` is "a number between 0 and 1",
+// https://spec.matrix.org/v1.19/client-server-api/#room-tagging). Their endpoints declare
+// `floats: true`: floats are kept, but an integer beyond ±(2^53 − 1) is still refused with
+// M_BAD_JSON by the parser (no JSON number can carry it to a client exactly).
 
 function checkWritable(type: string): void {
   if (SERVER_CONTROLLED.has(type)) {
@@ -35,7 +41,7 @@ export function registerAccountData(app: ClientApp, services: Services): void {
     path: '/user/:userId/account_data/:type',
     auth: 'user',
     rateLimit: true,
-    ...FLOAT_BODY,
+    floats: true,
     handler: async ({ params, user, body }) => {
       requireOwnUser(params.userId, user.userId, 'account data');
       checkWritable(params.type);
@@ -57,7 +63,7 @@ export function registerAccountData(app: ClientApp, services: Services): void {
     path: '/user/:userId/rooms/:roomId/account_data/:type',
     auth: 'user',
     rateLimit: true,
-    ...FLOAT_BODY,
+    floats: true,
     handler: async ({ params, user, body }) => {
       requireOwnUser(params.userId, user.userId, 'account data');
       const roomId = parseRoomId(params.roomId);

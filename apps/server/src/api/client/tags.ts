@@ -6,7 +6,6 @@
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { FLOAT_BODY } from './float-body.ts';
 import { requireOwnUser } from './own-user.ts';
 import { parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
@@ -38,7 +37,8 @@ export function registerTags(app: ClientApp, services: Services): void {
     path: '/user/:userId/rooms/:roomId/tags/:tag',
     auth: 'user',
     rateLimit: true,
-    ...FLOAT_BODY,
+    // `order` is a float (0.5); big integers are still refused: see account-data.ts.
+    floats: true,
     handler: async ({ params, user, body }) => {
       requireOwnUser(params.userId, user.userId, 'tags');
       const roomId = parseRoomId(params.roomId);
