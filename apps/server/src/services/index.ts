@@ -12,6 +12,7 @@ import { FederationMembershipService } from './federation/membership/service.ts'
 import { FederationQueryService } from './federation/queries/service.ts';
 import { FederationService } from './federation/service.ts';
 import { FilterService } from './filters/service.ts';
+import { KeyBackupService } from './key-backup/service.ts';
 import { MediaService } from './media/service.ts';
 import { PresenceService } from './presence/service.ts';
 import { updateMemberEvents } from './profile/member-events.ts';
@@ -33,6 +34,8 @@ export interface Services {
   readonly toDevice: ToDeviceService;
   readonly deviceLists: DeviceListService;
   readonly e2eKeys: E2eKeyService;
+  /** Server-side key backups (services/key-backup). */
+  readonly keyBackup: KeyBackupService;
   readonly sync: SyncService;
   readonly profile: ProfileService;
   readonly accountData: AccountDataService;
@@ -90,6 +93,7 @@ export function createServices(ctx: ServerContext): Services {
     toDevice,
     deviceLists,
     e2eKeys,
+    keyBackup: new KeyBackupService(ctx),
     sync,
     ...userData,
     federation,

@@ -10,6 +10,7 @@ import { registerDevices } from './devices.ts';
 import { registerFilters } from './filters.ts';
 import { registerJoin } from './join.ts';
 import { registerJoinedRooms } from './joined-rooms.ts';
+import { registerKeyBackup } from './key-backup.ts';
 import { registerKeysChanges } from './keys-changes.ts';
 import { registerKeysClaim } from './keys-claim.ts';
 import { registerKeysDeviceSigning } from './keys-device-signing.ts';
@@ -95,4 +96,5 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerKeysChanges(app, services);
   registerKeysDeviceSigning(app, services);
   registerKeysSignatures(app, services);
+  registerKeyBackup(app, services);
 }
