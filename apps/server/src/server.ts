@@ -105,6 +105,7 @@ export async function startServer(
       stopping ??= (async () => {
         log.info('shutting down');
         services.federation.stop();
+        services.pushers.stop();
         // Stops accepting; requests in flight still finish, and their answers go out.
         const closed = http.close();
         const federationClosed = federation?.close() ?? Promise.resolve();

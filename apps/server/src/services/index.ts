@@ -19,6 +19,7 @@ import { updateMemberEvents } from './profile/member-events.ts';
 import { ProfileService } from './profile/service.ts';
 import { PushService } from './push/service.ts';
 import { PushRuleService } from './push-rules/service.ts';
+import { PusherService } from './pushers/service.ts';
 import { ReceiptService } from './receipts/service.ts';
 import { RoomService } from './rooms/service.ts';
 import { SyncService } from './sync/service.ts';
@@ -43,6 +44,8 @@ export interface Services {
   readonly pushRules: PushRuleService;
   /** Push-rule evaluation and unread counts (services/push). */
   readonly push: PushService;
+  /** Pushers and delivery to push gateways (services/pushers). */
+  readonly pushers: PusherService;
   readonly presence: PresenceService;
   readonly media: MediaService;
   readonly federation: FederationService;
@@ -62,6 +65,8 @@ export function createServices(ctx: ServerContext): Services {
   const e2eKeys = new E2eKeyService(ctx, accounts, deviceLists);
   const sync = new SyncService(ctx, { rooms, typing, receipts, toDevice, e2eKeys, deviceLists });
   const userData = createUserDataServices(ctx, accounts, rooms, receipts, sync);
+  const pushers = new PusherService(ctx, accounts, rooms);
+  userData.push.setPushDelivery(pushers);
   const federation = new FederationService(ctx, rooms);
   federation.connectEdus({
     typing,
@@ -96,6 +101,7 @@ export function createServices(ctx: ServerContext): Services {
     keyBackup: new KeyBackupService(ctx),
     sync,
     ...userData,
+    pushers,
     federation,
   };
 }

@@ -29,6 +29,7 @@ import { registerProfile } from './profile.ts';
 import { registerProfileDelete } from './profile-delete.ts';
 import { registerPublicRooms } from './public-rooms.ts';
 import { registerPushRules } from './push-rules.ts';
+import { registerPushers } from './pushers.ts';
 import { registerReadMarkers } from './read-markers.ts';
 import { registerReceipt } from './receipt.ts';
 import { registerRedact } from './redact.ts';
@@ -66,6 +67,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerTags(app, services);
   registerFilters(app, services);
   registerPushRules(app, services);
+  registerPushers(app, services);
   registerNotifications(app, services);
   registerPresence(app, services);
   registerMedia(app, services);

@@ -7,7 +7,8 @@
  * what notifies or highlights is added to the users' unread counts in the room
  * (`unread_counts`, which a read receipt, the user's join or a redaction recounts), which
  * `/sync`'s `unread_notifications` reads; `GET /notifications` lists the rows
- * (notification-list.ts).
+ * (notification-list.ts). Recipients whose actions say `notify` and who have pushers are handed
+ * to the push delivery (services/pushers) once the transaction commits.
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
@@ -49,6 +50,26 @@ export interface NotificationEntry {
   readonly position: number;
 }
 
+/** A recipient whose push actions for an event say `notify`, to be pushed to. */
+export interface PushTarget {
+  readonly userId: string;
+  /** The actions the push rules decided (their `set_tweak`s become the gateway's tweaks). */
+  readonly actions: readonly unknown[];
+}
+
+/**
+ * Where notifying events go to be pushed (services/pushers): asked per recipient inside the
+ * event's transaction, so a recipient without pushers costs a set lookup; handed the targets
+ * once the transaction commits.
+ */
+export interface PushDelivery {
+  /** Whether any user may have a pusher (`false`: no recipient is looked up). */
+  readonly active: boolean;
+  mayPush(userId: string): boolean;
+  /** Starts delivering in the background; never throws. */
+  deliver(event: StoredEvent, targets: readonly PushTarget[]): void;
+}
+
 /** Kept unread counts (user, room) held in memory; least recently used go first. */
 const UNREAD_CACHE_SIZE = 50_000;
 
@@ -69,12 +90,18 @@ export class PushService {
    */
   readonly #unread = new LruMap<string, CachedUnread>(UNREAD_CACHE_SIZE);
   #unreadWrites = 0;
+  #delivery: PushDelivery | undefined;
 
   constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
     this.#ctx = ctx;
     this.#rooms = rooms;
     this.#rules = rules;
     rooms.onTimelineEvent((tx, event) => this.#evaluate(tx, event));
+  }
+
+  /** Sets where notifying events are pushed (services/pushers). */
+  setPushDelivery(delivery: PushDelivery): void {
+    this.#delivery = delivery;
   }
 
   /** `unread_notifications` of a user's room as of stream position `to`. */
@@ -211,6 +238,7 @@ export class PushService {
     if (invitee !== undefined) {
       const decision = await decide(invitee);
       if (notifies(decision)) own.set(invitee, decision);
+      decisions.set(invitee, decision);
     }
     const added = await insertPushActions(
       tx,
@@ -226,6 +254,8 @@ export class PushService {
       audience,
     );
     this.#afterCommitAdd(tx, event.roomId, position, added);
+    const delivery = this.#delivery;
+    if (delivery?.active === true) queuePush(tx, delivery, event, decisions);
   }
 
   /**
@@ -316,6 +346,27 @@ export class PushService {
 }
 
 const NO_NAMES: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Hands the recipients whose actions say `notify` and who may have pushers to `delivery` once
+ * `tx` commits (the sender is never among them: the audience leaves them out).
+ */
+function queuePush(
+  tx: SqlExecutor,
+  delivery: PushDelivery,
+  event: StoredEvent,
+  decisions: ReadonlyMap<string, StoredDecision>,
+): void {
+  let targets: PushTarget[] | undefined;
+  for (const [userId, decision] of decisions) {
+    if (decision.notify === 0 || !delivery.mayPush(userId)) continue;
+    targets ??= [];
+    targets.push({ userId, actions: parseAnyJson(decision.actions_json) as unknown[] });
+  }
+  if (targets === undefined) return;
+  const pushTargets = targets;
+  tx.afterCommit(() => delivery.deliver(event, pushTargets));
+}
 
 /**
  * Whether `event`'s sender may notify with a `notifications` key (`sender_notification_permission`):

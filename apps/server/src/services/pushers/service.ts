@@ -1,0 +1,181 @@
+/**
+ * Pushers (client-server-api "Push Notifications",
+ * https://spec.matrix.org/v1.19/client-server-api/#push-notifications): where a user's
+ * notifications go. A pusher is keyed by (`app_id`, `pushkey`) per user and belongs to the device
+ * whose access token set it: it goes when that device is deleted or logs out ("pushers … are
+ * deleted when the access token is"). Only `http` pushers are kept; delivery to their push
+ * gateways is delivery.ts. The users with pushers are also held in memory, so the push
+ * evaluation of an event asks a set, not the database, whether a recipient has any.
+ */
+import { parseAnyJson } from '@weft/canonical-json';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { AccountService } from '../accounts/service.ts';
+import type { ServerContext } from '../core/context.ts';
+import type { PushDelivery, PushTarget } from '../push/service.ts';
+import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { GatewayDelivery } from './delivery.ts';
+import {
+  deleteDevicePushers,
+  deleteOtherUsersPushers,
+  deletePusher,
+  hasPushers,
+  type PusherRow,
+  selectPushers,
+  selectPusherUsers,
+  upsertPusher,
+} from './store.ts';
+
+/** A pusher as `GET /pushers` lists it. */
+export type Pusher = {
+  readonly pushkey: string;
+  readonly kind: string;
+  readonly app_id: string;
+  readonly app_display_name: string;
+  readonly device_display_name: string;
+  readonly profile_tag?: string;
+  readonly lang: string;
+  readonly data: Record<string, unknown>;
+};
+
+/** A pusher to create or replace (`POST /pushers/set` with a `kind`), already checked. */
+export type PusherSettings = {
+  readonly kind: 'http';
+  readonly appId: string;
+  readonly pushkey: string;
+  readonly appDisplayName: string;
+  readonly deviceDisplayName: string;
+  readonly profileTag: string | undefined;
+  readonly lang: string;
+  /** `PusherData`, `url` included. */
+  readonly data: Record<string, unknown>;
+  /** `false`: the other users' pushers of the same (`app_id`, `pushkey`) go. */
+  readonly append: boolean;
+};
+
+export function pusherOf(row: PusherRow): Pusher {
+  return {
+    pushkey: row.pushkey,
+    kind: row.kind,
+    app_id: row.app_id,
+    app_display_name: row.app_display_name,
+    device_display_name: row.device_display_name,
+    ...(row.profile_tag !== null ? { profile_tag: row.profile_tag } : {}),
+    lang: row.lang,
+    data: parseAnyJson(row.data) as Record<string, unknown>,
+  };
+}
+
+export class PusherService implements PushDelivery {
+  readonly #ctx: ServerContext;
+  /** Users with at least one pusher, as committed (a superset while a change commits). */
+  readonly #users = new Set<string>();
+  #loaded = false;
+  readonly #delivery: GatewayDelivery;
+
+  constructor(ctx: ServerContext, accounts: AccountService, rooms: RoomService) {
+    this.#ctx = ctx;
+    this.#delivery = new GatewayDelivery(ctx, rooms, {
+      pushers: (userId) => selectPushers(ctx.db, userId),
+      rejected: (userId, appId, pushkey) => this.#removeRejected(userId, appId, pushkey),
+    });
+    accounts.onDeviceChange(async (tx, change) => {
+      if (change.change !== 'removed' || !this.mayPush(change.userId)) return;
+      if ((await deleteDevicePushers(tx, change.userId, change.deviceId)) > 0) {
+        await this.#afterRemoval(tx, [change.userId]);
+      }
+    });
+    void this.#load();
+  }
+
+  async #load(): Promise<void> {
+    try {
+      for (const userId of await selectPusherUsers(this.#ctx.db)) this.#users.add(userId);
+      this.#loaded = true;
+    } catch (error) {
+      // Until loaded, every recipient is asked of the database at delivery (`mayPush`).
+      this.#ctx.log.error('loading the users with pushers failed', { error });
+    }
+  }
+
+  /** The user's pushers. */
+  async list(userId: string): Promise<Pusher[]> {
+    return (await selectPushers(this.#ctx.db, userId)).map(pusherOf);
+  }
+
+  /** Creates or replaces the user's pusher of (`app_id`, `pushkey`), for `deviceId`. */
+  async set(userId: string, deviceId: string, settings: PusherSettings): Promise<void> {
+    const row: PusherRow = {
+      user_id: userId,
+      app_id: settings.appId,
+      pushkey: settings.pushkey,
+      device_id: deviceId,
+      kind: settings.kind,
+      app_display_name: settings.appDisplayName,
+      device_display_name: settings.deviceDisplayName,
+      profile_tag: settings.profileTag ?? null,
+      lang: settings.lang,
+      data: JSON.stringify(settings.data),
+      pushkey_ts: this.#ctx.now(),
+    };
+    await this.#ctx.db.transaction(async (tx) => {
+      await upsertPusher(tx, row);
+      // Before COMMIT: an event committed after this pusher finds its user in the set.
+      this.#users.add(userId);
+      if (!settings.append) {
+        const others = await deleteOtherUsersPushers(tx, userId, settings.appId, settings.pushkey);
+        await this.#afterRemoval(tx, others);
+      }
+    });
+  }
+
+  /** Deletes the user's pusher of (`app_id`, `pushkey`), if any (`kind: null`). */
+  async delete(userId: string, appId: string, pushkey: string): Promise<void> {
+    await this.#ctx.db.transaction(async (tx) => {
+      if ((await deletePusher(tx, userId, appId, pushkey)) > 0) {
+        await this.#afterRemoval(tx, [userId]);
+      }
+    });
+  }
+
+  /** Stops delivering (the server stops): pending retries are dropped. */
+  stop(): void {
+    this.#delivery.stop();
+  }
+
+  /** {@link PushDelivery.active}: whether any user may have a pusher. */
+  get active(): boolean {
+    return !this.#loaded || this.#users.size > 0;
+  }
+
+  /** {@link PushDelivery.mayPush}: a set lookup. */
+  mayPush(userId: string): boolean {
+    return !this.#loaded || this.#users.has(userId);
+  }
+
+  /** {@link PushDelivery.deliver}: sends to the gateways in the background. */
+  deliver(event: StoredEvent, targets: readonly PushTarget[]): void {
+    this.#delivery.deliver(event, targets);
+  }
+
+  /** Drops users left without pushers from the set once `tx` commits. */
+  async #afterRemoval(tx: SqlExecutor, userIds: readonly string[]): Promise<void> {
+    const gone: string[] = [];
+    for (const userId of new Set(userIds)) {
+      if (!(await hasPushers(tx, userId))) gone.push(userId);
+    }
+    if (gone.length === 0) return;
+    tx.afterCommit(() => {
+      for (const userId of gone) this.#users.delete(userId);
+    });
+  }
+
+  /** A gateway said the pushkey is not valid (spec: "remove the associated pushers"). */
+  async #removeRejected(userId: string, appId: string, pushkey: string): Promise<void> {
+    this.#ctx.log.info('a push gateway rejected a pushkey; its pusher is removed', {
+      user_id: userId,
+      app_id: appId,
+    });
+    await this.delete(userId, appId, pushkey);
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * Pushers (client-server-api "Push Notifications") over real HTTP, and their delivery to a push
+ * gateway (Push Gateway API `POST /_matrix/push/v1/notify`) played by a real local HTTP server:
+ * pushers set, listed, replaced and deleted; `append` across users; bad input refused; a device's
+ * logout takes its pushers; everything still there after a restart; notifications for another
+ * user's events with their fields, counts and tweaks, none for the user's own; `event_id_only`;
+ * a 5xx retried; a `rejected` pushkey's pusher removed. Run on SQLite (pushers-api.test.ts) and
+ * PostgreSQL (pushers-postgres.test.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  call,
+  createRoom,
+  type Json,
+  loginDevice,
+  sendText,
+  type TestUser,
+} from './sync-helpers.ts';
+
+const V3 = '/_matrix/client/v3';
+const enc = encodeURIComponent;
+const NOTIFY_PATH = '/_matrix/push/v1/notify';
+
+/** An answer the gateway gives, queued per pushkey; `{ rejected: [] }` when none is queued. */
+type GatewayAnswer = { readonly status: number; readonly body: Json };
+
+/** A push gateway on 127.0.0.1 that records every notification it receives. */
+export class TestGateway {
+  readonly requests: { readonly path: string; readonly body: Json }[] = [];
+  readonly #answers = new Map<string, GatewayAnswer[]>();
+  #server: Server | undefined;
+  #port = 0;
+
+  async start(): Promise<void> {
+    const server = createServer((request, response) => this.#handle(request, response));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.#server = server;
+    this.#port = (server.address() as AddressInfo).port;
+  }
+
+  /** The pusher URL (`data.url`) of this gateway. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}${NOTIFY_PATH}`;
+  }
+
+  /** Queues answers for the next requests to `pushkey`. */
+  answer(pushkey: string, ...answers: GatewayAnswer[]): void {
+    this.#answers.set(pushkey, [...(this.#answers.get(pushkey) ?? []), ...answers]);
+  }
+
+  /** The notifications received for `pushkey`, oldest first. */
+  notifications(pushkey: string): Json[] {
+    return this.requests
+      .map((request) => request.body['notification'] as Json)
+      .filter((n) => n['devices'].some((d: Json) => d['pushkey'] === pushkey));
+  }
+
+  /** Waits until `pushkey` received `count` notifications; returns them. */
+  async waitFor(pushkey: string, count = 1, timeoutMs = 8000): Promise<Json[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.notifications(pushkey).length < count) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${pushkey}: ${this.notifications(pushkey).length} of ${count} notifications arrived`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.notifications(pushkey);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+
+  #handle(request: IncomingMessage, response: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+      this.requests.push({ path: request.url ?? '', body });
+      const pushkey = body['notification']?.['devices']?.[0]?.['pushkey'] as string | undefined;
+      const queued = pushkey === undefined ? undefined : this.#answers.get(pushkey);
+      const answer = queued?.shift() ?? { status: 200, body: { rejected: [] } };
+      response.writeHead(answer.status, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify(answer.body));
+    });
+  }
+}
+
+/** Registers the pusher tests against servers started with `options()`. */
+export function pushersSuite(options: () => TestServerOptions = () => ({})): void {
+  describe('pushers and push gateway delivery', () => {
+    let server: TestServer;
+    const gateway = new TestGateway();
+    let users = 0;
+
+    beforeAll(async () => {
+      await gateway.start();
+      server = await startTestServer(options());
+    });
+    afterAll(async () => {
+      await server.stop();
+      await gateway.stop();
+    });
+
+    async function user(name: string): Promise<TestUser> {
+      return server.client.registerUser(`${name}-${++users}`);
+    }
+
+    function pusher(pushkey: string, extra: Json = {}, data: Json = {}): Json {
+      return {
+        kind: 'http',
+        app_id: 'org.example.app',
+        pushkey,
+        app_display_name: 'Example',
+        device_display_name: 'Phone',
+        lang: 'en',
+        data: { url: gateway.url, ...data },
+        ...extra,
+      };
+    }
+
+    const setPusher = (who: TestUser, body: Json, status = 200) =>
+      call(server, who, 'POST', `${V3}/pushers/set`, body, status);
+    const listPushers = async (who: TestUser): Promise<Json[]> =>
+      (await call(server, who, 'GET', `${V3}/pushers`))['pushers'];
+
+    async function setDisplayName(who: TestUser, name: string): Promise<void> {
+      await call(server, who, 'PUT', `${V3}/profile/${enc(who.userId)}/displayname`, {
+        displayname: name,
+      });
+    }
+
+    async function sendMessage(who: TestUser, roomId: string, content: Json): Promise<string> {
+      const path = `${V3}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}${Math.random()}`;
+      return (await call(server, who, 'PUT', path, content))['event_id'];
+    }
+
+    it('sets, lists, replaces and deletes pushers', async () => {
+      const alice = await user('alice');
+      expect(await listPushers(alice)).toEqual([]);
+      await setPusher(alice, pusher('key-a1', { profile_tag: 'tag' }, { format: 'event_id_only' }));
+      expect(await listPushers(alice)).toEqual([
+        {
+          pushkey: 'key-a1',
+          kind: 'http',
+          app_id: 'org.example.app',
+          app_display_name: 'Example',
+          device_display_name: 'Phone',
+          profile_tag: 'tag',
+          lang: 'en',
+          data: { url: gateway.url, format: 'event_id_only' },
+        },
+      ]);
+      // The same app_id and pushkey: replaced, not added.
+      await setPusher(alice, pusher('key-a1', { lang: 'fr', device_display_name: 'Tablet' }));
+      const [replaced] = await listPushers(alice);
+      expect(replaced).toMatchObject({ lang: 'fr', device_display_name: 'Tablet' });
+      expect(replaced?.['profile_tag']).toBeUndefined();
+      expect(replaced?.['data']).toEqual({ url: gateway.url });
+      // Another app_id with the same pushkey is another pusher.
+      await setPusher(alice, pusher('key-a1', { app_id: 'org.example.other' }));
+      expect((await listPushers(alice)).map((p) => p['app_id'])).toEqual([
+        'org.example.app',
+        'org.example.other',
+      ]);
+      // kind null deletes; deleting what is not there succeeds.
+      await setPusher(alice, { kind: null, app_id: 'org.example.app', pushkey: 'key-a1' });
+      expect((await listPushers(alice)).map((p) => p['app_id'])).toEqual(['org.example.other']);
+      await setPusher(alice, { kind: null, app_id: 'org.example.app', pushkey: 'key-a1' });
+      await setPusher(alice, { kind: null, app_id: 'org.example.other', pushkey: 'key-a1' });
+      expect(await listPushers(alice)).toEqual([]);
+      // The legacy r0 prefix serves the same.
+      await call(server, alice, 'POST', '/_matrix/client/r0/pushers/set', pusher('key-r0'));
+      expect((await call(server, alice, 'GET', '/_matrix/client/r0/pushers'))['pushers']).toEqual(
+        await listPushers(alice),
+      );
+      // Custom data keys and floats are kept.
+      await setPusher(alice, pusher('key-r0', {}, { custom: { n: 1.5 } }));
+      expect((await listPushers(alice))[0]?.['data']).toEqual({
+        url: gateway.url,
+        custom: { n: 1.5 },
+      });
+    });
+
+    it('keeps other users’ pushers of the same key only with append', async () => {
+      const [alice, bob, carol] = [await user('alice'), await user('bob'), await user('carol')];
+      await setPusher(alice, pusher('shared-key'));
+      // append: true keeps alice's.
+      await setPusher(bob, pusher('shared-key', { append: true }));
+      expect(await listPushers(alice)).toHaveLength(1);
+      expect(await listPushers(bob)).toHaveLength(1);
+      // append absent (false): every other user's pusher of that app_id and pushkey goes.
+      await setPusher(carol, pusher('shared-key'));
+      expect(await listPushers(alice)).toEqual([]);
+      expect(await listPushers(bob)).toEqual([]);
+      expect(await listPushers(carol)).toHaveLength(1);
+      // Only that app_id: alice's pusher of another app keeps the key.
+      await setPusher(alice, pusher('shared-key', { app_id: 'org.example.other' }));
+      await setPusher(bob, pusher('shared-key', { append: false }));
+      expect(await listPushers(alice)).toHaveLength(1);
+      expect(await listPushers(carol)).toEqual([]);
+    });
+
+    it('refuses bad input', async () => {
+      const alice = await user('alice');
+      const cases: [Json, number, string][] = [
+        [{ app_id: 'a', pushkey: 'k' }, 400, 'M_MISSING_PARAM'],
+        [{ kind: 'http', pushkey: 'k' }, 400, 'M_MISSING_PARAM'],
+        [{ kind: 'http', app_id: 'a' }, 400, 'M_MISSING_PARAM'],
+        [{ ...pusher('k'), lang: undefined, data: undefined }, 400, 'M_MISSING_PARAM'],
+        [{ ...pusher('k'), app_display_name: undefined }, 400, 'M_MISSING_PARAM'],
+        [{ ...pusher('k'), kind: 'email' }, 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), kind: 'carrier-pigeon' }, 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), kind: 5 }, 400, 'M_BAD_JSON'],
+        [{ ...pusher('k'), data: {} }, 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), data: { url: 42 } }, 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), data: { url: 'not a url' } }, 400, 'M_INVALID_PARAM'],
+        [
+          { ...pusher('k'), data: { url: 'ftp://h/_matrix/push/v1/notify' } },
+          400,
+          'M_INVALID_PARAM',
+        ],
+        [{ ...pusher('k'), data: { url: 'https://h/notify' } }, 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), data: 'x' }, 400, 'M_BAD_JSON'],
+        [pusher('k', {}, { format: 7 }), 400, 'M_INVALID_PARAM'],
+        [{ ...pusher('k'), append: 'yes' }, 400, 'M_BAD_JSON'],
+        [{ ...pusher('k'), lang: 3 }, 400, 'M_BAD_JSON'],
+        [pusher('k', { app_id: 'a'.repeat(65) }), 400, 'M_INVALID_PARAM'],
+        [pusher('é'.repeat(257)), 400, 'M_INVALID_PARAM'],
+        [pusher(''), 400, 'M_INVALID_PARAM'],
+      ];
+      for (const [body, status, errcode] of cases) {
+        const response = await server.client.request<Json>('POST', `${V3}/pushers/set`, {
+          token: alice.accessToken,
+          body,
+        });
+        expect([JSON.stringify(body).slice(0, 80), response.status]).toEqual([
+          JSON.stringify(body).slice(0, 80),
+          status,
+        ]);
+        expect(response.body['errcode']).toBe(errcode);
+      }
+      expect(await listPushers(alice)).toEqual([]);
+      // Accepted at the limits: 64-character app_id, 512-byte pushkey, an https URL.
+      await setPusher(alice, pusher('k'.repeat(512), { app_id: 'a'.repeat(64) }));
+      await setPusher(
+        alice,
+        pusher('k2', {}, { url: 'https://push.example/_matrix/push/v1/notify' }),
+      );
+      expect(await listPushers(alice)).toHaveLength(2);
+      // Without a token: 401.
+      const anonymous = await server.client.request('GET', `${V3}/pushers`);
+      expect(anonymous.status).toBe(401);
+    });
+
+    it('removes a device’s pushers when it logs out', async () => {
+      const alice = await user('alice');
+      const phone = await loginDevice(server, alice.userId, 'PHONE');
+      const tablet = await loginDevice(server, alice.userId, 'TABLET');
+      await setPusher(alice, pusher('first-device-key'));
+      await setPusher(phone, pusher('phone-key'));
+      await setPusher(tablet, pusher('tablet-key'));
+      expect(await listPushers(alice)).toHaveLength(3);
+      await call(server, phone, 'POST', `${V3}/logout`, {});
+      expect((await listPushers(alice)).map((p) => p['pushkey'])).toEqual([
+        'first-device-key',
+        'tablet-key',
+      ]);
+      // Another user's logout leaves them alone; /logout/all takes them all.
+      const bob = await user('bob');
+      await call(server, bob, 'POST', `${V3}/logout`, {});
+      expect(await listPushers(alice)).toHaveLength(2);
+      await call(server, tablet, 'POST', `${V3}/logout/all`, {});
+      const again = await loginDevice(server, alice.userId, 'AGAIN');
+      expect(await listPushers(again)).toEqual([]);
+    });
+
+    it('pushes another user’s events with their fields, counts and tweaks', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      await setDisplayName(bob, 'Bob Builder');
+      const roomId = await createRoom(server, bob, [alice], { name: 'Building site' });
+      await setPusher(alice, pusher('alice-dm', {}, { custom: 'kept' }));
+      const before = Math.floor(Date.now() / 1000);
+
+      const first = await sendText(server, bob, roomId, 'hello alice');
+      const [n1] = await gateway.waitFor('alice-dm');
+      expect(n1).toEqual({
+        event_id: first,
+        room_id: roomId,
+        type: 'm.room.message',
+        sender: bob.userId,
+        sender_display_name: 'Bob Builder',
+        room_name: 'Building site',
+        prio: 'high',
+        content: { msgtype: 'm.text', body: 'hello alice' },
+        counts: { unread: 1 },
+        devices: [
+          {
+            app_id: 'org.example.app',
+            pushkey: 'alice-dm',
+            pushkey_ts: expect.any(Number),
+            data: { custom: 'kept' },
+            // .m.rule.room_one_to_one: two members.
+            tweaks: { sound: 'default' },
+          },
+        ],
+      });
+      expect(Math.abs(n1?.['devices'][0]['pushkey_ts'] - before)).toBeLessThanOrEqual(2);
+
+      // A mention highlights; the unread count grows.
+      const mention = await sendMessage(bob, roomId, {
+        msgtype: 'm.text',
+        body: 'look, Alice',
+        'm.mentions': { user_ids: [alice.userId] },
+      });
+      const n2 = (await gateway.waitFor('alice-dm', 2))[1];
+      expect(n2?.['event_id']).toBe(mention);
+      expect(n2?.['counts']).toEqual({ unread: 2 });
+      expect(n2?.['devices'][0]['tweaks']).toEqual({ sound: 'default', highlight: true });
+
+      // Alice's own message is not pushed to her; bob's next one is.
+      const own = await sendText(server, alice, roomId, 'my own');
+      const third = await sendText(server, bob, roomId, 'third');
+      const all = await gateway.waitFor('alice-dm', 3);
+      expect(all.map((n) => n['event_id'])).toEqual([first, mention, third]);
+      expect(all.map((n) => n['event_id'])).not.toContain(own);
+      expect(all[2]?.['counts']).toEqual({ unread: 3 });
+
+      // A room of three: .m.rule.message notifies without a sound, at low priority.
+      const carol = await user('carol');
+      const group = await createRoom(server, bob, [alice, carol]);
+      const groupMessage = await sendText(server, carol, group, 'hi all');
+      // Alice's invite to it came first (.m.rule.invite_for_me).
+      const [, , , invite, n4] = await gateway.waitFor('alice-dm', 5);
+      expect(invite?.['room_id']).toBe(group);
+      expect(invite?.['user_is_target']).toBe(true);
+      expect(n4?.['event_id']).toBe(groupMessage);
+      expect(n4?.['prio']).toBe('low');
+      expect(n4?.['devices'][0]['tweaks']).toEqual({});
+      expect(n4?.['room_name']).toBeUndefined();
+    });
+
+    it('pushes an invite to its target', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      await setPusher(alice, pusher('alice-invite'));
+      const roomId = await createRoom(server, bob, []);
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/invite`, {
+        user_id: alice.userId,
+      });
+      const [invite] = await gateway.waitFor('alice-invite');
+      expect(invite).toMatchObject({
+        room_id: roomId,
+        type: 'm.room.member',
+        sender: bob.userId,
+        user_is_target: true,
+        content: { membership: 'invite' },
+        counts: { unread: 1 },
+      });
+      expect(invite?.['devices'][0]['tweaks']).toEqual({ sound: 'default' });
+    });
+
+    it('sends only the event ID with format event_id_only', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice], { name: 'Secret' });
+      await setPusher(alice, pusher('alice-ids', {}, { format: 'event_id_only' }));
+      const eventId = await sendText(server, bob, roomId, 'not for the gateway');
+      const [n] = await gateway.waitFor('alice-ids');
+      expect(n).toEqual({
+        event_id: eventId,
+        room_id: roomId,
+        prio: 'high',
+        counts: { unread: 1 },
+        devices: [
+          {
+            app_id: 'org.example.app',
+            pushkey: 'alice-ids',
+            pushkey_ts: expect.any(Number),
+            data: { format: 'event_id_only' },
+            tweaks: { sound: 'default' },
+          },
+        ],
+      });
+    });
+
+    it('retries after a 5xx and removes a rejected pushkey’s pusher', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-flaky'));
+      await setPusher(alice, pusher('alice-rejected'));
+      gateway.answer('alice-flaky', { status: 502, body: { error: 'upstream' } });
+      gateway.answer('alice-rejected', { status: 200, body: { rejected: ['alice-rejected'] } });
+      const eventId = await sendText(server, bob, roomId, 'ping');
+      const attempts = await gateway.waitFor('alice-flaky', 2);
+      expect(attempts.map((n) => n['event_id'])).toEqual([eventId, eventId]);
+      await gateway.waitFor('alice-rejected');
+      const deadline = Date.now() + 5000;
+      while ((await listPushers(alice)).length !== 1 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((await listPushers(alice)).map((p) => p['pushkey'])).toEqual(['alice-flaky']);
+      // The rejected pushkey gets nothing more; the other does.
+      const next = await sendText(server, bob, roomId, 'pong');
+      expect((await gateway.waitFor('alice-flaky', 3))[2]?.['event_id']).toBe(next);
+      expect(gateway.notifications('alice-rejected')).toHaveLength(1);
+    });
+
+    it('keeps pushers and delivers after a restart', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-restart', { profile_tag: 'p' }, { format: 'x' }));
+      const before = await listPushers(alice);
+      await server.stop();
+      server = await startTestServer({ ...options(), dataDir: server.dataDir });
+      expect(await listPushers(alice)).toEqual(before);
+      const eventId = await sendText(server, bob, roomId, 'after the restart');
+      const [n] = await gateway.waitFor('alice-restart');
+      expect(n?.['event_id']).toBe(eventId);
+      expect(n?.['content']).toEqual({ msgtype: 'm.text', body: 'after the restart' });
+    });
+  });
+}
