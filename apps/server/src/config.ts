@@ -31,6 +31,23 @@ export interface ServerConfig {
   };
   readonly logLevel: LogLevel;
   readonly federation: FederationConfig;
+  /** The TURN server handed to clients by `GET /voip/turnServer` (`turn:`); absent → none. */
+  readonly turn: TurnConfig | undefined;
+}
+
+/**
+ * `turn:` in weft.yaml. With `shared_secret`, each answer carries fresh time-limited credentials
+ * in the TURN REST API convention coturn's `use-auth-secret` checks; with `username` and
+ * `password`, those fixed credentials. The secret and password are never logged.
+ */
+export interface TurnConfig {
+  /** `turn:` / `turns:` URIs. */
+  readonly uris: readonly string[];
+  /** How long handed-out credentials are valid (`ttl` of the answer, in ms). */
+  readonly userLifetimeMs: number;
+  readonly credentials:
+    | { readonly sharedSecret: string }
+    | { readonly username: string; readonly password: string };
 }
 
 /**
@@ -139,6 +156,14 @@ federation:
   # trusted_key_servers:                 # notaries asked for a server's keys when it is unreachable
   #   - server_name: notary.example
   #     verify_keys: { ed25519:abc: <unpadded base64 public key> }   # optional: pins its keys
+
+# A TURN server for voice and video calls (GET /voip/turnServer); without it none is offered.
+# turn:
+#   uris: ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349?transport=tcp"]
+#   shared_secret: <coturn static-auth-secret>   # time-limited credentials per user, or instead:
+#   # username: <fixed user>
+#   # password: <fixed password>
+#   user_lifetime_ms: 86400000                   # how long handed-out credentials last (1 day)
 `;
 
 function parseListen(value: string): { host: string; port: number } {
@@ -280,7 +305,47 @@ export function buildConfig(
     sync: { answerIntervalMs: answerInterval(get(get(file, 'sync'), 'answer_interval_ms')) },
     logLevel: logLevel as LogLevel,
     federation: buildFederationConfig(get(file, 'federation'), flags.dataDir),
+    turn: buildTurnConfig(get(file, 'turn')),
   };
+}
+
+/** Default `turn.user_lifetime_ms`: one day, as Synapse's `turn_user_lifetime`. */
+export const DEFAULT_TURN_USER_LIFETIME_MS = 86_400_000;
+
+/** `turn:`; error messages name the fields, never their values (the secret stays out of logs). */
+function buildTurnConfig(section: unknown): TurnConfig | undefined {
+  if (section === undefined || section === null) return undefined;
+  if (typeof section !== 'object' || Array.isArray(section)) {
+    throw new ConfigError('turn must be a map');
+  }
+  const uris = get(section, 'uris');
+  if (
+    !Array.isArray(uris) ||
+    uris.length === 0 ||
+    !uris.every((uri) => isString(uri) && /^turns?:\S+$/.test(uri))
+  ) {
+    throw new ConfigError('turn.uris must be a non-empty list of turn: or turns: URIs');
+  }
+  const userLifetimeMs = ofType(
+    get(section, 'user_lifetime_ms'),
+    isNumber,
+    'turn.user_lifetime_ms',
+    DEFAULT_TURN_USER_LIFETIME_MS,
+  );
+  if (!Number.isSafeInteger(userLifetimeMs) || userLifetimeMs < 1000) {
+    throw new ConfigError('turn.user_lifetime_ms must be an integer of at least 1000');
+  }
+  const sharedSecret = ofType(get(section, 'shared_secret'), isString, 'turn.shared_secret', '');
+  const username = ofType(get(section, 'username'), isString, 'turn.username', '');
+  const password = ofType(get(section, 'password'), isString, 'turn.password', '');
+  if (sharedSecret !== '' && (username !== '' || password !== '')) {
+    throw new ConfigError('turn takes either shared_secret or username and password, not both');
+  }
+  if (sharedSecret !== '') return { uris, userLifetimeMs, credentials: { sharedSecret } };
+  if (username === '' || password === '') {
+    throw new ConfigError('turn needs shared_secret, or username and password');
+  }
+  return { uris, userLifetimeMs, credentials: { username, password } };
 }
 
 /** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
