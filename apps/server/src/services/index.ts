@@ -21,12 +21,11 @@ import { PushService } from './push/service.ts';
 import { PushRuleService } from './push-rules/service.ts';
 import { PusherService } from './pushers/service.ts';
 import { ReceiptService } from './receipts/service.ts';
-import { ReportService } from './reports/service.ts';
+import { RelationsService } from './relations/service.ts';
 import { RoomService } from './rooms/service.ts';
 import { SyncService } from './sync/service.ts';
 import { ToDeviceService } from './to-device/service.ts';
 import { TypingService } from './typing/service.ts';
-import { UserDirectoryService } from './user-directory/service.ts';
 
 export interface Services {
   readonly ctx: ServerContext;
@@ -39,10 +38,8 @@ export interface Services {
   readonly e2eKeys: E2eKeyService;
   /** Server-side key backups (services/key-backup). */
   readonly keyBackup: KeyBackupService;
-  /** User directory search (services/user-directory). */
-  readonly userDirectory: UserDirectoryService;
-  /** Content reports (services/reports). */
-  readonly reports: ReportService;
+  /** Event relationships: threads, edits, references (services/relations). */
+  readonly relations: RelationsService;
   readonly sync: SyncService;
   readonly profile: ProfileService;
   readonly accountData: AccountDataService;
@@ -105,8 +102,7 @@ export function createServices(ctx: ServerContext): Services {
     deviceLists,
     e2eKeys,
     keyBackup: new KeyBackupService(ctx),
-    userDirectory: new UserDirectoryService(ctx),
-    reports: new ReportService(ctx, rooms),
+    relations: new RelationsService(ctx, rooms),
     sync,
     ...userData,
     pushers,

@@ -10,13 +10,18 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { type Database, type Dialect, StorageError } from './database.ts';
+import { type Database, type Dialect, StorageError, type TransactionExecutor } from './database.ts';
 
 export interface Migration {
   /** Statements for the given dialect. Macros: `{{serial}}` (auto-increment primary key column
    * type), `{{bytes}}` (binary column type), `{{without_rowid}}` (after a table's closing
    * parenthesis: SQLite stores the table in its primary key's order; nothing on PostgreSQL). */
   readonly statements: readonly string[];
+  /**
+   * Runs after `statements`, in the same transaction: for data a migration must compute in
+   * TypeScript (stored JSON read the way the server reads it, the same on both backends).
+   */
+  readonly fill?: (tx: TransactionExecutor) => Promise<void>;
 }
 
 const MACROS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
@@ -73,10 +78,11 @@ export async function migrate(db: Database): Promise<string[]> {
     if (module.migration === undefined) {
       throw new StorageError('migration-failed', `${name} exports no migration`);
     }
-    const { statements } = module.migration;
+    const { statements, fill } = module.migration;
     try {
       await db.transaction(async (tx) => {
         for (const statement of statements) await tx.execute(expandMacros(statement, db.dialect));
+        if (fill !== undefined) await fill(tx);
         await tx.execute('INSERT INTO schema_migrations (name, applied_ts) VALUES ($1, $2)', [
           name,
           Date.now(),

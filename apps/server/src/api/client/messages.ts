@@ -34,7 +34,7 @@ export async function lazyMembers(
 }
 
 export function registerMessages(app: ClientApp, services: Services): void {
-  const { rooms } = services;
+  const { rooms, relations } = services;
   clientEndpoint(app, {
     method: 'GET',
     path: '/rooms/:roomId/messages',
@@ -74,7 +74,8 @@ export function registerMessages(app: ClientApp, services: Services): void {
       const chunk = await filterEventsForUser(rooms.ctx.db, roomId, user.userId, page.chunk);
       const state = lazyLoadMembers ? await lazyMembers(rooms, chunk, user.userId) : [];
       return {
-        chunk: chunk.map((event) => rooms.clientEvent(event, { viewer })),
+        // With their bundled aggregations (spec "Aggregations of child events").
+        chunk: await relations.clientEvents(roomId, viewer, chunk, view.bound),
         start: page.start,
         ...(page.end !== undefined ? { end: page.end } : {}),
         ...(state.length > 0 ? { state: state.map((event) => rooms.clientEvent(event)) } : {}),

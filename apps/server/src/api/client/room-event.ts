@@ -15,7 +15,7 @@ import { parseLimit, parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 export function registerRoomEvent(app: ClientApp, services: Services): void {
-  const { rooms } = services;
+  const { rooms, relations } = services;
 
   /** The event, if it is in the room and the viewer may see it; else 404 (no existence leak). */
   const visibleEvent = async (roomId: string, eventId: string, userId: string) => {
@@ -41,8 +41,12 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
     path: '/rooms/:roomId/event/:eventId',
     auth: 'user',
     handler: async ({ params, user }) => {
-      const { event } = await visibleEvent(parseRoomId(params.roomId), params.eventId, user.userId);
-      return rooms.clientEvent(event, { viewer: { userId: user.userId, deviceId: user.deviceId } });
+      const roomId = parseRoomId(params.roomId);
+      const { event, view } = await visibleEvent(roomId, params.eventId, user.userId);
+      const viewer = { userId: user.userId, deviceId: user.deviceId };
+      // With its bundled aggregations (spec "Aggregations of child events").
+      const [served] = await relations.clientEvents(roomId, viewer, [event], view.bound);
+      return served ?? rooms.clientEvent(event, { viewer });
     },
   });
 
@@ -96,10 +100,17 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
           (e) => e.type !== 'm.room.member' || members.has(e.eventId),
         );
       }
+      // With their bundled aggregations (spec "Aggregations of child events").
+      const [served, ...around] = await relations.clientEvents(
+        roomId,
+        viewer,
+        [event, ...eventsBefore, ...eventsAfter],
+        view.bound,
+      );
       return {
-        event: rooms.clientEvent(event, { viewer }),
-        events_before: eventsBefore.map((e) => rooms.clientEvent(e, { viewer })),
-        events_after: eventsAfter.map((e) => rooms.clientEvent(e, { viewer })),
+        event: served,
+        events_before: around.slice(0, eventsBefore.length),
+        events_after: around.slice(eventsBefore.length),
         start: before.end ?? roomToken(0),
         end: after.end ?? roomToken(last.streamPosition ?? position),
         state: stateEvents.map((e) => rooms.clientEvent(e)),

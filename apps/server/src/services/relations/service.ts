@@ -1,0 +1,370 @@
+/**
+ * Event relationships (client-server-api "Forming relationships between events", "Threading",
+ * "Event replacements", "Reference relations"; https://spec.matrix.org/v1.19/client-server-api/
+ * #forming-relationships-between-events): the `event_relations` index (migration 0107), kept by
+ * a timeline listener in each event's own transaction — local sends and events received over
+ * federation alike — and what the endpoints read from it: a parent's children (`GET
+ * /relations`), a room's thread roots by latest activity (`GET /threads`) and the bundled
+ * aggregations (`unsigned["m.relations"]`) of `m.thread`, `m.replace` and `m.reference`.
+ *
+ * Stream order is the order of a room's timeline here (services/rooms/timeline.ts), so "most
+ * recent topologically" is the highest stream position, and pagination tokens are the
+ * `/messages` ones (`t<N>`). Aggregations count the children at or before the viewer's bound
+ * (a user who left sees none sent after); ignored users are not implemented by this server, so
+ * none are left out.
+ */
+import { placeholders } from '../../storage/in-list.ts';
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { ServerContext } from '../core/context.ts';
+import { filterEventsForUser } from '../rooms/event-visibility.ts';
+import { type RoomService, redactsOf } from '../rooms/service.ts';
+import type { StoredEvent } from '../rooms/types.ts';
+import { relationOf } from './relation.ts';
+
+/** How deep `recurse=true` follows relations of relations (the spec asks for at least 3). */
+export const RECURSION_DEPTH = 3;
+
+/** Most parents one aggregation statement asks about. */
+const PARENTS_PER_STATEMENT = 200;
+
+/** Which children of a parent `GET /relations` asks for. */
+export interface ChildrenQuery {
+  readonly roomId: string;
+  readonly parentId: string;
+  readonly relType?: string | undefined;
+  readonly eventType?: string | undefined;
+  /** Backwards: positions ≤ from; forwards: positions > from. */
+  readonly from: number;
+  /** Backwards: positions > to; forwards: positions ≤ to. */
+  readonly to?: number | undefined;
+  readonly dir: 'b' | 'f';
+  readonly limit: number;
+  /** The last position the viewer may see. */
+  readonly bound: number;
+  readonly recurse: boolean;
+}
+
+/** One page of child event IDs; `next` is the position to continue from, if more remain. */
+export interface ChildrenPage {
+  readonly eventIds: readonly string[];
+  readonly next: number | undefined;
+}
+
+/** One page of thread roots, newest activity first; `next` continues below that activity. */
+export interface ThreadsPage {
+  readonly rootIds: readonly string[];
+  readonly next: number | undefined;
+}
+
+export class RelationsService {
+  readonly ctx: ServerContext;
+  readonly #rooms: RoomService;
+
+  constructor(ctx: ServerContext, rooms: RoomService) {
+    this.ctx = ctx;
+    this.#rooms = rooms;
+    rooms.onTimelineEvent((tx, event) => indexRelation(tx, event));
+  }
+
+  /** The children of `query.parentId` in pagination order (see {@link ChildrenQuery}). */
+  async children(query: ChildrenQuery): Promise<ChildrenPage> {
+    const backwards = query.dir === 'b';
+    const lower = backwards ? (query.to ?? 0) : query.from;
+    const upper = Math.min(
+      query.bound,
+      backwards ? query.from : (query.to ?? Number.MAX_SAFE_INTEGER),
+    );
+    const params: (string | number)[] = [query.parentId, query.roomId];
+    let filter = '';
+    if (query.relType !== undefined) {
+      params.push(query.relType);
+      filter += ` AND r.rel_type = $${params.length}`;
+      if (query.eventType !== undefined) {
+        params.push(query.eventType);
+        filter += ` AND r.type = $${params.length}`;
+      }
+    }
+    params.push(lower, upper, query.limit + 1);
+    const [lo, hi, limit] = [params.length - 2, params.length - 1, params.length];
+    const order = backwards ? 'DESC' : 'ASC';
+    const range = `r.stream_position > $${lo} AND r.stream_position <= $${hi}`;
+    const sql = query.recurse
+      ? `WITH RECURSIVE related (event_id, depth) AS (
+           SELECT r.event_id, 1 FROM event_relations r
+            WHERE r.relates_to_id = $1 AND r.room_id = $2${filter}
+           UNION ALL
+           SELECT r.event_id, related.depth + 1 FROM event_relations r
+             JOIN related ON r.relates_to_id = related.event_id
+            WHERE related.depth < ${RECURSION_DEPTH} AND r.room_id = $2${filter}
+         )
+         SELECT r.event_id, r.stream_position FROM related
+           JOIN event_relations r ON r.event_id = related.event_id
+          WHERE ${range} ORDER BY r.stream_position ${order} LIMIT $${limit}`
+      : `SELECT r.event_id, r.stream_position FROM event_relations r
+          WHERE r.relates_to_id = $1 AND r.room_id = $2${filter} AND ${range}
+          ORDER BY r.stream_position ${order} LIMIT $${limit}`;
+    const rows = await this.ctx.db.query<{ event_id: string; stream_position: number }>(
+      sql,
+      params,
+    );
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    const next =
+      rows.length > query.limit && last !== undefined
+        ? Number(last.stream_position) - (backwards ? 1 : 0)
+        : undefined;
+    return { eventIds: page.map((row) => row.event_id), next };
+  }
+
+  /**
+   * The room's thread roots (events of the room with at least one `m.thread` child at or before
+   * `bound`), by their latest thread event, newest first, below `before`; `participated`: only
+   * threads `userId` started or replied in (spec "Server-side aggregation of `m.thread`
+   * relationships", `current_user_participated`).
+   */
+  async threadRoots(options: {
+    readonly roomId: string;
+    readonly userId: string;
+    readonly participated: boolean;
+    readonly before: number;
+    readonly bound: number;
+    readonly limit: number;
+  }): Promise<ThreadsPage> {
+    // Every thread's latest event has its own position: `before` cuts between threads.
+    const params: (string | number)[] = [options.roomId, options.bound, options.before];
+    let participation = '';
+    if (options.participated) {
+      params.push(options.userId);
+      participation = ` AND (p.sender = $4 OR SUM(CASE WHEN r.sender = $4 THEN 1 ELSE 0 END) > 0)`;
+    }
+    params.push(options.limit + 1);
+    const rows = await this.ctx.db.query<{ relates_to_id: string; latest: number }>(
+      `SELECT r.relates_to_id, MAX(r.stream_position) AS latest FROM event_relations r
+         JOIN events p ON p.event_id = r.relates_to_id AND p.room_id = r.room_id
+        WHERE r.room_id = $1 AND r.rel_type = 'm.thread' AND r.stream_position <= $2
+          AND p.stream_position IS NOT NULL
+        GROUP BY r.relates_to_id, p.sender
+       HAVING MAX(r.stream_position) < $3${participation}
+        ORDER BY latest DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, options.limit);
+    const last = page.at(-1);
+    return {
+      rootIds: page.map((row) => row.relates_to_id),
+      next: rows.length > options.limit && last !== undefined ? Number(last.latest) : undefined,
+    };
+  }
+
+  /**
+   * Bundled aggregations (spec "Aggregations of child events") of `events` (all of `roomId`) as
+   * `userId` sees them at `bound`: event ID → `unsigned["m.relations"]`, for events that have
+   * any. State events get none (spec: "State events do not currently receive bundled
+   * aggregations").
+   */
+  async bundles(
+    roomId: string,
+    userId: string,
+    events: readonly StoredEvent[],
+    bound: number,
+    withThreads = true,
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    const parents = events.filter((event) => event.stateKey === undefined);
+    if (parents.length === 0) return out;
+    const db = this.ctx.db;
+    const byId = new Map(parents.map((event) => [event.eventId, event]));
+    const ids = [...byId.keys()];
+    const bundleOf = (id: string): Record<string, unknown> => {
+      let bundle = out.get(id);
+      if (bundle === undefined) {
+        bundle = {};
+        out.set(id, bundle);
+      }
+      return bundle;
+    };
+
+    // m.replace and m.reference: the (few) children themselves.
+    const edits = new Map<string, { eventId: string; ts: number }[]>();
+    for (let i = 0; i < ids.length; i += PARENTS_PER_STATEMENT) {
+      const chunk = ids.slice(i, i + PARENTS_PER_STATEMENT);
+      const rows = await db.query<{
+        event_id: string;
+        relates_to_id: string;
+        rel_type: string;
+        sender: string;
+        type: string;
+        origin_server_ts: number;
+      }>(
+        `SELECT event_id, relates_to_id, rel_type, sender, type, origin_server_ts
+           FROM event_relations
+          WHERE relates_to_id IN (${placeholders(chunk.length, 3)})
+            AND rel_type IN ('m.replace', 'm.reference')
+            AND room_id = $1 AND stream_position <= $2
+          ORDER BY stream_position`,
+        [roomId, bound, ...chunk],
+      );
+      for (const row of rows) {
+        const parent = byId.get(row.relates_to_id);
+        if (parent === undefined) continue;
+        if (row.rel_type === 'm.reference') {
+          const bundle = bundleOf(parent.eventId);
+          const reference = (bundle['m.reference'] ?? { chunk: [] }) as { chunk: unknown[] };
+          reference.chunk.push({ event_id: row.event_id });
+          bundle['m.reference'] = reference;
+        } else if (
+          // Spec "Validity of replacement events": same sender and type, no state events, not
+          // an edit of an edit; a redacted original bundles no edit.
+          row.sender === parent.sender &&
+          row.type === parent.type &&
+          parent.redactedBecause === undefined &&
+          relationOf(parent.pdu)?.relType !== 'm.replace'
+        ) {
+          const list = edits.get(parent.eventId) ?? [];
+          list.push({ eventId: row.event_id, ts: Number(row.origin_server_ts) });
+          edits.set(parent.eventId, list);
+        }
+      }
+    }
+    if (edits.size > 0) {
+      const candidates = await this.#rooms.getEvents(
+        [...edits.values()].flat().map((e) => e.eventId),
+      );
+      for (const [parentId, list] of edits) {
+        // Spec: the most recent by origin_server_ts, then the lexicographically largest ID.
+        list.sort(
+          (a, b) => b.ts - a.ts || (a.eventId < b.eventId ? 1 : a.eventId > b.eventId ? -1 : 0),
+        );
+        const latest = list
+          .map((edit) => candidates.get(edit.eventId))
+          .find((edit) => edit !== undefined && isValidReplacement(edit));
+        if (latest !== undefined) {
+          bundleOf(parentId)['m.replace'] = this.#rooms.clientEvent(latest);
+        }
+      }
+    }
+
+    if (!withThreads) return out;
+    // m.thread: counted in SQL; the latest event is read and serialized with its own bundle.
+    const threads: { rootId: string; count: number; latest: number; mine: boolean }[] = [];
+    for (let i = 0; i < ids.length; i += PARENTS_PER_STATEMENT) {
+      const chunk = ids.slice(i, i + PARENTS_PER_STATEMENT);
+      const rows = await db.query<{
+        relates_to_id: string;
+        count: number;
+        latest: number;
+        mine: number;
+      }>(
+        `SELECT relates_to_id, COUNT(*) AS count, MAX(stream_position) AS latest,
+                SUM(CASE WHEN sender = $3 THEN 1 ELSE 0 END) AS mine
+           FROM event_relations
+          WHERE relates_to_id IN (${placeholders(chunk.length, 4)}) AND rel_type = 'm.thread'
+            AND room_id = $1 AND stream_position <= $2
+          GROUP BY relates_to_id`,
+        [roomId, bound, userId, ...chunk],
+      );
+      for (const row of rows) {
+        threads.push({
+          rootId: row.relates_to_id,
+          count: Number(row.count),
+          latest: Number(row.latest),
+          mine: Number(row.mine) > 0,
+        });
+      }
+    }
+    if (threads.length === 0) return out;
+    const latestRows = await db.query<{ event_id: string }>(
+      `SELECT event_id FROM events WHERE stream_position IN (${placeholders(threads.length)})`,
+      threads.map((thread) => thread.latest),
+    );
+    const latestEvents = [
+      ...(await this.#rooms.getEvents(latestRows.map((row) => row.event_id))).values(),
+    ];
+    const visible = await filterEventsForUser(db, roomId, userId, latestEvents);
+    const latestBundles = await this.bundles(roomId, userId, visible, bound, false);
+    const byPosition = new Map(visible.map((event) => [event.streamPosition, event]));
+    for (const thread of threads) {
+      const latest = byPosition.get(thread.latest);
+      const root = byId.get(thread.rootId);
+      if (latest === undefined || root === undefined) continue;
+      bundleOf(thread.rootId)['m.thread'] = {
+        latest_event: this.serialize(latest, latestBundles),
+        count: thread.count,
+        current_user_participated: thread.mine || root.sender === userId,
+      };
+    }
+    return out;
+  }
+
+  /** `event` in the client format with its bundle from `bundles` (if any). */
+  serialize(
+    event: StoredEvent,
+    bundles: ReadonlyMap<string, Record<string, unknown>>,
+    viewer?: { readonly userId: string; readonly deviceId: string },
+  ): Record<string, unknown> {
+    const out = this.#rooms.clientEvent(event, viewer === undefined ? {} : { viewer });
+    const bundle = bundles.get(event.eventId);
+    if (bundle !== undefined) {
+      out['unsigned'] = { ...(out['unsigned'] as Record<string, unknown>), 'm.relations': bundle };
+    }
+    return out;
+  }
+
+  /**
+   * `events` (all of `roomId`) in the client format with their bundled aggregations as the
+   * viewer sees them at `bound` — what `/messages`, `/context`, `/event`, `/relations` and
+   * `/threads` serve.
+   */
+  async clientEvents(
+    roomId: string,
+    viewer: { readonly userId: string; readonly deviceId: string },
+    events: readonly StoredEvent[],
+    bound: number,
+  ): Promise<Record<string, unknown>[]> {
+    const bundles = await this.bundles(roomId, viewer.userId, events, bound);
+    return events.map((event) => this.serialize(event, bundles, viewer));
+  }
+}
+
+/** Spec "Validity of replacement events", the parts the replacement decides itself. */
+function isValidReplacement(edit: StoredEvent): boolean {
+  if (edit.stateKey !== undefined || edit.redactedBecause !== undefined) return false;
+  // An encrypted replacement carries `m.new_content` in its payload, which the server cannot see.
+  if (edit.type === 'm.room.encrypted') return true;
+  const content = edit.pdu['content'] as Record<string, unknown> | undefined;
+  const newContent = content?.['m.new_content'];
+  return typeof newContent === 'object' && newContent !== null && !Array.isArray(newContent);
+}
+
+/**
+ * The timeline listener: a redaction breaks its target's relationship (spec "Aggregations of
+ * child events": "when a child event is redacted then the relationship is broken"); an event
+ * with a relationship gets its row.
+ */
+async function indexRelation(tx: SqlExecutor, event: StoredEvent): Promise<void> {
+  const target = redactsOf(event);
+  if (target !== undefined) {
+    await tx.execute('DELETE FROM event_relations WHERE event_id = $1 AND room_id = $2', [
+      target,
+      event.roomId,
+    ]);
+  }
+  if (event.streamPosition === null || event.redactedBecause !== undefined) return;
+  const relation = relationOf(event.pdu);
+  if (relation === undefined) return;
+  await tx.execute(
+    `INSERT INTO event_relations (event_id, room_id, relates_to_id, rel_type, type, sender,
+       stream_position, origin_server_ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (event_id) DO NOTHING`,
+    [
+      event.eventId,
+      event.roomId,
+      relation.eventId,
+      relation.relType,
+      event.type,
+      event.sender,
+      event.streamPosition,
+      event.originServerTs,
+    ],
+  );
+}
