@@ -22,10 +22,12 @@ import { PushRuleService } from './push-rules/service.ts';
 import { PusherService } from './pushers/service.ts';
 import { ReceiptService } from './receipts/service.ts';
 import { RelationsService } from './relations/service.ts';
+import { ReportService } from './reports/service.ts';
 import { RoomService } from './rooms/service.ts';
 import { SyncService } from './sync/service.ts';
 import { ToDeviceService } from './to-device/service.ts';
 import { TypingService } from './typing/service.ts';
+import { UserDirectoryService } from './user-directory/service.ts';
 
 export interface Services {
   readonly ctx: ServerContext;
@@ -40,6 +42,10 @@ export interface Services {
   readonly keyBackup: KeyBackupService;
   /** Event relationships: threads, edits, references (services/relations). */
   readonly relations: RelationsService;
+  /** User directory search (services/user-directory). */
+  readonly userDirectory: UserDirectoryService;
+  /** Content reports (services/reports). */
+  readonly reports: ReportService;
   readonly sync: SyncService;
   readonly profile: ProfileService;
   readonly accountData: AccountDataService;
@@ -103,6 +109,8 @@ export function createServices(ctx: ServerContext): Services {
     e2eKeys,
     keyBackup: new KeyBackupService(ctx),
     relations: new RelationsService(ctx, rooms),
+    userDirectory: new UserDirectoryService(ctx),
+    reports: new ReportService(ctx, rooms),
     sync,
     ...userData,
     pushers,

@@ -35,6 +35,7 @@ import { registerReceipt } from './receipt.ts';
 import { registerRedact } from './redact.ts';
 import { registerRegister } from './register.ts';
 import { registerRelations } from './relations.ts';
+import { registerReport } from './report.ts';
 import { registerRoomAliases } from './room-aliases.ts';
 import { registerRoomEvent } from './room-event.ts';
 import { registerRoomMembership } from './room-membership.ts';
@@ -45,8 +46,11 @@ import { registerSend } from './send.ts';
 import { registerSendToDevice } from './send-to-device.ts';
 import { registerSync } from './sync.ts';
 import { registerTags } from './tags.ts';
+import { registerThirdParty } from './thirdparty.ts';
 import { registerTyping } from './typing.ts';
+import { registerUserDirectory } from './user-directory.ts';
 import { registerVersions } from './versions.ts';
+import { registerVoip } from './voip.ts';
 import { registerWellKnown } from './well-known.ts';
 import { registerWhoami } from './whoami.ts';
 
@@ -101,4 +105,8 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerKeysDeviceSigning(app, services);
   registerKeysSignatures(app, services);
   registerKeyBackup(app, services);
+  registerUserDirectory(app, services);
+  registerThirdParty(app);
+  registerVoip(app, services);
+  registerReport(app, services);
 }
