@@ -4,6 +4,7 @@
  * documented `weft.yaml` with the defaults written out, so an operator can see and edit them.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -33,6 +34,21 @@ export interface ServerConfig {
   readonly federation: FederationConfig;
   /** The TURN server handed to clients by `GET /voip/turnServer` (`turn:`); absent → none. */
   readonly turn: TurnConfig | undefined;
+  /** Delivery to push gateways (`push:` in weft.yaml). */
+  readonly push: PushConfig;
+}
+
+/**
+ * `push:` in weft.yaml: which addresses pusher URLs (`data.url`) may reach. By default no
+ * notification goes to a loopback, private, link-local, shared (CGNAT), multicast or otherwise
+ * reserved address (`DENIED_PUSH_RANGES` in services/pushers/address-policy.ts), as Synapse's
+ * `ip_range_blacklist`; `ip_range_whitelist` lets chosen ranges through, and
+ * `allow_private_addresses: true` turns the check off (tests, a gateway on the same host).
+ */
+export interface PushConfig {
+  readonly allowPrivateAddresses: boolean;
+  /** CIDRs (`10.1.0.0/16`, `fd00::/8`) or single addresses allowed despite the deny list. */
+  readonly ipRangeWhitelist: readonly string[];
 }
 
 /**
@@ -164,6 +180,12 @@ federation:
 #   # username: <fixed user>
 #   # password: <fixed password>
 #   user_lifetime_ms: 86400000                   # how long handed-out credentials last (1 day)
+
+# Push gateways (pusher data.url): notifications never go to loopback, private (RFC 1918),
+# link-local, CGNAT, unique-local, multicast or other reserved addresses, unless allowed here.
+push:
+  allow_private_addresses: false
+  # ip_range_whitelist: [10.20.0.0/16, "fd00:1::/64"]   # ranges let through despite the deny list
 `;
 
 function parseListen(value: string): { host: string; port: number } {
@@ -306,7 +328,49 @@ export function buildConfig(
     logLevel: logLevel as LogLevel,
     federation: buildFederationConfig(get(file, 'federation'), flags.dataDir),
     turn: buildTurnConfig(get(file, 'turn')),
+    push: buildPushConfig(get(file, 'push')),
   };
+}
+
+/** `push:`: `allow_private_addresses` and `ip_range_whitelist` (each entry a CIDR or an IP). */
+function buildPushConfig(section: unknown): PushConfig {
+  if (section !== undefined && section !== null) {
+    if (typeof section !== 'object' || Array.isArray(section)) {
+      throw new ConfigError('push must be a map');
+    }
+  }
+  const allowPrivateAddresses = ofType(
+    get(section, 'allow_private_addresses'),
+    isBoolean,
+    'push.allow_private_addresses',
+    false,
+  );
+  const whitelist = get(section, 'ip_range_whitelist') ?? [];
+  if (!Array.isArray(whitelist)) {
+    throw new ConfigError('push.ip_range_whitelist must be a list of CIDRs (e.g. 10.1.0.0/16)');
+  }
+  whitelist.forEach((entry, i) => {
+    if (!isString(entry) || parseCidr(entry) === undefined) {
+      throw new ConfigError(
+        `push.ip_range_whitelist[${i}] is not an IP address or CIDR: ${JSON.stringify(entry)}`,
+      );
+    }
+  });
+  return { allowPrivateAddresses, ipRangeWhitelist: whitelist as string[] };
+}
+
+/** `addr/prefix` or a single address → its parts; undefined when malformed. */
+export function parseCidr(
+  value: string,
+): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const slash = value.indexOf('/');
+  const address = slash === -1 ? value : value.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(max) : value.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) return undefined;
+  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
 /** Default `turn.user_lifetime_ms`: one day, as Synapse's `turn_user_lifetime`. */

@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 
 import { startTestServer, type TestServer } from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
-import { TestGateway } from './pushers-suite.ts';
+import { allowingLocalGateway, TestGateway } from './pushers-suite.ts';
 import { createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 const spec = new ClientServerSpec();
@@ -33,7 +33,7 @@ describe('spec schemas of the pusher endpoints and of push gateway notifications
   let bob: TestUser;
   beforeAll(async () => {
     await gateway.start();
-    server = await startTestServer();
+    server = await startTestServer(allowingLocalGateway());
     alice = await server.client.registerUser('alice');
     bob = await server.client.registerUser('bob');
   });

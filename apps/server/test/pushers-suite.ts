@@ -96,8 +96,14 @@ export class TestGateway {
   }
 }
 
+/** `options` with `push.allow_private_addresses: true`: the test gateway is on 127.0.0.1. */
+export function allowingLocalGateway(options: TestServerOptions = {}): TestServerOptions {
+  return { ...options, file: { ...options.file, push: { allow_private_addresses: true } } };
+}
+
 /** Registers the pusher tests against servers started with `options()`. */
-export function pushersSuite(options: () => TestServerOptions = () => ({})): void {
+export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})): void {
+  const options = () => allowingLocalGateway(baseOptions());
   describe('pushers and push gateway delivery', () => {
     let server: TestServer;
     const gateway = new TestGateway();

@@ -4,17 +4,23 @@
  * recipient whose push actions say `notify` and who has `http` pushers gets one request per
  * pusher, in the background — the send that stored the event never waits for a gateway. A
  * network failure, a timeout, a 5xx or a 429 is retried with backoff (@weft/transport's
- * `backoffDelay`); a pushkey the gateway lists in `rejected` loses its pusher. Node's `fetch`
- * rather than `MatrixHttpClient`: the body carries the event's content and the client's pusher
- * data as written, floats included, which the client's canonical JSON would refuse. Push keys and
- * event content are never logged.
+ * `backoffDelay`); a pushkey the gateway lists in `rejected` loses its pusher. Node's `http` /
+ * `https` rather than `MatrixHttpClient`: the body carries the event's content and the client's
+ * pusher data as written, floats included, which the client's canonical JSON would refuse; and
+ * the socket's `lookup` is the address policy's (address-policy.ts, `push:` in weft.yaml), so a
+ * gateway on a private or loopback address is never connected to — such a pusher is kept, the
+ * notification dropped with a warning. Push keys and event content are never logged.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
 import { parseAnyJson } from '@weft/canonical-json';
 import { backoffDelay, type RetryPolicy } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import type { PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { DeniedAddressError, PushAddressPolicy } from './address-policy.ts';
 import { type PusherRow, selectUnreadTotal } from './store.ts';
 
 /** Attempts per notification and their backoff: 0.25–0.5 s, 0.5–1 s, 1–2 s, 2–4 s. */
@@ -27,6 +33,9 @@ const RETRY: RetryPolicy = {
 
 /** Per-attempt timeout of a gateway request. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
+
+/** The most of a gateway's answer read (its `rejected` list is small). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 /** What the delivery reads of the pushers service. */
 export interface PusherSource {
@@ -84,9 +93,11 @@ export class GatewayDelivery {
   readonly #rooms: RoomService;
   readonly #source: PusherSource;
   readonly #stop = new AbortController();
+  readonly #policy: PushAddressPolicy;
 
   constructor(ctx: ServerContext, rooms: RoomService, source: PusherSource) {
     this.#ctx = ctx;
+    this.#policy = new PushAddressPolicy(ctx.config.push);
     this.#rooms = rooms;
     this.#source = source;
   }
@@ -182,24 +193,21 @@ export class GatewayDelivery {
       let retry: boolean;
       let failure: string;
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        const response = await this.#postOnce(
+          url,
           body,
-          redirect: 'error',
-          signal: AbortSignal.any([stop, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
-        });
-        if (response.ok) {
-          await this.#handleAnswer(userId, row, await response.text());
+          AbortSignal.any([stop, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
+        );
+        if (response.status >= 200 && response.status < 300) {
+          await this.#handleAnswer(userId, row, response.text);
           return;
         }
-        await response.body?.cancel();
         retry = response.status >= 500 || response.status === 429;
         failure = `HTTP ${response.status}`;
       } catch (error) {
         if (stop.aborted) return;
-        retry = true;
-        failure = error instanceof Error ? error.name : 'network error';
+        retry = !(error instanceof DeniedAddressError);
+        failure = error instanceof DeniedAddressError ? 'address not allowed' : errorName(error);
       }
       if (!retry || attempt >= RETRY.maxAttempts) {
         this.#ctx.log.warn('a push gateway did not take a notification', {
@@ -214,6 +222,64 @@ export class GatewayDelivery {
     }
   }
 
+  /**
+   * One POST (no redirects followed): connects only to addresses the policy allows; answers the
+   * status and, for a 2xx, the body's text.
+   */
+  #postOnce(
+    url: string,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<{ readonly status: number; readonly text: string }> {
+    return new Promise((resolve, reject) => {
+      let target: URL;
+      try {
+        target = new URL(url);
+        this.#policy.checkUrl(target);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+      const outgoing = request(
+        target,
+        {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+          },
+          lookup: this.#policy.lookup,
+          signal,
+        },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            response.resume();
+            resolve({ status, text: '' });
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_ANSWER_BYTES) {
+              response.destroy();
+              resolve({ status, text: '' });
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
+          response.on('error', reject);
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  }
+
   /** A gateway's 2xx answer: its `rejected` pushkeys lose their pushers. */
   async #handleAnswer(userId: string, row: PusherRow, text: string): Promise<void> {
     let rejected: unknown;
@@ -226,6 +292,15 @@ export class GatewayDelivery {
       await this.#source.rejected(userId, row.app_id, row.pushkey);
     }
   }
+}
+
+/** An error's name for the log (never its message: it may hold the gateway's URL). */
+function errorName(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === undefined ? error.name : `${error.name} ${code}`;
+  }
+  return 'network error';
 }
 
 /** Waits `ms` (without keeping the process alive); resolves early once `signal` aborts. */
