@@ -14,6 +14,7 @@ import { FederationService } from './federation/service.ts';
 import { FilterService } from './filters/service.ts';
 import { KeyBackupService } from './key-backup/service.ts';
 import { MediaService } from './media/service.ts';
+import { OpenIdService } from './openid/service.ts';
 import { PresenceService } from './presence/service.ts';
 import { updateMemberEvents } from './profile/member-events.ts';
 import { ProfileService } from './profile/service.ts';
@@ -46,6 +47,8 @@ export interface Services {
   readonly userDirectory: UserDirectoryService;
   /** Content reports (services/reports). */
   readonly reports: ReportService;
+  /** OpenID tokens for third parties (services/openid). */
+  readonly openId: OpenIdService;
   readonly sync: SyncService;
   readonly profile: ProfileService;
   readonly accountData: AccountDataService;
@@ -111,6 +114,7 @@ export function createServices(ctx: ServerContext): Services {
     relations: new RelationsService(ctx, rooms),
     userDirectory: new UserDirectoryService(ctx),
     reports: new ReportService(ctx, rooms),
+    openId: new OpenIdService(ctx),
     sync,
     ...userData,
     pushers,

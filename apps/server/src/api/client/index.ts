@@ -24,6 +24,7 @@ import { registerMedia } from './media.ts';
 import { registerMembers } from './members.ts';
 import { registerMessages } from './messages.ts';
 import { registerNotifications } from './notifications.ts';
+import { registerOpenId } from './openid.ts';
 import { registerPresence } from './presence.ts';
 import { registerProfile } from './profile.ts';
 import { registerProfileDelete } from './profile-delete.ts';
@@ -109,4 +110,5 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerThirdParty(app);
   registerVoip(app, services);
   registerReport(app, services);
+  registerOpenId(app, services);
 }

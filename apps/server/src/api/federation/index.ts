@@ -12,6 +12,7 @@ import { registerKeyServer } from './key-server.ts';
 import { registerMakeJoin } from './make-join.ts';
 import { registerMakeKnock } from './make-knock.ts';
 import { registerMakeLeave } from './make-leave.ts';
+import { registerOpenIdUserInfo } from './openid-userinfo.ts';
 import { registerQueryDirectory } from './query-directory.ts';
 import { registerQueryProfile } from './query-profile.ts';
 import type { FederationApp } from './routes.ts';
@@ -45,4 +46,5 @@ export function registerFederationApi(app: FederationApp, services: Services): v
   registerQueryDirectory(app, services);
   registerUserDevices(app, services);
   registerUserKeys(app, services);
+  registerOpenIdUserInfo(app, services);
 }
