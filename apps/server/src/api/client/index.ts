@@ -8,6 +8,7 @@ import { registerCapabilities } from './capabilities.ts';
 import { registerCreateRoom } from './create-room.ts';
 import { registerDevices } from './devices.ts';
 import { registerFilters } from './filters.ts';
+import { registerHierarchy } from './hierarchy.ts';
 import { registerJoin } from './join.ts';
 import { registerJoinedRooms } from './joined-rooms.ts';
 import { registerKeyBackup } from './key-backup.ts';
@@ -41,6 +42,7 @@ import { registerRoomAliases } from './room-aliases.ts';
 import { registerRoomEvent } from './room-event.ts';
 import { registerRoomMembership } from './room-membership.ts';
 import { registerRoomState } from './room-state.ts';
+import { registerRoomSummary } from './room-summary.ts';
 import { registerRoomUpgrade } from './room-upgrade.ts';
 import type { ClientApp } from './routes.ts';
 import { registerSend } from './send.ts';
@@ -48,6 +50,7 @@ import { registerSendToDevice } from './send-to-device.ts';
 import { registerSync } from './sync.ts';
 import { registerTags } from './tags.ts';
 import { registerThirdParty } from './thirdparty.ts';
+import { registerTimestampToEvent } from './timestamp-to-event.ts';
 import { registerTyping } from './typing.ts';
 import { registerUserDirectory } from './user-directory.ts';
 import { registerVersions } from './versions.ts';
@@ -89,9 +92,12 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerMessages(app, services);
   registerRoomEvent(app, services);
   registerRelations(app, services);
+  registerTimestampToEvent(app, services);
   registerMembers(app, services);
   registerRoomAliases(app, services);
   registerPublicRooms(app, services);
+  registerHierarchy(app, services);
+  registerRoomSummary(app, services);
   registerSync(app, services, {
     filterLookup: (userId, filterId) => services.filters.getFilter(userId, filterId),
   });

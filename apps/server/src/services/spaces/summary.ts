@@ -1,0 +1,276 @@
+/**
+ * Room summaries (client-server-api "Spaces" and "Room summary",
+ * https://spec.matrix.org/v1.19/client-server-api/#spaces, definitions/room_summary.yaml) and
+ * who may preview a room: the fields a space hierarchy, `GET /room_summary` and the federation
+ * `GET /hierarchy` give of a room this server knows, read from its current state.
+ *
+ * A room is shown (space_hierarchy.yaml, "rooms") when the viewer is joined or invited, when
+ * anyone may join it (`public`), knock on it (`knock`, `knock_restricted`: every supported room
+ * version, 10 and up, has both) or read it (`world_readable`), or, for a `restricted` room, when
+ * the viewer is joined to one of the rooms its join rules allow. For another server (federation
+ * `GET /hierarchy`, as Synapse decides): one of its users is joined or invited, or joined to one
+ * of the allowed rooms.
+ */
+import { redactEvent } from '@weft/signing';
+
+import type { SqlExecutor } from '../../storage/index.ts';
+import { isLocalUser } from '../rooms/local-user.ts';
+import type { RoomService } from '../rooms/service.ts';
+import type { StoredEvent } from '../rooms/types.ts';
+
+/** Spec definitions/room_summary.yaml (PublishedRoomsChunk and the fields it adds). */
+export interface RoomSummary {
+  readonly room_id: string;
+  readonly num_joined_members: number;
+  readonly world_readable: boolean;
+  readonly guest_can_join: boolean;
+  readonly join_rule: string;
+  readonly name?: string;
+  readonly topic?: string;
+  readonly canonical_alias?: string;
+  readonly avatar_url?: string;
+  readonly room_type?: string;
+  readonly allowed_room_ids?: string[];
+  readonly encryption?: string;
+  readonly room_version?: string;
+}
+
+/** A stripped `m.space.child` event with its `origin_server_ts` (space_hierarchy.yaml). */
+export interface ChildState {
+  readonly type: 'm.space.child';
+  readonly state_key: string;
+  readonly content: Record<string, unknown>;
+  readonly sender: string;
+  readonly origin_server_ts: number;
+}
+
+/** A room's summary and what the preview rules need of its state. */
+export interface SummarisedRoom {
+  readonly summary: RoomSummary;
+  /** The rooms a `restricted`/`knock_restricted` join rule allows (empty otherwise). */
+  readonly allowedRoomIds: readonly string[];
+}
+
+const SUMMARY_TYPES = [
+  'm.room.create',
+  'm.room.name',
+  'm.room.topic',
+  'm.room.canonical_alias',
+  'm.room.avatar',
+  'm.room.join_rules',
+  'm.room.history_visibility',
+  'm.room.guest_access',
+  'm.room.encryption',
+] as const;
+
+/** The content of a stored event as clients see it: empty of its keys once redacted. */
+export function contentOf(event: StoredEvent): Record<string, unknown> {
+  const pdu =
+    event.redactedBecause === undefined ? event.pdu : redactEvent(event.pdu, event.roomVersion);
+  const content = pdu['content'];
+  return typeof content === 'object' && content !== null && !Array.isArray(content)
+    ? (content as Record<string, unknown>)
+    : {};
+}
+
+function stringField(content: Record<string, unknown> | undefined, key: string) {
+  const value = content?.[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The room IDs of a join rule's `allow` list (`m.room_membership` conditions). */
+function allowedRoomsOf(content: Record<string, unknown> | undefined): string[] {
+  const joinRule = content?.['join_rule'];
+  if (joinRule !== 'restricted' && joinRule !== 'knock_restricted') return [];
+  const allow = content?.['allow'];
+  if (!Array.isArray(allow)) return [];
+  return allow.flatMap((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const condition = entry as Record<string, unknown>;
+    const roomId = condition['room_id'];
+    return condition['type'] === 'm.room_membership' &&
+      typeof roomId === 'string' &&
+      roomId.startsWith('!')
+      ? [roomId]
+      : [];
+  });
+}
+
+/**
+ * The summary of a room this server has state for, or `undefined` for a room it does not know
+ * (no current `m.room.create`).
+ */
+export async function summariseRoom(
+  rooms: RoomService,
+  roomId: string,
+): Promise<SummarisedRoom | undefined> {
+  const db = rooms.ctx.db;
+  const rows = await db.query<{ type: string; event_id: string }>(
+    `SELECT type, event_id FROM room_current_state
+      WHERE room_id = $1 AND state_key = '' AND type IN (${SUMMARY_TYPES.map((_, i) => `$${i + 2}`).join(', ')})`,
+    [roomId, ...SUMMARY_TYPES],
+  );
+  const events = await rooms.getEvents(rows.map((row) => row.event_id));
+  const contents = new Map<string, Record<string, unknown>>();
+  let version: string | undefined;
+  for (const row of rows) {
+    const event = events.get(row.event_id);
+    if (event === undefined) continue;
+    contents.set(row.type, contentOf(event));
+    version = event.roomVersion;
+  }
+  const create = contents.get('m.room.create');
+  if (create === undefined) return undefined;
+  const count = await db.queryOne<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
+    [roomId],
+  );
+  const joinRules = contents.get('m.room.join_rules');
+  const allowedRoomIds = allowedRoomsOf(joinRules);
+  const name = stringField(contents.get('m.room.name'), 'name');
+  const topic = stringField(contents.get('m.room.topic'), 'topic');
+  const alias = stringField(contents.get('m.room.canonical_alias'), 'alias');
+  const avatar = stringField(contents.get('m.room.avatar'), 'url');
+  const roomType = stringField(create, 'type');
+  const encryption = stringField(contents.get('m.room.encryption'), 'algorithm');
+  const summary: RoomSummary = {
+    room_id: roomId,
+    num_joined_members: Number(count?.n ?? 0),
+    world_readable:
+      stringField(contents.get('m.room.history_visibility'), 'history_visibility') ===
+      'world_readable',
+    guest_can_join: stringField(contents.get('m.room.guest_access'), 'guest_access') === 'can_join',
+    // Spec m.room.join_rules: a room without one cannot be joined without an invite.
+    join_rule: stringField(joinRules, 'join_rule') ?? 'invite',
+    ...(name !== undefined ? { name } : {}),
+    ...(topic !== undefined ? { topic } : {}),
+    // Only values of the shapes the schema gives them (sigil grammar, mxc URI, known algorithm).
+    ...(alias !== undefined && /^#[^:\s]+:\S+$/.test(alias) ? { canonical_alias: alias } : {}),
+    ...(avatar?.startsWith('mxc://') ? { avatar_url: avatar } : {}),
+    ...(roomType !== undefined ? { room_type: roomType } : {}),
+    ...(allowedRoomIds.length > 0 ? { allowed_room_ids: allowedRoomIds } : {}),
+    ...(encryption === 'm.megolm.v1.aes-sha2' ? { encryption } : {}),
+    ...(version !== undefined ? { room_version: version } : {}),
+  };
+  return { summary, allowedRoomIds };
+}
+
+/** Whether anyone may see the room: it can be joined or knocked on by anyone, or read. */
+function openToAll(summary: RoomSummary): boolean {
+  return (
+    summary.world_readable ||
+    summary.join_rule === 'public' ||
+    summary.join_rule === 'knock' ||
+    summary.join_rule === 'knock_restricted'
+  );
+}
+
+/** Whether `userId` (or an anonymous viewer, `undefined`) may preview the room. */
+export async function userMayPreview(
+  db: SqlExecutor,
+  room: SummarisedRoom,
+  userId: string | undefined,
+): Promise<boolean> {
+  if (openToAll(room.summary)) return true;
+  if (userId === undefined) return false;
+  const own = await db.queryOne<{ membership: string }>(
+    'SELECT membership FROM room_memberships WHERE room_id = $1 AND user_id = $2',
+    [room.summary.room_id, userId],
+  );
+  if (own?.membership === 'join' || own?.membership === 'invite') return true;
+  for (const allowed of room.allowedRoomIds) {
+    const row = await db.queryOne<{ membership: string }>(
+      'SELECT membership FROM room_memberships WHERE room_id = $1 AND user_id = $2',
+      [allowed, userId],
+    );
+    if (row?.membership === 'join') return true;
+  }
+  return false;
+}
+
+/** Whether a user of `serverName` is joined (or, with `invited`, invited) to `roomId`. */
+async function serverHasMember(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  invited: boolean,
+): Promise<boolean> {
+  const rows = await db.query<{ user_id: string; membership: string }>(
+    `SELECT user_id, membership FROM room_memberships
+      WHERE room_id = $1 AND membership IN ('join', 'invite') AND user_id LIKE $2`,
+    [roomId, `%:${serverName}`],
+  );
+  return rows.some(
+    (row) => isLocalUser(row.user_id, serverName) && (row.membership === 'join' || invited),
+  );
+}
+
+/** Whether another server may see the room (federation `GET /hierarchy`). */
+export async function serverMayPreview(
+  db: SqlExecutor,
+  room: SummarisedRoom,
+  serverName: string,
+): Promise<boolean> {
+  if (openToAll(room.summary)) return true;
+  if (await serverHasMember(db, room.summary.room_id, serverName, true)) return true;
+  for (const allowed of room.allowedRoomIds) {
+    if (await serverHasMember(db, allowed, serverName, false)) return true;
+  }
+  return false;
+}
+
+/** Spec m.space.child `order`: at most 50 characters from U+0020 to U+007E. */
+function validOrder(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 50 && /^[\x20-\x7e]*$/.test(value);
+}
+
+/**
+ * The room's current `m.space.child` events that name a child (a `via` with at least one server;
+ * a redacted or emptied one removes the child), stripped, in the spec's order ("Ordering of
+ * children within a space"): by `order` where valid (those without one last), then by the
+ * event's `origin_server_ts`, then by room ID. `suggestedOnly` keeps `suggested: true` ones.
+ */
+export async function childrenOf(
+  rooms: RoomService,
+  roomId: string,
+  suggestedOnly: boolean,
+): Promise<ChildState[]> {
+  const rows = await rooms.ctx.db.query<{ event_id: string }>(
+    `SELECT event_id FROM room_current_state WHERE room_id = $1 AND type = 'm.space.child'`,
+    [roomId],
+  );
+  const events = await rooms.getEvents(rows.map((row) => row.event_id));
+  const children: ChildState[] = [];
+  for (const event of events.values()) {
+    const content = contentOf(event);
+    const via = content['via'];
+    if (!Array.isArray(via) || via.length === 0 || !via.every((v) => typeof v === 'string')) {
+      continue;
+    }
+    const childId = event.stateKey ?? '';
+    if (!/^![^\s]+$/.test(childId)) continue;
+    if (suggestedOnly && content['suggested'] !== true) continue;
+    children.push({
+      type: 'm.space.child',
+      state_key: childId,
+      content,
+      sender: event.sender,
+      origin_server_ts: event.originServerTs,
+    });
+  }
+  const orderOf = (child: ChildState) => {
+    const order = child.content['order'];
+    return validOrder(order) ? order : undefined;
+  };
+  const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return children.sort((a, b) => {
+    const orderA = orderOf(a);
+    const orderB = orderOf(b);
+    if (orderA !== undefined && orderB !== undefined && orderA !== orderB) {
+      return compare(orderA, orderB);
+    }
+    if (orderA !== undefined && orderB === undefined) return -1;
+    if (orderA === undefined && orderB !== undefined) return 1;
+    return a.origin_server_ts - b.origin_server_ts || compare(a.state_key, b.state_key);
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * The federation read endpoints of spaces and jump to date (api/federation/hierarchy.ts,
+ * timestamp-to-event.ts), answered by a real TLS server to another: `GET /hierarchy/{roomId}`
+ * gives the space with its child events, the children the asking server may preview and the
+ * ones it may not; `GET /timestamp_to_event/{roomId}` answers a server in the room and refuses one
+ * that is not. Answers are validated against the server-server OpenAPI schemas.
+ */
+import { join } from 'node:path';
+
+import { sharedDir } from '@weft/test-vectors';
+import { matrixPath } from '@weft/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  createPublicRoom,
+  joinedRoomAcross,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import type { TestServer } from './harness.ts';
+import { ClientServerSpec } from './openapi.ts';
+import { type Json, sendText } from './sync-helpers.ts';
+
+const spec = new ClientServerSpec(join(sharedDir, 'matrix-spec/data/api/server-server'));
+const enc = encodeURIComponent;
+
+let federation: TestFederation;
+let a: TestServer;
+let b: TestServer;
+let roomId: string;
+let messages: string[];
+
+beforeAll(async () => {
+  federation = await startFederation(['a.test', 'b.test', 'c.test']);
+  a = federation.server('a.test');
+  b = federation.server('b.test');
+  const room = await joinedRoomAcross(federation, [
+    ['a.test', 'alice'],
+    ['b.test', 'bob'],
+  ]);
+  roomId = room.roomId;
+  const [alice] = room.users;
+  messages = [];
+  for (let i = 0; i < 3; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    messages.push(await sendText(a, alice, roomId, `m${i}`));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await federation?.close();
+});
+
+async function ask(from: TestServer, path: string, query?: Record<string, string>) {
+  const body = await from.services.federation.client.request<Json>(
+    'a.test',
+    'GET',
+    path,
+    undefined,
+    {
+      ...(query !== undefined ? { query } : {}),
+      retry: false,
+    },
+  );
+  const search = query === undefined ? '' : `?${new URLSearchParams(query)}`;
+  await spec.expectValid('GET', path + search, 200, body);
+  return body;
+}
+
+describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
+  it('answers the space, its accessible children and the inaccessible ones', async () => {
+    const client = federation.client('a.test');
+    const owner = await client.registerUser('owner');
+    const space = await createPublicRoom(client, owner, {
+      name: 'Space',
+      creation_content: { type: 'm.space' },
+    });
+    const open = await createPublicRoom(client, owner, { name: 'Open' });
+    const secret = await createPublicRoom(client, owner, {
+      preset: 'private_chat',
+      name: 'Secret',
+    });
+    for (const [child, suggested] of [
+      [open, true],
+      [secret, false],
+      ['!unknown:elsewhere.test', true],
+    ] as const) {
+      const put = await client.request(
+        'PUT',
+        `/_matrix/client/v3/rooms/${enc(space)}/state/m.space.child/${enc(child)}`,
+        {
+          token: owner.accessToken,
+          body: { via: ['a.test'], ...(suggested ? { suggested } : {}) },
+        },
+      );
+      expect(put.status).toBe(200);
+    }
+    const body = await ask(b, matrixPath`/_matrix/federation/v1/hierarchy/${space}`);
+    expect(body['room']).toMatchObject({ room_id: space, name: 'Space', room_type: 'm.space' });
+    expect((body['room']['children_state'] as Json[]).map((e) => e['state_key']).sort()).toEqual(
+      [open, secret, '!unknown:elsewhere.test'].sort(),
+    );
+    expect((body['children'] as Json[]).map((room) => room['room_id'])).toEqual([open]);
+    expect(body['inaccessible_children']).toEqual([secret]);
+
+    const suggested = await ask(b, matrixPath`/_matrix/federation/v1/hierarchy/${space}`, {
+      suggested_only: 'true',
+    });
+    expect((suggested['room']['children_state'] as Json[]).length).toBe(2);
+    expect(suggested['inaccessible_children']).toEqual([]);
+
+    // A room the asking server may not preview, or one this server does not know: 404.
+    await expect(
+      b.services.federation.client.request(
+        'a.test',
+        'GET',
+        matrixPath`/_matrix/federation/v1/hierarchy/${secret}`,
+        undefined,
+        { retry: false },
+      ),
+    ).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+    await expect(
+      b.services.federation.client.request(
+        'a.test',
+        'GET',
+        matrixPath`/_matrix/federation/v1/hierarchy/${'!unknown:elsewhere.test'}`,
+        undefined,
+        { retry: false },
+      ),
+    ).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+});
+
+describe('GET /_matrix/federation/v1/timestamp_to_event/{roomId}', () => {
+  it('answers a server in the room in both directions', async () => {
+    const stored = await Promise.all(messages.map((id) => a.services.rooms.getEvent(id)));
+    const [m0, m1, m2] = stored;
+    if (m0 === undefined || m1 === undefined || m2 === undefined) throw new Error('no events');
+    const path = matrixPath`/_matrix/federation/v1/timestamp_to_event/${roomId}`;
+    expect(await ask(b, path, { ts: String(m1.originServerTs), dir: 'f' })).toEqual({
+      event_id: m1.eventId,
+      origin_server_ts: m1.originServerTs,
+    });
+    expect((await ask(b, path, { ts: String(m1.originServerTs - 1), dir: 'b' }))['event_id']).toBe(
+      m0.eventId,
+    );
+    expect(
+      (await ask(b, path, { ts: String(m2.originServerTs + 60_000), dir: 'b' }))['event_id'],
+    ).toBe(m2.eventId);
+    await expect(
+      b.services.federation.client.request('a.test', 'GET', path, undefined, {
+        query: { ts: String(m2.originServerTs + 60_000), dir: 'f' },
+        retry: false,
+      }),
+    ).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  it('refuses a server with no member in the room', async () => {
+    const c = federation.server('c.test');
+    await expect(
+      c.services.federation.client.request(
+        'a.test',
+        'GET',
+        matrixPath`/_matrix/federation/v1/timestamp_to_event/${roomId}`,
+        undefined,
+        { query: { ts: '0', dir: 'f' }, retry: false },
+      ),
+    ).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+  });
+});
