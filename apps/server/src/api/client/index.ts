@@ -2,6 +2,7 @@
 import type { Services } from '../../services/index.ts';
 import { registerAccount3pid } from './account-3pid.ts';
 import { registerAccountData } from './account-data.ts';
+import { registerAdminWhois } from './admin-whois.ts';
 import { registerAccountDeactivate } from './account-deactivate.ts';
 import { registerAccountPassword } from './account-password.ts';
 import { registerCapabilities } from './capabilities.ts';
@@ -117,4 +118,5 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerVoip(app, services);
   registerReport(app, services);
   registerOpenId(app, services);
+  registerAdminWhois(app, services);
 }
