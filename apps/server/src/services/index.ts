@@ -25,6 +25,7 @@ import { ReceiptService } from './receipts/service.ts';
 import { RelationsService } from './relations/service.ts';
 import { ReportService } from './reports/service.ts';
 import { RoomService } from './rooms/service.ts';
+import { SearchService } from './search/service.ts';
 import { SyncService } from './sync/service.ts';
 import { ToDeviceService } from './to-device/service.ts';
 import { TypingService } from './typing/service.ts';
@@ -47,6 +48,8 @@ export interface Services {
   readonly userDirectory: UserDirectoryService;
   /** Content reports (services/reports). */
   readonly reports: ReportService;
+  /** Server-side search of room events (services/search). */
+  readonly search: SearchService;
   /** OpenID tokens for third parties (services/openid). */
   readonly openId: OpenIdService;
   readonly sync: SyncService;
@@ -99,6 +102,7 @@ export function createServices(ctx: ServerContext): Services {
     federationMembership.setFederation(deps);
     federationQueries.setRequest(deps.request);
   }
+  const relations = new RelationsService(ctx, rooms);
   return {
     ctx,
     federationMembership,
@@ -111,9 +115,10 @@ export function createServices(ctx: ServerContext): Services {
     deviceLists,
     e2eKeys,
     keyBackup: new KeyBackupService(ctx),
-    relations: new RelationsService(ctx, rooms),
+    relations,
     userDirectory: new UserDirectoryService(ctx),
     reports: new ReportService(ctx, rooms),
+    search: new SearchService(ctx, rooms, relations),
     openId: new OpenIdService(ctx),
     sync,
     ...userData,

@@ -18,10 +18,15 @@ export interface Migration {
    * parenthesis: SQLite stores the table in its primary key's order; nothing on PostgreSQL). */
   readonly statements: readonly string[];
   /**
-   * Runs after `statements`, in the same transaction: for data a migration must compute in
+   * Statements run after `statements` on one backend only, for what the two spell differently
+   * (full-text search: an FTS5 virtual table on SQLite, a `tsvector` column on PostgreSQL).
+   */
+  readonly dialectStatements?: Readonly<Record<Dialect, readonly string[]>>;
+  /**
+   * Runs after the statements, in the same transaction: for data a migration must compute in
    * TypeScript (stored JSON read the way the server reads it, the same on both backends).
    */
-  readonly fill?: (tx: TransactionExecutor) => Promise<void>;
+  readonly fill?: (tx: TransactionExecutor, dialect: Dialect) => Promise<void>;
 }
 
 const MACROS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
@@ -78,11 +83,13 @@ export async function migrate(db: Database): Promise<string[]> {
     if (module.migration === undefined) {
       throw new StorageError('migration-failed', `${name} exports no migration`);
     }
-    const { statements, fill } = module.migration;
+    const { statements, dialectStatements, fill } = module.migration;
     try {
       await db.transaction(async (tx) => {
-        for (const statement of statements) await tx.execute(expandMacros(statement, db.dialect));
-        if (fill !== undefined) await fill(tx);
+        for (const statement of [...statements, ...(dialectStatements?.[db.dialect] ?? [])]) {
+          await tx.execute(expandMacros(statement, db.dialect));
+        }
+        if (fill !== undefined) await fill(tx, db.dialect);
         await tx.execute('INSERT INTO schema_migrations (name, applied_ts) VALUES ($1, $2)', [
           name,
           Date.now(),

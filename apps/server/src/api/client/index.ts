@@ -46,6 +46,7 @@ import { registerRoomState } from './room-state.ts';
 import { registerRoomSummary } from './room-summary.ts';
 import { registerRoomUpgrade } from './room-upgrade.ts';
 import type { ClientApp } from './routes.ts';
+import { registerSearch } from './search.ts';
 import { registerSend } from './send.ts';
 import { registerSendToDevice } from './send-to-device.ts';
 import { registerSync } from './sync.ts';
@@ -93,6 +94,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerMessages(app, services);
   registerRoomEvent(app, services);
   registerRelations(app, services);
+  registerSearch(app, services);
   registerTimestampToEvent(app, services);
   registerMembers(app, services);
   registerRoomAliases(app, services);

@@ -13,6 +13,9 @@ export interface ParsedRoomEventFilter {
   readonly filter: EventFilter;
   readonly lazyLoadMembers: boolean;
   readonly limit: number | undefined;
+  /** `rooms` and `not_rooms` (only `POST /search` reads them: the other endpoints name their one room). */
+  readonly rooms?: readonly string[] | undefined;
+  readonly notRooms?: readonly string[] | undefined;
 }
 
 function stringList(object: Record<string, unknown>, key: string): string[] | undefined {
@@ -32,7 +35,17 @@ export function parseRoomEventFilter(raw: string | null): ParsedRoomEventFilter 
   } catch {
     throw MatrixError.badJson('filter is not valid JSON');
   }
+  return roomEventFilterOf(json);
+}
+
+/** A RoomEventFilter given as JSON (`filter` of `POST /search`): as {@link parseRoomEventFilter}. */
+export function roomEventFilterOf(json: unknown): ParsedRoomEventFilter {
+  if (json === undefined || json === null) {
+    return { filter: {}, lazyLoadMembers: false, limit: undefined };
+  }
   if (!isObject(json)) throw MatrixError.badJson('filter must be a JSON object');
+  const rooms = stringList(json, 'rooms');
+  const notRooms = stringList(json, 'not_rooms');
   const types = stringList(json, 'types');
   const notTypes = stringList(json, 'not_types');
   const senders = stringList(json, 'senders');
@@ -59,5 +72,7 @@ export function parseRoomEventFilter(raw: string | null): ParsedRoomEventFilter 
     },
     lazyLoadMembers: lazy === true,
     limit: limit as number | undefined,
+    ...(rooms !== undefined ? { rooms } : {}),
+    ...(notRooms !== undefined ? { notRooms } : {}),
   };
 }
