@@ -148,7 +148,7 @@ const WEIGHTS: Readonly<Record<SearchKey, string>> = {
 function matchSql(
   dialect: Dialect,
   query: MatchQuery,
-): { from: string; rank: string; params: (string | number)[] } {
+): { from: string; rank: string; position: string; params: (string | number)[] } {
   const params: (string | number)[] = [];
   const all = query.keys.length === SEARCH_KEYS.length;
   let match = matchQuery(dialect, query.words);
@@ -177,6 +177,8 @@ function matchSql(
       from: `event_search JOIN events e ON e.stream_position = event_search.rowid ${joins}
         WHERE event_search MATCH $1 AND e.redacted_by IS NULL${filters}`,
       rank: '-bm25(event_search)',
+      // The rowid: FTS5 walks its matches in rowid order itself, so a `recent` page stops early.
+      position: 'event_search.rowid',
       params,
     };
   }
@@ -187,6 +189,7 @@ function matchSql(
     from: `event_search s JOIN events e ON e.stream_position = s.stream_position ${joins}
       WHERE s.vector @@ to_tsquery('simple', $1)${keep} AND e.redacted_by IS NULL${filters}`,
     rank: "ts_rank(s.vector, to_tsquery('simple', $1))",
+    position: 's.stream_position',
     params,
   };
 }
@@ -201,15 +204,14 @@ export async function findMatches(
   query: MatchQuery,
   page: { readonly offset: number; readonly before: number | undefined; readonly limit: number },
 ): Promise<MatchRow[]> {
-  const { from, rank, params } = matchSql(dialect, query);
+  const { from, rank, position, params } = matchSql(dialect, query);
   let where = '';
   if (page.before !== undefined) {
     params.push(page.before);
-    where = ` AND e.stream_position < $${params.length}`;
+    where = ` AND ${position} < $${params.length}`;
   }
   params.push(page.limit, page.offset);
-  const order =
-    query.order === 'rank' ? 'score DESC, e.stream_position DESC' : 'e.stream_position DESC';
+  const order = query.order === 'rank' ? `score DESC, ${position} DESC` : `${position} DESC`;
   const rows = await db.query<{
     event_id: string;
     room_id: string;
