@@ -3,7 +3,8 @@
  * timestamp-to-event.ts), answered by a real TLS server to another: `GET /hierarchy/{roomId}`
  * gives the space with its child events, the children the asking server may preview and the
  * ones it may not; `GET /timestamp_to_event/{roomId}` answers a server in the room and refuses one
- * that is not. Answers are validated against the server-server OpenAPI schemas.
+ * that is not. B's client `GET /hierarchy` and `GET /room_summary` ask A about rooms B does not
+ * know. Answers are validated against the server-server and client-server OpenAPI schemas.
  */
 import { join } from 'node:path';
 
@@ -22,6 +23,7 @@ import { ClientServerSpec } from './openapi.ts';
 import { type Json, sendText } from './sync-helpers.ts';
 
 const spec = new ClientServerSpec(join(sharedDir, 'matrix-spec/data/api/server-server'));
+const clientSpec = new ClientServerSpec();
 const enc = encodeURIComponent;
 
 let federation: TestFederation;
@@ -68,15 +70,19 @@ async function ask(from: TestServer, path: string, query?: Record<string, string
 }
 
 describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
-  it('answers the space, its accessible children and the inaccessible ones', async () => {
+  let space: string;
+  let open: string;
+  let secret: string;
+
+  beforeAll(async () => {
     const client = federation.client('a.test');
     const owner = await client.registerUser('owner');
-    const space = await createPublicRoom(client, owner, {
+    space = await createPublicRoom(client, owner, {
       name: 'Space',
       creation_content: { type: 'm.space' },
     });
-    const open = await createPublicRoom(client, owner, { name: 'Open' });
-    const secret = await createPublicRoom(client, owner, {
+    open = await createPublicRoom(client, owner, { name: 'Open' });
+    secret = await createPublicRoom(client, owner, {
       preset: 'private_chat',
       name: 'Secret',
     });
@@ -95,6 +101,9 @@ describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
       );
       expect(put.status).toBe(200);
     }
+  }, 30_000);
+
+  it('answers the space, its accessible children and the inaccessible ones', async () => {
     const body = await ask(b, matrixPath`/_matrix/federation/v1/hierarchy/${space}`);
     expect(body['room']).toMatchObject({ room_id: space, name: 'Space', room_type: 'm.space' });
     expect((body['room']['children_state'] as Json[]).map((e) => e['state_key']).sort()).toEqual(
@@ -128,6 +137,37 @@ describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
         { retry: false },
       ),
     ).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  it("B's client endpoints ask A about the rooms B does not know", async () => {
+    const clientB = federation.client('b.test');
+    const bob = await clientB.registerUser('bobspace');
+    const local = await createPublicRoom(clientB, bob, {
+      name: 'B space',
+      creation_content: { type: 'm.space' },
+    });
+    const put = await clientB.request(
+      'PUT',
+      `/_matrix/client/v3/rooms/${enc(local)}/state/m.space.child/${enc(space)}`,
+      { token: bob.accessToken, body: { via: ['a.test'] } },
+    );
+    expect(put.status).toBe(200);
+    const call = async (path: string, status = 200) => {
+      const answer = await clientB.request<Json>('GET', path, { token: bob.accessToken });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(status);
+      await clientSpec.expectValid('GET', path, status, answer.body);
+      return answer.body;
+    };
+    const tree = await call(`/_matrix/client/v1/rooms/${enc(local)}/hierarchy`);
+    // The secret room is inaccessible to b.test, the unknown one unknown to a.test as well.
+    expect((tree['rooms'] as Json[]).map((room) => room['room_id'])).toEqual([local, space, open]);
+    expect((tree['rooms'] as Json[])[1]).toMatchObject({ name: 'Space', room_type: 'm.space' });
+    expect((tree['rooms'] as Json[])[2]).toMatchObject({ name: 'Open', join_rule: 'public' });
+
+    const summary = await call(`/_matrix/client/v1/room_summary/${enc(open)}?via=a.test`);
+    expect(summary).toMatchObject({ room_id: open, name: 'Open', membership: 'leave' });
+    await call(`/_matrix/client/v1/room_summary/${enc(secret)}?via=a.test`, 404);
+    await call(`/_matrix/client/v1/room_summary/${enc(open)}`, 404);
   });
 });
 

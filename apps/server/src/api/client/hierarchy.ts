@@ -4,6 +4,7 @@ import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
 import { spaceHierarchy } from '../../services/spaces/hierarchy.ts';
+import { sharedRemoteFetcher } from '../../services/spaces/remote.ts';
 import { parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
@@ -28,6 +29,9 @@ function parseInteger(raw: string | null, name: string, min: number): number | u
 }
 
 export function registerHierarchy(app: ClientApp, services: Services): void {
+  const remote = sharedRemoteFetcher(services.federation, services.ctx.config.serverName, () =>
+    services.ctx.now(),
+  );
   clientEndpoint(app, {
     method: 'GET',
     path: '/rooms/:roomId/hierarchy',
@@ -49,6 +53,7 @@ export function registerHierarchy(app: ClientApp, services: Services): void {
         maxDepth: Math.min(depth ?? MAX_DEPTH, MAX_DEPTH),
         limit,
         from: from === null || from === '' ? undefined : from,
+        remote,
       });
     },
   });

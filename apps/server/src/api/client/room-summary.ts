@@ -1,27 +1,44 @@
 // GET /_matrix/client/v1/room_summary/{roomIdOrAlias}
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1room_summaryroomidoralias
 //
-// The summary of a room this server knows, for a viewer who may preview it (services/spaces/
-// summary.ts); without an access token only rooms anyone may join, knock on or read (the spec
-// lets servers answer those unauthenticated). A room this server does not know is not fetched
-// from the `via` servers: 404, as for a room the viewer may not preview.
+// The summary of a room, for a viewer who may preview it (services/spaces/summary.ts); without
+// an access token only rooms anyone may join, knock on or read (the spec lets servers answer
+// those unauthenticated). A room this server has no state for is asked of the `via` servers (and
+// those a remote alias names) with the federation `GET /hierarchy` (services/spaces/remote.ts),
+// as Synapse does; its `allowed_room_ids` are not passed on. 404 when none answers, or when the
+// viewer may not preview the room.
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { summariseRoom, userMayPreview } from '../../services/spaces/summary.ts';
+import { sharedRemoteFetcher } from '../../services/spaces/remote.ts';
+import {
+  type SummarisedRoom,
+  summariseRoom,
+  userMayPreview,
+} from '../../services/spaces/summary.ts';
 import { resolveRoomTarget } from './room-target.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 export function registerRoomSummary(app: ClientApp, services: Services): void {
   const { rooms } = services;
+  const remote = sharedRemoteFetcher(services.federation, services.ctx.config.serverName, () =>
+    services.ctx.now(),
+  );
   clientEndpoint(app, {
     method: 'GET',
     path: '/room_summary/:roomIdOrAlias',
     auth: 'optional-user',
     versions: ['v1'],
     handler: async ({ params, query, user }) => {
-      const { roomId } = await resolveRoomTarget(services, params.roomIdOrAlias, query);
-      const room = await summariseRoom(rooms, roomId);
+      const { roomId, via } = await resolveRoomTarget(services, params.roomIdOrAlias, query);
+      let room: SummarisedRoom | undefined = await summariseRoom(rooms, roomId);
+      if (room === undefined && via.length > 0) {
+        const answer = await remote(roomId, via, true);
+        if (answer !== undefined) {
+          const { allowed_room_ids: allowed = [], ...summary } = answer.room;
+          room = { summary, allowedRoomIds: allowed };
+        }
+      }
       if (room === undefined || !(await userMayPreview(rooms.ctx.db, room, user?.userId))) {
         throw MatrixError.notFound('Room not found');
       }

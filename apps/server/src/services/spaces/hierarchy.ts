@@ -5,8 +5,11 @@
  * first in the spec's child order (as Synapse walks it), each room once, leaving out rooms the
  * viewer may not preview (summary.ts) — and their subtrees, which are reached through them.
  *
- * Only rooms this server has state for are summarised; a child it does not know is skipped (the
- * spec lets a server ask the child's `via` servers over federation; Weft does not yet).
+ * A child this server has no state for is asked of the servers in its `via` (remote.ts, the
+ * federation `GET /hierarchy`); the answer's children come with summaries, used as they are for
+ * rooms that are not spaces (or at `max_depth`), and the ones it calls inaccessible are not
+ * asked for. The viewer's preview rules apply to remote summaries too. The root must be known
+ * here (there is no `via` for it): 403 otherwise.
  *
  * Pages are stateless: `next_batch` holds how many rooms earlier pages returned, with the
  * `suggested_only` and `max_depth` they were asked with; the next page walks the tree again and
@@ -15,12 +18,14 @@
 import { MatrixError } from '@weft/transport';
 
 import type { RoomService } from '../rooms/service.ts';
+import type { RemoteHierarchyFetch } from './remote.ts';
 import {
   type ChildState,
   childrenOf,
   type RoomSummary,
   type SummarisedRoom,
   serverMayPreview,
+  sortChildren,
   summariseRoom,
   userMayPreview,
 } from './summary.ts';
@@ -41,6 +46,8 @@ export interface HierarchyOptions {
   readonly maxDepth: number | undefined;
   readonly limit: number;
   readonly from: string | undefined;
+  /** Asks other servers about children this server does not know; none: they are skipped. */
+  readonly remote?: RemoteHierarchyFetch | undefined;
 }
 
 interface PageToken {
@@ -76,6 +83,57 @@ async function childEvents(
   );
 }
 
+interface StackEntry {
+  readonly roomId: string;
+  readonly depth: number;
+  /** The servers its parent's `m.space.child` names. */
+  readonly via: readonly string[];
+  /** Its summary from the parent's remote answer, if the parent was asked remotely. */
+  readonly remote?: RoomSummary | undefined;
+}
+
+interface FoundRoom {
+  readonly room: SummarisedRoom;
+  readonly children: readonly ChildState[];
+  readonly remoteChildren?: ReadonlyMap<string, RoomSummary>;
+  readonly inaccessible?: ReadonlySet<string>;
+}
+
+function remoteRoom(summary: RoomSummary): SummarisedRoom {
+  return { summary, allowedRoomIds: summary.allowed_room_ids ?? [] };
+}
+
+/** A room of the walk below the root: from local state, or from the `via` servers. */
+async function roomAt(
+  rooms: RoomService,
+  entry: StackEntry,
+  options: HierarchyOptions,
+  atMaxDepth: boolean,
+): Promise<FoundRoom | undefined> {
+  const local = await summariseRoom(rooms, entry.roomId);
+  if (local !== undefined) {
+    return { room: local, children: await childEvents(rooms, local, options.suggestedOnly) };
+  }
+  // A summary the parent's server gave is enough when no children are needed (Synapse).
+  if (entry.remote !== undefined && (entry.remote.room_type !== 'm.space' || atMaxDepth)) {
+    return { room: remoteRoom(entry.remote), children: [] };
+  }
+  const answer = await options.remote?.(entry.roomId, entry.via, options.suggestedOnly);
+  if (answer === undefined) return undefined;
+  const children =
+    answer.room.room_type === 'm.space'
+      ? sortChildren([...answer.childrenState])
+          .filter((child) => !options.suggestedOnly || child.content['suggested'] === true)
+          .slice(0, MAX_CHILDREN_PER_SPACE)
+      : [];
+  return {
+    room: remoteRoom(answer.room),
+    children,
+    remoteChildren: answer.children,
+    inaccessible: answer.inaccessible,
+  };
+}
+
 /**
  * One page of the hierarchy under `roomId` for `userId`.
  * @throws MatrixError 403 when the viewer may not preview the room itself (or it is unknown),
@@ -101,7 +159,7 @@ export async function spaceHierarchy(
     throw MatrixError.forbidden('You are not allowed to view this room');
   }
   // The next room is last on the stack; children are pushed in reverse so the first comes next.
-  const stack: { roomId: string; depth: number }[] = [{ roomId: options.roomId, depth: 0 }];
+  const stack: StackEntry[] = [{ roomId: options.roomId, depth: 0, via: [] }];
   const processed = new Set<string>();
   const page: HierarchyRoom[] = [];
   let seen = 0;
@@ -111,16 +169,24 @@ export async function spaceHierarchy(
     if (entry === undefined || processed.has(entry.roomId)) continue;
     processed.add(entry.roomId);
     walked += 1;
-    const room = entry.depth === 0 ? root : await summariseRoom(rooms, entry.roomId);
-    if (room === undefined || !(await userMayPreview(db, room, options.userId))) continue;
-    const children = await childEvents(rooms, room, options.suggestedOnly);
-    if (seen >= offset) page.push({ ...room.summary, children_state: children });
+    const atMaxDepth = options.maxDepth !== undefined && entry.depth >= options.maxDepth;
+    const found =
+      entry.depth === 0
+        ? { room: root, children: await childEvents(rooms, root, options.suggestedOnly) }
+        : await roomAt(rooms, entry, options, atMaxDepth);
+    if (found === undefined || !(await userMayPreview(db, found.room, options.userId))) continue;
+    const { room, children } = found;
+    if (seen >= offset) page.push({ ...room.summary, children_state: [...children] });
     seen += 1;
-    if (options.maxDepth === undefined || entry.depth < options.maxDepth) {
+    if (!atMaxDepth) {
       for (const child of [...children].reverse()) {
-        if (!processed.has(child.state_key)) {
-          stack.push({ roomId: child.state_key, depth: entry.depth + 1 });
-        }
+        if (processed.has(child.state_key) || found.inaccessible?.has(child.state_key)) continue;
+        stack.push({
+          roomId: child.state_key,
+          depth: entry.depth + 1,
+          via: (child.content['via'] as string[]).slice(0, 10),
+          remote: found.remoteChildren?.get(child.state_key),
+        });
       }
     }
   }

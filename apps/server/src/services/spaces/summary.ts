@@ -258,6 +258,11 @@ export async function childrenOf(
       origin_server_ts: event.originServerTs,
     });
   }
+  return sortChildren(children);
+}
+
+/** Sorts child events in the spec's order ("Ordering of children within a space"). */
+export function sortChildren(children: ChildState[]): ChildState[] {
   const orderOf = (child: ChildState) => {
     const order = child.content['order'];
     return validOrder(order) ? order : undefined;
@@ -273,4 +278,80 @@ export async function childrenOf(
     if (orderA === undefined && orderB !== undefined) return 1;
     return a.origin_server_ts - b.origin_server_ts || compare(a.state_key, b.state_key);
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A room summary another server sent (federation `GET /hierarchy`), kept only when it has the
+ * required fields, with only the known fields of the right shapes; an absent `join_rule` is
+ * `public`, as definitions/public_rooms_chunk.yaml says.
+ */
+export function summaryFromRemote(value: unknown): RoomSummary | undefined {
+  if (!isRecord(value)) return undefined;
+  const roomId = value['room_id'];
+  const members = value['num_joined_members'];
+  if (typeof roomId !== 'string' || !/^![^\s]+$/.test(roomId)) return undefined;
+  if (!Number.isSafeInteger(members) || (members as number) < 0) return undefined;
+  if (
+    typeof value['world_readable'] !== 'boolean' ||
+    typeof value['guest_can_join'] !== 'boolean'
+  ) {
+    return undefined;
+  }
+  const text = (key: string) => {
+    const field = value[key];
+    return typeof field === 'string' ? field : undefined;
+  };
+  const alias = text('canonical_alias');
+  const avatar = text('avatar_url');
+  const encryption = text('encryption');
+  const allowed = value['allowed_room_ids'];
+  const allowedRoomIds = Array.isArray(allowed)
+    ? allowed.filter((id): id is string => typeof id === 'string' && id.startsWith('!'))
+    : [];
+  const optional: Record<string, string | undefined> = {
+    name: text('name'),
+    topic: text('topic'),
+    canonical_alias: alias !== undefined && /^#[^:\s]+:\S+$/.test(alias) ? alias : undefined,
+    avatar_url: avatar?.startsWith('mxc://') ? avatar : undefined,
+    room_type: text('room_type'),
+    encryption: encryption === 'm.megolm.v1.aes-sha2' ? encryption : undefined,
+    room_version: text('room_version'),
+  };
+  return {
+    room_id: roomId,
+    num_joined_members: members as number,
+    world_readable: value['world_readable'] as boolean,
+    guest_can_join: value['guest_can_join'] as boolean,
+    join_rule: text('join_rule') ?? 'public',
+    ...Object.fromEntries(Object.entries(optional).filter(([, field]) => field !== undefined)),
+    ...(allowedRoomIds.length > 0 ? { allowed_room_ids: allowedRoomIds } : {}),
+  };
+}
+
+/** A stripped `m.space.child` event another server sent, if well formed and naming a child. */
+export function childFromRemote(value: unknown): ChildState | undefined {
+  if (!isRecord(value) || value['type'] !== 'm.space.child') return undefined;
+  const stateKey = value['state_key'];
+  const content = value['content'];
+  const sender = value['sender'];
+  const ts = value['origin_server_ts'];
+  if (typeof stateKey !== 'string' || !/^![^\s]+$/.test(stateKey)) return undefined;
+  if (!isRecord(content) || typeof sender !== 'string' || !Number.isSafeInteger(ts)) {
+    return undefined;
+  }
+  const via = content['via'];
+  if (!Array.isArray(via) || via.length === 0 || !via.every((v) => typeof v === 'string')) {
+    return undefined;
+  }
+  return {
+    type: 'm.space.child',
+    state_key: stateKey,
+    content,
+    sender,
+    origin_server_ts: ts as number,
+  };
 }
