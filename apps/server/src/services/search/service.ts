@@ -79,6 +79,12 @@ export function encodeSearchToken(token: SearchToken): string {
 
 /** Rows of the index read per statement while a page of results fills. */
 const BATCH_MIN = 20;
+/**
+ * Statements one request reads at most: matches the user may not see (a `joined` room's history
+ * before they came) cannot make one request read the whole index; the page comes back short,
+ * with a `next_batch` that continues after them.
+ */
+const MAX_BATCHES = 10;
 
 export class SearchService {
   readonly ctx: ServerContext;
@@ -145,8 +151,14 @@ export class SearchService {
     let exhausted = false;
     const batch = Math.max(BATCH_MIN, criteria.limit * 2);
     const bounds = new Map<string, number>();
-    while (found.length < criteria.limit && !exhausted) {
-      const rows = await findMatches(db, dialect, query, { offset, before, limit: batch });
+    for (let batches = 0; found.length < criteria.limit && !exhausted; batches++) {
+      if (batches === MAX_BATCHES) break;
+      const rows = await findMatches(db, dialect, query, {
+        // By recency `before` alone says where to go on.
+        offset: criteria.orderBy === 'rank' ? offset : 0,
+        before: criteria.orderBy === 'recent' ? before : undefined,
+        limit: batch,
+      });
       exhausted = rows.length < batch;
       const events = await this.#rooms.getEvents(rows.map((row) => row.eventId));
       const byRoom = new Map<string, StoredEvent[]>();

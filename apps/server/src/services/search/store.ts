@@ -91,9 +91,17 @@ export async function deleteSearchRow(
   );
 }
 
-/** The words of a search term: runs of letters, marks and digits, lowercased, without repeats. */
+/** Longest search word: a longer one is cut to this prefix (it is matched as a prefix anyway). */
+const MAX_WORD = 100;
+
+/**
+ * The words of a search term: runs of letters, marks and digits, lowercased, without repeats,
+ * at most 32 of them.
+ */
 export function searchWords(term: string): string[] {
-  const words = term.toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
+  const words = (term.toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? []).map((word) =>
+    [...word].slice(0, MAX_WORD).join(''),
+  );
   return [...new Set(words)].slice(0, 32);
 }
 
