@@ -2,9 +2,9 @@
 import type { Services } from '../../services/index.ts';
 import { registerAccount3pid } from './account-3pid.ts';
 import { registerAccountData } from './account-data.ts';
-import { registerAdminWhois } from './admin-whois.ts';
 import { registerAccountDeactivate } from './account-deactivate.ts';
 import { registerAccountPassword } from './account-password.ts';
+import { registerAdminWhois } from './admin-whois.ts';
 import { registerCapabilities } from './capabilities.ts';
 import { registerCreateRoom } from './create-room.ts';
 import { registerDevices } from './devices.ts';
