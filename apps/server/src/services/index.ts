@@ -145,11 +145,14 @@ function createUserDataServices(
   rooms.setProfileLookup((db, userId) => profile.lookup(db, userId));
   profile.onProfileChange((userId, changed) => updateMemberEvents(rooms, ctx.log, userId, changed));
   const accountData = new AccountDataService(ctx);
+  // `/sync` leaves out what users they ignore sent (spec "Ignoring Users").
+  sync.setIgnoredUsersSource((userId) => accountData.ignoredUsers.ofLoaded(userId));
   receipts.setFullyReadWriter(async (userId, roomId, eventId) => {
     await accountData.set(userId, roomId, 'm.fully_read', { event_id: eventId });
   });
   const pushRules = new PushRuleService(ctx, accountData);
   const push = new PushService(ctx, rooms, pushRules);
+  push.setIgnoredUsers(accountData.ignoredUsers);
   receipts.setReadReceiptHandler((tx, userId, roomId, position) =>
     push.readReceiptMoved(tx, userId, roomId, position),
   );

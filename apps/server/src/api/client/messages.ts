@@ -3,6 +3,7 @@
 import { stateKeyOf } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
+import { withoutIgnored } from '../../services/account-data/ignored-users.ts';
 import type { Services } from '../../services/index.ts';
 import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { RoomService, StoredEvent } from '../../services/rooms/index.ts';
@@ -34,7 +35,7 @@ export async function lazyMembers(
 }
 
 export function registerMessages(app: ClientApp, services: Services): void {
-  const { rooms, relations } = services;
+  const { rooms, relations, accountData } = services;
   clientEndpoint(app, {
     method: 'GET',
     path: '/rooms/:roomId/messages',
@@ -70,8 +71,12 @@ export function registerMessages(app: ClientApp, services: Services): void {
         floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
-      // Each event's own history visibility decides (a page may come back shorter than `limit`).
-      const chunk = await filterEventsForUser(rooms.ctx.db, roomId, user.userId, page.chunk);
+      // Each event's own history visibility decides (a page may come back shorter than `limit`);
+      // messages of users the user ignores are left out (spec "Ignoring Users").
+      const chunk = withoutIgnored(
+        await filterEventsForUser(rooms.ctx.db, roomId, user.userId, page.chunk),
+        await accountData.ignoredUsers.ofLoaded(user.userId),
+      );
       const state = lazyLoadMembers ? await lazyMembers(rooms, chunk, user.userId) : [];
       return {
         // With their bundled aggregations (spec "Aggregations of child events").

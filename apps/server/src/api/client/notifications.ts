@@ -2,13 +2,16 @@
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3notifications
 import { MatrixError } from '@weft/transport';
 
+import { withoutIgnored } from '../../services/account-data/ignored-users.ts';
 import type { Services } from '../../services/index.ts';
 import { parseLimit } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 /**
  * The events that notified the user (push evaluation, services/push), newest first. `from` and
- * `next_token` are stream positions: the page holds notifications before it.
+ * `next_token` are stream positions: the page holds notifications before it. Messages of users
+ * the user ignores are left out (spec "Ignoring Users"; a page may come back shorter), also
+ * those stored before the user ignored them.
  */
 export function registerNotifications(app: ClientApp, services: Services): void {
   clientEndpoint(app, {
@@ -35,8 +38,13 @@ export function registerNotifications(app: ClientApp, services: Services): void 
       });
       const page = entries.slice(0, limit);
       const last = page.at(-1);
+      const ignored = await services.accountData.ignoredUsers.ofLoaded(user.userId);
+      const shown =
+        ignored === undefined
+          ? page
+          : page.filter((entry) => withoutIgnored([entry.event], ignored).length === 1);
       return {
-        notifications: page.map((entry) => ({
+        notifications: shown.map((entry) => ({
           actions: entry.actions,
           event: services.rooms.clientEvent(entry.event, { viewer: user }),
           read: entry.read,

@@ -4,6 +4,7 @@
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidcontexteventid
 import { MatrixError } from '@weft/transport';
 
+import { withoutIgnored } from '../../services/account-data/ignored-users.ts';
 import type { Services } from '../../services/index.ts';
 import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
@@ -83,8 +84,13 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
         floor: view.floor,
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
-      const visible = (events: readonly StoredEvent[]) =>
-        filterEventsForUser(rooms.ctx.db, roomId, user.userId, events);
+      // Messages of users the user ignores are left out around the event (spec "Ignoring Users").
+      const ignored = await services.accountData.ignoredUsers.ofLoaded(user.userId);
+      const visible = async (events: readonly StoredEvent[]) =>
+        withoutIgnored(
+          await filterEventsForUser(rooms.ctx.db, roomId, user.userId, events),
+          ignored,
+        );
       const eventsBefore = await visible(before.chunk);
       const eventsAfter = await visible(after.chunk);
       const last: StoredEvent = after.chunk.at(-1) ?? event;

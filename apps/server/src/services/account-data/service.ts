@@ -8,6 +8,7 @@ import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { IGNORED_USER_LIST, IgnoredUsers } from './ignored-users.ts';
 import {
   GLOBAL_ROOM,
   selectAccountData,
@@ -49,9 +50,14 @@ function tagsOf(content: unknown): Record<string, unknown> {
 
 export class AccountDataService {
   readonly #ctx: ServerContext;
+  /** Each user's `m.ignored_user_list`, in memory (ignored-users.ts). */
+  readonly ignoredUsers: IgnoredUsers;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
+    this.ignoredUsers = new IgnoredUsers(ctx.db, (error) =>
+      ctx.log.error('loading the ignored user lists failed', { error }),
+    );
   }
 
   /** Sets global (`roomId` undefined) or room account data; returns its stream position. */
@@ -64,6 +70,9 @@ export class AccountDataService {
     const position = await this.#ctx.db.transaction((tx) =>
       this.setInTransaction(tx, userId, roomId, type, content),
     );
+    if (roomId === undefined && type === IGNORED_USER_LIST) {
+      this.ignoredUsers.changed(userId, content);
+    }
     this.#ctx.notifier.notify(position);
     return position;
   }

@@ -63,3 +63,14 @@ export function selectAccountDataBetween(
         [userId, roomId, from, to],
       );
 }
+
+/** Every user's global account data of `type` (the ignore lists, loaded at start). */
+export function selectGlobalAccountDataOfType(
+  db: SqlExecutor,
+  type: string,
+): Promise<{ user_id: string; content: string }[]> {
+  return db.query<{ user_id: string; content: string }>(
+    'SELECT user_id, content FROM account_data WHERE room_id = $1 AND type = $2',
+    [GLOBAL_ROOM, type],
+  );
+}

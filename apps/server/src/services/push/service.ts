@@ -91,12 +91,21 @@ export class PushService {
   readonly #unread = new LruMap<string, CachedUnread>(UNREAD_CACHE_SIZE);
   #unreadWrites = 0;
   #delivery: PushDelivery | undefined;
+  #ignoredUsers: IgnoredUsersView | undefined;
 
   constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
     this.#ctx = ctx;
     this.#rooms = rooms;
     this.#rules = rules;
     rooms.onTimelineEvent((tx, event) => this.#evaluate(tx, event));
+  }
+
+  /**
+   * Sets who ignores whom (account data `m.ignored_user_list`): a user is no recipient of the
+   * non-state events, nor of the invites, of users they ignore (spec "Ignoring Users").
+   */
+  setIgnoredUsers(ignored: IgnoredUsersView): void {
+    this.#ignoredUsers = ignored;
   }
 
   /** Sets where notifying events are pushed (services/pushers). */
@@ -329,16 +338,24 @@ export class PushService {
     // Only the local members: a remote member is never a recipient here (their own server
     // evaluates their rules), and a big federated room has thousands.
     const { local, count } = await this.#rooms.localJoinedMembers(tx, event.roomId);
-    const audience = local.filter((userId) => userId !== event.sender);
+    let audience = local.filter((userId) => userId !== event.sender);
     const content = event.pdu['content'] as Record<string, unknown>;
     const target = event.stateKey;
+    const ignored = this.#ignoredUsers;
+    // Checked per recipient only while someone ignores someone.
+    const ignores = (userId: string) =>
+      ignored?.anyone === true && ignored.of(userId)?.has(event.sender) === true;
+    if (target === undefined && ignored?.anyone === true) {
+      audience = audience.filter((userId) => !ignores(userId));
+    }
     const invitee =
       event.type === 'm.room.member' &&
       content['membership'] === 'invite' &&
       target !== undefined &&
       target !== event.sender &&
       isLocalUser(target, serverName) &&
-      !audience.includes(target)
+      !audience.includes(target) &&
+      !ignores(target)
         ? target
         : undefined;
     return { audience, invitee, joinedCount: count };
@@ -346,6 +363,14 @@ export class PushService {
 }
 
 const NO_NAMES: ReadonlyMap<string, string> = new Map();
+
+/** What push evaluation reads of the ignore lists (account-data/ignored-users.ts). */
+export interface IgnoredUsersView {
+  /** Whether any user ignores anyone. */
+  readonly anyone: boolean;
+  /** The users `userId` ignores; `undefined` for none. */
+  of(userId: string): ReadonlySet<string> | undefined;
+}
 
 /**
  * Hands the recipients whose actions say `notify` and who may have pushers to `delivery` once

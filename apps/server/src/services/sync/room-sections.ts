@@ -53,6 +53,11 @@ export interface RoomSectionContext {
   /** `unread_notifications` of a room (from push evaluation, services/push). */
   readonly unreadNotifications: UnreadNotificationLookup | undefined;
   /**
+   * The users the syncing user ignores (spec "Ignoring Users"): their non-state timeline events
+   * and typing are left out. `undefined` when none, the common case, which checks nothing.
+   */
+  readonly ignored: ReadonlySet<string> | undefined;
+  /**
    * The room's last `limit` events in (`from`, `to`] from memory (recent-events.ts), or
    * `undefined` when memory cannot tell: then the rooms service's timeline is read.
    */
@@ -91,7 +96,7 @@ async function timelineWindow(
   from: number,
   to: number,
 ): Promise<TimelineWindow> {
-  const { rooms, filter } = ctx;
+  const { rooms, filter, ignored } = ctx;
   const limit = filter.timelineLimit;
   const kept: StoredEvent[] = [];
   let limited = false;
@@ -106,6 +111,10 @@ async function timelineWindow(
       (await rooms.timeline(roomId, { fromPosition: from, toPosition: upper, limit: batch }));
     for (let i = slice.events.length - 1; i >= 0; i--) {
       const event = slice.events[i] as StoredEvent;
+      // An ignored sender's message is skipped as if never sent: no state hides behind it.
+      if (ignored !== undefined && event.stateKey === undefined && ignored.has(event.sender)) {
+        continue;
+      }
       if (!storedEventMatches(event, filter.timeline)) {
         filtered = true;
         continue;
@@ -228,9 +237,13 @@ async function ephemeralEvents(
       ? initialTyping.length > 0
       : ctx.typingReset || ctx.typing.roomSerial(roomId) > (ctx.since?.typing ?? 0);
   if (typingChanged) {
+    const typingUsers = initialTyping ?? ctx.typing.typingIn(roomId);
+    const ignored = ctx.ignored;
     out.push({
       type: 'm.typing',
-      content: { user_ids: initialTyping ?? ctx.typing.typingIn(roomId) },
+      content: {
+        user_ids: ignored === undefined ? typingUsers : typingUsers.filter((u) => !ignored.has(u)),
+      },
     });
   }
   if (initialLike || ctx.since === undefined) {

@@ -142,6 +142,11 @@ export interface SyncSources {
   readonly deviceLists: DeviceListService;
 }
 
+/** The users `userId` ignores; `undefined` when none (then nothing is checked). */
+export type IgnoredUsersLookup = (
+  userId: string,
+) => ReadonlySet<string> | undefined | Promise<ReadonlySet<string> | undefined>;
+
 /** `/sync`: response assembly and long-polling (see the module comment). */
 export class SyncService {
   readonly #ctx: ServerContext;
@@ -149,6 +154,8 @@ export class SyncService {
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
   #presence: PresenceSource | undefined;
   #unreadNotifications: UnreadNotificationLookup | undefined;
+  /** The users a user ignores (`m.ignored_user_list`); `undefined` for none, the common case. */
+  #ignoredUsers: IgnoredUsersLookup = () => undefined;
   /**
    * The stream position when this process first served a sync: the notifier has heard every
    * change after it, none before. Read once, at the start of the first sync.
@@ -195,6 +202,14 @@ export class SyncService {
   /** Where rooms' `unread_notifications` come from (push evaluation). */
   setUnreadNotificationSource(source: UnreadNotificationLookup): void {
     this.#unreadNotifications = source;
+  }
+
+  /**
+   * Where the users a user ignores come from (account data `m.ignored_user_list`, kept in
+   * memory): their non-state timeline events, invites and typing are left out.
+   */
+  setIgnoredUsersSource(lookup: IgnoredUsersLookup): void {
+    this.#ignoredUsers = lookup;
   }
 
   /** Where `presence` comes from (and where `set_presence` goes). */
@@ -465,6 +480,8 @@ export class SyncService {
         : { ...request.since, position: to };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
+    const ignoring = this.#ignoredUsers(user.userId);
+    const ignored = ignoring instanceof Promise ? await ignoring : ignoring;
     // The common long-poll case: the notifier heard of nothing but room changes since the token
     // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
     // this user), so those queries are skipped and the changed rooms come from the notifier.
@@ -520,6 +537,7 @@ export class SyncService {
       typingReset,
       roomAccountData: this.#accountData.room,
       unreadNotifications: this.#unreadNotifications,
+      ignored,
       // Memory knows a room's new events only where the notifier path holds (recent-events.ts).
       recentTimeline: onlyRoomChanges
         ? (roomId, start, end, limit) => this.#recentSlice(roomId, start, end, limit, seen)
@@ -568,6 +586,11 @@ export class SyncService {
         }
       } else if (membership === 'invite' || membership === 'knock') {
         if (!changedSinceToken && !request.fullState) continue;
+        // Spec "Ignoring Users": invites from ignored users are not sent.
+        if (ignored !== undefined && membership === 'invite') {
+          const inviter = (await rooms.getEvent(eventId))?.sender;
+          if (inviter !== undefined && ignored.has(inviter)) continue;
+        }
         const target = membership === 'invite' ? invite : knock;
         target[roomId] = await strippedRoom(section, roomId, membership);
         roomsInBody += 1;
