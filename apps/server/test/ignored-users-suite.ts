@@ -1,0 +1,203 @@
+/**
+ * Ignoring users (spec "Ignoring Users", services/account-data/ignored-users.ts) over real HTTP:
+ * once alice puts bob in her `m.ignored_user_list`, bob's messages leave her `/sync` timelines
+ * (initial and incremental, including long-polls woken by them), `/messages` and `/context`,
+ * his invites and typing are not shown, his messages do not notify her, while his state events still are; another user's
+ * events are untouched; un-ignoring brings his messages back; the list survives a restart.
+ * Run on SQLite (ignored-users.test.ts) and PostgreSQL (ignored-users-postgres.test.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
+import {
+  call,
+  createRoom,
+  type Json,
+  messageBodies,
+  sendText,
+  sync,
+  type TestUser,
+} from './sync-helpers.ts';
+
+const V3 = '/_matrix/client/v3';
+const enc = encodeURIComponent;
+
+/** Registers the ignoring-users tests against servers started with `options()`. */
+export function ignoredUsersSuite(options: () => TestServerOptions = () => ({})): void {
+  describe('ignoring users', () => {
+    let server: TestServer;
+    let alice: TestUser;
+    let bob: TestUser;
+    let carol: TestUser;
+    let roomId: string;
+
+    beforeAll(async () => {
+      server = await startTestServer(options());
+      alice = await server.client.registerUser('alice');
+      bob = await server.client.registerUser('bob');
+      carol = await server.client.registerUser('carol');
+      roomId = await createRoom(server, alice, [bob, carol]);
+      await sendText(server, bob, roomId, 'bob before');
+      await sendText(server, carol, roomId, 'carol before');
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    const ignore = (...users: TestUser[]) =>
+      call(
+        server,
+        alice,
+        'PUT',
+        `${V3}/user/${enc(alice.userId)}/account_data/m.ignored_user_list`,
+        {
+          ignored_users: Object.fromEntries(users.map((u) => [u.userId, {}])),
+        },
+      );
+
+    async function messages(who: TestUser = alice): Promise<Json[]> {
+      const path = `${V3}/rooms/${enc(roomId)}/messages?dir=b&limit=100`;
+      return (await call(server, who, 'GET', path))['chunk'];
+    }
+    const bodies = (events: Json[]) =>
+      events.filter((e) => e['type'] === 'm.room.message').map((e) => e['content']['body']);
+
+    it('leaves the ignored user’s messages out of /sync, /messages and /context', async () => {
+      await ignore(bob);
+      const initial = await sync(server, alice);
+      const timeline = initial['rooms']['join'][roomId]['timeline'];
+      expect(messageBodies(timeline)).toEqual(['carol before']);
+      // The list itself reaches the client.
+      expect(
+        initial['account_data']['events'].find((e: Json) => e['type'] === 'm.ignored_user_list'),
+      ).toEqual({
+        type: 'm.ignored_user_list',
+        content: { ignored_users: { [bob.userId]: {} } },
+      });
+      // His state events still come through (spec: "Servers must still send state events").
+      expect(
+        timeline['events'].some(
+          (e: Json) => e['type'] === 'm.room.member' && e['state_key'] === bob.userId,
+        ),
+      ).toBe(true);
+
+      await sendText(server, bob, roomId, 'bob after');
+      const carolAfter = await sendText(server, carol, roomId, 'carol after');
+      // A state event of bob's: his member event with a new display name.
+      await call(
+        server,
+        bob,
+        'PUT',
+        `${V3}/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId)}`,
+        { membership: 'join', displayname: 'Bob renamed' },
+      );
+      const renamed = (e: Json) =>
+        e['type'] === 'm.room.member' && e['content']['displayname'] === 'Bob renamed';
+      const next = await sync(server, alice, { since: initial['next_batch'] });
+      const events = next['rooms']['join'][roomId]['timeline']['events'] as Json[];
+      expect(messageBodies({ events })).toEqual(['carol after']);
+      expect(events.some(renamed)).toBe(true);
+
+      // /messages: none of bob's messages, his membership and topic still there.
+      const chunk = await messages();
+      expect(bodies(chunk)).toEqual(['carol after', 'carol before']);
+      expect(chunk.some(renamed)).toBe(true);
+      // Carol, who ignores nobody, sees everything.
+      expect(bodies(await messages(carol))).toEqual([
+        'carol after',
+        'bob after',
+        'carol before',
+        'bob before',
+      ]);
+
+      // /context around carol's message: bob's neighbours left out.
+      const context = await call(
+        server,
+        alice,
+        'GET',
+        `${V3}/rooms/${enc(roomId)}/context/${enc(carolAfter)}?limit=20`,
+      );
+      expect(context['event']['event_id']).toBe(carolAfter);
+      expect(bodies(context['events_before'])).toEqual(['carol before']);
+      expect(bodies(context['events_after'])).toEqual([]);
+      expect(context['events_after'].map(renamed)).toEqual([true]);
+    });
+
+    it('does not notify the user of the ignored user’s messages', async () => {
+      const listed = (await call(server, alice, 'GET', `${V3}/notifications`))[
+        'notifications'
+      ] as Json[];
+      const notified = listed.map((n) => n['event']['content']['body']);
+      expect(notified).toContain('carol after');
+      expect(notified).not.toContain('bob after');
+      // Those from before the ignore are hidden too.
+      expect(notified).not.toContain('bob before');
+      // Bob's new messages are not counted as unread: carol's two and bob's from before the ignore.
+      const counts = (await sync(server, alice))['rooms']['join'][roomId]['unread_notifications'];
+      expect(counts['notification_count']).toBe(3);
+      // Carol still is notified of bob's messages.
+      const carols = (await call(server, carol, 'GET', `${V3}/notifications`))[
+        'notifications'
+      ] as Json[];
+      expect(carols.map((n) => n['event']['content']['body'])).toContain('bob after');
+    });
+
+    it('does not wake or fill a long-poll with the ignored user’s messages', async () => {
+      const since = (await sync(server, alice))['next_batch'];
+      const poll = sync(server, alice, { since, timeout: 3000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sendText(server, bob, roomId, 'bob while polling');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sendText(server, carol, roomId, 'carol while polling');
+      const answer = await poll;
+      let timeline = answer['rooms']?.['join']?.[roomId]?.['timeline'];
+      let seen = messageBodies(timeline);
+      if (seen.length === 0) {
+        // Woken before carol's message: the next poll has it.
+        const again = await sync(server, alice, { since: answer['next_batch'], timeout: 3000 });
+        timeline = again['rooms']?.['join']?.[roomId]?.['timeline'];
+        seen = messageBodies(timeline);
+      }
+      expect(seen).toEqual(['carol while polling']);
+    });
+
+    it('does not show invites or typing from ignored users', async () => {
+      const since = (await sync(server, alice))['next_batch'];
+      const bobsRoom = await createRoom(server, bob);
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(bobsRoom)}/invite`, {
+        user_id: alice.userId,
+      });
+      const carolsRoom = await createRoom(server, carol);
+      await call(server, carol, 'POST', `${V3}/rooms/${enc(carolsRoom)}/invite`, {
+        user_id: alice.userId,
+      });
+      const next = await sync(server, alice, { since });
+      expect(Object.keys(next['rooms']?.['invite'] ?? {})).toEqual([carolsRoom]);
+      expect(Object.keys((await sync(server, alice))['rooms']['invite'])).toEqual([carolsRoom]);
+
+      for (const who of [bob, carol]) {
+        await call(server, who, 'PUT', `${V3}/rooms/${enc(roomId)}/typing/${enc(who.userId)}`, {
+          typing: true,
+          timeout: 30_000,
+        });
+      }
+      const initial = await sync(server, alice);
+      const typing = (initial['rooms']['join'][roomId]['ephemeral']['events'] as Json[]).find(
+        (e) => e['type'] === 'm.typing',
+      );
+      expect(typing?.['content']['user_ids']).toEqual([carol.userId]);
+    });
+
+    it('keeps the list across a restart and shows everything again once un-ignored', async () => {
+      await server.stop();
+      server = await startTestServer({ ...options(), dataDir: server.dataDir });
+      expect(bodies(await messages())).not.toContain('bob after');
+      await ignore();
+      expect(bodies(await messages())).toContain('bob after');
+      const initial = await sync(server, alice);
+      expect(messageBodies(initial['rooms']['join'][roomId]['timeline'])).toContain(
+        'bob while polling',
+      );
+    });
+  });
+}
