@@ -170,6 +170,21 @@ export function userDirectorySuite(options: () => TestServerOptions = () => ({})
       expect(await ids(alice, '\\')).toEqual([]);
     });
 
+    it('reads join rules holding "\\u0000" and sees a room become public or private at once', async () => {
+      const [ivan] = await registerUsers(server, ['ivan']);
+      if (ivan === undefined) throw new Error('no ivan');
+      const roomId = await room(ivan, { preset: 'private_chat' });
+      expect(await ids(erin, 'ivan')).toEqual([]);
+      // PostgreSQL's ::json refuses \u0000 anywhere in a document: the PDU is never decoded in SQL.
+      const rules = `/rooms/${enc(roomId)}/state/m.room.join_rules/`;
+      await ok(ivan, 'PUT', rules, { join_rule: 'public', note: 'nul \u0000 here' });
+      expect(await ids(erin, 'ivan')).toEqual([ivan.userId]);
+      expect(await ids(erin, 'carol')).toEqual([carol.userId]);
+      await ok(ivan, 'PUT', rules, { join_rule: 'invite', note: '\u0000' });
+      expect(await ids(erin, 'ivan')).toEqual([]);
+      expect(await ids(erin, 'carol')).toEqual([carol.userId]);
+    });
+
     it('refuses bad input with a 400', async () => {
       for (const body of [
         {},

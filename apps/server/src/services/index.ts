@@ -116,7 +116,7 @@ export function createServices(ctx: ServerContext): Services {
     e2eKeys,
     keyBackup: new KeyBackupService(ctx),
     relations,
-    userDirectory: new UserDirectoryService(ctx),
+    userDirectory: new UserDirectoryService(ctx, rooms),
     reports: new ReportService(ctx, rooms),
     search: new SearchService(ctx, rooms, relations),
     openId: new OpenIdService(ctx),

@@ -9,7 +9,11 @@
  * ASCII only on SQLite); deactivated accounts are never found.
  */
 import type { ServerContext } from '../core/context.ts';
-import { searchDirectory } from './store.ts';
+import type { RoomService } from '../rooms/service.ts';
+import { readOpenRooms, searchDirectory } from './store.ts';
+
+/** How long the set of public or world-readable rooms is trusted without a change seen. */
+const OPEN_ROOMS_TTL_MS = 60_000;
 
 /** One entry of `results`. */
 export type DirectoryUser = {
@@ -25,9 +29,37 @@ export type DirectorySearch = {
 
 export class UserDirectoryService {
   readonly #ctx: ServerContext;
+  /** The public or world-readable rooms, when read and not changed since. */
+  #open: { readonly rooms: readonly string[]; readonly at: number } | undefined;
+  /** Bumped on every committed join-rules or history-visibility change. */
+  #generation = 0;
 
-  constructor(ctx: ServerContext) {
+  constructor(ctx: ServerContext, rooms: RoomService) {
     this.#ctx = ctx;
+    // A change of either state event, local or received over federation, drops the cached set
+    // once committed; state that arrives otherwise (a remote join's room state) is seen within
+    // OPEN_ROOMS_TTL_MS.
+    rooms.onTimelineEvent(async (tx, event) => {
+      if (
+        event.stateKey === '' &&
+        (event.type === 'm.room.join_rules' || event.type === 'm.room.history_visibility')
+      ) {
+        tx.afterCommit(() => {
+          this.#generation += 1;
+          this.#open = undefined;
+        });
+      }
+    });
+  }
+
+  /** The public or world-readable rooms (cached; re-read after a change or the TTL). */
+  async #openRooms(): Promise<readonly string[]> {
+    const cached = this.#open;
+    if (cached !== undefined && Date.now() - cached.at < OPEN_ROOMS_TTL_MS) return cached.rooms;
+    const generation = this.#generation;
+    const rooms = await readOpenRooms(this.#ctx.db);
+    if (generation === this.#generation) this.#open = { rooms, at: Date.now() };
+    return rooms;
   }
 
   /** At most `limit` users `searcher` may see whose ID or display name contains `term`. */
@@ -38,6 +70,7 @@ export class UserDirectoryService {
       searcher,
       term.toLowerCase(),
       limit + 1,
+      await this.#openRooms(),
     );
     const results = rows.slice(0, limit).map(
       (row): DirectoryUser => ({

@@ -1,13 +1,16 @@
 /**
- * SQL of the user directory: one query over `room_memberships` (who is joined where),
- * `room_current_state` + `events` (which rooms are public or world-readable), `profiles` (display
- * names and avatars) and `users` (deactivated accounts). The same text serves SQLite and
- * PostgreSQL but for how a state event's content field is read from its stored JSON. The public
- * rooms are found room by room from `rooms` (`CROSS JOIN` keeps SQLite's loop in that order: a
- * primary-key seek per room, never a scan of every room's current state); each search reads the
- * joined members of every visible room, which is fine for this server's sizes, where Synapse
- * keeps a separate directory table up to date.
+ * SQL of the user directory: one query over `room_memberships` (who is joined where), `profiles`
+ * (display names and avatars) and `users` (deactivated accounts), given the IDs of the rooms that
+ * are public or world-readable (as one JSON array parameter: `json_each` on SQLite,
+ * `jsonb_array_elements_text` on PostgreSQL). Which rooms those are is read by
+ * `readOpenRoomRules`: the current join-rules and history-visibility events' stored JSON, parsed
+ * in TypeScript — never decoded in SQL, where PostgreSQL's `::json` refuses a `\u0000` anywhere
+ * in the event. The service keeps that set cached; each search reads the joined members of the
+ * visible rooms, which is fine for this server's sizes, where Synapse keeps a separate directory
+ * table up to date.
  */
+import { parseAnyJson } from '@weft/canonical-json';
+
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 
 export type DirectoryRow = {
@@ -16,24 +19,47 @@ export type DirectoryRow = {
   readonly avatar_url: string | null;
 };
 
-/** `content.<field>` of the stored event JSON `e.pdu`, as text. */
-function contentField(dialect: Dialect, field: 'join_rule' | 'history_visibility'): string {
-  return dialect === 'sqlite'
-    ? `json_extract(e.pdu, '$.content.${field}')`
-    : `(e.pdu::json -> 'content' ->> '${field}')`;
-}
-
 /** `value` for a `LIKE … ESCAPE '\'` pattern matching it literally. */
 export function likeLiteral(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /**
- * Users joined to a room `searcher` is joined to, or to a room whose current `m.room.join_rules`
- * is `public` or whose `m.room.history_visibility` is `world_readable`, whose user ID or profile
- * display name contains `term` (lower case) — deactivated accounts left out. Ranked: a display
- * name or localpart that starts with the term first, then users with a profile, then by user ID;
- * at most `limit` rows.
+ * The rooms whose current `m.room.join_rules` is `public` or whose `m.room.history_visibility`
+ * is `world_readable`, read from the stored events (a PDU that does not parse counts as neither).
+ */
+export async function readOpenRooms(db: SqlExecutor): Promise<string[]> {
+  const rows = await db.query<{ room_id: string; type: string; pdu: string }>(
+    `SELECT s.room_id, s.type, e.pdu FROM room_current_state s
+       JOIN events e ON e.event_id = s.event_id
+      WHERE s.type IN ('m.room.join_rules', 'm.room.history_visibility') AND s.state_key = ''`,
+  );
+  const open = new Set<string>();
+  for (const row of rows) {
+    let content: unknown;
+    try {
+      content = (parseAnyJson(row.pdu) as { content?: unknown } | null)?.content;
+    } catch {
+      continue;
+    }
+    if (typeof content !== 'object' || content === null) continue;
+    const fields = content as Record<string, unknown>;
+    if (
+      (row.type === 'm.room.join_rules' && fields['join_rule'] === 'public') ||
+      (row.type === 'm.room.history_visibility' &&
+        fields['history_visibility'] === 'world_readable')
+    ) {
+      open.add(row.room_id);
+    }
+  }
+  return [...open].sort();
+}
+
+/**
+ * Users joined to a room `searcher` is joined to, or to one of `openRooms` (public or
+ * world-readable), whose user ID or profile display name contains `term` (lower case) —
+ * deactivated accounts left out. Ranked: a display name or localpart that starts with the term
+ * first, then users with a profile, then by user ID; at most `limit` rows.
  */
 export function searchDirectory(
   db: SqlExecutor,
@@ -41,7 +67,12 @@ export function searchDirectory(
   searcher: string,
   term: string,
   limit: number,
+  openRooms: readonly string[],
 ): Promise<DirectoryRow[]> {
+  const openList =
+    dialect === 'sqlite'
+      ? 'SELECT value FROM json_each($6)'
+      : 'SELECT jsonb_array_elements_text($6::jsonb)';
   const contains = `%${likeLiteral(term)}%`;
   const prefix = `${likeLiteral(term)}%`;
   return db.query<DirectoryRow>(
@@ -50,15 +81,7 @@ export function searchDirectory(
          WHERE m.membership = 'join' AND m.room_id IN (
            SELECT room_id FROM room_memberships WHERE user_id = $1 AND membership = 'join'
            UNION
-           SELECT s.room_id FROM rooms r
-             CROSS JOIN room_current_state s
-             JOIN events e ON e.event_id = s.event_id
-            WHERE s.room_id = r.room_id AND s.state_key = ''
-              AND s.type IN ('m.room.join_rules', 'm.room.history_visibility')
-              AND ((s.type = 'm.room.join_rules'
-                    AND ${contentField(dialect, 'join_rule')} = 'public')
-                OR (s.type = 'm.room.history_visibility'
-                    AND ${contentField(dialect, 'history_visibility')} = 'world_readable')))
+           ${openList})
       ) v
       LEFT JOIN profiles p ON p.user_id = v.user_id
       LEFT JOIN users u ON u.user_id = v.user_id
@@ -70,6 +93,6 @@ export function searchDirectory(
        CASE WHEN p.displayname IS NULL AND p.avatar_url IS NULL THEN 1 ELSE 0 END,
        v.user_id
      LIMIT $5`,
-    [searcher, contains, prefix, `@${prefix}`, limit],
+    [searcher, contains, prefix, `@${prefix}`, limit, JSON.stringify(openRooms)],
   );
 }
