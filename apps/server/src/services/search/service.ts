@@ -11,8 +11,12 @@
  * `/messages` (rooms/event-visibility.ts). Matches are read from the index in pages and checked
  * until a page of results is full, so `next_batch` counts index rows, not results: by rank it is
  * an offset, by recency a stream position; a group's `next_batch` (`groupings`) continues from
- * the same point keeping only that room's or sender's matches. `count`
- * is the number of index matches before the visibility check: "approximate", as the spec allows.
+ * the same point keeping only that room's or sender's matches. By rank one statement reads all
+ * the rows a request may look at (its pages are cut from them here); by recency each page is a
+ * statement of its own below the last position read (FTS5 walks rowids in order and stops).
+ * `count` (optional in the spec) is given only when the first page is the whole answer: the
+ * number of results, all of them visible; otherwise it is left out — a count of index matches
+ * would tell a user how many matches lie in history they may not see.
  */
 import { stateKeyOf } from '@weft/dag';
 import type { SqlExecutor } from '../../storage/index.ts';
@@ -24,10 +28,10 @@ import { type RoomService, redactsOf } from '../rooms/service.ts';
 import { type EventFilter, eventMatches, paginate, roomToken } from '../rooms/timeline.ts';
 import type { StoredEvent } from '../rooms/types.ts';
 import {
-  countMatches,
   deleteSearchRow,
   findMatches,
   insertSearchRow,
+  isPrefixWord,
   type MatchQuery,
   type MatchRow,
   type SearchKey,
@@ -80,9 +84,10 @@ export function encodeSearchToken(token: SearchToken): string {
 /** Rows of the index read per statement while a page of results fills. */
 const BATCH_MIN = 20;
 /**
- * Statements one request reads at most: matches the user may not see (a `joined` room's history
- * before they came) cannot make one request read the whole index; the page comes back short,
- * with a `next_batch` that continues after them.
+ * Batches one request reads at most (by rank, in one statement of that many batches' rows):
+ * matches the user may not see (a `joined` room's history before they came) cannot make one
+ * request read the whole index; the page comes back short, with a `next_batch` that continues
+ * after them.
  */
 const MAX_BATCHES = 10;
 
@@ -151,15 +156,22 @@ export class SearchService {
     let exhausted = false;
     const batch = Math.max(BATCH_MIN, criteria.limit * 2);
     const bounds = new Map<string, number>();
+    // By rank: every row this request may look at, read once from `offset`.
+    let ranked: MatchRow[] | undefined;
+    const nextBatch = async (n: number): Promise<{ rows: MatchRow[]; last: boolean }> => {
+      if (criteria.orderBy === 'recent') {
+        const rows = await findMatches(db, dialect, query, { offset: 0, before, limit: batch });
+        return { rows, last: rows.length < batch };
+      }
+      const limit = batch * MAX_BATCHES;
+      ranked ??= await findMatches(db, dialect, query, { offset, before: undefined, limit });
+      const rows = ranked.slice(n * batch, (n + 1) * batch);
+      return { rows, last: ranked.length < limit && (n + 1) * batch >= ranked.length };
+    };
     for (let batches = 0; found.length < criteria.limit && !exhausted; batches++) {
       if (batches === MAX_BATCHES) break;
-      const rows = await findMatches(db, dialect, query, {
-        // By recency `before` alone says where to go on.
-        offset: criteria.orderBy === 'rank' ? offset : 0,
-        before: criteria.orderBy === 'recent' ? before : undefined,
-        limit: batch,
-      });
-      exhausted = rows.length < batch;
+      const { rows, last } = await nextBatch(batches);
+      exhausted = last;
       const events = await this.#rooms.getEvents(rows.map((row) => row.eventId));
       const byRoom = new Map<string, StoredEvent[]>();
       for (const row of rows) {
@@ -229,11 +241,9 @@ export class SearchService {
       for (const token of matchedTokens(event, criteria.keys, words)) highlights.add(token);
     }
 
-    const answer: Record<string, unknown> = {
-      count: await countMatches(db, dialect, scoped),
-      results,
-      highlights: [...highlights],
-    };
+    const answer: Record<string, unknown> = { results, highlights: [...highlights] };
+    // Only a first page that is the whole answer is counted (see the header).
+    if (token === undefined && exhausted) answer['count'] = results.length;
     const next = nextToken(undefined);
     if (next !== undefined) answer['next_batch'] = encodeSearchToken(next);
     if (criteria.includeState) {
@@ -355,7 +365,10 @@ export class SearchService {
   }
 }
 
-/** The words of `event`'s searched text that a search word begins (for `highlights`). */
+/**
+ * The words of `event`'s searched text that a search word matches (begins, or equals when too
+ * short to be a prefix), for `highlights`.
+ */
 function matchedTokens(
   event: StoredEvent,
   keys: readonly SearchKey[],
@@ -367,7 +380,10 @@ function matchedTokens(
     const value = content?.[key.slice('content.'.length)];
     if (typeof value !== 'string') continue;
     for (const token of value.toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? []) {
-      if (words.some((word) => token.startsWith(word)) && !out.includes(token)) out.push(token);
+      const hit = words.some((word) =>
+        isPrefixWord(word) ? token.startsWith(word) : token === word,
+      );
+      if (hit && !out.includes(token)) out.push(token);
       if (out.length >= 32) return out;
     }
   }

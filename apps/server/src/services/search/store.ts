@@ -12,9 +12,11 @@
  *   `ts_rank`; `keys` keep the weights they name (`ts_filter`).
  *
  * The search term never reaches either query language as written: it is cut into words of
- * letters, marks and digits only, and each word becomes a quoted prefix term (`"word"*` in
- * FTS5, `'word':*` in a tsquery), all of them required. No character of the term can be an
- * operator, a column filter or a quote.
+ * letters, marks and digits only, and each word becomes a quoted term, all of them required: a
+ * prefix term (`"word"*` in FTS5, `'word':*` in a tsquery) for a word of at least
+ * `MIN_PREFIX_WORD` characters, an exact one for a shorter word (a one- or two-letter prefix
+ * would walk a large part of the index's terms). No character of the term can be an operator, a
+ * column filter or a quote.
  */
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 
@@ -105,14 +107,26 @@ export function searchWords(term: string): string[] {
   return [...new Set(words)].slice(0, 32);
 }
 
+/** Shortest search word matched as a prefix; a shorter one matches only itself. */
+export const MIN_PREFIX_WORD = 3;
+
+/** Whether `word` is matched as a prefix (else only as a whole word). */
+export function isPrefixWord(word: string): boolean {
+  return [...word].length >= MIN_PREFIX_WORD;
+}
+
 /** The match expression for `words` restricted to `keys` (never empty `words`). */
 export function matchQuery(dialect: Dialect, words: readonly string[]): string {
   if (dialect === 'sqlite') {
     // An FTS5 string: a double quote inside is doubled (the words have none; kept for safety).
-    return words.map((word) => `"${word.replaceAll('"', '""')}"*`).join(' AND ');
+    return words
+      .map((word) => `"${word.replaceAll('"', '""')}"${isPrefixWord(word) ? '*' : ''}`)
+      .join(' AND ');
   }
   // A tsquery lexeme in single quotes (a quote or backslash inside is escaped; none occur).
-  return words.map((word) => `'${word.replace(/['\\]/g, (c) => `\\${c}`)}':*`).join(' & ');
+  return words
+    .map((word) => `'${word.replace(/['\\]/g, (c) => `\\${c}`)}'${isPrefixWord(word) ? ':*' : ''}`)
+    .join(' & ');
 }
 
 /** Which raw matches a search reads (see SearchService.search). */
@@ -204,7 +218,7 @@ function matchSql(
 
 /**
  * Raw matches in the query's order: by rank (best first; ties newest first) from `offset`, or
- * newest first below position `before`.
+ * newest first below position `before`; at most `limit`.
  */
 export async function findMatches(
   db: SqlExecutor,
@@ -239,15 +253,4 @@ export async function findMatches(
     position: Number(row.stream_position),
     rank: Number(row.score),
   }));
-}
-
-/** How many raw matches the query has (before history visibility: approximate). */
-export async function countMatches(
-  db: SqlExecutor,
-  dialect: Dialect,
-  query: MatchQuery,
-): Promise<number> {
-  const { from, params } = matchSql(dialect, query);
-  const row = await db.queryOne<{ n: number }>(`SELECT COUNT(*) AS n FROM ${from}`, params);
-  return Number(row?.n ?? 0);
 }
