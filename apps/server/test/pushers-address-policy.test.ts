@@ -1,8 +1,9 @@
 /**
  * Push gateway URLs cannot reach private networks (`push:` in weft.yaml, SSRF): with the default
- * config no notification goes to a gateway on 127.0.0.1, on an IPv4-mapped loopback, on 10.x or
- * on a host name resolving to loopback (`localhost`); the pusher is kept and a warning without
- * the push key is logged. `push.ip_range_whitelist` and `push.allow_private_addresses` let them
+ * config `POST /pushers/set` refuses a gateway on 127.0.0.1, on an IPv4-mapped loopback, on 10.x
+ * or on a host name resolving to loopback (`localhost`), and a pusher set while the policy
+ * allowed its address gets no notification once it does not: it is kept, and one warning without
+ * the push key is logged for it (not one per event). `push.ip_range_whitelist` and `push.allow_private_addresses` let them
  * through. Real servers, a real gateway on 127.0.0.1, real DNS resolution of `localhost`.
  */
 import { mkdtempSync } from 'node:fs';
@@ -22,8 +23,11 @@ import { call, createRoom, type Json, sendText, type TestUser } from './sync-hel
 const V3 = '/_matrix/client/v3';
 
 /** A server with `push` as its `push:` section, logging warnings into `lines`. */
-async function startWithPush(push: Json | undefined, lines: string[]): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'weft-server-'));
+async function startWithPush(
+  push: Json | undefined,
+  lines: string[],
+  dataDir = mkdtempSync(join(tmpdir(), 'weft-server-')),
+): Promise<TestServer> {
   const config = buildConfig(
     { rate_limit: { per_second: 10_000, burst: 10_000 }, ...(push ? { push } : {}) },
     { dataDir, listen: '127.0.0.1:0', serverName: 'test.local' },
@@ -65,35 +69,76 @@ describe('push gateway address policy', () => {
 
   const url = (host: string) => `http://${host}:${port}/_matrix/push/v1/notify`;
 
-  it('by default delivers nothing to loopback, private or localhost gateways, and keeps them', async () => {
+  it('by default refuses loopback, private and localhost gateways at /pushers/set', async () => {
     const lines: string[] = [];
     const server = await startWithPush(undefined, lines);
     try {
       const alice: TestUser = await server.client.registerUser('alice');
-      const bob: TestUser = await server.client.registerUser('bob');
-      const keys = {
-        'secret-key-loopback': url('127.0.0.1'),
-        'secret-key-mapped': url('[::ffff:127.0.0.1]'),
-        'secret-key-private': url('10.0.0.1'),
-        'secret-key-localhost': url('localhost'),
-      };
-      for (const [key, target] of Object.entries(keys)) {
-        await call(server, alice, 'POST', `${V3}/pushers/set`, pusher(key, target));
+      for (const target of [
+        url('127.0.0.1'),
+        url('[::ffff:127.0.0.1]'),
+        url('[::1]'),
+        url('10.0.0.1'),
+        url('localhost'),
+      ]) {
+        const answer = await call(
+          server,
+          alice,
+          'POST',
+          `${V3}/pushers/set`,
+          pusher('secret-key', target),
+          400,
+        );
+        expect(answer['errcode'], target).toBe('M_INVALID_PARAM');
+        expect(answer['error']).toContain('private, loopback or reserved address');
       }
+      expect((await call(server, alice, 'GET', `${V3}/pushers`))['pushers']).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps a pusher the policy no longer allows, delivers nothing to it and warns once', async () => {
+    const lines: string[] = [];
+    const first = await startWithPush({ allow_private_addresses: true }, lines);
+    const alice: TestUser = await first.client.registerUser('alice');
+    const bob: TestUser = await first.client.registerUser('bob');
+    const keys = ['secret-key-loopback', 'secret-key-localhost'];
+    try {
+      await call(
+        first,
+        alice,
+        'POST',
+        `${V3}/pushers/set`,
+        pusher(keys[0] as string, url('127.0.0.1')),
+      );
+      await call(
+        first,
+        alice,
+        'POST',
+        `${V3}/pushers/set`,
+        pusher(keys[1] as string, url('localhost')),
+      );
+    } finally {
+      await first.stop();
+    }
+    const server = await startWithPush(undefined, lines, first.dataDir);
+    try {
       const roomId = await createRoom(server, bob, [alice]);
       await sendText(server, bob, roomId, 'hello');
+      await sendText(server, bob, roomId, 'again');
       const denied = () => lines.filter((l) => l.includes('address not allowed'));
-      // The invite and the message: one refusal per pusher and event, none retried.
-      await waitUntil(() => denied().length >= 8, 'the refusals');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(denied()).toHaveLength(8);
+      // The invite and two messages: one warning per pusher, none retried.
+      await waitUntil(() => denied().length >= 2, 'the refusals');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(denied()).toHaveLength(2);
       expect(gateway.requests).toEqual([]);
       for (const line of lines) expect(line).not.toContain('secret-key');
       const record = JSON.parse(denied()[0] as string) as Json;
       expect(record['level']).toBe('warn');
       expect(record['user_id']).toBe(alice.userId);
       const listed = (await call(server, alice, 'GET', `${V3}/pushers`))['pushers'] as Json[];
-      expect(listed.map((p) => p['pushkey']).sort()).toEqual(Object.keys(keys).sort());
+      expect(listed.map((p) => p['pushkey']).sort()).toEqual([...keys].sort());
     } finally {
       await server.stop();
     }
@@ -142,6 +187,8 @@ describe('push gateway address policy', () => {
       'fe80::1',
       'ff02::1',
       '::ffff:10.0.0.1',
+      '64:ff9b:1::a00:1', // RFC 8215 local-use NAT64
+      '::7f00:1', // IPv4-compatible 127.0.0.1
     ]) {
       expect(policy.allows(denied), denied).toBe(false);
     }

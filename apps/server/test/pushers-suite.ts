@@ -4,7 +4,8 @@
  * pushers set, listed, replaced and deleted; `append` across users; bad input refused; a device's
  * logout takes its pushers; everything still there after a restart; notifications for another
  * user's events with their fields, counts and tweaks, none for the user's own; `event_id_only`;
- * a 5xx retried; a `rejected` pushkey's pusher removed. Run on SQLite (pushers-api.test.ts) and
+ * a 5xx retried; a 429's `Retry-After` honoured; a `rejected` pushkey's pusher removed; at most
+ * `MAX_PUSHERS_PER_USER` pushers per user; one request at a time per pusher, in order. Run on SQLite (pushers-api.test.ts) and
  * PostgreSQL (pushers-postgres.test.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { MAX_PUSHERS_PER_USER } from '../src/services/pushers/service.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import {
   call,
@@ -27,12 +29,20 @@ const enc = encodeURIComponent;
 const NOTIFY_PATH = '/_matrix/push/v1/notify';
 
 /** An answer the gateway gives, queued per pushkey; `{ rejected: [] }` when none is queued. */
-type GatewayAnswer = { readonly status: number; readonly body: Json };
+type GatewayAnswer = {
+  readonly status: number;
+  readonly body: Json;
+  readonly headers?: Record<string, string>;
+};
 
 /** A push gateway on 127.0.0.1 that records every notification it receives. */
 export class TestGateway {
-  readonly requests: { readonly path: string; readonly body: Json }[] = [];
+  readonly requests: { readonly path: string; readonly body: Json; readonly at: number }[] = [];
+  /** The most requests for one pushkey seen at once. */
+  readonly maxConcurrent = new Map<string, number>();
   readonly #answers = new Map<string, GatewayAnswer[]>();
+  readonly #delays = new Map<string, number>();
+  readonly #open = new Map<string, number>();
   #server: Server | undefined;
   #port = 0;
 
@@ -51,6 +61,18 @@ export class TestGateway {
   /** Queues answers for the next requests to `pushkey`. */
   answer(pushkey: string, ...answers: GatewayAnswer[]): void {
     this.#answers.set(pushkey, [...(this.#answers.get(pushkey) ?? []), ...answers]);
+  }
+
+  /** Answers each request to `pushkey` only after `ms`. */
+  delay(pushkey: string, ms: number): void {
+    this.#delays.set(pushkey, ms);
+  }
+
+  /** The times (`Date.now()`) the requests to `pushkey` arrived, oldest first. */
+  times(pushkey: string): number[] {
+    return this.requests
+      .filter((r) => r.body['notification']['devices'].some((d: Json) => d['pushkey'] === pushkey))
+      .map((r) => r.at);
   }
 
   /** The notifications received for `pushkey`, oldest first. */
@@ -86,12 +108,25 @@ export class TestGateway {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-      this.requests.push({ path: request.url ?? '', body });
+      this.requests.push({ path: request.url ?? '', body, at: Date.now() });
       const pushkey = body['notification']?.['devices']?.[0]?.['pushkey'] as string | undefined;
+      const key = pushkey ?? '';
+      const open = (this.#open.get(key) ?? 0) + 1;
+      this.#open.set(key, open);
+      this.maxConcurrent.set(key, Math.max(open, this.maxConcurrent.get(key) ?? 0));
       const queued = pushkey === undefined ? undefined : this.#answers.get(pushkey);
       const answer = queued?.shift() ?? { status: 200, body: { rejected: [] } };
-      response.writeHead(answer.status, { 'Content-Type': 'application/json' });
-      response.end(JSON.stringify(answer.body));
+      const send = () => {
+        this.#open.set(key, (this.#open.get(key) ?? 1) - 1);
+        response.writeHead(answer.status, {
+          'Content-Type': 'application/json',
+          ...answer.headers,
+        });
+        response.end(JSON.stringify(answer.body));
+      };
+      const delay = this.#delays.get(key);
+      if (delay === undefined) send();
+      else setTimeout(send, delay);
     });
   }
 }
@@ -418,6 +453,48 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
       const next = await sendText(server, bob, roomId, 'pong');
       expect((await gateway.waitFor('alice-flaky', 3))[2]?.['event_id']).toBe(next);
       expect(gateway.notifications('alice-rejected')).toHaveLength(1);
+    });
+
+    it(`refuses a pusher beyond ${MAX_PUSHERS_PER_USER} per user; replacing one still works`, async () => {
+      const alice = await user('alice');
+      for (let i = 0; i < MAX_PUSHERS_PER_USER; i++) await setPusher(alice, pusher(`cap-${i}`));
+      const refused = await setPusher(alice, pusher('cap-one-more'), 400);
+      expect(refused['errcode']).toBe('M_INVALID_PARAM');
+      expect(refused['error']).toContain(`at most ${MAX_PUSHERS_PER_USER}`);
+      await setPusher(alice, pusher('cap-0', { lang: 'de' }));
+      await setPusher(alice, { ...pusher('cap-1'), kind: null });
+      await setPusher(alice, pusher('cap-one-more'));
+      expect(await listPushers(alice)).toHaveLength(MAX_PUSHERS_PER_USER);
+    });
+
+    it('sends to a slow gateway one request per pusher at a time, in order', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-slow'));
+      gateway.delay('alice-slow', 300);
+      const sent: string[] = [];
+      for (let i = 0; i < 4; i++) sent.push(await sendText(server, bob, roomId, `slow ${i}`));
+      const all = await gateway.waitFor('alice-slow', 4);
+      expect(all.map((n) => n['event_id'])).toEqual(sent);
+      expect(all.map((n) => n['counts'])).toEqual([1, 2, 3, 4].map((unread) => ({ unread })));
+      expect(gateway.maxConcurrent.get('alice-slow')).toBe(1);
+    });
+
+    it('waits as long as a 429’s Retry-After asks', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-busy'));
+      gateway.answer('alice-busy', {
+        status: 429,
+        body: { error: 'slow down' },
+        headers: { 'Retry-After': '1' },
+      });
+      const eventId = await sendText(server, bob, roomId, 'later');
+      const attempts = await gateway.waitFor('alice-busy', 2);
+      expect(attempts.map((n) => n['event_id'])).toEqual([eventId, eventId]);
+      const [first, second] = gateway.times('alice-busy') as [number, number];
+      // The backoff alone would wait 0.25–0.5 s.
+      expect(second - first).toBeGreaterThanOrEqual(950);
     });
 
     it('keeps pushers and delivers after a restart', async () => {

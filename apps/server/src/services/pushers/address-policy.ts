@@ -14,7 +14,7 @@ import { type PushConfig, parseCidr } from '../../config.ts';
 
 /**
  * Ranges refused by default (as Synapse's default `ip_range_blacklist`, plus `0.0.0.0/8`,
- * `240.0.0.0/4`, `::/128` and the IPv6 forms that embed an IPv4 address). IPv4-mapped IPv6
+ * `240.0.0.0/4`, `::/128`, `::/96`, `64:ff9b:1::/48` and the IPv6 forms that embed an IPv4 address). IPv4-mapped IPv6
  * addresses (`::ffff:127.0.0.1`) are matched by their IPv4 ranges.
  */
 export const DENIED_PUSH_RANGES: readonly string[] = [
@@ -35,7 +35,9 @@ export const DENIED_PUSH_RANGES: readonly string[] = [
   '240.0.0.0/4', // reserved, and 255.255.255.255
   '::/128', // unspecified
   '::1/128', // loopback
+  '::/96', // IPv4-compatible (deprecated)
   '64:ff9b::/96', // NAT64
+  '64:ff9b:1::/48', // local-use NAT64 (RFC 8215)
   '100::/64', // discard-only
   '2001::/32', // Teredo
   '2001:db8::/32', // documentation
@@ -89,6 +91,21 @@ export class PushAddressPolicy {
     if (isIP(host) !== 0 && !this.allows(host)) {
       throw new DeniedAddressError('the push gateway address is not allowed');
     }
+  }
+
+  /**
+   * Whether a gateway URL may be used (`POST /pushers/set`): its host, an IP literal or every
+   * address the name resolves to, is allowed. A name that does not resolve now passes (the
+   * connection's `lookup` checks again at each delivery).
+   */
+  async allowsUrl(url: URL): Promise<boolean> {
+    if (this.#allowAll) return true;
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (isIP(host) !== 0) return this.allows(host);
+    const addresses = await new Promise<LookupAddress[]>((resolve) => {
+      dnsLookup(host, { all: true }, (error, list) => resolve(error ? [] : list));
+    });
+    return addresses.every((entry) => this.allows(entry.address));
   }
 
   /** A socket `lookup` that resolves every address and refuses the host if any is denied. */

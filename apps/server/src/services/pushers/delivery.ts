@@ -1,21 +1,29 @@
 /**
  * Delivery to push gateways (Push Gateway API `POST /_matrix/push/v1/notify`,
  * https://spec.matrix.org/v1.19/push-gateway-api/): once an event's write has committed, each
- * recipient whose push actions say `notify` and who has `http` pushers gets one request per
- * pusher, in the background — the send that stored the event never waits for a gateway. A
- * network failure, a timeout, a 5xx or a 429 is retried with backoff (@weft/transport's
- * `backoffDelay`); a pushkey the gateway lists in `rejected` loses its pusher. Node's `http` /
+ * recipient whose push actions say `notify` and who has `http` pushers gets one notification per
+ * pusher, in the background — the send that stored the event never waits for a gateway. Bounded:
+ * a recipient's notifications are prepared one after another (at most
+ * `MAX_PREPARING_PER_USER` waiting); each pusher has at most one request in flight, so its
+ * notifications (and their badge counts) arrive in order, and a busy pusher keeps at most
+ * `MAX_QUEUED_PER_PUSHER` waiting notifications (the oldest dropped, counted in the log);
+ * at most `MAX_IN_FLIGHT` requests run at once (the other pushers wait their turn, at most
+ * `MAX_QUEUED_TOTAL` notifications waiting in all). A network failure, a timeout, a 5xx or a 429
+ * is retried with backoff (@weft/transport's `backoffDelay`; a 429's or 503's `Retry-After`,
+ * seconds or an HTTP date, is honoured up to `maxRetryAfterMs`); a pushkey the gateway lists in
+ * `rejected` loses its pusher. Node's `http` /
  * `https` rather than `MatrixHttpClient`: the body carries the event's content and the client's
  * pusher data as written, floats included, which the client's canonical JSON would refuse; and
  * the socket's `lookup` is the address policy's (address-policy.ts, `push:` in weft.yaml), so a
- * gateway on a private or loopback address is never connected to — such a pusher is kept, the
- * notification dropped with a warning. Push keys and event content are never logged.
+ * gateway on a private or loopback address is never connected to — `POST /pushers/set` refuses
+ * such a URL, and a pusher whose host resolves to one later is kept, its notifications dropped
+ * with one warning per pusher. Push keys and event content are never logged.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 import { parseAnyJson } from '@weft/canonical-json';
-import { backoffDelay, type RetryPolicy } from '@weft/transport';
+import { backoffDelay, parseRetryAfter, type RetryPolicy } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import type { PushTarget } from '../push/service.ts';
@@ -30,6 +38,17 @@ const RETRY: RetryPolicy = {
   maxDelayMs: 30_000,
   maxRetryAfterMs: 60_000,
 };
+
+/** Requests to push gateways in flight at once, over all pushers. */
+export const MAX_IN_FLIGHT = 64;
+/** Notifications waiting for one busy pusher (the oldest is dropped beyond). */
+export const MAX_QUEUED_PER_PUSHER = 50;
+/** Notifications waiting for their pusher, over all pushers (new ones are dropped beyond). */
+const MAX_QUEUED_TOTAL = 10_000;
+/** Events waiting to be prepared for one recipient (new ones are dropped beyond). */
+const MAX_PREPARING_PER_USER = 100;
+/** Pushers remembered as refused by the address policy (warned about once each). */
+const MAX_REFUSED_REMEMBERED = 10_000;
 
 /** Per-attempt timeout of a gateway request. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -88,12 +107,34 @@ function deviceOf(row: PusherRow, data: Record<string, unknown>, tweaks: Record<
   };
 }
 
+/** One notification for one pusher, ready to send. */
+type Job = { readonly row: PusherRow; readonly url: string; readonly body: string };
+
+/** A pusher's waiting notifications; `running` while its one request (or retry wait) is on. */
+type PusherQueue = { readonly jobs: Job[]; running: boolean; dropped: number };
+
+/** A recipient's events waiting to be prepared, in order. */
+type Preparing = { tail: Promise<void>; pending: number; dropped: number };
+
+function pusherKey(userId: string, appId: string, pushkey: string): string {
+  return `${userId}\u0000${appId}\u0000${pushkey}`;
+}
+
 export class GatewayDelivery {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   readonly #source: PusherSource;
   readonly #stop = new AbortController();
   readonly #policy: PushAddressPolicy;
+  readonly #preparing = new Map<string, Preparing>();
+  readonly #queues = new Map<string, PusherQueue>();
+  #queuedTotal = 0;
+  #droppedTotal = 0;
+  #inFlight = 0;
+  /** Pusher queues waiting for a request slot, first come first served. */
+  readonly #waiting: (() => void)[] = [];
+  /** Pushers whose gateway the address policy refused (warned about once). */
+  readonly #refused = new Set<string>();
 
   constructor(ctx: ServerContext, rooms: RoomService, source: PusherSource) {
     this.#ctx = ctx;
@@ -105,6 +146,12 @@ export class GatewayDelivery {
   /** Drops pending retries and sends nothing more. */
   stop(): void {
     this.#stop.abort();
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+
+  /** A pusher was set anew: a refusal of its former URL is forgotten. */
+  pusherSet(userId: string, appId: string, pushkey: string): void {
+    this.#refused.delete(pusherKey(userId, appId, pushkey));
   }
 
   /** Notifies `targets` of `event` in the background (called after its commit). */
@@ -115,16 +162,45 @@ export class GatewayDelivery {
       facts ??= this.#roomFacts(event);
       return facts;
     };
-    for (const target of targets) {
-      this.#deliverTo(event, target, roomFacts).catch((error: unknown) => {
+    for (const target of targets) this.#prepare(event, target, roomFacts);
+  }
+
+  /** Prepares `target`'s notifications after those of the events before (in call order). */
+  #prepare(event: StoredEvent, target: PushTarget, roomFacts: () => Promise<RoomFacts>): void {
+    const userId = target.userId;
+    let preparing = this.#preparing.get(userId);
+    if (preparing === undefined) {
+      preparing = { tail: Promise.resolve(), pending: 0, dropped: 0 };
+      this.#preparing.set(userId, preparing);
+    }
+    if (preparing.pending >= MAX_PREPARING_PER_USER) {
+      preparing.dropped++;
+      if (preparing.dropped === 1 || preparing.dropped % 100 === 0) {
+        this.#ctx.log.warn('push notifications dropped: too many waiting for one user', {
+          user_id: userId,
+          dropped: preparing.dropped,
+        });
+      }
+      return;
+    }
+    const current = preparing;
+    current.pending++;
+    current.tail = current.tail
+      .then(() => this.#deliverTo(event, target, roomFacts))
+      .catch((error: unknown) => {
         if (this.#stop.signal.aborted) return;
         this.#ctx.log.warn('push delivery failed', {
-          user_id: target.userId,
+          user_id: userId,
           event_id: event.eventId,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorName(error),
         });
+      })
+      .finally(() => {
+        current.pending--;
+        if (current.pending === 0 && this.#preparing.get(userId) === current) {
+          this.#preparing.delete(userId);
+        }
       });
-    }
   }
 
   async #deliverTo(
@@ -137,36 +213,110 @@ export class GatewayDelivery {
     const unread = await selectUnreadTotal(this.#ctx.db, target.userId);
     const tweaks = tweaksOf(target.actions);
     const content = event.pdu['content'];
-    await Promise.all(
-      pushers.map(async (row) => {
-        const data = parseAnyJson(row.data) as Record<string, unknown>;
-        const url = data['url'];
-        if (typeof url !== 'string') return;
-        const notification: Record<string, unknown> = {
-          event_id: event.eventId,
-          room_id: event.roomId,
-          prio: priorityOf(event, tweaks),
-          // Spec: "Counts whose value is zero should be omitted."
-          counts: unread > 0 ? { unread } : {},
-          devices: [deviceOf(row, data, tweaks)],
-        };
-        if (data['format'] !== 'event_id_only') {
-          const facts = await roomFacts();
-          notification['type'] = event.type;
-          notification['sender'] = event.sender;
-          if (facts.senderDisplayName !== undefined) {
-            notification['sender_display_name'] = facts.senderDisplayName;
-          }
-          if (facts.roomName !== undefined) notification['room_name'] = facts.roomName;
-          if (facts.roomAlias !== undefined) notification['room_alias'] = facts.roomAlias;
-          if (event.type === 'm.room.member') {
-            notification['user_is_target'] = event.stateKey === target.userId;
-          }
-          if (typeof content === 'object' && content !== null) notification['content'] = content;
+    for (const row of pushers) {
+      const data = parseAnyJson(row.data) as Record<string, unknown>;
+      const url = data['url'];
+      if (typeof url !== 'string') continue;
+      const notification: Record<string, unknown> = {
+        event_id: event.eventId,
+        room_id: event.roomId,
+        prio: priorityOf(event, tweaks),
+        // Spec: "Counts whose value is zero should be omitted."
+        counts: unread > 0 ? { unread } : {},
+        devices: [deviceOf(row, data, tweaks)],
+      };
+      if (data['format'] !== 'event_id_only') {
+        const facts = await roomFacts();
+        notification['type'] = event.type;
+        notification['sender'] = event.sender;
+        if (facts.senderDisplayName !== undefined) {
+          notification['sender_display_name'] = facts.senderDisplayName;
         }
-        await this.#post(target.userId, row, url, JSON.stringify({ notification }));
-      }),
-    );
+        if (facts.roomName !== undefined) notification['room_name'] = facts.roomName;
+        if (facts.roomAlias !== undefined) notification['room_alias'] = facts.roomAlias;
+        if (event.type === 'm.room.member') {
+          notification['user_is_target'] = event.stateKey === target.userId;
+        }
+        if (typeof content === 'object' && content !== null) notification['content'] = content;
+      }
+      this.#enqueue(target.userId, { row, url, body: JSON.stringify({ notification }) });
+    }
+  }
+
+  /** Queues a notification for its pusher; starts the pusher's sending unless it runs. */
+  #enqueue(userId: string, job: Job): void {
+    if (this.#stop.signal.aborted) return;
+    const key = pusherKey(userId, job.row.app_id, job.row.pushkey);
+    let queue = this.#queues.get(key);
+    if (queue === undefined) {
+      queue = { jobs: [], running: false, dropped: 0 };
+      this.#queues.set(key, queue);
+    }
+    if (queue.jobs.length >= MAX_QUEUED_PER_PUSHER) {
+      queue.jobs.shift();
+      this.#queuedTotal--;
+      queue.dropped++;
+      if (queue.dropped === 1 || queue.dropped % 100 === 0) {
+        this.#ctx.log.warn('a push gateway is behind; its oldest waiting notifications dropped', {
+          user_id: userId,
+          app_id: job.row.app_id,
+          dropped: queue.dropped,
+        });
+      }
+    } else if (this.#queuedTotal >= MAX_QUEUED_TOTAL) {
+      this.#droppedTotal++;
+      if (this.#droppedTotal === 1 || this.#droppedTotal % 1000 === 0) {
+        this.#ctx.log.warn('push notifications dropped: too many waiting for push gateways', {
+          dropped: this.#droppedTotal,
+        });
+      }
+      if (queue.jobs.length === 0 && !queue.running) this.#queues.delete(key);
+      return;
+    }
+    queue.jobs.push(job);
+    this.#queuedTotal++;
+    if (!queue.running) void this.#run(userId, key, queue);
+  }
+
+  /** Sends a pusher's notifications one at a time, oldest first, until none waits. */
+  async #run(userId: string, key: string, queue: PusherQueue): Promise<void> {
+    queue.running = true;
+    try {
+      for (let job = queue.jobs.shift(); job !== undefined; job = queue.jobs.shift()) {
+        this.#queuedTotal--;
+        if (this.#stop.signal.aborted) continue;
+        try {
+          await this.#post(userId, key, job.row, job.url, job.body);
+        } catch (error) {
+          if (!this.#stop.signal.aborted) {
+            this.#ctx.log.warn('push delivery failed', {
+              user_id: userId,
+              app_id: job.row.app_id,
+              error: errorName(error),
+            });
+          }
+        }
+      }
+    } finally {
+      queue.running = false;
+      if (this.#queues.get(key) === queue) this.#queues.delete(key);
+    }
+  }
+
+  /** Takes one of the `MAX_IN_FLIGHT` request slots, waiting for one when all are taken. */
+  async #acquire(): Promise<void> {
+    if (this.#inFlight < MAX_IN_FLIGHT) {
+      this.#inFlight++;
+      return;
+    }
+    // The slot is handed over by `#release` (the count stays).
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#inFlight--;
   }
 
   /** The sender's display name in the room and the room's name and alias, as of now. */
@@ -185,14 +335,20 @@ export class GatewayDelivery {
     };
   }
 
-  /** POSTs one notification, retrying; removes the pusher when its pushkey is rejected. */
-  async #post(userId: string, row: PusherRow, url: string, body: string): Promise<void> {
+  /**
+   * POSTs one notification, retrying; removes the pusher when its pushkey is rejected. Holds a
+   * request slot during each attempt, not while waiting to retry.
+   */
+  async #post(userId: string, key: string, row: PusherRow, url: string, body: string) {
     const stop = this.#stop.signal;
     for (let attempt = 1; ; attempt++) {
       if (stop.aborted) return;
       let retry: boolean;
       let failure: string;
+      let waitMs: number | undefined;
+      await this.#acquire();
       try {
+        if (stop.aborted) return;
         const response = await this.#postOnce(
           url,
           body,
@@ -204,10 +360,18 @@ export class GatewayDelivery {
         }
         retry = response.status >= 500 || response.status === 429;
         failure = `HTTP ${response.status}`;
+        const asked = parseRetryAfter(response.retryAfter, Date.now());
+        if (asked !== undefined) waitMs = Math.min(asked, RETRY.maxRetryAfterMs);
       } catch (error) {
         if (stop.aborted) return;
-        retry = !(error instanceof DeniedAddressError);
-        failure = error instanceof DeniedAddressError ? 'address not allowed' : errorName(error);
+        if (error instanceof DeniedAddressError) {
+          this.#refusedByPolicy(userId, key, row);
+          return;
+        }
+        retry = true;
+        failure = errorName(error);
+      } finally {
+        this.#release();
       }
       if (!retry || attempt >= RETRY.maxAttempts) {
         this.#ctx.log.warn('a push gateway did not take a notification', {
@@ -218,19 +382,37 @@ export class GatewayDelivery {
         });
         return;
       }
-      await sleep(backoffDelay(attempt - 1, RETRY, Math.random), stop);
+      await sleep(waitMs ?? backoffDelay(attempt - 1, RETRY, Math.random), stop);
     }
+  }
+
+  /** The address policy refused the pusher's gateway: warned about once per pusher. */
+  #refusedByPolicy(userId: string, key: string, row: PusherRow): void {
+    if (this.#refused.has(key)) return;
+    if (this.#refused.size >= MAX_REFUSED_REMEMBERED) {
+      const oldest = this.#refused.values().next().value;
+      if (oldest !== undefined) this.#refused.delete(oldest);
+    }
+    this.#refused.add(key);
+    this.#ctx.log.warn(
+      "push gateway address not allowed (push: in weft.yaml); the pusher's notifications are dropped",
+      { user_id: userId, app_id: row.app_id },
+    );
   }
 
   /**
    * One POST (no redirects followed): connects only to addresses the policy allows; answers the
-   * status and, for a 2xx, the body's text.
+   * status, for a 2xx the body's text, otherwise the `Retry-After` header.
    */
   #postOnce(
     url: string,
     body: string,
     signal: AbortSignal,
-  ): Promise<{ readonly status: number; readonly text: string }> {
+  ): Promise<{
+    readonly status: number;
+    readonly text: string;
+    readonly retryAfter: string | null;
+  }> {
     return new Promise((resolve, reject) => {
       let target: URL;
       try {
@@ -257,7 +439,8 @@ export class GatewayDelivery {
           const status = response.statusCode ?? 0;
           if (status < 200 || status >= 300) {
             response.resume();
-            resolve({ status, text: '' });
+            const retryAfter = response.headers['retry-after'];
+            resolve({ status, text: '', retryAfter: retryAfter ?? null });
             return;
           }
           const chunks: Buffer[] = [];
@@ -266,12 +449,14 @@ export class GatewayDelivery {
             size += chunk.length;
             if (size > MAX_ANSWER_BYTES) {
               response.destroy();
-              resolve({ status, text: '' });
+              resolve({ status, text: '', retryAfter: null });
               return;
             }
             chunks.push(chunk);
           });
-          response.on('end', () => resolve({ status, text: Buffer.concat(chunks).toString() }));
+          response.on('end', () =>
+            resolve({ status, text: Buffer.concat(chunks).toString(), retryAfter: null }),
+          );
           response.on('error', reject);
         },
       );

@@ -8,14 +8,17 @@
  * evaluation of an event asks a set, not the database, whether a recipient has any.
  */
 import { parseAnyJson } from '@weft/canonical-json';
+import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushDelivery, PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
+import { PushAddressPolicy } from './address-policy.ts';
 import { GatewayDelivery } from './delivery.ts';
 import {
+  countPushers,
   deleteDevicePushers,
   deleteOtherUsersPushers,
   deletePusher,
@@ -25,6 +28,9 @@ import {
   selectPusherUsers,
   upsertPusher,
 } from './store.ts';
+
+/** Pushers one user may have: `POST /pushers/set` refuses a new one beyond (400). */
+export const MAX_PUSHERS_PER_USER = 100;
 
 /** A pusher as `GET /pushers` lists it. */
 export type Pusher = {
@@ -72,9 +78,11 @@ export class PusherService implements PushDelivery {
   readonly #users = new Set<string>();
   #loaded = false;
   readonly #delivery: GatewayDelivery;
+  readonly #policy: PushAddressPolicy;
 
   constructor(ctx: ServerContext, accounts: AccountService, rooms: RoomService) {
     this.#ctx = ctx;
+    this.#policy = new PushAddressPolicy(ctx.config.push);
     this.#delivery = new GatewayDelivery(ctx, rooms, {
       pushers: (userId) => selectPushers(ctx.db, userId),
       rejected: (userId, appId, pushkey) => this.#removeRejected(userId, appId, pushkey),
@@ -103,8 +111,18 @@ export class PusherService implements PushDelivery {
     return (await selectPushers(this.#ctx.db, userId)).map(pusherOf);
   }
 
-  /** Creates or replaces the user's pusher of (`app_id`, `pushkey`), for `deviceId`. */
+  /**
+   * Creates or replaces the user's pusher of (`app_id`, `pushkey`), for `deviceId`. 400
+   * `M_INVALID_PARAM` when `data.url`'s host is an address the `push:` policy denies, or when the
+   * pusher would be one more than {@link MAX_PUSHERS_PER_USER}.
+   */
   async set(userId: string, deviceId: string, settings: PusherSettings): Promise<void> {
+    if (!(await this.#policy.allowsUrl(new URL(String(settings.data['url']))))) {
+      throw MatrixError.invalidParam(
+        'data.url: the push gateway is on a private, loopback or reserved address this server ' +
+          'does not send to',
+      );
+    }
     const row: PusherRow = {
       user_id: userId,
       app_id: settings.appId,
@@ -119,6 +137,12 @@ export class PusherService implements PushDelivery {
       pushkey_ts: this.#ctx.now(),
     };
     await this.#ctx.db.transaction(async (tx) => {
+      const count = await countPushers(tx, userId, settings.appId, settings.pushkey);
+      if (!count.exists && count.total >= MAX_PUSHERS_PER_USER) {
+        throw MatrixError.invalidParam(
+          `Too many pushers: a user may have at most ${MAX_PUSHERS_PER_USER}`,
+        );
+      }
       await upsertPusher(tx, row);
       // Before COMMIT: an event committed after this pusher finds its user in the set.
       this.#users.add(userId);
@@ -127,6 +151,7 @@ export class PusherService implements PushDelivery {
         await this.#afterRemoval(tx, others);
       }
     });
+    this.#delivery.pusherSet(userId, settings.appId, settings.pushkey);
   }
 
   /** Deletes the user's pusher of (`app_id`, `pushkey`), if any (`kind: null`). */

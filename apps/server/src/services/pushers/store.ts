@@ -42,6 +42,22 @@ export async function hasPushers(db: SqlExecutor, userId: string): Promise<boole
   return row !== undefined;
 }
 
+/** How many pushers the user has, and whether one of (`app_id`, `pushkey`) is among them. */
+export async function countPushers(
+  db: SqlExecutor,
+  userId: string,
+  appId: string,
+  pushkey: string,
+): Promise<{ readonly total: number; readonly exists: boolean }> {
+  const row = await db.queryOne<{ total: number | string; same: number | string | null }>(
+    `SELECT COUNT(*) AS total,
+            SUM(CASE WHEN app_id = $2 AND pushkey = $3 THEN 1 ELSE 0 END) AS same
+       FROM pushers WHERE user_id = $1`,
+    [userId, appId, pushkey],
+  );
+  return { total: Number(row?.total ?? 0), exists: Number(row?.same ?? 0) > 0 };
+}
+
 /** Creates or replaces the user's pusher of (`app_id`, `pushkey`). */
 export async function upsertPusher(tx: SqlExecutor, row: PusherRow): Promise<void> {
   await tx.execute(
