@@ -23,7 +23,13 @@ export interface ServerConfig {
   readonly publicBaseUrl: string;
   readonly database: DatabaseConfig;
   readonly registration: { readonly enabled: boolean };
-  readonly media: { readonly maxUploadBytes: number };
+  readonly media: {
+    readonly maxUploadBytes: number;
+    /** Largest file fetched from another server for local clients (larger: 502 `M_TOO_LARGE`). */
+    readonly maxRemoteBytes: number;
+    /** Most `POST /_matrix/media/v1/create` URIs a user may have pending (more: 429). */
+    readonly maxPendingUploads: number;
+  };
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** `/sync` long-polling (`sync:` in weft.yaml). */
   readonly sync: {
@@ -141,6 +147,8 @@ registration:
 
 media:
   max_upload_bytes: 52428800   # 50 MiB
+  max_remote_bytes: 52428800   # largest file fetched from another server (default 50 MiB)
+  max_pending_uploads: 10      # created (POST /media/v1/create) but not yet uploaded, per user
 
 rate_limit:
   per_second: 20
@@ -313,6 +321,18 @@ export function buildConfig(
         isNumber,
         'media.max_upload_bytes',
         50 * 1024 * 1024,
+      ),
+      maxRemoteBytes: ofType(
+        get(get(file, 'media'), 'max_remote_bytes'),
+        isNumber,
+        'media.max_remote_bytes',
+        50 * 1024 * 1024,
+      ),
+      maxPendingUploads: ofType(
+        get(get(file, 'media'), 'max_pending_uploads'),
+        isNumber,
+        'media.max_pending_uploads',
+        10,
       ),
     },
     rateLimit: {

@@ -28,7 +28,7 @@ const enc = encodeURIComponent;
 /** Endpoints that end the caller's session: fuzzed without a valid token only. */
 const ENDS_SESSION = /\/logout(\/all)?$/;
 /** Raw-bytes bodies (media upload): no JSON rules apply. */
-const RAW_BODY = /\/upload$/;
+const RAW_BODY = /\/upload(?:\/:serverName\/:mediaId)?$/;
 /** Field names real clients send somewhere in the API, so random bodies reach real validation. */
 const FIELDS = [
   'auth',

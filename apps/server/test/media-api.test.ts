@@ -131,10 +131,10 @@ describe('media', () => {
     }
   });
 
-  it('answers 404 M_NOT_FOUND for unknown, remote and malformed media IDs', async () => {
+  it('answers 404 M_NOT_FOUND for unknown, remote not to fetch and malformed media IDs', async () => {
     for (const path of [
       '/_matrix/client/v1/media/download/test.local/doesNotExist',
-      '/_matrix/client/v1/media/download/other.server/abc',
+      '/_matrix/client/v1/media/download/other.server/abc?allow_remote=false',
       `/_matrix/client/v1/media/download/test.local/${encodeURIComponent('../weft.db')}`,
       '/_matrix/client/v1/media/thumbnail/test.local/doesNotExist',
     ]) {
@@ -143,5 +143,8 @@ describe('media', () => {
       expect(((await response.json()) as { errcode: string }).errcode).toBe('M_NOT_FOUND');
     }
     expect(readFileSync(join(server.dataDir, 'weft.db')).byteLength).toBeGreaterThan(0);
+    // A remote server that cannot be reached: 502.
+    const unreachable = await download('/_matrix/client/v1/media/download/other.invalid/abc');
+    expect(unreachable.status).toBe(502);
   });
 });

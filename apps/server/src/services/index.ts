@@ -101,6 +101,7 @@ export function createServices(ctx: ServerContext): Services {
     const deps = federationDepsOf(federation);
     federationMembership.setFederation(deps);
     federationQueries.setRequest(deps.request);
+    userData.media.setFederation(federation.client);
   }
   const relations = new RelationsService(ctx, rooms);
   return {

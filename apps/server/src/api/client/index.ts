@@ -23,6 +23,7 @@ import { registerKnock } from './knock.ts';
 import { registerLogin } from './login.ts';
 import { registerLogout } from './logout.ts';
 import { registerMedia } from './media.ts';
+import { registerMediaCreate } from './media-create.ts';
 import { registerMembers } from './members.ts';
 import { registerMessages } from './messages.ts';
 import { registerNotifications } from './notifications.ts';
@@ -82,6 +83,7 @@ export function registerClientApi(app: ClientApp, services: Services): void {
   registerNotifications(app, services);
   registerPresence(app, services);
   registerMedia(app, services);
+  registerMediaCreate(app, services);
   registerCreateRoom(app, services);
   registerJoin(app, services);
   registerKnock(app, services);

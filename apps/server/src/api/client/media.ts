@@ -10,7 +10,7 @@
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import type { Media } from '../../services/media/service.ts';
+import { clampTimeout, type GetOptions, type Media } from '../../services/media/service.ts';
 import type { ClientApp } from './routes.ts';
 
 /** Spec "Serving inline content": the types that may be served `inline`; others `attachment`. */
@@ -58,7 +58,7 @@ export function contentDisposition(contentType: string, filename: string | undef
   return `${type}; filename*=utf-8''${encodeURIComponent(filename)}`;
 }
 
-function mediaResponse(media: Media, filename: string | undefined): Response {
+export function mediaResponse(media: Media, filename: string | undefined): Response {
   return new Response(media.bytes, {
     status: 200,
     headers: {
@@ -72,7 +72,7 @@ function mediaResponse(media: Media, filename: string | undefined): Response {
 }
 
 /** Spec thumbnail: this server has no image scaler, so images are served whole (never smaller). */
-function thumbnailResponse(media: Media): Response {
+export function thumbnailResponse(media: Media): Response {
   if (!media.contentType.toLowerCase().startsWith('image/')) {
     throw new MatrixError(400, 'M_UNKNOWN', 'This server cannot thumbnail this content');
   }
@@ -83,7 +83,15 @@ function thumbnailResponse(media: Media): Response {
  * The upload endpoints' paths (below), whose bodies may be up to `media.max_upload_bytes`: the
  * HTTP thread reads them with that limit, every other body with the client API's.
  */
-export const UPLOAD_PATH = /^\/_matrix\/media\/(?:v3|r0)\/upload$/;
+export const UPLOAD_PATH = /^\/_matrix\/media\/(?:v3|r0)\/upload(?:\/[^/]+\/[^/]+)?$/;
+
+/** A download's `allow_remote` (default true) and `timeout_ms` (default 20 s, capped). */
+function getOptions(query: URLSearchParams): GetOptions {
+  return {
+    allowRemote: query.get('allow_remote') !== 'false',
+    timeoutMs: clampTimeout(query.get('timeout_ms')),
+  };
+}
 
 export function registerMedia(app: ClientApp, services: Services): void {
   const { media } = services;
@@ -127,22 +135,28 @@ export function registerMedia(app: ClientApp, services: Services): void {
       method: 'GET',
       path: `${prefix}/download/:serverName/:mediaId`,
       auth,
-      handler: async ({ params }) =>
-        mediaResponse(await media.get(params.serverName, params.mediaId), undefined),
+      handler: async ({ params, query }) =>
+        mediaResponse(
+          await media.get(params.serverName, params.mediaId, getOptions(query)),
+          undefined,
+        ),
     });
     app.endpoint({
       method: 'GET',
       path: `${prefix}/download/:serverName/:mediaId/:fileName`,
       auth,
-      handler: async ({ params }) =>
-        mediaResponse(await media.get(params.serverName, params.mediaId), params.fileName),
+      handler: async ({ params, query }) =>
+        mediaResponse(
+          await media.get(params.serverName, params.mediaId, getOptions(query)),
+          params.fileName,
+        ),
     });
     app.endpoint({
       method: 'GET',
       path: `${prefix}/thumbnail/:serverName/:mediaId`,
       auth,
-      handler: async ({ params }) =>
-        thumbnailResponse(await media.get(params.serverName, params.mediaId)),
+      handler: async ({ params, query }) =>
+        thumbnailResponse(await media.get(params.serverName, params.mediaId, getOptions(query))),
     });
   }
 }

@@ -13,6 +13,7 @@ import { registerKeyServer } from './key-server.ts';
 import { registerMakeJoin } from './make-join.ts';
 import { registerMakeKnock } from './make-knock.ts';
 import { registerMakeLeave } from './make-leave.ts';
+import { registerMedia } from './media.ts';
 import { registerOpenIdUserInfo } from './openid-userinfo.ts';
 import { registerQueryDirectory } from './query-directory.ts';
 import { registerQueryProfile } from './query-profile.ts';
@@ -51,4 +52,5 @@ export function registerFederationApi(app: FederationApp, services: Services): v
   registerUserDevices(app, services);
   registerUserKeys(app, services);
   registerOpenIdUserInfo(app, services);
+  registerMedia(app, services);
 }

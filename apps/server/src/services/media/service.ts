@@ -2,8 +2,15 @@
  * The content repository (client-server-api "Content repository",
  * https://spec.matrix.org/v1.19/client-server-api/#content-repository): uploads become
  * `mxc://<server name>/<media ID>` and are served back with their content type and file name.
- * Local media only (no federation yet). The file is on disk (fsynced) before its row commits, so
- * a `content_uri` a client received always resolves, even after a crash.
+ * The file is on disk (fsynced) before its row commits, so a `content_uri` a client received
+ * always resolves, even after a crash.
+ *
+ * Media of other servers is fetched with the federation `GET /_matrix/federation/v1/media/download`
+ * (server-server-api "Content repository"), cached as a `remote_media` row and file, and served
+ * from the cache afterwards; concurrent requests for one remote file share one fetch (remote.ts).
+ * Asynchronous uploads (`POST /_matrix/media/v1/create`, then `PUT /_matrix/media/v3/upload/…`)
+ * leave a `media_pending` row until the content comes; a download of such media waits for it up
+ * to `timeout_ms`, then answers 504 `M_NOT_YET_UPLOADED`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -11,11 +18,20 @@ import { join } from 'node:path';
 import { MatrixError } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
+import type { FederationClient } from '../federation/client.ts';
+import { fetchRemoteMedia } from './remote.ts';
 import {
+  countPendingMedia,
+  deleteExpiredPendingMedia,
+  deletePendingMedia,
   insertMedia,
+  insertPendingMedia,
+  insertRemoteMedia,
   readMediaFile,
   removeMediaFile,
   selectMedia,
+  selectPendingMedia,
+  selectRemoteMedia,
   writeMediaFile,
 } from './store.ts';
 
@@ -29,13 +45,55 @@ export interface Media {
   readonly filename: string | undefined;
 }
 
+/** How a download asks for media (`allow_remote`, `timeout_ms`). */
+export interface GetOptions {
+  readonly allowRemote?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/** Spec `timeout_ms` default; the cap this server imposes on it. */
+export const DEFAULT_TIMEOUT_MS = 20_000;
+const MAX_TIMEOUT_MS = 60_000;
+/** How long a created `mxc://` URI stays usable (the spec's recommended 24 hours). */
+const PENDING_TTL_MS = 24 * 60 * 60_000;
+
+/** Server names only (appendices "Server Name"). */
+const SERVER_NAME = /^[A-Za-z0-9.\-[\]:]{1,255}$/;
+
+/** `timeout_ms` of a request, defaulted and capped. */
+export function clampTimeout(value: string | null | undefined): number {
+  if (value === null || value === undefined || value === '') return DEFAULT_TIMEOUT_MS;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw MatrixError.invalidParam('timeout_ms must be an integer');
+  return Math.min(Math.floor(ms), MAX_TIMEOUT_MS);
+}
+
+function notYetUploaded(): MatrixError {
+  return new MatrixError(504, 'M_NOT_YET_UPLOADED', 'Content has not yet been uploaded');
+}
+
 export class MediaService {
   readonly #ctx: ServerContext;
   readonly #root: string;
+  #federation: FederationClient | undefined;
+  /** Remote fetches in flight, by `server/mediaId`: concurrent downloads share one. */
+  readonly #inflight = new Map<string, Promise<Media>>();
+  /** Downloads waiting for an asynchronous upload, by media ID. */
+  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Media IDs whose `PUT` is being written (a second one is refused at once). */
+  readonly #uploading = new Set<string>();
+  /** How many remote fetches this server made (tests: a cached file is not fetched again). */
+  remoteFetches = 0;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
     this.#root = join(ctx.config.dataDir, 'media');
+  }
+
+  /** Lets downloads of other servers' media fetch them (set when federation is enabled). */
+  setFederation(client: FederationClient): void {
+    this.#federation = client;
   }
 
   /** The upload size limit (`m.upload.size`). */
@@ -75,17 +133,200 @@ export class MediaService {
     return `mxc://${this.#ctx.config.serverName}/${mediaId}`;
   }
 
-  /** A stored upload; 404 `M_NOT_FOUND` for unknown or remote media. */
-  async get(serverName: string, mediaId: string): Promise<Media> {
+  /**
+   * `POST /_matrix/media/v1/create`: a new `mxc://` URI whose content `userId` uploads later;
+   * 429 `M_LIMIT_EXCEEDED` when `userId` already has `media.max_pending_uploads` pending.
+   */
+  async create(userId: string): Promise<{ content_uri: string; unused_expires_at: number }> {
+    const now = this.#ctx.now();
+    const mediaId = randomBytes(18).toString('base64url');
+    const expires = now + PENDING_TTL_MS;
+    await this.#ctx.db.transaction(async (tx) => {
+      await deleteExpiredPendingMedia(tx, userId, now);
+      if ((await countPendingMedia(tx, userId, now)) >= this.#ctx.config.media.maxPendingUploads) {
+        throw MatrixError.limitExceeded(60_000, 'Too many pending media uploads');
+      }
+      await insertPendingMedia(tx, mediaId, userId, expires);
+    });
+    return {
+      content_uri: `mxc://${this.#ctx.config.serverName}/${mediaId}`,
+      unused_expires_at: expires,
+    };
+  }
+
+  /**
+   * `PUT /_matrix/media/v3/upload/{serverName}/{mediaId}`: the content of a created URI, by its
+   * creator, once, before it expires (409 `M_CANNOT_OVERWRITE_MEDIA` once uploaded, 403 for
+   * another user, 404 for an unknown or expired one).
+   */
+  async uploadTo(
+    userId: string,
+    serverName: string,
+    mediaId: string,
+    bytes: Uint8Array,
+    contentType: string,
+    filename: string | undefined,
+  ): Promise<void> {
     if (serverName !== this.#ctx.config.serverName || !MEDIA_ID.test(mediaId)) {
+      throw MatrixError.notFound('Unknown media ID');
+    }
+    if (bytes.byteLength > this.maxUploadBytes) {
+      throw MatrixError.tooLarge('Upload is larger than the server allows');
+    }
+    const overwrite = () =>
+      new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', 'Media already uploaded');
+    if (this.#uploading.has(mediaId)) throw overwrite();
+    if ((await selectMedia(this.#ctx.db, mediaId)) !== undefined) throw overwrite();
+    const pending = await selectPendingMedia(this.#ctx.db, mediaId);
+    if (pending === undefined || pending.expires_ts <= this.#ctx.now()) {
+      throw MatrixError.notFound('Unknown media ID');
+    }
+    if (pending.user_id !== userId) {
+      throw MatrixError.forbidden('This media ID was created by another user');
+    }
+    if (this.#uploading.has(mediaId)) throw overwrite();
+    this.#uploading.add(mediaId);
+    try {
+      await writeMediaFile(this.#root, mediaId, bytes);
+      try {
+        await this.#ctx.db.transaction(async (tx) => {
+          if ((await deletePendingMedia(tx, mediaId)) === 0) throw overwrite();
+          await insertMedia(tx, {
+            media_id: mediaId,
+            user_id: userId,
+            content_type: contentType,
+            filename: filename ?? null,
+            size: bytes.byteLength,
+            sha256: createHash('sha256').update(bytes).digest('hex'),
+            created_ts: this.#ctx.now(),
+          });
+        });
+      } catch (error) {
+        await removeMediaFile(this.#root, mediaId);
+        throw error;
+      }
+    } finally {
+      this.#uploading.delete(mediaId);
+    }
+    const waiters = this.#waiters.get(mediaId);
+    this.#waiters.delete(mediaId);
+    for (const wake of waiters ?? []) wake();
+  }
+
+  /**
+   * Media to serve: a local upload (waiting up to `timeoutMs` for a created one not uploaded yet,
+   * then 504 `M_NOT_YET_UPLOADED`), or another server's, from the cache or fetched over
+   * federation unless `allowRemote` is false. 404 `M_NOT_FOUND` for unknown media.
+   */
+  async get(serverName: string, mediaId: string, options: GetOptions = {}): Promise<Media> {
+    if (!MEDIA_ID.test(mediaId)) throw MatrixError.notFound('Media not found');
+    if (serverName === this.#ctx.config.serverName) {
+      return this.#local(mediaId, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    }
+    if (!SERVER_NAME.test(serverName)) throw MatrixError.notFound('Media not found');
+    const cached = await this.#cached(serverName, mediaId);
+    if (cached !== undefined) return cached;
+    if (options.allowRemote === false || this.#federation === undefined) {
       throw MatrixError.notFound('Media not found');
     }
-    const row = await selectMedia(this.#ctx.db, mediaId);
-    if (row === undefined) throw MatrixError.notFound('Media not found');
+    const key = `${serverName}/${mediaId}`;
+    let fetching = this.#inflight.get(key);
+    if (fetching === undefined) {
+      fetching = this.#fetch(this.#federation, serverName, mediaId, options).finally(() =>
+        this.#inflight.delete(key),
+      );
+      this.#inflight.set(key, fetching);
+    }
+    return fetching;
+  }
+
+  async #local(mediaId: string, timeoutMs: number): Promise<Media> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await selectMedia(this.#ctx.db, mediaId);
+      if (row !== undefined) {
+        return {
+          bytes: await readMediaFile(this.#root, mediaId),
+          contentType: row.content_type,
+          filename: row.filename ?? undefined,
+        };
+      }
+      const pending = await selectPendingMedia(this.#ctx.db, mediaId);
+      if (pending === undefined || pending.expires_ts <= this.#ctx.now()) {
+        throw MatrixError.notFound('Media not found');
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw notYetUploaded();
+      await this.#waitForUpload(mediaId, left);
+    }
+  }
+
+  /** Resolves when `mediaId` is uploaded or after `ms`. */
+  #waitForUpload(mediaId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(mediaId);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.#waiters.set(mediaId, waiters);
+      }
+      const set = waiters;
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0 && this.#waiters.get(mediaId) === set) this.#waiters.delete(mediaId);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      set.add(wake);
+    });
+  }
+
+  async #cached(serverName: string, mediaId: string): Promise<Media | undefined> {
+    const row = await selectRemoteMedia(this.#ctx.db, serverName, mediaId);
+    if (row === undefined) return undefined;
     return {
-      bytes: await readMediaFile(this.#root, mediaId),
+      bytes: await readMediaFile(this.#root, row.file_id),
       contentType: row.content_type,
       filename: row.filename ?? undefined,
     };
+  }
+
+  async #fetch(
+    client: FederationClient,
+    serverName: string,
+    mediaId: string,
+    options: GetOptions,
+  ): Promise<Media> {
+    this.remoteFetches += 1;
+    const { federation, media } = this.#ctx.config;
+    const fetched = await fetchRemoteMedia(client, serverName, mediaId, {
+      maxBytes: media.maxRemoteBytes,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ca: federation.caFile,
+      insecureSkipTlsVerify: federation.insecureSkipTlsVerify,
+    });
+    const fileId = randomBytes(18).toString('base64url');
+    await writeMediaFile(this.#root, fileId, fetched.bytes);
+    try {
+      await this.#ctx.db.transaction((tx) =>
+        insertRemoteMedia(tx, {
+          server_name: serverName,
+          media_id: mediaId,
+          file_id: fileId,
+          content_type: fetched.contentType,
+          filename: fetched.filename ?? null,
+          size: fetched.bytes.byteLength,
+          sha256: createHash('sha256').update(fetched.bytes).digest('hex'),
+          created_ts: this.#ctx.now(),
+        }),
+      );
+    } catch (error) {
+      await removeMediaFile(this.#root, fileId);
+      // Cached meanwhile (another process, or a fetch that outlived its entry): serve that one.
+      const cached = await this.#cached(serverName, mediaId);
+      if (cached !== undefined) return cached;
+      throw error;
+    }
+    return fetched;
   }
 }

@@ -83,3 +83,105 @@ export function selectMedia(db: SqlExecutor, mediaId: string): Promise<MediaRow 
     [mediaId],
   );
 }
+
+export type RemoteMediaRow = {
+  readonly file_id: string;
+  readonly content_type: string;
+  readonly filename: string | null;
+};
+
+export function selectRemoteMedia(
+  db: SqlExecutor,
+  serverName: string,
+  mediaId: string,
+): Promise<RemoteMediaRow | undefined> {
+  return db.queryOne<RemoteMediaRow>(
+    `SELECT file_id, content_type, filename FROM remote_media
+     WHERE server_name = $1 AND media_id = $2`,
+    [serverName, mediaId],
+  );
+}
+
+export async function insertRemoteMedia(
+  tx: SqlExecutor,
+  row: RemoteMediaRow & {
+    readonly server_name: string;
+    readonly media_id: string;
+    readonly size: number;
+    readonly sha256: string;
+    readonly created_ts: number;
+  },
+): Promise<void> {
+  await tx.execute(
+    `INSERT INTO remote_media
+       (server_name, media_id, file_id, content_type, filename, size, sha256, created_ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      row.server_name,
+      row.media_id,
+      row.file_id,
+      row.content_type,
+      row.filename,
+      row.size,
+      row.sha256,
+      row.created_ts,
+    ],
+  );
+}
+
+/** A created `mxc://` URI (`POST /_matrix/media/v1/create`) whose content is not uploaded yet. */
+export type PendingMediaRow = { readonly user_id: string; readonly expires_ts: number };
+
+export async function insertPendingMedia(
+  tx: SqlExecutor,
+  mediaId: string,
+  userId: string,
+  expiresTs: number,
+): Promise<void> {
+  await tx.execute(
+    'INSERT INTO media_pending (media_id, user_id, expires_ts) VALUES ($1, $2, $3)',
+    [mediaId, userId, expiresTs],
+  );
+}
+
+export async function selectPendingMedia(
+  db: SqlExecutor,
+  mediaId: string,
+): Promise<PendingMediaRow | undefined> {
+  const row = await db.queryOne<{ user_id: string; expires_ts: number | string }>(
+    'SELECT user_id, expires_ts FROM media_pending WHERE media_id = $1',
+    [mediaId],
+  );
+  return row === undefined
+    ? undefined
+    : { user_id: row.user_id, expires_ts: Number(row.expires_ts) };
+}
+
+/** How many created URIs of `userId` are still pending at `now`. */
+export async function countPendingMedia(
+  db: SqlExecutor,
+  userId: string,
+  now: number,
+): Promise<number> {
+  const row = await db.queryOne<{ n: number | string }>(
+    'SELECT COUNT(*) AS n FROM media_pending WHERE user_id = $1 AND expires_ts > $2',
+    [userId, now],
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** Forgets the expired pending URIs of `userId` (housekeeping at each create). */
+export async function deleteExpiredPendingMedia(
+  tx: SqlExecutor,
+  userId: string,
+  now: number,
+): Promise<void> {
+  await tx.execute('DELETE FROM media_pending WHERE user_id = $1 AND expires_ts <= $2', [
+    userId,
+    now,
+  ]);
+}
+
+export async function deletePendingMedia(tx: SqlExecutor, mediaId: string): Promise<number> {
+  return tx.execute('DELETE FROM media_pending WHERE media_id = $1', [mediaId]);
+}

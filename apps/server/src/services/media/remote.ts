@@ -1,0 +1,274 @@
+/**
+ * Fetching another server's media (server-server-api "Content repository",
+ * https://spec.matrix.org/v1.19/server-server-api/#content-repository): a signed
+ * `GET /_matrix/federation/v1/media/download/{mediaId}` whose `multipart/mixed` answer holds a JSON
+ * metadata part and either the bytes (with `Content-Type` and `Content-Disposition`) or a
+ * `Location` to fetch them from (followed to `https:` URLs only, once, with the same size limit).
+ *
+ * The transport hands the body over without its headers, so the boundary is read from the body's
+ * first delimiter line (RFC 2046 5.1.1: `--boundary CRLF`), which names it as well as the header.
+ */
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+
+import { MatrixError, matrixPath, TransportError } from '@weft/transport';
+
+import type { FederationClient } from '../federation/client.ts';
+import { createHttpsFetch } from '../federation/https-fetch.ts';
+import type { Media } from './service.ts';
+
+export interface RemoteFetchOptions {
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+  /** The federation `ca_file` (a path), also trusted for `Location` URLs. */
+  readonly ca: string | undefined;
+  readonly insecureSkipTlsVerify: boolean;
+}
+
+/** Room for the multipart envelope (boundaries, part headers, metadata) over the file's limit. */
+const ENVELOPE_BYTES = 64 * 1024;
+/** Time for the transfer itself on top of the `timeout_ms` the remote may wait for an upload. */
+const TRANSFER_MS = 30_000;
+
+function tooLarge(): MatrixError {
+  return new MatrixError(502, 'M_TOO_LARGE', 'Remote content is too large to serve');
+}
+
+function unavailable(): MatrixError {
+  return new MatrixError(502, 'M_UNKNOWN', 'The remote server could not serve the media');
+}
+
+/** One part of a multipart body: its headers (lower-case names) and bytes. */
+export interface MultipartPart {
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: Buffer;
+}
+
+/** The parts of a `multipart/mixed` body (RFC 2046 5.1); `undefined` if malformed. */
+export function parseMultipart(raw: Buffer): MultipartPart[] | undefined {
+  let start: number;
+  if (raw.subarray(0, 2).toString('latin1') === '--') start = 0;
+  else {
+    const found = raw.indexOf('\r\n--', 0, 'latin1');
+    if (found < 0) return undefined;
+    start = found + 2;
+  }
+  const lineEnd = raw.indexOf('\r\n', start, 'latin1');
+  if (lineEnd < 0) return undefined;
+  const boundary = raw
+    .subarray(start + 2, lineEnd)
+    .toString('latin1')
+    .replace(/[ \t]+$/, '');
+  if (boundary === '' || boundary.length > 70) return undefined;
+  const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  const parts: MultipartPart[] = [];
+  let position = lineEnd + 2;
+  for (;;) {
+    const end = raw.indexOf(delimiter, position);
+    if (end < 0) return undefined;
+    const part = raw.subarray(position, end);
+    const headerEnd = part.indexOf('\r\n\r\n', 0, 'latin1');
+    // A part without headers starts with the blank line itself.
+    const headerText =
+      part.subarray(0, 2).toString('latin1') === '\r\n'
+        ? ''
+        : headerEnd < 0
+          ? undefined
+          : part.subarray(0, headerEnd).toString('latin1');
+    if (headerText === undefined) return undefined;
+    const headers = new Map<string, string>();
+    for (const line of headerText.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const bodyStart = headerText === '' ? 2 : headerEnd + 4;
+    parts.push({ headers, body: part.subarray(bodyStart) });
+    const after = end + delimiter.byteLength;
+    if (raw.subarray(after, after + 2).toString('latin1') === '--') return parts;
+    const next = raw.indexOf('\r\n', after, 'latin1');
+    if (next < 0) return undefined;
+    position = next + 2;
+  }
+}
+
+/** The file name of a `Content-Disposition` (`filename*=utf-8''…` preferred), if any. */
+export function filenameOf(disposition: string | null | undefined): string | undefined {
+  if (disposition === null || disposition === undefined) return undefined;
+  const extended = /filename\*\s*=\s*utf-8''([^;\s]+)/i.exec(disposition);
+  if (extended?.[1] !== undefined) {
+    try {
+      return decodeURIComponent(extended[1]);
+    } catch {
+      // Malformed: fall back to the plain parameter.
+    }
+  }
+  const quoted = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(disposition);
+  if (quoted?.[1] !== undefined) return quoted[1].replace(/\\(.)/g, '$1');
+  const token = /filename\s*=\s*([^;\s]+)/i.exec(disposition);
+  return token?.[1];
+}
+
+/** A content type worth keeping (printable, bounded); else `application/octet-stream`. */
+function contentTypeOf(value: string | null | undefined): string {
+  return value !== null && value !== undefined && /^[\x20-\x7e]{1,255}$/.test(value)
+    ? value
+    : 'application/octet-stream';
+}
+
+async function readLimited(
+  chunks: AsyncIterable<Uint8Array>,
+  limit: number,
+  over: () => void,
+): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      over();
+      throw tooLarge();
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Addresses a `Location` URL may not lead to (a remote server must not make this one probe its own network). */
+const PRIVATE = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['224.0.0.0', 3],
+] as const) {
+  PRIVATE.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 127],
+  ['::ffff:0:0', 96],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  PRIVATE.addSubnet(network, prefix, 'ipv6');
+}
+
+/** A public address of `hostname`; rejects when it has none. */
+async function publicAddress(hostname: string): Promise<string> {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(bare) !== 0 ? [{ address: bare }] : await lookup(bare, { all: true });
+  for (const { address } of addresses) {
+    if (!PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) return address;
+  }
+  throw unavailable();
+}
+
+/**
+ * Follows a `Location` part: `https:` only, to public addresses only, no further redirects, at
+ * most `maxBytes`.
+ */
+async function fetchLocation(location: string, options: RemoteFetchOptions): Promise<Media> {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw unavailable();
+  }
+  if (url.protocol !== 'https:') throw unavailable();
+  const ca = options.ca === undefined ? undefined : readFileSync(options.ca, 'utf8');
+  const httpsFetch = createHttpsFetch(
+    { ca, insecureSkipTlsVerify: options.insecureSkipTlsVerify },
+    async (target) => ({
+      host: await publicAddress(target.hostname),
+      port: target.port === '' ? 443 : Number(target.port),
+      tlsName: target.hostname,
+      hostHeader: target.host,
+    }),
+  );
+  try {
+    await publicAddress(url.hostname);
+    const response = await httpsFetch(url, {
+      redirect: 'manual',
+      signal: AbortSignal.timeout(options.timeoutMs + TRANSFER_MS),
+    });
+    if (response.status === 404) throw MatrixError.notFound('Media not found');
+    if (!response.ok || response.body === null) throw unavailable();
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > options.maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    const bytes = await readLimited(response.body, options.maxBytes, () => undefined);
+    return {
+      bytes,
+      contentType: contentTypeOf(response.headers.get('content-type')),
+      filename: filenameOf(response.headers.get('content-disposition')),
+    };
+  } catch (error) {
+    if (MatrixError.isInstance(error)) throw error;
+    throw unavailable();
+  } finally {
+    httpsFetch.close();
+  }
+}
+
+/**
+ * Downloads `mxc://serverName/mediaId` from `serverName`; rejects with the client API's error:
+ * 404 `M_NOT_FOUND` (unknown there), 504 `M_NOT_YET_UPLOADED` (created there, not uploaded in
+ * time), 502 `M_TOO_LARGE` (over `maxBytes`), 502 `M_UNKNOWN` (unreachable or malformed).
+ */
+export async function fetchRemoteMedia(
+  client: FederationClient,
+  serverName: string,
+  mediaId: string,
+  options: RemoteFetchOptions,
+): Promise<Media> {
+  let raw: Buffer | undefined;
+  let over = false;
+  try {
+    await client.request(
+      serverName,
+      'GET',
+      matrixPath`/_matrix/federation/v1/media/download/${mediaId}`,
+      undefined,
+      {
+        query: { timeout_ms: String(options.timeoutMs) },
+        retry: false,
+        timeoutMs: options.timeoutMs + TRANSFER_MS,
+        readBody: async (chunks) => {
+          raw = await readLimited(chunks, options.maxBytes + ENVELOPE_BYTES, () => {
+            over = true;
+          });
+          return {};
+        },
+      },
+    );
+  } catch (error) {
+    if (over) throw tooLarge();
+    if (MatrixError.isInstance(error)) {
+      if (error.errcode === 'M_NOT_YET_UPLOADED') throw error;
+      if (error.errcode === 'M_TOO_LARGE') throw tooLarge();
+      if (error.status === 404) throw MatrixError.notFound('Media not found');
+      throw unavailable();
+    }
+    if (TransportError.isInstance(error) && /too large/.test(error.message)) throw tooLarge();
+    throw unavailable();
+  }
+  const parts = raw === undefined ? undefined : parseMultipart(raw);
+  const file = parts?.[1];
+  if (file === undefined) throw unavailable();
+  const location = file.headers.get('location');
+  if (location !== undefined) return fetchLocation(location, options);
+  if (file.body.byteLength > options.maxBytes) throw tooLarge();
+  return {
+    bytes: file.body,
+    contentType: contentTypeOf(file.headers.get('content-type')),
+    filename: filenameOf(file.headers.get('content-disposition')),
+  };
+}

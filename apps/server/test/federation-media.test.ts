@@ -1,0 +1,456 @@
+/**
+ * Media across servers and asynchronous uploads, over real TLS federation between a.test and
+ * b.test: the federation `GET /media/download|thumbnail/{mediaId}` answers `multipart/mixed`
+ * (parsed here on its own, boundary and CRLFs checked); a user of B downloads A's media, fetched
+ * once (concurrent downloads share the fetch) and served from B's cache afterwards;
+ * `allow_remote=false`, unknown media and media over `media.max_remote_bytes`; `POST /create`,
+ * `PUT /upload/{serverName}/{mediaId}` (creator only, once) and downloads waiting for the upload.
+ * JSON answers are validated against the client-server and server-server OpenAPI schemas.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  createServer as createHttpsServer,
+  request as httpsRequest,
+  type Server,
+} from 'node:https';
+import { join } from 'node:path';
+
+import { sharedDir } from '@weft/test-vectors';
+import { signRequest } from '@weft/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filenameOf, parseMultipart as serverParse } from '../src/services/media/remote.ts';
+import {
+  createTestCa,
+  issueCert,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import type { TestServer } from './harness.ts';
+import { ClientServerSpec } from './openapi.ts';
+import { freePort } from './spawn.ts';
+
+const spec = new ClientServerSpec(join(sharedDir, 'matrix-spec/data/api/server-server'));
+const clientSpec = new ClientServerSpec();
+
+let federation: TestFederation;
+let a: TestServer;
+let b: TestServer;
+let alice: string;
+let eve: string;
+let bob: string;
+let peer: Server;
+/** What the hand-written peer.test answers to `media/download/{mediaId}`, by media ID. */
+const peerAnswers = new Map<string, { status: number; type: string; body: string | Buffer }>();
+
+const png = new Uint8Array([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 13, 10, 45, 45, 255,
+]);
+
+beforeAll(async () => {
+  const ca = createTestCa();
+  const peerPort = await freePort();
+  federation = await startFederation(['a.test', 'b.test'], {
+    ca,
+    extraHosts: { 'peer.test': `127.0.0.1:${peerPort}` },
+    file: { media: { max_remote_bytes: 4096, max_pending_uploads: 3 } },
+  });
+  const cert = issueCert(ca, 'peer.test');
+  peer = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const mediaId = /\/media\/download\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? '';
+    const answer = peerAnswers.get(mediaId) ?? {
+      status: 404,
+      type: 'application/json',
+      body: '{"errcode":"M_NOT_FOUND","error":"no"}',
+    };
+    res.writeHead(answer.status, { 'Content-Type': answer.type });
+    res.end(answer.body);
+  });
+  await new Promise<void>((resolve) => peer.listen(peerPort, '127.0.0.1', resolve));
+  a = federation.server('a.test');
+  b = federation.server('b.test');
+  alice = (await a.client.registerUser('alice')).accessToken;
+  eve = (await a.client.registerUser('eve')).accessToken;
+  bob = (await b.client.registerUser('bob')).accessToken;
+}, 60_000);
+
+afterAll(async () => {
+  await federation?.close();
+  peer?.close();
+});
+
+async function upload(bytes: Uint8Array, contentType: string, filename: string): Promise<string> {
+  const response = await a.client.request(
+    'POST',
+    `/_matrix/media/v3/upload?filename=${encodeURIComponent(filename)}`,
+    { token: alice, rawBody: bytes, headers: { 'Content-Type': contentType } },
+  );
+  expect(response.status).toBe(200);
+  const uri = String(response.body['content_uri']);
+  const mediaId = /^mxc:\/\/a\.test\/([A-Za-z0-9_-]+)$/.exec(uri)?.[1];
+  if (mediaId === undefined) throw new Error(`bad content_uri ${uri}`);
+  return mediaId;
+}
+
+function get(server: TestServer, path: string, token: string | undefined = bob) {
+  return fetch(
+    server.url + path,
+    token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } },
+  );
+}
+
+/** A signed federation GET from b.test to a.test, read raw (headers and bytes). */
+function federationGet(path: string, signed = true) {
+  const url = new URL(federation.federationUrl('a.test'));
+  const headers: Record<string, string> = { Host: 'a.test' };
+  if (signed) {
+    headers['Authorization'] = signRequest(
+      { method: 'GET', uri: path, origin: 'b.test', destination: 'a.test' },
+      b.services.ctx.signingKey,
+    );
+  }
+  return new Promise<{ status: number; contentType: string; body: Buffer }>((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        servername: 'a.test',
+        ca: readFileSync(federation.ca.certFile, 'utf8'),
+        method: 'GET',
+        path,
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** RFC 2046 multipart, parsed strictly: `--b CRLF part CRLF --b CRLF part CRLF --b-- CRLF`. */
+function parseMultipart(contentType: string, body: Buffer) {
+  const boundary = /^multipart\/mixed;\s*boundary=("?)([^";]+)\1$/.exec(contentType)?.[2];
+  if (boundary === undefined) throw new Error(`no boundary in ${contentType}`);
+  const text = body.toString('latin1');
+  expect(text.startsWith(`--${boundary}\r\n`)).toBe(true);
+  expect(text.endsWith(`\r\n--${boundary}--\r\n`)).toBe(true);
+  const inner = text.slice(`--${boundary}\r\n`.length, -`\r\n--${boundary}--\r\n`.length);
+  const parts = inner.split(`\r\n--${boundary}\r\n`);
+  expect(parts).toHaveLength(2);
+  return parts.map((part) => {
+    const split = part.indexOf('\r\n\r\n');
+    expect(split).toBeGreaterThan(0);
+    const headers = new Map(
+      part
+        .slice(0, split)
+        .split('\r\n')
+        .map((line) => {
+          const colon = line.indexOf(':');
+          return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
+        }),
+    );
+    return { headers, body: Buffer.from(part.slice(split + 4), 'latin1') };
+  });
+}
+
+describe('GET /_matrix/federation/v1/media/download|thumbnail/{mediaId}', () => {
+  it('answers multipart/mixed: the JSON metadata, then the bytes with their headers', async () => {
+    const mediaId = await upload(png, 'image/png', 'cat.png');
+    for (const path of [
+      `/_matrix/federation/v1/media/download/${mediaId}`,
+      `/_matrix/federation/v1/media/thumbnail/${mediaId}?width=32&height=32&method=scale`,
+    ]) {
+      const answer = await federationGet(path);
+      expect(answer.status).toBe(200);
+      const [metadata, file] = parseMultipart(answer.contentType, answer.body);
+      expect(metadata?.headers.get('content-type')).toBe('application/json');
+      expect(JSON.parse(metadata?.body.toString('utf8') ?? '')).toEqual({});
+      expect(file?.headers.get('content-type')).toBe('image/png');
+      expect(file?.headers.get('content-disposition')).toBe('inline; filename="cat.png"');
+      expect(new Uint8Array(file?.body ?? [])).toEqual(png);
+      await spec.expectValid('GET', path, 200, {});
+    }
+    // X-Matrix is required; unknown media is 404.
+    expect(
+      (await federationGet(`/_matrix/federation/v1/media/download/${mediaId}`, false)).status,
+    ).toBe(401);
+    const unknown = await federationGet('/_matrix/federation/v1/media/download/unknown');
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body.toString('utf8'))['errcode']).toBe('M_NOT_FOUND');
+  });
+});
+
+describe("a user of B downloads A's media", () => {
+  it('fetches it once, then serves it from the cache with the same headers', async () => {
+    const mediaId = await upload(png, 'image/png', 'cat.png');
+    const local = await get(a, `/_matrix/client/v1/media/download/a.test/${mediaId}`, alice);
+    const before = b.services.media.remoteFetches;
+    const first = await get(b, `/_matrix/client/v1/media/download/a.test/${mediaId}`);
+    expect(first.status).toBe(200);
+    expect(new Uint8Array(await first.arrayBuffer())).toEqual(png);
+    for (const header of ['content-type', 'content-disposition', 'content-security-policy']) {
+      expect(first.headers.get(header)).toBe(local.headers.get(header));
+    }
+    expect(first.headers.get('content-disposition')).toBe('inline; filename="cat.png"');
+    expect(b.services.media.remoteFetches).toBe(before + 1);
+
+    const second = await get(b, `/_matrix/client/v1/media/download/a.test/${mediaId}/dog.png`);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('content-disposition')).toBe('inline; filename="dog.png"');
+    expect(new Uint8Array(await second.arrayBuffer())).toEqual(png);
+    const thumb = await get(
+      b,
+      `/_matrix/client/v1/media/thumbnail/a.test/${mediaId}?width=8&height=8`,
+    );
+    expect(thumb.status).toBe(200);
+    const legacy = await get(b, `/_matrix/media/v3/download/a.test/${mediaId}`, undefined);
+    expect(new Uint8Array(await legacy.arrayBuffer())).toEqual(png);
+    expect(b.services.media.remoteFetches).toBe(before + 1);
+  });
+
+  it('shares one fetch between concurrent downloads', async () => {
+    const bytes = new Uint8Array(3000).map((_, i) => i % 251);
+    const mediaId = await upload(bytes, 'application/pdf', 'paper.pdf');
+    const before = b.services.media.remoteFetches;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        get(b, `/_matrix/client/v1/media/download/a.test/${mediaId}`),
+      ),
+    );
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toBe('application/pdf');
+      expect(answer.headers.get('content-disposition')).toBe('attachment; filename="paper.pdf"');
+      expect(new Uint8Array(await answer.arrayBuffer())).toEqual(bytes);
+    }
+    expect(b.services.media.remoteFetches).toBe(before + 1);
+  });
+
+  it('answers 404 for allow_remote=false and for unknown remote media', async () => {
+    const mediaId = await upload(png, 'image/png', 'x.png');
+    const before = b.services.media.remoteFetches;
+    for (const path of [
+      `/_matrix/client/v1/media/download/a.test/${mediaId}?allow_remote=false`,
+      '/_matrix/client/v1/media/download/a.test/doesNotExist',
+    ]) {
+      const answer = await get(b, path);
+      expect(answer.status).toBe(404);
+      const body = await answer.json();
+      expect(body).toMatchObject({ errcode: 'M_NOT_FOUND' });
+      await clientSpec.expectValid('GET', path, 404, body);
+    }
+    expect(b.services.media.remoteFetches).toBe(before + 1);
+  });
+
+  it('refuses remote media over media.max_remote_bytes with 502 M_TOO_LARGE and caches nothing', async () => {
+    const mediaId = await upload(new Uint8Array(5000), 'application/octet-stream', 'big.bin');
+    const path = `/_matrix/client/v1/media/download/a.test/${mediaId}`;
+    const answer = await get(b, path);
+    expect(answer.status).toBe(502);
+    const body = await answer.json();
+    expect(body).toMatchObject({ errcode: 'M_TOO_LARGE' });
+    await clientSpec.expectValid('GET', path, 502, body);
+    const rows = await b.services.ctx.db.query(
+      'SELECT file_id FROM remote_media WHERE media_id = $1',
+      [mediaId],
+    );
+    expect(rows).toEqual([]);
+  });
+});
+
+describe('asynchronous uploads', () => {
+  async function create(token = alice) {
+    return a.client.request('POST', '/_matrix/media/v1/create', { token, body: {} });
+  }
+
+  function put(mediaId: string, bytes: Uint8Array, token = alice) {
+    return a.client.request('PUT', `/_matrix/media/v3/upload/a.test/${mediaId}?filename=late.png`, {
+      token,
+      rawBody: bytes,
+      headers: { 'Content-Type': 'image/png' },
+    });
+  }
+
+  it('creates a URI, waits for its content, and takes the content once from its creator', async () => {
+    const created = await create();
+    expect(created.status).toBe(200);
+    await clientSpec.expectValid('POST', '/_matrix/media/v1/create', 200, created.body);
+    const uri = String(created.body['content_uri']);
+    const mediaId = /^mxc:\/\/a\.test\/([A-Za-z0-9_-]+)$/.exec(uri)?.[1] ?? '';
+    expect(created.body['unused_expires_at']).toBeGreaterThan(Date.now());
+
+    // Before the upload: a short wait, then 504 M_NOT_YET_UPLOADED (client and federation).
+    const early = `/_matrix/client/v1/media/download/a.test/${mediaId}?timeout_ms=200`;
+    const started = Date.now();
+    const notYet = await get(a, early, alice);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(notYet.status).toBe(504);
+    const notYetBody = await notYet.json();
+    expect(notYetBody).toMatchObject({ errcode: 'M_NOT_YET_UPLOADED' });
+    await clientSpec.expectValid('GET', early, 504, notYetBody);
+    const fedPath = `/_matrix/federation/v1/media/download/${mediaId}?timeout_ms=100`;
+    const fedEarly = await federationGet(fedPath);
+    expect(fedEarly.status).toBe(504);
+    await spec.expectValid('GET', fedPath, 504, JSON.parse(fedEarly.body.toString('utf8')));
+
+    // Another user may not upload it.
+    const stranger = await put(mediaId, png, eve);
+    expect(stranger.status).toBe(403);
+    expect(stranger.body['errcode']).toBe('M_FORBIDDEN');
+
+    // A download waiting (locally and from B) gets the bytes once the creator uploads them.
+    const waiting = get(
+      a,
+      `/_matrix/client/v1/media/download/a.test/${mediaId}?timeout_ms=10000`,
+      alice,
+    );
+    const remoteWaiting = get(
+      b,
+      `/_matrix/client/v1/media/download/a.test/${mediaId}?timeout_ms=10000`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const uploaded = await put(mediaId, png);
+    expect(uploaded.status).toBe(200);
+    expect(uploaded.body).toEqual({});
+    await clientSpec.expectValid(
+      'PUT',
+      `/_matrix/media/v3/upload/a.test/${mediaId}`,
+      200,
+      uploaded.body,
+    );
+    for (const answer of [await waiting, await remoteWaiting]) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-disposition')).toBe('inline; filename="late.png"');
+      expect(new Uint8Array(await answer.arrayBuffer())).toEqual(png);
+    }
+
+    const again = await put(mediaId, png);
+    expect(again.status).toBe(409);
+    expect(again.body['errcode']).toBe('M_CANNOT_OVERWRITE_MEDIA');
+    await clientSpec.expectValid(
+      'PUT',
+      `/_matrix/media/v3/upload/a.test/${mediaId}`,
+      409,
+      again.body,
+    );
+    const unknown = await put('neverCreated', png);
+    expect(unknown.status).toBe(404);
+    const elsewhere = await a.client.request('PUT', `/_matrix/media/v3/upload/b.test/${mediaId}`, {
+      token: alice,
+      rawBody: png,
+    });
+    expect(elsewhere.status).toBe(404);
+  });
+
+  it('caps the pending URIs of a user with 429 M_LIMIT_EXCEEDED', async () => {
+    const token = (await a.client.registerUser('busy')).accessToken;
+    for (let i = 0; i < 3; i += 1) expect((await create(token)).status).toBe(200);
+    const refused = await create(token);
+    expect(refused.status).toBe(429);
+    expect(refused.body['errcode']).toBe('M_LIMIT_EXCEEDED');
+    await clientSpec.expectValid('POST', '/_matrix/media/v1/create', 429, refused.body);
+    // Others are not affected.
+    expect((await create(eve)).status).toBe(200);
+  });
+
+  it('takes content larger than the client API body limit (media.max_upload_bytes applies)', async () => {
+    const created = await create();
+    const mediaId = /([A-Za-z0-9_-]+)$/.exec(String(created.body['content_uri']))?.[1] ?? '';
+    const big = new Uint8Array(5 * 1024 * 1024).map((_, i) => i % 7);
+    const uploaded = await put(mediaId, big);
+    expect(uploaded.status).toBe(200);
+    const answer = await get(a, `/_matrix/client/v1/media/download/a.test/${mediaId}`, alice);
+    expect((await answer.arrayBuffer()).byteLength).toBe(big.byteLength);
+  });
+});
+
+describe('the multipart reader of remote answers', () => {
+  it('reads a preamble, header-less parts, a Location part and file names', () => {
+    const raw = Buffer.from(
+      'preamble\r\n--xyz\r\n\r\n{}\r\n--xyz\r\nLocation: https://cdn.example/f\r\n\r\n\r\n--xyz--\r\n',
+      'latin1',
+    );
+    const parts = serverParse(raw);
+    expect(parts).toHaveLength(2);
+    expect(parts?.[0]?.body.toString()).toBe('{}');
+    expect(parts?.[1]?.headers.get('location')).toBe('https://cdn.example/f');
+    expect(serverParse(Buffer.from('--xyz\r\n\r\n{}', 'latin1'))).toBeUndefined();
+    expect(filenameOf(`attachment; filename*=utf-8''%C3%A9t%C3%A9.txt`)).toBe('été.txt');
+    expect(filenameOf('inline; filename="a \\"b\\".png"')).toBe('a "b".png');
+    expect(filenameOf('inline')).toBeUndefined();
+  });
+});
+
+describe('remote answers of other shapes (a hand-written peer.test)', () => {
+  const multipart = (second: string) =>
+    `--b0\r\nContent-Type: application/json\r\n\r\n{}\r\n--b0\r\n${second}\r\n--b0--\r\n`;
+  const download = async (mediaId: string) => {
+    const answer = await get(b, `/_matrix/client/v1/media/download/peer.test/${mediaId}`);
+    return {
+      status: answer.status,
+      headers: answer.headers,
+      bytes: Buffer.from(await answer.arrayBuffer()),
+    };
+  };
+
+  it('keeps the file name and type of the bytes part', async () => {
+    peerAnswers.set('named', {
+      status: 200,
+      type: 'multipart/mixed; boundary=b0',
+      body: multipart(
+        `Content-Type: text/plain\r\nContent-Disposition: attachment; filename*=utf-8''%C3%A9t%C3%A9.txt\r\n\r\nhello`,
+      ),
+    });
+    const answer = await download('named');
+    expect(answer.status).toBe(200);
+    expect(answer.bytes.toString()).toBe('hello');
+    expect(answer.headers.get('content-type')).toBe('text/plain');
+    expect(answer.headers.get('content-disposition')).toBe(
+      `inline; filename*=utf-8''%C3%A9t%C3%A9.txt`,
+    );
+  });
+
+  it('refuses a Location on a private address, a non-https one, and malformed answers (502, nothing kept)', async () => {
+    peerAnswers.set('local', {
+      status: 200,
+      type: 'multipart/mixed; boundary=b0',
+      body: multipart('Location: https://127.0.0.1:1/file\r\n\r\n'),
+    });
+    peerAnswers.set('plain', {
+      status: 200,
+      type: 'multipart/mixed; boundary=b0',
+      body: multipart('Location: http://example.org/file\r\n\r\n'),
+    });
+    peerAnswers.set('broken', {
+      status: 200,
+      type: 'multipart/mixed; boundary=b0',
+      body: '--b0\r\nno end',
+    });
+    peerAnswers.set('old', {
+      status: 404,
+      type: 'application/json',
+      body: '{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}',
+    });
+    for (const mediaId of ['local', 'plain', 'broken']) {
+      const answer = await download(mediaId);
+      expect(answer.status, mediaId).toBe(502);
+      expect(JSON.parse(answer.bytes.toString())['errcode']).toBe('M_UNKNOWN');
+    }
+    expect((await download('old')).status).toBe(404);
+    const rows = await b.services.ctx.db.query(
+      'SELECT media_id FROM remote_media WHERE server_name = $1',
+      ['peer.test'],
+    );
+    expect(rows).toEqual([{ media_id: 'named' }]);
+  });
+});
