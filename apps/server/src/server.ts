@@ -60,6 +60,14 @@ export async function startServer(
     now: options.now ?? Date.now,
   };
   const services = createServices(ctx);
+  // What the services keep in memory from the database (the users with pushers, the ignored
+  // user lists) is read before any request is served; a failed read fails the start.
+  try {
+    await Promise.all([services.pushers.ready, services.accountData.ignoredUsers.ready]);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const app = createApp(services);
   // A known-token long-poll skips the Hono app (api/client/sync-fast-path.ts).
   const fastSync = syncFastPath(services, log);

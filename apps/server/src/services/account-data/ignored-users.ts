@@ -4,8 +4,9 @@
  * `m.ignored_user_list` global account data, kept in memory as `user → set of ignored user IDs`
  * for the users whose list is not empty. `/sync`, `/messages` and `/context` ask it for every
  * request, so a user without ignored users costs one map lookup that finds nothing; their
- * checks run only when a set comes back. Loaded once at start, then updated after each commit
- * of the account data (a change applies to the next request, as the spec's "immediately").
+ * checks run only when a set comes back. Loaded once at start (the server's start waits for it and
+ * fails when it fails), then updated after each commit of the account data (a change applies to
+ * the next request, as the spec's "immediately").
  */
 import { parseAnyJson } from '@weft/canonical-json';
 
@@ -39,11 +40,13 @@ export class IgnoredUsers {
   #loaded = false;
   /** Users whose list changed while loading: their loaded row is older. */
   readonly #changedWhileLoading = new Set<string>();
-  /** Settles once the stored lists are in memory. */
+  /** Settles once the stored lists are in memory; rejects when they could not be read. */
   readonly ready: Promise<void>;
 
+  /** `onError`: told of a failed load (which the server's start also fails on). */
   constructor(db: SqlExecutor, onError: (error: unknown) => void) {
-    this.ready = this.#load(db).catch(onError);
+    this.ready = this.#load(db);
+    this.ready.catch(onError);
   }
 
   async #load(db: SqlExecutor): Promise<void> {

@@ -93,17 +93,22 @@ export class PusherService implements PushDelivery {
         await this.#afterRemoval(tx, [change.userId]);
       }
     });
-    void this.#load();
+    this.ready = this.#load();
+    // Awaited by the server's start (server.ts), which a failure fails; logged here as well.
+    this.ready.catch((error: unknown) =>
+      ctx.log.error('loading the users with pushers failed', { error }),
+    );
   }
 
+  /**
+   * Settles once the users with pushers are in memory; rejects when they could not be read (the
+   * server does not start: without the set every recipient would cost a database lookup).
+   */
+  readonly ready: Promise<void>;
+
   async #load(): Promise<void> {
-    try {
-      for (const userId of await selectPusherUsers(this.#ctx.db)) this.#users.add(userId);
-      this.#loaded = true;
-    } catch (error) {
-      // Until loaded, every recipient is asked of the database at delivery (`mayPush`).
-      this.#ctx.log.error('loading the users with pushers failed', { error });
-    }
+    for (const userId of await selectPusherUsers(this.#ctx.db)) this.#users.add(userId);
+    this.#loaded = true;
   }
 
   /** The user's pushers. */
@@ -168,7 +173,7 @@ export class PusherService implements PushDelivery {
     this.#delivery.stop();
   }
 
-  /** {@link PushDelivery.active}: whether any user may have a pusher. */
+  /** {@link PushDelivery.active}: whether any user may have a pusher (all, until loaded). */
   get active(): boolean {
     return !this.#loaded || this.#users.size > 0;
   }
