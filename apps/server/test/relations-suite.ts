@@ -196,6 +196,8 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       const deep = await relations(alice, root, '', '?limit=100&recurse=true');
       expect(deep['recursion_depth']).toBe(3);
       expect(ids(deep)[0]).toBe(nested);
+      // Page by page (the walk stops at each page's upper bound), the same children.
+      expect(await allPages(root, 'recurse=true')).toEqual(ids(deep));
       // The filter applies to every level: no m.annotation reaches `nested` without a thread.
       expect(ids(await relations(alice, root, '/m.annotation', '?recurse=true'))).toEqual([
         reaction,
@@ -292,6 +294,45 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       expect(
         ids(await get(alice, `${V1}/rooms/${enc(hidden)}/relations/${enc(secret)}`)),
       ).toHaveLength(1);
+    });
+
+    it('bundles only the edits and references the viewer may see', async () => {
+      const room = String(
+        (await post(alice, `${V3}/createRoom`, { preset: 'public_chat' }))['room_id'],
+      );
+      const original = await send(alice, room, text('shared history'));
+      const visibility = await server.client.request(
+        'PUT',
+        `${V3}/rooms/${enc(room)}/state/m.room.history_visibility/`,
+        { token: alice.accessToken, body: { history_visibility: 'joined' } },
+      );
+      expect(visibility.status).toBe(200);
+      const hiddenEdit = await send(alice, room, {
+        ...text('* secret edit', { rel_type: 'm.replace', event_id: original }),
+        'm.new_content': text('secret edit'),
+      });
+      const hiddenReference = await send(
+        alice,
+        room,
+        text('secret reference', { rel_type: 'm.reference', event_id: original }),
+      );
+      const bundleFor = async (user: RegisteredUser) =>
+        ((await get(user, `${V3}/rooms/${enc(room)}/event/${enc(original)}`))['unsigned'] as Json)[
+          'm.relations'
+        ] as Json | undefined;
+      const alices = await bundleFor(alice);
+      expect((alices?.['m.replace'] as Json | undefined)?.['event_id']).toBe(hiddenEdit);
+      expect(alices?.['m.reference']).toEqual({ chunk: [{ event_id: hiddenReference }] });
+      await post(eve, `${V3}/rooms/${enc(room)}/join`);
+      // eve sees the shared original, but neither child from before her join.
+      expect(await bundleFor(eve)).toBeUndefined();
+      const laterEdit = await send(alice, room, {
+        ...text('* public edit', { rel_type: 'm.replace', event_id: original }),
+        'm.new_content': text('public edit'),
+      });
+      const eves = await bundleFor(eve);
+      expect((eves?.['m.replace'] as Json | undefined)?.['event_id']).toBe(laterEdit);
+      expect(eves?.['m.reference']).toBeUndefined();
     });
 
     it('drops a redacted child from the list and the aggregation', async () => {

@@ -24,6 +24,9 @@ import { relationOf } from './relation.ts';
 /** How deep `recurse=true` follows relations of relations (the spec asks for at least 3). */
 export const RECURSION_DEPTH = 3;
 
+/** Most relation rows one `recurse=true` walk visits (both legs; the page is cut from them). */
+export const RECURSION_VISIT_CAP = 1000;
+
 /** Most parents one aggregation statement asks about. */
 const PARENTS_PER_STATEMENT = 200;
 
@@ -88,17 +91,26 @@ export class RelationsService {
     const [lo, hi, limit] = [params.length - 2, params.length - 1, params.length];
     const order = backwards ? 'DESC' : 'ASC';
     const range = `r.stream_position > $${lo} AND r.stream_position <= $${hi}`;
+    // The walk: the page's upper bound in both legs (a child comes after its parent, so nothing
+    // above it leads back into the page; the lower bound only cuts the result, as a child before
+    // the page may have children in it), and at most RECURSION_VISIT_CAP rows visited: SQLite
+    // stops the recursion at its recursive leg's LIMIT; PostgreSQL (which refuses a LIMIT there)
+    // computes a WITH query only as far as its reader fetches, so the LIMIT of `capped` stops it.
+    const upperOnly = `r.stream_position <= $${hi}`;
+    const sqliteCap = this.ctx.db.dialect === 'sqlite' ? ` LIMIT ${RECURSION_VISIT_CAP}` : '';
     const sql = query.recurse
       ? `WITH RECURSIVE related (event_id, depth) AS (
            SELECT r.event_id, 1 FROM event_relations r
-            WHERE r.relates_to_id = $1 AND r.room_id = $2${filter}
+            WHERE r.relates_to_id = $1 AND r.room_id = $2${filter} AND ${upperOnly}
            UNION ALL
            SELECT r.event_id, related.depth + 1 FROM event_relations r
              JOIN related ON r.relates_to_id = related.event_id
             WHERE related.depth < ${RECURSION_DEPTH} AND r.room_id = $2${filter}
+              AND ${upperOnly}${sqliteCap}
          )
-         SELECT r.event_id, r.stream_position FROM related
-           JOIN event_relations r ON r.event_id = related.event_id
+         SELECT r.event_id, r.stream_position FROM
+           (SELECT event_id FROM related LIMIT ${RECURSION_VISIT_CAP}) capped
+           JOIN event_relations r ON r.event_id = capped.event_id
           WHERE ${range} ORDER BY r.stream_position ${order} LIMIT $${limit}`
       : `SELECT r.event_id, r.stream_position FROM event_relations r
           WHERE r.relates_to_id = $1 AND r.room_id = $2${filter} AND ${range}
@@ -184,8 +196,10 @@ export class RelationsService {
       return bundle;
     };
 
-    // m.replace and m.reference: the (few) children themselves.
+    // m.replace and m.reference: the (few) children themselves, each bundled only when the
+    // viewer's history visibility shows it (as the thread's latest event).
     const edits = new Map<string, { eventId: string; ts: number }[]>();
+    const references: { parentId: string; eventId: string }[] = [];
     for (let i = 0; i < ids.length; i += PARENTS_PER_STATEMENT) {
       const chunk = ids.slice(i, i + PARENTS_PER_STATEMENT);
       const rows = await db.query<{
@@ -208,10 +222,7 @@ export class RelationsService {
         const parent = byId.get(row.relates_to_id);
         if (parent === undefined) continue;
         if (row.rel_type === 'm.reference') {
-          const bundle = bundleOf(parent.eventId);
-          const reference = (bundle['m.reference'] ?? { chunk: [] }) as { chunk: unknown[] };
-          reference.chunk.push({ event_id: row.event_id });
-          bundle['m.reference'] = reference;
+          references.push({ parentId: parent.eventId, eventId: row.event_id });
         } else if (
           // Spec "Validity of replacement events": same sender and type, no state events, not
           // an edit of an edit; a redacted original bundles no edit.
@@ -226,10 +237,20 @@ export class RelationsService {
         }
       }
     }
-    if (edits.size > 0) {
-      const candidates = await this.#rooms.getEvents(
-        [...edits.values()].flat().map((e) => e.eventId),
-      );
+    if (edits.size > 0 || references.length > 0) {
+      const loaded = await this.#rooms.getEvents([
+        ...[...edits.values()].flat().map((e) => e.eventId),
+        ...references.map((r) => r.eventId),
+      ]);
+      const shown = await filterEventsForUser(db, roomId, userId, [...loaded.values()]);
+      const candidates = new Map(shown.map((event) => [event.eventId, event]));
+      for (const { parentId, eventId } of references) {
+        if (!candidates.has(eventId)) continue;
+        const bundle = bundleOf(parentId);
+        const reference = (bundle['m.reference'] ?? { chunk: [] }) as { chunk: unknown[] };
+        reference.chunk.push({ event_id: eventId });
+        bundle['m.reference'] = reference;
+      }
       for (const [parentId, list] of edits) {
         // Spec: the most recent by origin_server_ts, then the lexicographically largest ID.
         list.sort(
