@@ -3,7 +3,8 @@
  * versions created, read, updated and deleted; keys uploaded, read and deleted at all three
  * levels (all rooms, one room, one session) with `etag` and `count`; the spec's rule for which
  * key of a session stays; `M_WRONG_ROOM_KEYS_VERSION` and `M_NOT_FOUND`; two users' backups kept
- * apart; bad input refused with a 400; everything still there after a restart. Run on SQLite
+ * apart; bad input refused with a 400; a deactivated user's backups deleted; everything still
+ * there after a restart. Run on SQLite
  * (key-backup-api.test.ts) and PostgreSQL (key-backup-postgres.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -502,6 +503,42 @@ export function keyBackupSuite(options: () => TestServerOptions = () => ({})): v
       // Nothing of the refused uploads was stored.
       expect((await ok(gina, 'GET', '/room_keys/version'))['count']).toBe(0);
       expect((await ok(gina, 'GET', '/room_keys/version'))['version']).toBe(version);
+    });
+
+    it('deletes a user’s backups, versions and keys, when the account is deactivated', async () => {
+      const [ivy, jon] = [
+        await server.client.registerUser('kb-ivy'),
+        await server.client.registerUser('kb-jon'),
+      ];
+      for (const who of [ivy, jon]) {
+        const version = await createVersion(who);
+        await ok(who, 'PUT', `/room_keys/keys?version=${version}`, {
+          rooms: { '!a:test.local': { sessions: { s1: keyData('x') } } },
+        });
+      }
+      const rows = async (userId: string) => {
+        const db = server.services.ctx.db;
+        const count = async (table: string) =>
+          Number(
+            (
+              await db.queryOne<{ n: number | string }>(
+                `SELECT COUNT(*) AS n FROM ${table} WHERE user_id = $1`,
+                [userId],
+              )
+            )?.n,
+          );
+        return [await count('key_backup_versions'), await count('key_backup_sessions')];
+      };
+      expect(await rows(ivy.userId)).toEqual([1, 1]);
+      await ok(ivy, 'POST', '/account/deactivate', {
+        auth: {
+          type: 'm.login.password',
+          user: 'kb-ivy',
+          password: 'correct horse battery staple',
+        },
+      });
+      expect(await rows(ivy.userId)).toEqual([0, 0]);
+      expect(await rows(jon.userId)).toEqual([1, 1]);
     });
 
     it('keeps versions and keys across a restart', async () => {

@@ -115,7 +115,7 @@ export function createServices(ctx: ServerContext): Services {
     toDevice,
     deviceLists,
     e2eKeys,
-    keyBackup: new KeyBackupService(ctx),
+    keyBackup: new KeyBackupService(ctx, accounts),
     relations,
     userDirectory: new UserDirectoryService(ctx, rooms),
     reports: new ReportService(ctx, rooms),

@@ -37,6 +37,9 @@ export type DeviceChange = {
 /** Called inside the transaction that adds or removes a device. */
 export type DeviceChangeListener = (tx: SqlExecutor, change: DeviceChange) => Promise<void>;
 
+/** Told of a user's deactivation inside its transaction (their data kept elsewhere goes). */
+export type DeactivationListener = (tx: SqlExecutor, userId: string) => Promise<void>;
+
 /** A device as the device-management endpoints return it (absent fields omitted). */
 export interface DeviceInfo {
   readonly device_id: string;
@@ -64,6 +67,7 @@ function toDeviceInfo(row: DeviceRow): DeviceInfo {
 export class AccountService {
   readonly #ctx: ServerContext;
   readonly #deviceListeners: DeviceChangeListener[] = [];
+  readonly #deactivationListeners: DeactivationListener[] = [];
   readonly #tokens = new AccessTokenCache();
   #dummy: Promise<string> | undefined;
 
@@ -122,6 +126,11 @@ export class AccountService {
   /** Subscribes to device additions/removals (e2e device lists). */
   onDeviceChange(listener: DeviceChangeListener): void {
     this.#deviceListeners.push(listener);
+  }
+
+  /** Subscribes to deactivations: `listener` runs in the transaction that marks the user. */
+  onDeactivate(listener: DeactivationListener): void {
+    this.#deactivationListeners.push(listener);
   }
 
   /** `@<localpart>:<server name>`, after checking the localpart grammar and length. */
@@ -294,13 +303,17 @@ export class AccountService {
 
   /**
    * Marks a user deactivated (spec "POST /account/deactivate"): their password goes, every
-   * device and token is removed (telling device listeners), and the user ID stays taken.
+   * device and token is removed (telling device listeners), what deactivation listeners keep
+   * (key backups) goes in the same transaction as the mark, and the user ID stays taken.
    */
   async deactivate(userId: string): Promise<void> {
-    await this.#ctx.db.execute(
-      'UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1',
-      [userId],
-    );
+    await this.#ctx.db.transaction(async (tx) => {
+      await tx.execute(
+        'UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1',
+        [userId],
+      );
+      for (const listener of this.#deactivationListeners) await listener(tx, userId);
+    });
     // A deactivated user's tokens stop working now, not after the device deletions below.
     this.#tokens.forgetUser(userId);
     await this.logoutAll(userId);

@@ -10,6 +10,7 @@ import { parseAnyJson } from '@weft/canonical-json';
 import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
+import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import {
   type BackupSessionRow,
@@ -115,8 +116,13 @@ export function replacesStored(
 export class KeyBackupService {
   readonly #ctx: ServerContext;
 
-  constructor(ctx: ServerContext) {
+  /** `accounts`: a deactivated user's backups (versions and keys) go with the deactivation. */
+  constructor(ctx: ServerContext, accounts?: AccountService) {
     this.#ctx = ctx;
+    accounts?.onDeactivate(async (tx, userId) => {
+      await tx.execute('DELETE FROM key_backup_sessions WHERE user_id = $1', [userId]);
+      await tx.execute('DELETE FROM key_backup_versions WHERE user_id = $1', [userId]);
+    });
   }
 
   /** Creates a backup version, which becomes the current one; returns its version string. */
