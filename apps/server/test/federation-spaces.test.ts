@@ -168,6 +168,12 @@ describe('GET /_matrix/federation/v1/hierarchy/{roomId}', () => {
     expect(summary).toMatchObject({ room_id: open, name: 'Open', membership: 'leave' });
     await call(`/_matrix/client/v1/room_summary/${enc(secret)}?via=a.test`, 404);
     await call(`/_matrix/client/v1/room_summary/${enc(open)}`, 404);
+    // Without an access token no other server is asked: a room unknown here is not found.
+    const anonymous = await clientB.request<Json>(
+      'GET',
+      `/_matrix/client/v1/room_summary/${enc(open)}?via=a.test`,
+    );
+    expect(anonymous.status).toBe(404);
   });
 });
 

@@ -5,17 +5,20 @@
 // an access token only rooms anyone may join, knock on or read (the spec lets servers answer
 // those unauthenticated). A room this server has no state for is asked of the `via` servers (and
 // those a remote alias names) with the federation `GET /hierarchy` (services/spaces/remote.ts),
-// as Synapse does; its `allowed_room_ids` are not passed on. 404 when none answers, or when the
+// as Synapse does, within one request's remote budget; its `allowed_room_ids` are not passed on.
+// Without an access token no other server is asked (neither a remote alias's directory nor the
+// `via` servers): only rooms known here are summarised. 404 when none answers, or when the
 // viewer may not preview the room.
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { sharedRemoteFetcher } from '../../services/spaces/remote.ts';
+import { remoteBudget, sharedRemoteFetcher } from '../../services/spaces/remote.ts';
 import {
   type SummarisedRoom,
   summariseRoom,
   userMayPreview,
 } from '../../services/spaces/summary.ts';
+import { parseRoomAlias } from './room-params.ts';
 import { resolveRoomTarget } from './room-target.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
@@ -30,10 +33,18 @@ export function registerRoomSummary(app: ClientApp, services: Services): void {
     auth: 'optional-user',
     versions: ['v1'],
     handler: async ({ params, query, user }) => {
-      const { roomId, via } = await resolveRoomTarget(services, params.roomIdOrAlias, query);
+      const target = params.roomIdOrAlias;
+      if (
+        user === undefined &&
+        target.startsWith('#') &&
+        services.federationQueries.isRemote(parseRoomAlias(target))
+      ) {
+        throw MatrixError.notFound('Room not found');
+      }
+      const { roomId, via } = await resolveRoomTarget(services, target, query);
       let room: SummarisedRoom | undefined = await summariseRoom(rooms, roomId);
-      if (room === undefined && via.length > 0) {
-        const answer = await remote(roomId, via, true);
+      if (room === undefined && via.length > 0 && user !== undefined) {
+        const answer = await remote(roomId, via, true, remoteBudget(1));
         if (answer !== undefined) {
           const { allowed_room_ids: allowed = [], ...summary } = answer.room;
           room = { summary, allowedRoomIds: allowed };

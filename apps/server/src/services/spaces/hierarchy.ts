@@ -9,7 +9,9 @@
  * federation `GET /hierarchy`); the answer's children come with summaries, used as they are for
  * rooms that are not spaces (or at `max_depth`), and the ones it calls inaccessible are not
  * asked for. The viewer's preview rules apply to remote summaries too. The root must be known
- * here (there is no `via` for it): 403 otherwise.
+ * here (there is no `via` for it): 403 otherwise. One request asks about at most
+ * REMOTE_FETCHES_PER_REQUEST rooms within REMOTE_DEADLINE_MS (remote.ts); children it could not
+ * ask about are left out of the page, which holds what is known.
  *
  * Pages are stateless: `next_batch` holds how many rooms earlier pages returned, with the
  * `suggested_only` and `max_depth` they were asked with; the next page walks the tree again and
@@ -18,7 +20,7 @@
 import { MatrixError } from '@weft/transport';
 
 import type { RoomService } from '../rooms/service.ts';
-import type { RemoteHierarchyFetch } from './remote.ts';
+import { type RemoteBudget, type RemoteHierarchyFetch, remoteBudget } from './remote.ts';
 import {
   type ChildState,
   childrenOf,
@@ -48,6 +50,8 @@ export interface HierarchyOptions {
   readonly from: string | undefined;
   /** Asks other servers about children this server does not know; none: they are skipped. */
   readonly remote?: RemoteHierarchyFetch | undefined;
+  /** What this request may spend on other servers (default: remote.ts's per-request budget). */
+  readonly remoteBudget?: RemoteBudget | undefined;
 }
 
 interface PageToken {
@@ -109,6 +113,7 @@ async function roomAt(
   entry: StackEntry,
   options: HierarchyOptions,
   atMaxDepth: boolean,
+  budget: RemoteBudget,
 ): Promise<FoundRoom | undefined> {
   const local = await summariseRoom(rooms, entry.roomId);
   if (local !== undefined) {
@@ -118,7 +123,7 @@ async function roomAt(
   if (entry.remote !== undefined && (entry.remote.room_type !== 'm.space' || atMaxDepth)) {
     return { room: remoteRoom(entry.remote), children: [] };
   }
-  const answer = await options.remote?.(entry.roomId, entry.via, options.suggestedOnly);
+  const answer = await options.remote?.(entry.roomId, entry.via, options.suggestedOnly, budget);
   if (answer === undefined) return undefined;
   const children =
     answer.room.room_type === 'm.space'
@@ -160,6 +165,7 @@ export async function spaceHierarchy(
   }
   // The next room is last on the stack; children are pushed in reverse so the first comes next.
   const stack: StackEntry[] = [{ roomId: options.roomId, depth: 0, via: [] }];
+  const budget = options.remoteBudget ?? remoteBudget();
   const processed = new Set<string>();
   const page: HierarchyRoom[] = [];
   let seen = 0;
@@ -173,7 +179,7 @@ export async function spaceHierarchy(
     const found =
       entry.depth === 0
         ? { room: root, children: await childEvents(rooms, root, options.suggestedOnly) }
-        : await roomAt(rooms, entry, options, atMaxDepth);
+        : await roomAt(rooms, entry, options, atMaxDepth, budget);
     if (found === undefined || !(await userMayPreview(db, found.room, options.userId))) continue;
     const { room, children } = found;
     if (seen >= offset) page.push({ ...room.summary, children_state: [...children] });

@@ -3,7 +3,10 @@
  * servers in a child's `via` are asked with the federation `GET /hierarchy/{roomId}`): the first
  * of up to three `via` servers that answers with a well-formed room wins. Answers are cached a
  * few minutes (the spec: "responses to this endpoint should be cached for a period of time"),
- * failures too, so a page of the client hierarchy and the pages after it ask once.
+ * failures too, so a page of the client hierarchy and the pages after it ask once. One client
+ * request spends a `RemoteBudget`: at most so many rooms asked (cached answers are free) before
+ * a deadline that also shortens each request's timeout; a room left unasked for want of budget
+ * is not cached.
  */
 import { matrixPath } from '@weft/transport';
 
@@ -25,11 +28,35 @@ export interface RemoteHierarchy {
   readonly inaccessible: ReadonlySet<string>;
 }
 
-/** Asks the `via` servers about `roomId`; `undefined` when none answers usefully. */
+/** What one client request may still spend on other servers (mutated as it is spent). */
+export interface RemoteBudget {
+  /** Rooms it may still ask about (each of up to MAX_SERVERS servers). */
+  fetches: number;
+  /** `Date.now()` after which nothing more is asked. */
+  readonly deadline: number;
+}
+
+/** Rooms one client request asks other servers about at most, and its overall deadline. */
+export const REMOTE_FETCHES_PER_REQUEST = 10;
+export const REMOTE_DEADLINE_MS = 15_000;
+
+/** A fresh budget for one client request. */
+export function remoteBudget(
+  fetches = REMOTE_FETCHES_PER_REQUEST,
+  deadlineMs = REMOTE_DEADLINE_MS,
+): RemoteBudget {
+  return { fetches, deadline: Date.now() + deadlineMs };
+}
+
+/**
+ * Asks the `via` servers about `roomId` within `budget`; `undefined` when none answers usefully
+ * (or the budget is spent).
+ */
 export type RemoteHierarchyFetch = (
   roomId: string,
   via: readonly string[],
   suggestedOnly: boolean,
+  budget: RemoteBudget,
 ) => Promise<RemoteHierarchy | undefined>;
 
 const MAX_SERVERS = 3;
@@ -67,17 +94,27 @@ export function remoteHierarchyFetcher(
   now: () => number,
 ): RemoteHierarchyFetch {
   const cache = new Map<string, { at: number; answer: RemoteHierarchy | undefined }>();
-  return async (roomId, via, suggestedOnly) => {
+  return async (roomId, via, suggestedOnly, budget) => {
     const key = `${suggestedOnly ? 1 : 0}${roomId}`;
     const cached = cache.get(key);
     if (cached !== undefined && now() - cached.at < CACHE_MS) return cached.answer;
+    if (budget.fetches <= 0 || Date.now() >= budget.deadline) return undefined;
+    budget.fetches -= 1;
     let answer: RemoteHierarchy | undefined;
+    // A failure is cached only when every server had its full timeout.
+    let cut = false;
     // Server names only (appendices "Server Name"), never this server.
     const servers = [...new Set(via)].filter(
       (server) =>
         server !== serverName && server.length <= 255 && /^[A-Za-z0-9.\-[\]:]+$/.test(server),
     );
     for (const server of servers.slice(0, MAX_SERVERS)) {
+      const left = budget.deadline - Date.now();
+      if (left <= 0) {
+        cut = true;
+        break;
+      }
+      if (left < TIMEOUT_MS) cut = true;
       try {
         const body = await federation.client.request<Record<string, unknown>>(
           server,
@@ -87,7 +124,7 @@ export function remoteHierarchyFetcher(
           {
             query: { suggested_only: suggestedOnly ? 'true' : 'false' },
             retry: false,
-            timeoutMs: TIMEOUT_MS,
+            timeoutMs: Math.min(TIMEOUT_MS, left),
           },
         );
         answer = parseAnswer(roomId, body);
@@ -96,6 +133,7 @@ export function remoteHierarchyFetcher(
       }
       if (answer !== undefined) break;
     }
+    if (answer === undefined && cut) return undefined;
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(key, { at: now(), answer });
     return answer;
