@@ -1,8 +1,9 @@
 /**
  * Ignoring users (spec "Ignoring Users", services/account-data/ignored-users.ts) over real HTTP:
  * once alice puts bob in her `m.ignored_user_list`, bob's messages leave her `/sync` timelines
- * (initial and incremental, including long-polls woken by them), `/messages` and `/context`,
- * his invites and typing are not shown, his messages do not notify her, while his state events still are; another user's
+ * (initial and incremental, including long-polls), `/messages`, `/context`, `/relations`, `/threads`, `/search` and bundled
+ * aggregations (thread counts and latest events, references), his invites and typing are not
+ * shown, his messages do not notify her, while his state events still are; another user's
  * events are untouched; un-ignoring brings his messages back; the list survives a restart.
  * Run on SQLite (ignored-users.test.ts) and PostgreSQL (ignored-users-postgres.test.ts).
  */
@@ -186,6 +187,92 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         (e) => e['type'] === 'm.typing',
       );
       expect(typing?.['content']['user_ids']).toEqual([carol.userId]);
+    });
+
+    it('leaves the ignored user out of /relations, /threads, /search and bundled threads', async () => {
+      await ignore(bob);
+      const room = await createRoom(server, alice, [bob, carol]);
+      let n = 0;
+      const send = async (who: TestUser, content: Json): Promise<string> =>
+        (
+          await call(
+            server,
+            who,
+            'PUT',
+            `${V3}/rooms/${enc(room)}/send/m.room.message/ign${Date.now()}-${++n}`,
+            { msgtype: 'm.text', ...content },
+          )
+        )['event_id'];
+      const inThread = (root: string) => ({
+        'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true },
+      });
+      const carolRoot = await send(carol, { body: 'needle carol root' });
+      const carolReply = await send(carol, { body: 'carol reply', ...inThread(carolRoot) });
+      await send(bob, { body: 'needle bob reply', ...inThread(carolRoot) });
+      await send(bob, {
+        body: 'bob reference',
+        'm.relates_to': { rel_type: 'm.reference', event_id: carolRoot },
+      });
+      const bobRoot = await send(bob, { body: 'needle bob root' });
+      await send(carol, { body: 'carol in bob’s thread', ...inThread(bobRoot) });
+      const onlyBobs = await send(carol, { body: 'carol root, bob replies' });
+      await send(bob, { body: 'bob alone', ...inThread(onlyBobs) });
+
+      // /relations: carol's reply only.
+      const related = await call(
+        server,
+        alice,
+        'GET',
+        `/_matrix/client/v1/rooms/${enc(room)}/relations/${enc(carolRoot)}`,
+      );
+      expect((related['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([carolReply]);
+
+      // The bundled thread of carol's root (/event, /messages, /context): carol's reply is the
+      // latest and the only one counted; bob's reference is not bundled.
+      const bundled = (event: Json) => event['unsigned']?.['m.relations'];
+      const check = (event: Json | undefined) => {
+        expect(bundled(event as Json)?.['m.thread']).toMatchObject({
+          count: 1,
+          latest_event: { event_id: carolReply },
+        });
+        expect(bundled(event as Json)?.['m.reference']).toBeUndefined();
+      };
+      check(await call(server, alice, 'GET', `${V3}/rooms/${enc(room)}/event/${enc(carolRoot)}`));
+      const page = (
+        await call(server, alice, 'GET', `${V3}/rooms/${enc(room)}/messages?dir=b&limit=50`)
+      )['chunk'] as Json[];
+      check(page.find((e) => e['event_id'] === carolRoot));
+      const context = await call(
+        server,
+        alice,
+        'GET',
+        `${V3}/rooms/${enc(room)}/context/${enc(carolRoot)}?limit=1`,
+      );
+      check(context['event']);
+      // Carol still sees bob's reply as the latest.
+      const carols = await call(
+        server,
+        carol,
+        'GET',
+        `${V3}/rooms/${enc(room)}/event/${enc(carolRoot)}`,
+      );
+      expect(bundled(carols)?.['m.thread']?.['count']).toBe(2);
+
+      // /threads: neither bob's root nor a thread only bob replied in.
+      const threads = await call(
+        server,
+        alice,
+        'GET',
+        `/_matrix/client/v1/rooms/${enc(room)}/threads`,
+      );
+      expect((threads['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([carolRoot]);
+
+      // /search: carol's match only.
+      const searched = await call(server, alice, 'POST', `${V3}/search`, {
+        search_categories: { room_events: { search_term: 'needle', filter: { rooms: [room] } } },
+      });
+      const results = searched['search_categories']['room_events']['results'] as Json[];
+      expect(results.map((r) => r['result']['content']['body'])).toEqual(['needle carol root']);
     });
 
     it('keeps the list across a restart and shows everything again once un-ignored', async () => {

@@ -104,6 +104,8 @@ export function createServices(ctx: ServerContext): Services {
     userData.media.setFederation(federation.client);
   }
   const relations = new RelationsService(ctx, rooms);
+  // /relations, /threads, /search and bundled aggregations leave ignored users out.
+  relations.setIgnoredUsers(userData.accountData.ignoredUsers);
   return {
     ctx,
     federationMembership,

@@ -20,6 +20,7 @@
  */
 import { stateKeyOf } from '@weft/dag';
 import type { SqlExecutor } from '../../storage/index.ts';
+import { withoutIgnored } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
 import { currentStreamPosition } from '../core/stream.ts';
 import type { RelationsService } from '../relations/service.ts';
@@ -156,6 +157,8 @@ export class SearchService {
     let exhausted = false;
     const batch = Math.max(BATCH_MIN, criteria.limit * 2);
     const bounds = new Map<string, number>();
+    // What users the viewer ignores sent is never a result (spec "Ignoring Users").
+    const ignored = this.#relations.ignoredBy(viewer.userId);
     // By rank: every row this request may look at, read once from `offset`.
     let ranked: MatchRow[] | undefined;
     const nextBatch = async (n: number): Promise<{ rows: MatchRow[]; last: boolean }> => {
@@ -178,6 +181,7 @@ export class SearchService {
         const event = events.get(row.eventId);
         if (event === undefined || event.redactedBecause !== undefined || !inGroup(row)) continue;
         if (!eventMatches(event, criteria.filter)) continue;
+        if (withoutIgnored([event], ignored).length === 0) continue;
         const list = byRoom.get(row.roomId) ?? [];
         list.push(event);
         byRoom.set(row.roomId, list);
@@ -322,7 +326,10 @@ export class SearchService {
         bound,
       });
       return {
-        chunk: await filterEventsForUser(db, event.roomId, viewer.userId, page.chunk),
+        chunk: withoutIgnored(
+          await filterEventsForUser(db, event.roomId, viewer.userId, page.chunk),
+          this.#relations.ignoredBy(viewer.userId),
+        ),
         end: page.end,
       };
     };
