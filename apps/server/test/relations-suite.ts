@@ -267,6 +267,32 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       await get(eve, `${V1}/rooms/${enc(roomId)}/threads`, 403);
     });
 
+    it('orders /threads by latest reply, corrected when a reply is redacted', async () => {
+      const room = String(
+        (await post(alice, `${V3}/createRoom`, { preset: 'public_chat' }))['room_id'],
+      );
+      const first = await send(alice, room, text('first root'));
+      const firstReply = await send(alice, room, thread(first, 'first reply'));
+      const second = await send(alice, room, text('second root'));
+      await send(alice, room, thread(second, 'second reply'));
+      const bump = await send(alice, room, thread(first, 'bump'));
+      const threads = async () => ids(await get(alice, `${V1}/rooms/${enc(room)}/threads`));
+      expect(await threads()).toEqual([first, second]);
+      const redact = async (id: string) => {
+        txn += 1;
+        const answer = await server.client.request(
+          'PUT',
+          `${V3}/rooms/${enc(room)}/redact/${enc(id)}/tr${txn}`,
+          { token: alice.accessToken, body: {} },
+        );
+        expect(answer.status).toBe(200);
+      };
+      await redact(bump);
+      expect(await threads()).toEqual([second, first]);
+      await redact(firstReply);
+      expect(await threads()).toEqual([second]);
+    });
+
     it('answers 404 for a parent the user may not see', async () => {
       await get(eve, `${V1}/rooms/${enc(roomId)}/relations/${enc(root)}`, 404);
       await get(alice, `${V1}/rooms/${enc(roomId)}/relations/${enc('$unknown')}`, 404);
@@ -358,17 +384,22 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       expect(((unedited['unsigned'] as Json)['m.relations'] as Json)['m.replace']).toBeUndefined();
     });
 
-    it('fills the index from stored events when migration 0107 runs', async () => {
+    it('fills the index from stored events when migrations 0107 and 0114 run', async () => {
       const before = ids(await relations(alice, root, '', '?limit=100'));
+      const threadsBefore = ids(await get(alice, `${V1}/rooms/${enc(roomId)}/threads`));
       const db = server.services.ctx.db;
       await db.transaction(async (tx) => {
         await tx.execute('DROP TABLE event_relations');
-        await tx.execute("DELETE FROM schema_migrations WHERE name = '0107-event-relations.ts'");
+        await tx.execute('DROP TABLE thread_roots');
+        await tx.execute(
+          "DELETE FROM schema_migrations WHERE name IN ('0107-event-relations.ts', '0114-thread-roots.ts')",
+        );
       });
       await server.stop();
       server = await startTestServer({ ...options(), dataDir: server.dataDir });
       expect(ids(await relations(alice, root, '', '?limit=100'))).toEqual(before);
-      expect(ids(await get(alice, `${V1}/rooms/${enc(roomId)}/threads`))).toHaveLength(2);
+      expect(ids(await get(alice, `${V1}/rooms/${enc(roomId)}/threads`))).toEqual(threadsBefore);
+      expect(threadsBefore).toHaveLength(2);
     });
   });
 }
