@@ -91,6 +91,7 @@ export function registerRelations(app: ClientApp, services: Services): void {
           limit,
           bound: view.bound,
           recurse: recurseRaw === 'true',
+          ignored: relations.ignoredBy(user.userId),
         });
         const found = await rooms.getEvents(page.eventIds);
         const events = page.eventIds.flatMap((id) => found.get(id) ?? []);

@@ -10,8 +10,10 @@
  * Stream order is the order of a room's timeline here (services/rooms/timeline.ts), so "most
  * recent topologically" is the highest stream position, and pagination tokens are the
  * `/messages` ones (`t<N>`). Aggregations count the children at or before the viewer's bound
- * (a user who left sees none sent after); ignored users are not implemented by this server, so
- * none are left out.
+ * (a user who left sees none sent after). What users the viewer ignores sent (spec "Ignoring
+ * Users") is left out everywhere here: of `/relations` pages, of `/threads` (a thread counts
+ * only its other users' events, and one whose root or every reply is theirs is not listed), of
+ * bundled references and edits, and of `m.thread` counts and `latest_event`.
  */
 import { placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
@@ -30,6 +32,23 @@ export const RECURSION_VISIT_CAP = 1000;
 /** Most parents one aggregation statement asks about. */
 const PARENTS_PER_STATEMENT = 200;
 
+/** What the viewer ignores: the users `userId` ignores, `undefined` when none. */
+export type IgnoredUsersSource = {
+  of(userId: string): ReadonlySet<string> | undefined;
+};
+
+/** ` AND <column> NOT IN (…)` over `ignored`, its values appended to `params`; '' when none. */
+function notIgnored(
+  column: string,
+  ignored: ReadonlySet<string> | undefined,
+  params: (string | number)[],
+): string {
+  if (ignored === undefined || ignored.size === 0) return '';
+  const first = params.length + 1;
+  params.push(...ignored);
+  return ` AND ${column} NOT IN (${placeholders(ignored.size, first)})`;
+}
+
 /** Which children of a parent `GET /relations` asks for. */
 export interface ChildrenQuery {
   readonly roomId: string;
@@ -45,6 +64,8 @@ export interface ChildrenQuery {
   /** The last position the viewer may see. */
   readonly bound: number;
   readonly recurse: boolean;
+  /** Senders left out of the page (the viewer's ignored users). */
+  readonly ignored?: ReadonlySet<string> | undefined;
 }
 
 /** One page of child event IDs; `next` is the position to continue from, if more remain. */
@@ -62,11 +83,22 @@ export interface ThreadsPage {
 export class RelationsService {
   readonly ctx: ServerContext;
   readonly #rooms: RoomService;
+  #ignoredUsers: IgnoredUsersSource | undefined;
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.ctx = ctx;
     this.#rooms = rooms;
     rooms.onTimelineEvent((tx, event) => indexRelation(tx, event));
+  }
+
+  /** Where the users each viewer ignores come from (account data's `m.ignored_user_list`). */
+  setIgnoredUsers(source: IgnoredUsersSource): void {
+    this.#ignoredUsers = source;
+  }
+
+  /** The users `userId` ignores, `undefined` when none. */
+  ignoredBy(userId: string): ReadonlySet<string> | undefined {
+    return this.#ignoredUsers?.of(userId);
   }
 
   /** The children of `query.parentId` in pagination order (see {@link ChildrenQuery}). */
@@ -89,6 +121,7 @@ export class RelationsService {
     }
     params.push(lower, upper, query.limit + 1);
     const [lo, hi, limit] = [params.length - 2, params.length - 1, params.length];
+    const ignored = notIgnored('r.sender', query.ignored, params);
     const order = backwards ? 'DESC' : 'ASC';
     const range = `r.stream_position > $${lo} AND r.stream_position <= $${hi}`;
     // The walk: the page's upper bound in both legs (a child comes after its parent, so nothing
@@ -111,9 +144,9 @@ export class RelationsService {
          SELECT r.event_id, r.stream_position FROM
            (SELECT event_id FROM related LIMIT ${RECURSION_VISIT_CAP}) capped
            JOIN event_relations r ON r.event_id = capped.event_id
-          WHERE ${range} ORDER BY r.stream_position ${order} LIMIT $${limit}`
+          WHERE ${range}${ignored} ORDER BY r.stream_position ${order} LIMIT $${limit}`
       : `SELECT r.event_id, r.stream_position FROM event_relations r
-          WHERE r.relates_to_id = $1 AND r.room_id = $2${filter} AND ${range}
+          WHERE r.relates_to_id = $1 AND r.room_id = $2${filter} AND ${range}${ignored}
           ORDER BY r.stream_position ${order} LIMIT $${limit}`;
     const rows = await this.ctx.db.query<{ event_id: string; stream_position: number }>(
       sql,
@@ -144,7 +177,7 @@ export class RelationsService {
     /** The viewer sees the room up to now (joined): `thread_roots` can answer. */
     readonly current?: boolean | undefined;
   }): Promise<ThreadsPage> {
-    if (options.current === true) {
+    if (options.current === true && this.ignoredBy(options.userId) === undefined) {
       return this.#indexedThreadRoots(options);
     }
     // Every thread's latest event has its own position: `before` cuts between threads.
@@ -154,12 +187,16 @@ export class RelationsService {
       params.push(options.userId);
       participation = ` AND (p.sender = $4 OR SUM(CASE WHEN r.sender = $4 THEN 1 ELSE 0 END) > 0)`;
     }
+    // Neither the replies nor the roots of ignored users count.
+    const ignoredUsers = this.ignoredBy(options.userId);
+    const ignored =
+      notIgnored('r.sender', ignoredUsers, params) + notIgnored('p.sender', ignoredUsers, params);
     params.push(options.limit + 1);
     const rows = await this.ctx.db.query<{ relates_to_id: string; latest: number }>(
       `SELECT r.relates_to_id, MAX(r.stream_position) AS latest FROM event_relations r
          JOIN events p ON p.event_id = r.relates_to_id AND p.room_id = r.room_id
         WHERE r.room_id = $1 AND r.rel_type = 'm.thread' AND r.stream_position <= $2
-          AND p.stream_position IS NOT NULL
+          AND p.stream_position IS NOT NULL${ignored}
         GROUP BY r.relates_to_id, p.sender
        HAVING MAX(r.stream_position) < $3${participation}
         ORDER BY latest DESC LIMIT $${params.length}`,
@@ -232,6 +269,7 @@ export class RelationsService {
     const parents = events.filter((event) => event.stateKey === undefined);
     if (parents.length === 0) return out;
     const db = this.ctx.db;
+    const ignored = this.ignoredBy(userId);
     const byId = new Map(parents.map((event) => [event.eventId, event]));
     const ids = [...byId.keys()];
     const bundleOf = (id: string): Record<string, unknown> => {
@@ -249,6 +287,8 @@ export class RelationsService {
     const references: { parentId: string; eventId: string }[] = [];
     for (let i = 0; i < ids.length; i += PARENTS_PER_STATEMENT) {
       const chunk = ids.slice(i, i + PARENTS_PER_STATEMENT);
+      const params: (string | number)[] = [roomId, bound, ...chunk];
+      const notTheirs = notIgnored('sender', ignored, params);
       const rows = await db.query<{
         event_id: string;
         relates_to_id: string;
@@ -261,9 +301,9 @@ export class RelationsService {
            FROM event_relations
           WHERE relates_to_id IN (${placeholders(chunk.length, 3)})
             AND rel_type IN ('m.replace', 'm.reference')
-            AND room_id = $1 AND stream_position <= $2
+            AND room_id = $1 AND stream_position <= $2${notTheirs}
           ORDER BY stream_position`,
-        [roomId, bound, ...chunk],
+        params,
       );
       for (const row of rows) {
         const parent = byId.get(row.relates_to_id);
@@ -317,6 +357,9 @@ export class RelationsService {
     const threads: { rootId: string; count: number; latest: number; mine: boolean }[] = [];
     for (let i = 0; i < ids.length; i += PARENTS_PER_STATEMENT) {
       const chunk = ids.slice(i, i + PARENTS_PER_STATEMENT);
+      // The count and the latest event leave the ignored users' replies out (as Synapse).
+      const params: (string | number)[] = [roomId, bound, userId, ...chunk];
+      const notTheirs = notIgnored('sender', ignored, params);
       const rows = await db.query<{
         relates_to_id: string;
         count: number;
@@ -327,9 +370,9 @@ export class RelationsService {
                 SUM(CASE WHEN sender = $3 THEN 1 ELSE 0 END) AS mine
            FROM event_relations
           WHERE relates_to_id IN (${placeholders(chunk.length, 4)}) AND rel_type = 'm.thread'
-            AND room_id = $1 AND stream_position <= $2
+            AND room_id = $1 AND stream_position <= $2${notTheirs}
           GROUP BY relates_to_id`,
-        [roomId, bound, userId, ...chunk],
+        params,
       );
       for (const row of rows) {
         threads.push({
