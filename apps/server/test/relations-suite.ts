@@ -293,6 +293,38 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       expect(await threads()).toEqual([second]);
     });
 
+    it('bundles aggregations in /sync timelines that are limited, not in the others', async () => {
+      const room = String(
+        (await post(alice, `${V3}/createRoom`, { preset: 'public_chat' }))['room_id'],
+      );
+      const sync = async (limit: number, since?: string) => {
+        const filter = JSON.stringify({ room: { rooms: [room], timeline: { limit } } });
+        const query = `filter=${enc(filter)}${since !== undefined ? `&since=${enc(since)}` : ''}`;
+        return get(alice, `${V3}/sync?${query}&timeout=0`);
+      };
+      const before = String((await sync(1))['next_batch']);
+      const parent = await send(alice, room, text('parent'));
+      const child = await send(
+        alice,
+        room,
+        text('see parent', { rel_type: 'm.reference', event_id: parent }),
+      );
+      const timelineOf = (answer: Json) =>
+        ((answer['rooms'] as Json)['join'] as Record<string, Json>)[room]?.['timeline'] as Json;
+      const parentIn = (timeline: Json) =>
+        (timeline['events'] as Json[]).find((event) => event['event_id'] === parent) ?? {};
+      // Limited (the room's creation events came before): the parent carries its bundle.
+      const limited = timelineOf(await sync(2));
+      expect(limited['limited']).toBe(true);
+      expect((parentIn(limited)['unsigned'] as Json)['m.relations']).toEqual({
+        'm.reference': { chunk: [{ event_id: child }] },
+      });
+      // Not limited: the client gets the child itself; nothing is bundled.
+      const whole = timelineOf(await sync(10, before));
+      expect(whole['limited']).toBe(false);
+      expect((parentIn(whole)['unsigned'] as Json)['m.relations']).toBeUndefined();
+    });
+
     it('answers 404 for a parent the user may not see', async () => {
       await get(eve, `${V1}/rooms/${enc(roomId)}/relations/${enc(root)}`, 404);
       await get(alice, `${V1}/rooms/${enc(roomId)}/relations/${enc('$unknown')}`, 404);

@@ -58,6 +58,12 @@ export interface RoomSectionContext {
    */
   readonly ignored: ReadonlySet<string> | undefined;
   /**
+   * Bundled aggregations (services/relations) of a room's events as the user sees them at a
+   * position: asked only for `limited` timelines (spec "Aggregations of child events": /sync
+   * bundles; a client that saw the whole range has the children already).
+   */
+  readonly relationBundles?: RelationBundleLookup | undefined;
+  /**
    * The room's last `limit` events in (`from`, `to`] from memory (recent-events.ts), or
    * `undefined` when memory cannot tell: then the rooms service's timeline is read.
    */
@@ -70,6 +76,14 @@ export interface RoomSectionContext {
       ) => Promise<TimelineSlice | undefined>)
     | undefined;
 }
+
+/** Event ID → `unsigned["m.relations"]` of the events of `roomId` that have any. */
+export type RelationBundleLookup = (
+  roomId: string,
+  userId: string,
+  events: readonly StoredEvent[],
+  bound: number,
+) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
 
 /** A room's unread notification and highlight counts as of stream position `to`. */
 export type UnreadNotificationLookup = (
@@ -222,6 +236,33 @@ function clientEvents(ctx: RoomSectionContext, events: readonly StoredEvent[]) {
   );
 }
 
+/**
+ * `timeline.events`: the window's events in the client format, with their bundled aggregations
+ * (as seen at `bound`) when the timeline is `limited`; a timeline that is not is served as is.
+ */
+async function timelineEvents(
+  ctx: RoomSectionContext,
+  roomId: string,
+  window: TimelineWindow,
+  bound: number,
+): Promise<Record<string, unknown>[]> {
+  const out = clientEvents(ctx, window.events);
+  if (!window.limited || ctx.relationBundles === undefined || window.events.length === 0) {
+    return out;
+  }
+  const bundles = await ctx.relationBundles(roomId, ctx.user.userId, window.events, bound);
+  window.events.forEach((event, i) => {
+    const bundle = bundles.get(event.eventId);
+    const served = out[i];
+    if (bundle === undefined || served === undefined) return;
+    served['unsigned'] = {
+      ...(served['unsigned'] as Record<string, unknown> | undefined),
+      'm.relations': bundle,
+    };
+  });
+  return out;
+}
+
 /** `ephemeral.events` of a joined room: `m.typing` and `m.receipt` when they changed. */
 async function ephemeralEvents(
   ctx: RoomSectionContext,
@@ -341,7 +382,7 @@ export async function joinedRoom(
     summary: roomSummary,
     state: { events: clientEvents(ctx, state) },
     timeline: {
-      events: clientEvents(ctx, window.events),
+      events: await timelineEvents(ctx, roomId, window, ctx.to),
       limited: window.limited,
       prev_batch: window.prevBatch,
     },
@@ -391,7 +432,7 @@ export async function leftRoom(
   return {
     state: { events: clientEvents(ctx, state) },
     timeline: {
-      events: clientEvents(ctx, window.events),
+      events: await timelineEvents(ctx, roomId, window, end),
       limited: window.limited,
       prev_batch: window.prevBatch,
     },

@@ -34,6 +34,7 @@ import { RecentRoomEvents } from './recent-events.ts';
 import {
   joinedRoom,
   leftRoom,
+  type RelationBundleLookup,
   type RoomAccountDataLookup,
   type RoomSectionContext,
   strippedRoom,
@@ -154,6 +155,7 @@ export class SyncService {
   #accountData: AccountDataSource = NO_ACCOUNT_DATA;
   #presence: PresenceSource | undefined;
   #unreadNotifications: UnreadNotificationLookup | undefined;
+  #relationBundles: RelationBundleLookup | undefined;
   /** The users a user ignores (`m.ignored_user_list`); `undefined` for none, the common case. */
   #ignoredUsers: IgnoredUsersLookup = () => undefined;
   /**
@@ -202,6 +204,11 @@ export class SyncService {
   /** Where rooms' `unread_notifications` come from (push evaluation). */
   setUnreadNotificationSource(source: UnreadNotificationLookup): void {
     this.#unreadNotifications = source;
+  }
+
+  /** Where the bundled aggregations of `limited` timelines come from (services/relations). */
+  setRelationBundles(source: RelationBundleLookup): void {
+    this.#relationBundles = source;
   }
 
   /**
@@ -537,6 +544,7 @@ export class SyncService {
       typingReset,
       roomAccountData: this.#accountData.room,
       unreadNotifications: this.#unreadNotifications,
+      relationBundles: this.#relationBundles,
       ignored,
       // Memory knows a room's new events only where the notifier path holds (recent-events.ts).
       recentTimeline: onlyRoomChanges
