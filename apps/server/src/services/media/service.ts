@@ -17,6 +17,7 @@ import { join } from 'node:path';
 
 import { MatrixError } from '@weft/transport';
 
+import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { FederationClient } from '../federation/client.ts';
 import { fetchRemoteMedia } from './remote.ts';
@@ -112,10 +113,27 @@ export class MediaService {
       throw MatrixError.tooLarge('Upload is larger than the server allows');
     }
     const mediaId = randomBytes(18).toString('base64url');
+    await this.#store(mediaId, userId, bytes, contentType, filename);
+    return `mxc://${this.#ctx.config.serverName}/${mediaId}`;
+  }
+
+  /**
+   * Writes `bytes` as `mediaId`'s file, then its row in one transaction, after `before` (which
+   * may refuse by throwing). A row not written takes the file with it: no row, no media.
+   */
+  async #store(
+    mediaId: string,
+    userId: string,
+    bytes: Uint8Array,
+    contentType: string,
+    filename: string | undefined,
+    before?: (tx: SqlExecutor) => Promise<void>,
+  ): Promise<void> {
     await writeMediaFile(this.#root, mediaId, bytes);
     try {
-      await this.#ctx.db.transaction((tx) =>
-        insertMedia(tx, {
+      await this.#ctx.db.transaction(async (tx) => {
+        await before?.(tx);
+        await insertMedia(tx, {
           media_id: mediaId,
           user_id: userId,
           content_type: contentType,
@@ -123,14 +141,12 @@ export class MediaService {
           size: bytes.byteLength,
           sha256: createHash('sha256').update(bytes).digest('hex'),
           created_ts: this.#ctx.now(),
-        }),
-      );
+        });
+      });
     } catch (error) {
-      // No row, no media: do not leave the file behind.
       await removeMediaFile(this.#root, mediaId);
       throw error;
     }
-    return `mxc://${this.#ctx.config.serverName}/${mediaId}`;
   }
 
   /**
@@ -187,24 +203,9 @@ export class MediaService {
     if (this.#uploading.has(mediaId)) throw overwrite();
     this.#uploading.add(mediaId);
     try {
-      await writeMediaFile(this.#root, mediaId, bytes);
-      try {
-        await this.#ctx.db.transaction(async (tx) => {
-          if ((await deletePendingMedia(tx, mediaId)) === 0) throw overwrite();
-          await insertMedia(tx, {
-            media_id: mediaId,
-            user_id: userId,
-            content_type: contentType,
-            filename: filename ?? null,
-            size: bytes.byteLength,
-            sha256: createHash('sha256').update(bytes).digest('hex'),
-            created_ts: this.#ctx.now(),
-          });
-        });
-      } catch (error) {
-        await removeMediaFile(this.#root, mediaId);
-        throw error;
-      }
+      await this.#store(mediaId, userId, bytes, contentType, filename, async (tx) => {
+        if ((await deletePendingMedia(tx, mediaId)) === 0) throw overwrite();
+      });
     } finally {
       this.#uploading.delete(mediaId);
     }
