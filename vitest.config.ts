@@ -21,5 +21,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One PostgreSQL cluster for the whole run when WEFT_TEST_POSTGRES_SHARED=1 (npm test).
+    globalSetup: ['apps/server/test/postgres-shared.ts'],
   },
 });
