@@ -17,6 +17,7 @@ import {
 } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import type { TestServer } from './harness.ts';
+import { roomTip, tipAuthEvents } from './room-tip.ts';
 import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 describe('ACL matching (acl.ts)', () => {
@@ -79,23 +80,14 @@ describe('ACL enforcement on a room spanning a.test, b.test and the peer m.test'
 
   /** A PDU of m.test in the room, on top of a.test's current extremities. */
   async function peerEvent(type: string, content: Json, stateKey?: string) {
-    const prev = await a.services.ctx.db.query<{ event_id: string }>(
-      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-      [roomId],
-    );
-    const auth = [
-      await currentStateId(a, roomId, 'm.room.create'),
-      await currentStateId(a, roomId, 'm.room.power_levels'),
-      (await currentStateId(a, roomId, 'm.room.member', mallory)) ??
-        (await currentStateId(a, roomId, 'm.room.join_rules')),
-    ];
+    const tip = await roomTip(a, roomId, mallory);
     return peer.sign(
       {
-        auth_events: auth,
+        auth_events: tipAuthEvents(tip),
         content,
         depth: 1_000,
         origin_server_ts: Date.now(),
-        prev_events: prev.map((row) => row.event_id),
+        prev_events: tip.extremities,
         room_id: roomId,
         sender: mallory,
         ...(stateKey === undefined ? {} : { state_key: stateKey }),

@@ -28,6 +28,7 @@ import {
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { type MaliciousServer, startMaliciousServer } from './malicious-server/process.ts';
+import { forwardExtremities, type RoomTip, roomTip, tipAuthEvents } from './room-tip.ts';
 import { call, type Json, sendText, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
@@ -83,31 +84,15 @@ async function row(server: TestServer, eventId: string): Promise<Row | undefined
 }
 
 /** Where the DAG stands on a.test: what mallory's next event cites. */
-async function facts() {
-  const extremities = await a.services.ctx.db.query<{ event_id: string }>(
-    'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-    [roomId],
-  );
-  const room = await a.services.ctx.db.queryOne<{ max_depth: number }>(
-    'SELECT max_depth FROM rooms WHERE room_id = $1',
-    [roomId],
-  );
-  return {
-    create: (await stateId(a, 'm.room.create')) ?? '',
-    powerLevels: (await stateId(a, 'm.room.power_levels')) ?? '',
-    joinRules: (await stateId(a, 'm.room.join_rules')) ?? '',
-    member: await stateId(a, 'm.room.member', MALLORY),
-    extremities: extremities.map((r) => r.event_id),
-    depth: Number(room?.max_depth ?? 0),
-  };
+function facts(): Promise<RoomTip> {
+  return roomTip(a, roomId, MALLORY);
 }
-type Facts = Awaited<ReturnType<typeof facts>>;
 
 /** An unsigned event of mallory on top of `at` (default: the DAG now). */
-async function event(type: string, content: Json, stateKey?: string, at?: Facts): Promise<Json> {
+async function event(type: string, content: Json, stateKey?: string, at?: RoomTip): Promise<Json> {
   const f = at ?? (await facts());
   return {
-    auth_events: [f.create, f.powerLevels, f.member ?? f.joinRules],
+    auth_events: tipAuthEvents(f),
     content,
     depth: f.depth + 1,
     origin_server_ts: Date.now(),
@@ -282,11 +267,7 @@ describe('a malicious server process against two honest servers', () => {
       for (const good of [m1, m2]) {
         expect((await row(server, good.eventId))?.stream_position).not.toBeNull();
       }
-      const extremities = await server.services.ctx.db.query<{ event_id: string }>(
-        'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-        [roomId],
-      );
-      expect(extremities.map((r) => r.event_id)).toEqual([m2.eventId]);
+      expect(await forwardExtremities(server, roomId)).toEqual([m2.eventId]);
     }
     expect(await agreedStateHash()).toBe(honestState);
   });

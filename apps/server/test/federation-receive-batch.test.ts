@@ -22,6 +22,7 @@ import { startFederationWithPeer, type TestFederation } from './federation-harne
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import type { TestServer, TestServerOptions } from './harness.ts';
 import { postgresDatabases } from './postgres.ts';
+import { forwardExtremities, maxDepth } from './room-tip.ts';
 import { createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
@@ -86,20 +87,12 @@ describe.each(backends)('handleBatch on %s', (_name, options) => {
     a = federation.server('a.test');
     alice = await a.client.registerUser('alice');
     roomId = await createRoom(a, alice, [], { preset: 'public_chat', room_version: ROOM_VERSION });
-    const extremities = await a.services.ctx.db.query<{ event_id: string }>(
-      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-      [roomId],
-    );
-    const room = await a.services.ctx.db.queryOne<{ max_depth: number }>(
-      'SELECT max_depth FROM rooms WHERE room_id = $1',
-      [roomId],
-    );
     const join = peer.sign(
       await malloryEvent(
         'm.room.member',
         { membership: 'join' },
-        extremities.map((row) => row.event_id),
-        Number(room?.max_depth) + 1,
+        await forwardExtremities(a, roomId),
+        (await maxDepth(a, roomId)) + 1,
         MALLORY,
       ),
       ROOM_VERSION,
@@ -114,19 +107,8 @@ describe.each(backends)('handleBatch on %s', (_name, options) => {
 
   it('rolls back the PDU that fails and commits the others, without its after-commit callbacks', async () => {
     const db = a.services.ctx.db;
-    const [mallorysJoin] = (
-      await db.query<{ event_id: string }>(
-        'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-        [roomId],
-      )
-    ).map((row) => row.event_id);
-    const joinDepth = Number(
-      (
-        await db.queryOne<{ max_depth: number }>('SELECT max_depth FROM rooms WHERE room_id = $1', [
-          roomId,
-        ])
-      )?.max_depth,
-    );
+    const [mallorysJoin] = await forwardExtremities(a, roomId);
+    const joinDepth = await maxDepth(a, roomId);
     const message = async (body: string, prev: string, depth: number) =>
       peer.sign(
         await malloryEvent('m.room.message', { msgtype: 'm.text', body }, [prev], depth),
@@ -191,11 +173,7 @@ describe.each(backends)('handleBatch on %s', (_name, options) => {
     expect(listenerRows.map((row) => row.event_id).sort()).toEqual(
       [first.eventId, second.eventId].sort(),
     );
-    const extremities = await db.query<{ event_id: string }>(
-      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-      [roomId],
-    );
-    expect(extremities.map((row) => row.event_id)).toEqual([second.eventId]);
+    expect(await forwardExtremities(a, roomId)).toEqual([second.eventId]);
 
     // The callbacks: the committed PDUs' ran, the rolled-back one's did not.
     expect(announcedByListener).toEqual([first.eventId, second.eventId]);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startFederationWithPeer, type TestFederation } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
+import { type RoomTip, roomTip, tipAuthEvents } from './room-tip.ts';
 import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
@@ -22,39 +23,8 @@ let alice: TestUser;
 let roomId: string;
 
 /** Facts about the room as A sees them, to build the peer's next event on top of. */
-async function roomFacts(): Promise<{
-  create: string;
-  joinRules: string;
-  powerLevels: string;
-  malloryMember: string | undefined;
-  extremities: string[];
-  depth: number;
-}> {
-  const a = federation.server('a.test');
-  const state = await a.services.rooms.currentState(roomId);
-  const get = (key: string) => {
-    for (const [k, id] of state) if (k === key) return id;
-    return undefined;
-  };
-  const { stateKeyOf } = await import('@weft/dag');
-  const extremities = (
-    await a.services.ctx.db.query<{ event_id: string }>(
-      'SELECT event_id FROM room_forward_extremities WHERE room_id = $1',
-      [roomId],
-    )
-  ).map((row) => row.event_id);
-  const room = await a.services.ctx.db.queryOne<{ max_depth: number }>(
-    'SELECT max_depth FROM rooms WHERE room_id = $1',
-    [roomId],
-  );
-  return {
-    create: get(stateKeyOf('m.room.create', '')) ?? '',
-    joinRules: get(stateKeyOf('m.room.join_rules', '')) ?? '',
-    powerLevels: get(stateKeyOf('m.room.power_levels', '')) ?? '',
-    malloryMember: get(stateKeyOf('m.room.member', '@mallory:m.test')),
-    extremities,
-    depth: Number(room?.max_depth ?? 0),
-  };
+function roomFacts(): Promise<RoomTip> {
+  return roomTip(federation.server('a.test'), roomId, '@mallory:m.test');
 }
 
 /** An unsigned event of mallory on top of A's current extremities. */
@@ -64,11 +34,7 @@ async function malloryEvent(
   options: { stateKey?: string; authEvents?: string[] } = {},
 ): Promise<Record<string, unknown>> {
   const facts = await roomFacts();
-  const auth = options.authEvents ?? [
-    facts.create,
-    facts.powerLevels,
-    ...(facts.malloryMember === undefined ? [facts.joinRules] : [facts.malloryMember]),
-  ];
+  const auth = options.authEvents ?? tipAuthEvents(facts);
   return {
     auth_events: auth,
     content,
@@ -283,7 +249,7 @@ function bodies(): string[] {
 describe('filling gaps (fetch-missing.ts)', () => {
   it('fetches a missing prev event with get_missing_events before accepting the event', async () => {
     const facts = await roomFacts();
-    const auth = [facts.create, facts.powerLevels, facts.malloryMember ?? ''];
+    const auth = [facts.create, facts.powerLevels, facts.member ?? ''];
     const base = {
       auth_events: auth,
       room_id: roomId,
