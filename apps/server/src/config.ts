@@ -29,6 +29,8 @@ export interface ServerConfig {
     readonly maxRemoteBytes: number;
     /** Most `POST /_matrix/media/v1/create` URIs a user may have pending (more: 429). */
     readonly maxPendingUploads: number;
+    /** `GET /media/preview_url` (`media.url_preview:`); off by default. */
+    readonly urlPreview: UrlPreviewConfig;
   };
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
   /** `/sync` long-polling (`sync:` in weft.yaml). */
@@ -47,11 +49,26 @@ export interface ServerConfig {
 /**
  * `push:` in weft.yaml: which addresses pusher URLs (`data.url`) may reach. By default no
  * notification goes to a loopback, private, link-local, shared (CGNAT), multicast or otherwise
- * reserved address (`DENIED_PUSH_RANGES` in services/pushers/address-policy.ts), as Synapse's
+ * reserved address (`DENIED_RANGES` in services/core/address-policy.ts), as Synapse's
  * `ip_range_blacklist`; `ip_range_whitelist` lets chosen ranges through, and
  * `allow_private_addresses: true` turns the check off (tests, a gateway on the same host).
  */
 export interface PushConfig {
+  readonly allowPrivateAddresses: boolean;
+  /** CIDRs (`10.1.0.0/16`, `fd00::/8`) or single addresses allowed despite the deny list. */
+  readonly ipRangeWhitelist: readonly string[];
+}
+
+/**
+ * `media.url_preview:` in weft.yaml: whether `GET /_matrix/client/v1/media/preview_url` (and the
+ * deprecated media v3/r0 paths) fetch pages for clients, and which addresses those fetches (and
+ * their redirects and `og:image`s) may reach: the deny list of the push gateways
+ * (services/core/address-policy.ts), its own `ip_range_whitelist` and `allow_private_addresses`.
+ * Off by default, as Synapse's `url_preview_enabled`; off, the endpoints are not served (404
+ * `M_UNRECOGNIZED`, as Synapse, which registers them only when enabled).
+ */
+export interface UrlPreviewConfig {
+  readonly enabled: boolean;
   readonly allowPrivateAddresses: boolean;
   /** CIDRs (`10.1.0.0/16`, `fd00::/8`) or single addresses allowed despite the deny list. */
   readonly ipRangeWhitelist: readonly string[];
@@ -149,6 +166,12 @@ media:
   max_upload_bytes: 52428800   # 50 MiB
   max_remote_bytes: 52428800   # largest file fetched from another server (default 50 MiB)
   max_pending_uploads: 10      # created (POST /media/v1/create) but not yet uploaded, per user
+  # URL previews (GET /media/preview_url) for links in messages: the server fetches the page.
+  # Never from loopback, private, link-local or other reserved addresses unless allowed here.
+  url_preview:
+    enabled: false
+    allow_private_addresses: false
+    # ip_range_whitelist: [10.20.0.0/16]   # ranges let through despite the deny list
 
 rate_limit:
   per_second: 20
@@ -334,6 +357,7 @@ export function buildConfig(
         'media.max_pending_uploads',
         10,
       ),
+      urlPreview: buildUrlPreviewConfig(get(get(file, 'media'), 'url_preview')),
     },
     rateLimit: {
       perSecond: ofType(
@@ -354,25 +378,40 @@ export function buildConfig(
 
 /** `push:`: `allow_private_addresses` and `ip_range_whitelist` (each entry a CIDR or an IP). */
 function buildPushConfig(section: unknown): PushConfig {
+  return buildAddressOptions(section, 'push');
+}
+
+/** `media.url_preview:`: `enabled` and the address options of {@link buildAddressOptions}. */
+function buildUrlPreviewConfig(section: unknown): UrlPreviewConfig {
+  const where = 'media.url_preview';
+  const options = buildAddressOptions(section, where);
+  return {
+    enabled: ofType(get(section, 'enabled'), isBoolean, `${where}.enabled`, false),
+    ...options,
+  };
+}
+
+/** A section's `allow_private_addresses` and `ip_range_whitelist` (each a CIDR or an IP). */
+function buildAddressOptions(section: unknown, where: string): PushConfig {
   if (section !== undefined && section !== null) {
     if (typeof section !== 'object' || Array.isArray(section)) {
-      throw new ConfigError('push must be a map');
+      throw new ConfigError(`${where} must be a map`);
     }
   }
   const allowPrivateAddresses = ofType(
     get(section, 'allow_private_addresses'),
     isBoolean,
-    'push.allow_private_addresses',
+    `${where}.allow_private_addresses`,
     false,
   );
   const whitelist = get(section, 'ip_range_whitelist') ?? [];
   if (!Array.isArray(whitelist)) {
-    throw new ConfigError('push.ip_range_whitelist must be a list of CIDRs (e.g. 10.1.0.0/16)');
+    throw new ConfigError(`${where}.ip_range_whitelist must be a list of CIDRs (e.g. 10.1.0.0/16)`);
   }
   whitelist.forEach((entry, i) => {
     if (!isString(entry) || parseCidr(entry) === undefined) {
       throw new ConfigError(
-        `push.ip_range_whitelist[${i}] is not an IP address or CIDR: ${JSON.stringify(entry)}`,
+        `${where}.ip_range_whitelist[${i}] is not an IP address or CIDR: ${JSON.stringify(entry)}`,
       );
     }
   });

@@ -3,10 +3,12 @@
 // GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}] (and r0; deprecated)
 // GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId} (and the deprecated v3/r0 ones)
 // GET /_matrix/client/v1/media/config, GET /_matrix/media/v3/config (and r0; deprecated)
+// GET /_matrix/client/v1/media/preview_url, GET /_matrix/media/v3/preview_url (and r0; deprecated)
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixmediav3upload
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediadownloadservernamemediaid
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediathumbnailservernamemediaid
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediaconfig
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv1mediapreview_url
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
@@ -151,6 +153,21 @@ export function registerMedia(app: ClientApp, services: Services): void {
           params.fileName,
         ),
     });
+    // Only when `media.url_preview.enabled` (off by default): otherwise not served at all, 404
+    // `M_UNRECOGNIZED`, as Synapse, which registers these paths only when previews are on.
+    if (media.previews.enabled) {
+      app.endpoint({
+        method: 'GET',
+        path: `${prefix}/preview_url`,
+        auth: 'user',
+        rateLimit: true,
+        handler: async ({ user, query }) => {
+          const url = query.get('url');
+          if (url === null || url === '') throw MatrixError.missingParam('url is required');
+          return media.previews.preview(user.userId, url);
+        },
+      });
+    }
     app.endpoint({
       method: 'GET',
       path: `${prefix}/thumbnail/:serverName/:mediaId`,

@@ -20,6 +20,7 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { FederationClient } from '../federation/client.ts';
+import { UrlPreviewService } from './preview.ts';
 import { fetchRemoteMedia } from './remote.ts';
 import {
   countPendingMedia,
@@ -95,6 +96,14 @@ export class MediaService {
   /** Lets downloads of other servers' media fetch them (set when federation is enabled). */
   setFederation(client: FederationClient): void {
     this.#federation = client;
+  }
+
+  #previews: UrlPreviewService | undefined;
+
+  /** URL previews (preview.ts), made on first use; their images are stored as uploads. */
+  get previews(): UrlPreviewService {
+    this.#previews ??= new UrlPreviewService(this.#ctx, this);
+    return this.#previews;
   }
 
   /** The upload size limit (`m.upload.size`). */

@@ -1,126 +1,17 @@
 /**
- * Which addresses a push gateway request may connect to (`push:` in weft.yaml). Pusher URLs are
- * chosen by clients, so without a check any user could make the server POST to its own loopback
- * or the operator's private network (SSRF). The check runs on the addresses the connection
- * actually uses: an IP literal is checked as written; a host name is resolved once (every
- * address, `all: true`), refused if ANY address is denied, and the connection goes to the
- * checked addresses through the socket's `lookup`, so a second resolution (DNS rebinding) never
- * happens.
+ * Which addresses push gateway requests may connect to (`push:` in weft.yaml): the shared
+ * outbound address policy (services/core/address-policy.ts) with the `push:` options.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { PushConfig } from '../../config.ts';
+import { AddressPolicy, DENIED_RANGES, DeniedAddressError } from '../core/address-policy.ts';
 
-import { type PushConfig, parseCidr } from '../../config.ts';
+export { DeniedAddressError };
 
-/**
- * Ranges refused by default (as Synapse's default `ip_range_blacklist`, plus `0.0.0.0/8`,
- * `240.0.0.0/4`, `::/128`, `::/96`, `64:ff9b:1::/48` and the IPv6 forms that embed an IPv4 address). IPv4-mapped IPv6
- * addresses (`::ffff:127.0.0.1`) are matched by their IPv4 ranges.
- */
-export const DENIED_PUSH_RANGES: readonly string[] = [
-  '0.0.0.0/8', // "this network"
-  '10.0.0.0/8', // RFC 1918
-  '100.64.0.0/10', // shared address space (CGNAT)
-  '127.0.0.0/8', // loopback
-  '169.254.0.0/16', // link-local
-  '172.16.0.0/12', // RFC 1918
-  '192.0.0.0/24', // IETF protocol assignments
-  '192.0.2.0/24', // TEST-NET-1
-  '192.88.99.0/24', // 6to4 relay anycast
-  '192.168.0.0/16', // RFC 1918
-  '198.18.0.0/15', // benchmarking
-  '198.51.100.0/24', // TEST-NET-2
-  '203.0.113.0/24', // TEST-NET-3
-  '224.0.0.0/4', // multicast
-  '240.0.0.0/4', // reserved, and 255.255.255.255
-  '::/128', // unspecified
-  '::1/128', // loopback
-  '::/96', // IPv4-compatible (deprecated)
-  '64:ff9b::/96', // NAT64
-  '64:ff9b:1::/48', // local-use NAT64 (RFC 8215)
-  '100::/64', // discard-only
-  '2001::/32', // Teredo
-  '2001:db8::/32', // documentation
-  '2002::/16', // 6to4
-  'fc00::/7', // unique local
-  'fe80::/10', // link-local
-  'fec0::/10', // site-local (deprecated)
-  'ff00::/8', // multicast
-];
+/** The ranges refused by default (services/core/address-policy.ts). */
+export const DENIED_PUSH_RANGES = DENIED_RANGES;
 
-/** A push gateway address refused by the policy (never retried). */
-export class DeniedAddressError extends Error {
-  override readonly name = 'DeniedAddressError';
-}
-
-function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const parsed = parseCidr(cidr);
-    if (parsed === undefined) throw new Error(`not a CIDR: ${cidr}`);
-    list.addSubnet(parsed.address, parsed.prefix, parsed.family);
-  }
-  return list;
-}
-
-export class PushAddressPolicy {
-  readonly #allowAll: boolean;
-  readonly #denied = blockListOf(DENIED_PUSH_RANGES);
-  readonly #allowed: BlockList;
-
+export class PushAddressPolicy extends AddressPolicy {
   constructor(config: PushConfig) {
-    this.#allowAll = config.allowPrivateAddresses;
-    this.#allowed = blockListOf(config.ipRangeWhitelist);
+    super(config, 'the push gateway address');
   }
-
-  /** Whether the gateway may be reached at `address` (an IP literal). */
-  allows(address: string): boolean {
-    if (this.#allowAll) return true;
-    const version = isIP(address);
-    if (version === 0) return false;
-    const family = version === 4 ? 'ipv4' : 'ipv6';
-    return this.#allowed.check(address, family) || !this.#denied.check(address, family);
-  }
-
-  /**
-   * Throws {@link DeniedAddressError} for a URL whose host is a denied IP literal (a socket
-   * never looks an IP literal up, so the `lookup` below would not see it).
-   */
-  checkUrl(url: URL): void {
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(host) !== 0 && !this.allows(host)) {
-      throw new DeniedAddressError('the push gateway address is not allowed');
-    }
-  }
-
-  /**
-   * Whether a gateway URL may be used (`POST /pushers/set`): its host, an IP literal or every
-   * address the name resolves to, is allowed. A name that does not resolve now passes (the
-   * connection's `lookup` checks again at each delivery).
-   */
-  async allowsUrl(url: URL): Promise<boolean> {
-    if (this.#allowAll) return true;
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(host) !== 0) return this.allows(host);
-    const addresses = await new Promise<LookupAddress[]>((resolve) => {
-      dnsLookup(host, { all: true }, (error, list) => resolve(error ? [] : list));
-    });
-    return addresses.every((entry) => this.allows(entry.address));
-  }
-
-  /** A socket `lookup` that resolves every address and refuses the host if any is denied. */
-  readonly lookup: LookupFunction = (hostname, options, callback) => {
-    dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (error, addresses) => {
-      if (error) return callback(error, '', 0);
-      const list = addresses as LookupAddress[];
-      if (list.length === 0 || list.some((entry) => !this.allows(entry.address))) {
-        return callback(new DeniedAddressError('the push gateway address is not allowed'), '', 0);
-      }
-      if (options.all) return (callback as unknown as AllCallback)(null, list);
-      const first = list[0] as LookupAddress;
-      callback(null, first.address, first.family);
-    });
-  };
 }
-
-type AllCallback = (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
