@@ -114,6 +114,15 @@ const pages: PageServer = new PageServer({
     // never ends
   },
   '/text': html('just text', 'text/plain'),
+  '/big.png': (res) => {
+    res.writeHead(200, { 'Content-Type': 'image/png' });
+    res.end(Buffer.alloc(1536 * 1024, 7)); // over the page cap, under the upload limit
+  },
+  '/too-big.png': (res) => {
+    res.writeHead(200, { 'Content-Type': 'image/png' });
+    res.end(Buffer.alloc(3 * 1024 * 1024, 7)); // over the upload limit (2 MiB here)
+  },
+  '/og-too-big': html('<title>T</title><meta property="og:image" content="/too-big.png">'),
   '/gone': (res) => res.writeHead(500).end(),
   '/cached': html('<title>Cached</title>'),
 });
@@ -126,7 +135,12 @@ describe('URL previews', () => {
     await pages.start('127.0.0.1');
     await other.start('127.0.0.2');
     server = await startTestServer({
-      file: { media: { url_preview: { enabled: true, allow_private_addresses: true } } },
+      file: {
+        media: {
+          max_upload_bytes: 2 * 1024 * 1024,
+          url_preview: { enabled: true, allow_private_addresses: true },
+        },
+      },
     });
     token = (await server.client.registerUser('alice')).accessToken;
   });
@@ -187,6 +201,17 @@ describe('URL previews', () => {
       'matrix:image:size': PNG.byteLength,
     });
     await spec.expectValid('GET', `${V1}/preview_url`, 200, response.body);
+  });
+
+  it('reads an image up to the upload limit, not the page cap; beyond, 502 M_TOO_LARGE', async () => {
+    const big = await preview(server, `${pages.base}/big.png`);
+    expect(big.status).toBe(200);
+    expect(big.body['matrix:image:size']).toBe(1536 * 1024);
+    const tooBig = await preview(server, `${pages.base}/too-big.png`);
+    expect(tooBig.status).toBe(502);
+    expect(tooBig.body['errcode']).toBe('M_TOO_LARGE');
+    // A page whose og:image is too large previews without it.
+    expect((await preview(server, `${pages.base}/og-too-big`)).body).toEqual({ 'og:title': 'T' });
   });
 
   it('follows up to 5 redirects, not 6', async () => {

@@ -101,7 +101,11 @@ export class UrlPreviewService {
     const host = url.hostname;
     let page: Fetched;
     try {
-      page = await this.#fetch(url, MAX_PAGE_BYTES, 'page');
+      page = await this.#fetch(url, (type) =>
+        type.startsWith('image/')
+          ? { maxBytes: this.#media.maxUploadBytes, cut: false }
+          : { maxBytes: MAX_PAGE_BYTES, cut: true },
+      );
     } catch (error) {
       throw this.#failure(error, host);
     }
@@ -133,8 +137,10 @@ export class UrlPreviewService {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return {};
     try {
-      const image = await this.#fetch(url, this.#media.maxUploadBytes, 'image');
-      if (!baseType(image.contentType).startsWith('image/')) return {};
+      const image = await this.#fetch(url, (type) => {
+        if (!type.startsWith('image/')) throw new FetchError('not an image');
+        return { maxBytes: this.#media.maxUploadBytes, cut: false };
+      });
       return await this.#storeImage(userId, image);
     } catch (error) {
       this.#ctx.log.debug('url preview: og:image not fetched', {
@@ -165,9 +171,14 @@ export class UrlPreviewService {
 
   /**
    * GETs `start`, following redirects (each target checked by the policy again), reading at most
-   * `maxBytes`: a page beyond is cut there, an image beyond is a {@link FetchError} `tooLarge`.
+   * the `maxBytes` that `limits` gives for the answer's media type: beyond, `cut` keeps what was
+   * read (a page), otherwise it is a {@link FetchError} `tooLarge` (an image). `limits` may throw
+   * to refuse the type before the body is read.
    */
-  async #fetch(start: URL, maxBytes: number, kind: 'page' | 'image'): Promise<Fetched> {
+  async #fetch(
+    start: URL,
+    limits: (type: string) => { readonly maxBytes: number; readonly cut: boolean },
+  ): Promise<Fetched> {
     const deadline = Date.now() + this.timeoutMs;
     let url = start;
     for (let hop = 0; ; hop++) {
@@ -195,7 +206,14 @@ export class UrlPreviewService {
         throw new FetchError(`status ${status}`);
       }
       const contentType = response.headers['content-type'] ?? 'application/octet-stream';
-      const bytes = await readBody(response, maxBytes, deadline, kind === 'page');
+      let limit: { readonly maxBytes: number; readonly cut: boolean };
+      try {
+        limit = limits(baseType(contentType));
+      } catch (error) {
+        response.destroy();
+        throw error;
+      }
+      const bytes = await readBody(response, limit.maxBytes, deadline, limit.cut);
       return { url, contentType, bytes };
     }
   }
