@@ -16,6 +16,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { suiteRequests } from './suite-requests.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -58,18 +59,7 @@ export function keyBackupSuite(options: () => TestServerOptions = () => ({})): v
       });
 
     /** Asserts a 200 and returns its body. */
-    async function ok(
-      user: RegisteredUser,
-      method: string,
-      path: string,
-      body?: unknown,
-    ): Promise<Json> {
-      const response = await req(user, method, path, body);
-      if (response.status !== 200) {
-        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-      }
-      return response.body;
-    }
+    const { v3: ok } = suiteRequests(() => server);
 
     async function createVersion(user: RegisteredUser, key = 'pk'): Promise<string> {
       const body = await ok(user, 'POST', '/room_keys/version', {

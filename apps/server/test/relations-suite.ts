@@ -16,6 +16,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { suiteRequests } from './suite-requests.ts';
 
 const V1 = '/_matrix/client/v1';
 const V3 = '/_matrix/client/v3';
@@ -32,35 +33,7 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
     let carol: RegisteredUser;
     let eve: RegisteredUser;
     let roomId: string;
-    let txn = 0;
-
-    const get = async (user: RegisteredUser, path: string, status = 200): Promise<Json> => {
-      const answer = await server.client.request('GET', path, { token: user.accessToken });
-      if (answer.status !== status) {
-        throw new Error(`GET ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
-      }
-      return answer.body;
-    };
-    const send = async (
-      user: RegisteredUser,
-      room: string,
-      content: Json,
-      type = 'm.room.message',
-    ): Promise<string> => {
-      txn += 1;
-      const answer = await server.client.request(
-        'PUT',
-        `${V3}/rooms/${enc(room)}/send/${enc(type)}/r${txn}`,
-        { token: user.accessToken, body: content },
-      );
-      if (answer.status !== 200) throw new Error(`send: ${JSON.stringify(answer.body)}`);
-      return String(answer.body['event_id']);
-    };
-    const post = async (user: RegisteredUser, path: string, body: Json = {}): Promise<Json> => {
-      const answer = await server.client.request('POST', path, { token: user.accessToken, body });
-      if (answer.status !== 200) throw new Error(`POST ${path}: ${JSON.stringify(answer.body)}`);
-      return answer.body;
-    };
+    const { get, post, send, nextTxn } = suiteRequests(() => server, 'r');
     const text = (body: string, relatesTo?: Json): Json => ({
       msgtype: 'm.text',
       body,
@@ -279,10 +252,9 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       const threads = async () => ids(await get(alice, `${V1}/rooms/${enc(room)}/threads`));
       expect(await threads()).toEqual([first, second]);
       const redact = async (id: string) => {
-        txn += 1;
         const answer = await server.client.request(
           'PUT',
-          `${V3}/rooms/${enc(room)}/redact/${enc(id)}/tr${txn}`,
+          `${V3}/rooms/${enc(room)}/redact/${enc(id)}/tr${nextTxn()}`,
           { token: alice.accessToken, body: {} },
         );
         expect(answer.status).toBe(200);

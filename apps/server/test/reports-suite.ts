@@ -15,6 +15,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { suiteRequests } from './suite-requests.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -37,16 +38,7 @@ export function reportsSuite(options: () => TestServerOptions = () => ({})): voi
     const req = (user: RegisteredUser, path: string, body: unknown) =>
       server.client.request<Json>('POST', `${V3}${path}`, { token: user.accessToken, body });
 
-    async function ok(user: RegisteredUser, method: string, path: string, body: unknown) {
-      const response = await server.client.request<Json>(method, `${V3}${path}`, {
-        token: user.accessToken,
-        body,
-      });
-      if (response.status !== 200) {
-        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-      }
-      return response.body;
-    }
+    const { v3: ok } = suiteRequests(() => server);
 
     async function expectError(
       user: RegisteredUser,

@@ -16,6 +16,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { suiteRequests } from './suite-requests.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -36,28 +37,7 @@ export function searchSuite(options: () => TestServerOptions = () => ({})): void
     let hidden: string;
     /** eve's own room: nobody else ever joined it. */
     let eveRoom: string;
-    let txn = 0;
-
-    const post = async (user: RegisteredUser, path: string, body: Json = {}): Promise<Json> => {
-      const answer = await server.client.request('POST', path, { token: user.accessToken, body });
-      if (answer.status !== 200) throw new Error(`POST ${path}: ${JSON.stringify(answer.body)}`);
-      return answer.body;
-    };
-    const send = async (
-      user: RegisteredUser,
-      room: string,
-      content: Json,
-      type = 'm.room.message',
-    ): Promise<string> => {
-      txn += 1;
-      const answer = await server.client.request(
-        'PUT',
-        `${V3}/rooms/${enc(room)}/send/${enc(type)}/s${txn}`,
-        { token: user.accessToken, body: content },
-      );
-      if (answer.status !== 200) throw new Error(`send: ${JSON.stringify(answer.body)}`);
-      return String(answer.body['event_id']);
-    };
+    const { post, send } = suiteRequests(() => server, 's');
     const setState = async (
       user: RegisteredUser,
       room: string,

@@ -15,6 +15,7 @@ import {
   type TestServer,
   type TestServerOptions,
 } from './harness.ts';
+import { suiteRequests } from './suite-requests.ts';
 
 const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
@@ -34,16 +35,7 @@ export function userDirectorySuite(options: () => TestServerOptions = () => ({})
     let gina: RegisteredUser;
     let hank: RegisteredUser;
 
-    async function ok(user: RegisteredUser, method: string, path: string, body?: unknown) {
-      const response = await server.client.request<Json>(method, `${V3}${path}`, {
-        token: user.accessToken,
-        ...(body !== undefined ? { body } : {}),
-      });
-      if (response.status !== 200) {
-        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-      }
-      return response.body;
-    }
+    const { v3: ok } = suiteRequests(() => server);
 
     async function room(creator: RegisteredUser, body: Json, joiners: RegisteredUser[] = []) {
       const roomId = String((await ok(creator, 'POST', '/createRoom', body))['room_id']);
