@@ -376,3 +376,34 @@ export async function joinedRoomAcross<
   }
   return { roomId, users: users as { -readonly [K in keyof Members]: FederatedUser } };
 }
+
+/**
+ * The room of the federation read tests: alice of a.test creates it, bob of b.test joins it, and
+ * alice sends `count` text messages `m0`, `m1`, … to it (waiting `spacingMs` before each when
+ * given, so that their timestamps differ). Returns the room ID and the messages' event IDs,
+ * oldest first.
+ */
+export async function roomWithMessages(
+  federation: TestFederation,
+  count: number,
+  spacingMs = 0,
+): Promise<{ roomId: string; messages: string[] }> {
+  const { roomId, users } = await joinedRoomAcross(federation, [
+    ['a.test', 'alice'],
+    ['b.test', 'bob'],
+  ]);
+  const [alice] = users;
+  const client = federation.client('a.test');
+  const messages: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    if (spacingMs > 0) await new Promise((resolve) => setTimeout(resolve, spacingMs));
+    const sent = await client.request(
+      'PUT',
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/m${i}`,
+      { body: { msgtype: 'm.text', body: `m${i}` }, token: alice.accessToken },
+    );
+    if (sent.status !== 200) throw new Error(`send: ${sent.status} ${JSON.stringify(sent.body)}`);
+    messages.push(String(sent.body['event_id']));
+  }
+  return { roomId, messages };
+}

@@ -8,9 +8,9 @@
 import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { joinedRoomAcross, startFederation, type TestFederation } from './federation-harness.ts';
+import { roomWithMessages, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import { type Json, sendText } from './sync-helpers.ts';
+import type { Json } from './sync-helpers.ts';
 
 let federation: TestFederation;
 let a: TestServer;
@@ -22,14 +22,7 @@ beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test', 'c.test']);
   a = federation.server('a.test');
   b = federation.server('b.test');
-  const room = await joinedRoomAcross(federation, [
-    ['a.test', 'alice'],
-    ['b.test', 'bob'],
-  ]);
-  roomId = room.roomId;
-  const [alice] = room.users;
-  messages = [];
-  for (let i = 0; i < 5; i += 1) messages.push(await sendText(a, alice, roomId, `m${i}`));
+  ({ roomId, messages } = await roomWithMessages(federation, 5));
 }, 60_000);
 
 afterAll(async () => {

@@ -14,13 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   createPublicRoom,
-  joinedRoomAcross,
+  roomWithMessages,
   startFederation,
   type TestFederation,
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
-import { type Json, sendText } from './sync-helpers.ts';
+import type { Json } from './sync-helpers.ts';
 
 const spec = new ClientServerSpec(join(sharedDir, 'matrix-spec/data/api/server-server'));
 const clientSpec = new ClientServerSpec();
@@ -36,17 +36,7 @@ beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test', 'c.test']);
   a = federation.server('a.test');
   b = federation.server('b.test');
-  const room = await joinedRoomAcross(federation, [
-    ['a.test', 'alice'],
-    ['b.test', 'bob'],
-  ]);
-  roomId = room.roomId;
-  const [alice] = room.users;
-  messages = [];
-  for (let i = 0; i < 3; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    messages.push(await sendText(a, alice, roomId, `m${i}`));
-  }
+  ({ roomId, messages } = await roomWithMessages(federation, 3, 5));
 }, 60_000);
 
 afterAll(async () => {
