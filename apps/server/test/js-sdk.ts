@@ -45,3 +45,26 @@ export async function startSdkClient(
   await prepared;
   return sdk;
 }
+
+/**
+ * Bootstraps cross-signing on `sdk` (started with `crypto`), answering the interactive auth of
+ * the signing keys' upload with `userId`'s `password`; returns the SDK's crypto API.
+ */
+export async function bootstrapCrossSigning(
+  sdk: MatrixClient,
+  userId: string,
+  password: string,
+): Promise<NonNullable<ReturnType<MatrixClient['getCrypto']>>> {
+  const crypto = sdk.getCrypto();
+  if (crypto === undefined) throw new Error('no crypto');
+  await crypto.bootstrapCrossSigning({
+    authUploadDeviceSigningKeys: async (makeRequest) => {
+      await makeRequest({
+        type: 'm.login.password',
+        identifier: { type: 'm.id.user', user: userId },
+        password,
+      });
+    },
+  });
+  return crypto;
+}

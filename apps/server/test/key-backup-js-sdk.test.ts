@@ -8,7 +8,7 @@ import { type MatrixClient, MsgType } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
-import { startSdkClient } from './js-sdk.ts';
+import { bootstrapCrossSigning, startSdkClient } from './js-sdk.ts';
 import { call, type Json, type TestUser } from './sync-helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -45,17 +45,7 @@ describe('key backup with matrix-js-sdk (Rust crypto)', () => {
     const user: TestUser = await server.client.registerUser('alice', PASSWORD);
     const alice = await startSdkClient(server.url, user, { crypto: true });
     sdks.push(alice);
-    const crypto = alice.getCrypto();
-    if (crypto === undefined) throw new Error('no crypto');
-    await crypto.bootstrapCrossSigning({
-      authUploadDeviceSigningKeys: async (makeRequest) => {
-        await makeRequest({
-          type: 'm.login.password',
-          identifier: { type: 'm.id.user', user: user.userId },
-          password: PASSWORD,
-        });
-      },
-    });
+    const crypto = await bootstrapCrossSigning(alice, user.userId, PASSWORD);
 
     await crypto.resetKeyBackup();
     const version = await crypto.getActiveSessionBackupVersion();

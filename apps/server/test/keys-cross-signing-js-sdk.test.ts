@@ -8,7 +8,7 @@ import type { MatrixClient } from 'matrix-js-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer } from './harness.ts';
-import { startSdkClient } from './js-sdk.ts';
+import { bootstrapCrossSigning, startSdkClient } from './js-sdk.ts';
 import { call, type Json } from './sync-helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -35,17 +35,7 @@ describe('cross-signing with matrix-js-sdk (Rust crypto)', () => {
   it('bootstraps cross-signing, and another user sees the keys', async () => {
     const alice = await sdkUser('alice');
     const aliceId = alice.getUserId() ?? '';
-    const crypto = alice.getCrypto();
-    if (crypto === undefined) throw new Error('no crypto');
-    await crypto.bootstrapCrossSigning({
-      authUploadDeviceSigningKeys: async (makeRequest) => {
-        await makeRequest({
-          type: 'm.login.password',
-          identifier: { type: 'm.id.user', user: aliceId },
-          password: PASSWORD,
-        });
-      },
-    });
+    const crypto = await bootstrapCrossSigning(alice, aliceId, PASSWORD);
     const status = await crypto.getCrossSigningStatus();
     expect(status.publicKeysOnDevice).toBe(true);
     expect(status.privateKeysCachedLocally).toEqual({
