@@ -25,22 +25,11 @@ describe('spec schemas of the account and user-data endpoints', () => {
   });
   afterAll(() => server.stop());
 
-  async function check(
+  const check = (
     method: string,
     path: string,
     options: { body?: unknown; token?: string; status?: number } = {},
-  ) {
-    const response = await server.client.request(method, path, {
-      ...(options.body !== undefined ? { body: options.body } : {}),
-      ...(options.token !== undefined ? { token: options.token } : {}),
-    });
-    const status = options.status ?? 200;
-    if (response.status !== status) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    }
-    await spec.expectValid(method, path, status, response.body);
-    return response;
-  }
+  ) => spec.expectRequest(server.client, method, path, options);
 
   it('registration, login, logout, whoami, password', async () => {
     await check('POST', `${V3}/register`, {

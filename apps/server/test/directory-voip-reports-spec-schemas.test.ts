@@ -40,15 +40,7 @@ describe('spec schemas of the user directory, third-party, VoIP and report endpo
     on: TestServer = server,
     token = alice.accessToken,
   ) {
-    const response = await on.client.request(method, path, {
-      token,
-      ...(body !== undefined ? { body } : {}),
-    });
-    if (response.status !== status) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    }
-    await spec.expectValid(method, path, status, response.body);
-    return response;
+    return spec.expectRequest(on.client, method, path, { token, status, body });
   }
 
   it('user directory search', async () => {

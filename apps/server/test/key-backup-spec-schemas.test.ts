@@ -31,17 +31,8 @@ describe('spec schemas of the key backup endpoints', () => {
   });
   afterAll(() => server.stop());
 
-  async function check(method: string, path: string, status = 200, body?: unknown) {
-    const response = await server.client.request(method, path, {
-      token,
-      ...(body !== undefined ? { body } : {}),
-    });
-    if (response.status !== status) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    }
-    await spec.expectValid(method, path, status, response.body);
-    return response;
-  }
+  const check = (method: string, path: string, status = 200, body?: unknown) =>
+    spec.expectRequest(server.client, method, path, { token, status, body });
 
   it('backup versions', async () => {
     await check('GET', `${V3}/room_keys/version`, 404);

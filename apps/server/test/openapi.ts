@@ -20,6 +20,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 
+import type { JsonResponse, TestClient } from './harness.ts';
+
 /** Where the client-server API documents live. */
 export const CLIENT_SERVER_API_DIR = join(sharedDir, 'matrix-spec/data/api/client-server');
 
@@ -192,6 +194,28 @@ export class ClientServerSpec {
         `${method} ${operation.template} ${status} (${operation.file}) does not match the spec:\n  ${errors.join('\n  ')}\nbody: ${JSON.stringify(body).slice(0, 1500)}`,
       );
     }
+  }
+
+  /**
+   * `method path` through `client` (as `token` and with `body` when given): throws unless the
+   * answer has `status` (200) and its body matches the spec ({@link expectValid}); returns it.
+   */
+  async expectRequest(
+    client: TestClient,
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string; status?: number } = {},
+  ): Promise<JsonResponse> {
+    const response = await client.request(method, path, {
+      ...(options.body !== undefined ? { body: options.body } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    });
+    const status = options.status ?? 200;
+    if (response.status !== status) {
+      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    await this.expectValid(method, path, status, response.body);
+    return response;
   }
 
   async #validator(operation: SpecOperation, status: number) {

@@ -42,17 +42,8 @@ describe('spec schemas of the pusher endpoints and of push gateway notifications
     await gateway.stop();
   });
 
-  async function check(method: string, path: string, status = 200, body?: unknown) {
-    const response = await server.client.request(method, path, {
-      token: alice.accessToken,
-      ...(body !== undefined ? { body } : {}),
-    });
-    if (response.status !== status) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    }
-    await spec.expectValid(method, path, status, response.body);
-    return response;
-  }
+  const check = (method: string, path: string, status = 200, body?: unknown) =>
+    spec.expectRequest(server.client, method, path, { token: alice.accessToken, status, body });
 
   const pusher = (pushkey: string, data: Json = {}) => ({
     kind: 'http',

@@ -23,23 +23,13 @@ describe('spec schemas of the relationship endpoints', () => {
   let root: string;
   let txn = 0;
 
-  async function check(
+  const check = (
     user: RegisteredUser,
     method: string,
     path: string,
     status = 200,
     body?: unknown,
-  ) {
-    const response = await server.client.request(method, path, {
-      token: user.accessToken,
-      ...(body !== undefined ? { body } : {}),
-    });
-    if (response.status !== status) {
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
-    }
-    await spec.expectValid(method, path, status, response.body);
-    return response;
-  }
+  ) => spec.expectRequest(server.client, method, path, { token: user.accessToken, status, body });
   const send = async (content: Record<string, unknown>, type = 'm.room.message') => {
     txn += 1;
     const answer = await check(
