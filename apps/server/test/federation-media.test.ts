@@ -252,6 +252,27 @@ describe("a user of B downloads A's media", () => {
     expect(b.services.media.remoteFetches).toBe(before + 1);
   });
 
+  it('never fetches remote media for the unauthenticated v3/r0 paths (spec v1.11 freeze)', async () => {
+    const mediaId = await upload(png, 'image/png', 'anon.png');
+    const before = b.services.media.remoteFetches;
+    for (const path of [
+      `/_matrix/media/v3/download/a.test/${mediaId}`,
+      `/_matrix/media/r0/download/a.test/${mediaId}/anon.png`,
+      `/_matrix/media/v3/thumbnail/a.test/${mediaId}?width=8&height=8`,
+      '/_matrix/media/r0/download/10.0.0.5:8448/x',
+    ]) {
+      const answer = await fetch(b.url + path); // no token (get's default is bob's)
+      expect(answer.status, path).toBe(404);
+      expect(await answer.json()).toMatchObject({ errcode: 'M_NOT_FOUND' });
+    }
+    expect(b.services.media.remoteFetches).toBe(before);
+    // With a token the deprecated path fetches; then anyone gets the cached copy.
+    expect((await get(b, `/_matrix/media/v3/download/a.test/${mediaId}`)).status).toBe(200);
+    const cached = await fetch(`${b.url}/_matrix/media/v3/download/a.test/${mediaId}`);
+    expect(new Uint8Array(await cached.arrayBuffer())).toEqual(png);
+    expect(b.services.media.remoteFetches).toBe(before + 1);
+  });
+
   it('refuses remote media over media.max_remote_bytes with 502 M_TOO_LARGE and caches nothing', async () => {
     const mediaId = await upload(new Uint8Array(5000), 'application/octet-stream', 'big.bin');
     const path = `/_matrix/client/v1/media/download/a.test/${mediaId}`;

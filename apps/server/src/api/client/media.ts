@@ -87,10 +87,16 @@ export function thumbnailResponse(media: Media): Response {
  */
 export const UPLOAD_PATH = /^\/_matrix\/media\/(?:v3|r0)\/upload(?:\/[^/]+\/[^/]+)?$/;
 
-/** A download's `allow_remote` (default true) and `timeout_ms` (default 20 s, capped). */
-function getOptions(query: URLSearchParams): GetOptions {
+/**
+ * A download's `allow_remote` (default true) and `timeout_ms` (default 20 s, capped). Without an
+ * authenticated user (the deprecated `/_matrix/media/v3|r0` paths) never remote: spec v1.11
+ * "Content repository" freezes those endpoints, which must not fetch newly remote media (only what
+ * is local or already cached is served), so that no one without an account makes this server
+ * contact an arbitrary server name.
+ */
+function getOptions(query: URLSearchParams, user: unknown): GetOptions {
   return {
-    allowRemote: query.get('allow_remote') !== 'false',
+    allowRemote: user !== undefined && user !== null && query.get('allow_remote') !== 'false',
     timeoutMs: clampTimeout(query.get('timeout_ms')),
   };
 }
@@ -137,9 +143,9 @@ export function registerMedia(app: ClientApp, services: Services): void {
       method: 'GET',
       path: `${prefix}/download/:serverName/:mediaId`,
       auth,
-      handler: async ({ params, query }) =>
+      handler: async ({ params, query, user }) =>
         mediaResponse(
-          await media.get(params.serverName, params.mediaId, getOptions(query)),
+          await media.get(params.serverName, params.mediaId, getOptions(query, user)),
           undefined,
         ),
     });
@@ -147,9 +153,9 @@ export function registerMedia(app: ClientApp, services: Services): void {
       method: 'GET',
       path: `${prefix}/download/:serverName/:mediaId/:fileName`,
       auth,
-      handler: async ({ params, query }) =>
+      handler: async ({ params, query, user }) =>
         mediaResponse(
-          await media.get(params.serverName, params.mediaId, getOptions(query)),
+          await media.get(params.serverName, params.mediaId, getOptions(query, user)),
           params.fileName,
         ),
     });
@@ -172,8 +178,10 @@ export function registerMedia(app: ClientApp, services: Services): void {
       method: 'GET',
       path: `${prefix}/thumbnail/:serverName/:mediaId`,
       auth,
-      handler: async ({ params, query }) =>
-        thumbnailResponse(await media.get(params.serverName, params.mediaId, getOptions(query))),
+      handler: async ({ params, query, user }) =>
+        thumbnailResponse(
+          await media.get(params.serverName, params.mediaId, getOptions(query, user)),
+        ),
     });
   }
 }
