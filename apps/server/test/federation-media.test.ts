@@ -40,7 +40,10 @@ let eve: string;
 let bob: string;
 let peer: Server;
 /** What the hand-written peer.test answers to `media/download/{mediaId}`, by media ID. */
-const peerAnswers = new Map<string, { status: number; type: string; body: string | Buffer }>();
+const peerAnswers = new Map<
+  string,
+  { status: number; type: string; body: string | Buffer; delayMs?: number }
+>();
 
 const png = new Uint8Array([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 13, 10, 45, 45, 255,
@@ -62,8 +65,10 @@ beforeAll(async () => {
       type: 'application/json',
       body: '{"errcode":"M_NOT_FOUND","error":"no"}',
     };
-    res.writeHead(answer.status, { 'Content-Type': answer.type });
-    res.end(answer.body);
+    setTimeout(() => {
+      res.writeHead(answer.status, { 'Content-Type': answer.type });
+      res.end(answer.body);
+    }, answer.delayMs ?? 0);
   });
   await new Promise<void>((resolve) => peer.listen(peerPort, '127.0.0.1', resolve));
   a = federation.server('a.test');
@@ -473,5 +478,32 @@ describe('remote answers of other shapes (a hand-written peer.test)', () => {
       ['peer.test'],
     );
     expect(rows).toEqual([{ media_id: 'named' }]);
+  });
+
+  it('caps concurrent remote fetches: one more than the cap gets 429 M_LIMIT_EXCEEDED', async () => {
+    const media = b.services.media;
+    for (const id of ['slow1', 'slow2', 'slow3']) {
+      peerAnswers.set(id, {
+        status: 200,
+        type: 'multipart/mixed; boundary=b0',
+        body: multipart(`Content-Type: text/plain\r\n\r\n${id}`),
+        delayMs: 800,
+      });
+    }
+    media.maxConcurrentFetches = 2;
+    try {
+      const running = [download('slow1'), download('slow2'), download('slow1')];
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const refused = await download('slow3');
+      expect(refused.status).toBe(429);
+      const body = JSON.parse(refused.bytes.toString());
+      expect(body).toMatchObject({ errcode: 'M_LIMIT_EXCEEDED' });
+      expect(body['retry_after_ms']).toBeGreaterThan(0);
+      for (const answer of await Promise.all(running)) expect(answer.status).toBe(200);
+      // Slots come back: the refused one succeeds now.
+      expect((await download('slow3')).bytes.toString()).toBe('slow3');
+    } finally {
+      media.maxConcurrentFetches = 8;
+    }
   });
 });

@@ -91,7 +91,12 @@ export class UrlPreviewService {
     if (cached !== undefined && this.#ctx.now() - cached.at < CACHE_TTL_MS) return cached.preview;
     let pending = this.#inflight.get(key);
     if (pending === undefined) {
-      pending = this.#build(userId, url).finally(() => this.#inflight.delete(key));
+      // One slot of the media service's cap on outbound fetches, for the page and its image.
+      const release = this.#media.acquireFetchSlot();
+      pending = this.#build(userId, url).finally(() => {
+        release();
+        this.#inflight.delete(key);
+      });
       this.#inflight.set(key, pending);
     }
     return pending;

@@ -59,6 +59,14 @@ const MAX_TIMEOUT_MS = 60_000;
 /** How long a created `mxc://` URI stays usable (the spec's recommended 24 hours). */
 const PENDING_TTL_MS = 24 * 60 * 60_000;
 
+/**
+ * Default cap on concurrent outbound fetches chosen by users (remote media, URL previews): each
+ * may buffer up to `media.max_remote_bytes` (or the upload limit), so their number bounds memory.
+ */
+export const MAX_CONCURRENT_FETCHES = 8;
+/** The `retry_after_ms` of a fetch refused at the cap. */
+const FETCH_RETRY_MS = 2_000;
+
 /** Server names only (appendices "Server Name"). */
 const SERVER_NAME = /^[A-Za-z0-9.\-[\]:]{1,255}$/;
 
@@ -87,6 +95,12 @@ export class MediaService {
   readonly #uploading = new Set<string>();
   /** How many remote fetches this server made (tests: a cached file is not fetched again). */
   remoteFetches = 0;
+  /**
+   * At most this many new outbound fetches (remote media and URL previews together) run at once;
+   * one more is refused at once with 429 `M_LIMIT_EXCEEDED` (no queue). Tests lower it.
+   */
+  maxConcurrentFetches = MAX_CONCURRENT_FETCHES;
+  #fetching = 0;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -104,6 +118,23 @@ export class MediaService {
   get previews(): UrlPreviewService {
     this.#previews ??= new UrlPreviewService(this.#ctx, this);
     return this.#previews;
+  }
+
+  /**
+   * A slot for one outbound fetch chosen by a user (released by the function returned); 429
+   * `M_LIMIT_EXCEEDED` when {@link maxConcurrentFetches} are running.
+   */
+  acquireFetchSlot(): () => void {
+    if (this.#fetching >= this.maxConcurrentFetches) {
+      throw MatrixError.limitExceeded(FETCH_RETRY_MS, 'Too many outbound media fetches');
+    }
+    this.#fetching += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#fetching -= 1;
+    };
   }
 
   /** The upload size limit (`m.upload.size`). */
@@ -242,9 +273,11 @@ export class MediaService {
     const key = `${serverName}/${mediaId}`;
     let fetching = this.#inflight.get(key);
     if (fetching === undefined) {
-      fetching = this.#fetch(this.#federation, serverName, mediaId, options).finally(() =>
-        this.#inflight.delete(key),
-      );
+      const release = this.acquireFetchSlot();
+      fetching = this.#fetch(this.#federation, serverName, mediaId, options).finally(() => {
+        release();
+        this.#inflight.delete(key);
+      });
       this.#inflight.set(key, fetching);
     }
     return fetching;
