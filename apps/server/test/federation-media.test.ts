@@ -19,6 +19,7 @@ import { sharedDir } from '@weft/test-vectors';
 import { signRequest } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filenameOf, parseMultipart as serverParse } from '../src/services/media/remote.ts';
+import { MediaService } from '../src/services/media/service.ts';
 import {
   createTestCa,
   issueCert,
@@ -376,6 +377,39 @@ describe('asynchronous uploads', () => {
       rawBody: png,
     });
     expect(elsewhere.status).toBe(404);
+  });
+
+  it('takes one of two racing PUTs to one URI (one 200, one 409) and keeps its bytes', async () => {
+    const first = new Uint8Array(200_000).fill(1);
+    const second = new Uint8Array(200_000).fill(2);
+    const idOf = (created: { body: Record<string, unknown> }) =>
+      /([A-Za-z0-9_-]+)$/.exec(String(created.body['content_uri']))?.[1] ?? '';
+    const download = async (mediaId: string) =>
+      new Uint8Array(
+        await (
+          await get(a, `/_matrix/client/v1/media/download/a.test/${mediaId}`, alice)
+        ).arrayBuffer(),
+      );
+
+    // Over HTTP (one process).
+    const mediaId = idOf(await create());
+    const answers = await Promise.all([put(mediaId, first), put(mediaId, second)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    const winner = answers[0]?.status === 200 ? first : second;
+    expect(await download(mediaId)).toEqual(winner);
+
+    // Two writers that do not share in-memory state (as two processes on one database).
+    const raced = idOf(await create());
+    const userId = '@alice:a.test';
+    const other = new MediaService(a.services.ctx);
+    const results = await Promise.allSettled([
+      a.services.media.uploadTo(userId, 'a.test', raced, first, 'image/png', undefined),
+      other.uploadTo(userId, 'a.test', raced, second, 'image/png', undefined),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((result) => result.status === 'rejected');
+    expect(String((refused as PromiseRejectedResult).reason)).toMatch(/already uploaded/);
+    expect(await download(raced)).toEqual(results[0]?.status === 'fulfilled' ? first : second);
   });
 
   it('caps the pending URIs of a user with 429 M_LIMIT_EXCEEDED', async () => {

@@ -29,12 +29,15 @@ import {
   insertMedia,
   insertPendingMedia,
   insertRemoteMedia,
+  placeMediaFile,
   readMediaFile,
   removeMediaFile,
+  removeMediaTemp,
   selectMedia,
   selectPendingMedia,
   selectRemoteMedia,
   writeMediaFile,
+  writeMediaTemp,
 } from './store.ts';
 
 /** Spec "Security considerations": media IDs are `[A-Za-z0-9_-]` only (no path traversal). */
@@ -158,8 +161,11 @@ export class MediaService {
   }
 
   /**
-   * Writes `bytes` as `mediaId`'s file, then its row in one transaction, after `before` (which
-   * may refuse by throwing). A row not written takes the file with it: no row, no media.
+   * Writes `bytes` to a temporary file of its own, then, in one transaction, runs `before` (which
+   * may refuse by throwing), inserts the row and renames the file into place: the file is whole on
+   * disk before the row commits, and only a writer whose transaction got this far (`before`
+   * passed, e.g. it deleted the pending row) ever touches the media's path, so a racing writer
+   * refused by `before` removes its temporary file only, never the committed one.
    */
   async #store(
     mediaId: string,
@@ -169,7 +175,8 @@ export class MediaService {
     filename: string | undefined,
     before?: (tx: SqlExecutor) => Promise<void>,
   ): Promise<void> {
-    await writeMediaFile(this.#root, mediaId, bytes);
+    const temp = await writeMediaTemp(this.#root, mediaId, bytes);
+    let placed = false;
     try {
       await this.#ctx.db.transaction(async (tx) => {
         await before?.(tx);
@@ -182,9 +189,13 @@ export class MediaService {
           sha256: createHash('sha256').update(bytes).digest('hex'),
           created_ts: this.#ctx.now(),
         });
+        await placeMediaFile(this.#root, temp, mediaId);
+        placed = true;
       });
     } catch (error) {
-      await removeMediaFile(this.#root, mediaId);
+      // Placed but not committed: the pending row is still there, so no one else has this file.
+      if (placed) await removeMediaFile(this.#root, mediaId);
+      else await removeMediaTemp(temp);
       throw error;
     }
   }
@@ -231,18 +242,18 @@ export class MediaService {
     }
     const overwrite = () =>
       new MatrixError(409, 'M_CANNOT_OVERWRITE_MEDIA', 'Media already uploaded');
-    if (this.#uploading.has(mediaId)) throw overwrite();
-    if ((await selectMedia(this.#ctx.db, mediaId)) !== undefined) throw overwrite();
-    const pending = await selectPendingMedia(this.#ctx.db, mediaId);
-    if (pending === undefined || pending.expires_ts <= this.#ctx.now()) {
-      throw MatrixError.notFound('Unknown media ID');
-    }
-    if (pending.user_id !== userId) {
-      throw MatrixError.forbidden('This media ID was created by another user');
-    }
+    // Taken before any check (no await in between): a second PUT in this process is refused here.
     if (this.#uploading.has(mediaId)) throw overwrite();
     this.#uploading.add(mediaId);
     try {
+      if ((await selectMedia(this.#ctx.db, mediaId)) !== undefined) throw overwrite();
+      const pending = await selectPendingMedia(this.#ctx.db, mediaId);
+      if (pending === undefined || pending.expires_ts <= this.#ctx.now()) {
+        throw MatrixError.notFound('Unknown media ID');
+      }
+      if (pending.user_id !== userId) {
+        throw MatrixError.forbidden('This media ID was created by another user');
+      }
       await this.#store(mediaId, userId, bytes, contentType, filename, async (tx) => {
         if ((await deletePendingMedia(tx, mediaId)) === 0) throw overwrite();
       });

@@ -3,6 +3,7 @@
  * (written to a temporary file, fsynced, then renamed, so a file that exists is whole) and a
  * `media` row per upload with its content type, file name, size and SHA-256.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -21,32 +22,57 @@ export function mediaPath(root: string, mediaId: string): string {
   return join(root, mediaId.slice(0, 2), mediaId);
 }
 
-/** Writes `bytes` durably at the media's path: temp file → fsync → rename → fsync directory. */
-export async function writeMediaFile(root: string, mediaId: string, bytes: Uint8Array) {
-  const dir = join(root, mediaId.slice(0, 2));
-  await mkdir(dir, { recursive: true });
-  const target = mediaPath(root, mediaId);
-  const temp = `${target}.tmp`;
-  const file = await open(temp, 'w', 0o600);
+/**
+ * Writes `bytes` durably to a temporary file of its own beside the media's path (unique, so
+ * concurrent writers of one media ID never share it); returns its path for {@link placeMediaFile}.
+ */
+export async function writeMediaTemp(
+  root: string,
+  mediaId: string,
+  bytes: Uint8Array,
+): Promise<string> {
+  await mkdir(join(root, mediaId.slice(0, 2)), { recursive: true });
+  const temp = `${mediaPath(root, mediaId)}.${randomBytes(8).toString('hex')}.tmp`;
   try {
-    await file.writeFile(bytes);
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(temp, 'wx', 0o600);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
   }
+  return temp;
+}
+
+/** Renames a {@link writeMediaTemp} file to the media's path, then fsyncs the directory. */
+export async function placeMediaFile(root: string, temp: string, mediaId: string): Promise<void> {
   try {
-    await rename(temp, target);
+    await rename(temp, mediaPath(root, mediaId));
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
   // The rename itself is durable only once the directory entry is on disk.
-  const directory = await open(dir, 'r');
+  const directory = await open(join(root, mediaId.slice(0, 2)), 'r');
   try {
     await directory.sync();
   } finally {
     await directory.close();
   }
+}
+
+/** Writes `bytes` durably at the media's path: temp file → fsync → rename → fsync directory. */
+export async function writeMediaFile(root: string, mediaId: string, bytes: Uint8Array) {
+  await placeMediaFile(root, await writeMediaTemp(root, mediaId, bytes), mediaId);
+}
+
+/** Deletes a temporary file of {@link writeMediaTemp} (missing is fine). */
+export async function removeMediaTemp(temp: string): Promise<void> {
+  await rm(temp, { force: true });
 }
 
 /** Deletes a media file (missing is fine). */
