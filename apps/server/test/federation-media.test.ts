@@ -18,7 +18,11 @@ import { join } from 'node:path';
 import { sharedDir } from '@weft/test-vectors';
 import { signRequest } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filenameOf, parseMultipart as serverParse } from '../src/services/media/remote.ts';
+import {
+  filenameOf,
+  locationAddress,
+  parseMultipart as serverParse,
+} from '../src/services/media/remote.ts';
 import { MediaService } from '../src/services/media/service.ts';
 import {
   createTestCa,
@@ -448,6 +452,26 @@ describe('the multipart reader of remote answers', () => {
     expect(filenameOf(`attachment; filename*=utf-8''%C3%A9t%C3%A9.txt`)).toBe('été.txt');
     expect(filenameOf('inline; filename="a \\"b\\".png"')).toBe('a "b".png');
     expect(filenameOf('inline')).toBeUndefined();
+  });
+});
+
+describe('the address check of Location URLs (the outbound address policy)', () => {
+  it('refuses NAT64, private, loopback and reserved addresses; passes public ones', async () => {
+    for (const host of [
+      '[64:ff9b::7f00:1]',
+      '64:ff9b::a00:5',
+      '127.0.0.1',
+      '[::ffff:127.0.0.1]',
+      '10.0.0.5',
+      '198.18.0.1',
+      '240.0.0.1',
+      '[2002::1]',
+      'localhost',
+    ]) {
+      await expect(locationAddress(host), host).rejects.toMatchObject({ errcode: 'M_UNKNOWN' });
+    }
+    expect(await locationAddress('93.184.215.14')).toBe('93.184.215.14');
+    expect(await locationAddress('[2606:4700::1]')).toBe('2606:4700::1');
   });
 });
 

@@ -10,10 +10,11 @@
  */
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 
 import { MatrixError, matrixPath, TransportError } from '@weft/transport';
 
+import { AddressPolicy } from '../core/address-policy.ts';
 import type { FederationClient } from '../federation/client.ts';
 import { createHttpsFetch } from '../federation/https-fetch.ts';
 import type { Media } from './service.ts';
@@ -23,7 +24,6 @@ export interface RemoteFetchOptions {
   readonly timeoutMs: number;
   /** The federation `ca_file` (a path), also trusted for `Location` URLs. */
   readonly ca: string | undefined;
-  readonly insecureSkipTlsVerify: boolean;
 }
 
 /** Room for the multipart envelope (boundaries, part headers, metadata) over the file's limit. */
@@ -135,38 +135,29 @@ async function readLimited(
   return Buffer.concat(parts);
 }
 
-/** Addresses a `Location` URL may not lead to (a remote server must not make this one probe its own network). */
-const PRIVATE = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 3],
-] as const) {
-  PRIVATE.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 127],
-  ['::ffff:0:0', 96],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  PRIVATE.addSubnet(network, prefix, 'ipv6');
-}
+/**
+ * Where a `Location` URL may lead: the outbound address policy (services/core/address-policy.ts)
+ * with its default deny list and no exceptions (a remote server must not make this one probe its
+ * own network).
+ */
+const LOCATION_POLICY = new AddressPolicy(
+  { allowPrivateAddresses: false, ipRangeWhitelist: [] },
+  'the address of the Location URL',
+);
 
-/** A public address of `hostname`; rejects when it has none. */
-async function publicAddress(hostname: string): Promise<string> {
+/**
+ * The address to connect to for `hostname`: an IP literal as written, else the first of the
+ * addresses it resolves to (once); rejects (502) when the policy denies it or ANY of them.
+ */
+export async function locationAddress(hostname: string): Promise<string> {
   const bare = hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(bare) !== 0 ? [{ address: bare }] : await lookup(bare, { all: true });
-  for (const { address } of addresses) {
-    if (!PRIVATE.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) return address;
+  const addresses =
+    isIP(bare) !== 0 ? [{ address: bare }] : await lookup(bare, { all: true }).catch(() => []);
+  const first = addresses[0];
+  if (first === undefined || addresses.some(({ address }) => !LOCATION_POLICY.allows(address))) {
+    throw unavailable();
   }
-  throw unavailable();
+  return first.address;
 }
 
 /**
@@ -182,17 +173,15 @@ async function fetchLocation(location: string, options: RemoteFetchOptions): Pro
   }
   if (url.protocol !== 'https:') throw unavailable();
   const ca = options.ca === undefined ? undefined : readFileSync(options.ca, 'utf8');
-  const httpsFetch = createHttpsFetch(
-    { ca, insecureSkipTlsVerify: options.insecureSkipTlsVerify },
-    async (target) => ({
-      host: await publicAddress(target.hostname),
-      port: target.port === '' ? 443 : Number(target.port),
-      tlsName: target.hostname,
-      hostHeader: target.host,
-    }),
-  );
+  // Certificates are always verified here, whatever the federation's `insecure_skip_tls_verify`:
+  // the URL is another server's choice, not a federation peer's own address.
+  const httpsFetch = createHttpsFetch({ ca, insecureSkipTlsVerify: false }, async (target) => ({
+    host: await locationAddress(target.hostname),
+    port: target.port === '' ? 443 : Number(target.port),
+    tlsName: target.hostname,
+    hostHeader: target.host,
+  }));
   try {
-    await publicAddress(url.hostname);
     const response = await httpsFetch(url, {
       redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs + TRANSFER_MS),

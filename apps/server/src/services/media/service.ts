@@ -357,7 +357,6 @@ export class MediaService {
       maxBytes: media.maxRemoteBytes,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ca: federation.caFile,
-      insecureSkipTlsVerify: federation.insecureSkipTlsVerify,
     });
     const fileId = randomBytes(18).toString('base64url');
     await writeMediaFile(this.#root, fileId, fetched.bytes);
