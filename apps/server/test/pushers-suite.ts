@@ -480,6 +480,31 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
       expect(gateway.maxConcurrent.get('alice-slow')).toBe(1);
     });
 
+    it('keeps slots for others while one user’s many pushers wait on a slow gateway', async () => {
+      const [hog, carol, bob] = [await user('hog'), await user('carol'), await user('bob')];
+      const hogRoom = await createRoom(server, bob, [hog]);
+      const carolRoom = await createRoom(server, bob, [carol]);
+      // More pushers than the global request slots (64), each answered only after 3 s.
+      const hogKeys = Array.from({ length: 70 }, (_, i) => `hog-${users}-${i}`);
+      for (const key of hogKeys) {
+        gateway.delay(key, 3000);
+        await setPusher(hog, pusher(key));
+      }
+      await setPusher(carol, pusher('carol-prompt'));
+      const hogSentAt = Date.now();
+      await sendText(server, bob, hogRoom, 'for the hog');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const sentAt = Date.now();
+      const eventId = await sendText(server, bob, carolRoom, 'for carol');
+      const [n] = await gateway.waitFor('carol-prompt');
+      expect(n?.['event_id']).toBe(eventId);
+      expect((gateway.times('carol-prompt')[0] ?? Infinity) - sentAt).toBeLessThan(1000);
+      // The hog's pushers get theirs too, at most MAX_IN_FLIGHT_PER_USER at a time.
+      await gateway.waitFor(hogKeys[0] ?? '', 1, 10_000);
+      const started = hogKeys.flatMap((key) => gateway.times(key));
+      expect(started.filter((at) => at - hogSentAt < 2500).length).toBeLessThanOrEqual(4);
+    });
+
     it('waits as long as a 429’s Retry-After asks', async () => {
       const [alice, bob] = [await user('alice'), await user('bob')];
       const roomId = await createRoom(server, bob, [alice]);

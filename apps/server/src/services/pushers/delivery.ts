@@ -7,8 +7,9 @@
  * `MAX_PREPARING_PER_USER` waiting); each pusher has at most one request in flight, so its
  * notifications (and their badge counts) arrive in order, and a busy pusher keeps at most
  * `MAX_QUEUED_PER_PUSHER` waiting notifications (the oldest dropped, counted in the log);
- * at most `MAX_IN_FLIGHT` requests run at once (the other pushers wait their turn, at most
- * `MAX_QUEUED_TOTAL` notifications waiting in all). A network failure, a timeout, a 5xx or a 429
+ * at most `MAX_IN_FLIGHT` requests run at once, at most `MAX_IN_FLIGHT_PER_USER` of them for one
+ * user's pushers, so one user's many pushers on a slow gateway cannot hold every slot (the other
+ * pushers wait their turn, at most `MAX_QUEUED_TOTAL` notifications waiting in all). A network failure, a timeout, a 5xx or a 429
  * is retried with backoff (@weft/transport's `backoffDelay`; a 429's or 503's `Retry-After`,
  * seconds or an HTTP date, is honoured up to `maxRetryAfterMs`); a pushkey the gateway lists in
  * `rejected` loses its pusher. Node's `http` /
@@ -41,6 +42,8 @@ const RETRY: RetryPolicy = {
 
 /** Requests to push gateways in flight at once, over all pushers. */
 export const MAX_IN_FLIGHT = 64;
+/** Requests in flight at once for the pushers of one user (part of `MAX_IN_FLIGHT`). */
+export const MAX_IN_FLIGHT_PER_USER = 4;
 /** Notifications waiting for one busy pusher (the oldest is dropped beyond). */
 export const MAX_QUEUED_PER_PUSHER = 50;
 /** Notifications waiting for their pusher, over all pushers (new ones are dropped beyond). */
@@ -133,6 +136,8 @@ export class GatewayDelivery {
   #inFlight = 0;
   /** Pusher queues waiting for a request slot, first come first served. */
   readonly #waiting: (() => void)[] = [];
+  /** Requests in flight per user, and that user's pusher queues waiting for one of its slots. */
+  readonly #userSlots = new Map<string, { inFlight: number; readonly waiting: (() => void)[] }>();
   /** Pushers whose gateway the address policy refused (warned about once). */
   readonly #refused = new Set<string>();
 
@@ -147,6 +152,8 @@ export class GatewayDelivery {
   stop(): void {
     this.#stop.abort();
     for (const wake of this.#waiting.splice(0)) wake();
+    for (const slots of this.#userSlots.values())
+      for (const wake of slots.waiting.splice(0)) wake();
   }
 
   /** A pusher was set anew: a refusal of its former URL is forgotten. */
@@ -303,20 +310,43 @@ export class GatewayDelivery {
     }
   }
 
-  /** Takes one of the `MAX_IN_FLIGHT` request slots, waiting for one when all are taken. */
-  async #acquire(): Promise<void> {
+  /**
+   * Takes one of `userId`'s `MAX_IN_FLIGHT_PER_USER` request slots, then one of the
+   * `MAX_IN_FLIGHT` ones, waiting for each when all are taken.
+   */
+  async #acquire(userId: string): Promise<void> {
+    let slots = this.#userSlots.get(userId);
+    if (slots === undefined) {
+      slots = { inFlight: 0, waiting: [] };
+      this.#userSlots.set(userId, slots);
+    }
+    if (slots.inFlight < MAX_IN_FLIGHT_PER_USER) slots.inFlight++;
+    else {
+      const waiting = slots.waiting;
+      // The slot is handed over by `#release` (the count stays).
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
     if (this.#inFlight < MAX_IN_FLIGHT) {
       this.#inFlight++;
       return;
     }
-    // The slot is handed over by `#release` (the count stays).
     await new Promise<void>((resolve) => this.#waiting.push(resolve));
   }
 
-  #release(): void {
+  /**
+   * Gives the slots of `#acquire` back (or hands them to a waiter). After `stop()` woke the
+   * waiters without a slot, the counts never go below zero.
+   */
+  #release(userId: string): void {
     const next = this.#waiting.shift();
     if (next !== undefined) next();
-    else this.#inFlight--;
+    else if (this.#inFlight > 0) this.#inFlight--;
+    const slots = this.#userSlots.get(userId);
+    if (slots === undefined) return;
+    const nextOfUser = slots.waiting.shift();
+    if (nextOfUser !== undefined) nextOfUser();
+    else if (slots.inFlight > 1) slots.inFlight--;
+    else this.#userSlots.delete(userId);
   }
 
   /** The sender's display name in the room and the room's name and alias, as of now. */
@@ -346,7 +376,7 @@ export class GatewayDelivery {
       let retry: boolean;
       let failure: string;
       let waitMs: number | undefined;
-      await this.#acquire();
+      await this.#acquire(userId);
       try {
         if (stop.aborted) return;
         const response = await this.#postOnce(
@@ -371,7 +401,7 @@ export class GatewayDelivery {
         retry = true;
         failure = errorName(error);
       } finally {
-        this.#release();
+        this.#release(userId);
       }
       if (!retry || attempt >= RETRY.maxAttempts) {
         this.#ctx.log.warn('a push gateway did not take a notification', {
