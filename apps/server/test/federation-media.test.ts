@@ -212,6 +212,8 @@ describe("a user of B downloads A's media", () => {
       expect(first.headers.get(header)).toBe(local.headers.get(header));
     }
     expect(first.headers.get('content-disposition')).toBe('inline; filename="cat.png"');
+    expect(first.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(local.headers.get('x-content-type-options')).toBe('nosniff');
     expect(b.services.media.remoteFetches).toBe(before + 1);
 
     const second = await get(b, `/_matrix/client/v1/media/download/a.test/${mediaId}/dog.png`);

@@ -68,6 +68,8 @@ export function mediaResponse(media: Media, filename: string | undefined): Respo
       'Content-Disposition': contentDisposition(media.contentType, filename ?? media.filename),
       'Content-Security-Policy': CSP,
       'Cross-Origin-Resource-Policy': 'cross-origin',
+      // Browsers must not guess another type than the one served (e.g. HTML in a text/plain).
+      'X-Content-Type-Options': 'nosniff',
       'Content-Length': String(media.bytes.byteLength),
     },
   });
