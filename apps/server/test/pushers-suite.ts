@@ -476,7 +476,12 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
       for (let i = 0; i < 4; i++) sent.push(await sendText(server, bob, roomId, `slow ${i}`));
       const all = await gateway.waitFor('alice-slow', 4);
       expect(all.map((n) => n['event_id'])).toEqual(sent);
-      expect(all.map((n) => n['counts'])).toEqual([1, 2, 3, 4].map((unread) => ({ unread })));
+      // `counts` is the count when each request is prepared (the spec's "current number"), so
+      // how far it has run ahead depends on timing; in order, a badge never goes backwards.
+      const unread = all.map((n) => Number((n['counts'] as { unread?: number }).unread));
+      expect(unread[0]).toBeGreaterThanOrEqual(1);
+      expect(unread).toEqual([...unread].sort((a, b) => a - b));
+      expect(unread.at(-1)).toBe(4);
       expect(gateway.maxConcurrent.get('alice-slow')).toBe(1);
     });
 
