@@ -152,7 +152,7 @@ function createUserDataServices(
   profile.onProfileChange((userId, changed) => updateMemberEvents(rooms, ctx.log, userId, changed));
   const accountData = new AccountDataService(ctx);
   // `/sync` leaves out what users they ignore sent (spec "Ignoring Users").
-  sync.setIgnoredUsersSource((userId) => accountData.ignoredUsers.ofLoaded(userId));
+  sync.setIgnoredUsersSource((userId) => accountData.ignoredUsers.of(userId));
   receipts.setFullyReadWriter(async (userId, roomId, eventId) => {
     await accountData.set(userId, roomId, 'm.fully_read', { event_id: eventId });
   });

@@ -75,7 +75,7 @@ export function registerMessages(app: ClientApp, services: Services): void {
       // messages of users the user ignores are left out (spec "Ignoring Users").
       const chunk = withoutIgnored(
         await filterEventsForUser(rooms.ctx.db, roomId, user.userId, page.chunk),
-        await accountData.ignoredUsers.ofLoaded(user.userId),
+        accountData.ignoredUsers.of(user.userId),
       );
       const state = lazyLoadMembers ? await lazyMembers(rooms, chunk, user.userId) : [];
       return {

@@ -38,7 +38,7 @@ export function registerNotifications(app: ClientApp, services: Services): void 
       });
       const page = entries.slice(0, limit);
       const last = page.at(-1);
-      const ignored = await services.accountData.ignoredUsers.ofLoaded(user.userId);
+      const ignored = services.accountData.ignoredUsers.of(user.userId);
       const shown =
         ignored === undefined
           ? page

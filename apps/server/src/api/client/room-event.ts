@@ -85,7 +85,7 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
       });
       const viewer = { userId: user.userId, deviceId: user.deviceId };
       // Messages of users the user ignores are left out around the event (spec "Ignoring Users").
-      const ignored = await services.accountData.ignoredUsers.ofLoaded(user.userId);
+      const ignored = services.accountData.ignoredUsers.of(user.userId);
       const visible = async (events: readonly StoredEvent[]) =>
         withoutIgnored(
           await filterEventsForUser(rooms.ctx.db, roomId, user.userId, events),

@@ -37,10 +37,10 @@ export function withoutIgnored<E extends { readonly sender: string; readonly sta
 
 export class IgnoredUsers {
   readonly #byUser = new Map<string, ReadonlySet<string>>();
-  #loaded = false;
-  /** Users whose list changed while loading: their loaded row is older. */
-  readonly #changedWhileLoading = new Set<string>();
-  /** Settles once the stored lists are in memory; rejects when they could not be read. */
+  /**
+   * Settles once the stored lists are in memory; rejects when they could not be read. The
+   * server's start waits for it (server.ts), so no request reads the lists before.
+   */
   readonly ready: Promise<void>;
 
   /** `onError`: told of a failed load (which the server's start also fails on). */
@@ -51,11 +51,8 @@ export class IgnoredUsers {
 
   async #load(db: SqlExecutor): Promise<void> {
     for (const row of await selectGlobalAccountDataOfType(db, IGNORED_USER_LIST)) {
-      if (this.#changedWhileLoading.has(row.user_id)) continue;
       this.#put(row.user_id, parseAnyJson(row.content));
     }
-    this.#loaded = true;
-    this.#changedWhileLoading.clear();
   }
 
   /** Whether any user ignores anyone (when not, per-recipient checks are skipped). */
@@ -68,17 +65,8 @@ export class IgnoredUsers {
     return this.#byUser.get(userId);
   }
 
-  /** {@link of}, waiting for the load only in the first moments after start. */
-  ofLoaded(
-    userId: string,
-  ): ReadonlySet<string> | undefined | Promise<ReadonlySet<string> | undefined> {
-    if (this.#loaded) return this.#byUser.get(userId);
-    return this.ready.then(() => this.#byUser.get(userId));
-  }
-
   /** Records `userId`'s new `m.ignored_user_list` content (after its commit). */
   changed(userId: string, content: unknown): void {
-    if (!this.#loaded) this.#changedWhileLoading.add(userId);
     this.#put(userId, content);
   }
 

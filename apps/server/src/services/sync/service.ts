@@ -144,9 +144,7 @@ export interface SyncSources {
 }
 
 /** The users `userId` ignores; `undefined` when none (then nothing is checked). */
-export type IgnoredUsersLookup = (
-  userId: string,
-) => ReadonlySet<string> | undefined | Promise<ReadonlySet<string> | undefined>;
+export type IgnoredUsersLookup = (userId: string) => ReadonlySet<string> | undefined;
 
 /** `/sync`: response assembly and long-polling (see the module comment). */
 export class SyncService {
@@ -487,8 +485,7 @@ export class SyncService {
         : { ...request.since, position: to };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
-    const ignoring = this.#ignoredUsers(user.userId);
-    const ignored = ignoring instanceof Promise ? await ignoring : ignoring;
+    const ignored = this.#ignoredUsers(user.userId);
     // The common long-poll case: the notifier heard of nothing but room changes since the token
     // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
     // this user), so those queries are skipped and the changed rooms come from the notifier.
