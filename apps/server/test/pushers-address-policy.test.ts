@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, ConfigError } from '../src/config.ts';
 import { createLog } from '../src/log.ts';
 import { startServer } from '../src/server.ts';
-import { PushAddressPolicy } from '../src/services/pushers/address-policy.ts';
+import { AddressPolicy } from '../src/services/core/address-policy.ts';
+import { PUSH_GATEWAY } from '../src/services/pushers/delivery.ts';
 import { TestClient, type TestServer } from './harness.ts';
 import { TestGateway } from './pushers-suite.ts';
 import { call, createRoom, type Json, sendText, type TestUser } from './sync-helpers.ts';
@@ -170,7 +171,10 @@ describe('push gateway address policy', () => {
   });
 
   it('checks every address, IPv4-mapped ones by their IPv4 ranges', () => {
-    const policy = new PushAddressPolicy({ allowPrivateAddresses: false, ipRangeWhitelist: [] });
+    const policy = new AddressPolicy(
+      { allowPrivateAddresses: false, ipRangeWhitelist: [] },
+      PUSH_GATEWAY,
+    );
     for (const denied of [
       '127.0.0.1',
       '10.1.2.3',
@@ -195,10 +199,10 @@ describe('push gateway address policy', () => {
     for (const allowed of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
       expect(policy.allows(allowed), allowed).toBe(true);
     }
-    const some = new PushAddressPolicy({
-      allowPrivateAddresses: false,
-      ipRangeWhitelist: ['10.1.0.0/16', 'fd00:1::/32'],
-    });
+    const some = new AddressPolicy(
+      { allowPrivateAddresses: false, ipRangeWhitelist: ['10.1.0.0/16', 'fd00:1::/32'] },
+      PUSH_GATEWAY,
+    );
     expect(some.allows('10.1.9.9')).toBe(true);
     expect(some.allows('10.2.0.1')).toBe(false);
     expect(some.allows('fd00:1::5')).toBe(true);

@@ -25,13 +25,14 @@ import { request as httpsRequest } from 'node:https';
 
 import { parseAnyJson } from '@weft/canonical-json';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '@weft/transport';
-
+import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
-import { DeniedAddressError, PushAddressPolicy } from './address-policy.ts';
 import { type PusherRow, selectUnreadTotal } from './store.ts';
 
+/** How a refused push gateway address is named in errors and logs. */
+export const PUSH_GATEWAY = 'the push gateway address';
 /** Attempts per notification and their backoff: 0.25–0.5 s, 0.5–1 s, 1–2 s, 2–4 s. */
 const RETRY: RetryPolicy = {
   maxAttempts: 5,
@@ -128,7 +129,7 @@ export class GatewayDelivery {
   readonly #rooms: RoomService;
   readonly #source: PusherSource;
   readonly #stop = new AbortController();
-  readonly #policy: PushAddressPolicy;
+  readonly #policy: AddressPolicy;
   readonly #preparing = new Map<string, Preparing>();
   readonly #queues = new Map<string, PusherQueue>();
   #queuedTotal = 0;
@@ -143,7 +144,7 @@ export class GatewayDelivery {
 
   constructor(ctx: ServerContext, rooms: RoomService, source: PusherSource) {
     this.#ctx = ctx;
-    this.#policy = new PushAddressPolicy(ctx.config.push);
+    this.#policy = new AddressPolicy(ctx.config.push, PUSH_GATEWAY);
     this.#rooms = rooms;
     this.#source = source;
   }

@@ -12,11 +12,11 @@ import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
+import { AddressPolicy } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushDelivery, PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
-import { PushAddressPolicy } from './address-policy.ts';
-import { GatewayDelivery } from './delivery.ts';
+import { GatewayDelivery, PUSH_GATEWAY } from './delivery.ts';
 import {
   countPushers,
   deleteDevicePushers,
@@ -78,11 +78,11 @@ export class PusherService implements PushDelivery {
   readonly #users = new Set<string>();
   #loaded = false;
   readonly #delivery: GatewayDelivery;
-  readonly #policy: PushAddressPolicy;
+  readonly #policy: AddressPolicy;
 
   constructor(ctx: ServerContext, accounts: AccountService, rooms: RoomService) {
     this.#ctx = ctx;
-    this.#policy = new PushAddressPolicy(ctx.config.push);
+    this.#policy = new AddressPolicy(ctx.config.push, PUSH_GATEWAY);
     this.#delivery = new GatewayDelivery(ctx, rooms, {
       pushers: (userId) => selectPushers(ctx.db, userId),
       rejected: (userId, appId, pushkey) => this.#removeRejected(userId, appId, pushkey),
