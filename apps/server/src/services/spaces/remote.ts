@@ -10,6 +10,7 @@
  */
 import { matrixPath } from '@weft/transport';
 
+import { LruMap } from '../../lru-map.ts';
 import type { FederationService } from '../federation/service.ts';
 import {
   type ChildState,
@@ -93,7 +94,7 @@ export function remoteHierarchyFetcher(
   serverName: string,
   now: () => number,
 ): RemoteHierarchyFetch {
-  const cache = new Map<string, { at: number; answer: RemoteHierarchy | undefined }>();
+  const cache = new LruMap<string, { at: number; answer: RemoteHierarchy | undefined }>(MAX_CACHED);
   return async (roomId, via, suggestedOnly, budget) => {
     const key = `${suggestedOnly ? 1 : 0}${roomId}`;
     const cached = cache.get(key);
@@ -134,7 +135,6 @@ export function remoteHierarchyFetcher(
       if (answer !== undefined) break;
     }
     if (answer === undefined && cut) return undefined;
-    if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(key, { at: now(), answer });
     return answer;
   };

@@ -15,6 +15,7 @@ import { redactEvent } from '@weft/signing';
 
 import type { SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from '../rooms/local-user.ts';
+import { joinedMemberCount } from '../rooms/room-store.ts';
 import type { RoomService } from '../rooms/service.ts';
 import type { StoredEvent } from '../rooms/types.ts';
 
@@ -121,10 +122,7 @@ export async function summariseRoom(
   }
   const create = contents.get('m.room.create');
   if (create === undefined) return undefined;
-  const count = await db.queryOne<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM room_memberships WHERE room_id = $1 AND membership = 'join'`,
-    [roomId],
-  );
+  const joined = await joinedMemberCount(db, roomId);
   const joinRules = contents.get('m.room.join_rules');
   const allowedRoomIds = allowedRoomsOf(joinRules);
   const name = stringField(contents.get('m.room.name'), 'name');
@@ -135,7 +133,7 @@ export async function summariseRoom(
   const encryption = stringField(contents.get('m.room.encryption'), 'algorithm');
   const summary: RoomSummary = {
     room_id: roomId,
-    num_joined_members: Number(count?.n ?? 0),
+    num_joined_members: joined,
     world_readable:
       stringField(contents.get('m.room.history_visibility'), 'history_visibility') ===
       'world_readable',
