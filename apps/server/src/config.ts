@@ -433,7 +433,7 @@ export function parseCidr(
 }
 
 /** Default `turn.user_lifetime_ms`: one day, as Synapse's `turn_user_lifetime`. */
-export const DEFAULT_TURN_USER_LIFETIME_MS = 86_400_000;
+const DEFAULT_TURN_USER_LIFETIME_MS = 86_400_000;
 
 /** `turn:`; error messages name the fields, never their values (the secret stays out of logs). */
 function buildTurnConfig(section: unknown): TurnConfig | undefined {

@@ -60,7 +60,7 @@ export function contentDisposition(contentType: string, filename: string | undef
   return `${type}; filename*=utf-8''${encodeURIComponent(filename)}`;
 }
 
-export function mediaResponse(media: Media, filename: string | undefined): Response {
+function mediaResponse(media: Media, filename: string | undefined): Response {
   return new Response(media.bytes, {
     status: 200,
     headers: {
@@ -76,7 +76,7 @@ export function mediaResponse(media: Media, filename: string | undefined): Respo
 }
 
 /** Spec thumbnail: this server has no image scaler, so images are served whole (never smaller). */
-export function thumbnailResponse(media: Media): Response {
+function thumbnailResponse(media: Media): Response {
   if (!media.contentType.toLowerCase().startsWith('image/')) {
     throw new MatrixError(400, 'M_UNKNOWN', 'This server cannot thumbnail this content');
   }

@@ -29,7 +29,7 @@ function contextLimit(object: Record<string, unknown>, key: string): number {
 }
 
 /** The `room_events` criteria; 400 for anything malformed. */
-export function parseRoomEventsCriteria(json: Record<string, unknown>): RoomEventsCriteria {
+function parseRoomEventsCriteria(json: Record<string, unknown>): RoomEventsCriteria {
   const searchTerm = requiredString(json, 'search_term');
   let keys: readonly SearchKey[] = SEARCH_KEYS;
   const rawKeys = json['keys'];
@@ -96,7 +96,7 @@ export function parseRoomEventsCriteria(json: Record<string, unknown>): RoomEven
 }
 
 /** A `next_batch` this server issued (services/search encodes it); 400 for anything else. */
-export function parseSearchToken(raw: string, orderBy: 'rank' | 'recent'): SearchToken {
+function parseSearchToken(raw: string, orderBy: 'rank' | 'recent'): SearchToken {
   const invalid = () => MatrixError.invalidParam('next_batch is not a valid token');
   if (raw.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw invalid();
   let json: unknown;

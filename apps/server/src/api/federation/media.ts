@@ -15,7 +15,7 @@ import type { FederationApp } from './routes.ts';
  * The spec's answer: `multipart/mixed` with exactly two parts (RFC 2046 5.1, CRLF line ends),
  * the JSON metadata (`{}`) and the bytes with their `Content-Type` and `Content-Disposition`.
  */
-export function multipartResponse(media: Media): Response {
+function multipartResponse(media: Media): Response {
   const boundary = randomBytes(16).toString('hex');
   const head = Buffer.from(
     `--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n` +

@@ -16,7 +16,7 @@ import { selectGlobalAccountDataOfType } from './store.ts';
 export const IGNORED_USER_LIST = 'm.ignored_user_list';
 
 /** The user IDs of an `m.ignored_user_list` content: the keys of `ignored_users`. */
-export function ignoredUsersOf(content: unknown): Set<string> {
+function ignoredUsersOf(content: unknown): Set<string> {
   const users = new Set<string>();
   if (typeof content !== 'object' || content === null) return users;
   const ignored = (content as Record<string, unknown>)['ignored_users'];

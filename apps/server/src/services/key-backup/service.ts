@@ -98,7 +98,7 @@ function dataOf(row: BackupSessionRow): KeyBackupData {
  * `first_message_index`; if those are equal, the one with the lower `forwarded_count`. A key
  * equal in all three keeps what is stored.
  */
-export function replacesStored(
+function replacesStored(
   stored: {
     readonly isVerified: boolean;
     readonly firstMessageIndex: number;

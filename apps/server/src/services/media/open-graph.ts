@@ -76,7 +76,7 @@ function scan(html: string): Found {
 }
 
 /** The `charset` parameter of a `Content-Type` value, if any. */
-export function charsetOf(contentType: string): string | undefined {
+function charsetOf(contentType: string): string | undefined {
   for (const part of contentType.split(';').slice(1)) {
     const [key, value] = part.split('=');
     if (key?.trim().toLowerCase() === 'charset' && value !== undefined) {

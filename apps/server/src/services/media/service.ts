@@ -57,7 +57,7 @@ export interface GetOptions {
 }
 
 /** Spec `timeout_ms` default; the cap this server imposes on it. */
-export const DEFAULT_TIMEOUT_MS = 20_000;
+const DEFAULT_TIMEOUT_MS = 20_000;
 const MAX_TIMEOUT_MS = 60_000;
 /** How long a created `mxc://` URI stays usable (the spec's recommended 24 hours). */
 const PENDING_TTL_MS = 24 * 60 * 60_000;
@@ -66,7 +66,7 @@ const PENDING_TTL_MS = 24 * 60 * 60_000;
  * Default cap on concurrent outbound fetches chosen by users (remote media, URL previews): each
  * may buffer up to `media.max_remote_bytes` (or the upload limit), so their number bounds memory.
  */
-export const MAX_CONCURRENT_FETCHES = 8;
+const MAX_CONCURRENT_FETCHES = 8;
 /** The `retry_after_ms` of a fetch refused at the cap. */
 const FETCH_RETRY_MS = 2_000;
 

@@ -76,7 +76,7 @@ type RoomFacts = {
 };
 
 /** `Tweaks` of a device: every `set_tweak` of the actions, a missing `value` being `true`. */
-export function tweaksOf(actions: readonly unknown[]): Record<string, unknown> {
+function tweaksOf(actions: readonly unknown[]): Record<string, unknown> {
   const tweaks: Record<string, unknown> = {};
   for (const action of actions) {
     if (typeof action !== 'object' || action === null) continue;

@@ -59,7 +59,7 @@ export type PusherSettings = {
   readonly append: boolean;
 };
 
-export function pusherOf(row: PusherRow): Pusher {
+function pusherOf(row: PusherRow): Pusher {
   return {
     pushkey: row.pushkey,
     kind: row.kind,

@@ -73,7 +73,7 @@ export interface SearchToken {
 }
 
 /** Encodes a token (base64url of JSON: opaque to clients). */
-export function encodeSearchToken(token: SearchToken): string {
+function encodeSearchToken(token: SearchToken): string {
   const json = {
     o: token.order,
     ...(token.order === 'rank' ? { n: token.offset } : { p: token.before }),

@@ -116,7 +116,7 @@ export function isPrefixWord(word: string): boolean {
 }
 
 /** The match expression for `words` restricted to `keys` (never empty `words`). */
-export function matchQuery(dialect: Dialect, words: readonly string[]): string {
+function matchQuery(dialect: Dialect, words: readonly string[]): string {
   if (dialect === 'sqlite') {
     // An FTS5 string: a double quote inside is doubled (the words have none; kept for safety).
     return words

@@ -20,7 +20,7 @@ export type DirectoryRow = {
 };
 
 /** `value` for a `LIKE … ESCAPE '\'` pattern matching it literally. */
-export function likeLiteral(value: string): string {
+function likeLiteral(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
