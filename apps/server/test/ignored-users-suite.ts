@@ -3,8 +3,9 @@
  * once alice puts bob in her `m.ignored_user_list`, bob's messages leave her `/sync` timelines
  * (initial and incremental, including long-polls: one may still be woken by his message, but
  * answers without it), `/messages`, `/context`, `/relations`, `/threads`, `/search` and bundled
- * aggregations (thread counts and latest events, references), his invites and typing are not
- * shown, his messages do not notify her, while his state events still are; another user's
+ * aggregations (thread counts and latest events, references), his invites, typing and receipts
+ * are not shown, his to-device messages are dropped (for her only), his messages do not notify
+ * her, while his state events still are and `/event` still answers his events; another user's
  * events are untouched; un-ignoring brings his messages back; the list survives a restart.
  * Run on SQLite (ignored-users.test.ts) and PostgreSQL (ignored-users-postgres.test.ts).
  */
@@ -269,6 +270,36 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         `/_matrix/client/v1/rooms/${enc(room)}/threads`,
       );
       expect((threads['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([carolRoot]);
+      // Paged one thread at a time (thread_roots, as for a viewer who ignores nobody): a newer
+      // thread of carol's first, then carol's root; bob's threads are skipped across pages.
+      const newer = await send(carol, { body: 'carol newer root' });
+      await send(carol, { body: 'carol newer reply', ...inThread(newer) });
+      const pages: string[] = [];
+      let from: string | undefined;
+      do {
+        const page = await call(
+          server,
+          alice,
+          'GET',
+          `/_matrix/client/v1/rooms/${enc(room)}/threads?limit=1${from === undefined ? '' : `&from=${enc(from)}`}`,
+        );
+        pages.push(...(page['chunk'] as Json[]).map((e) => e['event_id']));
+        from = page['next_batch'];
+      } while (from !== undefined && pages.length < 10);
+      expect(pages).toEqual([newer, carolRoot]);
+      // Carol, who ignores nobody, sees every thread.
+      const carolsThreads = await call(
+        server,
+        carol,
+        'GET',
+        `/_matrix/client/v1/rooms/${enc(room)}/threads`,
+      );
+      expect((carolsThreads['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([
+        newer,
+        onlyBobs,
+        bobRoot,
+        carolRoot,
+      ]);
 
       // /search: carol's match only.
       const searched = await call(server, alice, 'POST', `${V3}/search`, {
@@ -276,6 +307,78 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
       });
       const results = searched['search_categories']['room_events']['results'] as Json[];
       expect(results.map((r) => r['result']['content']['body'])).toEqual(['needle carol root']);
+    });
+
+    it('leaves the ignored user’s receipts out of /sync and drops his to-device messages', async () => {
+      await ignore(bob);
+      const since = (await sync(server, alice))['next_batch'];
+      const target = await sendText(server, carol, roomId, 'read me');
+      for (const who of [bob, carol]) {
+        await call(
+          server,
+          who,
+          'POST',
+          `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(target)}`,
+          {},
+        );
+      }
+      const readers = (body: Json): string[] => {
+        const events = (body['rooms']?.['join']?.[roomId]?.['ephemeral']?.['events'] ??
+          []) as Json[];
+        const receipt = events.find((e) => e['type'] === 'm.receipt');
+        return Object.keys(receipt?.['content']?.[target]?.['m.read'] ?? {}).sort();
+      };
+      // Incremental and initial: carol's receipt only.
+      expect(readers(await sync(server, alice, { since }))).toEqual([carol.userId]);
+      expect(readers(await sync(server, alice))).toEqual([carol.userId]);
+      // Carol, who ignores nobody, sees both.
+      expect(readers(await sync(server, carol))).toEqual([bob.userId, carol.userId].sort());
+
+      // To-device: bob's message to alice and carol in one send reaches carol only; alice's
+      // stream goes on with carol's next message, nothing lost or repeated.
+      const toDevice = async (who: TestUser, since?: string) => {
+        const body = await sync(server, who, since === undefined ? {} : { since });
+        const events = (body['to_device']?.['events'] ?? []) as Json[];
+        return { next: body['next_batch'] as string, seen: events.map((e) => e['content']['n']) };
+      };
+      const aliceStart = (await toDevice(alice)).next;
+      const carolStart = (await toDevice(carol)).next;
+      await call(server, bob, 'PUT', `${V3}/sendToDevice/m.test.ping/ign-td-1`, {
+        messages: {
+          [alice.userId]: { '*': { n: 'bob 1' } },
+          [carol.userId]: { '*': { n: 'bob 1' } },
+        },
+      });
+      await call(server, carol, 'PUT', `${V3}/sendToDevice/m.test.ping/ign-td-2`, {
+        messages: { [alice.userId]: { [alice.deviceId]: { n: 'carol 1' } } },
+      });
+      await call(server, bob, 'PUT', `${V3}/sendToDevice/m.test.ping/ign-td-3`, {
+        messages: { [alice.userId]: { [alice.deviceId]: { n: 'bob 2' } } },
+      });
+      expect((await toDevice(carol, carolStart)).seen).toEqual(['bob 1']);
+      const first = await toDevice(alice, aliceStart);
+      expect(first.seen).toEqual(['carol 1']);
+      expect((await toDevice(alice, first.next)).seen).toEqual([]);
+      // Nothing of bob's was stored for alice.
+      const stored = await server.services.ctx.db.query<{ sender: string }>(
+        'SELECT sender FROM to_device_messages WHERE user_id = $1',
+        [alice.userId],
+      );
+      expect(stored.filter((row) => row.sender === bob.userId)).toEqual([]);
+    });
+
+    // Decision: the spec filters what the client receives through /sync and the timelines; as
+    // Synapse, /event answers an event of an ignored user that the client asks for by ID.
+    it('still answers /event for an ignored user’s event', async () => {
+      await ignore(bob);
+      const eventId = await sendText(server, bob, roomId, 'bob asked by ID');
+      const event = await call(
+        server,
+        alice,
+        'GET',
+        `${V3}/rooms/${enc(roomId)}/event/${enc(eventId)}`,
+      );
+      expect(event['content']['body']).toBe('bob asked by ID');
     });
 
     it('keeps the list across a restart and shows everything again once un-ignored', async () => {

@@ -106,6 +106,8 @@ export function createServices(ctx: ServerContext): Services {
   const relations = new RelationsService(ctx, rooms);
   // /relations, /threads, /search and bundled aggregations leave ignored users out.
   relations.setIgnoredUsers(userData.accountData.ignoredUsers);
+  // A to-device message for a user who ignores its sender is dropped when sent.
+  toDevice.setIgnoredUsers(userData.accountData.ignoredUsers);
   sync.setRelationBundles((roomId, userId, events, bound) =>
     relations.bundles(roomId, userId, events, bound),
   );

@@ -150,17 +150,21 @@ export class ReceiptService {
   /**
    * The `m.receipt` event (spec "m.receipt") `viewer` gets for `roomId`: the receipts written in
    * (`from`, `to`] (every current receipt for `from` 0), or `undefined` if there are none.
+   * Receipts of the users in `ignored` (the viewer's `m.ignored_user_list`) are left out, as
+   * their typing is (spec "Ignoring Users": the client no longer receives what they send).
    */
   async receiptEvent(
     roomId: string,
     viewer: string,
     from: number,
     to: number,
+    ignored?: ReadonlySet<string>,
   ): Promise<Record<string, unknown> | undefined> {
     const content: Record<string, Record<string, Record<string, Record<string, unknown>>>> = {};
     let any = false;
     for (const row of await receiptsBetween(this.#ctx.db, roomId, from, to)) {
       if (row.receipt_type === 'm.read.private' && row.user_id !== viewer) continue;
+      if (ignored?.has(row.user_id) === true) continue;
       const byType = content[row.event_id] ?? {};
       content[row.event_id] = byType;
       const byUser = byType[row.receipt_type] ?? {};

@@ -177,8 +177,8 @@ export class RelationsService {
     /** The viewer sees the room up to now (joined): `thread_roots` can answer. */
     readonly current?: boolean | undefined;
   }): Promise<ThreadsPage> {
-    if (options.current === true && this.ignoredBy(options.userId) === undefined) {
-      return this.#indexedThreadRoots(options);
+    if (options.current === true) {
+      return this.#indexedThreadRoots({ ...options, ignored: this.ignoredBy(options.userId) });
     }
     // Every thread's latest event has its own position: `before` cuts between threads.
     const params: (string | number)[] = [options.roomId, options.bound, options.before];
@@ -215,7 +215,9 @@ export class RelationsService {
    * one range of `thread_roots_by_latest` per page, not a grouping of every thread reply of the
    * room; `participated` asks `event_relations_thread_senders` per root. A user who left is
    * bounded below some threads' latest activity, which that table does not keep: they get the
-   * grouping of the replies up to their leaving (above).
+   * grouping of the replies up to their leaving (above). For a viewer who ignores users, a
+   * root of theirs and a thread with no reply from anyone else are skipped; the others keep
+   * their place by their latest reply, an ignored user's included (as Synapse orders them).
    */
   async #indexedThreadRoots(options: {
     readonly roomId: string;
@@ -223,6 +225,7 @@ export class RelationsService {
     readonly participated: boolean;
     readonly before: number;
     readonly limit: number;
+    readonly ignored: ReadonlySet<string> | undefined;
   }): Promise<ThreadsPage> {
     const params: (string | number)[] = [options.roomId, options.before];
     let participation = '';
@@ -232,12 +235,18 @@ export class RelationsService {
           WHERE r.relates_to_id = t.root_id AND r.rel_type = 'm.thread' AND r.sender = $3
             AND r.room_id = t.room_id))`;
     }
+    let ignored = notIgnored('p.sender', options.ignored, params);
+    if (ignored !== '') {
+      ignored += ` AND EXISTS (SELECT 1 FROM event_relations r
+          WHERE r.relates_to_id = t.root_id AND r.rel_type = 'm.thread'
+            AND r.room_id = t.room_id${notIgnored('r.sender', options.ignored, params)})`;
+    }
     params.push(options.limit + 1);
     const rows = await this.ctx.db.query<{ root_id: string; latest_position: number }>(
       `SELECT t.root_id, t.latest_position FROM thread_roots t
          JOIN events p ON p.event_id = t.root_id AND p.room_id = t.room_id
         WHERE t.room_id = $1 AND t.latest_position < $2
-          AND p.stream_position IS NOT NULL${participation}
+          AND p.stream_position IS NOT NULL${participation}${ignored}
         ORDER BY t.latest_position DESC LIMIT $${params.length}`,
       params,
     );

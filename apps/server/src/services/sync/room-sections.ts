@@ -292,7 +292,7 @@ async function ephemeralEvents(
     const none = ctx.since === undefined && !ctx.receiptRooms.has(roomId);
     const receipt = none
       ? undefined
-      : await ctx.receipts.receiptEvent(roomId, ctx.user.userId, 0, ctx.to);
+      : await ctx.receipts.receiptEvent(roomId, ctx.user.userId, 0, ctx.to, ctx.ignored);
     if (receipt !== undefined) out.push(receipt);
   } else if (ctx.receiptRooms.has(roomId)) {
     const receipt = await ctx.receipts.receiptEvent(
@@ -300,6 +300,7 @@ async function ephemeralEvents(
       ctx.user.userId,
       ctx.since.position,
       ctx.to,
+      ctx.ignored,
     );
     if (receipt !== undefined) out.push(receipt);
   }

@@ -7,6 +7,12 @@
  * The sync token carries the ID of the last message delivered to the device, so a long queue is
  * delivered in batches without losing any, and a repeated sync with an old token gets the same
  * messages again.
+ *
+ * A message for a local user who ignores its sender (`m.ignored_user_list`, spec "Ignoring
+ * Users": the client "will no longer receive events sent by that user") is dropped when sent,
+ * from a local sender or over federation: it is never stored, so the recipient's to-device stream
+ * has no gap, the other recipients of the same send get theirs, and un-ignoring does not bring it
+ * back (the spec's "should not send events that were missed while the user was ignored").
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import type { AccountService } from '../accounts/service.ts';
@@ -33,7 +39,6 @@ export interface ToDeviceEvent {
   readonly content: Record<string, unknown>;
 }
 
-/** Send-to-device messages: storing them per target device and delivering them through `/sync`. */
 /** Delivers the messages of one send for users of other servers. */
 export type RemoteToDevice = (
   sender: { readonly userId: string; readonly deviceId: string },
@@ -42,11 +47,18 @@ export type RemoteToDevice = (
   messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
 ) => Promise<void>;
 
+/** The users each local user ignores (account data's `IgnoredUsers`). */
+export type IgnoredUsersSource = {
+  of(userId: string): ReadonlySet<string> | undefined;
+};
+
+/** Send-to-device messages: storing them per target device and delivering them through `/sync`. */
 export class ToDeviceService {
   readonly #ctx: ServerContext;
   /** Per device, the message ID up to which deliveries were already deleted (saves a DELETE per sync). */
   readonly #deletedUpTo = new Map<string, number>();
   #remote: RemoteToDevice | undefined;
+  #ignoredUsers: IgnoredUsersSource | undefined;
 
   constructor(ctx: ServerContext, accounts: AccountService) {
     this.#ctx = ctx;
@@ -60,7 +72,8 @@ export class ToDeviceService {
    * `PUT /sendToDevice/{eventType}/{txnId}`: stores one message per target device (`*` = every
    * device of the user) in one transaction. A transaction ID the sending device already used
    * sends nothing again (spec "Transaction identifiers"). Messages for users of other servers
-   * are dropped: this server does not federate yet.
+   * go to the remote delivery (federation), or are dropped without one. A local recipient who
+   * ignores the sender gets nothing (see above).
    */
   async send(
     sender: { readonly userId: string; readonly deviceId: string },
@@ -82,6 +95,7 @@ export class ToDeviceService {
           }
           continue;
         }
+        if (this.#ignoredUsers?.of(userId)?.has(sender.userId) === true) continue;
         for (const [deviceId, content] of byDevice) {
           const targets =
             deviceId === '*'
@@ -107,6 +121,11 @@ export class ToDeviceService {
     if (remote.size > 0 && this.#remote !== undefined) {
       await this.#remote(sender, eventType, txnId, remote);
     }
+  }
+
+  /** Where the users each local user ignores come from (account data's `m.ignored_user_list`). */
+  setIgnoredUsers(source: IgnoredUsersSource): void {
+    this.#ignoredUsers = source;
   }
 
   /** Sets where messages for users of other servers go (federation's `m.direct_to_device`). */
