@@ -29,6 +29,11 @@ export interface ServerConfig {
     readonly maxRemoteBytes: number;
     /** Most `POST /_matrix/media/v1/create` URIs a user may have pending (more: 429). */
     readonly maxPendingUploads: number;
+    /**
+     * Cached files of other servers not served for this long are deleted (Synapse's
+     * `media_retention.remote_media_lifetime`); `undefined` (`never`) keeps them for ever.
+     */
+    readonly remoteMediaLifetimeMs: number | undefined;
     /** `GET /media/preview_url` (`media.url_preview:`); off by default. */
     readonly urlPreview: UrlPreviewConfig;
   };
@@ -166,6 +171,9 @@ media:
   max_upload_bytes: 52428800   # 50 MiB
   max_remote_bytes: 52428800   # largest file fetched from another server (default 50 MiB)
   max_pending_uploads: 10      # created (POST /media/v1/create) but not yet uploaded, per user
+  # Other servers' media cached here is deleted once not downloaded for this long (fetched again
+  # when asked for). A number of ms, or 30s, 10m, 12h, 90d, 2w, 1y; never keeps it for ever.
+  remote_media_lifetime: 90d
   # URL previews (GET /media/preview_url) for links in messages: the server fetches the page.
   # Never from loopback, private, link-local or other reserved addresses unless allowed here.
   url_preview:
@@ -357,6 +365,7 @@ export function buildConfig(
         'media.max_pending_uploads',
         10,
       ),
+      remoteMediaLifetimeMs: remoteMediaLifetime(get(get(file, 'media'), 'remote_media_lifetime')),
       urlPreview: buildUrlPreviewConfig(get(get(file, 'media'), 'url_preview')),
     },
     rateLimit: {
@@ -379,6 +388,48 @@ export function buildConfig(
 /** `push:`: `allow_private_addresses` and `ip_range_whitelist` (each entry a CIDR or an IP). */
 function buildPushConfig(section: unknown): PushConfig {
   return buildAddressOptions(section, 'push');
+}
+
+/**
+ * Default `media.remote_media_lifetime`: 90 days. Synapse purges nothing unless
+ * `media_retention.remote_media_lifetime` is set; here the cache is bounded by default.
+ */
+export const DEFAULT_REMOTE_MEDIA_LIFETIME_MS = 90 * 86_400_000;
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
+
+/**
+ * A duration as Synapse writes them: a number of milliseconds, or a number with a unit (`ms`,
+ * `s`, `m`, `h`, `d`, `w`, `y`: `30s`, `12h`, `90d`); `undefined` when malformed.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (isNumber(value)) return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (!isString(value)) return undefined;
+  const match = /^\s*(\d{1,12})\s*(ms|s|m|h|d|w|y)?\s*$/.exec(value);
+  if (match === null) return undefined;
+  const ms = Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** `media.remote_media_lifetime`: a duration of at least one minute, or `never`. */
+function remoteMediaLifetime(value: unknown): number | undefined {
+  if (value === undefined || value === null) return DEFAULT_REMOTE_MEDIA_LIFETIME_MS;
+  if (value === 'never') return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 60_000) {
+    throw new ConfigError(
+      'media.remote_media_lifetime must be a duration of at least 1m (e.g. 90d, 12h), or never',
+    );
+  }
+  return ms;
 }
 
 /** `media.url_preview:`: `enabled` and the address options of {@link buildAddressOptions}. */

@@ -101,6 +101,7 @@ export async function startServer(
   log.info('listening', { url, server_name: config.serverName, database: config.database.backend });
   const federation = await listenFederation(config, services, log);
   await services.federation.start();
+  services.media.startRetention();
 
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
@@ -114,12 +115,14 @@ export async function startServer(
         log.info('shutting down');
         services.federation.stop();
         services.pushers.stop();
+        const mediaStopped = services.media.stop();
         // Stops accepting; requests in flight still finish, and their answers go out.
         const closed = http.close();
         const federationClosed = federation?.close() ?? Promise.resolve();
         ctx.notifier.wakeAll();
         await closed;
         await federationClosed;
+        await mediaStopped;
         await db.close();
         log.info('stopped');
       })();

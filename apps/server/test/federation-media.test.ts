@@ -5,9 +5,12 @@
  * once (concurrent downloads share the fetch) and served from B's cache afterwards;
  * `allow_remote=false`, unknown media and media over `media.max_remote_bytes`; `POST /create`,
  * `PUT /upload/{serverName}/{mediaId}` (creator only, once) and downloads waiting for the upload.
+ * The cache's expiry (`media.remote_media_lifetime`, swept through `expireRemoteMedia`) and the
+ * fallback to the deprecated `/_matrix/media/v3/download` of a hand-written peer.test that lacks
+ * the federation media endpoint.
  * JSON answers are validated against the client-server and server-server OpenAPI schemas.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import {
   createServer as createHttpsServer,
   request as httpsRequest,
@@ -49,6 +52,15 @@ const peerAnswers = new Map<
   string,
   { status: number; type: string; body: string | Buffer; delayMs?: number }
 >();
+/**
+ * What peer.test answers to the deprecated `/_matrix/media/v3/download/peer.test/{mediaId}`, by
+ * media ID (the headers given, else 404 M_NOT_FOUND); `legacyQueries` records what was asked.
+ */
+const legacyAnswers = new Map<
+  string,
+  { status: number; headers: Record<string, string>; body: string | Buffer }
+>();
+const legacyQueries: string[] = [];
 
 const png = new Uint8Array([
   0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 13, 10, 45, 45, 255,
@@ -60,10 +72,26 @@ beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test'], {
     ca,
     extraHosts: { 'peer.test': `127.0.0.1:${peerPort}` },
-    file: { media: { max_remote_bytes: 4096, max_pending_uploads: 3 } },
+    file: {
+      media: { max_remote_bytes: 4096, max_pending_uploads: 3, remote_media_lifetime: '1d' },
+    },
   });
   const cert = issueCert(ca, 'peer.test');
   peer = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const legacy = /^\/_matrix\/media\/v3\/download\/peer\.test\/([^/?]+)(\?.*)?$/.exec(
+      req.url ?? '',
+    );
+    if (legacy !== null) {
+      legacyQueries.push(`${legacy[1]}${legacy[2] ?? ''}`);
+      const answer = legacyAnswers.get(legacy[1] ?? '') ?? {
+        status: 404,
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"errcode":"M_NOT_FOUND","error":"no"}',
+      };
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+      return;
+    }
     const mediaId = /\/media\/download\/([^/?]+)/.exec(req.url ?? '')?.[1] ?? '';
     const answer = peerAnswers.get(mediaId) ?? {
       status: 404,
@@ -301,6 +329,98 @@ describe("a user of B downloads A's media", () => {
   });
 });
 
+describe("the cache of other servers' media expires (media.remote_media_lifetime: 1d)", () => {
+  const DAY = 86_400_000;
+  const path = (mediaId: string) => `/_matrix/client/v1/media/download/a.test/${mediaId}`;
+  const rowOf = (mediaId: string) =>
+    b.services.ctx.db.queryOne<{ file_id: string; last_access_ts: number | string }>(
+      "SELECT file_id, last_access_ts FROM remote_media WHERE server_name = 'a.test' AND media_id = $1",
+      [mediaId],
+    );
+  const fileOf = (fileId: string) =>
+    join(b.services.ctx.config.dataDir, 'media', fileId.slice(0, 2), fileId);
+  const setLastAccess = (mediaId: string, ts: number) =>
+    b.services.ctx.db.execute('UPDATE remote_media SET last_access_ts = $1 WHERE media_id = $2', [
+      ts,
+      mediaId,
+    ]);
+
+  it('deletes what was not served for the lifetime (row and file), keeps what was, fetches it again', async () => {
+    const idle = await upload(png, 'image/png', 'idle.png');
+    const used = await upload(new Uint8Array([1, 2, 3]), 'text/plain', 'used.txt');
+    for (const mediaId of [idle, used]) expect((await get(b, path(mediaId))).status).toBe(200);
+    const idleFile = (await rowOf(idle))?.file_id ?? '';
+    const usedFile = (await rowOf(used))?.file_id ?? '';
+    expect(existsSync(fileOf(idleFile))).toBe(true);
+
+    // `idle` was last served two days ago; `used` 23 hours ago, and is downloaded now.
+    const now = Date.now();
+    await setLastAccess(idle, now - 2 * DAY);
+    await setLastAccess(used, now - 23 * 3_600_000);
+    const fetches = b.services.media.remoteFetches;
+    expect(new Uint8Array(await (await get(b, path(used))).arrayBuffer())).toEqual(
+      new Uint8Array([1, 2, 3]),
+    );
+    expect(b.services.media.remoteFetches).toBe(fetches);
+    // The download recorded its access (the stored one was over an hour old) …
+    expect(Number((await rowOf(used))?.last_access_ts)).toBeGreaterThanOrEqual(now);
+    // … and a second one within the hour writes nothing.
+    await setLastAccess(used, now - 30 * 60_000);
+    await get(b, path(used));
+    expect(Number((await rowOf(used))?.last_access_ts)).toBe(now - 30 * 60_000);
+    await setLastAccess(used, now);
+
+    // Two hours on: `idle` (older than a day) goes, row and file; `used` and the rest stay.
+    expect(await b.services.media.expireRemoteMedia(now + 2 * 3_600_000)).toBe(1);
+    expect(await rowOf(idle)).toBeUndefined();
+    expect(existsSync(fileOf(idleFile))).toBe(false);
+    expect((await rowOf(used))?.file_id).toBe(usedFile);
+    expect(existsSync(fileOf(usedFile))).toBe(true);
+
+    // The next download fetches it again, into a new file.
+    const again = await get(b, path(idle));
+    expect(again.status).toBe(200);
+    expect(again.headers.get('content-disposition')).toBe('inline; filename="idle.png"');
+    expect(new Uint8Array(await again.arrayBuffer())).toEqual(png);
+    expect(b.services.media.remoteFetches).toBe(fetches + 1);
+    const refetched = (await rowOf(idle))?.file_id;
+    expect(refetched).toBeDefined();
+    expect(refetched).not.toBe(idleFile);
+    expect(existsSync(fileOf(refetched ?? ''))).toBe(true);
+  });
+
+  it('fetches again a file gone under its row (removed between the row read and the file read)', async () => {
+    const mediaId = await upload(png, 'image/png', 'gone.png');
+    expect((await get(b, path(mediaId))).status).toBe(200);
+    const fileId = (await rowOf(mediaId))?.file_id ?? '';
+    rmSync(fileOf(fileId));
+    const fetches = b.services.media.remoteFetches;
+    const answer = await get(b, path(mediaId));
+    expect(answer.status).toBe(200);
+    expect(new Uint8Array(await answer.arrayBuffer())).toEqual(png);
+    expect(b.services.media.remoteFetches).toBe(fetches + 1);
+    expect((await rowOf(mediaId))?.file_id).not.toBe(fileId);
+  });
+
+  it('serves a download in flight whose file the sweep deletes', async () => {
+    const bytes = new Uint8Array(4000).map((_, i) => i % 13);
+    const mediaId = await upload(bytes, 'application/octet-stream', 'race.bin');
+    expect((await get(b, path(mediaId))).status).toBe(200);
+    await setLastAccess(mediaId, Date.now() - 2 * DAY);
+    // Downloads and sweeps at once: each download gets the whole file, from the cache or fetched.
+    const answers = await Promise.all([
+      get(b, path(mediaId)),
+      b.services.media.expireRemoteMedia(),
+      get(b, path(mediaId)),
+    ]);
+    for (const answer of [answers[0], answers[2]]) {
+      expect(answer.status).toBe(200);
+      expect(new Uint8Array(await answer.arrayBuffer())).toEqual(bytes);
+    }
+    expect((await get(b, path(mediaId))).status).toBe(200);
+  });
+});
+
 describe('asynchronous uploads', () => {
   async function create(token = alice) {
     return a.client.request('POST', '/_matrix/media/v1/create', { token, body: {} });
@@ -532,7 +652,10 @@ describe('remote answers of other shapes (a hand-written peer.test)', () => {
       expect(answer.status, mediaId).toBe(502);
       expect(JSON.parse(answer.bytes.toString())['errcode']).toBe('M_UNKNOWN');
     }
+    // Unknown there on both endpoints: the federation one says M_UNRECOGNIZED, so the
+    // deprecated one is asked, and its 404 stands.
     expect((await download('old')).status).toBe(404);
+    expect(legacyQueries.at(-1)).toMatch(/^old\?/);
     const rows = await b.services.ctx.db.query(
       'SELECT media_id FROM remote_media WHERE server_name = $1',
       ['peer.test'],
@@ -565,5 +688,89 @@ describe('remote answers of other shapes (a hand-written peer.test)', () => {
     } finally {
       media.maxConcurrentFetches = 8;
     }
+  });
+
+  const unrecognized = (status: number) => ({
+    status,
+    type: 'application/json',
+    body: '{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}',
+  });
+
+  it('falls back to the deprecated /_matrix/media/v3/download when the federation endpoint is unrecognized', async () => {
+    const before = b.services.media.remoteFetches;
+    for (const [mediaId, status] of [
+      ['legacy404', 404],
+      ['legacy400', 400],
+      ['legacy405', 405],
+    ] as const) {
+      peerAnswers.set(mediaId, unrecognized(status));
+      legacyAnswers.set(mediaId, {
+        status: 200,
+        headers: {
+          'Content-Type': 'image/png',
+          'Content-Disposition': 'inline; filename="old.png"',
+        },
+        body: Buffer.from(png),
+      });
+      const answer = await download(mediaId);
+      expect(answer.status, mediaId).toBe(200);
+      expect(new Uint8Array(answer.bytes)).toEqual(png);
+      expect(answer.headers.get('content-type')).toBe('image/png');
+      expect(answer.headers.get('content-disposition')).toBe('inline; filename="old.png"');
+      // Spec: the fallback asks with allow_remote=false.
+      const asked = legacyQueries.at(-1) ?? '';
+      expect(asked.startsWith(`${mediaId}?`)).toBe(true);
+      expect(new URLSearchParams(asked.slice(asked.indexOf('?'))).get('allow_remote')).toBe(
+        'false',
+      );
+    }
+    // Cached as any other remote file: served again without asking.
+    const asked = legacyQueries.length;
+    expect((await download('legacy404')).bytes).toEqual(Buffer.from(png));
+    expect(legacyQueries.length).toBe(asked);
+    expect(b.services.media.remoteFetches).toBe(before + 3);
+  });
+
+  it('holds the fallback to the same size cap and errors, and falls back on M_UNRECOGNIZED only', async () => {
+    peerAnswers.set('legacyBig', unrecognized(404));
+    legacyAnswers.set('legacyBig', {
+      status: 200,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: Buffer.alloc(5000),
+    });
+    const big = await download('legacyBig');
+    expect(big.status).toBe(502);
+    expect(JSON.parse(big.bytes.toString())['errcode']).toBe('M_TOO_LARGE');
+
+    peerAnswers.set('legacyBroken', unrecognized(404));
+    legacyAnswers.set('legacyBroken', {
+      status: 500,
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"errcode":"M_UNKNOWN","error":"boom"}',
+    });
+    const broken = await download('legacyBroken');
+    expect(broken.status).toBe(502);
+    expect(JSON.parse(broken.bytes.toString())['errcode']).toBe('M_UNKNOWN');
+
+    // Other errors of the federation endpoint are final: the deprecated one is not asked.
+    const asked = legacyQueries.length;
+    for (const [mediaId, answer, status] of [
+      ['modernMissing', { status: 404, body: '{"errcode":"M_NOT_FOUND","error":"no"}' }, 404],
+      ['modernBad', { status: 400, body: '{"errcode":"M_UNKNOWN","error":"no"}' }, 502],
+      ['modernForbidden', { status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' }, 502],
+    ] as const) {
+      peerAnswers.set(mediaId, { ...answer, type: 'application/json' });
+      legacyAnswers.set(mediaId, {
+        status: 200,
+        headers: { 'Content-Type': 'text/plain' },
+        body: 'must not be served',
+      });
+      expect((await download(mediaId)).status, mediaId).toBe(status);
+    }
+    expect(legacyQueries.length).toBe(asked);
+    const rows = await b.services.ctx.db.query<{ media_id: string }>(
+      "SELECT media_id FROM remote_media WHERE server_name = 'peer.test' AND media_id IN ('legacyBig', 'legacyBroken', 'modernMissing', 'modernBad', 'modernForbidden')",
+    );
+    expect(rows).toEqual([]);
   });
 });

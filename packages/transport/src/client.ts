@@ -92,9 +92,13 @@ export interface MatrixRequest {
    * Reads a 2xx answer's body as it arrives instead of the client parsing it whole (a big
    * answer can then be used before its last byte is in); resolves to the request's value. The
    * chunks stop with a `TransportError` past `maxResponseBytes` or when the connection fails;
-   * any other error it throws is a `bad-response`. A body read so is never retried.
+   * any other error it throws is a `bad-response`. A body read so is never retried. `headers`
+   * are the answer's (a file's `Content-Type` and `Content-Disposition`).
    */
-  readonly readBody?: (chunks: AsyncIterable<Uint8Array>) => Promise<Record<string, unknown>>;
+  readonly readBody?: (
+    chunks: AsyncIterable<Uint8Array>,
+    headers: Headers,
+  ) => Promise<Record<string, unknown>>;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -393,7 +397,10 @@ export class MatrixHttpClient {
     try {
       return {
         kind: 'done',
-        value: await readBody(limitedChunks(response.body, maxBytes, tooLarge, readFailure)),
+        value: await readBody(
+          limitedChunks(response.body, maxBytes, tooLarge, readFailure),
+          response.headers,
+        ),
       };
     } catch (cause) {
       if (TransportError.isInstance(cause)) return { kind: 'fatal', error: cause };

@@ -58,10 +58,12 @@ describe('MatrixHttpClient readBody', () => {
       void seen.then(() => res.end('"done"}'));
     };
     const client = new MatrixHttpClient({ baseUrl, timeoutMs: 5_000 });
+    let contentType: string | null = null;
     const value = await client.request({
       method: 'GET',
       path: '/_matrix/x',
-      readBody: async (chunks) => {
+      readBody: async (chunks, headers) => {
+        contentType = headers.get('content-type');
         let text = '';
         for await (const chunk of chunks) {
           text += decoder.decode(chunk, { stream: true });
@@ -71,6 +73,8 @@ describe('MatrixHttpClient readBody', () => {
       },
     });
     expect(value).toEqual({ half: 'done' });
+    // The reader is handed the answer's headers as well.
+    expect(contentType).toBe('application/json');
   });
 
   it('answers an error status with the MatrixError, without calling the reader', async () => {

@@ -4,6 +4,9 @@
  * `GET /_matrix/federation/v1/media/download/{mediaId}` whose `multipart/mixed` answer holds a JSON
  * metadata part and either the bytes (with `Content-Type` and `Content-Disposition`) or a
  * `Location` to fetch them from (followed to `https:` URLs only, once, with the same size limit).
+ * A server without that endpoint (404, 400 or 405 `M_UNRECOGNIZED`) is asked the deprecated
+ * `GET /_matrix/media/v3/download/{serverName}/{mediaId}` instead, with `allow_remote=false`, as
+ * the spec says since v1.11 (server-server-api "Content repository").
  *
  * The transport hands the body over without its headers, so the boundary is read from the body's
  * first delimiter line (RFC 2046 5.1.1: `--boundary CRLF`), which names it as well as the header.
@@ -207,8 +210,79 @@ async function fetchLocation(location: string, options: RemoteFetchOptions): Pro
   }
 }
 
+/** The client API's error for a failed fetch from the remote server (`over`: past the cap). */
+function fetchError(error: unknown, over: boolean): MatrixError {
+  if (over) return tooLarge();
+  if (MatrixError.isInstance(error)) {
+    if (error.errcode === 'M_NOT_YET_UPLOADED') return error;
+    if (error.errcode === 'M_TOO_LARGE') return tooLarge();
+    if (error.status === 404) return MatrixError.notFound('Media not found');
+    return unavailable();
+  }
+  if (TransportError.isInstance(error) && /too large/.test(error.message)) return tooLarge();
+  return unavailable();
+}
+
 /**
- * Downloads `mxc://serverName/mediaId` from `serverName`; rejects with the client API's error:
+ * Whether an error answer says the server does not know the federation media endpoint: 404 (or
+ * 400, 405, as some servers answer an unknown path or method) with `M_UNRECOGNIZED`.
+ */
+function unrecognized(error: unknown): boolean {
+  return (
+    MatrixError.isInstance(error) &&
+    error.errcode === 'M_UNRECOGNIZED' &&
+    (error.status === 404 || error.status === 400 || error.status === 405)
+  );
+}
+
+/**
+ * The deprecated `GET /_matrix/media/v3/download/{serverName}/{mediaId}` of a server without the
+ * federation endpoint, with `allow_remote=false` (spec: it must not fetch from a third server).
+ * It goes over the same federation client as the main path (its discovery, TLS verification and
+ * outbound address checks; signed, which such a server ignores), with the same size cap and
+ * timeout; the bytes are the whole body, named by its `Content-Type` and `Content-Disposition`.
+ */
+async function fetchLegacyMedia(
+  client: FederationClient,
+  serverName: string,
+  mediaId: string,
+  options: RemoteFetchOptions,
+): Promise<Media> {
+  let media: Media | undefined;
+  let over = false;
+  try {
+    await client.request(
+      serverName,
+      'GET',
+      matrixPath`/_matrix/media/v3/download/${serverName}/${mediaId}`,
+      undefined,
+      {
+        query: { allow_remote: 'false', timeout_ms: String(options.timeoutMs) },
+        retry: false,
+        timeoutMs: options.timeoutMs + TRANSFER_MS,
+        readBody: async (chunks, headers) => {
+          const bytes = await readLimited(chunks, options.maxBytes, () => {
+            over = true;
+          });
+          media = {
+            bytes,
+            contentType: contentTypeOf(headers.get('content-type')),
+            filename: filenameOf(headers.get('content-disposition')),
+          };
+          return {};
+        },
+      },
+    );
+  } catch (error) {
+    throw fetchError(error, over);
+  }
+  if (media === undefined) throw unavailable();
+  return media;
+}
+
+/**
+ * Downloads `mxc://serverName/mediaId` from `serverName` (falling back to the deprecated media
+ * endpoint of a server without the federation one); rejects with the client API's error:
  * 404 `M_NOT_FOUND` (unknown there), 504 `M_NOT_YET_UPLOADED` (created there, not uploaded in
  * time), 502 `M_TOO_LARGE` (over `maxBytes`), 502 `M_UNKNOWN` (unreachable or malformed).
  */
@@ -239,15 +313,10 @@ export async function fetchRemoteMedia(
       },
     );
   } catch (error) {
-    if (over) throw tooLarge();
-    if (MatrixError.isInstance(error)) {
-      if (error.errcode === 'M_NOT_YET_UPLOADED') throw error;
-      if (error.errcode === 'M_TOO_LARGE') throw tooLarge();
-      if (error.status === 404) throw MatrixError.notFound('Media not found');
-      throw unavailable();
+    if (!over && unrecognized(error)) {
+      return fetchLegacyMedia(client, serverName, mediaId, options);
     }
-    if (TransportError.isInstance(error) && /too large/.test(error.message)) throw tooLarge();
-    throw unavailable();
+    throw fetchError(error, over);
   }
   const parts = raw === undefined ? undefined : parseMultipart(raw);
   const file = parts?.[1];

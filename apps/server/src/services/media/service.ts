@@ -8,6 +8,8 @@
  * Media of other servers is fetched with the federation `GET /_matrix/federation/v1/media/download`
  * (server-server-api "Content repository"), cached as a `remote_media` row and file, and served
  * from the cache afterwards; concurrent requests for one remote file share one fetch (remote.ts).
+ * A cached file not served for `media.remote_media_lifetime` is deleted (row, then file) by a
+ * periodic sweep; a later download fetches it again.
  * Asynchronous uploads (`POST /_matrix/media/v1/create`, then `PUT /_matrix/media/v3/upload/…`)
  * leave a `media_pending` row until the content comes; a download of such media waits for it up
  * to `timeout_ms`, then answers 504 `M_NOT_YET_UPLOADED`.
@@ -25,7 +27,9 @@ import { fetchRemoteMedia } from './remote.ts';
 import {
   countPendingMedia,
   deleteExpiredPendingMedia,
+  deleteExpiredRemoteMedia,
   deletePendingMedia,
+  deleteRemoteMedia,
   insertMedia,
   insertPendingMedia,
   insertRemoteMedia,
@@ -36,6 +40,7 @@ import {
   selectMedia,
   selectPendingMedia,
   selectRemoteMedia,
+  touchRemoteMedia,
   writeMediaFile,
   writeMediaTemp,
 } from './store.ts';
@@ -69,6 +74,17 @@ const PENDING_TTL_MS = 24 * 60 * 60_000;
 const MAX_CONCURRENT_FETCHES = 8;
 /** The `retry_after_ms` of a fetch refused at the cap. */
 const FETCH_RETRY_MS = 2_000;
+
+/**
+ * A cached remote file's `last_access_ts` is written when it is served and the stored one is
+ * older than this (or a quarter of the lifetime, if shorter): at most one write per file per
+ * hour, however often it is downloaded. The sweep may so take a file up to this much early.
+ */
+const ACCESS_GRANULARITY_MS = 60 * 60_000;
+/** How often the retention sweep runs (or the lifetime, if shorter). */
+const SWEEP_INTERVAL_MS = 60 * 60_000;
+/** Rows deleted per statement of a sweep. */
+const SWEEP_BATCH = 500;
 
 /** Server names only (appendices "Server Name"). */
 const SERVER_NAME = /^[A-Za-z0-9.\-[\]:]{1,255}$/;
@@ -104,10 +120,67 @@ export class MediaService {
    */
   maxConcurrentFetches = MAX_CONCURRENT_FETCHES;
   #fetching = 0;
+  /** The retention sweep's timer (started by {@link startRetention}) and the sweep running. */
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<number> | undefined;
+  #stopped = false;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
     this.#root = join(ctx.config.dataDir, 'media');
+  }
+
+  /**
+   * Starts the periodic sweep of cached remote files not served for `media.remote_media_lifetime`
+   * (every hour, or every lifetime if shorter; the timer does not keep the process alive).
+   */
+  startRetention(): void {
+    const lifetime = this.#ctx.config.media.remoteMediaLifetimeMs;
+    if (lifetime === undefined || this.#sweepTimer !== undefined || this.#stopped) return;
+    this.#sweepTimer = setInterval(
+      () => {
+        this.expireRemoteMedia().catch((error: unknown) =>
+          this.#ctx.log.warn('the remote media sweep failed', { error }),
+        );
+      },
+      Math.min(SWEEP_INTERVAL_MS, lifetime),
+    );
+    this.#sweepTimer.unref();
+  }
+
+  /** Stops the sweep's timer and waits for a sweep in progress (server shutdown). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    await this.#sweeping?.catch(() => undefined);
+  }
+
+  /**
+   * Deletes the cached remote files last served before `now - media.remote_media_lifetime`: each
+   * batch of rows first, then their files. A download that read the row before keeps the file
+   * it opened (or, if the file is gone, fetches the media again); returns how many were deleted.
+   * Runs one at a time (a second call while one runs shares it). Tests call it directly.
+   */
+  expireRemoteMedia(now: number = this.#ctx.now()): Promise<number> {
+    this.#sweeping ??= this.#sweep(now).finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweep(now: number): Promise<number> {
+    const lifetime = this.#ctx.config.media.remoteMediaLifetimeMs;
+    if (lifetime === undefined) return 0;
+    let deleted = 0;
+    for (;;) {
+      const fileIds = await deleteExpiredRemoteMedia(this.#ctx.db, now - lifetime, SWEEP_BATCH);
+      for (const fileId of fileIds) await removeMediaFile(this.#root, fileId);
+      deleted += fileIds.length;
+      if (fileIds.length < SWEEP_BATCH || this.#stopped) break;
+    }
+    if (deleted > 0) this.#ctx.log.info('expired cached remote media', { deleted });
+    return deleted;
   }
 
   /** Lets downloads of other servers' media fetch them (set when federation is enabled). */
@@ -338,11 +411,24 @@ export class MediaService {
   async #cached(serverName: string, mediaId: string): Promise<Media | undefined> {
     const row = await selectRemoteMedia(this.#ctx.db, serverName, mediaId);
     if (row === undefined) return undefined;
-    return {
-      bytes: await readMediaFile(this.#root, row.file_id),
-      contentType: row.content_type,
-      filename: row.filename ?? undefined,
-    };
+    let bytes: Buffer;
+    try {
+      bytes = await readMediaFile(this.#root, row.file_id);
+    } catch (error) {
+      // Expired by the sweep between the row and the file (or removed by hand): not cached any
+      // more; its row, if still there, goes too, so that the media can be fetched again.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await deleteRemoteMedia(this.#ctx.db, row.file_id);
+      return undefined;
+    }
+    const now = this.#ctx.now();
+    const lifetime = this.#ctx.config.media.remoteMediaLifetimeMs ?? Number.POSITIVE_INFINITY;
+    if (now - row.last_access_ts >= Math.min(ACCESS_GRANULARITY_MS, lifetime / 4)) {
+      await touchRemoteMedia(this.#ctx.db, row.file_id, now).catch((error: unknown) =>
+        this.#ctx.log.warn('could not record a remote media access', { error }),
+      );
+    }
+    return { bytes, contentType: row.content_type, filename: row.filename ?? undefined };
   }
 
   async #fetch(

@@ -116,16 +116,53 @@ export type RemoteMediaRow = {
   readonly filename: string | null;
 };
 
-export function selectRemoteMedia(
+/** A cached remote file and when it was last served (ms; updated coarsely, see service.ts). */
+export async function selectRemoteMedia(
   db: SqlExecutor,
   serverName: string,
   mediaId: string,
-): Promise<RemoteMediaRow | undefined> {
-  return db.queryOne<RemoteMediaRow>(
-    `SELECT file_id, content_type, filename FROM remote_media
+): Promise<(RemoteMediaRow & { readonly last_access_ts: number }) | undefined> {
+  const row = await db.queryOne<RemoteMediaRow & { last_access_ts: number | string }>(
+    `SELECT file_id, content_type, filename, last_access_ts FROM remote_media
      WHERE server_name = $1 AND media_id = $2`,
     [serverName, mediaId],
   );
+  return row === undefined ? undefined : { ...row, last_access_ts: Number(row.last_access_ts) };
+}
+
+/** Records that the cached file `fileId` was served at `now`. */
+export async function touchRemoteMedia(
+  db: SqlExecutor,
+  fileId: string,
+  now: number,
+): Promise<void> {
+  await db.execute('UPDATE remote_media SET last_access_ts = $1 WHERE file_id = $2', [now, fileId]);
+}
+
+/** Forgets the cached remote file `fileId` (its file is gone), so it can be fetched again. */
+export async function deleteRemoteMedia(db: SqlExecutor, fileId: string): Promise<void> {
+  await db.execute('DELETE FROM remote_media WHERE file_id = $1', [fileId]);
+}
+
+/**
+ * Deletes up to `limit` cached remote files last served before `cutoff` (oldest first) and
+ * returns their file IDs: the caller removes the files once the rows are gone, so a download
+ * reads either the whole file or no row (and fetches it again).
+ */
+export async function deleteExpiredRemoteMedia(
+  db: SqlExecutor,
+  cutoff: number,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db.query<{ file_id: string }>(
+    `DELETE FROM remote_media
+     WHERE last_access_ts < $1 AND file_id IN (
+       SELECT file_id FROM remote_media WHERE last_access_ts < $1
+       ORDER BY last_access_ts LIMIT $2)
+     RETURNING file_id`,
+    [cutoff, limit],
+  );
+  return rows.map((row) => row.file_id);
 }
 
 export async function insertRemoteMedia(
@@ -139,9 +176,9 @@ export async function insertRemoteMedia(
   },
 ): Promise<void> {
   await tx.execute(
-    `INSERT INTO remote_media
-       (server_name, media_id, file_id, content_type, filename, size, sha256, created_ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    `INSERT INTO remote_media (server_name, media_id, file_id, content_type, filename, size,
+       sha256, created_ts, last_access_ts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
     [
       row.server_name,
       row.media_id,
