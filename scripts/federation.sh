@@ -2,7 +2,8 @@
 # Starts a two-server federation on this machine (apps/server/README.md, "Two servers on one
 # machine"): a.localhost and b.localhost, each with its own data directory, client API on plain
 # HTTP and federation on TLS, certificates from a throwaway CA that both trust through `ca_file`,
-# and each other's federation port in `federation.hosts`. Runs from source (no build step).
+# and each other's federation port in `federation.hosts` (with `allow_private_addresses`, as
+# loopback is refused by default). Runs from source (no build step).
 # Ctrl-C stops both.
 #
 #   bash scripts/federation.sh            # data in ./data/federation
@@ -39,6 +40,7 @@ federation:
   tls_key: $dir/$s.key
   ca_file: $dir/ca.pem
   hosts: { a.localhost: 127.0.0.1:$a_fed, b.localhost: 127.0.0.1:$b_fed }
+  allow_private_addresses: true   # both servers are on loopback, refused by default
 EOF
 done
 

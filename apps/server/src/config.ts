@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 
 import type { LogLevel } from './log.ts';
+import type { AddressPolicyConfig } from './services/core/address-policy.ts';
 import type { DatabaseConfig } from './storage/index.ts';
 
 export interface ServerConfig {
@@ -97,9 +98,13 @@ export interface TurnConfig {
 /**
  * Federation settings (`federation:` in weft.yaml). The federation API and the key endpoints are
  * served only on the TLS listener; outbound requests verify certificates unless
- * `insecureSkipTlsVerify` is set explicitly.
+ * `insecureSkipTlsVerify` is set explicitly. `allow_private_addresses` and `ip_range_whitelist`
+ * are the outbound address policy (services/core/address-policy.ts, as Synapse's
+ * `ip_range_blacklist`/`ip_range_whitelist`): by default no federation request (nor the
+ * `.well-known` lookup of discovery) connects to a loopback, private or otherwise reserved
+ * address, whatever a server name, its SRV record, `.well-known` or a `hosts` entry points to.
  */
-export interface FederationConfig {
+export interface FederationConfig extends AddressPolicyConfig {
   readonly enabled: boolean;
   /** TLS listener for `/_matrix/federation/*` and `/_matrix/key/*`; absent → not served. */
   readonly listen: { readonly host: string; readonly port: number } | undefined;
@@ -206,6 +211,10 @@ federation:
   #   other.example: 127.0.0.1:8449
   # dns_servers: [127.0.0.1:53]          # DNS servers asked for SRV records (default: the system's)
   # insecure_skip_tls_verify: false      # never set this outside a lab
+  # Outbound requests never go to loopback, private (RFC 1918), link-local, CGNAT, unique-local,
+  # multicast or other reserved addresses (whatever a server name resolves to), unless allowed here.
+  allow_private_addresses: false
+  # ip_range_whitelist: [10.20.0.0/16]   # ranges let through despite the deny list
   # old_keys:                            # retired signing keys, published in old_verify_keys
   #   ed25519:old: { key: <unpadded base64 public key>, expired_ts: 1700000000000 }
   # trusted_key_servers:                 # notaries asked for a server's keys when it is unreachable
@@ -566,6 +575,7 @@ function buildFederationConfig(section: unknown, dataDir: string): FederationCon
     oldKeys[keyId] = { key, expiredTs };
   }
   return {
+    ...buildAddressOptions(section, 'federation'),
     enabled: ofType(get(section, 'enabled'), isBoolean, 'federation.enabled', true),
     listen: listen === '' ? undefined : parseListen(listen),
     tlsCert: path('tls_cert'),

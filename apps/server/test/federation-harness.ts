@@ -2,7 +2,8 @@
  * Federation test harness: N homeservers on loopback, each with a REAL TLS federation listener
  * whose certificate is issued by a CA this harness creates with `openssl` in a temporary
  * directory. Every server trusts that CA through `federation.ca_file` (verification stays on)
- * and finds the others through an explicit `federation.hosts` map.
+ * and finds the others through an explicit `federation.hosts` map; `allow_private_addresses`
+ * lets federation requests reach loopback (a test's `file.federation` may set it back).
  *
  * - `createTestCa()` / `issueCert(ca, name)`: the certificates (also for hand-written test peers).
  * - `startFederation(names)`: in-process servers (fast); `restart(name)` reuses the data directory
@@ -169,6 +170,8 @@ export function federationConfigFile(
       tls_key: cert.keyFile,
       ca_file: ca.certFile,
       hosts,
+      // Every member listens on loopback, which the outbound address policy refuses by default.
+      allow_private_addresses: true,
       ...(extra['federation'] as Record<string, unknown> | undefined),
     },
   };

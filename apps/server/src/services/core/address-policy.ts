@@ -1,8 +1,10 @@
 /**
  * Which addresses an outbound request to a URL chosen by a user may connect to: push gateways
- * (`push:` in weft.yaml, services/pushers) and URL previews (`media.url_preview:`,
- * services/media/preview.ts). Such URLs are chosen by clients, so without a check any user could
- * make the server reach its own loopback or the operator's private network (SSRF). The check
+ * (`push:` in weft.yaml, services/pushers), URL previews (`media.url_preview:`,
+ * services/media/preview.ts) and federation (`federation:`, services/federation/https-fetch.ts:
+ * any user can name any server, and any server name can resolve anywhere). Such URLs are chosen
+ * by clients, so without a check any user could make the server reach its own loopback or the
+ * operator's private network (SSRF). The check
  * runs on the addresses the connection actually uses: an IP literal is checked as written; a host
  * name is resolved once (every address, `all: true`), refused if ANY address is denied, and the
  * connection goes to the checked addresses through the socket's `lookup`, so a second resolution
@@ -98,9 +100,13 @@ export class AddressPolicy {
    * never looks an IP literal up, so the `lookup` below would not see it).
    */
   checkUrl(url: URL): void {
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.checkHost(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  }
+
+  /** {@link checkUrl} for a bare host (an IP literal is checked; a name is left to `lookup`). */
+  checkHost(host: string): void {
     if (isIP(host) !== 0 && !this.allows(host)) {
-      throw new DeniedAddressError(`${this.#what} is not allowed`);
+      throw new DeniedAddressError(`${this.#what} is not allowed: ${host}`);
     }
   }
 
@@ -124,8 +130,11 @@ export class AddressPolicy {
     dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (error, addresses) => {
       if (error) return callback(error, '', 0);
       const list = addresses as LookupAddress[];
-      if (list.length === 0 || list.some((entry) => !this.allows(entry.address))) {
-        return callback(new DeniedAddressError(`${this.#what} is not allowed`), '', 0);
+      const denied = list.find((entry) => !this.allows(entry.address));
+      if (list.length === 0 || denied !== undefined) {
+        const why = denied === undefined ? 'no address' : denied.address;
+        const error = new DeniedAddressError(`${this.#what} is not allowed: ${hostname} → ${why}`);
+        return callback(error, '', 0);
       }
       if (options.all) return (callback as unknown as AllCallback)(null, list);
       const first = list[0] as LookupAddress;

@@ -2,14 +2,20 @@
  * The federation client: every outbound server-server request goes through `request`, which
  * resolves the destination (discovery/), connects over TLS verified against the configured CA,
  * and signs the request with X-Matrix (spec server-server-api "Request Authentication") using
- * transport's `MatrixHttpClient`.
+ * transport's `MatrixHttpClient`. Every connection, the `.well-known` lookups of discovery
+ * included, goes only to addresses the federation address policy allows
+ * (`federation.allow_private_addresses`, `federation.ip_range_whitelist`); a refused destination
+ * fails at once with a `TransportError` (`network`, caused by a `DeniedAddressError`), which is
+ * not retried within the call, and which callers treat as any unreachable server (the sender
+ * backs off).
  */
 
 import { readFileSync } from 'node:fs';
 import { parseAnyJson } from '@weft/canonical-json';
 
-import { MatrixHttpClient, type MatrixRequest } from '@weft/transport';
+import { MatrixHttpClient, type MatrixRequest, TransportError } from '@weft/transport';
 
+import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
 import { ServerResolver } from './discovery/resolve-server.ts';
 import { createSrvLookup } from './discovery/srv-lookup.ts';
@@ -31,6 +37,8 @@ export interface FederationRequestOptions {
 export class FederationClient {
   readonly #ctx: ServerContext;
   readonly #fetch: HttpsFetch;
+  /** {@link #fetch} with a policy refusal turned into a final `TransportError`. */
+  readonly #checkedFetch: typeof fetch;
   readonly #wellKnownFetch: HttpsFetch;
   readonly #clients = new Map<string, MatrixHttpClient>();
   readonly resolver: ServerResolver;
@@ -39,17 +47,25 @@ export class FederationClient {
     this.#ctx = ctx;
     const { caFile, insecureSkipTlsVerify, hosts } = ctx.config.federation;
     const ca = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
+    const addressPolicy = new AddressPolicy(
+      ctx.config.federation,
+      'the address of the federation destination',
+    );
     let resolver: ServerResolver | undefined;
-    this.#fetch = createHttpsFetch({ ca, insecureSkipTlsVerify }, async (url) => {
+    this.#fetch = createHttpsFetch({ ca, insecureSkipTlsVerify, addressPolicy }, async (url) => {
       if (resolver === undefined) throw new Error('resolver not ready');
       return resolver.resolve(url.host);
     });
-    const wellKnownFetch = createHttpsFetch({ ca, insecureSkipTlsVerify }, async (url) => ({
-      host: url.hostname,
-      port: 443,
-      tlsName: url.hostname,
-      hostHeader: url.host,
-    }));
+    this.#checkedFetch = refusalsFinal(this.#fetch);
+    const wellKnownFetch = createHttpsFetch(
+      { ca, insecureSkipTlsVerify, addressPolicy },
+      async (url) => ({
+        host: url.hostname,
+        port: 443,
+        tlsName: url.hostname,
+        hostHeader: url.host,
+      }),
+    );
     this.#wellKnownFetch = wellKnownFetch;
     resolver = new ServerResolver(
       hosts,
@@ -106,7 +122,7 @@ export class FederationClient {
           destination,
           signingKey: this.#ctx.signingKey,
         },
-        fetch: this.#fetch,
+        fetch: this.#checkedFetch,
         timeoutMs: 20_000,
         retry: { maxAttempts: 2 },
       });
@@ -114,4 +130,24 @@ export class FederationClient {
     }
     return client;
   }
+}
+
+/**
+ * `fetch` whose policy refusals reject with a `TransportError`, which `MatrixHttpClient` does not
+ * retry (it retries any other thrown error as a network failure): asking again cannot help.
+ */
+function refusalsFinal(inner: typeof fetch): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    try {
+      return await inner(input, init);
+    } catch (cause) {
+      if (!(cause instanceof DeniedAddressError)) throw cause;
+      const url = new URL(input instanceof Request ? input.url : input);
+      throw new TransportError(
+        'network',
+        `${cause.message} (see federation.allow_private_addresses and ip_range_whitelist)`,
+        { method: init?.method ?? 'GET', path: url.pathname, cause },
+      );
+    }
+  }) as typeof fetch;
 }

@@ -9,10 +9,19 @@
  * backfill paid one). Idle sockets close after {@link IDLE_SOCKET_MS}, below the 5 s keep-alive
  * window of Node servers (and Node's agent also honours a server's `Keep-Alive: timeout=` hint),
  * so a request rarely lands on a socket the other side is closing.
+ *
+ * With an `addressPolicy` (federation's, `federation.allow_private_addresses` and
+ * `ip_range_whitelist`), the address connected to is checked: an IP literal from discovery as
+ * given, a host name (an SRV target, a delegated or plain server name) through the policy's
+ * socket `lookup`, which resolves it once, refuses it if any address is denied and connects to
+ * the checked one — so a second DNS answer (rebinding) is never used. A refusal rejects with
+ * `DeniedAddressError` (services/core/address-policy.ts) before any byte is sent.
  */
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
+
+import type { AddressPolicy } from '../core/address-policy.ts';
 
 /** TLS settings of {@link createHttpsFetch}. */
 export interface HttpsFetchOptions {
@@ -20,6 +29,8 @@ export interface HttpsFetchOptions {
   readonly ca?: string | undefined;
   /** `true` only when the operator set `insecure_skip_tls_verify`. */
   readonly insecureSkipTlsVerify?: boolean;
+  /** Which addresses connections may go to; absent → any. */
+  readonly addressPolicy?: AddressPolicy | undefined;
 }
 
 /** Sockets per destination at most (requests beyond wait for one); idle ones kept at most. */
@@ -74,6 +85,8 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
   const httpsFetch = (async (input: string | URL | Request, init: RequestInit = {}) => {
     const url = new URL(input instanceof Request ? input.url : input);
     const target = await connectTo(url);
+    const policy = options.addressPolicy;
+    policy?.checkHost(target.host);
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((value, key) => {
       headers[key] = value;
@@ -97,6 +110,7 @@ export function createHttpsFetch(options: HttpsFetchOptions, connectTo: ConnectT
             ...(secureContext !== undefined ? { secureContext } : {}),
             rejectUnauthorized: options.insecureSkipTlsVerify !== true,
             agent: agentFor(target),
+            ...(policy !== undefined ? { lookup: policy.lookup } : {}),
           },
           (res) => {
             const responseHeaders = new Headers();
