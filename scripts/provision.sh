@@ -25,7 +25,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 if [ "${WEFT_PEERS:-0}" = "1" ]; then
-  debs=(python3-olm python3-canonicaljson python3-signedjson libjs-olm postgresql chromium)
+  debs=(python3-olm python3-canonicaljson python3-signedjson python3-matrix-nio libjs-olm postgresql chromium)
   missing=()
   for deb in "${debs[@]}"; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
