@@ -71,7 +71,7 @@ export async function startServer(
   const app = createApp(services);
   // A known-token long-poll skips the Hono app (api/client/sync-fast-path.ts).
   const fastSync = syncFastPath(services, log);
-  const appAnswer = answerWithApp(app.fetch, config.listen.host, log);
+  const appAnswer = answerWithApp(app, log);
   // Sockets and HTTP parsing run on their own thread (http-worker.cts); requests come here.
   // What the HTTP thread's unexpected end calls: until the server is running, it is kept.
   let lostEarly: { error: unknown } | undefined;

@@ -5,6 +5,7 @@
  * parameter; v1.20 dropped it, but clients such as matrix-nio still send it, so it is accepted
  * unless the server turns it off, the way Synapse does.
  */
+import type { HeaderLookup } from './header-object.ts';
 import { MatrixError } from './matrix-error.ts';
 
 /** Options of {@link extractAccessToken}. */
@@ -32,7 +33,7 @@ export function extractAccessToken(
 
 /** {@link extractAccessToken} on an already parsed URL (the app parses it once per request). */
 export function accessTokenOf(
-  headers: Headers,
+  headers: HeaderLookup,
   query: URLSearchParams,
   options: AccessTokenOptions,
 ): string | undefined {

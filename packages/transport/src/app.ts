@@ -15,9 +15,10 @@
  *    then the endpoint's own validator.
  * 6. The handler; whatever it throws becomes a standard error response (error-handler.ts).
  */
-import { type Context, Hono } from 'hono';
+import { Context, Hono } from 'hono';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { ParamKeys } from 'hono/types';
+import { getPath, tryDecodeURIComponent } from 'hono/utils/url';
 
 import { accessTokenOf } from './access-token.ts';
 import {
@@ -27,11 +28,17 @@ import {
   readBodyBytes,
 } from './body.ts';
 import { CORS_HEADERS, withHeaders } from './cors.ts';
-import { matrixErrorHandler, matrixErrorResponse } from './error-handler.ts';
-import { JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
+import {
+  matrixErrorAnswer,
+  matrixErrorHandler,
+  matrixErrorResponse,
+  toMatrixError,
+} from './error-handler.ts';
+import { type HeaderLookup, JSON_CONTENT_TYPE, mergeHeaders } from './header-object.ts';
 import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
+import { requestPath } from './request-path.ts';
 import { FixedPathMemoRouter } from './router.ts';
 import { type ServerKeyLookup, verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
@@ -95,11 +102,12 @@ export interface MatrixAppOptions<User> {
   /**
    * Resolves an access token to the authenticated user, or `undefined` when it is unknown
    * (→ 401 `M_UNKNOWN_TOKEN`); may throw a `MatrixError` itself (e.g.
-   * `MatrixError.unknownToken(…, { softLogout: true })`). Required for `auth: 'user'`.
+   * `MatrixError.unknownToken(…, { softLogout: true })`). Required for `auth: 'user'`. The
+   * request's headers come along (a fetch `Request` satisfies the type).
    */
   readonly authenticateToken?: (
     token: string,
-    request: Request,
+    request: { readonly headers: HeaderLookup },
   ) => Promise<User | undefined> | User | undefined;
   /** Accept the legacy `access_token` query parameter (matrix-nio sends it). Default `true`. */
   readonly allowQueryAccessToken?: boolean;
@@ -187,7 +195,56 @@ export interface MatrixApp<User> {
    * and response that @hono/node-server passes).
    */
   fetch(request: Request, env?: unknown): Response | Promise<Response>;
+  /**
+   * Answers a request that a server has already parsed and read whole (say, on another
+   * thread), as `fetch` would answer it but without a fetch `Request` or `Response`: a matched
+   * endpoint runs straight from `request`, and the fetch objects are built only for a handler
+   * that reads `context` and for what no endpoint matches (OPTIONS, HEAD, 404, 405).
+   */
+  answer(request: PlainRequest, env?: unknown): Promise<PlainAnswer>;
 }
+
+/** A request read whole, for {@link MatrixApp.answer}. */
+export interface PlainRequest {
+  readonly method: string;
+  /** The request target in origin form: the path and the query (`/_matrix/…?…`). */
+  readonly target: string;
+  /** The headers as received, in Node's `rawHeaders` layout: name, value, name, value, … */
+  readonly rawHeaders: readonly string[];
+  /** The body, if the request has one. */
+  readonly body?: Uint8Array | undefined;
+}
+
+/** What {@link MatrixApp.answer} answers. */
+export interface PlainAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Uint8Array;
+}
+
+/**
+ * What the endpoint pipeline reads of a request: a fetch `Request` behind a Hono context, or a
+ * {@link PlainRequest}.
+ */
+interface PipelineInput {
+  readonly method: string;
+  /** The absolute URL (X-Matrix signs its path and query). */
+  readonly url: string;
+  readonly headers: HeaderLookup;
+  /** The body, at most `maxBytes` (413 `M_TOO_LARGE` beyond). */
+  readBody(maxBytes: number): Promise<Uint8Array>;
+  /** The Hono context (built on first use for a plain request). */
+  readonly context: Context;
+}
+
+/** Runs one endpoint's pipeline: the handler's result, or a thrown error. */
+type Pipeline = (input: PipelineInput, params: Record<string, string>) => Promise<EndpointResult>;
+
+/**
+ * The origin of the URL a plain request is given: handlers read paths and queries only, and a
+ * `Host` header must not change the path a request is routed by.
+ */
+const PLAIN_ORIGIN = 'http://localhost';
 
 /**
  * A JSON response with `Content-Type: application/json` (spec: "Servers must include …"), which
@@ -254,9 +311,70 @@ export function createMatrixApp<User = string>(
   };
   const rateLimitKey = options.rateLimitKey ?? defaultKey;
 
+  // Plain requests are routed as Hono routes them (same router, same path decoding), to the same
+  // pipeline as the Hono route of each endpoint.
+  const plainRoutes = new FixedPathMemoRouter<Pipeline>();
+  const errorAnswer = (error: unknown, method: string, url: string): PlainAnswer => {
+    let matrixError = toMatrixError(error);
+    if (matrixError === undefined) {
+      // As matrixErrorHandler: the real error goes only to the logger, with the path alone.
+      try {
+        options.logger?.error('unhandled error in request handler', {
+          method,
+          path: requestPath(url),
+          error,
+        });
+      } catch {
+        // A failing logger must not turn a 500 into a crash.
+      }
+      matrixError = MatrixError.unknown();
+    }
+    return matrixErrorAnswer(matrixError, corsHeaders);
+  };
+
   const app: MatrixApp<User> = {
     hono,
     fetch: (request, env) => hono.fetch(request, env),
+    async answer(request, env) {
+      // Origin-form only (`/path?query`): `*`, an absolute URL, or a backslash (which URL
+      // parsing reads as a slash) would route another path than the one sent.
+      if (!request.target.startsWith('/') || request.target.includes('\\')) {
+        return matrixErrorAnswer(
+          new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request target'),
+          corsHeaders,
+        );
+      }
+      const url = PLAIN_ORIGIN + request.target;
+      const method = request.method;
+      if (METHODS.includes(method as EndpointMethod)) {
+        const match = plainRoutes.match(method, getPath({ url } as Request))[0][0];
+        if (match !== undefined) {
+          const [pipeline, raw] = match as [Pipeline, Record<string, string>];
+          // As Hono's `c.req.param()`: each value percent-decoded, kept as sent if malformed.
+          const params: Record<string, string> = {};
+          for (const name in raw) params[name] = tryDecodeURIComponent(raw[name] as string);
+          try {
+            const result = await pipeline(plainInput(request, url, env), params);
+            if (result instanceof Response) return plainOf(withHeaders(result, corsHeaders));
+            return { status: 200, headers: jsonHeaders, body: JSON.stringify(result) };
+          } catch (error) {
+            return errorAnswer(error, method, url);
+          }
+        }
+      }
+      // OPTIONS, HEAD, 404 and 405: Hono's answers (none of them reads a body).
+      let fetchRequest: Request;
+      try {
+        fetchRequest = fetchRequestOf(request, url);
+      } catch {
+        // A method fetch refuses (CONNECT, TRACE): the request is malformed, not the server.
+        return matrixErrorAnswer(
+          new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request'),
+          corsHeaders,
+        );
+      }
+      return plainOf(await hono.fetch(fetchRequest, env));
+    },
     endpoint(definition) {
       const { method, path, auth } = definition;
       if (!METHODS.includes(method)) throw new RangeError(`unsupported method ${String(method)}`);
@@ -275,25 +393,23 @@ export function createMatrixApp<User = string>(
       checkLimit(maxBody);
       routes.add(method, path, method);
 
-      hono.on(method, path, async (c) => {
-        const request = c.req.raw;
+      const pipeline: Pipeline = async (input, params) => {
         let user: User | undefined;
         let accessToken: string | undefined;
         let origin: string | undefined;
         let rawBody: Uint8Array = new Uint8Array(0);
         let json: Record<string, unknown> | undefined;
-        const query = queryOf(request.url);
+        const query = queryOf(input.url);
 
         if (auth === 'user' || auth === 'optional-user') {
-          accessToken = accessTokenOf(request.headers, query, {
+          accessToken = accessTokenOf(input.headers, query, {
             allowQueryParameter: options.allowQueryAccessToken !== false,
           });
           if (accessToken === undefined) {
             if (auth === 'user') throw MatrixError.missingToken();
           } else {
             const authenticate = options.authenticateToken;
-            const found =
-              authenticate === undefined ? undefined : authenticate(accessToken, request);
+            const found = authenticate === undefined ? undefined : authenticate(accessToken, input);
             // A cached token is answered synchronously: no await (a microtask) for it.
             user = found instanceof Promise ? await found : found;
             if (user === undefined) throw MatrixError.unknownToken();
@@ -302,14 +418,14 @@ export function createMatrixApp<User = string>(
 
         if (auth === 'server' && options.federation !== undefined) {
           // The signature covers the body, so it is read (size-limited) before verifying.
-          rawBody = await readBodyBytes(request, maxBody);
+          rawBody = await input.readBody(maxBody);
           if (rawBody.byteLength > 0) json = parseJsonBody(rawBody, jsonOptions(definition));
-          const url = new URL(request.url);
+          const url = new URL(input.url);
           const result = await verifyRequest(
             {
-              method: request.method,
+              method: input.method,
               uri: url.pathname + url.search,
-              authorization: request.headers.get('authorization'),
+              authorization: input.headers.get('authorization'),
               content: json,
             },
             options.federation.serverName,
@@ -327,15 +443,20 @@ export function createMatrixApp<User = string>(
         if (limit !== undefined && limit !== false) {
           const limiter = limit === true ? options.rateLimiter : limit.limiter;
           const cost = limit === true ? 1 : (limit.cost ?? 1);
-          const decision = limiter?.take(rateLimitKey({ user, origin, context: c }), cost);
+          const identity: RequestIdentity<User> = {
+            user,
+            origin,
+            get context() {
+              return input.context;
+            },
+          };
+          const decision = limiter?.take(rateLimitKey(identity), cost);
           if (decision !== undefined && !decision.allowed) {
             throw MatrixError.limitExceeded(decision.retryAfterMs);
           }
         }
 
-        if (auth !== 'server' && bodyMode !== 'none') {
-          rawBody = await readBodyBytes(request, maxBody);
-        }
+        if (auth !== 'server' && bodyMode !== 'none') rawBody = await input.readBody(maxBody);
         const wantsJson = bodyMode === 'json' || bodyMode === 'optional-json';
         if (wantsJson && json === undefined) {
           json =
@@ -350,8 +471,8 @@ export function createMatrixApp<User = string>(
         }
         // The token stays out of what handlers see (and might log).
         if (query.has('access_token')) query.delete('access_token');
-        const result = await definition.handler({
-          params: c.req.param() as unknown as EndpointRequest<
+        return definition.handler({
+          params: params as unknown as EndpointRequest<
             typeof path,
             typeof auth,
             never,
@@ -363,8 +484,23 @@ export function createMatrixApp<User = string>(
           user,
           accessToken,
           origin,
-          context: c,
+          get context() {
+            return input.context;
+          },
         } as EndpointRequest<typeof path, typeof auth, never, User>);
+      };
+      plainRoutes.add(method, path, pipeline);
+
+      hono.on(method, path, async (c) => {
+        const request = c.req.raw;
+        const input: PipelineInput = {
+          method: request.method,
+          url: request.url,
+          headers: request.headers,
+          readBody: (maxBytes) => readBodyBytes(request, maxBytes),
+          context: c,
+        };
+        const result = await pipeline(input, c.req.param() as Record<string, string>);
         return result instanceof Response
           ? withHeaders(result, corsHeaders)
           : new Response(JSON.stringify(result), jsonOk);
@@ -373,6 +509,64 @@ export function createMatrixApp<User = string>(
     },
   };
   return app;
+}
+
+/** The pipeline's view of a plain request; its Hono context is built only if a handler asks. */
+function plainInput(request: PlainRequest, url: string, env: unknown): PipelineInput {
+  let context: Context | undefined;
+  return {
+    method: request.method,
+    url,
+    headers: rawHeaderLookup(request.rawHeaders),
+    readBody: async (maxBytes) => {
+      const body = request.body ?? new Uint8Array(0);
+      if (body.byteLength > maxBytes) throw MatrixError.tooLarge();
+      return body;
+    },
+    get context() {
+      context ??= new Context(fetchRequestOf(request, url), { env });
+      return context;
+    },
+  };
+}
+
+/** `rawHeaders` read as fetch's `Headers.get` reads: any letter case, repeats joined by ", ". */
+function rawHeaderLookup(raw: readonly string[]): HeaderLookup {
+  return {
+    get(name) {
+      const wanted = name.toLowerCase();
+      let found: string | null = null;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const key = raw[i] as string;
+        if (key.length !== wanted.length || key.toLowerCase() !== wanted) continue;
+        const value = (raw[i + 1] as string).trim();
+        found = found === null ? value : `${found}, ${value}`;
+      }
+      return found;
+    },
+  };
+}
+
+/** A fetch `Request` with a plain request's method and headers, without its body. */
+function fetchRequestOf(request: PlainRequest, url: string): Request {
+  const raw = request.rawHeaders;
+  const headers: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    headers.push([raw[i] as string, raw[i + 1] as string]);
+  return new Request(url, { method: request.method, headers });
+}
+
+/** A fetch `Response` as a {@link PlainAnswer} (its body read whole). */
+async function plainOf(response: Response): Promise<PlainAnswer> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return {
+    status: response.status,
+    headers,
+    body: new Uint8Array(await response.arrayBuffer()),
+  };
 }
 
 /** The query string of a request URL (no fragment reaches a server), parsed. */

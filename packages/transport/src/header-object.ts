@@ -33,3 +33,8 @@ export function mergeHeaders(
 export const JSON_CONTENT_TYPE: Readonly<Record<string, string>> = Object.freeze({
   'Content-Type': 'application/json',
 });
+
+/** Reads a request header by name, in any letter case (as fetch's `Headers.get` does). */
+export interface HeaderLookup {
+  get(name: string): string | null;
+}

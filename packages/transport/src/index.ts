@@ -18,6 +18,8 @@ export {
   jsonResponse,
   type MatrixApp,
   type MatrixAppOptions,
+  type PlainAnswer,
+  type PlainRequest,
   type RequestIdentity,
 } from './app.ts';
 export {
@@ -41,6 +43,7 @@ export {
   toMatrixError,
 } from './error-handler.ts';
 export { TransportError, type TransportErrorCode, type TransportErrorOptions } from './errors.ts';
+export type { HeaderLookup } from './header-object.ts';
 export type { LogContext, Logger } from './logger.ts';
 export {
   ErrCode,
