@@ -9,7 +9,7 @@
  * `allow_private_addresses: true` (federation-harness.ts).
  */
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 
 import { TransportError } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,9 @@ import {
   startFederation,
   type TestFederation,
 } from './federation-harness.ts';
+import { startTestPeer, type TestPeer } from './federation-peer.ts';
+import { forwardExtremities, maxDepth } from './room-tip.ts';
+import { createRoom } from './sync-helpers.ts';
 
 describe('federation address policy config (config.ts)', () => {
   it('refuses private addresses by default, with no exceptions', () => {
@@ -197,4 +200,61 @@ describe('ip_range_whitelist', () => {
     expect(federation.server('b.test').config.federation.allowPrivateAddresses).toBe(false);
     expect(roomId).toMatch(/^!.+:a\.test$/);
   }, 60_000);
+});
+
+describe('a refusal while handling a received PDU', () => {
+  // The peer (whose keys are fetched from 127.0.0.1) signs; the transaction's origin resolves to
+  // 127.0.0.2, outside the whitelist, so fetching the PDU's unknown auth event is refused.
+  const ORIGIN = 'refused.test';
+  let federation: TestFederation;
+  let peer: TestPeer;
+
+  beforeAll(async () => {
+    const ca = createTestCa();
+    const probe = createTcpServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    federation = await startFederation(['a.test'], {
+      ca,
+      extraHosts: { 'm.test': `127.0.0.1:${port}`, [ORIGIN]: '127.0.0.2:8448' },
+      file: {
+        federation: { allow_private_addresses: false, ip_range_whitelist: ['127.0.0.1/32'] },
+      },
+    });
+    peer = await startTestPeer('m.test', port, ca, issueCert(ca, 'm.test'), federation.hosts);
+  }, 60_000);
+
+  afterAll(async () => {
+    await federation?.close();
+    await peer?.down();
+  });
+
+  it('tells the remote server a generic reason, without the refused address', async () => {
+    const a = federation.server('a.test');
+    const alice = await a.client.registerUser('alice');
+    const roomId = await createRoom(a, alice, [], { preset: 'public_chat', room_version: '11' });
+    const unknownAuth = `$${'A'.repeat(43)}`;
+    const event = peer.sign(
+      {
+        auth_events: [unknownAuth],
+        content: { membership: 'join' },
+        depth: (await maxDepth(a, roomId)) + 1,
+        origin_server_ts: Date.now(),
+        prev_events: await forwardExtremities(a, roomId),
+        room_id: roomId,
+        sender: '@mallory:m.test',
+        state_key: '@mallory:m.test',
+        type: 'm.room.member',
+      },
+      '11',
+    );
+    // What `/send` (api/federation/send.ts) puts into `pdus[event_id].error`.
+    const [outcome] = await a.services.federation.events.handleBatch(ORIGIN, [event.pdu]);
+    expect(outcome).toEqual({
+      eventId: event.eventId,
+      status: 'rejected',
+      error: `cannot fetch auth event ${unknownAuth}`,
+    });
+  });
 });

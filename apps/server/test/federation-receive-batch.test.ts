@@ -145,7 +145,7 @@ describe.each(backends)('handleBatch on %s', (_name, options) => {
       { eventId: second.eventId, status: 'accepted' },
     ]);
     expect(outcomes[2]).toMatchObject({ eventId: poisoned.eventId, status: 'rejected' });
-    expect((outcomes[2] as { error: string }).error).toMatch(/^could not process: /);
+    expect((outcomes[2] as { error: string }).error).toBe('could not process event');
 
     // The rows: the first two events and everything written for them; nothing of the third.
     const stored = await db.query<{ event_id: string; stream_position: number | null }>(

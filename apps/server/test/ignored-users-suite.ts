@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { roomToken } from '../src/services/rooms/timeline.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import {
   call,
@@ -270,11 +271,20 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         `/_matrix/client/v1/rooms/${enc(room)}/threads`,
       );
       expect((threads['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([carolRoot]);
-      // Paged one thread at a time (thread_roots, as for a viewer who ignores nobody): a newer
-      // thread of carol's first, then carol's root; bob's threads are skipped across pages.
+      // Paged one thread at a time (thread_roots, as for a viewer who ignores nobody); bob's
+      // threads are skipped across pages. A thread keeps its place by its latest reply, bob's
+      // included (as Synapse orders them): bob's late reply puts carol's root before a newer
+      // thread, and the first page's next_batch is that reply's position (the grouping of the
+      // replies that leaves bob's out would answer the newer thread first, at its own reply).
       const newer = await send(carol, { body: 'carol newer root' });
       await send(carol, { body: 'carol newer reply', ...inThread(newer) });
+      const bobLate = await send(bob, { body: 'bob late reply', ...inThread(carolRoot) });
+      const bobLatePosition = await server.services.ctx.db.queryOne<{ stream_position: number }>(
+        'SELECT stream_position FROM events WHERE event_id = $1',
+        [bobLate],
+      );
       const pages: string[] = [];
+      const nextBatches: (string | undefined)[] = [];
       let from: string | undefined;
       do {
         const page = await call(
@@ -285,8 +295,10 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         );
         pages.push(...(page['chunk'] as Json[]).map((e) => e['event_id']));
         from = page['next_batch'];
+        nextBatches.push(from);
       } while (from !== undefined && pages.length < 10);
-      expect(pages).toEqual([newer, carolRoot]);
+      expect(pages).toEqual([carolRoot, newer]);
+      expect(nextBatches).toEqual([roomToken(Number(bobLatePosition?.stream_position)), undefined]);
       // Carol, who ignores nobody, sees every thread.
       const carolsThreads = await call(
         server,
@@ -295,10 +307,10 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         `/_matrix/client/v1/rooms/${enc(room)}/threads`,
       );
       expect((carolsThreads['chunk'] as Json[]).map((e) => e['event_id'])).toEqual([
+        carolRoot,
         newer,
         onlyBobs,
         bobRoot,
-        carolRoot,
       ]);
 
       // /search: carol's match only.

@@ -11,9 +11,7 @@
  * The transport hands the body over without its headers, so the boundary is read from the body's
  * first delimiter line (RFC 2046 5.1.1: `--boundary CRLF`), which names it as well as the header.
  */
-import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 
 import { MatrixError, matrixPath, TransportError } from '@weft/transport';
 
@@ -141,27 +139,13 @@ async function readLimited(
 /**
  * Where a `Location` URL may lead: the outbound address policy (services/core/address-policy.ts)
  * with its default deny list and no exceptions (a remote server must not make this one probe its
- * own network).
+ * own network). An IP literal is checked as written, a name through the policy's socket `lookup`
+ * (resolved once; refused if any of its addresses is denied).
  */
-const LOCATION_POLICY = new AddressPolicy(
+export const LOCATION_POLICY = new AddressPolicy(
   { allowPrivateAddresses: false, ipRangeWhitelist: [] },
   'the address of the Location URL',
 );
-
-/**
- * The address to connect to for `hostname`: an IP literal as written, else the first of the
- * addresses it resolves to (once); rejects (502) when the policy denies it or ANY of them.
- */
-export async function locationAddress(hostname: string): Promise<string> {
-  const bare = hostname.replace(/^\[|\]$/g, '');
-  const addresses =
-    isIP(bare) !== 0 ? [{ address: bare }] : await lookup(bare, { all: true }).catch(() => []);
-  const first = addresses[0];
-  if (first === undefined || addresses.some(({ address }) => !LOCATION_POLICY.allows(address))) {
-    throw unavailable();
-  }
-  return first.address;
-}
 
 /**
  * Follows a `Location` part: `https:` only, to public addresses only, no further redirects, at
@@ -178,12 +162,15 @@ async function fetchLocation(location: string, options: RemoteFetchOptions): Pro
   const ca = options.ca === undefined ? undefined : readFileSync(options.ca, 'utf8');
   // Certificates are always verified here, whatever the federation's `insecure_skip_tls_verify`:
   // the URL is another server's choice, not a federation peer's own address.
-  const httpsFetch = createHttpsFetch({ ca, insecureSkipTlsVerify: false }, async (target) => ({
-    host: await locationAddress(target.hostname),
-    port: target.port === '' ? 443 : Number(target.port),
-    tlsName: target.hostname,
-    hostHeader: target.host,
-  }));
+  const httpsFetch = createHttpsFetch(
+    { ca, insecureSkipTlsVerify: false, addressPolicy: LOCATION_POLICY },
+    async (target) => ({
+      host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: target.port === '' ? 443 : Number(target.port),
+      tlsName: target.hostname,
+      hostHeader: target.host,
+    }),
+  );
   try {
     const response = await httpsFetch(url, {
       redirect: 'manual',

@@ -54,11 +54,7 @@ export async function fetchAuthEvents(
     try {
       pdu = await fetchEvent(deps, origin, id);
     } catch (error) {
-      throw new PduRejection(
-        'auth-events',
-        `cannot fetch auth event ${id}: ${(error as Error).message}`,
-        true,
-      );
+      throw new PduRejection('auth-events', `cannot fetch auth event ${id}`, true, error);
     }
     const auth = checkFormat(pdu, checked.roomVersion, checked.rules);
     if (auth.eventId !== id || auth.roomId !== checked.roomId) {

@@ -331,7 +331,9 @@ export class EventHandler {
 
   /**
    * The outcome of a PDU whose handling threw: a {@link PduRejection} that says so is stored as
-   * rejected (through `db`, a transaction or the database); anything else is logged.
+   * rejected (through `db`, a transaction or the database); anything else is logged. The error
+   * returned goes to the remote server in the `/send` reply: a rejection's own message, never
+   * the text of an internal error (which can name hosts and addresses), which is logged only.
    */
   async #failed(
     db: SqlExecutor,
@@ -349,8 +351,17 @@ export class EventHandler {
       return {
         eventId: checked?.eventId ?? '',
         status: 'rejected',
-        error: `could not process: ${(failure as Error).message}`,
+        error: 'could not process event',
       };
+    }
+    if (failure.cause !== undefined) {
+      this.#deps.ctx.log.warn('PDU rejected', {
+        origin,
+        room_id: roomId,
+        event_id: checked?.eventId,
+        reason: failure.message,
+        error: (failure.cause as Error).message,
+      });
     }
     if (failure.store && checked !== undefined && !(await isStored(db, checked.eventId))) {
       const rejectedPdu = checked;
@@ -427,10 +438,7 @@ export class EventHandler {
         known.set(prevId, await fetchStateAfter(this.#deps, origin, checked, prevId));
       } catch (error) {
         if (error instanceof PduRejection) throw error;
-        throw new PduRejection(
-          'missing-events',
-          `cannot get the state at ${prevId}: ${(error as Error).message}`,
-        );
+        throw new PduRejection('missing-events', `cannot get the state at ${prevId}`, false, error);
       }
     }
     return known;

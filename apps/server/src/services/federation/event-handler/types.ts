@@ -41,8 +41,12 @@ export class PduRejection extends Error {
   /** Stored as rejected (true) or not stored at all (false: format and signature failures). */
   readonly store: boolean;
 
-  constructor(step: PduRejection['step'], message: string, store = false) {
-    super(message);
+  /**
+   * `message` is what the remote server is told; `cause`, the internal error behind it (a
+   * network or address-policy failure, whose text may name hosts and addresses), is only logged.
+   */
+  constructor(step: PduRejection['step'], message: string, store = false, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.step = step;
     this.store = store;
   }
