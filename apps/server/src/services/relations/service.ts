@@ -15,13 +15,15 @@
  * only its other users' events, and one whose root or every reply is theirs is not listed), of
  * bundled references and edits, and of `m.thread` counts and `latest_event`.
  */
+
+import { isObject } from '../../json-object.ts';
 import { placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import { type RoomService, redactsOf } from '../rooms/service.ts';
 import type { StoredEvent } from '../rooms/types.ts';
-import { relationOf } from './relation.ts';
+import { relationOf, withRelationBundle } from './relation.ts';
 
 /** How deep `recurse=true` follows relations of relations (the spec asks for at least 3). */
 export const RECURSION_DEPTH = 3;
@@ -423,11 +425,7 @@ export class RelationsService {
     viewer?: { readonly userId: string; readonly deviceId: string },
   ): Record<string, unknown> {
     const out = this.#rooms.clientEvent(event, viewer === undefined ? {} : { viewer });
-    const bundle = bundles.get(event.eventId);
-    if (bundle !== undefined) {
-      out['unsigned'] = { ...(out['unsigned'] as Record<string, unknown>), 'm.relations': bundle };
-    }
-    return out;
+    return withRelationBundle(out, bundles.get(event.eventId));
   }
 
   /**
@@ -453,7 +451,7 @@ function isValidReplacement(edit: StoredEvent): boolean {
   if (edit.type === 'm.room.encrypted') return true;
   const content = edit.pdu['content'] as Record<string, unknown> | undefined;
   const newContent = content?.['m.new_content'];
-  return typeof newContent === 'object' && newContent !== null && !Array.isArray(newContent);
+  return isObject(newContent);
 }
 
 /**

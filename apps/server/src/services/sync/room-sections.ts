@@ -12,6 +12,7 @@ import { stateKeyOf } from '@weft/dag';
 
 import type { AuthenticatedUser } from '../core/context.ts';
 import type { ReceiptService } from '../receipts/service.ts';
+import { withRelationBundle } from '../relations/relation.ts';
 import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import {
   type RoomService,
@@ -252,13 +253,8 @@ async function timelineEvents(
   }
   const bundles = await ctx.relationBundles(roomId, ctx.user.userId, window.events, bound);
   window.events.forEach((event, i) => {
-    const bundle = bundles.get(event.eventId);
     const served = out[i];
-    if (bundle === undefined || served === undefined) return;
-    served['unsigned'] = {
-      ...(served['unsigned'] as Record<string, unknown> | undefined),
-      'm.relations': bundle,
-    };
+    if (served !== undefined) withRelationBundle(served, bundles.get(event.eventId));
   });
   return out;
 }
