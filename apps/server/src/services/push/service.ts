@@ -374,7 +374,8 @@ export interface IgnoredUsersView {
 
 /**
  * Hands the recipients whose actions say `notify` and who may have pushers to `delivery` once
- * `tx` commits (the sender is never among them: the audience leaves them out).
+ * `tx` commits (the sender is never among them: the audience leaves them out). Recipients given
+ * one decision (one object: shared-decision.ts) share its actions, parsed once and frozen.
  */
 function queuePush(
   tx: SqlExecutor,
@@ -383,10 +384,17 @@ function queuePush(
   decisions: ReadonlyMap<string, StoredDecision>,
 ): void {
   let targets: PushTarget[] | undefined;
+  let parsed: Map<StoredDecision, readonly unknown[]> | undefined;
   for (const [userId, decision] of decisions) {
     if (decision.notify === 0 || !delivery.mayPush(userId)) continue;
     targets ??= [];
-    targets.push({ userId, actions: parseAnyJson(decision.actions_json) as unknown[] });
+    parsed ??= new Map();
+    let actions = parsed.get(decision);
+    if (actions === undefined) {
+      actions = deepFreeze(parseAnyJson(decision.actions_json) as unknown[]);
+      parsed.set(decision, actions);
+    }
+    targets.push({ userId, actions });
   }
   if (targets === undefined) return;
   const pushTargets = targets;
@@ -435,4 +443,13 @@ function senderPermission(
     const needed = Number.isInteger(required) ? Number(required) : DEFAULT_NOTIFICATION_LEVEL;
     return powerLevelOf(event.sender, state, rules) >= needed;
   };
+}
+
+/** `value` (parsed JSON) frozen all through, so the targets sharing it cannot change it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
