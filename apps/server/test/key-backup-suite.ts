@@ -283,6 +283,42 @@ export function keyBackupSuite(options: () => TestServerOptions = () => ({})): v
       expect(await stored()).toEqual(keyData('verified less forwarded').session_data);
     });
 
+    it('applies the rule to each session of an upload larger than one statement holds', async () => {
+      const dan = await server.client.registerUser('kb-dan');
+      const version = await createVersion(dan);
+      const rooms = ['!a:test.local', '!b:test.local'];
+      // 2 × 250 sessions: more than one read (200 keys) and one write (80 rows) take.
+      const ids = Array.from({ length: 250 }, (_, i) => `s${i}`);
+      const upload = (mark: (i: number) => ReturnType<typeof keyData>) =>
+        ok(dan, 'PUT', `/room_keys/keys?version=${version}`, {
+          rooms: Object.fromEntries(
+            rooms.map((room) => [
+              room,
+              { sessions: Object.fromEntries(ids.map((id, i) => [id, mark(i)])) },
+            ]),
+          ),
+        });
+      const first = await upload((i) => keyData(`first ${i}`, false, 5, 1));
+      expect(first['count']).toBe(500);
+      // Even sessions get a better key (lower index), odd ones a worse one (higher index).
+      const second = await upload((i) => keyData(`second ${i}`, false, i % 2 === 0 ? 4 : 6, 1));
+      expect(second['count']).toBe(500);
+      expect(second['etag']).not.toBe(first['etag']);
+      const all = await ok(dan, 'GET', `/room_keys/keys?version=${version}`);
+      const byRoom = all['rooms'] as Record<string, { sessions: Record<string, Json> }>;
+      for (const room of rooms) {
+        const sessions = byRoom[room]?.sessions ?? {};
+        expect(Object.keys(sessions)).toHaveLength(250);
+        ids.forEach((id, i) => {
+          const mark = i % 2 === 0 ? `second ${i}` : `first ${i}`;
+          expect(sessions[id]?.['session_data']).toEqual(keyData(mark).session_data);
+        });
+      }
+      // Nothing better: no change, the etag stays.
+      const third = await upload((i) => keyData(`third ${i}`, false, 9, 9));
+      expect(third).toEqual(second);
+    });
+
     it('answers M_WRONG_ROOM_KEYS_VERSION for an upload to any but the current version, M_NOT_FOUND without one', async () => {
       const dave = await server.client.registerUser('kb-dave');
       const body = keyData('x');

@@ -18,14 +18,15 @@ import {
   deleteSessions,
   insertVersion,
   markVersionDeleted,
+  type SessionWrite,
   selectCurrentVersion,
   selectMaxVersion,
-  selectSessionMeta,
+  selectSessionMetas,
   selectSessions,
   selectVersion,
   updateAuthData,
   updateVersionKeys,
-  upsertSession,
+  upsertSessions,
 } from './store.ts';
 
 /** `KeyBackupData`: one backed-up session key and its metadata. */
@@ -211,35 +212,52 @@ export class KeyBackupService {
         });
       }
       let count = Number(current.key_count);
-      let changed = false;
+      // The stored keys read at once; each upload is decided against the one before it of the
+      // same session (if any), as if written in turn, and each session written once.
+      const stored = await selectSessionMetas(tx, userId, version, sessions);
+      const writes = new Map<string, Map<string, SessionWrite>>();
       for (const { roomId, sessionId, data } of sessions) {
-        const stored = await selectSessionMeta(tx, userId, version, roomId, sessionId);
-        if (stored === undefined) count += 1;
+        let storedInRoom = stored.get(roomId);
+        const before = storedInRoom?.get(sessionId);
+        if (before === undefined) count += 1;
         else if (
           !replacesStored(
             {
-              isVerified: Number(stored.is_verified) === 1,
-              firstMessageIndex: Number(stored.first_message_index),
-              forwardedCount: Number(stored.forwarded_count),
+              isVerified: Number(before.is_verified) === 1,
+              firstMessageIndex: Number(before.first_message_index),
+              forwardedCount: Number(before.forwarded_count),
             },
             data,
           )
         ) {
           continue;
         }
-        await upsertSession(
-          tx,
-          userId,
-          version,
+        if (storedInRoom === undefined) {
+          storedInRoom = new Map();
+          stored.set(roomId, storedInRoom);
+        }
+        storedInRoom.set(sessionId, {
+          first_message_index: data.first_message_index,
+          forwarded_count: data.forwarded_count,
+          is_verified: data.is_verified ? 1 : 0,
+        });
+        let writesInRoom = writes.get(roomId);
+        if (writesInRoom === undefined) {
+          writesInRoom = new Map();
+          writes.set(roomId, writesInRoom);
+        }
+        writesInRoom.set(sessionId, {
           roomId,
           sessionId,
-          data.first_message_index,
-          data.forwarded_count,
-          data.is_verified,
-          JSON.stringify(data.session_data),
-        );
-        changed = true;
+          firstMessageIndex: data.first_message_index,
+          forwardedCount: data.forwarded_count,
+          isVerified: data.is_verified,
+          sessionData: JSON.stringify(data.session_data),
+        });
       }
+      const rows = [...writes.values()].flatMap((room) => [...room.values()]);
+      await upsertSessions(tx, userId, version, rows);
+      const changed = rows.length > 0;
       return this.#keysChanged(tx, userId, current, changed, count);
     });
   }
