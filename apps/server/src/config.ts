@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { parse as parseYaml } from 'yaml';
-
+import { isObject } from './json-object.ts';
 import type { LogLevel } from './log.ts';
 import type { AddressPolicyConfig } from './services/core/address-policy.ts';
 import type { DatabaseConfig } from './storage/index.ts';
@@ -550,7 +550,7 @@ function buildFederationConfig(section: unknown, dataDir: string): FederationCon
   };
   const listen = ofType(get(section, 'listen'), isString, 'federation.listen', '');
   const hostsValue = get(section, 'hosts') ?? {};
-  if (typeof hostsValue !== 'object' || hostsValue === null || Array.isArray(hostsValue)) {
+  if (!isObject(hostsValue)) {
     throw new ConfigError('federation.hosts must be a map of server name to host:port');
   }
   const hosts: Record<string, string> = {};

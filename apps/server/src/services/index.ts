@@ -104,7 +104,8 @@ export function createServices(ctx: ServerContext): Services {
     userData.media.setFederation(federation.client);
   }
   const relations = new RelationsService(ctx, rooms);
-  // /relations, /threads, /search and bundled aggregations leave ignored users out.
+  // /relations, /threads and bundled aggregations leave ignored users out (/search is handed
+  // the lists itself, below).
   relations.setIgnoredUsers(userData.accountData.ignoredUsers);
   // A to-device message for a user who ignores its sender is dropped when sent.
   toDevice.setIgnoredUsers(userData.accountData.ignoredUsers);
@@ -126,7 +127,7 @@ export function createServices(ctx: ServerContext): Services {
     relations,
     userDirectory: new UserDirectoryService(ctx, rooms),
     reports: new ReportService(ctx, rooms),
-    search: new SearchService(ctx, rooms, relations),
+    search: new SearchService(ctx, rooms, relations, userData.accountData.ignoredUsers),
     openId: new OpenIdService(ctx),
     sync,
     ...userData,
@@ -154,7 +155,7 @@ function createUserDataServices(
   profile.onProfileChange((userId, changed) => updateMemberEvents(rooms, ctx.log, userId, changed));
   const accountData = new AccountDataService(ctx);
   // `/sync` leaves out what users they ignore sent (spec "Ignoring Users").
-  sync.setIgnoredUsersSource((userId) => accountData.ignoredUsers.of(userId));
+  sync.setIgnoredUsersSource(accountData.ignoredUsers);
   receipts.setFullyReadWriter(async (userId, roomId, eventId) => {
     await accountData.set(userId, roomId, 'm.fully_read', { event_id: eventId });
   });

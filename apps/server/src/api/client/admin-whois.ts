@@ -6,10 +6,9 @@
 // device's `last_seen_ts` as `last_seen`, and `ip` once recorded (`last_seen_ip`; this server
 // does not record it yet). No user agent is kept, so none is answered; a device never seen has
 // no connection.
-import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { parseUserId } from './room-params.ts';
+import { requireOwnUserId } from './own-user.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 type ConnectionInfo = { ip?: string; last_seen?: number };
@@ -20,10 +19,7 @@ export function registerAdminWhois(app: ClientApp, services: Services): void {
     path: '/admin/whois/:userId',
     auth: 'user',
     handler: async ({ user, params }) => {
-      const userId = parseUserId(params.userId, 'userId');
-      if (userId !== user.userId) {
-        throw MatrixError.forbidden('You may only look up yourself');
-      }
+      const userId = requireOwnUserId(params.userId, user.userId, 'You may only look up yourself');
       const devices: Record<string, { sessions: { connections: ConnectionInfo[] }[] }> = {};
       for (const device of await services.accounts.listDevices(userId)) {
         const connection: ConnectionInfo = {};

@@ -2,10 +2,9 @@
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3useruseridopenidrequest_token
 // Only for the caller itself (403 M_FORBIDDEN for another user ID). The body is `{}` (its
 // content is ignored).
-import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
-import { parseUserId } from './room-params.ts';
+import { requireOwnUserId } from './own-user.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 export function registerOpenId(app: ClientApp, services: Services): void {
@@ -15,9 +14,11 @@ export function registerOpenId(app: ClientApp, services: Services): void {
     auth: 'user',
     rateLimit: true,
     handler: async ({ user, params }) => {
-      if (parseUserId(params.userId, 'userId') !== user.userId) {
-        throw MatrixError.forbidden('You may only request OpenID tokens for yourself');
-      }
+      requireOwnUserId(
+        params.userId,
+        user.userId,
+        'You may only request OpenID tokens for yourself',
+      );
       return services.openId.requestToken(user.userId);
     },
   });

@@ -4,10 +4,9 @@
  */
 import { MatrixError } from '@weft/transport';
 
+export { isObject } from '../../json-object.ts';
+
 /** True for a JSON object (not an array, not null). */
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** An optional string field; 400 M_BAD_JSON when present with another type. */
 export function optionalString(body: Record<string, unknown>, key: string): string | undefined {

@@ -7,7 +7,7 @@
 // valid at `minimum_valid_until_ts`, and adds this server's own signature to each response.
 import { type JsonObject, signJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
-
+import { isObject } from '../../json-object.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
 
@@ -42,7 +42,7 @@ export function registerKeyQuery(app: FederationApp, services: Services): void {
     auth: 'none',
     handler: async ({ body }) => {
       const wanted = body['server_keys'];
-      if (typeof wanted !== 'object' || wanted === null || Array.isArray(wanted)) {
+      if (!isObject(wanted)) {
         throw MatrixError.badJson('server_keys must be an object');
       }
       const out: JsonObject[] = [];

@@ -3,13 +3,13 @@
 // POST /_matrix/federation/v1/user/keys/claim
 // https://spec.matrix.org/v1.19/server-server-api/#post_matrixfederationv1userkeysclaim
 import { MatrixError } from '@weft/transport';
-
+import { isObject } from '../../json-object.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
 
 function objectField(json: Record<string, unknown>, key: string): Record<string, unknown> {
   const value = json[key];
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isObject(value)) {
     throw MatrixError.badJson(`${key} must be an object`);
   }
   return value as Record<string, unknown>;
@@ -31,7 +31,7 @@ function parseKeysQuery(json: Record<string, unknown>): Map<string, string[]> {
 function parseKeysClaim(json: Record<string, unknown>): Map<string, Map<string, string>> {
   const out = new Map<string, Map<string, string>>();
   for (const [userId, devices] of Object.entries(objectField(json, 'one_time_keys'))) {
-    if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) {
+    if (!isObject(devices)) {
       throw MatrixError.badJson(`one_time_keys.${userId} must be an object`);
     }
     const byDevice = new Map<string, string>();

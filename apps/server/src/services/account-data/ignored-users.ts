@@ -9,7 +9,7 @@
  * the next request, as the spec's "immediately").
  */
 import { parseAnyJson } from '@weft/canonical-json';
-
+import { isObject } from '../../json-object.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { selectGlobalAccountDataOfType } from './store.ts';
 
@@ -20,7 +20,7 @@ function ignoredUsersOf(content: unknown): Set<string> {
   const users = new Set<string>();
   if (typeof content !== 'object' || content === null) return users;
   const ignored = (content as Record<string, unknown>)['ignored_users'];
-  if (typeof ignored !== 'object' || ignored === null || Array.isArray(ignored)) return users;
+  if (!isObject(ignored)) return users;
   for (const userId of Object.keys(ignored)) users.add(userId);
   return users;
 }
@@ -35,7 +35,18 @@ export function withoutIgnored<E extends { readonly sender: string; readonly sta
   return kept.length === events.length ? events : kept;
 }
 
-export class IgnoredUsers {
+/**
+ * What the other services read of `IgnoredUsers` (push, relations, search, sync, to-device): the
+ * one type they are handed it as.
+ */
+export interface IgnoredUsersLookup {
+  /** Whether any user ignores anyone (when not, per-recipient checks are skipped). */
+  readonly anyone: boolean;
+  /** The users `userId` ignores, or `undefined` when none (the common case: nothing to do). */
+  of(userId: string): ReadonlySet<string> | undefined;
+}
+
+export class IgnoredUsers implements IgnoredUsersLookup {
   readonly #byUser = new Map<string, ReadonlySet<string>>();
   /**
    * Settles once the stored lists are in memory; rejects when they could not be read. The

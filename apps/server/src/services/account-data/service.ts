@@ -5,6 +5,7 @@
  * (https://spec.matrix.org/v1.19/client-server-api/#client-config).
  */
 import { parseAnyJson } from '@weft/canonical-json';
+import { isObject } from '../../json-object.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
@@ -30,10 +31,6 @@ export interface AccountDataChange extends AccountDataEvent {
 }
 
 const TAG_TYPE = 'm.tag';
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * The `tags` object of `m.tag` content, as a fresh object. Content a client wrote through the

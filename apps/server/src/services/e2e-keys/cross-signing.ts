@@ -13,7 +13,7 @@
 import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
-
+import { isObject } from '../../json-object.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
@@ -41,10 +41,6 @@ export interface CrossSigningKeysAnswer {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Spec "CrossSigningKey": `user_id` is the owner, `usage` names the key type, `keys` holds

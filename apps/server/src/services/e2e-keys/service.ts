@@ -10,7 +10,7 @@
 import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
-
+import { isObject } from '../../json-object.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -54,9 +54,7 @@ function splitKeyName(name: string): { algorithm: string; keyId: string } {
 }
 
 function checkKeyValue(name: string, value: unknown): void {
-  const ok =
-    typeof value === 'string' ||
-    (typeof value === 'object' && value !== null && !Array.isArray(value));
+  const ok = typeof value === 'string' || isObject(value);
   if (!ok) throw MatrixError.badJson(`key ${name} must be a string or an object`);
 }
 
@@ -294,7 +292,7 @@ function checkDeviceKeys(userId: string, deviceId: string, keys: JsonObject): st
     throw MatrixError.badJson('device_keys.algorithms must be a list of strings');
   }
   const keyMap = keys['keys'];
-  if (typeof keyMap !== 'object' || keyMap === null || Array.isArray(keyMap)) {
+  if (!isObject(keyMap)) {
     throw MatrixError.badJson('device_keys.keys must be an object');
   }
   const keyId = `ed25519:${deviceId}`;

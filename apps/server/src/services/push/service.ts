@@ -10,11 +10,12 @@
  * (notification-list.ts). Recipients whose actions say `notify` and who have pushers are handed
  * to the push delivery (services/pushers) once the transaction commits.
  */
+
 import { parseAnyJson } from '@weft/canonical-json';
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
-
 import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
+import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
 import { toDagEvent } from '../rooms/auth.ts';
@@ -91,7 +92,7 @@ export class PushService {
   readonly #unread = new LruMap<string, CachedUnread>(UNREAD_CACHE_SIZE);
   #unreadWrites = 0;
   #delivery: PushDelivery | undefined;
-  #ignoredUsers: IgnoredUsersView | undefined;
+  #ignoredUsers: IgnoredUsersLookup | undefined;
 
   constructor(ctx: ServerContext, rooms: RoomService, rules: PushRuleService) {
     this.#ctx = ctx;
@@ -104,7 +105,7 @@ export class PushService {
    * Sets who ignores whom (account data `m.ignored_user_list`): a user is no recipient of the
    * non-state events, nor of the invites, of users they ignore (spec "Ignoring Users").
    */
-  setIgnoredUsers(ignored: IgnoredUsersView): void {
+  setIgnoredUsers(ignored: IgnoredUsersLookup): void {
     this.#ignoredUsers = ignored;
   }
 
@@ -363,14 +364,6 @@ export class PushService {
 }
 
 const NO_NAMES: ReadonlyMap<string, string> = new Map();
-
-/** What push evaluation reads of the ignore lists (account-data/ignored-users.ts). */
-export interface IgnoredUsersView {
-  /** Whether any user ignores anyone. */
-  readonly anyone: boolean;
-  /** The users `userId` ignores; `undefined` for none. */
-  of(userId: string): ReadonlySet<string> | undefined;
-}
 
 /**
  * Hands the recipients whose actions say `notify` and who may have pushers to `delivery` once

@@ -19,6 +19,7 @@
 import { isObject } from '../../json-object.ts';
 import { placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
+import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
 import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import { type RoomService, redactsOf } from '../rooms/service.ts';
@@ -33,11 +34,6 @@ export const RECURSION_VISIT_CAP = 1000;
 
 /** Most parents one aggregation statement asks about. */
 const PARENTS_PER_STATEMENT = 200;
-
-/** What the viewer ignores: the users `userId` ignores, `undefined` when none. */
-export type IgnoredUsersSource = {
-  of(userId: string): ReadonlySet<string> | undefined;
-};
 
 /** ` AND <column> NOT IN (…)` over `ignored`, its values appended to `params`; '' when none. */
 function notIgnored(
@@ -85,7 +81,7 @@ export interface ThreadsPage {
 export class RelationsService {
   readonly ctx: ServerContext;
   readonly #rooms: RoomService;
-  #ignoredUsers: IgnoredUsersSource | undefined;
+  #ignoredUsers: IgnoredUsersLookup | undefined;
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.ctx = ctx;
@@ -94,7 +90,7 @@ export class RelationsService {
   }
 
   /** Where the users each viewer ignores come from (account data's `m.ignored_user_list`). */
-  setIgnoredUsers(source: IgnoredUsersSource): void {
+  setIgnoredUsers(source: IgnoredUsersLookup): void {
     this.#ignoredUsers = source;
   }
 

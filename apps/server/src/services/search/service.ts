@@ -20,7 +20,7 @@
  */
 import { stateKeyOf } from '@weft/dag';
 import type { SqlExecutor } from '../../storage/index.ts';
-import { withoutIgnored } from '../account-data/ignored-users.ts';
+import { type IgnoredUsersLookup, withoutIgnored } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
 import { currentStreamPosition } from '../core/stream.ts';
 import type { RelationsService } from '../relations/service.ts';
@@ -96,11 +96,18 @@ export class SearchService {
   readonly ctx: ServerContext;
   readonly #rooms: RoomService;
   readonly #relations: RelationsService;
+  readonly #ignoredUsers: IgnoredUsersLookup;
 
-  constructor(ctx: ServerContext, rooms: RoomService, relations: RelationsService) {
+  constructor(
+    ctx: ServerContext,
+    rooms: RoomService,
+    relations: RelationsService,
+    ignoredUsers: IgnoredUsersLookup,
+  ) {
     this.ctx = ctx;
     this.#rooms = rooms;
     this.#relations = relations;
+    this.#ignoredUsers = ignoredUsers;
     rooms.onTimelineEvent((tx, event) => this.#index(tx, event));
   }
 
@@ -158,7 +165,7 @@ export class SearchService {
     const batch = Math.max(BATCH_MIN, criteria.limit * 2);
     const bounds = new Map<string, number>();
     // What users the viewer ignores sent is never a result (spec "Ignoring Users").
-    const ignored = this.#relations.ignoredBy(viewer.userId);
+    const ignored = this.#ignoredUsers.of(viewer.userId);
     // By rank: every row this request may look at, read once from `offset`.
     let ranked: MatchRow[] | undefined;
     const nextBatch = async (n: number): Promise<{ rows: MatchRow[]; last: boolean }> => {
@@ -328,7 +335,7 @@ export class SearchService {
       return {
         chunk: withoutIgnored(
           await filterEventsForUser(db, event.roomId, viewer.userId, page.chunk),
-          this.#relations.ignoredBy(viewer.userId),
+          this.#ignoredUsers.of(viewer.userId),
         ),
         end: page.end,
       };

@@ -18,6 +18,8 @@
  * would walk a large part of the index's terms). No character of the term can be an operator, a
  * column filter or a quote.
  */
+
+import { isObject } from '../../json-object.ts';
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 
 /** The searchable keys of the spec (`keys`), in column order. */
@@ -44,7 +46,7 @@ function textOf(content: Record<string, unknown>, key: string): string | null {
 /** What of `pdu` is indexed, or `undefined` when it has no string body, name or topic. */
 export function searchableText(pdu: Readonly<Record<string, unknown>>): SearchableText | undefined {
   const content = pdu['content'];
-  if (typeof content !== 'object' || content === null || Array.isArray(content)) return undefined;
+  if (!isObject(content)) return undefined;
   const record = content as Record<string, unknown>;
   const text = {
     body: textOf(record, 'body'),

@@ -6,7 +6,7 @@
  * (`event_fields`, `event_format`, `unread_thread_notifications`) are accepted and ignored.
  */
 import { MatrixError } from '@weft/transport';
-
+import { isObject } from '../../json-object.ts';
 import { type EventFilter, eventMatches } from '../rooms/timeline.ts';
 import type { StoredEvent } from '../rooms/types.ts';
 
@@ -91,7 +91,7 @@ function eventFilter(json: Json, path: string): EventFilter {
 
 /** Parses a filter object (already JSON-decoded); 400 `M_BAD_JSON` for wrong types. */
 export function parseSyncFilter(json: unknown): SyncFilter {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+  if (!isObject(json)) {
     throw MatrixError.badJson('filter must be a JSON object');
   }
   const root = json as Json;

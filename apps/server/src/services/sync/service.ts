@@ -14,6 +14,7 @@
  *   users who share a room with the syncing user (and the user); `set_presence` marks the user
  *   as the request says (default `online`) when that differs from their current presence.
  */
+import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { AuthenticatedUser, ServerContext } from '../core/context.ts';
 import { currentStreamPosition } from '../core/stream.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
@@ -143,9 +144,6 @@ export interface SyncSources {
   readonly deviceLists: DeviceListService;
 }
 
-/** The users `userId` ignores; `undefined` when none (then nothing is checked). */
-export type IgnoredUsersLookup = (userId: string) => ReadonlySet<string> | undefined;
-
 /** `/sync`: response assembly and long-polling (see the module comment). */
 export class SyncService {
   readonly #ctx: ServerContext;
@@ -155,7 +153,7 @@ export class SyncService {
   #unreadNotifications: UnreadNotificationLookup | undefined;
   #relationBundles: RelationBundleLookup | undefined;
   /** The users a user ignores (`m.ignored_user_list`); `undefined` for none, the common case. */
-  #ignoredUsers: IgnoredUsersLookup = () => undefined;
+  #ignoredUsers: IgnoredUsersLookup | undefined;
   /**
    * The stream position when this process first served a sync: the notifier has heard every
    * change after it, none before. Read once, at the start of the first sync.
@@ -485,7 +483,7 @@ export class SyncService {
         : { ...request.since, position: to };
     const from = since?.position ?? 0;
     const typingReset = since !== undefined && since.typing < typing.startSerial;
-    const ignored = this.#ignoredUsers(user.userId);
+    const ignored = this.#ignoredUsers?.of(user.userId);
     // The common long-poll case: the notifier heard of nothing but room changes since the token
     // (no receipt, to-device message, account data or presence, all broadcast, and nothing for
     // this user), so those queries are skipped and the changed rooms come from the notifier.

@@ -14,7 +14,9 @@
  * has no gap, the other recipients of the same send get theirs, and un-ignoring does not bring it
  * back (the spec's "should not send events that were missed while the user was ignored").
  */
+
 import { parseAnyJson } from '@weft/canonical-json';
+import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
@@ -47,18 +49,13 @@ export type RemoteToDevice = (
   messages: ReadonlyMap<string, ReadonlyMap<string, Record<string, unknown>>>,
 ) => Promise<void>;
 
-/** The users each local user ignores (account data's `IgnoredUsers`). */
-export type IgnoredUsersSource = {
-  of(userId: string): ReadonlySet<string> | undefined;
-};
-
 /** Send-to-device messages: storing them per target device and delivering them through `/sync`. */
 export class ToDeviceService {
   readonly #ctx: ServerContext;
   /** Per device, the message ID up to which deliveries were already deleted (saves a DELETE per sync). */
   readonly #deletedUpTo = new Map<string, number>();
   #remote: RemoteToDevice | undefined;
-  #ignoredUsers: IgnoredUsersSource | undefined;
+  #ignoredUsers: IgnoredUsersLookup | undefined;
 
   constructor(ctx: ServerContext, accounts: AccountService) {
     this.#ctx = ctx;
@@ -124,7 +121,7 @@ export class ToDeviceService {
   }
 
   /** Where the users each local user ignores come from (account data's `m.ignored_user_list`). */
-  setIgnoredUsers(source: IgnoredUsersSource): void {
+  setIgnoredUsers(source: IgnoredUsersLookup): void {
     this.#ignoredUsers = source;
   }
 

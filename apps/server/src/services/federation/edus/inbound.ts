@@ -6,15 +6,13 @@
  * allows (spec "Server Access Control Lists", acl.ts). Malformed EDUs are ignored
  * (spec: EDUs are not acknowledged individually).
  */
+
+import { isObject } from '../../../json-object.ts';
 import type { Services } from '../../index.ts';
 import { serverAllowedInRoom } from '../acl.ts';
 import { serverOf } from '../sender/destinations.ts';
 
 type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Applies one EDU from `origin`. */
 export async function handleEdu(services: Services, origin: string, edu: unknown): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { checkPduFormat, type RoomVersionRules } from '@weft/dag';
 import { computeEventId, type JsonObject } from '@weft/signing';
-
+import { isObject } from '../../../json-object.ts';
 import { type CheckedPdu, PduRejection } from './types.ts';
 
 /** Checks the format of `pdu` (room version `roomVersion`); throws {@link PduRejection}. */
@@ -15,7 +15,7 @@ export function checkFormat(
   roomVersion: string,
   rules: RoomVersionRules,
 ): CheckedPdu {
-  if (typeof pdu !== 'object' || pdu === null || Array.isArray(pdu)) {
+  if (!isObject(pdu)) {
     throw new PduRejection('format', 'PDU is not an object');
   }
   const { event_id: _ignored, ...received } = pdu as Record<string, unknown>;

@@ -11,6 +11,7 @@
 import { decodeBase64, type JsonObject, verifyJson } from '@weft/signing';
 
 import type { TrustedKeyServer } from '../../../config.ts';
+import { isObject } from '../../../json-object.ts';
 
 /** What querying notaries needs from the key store. */
 export interface NotaryDeps {
@@ -46,7 +47,7 @@ export async function queryNotaries(deps: NotaryDeps, serverName: string): Promi
     if (!Array.isArray(list)) continue;
     const vouched: JsonObject[] = [];
     for (const entry of list) {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) continue;
+      if (!isObject(entry)) continue;
       const response = entry as JsonObject;
       if (response['server_name'] !== serverName) continue;
       if (await signedByNotary(deps, notary, response)) vouched.push(response);

@@ -22,6 +22,7 @@ import {
   SigningError,
   verifyEncodedEvent,
 } from '@weft/signing';
+import { isObject } from '../../../json-object.ts';
 
 /** A received PDU that passed the signature and hash checks. */
 export interface VerifiedPdu {
@@ -60,7 +61,7 @@ function checkPdu(
   rules: RoomVersionRules,
   keyLookup: KeyLookup,
 ): { eventId: string; pdu: Record<string, unknown>; redacted?: true } | PduFault {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+  if (!isObject(raw)) {
     return { fault: 'bad-json', message: 'An event must be a JSON object' };
   }
   // An `event_id` key is not part of v4+ events; drop it so the reference hash decides the ID.
