@@ -6,17 +6,13 @@
  * stranger learns nothing. Finer per-event history visibility is not applied yet.
  */
 import type { Services } from '../index.ts';
-import { isLocalUser } from '../rooms/local-user.ts';
+import { serverHasMember } from '../rooms/room-store.ts';
 
-/** Whether `serverName` may see events of `roomId`. */
-export async function serverMaySee(
+/** Whether `serverName` may see events of `roomId`: a user of it has any membership there. */
+export function serverMaySee(
   services: Services,
   roomId: string,
   serverName: string,
 ): Promise<boolean> {
-  const rows = await services.ctx.db.query<{ user_id: string }>(
-    'SELECT user_id FROM room_memberships WHERE room_id = $1',
-    [roomId],
-  );
-  return rows.some((row) => isLocalUser(row.user_id, serverName));
+  return serverHasMember(services.ctx.db, roomId, serverName);
 }

@@ -167,6 +167,29 @@ export async function localJoinedMembers(
   return local;
 }
 
+/**
+ * Whether a user of `serverName` has a membership of `roomId` — one of `memberships`, or any
+ * (left and banned included) when it is omitted: the question of federation's event visibility
+ * (federation/visibility.ts) and of `/hierarchy`'s previews (spaces/summary.ts). The `LIKE`
+ * only narrows the rows, as in {@link localJoinedMembers}; `isLocalUser` decides.
+ */
+export async function serverHasMember(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  memberships?: readonly string[],
+): Promise<boolean> {
+  const rows = await db.query<{ user_id: string; membership: string }>(
+    'SELECT user_id, membership FROM room_memberships WHERE room_id = $1 AND user_id LIKE $2',
+    [roomId, `%:${serverName}`],
+  );
+  return rows.some(
+    (row) =>
+      isLocalUser(row.user_id, serverName) &&
+      (memberships === undefined || memberships.includes(row.membership)),
+  );
+}
+
 /** How many users are joined to `roomId` (push rules' `room_member_count`). */
 export async function joinedMemberCount(db: SqlExecutor, roomId: string): Promise<number> {
   const row = await db.queryOne<{ count: number }>(

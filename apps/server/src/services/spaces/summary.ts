@@ -14,8 +14,7 @@
 import { redactEvent } from '@weft/signing';
 
 import type { SqlExecutor } from '../../storage/index.ts';
-import { isLocalUser } from '../rooms/local-user.ts';
-import { joinedMemberCount } from '../rooms/room-store.ts';
+import { joinedMemberCount, serverHasMember } from '../rooms/room-store.ts';
 import type { RoomService } from '../rooms/service.ts';
 import type { StoredEvent } from '../rooms/types.ts';
 
@@ -186,33 +185,22 @@ export async function userMayPreview(
   return false;
 }
 
-/** Whether a user of `serverName` is joined (or, with `invited`, invited) to `roomId`. */
-async function serverHasMember(
-  db: SqlExecutor,
-  roomId: string,
-  serverName: string,
-  invited: boolean,
-): Promise<boolean> {
-  const rows = await db.query<{ user_id: string; membership: string }>(
-    `SELECT user_id, membership FROM room_memberships
-      WHERE room_id = $1 AND membership IN ('join', 'invite') AND user_id LIKE $2`,
-    [roomId, `%:${serverName}`],
-  );
-  return rows.some(
-    (row) => isLocalUser(row.user_id, serverName) && (row.membership === 'join' || invited),
-  );
-}
+const JOINED_OR_INVITED: readonly string[] = ['join', 'invite'];
+const JOINED: readonly string[] = ['join'];
 
-/** Whether another server may see the room (federation `GET /hierarchy`). */
+/**
+ * Whether another server may see the room (federation `GET /hierarchy`): open to all, or a user
+ * of it joined or invited there, or joined to a room its join rule allows.
+ */
 export async function serverMayPreview(
   db: SqlExecutor,
   room: SummarisedRoom,
   serverName: string,
 ): Promise<boolean> {
   if (openToAll(room.summary)) return true;
-  if (await serverHasMember(db, room.summary.room_id, serverName, true)) return true;
+  if (await serverHasMember(db, room.summary.room_id, serverName, JOINED_OR_INVITED)) return true;
   for (const allowed of room.allowedRoomIds) {
-    if (await serverHasMember(db, allowed, serverName, false)) return true;
+    if (await serverHasMember(db, allowed, serverName, JOINED)) return true;
   }
   return false;
 }
