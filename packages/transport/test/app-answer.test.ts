@@ -188,7 +188,7 @@ async function viaFetch(app: ReturnType<typeof makeApp>, c: Case): Promise<Plain
   const response = await app.fetch(
     new Request(`http://localhost${c.target}`, {
       method: c.method,
-      headers: c.pairs ?? c.headers,
+      headers: c.pairs !== undefined ? [...c.pairs] : (c.headers ?? {}),
       ...(c.body === undefined ? {} : { body: c.body }),
     }),
     { tag: 'env' },
