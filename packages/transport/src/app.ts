@@ -347,14 +347,16 @@ export function createMatrixApp<User = string>(
       const url = PLAIN_ORIGIN + request.target;
       const method = request.method;
       if (METHODS.includes(method as EndpointMethod)) {
-        const match = plainRoutes.match(method, getPath({ url } as Request))[0][0];
+        const path = getPath({ url } as Request);
+        const match = plainRoutes.match(method, path)[0][0];
         if (match !== undefined) {
           const [pipeline, raw] = match as [Pipeline, Record<string, string>];
           // As Hono's `c.req.param()`: each value percent-decoded, kept as sent if malformed.
           const params: Record<string, string> = {};
           for (const name in raw) params[name] = tryDecodeURIComponent(raw[name] as string);
           try {
-            const result = await pipeline(plainInput(request, url, env), params);
+            const input = plainInput(request, url, env, { path, match: [pipeline, raw] });
+            const result = await pipeline(input, params);
             if (result instanceof Response) return plainOf(withHeaders(result, corsHeaders));
             return { status: 200, headers: jsonHeaders, body: JSON.stringify(result) };
           } catch (error) {
@@ -362,7 +364,8 @@ export function createMatrixApp<User = string>(
           }
         }
       }
-      // OPTIONS, HEAD, 404 and 405: Hono's answers (none of them reads a body).
+      // OPTIONS, HEAD, 404 and 405, and a path that only matches once URL parsing has
+      // normalized it (`/./x`, `/a/../x`): Hono answers from a fetch `Request` of it.
       let fetchRequest: Request;
       try {
         fetchRequest = fetchRequestOf(request, url);
@@ -511,8 +514,16 @@ export function createMatrixApp<User = string>(
   return app;
 }
 
-/** The pipeline's view of a plain request; its Hono context is built only if a handler asks. */
-function plainInput(request: PlainRequest, url: string, env: unknown): PipelineInput {
+/**
+ * The pipeline's view of a plain request; its Hono context is built only if a handler asks
+ * (with the request's path and the route's raw parameters, as Hono's own context has them).
+ */
+function plainInput(
+  request: PlainRequest,
+  url: string,
+  env: unknown,
+  route: { readonly path: string; readonly match: readonly [Pipeline, Record<string, string>] },
+): PipelineInput {
   let context: Context | undefined;
   return {
     method: request.method,
@@ -524,7 +535,12 @@ function plainInput(request: PlainRequest, url: string, env: unknown): PipelineI
       return body;
     },
     get context() {
-      context ??= new Context(fetchRequestOf(request, url), { env });
+      context ??= new Context(fetchRequestOf(request, url), {
+        env,
+        path: route.path,
+        // Hono's router result: `c.req.param()` reads the raw parameters of route 0.
+        matchResult: [[route.match]] as never,
+      });
       return context;
     },
   };
@@ -547,13 +563,18 @@ function rawHeaderLookup(raw: readonly string[]): HeaderLookup {
   };
 }
 
-/** A fetch `Request` with a plain request's method and headers, without its body. */
+/** A fetch `Request` of a plain request: its method, headers and body. */
 function fetchRequestOf(request: PlainRequest, url: string): Request {
   const raw = request.rawHeaders;
   const headers: [string, string][] = [];
   for (let i = 0; i + 1 < raw.length; i += 2)
     headers.push([raw[i] as string, raw[i + 1] as string]);
-  return new Request(url, { method: request.method, headers });
+  const method = request.method;
+  const body = request.body;
+  // GET and HEAD requests may not carry a body in fetch (an endpoint of theirs reads none).
+  const withBody =
+    body !== undefined && body.byteLength > 0 && method !== 'GET' && method !== 'HEAD';
+  return new Request(url, withBody ? { method, headers, body } : { method, headers });
 }
 
 /** A fetch `Response` as a {@link PlainAnswer} (its body read whole). */

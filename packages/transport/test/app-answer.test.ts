@@ -57,6 +57,16 @@ function makeApp(limiter = new TokenBucketRateLimiter({ burst: 1000, perSecond: 
     }),
   });
   app.endpoint({
+    method: 'POST',
+    path: '/ctx/:id/more',
+    auth: 'none',
+    handler: ({ context, body }) => ({
+      path: context.req.path,
+      id: context.req.param('id') ?? null,
+      body,
+    }),
+  });
+  app.endpoint({
     method: 'GET',
     path: '/response',
     auth: 'none',
@@ -171,7 +181,16 @@ const CASES: readonly Case[] = [
   },
   { method: 'POST', target: '/optional', headers: { Authorization: 'Bearer bad' } },
   { method: 'GET', target: '/ctx', headers: { 'X-H': 'one' } },
+  { method: 'POST', target: '/ctx/a%20b/more', body: '{"x":1}' },
   { method: 'GET', target: '/response' },
+  // Paths that match only once URL parsing has normalized them: answered with their body.
+  { method: 'POST', target: '/./optional', body: '{"f":0.5}' },
+  {
+    method: 'PUT',
+    target: '/rooms/r/x/../send/x/t',
+    headers: { Authorization: 'Bearer good' },
+    body: '{"a":2}',
+  },
   { method: 'GET', target: '/throws/matrix' },
   { method: 'GET', target: '/throws/other' },
   { method: 'GET', target: '/rules/global/' },

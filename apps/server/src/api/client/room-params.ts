@@ -6,8 +6,6 @@ import { MatrixError } from '@weft/transport';
 
 export { isObject } from '../../json-object.ts';
 
-/** True for a JSON object (not an array, not null). */
-
 /** An optional string field; 400 M_BAD_JSON when present with another type. */
 export function optionalString(body: Record<string, unknown>, key: string): string | undefined {
   const value = body[key];

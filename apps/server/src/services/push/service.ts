@@ -13,6 +13,7 @@
 
 import { parseAnyJson } from '@weft/canonical-json';
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
+import { isObject } from '../../json-object.ts';
 import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
@@ -429,10 +430,7 @@ function senderPermission(
     const rules = roomVersionRules(event.roomVersion);
     if (rules === undefined) return false;
     const levels = state.get(stateKeyOf('m.room.power_levels', ''))?.content['notifications'];
-    const required =
-      typeof levels === 'object' && levels !== null && !Array.isArray(levels)
-        ? (levels as Record<string, unknown>)[key]
-        : undefined;
+    const required = isObject(levels) ? levels[key] : undefined;
     const needed = Number.isInteger(required) ? Number(required) : DEFAULT_NOTIFICATION_LEVEL;
     return powerLevelOf(event.sender, state, rules) >= needed;
   };

@@ -1,10 +1,11 @@
-import { isObject } from '../../json-object.ts';
 /**
  * The relationship an event declares (client-server-api "Forming relationships between events"):
  * `content["m.relates_to"]` with a string `rel_type` and `event_id`. Replies (`m.in_reply_to`
  * without `rel_type`) are not relations of this API; anything else malformed is ignored, as the
  * spec says of relationships that do not match the schema.
  */
+import { isObject } from '../../json-object.ts';
+
 export interface Relation {
   readonly relType: string;
   readonly eventId: string;

@@ -13,6 +13,7 @@
  */
 import { redactEvent } from '@weft/signing';
 
+import { isObject } from '../../json-object.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { joinedMemberCount, serverHasMember } from '../rooms/room-store.ts';
 import type { RoomService } from '../rooms/service.ts';
@@ -68,9 +69,7 @@ export function contentOf(event: StoredEvent): Record<string, unknown> {
   const pdu =
     event.redactedBecause === undefined ? event.pdu : redactEvent(event.pdu, event.roomVersion);
   const content = pdu['content'];
-  return typeof content === 'object' && content !== null && !Array.isArray(content)
-    ? (content as Record<string, unknown>)
-    : {};
+  return isObject(content) ? content : {};
 }
 
 function stringField(content: Record<string, unknown> | undefined, key: string) {
@@ -266,17 +265,13 @@ export function sortChildren(children: ChildState[]): ChildState[] {
   });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * A room summary another server sent (federation `GET /hierarchy`), kept only when it has the
  * required fields, with only the known fields of the right shapes; an absent `join_rule` is
  * `public`, as definitions/public_rooms_chunk.yaml says.
  */
 export function summaryFromRemote(value: unknown): RoomSummary | undefined {
-  if (!isRecord(value)) return undefined;
+  if (!isObject(value)) return undefined;
   const roomId = value['room_id'];
   const members = value['num_joined_members'];
   if (typeof roomId !== 'string' || !/^![^\s]+$/.test(roomId)) return undefined;
@@ -320,13 +315,13 @@ export function summaryFromRemote(value: unknown): RoomSummary | undefined {
 
 /** A stripped `m.space.child` event another server sent, if well formed and naming a child. */
 export function childFromRemote(value: unknown): ChildState | undefined {
-  if (!isRecord(value) || value['type'] !== 'm.space.child') return undefined;
+  if (!isObject(value) || value['type'] !== 'm.space.child') return undefined;
   const stateKey = value['state_key'];
   const content = value['content'];
   const sender = value['sender'];
   const ts = value['origin_server_ts'];
   if (typeof stateKey !== 'string' || !/^![^\s]+$/.test(stateKey)) return undefined;
-  if (!isRecord(content) || typeof sender !== 'string' || !Number.isSafeInteger(ts)) {
+  if (!isObject(content) || typeof sender !== 'string' || !Number.isSafeInteger(ts)) {
     return undefined;
   }
   const via = content['via'];
