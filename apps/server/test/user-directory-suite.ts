@@ -1,7 +1,8 @@
 /**
  * The user directory (client-server-api "User Directory", `POST /user_directory/search`) over
- * real HTTP: users are found by user ID and by display name, case-insensitively, when they share
- * a room with the searcher or are joined to a public or world-readable room, and not otherwise;
+ * real HTTP: users are found by user ID and by display name, case-insensitively (Unicode case on
+ * both backends), when they share a room with the searcher or are joined to a public or
+ * world-readable room, and not otherwise;
  * `display_name` and `avatar_url` come from profiles; `limit` (default 10) and `limited`;
  * deactivated users are gone; `LIKE` wildcards in the term match only themselves; bad input is a
  * 400. Run on SQLite (user-directory-api.test.ts) and PostgreSQL (user-directory-postgres.test.ts).
@@ -175,6 +176,27 @@ export function userDirectorySuite(options: () => TestServerOptions = () => ({})
       await ok(ivan, 'PUT', rules, { join_rule: 'invite', note: '\u0000' });
       expect(await ids(erin, 'ivan')).toEqual([]);
       expect(await ids(erin, 'carol')).toEqual([carol.userId]);
+    });
+
+    it('folds the case of non-ASCII display names', async () => {
+      const [emile, dmitri] = await registerUsers(server, ['emile', 'dmitri']);
+      if (emile === undefined || dmitri === undefined) throw new Error('no emile or dmitri');
+      await room(alice, { preset: 'private_chat', invite: [emile.userId, dmitri.userId] }, [
+        emile,
+        dmitri,
+      ]);
+      await ok(emile, 'PUT', `/profile/${enc(emile.userId)}/displayname`, {
+        displayname: 'Émile Zola',
+      });
+      await ok(dmitri, 'PUT', `/profile/${enc(dmitri.userId)}/displayname`, {
+        displayname: 'ДМИТРИЙ петров',
+      });
+      expect(await ids(alice, 'émile')).toEqual([emile.userId]);
+      expect(await ids(alice, 'ÉMILE ZOLA')).toEqual([emile.userId]);
+      expect(await ids(alice, 'дмитрий')).toEqual([dmitri.userId]);
+      expect(await ids(alice, 'ПЕТРОВ')).toEqual([dmitri.userId]);
+      expect(await ids(alice, 'É%')).toEqual([]);
+      expect(await ids(alice, 'É_ile')).toEqual([]);
     });
 
     it('refuses bad input with a 400', async () => {

@@ -131,6 +131,17 @@ export class SqliteExecutor implements TransactionExecutor {
   }
 }
 
+/**
+ * SQL `weft_lower(text)`: Unicode lower case (JavaScript's `toLowerCase`), where SQLite's own
+ * `LOWER` and `LIKE` fold ASCII only — PostgreSQL's `LOWER` folds Unicode (user directory
+ * search). Anything but text (NULL included) is returned as it is.
+ */
+function registerFunctions(db: DatabaseSync): void {
+  db.function('weft_lower', { deterministic: true }, (value) =>
+    typeof value === 'string' ? value.toLowerCase() : value,
+  );
+}
+
 /** The page size of a new database file (bytes). */
 export const PAGE_SIZE = 2048;
 
@@ -163,11 +174,13 @@ export function openSqlite(options: SqliteOptions): Database {
   // runs after the COMMIT's answers and wake-ups rather than inside it (wal-checkpoints.ts), with
   // SQLite's automatic one kept as a backstop at four times the interval.
   db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  registerFunctions(db);
   const executor = new SqliteExecutor(db);
   // An in-memory database is private to its connection: it reads through the writer.
   const readerDb =
     options.path === ':memory:' ? undefined : new DatabaseSync(options.path, { readOnly: true });
   readerDb?.exec('PRAGMA busy_timeout = 5000');
+  if (readerDb !== undefined) registerFunctions(readerDb);
   const reader = readerDb === undefined ? undefined : new SqliteExecutor(readerDb);
   // With FULL every COMMIT syncs the WAL itself; an in-memory database has no file.
   const presync =

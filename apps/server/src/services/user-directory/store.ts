@@ -7,7 +7,9 @@
  * in TypeScript — never decoded in SQL, where PostgreSQL's `::json` refuses a `\u0000` anywhere
  * in the event. The service keeps that set cached; each search reads the joined members of the
  * visible rooms, which is fine for this server's sizes, where Synapse keeps a separate directory
- * table up to date.
+ * table up to date. Case is folded by `LOWER` on PostgreSQL (Unicode, per the database's
+ * locale) and by `weft_lower` on SQLite, whose own `LOWER` and `LIKE` fold ASCII only
+ * (storage/sqlite.ts registers it: JavaScript's `toLowerCase`, as the service folds the term).
  */
 import { parseAnyJson } from '@weft/canonical-json';
 
@@ -73,6 +75,7 @@ export function searchDirectory(
     dialect === 'sqlite'
       ? 'SELECT value FROM json_each($6)'
       : 'SELECT jsonb_array_elements_text($6::jsonb)';
+  const lower = dialect === 'sqlite' ? 'weft_lower' : 'LOWER';
   const contains = `%${likeLiteral(term)}%`;
   const prefix = `${likeLiteral(term)}%`;
   return db.query<DirectoryRow>(
@@ -86,9 +89,9 @@ export function searchDirectory(
       LEFT JOIN profiles p ON p.user_id = v.user_id
       LEFT JOIN users u ON u.user_id = v.user_id
      WHERE (u.deactivated IS NULL OR u.deactivated = 0)
-       AND (LOWER(v.user_id) LIKE $2 ESCAPE '\\' OR LOWER(p.displayname) LIKE $2 ESCAPE '\\')
+       AND (${lower}(v.user_id) LIKE $2 ESCAPE '\\' OR ${lower}(p.displayname) LIKE $2 ESCAPE '\\')
      ORDER BY
-       CASE WHEN LOWER(p.displayname) LIKE $3 ESCAPE '\\' OR LOWER(v.user_id) LIKE $4 ESCAPE '\\'
+       CASE WHEN ${lower}(p.displayname) LIKE $3 ESCAPE '\\' OR ${lower}(v.user_id) LIKE $4 ESCAPE '\\'
             THEN 0 ELSE 1 END,
        CASE WHEN p.displayname IS NULL AND p.avatar_url IS NULL THEN 1 ELSE 0 END,
        v.user_id
