@@ -4,9 +4,10 @@
  * directions with pagination and its `relType`/`eventType` filters and `recurse`; `GET
  * /threads` by latest activity, `include=participated` and pagination; 404 for a parent the
  * user may not see; a redacted child leaves the index; the bundled aggregations (`m.thread`,
- * `m.replace`, `m.reference`) of `/event`, `/messages`, `/context` and `/relations`; and the
- * index filled by migration 0107 from events stored before it. Run on SQLite
- * (relations-api.test.ts) and PostgreSQL (relations-postgres.test.ts).
+ * `m.replace`, `m.reference`) of `/event`, `/messages`, `/context` and `/relations`; a thread
+ * off an event that is itself a relation refused (400 `M_UNKNOWN`); and the index filled by
+ * migration 0107 from events stored before it. Run on SQLite (relations-api.test.ts) and
+ * PostgreSQL (relations-postgres.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -33,7 +34,7 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
     let carol: RegisteredUser;
     let eve: RegisteredUser;
     let roomId: string;
-    const { get, post, send, nextTxn } = suiteRequests(() => server, 'r');
+    const { ok, get, post, send, nextTxn } = suiteRequests(() => server, 'r');
     const text = (body: string, relatesTo?: Json): Json => ({
       msgtype: 'm.text',
       body,
@@ -386,6 +387,44 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       });
       const unedited = await get(alice, `${V3}/rooms/${enc(roomId)}/event/${enc(root)}`);
       expect(((unedited['unsigned'] as Json)['m.relations'] as Json)['m.replace']).toBeUndefined();
+    });
+
+    it('refuses a thread off an event that is itself a relation (400 M_UNKNOWN)', async () => {
+      // Threading, "Validation of m.thread relationships". Its own room: /threads above unchanged.
+      const room = String((await post(alice, `${V3}/createRoom`, {}))['room_id']);
+      const start = await send(alice, room, text('start'));
+      const reply = await send(alice, room, thread(start, 'in the thread'));
+      const reacted = await send(
+        alice,
+        room,
+        { 'm.relates_to': { rel_type: 'm.annotation', event_id: start, key: '👍' } },
+        'm.reaction',
+      );
+      const refused = async (path: string, content: Json) => {
+        const answer = await ok(alice, 'PUT', path, content, 400);
+        expect(answer['errcode']).toBe('M_UNKNOWN');
+      };
+      const sendPath = () => `${V3}/rooms/${enc(room)}/send/m.room.message/r${nextTxn()}`;
+      for (const parent of [reply, reacted]) {
+        await refused(sendPath(), thread(parent, 'nested thread'));
+      }
+      // A state event is checked the same way.
+      await refused(`${V3}/rooms/${enc(room)}/state/org.example.note/k`, thread(reply, 'state'));
+      // A rich reply (m.in_reply_to, no rel_type) is no relation: a thread may start off it.
+      const richReply = await send(
+        alice,
+        room,
+        text('reply', { 'm.in_reply_to': { event_id: start } }),
+      );
+      await send(alice, room, thread(richReply, 'thread off a reply'));
+      // A redacted relation has no content left: no longer refused.
+      await ok(alice, 'PUT', `${V3}/rooms/${enc(room)}/redact/${enc(reacted)}/redact-r`, {});
+      await send(alice, room, thread(reacted, 'thread off a redacted reaction'));
+      expect(ids(await get(alice, `${V1}/rooms/${enc(room)}/threads?limit=10`))).toEqual([
+        reacted,
+        richReply,
+        start,
+      ]);
     });
 
     it('fills the index from stored events when migrations 0107 and 0114 run', async () => {

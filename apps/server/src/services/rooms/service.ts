@@ -11,6 +11,7 @@ import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor, TransactionExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
+import { refuseThreadOffRelation } from '../relations/relation.ts';
 import { type ClientEventOptions, toClientEvent } from './client-event.ts';
 import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
 import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-store.ts';
@@ -149,7 +150,11 @@ export class RoomService {
     return result;
   }
 
-  /** Builds, authorizes and persists one event (inside `tx`). */
+  /**
+   * Builds, authorizes and persists one event (inside `tx`). A thread reply to an event that is
+   * itself a relation is refused once the event is authorized (so a sender who may not send
+   * there learns nothing about the room's events).
+   */
   async #sendInTransaction(
     tx: SqlExecutor,
     draft: EventDraft,
@@ -158,6 +163,11 @@ export class RoomService {
     const room = requireRoom(await loadRoom(tx, draft.roomId));
     const rules = rulesOf(room.roomVersion);
     const built = await buildEvent(tx, this.ctx, this.events, room, rules, draft);
+    await refuseThreadOffRelation(draft, async (eventId) => {
+      const root = await this.events.get(tx, eventId);
+      if (root === undefined || root.roomId !== draft.roomId) return undefined;
+      return root.redactedBecause === undefined ? root.pdu : {};
+    });
     return this.persistBuilt(tx, room, built, options);
   }
 
