@@ -109,7 +109,18 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   const port = await freePort();
   try {
-    run(join(bin, 'initdb'), ['-D', data, '-U', 'weft', '-A', 'trust', '-E', 'UTF8']);
+    // A UTF-8 locale whatever the environment's: LOWER folds non-ASCII letters only in one.
+    run(join(bin, 'initdb'), [
+      '-D',
+      data,
+      '-U',
+      'weft',
+      '-A',
+      'trust',
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+    ]);
     run(join(bin, 'pg_ctl'), [
       '-D',
       data,
