@@ -75,7 +75,12 @@ describe('answerWithApp', () => {
   });
 
   it('answers what no endpoint matches as the app does (404 without a body)', async () => {
-    const reply = await answer(app, { method: 'GET', url: '/none', rawHeaders: [], body: undefined });
+    const reply = await answer(app, {
+      method: 'GET',
+      url: '/none',
+      rawHeaders: [],
+      body: undefined,
+    });
     expect(reply.status).toBe(404);
     expect(JSON.parse(text(reply.body))).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
   });
@@ -86,7 +91,11 @@ describe('answerWithApp', () => {
     const failing = {
       answer: () => Promise.reject(new Error('broken')),
     };
-    const reply = await answer(failing, { method: 'GET', url: '/x', rawHeaders: [], body: undefined }, log);
+    const reply = await answer(
+      failing,
+      { method: 'GET', url: '/x', rawHeaders: [], body: undefined },
+      log,
+    );
     expect(reply.status).toBe(500);
     expect(JSON.parse(text(reply.body))).toMatchObject({ errcode: 'M_UNKNOWN' });
     expect(errors).toEqual(['unhandled error answering a request']);
