@@ -5,7 +5,8 @@
  * logout takes its pushers; everything still there after a restart; notifications for another
  * user's events with their fields, counts and tweaks, none for the user's own; `event_id_only`;
  * a 5xx retried; a 429's `Retry-After` honoured; a `rejected` pushkey's pusher removed; at most
- * `MAX_PUSHERS_PER_USER` pushers per user; one request at a time per pusher, in order. Run on SQLite (pushers-api.test.ts) and
+ * `MAX_PUSHERS_PER_USER` pushers per user; one request at a time per pusher, in order; a
+ * badge-only notification when a read receipt changes the unread count, none when it does not. Run on SQLite (pushers-api.test.ts) and
  * PostgreSQL (pushers-postgres.test.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -431,6 +432,72 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
           },
         ],
       });
+    });
+
+    it('sends a badge-only notification when a read receipt lowers the unread count', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-badge', {}, { custom: 'kept' }));
+      await setPusher(alice, pusher('alice-badge-ids', {}, { format: 'event_id_only' }));
+      const first = await sendText(server, bob, roomId, 'one');
+      const second = await sendText(server, bob, roomId, 'two');
+      const third = await sendText(server, bob, roomId, 'three');
+      await gateway.waitFor('alice-badge', 3);
+      await gateway.waitFor('alice-badge-ids', 3);
+      const receipt = (type: string, eventId: string) =>
+        call(
+          server,
+          alice,
+          'POST',
+          `${V3}/rooms/${enc(roomId)}/receipt/${type}/${enc(eventId)}`,
+          {},
+        );
+
+      // Reading up to the second message leaves one unread: every pusher gets the new count
+      // alone, whatever its format.
+      await receipt('m.read', second);
+      const badge = (await gateway.waitFor('alice-badge', 4))[3];
+      expect(badge).toEqual({
+        counts: { unread: 1 },
+        devices: [
+          {
+            app_id: 'org.example.app',
+            pushkey: 'alice-badge',
+            pushkey_ts: expect.any(Number),
+            data: { custom: 'kept' },
+          },
+        ],
+      });
+      expect((await gateway.waitFor('alice-badge-ids', 4))[3]).toEqual({
+        counts: { unread: 1 },
+        devices: [
+          {
+            app_id: 'org.example.app',
+            pushkey: 'alice-badge-ids',
+            pushkey_ts: expect.any(Number),
+            data: { format: 'event_id_only' },
+          },
+        ],
+      });
+
+      // A private receipt further back changes nothing: no badge update.
+      await receipt('m.read.private', first);
+      // The read marker's receipt reads the rest: the badge goes to zero (kept, not omitted).
+      await call(server, alice, 'POST', `${V3}/rooms/${enc(roomId)}/read_markers`, {
+        'm.fully_read': third,
+        'm.read': third,
+      });
+      const cleared = (await gateway.waitFor('alice-badge', 5))[4];
+      expect(cleared).toMatchObject({ counts: { unread: 0 } });
+      expect(Object.keys(cleared ?? {}).sort()).toEqual(['counts', 'devices']);
+      // A private receipt where the public one already is changes nothing either.
+      await receipt('m.read.private', third);
+      // The next push is the next event's (one request at a time per pusher, in order).
+      const fourth = await sendText(server, bob, roomId, 'four');
+      const all = await gateway.waitFor('alice-badge', 6);
+      expect(all[5]).toMatchObject({ event_id: fourth, counts: { unread: 1 } });
+      expect(all).toHaveLength(6);
+      expect(await gateway.waitFor('alice-badge-ids', 6)).toHaveLength(6);
     });
 
     it('retries after a 5xx and removes a rejected pushkey’s pusher', async () => {

@@ -70,6 +70,11 @@ export interface PushDelivery {
   mayPush(userId: string): boolean;
   /** Starts delivering in the background; never throws. */
   deliver(event: StoredEvent, targets: readonly PushTarget[]): void;
+  /**
+   * The user's total unread count changed without a new event (a read receipt): each of their
+   * pushers gets a badge-only notification in the background; never throws.
+   */
+  badge(userId: string): void;
 }
 
 /** Kept unread counts (user, room) held in memory; least recently used go first. */
@@ -139,7 +144,8 @@ export class PushService {
 
   /**
    * Recounts a user's unread counts in a room after their main-timeline read receipt at
-   * `position` (inside its transaction; the receipts service calls it).
+   * `position` (inside its transaction; the receipts service calls it). When that changes the
+   * room's notification count, the user's pushers get a badge-only push after COMMIT.
    */
   async readReceiptMoved(
     tx: SqlExecutor,
@@ -147,8 +153,19 @@ export class PushService {
     roomId: string,
     position: number,
   ): Promise<void> {
+    const before = await keptUnread(tx, userId, roomId);
     const counts = await recountUnread(tx, userId, roomId, position);
     this.#afterCommitSet(tx, [{ userId, roomId, ...counts, position }]);
+    // The push gateway's `counts.unread` sums the rooms' notification counts: when this room's
+    // changed, the user's pushers get the new total (a badge-only push, as Synapse's).
+    const delivery = this.#delivery;
+    if (
+      delivery?.active === true &&
+      delivery.mayPush(userId) &&
+      Number(before?.notifications ?? 0) !== Number(counts.notifications)
+    ) {
+      tx.afterCommit(() => delivery.badge(userId));
+    }
   }
 
   /** Replaces cache entries once `tx` commits (a rollback leaves the cache as it was). */

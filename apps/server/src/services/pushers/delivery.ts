@@ -2,7 +2,9 @@
  * Delivery to push gateways (Push Gateway API `POST /_matrix/push/v1/notify`,
  * https://spec.matrix.org/v1.19/push-gateway-api/): once an event's write has committed, each
  * recipient whose push actions say `notify` and who has `http` pushers gets one notification per
- * pusher, in the background — the send that stored the event never waits for a gateway. Bounded:
+ * pusher, in the background — the send that stored the event never waits for a gateway; a read
+ * receipt that changes the user's total unread count sends each pusher a badge-only notification
+ * (`counts` and `devices` only, as Synapse's badge updates) through the same queues. Bounded:
  * a recipient's notifications are prepared one after another (at most
  * `MAX_PREPARING_PER_USER` waiting); each pusher has at most one request in flight, so its
  * notifications (and their badge counts) arrive in order, and a busy pusher keeps at most
@@ -170,12 +172,46 @@ export class GatewayDelivery {
       facts ??= this.#roomFacts(event);
       return facts;
     };
-    for (const target of targets) this.#prepare(event, target, roomFacts);
+    for (const target of targets) {
+      this.#prepare(target.userId, event.eventId, () => this.#deliverTo(event, target, roomFacts));
+    }
   }
 
-  /** Prepares `target`'s notifications after those of the events before (in call order). */
-  #prepare(event: StoredEvent, target: PushTarget, roomFacts: () => Promise<RoomFacts>): void {
-    const userId = target.userId;
+  /**
+   * A badge update (as Synapse's): `userId`'s total unread count changed without a new event (a
+   * read receipt), so each of their `http` pushers gets a notification of only `counts` and
+   * `devices` (no event fields, whatever the `format`; no `tweaks`), prepared and queued in
+   * order with their event notifications, under the same limits.
+   */
+  badge(userId: string): void {
+    if (this.#stop.signal.aborted) return;
+    this.#prepare(userId, undefined, () => this.#badgeTo(userId));
+  }
+
+  async #badgeTo(userId: string): Promise<void> {
+    const pushers = (await this.#source.pushers(userId)).filter((p) => p.kind === 'http');
+    if (pushers.length === 0) return;
+    const unread = await selectUnreadTotal(this.#ctx.db, userId);
+    for (const row of pushers) {
+      const data = parseAnyJson(row.data) as Record<string, unknown>;
+      const url = data['url'];
+      if (typeof url !== 'string') continue;
+      const { tweaks: _tweaks, ...device } = deviceOf(row, data, {});
+      const notification = {
+        // Kept at zero, unlike an event's counts: a badge update's point is the new count, and
+        // an absent `unread` leaves a badge as it was (Synapse sends `unread: 0` too).
+        counts: { unread },
+        devices: [device],
+      };
+      this.#enqueue(userId, { row, url, body: JSON.stringify({ notification }) });
+    }
+  }
+
+  /**
+   * Runs `work` (preparing a user's notifications of one event, or a badge update) after the
+   * user's earlier ones, in call order; at most `MAX_PREPARING_PER_USER` wait.
+   */
+  #prepare(userId: string, eventId: string | undefined, work: () => Promise<void>): void {
     let preparing = this.#preparing.get(userId);
     if (preparing === undefined) {
       preparing = { tail: Promise.resolve(), pending: 0, dropped: 0 };
@@ -194,12 +230,12 @@ export class GatewayDelivery {
     const current = preparing;
     current.pending++;
     current.tail = current.tail
-      .then(() => this.#deliverTo(event, target, roomFacts))
+      .then(work)
       .catch((error: unknown) => {
         if (this.#stop.signal.aborted) return;
         this.#ctx.log.warn('push delivery failed', {
           user_id: userId,
-          event_id: event.eventId,
+          ...(eventId !== undefined ? { event_id: eventId } : {}),
           error: errorName(error),
         });
       })

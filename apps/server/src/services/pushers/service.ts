@@ -188,6 +188,11 @@ export class PusherService implements PushDelivery {
     this.#delivery.deliver(event, targets);
   }
 
+  /** {@link PushDelivery.badge}: a badge-only push to the gateways in the background. */
+  badge(userId: string): void {
+    this.#delivery.badge(userId);
+  }
+
   /** Drops users left without pushers from the set once `tx` commits. */
   async #afterRemoval(tx: SqlExecutor, userIds: readonly string[]): Promise<void> {
     const gone: string[] = [];
