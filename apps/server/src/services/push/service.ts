@@ -153,17 +153,15 @@ export class PushService {
     roomId: string,
     position: number,
   ): Promise<void> {
-    const before = await keptUnread(tx, userId, roomId);
+    // The push gateway's `counts.unread` sums the rooms' notification counts: when this room's
+    // changes, the user's pushers get the new total (a badge-only push, as Synapse's). The count
+    // before is read only for a user with pushers (every receipt comes this way).
+    const delivery = this.#delivery;
+    const pushes = delivery?.active === true && delivery.mayPush(userId);
+    const before = pushes ? await keptUnread(tx, userId, roomId) : undefined;
     const counts = await recountUnread(tx, userId, roomId, position);
     this.#afterCommitSet(tx, [{ userId, roomId, ...counts, position }]);
-    // The push gateway's `counts.unread` sums the rooms' notification counts: when this room's
-    // changed, the user's pushers get the new total (a badge-only push, as Synapse's).
-    const delivery = this.#delivery;
-    if (
-      delivery?.active === true &&
-      delivery.mayPush(userId) &&
-      Number(before?.notifications ?? 0) !== Number(counts.notifications)
-    ) {
+    if (pushes && Number(before?.notifications ?? 0) !== Number(counts.notifications)) {
       tx.afterCommit(() => delivery.badge(userId));
     }
   }
