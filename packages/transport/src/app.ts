@@ -357,7 +357,8 @@ export function createMatrixApp<User = string>(
           try {
             const input = plainInput(request, url, env, { path, match: [pipeline, raw] });
             const result = await pipeline(input, params);
-            if (result instanceof Response) return plainOf(withHeaders(result, corsHeaders));
+            // Awaited here: a failure reading its body is answered (and logged) as the handler's.
+            if (result instanceof Response) return await plainOf(withHeaders(result, corsHeaders));
             return { status: 200, headers: jsonHeaders, body: JSON.stringify(result) };
           } catch (error) {
             return errorAnswer(error, method, url);
