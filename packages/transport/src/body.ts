@@ -98,16 +98,31 @@ export async function readLimited(
     await message.body?.cancel().catch(() => undefined);
     throw tooLarge();
   }
-  const chunks: Uint8Array[] = [];
+  return readLimitedChunks(limitedChunks(message.body, maxBytes, tooLarge), maxBytes, tooLarge);
+}
+
+/**
+ * Reads a stream of chunks whole (a `ReadableStream`, a `readBody` reader's chunks, any async
+ * iterable), throwing `tooLarge()` as soon as their total passes `maxBytes`: the chunk that
+ * crosses the limit is not kept, and leaving the loop ends the iteration (a stream is
+ * cancelled). A single chunk is returned as it is, several are copied into one array.
+ */
+export async function readLimitedChunks(
+  chunks: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of limitedChunks(message.body, maxBytes, tooLarge)) {
-    chunks.push(chunk);
+  for await (const chunk of chunks) {
     total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    parts.push(chunk);
   }
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
   const bytes = new Uint8Array(total);
   let offset = 0;
-  for (const chunk of chunks) {
+  for (const chunk of parts) {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }

@@ -27,6 +27,7 @@ export {
   type JsonBodyOptions,
   parseJsonBody,
   readBodyBytes,
+  readLimitedChunks,
 } from './body.ts';
 export {
   type FederationSigner,
