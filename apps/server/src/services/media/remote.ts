@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { MatrixError, matrixPath, TransportError } from '@weft/transport';
+import { MatrixError, matrixPath, readLimitedChunks, TransportError } from '@weft/transport';
 
 import { AddressPolicy } from '../core/address-policy.ts';
 import type { FederationClient } from '../federation/client.ts';
@@ -118,22 +118,20 @@ function contentTypeOf(value: string | null | undefined): string {
     : 'application/octet-stream';
 }
 
+/**
+ * Reads `chunks` whole, at most `limit` bytes (@weft/transport's capped reader); past the limit
+ * `over()` is called, then 502 `M_TOO_LARGE` is thrown. The bytes as a `Buffer` (a view, no copy).
+ */
 async function readLimited(
   chunks: AsyncIterable<Uint8Array>,
   limit: number,
   over: () => void,
 ): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of chunks) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      over();
-      throw tooLarge();
-    }
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
+  const bytes = await readLimitedChunks(chunks, limit, () => {
+    over();
+    return tooLarge();
+  });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
@@ -222,91 +220,59 @@ function unrecognized(error: unknown): boolean {
   );
 }
 
-/**
- * The deprecated `GET /_matrix/media/v3/download/{serverName}/{mediaId}` of a server without the
- * federation endpoint, with `allow_remote=false` (spec: it must not fetch from a third server).
- * It goes over the same federation client as the main path (its discovery, TLS verification and
- * outbound address checks; signed, which such a server ignores), with the same size cap and
- * timeout; the bytes are the whole body, named by its `Content-Type` and `Content-Disposition`.
- */
-async function fetchLegacyMedia(
-  client: FederationClient,
-  serverName: string,
-  mediaId: string,
-  options: RemoteFetchOptions,
-): Promise<Media> {
-  let media: Media | undefined;
-  let over = false;
-  try {
-    await client.request(
-      serverName,
-      'GET',
-      matrixPath`/_matrix/media/v3/download/${serverName}/${mediaId}`,
-      undefined,
-      {
-        query: { allow_remote: 'false', timeout_ms: String(options.timeoutMs) },
-        retry: false,
-        timeoutMs: options.timeoutMs + TRANSFER_MS,
-        readBody: async (chunks, headers) => {
-          const bytes = await readLimited(chunks, options.maxBytes, () => {
-            over = true;
-          });
-          media = {
-            bytes,
-            contentType: contentTypeOf(headers.get('content-type')),
-            filename: filenameOf(headers.get('content-disposition')),
-          };
-          return {};
-        },
-      },
-    );
-  } catch (error) {
-    throw fetchError(error, over);
-  }
-  if (media === undefined) throw unavailable();
-  return media;
+/** What a download asks of the remote server and how its answer is read. */
+interface MediaRequest {
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  /** The cap on the answer's body (a multipart answer has room for its envelope). */
+  readonly maxBytes: number;
+  /** The media in a 2xx answer's body; what it throws is not mapped by {@link fetchError}. */
+  readonly toMedia: (body: Buffer, headers: Headers) => Media | Promise<Media>;
+  /** Asked instead if the server does not know `path` ({@link unrecognized}), unless over the cap. */
+  readonly fallback?: () => Promise<Media>;
 }
 
 /**
- * Downloads `mxc://serverName/mediaId` from `serverName` (falling back to the deprecated media
- * endpoint of a server without the federation one); rejects with the client API's error:
- * 404 `M_NOT_FOUND` (unknown there), 504 `M_NOT_YET_UPLOADED` (created there, not uploaded in
- * time), 502 `M_TOO_LARGE` (over `maxBytes`), 502 `M_UNKNOWN` (unreachable or malformed).
+ * One download from `serverName`: a single signed attempt over the federation client (its
+ * discovery, TLS verification and outbound address checks), with `timeoutMs` plus
+ * {@link TRANSFER_MS} for the transfer, the body read up to `request.maxBytes`; a failure is
+ * the client API's error ({@link fetchError}).
  */
-export async function fetchRemoteMedia(
+async function requestMedia(
   client: FederationClient,
   serverName: string,
-  mediaId: string,
+  request: MediaRequest,
   options: RemoteFetchOptions,
 ): Promise<Media> {
-  let raw: Buffer | undefined;
+  let answer: { readonly body: Buffer; readonly headers: Headers } | undefined;
   let over = false;
   try {
-    await client.request(
-      serverName,
-      'GET',
-      matrixPath`/_matrix/federation/v1/media/download/${mediaId}`,
-      undefined,
-      {
-        query: { timeout_ms: String(options.timeoutMs) },
-        retry: false,
-        timeoutMs: options.timeoutMs + TRANSFER_MS,
-        readBody: async (chunks) => {
-          raw = await readLimited(chunks, options.maxBytes + ENVELOPE_BYTES, () => {
-            over = true;
-          });
-          return {};
-        },
+    await client.request(serverName, 'GET', request.path, undefined, {
+      query: request.query,
+      retry: false,
+      timeoutMs: options.timeoutMs + TRANSFER_MS,
+      readBody: async (chunks, headers) => {
+        const body = await readLimited(chunks, request.maxBytes, () => {
+          over = true;
+        });
+        answer = { body, headers };
+        return {};
       },
-    );
+    });
   } catch (error) {
-    if (!over && unrecognized(error)) {
-      return fetchLegacyMedia(client, serverName, mediaId, options);
-    }
+    if (request.fallback !== undefined && !over && unrecognized(error)) return request.fallback();
     throw fetchError(error, over);
   }
-  const parts = raw === undefined ? undefined : parseMultipart(raw);
-  const file = parts?.[1];
+  if (answer === undefined) throw unavailable();
+  return request.toMedia(answer.body, answer.headers);
+}
+
+/**
+ * The federation answer's file: the second part of its `multipart/mixed` body, either the bytes
+ * (named by the part's `Content-Type` and `Content-Disposition`) or a `Location` to follow.
+ */
+function multipartMedia(raw: Buffer, options: RemoteFetchOptions): Promise<Media> | Media {
+  const file = parseMultipart(raw)?.[1];
   if (file === undefined) throw unavailable();
   const location = file.headers.get('location');
   if (location !== undefined) return fetchLocation(location, options);
@@ -316,4 +282,55 @@ export async function fetchRemoteMedia(
     contentType: contentTypeOf(file.headers.get('content-type')),
     filename: filenameOf(file.headers.get('content-disposition')),
   };
+}
+
+/** A plain answer's file: the whole body, named by its `Content-Type` and `Content-Disposition`. */
+function plainMedia(bytes: Buffer, headers: Headers): Media {
+  return {
+    bytes,
+    contentType: contentTypeOf(headers.get('content-type')),
+    filename: filenameOf(headers.get('content-disposition')),
+  };
+}
+
+/**
+ * Downloads `mxc://serverName/mediaId` from `serverName` (falling back to the deprecated media
+ * endpoint of a server without the federation one); rejects with the client API's error:
+ * 404 `M_NOT_FOUND` (unknown there), 504 `M_NOT_YET_UPLOADED` (created there, not uploaded in
+ * time), 502 `M_TOO_LARGE` (over `maxBytes`), 502 `M_UNKNOWN` (unreachable or malformed).
+ *
+ * The fallback is the deprecated `GET /_matrix/media/v3/download/{serverName}/{mediaId}`, with
+ * `allow_remote=false` (spec: it must not fetch from a third server), asked the same way (signed,
+ * which such a server ignores; same timeout) with the file's own size cap, its whole body the file.
+ */
+export async function fetchRemoteMedia(
+  client: FederationClient,
+  serverName: string,
+  mediaId: string,
+  options: RemoteFetchOptions,
+): Promise<Media> {
+  const timeoutMs = String(options.timeoutMs);
+  return requestMedia(
+    client,
+    serverName,
+    {
+      path: matrixPath`/_matrix/federation/v1/media/download/${mediaId}`,
+      query: { timeout_ms: timeoutMs },
+      maxBytes: options.maxBytes + ENVELOPE_BYTES,
+      toMedia: (raw) => multipartMedia(raw, options),
+      fallback: () =>
+        requestMedia(
+          client,
+          serverName,
+          {
+            path: matrixPath`/_matrix/media/v3/download/${serverName}/${mediaId}`,
+            query: { allow_remote: 'false', timeout_ms: timeoutMs },
+            maxBytes: options.maxBytes,
+            toMedia: plainMedia,
+          },
+          options,
+        ),
+    },
+    options,
+  );
 }
