@@ -114,7 +114,8 @@ export async function startServer(
       stopping ??= (async () => {
         log.info('shutting down');
         services.federation.stop();
-        services.pushers.stop();
+        // Settles once the push gateways' progress is written (before the database closes).
+        const pushersStopped = services.pushers.stop();
         const mediaStopped = services.media.stop();
         // Stops accepting; requests in flight still finish, and their answers go out.
         const closed = http.close();
@@ -123,6 +124,7 @@ export async function startServer(
         await closed;
         await federationClosed;
         await mediaStopped;
+        await pushersStopped;
         await db.close();
         log.info('stopped');
       })();

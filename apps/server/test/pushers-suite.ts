@@ -6,8 +6,10 @@
  * user's events with their fields, counts and tweaks, none for the user's own; `event_id_only`;
  * a 5xx retried; a 429's `Retry-After` honoured; a `rejected` pushkey's pusher removed; at most
  * `MAX_PUSHERS_PER_USER` pushers per user; one request at a time per pusher, in order; a
- * badge-only notification when a read receipt changes the unread count, none when it does not. Run on SQLite (pushers-api.test.ts) and
- * PostgreSQL (pushers-postgres.test.ts).
+ * badge-only notification when a read receipt changes the unread count, none when it does not;
+ * a notification a gateway refused until a restart sent after it, once; a delivered one not sent
+ * again after a restart. Run on SQLite (pushers-api.test.ts) and PostgreSQL
+ * (pushers-postgres.test.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -62,6 +64,11 @@ export class TestGateway {
   /** Queues answers for the next requests to `pushkey`. */
   answer(pushkey: string, ...answers: GatewayAnswer[]): void {
     this.#answers.set(pushkey, [...(this.#answers.get(pushkey) ?? []), ...answers]);
+  }
+
+  /** Drops the answers still queued for `pushkey`. */
+  clearAnswers(pushkey: string): void {
+    this.#answers.delete(pushkey);
   }
 
   /** Answers each request to `pushkey` only after `ms`. */
@@ -611,6 +618,123 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
       const [n] = await gateway.waitFor('alice-restart');
       expect(n?.['event_id']).toBe(eventId);
       expect(n?.['content']).toEqual({ msgtype: 'm.text', body: 'after the restart' });
+    });
+
+    const eventIds = (notifications: Json[]) => notifications.map((n) => n['event_id']);
+
+    async function restart(): Promise<void> {
+      await server.stop();
+      server = await startTestServer({ ...options(), dataDir: server.dataDir });
+    }
+
+    it('sends after a restart, once, what a gateway failed until then', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-down'));
+      const down = { status: 500, body: { error: 'down' } };
+      gateway.answer('alice-down', down, down, down, down, down);
+      const eventId = await sendText(server, bob, roomId, 'while the gateway is down');
+      // The first attempt and a retry failed; the stop drops the retries left.
+      expect(eventIds(await gateway.waitFor('alice-down', 2))).toEqual([eventId, eventId]);
+      await restart();
+      const failed = gateway.notifications('alice-down').length;
+      gateway.clearAnswers('alice-down');
+      const [resent] = (await gateway.waitFor('alice-down', failed + 1)).slice(failed);
+      expect(resent).toMatchObject({
+        event_id: eventId,
+        room_id: roomId,
+        content: { msgtype: 'm.text', body: 'while the gateway is down' },
+        counts: { unread: 1 },
+      });
+      expect(resent?.['devices'][0]['tweaks']).toEqual({ sound: 'default' });
+      // Exactly once: the next notification is the next event's (one request at a time per
+      // pusher, in order), and nothing else comes.
+      const next = await sendText(server, bob, roomId, 'the gateway is back');
+      await gateway.waitFor('alice-down', failed + 2);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(eventIds(gateway.notifications('alice-down').slice(failed))).toEqual([eventId, next]);
+    });
+
+    it('sends again after a restart only what is at most a day old', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-old'));
+      const down = { status: 500, body: { error: 'down' } };
+      gateway.answer('alice-old', down, down, down, down, down);
+      const old = await sendText(server, bob, roomId, 'old');
+      const recent = await sendText(server, bob, roomId, 'recent');
+      expect(eventIds(await gateway.waitFor('alice-old', 2))).toEqual([old, old]);
+      // The first event's push actions were stored two days ago.
+      const twoDays = 2 * 24 * 60 * 60 * 1000;
+      for (const table of ['push_room_actions', 'push_user_actions']) {
+        await server.services.ctx.db.execute(
+          `UPDATE ${table} SET ts = ts - $1 WHERE event_id = $2`,
+          [twoDays, old],
+        );
+      }
+      await restart();
+      const failed = gateway.notifications('alice-old').length;
+      gateway.clearAnswers('alice-old');
+      const next = await sendText(server, bob, roomId, 'next');
+      await gateway.waitFor('alice-old', failed + 2);
+      expect(eventIds(gateway.notifications('alice-old').slice(failed))).toEqual([recent, next]);
+    });
+
+    it('sends nothing from before the migration that keeps the progress', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-migrated'));
+      const down = { status: 500, body: { error: 'down' } };
+      gateway.answer('alice-migrated', down, down, down, down, down);
+      const before = await sendText(server, bob, roomId, 'before the migration');
+      expect(eventIds(await gateway.waitFor('alice-migrated', 2))).toEqual([before, before]);
+      // As a database of a server from before migration 0116: it runs again at the restart.
+      await server.services.ctx.db.transaction(async (tx) => {
+        await tx.execute('ALTER TABLE pushers DROP COLUMN last_stream_position');
+        await tx.execute("DELETE FROM schema_migrations WHERE name = '0116-pusher-progress.ts'");
+      });
+      await restart();
+      const failed = gateway.notifications('alice-migrated').length;
+      gateway.clearAnswers('alice-migrated');
+      const after = await sendText(server, bob, roomId, 'after the migration');
+      await gateway.waitFor('alice-migrated', failed + 1);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(eventIds(gateway.notifications('alice-migrated').slice(failed))).toEqual([after]);
+    });
+
+    it('sends a new pusher nothing from before it was set, after a restart either', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await sendText(server, bob, roomId, 'before the pusher');
+      await setPusher(alice, pusher('alice-late'));
+      await restart();
+      const after = await sendText(server, bob, roomId, 'after the pusher');
+      await gateway.waitFor('alice-late');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(eventIds(gateway.notifications('alice-late'))).toEqual([after]);
+    });
+
+    it('does not send a delivered notification again after a restart', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      await setPusher(alice, pusher('alice-done'));
+      const first = await sendText(server, bob, roomId, 'one');
+      const second = await sendText(server, bob, roomId, 'two');
+      // The request for the second started: the first was answered (one at a time, in order).
+      await gateway.waitFor('alice-done', 2);
+      await restart();
+      const third = await sendText(server, bob, roomId, 'three');
+      // The second may be sent again (its answer may not have arrived before the stop); the
+      // first, finished before the stop, is not.
+      const deadline = Date.now() + 8000;
+      while (!eventIds(gateway.notifications('alice-done')).includes(third)) {
+        if (Date.now() > deadline) throw new Error('the third notification did not arrive');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const all = eventIds(gateway.notifications('alice-done'));
+      expect(all.filter((id) => id === first)).toHaveLength(1);
+      expect(all.at(-1)).toBe(third);
+      expect(all.filter((id) => id !== second)).toEqual([first, third]);
     });
   });
 }

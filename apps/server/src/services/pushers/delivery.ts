@@ -21,6 +21,19 @@
  * gateway on a private or loopback address is never connected to — `POST /pushers/set` refuses
  * such a URL, and a pusher whose host resolves to one later is kept, its notifications dropped
  * with one warning per pusher. Push keys and event content are never logged.
+ *
+ * Restarts (as Synapse's `last_stream_ordering`): each pusher's `last_stream_position` (migration
+ * 0116) is the stream position of the last event whose notification to it is finished —
+ * delivered, its pushkey rejected, given up after the retries, or refused by the address policy
+ * — advanced in order (one request at a time per pusher), written in batches (one transaction
+ * per `PROGRESS_FLUSH_MS` at most, and at `stop()`). At start, {@link GatewayDelivery.resume}
+ * queues again, per pusher, the notifications of the events after its position that notify its
+ * user and that they have not read, from the stored push actions (the rows `GET /notifications`
+ * lists): the newest `MAX_QUEUED_PER_PUSHER`, none older than `RESUME_MAX_AGE_MS`. So a stop or
+ * crash loses no notification that was waiting or being retried; a crash may send one finished
+ * in the last `PROGRESS_FLUSH_MS` again (at least once, as Synapse). Badge-only notifications are
+ * not persisted: a lost one is only a stale badge count, which the next notification or badge
+ * update of the user corrects.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -29,9 +42,16 @@ import { parseAnyJson } from '@weft/canonical-json';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '@weft/transport';
 import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
+import { listNotifications } from '../push/notification-list.ts';
 import type { PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
-import { type PusherRow, selectUnreadTotal } from './store.ts';
+import {
+  advancePushers,
+  type PusherProgress,
+  type PusherProgressRow,
+  type PusherRow,
+  selectUnreadTotal,
+} from './store.ts';
 
 /** How a refused push gateway address is named in errors and logs. */
 export const PUSH_GATEWAY = 'the push gateway address';
@@ -55,6 +75,11 @@ const MAX_QUEUED_TOTAL = 10_000;
 const MAX_PREPARING_PER_USER = 100;
 /** Pushers remembered as refused by the address policy (warned about once each). */
 const MAX_REFUSED_REMEMBERED = 10_000;
+
+/** How long finished notifications' progress waits to be written with the next ones. */
+const PROGRESS_FLUSH_MS = 1000;
+/** Notifications older than this are not sent again at start (a day). */
+const RESUME_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** Per-attempt timeout of a gateway request. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -113,8 +138,16 @@ function deviceOf(row: PusherRow, data: Record<string, unknown>, tweaks: Record<
   };
 }
 
-/** One notification for one pusher, ready to send. */
-type Job = { readonly row: PusherRow; readonly url: string; readonly body: string };
+/**
+ * One notification for one pusher, ready to send; `position`: its event's stream position, the
+ * pusher's progress once it is finished (none for a badge-only one: not persisted).
+ */
+type Job = {
+  readonly row: PusherRow;
+  readonly url: string;
+  readonly body: string;
+  readonly position?: number;
+};
 
 /** A pusher's waiting notifications; `running` while its one request (or retry wait) is on. */
 type PusherQueue = { readonly jobs: Job[]; running: boolean; dropped: number };
@@ -143,6 +176,13 @@ export class GatewayDelivery {
   readonly #userSlots = new Map<string, { inFlight: number; readonly waiting: (() => void)[] }>();
   /** Pushers whose gateway the address policy refused (warned about once). */
   readonly #refused = new Set<string>();
+  /** Progress of pushers not yet written, by pusher. */
+  readonly #progress = new Map<string, PusherProgress>();
+  #progressTimer: NodeJS.Timeout | undefined;
+  /** The progress writes, one after another. */
+  #progressWrites: Promise<void> = Promise.resolve();
+  /** The users whose notifications are read again at start, one after another. */
+  #resumeTurn: Promise<void> = Promise.resolve();
 
   constructor(ctx: ServerContext, rooms: RoomService, source: PusherSource) {
     this.#ctx = ctx;
@@ -151,12 +191,92 @@ export class GatewayDelivery {
     this.#source = source;
   }
 
-  /** Drops pending retries and sends nothing more. */
-  stop(): void {
+  /**
+   * Drops pending retries and sends nothing more; settles once the progress of the finished
+   * notifications is written (call before the database closes).
+   */
+  stop(): Promise<void> {
     this.#stop.abort();
     for (const wake of this.#waiting.splice(0)) wake();
     for (const slots of this.#userSlots.values())
       for (const wake of slots.waiting.splice(0)) wake();
+    clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
+    return this.#writeProgress();
+  }
+
+  /**
+   * At start (before any event is delivered): queues again, per pusher of `pushers`, the
+   * notifications of the events after its `last_stream_position` up to `upTo` (the stream
+   * position at start) that notify its user and are unread — the newest
+   * `MAX_QUEUED_PER_PUSHER`, none older than `RESUME_MAX_AGE_MS`. The users are read one after
+   * another in the background; each user's come before their later notifications.
+   */
+  resume(pushers: readonly PusherProgressRow[], upTo: number): void {
+    const byUser = new Map<string, PusherProgressRow[]>();
+    for (const row of pushers) {
+      if (row.last_stream_position >= upTo) continue;
+      const rows = byUser.get(row.user_id);
+      if (rows === undefined) byUser.set(row.user_id, [row]);
+      else rows.push(row);
+    }
+    for (const [userId, rows] of byUser) {
+      const turn = this.#resumeTurn.then(() => this.#resumeUser(userId, rows, upTo));
+      this.#resumeTurn = turn.catch(() => undefined);
+      this.#prepare(userId, undefined, () => turn);
+    }
+  }
+
+  async #resumeUser(userId: string, rows: PusherProgressRow[], upTo: number): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    const after = Math.min(...rows.map((row) => row.last_stream_position));
+    const since = this.#ctx.now() - RESUME_MAX_AGE_MS;
+    const listed = await listNotifications(this.#ctx.db, userId, {
+      before: upTo + 1,
+      limit: MAX_QUEUED_PER_PUSHER,
+      onlyHighlights: false,
+    });
+    const due = listed
+      .filter(
+        (n) =>
+          Number(n.notify) !== 0 &&
+          !n.read &&
+          Number(n.stream_position) > after &&
+          Number(n.ts) >= since,
+      )
+      .reverse();
+    if (due.length === 0) return;
+    const progress = new Map(
+      rows.map((row) => [pusherKey(userId, row.app_id, row.pushkey), row.last_stream_position]),
+    );
+    const events = await this.#rooms.getEvents(due.map((n) => n.event_id));
+    let queued = 0;
+    for (const n of due) {
+      const event = events.get(n.event_id);
+      if (this.#stop.signal.aborted) return;
+      if (event === undefined) continue;
+      const position = Number(n.stream_position);
+      // Only the pushers that had not finished it (a pusher set since is not among them).
+      const behind = (row: PusherRow) =>
+        position > (progress.get(pusherKey(userId, row.app_id, row.pushkey)) ?? position);
+      const target = { userId, actions: parseAnyJson(n.actions_json) as unknown[] };
+      let facts: Promise<RoomFacts> | undefined;
+      queued += await this.#deliverTo(
+        event,
+        target,
+        () => {
+          facts ??= this.#roomFacts(event);
+          return facts;
+        },
+        behind,
+      );
+    }
+    if (queued > 0) {
+      this.#ctx.log.info('push notifications not finished before the restart queued again', {
+        user_id: userId,
+        notifications: queued,
+      });
+    }
   }
 
   /** A pusher was set anew: a refusal of its former URL is forgotten. */
@@ -173,7 +293,9 @@ export class GatewayDelivery {
       return facts;
     };
     for (const target of targets) {
-      this.#prepare(target.userId, event.eventId, () => this.#deliverTo(event, target, roomFacts));
+      this.#prepare(target.userId, event.eventId, async () => {
+        await this.#deliverTo(event, target, roomFacts);
+      });
     }
   }
 
@@ -247,13 +369,21 @@ export class GatewayDelivery {
       });
   }
 
+  /**
+   * Queues `target`'s notifications of `event`, one per `http` pusher (of those `only` keeps);
+   * returns how many.
+   */
   async #deliverTo(
     event: StoredEvent,
     target: PushTarget,
     roomFacts: () => Promise<RoomFacts>,
-  ): Promise<void> {
-    const pushers = (await this.#source.pushers(target.userId)).filter((p) => p.kind === 'http');
-    if (pushers.length === 0) return;
+    only: (row: PusherRow) => boolean = () => true,
+  ): Promise<number> {
+    const pushers = (await this.#source.pushers(target.userId)).filter(
+      (p) => p.kind === 'http' && only(p),
+    );
+    if (pushers.length === 0) return 0;
+    let queued = 0;
     const unread = await selectUnreadTotal(this.#ctx.db, target.userId);
     const tweaks = tweaksOf(target.actions);
     const content = event.pdu['content'];
@@ -283,8 +413,15 @@ export class GatewayDelivery {
         }
         if (typeof content === 'object' && content !== null) notification['content'] = content;
       }
-      this.#enqueue(target.userId, { row, url, body: JSON.stringify({ notification }) });
+      this.#enqueue(target.userId, {
+        row,
+        url,
+        body: JSON.stringify({ notification }),
+        ...(event.streamPosition !== null ? { position: event.streamPosition } : {}),
+      });
+      queued++;
     }
+    return queued;
   }
 
   /** Queues a notification for its pusher; starts the pusher's sending unless it runs. */
@@ -330,7 +467,8 @@ export class GatewayDelivery {
         this.#queuedTotal--;
         if (this.#stop.signal.aborted) continue;
         try {
-          await this.#post(userId, key, job.row, job.url, job.body);
+          const finished = await this.#post(userId, key, job.row, job.url, job.body);
+          if (finished && job.position !== undefined) this.#advance(userId, job.row, job.position);
         } catch (error) {
           if (!this.#stop.signal.aborted) {
             this.#ctx.log.warn('push delivery failed', {
@@ -345,6 +483,45 @@ export class GatewayDelivery {
       queue.running = false;
       if (this.#queues.get(key) === queue) this.#queues.delete(key);
     }
+  }
+
+  /**
+   * A pusher's notification of the event at `position` is finished: its progress is written with
+   * the others' within `PROGRESS_FLUSH_MS`. Not after `stop()` (its write may have run: the
+   * notification is sent again after the restart).
+   */
+  #advance(userId: string, row: PusherRow, position: number): void {
+    if (this.#stop.signal.aborted) return;
+    const key = pusherKey(userId, row.app_id, row.pushkey);
+    const known = this.#progress.get(key);
+    if (known !== undefined && known.position >= position) return;
+    this.#progress.set(key, { userId, appId: row.app_id, pushkey: row.pushkey, position });
+    if (this.#progressTimer !== undefined) return;
+    this.#progressTimer = setTimeout(() => {
+      this.#progressTimer = undefined;
+      void this.#writeProgress();
+    }, PROGRESS_FLUSH_MS);
+    this.#progressTimer.unref();
+  }
+
+  /** Writes the progress gathered so far in one transaction, after the writes before it. */
+  #writeProgress(): Promise<void> {
+    const write = async () => {
+      if (this.#progress.size === 0) return;
+      const batch = [...this.#progress.values()];
+      this.#progress.clear();
+      try {
+        await this.#ctx.db.transaction((tx) => advancePushers(tx, batch));
+      } catch (error) {
+        // Not written: those notifications are sent again after a restart.
+        this.#ctx.log.warn("writing push gateways' progress failed", {
+          pushers: batch.length,
+          error: errorName(error),
+        });
+      }
+    };
+    this.#progressWrites = this.#progressWrites.then(write);
+    return this.#progressWrites;
   }
 
   /**
@@ -404,18 +581,25 @@ export class GatewayDelivery {
 
   /**
    * POSTs one notification, retrying; removes the pusher when its pushkey is rejected. Holds a
-   * request slot during each attempt, not while waiting to retry.
+   * request slot during each attempt, not while waiting to retry. Answers whether the
+   * notification is finished (delivered, rejected, given up or refused); `false` once stopped.
    */
-  async #post(userId: string, key: string, row: PusherRow, url: string, body: string) {
+  async #post(
+    userId: string,
+    key: string,
+    row: PusherRow,
+    url: string,
+    body: string,
+  ): Promise<boolean> {
     const stop = this.#stop.signal;
     for (let attempt = 1; ; attempt++) {
-      if (stop.aborted) return;
+      if (stop.aborted) return false;
       let retry: boolean;
       let failure: string;
       let waitMs: number | undefined;
       await this.#acquire(userId);
       try {
-        if (stop.aborted) return;
+        if (stop.aborted) return false;
         const response = await this.#postOnce(
           url,
           body,
@@ -423,17 +607,17 @@ export class GatewayDelivery {
         );
         if (response.status >= 200 && response.status < 300) {
           await this.#handleAnswer(userId, row, response.text);
-          return;
+          return true;
         }
         retry = response.status >= 500 || response.status === 429;
         failure = `HTTP ${response.status}`;
         const asked = parseRetryAfter(response.retryAfter, Date.now());
         if (asked !== undefined) waitMs = Math.min(asked, RETRY.maxRetryAfterMs);
       } catch (error) {
-        if (stop.aborted) return;
+        if (stop.aborted) return false;
         if (error instanceof DeniedAddressError) {
           this.#refusedByPolicy(userId, key, row);
-          return;
+          return true;
         }
         retry = true;
         failure = errorName(error);
@@ -447,7 +631,7 @@ export class GatewayDelivery {
           attempts: attempt,
           failure,
         });
-        return;
+        return true;
       }
       await sleep(waitMs ?? backoffDelay(attempt - 1, RETRY, Math.random), stop);
     }

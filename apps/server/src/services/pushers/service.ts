@@ -14,6 +14,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import { AddressPolicy } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
+import { currentStreamPosition } from '../core/stream.ts';
 import type { PushDelivery, PushTarget } from '../push/service.ts';
 import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import { GatewayDelivery, PUSH_GATEWAY } from './delivery.ts';
@@ -24,6 +25,7 @@ import {
   deletePusher,
   hasPushers,
   type PusherRow,
+  selectPusherProgress,
   selectPushers,
   selectPusherUsers,
   upsertPusher,
@@ -101,14 +103,20 @@ export class PusherService implements PushDelivery {
   }
 
   /**
-   * Settles once the users with pushers are in memory; rejects when they could not be read (the
-   * server does not start: without the set every recipient would cost a database lookup).
+   * Settles once the users with pushers are in memory and the notifications not finished before
+   * the last stop are queued again (delivery.ts `resume`, read in the background); rejects when
+   * they could not be read (the server does not start: without the set every recipient would
+   * cost a database lookup).
    */
   readonly ready: Promise<void>;
 
   async #load(): Promise<void> {
+    // Before any event of this run can be delivered: what comes after is delivered as it commits.
+    const upTo = await currentStreamPosition(this.#ctx.db);
+    const progress = await selectPusherProgress(this.#ctx.db);
     for (const userId of await selectPusherUsers(this.#ctx.db)) this.#users.add(userId);
     this.#loaded = true;
+    this.#delivery.resume(progress, upTo);
   }
 
   /** The user's pushers. */
@@ -168,9 +176,12 @@ export class PusherService implements PushDelivery {
     });
   }
 
-  /** Stops delivering (the server stops): pending retries are dropped. */
-  stop(): void {
-    this.#delivery.stop();
+  /**
+   * Stops delivering (the server stops): pending retries are dropped (sent again at the next
+   * start); settles once the finished notifications' progress is written.
+   */
+  stop(): Promise<void> {
+    return this.#delivery.stop();
   }
 
   /** {@link PushDelivery.active}: whether any user may have a pusher (all, until loaded). */

@@ -1,5 +1,6 @@
 /**
- * SQL of the pushers service: one row per (user, app_id, pushkey) in `pushers` (migration 0108).
+ * SQL of the pushers service: one row per (user, app_id, pushkey) in `pushers` (migration 0108),
+ * with how far its notifications have gone (`last_stream_position`, migration 0116).
  */
 import type { SqlExecutor } from '../../storage/index.ts';
 
@@ -34,6 +35,43 @@ export async function selectPusherUsers(db: SqlExecutor): Promise<string[]> {
   return rows.map((row) => row.user_id);
 }
 
+/** A pusher and how far its notifications have gone. */
+export type PusherProgressRow = PusherRow & { readonly last_stream_position: number };
+
+/** Every `http` pusher with its progress (read once at start, to resume delivery). */
+export async function selectPusherProgress(db: SqlExecutor): Promise<PusherProgressRow[]> {
+  const rows = await db.query<PusherProgressRow>(
+    `SELECT ${COLUMNS}, last_stream_position FROM pushers WHERE kind = 'http'
+      ORDER BY user_id, app_id, pushkey`,
+  );
+  return rows.map((row) => ({ ...row, last_stream_position: Number(row.last_stream_position) }));
+}
+
+/** A pusher's notifications finished up to `position` (the event's stream position). */
+export type PusherProgress = {
+  readonly userId: string;
+  readonly appId: string;
+  readonly pushkey: string;
+  readonly position: number;
+};
+
+/**
+ * Records how far pushers' notifications have gone, in one transaction; never moves a pusher's
+ * position back, and a pusher deleted meanwhile is left alone.
+ */
+export async function advancePushers(
+  tx: SqlExecutor,
+  progress: readonly PusherProgress[],
+): Promise<void> {
+  for (const p of progress) {
+    await tx.execute(
+      `UPDATE pushers SET last_stream_position = $4
+        WHERE user_id = $1 AND app_id = $2 AND pushkey = $3 AND last_stream_position < $4`,
+      [p.userId, p.appId, p.pushkey, p.position],
+    );
+  }
+}
+
 /** Whether the user has any pusher left. */
 export async function hasPushers(db: SqlExecutor, userId: string): Promise<boolean> {
   const row = await db.queryOne('SELECT 1 AS one FROM pushers WHERE user_id = $1 LIMIT 1', [
@@ -58,10 +96,16 @@ export async function countPushers(
   return { total: Number(row?.total ?? 0), exists: Number(row?.same ?? 0) > 0 };
 }
 
-/** Creates or replaces the user's pusher of (`app_id`, `pushkey`). */
+/**
+ * Creates or replaces the user's pusher of (`app_id`, `pushkey`). A new pusher's notifications
+ * start after the current stream position (nothing older is sent to it after a restart); a
+ * replaced one keeps its progress.
+ */
 export async function upsertPusher(tx: SqlExecutor, row: PusherRow): Promise<void> {
   await tx.execute(
-    `INSERT INTO pushers (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    `INSERT INTO pushers (${COLUMNS}, last_stream_position)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+       COALESCE((SELECT position FROM stream_position WHERE id = 1), 0))
      ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET
        device_id = excluded.device_id,
        kind = excluded.kind,
