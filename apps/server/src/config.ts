@@ -43,6 +43,8 @@ export interface ServerConfig {
   readonly sync: {
     /** Least time between two answers to one long-polling device; 0 answers each change at once. */
     readonly answerIntervalMs: number;
+    /** Longest a new timeline event waits in a held answer (answer-pacing.ts). */
+    readonly eventWaitMs: number;
   };
   readonly logLevel: LogLevel;
   readonly federation: FederationConfig;
@@ -191,11 +193,13 @@ rate_limit:
   burst: 100
 
 # /sync long-polling: the least time between two answers to one device (ms). In a busy room a
-# device then gets the events of each interval in one answer instead of one answer per event,
-# which saves most of the server's work per event; a change for a device not answered within the
-# interval goes out at once. 0 answers every change at once.
+# device then gets several events in one answer instead of one answer per event, which saves
+# most of the server's work per event; a change for a device not answered within the interval
+# goes out at once. 0 answers every change at once. event_wait_ms: the longest a new message
+# waits in such a held answer (the hold ends then, even inside the interval).
 sync:
   answer_interval_ms: 40
+  event_wait_ms: 25
 
 log_level: info   # debug | info | warn | error
 
@@ -386,7 +390,18 @@ export function buildConfig(
       ),
       burst: ofType(get(get(file, 'rate_limit'), 'burst'), isNumber, 'rate_limit.burst', 100),
     },
-    sync: { answerIntervalMs: answerInterval(get(get(file, 'sync'), 'answer_interval_ms')) },
+    sync: {
+      answerIntervalMs: syncMilliseconds(
+        get(get(file, 'sync'), 'answer_interval_ms'),
+        'answer_interval_ms',
+        DEFAULT_SYNC_ANSWER_INTERVAL_MS,
+      ),
+      eventWaitMs: syncMilliseconds(
+        get(get(file, 'sync'), 'event_wait_ms'),
+        'event_wait_ms',
+        DEFAULT_SYNC_EVENT_WAIT_MS,
+      ),
+    },
     logLevel: logLevel as LogLevel,
     federation: buildFederationConfig(get(file, 'federation'), flags.dataDir),
     turn: buildTurnConfig(get(file, 'turn')),
@@ -534,11 +549,17 @@ function buildTurnConfig(section: unknown): TurnConfig | undefined {
 /** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
 export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 40;
 
-/** `sync.answer_interval_ms`: 0 to 1,000 ms (more would hold every busy device's events back). */
-function answerInterval(value: unknown): number {
-  const ms = ofType(value, isNumber, 'sync.answer_interval_ms', DEFAULT_SYNC_ANSWER_INTERVAL_MS);
+/** The default `sync.event_wait_ms` (decision record of session 12 in ARCHITECTURE.md). */
+export const DEFAULT_SYNC_EVENT_WAIT_MS = 25;
+
+/**
+ * `sync.answer_interval_ms` or `sync.event_wait_ms`: 0 to 1,000 ms (more would hold every busy
+ * device's events back).
+ */
+function syncMilliseconds(value: unknown, name: string, fallback: number): number {
+  const ms = ofType(value, isNumber, `sync.${name}`, fallback);
   if (ms < 0 || ms > 1000) {
-    throw new ConfigError('sync.answer_interval_ms must be between 0 and 1000');
+    throw new ConfigError(`sync.${name} must be between 0 and 1000`);
   }
   return ms;
 }

@@ -1,11 +1,17 @@
 /**
- * `sync.answer_interval_ms` (services/sync/service.ts `#pace`): a long-polling device answered
- * less than the interval ago gets the events of the rest of the interval in one answer; another
- * device is answered at once; the setting is validated.
+ * `sync.answer_interval_ms` and `sync.event_wait_ms` (services/sync/service.ts `#pace`): a
+ * long-polling device answered less than the interval ago gets the events of the rest of the
+ * interval in one answer, unless its first new event has waited the event wait; another device
+ * is answered at once; the settings are validated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { buildConfig, ConfigError, DEFAULT_SYNC_ANSWER_INTERVAL_MS } from '../src/config.ts';
+import {
+  buildConfig,
+  ConfigError,
+  DEFAULT_SYNC_ANSWER_INTERVAL_MS,
+  DEFAULT_SYNC_EVENT_WAIT_MS,
+} from '../src/config.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 import {
   createRoom,
@@ -17,18 +23,21 @@ import {
   type TestUser,
 } from './sync-helpers.ts';
 
-describe('sync.answer_interval_ms (config)', () => {
-  const parse = (value: unknown) =>
-    buildConfig({ sync: { answer_interval_ms: value } }, { dataDir: '/tmp/x' }).sync
-      .answerIntervalMs;
+describe('sync.answer_interval_ms and sync.event_wait_ms (config)', () => {
+  const parse = (name: string, value: unknown) =>
+    buildConfig({ sync: { [name]: value } }, { dataDir: '/tmp/x' }).sync;
 
-  it('defaults, accepts 0 to 1000, and refuses anything else', () => {
-    expect(buildConfig({}, { dataDir: '/tmp/x' }).sync.answerIntervalMs).toBe(
-      DEFAULT_SYNC_ANSWER_INTERVAL_MS,
-    );
-    expect(parse(0)).toBe(0);
-    expect(parse(1000)).toBe(1000);
-    for (const bad of [-1, 1001, '25', true]) expect(() => parse(bad)).toThrow(ConfigError);
+  it('default, accept 0 to 1000, and refuse anything else', () => {
+    const defaults = buildConfig({}, { dataDir: '/tmp/x' }).sync;
+    expect(defaults.answerIntervalMs).toBe(DEFAULT_SYNC_ANSWER_INTERVAL_MS);
+    expect(defaults.eventWaitMs).toBe(DEFAULT_SYNC_EVENT_WAIT_MS);
+    expect(parse('answer_interval_ms', 0).answerIntervalMs).toBe(0);
+    expect(parse('answer_interval_ms', 1000).answerIntervalMs).toBe(1000);
+    expect(parse('event_wait_ms', 0).eventWaitMs).toBe(0);
+    expect(parse('event_wait_ms', 1000).eventWaitMs).toBe(1000);
+    for (const name of ['answer_interval_ms', 'event_wait_ms']) {
+      for (const bad of [-1, 1001, '25', true]) expect(() => parse(name, bad)).toThrow(ConfigError);
+    }
   });
 });
 
@@ -42,7 +51,10 @@ describe('/sync answer pacing', () => {
   let roomId: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ file: { sync: { answer_interval_ms: INTERVAL_MS } } });
+    // An event wait as long as the interval: only the interval and the timeline limit end holds.
+    server = await startTestServer({
+      file: { sync: { answer_interval_ms: INTERVAL_MS, event_wait_ms: INTERVAL_MS } },
+    });
     alice = await server.client.registerUser('alice');
     bob = await server.client.registerUser('bob');
     aliceOther = await loginDevice(server, alice.userId, 'OTHER');
@@ -97,5 +109,44 @@ describe('/sync answer pacing', () => {
       filter,
     });
     expect(bodies(rest)).toEqual(['e']);
+  });
+});
+
+describe('/sync event wait', () => {
+  const INTERVAL_MS = 1000;
+  const EVENT_WAIT_MS = 150;
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      file: { sync: { answer_interval_ms: INTERVAL_MS, event_wait_ms: EVENT_WAIT_MS } },
+    });
+    alice = await server.client.registerUser('alice');
+    bob = await server.client.registerUser('bob');
+    roomId = await createRoom(server, alice, [bob]);
+  });
+  afterAll(() => server.stop());
+
+  it('answers a held device once its first new event has waited the event wait', async () => {
+    const bodies = (response: Json) =>
+      messageBodies(response['rooms']['join'][roomId]?.['timeline']);
+    const start = (await sync(server, alice))['next_batch'];
+    await sendText(server, bob, roomId, 'one');
+    const first = await sync(server, alice, { since: start, timeout: 10_000 });
+    expect(bodies(first)).toEqual(['one']);
+
+    // Answered just now, so held; the new event ends the hold after the event wait, long before
+    // the interval (1 s) is over.
+    const held = sync(server, alice, { since: first['next_batch'], timeout: 10_000 });
+    const sent = performance.now();
+    await sendText(server, bob, roomId, 'two');
+    const answer = await held;
+    const waited = performance.now() - sent;
+    expect(bodies(answer)).toEqual(['two']);
+    expect(waited).toBeGreaterThanOrEqual(EVENT_WAIT_MS - 50);
+    expect(waited).toBeLessThan(INTERVAL_MS - 100);
   });
 });

@@ -1,10 +1,17 @@
 /**
- * Pacing of long-poll answers (`sync.answer_interval_ms`). A long-polling client asks again as
- * soon as it is answered, so in a busy room every event used to cost each member a whole answer
- * and a new request (≈ 0.2 ms of the server's CPU each, most of a send's cost with ten members);
- * answering a device at most once per interval hands it that interval's events together. A
- * device not answered within the interval is answered at once, so a quiet room's latency is
- * unchanged (decision record of session 6 in ARCHITECTURE.md).
+ * Pacing of long-poll answers (`sync.answer_interval_ms`, `sync.event_wait_ms`). A long-polling
+ * client asks again as soon as it is answered, so in a busy room every event used to cost each
+ * member a whole answer and a new request (≈ 0.2 ms of the server's CPU each, most of a send's
+ * cost with ten members); holding a device answered less than the interval ago hands it several
+ * events in one answer. A device not answered within the interval is answered at once, so a quiet
+ * room's latency is unchanged (decision record of session 6 in ARCHITECTURE.md).
+ *
+ * A hold ends at the end of the interval since the device's last answer, or earlier, once the
+ * first new timeline event in its rooms has waited the event wait: so no event waits longer than
+ * that for a busy device, however the device's answers fall against the room's events (an
+ * interval alone let an event committed just after an answer wait all of it). It also lines up
+ * a room's members: all are woken by the same first event, so their holds end together (decision
+ * record of session 12 in ARCHITECTURE.md).
  *
  * Holding an answer must not cost the client events: once one of the device's rooms holds its
  * timeline limit's worth of events since the device's token, the pause ends, because one more
@@ -29,19 +36,28 @@ export interface PaceWatch {
 
 interface Paused {
   readonly watch: PaceWatch;
+  /** When the pause ends, on `performance.now()`. */
+  deadline: number;
+  timer: ReturnType<typeof setTimeout>;
   readonly release: () => void;
 }
 
 export class AnswerPacing {
   readonly #intervalMs: number;
+  /** The longest a held device's first new timeline event waits (see the module comment). */
+  readonly #eventWaitMs: number;
   readonly #recent: RecentRoomEvents;
   /** When each long-polling device (`user\0device`) was last answered, on `performance.now()`. */
   readonly #answeredAt = new Map<string, number>();
   /** Room ID → the held syncs watching it. */
   readonly #pausedByRoom = new Map<string, Set<Paused>>();
 
-  constructor(intervalMs: number, recent: RecentRoomEvents) {
-    this.#intervalMs = intervalMs;
+  constructor(
+    settings: { readonly answerIntervalMs: number; readonly eventWaitMs: number },
+    recent: RecentRoomEvents,
+  ) {
+    this.#intervalMs = settings.answerIntervalMs;
+    this.#eventWaitMs = settings.eventWaitMs;
     this.#recent = recent;
   }
 
@@ -52,30 +68,41 @@ export class AnswerPacing {
   }
 
   /**
-   * The rest of the interval since this device's last answer, at most `maxWaitMs`, as a promise
-   * to wait on; `undefined` when it has passed or a room of `watch` is already full (`now` is the
-   * latest position announced).
+   * The rest of this device's hold, at most `maxWaitMs`, as a promise to wait on: until the
+   * interval since its last answer has passed, or the first new timeline event of its rooms has
+   * waited the event wait, whichever comes first; `undefined` when that has passed, a room of
+   * `watch` is already full or cannot tell its new events (`announced`: the latest position
+   * announced).
    */
   pause(
     deviceKey: string,
     maxWaitMs: number,
     watch: PaceWatch,
-    now: number,
+    announced: number,
   ): Promise<void> | undefined {
     if (this.#intervalMs <= 0) return undefined;
     const last = this.#answeredAt.get(deviceKey);
     if (last === undefined) return undefined;
-    const wait = Math.min(last + this.#intervalMs - performance.now(), maxWaitMs);
+    let deadline = last + this.#intervalMs;
+    if (watch.timelineLimit > 0) {
+      const first = this.#firstNewEvent(watch);
+      if (first === undefined) return undefined;
+      deadline = Math.min(deadline, first + this.#eventWaitMs);
+    }
+    const now = performance.now();
+    const wait = Math.min(deadline - now, maxWaitMs);
     if (wait <= 0) return undefined;
     // Positions are one stream: fewer than `limit` of them since the token cannot fill a room.
-    if (watch.timelineLimit > 0 && now - watch.since >= watch.timelineLimit) {
+    if (watch.timelineLimit > 0 && announced - watch.since >= watch.timelineLimit) {
       if (watch.rooms.some((roomId) => this.#full(roomId, watch))) return undefined;
     }
     return new Promise((resolve) => {
       const paused: Paused = {
         watch,
+        deadline: now + wait,
+        timer: setTimeout(() => paused.release(), wait),
         release: () => {
-          clearTimeout(timer);
+          clearTimeout(paused.timer);
           for (const roomId of watch.rooms) {
             const set = this.#pausedByRoom.get(roomId);
             // Emptied sets go, so the map holds only rooms with a held sync now.
@@ -84,7 +111,6 @@ export class AnswerPacing {
           resolve();
         },
       };
-      const timer = setTimeout(paused.release, wait);
       // A limit of 0 leaves every new event out of the timeline anyway: nothing to watch.
       if (watch.timelineLimit <= 0) return;
       for (const roomId of watch.rooms) {
@@ -114,9 +140,31 @@ export class AnswerPacing {
   timelineEventCommitted(roomId: string): void {
     const paused = this.#pausedByRoom.get(roomId);
     if (paused === undefined) return;
+    const bound = performance.now() + this.#eventWaitMs;
     for (const each of [...paused]) {
       if (this.#full(roomId, each.watch)) each.release();
+      else if (bound < each.deadline) {
+        // Held for the interval with no new event yet (another change woke it): this event
+        // waits no longer than its bound.
+        clearTimeout(each.timer);
+        each.deadline = bound;
+        each.timer = setTimeout(each.release, this.#eventWaitMs);
+      }
     }
+  }
+
+  /**
+   * When the first timeline event after the watch's token in its rooms committed (`Infinity`
+   * for none yet), or `undefined` when a room cannot tell.
+   */
+  #firstNewEvent(watch: PaceWatch): number | undefined {
+    let first = Number.POSITIVE_INFINITY;
+    for (const roomId of watch.rooms) {
+      const committed = this.#recent.firstCommitAfter(roomId, watch.since);
+      if (committed === undefined) return undefined;
+      if (committed < first) first = committed;
+    }
+    return first;
   }
 
   /**

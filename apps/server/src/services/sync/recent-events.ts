@@ -21,7 +21,12 @@ interface RoomList {
   /** Every timeline event of the room above this position is in `entries`. */
   floor: number;
   /** Oldest first. */
-  readonly entries: { readonly position: number; readonly eventId: string }[];
+  readonly entries: {
+    readonly position: number;
+    readonly eventId: string;
+    /** When it committed, on `performance.now()` (answer pacing bounds its wait). */
+    readonly committedAt: number;
+  }[];
 }
 
 export class RecentRoomEvents {
@@ -40,7 +45,7 @@ export class RecentRoomEvents {
     }
     // Most recently written last, so the first key is the one to drop.
     this.#rooms.set(roomId, list);
-    list.entries.push({ position, eventId });
+    list.entries.push({ position, eventId, committedAt: performance.now() });
     if (list.entries.length > PER_ROOM) {
       const dropped = list.entries.shift();
       if (dropped !== undefined) list.floor = dropped.position;
@@ -73,6 +78,27 @@ export class RecentRoomEvents {
     let n = 0;
     for (const entry of list.entries) if (entry.position > from) n++;
     return n;
+  }
+
+  /**
+   * When the room's first recorded event after position `from` committed (`performance.now()`),
+   * `Infinity` when none came after it, or `undefined` when the lists cannot tell (as
+   * {@link countAfter}).
+   */
+  firstCommitAfter(roomId: string, from: number): number | undefined {
+    const list = this.#rooms.get(roomId);
+    if (list === undefined) return from >= this.#droppedUpTo ? Number.POSITIVE_INFINITY : undefined;
+    if (from < list.floor) return undefined;
+    let first = Number.POSITIVE_INFINITY;
+    // Newest last: walk back while the events are new (a quiet room stops at the first). Where
+    // commits land out of position order (PostgreSQL) an earlier one may be missed, which only
+    // leaves the wait to the interval.
+    for (let i = list.entries.length - 1; i >= 0; i--) {
+      const entry = list.entries[i] as RoomList['entries'][number];
+      if (entry.position <= from) break;
+      first = entry.committedAt;
+    }
+    return first;
   }
 
   #dropOldest(): void {

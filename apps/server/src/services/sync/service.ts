@@ -173,7 +173,7 @@ export class SyncService {
   >();
   /** Devices (`user\0device`) whose last to-device batch left messages behind. */
   readonly #toDeviceBacklog = new Set<string>();
-  /** Holds a device's long-poll answers to one per `sync.answer_interval_ms` (answer-pacing.ts). */
+  /** Holds busy devices' long-poll answers (`sync.answer_interval_ms`, answer-pacing.ts). */
   readonly #pacing: AnswerPacing;
   /** Devices' to-device tokens already passed to delivery (which deleted up to them). */
   readonly #toDeviceAcknowledged = new Map<string, number>();
@@ -181,7 +181,7 @@ export class SyncService {
   constructor(ctx: ServerContext, sources: SyncSources) {
     this.#ctx = ctx;
     this.#sources = sources;
-    this.#pacing = new AnswerPacing(ctx.config.sync.answerIntervalMs, this.#recent);
+    this.#pacing = new AnswerPacing(ctx.config.sync, this.#recent);
     sources.rooms.onTimelineEvent(async (tx, event) => {
       const position = event.streamPosition;
       if (position === null) return;
