@@ -62,6 +62,21 @@ async function statementsOf(work: () => Promise<unknown>): Promise<number> {
 const firstPage = { before: Number.MAX_SAFE_INTEGER, limit: 21, onlyHighlights: false };
 
 describe('GET /notifications across many rooms', () => {
+  it('reads only what came after `after` when given (push delivery’s catch-up)', async () => {
+    const [erin, bob] = await registerUsers(server, ['erin', 'bob2']);
+    const { messages } = await roomsWithMessages(erin, bob, 3);
+    const all = await server.services.push.notifications(erin.userId, firstPage);
+    expect(all.map((n) => n.event.eventId)).toEqual([...messages].reverse());
+    // After the third message: the three sent after it, newest first.
+    const third = all.find((n) => n.event.eventId === messages[2]);
+    if (third === undefined) throw new Error('third message not listed');
+    const after = await server.services.push.notifications(erin.userId, {
+      ...firstPage,
+      after: third.position,
+    });
+    expect(after.map((n) => n.event.eventId)).toEqual(messages.slice(3).reverse());
+  });
+
   it('reads a page with as many statements for 12 rooms as for 3', async () => {
     const [few, many, bob] = await registerUsers(server, ['few', 'many', 'bob']);
     await roomsWithMessages(few, bob, 3);

@@ -94,7 +94,7 @@ describe('AnswerPacing', () => {
 
   it('ends the hold once the first new event has waited the event wait, inside the interval', async () => {
     const recent = new RecentRoomEvents();
-    const pacing = new AnswerPacing({ answerIntervalMs: 10_000, eventWaitMs: 40 }, recent);
+    const pacing = new AnswerPacing({ answerIntervalMs: 10_000, eventWaitMs: 400 }, recent);
     const commit = (roomId: string, position: number) => {
       recent.add(roomId, position, `$${position}`);
       pacing.timelineEventCommitted(roomId);
@@ -104,12 +104,14 @@ describe('AnswerPacing', () => {
     const start = performance.now();
     const held = pacing.pause('dev', 10_000, watch, 101);
     expect(held).toBeDefined();
-    // A later event does not move the bound: it is the first new event's.
+    // A later event does not move the bound: it is the first new event's (400 ms from the
+    // first, where one counted from the second would end ≈ 700 ms from it).
+    await new Promise((ok) => setTimeout(ok, 300));
     commit('!a', 102);
     await held;
     const waited = performance.now() - start;
-    expect(waited).toBeGreaterThanOrEqual(30);
-    expect(waited).toBeLessThan(5_000);
+    expect(waited).toBeGreaterThanOrEqual(350);
+    expect(waited).toBeLessThan(650);
     // Once the first new event has waited that long, there is no hold at all (a timer may fire
     // a fraction of a millisecond early on `performance.now()`'s clock).
     await new Promise((ok) => setTimeout(ok, 5));

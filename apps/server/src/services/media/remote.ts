@@ -8,8 +8,8 @@
  * `GET /_matrix/media/v3/download/{serverName}/{mediaId}` instead, with `allow_remote=false`, as
  * the spec says since v1.11 (server-server-api "Content repository").
  *
- * The transport hands the body over without its headers, so the boundary is read from the body's
- * first delimiter line (RFC 2046 5.1.1: `--boundary CRLF`), which names it as well as the header.
+ * The boundary is read from the body's first delimiter line (RFC 2046 5.1.1: `--boundary CRLF`),
+ * which names it as well as the `Content-Type` header does.
  */
 import { readFileSync } from 'node:fs';
 

@@ -19,8 +19,12 @@ import { type ListedAction, readPositionsSql } from './store.ts';
 /** A listed row and whether the user has read it. */
 export type ListedNotification = ListedAction & { readonly read: boolean };
 
-/** Which page: rows before stream position `before`, at most `limit`. */
+/**
+ * Which page: rows before stream position `before` (and after `after`, when given: push
+ * delivery's catch-up reads only what came after a pusher's progress), at most `limit`.
+ */
 export interface NotificationPage {
+  readonly after?: number;
   readonly before: number;
   readonly limit: number;
   readonly onlyHighlights: boolean;
@@ -80,11 +84,11 @@ function ownNotifications(
 ): Promise<ListedAction[]> {
   return db.query<ListedAction>(
     `SELECT ${LISTED_COLUMNS} FROM push_user_actions
-      WHERE user_id = $1 AND stream_position < $2
+      WHERE user_id = $1 AND stream_position < $2 AND stream_position > $4
         AND ${page.onlyHighlights ? 'highlight = 1' : '(notify = 1 OR highlight = 1)'}
         AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
       ORDER BY stream_position DESC LIMIT $3`,
-    [userId, page.before, page.limit],
+    [userId, page.before, page.limit, page.after ?? -1],
   );
 }
 
@@ -100,7 +104,11 @@ async function sharedNotifications(
   page: NotificationPage,
 ): Promise<ListedAction[]> {
   const ranges = stretches
-    .map((stretch) => ({ ...stretch, before: Math.min(stretch.before, page.before) }))
+    .map((stretch) => ({
+      ...stretch,
+      after: Math.max(stretch.after, page.after ?? -1),
+      before: Math.min(stretch.before, page.before),
+    }))
     .filter((stretch) => stretch.before > stretch.after);
   const out: ListedAction[] = [];
   for (let start = 0; start < ranges.length; start += STRETCHES_PER_STATEMENT) {

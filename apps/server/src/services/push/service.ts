@@ -24,7 +24,7 @@ import { isLocalUser, type RoomService, type StoredEvent } from '../rooms/index.
 import { redactsOf } from '../rooms/service.ts';
 import type { ConditionContext } from './conditions.ts';
 import { evaluatePushRules, type SharedConditionResults } from './evaluate.ts';
-import { listNotifications } from './notification-list.ts';
+import { listNotifications, type NotificationPage } from './notification-list.ts';
 import { notifies, splitDecisions, stored } from './shared-decision.ts';
 import {
   countsAsOf,
@@ -192,10 +192,7 @@ export class PushService {
   }
 
   /** The user's notifications before stream position `before`, newest first. */
-  async notifications(
-    userId: string,
-    options: { before: number; limit: number; onlyHighlights: boolean },
-  ): Promise<NotificationEntry[]> {
+  async notifications(userId: string, options: NotificationPage): Promise<NotificationEntry[]> {
     const rows = await listNotifications(this.#ctx.db, userId, options);
     const events = await this.#rooms.getEvents(rows.map((row) => row.event_id));
     return rows.flatMap((row) => {

@@ -181,8 +181,12 @@ export class GatewayDelivery {
   #progressTimer: NodeJS.Timeout | undefined;
   /** The progress writes, one after another. */
   #progressWrites: Promise<void> = Promise.resolve();
-  /** The users whose notifications are read again at start, one after another. */
-  #resumeTurn: Promise<void> = Promise.resolve();
+  /**
+   * The users whose notifications are to be read again at start and whose turn has not come
+   * (see `resume`): read one after another in the background, or at once when the user has new
+   * work, so no user's new pushes wait for other users' catch-up.
+   */
+  readonly #resumes = new Map<string, () => Promise<void>>();
 
   constructor(ctx: ServerContext, rooms: RoomService, source: PusherSource) {
     this.#ctx = ctx;
@@ -210,7 +214,8 @@ export class GatewayDelivery {
    * notifications of the events after its `last_stream_position` up to `upTo` (the stream
    * position at start) that notify its user and are unread — the newest
    * `MAX_QUEUED_PER_PUSHER`, none older than `RESUME_MAX_AGE_MS`. The users are read one after
-   * another in the background; each user's come before their later notifications.
+   * another in the background, a user with new work at once; each user's come before their
+   * later notifications.
    */
   resume(pushers: readonly PusherProgressRow[], upTo: number): void {
     const byUser = new Map<string, PusherProgressRow[]>();
@@ -221,10 +226,31 @@ export class GatewayDelivery {
       else rows.push(row);
     }
     for (const [userId, rows] of byUser) {
-      const turn = this.#resumeTurn.then(() => this.#resumeUser(userId, rows, upTo));
-      this.#resumeTurn = turn.catch(() => undefined);
-      this.#prepare(userId, undefined, () => turn);
+      this.#resumes.set(userId, () => this.#resumeUser(userId, rows, upTo));
     }
+    void this.#resumeInTurn();
+  }
+
+  /** Starts the users' pending catch-up one after another (each in its user's own chain). */
+  async #resumeInTurn(): Promise<void> {
+    for (const userId of this.#resumes.keys()) {
+      if (this.#stop.signal.aborted) return;
+      await this.#startResume(userId);
+    }
+  }
+
+  /**
+   * Queues the user's pending catch-up, if any, ahead of their new work; resolves when it is
+   * done (errors are the user's chain's to log).
+   */
+  #startResume(userId: string): Promise<void> {
+    const run = this.#resumes.get(userId);
+    if (run === undefined) return Promise.resolve();
+    this.#resumes.delete(userId);
+    return new Promise((done) => {
+      // Not queued (too much waiting for the user): dropped like any other work of theirs.
+      if (!this.#prepare(userId, undefined, () => run().finally(done))) done();
+    });
   }
 
   async #resumeUser(userId: string, rows: PusherProgressRow[], upTo: number): Promise<void> {
@@ -232,6 +258,7 @@ export class GatewayDelivery {
     const after = Math.min(...rows.map((row) => row.last_stream_position));
     const since = this.#ctx.now() - RESUME_MAX_AGE_MS;
     const listed = await listNotifications(this.#ctx.db, userId, {
+      after,
       before: upTo + 1,
       limit: MAX_QUEUED_PER_PUSHER,
       onlyHighlights: false,
@@ -293,6 +320,7 @@ export class GatewayDelivery {
       return facts;
     };
     for (const target of targets) {
+      void this.#startResume(target.userId);
       this.#prepare(target.userId, event.eventId, async () => {
         await this.#deliverTo(event, target, roomFacts);
       });
@@ -307,6 +335,7 @@ export class GatewayDelivery {
    */
   badge(userId: string): void {
     if (this.#stop.signal.aborted) return;
+    void this.#startResume(userId);
     this.#prepare(userId, undefined, () => this.#badgeTo(userId));
   }
 
@@ -330,10 +359,11 @@ export class GatewayDelivery {
   }
 
   /**
-   * Runs `work` (preparing a user's notifications of one event, or a badge update) after the
-   * user's earlier ones, in call order; at most `MAX_PREPARING_PER_USER` wait.
+   * Runs `work` (preparing a user's notifications of one event, a badge update, or their
+   * catch-up at start) after the user's earlier ones, in call order; at most
+   * `MAX_PREPARING_PER_USER` wait. Returns whether it was queued (beyond that, it is dropped).
    */
-  #prepare(userId: string, eventId: string | undefined, work: () => Promise<void>): void {
+  #prepare(userId: string, eventId: string | undefined, work: () => Promise<void>): boolean {
     let preparing = this.#preparing.get(userId);
     if (preparing === undefined) {
       preparing = { tail: Promise.resolve(), pending: 0, dropped: 0 };
@@ -347,7 +377,7 @@ export class GatewayDelivery {
           dropped: preparing.dropped,
         });
       }
-      return;
+      return false;
     }
     const current = preparing;
     current.pending++;
@@ -367,6 +397,7 @@ export class GatewayDelivery {
           this.#preparing.delete(userId);
         }
       });
+    return true;
   }
 
   /**

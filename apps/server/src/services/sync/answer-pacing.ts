@@ -70,9 +70,8 @@ export class AnswerPacing {
   /**
    * The rest of this device's hold, at most `maxWaitMs`, as a promise to wait on: until the
    * interval since its last answer has passed, or the first new timeline event of its rooms has
-   * waited the event wait, whichever comes first; `undefined` when that has passed, a room of
-   * `watch` is already full or cannot tell its new events (`announced`: the latest position
-   * announced).
+   * waited the event wait, whichever comes first; `undefined` when that has passed or a room of
+   * `watch` is already full or may be (`announced`: the latest position announced).
    */
   pause(
     deviceKey: string,
@@ -85,9 +84,7 @@ export class AnswerPacing {
     if (last === undefined) return undefined;
     let deadline = last + this.#intervalMs;
     if (watch.timelineLimit > 0) {
-      const first = this.#firstNewEvent(watch);
-      if (first === undefined) return undefined;
-      deadline = Math.min(deadline, first + this.#eventWaitMs);
+      deadline = Math.min(deadline, this.#firstNewEvent(watch) + this.#eventWaitMs);
     }
     const now = performance.now();
     const wait = Math.min(deadline - now, maxWaitMs);
@@ -155,14 +152,14 @@ export class AnswerPacing {
 
   /**
    * When the first timeline event after the watch's token in its rooms committed (`Infinity`
-   * for none yet), or `undefined` when a room cannot tell.
+   * for none yet). A room whose list cannot tell adds nothing: the interval still bounds the
+   * hold, and the fullness check ends it when such a room may be full.
    */
-  #firstNewEvent(watch: PaceWatch): number | undefined {
+  #firstNewEvent(watch: PaceWatch): number {
     let first = Number.POSITIVE_INFINITY;
     for (const roomId of watch.rooms) {
       const committed = this.#recent.firstCommitAfter(roomId, watch.since);
-      if (committed === undefined) return undefined;
-      if (committed < first) first = committed;
+      if (committed !== undefined && committed < first) first = committed;
     }
     return first;
   }
