@@ -181,12 +181,10 @@ async function fetchLocation(location: string, options: RemoteFetchOptions): Pro
       await response.body.cancel().catch(() => undefined);
       throw tooLarge();
     }
-    const bytes = await readLimited(response.body, options.maxBytes, () => undefined);
-    return {
-      bytes,
-      contentType: contentTypeOf(response.headers.get('content-type')),
-      filename: filenameOf(response.headers.get('content-disposition')),
-    };
+    return plainMedia(
+      await readLimited(response.body, options.maxBytes, () => undefined),
+      response.headers,
+    );
   } catch (error) {
     if (MatrixError.isInstance(error)) throw error;
     throw unavailable();
@@ -277,15 +275,17 @@ function multipartMedia(raw: Buffer, options: RemoteFetchOptions): Promise<Media
   const location = file.headers.get('location');
   if (location !== undefined) return fetchLocation(location, options);
   if (file.body.byteLength > options.maxBytes) throw tooLarge();
-  return {
-    bytes: file.body,
-    contentType: contentTypeOf(file.headers.get('content-type')),
-    filename: filenameOf(file.headers.get('content-disposition')),
-  };
+  return plainMedia(file.body, file.headers);
 }
 
-/** A plain answer's file: the whole body, named by its `Content-Type` and `Content-Disposition`. */
-function plainMedia(bytes: Buffer, headers: Headers): Media {
+/**
+ * A file whose bytes are a whole body (an answer's, a `Location`'s or a multipart part's), named
+ * by its `Content-Type` and `Content-Disposition`.
+ */
+function plainMedia(
+  bytes: Buffer,
+  headers: { get(name: string): string | null | undefined },
+): Media {
   return {
     bytes,
     contentType: contentTypeOf(headers.get('content-type')),
