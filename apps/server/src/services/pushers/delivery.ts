@@ -264,13 +264,7 @@ export class GatewayDelivery {
       onlyHighlights: false,
     });
     const due = listed
-      .filter(
-        (n) =>
-          Number(n.notify) !== 0 &&
-          !n.read &&
-          Number(n.stream_position) > after &&
-          Number(n.ts) >= since,
-      )
+      .filter((n) => Number(n.notify) !== 0 && !n.read && Number(n.ts) >= since)
       .reverse();
     if (due.length === 0) return;
     const progress = new Map(
@@ -287,16 +281,7 @@ export class GatewayDelivery {
       const behind = (row: PusherRow) =>
         position > (progress.get(pusherKey(userId, row.app_id, row.pushkey)) ?? position);
       const target = { userId, actions: parseAnyJson(n.actions_json) as unknown[] };
-      let facts: Promise<RoomFacts> | undefined;
-      queued += await this.#deliverTo(
-        event,
-        target,
-        () => {
-          facts ??= this.#roomFacts(event);
-          return facts;
-        },
-        behind,
-      );
+      queued += await this.#deliverTo(event, target, this.#roomFactsOnce(event), behind);
     }
     if (queued > 0) {
       this.#ctx.log.info('push notifications not finished before the restart queued again', {
@@ -314,11 +299,7 @@ export class GatewayDelivery {
   /** Notifies `targets` of `event` in the background (called after its commit). */
   deliver(event: StoredEvent, targets: readonly PushTarget[]): void {
     if (this.#stop.signal.aborted || targets.length === 0) return;
-    let facts: Promise<RoomFacts> | undefined;
-    const roomFacts = () => {
-      facts ??= this.#roomFacts(event);
-      return facts;
-    };
+    const roomFacts = this.#roomFactsOnce(event);
     for (const target of targets) {
       void this.#startResume(target.userId);
       this.#prepare(target.userId, event.eventId, async () => {
@@ -592,6 +573,15 @@ export class GatewayDelivery {
     if (nextOfUser !== undefined) nextOfUser();
     else if (slots.inFlight > 1) slots.inFlight--;
     else this.#userSlots.delete(userId);
+  }
+
+  /** {@link #roomFacts} of `event`, read at the first call only (its recipients share it). */
+  #roomFactsOnce(event: StoredEvent): () => Promise<RoomFacts> {
+    let facts: Promise<RoomFacts> | undefined;
+    return () => {
+      facts ??= this.#roomFacts(event);
+      return facts;
+    };
   }
 
   /** The sender's display name in the room and the room's name and alias, as of now. */
