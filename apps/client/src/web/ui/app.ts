@@ -157,6 +157,13 @@ async function refreshOpenRoom(): Promise<void> {
 }
 
 async function openRoom(roomId: string): Promise<void> {
+  if (state.open !== roomId) {
+    // The header is drawn from the room list at once; clear the previous room's timeline and
+    // members so they never show under the new room's name while its details load.
+    state.lines = new Map();
+    renderTimeline();
+    renderMembers([]);
+  }
   state.open = roomId;
   ui.sendError.textContent = '';
   renderRooms();
