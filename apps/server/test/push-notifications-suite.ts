@@ -231,6 +231,21 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
         'm.mentions': { user_ids: [bob.userId] },
       });
       await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
+      // A profile change is a join after a join: it is not a new join, so nothing becomes read
+      // (the kept counts, and a recount after a receipt on an earlier event, keep the mention).
+      await call(server, bob, 'PUT', `${V3}/profile/${enc(bob.userId)}/displayname`, {
+        displayname: 'Bob, renamed',
+      });
+      await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
+      await call(
+        server,
+        bob,
+        'POST',
+        `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(first)}`,
+        {},
+      );
+      await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
+      expect((await notifications(bob))['notifications'][0]['read']).toBe(false);
     });
 
     it('stores an event once for its audience; own rules, leaving and redactions still apply', async () => {

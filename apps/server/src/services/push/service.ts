@@ -221,11 +221,13 @@ export class PushService {
     if (
       event.type === 'm.room.member' &&
       content?.['membership'] === 'join' &&
+      !wasJoined(event) &&
       event.stateKey !== undefined &&
       isLocalUser(event.stateKey, this.#ctx.config.serverName)
     ) {
       // Nothing before a user's join is unread for them (store.ts READ_UP_TO), and the join is
-      // the newest event: their counts start at zero.
+      // the newest event: their counts start at zero. A join after a join (a display name or
+      // avatar change) is no new join and leaves them alone.
       const zero = { notifications: 0, highlights: 0 };
       await setUnread(tx, event.stateKey, event.roomId, zero, position);
       this.#afterCommitSet(tx, [
@@ -455,4 +457,14 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * Whether a member event replaced a join of the same user (`unsigned.prev_content`, which local
+ * events carry): a join after a join changes only the profile (spec client-server-api
+ * "m.room.member": `join` to `join` is a display name or avatar change).
+ */
+function wasJoined(event: StoredEvent): boolean {
+  const previous = event.unsigned?.['prev_content'];
+  return isObject(previous) && previous['membership'] === 'join';
 }

@@ -10,7 +10,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import type { BuiltEvent } from './create-event.ts';
 import type { EventStore } from './event-store.ts';
-import { currentStateEventId, type RoomRow } from './room-store.ts';
+import { currentStateEventId, JOINED_SINCE, type RoomRow } from './room-store.ts';
 import type { StateStore } from './state-store.ts';
 import type { StoredEvent } from './types.ts';
 
@@ -60,7 +60,7 @@ export async function persistEvent(
         `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
          VALUES ($1, $2, $3, $4, $5, 0)
          ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-           event_id = excluded.event_id, stream_position = excluded.stream_position, forgotten = 0`,
+           event_id = excluded.event_id, stream_position = ${JOINED_SINCE}, forgotten = 0`,
         [room.roomId, dag.state_key, membership, eventId, position],
       );
     }

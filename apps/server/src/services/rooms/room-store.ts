@@ -94,6 +94,16 @@ export async function forwardExtremities(db: SqlExecutor, roomId: string): Promi
   return rows.map((row) => row.event_id);
 }
 
+/**
+ * The `stream_position` a `room_memberships` upsert keeps (its `ON CONFLICT … DO UPDATE SET`):
+ * where a join follows a join — a display name or avatar change, not a new join — the row keeps
+ * the position of the join itself, so "joined since" stays true for the push counts' read floor
+ * (push/store.ts `readPositionsSql`: a profile change must not mark the room read) and for the
+ * history visibility fast path; every other change moves it to the new event.
+ */
+export const JOINED_SINCE = `CASE WHEN room_memberships.membership = 'join' AND excluded.membership = 'join'
+    THEN room_memberships.stream_position ELSE excluded.stream_position END`;
+
 interface MembershipRow {
   [column: string]: unknown;
   room_id: string;

@@ -28,7 +28,7 @@ import { nextStreamPosition } from '../../core/stream.ts';
 import { toDagEvent } from '../../rooms/auth.ts';
 import type { RoomService } from '../../rooms/index.ts';
 import { isLocalUser } from '../../rooms/local-user.ts';
-import { loadRoom, recordResolvedMembership } from '../../rooms/room-store.ts';
+import { JOINED_SINCE, loadRoom, recordResolvedMembership } from '../../rooms/room-store.ts';
 import { redactsOf } from '../../rooms/service.ts';
 import type { CheckedPdu } from './types.ts';
 
@@ -277,7 +277,7 @@ export async function persistRemote(
           `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
            VALUES ($1, $2, $3, $4, $5, 0)
            ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership,
-             event_id = excluded.event_id, stream_position = excluded.stream_position, forgotten = 0`,
+             event_id = excluded.event_id, stream_position = ${JOINED_SINCE}, forgotten = 0`,
           [checked.roomId, stateKey, membership, id, position],
         );
         // Resolution chose an older member event: none at this position says so.
