@@ -61,20 +61,22 @@ export async function memberCounts(
 
 /**
  * Spec "m.heroes": the first five joined or invited members other than `viewer` in stream order;
- * when there are none, the first five who left or were banned.
+ * when there are none, the first five who left or were banned. Members of a remote room joined
+ * through `send_join` share one position, so user ID breaks ties: the same heroes on every sync
+ * and on both databases (a client names an unnamed room from them).
  */
 export async function heroes(db: SqlExecutor, roomId: string, viewer: string): Promise<string[]> {
   const present = await db.query<{ user_id: string }>(
     `SELECT user_id FROM room_memberships
       WHERE room_id = $1 AND user_id <> $2 AND membership IN ('join', 'invite')
-      ORDER BY stream_position LIMIT 5`,
+      ORDER BY stream_position, user_id LIMIT 5`,
     [roomId, viewer],
   );
   if (present.length > 0) return present.map((row) => row.user_id);
   const gone = await db.query<{ user_id: string }>(
     `SELECT user_id FROM room_memberships
       WHERE room_id = $1 AND user_id <> $2 AND membership IN ('leave', 'ban')
-      ORDER BY stream_position LIMIT 5`,
+      ORDER BY stream_position, user_id LIMIT 5`,
     [roomId, viewer],
   );
   return gone.map((row) => row.user_id);
