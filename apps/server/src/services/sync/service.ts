@@ -41,7 +41,7 @@ import {
   strippedRoom,
   type UnreadNotificationLookup,
 } from './room-sections.ts';
-import { membershipAt, roomsWithEventsBetween } from './store.ts';
+import { membershipAt, membershipStateAt, roomsWithEventsBetween } from './store.ts';
 import { formatSyncToken, type SyncToken } from './token.ts';
 
 /** What one build's timelines read from memory (see the device-list shortcut in `#build`). */
@@ -571,7 +571,7 @@ export class SyncService {
         const newlyJoined =
           since !== undefined &&
           membershipChanged.has(roomId) &&
-          (await membershipAt(db, roomId, user.userId, from))?.membership !== 'join';
+          (await membershipStateAt(db, roomId, user.userId, from)) !== 'join';
         const quiet =
           since !== undefined &&
           !request.fullState &&
@@ -609,7 +609,7 @@ export class SyncService {
         if (leaveEvent === undefined) continue;
         const wasJoined =
           since !== undefined &&
-          (await membershipAt(db, roomId, user.userId, from))?.membership === 'join';
+          (await membershipStateAt(db, roomId, user.userId, from)) === 'join';
         leave[roomId] = await leftRoom(section, roomId, leaveEvent, wasJoined);
         roomsInBody += 1;
       }

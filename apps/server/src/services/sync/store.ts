@@ -40,6 +40,35 @@ export async function membershipAt(
   };
 }
 
+/**
+ * `userId`'s membership in `roomId` as of stream position `at`, where state resolution may have
+ * decided otherwise than the latest member event (`resolved_memberships`, recorded when a remote
+ * event's state resolution kept an older member event): the later of the two wins, the resolved
+ * row at the same position (as room-store.ts `membershipHistory` reads them). For the sync's
+ * "was the user joined at the token" questions, which need the membership alone.
+ */
+export async function membershipStateAt(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+  at: number,
+): Promise<string | undefined> {
+  const event = await membershipAt(db, roomId, userId, at);
+  const resolved = await db.queryOne<{ membership: string; stream_position: number }>(
+    `SELECT membership, stream_position FROM resolved_memberships
+      WHERE user_id = $1 AND room_id = $2 AND stream_position <= $3
+      ORDER BY stream_position DESC LIMIT 1`,
+    [userId, roomId, at],
+  );
+  if (
+    resolved !== undefined &&
+    (event === undefined || Number(resolved.stream_position) >= event.position)
+  ) {
+    return resolved.membership;
+  }
+  return event?.membership;
+}
+
 /** Joined and invited member counts of a room (current). */
 export async function memberCounts(
   db: SqlExecutor,
