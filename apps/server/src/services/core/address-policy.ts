@@ -9,9 +9,22 @@
  * name is resolved once (every address, `all: true`), refused if ANY address is denied, and the
  * connection goes to the checked addresses through the socket's `lookup`, so a second resolution
  * (DNS rebinding) never happens.
+ *
+ * {@link AddressPolicy.request} is the one request made that way for the callers that fetch a
+ * URL themselves (URL previews, a remote media `Location`, push delivery); federation's requests
+ * go through services/federation/https-fetch.ts, which wires the same `lookup` into its pooled
+ * connections.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { rootCertificates } from 'node:tls';
 
 import { parseCidr } from '../../config.ts';
 
@@ -63,6 +76,25 @@ export class DeniedAddressError extends Error {
   override readonly name = 'DeniedAddressError';
 }
 
+/** A {@link AddressPolicy.request} that was not answered, body included, by its deadline. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
+/** What {@link AddressPolicy.request} sends, and until when. */
+export interface PolicyRequestOptions {
+  /** `GET` when absent. */
+  readonly method?: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly body?: string | Uint8Array;
+  /** Extra trusted CA certificates (PEM), added to Node's default roots (`https:` only). */
+  readonly ca?: string | undefined;
+  /** When (`Date.now()` milliseconds) the request and its answer's body must be done. */
+  readonly deadline: number;
+  /** Ends the request early (a shutdown); it then fails with an `AbortError`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 function blockListOf(cidrs: readonly string[]): BlockList {
   const list = new BlockList();
   for (const cidr of cidrs) {
@@ -73,12 +105,25 @@ function blockListOf(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+/**
+ * {@link AddressPolicy.request}'s pooling, as Node's global agents do it: kept alive, the newest
+ * free socket reused first, an idle one closed after 5 s.
+ */
+const AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const;
+
 export class AddressPolicy {
   readonly #allowAll: boolean;
   /** What the refused address is, in error messages (`the push gateway address`). */
   readonly #what: string;
   readonly #denied = blockListOf(DENIED_RANGES);
   readonly #allowed: BlockList;
+  /**
+   * The kept-alive connections of {@link request}, this policy's own: an agent hands a free
+   * socket to the next request for the same host and port whatever its `lookup`, so in a shared
+   * pool a request could reuse a connection made under another policy's checks (or none).
+   */
+  readonly #httpAgent = new HttpAgent(AGENT_OPTIONS);
+  readonly #httpsAgent = new HttpsAgent(AGENT_OPTIONS);
 
   constructor(config: AddressPolicyConfig, what = 'the address') {
     this.#what = what;
@@ -123,6 +168,60 @@ export class AddressPolicy {
       dnsLookup(host, { all: true }, (error, list) => resolve(error ? [] : list));
     });
     return addresses.every((entry) => this.allows(entry.address));
+  }
+
+  /**
+   * One `http:` or `https:` request to `url` (no redirects followed): the URL's host checked by
+   * {@link checkUrl}, a name resolved through {@link lookup}, certificates verified (Node's
+   * default, never switched off here). Resolves at the answer's headers with the response,
+   * whose body the caller reads (or destroys); rejects with {@link DeniedAddressError} before
+   * anything is sent to a refused address.
+   *
+   * At `deadline` the exchange is cut, whether the headers or the body are late: before the
+   * answer the promise rejects with {@link RequestTimeoutError}; after it the response is
+   * destroyed with that error, so a reader sees `aborted` with the response's `errored` set to
+   * it (and then an `error`).
+   */
+  request(url: URL, options: PolicyRequestOptions): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.checkUrl(url);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const https = url.protocol === 'https:';
+      const send = https ? httpsRequest : httpRequest;
+      const outgoing = send(url, {
+        method: options.method ?? 'GET',
+        agent: https ? this.#httpsAgent : this.#httpAgent,
+        ...(options.headers !== undefined ? { headers: options.headers } : {}),
+        lookup: this.lookup,
+        ...(https && options.ca !== undefined ? { ca: [...rootCertificates, options.ca] } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      });
+      let response: IncomingMessage | undefined;
+      const timer = setTimeout(
+        () => {
+          const error = new RequestTimeoutError('timed out');
+          if (response === undefined) outgoing.destroy(error);
+          else response.destroy(error);
+        },
+        Math.max(1, options.deadline - Date.now()),
+      );
+      outgoing.on('response', (answer: IncomingMessage) => {
+        response = answer;
+        // Every response closes (read to its end, destroyed or cut), so the timer never
+        // outlives its request, whose socket may serve another one once kept alive.
+        answer.once('close', () => clearTimeout(timer));
+        resolve(answer);
+      });
+      outgoing.on('error', (error) => {
+        if (response === undefined) clearTimeout(timer);
+        reject(error);
+      });
+      outgoing.end(options.body);
+    });
   }
 
   /** A socket `lookup` that resolves every address and refuses the host if any is denied. */

@@ -15,13 +15,12 @@
  * (`ts` is not used: the spec lets the server answer a newer version), and concurrent requests
  * for one URL share one fetch.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 
 import { MatrixError } from '@weft/transport';
 
 import { LruMap } from '../../lru-map.ts';
-import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
+import { AddressPolicy, DeniedAddressError, RequestTimeoutError } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
 import { parseOpenGraph } from './open-graph.ts';
 import type { MediaService } from './service.ts';
@@ -187,7 +186,6 @@ export class UrlPreviewService {
     const deadline = Date.now() + this.timeoutMs;
     let url = start;
     for (let hop = 0; ; hop++) {
-      this.#policy.checkUrl(url);
       this.fetches++;
       const response = await this.#request(url, deadline);
       const status = response.statusCode ?? 0;
@@ -218,39 +216,25 @@ export class UrlPreviewService {
         response.destroy();
         throw error;
       }
-      const bytes = await readBody(response, limit.maxBytes, deadline, limit.cut);
+      const bytes = await readBody(response, limit.maxBytes, limit.cut);
       return { url, contentType, bytes };
     }
   }
 
-  #request(url: URL, deadline: number): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const request = send(url, {
-        method: 'GET',
-        lookup: this.#policy.lookup,
+  /** One GET through the policy ({@link AddressPolicy.request}: its check, lookup and deadline). */
+  async #request(url: URL, deadline: number): Promise<IncomingMessage> {
+    try {
+      return await this.#policy.request(url, {
         headers: {
           'User-Agent': USER_AGENT,
           Accept: 'text/html, application/xhtml+xml, image/*;q=0.9, */*;q=0.1',
           'Accept-Language': 'en',
         },
-        timeout: Math.max(1, deadline - Date.now()),
+        deadline,
       });
-      const timer = setTimeout(
-        () => request.destroy(new FetchError('timed out')),
-        Math.max(1, deadline - Date.now()),
-      );
-      request.on('response', (response) => {
-        clearTimeout(timer);
-        resolve(response);
-      });
-      request.on('timeout', () => request.destroy(new FetchError('timed out')));
-      request.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      request.end();
-    });
+    } catch (error) {
+      throw error instanceof RequestTimeoutError ? new FetchError('timed out') : error;
+    }
   }
 }
 
@@ -258,13 +242,12 @@ function baseType(contentType: string): string {
   return contentType.split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
-/** Reads up to `maxBytes`; beyond, `cut` keeps what was read, otherwise fails `tooLarge`. */
-function readBody(
-  response: IncomingMessage,
-  maxBytes: number,
-  deadline: number,
-  cut: boolean,
-): Promise<Uint8Array> {
+/**
+ * Reads up to `maxBytes`; beyond, `cut` keeps what was read, otherwise fails `tooLarge`. The
+ * deadline is the request's: past it the policy destroys the response with a
+ * {@link RequestTimeoutError}, seen here as an abort whose `errored` is that error.
+ */
+function readBody(response: IncomingMessage, maxBytes: number, cut: boolean): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const declared = Number(response.headers['content-length']);
     if (!cut && Number.isFinite(declared) && declared > maxBytes) {
@@ -278,15 +261,10 @@ function readBody(
     const finish = (error?: Error) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
       response.destroy();
       if (error) reject(error);
       else resolve(Buffer.concat(chunks, Math.min(size, maxBytes)));
     };
-    const timer = setTimeout(
-      () => finish(new FetchError('timed out')),
-      Math.max(1, deadline - Date.now()),
-    );
     response.on('data', (chunk: Buffer) => {
       if (done) return;
       chunks.push(chunk);
@@ -295,6 +273,14 @@ function readBody(
     });
     response.on('end', () => finish());
     response.on('error', (error) => finish(error));
-    response.on('aborted', () => finish(new FetchError('the connection closed early')));
+    response.on('aborted', () =>
+      finish(
+        new FetchError(
+          response.errored instanceof RequestTimeoutError
+            ? 'timed out'
+            : 'the connection closed early',
+        ),
+      ),
+    );
   });
 }

@@ -12,12 +12,12 @@
  * which names it as well as the `Content-Type` header does.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 
 import { MatrixError, matrixPath, readLimitedChunks, TransportError } from '@weft/transport';
 
 import { AddressPolicy } from '../core/address-policy.ts';
 import type { FederationClient } from '../federation/client.ts';
-import { createHttpsFetch } from '../federation/https-fetch.ts';
 import type { Media } from './service.ts';
 
 export interface RemoteFetchOptions {
@@ -147,7 +147,7 @@ export const LOCATION_POLICY = new AddressPolicy(
 
 /**
  * Follows a `Location` part: `https:` only, to public addresses only, no further redirects, at
- * most `maxBytes`.
+ * most `maxBytes`, through {@link LOCATION_POLICY}'s request (its check, `lookup` and deadline).
  */
 async function fetchLocation(location: string, options: RemoteFetchOptions): Promise<Media> {
   let url: URL;
@@ -158,39 +158,36 @@ async function fetchLocation(location: string, options: RemoteFetchOptions): Pro
   }
   if (url.protocol !== 'https:') throw unavailable();
   const ca = options.ca === undefined ? undefined : readFileSync(options.ca, 'utf8');
-  // Certificates are always verified here, whatever the federation's `insecure_skip_tls_verify`:
-  // the URL is another server's choice, not a federation peer's own address.
-  const httpsFetch = createHttpsFetch(
-    { ca, insecureSkipTlsVerify: false, addressPolicy: LOCATION_POLICY },
-    async (target) => ({
-      host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: target.port === '' ? 443 : Number(target.port),
-      tlsName: target.hostname,
-      hostHeader: target.host,
-    }),
-  );
+  let response: IncomingMessage | undefined;
   try {
-    const response = await httpsFetch(url, {
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs + TRANSFER_MS),
+    // Certificates are always verified here, whatever the federation's `insecure_skip_tls_verify`:
+    // the URL is another server's choice, not a federation peer's own address.
+    response = await LOCATION_POLICY.request(url, {
+      ca,
+      deadline: Date.now() + options.timeoutMs + TRANSFER_MS,
     });
-    if (response.status === 404) throw MatrixError.notFound('Media not found');
-    if (!response.ok || response.body === null) throw unavailable();
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > options.maxBytes) {
-      await response.body.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    return plainMedia(
-      await readLimited(response.body, options.maxBytes, () => undefined),
-      response.headers,
-    );
+    const status = response.statusCode ?? 0;
+    if (status === 404) throw MatrixError.notFound('Media not found');
+    // A 2xx with a body: 204 has none.
+    if (status < 200 || status >= 300 || status === 204) throw unavailable();
+    const declared = Number(response.headers['content-length'] ?? '0');
+    if (declared > options.maxBytes) throw tooLarge();
+    const headers = response.headers;
+    return plainMedia(await readLimited(response, options.maxBytes, () => undefined), {
+      get: (name) => headerText(headers[name]),
+    });
   } catch (error) {
     if (MatrixError.isInstance(error)) throw error;
     throw unavailable();
   } finally {
-    httpsFetch.close();
+    // Read to its end already, or not to be read.
+    response?.destroy();
   }
+}
+
+/** A Node header value as one string (repeated values joined, as `Headers.get` does). */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** The client API's error for a failed fetch from the remote server (`over`: past the cap). */

@@ -17,8 +17,9 @@
  * `rejected` loses its pusher. Node's `http` /
  * `https` rather than `MatrixHttpClient`: the body carries the event's content and the client's
  * pusher data as written, floats included, which the client's canonical JSON would refuse; and
- * the socket's `lookup` is the address policy's (address-policy.ts, `push:` in weft.yaml), so a
- * gateway on a private or loopback address is never connected to — `POST /pushers/set` refuses
+ * the request is the address policy's (`AddressPolicy.request` in address-policy.ts, `push:` in
+ * weft.yaml: its socket `lookup`), so a gateway on a private or loopback address is never
+ * connected to — `POST /pushers/set` refuses
  * such a URL, and a pusher whose host resolves to one later is kept, its notifications dropped
  * with one warning per pusher. Push keys and event content are never logged.
  *
@@ -35,9 +36,6 @@
  * not persisted: a lost one is only a stale badge count, which the next notification or badge
  * update of the user corrects.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-
 import { parseAnyJson } from '@weft/canonical-json';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '@weft/transport';
 import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
@@ -621,11 +619,7 @@ export class GatewayDelivery {
       await this.#acquire(userId);
       try {
         if (stop.aborted) return false;
-        const response = await this.#postOnce(
-          url,
-          body,
-          AbortSignal.any([stop, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]),
-        );
+        const response = await this.#postOnce(url, body, stop);
         if (response.status >= 200 && response.status < 300) {
           await this.#handleAnswer(userId, row, response.text);
           return true;
@@ -673,67 +667,54 @@ export class GatewayDelivery {
   }
 
   /**
-   * One POST (no redirects followed): connects only to addresses the policy allows; answers the
-   * status, for a 2xx the body's text, otherwise the `Retry-After` header.
+   * One POST (no redirects followed) through the address policy's request (address-policy.ts:
+   * only addresses it allows are connected to; {@link ATTEMPT_TIMEOUT_MS} for the attempt, the
+   * answer's body included); answers the status, for a 2xx the body's text, otherwise the
+   * `Retry-After` header. `stop` ends it early.
    */
-  #postOnce(
+  async #postOnce(
     url: string,
     body: string,
-    signal: AbortSignal,
+    stop: AbortSignal,
   ): Promise<{
     readonly status: number;
     readonly text: string;
     readonly retryAfter: string | null;
   }> {
+    const response = await this.#policy.request(new URL(url), {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Content-Length': Buffer.byteLength(body),
+      },
+      body,
+      deadline: Date.now() + ATTEMPT_TIMEOUT_MS,
+      signal: stop,
+    });
     return new Promise((resolve, reject) => {
-      let target: URL;
-      try {
-        target = new URL(url);
-        this.#policy.checkUrl(target);
-      } catch (error) {
-        reject(error);
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        response.resume();
+        const retryAfter = response.headers['retry-after'];
+        resolve({ status, text: '', retryAfter: retryAfter ?? null });
         return;
       }
-      const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-      const outgoing = request(
-        target,
-        {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            Accept: 'application/json',
-            'Content-Length': Buffer.byteLength(body),
-          },
-          lookup: this.#policy.lookup,
-          signal,
-        },
-        (response) => {
-          const status = response.statusCode ?? 0;
-          if (status < 200 || status >= 300) {
-            response.resume();
-            const retryAfter = response.headers['retry-after'];
-            resolve({ status, text: '', retryAfter: retryAfter ?? null });
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_ANSWER_BYTES) {
-              response.destroy();
-              resolve({ status, text: '', retryAfter: null });
-              return;
-            }
-            chunks.push(chunk);
-          });
-          response.on('end', () =>
-            resolve({ status, text: Buffer.concat(chunks).toString(), retryAfter: null }),
-          );
-          response.on('error', reject);
-        },
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) {
+          response.destroy();
+          resolve({ status, text: '', retryAfter: null });
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('end', () =>
+        resolve({ status, text: Buffer.concat(chunks).toString(), retryAfter: null }),
       );
-      outgoing.on('error', reject);
-      outgoing.end(body);
+      response.on('error', reject);
     });
   }
 
