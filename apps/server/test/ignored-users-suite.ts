@@ -146,6 +146,57 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
       expect(carols.map((n) => n['event']['content']['body'])).toContain('bob after');
     });
 
+    // The room's shared decision (push/shared-decision.ts: carol, bob's one recipient, is
+    // notified) covers every joined member without an own row: a recount after alice's receipt
+    // or after a redaction must not bring bob's message back into her count, nor may what push
+    // delivery's catch-up reads (the service's notification list) hold it.
+    it('keeps the ignored user’s messages out of recounts and the notification list', async () => {
+      await ignore(bob);
+      const room = await createRoom(server, alice, [bob, carol]);
+      const earlier = await sendText(server, carol, room, 'carol first');
+      const bobs = await sendText(server, bob, room, 'bob ignored');
+      const count = async () =>
+        (await sync(server, alice))['rooms']['join'][room]['unread_notifications'][
+          'notification_count'
+        ];
+      expect(await count()).toBe(1);
+      await call(
+        server,
+        alice,
+        'POST',
+        `${V3}/rooms/${enc(room)}/receipt/m.read/${enc(earlier)}`,
+        {},
+      );
+      expect(await count()).toBe(0);
+      // A redaction in the room recounts its audience, alice included.
+      const later = await sendText(server, carol, room, 'carol later');
+      expect(await count()).toBe(1);
+      await call(
+        server,
+        carol,
+        'PUT',
+        `${V3}/rooms/${enc(room)}/redact/${enc(later)}/ign-redact`,
+        {},
+      );
+      expect(await count()).toBe(0);
+
+      const listed = (await call(server, alice, 'GET', `${V3}/notifications`))[
+        'notifications'
+      ] as Json[];
+      expect(listed.map((n) => n['event']['event_id'])).not.toContain(bobs);
+      const stored = await server.services.push.notifications(alice.userId, {
+        before: Number.MAX_SAFE_INTEGER,
+        limit: 100,
+        onlyHighlights: false,
+      });
+      expect(stored.map((n) => n.event.eventId)).not.toContain(bobs);
+      // Carol's list still holds bob's message.
+      const carols = (await call(server, carol, 'GET', `${V3}/notifications`))[
+        'notifications'
+      ] as Json[];
+      expect(carols.map((n) => n['event']['event_id'])).toContain(bobs);
+    });
+
     // Known limitation: an ignored user's message may still wake a long-poll (which then answers
     // without it); only what the poll answers is checked.
     it('does not fill a long-poll with the ignored user’s messages', async () => {

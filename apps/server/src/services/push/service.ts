@@ -234,7 +234,7 @@ export class PushService {
         { userId: event.stateKey, roomId: event.roomId, ...zero, position },
       ]);
     }
-    const { audience, invitee, joinedCount } = await this.#recipients(tx, event);
+    const { audience, ignoring, invitee, joinedCount } = await this.#recipients(tx, event);
     if (audience.length === 0 && invitee === undefined) return;
     const pdu = { ...event.pdu, room_id: event.roomId };
     // The members' display names matter only for a body (`contains_display_name`): read once
@@ -259,6 +259,15 @@ export class PushService {
     const decisions = new Map<string, StoredDecision>();
     for (const userId of audience) decisions.set(userId, await decide(userId));
     const { shared: sharedDecision, own } = splitDecisions(decisions);
+    if (sharedDecision !== undefined) {
+      // A member who ignores the sender is no recipient, but the shared row covers every joined
+      // member without an own row (a recount after a receipt or a redaction, the notification
+      // list and push delivery's catch-up read it so): an own row that neither notifies nor
+      // highlights keeps them out of it. Only with a shared row, and only for ignoring members,
+      // so the rows stay one per event otherwise; simpler than giving every count and list query
+      // the ignore lists, which live in account data.
+      for (const userId of ignoring) own.set(userId, IGNORED);
+    }
     // An invitee, outside the audience, gets their own row if it notifies.
     if (invitee !== undefined) {
       const decision = await decide(invitee);
@@ -342,14 +351,20 @@ export class PushService {
   }
 
   /**
-   * The event's audience — the local joined members other than the sender — and a local user
-   * being invited; and how many members are joined (local or not: `room_member_count` counts
-   * them all). The state read is the state after the event (it is stored first).
+   * The event's audience — the local joined members other than the sender, but for a non-state
+   * event those who ignore the sender (`ignoring`) — and a local user being invited; and how many
+   * members are joined (local or not: `room_member_count` counts them all). The state read is the
+   * state after the event (it is stored first).
    */
   async #recipients(
     tx: SqlExecutor,
     event: StoredEvent,
-  ): Promise<{ audience: string[]; invitee: string | undefined; joinedCount: number }> {
+  ): Promise<{
+    audience: string[];
+    ignoring: string[];
+    invitee: string | undefined;
+    joinedCount: number;
+  }> {
     const serverName = this.#ctx.config.serverName;
     // Only the local members: a remote member is never a recipient here (their own server
     // evaluates their rules), and a big federated room has thousands.
@@ -361,8 +376,10 @@ export class PushService {
     // Checked per recipient only while someone ignores someone.
     const ignores = (userId: string) =>
       ignored?.anyone === true && ignored.of(userId)?.has(event.sender) === true;
+    let ignoring: string[] = [];
     if (target === undefined && ignored?.anyone === true) {
-      audience = audience.filter((userId) => !ignores(userId));
+      ignoring = audience.filter(ignores);
+      if (ignoring.length > 0) audience = audience.filter((userId) => !ignores(userId));
     }
     const invitee =
       event.type === 'm.room.member' &&
@@ -374,11 +391,14 @@ export class PushService {
       !ignores(target)
         ? target
         : undefined;
-    return { audience, invitee, joinedCount: count };
+    return { audience, ignoring, invitee, joinedCount: count };
   }
 }
 
 const NO_NAMES: ReadonlyMap<string, string> = new Map();
+
+/** The own row of a member who ignores the event's sender: neither notifies nor highlights. */
+const IGNORED: StoredDecision = Object.freeze({ notify: 0, highlight: 0, actions_json: '[]' });
 
 /**
  * Hands the recipients whose actions say `notify` and who may have pushers to `delivery` once

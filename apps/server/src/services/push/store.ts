@@ -2,7 +2,8 @@
  * SQL of push evaluation results (migration 0101): `push_room_actions` holds one row per event,
  * the decision shared by its audience (the local members joined when it was stored, but its
  * sender); `push_user_actions` holds a user's own decision where it differs or where the user is
- * not in the audience; `unread_counts` keeps each member's counts in a room.
+ * not in the audience (an invitee; a member who ignores the sender has one that neither notifies
+ * nor highlights, push/service.ts); `unread_counts` keeps each member's counts in a room.
  */
 import { textPerCount } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
