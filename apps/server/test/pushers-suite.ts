@@ -8,7 +8,8 @@
  * `MAX_PUSHERS_PER_USER` pushers per user; one request at a time per pusher, in order; a
  * badge-only notification when a read receipt changes the unread count, none when it does not;
  * a notification a gateway refused until a restart sent after it, once; a delivered one not sent
- * again after a restart. Run on SQLite (pushers-api.test.ts) and PostgreSQL
+ * again after a restart; a deleted pusher's (`kind: null`, logout, rejected) waiting notifications
+ * and retries dropped. Run on SQLite (pushers-api.test.ts) and PostgreSQL
  * (pushers-postgres.test.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -527,6 +528,46 @@ export function pushersSuite(baseOptions: () => TestServerOptions = () => ({})):
       const next = await sendText(server, bob, roomId, 'pong');
       expect((await gateway.waitFor('alice-flaky', 3))[2]?.['event_id']).toBe(next);
       expect(gateway.notifications('alice-rejected')).toHaveLength(1);
+    });
+
+    it('drops a deleted pusher’s waiting notifications and retries (kind null, logout, rejected)', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const roomId = await createRoom(server, bob, [alice]);
+      const phone = await loginDevice(server, alice.userId, 'DROP-PHONE');
+      // Each pusher's gateway answers only after 400 ms: while the first notification is
+      // answered, the others wait in the pusher's queue.
+      const keys = ['drop-deleted', 'drop-logout', 'drop-rejected'];
+      for (const key of keys) gateway.delay(key, 400);
+      gateway.answer('drop-rejected', { status: 200, body: { rejected: ['drop-rejected'] } });
+      await setPusher(alice, pusher('drop-deleted'));
+      await setPusher(phone, pusher('drop-logout'));
+      await setPusher(alice, pusher('drop-rejected'));
+      await setPusher(alice, pusher('drop-kept'));
+      gateway.delay('drop-kept', 400);
+      // A failing gateway: its pusher is deleted while the first notification waits to be retried.
+      await setPusher(alice, pusher('drop-failing'));
+      const busy = { status: 429, body: {}, headers: { 'Retry-After': '1' } };
+      gateway.answer('drop-failing', busy, busy, busy, busy);
+      const sent: string[] = [];
+      for (let i = 0; i < 4; i++) sent.push(await sendText(server, bob, roomId, `drop ${i}`));
+      for (const key of [...keys, 'drop-failing']) await gateway.waitFor(key);
+      // The first notification is being answered (or waits to be retried); the pushers go.
+      await setPusher(alice, { ...pusher('drop-deleted'), kind: null });
+      await setPusher(alice, { ...pusher('drop-failing'), kind: null });
+      await call(server, phone, 'POST', `${V3}/logout`, {});
+      // The rejected one goes once its answer (400 ms) is read.
+      const deadline = Date.now() + 5000;
+      while ((await listPushers(alice)).length !== 1 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((await listPushers(alice)).map((p) => p['pushkey'])).toEqual(['drop-kept']);
+      // The kept pusher gets all four (≈ 1.6 s); the deleted ones nothing after their first.
+      const kept = await gateway.waitFor('drop-kept', 4);
+      expect(kept.map((n) => n['event_id'])).toEqual(sent);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const key of [...keys, 'drop-failing']) {
+        expect(gateway.notifications(key).map((n) => n['event_id'])).toEqual([sent[0]]);
+      }
     });
 
     it(`refuses a pusher beyond ${MAX_PUSHERS_PER_USER} per user; replacing one still works`, async () => {

@@ -147,8 +147,11 @@ type Job = {
   readonly position?: number;
 };
 
-/** A pusher's waiting notifications; `running` while its one request (or retry wait) is on. */
-type PusherQueue = { readonly jobs: Job[]; running: boolean; dropped: number };
+/**
+ * A pusher's waiting notifications; `running` while its one request (or retry wait) is on;
+ * `removed` once the pusher is deleted (its jobs dropped, a retry given up).
+ */
+type PusherQueue = { readonly jobs: Job[]; running: boolean; dropped: number; removed: boolean };
 
 /** A recipient's events waiting to be prepared, in order. */
 type Preparing = { tail: Promise<void>; pending: number; dropped: number };
@@ -166,6 +169,8 @@ export class GatewayDelivery {
   readonly #preparing = new Map<string, Preparing>();
   readonly #queues = new Map<string, PusherQueue>();
   #queuedTotal = 0;
+  /** How many times pushers were deleted: a preparation that raced a deletion reads them again. */
+  #removals = 0;
   #droppedTotal = 0;
   #inFlight = 0;
   /** Pusher queues waiting for a request slot, first come first served. */
@@ -289,6 +294,25 @@ export class GatewayDelivery {
     }
   }
 
+  /**
+   * Pushers were deleted (`kind: null`, their device's logout, another user's pusher of the same
+   * key set without `append`, or a gateway rejecting the pushkey; called after the commit): their
+   * waiting notifications are dropped, and a retry of the one being sent is not made, so nothing
+   * more goes out with their pushkeys. The request already on its way is not called back.
+   */
+  pushersRemoved(pushers: readonly { userId: string; appId: string; pushkey: string }[]): void {
+    this.#removals++;
+    for (const { userId, appId, pushkey } of pushers) {
+      const key = pusherKey(userId, appId, pushkey);
+      const queue = this.#queues.get(key);
+      if (queue === undefined) continue;
+      this.#queuedTotal -= queue.jobs.length;
+      queue.jobs.length = 0;
+      queue.removed = true;
+      this.#queues.delete(key);
+    }
+  }
+
   /** A pusher was set anew: a refusal of its former URL is forgotten. */
   pusherSet(userId: string, appId: string, pushkey: string): void {
     this.#refused.delete(pusherKey(userId, appId, pushkey));
@@ -319,9 +343,11 @@ export class GatewayDelivery {
   }
 
   async #badgeTo(userId: string): Promise<void> {
+    const removals = this.#removals;
     const pushers = (await this.#source.pushers(userId)).filter((p) => p.kind === 'http');
     if (pushers.length === 0) return;
     const unread = await selectUnreadTotal(this.#ctx.db, userId);
+    const jobs: Job[] = [];
     for (const row of pushers) {
       const data = parseAnyJson(row.data) as Record<string, unknown>;
       const url = data['url'];
@@ -333,8 +359,9 @@ export class GatewayDelivery {
         counts: { unread },
         devices: [device],
       };
-      this.#enqueue(userId, { row, url, body: JSON.stringify({ notification }) });
+      jobs.push({ row, url, body: JSON.stringify({ notification }) });
     }
+    await this.#enqueueAll(userId, jobs, removals);
   }
 
   /**
@@ -389,11 +416,12 @@ export class GatewayDelivery {
     roomFacts: () => Promise<RoomFacts>,
     only: (row: PusherRow) => boolean = () => true,
   ): Promise<number> {
+    const removals = this.#removals;
     const pushers = (await this.#source.pushers(target.userId)).filter(
       (p) => p.kind === 'http' && only(p),
     );
     if (pushers.length === 0) return 0;
-    let queued = 0;
+    const jobs: Job[] = [];
     const unread = await selectUnreadTotal(this.#ctx.db, target.userId);
     const tweaks = tweaksOf(target.actions);
     const content = event.pdu['content'];
@@ -423,15 +451,32 @@ export class GatewayDelivery {
         }
         if (typeof content === 'object' && content !== null) notification['content'] = content;
       }
-      this.#enqueue(target.userId, {
+      jobs.push({
         row,
         url,
         body: JSON.stringify({ notification }),
         ...(event.streamPosition !== null ? { position: event.streamPosition } : {}),
       });
-      queued++;
     }
-    return queued;
+    return this.#enqueueAll(target.userId, jobs, removals);
+  }
+
+  /**
+   * Queues `jobs`, prepared from the user's pushers as read when {@link #removals} was
+   * `removals`: if pushers were deleted since, those of the jobs still there (read again, after
+   * the deletions' commit) only. Returns how many were queued.
+   */
+  async #enqueueAll(userId: string, jobs: readonly Job[], removals: number): Promise<number> {
+    let kept = jobs;
+    for (let seen = removals; seen !== this.#removals && kept.length > 0; ) {
+      seen = this.#removals;
+      const keys = new Set(
+        (await this.#source.pushers(userId)).map((p) => pusherKey(userId, p.app_id, p.pushkey)),
+      );
+      kept = kept.filter((job) => keys.has(pusherKey(userId, job.row.app_id, job.row.pushkey)));
+    }
+    for (const job of kept) this.#enqueue(userId, job);
+    return kept.length;
   }
 
   /** Queues a notification for its pusher; starts the pusher's sending unless it runs. */
@@ -440,7 +485,7 @@ export class GatewayDelivery {
     const key = pusherKey(userId, job.row.app_id, job.row.pushkey);
     let queue = this.#queues.get(key);
     if (queue === undefined) {
-      queue = { jobs: [], running: false, dropped: 0 };
+      queue = { jobs: [], running: false, dropped: 0, removed: false };
       this.#queues.set(key, queue);
     }
     if (queue.jobs.length >= MAX_QUEUED_PER_PUSHER) {
@@ -477,7 +522,7 @@ export class GatewayDelivery {
         this.#queuedTotal--;
         if (this.#stop.signal.aborted) continue;
         try {
-          const finished = await this.#post(userId, key, job.row, job.url, job.body);
+          const finished = await this.#post(userId, key, queue, job.row, job.url, job.body);
           if (finished && job.position !== undefined) this.#advance(userId, job.row, job.position);
         } catch (error) {
           if (!this.#stop.signal.aborted) {
@@ -601,24 +646,27 @@ export class GatewayDelivery {
   /**
    * POSTs one notification, retrying; removes the pusher when its pushkey is rejected. Holds a
    * request slot during each attempt, not while waiting to retry. Answers whether the
-   * notification is finished (delivered, rejected, given up or refused); `false` once stopped.
+   * notification is finished (delivered, rejected, given up or refused); `false` once stopped
+   * or its pusher is deleted (`queue.removed`).
    */
   async #post(
     userId: string,
     key: string,
+    queue: PusherQueue,
     row: PusherRow,
     url: string,
     body: string,
   ): Promise<boolean> {
     const stop = this.#stop.signal;
     for (let attempt = 1; ; attempt++) {
-      if (stop.aborted) return false;
+      // A deleted pusher's notification is not tried again.
+      if (stop.aborted || queue.removed) return false;
       let retry: boolean;
       let failure: string;
       let waitMs: number | undefined;
       await this.#acquire(userId);
       try {
-        if (stop.aborted) return false;
+        if (stop.aborted || queue.removed) return false;
         const response = await this.#postOnce(url, body, stop);
         if (response.status >= 200 && response.status < 300) {
           await this.#handleAnswer(userId, row, response.text);

@@ -91,8 +91,12 @@ export class PusherService implements PushDelivery {
     });
     accounts.onDeviceChange(async (tx, change) => {
       if (change.change !== 'removed' || !this.mayPush(change.userId)) return;
-      if ((await deleteDevicePushers(tx, change.userId, change.deviceId)) > 0) {
-        await this.#afterRemoval(tx, [change.userId]);
+      const gone = await deleteDevicePushers(tx, change.userId, change.deviceId);
+      if (gone.length > 0) {
+        await this.#afterRemoval(
+          tx,
+          gone.map((row) => ({ userId: change.userId, appId: row.app_id, pushkey: row.pushkey })),
+        );
       }
     });
     this.ready = this.#load();
@@ -161,7 +165,14 @@ export class PusherService implements PushDelivery {
       this.#users.add(userId);
       if (!settings.append) {
         const others = await deleteOtherUsersPushers(tx, userId, settings.appId, settings.pushkey);
-        await this.#afterRemoval(tx, others);
+        await this.#afterRemoval(
+          tx,
+          others.map((other) => ({
+            userId: other,
+            appId: settings.appId,
+            pushkey: settings.pushkey,
+          })),
+        );
       }
     });
     this.#delivery.pusherSet(userId, settings.appId, settings.pushkey);
@@ -171,7 +182,7 @@ export class PusherService implements PushDelivery {
   async delete(userId: string, appId: string, pushkey: string): Promise<void> {
     await this.#ctx.db.transaction(async (tx) => {
       if ((await deletePusher(tx, userId, appId, pushkey)) > 0) {
-        await this.#afterRemoval(tx, [userId]);
+        await this.#afterRemoval(tx, [{ userId, appId, pushkey }]);
       }
     });
   }
@@ -204,14 +215,22 @@ export class PusherService implements PushDelivery {
     this.#delivery.badge(userId);
   }
 
-  /** Drops users left without pushers from the set once `tx` commits. */
-  async #afterRemoval(tx: SqlExecutor, userIds: readonly string[]): Promise<void> {
+  /**
+   * Once `tx` commits: the deleted pushers' waiting notifications are dropped (delivery.ts
+   * `pushersRemoved`: none goes out with a deleted pushkey), and users left without pushers leave
+   * the set.
+   */
+  async #afterRemoval(
+    tx: SqlExecutor,
+    removed: readonly { userId: string; appId: string; pushkey: string }[],
+  ): Promise<void> {
+    if (removed.length === 0) return;
     const gone: string[] = [];
-    for (const userId of new Set(userIds)) {
+    for (const userId of new Set(removed.map((pusher) => pusher.userId))) {
       if (!(await hasPushers(tx, userId))) gone.push(userId);
     }
-    if (gone.length === 0) return;
     tx.afterCommit(() => {
+      this.#delivery.pushersRemoved(removed);
       for (const userId of gone) this.#users.delete(userId);
     });
   }

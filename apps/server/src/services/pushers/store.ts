@@ -168,16 +168,19 @@ export async function deleteOtherUsersPushers(
   return rows.map((row) => row.user_id);
 }
 
-/** Deletes the pushers of one device of a user; returns how many went. */
-export function deleteDevicePushers(
+/** Deletes the pushers of one device of a user; returns the (app ID, pushkey) of those that went. */
+export async function deleteDevicePushers(
   tx: SqlExecutor,
   userId: string,
   deviceId: string,
-): Promise<number> {
-  return tx.execute('DELETE FROM pushers WHERE user_id = $1 AND device_id = $2', [
-    userId,
-    deviceId,
-  ]);
+): Promise<{ app_id: string; pushkey: string }[]> {
+  const rows = await tx.query<{ app_id: string; pushkey: string }>(
+    'SELECT app_id, pushkey FROM pushers WHERE user_id = $1 AND device_id = $2',
+    [userId, deviceId],
+  );
+  if (rows.length === 0) return [];
+  await tx.execute('DELETE FROM pushers WHERE user_id = $1 AND device_id = $2', [userId, deviceId]);
+  return rows;
 }
 
 /**
