@@ -155,7 +155,7 @@ describe('checkPduFormat rejections', () => {
   });
 
   it('identifiers over 255 bytes (counted in UTF-8) → invalid-identifier', () => {
-    const bytes255 = 'é'.repeat(127) + 'x'; // 2 × 127 + 1 = 255 bytes
+    const bytes255 = `${'é'.repeat(127)}x`; // 2 × 127 + 1 = 255 bytes
     expect(codeOf(() => checkPduFormat(pdu({ state_key: bytes255 }), ROOM_V11))).toBe('no error');
     expect(codeOf(() => checkPduFormat(pdu({ state_key: `${bytes255}x` }), ROOM_V11))).toBe(
       'invalid-identifier',

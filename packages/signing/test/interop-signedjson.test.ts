@@ -67,7 +67,7 @@ function tamper(object: JsonObject): JsonObject {
   return { ...object, 'weft-tampered': true };
 }
 
-const PYTHON = String.raw`
+const PYTHON = `
 import json, sys
 import signedjson.key, signedjson.sign
 req = json.load(sys.stdin)
