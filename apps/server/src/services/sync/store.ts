@@ -92,7 +92,9 @@ export async function memberCounts(
  * Spec "m.heroes": the first five joined or invited members other than `viewer` in stream order;
  * when there are none, the first five who left or were banned. Members of a remote room joined
  * through `send_join` share one position, so user ID breaks ties: the same heroes on every sync
- * and on both databases (a client names an unnamed room from them).
+ * (a client names an unnamed room from them). The tie order is each database's text order
+ * (bytes on SQLite, the database's collation on PostgreSQL), which may differ between them for
+ * IDs that differ in case or punctuation.
  */
 export async function heroes(db: SqlExecutor, roomId: string, viewer: string): Promise<string[]> {
   const present = await db.query<{ user_id: string }>(
