@@ -168,19 +168,20 @@ export async function deleteOtherUsersPushers(
   return rows.map((row) => row.user_id);
 }
 
-/** Deletes the pushers of one device of a user; returns the (app ID, pushkey) of those that went. */
-export async function deleteDevicePushers(
+/**
+ * Deletes the pushers of one device of a user; returns the (app ID, pushkey) of those that went.
+ * One statement, so on PostgreSQL a pusher set for the device meanwhile is either deleted and
+ * reported (its queue then dropped) or left whole, never deleted unreported.
+ */
+export function deleteDevicePushers(
   tx: SqlExecutor,
   userId: string,
   deviceId: string,
 ): Promise<{ app_id: string; pushkey: string }[]> {
-  const rows = await tx.query<{ app_id: string; pushkey: string }>(
-    'SELECT app_id, pushkey FROM pushers WHERE user_id = $1 AND device_id = $2',
+  return tx.query<{ app_id: string; pushkey: string }>(
+    'DELETE FROM pushers WHERE user_id = $1 AND device_id = $2 RETURNING app_id, pushkey',
     [userId, deviceId],
   );
-  if (rows.length === 0) return [];
-  await tx.execute('DELETE FROM pushers WHERE user_id = $1 AND device_id = $2', [userId, deviceId]);
-  return rows;
 }
 
 /**
