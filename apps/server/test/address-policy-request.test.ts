@@ -137,5 +137,10 @@ describe('AddressPolicy.request', () => {
     const response = await allowed.request(url, { ca: caPem, deadline: Date.now() + 5_000 });
     expect(response.statusCode).toBe(200);
     expect(await text(response)).toBe('secure');
+    // Again with the same CA (its TLS context built once and kept), and once more without it:
+    // a connection made trusting the CA is not handed to a request that does not.
+    const again = await allowed.request(url, { ca: caPem, deadline: Date.now() + 5_000 });
+    expect(await text(again)).toBe('secure');
+    await expect(allowed.request(url, { deadline: Date.now() + 5_000 })).rejects.toThrow();
   });
 });
