@@ -1,7 +1,7 @@
 /**
  * Account data (client-server-api "Client Config"): per-user JSON objects by type, global or per
- * room. Each write takes a stream position in its transaction and is announced after the commit,
- * so `/sync` returns it in `account_data` after any older token
+ * room. Each write takes a stream position in its transaction and is announced in its
+ * after-commit hook, so `/sync` returns it in `account_data` after any older token
  * (https://spec.matrix.org/v1.19/client-server-api/#client-config).
  */
 import { parseAnyJson } from '@weft/canonical-json';
@@ -70,13 +70,15 @@ export class AccountDataService {
     if (roomId === undefined && type === IGNORED_USER_LIST) {
       this.ignoredUsers.changed(userId, content);
     }
-    this.#ctx.notifier.notify(position);
     return position;
   }
 
   /**
    * Writes account data inside the caller's transaction (push rules write `m.push_rules` with
-   * their own change); returns the stream position, which the caller announces after commit.
+   * their own change) and returns its stream position. The position is announced in the
+   * transaction's after-commit hook, right after COMMIT under the write lock: a later commit (a
+   * room event) must not be announced first, or a sync woken by it could hand out a token past
+   * this change without returning it.
    */
   async setInTransaction(
     tx: SqlExecutor,
@@ -89,6 +91,7 @@ export class AccountDataService {
     // Not canonical JSON: account data may hold floats (a tag's `order`), which it cannot encode.
     const json = JSON.stringify(content);
     await upsertAccountData(tx, userId, roomId ?? GLOBAL_ROOM, type, json, position);
+    tx.afterCommit(() => this.#ctx.notifier.notify(position));
     return position;
   }
 
@@ -103,7 +106,7 @@ export class AccountDataService {
     tag: string,
     info: Record<string, unknown> | undefined,
   ): Promise<void> {
-    const position = await this.#ctx.db.transaction(async (tx) => {
+    await this.#ctx.db.transaction(async (tx) => {
       const stored = await selectAccountData(tx, userId, roomId, TAG_TYPE);
       const content = stored === undefined ? undefined : parseAnyJson(stored);
       const tags = tagsOf(content);
@@ -111,9 +114,8 @@ export class AccountDataService {
       else tags[tag] = info;
       // Other keys a client put beside `tags` (through the account data API) stay.
       const others = isObject(content) ? content : {};
-      return this.setInTransaction(tx, userId, roomId, TAG_TYPE, { ...others, tags });
+      await this.setInTransaction(tx, userId, roomId, TAG_TYPE, { ...others, tags });
     });
-    this.#ctx.notifier.notify(position);
   }
 
   /** A room's tags (the `tags` of its `m.tag` account data); `{}` when it has none. */

@@ -1,7 +1,12 @@
 /**
  * Wakes long-polling `/sync` requests when something they might return has happened. Writers call
- * `notify(position, keys)` once their transaction has committed (`tx.afterCommit`); a sync
- * registers with `listen(since, { userId, rooms }, wake)` and stops with the function it returns.
+ * `notify(position, keys)` in their transaction's after-commit hook (`tx.afterCommit`), never
+ * after `db.transaction` returns: the hook runs right after COMMIT under the write lock, so
+ * positions are announced in commit order. Announced later, a change could follow a later
+ * commit's announcement (a room event), and a sync woken by that one, taking the room-only path
+ * (`quietForUser`, `roomsAnnouncedSince`), would answer a token past the change and skip it. A
+ * sync registers with `listen(since, { userId, rooms }, wake)` and stops with the function it
+ * returns.
  *
  * Wake-ups are keyed: a change in a room wakes only the syncs waiting on that room, a change for
  * a user (to-device, account data, an invite) only that user's syncs. A `notify` without keys is

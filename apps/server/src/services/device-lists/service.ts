@@ -40,13 +40,16 @@ export class DeviceListService {
   }
 
   /**
-   * Records a change of `userId`'s device list inside `tx` and returns its stream position; the
-   * caller announces it with `notifier.notify` after the commit.
+   * Records a change of `userId`'s device list inside `tx` and returns its stream position,
+   * announced (a broadcast) in `tx`'s after-commit hook: right after COMMIT, under the write
+   * lock, so no later commit (a room event) is announced first and a sync woken by it cannot
+   * hand out a token past this change without returning it.
    */
   async markChanged(tx: SqlExecutor, userId: string): Promise<number> {
     const position = await nextStreamPosition(tx);
     await insertDeviceListChange(tx, userId, position);
     for (const listener of this.#listeners) await listener(tx, userId);
+    tx.afterCommit(() => this.#ctx.notifier.notify(position));
     return position;
   }
 

@@ -147,7 +147,6 @@ export class CrossSigningService {
    * stored one). Any change is a device-list change of the user.
    */
   async uploadSigningKeys(userId: string, upload: SigningKeyUpload): Promise<void> {
-    let position = 0;
     await this.#ctx.db.transaction(async (tx) => {
       const stored = await crossSigningKeysOf(tx, userId);
       const master = upload.master ?? stored.get('master');
@@ -181,12 +180,12 @@ export class CrossSigningService {
         changed = true;
         if (keyType !== 'user_signing') published[keyType] = key;
       }
-      if (changed) position = await this.#deviceLists.markChanged(tx, userId);
+      // Announced by `markChanged` in the transaction's after-commit hook.
+      if (changed) await this.#deviceLists.markChanged(tx, userId);
       if (Object.keys(published).length > 0) {
         for (const listener of this.#listeners) await listener(tx, userId, published);
       }
     });
-    if (position > 0) this.#ctx.notifier.notify(position);
   }
 
   /**
@@ -204,7 +203,6 @@ export class CrossSigningService {
       failures[userId] = { ...failures[userId], [keyId]: { errcode, error } };
     };
     const changedUsers = new Set<string>();
-    let position = 0;
     await this.#ctx.db.transaction(async (tx) => {
       const own = await crossSigningKeysOf(tx, signer);
       for (const [userId, byKey] of Object.entries(body)) {
@@ -227,11 +225,9 @@ export class CrossSigningService {
           changedUsers.add(signer);
         }
       }
-      for (const userId of changedUsers) {
-        position = await this.#deviceLists.markChanged(tx, userId);
-      }
+      // Each announced by `markChanged` in the transaction's after-commit hook.
+      for (const userId of changedUsers) await this.#deviceLists.markChanged(tx, userId);
     });
-    if (position > 0) this.#ctx.notifier.notify(position);
     return failures;
   }
 

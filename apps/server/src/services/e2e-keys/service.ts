@@ -94,8 +94,8 @@ export class E2eKeyService {
         await deleteDeviceKeys(tx, change.userId, change.deviceId);
         this.#forget(change.userId, change.deviceId);
       }
-      const position = await this.#deviceLists.markChanged(tx, change.userId);
-      tx.afterCommit(() => this.#ctx.notifier.notify(position));
+      // Announced by `markChanged` in the transaction's after-commit hook.
+      await this.#deviceLists.markChanged(tx, change.userId);
     });
   }
 
@@ -111,13 +111,13 @@ export class E2eKeyService {
     const deviceKeys = upload.deviceKeys;
     const deviceKeysText =
       deviceKeys === undefined ? undefined : checkDeviceKeys(userId, deviceId, deviceKeys);
-    let position = 0;
     const counts = await this.#ctx.db.transaction(async (tx) => {
       if (deviceKeysText !== undefined) {
         const previous = await deviceKeysJson(tx, userId, deviceId);
         if (previous !== deviceKeysText) {
           await putDeviceKeys(tx, userId, deviceId, deviceKeysText);
-          position = await this.#deviceLists.markChanged(tx, userId);
+          // Announced by `markChanged` in the transaction's after-commit hook.
+          await this.#deviceLists.markChanged(tx, userId);
         }
       }
       for (const [name, value] of Object.entries(upload.oneTimeKeys ?? {})) {
@@ -151,7 +151,6 @@ export class E2eKeyService {
       return oneTimeKeyCounts(tx, userId, deviceId);
     });
     this.#forget(userId, deviceId);
-    if (position > 0) this.#ctx.notifier.notify(position);
     return { [SIGNED_CURVE25519]: 0, ...counts };
   }
 

@@ -246,9 +246,12 @@ export class PushRuleService {
     });
   }
 
-  /** Runs a change and the `m.push_rules` account data rewrite in one transaction. */
+  /**
+   * Runs a change and the `m.push_rules` account data rewrite in one transaction (whose
+   * after-commit hook announces the rewrite: account-data `setInTransaction`).
+   */
   async #write(userId: string, work: (tx: SqlExecutor) => Promise<void>): Promise<void> {
-    const position = await this.#ctx.db.transaction(async (tx) => {
+    await this.#ctx.db.transaction(async (tx) => {
       this.#forget(userId);
       await work(tx);
       this.#forget(userId);
@@ -257,10 +260,9 @@ export class PushRuleService {
         await selectUserRules(tx, userId),
         await selectOverrides(tx, userId),
       );
-      return this.#accountData.setInTransaction(tx, userId, undefined, 'm.push_rules', { global });
+      await this.#accountData.setInTransaction(tx, userId, undefined, 'm.push_rules', { global });
     });
     this.#forget(userId);
-    this.#ctx.notifier.notify(position);
   }
 
   #forget(userId: string): void {

@@ -80,9 +80,9 @@ export class ToDeviceService {
   ): Promise<void> {
     const serverName = this.#ctx.config.serverName;
     const remote = new Map<string, ReadonlyMap<string, Record<string, unknown>>>();
-    let position = 0;
     await this.#ctx.db.transaction(async (tx) => {
       if (!(await claimTxnId(tx, sender.userId, sender.deviceId, txnId, this.#ctx.now()))) return;
+      let position = 0;
       for (const [userId, byDevice] of messages) {
         if (!isLocalUser(userId, serverName)) {
           if (this.#remote === undefined) {
@@ -101,7 +101,12 @@ export class ToDeviceService {
                 ? [deviceId]
                 : [];
           for (const target of targets) {
-            if (position === 0) position = await nextStreamPosition(tx);
+            if (position === 0) {
+              const taken = await nextStreamPosition(tx);
+              position = taken;
+              // Announced right after COMMIT, under the write lock: before any later commit is.
+              tx.afterCommit(() => this.#ctx.notifier.notify(taken));
+            }
             await insertMessage(tx, {
               userId,
               deviceId: target,
@@ -114,7 +119,6 @@ export class ToDeviceService {
         }
       }
     });
-    if (position > 0) this.#ctx.notifier.notify(position);
     if (remote.size > 0 && this.#remote !== undefined) {
       await this.#remote(sender, eventType, txnId, remote);
     }

@@ -92,10 +92,8 @@ async function presence(services: Services, origin: string, content: Json): Prom
 async function deviceList(services: Services, origin: string, content: Json): Promise<void> {
   const userId = content['user_id'];
   if (typeof userId !== 'string' || serverOf(userId) !== origin) return;
-  const position = await services.ctx.db.transaction((tx) =>
-    services.deviceLists.markChanged(tx, userId),
-  );
-  services.ctx.notifier.notify(position);
+  // Announced by `markChanged` in the transaction's after-commit hook.
+  await services.ctx.db.transaction((tx) => services.deviceLists.markChanged(tx, userId));
 }
 
 /** Spec "Send-to-device messaging": `{ sender, type, message_id, messages }`. */

@@ -73,7 +73,6 @@ export async function acceptMembership(
     throw MatrixError.forbidden('The user does not belong to the requesting server');
   }
 
-  let position = 0;
   const result = await rooms.ctx.db.transaction(async (tx) => {
     const current = await loadRoom(tx, roomId);
     if (current === undefined) throw MatrixError.notFound('Unknown room');
@@ -86,7 +85,9 @@ export async function acceptMembership(
       await authorizeReceived(tx, rooms, dag, stateBefore);
       const extremities = await forwardExtremities(tx, roomId);
       const stored = await rooms.persistBuilt(tx, current, verified);
-      position = stored.streamPosition ?? 0;
+      const position = stored.streamPosition ?? 0;
+      // Announced right after COMMIT, under the write lock: before any later commit is.
+      if (position > 0) tx.afterCommit(() => rooms.ctx.notifier.notify(position));
       await keepUncitedExtremities(tx, roomId, extremities, dag.prev_events);
       await options.forward?.(tx, stored, origin);
     }
@@ -98,7 +99,6 @@ export async function acceptMembership(
     };
     return plan;
   });
-  if (position > 0) rooms.ctx.notifier.notify(position);
   // Spec "Knocking upon a room": send_knock answers the room's stripped state (read after the
   // commit, from the current state that now holds the knock).
   if (membership === 'knock') return { knock_room_state: await rooms.strippedState(roomId) };

@@ -66,7 +66,6 @@ export async function receiveInvite(
     ? rawState.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
     : [];
 
-  let position = 0;
   await rooms.ctx.db.transaction(async (tx) => {
     const room = await loadRoom(tx, roomId);
     if (room?.currentStateGroup != null) return;
@@ -77,7 +76,9 @@ export async function receiveInvite(
         [roomId, rules.id, dag.sender, rooms.ctx.now()],
       );
     }
-    position = await nextStreamPosition(tx);
+    const position = await nextStreamPosition(tx);
+    // Announced right after COMMIT, under the write lock: before any later commit is.
+    tx.afterCommit(() => rooms.ctx.notifier.notify(position));
     await tx.execute(
       `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
          origin_server_ts, pdu, unsigned, state_group, outlier)
@@ -114,7 +115,6 @@ export async function receiveInvite(
       [roomId, invitee, verified.eventId, origin, JSON.stringify(inviteState)],
     );
   });
-  if (position > 0) rooms.ctx.notifier.notify(position);
   return { event: signed };
 }
 

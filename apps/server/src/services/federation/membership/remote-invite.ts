@@ -71,14 +71,14 @@ export async function inviteRemoteUser(
   if (computeEventId(signed as JsonObject, rules.id) !== built.eventId)
     throw new MatrixError(502, 'M_UNKNOWN', 'The invite came back changed');
 
-  let position = 0;
   await rooms.ctx.db.transaction(async (tx) => {
     const current = await loadRoom(tx, roomId);
     if (current === undefined) throw MatrixError.forbidden('Unknown room');
     const extremities = await forwardExtremities(tx, roomId);
     const stored = await rooms.persistBuilt(tx, current, { ...built, pdu: signed });
-    position = stored.streamPosition ?? 0;
+    const position = stored.streamPosition ?? 0;
+    // Announced right after COMMIT, under the write lock: before any later commit is.
+    if (position > 0) tx.afterCommit(() => rooms.ctx.notifier.notify(position));
     await keepUncitedExtremities(tx, roomId, extremities, built.dag.prev_events);
   });
-  if (position > 0) rooms.ctx.notifier.notify(position);
 }

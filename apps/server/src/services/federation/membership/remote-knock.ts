@@ -78,7 +78,7 @@ async function storeKnock(
   },
 ): Promise<void> {
   const { roomId, userId, eventId, pdu } = knock;
-  const position = await rooms.ctx.db.transaction(async (tx) => {
+  await rooms.ctx.db.transaction(async (tx) => {
     if ((await loadRoom(tx, roomId)) === undefined) {
       await tx.execute(
         `INSERT INTO rooms (room_id, room_version, creator, created_ts, is_public, current_state_group, max_depth)
@@ -87,6 +87,8 @@ async function storeKnock(
       );
     }
     const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
+    // Announced right after COMMIT, under the write lock: before any later commit is.
+    tx.afterCommit(() => rooms.ctx.notifier.notify(position, { users: [userId] }));
     await tx.execute(
       `INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, 'm.room.member', $2, $3)
        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
@@ -106,7 +108,5 @@ async function storeKnock(
          inviter_server = excluded.inviter_server, invite_state = excluded.invite_state`,
       [roomId, userId, eventId, knock.server, JSON.stringify(knock.state)],
     );
-    return position;
   });
-  rooms.ctx.notifier.notify(position, { users: [userId] });
 }

@@ -113,8 +113,10 @@ async function storeLeave(
   eventId: string,
   pdu: Record<string, unknown>,
 ): Promise<void> {
-  const position = await rooms.ctx.db.transaction(async (tx) => {
+  await rooms.ctx.db.transaction(async (tx) => {
     const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
+    // Announced right after COMMIT, under the write lock: before any later commit is.
+    tx.afterCommit(() => rooms.ctx.notifier.notify(position));
     await tx.execute(
       `UPDATE room_current_state SET event_id = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3`,
       [eventId, roomId, userId],
@@ -128,7 +130,5 @@ async function storeLeave(
       roomId,
       userId,
     ]);
-    return position;
   });
-  rooms.ctx.notifier.notify(position);
 }

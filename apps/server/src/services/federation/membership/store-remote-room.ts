@@ -79,7 +79,6 @@ export async function storeRemoteRoom(
   join: VerifiedPdu,
   early?: EarlyOutliers,
 ): Promise<StoredEvent> {
-  let position = 0;
   const stored = await rooms.ctx.db.transaction(async (tx) => {
     const create = [...verified.events.values()].find(
       (e) => e.dag.type === 'm.room.create' && e.dag.state_key === '',
@@ -165,9 +164,10 @@ export async function storeRemoteRoom(
     const room = await loadRoom(tx, roomId);
     if (room === undefined) throw new Error('room row not readable');
     const event = await rooms.persistBuilt(tx, room, join);
-    position = event.streamPosition ?? 0;
+    const position = event.streamPosition ?? 0;
+    // Announced right after COMMIT, under the write lock: before any later commit is.
+    if (position > 0) tx.afterCommit(() => rooms.ctx.notifier.notify(position));
     return event;
   });
-  if (position > 0) rooms.ctx.notifier.notify(position);
   return stored;
 }
