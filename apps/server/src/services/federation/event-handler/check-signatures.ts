@@ -7,6 +7,7 @@
  */
 import { type EventVerification, type JsonObject, verifyEvent } from '@weft/signing';
 
+import { requiredSigners } from '../required-signers.ts';
 import { type CheckedPdu, type HandlerDeps, PduRejection } from './types.ts';
 
 function serverOf(userId: string): string {
@@ -20,13 +21,22 @@ export async function checkSignatures(
 ): Promise<EventVerification> {
   const sender = serverOf(checked.dag.sender);
   const signatures = (checked.pdu['signatures'] as Record<string, Record<string, string>>) ?? {};
-  const keyIds = Object.keys(signatures[sender] ?? {}).filter((id) => id.startsWith('ed25519:'));
-  await deps.keys.prefetch(sender, keyIds, checked.dag.origin_server_ts);
-  let verdict = verifyEvent(checked.pdu as JsonObject, checked.roomVersion, deps.keys.lookup);
+  // A join with `join_authorised_via_users_server` (restricted rooms) must also be signed by
+  // that user's server: spec "Validating hashes and signatures on received events", the
+  // signature half of auth rule 5.3.5.2 that @weft/dag leaves to the receiver.
+  const required = requiredSigners(checked.pdu, checked.rules);
+  const servers = required ?? [sender];
+  for (const server of servers) {
+    const keyIds = Object.keys(signatures[server] ?? {}).filter((id) => id.startsWith('ed25519:'));
+    await deps.keys.prefetch(server, keyIds, checked.dag.origin_server_ts);
+  }
+  const options = required === undefined ? {} : { requiredServers: required };
+  const pdu = checked.pdu as JsonObject;
+  let verdict = verifyEvent(pdu, checked.roomVersion, deps.keys.lookup, options);
   if (verdict.status === 'missing-key') {
     // A key we had cached may have been superseded: refetch once, then decide.
-    await deps.keys.refreshIfStale(sender, Number.MAX_SAFE_INTEGER);
-    verdict = verifyEvent(checked.pdu as JsonObject, checked.roomVersion, deps.keys.lookup);
+    await deps.keys.refreshIfStale(verdict.entity, Number.MAX_SAFE_INTEGER);
+    verdict = verifyEvent(pdu, checked.roomVersion, deps.keys.lookup, options);
   }
   if (verdict.status === 'reject') {
     throw new PduRejection('signatures', `signature check failed: ${verdict.message}`);

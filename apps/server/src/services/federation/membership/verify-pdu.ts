@@ -23,6 +23,7 @@ import {
   verifyEncodedEvent,
 } from '@weft/signing';
 import { isObject } from '../../../json-object.ts';
+import { requiredSigners } from '../required-signers.ts';
 
 /** A received PDU that passed the signature and hash checks. */
 export interface VerifiedPdu {
@@ -83,7 +84,16 @@ function checkPdu(
   const fault = formatFault(pdu, rules, { eventId, canonicalBytes: encoded.canonicalBytes });
   if (fault !== undefined) return fault;
   // Steps 2–3: the signatures, then the content hash (the redacted copy on a mismatch).
-  const verification = verifyEncodedEvent(pdu as JsonObject, encoded, rules.id, keyLookup);
+  // A restricted join must also carry its authorising user's server's signature
+  // (required-signers.ts; spec "Validating hashes and signatures on received events").
+  const requiredServers = requiredSigners(pdu, rules);
+  const verification = verifyEncodedEvent(
+    pdu as JsonObject,
+    encoded,
+    rules.id,
+    keyLookup,
+    requiredServers === undefined ? {} : { requiredServers },
+  );
   switch (verification.status) {
     case 'valid':
       return { eventId, pdu };

@@ -1,0 +1,42 @@
+/**
+ * The servers whose signatures a received PDU must carry. Spec server-server-api "Validating
+ * hashes and signatures on received events"
+ * (https://spec.matrix.org/v1.19/server-server-api/#validating-hashes-and-signatures-on-received-events):
+ * "The event must be signed by the server of the sender … If the event is an `m.room.member`
+ * event with `membership` `join` and a `join_authorised_via_users_server` content property, the
+ * event must also be signed by the server of that user." This is the signature half of the
+ * `restricted` join rule (authorization rules of room versions 8 and later, rule 5.2 with
+ * 5.3.5.2): @weft/dag's rule-member.ts leaves it to the receiver, so every receipt path (`/send`,
+ * `send_join`, a join's answer) must ask for it here. Kept free of the HTTP stack: verify
+ * workers load it.
+ */
+import type { RoomVersionRules } from '@weft/dag';
+
+function serverOf(userId: string): string | undefined {
+  const colon = userId.indexOf(':');
+  return colon < 0 ? undefined : userId.slice(colon + 1);
+}
+
+/**
+ * `requiredServers` for `verifyEvent`: undefined where the default (the sender's server, or a
+ * third-party invite's signers) is right, else the sender's server plus the server of the
+ * `join_authorised_via_users_server` user of a join in a room version with restricted joins.
+ */
+export function requiredSigners(
+  pdu: Record<string, unknown>,
+  rules: RoomVersionRules,
+): string[] | undefined {
+  if (!rules.authorization.restrictedJoinRule) return undefined;
+  if (pdu['type'] !== 'm.room.member') return undefined;
+  const content = pdu['content'];
+  if (typeof content !== 'object' || content === null || Array.isArray(content)) return undefined;
+  const fields = content as Record<string, unknown>;
+  if (fields['membership'] !== 'join') return undefined;
+  const via = fields['join_authorised_via_users_server'];
+  if (typeof via !== 'string') return undefined;
+  const sender = typeof pdu['sender'] === 'string' ? serverOf(pdu['sender']) : undefined;
+  const authoriser = serverOf(via);
+  // Malformed IDs: the default (sender) check and the format/auth checks reject them.
+  if (sender === undefined || authoriser === undefined || authoriser === '') return undefined;
+  return sender === authoriser ? [sender] : [sender, authoriser];
+}
