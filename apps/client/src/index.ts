@@ -1,8 +1,10 @@
 // @weft/client public API: the whole surface is this list.
 export { ClientError, type ClientErrorCode, type ClientErrorContext } from './errors.ts';
 export {
+  type ClientWarning,
   type CreateRoomOptions,
   type TimelineListener,
+  type WarningListener,
   WeftClient,
   type WeftClientOptions,
 } from './sdk/client.ts';

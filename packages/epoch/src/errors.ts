@@ -24,6 +24,8 @@ export type EpochErrorCode =
   | 'session-mismatch'
   /** A decrypted event or a stored session belongs to another room than the one asked for. */
   | 'room-mismatch'
+  /** The room's membership changed during every attempt to share a new key (see `RoomSource`). */
+  | 'membership-unsettled'
   /** No key for the session is held (never received, withheld, or deleted by policy). */
   | 'unknown-session'
   /** The Megolm message could not be decrypted with the held key (e.g. index before it). */

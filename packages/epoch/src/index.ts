@@ -23,6 +23,7 @@ export {
   type PolicyRules,
   parseEncryptionContent,
   type RoomPolicy,
+  strictestPolicy,
   toEncryptionContent,
 } from './policy.ts';
 export { ratchetMegolm } from './ratchet-megolm.ts';
@@ -35,6 +36,7 @@ export {
   type RekeyResult,
   RoomEncryptor,
   type RoomEncryptorOptions,
+  type RoomSource,
   type ShareResult,
 } from './room-encryptor.ts';
 export type {

@@ -237,3 +237,24 @@ export function samePolicy(a: RoomPolicy, b: RoomPolicy): boolean {
     a.rotateAfterMs === b.rotateAfterMs
   );
 }
+
+/** Modes from weakest to strictest: a later one never gives a key to more readers. */
+const STRENGTH: readonly PolicyMode[] = ['shared', 'epoch', 'forward-secret'];
+
+/**
+ * The strictest of two policies: the stricter mode, and each rotation limit the smaller one.
+ * A client that has seen `current` keeps it against a weaker `m.room.encryption` (a room's
+ * protection is only ever raised, as other clients ignore attempts to turn encryption off):
+ * `strictestPolicy(current, next)` is what to apply, and when it differs from `next` the event
+ * tried to weaken the room.
+ */
+export function strictestPolicy(current: RoomPolicy, next: RoomPolicy): RoomPolicy {
+  const a = checkPolicy(current);
+  const b = checkPolicy(next);
+  const mode = STRENGTH.indexOf(b.mode) > STRENGTH.indexOf(a.mode) ? b.mode : a.mode;
+  return makePolicy(
+    mode,
+    stricter(a.rotateAfterMessages, b.rotateAfterMessages),
+    stricter(a.rotateAfterMs, b.rotateAfterMs),
+  );
+}

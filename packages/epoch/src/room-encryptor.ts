@@ -37,6 +37,17 @@ import type {
   WithheldCode,
 } from './types.ts';
 
+/**
+ * The room as the engine should see it: a snapshot, or a function giving the current one. A
+ * function is called inside the engine's one-at-a-time queue, right before keys are built, and
+ * again if a membership change is noted while its answer is in use, so a member removed meanwhile
+ * never gets the new key (see {@link RoomEncryptor.encrypt}).
+ */
+export type RoomSource = RoomSnapshot | (() => RoomSnapshot | Promise<RoomSnapshot>);
+
+/** Attempts of one operation against a {@link RoomSource} function before giving up. */
+const ROOM_ATTEMPTS = 5;
+
 /** Why a new outbound session was started. */
 export type RekeyReason =
   | 'first-message'
@@ -128,6 +139,12 @@ interface Work {
   toDevice: ToDeviceMessage[];
   olmEncryptions: number;
   withheld: number;
+  /** Keys given in this operation (session, device, index): recorded once it is kept. */
+  given: Array<{ sessionId: string; device: DeviceInfo; index: number }>;
+}
+
+function newWork(): Work {
+  return { toDevice: [], olmEncryptions: 0, withheld: 0, given: [] };
 }
 
 const NO_COST: ShareCost = Object.freeze({ toDeviceMessages: 0, olmEncryptions: 0, withheld: 0 });
@@ -158,6 +175,10 @@ export class RoomEncryptor {
   readonly #noOlmSent = new Set<string>();
   /** The tail of the queue that runs async operations one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** True while a queued operation runs: the outbound session is then in use. */
+  #busy = false;
+  /** Counts membership and policy changes, so an operation sees that its room went stale. */
+  #changes = 0;
 
   constructor(options: RoomEncryptorOptions) {
     if (typeof options !== 'object' || options === null)
@@ -201,6 +222,7 @@ export class RoomEncryptor {
     const next = checkPolicy(policy);
     if (samePolicy(next, this.#policy)) return;
     this.#policy = next;
+    this.#changes += 1;
     this.#drop('policy-change');
   }
 
@@ -213,6 +235,7 @@ export class RoomEncryptor {
     if (typeof change !== 'object' || change === null || typeof change.userId !== 'string') {
       throw new TypeError('change must be a membership change with a userId');
     }
+    this.#changes += 1;
     if (change.rekey === true) this.#drop('membership-rekey');
     else if (POLICY_RULES[this.#policy.mode].rotateOnMembershipChange)
       this.#drop('membership-change');
@@ -222,16 +245,15 @@ export class RoomEncryptor {
    * Starts a new session now and shares it with every recipient ("rekey on demand"). In a
    * `forward-secret` room this is a no-op: every message already has its own session.
    */
-  rekey(room: RoomSnapshot): Promise<RekeyResult> {
-    return this.#serial(() => this.#rekey(room));
-  }
-
-  async #rekey(room: RoomSnapshot): Promise<RekeyResult> {
-    this.#assertJoined(room);
-    if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [] };
-    const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
-    const report = await this.#rotate('on-demand', room, work);
-    return { toDevice: work.toDevice, report };
+  rekey(room: RoomSource): Promise<RekeyResult> {
+    return this.#serial(() =>
+      this.#withRoom(room, async (snapshot, work) => {
+        this.#assertJoined(snapshot);
+        if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [] };
+        const report = await this.#rotate('on-demand', snapshot, work);
+        return { toDevice: work.toDevice, report };
+      }),
+    );
   }
 
   /**
@@ -239,14 +261,13 @@ export class RoomEncryptor {
    * joins, so `shared` history reaches it before this device next speaks). Rotates first when
    * the policy requires it. A no-op in `forward-secret` rooms.
    */
-  shareKeys(room: RoomSnapshot): Promise<ShareResult> {
-    return this.#serial(() => this.#shareKeys(room));
+  shareKeys(room: RoomSource): Promise<ShareResult> {
+    return this.#serial(() => this.#withRoom(room, (snapshot, work) => this.#shareKeys(snapshot, work)));
   }
 
-  async #shareKeys(room: RoomSnapshot): Promise<ShareResult> {
+  async #shareKeys(room: RoomSnapshot, work: Work): Promise<ShareResult> {
     this.#assertJoined(room);
     if (POLICY_RULES[this.#policy.mode].sessionPerMessage) return { toDevice: [], cost: NO_COST };
-    const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
     const reason = this.#rotationReason(room);
     let report: RekeyReport | undefined;
     if (reason !== undefined) report = await this.#rotate(reason, room, work);
@@ -261,26 +282,80 @@ export class RoomEncryptor {
   /**
    * Encrypts one room event. Returns the to-device key messages to deliver first and the
    * `m.room.encrypted` content (spec: the Megolm plaintext is `{type, content, room_id}`).
+   *
+   * Pass the room as a function when membership may change while this call waits (other calls
+   * queued before it, device lookups): it is read when the keys are built, and if a membership
+   * change is noted before the keys are handed back, the work is discarded and done again from
+   * a fresh answer, so a removed member's devices get nothing. A plain snapshot is used as given.
+   * @throws EpochError `membership-unsettled` when the room kept changing for every attempt.
    */
   encrypt(
     eventType: string,
     content: Readonly<Record<string, unknown>>,
-    room: RoomSnapshot,
+    room: RoomSource,
   ): Promise<EncryptResult> {
-    return this.#serial(() => this.#encrypt(eventType, content, room));
+    if (typeof eventType !== 'string' || eventType === '')
+      return Promise.reject(new TypeError('eventType must be a string'));
+    if (typeof content !== 'object' || content === null)
+      return Promise.reject(new TypeError('content must be an object'));
+    return this.#serial(() =>
+      this.#withRoom(room, (snapshot, work) => this.#encrypt(eventType, content, snapshot, work)),
+    );
+  }
+
+  /**
+   * Runs one operation against the room. With a function for the room, the operation is done
+   * again (its to-device messages and bookkeeping dropped, a session it started discarded) when
+   * a membership or policy change was noted while it ran; otherwise its bookkeeping is kept.
+   */
+  async #withRoom<T>(
+    source: RoomSource,
+    run: (room: RoomSnapshot, work: Work) => Promise<T>,
+  ): Promise<T> {
+    if (typeof source !== 'function') {
+      const work = newWork();
+      const result = await run(source, work);
+      this.#keep(work);
+      return result;
+    }
+    for (let attempt = 1; attempt <= ROOM_ATTEMPTS; attempt++) {
+      const changes = this.#changes;
+      const room = await source();
+      if (changes !== this.#changes) continue;
+      const before = this.#current?.sessionId;
+      const work = newWork();
+      const result = await run(room, work);
+      if (changes === this.#changes) {
+        this.#keep(work);
+        return result;
+      }
+      // Stale: nothing of this attempt leaves the engine. A session it started is never used.
+      const started = this.#current?.sessionId;
+      if (started !== undefined && started !== before) {
+        this.#forgetCurrent();
+        this.#pending ??= 'membership-change';
+        await this.#store.delete(this.#roomId, started);
+      }
+    }
+    throw new EpochError(
+      'membership-unsettled',
+      `the room's membership kept changing during ${ROOM_ATTEMPTS} attempts to share its key`,
+      { roomId: this.#roomId },
+    );
+  }
+
+  #keep(work: Work): void {
+    for (const { sessionId, device, index } of work.given)
+      this.#markGiven(sessionId, device, index);
   }
 
   async #encrypt(
     eventType: string,
     content: Readonly<Record<string, unknown>>,
     room: RoomSnapshot,
+    work: Work,
   ): Promise<EncryptResult> {
-    if (typeof eventType !== 'string' || eventType === '')
-      throw new TypeError('eventType must be a string');
-    if (typeof content !== 'object' || content === null)
-      throw new TypeError('content must be an object');
     this.#assertJoined(room);
-    const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
     const reason = this.#rotationReason(room);
     let rekey: RekeyReport | undefined;
     if (reason !== undefined) rekey = await this.#rotate(reason, room, work);
@@ -320,16 +395,21 @@ export class RoomEncryptor {
    * key this device no longer holds (e.g. deleted by `forward-secret`) is `m.unavailable`.
    */
   answerKeyRequest(request: KeyRequest, room: RoomSnapshot): Promise<ShareResult> {
-    return this.#serial(() => this.#answerKeyRequest(request, room));
+    return this.#serial(() =>
+      this.#withRoom(room, (snapshot, work) => this.#answerKeyRequest(request, snapshot, work)),
+    );
   }
 
-  async #answerKeyRequest(request: KeyRequest, room: RoomSnapshot): Promise<ShareResult> {
+  async #answerKeyRequest(
+    request: KeyRequest,
+    room: RoomSnapshot,
+    work: Work,
+  ): Promise<ShareResult> {
     if (typeof request !== 'object' || request === null || typeof request.requester !== 'object') {
       throw new TypeError('request must have roomId, sessionId and requester');
     }
     checkRoom(room);
     const device = request.requester;
-    const work: Work = { toDevice: [], olmEncryptions: 0, withheld: 0 };
     const isRecipient = recipientsOf(room, this.#own, this.#includeInvited).some(
       (d) => deviceKey(d) === deviceKey(device),
     );
@@ -360,7 +440,7 @@ export class RoomEncryptor {
         ownKey.sharedHistory,
       );
       if (await this.#send(work, device, 'm.forwarded_room_key', payload)) {
-        this.#markGiven(request.sessionId, device, index);
+        work.given.push({ sessionId: request.sessionId, device, index });
       }
     }
     return { toDevice: work.toDevice, cost: costOf(work) };
@@ -383,7 +463,15 @@ export class RoomEncryptor {
 
   /** Runs `task` after every earlier one has settled, so callers may overlap calls freely. */
   #serial<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(task, task);
+    const run = async (): Promise<T> => {
+      this.#busy = true;
+      try {
+        return await task();
+      } finally {
+        this.#busy = false;
+      }
+    };
+    const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);
     return result;
   }
@@ -397,9 +485,13 @@ export class RoomEncryptor {
     }
   }
 
-  /** Forgets the outbound session and requests a new one before the next message. */
+  /**
+   * Requests a new session before the next message and forgets the outbound one. While an
+   * operation runs the session stays (it is being shared): the pending rekey replaces it when the
+   * next message starts, and an operation against a room function starts over with a new one.
+   */
   #drop(reason: RekeyReason): void {
-    this.#forgetCurrent();
+    if (!this.#busy) this.#forgetCurrent();
     this.#pending ??= reason;
   }
 
@@ -548,7 +640,7 @@ export class RoomEncryptor {
       current.singleUse,
     );
     if (!(await this.#send(work, device, 'm.room_key', payload))) return false;
-    this.#markGiven(current.sessionId, device, index);
+    work.given.push({ sessionId: current.sessionId, device, index });
     return true;
   }
 
@@ -561,7 +653,7 @@ export class RoomEncryptor {
   ): Promise<boolean> {
     const payload = forwardedRoomKeyContent(this.#own, this.#roomId, sessionId, exported, true);
     if (!(await this.#send(work, device, 'm.forwarded_room_key', payload))) return false;
-    this.#markGiven(sessionId, device, index);
+    work.given.push({ sessionId, device, index });
     return true;
   }
 

@@ -14,6 +14,7 @@ import {
   parseEncryptionContent,
   REKEY_FIELD,
   type RoomPolicy,
+  strictestPolicy,
   type ToDeviceMessage,
   toEncryptionContent,
 } from '@weft/epoch';
@@ -72,6 +73,27 @@ const AUTH_ATTEMPTS = 3;
 /** Listener of timeline changes (new events, decrypted later, echo status). */
 export type TimelineListener = (roomId: string, event: TimelineEvent) => void;
 
+/**
+ * Something the client refused to do, reported to {@link WeftClient.onWarning} listeners.
+ * `policy-downgrade-ignored`: an `m.room.encryption` event asked for a weaker policy than the one
+ * already applied (e.g. `forward-secret` to `epoch`); the stricter one is kept.
+ */
+export interface ClientWarning {
+  readonly code: 'policy-downgrade-ignored';
+  readonly roomId: string;
+  readonly message: string;
+  /** The policy kept and applied. */
+  readonly policy: RoomPolicy;
+  /** The weaker policy the event asked for. */
+  readonly ignored: RoomPolicy;
+}
+
+/** Listener of {@link ClientWarning}s. */
+export type WarningListener = (warning: ClientWarning) => void;
+
+/** Warnings kept for {@link WeftClient.warnings} (the newest ones). */
+const KEPT_WARNINGS = 100;
+
 /** A logged-in (or about to log in) client device. */
 export class WeftClient {
   readonly #homeserver: string;
@@ -86,6 +108,8 @@ export class WeftClient {
   readonly #bounds = new Map<string, { first: number; next: number }>();
   readonly #arrivedKeys = new Set<string>();
   readonly #listeners = new Set<TimelineListener>();
+  readonly #warningListeners = new Set<WarningListener>();
+  readonly #warnings: ClientWarning[] = [];
   #txnCounter = 0;
   #syncAbort: AbortController | undefined;
   #syncing: Promise<void> | undefined;
@@ -163,6 +187,9 @@ export class WeftClient {
       const room = this.#room(roomId);
       room.membership = saved.membership;
       room.prevBatch = saved.prevBatch;
+      // The strictest policy seen, so a weaker `m.room.encryption` in the saved state stays ignored.
+      const kept = this.#store.get<RoomPolicy>(`policy:${roomId}`);
+      if (kept !== undefined) this.#crypto.setPolicy(roomId, kept);
       for (const event of saved.state) this.#applyState(room, event);
       const rows = this.#store.timeline(roomId);
       room.timeline = rows.map((r) => r.event as unknown as TimelineEvent);
@@ -259,6 +286,47 @@ export class WeftClient {
     for (const listener of this.#listeners) listener(roomId, event);
   }
 
+  /** Adds a warning listener; returns a function removing it. */
+  onWarning(listener: WarningListener): () => void {
+    this.#warningListeners.add(listener);
+    return () => this.#warningListeners.delete(listener);
+  }
+
+  /** The latest warnings (up to 100), oldest first, including those raised on restore. */
+  warnings(): readonly ClientWarning[] {
+    return [...this.#warnings];
+  }
+
+  #warn(warning: ClientWarning): void {
+    this.#warnings.push(warning);
+    if (this.#warnings.length > KEPT_WARNINGS) this.#warnings.shift();
+    for (const listener of this.#warningListeners) listener(warning);
+  }
+
+  /**
+   * Applies a room policy from `m.room.encryption` (or room creation). Once a room's policy is
+   * known it is only ever made stricter: a weaker mode or a longer rotation limit is ignored and
+   * reported as a `policy-downgrade-ignored` warning. The policy applied is saved, so a restart
+   * keeps the strictest one seen whatever the saved state holds.
+   */
+  #applyPolicy(roomId: string, next: RoomPolicy): void {
+    const crypto = this.#cryptoOf();
+    const known = crypto.policyOf(roomId);
+    const applied = known === undefined ? next : strictestPolicy(known, next);
+    if (!samePolicy(applied, next)) {
+      this.#warn({
+        code: 'policy-downgrade-ignored',
+        roomId,
+        message: `ignored an m.room.encryption weaker than the room's policy (${next.mode} < ${applied.mode} or longer rotation); kept the stricter one`,
+        policy: applied,
+        ignored: next,
+      });
+    }
+    if (known !== undefined && samePolicy(known, applied)) return;
+    crypto.setPolicy(roomId, applied);
+    this.#store.set(`policy:${roomId}`, applied);
+  }
+
   // ---------------------------------------------------------------- rooms
 
   #room(roomId: string): RoomModel {
@@ -292,11 +360,13 @@ export class WeftClient {
   #applyState(room: RoomModel, event: RawEvent): void {
     room.applyState(event);
     if (event.type === 'm.room.encryption' && event.state_key === '') {
+      let policy: RoomPolicy | undefined;
       try {
-        this.#cryptoOf().setPolicy(room.roomId, parseEncryptionContent(event.content));
+        policy = parseEncryptionContent(event.content);
       } catch {
         // An unsupported algorithm: the room stays as it was (spec: ignore unknown algorithms).
       }
+      if (policy !== undefined) this.#applyPolicy(room.roomId, policy);
     }
     if (event.type === 'm.room.member' && typeof event.state_key === 'string') {
       try {
@@ -371,7 +441,7 @@ export class WeftClient {
       ...(options.invite === undefined ? {} : { invite: options.invite }),
     });
     const room = this.#room(res.room_id);
-    if (policy !== undefined) this.#cryptoOf().setPolicy(res.room_id, policy);
+    if (policy !== undefined) this.#applyPolicy(res.room_id, policy);
     this.#saveRoom(room);
     return res.room_id;
   }
@@ -481,7 +551,10 @@ export class WeftClient {
       let type = echo.type;
       let content: Record<string, unknown> = echo.content;
       if (echo.encrypted) {
-        const encrypted = await this.#cryptoOf().encrypt(roomId, type, content, room.members());
+        // Members are read when the key is built, not now: a kick applied meanwhile counts.
+        const encrypted = await this.#cryptoOf().encrypt(roomId, type, content, () =>
+          room.members(),
+        );
         await this.sendToDevice(encrypted.toDevice);
         type = 'm.room.encrypted';
         content = encrypted.content as unknown as Record<string, unknown>;
@@ -543,12 +616,8 @@ export class WeftClient {
     type: string,
     content: Record<string, unknown>,
   ): Promise<{ toDevice: readonly ToDeviceMessage[]; content: Record<string, unknown> }> {
-    const encrypted = await this.#cryptoOf().encrypt(
-      roomId,
-      type,
-      content,
-      this.room(roomId).members(),
-    );
+    const room = this.room(roomId);
+    const encrypted = await this.#cryptoOf().encrypt(roomId, type, content, () => room.members());
     return {
       toDevice: encrypted.toDevice,
       content: encrypted.content as unknown as Record<string, unknown>,
@@ -828,6 +897,15 @@ export class WeftClient {
     await this.stopSync();
     this.#store.close();
   }
+}
+
+/** True when two policies decide identically. */
+function samePolicy(a: RoomPolicy, b: RoomPolicy): boolean {
+  return (
+    a.mode === b.mode &&
+    a.rotateAfterMessages === b.rotateAfterMessages &&
+    a.rotateAfterMs === b.rotateAfterMs
+  );
 }
 
 interface JoinedRoom {

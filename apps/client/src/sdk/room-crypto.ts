@@ -91,19 +91,28 @@ export class RoomCrypto {
   /**
    * Encrypts a room event for the room's current members. Returns the to-device key messages
    * (deliver them first) and the `m.room.encrypted` content.
+   *
+   * `members` is read when the engine builds the key (inside its queue), after the device
+   * lookups and Olm session set-up; a membership change noted meanwhile (a kick applied by sync)
+   * makes the engine start over from a fresh read, so a removed member's devices get no key.
    */
   async encrypt(
     roomId: string,
     type: string,
     content: Record<string, unknown>,
-    members: RoomSnapshot['members'],
+    members: RoomSnapshot['members'] | (() => RoomSnapshot['members']),
   ): Promise<{ toDevice: readonly ToDeviceMessage[]; content: MegolmEncryptedContent }> {
-    const users = members
-      .filter((m) => m.membership === 'join' || m.membership === 'invite')
-      .map((m) => m.userId);
-    const devices = await this.#olm.devicesOf(users);
-    await this.#olm.ensureSessions(devices);
-    const result = await this.#encryptor(roomId).encrypt(type, content, { members, devices });
+    const read = typeof members === 'function' ? members : () => members;
+    const encryptor = this.#encryptor(roomId);
+    const result = await encryptor.encrypt(type, content, async (): Promise<RoomSnapshot> => {
+      const users = read()
+        .filter((m) => m.membership === 'join' || m.membership === 'invite')
+        .map((m) => m.userId);
+      const devices = await this.#olm.devicesOf(users);
+      await this.#olm.ensureSessions(devices);
+      // Members read again after the network: only devices of users still in the room count.
+      return { members: read(), devices };
+    });
     return { toDevice: result.toDevice, content: result.content };
   }
 
