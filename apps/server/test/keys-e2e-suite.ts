@@ -176,6 +176,39 @@ export function keysSuite(options: () => TestServerOptions): void {
       expect(none['one_time_keys']).toEqual({});
     });
 
+    it('never hands out a claimed one-time key again, even after a retried upload', async () => {
+      // A retry of the first upload (its answer lost): the keys claimed above come back.
+      const retry = await upload(server, alice, {
+        one_time_keys: {
+          'signed_curve25519:AAAAAQ': signedKey(alice, aliceKey, 'otk1'),
+          'signed_curve25519:AAAAAg': signedKey(alice, aliceKey, 'otk2'),
+          'signed_curve25519:AAAAAw': signedKey(alice, aliceKey, 'otk3'),
+        },
+      });
+      // Only the new key counts; the claimed ones are skipped.
+      expect(retry).toEqual({ one_time_key_counts: { signed_curve25519: 1 } });
+      expect((await sync(server, alice))['device_one_time_keys_count']).toEqual({
+        signed_curve25519: 1,
+      });
+      // A claimed key ID with other content is still refused.
+      const clash = await upload(
+        server,
+        alice,
+        { one_time_keys: { 'signed_curve25519:AAAAAQ': signedKey(alice, aliceKey, 'other') } },
+        400,
+      );
+      expect(clash['errcode']).toBe('M_INVALID_PARAM');
+      const claimed: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const answer = await call(server, bob, 'POST', '/_matrix/client/v3/keys/claim', {
+          one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } },
+        });
+        const keys = answer['one_time_keys'][alice.userId][alice.deviceId] as Json;
+        claimed.push(...Object.keys(keys));
+      }
+      expect(claimed).toEqual(['signed_curve25519:AAAAAw', 'signed_curve25519:AAAAFB']);
+    });
+
     it('reports device-list changes in /sync and /keys/changes, and left users', async () => {
       const token = (await sync(server, bob))['next_batch'];
       const tablet = await loginDevice(server, alice.userId, 'TABLET');

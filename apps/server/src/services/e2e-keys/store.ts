@@ -1,4 +1,7 @@
-/** SQL of the end-to-end keys service: `e2e_device_keys`, `e2e_one_time_keys`, `e2e_fallback_keys`. */
+/**
+ * SQL of the end-to-end keys service: `e2e_device_keys`, `e2e_one_time_keys` (claimed ones kept,
+ * marked, migration 0117), `e2e_fallback_keys`.
+ */
 import type { SqlExecutor } from '../../storage/index.ts';
 
 /** A device's stored identity keys (canonical JSON), if any. */
@@ -41,7 +44,10 @@ export async function deviceKeysOfUser(
   );
 }
 
-/** An unclaimed one-time key's JSON by its ID, if stored. */
+/**
+ * A one-time key's JSON by its ID, if stored: unclaimed, or claimed and still remembered (see
+ * {@link takeOneTimeKey}), so a re-upload of a claimed key is recognised.
+ */
 export async function oneTimeKeyJson(
   db: SqlExecutor,
   userId: string,
@@ -81,7 +87,7 @@ export async function oneTimeKeyCounts(
 ): Promise<Record<string, number>> {
   const rows = await db.query<{ algorithm: string; n: number }>(
     `SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys
-      WHERE user_id = $1 AND device_id = $2 GROUP BY algorithm`,
+      WHERE user_id = $1 AND device_id = $2 AND claimed = 0 GROUP BY algorithm`,
     [userId, deviceId],
   );
   const counts: Record<string, number> = {};
@@ -90,8 +96,17 @@ export async function oneTimeKeyCounts(
 }
 
 /**
- * Removes and returns the oldest one-time key of `algorithm` (spec: "given out in the order that
- * they were uploaded"). One statement, so two claims can never return the same key.
+ * How many claimed one-time keys of one algorithm a device keeps to recognise re-uploads: far more
+ * than a client publishes at once (vodozemac: 50), so a retried upload is always caught.
+ */
+export const CLAIMED_KEYS_KEPT = 1000;
+
+/**
+ * Marks claimed and returns the oldest unclaimed one-time key of `algorithm` (spec: "given out
+ * in the order that they were uploaded"). One statement, so two claims can never return the same
+ * key; the claimed row stays so that a re-upload of its key ID is skipped (spec: "each one-time
+ * key is returned at most once"). Claimed keys beyond the newest {@link CLAIMED_KEYS_KEPT} of the
+ * device and algorithm are forgotten.
  */
 export async function takeOneTimeKey(
   tx: SqlExecutor,
@@ -99,13 +114,25 @@ export async function takeOneTimeKey(
   deviceId: string,
   algorithm: string,
 ): Promise<{ key_id: string; key_json: string } | undefined> {
-  return tx.queryOne(
-    `DELETE FROM e2e_one_time_keys WHERE id = (
+  const taken = await tx.queryOne<{ key_id: string; key_json: string }>(
+    `UPDATE e2e_one_time_keys SET claimed = 1 WHERE id = (
        SELECT id FROM e2e_one_time_keys
-        WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 ORDER BY id LIMIT 1)
+        WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND claimed = 0
+        ORDER BY id LIMIT 1)
      RETURNING key_id, key_json`,
     [userId, deviceId, algorithm],
   );
+  if (taken !== undefined) {
+    // Each claim adds one claimed row, so removing a few beyond the bound keeps it.
+    await tx.execute(
+      `DELETE FROM e2e_one_time_keys WHERE id IN (
+         SELECT id FROM e2e_one_time_keys
+          WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND claimed = 1
+          ORDER BY id DESC LIMIT 10 OFFSET ${CLAIMED_KEYS_KEPT})`,
+      [userId, deviceId, algorithm],
+    );
+  }
+  return taken;
 }
 
 /** A device's fallback key of `algorithm`, with its used flag. */
