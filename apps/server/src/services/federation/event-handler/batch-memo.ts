@@ -4,10 +4,11 @@
  * membership). Each PDU of a 50-PDU transaction used to read and parse them itself, three times
  * over (its auth events, the state before it, the current state).
  *
- * Why the memo stays exact: a stored event's JSON and its `rejected` flag never change once its
- * row exists (redaction sets `redacted_by`, a later acceptance only its stream position and state
- * group). What a PDU wrote may be rolled back with its SAVEPOINT: {@link BatchMemo.forget} drops
- * everything then.
+ * Why the memo stays exact: a stored event's JSON never changes once its row exists (redaction
+ * sets `redacted_by`, a later acceptance only its stream position and state group), nor does its
+ * `rejected` flag — except for an outlier that a PDU of the batch then judges in the DAG
+ * (persist-remote.ts): {@link BatchMemo.forgetEvent} drops that one. What a PDU wrote may be
+ * rolled back with its SAVEPOINT: {@link BatchMemo.forget} drops everything then.
  */
 import type { DagEvent } from '@weft/dag';
 
@@ -29,6 +30,11 @@ export class BatchMemo {
       if (event !== undefined) out.set(id, event);
     }
     return out;
+  }
+
+  /** After `eventId` was stored: an outlier row of it may have taken a new verdict. */
+  forgetEvent(eventId: string): void {
+    this.#events.delete(eventId);
   }
 
   /** After a rollback: what was read may have been written by the rolled-back PDU. */

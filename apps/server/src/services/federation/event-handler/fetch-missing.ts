@@ -13,7 +13,7 @@ import { matrixPath } from '@weft/transport';
 
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { forwardExtremities } from '../../rooms/room-store.ts';
-import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
+import { authAgainstAuthEvents, authEventIdsToLoad } from './auth-against-auth-events.ts';
 import { checkFormat } from './check-format.ts';
 import { applyHashCheck } from './check-hashes.ts';
 import { checkSignatures } from './check-signatures.ts';
@@ -38,6 +38,13 @@ async function fetchEvent(deps: HandlerDeps, origin: string, eventId: string): P
 /**
  * Makes sure every auth event of `checked` (transitively) is stored, fetching unknown ones from
  * `origin` as outliers (stored as rejected when their own auth events do not allow them).
+ *
+ * When an auth event cannot be had (the fetch fails, the chain is too deep, the origin answers
+ * another event), `checked` is not judged: the {@link PduRejection} thrown stores nothing, so the
+ * PDU may be retried. Spec https://spec.matrix.org/v1.19/server-server-api/#rejection rejects
+ * events that fail the authorization rules — not events whose auth events this server could
+ * not get (https://spec.matrix.org/v1.19/server-server-api/#checks-performed-on-receipt-of-a-pdu
+ * step 4 is only run once they are known).
  */
 export async function fetchAuthEvents(
   deps: HandlerDeps,
@@ -48,23 +55,23 @@ export async function fetchAuthEvents(
   for (const id of checked.dag.auth_events) {
     if (await isStored(deps.ctx.db, id)) continue;
     if (depth >= MAX_AUTH_FETCH_DEPTH) {
-      throw new PduRejection('auth-events', 'auth chain too deep to fetch', true);
+      throw new PduRejection('auth-events', 'auth chain too deep to fetch', false);
     }
     let pdu: unknown;
     try {
       pdu = await fetchEvent(deps, origin, id);
     } catch (error) {
-      throw new PduRejection('auth-events', `cannot fetch auth event ${id}`, true, error);
+      throw new PduRejection('auth-events', `cannot fetch auth event ${id}`, false, error);
     }
     const auth = checkFormat(pdu, checked.roomVersion, checked.rules);
     if (auth.eventId !== id || auth.roomId !== checked.roomId) {
-      throw new PduRejection('auth-events', `server answered a different event for ${id}`, true);
+      throw new PduRejection('auth-events', `server answered a different event for ${id}`, false);
     }
     applyHashCheck(auth, await checkSignatures(deps, auth));
     await fetchAuthEvents(deps, origin, auth, depth + 1);
     let rejected = false;
     try {
-      authAgainstAuthEvents(auth, await loadDagEvents(deps.ctx.db, auth.dag.auth_events));
+      authAgainstAuthEvents(auth, await loadDagEvents(deps.ctx.db, authEventIdsToLoad(auth)));
     } catch (error) {
       if (!(error instanceof PduRejection)) throw error;
       rejected = true;
@@ -90,7 +97,14 @@ export async function missingPrevEvents(
   return missing;
 }
 
-/** Asks `origin` for the events between our forward extremities and `checked` (oldest first). */
+/**
+ * Asks `origin` for the events between our forward extremities and `checked` (oldest first).
+ * Spec https://spec.matrix.org/v1.19/server-server-api/#retrieving-events-with-missing-prev_events
+ * (and `POST /get_missing_events/{roomId}`): the answer is at most `limit` events of that room.
+ * Anything else in it is dropped unprocessed — events of another room (which would be handled
+ * as if they were this room's, without the room's ACL), objects that are not events, and
+ * events beyond the `limit` asked for.
+ */
 export async function getMissingEvents(
   deps: HandlerDeps,
   origin: string,
@@ -110,7 +124,11 @@ export async function getMissingEvents(
   );
   const events = Array.isArray(response.events) ? response.events : [];
   return events
-    .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+    .slice(0, MISSING_EVENTS_LIMIT)
+    .filter(
+      (e): e is Record<string, unknown> =>
+        typeof e === 'object' && e !== null && !Array.isArray(e) && e['room_id'] === checked.roomId,
+    )
     .sort((a, b) => Number(a['depth']) - Number(b['depth']));
 }
 

@@ -24,7 +24,7 @@ import { authEventsSelection, type DagEvent, type StateMap, stateKeyOf } from '@
 import type { SqlExecutor, TransactionExecutor } from '../../../storage/index.ts';
 import { rulesOf } from '../../rooms/service.ts';
 import { serverAllowedInRoom } from '../acl.ts';
-import { authAgainstAuthEvents } from './auth-against-auth-events.ts';
+import { authAgainstAuthEvents, authEventIdsToLoad } from './auth-against-auth-events.ts';
 import { authAgainstState } from './auth-against-state.ts';
 import { BatchMemo } from './batch-memo.ts';
 import { checkFormat } from './check-format.ts';
@@ -174,12 +174,15 @@ export class EventHandler {
     // The ACL and the duplicate check again, now that earlier PDUs of the batch are visible.
     const seen = await this.#seenBefore(tx, origin, checked, 0);
     if (seen !== undefined) return seen;
-    const authEvents = await memo.events(tx, checked.dag.auth_events);
+    // With the v12 create event, which the memo reads once for the whole batch.
+    const authEvents = await memo.events(tx, authEventIdsToLoad(checked));
     if (checked.dag.auth_events.some((id) => !authEvents.has(id))) return undefined;
     if ((await missingPrevEvents(this.#deps, checked, tx)).length > 0) return undefined;
     authAgainstAuthEvents(checked, authEvents);
     const verdict = await this.#verdict(tx, checked, new Map(), memo);
-    return this.#store(tx, checked, verdict);
+    const outcome = await this.#store(tx, checked, verdict);
+    memo.forgetEvent(checked.eventId);
+    return outcome;
   }
 
   /**
@@ -229,6 +232,12 @@ export class EventHandler {
         throw new PduRejection('unknown-room', `this server is not in room ${roomId}`);
       }
       checked = checkFormat(pdu, roomVersion, rulesOf(roomVersion));
+      if (checked.roomId !== roomId) {
+        // A fetched event (get_missing_events) is handled as an event of the room it was
+        // asked for: one of another room is not this room's, nor checked with that room's
+        // version, state or ACL.
+        throw new PduRejection('format', `event is not of room ${roomId}`);
+      }
       const seen = await this.#seenBefore(db, origin, checked, depth, allowedBefore);
       if (seen !== undefined) return { outcome: seen };
       applyHashCheck(checked, await checkSignatures(deps, checked));
@@ -401,7 +410,7 @@ export class EventHandler {
         if (seen !== undefined) return seen;
       }
       await fetchAuthEvents(deps, origin, checked);
-      authAgainstAuthEvents(checked, await loadDagEvents(db, checked.dag.auth_events));
+      authAgainstAuthEvents(checked, await loadDagEvents(db, authEventIdsToLoad(checked)));
       const knownStates = await this.#fillGap(origin, checked, depth);
       const verdict = await this.#verdict(db, checked, knownStates);
       const final = checked;

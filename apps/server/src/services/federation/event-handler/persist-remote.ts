@@ -193,13 +193,26 @@ export async function persistRemote(
         );
 
   if (verdict.rejected || verdict.softFailed) {
-    await insertEvent(tx, checked, {
+    const inserted = await insertEvent(tx, checked, {
       position: null,
       stateGroup: group,
       outlier: false,
       rejected: verdict.rejected,
       softFailed: verdict.softFailed,
     });
+    if (!inserted) {
+      // Stored earlier as an outlier (a fetched auth or state event), now judged in the DAG:
+      // the verdict replaces the outlier's (spec
+      // https://spec.matrix.org/v1.19/server-server-api/#rejection — a rejected event is not
+      // used as an auth event any more; #soft-failure — a soft-failed one stays out of the
+      // timeline but keeps its state), so a resend is answered from it, not processed again.
+      await tx.execute(
+        `UPDATE events SET state_group = $1, outlier = 0, rejected = $2, soft_failed = $3
+          WHERE event_id = $4 AND stream_position IS NULL AND outlier = 1`,
+        [group, verdict.rejected ? 1 : 0, verdict.softFailed ? 1 : 0, checked.eventId],
+      );
+      rooms.events.evict(checked.eventId);
+    }
     return null;
   }
 
@@ -218,6 +231,7 @@ export async function persistRemote(
         WHERE event_id = $3 AND stream_position IS NULL`,
       [position, group, checked.eventId],
     );
+    rooms.events.evict(checked.eventId);
   }
 
   for (const prev of checked.dag.prev_events) {

@@ -38,7 +38,10 @@ export class PduRejection extends Error {
     | 'unknown-room'
     | 'server-acl'
     | 'missing-events';
-  /** Stored as rejected (true) or not stored at all (false: format and signature failures). */
+  /**
+   * Stored as rejected (true: the auth rules refused it) or not stored at all (false: format and
+   * signature failures, and auth events or prev events this server could not get — no verdict).
+   */
   readonly store: boolean;
 
   /**
