@@ -28,7 +28,12 @@ export type KeyImportOutcome =
   /** The key was stored. */
   | 'stored'
   /** A key for the session from the same or an earlier index was already held; it stays. */
-  | 'kept-existing';
+  | 'kept-existing'
+  /**
+   * The key was refused: this device already used and deleted it (a single-use key, e.g. a
+   * replayed Olm message bringing it back).
+   */
+  | 'refused-deleted';
 
 /** A decrypted room event. */
 export interface DecryptedEvent {
@@ -39,6 +44,18 @@ export interface DecryptedEvent {
   /** Curve25519 key of the device that created the session (as authenticated by Olm). */
   readonly senderKey: string;
 }
+
+/**
+ * The caller's checks on a decrypted event (sender owns the device, replay): throwing refuses the
+ * event, and the room's key-store rule is then not applied (a single-use key is not deleted).
+ */
+export type DecryptCheck = (
+  event: DecryptedEvent,
+  key: {
+    /** Ed25519 key the session's creator claimed in the Olm payload that carried the key. */
+    readonly senderClaimedEd25519: string;
+  },
+) => void | Promise<void>;
 
 /** Options of a {@link RoomKeyReceiver}. */
 export interface RoomKeyReceiverOptions {
@@ -62,6 +79,8 @@ export class RoomKeyReceiver {
   readonly #megolm: MegolmBackend;
   readonly #store: RoomKeyStore;
   readonly #policyFor: (roomId: string) => RoomPolicy | undefined;
+  /** Deleted single-use keys, when the store keeps no tombstones of its own. */
+  readonly #deleted = new Set<string>();
 
   constructor(options: RoomKeyReceiverOptions) {
     if (typeof options !== 'object' || options === null)
@@ -162,6 +181,10 @@ export class RoomKeyReceiver {
         got: typeof payload['type'] === 'string' ? payload['type'] : typeName(payload['type']),
       });
     }
+    if (await this.#wasDeleted(roomId, sessionId)) {
+      release(session);
+      return 'refused-deleted';
+    }
     const existing = await this.#store.get(roomId, sessionId);
     if (existing !== undefined) {
       if (existing.senderKey !== olmSenderKey) {
@@ -174,8 +197,12 @@ export class RoomKeyReceiver {
           },
         );
       }
-      // Spec: a stored session is replaced only by one with a lower first index.
-      if (existing.session.firstKnownIndex() <= session.firstKnownIndex()) {
+      // Spec: a stored session is replaced only by one with a lower first index. A key that is
+      // ratcheted forward after reading is never wound back (that would undo the ratchet).
+      if (
+        existing.ratchetOnUse ||
+        existing.session.firstKnownIndex() <= session.firstKnownIndex()
+      ) {
         release(session);
         return 'kept-existing';
       }
@@ -197,11 +224,14 @@ export class RoomKeyReceiver {
   }
 
   /**
-   * Decrypts a Megolm room event of `roomId`, then applies the room's key-store rule.
+   * Decrypts a Megolm room event of `roomId`, runs the caller's `check` (sender and replay
+   * checks), and only when it passes applies the room's key-store rule: a copy of a
+   * forward-secret event that the checks refuse does not delete the key of the real one.
    *
-   * @throws EpochError `invalid-content`, `unknown-session`, `decrypt-failed`, `room-mismatch`.
+   * @throws EpochError `invalid-content`, `unknown-session`, `decrypt-failed`, `room-mismatch`;
+   *   whatever `check` throws.
    */
-  async decrypt(roomId: string, encrypted: unknown): Promise<DecryptedEvent> {
+  async decrypt(roomId: string, encrypted: unknown, check?: DecryptCheck): Promise<DecryptedEvent> {
     if (typeof roomId !== 'string' || roomId === '')
       throw new TypeError('roomId must be a room ID');
     const content = recordAt(encrypted, 'content');
@@ -251,18 +281,30 @@ export class RoomKeyReceiver {
     }
     const type = stringField(body, 'type', 'plaintext');
     const eventContent = recordAt(body['content'], 'plaintext.content');
-    await this.#applyRetention(key, result.messageIndex);
-    return {
+    const decrypted: DecryptedEvent = {
       type,
       content: eventContent,
       sessionId,
       messageIndex: result.messageIndex,
       senderKey: key.senderKey,
     };
+    if (check !== undefined)
+      await check(decrypted, { senderClaimedEd25519: key.senderClaimedEd25519 });
+    await this.#applyRetention(key, result.messageIndex);
+    return decrypted;
+  }
+
+  async #wasDeleted(roomId: string, sessionId: string): Promise<boolean> {
+    if (this.#deleted.has(`${roomId}|${sessionId}`)) return true;
+    return (await this.#store.wasDeleted?.(roomId, sessionId)) === true;
   }
 
   async #applyRetention(key: StoredRoomKey, messageIndex: number): Promise<void> {
     if (key.singleUse) {
+      // The tombstone first: a replayed Olm message must never bring the key back.
+      if (this.#store.markDeleted === undefined)
+        this.#deleted.add(`${key.roomId}|${key.sessionId}`);
+      else await this.#store.markDeleted(key.roomId, key.sessionId);
       await this.#store.delete(key.roomId, key.sessionId);
       release(key.session);
       return;

@@ -139,6 +139,14 @@ export interface RoomKeyStore {
   delete(roomId: string, sessionId: string): void | Promise<void>;
   /** Every key held for the room. */
   list(roomId: string): readonly StoredRoomKey[] | Promise<readonly StoredRoomKey[]>;
+  /**
+   * Records that a single-use key was used and deleted, durably (a tombstone), so the same key
+   * is refused if it arrives again (a replayed Olm message). Without it the receiver remembers
+   * deleted keys in memory only.
+   */
+  markDeleted?(roomId: string, sessionId: string): void | Promise<void>;
+  /** Whether {@link markDeleted} was called for the session. */
+  wasDeleted?(roomId: string, sessionId: string): boolean | Promise<boolean>;
 }
 
 /** A to-device message to send: `m.room.encrypted` (Olm) or plain `m.room_key.withheld`. */

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS timeline (
 CREATE INDEX IF NOT EXISTS timeline_pos ON timeline (room_id, pos);
 CREATE TABLE IF NOT EXISTS plaintexts (
   room_id TEXT NOT NULL, event_id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (room_id, event_id));
+CREATE TABLE IF NOT EXISTS room_key_tombstones (
+  room_id TEXT NOT NULL, session_id TEXT NOT NULL, PRIMARY KEY (room_id, session_id));
 CREATE TABLE IF NOT EXISTS replay (
   session_id TEXT NOT NULL, message_index INTEGER NOT NULL, event_id TEXT NOT NULL,
   PRIMARY KEY (session_id, message_index));
@@ -59,6 +61,8 @@ export class LocalStore {
   >();
   /** Replay records by session (message index → event ID), loaded once per session. */
   readonly #replaySeen = new Map<string, Map<number, string>>();
+  /** Room keys were deleted or overwritten: the WAL still holds their old copies. */
+  #eraseOwed = false;
 
   private constructor(db: DatabaseSync, keys: StoreKeys) {
     this.#db = db;
@@ -72,7 +76,12 @@ export class LocalStore {
   static open(path: string, passphrase: string): LocalStore {
     const db = new DatabaseSync(path);
     // WAL with synchronous=NORMAL: durable across crashes of the process, one fsync per checkpoint.
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    // secure_delete: deleted rows and freed pages are overwritten with zeros, so a deleted
+    // forward-secret key leaves no copy in the file (the WAL is truncated after deletions, see
+    // {@link flush}).
+    db.exec(
+      'PRAGMA secure_delete = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;',
+    );
     db.exec(SCHEMA);
     const saltRow = db.prepare('SELECT value FROM meta WHERE name = ?').get('salt') as
       | { value: Uint8Array }
@@ -194,14 +203,49 @@ export class LocalStore {
       `INSERT INTO room_keys (room_id, session_id, value) VALUES (?, ?, ?)
          ON CONFLICT(room_id, session_id) DO UPDATE SET value = excluded.value`,
     ).run(roomId, sessionId, this.#seal(`room_keys/${roomId}/${sessionId}`, record));
+    // A replaced record (a key ratcheted forward) leaves its old copy in the WAL until truncated.
+    this.#eraseOwed = true;
   }
 
-  /** Erases a room key's row (forward-secret deletion relies on this being a real delete). */
+  /**
+   * Erases a room key's row (forward-secret deletion relies on this being a real delete): the
+   * row is zeroed in place (`secure_delete`) and the WAL holding older copies is truncated at the
+   * next {@link flush} (once per sync batch).
+   */
   deleteRoomKey(roomId: string, sessionId: string): void {
     this.#prepare('DELETE FROM room_keys WHERE room_id = ? AND session_id = ?').run(
       roomId,
       sessionId,
     );
+    this.#eraseOwed = true;
+  }
+
+  /** Records that a single-use room key was used and deleted (it must never be stored again). */
+  putRoomKeyTombstone(roomId: string, sessionId: string): void {
+    this.#prepare(
+      'INSERT INTO room_key_tombstones (room_id, session_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ).run(roomId, sessionId);
+  }
+
+  /** Whether a room key was used and deleted. */
+  hasRoomKeyTombstone(roomId: string, sessionId: string): boolean {
+    return (
+      this.#prepare('SELECT 1 FROM room_key_tombstones WHERE room_id = ? AND session_id = ?').get(
+        roomId,
+        sessionId,
+      ) !== undefined
+    );
+  }
+
+  /**
+   * Copies the WAL into the database file and truncates it to zero bytes, so deleted room keys
+   * leave no old copy in the WAL (with `secure_delete` the file holds none either). Skipped while
+   * a transaction is open; the next flush does it.
+   */
+  #truncateWal(): void {
+    if (!this.#eraseOwed || this.#db.isTransaction) return;
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    this.#eraseOwed = false;
   }
 
   /** The session IDs of every key held for a room. */
@@ -300,8 +344,16 @@ export class LocalStore {
     return seen;
   }
 
-  /** Writes buffered timeline rows and replay records in one transaction. */
+  /**
+   * Writes buffered timeline rows and replay records in one transaction, then truncates the WAL
+   * if room keys were deleted or replaced since the last flush.
+   */
   flush(): void {
+    this.#flushPending();
+    this.#truncateWal();
+  }
+
+  #flushPending(): void {
     if (this.#replayPending.length === 0 && this.#timelinePending.size === 0) return;
     const insertReplay = this.#prepare(
       'INSERT INTO replay (session_id, message_index, event_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',

@@ -23,6 +23,12 @@ const OLM_ALGORITHM = 'm.olm.v1.curve25519-aes-sha2';
 const MEGOLM_ALGORITHM = 'm.megolm.v1.aes-sha2';
 /** Keep this many one-time keys on the server (spec: a client should keep about half its maximum). */
 const ONE_TIME_KEY_TARGET = 50;
+/**
+ * How long the previous fallback key stays usable after a new one is published, so peers that
+ * claimed it just before the rotation can still start a session. After that it is forgotten: a
+ * replayed pre-key message built on it can no longer start a session (and bring back a key).
+ */
+export const FALLBACK_KEY_GRACE_MS = 60 * 60 * 1000;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -118,8 +124,16 @@ export class OlmMachine implements OlmEncryptor {
       }
       body['one_time_keys'] = otks;
     }
+    const rotatedAt = this.#store.get<number>('fallback-rotated-at');
+    if (rotatedAt !== undefined && Date.now() - rotatedAt >= FALLBACK_KEY_GRACE_MS) {
+      this.#account.forgetOldFallbackKey();
+      this.#saveAccount();
+      this.#store.set('fallback-rotated-at', undefined);
+    }
+    let rotated = false;
     if (fallbackUnused !== undefined && !fallbackUnused.includes('signed_curve25519')) {
       this.#account.generateFallbackKey();
+      rotated = true;
       const fallback: Record<string, unknown> = {};
       for (const [id, key] of Object.entries(this.#account.fallbackKey())) {
         fallback[`signed_curve25519:${id}`] = this.#signed({ key, fallback: true });
@@ -132,6 +146,8 @@ export class OlmMachine implements OlmEncryptor {
     this.#account.markKeysAsPublished();
     this.#saveAccount();
     this.#store.set('device-keys-uploaded', true);
+    // The previous fallback key is forgotten once the grace period after this upload has passed.
+    if (rotated) this.#store.set('fallback-rotated-at', Date.now());
   }
 
   /** Marks users whose device lists changed (sync `device_lists.changed`). */
@@ -167,6 +183,7 @@ export class OlmMachine implements OlmEncryptor {
       }>('/_matrix/client/v3/keys/query', {
         device_keys: Object.fromEntries(stale.map((id) => [id, []])),
       });
+      const checked = new Map<string, DeviceInfo[]>();
       for (const userId of stale) {
         const list: DeviceInfo[] = [];
         const previous = new Map((this.#devices.get(userId) ?? []).map((d) => [d.deviceId, d]));
@@ -178,9 +195,25 @@ export class OlmMachine implements OlmEncryptor {
           if (before !== undefined && before.ed25519 !== info.ed25519) continue;
           list.push(info);
         }
-        this.#devices.set(userId, list);
-        this.#outdated.delete(userId);
+        checked.set(userId, list);
       }
+      // A self-signed device can name any Curve25519 key: one that another device (known, or
+      // in this response) already owns is refused, so it cannot pass as that device's owner.
+      const replacing = new Set(stale);
+      const claims = new Map<string, number>();
+      for (const list of checked.values())
+        for (const d of list) claims.set(d.curve25519, (claims.get(d.curve25519) ?? 0) + 1);
+      for (const [userId, list] of checked) {
+        const kept = list.filter(
+          (d) =>
+            claims.get(d.curve25519) === 1 &&
+            this.#otherOwnerOf(d, replacing) === undefined &&
+            (d.curve25519 !== this.own.curve25519 ||
+              (d.userId === this.own.userId && d.deviceId === this.own.deviceId)),
+        );
+        this.#devices.set(userId, kept);
+      }
+      for (const userId of stale) this.#outdated.delete(userId);
       this.#saveDevices();
     }
     return userIds.flatMap((id) => this.#devices.get(id) ?? []);
@@ -194,12 +227,37 @@ export class OlmMachine implements OlmEncryptor {
     return undefined;
   }
 
-  /** The device owning a Curve25519 key, querying `userId`'s devices if it is not known yet. */
+  /**
+   * A known device other than `device` with the same Curve25519 key (the lists of `replacing`,
+   * users whose devices are being re-queried, are not counted).
+   */
+  #otherOwnerOf(
+    device: DeviceInfo,
+    replacing: ReadonlySet<string> = new Set(),
+  ): DeviceInfo | undefined {
+    for (const [userId, list] of this.#devices) {
+      if (replacing.has(userId)) continue;
+      const found = list.find(
+        (d) =>
+          d.curve25519 === device.curve25519 &&
+          (d.userId !== device.userId || d.deviceId !== device.deviceId),
+      );
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * The device owning a Curve25519 key, querying `userId`'s devices if it is not known yet. A key
+   * claimed by more than one known device belongs to none of them.
+   */
   async deviceFor(userId: string, curve25519: string): Promise<DeviceInfo | undefined> {
-    const known = (this.#devices.get(userId) ?? []).find((d) => d.curve25519 === curve25519);
-    if (known !== undefined) return known;
-    this.#outdated.add(userId);
-    return (await this.devicesOf([userId])).find((d) => d.curve25519 === curve25519);
+    let device = (this.#devices.get(userId) ?? []).find((d) => d.curve25519 === curve25519);
+    if (device === undefined) {
+      this.#outdated.add(userId);
+      device = (await this.devicesOf([userId])).find((d) => d.curve25519 === curve25519);
+    }
+    return device === undefined || this.#otherOwnerOf(device) !== undefined ? undefined : device;
   }
 
   /**

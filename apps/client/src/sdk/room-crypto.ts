@@ -125,7 +125,8 @@ export class RoomCrypto {
   }
 
   /**
-   * Decrypts a Megolm room event.
+   * Decrypts a Megolm room event. The sender and replay checks run before the room's key-store
+   * rule is applied, so a refused copy of a forward-secret event does not delete its key.
    * @throws ClientError `missing-key` (with the reason), `decrypt-failed`, `untrusted-sender`,
    *   `replayed-message`.
    */
@@ -137,10 +138,38 @@ export class RoomCrypto {
     const sender = String(event.sender);
     const content = (event.content ?? {}) as Record<string, unknown>;
     const sessionId = typeof content['session_id'] === 'string' ? content['session_id'] : '';
+    const check = async (
+      decrypted: Awaited<ReturnType<RoomKeyReceiver['decrypt']>>,
+      key: { readonly senderClaimedEd25519: string },
+    ) => {
+      // Spec: the session's device must belong to the sender, by both of its keys (the Ed25519
+      // key claimed when the session was shared must be the device's signing key).
+      const device = await this.#olm.deviceFor(sender, decrypted.senderKey);
+      if (device === undefined || device.ed25519 !== key.senderClaimedEd25519) {
+        throw new ClientError(
+          'untrusted-sender',
+          'the session was created by a device the sender does not own',
+          {
+            roomId,
+            eventId,
+            sessionId,
+            userId: sender,
+          },
+        );
+      }
+      if (!this.#store.checkReplay(decrypted.sessionId, decrypted.messageIndex, eventId)) {
+        throw new ClientError('replayed-message', 'another event already used this message index', {
+          roomId,
+          eventId,
+          sessionId,
+        });
+      }
+    };
     let decrypted: Awaited<ReturnType<RoomKeyReceiver['decrypt']>>;
     try {
-      decrypted = await this.#receiver.decrypt(roomId, content);
+      decrypted = await this.#receiver.decrypt(roomId, content, check);
     } catch (cause) {
+      if (ClientError.isInstance(cause)) throw cause;
       if (EpochError.isInstance(cause) && cause.code === 'unknown-session') {
         const deviceId =
           typeof content['device_id'] === 'string' ? content['device_id'] : 'unknown';
@@ -158,26 +187,6 @@ export class RoomCrypto {
         { roomId, eventId, sessionId },
         { cause },
       );
-    }
-    const device = await this.#olm.deviceFor(sender, decrypted.senderKey);
-    if (device === undefined) {
-      throw new ClientError(
-        'untrusted-sender',
-        'the session was created by a device the sender does not own',
-        {
-          roomId,
-          eventId,
-          sessionId,
-          userId: sender,
-        },
-      );
-    }
-    if (!this.#store.checkReplay(decrypted.sessionId, decrypted.messageIndex, eventId)) {
-      throw new ClientError('replayed-message', 'another event already used this message index', {
-        roomId,
-        eventId,
-        sessionId,
-      });
     }
     return {
       type: decrypted.type,

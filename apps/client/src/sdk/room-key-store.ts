@@ -1,7 +1,8 @@
 /**
  * @weft/epoch's `RoomKeyStore` over the encrypted SQLite store. A Megolm inbound session is kept
  * as its export from its first known index (sealed at rest); `delete` erases the row, which is what
- * `forward-secret` rooms rely on. Live sessions are cached in memory while the store is open.
+ * `forward-secret` rooms rely on (zeroed in place, the WAL truncated at the next flush), and a
+ * used single-use key leaves a tombstone so it is never stored again. Live sessions are cached in memory while the store is open.
  */
 import {
   type InboundGroupSession,
@@ -75,6 +76,15 @@ export class SqliteRoomKeyStore implements RoomKeyStore {
   delete(roomId: string, sessionId: string): void {
     this.#store.deleteRoomKey(roomId, sessionId);
     this.#live.delete(`${roomId}|${sessionId}`);
+  }
+
+  /** A tombstone in the store: a replayed Olm message cannot bring a deleted key back. */
+  markDeleted(roomId: string, sessionId: string): void {
+    this.#store.putRoomKeyTombstone(roomId, sessionId);
+  }
+
+  wasDeleted(roomId: string, sessionId: string): boolean {
+    return this.#store.hasRoomKeyTombstone(roomId, sessionId);
   }
 
   list(roomId: string): StoredRoomKey[] {
