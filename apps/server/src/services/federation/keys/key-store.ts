@@ -24,8 +24,23 @@ export interface KnownKey {
   readonly expiredTs: number | undefined;
 }
 
-/** Don't ask the same server for keys more often than this when a key ID stays unknown. */
+/** Don't ask the same server for keys more often than this (unknown or no longer valid keys). */
 const REFETCH_INTERVAL_MS = 5_000;
+
+/**
+ * Spec server-server-api "Retrieving server keys" (`valid_until_ts`): "Servers MUST use the
+ * lesser of this field and 7 days into the future when determining if a key is valid".
+ */
+export const MAX_KEY_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Whether `known` may verify something signed at `ts`: an old key only before its `expired_ts`,
+ * a current key only up to its `valid_until_ts` (room versions 5 and later: "the key must be
+ * valid at the event's origin_server_ts").
+ */
+function usableAt(known: KnownKey, ts: number): boolean {
+  return known.expiredTs !== undefined ? known.expiredTs >= ts : known.validUntilTs >= ts;
+}
 
 /** The key cache (memory over the `server_keys` table). */
 export class ServerKeyStore {
@@ -42,8 +57,11 @@ export class ServerKeyStore {
   }
 
   /**
-   * The key `keyId` of `serverName`, fetching when it is unknown or (for a current key) its
-   * validity ended before `atTs` (default now). `undefined` when the server does not have it.
+   * The key `keyId` of `serverName`, fetching (at most every few seconds per server) when it is
+   * unknown or (for a current key) its validity ended before `atTs` (default now). An old key
+   * is returned as known (its `expiredTs` is the caller's to check). `undefined` when the server
+   * does not have it, or when the current key stays invalid at `atTs` after the refetch (failed,
+   * throttled, or answered with the same validity) — a stale key is never returned.
    */
   async getKey(serverName: string, keyId: string, atTs?: number): Promise<KnownKey | undefined> {
     if (serverName === this.#ctx.config.serverName) return this.#ownKey(keyId);
@@ -53,8 +71,10 @@ export class ServerKeyStore {
     if (known !== undefined && (known.expiredTs !== undefined || known.validUntilTs >= ts)) {
       return known;
     }
-    await this.#fetch(serverName, known !== undefined);
-    return this.#memory.get(serverName)?.get(keyId) ?? known;
+    await this.#fetch(serverName);
+    const after = this.#memory.get(serverName)?.get(keyId);
+    if (after === undefined) return undefined;
+    return after.expiredTs !== undefined || after.validUntilTs >= ts ? after : undefined;
   }
 
   /** X-Matrix lookup: the current public key (bytes), or undefined. */
@@ -72,20 +92,18 @@ export class ServerKeyStore {
   }
 
   /**
-   * The synchronous `KeyLookup` of `verifyEvent` over what is in memory: an old key only for
-   * events its server signed before it expired.
+   * The synchronous `KeyLookup` of `verifyEvent` over what is in memory, given the event's
+   * `origin_server_ts`: an old key only for events its server signed before it expired, a
+   * current key only for events signed before its `valid_until_ts` (capped at 7 days after it
+   * was fetched). Spec "Validating hashes and signatures on received events" (room versions 5
+   * and later enforce the key validity period); callers prefetch with the event's timestamp
+   * ({@link prefetch}), which refetches a key no longer valid then.
    */
   lookup = (serverName: string, keyId: string, originServerTs: number | undefined) => {
     if (serverName === this.#ctx.config.serverName) return this.#ownKey(keyId)?.key;
     const known = this.#memory.get(serverName)?.get(keyId);
     if (known === undefined) return undefined;
-    if (
-      known.expiredTs !== undefined &&
-      originServerTs !== undefined &&
-      known.expiredTs < originServerTs
-    ) {
-      return undefined;
-    }
+    if (originServerTs !== undefined && !usableAt(known, originServerTs)) return undefined;
     return known.key;
   };
 
@@ -107,7 +125,7 @@ export class ServerKeyStore {
     await this.#load(serverName);
     const keys = [...(this.#memory.get(serverName)?.values() ?? [])];
     if (!keys.some((k) => k.expiredTs === undefined && k.validUntilTs >= minValidTs)) {
-      await this.#fetch(serverName, false);
+      await this.#fetch(serverName);
     }
   }
 
@@ -149,12 +167,16 @@ export class ServerKeyStore {
     this.#loaded.add(serverName);
   }
 
-  /** One fetch per server at a time; unknown-key refetches at most every few seconds. */
-  #fetch(serverName: string, stale: boolean): Promise<void> {
+  /**
+   * One fetch per server at a time, and at most one every few seconds — for unknown and for
+   * no-longer-valid keys alike (events signed with a stale key of a server that is down must
+   * not cost a fetch each).
+   */
+  #fetch(serverName: string): Promise<void> {
     const running = this.#inFlight.get(serverName);
     if (running !== undefined) return running;
     const last = this.#lastFetch.get(serverName);
-    if (!stale && last !== undefined && this.#ctx.now() - last < REFETCH_INTERVAL_MS) {
+    if (last !== undefined && this.#ctx.now() - last < REFETCH_INTERVAL_MS) {
       return Promise.resolve();
     }
     const work = this.#fetchNow(serverName).finally(() => this.#inFlight.delete(serverName));
@@ -235,12 +257,14 @@ export class ServerKeyStore {
     }
     const text = JSON.stringify(response);
     const now = this.#ctx.now();
+    // "the lesser of this field and 7 days into the future" (spec keys.yaml `valid_until_ts`).
+    const validUntilTs = Math.min(keys.validUntilTs, now + MAX_KEY_VALIDITY_MS);
     await this.#load(serverName);
     const memory = this.#memory.get(serverName) ?? new Map<string, KnownKey>();
     await this.#ctx.db.transaction(async (tx) => {
       for (const [keyId, key] of keys.verifyKeys) {
-        await upsertKey(tx, serverName, keyId, key, keys.validUntilTs, null, now, text);
-        memory.set(keyId, { key, validUntilTs: keys.validUntilTs, expiredTs: undefined });
+        await upsertKey(tx, serverName, keyId, key, validUntilTs, null, now, text);
+        memory.set(keyId, { key, validUntilTs, expiredTs: undefined });
       }
       for (const [keyId, old] of keys.oldVerifyKeys) {
         await upsertKey(tx, serverName, keyId, old.key, old.expiredTs, old.expiredTs, now, text);
