@@ -223,6 +223,67 @@ export function crossSigningSuite(options: () => TestServerOptions = () => ({}))
       });
     });
 
+    it('accepts an identical re-upload without UIA, not a different master key', async () => {
+      // A retry whose answer was lost: no new keys, so no UIA (cross_signing.yaml).
+      expect(
+        await checked(alice, '/keys/device_signing/upload', signingKeysBody(alice, aliceId)),
+      ).toEqual({});
+      expect(
+        await checked(alice, '/keys/device_signing/upload', {
+          master_key: crossSigningKey(alice, 'master', aliceId.master),
+        }),
+      ).toEqual({});
+      const other = newIdentity();
+      const challenge = await call(
+        server,
+        alice,
+        'POST',
+        `${V3}/keys/device_signing/upload`,
+        signingKeysBody(alice, other),
+        401,
+      );
+      expect(challenge['flows']).toEqual([{ stages: ['m.login.password'] }]);
+      // The same master key with a new self-signing key is a new key too.
+      await call(
+        server,
+        alice,
+        'POST',
+        `${V3}/keys/device_signing/upload`,
+        {
+          master_key: crossSigningKey(alice, 'master', aliceId.master),
+          self_signing_key: crossSigningKey(
+            alice,
+            'self_signing',
+            other.selfSigning,
+            aliceId.master,
+          ),
+        },
+        401,
+      );
+      const seen = await query(bob, alice.userId);
+      expect(
+        seen['master_keys'][alice.userId]['keys'][`ed25519:${aliceId.master.publicKeyBase64}`],
+      ).toBe(aliceId.master.publicKeyBase64);
+    });
+
+    it('lets only one of two concurrent first uploads through without UIA', async () => {
+      const carol = await server.client.registerUser('carol');
+      const first = newIdentity();
+      const second = newIdentity();
+      const send = (id: Identity) =>
+        server.client.request<Json>('POST', `${V3}/keys/device_signing/upload`, {
+          token: carol.accessToken,
+          body: signingKeysBody(carol, id),
+        });
+      const answers = await Promise.all([send(first), send(second)]);
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
+      const winner = answers[0]?.status === 200 ? first : second;
+      const seen = await query(bob, carol.userId);
+      expect(Object.values(seen['master_keys'][carol.userId]['keys'])).toEqual([
+        winner.master.publicKeyBase64,
+      ]);
+    });
+
     it('merges uploaded signatures into device and master keys', async () => {
       // Alice's self-signing key signs her device; her device signs her master key.
       const current = (await query(alice, alice.userId))['device_keys'][alice.userId][

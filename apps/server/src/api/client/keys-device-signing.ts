@@ -28,7 +28,8 @@ function parseKeys(body: Record<string, unknown>): SigningKeyUpload {
 
 /**
  * Registers `POST /keys/device_signing/upload`. Spec (v1.11, MSC3967): uploading the first
- * master key needs no user-interactive auth; replacing keys needs the `m.login.password` stage.
+ * master key needs no user-interactive auth, nor does a request with no new keys (a retry);
+ * replacing keys needs the `m.login.password` stage.
  */
 export function registerKeysDeviceSigning(app: ClientApp, services: Services): void {
   const { accounts, e2eKeys } = services;
@@ -39,13 +40,16 @@ export function registerKeysDeviceSigning(app: ClientApp, services: Services): v
     auth: 'user',
     handler: async ({ user, body }) => {
       const keys = parseKeys(body);
-      if (await e2eKeys.crossSigning.hasMasterKey(user.userId)) {
+      // Whether auth is needed is decided in the upload's transaction (two concurrent first
+      // uploads cannot both skip it); the password is checked outside it, then stored with auth.
+      const outcome = await e2eKeys.crossSigning.uploadSigningKeys(user.userId, keys, false);
+      if (outcome === 'needs-auth') {
         const challenge = await requirePassword(body, user.userId, (userId, password) =>
           accounts.checkPassword(userId, password),
         );
         if (challenge !== undefined) return challenge;
+        await e2eKeys.crossSigning.uploadSigningKeys(user.userId, keys, true);
       }
-      await e2eKeys.crossSigning.uploadSigningKeys(user.userId, keys);
       return {};
     },
   });

@@ -101,6 +101,22 @@ function signedContent(object: Json): string {
   return encodeCanonicalJson(rest as JsonObject);
 }
 
+/** Whether `upload` holds a key that is not exactly the stored key of its type. */
+function hasNewKeys(
+  upload: SigningKeyUpload,
+  stored: ReadonlyMap<CrossSigningKeyType, Json>,
+): boolean {
+  return (['master', 'self_signing', 'user_signing'] as const).some((keyType) => {
+    const key = upload[keyType];
+    if (key === undefined) return false;
+    const previous = stored.get(keyType);
+    return (
+      previous === undefined ||
+      encodeCanonicalJson(previous as JsonObject) !== encodeCanonicalJson(key)
+    );
+  });
+}
+
 /** Adds a signature to an object's `signatures` (a copy). */
 function withSignature(object: Json, signer: string, keyId: string, signature: string): Json {
   const signatures = isObject(object['signatures']) ? object['signatures'] : {};
@@ -136,19 +152,27 @@ export class CrossSigningService {
     this.#listeners.push(listener);
   }
 
-  /** Whether the user has uploaded a master key (spec: replacing one needs UIA, the first does not). */
-  async hasMasterKey(userId: string): Promise<boolean> {
-    return (await crossSigningKeysOf(this.#ctx.db, userId)).has('master');
-  }
-
   /**
    * `POST /keys/device_signing/upload`: checks and stores the given keys. The self-signing and
    * user-signing keys must be signed by the master key (the one uploaded with them, else the
    * stored one). Any change is a device-list change of the user.
+   *
+   * Unless `authenticated` (the user passed user-interactive auth), stores nothing and returns
+   * `'needs-auth'` when the user already has a master key and the upload holds a key that differs
+   * from the stored one (spec: UIA is not needed for the first master key, nor for a request with
+   * no new keys, so a retry is idempotent). Decided in the write transaction, so of two
+   * concurrent first uploads only one goes through without auth.
    */
-  async uploadSigningKeys(userId: string, upload: SigningKeyUpload): Promise<void> {
-    await this.#ctx.db.transaction(async (tx) => {
+  async uploadSigningKeys(
+    userId: string,
+    upload: SigningKeyUpload,
+    authenticated: boolean,
+  ): Promise<'done' | 'needs-auth'> {
+    return this.#ctx.db.transaction(async (tx) => {
       const stored = await crossSigningKeysOf(tx, userId);
+      if (!authenticated && stored.has('master') && hasNewKeys(upload, stored)) {
+        return 'needs-auth';
+      }
       const master = upload.master ?? stored.get('master');
       if (upload.master !== undefined) checkKeyShape(userId, 'master', upload.master);
       for (const keyType of ['self_signing', 'user_signing'] as const) {
@@ -185,6 +209,7 @@ export class CrossSigningService {
       if (Object.keys(published).length > 0) {
         for (const listener of this.#listeners) await listener(tx, userId, published);
       }
+      return 'done';
     });
   }
 
