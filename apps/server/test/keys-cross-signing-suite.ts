@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import { ClientServerSpec } from './openapi.ts';
-import { call, createRoom, type Json, sync, type TestUser } from './sync-helpers.ts';
+import { call, createRoom, type Json, loginDevice, sync, type TestUser } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 const PASSWORD = 'correct horse battery staple';
@@ -395,6 +395,64 @@ export function crossSigningSuite(options: () => TestServerOptions = () => ({}))
           aliceId.selfSigning.publicKey,
         ).valid,
       ).toBe(true);
+    });
+
+    it('drops signatures of a removed device and of replaced identity keys', async () => {
+      const selfId = `ed25519:${aliceId.selfSigning.publicKeyBase64}`;
+      const deviceKey = generateSigningKey();
+      /** Logs in RECREATED, uploads `key` as its identity keys, and cross-signs them. */
+      const setUp = async (signIt: boolean): Promise<TestUser> => {
+        const device = await loginDevice(server, alice.userId, 'RECREATED');
+        await call(server, device, 'POST', `${V3}/keys/upload`, {
+          device_keys: deviceKeys(device, deviceKey),
+        });
+        if (signIt) {
+          const signed = sign(
+            deviceKeys(device, deviceKey),
+            alice.userId,
+            selfId,
+            aliceId.selfSigning,
+          );
+          expect(
+            await checked(alice, '/keys/signatures/upload', {
+              [alice.userId]: { RECREATED: signed },
+            }),
+          ).toEqual({});
+        }
+        return device;
+      };
+      const signers = async (): Promise<string[]> => {
+        const seen = (await query(bob, alice.userId))['device_keys'][alice.userId]['RECREATED'];
+        return Object.keys(seen['signatures'][alice.userId]).sort();
+      };
+      const device = await setUp(true);
+      expect(await signers()).toEqual([`ed25519:RECREATED`, selfId].sort());
+      const removed = await server.client.request('DELETE', `${V3}/devices/RECREATED`, {
+        token: alice.accessToken,
+        body: {
+          auth: {
+            type: 'm.login.password',
+            identifier: { type: 'm.id.user', user: alice.userId },
+            password: PASSWORD,
+          },
+        },
+      });
+      expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+      // The same device ID (and keys) again: the old cross-signing signature is gone.
+      const again = await setUp(false);
+      expect(await signers()).toEqual(['ed25519:RECREATED']);
+      expect(device.deviceId).toBe(again.deviceId);
+      // Signed again, then new identity keys for the device: the signature goes with the old ones.
+      await checked(alice, '/keys/signatures/upload', {
+        [alice.userId]: {
+          RECREATED: sign(deviceKeys(again, deviceKey), alice.userId, selfId, aliceId.selfSigning),
+        },
+      });
+      expect(await signers()).toEqual([`ed25519:RECREATED`, selfId].sort());
+      await call(server, again, 'POST', `${V3}/keys/upload`, {
+        device_keys: deviceKeys(again, generateSigningKey()),
+      });
+      expect(await signers()).toEqual(['ed25519:RECREATED']);
     });
   });
 }

@@ -53,6 +53,26 @@ export async function putSignature(tx: SqlExecutor, row: SignatureRow): Promise<
   );
 }
 
+/**
+ * Deletes the signatures on a device's keys and those its device key made (on the master key):
+ * the device was removed or uploaded other identity keys, which the signatures no longer cover
+ * (a device re-created under the same ID must not show them).
+ */
+export async function deleteDeviceSignatures(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<void> {
+  await tx.execute(
+    'DELETE FROM e2e_cross_signing_signatures WHERE target_user_id = $1 AND target_key_id = $2',
+    [userId, deviceId],
+  );
+  await tx.execute(
+    'DELETE FROM e2e_cross_signing_signatures WHERE signer_user_id = $1 AND signer_key_id = $2',
+    [userId, `ed25519:${deviceId}`],
+  );
+}
+
 /** Every uploaded signature on keys of `userId`. */
 export async function signaturesOn(db: SqlExecutor, userId: string): Promise<SignatureRow[]> {
   return db.query<SignatureRow & Record<string, unknown>>(

@@ -16,6 +16,7 @@ import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
 import { type CrossSigningKeysAnswer, CrossSigningService } from './cross-signing.ts';
+import { deleteDeviceSignatures } from './cross-signing-store.ts';
 import {
   deleteDeviceKeys,
   deviceKeysJson,
@@ -115,6 +116,10 @@ export class E2eKeyService {
       if (deviceKeysText !== undefined) {
         const previous = await deviceKeysJson(tx, userId, deviceId);
         if (previous !== deviceKeysText) {
+          // Other identity keys: the cross-signing signatures on (and by) the old ones go.
+          if (previous === undefined || signedPart(previous) !== signedPart(deviceKeysText)) {
+            await deleteDeviceSignatures(tx, userId, deviceId);
+          }
           await putDeviceKeys(tx, userId, deviceId, deviceKeysText);
           // Announced by `markChanged` in the transaction's after-commit hook.
           await this.#deviceLists.markChanged(tx, userId);
@@ -269,6 +274,12 @@ async function claimOne(
   if (fallback === undefined) return undefined;
   await markFallbackKeyUsed(tx, userId, deviceId, algorithm);
   return fallback;
+}
+
+/** Stored device keys without `signatures`: what a signature covers, canonical. */
+function signedPart(json: string): string {
+  const { signatures: _signatures, ...rest } = parseAnyJson(json) as JsonObject;
+  return encodeCanonicalJson(rest);
 }
 
 /** The server name of a user ID (everything after the first colon). */

@@ -3,6 +3,7 @@
  * marked, migration 0117), `e2e_fallback_keys`.
  */
 import type { SqlExecutor } from '../../storage/index.ts';
+import { deleteDeviceSignatures } from './cross-signing-store.ts';
 
 /** A device's stored identity keys (canonical JSON), if any. */
 export async function deviceKeysJson(
@@ -194,7 +195,10 @@ export async function unusedFallbackAlgorithms(
   return rows.map((row) => row.algorithm);
 }
 
-/** Deletes every key of a device (the device was removed). Returns whether it had identity keys. */
+/**
+ * Deletes every key of a device, and the cross-signing signatures on it and by it (the device was
+ * removed). Returns whether it had identity keys.
+ */
 export async function deleteDeviceKeys(
   tx: SqlExecutor,
   userId: string,
@@ -212,5 +216,6 @@ export async function deleteDeviceKeys(
     userId,
     deviceId,
   ]);
+  await deleteDeviceSignatures(tx, userId, deviceId);
   return had > 0;
 }
