@@ -5,7 +5,7 @@
 //
 // The room state at `event_id` — the state before it (the resolved state of its prev events),
 // as Synapse and the spec's "state at an event" mean it — with the auth chain of that state.
-import { authChain, type DagEvent } from '@weft/dag';
+import { authChain, type DagEvent, stateBeforeEvent } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import { requireServerAllowed } from '../../services/federation/acl.ts';
@@ -13,20 +13,36 @@ import { serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import { toDagEvent } from '../../services/rooms/auth.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
+import { loadRoom } from '../../services/rooms/room-store.ts';
+import { rulesOf } from '../../services/rooms/service.ts';
 import type { FederationApp } from './routes.ts';
 
 /**
- * The state before `event`: the state after it for a message event; for a state event the state
- * after its single prev event, or (several prev events) the state after it with its own entry
- * put back to what it replaced.
+ * The state before `event` (spec server-server-api "GET /_matrix/federation/v1/state_ids/{roomId}":
+ * "the state of the room at the point of the event, before it"): the state after it for a
+ * message event; for a state event the states after its prev events, resolved with the room
+ * version's algorithm (@weft/dag `stateBeforeEvent`, as the receiver computed it,
+ * services/federation/event-handler/state-before.ts). Not `unsigned.replaces_state`: events
+ * received over federation are stored without `unsigned`, so a remote state event's entry would
+ * be dropped rather than put back. Only when a prev event's state is unknown (an outlier after
+ * a gap) is the state after the event used with its own entry put back from `replaces_state`.
  */
 async function stateBefore(services: Services, event: StoredEvent): Promise<Map<string, string>> {
   const after = await services.rooms.stateAfterEvent(event);
   if (event.stateKey === undefined) return new Map(after);
   const prevEvents = (event.pdu['prev_events'] as string[] | undefined) ?? [];
-  if (prevEvents.length === 1 && prevEvents[0] !== undefined) {
-    const prev = await services.rooms.getEvent(prevEvents[0]);
-    if (prev?.stateGroup != null) return new Map(await services.rooms.stateAfterEvent(prev));
+  const prevs = await services.rooms.getEvents(prevEvents);
+  const states: Array<ReadonlyMap<string, string>> = [];
+  for (const id of prevEvents) {
+    const prev = prevs.get(id);
+    if (prev?.stateGroup == null) break;
+    states.push(await services.rooms.stateAfterEvent(prev));
+  }
+  if (states.length === prevEvents.length) {
+    const room = await loadRoom(services.ctx.db, event.roomId);
+    const fetchEvents = async (ids: readonly string[]): Promise<DagEvent[]> =>
+      [...(await services.rooms.getEvents(ids)).values()].map(toDagEvent);
+    return stateBeforeEvent(rulesOf(room?.roomVersion ?? ''), states, fetchEvents);
   }
   const state = new Map(after);
   for (const [key, id] of after) {
