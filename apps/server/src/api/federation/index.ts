@@ -5,6 +5,7 @@
 import type { Services } from '../../services/index.ts';
 import { registerBackfill } from './backfill.ts';
 import { registerEvent } from './event.ts';
+import { registerEventAuth } from './event-auth.ts';
 import { registerGetMissingEvents } from './get-missing-events.ts';
 import { registerHierarchy } from './hierarchy.ts';
 import { registerInvite } from './invite.ts';
@@ -35,6 +36,7 @@ export function registerFederationApi(app: FederationApp, services: Services): v
   registerVersion(app);
   registerSend(app, services);
   registerEvent(app, services);
+  registerEventAuth(app, services);
   registerStateIds(app, services);
   registerGetMissingEvents(app, services);
   registerBackfill(app, services);
