@@ -12,8 +12,8 @@ import {
   eventually,
   type FederatedUser,
   joinedRoomAcross,
-  type TestFederation,
   startFederation,
+  type TestFederation,
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { call, type Json, messageBodies, sendText, sync } from './sync-helpers.ts';
