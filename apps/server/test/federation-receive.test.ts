@@ -14,7 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFederationWithPeer, type TestFederation } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
 import { type RoomTip, roomTip, tipAuthEvents } from './room-tip.ts';
-import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+import {
+  call,
+  createRoom,
+  type Json,
+  loginDevice,
+  sendText,
+  sync,
+  type TestUser,
+} from './sync-helpers.ts';
 
 const ROOM_VERSION = '11';
 let federation: TestFederation;
@@ -234,6 +242,67 @@ describe('EDUs (edus/inbound.ts, edus/outbound.ts)', () => {
     const ephemeral = (body['rooms']['join'][roomId]['ephemeral']['events'] ?? []) as Json[];
     const typing = ephemeral.find((event) => event['type'] === 'm.typing');
     expect(typing?.['content']['user_ids']).toContain('@mallory:m.test');
+  });
+
+  it('delivers an inbound to-device EDU to local users only, never on to other servers', async () => {
+    const a = federation.server('a.test');
+    const before = edusOf('m.direct_to_device').length;
+    await peer.send(
+      'a.test',
+      'edu-relay',
+      [],
+      [
+        {
+          edu_type: 'm.direct_to_device',
+          content: {
+            sender: '@mallory:m.test',
+            type: 'm.test.relay',
+            message_id: 'relay-1',
+            messages: {
+              [alice.userId]: { [alice.deviceId]: { hello: 'alice' } },
+              '@victim:b.test': { PHONE: { hello: 'victim' } },
+              '@other:m.test': { PHONE: { hello: 'back' } },
+            },
+          },
+        },
+      ],
+    );
+    const body = await sync(a, alice);
+    expect((body['to_device']?.['events'] ?? []) as Json[]).toContainEqual({
+      sender: '@mallory:m.test',
+      type: 'm.test.relay',
+      content: { hello: 'alice' },
+    });
+    // Nothing queued for b.test, nothing sent back to m.test.
+    expect(await a.services.federation.sender.pending('b.test')).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await a.services.federation.sender.pending('m.test')).toBe(0);
+    expect(edusOf('m.direct_to_device').length).toBe(before);
+  });
+
+  it('gives outbound to-device messages of different users distinct message IDs', async () => {
+    const a = federation.server('a.test');
+    const first = await loginDevice(a, (await a.client.registerUser('dora')).userId, 'SAMEDEV');
+    const second = await loginDevice(a, (await a.client.registerUser('eric')).userId, 'SAMEDEV');
+    const before = edusOf('m.direct_to_device').length;
+    for (const user of [first, second]) {
+      await call(a, user, 'PUT', '/_matrix/client/v3/sendToDevice/m.test.ping/same-txn', {
+        messages: { '@mallory:m.test': { PHONE: { from: user.userId } } },
+      });
+    }
+    await waitFor(
+      'two m.direct_to_device',
+      () => edusOf('m.direct_to_device').length >= before + 2,
+    );
+    const sent = edusOf('m.direct_to_device')
+      .slice(before)
+      .map((edu) => edu['content'] as Json);
+    expect(sent.map((content) => content['sender']).sort()).toEqual(
+      [first.userId, second.userId].sort(),
+    );
+    const ids = sent.map((content) => content['message_id']);
+    expect(typeof ids[0]).toBe('string');
+    expect(ids[0]).not.toBe(ids[1]);
   });
 });
 

@@ -85,7 +85,9 @@ export class ToDeviceService {
       let position = 0;
       for (const [userId, byDevice] of messages) {
         if (!isLocalUser(userId, serverName)) {
-          if (this.#remote === undefined) {
+          // Only local senders' messages go to other servers (a remote sender's came over
+          // federation, for local users only).
+          if (this.#remote === undefined || !isLocalUser(sender.userId, serverName)) {
             this.#ctx.log.debug('to-device message for a remote user dropped', { user_id: userId });
           } else {
             remote.set(userId, byDevice);

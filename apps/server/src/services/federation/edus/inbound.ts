@@ -109,8 +109,11 @@ async function toDevice(services: Services, origin: string, content: Json): Prom
     return;
   }
   const byUser = new Map<string, Map<string, Record<string, unknown>>>();
+  const self = services.ctx.config.serverName;
   for (const [userId, byDevice] of Object.entries(messages)) {
-    if (!isObject(byDevice)) continue;
+    // The EDU is for this server's users (spec "Send-to-device messaging"); others are never
+    // passed on, or any server could relay through this one.
+    if (serverOf(userId) !== self || !isObject(byDevice)) continue;
     const devices = new Map<string, Record<string, unknown>>();
     for (const [deviceId, message] of Object.entries(byDevice)) {
       if (isObject(message)) devices.set(deviceId, message);

@@ -6,6 +6,8 @@
  * their recipients. All go through the persisted per-destination queue.
  */
 
+import { createHash } from 'node:crypto';
+
 import type { ServerContext } from '../../core/context.ts';
 import type { DeviceListService } from '../../device-lists/service.ts';
 import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
@@ -107,11 +109,24 @@ export function sendLocalEdus(
         content: {
           sender: from.userId,
           type: eventType,
-          // Unique per sending device and transaction: a receiver deduplicates on it.
-          message_id: `${from.deviceId}/${txnId}`,
+          // Unique per sending user, device and transaction: a receiver deduplicates on it
+          // with the origin only (Synapse), so another user's device of the same ID must not clash.
+          message_id: toDeviceMessageId(from.userId, from.deviceId, txnId),
           messages: forServer,
         },
       });
     }
   });
+}
+
+/**
+ * The `message_id` of an outbound `m.direct_to_device` EDU: a hash of the sender's user ID,
+ * device ID and transaction ID (the same for a retried transaction, distinct for different
+ * senders), fixed-length whatever the IDs' lengths.
+ */
+export function toDeviceMessageId(userId: string, deviceId: string, txnId: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([userId, deviceId, txnId]))
+    .digest('base64url')
+    .slice(0, 32);
 }
