@@ -48,6 +48,7 @@ export function registerRoomMembership(app: ClientApp, services: Services): void
           reason: optionalString(body, 'reason'),
           isDirect: isDirect === true,
           ...(action === 'unban' ? { expect: 'ban' as const } : {}),
+          ...(action === 'kick' ? { expect: 'present' as const } : {}),
         });
         return {};
       },

@@ -10,6 +10,7 @@ import { type RoomVersionRules, roomVersionRules, STABLE_ROOM_VERSIONS } from '@
 import { computeRoomId } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
+import { StorageError } from '../../storage/index.ts';
 import { buildCreateEvent } from './create-event.ts';
 import { loadRoom, type RoomRow } from './room-store.ts';
 import type { RoomService } from './service.ts';
@@ -30,6 +31,12 @@ export interface CreateRoomOptions {
   /** Already validated alias (`#localpart:server`) to create and point at the room. */
   readonly alias?: string;
   readonly invite?: readonly string[];
+  /**
+   * Invitees of other servers: they count as invitees (power levels, additional creators) but
+   * are not invited inside the creation transaction — the caller invites them afterwards through
+   * their server (server-server-api "Inviting to a room"), as `POST /invite` does.
+   */
+  readonly isRemote?: (userId: string) => boolean;
   readonly isDirect?: boolean;
   readonly creationContent?: Readonly<Record<string, unknown>>;
   readonly initialState?: ReadonlyArray<{
@@ -90,8 +97,13 @@ export async function createRoom(rooms: RoomService, options: CreateRoomOptions)
   if (!rules.authorization.useRoomCreateSender) createContent['creator'] = creator;
   else delete createContent['creator'];
   if (privileged && preset.inviteesAdmin && invitees.length > 0) {
-    // v12 (MSC4289): trusted_private_chat invitees become additional creators.
-    createContent['additional_creators'] = invitees;
+    // v12 (MSC4289): trusted_private_chat invitees become additional creators, besides those
+    // the client named in creation_content (a non-list is left for the format checks to refuse).
+    const requested = createContent['additional_creators'];
+    if (requested === undefined) createContent['additional_creators'] = invitees;
+    else if (Array.isArray(requested)) {
+      createContent['additional_creators'] = [...new Set([...requested, ...invitees])];
+    }
   }
   const localRoomId = rules.eventFormat.createEventHasNoRoomId
     ? undefined
@@ -108,8 +120,16 @@ export async function createRoom(rooms: RoomService, options: CreateRoomOptions)
     // The create event is built outside `send` (it has no prev or auth events); the positions
     // of the later events, which `write` announces, cover it.
     await rooms.persistBuilt(tx, room, create, {});
+    // Spec "POST /createRoom" 400 M_INVALID_ROOM_STATE: initial_state or
+    // power_level_content_override whose events the authorization rules refuse make the request
+    // invalid (not a 403: the creator is not refused anything).
     const state = (type: string, stateKey: string, content: Record<string, unknown>) =>
-      send({ roomId, type, stateKey, sender: creator, content });
+      send({ roomId, type, stateKey, sender: creator, content }).catch((error: unknown) => {
+        if (error instanceof MatrixError && error.errcode === 'M_FORBIDDEN') {
+          throw new MatrixError(400, 'M_INVALID_ROOM_STATE', error.message);
+        }
+        throw error;
+      });
 
     // 2. The creator joins.
     const profile = await rooms.profileOf(tx, creator);
@@ -145,10 +165,22 @@ export async function createRoom(rooms: RoomService, options: CreateRoomOptions)
 
     // 4. Canonical alias.
     if (options.alias !== undefined) {
-      await tx.execute(
-        'INSERT INTO room_aliases (room_alias, room_id, creator) VALUES ($1, $2, $3)',
-        [options.alias, roomId, creator],
-      );
+      // Spec "POST /createRoom" 400 M_ROOM_IN_USE: checked again here, inside the transaction,
+      // and the unique index's refusal mapped, for an alias taken since the endpoint's check
+      // (a concurrent createRoom or PUT /directory/room).
+      const taken = await tx.queryOne('SELECT 1 AS one FROM room_aliases WHERE room_alias = $1', [
+        options.alias,
+      ]);
+      if (taken !== undefined) throw aliasInUse();
+      try {
+        await tx.execute(
+          'INSERT INTO room_aliases (room_alias, room_id, creator) VALUES ($1, $2, $3)',
+          [options.alias, roomId, creator],
+        );
+      } catch (error) {
+        if (StorageError.isInstance(error) && error.code === 'unique-violation') throw aliasInUse();
+        throw error;
+      }
       await state('m.room.canonical_alias', '', { alias: options.alias });
     }
     // 5. The preset's join rules, history visibility and guest access, unless initial_state sets them.
@@ -171,8 +203,9 @@ export async function createRoom(rooms: RoomService, options: CreateRoomOptions)
         'm.topic': [{ body: options.topic, mimetype: 'text/plain' }],
       });
     }
-    // 8. Invites.
+    // 8. Invites (of this server's users; the caller invites the others once this commits).
     for (const invitee of invitees) {
+      if (options.isRemote?.(invitee) === true) continue;
       const inviteeProfile = await rooms.profileOf(tx, invitee);
       await state('m.room.member', invitee, {
         membership: 'invite',
@@ -182,6 +215,10 @@ export async function createRoom(rooms: RoomService, options: CreateRoomOptions)
     }
     return roomId;
   });
+}
+
+function aliasInUse(): MatrixError {
+  return new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
 }
 
 /** The profile fields that are set. */

@@ -3,11 +3,21 @@
  * leave, kick, ban, unban and forget. The
  * authorization rules (@weft/dag) decide what is allowed; this file only shapes the events.
  */
+import { type DagEvent, powerLevelOf, type RoomVersionRules, stateKeyOf } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
+import type { SqlExecutor } from '../../storage/index.ts';
+import { toDagEvent } from './auth.ts';
+import { buildEvent } from './create-event.ts';
 import { cleanProfile } from './create-room.ts';
-import { loadRoom, membershipOf } from './room-store.ts';
-import type { RoomService } from './service.ts';
+import {
+  currentStateEventIds,
+  loadRoom,
+  localJoinedMembers,
+  membershipOf,
+  type RoomRow,
+} from './room-store.ts';
+import { type RoomService, rulesOf } from './service.ts';
 
 /** Joins `userId` to a local room; returns the room ID. Joining again is a no-op. */
 export async function joinRoom(
@@ -23,15 +33,109 @@ export async function joinRoom(
     const current = await membershipOf(tx, roomId, userId);
     if (current?.membership === 'join') return roomId;
     const profile = await rooms.profileOf(tx, userId);
+    const authorisedVia =
+      current?.membership === 'invite'
+        ? undefined
+        : await restrictedJoinAuthoriser(rooms, tx, room, userId);
     await send({
       roomId,
       type: 'm.room.member',
       stateKey: userId,
       sender: userId,
-      content: { membership: 'join', ...cleanProfile(profile), ...withReason(reason) },
+      content: {
+        membership: 'join',
+        ...cleanProfile(profile),
+        ...withReason(reason),
+        ...(authorisedVia !== undefined ? { join_authorised_via_users_server: authorisedVia } : {}),
+      },
     });
     return roomId;
   });
+}
+
+/**
+ * Spec client-server-api "Restricted rooms" and the room version 8+ authorization rules (rule
+ * 5.3.5, `restricted`; v10+ also `knock_restricted`): a user who is not invited may join when
+ * they are joined to a room of the join rule's `allow` list (`m.room_membership`); the join then
+ * names, in `join_authorised_via_users_server`, a user of this server joined to the room with
+ * the power to invite. Returns that user, `undefined` when the join rule is not restricted, and
+ * throws 403 M_FORBIDDEN when the user meets no condition or no local user can authorise it.
+ */
+async function restrictedJoinAuthoriser(
+  rooms: RoomService,
+  tx: SqlExecutor,
+  room: RoomRow,
+  userId: string,
+): Promise<string | undefined> {
+  const roomId = room.roomId;
+  const rules = rulesOf(room.roomVersion);
+  const state = await stateOf(rooms, tx, roomId, [
+    ['m.room.create', ''],
+    ['m.room.join_rules', ''],
+    ['m.room.power_levels', ''],
+  ]);
+  const joinRules = state.get(stateKeyOf('m.room.join_rules', ''))?.content;
+  const joinRule = joinRules?.['join_rule'];
+  if (!isRestricted(joinRule, rules)) return undefined;
+  const allow = Array.isArray(joinRules?.['allow']) ? (joinRules['allow'] as unknown[]) : [];
+  let allowed = false;
+  for (const condition of allow) {
+    if (typeof condition !== 'object' || condition === null) continue;
+    const { type, room_id: allowedRoom } = condition as Record<string, unknown>;
+    if (type !== 'm.room_membership' || typeof allowedRoom !== 'string') continue;
+    if ((await membershipOf(tx, allowedRoom, userId))?.membership === 'join') {
+      allowed = true;
+      break;
+    }
+  }
+  if (!allowed) {
+    // Without an allowed membership a restricted room is joined by invite only (and a
+    // knock_restricted one also by knocking).
+    throw MatrixError.forbidden(
+      'You are not invited to this room, nor a member of an allowed room',
+    );
+  }
+  const candidates = await localJoinedMembers(tx, roomId, rooms.ctx.config.serverName);
+  const members = await stateOf(
+    rooms,
+    tx,
+    roomId,
+    candidates.map((candidate) => ['m.room.member', candidate] as const),
+  );
+  for (const [key, event] of members) state.set(key, event);
+  const inviteLevel = state.get(stateKeyOf('m.room.power_levels', ''))?.content['invite'];
+  const needed = typeof inviteLevel === 'number' ? inviteLevel : 0;
+  const authoriser = candidates
+    .sort()
+    .find((candidate) => powerLevelOf(candidate, state, rules) >= needed);
+  if (authoriser === undefined) {
+    throw MatrixError.forbidden('No user of this server can authorise a join to this room');
+  }
+  return authoriser;
+}
+
+function isRestricted(joinRule: unknown, rules: RoomVersionRules): boolean {
+  return (
+    (rules.authorization.restrictedJoinRule && joinRule === 'restricted') ||
+    (rules.authorization.knockRestrictedJoinRule && joinRule === 'knock_restricted')
+  );
+}
+
+/** The current state events `keys` of `roomId`, read through `tx`, as a DAG state map. */
+async function stateOf(
+  rooms: RoomService,
+  tx: SqlExecutor,
+  roomId: string,
+  keys: ReadonlyArray<readonly [string, string]>,
+): Promise<Map<string, DagEvent>> {
+  const ids = await currentStateEventIds(tx, roomId, keys);
+  const loaded = await rooms.events.getMany(tx, [...ids.values()], false);
+  const state = new Map<string, DagEvent>();
+  for (const [key, id] of ids) {
+    const event = loaded.get(id);
+    if (event !== undefined) state.set(key, toDagEvent(event));
+  }
+  return state;
 }
 
 /** Sets `target`'s membership as `sender` (invite, leave/kick, ban, unban). */
@@ -44,8 +148,11 @@ export async function changeMembership(
     membership: 'invite' | 'leave' | 'ban';
     reason?: string | undefined;
     isDirect?: boolean | undefined;
-    /** For unban: only act when the target is banned. */
-    expect?: 'ban';
+    /**
+     * For unban: only act when the target is banned. For kick: only when the target is in the
+     * room (joined, invited or knocking).
+     */
+    expect?: 'ban' | 'present';
   },
 ): Promise<void> {
   await rooms.write(async (send, tx) => {
@@ -55,7 +162,29 @@ export async function changeMembership(
     if (options.expect === 'ban' && current?.membership !== 'ban') {
       throw MatrixError.forbidden('The user is not banned');
     }
-    if (options.membership === 'invite' && current?.membership === 'invite') return;
+    // Spec "POST /rooms/{roomId}/kick" 403: "The kickee is not currently in the room" — a kick
+    // neither records a leave for a stranger nor lifts a ban.
+    if (
+      options.expect === 'present' &&
+      current?.membership !== 'join' &&
+      current?.membership !== 'invite' &&
+      current?.membership !== 'knock'
+    ) {
+      throw MatrixError.forbidden('The user is not currently in the room');
+    }
+    if (options.membership === 'invite' && current?.membership === 'invite') {
+      // Already invited: nothing to send, but only a sender the authorization rules would let
+      // invite (rule 5.4: joined, with the invite level) gets the 200 of "POST
+      // /rooms/{roomId}/invite"; anyone else gets its 403.
+      await buildEvent(tx, rooms.ctx, rooms.events, room, rulesOf(room.roomVersion), {
+        roomId: options.roomId,
+        type: 'm.room.member',
+        stateKey: options.target,
+        sender: options.sender,
+        content: { membership: 'invite' },
+      });
+      return;
+    }
     const content: Record<string, unknown> = {
       membership: options.membership,
       ...withReason(options.reason),

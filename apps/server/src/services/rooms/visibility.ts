@@ -9,6 +9,7 @@
 import { MatrixError } from '@weft/transport';
 
 import { currentStreamPosition } from '../core/stream.ts';
+import { membershipHistory } from './room-store.ts';
 import type { RoomService } from './service.ts';
 
 /** The stream window a viewer may see of a room: positions in (`floor`, `bound`]. */
@@ -45,6 +46,16 @@ export async function roomView(
   const membership = await rooms.membership(roomId, userId);
   const state = membership?.membership;
   if (state !== 'join' && state !== 'leave' && state !== 'ban') {
+    throw MatrixError.forbidden('You are not a member of this room');
+  }
+  // Spec "GET /rooms/{roomId}/state" (and /members, …) 403: "the user is not a member of the
+  // room and weren't previously a member": a leave or ban only keeps the room readable up to it
+  // when the user was joined before — not after a rejected invite, a withdrawn knock or a ban
+  // that came first.
+  if (
+    state !== 'join' &&
+    !(await membershipHistory(db, userId, roomId)).some((entry) => entry.membership === 'join')
+  ) {
     throw MatrixError.forbidden('You are not a member of this room');
   }
   const joined = state === 'join';
