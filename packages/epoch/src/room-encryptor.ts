@@ -262,7 +262,9 @@ export class RoomEncryptor {
    * the policy requires it. A no-op in `forward-secret` rooms.
    */
   shareKeys(room: RoomSource): Promise<ShareResult> {
-    return this.#serial(() => this.#withRoom(room, (snapshot, work) => this.#shareKeys(snapshot, work)));
+    return this.#serial(() =>
+      this.#withRoom(room, (snapshot, work) => this.#shareKeys(snapshot, work)),
+    );
   }
 
   async #shareKeys(room: RoomSnapshot, work: Work): Promise<ShareResult> {
