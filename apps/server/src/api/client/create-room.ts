@@ -87,6 +87,7 @@ export function registerCreateRoom(app: ClientApp, services: Services): void {
         ...(topic !== undefined ? { topic } : {}),
         ...(alias !== undefined ? { alias } : {}),
         invite: invitees,
+        isRemote: (userId) => services.federationQueries.isRemote(userId),
         ...(isDirect !== undefined ? { isDirect } : {}),
         ...(isObject(body['creation_content'])
           ? { creationContent: body['creation_content'] }
@@ -97,6 +98,26 @@ export function registerCreateRoom(app: ClientApp, services: Services): void {
           : {}),
       };
       const roomId = await createRoom(rooms, options);
+      // Invitees of other servers are invited as POST /invite does, once the room is committed:
+      // their server must sign the invite first (server-server-api "Inviting to a room"). The
+      // room exists whatever they answer, so a refusal is logged, not returned.
+      for (const target of new Set(invitees)) {
+        if (target === user.userId || !services.federationQueries.isRemote(target)) continue;
+        try {
+          await services.federationMembership.inviteRemote({
+            roomId,
+            sender: user.userId,
+            target,
+            ...(isDirect === true ? { isDirect: true } : {}),
+          });
+        } catch (error) {
+          services.ctx.log.warn('createRoom: a remote invite failed', {
+            roomId,
+            target,
+            error: (error as Error).message,
+          });
+        }
+      }
       return { room_id: roomId };
     },
   });
