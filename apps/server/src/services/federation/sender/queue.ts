@@ -4,15 +4,20 @@
  * — a row is deleted only after the destination answered 200 to the transaction carrying it.
  * Each destination has at most one transaction in flight, of at most 50 PDUs and 100 EDUs in
  * queue order; what is queued while one is in flight goes in the next. After a failure it waits
- * with exponential backoff (doubling, capped) — new events queued meanwhile wait too, rather
- * than each paying for an attempt at a server that is down — and catches up as soon as it
- * succeeds again, or at once when that server contacts us ({@link FederationSender.contacted}).
+ * with exponential backoff (doubling, capped at a day, as Synapse backs off for hours) — new
+ * events queued meanwhile wait too, rather than each paying for an attempt at a server that is
+ * down — and catches up as soon as it succeeds again, or at once when that server contacts us
+ * ({@link FederationSender.contacted}). A database error counts as a failure (logged, backoff),
+ * never as an unhandled rejection. A transaction the destination refuses for good (a 4xx answer
+ * other than 401, 408 and 429: malformed, forbidden, too large, no such endpoint) is dropped —
+ * its rows deleted and logged — rather than retried forever ahead of everything queued after it;
+ * the destination can still fetch its PDUs later (backfill, `get_missing_events`).
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
  */
 import { parseAnyJson } from '@weft/canonical-json';
-import { matrixPath } from '@weft/transport';
+import { MatrixError, matrixPath } from '@weft/transport';
 
 import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
@@ -29,7 +34,22 @@ export interface BackoffPolicy {
   readonly maxMs: number;
 }
 
-const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 60_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 24 * 60 * 60 * 1000 };
+
+/** The wait after `failures` consecutive failures (≥ 1) under `policy`. */
+export function backoffDelay(policy: BackoffPolicy, failures: number): number {
+  return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(failures - 1, 40));
+}
+
+/**
+ * Whether the destination's answer refuses the transaction for good: a 4xx other than 401
+ * (it may not have our key yet), 408 and 429. Resending the same transaction cannot succeed.
+ */
+function permanentRefusal(error: unknown): boolean {
+  if (!(error instanceof MatrixError)) return false;
+  const { status } = error;
+  return status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429;
+}
 
 interface DestinationState {
   sending: boolean;
@@ -94,10 +114,10 @@ export class FederationSender {
         [destination, payload],
       );
     }
-    // Runs after the caller's commit (the transaction holds the database until then).
-    setTimeout(() => {
+    // After the caller's COMMIT: before it, another connection (PostgreSQL) sees no rows.
+    tx.afterCommit(() => {
       for (const destination of destinations) this.wake(destination);
-    }, 0);
+    });
   }
 
   /** Queues an EDU for `destinations` and starts delivery. */
@@ -130,7 +150,7 @@ export class FederationSender {
       state.again = true;
       return;
     }
-    void this.#run(destination, state);
+    this.#start(destination, state);
   }
 
   /**
@@ -149,7 +169,7 @@ export class FederationSender {
       state.retryNow = true;
       return;
     }
-    void this.#run(destination, state);
+    this.#start(destination, state);
   }
 
   /** Wakes every destination with queued rows (at start: catch-up after a restart). */
@@ -204,6 +224,16 @@ export class FederationSender {
     return state;
   }
 
+  /** Runs {@link #run}; it never rejects, but a rejection must not go unhandled either. */
+  #start(destination: string, state: DestinationState): void {
+    this.#run(destination, state).catch((error: unknown) => {
+      this.#ctx.log.error('federation sender failed', {
+        destination,
+        error: (error as Error)?.message ?? String(error),
+      });
+    });
+  }
+
   async #run(destination: string, state: DestinationState): Promise<void> {
     state.sending = true;
     try {
@@ -211,13 +241,21 @@ export class FederationSender {
         state.again = false;
         state.retryNow = false;
         if (this.#stopped) return;
-        const sent = await this.#sendOne(destination);
+        let sent: 'sent' | 'empty' | 'failed';
+        try {
+          sent = await this.#sendOne(destination);
+        } catch (error) {
+          // The database failed (reading or deleting rows): retry later, like a failed send.
+          if (this.#stopped) return;
+          this.#ctx.log.warn('federation queue database error', {
+            destination,
+            error: (error as Error)?.message ?? String(error),
+          });
+          sent = 'failed';
+        }
         if (sent === 'failed') {
           state.failures += 1;
-          const delay = Math.min(
-            this.#backoff.maxMs,
-            this.#backoff.baseMs * 2 ** Math.min(state.failures - 1, 30),
-          );
+          const delay = backoffDelay(this.#backoff, state.failures);
           if (!this.#stopped && !state.retryNow) {
             state.timer = setTimeout(() => {
               state.timer = undefined;
@@ -273,6 +311,20 @@ export class FederationSender {
         { retry: false, timeoutMs: 60_000 },
       );
     } catch (error) {
+      if (permanentRefusal(error)) {
+        const { status, errcode } = error as MatrixError;
+        this.#ctx.log.warn('federation transaction refused: dropped', {
+          destination,
+          txn_id: txnId,
+          status,
+          errcode,
+          pdus: body.pdus.length,
+          edus: body.edus.length,
+        });
+        if (this.#stopped) return 'empty';
+        await this.#delete(ids);
+        return 'sent';
+      }
       this.#ctx.log.debug('federation transaction failed', {
         destination,
         txn_id: txnId,
@@ -281,6 +333,11 @@ export class FederationSender {
       return 'failed';
     }
     if (this.#stopped) return 'empty';
+    await this.#delete(ids);
+    return 'sent';
+  }
+
+  async #delete(ids: readonly number[]): Promise<void> {
     await this.#ctx.db.transaction(async (tx) => {
       for (const chunk of inListChunks(ids)) {
         await tx.execute(
@@ -289,6 +346,5 @@ export class FederationSender {
         );
       }
     });
-    return 'sent';
   }
 }

@@ -1,0 +1,210 @@
+/**
+ * The outbound queue (services/federation/sender/queue.ts) against a scripted destination
+ * `d.test` — a real HTTPS server on loopback with a certificate from the test CA, answering
+ * `PUT /send/{txnId}` as each test tells it — on the storage `storage` names (SQLite, or
+ * PostgreSQL in the -postgres file):
+ * - an EDU queued inside a transaction (`queueEduInTransaction`, device lists and cross-signing)
+ *   is sent once that transaction commits, however long it stays open after queueing;
+ * - a database error while reading or deleting queue rows is a failure with backoff — logged,
+ *   never an unhandled rejection — and the rows go out once the database works again;
+ * - a transaction the destination refuses for good (400, 403, a non-Matrix 404, 413) is dropped,
+ *   not retried forever ahead of what is queued after it; 429 and 5xx keep it queued;
+ * - the backoff for an unreachable destination grows to hours, not a minute.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+import {
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  FederationSender,
+} from '../src/services/federation/sender/queue.ts';
+import {
+  createTestCa,
+  eventually,
+  issueCert,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import type { TestServer, TestServerOptions } from './harness.ts';
+
+const D = 'd.test';
+const EDU = { edu_type: 'm.typing', content: { room_id: '!r:a.test', typing: false } };
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+export function senderSuite(storage: () => TestServerOptions = () => ({})): void {
+  let destination: Server;
+  let federation: TestFederation;
+  let a: TestServer;
+  let sender: FederationSender;
+  /** How `d.test` answers the next transactions. */
+  let answer: (txnId: string) => Promise<Answer> = async () => ({ status: 200, body: '{}' });
+  /** Transaction IDs `d.test` received, in order. */
+  const received: string[] = [];
+
+  async function readBody(req: IncomingMessage): Promise<void> {
+    for await (const _ of req) {
+      // drained
+    }
+  }
+
+  beforeAll(async () => {
+    const ca = createTestCa();
+    const cert = issueCert(ca, D);
+    destination = createServer(
+      { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+      (req, res) => {
+        void (async () => {
+          await readBody(req);
+          const match = /^\/_matrix\/federation\/v1\/send\/([^/?]+)/.exec(req.url ?? '');
+          if (req.method !== 'PUT' || match === null) {
+            res.writeHead(404).end();
+            return;
+          }
+          const txnId = decodeURIComponent(match[1] ?? '');
+          received.push(txnId);
+          const { status, body } = await answer(txnId);
+          res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+        })();
+      },
+    );
+    await new Promise<void>((resolve) => destination.listen(0, '127.0.0.1', resolve));
+    const port = (destination.address() as AddressInfo).port;
+    federation = await startFederation(['a.test'], {
+      ca,
+      extraHosts: { [D]: `127.0.0.1:${port}` },
+      ...storage(),
+    });
+    a = federation.server('a.test');
+    // A sender of its own on A's database and federation client, with an hour-long backoff: no
+    // retry comes from its timer while the tests run (contacted() retries at once).
+    sender = new FederationSender(a.services.ctx, a.services.federation.client, {
+      baseMs: 3_600_000,
+      maxMs: 3_600_000,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    sender?.stop();
+    await federation?.close();
+    destination?.closeAllConnections();
+    await new Promise<void>((resolve) => destination?.close(() => resolve()));
+  });
+
+  /** Waits until `d.test` has no rows queued and the sender is idle. */
+  async function drained(): Promise<void> {
+    await eventually(async () => (await sender.pending(D)) === 0, 'the queue for d.test to empty');
+  }
+
+  it('sends an EDU queued in a transaction once that transaction commits', async () => {
+    answer = async () => ({ status: 200, body: '{}' });
+    const before = received.length;
+    await a.services.ctx.db.transaction(async (tx) => {
+      await sender.queueEduInTransaction(tx, [D], EDU);
+      // The transaction stays open a while after queueing (more writes, a slow statement):
+      // a wake-up that ran now would find nothing committed on PostgreSQL.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    });
+    await drained();
+    expect(received.length).toBe(before + 1);
+    expect(sender.destinationStatus(D).failures).toBe(0);
+  });
+
+  it('treats a database error as a failure with backoff, and delivers once the database works', async () => {
+    const db = a.services.ctx.db;
+    // Rows queued without a wake-up; then the queue's table is gone while the sender reads it.
+    await db.transaction(async (tx) => sender.queuePdu(tx, [D], { type: 'm.test', n: 1 }));
+    await db.execute('ALTER TABLE federation_outbound RENAME TO federation_outbound_away');
+    const status = sender.destinationStatus(D);
+    try {
+      sender.wake(D);
+      await eventually(
+        async () => sender.destinationStatus(D).failures === status.failures + 1,
+        'the failed read to count as a failure',
+      );
+      expect(sender.destinationStatus(D).backingOff).toBe(true);
+    } finally {
+      await db.execute('ALTER TABLE federation_outbound_away RENAME TO federation_outbound');
+    }
+
+    // The DELETE after a 200 fails (the table disappears while the destination answers): the
+    // rows stay and go again, with the same transaction ID, when the destination contacts us.
+    const before = received.length;
+    answer = async () => {
+      await db.execute('ALTER TABLE federation_outbound RENAME TO federation_outbound_away');
+      return { status: 200, body: '{}' };
+    };
+    try {
+      sender.contacted(D);
+      await eventually(
+        async () => sender.destinationStatus(D).failures === status.failures + 2,
+        'the failed delete to count as a failure',
+      );
+    } finally {
+      answer = async () => ({ status: 200, body: '{}' });
+      await db.execute('ALTER TABLE federation_outbound_away RENAME TO federation_outbound');
+    }
+    expect(await sender.pending(D)).toBe(1);
+    sender.contacted(D);
+    await drained();
+    expect(received.length).toBe(before + 2);
+    expect(received[before + 1]).toBe(received[before]);
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('drops a transaction the destination refuses for good, and keeps what may succeed later', async () => {
+    const refusals: Answer[] = [
+      { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' },
+      { status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' },
+      { status: 404, body: '<html>not found</html>' },
+      { status: 413, body: '{"errcode":"M_TOO_LARGE","error":"no"}' },
+    ];
+    for (const refusal of refusals) {
+      answer = async () => refusal;
+      const attempts = sender.destinationStatus(D).attempts;
+      await sender.queueEdu([D], EDU);
+      await drained();
+      // One attempt, no retry, no backoff: the destination is up, it just won't take that one.
+      expect(sender.destinationStatus(D)).toEqual({
+        attempts: attempts + 1,
+        failures: 0,
+        backingOff: false,
+      });
+    }
+
+    for (const transient of [
+      { status: 429, body: '{"errcode":"M_LIMIT_EXCEEDED","error":"slow down"}' },
+      { status: 502, body: 'bad gateway' },
+    ]) {
+      answer = async () => transient;
+      const failures = sender.destinationStatus(D).failures;
+      await sender.queueEdu([D], EDU);
+      // Backing off after the first of them: the next attempt comes when D contacts us.
+      if (sender.destinationStatus(D).backingOff) sender.contacted(D);
+      await eventually(
+        async () => sender.destinationStatus(D).failures === failures + 1,
+        `the ${transient.status} to count as a failure`,
+      );
+      expect(sender.destinationStatus(D).backingOff).toBe(true);
+      expect(await sender.pending(D)).toBeGreaterThan(0);
+    }
+    answer = async () => ({ status: 200, body: '{}' });
+    sender.contacted(D);
+    await drained();
+  });
+
+  it('backs off an unreachable destination for hours, not a minute', () => {
+    expect(backoffDelay(DEFAULT_BACKOFF, 1)).toBe(DEFAULT_BACKOFF.baseMs);
+    expect(backoffDelay(DEFAULT_BACKOFF, 20)).toBeGreaterThanOrEqual(3 * 3_600_000);
+    expect(backoffDelay(DEFAULT_BACKOFF, 1_000)).toBe(DEFAULT_BACKOFF.maxMs);
+    expect(DEFAULT_BACKOFF.maxMs).toBeLessThan(2 ** 31);
+  });
+}
