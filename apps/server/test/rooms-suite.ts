@@ -574,6 +574,31 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
         expect(unknown.status).toBe(404);
       }
     });
+
+    it('refuses a malformed canonical alias with M_INVALID_PARAM', async () => {
+      const roomId = await createRoom(alice.accessToken, { room_alias_name: 'wellformed' });
+      for (const content of [
+        { alias: 'foo' },
+        { alias: '#nocolon' },
+        { alias: '#canon:test.local', alt_aliases: ['bar'] },
+      ]) {
+        const bad = await call(
+          'PUT',
+          `/rooms/${enc(roomId)}/state/m.room.canonical_alias`,
+          alice.accessToken,
+          content,
+        );
+        expect(bad.status, JSON.stringify(content)).toBe(400);
+        expect(bad.body['errcode']).toBe('M_INVALID_PARAM');
+      }
+      const ok = await call(
+        'PUT',
+        `/rooms/${enc(roomId)}/state/m.room.canonical_alias`,
+        alice.accessToken,
+        { alias: '#wellformed:test.local' },
+      );
+      expect(ok.status).toBe(200);
+    });
   });
 
   describe('members', () => {

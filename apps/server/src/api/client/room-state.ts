@@ -9,7 +9,7 @@ import { jsonResponse, MatrixError } from '@weft/transport';
 import type { Services } from '../../services/index.ts';
 import { resolveAlias } from '../../services/rooms/directory.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
-import { parseRoomId } from './room-params.ts';
+import { parseRoomAlias, parseRoomId } from './room-params.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 
 export function registerRoomState(app: ClientApp, services: Services): void {
@@ -53,8 +53,10 @@ export function registerRoomState(app: ClientApp, services: Services): void {
   };
 
   /**
-   * Spec "m.room.canonical_alias": the server refuses (400 M_BAD_ALIAS) an `alias` or
-   * `alt_aliases` entry of its own that does not point to this room.
+   * Spec "m.room.canonical_alias" and `PUT /rooms/{roomId}/state/{eventType}/{stateKey}` (400):
+   * an `alias` or `alt_aliases` entry that is not a valid room alias (appendices "Room Aliases")
+   * is refused with M_INVALID_PARAM, and one of this server's own that does not point to this
+   * room with M_BAD_ALIAS.
    */
   const checkAliases = async (roomId: string, content: Record<string, unknown>) => {
     const alt = content['alt_aliases'];
@@ -65,6 +67,8 @@ export function registerRoomState(app: ClientApp, services: Services): void {
     if (alias !== undefined && alias !== null && typeof alias !== 'string') {
       throw MatrixError.badJson('alias must be a string');
     }
+    if (typeof alias === 'string') parseRoomAlias(alias);
+    for (const entry of (alt ?? []) as string[]) parseRoomAlias(entry);
     const suffix = `:${services.ctx.config.serverName}`;
     for (const candidate of [
       ...(typeof alias === 'string' ? [alias] : []),
