@@ -599,6 +599,20 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       );
       expect(ok.status).toBe(200);
     });
+
+    it('answers /event and /context of a room the user was never in with 404 M_NOT_FOUND', async () => {
+      // Spec: "The event was not found or you do not have permission to read this event."
+      const roomId = await createRoom(alice.accessToken);
+      const eventId = await sendText(alice.accessToken, roomId, 'private', 'never-member');
+      for (const path of [
+        `/rooms/${enc(roomId)}/event/${enc(eventId)}`,
+        `/rooms/${enc(roomId)}/context/${enc(eventId)}`,
+      ]) {
+        const res = await call('GET', path, carol.accessToken);
+        expect(res.status, path).toBe(404);
+        expect(res.body['errcode']).toBe('M_NOT_FOUND');
+      }
+    });
   });
 
   describe('members', () => {

@@ -18,9 +18,19 @@ import { type ClientApp, clientEndpoint } from './routes.ts';
 export function registerRoomEvent(app: ClientApp, services: Services): void {
   const { rooms, relations } = services;
 
-  /** The event, if it is in the room and the viewer may see it; else 404 (no existence leak). */
+  /**
+   * The event, if it is in the room and the viewer may see it; else 404 (no existence leak).
+   * Spec `GET /rooms/{roomId}/event/{eventId}` and `/context/{eventId}` list only 404 M_NOT_FOUND,
+   * "not found or you do not have permission to read this event": so too for a user who was never
+   * in the room (whom `roomView` refuses with 403).
+   */
   const visibleEvent = async (roomId: string, eventId: string, userId: string) => {
-    const view = await roomView(rooms, roomId, userId);
+    const view = await roomView(rooms, roomId, userId).catch((error: unknown) => {
+      if (error instanceof MatrixError && error.errcode === 'M_FORBIDDEN') {
+        throw MatrixError.notFound('Event not found');
+      }
+      throw error;
+    });
     const event = await rooms.getEvent(eventId);
     if (
       event === undefined ||
