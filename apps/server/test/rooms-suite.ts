@@ -575,6 +575,63 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       }
     });
 
+    it('scopes transaction IDs to the endpoint: room, event type and redacted event', async () => {
+      // Spec client-server-api "Transaction identifiers": one device, one HTTP endpoint.
+      const roomA = await createRoom(alice.accessToken);
+      const roomB = await createRoom(alice.accessToken);
+      const inA = await sendText(alice.accessToken, roomA, 'in A', 'scoped');
+      const inB = await sendText(alice.accessToken, roomB, 'in B', 'scoped');
+      expect(inB).not.toBe(inA);
+      const inBEvent = await call(
+        'GET',
+        `/rooms/${enc(roomB)}/event/${enc(inB)}`,
+        alice.accessToken,
+      );
+      expect(inBEvent.status).toBe(200);
+      expect((inBEvent.body['content'] as Body)['body']).toBe('in B');
+      const otherType = await call(
+        'PUT',
+        `/rooms/${enc(roomA)}/send/m.room.other/scoped`,
+        alice.accessToken,
+        { body: 'other' },
+      );
+      expect(otherType.status).toBe(200);
+      expect(otherType.body['event_id']).not.toBe(inA);
+      // The same transaction ID at /redact redacts, and a true retry of it changes nothing.
+      const redact = await call(
+        'PUT',
+        `/rooms/${enc(roomA)}/redact/${enc(inA)}/scoped`,
+        alice.accessToken,
+        {},
+      );
+      expect(redact.status).toBe(200);
+      expect(redact.body['event_id']).not.toBe(inA);
+      const redacted = await call(
+        'GET',
+        `/rooms/${enc(roomA)}/event/${enc(inA)}`,
+        alice.accessToken,
+      );
+      expect(redacted.body['content']).toEqual({});
+      const retryRedact = await call(
+        'PUT',
+        `/rooms/${enc(roomA)}/redact/${enc(inA)}/scoped`,
+        alice.accessToken,
+        {},
+      );
+      expect(retryRedact.body['event_id']).toBe(redact.body['event_id']);
+      // True retries of the sends: the same events, nothing sent again.
+      expect(await sendText(alice.accessToken, roomA, 'in A', 'scoped')).toBe(inA);
+      expect(await sendText(alice.accessToken, roomB, 'in B', 'scoped')).toBe(inB);
+      const page = await call(
+        'GET',
+        `/rooms/${enc(roomB)}/messages?dir=b&limit=50`,
+        alice.accessToken,
+      );
+      expect(
+        (page.body['chunk'] as Body[]).filter((e) => e['type'] === 'm.room.message'),
+      ).toHaveLength(1);
+    });
+
     it('refuses a malformed canonical alias with M_INVALID_PARAM', async () => {
       const roomId = await createRoom(alice.accessToken, { room_alias_name: 'wellformed' });
       for (const content of [

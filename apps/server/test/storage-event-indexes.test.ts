@@ -98,7 +98,7 @@ describe('events_by_room_position', () => {
 });
 
 describe('event_txn_ids', () => {
-  it('is WITHOUT ROWID and keeps the rows written before migration 0022 (and the extremities 0023)', async () => {
+  it('is WITHOUT ROWID and keeps the rows written before migrations 0022 and 0120 (and the extremities 0023)', async () => {
     const table = await server.services.ctx.db.queryOne<{ sql: string }>(
       "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'event_txn_ids'",
     );
@@ -122,14 +122,18 @@ describe('event_txn_ids', () => {
     });
     expect(sent.status).toBe(200);
     await first.stop();
-    // As a data directory from before 0022 and 0023: rowid tables, with the same rows.
+    // As a data directory from before 0022, 0023 and 0120: rowid tables, with the same rows, and
+    // transaction IDs not scoped to their endpoint.
     const db = openSqlite({ path: join(first.dataDir, 'weft.db') });
     await db.transaction(async (tx) => {
       await tx.execute('ALTER TABLE event_txn_ids RENAME TO event_txn_ids_new');
       await tx.execute(`CREATE TABLE event_txn_ids (
         user_id TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL,
         event_id TEXT NOT NULL, PRIMARY KEY (user_id, device_id, txn_id))`);
-      await tx.execute('INSERT INTO event_txn_ids SELECT * FROM event_txn_ids_new');
+      await tx.execute(
+        `INSERT INTO event_txn_ids SELECT user_id, device_id, txn_id, event_id
+           FROM event_txn_ids_new`,
+      );
       await tx.execute('DROP TABLE event_txn_ids_new');
       await tx.execute('ALTER TABLE room_forward_extremities RENAME TO extremities_new');
       await tx.execute(`CREATE TABLE room_forward_extremities (
@@ -137,7 +141,8 @@ describe('event_txn_ids', () => {
       await tx.execute('INSERT INTO room_forward_extremities SELECT * FROM extremities_new');
       await tx.execute('DROP TABLE extremities_new');
       await tx.execute(
-        "DELETE FROM schema_migrations WHERE name LIKE '0022-%' OR name LIKE '0023-%'",
+        `DELETE FROM schema_migrations
+          WHERE name LIKE '0022-%' OR name LIKE '0023-%' OR name LIKE '0120-%'`,
       );
     });
     await db.close();
@@ -150,8 +155,13 @@ describe('event_txn_ids', () => {
         body: { msgtype: 'm.text', body: 'once' },
       });
       expect(retried.body).toEqual(sent.body);
-      const rows = await second.services.ctx.db.query('SELECT txn_id FROM event_txn_ids');
-      expect(rows).toEqual([{ txn_id: 't1' }]);
+      const rows = await second.services.ctx.db.query('SELECT txn_id, scope FROM event_txn_ids');
+      expect(rows).toEqual([
+        {
+          txn_id: 't1',
+          scope: JSON.stringify(['send', String(created.body['room_id']), 'm.room.message']),
+        },
+      ]);
       // The room's extremity came through 0023: a new send cites the one before it.
       const next = await second.client.request('PUT', path.replace(/t1$/, 't2'), {
         token: alice.accessToken,

@@ -8,6 +8,7 @@ import { MatrixError } from '@weft/transport';
 
 import { senderPowerLevelOf } from './power.ts';
 import { type RoomService, rulesOf } from './service.ts';
+import { redactTxnScope } from './txn-scope.ts';
 
 export async function redact(
   rooms: RoomService,
@@ -20,7 +21,13 @@ export async function redact(
     reason?: string | undefined;
   },
 ): Promise<string> {
-  const previous = await rooms.eventIdForTxn(options.sender, options.deviceId, options.txnId);
+  const txnScope = redactTxnScope(options.roomId, options.eventId);
+  const previous = await rooms.eventIdForTxn(
+    options.sender,
+    options.deviceId,
+    options.txnId,
+    txnScope,
+  );
   if (previous !== undefined) return previous;
   const target = await rooms.getEvent(options.eventId);
   if (target === undefined || target.roomId !== options.roomId) {
@@ -45,6 +52,6 @@ export async function redact(
       content,
       redacts: options.eventId,
     },
-    { senderDevice: options.deviceId, txnId: options.txnId },
+    { senderDevice: options.deviceId, txnId: options.txnId, txnScope },
   );
 }
