@@ -12,11 +12,17 @@ import type { BuiltEvent } from './create-event.ts';
 import type { EventStore } from './event-store.ts';
 import { currentStateEventId, JOINED_SINCE, type RoomRow } from './room-store.ts';
 import type { StateStore } from './state-store.ts';
+import { sendTxnScope } from './txn-scope.ts';
 import type { StoredEvent } from './types.ts';
 
 export interface PersistOptions {
   readonly senderDevice?: string;
   readonly txnId?: string;
+  /**
+   * The endpoint `txnId` belongs to (txn-scope.ts); by default `/send` of the event's room and
+   * type.
+   */
+  readonly txnScope?: string;
 }
 
 /** Stores `built` as the newest event of `room`; returns the stored event. */
@@ -107,8 +113,15 @@ export async function persistEvent(
   ]);
   if (options.txnId !== undefined && options.senderDevice !== undefined) {
     await tx.execute(
-      'INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id) VALUES ($1, $2, $3, $4)',
-      [dag.sender, options.senderDevice, options.txnId, eventId],
+      `INSERT INTO event_txn_ids (user_id, device_id, txn_id, scope, event_id)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [
+        dag.sender,
+        options.senderDevice,
+        options.txnId,
+        options.txnScope ?? sendTxnScope(room.roomId, dag.type),
+        eventId,
+      ],
     );
   }
   // The event as stored, from what was just written: reading the row back cost a query and a

@@ -28,6 +28,7 @@ import {
 } from './room-store.ts';
 import { StateStore } from './state-store.ts';
 import { timelineSlice } from './timeline.ts';
+import { sendTxnScope } from './txn-scope.ts';
 import type {
   Membership,
   MembershipChange,
@@ -280,9 +281,14 @@ export class RoomService {
     }
   }
 
-  /** The event a transaction ID of this device produced, if any. */
-  eventIdForTxn(userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
-    return txnEventId(this.ctx.db, userId, deviceId, txnId);
+  /** The event a transaction ID of this device produced at one endpoint (txn-scope.ts), if any. */
+  eventIdForTxn(
+    userId: string,
+    deviceId: string,
+    txnId: string,
+    scope: string,
+  ): Promise<string | undefined> {
+    return txnEventId(this.ctx.db, userId, deviceId, txnId, scope);
   }
 
   // --- Reads (stable API: /sync reads these) ---
@@ -574,7 +580,8 @@ async function failedSend(db: SqlExecutor, job: QueuedSend, error: unknown): Pro
   const { draft, options } = job;
   if (options.txnId === undefined || options.senderDevice === undefined) return { error };
   try {
-    const previous = await txnEventId(db, draft.sender, options.senderDevice, options.txnId);
+    const scope = options.txnScope ?? sendTxnScope(draft.roomId, draft.type);
+    const previous = await txnEventId(db, draft.sender, options.senderDevice, options.txnId, scope);
     return previous === undefined ? { error } : { eventId: previous };
   } catch {
     return { error };
@@ -586,10 +593,12 @@ async function txnEventId(
   userId: string,
   deviceId: string,
   txnId: string,
+  scope: string,
 ): Promise<string | undefined> {
   const row = await db.queryOne<{ event_id: string }>(
-    'SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3',
-    [userId, deviceId, txnId],
+    `SELECT event_id FROM event_txn_ids
+      WHERE user_id = $1 AND device_id = $2 AND txn_id = $3 AND scope = $4`,
+    [userId, deviceId, txnId, scope],
   );
   return row?.event_id;
 }
