@@ -575,6 +575,75 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
       }
     });
 
+    it('serves unsigned.prev_content redacted once the state event it copies is redacted, in either order', async () => {
+      // Spec client-server-api "Redactions": the redacted content must not be served again,
+      // prev_content being a copy of it.
+      const roomId = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        power_level_content_override: { events: { 'm.room.topic': 0 } },
+      });
+      await call('POST', `/rooms/${enc(roomId)}/join`, bob.accessToken, {});
+      const setTopic = async (token: string, topic: string): Promise<string> => {
+        const res = await call('PUT', `/rooms/${enc(roomId)}/state/m.room.topic`, token, {
+          topic,
+        });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        return String(res.body['event_id']);
+      };
+      const redactIt = async (eventId: string, txn: string): Promise<void> => {
+        const res = await call(
+          'PUT',
+          `/rooms/${enc(roomId)}/redact/${enc(eventId)}/${txn}`,
+          alice.accessToken,
+          {},
+        );
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+      };
+      // Redacted after it was replaced: the copy already stored is redacted too.
+      const secret = await setTopic(alice.accessToken, 'secret');
+      const x = await setTopic(bob.accessToken, 'x');
+      const before = await call('GET', `/rooms/${enc(roomId)}/event/${enc(x)}`, bob.accessToken);
+      expect((before.body['unsigned'] as Body)['prev_content']).toEqual({ topic: 'secret' });
+      await redactIt(secret, 'prev-1');
+      // Redacted before it is replaced: the copy is taken redacted.
+      const secret2 = await setTopic(alice.accessToken, 'secret2');
+      await redactIt(secret2, 'prev-2');
+      const y = await setTopic(bob.accessToken, 'y');
+
+      const served: Body[] = [];
+      for (const id of [x, y]) {
+        const one = await call('GET', `/rooms/${enc(roomId)}/event/${enc(id)}`, bob.accessToken);
+        served.push(one.body);
+        const context = await call(
+          'GET',
+          `/rooms/${enc(roomId)}/context/${enc(id)}?limit=0`,
+          bob.accessToken,
+        );
+        served.push(context.body['event'] as Body);
+      }
+      const state = await call('GET', `/rooms/${enc(roomId)}/state`, bob.accessToken);
+      served.push(...(state.body as unknown as Body[]).filter((e) => e['type'] === 'm.room.topic'));
+      const messages = await call(
+        'GET',
+        `/rooms/${enc(roomId)}/messages?dir=b&limit=50`,
+        bob.accessToken,
+      );
+      served.push(...(messages.body['chunk'] as Body[]));
+      const filter = enc(JSON.stringify({ room: { timeline: { limit: 50 } } }));
+      const sync = await call('GET', `/sync?filter=${filter}&timeout=0`, bob.accessToken);
+      const joined = (sync.body['rooms'] as Body)['join'] as Record<string, Body>;
+      const timeline = joined[roomId]?.['timeline'] as Body | undefined;
+      served.push(...((timeline?.['events'] ?? []) as Body[]));
+      const topics = served.filter((e) => e['event_id'] === x || e['event_id'] === y);
+      expect(topics.length).toBeGreaterThanOrEqual(7);
+      for (const event of topics) {
+        const unsigned = event['unsigned'] as Body;
+        expect(unsigned['replaces_state']).toBe(event['event_id'] === x ? secret : secret2);
+        expect(unsigned['prev_content'], JSON.stringify(event)).toEqual({});
+      }
+      expect(JSON.stringify(served)).not.toContain('secret');
+    });
+
     it('scopes transaction IDs to the endpoint: room, event type and redacted event', async () => {
       // Spec client-server-api "Transaction identifiers": one device, one HTTP endpoint.
       const roomA = await createRoom(alice.accessToken);

@@ -55,6 +55,11 @@ export class EventStore {
     this.#cache.delete(eventId);
   }
 
+  /** Forgets cached events (after a change of their stored `unsigned`, prev-content.ts). */
+  evictAll(eventIds: readonly string[]): void {
+    for (const id of eventIds) this.#cache.delete(id);
+  }
+
   /**
    * Turns rows into events, resolving `redacted_by`. `cache` is false inside a write
    * transaction, whose rows may still roll back.

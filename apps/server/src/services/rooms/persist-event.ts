@@ -10,6 +10,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import { nextStreamPosition } from '../core/stream.ts';
 import type { BuiltEvent } from './create-event.ts';
 import type { EventStore } from './event-store.ts';
+import { prevContentOf } from './prev-content.ts';
 import { currentStateEventId, JOINED_SINCE, type RoomRow } from './room-store.ts';
 import type { StateStore } from './state-store.ts';
 import { sendTxnScope } from './txn-scope.ts';
@@ -45,7 +46,8 @@ export async function persistEvent(
       const previous = await stores.events.get(tx, replaced, false);
       unsigned = { replaces_state: replaced };
       if (previous !== undefined) {
-        unsigned['prev_content'] = previous.pdu['content'];
+        // Redacted if the replaced event is (prev-content.ts; a later redaction redacts it then).
+        unsigned['prev_content'] = prevContentOf(previous);
         unsigned['prev_sender'] = previous.sender;
       }
     }

@@ -18,6 +18,7 @@ import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-st
 import { JoinedMembersCache, type LocalMembers } from './joined-members.ts';
 import { isLocalUser } from './local-user.ts';
 import { type PersistOptions, persistEvent } from './persist-event.ts';
+import { redactPrevContentCopies } from './prev-content.ts';
 import {
   currentStateEventId,
   loadRoom,
@@ -104,6 +105,12 @@ export class RoomService {
 
   /** Runs the timeline listeners for an accepted event (the federation receiver calls it too). */
   async timelineEventPersisted(tx: SqlExecutor, event: StoredEvent): Promise<void> {
+    // Local and remote redactions both pass here: the redacted event's content is also copied
+    // into the `unsigned.prev_content` of the events that replaced it (prev-content.ts).
+    const redacted = redactsOf(event);
+    if (redacted !== undefined) {
+      await redactPrevContentCopies(tx, this.events, event.roomId, redacted);
+    }
     for (const listener of this.#timelineListeners) await listener(tx, event);
   }
 
