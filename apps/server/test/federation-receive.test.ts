@@ -8,11 +8,13 @@
  * unsigned requests, a state reset in a fork) run against a malicious server PROCESS in
  * federation-malicious.test.ts.
  */
-import type { JsonObject } from '@weft/signing';
+import { generateSigningKey, type JsonObject } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { userDevices } from '../src/services/federation/queries/serve-queries.ts';
 import { startFederationWithPeer, type TestFederation } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
+import { deviceKeys } from './keys-cross-signing-suite.ts';
 import { type RoomTip, roomTip, tipAuthEvents } from './room-tip.ts';
 import {
   call,
@@ -278,6 +280,47 @@ describe('EDUs (edus/inbound.ts, edus/outbound.ts)', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await a.services.federation.sender.pending('m.test')).toBe(0);
     expect(edusOf('m.direct_to_device').length).toBe(before);
+  });
+
+  it('sends one m.device_list_update per device change, chained by stream_id', async () => {
+    const a = federation.server('a.test');
+    const updates = () =>
+      edusOf('m.device_list_update')
+        .map((edu) => edu['content'] as Json)
+        .filter((content) => content['user_id'] === alice.userId);
+    const before = updates().length;
+    const device = await loginDevice(a, alice.userId, 'LISTED');
+    const key = generateSigningKey('LISTED');
+    await call(a, device, 'POST', '/_matrix/client/v3/keys/upload', {
+      device_keys: deviceKeys(device, key),
+    });
+    const removed = await a.client.request('DELETE', '/_matrix/client/v3/devices/LISTED', {
+      token: alice.accessToken,
+      body: {
+        auth: {
+          type: 'm.login.password',
+          identifier: { type: 'm.id.user', user: alice.userId },
+          password: 'correct horse battery staple',
+        },
+      },
+    });
+    expect(removed.status).toBe(200);
+    await waitFor('three device-list updates', () => updates().length >= before + 3);
+    const [added, keyed, deleted] = updates().slice(before) as [Json, Json, Json];
+    expect(added['device_id']).toBe('LISTED');
+    expect(added['deleted']).toBeUndefined();
+    expect(keyed['device_id']).toBe('LISTED');
+    expect(keyed['keys']['keys']['ed25519:LISTED']).toBe(key.publicKeyBase64);
+    expect(deleted).toMatchObject({ device_id: 'LISTED', deleted: true });
+    // Increasing per user, each naming the one before.
+    const first = added['stream_id'] as number;
+    expect(keyed['stream_id']).toBe(first + 1);
+    expect(keyed['prev_id']).toEqual([first]);
+    expect(deleted['stream_id']).toBe(first + 2);
+    expect(deleted['prev_id']).toEqual([first + 1]);
+    // GET /user/devices answers the stream ID of the last update.
+    const devices = await userDevices(a.services, alice.userId);
+    expect(devices['stream_id']).toBe(first + 2);
   });
 
   it('gives outbound to-device messages of different users distinct message IDs', async () => {

@@ -27,12 +27,27 @@ export interface DeviceListChanges {
   readonly left: string[];
 }
 
+/** Which device changed (absent: the user's cross-signing keys, or a change seen from elsewhere). */
+export interface ChangedDevice {
+  /** A device ID. */
+  readonly deviceId: string;
+  /** The device was removed. */
+  readonly deleted?: boolean;
+}
+
+/** Told of a device-list change inside its write transaction. */
+export type DeviceListListener = (
+  tx: SqlExecutor,
+  userId: string,
+  device: ChangedDevice | undefined,
+) => Promise<void>;
+
 /** Device-list changes: recording them and answering `changed` / `left` between tokens. */
 export class DeviceListService {
   readonly #ctx: ServerContext;
   readonly #rooms: RoomService;
   readonly #ranges = new RangeCache();
-  readonly #listeners: Array<(tx: SqlExecutor, userId: string) => Promise<void>> = [];
+  readonly #listeners: DeviceListListener[] = [];
 
   constructor(ctx: ServerContext, rooms: RoomService) {
     this.#ctx = ctx;
@@ -43,12 +58,13 @@ export class DeviceListService {
    * Records a change of `userId`'s device list inside `tx` and returns its stream position,
    * announced (a broadcast) in `tx`'s after-commit hook: right after COMMIT, under the write
    * lock, so no later commit (a room event) is announced first and a sync woken by it cannot
-   * hand out a token past this change without returning it.
+   * hand out a token past this change without returning it. `device` names the changed device
+   * (federation sends one `m.device_list_update` per changed device).
    */
-  async markChanged(tx: SqlExecutor, userId: string): Promise<number> {
+  async markChanged(tx: SqlExecutor, userId: string, device?: ChangedDevice): Promise<number> {
     const position = await nextStreamPosition(tx);
     await insertDeviceListChange(tx, userId, position);
-    for (const listener of this.#listeners) await listener(tx, userId);
+    for (const listener of this.#listeners) await listener(tx, userId, device);
     tx.afterCommit(() => this.#ctx.notifier.notify(position));
     return position;
   }
@@ -57,7 +73,7 @@ export class DeviceListService {
    * Subscribes to device-list changes, inside their write transaction (federation queues
    * `m.device_list_update` EDUs for local users' changes).
    */
-  onChanged(listener: (tx: SqlExecutor, userId: string) => Promise<void>): void {
+  onChanged(listener: DeviceListListener): void {
     this.#listeners.push(listener);
   }
 

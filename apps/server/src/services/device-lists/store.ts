@@ -1,4 +1,7 @@
-/** SQL of the device-list service: `device_list_changes`, plus read-only membership queries. */
+/**
+ * SQL of the device-list service: `device_list_changes`, `device_list_outbound_streams`, plus
+ * read-only membership queries.
+ */
 import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 
@@ -12,6 +15,30 @@ export async function insertDeviceListChange(
     'INSERT INTO device_list_changes (user_id, stream_position) VALUES ($1, $2) ON CONFLICT DO NOTHING',
     [userId, position],
   );
+}
+
+/**
+ * Takes the next federation device-list stream ID of a local user (1, 2, …; see migration
+ * 0118) and returns it.
+ */
+export async function nextUserStreamId(tx: SqlExecutor, userId: string): Promise<number> {
+  const row = await tx.queryOne<{ stream_id: number | string }>(
+    `INSERT INTO device_list_outbound_streams (user_id, stream_id) VALUES ($1, 1)
+     ON CONFLICT (user_id)
+     DO UPDATE SET stream_id = device_list_outbound_streams.stream_id + 1
+     RETURNING stream_id`,
+    [userId],
+  );
+  return Number(row?.stream_id ?? 1);
+}
+
+/** A local user's current federation device-list stream ID (0 before any change). */
+export async function userStreamId(db: SqlExecutor, userId: string): Promise<number> {
+  const row = await db.queryOne<{ stream_id: number | string }>(
+    'SELECT stream_id FROM device_list_outbound_streams WHERE user_id = $1',
+    [userId],
+  );
+  return Number(row?.stream_id ?? 0);
 }
 
 /** Users whose device list changed at a position in (`from`, `to`]. */

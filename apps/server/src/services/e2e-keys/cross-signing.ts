@@ -228,6 +228,8 @@ export class CrossSigningService {
       failures[userId] = { ...failures[userId], [keyId]: { errcode, error } };
     };
     const changedUsers = new Set<string>();
+    /** The signer's own keys that got signatures: device IDs, or the master key's public key. */
+    const changedOwnKeys = new Set<string>();
     await this.#ctx.db.transaction(async (tx) => {
       const own = await crossSigningKeysOf(tx, signer);
       for (const [userId, byKey] of Object.entries(body)) {
@@ -247,11 +249,35 @@ export class CrossSigningService {
           for (const row of rows) await putSignature(tx, row);
           // Signatures on one's own keys are public: a change of that user's keys. Signatures on
           // others' master keys only the signer sees: a change the signer's devices learn of.
-          changedUsers.add(signer);
+          if (userId === signer) changedOwnKeys.add(keyId);
+          else changedUsers.add(signer);
         }
       }
-      // Each announced by `markChanged` in the transaction's after-commit hook.
-      for (const userId of changedUsers) await this.#deviceLists.markChanged(tx, userId);
+      // Each announced by `markChanged` in the transaction's after-commit hook. A signed device
+      // is a change of that device (other servers learn of it); a signed master key goes to them
+      // as a new master key (spec server-server-api "Cross-signing"), as Synapse does.
+      const masterKey = publicKeyOf(own.get('master'));
+      for (const keyId of changedOwnKeys) {
+        if (keyId === masterKey) {
+          await this.#deviceLists.markChanged(tx, signer);
+          const master = own.get('master');
+          const merged = (await signaturesOn(tx, signer))
+            .filter((sig) => sig.target_key_id === keyId && sig.signer_user_id === signer)
+            .reduce(
+              (out, sig) =>
+                withSignature(out, sig.signer_user_id, sig.signer_key_id, sig.signature),
+              master ?? {},
+            );
+          for (const listener of this.#listeners) {
+            await listener(tx, signer, { master: merged as JsonObject });
+          }
+        } else {
+          await this.#deviceLists.markChanged(tx, signer, { deviceId: keyId });
+        }
+      }
+      if (changedOwnKeys.size === 0) {
+        for (const userId of changedUsers) await this.#deviceLists.markChanged(tx, userId);
+      }
     });
     return failures;
   }

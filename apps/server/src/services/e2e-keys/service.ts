@@ -16,9 +16,10 @@ import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { DeviceListService } from '../device-lists/service.ts';
 import { type CrossSigningKeysAnswer, CrossSigningService } from './cross-signing.ts';
-import { deleteDeviceSignatures } from './cross-signing-store.ts';
+import { deleteDeviceSignatures, signaturesOn } from './cross-signing-store.ts';
 import {
   deleteDeviceKeys,
+  deviceEntry,
   deviceKeysJson,
   deviceKeysOfUser,
   fallbackKey,
@@ -96,7 +97,10 @@ export class E2eKeyService {
         this.#forget(change.userId, change.deviceId);
       }
       // Announced by `markChanged` in the transaction's after-commit hook.
-      await this.#deviceLists.markChanged(tx, change.userId);
+      await this.#deviceLists.markChanged(tx, change.userId, {
+        deviceId: change.deviceId,
+        deleted: change.change === 'removed',
+      });
     });
   }
 
@@ -122,7 +126,7 @@ export class E2eKeyService {
           }
           await putDeviceKeys(tx, userId, deviceId, deviceKeysText);
           // Announced by `markChanged` in the transaction's after-commit hook.
-          await this.#deviceLists.markChanged(tx, userId);
+          await this.#deviceLists.markChanged(tx, userId, { deviceId });
         }
       }
       for (const [name, value] of Object.entries(upload.oneTimeKeys ?? {})) {
@@ -274,6 +278,34 @@ async function claimOne(
   if (fallback === undefined) return undefined;
   await markFallbackKeyUsed(tx, userId, deviceId, algorithm);
   return fallback;
+}
+
+/**
+ * A device as another server learns of it in `m.device_list_update` (read in `tx`, so a change
+ * in that transaction is seen): its identity keys with the signatures its user made on them
+ * merged in, and its display name.
+ */
+export async function publishedDevice(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<{ keys?: Record<string, unknown>; displayName?: string }> {
+  const row = await deviceEntry(tx, userId, deviceId);
+  const out: { keys?: Record<string, unknown>; displayName?: string } = {};
+  if (row?.display_name != null) out.displayName = row.display_name;
+  if (row?.key_json == null) return out;
+  let keys = parseAnyJson(row.key_json) as Record<string, unknown>;
+  for (const sig of await signaturesOn(tx, userId)) {
+    if (sig.target_key_id !== deviceId || sig.signer_user_id !== userId) continue;
+    const signatures = isObject(keys['signatures']) ? keys['signatures'] : {};
+    const own = isObject(signatures[userId]) ? signatures[userId] : {};
+    keys = {
+      ...keys,
+      signatures: { ...signatures, [userId]: { ...own, [sig.signer_key_id]: sig.signature } },
+    };
+  }
+  out.keys = keys;
+  return out;
 }
 
 /** Stored device keys without `signatures`: what a signature covers, canonical. */

@@ -32,6 +32,20 @@ export async function putDeviceKeys(
   );
 }
 
+/** An existing device's display name and identity keys (either may be null). */
+export async function deviceEntry(
+  db: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<{ key_json: string | null; display_name: string | null } | undefined> {
+  return db.queryOne(
+    `SELECT k.key_json, d.display_name FROM devices d
+       LEFT JOIN e2e_device_keys k ON k.user_id = d.user_id AND k.device_id = d.device_id
+      WHERE d.user_id = $1 AND d.device_id = $2`,
+    [userId, deviceId],
+  );
+}
+
 /** Device keys of a user's existing devices, with each device's display name. */
 export async function deviceKeysOfUser(
   db: SqlExecutor,

@@ -10,7 +10,9 @@ import { createHash } from 'node:crypto';
 
 import type { ServerContext } from '../../core/context.ts';
 import type { DeviceListService } from '../../device-lists/service.ts';
+import { nextUserStreamId } from '../../device-lists/store.ts';
 import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
+import { publishedDevice } from '../../e2e-keys/service.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
 import { isLocalUser } from '../../rooms/local-user.ts';
 import type { RoomService } from '../../rooms/service.ts';
@@ -70,13 +72,33 @@ export function sendLocalEdus(
     })().catch(report);
   });
 
-  sources.deviceLists.onChanged(async (tx, userId) => {
-    if (!isLocal(userId)) return;
+  // Spec "Device Management": one EDU per changed device, with the user's next stream ID and
+  // the one before as `prev_id` (a receiver that missed it re-fetches `GET /user/devices`, whose
+  // `stream_id` is the current one). A change without a device (cross-signing keys) goes as
+  // `m.signing_key_update` below.
+  sources.deviceLists.onChanged(async (tx, userId, device) => {
+    if (!isLocal(userId) || device === undefined) return;
+    const streamId = await nextUserStreamId(tx, userId);
     const destinations = await serversSharingRoomsWith(tx, userId, self);
+    if (destinations.length === 0) return;
+    const content: Record<string, unknown> = {
+      user_id: userId,
+      device_id: device.deviceId,
+      stream_id: streamId,
+      prev_id: streamId > 1 ? [streamId - 1] : [],
+    };
+    if (device.deleted === true) {
+      content['deleted'] = true;
+    } else {
+      const published = await publishedDevice(tx, userId, device.deviceId);
+      if (published.keys !== undefined) content['keys'] = published.keys;
+      if (published.displayName !== undefined) {
+        content['device_display_name'] = published.displayName;
+      }
+    }
     await sender.queueEduInTransaction(tx, destinations, {
       edu_type: 'm.device_list_update',
-      // Weft tracks device-list changes per user; receivers re-query the user's devices.
-      content: { user_id: userId, device_id: '', stream_id: ctx.now(), prev_id: [] },
+      content,
     });
   });
 

@@ -10,7 +10,7 @@
 import { MatrixError } from '@weft/transport';
 
 import type { AccountService } from '../../accounts/service.ts';
-import { currentStreamPosition } from '../../core/stream.ts';
+import { userStreamId } from '../../device-lists/store.ts';
 import type { E2eKeyService } from '../../e2e-keys/service.ts';
 import type { ProfileService } from '../../profile/service.ts';
 import { resolveAlias } from '../../rooms/directory.ts';
@@ -83,7 +83,8 @@ export async function userDevices(
   });
   return {
     user_id: userId,
-    stream_id: await currentStreamPosition(sources.rooms.ctx.db),
+    // The user's device-list stream ID, as the `m.device_list_update` EDUs count it.
+    stream_id: await userStreamId(sources.rooms.ctx.db, userId),
     devices,
     // Spec: the user's cross-signing master and self-signing keys, when they have them.
     ...(masterKeys[userId] !== undefined ? { master_key: masterKeys[userId] } : {}),
