@@ -724,6 +724,14 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
         { alias: '#wellformed:test.local' },
       );
       expect(ok.status).toBe(200);
+      // An empty alias clears it (as Synapse and clients treat it), not a malformed one.
+      const cleared = await call(
+        'PUT',
+        `/rooms/${enc(roomId)}/state/m.room.canonical_alias`,
+        alice.accessToken,
+        { alias: '' },
+      );
+      expect(cleared.status).toBe(200);
     });
 
     it('answers /event and /context of a room the user was never in with 404 M_NOT_FOUND', async () => {

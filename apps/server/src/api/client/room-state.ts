@@ -67,7 +67,8 @@ export function registerRoomState(app: ClientApp, services: Services): void {
     if (alias !== undefined && alias !== null && typeof alias !== 'string') {
       throw MatrixError.badJson('alias must be a string');
     }
-    if (typeof alias === 'string') parseRoomAlias(alias);
+    // An empty `alias` clears the canonical alias, as Synapse and clients treat it.
+    if (typeof alias === 'string' && alias !== '') parseRoomAlias(alias);
     for (const entry of (alt ?? []) as string[]) parseRoomAlias(entry);
     const suffix = `:${services.ctx.config.serverName}`;
     for (const candidate of [
