@@ -11,7 +11,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { parseAnyJson } from '@weft/canonical-json';
 
 import { MatrixHttpClient, type MatrixRequest, TransportError } from '@weft/transport';
 
@@ -19,6 +18,7 @@ import { AddressPolicy, DeniedAddressError } from '../core/address-policy.ts';
 import type { ServerContext } from '../core/context.ts';
 import { ServerResolver } from './discovery/resolve-server.ts';
 import { createSrvLookup } from './discovery/srv-lookup.ts';
+import { fetchWellKnown } from './discovery/well-known.ts';
 import { createHttpsFetch, type HttpsFetch } from './https-fetch.ts';
 
 /** Per-request options of {@link FederationClient.request}. */
@@ -59,21 +59,18 @@ export class FederationClient {
     this.#checkedFetch = refusalsFinal(this.#fetch);
     const wellKnownFetch = createHttpsFetch(
       { ca, insecureSkipTlsVerify, addressPolicy },
+      // The server name's port 443, or where a redirect pointed (https URLs only).
       async (url) => ({
-        host: url.hostname,
-        port: 443,
-        tlsName: url.hostname,
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port === '' ? 443 : Number(url.port),
+        tlsName: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         hostHeader: url.host,
       }),
     );
     this.#wellKnownFetch = wellKnownFetch;
     resolver = new ServerResolver(
       hosts,
-      async (url) => {
-        const response = await wellKnownFetch(url, { signal: AbortSignal.timeout(10_000) });
-        if (!response.ok) return undefined;
-        return parseAnyJson(await response.text());
-      },
+      (url) => fetchWellKnown(wellKnownFetch, url),
       ctx.now,
       createSrvLookup(ctx.config.federation.dnsServers),
     );

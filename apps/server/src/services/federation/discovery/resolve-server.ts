@@ -11,12 +11,14 @@
  *    3.5 else `<delegated>:8448`. TLS name and Host are the delegated host throughout.
  * 4. Without a usable .well-known: SRV `_matrix-fed._tcp.<hostname>`, 5. then `_matrix._tcp`
  *    (deprecated) — TLS name and Host stay the hostname; 6. else `<hostname>:8448`.
- * Results are cached (well-known answers for an hour, failures for five minutes).
+ * Results are cached: a delegation as long as its `.well-known` answer allows (its
+ * Cache-Control, else 24 hours, at most 48 — well-known.ts), no usable `.well-known` for five
+ * minutes (spec: errors "cached for up to an hour").
  */
 import type { ResolvedServer } from '../https-fetch.ts';
 import { pickSrvTarget, type SrvLookup } from './srv-lookup.ts';
+import { WELL_KNOWN_DEFAULT_TTL_MS, WellKnownResponse } from './well-known.ts';
 
-const WELL_KNOWN_TTL_MS = 60 * 60 * 1000;
 const FAILURE_TTL_MS = 5 * 60 * 1000;
 const DEFAULT_PORT = 8448;
 
@@ -34,7 +36,10 @@ function isIpLiteral(host: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }
 
-/** Fetches a URL over the federation TLS settings, answering the parsed JSON body or undefined. */
+/**
+ * Fetches a URL over the federation TLS settings, answering the parsed JSON body (a
+ * {@link WellKnownResponse} when it knows how long the answer may be cached) or undefined.
+ */
 export type WellKnownFetch = (url: string, target: ResolvedServer) => Promise<unknown>;
 
 /** Resolves server names, with a cache. */
@@ -76,8 +81,8 @@ export class ServerResolver {
     let ttl = FAILURE_TTL_MS;
     const delegated = await this.#wellKnown(host);
     if (delegated !== undefined) {
-      value = await this.#delegated(delegated);
-      ttl = WELL_KNOWN_TTL_MS;
+      value = await this.#delegated(delegated.server);
+      ttl = delegated.ttlMs;
     } else {
       // Steps 4-6: SRV on the server name itself; certificate and Host stay the server name.
       value = (await this.#srv(host)) ?? {
@@ -92,14 +97,21 @@ export class ServerResolver {
   }
 
   /** Step 3: the `m.server` of `https://<host>/.well-known/matrix/server`, if usable. */
-  async #wellKnown(host: string): Promise<string | undefined> {
+  async #wellKnown(host: string): Promise<{ server: string; ttlMs: number } | undefined> {
     const direct: ResolvedServer = { host, port: 443, tlsName: host, hostHeader: host };
     try {
-      const body = await this.#fetchWellKnown(`https://${host}/.well-known/matrix/server`, direct);
+      const answer = await this.#fetchWellKnown(
+        `https://${host}/.well-known/matrix/server`,
+        direct,
+      );
+      const [body, ttlMs] =
+        answer instanceof WellKnownResponse
+          ? [answer.body, answer.maxAgeMs]
+          : [answer, WELL_KNOWN_DEFAULT_TTL_MS];
       const delegated = (body as Record<string, unknown> | undefined)?.['m.server'];
       if (typeof delegated !== 'string') return undefined;
       splitHostPort(delegated); // throws on a malformed value: treated as no .well-known
-      return delegated;
+      return { server: delegated, ttlMs };
     } catch {
       return undefined;
     }
