@@ -8,13 +8,19 @@
  * unsigned requests, a state reset in a fork) run against a malicious server PROCESS in
  * federation-malicious.test.ts.
  */
-import { generateSigningKey, type JsonObject } from '@weft/signing';
+import { generateSigningKey, type JsonObject, verifyJson } from '@weft/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { userDevices } from '../src/services/federation/queries/serve-queries.ts';
 import { startFederationWithPeer, type TestFederation } from './federation-harness.ts';
 import { startTestPeer, type TestPeer } from './federation-peer.ts';
-import { deviceKeys } from './keys-cross-signing-suite.ts';
+import {
+  crossSigningKey,
+  deviceKeys,
+  newIdentity,
+  sign,
+  signingKeysBody,
+} from './keys-cross-signing-suite.ts';
 import { type RoomTip, roomTip, tipAuthEvents } from './room-tip.ts';
 import {
   call,
@@ -321,6 +327,56 @@ describe('EDUs (edus/inbound.ts, edus/outbound.ts)', () => {
     // GET /user/devices answers the stream ID of the last update.
     const devices = await userDevices(a.services, alice.userId);
     expect(devices['stream_id']).toBe(first + 2);
+  });
+
+  it('sends a cross-signed device as a device-list update, a device-signed master key as a signing-key update', async () => {
+    const a = federation.server('a.test');
+    const device = await loginDevice(a, alice.userId, 'SIGNED');
+    const key = generateSigningKey('SIGNED');
+    await call(a, device, 'POST', '/_matrix/client/v3/keys/upload', {
+      device_keys: deviceKeys(device, key),
+    });
+    const id = newIdentity();
+    await call(a, device, 'POST', '/_matrix/client/v3/keys/device_signing/upload', {
+      ...signingKeysBody(alice, id),
+    });
+    const selfId = `ed25519:${id.selfSigning.publicKeyBase64}`;
+    const masterSigned = sign(
+      crossSigningKey(alice, 'master', id.master),
+      alice.userId,
+      'ed25519:SIGNED',
+      key,
+    );
+    const failures = await call(a, device, 'POST', '/_matrix/client/v3/keys/signatures/upload', {
+      [alice.userId]: {
+        SIGNED: sign(deviceKeys(device, key), alice.userId, selfId, id.selfSigning),
+        [id.master.publicKeyBase64]: masterSigned,
+      },
+    });
+    expect(failures).toEqual({});
+    const signedDevice = () =>
+      edusOf('m.device_list_update')
+        .map((edu) => edu['content'] as Json)
+        .find(
+          (content) =>
+            content['device_id'] === 'SIGNED' &&
+            content['keys']?.['signatures']?.[alice.userId]?.[selfId] !== undefined,
+        );
+    const signedMaster = () =>
+      edusOf('m.signing_key_update')
+        .map((edu) => edu['content'] as Json)
+        .find(
+          (content) =>
+            content['master_key']?.['signatures']?.[alice.userId]?.['ed25519:SIGNED'] !== undefined,
+        );
+    await waitFor('the signed device and master key', () => !!signedDevice() && !!signedMaster());
+    expect(
+      verifyJson(signedDevice()?.['keys'], alice.userId, selfId, id.selfSigning.publicKey).valid,
+    ).toBe(true);
+    expect(
+      verifyJson(signedMaster()?.['master_key'], alice.userId, 'ed25519:SIGNED', key.publicKey)
+        .valid,
+    ).toBe(true);
   });
 
   it('gives outbound to-device messages of different users distinct message IDs', async () => {
