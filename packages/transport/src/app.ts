@@ -39,6 +39,7 @@ import type { Logger } from './logger.ts';
 import { MatrixError } from './matrix-error.ts';
 import type { TokenBucketRateLimiter } from './rate-limit.ts';
 import { requestPath } from './request-path.ts';
+import { requestTargetOf } from './request-target.ts';
 import { FixedPathMemoRouter } from './router.ts';
 import { type ServerKeyLookup, verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
@@ -228,8 +229,13 @@ export interface PlainAnswer {
  */
 interface PipelineInput {
   readonly method: string;
-  /** The absolute URL (X-Matrix signs its path and query). */
+  /** The absolute URL. */
   readonly url: string;
+  /**
+   * The request target as received (path and query, not normalised by URL parsing): what the
+   * sender signed as X-Matrix's `uri`.
+   */
+  readonly target: string;
   readonly headers: HeaderLookup;
   /** The body, at most `maxBytes` (413 `M_TOO_LARGE` beyond). */
   readBody(maxBytes: number): Promise<Uint8Array>;
@@ -424,11 +430,10 @@ export function createMatrixApp<User = string>(
           // The signature covers the body, so it is read (size-limited) before verifying.
           rawBody = await input.readBody(maxBody);
           if (rawBody.byteLength > 0) json = parseJsonBody(rawBody, jsonOptions(definition));
-          const url = new URL(input.url);
           const result = await verifyRequest(
             {
               method: input.method,
-              uri: url.pathname + url.search,
+              uri: input.target,
               authorization: input.headers.get('authorization'),
               content: json,
             },
@@ -500,6 +505,7 @@ export function createMatrixApp<User = string>(
         const input: PipelineInput = {
           method: request.method,
           url: request.url,
+          target: requestTargetOf(request, c.env),
           headers: request.headers,
           readBody: (maxBytes) => readBodyBytes(request, maxBytes),
           context: c,
@@ -529,6 +535,7 @@ function plainInput(
   return {
     method: request.method,
     url,
+    target: request.target,
     headers: rawHeaderLookup(request.rawHeaders),
     readBody: async (maxBytes) => {
       const body = request.body ?? new Uint8Array(0);

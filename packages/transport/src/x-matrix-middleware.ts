@@ -13,6 +13,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { FederationOptions } from './app.ts';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonBody, readBodyBytes } from './body.ts';
 import { MatrixError } from './matrix-error.ts';
+import { requestTargetOf } from './request-target.ts';
 import { verifyRequest, xMatrixRefusal } from './x-matrix.ts';
 
 /** The context variables {@link xMatrixMiddleware} sets. */
@@ -38,11 +39,11 @@ export function xMatrixMiddleware(
     const request = c.req.raw;
     const raw = await readBodyBytes(request, maxBody);
     const content = raw.byteLength > 0 ? parseJsonBody(raw) : undefined;
-    const url = new URL(request.url);
     const result = await verifyRequest(
       {
         method: request.method,
-        uri: url.pathname + url.search,
+        // The target as received: what the sender signed (URL parsing would normalise it).
+        uri: requestTargetOf(request, c.env),
         authorization: request.headers.get('authorization'),
         content,
       },
