@@ -44,6 +44,10 @@ export interface TestPeer {
   /** Events answered to `POST /get_missing_events/{roomId}` (and the requests received). */
   readonly missing: Array<Record<string, unknown>>;
   readonly missingRequests: Array<Record<string, unknown>>;
+  /** Answers to `GET /state_ids/{roomId}?event_id=…`, by `event_id` (404 when absent). */
+  readonly stateIds: Map<string, { pdu_ids: unknown[]; auth_chain_ids: unknown[] }>;
+  /** The event IDs asked for with `GET /event/{eventId}`, in order. */
+  readonly eventRequests: string[];
   /** Signs (hashes + signature) an event as this server; returns it with its event ID. */
   sign(
     event: Record<string, unknown>,
@@ -119,6 +123,8 @@ export async function startTestPeer(
   const served = new Map<string, Record<string, unknown>>();
   const missing: Array<Record<string, unknown>> = [];
   const missingRequests: Array<Record<string, unknown>> = [];
+  const stateIds = new Map<string, { pdu_ids: unknown[]; auth_chain_ids: unknown[] }>();
+  const eventRequests: string[] = [];
   const app = new Hono();
   app.get('/_matrix/key/v2/server', (c) =>
     c.json(
@@ -140,6 +146,7 @@ export async function startTestPeer(
     return c.json({ pdus: {} });
   });
   app.get('/_matrix/federation/v1/event/:eventId', (c) => {
+    eventRequests.push(c.req.param('eventId'));
     const event = served.get(c.req.param('eventId'));
     if (event === undefined) return c.json({ errcode: 'M_NOT_FOUND', error: 'no' }, 404);
     return c.json({ origin: name, origin_server_ts: Date.now(), pdus: [event] });
@@ -147,6 +154,11 @@ export async function startTestPeer(
   app.post('/_matrix/federation/v1/get_missing_events/:roomId', async (c) => {
     missingRequests.push((await c.req.json()) as Record<string, unknown>);
     return c.json({ events: missing });
+  });
+  app.get('/_matrix/federation/v1/state_ids/:roomId', (c) => {
+    const answer = stateIds.get(c.req.query('event_id') ?? '');
+    if (answer === undefined) return c.json({ errcode: 'M_NOT_FOUND', error: 'no' }, 404);
+    return c.json(answer);
   });
   app.all('*', (c) => c.json({ errcode: 'M_UNRECOGNIZED', error: 'not here' }, 404));
 
@@ -192,6 +204,8 @@ export async function startTestPeer(
     served,
     missing,
     missingRequests,
+    stateIds,
+    eventRequests,
     sign(event, roomVersion) {
       const pdu = signEvent(event as JsonObject, roomVersion, name, key);
       return { pdu, eventId: computeEventId(pdu as JsonObject, roomVersion) };

@@ -7,10 +7,15 @@
  *   forward extremities and the new event) and then processed in depth order;
  * - when the gap is too big for that, the state at each missing prev event is fetched with
  *   `GET /state_ids/{roomId}?event_id=…` and the prev event itself is stored as an outlier.
+ *
+ * Everything here runs under the room's lock for a PDU a remote server chose to send, so the work
+ * one PDU (and one transaction) may cause is bounded ({@link FetchBudget}): past the bound the
+ * PDU is not judged (a fetch failure, nothing stored for it), as when an event cannot be had.
  */
 import { type DagEvent, type StateMap, stateAfterEvent, stateKeyOf } from '@weft/dag';
 import { matrixPath } from '@weft/transport';
 
+import { inListChunks, placeholders } from '../../../storage/in-list.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import { forwardExtremities } from '../../rooms/room-store.ts';
 import { authAgainstAuthEvents, authEventIdsToLoad } from './auth-against-auth-events.ts';
@@ -24,8 +29,104 @@ import { type CheckedPdu, type HandlerDeps, PduRejection } from './types.ts';
 const MAX_AUTH_FETCH_DEPTH = 64;
 /** Events asked for in one `get_missing_events`. */
 export const MISSING_EVENTS_LIMIT = 20;
+/**
+ * Events one PDU may have fetched one by one (`/event`: auth chains, prev events' events) and
+ * processed (`get_missing_events` answers, handled recursively) — Synapse-like bounds: a
+ * legitimate gap is filled by a few `get_missing_events` rounds and an auth chain already mostly
+ * held, a hostile peer's wide or deep DAG is not walked without end under the room lock.
+ */
+export const MAX_EVENTS_PER_PDU = 400;
+/** The same, for all the PDUs of one inbound transaction together. */
+export const MAX_EVENTS_PER_TRANSACTION = 1_000;
+/**
+ * Event IDs accepted from one `/state_ids` answer (`pdu_ids` and `auth_chain_ids` together): a
+ * room's state can be large, but an answer past this is refused rather than fetched.
+ */
+export const MAX_STATE_IDS = 10_000;
+/** State events one PDU (one transaction) may have fetched for `/state_ids` answers. */
+export const MAX_STATE_EVENTS_PER_PDU = MAX_STATE_IDS;
+/** `/event` requests in flight at once while fetching the events of a `/state_ids` answer. */
+const STATE_FETCH_CONCURRENCY = 8;
 
-async function fetchEvent(deps: HandlerDeps, origin: string, eventId: string): Promise<unknown> {
+/**
+ * What one PDU may still cost: events fetched or processed ({@link MAX_EVENTS_PER_PDU}) and
+ * state events fetched ({@link MAX_STATE_EVENTS_PER_PDU}), each also drawn from the budget of
+ * the transaction it came in (`parent`). Exceeding it is a fetch failure: a
+ * {@link PduRejection} that stores no verdict (spec
+ * https://spec.matrix.org/v1.19/server-server-api/#rejection is for failing the auth rules).
+ */
+export class FetchBudget {
+  #events: number;
+  #stateEvents: number;
+  readonly #parent: FetchBudget | undefined;
+  /** Events fetched (or being fetched) for this PDU, by ID: a DAG is walked once. */
+  readonly visited = new Set<string>();
+  /** Events of a `/state_ids` answer fetched ahead (concurrently), by ID. */
+  readonly prefetched = new Map<string, unknown>();
+
+  constructor(
+    events = MAX_EVENTS_PER_PDU,
+    stateEvents = MAX_STATE_EVENTS_PER_PDU,
+    parent?: FetchBudget,
+  ) {
+    this.#events = events;
+    this.#stateEvents = stateEvents;
+    this.#parent = parent;
+  }
+
+  /** A budget for one transaction: its PDUs' budgets draw from it. */
+  static forTransaction(): FetchBudget {
+    return new FetchBudget(MAX_EVENTS_PER_TRANSACTION, MAX_STATE_EVENTS_PER_PDU * 2);
+  }
+
+  /** A budget for one PDU of this transaction. */
+  forPdu(): FetchBudget {
+    return new FetchBudget(MAX_EVENTS_PER_PDU, MAX_STATE_EVENTS_PER_PDU, this);
+  }
+
+  /** Throws a fetch failure when the budget (or the transaction's) is spent past its end. */
+  ensureLeft(): void {
+    this.#parent?.ensureLeft();
+    if (this.#events < 0 || this.#stateEvents < 0) {
+      throw new PduRejection('missing-events', 'too many events to fetch for this event', false);
+    }
+  }
+
+  /** Takes `n` events (fetched or processed); throws a fetch failure past the budget. */
+  takeEvents(n = 1): void {
+    this.#parent?.takeEvents(n);
+    this.#events -= n;
+    if (this.#events < 0) {
+      throw new PduRejection('missing-events', 'too many events to fetch for this event', false);
+    }
+  }
+
+  /** Takes `n` state events to fetch; throws a fetch failure past the budget. */
+  takeStateEvents(n: number): void {
+    this.#parent?.takeStateEvents(n);
+    this.#stateEvents -= n;
+    if (this.#stateEvents < 0) {
+      throw new PduRejection('missing-events', 'too many state events to fetch', false);
+    }
+  }
+}
+
+async function fetchEvent(
+  deps: HandlerDeps,
+  origin: string,
+  eventId: string,
+  budget: FetchBudget,
+): Promise<unknown> {
+  if (budget.prefetched.has(eventId)) {
+    const pdu = budget.prefetched.get(eventId);
+    budget.prefetched.delete(eventId);
+    return pdu;
+  }
+  budget.takeEvents();
+  return fetchEventNow(deps, origin, eventId);
+}
+
+async function fetchEventNow(deps: HandlerDeps, origin: string, eventId: string): Promise<unknown> {
   const response = await deps.client.request<{ pdus?: unknown }>(
     origin,
     'GET',
@@ -50,33 +151,84 @@ export async function fetchAuthEvents(
   deps: HandlerDeps,
   origin: string,
   checked: CheckedPdu,
+  budget: FetchBudget,
   depth = 0,
 ): Promise<void> {
   for (const id of checked.dag.auth_events) {
+    // Walked once per PDU: an event met again (a diamond in the DAG, or one whose own auth
+    // events are still being walked) is not fetched again.
+    if (budget.visited.has(id)) continue;
     if (await isStored(deps.ctx.db, id)) continue;
     if (depth >= MAX_AUTH_FETCH_DEPTH) {
       throw new PduRejection('auth-events', 'auth chain too deep to fetch', false);
     }
-    let pdu: unknown;
+    budget.visited.add(id);
     try {
-      pdu = await fetchEvent(deps, origin, id);
+      await fetchAuthEvent(deps, origin, checked, id, budget, depth);
     } catch (error) {
-      throw new PduRejection('auth-events', `cannot fetch auth event ${id}`, false, error);
+      // Not had after all: a later event citing it fetches it again (or fails likewise).
+      budget.visited.delete(id);
+      throw error;
     }
-    const auth = checkFormat(pdu, checked.roomVersion, checked.rules);
-    if (auth.eventId !== id || auth.roomId !== checked.roomId) {
-      throw new PduRejection('auth-events', `server answered a different event for ${id}`, false);
+  }
+}
+
+async function fetchAuthEvent(
+  deps: HandlerDeps,
+  origin: string,
+  checked: CheckedPdu,
+  id: string,
+  budget: FetchBudget,
+  depth: number,
+): Promise<void> {
+  let pdu: unknown;
+  try {
+    pdu = await fetchEvent(deps, origin, id, budget);
+  } catch (error) {
+    if (error instanceof PduRejection) throw error;
+    throw new PduRejection('auth-events', `cannot fetch auth event ${id}`, false, error);
+  }
+  const auth = checkFormat(pdu, checked.roomVersion, checked.rules);
+  if (auth.eventId !== id || auth.roomId !== checked.roomId) {
+    throw new PduRejection('auth-events', `server answered a different event for ${id}`, false);
+  }
+  applyHashCheck(auth, await checkSignatures(deps, auth));
+  await fetchAuthEvents(deps, origin, auth, budget, depth + 1);
+  await storeCheckedOutlier(deps, auth);
+}
+
+/**
+ * Stores a fetched event (format, signatures and hashes checked, auth events stored) as an
+ * outlier after step 4 of https://spec.matrix.org/v1.19/server-server-api/#checks-performed-on-receipt-of-a-pdu:
+ * rejected when its own auth events do not allow it. Returns whether it was rejected.
+ */
+async function storeCheckedOutlier(deps: HandlerDeps, event: CheckedPdu): Promise<boolean> {
+  const authEvents = await loadDagEvents(deps.ctx.db, authEventIdsToLoad(event));
+  requireAuthEvents(event, authEvents);
+  let rejected = false;
+  try {
+    authAgainstAuthEvents(event, authEvents);
+  } catch (error) {
+    if (!(error instanceof PduRejection)) throw error;
+    rejected = true;
+  }
+  await deps.ctx.db.transaction((tx) => storeOutlier(tx, event, rejected));
+  return rejected;
+}
+
+/**
+ * Throws a fetch failure (no verdict) unless every auth event of `checked` is in `authEvents`:
+ * one still being walked (met again in its own auth chain) is not had, and its absence is no
+ * failure of the auth rules.
+ */
+export function requireAuthEvents(
+  checked: CheckedPdu,
+  authEvents: ReadonlyMap<string, DagEvent>,
+): void {
+  for (const id of checked.dag.auth_events) {
+    if (!authEvents.has(id)) {
+      throw new PduRejection('auth-events', `auth event ${id} unavailable`, false);
     }
-    applyHashCheck(auth, await checkSignatures(deps, auth));
-    await fetchAuthEvents(deps, origin, auth, depth + 1);
-    let rejected = false;
-    try {
-      authAgainstAuthEvents(auth, await loadDagEvents(deps.ctx.db, authEventIdsToLoad(auth)));
-    } catch (error) {
-      if (!(error instanceof PduRejection)) throw error;
-      rejected = true;
-    }
-    await deps.ctx.db.transaction((tx) => storeOutlier(tx, auth, rejected));
   }
 }
 
@@ -132,16 +284,42 @@ export async function getMissingEvents(
     .sort((a, b) => Number(a['depth']) - Number(b['depth']));
 }
 
+/** The room ID each stored event among `ids` is stored under. */
+async function roomsOf(db: SqlExecutor, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const chunk of inListChunks([...new Set(ids)])) {
+    const rows = await db.query<{ event_id: string; room_id: string }>(
+      `SELECT event_id, room_id FROM events WHERE event_id IN (${placeholders(chunk.length)})`,
+      chunk,
+    );
+    for (const row of rows) out.set(row.event_id, row.room_id);
+  }
+  return out;
+}
+
 /**
  * The state after prev event `prevId` as `origin` reports it (`/state_ids` gives the state
- * before it; the prev event is applied on top). Unknown state and auth events are fetched and
- * stored as outliers, signatures checked.
+ * before it; the prev event is applied on top), for step 5 of
+ * https://spec.matrix.org/v1.19/server-server-api/#checks-performed-on-receipt-of-a-pdu.
+ *
+ * The answer is the peer's word, so each event it names is held to the receipt checks before it
+ * counts: an unknown one is fetched and checked like any fetched event (format, signatures,
+ * hashes, auth against its own auth events — stored as rejected when they do not allow it,
+ * https://spec.matrix.org/v1.19/server-server-api/#rejection); then the state keeps only events
+ * of this room that are not rejected ("rejected events are not used as auth events or in the
+ * state", ibid.), so neither a forged power-levels event nor another room's event becomes the
+ * state before the PDU, its state group, or an input to state resolution.
+ *
+ * An answer naming more than {@link MAX_STATE_IDS} events, or more unknown ones than the budget
+ * allows, is a fetch failure; the unknown ones are fetched {@link STATE_FETCH_CONCURRENCY} at a
+ * time.
  */
 export async function fetchStateAfter(
   deps: HandlerDeps,
   origin: string,
   checked: CheckedPdu,
   prevId: string,
+  budget: FetchBudget,
 ): Promise<StateMap> {
   const response = await deps.client.request<{ pdu_ids?: unknown; auth_chain_ids?: unknown }>(
     origin,
@@ -150,36 +328,64 @@ export async function fetchStateAfter(
     undefined,
     { query: { event_id: prevId } },
   );
-  const ids = [
-    ...(Array.isArray(response.auth_chain_ids) ? response.auth_chain_ids : []),
-    ...(Array.isArray(response.pdu_ids) ? response.pdu_ids : []),
-    prevId,
-  ].filter((id): id is string => typeof id === 'string');
-  for (const id of ids) {
-    if (await isStored(deps.ctx.db, id)) continue;
-    const event = checkFormat(
-      await fetchEvent(deps, origin, id),
-      checked.roomVersion,
-      checked.rules,
-    );
-    if (event.eventId !== id || event.roomId !== checked.roomId) {
-      throw new PduRejection('missing-events', `server answered a different event for ${id}`);
-    }
-    applyHashCheck(event, await checkSignatures(deps, event));
-    await fetchAuthEvents(deps, origin, event);
-    await deps.ctx.db.transaction((tx) => storeOutlier(tx, event, false));
+  const authChainIds = Array.isArray(response.auth_chain_ids) ? response.auth_chain_ids : [];
+  const pduIds = Array.isArray(response.pdu_ids) ? response.pdu_ids : [];
+  if (authChainIds.length + pduIds.length > MAX_STATE_IDS) {
+    throw new PduRejection('missing-events', `the state at ${prevId} is too large`, false);
   }
-  const stateIds = (Array.isArray(response.pdu_ids) ? response.pdu_ids : []).filter(
-    (id): id is string => typeof id === 'string',
-  );
+  const isId = (id: unknown): id is string => typeof id === 'string';
+  const stateIds = [...new Set(pduIds.filter(isId))];
+  const ids = [...new Set([...authChainIds.filter(isId), ...stateIds, prevId])];
+  const unknown: string[] = [];
+  for (const id of ids) {
+    if (!budget.visited.has(id) && !(await isStored(deps.ctx.db, id))) unknown.push(id);
+  }
+  budget.takeStateEvents(unknown.length);
+  // Fetched ahead, a few at a time; checked and stored below in order (fetchEvent takes a
+  // prefetched event without a new request, so an auth event among them is fetched once).
+  for (let i = 0; i < unknown.length; i += STATE_FETCH_CONCURRENCY) {
+    const chunk = unknown.slice(i, i + STATE_FETCH_CONCURRENCY);
+    const pdus = await Promise.all(chunk.map((id) => fetchEventNow(deps, origin, id)));
+    for (const [j, id] of chunk.entries()) budget.prefetched.set(id, pdus[j]);
+  }
+  for (const id of unknown) {
+    if (budget.visited.has(id) || (await isStored(deps.ctx.db, id))) continue;
+    budget.visited.add(id);
+    try {
+      const event = checkFormat(
+        await fetchEvent(deps, origin, id, budget),
+        checked.roomVersion,
+        checked.rules,
+      );
+      if (event.eventId !== id || event.roomId !== checked.roomId) {
+        throw new PduRejection('missing-events', `server answered a different event for ${id}`);
+      }
+      applyHashCheck(event, await checkSignatures(deps, event));
+      await fetchAuthEvents(deps, origin, event, budget);
+      await storeCheckedOutlier(deps, event);
+    } catch (error) {
+      budget.visited.delete(id);
+      budget.prefetched.clear();
+      throw error;
+    }
+  }
+  budget.prefetched.clear();
   const events = await loadDagEvents(deps.ctx.db, [...stateIds, prevId]);
+  // The room each is stored under (the column: a v12 create event has no `room_id` field).
+  const roomOf = await roomsOf(deps.ctx.db, [...stateIds, prevId]);
+  const usable = (event: DagEvent | undefined): event is DagEvent =>
+    event !== undefined && roomOf.get(event.event_id) === checked.roomId && event.rejected !== true;
   const before = new Map<string, string>();
   for (const id of stateIds) {
     const event = events.get(id);
-    if (event?.state_key !== undefined) before.set(stateKeyOf(event.type, event.state_key), id);
+    // Held events too: one of another room, or one stored as rejected, is no state of this room.
+    if (!usable(event)) continue;
+    if (event.state_key !== undefined) before.set(stateKeyOf(event.type, event.state_key), id);
   }
-  const prev = events.get(prevId) as DagEvent | undefined;
-  if (prev === undefined)
+  const prev = events.get(prevId);
+  if (prev === undefined || roomOf.get(prevId) !== checked.roomId) {
     throw new PduRejection('missing-events', `prev event ${prevId} unavailable`);
-  return stateAfterEvent(prev, before);
+  }
+  // A rejected prev event changes no state: the state after it is the state before it.
+  return prev.rejected === true ? before : stateAfterEvent(prev, before);
 }

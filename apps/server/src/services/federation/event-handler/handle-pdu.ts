@@ -19,6 +19,10 @@
  * fails unexpectedly is rolled back alone. A PDU that needs the network (unknown auth or prev
  * events) ends the batch there: what came before is committed, that PDU takes the one-by-one
  * path, and a new batch starts after it.
+ *
+ * What one PDU may cost in events fetched and processed while filling its gaps (auth chains,
+ * get_missing_events, state_ids) is bounded per PDU and per transaction (fetch-missing.ts
+ * `FetchBudget`): all of it runs under the room's lock, for whatever DAG the sender describes.
  */
 import { authEventsSelection, type DagEvent, type StateMap, stateKeyOf } from '@weft/dag';
 import type { SqlExecutor, TransactionExecutor } from '../../../storage/index.ts';
@@ -31,10 +35,12 @@ import { checkFormat } from './check-format.ts';
 import { applyHashCheck } from './check-hashes.ts';
 import { checkSignatures } from './check-signatures.ts';
 import {
+  FetchBudget,
   fetchAuthEvents,
   fetchStateAfter,
   getMissingEvents,
   missingPrevEvents,
+  requireAuthEvents,
 } from './fetch-missing.ts';
 import { isStored, loadDagEvents, persistRemote, storeOutlier } from './persist-remote.ts';
 import { isSoftFailed } from './soft-fail.ts';
@@ -79,7 +85,7 @@ export class EventHandler {
     if (typeof roomId !== 'string') {
       return { eventId: '', status: 'rejected', error: 'PDU has no room_id' };
     }
-    return this.#inRoom(roomId, () => this.#handle(origin, pdu, roomId, 0));
+    return this.#inRoom(roomId, () => this.#handle(origin, pdu, roomId, 0, new FetchBudget()));
   }
 
   /**
@@ -93,6 +99,8 @@ export class EventHandler {
     // transaction below reads it again per PDU, as PDUs of the batch may change it).
     const allowedBefore = new Map<string, boolean>();
     const memo = new BatchMemo();
+    // What the PDUs that need the network may cost together (each also has its own bound).
+    const budget = FetchBudget.forTransaction();
     for (const [index, pdu] of pdus.entries()) {
       const roomId = (pdu as Record<string, unknown> | null)?.['room_id'];
       if (typeof roomId !== 'string') {
@@ -131,7 +139,7 @@ export class EventHandler {
         // It needs events fetched from the network: the one-by-one path, outside the batch.
         const { index, checked } = pending[next] as { index: number; checked: CheckedPdu };
         outcomes[index] = await this.#inRoom(checked.roomId, () =>
-          this.#handle(origin, checked.pdu, checked.roomId, 0, checked),
+          this.#handle(origin, checked.pdu, checked.roomId, 0, budget.forPdu(), checked),
         );
         next += 1;
       }
@@ -386,13 +394,15 @@ export class EventHandler {
   /**
    * One PDU on its own (fetched events, `handle`, and batch PDUs that need the network): each
    * step reads committed data and the PDU is stored in a transaction of its own. `prechecked`
-   * is the PDU when steps 1–3 already passed in a batch.
+   * is the PDU when steps 1–3 already passed in a batch. `budget` bounds the events fetched
+   * and processed for it (shared with the events fetched to fill its gap, handled here too).
    */
   async #handle(
     origin: string,
     pdu: unknown,
     roomId: string,
     depth: number,
+    budget: FetchBudget,
     prechecked?: CheckedPdu,
   ): Promise<PduOutcome> {
     const deps = this.#deps;
@@ -409,9 +419,11 @@ export class EventHandler {
         const seen = await this.#seenBefore(db, origin, prechecked, depth);
         if (seen !== undefined) return seen;
       }
-      await fetchAuthEvents(deps, origin, checked);
-      authAgainstAuthEvents(checked, await loadDagEvents(db, authEventIdsToLoad(checked)));
-      const knownStates = await this.#fillGap(origin, checked, depth);
+      await fetchAuthEvents(deps, origin, checked, budget);
+      const authEvents = await loadDagEvents(db, authEventIdsToLoad(checked));
+      requireAuthEvents(checked, authEvents);
+      authAgainstAuthEvents(checked, authEvents);
+      const knownStates = await this.#fillGap(origin, checked, depth, budget);
       const verdict = await this.#verdict(db, checked, knownStates);
       const final = checked;
       return await db.transaction((tx) => this.#store(tx, final, verdict));
@@ -428,6 +440,7 @@ export class EventHandler {
     origin: string,
     checked: CheckedPdu,
     depth: number,
+    budget: FetchBudget,
   ): Promise<Map<string, StateMap>> {
     const known = new Map<string, StateMap>();
     let missing = await missingPrevEvents(this.#deps, checked);
@@ -435,16 +448,22 @@ export class EventHandler {
     if (depth < 2) {
       try {
         for (const event of await getMissingEvents(this.#deps, origin, checked)) {
-          await this.#handle(origin, event, checked.roomId, depth + 1);
+          // Each event of the answer handled (and its own gap filled) counts against the
+          // PDU's budget: two levels of answers of `limit` events each are not walked unbounded.
+          budget.takeEvents();
+          await this.#handle(origin, event, checked.roomId, depth + 1, budget);
         }
       } catch (error) {
         this.#deps.ctx.log.debug('get_missing_events failed', { error: (error as Error).message });
       }
       missing = await missingPrevEvents(this.#deps, checked);
     }
+    // Past its budget the PDU is not judged (a fetch failure, nothing stored for it).
+    budget.ensureLeft();
     for (const prevId of missing) {
       try {
-        known.set(prevId, await fetchStateAfter(this.#deps, origin, checked, prevId));
+        budget.takeEvents();
+        known.set(prevId, await fetchStateAfter(this.#deps, origin, checked, prevId, budget));
       } catch (error) {
         if (error instanceof PduRejection) throw error;
         throw new PduRejection('missing-events', `cannot get the state at ${prevId}`, false, error);
