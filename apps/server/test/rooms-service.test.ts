@@ -163,6 +163,26 @@ describe('RoomService', () => {
     });
   });
 
+  it('gives m.room.tombstone level 150 in v12 (creators only) and 100 before', async () => {
+    // Spec client-server "POST /createRoom": for room version 12 and higher the level for
+    // m.room.tombstone "MUST explicitly be higher than state_default. For example, set to 150
+    // instead of 100" (Synapse uses 150 when the room version privileges its creators).
+    const { rooms } = server.services;
+    const levels = async (version: string) => {
+      const roomId = await createRoom(rooms, {
+        creator: alice,
+        creatorDevice: 'DEV',
+        roomVersion: version,
+      });
+      const power = await rooms.currentStateEvent(roomId, 'm.room.power_levels', '');
+      const content = power?.pdu['content'] as Record<string, unknown> | undefined;
+      return content?.['events'] as Record<string, number> | undefined;
+    };
+    expect((await levels('12'))?.['m.room.tombstone']).toBe(150);
+    expect((await levels('11'))?.['m.room.tombstone']).toBe(100);
+    expect((await levels('10'))?.['m.room.tombstone']).toBe(100);
+  });
+
   it('sends one event for concurrent requests with the same transaction ID', async () => {
     const { rooms } = server.services;
     const roomId = await createRoom(rooms, { creator: alice, creatorDevice: 'DEV' });
