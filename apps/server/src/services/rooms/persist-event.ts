@@ -11,6 +11,7 @@ import { nextStreamPosition } from '../core/stream.ts';
 import type { BuiltEvent } from './create-event.ts';
 import type { EventStore } from './event-store.ts';
 import { prevContentOf } from './prev-content.ts';
+import { redactsOfPdu } from './redaction-applies.ts';
 import { currentStateEventId, JOINED_SINCE, type RoomRow } from './room-store.ts';
 import type { StateStore } from './state-store.ts';
 import { sendTxnScope } from './txn-scope.ts';
@@ -75,8 +76,8 @@ export async function persistEvent(
   }
   await tx.execute(
     `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
-       origin_server_ts, pdu, unsigned, state_group, sender_device, txn_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+       origin_server_ts, pdu, unsigned, state_group, sender_device, txn_id, redacts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [
       eventId,
       room.roomId,
@@ -91,6 +92,7 @@ export async function persistEvent(
       stateGroup,
       options.senderDevice ?? null,
       options.txnId ?? null,
+      redactsOfPdu(dag.type, built.pdu) ?? null,
     ],
   );
   // Local events cite every forward extremity as a prev event, so the new event is the only one.

@@ -19,6 +19,7 @@ import { JoinedMembersCache, type LocalMembers } from './joined-members.ts';
 import { isLocalUser } from './local-user.ts';
 import { type PersistOptions, persistEvent } from './persist-event.ts';
 import { redactPrevContentCopies } from './prev-content.ts';
+import { redactionWasApplied, redactsOfPdu } from './redaction-applies.ts';
 import {
   currentStateEventId,
   loadRoom,
@@ -106,9 +107,10 @@ export class RoomService {
   /** Runs the timeline listeners for an accepted event (the federation receiver calls it too). */
   async timelineEventPersisted(tx: SqlExecutor, event: StoredEvent): Promise<void> {
     // Local and remote redactions both pass here: the redacted event's content is also copied
-    // into the `unsigned.prev_content` of the events that replaced it (prev-content.ts).
+    // into the `unsigned.prev_content` of the events that replaced it (prev-content.ts) — when
+    // the redaction was applied (redaction-applies.ts: a received one may not be).
     const redacted = redactsOf(event);
-    if (redacted !== undefined) {
+    if (redacted !== undefined && (await redactionWasApplied(tx, event.eventId, redacted))) {
       await redactPrevContentCopies(tx, this.events, event.roomId, redacted);
     }
     for (const listener of this.#timelineListeners) await listener(tx, event);
@@ -538,11 +540,7 @@ export function rulesOf(roomVersion: string): RoomVersionRules {
 
 /** The event an `m.room.redaction` redacts (top level before v11, in content from v11). */
 export function redactsOf(event: StoredEvent): string | undefined {
-  if (event.type !== 'm.room.redaction') return undefined;
-  const top = event.pdu['redacts'];
-  if (typeof top === 'string') return top;
-  const inContent = (event.pdu['content'] as Record<string, unknown>)['redacts'];
-  return typeof inContent === 'string' ? inContent : undefined;
+  return redactsOfPdu(event.type, event.pdu);
 }
 
 /** How one send of a batch ended. */

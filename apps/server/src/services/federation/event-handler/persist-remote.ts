@@ -28,8 +28,13 @@ import { nextStreamPosition } from '../../core/stream.ts';
 import { toDagEvent } from '../../rooms/auth.ts';
 import type { RoomService } from '../../rooms/index.ts';
 import { isLocalUser } from '../../rooms/local-user.ts';
+import { redactPrevContentCopies } from '../../rooms/prev-content.ts';
+import {
+  applyEarlierRedactions,
+  applyReceivedRedaction,
+  redactsOfPdu,
+} from '../../rooms/redaction-applies.ts';
 import { JOINED_SINCE, loadRoom, recordResolvedMembership } from '../../rooms/room-store.ts';
-import { redactsOf } from '../../rooms/service.ts';
 import type { CheckedPdu } from './types.ts';
 
 /** Events by ID in their DAG form, with `rejected` set for events stored as rejected. */
@@ -77,8 +82,8 @@ async function insertEvent(
   const { dag } = checked;
   const inserted = await tx.execute(
     `INSERT INTO events (event_id, room_id, stream_position, depth, type, state_key, sender,
-       origin_server_ts, pdu, unsigned, state_group, outlier, rejected, soft_failed)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, $13)
+       origin_server_ts, pdu, unsigned, state_group, outlier, rejected, soft_failed, redacts)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, $13, $14)
      ON CONFLICT (event_id) DO NOTHING`,
     [
       checked.eventId,
@@ -94,6 +99,7 @@ async function insertEvent(
       fields.outlier ? 1 : 0,
       fields.rejected ? 1 : 0,
       fields.softFailed ? 1 : 0,
+      redactsOfPdu(dag.type, checked.pdu) ?? null,
     ],
   );
   return inserted > 0;
@@ -307,16 +313,18 @@ export async function persistRemote(
     Math.max(room.maxDepth, checked.dag.depth),
     checked.roomId,
   ]);
-  const stored = await rooms.events.get(tx, checked.eventId, false);
+  let stored = await rooms.events.get(tx, checked.eventId, false);
   if (stored !== undefined) {
-    const target = redactsOf(stored);
-    if (target !== undefined) {
-      await tx.execute('UPDATE events SET redacted_by = $1 WHERE event_id = $2 AND room_id = $3', [
-        stored.eventId,
-        target,
-        stored.roomId,
-      ]);
-      rooms.events.evict(target);
+    // Redactions are applied only as spec rooms/v11 "Handling redactions" says
+    // (redaction-applies.ts), and once both events are here: a redaction of an event not stored
+    // yet is applied when that event arrives.
+    if (stored.type === 'm.room.redaction') {
+      await applyReceivedRedaction(tx, rooms.events, stored, verdict.stateBefore, checked.rules);
+    }
+    const earlier = await applyEarlierRedactions(tx, rooms, stored, checked.rules);
+    if (earlier !== undefined) {
+      await redactPrevContentCopies(tx, rooms.events, stored.roomId, stored.eventId);
+      stored = (await rooms.events.get(tx, checked.eventId, false)) ?? stored;
     }
     await rooms.timelineEventPersisted(tx, stored);
   }
