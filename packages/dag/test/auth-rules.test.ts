@@ -104,6 +104,26 @@ const CASES: RuleCase[] = [
   },
   {
     rule: '1.4',
+    name: 'v10 create whose content.creator is present but not a string (only presence is required)',
+    versions: ['10'],
+    expect: true,
+    build: (r) => ({
+      event: { ...r.create, content: { room_version: '10', creator: 42 } },
+      state: new Map(),
+    }),
+  },
+  {
+    rule: '1.4',
+    name: 'v10 create whose content.creator is null (present)',
+    versions: ['10'],
+    expect: true,
+    build: (r) => ({
+      event: { ...r.create, content: { room_version: '10', creator: null } },
+      state: new Map(),
+    }),
+  },
+  {
+    rule: '1.4',
     name: 'v11+ create without content.creator is fine',
     versions: ['11', '12'],
     expect: true,

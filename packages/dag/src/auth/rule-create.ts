@@ -44,8 +44,10 @@ export function checkCreate(event: DagEvent, rules: RoomVersionRules): AuthOutco
   ) {
     return reject('create-unknown-room-version', 'rule 1.3: unrecognised content.room_version');
   }
-  // v10 1.4 If content has no creator property, reject (v11 uses the sender instead).
-  if (!auth.useRoomCreateSender && typeof event.content['creator'] !== 'string') {
+  // v10 1.4 "If content has no creator property, reject" (rooms/v10.md; v11 uses the sender
+  // instead). Only the property's presence is required, whatever its value, as Synapse checks it
+  // (`creator not in content`).
+  if (!auth.useRoomCreateSender && !Object.hasOwn(event.content, 'creator')) {
     return reject('create-missing-creator', 'rule 1.4 (v10): content.creator is missing');
   }
   // v12 1.4 additional_creators, if present, must be an array of valid user IDs.
