@@ -22,9 +22,7 @@ export function registerAccountDeactivate(app: ClientApp, services: Services): v
       if (idServer !== undefined && typeof idServer !== 'string') {
         throw MatrixError.badJson('id_server must be a string');
       }
-      const challenge = await requirePassword(body, user.userId, (id, pw) =>
-        services.accounts.checkPassword(id, pw),
-      );
+      const challenge = await requirePassword(body, user.userId, services.accounts);
       if (challenge !== undefined) return challenge;
       await deactivateAccount(services, services.ctx.log, user.userId);
       // No third-party identifiers are ever bound here, so there is nothing to unbind.

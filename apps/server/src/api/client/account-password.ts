@@ -22,9 +22,7 @@ export function registerAccountPassword(app: ClientApp, services: Services): voi
       if (typeof logoutDevices !== 'boolean') {
         throw MatrixError.badJson('logout_devices must be a boolean');
       }
-      const challenge = await requirePassword(body, user.userId, (id, pw) =>
-        accounts.checkPassword(id, pw),
-      );
+      const challenge = await requirePassword(body, user.userId, accounts);
       if (challenge !== undefined) return challenge;
       await accounts.changePassword(user.userId, user.deviceId, newPassword, logoutDevices);
       return {};

@@ -13,8 +13,6 @@ import { requirePassword } from './uia.ts';
 
 export function registerDevices(app: ClientApp, services: Services): void {
   const { accounts } = services;
-  const checkPassword = (userId: string, password: string) =>
-    accounts.checkPassword(userId, password);
 
   clientEndpoint(app, {
     method: 'GET',
@@ -66,7 +64,7 @@ export function registerDevices(app: ClientApp, services: Services): void {
       if ((await accounts.getDevice(user.userId, params.deviceId)) === undefined) {
         throw MatrixError.notFound('Unknown device');
       }
-      const challenge = await requirePassword(body, user.userId, checkPassword);
+      const challenge = await requirePassword(body, user.userId, accounts);
       if (challenge !== undefined) return challenge;
       await accounts.deleteDevices(user.userId, [params.deviceId]);
       return {};
@@ -82,7 +80,7 @@ export function registerDevices(app: ClientApp, services: Services): void {
       if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string')) {
         throw MatrixError.badJson('devices must be a list of device IDs');
       }
-      const challenge = await requirePassword(body, user.userId, checkPassword);
+      const challenge = await requirePassword(body, user.userId, accounts);
       if (challenge !== undefined) return challenge;
       await accounts.deleteDevices(user.userId, devices as string[]);
       return {};

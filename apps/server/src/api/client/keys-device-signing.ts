@@ -38,15 +38,14 @@ export function registerKeysDeviceSigning(app: ClientApp, services: Services): v
     path: '/keys/device_signing/upload',
     versions: ['v3', 'unstable'],
     auth: 'user',
+    rateLimit: true,
     handler: async ({ user, body }) => {
       const keys = parseKeys(body);
       // Whether auth is needed is decided in the upload's transaction (two concurrent first
       // uploads cannot both skip it); the password is checked outside it, then stored with auth.
       const outcome = await e2eKeys.crossSigning.uploadSigningKeys(user.userId, keys, false);
       if (outcome === 'needs-auth') {
-        const challenge = await requirePassword(body, user.userId, (userId, password) =>
-          accounts.checkPassword(userId, password),
-        );
+        const challenge = await requirePassword(body, user.userId, accounts);
         if (challenge !== undefined) return challenge;
         await e2eKeys.crossSigning.uploadSigningKeys(user.userId, keys, true);
       }

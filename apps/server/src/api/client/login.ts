@@ -21,7 +21,14 @@ function loginUser(body: Record<string, unknown>, serverName: string): string {
     user = name;
   }
   if (typeof user !== 'string' || user === '') throw MatrixError.badJson('No user given');
-  return user.startsWith('@') ? user : `@${user.toLowerCase()}:${serverName}`;
+  if (!user.startsWith('@')) return `@${user.toLowerCase()}:${serverName}`;
+  // Localparts of this server are registered lowercase: `@Alice:server` is `@alice:server`, as a
+  // bare `Alice` is. Another server's user ID is left as given (it cannot log in here anyway).
+  const colon = user.indexOf(':');
+  if (colon > 0 && user.slice(colon + 1) === serverName) {
+    return `@${user.slice(1, colon).toLowerCase()}:${serverName}`;
+  }
+  return user;
 }
 
 export function registerLogin(app: ClientApp, services: Services): void {

@@ -40,12 +40,16 @@ export function registerRegister(app: ClientApp, services: Services): void {
       const auth = uiaAuth(body);
       if (auth === undefined || auth['type'] !== 'm.login.dummy')
         return uiaChallenge(['m.login.dummy']);
+      // Registration is password-based (the dummy stage proves nothing): an account without a
+      // password could never complete the `m.login.password` stage of the UIA endpoints
+      // (deactivation, password change, device deletion), so it is refused, as Synapse does.
+      if (password === undefined) throw MatrixError.missingParam('Missing password');
       const inhibitLogin = body['inhibit_login'] === true;
       const deviceId = optionalString(body, 'device_id');
       const displayName = optionalString(body, 'initial_device_display_name');
       const result = await accounts.register({
         ...(username !== undefined ? { localpart: username } : {}),
-        ...(password !== undefined ? { password } : {}),
+        password,
         ...(deviceId !== undefined ? { deviceId } : {}),
         ...(displayName !== undefined ? { deviceDisplayName: displayName } : {}),
         inhibitLogin,

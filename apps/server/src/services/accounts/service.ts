@@ -194,9 +194,47 @@ export class AccountService {
     const matches = await verifyPassword(options.password, stored);
     const ok = row !== undefined && row.deactivated === 0 && row.password_hash !== null && matches;
     if (!ok) throw MatrixError.forbidden('Invalid username or password');
-    return this.#ctx.db.transaction((tx) =>
-      this.#login(tx, options.userId, options.deviceId, options.deviceDisplayName),
+    const checkedHash = row.password_hash as string;
+    return this.#ctx.db.transaction(async (tx) => {
+      // The password was checked outside this transaction (scrypt is slow): the token is issued
+      // only if it is still the password and the account still active. A no-op UPDATE rather
+      // than a SELECT: it locks the row (PostgreSQL; SQLite transactions are serial anyway), so
+      // a concurrent changePassword or deactivation either commits first and this refuses, or
+      // waits for this login and then sees (and removes) the device it made.
+      const unchanged = await tx.execute(
+        `UPDATE users SET password_hash = password_hash
+          WHERE user_id = $1 AND password_hash = $2 AND deactivated = 0`,
+        [options.userId, checkedHash],
+      );
+      if (unchanged === 0) throw MatrixError.forbidden('Invalid username or password');
+      if (
+        options.deviceId !== undefined &&
+        (await this.#isCrossSigningKeyId(tx, options.userId, options.deviceId))
+      ) {
+        // Spec login.yaml 403: the requested device ID is the same as a cross-signing key ID.
+        throw MatrixError.forbidden('The device ID is the ID of one of your cross-signing keys');
+      }
+      return this.#login(tx, options.userId, options.deviceId, options.deviceDisplayName);
+    });
+  }
+
+  /**
+   * Whether `deviceId` is the ID of one of the user's cross-signing keys: its public key (the
+   * `ed25519:` key ID's tail, the form a device ID would take) or the whole key ID.
+   */
+  async #isCrossSigningKeyId(tx: SqlExecutor, userId: string, deviceId: string): Promise<boolean> {
+    const rows = await tx.query<{ key_json: string }>(
+      'SELECT key_json FROM e2e_cross_signing_keys WHERE user_id = $1',
+      [userId],
     );
+    for (const row of rows) {
+      const keys = (JSON.parse(row.key_json) as { keys?: Record<string, unknown> }).keys ?? {};
+      for (const [keyId, publicKey] of Object.entries(keys)) {
+        if (deviceId === keyId || deviceId === publicKey) return true;
+        if (deviceId === keyId.slice(keyId.indexOf(':') + 1)) return true;
+      }
+    }
+    return false;
   }
 
   /** A hash of a random password with the current parameters, made once. */
@@ -281,7 +319,8 @@ export class AccountService {
 
   /**
    * Spec "POST /account/password": sets a new password; with `logoutOtherDevices` every other
-   * device of the user (and its tokens) is removed, as on logout.
+   * device of the user (and its tokens) is removed, as on logout, in the same transaction as the
+   * new hash (a login checked against the old password cannot slip a device in between).
    */
   async changePassword(
     userId: string,
@@ -290,15 +329,21 @@ export class AccountService {
     logoutOtherDevices: boolean,
   ): Promise<void> {
     const hash = await hashPassword(newPassword);
-    await this.#ctx.db.execute('UPDATE users SET password_hash = $1 WHERE user_id = $2', [
-      hash,
-      userId,
-    ]);
-    if (!logoutOtherDevices) return;
-    const others = (await this.listDevices(userId))
-      .map((device) => device.device_id)
-      .filter((id) => id !== keepDeviceId);
-    await this.deleteDevices(userId, others);
+    await this.#ctx.db.transaction(async (tx) => {
+      await tx.execute('UPDATE users SET password_hash = $1 WHERE user_id = $2', [hash, userId]);
+      if (!logoutOtherDevices) return;
+      const rows = await tx.query<{ device_id: string }>(
+        'SELECT device_id FROM devices WHERE user_id = $1',
+        [userId],
+      );
+      const others = rows.map((row) => row.device_id).filter((id) => id !== keepDeviceId);
+      await this.#deleteDevicesIn(tx, userId, others);
+      // Tokens without a device row (none should exist) go as well.
+      await tx.execute('DELETE FROM access_tokens WHERE user_id = $1 AND device_id <> $2', [
+        userId,
+        keepDeviceId,
+      ]);
+    });
   }
 
   /**
@@ -340,23 +385,29 @@ export class AccountService {
 
   /** Deletes devices with their tokens, telling device-change listeners in the same transaction. */
   async deleteDevices(userId: string, deviceIds: readonly string[]): Promise<void> {
-    await this.#ctx.db.transaction(async (tx) => {
-      for (const deviceId of deviceIds) {
-        await tx.execute('DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2', [
-          userId,
-          deviceId,
-        ]);
-        const removed = await tx.execute(
-          'DELETE FROM devices WHERE user_id = $1 AND device_id = $2',
-          [userId, deviceId],
-        );
-        if (removed > 0) {
-          for (const listener of this.#deviceListeners) {
-            await listener(tx, { userId, deviceId, change: 'removed' });
-          }
+    await this.#ctx.db.transaction((tx) => this.#deleteDevicesIn(tx, userId, deviceIds));
+  }
+
+  async #deleteDevicesIn(
+    tx: SqlExecutor,
+    userId: string,
+    deviceIds: readonly string[],
+  ): Promise<void> {
+    for (const deviceId of deviceIds) {
+      await tx.execute('DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2', [
+        userId,
+        deviceId,
+      ]);
+      const removed = await tx.execute(
+        'DELETE FROM devices WHERE user_id = $1 AND device_id = $2',
+        [userId, deviceId],
+      );
+      if (removed > 0) {
+        for (const listener of this.#deviceListeners) {
+          await listener(tx, { userId, deviceId, change: 'removed' });
         }
       }
-      tx.afterCommit(() => this.#tokens.forgetUser(userId));
-    });
+    }
+    tx.afterCommit(() => this.#tokens.forgetUser(userId));
   }
 }
