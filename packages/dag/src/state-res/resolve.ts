@@ -8,11 +8,7 @@
  */
 
 import type { CheckAuthOptions } from '../auth/check-auth.ts';
-import {
-  authClosureOrder,
-  authDifferenceIndexed,
-  conflictedSubgraphIndexed,
-} from '../dag/auth-walk.ts';
+import { authDifferenceIndexed, conflictedSubgraphIndexed } from '../dag/auth-walk.ts';
 import { EventIndex } from '../dag/event-index.ts';
 import type { FetchEvents } from '../dag/fetch.ts';
 import { DagError } from '../errors.ts';
@@ -133,16 +129,30 @@ export async function resolveIn(
 
   // Step 1: X = the power events of the full conflicted set, enlarged by the events of their
   // auth chains that are in the full conflicted set; sorted by reverse topological power order.
-  const powerEvents = full.filter((node) => {
-    const event = index.events[node];
-    return event !== undefined && isPowerEvent(event);
-  });
+  // The auth chains are followed only through `auth_events` edges whose target is in the full
+  // conflicted set, and the ordering sees only those edges: an event of the set reachable only
+  // through events outside it is not in X (it is left to the mainline ordering of step 3). This is
+  // how Synapse (`_add_event_and_auth_chain_to_graph`, synapse/state/v2.py) and Ruma
+  // (`add_event_and_auth_chain_to_graph`, ruma-state-res) compute step 1, and a server that
+  // disagrees with them resolves differently.
   const inX = new Uint8Array(index.size);
   const x: number[] = [];
-  for (const node of authClosureOrder(index, powerEvents)) {
-    if (inFull[node] === 1) {
+  const walk: number[] = [];
+  for (const node of full) {
+    const event = index.events[node];
+    if (event !== undefined && isPowerEvent(event)) {
       inX[node] = 1;
       x.push(node);
+      walk.push(node);
+    }
+  }
+  for (let node = walk.pop(); node !== undefined; node = walk.pop()) {
+    for (const auth of index.authOf(node)) {
+      if (inFull[auth] === 1 && inX[auth] === 0) {
+        inX[auth] = 1;
+        x.push(auth);
+        walk.push(auth);
+      }
     }
   }
   const sortedPower = reverseTopologicalPowerOrder(context, x);
