@@ -67,7 +67,50 @@ async function restrictedJoinAuthoriser(
   room: RoomRow,
   userId: string,
 ): Promise<string | undefined> {
+  const check = await checkRestrictedJoin(rooms, tx, room, userId);
+  switch (check.kind) {
+    case 'unrestricted':
+      return undefined;
+    case 'authorised':
+      return check.via;
+    case 'not-allowed':
+      // Without an allowed membership a restricted room is joined by invite only (and a
+      // knock_restricted one also by knocking).
+      throw MatrixError.forbidden(
+        'You are not invited to this room, nor a member of an allowed room',
+      );
+    case 'no-authoriser':
+      throw MatrixError.forbidden('No user of this server can authorise a join to this room');
+  }
+}
+
+/**
+ * What this server can tell of `userId`'s join to a restricted room (see
+ * {@link restrictedJoinAuthoriser}; federation's `make_join` and `send_join` map it to their
+ * own errors):
+ * - `unrestricted`: the join rule is neither `restricted` nor `knock_restricted` (in a room
+ *   version that has it);
+ * - `authorised`: the user is joined to an allowed room, and `via` is a local user joined to
+ *   the room with the power to invite;
+ * - `not-allowed`: the user is joined to no allowed room as far as this server knows;
+ *   `participates` tells whether this server is in any allowed room (if not, it cannot tell);
+ * - `no-authoriser`: the user is allowed, but no local user can invite.
+ */
+export type RestrictedJoinCheck =
+  | { readonly kind: 'unrestricted' }
+  | { readonly kind: 'authorised'; readonly via: string }
+  | { readonly kind: 'not-allowed'; readonly participates: boolean }
+  | { readonly kind: 'no-authoriser' };
+
+/** Judges `userId`'s join to `room` by its join rule's `allow` list (see above). */
+export async function checkRestrictedJoin(
+  rooms: RoomService,
+  tx: SqlExecutor,
+  room: RoomRow,
+  userId: string,
+): Promise<RestrictedJoinCheck> {
   const roomId = room.roomId;
+  const serverName = rooms.ctx.config.serverName;
   const rules = rulesOf(room.roomVersion);
   const state = await stateOf(rooms, tx, roomId, [
     ['m.room.create', ''],
@@ -76,9 +119,10 @@ async function restrictedJoinAuthoriser(
   ]);
   const joinRules = state.get(stateKeyOf('m.room.join_rules', ''))?.content;
   const joinRule = joinRules?.['join_rule'];
-  if (!isRestricted(joinRule, rules)) return undefined;
+  if (!isRestricted(joinRule, rules)) return { kind: 'unrestricted' };
   const allow = Array.isArray(joinRules?.['allow']) ? (joinRules['allow'] as unknown[]) : [];
   let allowed = false;
+  let participates = false;
   for (const condition of allow) {
     if (typeof condition !== 'object' || condition === null) continue;
     const { type, room_id: allowedRoom } = condition as Record<string, unknown>;
@@ -87,15 +131,12 @@ async function restrictedJoinAuthoriser(
       allowed = true;
       break;
     }
+    if (!participates) {
+      participates = (await localJoinedMembers(tx, allowedRoom, serverName)).length > 0;
+    }
   }
-  if (!allowed) {
-    // Without an allowed membership a restricted room is joined by invite only (and a
-    // knock_restricted one also by knocking).
-    throw MatrixError.forbidden(
-      'You are not invited to this room, nor a member of an allowed room',
-    );
-  }
-  const candidates = await localJoinedMembers(tx, roomId, rooms.ctx.config.serverName);
+  if (!allowed) return { kind: 'not-allowed', participates };
+  const candidates = await localJoinedMembers(tx, roomId, serverName);
   const members = await stateOf(
     rooms,
     tx,
@@ -108,10 +149,8 @@ async function restrictedJoinAuthoriser(
   const authoriser = candidates
     .sort()
     .find((candidate) => powerLevelOf(candidate, state, rules) >= needed);
-  if (authoriser === undefined) {
-    throw MatrixError.forbidden('No user of this server can authorise a join to this room');
-  }
-  return authoriser;
+  if (authoriser === undefined) return { kind: 'no-authoriser' };
+  return { kind: 'authorised', via: authoriser };
 }
 
 function isRestricted(joinRule: unknown, rules: RoomVersionRules): boolean {

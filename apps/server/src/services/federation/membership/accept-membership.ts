@@ -28,6 +28,7 @@ import { forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { requireServerAllowed } from '../acl.ts';
 import type { JoinAnswerPlan } from './join-answer.ts';
+import { countersignRestrictedJoin } from './restricted-join.ts';
 import { type AcceptedForwarder, type ServerKeyLookup, serverNameOf } from './types.ts';
 import { verifyReceivedPdu } from './verify-received.ts';
 
@@ -55,8 +56,15 @@ export async function acceptMembership(
   // Spec "Server Access Control Lists": send_join and send_leave are protected endpoints.
   await requireServerAllowed(rooms.ctx.db, roomId, origin);
   const rules = rulesOf(room.roomVersion);
-  const lookup = await keys([options.event]);
-  const verified = verifyReceivedPdu(options.event, rules, lookup);
+  // Spec "Joining Rooms" (restricted rooms): a join naming one of this server's users in
+  // `join_authorised_via_users_server` is signed here too before the checks, which require it
+  // (restricted-join.ts); the answer's `event` is that signed join.
+  const event =
+    membership === 'join'
+      ? await countersignRestrictedJoin(rooms, room, options.event)
+      : options.event;
+  const lookup = await keys([event]);
+  const verified = verifyReceivedPdu(event, rules, lookup);
   const { dag } = verified;
   if (verified.eventId !== options.eventId) {
     throw MatrixError.badJson('The event ID does not match the event');

@@ -21,6 +21,7 @@ import type { SqlExecutor } from '../../../storage/index.ts';
 import { stateMapOf, toDagEvent } from '../../rooms/auth.ts';
 import { currentStateEventIds, forwardExtremities, loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
+import { restrictedJoinAuthoriser } from './restricted-join.ts';
 import { serverNameOf } from './types.ts';
 
 /** The body of a `make_join` / `make_leave` response. */
@@ -34,6 +35,8 @@ export type MembershipTemplate = {
  * - 404 `M_NOT_FOUND`: this server does not know the room.
  * - 403 `M_FORBIDDEN`: the user is not on `origin`, or the rules would refuse the event.
  * - 400 `M_INCOMPATIBLE_ROOM_VERSION` (join, knock): the room's version is not in `versions`.
+ * - 400 `M_UNABLE_TO_AUTHORISE_JOIN` / `M_UNABLE_TO_GRANT_JOIN`, 403 (join to a restricted
+ *   room): see restricted-join.ts.
  */
 export async function membershipTemplate(
   rooms: RoomService,
@@ -69,6 +72,12 @@ export async function membershipTemplate(
   }
   const rules = rulesOf(room.roomVersion);
   const content: Record<string, unknown> = { membership };
+  if (membership === 'join') {
+    // Spec "Joining Rooms" → make_join for a restricted / knock_restricted room: the template
+    // names a local user who can invite, or make_join answers why not (restricted-join.ts).
+    const via = await restrictedJoinAuthoriser(rooms, db, room, userId);
+    if (via !== undefined) content['join_authorised_via_users_server'] = via;
+  }
   const { authEventIds, state } = await authEventsFor(db, rooms, rules, roomId, {
     type: 'm.room.member',
     sender: userId,

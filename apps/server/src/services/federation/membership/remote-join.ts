@@ -7,11 +7,13 @@
  * 2. fill in the user's profile, `origin` and `origin_server_ts`, sign it (@weft/signing
  *    `signEvent`) and compute its event ID;
  * 3. `PUT /v2/send_join` it to the same server;
- * 4. verify the returned state and auth chain (verify-room-state.ts; the per-PDU checks of a big
+ * 4. for a restricted room's join (`join_authorised_via_users_server`, kept from the template),
+ *    take the answer's `event`'s signatures — the authorising resident server's — onto the join;
+ *    verify the returned state and auth chain (verify-room-state.ts; the per-PDU checks of a big
  *    answer on worker threads, verify-parallel.ts) and the join against them;
  * 5. store the room locally (store-remote-room.ts).
  */
-import { checkAuth, type DagEvent } from '@weft/dag';
+import { checkAuth, type DagEvent, type RoomVersionRules } from '@weft/dag';
 import type { KeyLookup } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
@@ -30,7 +32,7 @@ import {
   verifyRoomStateParallel,
   verifyStreamedRoomState,
 } from './verify-parallel.ts';
-import type { VerifiedPdu } from './verify-received.ts';
+import { type VerifiedPdu, verifyReceivedPdu } from './verify-received.ts';
 import type { VerifiedRoomState } from './verify-room-state.ts';
 
 /** Joins local `userId` to remote `roomId` through one of `via`; returns the room ID. */
@@ -105,7 +107,9 @@ async function joinThrough(
   let checked: number;
   // The check of an answer read as it arrives runs alongside the read (settled before cleanup).
   let verifying: Promise<VerifiedRoomState> | undefined;
-  const join: VerifiedPdu = {
+  // The answer's `event`: the join as the resident server signed it (send_join v2).
+  let answerEvent: unknown;
+  let join: VerifiedPdu = {
     eventId,
     pdu: signed,
     dag: { ...(signed as unknown as DagEvent), event_id: eventId },
@@ -114,6 +118,7 @@ async function joinThrough(
     if (deps.requestStreaming === undefined) {
       const response = await deps.request(server, 'PUT', path, signed);
       ({ state, chain } = answerLists(response));
+      answerEvent = response['event'];
       answered = performance.now();
       const lookup = await deps.keys([...state, ...chain]);
       keysFetched = performance.now();
@@ -146,7 +151,9 @@ async function joinThrough(
         early,
       );
       verifying.catch(() => undefined);
-      ({ state, chain } = answerLists(await answer));
+      const response = await answer;
+      ({ state, chain } = answerLists(response));
+      answerEvent = response['event'];
       answered = performance.now();
       keysFetched = answered;
       verified = await verifying;
@@ -155,6 +162,9 @@ async function joinThrough(
     verifyCpu = process.cpuUsage(cpuBefore);
     verifyThreadCpu = process.threadCpuUsage(threadCpuBefore);
     checked = performance.now();
+    if (requiresAuthoriser(signed)) {
+      join = await countersignedJoin(rooms, deps, rules, signed, eventId, answerEvent);
+    }
     // The join must pass the rules against the state the resident server says it joins.
     const authEvents = join.dag.auth_events.flatMap((id) => verified.events.get(id)?.dag ?? []);
     const outcome = checkAuth(join.dag, stateMapOf(authEvents), rules, {
@@ -196,6 +206,51 @@ async function joinThrough(
     verify_thread_cpu_ms: Math.round((verifyThreadCpu.user + verifyThreadCpu.system) / 1000),
     store_ms: Math.round(stored - checked),
   });
+}
+
+/** Whether our join names a `join_authorised_via_users_server` (kept from the template). */
+function requiresAuthoriser(signed: Readonly<Record<string, unknown>>): boolean {
+  const content = signed['content'] as Record<string, unknown> | undefined;
+  return typeof content?.['join_authorised_via_users_server'] === 'string';
+}
+
+/**
+ * Spec server-server-api "Joining Rooms" (restricted rooms) and `PUT /v2/send_join`: a join
+ * naming a `join_authorised_via_users_server` is only valid with that user's server's signature
+ * too (required-signers.ts), which the resident server adds and returns in the answer's `event`.
+ * Only its signatures are taken, onto the join we signed (the resident may add a signature, not
+ * change the event); the result must pass the receipt checks, the authorising server's
+ * signature included — else the join is refused (502: the resident did not sign it).
+ */
+async function countersignedJoin(
+  rooms: RoomService,
+  deps: FederationDeps,
+  rules: RoomVersionRules,
+  signed: Readonly<Record<string, unknown>>,
+  eventId: string,
+  answerEvent: unknown,
+): Promise<VerifiedPdu> {
+  const theirs =
+    typeof answerEvent === 'object' && answerEvent !== null
+      ? (answerEvent as Record<string, unknown>)['signatures']
+      : undefined;
+  if (typeof theirs !== 'object' || theirs === null || Array.isArray(theirs)) {
+    throw new MatrixError(502, 'M_UNKNOWN', 'The send_join answer has no signed join event');
+  }
+  const ours = signed['signatures'] as Record<string, unknown>;
+  const pdu = { ...signed, signatures: { ...(theirs as Record<string, unknown>), ...ours } };
+  const lookup = withOwnKey(rooms.ctx, await deps.keys([pdu]));
+  let verified: VerifiedPdu;
+  try {
+    verified = verifyReceivedPdu(pdu, rules, lookup);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new MatrixError(502, 'M_UNKNOWN', `The resident server's signed join: ${detail}`);
+  }
+  if (verified.eventId !== eventId) {
+    throw new MatrixError(502, 'M_UNKNOWN', 'The send_join answer changed the join event');
+  }
+  return verified;
 }
 
 /** The `state` and `auth_chain` arrays of a send_join answer (502 when either is missing). */
