@@ -3,7 +3,8 @@
  * across the UIA endpoints (429 after too many), a login checked against a password that changes
  * (or an account deactivated) before its token is issued is refused, a password change and its
  * logout of other devices are one transaction, registration needs a password, a login device ID
- * may not be a cross-signing key ID, and `@Alice:server` logs in as `@alice:server`. Run on SQLite
+ * may not be a cross-signing key ID, `@Alice:server` logs in as `@alice:server`, and an erasing
+ * deactivation deletes the user's non-event data. Run on SQLite
  * (accounts-auth-hardening.test.ts) and PostgreSQL (accounts-auth-hardening-postgres.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UIA_MAX_FAILURES } from '../src/api/client/uia.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
 import { newIdentity, signingKeysBody } from './keys-cross-signing-suite.ts';
-import type { Json } from './sync-helpers.ts';
+import { createRoom, type Json } from './sync-helpers.ts';
 
 const V3 = '/_matrix/client/v3';
 const PASSWORD = 'correct horse battery staple';
@@ -176,14 +177,86 @@ export function authHardeningSuite(options: () => TestServerOptions): void {
         user.accessToken,
       );
       expect(upload.status).toBe(200);
-      for (const key of [identity.master, identity.selfSigning, identity.userSigning]) {
-        for (const deviceId of [key.publicKeyBase64, `ed25519:${key.publicKeyBase64}`]) {
-          const refused = await login('signer', PASSWORD, deviceId);
-          expect(refused.status).toBe(403);
-          expect(refused.body['errcode']).toBe('M_FORBIDDEN');
-        }
+      // Four refusals: fewer than the failed-password limit, should a refusal count as one.
+      const refusedIds = [
+        identity.master.publicKeyBase64,
+        `ed25519:${identity.master.publicKeyBase64}`,
+        identity.selfSigning.publicKeyBase64,
+        identity.userSigning.publicKeyBase64,
+      ];
+      for (const deviceId of refusedIds) {
+        const refused = await login('signer', PASSWORD, deviceId);
+        expect(refused.status).toBe(403);
+        expect(refused.body['errcode']).toBe('M_FORBIDDEN');
       }
       expect((await login('signer', PASSWORD, 'PLAINDEVICE')).status).toBe(200);
+    });
+
+    it('erases the non-event data of a user deactivated with erase: true', async () => {
+      const erased = await server.client.registerUser('erased', PASSWORD);
+      const kept = await server.client.registerUser('kept', PASSWORD);
+      const { db } = server.services.ctx;
+      for (const user of [erased, kept]) {
+        const token = user.accessToken;
+        const u = encodeURIComponent(user.userId);
+        const roomId = await createRoom(server, user);
+        const r = encodeURIComponent(roomId);
+        const writes: [string, string, unknown][] = [
+          ['PUT', `/user/${u}/account_data/org.example.secret`, { secret: 1 }],
+          ['PUT', `/user/${u}/rooms/${r}/account_data/org.example.room`, { secret: 2 }],
+          ['PUT', `/user/${u}/rooms/${r}/tags/u.work`, { order: 0.5 }],
+          ['POST', '/keys/device_signing/upload', signingKeysBody(user, newIdentity())],
+          ['POST', `/user/${u}/filter`, { room: { timeline: { limit: 5 } } }],
+          ['PUT', `/profile/${u}/displayname`, { displayname: 'Secret Name' }],
+          ['PUT', '/pushrules/global/content/secretrule', { pattern: 'secret', actions: [] }],
+          [
+            'POST',
+            '/room_keys/version',
+            { algorithm: 'm.megolm_backup.v1.curve25519-aes-sha2', auth_data: { public_key: 'x' } },
+          ],
+        ];
+        for (const [method, path, body] of writes) {
+          const response = await request(method, path, body, token);
+          expect(response.status, `${method} ${path} ${JSON.stringify(response.body)}`).toBe(200);
+        }
+      }
+      const deactivate = (user: typeof erased, erase: boolean) =>
+        request(
+          'POST',
+          '/account/deactivate',
+          { erase, auth: passwordAuth(user.userId, PASSWORD) },
+          user.accessToken,
+        );
+      expect((await deactivate(erased, true)).status).toBe(200);
+      expect((await deactivate(kept, false)).status).toBe(200);
+
+      const count = async (table: string, column: string, userId: string) =>
+        Number(
+          (
+            await db.queryOne<{ n: number }>(
+              `SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = $1`,
+              [userId],
+            )
+          )?.n,
+        );
+      const tables: [string, string][] = [
+        ['account_data', 'user_id'],
+        ['e2e_cross_signing_keys', 'user_id'],
+        ['e2e_cross_signing_signatures', 'signer_user_id'],
+        ['profiles', 'user_id'],
+        ['filters', 'user_id'],
+        ['push_rules', 'user_id'],
+        ['key_backup_versions', 'user_id'],
+      ];
+      for (const [table, column] of tables) {
+        expect(await count(table, column, erased.userId), table).toBe(0);
+      }
+      // A deactivation without erase keeps them (key backups aside, which always go).
+      expect(await count('account_data', 'user_id', kept.userId)).toBeGreaterThanOrEqual(3);
+      expect(await count('e2e_cross_signing_keys', 'user_id', kept.userId)).toBe(3);
+      expect(await count('filters', 'user_id', kept.userId)).toBe(1);
+      expect(await server.services.accounts.isErased(erased.userId)).toBe(true);
+      expect(await server.services.accounts.isErased(kept.userId)).toBe(false);
     });
 
     it('lowercases the localpart of a full user ID of this server at login', async () => {

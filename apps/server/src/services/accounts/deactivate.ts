@@ -2,7 +2,8 @@
  * Account deactivation (client-server-api "Account deactivation",
  * https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3accountdeactivate): the
  * user leaves (or rejects) every room, their profile is cleared, then the account is closed —
- * no password, no devices, no tokens — while the user ID stays reserved forever.
+ * no password, no devices, no tokens — while the user ID stays reserved forever. With `erase` the
+ * user's non-event data is deleted as well (AccountService.deactivate).
  */
 import type { Log } from '../../log.ts';
 import type { ProfileService } from '../profile/service.ts';
@@ -18,6 +19,7 @@ export async function deactivateAccount(
   },
   log: Log,
   userId: string,
+  options: { erase?: boolean } = {},
 ): Promise<void> {
   for (const entry of await services.rooms.roomsForUser(userId)) {
     if (entry.membership === 'leave' || entry.membership === 'ban') continue;
@@ -38,5 +40,5 @@ export async function deactivateAccount(
   }
   await services.profile.set(userId, 'displayname', null);
   await services.profile.set(userId, 'avatar_url', null);
-  await services.accounts.deactivate(userId);
+  await services.accounts.deactivate(userId, options);
 }

@@ -64,6 +64,24 @@ function toDeviceInfo(row: DeviceRow): DeviceInfo {
   };
 }
 
+/**
+ * What an erasing deactivation (spec account_deactivation.yaml `erase`) deletes beyond what every
+ * deactivation does (devices with their keys, tokens, password, key backups, displayname and
+ * avatar): global and room account data (tags, read markers, ignored users included), the
+ * cross-signing keys and every signature made by or for the user, the profile row, stored
+ * filters, push rules and pushers. Each statement takes the user ID as `$1`.
+ */
+const ERASED_USER_DATA: readonly string[] = [
+  'DELETE FROM account_data WHERE user_id = $1',
+  'DELETE FROM e2e_cross_signing_keys WHERE user_id = $1',
+  'DELETE FROM e2e_cross_signing_signatures WHERE target_user_id = $1 OR signer_user_id = $1',
+  'DELETE FROM profiles WHERE user_id = $1',
+  'DELETE FROM filters WHERE user_id = $1',
+  'DELETE FROM push_rules WHERE user_id = $1',
+  'DELETE FROM push_rule_overrides WHERE user_id = $1',
+  'DELETE FROM pushers WHERE user_id = $1',
+];
+
 export class AccountService {
   readonly #ctx: ServerContext;
   readonly #deviceListeners: DeviceChangeListener[] = [];
@@ -349,19 +367,37 @@ export class AccountService {
   /**
    * Marks a user deactivated (spec "POST /account/deactivate"): their password goes, every
    * device and token is removed (telling device listeners), what deactivation listeners keep
-   * (key backups) goes in the same transaction as the mark, and the user ID stays taken.
+   * (key backups) goes in the same transaction as the mark, and the user ID stays taken. With
+   * `erase` the user's other non-event data goes too (see {@link ERASED_USER_DATA}) and the user
+   * is recorded as erased.
    */
-  async deactivate(userId: string): Promise<void> {
+  async deactivate(userId: string, options: { erase?: boolean } = {}): Promise<void> {
     await this.#ctx.db.transaction(async (tx) => {
       await tx.execute(
         'UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1',
         [userId],
       );
       for (const listener of this.#deactivationListeners) await listener(tx, userId);
+      if (options.erase === true) {
+        for (const statement of ERASED_USER_DATA) await tx.execute(statement, [userId]);
+        await tx.execute(
+          'INSERT INTO erased_users (user_id, erased_ts) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
+          [userId, this.#ctx.now()],
+        );
+      }
     });
     // A deactivated user's tokens stop working now, not after the device deletions below.
     this.#tokens.forgetUser(userId);
     await this.logoutAll(userId);
+  }
+
+  /** Whether the user was deactivated with `erase: true`. */
+  async isErased(userId: string): Promise<boolean> {
+    const row = await this.#ctx.db.queryOne(
+      'SELECT 1 AS one FROM erased_users WHERE user_id = $1',
+      [userId],
+    );
+    return row !== undefined;
   }
 
   /** Invalidates one token (`/logout`): the device and its keys go too, as the spec says. */
