@@ -89,6 +89,14 @@ export interface FederationOptions {
 export interface RequestIdentity<User> {
   readonly user: User | undefined;
   readonly origin: string | undefined;
+  /**
+   * The address of the peer the request came from: {@link PlainRequest.remoteAddress}, or the
+   * socket's remote address that @hono/node-server puts in `env.incoming`; `undefined` when the
+   * server told none.
+   */
+  readonly remoteAddress: string | undefined;
+  /** The request's headers. */
+  readonly headers: HeaderLookup;
   readonly context: Context;
 }
 
@@ -118,12 +126,22 @@ export interface MatrixAppOptions<User> {
   readonly rateLimiter?: TokenBucketRateLimiter;
   /**
    * The rate-limit key of a request. Default: the origin server for federation requests, the
-   * user for authenticated ones (`User` itself if a string, else its `userId` field), else
-   * `clientAddress`, else `"anonymous"`.
+   * user for authenticated ones (`User` itself if a string, else its `userId` field), else the
+   * client's address (`clientAddress`, else the peer's address and `trustedProxy`), else
+   * `"anonymous"`.
    */
   readonly rateLimitKey?: (identity: RequestIdentity<User>) => string;
-  /** The client's address (e.g. from `@hono/node-server/conninfo`), used for rate-limit keys. */
+  /**
+   * The client's address, used for rate-limit keys; when it answers `undefined` (or is not
+   * given), the peer's address is used (`RequestIdentity.remoteAddress`, with `trustedProxy`).
+   */
   readonly clientAddress?: (context: Context) => string | undefined;
+  /**
+   * Whether the peer at `address` is a proxy whose `X-Forwarded-For` is believed: the client's
+   * address is then the right-most entry of that header that is not itself a trusted proxy.
+   * Default: no peer is (the header is ignored).
+   */
+  readonly trustedProxy?: (address: string) => boolean;
 }
 
 type UserOf<A extends AuthMode, User> = A extends 'user'
@@ -214,6 +232,8 @@ export interface PlainRequest {
   readonly rawHeaders: readonly string[];
   /** The body, if the request has one. */
   readonly body?: Uint8Array | undefined;
+  /** The address of the peer that sent it (the socket's remote address), for rate limits. */
+  readonly remoteAddress?: string | undefined;
 }
 
 /** What {@link MatrixApp.answer} answers. */
@@ -237,6 +257,8 @@ interface PipelineInput {
    */
   readonly target: string;
   readonly headers: HeaderLookup;
+  /** The peer's address, if known. */
+  readonly remoteAddress: string | undefined;
   /** The body, at most `maxBytes` (413 `M_TOO_LARGE` beyond). */
   readBody(maxBytes: number): Promise<Uint8Array>;
   /** The Hono context (built on first use for a plain request). */
@@ -312,9 +334,14 @@ export function createMatrixApp<User = string>(
       const userId = (user as { userId?: unknown }).userId;
       if (typeof userId === 'string') return `user:${userId}`;
     }
-    const address = options.clientAddress?.(identity.context);
+    const address =
+      options.clientAddress?.(identity.context) ??
+      forwardedClient(identity.remoteAddress, identity.headers, options.trustedProxy);
     return address === undefined ? 'anonymous' : `address:${address}`;
   };
+  // The peer of a plain request `answer` hands to Hono as a fetch `Request` (no endpoint matched
+  // it as sent: `/./x` and the like), for the endpoint Hono routes it to.
+  const plainPeers = new WeakMap<Request, string>();
   const rateLimitKey = options.rateLimitKey ?? defaultKey;
 
   // Plain requests are routed as Hono routes them (same router, same path decoding), to the same
@@ -383,6 +410,7 @@ export function createMatrixApp<User = string>(
           corsHeaders,
         );
       }
+      if (request.remoteAddress !== undefined) plainPeers.set(fetchRequest, request.remoteAddress);
       return plainOf(await hono.fetch(fetchRequest, env));
     },
     endpoint(definition) {
@@ -455,6 +483,8 @@ export function createMatrixApp<User = string>(
           const identity: RequestIdentity<User> = {
             user,
             origin,
+            remoteAddress: input.remoteAddress,
+            headers: input.headers,
             get context() {
               return input.context;
             },
@@ -507,6 +537,7 @@ export function createMatrixApp<User = string>(
           url: request.url,
           target: requestTargetOf(request, c.env),
           headers: request.headers,
+          remoteAddress: plainPeers.get(request) ?? nodePeerAddress(c.env),
           readBody: (maxBytes) => readBodyBytes(request, maxBytes),
           context: c,
         };
@@ -537,6 +568,7 @@ function plainInput(
     url,
     target: request.target,
     headers: rawHeaderLookup(request.rawHeaders),
+    remoteAddress: request.remoteAddress,
     readBody: async (maxBytes) => {
       const body = request.body ?? new Uint8Array(0);
       if (body.byteLength > maxBytes) throw MatrixError.tooLarge();
@@ -552,6 +584,37 @@ function plainInput(
       return context;
     },
   };
+}
+
+/** The socket's remote address @hono/node-server passes in `env.incoming`, if there is one. */
+function nodePeerAddress(env: unknown): string | undefined {
+  const address = (env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)
+    ?.incoming?.socket?.remoteAddress;
+  return typeof address === 'string' ? address : undefined;
+}
+
+/**
+ * The client's address: the peer's, or, when the peer is a trusted proxy, the right-most
+ * `X-Forwarded-For` entry that is not a trusted proxy itself (every entry trusted: the
+ * left-most). An empty entry ends the walk at the last address trusted.
+ */
+function forwardedClient(
+  peer: string | undefined,
+  headers: HeaderLookup,
+  trusted: ((address: string) => boolean) | undefined,
+): string | undefined {
+  if (peer === undefined || trusted === undefined || !trusted(peer)) return peer;
+  const forwarded = headers.get('x-forwarded-for');
+  if (forwarded === null) return peer;
+  const hops = forwarded.split(',');
+  let address = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] as string).trim();
+    if (hop === '') break;
+    address = hop;
+    if (!trusted(hop)) break;
+  }
+  return address;
 }
 
 /** `rawHeaders` read as fetch's `Headers.get` reads: any letter case, repeats joined by ", ". */
