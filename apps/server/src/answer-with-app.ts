@@ -24,6 +24,7 @@ export function answerWithApp(
           target: request.url,
           rawHeaders: request.rawHeaders,
           body: request.body,
+          remoteAddress: request.remoteAddress,
         },
         { client: request.client },
       );

@@ -1,10 +1,13 @@
 /** Builds the HTTP app: transport's Matrix app with every endpoint of this server on it. */
+import { BlockList, isIP } from 'node:net';
+
 import { createMatrixApp, DEFAULT_MAX_BODY_BYTES, TokenBucketRateLimiter } from '@weft/transport';
 
 import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
 import { registerFederationApi } from './api/federation/index.ts';
 import type { FederationApp } from './api/federation/routes.ts';
+import { parseCidr } from './config.ts';
 import type { AuthenticatedUser } from './services/core/context.ts';
 import type { Services } from './services/index.ts';
 
@@ -20,13 +23,36 @@ export function createApp(services: Services): ClientApp {
     },
     authenticateToken: (token) => services.accounts.authenticate(token),
     maxBodyBytes: CLIENT_MAX_BODY_BYTES,
+    // Requests without a token are limited per client address (the HTTP thread passes each
+    // connection's; `trusted_proxies` may vouch for X-Forwarded-For), not in one shared bucket.
     rateLimiter: new TokenBucketRateLimiter({
       burst: config.rateLimit.burst,
       perSecond: config.rateLimit.perSecond,
     }),
+    ...(config.trustedProxies.length > 0
+      ? { trustedProxy: trustedProxyCheck(config.trustedProxies) }
+      : {}),
   });
   registerClientApi(app, services);
   return app;
+}
+
+/**
+ * Whether an address is one of `trusted` (IP addresses or CIDRs, as config.ts checked them);
+ * an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, a dual-stack socket's) as its IPv4 address.
+ */
+export function trustedProxyCheck(trusted: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const entry of trusted) {
+    const parsed = parseCidr(entry);
+    if (parsed !== undefined) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+  }
+  return (address) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    const plain = mapped === null ? address : (mapped[1] as string);
+    const version = isIP(plain);
+    return version !== 0 && list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 /**

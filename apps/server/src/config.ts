@@ -39,6 +39,11 @@ export interface ServerConfig {
     readonly urlPreview: UrlPreviewConfig;
   };
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /**
+   * `trusted_proxies:` peers (IP addresses or CIDRs) whose `X-Forwarded-For` is believed for the
+   * client's address (per-address rate limits); empty (the default): the header is ignored.
+   */
+  readonly trustedProxies: readonly string[];
   /** `/sync` long-polling (`sync:` in weft.yaml). */
   readonly sync: {
     /** Least time between two answers to one long-polling device; 0 answers each change at once. */
@@ -191,6 +196,11 @@ media:
 rate_limit:
   per_second: 20
   burst: 100
+
+# Requests without an access token (login, registration) are rate-limited per client address:
+# the connection's. Behind a reverse proxy, list it here (IP addresses or CIDRs) so the address
+# it appends to X-Forwarded-For is used instead; the header is ignored from anyone else.
+trusted_proxies: []   # e.g. [127.0.0.1, ::1]
 
 # /sync long-polling: the least time between two answers to one device (ms). In a busy room a
 # device then gets several events in one answer instead of one answer per event, which saves
@@ -390,6 +400,7 @@ export function buildConfig(
       ),
       burst: ofType(get(get(file, 'rate_limit'), 'burst'), isNumber, 'rate_limit.burst', 100),
     },
+    trustedProxies: buildTrustedProxies(get(file, 'trusted_proxies')),
     sync: {
       answerIntervalMs: syncMilliseconds(
         get(get(file, 'sync'), 'answer_interval_ms'),
@@ -491,6 +502,22 @@ function buildAddressOptions(section: unknown, where: string): PushConfig {
     }
   });
   return { allowPrivateAddresses, ipRangeWhitelist: whitelist as string[] };
+}
+
+/** `trusted_proxies:` a list of IP addresses or CIDRs (absent or null: none). */
+function buildTrustedProxies(value: unknown): readonly string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) {
+    throw new ConfigError('trusted_proxies must be a list of IP addresses or CIDRs');
+  }
+  value.forEach((entry, i) => {
+    if (!isString(entry) || parseCidr(entry) === undefined) {
+      throw new ConfigError(
+        `trusted_proxies[${i}] is not an IP address or CIDR: ${JSON.stringify(entry)}`,
+      );
+    }
+  });
+  return value as string[];
 }
 
 /** `addr/prefix` or a single address → its parts; undefined when malformed. */

@@ -39,6 +39,8 @@ export type ToMainThread =
       readonly url: string;
       /** Node's `rawHeaders`: names and values alternating, as received. */
       readonly rawHeaders: readonly string[];
+      /** The peer's address (the socket's `remoteAddress`; empty if the socket had none). */
+      readonly remoteAddress: string;
       /** Absent for GET and HEAD. */
       readonly body?: Uint8Array;
     }
@@ -61,6 +63,8 @@ export interface BridgedRequest {
   readonly url: string;
   readonly rawHeaders: readonly string[];
   readonly body: Uint8Array | undefined;
+  /** The peer's address, for per-address rate limits (absent: unknown). */
+  readonly remoteAddress?: string | undefined;
   /** The client, for long-polls: gone once its connection closed before the answer. */
   readonly client: LongPollClient;
   /** Sends the answer (once; later calls, or calls after the client went, do nothing). */
@@ -151,6 +155,7 @@ export async function startHttpThread(
       url: message.url,
       rawHeaders: message.rawHeaders,
       body: message.body,
+      remoteAddress: message.remoteAddress === '' ? undefined : message.remoteAddress,
       client,
       respond(answer) {
         if (answered) return;

@@ -52,6 +52,7 @@ const server = createServer((request, response) => {
       method: request.method,
       url: request.url ?? '/',
       rawHeaders: request.rawHeaders,
+      remoteAddress: request.socket.remoteAddress ?? '',
     });
     return;
   }
@@ -106,6 +107,7 @@ function readBody(request: IncomingMessage, id: number, response: ServerResponse
         method: request.method ?? 'GET',
         url: request.url ?? '/',
         rawHeaders: request.rawHeaders,
+        remoteAddress: request.socket.remoteAddress ?? '',
         body,
       },
       [body.buffer],

@@ -5,6 +5,7 @@ import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
+import { uiaPasswordLimiter } from './uia.ts';
 
 /** The user ID a login names: `identifier` (m.id.user) or the deprecated top-level `user`. */
 function loginUser(body: Record<string, unknown>, serverName: string): string {
@@ -58,12 +59,29 @@ export function registerLogin(app: ClientApp, services: Services): void {
       if (displayName !== undefined && typeof displayName !== 'string') {
         throw MatrixError.badJson('initial_device_display_name must be a string');
       }
-      const result = await services.accounts.loginWithPassword({
-        userId: loginUser(body, services.ctx.config.serverName),
-        password,
-        ...(deviceId !== undefined ? { deviceId } : {}),
-        ...(displayName !== undefined ? { deviceDisplayName: displayName } : {}),
-      });
+      const userId = loginUser(body, services.ctx.config.serverName);
+      // Failed passwords are counted per target user whatever the address, with UIA's
+      // (uia.ts): past the limit, 429 M_LIMIT_EXCEEDED without checking the password.
+      const failures = uiaPasswordLimiter(services.accounts);
+      const retryAfterMs = failures.retryAfterMs(userId);
+      if (retryAfterMs !== undefined) {
+        throw MatrixError.limitExceeded(retryAfterMs, 'Too many failed password attempts');
+      }
+      let result: Awaited<ReturnType<typeof services.accounts.loginWithPassword>>;
+      try {
+        result = await services.accounts.loginWithPassword({
+          userId,
+          password,
+          ...(deviceId !== undefined ? { deviceId } : {}),
+          ...(displayName !== undefined ? { deviceDisplayName: displayName } : {}),
+        });
+      } catch (error) {
+        if (error instanceof MatrixError && error.errcode === 'M_FORBIDDEN') {
+          failures.recordFailure(userId);
+        }
+        throw error;
+      }
+      failures.recordSuccess(userId);
       return {
         user_id: result.userId,
         access_token: result.accessToken,
