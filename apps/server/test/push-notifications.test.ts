@@ -35,6 +35,58 @@ describe('push condition helpers (spec "Conditions")', () => {
     expect(globMatches('b?b', 'a b.b c', true)).toBe(true);
   });
 
+  it('matches `?` as one code point and `*` anywhere, case-insensitively beyond ASCII', () => {
+    const cases: [string, string, boolean, boolean][] = [
+      ['?', 'é', false, true],
+      ['?', '\u{1F600}', false, true],
+      ['??', '\u{1F600}', false, false],
+      ['a?c', 'abc', false, true],
+      ['a?c', 'ac', false, false],
+      ['*', '', false, true],
+      ['*', '', true, true],
+      ['*a', 'ba', false, true],
+      ['*a', 'ab', false, false],
+      ['a*', 'a', false, true],
+      ['a**b', 'axxb', false, true],
+      ['ÉCOLE*', 'école primaire', false, true],
+      ['s', '\u017F', false, true],
+      ['k', '\u212A', false, true],
+      ['\u212A', 'k', false, true],
+      ['*bob', 'hello bob', true, true],
+      ['bob*', 'bob hello', true, true],
+      ['a*b', 'a x b c', true, true],
+      ['a*b', 'a x bc', true, false],
+      ['a*b', 'xa b', true, false],
+      ['a*b', 'xa b a yb a b', true, true],
+      ['caf?', 'un café!', true, true],
+    ];
+    for (const [pattern, value, words, expected] of cases) {
+      expect([pattern, value, globMatches(pattern, value, words)]).toEqual([
+        pattern,
+        value,
+        expected,
+      ]);
+    }
+  });
+
+  it('judges word boundaries on the original characters, not their case folds', () => {
+    // ſ (U+017F) and K (U+212A) fold to ASCII letters but are not word characters.
+    expect(globMatches('bob', '\u017Fbob', true)).toBe(true);
+    expect(globMatches('bob', 'bob\u212A', true)).toBe(true);
+    expect(globMatches('bob', 'sbob', true)).toBe(false);
+    expect(globMatches('b*b', '\u212Ab b\u017F', true)).toBe(true);
+  });
+
+  it('matches a pathological pattern against a long body without backtracking', () => {
+    // A backtracking RegExp takes exponential time here (the event's write transaction hung).
+    const body = 'a'.repeat(2_000);
+    const pattern = '*a*a*a*a*a*a*a*a*a*a*a*!';
+    expect(globMatches(pattern, body, true)).toBe(false);
+    expect(globMatches(pattern, body, false)).toBe(false);
+    expect(globMatches(pattern, `${body}!`, true)).toBe(true);
+    expect(globMatches(pattern, `${body}!`, false)).toBe(true);
+  });
+
   it('compares member counts with each operator', () => {
     expect(memberCountMatches('2', 2)).toBe(true);
     expect(memberCountMatches('==2', 3)).toBe(false);

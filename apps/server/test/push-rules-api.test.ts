@@ -244,6 +244,17 @@ describe('push rules', () => {
       ['global/room/not-a-room', { actions: [] }, 400, 'M_INVALID_PARAM'],
       ['global/content/x?before=missing', { pattern: 'x', actions: [] }, 404, 'M_NOT_FOUND'],
       ['global/content/missing/enabled', { enabled: true }, 404, 'M_NOT_FOUND'],
+      // Patterns are bounded (each is matched against every event in the user's rooms).
+      ['global/content/long', { pattern: 'a'.repeat(513), actions: [] }, 400, 'M_INVALID_PARAM'],
+      [
+        'global/override/long',
+        {
+          actions: [],
+          conditions: [{ kind: 'event_match', key: 'type', pattern: '*'.repeat(513) }],
+        },
+        400,
+        'M_INVALID_PARAM',
+      ],
       ['global/content/.m.rule.contains_user_name/enabled', { enabled: 'no' }, 400, 'M_BAD_JSON'],
     ];
     for (const [path, body, status, errcode] of cases) {

@@ -29,6 +29,19 @@ function parseKind(scope: string, kind: string): PushRuleKind {
   return kind;
 }
 
+/**
+ * The longest glob pattern a rule may carry (a content rule's `pattern`, an `event_match`
+ * condition's): the spec sets none, but every pattern is matched against every event in the
+ * user's rooms, in the event's write transaction, in time proportional to its length.
+ */
+export const MAX_PATTERN_LENGTH = 512;
+
+function checkPattern(pattern: string): void {
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    throw MatrixError.invalidParam(`pattern must be at most ${MAX_PATTERN_LENGTH} characters`);
+  }
+}
+
 /** Spec "Push Rule" bodies: which fields each kind takes, and what its rule ID must be. */
 function parseRule(kind: PushRuleKind, ruleId: string, body: Record<string, unknown>): NewPushRule {
   const actions = parseActions(body['actions']);
@@ -38,6 +51,7 @@ function parseRule(kind: PushRuleKind, ruleId: string, body: Record<string, unkn
     const pattern = body['pattern'];
     if (pattern === undefined) throw MatrixError.missingParam('content rules need a pattern');
     if (typeof pattern !== 'string') throw MatrixError.badJson('pattern must be a string');
+    checkPattern(pattern);
     return { actions, pattern };
   }
   if (kind === 'override' || kind === 'underride') {
@@ -47,6 +61,9 @@ function parseRule(kind: PushRuleKind, ruleId: string, body: Record<string, unkn
       !conditions.every((c) => isObject(c) && typeof c['kind'] === 'string')
     ) {
       throw MatrixError.badJson('conditions must be a list of objects with a kind');
+    }
+    for (const condition of conditions as Record<string, unknown>[]) {
+      if (typeof condition['pattern'] === 'string') checkPattern(condition['pattern']);
     }
     return { actions, conditions: conditions as Record<string, unknown>[] };
   }
