@@ -3,13 +3,11 @@
 //
 // The events `v` and up to `limit` in all their ancestry (prev events, breadth first, newest
 // depth first), for a server filling history backwards.
-import { redactEvent } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 
 import { requireServerAllowed } from '../../services/federation/acl.ts';
-import { serverMaySee } from '../../services/federation/visibility.ts';
+import { pdusForServer, serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
-import { eventVisibilityForServer } from '../../services/rooms/event-visibility.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
 import type { FederationApp } from './routes.ts';
 
@@ -56,14 +54,10 @@ export function registerBackfill(app: FederationApp, services: Services): void {
       }
       // History visibility at each event (client-server-api "History visibility"): events the
       // asking server may not see go out redacted, so its DAG still connects.
-      const db = services.ctx.db;
-      const visible = await eventVisibilityForServer(db, params.roomId, origin, found);
       return {
         origin: services.ctx.config.serverName,
         origin_server_ts: services.ctx.now(),
-        pdus: found.map((event) =>
-          visible.has(event.eventId) ? event.pdu : redactEvent(event.pdu, event.roomVersion),
-        ),
+        pdus: await pdusForServer(services, params.roomId, origin, found),
       };
     },
   });

@@ -3,7 +3,7 @@
 import { MatrixError } from '@weft/transport';
 
 import { serverAllowedInRoom } from '../../services/federation/acl.ts';
-import { serverMaySee } from '../../services/federation/visibility.ts';
+import { pdusForServer, serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import type { FederationApp } from './routes.ts';
 
@@ -24,7 +24,10 @@ export function registerEvent(app: FederationApp, services: Services): void {
       return {
         origin: services.ctx.config.serverName,
         origin_server_ts: services.ctx.now(),
-        pdus: [event.pdu],
+        // History visibility at the event (client-server-api "History visibility" → "Server
+        // behaviour"): an event the asking server may not see goes out redacted, as /backfill
+        // serves it.
+        pdus: await pdusForServer(services, event.roomId, origin, [event]),
       };
     },
   });

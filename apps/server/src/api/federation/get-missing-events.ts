@@ -6,7 +6,7 @@
 import { MatrixError } from '@weft/transport';
 
 import { requireServerAllowed } from '../../services/federation/acl.ts';
-import { serverMaySee } from '../../services/federation/visibility.ts';
+import { pdusForServer, serverMaySee } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
 import type { FederationApp } from './routes.ts';
@@ -65,7 +65,9 @@ export function registerGetMissingEvents(app: FederationApp, services: Services)
         }
       }
       found.sort((a, b) => a.depth - b.depth);
-      return { events: found.map((event) => event.pdu) };
+      // History visibility at each event (client-server-api "History visibility" → "Server
+      // behaviour"): events the asking server may not see go out redacted, as /backfill does.
+      return { events: await pdusForServer(services, params.roomId, origin, found) };
     },
   });
 }

@@ -1,18 +1,50 @@
 /**
  * Whether another server may read a room's events through `/event`, `/state`, `/state_ids`,
- * `/backfill` and `/get_missing_events` (spec server-server-api "Retrieving events": the server
- * must be in the room; client-server-api "History visibility" for servers). Weft answers servers
- * that have, or had, a member in the room — enough for joins, gap filling and catch-up, while a
- * stranger learns nothing. Finer per-event history visibility is not applied yet.
+ * `/event_auth`, `/backfill`, `/get_missing_events` and `/timestamp_to_event`, and which of them
+ * it may see in full.
+ *
+ * Room level (server-server-api "Retrieving events" and the OpenAPI of `/state`, `/state_ids`,
+ * `/backfill`, `/event_auth`, `/get_missing_events`: 403 "the requesting host is not in the
+ * room"): a user of the server is joined to the room now. A knock, an invite, a ban or a leave
+ * is no membership of the room: a server that only knocked, was banned or left gets nothing.
+ * None of these endpoints is part of the membership handshakes (make_/send_join, _knock,
+ * _leave, /invite are answered elsewhere), so invited and knocking servers need none of them
+ * (Synapse's `assert_host_in_room` answers the same).
+ *
+ * Event level (client-server-api "History visibility" → "Server behaviour", applied to the
+ * server's users, rooms/event-visibility.ts `eventVisibilityForServer`): events the server may
+ * not see go out redacted, so its DAG still connects, as Synapse serves them.
  */
+import { redactEvent } from '@weft/signing';
+
 import type { Services } from '../index.ts';
+import { eventVisibilityForServer } from '../rooms/event-visibility.ts';
+import type { StoredEvent } from '../rooms/index.ts';
 import { serverHasMember } from '../rooms/room-store.ts';
 
-/** Whether `serverName` may see events of `roomId`: a user of it has any membership there. */
+const JOINED: readonly string[] = ['join'];
+
+/** Whether `serverName` may read events of `roomId` at all: a user of it is joined there now. */
 export function serverMaySee(
   services: Services,
   roomId: string,
   serverName: string,
 ): Promise<boolean> {
-  return serverHasMember(services.ctx.db, roomId, serverName);
+  return serverHasMember(services.ctx.db, roomId, serverName, JOINED);
+}
+
+/**
+ * The PDUs of `events` (all of `roomId`, in order) as `serverName` may see them: in full where
+ * history visibility lets one of its users see the event, redacted otherwise.
+ */
+export async function pdusForServer(
+  services: Services,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Readonly<Record<string, unknown>>[]> {
+  const visible = await eventVisibilityForServer(services.ctx.db, roomId, serverName, events);
+  return events.map((event) =>
+    visible.has(event.eventId) ? event.pdu : redactEvent(event.pdu, event.roomVersion),
+  );
 }

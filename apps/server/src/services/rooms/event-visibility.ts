@@ -10,10 +10,12 @@
  * 4. `invited` at the event, and the user's membership at the event was `invite`: allow;
  * 5. otherwise deny.
  *
- * For a server (server-server-api "Backfilling"; Synapse does the same): `shared` and
- * `world_readable` events are visible; `invited`/`joined` ones only when one of the server's
- * users was joined (or, for `invited`, invited) at the event. Hidden events are served redacted,
- * so the DAG stays connected.
+ * For a server, the same rules hold for its users (client-server-api "History visibility" →
+ * "Server behaviour": a server may see what one of its users could): `world_readable` events
+ * are visible; `shared` ones when one of its users was joined at the event or joined at any
+ * point after it; `invited`/`joined` ones only when one of them was joined (or, for `invited`,
+ * invited) at the event. A knock, a ban or a leave shows nothing. Hidden events are served
+ * redacted (federation/visibility.ts), so the DAG stays connected.
  *
  * "At the event" is read along the stream: the last visibility event and the user's last
  * membership at or before the event's stream position (a member event of theirs, or a membership
@@ -164,10 +166,14 @@ export async function eventVisibilityForServer(
     const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
     const allowed =
       visibility === 'world_readable' ||
-      visibility === 'shared' ||
       memberships.some((changes) => {
         const membership = valueAt(changes, position, 'leave');
-        return membership === 'join' || (visibility === 'invited' && membership === 'invite');
+        if (membership === 'join') return true;
+        // Rule 3: `shared`, and the user joined at any point after the event.
+        if (visibility === 'shared') {
+          return changes.some((m) => m.value === 'join' && m.position >= position);
+        }
+        return visibility === 'invited' && membership === 'invite';
       });
     if (allowed) visible.add(event.eventId);
   }

@@ -179,8 +179,9 @@ export async function localJoinedMembers(
 
 /**
  * Whether a user of `serverName` has a membership of `roomId` — one of `memberships`, or any
- * (left and banned included) when it is omitted: the question of federation's event visibility
- * (federation/visibility.ts) and of `/hierarchy`'s previews (spaces/summary.ts). The `LIKE`
+ * (left, banned and knocked included) when it is omitted: federation's room-level gate asks for
+ * `join` (federation/visibility.ts), `/hierarchy`'s previews for `join` or `invite`
+ * (spaces/summary.ts). The `LIKE`
  * only narrows the rows, as in {@link localJoinedMembers}; `isLocalUser` decides.
  */
 export async function serverHasMember(
