@@ -24,6 +24,12 @@ import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { restrictedJoinAuthoriser } from './restricted-join.ts';
 import { serverNameOf } from './types.ts';
 
+/**
+ * A user ID's shape (spec appendices "User Identifiers"): `@`, a non-empty localpart without
+ * `:` (historical ones allow most printable characters), `:`, a server name.
+ */
+const USER_ID = /^@[^:\s]+:[A-Za-z0-9.\-[\]:]+$/;
+
 /** The body of a `make_join` / `make_leave` response. */
 export type MembershipTemplate = {
   readonly room_version: string;
@@ -32,6 +38,7 @@ export type MembershipTemplate = {
 
 /**
  * Builds the template of `userId`'s `membership` event in `roomId` for `origin`.
+ * - 400 `M_INVALID_PARAM`: `userId` is not a user ID.
  * - 404 `M_NOT_FOUND`: this server does not know the room.
  * - 403 `M_FORBIDDEN`: the user is not on `origin`, or the rules would refuse the event.
  * - 400 `M_INCOMPATIBLE_ROOM_VERSION` (join, knock): the room's version is not in `versions`.
@@ -53,6 +60,11 @@ export async function membershipTemplate(
   },
 ): Promise<MembershipTemplate> {
   const { origin, roomId, userId, membership } = options;
+  // Spec appendices "User Identifiers": `@localpart:domain`, at most 255 bytes; anything else
+  // is a bad parameter (400), not a server error from serverNameOf.
+  if (!USER_ID.test(userId) || new TextEncoder().encode(userId).length > 255) {
+    throw MatrixError.invalidParam('user_id: not a valid user ID');
+  }
   if (serverNameOf(userId) !== origin) {
     throw MatrixError.forbidden('The user does not belong to the requesting server');
   }
