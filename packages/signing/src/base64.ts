@@ -2,8 +2,12 @@
  * Unpadded Base64, standard and URL-safe (spec appendices, "Unpadded Base64" and "URL-safe
  * unpadded Base64": RFC 4648 §4 and §5 alphabets without `=` padding).
  *
- * Encoding never pads. Decoding is strict, so that one byte string has exactly one accepted text
- * form apart from padding (no signature or hash malleability through the encoding):
+ * Encoding never pads and is canonical: standard alphabet, or URL-safe for event and room IDs.
+ *
+ * Two decoders:
+ *
+ * **Strict** ({@link decodeBase64}, {@link decodeBase64Url}): one byte string has exactly one
+ * accepted text form apart from padding, for callers that want canonical forms:
  * - only the characters of the chosen alphabet are accepted (the standard decoder rejects `-`/`_`,
  *   the URL-safe decoder rejects `+`/`/`), no whitespace;
  * - padding is accepted, because the spec says decoders "SHOULD accept input with or without
@@ -13,9 +17,22 @@
  * - the unused low bits of the last character must be zero (RFC 4648 §3.5 lets decoders reject
  *   non-canonical encodings; we do, so `Zh` is not a second spelling of `Zg`).
  *
- * One exception: {@link decodeSeedBase64} ignores non-zero trailing bits, because the spec's own
+ * **Lenient** ({@link decodeBase64Lenient}): what Synapse accepts. Synapse and signedjson decode
+ * signatures, content hashes (`check_event_content_hash`) and verify keys with
+ * `unpaddedbase64.decode_base64`, i.e. Python's `b64decode(text + padding, altchars=b"-_")`:
+ * both alphabets (even mixed), any trailing `=`, non-zero trailing bits ignored. A verifier that
+ * is stricter than Synapse rejects (or, for a content hash, redacts) events Synapse accepts, and
+ * the servers' views of the room diverge, so everything that *verifies* a signature or a hash
+ * decodes leniently. It still refuses what Python refuses — a length of 4n+1 data characters,
+ * `=` anywhere but at the end — and, unlike Python's non-validating mode, which silently drops
+ * them, any other character (whitespace included): `SigningError('bad-base64')`.
+ * The bytes a malleable spelling decodes to are the same, so a signature stays bound to its
+ * message; only the text differs (and the reference hash covers `hashes` as text, as Synapse's
+ * does).
+ *
+ * {@link decodeSeedBase64} (seeds) also ignores non-zero trailing bits, because the spec's own
  * test-vector seed (`YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1`, appendices "Signing Key")
- * has them. A seed is local configuration, so accepting it opens no malleability on the wire.
+ * has them; otherwise it is strict. A seed is local configuration.
  */
 import { checkBytes, checkString } from './bytes.ts';
 import { SigningError } from './errors.ts';
@@ -31,6 +48,13 @@ function decodeTable(alphabet: string): Int8Array {
 
 const STANDARD_DECODE = decodeTable(STANDARD);
 const URL_SAFE_DECODE = decodeTable(URL_SAFE);
+/** Both alphabets at once, as `b64decode(..., altchars=b"-_")` decodes. */
+const EITHER_DECODE = (() => {
+  const table = decodeTable(STANDARD);
+  table['-'.charCodeAt(0)] = 62;
+  table['_'.charCodeAt(0)] = 63;
+  return table;
+})();
 
 function encode(bytes: Uint8Array, alphabet: string): string {
   let out = '';
@@ -67,17 +91,26 @@ function fail(reason: string, path: string | undefined): never {
   );
 }
 
+/**
+ * `strict`: complete padding only, zero trailing bits. `trailing-bits`: zero trailing bits not
+ * required. `lenient`: that, and any run of trailing `=` (as unpaddedbase64 accepts).
+ */
+type Mode = 'strict' | 'trailing-bits' | 'lenient';
+
 function decode(
   text: string,
   table: Int8Array,
   path: string | undefined,
-  lenient = false,
+  mode: Mode = 'strict',
 ): Uint8Array {
   let length = text.length;
-  // Strip complete padding only: the padded length must be a multiple of 4, with at most two `=`.
-  if (length % 4 === 0 && length > 0 && text.charCodeAt(length - 1) === 61) {
+  if (mode === 'lenient') {
+    while (length > 0 && text.charCodeAt(length - 1) === 61) length--;
+  } else if (length % 4 === 0 && length > 0 && text.charCodeAt(length - 1) === 61) {
+    // Strip complete padding only: the padded length must be a multiple of 4, with at most two `=`.
     length -= text.charCodeAt(length - 2) === 61 ? 2 : 1;
   }
+  const ignoreTrailingBits = mode !== 'strict';
   const rest = length % 4;
   if (rest === 1) fail(`length ${text.length} cannot encode whole bytes`, path);
   const out = new Uint8Array(((length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1));
@@ -96,10 +129,10 @@ function decode(
     }
   }
   if (rest === 2) {
-    if ((acc & 15) !== 0 && !lenient) fail('non-zero trailing bits', path);
+    if ((acc & 15) !== 0 && !ignoreTrailingBits) fail('non-zero trailing bits', path);
     out[o] = acc >>> 4;
   } else if (rest === 3) {
-    if ((acc & 3) !== 0 && !lenient) fail('non-zero trailing bits', path);
+    if ((acc & 3) !== 0 && !ignoreTrailingBits) fail('non-zero trailing bits', path);
     out[o++] = acc >>> 10;
     out[o] = (acc >>> 2) & 255;
   }
@@ -139,5 +172,17 @@ export function decodeBase64Url(text: string, path?: string): Uint8Array {
  */
 export function decodeSeedBase64(text: string): Uint8Array {
   checkString(text, 'seed');
-  return decode(text, STANDARD_DECODE, undefined, true);
+  return decode(text, STANDARD_DECODE, undefined, 'trailing-bits');
+}
+
+/**
+ * Decodes Base64 as Synapse does (`unpaddedbase64.decode_base64`): standard or URL-safe alphabet
+ * (mixed too), padding optional (any trailing `=`), non-zero trailing bits ignored. Throws
+ * `SigningError('bad-base64')` for a length of 4n+1 data characters, a misplaced `=`, or any
+ * other character. For values that are verified (signatures, content hashes, public keys), not
+ * for values that must be canonical; see the module comment.
+ */
+export function decodeBase64Lenient(text: string, path?: string): Uint8Array {
+  checkString(text, 'text');
+  return decode(text, EITHER_DECODE, path, 'lenient');
 }

@@ -3,7 +3,8 @@
  * top-level value:
  *
  * - the content-hash input: the event without `unsigned`, `signatures`, `hashes`
- *   (server-server API, "Calculating the content hash for an event");
+ *   (server-server API, "Calculating the content hash for an event") and without Synapse's
+ *   extra keys ({@link CONTENT_HASH_OMITTED_KEYS});
  * - the signed text: the redacted event without `signatures`, `unsigned` (server-server API,
  *   "Validating hashes and signatures on received events" + appendices "Checking for a
  *   Signature", steps 5–6).
@@ -18,6 +19,31 @@ import { canonicalText } from './canonical.ts';
 import { SigningError } from './errors.ts';
 import { isJsonObject, type JsonObject, own } from './json-object.ts';
 import { type RedactionRules, redactContent } from './redaction.ts';
+
+/**
+ * The top-level keys the content hash leaves out. The spec ("Calculating the content hash for an
+ * event") names only `unsigned`, `signatures` and `hashes`; Synapse's `compute_content_hash`
+ * (synapse/crypto/event_signing.py) also pops `age_ts`, `outlier` and `destinations`, leftovers
+ * of its internal event dicts. We follow Synapse beyond the spec's text, for interop: a PDU that
+ * carries one of these keys at top level would otherwise have a content hash Synapse computes
+ * differently, so a Synapse-signed event would fail our hash check and be redacted here but not
+ * there (and our own such event would be redacted by Synapse) — the room splits. No sender puts
+ * them in a real PDU, so the only effect is agreeing with Synapse. Ruma (ruma-signatures
+ * `content_hash`, CONTENT_HASH_FIELDS_TO_REMOVE) removes only the spec's three, so it disagrees
+ * with Synapse (and now with us) on such PDUs. None of the three survives redaction in any room
+ * version, so the signed text and the reference hash are unaffected.
+ */
+export const CONTENT_HASH_OMITTED_KEYS: readonly string[] = Object.freeze([
+  'unsigned',
+  'signatures',
+  'hashes',
+  'age_ts',
+  'outlier',
+  'destinations',
+]);
+
+/** Keys the content hash omits beyond `unsigned`, `signatures`, `hashes` (never redaction-kept). */
+const SYNAPSE_ONLY_OMITTED: ReadonlySet<string> = new Set(['age_ts', 'outlier', 'destinations']);
 
 /** The two texts. */
 export interface EventTexts {
@@ -113,7 +139,7 @@ function encodeTexts(
   // Where the new `hashes` goes in the signed text, once the content hash is known.
   let hashesAt = -1;
   for (const key of keys) {
-    if (key === 'unsigned' || key === 'signatures') continue;
+    if (key === 'unsigned' || key === 'signatures' || SYNAPSE_ONLY_OMITTED.has(key)) continue;
     const keyed = `${encodeTopLevel(key)}:`;
     const value = event[key];
     if (key === 'hashes') {

@@ -9,6 +9,7 @@
 import { encodeBase64, encodeBase64Url } from './base64.ts';
 import { canonicalBytes, canonicalSha256, sha256 } from './canonical.ts';
 import { SigningError } from './errors.ts';
+import { CONTENT_HASH_OMITTED_KEYS } from './event-encoding.ts';
 import { checkJsonObject, type JsonObject, omitKeys, own } from './json-object.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
 
@@ -19,16 +20,18 @@ import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction
 const ROOM_ID_FROM_CREATE_EVENT: ReadonlySet<string> = new Set(['12']);
 
 /**
- * SHA-256 of the event without `unsigned`, `signatures` and `hashes`, as canonical JSON
- * ("Calculating the content hash for an event").
+ * SHA-256 of the event without `unsigned`, `signatures` and `hashes` ("Calculating the content
+ * hash for an event") and, as Synapse computes it, without `age_ts`, `outlier` and
+ * `destinations` (see {@link CONTENT_HASH_OMITTED_KEYS} for why), as canonical JSON.
  */
 export function contentHashBytes(event: JsonObject): Uint8Array {
-  return canonicalSha256(omitKeys(event, ['unsigned', 'signatures', 'hashes']));
+  return canonicalSha256(omitKeys(event, CONTENT_HASH_OMITTED_KEYS));
 }
 
 /**
  * The content hash of an event as unpadded standard Base64: the value of `hashes.sha256`.
- * Covers the complete, unredacted event minus `unsigned`, `signatures` and `hashes`.
+ * Covers the complete, unredacted event minus `unsigned`, `signatures`, `hashes` and Synapse's
+ * `age_ts`, `outlier`, `destinations`.
  */
 export function computeContentHash(event: JsonObject): string {
   checkJsonObject(event, 'event');

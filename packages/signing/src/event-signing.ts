@@ -6,11 +6,16 @@
  * (https://spec.matrix.org/v1.19/server-server-api/#signing-events).
  */
 import { backend } from './backend.ts';
-import { decodeBase64, encodeBase64, encodeBase64Url } from './base64.ts';
+import { decodeBase64Lenient, encodeBase64, encodeBase64Url } from './base64.ts';
 import { constantTimeEqual } from './bytes.ts';
 import { canonicalText } from './canonical.ts';
 import { SigningError, type SigningErrorCode } from './errors.ts';
-import { type EventTexts, encodeEventTexts, encodeOutgoingEventTexts } from './event-encoding.ts';
+import {
+  CONTENT_HASH_OMITTED_KEYS,
+  type EventTexts,
+  encodeEventTexts,
+  encodeOutgoingEventTexts,
+} from './event-encoding.ts';
 import {
   checkJsonObject,
   isJsonObject,
@@ -292,7 +297,7 @@ export interface EncodedEvent {
 }
 
 /** The keys the content-hash text leaves out (the whole event's size counts them too). */
-const OUTSIDE_CONTENT_HASH = ['hashes', 'signatures', 'unsigned'] as const;
+const OUTSIDE_CONTENT_HASH = CONTENT_HASH_OMITTED_KEYS;
 
 /**
  * Encodes `event` once for a receiver: its ID, its canonical size and the two texts
@@ -414,14 +419,16 @@ function verifyTexts(
   }
 
   // Content hash: "The content hash in the hashes property of the received event is
-  // base64-decoded, and the two are compared for equality."
+  // base64-decoded, and the two are compared for equality." Decoded as Synapse's
+  // check_event_content_hash does (unpaddedbase64: either alphabet, trailing bits ignored), and
+  // so are signatures below: stricter decoding would reject or redact events Synapse keeps.
   const hashes = own(event, 'hashes');
   const received = isJsonObject(hashes) ? own(hashes, 'sha256') : undefined;
   let matches = false;
   if (typeof received === 'string') {
     try {
       const expected = backend().sha256Utf8(texts.contentHashText);
-      matches = constantTimeEqual(decodeBase64(received), expected);
+      matches = constantTimeEqual(decodeBase64Lenient(received), expected);
     } catch (error) {
       if (!SigningError.isInstance(error)) throw error;
       matches = false;
@@ -453,7 +460,7 @@ function checkEntity(
     const publicKey = decodePublicKey(found);
     let signature: Uint8Array;
     try {
-      signature = decodeBase64(byKey[keyId] as string);
+      signature = decodeBase64Lenient(byKey[keyId] as string);
     } catch {
       return reject(
         'bad-signature',

@@ -4,7 +4,13 @@
  *
  * The whole public API is this list.
  */
-export { decodeBase64, decodeBase64Url, encodeBase64, encodeBase64Url } from './base64.ts';
+export {
+  decodeBase64,
+  decodeBase64Lenient,
+  decodeBase64Url,
+  encodeBase64,
+  encodeBase64Url,
+} from './base64.ts';
 export { SigningError, type SigningErrorCode, type SigningErrorContext } from './errors.ts';
 export {
   computeContentHash,

@@ -24,13 +24,16 @@ export function checkJsonObject(value: unknown, name: string): asserts value is 
   }
 }
 
-/** A copy of `object` without the listed keys, at most three (shallow: nested values are shared). */
-export function omitKeys(
-  object: JsonObject,
-  keys: readonly [string] | readonly [string, string] | readonly [string, string, string],
-): Record<string, unknown> {
+/** A copy of `object` without the listed keys (shallow: nested values are shared). */
+export function omitKeys(object: JsonObject, keys: readonly string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  const [a, b, c] = keys; // callers omit at most three keys; comparing directly avoids includes()
+  if (keys.length > 3) {
+    for (const key of Object.keys(object)) {
+      if (!keys.includes(key)) copy[key] = object[key];
+    }
+    return copy;
+  }
+  const [a, b, c] = keys; // most callers omit at most three keys; comparing directly avoids includes()
   for (const key of Object.keys(object)) {
     if (key !== a && key !== b && key !== c) copy[key] = object[key];
   }

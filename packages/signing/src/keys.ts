@@ -10,7 +10,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 
 import { backend, releaseKeyMaterial } from './backend.ts';
-import { decodeBase64, decodeSeedBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64Lenient, decodeSeedBase64, encodeBase64 } from './base64.ts';
 import { checkBytes, checkString, clean } from './bytes.ts';
 import { SigningError } from './errors.ts';
 
@@ -169,10 +169,12 @@ function copyBytes(value: unknown, name: string): Uint8Array {
 
 /**
  * Decodes a public verification key from unpadded Base64 (or checks raw bytes); throws
- * `SigningError('bad-key')` unless it is 32 bytes.
+ * `SigningError('bad-key')` unless it is 32 bytes. Text is decoded as Synapse decodes verify keys
+ * (`decodeBase64Lenient`: either alphabet, trailing bits ignored); `SigningError('bad-base64')`
+ * for anything that is not Base64 at all.
  */
 export function decodePublicKey(publicKey: Uint8Array | string, path?: string): Uint8Array {
-  const bytes = typeof publicKey === 'string' ? decodeBase64(publicKey, path) : publicKey;
+  const bytes = typeof publicKey === 'string' ? decodeBase64Lenient(publicKey, path) : publicKey;
   checkBytes(bytes, 'publicKey');
   if (bytes.length !== 32) {
     throw new SigningError(

@@ -7,7 +7,7 @@
  * (key ID → `{ key }`), `old_verify_keys` (key ID → `{ key, expired_ts }`), `valid_until_ts`,
  * and `signatures` made with the `verify_keys`.
  */
-import { decodeBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64Lenient, encodeBase64 } from './base64.ts';
 import { checkString } from './bytes.ts';
 import { SigningError } from './errors.ts';
 import {
@@ -182,7 +182,7 @@ export function verifyServerKeys(response: JsonObject, expectedServerName?: stri
     if (key === undefined) continue;
     let signature: Uint8Array;
     try {
-      signature = decodeBase64(mine[keyId] as string);
+      signature = decodeBase64Lenient(mine[keyId] as string);
     } catch (cause) {
       throw new SigningError('bad-signature', 'signature is not valid base64', {
         keyId,

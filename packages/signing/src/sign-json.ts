@@ -3,7 +3,7 @@
  * and "Checking for a Signature" (https://spec.matrix.org/v1.19/appendices/#signing-json).
  */
 import { backend } from './backend.ts';
-import { decodeBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64Lenient, encodeBase64 } from './base64.ts';
 import { checkBytes, checkString } from './bytes.ts';
 import { canonicalBytes, canonicalText } from './canonical.ts';
 import { SigningError } from './errors.ts';
@@ -143,7 +143,9 @@ export function addSignature(
  * 32-byte Ed25519 `publicKey` (spec appendices, "Checking for a Signature", steps 1 and 4–7).
  * Never throws for a bad or missing signature: the result says why it is not valid. Throws
  * `SigningError('bad-json')` only when the object cannot be encoded as canonical JSON or its
- * `signatures` member is not an object of objects of strings.
+ * `signatures` member is not an object of objects of strings. The signature is decoded as
+ * signedjson's `verify_signed_json` decodes it (`decodeBase64Lenient`: either alphabet, trailing
+ * bits ignored); text that is not Base64 at all gives `bad-base64`.
  */
 export function verifyJson(
   object: JsonObject,
@@ -162,7 +164,7 @@ export function verifyJson(
   }
   let signatureBytes: Uint8Array;
   try {
-    signatureBytes = decodeBase64(signature);
+    signatureBytes = decodeBase64Lenient(signature);
   } catch {
     return { valid: false, reason: 'bad-base64' };
   }

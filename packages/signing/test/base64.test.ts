@@ -1,10 +1,11 @@
 // Unpadded Base64 (spec appendices, "Unpadded Base64" and "URL-safe unpadded Base64"):
-// strict decoding rules documented in src/base64.ts.
+// strict and lenient (Synapse's unpaddedbase64) decoding rules documented in src/base64.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeSeedBase64 } from '../src/base64.ts';
 import {
   decodeBase64,
+  decodeBase64Lenient,
   decodeBase64Url,
   encodeBase64,
   encodeBase64Url,
@@ -97,5 +98,45 @@ describe('decodeBase64', () => {
       decodeBase64('YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA0'),
     );
     expect(codeOf(() => decodeSeedBase64('YJDB*'))).toBe('bad-base64');
+  });
+});
+
+describe('decodeBase64Lenient (as unpaddedbase64.decode_base64)', () => {
+  // Expected values from Python: unpaddedbase64.decode_base64 (python3-unpaddedbase64).
+  const bytes = (...values: number[]) => new Uint8Array(values);
+
+  it('accepts both alphabets, mixed, any trailing padding, and ignores trailing bits', () => {
+    expect(decodeBase64Lenient('Zg')).toEqual(bytes(0x66));
+    expect(decodeBase64Lenient('Zh')).toEqual(bytes(0x66));
+    expect(decodeBase64Lenient('Zg=')).toEqual(bytes(0x66));
+    expect(decodeBase64Lenient('Zg===')).toEqual(bytes(0x66));
+    expect(decodeBase64Lenient('Zm9v=')).toEqual(bytes(0x66, 0x6f, 0x6f));
+    expect(decodeBase64Lenient('+/8')).toEqual(bytes(0xfb, 0xff));
+    expect(decodeBase64Lenient('-_8')).toEqual(bytes(0xfb, 0xff));
+    expect(decodeBase64Lenient('-/8')).toEqual(bytes(0xfb, 0xff));
+    expect(decodeBase64Lenient('-/9')).toEqual(bytes(0xfb, 0xff));
+  });
+
+  it('decodes every canonical encoding as the strict decoders do', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), (b) => {
+        expect(decodeBase64Lenient(encodeBase64(b))).toEqual(b);
+        expect(decodeBase64Lenient(encodeBase64Url(b))).toEqual(b);
+      }),
+    );
+  });
+
+  it('refuses 4n+1 lengths, misplaced padding and any other character, with bad-base64', () => {
+    for (const bad of ['Z', 'Zm9vY', 'Zm9vY=', '=Zg', 'Z=g', 'Z!g', 'Z g', 'Zg\n', 'Zé', '.Zg']) {
+      expect(codeOf(() => decodeBase64Lenient(bad, '$.x'))).toBe('bad-base64');
+    }
+    expect(() => decodeBase64Lenient(42 as unknown as string)).toThrow(TypeError);
+  });
+
+  it('leaves the strict decoders strict', () => {
+    expect(codeOf(() => decodeBase64('Zh'))).toBe('bad-base64');
+    expect(codeOf(() => decodeBase64('-_8'))).toBe('bad-base64');
+    expect(codeOf(() => decodeBase64Url('+/8'))).toBe('bad-base64');
+    expect(codeOf(() => decodeBase64('Zg='))).toBe('bad-base64');
   });
 });

@@ -1,11 +1,20 @@
 // The shared-encoding fast path of verifyEvent (src/event-encoding.ts) must produce exactly the
 // texts of the spec's steps done one by one: canonical JSON of the event minus unsigned,
 // signatures and hashes; canonical JSON of the redacted event minus signatures and unsigned.
+import { createHash } from 'node:crypto';
 import { encodeCanonicalJson } from '@weft/canonical-json';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareCodePoints, encodeEventTexts } from '../src/event-encoding.ts';
-import { REDACTION_V10, REDACTION_V11, REDACTION_V12, redactEvent } from '../src/index.ts';
+import { contentHashBytes } from '../src/event-hashes.ts';
+import {
+  computeContentHash,
+  encodeBase64,
+  REDACTION_V10,
+  REDACTION_V11,
+  REDACTION_V12,
+  redactEvent,
+} from '../src/index.ts';
 import { omitKeys } from '../src/json-object.ts';
 
 const key = fc.oneof(
@@ -23,6 +32,10 @@ const key = fc.oneof(
     'room_id',
     'event_id',
     'state_key',
+    // Keys Synapse's compute_content_hash drops beyond the spec's three.
+    'age_ts',
+    'outlier',
+    'destinations',
   ),
   fc.string({ unit: 'binary', maxLength: 6 }).filter((k) => k !== '__proto__'),
 );
@@ -91,7 +104,19 @@ describe('encodeEventTexts', () => {
           try {
             separate = {
               contentHashText: encodeCanonicalJson(
-                omitKeys(ev, ['unsigned', 'signatures', 'hashes']),
+                Object.fromEntries(
+                  Object.entries(ev).filter(
+                    ([k]) =>
+                      ![
+                        'unsigned',
+                        'signatures',
+                        'hashes',
+                        'age_ts',
+                        'outlier',
+                        'destinations',
+                      ].includes(k),
+                  ),
+                ),
               ),
               signedText: encodeCanonicalJson(
                 omitKeys(redactEvent(ev, rules), ['signatures', 'unsigned']),
@@ -103,7 +128,13 @@ describe('encodeEventTexts', () => {
           if (separate instanceof Error) {
             expect(() => encodeEventTexts(ev, rules)).toThrow();
           } else {
-            expect(encodeEventTexts(ev, rules)).toEqual(separate);
+            const texts = encodeEventTexts(ev, rules);
+            expect(texts).toEqual(separate);
+            // The generic content-hash path (computeContentHash) hashes the same text.
+            expect(encodeBase64(contentHashBytes(ev))).toBe(computeContentHash(ev));
+            expect(contentHashBytes(ev)).toEqual(
+              new Uint8Array(createHash('sha256').update(texts.contentHashText).digest()),
+            );
           }
         },
       ),
@@ -119,6 +150,43 @@ describe('encodeEventTexts', () => {
       '{"content":{},"type":"m.room.message","\uFF21":2,"\u{1F600}":1}',
     );
     expect(texts.contentHashText).toBe(encodeCanonicalJson(ev));
+  });
+});
+
+describe('content hash: the keys Synapse leaves out', () => {
+  // Synapse's compute_content_hash pops age_ts, outlier and destinations besides the spec's
+  // unsigned, signatures, hashes; a PDU carrying one must hash as it does (both code paths).
+  const pdu = {
+    type: 'm.room.message',
+    room_id: '!r:example.org',
+    sender: '@a:example.org',
+    origin_server_ts: 1_700_000_000_000,
+    depth: 4,
+    prev_events: ['$p'],
+    auth_events: ['$a'],
+    content: { body: 'hi' },
+  };
+
+  it('a top-level destinations, outlier or age_ts does not change the content hash', () => {
+    const plain = computeContentHash(pdu);
+    const plainText = encodeEventTexts(pdu, REDACTION_V11).contentHashText;
+    for (const extra of [
+      { destinations: ['other.example'] },
+      { outlier: true },
+      { age_ts: 1_700_000_000_123 },
+      { destinations: { 'other.example': 1 }, outlier: false, age_ts: 5 },
+    ]) {
+      const noisy = { ...pdu, ...extra };
+      expect(computeContentHash(noisy)).toBe(plain);
+      expect(encodeEventTexts(noisy, REDACTION_V11).contentHashText).toBe(plainText);
+      expect(encodeEventTexts(noisy, REDACTION_V11).signedText).toBe(
+        encodeEventTexts(pdu, REDACTION_V11).signedText,
+      );
+    }
+    // Nested keys of those names are content like any other.
+    expect(computeContentHash({ ...pdu, content: { body: 'hi', destinations: [] } })).not.toBe(
+      plain,
+    );
   });
 });
 

@@ -67,6 +67,16 @@ describe('signEvent', () => {
     expect(computeContentHash({ ...message, depth: 4 })).not.toBe(computeContentHash(message));
   });
 
+  it('a top-level destinations/outlier/age_ts (dropped by Synapse) leaves the event valid', () => {
+    const signed = signEvent(message, '11', 'example.org', key);
+    const noisy = { ...signed, destinations: ['b.example'], outlier: false, age_ts: 7 };
+    expect(computeContentHash(noisy)).toBe(computeContentHash(message));
+    expect(verifyEvent(noisy, '11', lookup)).toEqual({ status: 'valid' });
+    const encoded = encodeEventForVerification(noisy, '11');
+    expect(encoded.canonicalBytes).toBe(encodeCanonicalJsonBytes(noisy).length);
+    expect(encoded.eventId).toBe(computeEventId(signed, '11'));
+  });
+
   it('the event ID depends only on the redacted form, and differs between v10 and v11', () => {
     const signed = signEvent({ ...message, origin: 'example.org' }, '10', 'example.org', key);
     const id = computeEventId(signed, '10');
