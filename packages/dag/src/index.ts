@@ -17,6 +17,7 @@ export {
   senderPowerLevel,
 } from './auth/power-levels.ts';
 export { authEventsSelection } from './auth/selection.ts';
+export { isValidServerName, isValidUserId } from './auth/user-id.ts';
 // --- State resolution, DAG walks (./dag, ./state-res, ./soft-fail) ---
 export { authChain, authChainDifference } from './dag/auth-chain.ts';
 export { eventFetcher, type FetchEvents } from './dag/fetch.ts';

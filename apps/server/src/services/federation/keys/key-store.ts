@@ -7,8 +7,10 @@
  * server's own key endpoint cannot be reached, the configured notaries are asked (notary.ts).
  */
 import { parseAnyJson } from '@weft/canonical-json';
+import { isValidServerName } from '@weft/dag';
 import { decodeBase64, encodeBase64, type JsonObject, verifyServerKeys } from '@weft/signing';
 
+import { LruMap } from '../../../lru-map.ts';
 import type { SqlExecutor } from '../../../storage/index.ts';
 import type { ServerContext } from '../../core/context.ts';
 import type { FederationClient } from '../client.ts';
@@ -26,6 +28,13 @@ export interface KnownKey {
 
 /** Don't ask the same server for keys more often than this (unknown or no longer valid keys). */
 const REFETCH_INTERVAL_MS = 5_000;
+
+/**
+ * How many servers' keys (and last fetch times) are kept in memory. The notary endpoint lets any
+ * unauthenticated caller name servers, so the per-server maps must not grow one entry per name
+ * for ever; an evicted server's keys are reloaded from `server_keys` on its next lookup.
+ */
+export const MAX_CACHED_SERVERS = 10_000;
 
 /**
  * Spec server-server-api "Retrieving server keys" (`valid_until_ts`): "Servers MUST use the
@@ -46,9 +55,9 @@ function usableAt(known: KnownKey, ts: number): boolean {
 export class ServerKeyStore {
   readonly #ctx: ServerContext;
   readonly #client: FederationClient;
-  readonly #memory = new Map<string, Map<string, KnownKey>>();
-  readonly #loaded = new Set<string>();
-  readonly #lastFetch = new Map<string, number>();
+  /** Keys by server; an entry means the server's stored keys are loaded (see {@link #load}). */
+  readonly #memory = new LruMap<string, Map<string, KnownKey>>(MAX_CACHED_SERVERS);
+  readonly #lastFetch = new LruMap<string, number>(MAX_CACHED_SERVERS);
   readonly #inFlight = new Map<string, Promise<void>>();
 
   constructor(ctx: ServerContext, client: FederationClient) {
@@ -119,9 +128,14 @@ export class ServerKeyStore {
     return rows.map((row) => parseAnyJson(row.response) as JsonObject);
   }
 
+  /** How many servers have keys (or a known absence of keys) in memory. */
+  get cachedServerCount(): number {
+    return this.#memory.size;
+  }
+
   /** Fetches `serverName`'s keys now if none are stored or they are no longer valid at `minValidTs`. */
   async refreshIfStale(serverName: string, minValidTs: number): Promise<void> {
-    if (serverName === this.#ctx.config.serverName) return;
+    if (serverName === this.#ctx.config.serverName || !isValidServerName(serverName)) return;
     await this.#load(serverName);
     const keys = [...(this.#memory.get(serverName)?.values() ?? [])];
     if (!keys.some((k) => k.expiredTs === undefined && k.validUntilTs >= minValidTs)) {
@@ -145,7 +159,7 @@ export class ServerKeyStore {
   }
 
   async #load(serverName: string): Promise<void> {
-    if (this.#loaded.has(serverName)) return;
+    if (this.#memory.has(serverName)) return;
     const rows = await this.#ctx.db.query<{
       key_id: string;
       verify_key: string;
@@ -155,6 +169,7 @@ export class ServerKeyStore {
       'SELECT key_id, verify_key, valid_until_ts, expired_ts FROM server_keys WHERE server_name = $1',
       [serverName],
     );
+    // Loaded concurrently by another caller (or stored meanwhile): keep what is there.
     const keys = this.#memory.get(serverName) ?? new Map<string, KnownKey>();
     for (const row of rows) {
       keys.set(row.key_id, {
@@ -164,7 +179,6 @@ export class ServerKeyStore {
       });
     }
     this.#memory.set(serverName, keys);
-    this.#loaded.add(serverName);
   }
 
   /**
@@ -173,6 +187,8 @@ export class ServerKeyStore {
    * not cost a fetch each).
    */
   #fetch(serverName: string): Promise<void> {
+    // Appendices "Server name": nothing is fetched (nor asked of a notary) for a malformed name.
+    if (!isValidServerName(serverName)) return Promise.resolve();
     const running = this.#inFlight.get(serverName);
     if (running !== undefined) return running;
     const last = this.#lastFetch.get(serverName);

@@ -1,0 +1,157 @@
+/**
+ * The notary's limits (api/federation/key-query.ts, services/federation/keys/key-store.ts): a real
+ * server over TLS on loopback asked by another, plus a key server `k.test` whose published
+ * response and request count the test controls. The unauthenticated `/_matrix/key/v2/query` looks
+ * only at valid server names (appendices "Server Name"), at most MAX_NOTARY_SERVERS of them per
+ * request, and refetches a stored response no longer valid now when `minimum_valid_until_ts` is
+ * not given (keys_query.yaml: "the notary server MUST use the current time").
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import { buildServerKeys, generateSigningKey, type JsonObject } from '@weft/signing';
+import { MatrixError } from '@weft/transport';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { MAX_NOTARY_SERVERS } from '../src/api/federation/key-query.ts';
+import {
+  createTestCa,
+  issueCert,
+  startFederation,
+  type TestFederation,
+} from './federation-harness.ts';
+import type { TestServer } from './harness.ts';
+import type { Json } from './sync-helpers.ts';
+
+const K = 'k.test';
+const kKey = generateSigningKey();
+let published: JsonObject | undefined;
+let keyRequests = 0;
+let keyServer: Server;
+let federation: TestFederation;
+let a: TestServer;
+let b: TestServer;
+
+beforeAll(async () => {
+  const ca = createTestCa();
+  const cert = issueCert(ca, K);
+  keyServer = createServer(
+    { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+    (req, res) => {
+      if (req.url === '/_matrix/key/v2/server') {
+        keyRequests += 1;
+        if (published !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(published));
+          return;
+        }
+      }
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"errcode":"M_UNRECOGNIZED","error":"no"}');
+    },
+  );
+  await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
+  const port = (keyServer.address() as AddressInfo).port;
+  federation = await startFederation(['a.test', 'b.test'], {
+    ca,
+    extraHosts: { [K]: `127.0.0.1:${port}` },
+  });
+  a = federation.server('a.test');
+  b = federation.server('b.test');
+}, 60_000);
+
+afterAll(async () => {
+  await federation?.close();
+  keyServer?.closeAllConnections();
+  await new Promise<void>((resolve) => keyServer?.close(() => resolve()));
+});
+
+/** A federation request from B to A; an error answer resolves to its status and body too. */
+async function fromB(
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  authenticated = true,
+): Promise<{ status: number; body: Json }> {
+  try {
+    const answer = await b.services.federation.client.request<Json>('a.test', method, path, body, {
+      authenticated,
+      retry: false,
+    });
+    return { status: 200, body: answer };
+  } catch (error) {
+    if (!MatrixError.isInstance(error)) throw error;
+    return { status: error.status, body: { errcode: error.errcode } };
+  }
+}
+
+describe('notary (key-query.ts, key-store.ts)', () => {
+  it('refetches a stored response that expired when no minimum_valid_until_ts is given', async () => {
+    const keys = a.services.federation.keys;
+    const expiredAt = Date.now() - 3_600_000;
+    const old = buildServerKeys({
+      serverName: K,
+      signingKeys: [kKey],
+      validUntilTs: expiredAt,
+    }) as unknown as JsonObject;
+    expect(await keys.storeResponse(K, old)).toBe(true);
+    const freshUntil = Date.now() + 3_600_000;
+    published = buildServerKeys({
+      serverName: K,
+      signingKeys: [kKey],
+      validUntilTs: freshUntil,
+    }) as unknown as JsonObject;
+    const before = keyRequests;
+
+    const answer = await fromB('GET', `/_matrix/key/v2/query/${K}`, undefined, false);
+    expect(answer.status).toBe(200);
+    // The expired response was not served as it was: A asked K again and serves the new one.
+    expect(keyRequests).toBe(before + 1);
+    const served = answer.body['server_keys'] as Json[];
+    expect(served.map((r) => r['valid_until_ts'])).toEqual([freshUntil]);
+    expect(Object.keys(served[0]?.['signatures']).sort()).toEqual(['a.test', K]);
+  });
+
+  it('looks at valid server names only, at most MAX_NOTARY_SERVERS of them per request', async () => {
+    const client = a.services.federation.client;
+    const original = client.request.bind(client);
+    const asked: string[] = [];
+    const spy = vi
+      .spyOn(client, 'request')
+      .mockImplementation(async (destination, method, path, body, options) => {
+        if (path.startsWith('/_matrix/key/v2/')) {
+          asked.push(destination);
+          throw new Error('unreachable');
+        }
+        return original(destination, method, path, body, options);
+      });
+    try {
+      const malformed = ['not a server', 'evil.test/../x', '', 'a.test:99999999', '[::1', 'x@y'];
+      const junk = Array.from({ length: MAX_NOTARY_SERVERS + 50 }, (_, i) => `junk${i}.invalid`);
+      const server_keys: Record<string, unknown> = {};
+      for (const name of [...malformed, ...junk]) server_keys[name] = {};
+      const cachedBefore = a.services.federation.keys.cachedServerCount;
+
+      const answer = await fromB('POST', '/_matrix/key/v2/query', { server_keys }, false);
+      expect(answer.status).toBe(200);
+      expect(answer.body['server_keys']).toEqual([]);
+      // No fetch (nor notary question) for a malformed name; one per valid name, up to the cap.
+      expect(asked.filter((name) => malformed.includes(name))).toEqual([]);
+      expect(new Set(asked).size).toBe(MAX_NOTARY_SERVERS);
+      // (The first names in the body as sent: the signed JSON's keys are in canonical order.)
+      expect(asked.every((name) => junk.includes(name))).toBe(true);
+      expect(a.services.federation.keys.cachedServerCount - cachedBefore).toBeLessThanOrEqual(
+        MAX_NOTARY_SERVERS,
+      );
+
+      // The GET form: a malformed name is answered with nothing, and nothing is fetched.
+      asked.length = 0;
+      const one = await fromB('GET', '/_matrix/key/v2/query/bad%20name', undefined, false);
+      expect(one).toEqual({ status: 200, body: { server_keys: [] } });
+      expect(asked).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
