@@ -7,6 +7,7 @@
  * - `user/keys/query` / `user/keys/claim`: device keys and one-time keys of local users.
  * Requests naming users or aliases of other servers are refused (they must ask that server).
  */
+import { isValidUserId } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import type { AccountService } from '../../accounts/service.ts';
@@ -31,7 +32,20 @@ function requireLocal(sources: QuerySources, id: string, what: string): void {
   }
 }
 
-/** `GET /v1/query/profile?user_id=…&field=…`. */
+/**
+ * How many device entries one `user/keys/claim` claims keys for (each claim takes a one-time key
+ * and writes; the spec sets no limit). The entries beyond are left out of the answer, as devices
+ * without keys are: the asking client sees no key for them, where a 400 for the whole request
+ * would leave a large but honest claim (a big room's devices on this server) with none.
+ */
+export const MAX_CLAIM_DEVICES = 1_000;
+
+/**
+ * `GET /v1/query/profile?user_id=…&field=…`. Any field name may be asked for (query.yaml: "Defined
+ * values are `displayname`, `avatar_url` and `m.tz`. In addition to these servers MAY allow users
+ * to set additional key/value pairs"); one the user has not set is 404 `M_NOT_FOUND` ("the
+ * queried field does not exist").
+ */
 export async function queryProfile(
   sources: QuerySources,
   userId: string,
@@ -40,10 +54,9 @@ export async function queryProfile(
   requireLocal(sources, userId, 'user_id');
   const profile = (await sources.profile.get(userId)) as Record<string, unknown>;
   if (field === undefined) return profile;
-  if (field !== 'displayname' && field !== 'avatar_url') {
-    throw MatrixError.invalidParam('field must be displayname or avatar_url');
-  }
-  return profile[field] === undefined ? {} : { [field]: profile[field] };
+  const value = Object.hasOwn(profile, field) ? profile[field] : undefined;
+  if (value === undefined || value === null) throw MatrixError.notFound(`No ${field} set`);
+  return { [field]: value };
 }
 
 /** `GET /v1/query/directory?room_alias=…`. */
@@ -93,7 +106,17 @@ export async function userDevices(
 }
 
 /**
- * `POST /v1/user/keys/query`: only local users are answered, with their cross-signing master and
+ * Whether `userId` is a well-formed user ID of this server. Malformed IDs (no `:`, a bad server
+ * name: appendices "User Identifiers") are not ours either; they are left out of the answer
+ * rather than failing the whole request.
+ */
+function isLocalUser(userId: string, own: string): boolean {
+  return isValidUserId(userId) && serverNameOf(userId) === own;
+}
+
+/**
+ * `POST /v1/user/keys/query`: only local users are answered (other and malformed user IDs are
+ * left out), with their cross-signing master and
  * self-signing keys (never user-signing keys, spec server-server-api "Querying keys for a device").
  */
 export async function userKeysQuery(
@@ -105,18 +128,29 @@ export async function userKeysQuery(
   self_signing_keys: Record<string, unknown>;
 }> {
   const own = sources.rooms.ctx.config.serverName;
-  const local = new Map([...requested].filter(([userId]) => serverNameOf(userId) === own));
+  const local = new Map([...requested].filter(([userId]) => isLocalUser(userId, own)));
   const { deviceKeys, masterKeys, selfSigningKeys } = await sources.e2eKeys.query(local);
   return { device_keys: deviceKeys, master_keys: masterKeys, self_signing_keys: selfSigningKeys };
 }
 
-/** `POST /v1/user/keys/claim`: only local users' keys are claimed. */
+/**
+ * `POST /v1/user/keys/claim`: only local users' keys are claimed (other and malformed user IDs
+ * are left out), for at most {@link MAX_CLAIM_DEVICES} devices.
+ */
 export async function userKeysClaim(
   sources: QuerySources,
   requested: ReadonlyMap<string, ReadonlyMap<string, string>>,
 ): Promise<{ one_time_keys: Record<string, unknown> }> {
   const own = sources.rooms.ctx.config.serverName;
-  const local = new Map([...requested].filter(([userId]) => serverNameOf(userId) === own));
+  const local = new Map<string, ReadonlyMap<string, string>>();
+  let budget = MAX_CLAIM_DEVICES;
+  for (const [userId, devices] of requested) {
+    if (budget === 0) break;
+    if (!isLocalUser(userId, own) || devices.size === 0) continue;
+    const taken = new Map([...devices].slice(0, budget));
+    budget -= taken.size;
+    local.set(userId, taken);
+  }
   const { oneTimeKeys } = await sources.e2eKeys.claim(local);
   return { one_time_keys: oneTimeKeys };
 }
