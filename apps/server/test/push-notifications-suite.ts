@@ -182,6 +182,39 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
       expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
     });
 
+    it('counts and lists a highlight tweak only with notify (highlight_count counts notifications)', async () => {
+      const roomId = await createRoom(server, alice, [bob, carol]);
+      const rule = {
+        conditions: [{ kind: 'event_match', key: 'content.body', pattern: 'shiny' }],
+        actions: [{ set_tweak: 'highlight' }],
+      };
+      const path = `${V3}/pushrules/global/override/highlight-only`;
+      const caughtUp = await sendText(server, alice, roomId, 'caught up');
+      for (const user of [bob, carol]) {
+        const receipt = `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(caughtUp)}`;
+        await call(server, user, 'POST', receipt, {});
+      }
+      // Bob alone has the rule (his own row), then Carol too (the audience's shared row).
+      await call(server, bob, 'PUT', path, rule);
+      const first = await sendText(server, alice, roomId, 'shiny');
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 0, highlight_count: 0 });
+      expect(await counts(carol, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
+      await call(server, carol, 'PUT', path, rule);
+      const second = await sendText(server, alice, roomId, 'shiny again');
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 0, highlight_count: 0 });
+      expect(await counts(carol, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
+      for (const user of [bob, carol]) {
+        const listed = [
+          ...(await notifications(user))['notifications'],
+          ...(await notifications(user, '?only=highlight'))['notifications'],
+        ].map((n: Json) => n['event']['event_id']);
+        expect(listed).not.toContain(second);
+        // Carol's .m.rule.message notified her of the first.
+        if (user === bob) expect(listed).not.toContain(first);
+        else expect(listed).toContain(first);
+      }
+    });
+
     it('keeps counts that match counting the rows, through receipts, leaving and rejoining', async () => {
       const roomId = await createRoom(server, alice, [bob], { preset: 'public_chat' });
       // The kept counts (`unread_counts`) against counting `event_push_actions` afresh.

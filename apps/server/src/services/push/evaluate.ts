@@ -30,7 +30,7 @@ export interface PushDecision {
   readonly actions: readonly unknown[];
   /** The `notify` action is present. */
   readonly notify: boolean;
-  /** A `highlight` tweak whose value is not `false` is present. */
+  /** `notify` and a `highlight` tweak whose value is not `false` are present. */
   readonly highlight: boolean;
   /** The rule that matched, if any. */
   readonly ruleId: string | undefined;
@@ -251,7 +251,14 @@ function decisionOf(rule: PushRule): PushDecision {
       highlight = true;
     }
   }
-  const decision = { actions: rule.actions, notify, highlight, ruleId: rule.rule_id };
+  // Spec: `notify` generates a notification and `highlight_count` counts unread notifications
+  // with the highlight flag, so a highlight tweak without `notify` highlights nothing.
+  const decision = {
+    actions: rule.actions,
+    notify,
+    highlight: notify && highlight,
+    ruleId: rule.rule_id,
+  };
   decisions.set(rule, decision);
   return decision;
 }

@@ -76,7 +76,7 @@ async function joinedStretchesByRoom(db: SqlExecutor, userId: string): Promise<R
   );
 }
 
-/** The user's own rows that notify or highlight, newest `limit` before `before`, every room. */
+/** The user's own rows that notify (rows stored before highlight implied notify excluded), newest `limit` before `before`, every room. */
 function ownNotifications(
   db: SqlExecutor,
   userId: string,
@@ -85,7 +85,7 @@ function ownNotifications(
   return db.query<ListedAction>(
     `SELECT ${LISTED_COLUMNS} FROM push_user_actions
       WHERE user_id = $1 AND stream_position < $2 AND stream_position > $4
-        AND ${page.onlyHighlights ? 'highlight = 1' : '(notify = 1 OR highlight = 1)'}
+        AND notify = 1 ${page.onlyHighlights ? 'AND highlight = 1' : ''}
         AND room_id IN (SELECT room_id FROM room_memberships WHERE user_id = $1)
       ORDER BY stream_position DESC LIMIT $3`,
     [userId, page.before, page.limit, page.after ?? -1],
@@ -119,7 +119,7 @@ async function sharedNotifications(
       return `SELECT * FROM (
         SELECT ${LISTED_COLUMNS} FROM push_room_actions s
          WHERE s.room_id = $${n} AND s.stream_position > $${n + 1} AND s.stream_position < $${n + 2}
-           AND s.sender <> $1 ${page.onlyHighlights ? 'AND s.highlight = 1' : ''}
+           AND s.sender <> $1 AND s.notify = 1 ${page.onlyHighlights ? 'AND s.highlight = 1' : ''}
            AND NOT EXISTS (SELECT 1 FROM push_user_actions o
                             WHERE o.user_id = $1 AND o.room_id = s.room_id
                               AND o.stream_position = s.stream_position)

@@ -24,9 +24,9 @@ export function stored(decision: PushDecision): StoredDecision {
   return form;
 }
 
-/** Whether a decision notifies or highlights (what counts and lists). */
+/** Whether a decision notifies (what counts and lists; a highlight is a notification's flag). */
 export function notifies(decision: StoredDecision): boolean {
-  return decision.notify !== 0 || decision.highlight !== 0;
+  return decision.notify !== 0;
 }
 
 function sameDecision(a: StoredDecision, b: StoredDecision): boolean {

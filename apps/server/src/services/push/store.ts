@@ -58,7 +58,7 @@ export async function insertPushActions(
   const added: UnreadIncrement[] = [];
   if (shared !== undefined) {
     if (!(await insertShared(tx, event, shared))) return [];
-    if (shared.notify !== 0 || shared.highlight !== 0) {
+    if (shared.notify !== 0) {
       for (const userId of audience) {
         if (!own.has(userId)) {
           added.push({ user_id: userId, notify: shared.notify, highlight: shared.highlight });
@@ -68,7 +68,7 @@ export async function insertPushActions(
   }
   for (const [userId, decision] of own) {
     if (!(await insertOwn(tx, userId, event, decision))) continue;
-    if (decision.notify !== 0 || decision.highlight !== 0) {
+    if (decision.notify !== 0) {
       added.push({ user_id: userId, notify: decision.notify, highlight: decision.highlight });
     }
   }
