@@ -16,6 +16,7 @@ import { registerMakeKnock } from './make-knock.ts';
 import { registerMakeLeave } from './make-leave.ts';
 import { registerMedia } from './media.ts';
 import { registerOpenIdUserInfo } from './openid-userinfo.ts';
+import { registerPublicRooms } from './public-rooms.ts';
 import { registerQueryDirectory } from './query-directory.ts';
 import { registerQueryProfile } from './query-profile.ts';
 import type { FederationApp } from './routes.ts';
@@ -42,6 +43,7 @@ export function registerFederationApi(app: FederationApp, services: Services): v
   registerBackfill(app, services);
   registerTimestampToEvent(app, services);
   registerHierarchy(app, services);
+  registerPublicRooms(app, services);
   registerMakeJoin(app, services);
   registerSendJoin(app, services);
   registerMakeLeave(app, services);

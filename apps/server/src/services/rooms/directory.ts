@@ -117,8 +117,9 @@ export interface PublicRoom {
 }
 
 /**
- * The public directory, largest rooms first, filtered by `searchTerm` (name, topic, alias),
- * paged by an offset token.
+ * The public directory, largest rooms first, filtered by `searchTerm` (name, topic, alias) and
+ * `roomTypes` (`filter.room_types`: a room's `m.room.create` `type`, `null` for rooms without
+ * one; all rooms when not given), paged by an offset token.
  */
 export async function publicRooms(
   rooms: RoomService,
@@ -126,6 +127,7 @@ export async function publicRooms(
     limit?: number | undefined;
     since?: string | undefined;
     searchTerm?: string | undefined;
+    roomTypes?: ReadonlyArray<string | null> | undefined;
   },
 ): Promise<{
   chunk: PublicRoom[];
@@ -171,6 +173,7 @@ export async function publicRooms(
     ) {
       continue;
     }
+    if (options.roomTypes !== undefined && !options.roomTypes.includes(roomType ?? null)) continue;
     all.push(entry);
   }
   all.sort(
