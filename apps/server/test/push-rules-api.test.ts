@@ -242,7 +242,15 @@ describe('push rules', () => {
       ['global/nonsense/x', { actions: [] }, 400, 'M_INVALID_PARAM'],
       ['device/override/x', { actions: [] }, 400, 'M_INVALID_PARAM'],
       ['global/room/not-a-room', { actions: [] }, 400, 'M_INVALID_PARAM'],
-      ['global/content/x?before=missing', { pattern: 'x', actions: [] }, 404, 'M_NOT_FOUND'],
+      // pushrules.yaml: 400 M_UNKNOWN "before/after rule not found", for a server-default too.
+      ['global/content/x?before=missing', { pattern: 'x', actions: [] }, 400, 'M_UNKNOWN'],
+      ['global/content/x?after=missing', { pattern: 'x', actions: [] }, 400, 'M_UNKNOWN'],
+      ['global/override/x?after=.m.rule.master', { actions: [] }, 400, 'M_UNKNOWN'],
+      ['global/underride/x?before=.m.rule.message', { actions: [] }, 400, 'M_UNKNOWN'],
+      // 'Slashes ("/") and backslashes ("\\") are also not allowed.'
+      ['global/content/a%2Fb', { pattern: 'x', actions: [] }, 400, 'M_INVALID_PARAM'],
+      ['global/content/a%5Cb', { pattern: 'x', actions: [] }, 400, 'M_INVALID_PARAM'],
+      ['global/override/%2F', { actions: [] }, 400, 'M_INVALID_PARAM'],
       ['global/content/missing/enabled', { enabled: true }, 404, 'M_NOT_FOUND'],
       // Patterns are bounded (each is matched against every event in the user's rooms).
       ['global/content/long', { pattern: 'a'.repeat(513), actions: [] }, 400, 'M_INVALID_PARAM'],

@@ -155,6 +155,10 @@ export class PushRuleService {
     if (ruleId.startsWith('.')) {
       throw MatrixError.invalidParam('rule_id must not start with "." (server-default rules)');
     }
+    // pushrules.yaml ruleId: 'Slashes ("/") and backslashes ("\\") are also not allowed.'
+    if (ruleId.includes('/') || ruleId.includes('\\')) {
+      throw MatrixError.invalidParam('rule_id must not contain "/" or "\\"');
+    }
     await this.#write(userId, async (tx) => {
       const rows = (await selectUserRules(tx, userId)).filter((row) => row.kind === kind);
       const order = rows.map((row) => row.rule_id);
@@ -168,7 +172,9 @@ export class PushRuleService {
         let at = 0;
         if (anchor !== undefined) {
           const index = order.indexOf(anchor);
-          if (index < 0) throw MatrixError.notFound('The before/after rule does not exist');
+          // pushrules.yaml: 400 `M_UNKNOWN` "before/after rule not found" (a server-default
+          // rule is never an anchor: "not possible to add a rule relative to a predefined one").
+          if (index < 0) throw MatrixError.unknown(`before/after rule not found: ${anchor}`, 400);
           at = position.before !== undefined ? index : index + 1;
         }
         order.splice(at, 0, ruleId);
