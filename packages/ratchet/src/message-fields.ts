@@ -2,7 +2,9 @@
  * The field reader of libolm's binary message encoding, shared by Olm's and Megolm's decoders
  * (Olm spec, "The Olm Message Format"; Megolm spec, "Message format"): after the version byte,
  * key/value fields whose key is a varint tag, the low three bits of which give the value's type
- * (0 = varint integer, 2 = varint length then that many bytes).
+ * (0 = varint integer, 2 = varint length then that many bytes). As in libolm, unknown fields
+ * of those types are skipped, and a field of any other type ends the body: it and everything
+ * after it are ignored.
  *
  * One object per message, walked one `next()` at a time, with the current field in public
  * properties: no closure, tuple or object per field or varint, and no state outside the object.
@@ -66,7 +68,12 @@ export class FieldReader {
       this.length = length;
       this.#pos += length;
     } else {
-      throw this.#malformed('unsupported field type', { tag });
+      // Any other wire type (1, 3, 4, 5, 6, 7) has a length libolm does not know: its
+      // skip_unknown (src/message.cpp) then jumps to the end of the body, so the rest of the
+      // body, known fields included, is ignored and the message is judged on the fields read so
+      // far. Do the same: byte-compatible acceptance, and a later field never overrides.
+      this.#pos = this.#end;
+      return false;
     }
     return true;
   }

@@ -93,6 +93,19 @@ describe('encodeMessage / readMessage', () => {
     expect([...message.ciphertext]).toEqual([7, 7]);
   });
 
+  it('ignores the rest of the body from an unknown field of wire type 1, 3-7, as libolm does', () => {
+    // libolm's skip_unknown (src/message.cpp) skips unknown varint (0) and length-prefixed (2)
+    // fields; any other wire type has no length it knows, so it returns the body's end: the
+    // message keeps the fields read before, and later bytes (even a known field) are ignored.
+    for (const tag of [0x19, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x81]) {
+      const message = decodeMessage(
+        withTail([0x08, 5, 0x12, 2, 7, 7, tag, 1, 2, 0x08, 9, 0x12, 0x80]),
+      );
+      expect(message.messageIndex, `tag ${tag}`).toBe(5);
+      expect([...message.ciphertext]).toEqual([7, 7]);
+    }
+  });
+
   it('rejects an unknown version with unsupported-version', () => {
     const { bytes } = encodeMessage(1, Uint8Array.of(1));
     for (const version of [0, 1, 2, 4, 0x83]) {
@@ -114,7 +127,9 @@ describe('encodeMessage / readMessage', () => {
       'varint too large': withTail([0x08, ...new Array<number>(10).fill(0xff), 1]),
       // Zero-padded past 10 bytes: no varint is that long (it never reads as NaN).
       'varint too long': withTail([0x08, ...new Array<number>(160).fill(0x80), 1, 0x12, 0]),
-      'fixed64 field': withTail([0x09, 0, 0x08, 1, 0x12, 0]),
+      // libolm's skip_unknown ends the body at a field of wire type 1: the index after it is
+      // never read, so libolm refuses this message too.
+      'fixed64 field before the index': withTail([0x09, 0, 0x08, 1, 0x12, 0]),
     };
     for (const [name, bytes] of Object.entries(cases)) {
       expect(

@@ -106,6 +106,29 @@ describe('Olm message encoding', () => {
     expect(decodeNormalMessage(withUnknown).counter).toBe(5);
   });
 
+  it('ignores the rest of the body from an unknown field of wire type 1, 3-7, as libolm does', () => {
+    // libolm's skip_unknown (src/message.cpp) returns the body's end for these wire types: the
+    // fields read before count, the bytes after (a truncated varint, a second counter) do not.
+    const key = new Uint8Array(32).fill(1);
+    const { buffer } = encodeNormalMessage(key, 5, Uint8Array.of(9));
+    const body = buffer.subarray(1, buffer.length - 8);
+    for (const tag of [0x29, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f]) {
+      const normal = Uint8Array.of(3, ...body, tag, 0x10, 7, 0x10, 0x80, ...new Uint8Array(8));
+      const decoded = decodeNormalMessage(normal);
+      expect(decoded.counter, `tag ${tag}`).toBe(5);
+      expect([...decoded.ciphertext]).toEqual([9]);
+      expect(decoded.authenticated).toEqual(normal.subarray(0, normal.length - 8));
+      // Before the known fields, it hides them: missing fields, refused as libolm refuses.
+      const hidden = Uint8Array.of(3, tag, ...body, ...new Uint8Array(8));
+      expect(() => decodeNormalMessage(hidden)).toThrow(
+        expect.objectContaining({ code: 'bad-message-format' }),
+      );
+    }
+    const preKey = encodePreKeyMessage(key, key, key, Uint8Array.of(1, 2));
+    const extended = Uint8Array.of(...preKey, 0x2d, 0x22, 5);
+    expect([...decodePreKeyMessage(extended).message]).toEqual([1, 2]);
+  });
+
   it('turns arbitrary bytes into a RatchetError, never another exception', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

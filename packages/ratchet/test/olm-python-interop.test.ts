@@ -3,6 +3,7 @@
 // message keys), fallback keys, session matching and signatures.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import { Account, type OlmMessage, type Session } from '../src/index.ts';
 import { PythonOlmPeer } from './olm-python-peer.ts';
 
@@ -246,6 +247,64 @@ describe('Olm interop with libolm (python3-olm)', () => {
     expect(() => bob.createInboundSession(pyAlice.identity.curve25519, a.body)).toThrow(
       expect.objectContaining({ code: 'unknown-one-time-key' }),
     );
+  });
+
+  it('both accept a pre-key message with an unknown field of wire type 1, 5 or 7 and ignore what follows', async () => {
+    // libolm's skip_unknown (src/message.cpp) cannot size these wire types and ends the body
+    // there. The outer pre-key message carries no MAC, so its fields can be appended to: each
+    // suffix has such a field (wire type 1 cut short of 8 bytes, 5, 7), then a bogus message
+    // field (tag 0x22) that would replace the real one if it were read.
+    const suffixes = [
+      [0x29, 1, 2, 3, 0x22, 2, 0xff, 0xff],
+      [0x2d, 1, 2, 3, 4, 0x22, 1, 0xff],
+      [0x2f, 0x22, 0x7f],
+    ];
+    const extend = (body: string, suffix: number[]) =>
+      encodeBase64(Uint8Array.of(...decodeBase64(body), ...suffix));
+
+    // Weft → libolm.
+    const bob = await peer.call<PeerAccount>({ op: 'account', id: 'bob', otks: 3 });
+    for (const [i, suffix] of suffixes.entries()) {
+      const otk = Object.values(bob.otks)[i];
+      if (otk === undefined) throw new Error('no one-time key');
+      const alice = Account.create();
+      const message = alice.createOutboundSession(bob.identity.curve25519, otk).encrypt(`w${i}`);
+      const inbound = await peer.call<{ plaintext: string }>({
+        op: 'inbound',
+        account: 'bob',
+        id: `in${i}`,
+        identity: alice.identityKeys().curve25519,
+        body: extend(message.body, suffix),
+      });
+      expect(inbound.plaintext).toBe(`w${i}`);
+    }
+
+    // libolm → Weft.
+    const weftBob = Account.create();
+    weftBob.generateOneTimeKeys(suffixes.length);
+    const otks = Object.values(weftBob.oneTimeKeys());
+    const alice = await peer.call<PeerAccount>({ op: 'account', id: 'alice' });
+    for (const [i, suffix] of suffixes.entries()) {
+      await peer.call({
+        op: 'outbound',
+        account: 'alice',
+        id: `out${i}`,
+        identity: weftBob.identityKeys().curve25519,
+        otk: otks[i],
+      });
+      const { messages } = await peer.call<{ messages: OlmMessage[] }>({
+        op: 'encrypt',
+        session: `out${i}`,
+        plaintexts: [`py${i}`],
+      });
+      const [message] = messages;
+      if (message === undefined) throw new Error('no message');
+      const { plaintext } = weftBob.createInboundSession(
+        alice.identity.curve25519,
+        extend(message.body, suffix),
+      );
+      expect(text(plaintext)).toBe(`py${i}`);
+    }
   });
 
   it('libolm verifies Account.sign signatures', async () => {

@@ -4,10 +4,31 @@ import { describe, expect, it } from 'vitest';
 
 import { decodeBase64, encodeBase64 } from '../src/base64.ts';
 import { type OlmMessage, RatchetError, Session } from '../src/index.ts';
-import { reusedKeysAreWiped } from '../src/olm/double-ratchet.ts';
-import { connectedPair, PICKLE_KEY } from './olm-helpers.ts';
+import {
+  MAX_RECEIVER_CHAINS,
+  MAX_SKIPPED_MESSAGE_KEYS,
+  reusedKeysAreWiped,
+} from '../src/olm/double-ratchet.ts';
+import { decodeNormalMessage } from '../src/olm/messages.ts';
+import { openPickle, sealPickle } from '../src/pickle.ts';
+import { connectedPair, PICKLE_KEY, stablePickleRandom } from './olm-helpers.ts';
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** The parts of a Weft session pickle's payload the tests below edit. */
+interface EditablePayload {
+  sender: { index: number };
+  receivers: unknown[];
+  skipped: unknown[];
+}
+
+/** Re-seals a Weft session pickle with its JSON payload edited (the package's own sealing). */
+function editedPickle(pickle: string, edit: (payload: EditablePayload) => void): string {
+  const { version, payload } = openPickle('weft.olm.session', pickle, PICKLE_KEY);
+  const copy = structuredClone(payload) as EditablePayload;
+  edit(copy);
+  return sealPickle('weft.olm.session', version, copy, PICKLE_KEY);
+}
 
 function rejects(fn: () => unknown, code: string) {
   try {
@@ -238,6 +259,65 @@ describe('Session', () => {
     expect(text(alice.decrypt(restored.encrypt('from restored')))).toBe('from restored');
     rejects(() => Session.fromPickle(bob.pickle(PICKLE_KEY), new Uint8Array(32)), 'bad-pickle');
     rejects(() => Session.fromPickle(aliceAccount.pickle(PICKLE_KEY), PICKLE_KEY), 'bad-pickle');
+  });
+
+  it('sends up to index 2^32-2, then refuses with session-exhausted without changing state', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('reply')); // Alice now sends normal messages on her own chain.
+    bob.decrypt(alice.encrypt('first on the chain'));
+    const senderAt = (index: number) =>
+      Session.fromPickle(
+        editedPickle(alice.pickle(PICKLE_KEY), (payload) => {
+          payload.sender.index = index;
+        }),
+        PICKLE_KEY,
+        stablePickleRandom,
+      );
+    // Index 2^32-2 is still sent, and its counter decodes.
+    const last = senderAt(0xffffffff - 1);
+    const lastMessage = last.encrypt('last');
+    expect(decodeNormalMessage(decodeBase64(lastMessage.body)).counter).toBe(0xffffffff - 1);
+    // It now sits at 2^32-1 and still pickles and restores.
+    const exhausted = Session.fromPickle(last.pickle(PICKLE_KEY), PICKLE_KEY, stablePickleRandom);
+    for (const session of [last, exhausted, senderAt(0xffffffff)]) {
+      const before = session.pickle(PICKLE_KEY);
+      rejects(() => session.encrypt('one too many'), 'session-exhausted');
+      rejects(() => session.encrypt('still too many'), 'session-exhausted');
+      expect(session.pickle(PICKLE_KEY)).toBe(before);
+    }
+    // A message on the peer's next ratchet key starts a fresh sending chain at index 0.
+    exhausted.decrypt(bob.encrypt('new ratchet key'));
+    expect(text(bob.decrypt(exhausted.encrypt('fresh chain')))).toBe('fresh chain');
+  });
+
+  it('refuses a pickle with more receiver chains or skipped keys than the ratchet keeps', () => {
+    const { alice, bob } = connectedPair();
+    alice.decrypt(bob.encrypt('r'));
+    alice.encrypt('skipped');
+    bob.decrypt(alice.encrypt('after')); // Bob: one receiver chain, one skipped key.
+    const pickle = bob.pickle(PICKLE_KEY);
+    const repeat = (list: unknown[], length: number) => Array.from({ length }, () => list[0]);
+    const withLists = (receivers: number, skipped: number) =>
+      editedPickle(pickle, (payload) => {
+        payload.receivers = repeat(payload.receivers, receivers);
+        payload.skipped = repeat(payload.skipped, skipped);
+      });
+    // At the limits the pickle restores.
+    expect(
+      Session.fromPickle(
+        withLists(MAX_RECEIVER_CHAINS, MAX_SKIPPED_MESSAGE_KEYS),
+        PICKLE_KEY,
+      ).sessionId(),
+    ).toBe(bob.sessionId());
+    rejects(
+      () => Session.fromPickle(withLists(MAX_RECEIVER_CHAINS + 1, 1), PICKLE_KEY),
+      'bad-pickle',
+    );
+    rejects(
+      () => Session.fromPickle(withLists(1, MAX_SKIPPED_MESSAGE_KEYS + 1), PICKLE_KEY),
+      'bad-pickle',
+    );
+    rejects(() => Session.fromPickle(withLists(1, 10_000), PICKLE_KEY), 'bad-pickle');
   });
 
   it('throws TypeError on wrongly typed arguments and after free()', () => {

@@ -34,6 +34,8 @@ export const MAX_RECEIVER_CHAINS = 5;
 export const MAX_SKIPPED_MESSAGE_KEYS = 40;
 /** Largest forward jump in one chain (libolm MAX_MESSAGE_GAP). */
 export const MAX_MESSAGE_GAP = 2000;
+/** The sending chain's index stays a uint32: it never moves past 2^32 − 1. */
+const MAX_SENDER_INDEX = 0xffffffff;
 
 interface SenderChain {
   readonly ratchetPrivate: Uint8Array;
@@ -265,6 +267,14 @@ export class DoubleRatchet {
       this.#sender = sender;
     }
     const index = sender.index;
+    // The index is a uint32 on the wire and in pickles: a chain sends 0 … 2^32 − 2 and then
+    // refuses, before touching any state (as Megolm's ratchet does), instead of moving on to an
+    // index no decoder or pickle reader accepts. A message from the peer starts a fresh chain.
+    if (index >= MAX_SENDER_INDEX) {
+      throw new RatchetError('session-exhausted', 'Olm sending chain exhausted at 2^32-1', {
+        context: { index },
+      });
+    }
     try {
       // C_i,j+1 overwrites C_i,j in place (the old key is gone with it).
       advanceChainInto(sender.chainKey, MESSAGE_KEY, sender.chainKey);

@@ -18,7 +18,12 @@ import { sha256Digest } from '../primitives.ts';
 import { type RandomSource, systemRandom } from '../random.ts';
 import { encodeUtf8Transient } from '../utf8-scratch.ts';
 import { curvePublicKey, forgetKey } from './curve.ts';
-import { DoubleRatchet, type RatchetSnapshot } from './double-ratchet.ts';
+import {
+  DoubleRatchet,
+  MAX_RECEIVER_CHAINS,
+  MAX_SKIPPED_MESSAGE_KEYS,
+  type RatchetSnapshot,
+} from './double-ratchet.ts';
 import { parseLibolmSession, writeLibolmSession } from './libolm-pickle.ts';
 import {
   decodeNormalMessage,
@@ -331,8 +336,10 @@ export class Session {
         }
         return value;
       };
-      const list = (value: unknown): ChainPayload[] => {
+      // No more entries than the ratchet itself ever keeps (as the libolm-pickle reader caps).
+      const list = (value: unknown, max: number): ChainPayload[] => {
         if (!Array.isArray(value)) throw new TypeError('expected a list');
+        if (value.length > max) throw new RangeError('too many entries');
         return value as ChainPayload[];
       };
       const sender = p.sender as ChainPayload | null | undefined;
@@ -347,12 +354,12 @@ export class Session {
                 index: index(sender.index),
               },
             }),
-        receivers: list(p.receivers).map((chain) => ({
+        receivers: list(p.receivers, MAX_RECEIVER_CHAINS).map((chain) => ({
           ratchetKey: key(chain.ratchetKey),
           chainKey: key(chain.chainKey),
           index: index(chain.index),
         })),
-        skipped: list(p.skipped).map((skipped) => ({
+        skipped: list(p.skipped, MAX_SKIPPED_MESSAGE_KEYS).map((skipped) => ({
           ratchetKey: key(skipped.ratchetKey),
           index: index(skipped.index),
           messageKey: key(skipped.messageKey),
