@@ -40,12 +40,20 @@ export interface WeftWeb {
 /** Starts `weft --store <file> --homeserver <url> web --listen 127.0.0.1:0`; reads its URL. */
 export async function startWeftWeb(
   storePath: string,
-  homeserver: string,
+  homeserver: string | undefined,
   passphrase: string,
 ): Promise<WeftWeb> {
   const child = spawn(
     process.execPath,
-    [BIN, '--store', storePath, '--homeserver', homeserver, 'web', '--listen', '127.0.0.1:0'],
+    [
+      BIN,
+      '--store',
+      storePath,
+      ...(homeserver === undefined ? [] : ['--homeserver', homeserver]),
+      'web',
+      '--listen',
+      '127.0.0.1:0',
+    ],
     {
       env: { ...process.env, WEFT_PASSPHRASE: passphrase },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,7 +18,10 @@ export type ClientErrorCode =
   | 'untrusted-sender'
   | 'olm-failed'
   | 'device-keys-invalid'
-  | 'send-failed';
+  | 'send-failed'
+  | 'homeserver-mismatch'
+  | 'logged-out'
+  | 'store-locked';
 
 /** Public context attached to a {@link ClientError} (IDs only). */
 export interface ClientErrorContext {

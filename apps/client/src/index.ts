@@ -3,6 +3,9 @@ export { ClientError, type ClientErrorCode, type ClientErrorContext } from './er
 export {
   type ClientWarning,
   type CreateRoomOptions,
+  DEFAULT_HOMESERVER,
+  type LoggedOutWarning,
+  type PolicyDowngradeWarning,
   type TimelineListener,
   type WarningListener,
   WeftClient,

@@ -70,8 +70,9 @@ describe('network failures', () => {
     await proxy.up();
     const dir = tempDir();
     const alice = await newClient(server.url, dir, 'alice-n');
-    // Bob's store is created directly, then re-opened through the proxy with fast retries.
-    const first = await newClient(server.url, dir, 'bob-n');
+    // Bob's store is created through the proxy (a session stays on its homeserver), then
+    // re-opened with fast retries.
+    const first = await newClient(proxy.url, dir, 'bob-n');
     await first.close();
     const bob = WeftClient.open({
       homeserver: proxy.url,

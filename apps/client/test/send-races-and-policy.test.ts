@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/harness.ts';
-import { type ClientWarning, WeftClient } from '../src/index.ts';
+import { type PolicyDowngradeWarning, WeftClient } from '../src/index.ts';
 import { newClient, PASSPHRASE, syncAll, tempDir } from './helpers.ts';
 
 let server: TestServer;
@@ -107,8 +107,10 @@ describe('a weaker m.room.encryption', () => {
     const roomId = await alice.createRoom({ policy: 'forward-secret' });
     hook = undefined;
     if (token === undefined) throw new Error('no access token seen');
-    const warnings: ClientWarning[] = [];
-    alice.onWarning((w) => warnings.push(w));
+    const warnings: PolicyDowngradeWarning[] = [];
+    alice.onWarning((w) => {
+      if (w.code === 'policy-downgrade-ignored') warnings.push(w);
+    });
     await alice.syncOnce(0);
     expect(alice.policy(roomId)?.mode).toBe('forward-secret');
     expect(warnings).toEqual([]);

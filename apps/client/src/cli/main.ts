@@ -2,8 +2,10 @@
  * The `weft` command: the SDK from a terminal. Global flags `--homeserver URL`, `--store FILE`
  * (default `./weft-client.db`) and `--json` (machine-readable output, one JSON value per line);
  * the store passphrase comes from `WEFT_PASSPHRASE` (never from a flag, so it stays out of shell
- * history and process lists).
+ * history and process lists). The account password of `register`/`login` likewise comes from
+ * `WEFT_PASSWORD`, a prompt without echo (a terminal), or the first line of standard input.
  */
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { ClientError } from '../errors.ts';
@@ -14,8 +16,8 @@ import { startWebServer } from '../web/server.ts';
 const USAGE = `usage: weft [--homeserver URL] [--store FILE] [--json] <command> [args]
 
 commands:
-  register <user> <password>        create an account and this device
-  login <user> <password>           log in as a new device
+  register <user>                   create an account and this device
+  login <user>                      log in as a new device (password: see below)
   rooms                             list rooms with membership and policy
   create [--name N] [--policy shared|epoch|forward-secret|none] [--invite @u:s ...]
   invite <room> <user>              join <room>          leave <room>
@@ -26,7 +28,51 @@ commands:
   web [--listen HOST:PORT]          serve the web UI for the store's account (default
                                     127.0.0.1 and a free port); prints the URL to open
 
-environment: WEFT_PASSPHRASE protects the local store (required)`;
+environment: WEFT_PASSPHRASE protects the local store (required)
+             WEFT_HOMESERVER is the default of --homeserver (a store with a session
+             always uses its own homeserver; naming another one is an error)
+             WEFT_PASSWORD is the account password of register/login; without it the
+             password is prompted for (no echo) or read from the first line of stdin`;
+
+/** Standard input as the CLI reads it (a parameter so tests can pass their own). */
+export interface CliInput extends AsyncIterable<string | Buffer> {
+  readonly isTTY?: boolean;
+}
+
+/**
+ * The account password: `WEFT_PASSWORD`, else typed at a prompt without echo (a terminal), else
+ * the first line of standard input. Never a command-line argument (shell history, `ps`).
+ */
+async function readPassword(
+  env: Record<string, string | undefined>,
+  stdin: CliInput,
+): Promise<string> {
+  const fromEnv = env['WEFT_PASSWORD'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (stdin.isTTY === true && stdin === process.stdin) {
+    process.stderr.write('password: ');
+    const rl = createInterface({ input: process.stdin, terminal: true });
+    // Nothing typed is echoed (only the prompt above is written).
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        rl.once('line', resolve);
+        rl.once('close', () => reject(new RangeError('no password given')));
+      });
+    } finally {
+      process.stderr.write('\n');
+      rl.close();
+    }
+  }
+  let text = '';
+  for await (const chunk of stdin) {
+    text += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    if (text.includes('\n')) break;
+  }
+  const password = text.split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new RangeError('no password given (set WEFT_PASSWORD or pipe it)');
+  return password;
+}
 
 interface Output {
   readonly json: boolean;
@@ -55,12 +101,17 @@ function eventJson(event: TimelineEvent) {
 async function runWeb(
   listen: string,
   storePath: string,
-  homeserver: string,
+  homeserver: string | undefined,
   passphrase: string,
 ): Promise<number> {
   let server: Awaited<ReturnType<typeof startWebServer>>;
   try {
-    server = await startWebServer({ listen, storePath, homeserver, passphrase });
+    server = await startWebServer({
+      listen,
+      storePath,
+      passphrase,
+      ...(homeserver === undefined ? {} : { homeserver }),
+    });
   } catch (error) {
     console.error(
       `weft: ${ClientError.isInstance(error) ? `${error.code}: ` : ''}${String(error instanceof Error ? error.message : error)}`,
@@ -80,12 +131,13 @@ async function runWeb(
 export async function runCli(
   argv: readonly string[],
   env: Record<string, string | undefined>,
+  stdin: CliInput = process.stdin,
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
     options: {
-      homeserver: { type: 'string', default: env['WEFT_HOMESERVER'] ?? 'http://127.0.0.1:8008' },
+      homeserver: { type: 'string' },
       store: { type: 'string', default: './weft-client.db' },
       json: { type: 'boolean', default: false },
       name: { type: 'string' },
@@ -113,14 +165,16 @@ export async function runCli(
     console.error('weft: set WEFT_PASSPHRASE to the passphrase of the local store');
     return 2;
   }
-  if (command === 'web') return runWeb(values.listen, values.store, values.homeserver, passphrase);
+  // Named by the user or undefined: a store with a session then uses its own homeserver.
+  const homeserver = values.homeserver ?? (env['WEFT_HOMESERVER'] || undefined);
+  if (command === 'web') return runWeb(values.listen, values.store, homeserver, passphrase);
   const progress = (text: string) => {
     if (!values.json) process.stderr.write(`${text}\n`);
   };
   let client: WeftClient | undefined;
   try {
     client = WeftClient.open({
-      homeserver: values.homeserver,
+      homeserver,
       storePath: values.store,
       passphrase,
     });
@@ -130,7 +184,12 @@ export async function runCli(
       return value;
     };
     if (command === 'register' || command === 'login') {
-      await client[command](need(0, 'user'), need(1, 'password'));
+      const user = need(0, 'user');
+      if (args.length > 1)
+        throw new RangeError(
+          'the password is not an argument (it would land in shell history and ps): set WEFT_PASSWORD or type it when asked',
+        );
+      await client[command](user, await readPassword(env, stdin));
       out.print(`${client.userId} (device ${client.deviceId})`, {
         user_id: client.userId,
         device_id: client.deviceId,

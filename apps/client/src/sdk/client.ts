@@ -18,7 +18,13 @@ import {
   type ToDeviceMessage,
   toEncryptionContent,
 } from '@weft/epoch';
-import { backoffDelay, MatrixHttpClient, matrixPath, type RetryOptions } from '@weft/transport';
+import {
+  backoffDelay,
+  MatrixError,
+  MatrixHttpClient,
+  matrixPath,
+  type RetryOptions,
+} from '@weft/transport';
 
 import { ClientError } from '../errors.ts';
 import { LocalStore } from './local-store.ts';
@@ -36,8 +42,13 @@ const SYNC_BACKOFF = {
 
 /** Options of {@link WeftClient.open}. */
 export interface WeftClientOptions {
-  /** Homeserver base URL, e.g. `http://127.0.0.1:8008`. */
-  readonly homeserver: string;
+  /**
+   * Homeserver base URL, e.g. `http://127.0.0.1:8008`. A store holding a session always talks to
+   * that session's homeserver: omit this to use it; naming another one fails with
+   * `homeserver-mismatch` (the access token is never sent elsewhere). Required for a store
+   * without a session, unless {@link DEFAULT_HOMESERVER} will do.
+   */
+  readonly homeserver?: string | undefined;
   /** Path of the SQLite store file (created if missing). */
   readonly storePath: string;
   /** Passphrase protecting the store (keys are derived from it with scrypt). */
@@ -59,6 +70,8 @@ interface Session {
   readonly userId: string;
   readonly deviceId: string;
   readonly accessToken: string;
+  /** Soft-logged-out (spec "Soft logout"): the token is dead, the device and its keys are kept. */
+  readonly loggedOut?: boolean;
 }
 
 interface SavedRoom {
@@ -67,6 +80,11 @@ interface SavedRoom {
   readonly prevBatch?: string;
 }
 
+/** The homeserver of a new store when none is named. */
+export const DEFAULT_HOMESERVER = 'http://127.0.0.1:8008';
+
+const normaliseUrl = (url: string) => url.replace(/\/+$/, '');
+
 /** Attempts of a register/login request that got no response. */
 const AUTH_ATTEMPTS = 3;
 
@@ -74,11 +92,28 @@ const AUTH_ATTEMPTS = 3;
 export type TimelineListener = (roomId: string, event: TimelineEvent) => void;
 
 /**
- * Something the client refused to do, reported to {@link WeftClient.onWarning} listeners.
+ * Something the client refused to do or had to stop, reported to {@link WeftClient.onWarning}
+ * listeners: a {@link PolicyDowngradeWarning} or a {@link LoggedOutWarning}.
+ */
+export type ClientWarning = PolicyDowngradeWarning | LoggedOutWarning;
+
+/**
+ * `logged-out`: the homeserver no longer accepts the access token (401 `M_UNKNOWN_TOKEN`, e.g. the
+ * device was logged out from another session). The sync loop stops. Unless `softLogout` is true
+ * the saved session is cleared (log in again as a new device); with `softLogout` the store keeps
+ * the device and {@link WeftClient.login} logs in again as the same device.
+ */
+export interface LoggedOutWarning {
+  readonly code: 'logged-out';
+  readonly message: string;
+  readonly softLogout: boolean;
+}
+
+/**
  * `policy-downgrade-ignored`: an `m.room.encryption` event asked for a weaker policy than the one
  * already applied (e.g. `forward-secret` to `epoch`); the stricter one is kept.
  */
-export interface ClientWarning {
+export interface PolicyDowngradeWarning {
   readonly code: 'policy-downgrade-ignored';
   readonly roomId: string;
   readonly message: string;
@@ -126,14 +161,42 @@ export class WeftClient {
    */
   static open(options: WeftClientOptions): WeftClient {
     const store = LocalStore.open(options.storePath, options.passphrase);
-    const client = new WeftClient(
-      options.homeserver.replace(/\/+$/, ''),
-      store,
-      options.retry ?? {},
-    );
-    const session = store.get<Session>('session');
-    if (session !== undefined) client.#start(session);
+    let session: Session | undefined;
+    try {
+      session = store.get<Session>('session');
+      const named = options.homeserver === undefined ? undefined : normaliseUrl(options.homeserver);
+      if (
+        session !== undefined &&
+        named !== undefined &&
+        named !== normaliseUrl(session.homeserver)
+      ) {
+        throw new ClientError(
+          'homeserver-mismatch',
+          `this store's session belongs to ${session.homeserver}, not ${named}; omit the homeserver or use another store`,
+          { userId: session.userId },
+        );
+      }
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    const homeserver =
+      session === undefined || session.loggedOut === true
+        ? normaliseUrl(
+            options.homeserver ??
+              session?.homeserver ??
+              store.get<string>('homeserver') ??
+              DEFAULT_HOMESERVER,
+          )
+        : normaliseUrl(session.homeserver);
+    const client = new WeftClient(homeserver, store, options.retry ?? {});
+    if (session !== undefined && session.loggedOut !== true) client.#start(session);
     return client;
+  }
+
+  /** The homeserver this client talks to (a restored session's own). */
+  get homeserver(): string {
+    return this.#homeserver;
   }
 
   /** The logged-in user ID. */
@@ -232,6 +295,18 @@ export class WeftClient {
       deviceId: String(result['device_id']),
       accessToken: String(result['access_token']),
     };
+    // The Olm account belongs to one device: a login as another device (after a hard logout)
+    // starts a new account rather than publishing the old keys under a new device ID.
+    const owner =
+      this.#store.get<string>('olm-device') ?? this.#store.get<Session>('session')?.deviceId;
+    if (owner !== undefined && owner !== session.deviceId) {
+      for (const name of ['olm-account', 'device-keys-uploaded', 'fallback-rotated-at'])
+        this.#store.set(name, undefined);
+      this.#store.clearOlmSessions();
+    }
+    this.#store.set('olm-device', session.deviceId);
+    // Kept after a logout, so a new login goes to the same homeserver unless told otherwise.
+    this.#store.set('homeserver', this.#homeserver);
     this.#store.set('session', session);
     this.#start(session);
     await this.#olm?.uploadKeys(undefined, []);
@@ -260,12 +335,17 @@ export class WeftClient {
     await this.#begin(result.body);
   }
 
-  /** Logs in with a password (`m.login.password`) as a new device and uploads its keys. */
+  /**
+   * Logs in with a password (`m.login.password`) as a new device and uploads its keys. After a
+   * soft logout (see {@link LoggedOutWarning}) it logs in again as the same device.
+   */
   async login(username: string, password: string): Promise<void> {
+    const saved = this.#store.get<Session>('session');
     const result = (await this.#auth('/_matrix/client/v3/login', {
       type: 'm.login.password',
       identifier: { type: 'm.id.user', user: username },
       password,
+      ...(saved?.loggedOut === true ? { device_id: saved.deviceId } : {}),
     })) as { status: number; body: Record<string, unknown> };
     if (result.status !== 200) {
       throw new ClientError(
@@ -705,7 +785,11 @@ export class WeftClient {
       if (plaintext.type === 'm.room_key' || plaintext.type === 'm.forwarded_room_key') {
         await this.#cryptoOf().receiveKey(plaintext, senderKey);
       }
-    } catch {
+    } catch (error) {
+      // A failure to reach the homeserver (e.g. /keys/query for the sender's device) aborts the
+      // batch before `since` is saved, so the message comes again; the Olm state was not touched
+      // (decryptToDevice resolves the device first).
+      if (!isRefusal(error)) throw error;
       // An undecryptable or refused to-device message is dropped; the events it would have
       // unlocked keep their "missing key" reason.
     }
@@ -749,6 +833,42 @@ export class WeftClient {
    * so a restarted client continues where it stopped.
    */
   async syncOnce(timeoutMs = 0, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#syncOnce(timeoutMs, signal);
+    } catch (error) {
+      if (
+        error instanceof MatrixError &&
+        error.status === 401 &&
+        error.errcode === 'M_UNKNOWN_TOKEN'
+      )
+        this.#loggedOut(error.softLogout);
+      throw error;
+    }
+  }
+
+  /**
+   * The homeserver refused the token: drop it (keeping the device with a soft logout), report a
+   * `logged-out` warning and throw `logged-out`.
+   */
+  #loggedOut(softLogout: boolean): never {
+    const session = this.#session;
+    if (session !== undefined) {
+      this.#store.set('since', softLogout ? this.#store.get<string>('since') : undefined);
+      this.#store.set('session', softLogout ? { ...session, loggedOut: true } : undefined);
+      this.#session = undefined;
+      this.#http = undefined;
+      this.#warn({
+        code: 'logged-out',
+        softLogout,
+        message: softLogout
+          ? 'the homeserver no longer accepts this session (soft logout): log in again to continue as this device'
+          : 'this device was logged out: log in again',
+      });
+    }
+    throw new ClientError('logged-out', 'the homeserver no longer accepts the access token');
+  }
+
+  async #syncOnce(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const since = this.#store.get<string>('since');
     const res = await this.#api().request<SyncResponse>({
       method: 'GET',
@@ -759,14 +879,23 @@ export class WeftClient {
     });
     const joined = Object.entries(res.rooms?.join ?? {});
     const left = Object.entries(res.rooms?.leave ?? {});
+    const gaps = new Map<string, RawEvent[]>();
     // 1. Room state, so policies are known before keys arrive.
     for (const [roomId, data] of [...joined, ...left]) {
       const room = this.#room(roomId);
       for (const e of data.state?.events ?? []) this.#applyState(room, e);
       for (const e of data.timeline?.events ?? [])
         if (typeof e.state_key === 'string') this.#applyState(room, e);
-      if (room.prevBatch === undefined && data.timeline?.prev_batch !== undefined)
-        room.prevBatch = data.timeline.prev_batch;
+      const prevBatch = data.timeline?.prev_batch;
+      if (data.timeline?.limited === true && prevBatch !== undefined) {
+        // Events were left out between what this device holds and this chunk: fetch them now,
+        // before any key or Olm state changes, so a failure retries the whole batch.
+        if (room.timeline.some((e) => e.eventId !== undefined))
+          gaps.set(roomId, await this.#fetchGap(room, prevBatch, signal));
+        else room.prevBatch = prevBatch;
+      } else if (room.prevBatch === undefined && prevBatch !== undefined) {
+        room.prevBatch = prevBatch;
+      }
     }
     for (const [roomId, data] of Object.entries(res.rooms?.invite ?? {})) {
       const room = this.#room(roomId);
@@ -781,6 +910,7 @@ export class WeftClient {
     // 3. Timelines, then events waiting for keys that just arrived.
     for (const [roomId, data] of [...joined, ...left]) {
       const room = this.#room(roomId);
+      for (const e of gaps.get(roomId) ?? []) await this.#appendTimeline(room, e);
       for (const e of data.timeline?.events ?? []) await this.#appendTimeline(room, e);
       const ephemeral = (data as JoinedRoom).ephemeral?.events ?? [];
       for (const e of ephemeral) {
@@ -815,7 +945,8 @@ export class WeftClient {
           await this.syncOnce(timeoutMs, abort.signal);
           failures = 0;
         } catch {
-          if (abort.signal.aborted) break;
+          // A revoked token never comes back: the loop ends (a `logged-out` warning says why).
+          if (abort.signal.aborted || !this.loggedIn) break;
           failures += 1;
           await new Promise((r) =>
             setTimeout(r, backoffDelay(failures, SYNC_BACKOFF, Math.random)),
@@ -823,6 +954,36 @@ export class WeftClient {
         }
       }
     })();
+  }
+
+  /**
+   * The events of a `limited` sync's gap, oldest first: `/messages` pages backwards from the
+   * sync's `prev_batch` until an event this device holds (or the room's start).
+   */
+  async #fetchGap(room: RoomModel, from: string, signal?: AbortSignal): Promise<RawEvent[]> {
+    const held = new Set(room.timeline.map((e) => e.eventId).filter((id) => id !== undefined));
+    const gap: RawEvent[] = [];
+    let token: string | undefined = from;
+    while (token !== undefined) {
+      const res: { chunk?: RawEvent[]; end?: string } = await this.#api().request({
+        method: 'GET',
+        path: matrixPath`/_matrix/client/v3/rooms/${room.roomId}/messages`,
+        query: { dir: 'b', limit: 100, from: token },
+        ...(signal === undefined ? {} : { signal }),
+      });
+      const chunk = res.chunk ?? [];
+      let reached = false;
+      for (const raw of chunk) {
+        if (typeof raw.event_id === 'string' && held.has(raw.event_id)) {
+          reached = true;
+          break;
+        }
+        gap.push(raw);
+      }
+      if (reached || chunk.length === 0 || res.end === token) break;
+      token = res.end;
+    }
+    return gap.reverse();
   }
 
   /** Stops the sync loop and waits for it to end. */
@@ -897,6 +1058,21 @@ export class WeftClient {
     await this.stopSync();
     this.#store.close();
   }
+}
+
+/**
+ * True for a failure that refusing the message settles: the SDK's own refusals and the
+ * homeserver's definite 4xx answers (not 401, 429, or no answer at all).
+ */
+function isRefusal(error: unknown): boolean {
+  if (ClientError.isInstance(error)) return true;
+  return (
+    error instanceof MatrixError &&
+    error.status >= 400 &&
+    error.status < 500 &&
+    error.status !== 401 &&
+    error.status !== 429
+  );
 }
 
 /** True when two policies decide identically. */

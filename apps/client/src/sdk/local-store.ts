@@ -6,6 +6,7 @@
  * are public identifiers and stay in the clear so rows can be found and deleted.
  */
 
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parseAnyJson } from '@weft/canonical-json';
 
@@ -64,9 +65,54 @@ export class LocalStore {
   /** Room keys were deleted or overwritten: the WAL still holds their old copies. */
   #eraseOwed = false;
 
-  private constructor(db: DatabaseSync, keys: StoreKeys) {
+  /** The lock file held while the store is open (undefined for an in-memory store). */
+  readonly #lock: string | undefined;
+
+  private constructor(db: DatabaseSync, keys: StoreKeys, lock: string | undefined) {
     this.#db = db;
     this.#keys = keys;
+    this.#lock = lock;
+  }
+
+  /**
+   * Takes the store's lock: `<path>.lock` created exclusively, holding this process's PID. A lock
+   * left by a process that no longer runs is taken over.
+   * @throws ClientError `store-locked` when another open store (in any process) holds it.
+   */
+  static #acquireLock(path: string): string | undefined {
+    if (path === ':memory:' || path === '') return undefined;
+    const lock = `${path}.lock`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fd = openSync(lock, 'wx', 0o600);
+        try {
+          writeSync(fd, String(process.pid));
+        } finally {
+          closeSync(fd);
+        }
+        return lock;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        let holder = Number.NaN;
+        try {
+          holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+        } catch {
+          // Removed meanwhile, or unreadable: try again once.
+        }
+        if (attempt > 0 || (Number.isSafeInteger(holder) && holder > 0 && processRuns(holder))) {
+          throw new ClientError(
+            'store-locked',
+            `the store is open in another client (process ${Number.isNaN(holder) ? '?' : holder}); close it first`,
+          );
+        }
+        // Stale: the process that held the lock is gone.
+        try {
+          unlinkSync(lock);
+        } catch {
+          // Another process took it over first; the next attempt finds out.
+        }
+      }
+    }
   }
 
   /**
@@ -74,6 +120,16 @@ export class LocalStore {
    * @throws ClientError `wrong-passphrase` when the passphrase does not open an existing store.
    */
   static open(path: string, passphrase: string): LocalStore {
+    const lock = LocalStore.#acquireLock(path);
+    try {
+      return LocalStore.#openLocked(path, passphrase, lock);
+    } catch (error) {
+      if (lock !== undefined) unlinkSync(lock);
+      throw error;
+    }
+  }
+
+  static #openLocked(path: string, passphrase: string, lock: string | undefined): LocalStore {
     const db = new DatabaseSync(path);
     // WAL with synchronous=NORMAL: durable across crashes of the process, one fsync per checkpoint.
     // secure_delete: deleted rows and freed pages are overwritten with zeros, so a deleted
@@ -90,12 +146,22 @@ export class LocalStore {
     if (saltRow === undefined) {
       salt = newSalt();
       const keys = deriveStoreKeys(passphrase, salt);
-      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('salt', salt);
-      db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(
-        'verifier',
-        sealValue(keys.valueKey, 'meta/verifier', VERIFIER),
-      );
-      return new LocalStore(db, keys);
+      // Salt and verifier in one transaction: a crash between them must not leave a store with
+      // a salt but no verifier (which no passphrase would ever open).
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('salt', salt);
+        db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(
+          'verifier',
+          sealValue(keys.valueKey, 'meta/verifier', VERIFIER),
+        );
+        db.exec('COMMIT');
+      } catch (error) {
+        db.exec('ROLLBACK');
+        db.close();
+        throw error;
+      }
+      return new LocalStore(db, keys, lock);
     }
     salt = Uint8Array.from(saltRow.value);
     const keys = deriveStoreKeys(passphrase, salt);
@@ -116,7 +182,7 @@ export class LocalStore {
       db.close();
       throw new ClientError('wrong-passphrase', 'the passphrase does not open this store');
     }
-    return new LocalStore(db, keys);
+    return new LocalStore(db, keys, lock);
   }
 
   /** A prepared statement, compiled once per store (statements run thousands of times per sync). */
@@ -177,6 +243,11 @@ export class LocalStore {
         'SELECT session_id, pickle FROM olm_sessions WHERE sender_key = ? ORDER BY last_used DESC',
       ).all(senderKey) as Array<{ session_id: string; pickle: string }>
     ).map((r) => ({ sessionId: r.session_id, pickle: r.pickle }));
+  }
+
+  /** Forgets every Olm session (the account they belonged to was replaced). */
+  clearOlmSessions(): void {
+    this.#prepare('DELETE FROM olm_sessions').run();
   }
 
   /** Stores an Olm session pickle (already encrypted under the pickle key). */
@@ -380,9 +451,30 @@ export class LocalStore {
 
   /** Closes the database and zeroes the derived keys. */
   close(): void {
-    this.flush();
-    this.#db.close();
-    this.#keys.valueKey.fill(0);
-    this.#keys.pickleKey.fill(0);
+    if (!this.#db.isOpen) return;
+    try {
+      this.flush();
+      this.#db.close();
+    } finally {
+      this.#keys.valueKey.fill(0);
+      this.#keys.pickleKey.fill(0);
+      if (this.#lock !== undefined) {
+        try {
+          unlinkSync(this.#lock);
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  }
+}
+
+/** Whether a process with this PID runs (one owned by another user counts as running). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -180,11 +180,19 @@ export class OlmMachine implements OlmEncryptor {
     if (stale.length > 0) {
       const res = await this.#http.post<{
         device_keys?: Record<string, Record<string, JsonObject>>;
+        failures?: Record<string, unknown>;
       }>('/_matrix/client/v3/keys/query', {
         device_keys: Object.fromEntries(stale.map((id) => [id, []])),
       });
+      // Users the answer leaves out (their server is in `failures`, or absent altogether) keep
+      // the devices known before and stay outdated, so the next lookup asks again.
+      const failed = new Set(Object.keys(res.failures ?? {}));
+      const answered = stale.filter(
+        (id) =>
+          Object.hasOwn(res.device_keys ?? {}, id) && !failed.has(id.slice(id.indexOf(':') + 1)),
+      );
       const checked = new Map<string, DeviceInfo[]>();
-      for (const userId of stale) {
+      for (const userId of answered) {
         const list: DeviceInfo[] = [];
         const previous = new Map((this.#devices.get(userId) ?? []).map((d) => [d.deviceId, d]));
         for (const [deviceId, keys] of Object.entries(res.device_keys?.[userId] ?? {})) {
@@ -199,7 +207,7 @@ export class OlmMachine implements OlmEncryptor {
       }
       // A self-signed device can name any Curve25519 key: one that another device (known, or
       // in this response) already owns is refused, so it cannot pass as that device's owner.
-      const replacing = new Set(stale);
+      const replacing = new Set(answered);
       const claims = new Map<string, number>();
       for (const list of checked.values())
         for (const d of list) claims.set(d.curve25519, (claims.get(d.curve25519) ?? 0) + 1);
@@ -213,7 +221,8 @@ export class OlmMachine implements OlmEncryptor {
         );
         this.#devices.set(userId, kept);
       }
-      for (const userId of stale) this.#outdated.delete(userId);
+      for (const userId of answered) this.#outdated.delete(userId);
+      for (const userId of stale) if (!answered.includes(userId)) this.#outdated.add(userId);
       this.#saveDevices();
     }
     return userIds.flatMap((id) => this.#devices.get(id) ?? []);
@@ -349,6 +358,17 @@ export class OlmMachine implements OlmEncryptor {
     if ((type !== 0 && type !== 1) || typeof body !== 'string') {
       throw new ClientError('olm-failed', 'malformed Olm ciphertext', { userId: sender });
     }
+    // The sender's device is resolved (perhaps with /keys/query) before any Olm state changes: a
+    // network failure then leaves the sessions and one-time keys as they were, and the message
+    // can be decrypted when it is delivered again.
+    const device = await this.deviceFor(sender, senderKey);
+    if (device === undefined) {
+      throw new ClientError(
+        'untrusted-sender',
+        'Olm sender key does not belong to a known device of the sender',
+        { userId: sender },
+      );
+    }
     let bytes: Uint8Array | undefined;
     for (const stored of this.#store.olmSessions(senderKey)) {
       const session = Session.fromPickle(stored.pickle, this.#store.pickleKey);
@@ -398,8 +418,7 @@ export class OlmMachine implements OlmEncryptor {
         userId: sender,
       });
     }
-    const device = await this.deviceFor(sender, senderKey);
-    if (device === undefined || device.ed25519 !== plaintext.keys?.ed25519) {
+    if (device.ed25519 !== plaintext.keys?.ed25519) {
       throw new ClientError(
         'untrusted-sender',
         'Olm sender key does not belong to a known device of the sender',

@@ -147,14 +147,16 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   // Set once listening (the port may be chosen by the system); until then every request fails.
   let bound = 0;
   let guard = new AccessGuard(token, bound, []);
-  let homeserver = normalise(options.homeserver ?? 'http://127.0.0.1:8008');
-  const open = (url: string) =>
+  const open = (url: string | undefined) =>
     WeftClient.open({
       homeserver: url,
       storePath: options.storePath,
       passphrase: options.passphrase,
     });
-  let client = open(homeserver);
+  // A store holding a session talks to that session's homeserver only (another one named
+  // explicitly fails with `homeserver-mismatch`: the token is never sent elsewhere).
+  let client = open(options.homeserver);
+  let homeserver = client.homeserver;
   let session = client.loggedIn ? WebSession.resume(client, homeserver) : undefined;
   let starting = false;
   const streams = new Set<ServerResponse>();
@@ -173,7 +175,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       res.write(`event: ${update.type}\ndata: ${JSON.stringify(update)}\n\n`);
     };
     write({ type: 'rooms', rooms: current.rooms() });
-    write({ type: 'status', connected: current.connected });
+    write({
+      type: 'status',
+      connected: current.connected,
+      ...(current.loggedOut ? { loggedOut: true } : {}),
+    });
     const unsubscribe = current.subscribe(write);
     // A comment now and then keeps idle connections (and proxies) from timing out.
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
@@ -192,7 +198,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       sendJson(
         res,
         200,
-        session === undefined
+        session === undefined || session.loggedOut
           ? { loggedIn: false, homeserver }
           : {
               loggedIn: true,
@@ -205,10 +211,19 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }
     if (method === 'POST' && path === '/api/login') {
       const request = loginRequest(await readJson(req));
-      if (session !== undefined || starting)
+      if ((session !== undefined && !session.loggedOut) || starting)
         throw new WebError(409, 'M_UNKNOWN', 'this store already holds a session');
       starting = true;
       try {
+        if (session !== undefined) {
+          // Logged out by the homeserver: the old session ends (its store closes) and the store
+          // is opened again for the new login.
+          const ended = session;
+          session = undefined;
+          await ended.close();
+          client = open(undefined);
+          homeserver = client.homeserver;
+        }
         // The SDK binds a store to a homeserver when it opens it.
         if (normalise(request.homeserver) !== homeserver) {
           await client.close();

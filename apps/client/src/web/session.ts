@@ -21,7 +21,12 @@ import {
 export type WebUpdate =
   | { readonly type: 'rooms'; readonly rooms: RoomSummary[] }
   | { readonly type: 'timeline'; readonly roomId: string; readonly event: EventView }
-  | { readonly type: 'status'; readonly connected: boolean };
+  | {
+      readonly type: 'status';
+      readonly connected: boolean;
+      /** The homeserver refused the access token: syncing stopped, log in again. */
+      readonly loggedOut?: boolean;
+    };
 
 /** Events loaded per page of history. */
 const FIRST_PAGE = 50;
@@ -49,6 +54,7 @@ export class WebSession {
   readonly #paged = new Set<string>();
   #loop: Promise<void> | undefined;
   #connected = true;
+  #loggedOut = false;
   #stopTimeline: (() => void) | undefined;
 
   private constructor(client: WeftClient, homeserver: string) {
@@ -108,13 +114,25 @@ export class WebSession {
         failures = 0;
         this.#setConnected(true);
         this.pushRooms();
-      } catch {
+      } catch (error) {
         if (this.#abort.signal.aborted) break;
+        if (ClientError.isInstance(error) && error.code === 'logged-out') {
+          // The token was revoked: retrying cannot help. The pages show it; a new login follows.
+          this.#loggedOut = true;
+          this.#connected = false;
+          this.#push({ type: 'status', connected: false, loggedOut: true });
+          break;
+        }
         failures += 1;
         this.#setConnected(false);
         await new Promise((resolve) => setTimeout(resolve, backoff(failures)));
       }
     }
+  }
+
+  /** True once the homeserver refused the access token (the sync loop has stopped). */
+  get loggedOut(): boolean {
+    return this.#loggedOut;
   }
 
   /** False while syncing with the homeserver fails (the loop keeps retrying). */

@@ -69,8 +69,17 @@ export function subscribe(handlers: Handlers): EventSource {
     handlers.timeline(update.roomId, update.event);
   });
   source.addEventListener('status', (message) => {
-    const { connected } = JSON.parse(message.data) as { connected: boolean };
-    handlers.connection(connected ? '' : 'Homeserver unreachable, retrying…');
+    const { connected, loggedOut } = JSON.parse(message.data) as {
+      connected: boolean;
+      loggedOut?: boolean;
+    };
+    handlers.connection(
+      loggedOut === true
+        ? 'Logged out by the homeserver: reload the page to log in again.'
+        : connected
+          ? ''
+          : 'Homeserver unreachable, retrying…',
+    );
   });
   // EventSource reconnects by itself; the server sends the room list and status again.
   source.addEventListener('error', () => handlers.connection('Lost weft web, reconnecting…'));
