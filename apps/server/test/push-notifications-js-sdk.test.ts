@@ -45,7 +45,6 @@ describe('unread counts in matrix-js-sdk', () => {
     };
     await waitFor(() => counts()[0] === 0, 'the room with no unread notifications');
 
-    // No name in these two: the legacy `.m.rule.contains_user_name` would highlight "bob".
     await sendText(server, alice, roomId, 'hello there');
     await sendText(server, alice, roomId, 'are you there?');
     const mention = await call(

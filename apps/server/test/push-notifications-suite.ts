@@ -159,27 +159,35 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
       // Three members: .m.rule.message notifies (no sound), no highlight.
       await sendText(server, alice, roomId, 'plain message');
       expect(await counts(bob, roomId)).toEqual({ notification_count: 1, highlight_count: 0 });
-      // The legacy display-name rule highlights a body naming Bob…
+      // A body naming Bob, his user name or @room highlights nothing: spec v1.17 removed the
+      // legacy body-mention default rules (.m.rule.contains_display_name, .m.rule.roomnotif,
+      // .m.rule.contains_user_name); only m.mentions mention.
       await sendText(server, carol, roomId, 'ask bobby tables, he knows');
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 2, highlight_count: 1 });
-      // …but not when the event says whom it mentions (spec v1.7 "User and room mentions").
-      await send(carol, roomId, { msgtype: 'm.text', body: 'Bobby Tables', 'm.mentions': {} });
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 3, highlight_count: 1 });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 2, highlight_count: 0 });
+      await sendText(server, alice, roomId, '@room: bob, look');
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 3, highlight_count: 0 });
+      // A user mention highlights.
+      await send(carol, roomId, {
+        msgtype: 'm.text',
+        body: 'Bobby Tables',
+        'm.mentions': { user_ids: [bob.userId] },
+      });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 4, highlight_count: 1 });
       // A room mention highlights when the sender has the power to notify the room (alice: 100)…
       await send(alice, roomId, { msgtype: 'm.text', body: 'all', 'm.mentions': { room: true } });
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 4, highlight_count: 2 });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 2 });
       // …and does nothing special from carol (power 0 < notifications.room 50).
       await send(carol, roomId, { msgtype: 'm.text', body: 'all', 'm.mentions': { room: true } });
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 2 });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
 
       // Bob mutes the room with a room rule: later messages count nothing.
       await call(server, bob, 'PUT', `${V3}/pushrules/global/room/${enc(roomId)}`, { actions: [] });
       await sendText(server, alice, roomId, 'muted');
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 5, highlight_count: 2 });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
       // Deleting the rule brings notifications back (the cached ruleset is dropped).
       await call(server, bob, 'DELETE', `${V3}/pushrules/global/room/${enc(roomId)}`);
       await sendText(server, alice, roomId, 'unmuted');
-      expect(await counts(bob, roomId)).toEqual({ notification_count: 6, highlight_count: 2 });
+      expect(await counts(bob, roomId)).toEqual({ notification_count: 7, highlight_count: 2 });
     });
 
     it('counts and lists a highlight tweak only with notify (highlight_count counts notifications)', async () => {

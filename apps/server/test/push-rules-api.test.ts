@@ -39,9 +39,7 @@ describe('push rules', () => {
       '.m.rule.invite_for_me',
       '.m.rule.member_event',
       '.m.rule.is_user_mention',
-      '.m.rule.contains_display_name',
       '.m.rule.is_room_mention',
-      '.m.rule.roomnotif',
       '.m.rule.tombstone',
       '.m.rule.reaction',
       '.m.rule.room.server_acl',
@@ -70,15 +68,9 @@ describe('push rules', () => {
         value: alice.userId,
       },
     ]);
-    expect(global.content).toEqual([
-      {
-        rule_id: '.m.rule.contains_user_name',
-        default: true,
-        enabled: true,
-        pattern: 'alice',
-        actions: ['notify', { set_tweak: 'sound', value: 'default' }, { set_tweak: 'highlight' }],
-      },
-    ]);
+    // Spec v1.17 removed the legacy body-mention rules (.m.rule.contains_display_name,
+    // .m.rule.roomnotif, .m.rule.contains_user_name): no default content rule is left.
+    expect(global.content).toEqual([]);
     expect(global.room).toEqual([]);
     expect(global.sender).toEqual([]);
     expect(global.underride.map((r) => r.rule_id)).toEqual([
@@ -122,13 +114,7 @@ describe('push rules', () => {
     await put('content', 'bun', { pattern: 'bun', actions: [] }, '?before=tart');
     // A new rule without before/after is the most important user-defined rule of its kind;
     // server-default rules stay after every user-defined one.
-    expect((await rules()).content.map((r) => r.rule_id)).toEqual([
-      'pie',
-      'bun',
-      'tart',
-      'cake',
-      '.m.rule.contains_user_name',
-    ]);
+    expect((await rules()).content.map((r) => r.rule_id)).toEqual(['pie', 'bun', 'tart', 'cake']);
     const override = await put('override', 'beer', {
       conditions: [{ kind: 'event_match', key: 'content.body', pattern: 'beer' }],
       actions: ['notify', 'dont_notify', { set_tweak: 'sound', value: 'beeroclock.wav' }],
@@ -263,7 +249,7 @@ describe('push rules', () => {
         400,
         'M_INVALID_PARAM',
       ],
-      ['global/content/.m.rule.contains_user_name/enabled', { enabled: 'no' }, 400, 'M_BAD_JSON'],
+      ['global/override/.m.rule.tombstone/enabled', { enabled: 'no' }, 400, 'M_BAD_JSON'],
     ];
     for (const [path, body, status, errcode] of cases) {
       const response = await put(path, body);

@@ -12,7 +12,7 @@ import {
   type PushDecision,
   type SharedConditionResults,
 } from '../src/services/push/evaluate.ts';
-import { defaultPushRules } from '../src/services/push-rules/defaults.ts';
+import { defaultPushRules, type PushRule } from '../src/services/push-rules/defaults.ts';
 
 const USERS = ['@alice:hs.test', '@bob:hs.test', '@carol:hs.test'];
 const NAMES: Record<string, string> = {
@@ -30,12 +30,13 @@ function contextFor(userId: string, members: number): ConditionContext {
 }
 
 /** Every user's decision, evaluated in turn with one shared map, and each with its own map. */
-async function decide(event: Record<string, unknown>, members: number) {
+async function decide(event: Record<string, unknown>, members: number, own: PushRule[] = []) {
   const shared: SharedConditionResults = new Map();
   const together: Record<string, PushDecision> = {};
   const alone: Record<string, PushDecision> = {};
   for (const userId of USERS) {
-    const ruleset = defaultPushRules(userId);
+    const defaults = defaultPushRules(userId);
+    const ruleset = { ...defaults, override: [...own, ...defaults.override] };
     together[userId] = await evaluatePushRules(ruleset, event, contextFor(userId, members), shared);
     alone[userId] = await evaluatePushRules(ruleset, event, contextFor(userId, members));
   }
@@ -45,13 +46,33 @@ async function decide(event: Record<string, unknown>, members: number) {
 const base = { room_id: '!room:hs.test', sender: '@dave:hs.test', type: 'm.room.message' };
 
 describe('condition results shared between one event’s recipients', () => {
+  it('no default rule looks for mentions in the body (removed in spec v1.17)', async () => {
+    const { together } = await decide(
+      { ...base, content: { msgtype: 'm.text', body: 'hello Bobby, bob and @room' } },
+      5,
+    );
+    for (const userId of USERS) {
+      expect(together[userId]?.ruleId).toBe('.m.rule.message');
+      expect(together[userId]?.highlight).toBe(false);
+    }
+  });
+
   it('a display name in the body highlights only the user it names', async () => {
+    // One user-defined rule object with the (deprecated) condition in every user's ruleset.
+    const byName: PushRule = {
+      rule_id: 'my-name',
+      default: false,
+      enabled: true,
+      conditions: [{ kind: 'contains_display_name' }],
+      actions: ['notify', { set_tweak: 'highlight' }],
+    };
     const { together, alone, shared } = await decide(
       { ...base, content: { msgtype: 'm.text', body: 'hello Bobby, how are you' } },
       5,
+      [byName],
     );
     expect(together).toEqual(alone);
-    expect(together['@bob:hs.test']?.ruleId).toBe('.m.rule.contains_display_name');
+    expect(together['@bob:hs.test']?.ruleId).toBe('my-name');
     expect(together['@bob:hs.test']?.highlight).toBe(true);
     expect(together['@alice:hs.test']?.highlight).toBe(false);
     expect(together['@alice:hs.test']?.notify).toBe(true);

@@ -2,8 +2,12 @@
  * The spec's server-default push rules, in the spec's order per kind (client-server-api "Push
  * Notifications" > "Predefined Rules",
  * https://spec.matrix.org/v1.19/client-server-api/#predefined-rules). Rules that name the user
- * (`.m.rule.invite_for_me`, `.m.rule.is_user_mention`, `.m.rule.contains_user_name`) are filled in
- * per user. `.m.rule.master` is listed separately: it outranks even user-defined rules.
+ * (`.m.rule.invite_for_me`, `.m.rule.is_user_mention`) are filled in per user. `.m.rule.master` is
+ * listed separately: it outranks even user-defined rules. There are no default content rules:
+ * "Changed in v1.17: the legacy default push rules that looked for mentions in the `body` of the
+ * event were removed" (`.m.rule.contains_display_name`, `.m.rule.roomnotif`,
+ * `.m.rule.contains_user_name`; MSC4210). The `contains_display_name` condition itself remains
+ * (deprecated) for user-defined rules.
  */
 
 /** A push rule as the push rules API returns it. */
@@ -51,21 +55,11 @@ const MEMBER_EVENT = rule('.m.rule.member_event', [match('type', 'm.room.member'
 /** The override rules after `.m.rule.is_user_mention`, in the spec's order. */
 const OVERRIDE_TAIL: readonly PushRule[] = [
   rule(
-    '.m.rule.contains_display_name',
-    [{ kind: 'contains_display_name' }],
-    ['notify', SOUND_DEFAULT, HIGHLIGHT],
-  ),
-  rule(
     '.m.rule.is_room_mention',
     [
       { kind: 'event_property_is', key: 'content.m\\.mentions.room', value: true },
       { kind: 'sender_notification_permission', key: 'room' },
     ],
-    ['notify', HIGHLIGHT],
-  ),
-  rule(
-    '.m.rule.roomnotif',
-    [match('content.body', '@room'), { kind: 'sender_notification_permission', key: 'room' }],
     ['notify', HIGHLIGHT],
   ),
   rule(
@@ -103,7 +97,6 @@ const UNDERRIDE: readonly PushRule[] = [
 
 /** The server-default rules of `userId` by kind (`.m.rule.master` excluded). */
 export function defaultPushRules(userId: string): Record<PushRuleKind, PushRule[]> {
-  const localpart = userId.slice(1, userId.indexOf(':'));
   return {
     override: [
       SUPPRESS_NOTICES,
@@ -124,15 +117,7 @@ export function defaultPushRules(userId: string): Record<PushRuleKind, PushRule[
       ),
       ...OVERRIDE_TAIL,
     ],
-    content: [
-      {
-        rule_id: '.m.rule.contains_user_name',
-        default: true,
-        enabled: true,
-        pattern: localpart,
-        actions: ['notify', SOUND_DEFAULT, HIGHLIGHT],
-      },
-    ],
+    content: [],
     room: [],
     sender: [],
     underride: [...UNDERRIDE],

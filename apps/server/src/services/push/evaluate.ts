@@ -15,16 +15,6 @@ import {
   valueAt,
 } from './conditions.ts';
 
-/**
- * The legacy body-matching mention rules. Spec v1.7 "User and room mentions" (MSC3952): when an
- * event carries `m.mentions`, clients say whom they mention, so these rules do not apply to it.
- */
-const LEGACY_MENTION_RULES = new Set([
-  '.m.rule.contains_display_name',
-  '.m.rule.contains_user_name',
-  '.m.rule.roomnotif',
-]);
-
 /** What the rules decided for one user and one event. */
 export interface PushDecision {
   readonly actions: readonly unknown[];
@@ -111,10 +101,7 @@ export function evaluatePushRules(
   context: ConditionContext,
   shared: SharedConditionResults = new Map(),
 ): PushDecision | Promise<PushDecision> {
-  const content = event['content'];
-  const hasMentions =
-    typeof content === 'object' && content !== null && Object.hasOwn(content, 'm.mentions');
-  const run = { event, context, shared, token: tokenOf(shared), hasMentions };
+  const run = { event, context, shared, token: tokenOf(shared) };
   return evaluateFrom(run, compiledRuleset(ruleset), 0);
 }
 
@@ -124,7 +111,6 @@ interface Evaluation {
   readonly shared: SharedConditionResults;
   /** The event's number: a rule's kept result is for the event whose token it holds. */
   readonly token: number;
-  readonly hasMentions: boolean;
 }
 
 /**
@@ -139,8 +125,6 @@ interface CompiledRule {
   readonly kind: (typeof PUSH_RULE_KINDS)[number];
   readonly rule: PushRule;
   readonly enabled: boolean;
-  /** A legacy body-matching mention rule (skipped for events with `m.mentions`). */
-  readonly legacyMention: boolean;
   /** Its result may differ between recipients of one event (`contains_display_name`). */
   readonly perRecipient: boolean;
   readonly decision: PushDecision;
@@ -179,7 +163,6 @@ function compileRule(kind: (typeof PUSH_RULE_KINDS)[number], rule: PushRule): Co
     kind,
     rule,
     enabled: rule.enabled,
-    legacyMention: LEGACY_MENTION_RULES.has(rule.rule_id),
     perRecipient: usesConditions && (rule.conditions ?? []).some(dependsOnRecipient),
     decision: decisionOf(rule),
     token: 0,
@@ -211,7 +194,6 @@ function evaluateFrom(
   for (let i = from; i < rules.length; i++) {
     const compiled = rules[i] as CompiledRule;
     if (!compiled.enabled) continue;
-    if (run.hasMentions && compiled.legacyMention) continue;
     let matched: boolean | Promise<boolean>;
     if (compiled.token === run.token) {
       matched = compiled.result;
