@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/harness.ts';
 import { ClientError, type ClientWarning, WeftClient } from '../src/index.ts';
 import { LocalStore } from '../src/sdk/local-store.ts';
+import { startWebServer } from '../src/web/server.ts';
 import { newClient, PASSPHRASE, readable, syncAll, tempDir } from './helpers.ts';
 
 let server: TestServer;
@@ -232,6 +233,62 @@ describe('a revoked access token', () => {
     expect(again.deviceId).toBe(deviceId);
     await again.syncOnce(0);
     await again.close();
+  });
+});
+
+describe('weft web after the token is revoked', () => {
+  it('stops syncing, reports it, and lets the page log in again (no 409)', async () => {
+    const dir = tempDir();
+    const owner = await newClient(server.url, dir, 'wl-alice');
+    await owner.close();
+    const web = await startWebServer({
+      storePath: join(tempDir(), 'wl-web.db'),
+      homeserver: server.url,
+      passphrase: PASSPHRASE,
+    });
+    try {
+      const granted = await realFetch(web.launchUrl, { redirect: 'manual' });
+      const cookie = (granted.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const api = (path: string, body?: unknown) =>
+        realFetch(`${web.url}${path}`, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { cookie, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      const login = { homeserver: server.url, user: 'wl-alice', password: 'password of wl-alice' };
+      // The homeserver refuses the first session's token from its second /sync on.
+      let syncs = 0;
+      let revoked: string | undefined;
+      hook = async (url, init) => {
+        if (!url.includes('/_matrix/client/v3/sync')) return undefined;
+        const token = new Headers(init?.headers).get('authorization');
+        syncs += 1;
+        if (syncs === 2) revoked = token ?? undefined;
+        if (revoked === undefined || token !== revoked) return undefined;
+        return Response.json({ errcode: 'M_UNKNOWN_TOKEN', error: 'gone' }, { status: 401 });
+      };
+      const first = await api('/api/login', login);
+      expect(first.status).toBe(200);
+      const { deviceId } = (await first.json()) as { deviceId: string };
+      for (let i = 0; i < 100; i++) {
+        const session = (await (await api('/api/session')).json()) as { loggedIn: boolean };
+        if (!session.loggedIn) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(((await (await api('/api/session')).json()) as { loggedIn: boolean }).loggedIn).toBe(
+        false,
+      );
+      const syncsAfterStop = syncs;
+      await new Promise((r) => setTimeout(r, 600));
+      expect(syncs).toBe(syncsAfterStop);
+      const again = await api('/api/login', login);
+      expect(again.status).toBe(200);
+      const second = (await again.json()) as { deviceId: string };
+      expect(second.deviceId).not.toBe(deviceId);
+    } finally {
+      hook = undefined;
+      await web.close();
+    }
   });
 });
 
