@@ -63,7 +63,17 @@ export interface Database extends SqlExecutor {
 /** Thrown for storage failures that are not a bug in the caller's SQL (e.g. a unique clash). */
 export class StorageError extends Error {
   static readonly #marker = Symbol.for('weft.server.storage-error');
-  readonly code: 'unique-violation' | 'closed' | 'migration-failed' | 'connection-failed';
+  /**
+   * `invalid-text`: a string the database cannot store (PostgreSQL refuses NUL in text; the
+   * server answers 400 `M_INVALID_PARAM`). `connection-failed`: the database could not be
+   * reached or the connection broke (the request fails; later ones reconnect).
+   */
+  readonly code:
+    | 'unique-violation'
+    | 'closed'
+    | 'migration-failed'
+    | 'connection-failed'
+    | 'invalid-text';
 
   constructor(code: StorageError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);
