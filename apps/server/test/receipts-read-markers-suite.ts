@@ -87,6 +87,68 @@ export function receiptsSuite(options: () => TestServerOptions): void {
       expect(receiptOf(moved, roomId)?.[second]).toBeUndefined();
     });
 
+    it('ignores a receipt at or before the current one (a lagging device)', async () => {
+      const early = await sendText(server, alice, roomId, 'early');
+      await sendText(server, alice, roomId, 'middle');
+      const late = await sendText(server, alice, roomId, 'late');
+      await call(server, bob, 'POST', receiptPath('m.read', late), {});
+      const unread = (response: Json) =>
+        response['rooms']['join'][roomId]['unread_notifications']['notification_count'];
+      expect(unread(await sync(server, bob))).toBe(0);
+      const token = (await sync(server, alice))['next_batch'];
+      // The older receipt is answered 200 but changes nothing: no unread counts come back and
+      // no backwards receipt reaches the other members.
+      await call(server, bob, 'POST', receiptPath('m.read', early), {});
+      await call(server, bob, 'POST', `/_matrix/client/v3/rooms/${roomId}/read_markers`, {
+        'm.read': early,
+      });
+      expect(unread(await sync(server, bob))).toBe(0);
+      expect(receiptOf(await sync(server, alice, { since: token }), roomId)).toBeUndefined();
+      const initial = receiptOf(await sync(server, alice), roomId);
+      expect(initial?.[late]?.['m.read']?.[bob.userId]).toBeDefined();
+      expect(initial?.[early]?.['m.read']?.[bob.userId]).toBeUndefined();
+    });
+
+    it('refuses a receipt for an event hidden from the user by history visibility', async () => {
+      const hidden = await createRoom(server, alice, [], {
+        initial_state: [
+          {
+            type: 'm.room.history_visibility',
+            state_key: '',
+            content: { history_visibility: 'joined' },
+          },
+        ],
+      });
+      const before = await sendText(server, alice, hidden, 'before bob joined');
+      await call(server, alice, 'POST', `/_matrix/client/v3/rooms/${hidden}/invite`, {
+        user_id: bob.userId,
+      });
+      await call(server, bob, 'POST', `/_matrix/client/v3/join/${hidden}`, {});
+      const after = await sendText(server, alice, hidden, 'after bob joined');
+      const path = (type: string, eventId: string) =>
+        `/_matrix/client/v3/rooms/${hidden}/receipt/${type}/${encodeURIComponent(eventId)}`;
+      const token = (await sync(server, alice))['next_batch'];
+      for (const type of ['m.read', 'm.read.private']) {
+        expect((await call(server, bob, 'POST', path(type, before), {}, 404))['errcode']).toBe(
+          'M_NOT_FOUND',
+        );
+      }
+      expect(
+        (
+          await call(
+            server,
+            bob,
+            'POST',
+            `/_matrix/client/v3/rooms/${hidden}/read_markers`,
+            { 'm.read': before },
+            404,
+          )
+        )['errcode'],
+      ).toBe('M_NOT_FOUND');
+      expect(receiptOf(await sync(server, alice, { since: token }), hidden)).toBeUndefined();
+      await call(server, bob, 'POST', path('m.read', after), {});
+    });
+
     it('refuses bad receipt types, thread IDs, unknown events and outsiders', async () => {
       const eventId = await sendText(server, alice, roomId, 'target');
       const errcode = async (path: string, body: unknown, status: number, user = bob) =>

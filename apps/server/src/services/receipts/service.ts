@@ -9,10 +9,12 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import { isLocalUser, type RoomService } from '../rooms/index.ts';
 import {
   currentReceipt,
   receiptsBetween,
+  receiptTargetPosition,
   roomsWithReceiptsBetween,
   upsertReceipt,
 } from './store.ts';
@@ -85,8 +87,9 @@ export class ReceiptService {
   }
 
   /**
-   * Checks that `userId` is joined to `roomId` and `eventId` is an event of that room
-   * (403 `M_FORBIDDEN` / 404 `M_NOT_FOUND`).
+   * Checks that `userId` is joined to `roomId` and `eventId` is a timeline event of that room
+   * the user may see under its history visibility (403 `M_FORBIDDEN` / 404 `M_NOT_FOUND`, as
+   * `/event` answers for an event hidden from the user).
    */
   async checkTarget(userId: string, roomId: string, eventId: string): Promise<void> {
     const membership = await this.#rooms.membership(roomId, userId);
@@ -94,7 +97,10 @@ export class ReceiptService {
       throw MatrixError.forbidden('You are not joined to this room');
     }
     const event = await this.#rooms.getEvent(eventId);
-    if (event === undefined || event.roomId !== roomId) {
+    if (event === undefined || event.roomId !== roomId || event.streamPosition === null) {
+      throw MatrixError.notFound('Unknown event in this room');
+    }
+    if ((await filterEventsForUser(this.#ctx.db, roomId, userId, [event])).length === 0) {
       throw MatrixError.notFound('Unknown event in this room');
     }
   }
@@ -112,8 +118,15 @@ export class ReceiptService {
   ): Promise<void> {
     const thread = threadId ?? '';
     const position = await this.#ctx.db.transaction(async (tx) => {
-      // Re-sending the same receipt is not news for anyone's sync.
-      if ((await currentReceipt(tx, roomId, receiptType, userId, thread)) === eventId) return 0;
+      // Re-sending the same receipt is not news for anyone's sync, and a receipt never moves
+      // backwards (a lagging device's older one is ignored, as Synapse does): one at or before
+      // the current receipt's event in the stream changes nothing.
+      const current = await currentReceipt(tx, roomId, receiptType, userId, thread);
+      if (current?.event_id === eventId) return 0;
+      if (current?.position != null) {
+        const target = await receiptTargetPosition(tx, eventId);
+        if (target !== undefined && target <= current.position) return 0;
+      }
       const position = await nextStreamPosition(tx);
       await upsertReceipt(tx, {
         room_id: roomId,

@@ -35,20 +35,37 @@ export async function upsertReceipt(
   );
 }
 
-/** The event a user's receipt of a type and thread points at, if any. */
+/**
+ * The event a user's receipt of a type and thread points at, if any, with that event's stream
+ * position (`null`: an event this server has no timeline position for).
+ */
 export async function currentReceipt(
   db: SqlExecutor,
   roomId: string,
   receiptType: string,
   userId: string,
   threadId: string,
-): Promise<string | undefined> {
-  const row = await db.queryOne<{ event_id: string }>(
-    `SELECT event_id FROM receipts
-      WHERE room_id = $1 AND receipt_type = $2 AND user_id = $3 AND thread_id = $4`,
+): Promise<{ event_id: string; position: number | null } | undefined> {
+  const row = await db.queryOne<{ event_id: string; position: number | null }>(
+    `SELECT r.event_id, e.stream_position AS position
+       FROM receipts r LEFT JOIN events e ON e.event_id = r.event_id
+      WHERE r.room_id = $1 AND r.receipt_type = $2 AND r.user_id = $3 AND r.thread_id = $4`,
     [roomId, receiptType, userId, threadId],
   );
-  return row?.event_id;
+  if (row === undefined) return undefined;
+  return { event_id: row.event_id, position: row.position === null ? null : Number(row.position) };
+}
+
+/** The stream position of a receipt's event, if this server has it in a timeline. */
+export async function receiptTargetPosition(
+  db: SqlExecutor,
+  eventId: string,
+): Promise<number | undefined> {
+  const row = await db.queryOne<{ stream_position: number | null }>(
+    'SELECT stream_position FROM events WHERE event_id = $1',
+    [eventId],
+  );
+  return row?.stream_position == null ? undefined : Number(row.stream_position);
 }
 
 /** Receipts of a room with positions in (`from`, `to`] (all current ones for `from` 0). */
