@@ -167,6 +167,105 @@ export function upgradeSuite(options: () => TestServerOptions = () => ({})): voi
       );
     });
 
+    it('ignores additional_creators when the new version has no additional creators', async () => {
+      const { room_id: oldRoom } = await call(server, alice, 'POST', `${V3}/createRoom`, {
+        preset: 'public_chat',
+        room_version: '10',
+      });
+      const { replacement_room: newRoom } = await upgrade(alice, oldRoom, {
+        new_version: '11',
+        additional_creators: [bob.userId],
+      });
+      const create = await stateContent(alice, newRoom, 'm.room.create');
+      expect(create['room_version']).toBe('11');
+      expect(create['additional_creators']).toBeUndefined();
+      const invite = await server.client.request<Json>(
+        'GET',
+        `${V3}/rooms/${enc(newRoom)}/state/m.room.member/${enc(bob.userId)}`,
+        { token: alice.accessToken },
+      );
+      expect(invite.status).toBe(404);
+    });
+
+    it('copies the children of a space, so the new space lists them', async () => {
+      const { room_id: space } = await call(server, alice, 'POST', `${V3}/createRoom`, {
+        preset: 'public_chat',
+        room_version: '10',
+        name: 'Space',
+        creation_content: { type: 'm.space' },
+      });
+      const { room_id: child } = await call(server, alice, 'POST', `${V3}/createRoom`, {
+        preset: 'public_chat',
+        name: 'Child',
+      });
+      const { room_id: removed } = await call(server, alice, 'POST', `${V3}/createRoom`, {
+        preset: 'public_chat',
+      });
+      const putChild = (roomId: string, content: Json) =>
+        call(
+          server,
+          alice,
+          'PUT',
+          `${V3}/rooms/${enc(space)}/state/m.space.child/${enc(roomId)}`,
+          content,
+        );
+      await putChild(child, { via: ['test.local'], order: 'a' });
+      await putChild(removed, { via: ['test.local'] });
+      await putChild(removed, {});
+
+      const { replacement_room: newSpace } = await upgrade(alice, space, { new_version: '11' });
+      expect((await stateContent(alice, newSpace, 'm.room.create'))['type']).toBe('m.space');
+      expect(await stateContent(alice, newSpace, 'm.space.child', child)).toEqual({
+        via: ['test.local'],
+        order: 'a',
+      });
+      const missing = await server.client.request<Json>(
+        'GET',
+        `${V3}/rooms/${enc(newSpace)}/state/m.space.child/${enc(removed)}`,
+        { token: alice.accessToken },
+      );
+      expect(missing.status).toBe(404);
+      const hierarchy = await call(
+        server,
+        alice,
+        'GET',
+        `/_matrix/client/v1/rooms/${enc(newSpace)}/hierarchy`,
+      );
+      const ids = hierarchy['rooms'].map((r: Json) => r['room_id']);
+      expect(ids).toEqual([newSpace, child]);
+    });
+
+    it('upgrades when the user may send the tombstone but not clear the canonical alias', async () => {
+      const { room_id: oldRoom } = await call(server, alice, 'POST', `${V3}/createRoom`, {
+        preset: 'public_chat',
+        room_version: '10',
+        room_alias_name: 'kept-canonical',
+        power_level_content_override: {
+          users: { [alice.userId]: 100, [bob.userId]: 50 },
+          events: { 'm.room.tombstone': 50, 'm.room.canonical_alias': 100 },
+        },
+      });
+      await call(server, bob, 'POST', `${V3}/join/${enc(oldRoom)}`, {});
+      const { replacement_room: newRoom } = await upgrade(bob, oldRoom, { new_version: '11' });
+      expect((await stateContent(bob, oldRoom, 'm.room.tombstone'))['replacement_room']).toBe(
+        newRoom,
+      );
+      // The old room keeps its canonical alias; the alias itself moved to the new room.
+      expect(await stateContent(bob, oldRoom, 'm.room.canonical_alias')).toEqual({
+        alias: '#kept-canonical:test.local',
+      });
+      expect(await stateContent(bob, newRoom, 'm.room.canonical_alias')).toEqual({
+        alias: '#kept-canonical:test.local',
+      });
+      const alias = await call(
+        server,
+        bob,
+        'GET',
+        `${V3}/directory/room/${enc('#kept-canonical:test.local')}`,
+      );
+      expect(alias['room_id']).toBe(newRoom);
+    });
+
     it('refuses users without the power to upgrade, and unknown versions, changing nothing', async () => {
       const { room_id: roomId } = await call(server, alice, 'POST', `${V3}/createRoom`, {
         preset: 'public_chat',

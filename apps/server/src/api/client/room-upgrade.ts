@@ -29,13 +29,33 @@ export function registerRoomUpgrade(app: ClientApp, services: Services): void {
       }
       const additionalCreators = (additional ?? []) as string[];
       for (const creator of additionalCreators) parseUserId(creator, 'additional_creators');
-      const replacement = await upgradeRoom(services.rooms, {
+      const { federationMembership, federationQueries } = services;
+      const upgraded = await upgradeRoom(services.rooms, {
         roomId,
         userId: user.userId,
         newVersion,
         additionalCreators,
+        isRemote: (userId) => federationQueries.isRemote(userId),
       });
-      return { replacement_room: replacement };
+      // Additional creators of other servers are invited as POST /invite does, once the new
+      // room is committed: their server must sign the invite first (server-server-api "Inviting
+      // to a room"). The upgrade stands whatever they answer, so a refusal is logged.
+      for (const target of upgraded.remoteInvitees) {
+        try {
+          await federationMembership.inviteRemote({
+            roomId: upgraded.roomId,
+            sender: user.userId,
+            target,
+          });
+        } catch (error) {
+          services.ctx.log.warn('upgrade: a remote invite failed', {
+            roomId: upgraded.roomId,
+            target,
+            error: (error as Error).message,
+          });
+        }
+      }
+      return { replacement_room: upgraded.roomId };
     },
   });
 }

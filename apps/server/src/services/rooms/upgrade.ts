@@ -6,7 +6,9 @@
  *    ID from it and names no `creator`; `additional_creators` come from the request), the
  *    upgrading user's join and the old room's power levels;
  * 2. the transferable state copied: join rules, name, topic, avatar, history visibility, guest
- *    access, encryption, server ACL, and the bans; additional creators are invited;
+ *    access, encryption, server ACL, the bans, and a space's `m.space.child` events (Synapse
+ *    copies those too); additional creators of this server are invited — those of other servers
+ *    are left to the caller, which invites them through their server once this commits;
  * 3. the old room's local aliases moved over (with `m.room.canonical_alias`), and its directory
  *    listing;
  * 4. an `m.room.tombstone` in the old room pointing at the new one;
@@ -50,8 +52,23 @@ export interface UpgradeOptions {
   readonly roomId: string;
   readonly userId: string;
   readonly newVersion: string;
-  /** v12 and later: further creators of the new room. */
+  /**
+   * v12 and later: further creators of the new room; ignored for versions without them (spec
+   * room_upgrades.yaml: "this field is ignored").
+   */
   readonly additionalCreators?: readonly string[];
+  /**
+   * Users of other servers: not invited inside the upgrade's transaction — their server must
+   * sign the invite first (server-server-api "Inviting to a room"); see `UpgradeResult`.
+   */
+  readonly isRemote?: (userId: string) => boolean;
+}
+
+export interface UpgradeResult {
+  /** The replacement room. */
+  readonly roomId: string;
+  /** Additional creators of other servers, still to be invited through their server. */
+  readonly remoteInvitees: readonly string[];
 }
 
 function randomRoomLocalpart(): string {
@@ -59,8 +76,11 @@ function randomRoomLocalpart(): string {
   return [...randomBytes(18)].map((byte) => alphabet[byte % alphabet.length]).join('');
 }
 
-/** Upgrades a room; returns the replacement room's ID. */
-export async function upgradeRoom(rooms: RoomService, options: UpgradeOptions): Promise<string> {
+/** Upgrades a room; returns the replacement room's ID and the remote creators to invite. */
+export async function upgradeRoom(
+  rooms: RoomService,
+  options: UpgradeOptions,
+): Promise<UpgradeResult> {
   const { ctx } = rooms;
   const { roomId: oldRoomId, userId, newVersion } = options;
   const rules: RoomVersionRules | undefined = roomVersionRules(newVersion);
@@ -72,12 +92,14 @@ export async function upgradeRoom(rooms: RoomService, options: UpgradeOptions): 
     );
   }
   const privileged = rules.authorization.explicitlyPrivilegeRoomCreators;
-  const additional = [...new Set(options.additionalCreators ?? [])].filter((u) => u !== userId);
-  if (additional.length > 0 && !privileged) {
-    throw MatrixError.invalidParam(`additional_creators needs room version 12 or later`);
-  }
+  // Spec: "When upgrading to a room version which doesn't support additional creators, this
+  // field is ignored."
+  const additional = privileged
+    ? [...new Set(options.additionalCreators ?? [])].filter((u) => u !== userId)
+    : [];
+  const remoteInvitees = additional.filter((u) => options.isRemote?.(u) === true);
 
-  return rooms.write(async (send, tx) => {
+  const roomId = await rooms.write(async (send, tx) => {
     const oldRoom = await loadRoom(tx, oldRoomId);
     if (
       oldRoom === undefined ||
@@ -163,8 +185,21 @@ export async function upgradeRoom(rooms: RoomService, options: UpgradeOptions): 
       });
     }
 
-    // Additional creators are invited, so they can join whatever the join rule.
+    // A space keeps its children (Synapse does the same); an emptied child was removed.
+    if (oldCreate?.['type'] === 'm.space') {
+      for (const id of oldState.values()) {
+        const event = oldEvents.get(id);
+        if (event?.type !== 'm.space.child' || event.stateKey === undefined) continue;
+        const content = event.pdu['content'] as Record<string, unknown>;
+        if (Object.keys(content).length === 0) continue;
+        await state('m.space.child', event.stateKey, { ...content });
+      }
+    }
+
+    // Additional creators are invited, so they can join whatever the join rule (those of other
+    // servers by the caller, after the commit).
     for (const creator of additional) {
+      if (remoteInvitees.includes(creator)) continue;
       await state('m.room.member', creator, {
         membership: 'invite',
         ...cleanProfile(await rooms.profileOf(tx, creator)),
@@ -191,7 +226,13 @@ export async function upgradeRoom(rooms: RoomService, options: UpgradeOptions): 
       replacement_room: newRoomId,
     });
     if (canonical !== undefined && Object.keys(canonical).length > 0) {
-      await old('m.room.canonical_alias', {});
+      try {
+        await old('m.room.canonical_alias', {});
+      } catch (error) {
+        // Without the power to clear it the old room keeps its canonical alias; the aliases
+        // themselves already point at the new room.
+        if (!MatrixError.isInstance(error) || error.status !== 403) throw error;
+      }
     }
 
     // 5. Ordinary members can no longer talk or invite in the old room (spec: "SHOULD").
@@ -217,4 +258,5 @@ export async function upgradeRoom(rooms: RoomService, options: UpgradeOptions): 
     }
     return newRoomId;
   });
+  return { roomId, remoteInvitees };
 }
