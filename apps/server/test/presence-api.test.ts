@@ -18,6 +18,7 @@ describe('presence', () => {
     const alice = await server.client.registerUser('alice');
     const bob = await server.client.registerUser('bob');
     const path = (userId: string) => `${V3}/presence/${enc(userId)}/status`;
+    await shareRoom(server, alice, bob);
     const never = await server.client.request('GET', path(bob.userId), {
       token: alice.accessToken,
     });
@@ -91,4 +92,44 @@ describe('presence', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body['errcode']).toBe('M_NOT_FOUND');
   });
+
+  it("refuses a user's presence to those sharing no room with them (403 M_FORBIDDEN)", async () => {
+    const erin = await server.client.registerUser('erin');
+    const frank = await server.client.registerUser('frank');
+    const path = `${V3}/presence/${enc(erin.userId)}/status`;
+    await server.client.request('PUT', path, {
+      token: erin.accessToken,
+      body: { presence: 'online', status_msg: 'private' },
+    });
+    const stranger = await server.client.request('GET', path, { token: frank.accessToken });
+    expect(stranger.status).toBe(403);
+    expect(stranger.body['errcode']).toBe('M_FORBIDDEN');
+    expect(stranger.body['status_msg']).toBeUndefined();
+    // Herself, always; a room-mate once they share a joined room.
+    const own = await server.client.request('GET', path, { token: erin.accessToken });
+    expect(own.status).toBe(200);
+    await shareRoom(server, erin, frank);
+    const mate = await server.client.request('GET', path, { token: frank.accessToken });
+    expect(mate.status).toBe(200);
+    expect(mate.body).toMatchObject({ presence: 'online', status_msg: 'private' });
+  });
 });
+
+/** `a` creates a public room and `b` joins it. */
+async function shareRoom(
+  server: TestServer,
+  a: { accessToken: string },
+  b: { accessToken: string },
+): Promise<string> {
+  const created = await server.client.request('POST', `${V3}/createRoom`, {
+    token: a.accessToken,
+    body: { preset: 'public_chat' },
+  });
+  const roomId = created.body['room_id'] as string;
+  const joined = await server.client.request('POST', `${V3}/join/${enc(roomId)}`, {
+    token: b.accessToken,
+    body: {},
+  });
+  expect(joined.status).toBe(200);
+  return roomId;
+}

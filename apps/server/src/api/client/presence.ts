@@ -33,8 +33,14 @@ export function registerPresence(app: ClientApp, services: Services): void {
     method: 'GET',
     path: '/presence/:userId/status',
     auth: 'user',
-    handler: async ({ params }) => ({
-      ...(await services.presence.get(parseUserId(params.userId))),
-    }),
+    handler: async ({ params, user }) => {
+      const userId = parseUserId(params.userId);
+      // 404 for an unknown user first, then 403 unless the caller shares a room with them.
+      const content = await services.presence.get(userId);
+      if (!(await services.presence.visibleTo(user.userId, userId))) {
+        throw MatrixError.forbidden("You are not allowed to see this user's presence status");
+      }
+      return { ...content };
+    },
   });
 }

@@ -14,6 +14,7 @@ import {
   presenceAudience,
   selectPresence,
   selectPresenceBetween,
+  shareJoinedRoom,
   upsertPresence,
 } from './store.ts';
 
@@ -86,6 +87,14 @@ export class PresenceService {
       return { presence: 'offline' };
     }
     return this.#content(row);
+  }
+
+  /**
+   * Whether `viewerId` may see `userId`'s presence: spec "Presence" publishes it to the users
+   * sharing a room with them (GET /presence/{userId}/status: 403 otherwise).
+   */
+  async visibleTo(viewerId: string, userId: string): Promise<boolean> {
+    return viewerId === userId || (await shareJoinedRoom(this.#ctx.db, viewerId, userId));
   }
 
   /** A user's presence row, from memory when it was read since its last change. */

@@ -51,3 +51,16 @@ export function selectPresenceBetween(
 export async function presenceAudience(db: SqlExecutor, userId: string): Promise<string[]> {
   return (await usersSharingRoomsWith(db, userId)).filter((other) => other !== userId);
 }
+
+/** Whether `a` and `b` are both joined to some room (spec "Presence": who may see `b`'s). */
+export async function shareJoinedRoom(db: SqlExecutor, a: string, b: string): Promise<boolean> {
+  const row = await db.queryOne(
+    `SELECT 1 AS shared FROM room_memberships mine
+       JOIN room_memberships other ON other.room_id = mine.room_id
+      WHERE mine.user_id = $1 AND mine.membership = 'join'
+        AND other.user_id = $2 AND other.membership = 'join'
+      LIMIT 1`,
+    [a, b],
+  );
+  return row !== undefined;
+}
