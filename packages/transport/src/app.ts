@@ -510,6 +510,7 @@ export function createMatrixApp<User = string>(
         }
         // The token stays out of what handlers see (and might log).
         if (query.has('access_token')) query.delete('access_token');
+        refuseNulParams(params);
         return definition.handler({
           params: params as unknown as EndpointRequest<
             typeof path,
@@ -550,6 +551,20 @@ export function createMatrixApp<User = string>(
     },
   };
   return app;
+}
+
+/**
+ * 400 `M_INVALID_PARAM` for a path parameter holding U+0000 (sent as `%00`): no Matrix
+ * identifier, event type or transaction ID contains one, and PostgreSQL cannot store it in text
+ * (SQLSTATE 22021), so it would otherwise reach a handler's storage as a 500.
+ */
+function refuseNulParams(params: Readonly<Record<string, string>>): void {
+  for (const name in params) {
+    const value = params[name];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      throw MatrixError.invalidParam(`The path parameter ${name} contains a NUL character`);
+    }
+  }
 }
 
 /**
