@@ -11,7 +11,17 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parseAnyJson } from '@weft/canonical-json';
 
 import { ClientError } from '../errors.ts';
-import { deriveStoreKeys, newSalt, openValue, type StoreKeys, sealValue } from './store-cipher.ts';
+import {
+  CURRENT_KDF,
+  deriveStoreKeys,
+  type KdfParams,
+  LEGACY_KDF,
+  newSalt,
+  openValue,
+  parseKdfParams,
+  type StoreKeys,
+  sealValue,
+} from './store-cipher.ts';
 
 const VERIFIER = 'weft-client-store-v1';
 /** Replay records or timeline rows buffered before a write. */
@@ -145,12 +155,16 @@ export class LocalStore {
     let salt: Uint8Array;
     if (saltRow === undefined) {
       salt = newSalt();
-      const keys = deriveStoreKeys(passphrase, salt);
+      const keys = deriveStoreKeys(passphrase, salt, CURRENT_KDF);
       // Salt and verifier in one transaction: a crash between them must not leave a store with
       // a salt but no verifier (which no passphrase would ever open).
       db.exec('BEGIN IMMEDIATE');
       try {
         db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run('salt', salt);
+        db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(
+          'kdf',
+          new TextEncoder().encode(JSON.stringify({ alg: 'scrypt', ...CURRENT_KDF })),
+        );
         db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(
           'verifier',
           sealValue(keys.valueKey, 'meta/verifier', VERIFIER),
@@ -164,7 +178,23 @@ export class LocalStore {
       return new LocalStore(db, keys, lock);
     }
     salt = Uint8Array.from(saltRow.value);
-    const keys = deriveStoreKeys(passphrase, salt);
+    // Stores from before the parameters were stored used N = 2^15 (still readable).
+    const kdfRow = db.prepare('SELECT value FROM meta WHERE name = ?').get('kdf') as
+      | { value: Uint8Array }
+      | undefined;
+    let params: KdfParams | undefined = LEGACY_KDF;
+    if (kdfRow !== undefined) {
+      try {
+        params = parseKdfParams(JSON.parse(new TextDecoder().decode(kdfRow.value)));
+      } catch {
+        params = undefined;
+      }
+    }
+    if (params === undefined) {
+      db.close();
+      throw new ClientError('store-corrupt', 'the store names unusable key-derivation parameters');
+    }
+    const keys = deriveStoreKeys(passphrase, salt, params);
     const verifier = db.prepare('SELECT value FROM meta WHERE name = ?').get('verifier') as
       | { value: Uint8Array }
       | undefined;

@@ -7,8 +7,31 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 
-/** scrypt cost parameters: N = 2^15, r = 8, p = 1 (≈ 32 MiB, tens of ms). */
-const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+/** scrypt cost parameters, stored beside the salt of each store. */
+export interface KdfParams {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+/** Parameters of new stores: N = 2^17, r = 8, p = 1 (≈ 128 MiB, a few hundred ms). */
+export const CURRENT_KDF: KdfParams = { N: 1 << 17, r: 8, p: 1 };
+/** Parameters of stores created before they were stored (N = 2^15, r = 8, p = 1). */
+export const LEGACY_KDF: KdfParams = { N: 1 << 15, r: 8, p: 1 };
+
+/**
+ * Parses stored parameters, refusing values outside what this client would ever create (a
+ * tampered file must not make the key derivation take unbounded time or memory).
+ */
+export function parseKdfParams(value: unknown): KdfParams | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { N, r, p } = value as Record<string, unknown>;
+  if (typeof N !== 'number' || typeof r !== 'number' || typeof p !== 'number') return undefined;
+  const powerOfTwo = Number.isSafeInteger(N) && N >= 1 << 14 && N <= 1 << 20 && (N & (N - 1)) === 0;
+  if (!powerOfTwo || !Number.isSafeInteger(r) || r < 1 || r > 16) return undefined;
+  if (!Number.isSafeInteger(p) || p < 1 || p > 4) return undefined;
+  return { N, r, p };
+}
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -18,12 +41,20 @@ export interface StoreKeys {
   readonly pickleKey: Uint8Array;
 }
 
-/** Derives the value key and pickle key from `passphrase` and the store's `salt`. */
-export function deriveStoreKeys(passphrase: string, salt: Uint8Array): StoreKeys {
+/** Derives the value key and pickle key from `passphrase`, the store's `salt` and its parameters. */
+export function deriveStoreKeys(
+  passphrase: string,
+  salt: Uint8Array,
+  params: KdfParams = CURRENT_KDF,
+): StoreKeys {
   if (typeof passphrase !== 'string' || passphrase === '') {
     throw new TypeError('passphrase must be a non-empty string');
   }
-  const out = scryptSync(passphrase.normalize('NFKC'), salt, 64, SCRYPT);
+  const out = scryptSync(passphrase.normalize('NFKC'), salt, 64, {
+    ...params,
+    // scrypt needs 128·N·r bytes (plus 128·r·p); twice that leaves headroom.
+    maxmem: 256 * params.N * params.r + 256 * params.r * params.p,
+  });
   const keys = {
     valueKey: Uint8Array.from(out.subarray(0, 32)),
     pickleKey: Uint8Array.from(out.subarray(32)),
