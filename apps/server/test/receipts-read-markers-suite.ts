@@ -149,6 +149,57 @@ export function receiptsSuite(options: () => TestServerOptions): void {
       await call(server, bob, 'POST', path('m.read', after), {});
     });
 
+    it('refuses a threaded receipt whose event is not in that thread', async () => {
+      let txn = 0;
+      const send = async (type: string, content: Json) =>
+        (
+          await call(
+            server,
+            alice,
+            'PUT',
+            `/_matrix/client/v3/rooms/${roomId}/send/${type}/thr${Date.now()}-${++txn}`,
+            content,
+          )
+        )['event_id'] as string;
+      const root = await sendText(server, alice, roomId, 'thread root');
+      const other = await sendText(server, alice, roomId, 'another root');
+      await send('m.room.message', {
+        msgtype: 'm.text',
+        body: 'other reply',
+        'm.relates_to': { rel_type: 'm.thread', event_id: other },
+      });
+      const reply = await send('m.room.message', {
+        msgtype: 'm.text',
+        body: 'in thread',
+        'm.relates_to': { rel_type: 'm.thread', event_id: root },
+      });
+      const reaction = await send('m.reaction', {
+        'm.relates_to': { rel_type: 'm.annotation', event_id: reply, key: '👍' },
+      });
+      const plain = await sendText(server, alice, roomId, 'main timeline');
+      const status = async (eventId: string, threadId: string) => {
+        const response = await server.client.request<Json>('POST', receiptPath('m.read', eventId), {
+          token: bob.accessToken,
+          body: { thread_id: threadId },
+        });
+        return response.status === 400
+          ? `400 ${response.body['errcode']}`
+          : String(response.status);
+      };
+      // The main timeline: not the thread's reply nor what relates to it (the reaction).
+      expect(await status(reply, 'main')).toBe('400 M_INVALID_PARAM');
+      expect(await status(reaction, 'main')).toBe('400 M_INVALID_PARAM');
+      expect(await status(root, 'main')).toBe('200');
+      expect(await status(plain, 'main')).toBe('200');
+      // The thread: its reply, what relates to it and its root, nothing else.
+      expect(await status(plain, root)).toBe('400 M_INVALID_PARAM');
+      expect(await status(reply, other)).toBe('400 M_INVALID_PARAM');
+      expect(await status(plain, '$not-an-event:test.local')).toBe('400 M_INVALID_PARAM');
+      expect(await status(reply, root)).toBe('200');
+      expect(await status(reaction, root)).toBe('200');
+      expect(await status(root, root)).toBe('200');
+    });
+
     it('refuses bad receipt types, thread IDs, unknown events and outsiders', async () => {
       const eventId = await sendText(server, alice, roomId, 'target');
       const errcode = async (path: string, body: unknown, status: number, user = bob) =>

@@ -47,7 +47,7 @@ export function registerReceipt(app: ClientApp, services: Services): void {
         await setReadMarkers(services, user.userId, roomId, { fullyRead: eventId });
         return {};
       }
-      await services.receipts.checkTarget(user.userId, roomId, eventId);
+      await services.receipts.checkTarget(user.userId, roomId, eventId, threadId);
       await services.receipts.setReceipt(
         user.userId,
         roomId,

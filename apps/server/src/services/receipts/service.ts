@@ -9,6 +9,7 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { MAIN_THREAD, threadOf } from '../relations/thread.ts';
 import { filterEventsForUser } from '../rooms/event-visibility.ts';
 import { isLocalUser, type RoomService } from '../rooms/index.ts';
 import {
@@ -89,9 +90,17 @@ export class ReceiptService {
   /**
    * Checks that `userId` is joined to `roomId` and `eventId` is a timeline event of that room
    * the user may see under its history visibility (403 `M_FORBIDDEN` / 404 `M_NOT_FOUND`, as
-   * `/event` answers for an event hidden from the user).
+   * `/event` answers for an event hidden from the user), and, for a threaded receipt, that the
+   * event is in thread `threadId` (`main`: the main timeline; a thread root counts as in its own
+   * thread too) — spec receipts API: 400 `M_INVALID_PARAM` when "the `event_id` is not related
+   * to the `thread_id`".
    */
-  async checkTarget(userId: string, roomId: string, eventId: string): Promise<void> {
+  async checkTarget(
+    userId: string,
+    roomId: string,
+    eventId: string,
+    threadId?: string,
+  ): Promise<void> {
     const membership = await this.#rooms.membership(roomId, userId);
     if (membership?.membership !== 'join') {
       throw MatrixError.forbidden('You are not joined to this room');
@@ -102,6 +111,11 @@ export class ReceiptService {
     }
     if ((await filterEventsForUser(this.#ctx.db, roomId, userId, [event])).length === 0) {
       throw MatrixError.notFound('Unknown event in this room');
+    }
+    if (threadId === undefined) return;
+    if (threadId !== MAIN_THREAD && eventId === threadId) return;
+    if ((await threadOf(this.#ctx.db, roomId, event.pdu)) !== threadId) {
+      throw MatrixError.invalidParam('The event_id is not related to the thread_id');
     }
   }
 
