@@ -24,6 +24,7 @@ import {
   MatrixHttpClient,
   matrixPath,
   type RetryOptions,
+  TransportError,
 } from '@weft/transport';
 
 import { ClientError } from '../errors.ts';
@@ -789,7 +790,7 @@ export class WeftClient {
       // A failure to reach the homeserver (e.g. /keys/query for the sender's device) aborts the
       // batch before `since` is saved, so the message comes again; the Olm state was not touched
       // (decryptToDevice resolves the device first).
-      if (!isRefusal(error)) throw error;
+      if (isTransient(error)) throw error;
       // An undecryptable or refused to-device message is dropped; the events it would have
       // unlocked keep their "missing key" reason.
     }
@@ -853,7 +854,7 @@ export class WeftClient {
   #loggedOut(softLogout: boolean): never {
     const session = this.#session;
     if (session !== undefined) {
-      this.#store.set('since', softLogout ? this.#store.get<string>('since') : undefined);
+      if (!softLogout) this.#store.set('since', undefined);
       this.#store.set('session', softLogout ? { ...session, loggedOut: true } : undefined);
       this.#session = undefined;
       this.#http = undefined;
@@ -1061,17 +1062,16 @@ export class WeftClient {
 }
 
 /**
- * True for a failure that refusing the message settles: the SDK's own refusals and the
- * homeserver's definite 4xx answers (not 401, 429, or no answer at all).
+ * True for a failure to reach the homeserver that a later attempt may not meet: no answer, a
+ * timeout, 5xx, 429, or a 401 (the token, handled by the sync). Anything else (a refusal, a
+ * malformed message) settles the message, so a sender cannot wedge the sync with it.
  */
-function isRefusal(error: unknown): boolean {
-  if (ClientError.isInstance(error)) return true;
+function isTransient(error: unknown): boolean {
+  if (error instanceof TransportError)
+    return error.code === 'network' || error.code === 'timeout' || error.code === 'aborted';
   return (
     error instanceof MatrixError &&
-    error.status >= 400 &&
-    error.status < 500 &&
-    error.status !== 401 &&
-    error.status !== 429
+    (error.status >= 500 || error.status === 429 || error.status === 401)
   );
 }
 
