@@ -102,6 +102,7 @@ export async function startServer(
   const federation = await listenFederation(config, services, log);
   await services.federation.start();
   services.media.startRetention();
+  services.presence.start();
 
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
@@ -117,6 +118,8 @@ export async function startServer(
         // Settles once the push gateways' progress is written (before the database closes).
         const pushersStopped = services.pushers.stop();
         const mediaStopped = services.media.stop();
+        // Settles once a presence sweep under way wrote what it changes.
+        const presenceStopped = services.presence.stop();
         // Stops accepting; requests in flight still finish, and their answers go out.
         const closed = http.close();
         const federationClosed = federation?.close() ?? Promise.resolve();
@@ -124,6 +127,7 @@ export async function startServer(
         await closed;
         await federationClosed;
         await mediaStopped;
+        await presenceStopped;
         await pushersStopped;
         await db.close();
         log.info('stopped');

@@ -186,6 +186,16 @@ function createUserDataServices(
     current: async (userId) => (await presence.get(userId)).presence,
     set: async (userId, state) =>
       presence.set(userId, state, (await presence.get(userId)).status_msg),
+    syncStarted: (userId, state) => presence.syncStarted(userId, state),
+  });
+  // Sending an event is activity (spec "Idle timeout"): it may bring the sender back online.
+  rooms.onTimelineEvent(async (tx, event) => {
+    if (event.streamPosition === null) return;
+    tx.afterCommit(() => {
+      presence.markActive(event.sender).catch((error: unknown) => {
+        ctx.log.warn('presence activity failed', { error, user_id: event.sender });
+      });
+    });
   });
   return {
     profile,

@@ -3,17 +3,27 @@
  * https://spec.matrix.org/v1.19/client-server-api/#presence): a user's `online` / `unavailable` /
  * `offline` state and status message, stored with the stream position of its last change so
  * `/sync` can return `m.presence` events after a token ({@link PresenceService.presenceSince}).
- * There is no idle timer: a state stays until the user sets another.
+ *
+ * Activity (spec "Idle timeout", "Last active ago"): a local user's last activity — a `/sync`
+ * that marks them `online`, an event they send, `PUT …/status` online — is kept in memory (no
+ * write per `/sync`) and written with their next state change. A sweep every
+ * {@link SWEEP_INTERVAL_MS} moves an `online` user with no activity for {@link IDLE_TIMEOUT_MS}
+ * to `unavailable`, and a user with no `/sync` in flight and neither a sync nor activity for
+ * {@link SYNC_ONLINE_TIMEOUT_MS} to `offline` (Synapse's IDLE_TIMER and SYNC_ONLINE_TIMEOUT,
+ * synapse/handlers/presence.py); `last_active_ago` and `currently_active` (active within
+ * {@link CURRENTLY_ACTIVE_MS}, Synapse's LAST_ACTIVE_GRANULARITY) are computed when served.
  */
 import { MatrixError } from '@weft/transport';
 
 import type { ServerContext } from '../core/context.ts';
 import { nextStreamPosition } from '../core/stream.ts';
+import { serverOf } from '../federation/sender/destinations.ts';
 import {
   type PresenceRow,
   presenceAudience,
   selectPresence,
   selectPresenceBetween,
+  selectPresentUsers,
   shareJoinedRoom,
   upsertPresence,
 } from './store.ts';
@@ -37,6 +47,33 @@ export interface PresenceEvent {
   readonly content: PresenceContent;
 }
 
+/** An `online` user with no activity for this long becomes `unavailable` (Synapse: 5 min). */
+export const IDLE_TIMEOUT_MS = 5 * 60_000;
+/** A user with no `/sync` in flight and none (nor activity) for this long goes `offline` (30 s). */
+export const SYNC_ONLINE_TIMEOUT_MS = 30_000;
+/** `currently_active` while the last activity is this recent (Synapse: 60 s). */
+export const CURRENTLY_ACTIVE_MS = 60_000;
+/** How often the idle / offline sweep runs (Synapse checks timeouts every 5 s). */
+export const SWEEP_INTERVAL_MS = 5_000;
+
+/** `set` options: the user's last activity and (remote users) their `currently_active`. */
+export interface PresenceSetOptions {
+  /** Milliseconds since the epoch; default: now for `online`, else the last known activity. */
+  readonly lastActiveTs?: number;
+  /** Spec `currently_active` as a remote server reported it. */
+  readonly currentlyActive?: boolean;
+}
+
+/** What the sweep knows of a local user's activity (in memory only). */
+interface Activity {
+  /** Last activity (ms since the epoch); 0 = none in this process. */
+  lastActive: number;
+  /** When their last `/sync` started or ended. */
+  lastSync: number;
+  /** `/sync` requests in flight that keep them present. */
+  syncing: number;
+}
+
 /**
  * Presence rows kept in memory: every `/sync` reads its user's presence (to apply
  * `set_presence`), and it rarely changes. Bounded; the oldest entry goes first.
@@ -49,6 +86,13 @@ export class PresenceService {
   readonly #rows = new Map<string, PresenceRow>();
   /** Counts writes, so a read that raced one does not cache what it read. */
   #writes = 0;
+  /** Local users the sweep watches (those active, syncing or present in this process). */
+  readonly #activity = new Map<string, Activity>();
+  /** Remote users' `currently_active` as their server last reported it. */
+  readonly #remoteActive = new Map<string, boolean>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<void> | undefined;
+  #started = false;
 
   constructor(ctx: ServerContext, userExists: (userId: string) => Promise<boolean>) {
     this.#ctx = ctx;
@@ -60,10 +104,32 @@ export class PresenceService {
     userId: string,
     presence: PresenceState,
     statusMsg: string | undefined,
+    options: PresenceSetOptions = {},
   ): Promise<number> {
+    const now = this.#ctx.now();
+    const local = this.#isLocal(userId);
+    let lastActive = options.lastActiveTs;
+    if (lastActive === undefined) {
+      if (presence === 'online') {
+        lastActive = now;
+      } else {
+        const previous = await this.#row(userId);
+        const known = Math.max(
+          previous === undefined ? 0 : Number(previous.last_active_ts),
+          this.#activity.get(userId)?.lastActive ?? 0,
+        );
+        lastActive = known > 0 ? known : now;
+      }
+    }
+    if (local) {
+      const activity = this.#track(userId);
+      activity.lastActive = Math.max(activity.lastActive, lastActive);
+      lastActive = activity.lastActive;
+    }
+    const stored = lastActive;
     return this.#ctx.db.transaction(async (tx) => {
       const next = await nextStreamPosition(tx);
-      await upsertPresence(tx, userId, presence, statusMsg ?? null, this.#ctx.now(), next);
+      await upsertPresence(tx, userId, presence, statusMsg ?? null, stored, next);
       // Only those who see the change are woken: `/sync` shows a user's presence to the users
       // sharing a joined room with them (and to themselves). A broadcast would wake every
       // long-poll to find nothing for most (100 users coming online: 10,000 empty rebuilds).
@@ -72,10 +138,121 @@ export class PresenceService {
         // Committed: this is the row now (a read that started before must not cache its own).
         this.#writes++;
         this.#rows.delete(userId);
+        if (!local) {
+          if (options.currentlyActive === undefined) this.#remoteActive.delete(userId);
+          else this.#remoteActive.set(userId, options.currentlyActive);
+        }
         this.#ctx.notifier.notify(next, { users: [userId, ...audience] });
       });
       return next;
     });
+  }
+
+  /**
+   * A `/sync` of `userId` starts that marks them `state` (its `set_presence`): unless `offline`,
+   * it counts as activity when `online` and keeps them from going offline until the returned
+   * function (call it once the sync ends) runs. In memory only: no write.
+   */
+  syncStarted(userId: string, state: PresenceState): () => void {
+    if (state === 'offline' || !this.#isLocal(userId)) return () => {};
+    const activity = this.#track(userId);
+    const now = this.#ctx.now();
+    activity.syncing++;
+    activity.lastSync = now;
+    if (state === 'online') activity.lastActive = Math.max(activity.lastActive, now);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      activity.syncing = Math.max(0, activity.syncing - 1);
+      activity.lastSync = Math.max(activity.lastSync, this.#ctx.now());
+    };
+  }
+
+  /**
+   * `userId` did something (sent an event): bumps their last activity, and brings them back
+   * `online` from `unavailable` (as Synapse's bump_presence_active_time).
+   */
+  async markActive(userId: string): Promise<void> {
+    if (!this.#isLocal(userId)) return;
+    const activity = this.#track(userId);
+    activity.lastActive = Math.max(activity.lastActive, this.#ctx.now());
+    const row = await this.#row(userId);
+    if (row?.presence === 'unavailable') {
+      await this.set(userId, 'online', row.status_msg ?? undefined);
+    }
+  }
+
+  /** Starts the idle / offline sweep (an unref'd timer: it keeps no process alive). */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => {
+      void this.sweep();
+    }, SWEEP_INTERVAL_MS);
+    this.#timer.unref?.();
+  }
+
+  /** Stops the sweep; settles once a sweep under way finished (before the database closes). */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#sweeping;
+  }
+
+  /**
+   * One pass of the idle / offline timeouts over the watched local users (the timer calls it;
+   * tests call it with their clock). The first pass also watches the local users left present
+   * by an earlier process, as if their last sync were now.
+   */
+  sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweep()
+      .catch((error: unknown) => this.#ctx.log.warn('presence sweep failed', { error }))
+      .finally(() => {
+        this.#sweeping = undefined;
+      });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<void> {
+    if (!this.#started) {
+      this.#started = true;
+      for (const userId of await selectPresentUsers(this.#ctx.db)) {
+        if (this.#isLocal(userId) && !this.#activity.has(userId)) this.#track(userId);
+      }
+    }
+    for (const [userId, activity] of [...this.#activity]) {
+      const row = await this.#row(userId);
+      if (row === undefined || row.presence === 'offline') {
+        if (activity.syncing === 0) this.#activity.delete(userId);
+        continue;
+      }
+      const now = this.#ctx.now();
+      const lastActive = Math.max(activity.lastActive, Number(row.last_active_ts));
+      const statusMsg = row.status_msg ?? undefined;
+      if (
+        activity.syncing === 0 &&
+        now - Math.max(activity.lastSync, lastActive) > SYNC_ONLINE_TIMEOUT_MS
+      ) {
+        await this.set(userId, 'offline', statusMsg, { lastActiveTs: lastActive });
+        if (activity.syncing === 0) this.#activity.delete(userId);
+      } else if (row.presence === 'online' && now - lastActive > IDLE_TIMEOUT_MS) {
+        await this.set(userId, 'unavailable', statusMsg, { lastActiveTs: lastActive });
+      }
+    }
+  }
+
+  #isLocal(userId: string): boolean {
+    return serverOf(userId) === this.#ctx.config.serverName;
+  }
+
+  /** The activity entry of local `userId`, created (as of now) when missing. */
+  #track(userId: string): Activity {
+    let activity = this.#activity.get(userId);
+    if (activity === undefined) {
+      activity = { lastActive: 0, lastSync: this.#ctx.now(), syncing: 0 };
+      this.#activity.set(userId, activity);
+    }
+    return activity;
   }
 
   /** A user's presence (`offline` when never set); 404 `M_NOT_FOUND` for an unknown user. */
@@ -123,13 +300,20 @@ export class PresenceService {
     }));
   }
 
+  /** Spec `m.presence` content, its `last_active_ago` as of now. */
   #content(row: PresenceRow): PresenceContent {
-    const ago = Math.max(0, this.#ctx.now() - Number(row.last_active_ts));
+    const lastActive = Math.max(
+      Number(row.last_active_ts),
+      this.#activity.get(row.user_id)?.lastActive ?? 0,
+    );
+    const ago = Math.max(0, this.#ctx.now() - lastActive);
+    const online = row.presence === 'online';
+    const reported = this.#remoteActive.get(row.user_id);
     return {
       presence: row.presence as PresenceState,
       last_active_ago: ago,
       ...(row.status_msg !== null ? { status_msg: row.status_msg } : {}),
-      currently_active: row.presence === 'online',
+      currently_active: online && (reported ?? ago < CURRENTLY_ACTIVE_MS),
     };
   }
 }

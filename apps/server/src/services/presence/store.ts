@@ -64,3 +64,11 @@ export async function shareJoinedRoom(db: SqlExecutor, a: string, b: string): Pr
   );
   return row !== undefined;
 }
+
+/** The users whose stored presence is not `offline` (the sweep's start). */
+export async function selectPresentUsers(db: SqlExecutor): Promise<string[]> {
+  const rows = await db.query<{ user_id: string }>(
+    "SELECT user_id FROM presence WHERE presence <> 'offline'",
+  );
+  return rows.map((row) => row.user_id);
+}

@@ -108,6 +108,11 @@ export interface PresenceSource {
   current(userId: string): Promise<string>;
   /** Sets the user's presence state. */
   set(userId: string, presence: 'online' | 'offline' | 'unavailable'): Promise<unknown>;
+  /**
+   * A sync of the user starts (its `set_presence` state): activity kept in memory; the returned
+   * function is called when the sync ends.
+   */
+  syncStarted?(userId: string, presence: 'online' | 'offline' | 'unavailable'): () => void;
 }
 
 /** One `/sync` request, parsed. */
@@ -227,6 +232,16 @@ export class SyncService {
    * with empty fields").
    */
   async sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
+    // The presence idle / offline timeouts count the syncs in flight (presence/service.ts).
+    const ended = this.#presence?.syncStarted?.(user.userId, request.setPresence ?? 'online');
+    try {
+      return await this.#sync(user, request);
+    } finally {
+      ended?.();
+    }
+  }
+
+  async #sync(user: AuthenticatedUser, request: SyncRequest): Promise<Record<string, unknown>> {
     // The first sync of this process marks where the notifier's knowledge starts; later syncs
     // need no promise for it (an `await` per check was ≈ 2% of the sync load's allocations).
     if (this.#firstPositionRead === Number.POSITIVE_INFINITY) {
