@@ -884,6 +884,114 @@ export function roomsApiSuite(options: () => TestServerOptions): void {
     });
   });
 
+  describe('room directory access', () => {
+    const ok = (res: { status: number; body: Body }) => {
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body;
+    };
+
+    it("lists a room's aliases to its members only, unless it is world_readable", async () => {
+      const roomId = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        room_alias_name: 'members-only',
+      });
+      const aliases = `/rooms/${enc(roomId)}/aliases`;
+      ok(await call('POST', `/join/${enc(roomId)}`, bob.accessToken, {}));
+      ok(await call('POST', `/join/${enc(roomId)}`, carol.accessToken, {}));
+      expect(ok(await call('GET', aliases, bob.accessToken))).toEqual({
+        aliases: ['#members-only:test.local'],
+      });
+      ok(await call('POST', `/rooms/${enc(roomId)}/leave`, bob.accessToken, {}));
+      ok(
+        await call('POST', `/rooms/${enc(roomId)}/ban`, alice.accessToken, {
+          user_id: carol.userId,
+        }),
+      );
+      for (const user of [bob, carol]) {
+        const refused = await call('GET', aliases, user.accessToken);
+        expect(refused.status).toBe(403);
+        expect(refused.body['errcode']).toBe('M_FORBIDDEN');
+      }
+      ok(
+        await call(
+          'PUT',
+          `/rooms/${enc(roomId)}/state/m.room.history_visibility/`,
+          alice.accessToken,
+          { history_visibility: 'world_readable' },
+        ),
+      );
+      expect(ok(await call('GET', aliases, bob.accessToken))['aliases']).toEqual([
+        '#members-only:test.local',
+      ]);
+    });
+
+    it('lets a former member delete an alias only if they created it', async () => {
+      const roomId = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        power_level_content_override: { users: { [alice.userId]: 100, [bob.userId]: 100 } },
+      });
+      ok(await call('POST', `/join/${enc(roomId)}`, bob.accessToken, {}));
+      const byAlice = '#alice-made:test.local';
+      const byBob = '#bob-made:test.local';
+      ok(
+        await call('PUT', `/directory/room/${enc(byAlice)}`, alice.accessToken, {
+          room_id: roomId,
+        }),
+      );
+      ok(await call('PUT', `/directory/room/${enc(byBob)}`, bob.accessToken, { room_id: roomId }));
+      ok(await call('POST', `/rooms/${enc(roomId)}/leave`, bob.accessToken, {}));
+      // Bob's power level 100 is still in the power levels, but he is no longer in the room.
+      const refused = await call('DELETE', `/directory/room/${enc(byAlice)}`, bob.accessToken);
+      expect(refused.status).toBe(403);
+      expect(ok(await call('GET', `/directory/room/${enc(byAlice)}`, undefined))['room_id']).toBe(
+        roomId,
+      );
+      ok(await call('DELETE', `/directory/room/${enc(byBob)}`, bob.accessToken));
+    });
+
+    it('filters the directory by room type and pages nothing for limit 0', async () => {
+      const space = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        visibility: 'public',
+        creation_content: { type: 'm.space' },
+      });
+      const plain = await createRoom(alice.accessToken, {
+        preset: 'public_chat',
+        visibility: 'public',
+      });
+      const listed = async (filter: Body) =>
+        (
+          ok(await call('POST', '/publicRooms', alice.accessToken, { filter }))['chunk'] as Body[]
+        ).map((r) => r['room_id']);
+      const spaces = await listed({ room_types: ['m.space'] });
+      expect(spaces).toContain(space);
+      expect(spaces).not.toContain(plain);
+      const untyped = await listed({ room_types: [null] });
+      expect(untyped).toContain(plain);
+      expect(untyped).not.toContain(space);
+      const both = await listed({ room_types: [null, 'm.space'] });
+      expect(both).toEqual(expect.arrayContaining([space, plain]));
+      expect(await listed({ room_types: null })).toEqual(expect.arrayContaining([space, plain]));
+      const bad = await call('POST', '/publicRooms', alice.accessToken, {
+        filter: { room_types: 'm.space' },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body['errcode']).toBe('M_BAD_JSON');
+
+      // limit 0: no rooms, and no next_batch pointing back at the same page.
+      const empty = ok(await call('GET', '/publicRooms?limit=0', undefined));
+      expect(empty['chunk']).toEqual([]);
+      expect(empty['next_batch']).toBeUndefined();
+      expect(Number(empty['total_room_count_estimate'])).toBeGreaterThanOrEqual(2);
+      const emptyPost = ok(await call('POST', '/publicRooms', alice.accessToken, { limit: 0 }));
+      expect(emptyPost['chunk']).toEqual([]);
+      expect(emptyPost['next_batch']).toBeUndefined();
+      const first = ok(await call('GET', '/publicRooms?limit=1', undefined));
+      expect((first['chunk'] as Body[]).length).toBe(1);
+      expect(first['next_batch']).toBe('o1');
+    });
+  });
+
   describe('spec OpenAPI schemas', () => {
     it('has a validator that refuses a body the schema does not allow', async () => {
       const { errors } = await new ClientServerSpec().check(

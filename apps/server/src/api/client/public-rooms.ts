@@ -8,6 +8,7 @@ import { MatrixError } from '@weft/transport';
 import type { Services } from '../../services/index.ts';
 import {
   directoryVisibility,
+  parseRoomTypes,
   publicRooms,
   setDirectoryVisibility,
 } from '../../services/rooms/directory.ts';
@@ -53,6 +54,7 @@ export function registerPublicRooms(app: ClientApp, services: Services): void {
         limit: limit === undefined ? undefined : Math.min(limit as number, 1000),
         since: optionalString(body, 'since'),
         searchTerm: isObject(filter) ? optionalString(filter, 'generic_search_term') : undefined,
+        roomTypes: isObject(filter) ? parseRoomTypes(filter) : undefined,
       });
     },
   });

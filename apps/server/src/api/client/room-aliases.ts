@@ -70,7 +70,17 @@ export function registerRoomAliases(app: ClientApp, services: Services): void {
     auth: 'user',
     handler: async ({ params, user }) => {
       const roomId = parseRoomId(params.roomId);
-      await roomView(rooms, roomId, user.userId);
+      // Spec: "can be called by users who are in the room (external users receive an
+      // M_FORBIDDEN error response)", or by anyone when the room is world_readable; a user who
+      // left or was banned is external now.
+      const view = await roomView(rooms, roomId, user.userId);
+      if (!view.joined) {
+        const visibility = await rooms.currentStateEvent(roomId, 'm.room.history_visibility', '');
+        const content = visibility?.pdu['content'] as Record<string, unknown> | undefined;
+        if (content?.['history_visibility'] !== 'world_readable') {
+          throw MatrixError.forbidden('You are not a member of this room');
+        }
+      }
       return { aliases: await aliasesOf(rooms, roomId) };
     },
   });

@@ -14,7 +14,7 @@ import { MatrixError } from '@weft/transport';
 
 import { isObject } from '../../json-object.ts';
 import type { Services } from '../../services/index.ts';
-import { type PublicRoom, publicRooms } from '../../services/rooms/directory.ts';
+import { type PublicRoom, parseRoomTypes, publicRooms } from '../../services/rooms/directory.ts';
 import type { FederationApp } from './routes.ts';
 
 interface DirectoryOptions {
@@ -96,14 +96,7 @@ export function registerPublicRooms(app: FederationApp, services: Services): voi
         throw MatrixError.badJson('filter must be an object');
       }
       const filterObject = isObject(filter) ? (filter as Record<string, unknown>) : {};
-      const roomTypes = filterObject['room_types'];
-      if (
-        roomTypes !== undefined &&
-        roomTypes !== null &&
-        !(Array.isArray(roomTypes) && roomTypes.every((t) => t === null || typeof t === 'string'))
-      ) {
-        throw MatrixError.badJson('filter.room_types must be a list of strings and nulls');
-      }
+      const roomTypes = parseRoomTypes(filterObject);
       const includeAll = body['include_all_networks'];
       if (includeAll !== undefined && includeAll !== null && typeof includeAll !== 'boolean') {
         throw MatrixError.badJson('include_all_networks must be a boolean');
@@ -114,7 +107,7 @@ export function registerPublicRooms(app: FederationApp, services: Services): voi
         includeAllNetworks: includeAll === true,
         thirdPartyInstanceId: optionalString(body, 'third_party_instance_id'),
         searchTerm: optionalString(filterObject, 'generic_search_term'),
-        roomTypes: Array.isArray(roomTypes) ? (roomTypes as Array<string | null>) : undefined,
+        roomTypes,
       });
     },
   });

@@ -42,8 +42,9 @@ export async function createAlias(
 }
 
 /**
- * Deletes an alias: allowed for its creator and for users who may change the room's
- * `m.room.canonical_alias` (spec: "servers may choose to … allow … room moderators").
+ * Deletes an alias: allowed for its creator and for joined users who may change the room's
+ * `m.room.canonical_alias` (spec: "servers may choose to … allow … room moderators"); a former
+ * member's old power level no longer counts.
  */
 export async function deleteAlias(
   rooms: RoomService,
@@ -57,7 +58,7 @@ export async function deleteAlias(
   if (row === undefined) throw MatrixError.notFound('Room alias not found');
   if (row.creator !== userId) {
     const level = await senderPowerLevelOf(rooms, row.room_id, userId);
-    if (level.sender < level.required('m.room.canonical_alias', true)) {
+    if (!level.joined || level.sender < level.required('m.room.canonical_alias', true)) {
       throw MatrixError.forbidden('You may not delete this alias');
     }
   }
@@ -182,12 +183,30 @@ export async function publicRooms(
   const offset = options.since === undefined ? 0 : parseOffset(options.since);
   const limit = options.limit ?? all.length;
   const chunk = all.slice(offset, offset + limit);
+  // A `limit` of 0 returns no rooms and no `next_batch`: one pointing at the same offset would
+  // page forever.
   return {
     chunk,
-    ...(offset + limit < all.length ? { next_batch: `o${offset + limit}` } : {}),
+    ...(limit > 0 && offset + limit < all.length ? { next_batch: `o${offset + limit}` } : {}),
     ...(offset > 0 ? { prev_batch: `o${Math.max(0, offset - limit)}` } : {}),
     total_room_count_estimate: all.length,
   };
+}
+
+/**
+ * A directory filter's `room_types` (client `POST /publicRooms` and federation `POST
+ * /publicRooms`): a list of room types, `null` standing for rooms without one; `undefined` when
+ * absent or `null` (all rooms). 400 M_BAD_JSON for anything else.
+ */
+export function parseRoomTypes(
+  filter: Readonly<Record<string, unknown>>,
+): Array<string | null> | undefined {
+  const roomTypes = filter['room_types'];
+  if (roomTypes === undefined || roomTypes === null) return undefined;
+  if (!Array.isArray(roomTypes) || !roomTypes.every((t) => t === null || typeof t === 'string')) {
+    throw MatrixError.badJson('filter.room_types must be a list of strings and nulls');
+  }
+  return roomTypes as Array<string | null>;
 }
 
 function parseOffset(token: string): number {
