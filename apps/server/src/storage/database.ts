@@ -52,7 +52,11 @@ export interface Database extends SqlExecutor {
   /**
    * Runs `work` in one transaction: committed when it resolves (durably: the server answers a
    * client only after this returns), rolled back when it throws. Transactions never interleave
-   * with each other or with writes outside them.
+   * with each other (one write lock orders them on both backends). Statements outside a
+   * transaction are each atomic on their own but take no part in that order: on SQLite a write
+   * waits for the lock, on PostgreSQL it goes straight to the pool and may run while a
+   * transaction is open. So a read followed by a dependent write outside a transaction is never
+   * atomic: put both in one transaction, or make the write carry its own condition.
    */
   transaction<T>(work: (tx: TransactionExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */

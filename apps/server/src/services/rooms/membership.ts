@@ -242,25 +242,28 @@ export async function changeMembership(
   });
 }
 
-/** Spec "POST /rooms/{roomId}/forget": hides a room the user has left from their lists. */
+/**
+ * Spec "POST /rooms/{roomId}/forget": hides a room the user has left from their lists. The check
+ * (not joined, invited or knocking) is part of the UPDATE itself: a join committing between a
+ * separate read and the write would otherwise leave the re-joined room marked forgotten. On
+ * PostgreSQL the UPDATE re-evaluates its WHERE against a row a concurrent writer just committed.
+ */
 export async function forgetRoom(
   rooms: RoomService,
   roomId: string,
   userId: string,
 ): Promise<void> {
-  const current = await membershipOf(rooms.ctx.db, roomId, userId);
-  if (current === undefined) throw MatrixError.notFound('Not a member of this room');
-  if (
-    current.membership === 'join' ||
-    current.membership === 'invite' ||
-    current.membership === 'knock'
-  ) {
+  await rooms.ctx.db.transaction(async (tx) => {
+    const forgotten = await tx.execute(
+      `UPDATE room_memberships SET forgotten = 1
+        WHERE room_id = $1 AND user_id = $2 AND membership NOT IN ('join', 'invite', 'knock')`,
+      [roomId, userId],
+    );
+    if (forgotten > 0) return;
+    const current = await membershipOf(tx, roomId, userId);
+    if (current === undefined) throw MatrixError.notFound('Not a member of this room');
     throw new MatrixError(400, 'M_UNKNOWN', 'Leave the room before forgetting it');
-  }
-  await rooms.ctx.db.execute(
-    'UPDATE room_memberships SET forgotten = 1 WHERE room_id = $1 AND user_id = $2',
-    [roomId, userId],
-  );
+  });
 }
 
 function withReason(reason: string | undefined): Record<string, string> {
