@@ -72,18 +72,33 @@ async function receipts(services: Services, origin: string, content: Json): Prom
   }
 }
 
-/** Spec "Presence": `{ push: [{ user_id, presence, status_msg? }] }`. */
+/**
+ * Spec "Presence": `{ push: [{ user_id, presence, last_active_ago, currently_active?,
+ * status_msg? }] }`. The last activity is stored as now − `last_active_ago`, with the remote
+ * `currently_active`.
+ */
 async function presence(services: Services, origin: string, content: Json): Promise<void> {
   const push = Array.isArray(content['push']) ? content['push'] : [];
   for (const update of push) {
     if (!isObject(update)) continue;
-    const { user_id: userId, presence: state, status_msg: statusMsg } = update;
+    const {
+      user_id: userId,
+      presence: state,
+      status_msg: statusMsg,
+      last_active_ago: ago,
+      currently_active: currentlyActive,
+    } = update;
     if (typeof userId !== 'string' || serverOf(userId) !== origin) continue;
     if (state !== 'online' && state !== 'offline' && state !== 'unavailable') continue;
+    const validAgo = typeof ago === 'number' && Number.isFinite(ago) && ago >= 0;
     await services.presence.set(
       userId,
       state,
       typeof statusMsg === 'string' ? statusMsg : undefined,
+      {
+        lastActiveTs: validAgo ? services.ctx.now() - Math.floor(ago) : services.ctx.now(),
+        ...(typeof currentlyActive === 'boolean' ? { currentlyActive } : {}),
+      },
     );
   }
 }
