@@ -62,7 +62,13 @@ export async function deleteAlias(
       throw MatrixError.forbidden('You may not delete this alias');
     }
   }
-  await rooms.ctx.db.execute('DELETE FROM room_aliases WHERE room_alias = $1', [alias]);
+  // Only the row checked above: an alias deleted and re-created (another room, another creator)
+  // since that read is not this caller's to delete.
+  const deleted = await rooms.ctx.db.execute(
+    'DELETE FROM room_aliases WHERE room_alias = $1 AND room_id = $2 AND creator = $3',
+    [alias, row.room_id, row.creator],
+  );
+  if (deleted === 0) throw MatrixError.notFound('Room alias not found');
 }
 
 /** Local aliases of a room. */
