@@ -86,5 +86,27 @@ export function typingSuite(options: () => TestServerOptions): void {
       );
       expect(badRoom['errcode']).toBe('M_INVALID_PARAM');
     });
+
+    it('stops a member typing when they leave or are kicked', async () => {
+      const dave = await server.client.registerUser('dave');
+      const erin = await server.client.registerUser('erin');
+      const room = await createRoom(server, alice, [dave, erin]);
+      const path = (user: TestUser) =>
+        `/_matrix/client/v3/rooms/${room}/typing/${encodeURIComponent(user.userId)}`;
+      await call(server, dave, 'PUT', path(dave), { typing: true, timeout: 60_000 });
+      await call(server, erin, 'PUT', path(erin), { typing: true, timeout: 60_000 });
+      const token = (await sync(server, alice))['next_batch'];
+      expect(server.services.typing.typingIn(room)).toEqual([dave.userId, erin.userId].sort());
+
+      await call(server, dave, 'POST', `/_matrix/client/v3/rooms/${room}/leave`, {});
+      const left = await sync(server, alice, { since: token });
+      expect(typingOf(left, room)).toEqual([erin.userId]);
+      await call(server, alice, 'POST', `/_matrix/client/v3/rooms/${room}/kick`, {
+        user_id: erin.userId,
+      });
+      const kicked = await sync(server, alice, { since: left['next_batch'] });
+      expect(typingOf(kicked, room)).toEqual([]);
+      expect(server.services.typing.typingIn(room)).toEqual([]);
+    });
   });
 }

@@ -74,6 +74,8 @@ export function createServices(ctx: ServerContext): Services {
   const accounts = new AccountService(ctx);
   const rooms = new RoomService(ctx);
   const typing = new TypingService(ctx);
+  // A member who leaves (or is kicked or banned) stops typing there.
+  rooms.onTimelineEvent(typing.memberListener);
   const receipts = new ReceiptService(ctx, rooms);
   const toDevice = new ToDeviceService(ctx, accounts);
   const deviceLists = new DeviceListService(ctx, rooms);

@@ -9,7 +9,9 @@
  * restarted server exceed those of tokens issued before the restart: a token older than this
  * process gets every joined room's (possibly empty) typing list, which clears stale indicators.
  */
+import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
+import type { StoredEvent } from '../rooms/types.ts';
 
 /** The longest a client may mark itself typing for (Synapse caps it too). */
 export const MAX_TYPING_TIMEOUT_MS = 120_000;
@@ -83,6 +85,33 @@ export class TypingService {
     waiting.clear();
     for (const wake of waking) wake();
   }
+
+  /**
+   * Stops `userId` typing in `roomId` when they are (no change, nothing sent, when they are
+   * not): a member who left is typing no more.
+   */
+  stopTyping(roomId: string, userId: string): void {
+    if (this.#rooms.get(roomId)?.users.has(userId) === true) {
+      this.setTyping(roomId, userId, false, 0);
+    }
+  }
+
+  /**
+   * A timeline listener (RoomService.onTimelineEvent) that stops a user typing once their
+   * membership of the room changes away from `join` — leave, kick, ban, local or received.
+   */
+  readonly memberListener = async (tx: SqlExecutor, event: StoredEvent): Promise<void> => {
+    if (event.type !== 'm.room.member' || event.stateKey === undefined) return;
+    if (event.streamPosition === null) return;
+    const content = event.pdu['content'];
+    const membership =
+      typeof content === 'object' && content !== null
+        ? (content as Record<string, unknown>)['membership']
+        : undefined;
+    if (membership === 'join') return;
+    const { roomId, stateKey } = event;
+    tx.afterCommit(() => this.stopTyping(roomId, stateKey));
+  };
 
   /** Subscribes to every typing change (federation sends local users' as `m.typing` EDUs). */
   onTyping(listener: (roomId: string, userId: string, typing: boolean) => void): void {
