@@ -21,6 +21,24 @@ export interface HttpThreadOptions {
   readonly uploadPath: string;
   /** The answer to a body over `maxBodyBytes`. */
   readonly tooLarge: HttpAnswer;
+  /** The answer to an upload without an access token (refused before its body is read). */
+  readonly missingToken?: HttpAnswer;
+  /**
+   * Most body bytes held at once for requests not answered yet, across connections (default 4 ×
+   * `maxUploadBytes`); a body past it is refused with `busy`.
+   */
+  readonly maxInFlightBytes?: number;
+  /** The answer to a body refused for `maxInFlightBytes` (429 `M_LIMIT_EXCEEDED`). */
+  readonly busy?: HttpAnswer;
+  /** Most connections open at once (default 10,000); more are dropped as they come. */
+  readonly maxConnections?: number;
+  /**
+   * How long `close` waits for connections to end before cutting them (default 10 s): a client
+   * trickling a body must not hold the shutdown open.
+   */
+  readonly shutdownTimeoutMs?: number;
+  /** Headers of the errors the thread answers itself (CORS, JSON content type). */
+  readonly errorHeaders?: Readonly<Record<string, string>>;
 }
 
 /** An answer as the HTTP thread writes it (it adds `Content-Length`). */
@@ -54,7 +72,9 @@ export type ToMainThread =
 /** Messages to the HTTP thread. */
 export type ToHttpThread =
   | ({ readonly kind: 'response'; readonly id: number } & HttpAnswer)
-  | { readonly kind: 'close' };
+  | { readonly kind: 'close' }
+  /** Cut every connection now (a second signal during shutdown). */
+  | { readonly kind: 'force' };
 
 /** A request as the HTTP thread handed it over, with the way to answer it. */
 export interface BridgedRequest {
@@ -101,8 +121,13 @@ class BridgedClient implements LongPollClient {
 
 export interface HttpThread {
   readonly port: number;
-  /** Stops accepting, lets answers in flight go out, and ends the thread. */
+  /**
+   * Stops accepting, lets answers in flight go out (for at most `shutdownTimeoutMs`), and ends
+   * the thread.
+   */
   close(): Promise<void>;
+  /** During `close`: cuts every connection now instead of waiting for them. */
+  force(): void;
 }
 
 /** The HTTP thread's V8 semi-space limit, in MiB (see `startHttpThread`). */
@@ -238,6 +263,10 @@ export async function startHttpThread(
         thread.postMessage({ kind: 'close' } satisfies ToHttpThread);
       }).then(() => thread.terminate().then(() => undefined));
       return closing;
+    },
+    force() {
+      if (exited || closing === undefined) return;
+      thread.postMessage({ kind: 'force' } satisfies ToHttpThread);
     },
   };
 }

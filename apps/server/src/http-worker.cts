@@ -15,13 +15,13 @@
  * before its answer), and `closed` when the last connection has ended after a `close`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 import type { HttpThreadOptions, ToHttpThread, ToMainThread } from './http-thread.ts';
 
 // CommonJS, not a module: a worker started from an ES module file brings up Node's module
 // loader, ≈ 8 MiB more resident memory per thread than this (measured at session 8's start).
-const { createServer } = require('node:http') as typeof import('node:http');
+const { createServer, STATUS_CODES } = require('node:http') as typeof import('node:http');
 const { parentPort, workerData } =
   require('node:worker_threads') as typeof import('node:worker_threads');
 
@@ -33,6 +33,25 @@ const options = workerData as HttpThreadOptions;
 const pending = new Map<number, ServerResponse>();
 let nextId = 0;
 let closing = false;
+/**
+ * Body bytes held for requests not answered yet (read here, or handed to the main thread and
+ * waiting there): past `maxInFlightBytes` a body is refused, so bodies can't exhaust memory.
+ */
+let inFlightBytes = 0;
+const maxInFlightBytes = options.maxInFlightBytes ?? 4 * options.maxUploadBytes;
+/** Answers of this thread's own (the main thread passes the server's; defaults for tests). */
+const jsonHeaders: Readonly<Record<string, string>> = options.errorHeaders ?? {
+  'Content-Type': 'application/json',
+};
+const errorAnswer = (status: number, errcode: string, error: string) => ({
+  status,
+  headers: jsonHeaders,
+  body: JSON.stringify({ errcode, error }),
+});
+const missingToken =
+  options.missingToken ?? errorAnswer(401, 'M_MISSING_TOKEN', 'Missing access token');
+const busy =
+  options.busy ?? errorAnswer(429, 'M_LIMIT_EXCEEDED', 'Too many request bodies in flight');
 
 const post = (message: ToMainThread, transfer?: ArrayBuffer[]): void =>
   port.postMessage(message, transfer);
@@ -40,12 +59,12 @@ const post = (message: ToMainThread, transfer?: ArrayBuffer[]): void =>
 const server = createServer((request, response) => {
   const id = nextId++;
   pending.set(id, response);
-  // A client that goes before its answer (a long-poll given up, a dropped connection): the main
-  // thread stops waiting for it.
-  response.once('close', () => {
-    if (pending.delete(id)) post({ kind: 'gone', id });
-  });
   if (request.method === 'GET' || request.method === 'HEAD') {
+    // A client that goes before its answer (a long-poll given up, a dropped connection): the
+    // main thread stops waiting for it.
+    response.once('close', () => {
+      if (pending.delete(id)) post({ kind: 'gone', id });
+    });
     post({
       kind: 'request',
       id,
@@ -65,30 +84,56 @@ const uploadPath = new RegExp(options.uploadPath);
 /**
  * Reads a request's body, at most the client API's limit (media uploads: the upload limit; the
  * main thread checks each endpoint's own too): a bigger one is refused here, before it is all in
- * memory.
+ * memory. An upload without an access token is refused before any of its body is read (every
+ * upload endpoint needs one: the main thread would answer the same), and a body that would take
+ * the bytes in flight past `maxInFlightBytes` is refused with 429. The bytes count as in flight
+ * until the request is answered or its client goes.
  */
 function readBody(request: IncomingMessage, id: number, response: ServerResponse): void {
+  let held = 0;
+  response.once('close', () => {
+    inFlightBytes -= held;
+    held = 0;
+    if (pending.delete(id)) post({ kind: 'gone', id });
+  });
   const url = request.url ?? '/';
   const mark = url.indexOf('?');
-  const limit = uploadPath.test(mark === -1 ? url : url.slice(0, mark))
-    ? options.maxUploadBytes
-    : options.maxBodyBytes;
+  const upload = uploadPath.test(mark === -1 ? url : url.slice(0, mark));
+  const limit = upload ? options.maxUploadBytes : options.maxBodyBytes;
+  if (
+    upload &&
+    request.method !== 'OPTIONS' &&
+    request.headers.authorization === undefined &&
+    (mark === -1 || !url.includes('access_token=', mark))
+  ) {
+    refuse(id, request, response, missingToken);
+    return;
+  }
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    refuseTooLarge(id, response);
+    refuse(id, request, response, options.tooLarge);
+    return;
+  }
+  if (declared !== undefined && inFlightBytes + Number(declared) > maxInFlightBytes) {
+    refuse(id, request, response, busy);
     return;
   }
   const chunks: Buffer[] = [];
   let length = 0;
   request.on('data', (chunk: Buffer) => {
     length += chunk.length;
-    if (length > limit) {
+    const over = length > limit;
+    if (over || inFlightBytes + chunk.length > maxInFlightBytes) {
       request.removeAllListeners('data');
       request.removeAllListeners('end');
       chunks.length = 0;
-      refuseTooLarge(id, response);
+      inFlightBytes -= held;
+      held = 0;
+      refuse(id, request, response, over ? options.tooLarge : busy);
       return;
     }
+    held += chunk.length;
+    inFlightBytes += chunk.length;
     chunks.push(chunk);
   });
   request.on('end', () => {
@@ -100,6 +145,7 @@ function readBody(request: IncomingMessage, id: number, response: ServerResponse
       body.set(chunk, offset);
       offset += chunk.length;
     }
+    chunks.length = 0;
     post(
       {
         kind: 'request',
@@ -118,13 +164,43 @@ function readBody(request: IncomingMessage, id: number, response: ServerResponse
 }
 
 /**
- * Answers 413 `M_TOO_LARGE` (as transport would). The rest of the body is read and dropped, as
- * Node does with any body left unread once its answer is out, so the client sees the answer.
+ * Answers a request whose body is not read (413 `M_TOO_LARGE`, 401 `M_MISSING_TOKEN`, 429
+ * `M_LIMIT_EXCEEDED`) and closes its connection: `Connection: close`, and once the answer is
+ * out the socket is ended and, after a short grace for the client to read the answer, destroyed —
+ * so the rest of the body is not read (Node would read and drop it for as long as it came).
  */
-function refuseTooLarge(id: number, response: ServerResponse): void {
+function refuse(
+  id: number,
+  request: IncomingMessage,
+  response: ServerResponse,
+  answer: HttpThreadOptions['tooLarge'],
+): void {
   if (!pending.delete(id)) return;
-  const { status, headers, body } = options.tooLarge;
-  write(response, status, headers, body);
+  const socket = request.socket;
+  response.shouldKeepAlive = false;
+  response.once('finish', () => closeSoon(socket));
+  write(response, answer.status, answer.headers, answer.body);
+}
+
+/** How long a refused client gets to read its answer before its socket is destroyed. */
+const REFUSED_GRACE_MS = 1000;
+
+/**
+ * Ends `socket` (FIN after the answer) and destroys it once the client has closed its side too,
+ * or after {@link REFUSED_GRACE_MS}. Node would destroy it as soon as the answer is written, but a
+ * connection closed with unread data is reset, and a reset can discard the answer before the
+ * client reads it (a client still sending its body would see only a broken pipe): what comes
+ * meanwhile is read and dropped.
+ */
+function closeSoon(socket: Socket): void {
+  // Node's `destroySoon` (a `Connection: close` answer finished) destroys once the end is written.
+  socket.removeListener('finish', socket.destroy);
+  if (socket.destroyed) return;
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), REFUSED_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
 }
 
 function write(
@@ -181,12 +257,67 @@ port.on('message', (message: ToHttpThread) => {
     write(response, message.status, message.headers, message.body);
     return;
   }
+  if (message.kind === 'force') {
+    // A second signal: every connection goes now.
+    closing = true;
+    server.closeAllConnections();
+    return;
+  }
   // close: stop accepting; connections end as their answers go out (`Connection: close`), idle
-  // ones now.
+  // ones now. A connection still open after the shutdown deadline (a client trickling a body, an
+  // answer the main thread never sends) is cut then.
   closing = true;
   server.close(() => post({ kind: 'closed' }));
   server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000).unref();
 });
+
+server.maxConnections = options.maxConnections ?? 10_000;
+
+/**
+ * Requests Node's parser refuses (a header section over its limit, a malformed request line or
+ * an unknown method) are answered as the server answers any error — the status with a Matrix
+ * error body and the CORS headers — and the connection closed.
+ */
+server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+          ? 413
+          : 400;
+  const errcode = status === 431 || status === 413 ? 'M_TOO_LARGE' : 'M_UNRECOGNIZED';
+  const message =
+    status === 431
+      ? 'Request header fields too large'
+      : status === 408
+        ? 'Request timed out'
+        : status === 413
+          ? 'Request too large'
+          : 'Malformed request';
+  answerRaw(socket, status, errcode, message);
+});
+
+/** CONNECT (which Node hands over as a tunnel, not a request): not a method this server serves. */
+server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+  answerRaw(socket, 405, 'M_UNRECOGNIZED', 'Unrecognized request');
+});
+
+/** Writes a whole error answer on a socket no `ServerResponse` owns, and closes it. */
+function answerRaw(socket: Socket, status: number, errcode: string, message: string): void {
+  const body = JSON.stringify({ errcode, error: message });
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(jsonHeaders)) head += `${name}: ${value}\r\n`;
+  head += `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  socket.end(head + body);
+  closeSoon(socket);
+}
 
 const listenFailed = (error: NodeJS.ErrnoException): void => {
   post({ kind: 'listen-error', message: error.message, code: error.code });

@@ -1,6 +1,7 @@
 /**
  * `weft-server`: reads flags and config, starts the server, and shuts it down gracefully on
- * SIGINT/SIGTERM (requests in flight finish and commit before the database closes).
+ * SIGINT/SIGTERM (requests in flight finish and commit before the database closes; connections
+ * still open after a deadline, or at a second signal, are cut).
  */
 import { ConfigError, loadConfig, USAGE } from './config.ts';
 import { startServer } from './server.ts';
@@ -26,15 +27,19 @@ async function main(): Promise<void> {
   }
   // A server that stopped itself (its HTTP thread failed) exits non-zero.
   const server = await startServer(config, { onFatal: () => process.exit(1) });
+  let signals = 0;
   const shutdown = () => {
-    server.stop().then(
+    // The first signal stops gracefully (connections get SHUTDOWN_TIMEOUT_MS to end); a second
+    // one cuts the connections still open at once. Either way transactions under way finish
+    // before the database closes cleanly: what was acknowledged is kept.
+    signals += 1;
+    server.stop({ force: signals > 1 }).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  // `on`, not `once`: a terminal's Ctrl-C reaches both this process and the `weft-server`
-  // wrapper, which forwards it, so a second signal must not fall back to the default (an
-  // immediate exit that would skip the graceful shutdown). `stop()` is idempotent.
+  // `on`, not `once`: a second signal must not fall back to the default (an immediate exit that
+  // would skip the clean close of the database). `stop()` is idempotent.
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 }

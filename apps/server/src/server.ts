@@ -32,8 +32,18 @@ export interface RunningServer {
   readonly federationUrl: string | undefined;
   readonly federationPort: number | undefined;
   readonly services: Services;
-  stop(): Promise<void>;
+  /**
+   * Shuts down gracefully; connections still open after {@link SHUTDOWN_TIMEOUT_MS} are cut.
+   * `force` (a second signal) cuts them at once — also during a shutdown already under way. The
+   * database is closed cleanly either way.
+   */
+  stop(options?: { readonly force?: boolean }): Promise<void>;
 }
+
+/** Most client connections open at once; more are dropped as they come. */
+const MAX_CONNECTIONS = 10_000;
+/** How long a shutdown waits for client connections to end before cutting them. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface StartOptions {
   readonly log?: Log;
@@ -86,6 +96,16 @@ export async function startServer(
       maxUploadBytes: config.media.maxUploadBytes,
       uploadPath: UPLOAD_PATH.source,
       tooLarge: matrixErrorAnswer(MatrixError.tooLarge(), CORS_HEADERS),
+      // Every upload endpoint needs an access token: without one, refused before the body is read.
+      missingToken: matrixErrorAnswer(MatrixError.missingToken(), CORS_HEADERS),
+      maxInFlightBytes: 4 * config.media.maxUploadBytes,
+      busy: matrixErrorAnswer(
+        MatrixError.limitExceeded(1000, 'Too many request bodies in flight; retry later'),
+        CORS_HEADERS,
+      ),
+      maxConnections: MAX_CONNECTIONS,
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+      errorHeaders: { ...CORS_HEADERS, 'Content-Type': 'application/json' },
     },
     (request) => {
       if (!fastSync(request)) void appAnswer(request);
@@ -111,7 +131,8 @@ export async function startServer(
     federationUrl: federation?.url,
     federationPort: federation?.port,
     services,
-    stop() {
+    stop(stopOptions) {
+      if (stopOptions?.force === true) http.force();
       stopping ??= (async () => {
         log.info('shutting down');
         services.federation.stop();
@@ -122,6 +143,7 @@ export async function startServer(
         const presenceStopped = services.presence.stop();
         // Stops accepting; requests in flight still finish, and their answers go out.
         const closed = http.close();
+        if (stopOptions?.force === true) http.force();
         const federationClosed = federation?.close() ?? Promise.resolve();
         ctx.notifier.wakeAll();
         await closed;

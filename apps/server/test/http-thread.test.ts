@@ -144,10 +144,18 @@ describe('the HTTP thread', () => {
     const fits = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(1024) });
     expect(fits.status).toBe(200);
     expect(seen[0]?.body?.byteLength).toBe(1024);
-    const big = await fetch(`${url}/upload-big?x=1`, { method: 'POST', body: 'x'.repeat(4096) });
+    const big = await fetch(`${url}/upload-big?x=1`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer t' },
+      body: 'x'.repeat(4096),
+    });
     expect(big.status).toBe(200);
     expect(seen[1]?.body?.byteLength).toBe(4096);
-    const tooBig = await fetch(`${url}/upload-big`, { method: 'POST', body: 'x'.repeat(4097) });
+    const tooBig = await fetch(`${url}/upload-big`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer t' },
+      body: 'x'.repeat(4097),
+    });
     expect(tooBig.status).toBe(413);
     expect(seen).toHaveLength(2);
   });
