@@ -290,7 +290,18 @@ export function loadConfig(argv: readonly string[]): ServerConfig | 'help' {
   });
   if (values.help) return 'help';
   const dataDir = resolve(values['data-dir'] ?? 'data');
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    // An existing file (EEXIST), a file on the way (ENOTDIR), no permission (EACCES): the
+    // operator's to fix, said plainly rather than as a stack trace.
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? `data directory ${dataDir} is not a directory`
+        : `cannot create the data directory ${dataDir}: ${(cause as Error).message}`,
+    );
+  }
   const configPath = resolve(values.config ?? join(dataDir, 'weft.yaml'));
   if (!existsSync(configPath)) {
     if (values.config !== undefined) throw new ConfigError(`config file not found: ${configPath}`);
