@@ -311,9 +311,9 @@ export function createMatrixApp<User = string>(
   // Spec: "the server MUST NOT perform any logic defined for the endpoints when approached with
   // an OPTIONS request"; endpoints are registered per method, so only this route sees OPTIONS.
   hono.on('OPTIONS', '*', () => new Response(null, { status: 204, headers: corsHeaders }));
-  hono.notFound((c) => {
-    // A path we serve with other methods is 405; anything else 404 (spec "Common error codes").
-    const allowed = METHODS.filter((method) => routes.match(method, c.req.path)[0].length > 0);
+  // A path we serve with other methods is 405; anything else 404 (spec "Common error codes").
+  const unrecognized = (path: string): Response => {
+    const allowed = METHODS.filter((method) => routes.match(method, path)[0].length > 0);
     if (allowed.length === 0) {
       return matrixErrorResponse(MatrixError.unrecognized(404), corsHeaders);
     }
@@ -324,7 +324,8 @@ export function createMatrixApp<User = string>(
       }),
       corsHeaders,
     );
-  });
+  };
+  hono.notFound((c) => unrecognized(c.req.path));
 
   const defaultKey = (identity: RequestIdentity<User>): string => {
     if (identity.origin !== undefined) return `server:${identity.origin}`;
@@ -404,11 +405,10 @@ export function createMatrixApp<User = string>(
       try {
         fetchRequest = fetchRequestOf(request, url);
       } catch {
-        // A method fetch refuses (CONNECT, TRACE): the request is malformed, not the server.
-        return matrixErrorAnswer(
-          new MatrixError(400, 'M_UNRECOGNIZED', 'Malformed request'),
-          corsHeaders,
-        );
+        // A method fetch refuses (CONNECT, TRACE) is one no endpoint has: 405 on a path served
+        // with others, 404 elsewhere, as any other method no endpoint has (the path as URL
+        // parsing normalizes it, as Hono would see it).
+        return plainOf(unrecognized(new URL(url).pathname));
       }
       if (request.remoteAddress !== undefined) plainPeers.set(fetchRequest, request.remoteAddress);
       return plainOf(await hono.fetch(fetchRequest, env));

@@ -286,7 +286,18 @@ describe('MatrixApp.answer', () => {
       expect(answer.status).toBe(400);
       expect(JSON.parse(answer.body as string)).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
     }
-    const trace = await viaAnswer(app, { method: 'TRACE', target: '/open' });
-    expect(trace.status).toBe(400);
+  });
+
+  it('answers a method fetch refuses (TRACE, CONNECT) 405 on a served path, 404 elsewhere', async () => {
+    const app = makeApp();
+    for (const method of ['TRACE', 'CONNECT']) {
+      const known = await viaAnswer(app, { method, target: '/open' });
+      expect(known.status, method).toBe(405);
+      expect(JSON.parse(known.body as string)).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
+      expect(known.headers['access-control-allow-origin']).toBe('*');
+      const unknown = await viaAnswer(app, { method, target: '/nowhere' });
+      expect(unknown.status, method).toBe(404);
+      expect(JSON.parse(unknown.body as string)).toMatchObject({ errcode: 'M_UNRECOGNIZED' });
+    }
   });
 });
