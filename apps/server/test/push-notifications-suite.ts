@@ -247,7 +247,7 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
         {},
       );
       await expectKeptMatchRows({ notification_count: 0, highlight_count: 0 });
-      // A later receipt on an earlier event makes events unread again (the latest receipt counts).
+      // A later receipt on an earlier event changes nothing (receipts never move backwards).
       await call(
         server,
         bob,
@@ -255,15 +255,23 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
         `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(first)}`,
         {},
       );
-      await expectKeptMatchRows({ notification_count: 2, highlight_count: 0 });
-      // A threaded receipt leaves the main timeline's counts alone.
-      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(third)}`, {
+      await expectKeptMatchRows({ notification_count: 0, highlight_count: 0 });
+      // A threaded receipt reads its thread only, and leaves the main timeline's counts alone.
+      await sendText(server, alice, roomId, 'four');
+      const reply = await send(alice, roomId, {
+        msgtype: 'm.text',
+        body: 'in a thread',
+        'm.relates_to': { rel_type: 'm.thread', event_id: first },
+      });
+      await sendText(server, alice, roomId, 'five');
+      await expectKeptMatchRows({ notification_count: 3, highlight_count: 0 });
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(reply)}`, {
         thread_id: first,
       });
       await expectKeptMatchRows({ notification_count: 2, highlight_count: 0 });
       // Leaving and rejoining: nothing from before the join is unread.
       await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/leave`, {});
-      await sendText(server, alice, roomId, 'while away');
+      const away = await sendText(server, alice, roomId, 'while away');
       await call(server, bob, 'POST', `${V3}/join/${enc(roomId)}`, {});
       await expectKeptMatchRows({ notification_count: 0, highlight_count: 0 });
       await send(alice, roomId, {
@@ -278,13 +286,7 @@ export function pushNotificationsSuite(options: () => TestServerOptions = () => 
         displayname: 'Bob, renamed',
       });
       await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
-      await call(
-        server,
-        bob,
-        'POST',
-        `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(first)}`,
-        {},
-      );
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(away)}`, {});
       await expectKeptMatchRows({ notification_count: 1, highlight_count: 1 });
       expect((await notifications(bob))['notifications'][0]['read']).toBe(false);
     });

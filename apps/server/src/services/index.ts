@@ -167,8 +167,8 @@ function createUserDataServices(
   receipts.setReadReceiptHandler((tx, userId, roomId, position) =>
     push.readReceiptMoved(tx, userId, roomId, position),
   );
-  sync.setUnreadNotificationSource((userId, roomId, to) =>
-    push.unreadNotifications(userId, roomId, to),
+  sync.setUnreadNotificationSource((userId, roomId, to, threads) =>
+    push.unreadNotifications(userId, roomId, to, threads),
   );
   sync.setAccountDataSource({
     global: async (userId, from, to) => {

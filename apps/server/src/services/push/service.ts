@@ -19,6 +19,7 @@ import type { SqlExecutor } from '../../storage/index.ts';
 import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
 import type { PushRuleService } from '../push-rules/service.ts';
+import { MAIN_THREAD, threadOf } from '../relations/thread.ts';
 import { toDagEvent } from '../rooms/auth.ts';
 import { isLocalUser, type RoomService, type StoredEvent } from '../rooms/index.ts';
 import { redactsOf } from '../rooms/service.ts';
@@ -28,6 +29,7 @@ import { listNotifications, type NotificationPage } from './notification-list.ts
 import { notifies, splitDecisions, stored } from './shared-decision.ts';
 import {
   countsAsOf,
+  countUnreadByThread,
   deletePushActions,
   insertPushActions,
   keptUnread,
@@ -38,6 +40,16 @@ import {
   sharedSender,
   type UnreadIncrement,
 } from './store.ts';
+
+/**
+ * A room's `unread_notifications` counts, and with per-thread counts asked for, those of the
+ * threads with unread notifications by thread root (sync's `unread_thread_notifications`).
+ */
+export interface UnreadNotifications {
+  readonly notification_count: number;
+  readonly highlight_count: number;
+  readonly threads?: Record<string, { notification_count: number; highlight_count: number }>;
+}
 
 /** Spec "m.room.power_levels": `notifications.room` defaults to 50. */
 const DEFAULT_NOTIFICATION_LEVEL = 50;
@@ -120,12 +132,18 @@ export class PushService {
     this.#delivery = delivery;
   }
 
-  /** `unread_notifications` of a user's room as of stream position `to`. */
+  /**
+   * `unread_notifications` of a user's room as of stream position `to`: every thread's together,
+   * or with `threads` (the sync filter's `unread_thread_notifications`) the main timeline's, and
+   * the other threads' with unread notifications by thread root in `threads`. Only a room with
+   * something unread is counted per thread (one query): the kept count tells the others apart.
+   */
   async unreadNotifications(
     userId: string,
     roomId: string,
     to: number,
-  ): Promise<{ notification_count: number; highlight_count: number }> {
+    threads = false,
+  ): Promise<UnreadNotifications> {
     const key = `${userId}\u0000${roomId}`;
     let kept: CachedUnread | undefined = this.#unread.get(key);
     if (kept === undefined) {
@@ -139,11 +157,29 @@ export class PushService {
       if (writes === this.#unreadWrites) this.#unread.set(key, kept);
     }
     const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
-    return { notification_count: counts.notifications, highlight_count: counts.highlights };
+    if (!threads || (counts.notifications === 0 && counts.highlights === 0)) {
+      return { notification_count: counts.notifications, highlight_count: counts.highlights };
+    }
+    const byThread = await countUnreadByThread(this.#ctx.db, userId, roomId, to);
+    const main = byThread.get(MAIN_THREAD);
+    byThread.delete(MAIN_THREAD);
+    const result: UnreadNotifications = {
+      notification_count: main?.notifications ?? 0,
+      highlight_count: main?.highlights ?? 0,
+    };
+    if (byThread.size === 0) return result;
+    const perThread: Record<string, { notification_count: number; highlight_count: number }> = {};
+    for (const [rootId, thread] of byThread) {
+      perThread[rootId] = {
+        notification_count: thread.notifications,
+        highlight_count: thread.highlights,
+      };
+    }
+    return { ...result, threads: perThread };
   }
 
   /**
-   * Recounts a user's unread counts in a room after their main-timeline read receipt at
+   * Recounts a user's unread counts in a room after their read receipt (of any thread) at
    * `position` (inside its transaction; the receipts service calls it). When that changes the
    * room's notification count, the user's pushers get a badge-only push after COMMIT.
    */
@@ -274,6 +310,14 @@ export class PushService {
       if (notifies(decision)) own.set(invitee, decision);
       decisions.set(invitee, decision);
     }
+    // The thread matters only to what notifies (the unread counts, the read state): any other
+    // event, and one without a relation (no query), is left in the main timeline.
+    let thread = MAIN_THREAD;
+    for (const decision of decisions.values()) {
+      if (decision.notify === 0) continue;
+      thread = await threadOf(tx, event.roomId, event.pdu);
+      break;
+    }
     const added = await insertPushActions(
       tx,
       {
@@ -282,6 +326,7 @@ export class PushService {
         stream_position: position,
         sender: event.sender,
         ts: this.#ctx.now(),
+        thread_id: thread,
       },
       sharedDecision,
       own,

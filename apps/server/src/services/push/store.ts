@@ -22,10 +22,12 @@ export type PushedEvent = {
   readonly stream_position: number;
   readonly sender: string;
   readonly ts: number;
+  /** The event's thread: its root's event ID or `main` (services/relations/thread.ts). */
+  readonly thread_id: string;
 };
 
 /** One push-action row as `GET /notifications` lists it. */
-export type ListedAction = Omit<PushedEvent, 'sender'> & StoredDecision;
+export type ListedAction = Omit<PushedEvent, 'sender' | 'thread_id'> & StoredDecision;
 
 /** A user's kept unread counts in a room, as of the position of their last change. */
 export type UnreadRow = {
@@ -91,8 +93,9 @@ async function insertShared(
 ): Promise<boolean> {
   const changes = await tx.execute(
     `INSERT INTO push_room_actions
-       (room_id, stream_position, event_id, sender, notify, highlight, actions_json, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room_id, stream_position) DO NOTHING`,
+       (room_id, stream_position, event_id, sender, notify, highlight, actions_json, ts, thread_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (room_id, stream_position) DO NOTHING`,
     [
       event.room_id,
       event.stream_position,
@@ -102,6 +105,7 @@ async function insertShared(
       decision.highlight,
       decision.actions_json,
       event.ts,
+      event.thread_id,
     ],
   );
   return changes > 0;
@@ -116,8 +120,8 @@ async function insertOwn(
 ): Promise<boolean> {
   const changes = await tx.execute(
     `INSERT INTO push_user_actions
-       (user_id, room_id, stream_position, event_id, notify, highlight, actions_json, ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       (user_id, room_id, stream_position, event_id, notify, highlight, actions_json, ts, thread_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (user_id, room_id, stream_position) DO NOTHING`,
     [
       userId,
@@ -128,6 +132,7 @@ async function insertOwn(
       decision.highlight,
       decision.actions_json,
       event.ts,
+      event.thread_id,
     ],
   );
   return changes > 0;
@@ -244,25 +249,47 @@ export async function deletePushActions(
 }
 
 /**
- * How far user `$1` has read room `$2`, as a stream position: the event their latest
- * main-timeline read receipt (`m.read` or `m.read.private`, unthreaded or `main`) points at, and
- * at least their join (what came before, such as their own invite, is not unread — Synapse does
- * the same). Spec client-server-api "Receiving notifications": receipts reset the counts.
+ * How far user `$1` has read every thread of room `$2`, as a stream position: the event their
+ * latest unthreaded read receipt (`m.read` or `m.read.private`) points at, and at least their
+ * join (what came before, such as their own invite, is not unread — Synapse does the same).
+ * A threaded receipt (`main` or a thread root) reads further in its own thread only
+ * ({@link THREAD_READ_UP_TO}). Spec client-server-api "Receiving notifications": receipts reset
+ * the counts, per thread.
  */
 const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
-    ${readPositionsSql('= $2')}
+    ${unthreadedReadPositionsSql('= $2')}
     UNION ALL SELECT '' AS room_id, 0 AS p) read_up_to)`;
 
 /**
- * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition` (`= $2`,
- * `IN (…)`), one row (room_id, p) each: their main-timeline read receipts' events and their join.
- * The one definition of "read" for the unread counts and the notification list.
+ * How far user `$1` has read each thread of room `$2` by threaded receipts: one row
+ * (thread_id, p) per thread with one (`main` for the main timeline).
  */
-export function readPositionsSql(roomCondition: string): string {
+const THREAD_READ_UP_TO = `(SELECT r.thread_id AS thread_id, MAX(e.stream_position) AS p
+      FROM receipts r JOIN events e ON e.event_id = r.event_id
+     WHERE r.user_id = $1 AND r.room_id = $2
+       AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id <> ''
+     GROUP BY r.thread_id)`;
+
+/** `readPositionsSql` without the `main` receipts: what reads every thread. */
+function unthreadedReadPositionsSql(roomCondition: string): string {
+  return readPositionsSql(roomCondition, ['']);
+}
+
+/**
+ * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition` (`= $2`,
+ * `IN (…)`), one row (room_id, p) each: their read receipts' events of the threads `threads`
+ * (`''`: unthreaded; by default with `main`, what the notification list counts as read) and
+ * their join.
+ */
+export function readPositionsSql(
+  roomCondition: string,
+  threads: readonly string[] = ['', 'main'],
+): string {
+  const threadList = threads.map((thread) => `'${thread}'`).join(', ');
   return `SELECT r.room_id AS room_id, e.stream_position AS p
       FROM receipts r JOIN events e ON e.event_id = r.event_id
      WHERE r.user_id = $1 AND r.room_id ${roomCondition}
-       AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN ('', 'main')
+       AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN (${threadList})
     UNION ALL
     SELECT m.room_id AS room_id, m.stream_position AS p FROM room_memberships m
      WHERE m.user_id = $1 AND m.room_id ${roomCondition} AND m.membership = 'join'`;
@@ -297,21 +324,49 @@ export async function countsAsOf(
   return countUnread(db, userId, roomId, to);
 }
 
+/** A thread's (or the room's) unread notification and highlight counts. */
+export type UnreadCounts = { notifications: number; highlights: number };
+
 /**
- * Unread counts of a user in a room up to stream position `to`, counted from the rows: the
- * shared rows after what they read, unless they sent the event or have their own row for it,
- * and their own rows. Shared rows count only while the user is joined: everything after their
- * join (READ_UP_TO's floor) was stored while they were in the audience.
+ * Unread counts of a user in a room up to stream position `to`, counted from the rows, the
+ * threads together (what `unread_counts` keeps). See {@link countUnreadByThread}.
  */
 export async function countUnread(
   db: SqlExecutor,
   userId: string,
   roomId: string,
   to: number,
-): Promise<{ notifications: number; highlights: number }> {
-  const row = await db.queryOne<{ notifications: number | null; highlights: number | null }>(
-    `SELECT SUM(c.notify) AS notifications, SUM(c.highlight) AS highlights FROM (
-       SELECT s.notify, s.highlight FROM push_room_actions s
+): Promise<UnreadCounts> {
+  const total = { notifications: 0, highlights: 0 };
+  for (const counts of (await countUnreadByThread(db, userId, roomId, to)).values()) {
+    total.notifications += counts.notifications;
+    total.highlights += counts.highlights;
+  }
+  return total;
+}
+
+/**
+ * Unread counts of a user in a room up to stream position `to` per thread (`main`: the main
+ * timeline; only threads with unread rows), counted from the rows: the shared rows after what
+ * they read, unless they sent the event or have their own row for it, and their own rows. What
+ * they read of a row's thread is their unthreaded receipts and join (READ_UP_TO) and their
+ * receipts of that thread (THREAD_READ_UP_TO). Shared rows count only while the user is joined:
+ * everything after their join (READ_UP_TO's floor) was stored while they were in the audience.
+ */
+export async function countUnreadByThread(
+  db: SqlExecutor,
+  userId: string,
+  roomId: string,
+  to: number,
+): Promise<Map<string, UnreadCounts>> {
+  const rows = await db.query<{
+    thread_id: string;
+    notifications: number | null;
+    highlights: number | null;
+  }>(
+    `SELECT c.thread_id AS thread_id, SUM(c.notify) AS notifications,
+            SUM(c.highlight) AS highlights FROM (
+       SELECT s.thread_id, s.stream_position, s.notify, s.highlight FROM push_room_actions s
         WHERE s.room_id = $2 AND s.stream_position <= $3 AND s.stream_position > ${READ_UP_TO}
           AND s.sender <> $1
           AND EXISTS (SELECT 1 FROM room_memberships m
@@ -320,14 +375,21 @@ export async function countUnread(
                            WHERE o.user_id = $1 AND o.room_id = $2
                              AND o.stream_position = s.stream_position)
        UNION ALL
-       SELECT o.notify, o.highlight FROM push_user_actions o
+       SELECT o.thread_id, o.stream_position, o.notify, o.highlight FROM push_user_actions o
         WHERE o.user_id = $1 AND o.room_id = $2 AND o.stream_position <= $3
           AND o.stream_position > ${READ_UP_TO}
-     ) c`,
+     ) c LEFT JOIN ${THREAD_READ_UP_TO} t ON t.thread_id = c.thread_id
+     WHERE t.p IS NULL OR c.stream_position > t.p
+     GROUP BY c.thread_id`,
     [userId, roomId, to],
   );
-  return {
-    notifications: Number(row?.notifications ?? 0),
-    highlights: Number(row?.highlights ?? 0),
-  };
+  const byThread = new Map<string, UnreadCounts>();
+  for (const row of rows) {
+    const counts = {
+      notifications: Number(row.notifications ?? 0),
+      highlights: Number(row.highlights ?? 0),
+    };
+    if (counts.notifications !== 0 || counts.highlights !== 0) byThread.set(row.thread_id, counts);
+  }
+  return byThread;
 }

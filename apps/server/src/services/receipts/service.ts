@@ -63,7 +63,7 @@ export class ReceiptService {
   }
 
   /**
-   * Sets who recounts unread counts when a main-timeline read receipt moves (the push service
+   * Sets who recounts unread counts when a read receipt moves (the push service
    * registers itself here, so receipts need not know how counts are stored).
    */
   setReadReceiptHandler(handler: ReadReceiptHandler): void {
@@ -151,10 +151,9 @@ export class ReceiptService {
         ts: this.#ctx.now(),
         position,
       });
-      // A main-timeline read receipt moves what is unread (services/push READ_UP_TO); only local
-      // users have unread counts.
-      const local = isLocalUser(userId, this.#ctx.config.serverName);
-      if (local && (thread === '' || thread === 'main')) {
+      // A read receipt moves what is unread, of its thread or (unthreaded) of them all
+      // (services/push READ_UP_TO); only local users have unread counts.
+      if (isLocalUser(userId, this.#ctx.config.serverName)) {
         await this.#readMoved(tx, userId, roomId, position);
       }
       // Only the syncs that show it are woken: a receipt goes to the room's joined members (a

@@ -2,8 +2,9 @@
  * Sync filters (client-server-api "Filtering"; the `Filter` schema of `POST /user/{userId}/
  * filter`): parsed from inline JSON or a stored filter's JSON into what `/sync` applies — room
  * inclusion (`rooms`, `not_rooms`, `include_leave`), per-section event filters (types, senders),
- * the timeline `limit` (default 10) and `lazy_load_members`. Fields this server does not apply
- * (`event_fields`, `event_format`, `unread_thread_notifications`) are accepted and ignored.
+ * the timeline `limit` (default 10), `lazy_load_members` and the timeline filter's
+ * `unread_thread_notifications` (per-thread unread counts, as Synapse reads it). Fields this
+ * server does not apply (`event_fields`, `event_format`) are accepted and ignored.
  */
 import { MatrixError } from '@weft/transport';
 import { isObject } from '../../json-object.ts';
@@ -24,6 +25,11 @@ export interface SyncFilter {
   readonly timelineLimit: number;
   readonly state: EventFilter;
   readonly lazyLoadMembers: boolean;
+  /**
+   * `room.timeline.unread_thread_notifications`: `unread_notifications` counts the main timeline
+   * only and `unread_thread_notifications` the threads (spec `/sync` "Joined Room").
+   */
+  readonly unreadThreadNotifications: boolean;
   readonly ephemeral: EventFilter;
   readonly roomAccountData: EventFilter;
   readonly accountData: EventFilter;
@@ -39,6 +45,7 @@ export const DEFAULT_SYNC_FILTER: SyncFilter = {
   timelineLimit: DEFAULT_TIMELINE_LIMIT,
   state: {},
   lazyLoadMembers: false,
+  unreadThreadNotifications: false,
   ephemeral: {},
   roomAccountData: {},
   accountData: {},
@@ -118,6 +125,8 @@ export function parseSyncFilter(json: unknown): SyncFilter {
     ),
     state: eventFilter(state, 'room.state.'),
     lazyLoadMembers: boolean(state, 'lazy_load_members', 'room.state.') ?? false,
+    unreadThreadNotifications:
+      boolean(timeline, 'unread_thread_notifications', 'room.timeline.') ?? false,
     ephemeral: eventFilter(object(room, 'ephemeral', 'room.'), 'room.ephemeral.'),
     roomAccountData: eventFilter(object(room, 'account_data', 'room.'), 'room.account_data.'),
     accountData: eventFilter(object(root, 'account_data', ''), 'account_data.'),

@@ -86,12 +86,20 @@ export type RelationBundleLookup = (
   bound: number,
 ) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
 
-/** A room's unread notification and highlight counts as of stream position `to`. */
+/**
+ * A room's unread notification and highlight counts as of stream position `to`; with `threads`,
+ * the main timeline's, and in `threads` those of the threads with unread notifications by root.
+ */
 export type UnreadNotificationLookup = (
   userId: string,
   roomId: string,
   to: number,
-) => Promise<{ notification_count: number; highlight_count: number }>;
+  threads: boolean,
+) => Promise<{
+  notification_count: number;
+  highlight_count: number;
+  threads?: Record<string, { notification_count: number; highlight_count: number }>;
+}>;
 
 interface TimelineWindow {
   readonly events: StoredEvent[];
@@ -385,10 +393,29 @@ export async function joinedRoom(
     },
     ephemeral: { events: ephemeral },
     account_data: { events: accountData },
-    unread_notifications: (await ctx.unreadNotifications?.(ctx.user.userId, roomId, ctx.to)) ?? {
-      notification_count: 0,
-      highlight_count: 0,
+    ...(await unreadSections(ctx, roomId)),
+  };
+}
+
+/**
+ * `unread_notifications` of a joined room, and with the filter's `unread_thread_notifications`
+ * the threads' counts (`unread_thread_notifications`, only threads with any, left out if none).
+ */
+async function unreadSections(
+  ctx: RoomSectionContext,
+  roomId: string,
+): Promise<Record<string, unknown>> {
+  const threads = ctx.filter.unreadThreadNotifications;
+  const unread = await ctx.unreadNotifications?.(ctx.user.userId, roomId, ctx.to, threads);
+  if (unread === undefined) {
+    return { unread_notifications: { notification_count: 0, highlight_count: 0 } };
+  }
+  return {
+    unread_notifications: {
+      notification_count: unread.notification_count,
+      highlight_count: unread.highlight_count,
     },
+    ...(unread.threads !== undefined ? { unread_thread_notifications: unread.threads } : {}),
   };
 }
 

@@ -1,0 +1,135 @@
+/**
+ * Unread counts per thread (spec client-server-api "Receiving notifications": the server
+ * partitions the notification count per thread, the main timeline being its own thread; `/sync`
+ * with the room timeline filter's `unread_thread_notifications`): a threaded read receipt reads
+ * only its thread, a `main` one only the main timeline, an unthreaded one everything up to it;
+ * without the flag `unread_notifications` counts every thread. On SQLite and on PostgreSQL; the
+ * `/sync` responses are checked against the spec's OpenAPI schema.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
+import { ClientServerSpec } from './openapi.ts';
+import { postgresDatabases } from './postgres.ts';
+import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+
+const V3 = '/_matrix/client/v3';
+const enc = encodeURIComponent;
+const THREADED = JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } });
+
+// Before the suites: the cluster starts first and stops after the servers.
+const on = postgresDatabases(['threadunread']);
+
+describe('unread counts per thread, on SQLite', () => {
+  threadUnreadSuite(() => ({}));
+});
+describe('unread counts per thread, on PostgreSQL', () => {
+  threadUnreadSuite(on('threadunread'));
+});
+
+function threadUnreadSuite(options: () => TestServerOptions): void {
+  let server: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  const spec = new ClientServerSpec();
+  let txn = 0;
+
+  beforeAll(async () => {
+    server = await startTestServer(options());
+    [alice, bob] = await registerUsers(server, ['alice', 'bob']);
+  });
+  afterAll(() => server.stop());
+
+  async function reply(roomId: string, rootId: string, body: string): Promise<string> {
+    const path = `${V3}/rooms/${enc(roomId)}/send/m.room.message/th${++txn}`;
+    const content = {
+      msgtype: 'm.text',
+      body,
+      'm.relates_to': { rel_type: 'm.thread', event_id: rootId },
+    };
+    return (await call(server, alice, 'PUT', path, content))['event_id'];
+  }
+
+  async function receipt(roomId: string, eventId: string, threadId?: string): Promise<void> {
+    const path = `${V3}/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`;
+    await call(server, bob, 'POST', path, threadId === undefined ? {} : { thread_id: threadId });
+  }
+
+  /** Bob's room entry of an initial sync, with or without per-thread counts. */
+  async function counts(roomId: string, threaded: boolean): Promise<Json> {
+    const body = await sync(server, bob, threaded ? { filter: THREADED } : {});
+    await spec.expectValid('GET', `${V3}/sync`, 200, body);
+    const room = body['rooms']['join'][roomId];
+    return {
+      main: room['unread_notifications'],
+      ...(room['unread_thread_notifications'] !== undefined
+        ? { threads: room['unread_thread_notifications'] }
+        : {}),
+    };
+  }
+
+  const count = (n: number, h = 0) => ({ notification_count: n, highlight_count: h });
+
+  it('counts a thread apart and reads it with threaded receipts only', async () => {
+    const roomId = await createRoom(server, alice, [bob]);
+    const root = await sendText(server, alice, roomId, 'thread root');
+    await receipt(roomId, root);
+    await reply(roomId, root, 'reply one');
+    await reply(roomId, root, 'reply two');
+    const third = await reply(roomId, root, 'reply three');
+
+    // The reviewer's scenario: three replies in thread $R.
+    expect(await counts(roomId, true)).toEqual({ main: count(0), threads: { [root]: count(3) } });
+    // Without the flag: every thread together, and no per-thread section.
+    expect(await counts(roomId, false)).toEqual({ main: count(3) });
+
+    const main = await sendText(server, alice, roomId, 'main timeline');
+    expect(await counts(roomId, true)).toEqual({ main: count(1), threads: { [root]: count(3) } });
+    expect(await counts(roomId, false)).toEqual({ main: count(4) });
+
+    // A `main` receipt reads the main timeline only: the thread stays unread.
+    await receipt(roomId, main, 'main');
+    expect(await counts(roomId, true)).toEqual({ main: count(0), threads: { [root]: count(3) } });
+    expect(await counts(roomId, false)).toEqual({ main: count(3) });
+
+    // A threaded receipt on the third reply reads the thread.
+    await receipt(roomId, third, root);
+    expect(await counts(roomId, true)).toEqual({ main: count(0) });
+    expect(await counts(roomId, false)).toEqual({ main: count(0) });
+  });
+
+  it('reads every thread with an unthreaded receipt, and a threaded one only its own', async () => {
+    const roomId = await createRoom(server, alice, [bob]);
+    const first = await sendText(server, alice, roomId, 'first root');
+    const second = await sendText(server, alice, roomId, 'second root');
+    await receipt(roomId, second);
+    const inFirst = await reply(roomId, first, 'in the first thread');
+    const mention = `${V3}/rooms/${enc(roomId)}/send/m.room.message/th${++txn}`;
+    await call(server, alice, 'PUT', mention, {
+      msgtype: 'm.text',
+      body: 'bob, in the second thread',
+      'm.mentions': { user_ids: [bob.userId] },
+      'm.relates_to': { rel_type: 'm.thread', event_id: second },
+    });
+    const last = await sendText(server, alice, roomId, 'main again');
+    expect(await counts(roomId, true)).toEqual({
+      main: count(1),
+      threads: { [first]: count(1), [second]: count(1, 1) },
+    });
+    // A threaded receipt reads its own thread, not another one later in the stream.
+    await receipt(roomId, inFirst, first);
+    expect(await counts(roomId, true)).toEqual({
+      main: count(1),
+      threads: { [second]: count(1, 1) },
+    });
+    expect(await counts(roomId, false)).toEqual({ main: count(2, 1) });
+    await receipt(roomId, last);
+    expect(await counts(roomId, true)).toEqual({ main: count(0) });
+    expect(await counts(roomId, false)).toEqual({ main: count(0) });
+  });
+}
