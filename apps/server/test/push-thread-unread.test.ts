@@ -75,11 +75,23 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
 
   const count = (n: number, h = 0) => ({ notification_count: n, highlight_count: h });
 
+  /** Bob's `GET /notifications` entries of `roomId`, event ID → `read`. */
+  async function readFlags(roomId: string): Promise<Record<string, boolean>> {
+    const path = `${V3}/notifications?limit=100`;
+    const body = await call(server, bob, 'GET', path);
+    await spec.expectValid('GET', path, 200, body);
+    return Object.fromEntries(
+      (body['notifications'] as Json[])
+        .filter((n) => n['room_id'] === roomId)
+        .map((n) => [n['event']['event_id'], n['read']]),
+    );
+  }
+
   it('counts a thread apart and reads it with threaded receipts only', async () => {
     const roomId = await createRoom(server, alice, [bob]);
     const root = await sendText(server, alice, roomId, 'thread root');
     await receipt(roomId, root);
-    await reply(roomId, root, 'reply one');
+    const firstReply = await reply(roomId, root, 'reply one');
     await reply(roomId, root, 'reply two');
     const third = await reply(roomId, root, 'reply three');
 
@@ -96,11 +108,18 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
     await receipt(roomId, main, 'main');
     expect(await counts(roomId, true)).toEqual({ main: count(0), threads: { [root]: count(3) } });
     expect(await counts(roomId, false)).toEqual({ main: count(3) });
+    // `GET /notifications` agrees: the thread's replies are still unread.
+    expect(await readFlags(roomId)).toMatchObject({ [main]: true, [firstReply]: false });
 
     // A threaded receipt on the third reply reads the thread.
     await receipt(roomId, third, root);
     expect(await counts(roomId, true)).toEqual({ main: count(0) });
     expect(await counts(roomId, false)).toEqual({ main: count(0) });
+    expect(await readFlags(roomId)).toMatchObject({
+      [main]: true,
+      [firstReply]: true,
+      [third]: true,
+    });
   });
 
   it('reads every thread with an unthreaded receipt, and a threaded one only its own', async () => {

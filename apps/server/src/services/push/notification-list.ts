@@ -17,7 +17,7 @@ import { membershipHistories } from '../rooms/room-store.ts';
 import { type ListedAction, readPositionsSql } from './store.ts';
 
 /** A listed row and whether the user has read it. */
-export type ListedNotification = ListedAction & { readonly read: boolean };
+export type ListedNotification = Omit<ListedAction, 'thread_id'> & { readonly read: boolean };
 
 /**
  * Which page: rows before stream position `before` (and after `after`, when given: push
@@ -36,7 +36,8 @@ export interface NotificationPage {
  */
 const STRETCHES_PER_STATEMENT = 200;
 
-const LISTED_COLUMNS = 'room_id, stream_position, event_id, notify, highlight, actions_json, ts';
+const LISTED_COLUMNS =
+  'room_id, stream_position, event_id, notify, highlight, actions_json, ts, thread_id';
 
 /** The user's notifications before stream position `before`, newest first, at most `limit`. */
 export async function listNotifications(
@@ -50,11 +51,14 @@ export async function listNotifications(
     ...(await sharedNotifications(db, userId, stretches, page)),
   ];
   const listed = newestFirst(rows).slice(0, page.limit);
-  const read = await readUpToByRoom(db, userId, [...new Set(listed.map((row) => row.room_id))]);
-  return listed.map((row) => ({
-    ...row,
-    read: Number(row.stream_position) <= (read.get(row.room_id) ?? 0),
-  }));
+  const rooms = [...new Set(listed.map((row) => row.room_id))];
+  const read = await readUpToByRoom(db, userId, rooms);
+  const threadRead = await threadReadUpTo(db, userId, rooms);
+  return listed.map(({ thread_id: thread, ...row }) => {
+    const position = Number(row.stream_position);
+    const inThread = threadRead.get(`${row.room_id}\u0000${thread}`) ?? 0;
+    return { ...row, read: position <= (read.get(row.room_id) ?? 0) || position <= inThread };
+  });
 }
 
 function newestFirst<T extends { stream_position: number }>(rows: T[]): T[] {
@@ -140,9 +144,9 @@ async function sharedNotifications(
 }
 
 /**
- * How far the user has read each of `roomIds` (store.ts `readPositionsSql`: their latest
- * main-timeline read receipt, and at least their join). A room absent from the answer is read up
- * to 0.
+ * How far the user has read every thread of each of `roomIds` (store.ts `readPositionsSql`: their
+ * latest unthreaded read receipt, and at least their join). A room absent from the answer is read
+ * up to 0.
  */
 async function readUpToByRoom(
   db: SqlExecutor,
@@ -153,11 +157,35 @@ async function readUpToByRoom(
   for (const chunk of inListChunks(roomIds)) {
     const rooms = placeholders(chunk.length, 2);
     const rows = await db.query<{ room_id: string; p: number }>(
-      `SELECT room_id, MAX(p) AS p FROM (${readPositionsSql(`IN (${rooms})`)}) read_up_to
+      `SELECT room_id, MAX(p) AS p FROM (${readPositionsSql(`IN (${rooms})`, [''])}) read_up_to
         GROUP BY room_id`,
       [userId, ...chunk],
     );
     for (const row of rows) out.set(row.room_id, Number(row.p ?? 0));
+  }
+  return out;
+}
+
+/**
+ * How far the user has read the threads of `roomIds` by threaded receipts (`main` included), by
+ * `room\0thread` (store.ts THREAD_READ_UP_TO, for the rooms of a page).
+ */
+async function threadReadUpTo(
+  db: SqlExecutor,
+  userId: string,
+  roomIds: readonly string[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const chunk of inListChunks(roomIds)) {
+    const rows = await db.query<{ room_id: string; thread_id: string; p: number }>(
+      `SELECT r.room_id, r.thread_id, MAX(e.stream_position) AS p
+         FROM receipts r JOIN events e ON e.event_id = r.event_id
+        WHERE r.user_id = $1 AND r.room_id IN (${placeholders(chunk.length, 2)})
+          AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id <> ''
+        GROUP BY r.room_id, r.thread_id`,
+      [userId, ...chunk],
+    );
+    for (const row of rows) out.set(`${row.room_id}\u0000${row.thread_id}`, Number(row.p ?? 0));
   }
   return out;
 }

@@ -27,7 +27,7 @@ export type PushedEvent = {
 };
 
 /** One push-action row as `GET /notifications` lists it. */
-export type ListedAction = Omit<PushedEvent, 'sender' | 'thread_id'> & StoredDecision;
+export type ListedAction = Omit<PushedEvent, 'sender'> & StoredDecision;
 
 /** A user's kept unread counts in a room, as of the position of their last change. */
 export type UnreadRow = {
@@ -278,8 +278,7 @@ function unthreadedReadPositionsSql(roomCondition: string): string {
 /**
  * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition` (`= $2`,
  * `IN (…)`), one row (room_id, p) each: their read receipts' events of the threads `threads`
- * (`''`: unthreaded; by default with `main`, what the notification list counts as read) and
- * their join.
+ * (`''`: unthreaded; by default with `main`, the main timeline's) and their join.
  */
 export function readPositionsSql(
   roomCondition: string,
