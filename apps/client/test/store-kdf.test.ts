@@ -10,6 +10,7 @@ import {
   deriveStoreKeys,
   LEGACY_KDF,
   newSalt,
+  parseKdfParams,
   sealValue,
 } from '../src/sdk/store-cipher.ts';
 import { PASSPHRASE, tempDir } from './helpers.ts';
@@ -71,5 +72,29 @@ describe('store key derivation', () => {
     );
     db.close();
     expect(() => LocalStore.open(path, PASSPHRASE)).toThrow(/key-derivation/);
+  });
+
+  it('accepts only the two parameter sets the client creates (not a 2 GiB N = 2^20, r = 16)', () => {
+    expect(parseKdfParams({ alg: 'scrypt', N: 2 ** 17, r: 8, p: 1 })).toEqual(CURRENT_KDF);
+    expect(parseKdfParams({ alg: 'scrypt', N: 2 ** 15, r: 8, p: 1 })).toEqual(LEGACY_KDF);
+    for (const bad of [
+      { N: 2 ** 20, r: 16, p: 1 },
+      { N: 2 ** 18, r: 8, p: 1 },
+      { N: 2 ** 17, r: 16, p: 1 },
+      { N: 2 ** 17, r: 8, p: 4 },
+      { N: 2 ** 14, r: 8, p: 1 },
+    ]) {
+      expect(parseKdfParams({ alg: 'scrypt', ...bad })).toBeUndefined();
+    }
+    const path = join(tempDir(), 'big.db');
+    LocalStore.open(path, PASSPHRASE).close();
+    const db = new DatabaseSync(path);
+    db.prepare("UPDATE meta SET value = ? WHERE name = 'kdf'").run(
+      new TextEncoder().encode(JSON.stringify({ alg: 'scrypt', N: 2 ** 20, r: 16, p: 1 })),
+    );
+    db.close();
+    expect(() => LocalStore.open(path, PASSPHRASE)).toThrow(
+      expect.objectContaining({ code: 'store-corrupt' }),
+    );
   });
 });
