@@ -8,8 +8,10 @@
  *   an event of another room is left out — neither becomes the state before the PDU (step 5) nor
  *   its state group, and the room's legitimate state is used;
  * - the work one PDU may cause is bounded: a wide auth DAG of fetchable events is walked no
- *   further than the per-PDU budget, and a `/state_ids` answer over the cap is not fetched at
- *   all. Either is a fetch failure: the PDU gets an error and no verdict is stored for it.
+ *   further than the per-PDU budget, and a `/state_ids` answer naming more unknown events than
+ *   the cap is not fetched at all. Either is a fetch failure: the PDU gets an error and no
+ *   verdict is stored for it. An answer past the cap whose events are all held already (a big
+ *   room's state) costs no fetch and is accepted.
  */
 import { stateKeyOf } from '@weft/dag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,7 +189,27 @@ export function receiveGapsSuite(storage: () => TestServerOptions = () => ({})):
       expect(await row(hub.eventId)).toBeUndefined();
     }, 60_000);
 
-    it('fetches nothing of a /state_ids answer over the cap, storing no verdict', async () => {
+    it('accepts a /state_ids answer past the cap whose events are all held', async () => {
+      const at = await tip();
+      const legit = [...(await a.services.rooms.currentState(roomId)).values()];
+      const gap = message(at, 'at a big but held state');
+      const next = message(at, 'after the big gap', { prev: [gap.eventId], depth: at.depth + 2 });
+      peer.served.set(gap.eventId, gap.pdu);
+      // Over MAX_STATE_IDS IDs in all (the held state, repeated), none of them unknown.
+      const repeats = Math.ceil((MAX_STATE_IDS + 1) / legit.length);
+      const pduIds = Array.from({ length: repeats }, () => legit).flat();
+      expect(pduIds.length).toBeGreaterThan(MAX_STATE_IDS);
+      peer.stateIds.set(gap.eventId, { pdu_ids: pduIds, auth_chain_ids: legit });
+      const asked = peer.eventRequests.length;
+
+      expect(await send([next.pdu])).toEqual({ [next.eventId]: {} });
+
+      expect(peer.eventRequests.filter((id) => legit.includes(id))).toEqual([]);
+      expect(peer.eventRequests.length - asked).toBeLessThanOrEqual(1);
+      expect((await row(next.eventId))?.state_group).not.toBeNull();
+    });
+
+    it('fetches nothing of a /state_ids answer with more unknown events than the cap, storing no verdict', async () => {
       const at = await tip();
       const gap = message(at, 'at a huge state');
       const next = message(at, 'after the huge gap', { prev: [gap.eventId], depth: at.depth + 2 });

@@ -39,10 +39,17 @@ export const MAX_EVENTS_PER_PDU = 400;
 /** The same, for all the PDUs of one inbound transaction together. */
 export const MAX_EVENTS_PER_TRANSACTION = 1_000;
 /**
- * Event IDs accepted from one `/state_ids` answer (`pdu_ids` and `auth_chain_ids` together): a
- * room's state can be large, but an answer past this is refused rather than fetched.
+ * Event IDs of one `/state_ids` answer (`pdu_ids` and `auth_chain_ids` together) not yet held
+ * that may be fetched: a room's state can be large (tens of thousands of members), and the IDs
+ * already held cost nothing to fetch, so only the unknown ones count; an answer needing more is
+ * refused rather than fetched.
  */
 export const MAX_STATE_IDS = 10_000;
+/**
+ * Sanity bound on one `/state_ids` answer's length (`pdu_ids` and `auth_chain_ids` together,
+ * held or not): past it the answer is refused without looking its IDs up.
+ */
+export const MAX_STATE_ANSWER_IDS = 500_000;
 /** State events one PDU (one transaction) may have fetched for `/state_ids` answers. */
 export const MAX_STATE_EVENTS_PER_PDU = MAX_STATE_IDS;
 /** `/event` requests in flight at once while fetching the events of a `/state_ids` answer. */
@@ -285,6 +292,19 @@ export async function getMissingEvents(
 }
 
 /** The room ID each stored event among `ids` is stored under. */
+/** Which of `ids` are stored (in any form), a chunked `IN` list at a time. */
+async function storedOf(db: SqlExecutor, ids: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const chunk of inListChunks(ids)) {
+    const rows = await db.query<{ event_id: string }>(
+      `SELECT event_id FROM events WHERE event_id IN (${placeholders(chunk.length)})`,
+      chunk,
+    );
+    for (const row of rows) out.add(row.event_id);
+  }
+  return out;
+}
+
 async function roomsOf(db: SqlExecutor, ids: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const chunk of inListChunks([...new Set(ids)])) {
@@ -310,9 +330,9 @@ async function roomsOf(db: SqlExecutor, ids: readonly string[]): Promise<Map<str
  * state", ibid.), so neither a forged power-levels event nor another room's event becomes the
  * state before the PDU, its state group, or an input to state resolution.
  *
- * An answer naming more than {@link MAX_STATE_IDS} events, or more unknown ones than the budget
- * allows, is a fetch failure; the unknown ones are fetched {@link STATE_FETCH_CONCURRENCY} at a
- * time.
+ * An answer naming more than {@link MAX_STATE_ANSWER_IDS} events, more than
+ * {@link MAX_STATE_IDS} not yet held, or more unknown ones than the budget allows, is a fetch
+ * failure; the unknown ones are fetched {@link STATE_FETCH_CONCURRENCY} at a time.
  */
 export async function fetchStateAfter(
   deps: HandlerDeps,
@@ -330,15 +350,20 @@ export async function fetchStateAfter(
   );
   const authChainIds = Array.isArray(response.auth_chain_ids) ? response.auth_chain_ids : [];
   const pduIds = Array.isArray(response.pdu_ids) ? response.pdu_ids : [];
-  if (authChainIds.length + pduIds.length > MAX_STATE_IDS) {
+  if (authChainIds.length + pduIds.length > MAX_STATE_ANSWER_IDS) {
     throw new PduRejection('missing-events', `the state at ${prevId} is too large`, false);
   }
   const isId = (id: unknown): id is string => typeof id === 'string';
   const stateIds = [...new Set(pduIds.filter(isId))];
   const ids = [...new Set([...authChainIds.filter(isId), ...stateIds, prevId])];
-  const unknown: string[] = [];
-  for (const id of ids) {
-    if (!budget.visited.has(id) && !(await isStored(deps.ctx.db, id))) unknown.push(id);
+  const held = await storedOf(deps.ctx.db, ids);
+  const unknown = ids.filter((id) => !budget.visited.has(id) && !held.has(id));
+  if (unknown.length > MAX_STATE_IDS) {
+    throw new PduRejection(
+      'missing-events',
+      `the state at ${prevId} is too large (${unknown.length} events not held)`,
+      false,
+    );
   }
   budget.takeStateEvents(unknown.length);
   // Fetched ahead, a few at a time; checked and stored below in order (fetchEvent takes a
