@@ -7,8 +7,10 @@
  *   is sent once that transaction commits, however long it stays open after queueing;
  * - a database error while reading or deleting queue rows is a failure with backoff — logged,
  *   never an unhandled rejection — and the rows go out once the database works again;
- * - a transaction the destination refuses for good (400, 403, a non-Matrix 404, 413) is dropped,
- *   not retried forever ahead of what is queued after it; 429 and 5xx keep it queued;
+ * - a transaction the destination refuses as Matrix (400, 403, 413 with a JSON `M_` errcode) is
+ *   dropped, not retried forever ahead of what is queued after it — except its to-device and
+ *   device-list EDUs, which nothing can fetch later: they stay queued, retried with backoff;
+ *   a non-Matrix answer (a proxy's HTML 404, a WAF's 403), 429 and 5xx keep it all queued;
  * - the backoff for an unreachable destination grows to hours, not a minute.
  */
 import { readFileSync } from 'node:fs';
@@ -164,7 +166,6 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     const refusals: Answer[] = [
       { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' },
       { status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' },
-      { status: 404, body: '<html>not found</html>' },
       { status: 413, body: '{"errcode":"M_TOO_LARGE","error":"no"}' },
     ];
     for (const refusal of refusals) {
@@ -181,6 +182,9 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     }
 
     for (const transient of [
+      { status: 404, body: '<html>not found</html>' },
+      { status: 403, body: '<html>Access denied (maintenance)</html>' },
+      { status: 400, body: '{"error":"no errcode"}' },
       { status: 429, body: '{"errcode":"M_LIMIT_EXCEEDED","error":"slow down"}' },
       { status: 502, body: 'bad gateway' },
     ]) {
@@ -199,6 +203,48 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     answer = async () => ({ status: 200, body: '{}' });
     sender.contacted(D);
     await drained();
+  });
+
+  it('keeps a transaction answered by a proxy’s HTML 404 queued, and delivers it on a 200', async () => {
+    answer = async () => ({ status: 404, body: '<html><body>404 Not Found</body></html>' });
+    const attempts = sender.destinationStatus(D).attempts;
+    await sender.queueEdu([D], EDU);
+    await eventually(
+      async () => sender.destinationStatus(D).backingOff,
+      'the HTML 404 to count as a failure with backoff',
+    );
+    expect(sender.destinationStatus(D)).toMatchObject({ attempts: attempts + 1, failures: 1 });
+    expect(await sender.pending(D)).toBe(1);
+    const refused = received.at(-1);
+    answer = async () => ({ status: 200, body: '{}' });
+    sender.contacted(D);
+    await drained();
+    // The same transaction, retried.
+    expect(received.at(-1)).toBe(refused);
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('on a Matrix 403 drops the PDUs and ephemeral EDUs but keeps to-device and device-list EDUs', async () => {
+    answer = async () => ({ status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' });
+    const toDevice = {
+      edu_type: 'm.direct_to_device',
+      content: { sender: '@u:a.test', type: 'm.room_key', message_id: 'm1', messages: {} },
+    };
+    const deviceList = {
+      edu_type: 'm.device_list_update',
+      content: { user_id: '@u:a.test', device_id: 'D', stream_id: 1, prev_id: [], deleted: false },
+    };
+    await sender.queueEdu([D], EDU);
+    await sender.queueEdu([D], toDevice);
+    await sender.queueEdu([D], deviceList);
+    await eventually(
+      async () => sender.destinationStatus(D).backingOff && (await sender.pending(D)) === 2,
+      'the typing EDU to be dropped and the rest kept, with backoff',
+    );
+    answer = async () => ({ status: 200, body: '{}' });
+    sender.contacted(D);
+    await drained();
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
   });
 
   it('backs off an unreachable destination for hours, not a minute', () => {

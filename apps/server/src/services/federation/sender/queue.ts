@@ -8,10 +8,18 @@
  * events queued meanwhile wait too, rather than each paying for an attempt at a server that is
  * down — and catches up as soon as it succeeds again, or at once when that server contacts us
  * ({@link FederationSender.contacted}). A database error counts as a failure (logged, backoff),
- * never as an unhandled rejection. A transaction the destination refuses for good (a 4xx answer
- * other than 401, 408 and 429: malformed, forbidden, too large, no such endpoint) is dropped —
- * its rows deleted and logged — rather than retried forever ahead of everything queued after it;
- * the destination can still fetch its PDUs later (backfill, `get_missing_events`).
+ * never as an unhandled rejection.
+ *
+ * Only a genuine Matrix refusal of the transaction ({@link matrixRefusal}: status 400, 403 or
+ * 413 with a JSON body whose `errcode` starts `M_`) drops anything, so it is not retried forever
+ * ahead of everything queued after it: its PDUs (the destination can still fetch them later —
+ * backfill, `get_missing_events`) and its ephemeral EDUs (typing, receipts, presence) are
+ * deleted and logged. Its to-device messages, device-list and signing-key updates
+ * ({@link UNRECOVERABLE_EDU_TYPES}) cannot be fetched later, so they stay queued and are retried
+ * with backoff — as Synapse's sender marks them sent only after a 200 (per_destination_queue.py),
+ * whatever the error answer. Any other error answer — a reverse proxy's HTML 404, a WAF's 403,
+ * a JSON body without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that
+ * keeps the whole transaction queued.
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
@@ -42,13 +50,38 @@ export function backoffDelay(policy: BackoffPolicy, failures: number): number {
 }
 
 /**
- * Whether the destination's answer refuses the transaction for good: a 4xx other than 401
- * (it may not have our key yet), 408 and 429. Resending the same transaction cannot succeed.
+ * EDUs a refused transaction keeps queued: nothing lets the destination fetch them later (a
+ * lost to-device message can be a lost room key; a lost device-list update leaves a stale
+ * device list).
  */
-function permanentRefusal(error: unknown): boolean {
-  if (!(error instanceof MatrixError)) return false;
-  const { status } = error;
-  return status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429;
+export const UNRECOVERABLE_EDU_TYPES: ReadonlySet<string> = new Set([
+  'm.direct_to_device',
+  'm.device_list_update',
+  'm.signing_key_update',
+]);
+
+/**
+ * Whether the destination's answer is a genuine Matrix refusal of the transaction: status 400
+ * (malformed), 403 (forbidden) or 413 (too large) with a JSON error body whose `errcode` starts
+ * `M_`. The HTTP client turns any error status into a `MatrixError` — one without a JSON
+ * `errcode` gets `M_UNKNOWN` and the message `HTTP <status>` — so a reverse proxy's or WAF's
+ * answer is told apart by that pair, and is not a refusal.
+ */
+export function matrixRefusal(error: unknown): error is MatrixError {
+  if (!MatrixError.isInstance(error)) return false;
+  const { status, errcode } = error;
+  if (status !== 400 && status !== 403 && status !== 413) return false;
+  if (!errcode.startsWith('M_')) return false;
+  return !(errcode === 'M_UNKNOWN' && error.message === `HTTP ${status}`);
+}
+
+function eduType(payload: string): string | undefined {
+  try {
+    const edu = JSON.parse(payload) as { edu_type?: unknown };
+    return typeof edu?.edu_type === 'string' ? edu.edu_type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface DestinationState {
@@ -311,19 +344,26 @@ export class FederationSender {
         { retry: false, timeoutMs: 60_000 },
       );
     } catch (error) {
-      if (permanentRefusal(error)) {
-        const { status, errcode } = error as MatrixError;
+      if (matrixRefusal(error)) {
+        const { status, errcode } = error;
+        const kept = rows.filter(
+          (row) => row.kind === 'edu' && UNRECOVERABLE_EDU_TYPES.has(eduType(row.payload) ?? ''),
+        );
+        const keptIds = new Set(kept.map((row) => Number(row.id)));
+        const dropped = ids.filter((id) => !keptIds.has(id));
         this.#ctx.log.warn('federation transaction refused: dropped', {
           destination,
           txn_id: txnId,
           status,
           errcode,
           pdus: body.pdus.length,
-          edus: body.edus.length,
+          edus: body.edus.length - kept.length,
+          kept_edus: kept.length,
         });
         if (this.#stopped) return 'empty';
-        await this.#delete(ids);
-        return 'sent';
+        await this.#delete(dropped);
+        // What cannot be fetched later is retried, with backoff.
+        return kept.length > 0 ? 'failed' : 'sent';
       }
       this.#ctx.log.debug('federation transaction failed', {
         destination,
