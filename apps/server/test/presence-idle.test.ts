@@ -115,4 +115,37 @@ describe('presence timeouts', () => {
     expect(back['last_active_ago']).toBeLessThan(1_000);
     ended();
   });
+
+  it('goes unavailable while it keeps syncing without sending, and stays so until it sends', async () => {
+    const sync = async () => {
+      const synced = await client.request('GET', `${V3}/sync?timeout=0`, {
+        token: alice.accessToken,
+      });
+      expect(synced.status).toBe(200);
+    };
+    await sync();
+    expect(await presenceOf(alice)).toMatchObject({ presence: 'online' });
+    // A sync of an online user is no activity: an open client idles.
+    for (let minute = 0; minute < 6; minute++) {
+      now += 60_000;
+      await sync();
+      await server.services.presence.sweep();
+    }
+    const idle = await presenceOf(alice);
+    expect(idle).toMatchObject({ presence: 'unavailable', currently_active: false });
+    expect(idle['last_active_ago']).toBeGreaterThan(IDLE_TIMEOUT_MS);
+    // Syncing on (set_presence online) does not bring the idle user back online.
+    now += 60_000;
+    await sync();
+    await server.services.presence.sweep();
+    expect(await presenceOf(alice)).toMatchObject({ presence: 'unavailable' });
+
+    const sent = await client.request(
+      'PUT',
+      `${V3}/rooms/${enc(roomId)}/send/m.room.message/idle-2`,
+      { token: alice.accessToken, body: { msgtype: 'm.text', body: 'back again' } },
+    );
+    expect(sent.status).toBe(200);
+    await expect.poll(async () => (await presenceOf(alice))['presence']).toBe('online');
+  });
 });

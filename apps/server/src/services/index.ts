@@ -70,6 +70,9 @@ export interface Services {
   readonly federationQueries: FederationQueryService;
 }
 
+/** What a timeline listener with nothing to wait for returns (no promise per event). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 export function createServices(ctx: ServerContext): Services {
   const accounts = new AccountService(ctx);
   const rooms = new RoomService(ctx);
@@ -186,18 +189,17 @@ function createUserDataServices(
   sync.setPresenceSource({
     presenceSince: (from, to) => presence.presenceSince(from, to),
     current: async (userId) => (await presence.get(userId)).presence,
-    set: async (userId, state) =>
-      presence.set(userId, state, (await presence.get(userId)).status_msg),
+    set: (userId, state) => presence.syncSet(userId, state),
     syncStarted: (userId, state) => presence.syncStarted(userId, state),
   });
   // Sending an event is activity (spec "Idle timeout"): it may bring the sender back online.
-  rooms.onTimelineEvent(async (tx, event) => {
-    if (event.streamPosition === null) return;
-    tx.afterCommit(() => {
-      presence.markActive(event.sender).catch((error: unknown) => {
-        ctx.log.warn('presence activity failed', { error, user_id: event.sender });
-      });
-    });
+  // Only a local sender's event is (federation's are not), and none once stopping: checked
+  // before anything is allocated (this runs for every persisted event).
+  rooms.onTimelineEvent((tx, event) => {
+    if (event.streamPosition !== null && presence.recordsActivity(event.sender)) {
+      tx.afterCommit(() => presence.noteActive(event.sender));
+    }
+    return SETTLED;
   });
   return {
     profile,

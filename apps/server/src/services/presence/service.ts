@@ -5,8 +5,10 @@
  * `/sync` can return `m.presence` events after a token ({@link PresenceService.presenceSince}).
  *
  * Activity (spec "Idle timeout", "Last active ago"): a local user's last activity — a `/sync`
- * that marks them `online`, an event they send, `PUT …/status` online — is kept in memory (no
- * write per `/sync`) and written with their next state change. A sweep every
+ * that brings them `online` from another state, an event they send, `PUT …/status` online — is
+ * kept in memory and written with their next state change. A `/sync` of a user already `online`
+ * is no activity (spec: "the last time since this user performed some action"; Synapse counts
+ * every sync, which its own comment calls "not what the spec wants"), so an open client idles. A sweep every
  * {@link SWEEP_INTERVAL_MS} moves an `online` user with no activity for {@link IDLE_TIMEOUT_MS}
  * to `unavailable`, and a user with no `/sync` in flight and neither a sync nor activity for
  * {@link SYNC_ONLINE_TIMEOUT_MS} to `offline` (Synapse's IDLE_TIMER and SYNC_ONLINE_TIMEOUT,
@@ -72,6 +74,8 @@ interface Activity {
   lastSync: number;
   /** `/sync` requests in flight that keep them present. */
   syncing: number;
+  /** The sweep made them `unavailable` (no activity since): a `/sync` leaves them so. */
+  idled: boolean;
 }
 
 /**
@@ -93,6 +97,10 @@ export class PresenceService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<void> | undefined;
   #started = false;
+  /** Set by {@link stop}: no more activity is recorded (the database is about to close). */
+  #stopping = false;
+  /** {@link noteActive} writes under way ({@link stop} waits for them). */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(ctx: ServerContext, userExists: (userId: string) => Promise<boolean>) {
     this.#ctx = ctx;
@@ -123,6 +131,7 @@ export class PresenceService {
     }
     if (local) {
       const activity = this.#track(userId);
+      activity.idled = false;
       activity.lastActive = Math.max(activity.lastActive, lastActive);
       lastActive = activity.lastActive;
     }
@@ -150,8 +159,8 @@ export class PresenceService {
 
   /**
    * A `/sync` of `userId` starts that marks them `state` (its `set_presence`): unless `offline`,
-   * it counts as activity when `online` and keeps them from going offline until the returned
-   * function (call it once the sync ends) runs. In memory only: no write.
+   * it keeps them from going offline until the returned function (call it once the sync ends)
+   * runs. No activity: a sync that changes their state is, through {@link syncSet}. In memory.
    */
   syncStarted(userId: string, state: PresenceState): () => void {
     if (state === 'offline' || !this.#isLocal(userId)) return () => {};
@@ -159,7 +168,6 @@ export class PresenceService {
     const now = this.#ctx.now();
     activity.syncing++;
     activity.lastSync = now;
-    if (state === 'online') activity.lastActive = Math.max(activity.lastActive, now);
     let ended = false;
     return () => {
       if (ended) return;
@@ -167,6 +175,23 @@ export class PresenceService {
       activity.syncing = Math.max(0, activity.syncing - 1);
       activity.lastSync = Math.max(activity.lastSync, this.#ctx.now());
     };
+  }
+
+  /**
+   * A `/sync`'s `set_presence` of `userId` (differing from their state): sets it, as activity
+   * when `online`, except that a user the sweep made `unavailable` stays so (a sync is no
+   * activity: else an open client would flip back `online` after every idle timeout).
+   */
+  async syncSet(userId: string, state: PresenceState): Promise<void> {
+    const row = await this.#row(userId);
+    if (
+      state === 'online' &&
+      row?.presence === 'unavailable' &&
+      this.#activity.get(userId)?.idled === true
+    ) {
+      return;
+    }
+    await this.set(userId, state, row?.status_msg ?? undefined);
   }
 
   /**
@@ -183,6 +208,22 @@ export class PresenceService {
     }
   }
 
+  /** Whether an event `userId` sends is activity to record: a local user, before {@link stop}. */
+  recordsActivity(userId: string): boolean {
+    return !this.#stopping && this.#isLocal(userId);
+  }
+
+  /** {@link markActive} in the background (after the event committed); {@link stop} awaits it. */
+  noteActive(userId: string): void {
+    if (!this.recordsActivity(userId)) return;
+    const done: Promise<void> = this.markActive(userId)
+      .catch((error: unknown) => {
+        this.#ctx.log.warn('presence activity failed', { error, user_id: userId });
+      })
+      .finally(() => this.#pending.delete(done));
+    this.#pending.add(done);
+  }
+
   /** Starts the idle / offline sweep (an unref'd timer: it keeps no process alive). */
   start(): void {
     if (this.#timer !== undefined) return;
@@ -192,11 +233,16 @@ export class PresenceService {
     this.#timer.unref?.();
   }
 
-  /** Stops the sweep; settles once a sweep under way finished (before the database closes). */
+  /**
+   * Stops the sweep and the recording of activity; settles once a sweep or activity write under
+   * way finished (before the database closes).
+   */
   async stop(): Promise<void> {
+    this.#stopping = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#sweeping;
+    await Promise.all(this.#pending);
   }
 
   /**
@@ -237,6 +283,7 @@ export class PresenceService {
         if (activity.syncing === 0) this.#activity.delete(userId);
       } else if (row.presence === 'online' && now - lastActive > IDLE_TIMEOUT_MS) {
         await this.set(userId, 'unavailable', statusMsg, { lastActiveTs: lastActive });
+        activity.idled = true;
       }
     }
   }
@@ -249,7 +296,7 @@ export class PresenceService {
   #track(userId: string): Activity {
     let activity = this.#activity.get(userId);
     if (activity === undefined) {
-      activity = { lastActive: 0, lastSync: this.#ctx.now(), syncing: 0 };
+      activity = { lastActive: 0, lastSync: this.#ctx.now(), syncing: 0, idled: false };
       this.#activity.set(userId, activity);
     }
     return activity;
