@@ -74,6 +74,86 @@ describe('a limited sync after a long offline period', () => {
   });
 });
 
+describe('a gap the sync cannot fill', () => {
+  it('a /messages that answers 403 does not stop the sync; loadOlder fills the gap later', async () => {
+    const dir = tempDir();
+    const alice = await newClient(server.url, dir, 'gap403-alice');
+    const bob = await newClient(server.url, dir, 'gap403-bob');
+    const roomId = await room(alice, bob);
+    await alice.sendText(roomId, 'before');
+    await bob.syncOnce(0);
+    const sent = Array.from({ length: 15 }, (_, i) => `offline ${i}`);
+    for (const body of sent) await alice.sendText(roomId, body);
+    hook = (url) =>
+      url.includes('/messages')
+        ? Promise.resolve(
+            Response.json({ errcode: 'M_FORBIDDEN', error: 'not allowed' }, { status: 403 }),
+          )
+        : undefined;
+    await bob.syncOnce(0);
+    // The sync went on: the newest events are there and the next sync starts after them.
+    expect(readable(bob, roomId)).toEqual(['before', ...sent.slice(-10)]);
+    await alice.sendText(roomId, 'after');
+    await bob.syncOnce(0);
+    expect(readable(bob, roomId)).toEqual(['before', ...sent.slice(-10), 'after']);
+    hook = undefined;
+    while ((await bob.loadOlder(roomId, 10)) > 0);
+    expect(readable(bob, roomId)).toEqual(['before', ...sent, 'after']);
+    await bob.close();
+    await alice.close();
+  });
+
+  it('a gap in a room the user has left does not stop the sync', async () => {
+    const dir = tempDir();
+    const alice = await newClient(server.url, dir, 'gapleft-alice');
+    const bob = await newClient(server.url, dir, 'gapleft-bob');
+    const roomId = await room(alice, bob, null);
+    const other = await alice.createRoom({ policy: null, invite: [bob.userId] });
+    await syncAll(alice, bob);
+    await bob.join(other);
+    await alice.sendText(roomId, 'before');
+    await bob.syncOnce(0);
+    for (let i = 0; i < 15; i++) await alice.sendText(roomId, `offline ${i}`);
+    await bob.leave(roomId);
+    await alice.sendText(other, 'elsewhere');
+    await bob.syncOnce(0);
+    expect(readable(bob, other)).toContain('elsewhere');
+    await alice.sendText(other, 'next');
+    await bob.syncOnce(0);
+    expect(readable(bob, other)).toContain('next');
+    await bob.close();
+    await alice.close();
+  });
+
+  it('a gap longer than the page limit is filled up to it; loadOlder completes it in order', async () => {
+    const dir = tempDir();
+    const alice = await newClient(server.url, dir, 'gapcap-alice');
+    const bob = await newClient(server.url, dir, 'gapcap-bob');
+    const roomId = await room(alice, bob);
+    await alice.sendText(roomId, 'before');
+    await bob.syncOnce(0);
+    const sent = Array.from({ length: 25 }, (_, i) => `offline ${i}`);
+    for (const body of sent) await alice.sendText(roomId, body);
+    // Pages of 1 event: the limit of 10 pages leaves 5 of the 15 missing events unfilled.
+    hook = (url, init) =>
+      url.includes('/messages') ? realFetch(url.replace(/limit=\d+/, 'limit=1'), init) : undefined;
+    await bob.syncOnce(0);
+    expect(readable(bob, roomId)).toEqual(['before', ...sent.slice(5)]);
+    hook = undefined;
+    while ((await bob.loadOlder(roomId, 2)) > 0);
+    expect(readable(bob, roomId)).toEqual(['before', ...sent]);
+    // A restart restores the same timeline.
+    await bob.close();
+    const again = WeftClient.open({
+      storePath: join(dir, 'gapcap-bob.db'),
+      passphrase: PASSPHRASE,
+    });
+    expect(readable(again, roomId)).toEqual(['before', ...sent]);
+    await again.close();
+    await alice.close();
+  });
+});
+
 describe('a network error while checking a room key sender', () => {
   it('keeps the key: the to-device message is delivered again and decrypts', async () => {
     const dir = tempDir();

@@ -79,6 +79,19 @@ interface SavedRoom {
   readonly membership: RoomModel['membership'];
   readonly state: RawEvent[];
   readonly prevBatch?: string;
+  readonly gaps?: Array<{ from: string; before: string }>;
+}
+
+/** Pages (of 100 events) one sync fetches to fill one room's gap; the rest waits for loadOlder. */
+const GAP_PAGES = 10;
+
+/**
+ * Whether a failed request may succeed if the whole sync batch is retried: no answer, a timeout,
+ * a 5xx, 429 or 401 (the token; handled by the caller). Any other 4xx is the server's final word.
+ */
+function transient(error: unknown): boolean {
+  if (!(error instanceof MatrixError)) return true;
+  return error.status >= 500 || error.status === 429 || error.status === 401;
 }
 
 /** The homeserver of a new store when none is named. */
@@ -251,6 +264,7 @@ export class WeftClient {
       const room = this.#room(roomId);
       room.membership = saved.membership;
       room.prevBatch = saved.prevBatch;
+      room.gaps = [...(saved.gaps ?? [])];
       // The strictest policy seen, so a weaker `m.room.encryption` in the saved state stays ignored.
       const kept = this.#store.get<RoomPolicy>(`policy:${roomId}`);
       if (kept !== undefined) this.#crypto.setPolicy(roomId, kept);
@@ -472,6 +486,7 @@ export class WeftClient {
       membership: room.membership,
       state: [...room.state.values()],
       ...(room.prevBatch === undefined ? {} : { prevBatch: room.prevBatch }),
+      ...(room.gaps.length === 0 ? {} : { gaps: room.gaps }),
     };
     this.#store.set(`room:${room.roomId}`, saved);
   }
@@ -880,7 +895,7 @@ export class WeftClient {
     });
     const joined = Object.entries(res.rooms?.join ?? {});
     const left = Object.entries(res.rooms?.leave ?? {});
-    const gaps = new Map<string, RawEvent[]>();
+    const gaps = new Map<string, { events: RawEvent[]; next: string | undefined }>();
     // 1. Room state, so policies are known before keys arrive.
     for (const [roomId, data] of [...joined, ...left]) {
       const room = this.#room(roomId);
@@ -892,7 +907,7 @@ export class WeftClient {
         // Events were left out between what this device holds and this chunk: fetch them now,
         // before any key or Olm state changes, so a failure retries the whole batch.
         if (room.timeline.some((e) => e.eventId !== undefined))
-          gaps.set(roomId, await this.#fetchGap(room, prevBatch, signal));
+          gaps.set(roomId, await this.#fetchGap(room, prevBatch, GAP_PAGES, signal));
         else room.prevBatch = prevBatch;
       } else if (room.prevBatch === undefined && prevBatch !== undefined) {
         room.prevBatch = prevBatch;
@@ -911,8 +926,16 @@ export class WeftClient {
     // 3. Timelines, then events waiting for keys that just arrived.
     for (const [roomId, data] of [...joined, ...left]) {
       const room = this.#room(roomId);
-      for (const e of gaps.get(roomId) ?? []) await this.#appendTimeline(room, e);
+      const gap = gaps.get(roomId);
+      for (const e of gap?.events ?? []) await this.#appendTimeline(room, e);
       for (const e of data.timeline?.events ?? []) await this.#appendTimeline(room, e);
+      if (gap?.next !== undefined) {
+        // Left unfilled: loadOlder continues it, inserting before the oldest event it fetched.
+        const before = [...gap.events, ...(data.timeline?.events ?? [])].find(
+          (e) => typeof e.event_id === 'string',
+        )?.event_id;
+        if (before !== undefined) room.gaps.push({ from: gap.next, before });
+      }
       const ephemeral = (data as JoinedRoom).ephemeral?.events ?? [];
       for (const e of ephemeral) {
         if (e.type === 'm.typing')
@@ -958,20 +981,35 @@ export class WeftClient {
   }
 
   /**
-   * The events of a `limited` sync's gap, oldest first: `/messages` pages backwards from the
-   * sync's `prev_batch` until an event this device holds (or the room's start).
+   * The events of a gap, oldest first: `/messages` pages backwards from `from` until an event
+   * this device holds (or the room's start), at most `pages` pages. `next` is where the gap
+   * continues when it was not filled: the page limit was reached, or the server refused a page
+   * for good (e.g. 403 in a room the user left). A transient failure (no answer, 5xx, 429) throws,
+   * so the sync batch is retried.
    */
-  async #fetchGap(room: RoomModel, from: string, signal?: AbortSignal): Promise<RawEvent[]> {
+  async #fetchGap(
+    room: RoomModel,
+    from: string,
+    pages: number,
+    signal?: AbortSignal,
+  ): Promise<{ events: RawEvent[]; next: string | undefined }> {
     const held = new Set(room.timeline.map((e) => e.eventId).filter((id) => id !== undefined));
     const gap: RawEvent[] = [];
     let token: string | undefined = from;
-    while (token !== undefined) {
-      const res: { chunk?: RawEvent[]; end?: string } = await this.#api().request({
-        method: 'GET',
-        path: matrixPath`/_matrix/client/v3/rooms/${room.roomId}/messages`,
-        query: { dir: 'b', limit: 100, from: token },
-        ...(signal === undefined ? {} : { signal }),
-      });
+    for (let page = 0; token !== undefined; page++) {
+      if (page >= pages) return { events: gap.reverse(), next: token };
+      let res: { chunk?: RawEvent[]; end?: string };
+      try {
+        res = await this.#api().request({
+          method: 'GET',
+          path: matrixPath`/_matrix/client/v3/rooms/${room.roomId}/messages`,
+          query: { dir: 'b', limit: 100, from: token },
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (error) {
+        if (transient(error)) throw error;
+        return { events: gap.reverse(), next: token };
+      }
       const chunk = res.chunk ?? [];
       let reached = false;
       for (const raw of chunk) {
@@ -984,7 +1022,43 @@ export class WeftClient {
       if (reached || chunk.length === 0 || res.end === token) break;
       token = res.end;
     }
-    return gap.reverse();
+    return { events: gap.reverse(), next: undefined };
+  }
+
+  /**
+   * Loads the next page of the newest unfilled gap into its place in the timeline. Returns how
+   * many events were inserted, or undefined when the room has no gap.
+   */
+  async #fillGap(room: RoomModel): Promise<number | undefined> {
+    const gap = room.gaps.at(-1);
+    if (gap === undefined) return undefined;
+    const page = await this.#fetchGap(room, gap.from, 1);
+    const events: TimelineEvent[] = [];
+    for (const raw of page.events) events.push(await this.#toTimeline(room.roomId, raw));
+    room.gaps.pop();
+    // The page went from `gap.from`; if it was refused nothing came and the gap stays.
+    if (page.next !== undefined && (events.length > 0 || page.next !== gap.from)) {
+      const before = events[0]?.eventId ?? gap.before;
+      room.gaps.push({ from: page.next, before });
+    } else if (page.next !== undefined) {
+      room.gaps.push(gap);
+    }
+    if (events.length > 0) {
+      const at = room.timeline.findIndex((e) => e.eventId === gap.before);
+      const index = at < 0 ? room.timeline.length : at;
+      room.timeline = [...room.timeline.slice(0, index), ...events, ...room.timeline.slice(index)];
+      // Positions are dense: store the whole timeline again in its new order.
+      this.#store.dropTimeline(room.roomId);
+      this.#bounds.set(room.roomId, { first: 0, next: 0 });
+      for (const event of room.timeline) {
+        this.#positions.delete(event);
+        this.#cache(room, event, 'append');
+      }
+      for (const event of events) this.#emit(room.roomId, event);
+    }
+    this.#saveRoom(room);
+    this.#store.flush();
+    return events.length;
   }
 
   /** Stops the sync loop and waits for it to end. */
@@ -1003,6 +1077,15 @@ export class WeftClient {
    */
   async loadOlder(roomId: string, limit = 50): Promise<number> {
     const room = this.room(roomId);
+    // A gap a sync left unfilled comes first: it is newer than anything before the held events.
+    for (let left = room.gaps.length; left > 0; left--) {
+      const before = room.gaps.length;
+      const filled = await this.#fillGap(room);
+      if (filled === undefined) break;
+      if (filled > 0) return filled;
+      // Refused (the gap stays, to try again later): go on before the oldest event held.
+      if (room.gaps.length === before) break;
+    }
     const res = await this.#api().get<{ chunk?: RawEvent[]; end?: string }>(
       matrixPath`/_matrix/client/v3/rooms/${roomId}/messages`,
       { dir: 'b', limit, from: room.prevBatch },
@@ -1037,6 +1120,7 @@ export class WeftClient {
     const room = this.room(roomId);
     room.timeline = [];
     room.prevBatch = undefined;
+    room.gaps = [];
     this.#store.dropTimeline(roomId);
     this.#bounds.set(roomId, { first: 0, next: 0 });
     this.#saveRoom(room);

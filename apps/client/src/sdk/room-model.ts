@@ -52,6 +52,11 @@ export class RoomModel {
   readonly receipts = new Map<string, string>();
   /** Token to paginate backwards from the oldest event held. */
   prevBatch: string | undefined;
+  /**
+   * Gaps a sync left unfilled (too long, or `/messages` refused): the events between the held
+   * ones and the event `before` are still to load, paging backwards `from` the token.
+   */
+  gaps: Array<{ from: string; before: string }> = [];
 
   constructor(roomId: string) {
     this.roomId = roomId;
