@@ -26,7 +26,7 @@
 import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
-import { membershipHistory } from './room-store.ts';
+import { membershipHistoriesInRoom, membershipHistory } from './room-store.ts';
 import type { StoredEvent } from './types.ts';
 
 type Visibility = 'world_readable' | 'shared' | 'invited' | 'joined';
@@ -155,10 +155,15 @@ export async function eventVisibilityForServer(
     'SELECT user_id FROM room_memberships WHERE room_id = $1',
     [roomId],
   );
-  const memberships = await Promise.all(
-    users
-      .filter((row) => isLocalUser(row.user_id, serverName))
-      .map((row) => membershipChanges(db, roomId, row.user_id)),
+  // The server's users' membership histories, a chunked IN list at a time (not a statement per
+  // user: a big server asking for events one /event at a time would cost thousands each).
+  const histories = await membershipHistoriesInRoom(
+    db,
+    roomId,
+    users.map((row) => row.user_id).filter((userId) => isLocalUser(userId, serverName)),
+  );
+  const memberships = [...histories.values()].map((history) =>
+    history.map(({ position, membership }) => ({ position, value: String(membership) })),
   );
   const visible = new Set<string>();
   for (const event of events) {

@@ -5,7 +5,7 @@
 import { parseAnyJson } from '@weft/canonical-json';
 import { stateKeyOf } from '@weft/dag';
 
-import { textPerCount } from '../../storage/in-list.ts';
+import { inListChunks, placeholders, textPerCount } from '../../storage/in-list.ts';
 import type { Dialect, SqlExecutor } from '../../storage/index.ts';
 import { isLocalUser } from './local-user.ts';
 import type { Membership, RoomMembershipEntry } from './types.ts';
@@ -310,6 +310,43 @@ export async function membershipHistory(
   const history: MembershipEntry[] = [];
   for (const row of rows) appendMembership(history, row);
   return history;
+}
+
+/**
+ * The membership histories of `userIds` in `roomId`, by user, each oldest first and as
+ * {@link membershipHistory} reads it for one user — in one statement per
+ * {@link IN_LIST_CHUNK} users rather than one per user. A user with no history is absent.
+ * Serving events to another server reads it for that server's users (event-visibility.ts).
+ */
+export async function membershipHistoriesInRoom(
+  db: SqlExecutor,
+  roomId: string,
+  userIds: readonly string[],
+): Promise<Map<string, MembershipEntry[]>> {
+  const out = new Map<string, MembershipEntry[]>();
+  for (const chunk of inListChunks([...new Set(userIds)])) {
+    const list = placeholders(chunk.length, 2);
+    const rows = await db.query<MembershipHistoryRow & { user_id: string }>(
+      `SELECT state_key AS user_id, stream_position, pdu, NULL AS membership, 0 AS resolved
+        FROM events
+        WHERE room_id = $1 AND type = 'm.room.member' AND state_key IN (${list})
+          AND stream_position IS NOT NULL
+       UNION ALL
+       SELECT user_id, stream_position, NULL, membership, 1 FROM resolved_memberships
+        WHERE room_id = $1 AND user_id IN (${list})
+       ORDER BY stream_position, resolved`,
+      [roomId, ...chunk],
+    );
+    for (const row of rows) {
+      let history = out.get(row.user_id);
+      if (history === undefined) {
+        history = [];
+        out.set(row.user_id, history);
+      }
+      appendMembership(history, row);
+    }
+  }
+  return out;
 }
 
 /**
