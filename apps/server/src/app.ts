@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 
 import { createMatrixApp, DEFAULT_MAX_BODY_BYTES, TokenBucketRateLimiter } from '@weft/transport';
 
+import { forwardedClient, recordClientAddress } from './api/client/client-address.ts';
 import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
 import { registerFederationApi } from './api/federation/index.ts';
@@ -16,6 +17,8 @@ export const CLIENT_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 export function createApp(services: Services): ClientApp {
   const { config, log } = services.ctx;
+  const trustedProxy =
+    config.trustedProxies.length > 0 ? trustedProxyCheck(config.trustedProxies) : undefined;
   const app = createMatrixApp<AuthenticatedUser>({
     logger: {
       error: (message, context) =>
@@ -29,9 +32,16 @@ export function createApp(services: Services): ClientApp {
       burst: config.rateLimit.burst,
       perSecond: config.rateLimit.perSecond,
     }),
-    ...(config.trustedProxies.length > 0
-      ? { trustedProxy: trustedProxyCheck(config.trustedProxies) }
-      : {}),
+    // Transport's default key, with the client's address of a request without a user recorded
+    // for its handler (login counts failed passwords per user and address).
+    rateLimitKey: (identity) => {
+      if (identity.origin !== undefined) return `server:${identity.origin}`;
+      if (identity.user !== undefined) return `user:${identity.user.userId}`;
+      const address = forwardedClient(identity.remoteAddress, identity.headers, trustedProxy);
+      if (address === undefined) return 'anonymous';
+      recordClientAddress(identity.context, address);
+      return `address:${address}`;
+    },
   });
   registerClientApi(app, services);
   return app;

@@ -3,7 +3,8 @@
  * each connection's remote address to the app), not in one bucket for everyone: a client
  * exhausting its bucket from one address does not make another address's `/login` 429.
  * `X-Forwarded-For` counts only from `trusted_proxies`. Failed logins are limited per target
- * user whatever the address (spec "Rate limiting": 429 `M_LIMIT_EXCEEDED`, `retry_after_ms`).
+ * user and client address, so nobody can lock a user out from elsewhere, and do not count
+ * toward UIA's limit (spec "Rate limiting": 429 `M_LIMIT_EXCEEDED`, `retry_after_ms`).
  *
  * Clients bind to different loopback addresses (Linux routes all of 127/8 to lo).
  */
@@ -13,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { buildConfig, ConfigError } from '../src/config.ts';
 import { startTestServer, type TestServer } from './harness.ts';
+import { newIdentity, signingKeysBody } from './keys-cross-signing-suite.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -122,28 +124,70 @@ describe('per-address rate limits of unauthenticated requests', () => {
   });
 });
 
-describe('failed logins limited per target user', () => {
-  it('answers 429 after 5 failures for one user from several addresses; others log in', async () => {
+describe('failed logins limited per target user and client address', () => {
+  it('answers 429 after 5 failures from one address; other addresses and users log in', async () => {
     server = await startTestServer();
     await server.client.registerUser('alice');
     await server.client.registerUser('bob');
     for (let i = 0; i < 5; i++) {
-      const answer = await login(`127.0.0.${10 + i}`, 'alice', 'wrong password');
+      const answer = await login('127.0.0.10', 'alice', 'wrong password');
       expect(answer.status).toBe(403);
       expect(answer.body['errcode']).toBe('M_FORBIDDEN');
     }
-    // The right password, from an address never seen: still refused until the window ends.
-    const refused = await login('127.0.0.20', 'alice');
+    // The right password from that address: refused until the window ends.
+    const refused = await login('127.0.0.10', 'alice');
     expect(refused.status).toBe(429);
     expect(refused.body['errcode']).toBe('M_LIMIT_EXCEEDED');
     expect(refused.body['retry_after_ms']).toBeGreaterThan(0);
     expect(refused.body['retry_after_ms']).toBeLessThanOrEqual(10 * 60_000);
     // Alice named another way is the same user.
-    expect((await login('127.0.0.21', '@Alice:test.local')).status).toBe(429);
+    expect((await login('127.0.0.10', '@Alice:test.local')).status).toBe(429);
+    // Alice from another address is not locked out.
+    const fromB = await login('127.0.0.11', 'alice');
+    expect(fromB.status).toBe(200);
 
     // Another user is not affected, a failure of theirs neither.
     expect((await login('127.0.0.10', 'bob', 'wrong password')).status).toBe(403);
     expect((await login('127.0.0.10', 'bob')).status).toBe(200);
+
+    // UIA's password stages are unaffected by failed logins: Alice deletes a device with hers.
+    const token = String(fromB.body['access_token']);
+    const deviceId = String(fromB.body['device_id']);
+    const auth = {
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: 'alice' },
+      password: PASSWORD,
+    };
+    const deleted = await (server as TestServer).client.request(
+      'DELETE',
+      `/_matrix/client/v3/devices/${deviceId}`,
+      { body: { auth }, token },
+    );
+    expect(deleted.status).toBe(200);
+  });
+
+  it('a refused device ID (a cross-signing key ID) is not a failed password', async () => {
+    server = await startTestServer();
+    const dave = await server.client.registerUser('dave');
+    const identity = newIdentity();
+    const upload = await server.client.request(
+      'POST',
+      '/_matrix/client/v3/keys/device_signing/upload',
+      { token: dave.accessToken, body: signingKeysBody(dave, identity) },
+    );
+    expect(upload.status).toBe(200);
+    for (let i = 0; i < 6; i++) {
+      const answer = await send('127.0.0.1', 'POST', '/_matrix/client/v3/login', {
+        body: {
+          type: 'm.login.password',
+          identifier: { type: 'm.id.user', user: 'dave' },
+          password: PASSWORD,
+          device_id: identity.master.publicKeyBase64,
+        },
+      });
+      expect(answer.status).toBe(403);
+    }
+    expect((await login('127.0.0.1', 'dave')).status).toBe(200);
   });
 
   it('a successful login clears the count', async () => {

@@ -2,10 +2,27 @@
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
 import { MatrixError } from '@weft/transport';
-
+import { InvalidLoginError } from '../../services/accounts/service.ts';
 import type { Services } from '../../services/index.ts';
+import { clientAddressOf } from './client-address.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
-import { uiaPasswordLimiter } from './uia.ts';
+import { type PasswordChecker, UiaPasswordLimiter } from './uia.ts';
+
+const loginLimiters = new WeakMap<PasswordChecker, UiaPasswordLimiter>();
+
+/**
+ * Failed password logins, counted per (target user, client address) — not per user alone, so
+ * nobody can lock a user out by failing logins as them from elsewhere — in a limiter of login's
+ * own (UIA's counts only authenticated UIA password stages).
+ */
+export function loginFailureLimiter(accounts: PasswordChecker): UiaPasswordLimiter {
+  let limiter = loginLimiters.get(accounts);
+  if (limiter === undefined) {
+    limiter = new UiaPasswordLimiter();
+    loginLimiters.set(accounts, limiter);
+  }
+  return limiter;
+}
 
 /** The user ID a login names: `identifier` (m.id.user) or the deprecated top-level `user`. */
 function loginUser(body: Record<string, unknown>, serverName: string): string {
@@ -45,7 +62,7 @@ export function registerLogin(app: ClientApp, services: Services): void {
     path: '/login',
     auth: 'none',
     rateLimit: true,
-    handler: async ({ body }) => {
+    handler: async ({ body, context }) => {
       if (body['type'] !== 'm.login.password') {
         throw new MatrixError(400, 'M_UNKNOWN', 'Unsupported login type');
       }
@@ -60,10 +77,11 @@ export function registerLogin(app: ClientApp, services: Services): void {
         throw MatrixError.badJson('initial_device_display_name must be a string');
       }
       const userId = loginUser(body, services.ctx.config.serverName);
-      // Failed passwords are counted per target user whatever the address, with UIA's
-      // (uia.ts): past the limit, 429 M_LIMIT_EXCEEDED without checking the password.
-      const failures = uiaPasswordLimiter(services.accounts);
-      const retryAfterMs = failures.retryAfterMs(userId);
+      // Wrong passwords are counted per target user and client address: past the limit, 429
+      // M_LIMIT_EXCEEDED without checking the password (from that address only).
+      const failures = loginFailureLimiter(services.accounts);
+      const key = JSON.stringify([userId, clientAddressOf(context) ?? null]);
+      const retryAfterMs = failures.retryAfterMs(key);
       if (retryAfterMs !== undefined) {
         throw MatrixError.limitExceeded(retryAfterMs, 'Too many failed password attempts');
       }
@@ -76,12 +94,10 @@ export function registerLogin(app: ClientApp, services: Services): void {
           ...(displayName !== undefined ? { deviceDisplayName: displayName } : {}),
         });
       } catch (error) {
-        if (error instanceof MatrixError && error.errcode === 'M_FORBIDDEN') {
-          failures.recordFailure(userId);
-        }
+        if (error instanceof InvalidLoginError) failures.recordFailure(key);
         throw error;
       }
-      failures.recordSuccess(userId);
+      failures.recordSuccess(key);
       return {
         user_id: result.userId,
         access_token: result.accessToken,

@@ -3,7 +3,8 @@
  * a request without `auth` gets 401 with the flows it may complete and a session ID; the client
  * repeats it with `auth` filled in. Weft offers `m.login.dummy` for registration and
  * `m.login.password` for sensitive actions (deleting devices). Failed password stages are counted
- * per user across every UIA endpoint, so a stolen access token cannot be used to guess the
+ * per user across every UIA endpoint (UIA stages only: login has its own limiter, per user and
+ * client address, login.ts), so a stolen access token cannot be used to guess the
  * password (spec "Rate limiting": 429 `M_LIMIT_EXCEEDED` with `retry_after_ms`).
  */
 import { randomBytes } from 'node:crypto';

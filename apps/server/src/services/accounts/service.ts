@@ -22,6 +22,13 @@ import {
 /** Spec "User Identifiers": the localpart grammar for new users. */
 const LOCALPART = /^[a-z0-9._=\-/+]+$/;
 
+/** 403 `M_FORBIDDEN` for a wrong user or password at login (not for any other refusal). */
+export class InvalidLoginError extends MatrixError {
+  constructor() {
+    super(403, 'M_FORBIDDEN', 'Invalid username or password');
+  }
+}
+
 export interface LoginResult {
   readonly userId: string;
   readonly deviceId: string;
@@ -196,7 +203,10 @@ export class AccountService {
     }
   }
 
-  /** Checks a password login; a wrong user or password is the same 403 (no user enumeration). */
+  /**
+   * Checks a password login; a wrong user or password is the same 403 (no user enumeration),
+   * an {@link InvalidLoginError} (what login's failure limiter counts, unlike other refusals).
+   */
   async loginWithPassword(options: {
     userId: string;
     password: string;
@@ -211,7 +221,7 @@ export class AccountService {
     const stored = row?.password_hash ?? (await this.#dummyHash());
     const matches = await verifyPassword(options.password, stored);
     const ok = row !== undefined && row.deactivated === 0 && row.password_hash !== null && matches;
-    if (!ok) throw MatrixError.forbidden('Invalid username or password');
+    if (!ok) throw new InvalidLoginError();
     const checkedHash = row.password_hash as string;
     return this.#ctx.db.transaction(async (tx) => {
       // The password was checked outside this transaction (scrypt is slow): the token is issued
@@ -224,7 +234,7 @@ export class AccountService {
           WHERE user_id = $1 AND password_hash = $2 AND deactivated = 0`,
         [options.userId, checkedHash],
       );
-      if (unchanged === 0) throw MatrixError.forbidden('Invalid username or password');
+      if (unchanged === 0) throw new InvalidLoginError();
       if (
         options.deviceId !== undefined &&
         (await this.#isCrossSigningKeyId(tx, options.userId, options.deviceId))
