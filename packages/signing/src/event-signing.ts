@@ -23,7 +23,7 @@ import {
   own,
   readSignatures,
 } from './json-object.ts';
-import { decodePublicKey, ED25519, type SigningKey } from './keys.ts';
+import { decodeVerifyKey, ED25519, type SigningKey } from './keys.ts';
 import { type RedactionRules, redactEvent, redactionRulesFor } from './redaction.ts';
 import { addSignature, signerFor } from './sign-json.ts';
 
@@ -457,7 +457,7 @@ function checkEntity(
   for (const keyId of keyIds) {
     const found = keyLookup(entity, keyId, originServerTs);
     if (found === undefined) continue;
-    const publicKey = decodePublicKey(found);
+    const publicKey = decodeVerifyKey(found);
     let signature: Uint8Array;
     try {
       signature = decodeBase64Lenient(byKey[keyId] as string);

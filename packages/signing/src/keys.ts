@@ -10,7 +10,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 
 import { backend, releaseKeyMaterial } from './backend.ts';
-import { decodeBase64Lenient, decodeSeedBase64, encodeBase64 } from './base64.ts';
+import { decodeBase64, decodeBase64Lenient, decodeSeedBase64, encodeBase64 } from './base64.ts';
 import { checkBytes, checkString, clean } from './bytes.ts';
 import { SigningError } from './errors.ts';
 
@@ -168,13 +168,40 @@ function copyBytes(value: unknown, name: string): Uint8Array {
 }
 
 /**
- * Decodes a public verification key from unpadded Base64 (or checks raw bytes); throws
- * `SigningError('bad-key')` unless it is 32 bytes. Text is decoded as Synapse decodes verify keys
- * (`decodeBase64Lenient`: either alphabet, trailing bits ignored); `SigningError('bad-base64')`
- * for anything that is not Base64 at all.
+ * Decodes a public verification key from canonical unpadded standard Base64 (or checks raw
+ * bytes); throws `SigningError('bad-key')` unless it is 32 bytes and `SigningError('bad-base64')`
+ * for any other spelling — URL-safe alphabet, padding, non-zero trailing bits — so that one key
+ * has exactly one text form. Use it to validate keys that are stored or published (e.g. device
+ * and cross-signing keys a user uploads, whose text is also their key ID). Verification of keys
+ * fetched from other servers decodes them as Synapse does instead (`decodeVerifyKey`, internal).
  */
 export function decodePublicKey(publicKey: Uint8Array | string, path?: string): Uint8Array {
+  if (typeof publicKey === 'string') {
+    checkString(publicKey, 'publicKey');
+    if (publicKey.includes('=')) {
+      throw new SigningError(
+        'bad-base64',
+        'public key must be unpadded Base64',
+        path === undefined ? {} : { path },
+      );
+    }
+  }
+  const bytes = typeof publicKey === 'string' ? decodeBase64(publicKey, path) : publicKey;
+  return checkPublicKeyBytes(bytes, path);
+}
+
+/**
+ * Internal, for verification only: decodes a verify key as Synapse decodes keys it verifies with
+ * (`decodeBase64Lenient`: either alphabet, padding optional, trailing bits ignored); otherwise as
+ * {@link decodePublicKey}. Not exported from the package: keys that are stored or published must
+ * be canonical.
+ */
+export function decodeVerifyKey(publicKey: Uint8Array | string, path?: string): Uint8Array {
   const bytes = typeof publicKey === 'string' ? decodeBase64Lenient(publicKey, path) : publicKey;
+  return checkPublicKeyBytes(bytes, path);
+}
+
+function checkPublicKeyBytes(bytes: Uint8Array, path: string | undefined): Uint8Array {
   checkBytes(bytes, 'publicKey');
   if (bytes.length !== 32) {
     throw new SigningError(

@@ -17,7 +17,7 @@ import {
   own,
   readSignatures,
 } from './json-object.ts';
-import { decodePublicKey, ED25519, parseKeyId, type SigningKey } from './keys.ts';
+import { decodePublicKey, decodeVerifyKey, ED25519, parseKeyId, type SigningKey } from './keys.ts';
 import { signedBytes, signJson, verifyBytes } from './sign-json.ts';
 
 /** A key the server used to sign with, and when it stopped. */
@@ -148,7 +148,7 @@ export function verifyServerKeys(response: JsonObject, expectedServerName?: stri
     const key = isJsonObject(entry) ? own(entry, 'key') : undefined;
     if (typeof key !== 'string')
       throw new SigningError('bad-json', 'key must be a string', { path });
-    verifyKeys.set(keyId, decodePublicKey(key, `${path}.key`));
+    verifyKeys.set(keyId, decodeVerifyKey(key, `${path}.key`));
   }
 
   const oldVerifyKeys = new Map<string, { key: Uint8Array; expiredTs: number }>();
@@ -168,7 +168,7 @@ export function verifyServerKeys(response: JsonObject, expectedServerName?: stri
         throw new SigningError('bad-json', 'old key must be { key, expired_ts }', { path });
       }
       oldVerifyKeys.set(keyId, {
-        key: decodePublicKey(key, `${path}.key`),
+        key: decodeVerifyKey(key, `${path}.key`),
         expiredTs: checkTimestamp(own(entry, 'expired_ts'), `${path}.expired_ts`),
       });
     }

@@ -9,12 +9,14 @@ import {
   decodeBase64,
   decodePublicKey,
   ed25519KeyId,
+  encodeBase64,
   generateSigningKey,
   parseKeyId,
   SigningError,
   SigningKey,
   signingKeyFromSeed,
 } from '../src/index.ts';
+import { decodeVerifyKey } from '../src/keys.ts';
 
 const SEED = new Uint8Array(32).map((_, i) => i);
 
@@ -126,6 +128,24 @@ describe('key identifiers', () => {
     expect(decodePublicKey(key.publicKey)).toEqual(key.publicKey);
     expect(codeOf(() => decodePublicKey(new Uint8Array(33)))).toBe('bad-key');
     expect(codeOf(() => decodePublicKey('Zm9v'))).toBe('bad-key');
+  });
+
+  it('decodePublicKey accepts only the canonical spelling; decodeVerifyKey any Synapse accepts', () => {
+    const bytes = new Uint8Array(32).fill(0xfb);
+    const canonical = encodeBase64(bytes); // '+/v7…' then a last character with free low bits
+    expect(canonical).toMatch(/[+/]/);
+    const last = canonical.charCodeAt(canonical.length - 1);
+    const spellings = [
+      canonical.replaceAll('+', '-').replaceAll('/', '_'), // URL-safe
+      `${canonical}=`, // padded
+      canonical.slice(0, -1) + String.fromCharCode(last + 1), // non-zero trailing bits
+    ];
+    expect(decodePublicKey(canonical)).toEqual(bytes);
+    for (const spelling of spellings) {
+      expect(codeOf(() => decodePublicKey(spelling))).toBe('bad-base64');
+      expect(decodeVerifyKey(spelling)).toEqual(bytes);
+    }
+    expect(codeOf(() => decodeVerifyKey('Zm9v'))).toBe('bad-key');
   });
 });
 
