@@ -340,9 +340,11 @@ export function createMatrixApp<User = string>(
       forwardedClient(identity.remoteAddress, identity.headers, options.trustedProxy);
     return address === undefined ? 'anonymous' : `address:${address}`;
   };
-  // The peer of a plain request `answer` hands to Hono as a fetch `Request` (no endpoint matched
-  // it as sent: `/./x` and the like), for the endpoint Hono routes it to.
+  // The peer and the request target as received of a plain request `answer` hands to Hono as a
+  // fetch `Request` (no endpoint matched it as sent: `/./x` and the like), for the endpoint Hono
+  // routes it to: the fetch `Request`'s URL is normalised, but X-Matrix signs the raw target.
   const plainPeers = new WeakMap<Request, string>();
+  const plainTargets = new WeakMap<Request, string>();
   const rateLimitKey = options.rateLimitKey ?? defaultKey;
 
   // Plain requests are routed as Hono routes them (same router, same path decoding), to the same
@@ -411,6 +413,7 @@ export function createMatrixApp<User = string>(
         return plainOf(unrecognized(new URL(url).pathname));
       }
       if (request.remoteAddress !== undefined) plainPeers.set(fetchRequest, request.remoteAddress);
+      plainTargets.set(fetchRequest, request.target);
       return plainOf(await hono.fetch(fetchRequest, env));
     },
     endpoint(definition) {
@@ -536,7 +539,7 @@ export function createMatrixApp<User = string>(
         const input: PipelineInput = {
           method: request.method,
           url: request.url,
-          target: requestTargetOf(request, c.env),
+          target: plainTargets.get(request) ?? requestTargetOf(request, c.env),
           headers: request.headers,
           remoteAddress: plainPeers.get(request) ?? nodePeerAddress(c.env),
           readBody: (maxBytes) => readBodyBytes(request, maxBytes),

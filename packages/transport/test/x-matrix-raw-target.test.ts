@@ -82,7 +82,7 @@ afterAll(async () => {
 
 describe('X-Matrix over the raw request target', () => {
   it('accepts a signature over the raw target in MatrixApp.answer', async () => {
-    for (const target of TARGETS.slice(0, 1)) {
+    for (const target of TARGETS) {
       const answer = await app.answer({
         method: 'GET',
         target,
