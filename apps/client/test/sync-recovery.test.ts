@@ -4,7 +4,7 @@
  * /keys/query answer, a revoked access token, and two processes opening one store.
  */
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/harness.ts';
@@ -404,5 +404,26 @@ describe('one store, one client', () => {
     store.close();
     expect(() => LocalStore.open(path, 'wrong')).toThrow(/passphrase/);
     LocalStore.open(path, PASSPHRASE).close();
+  });
+
+  it('does not take over a lock file that holds no PID yet (being written); a dead PID it does', () => {
+    const path = join(tempDir(), 'writing.db');
+    LocalStore.open(path, PASSPHRASE).close();
+    writeFileSync(`${path}.lock`, '');
+    let error: unknown;
+    try {
+      LocalStore.open(path, PASSPHRASE).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(ClientError.isInstance(error) && error.code).toBe('store-locked');
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe('');
+    // The writer finishes with a PID whose process is gone: now it is stale and taken over.
+    writeFileSync(`${path}.lock`, '999999999');
+    const store = LocalStore.open(path, PASSPHRASE);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(String(process.pid));
+    store.close();
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(readdirSync(join(path, '..')).filter((f) => f.includes('.lock.'))).toEqual([]);
   });
 });

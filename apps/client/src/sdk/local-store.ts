@@ -6,7 +6,8 @@
  * are public identifiers and stay in the clear so rows can be found and deleted.
  */
 
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parseAnyJson } from '@weft/canonical-json';
 
@@ -85,43 +86,77 @@ export class LocalStore {
   }
 
   /**
-   * Takes the store's lock: `<path>.lock` created exclusively, holding this process's PID. A lock
-   * left by a process that no longer runs is taken over.
+   * Takes the store's lock: `<path>.lock` holding this process's PID, put in place atomically (the
+   * PID is written to a temporary file first, then hard-linked to the lock name, which fails if a
+   * lock exists): a reader never sees a lock without its PID. A lock whose PID parses and whose
+   * process no longer runs is taken over by renaming it aside (only one process can) before taking
+   * the lock again; a lock that cannot be read or parsed yet is waited for briefly.
    * @throws ClientError `store-locked` when another open store (in any process) holds it.
    */
   static #acquireLock(path: string): string | undefined {
     if (path === ':memory:' || path === '') return undefined;
     const lock = `${path}.lock`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const fd = openSync(lock, 'wx', 0o600);
+    const unique = `${process.pid}.${randomBytes(6).toString('hex')}`;
+    const tmp = `${lock}.${unique}.tmp`;
+    writeFileSync(tmp, String(process.pid), { mode: 0o600 });
+    try {
+      for (let attempt = 0; ; attempt++) {
         try {
-          writeSync(fd, String(process.pid));
-        } finally {
-          closeSync(fd);
+          linkSync(tmp, lock);
+          return lock;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
-        return lock;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        let holder = Number.NaN;
-        try {
-          holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
-        } catch {
-          // Removed meanwhile, or unreadable: try again once.
-        }
-        if (attempt > 0 || (Number.isSafeInteger(holder) && holder > 0 && processRuns(holder))) {
+        const text = readLock(lock);
+        const holder = text === undefined ? Number.NaN : Number(text.trim());
+        const parsed =
+          /^\d+$/.test(text?.trim() ?? '') && Number.isSafeInteger(holder) && holder > 0;
+        if (parsed && processRuns(holder)) {
           throw new ClientError(
             'store-locked',
-            `the store is open in another client (process ${Number.isNaN(holder) ? '?' : holder}); close it first`,
+            `the store is open in another client (process ${holder}); close it first`,
           );
         }
-        // Stale: the process that held the lock is gone.
+        if (!parsed) {
+          // Gone meanwhile (try again at once), or not a PID: a lock being written, or garbage.
+          if (text !== undefined) {
+            if (attempt >= LOCK_WAITS) {
+              throw new ClientError(
+                'store-locked',
+                `the store's lock file ${lock} holds no process ID; if no client is running, delete it`,
+              );
+            }
+            sleepSync(LOCK_WAIT_MS);
+          }
+          continue;
+        }
+        // Stale: its process is gone. Renaming it aside is atomic, so of several processes taking
+        // it over one succeeds; the others find no lock (or the winner's) on the next attempt.
+        const aside = `${lock}.${unique}.stale`;
         try {
-          unlinkSync(lock);
+          renameSync(lock, aside);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          continue;
+        }
+        const moved = readLock(aside);
+        if (moved !== undefined && moved.trim() !== text?.trim()) {
+          // Another process replaced the stale lock with its own between the read and the rename:
+          // put it back if the name is still free, and let the next attempt decide.
+          try {
+            linkSync(aside, lock);
+          } catch {
+            // Someone holds it now.
+          }
+        }
+        try {
+          unlinkSync(aside);
         } catch {
-          // Another process took it over first; the next attempt finds out.
+          // Already gone.
         }
       }
+    } finally {
+      unlinkSync(tmp);
     }
   }
 
@@ -500,6 +535,23 @@ export class LocalStore {
 }
 
 /** Whether a process with this PID runs (one owned by another user counts as running). */
+/** Attempts to wait for a lock file that holds no PID yet (being written), and how long each. */
+const LOCK_WAITS = 20;
+const LOCK_WAIT_MS = 25;
+
+function readLock(lock: string): string | undefined {
+  try {
+    return readFileSync(lock, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function processRuns(pid: number): boolean {
   try {
     process.kill(pid, 0);
