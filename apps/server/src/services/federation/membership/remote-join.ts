@@ -20,6 +20,7 @@ import { MatrixError } from '@weft/transport';
 import { stateMapOf } from '../../rooms/auth.ts';
 import { cleanProfile } from '../../rooms/create-room.ts';
 import type { RoomService } from '../../rooms/service.ts';
+import { joinAuthorisedVia } from '../required-signers.ts';
 import { candidateServers, throughCandidateServers } from './candidate-servers.ts';
 import { PduFeed } from './pdu-feed.ts';
 import { SendJoinBodyReader } from './send-join-body.ts';
@@ -162,7 +163,7 @@ async function joinThrough(
     verifyCpu = process.cpuUsage(cpuBefore);
     verifyThreadCpu = process.threadCpuUsage(threadCpuBefore);
     checked = performance.now();
-    if (requiresAuthoriser(signed)) {
+    if (requiresAuthoriser(signed, rules)) {
       join = await countersignedJoin(rooms, deps, rules, signed, eventId, answerEvent);
     }
     // The join must pass the rules against the state the resident server says it joins.
@@ -208,10 +209,16 @@ async function joinThrough(
   });
 }
 
-/** Whether our join names a `join_authorised_via_users_server` (kept from the template). */
-function requiresAuthoriser(signed: Readonly<Record<string, unknown>>): boolean {
-  const content = signed['content'] as Record<string, unknown> | undefined;
-  return typeof content?.['join_authorised_via_users_server'] === 'string';
+/**
+ * Whether our join is a restricted join (its `join_authorised_via_users_server` kept from the
+ * template), so the answer must carry the authorising server's signature: the same decision as
+ * the receipt checks' (required-signers.ts `joinAuthorisedVia`).
+ */
+export function requiresAuthoriser(
+  signed: Readonly<Record<string, unknown>>,
+  rules: RoomVersionRules,
+): boolean {
+  return joinAuthorisedVia(signed, rules) !== undefined;
 }
 
 /**

@@ -24,7 +24,7 @@ import type { SqlExecutor } from '../../../storage/index.ts';
 import { checkRestrictedJoin } from '../../rooms/membership.ts';
 import { membershipOf, type RoomRow } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
-import { serverNameOf } from './types.ts';
+import { joinAuthoriserServer } from '../required-signers.ts';
 
 /**
  * For `make_join`: the local user to name in `join_authorised_via_users_server` of remote
@@ -80,17 +80,11 @@ export async function countersignRestrictedJoin(
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return event;
   const pdu = event as Record<string, unknown>;
   const rules = rulesOf(room.roomVersion);
-  if (!rules.authorization.restrictedJoinRule || pdu['type'] !== 'm.room.member') return event;
-  const content = pdu['content'];
-  if (typeof content !== 'object' || content === null || Array.isArray(content)) return event;
-  const fields = content as Record<string, unknown>;
-  const via = fields['join_authorised_via_users_server'];
   const sender = pdu['sender'];
-  if (fields['membership'] !== 'join' || typeof via !== 'string' || typeof sender !== 'string') {
-    return event;
-  }
+  if (typeof sender !== 'string') return event;
   const serverName = rooms.ctx.config.serverName;
-  if (!via.includes(':') || serverNameOf(via) !== serverName) return event;
+  // The same decision as the receipt checks' (required-signers.ts joinAuthorisedVia).
+  if (joinAuthoriserServer(pdu, rules) !== serverName) return event;
   const signatures = pdu['signatures'];
   if (
     typeof signatures === 'object' &&
