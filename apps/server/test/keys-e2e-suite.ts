@@ -190,23 +190,61 @@ export function keysSuite(options: () => TestServerOptions): void {
       expect((await sync(server, alice))['device_one_time_keys_count']).toEqual({
         signed_curve25519: 1,
       });
-      // A claimed key ID with other content is still refused.
+      // A claimed key ID with other content (a fresh crypto store numbering its keys from the
+      // start again under the same device ID): the new key replaces the claimed one.
+      const reused = await upload(server, alice, {
+        one_time_keys: { 'signed_curve25519:AAAAAQ': signedKey(alice, aliceKey, 'other') },
+      });
+      expect(reused).toEqual({ one_time_key_counts: { signed_curve25519: 2 } });
+      // An unclaimed key ID with other content is still refused.
       const clash = await upload(
         server,
         alice,
-        { one_time_keys: { 'signed_curve25519:AAAAAQ': signedKey(alice, aliceKey, 'other') } },
+        { one_time_keys: { 'signed_curve25519:AAAAAw': signedKey(alice, aliceKey, 'other') } },
         400,
       );
       expect(clash['errcode']).toBe('M_INVALID_PARAM');
       const claimed: string[] = [];
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 3; i++) {
         const answer = await call(server, bob, 'POST', '/_matrix/client/v3/keys/claim', {
           one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } },
         });
         const keys = answer['one_time_keys'][alice.userId][alice.deviceId] as Json;
-        claimed.push(...Object.keys(keys));
+        claimed.push(
+          ...Object.entries(keys).map(([name, value]) => `${name}=${(value as Json)['key']}`),
+        );
       }
-      expect(claimed).toEqual(['signed_curve25519:AAAAAw', 'signed_curve25519:AAAAFB']);
+      expect(claimed).toEqual([
+        'signed_curve25519:AAAAAw=otk3',
+        'signed_curve25519:AAAAAQ=other',
+        'signed_curve25519:AAAAFB=fb1',
+      ]);
+    });
+
+    it("forgets a device's claimed one-time keys when its identity keys change", async () => {
+      const carol = await server.client.registerUser('newaccount');
+      const first = generateSigningKey(carol.deviceId);
+      const otk = (key: SigningKey) => ({
+        'signed_curve25519:AAAAAQ': signedKey(carol, key, 'same'),
+      });
+      await upload(server, carol, {
+        device_keys: deviceKeys(carol, first),
+        one_time_keys: otk(first),
+      });
+      await call(server, bob, 'POST', '/_matrix/client/v3/keys/claim', {
+        one_time_keys: { [carol.userId]: { [carol.deviceId]: 'signed_curve25519' } },
+      });
+      // A new crypto account on the same device ID: its first key is stored even if it were
+      // identical to a claimed key of the old account.
+      const second = generateSigningKey(carol.deviceId);
+      const again = await upload(server, carol, { device_keys: deviceKeys(carol, second) });
+      expect(again).toEqual({ one_time_key_counts: { signed_curve25519: 0 } });
+      const { db } = server.services.ctx;
+      const rows = await db.query(
+        'SELECT key_id FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2',
+        [carol.userId, carol.deviceId],
+      );
+      expect(rows).toEqual([]);
     });
 
     it('reports device-list changes in /sync and /keys/changes, and left users', async () => {

@@ -18,6 +18,8 @@ import type { DeviceListService } from '../device-lists/service.ts';
 import { type CrossSigningKeysAnswer, CrossSigningService } from './cross-signing.ts';
 import { deleteDeviceSignatures, signaturesOn } from './cross-signing-store.ts';
 import {
+  deleteClaimedOneTimeKey,
+  deleteClaimedOneTimeKeys,
   deleteDeviceKeys,
   deviceEntry,
   deviceKeysJson,
@@ -26,9 +28,9 @@ import {
   insertOneTimeKey,
   markFallbackKeyUsed,
   oneTimeKeyCounts,
-  oneTimeKeyJson,
   putDeviceKeys,
   putFallbackKey,
+  storedOneTimeKey,
   takeOneTimeKey,
   unusedFallbackAlgorithms,
 } from './store.ts';
@@ -123,6 +125,8 @@ export class E2eKeyService {
           // Other identity keys: the cross-signing signatures on (and by) the old ones go.
           if (previous === undefined || signedPart(previous) !== signedPart(deviceKeysText)) {
             await deleteDeviceSignatures(tx, userId, deviceId);
+            // A new crypto account: the old one's claimed key IDs say nothing about the new's.
+            if (previous !== undefined) await deleteClaimedOneTimeKeys(tx, userId, deviceId);
           }
           await putDeviceKeys(tx, userId, deviceId, deviceKeysText);
           // Announced by `markChanged` in the transaction's after-commit hook.
@@ -133,11 +137,19 @@ export class E2eKeyService {
         checkKeyValue(name, value);
         const { algorithm, keyId } = splitKeyName(name);
         const json = encodeCanonicalJson(value);
-        const existing = await oneTimeKeyJson(tx, userId, deviceId, algorithm, keyId);
+        const existing = await storedOneTimeKey(tx, userId, deviceId, algorithm, keyId);
         if (existing === undefined) {
           await insertOneTimeKey(tx, userId, deviceId, algorithm, keyId, json);
-        } else if (existing !== json) {
-          // Reusing a key ID for a different key would hand two devices different keys.
+        } else if (existing.key_json === json) {
+          // The same key again (a retried upload), claimed or not: skipped.
+        } else if (existing.claimed) {
+          // A claimed key's ID reused for another key: a client with a fresh crypto store
+          // (libolm/vodozemac number key IDs from a counter) under the same device ID. The
+          // claimed key was given out already; the new one replaces it, unclaimed.
+          await deleteClaimedOneTimeKey(tx, userId, deviceId, algorithm, keyId);
+          await insertOneTimeKey(tx, userId, deviceId, algorithm, keyId, json);
+        } else {
+          // Reusing an unclaimed key's ID for a different key would hand out either.
           throw MatrixError.invalidParam(`one-time key ${name} already exists with other content`);
         }
       }

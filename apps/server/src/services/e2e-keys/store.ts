@@ -60,22 +60,51 @@ export async function deviceKeysOfUser(
 }
 
 /**
- * A one-time key's JSON by its ID, if stored: unclaimed, or claimed and still remembered (see
+ * A one-time key by its ID, if stored: unclaimed, or claimed and still remembered (see
  * {@link takeOneTimeKey}), so a re-upload of a claimed key is recognised.
  */
-export async function oneTimeKeyJson(
+export async function storedOneTimeKey(
   db: SqlExecutor,
   userId: string,
   deviceId: string,
   algorithm: string,
   keyId: string,
-): Promise<string | undefined> {
-  const row = await db.queryOne<{ key_json: string }>(
-    `SELECT key_json FROM e2e_one_time_keys
+): Promise<{ key_json: string; claimed: boolean } | undefined> {
+  const row = await db.queryOne<{ key_json: string; claimed: number }>(
+    `SELECT key_json, claimed FROM e2e_one_time_keys
       WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = $4`,
     [userId, deviceId, algorithm, keyId],
   );
-  return row?.key_json;
+  return row === undefined
+    ? undefined
+    : { key_json: row.key_json, claimed: Number(row.claimed) !== 0 };
+}
+
+/** Forgets a device's claimed one-time key of one ID (a new key is uploaded under its ID). */
+export async function deleteClaimedOneTimeKey(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+  algorithm: string,
+  keyId: string,
+): Promise<void> {
+  await tx.execute(
+    `DELETE FROM e2e_one_time_keys
+      WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = $4 AND claimed = 1`,
+    [userId, deviceId, algorithm, keyId],
+  );
+}
+
+/** Forgets every claimed one-time key of a device (its identity keys changed: a new account). */
+export async function deleteClaimedOneTimeKeys(
+  tx: SqlExecutor,
+  userId: string,
+  deviceId: string,
+): Promise<void> {
+  await tx.execute(
+    'DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND claimed = 1',
+    [userId, deviceId],
+  );
 }
 
 /** Stores one one-time key. */
