@@ -34,6 +34,17 @@ environment: WEFT_PASSPHRASE protects the local store (required)
              WEFT_PASSWORD is the account password of register/login; without it the
              password is prompted for (no echo) or read from the first line of stdin`;
 
+/** The user interrupted (Ctrl-C at a prompt): exit code 130, as a shell reports SIGINT. */
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'Cancelled';
+  }
+}
+
+/** Exit code of an interrupted command (128 + SIGINT). */
+const EXIT_INTERRUPTED = 130;
+
 /** Standard input as the CLI reads it (a parameter so tests can pass their own). */
 export interface CliInput extends AsyncIterable<string | Buffer> {
   readonly isTTY?: boolean;
@@ -57,6 +68,8 @@ async function readPassword(
     try {
       return await new Promise<string>((resolve, reject) => {
         rl.once('line', resolve);
+        // Ctrl-C at the prompt (readline takes the terminal raw, so no signal arrives): cancel.
+        rl.once('SIGINT', () => reject(new Cancelled()));
         rl.once('close', () => reject(new RangeError('no password given')));
       });
     } finally {
@@ -293,6 +306,11 @@ export async function runCli(
         return 2;
     }
   } catch (error) {
+    if (error instanceof Cancelled) {
+      if (values.json) console.log(JSON.stringify({ error: 'cancelled' }));
+      else console.error('weft: cancelled');
+      return EXIT_INTERRUPTED;
+    }
     const message = ClientError.isInstance(error)
       ? `${error.code}: ${error.message}`
       : String(error);
