@@ -2,6 +2,7 @@
 
 export { EpochError, type EpochErrorCode, type EpochErrorContext } from './errors.ts';
 export {
+  type DecryptCheck,
   type DecryptedEvent,
   type KeyImportOutcome,
   RoomKeyReceiver,

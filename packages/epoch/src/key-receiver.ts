@@ -294,17 +294,30 @@ export class RoomKeyReceiver {
     return decrypted;
   }
 
+  /**
+   * The store's tombstone methods when it has both: one without the other would write
+   * tombstones never read (or read ones never written), so the in-memory set is used instead.
+   */
+  #tombstones(): Required<Pick<RoomKeyStore, 'markDeleted' | 'wasDeleted'>> | undefined {
+    const store = this.#store;
+    if (store.markDeleted === undefined || store.wasDeleted === undefined) return undefined;
+    return {
+      markDeleted: (roomId, sessionId) => store.markDeleted?.(roomId, sessionId),
+      wasDeleted: (roomId, sessionId) => store.wasDeleted?.(roomId, sessionId) ?? false,
+    };
+  }
+
   async #wasDeleted(roomId: string, sessionId: string): Promise<boolean> {
     if (this.#deleted.has(`${roomId}|${sessionId}`)) return true;
-    return (await this.#store.wasDeleted?.(roomId, sessionId)) === true;
+    return (await this.#tombstones()?.wasDeleted(roomId, sessionId)) === true;
   }
 
   async #applyRetention(key: StoredRoomKey, messageIndex: number): Promise<void> {
     if (key.singleUse) {
       // The tombstone first: a replayed Olm message must never bring the key back.
-      if (this.#store.markDeleted === undefined)
-        this.#deleted.add(`${key.roomId}|${key.sessionId}`);
-      else await this.#store.markDeleted(key.roomId, key.sessionId);
+      const tombstones = this.#tombstones();
+      if (tombstones === undefined) this.#deleted.add(`${key.roomId}|${key.sessionId}`);
+      else await tombstones.markDeleted(key.roomId, key.sessionId);
       await this.#store.delete(key.roomId, key.sessionId);
       release(key.session);
       return;

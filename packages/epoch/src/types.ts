@@ -141,11 +141,12 @@ export interface RoomKeyStore {
   list(roomId: string): readonly StoredRoomKey[] | Promise<readonly StoredRoomKey[]>;
   /**
    * Records that a single-use key was used and deleted, durably (a tombstone), so the same key
-   * is refused if it arrives again (a replayed Olm message). Without it the receiver remembers
+   * is refused if it arrives again (a replayed Olm message). Used only together with
+   * {@link wasDeleted}: a store without both gets neither called, and the receiver remembers
    * deleted keys in memory only.
    */
   markDeleted?(roomId: string, sessionId: string): void | Promise<void>;
-  /** Whether {@link markDeleted} was called for the session. */
+  /** Whether {@link markDeleted} was called for the session (used only with `markDeleted`). */
   wasDeleted?(roomId: string, sessionId: string): boolean | Promise<boolean>;
 }
 

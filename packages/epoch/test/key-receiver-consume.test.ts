@@ -117,6 +117,38 @@ describe('RoomKeyReceiver single-use keys', () => {
     expect(await make().receiveKey(key, alice.curve25519)).toBe('refused-deleted');
   });
 
+  it.each([
+    ['only markDeleted', 'markDeleted'],
+    ['only wasDeleted', 'wasDeleted'],
+  ] as const)('remembers deleted keys in memory for a store with %s', async (_name, method) => {
+    const calls: string[] = [];
+    const store = Object.assign(
+      new MemoryKeyStore(),
+      method === 'markDeleted'
+        ? { markDeleted: () => void calls.push('markDeleted') }
+        : {
+            wasDeleted: () => {
+              calls.push('wasDeleted');
+              return false;
+            },
+          },
+    );
+    const receiver = new RoomKeyReceiver({
+      own: me,
+      megolm: ratchetMegolm,
+      store,
+      policyFor: () => ({ mode: 'forward-secret' }),
+    });
+    const out = ratchetMegolm.createOutbound();
+    const key = roomKey(out, { 'org.weft.single_use': true });
+    expect(await receiver.receiveKey(key, alice.curve25519)).toBe('stored');
+    await receiver.decrypt(ROOM, event(out, 'once'));
+    expect(store.sessionIds().has(out.sessionId())).toBe(false);
+    // The replayed key is refused: half a tombstone API is not used at all.
+    expect(await receiver.receiveKey(key, alice.curve25519)).toBe('refused-deleted');
+    expect(calls).toEqual([]);
+  });
+
   it('never winds a key that ratchets after reading back to an earlier index', async () => {
     const { store, receiver } = setup();
     const out = ratchetMegolm.createOutbound();
