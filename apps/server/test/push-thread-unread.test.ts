@@ -22,6 +22,29 @@ const V3 = '/_matrix/client/v3';
 const enc = encodeURIComponent;
 const THREADED = JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } });
 
+/** The statements `work` runs through `server`'s database, counted. */
+async function statementsOf(server: TestServer, work: () => Promise<unknown>): Promise<number> {
+  const db = server.services.ctx.db;
+  const query = db.query.bind(db);
+  const queryOne = db.queryOne.bind(db);
+  let count = 0;
+  db.query = ((sql, params) => {
+    count++;
+    return query(sql, params);
+  }) as typeof db.query;
+  db.queryOne = ((sql, params) => {
+    count++;
+    return queryOne(sql, params);
+  }) as typeof db.queryOne;
+  try {
+    await work();
+  } finally {
+    db.query = query;
+    db.queryOne = queryOne;
+  }
+  return count;
+}
+
 // Before the suites: the cluster starts first and stops after the servers.
 const on = postgresDatabases(['threadunread']);
 
@@ -120,6 +143,37 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
       [firstReply]: true,
       [third]: true,
     });
+  });
+
+  it('counts per thread with no statement a room whose unread rows are all main', async () => {
+    const roomId = await createRoom(server, alice, [bob]);
+    await sendText(server, alice, roomId, 'one');
+    await sendText(server, alice, roomId, 'two');
+    const push = server.services.push;
+    const at = Number.MAX_SAFE_INTEGER;
+    let unread: unknown;
+    // Known from bob's join and the main-timeline rows since: no per-thread count.
+    const statements = await statementsOf(server, async () => {
+      unread = await push.unreadNotifications(bob.userId, roomId, at, true);
+    });
+    expect(unread).toEqual(count(2));
+    expect(statements).toBe(0);
+    // A reply in a thread: counted per thread again.
+    const root = await sendText(server, alice, roomId, 'root');
+    const inThread = await reply(roomId, root, 'in the thread');
+    expect(await push.unreadNotifications(bob.userId, roomId, at, true)).toEqual({
+      ...count(3),
+      threads: { [root]: count(1) },
+    });
+    expect(await counts(roomId, true)).toEqual({ main: count(3), threads: { [root]: count(1) } });
+    // Read: a recount finds no thread rows left, and the next count runs no statement.
+    await receipt(roomId, inThread);
+    await sendText(server, alice, roomId, 'three');
+    const after = await statementsOf(server, async () => {
+      unread = await push.unreadNotifications(bob.userId, roomId, at, true);
+    });
+    expect(unread).toEqual(count(1));
+    expect(after).toBe(0);
   });
 
   it('reads every thread with an unthreaded receipt, and a threaded one only its own', async () => {

@@ -31,6 +31,7 @@ import {
   countsAsOf,
   countUnreadByThread,
   deletePushActions,
+  hasThreads,
   insertPushActions,
   keptUnread,
   ownActionUsers,
@@ -97,6 +98,12 @@ interface CachedUnread {
   highlights: number;
   /** The position of their last change. */
   stream_position: number;
+  /**
+   * Whether any unread row may be in a thread (not the main timeline): `false` only when known
+   * (a recount or a per-thread count found none, and every row added since was in the main
+   * timeline), so a `/sync` asking per thread needs no per-thread count; `undefined`: unknown.
+   */
+  threaded?: boolean | undefined;
 }
 
 export class PushService {
@@ -136,7 +143,9 @@ export class PushService {
    * `unread_notifications` of a user's room as of stream position `to`: every thread's together,
    * or with `threads` (the sync filter's `unread_thread_notifications`) the main timeline's, and
    * the other threads' with unread notifications by thread root in `threads`. Only a room with
-   * something unread is counted per thread (one query): the kept count tells the others apart.
+   * something unread, possibly in a thread, is counted per thread (one query): the kept count
+   * and its `threaded` tell the others apart (an initial sync of many unread rooms of the main
+   * timeline only runs no query per room).
    */
   async unreadNotifications(
     userId: string,
@@ -157,10 +166,24 @@ export class PushService {
       if (writes === this.#unreadWrites) this.#unread.set(key, kept);
     }
     const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
-    if (!threads || (counts.notifications === 0 && counts.highlights === 0)) {
+    if (
+      !threads ||
+      kept.threaded === false ||
+      (counts.notifications === 0 && counts.highlights === 0)
+    ) {
+      // Without a thread row, the main timeline's counts are the room's.
       return { notification_count: counts.notifications, highlight_count: counts.highlights };
     }
+    const writes = this.#unreadWrites;
     const byThread = await countUnreadByThread(this.#ctx.db, userId, roomId, to);
+    // Counted as of the kept row's position and unchanged since: whether threads are known.
+    if (
+      writes === this.#unreadWrites &&
+      this.#unread.get(key) === kept &&
+      Number(kept.stream_position) <= to
+    ) {
+      kept.threaded = hasThreads(byThread);
+    }
     const main = byThread.get(MAIN_THREAD);
     byThread.delete(MAIN_THREAD);
     const result: UnreadNotifications = {
@@ -211,6 +234,8 @@ export class PushService {
       notifications: number;
       highlights: number;
       position: number;
+      /** Whether any of them is in a thread (`undefined`: unknown). */
+      threaded?: boolean;
     }[],
   ): void {
     if (rows.length === 0) return;
@@ -222,6 +247,7 @@ export class PushService {
           notifications: Number(row.notifications),
           highlights: Number(row.highlights),
           stream_position: Number(row.position),
+          threaded: row.threaded,
         });
       }
     });
@@ -267,7 +293,7 @@ export class PushService {
       const zero = { notifications: 0, highlights: 0 };
       await setUnread(tx, event.stateKey, event.roomId, zero, position);
       this.#afterCommitSet(tx, [
-        { userId: event.stateKey, roomId: event.roomId, ...zero, position },
+        { userId: event.stateKey, roomId: event.roomId, ...zero, position, threaded: false },
       ]);
     }
     const { audience, ignoring, invitee, joinedCount } = await this.#recipients(tx, event);
@@ -332,7 +358,7 @@ export class PushService {
       own,
       audience,
     );
-    this.#afterCommitAdd(tx, event.roomId, position, added);
+    this.#afterCommitAdd(tx, event.roomId, position, added, thread !== MAIN_THREAD);
     const delivery = this.#delivery;
     if (delivery?.active === true) queuePush(tx, delivery, event, decisions);
   }
@@ -342,13 +368,14 @@ export class PushService {
    * `unread_counts` goes through this service and updates its entry after COMMIT, in commit
    * order, so a kept entry plus the increment is the row as committed, unless the entry was
    * loaded from that row already; a user without an entry stays without one (the next read
-   * loads the row).
+   * loads the row). `threaded`: the event is in a thread (the entries learn it has thread rows).
    */
   #afterCommitAdd(
     tx: SqlExecutor,
     roomId: string,
     position: number,
     added: readonly UnreadIncrement[],
+    threaded: boolean,
   ): void {
     if (added.length === 0) return;
     tx.afterCommit(() => {
@@ -357,6 +384,7 @@ export class PushService {
         const key = `${row.user_id}\u0000${roomId}`;
         // In place: the kept entry is this service's own object, read only synchronously.
         const kept = this.#unread.get(key);
+        if (kept !== undefined && threaded) kept.threaded = true;
         // Already has it: on PostgreSQL a read on another connection can load the committed row
         // (stamped with this event's position by the upsert) before this hook runs.
         if (kept === undefined || Number(kept.stream_position) >= position) continue;

@@ -7,6 +7,7 @@
  */
 import { textPerCount } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
+import { MAIN_THREAD } from '../relations/thread.ts';
 
 /** What the push rules decided: flags and the actions as JSON. */
 export type StoredDecision = {
@@ -176,17 +177,33 @@ const addUnreadSql = textPerCount((count) => {
 /**
  * Recounts a user's unread counts in a room from the push actions (after a read receipt, their
  * join or a redaction changed what is unread) as of stream position `position`, the position of
- * that change.
+ * that change; `threaded`: whether any of them is in a thread (not the main timeline).
  */
 export async function recountUnread(
   tx: SqlExecutor,
   userId: string,
   roomId: string,
   position: number,
-): Promise<{ notifications: number; highlights: number }> {
-  const counts = await countUnread(tx, userId, roomId, position);
+): Promise<{ notifications: number; highlights: number; threaded: boolean }> {
+  const byThread = await countUnreadByThread(tx, userId, roomId, position);
+  const counts = totalOf(byThread);
   await setUnread(tx, userId, roomId, counts, position);
-  return counts;
+  return { ...counts, threaded: hasThreads(byThread) };
+}
+
+/** Whether per-thread counts have a thread other than the main timeline. */
+export function hasThreads(byThread: ReadonlyMap<string, UnreadCounts>): boolean {
+  return byThread.size > (byThread.has(MAIN_THREAD) ? 1 : 0);
+}
+
+/** The threads' counts together. */
+function totalOf(byThread: ReadonlyMap<string, UnreadCounts>): UnreadCounts {
+  const total = { notifications: 0, highlights: 0 };
+  for (const counts of byThread.values()) {
+    total.notifications += counts.notifications;
+    total.highlights += counts.highlights;
+  }
+  return total;
 }
 
 /** Sets a user's unread counts in a room as of stream position `position`. */
@@ -336,12 +353,7 @@ export async function countUnread(
   roomId: string,
   to: number,
 ): Promise<UnreadCounts> {
-  const total = { notifications: 0, highlights: 0 };
-  for (const counts of (await countUnreadByThread(db, userId, roomId, to)).values()) {
-    total.notifications += counts.notifications;
-    total.highlights += counts.highlights;
-  }
-  return total;
+  return totalOf(await countUnreadByThread(db, userId, roomId, to));
 }
 
 /**
