@@ -304,9 +304,18 @@ server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
   answerRaw(socket, status, errcode, message);
 });
 
-/** CONNECT (which Node hands over as a tunnel, not a request): not a method this server serves. */
-server.on('connect', (_request: IncomingMessage, socket: Socket) => {
-  answerRaw(socket, 405, 'M_UNRECOGNIZED', 'Unrecognized request');
+/**
+ * CONNECT (which Node hands over as a tunnel, not a request; this thread knows no routes): its
+ * target is a `host:port` (RFC 9110 §9.3.6, authority-form), no path this server serves, so it
+ * gets the 404 `M_UNRECOGNIZED` of any unserved path (the router's 405 is for a served path); a
+ * path target is no CONNECT request at all: 400 `M_UNRECOGNIZED`, as for what the parser refuses.
+ */
+server.on('connect', (request: IncomingMessage, socket: Socket) => {
+  if (request.url?.startsWith('/') === true) {
+    answerRaw(socket, 400, 'M_UNRECOGNIZED', 'Malformed request');
+  } else {
+    answerRaw(socket, 404, 'M_UNRECOGNIZED', 'Unrecognized request');
+  }
 });
 
 /** Writes a whole error answer on a socket no `ServerResponse` owns, and closes it. */

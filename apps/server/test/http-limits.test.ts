@@ -252,9 +252,15 @@ describe('requests through the server', () => {
           'M_TOO_LARGE',
         ],
         ['FOO /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'M_UNRECOGNIZED'],
+        // CONNECT's target is no path this server serves: the 404 of an unserved path.
         [
           'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n',
-          405,
+          404,
+          'M_UNRECOGNIZED',
+        ],
+        [
+          'CONNECT /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n',
+          400,
           'M_UNRECOGNIZED',
         ],
       ];
