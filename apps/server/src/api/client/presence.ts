@@ -35,7 +35,8 @@ export function registerPresence(app: ClientApp, services: Services): void {
     auth: 'user',
     handler: async ({ params, user }) => {
       const userId = parseUserId(params.userId);
-      // 404 for an unknown user first, then 403 unless the caller shares a room with them.
+      // 404 for an unknown user first, then 403 unless the caller shares a room with them: the
+      // spec's OpenAPI lists 403 for presence the caller may not see (Synapse answers 404).
       const content = await services.presence.get(userId);
       if (!(await services.presence.visibleTo(user.userId, userId))) {
         throw MatrixError.forbidden("You are not allowed to see this user's presence status");

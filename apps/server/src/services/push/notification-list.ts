@@ -80,7 +80,10 @@ async function joinedStretchesByRoom(db: SqlExecutor, userId: string): Promise<R
   );
 }
 
-/** The user's own rows that notify (rows stored before highlight implied notify excluded), newest `limit` before `before`, every room. */
+/**
+ * The user's own rows that notify (`notify = 1`; with `onlyHighlights`, highlighting too), the
+ * newest `limit` between `after` and `before`, in every room they have a membership in.
+ */
 function ownNotifications(
   db: SqlExecutor,
   userId: string,
