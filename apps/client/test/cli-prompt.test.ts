@@ -1,7 +1,7 @@
 /**
  * `weft login` at a terminal: Ctrl-C at the password prompt cancels (exit 130) and releases the
- * store's lock. Node has no pseudo-terminal API, so Python's `pty` module drives one; without
- * python3 the test is skipped.
+ * store's lock. Node has no pseudo-terminal API, so Python's `pty` module drives one (python3 is
+ * provisioned for the interop tests, `scripts/provision.sh`).
  */
 
 import { spawnSync } from 'node:child_process';
@@ -40,39 +40,33 @@ _, status = os.waitpid(pid, 0)
 print(json.dumps({'out': out.decode('utf8', 'replace'), 'code': os.waitstatus_to_exitcode(status)}))
 `;
 
-const python = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
-
 describe('weft login at a terminal', () => {
-  it.skipIf(!python)(
-    'Ctrl-C at the password prompt cancels: exit 130, store lock released',
-    () => {
-      const store = join(tempDir(), 'prompt.db');
-      const run = spawnSync(
-        'python3',
-        [
-          '-c',
-          DRIVER,
-          process.execPath,
-          BIN,
-          '--homeserver',
-          'http://127.0.0.1:1',
-          '--store',
-          store,
-          'login',
-          'alice',
-        ],
-        {
-          env: { ...process.env, WEFT_PASSPHRASE: PASSPHRASE, WEFT_PASSWORD: '' },
-          encoding: 'utf8',
-          timeout: 100_000,
-        },
-      );
-      const result = JSON.parse(run.stdout) as { out: string; code: number };
-      expect(result.out).toContain('password:');
-      expect(result.out).toContain('weft: cancelled');
-      expect(result.code).toBe(130);
-      expect(existsSync(`${store}.lock`)).toBe(false);
-    },
-    120_000,
-  );
+  it('Ctrl-C at the password prompt cancels: exit 130, store lock released', () => {
+    const store = join(tempDir(), 'prompt.db');
+    const run = spawnSync(
+      'python3',
+      [
+        '-c',
+        DRIVER,
+        process.execPath,
+        BIN,
+        '--homeserver',
+        'http://127.0.0.1:1',
+        '--store',
+        store,
+        'login',
+        'alice',
+      ],
+      {
+        env: { ...process.env, WEFT_PASSPHRASE: PASSPHRASE, WEFT_PASSWORD: '' },
+        encoding: 'utf8',
+        timeout: 100_000,
+      },
+    );
+    const result = JSON.parse(run.stdout) as { out: string; code: number };
+    expect(result.out).toContain('password:');
+    expect(result.out).toContain('weft: cancelled');
+    expect(result.code).toBe(130);
+    expect(existsSync(`${store}.lock`)).toBe(false);
+  }, 120_000);
 });
