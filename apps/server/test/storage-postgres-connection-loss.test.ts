@@ -92,12 +92,14 @@ describe('PostgreSQL connection loss', () => {
       await tx.query('SELECT pg_sleep(30) AS slept_for_conn_loss');
       return 'committed';
     });
-    await waitForStatement(database, 'slept_for_conn_loss');
-    expect(await terminateBackends(database)).toBeGreaterThan(0);
-    const error = await pending.then(
+    // Handled at once: the transaction may fail while the backends are still being terminated.
+    const outcome = pending.then(
       () => undefined,
       (e: unknown) => e,
     );
+    await waitForStatement(database, 'slept_for_conn_loss');
+    expect(await terminateBackends(database)).toBeGreaterThan(0);
+    const error = await outcome;
     expect(StorageError.isInstance(error)).toBe(true);
     expect((error as StorageError).code).toBe('connection-failed');
     await tick();
@@ -129,14 +131,15 @@ describe('PostgreSQL connection loss', () => {
       await paused;
       await tx.query('SELECT 2');
     });
+    const outcome = pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await running;
     expect(await terminateBackends(database)).toBeGreaterThan(0);
     await tick();
     resume();
-    const error = await pending.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await outcome;
     expect(StorageError.isInstance(error)).toBe(true);
     expect((error as StorageError).code).toBe('connection-failed');
     expect(await db.transaction(async (tx) => tx.queryOne('SELECT 3 AS three'))).toEqual({
@@ -164,14 +167,13 @@ describe('PostgreSQL connection timeout', () => {
     // The pool's only connection is busy for 3 s.
     const busy = db.query('SELECT pg_sleep(3)');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const started = Date.now();
+    // Without the timeout it would wait for the busy connection and then succeed.
     const error = await db
       .transaction(async (tx) => tx.execute('SELECT 1'))
       .then(
         () => undefined,
         (e: unknown) => e,
       );
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(StorageError.isInstance(error)).toBe(true);
     expect((error as StorageError).code).toBe('connection-failed');
     // A statement outside a transaction fails the same way.
