@@ -258,11 +258,7 @@ describe('requests through the server', () => {
           404,
           'M_UNRECOGNIZED',
         ],
-        [
-          'CONNECT /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n',
-          400,
-          'M_UNRECOGNIZED',
-        ],
+        ['CONNECT /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'M_UNRECOGNIZED'],
       ];
       for (const [request, status, errcode] of cases) {
         const connection = await open(port, request);
