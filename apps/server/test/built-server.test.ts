@@ -1,6 +1,6 @@
 /**
  * `weft-server` runs the tsup build (bin/weft-server.js → dist/main.js): it starts from a fresh
- * build, re-executes itself with its V8 flags (same PID), serves requests, opens a data
+ * build, re-executes itself with its V8 flags and malloc setting (same PID), serves requests, opens a data
  * directory the source-mode server created (migrations are recorded under the same names) and
  * shuts down gracefully on SIGTERM.
  */
@@ -40,6 +40,9 @@ describe('the built weft-server', () => {
     expect(commandLine).toContain('--no-concurrent-recompilation');
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
     expect(built.output()).not.toContain('running from source');
+    // …with glibc's mmap threshold fixed, so scrypt's freed 16 MiB buffers leave the process.
+    const environment = readFileSync(`/proc/${built.pid}/environ`, 'utf8').split('\0');
+    expect(environment).toContain('MALLOC_MMAP_THRESHOLD_=131072');
 
     const after = new TestClient(built.url);
     const whoami = await after.request('GET', '/_matrix/client/v3/account/whoami', {
