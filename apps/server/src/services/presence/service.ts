@@ -14,6 +14,14 @@
  * {@link SYNC_ONLINE_TIMEOUT_MS} to `offline` (Synapse's IDLE_TIMER and SYNC_ONLINE_TIMEOUT,
  * synapse/handlers/presence.py); `last_active_ago` and `currently_active` (active within
  * {@link CURRENTLY_ACTIVE_MS}, Synapse's LAST_ACTIVE_GRANULARITY) are computed when served.
+ *
+ * Remote users (`m.presence` EDUs, server-server-api "Presence"): the spec sets no timeout, but a
+ * remote server that crashed or was cut off sends no `offline`, so the same sweep makes a remote
+ * user whose server sent nothing about them for {@link FEDERATION_TIMEOUT_MS} `offline` (Synapse's
+ * FEDERATION_TIMEOUT; their server re-sends the presence of users still online well within it).
+ * The sweep writes the change rather than reads reporting a stale row as offline: `/sync` serves
+ * presence by the stream position of its last change, so only a written change reaches an
+ * incremental sync, and it wakes the viewers once, like any other change.
  */
 import { MatrixError } from '@weft/transport';
 
@@ -55,6 +63,8 @@ export const IDLE_TIMEOUT_MS = 5 * 60_000;
 export const SYNC_ONLINE_TIMEOUT_MS = 30_000;
 /** `currently_active` while the last activity is this recent (Synapse: 60 s). */
 export const CURRENTLY_ACTIVE_MS = 60_000;
+/** A remote user whose server sent no presence of theirs for this long is `offline` (30 min). */
+export const FEDERATION_TIMEOUT_MS = 30 * 60_000;
 /** How often the idle / offline sweep runs (Synapse checks timeouts every 5 s). */
 export const SWEEP_INTERVAL_MS = 5_000;
 
@@ -94,6 +104,8 @@ export class PresenceService {
   readonly #activity = new Map<string, Activity>();
   /** Remote users' `currently_active` as their server last reported it. */
   readonly #remoteActive = new Map<string, boolean>();
+  /** Remote users not `offline`: when their server last sent their presence (in memory only). */
+  readonly #remoteSeen = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<void> | undefined;
   #started = false;
@@ -150,6 +162,8 @@ export class PresenceService {
         if (!local) {
           if (options.currentlyActive === undefined) this.#remoteActive.delete(userId);
           else this.#remoteActive.set(userId, options.currentlyActive);
+          if (presence === 'offline') this.#remoteSeen.delete(userId);
+          else this.#remoteSeen.set(userId, now);
         }
         this.#ctx.notifier.notify(next, { users: [userId, ...audience] });
       });
@@ -246,9 +260,10 @@ export class PresenceService {
   }
 
   /**
-   * One pass of the idle / offline timeouts over the watched local users (the timer calls it;
-   * tests call it with their clock). The first pass also watches the local users left present
-   * by an earlier process, as if their last sync were now.
+   * One pass of the idle / offline timeouts over the watched local users and the remote users
+   * not `offline` (the timer calls it; tests call it with their clock). The first pass also
+   * watches the users left present by an earlier process, as if their last sync (or their
+   * server's last update) were now.
    */
   sweep(): Promise<void> {
     this.#sweeping ??= this.#sweep()
@@ -263,7 +278,11 @@ export class PresenceService {
     if (!this.#started) {
       this.#started = true;
       for (const userId of await selectPresentUsers(this.#ctx.db)) {
-        if (this.#isLocal(userId) && !this.#activity.has(userId)) this.#track(userId);
+        if (!this.#isLocal(userId)) {
+          if (!this.#remoteSeen.has(userId)) this.#remoteSeen.set(userId, this.#ctx.now());
+        } else if (!this.#activity.has(userId)) {
+          this.#track(userId);
+        }
       }
     }
     for (const [userId, activity] of [...this.#activity]) {
@@ -285,6 +304,19 @@ export class PresenceService {
         await this.set(userId, 'unavailable', statusMsg, { lastActiveTs: lastActive });
         activity.idled = true;
       }
+    }
+    for (const [userId, seen] of [...this.#remoteSeen]) {
+      if (this.#ctx.now() - seen <= FEDERATION_TIMEOUT_MS) continue;
+      const row = await this.#row(userId);
+      // Their server sent an update while the row was read: it is not stale any more.
+      if (this.#remoteSeen.get(userId) !== seen) continue;
+      if (row === undefined || row.presence === 'offline') {
+        this.#remoteSeen.delete(userId);
+        continue;
+      }
+      await this.set(userId, 'offline', row.status_msg ?? undefined, {
+        lastActiveTs: Number(row.last_active_ts),
+      });
     }
   }
 
