@@ -3,7 +3,6 @@ import { BlockList, isIP } from 'node:net';
 
 import { createMatrixApp, DEFAULT_MAX_BODY_BYTES, TokenBucketRateLimiter } from '@weft/transport';
 
-import { forwardedClient, recordClientAddress } from './api/client/client-address.ts';
 import { registerClientApi } from './api/client/index.ts';
 import type { ClientApp } from './api/client/routes.ts';
 import { registerFederationApi } from './api/federation/index.ts';
@@ -32,16 +31,8 @@ export function createApp(services: Services): ClientApp {
       burst: config.rateLimit.burst,
       perSecond: config.rateLimit.perSecond,
     }),
-    // Transport's default key, with the client's address of a request without a user recorded
-    // for its handler (login counts failed passwords per user and address).
-    rateLimitKey: (identity) => {
-      if (identity.origin !== undefined) return `server:${identity.origin}`;
-      if (identity.user !== undefined) return `user:${identity.user.userId}`;
-      const address = forwardedClient(identity.remoteAddress, identity.headers, trustedProxy);
-      if (address === undefined) return 'anonymous';
-      recordClientAddress(identity.context, address);
-      return `address:${address}`;
-    },
+    // Transport's default key (user, else client address); login reads the same client address.
+    ...(trustedProxy !== undefined ? { trustedProxy } : {}),
   });
   registerClientApi(app, services);
   return app;

@@ -97,6 +97,8 @@ export interface RequestIdentity<User> {
   readonly remoteAddress: string | undefined;
   /** The request's headers. */
   readonly headers: HeaderLookup;
+  /** The client's address, as handlers see it: {@link EndpointRequest.clientAddress}. */
+  readonly clientAddress: string | undefined;
   readonly context: Context;
 }
 
@@ -166,6 +168,13 @@ export interface EndpointRequest<Path extends string, A extends AuthMode, Body, 
   readonly accessToken: A extends 'user' ? string : string | undefined;
   /** The server that signed the request (`auth: 'server'`). */
   readonly origin: A extends 'server' ? string : undefined;
+  /**
+   * The client's address: the app's `clientAddress` option's answer, else the peer's address,
+   * or, when the peer is a `trustedProxy`, the right-most `X-Forwarded-For` hop not itself
+   * trusted; `undefined` when the server told no peer address. The same address the default
+   * rate-limit key uses (worked out once per request, when first read).
+   */
+  readonly clientAddress: string | undefined;
   /** The Hono context, for anything else. */
   readonly context: Context;
 }
@@ -335,11 +344,13 @@ export function createMatrixApp<User = string>(
       const userId = (user as { userId?: unknown }).userId;
       if (typeof userId === 'string') return `user:${userId}`;
     }
-    const address =
-      options.clientAddress?.(identity.context) ??
-      forwardedClient(identity.remoteAddress, identity.headers, options.trustedProxy);
+    const address = identity.clientAddress;
     return address === undefined ? 'anonymous' : `address:${address}`;
   };
+  // The client's address of a request (see EndpointRequest.clientAddress).
+  const clientAddressOf = (input: PipelineInput): string | undefined =>
+    options.clientAddress?.(input.context) ??
+    forwardedClient(input.remoteAddress, input.headers, options.trustedProxy);
   // The peer and the request target as received of a plain request `answer` hands to Hono as a
   // fetch `Request` (no endpoint matched it as sent: `/./x` and the like), for the endpoint Hono
   // routes it to: the fetch `Request`'s URL is normalised, but X-Matrix signs the raw target.
@@ -441,6 +452,16 @@ export function createMatrixApp<User = string>(
         let rawBody: Uint8Array = new Uint8Array(0);
         let json: Record<string, unknown> | undefined;
         const query = queryOf(input.url);
+        // Worked out when first read (by the rate-limit key or the handler), then kept.
+        let clientAddress: string | undefined;
+        let clientAddressKnown = false;
+        const clientAddressOnce = (): string | undefined => {
+          if (!clientAddressKnown) {
+            clientAddress = clientAddressOf(input);
+            clientAddressKnown = true;
+          }
+          return clientAddress;
+        };
 
         if (auth === 'user' || auth === 'optional-user') {
           accessToken = accessTokenOf(input.headers, query, {
@@ -488,6 +509,9 @@ export function createMatrixApp<User = string>(
             origin,
             remoteAddress: input.remoteAddress,
             headers: input.headers,
+            get clientAddress() {
+              return clientAddressOnce();
+            },
             get context() {
               return input.context;
             },
@@ -527,6 +551,9 @@ export function createMatrixApp<User = string>(
           user,
           accessToken,
           origin,
+          get clientAddress() {
+            return clientAddressOnce();
+          },
           get context() {
             return input.context;
           },

@@ -2,7 +2,8 @@
  * Unauthenticated requests are rate-limited per client address, not in one shared bucket: the
  * peer's address comes from `PlainRequest.remoteAddress` (`answer`, both when an endpoint matches
  * as sent and when Hono routes it), or from @hono/node-server's `env.incoming` (`fetch`);
- * `X-Forwarded-For` counts only from a peer `trustedProxy` names.
+ * `X-Forwarded-For` counts only from a peer `trustedProxy` names. Handlers see that same address
+ * as `clientAddress` (login counts failed passwords per user and client address).
  */
 import { createMatrixApp, type MatrixAppOptions, TokenBucketRateLimiter } from '@weft/transport';
 import { describe, expect, it } from 'vitest';
@@ -100,5 +101,62 @@ describe('rate-limit keys of unauthenticated requests', () => {
     await app.answer(plain('10.0.0.1', ['x-test', 'given']));
     await app.answer(plain('10.0.0.1'));
     expect(keys).toEqual(['address:given', 'address:10.0.0.1']);
+  });
+});
+
+describe('the client address handlers see', () => {
+  /** An app whose endpoints answer the `clientAddress` their handler received. */
+  function echoApp(options: MatrixAppOptions<string> = {}) {
+    const app = createMatrixApp<string>({
+      rateLimiter: new TokenBucketRateLimiter({ burst: 100, perSecond: 1 }),
+      ...options,
+    });
+    for (const rateLimit of [true, false]) {
+      app.endpoint({
+        method: 'POST',
+        path: rateLimit ? '/limited' : '/unlimited',
+        auth: 'none',
+        rateLimit,
+        handler: ({ clientAddress }) => ({ address: clientAddress ?? null }),
+      });
+    }
+    return app;
+  }
+  const addressOf = async (answer: Promise<{ body: string | Uint8Array }>) => {
+    const { body } = await answer;
+    return JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body)).address;
+  };
+
+  it("the peer's address, whether or not the endpoint is rate-limited", async () => {
+    const app = echoApp();
+    for (const target of ['/limited', '/unlimited', '/./limited']) {
+      expect(await addressOf(app.answer(plain('10.0.0.1', [], target)))).toBe('10.0.0.1');
+      const spoofed = plain('10.0.0.1', ['X-Forwarded-For', '1.2.3.4'], target);
+      expect(await addressOf(app.answer(spoofed))).toBe('10.0.0.1');
+    }
+    expect(await addressOf(app.answer(plain(undefined, [], '/limited')))).toBe(null);
+    const viaFetch = app.fetch(new Request('http://h/limited', { method: 'POST', body: '{}' }), {
+      incoming: { socket: { remoteAddress: '::1' } },
+    });
+    expect(await (await viaFetch).json()).toEqual({ address: '::1' });
+  });
+
+  it('the forwarded client through a trusted proxy, as the rate-limit key has it', async () => {
+    const proxies = new Set(['10.0.0.9', '10.0.0.8']);
+    const keys: string[] = [];
+    const limiter = new TokenBucketRateLimiter({ burst: 100, perSecond: 1 });
+    const take = limiter.take.bind(limiter);
+    limiter.take = (key, cost) => {
+      keys.push(key);
+      return take(key, cost);
+    };
+    const app = echoApp({ rateLimiter: limiter, trustedProxy: (a) => proxies.has(a) });
+    const headers = ['X-Forwarded-For', 'spoofed, 1.2.3.4', 'X-Forwarded-For', '10.0.0.8'];
+    for (const target of ['/limited', '/unlimited', '/./limited']) {
+      expect(await addressOf(app.answer(plain('10.0.0.9', headers, target)))).toBe('1.2.3.4');
+    }
+    // Only from a trusted peer.
+    expect(await addressOf(app.answer(plain('10.0.0.1', headers, '/limited')))).toBe('10.0.0.1');
+    expect(keys).toEqual(['address:1.2.3.4', 'address:1.2.3.4', 'address:10.0.0.1']);
   });
 });

@@ -4,7 +4,6 @@
 import { MatrixError } from '@weft/transport';
 import { InvalidLoginError } from '../../services/accounts/service.ts';
 import type { Services } from '../../services/index.ts';
-import { clientAddressOf } from './client-address.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
 import { type PasswordChecker, UiaPasswordLimiter } from './uia.ts';
 
@@ -62,7 +61,7 @@ export function registerLogin(app: ClientApp, services: Services): void {
     path: '/login',
     auth: 'none',
     rateLimit: true,
-    handler: async ({ body, context }) => {
+    handler: async ({ body, clientAddress }) => {
       if (body['type'] !== 'm.login.password') {
         throw new MatrixError(400, 'M_UNKNOWN', 'Unsupported login type');
       }
@@ -80,7 +79,7 @@ export function registerLogin(app: ClientApp, services: Services): void {
       // Wrong passwords are counted per target user and client address: past the limit, 429
       // M_LIMIT_EXCEEDED without checking the password (from that address only).
       const failures = loginFailureLimiter(services.accounts);
-      const key = JSON.stringify([userId, clientAddressOf(context) ?? null]);
+      const key = JSON.stringify([userId, clientAddress ?? null]);
       const retryAfterMs = failures.retryAfterMs(key);
       if (retryAfterMs !== undefined) {
         throw MatrixError.limitExceeded(retryAfterMs, 'Too many failed password attempts');
