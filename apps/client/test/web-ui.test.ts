@@ -3,7 +3,8 @@
  * playwright-core, a real Weft server, and a second user (bob) driven by the SDK. Alice logs in
  * through the form, joins bob's encrypted room, sends a message bob decrypts, and reads bob's
  * decrypted reply; she creates a room with a policy, sees bob in its member list and an unread
- * marker when he writes. A failing check here means a person would see the failure.
+ * marker when he writes; the page says when the homeserver is down, and stops once it is back. A
+ * failing check here means a person would see the failure.
  */
 import { join } from 'node:path';
 
@@ -174,6 +175,33 @@ describe('web UI', () => {
     expect(await page.getByRole('form', { name: 'Log in' }).isVisible()).toBe(false);
     await openRoom(page, 'Plans');
     await regions(page).timeline.getByText('hello from the browser').waitFor();
+    await page.close();
+  });
+
+  it('says when the homeserver cannot be reached, and stops saying it once it is back', async () => {
+    const page = await browser.newPage();
+    await page.goto(web.launchUrl);
+    await openRoom(page, 'Plans');
+    const status = page.getByRole('status');
+    expect(await status.textContent()).toBe('');
+
+    // The homeserver goes away: the backend's sync fails and the page says so. It comes back
+    // at the same address (the store's session names it), also for the tests after this one.
+    const { dataDir, port } = server;
+    await server.stop();
+    const unreachable = status.getByText('Homeserver unreachable');
+    try {
+      await unreachable.waitFor();
+    } finally {
+      server = await startTestServer({ dataDir, port });
+    }
+
+    // Bob's message ends the backend's long poll: it sees a sync succeed without waiting 30 s.
+    const plans = bob.rooms().find((room) => room.name === 'Plans')?.roomId ?? '';
+    await bob.sendText(plans, 'back online');
+    await regions(page).timeline.getByText('back online').waitFor();
+    await unreachable.waitFor({ state: 'detached' });
+    expect(await status.textContent()).toBe('');
     await page.close();
   });
 

@@ -17,6 +17,8 @@ export interface TestServerOptions {
   readonly serverName?: string;
   /** Reuse an existing data directory (restart tests). */
   readonly dataDir?: string;
+  /** Listen on this port rather than a free one (a restart keeps the URL clients saved). */
+  readonly port?: number;
 }
 
 export interface TestServer extends RunningServer {
@@ -30,7 +32,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'weft-server-'));
   const config = buildConfig(
     { rate_limit: { per_second: 10_000, burst: 10_000 }, ...options.file },
-    { dataDir, listen: '127.0.0.1:0', serverName: options.serverName ?? 'test.local' },
+    {
+      dataDir,
+      listen: `127.0.0.1:${options.port ?? 0}`,
+      serverName: options.serverName ?? 'test.local',
+    },
   );
   const server = await startServer(config, { log: silentLog });
   return { ...server, config, dataDir, client: new TestClient(server.url) };
