@@ -415,18 +415,33 @@ export class AccountService {
     await this.deleteDevices(userId, [deviceId]);
   }
 
-  /** Invalidates every token of a user (`/logout/all`) and removes all devices. */
+  /**
+   * Invalidates every token of a user (`/logout/all`) and removes all devices, telling device
+   * listeners of each. One transaction, the devices read inside it: a login committing between a
+   * read of the devices and the deletes would keep a device the read missed while the final
+   * DELETE of the user's tokens took its token — a device left without tokens, its keys still
+   * served and its removal never announced. Every token that existed when this returns is gone.
+   */
   async logoutAll(userId: string): Promise<void> {
-    const rows = await this.#ctx.db.query<{ device_id: string }>(
-      'SELECT device_id FROM devices WHERE user_id = $1',
-      [userId],
-    );
-    await this.deleteDevices(
-      userId,
-      rows.map((row) => row.device_id),
-    );
-    await this.#ctx.db.execute('DELETE FROM access_tokens WHERE user_id = $1', [userId]);
-    this.#tokens.forgetUser(userId);
+    await this.#ctx.db.transaction(async (tx) => {
+      // As in loginWithPassword: a no-op UPDATE locks the user's row (PostgreSQL; SQLite
+      // transactions are serial anyway), so a concurrent login either commits first, and its
+      // device is read below, or waits for this transaction.
+      await tx.execute('UPDATE users SET password_hash = password_hash WHERE user_id = $1', [
+        userId,
+      ]);
+      const rows = await tx.query<{ device_id: string }>(
+        'SELECT device_id FROM devices WHERE user_id = $1',
+        [userId],
+      );
+      await this.#deleteDevicesIn(
+        tx,
+        userId,
+        rows.map((row) => row.device_id),
+      );
+      // Tokens without a device row (none should exist) go as well.
+      await tx.execute('DELETE FROM access_tokens WHERE user_id = $1', [userId]);
+    });
   }
 
   /** Deletes devices with their tokens, telling device-change listeners in the same transaction. */
