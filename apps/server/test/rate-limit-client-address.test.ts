@@ -3,8 +3,9 @@
  * each connection's remote address to the app), not in one bucket for everyone: a client
  * exhausting its bucket from one address does not make another address's `/login` 429.
  * `X-Forwarded-For` counts only from `trusted_proxies`. Failed logins are limited per target
- * user and client address, so nobody can lock a user out from elsewhere, and do not count
- * toward UIA's limit (spec "Rate limiting": 429 `M_LIMIT_EXCEEDED`, `retry_after_ms`).
+ * user and client address (an IPv6 client by its /64), so nobody can lock a user out from
+ * elsewhere, and do not count toward UIA's limit (spec "Rate limiting": 429
+ * `M_LIMIT_EXCEEDED`, `retry_after_ms`).
  *
  * Clients bind to different loopback addresses (Linux routes all of 127/8 to lo).
  */
@@ -188,6 +189,28 @@ describe('failed logins limited per target user and client address', () => {
       expect(answer.status).toBe(403);
     }
     expect((await login('127.0.0.1', 'dave')).status).toBe(200);
+  });
+
+  it('counts an IPv6 client by its /64, an IPv4-mapped one as its IPv4 address', async () => {
+    server = await startTestServer({ file: { trusted_proxies: ['127.0.0.5/32'] } });
+    await server.client.registerUser('erin');
+    const via = (client: string, password?: string) =>
+      send('127.0.0.5', 'POST', '/_matrix/client/v3/login', {
+        headers: { 'X-Forwarded-For': client },
+        body: {
+          type: 'm.login.password',
+          identifier: { type: 'm.id.user', user: 'erin' },
+          password: password ?? PASSWORD,
+        },
+      });
+    // Five failures spread over one /64 lock that /64 out, however its addresses are spelt.
+    for (let i = 1; i <= 5; i++) expect((await via(`2001:db8::${i}`, 'wrong')).status).toBe(403);
+    expect((await via('2001:0db8:0:0:ffff::9')).status).toBe(429);
+    expect((await via('2001:db8:0:1::1')).status).toBe(200);
+    // ::ffff:192.0.2.1 is 192.0.2.1.
+    for (let i = 0; i < 5; i++) expect((await via('::ffff:192.0.2.1', 'wrong')).status).toBe(403);
+    expect((await via('192.0.2.1')).status).toBe(429);
+    expect((await via('192.0.2.2')).status).toBe(200);
   });
 
   it('a successful login clears the count', async () => {

@@ -27,6 +27,7 @@ import {
   parseJsonBody,
   readBodyBytes,
 } from './body.ts';
+import { clientAddressKey, forwardedClient } from './client-address.ts';
 import { CORS_HEADERS, withHeaders } from './cors.ts';
 import {
   matrixErrorAnswer,
@@ -129,8 +130,8 @@ export interface MatrixAppOptions<User> {
   /**
    * The rate-limit key of a request. Default: the origin server for federation requests, the
    * user for authenticated ones (`User` itself if a string, else its `userId` field), else the
-   * client's address (`clientAddress`, else the peer's address and `trustedProxy`), else
-   * `"anonymous"`.
+   * client's address (`clientAddress`, else the peer's address and `trustedProxy`) as
+   * {@link clientAddressKey} groups it (an IPv6 client by its /64), else `"anonymous"`.
    */
   readonly rateLimitKey?: (identity: RequestIdentity<User>) => string;
   /**
@@ -171,8 +172,8 @@ export interface EndpointRequest<Path extends string, A extends AuthMode, Body, 
   /**
    * The client's address: the app's `clientAddress` option's answer, else the peer's address,
    * or, when the peer is a `trustedProxy`, the right-most `X-Forwarded-For` hop not itself
-   * trusted; `undefined` when the server told no peer address. The same address the default
-   * rate-limit key uses (worked out once per request, when first read).
+   * trusted; `undefined` when the server told no peer address. The address the default
+   * rate-limit key counts (under {@link clientAddressKey}); worked out once per request.
    */
   readonly clientAddress: string | undefined;
   /** The Hono context, for anything else. */
@@ -345,7 +346,7 @@ export function createMatrixApp<User = string>(
       if (typeof userId === 'string') return `user:${userId}`;
     }
     const address = identity.clientAddress;
-    return address === undefined ? 'anonymous' : `address:${address}`;
+    return address === undefined ? 'anonymous' : `address:${clientAddressKey(address)}`;
   };
   // The client's address of a request (see EndpointRequest.clientAddress).
   const clientAddressOf = (input: PipelineInput): string | undefined =>
@@ -636,30 +637,6 @@ function nodePeerAddress(env: unknown): string | undefined {
   const address = (env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)
     ?.incoming?.socket?.remoteAddress;
   return typeof address === 'string' ? address : undefined;
-}
-
-/**
- * The client's address: the peer's, or, when the peer is a trusted proxy, the right-most
- * `X-Forwarded-For` entry that is not a trusted proxy itself (every entry trusted: the
- * left-most). An empty entry ends the walk at the last address trusted.
- */
-function forwardedClient(
-  peer: string | undefined,
-  headers: HeaderLookup,
-  trusted: ((address: string) => boolean) | undefined,
-): string | undefined {
-  if (peer === undefined || trusted === undefined || !trusted(peer)) return peer;
-  const forwarded = headers.get('x-forwarded-for');
-  if (forwarded === null) return peer;
-  const hops = forwarded.split(',');
-  let address = peer;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] as string).trim();
-    if (hop === '') break;
-    address = hop;
-    if (!trusted(hop)) break;
-  }
-  return address;
 }
 
 /** `rawHeaders` read as fetch's `Headers.get` reads: any letter case, repeats joined by ", ". */

@@ -36,6 +36,7 @@ export {
   type MatrixRequest,
   type QueryValue,
 } from './client.ts';
+export { clientAddressKey } from './client-address.ts';
 export { CORS_HEADERS } from './cors.ts';
 export {
   matrixErrorAnswer,

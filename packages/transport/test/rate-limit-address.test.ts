@@ -64,10 +64,14 @@ describe('rate-limit keys of unauthenticated requests', () => {
       app.fetch(new Request('http://h/login', { method: 'POST', body: '{}' }), {
         incoming: { socket: { remoteAddress: address } },
       });
-    expect((await post('::1')).status).toBe(200);
-    expect((await post('::1')).status).toBe(429);
-    expect((await post('::2')).status).toBe(200);
-    expect(keys).toEqual(['address:::1', 'address:::1', 'address:::2']);
+    expect((await post('2001:db8:1::1')).status).toBe(200);
+    expect((await post('2001:db8:1::1')).status).toBe(429);
+    expect((await post('2001:db8:2::1')).status).toBe(200);
+    expect(keys).toEqual([
+      'address:2001:db8:1:0::/64',
+      'address:2001:db8:1:0::/64',
+      'address:2001:db8:2:0::/64',
+    ]);
   });
 
   it('ignores X-Forwarded-For unless the peer is a trusted proxy', async () => {

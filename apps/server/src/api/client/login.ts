@@ -1,7 +1,7 @@
 // GET/POST /_matrix/client/v3/login
 // https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
 // https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
-import { MatrixError } from '@weft/transport';
+import { clientAddressKey, MatrixError } from '@weft/transport';
 import { InvalidLoginError } from '../../services/accounts/service.ts';
 import type { Services } from '../../services/index.ts';
 import { type ClientApp, clientEndpoint } from './routes.ts';
@@ -76,10 +76,11 @@ export function registerLogin(app: ClientApp, services: Services): void {
         throw MatrixError.badJson('initial_device_display_name must be a string');
       }
       const userId = loginUser(body, services.ctx.config.serverName);
-      // Wrong passwords are counted per target user and client address: past the limit, 429
-      // M_LIMIT_EXCEEDED without checking the password (from that address only).
+      // Wrong passwords are counted per target user and client address (an IPv6 client's /64):
+      // past the limit, 429 M_LIMIT_EXCEEDED without checking the password (from there only).
       const failures = loginFailureLimiter(services.accounts);
-      const key = JSON.stringify([userId, clientAddress ?? null]);
+      const address = clientAddress === undefined ? null : clientAddressKey(clientAddress);
+      const key = JSON.stringify([userId, address]);
       const retryAfterMs = failures.retryAfterMs(key);
       if (retryAfterMs !== undefined) {
         throw MatrixError.limitExceeded(retryAfterMs, 'Too many failed password attempts');
