@@ -56,10 +56,19 @@ const busy =
 const post = (message: ToMainThread, transfer?: ArrayBuffer[]): void =>
   port.postMessage(message, transfer);
 
-const server = createServer((request, response) => {
+/**
+ * Handles a request; `expectsContinue`: it carries `Expect: 100-continue` (its client waits for
+ * `100 Continue` before sending the body), see the `checkContinue` listener.
+ */
+function onRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  expectsContinue = false,
+): void {
   const id = nextId++;
   pending.set(id, response);
   if (request.method === 'GET' || request.method === 'HEAD') {
+    if (expectsContinue) response.writeContinue();
     // A client that goes before its answer (a long-poll given up, a dropped connection): the
     // main thread stops waiting for it.
     response.once('close', () => {
@@ -75,8 +84,17 @@ const server = createServer((request, response) => {
     });
     return;
   }
-  readBody(request, id, response);
-});
+  readBody(request, id, response, expectsContinue);
+}
+
+const server = createServer(onRequest);
+// Node answers `100 Continue` to every `Expect: 100-continue` unless told otherwise. Here it
+// comes only once the body is wanted: a request this thread refuses before reading its body gets
+// that final status instead (RFC 9110 §10.1.1: a server may answer with a final status code
+// instead of 100), so the client does not send a body only to have it dropped.
+server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) =>
+  onRequest(request, response, true),
+);
 
 /** The media upload paths, whose bodies may be as large as `maxUploadBytes`. */
 const uploadPath = new RegExp(options.uploadPath);
@@ -87,9 +105,15 @@ const uploadPath = new RegExp(options.uploadPath);
  * memory. An upload without an access token is refused before any of its body is read (every
  * upload endpoint needs one: the main thread would answer the same), and a body that would take
  * the bytes in flight past `maxInFlightBytes` is refused with 429. The bytes count as in flight
- * until the request is answered or its client goes.
+ * until the request is answered or its client goes. A client that sent `Expect: 100-continue`
+ * (`expectsContinue`) gets `100 Continue` only once none of these refusals applies.
  */
-function readBody(request: IncomingMessage, id: number, response: ServerResponse): void {
+function readBody(
+  request: IncomingMessage,
+  id: number,
+  response: ServerResponse,
+  expectsContinue: boolean,
+): void {
   let held = 0;
   response.once('close', () => {
     inFlightBytes -= held;
@@ -118,6 +142,8 @@ function readBody(request: IncomingMessage, id: number, response: ServerResponse
     refuse(id, request, response, busy);
     return;
   }
+  // Not refused before its body: a client waiting for `100 Continue` may send it now.
+  if (expectsContinue) response.writeContinue();
   const chunks: Buffer[] = [];
   let length = 0;
   request.on('data', (chunk: Buffer) => {
