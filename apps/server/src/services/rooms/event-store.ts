@@ -1,7 +1,8 @@
 /**
  * Storage of room events: loading by ID (with a cache of committed events, event-cache.ts) and
- * the row shape. Events are immutable once stored except for `redacted_by`, which evicts the
- * cache entry.
+ * the row shape. Events are immutable once stored except for what a write changes in place
+ * (`redacted_by`, a `prev_content` copy, an outlier's DAG columns), which evicts the cache entry
+ * with `evictOnCommit`.
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
@@ -55,9 +56,19 @@ export class EventStore {
     this.#cache.delete(eventId);
   }
 
-  /** Forgets cached events (after a change of their stored `unsigned`, prev-content.ts). */
-  evictAll(eventIds: readonly string[]): void {
-    for (const id of eventIds) this.#cache.delete(id);
+  /**
+   * Forgets the cached events whose stored rows the write `tx` changed (a redaction's
+   * `redacted_by`, a redacted `prev_content` copy, an outlier's verdict or stream position), now
+   * and again once `tx` commits: a read outside the write (SQLite's read connection, another
+   * PostgreSQL client) between the two still sees the old row and may cache it, and the commit
+   * makes that copy stale.
+   */
+  evictOnCommit(tx: SqlExecutor, eventIds: readonly string[]): void {
+    const forget = () => {
+      for (const id of eventIds) this.#cache.delete(id);
+    };
+    forget();
+    tx.afterCommit(forget);
   }
 
   /**

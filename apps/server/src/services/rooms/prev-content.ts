@@ -23,7 +23,7 @@ export function prevContentOf(previous: StoredEvent): unknown {
 /**
  * After `redaction` (an `m.room.redaction` of `targetId`, inside the write `tx`): redacts the
  * `prev_content` copies of the events whose `replaces_state` is `targetId`, and evicts them from
- * the event cache once committed.
+ * the event cache, now and once committed.
  */
 export async function redactPrevContentCopies(
   tx: SqlExecutor,
@@ -50,7 +50,5 @@ export async function redactPrevContentCopies(
     ]);
     changed.push(row.event_id);
   }
-  if (changed.length === 0) return;
-  events.evictAll(changed);
-  tx.afterCommit(() => events.evictAll(changed));
+  if (changed.length > 0) events.evictOnCommit(tx, changed);
 }

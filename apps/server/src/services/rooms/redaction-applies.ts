@@ -99,8 +99,7 @@ async function markRedacted(
     redactionId,
     targetId,
   ]);
-  events.evict(targetId);
-  tx.afterCommit(() => events.evict(targetId));
+  events.evictOnCommit(tx, [targetId]);
 }
 
 /**

@@ -217,7 +217,7 @@ export async function persistRemote(
           WHERE event_id = $4 AND stream_position IS NULL AND outlier = 1`,
         [group, verdict.rejected ? 1 : 0, verdict.softFailed ? 1 : 0, checked.eventId],
       );
-      evictNowAndOnCommit(tx, rooms, checked.eventId);
+      rooms.events.evictOnCommit(tx, [checked.eventId]);
     }
     return null;
   }
@@ -237,7 +237,7 @@ export async function persistRemote(
         WHERE event_id = $3 AND stream_position IS NULL`,
       [position, group, checked.eventId],
     );
-    evictNowAndOnCommit(tx, rooms, checked.eventId);
+    rooms.events.evictOnCommit(tx, [checked.eventId]);
   }
 
   for (const prev of checked.dag.prev_events) {
@@ -329,14 +329,4 @@ export async function persistRemote(
     await rooms.timelineEventPersisted(tx, stored);
   }
   return position;
-}
-
-/**
- * Drops a changed row's cached event now and again once committed: a read outside the write
- * (SQLite's read connection, another PostgreSQL client) between the two still sees the old row
- * and may cache it, and the commit makes that copy stale.
- */
-function evictNowAndOnCommit(tx: SqlExecutor, rooms: RoomService, eventId: string): void {
-  rooms.events.evict(eventId);
-  tx.afterCommit(() => rooms.events.evict(eventId));
 }
