@@ -24,8 +24,9 @@ export function registerAccountDeactivate(app: ClientApp, services: Services): v
       }
       const challenge = await requirePassword(body, user.userId, services.accounts);
       if (challenge !== undefined) return challenge;
-      // `erase`: the user's non-event data goes too, and they are recorded as erased. Their events
-      // are not (yet) served redacted to users who join later.
+      // `erase`: the user's non-event data goes too, and they are recorded as erased: users and
+      // servers that join their rooms later are served their events redacted
+      // (services/rooms/erased-senders.ts).
       await deactivateAccount(services, services.ctx.log, user.userId, { erase: erase === true });
       // No third-party identifiers are ever bound here, so there is nothing to unbind.
       return { id_server_unbind_result: 'no-support' };

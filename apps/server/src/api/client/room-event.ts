@@ -41,10 +41,10 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
     ) {
       throw MatrixError.notFound('Event not found');
     }
-    if ((await filterEventsForUser(rooms.ctx.db, roomId, userId, [event])).length === 0) {
-      throw MatrixError.notFound('Event not found');
-    }
-    return { event, view };
+    // The event as the user may see it: an erased sender's may come back redacted.
+    const [shown] = await filterEventsForUser(rooms.ctx.db, roomId, userId, [event]);
+    if (shown === undefined) throw MatrixError.notFound('Event not found');
+    return { event: shown, view };
   };
 
   clientEndpoint(app, {

@@ -3,7 +3,9 @@
  * https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3accountdeactivate): the
  * user leaves (or rejects) every room, their profile is cleared, then the account is closed —
  * no password, no devices, no tokens — while the user ID stays reserved forever. With `erase` the
- * user's non-event data is deleted as well (AccountService.deactivate).
+ * user's non-event data is deleted as well (AccountService.deactivate), and their events are
+ * served redacted to those who join their rooms afterwards (rooms/erased-senders.ts). The leaves
+ * come first, so the erasure's stream position is after them.
  */
 import type { Log } from '../../log.ts';
 import type { ProfileService } from '../profile/service.ts';

@@ -9,6 +9,7 @@ import { MatrixError } from '@weft/transport';
 
 import { type SqlExecutor, StorageError } from '../../storage/index.ts';
 import type { AuthenticatedUser, ServerContext } from '../core/context.ts';
+import { recordErasure } from '../rooms/erased-senders.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { AccessTokenCache } from './token-cache.ts';
 import {
@@ -379,7 +380,7 @@ export class AccountService {
    * device and token is removed (telling device listeners), what deactivation listeners keep
    * (key backups) goes in the same transaction as the mark, and the user ID stays taken. With
    * `erase` the user's other non-event data goes too (see {@link ERASED_USER_DATA}) and the user
-   * is recorded as erased.
+   * is recorded as erased (rooms/erased-senders.ts).
    */
   async deactivate(userId: string, options: { erase?: boolean } = {}): Promise<void> {
     await this.#ctx.db.transaction(async (tx) => {
@@ -390,10 +391,8 @@ export class AccountService {
       for (const listener of this.#deactivationListeners) await listener(tx, userId);
       if (options.erase === true) {
         for (const statement of ERASED_USER_DATA) await tx.execute(statement, [userId]);
-        await tx.execute(
-          'INSERT INTO erased_users (user_id, erased_ts) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
-          [userId, this.#ctx.now()],
-        );
+        // From now on, users who join later get the user's events redacted.
+        await recordErasure(this.#ctx.db, tx, userId, this.#ctx.now());
       }
     });
     // A deactivated user's tokens stop working now, not after the device deletions below.

@@ -12,13 +12,14 @@
  * (Synapse's `assert_host_in_room` answers the same).
  *
  * Event level (client-server-api "History visibility" → "Server behaviour", applied to the
- * server's users, rooms/event-visibility.ts `eventVisibilityForServer`): events the server may
- * not see go out redacted, so its DAG still connects, as Synapse serves them.
+ * server's users, rooms/event-visibility.ts `eventViewsForServer`): events the server may
+ * not see go out redacted, so its DAG still connects, as Synapse serves them; so do the events
+ * of a sender erased at deactivation, to a server none of whose users could see them before.
  */
 import { redactEvent } from '@weft/signing';
 
 import type { Services } from '../index.ts';
-import { eventVisibilityForServer } from '../rooms/event-visibility.ts';
+import { eventViewsForServer } from '../rooms/event-visibility.ts';
 import type { StoredEvent } from '../rooms/index.ts';
 import { serverHasMember } from '../rooms/room-store.ts';
 
@@ -35,7 +36,8 @@ export function serverMaySee(
 
 /**
  * The PDUs of `events` (all of `roomId`, in order) as `serverName` may see them: in full where
- * history visibility lets one of its users see the event, redacted otherwise.
+ * history visibility lets one of its users see the event (and, for an erased sender, did before
+ * the erasure), redacted otherwise.
  */
 export async function pdusForServer(
   services: Services,
@@ -43,8 +45,8 @@ export async function pdusForServer(
   serverName: string,
   events: readonly StoredEvent[],
 ): Promise<Readonly<Record<string, unknown>>[]> {
-  const visible = await eventVisibilityForServer(services.ctx.db, roomId, serverName, events);
+  const views = await eventViewsForServer(services.ctx.db, roomId, serverName, events);
   return events.map((event) =>
-    visible.has(event.eventId) ? event.pdu : redactEvent(event.pdu, event.roomVersion),
+    views.get(event.eventId) === 'full' ? event.pdu : redactEvent(event.pdu, event.roomVersion),
   );
 }

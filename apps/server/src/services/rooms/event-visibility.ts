@@ -22,9 +22,22 @@
  * state resolution left without one: room-store.ts `membershipHistory`). For the
  * history-visibility event itself the more permissive of the old and new setting counts (as in
  * Synapse), so a change is visible to those who could see either side of it.
+ *
+ * Erased senders (client-server-api "POST /account/deactivate", `erase`; erased-senders.ts):
+ * "users (or servers) which join the room after the erasure request are served redacted copies
+ * of the events sent by this account. Users which had visibility on those events prior to the
+ * erasure are still able to see unredacted copies." A viewer sees such an event in full when the
+ * rules above, applied to their membership history up to the erasure, let them see it as a
+ * member: `world_readable` counts as `shared` there, since who read a world-readable room
+ * without joining it is not recorded. So a member joined at the event, or (under `shared`)
+ * joined after it but by the erasure, keeps the full event; everyone else — later joiners, and
+ * peekers of a world-readable room — gets the redacted copy. A server sees it in full when one
+ * of its users would. Synapse applies a coarser rule (in full only to a member joined at the
+ * event; servers always redacted); the spec's "had visibility prior to the erasure" is this one.
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
+import { erasedCopy, erasedSenders } from './erased-senders.ts';
 import { isLocalUser } from './local-user.ts';
 import { membershipHistoriesInRoom, membershipHistory } from './room-store.ts';
 import type { StoredEvent } from './types.ts';
@@ -101,7 +114,31 @@ function visibilityOf(changes: readonly Change<Visibility>[], event: StoredEvent
   return ORDER.indexOf(before) < ORDER.indexOf(after) ? before : after;
 }
 
-/** Keeps the events `userId` may see (`events` all of `roomId`). */
+/**
+ * Whether a member with these membership changes may see an event at `position` under
+ * `visibility` (rules 2–4; `world_readable` as `shared`), counting only the changes at or before
+ * `upTo`: the end of the stream, or an erasure.
+ */
+function memberMaySee(
+  changes: readonly Change<string>[],
+  visibility: Visibility,
+  position: number,
+  upTo = Number.MAX_SAFE_INTEGER,
+): boolean {
+  const membership = valueAt(changes, Math.min(position, upTo), 'leave');
+  if (membership === 'join') return true;
+  if (visibility === 'shared' || visibility === 'world_readable') {
+    // Rule 3: the user joined at some point after the event.
+    return changes.some((m) => m.value === 'join' && m.position > position && m.position <= upTo);
+  }
+  return visibility === 'invited' && membership === 'invite';
+}
+
+/**
+ * Keeps the events `userId` may see (`events` all of `roomId`), in order. An erased sender's
+ * event comes back as its redacted copy (erased-senders.ts `erasedCopy`) unless the user could
+ * see it before the erasure (module comment): serve the returned events, not the ones passed in.
+ */
 export async function filterEventsForUser(
   db: SqlExecutor,
   roomId: string,
@@ -110,6 +147,7 @@ export async function filterEventsForUser(
   joinedAt?: number,
 ): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
+  const erased = await erasedSenders(db);
   // Common case first, from the membership row alone: a member whose current membership (a
   // join) is older than every one of the events sees them all (rule 2). `joinedAt`: the caller
   // knows the user was joined from that position through the last of the events (`/sync`).
@@ -124,32 +162,49 @@ export async function filterEventsForUser(
     current?.membership === 'join' &&
     events.every((event) => (event.streamPosition ?? 0) >= Number(current.stream_position))
   ) {
-    return [...events];
+    // Joined since before an erasure, the user saw its sender's events in full; an erasure
+    // before this join needs the whole membership history (below).
+    const joined = Number(current.stream_position);
+    const erasedBefore = (event: StoredEvent) => (erased.get(event.sender) ?? joined) < joined;
+    if (erased.size === 0 || !events.some(erasedBefore)) return [...events];
   }
   const memberships = await membershipChanges(db, roomId, userId);
   const visibilities = await visibilityChanges(db, roomId);
-  return events.filter((event) => {
-    // A user's own membership events concern them: they always see those.
-    if (event.type === 'm.room.member' && event.stateKey === userId) return true;
+  const shown: StoredEvent[] = [];
+  for (const event of events) {
     const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
     const visibility = visibilityOf(visibilities, event);
-    if (visibility === 'world_readable') return true;
-    const membership = valueAt(memberships, position, 'leave');
-    if (membership === 'join') return true;
-    if (visibility === 'shared') {
-      return memberships.some((m) => m.value === 'join' && m.position > position);
+    // A user's own membership events concern them: they always see those.
+    const own = event.type === 'm.room.member' && event.stateKey === userId;
+    if (
+      !own &&
+      visibility !== 'world_readable' &&
+      !memberMaySee(memberships, visibility, position)
+    ) {
+      continue;
     }
-    return visibility === 'invited' && membership === 'invite';
-  });
+    const erasedAt = erased.get(event.sender);
+    shown.push(
+      erasedAt === undefined || memberMaySee(memberships, visibility, position, erasedAt)
+        ? event
+        : erasedCopy(event),
+    );
+  }
+  return shown;
 }
 
-/** Whether each event may be seen by `serverName`, by event ID. */
-export async function eventVisibilityForServer(
+/**
+ * How `serverName` may see each event, by event ID: in full; `erased`, an erased sender's event
+ * none of its users could see before the erasure; or `hidden` by history visibility (the module
+ * comment). Only the first is served unredacted.
+ */
+export async function eventViewsForServer(
   db: SqlExecutor,
   roomId: string,
   serverName: string,
   events: readonly StoredEvent[],
-): Promise<Set<string>> {
+): Promise<Map<string, 'full' | 'erased' | 'hidden'>> {
+  const erased = await erasedSenders(db);
   const visibilities = await visibilityChanges(db, roomId);
   const users = await db.query<{ user_id: string }>(
     'SELECT user_id FROM room_memberships WHERE room_id = $1',
@@ -165,22 +220,33 @@ export async function eventVisibilityForServer(
   const memberships = [...histories.values()].map((history) =>
     history.map(({ position, membership }) => ({ position, value: String(membership) })),
   );
-  const visible = new Set<string>();
+  const views = new Map<string, 'full' | 'erased' | 'hidden'>();
   for (const event of events) {
     const visibility = visibilityOf(visibilities, event);
     const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
     const allowed =
       visibility === 'world_readable' ||
-      memberships.some((changes) => {
-        const membership = valueAt(changes, position, 'leave');
-        if (membership === 'join') return true;
-        // Rule 3: `shared`, and the user joined at any point after the event.
-        if (visibility === 'shared') {
-          return changes.some((m) => m.value === 'join' && m.position >= position);
-        }
-        return visibility === 'invited' && membership === 'invite';
-      });
-    if (allowed) visible.add(event.eventId);
+      memberships.some((changes) => memberMaySee(changes, visibility, position));
+    const erasedAt = erased.get(event.sender);
+    const full =
+      allowed &&
+      (erasedAt === undefined ||
+        memberships.some((changes) => memberMaySee(changes, visibility, position, erasedAt)));
+    views.set(event.eventId, full ? 'full' : allowed ? 'erased' : 'hidden');
   }
-  return visible;
+  return views;
+}
+
+/**
+ * Whether each event may be seen by `serverName` (in full or, for an erased sender, redacted),
+ * by event ID.
+ */
+export async function eventVisibilityForServer(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Set<string>> {
+  const views = await eventViewsForServer(db, roomId, serverName, events);
+  return new Set([...views].flatMap(([eventId, view]) => (view === 'hidden' ? [] : [eventId])));
 }

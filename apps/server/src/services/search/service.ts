@@ -195,8 +195,11 @@ export class SearchService {
       }
       const visible = new Set<string>();
       for (const [roomId, list] of byRoom) {
+        const passed = new Set(list);
         for (const event of await filterEventsForUser(db, roomId, viewer.userId, list)) {
-          visible.add(event.eventId);
+          // An erased sender's event the viewer gets only redacted (a copy, not one passed in)
+          // matched on content they may not see: no result for them.
+          if (passed.has(event)) visible.add(event.eventId);
         }
       }
       let taken = 0;

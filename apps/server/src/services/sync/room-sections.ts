@@ -351,7 +351,9 @@ async function visibleWindow(
 ): Promise<TimelineWindow> {
   const db = ctx.rooms.ctx.db;
   const events = await filterEventsForUser(db, roomId, ctx.user.userId, window.events, joinedAt);
-  return events.length === window.events.length ? window : { ...window, events, filtered: true };
+  if (events.length < window.events.length) return { ...window, events, filtered: true };
+  // The same events, though an erased sender's may have come back as a redacted copy.
+  return events.every((event, i) => event === window.events[i]) ? window : { ...window, events };
 }
 
 /**

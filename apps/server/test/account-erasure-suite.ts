@@ -1,0 +1,173 @@
+/**
+ * Erasure at deactivation on one server (client-server-api "POST /account/deactivate", `erase`):
+ * users who join the room after the erasure are served the erased user's events redacted, users
+ * who could see them before still see them in full, and an account deactivated without `erase`
+ * stays as it was. On SQLite in account-erasure.test.ts, on PostgreSQL in
+ * account-erasure-postgres.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  registerUsers,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from './harness.ts';
+import { ClientServerSpec } from './openapi.ts';
+import { call, createRoom, type Json, sendText, sync, type TestUser } from './sync-helpers.ts';
+
+const V3 = '/_matrix/client/v3';
+const enc = encodeURIComponent;
+const PASSWORD = 'correct horse battery staple';
+
+/** The tests, on the database `options` chooses (SQLite by default). */
+export function accountErasureSuite(options: () => TestServerOptions = () => ({})): void {
+  describe('events of a user erased at deactivation', () => {
+    let server: TestServer;
+    // Alice is erased, Erin deactivated without erase. Bob was joined throughout; Dave joined
+    // after Alice's message but before the erasure (`shared`: he could see it then); Carol joins
+    // after the erasure.
+    let alice: TestUser;
+    let bob: TestUser;
+    let carol: TestUser;
+    let dave: TestUser;
+    let erin: TestUser;
+    let roomId: string;
+    const ids: Record<string, string> = {};
+    const spec = new ClientServerSpec();
+
+    const deactivate = (user: TestUser, erase: boolean) =>
+      call(server, user, 'POST', `${V3}/account/deactivate`, {
+        erase,
+        auth: {
+          type: 'm.login.password',
+          identifier: { type: 'm.id.user', user: user.userId },
+          password: PASSWORD,
+        },
+      });
+
+    beforeAll(async () => {
+      server = await startTestServer(options());
+      [alice, bob, carol, dave, erin] = await registerUsers(server, [
+        'alice',
+        'bob',
+        'carol',
+        'dave',
+        'erin',
+      ]);
+      // `public_chat`: history visibility `shared`, so later joiners see the history.
+      roomId = await createRoom(server, alice, [], { preset: 'public_chat' });
+      await call(server, bob, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      await call(server, erin, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      ids['alice'] = await sendText(server, alice, roomId, 'from alice');
+      ids['erin'] = await sendText(server, erin, roomId, 'from erin');
+      await call(server, dave, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      // Bob reads the room before the erasure: the erased set is in memory from here on, and
+      // the erasure must replace it.
+      expect(await bodies(bob)).toEqual(['from alice', 'from erin']);
+      await deactivate(alice, true);
+      await deactivate(erin, false);
+      await call(server, carol, 'POST', `${V3}/join/${enc(roomId)}`, {});
+    });
+    afterAll(() => server.stop());
+
+    /** The room's messages as `user` gets them from `/messages`, oldest first. */
+    async function messages(user: TestUser): Promise<Json[]> {
+      const path = `${V3}/rooms/${enc(roomId)}/messages?dir=b&limit=100`;
+      const response = await server.client.request<Json>('GET', path, { token: user.accessToken });
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      await spec.expectValid('GET', path, 200, response.body);
+      return (response.body['chunk'] as Json[]).reverse();
+    }
+
+    async function bodies(user: TestUser): Promise<(string | undefined)[]> {
+      return (await messages(user))
+        .filter((event) => event['type'] === 'm.room.message')
+        .map((event) => event['content']['body']);
+    }
+
+    const byId = (events: Json[], eventId: string | undefined) =>
+      events.find((event) => event['event_id'] === eventId);
+
+    it('/messages: redacted for a later joiner, in full for those who could see them before', async () => {
+      const seen = await messages(carol);
+      // Stripped by the redaction algorithm (room v11: a message keeps no content) …
+      expect(byId(seen, ids['alice'])?.['content']).toEqual({});
+      expect(byId(seen, ids['alice'])?.['sender']).toBe(alice.userId);
+      // … with no redaction event to point to.
+      expect(byId(seen, ids['alice'])?.['unsigned']['redacted_because']).toBeUndefined();
+      // Alice's own join keeps its membership only: her display name is gone as well.
+      const aliceJoin = seen.find(
+        (event) =>
+          event['type'] === 'm.room.member' &&
+          event['state_key'] === alice.userId &&
+          event['content']['membership'] === 'join',
+      );
+      expect(aliceJoin?.['content']).toEqual({ membership: 'join' });
+      // Erin was deactivated without erase: her message stays.
+      expect(await bodies(carol)).toEqual([undefined, 'from erin']);
+      expect(await bodies(bob)).toEqual(['from alice', 'from erin']);
+      // Dave joined after the message but before the erasure: he had visibility on it.
+      expect(await bodies(dave)).toEqual(['from alice', 'from erin']);
+    });
+
+    it('/event and /context serve the same copy', async () => {
+      const path = `${V3}/rooms/${enc(roomId)}/event/${enc(ids['alice'] ?? '')}`;
+      const forCarol = await call(server, carol, 'GET', path);
+      await spec.expectValid('GET', path, 200, forCarol);
+      expect(forCarol['content']).toEqual({});
+      expect((await call(server, bob, 'GET', path))['content']['body']).toBe('from alice');
+
+      const context = `${V3}/rooms/${enc(roomId)}/context/${enc(ids['alice'] ?? '')}`;
+      expect((await call(server, carol, 'GET', context))['event']['content']).toEqual({});
+      expect((await call(server, dave, 'GET', context))['event']['content']['body']).toBe(
+        'from alice',
+      );
+      const erin = `${V3}/rooms/${enc(roomId)}/event/${enc(ids['erin'] ?? '')}`;
+      expect((await call(server, carol, 'GET', erin))['content']['body']).toBe('from erin');
+    });
+
+    it('/sync timelines too', async () => {
+      const filter = JSON.stringify({ room: { timeline: { limit: 100 } } });
+      const timeline = async (user: TestUser) =>
+        (await sync(server, user, { filter }))['rooms']['join'][roomId]['timeline'][
+          'events'
+        ] as Json[];
+      expect(byId(await timeline(carol), ids['alice'])?.['content']).toEqual({});
+      expect(byId(await timeline(carol), ids['erin'])?.['content']['body']).toBe('from erin');
+      expect(byId(await timeline(bob), ids['alice'])?.['content']['body']).toBe('from alice');
+      expect(byId(await timeline(dave), ids['alice'])?.['content']['body']).toBe('from alice');
+    });
+
+    it('search finds no erased message for a later joiner', async () => {
+      const search = (user: TestUser) =>
+        call(server, user, 'POST', `${V3}/search`, {
+          search_categories: { room_events: { search_term: 'alice' } },
+        });
+      const results = (body: Json) =>
+        (body['search_categories']['room_events']['results'] as Json[]).map(
+          (result) => result['result']['event_id'],
+        );
+      expect(results(await search(bob))).toEqual([ids['alice']]);
+      expect(results(await search(carol))).toEqual([]);
+    });
+
+    it('the erasure is recorded after the leaves of the deactivation', async () => {
+      const db = server.services.ctx.db;
+      const erased = await db.queryOne<{ stream_position: number }>(
+        'SELECT stream_position FROM erased_users WHERE user_id = $1',
+        [alice.userId],
+      );
+      const leave = await db.queryOne<{ stream_position: number }>(
+        'SELECT stream_position FROM room_memberships WHERE user_id = $1 AND room_id = $2',
+        [alice.userId, roomId],
+      );
+      expect(Number(erased?.stream_position)).toBeGreaterThanOrEqual(
+        Number(leave?.stream_position),
+      );
+      expect(
+        await db.queryOne('SELECT 1 AS one FROM erased_users WHERE user_id = $1', [erin.userId]),
+      ).toBeUndefined();
+    });
+  });
+}
