@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { membership, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { call, type Json, sync, type TestUser } from './sync-helpers.ts';
 
@@ -15,10 +15,6 @@ let b: TestServer;
 let alice: TestUser;
 let dave: TestUser;
 let carol: TestUser;
-
-async function membership(server: TestServer, roomId: string, userId: string): Promise<string> {
-  return (await server.services.rooms.membership(roomId, userId))?.membership ?? 'none';
-}
 
 beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test']);

@@ -9,17 +9,24 @@
  * - `startFederation(names)`: in-process servers (fast); `restart(name)` reuses the data directory
  *   and both ports, so queued transactions and caught-up state can be observed.
  * - `federationConfigYaml(...)`: the same config for spawned server processes (kill tests).
+ * - `startFederationWithPeer(names, peer, startPeer)`: servers beside a peer the test runs, such
+ *   as `keyServerPeer(keys)`, a key server whose answers the test controls.
+ * - `federationRequest(from, to, ...)`: one server's signed request to another, errors as answers.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { MatrixError } from '@weft/transport';
 
 import { buildConfig } from '../src/config.ts';
 import { silentLog } from '../src/log.ts';
 import { startServer } from '../src/server.ts';
 import { TestClient, type TestServer } from './harness.ts';
 import { freePort } from './spawn.ts';
+import type { Json } from './sync-helpers.ts';
 
 /** A throwaway certificate authority on disk. */
 export interface TestCa {
@@ -287,6 +294,80 @@ export async function startFederationWithPeer<Peer>(
   });
   const peer = await startPeer(peerName, port, ca, issueCert(ca, peerName), federation.hosts);
   return { federation, peer };
+}
+
+/** A peer that only publishes server keys (see {@link keyServerPeer}). */
+export interface KeyServerPeer {
+  close(): Promise<void>;
+}
+
+/**
+ * A peer for {@link startFederationWithPeer} standing in for a remote server's key publishing
+ * (spec server-server-api "Publishing Keys"): every `GET /_matrix/key/v2/server` calls `keys()`
+ * and answers what it returns, 404 when it returns `undefined`; tests count requests in `keys`.
+ */
+export function keyServerPeer(keys: () => unknown): StartPeer<KeyServerPeer> {
+  return async (_name, port, _ca, cert) => {
+    const server = createServer(
+      { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+      (req, res) => {
+        if (req.url === '/_matrix/key/v2/server') {
+          const published = keys();
+          if (published !== undefined) {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(published));
+            return;
+          }
+        }
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"errcode":"M_UNRECOGNIZED","error":"no"}');
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return {
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  };
+}
+
+/**
+ * A federation request from `from` to the server `destination` (X-Matrix signed unless
+ * `authenticated` is false, never retried). An error answer resolves to its status and errcode,
+ * so a test can compare refusals as it compares answers.
+ */
+export async function federationRequest(
+  from: TestServer,
+  destination: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  authenticated = true,
+): Promise<{ status: number; body: Json }> {
+  try {
+    const answer = await from.services.federation.client.request<Json>(
+      destination,
+      method,
+      path,
+      body,
+      { authenticated, retry: false },
+    );
+    return { status: 200, body: answer };
+  } catch (error) {
+    if (!MatrixError.isInstance(error)) throw error;
+    return { status: error.status, body: { errcode: error.errcode } };
+  }
+}
+
+/** `userId`'s membership of `roomId` as `server` stores it; `'none'` without one. */
+export async function membership(
+  server: TestServer,
+  roomId: string,
+  userId: string,
+): Promise<string> {
+  return (await server.services.rooms.membership(roomId, userId))?.membership ?? 'none';
 }
 
 /**

@@ -7,10 +7,6 @@
  *   and the refetch that decides it respects the per-server throttle;
  * - a published `valid_until_ts` is capped at 7 days into the future.
  */
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-
 import {
   buildServerKeys,
   generateSigningKey,
@@ -22,9 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MAX_KEY_VALIDITY_MS } from '../src/services/federation/keys/key-store.ts';
 import {
-  createTestCa,
-  issueCert,
-  startFederation,
+  type KeyServerPeer,
+  keyServerPeer,
+  startFederationWithPeer,
   type TestFederation,
 } from './federation-harness.ts';
 
@@ -32,39 +28,20 @@ const K = 'k.test';
 const key = generateSigningKey();
 let published: JsonObject | undefined;
 let keyRequests = 0;
-let keyServer: Server;
+let keyServer: KeyServerPeer;
 let federation: TestFederation;
 
 beforeAll(async () => {
-  const ca = createTestCa();
-  const cert = issueCert(ca, K);
-  keyServer = createServer(
-    { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
-    (req, res) => {
-      if (req.url === '/_matrix/key/v2/server') {
-        keyRequests += 1;
-        if (published !== undefined) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(published));
-          return;
-        }
-      }
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"errcode":"M_UNRECOGNIZED","error":"no"}');
-    },
-  );
-  await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
-  const port = (keyServer.address() as AddressInfo).port;
-  federation = await startFederation(['a.test'], {
-    ca,
-    extraHosts: { [K]: `127.0.0.1:${port}` },
+  const keys = keyServerPeer(() => {
+    keyRequests += 1;
+    return published;
   });
+  ({ federation, peer: keyServer } = await startFederationWithPeer(['a.test'], K, keys));
 }, 60_000);
 
 afterAll(async () => {
   await federation?.close();
-  keyServer?.closeAllConnections();
-  await new Promise<void>((resolve) => keyServer?.close(() => resolve()));
+  await keyServer?.close();
 });
 
 function eventAt(ts: number): JsonObject {

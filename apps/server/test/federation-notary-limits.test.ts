@@ -6,19 +6,15 @@
  * request, and refetches a stored response no longer valid now when `minimum_valid_until_ts` is
  * not given (keys_query.yaml: "the notary server MUST use the current time").
  */
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-
 import { buildServerKeys, generateSigningKey, type JsonObject } from '@weft/signing';
-import { MatrixError } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { MAX_NOTARY_SERVERS } from '../src/api/federation/key-query.ts';
 import {
-  createTestCa,
-  issueCert,
-  startFederation,
+  federationRequest,
+  type KeyServerPeer,
+  keyServerPeer,
+  startFederationWithPeer,
   type TestFederation,
 } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
@@ -28,63 +24,29 @@ const K = 'k.test';
 const kKey = generateSigningKey();
 let published: JsonObject | undefined;
 let keyRequests = 0;
-let keyServer: Server;
+let keyServer: KeyServerPeer;
 let federation: TestFederation;
 let a: TestServer;
 let b: TestServer;
 
 beforeAll(async () => {
-  const ca = createTestCa();
-  const cert = issueCert(ca, K);
-  keyServer = createServer(
-    { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
-    (req, res) => {
-      if (req.url === '/_matrix/key/v2/server') {
-        keyRequests += 1;
-        if (published !== undefined) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify(published));
-          return;
-        }
-      }
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"errcode":"M_UNRECOGNIZED","error":"no"}');
-    },
-  );
-  await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
-  const port = (keyServer.address() as AddressInfo).port;
-  federation = await startFederation(['a.test', 'b.test'], {
-    ca,
-    extraHosts: { [K]: `127.0.0.1:${port}` },
+  const keys = keyServerPeer(() => {
+    keyRequests += 1;
+    return published;
   });
+  ({ federation, peer: keyServer } = await startFederationWithPeer(['a.test', 'b.test'], K, keys));
   a = federation.server('a.test');
   b = federation.server('b.test');
 }, 60_000);
 
 afterAll(async () => {
   await federation?.close();
-  keyServer?.closeAllConnections();
-  await new Promise<void>((resolve) => keyServer?.close(() => resolve()));
+  await keyServer?.close();
 });
 
-/** A federation request from B to A; an error answer resolves to its status and body too. */
-async function fromB(
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-  authenticated = true,
-): Promise<{ status: number; body: Json }> {
-  try {
-    const answer = await b.services.federation.client.request<Json>('a.test', method, path, body, {
-      authenticated,
-      retry: false,
-    });
-    return { status: 200, body: answer };
-  } catch (error) {
-    if (!MatrixError.isInstance(error)) throw error;
-    return { status: error.status, body: { errcode: error.errcode } };
-  }
-}
+/** A federation request from B to A; an error answer resolves to its status and errcode. */
+const fromB = (method: 'GET' | 'POST', path: string, body?: unknown, authenticated?: boolean) =>
+  federationRequest(b, 'a.test', method, path, body, authenticated);
 
 describe('notary (key-query.ts, key-store.ts)', () => {
   it('refetches a stored response that expired when no minimum_valid_until_ts is given', async () => {

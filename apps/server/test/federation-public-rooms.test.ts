@@ -3,10 +3,9 @@
  * spec server-server-api "Public Room Directory", public_rooms.yaml): another server lists this
  * server's published rooms with `GET`/`POST /_matrix/federation/v1/publicRooms`, X-Matrix signed.
  */
-import { MatrixError } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { federationRequest, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { createRoom, type Json } from './sync-helpers.ts';
 
@@ -18,23 +17,8 @@ let garden: string;
 let space: string;
 
 /** A federation request from B to A; an error answer resolves to its status and errcode. */
-async function fromB(
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-  authenticated = true,
-): Promise<{ status: number; body: Json }> {
-  try {
-    const answer = await b.services.federation.client.request<Json>('a.test', method, path, body, {
-      authenticated,
-      retry: false,
-    });
-    return { status: 200, body: answer };
-  } catch (error) {
-    if (!MatrixError.isInstance(error)) throw error;
-    return { status: error.status, body: { errcode: error.errcode } };
-  }
-}
+const fromB = (method: 'GET' | 'POST', path: string, body?: unknown, authenticated?: boolean) =>
+  federationRequest(b, 'a.test', method, path, body, authenticated);
 
 const ids = (answer: { body: Json }): string[] =>
   (answer.body['chunk'] as Json[]).map((room) => room['room_id']);

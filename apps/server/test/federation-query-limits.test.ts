@@ -4,13 +4,11 @@
  * left out (never a 500), a claim takes keys for at most MAX_CLAIM_DEVICES devices, and any
  * profile field name is answered (query.yaml), 404 `M_NOT_FOUND` for one not set.
  */
-import { MatrixError } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { MAX_CLAIM_DEVICES } from '../src/services/federation/queries/serve-queries.ts';
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { federationRequest, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
-import type { Json } from './sync-helpers.ts';
 
 let federation: TestFederation;
 let a: TestServer;
@@ -26,24 +24,9 @@ afterAll(async () => {
   await federation?.close();
 });
 
-/** A federation request from B to A; an error answer resolves to its status and body too. */
-async function fromB(
-  method: 'GET' | 'POST',
-  path: string,
-  body?: unknown,
-  authenticated = true,
-): Promise<{ status: number; body: Json }> {
-  try {
-    const answer = await b.services.federation.client.request<Json>('a.test', method, path, body, {
-      authenticated,
-      retry: false,
-    });
-    return { status: 200, body: answer };
-  } catch (error) {
-    if (!MatrixError.isInstance(error)) throw error;
-    return { status: error.status, body: { errcode: error.errcode } };
-  }
-}
+/** A federation request from B to A; an error answer resolves to its status and errcode. */
+const fromB = (method: 'GET' | 'POST', path: string, body?: unknown, authenticated?: boolean) =>
+  federationRequest(b, 'a.test', method, path, body, authenticated);
 
 describe('user keys and profile queries (serve-queries.ts)', () => {
   it('leaves malformed user IDs out of user/keys/query and user/keys/claim (no 500)', async () => {

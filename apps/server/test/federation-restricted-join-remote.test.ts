@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { joinVia, startFederation, type TestFederation } from './federation-harness.ts';
+import { joinVia, membership, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { call, createRoom, type Json, type TestUser } from './sync-helpers.ts';
 
@@ -38,10 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await federation?.close();
 });
-
-async function membership(server: TestServer, roomId: string, userId: string): Promise<string> {
-  return (await server.services.rooms.membership(roomId, userId))?.membership ?? 'none';
-}
 
 /** A private room on A whose join rule is `joinRule`, allowing the members of `allowed`. */
 async function restrictedRoom(joinRule: string, allowed: string): Promise<string> {

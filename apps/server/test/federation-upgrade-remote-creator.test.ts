@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startFederation, type TestFederation } from './federation-harness.ts';
+import { membership, startFederation, type TestFederation } from './federation-harness.ts';
 import type { TestServer } from './harness.ts';
 import { call, type Json, sync, type TestUser } from './sync-helpers.ts';
 
@@ -18,10 +18,6 @@ let dave: TestUser;
 let carol: TestUser;
 
 const enc = encodeURIComponent;
-
-async function membership(server: TestServer, roomId: string, userId: string): Promise<string> {
-  return (await server.services.rooms.membership(roomId, userId))?.membership ?? 'none';
-}
 
 beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test']);
