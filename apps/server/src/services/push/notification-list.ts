@@ -14,7 +14,7 @@
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { membershipHistories } from '../rooms/room-store.ts';
-import { type ListedAction, readPositionsSql } from './store.ts';
+import type { ListedAction } from './store.ts';
 
 /** A listed row and whether the user has read it. */
 export type ListedNotification = Omit<ListedAction, 'thread_id'> & { readonly read: boolean };
@@ -52,12 +52,13 @@ export async function listNotifications(
   ];
   const listed = newestFirst(rows).slice(0, page.limit);
   const rooms = [...new Set(listed.map((row) => row.room_id))];
-  const read = await readUpToByRoom(db, userId, rooms);
-  const threadRead = await threadReadUpTo(db, userId, rooms);
+  const read = await readPositions(db, userId, rooms);
+  const readUpTo = (roomId: string, thread: string) => read.get(`${roomId}\u0000${thread}`) ?? 0;
   return listed.map(({ thread_id: thread, ...row }) => {
     const position = Number(row.stream_position);
-    const inThread = threadRead.get(`${row.room_id}\u0000${thread}`) ?? 0;
-    return { ...row, read: position <= (read.get(row.room_id) ?? 0) || position <= inThread };
+    // Read if an unthreaded receipt (or the join) reached it, or a receipt of its own thread.
+    const upTo = Math.max(readUpTo(row.room_id, ''), readUpTo(row.room_id, thread));
+    return { ...row, read: position <= upTo };
   });
 }
 
@@ -147,11 +148,13 @@ async function sharedNotifications(
 }
 
 /**
- * How far the user has read every thread of each of `roomIds` (store.ts `readPositionsSql`: their
- * latest unthreaded read receipt, and at least their join). A room absent from the answer is read
- * up to 0.
+ * How far the user has read the threads of `roomIds`, by `room\0thread`, in one statement per
+ * chunk of rooms: thread `''` is what reads every thread of the room (their latest unthreaded
+ * read receipt, and at least their join: store.ts `readPositionsSql`), any other key a thread's
+ * own threaded receipts (`main` for the main timeline, else the thread root). Absent: read up
+ * to 0.
  */
-async function readUpToByRoom(
+async function readPositions(
   db: SqlExecutor,
   userId: string,
   roomIds: readonly string[],
@@ -159,33 +162,18 @@ async function readUpToByRoom(
   const out = new Map<string, number>();
   for (const chunk of inListChunks(roomIds)) {
     const rooms = placeholders(chunk.length, 2);
-    const rows = await db.query<{ room_id: string; p: number }>(
-      `SELECT room_id, MAX(p) AS p FROM (${readPositionsSql(`IN (${rooms})`, [''])}) read_up_to
-        GROUP BY room_id`,
-      [userId, ...chunk],
-    );
-    for (const row of rows) out.set(row.room_id, Number(row.p ?? 0));
-  }
-  return out;
-}
-
-/**
- * How far the user has read the threads of `roomIds` by threaded receipts (`main` included), by
- * `room\0thread` (store.ts THREAD_READ_UP_TO, for the rooms of a page).
- */
-async function threadReadUpTo(
-  db: SqlExecutor,
-  userId: string,
-  roomIds: readonly string[],
-): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const chunk of inListChunks(roomIds)) {
     const rows = await db.query<{ room_id: string; thread_id: string; p: number }>(
-      `SELECT r.room_id, r.thread_id, MAX(e.stream_position) AS p
-         FROM receipts r JOIN events e ON e.event_id = r.event_id
-        WHERE r.user_id = $1 AND r.room_id IN (${placeholders(chunk.length, 2)})
-          AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id <> ''
-        GROUP BY r.room_id, r.thread_id`,
+      `SELECT room_id, thread_id, MAX(p) AS p FROM (
+         SELECT r.room_id AS room_id, r.thread_id AS thread_id, e.stream_position AS p
+           FROM receipts r JOIN events e ON e.event_id = r.event_id
+          WHERE r.user_id = $1 AND r.room_id IN (${rooms})
+            AND r.receipt_type IN ('m.read', 'm.read.private')
+         UNION ALL
+         SELECT m.room_id AS room_id, '' AS thread_id, m.stream_position AS p
+           FROM room_memberships m
+          WHERE m.user_id = $1 AND m.room_id IN (${rooms}) AND m.membership = 'join'
+       ) read_up_to
+       GROUP BY room_id, thread_id`,
       [userId, ...chunk],
     );
     for (const row of rows) out.set(`${row.room_id}\u0000${row.thread_id}`, Number(row.p ?? 0));
