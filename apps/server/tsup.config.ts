@@ -38,6 +38,13 @@ export default defineConfig([
     esbuildOptions(options) {
       // Bundle the workspace packages from source (no package build needed first).
       options.conditions = ['weft-source'];
+      // V8 keeps each script's source text for the process's life (lazy compilation), and one
+      // non-ASCII character in a comment makes the whole text two bytes a character: the main
+      // bundle held 1.6 MiB of heap as written. Without comments and indentation it holds
+      // ≈ 0.5 MiB; names stay, so stack traces still name functions (line numbers through
+      // `--enable-source-maps`).
+      options.minifyWhitespace = true;
+      options.legalComments = 'none';
     },
   },
   {
@@ -49,5 +56,10 @@ export default defineConfig([
     sourcemap: true,
     dts: false,
     removeNodeProtocol: false,
+    // As the main bundle (above): the thread keeps its source text too.
+    esbuildOptions(options) {
+      options.minifyWhitespace = true;
+      options.legalComments = 'none';
+    },
   },
 ]);
