@@ -94,6 +94,7 @@ export function createServices(ctx: ServerContext): Services {
     deviceLists,
     toDevice,
     crossSigning: e2eKeys.crossSigning,
+    presence: userData.presence,
   });
   const federationMembership = new FederationMembershipService(rooms, accounts);
   const federationQueries = new FederationQueryService({

@@ -22,6 +22,11 @@
  * The sweep writes the change rather than reads reporting a stale row as offline: `/sync` serves
  * presence by the stream position of its last change, so only a written change reaches an
  * incremental sync, and it wakes the viewers once, like any other change.
+ *
+ * Local users' presence goes to other servers ({@link PresenceService.onLocalPresence}; sent as
+ * `m.presence` EDUs by federation/edus/presence.ts): every change, and — since those servers time
+ * out a user as this one does — a repeat of an unchanged state other than `offline` every
+ * {@link FEDERATION_PING_INTERVAL_MS}.
  */
 import { MatrixError } from '@weft/transport';
 
@@ -65,6 +70,15 @@ export const SYNC_ONLINE_TIMEOUT_MS = 30_000;
 export const CURRENTLY_ACTIVE_MS = 60_000;
 /** A remote user whose server sent no presence of theirs for this long is `offline` (30 min). */
 export const FEDERATION_TIMEOUT_MS = 30 * 60_000;
+/**
+ * A local user not `offline` whose presence was last announced to other servers this long ago is
+ * announced again, unchanged: the spec sets no timeout, but remote servers make a user they
+ * heard nothing of for 30 minutes `offline` ({@link FEDERATION_TIMEOUT_MS} here, Synapse's
+ * FEDERATION_TIMEOUT), so a user who stays `online` (or `unavailable`) would otherwise vanish
+ * from them. 25 minutes is Synapse's FEDERATION_PING_INTERVAL: it leaves 5 minutes for the sweep's
+ * 5 s period and the delivery of the repeat before the remote timeout.
+ */
+export const FEDERATION_PING_INTERVAL_MS = 25 * 60_000;
 /** How often the idle / offline sweep runs (Synapse checks timeouts every 5 s). */
 export const SWEEP_INTERVAL_MS = 5_000;
 
@@ -75,6 +89,9 @@ export interface PresenceSetOptions {
   /** Spec `currently_active` as a remote server reported it. */
   readonly currentlyActive?: boolean;
 }
+
+/** Receives a local user's presence to announce to other servers (spec `m.presence` content). */
+export type LocalPresenceListener = (userId: string, content: PresenceContent) => void;
 
 /** What the sweep knows of a local user's activity (in memory only). */
 interface Activity {
@@ -113,6 +130,9 @@ export class PresenceService {
   #stopping = false;
   /** {@link noteActive} writes under way ({@link stop} waits for them). */
   readonly #pending = new Set<Promise<void>>();
+  readonly #localListeners: LocalPresenceListener[] = [];
+  /** Local users not `offline`: when their presence was last announced (in memory only). */
+  readonly #announced = new Map<string, number>();
 
   constructor(ctx: ServerContext, userExists: (userId: string) => Promise<boolean>) {
     this.#ctx = ctx;
@@ -166,6 +186,15 @@ export class PresenceService {
           else this.#remoteSeen.set(userId, now);
         }
         this.#ctx.notifier.notify(next, { users: [userId, ...audience] });
+        if (local) {
+          this.#announce({
+            user_id: userId,
+            presence,
+            status_msg: statusMsg ?? null,
+            last_active_ts: stored,
+            stream_position: next,
+          });
+        }
       });
       return next;
     });
@@ -220,6 +249,23 @@ export class PresenceService {
     if (row?.presence === 'unavailable') {
       await this.set(userId, 'online', row.status_msg ?? undefined);
     }
+  }
+
+  /**
+   * Calls `listener` with every committed change of a local user's presence, and with the
+   * unchanged presence of a local user not `offline` every {@link FEDERATION_PING_INTERVAL_MS}
+   * (federation sends both to the servers sharing a room with the user).
+   */
+  onLocalPresence(listener: LocalPresenceListener): void {
+    this.#localListeners.push(listener);
+  }
+
+  #announce(row: PresenceRow): void {
+    if (this.#localListeners.length === 0) return;
+    if (row.presence === 'offline') this.#announced.delete(row.user_id);
+    else this.#announced.set(row.user_id, this.#ctx.now());
+    const content = this.#content(row);
+    for (const listener of this.#localListeners) listener(row.user_id, content);
   }
 
   /** Whether an event `userId` sends is activity to record: a local user, before {@link stop}. */
@@ -303,6 +349,14 @@ export class PresenceService {
       } else if (row.presence === 'online' && now - lastActive > IDLE_TIMEOUT_MS) {
         await this.set(userId, 'unavailable', statusMsg, { lastActiveTs: lastActive });
         activity.idled = true;
+      } else if (
+        this.#localListeners.length > 0 &&
+        now - (this.#announced.get(userId) ?? Number.NEGATIVE_INFINITY) >=
+          FEDERATION_PING_INTERVAL_MS
+      ) {
+        // Unchanged for a while (or left present by an earlier process, whose announcements
+        // this one does not know): repeated before other servers time them out.
+        this.#announce(row);
       }
     }
     for (const [userId, seen] of [...this.#remoteSeen]) {

@@ -1,6 +1,7 @@
 /**
  * EDUs this server sends for its own users (spec server-server-api "Typing Notifications",
- * "Receipts", "Device Management", "Send-to-device messaging"): typing and public read receipts
+ * "Receipts", "Presence", "Device Management", "Send-to-device messaging"): presence
+ * (presence.ts) goes to every server sharing a room with the user, typing and public read receipts
  * go to the other servers in the room, device-list changes to every server sharing a room with
  * the user (queued inside the change's own transaction), to-device messages to the servers of
  * their recipients. All go through the persisted per-destination queue.
@@ -13,6 +14,7 @@ import type { DeviceListService } from '../../device-lists/service.ts';
 import { nextUserStreamId } from '../../device-lists/store.ts';
 import type { CrossSigningService } from '../../e2e-keys/cross-signing.ts';
 import { publishedDevice } from '../../e2e-keys/service.ts';
+import type { PresenceService } from '../../presence/service.ts';
 import type { ReceiptService } from '../../receipts/service.ts';
 import { isLocalUser } from '../../rooms/local-user.ts';
 import type { RoomService } from '../../rooms/service.ts';
@@ -20,6 +22,7 @@ import type { ToDeviceService } from '../../to-device/service.ts';
 import type { TypingService } from '../../typing/service.ts';
 import { destinationsOf, serverOf, serversSharingRoomsWith } from '../sender/destinations.ts';
 import type { FederationSender } from '../sender/queue.ts';
+import { sendLocalPresence } from './presence.ts';
 
 /** The local services whose changes become EDUs. */
 export interface EduSources {
@@ -28,6 +31,7 @@ export interface EduSources {
   readonly deviceLists: DeviceListService;
   readonly toDevice: ToDeviceService;
   readonly crossSigning?: CrossSigningService;
+  readonly presence?: PresenceService;
 }
 
 /**
@@ -48,6 +52,8 @@ export function sendLocalEdus(
     destinationsOf(await rooms.joinedMembers(ctx.db, roomId), self);
   const report = (error: unknown) =>
     ctx.log.warn('queueing an EDU failed', { error: (error as Error).message });
+
+  if (sources.presence !== undefined) sendLocalPresence(ctx, sender, sources.presence);
 
   sources.typing.onTyping((roomId, userId, typing) => {
     if (!isLocal(userId)) return;
