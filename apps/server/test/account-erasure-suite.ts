@@ -56,8 +56,18 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
         'erin',
       ]);
       // `public_chat`: history visibility `shared`, so later joiners see the history.
-      roomId = await createRoom(server, alice, [], { preset: 'public_chat' });
+      roomId = await createRoom(server, alice, [], {
+        preset: 'public_chat',
+        topic: 'first topic',
+        power_level_content_override: { users: { [alice.userId]: 100, [bob.userId]: 100 } },
+      });
       await call(server, bob, 'POST', `${V3}/join/${enc(roomId)}`, {});
+      // Bob's topic copies Alice's in `unsigned.prev_content`.
+      ids['topic'] = (
+        await call(server, bob, 'PUT', `${V3}/rooms/${enc(roomId)}/state/m.room.topic`, {
+          topic: 'second topic',
+        })
+      )['event_id'];
       await call(server, erin, 'POST', `${V3}/join/${enc(roomId)}`, {});
       ids['alice'] = await sendText(server, alice, roomId, 'from alice');
       ids['erin'] = await sendText(server, erin, roomId, 'from erin');
@@ -104,6 +114,12 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
           event['content']['membership'] === 'join',
       );
       expect(aliceJoin?.['content']).toEqual({ membership: 'join' });
+      // Alice's topic, copied into Bob's topic event, is redacted there too (v11 keeps no topic).
+      const prevTopic = async (user: TestUser) =>
+        byId(await messages(user), ids['topic'])?.['unsigned']['prev_content'];
+      expect(await prevTopic(carol)).toEqual({});
+      expect((await prevTopic(bob))['topic']).toBe('first topic');
+      expect((await prevTopic(dave))['topic']).toBe('first topic');
       // Erin was deactivated without erase: her message stays.
       expect(await bodies(carol)).toEqual([undefined, 'from erin']);
       expect(await bodies(bob)).toEqual(['from alice', 'from erin']);

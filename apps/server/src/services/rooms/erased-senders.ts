@@ -16,8 +16,9 @@
  * federation/visibility.ts `pdusForServer` (`/event`, `/get_missing_events`, `/backfill`). The
  * room's current state (`/state`, `/members`, a sync's `state`, `/send_join`) is served as it is,
  * as in Synapse: members need it whole, and the user's own last member event is the content-free
- * leave of the deactivation. Not covered: another sender's state event that replaced the user's
- * keeps the user's content in `unsigned.prev_content`.
+ * leave of the deactivation. Another sender's state event that replaced one of the user's
+ * carries the user's content in `unsigned.prev_content`: that copy is redacted too
+ * (`withRedactedPrevContent`).
  */
 import { redactEvent } from '@weft/signing';
 
@@ -81,4 +82,26 @@ export function erasedCopy(event: StoredEvent): StoredEvent {
     pdu: redactEvent(event.pdu, event.roomVersion),
     unsigned: event.unsigned === undefined ? undefined : unsigned,
   };
+}
+
+/**
+ * The stream position at which the sender of the state event `event` replaced (whose content
+ * `unsigned.prev_content` copies) was erased, if they were.
+ */
+export function erasedPrevSender(event: StoredEvent, erased: ErasedSenders): number | undefined {
+  const prevSender = event.unsigned?.['prev_sender'];
+  return typeof prevSender === 'string' ? erased.get(prevSender) : undefined;
+}
+
+/** `event` with its `unsigned.prev_content` redacted as the replaced event's content would be. */
+export function withRedactedPrevContent(event: StoredEvent): StoredEvent {
+  const prevContent = event.unsigned?.['prev_content'];
+  if (prevContent === undefined) return event;
+  const { prev_content: _, ...rest } = event.unsigned ?? {};
+  const unsigned: Record<string, unknown> = rest;
+  if (typeof prevContent === 'object' && prevContent !== null && !Array.isArray(prevContent)) {
+    const replaced = { type: event.type, content: prevContent as Record<string, unknown> };
+    unsigned['prev_content'] = redactEvent(replaced, event.roomVersion)['content'];
+  }
+  return { ...event, unsigned };
 }

@@ -37,7 +37,12 @@
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
-import { erasedCopy, erasedSenders } from './erased-senders.ts';
+import {
+  erasedCopy,
+  erasedPrevSender,
+  erasedSenders,
+  withRedactedPrevContent,
+} from './erased-senders.ts';
 import { isLocalUser } from './local-user.ts';
 import { membershipHistoriesInRoom, membershipHistory } from './room-store.ts';
 import type { StoredEvent } from './types.ts';
@@ -184,10 +189,21 @@ export async function filterEventsForUser(
       continue;
     }
     const erasedAt = erased.get(event.sender);
+    if (erasedAt !== undefined && !memberMaySee(memberships, visibility, position, erasedAt)) {
+      shown.push(erasedCopy(event));
+      continue;
+    }
+    // A `prev_content` copied from an erased sender's state event: kept for a user who was a
+    // member by the erasure (the replaced event's position is not at hand; it precedes this
+    // one), or before this event replaced it — they were served it then as the room's state. (The
+    // fast path above only has users joined before this event.)
+    const prevErasedAt = erasedPrevSender(event, erased);
+    const memberBy = (at: number) =>
+      memberships.some((m) => m.value === 'join' && m.position <= at);
     shown.push(
-      erasedAt === undefined || memberMaySee(memberships, visibility, position, erasedAt)
+      prevErasedAt === undefined || memberBy(Math.max(prevErasedAt, position))
         ? event
-        : erasedCopy(event),
+        : withRedactedPrevContent(event),
     );
   }
   return shown;
