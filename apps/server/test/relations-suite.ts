@@ -2,7 +2,8 @@
  * Event relationships over real HTTP (client-server-api "Forming relationships between events",
  * "Threading", "Event replacements", "Reference relations"): `GET /relations` in both
  * directions with pagination and its `relType`/`eventType` filters and `recurse`; `GET
- * /threads` by latest activity, `include=participated` and pagination; 404 for a parent the
+ * /threads` by latest activity, `include=participated` and pagination, for a user who left as of
+ * their leave (403 for one never in the room, as `/messages`); 404 for a parent the
  * user may not see; a redacted child leaves the index; the bundled aggregations (`m.thread`,
  * `m.replace`, `m.reference`) of `/event`, `/messages`, `/context` and `/relations`; a thread
  * off an event that is itself a relation refused (400 `M_UNKNOWN`); and the index filled by
@@ -239,6 +240,51 @@ export function relationsSuite(options: () => TestServerOptions = () => ({})): v
       expect(second['next_batch']).toBeUndefined();
       await get(alice, `${V1}/rooms/${enc(roomId)}/threads?include=mine`, 400);
       await get(eve, `${V1}/rooms/${enc(roomId)}/threads`, 403);
+    });
+
+    // Spec "Threading" (`GET /threads`) with "History visibility": a former member sees the
+    // room's threads as of their leaving, like `/messages`; a user never in the room is refused
+    // as `/messages` refuses them.
+    it('shows a user who left the threads up to their leave, as /messages does', async () => {
+      const room = String(
+        (await post(alice, `${V3}/createRoom`, { preset: 'public_chat' }))['room_id'],
+      );
+      await post(carol, `${V3}/rooms/${enc(room)}/join`);
+      const old = await send(alice, room, text('old root'));
+      const oldReply = await send(alice, room, thread(old, 'old reply'));
+      const other = await send(alice, room, text('other old root'));
+      await send(alice, room, thread(other, 'other old reply'));
+      await post(carol, `${V3}/rooms/${enc(room)}/leave`);
+      const newer = await send(alice, room, text('newer root'));
+      await send(alice, room, thread(newer, 'newer reply'));
+      // Activity after the leave in the first thread: neither its place nor its count for carol.
+      await send(alice, room, thread(old, 'old reply after the leave'));
+
+      const threads = (user: RegisteredUser, query = '') =>
+        get(user, `${V1}/rooms/${enc(room)}/threads${query}`);
+      const listed = await threads(carol, '?limit=10');
+      expect(ids(listed)).toEqual([other, old]);
+      const oldEvent = (listed['chunk'] as Json[])[1] ?? {};
+      const bundle = (oldEvent['unsigned'] as Json)['m.relations'] as Json;
+      expect((bundle['m.thread'] as Json)['count']).toBe(1);
+      expect(((bundle['m.thread'] as Json)['latest_event'] as Json)['event_id']).toBe(oldReply);
+      // Pages in the same order, ending with the last thread she may see.
+      const first = await threads(carol, '?limit=1');
+      expect(ids(first)).toEqual([other]);
+      const second = await threads(carol, `?limit=1&from=${enc(String(first['next_batch']))}`);
+      expect(ids(second)).toEqual([old]);
+      expect(second['next_batch']).toBeUndefined();
+      expect(ids(await threads(carol, '?include=participated'))).toEqual([]);
+      // /messages draws the same line.
+      const messages = await get(carol, `${V3}/rooms/${enc(room)}/messages?dir=b&limit=100`);
+      const seen = ids(messages);
+      expect(seen).toContain(old);
+      expect(seen).not.toContain(newer);
+      // Joined members see both.
+      expect(ids(await threads(alice))).toEqual([old, newer, other]);
+      // Never a member: refused by both alike.
+      await get(eve, `${V3}/rooms/${enc(room)}/messages?dir=b`, 403);
+      await get(eve, `${V1}/rooms/${enc(room)}/threads`, 403);
     });
 
     it('orders /threads by latest reply, corrected when a reply is redacted', async () => {
