@@ -2,9 +2,11 @@
  * Local presence goes out as `m.presence` EDUs (spec server-server-api "Presence";
  * services/federation/edus/presence.ts): alice of a.test shares a room with bob of b.test, and
  * what she sets reaches bob's `/sync` on b.test over real federation, while c.test — whose user
- * shares a room only with carol of a.test — never hears of alice. A user who stays `online` is
- * announced again every {@link FEDERATION_PING_INTERVAL_MS} (before remote servers time her
- * out): a.test then runs again with a clock the test moves, and the sweep is run by hand.
+ * shares a room only with carol of a.test — never hears of alice. Then a.test runs again with a
+ * clock the test moves, and the sweep is run by hand: its first pass announces alice and dave,
+ * left online by the earlier process, in one EDU (read from a.test's queue while b.test is
+ * down), and a user who stays `online` is announced again every
+ * {@link FEDERATION_PING_INTERVAL_MS}, before remote servers time her out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -26,16 +28,18 @@ import { call, type Json, sync, type TestUser } from './sync-helpers.ts';
 let federation: TestFederation;
 let alice: TestUser;
 let bob: TestUser;
+let dave: TestUser;
 let carol: TestUser;
 let charlie: TestUser;
 
 beforeAll(async () => {
   federation = await startFederation(['a.test', 'b.test', 'c.test']);
   ({
-    users: [alice, bob],
+    users: [alice, bob, dave],
   } = await joinedRoomAcross(federation, [
     ['a.test', 'alice'],
     ['b.test', 'bob'],
+    ['a.test', 'dave'],
   ]));
   ({
     users: [carol, charlie],
@@ -117,8 +121,24 @@ describe('outbound m.presence', () => {
     expect(await selectPresence(b.services.ctx.db, carol.userId)).toBeUndefined();
   });
 
-  it('announces a user who stays online again before remote servers time them out', async () => {
-    const b = federation.server('b.test');
+  it('announces users who stay online again, together, before remote servers time them out', async () => {
+    const before = federation.server('a.test');
+    await setPresence(before, alice, 'online', 'still here');
+    await setPresence(before, dave, 'online', 'also here');
+    await seen(
+      federation.server('b.test'),
+      bob,
+      alice.userId,
+      { presence: 'online', status_msg: 'still here' },
+      'alice online on b.test',
+    );
+    await seen(federation.server('b.test'), bob, dave.userId, { presence: 'online' }, 'dave');
+    // Delivered rows are deleted after the answer: none may be left for the next process.
+    await eventually(
+      async () => (await before.services.federation.sender.pending('b.test')) === 0,
+      'a.test’s queue for b.test empty',
+    );
+    await federation.stop('b.test');
     const member = federation.members.get('a.test');
     if (member === undefined) throw new Error('no a.test');
     await federation.stop('a.test');
@@ -135,15 +155,36 @@ describe('outbound m.presence', () => {
       client: new TestClient(running.url),
     };
     try {
-      // The first sweep announces who an earlier process left present; then alice comes online.
+      // The first pass announces who the earlier process left present, in one EDU.
       await a.services.presence.sweep();
-      await setPresence(a, alice, 'online', 'still here');
-      await seen(
-        b,
-        bob,
-        alice.userId,
-        { presence: 'online', status_msg: 'still here' },
-        'alice online on b.test',
+      const queuedPresence = async (): Promise<Json[]> => {
+        const rows = await a.services.ctx.db.query<{ payload: string }>(
+          "SELECT payload FROM federation_outbound WHERE destination = 'b.test' AND kind = 'edu'",
+        );
+        return rows
+          .map((row) => JSON.parse(row.payload) as Json)
+          .filter((edu) => edu['edu_type'] === 'm.presence');
+      };
+      // Queued in the background once the pass is over.
+      await eventually(async () => (await queuedPresence()).length > 0, 'the repeat queued');
+      const presenceEdus = await queuedPresence();
+      expect(presenceEdus).toHaveLength(1);
+      const push = presenceEdus[0]?.['content']['push'] as Json[];
+      expect(push.map((update) => update['user_id']).sort()).toEqual(
+        [alice.userId, dave.userId].sort(),
+      );
+      expect(push.find((update) => update['user_id'] === alice.userId)).toMatchObject({
+        presence: 'online',
+        status_msg: 'still here',
+      });
+
+      // b.test back: the queue delivers it; later, alice stays online and nothing about her
+      // changes.
+      const b = await federation.restart('b.test');
+      a.services.federation.sender.contacted('b.test');
+      await eventually(
+        async () => (await a.services.federation.sender.pending('b.test')) === 0,
+        'a.test’s queue for b.test delivered',
       );
       const since = (await sync(b, bob, { timeout: 0 }))['next_batch'] as string;
 

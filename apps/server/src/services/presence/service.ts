@@ -131,8 +131,11 @@ export class PresenceService {
   /** {@link noteActive} writes under way ({@link stop} waits for them). */
   readonly #pending = new Set<Promise<void>>();
   readonly #localListeners: LocalPresenceListener[] = [];
-  /** Local users not `offline`: when their presence was last announced (in memory only). */
-  readonly #announced = new Map<string, number>();
+  /**
+   * Local users the sweep watches: when their presence was last announced (in memory only). A new
+   * object per announcement, so the sweep tells whether one was made while it ran.
+   */
+  readonly #announced = new Map<string, { readonly at: number }>();
 
   constructor(ctx: ServerContext, userExists: (userId: string) => Promise<boolean>) {
     this.#ctx = ctx;
@@ -260,12 +263,14 @@ export class PresenceService {
     this.#localListeners.push(listener);
   }
 
-  #announce(row: PresenceRow): void {
+  /** Hands `rows` to the listeners, in one turn (federation sends them together). */
+  #announce(...rows: PresenceRow[]): void {
     if (this.#localListeners.length === 0) return;
-    if (row.presence === 'offline') this.#announced.delete(row.user_id);
-    else this.#announced.set(row.user_id, this.#ctx.now());
-    const content = this.#content(row);
-    for (const listener of this.#localListeners) listener(row.user_id, content);
+    for (const row of rows) {
+      this.#announced.set(row.user_id, { at: this.#ctx.now() });
+      const content = this.#content(row);
+      for (const listener of this.#localListeners) listener(row.user_id, content);
+    }
   }
 
   /** Whether an event `userId` sends is activity to record: a local user, before {@link stop}. */
@@ -331,10 +336,11 @@ export class PresenceService {
         }
       }
     }
+    const repeats: { row: PresenceRow; last: { readonly at: number } | undefined }[] = [];
     for (const [userId, activity] of [...this.#activity]) {
       const row = await this.#row(userId);
       if (row === undefined || row.presence === 'offline') {
-        if (activity.syncing === 0) this.#activity.delete(userId);
+        if (activity.syncing === 0) this.#forget(userId);
         continue;
       }
       const now = this.#ctx.now();
@@ -345,20 +351,28 @@ export class PresenceService {
         now - Math.max(activity.lastSync, lastActive) > SYNC_ONLINE_TIMEOUT_MS
       ) {
         await this.set(userId, 'offline', statusMsg, { lastActiveTs: lastActive });
-        if (activity.syncing === 0) this.#activity.delete(userId);
+        if (activity.syncing === 0) this.#forget(userId);
       } else if (row.presence === 'online' && now - lastActive > IDLE_TIMEOUT_MS) {
         await this.set(userId, 'unavailable', statusMsg, { lastActiveTs: lastActive });
         activity.idled = true;
       } else if (
         this.#localListeners.length > 0 &&
-        now - (this.#announced.get(userId) ?? Number.NEGATIVE_INFINITY) >=
+        now - (this.#announced.get(userId)?.at ?? Number.NEGATIVE_INFINITY) >=
           FEDERATION_PING_INTERVAL_MS
       ) {
         // Unchanged for a while (or left present by an earlier process, whose announcements
-        // this one does not know): repeated before other servers time them out.
-        this.#announce(row);
+        // this one does not know): repeated before other servers time them out, all at once
+        // after the pass (one EDU per destination rather than one per user).
+        repeats.push({ row, last: this.#announced.get(userId) });
       }
     }
+    // Not one that changed during the pass: its change was announced, and a stale repeat after
+    // it would undo it.
+    this.#announce(
+      ...repeats
+        .filter(({ row, last }) => this.#announced.get(row.user_id) === last)
+        .map(({ row }) => row),
+    );
     for (const [userId, seen] of [...this.#remoteSeen]) {
       if (this.#ctx.now() - seen <= FEDERATION_TIMEOUT_MS) continue;
       const row = await this.#row(userId);
@@ -372,6 +386,12 @@ export class PresenceService {
         lastActiveTs: Number(row.last_active_ts),
       });
     }
+  }
+
+  /** Stops watching local `userId` (offline, no `/sync` in flight). */
+  #forget(userId: string): void {
+    this.#activity.delete(userId);
+    this.#announced.delete(userId);
   }
 
   #isLocal(userId: string): boolean {

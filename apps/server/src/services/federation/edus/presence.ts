@@ -6,10 +6,10 @@
  * or the periodic repeat of an unchanged state) goes to every other server with a member sharing
  * a joined room with the user, through the persisted per-destination queue.
  *
- * Batching: an announcement made while earlier ones are being queued waits for them and goes
- * with the others that arrived meanwhile, one EDU per set of destinations (a sweep that idles
- * many users, or the periodic repeats, sends them together), and a user announced twice before
- * then goes once, as last announced.
+ * Batching: announcements made in one turn of the event loop (the sweep's periodic repeats), or
+ * while earlier ones are being queued (a sweep idling user after user), are queued together, one
+ * EDU per set of destinations, and a user announced twice before then goes once, as last
+ * announced.
  */
 import type { ServerContext } from '../../core/context.ts';
 import type { PresenceContent, PresenceService } from '../../presence/service.ts';
@@ -34,7 +34,6 @@ export function sendLocalPresence(
 
   /** Queues what is waiting, then what arrived meanwhile, until nothing waits. */
   const drain = async (): Promise<void> => {
-    queueing = true;
     try {
       while (waiting.size > 0) {
         const batch = waiting;
@@ -81,6 +80,9 @@ export function sendLocalPresence(
 
   presence.onLocalPresence((userId, content) => {
     waiting.set(userId, content);
-    if (!queueing) void drain();
+    if (queueing) return;
+    queueing = true;
+    // After this turn: the announcements made in it go in the same batch.
+    queueMicrotask(() => void drain());
   });
 }
