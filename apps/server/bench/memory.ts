@@ -5,9 +5,9 @@
  * /proc/<pid>/status (VmRSS) right after the last sync, in MiB and in MB (the issue's unit:
  * 150 MB = 143 MiB), split into the `node` binary's file pages, the V8 heap and the rest of the
  * anonymous memory (malloc: SQLite, compiler zones, buffers); then again after the server has
- * been idle for WEFT_BENCH_SETTLE_SECONDS (default 10: V8's memory reducer starts 8 s after the
- * last full GC once allocation stops). WEFT_BENCH_RUNS repeats the whole scenario with a fresh
- * server (default 1) and prints the spread. Lower the sizes with WEFT_BENCH_USERS for a quick
+ * been idle for WEFT_BENCH_SETTLE_SECONDS (default 10; the server returns memory after ≈ 4–6 s
+ * of quiet, src/idle-memory.ts), which is the figure (0: the first reading is). WEFT_BENCH_RUNS
+ * repeats the whole scenario with a fresh server (default 1) and prints the spread. Lower the sizes with WEFT_BENCH_USERS for a quick
  * run; WEFT_BENCH_NODE_FLAGS (space-separated) passes V8 flags to the server process.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -166,13 +166,16 @@ async function runOnce(): Promise<number | undefined> {
       `  server RSS           ${after.line}; idle at start ${idle.toFixed(0)} MiB (target < 150 MB)`,
     );
     console.log(`  set-up took          ${seconds.toFixed(1)} s`);
+    // The figure: the server holding its 1,000 users and rooms once the set-up burst is over.
+    // Quiet for a few seconds, the server gives back what the burst left (src/idle-memory.ts);
+    // the reading right after the last sync, printed above, still holds that garbage.
+    let rss = after.rss;
     if (SETTLE_SECONDS > 0) {
       await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
-      console.log(
-        `  after ${SETTLE_SECONDS} s idle       ${(await reading(server.pid, probeOut)).line}`,
-      );
+      const settled = await reading(server.pid, probeOut);
+      console.log(`  after ${SETTLE_SECONDS} s idle       ${settled.line}`);
+      rss = settled.rss;
     }
-    const rss = after.rss;
     return rss;
   } finally {
     await server.stop();

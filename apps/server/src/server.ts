@@ -17,6 +17,7 @@ import { syncFastPath } from './api/client/sync-fast-path.ts';
 import { CLIENT_MAX_BODY_BYTES, createApp, createFederationApp } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { startHttpThread } from './http-thread.ts';
+import { startIdleMemoryReducer } from './idle-memory.ts';
 import { createLog, type Log } from './log.ts';
 import type { ServerContext } from './services/core/context.ts';
 import { Notifier } from './services/core/notifier.ts';
@@ -123,6 +124,7 @@ export async function startServer(
   await services.federation.start();
   services.media.startRetention();
   services.presence.start();
+  const idleMemory = startIdleMemoryReducer(log);
 
   let stopping: Promise<void> | undefined;
   const running: RunningServer = {
@@ -135,6 +137,7 @@ export async function startServer(
       if (stopOptions?.force === true) http.force();
       stopping ??= (async () => {
         log.info('shutting down');
+        idleMemory.stop();
         services.federation.stop();
         // Settles once the push gateways' progress is written (before the database closes).
         const pushersStopped = services.pushers.stop();

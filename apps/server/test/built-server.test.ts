@@ -38,6 +38,8 @@ describe('the built weft-server', () => {
     expect(commandLine).toContain('--max-semi-space-size=4');
     expect(commandLine).toContain('--memory-balancer-c-value=3e-9');
     expect(commandLine).toContain('--no-concurrent-recompilation');
+    // V8's gc extension under the name src/idle-memory.ts looks for.
+    expect(commandLine).toContain('--expose-gc-as=__weftGc');
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
     expect(built.output()).not.toContain('running from source');
     // …with glibc's mmap threshold fixed, so scrypt's freed 16 MiB buffers leave the process.

@@ -1,0 +1,76 @@
+/**
+ * The idle memory reducer's decision (src/idle-memory.ts): a collection only after the main
+ * thread has been quiet for two samples in a row, only when the process grew by 8 MiB since the
+ * last one, and not again until it grows anew.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { IdleMemoryReducer } from '../src/idle-memory.ts';
+
+const MiB = 2 ** 20;
+
+/** A process whose utilization and size the test sets; a collection shrinks it to `floor`. */
+function fakeProcess(start: number) {
+  const state = { rss: start, utilization: 0, floor: start, collections: 0 };
+  const reducer = new IdleMemoryReducer({
+    rss: () => state.rss,
+    utilization: () => state.utilization,
+    collect() {
+      state.collections += 1;
+      state.rss = state.floor;
+    },
+  });
+  return { state, reducer };
+}
+
+describe('IdleMemoryReducer', () => {
+  it('collects once the main thread is quiet after the process grew, and not again until it grows', () => {
+    const { state, reducer } = fakeProcess(100 * MiB);
+    // A burst: busy samples, the process grows.
+    state.utilization = 0.6;
+    state.rss = 140 * MiB;
+    expect(reducer.sample()).toEqual({ collected: false });
+    expect(reducer.sample()).toEqual({ collected: false });
+    // Quiet: the first quiet sample waits, the second collects.
+    state.utilization = 0.001;
+    state.floor = 118 * MiB;
+    expect(reducer.sample()).toEqual({ collected: false });
+    expect(reducer.sample()).toEqual({ before: 140 * MiB, after: 118 * MiB });
+    expect(state.collections).toBe(1);
+    // Still quiet, not grown: nothing more, however long it stays quiet.
+    for (let i = 0; i < 10; i++) expect(reducer.sample()).toEqual({ collected: false });
+    // Grown by less than 8 MiB since the collection: still nothing.
+    state.rss = 125 * MiB;
+    for (let i = 0; i < 4; i++) reducer.sample();
+    expect(state.collections).toBe(1);
+    // Grown by 8 MiB while it stayed quiet: the next sample collects again.
+    state.rss = 127 * MiB;
+    state.floor = 119 * MiB;
+    expect(reducer.sample()).toEqual({ before: 127 * MiB, after: 119 * MiB });
+    expect(state.collections).toBe(2);
+  });
+
+  it('never collects while the main thread is busy, and a busy sample restarts the quiet count', () => {
+    const { state, reducer } = fakeProcess(100 * MiB);
+    state.rss = 200 * MiB;
+    state.utilization = 0.2;
+    for (let i = 0; i < 10; i++) reducer.sample();
+    expect(state.collections).toBe(0);
+    // Quiet, busy, quiet: no two quiet samples in a row yet.
+    for (const share of [0.01, 0.3, 0.01]) {
+      state.utilization = share;
+      expect(reducer.sample()).toEqual({ collected: false });
+    }
+    state.utilization = 0.01;
+    expect('before' in reducer.sample()).toBe(true);
+    expect(state.collections).toBe(1);
+  });
+
+  it('does not collect a process that has not grown since it started', () => {
+    const { state, reducer } = fakeProcess(100 * MiB);
+    state.utilization = 0;
+    state.rss = 107 * MiB;
+    for (let i = 0; i < 10; i++) reducer.sample();
+    expect(state.collections).toBe(0);
+  });
+});
