@@ -3,7 +3,8 @@
  * partitions the notification count per thread, the main timeline being its own thread; `/sync`
  * with the room timeline filter's `unread_thread_notifications`): a threaded read receipt reads
  * only its thread, a `main` one only the main timeline, an unthreaded one everything up to it;
- * without the flag `unread_notifications` counts every thread. On SQLite and on PostgreSQL; the
+ * without the flag `unread_notifications` counts every thread; the rooms of one `/sync` are
+ * counted per thread in one statement. On SQLite and on PostgreSQL; the
  * `/sync` responses are checked against the spec's OpenAPI schema.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,5 +205,53 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
     await receipt(roomId, last);
     expect(await counts(roomId, true)).toEqual({ main: count(0) });
     expect(await counts(roomId, false)).toEqual({ main: count(0) });
+  });
+
+  it('counts the threads of every room of one /sync in one statement', async () => {
+    const rooms: { roomId: string; root: string }[] = [];
+    for (const n of [1, 2]) {
+      const roomId = await createRoom(server, alice, [bob]);
+      const root = await sendText(server, alice, roomId, `root ${n}`);
+      await receipt(roomId, root);
+      // Two replies in the first room's thread, one in the second's, and a main message each.
+      for (let i = 0; i < 3 - n; i++) await reply(roomId, root, `reply ${i}`);
+      await sendText(server, alice, roomId, `main ${n}`);
+      rooms.push({ roomId, root });
+    }
+    const [first, second] = rooms as [(typeof rooms)[0], (typeof rooms)[0]];
+    // The per-thread counts read the shared push rows: one statement for both rooms.
+    const db = server.services.ctx.db;
+    const query = db.query.bind(db);
+    let perThreadStatements = 0;
+    db.query = ((sql, params) => {
+      if (sql.includes('FROM push_room_actions') || sql.includes('JOIN push_room_actions')) {
+        perThreadStatements++;
+      }
+      return query(sql, params);
+    }) as typeof db.query;
+    let body: Json;
+    try {
+      body = await sync(server, bob, { filter: THREADED });
+    } finally {
+      db.query = query;
+    }
+    await spec.expectValid('GET', `${V3}/sync`, 200, body);
+    const join = body['rooms']['join'];
+    expect(join[first.roomId]['unread_notifications']).toEqual(count(1));
+    expect(join[first.roomId]['unread_thread_notifications']).toEqual({ [first.root]: count(2) });
+    expect(join[second.roomId]['unread_notifications']).toEqual(count(1));
+    expect(join[second.roomId]['unread_thread_notifications']).toEqual({
+      [second.root]: count(1),
+    });
+    expect(perThreadStatements).toBe(1);
+    // Each room alone answers the same.
+    expect(await counts(first.roomId, true)).toEqual({
+      main: count(1),
+      threads: { [first.root]: count(2) },
+    });
+    expect(await counts(second.roomId, true)).toEqual({
+      main: count(1),
+      threads: { [second.root]: count(1) },
+    });
   });
 }

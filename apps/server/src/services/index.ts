@@ -171,8 +171,8 @@ function createUserDataServices(
   receipts.setReadReceiptHandler((tx, userId, roomId, position) =>
     push.readReceiptMoved(tx, userId, roomId, position),
   );
-  sync.setUnreadNotificationSource((userId, roomId, to, threads) =>
-    push.unreadNotifications(userId, roomId, to, threads),
+  sync.setUnreadNotificationSource((userId, roomIds, to, threads) =>
+    push.unreadNotificationsOfRooms(userId, roomIds, to, threads),
   );
   sync.setAccountDataSource({
     global: async (userId, from, to) => {

@@ -29,7 +29,7 @@ import { listNotifications, type NotificationPage } from './notification-list.ts
 import { notifies, splitDecisions, stored } from './shared-decision.ts';
 import {
   countsAsOf,
-  countUnreadByThread,
+  countUnreadByThreadInRooms,
   deletePushActions,
   hasThreads,
   insertPushActions,
@@ -39,6 +39,7 @@ import {
   type StoredDecision,
   setUnread,
   sharedSender,
+  type UnreadCounts,
   type UnreadIncrement,
 } from './store.ts';
 
@@ -142,10 +143,8 @@ export class PushService {
   /**
    * `unread_notifications` of a user's room as of stream position `to`: every thread's together,
    * or with `threads` (the sync filter's `unread_thread_notifications`) the main timeline's, and
-   * the other threads' with unread notifications by thread root in `threads`. Only a room with
-   * something unread, possibly in a thread, is counted per thread (one query): the kept count
-   * and its `threaded` tell the others apart (an initial sync of many unread rooms of the main
-   * timeline only runs no query per room).
+   * the other threads' with unread notifications by thread root in `threads`. One room of
+   * {@link unreadNotificationsOfRooms}.
    */
   async unreadNotifications(
     userId: string,
@@ -153,52 +152,73 @@ export class PushService {
     to: number,
     threads = false,
   ): Promise<UnreadNotifications> {
-    const key = `${userId}\u0000${roomId}`;
-    let kept: CachedUnread | undefined = this.#unread.get(key);
-    if (kept === undefined) {
-      const writes = this.#unreadWrites;
-      // No row: nothing was ever unread (every push action and recount writes one).
-      kept = (await keptUnread(this.#ctx.db, userId, roomId)) ?? {
-        notifications: 0,
-        highlights: 0,
-        stream_position: 0,
-      };
-      if (writes === this.#unreadWrites) this.#unread.set(key, kept);
+    const counted = await this.unreadNotificationsOfRooms(userId, [roomId], to, threads);
+    return counted.get(roomId) ?? { notification_count: 0, highlight_count: 0 };
+  }
+
+  /**
+   * {@link unreadNotifications} of each of `roomIds`, by room. Only a room with something
+   * unread, possibly in a thread, is counted per thread: the kept count and its `threaded` tell
+   * the others apart (an initial sync of many unread rooms of the main timeline only runs no
+   * query per room), and the rooms that are counted share one query (per chunk of rooms).
+   */
+  async unreadNotificationsOfRooms(
+    userId: string,
+    roomIds: readonly string[],
+    to: number,
+    threads = false,
+  ): Promise<Map<string, UnreadNotifications>> {
+    const out = new Map<string, UnreadNotifications>();
+    const perThread: { roomId: string; key: string; kept: CachedUnread }[] = [];
+    for (const roomId of roomIds) {
+      const key = `${userId}\u0000${roomId}`;
+      let kept: CachedUnread | undefined = this.#unread.get(key);
+      if (kept === undefined) {
+        const writes = this.#unreadWrites;
+        // No row: nothing was ever unread (every push action and recount writes one).
+        kept = (await keptUnread(this.#ctx.db, userId, roomId)) ?? {
+          notifications: 0,
+          highlights: 0,
+          stream_position: 0,
+        };
+        if (writes === this.#unreadWrites) this.#unread.set(key, kept);
+      }
+      const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
+      if (
+        !threads ||
+        kept.threaded === false ||
+        (counts.notifications === 0 && counts.highlights === 0)
+      ) {
+        // Without a thread row, the main timeline's counts are the room's.
+        out.set(roomId, {
+          notification_count: counts.notifications,
+          highlight_count: counts.highlights,
+        });
+      } else {
+        perThread.push({ roomId, key, kept });
+      }
     }
-    const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
-    if (
-      !threads ||
-      kept.threaded === false ||
-      (counts.notifications === 0 && counts.highlights === 0)
-    ) {
-      // Without a thread row, the main timeline's counts are the room's.
-      return { notification_count: counts.notifications, highlight_count: counts.highlights };
-    }
+    if (perThread.length === 0) return out;
     const writes = this.#unreadWrites;
-    const byThread = await countUnreadByThread(this.#ctx.db, userId, roomId, to);
-    // Counted as of the kept row's position and unchanged since: whether threads are known.
-    if (
-      writes === this.#unreadWrites &&
-      this.#unread.get(key) === kept &&
-      Number(kept.stream_position) <= to
-    ) {
-      kept.threaded = hasThreads(byThread);
+    const byRoom = await countUnreadByThreadInRooms(
+      this.#ctx.db,
+      userId,
+      perThread.map((room) => room.roomId),
+      to,
+    );
+    for (const { roomId, key, kept } of perThread) {
+      const byThread = byRoom.get(roomId) ?? new Map<string, UnreadCounts>();
+      // Counted as of the kept row's position and unchanged since: whether threads are known.
+      if (
+        writes === this.#unreadWrites &&
+        this.#unread.get(key) === kept &&
+        Number(kept.stream_position) <= to
+      ) {
+        kept.threaded = hasThreads(byThread);
+      }
+      out.set(roomId, splitByThread(byThread));
     }
-    const main = byThread.get(MAIN_THREAD);
-    byThread.delete(MAIN_THREAD);
-    const result: UnreadNotifications = {
-      notification_count: main?.notifications ?? 0,
-      highlight_count: main?.highlights ?? 0,
-    };
-    if (byThread.size === 0) return result;
-    const perThread: Record<string, { notification_count: number; highlight_count: number }> = {};
-    for (const [rootId, thread] of byThread) {
-      perThread[rootId] = {
-        notification_count: thread.notifications,
-        highlight_count: thread.highlights,
-      };
-    }
-    return { ...result, threads: perThread };
+    return out;
   }
 
   /**
@@ -560,4 +580,24 @@ function deepFreeze<T>(value: T): T {
 function wasJoined(event: StoredEvent): boolean {
   const previous = event.unsigned?.['prev_content'];
   return isObject(previous) && previous['membership'] === 'join';
+}
+
+/** A room's counts by thread as `unread_notifications` (`main`) and the other threads'. */
+function splitByThread(byThread: ReadonlyMap<string, UnreadCounts>): UnreadNotifications {
+  const main = byThread.get(MAIN_THREAD);
+  const result: UnreadNotifications = {
+    notification_count: main?.notifications ?? 0,
+    highlight_count: main?.highlights ?? 0,
+  };
+  const perThread: Record<string, { notification_count: number; highlight_count: number }> = {};
+  let threads = 0;
+  for (const [rootId, thread] of byThread) {
+    if (rootId === MAIN_THREAD) continue;
+    perThread[rootId] = {
+      notification_count: thread.notifications,
+      highlight_count: thread.highlights,
+    };
+    threads += 1;
+  }
+  return threads === 0 ? result : { ...result, threads: perThread };
 }

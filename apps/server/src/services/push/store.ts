@@ -5,7 +5,7 @@
  * not in the audience (an invitee; a member who ignores the sender has one that neither notifies
  * nor highlights, push/service.ts); `unread_counts` keeps each member's counts in a room.
  */
-import { textPerCount } from '../../storage/in-list.ts';
+import { inListChunks, placeholders, textPerCount } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { MAIN_THREAD } from '../relations/thread.ts';
 
@@ -403,4 +403,79 @@ export async function countUnreadByThread(
     if (counts.notifications !== 0 || counts.highlights !== 0) byThread.set(row.thread_id, counts);
   }
   return byThread;
+}
+
+/**
+ * {@link countUnreadByThread} of each of `roomIds`, in one statement per chunk of rooms (a
+ * `/sync` answering many rooms with threaded unreads): room ID → thread → counts, a room with
+ * nothing unread absent. The same rows are counted; what the user read of each room is grouped
+ * by room first (`read_up_to`: one row per asked room, at least 0, as READ_UP_TO's floor), so
+ * each room's rows are still read as one index range after it (`CROSS JOIN`: SQLite keeps
+ * that order; otherwise it may read all the user's own rows first). The single-room statement
+ * stays for the recounts of every read receipt, whose read position it binds as a constant.
+ */
+export async function countUnreadByThreadInRooms(
+  db: SqlExecutor,
+  userId: string,
+  roomIds: readonly string[],
+  to: number,
+): Promise<Map<string, Map<string, UnreadCounts>>> {
+  const out = new Map<string, Map<string, UnreadCounts>>();
+  for (const chunk of inListChunks(roomIds)) {
+    const rows = await db.query<{
+      room_id: string;
+      thread_id: string;
+      notifications: number | null;
+      highlights: number | null;
+    }>(unreadByThreadInRoomsSql(chunk.length), [userId, to, ...chunk]);
+    for (const row of rows) {
+      const counts = {
+        notifications: Number(row.notifications ?? 0),
+        highlights: Number(row.highlights ?? 0),
+      };
+      if (counts.notifications === 0 && counts.highlights === 0) continue;
+      let byThread = out.get(row.room_id);
+      if (byThread === undefined) {
+        byThread = new Map();
+        out.set(row.room_id, byThread);
+      }
+      byThread.set(row.thread_id, counts);
+    }
+  }
+  return out;
+}
+
+/** The statement of {@link countUnreadByThreadInRooms} for `count` rooms (`$3`…). */
+function unreadByThreadInRoomsSql(count: number): string {
+  const rooms = placeholders(count, 3);
+  const asked = Array.from({ length: count }, (_, i) => `($${i + 3})`).join(', ');
+  return `WITH read_up_to AS (
+       SELECT room_id, MAX(p) AS p FROM (
+         ${unthreadedReadPositionsSql(`IN (${rooms})`)}
+         UNION ALL SELECT column1 AS room_id, 0 AS p FROM (VALUES ${asked}) asked
+       ) positions GROUP BY room_id),
+     thread_read_up_to AS (
+       SELECT r.room_id AS room_id, r.thread_id AS thread_id, MAX(e.stream_position) AS p
+         FROM receipts r JOIN events e ON e.event_id = r.event_id
+        WHERE r.user_id = $1 AND r.room_id IN (${rooms})
+          AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id <> ''
+        GROUP BY r.room_id, r.thread_id)
+     SELECT c.room_id AS room_id, c.thread_id AS thread_id, SUM(c.notify) AS notifications,
+            SUM(c.highlight) AS highlights FROM (
+       SELECT s.room_id, s.thread_id, s.stream_position, s.notify, s.highlight
+         FROM read_up_to u CROSS JOIN push_room_actions s
+        WHERE s.room_id = u.room_id AND s.stream_position <= $2 AND s.stream_position > u.p AND s.sender <> $1
+          AND EXISTS (SELECT 1 FROM room_memberships m
+                       WHERE m.room_id = s.room_id AND m.user_id = $1 AND m.membership = 'join')
+          AND NOT EXISTS (SELECT 1 FROM push_user_actions o
+                           WHERE o.user_id = $1 AND o.room_id = s.room_id
+                             AND o.stream_position = s.stream_position)
+       UNION ALL
+       SELECT o.room_id, o.thread_id, o.stream_position, o.notify, o.highlight
+         FROM read_up_to u CROSS JOIN push_user_actions o
+        WHERE o.user_id = $1 AND o.room_id = u.room_id AND o.stream_position <= $2
+          AND o.stream_position > u.p
+     ) c LEFT JOIN thread_read_up_to t ON t.room_id = c.room_id AND t.thread_id = c.thread_id
+     WHERE t.p IS NULL OR c.stream_position > t.p
+     GROUP BY c.room_id, c.thread_id`;
 }

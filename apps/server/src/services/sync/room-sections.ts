@@ -51,7 +51,7 @@ export interface RoomSectionContext {
   /** The token predates this process: resend every room's typing list. */
   readonly typingReset: boolean;
   readonly roomAccountData: RoomAccountDataLookup;
-  /** `unread_notifications` of a room (from push evaluation, services/push). */
+  /** Rooms' `unread_notifications` (from push evaluation, services/push). */
   readonly unreadNotifications: UnreadNotificationLookup | undefined;
   /**
    * The users the syncing user ignores (spec "Ignoring Users"): their non-state timeline events
@@ -87,19 +87,26 @@ export type RelationBundleLookup = (
 ) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
 
 /**
- * A room's unread notification and highlight counts as of stream position `to`; with `threads`,
- * the main timeline's, and in `threads` those of the threads with unread notifications by root.
+ * Rooms' unread notification and highlight counts as of stream position `to`, by room; with
+ * `threads`, the main timeline's, and in `threads` those of the threads with unread
+ * notifications by root. Asked once for every joined room of a response (per-thread counts are
+ * one query for them all, not one per room).
  */
 export type UnreadNotificationLookup = (
   userId: string,
-  roomId: string,
+  roomIds: readonly string[],
   to: number,
   threads: boolean,
-) => Promise<{
-  notification_count: number;
-  highlight_count: number;
-  threads?: Record<string, { notification_count: number; highlight_count: number }>;
-}>;
+) => Promise<
+  ReadonlyMap<
+    string,
+    {
+      notification_count: number;
+      highlight_count: number;
+      threads?: Record<string, { notification_count: number; highlight_count: number }>;
+    }
+  >
+>;
 
 interface TimelineWindow {
   readonly events: StoredEvent[];
@@ -359,7 +366,8 @@ async function visibleWindow(
 /**
  * A `rooms.join` entry, or `undefined` on an incremental sync when nothing in the room changed.
  * `newlyJoined`: the user was not joined at the token; `joinedAt`: the position of the join
- * that is the user's membership as of `ctx.to`.
+ * that is the user's membership as of `ctx.to`. Its unread counts come after, for all the
+ * rooms together (`addUnreadSections`).
  */
 export async function joinedRoom(
   ctx: RoomSectionContext,
@@ -395,30 +403,32 @@ export async function joinedRoom(
     },
     ephemeral: { events: ephemeral },
     account_data: { events: accountData },
-    ...(await unreadSections(ctx, roomId)),
   };
 }
 
 /**
- * `unread_notifications` of a joined room, and with the filter's `unread_thread_notifications`
- * the threads' counts (`unread_thread_notifications`, only threads with any, left out if none).
+ * Completes the `rooms.join` entries of a response (`joinedRoom`'s, by room ID) with their
+ * `unread_notifications`, and with the filter's `unread_thread_notifications` the threads'
+ * counts (`unread_thread_notifications`, only threads with any, left out if none): asked for
+ * all the rooms at once.
  */
-async function unreadSections(
+export async function addUnreadSections(
   ctx: RoomSectionContext,
-  roomId: string,
-): Promise<Record<string, unknown>> {
+  join: Readonly<Record<string, Record<string, unknown>>>,
+): Promise<void> {
+  const roomIds = Object.keys(join);
+  if (roomIds.length === 0) return;
   const threads = ctx.filter.unreadThreadNotifications;
-  const unread = await ctx.unreadNotifications?.(ctx.user.userId, roomId, ctx.to, threads);
-  if (unread === undefined) {
-    return { unread_notifications: { notification_count: 0, highlight_count: 0 } };
+  const unread = await ctx.unreadNotifications?.(ctx.user.userId, roomIds, ctx.to, threads);
+  for (const roomId of roomIds) {
+    const room = join[roomId] as Record<string, unknown>;
+    const counts = unread?.get(roomId);
+    room['unread_notifications'] = {
+      notification_count: counts?.notification_count ?? 0,
+      highlight_count: counts?.highlight_count ?? 0,
+    };
+    if (counts?.threads !== undefined) room['unread_thread_notifications'] = counts.threads;
   }
-  return {
-    unread_notifications: {
-      notification_count: unread.notification_count,
-      highlight_count: unread.highlight_count,
-    },
-    ...(unread.threads !== undefined ? { unread_thread_notifications: unread.threads } : {}),
-  };
 }
 
 /**

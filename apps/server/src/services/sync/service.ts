@@ -33,6 +33,7 @@ import { AnswerPacing } from './answer-pacing.ts';
 import { plainEventMatches, roomIncluded, type SyncFilter } from './filter.ts';
 import { RecentRoomEvents } from './recent-events.ts';
 import {
+  addUnreadSections,
   joinedRoom,
   leftRoom,
   type RelationBundleLookup,
@@ -562,7 +563,7 @@ export class SyncService {
         : undefined,
     };
 
-    const join: Record<string, unknown> = {};
+    const join: Record<string, Record<string, unknown>> = {};
     const invite: Record<string, unknown> = {};
     const knock: Record<string, unknown> = {};
     const leave: Record<string, unknown> = {};
@@ -629,6 +630,8 @@ export class SyncService {
         roomsInBody += 1;
       }
     }
+
+    await addUnreadSections(section, join);
 
     // No to-device message was sent in range; delivery still runs when the token acknowledges
     // messages (it deletes them).
