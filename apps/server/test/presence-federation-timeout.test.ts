@@ -3,7 +3,8 @@
  * remote user whose server stops sending `m.presence` EDUs (spec server-server-api "Presence")
  * goes `offline` for local viewers after {@link FEDERATION_TIMEOUT_MS} — in GET
  * /presence/{userId}/status and in /sync, whose long-poll is woken — while one refreshed within
- * it stays `online`; also when the row was left `online` by an earlier process. bob of b.test
+ * it stays `online`; also when the row was left `online` by an earlier process; and an update
+ * committing while the sweep writes the timeout wins. bob of b.test
  * joins alice's room over real federation; a.test then runs again with a clock the test moves,
  * and the sweep is run by hand.
  */
@@ -132,5 +133,35 @@ describe('remote presence timeout', () => {
     now += FEDERATION_TIMEOUT_MS + MINUTE;
     await server.services.presence.sweep();
     expect(await bobAsAliceSees(server)).toMatchObject({ presence: 'offline' });
+  });
+
+  it('keeps an update that commits while the sweep times the user out', async () => {
+    const server = await startA();
+    await server.services.presence.sweep();
+    await bobOnline(server);
+    now += FEDERATION_TIMEOUT_MS + MINUTE;
+    // The racing order, driven: b.test's update commits after the sweep decided bob was stale
+    // (its check of when his server last sent) and before its `offline` is written.
+    const presence = server.services.presence;
+    const set = presence.set.bind(presence);
+    let raced = false;
+    presence.set = async (userId, state, statusMsg, options) => {
+      if (userId === bob.userId && state === 'offline' && !raced) {
+        raced = true;
+        await bobOnline(server);
+      }
+      return set(userId, state, statusMsg, options);
+    };
+    try {
+      await presence.sweep();
+    } finally {
+      presence.set = set;
+    }
+    expect(raced).toBe(true);
+    expect(await bobAsAliceSees(server)).toMatchObject({ presence: 'online' });
+    // Fresh: the next sweep within the timeout leaves him online.
+    now += MINUTE;
+    await presence.sweep();
+    expect(await bobAsAliceSees(server)).toMatchObject({ presence: 'online' });
   });
 });

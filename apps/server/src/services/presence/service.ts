@@ -88,6 +88,11 @@ export interface PresenceSetOptions {
   readonly lastActiveTs?: number;
   /** Spec `currently_active` as a remote server reported it. */
   readonly currentlyActive?: boolean;
+  /**
+   * Write only if the user's row is still at this stream position (the sweep's timeout: an
+   * update committed since it read the row is newer, and must not be overwritten).
+   */
+  readonly ifPosition?: number;
 }
 
 /** Receives a local user's presence to announce to other servers (spec `m.presence` content). */
@@ -142,7 +147,10 @@ export class PresenceService {
     this.#userExists = userExists;
   }
 
-  /** Sets a user's presence; returns the stream position of the change. */
+  /**
+   * Sets a user's presence; returns the stream position of the change (or, when `ifPosition`
+   * no longer holds, of the newer row left as it is).
+   */
   async set(
     userId: string,
     presence: PresenceState,
@@ -172,7 +180,15 @@ export class PresenceService {
     }
     const stored = lastActive;
     return this.#ctx.db.transaction(async (tx) => {
+      // Allocating the position first serialises this with every other presence write (its
+      // row lock on PostgreSQL, the one writer on SQLite), so the check sees the latest row.
       const next = await nextStreamPosition(tx);
+      if (options.ifPosition !== undefined) {
+        const current = await selectPresence(tx, userId);
+        if (current !== undefined && Number(current.stream_position) !== options.ifPosition) {
+          return Number(current.stream_position);
+        }
+      }
       await upsertPresence(tx, userId, presence, statusMsg ?? null, stored, next);
       // Only those who see the change are woken: `/sync` shows a user's presence to the users
       // sharing a joined room with them (and to themselves). A broadcast would wake every
@@ -382,8 +398,10 @@ export class PresenceService {
         this.#remoteSeen.delete(userId);
         continue;
       }
+      // Unless an update committed since the row was read (it arrived while this awaited).
       await this.set(userId, 'offline', row.status_msg ?? undefined, {
         lastActiveTs: Number(row.last_active_ts),
+        ifPosition: Number(row.stream_position),
       });
     }
   }
