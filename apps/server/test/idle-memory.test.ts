@@ -57,13 +57,44 @@ describe('IdleMemoryReducer', () => {
     for (let i = 0; i < 10; i++) reducer.sample();
     expect(state.collections).toBe(0);
     // Quiet, busy, quiet: no two quiet samples in a row yet.
-    for (const share of [0.01, 0.3, 0.01]) {
+    for (const share of [0.005, 0.3, 0.005]) {
       state.utilization = share;
       expect(reducer.sample()).toEqual({ collected: false });
     }
-    state.utilization = 0.01;
+    state.utilization = 0.005;
     expect('before' in reducer.sample()).toBe(true);
     expect(state.collections).toBe(1);
+  });
+
+  it('counts light steady work as busy: a main thread 3% busy is never collected', () => {
+    const { state, reducer } = fakeProcess(100 * MiB);
+    state.rss = 200 * MiB;
+    state.utilization = 0.03;
+    for (let i = 0; i < 20; i++) reducer.sample();
+    expect(state.collections).toBe(0);
+  });
+
+  it('measures growth from the low point the process reaches after a collection', () => {
+    const { state, reducer } = fakeProcess(100 * MiB);
+    state.utilization = 0.001;
+    state.rss = 140 * MiB;
+    // The collection frees pages in the background: right after it the size is still 138 MiB …
+    state.floor = 138 * MiB;
+    reducer.sample();
+    expect(reducer.sample()).toEqual({ before: 140 * MiB, after: 138 * MiB });
+    // … and it falls to 110 MiB a moment later.
+    state.rss = 110 * MiB;
+    reducer.sample();
+    // A burst takes it to 130 MiB: above 110 + 8, so the next quiet pair collects, although it
+    // is below the 138 read right after the last collection.
+    state.utilization = 0.5;
+    state.rss = 130 * MiB;
+    reducer.sample();
+    state.utilization = 0.001;
+    state.floor = 112 * MiB;
+    reducer.sample();
+    expect(reducer.sample()).toEqual({ before: 130 * MiB, after: 112 * MiB });
+    expect(state.collections).toBe(2);
   });
 
   it('does not collect a process that has not grown since it started', () => {
