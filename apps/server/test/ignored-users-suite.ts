@@ -9,7 +9,7 @@
  * events are untouched; un-ignoring brings his messages back; the list survives a restart.
  * Run on SQLite (ignored-users.test.ts) and PostgreSQL (ignored-users-postgres.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { roomToken } from '../src/services/rooms/timeline.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './harness.ts';
@@ -213,13 +213,21 @@ export function ignoredUsersSuite(options: () => TestServerOptions = () => ({}))
         const poll = sync(server, alice, { since, timeout: 60_000 }).finally(() => {
           answered = true;
         });
-        const until = async (done: () => boolean) => {
-          while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
-        };
-        await until(() => listens >= 1);
+        // Bounded waits that end in an assertion: a poll that never registers, or is never woken
+        // by bob's message, fails here with its reason instead of running into the test timeout.
+        const bounded = { timeout: 20_000, interval: 5 };
+        await vi.waitFor(
+          () => expect(listens, 'the long-poll registers with the notifier').toBeGreaterThan(0),
+          bounded,
+        );
         await sendText(server, bob, roomId, 'bob while polling');
-        // Woken by bob's message, the poll either waits again or answers (the failure).
-        await until(() => listens >= 2 || answered);
+        // Bob's message is committed: it wakes the poll, which either waits again (a second
+        // registration) or answers (the failure).
+        await vi.waitFor(
+          () => expect(listens > 1 || answered, 'bob’s message wakes the long-poll').toBe(true),
+          bounded,
+        );
+        expect(answered, 'the long-poll answered after bob’s message alone').toBe(false);
         await sendText(server, carol, roomId, 'carol while polling');
         // One answer, after carol's message: bob's did not end the wait with nothing new.
         const answer = await poll;
