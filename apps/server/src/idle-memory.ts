@@ -84,19 +84,18 @@ type GcExtension = (options: { type: 'major'; execution: 'sync'; flavor: 'last-r
 /**
  * Samples the main thread every {@link INTERVAL_MS} and collects when it is quiet (see
  * {@link IdleMemoryReducer}); `stop()` ends it. Nothing runs without the `gc` extension.
+ * `readings`: the process's size and idleness, the running process's unless a test gives others.
  */
-export function startIdleMemoryReducer(log: Log): { stop(): void } {
+export function startIdleMemoryReducer(
+  log: Log,
+  readings?: Pick<IdleMemoryProbe, 'rss' | 'utilization'>,
+): { stop(): void } {
   const gc = (globalThis as Record<string, unknown>)[GC_GLOBAL];
   if (typeof gc !== 'function') return { stop() {} };
-  let last = performance.eventLoopUtilization();
+  const { rss, utilization } = readings ?? processReadings();
   const reducer = new IdleMemoryReducer({
-    rss: () => process.memoryUsage.rss(),
-    utilization() {
-      const now = performance.eventLoopUtilization();
-      const share = performance.eventLoopUtilization(now, last).utilization;
-      last = now;
-      return share;
-    },
+    rss,
+    utilization,
     collect: () => (gc as GcExtension)({ type: 'major', execution: 'sync', flavor: 'last-resort' }),
   });
   const timer = setInterval(() => {
@@ -113,4 +112,18 @@ export function startIdleMemoryReducer(log: Log): { stop(): void } {
   // A quiet server must still be able to exit.
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** The running process's resident set and main-thread utilization since the previous call. */
+function processReadings(): Pick<IdleMemoryProbe, 'rss' | 'utilization'> {
+  let last = performance.eventLoopUtilization();
+  return {
+    rss: () => process.memoryUsage.rss(),
+    utilization() {
+      const now = performance.eventLoopUtilization();
+      const share = performance.eventLoopUtilization(now, last).utilization;
+      last = now;
+      return share;
+    },
+  };
 }

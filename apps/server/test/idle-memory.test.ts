@@ -1,11 +1,13 @@
 /**
  * The idle memory reducer's decision (src/idle-memory.ts): a collection only after the main
  * thread has been quiet for two samples in a row, only when the process grew by 8 MiB since the
- * last one, and not again until it grows anew.
+ * last one, and not again until it grows anew; and that the running reducer
+ * (`startIdleMemoryReducer`) collects through V8's `gc` extension, as a last-resort collection.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { IdleMemoryReducer } from '../src/idle-memory.ts';
+import { GC_GLOBAL, IdleMemoryReducer, startIdleMemoryReducer } from '../src/idle-memory.ts';
+import { silentLog } from '../src/log.ts';
 
 const MiB = 2 ** 20;
 
@@ -103,5 +105,49 @@ describe('IdleMemoryReducer', () => {
     state.rss = 107 * MiB;
     for (let i = 0; i < 10; i++) reducer.sample();
     expect(state.collections).toBe(0);
+  });
+});
+
+describe('startIdleMemoryReducer', () => {
+  const globals = globalThis as Record<string, unknown>;
+
+  afterEach(() => {
+    delete globals[GC_GLOBAL];
+    vi.useRealTimers();
+  });
+
+  it('collects through the gc extension with a synchronous last-resort major collection', () => {
+    vi.useFakeTimers();
+    // The extension as bin/weft-server.js exposes it (`--expose-gc-as`), recording its calls.
+    const calls: unknown[][] = [];
+    globals[GC_GLOBAL] = (...args: unknown[]) => {
+      calls.push(args);
+    };
+    // A process that grew by 40 MiB since the reducer started and whose main thread is quiet.
+    const size = { rss: 100 * MiB };
+    const reducer = startIdleMemoryReducer(silentLog, {
+      rss: () => size.rss,
+      utilization: () => 0,
+    });
+    size.rss = 140 * MiB;
+    try {
+      // One sample: quiet, but not yet for long enough.
+      vi.advanceTimersByTime(2_000);
+      expect(calls).toEqual([]);
+      // The second quiet sample collects.
+      vi.advanceTimersByTime(2_000);
+      expect(calls).toEqual([[{ type: 'major', execution: 'sync', flavor: 'last-resort' }]]);
+    } finally {
+      reducer.stop();
+    }
+  });
+
+  it('runs nothing without the gc extension', () => {
+    vi.useFakeTimers();
+    const rss = vi.fn(() => 100 * MiB);
+    const reducer = startIdleMemoryReducer(silentLog, { rss, utilization: () => 0 });
+    vi.advanceTimersByTime(10_000);
+    reducer.stop();
+    expect(rss).not.toHaveBeenCalled();
   });
 });
