@@ -26,8 +26,10 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
     let server: TestServer;
     // Alice is erased, Erin deactivated without erase. Bob was joined throughout; Dave joined
     // after Alice's message but before the erasure (`shared`: he could see it then); Carol joins
-    // after the erasure.
+    // after the erasure. Fay, invited by Bob (the invite copies her display name), is erased
+    // without having joined.
     let alice: TestUser;
+    let fay: TestUser;
     let bob: TestUser;
     let carol: TestUser;
     let dave: TestUser;
@@ -48,13 +50,20 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
 
     beforeAll(async () => {
       server = await startTestServer(options());
-      [alice, bob, carol, dave, erin] = await registerUsers(server, [
+      [alice, bob, carol, dave, erin, fay] = await registerUsers(server, [
         'alice',
         'bob',
         'carol',
         'dave',
         'erin',
+        'fay',
       ]);
+      // Member events copy these into their content.
+      for (const user of [alice, fay]) {
+        await call(server, user, 'PUT', `${V3}/profile/${enc(user.userId)}/displayname`, {
+          displayname: `${user.userId.slice(1, 4)} display name`,
+        });
+      }
       // `public_chat`: history visibility `shared`, so later joiners see the history.
       roomId = await createRoom(server, alice, [], {
         preset: 'public_chat',
@@ -75,8 +84,10 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
       // Bob reads the room before the erasure: the erased set is in memory from here on, and
       // the erasure must replace it.
       expect(await bodies(bob)).toEqual(['from alice', 'from erin']);
+      await call(server, bob, 'POST', `${V3}/rooms/${enc(roomId)}/invite`, { user_id: fay.userId });
       await deactivate(alice, true);
       await deactivate(erin, false);
+      await deactivate(fay, true);
       await call(server, carol, 'POST', `${V3}/join/${enc(roomId)}`, {});
     });
     afterAll(() => server.stop());
@@ -166,6 +177,142 @@ export function accountErasureSuite(options: () => TestServerOptions = () => ({}
         );
       expect(results(await search(bob))).toEqual([ids['alice']]);
       expect(results(await search(carol))).toEqual([]);
+      // Bob's topic is found: only its `prev_content` (Alice's topic) is redacted for Carol.
+      const topic = await call(server, carol, 'POST', `${V3}/search`, {
+        search_categories: { room_events: { search_term: 'second' } },
+      });
+      expect(results(topic)).toEqual([ids['topic']]);
+    });
+
+    /** `user`'s member event in `events` with this membership. */
+    const memberEvent = (events: Json[], user: TestUser, membership = 'join') =>
+      events.find(
+        (event) =>
+          event['type'] === 'm.room.member' &&
+          event['state_key'] === user.userId &&
+          event['content']['membership'] === membership,
+      );
+
+    it('state at an earlier point serves the erased member events as the timeline does', async () => {
+      // A timeline starting at Alice's message: the state at its start holds her join, with the
+      // display name.
+      const fromAlice =
+        (await messages(carol)).length -
+        (await messages(carol)).findIndex((event) => event['event_id'] === ids['alice']);
+      const filter = JSON.stringify({
+        room: { timeline: { limit: fromAlice }, state: { lazy_load_members: true } },
+      });
+      const initial = async (user: TestUser) => {
+        const room = (await sync(server, user, { filter }))['rooms']['join'][roomId];
+        expect(byId(room['timeline']['events'], ids['alice'])).toBeDefined();
+        return room;
+      };
+      const carolSync = await initial(carol);
+      expect(memberEvent(carolSync['state']['events'], alice)?.['content']).toEqual({
+        membership: 'join',
+      });
+      const daveSync = await initial(dave);
+      expect(memberEvent(daveSync['state']['events'], alice)?.['content']['displayname']).toBe(
+        'ali display name',
+      );
+
+      // /members at the timeline's start.
+      const members = async (user: TestUser, at: string) => {
+        const path = `${V3}/rooms/${enc(roomId)}/members?at=${enc(at)}`;
+        return (await call(server, user, 'GET', path))['chunk'] as Json[];
+      };
+      const carolAt = carolSync['timeline']['prev_batch'];
+      expect(memberEvent(await members(carol, carolAt), alice)?.['content']).toEqual({
+        membership: 'join',
+      });
+      expect(
+        memberEvent(await members(dave, daveSync['timeline']['prev_batch']), alice)?.['content'][
+          'displayname'
+        ],
+      ).toBe('ali display name');
+
+      // /messages from the timeline's start: Alice's message, her member event as of it.
+      const lazy = JSON.stringify({ lazy_load_members: true });
+      const page = async (user: TestUser, from: string) => {
+        const path = `${V3}/rooms/${enc(roomId)}/messages?dir=f&limit=1&from=${enc(from)}&filter=${enc(lazy)}`;
+        const body = await call(server, user, 'GET', path);
+        expect(byId(body['chunk'], ids['alice'])).toBeDefined();
+        return body['state'] as Json[];
+      };
+      expect(memberEvent(await page(carol, carolAt), alice)?.['content']).toEqual({
+        membership: 'join',
+      });
+      expect(
+        memberEvent(await page(dave, daveSync['timeline']['prev_batch']), alice)?.['content'][
+          'displayname'
+        ],
+      ).toBe('ali display name');
+
+      // /context of Alice's message, lazy-loading members.
+      const context = async (user: TestUser) => {
+        const path = `${V3}/rooms/${enc(roomId)}/context/${enc(ids['alice'] ?? '')}?limit=0&filter=${enc(lazy)}`;
+        return (await call(server, user, 'GET', path))['state'] as Json[];
+      };
+      expect(memberEvent(await context(carol), alice)?.['content']).toEqual({ membership: 'join' });
+      expect(memberEvent(await context(dave), alice)?.['content']['displayname']).toBe(
+        'ali display name',
+      );
+
+      // Search's historic profiles: Erin's message, with Alice's before it.
+      const profiles = async (user: TestUser) => {
+        const body = await call(server, user, 'POST', `${V3}/search`, {
+          search_categories: {
+            room_events: {
+              search_term: 'erin',
+              event_context: { before_limit: 1, after_limit: 0, include_profile: true },
+            },
+          },
+        });
+        const [result] = body['search_categories']['room_events']['results'] as Json[];
+        return result?.['context']['profile_info'];
+      };
+      expect((await profiles(carol))[alice.userId]).toEqual({});
+      expect((await profiles(dave))[alice.userId]).toEqual({ displayname: 'ali display name' });
+    });
+
+    it("another's invite of an erased user loses the invitee's profile for a later joiner", async () => {
+      const invite = async (user: TestUser) => memberEvent(await messages(user), fay, 'invite');
+      expect((await invite(carol))?.['content']).toEqual({ membership: 'invite' });
+      expect((await invite(bob))?.['content']['displayname']).toBe('fay display name');
+      // Her leave at deactivation copied the invite into `prev_content`.
+      const leave = memberEvent(await messages(carol), fay, 'leave');
+      expect(leave?.['unsigned']?.['prev_content']).toBeUndefined();
+      const members = (await call(server, carol, 'GET', `${V3}/rooms/${enc(roomId)}/members`))[
+        'chunk'
+      ] as Json[];
+      expect(JSON.stringify(members)).not.toContain('display name');
+    });
+
+    it('prev_content of an erased sender: kept only by who could see the replacing event before the erasure', async () => {
+      // Hana joins, leaves; Gus sets a topic; Bob replaces it; Gus is erased; Hana rejoins.
+      const [gus, hana] = await registerUsers(server, ['gus', 'hana']);
+      if (gus === undefined || hana === undefined) throw new Error('users not registered');
+      const room = await createRoom(server, bob, [], {
+        preset: 'public_chat',
+        power_level_content_override: { users: { [bob.userId]: 100, [gus.userId]: 100 } },
+      });
+      const topic = (user: TestUser, text: string) =>
+        call(server, user, 'PUT', `${V3}/rooms/${enc(room)}/state/m.room.topic`, { topic: text });
+      await call(server, hana, 'POST', `${V3}/join/${enc(room)}`, {});
+      await call(server, hana, 'POST', `${V3}/rooms/${enc(room)}/leave`, {});
+      await call(server, gus, 'POST', `${V3}/join/${enc(room)}`, {});
+      const secret = (await topic(gus, 'secret'))['event_id'];
+      const replacing = (await topic(bob, 'later'))['event_id'];
+      await deactivate(gus, true);
+      await call(server, hana, 'POST', `${V3}/join/${enc(room)}`, {});
+      const path = (eventId: string) => `${V3}/rooms/${enc(room)}/event/${enc(eventId)}`;
+      expect((await call(server, hana, 'GET', path(secret)))['content']).toEqual({});
+      expect(
+        (await call(server, hana, 'GET', path(replacing)))['unsigned']['prev_content'],
+      ).toEqual({});
+      expect(
+        (await call(server, bob, 'GET', path(replacing)))['unsigned']['prev_content']['topic'],
+      ).toBe('secret');
     });
 
     it('the erasure is recorded after the leaves of the deactivation', async () => {

@@ -5,6 +5,7 @@ import { parseStateKey } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import type { Services } from '../../services/index.ts';
+import { stateEventsForUser } from '../../services/rooms/event-visibility.ts';
 import { parseRoomToken } from '../../services/rooms/timeline.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
 import { parseRoomId } from './room-params.ts';
@@ -43,7 +44,11 @@ export function registerMembers(app: ClientApp, services: Services): void {
       const memberIds = [...state].flatMap(([key, id]) =>
         parseStateKey(key).type === 'm.room.member' ? [id] : [],
       );
-      const events = [...(await rooms.getEvents(memberIds)).values()].filter((event) => {
+      // An erased user's member events as the timeline serves them (redacted for a later joiner).
+      const members = await stateEventsForUser(rooms.ctx.db, roomId, user.userId, [
+        ...(await rooms.getEvents(memberIds)).values(),
+      ]);
+      const events = members.filter((event) => {
         const value = (event.pdu['content'] as Record<string, unknown>)['membership'];
         if (membership !== null && value !== membership) return false;
         if (notMembership !== null && value === notMembership) return false;

@@ -5,7 +5,7 @@ import { MatrixError } from '@weft/transport';
 
 import { withoutIgnored } from '../../services/account-data/ignored-users.ts';
 import type { Services } from '../../services/index.ts';
-import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
+import { filterEventsForUser, stateEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { RoomService, StoredEvent } from '../../services/rooms/index.ts';
 import { paginate, parseRoomToken } from '../../services/rooms/timeline.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
@@ -15,7 +15,8 @@ import { type ClientApp, clientEndpoint } from './routes.ts';
 
 /**
  * Spec "Lazy-loading room members": the member events of the senders of `events`, as of the
- * newest of them.
+ * newest of them (an erased sender's as `viewer` is served them, event-visibility.ts
+ * `stateEventsForUser`).
  */
 export async function lazyMembers(
   rooms: RoomService,
@@ -31,7 +32,8 @@ export async function lazyMembers(
   const senders = new Set(events.map((e) => e.sender));
   senders.delete(viewer);
   const ids = [...senders].flatMap((s) => state.get(stateKeyOf('m.room.member', s)) ?? []);
-  return [...(await rooms.getEvents(ids)).values()];
+  const members = [...(await rooms.getEvents(ids)).values()];
+  return stateEventsForUser(rooms.ctx.db, newest.roomId, viewer, members);
 }
 
 export function registerMessages(app: ClientApp, services: Services): void {

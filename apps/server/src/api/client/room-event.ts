@@ -6,7 +6,7 @@ import { MatrixError } from '@weft/transport';
 
 import { withoutIgnored } from '../../services/account-data/ignored-users.ts';
 import type { Services } from '../../services/index.ts';
-import { filterEventsForUser } from '../../services/rooms/event-visibility.ts';
+import { filterEventsForUser, stateEventsForUser } from '../../services/rooms/event-visibility.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
 import { paginate, roomToken } from '../../services/rooms/timeline.ts';
 import { roomView } from '../../services/rooms/visibility.ts';
@@ -129,7 +129,11 @@ export function registerRoomEvent(app: ClientApp, services: Services): void {
         events_after: around.slice(eventsBefore.length),
         start: before.end ?? roomToken(0),
         end: after.end ?? roomToken(last.streamPosition ?? position),
-        state: stateEvents.map((e) => rooms.clientEvent(e)),
+        // An erased user's member events as the timeline serves them (a later joiner gets them
+        // redacted).
+        state: (await stateEventsForUser(rooms.ctx.db, roomId, user.userId, stateEvents)).map((e) =>
+          rooms.clientEvent(e),
+        ),
       };
     },
   });

@@ -10,15 +10,17 @@
  * read once per database and kept in memory: `/sync` asks the database nothing more. An erasure
  * forgets it once it commits, and the next read loads it again.
  *
- * Applied wherever events are served one by one: every client read goes through
+ * Applied wherever events are served: every client read of the timeline goes through
  * event-visibility.ts `filterEventsForUser` (`/sync` timelines, `/messages`, `/context`, `/event`,
- * `/relations`, `/threads`, `/search`), every federation read of events through
- * federation/visibility.ts `pdusForServer` (`/event`, `/get_missing_events`, `/backfill`). The
- * room's current state (`/state`, `/members`, a sync's `state`, `/send_join`) is served as it is,
- * as in Synapse: members need it whole, and the user's own last member event is the content-free
- * leave of the deactivation. Another sender's state event that replaced one of the user's
- * carries the user's content in `unsigned.prev_content`: that copy is redacted too
- * (`withRedactedPrevContent`).
+ * `/relations`, `/threads`, `/search`), every client read of the state at a point through its
+ * `stateEventsForUser` (a sync's `state`, lazy-loaded members of `/messages` and `/context`,
+ * `/members`, search's `profile_info`): the state at an earlier point still holds the user's
+ * member events with their display name and avatar. Federation reads of events go through
+ * federation/visibility.ts `pdusForServer` (`/event`, `/get_missing_events`, `/backfill`), which
+ * redacts the whole PDU. Besides its sender, an event carries
+ * an erased user's content as the subject of another's member event (an invite copies the
+ * invitee's profile: `withoutProfile`) and in `unsigned.prev_content` when it replaced one of
+ * the user's state events (`withRedactedPrevContent`).
  */
 import { redactEvent } from '@weft/signing';
 
@@ -104,4 +106,27 @@ export function withRedactedPrevContent(event: StoredEvent): StoredEvent {
     unsigned['prev_content'] = redactEvent(replaced, event.roomVersion)['content'];
   }
   return { ...event, unsigned };
+}
+
+/**
+ * The member event `event` (another's, about an erased user: an invite copies the invitee's
+ * profile, rooms/membership.ts) without that user's `displayname` and `avatar_url`, in its
+ * content and in `unsigned.prev_content`. Only for clients: the PDU's hashes no longer match, so
+ * a server is served the redacted event instead.
+ */
+export function withoutProfile(event: StoredEvent): StoredEvent {
+  const strip = (content: unknown): unknown => {
+    if (typeof content !== 'object' || content === null || Array.isArray(content)) return content;
+    const { displayname: _, avatar_url: __, ...rest } = content as Record<string, unknown>;
+    return rest;
+  };
+  const unsigned =
+    event.unsigned?.['prev_content'] === undefined
+      ? event.unsigned
+      : { ...event.unsigned, prev_content: strip(event.unsigned['prev_content']) };
+  return {
+    ...event,
+    pdu: { ...event.pdu, content: strip(event.pdu['content']) },
+    unsigned,
+  };
 }

@@ -34,13 +34,18 @@
  * peekers of a world-readable room — gets the redacted copy. A server sees it in full when one
  * of its users would. Synapse applies a coarser rule (in full only to a member joined at the
  * event; servers always redacted); the spec's "had visibility prior to the erasure" is this one.
+ * The same rule, on the event that carries it, covers the erased user's content in others'
+ * events (an invite's copy of their profile, a `prev_content` copy of their state event) and in
+ * the state served at an earlier point (`stateEventsForUser`).
  */
 import { parseAnyJson } from '@weft/canonical-json';
 import type { SqlExecutor } from '../../storage/index.ts';
 import {
+  type ErasedSenders,
   erasedCopy,
   erasedPrevSender,
   erasedSenders,
+  withoutProfile,
   withRedactedPrevContent,
 } from './erased-senders.ts';
 import { isLocalUser } from './local-user.ts';
@@ -140,6 +145,68 @@ function memberMaySee(
 }
 
 /**
+ * The erasure positions of the erased users whose content `event` carries: its sender; the user
+ * a member event is about (an invite copies the invitee's profile into it, rooms/membership.ts);
+ * the sender of the state event it replaced (`unsigned.prev_content`).
+ */
+function erasuresIn(event: StoredEvent, erased: ErasedSenders): number[] {
+  if (erased.size === 0) return [];
+  const subject = event.type === 'm.room.member' ? erased.get(event.stateKey ?? '') : undefined;
+  return [erased.get(event.sender), subject, erasedPrevSender(event, erased)].filter(
+    (at) => at !== undefined,
+  );
+}
+
+/**
+ * `event` as served to a member with these membership changes (module comment, erased senders):
+ * each erased user's content in it is kept when the member could see the event before that
+ * erasure, redacted otherwise — the whole event for an erased sender, the profile for a member
+ * event about an erased user sent by another (an invite), the `prev_content` copied from an
+ * erased sender's state event. For `prev_content` the event that replaced it counts: a member
+ * who could see it before the erasure was served the replaced content as the room's state then.
+ */
+function erasureView(
+  event: StoredEvent,
+  memberships: readonly Change<string>[],
+  visibility: Visibility,
+  erased: ErasedSenders,
+): StoredEvent {
+  const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
+  const hidden = (erasedAt: number | undefined) =>
+    erasedAt !== undefined && !memberMaySee(memberships, visibility, position, erasedAt);
+  if (hidden(erased.get(event.sender))) return erasedCopy(event);
+  let shown = event;
+  if (event.type === 'm.room.member' && hidden(erased.get(event.stateKey ?? ''))) {
+    shown = withoutProfile(shown);
+  }
+  if (hidden(erasedPrevSender(event, erased))) shown = withRedactedPrevContent(shown);
+  return shown;
+}
+
+/**
+ * The state events `events` (all of `roomId`) as `userId` is served them as the room's state at
+ * some point: a sync's `state`, lazy-loaded members of `/messages` and `/context`, `/members`,
+ * search's `profile_info`. Not filtered by history visibility (the caller serves only a state
+ * the user may see), but an erased user's content in them comes back redacted as in the
+ * timeline (`erasureView`): a later joiner gets no display name of the erased user from the
+ * state at an earlier point either.
+ */
+export async function stateEventsForUser(
+  db: SqlExecutor,
+  roomId: string,
+  userId: string,
+  events: readonly StoredEvent[],
+): Promise<StoredEvent[]> {
+  const erased = await erasedSenders(db);
+  if (!events.some((event) => erasuresIn(event, erased).length > 0)) return [...events];
+  const memberships = await membershipChanges(db, roomId, userId);
+  const visibilities = await visibilityChanges(db, roomId);
+  return events.map((event) =>
+    erasureView(event, memberships, visibilityOf(visibilities, event), erased),
+  );
+}
+
+/**
  * Keeps the events `userId` may see (`events` all of `roomId`), in order. An erased sender's
  * event comes back as its redacted copy (erased-senders.ts `erasedCopy`) unless the user could
  * see it before the erasure (module comment): serve the returned events, not the ones passed in.
@@ -170,7 +237,8 @@ export async function filterEventsForUser(
     // Joined since before an erasure, the user saw its sender's events in full; an erasure
     // before this join needs the whole membership history (below).
     const joined = Number(current.stream_position);
-    const erasedBefore = (event: StoredEvent) => (erased.get(event.sender) ?? joined) < joined;
+    const erasedBefore = (event: StoredEvent) =>
+      erasuresIn(event, erased).some((erasedAt) => erasedAt < joined);
     if (erased.size === 0 || !events.some(erasedBefore)) return [...events];
   }
   const memberships = await membershipChanges(db, roomId, userId);
@@ -188,23 +256,7 @@ export async function filterEventsForUser(
     ) {
       continue;
     }
-    const erasedAt = erased.get(event.sender);
-    if (erasedAt !== undefined && !memberMaySee(memberships, visibility, position, erasedAt)) {
-      shown.push(erasedCopy(event));
-      continue;
-    }
-    // A `prev_content` copied from an erased sender's state event: kept for a user who was a
-    // member by the erasure (the replaced event's position is not at hand; it precedes this
-    // one), or before this event replaced it — they were served it then as the room's state. (The
-    // fast path above only has users joined before this event.)
-    const prevErasedAt = erasedPrevSender(event, erased);
-    const memberBy = (at: number) =>
-      memberships.some((m) => m.value === 'join' && m.position <= at);
-    shown.push(
-      prevErasedAt === undefined || memberBy(Math.max(prevErasedAt, position))
-        ? event
-        : withRedactedPrevContent(event),
-    );
+    shown.push(erasureView(event, memberships, visibility, erased));
   }
   return shown;
 }

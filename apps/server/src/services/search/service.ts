@@ -24,7 +24,7 @@ import { type IgnoredUsersLookup, withoutIgnored } from '../account-data/ignored
 import type { ServerContext } from '../core/context.ts';
 import { currentStreamPosition } from '../core/stream.ts';
 import type { RelationsService } from '../relations/service.ts';
-import { filterEventsForUser } from '../rooms/event-visibility.ts';
+import { filterEventsForUser, stateEventsForUser } from '../rooms/event-visibility.ts';
 import { type RoomService, redactsOf } from '../rooms/service.ts';
 import { type EventFilter, eventMatches, paginate, roomToken } from '../rooms/timeline.ts';
 import type { StoredEvent } from '../rooms/types.ts';
@@ -195,11 +195,12 @@ export class SearchService {
       }
       const visible = new Set<string>();
       for (const [roomId, list] of byRoom) {
-        const passed = new Set(list);
+        const passed = new Map(list.map((event) => [event.eventId, event]));
         for (const event of await filterEventsForUser(db, roomId, viewer.userId, list)) {
-          // An erased sender's event the viewer gets only redacted (a copy, not one passed in)
-          // matched on content they may not see: no result for them.
-          if (passed.has(event)) visible.add(event.eventId);
+          // An erased sender's event the viewer gets only redacted (a copy of the PDU, not the
+          // one searched) matched on content they may not see: no result for them. A copy with
+          // only its `prev_content` redacted still matched on what they see.
+          if (passed.get(event.eventId)?.pdu === event.pdu) visible.add(event.eventId);
         }
       }
       let taken = 0;
@@ -359,9 +360,12 @@ export class SearchService {
         const id = state.get(stateKeyOf('m.room.member', sender));
         return id === undefined ? [] : [id];
       });
-      const members = await this.#rooms.getEvents(ids);
+      // An erased sender's profile as the timeline serves it (redacted for a later joiner).
+      const members = await stateEventsForUser(db, event.roomId, viewer.userId, [
+        ...(await this.#rooms.getEvents(ids)).values(),
+      ]);
       const profiles: Record<string, Record<string, string>> = {};
-      for (const member of members.values()) {
+      for (const member of members) {
         if (member.stateKey === undefined) continue;
         const content = member.pdu['content'] as Record<string, unknown> | undefined;
         const profile: Record<string, string> = {};

@@ -13,7 +13,7 @@ import { stateKeyOf } from '@weft/dag';
 import type { AuthenticatedUser } from '../core/context.ts';
 import type { ReceiptService } from '../receipts/service.ts';
 import { withRelationBundle } from '../relations/relation.ts';
-import { filterEventsForUser } from '../rooms/event-visibility.ts';
+import { filterEventsForUser, stateEventsForUser } from '../rooms/event-visibility.ts';
 import {
   type RoomService,
   type RoomState,
@@ -225,7 +225,11 @@ async function stateSection(
     ids = [];
   }
   let events = await stateEventsOf(ctx, ids);
-  if (!ctx.filter.lazyLoadMembers) return events;
+  // An erased user's member events as the timeline serves them (a later joiner gets them
+  // redacted there, so not in full here either).
+  const served = (state: readonly StoredEvent[]) =>
+    stateEventsForUser(ctx.rooms.ctx.db, roomId, ctx.user.userId, state);
+  if (!ctx.filter.lazyLoadMembers) return served(events);
   const wanted = new Set(window.events.map((event) => event.sender));
   for (const hero of heroIds) wanted.add(hero);
   if (initialLike) wanted.add(ctx.user.userId);
@@ -243,7 +247,7 @@ async function stateSection(
     if (id !== undefined && !have.has(id) && !inTimeline.has(id)) extra.push(id);
   }
   if (extra.length > 0 && !initialLike) events = events.concat(await stateEventsOf(ctx, extra));
-  return events;
+  return served(events);
 }
 
 function clientEvents(ctx: RoomSectionContext, events: readonly StoredEvent[]) {
