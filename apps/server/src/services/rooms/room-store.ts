@@ -232,6 +232,27 @@ export async function joinedServers(
   return rows.map((row) => row.server);
 }
 
+/** The rooms each of `userIds` is joined to (a user joined nowhere is absent). */
+export async function joinedRoomsOfUsers(
+  db: SqlExecutor,
+  userIds: readonly string[],
+): Promise<Map<string, string[]>> {
+  const rooms = new Map<string, string[]>();
+  for (const chunk of inListChunks(userIds)) {
+    const rows = await db.query<{ user_id: string; room_id: string }>(
+      `SELECT user_id, room_id FROM room_memberships
+        WHERE user_id IN (${placeholders(chunk.length)}) AND membership = 'join'`,
+      chunk,
+    );
+    for (const row of rows) {
+      const of = rooms.get(row.user_id);
+      if (of === undefined) rooms.set(row.user_id, [row.room_id]);
+      else of.push(row.room_id);
+    }
+  }
+  return rooms;
+}
+
 /**
  * The users joined to at least one room `userId` is joined to, `userId` included (when joined
  * anywhere): who sees the user's presence and device-list changes, and their servers.

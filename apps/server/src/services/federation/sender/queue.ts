@@ -172,6 +172,52 @@ export class FederationSender {
   }
 
   /**
+   * Queues EDUs of `eduType` whose contents supersede the ones of that type still queued: for
+   * each destination of `merges`, its function gets the contents of those pending EDUs (oldest
+   * first) and returns the contents to queue in their place — all in one transaction. A
+   * destination that is down then holds the latest state (presence: one per user) instead of a
+   * row per change, which grew without bound and replayed stale states on its return.
+   *
+   * The pending rows are deleted and the merged ones inserted, never updated in place: a
+   * transaction in flight may carry a pending row, and the 200 that deletes it must not delete
+   * the newer state with it (nor may a retry of its ID carry other content).
+   */
+  async queueSupersedingEdus(
+    eduType: string,
+    merges: ReadonlyMap<string, (pending: unknown[]) => readonly unknown[]>,
+  ): Promise<void> {
+    if (merges.size === 0) return;
+    // Every EDU row is `JSON.stringify({ edu_type, content })`, so its type is a fixed prefix.
+    const prefix = `${JSON.stringify({ edu_type: eduType }).slice(0, -1)},"content":`;
+    await this.#ctx.db.transaction(async (tx) => {
+      for (const [destination, merge] of merges) {
+        const pending = await tx.query<{ id: number; payload: string }>(
+          `SELECT id, payload FROM federation_outbound
+            WHERE destination = $1 AND kind = 'edu' AND substr(payload, 1, ${prefix.length}) = $2
+            ORDER BY id`,
+          [destination, prefix],
+        );
+        const contents = merge(
+          pending.map((row) => (parseAnyJson(row.payload) as { content: unknown }).content),
+        );
+        for (const chunk of inListChunks(pending.map((row) => Number(row.id)))) {
+          await tx.execute(
+            `DELETE FROM federation_outbound WHERE id IN (${placeholders(chunk.length)})`,
+            chunk,
+          );
+        }
+        for (const content of contents) {
+          await tx.execute(
+            "INSERT INTO federation_outbound (destination, kind, payload) VALUES ($1, 'edu', $2)",
+            [destination, JSON.stringify({ edu_type: eduType, content })],
+          );
+        }
+      }
+    });
+    for (const destination of merges.keys()) this.wake(destination);
+  }
+
+  /**
    * Starts delivery to `destination` after rows were queued for it — unless it is backing off
    * after a failure: the attempt its timer makes carries them.
    */
