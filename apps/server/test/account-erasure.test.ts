@@ -1,8 +1,8 @@
 /**
  * Erasure at deactivation on SQLite (account-erasure-suite.ts), and over federation (real TLS):
  * a server whose user joined after the erasure gets the erased user's events redacted from
- * `/event`, `/get_missing_events` and `/backfill`; one whose user was joined before gets them in
- * full.
+ * `/event`, `/get_missing_events`, `/backfill`, `/state` and `/event_auth`; one whose user was
+ * joined before gets them in full.
  */
 import { matrixPath } from '@weft/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,13 @@ describe('events of an erased user over federation', () => {
     const amy = await a.registerUser('amy');
     const bob = await federation.client('b.test').registerUser('bob');
     const carl = await federation.client('c.test').registerUser('carl');
+    // Her join copies it into its content.
+    const named = await a.request(
+      'PUT',
+      matrixPath`/_matrix/client/v3/profile/${alice.userId}/displayname`,
+      { body: { displayname: 'Alice Liddell' }, token: alice.accessToken },
+    );
+    expect(named.status, JSON.stringify(named.body)).toBe(200);
     roomId = await createPublicRoom(a, alice);
     await joinVia(a, amy, roomId, 'a.test');
     erased = await send(alice, 'from alice');
@@ -113,6 +120,41 @@ describe('events of an erased user over federation', () => {
   it('serves them in full to a server whose user could see them before', async () => {
     for (const pdu of await served('b.test')) {
       expect(pdu['content']['body']).toBe('from alice');
+    }
+  });
+
+  /** Alice's join as `server` gets it from `/state` at her message and from its `/event_auth`. */
+  async function aliceJoins(server: string): Promise<Json[]> {
+    const state = await from(
+      server,
+      'GET',
+      matrixPath`/_matrix/federation/v1/state/${roomId}`,
+      undefined,
+      { event_id: erased },
+    );
+    const auth = await from(
+      server,
+      'GET',
+      matrixPath`/_matrix/federation/v1/event_auth/${roomId}/${erased}`,
+    );
+    const find = (pdus: Json[]) =>
+      pdus.find(
+        (pdu) =>
+          pdu['type'] === 'm.room.member' &&
+          pdu['state_key'] === aliceId &&
+          pdu['content']['membership'] === 'join',
+      ) ?? {};
+    return [find(state['pdus']), find(state['auth_chain']), find(auth['auth_chain'])];
+  }
+
+  it('redacts their member events in the state and auth chain for a server that joined after', async () => {
+    for (const pdu of await aliceJoins('c.test')) {
+      // The redaction keeps what the authorization rules read, and the signatures.
+      expect(pdu['content']).toEqual({ membership: 'join' });
+      expect(pdu['signatures']).toBeDefined();
+    }
+    for (const pdu of await aliceJoins('b.test')) {
+      expect(pdu['content']['displayname']).toBe('Alice Liddell');
     }
   });
 });

@@ -10,7 +10,7 @@ import { authChain, type DagEvent } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import { requireServerAllowed } from '../../services/federation/acl.ts';
-import { serverMaySee } from '../../services/federation/visibility.ts';
+import { serverMaySee, statePdusForServer } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import { toDagEvent } from '../../services/rooms/auth.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
@@ -41,7 +41,9 @@ export function registerEventAuth(app: FederationApp, services: Services): void 
         });
       };
       const chain = await authChain([event.eventId], fetch);
-      return { auth_chain: [...chain].flatMap((id) => loaded.get(id)?.pdu ?? []) };
+      // An erased user's events redacted for a server none of whose users saw them before.
+      const events = [...chain].flatMap((id) => loaded.get(id) ?? []);
+      return { auth_chain: await statePdusForServer(services, roomId, origin, events) };
     },
   });
 }

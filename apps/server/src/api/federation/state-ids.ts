@@ -9,7 +9,7 @@ import { authChain, type DagEvent, stateBeforeEvent } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
 import { requireServerAllowed } from '../../services/federation/acl.ts';
-import { serverMaySee } from '../../services/federation/visibility.ts';
+import { serverMaySee, statePdusForServer } from '../../services/federation/visibility.ts';
 import type { Services } from '../../services/index.ts';
 import { toDagEvent } from '../../services/rooms/auth.ts';
 import type { StoredEvent } from '../../services/rooms/index.ts';
@@ -102,12 +102,18 @@ export function registerStateIds(app: FederationApp, services: Services): void {
     handler: async ({ params, query, origin }) => {
       const at = await stateAt(services, params.roomId, query.get('event_id'), origin);
       const events = await services.rooms.getEvents([...at.state, ...at.authChain]);
+      // An erased user's events redacted for a server none of whose users saw them before.
       const pdus = (ids: string[]) =>
-        ids.flatMap((id) => {
-          const event: StoredEvent | undefined = events.get(id);
-          return event === undefined ? [] : [event.pdu];
-        });
-      return { pdus: pdus(at.state), auth_chain: pdus(at.authChain) };
+        statePdusForServer(
+          services,
+          params.roomId,
+          origin,
+          ids.flatMap((id) => {
+            const event: StoredEvent | undefined = events.get(id);
+            return event === undefined ? [] : [event];
+          }),
+        );
+      return { pdus: await pdus(at.state), auth_chain: await pdus(at.authChain) };
     },
   });
 }

@@ -15,11 +15,17 @@
  * server's users, rooms/event-visibility.ts `eventViewsForServer`): events the server may
  * not see go out redacted, so its DAG still connects, as Synapse serves them; so do the events
  * of a sender erased at deactivation, to a server none of whose users could see them before.
+ * The state and auth chain (`/state`, `/event_auth`) are served whatever the history
+ * visibility, with only the erased users' events redacted (`statePdusForServer`): a redacted
+ * copy keeps its event ID and signatures, and all the authorization rules read (the redaction
+ * algorithm keeps exactly that), so the receiver still checks events against it — it redacts
+ * an event whose content hash does not match and goes on (server-server-api "Validating hashes
+ * and signatures on received events").
  */
 import { redactEvent } from '@weft/signing';
 
 import type { Services } from '../index.ts';
-import { eventViewsForServer } from '../rooms/event-visibility.ts';
+import { erasedStateForServer, eventViewsForServer } from '../rooms/event-visibility.ts';
 import type { StoredEvent } from '../rooms/index.ts';
 import { serverHasMember } from '../rooms/room-store.ts';
 
@@ -48,5 +54,22 @@ export async function pdusForServer(
   const views = await eventViewsForServer(services.ctx.db, roomId, serverName, events);
   return events.map((event) =>
     views.get(event.eventId) === 'full' ? event.pdu : redactEvent(event.pdu, event.roomVersion),
+  );
+}
+
+/**
+ * The PDUs of the state or auth-chain events `events` (all of `roomId`) as `serverName` is
+ * served them: in full, but for an erased user's content none of its users could see before
+ * the erasure (redacted).
+ */
+export async function statePdusForServer(
+  services: Services,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Readonly<Record<string, unknown>>[]> {
+  const erased = await erasedStateForServer(services.ctx.db, roomId, serverName, events);
+  return events.map((event) =>
+    erased.has(event.eventId) ? redactEvent(event.pdu, event.roomVersion) : event.pdu,
   );
 }

@@ -261,19 +261,12 @@ export async function filterEventsForUser(
   return shown;
 }
 
-/**
- * How `serverName` may see each event, by event ID: in full; `erased`, an erased sender's event
- * none of its users could see before the erasure; or `hidden` by history visibility (the module
- * comment). Only the first is served unredacted.
- */
-export async function eventViewsForServer(
+/** The membership histories in `roomId` of `serverName`'s users. */
+async function serverMemberships(
   db: SqlExecutor,
   roomId: string,
   serverName: string,
-  events: readonly StoredEvent[],
-): Promise<Map<string, 'full' | 'erased' | 'hidden'>> {
-  const erased = await erasedSenders(db);
-  const visibilities = await visibilityChanges(db, roomId);
+): Promise<Change<string>[][]> {
   const users = await db.query<{ user_id: string }>(
     'SELECT user_id FROM room_memberships WHERE room_id = $1',
     [roomId],
@@ -285,9 +278,46 @@ export async function eventViewsForServer(
     roomId,
     users.map((row) => row.user_id).filter((userId) => isLocalUser(userId, serverName)),
   );
-  const memberships = [...histories.values()].map((history) =>
+  return [...histories.values()].map((history) =>
     history.map(({ position, membership }) => ({ position, value: String(membership) })),
   );
+}
+
+/**
+ * Whether `event` carries an erased user's content (its sender's, or, in another's member event
+ * about them, their profile) that none of the server's users could see before the erasure. The
+ * server gets the whole PDU redacted then: a copy with only the profile removed would match
+ * neither the event's hashes nor its redaction.
+ */
+function erasedForServer(
+  event: StoredEvent,
+  memberships: readonly (readonly Change<string>[])[],
+  visibility: Visibility,
+  erased: ErasedSenders,
+): boolean {
+  const position = event.streamPosition ?? Number.MAX_SAFE_INTEGER;
+  const subject = event.type === 'm.room.member' ? erased.get(event.stateKey ?? '') : undefined;
+  return [erased.get(event.sender), subject].some(
+    (erasedAt) =>
+      erasedAt !== undefined &&
+      !memberships.some((changes) => memberMaySee(changes, visibility, position, erasedAt)),
+  );
+}
+
+/**
+ * How `serverName` may see each event, by event ID: in full; `erased`, an event carrying an
+ * erased user's content none of its users could see before the erasure (`erasedForServer`); or
+ * `hidden` by history visibility (the module comment). Only the first is served unredacted.
+ */
+export async function eventViewsForServer(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Map<string, 'full' | 'erased' | 'hidden'>> {
+  const erased = await erasedSenders(db);
+  const visibilities = await visibilityChanges(db, roomId);
+  const memberships = await serverMemberships(db, roomId, serverName);
   const views = new Map<string, 'full' | 'erased' | 'hidden'>();
   for (const event of events) {
     const visibility = visibilityOf(visibilities, event);
@@ -295,14 +325,38 @@ export async function eventViewsForServer(
     const allowed =
       visibility === 'world_readable' ||
       memberships.some((changes) => memberMaySee(changes, visibility, position));
-    const erasedAt = erased.get(event.sender);
-    const full =
-      allowed &&
-      (erasedAt === undefined ||
-        memberships.some((changes) => memberMaySee(changes, visibility, position, erasedAt)));
+    const full = allowed && !erasedForServer(event, memberships, visibility, erased);
     views.set(event.eventId, full ? 'full' : allowed ? 'erased' : 'hidden');
   }
   return views;
+}
+
+/**
+ * The IDs of the state or auth-chain events `events` (all of `roomId`) that `serverName` is
+ * served redacted as a room's state (`/state`, `/event_auth`): not hidden by history visibility
+ * (a server needs the state and auth chain to check events), but an erased user's content goes
+ * out as in `eventViewsForServer`.
+ */
+export async function erasedStateForServer(
+  db: SqlExecutor,
+  roomId: string,
+  serverName: string,
+  events: readonly StoredEvent[],
+): Promise<Set<string>> {
+  const erased = await erasedSenders(db);
+  const carries = (event: StoredEvent) =>
+    erased.has(event.sender) ||
+    (event.type === 'm.room.member' && erased.has(event.stateKey ?? ''));
+  if (!events.some(carries)) return new Set();
+  const visibilities = await visibilityChanges(db, roomId);
+  const memberships = await serverMemberships(db, roomId, serverName);
+  return new Set(
+    events
+      .filter((event) =>
+        erasedForServer(event, memberships, visibilityOf(visibilities, event), erased),
+      )
+      .map((event) => event.eventId),
+  );
 }
 
 /**
