@@ -157,4 +157,19 @@ describe('events of an erased user over federation', () => {
       expect(pdu['content']['displayname']).toBe('Alice Liddell');
     }
   });
+
+  it("the send_join answer as well: the joining server holds the erased user's join redacted", async () => {
+    // Alice's join is in the auth chain of the state c.test joined with (her leave cites it).
+    const join = await federation.server('a.test').services.ctx.db.queryOne<{ event_id: string }>(
+      `SELECT event_id FROM events WHERE room_id = $1 AND type = 'm.room.member'
+            AND state_key = $2 ORDER BY stream_position LIMIT 1`,
+      [roomId, aliceId],
+    );
+    const held = async (server: string) =>
+      (await federation.server(server).services.rooms.getEvent(join?.event_id ?? ''))?.pdu[
+        'content'
+      ];
+    expect(await held('c.test')).toEqual({ membership: 'join' });
+    expect(await held('b.test')).toEqual({ membership: 'join', displayname: 'Alice Liddell' });
+  });
 });

@@ -15,7 +15,7 @@
  * server's users, rooms/event-visibility.ts `eventViewsForServer`): events the server may
  * not see go out redacted, so its DAG still connects, as Synapse serves them; so do the events
  * of a sender erased at deactivation, to a server none of whose users could see them before.
- * The state and auth chain (`/state`, `/event_auth`) are served whatever the history
+ * The state and auth chain (`/state`, `/event_auth`, `send_join`) are served whatever the history
  * visibility, with only the erased users' events redacted (`statePdusForServer`): a redacted
  * copy keeps its event ID and signatures, and all the authorization rules read (the redaction
  * algorithm keeps exactly that), so the receiver still checks events against it — it redacts
@@ -23,10 +23,11 @@
  * and signatures on received events").
  */
 import { redactEvent } from '@weft/signing';
-
+import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { Services } from '../index.ts';
+import { erasedSenders } from '../rooms/erased-senders.ts';
 import { erasedStateForServer, eventViewsForServer } from '../rooms/event-visibility.ts';
-import type { StoredEvent } from '../rooms/index.ts';
+import type { RoomService, StoredEvent } from '../rooms/index.ts';
 import { serverHasMember } from '../rooms/room-store.ts';
 
 const JOINED: readonly string[] = ['join'];
@@ -71,5 +72,40 @@ export async function statePdusForServer(
   const erased = await erasedStateForServer(services.ctx.db, roomId, serverName, events);
   return events.map((event) =>
     erased.has(event.eventId) ? redactEvent(event.pdu, event.roomVersion) : event.pdu,
+  );
+}
+
+/**
+ * The redacted PDU texts, by event ID, of the state events of `roomId` that `serverName` is
+ * served redacted as state (`statePdusForServer`): for the `send_join` answer, which splices the
+ * stored PDU texts (membership/join-answer.ts). Nothing is read while nobody is erased.
+ */
+export async function erasedStateTexts(
+  rooms: RoomService,
+  roomId: string,
+  serverName: string,
+): Promise<ReadonlyMap<string, string>> {
+  const db = rooms.ctx.db;
+  const erased = [...(await erasedSenders(db)).keys()];
+  if (erased.length === 0) return new Map();
+  const ids: string[] = [];
+  for (const chunk of inListChunks(erased)) {
+    const list = placeholders(chunk.length, 2);
+    const rows = await db.query<{ event_id: string }>(
+      `SELECT event_id FROM events
+        WHERE room_id = $1 AND state_key IS NOT NULL
+          AND (sender IN (${list}) OR (type = 'm.room.member' AND state_key IN (${list})))`,
+      [roomId, ...chunk],
+    );
+    for (const row of rows) ids.push(row.event_id);
+  }
+  const events = [...(await rooms.getEvents(ids)).values()];
+  const redacted = await erasedStateForServer(db, roomId, serverName, events);
+  return new Map(
+    events.flatMap((event) =>
+      redacted.has(event.eventId)
+        ? [[event.eventId, JSON.stringify(redactEvent(event.pdu, event.roomVersion))] as const]
+        : [],
+    ),
   );
 }

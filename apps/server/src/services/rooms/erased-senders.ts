@@ -17,12 +17,12 @@
  * `/members`, search's `profile_info`): the state at an earlier point still holds the user's
  * member events with their display name and avatar. Federation reads of events go through
  * federation/visibility.ts `pdusForServer` (`/event`, `/get_missing_events`, `/backfill`), and
- * of state and auth chains through its `statePdusForServer` (`/state`, `/event_auth`); both
- * redact the whole PDU. Not yet the `send_join` answer (federation/membership/join-answer.ts
- * splices the stored PDU texts). Besides its sender, an event carries an erased user's content
- * as the subject of another's member event (an invite copies the invitee's profile:
- * `withoutProfile`) and in `unsigned.prev_content` when it replaced one of the user's state
- * events (`withRedactedPrevContent`).
+ * of state and auth chains through its `statePdusForServer` (`/state`, `/event_auth`) and
+ * `erasedStateTexts` (the `send_join` answer); all redact the whole PDU, which keeps its event ID,
+ * signatures and what the authorization rules read. Besides its sender, an event carries an
+ * erased user's content as the subject of another's member event (an invite copies the
+ * invitee's profile: `withoutProfile`) and in `unsigned.prev_content` when it replaced one of
+ * the user's state events (`withRedactedPrevContent`).
  */
 import { redactEvent } from '@weft/signing';
 

@@ -22,6 +22,11 @@ export interface JoinAnswerPlan {
   readonly origin: string;
   readonly event: Readonly<Record<string, unknown>>;
   readonly stateIds: readonly string[];
+  /**
+   * Texts served instead of the stored ones, by event ID: an erased user's state events the
+   * joining server gets redacted (federation/visibility.ts `erasedStateTexts`).
+   */
+  readonly replaced?: ReadonlyMap<string, string>;
 }
 
 /** A `send_join` answer as a body stream (the endpoint sends it as it is read). */
@@ -65,6 +70,7 @@ export function joinAnswerBody(db: SqlExecutor, plan: JoinAnswerPlan): ReadableS
 
 async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenerator<Uint8Array> {
   const { origin, event, stateIds } = plan;
+  const served = (id: string, text: string) => plan.replaced?.get(id) ?? text;
   yield utf8Of([`{"origin":${JSON.stringify(origin)},"event":${JSON.stringify(event)},"state":[`]);
   const known = new Map<string, string>();
   // The auth events the state cites, read out batch by batch: done at the end, reading 30,000
@@ -79,14 +85,14 @@ async function* answerPieces(db: SqlExecutor, plan: JoinAnswerPlan): AsyncGenera
       const text = texts.get(id);
       if (text === undefined) continue;
       known.set(id, text);
-      out.push(text);
+      out.push(served(id, text));
       for (const authId of authEventsOfText(text)) cited.add(authId);
     }
     if (out.length === 0) continue;
     yield utf8Of(out, first ? '' : ',');
     first = false;
   }
-  const chain = await authChainTexts(db, known, cited);
+  const chain = await authChainTexts(db, known, cited, served);
   yield utf8Of(chain, '],"auth_chain":[', '],"members_omitted":false}');
 }
 
@@ -123,6 +129,7 @@ async function authChainTexts(
   tx: SqlExecutor,
   known: Map<string, string>,
   roots: Iterable<string>,
+  served: (id: string, text: string) => string,
 ): Promise<string[]> {
   const inChain = new Set<string>();
   const chain: string[] = [];
@@ -148,7 +155,7 @@ async function authChainTexts(
       const text = known.get(id);
       if (text === undefined) continue;
       inChain.add(id);
-      chain.push(text);
+      chain.push(served(id, text));
       layer.push(...authOfId(id, text));
     }
   }

@@ -10,6 +10,7 @@ import { MatrixError } from '@weft/transport';
 import type { AccountService } from '../../accounts/service.ts';
 import { loadRoom } from '../../rooms/room-store.ts';
 import type { RoomService } from '../../rooms/service.ts';
+import { erasedStateTexts } from '../visibility.ts';
 import { acceptMembership } from './accept-membership.ts';
 import { type MembershipTemplate, membershipTemplate } from './event-template.ts';
 import { type JoinAnswerBody, type JoinAnswerPlan, joinAnswerBody } from './join-answer.ts';
@@ -123,7 +124,9 @@ export class FederationMembershipService {
       event,
       forward: this.deps.forwardAccepted,
     })) as JoinAnswerPlan;
-    return { body: joinAnswerBody(this.#rooms.ctx.db, plan) };
+    // An erased user's state events go out redacted, as from /state (federation/visibility.ts).
+    const replaced = await erasedStateTexts(this.#rooms, roomId, origin);
+    return { body: joinAnswerBody(this.#rooms.ctx.db, { ...plan, replaced }) };
   }
 
   /** `PUT /v2/send_leave/{roomId}/{eventId}`. */
