@@ -155,14 +155,16 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
     let unread: unknown;
     // Known from bob's join and the main-timeline rows since: no per-thread count.
     const statements = await statementsOf(server, async () => {
-      unread = await push.unreadNotifications(bob.userId, roomId, at, true);
+      unread = (await push.unreadNotificationsOfRooms(bob.userId, [roomId], at, true)).get(roomId);
     });
     expect(unread).toEqual(count(2));
     expect(statements).toBe(0);
     // A reply in a thread: counted per thread again.
     const root = await sendText(server, alice, roomId, 'root');
     const inThread = await reply(roomId, root, 'in the thread');
-    expect(await push.unreadNotifications(bob.userId, roomId, at, true)).toEqual({
+    expect(
+      (await push.unreadNotificationsOfRooms(bob.userId, [roomId], at, true)).get(roomId),
+    ).toEqual({
       ...count(3),
       threads: { [root]: count(1) },
     });
@@ -171,7 +173,7 @@ function threadUnreadSuite(options: () => TestServerOptions): void {
     await receipt(roomId, inThread);
     await sendText(server, alice, roomId, 'three');
     const after = await statementsOf(server, async () => {
-      unread = await push.unreadNotifications(bob.userId, roomId, at, true);
+      unread = (await push.unreadNotificationsOfRooms(bob.userId, [roomId], at, true)).get(roomId);
     });
     expect(unread).toEqual(count(1));
     expect(after).toBe(0);

@@ -35,7 +35,7 @@ describe('kept unread counts', () => {
     for (const member of members) await joinRoom(rooms, roomId, member);
     // Bob's and carol's counts are kept in memory from here on; dave's are read later.
     for (const user of members.slice(0, 2)) {
-      await push.unreadNotifications(user, roomId, await currentStreamPosition(ctx.db));
+      await push.unreadNotificationsOfRooms(user, [roomId], await currentStreamPosition(ctx.db));
     }
     const send = (sender: string, content: Record<string, unknown>) =>
       rooms.send({ roomId, type: 'm.room.message', sender, content });
@@ -63,7 +63,7 @@ describe('kept unread counts', () => {
     }
     const now = await currentStreamPosition(ctx.db);
     for (const user of members) {
-      const kept = await push.unreadNotifications(user, roomId, now);
+      const kept = (await push.unreadNotificationsOfRooms(user, [roomId], now)).get(roomId);
       const recount = await countUnread(ctx.db, user, roomId, now);
       expect(kept).toEqual({
         notification_count: recount.notifications,
@@ -72,12 +72,16 @@ describe('kept unread counts', () => {
     }
     // Carol: nine messages by others notify her (three of them mention and highlight her; the
     // notices notify nobody).
-    expect(await push.unreadNotifications('@carol:test.local', roomId, now)).toEqual({
+    expect(
+      (await push.unreadNotificationsOfRooms('@carol:test.local', [roomId], now)).get(roomId),
+    ).toEqual({
       notification_count: 9,
       highlight_count: 3,
     });
     // Bob sent three of the nine himself: the other six notify him.
-    expect(await push.unreadNotifications('@bob:test.local', roomId, now)).toEqual({
+    expect(
+      (await push.unreadNotificationsOfRooms('@bob:test.local', [roomId], now)).get(roomId),
+    ).toEqual({
       notification_count: 6,
       highlight_count: 0,
     });

@@ -14,7 +14,7 @@
 import { inListChunks, placeholders } from '../../storage/in-list.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { membershipHistories } from '../rooms/room-store.ts';
-import type { ListedAction } from './store.ts';
+import { type ListedAction, readPositionsSql } from './store.ts';
 
 /** A listed row and whether the user has read it. */
 export type ListedNotification = Omit<ListedAction, 'thread_id'> & { readonly read: boolean };
@@ -164,14 +164,7 @@ async function readPositions(
     const rooms = placeholders(chunk.length, 2);
     const rows = await db.query<{ room_id: string; thread_id: string; p: number }>(
       `SELECT room_id, thread_id, MAX(p) AS p FROM (
-         SELECT r.room_id AS room_id, r.thread_id AS thread_id, e.stream_position AS p
-           FROM receipts r JOIN events e ON e.event_id = r.event_id
-          WHERE r.user_id = $1 AND r.room_id IN (${rooms})
-            AND r.receipt_type IN ('m.read', 'm.read.private')
-         UNION ALL
-         SELECT m.room_id AS room_id, '' AS thread_id, m.stream_position AS p
-           FROM room_memberships m
-          WHERE m.user_id = $1 AND m.room_id IN (${rooms}) AND m.membership = 'join'
+         ${readPositionsSql(`IN (${rooms})`, 'every')}
        ) read_up_to
        GROUP BY room_id, thread_id`,
       [userId, ...chunk],

@@ -141,26 +141,13 @@ export class PushService {
   }
 
   /**
-   * `unread_notifications` of a user's room as of stream position `to`: every thread's together,
-   * or with `threads` (the sync filter's `unread_thread_notifications`) the main timeline's, and
-   * the other threads' with unread notifications by thread root in `threads`. One room of
-   * {@link unreadNotificationsOfRooms}.
-   */
-  async unreadNotifications(
-    userId: string,
-    roomId: string,
-    to: number,
-    threads = false,
-  ): Promise<UnreadNotifications> {
-    const counted = await this.unreadNotificationsOfRooms(userId, [roomId], to, threads);
-    return counted.get(roomId) ?? { notification_count: 0, highlight_count: 0 };
-  }
-
-  /**
-   * {@link unreadNotifications} of each of `roomIds`, by room. Only a room with something
-   * unread, possibly in a thread, is counted per thread: the kept count and its `threaded` tell
-   * the others apart (an initial sync of many unread rooms of the main timeline only runs no
-   * query per room), and the rooms that are counted share one query (per chunk of rooms).
+   * `unread_notifications` of each of a user's rooms `roomIds` as of stream position `to`, by
+   * room: every thread's together, or with `threads` (the sync filter's
+   * `unread_thread_notifications`) the main timeline's, and the other threads' with unread
+   * notifications by thread root in `threads`. Only a room with something unread, possibly in a
+   * thread, is counted per thread: the kept count and its `threaded` tell the others apart (an
+   * initial sync of many unread rooms of the main timeline only runs no query per room), and the
+   * rooms that are counted share one query (per chunk of rooms).
    */
   async unreadNotificationsOfRooms(
     userId: string,
@@ -307,9 +294,9 @@ export class PushService {
       event.stateKey !== undefined &&
       isLocalUser(event.stateKey, this.#ctx.config.serverName)
     ) {
-      // Nothing before a user's join is unread for them (store.ts READ_UP_TO), and the join is
-      // the newest event: their counts start at zero. A join after a join (a display name or
-      // avatar change) is no new join and leaves them alone.
+      // Nothing before a user's join is unread for them (store.ts `readPositionsSql`), and the
+      // join is the newest event: their counts start at zero. A join after a join (a display name
+      // or avatar change) is no new join and leaves them alone.
       const zero = { notifications: 0, highlights: 0 };
       await setUnread(tx, event.stateKey, event.roomId, zero, position);
       this.#afterCommitSet(tx, [

@@ -266,48 +266,21 @@ export async function deletePushActions(
 }
 
 /**
- * How far user `$1` has read every thread of room `$2`, as a stream position: the event their
- * latest unthreaded read receipt (`m.read` or `m.read.private`) points at, and at least their
- * join (what came before, such as their own invite, is not unread — Synapse does the same).
- * A threaded receipt (`main` or a thread root) reads further in its own thread only
- * ({@link THREAD_READ_UP_TO}). Spec client-server-api "Receiving notifications": receipts reset
- * the counts, per thread.
+ * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition`
+ * (`IN (…)`), one row (room_id, thread_id, p) each: their read receipts' events — `unthreaded`:
+ * only those that read every thread (thread `''`); `every`: also the threaded ones, `main` for
+ * the main timeline or a thread root, which read their own thread only — and their join, as
+ * thread `''` (what came before it, such as their own invite, is not unread; Synapse does the
+ * same). Spec client-server-api "Receiving notifications": receipts reset the counts, per thread.
  */
-const READ_UP_TO = `(SELECT MAX(read_up_to.p) FROM (
-    ${unthreadedReadPositionsSql('= $2')}
-    UNION ALL SELECT '' AS room_id, 0 AS p) read_up_to)`;
-
-/**
- * How far user `$1` has read each thread of room `$2` by threaded receipts: one row
- * (thread_id, p) per thread with one (`main` for the main timeline).
- */
-const THREAD_READ_UP_TO = `(SELECT r.thread_id AS thread_id, MAX(e.stream_position) AS p
-      FROM receipts r JOIN events e ON e.event_id = r.event_id
-     WHERE r.user_id = $1 AND r.room_id = $2
-       AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id <> ''
-     GROUP BY r.thread_id)`;
-
-/** `readPositionsSql` without the `main` receipts: what reads every thread. */
-function unthreadedReadPositionsSql(roomCondition: string): string {
-  return readPositionsSql(roomCondition, ['']);
-}
-
-/**
- * The positions user `$1` has read up to in the rooms whose ID matches `roomCondition` (`= $2`,
- * `IN (…)`), one row (room_id, p) each: their read receipts' events of the threads `threads`
- * (`''`: unthreaded; by default with `main`, the main timeline's) and their join.
- */
-export function readPositionsSql(
-  roomCondition: string,
-  threads: readonly string[] = ['', 'main'],
-): string {
-  const threadList = threads.map((thread) => `'${thread}'`).join(', ');
-  return `SELECT r.room_id AS room_id, e.stream_position AS p
+export function readPositionsSql(roomCondition: string, receipts: 'unthreaded' | 'every'): string {
+  const threads = receipts === 'unthreaded' ? "AND r.thread_id = ''" : '';
+  return `SELECT r.room_id AS room_id, r.thread_id AS thread_id, e.stream_position AS p
       FROM receipts r JOIN events e ON e.event_id = r.event_id
      WHERE r.user_id = $1 AND r.room_id ${roomCondition}
-       AND r.receipt_type IN ('m.read', 'm.read.private') AND r.thread_id IN (${threadList})
+       AND r.receipt_type IN ('m.read', 'm.read.private') ${threads}
     UNION ALL
-    SELECT m.room_id AS room_id, m.stream_position AS p FROM room_memberships m
+    SELECT m.room_id AS room_id, '' AS thread_id, m.stream_position AS p FROM room_memberships m
      WHERE m.user_id = $1 AND m.room_id ${roomCondition} AND m.membership = 'join'`;
 }
 
@@ -358,11 +331,8 @@ export async function countUnread(
 
 /**
  * Unread counts of a user in a room up to stream position `to` per thread (`main`: the main
- * timeline; only threads with unread rows), counted from the rows: the shared rows after what
- * they read, unless they sent the event or have their own row for it, and their own rows. What
- * they read of a row's thread is their unthreaded receipts and join (READ_UP_TO) and their
- * receipts of that thread (THREAD_READ_UP_TO). Shared rows count only while the user is joined:
- * everything after their join (READ_UP_TO's floor) was stored while they were in the audience.
+ * timeline; only threads with unread rows), counted from the rows. One room of
+ * {@link countUnreadByThreadInRooms}.
  */
 export async function countUnreadByThread(
   db: SqlExecutor,
@@ -370,49 +340,15 @@ export async function countUnreadByThread(
   roomId: string,
   to: number,
 ): Promise<Map<string, UnreadCounts>> {
-  const rows = await db.query<{
-    thread_id: string;
-    notifications: number | null;
-    highlights: number | null;
-  }>(
-    `SELECT c.thread_id AS thread_id, SUM(c.notify) AS notifications,
-            SUM(c.highlight) AS highlights FROM (
-       SELECT s.thread_id, s.stream_position, s.notify, s.highlight FROM push_room_actions s
-        WHERE s.room_id = $2 AND s.stream_position <= $3 AND s.stream_position > ${READ_UP_TO}
-          AND s.sender <> $1
-          AND EXISTS (SELECT 1 FROM room_memberships m
-                       WHERE m.room_id = $2 AND m.user_id = $1 AND m.membership = 'join')
-          AND NOT EXISTS (SELECT 1 FROM push_user_actions o
-                           WHERE o.user_id = $1 AND o.room_id = $2
-                             AND o.stream_position = s.stream_position)
-       UNION ALL
-       SELECT o.thread_id, o.stream_position, o.notify, o.highlight FROM push_user_actions o
-        WHERE o.user_id = $1 AND o.room_id = $2 AND o.stream_position <= $3
-          AND o.stream_position > ${READ_UP_TO}
-     ) c LEFT JOIN ${THREAD_READ_UP_TO} t ON t.thread_id = c.thread_id
-     WHERE t.p IS NULL OR c.stream_position > t.p
-     GROUP BY c.thread_id`,
-    [userId, roomId, to],
-  );
-  const byThread = new Map<string, UnreadCounts>();
-  for (const row of rows) {
-    const counts = {
-      notifications: Number(row.notifications ?? 0),
-      highlights: Number(row.highlights ?? 0),
-    };
-    if (counts.notifications !== 0 || counts.highlights !== 0) byThread.set(row.thread_id, counts);
-  }
-  return byThread;
+  const byRoom = await countUnreadByThreadInRooms(db, userId, [roomId], to);
+  return byRoom.get(roomId) ?? new Map();
 }
 
 /**
- * {@link countUnreadByThread} of each of `roomIds`, in one statement per chunk of rooms (a
- * `/sync` answering many rooms with threaded unreads): room ID → thread → counts, a room with
- * nothing unread absent. The same rows are counted; what the user read of each room is grouped
- * by room first (`read_up_to`: one row per asked room, at least 0, as READ_UP_TO's floor), so
- * each room's rows are still read as one index range after it (`CROSS JOIN`: SQLite keeps
- * that order; otherwise it may read all the user's own rows first). The single-room statement
- * stays for the recounts of every read receipt, whose read position it binds as a constant.
+ * Unread counts of a user up to stream position `to` in each of `roomIds` per thread, in one
+ * statement per chunk of rooms (a `/sync` answering many rooms with threaded unreads; a receipt's
+ * recount asks for one): room ID → thread → counts, a room with nothing unread absent. See
+ * {@link unreadByThreadSql}.
  */
 export async function countUnreadByThreadInRooms(
   db: SqlExecutor,
@@ -427,7 +363,7 @@ export async function countUnreadByThreadInRooms(
       thread_id: string;
       notifications: number | null;
       highlights: number | null;
-    }>(unreadByThreadInRoomsSql(chunk.length), [userId, to, ...chunk]);
+    }>(unreadByThreadSql(chunk.length), [userId, to, ...chunk]);
     for (const row of rows) {
       const counts = {
         notifications: Number(row.notifications ?? 0),
@@ -445,14 +381,24 @@ export async function countUnreadByThreadInRooms(
   return out;
 }
 
-/** The statement of {@link countUnreadByThreadInRooms} for `count` rooms (`$3`…). */
-function unreadByThreadInRoomsSql(count: number): string {
+/**
+ * The unread counts of user `$1` up to stream position `$2` in `count` rooms (`$3`…) by room and
+ * thread: the shared rows after what they read, unless they sent the event or have their own row
+ * for it, and their own rows. What they read of a row's thread is their unthreaded receipts and
+ * join (`read_up_to`: one row per asked room, at least 0) and their receipts of that thread
+ * (`thread_read_up_to`). Shared rows count only while the user is joined: everything after
+ * their join (`read_up_to`'s floor) was stored while they were in the audience. Each room's rows
+ * are read as one index range after its `read_up_to` (`CROSS JOIN`: SQLite keeps that order;
+ * otherwise it may read all the user's own rows first). Built once per count up to 64: every
+ * read receipt's recount asks for one room.
+ */
+const unreadByThreadSql = textPerCount((count) => {
   const rooms = placeholders(count, 3);
   const asked = Array.from({ length: count }, (_, i) => `($${i + 3})`).join(', ');
   return `WITH read_up_to AS (
        SELECT room_id, MAX(p) AS p FROM (
-         ${unthreadedReadPositionsSql(`IN (${rooms})`)}
-         UNION ALL SELECT column1 AS room_id, 0 AS p FROM (VALUES ${asked}) asked
+         ${readPositionsSql(`IN (${rooms})`, 'unthreaded')}
+         UNION ALL SELECT column1 AS room_id, '' AS thread_id, 0 AS p FROM (VALUES ${asked}) asked
        ) positions GROUP BY room_id),
      thread_read_up_to AS (
        SELECT r.room_id AS room_id, r.thread_id AS thread_id, MAX(e.stream_position) AS p
@@ -478,4 +424,4 @@ function unreadByThreadInRoomsSql(count: number): string {
      ) c LEFT JOIN thread_read_up_to t ON t.room_id = c.room_id AND t.thread_id = c.thread_id
      WHERE t.p IS NULL OR c.stream_position > t.p
      GROUP BY c.room_id, c.thread_id`;
-}
+}, 64);

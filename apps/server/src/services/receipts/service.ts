@@ -152,7 +152,7 @@ export class ReceiptService {
         position,
       });
       // A read receipt moves what is unread, of its thread or (unthreaded) of them all
-      // (services/push READ_UP_TO); only local users have unread counts.
+      // (services/push/store.ts `readPositionsSql`); only local users have unread counts.
       if (isLocalUser(userId, this.#ctx.config.serverName)) {
         await this.#readMoved(tx, userId, roomId, position);
       }
