@@ -11,13 +11,14 @@
 // 16 MiB past what survived the last full GC, which left 25–35 MiB of garbage in the memory
 // bench; the balancer sizes that head-room from the allocation and GC rates (memory bench
 // −10 to −20 MiB RSS, sync-load CPU per event unchanged in paired runs; ARCHITECTURE.md,
-// decision record of 07:30). Optimizing compiles run on the main thread
-// (`--no-concurrent-recompilation`): in background threads up to eight Turbofan jobs held their
-// compiler zones at once, in glibc's per-thread arenas, which keep what is freed; on the main
-// thread the zones come and go in one arena (memory bench 114–118 MiB against 122–145, sync-load
-// CPU per event unchanged in paired runs; decision record of 09:00). V8 reads these flags only at
-// start, so the process re-executes itself with them (`process.execve`: same PID, no wrapper
-// process). Without a build — or when
+// decision record of 07:30). Optimizing compiles run on V8's background threads, as by default:
+// session 4 moved them to the main thread (`--no-concurrent-recompilation`, for 8–20 MiB less
+// RSS), but each compile then stalled every request behind it, most at the load's start; with
+// memory given back when idle (src/idle-memory.ts) the memory bench reads 121–124 MiB with
+// background compiles (116–117 without), and the sync load's p99 fell from 90–128 to 64–71 ms in
+// alternated runs (ARCHITECTURE.md, record "session 15 — optimizing compiles back on background
+// threads"). V8 reads these flags only at start, so the process re-executes itself with them
+// (`process.execve`: same PID, no wrapper process). Without a build — or when
 // `src/` has changed since it, so a stale build never runs — it falls back to the source
 // (Node ≥ 22.18 strips types; `--conditions=weft-source` resolves the workspace packages to their
 // source too), also by re-executing itself (a child process with signals passed on where Node
@@ -34,7 +35,6 @@ const SERVER_NODE_FLAGS = [
   '--max-semi-space-size=4',
   '--memory-balancer',
   '--memory-balancer-c-value=3e-9',
-  '--no-concurrent-recompilation',
   // V8's `gc` extension under a name of the server's own (src/idle-memory.ts: memory is given
   // back once the server goes quiet after a burst).
   '--expose-gc-as=__weftGc',
