@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { EARLIER_REDACTIONS } from '../src/services/rooms/redaction-applies.ts';
 import { openSqlite } from '../src/storage/sqlite.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 
@@ -172,5 +173,16 @@ describe('event_txn_ids', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('events_by_redacts', () => {
+  it('serves the read of earlier redactions done for every event received over federation', async () => {
+    // Not the room's (room_id, stream_position) index: that scans the whole room per event.
+    const rows = await server.services.ctx.db.query<{ detail: string }>(
+      `EXPLAIN QUERY PLAN ${EARLIER_REDACTIONS}`,
+      ['$e'],
+    );
+    expect(rows.map((row) => row.detail).join('\n')).toMatch(/USING INDEX events_by_redacts/);
   });
 });
