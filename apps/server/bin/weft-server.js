@@ -67,7 +67,14 @@ const missingFlags = SERVER_NODE_FLAGS.filter(
 // bench 222 → 146 MiB with a fixed threshold). A fixed threshold (glibc's default, 128 KiB;
 // mallopt(3) `M_MMAP_THRESHOLD`) maps every large block and unmaps it when freed. Other C
 // libraries ignore the variable. Set before the re-execution below, which makes glibc read it.
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
+// Fixing the mmap threshold also fixes the trim threshold, which glibc otherwise raises with it
+// (to twice the mmap threshold): at its default, 128 KiB, every free that left 128 KiB at the top
+// of an arena gave it back to the kernel and the next allocation asked for it again — brk calls
+// and fresh zeroed pages on every request, ≈ 20% of the main thread's time per event under the
+// sync load. 4 MiB kept per arena ends that churn (sync load 674–805 → 797–1,027 events/s,
+// main thread 0.88–0.99 → 0.66–0.84 ms per event in four alternated runs; memory bench settled
+// reading within its spread; ARCHITECTURE.md, record "session 16 — malloc trim threshold").
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '4194304' };
 const missingEnv = Object.keys(MALLOC_ENV).filter((name) => process.env[name] === undefined);
 const env = { ...MALLOC_ENV, ...process.env };
 

@@ -47,6 +47,8 @@ describe('the built weft-server', () => {
     // …with glibc's mmap threshold fixed, so scrypt's freed 16 MiB buffers leave the process.
     const environment = readFileSync(`/proc/${built.pid}/environ`, 'utf8').split('\0');
     expect(environment).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+    // …and its trim threshold raised, so freed memory is not handed back and asked for again.
+    expect(environment).toContain('MALLOC_TRIM_THRESHOLD_=4194304');
 
     const after = new TestClient(built.url);
     const whoami = await after.request('GET', '/_matrix/client/v3/account/whoami', {
