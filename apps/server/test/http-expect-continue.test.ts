@@ -4,11 +4,10 @@
  * limit) gets that final status instead of `100 Continue`, so the client never sends the body;
  * an upload with a valid token gets `100 Continue`, then its body is stored.
  */
-import { connect, type Socket } from 'node:net';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type RegisteredUser, startTestServer, type TestServer } from './harness.ts';
+import { openRawConnection, type RawConnection } from './raw-connection.ts';
 
 let server: TestServer;
 let alice: RegisteredUser;
@@ -19,45 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-/** A raw connection: what the server sent so far, waiting for a pattern or its end. */
-interface Connection {
-  readonly socket: Socket;
-  until(pattern: RegExp): Promise<string>;
-  /** What the server sent, once it has ended the connection. */
-  readonly ended: Promise<string>;
-}
-
-function open(head: string): Promise<Connection> {
-  const port = Number(new URL(server.url).port);
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    const waiters: (() => void)[] = [];
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    const ended = new Promise<string>((done) => socket.once('close', () => done(received)));
-    socket.once('error', () => {});
-    socket.once('connect', () => {
-      socket.write(head);
-      resolve({
-        socket,
-        ended,
-        until: (pattern) =>
-          new Promise((done) => {
-            const check = () => {
-              if (pattern.test(received)) done(received);
-              else waiters.push(check);
-            };
-            check();
-          }),
-      });
-    });
-    socket.once('error', reject);
-  });
-}
+/** Sends `head` (a request without its body) on a raw connection to the server. */
+const open = (head: string): Promise<RawConnection> =>
+  openRawConnection(Number(new URL(server.url).port), head);
 
 const uploadHead = (length: number, token?: string): string =>
   'POST /_matrix/media/v3/upload?filename=a.txt HTTP/1.1\r\nHost: x\r\n' +

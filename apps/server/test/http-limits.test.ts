@@ -6,8 +6,6 @@
  * end; a shutdown cuts connections after its deadline, or at once when forced; and what Node's
  * parser refuses is answered as a Matrix error with the CORS headers.
  */
-import { connect, type Socket } from 'node:net';
-
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -17,6 +15,7 @@ import {
   startHttpThread,
 } from '../src/http-thread.ts';
 import { startTestServer } from './harness.ts';
+import { openRawConnection, type RawConnection } from './raw-connection.ts';
 
 const OPTIONS: HttpThreadOptions = {
   host: '127.0.0.1',
@@ -57,48 +56,6 @@ afterEach(async () => {
   seen = [];
 });
 
-/** A raw connection: what the server sent so far, and whether it has closed its side. */
-interface Connection {
-  readonly socket: Socket;
-  received(): string;
-  /** Resolves once the received text matches `pattern`. */
-  until(pattern: RegExp): Promise<string>;
-  /** Resolves once the server has ended the connection (FIN or reset). */
-  readonly ended: Promise<void>;
-}
-
-function open(port: number, text?: string): Promise<Connection> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    const waiters: (() => void)[] = [];
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-    // After the server closes, writes fail (EPIPE, ECONNRESET): expected here.
-    socket.on('error', () => {});
-    const ended = new Promise<void>((resolveEnded) => {
-      socket.once('end', () => resolveEnded());
-      socket.once('close', () => resolveEnded());
-    });
-    const until = (pattern: RegExp): Promise<string> =>
-      new Promise((resolveMatch) => {
-        const check = (): void => {
-          if (pattern.test(received)) resolveMatch(received);
-          else waiters.push(check);
-        };
-        check();
-      });
-    socket.once('connect', () => {
-      if (text !== undefined) socket.write(text);
-      resolve({ socket, received: () => received, until, ended });
-    });
-    socket.once('error', reject);
-  });
-}
-
 describe('the HTTP thread refuses early', () => {
   it('caps the body bytes in flight across connections (429), released once answered', async () => {
     const port = await start({ maxInFlightBytes: 6000 }, (request) => {
@@ -121,7 +78,7 @@ describe('the HTTP thread refuses early', () => {
     expect(declared.status).toBe(429);
     expect(((await declared.json()) as { errcode: string }).errcode).toBe('M_LIMIT_EXCEEDED');
     // Chunked: refused once it passes the cap, and its connection closed.
-    const chunked = await open(
+    const chunked = await openRawConnection(
       port,
       'POST /upload-big?now HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n' +
         `Transfer-Encoding: chunked\r\n\r\nfa0\r\n${'y'.repeat(4000)}\r\n`,
@@ -144,9 +101,9 @@ describe('the HTTP thread refuses early', () => {
     const port = await start({ maxConnections: 1 }, (request) =>
       request.respond({ status: 200, headers: {}, body: 'ok' }),
     );
-    const first = await open(port, 'GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
+    const first = await openRawConnection(port, 'GET /one HTTP/1.1\r\nHost: x\r\n\r\n');
     await first.until(/\r\n\r\nok$/);
-    const second = await open(port, 'GET /two HTTP/1.1\r\nHost: x\r\n\r\n');
+    const second = await openRawConnection(port, 'GET /two HTTP/1.1\r\nHost: x\r\n\r\n');
     await second.ended;
     expect(second.received()).toBe('');
     first.socket.destroy();
@@ -154,7 +111,7 @@ describe('the HTTP thread refuses early', () => {
 
   it('closes the connection after a 413 instead of reading an endless body', async () => {
     const port = await start();
-    const connection = await open(
+    const connection = await openRawConnection(
       port,
       'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
     );
@@ -178,8 +135,8 @@ describe('the HTTP thread refuses early', () => {
 });
 
 /** Sends a request's head asking for `100 Continue` and waits for it: the server is reading it. */
-async function trickling(port: number, path: string): Promise<Connection> {
-  const connection = await open(
+async function trickling(port: number, path: string): Promise<RawConnection> {
+  const connection = await openRawConnection(
     port,
     `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\n` +
       'Content-Length: 100\r\nExpect: 100-continue\r\n\r\n',
@@ -219,7 +176,7 @@ describe('requests through the server', () => {
       // 45 MB declared each; only 64 KiB ever sent: the answer cannot wait for the rest.
       const connections = await Promise.all(
         Array.from({ length: 20 }, () =>
-          open(
+          openRawConnection(
             Number(port),
             'POST /_matrix/media/v3/upload?filename=a.bin HTTP/1.1\r\nHost: x\r\n' +
               'Content-Type: application/octet-stream\r\nContent-Length: 45000000\r\n\r\n' +
@@ -261,7 +218,7 @@ describe('requests through the server', () => {
         ['CONNECT /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'M_UNRECOGNIZED'],
       ];
       for (const [request, status, errcode] of cases) {
-        const connection = await open(port, request);
+        const connection = await openRawConnection(port, request);
         await connection.ended;
         const answer = connection.received();
         expect(answer, request.slice(0, 20)).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
