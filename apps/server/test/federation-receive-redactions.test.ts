@@ -10,7 +10,7 @@
  * - mod of m.test, at the `redact` level: alice's message and topic are redacted (the copy too);
  * - mallory redacting eve's message (eve of m.test too): redacted;
  * - a redaction that arrives before the event it names: that event is served redacted once it
- *   arrives.
+ *   arrives — but not when the redaction is of another room.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -32,14 +32,18 @@ let alice: TestUser;
 let roomId: string;
 let txn = 0;
 
-/** A signed event of `sender` on the room's current tip (or after `prev` at `depth`). */
+/**
+ * A signed event of `sender` on the current tip of `room` (default the shared room), or after
+ * `prev` at `depth`.
+ */
 async function event(
   sender: string,
   type: string,
   content: Json,
-  options: { stateKey?: string; prev?: { eventId: string; depth: number } } = {},
+  options: { stateKey?: string; prev?: { eventId: string; depth: number }; room?: string } = {},
 ): Promise<{ pdu: Record<string, unknown>; eventId: string; depth: number }> {
-  const tip = await roomTip(a, roomId, sender);
+  const room = options.room ?? roomId;
+  const tip = await roomTip(a, room, sender);
   const authEvents =
     type === 'm.room.member'
       ? [tip.create, tip.powerLevels, tip.joinRules, ...(tip.member ? [tip.member] : [])]
@@ -52,7 +56,7 @@ async function event(
       depth,
       origin_server_ts: Date.now(),
       prev_events: options.prev === undefined ? tip.extremities : [options.prev.eventId],
-      room_id: roomId,
+      room_id: room,
       sender,
       type,
       ...(options.stateKey === undefined ? {} : { state_key: options.stateKey }),
@@ -74,8 +78,14 @@ async function sendAccepted(...pdus: { pdu: Record<string, unknown>; eventId: st
   for (const { eventId } of pdus) expect(results[eventId], eventId).toEqual({});
 }
 
-function redaction(sender: string, target: string) {
-  return event(sender, 'm.room.redaction', { redacts: target, reason: 'test' });
+/** A redaction by `sender` of `target`, in `room` (default the shared room). */
+function redaction(sender: string, target: string, room?: string) {
+  return event(
+    sender,
+    'm.room.redaction',
+    { redacts: target, reason: 'test' },
+    room === undefined ? {} : { room },
+  );
 }
 
 /** `/event` as alice sees it. */
@@ -187,5 +197,39 @@ describe('received redactions (redaction-applies.ts)', () => {
     expect(got['content']).toEqual({});
     expect(got['unsigned']['redacted_because']['event_id']).toBe(early.eventId);
     expect((await inMessages(message.eventId))?.['content']).toEqual({});
+  });
+
+  it('a redaction received in another room does not redact the event it names once it arrives', async () => {
+    // A redaction applies only to an event of its own room: spec rooms/v11 "Handling
+    // redactions" validates it against its own room's power levels, which say nothing about
+    // another room. The earlier-redactions read finds redactions by `redacts` alone (dc4013a),
+    // so the room is compared in code: in applyEarlierRedactions' loop and in redactionApplies.
+    const other = await createRoom(a, alice, [], {
+      preset: 'public_chat',
+      room_version: ROOM_VERSION,
+    });
+    await sendAccepted(
+      await event(
+        MALLORY,
+        'm.room.member',
+        { membership: 'join' },
+        { stateKey: MALLORY, room: other },
+      ),
+    );
+    // The message's ID is its reference hash, known before it is sent. Mallory redacting eve's
+    // message would apply in the message's own room (one server), as in the test above.
+    const message = await event(EVE, 'm.room.message', { msgtype: 'm.text', body: 'elsewhere' });
+    const foreign = await redaction(MALLORY, message.eventId, other);
+    await sendAccepted(foreign);
+    const stored = await a.services.ctx.db.queryOne<{ redacts: string | null }>(
+      'SELECT redacts FROM events WHERE event_id = $1',
+      [foreign.eventId],
+    );
+    expect(stored?.redacts).toBe(message.eventId);
+    await sendAccepted(message);
+    const got = await served(message.eventId);
+    expect(got['content']['body']).toBe('elsewhere');
+    expect(got['unsigned']?.['redacted_because']).toBeUndefined();
+    expect((await inMessages(message.eventId))?.['content']['body']).toBe('elsewhere');
   });
 });
