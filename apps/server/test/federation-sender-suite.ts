@@ -11,7 +11,9 @@
  *   dropped, not retried forever ahead of what is queued after it — except its to-device and
  *   device-list EDUs, which nothing can fetch later: they stay queued, retried with backoff;
  *   a non-Matrix answer (a proxy's HTML 404, a WAF's 403), 429 and 5xx keep it all queued;
- * - the backoff for an unreachable destination grows to hours, not a minute.
+ * - the backoff for an unreachable destination grows to hours, not a minute;
+ * - `queueSupersedingEdus` replaces the rows keyed as superseded by its type, however their JSON
+ *   is spelled, and nothing else.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -245,6 +247,77 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     sender.contacted(D);
     await drained();
     expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('supersedes the pending rows keyed with the EDU type, whatever their JSON’s spelling', async () => {
+    const db = a.services.ctx.db;
+    // Destinations nothing is sent to: this sender is stopped, so queueing wakes none.
+    const quiet = new FederationSender(a.services.ctx, a.services.federation.client);
+    quiet.stop();
+    const [E, F] = ['e.test', 'f.test'];
+    const update = (status_msg: string) => ({
+      user_id: '@u:a.test',
+      presence: 'online',
+      status_msg,
+    });
+    const insert = (destination: string, payload: string, key: string | null) =>
+      db.execute(
+        `INSERT INTO federation_outbound (destination, kind, payload, supersede_key)
+         VALUES ($1, 'edu', $2, $3)`,
+        [destination, payload, key],
+      );
+    try {
+      // A presence row spelled otherwise (key order, spaces) than `JSON.stringify` spells it
+      // now; a typing EDU; another destination's presence.
+      await insert(
+        E,
+        `{"content": {"push": [${JSON.stringify(update('old'))}]}, "edu_type": "m.presence"}`,
+        'm.presence',
+      );
+      await insert(E, JSON.stringify(EDU), null);
+      await insert(
+        F,
+        JSON.stringify({ edu_type: 'm.presence', content: { push: [update('f')] } }),
+        'm.presence',
+      );
+
+      const seen: unknown[][] = [];
+      const supersede = (status: string) =>
+        quiet.queueSupersedingEdus(
+          'm.presence',
+          new Map([
+            [
+              E,
+              (pending: unknown[]) => {
+                seen.push(pending);
+                return [{ push: [update(status)] }];
+              },
+            ],
+          ]),
+        );
+      await supersede('new');
+      await supersede('newer');
+      expect(seen).toEqual([[{ push: [update('old')] }], [{ push: [update('new')] }]]);
+
+      const rows = await db.query<{
+        destination: string;
+        payload: string;
+        supersede_key: string | null;
+      }>(
+        `SELECT destination, payload, supersede_key FROM federation_outbound
+          WHERE destination IN ($1, $2) ORDER BY id`,
+        [E, F],
+      );
+      expect(
+        rows.map((row) => [row.destination, JSON.parse(row.payload), row.supersede_key]),
+      ).toEqual([
+        [E, EDU, null],
+        [F, { edu_type: 'm.presence', content: { push: [update('f')] } }, 'm.presence'],
+        [E, { edu_type: 'm.presence', content: { push: [update('newer')] } }, 'm.presence'],
+      ]);
+    } finally {
+      await db.execute('DELETE FROM federation_outbound WHERE destination IN ($1, $2)', [E, F]);
+    }
   });
 
   it('backs off an unreachable destination for hours, not a minute', () => {

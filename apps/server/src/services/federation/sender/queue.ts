@@ -181,21 +181,22 @@ export class FederationSender {
    * The pending rows are deleted and the merged ones inserted, never updated in place: a
    * transaction in flight may carry a pending row, and the 200 that deletes it must not delete
    * the newer state with it (nor may a retry of its ID carry other content).
+   *
+   * The rows queued here carry `eduType` in `supersede_key` (migration 0129), which finds them
+   * again: not their JSON text, whose spelling is no contract.
    */
   async queueSupersedingEdus(
     eduType: string,
     merges: ReadonlyMap<string, (pending: unknown[]) => readonly unknown[]>,
   ): Promise<void> {
     if (merges.size === 0) return;
-    // Every EDU row is `JSON.stringify({ edu_type, content })`, so its type is a fixed prefix.
-    const prefix = `${JSON.stringify({ edu_type: eduType }).slice(0, -1)},"content":`;
     await this.#ctx.db.transaction(async (tx) => {
       for (const [destination, merge] of merges) {
         const pending = await tx.query<{ id: number; payload: string }>(
           `SELECT id, payload FROM federation_outbound
-            WHERE destination = $1 AND kind = 'edu' AND substr(payload, 1, ${prefix.length}) = $2
+            WHERE destination = $1 AND supersede_key = $2
             ORDER BY id`,
-          [destination, prefix],
+          [destination, eduType],
         );
         const contents = merge(
           pending.map((row) => (parseAnyJson(row.payload) as { content: unknown }).content),
@@ -208,8 +209,9 @@ export class FederationSender {
         }
         for (const content of contents) {
           await tx.execute(
-            "INSERT INTO federation_outbound (destination, kind, payload) VALUES ($1, 'edu', $2)",
-            [destination, JSON.stringify({ edu_type: eduType, content })],
+            `INSERT INTO federation_outbound (destination, kind, payload, supersede_key)
+             VALUES ($1, 'edu', $2, $3)`,
+            [destination, JSON.stringify({ edu_type: eduType, content }), eduType],
           );
         }
       }

@@ -1,0 +1,55 @@
+import type { Migration } from '../migrate.ts';
+
+/**
+ * `federation_outbound.supersede_key`: what a queued EDU supersedes, set by
+ * `FederationSender.queueSupersedingEdus` (the EDU type: `m.presence`, spec server-server-api
+ * "Presence" — a destination's queue holds only the latest state), NULL for every other row. The
+ * pending rows to replace were found by the prefix of their serialized JSON, a text comparison on
+ * every EDU row of the destination that a change of key order or spacing would silently break;
+ * the key is explicit, and the partial index serves `destination = $1 AND supersede_key = $2`
+ * without the PDUs and other EDUs.
+ *
+ * The presence EDUs queued before this migration get their key (read the way the sender reads a
+ * row, as JSON), so the next announcement supersedes them as it did; nothing else is keyed.
+ */
+
+/** EDU rows read per query. */
+const BATCH = 500;
+/** The only EDU type queued through `queueSupersedingEdus` before this migration. */
+const PRESENCE = 'm.presence';
+
+export const migration: Migration = {
+  statements: [
+    'ALTER TABLE federation_outbound ADD COLUMN supersede_key TEXT',
+    `CREATE INDEX federation_outbound_superseding
+       ON federation_outbound (destination, supersede_key, id) WHERE supersede_key IS NOT NULL`,
+  ],
+  fill: async (tx) => {
+    let after = 0;
+    for (;;) {
+      const rows = await tx.query<{ id: number; payload: string }>(
+        `SELECT id, payload FROM federation_outbound WHERE kind = 'edu' AND id > $1
+          ORDER BY id LIMIT ${BATCH}`,
+        [after],
+      );
+      const presence = rows.filter((row) => eduType(row.payload) === PRESENCE);
+      for (const row of presence) {
+        await tx.execute('UPDATE federation_outbound SET supersede_key = $1 WHERE id = $2', [
+          PRESENCE,
+          row.id,
+        ]);
+      }
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < BATCH) break;
+      after = Number(last.id);
+    }
+  },
+};
+
+function eduType(payload: string): unknown {
+  try {
+    return (JSON.parse(payload) as { edu_type?: unknown } | null)?.edu_type;
+  } catch {
+    return undefined;
+  }
+}
