@@ -10,7 +10,7 @@
  * It requires Node's modules only, so it starts in a few milliseconds and runs the same from
  * source (Node strips the types) and from the build (`dist/http-worker.cjs`).
  *
- * Messages (http-thread.ts has the types): in, `response` (an answer for a request ID) and
+ * Messages (http-thread.ts has the types): in, `responses` (answers for request IDs) and
  * `close`; out, `listening` / `listen-error` once, then `request` and `gone` (the client left
  * before its answer), and `closed` when the last connection has ended after a `close`.
  */
@@ -276,11 +276,13 @@ function framed(
 }
 
 port.on('message', (message: ToHttpThread) => {
-  if (message.kind === 'response') {
-    const response = pending.get(message.id);
-    if (response === undefined) return; // The client went; its answer has nowhere to go.
-    pending.delete(message.id);
-    write(response, message.status, message.headers, message.body);
+  if (message.kind === 'responses') {
+    for (const answer of message.answers) {
+      const response = pending.get(answer.id);
+      if (response === undefined) continue; // The client went; its answer has nowhere to go.
+      pending.delete(answer.id);
+      write(response, answer.status, answer.headers, answer.body);
+    }
     return;
   }
   if (message.kind === 'force') {

@@ -127,6 +127,28 @@ describe('the HTTP thread', () => {
     expect(seen[0]?.rawHeaders).toEqual(['Host', 'x', 'X-A', '1', 'X-A', '2']);
   });
 
+  it('writes answers given in one turn, also when they share one byte buffer', async () => {
+    // Answers of one turn of the main thread go over in one message; one buffer handed over for
+    // two of them must reach both (listed twice for transfer, the whole message would fail).
+    const shared = new TextEncoder().encode('shared bytes');
+    const held: BridgedRequest[] = [];
+    const url = await start((request) => {
+      held.push(request);
+      if (held.length < 3) return;
+      for (const each of held) {
+        each.respond({
+          status: 200,
+          headers: {},
+          body: each.url === '/text' ? 'text body' : shared,
+        });
+      }
+    });
+    const answers = await Promise.all(
+      ['/a', '/b', '/text'].map((path) => fetch(`${url}${path}`).then((answer) => answer.text())),
+    );
+    expect(answers).toEqual(['shared bytes', 'shared bytes', 'text body']);
+  });
+
   it('refuses a body over the limit without handing it over, declared or streamed', async () => {
     const url = await start((request) => request.respond({ status: 200, headers: {}, body: '' }));
     const declared = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(1025) });
