@@ -9,7 +9,8 @@
  *   never an unhandled rejection — and the rows go out once the database works again;
  * - a transaction the destination refuses as Matrix (400, 403, 413 with a JSON `M_` errcode) is
  *   dropped, not retried forever ahead of what is queued after it — except its to-device and
- *   device-list EDUs, which nothing can fetch later: they stay queued, retried with backoff;
+ *   device-list EDUs, which nothing can fetch later: they go next, alone, and one at a time if
+ *   refused together; one refused alone is dropped, so it never blocks the destination;
  *   a non-Matrix answer (a proxy's HTML 404, a WAF's 403), 429 and 5xx keep it all queued;
  * - the backoff for an unreachable destination grows to hours, not a minute;
  * - `queueSupersedingEdus` replaces the rows keyed as superseded by its type, however their JSON
@@ -44,20 +45,49 @@ interface Answer {
   readonly body: string;
 }
 
+/** What a transaction `d.test` received carried. */
+interface Txn {
+  readonly pdus: Array<Record<string, unknown>>;
+  readonly edus: Array<{ edu_type: string; content: Record<string, unknown> }>;
+}
+
+const FORBIDDEN: Answer = { status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' };
+const OK: Answer = { status: 200, body: '{}' };
+
+/** A to-device EDU whose `message_id` is `id`. */
+function toDevice(id: string) {
+  return {
+    edu_type: 'm.direct_to_device',
+    content: { sender: '@u:a.test', type: 'm.room_key', message_id: id, messages: {} },
+  };
+}
+
+/** The to-device message IDs and PDU `n`s a transaction carried, in order. */
+function carried(txn: Txn): unknown[] {
+  return [
+    ...txn.pdus.map((pdu) => pdu['n']),
+    ...txn.edus.map((edu) => edu.content['message_id'] ?? edu.edu_type),
+  ];
+}
+
 export function senderSuite(storage: () => TestServerOptions = () => ({})): void {
   let destination: Server;
   let federation: TestFederation;
   let a: TestServer;
   let sender: FederationSender;
   /** How `d.test` answers the next transactions. */
-  let answer: (txnId: string) => Promise<Answer> = async () => ({ status: 200, body: '{}' });
+  let answer: (txnId: string, txn: Txn) => Promise<Answer> = async () => OK;
   /** Transaction IDs `d.test` received, in order. */
   const received: string[] = [];
+  /** What each of them carried, and the status it was answered with. */
+  const log: Array<{ txn: Txn; status: number }> = [];
 
-  async function readBody(req: IncomingMessage): Promise<void> {
-    for await (const _ of req) {
-      // drained
-    }
+  async function readBody(req: IncomingMessage): Promise<Txn> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const body = (text === '' ? {} : JSON.parse(text)) as Partial<Txn>;
+    return { pdus: body.pdus ?? [], edus: body.edus ?? [] };
   }
 
   beforeAll(async () => {
@@ -67,7 +97,7 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
       { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
       (req, res) => {
         void (async () => {
-          await readBody(req);
+          const txn = await readBody(req);
           const match = /^\/_matrix\/federation\/v1\/send\/([^/?]+)/.exec(req.url ?? '');
           if (req.method !== 'PUT' || match === null) {
             res.writeHead(404).end();
@@ -75,7 +105,8 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
           }
           const txnId = decodeURIComponent(match[1] ?? '');
           received.push(txnId);
-          const { status, body } = await answer(txnId);
+          const { status, body } = await answer(txnId, txn);
+          log.push({ txn, status });
           res.writeHead(status, { 'content-type': 'application/json' }).end(body);
         })();
       },
@@ -226,26 +257,90 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
   });
 
-  it('on a Matrix 403 drops the PDUs and ephemeral EDUs but keeps to-device and device-list EDUs', async () => {
-    answer = async () => ({ status: 403, body: '{"errcode":"M_FORBIDDEN","error":"no"}' });
-    const toDevice = {
-      edu_type: 'm.direct_to_device',
-      content: { sender: '@u:a.test', type: 'm.room_key', message_id: 'm1', messages: {} },
-    };
+  /**
+   * Waits until the sender has nothing left for `d.test` or is backing off: what it does next
+   * needs a timer or `contacted`.
+   */
+  async function settled(): Promise<void> {
+    await eventually(
+      async () => sender.destinationStatus(D).backingOff || (await sender.pending(D)) === 0,
+      'the sender to empty the queue for d.test or back off',
+    );
+  }
+
+  /** Queues `pdus` and `edus` for `d.test` in one commit: they can all go in one transaction. */
+  async function queueTogether(
+    pdus: ReadonlyArray<Record<string, unknown>>,
+    edus: ReadonlyArray<{ edu_type: string; content: unknown }>,
+  ): Promise<void> {
+    await a.services.ctx.db.transaction(async (tx) => {
+      for (const pdu of pdus) await sender.queuePdu(tx, [D], pdu);
+      for (const edu of edus) await sender.queueEduInTransaction(tx, [D], edu);
+    });
+  }
+
+  it('on a Matrix 403 for its PDU drops it and the typing EDU, and sends the to-device and device-list EDUs next, alone', async () => {
+    // d.test refuses any transaction with a PDU or a typing EDU in it.
+    answer = async (_, txn) =>
+      txn.pdus.length > 0 || txn.edus.some((edu) => edu.edu_type === 'm.typing') ? FORBIDDEN : OK;
     const deviceList = {
       edu_type: 'm.device_list_update',
       content: { user_id: '@u:a.test', device_id: 'D', stream_id: 1, prev_id: [], deleted: false },
     };
-    await sender.queueEdu([D], EDU);
-    await sender.queueEdu([D], toDevice);
-    await sender.queueEdu([D], deviceList);
-    await eventually(
-      async () => sender.destinationStatus(D).backingOff && (await sender.pending(D)) === 2,
-      'the typing EDU to be dropped and the rest kept, with backoff',
+    const from = log.length;
+    await queueTogether([{ type: 'm.test', n: 1 }], [EDU, toDevice('kept'), deviceList]);
+    await settled();
+    expect(log.slice(from).map(({ txn, status }) => [carried(txn), status])).toEqual([
+      [[1, 'm.typing', 'kept', 'm.device_list_update'], 403],
+      [['kept', 'm.device_list_update'], 200],
+    ]);
+    expect(await sender.pending(D)).toBe(0);
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('drops a to-device EDU the destination refuses again alone, and delivers what is queued behind it', async () => {
+    // d.test finds one to-device EDU malformed, and refuses any transaction that carries it.
+    const poisoned = (txn: Txn) => txn.edus.some((edu) => edu.content['message_id'] === 'poison');
+    answer = async (_, txn) =>
+      poisoned(txn) ? { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' } : OK;
+    const from = log.length;
+    await sender.queueEdu([D], toDevice('poison'));
+    await settled();
+    // Queued behind it: a PDU, another to-device EDU, a typing EDU. If the sender backs off,
+    // the retry its timer would make comes now.
+    await queueTogether([{ type: 'm.test', n: 2 }], [toDevice('behind'), EDU]);
+    if (sender.destinationStatus(D).backingOff) sender.contacted(D);
+    await settled();
+
+    const sent = log.slice(from);
+    expect(sent.filter(({ txn }) => poisoned(txn))).toHaveLength(2);
+    expect(sent.filter(({ status }) => status === 200).map(({ txn }) => carried(txn))).toEqual([
+      [2, 'behind', 'm.typing'],
+    ]);
+    expect(await sender.pending(D)).toBe(0);
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('sends kept EDUs refused together one at a time, so only the one refused alone is dropped', async () => {
+    // Too large together, or one of them malformed: d.test refuses any transaction with `poison`.
+    answer = async (_, txn) =>
+      txn.edus.some((edu) => edu.content['message_id'] === 'poison')
+        ? { status: 413, body: '{"errcode":"M_TOO_LARGE","error":"no"}' }
+        : OK;
+    const from = log.length;
+    await queueTogether(
+      [{ type: 'm.test', n: 3 }],
+      [toDevice('good1'), toDevice('poison'), toDevice('good2')],
     );
-    answer = async () => ({ status: 200, body: '{}' });
-    sender.contacted(D);
-    await drained();
+    await settled();
+    expect(log.slice(from).map(({ txn, status }) => [carried(txn), status])).toEqual([
+      [[3, 'good1', 'poison', 'good2'], 413],
+      [['good1', 'poison', 'good2'], 413],
+      [['good1'], 200],
+      [['poison'], 413],
+      [['good2'], 200],
+    ]);
+    expect(await sender.pending(D)).toBe(0);
     expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
   });
 

@@ -15,11 +15,13 @@
  * ahead of everything queued after it: its PDUs (the destination can still fetch them later —
  * backfill, `get_missing_events`) and its ephemeral EDUs (typing, receipts, presence) are
  * deleted and logged. Its to-device messages, device-list and signing-key updates
- * ({@link UNRECOVERABLE_EDU_TYPES}) cannot be fetched later, so they stay queued and are retried
- * with backoff — as Synapse's sender marks them sent only after a 200 (per_destination_queue.py),
- * whatever the error answer. Any other error answer — a reverse proxy's HTML 404, a WAF's 403,
- * a JSON body without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that
- * keeps the whole transaction queued.
+ * ({@link UNRECOVERABLE_EDU_TYPES}) cannot be fetched later, so they stay queued — but one of
+ * them may be what the destination refuses, and riding in every later transaction it would get
+ * each refused in turn. So they are sent next, before anything else, in a transaction of their
+ * own; refused again together, one per transaction; and one refused alone is dropped (see
+ * `#refused`). Any other error answer — a reverse proxy's HTML 404, a WAF's 403, a JSON body
+ * without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that keeps the whole
+ * transaction queued.
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
@@ -84,6 +86,12 @@ function eduType(payload: string): string | undefined {
   }
 }
 
+interface QueueRow {
+  readonly id: number;
+  readonly kind: string;
+  readonly payload: string;
+}
+
 interface DestinationState {
   sending: boolean;
   /** Rows were queued during the attempt in flight: look again when it ends. */
@@ -91,6 +99,14 @@ interface DestinationState {
   /** The destination contacted us during the attempt in flight: retry at once if it failed. */
   retryNow: boolean;
   failures: number;
+  /**
+   * Queue rows a refused transaction kept ({@link UNRECOVERABLE_EDU_TYPES}), in queue order: the
+   * next transactions carry these and nothing else. In memory only: after a restart they ride
+   * in an ordinary transaction again, which costs one more refusal.
+   */
+  kept: readonly QueueRow[];
+  /** The kept rows were refused together: send them one per transaction. */
+  keptSingly: boolean;
   /** Transactions attempted (tests, metrics). */
   attempts: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -297,6 +313,8 @@ export class FederationSender {
         again: false,
         retryNow: false,
         failures: 0,
+        kept: [],
+        keptSingly: false,
         attempts: 0,
         timer: undefined,
       };
@@ -356,22 +374,29 @@ export class FederationSender {
   }
 
   async #sendOne(destination: string): Promise<'sent' | 'empty' | 'failed'> {
-    let rows: Array<{ id: number; kind: string; payload: string }>;
-    try {
-      const pdus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
-        `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'pdu'
-          ORDER BY id LIMIT ${MAX_PDUS_PER_TXN}`,
-        [destination],
-      );
-      const edus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
-        `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'edu'
-          ORDER BY id LIMIT ${MAX_EDUS_PER_TXN}`,
-        [destination],
-      );
-      rows = [...pdus, ...edus];
-    } catch (error) {
-      if (this.#stopped) return 'empty';
-      throw error;
+    const state = this.#state(destination);
+    // The EDUs a refusal kept go before anything else, and alone (see #refused).
+    const isolated = state.kept.length > 0;
+    let rows: readonly QueueRow[];
+    if (isolated) {
+      rows = state.keptSingly ? state.kept.slice(0, 1) : state.kept;
+    } else {
+      try {
+        const pdus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
+          `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'pdu'
+            ORDER BY id LIMIT ${MAX_PDUS_PER_TXN}`,
+          [destination],
+        );
+        const edus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
+          `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'edu'
+            ORDER BY id LIMIT ${MAX_EDUS_PER_TXN}`,
+          [destination],
+        );
+        rows = [...pdus, ...edus];
+      } catch (error) {
+        if (this.#stopped) return 'empty';
+        throw error;
+      }
     }
     if (rows.length === 0) return 'empty';
     const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
@@ -382,7 +407,7 @@ export class FederationSender {
       pdus: rows.filter((row) => row.kind === 'pdu').map((row) => parseAnyJson(row.payload)),
       edus: rows.filter((row) => row.kind === 'edu').map((row) => parseAnyJson(row.payload)),
     };
-    this.#state(destination).attempts += 1;
+    state.attempts += 1;
     try {
       await this.#client.request(
         destination,
@@ -393,25 +418,10 @@ export class FederationSender {
       );
     } catch (error) {
       if (matrixRefusal(error)) {
-        const { status, errcode } = error;
-        const kept = rows.filter(
-          (row) => row.kind === 'edu' && UNRECOVERABLE_EDU_TYPES.has(eduType(row.payload) ?? ''),
-        );
-        const keptIds = new Set(kept.map((row) => Number(row.id)));
-        const dropped = ids.filter((id) => !keptIds.has(id));
-        this.#ctx.log.warn('federation transaction refused: dropped', {
-          destination,
-          txn_id: txnId,
-          status,
-          errcode,
-          pdus: body.pdus.length,
-          edus: body.edus.length - kept.length,
-          kept_edus: kept.length,
-        });
         if (this.#stopped) return 'empty';
-        await this.#delete(dropped);
-        // What cannot be fetched later is retried, with backoff.
-        return kept.length > 0 ? 'failed' : 'sent';
+        await this.#refused(destination, state, { txnId, rows, isolated, error });
+        // The destination is up and answering: no backoff.
+        return 'sent';
       }
       this.#ctx.log.debug('federation transaction failed', {
         destination,
@@ -422,7 +432,72 @@ export class FederationSender {
     }
     if (this.#stopped) return 'empty';
     await this.#delete(ids);
+    if (isolated) forgetKept(state, ids);
     return 'sent';
+  }
+
+  /**
+   * The destination refused the transaction `txnId` of `rows` as Matrix. Spec server-server-api
+   * "Transactions" has the sender retry a transaction until it gets a 200 before sending another;
+   * but one refused as malformed, forbidden or too large would be refused forever, holding up
+   * everything queued after it. So what the destination can fetch later is dropped, and the
+   * unrecoverable EDUs are kept and sent next, alone, so that if the refusal was for one of them
+   * nothing else pays for it:
+   * - an ordinary transaction: its PDUs and other EDUs are dropped, its unrecoverable EDUs go
+   *   next together — one per transaction if they were all it carried, since the same
+   *   transaction again would be refused the same;
+   * - kept EDUs refused together: they go one per transaction;
+   * - a kept EDU refused alone is what the destination refuses: it is dropped, with a warning
+   *   naming its type and never its content (a to-device message may carry a room key).
+   * One such EDU costs at most two more transactions, plus one for each EDU kept beside it.
+   */
+  async #refused(
+    destination: string,
+    state: DestinationState,
+    txn: { txnId: string; rows: readonly QueueRow[]; isolated: boolean; error: MatrixError },
+  ): Promise<void> {
+    const { txnId, rows, isolated } = txn;
+    const { status, errcode } = txn.error;
+    if (!isolated) {
+      const kept = rows.filter(
+        (row) => row.kind === 'edu' && UNRECOVERABLE_EDU_TYPES.has(eduType(row.payload) ?? ''),
+      );
+      const dropped = rows.filter((row) => !kept.includes(row));
+      this.#ctx.log.warn('federation transaction refused: dropped', {
+        destination,
+        txn_id: txnId,
+        status,
+        errcode,
+        pdus: dropped.filter((row) => row.kind === 'pdu').length,
+        edus: dropped.filter((row) => row.kind === 'edu').length,
+        kept_edus: kept.length,
+      });
+      await this.#delete(dropped.map((row) => Number(row.id)));
+      state.kept = kept;
+      state.keptSingly = dropped.length === 0;
+      return;
+    }
+    if (rows.length > 1) {
+      this.#ctx.log.warn('federation transaction of kept EDUs refused: sending them singly', {
+        destination,
+        txn_id: txnId,
+        status,
+        errcode,
+        edus: rows.length,
+      });
+      state.keptSingly = true;
+      return;
+    }
+    const ids = rows.map((row) => Number(row.id));
+    this.#ctx.log.warn('federation EDU refused alone: dropped', {
+      destination,
+      txn_id: txnId,
+      status,
+      errcode,
+      edu_type: eduType(rows[0]?.payload ?? ''),
+    });
+    await this.#delete(ids);
+    forgetKept(state, ids);
   }
 
   async #delete(ids: readonly number[]): Promise<void> {
@@ -435,4 +510,10 @@ export class FederationSender {
       }
     });
   }
+}
+
+/** Removes the rows `ids` (delivered or dropped) from the ones a refusal kept. */
+function forgetKept(state: DestinationState, ids: readonly number[]): void {
+  state.kept = state.kept.filter((row) => !ids.includes(Number(row.id)));
+  if (state.kept.length === 0) state.keptSingly = false;
 }
