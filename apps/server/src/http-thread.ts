@@ -91,7 +91,11 @@ export interface BridgedRequest {
   readonly remoteAddress?: string | undefined;
   /** The client, for long-polls: gone once its connection closed before the answer. */
   readonly client: LongPollClient;
-  /** Sends the answer (once; later calls, or calls after the client went, do nothing). */
+  /**
+   * Sends the answer (once; later calls, or calls after the client went, do nothing). A byte
+   * body that spans its whole buffer is handed over, not copied, when the turn ends: it must not
+   * be changed or answered again.
+   */
   respond(answer: HttpAnswer): void;
 }
 
@@ -134,6 +138,13 @@ export interface HttpThread {
   force(): void;
 }
 
+/** The answer to a request whose own answer could not be handed to the thread. */
+const UNSENDABLE: HttpAnswer = {
+  status: 500,
+  headers: { 'Content-Type': 'application/json' },
+  body: '{"errcode":"M_UNKNOWN","error":"Internal server error"}',
+};
+
 /** The HTTP thread's V8 semi-space limit, in MiB (see `startHttpThread`). */
 const HTTP_THREAD_SEMI_SPACE_MIB = 1;
 
@@ -155,7 +166,7 @@ function workerUrl(): URL {
 export interface HttpThreadEvents {
   /** The thread ended other than by `close()`: no client request is served any more. */
   exited(error: unknown): void;
-  /** An error the thread survived (a failed accept). */
+  /** An error the thread survived (a failed accept, an answer that could not be handed over). */
   failed(error: Error): void;
 }
 
@@ -189,7 +200,24 @@ export async function startHttpThread(
     batch = [];
     batchTransfer = [];
     if (exited) return;
-    thread.postMessage({ kind: 'responses', answers } satisfies ToHttpThread, transfer);
+    try {
+      thread.postMessage({ kind: 'responses', answers } satisfies ToHttpThread, transfer);
+    } catch (error) {
+      // An answer that cannot be handed over (a body whose buffer went to the thread already)
+      // must not take the turn's other answers, or the process, with it: each goes alone,
+      // copied, and one that still fails is answered 500.
+      events.failed(error instanceof Error ? error : new Error(String(error)));
+      for (const answer of answers) {
+        try {
+          thread.postMessage({ kind: 'responses', answers: [answer] } satisfies ToHttpThread);
+        } catch {
+          thread.postMessage({
+            kind: 'responses',
+            answers: [{ id: answer.id, ...UNSENDABLE }],
+          } satisfies ToHttpThread);
+        }
+      }
+    }
   };
   const requestOf = (
     message: Extract<ToMainThread, { kind: 'request' }>,
@@ -291,6 +319,7 @@ export async function startHttpThread(
     },
     force() {
       if (exited || closing === undefined) return;
+      flush();
       thread.postMessage({ kind: 'force' } satisfies ToHttpThread);
     },
   };

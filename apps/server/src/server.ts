@@ -113,7 +113,7 @@ export async function startServer(
     },
     {
       exited: (error) => stopAfterFailure(error),
-      failed: (error) => log.warn('the HTTP thread failed to accept a connection', { error }),
+      failed: (error) => log.warn('the HTTP thread survived an error', { error }),
     },
   );
   const port = http.port;

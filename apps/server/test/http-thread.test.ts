@@ -149,6 +149,33 @@ describe('the HTTP thread', () => {
     expect(answers).toEqual(['shared bytes', 'shared bytes', 'text body']);
   });
 
+  it('answers 500 for an answer it cannot hand over, and still writes the others of its turn', async () => {
+    // Answered once, the buffer goes to the HTTP thread; the same bytes in a later turn cannot
+    // be handed over or copied. That answer becomes a 500; the one beside it goes out.
+    const bytes = new TextEncoder().encode('once');
+    const held: BridgedRequest[] = [];
+    const url = await start((request) => {
+      if (request.url === '/first') {
+        request.respond({ status: 200, headers: {}, body: bytes });
+        return;
+      }
+      held.push(request);
+      if (held.length < 2) return;
+      for (const each of held) {
+        each.respond({ status: 200, headers: {}, body: each.url === '/again' ? bytes : 'fine' });
+      }
+    });
+    expect(await (await fetch(`${url}/first`)).text()).toBe('once');
+    const [again, other] = await Promise.all(
+      ['/again', '/other'].map((path) => fetch(`${url}${path}`)),
+    );
+    expect(again?.status).toBe(500);
+    expect(await other?.text()).toBe('fine');
+    // The failure was reported, once.
+    expect(exits).toHaveLength(1);
+    exits = [];
+  });
+
   it('refuses a body over the limit without handing it over, declared or streamed', async () => {
     const url = await start((request) => request.respond({ status: 200, headers: {}, body: '' }));
     const declared = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(1025) });
