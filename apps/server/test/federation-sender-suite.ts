@@ -10,7 +10,9 @@
  * - a transaction the destination refuses as Matrix (400, 403, 413 with a JSON `M_` errcode) is
  *   dropped, not retried forever ahead of what is queued after it — except its to-device and
  *   device-list EDUs, which nothing can fetch later: they go next, alone, and one at a time if
- *   refused together; one refused alone is dropped, so it never blocks the destination;
+ *   refused together; one refused alone is dropped if the destination then takes an empty
+ *   transaction, so it never blocks the destination — and if it refuses that too, it refuses
+ *   everything (a federation whitelist): nothing more is dropped, and it backs off;
  *   a non-Matrix answer (a proxy's HTML 404, a WAF's 403), 429 and 5xx keep it all queued;
  * - the backoff for an unreachable destination grows to hours, not a minute;
  * - `queueSupersedingEdus` replaces the rows keyed as superseded by its type, however their JSON
@@ -314,7 +316,9 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
 
     const sent = log.slice(from);
     expect(sent.filter(({ txn }) => poisoned(txn))).toHaveLength(2);
+    // The empty transaction that showed d.test takes others, then what was queued behind.
     expect(sent.filter(({ status }) => status === 200).map(({ txn }) => carried(txn))).toEqual([
+      [],
       [2, 'behind', 'm.typing'],
     ]);
     expect(await sender.pending(D)).toBe(0);
@@ -338,7 +342,54 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
       [['good1', 'poison', 'good2'], 413],
       [['good1'], 200],
       [['poison'], 413],
+      [[], 200],
       [['good2'], 200],
+    ]);
+    expect(await sender.pending(D)).toBe(0);
+    expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  it('keeps every kept EDU, with backoff, while the destination refuses all transactions, and delivers them once it takes them', async () => {
+    // d.test refuses everything: a Synapse whose federation_domain_whitelist lacks a.test, or a
+    // passing fault on its side. Its refusal of a to-device EDU alone says nothing about that EDU.
+    answer = async () => FORBIDDEN;
+    const failures = sender.destinationStatus(D).failures;
+    const from = log.length;
+    await queueTogether([{ type: 'm.test', n: 4 }], [toDevice('key1'), toDevice('key2')]);
+    await settled();
+    expect(log.slice(from).map(({ txn, status }) => [carried(txn), status])).toEqual([
+      [[4, 'key1', 'key2'], 403],
+      [['key1', 'key2'], 403],
+      [['key1'], 403],
+      [[], 403],
+    ]);
+    expect(await sender.pending(D)).toBe(2);
+    expect(sender.destinationStatus(D)).toMatchObject({
+      failures: failures + 1,
+      backingOff: true,
+    });
+
+    // The retry after the backoff (here: d.test contacts us) finds it refusing still.
+    const retried = log.length;
+    sender.contacted(D);
+    await eventually(
+      async () => sender.destinationStatus(D).failures === failures + 2,
+      'the second refusal of everything to count as a failure',
+    );
+    expect(log.slice(retried).map(({ txn, status }) => [carried(txn), status])).toEqual([
+      [['key1'], 403],
+      [[], 403],
+    ]);
+    expect(await sender.pending(D)).toBe(2);
+    expect(sender.destinationStatus(D).backingOff).toBe(true);
+
+    answer = async () => OK;
+    const resumed = log.length;
+    sender.contacted(D);
+    await settled();
+    expect(log.slice(resumed).map(({ txn, status }) => [carried(txn), status])).toEqual([
+      [['key1'], 200],
+      [['key2'], 200],
     ]);
     expect(await sender.pending(D)).toBe(0);
     expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });

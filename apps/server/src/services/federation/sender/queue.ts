@@ -18,10 +18,12 @@
  * ({@link UNRECOVERABLE_EDU_TYPES}) cannot be fetched later, so they stay queued — but one of
  * them may be what the destination refuses, and riding in every later transaction it would get
  * each refused in turn. So they are sent next, before anything else, in a transaction of their
- * own; refused again together, one per transaction; and one refused alone is dropped (see
- * `#refused`). Any other error answer — a reverse proxy's HTML 404, a WAF's 403, a JSON body
- * without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that keeps the whole
- * transaction queued.
+ * own; refused again together, one per transaction; and one refused alone is dropped — if the
+ * destination takes an empty transaction just after, so that EDU is the cause; if it refuses that
+ * too, it refuses everything (a federation whitelist, a passing fault) and the EDU stays queued,
+ * with backoff (see `#refused`). Any other error answer — a reverse proxy's HTML 404, a WAF's
+ * 403, a JSON body without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that
+ * keeps the whole transaction queued.
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
@@ -419,9 +421,7 @@ export class FederationSender {
     } catch (error) {
       if (matrixRefusal(error)) {
         if (this.#stopped) return 'empty';
-        await this.#refused(destination, state, { txnId, rows, isolated, error });
-        // The destination is up and answering: no backoff.
-        return 'sent';
+        return await this.#refused(destination, state, { txnId, rows, isolated, error });
       }
       this.#ctx.log.debug('federation transaction failed', {
         destination,
@@ -447,15 +447,23 @@ export class FederationSender {
    *   next together — one per transaction if they were all it carried, since the same
    *   transaction again would be refused the same;
    * - kept EDUs refused together: they go one per transaction;
-   * - a kept EDU refused alone is what the destination refuses: it is dropped, with a warning
-   *   naming its type and never its content (a to-device message may carry a room key).
-   * One such EDU costs at most two more transactions, plus one for each EDU kept beside it.
+   * - a kept EDU refused alone may be what the destination refuses, or the destination may
+   *   refuse everything (Synapse answers 403 M_FORBIDDEN to a server outside its
+   *   federation_domain_whitelist; or a passing fault on its side). An empty transaction tells
+   *   them apart ({@link #probe}): taken, the EDU is the cause and is dropped, with a warning
+   *   naming its type and never its content (a to-device message may carry a room key); refused
+   *   or failed, it is a failure with backoff that keeps the EDU, as any other, to go first again.
+   *   (Dropping it only if some transaction was taken since the refusals began needs no probe,
+   *   but cannot tell an EDU refused with nothing queued beside it from a destination refusing
+   *   everything: it would block, with backoff, everything queued behind it.)
+   * So a refusal backs off only if the destination refuses the probe too; one poison EDU costs
+   * at most three more transactions, plus one for each EDU kept beside it.
    */
   async #refused(
     destination: string,
     state: DestinationState,
     txn: { txnId: string; rows: readonly QueueRow[]; isolated: boolean; error: MatrixError },
-  ): Promise<void> {
+  ): Promise<'sent' | 'failed'> {
     const { txnId, rows, isolated } = txn;
     const { status, errcode } = txn.error;
     if (!isolated) {
@@ -475,7 +483,7 @@ export class FederationSender {
       await this.#delete(dropped.map((row) => Number(row.id)));
       state.kept = kept;
       state.keptSingly = dropped.length === 0;
-      return;
+      return 'sent';
     }
     if (rows.length > 1) {
       this.#ctx.log.warn('federation transaction of kept EDUs refused: sending them singly', {
@@ -486,8 +494,18 @@ export class FederationSender {
         edus: rows.length,
       });
       state.keptSingly = true;
-      return;
+      return 'sent';
     }
+    if (!(await this.#probe(destination, state))) {
+      this.#ctx.log.debug('federation destination refuses even an empty transaction: kept', {
+        destination,
+        txn_id: txnId,
+        status,
+        errcode,
+      });
+      return 'failed';
+    }
+    if (this.#stopped) return 'sent';
     const ids = rows.map((row) => Number(row.id));
     this.#ctx.log.warn('federation EDU refused alone: dropped', {
       destination,
@@ -498,6 +516,35 @@ export class FederationSender {
     });
     await this.#delete(ids);
     forgetKept(state, ids);
+    return 'sent';
+  }
+
+  /**
+   * Whether `destination` takes a transaction with no PDUs and no EDUs (spec server-server-api
+   * "Transactions": `pdus` is required, and may be empty). Its ID, `probe-` and a time and a
+   * count no queue transaction's ID has, is never reused: a receiver's replay cache must not
+   * answer it with an earlier 200.
+   */
+  async #probe(destination: string, state: DestinationState): Promise<boolean> {
+    state.attempts += 1;
+    const txnId = `probe-${this.#ctx.now()}-${state.attempts}`;
+    try {
+      await this.#client.request(
+        destination,
+        'PUT',
+        matrixPath`/_matrix/federation/v1/send/${txnId}`,
+        {
+          origin: this.#ctx.config.serverName,
+          origin_server_ts: this.#ctx.now(),
+          pdus: [],
+          edus: [],
+        },
+        { retry: false, timeoutMs: 60_000 },
+      );
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #delete(ids: readonly number[]): Promise<void> {
