@@ -6,7 +6,7 @@
  */
 
 import type { AddressInfo } from 'node:net';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -17,6 +17,7 @@ import {
   startHttpThread,
 } from '../src/http-thread.ts';
 import { registerUsers, startTestServer } from './harness.ts';
+import { openRawConnection } from './raw-connection.ts';
 
 const OPTIONS: HttpThreadOptions = {
   host: '127.0.0.1',
@@ -56,19 +57,9 @@ afterEach(async () => {
   exits = [];
 });
 
-/** Writes `head` and `body` on a raw connection and returns everything the server sent back. */
-function raw(url: string, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const { port } = new URL(url);
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(text));
-    let answer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on('end', () => resolve(answer));
-    socket.on('error', reject);
-  });
+/** Writes `text` on a raw connection and returns everything the server sent back. */
+async function raw(url: string, text: string): Promise<string> {
+  return (await openRawConnection(Number(new URL(url).port), text)).ended;
 }
 
 describe('the HTTP thread', () => {

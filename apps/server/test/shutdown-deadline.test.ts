@@ -3,35 +3,23 @@
  * server cuts connections still open at its shutdown deadline (SHUTDOWN_TIMEOUT_MS), and a second
  * signal cuts them at once. Either way the database closes cleanly ("stopped", exit code 0).
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 
 import { describe, expect, it } from 'vitest';
 
+import { openRawConnection } from './raw-connection.ts';
 import { type SpawnedServer, spawnServer } from './spawn.ts';
 
 /** Sends a register request's head, waits for `100 Continue`, then sends one byte of 100. */
 async function trickle(server: SpawnedServer): Promise<Socket> {
-  const socket = connect(server.port, '127.0.0.1');
-  socket.on('error', () => {});
-  socket.setEncoding('utf8');
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(
+  const connection = await openRawConnection(
+    server.port,
     'POST /_matrix/client/v3/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
       'Content-Length: 100\r\nExpect: 100-continue\r\n\r\n',
   );
-  let received = '';
-  await new Promise<void>((resolve) => {
-    const onData = (chunk: string): void => {
-      received += chunk;
-      if (received.startsWith('HTTP/1.1 100 ')) {
-        socket.off('data', onData);
-        resolve();
-      }
-    };
-    socket.on('data', onData);
-  });
-  socket.write('{');
-  return socket;
+  await connection.until(/^HTTP\/1\.1 100 /);
+  connection.socket.write('{');
+  return connection.socket;
 }
 
 async function until(check: () => boolean): Promise<void> {
