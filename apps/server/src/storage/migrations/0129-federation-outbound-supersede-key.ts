@@ -1,3 +1,4 @@
+import { inListChunks, placeholders } from '../in-list.ts';
 import type { Migration } from '../migrate.ts';
 
 /**
@@ -32,12 +33,16 @@ export const migration: Migration = {
           ORDER BY id LIMIT ${BATCH}`,
         [after],
       );
-      const presence = rows.filter((row) => eduType(row.payload) === PRESENCE);
-      for (const row of presence) {
-        await tx.execute('UPDATE federation_outbound SET supersede_key = $1 WHERE id = $2', [
-          PRESENCE,
-          row.id,
-        ]);
+      const presence = rows
+        .filter((row) => eduType(row.payload) === PRESENCE)
+        .map((row) => Number(row.id));
+      // One statement per batch, not one per row (a batch is within one in-list chunk).
+      for (const chunk of inListChunks(presence)) {
+        await tx.execute(
+          `UPDATE federation_outbound SET supersede_key = $1
+            WHERE id IN (${placeholders(chunk.length, 2)})`,
+          [PRESENCE, ...chunk],
+        );
       }
       const last = rows.at(-1);
       if (last === undefined || rows.length < BATCH) break;
