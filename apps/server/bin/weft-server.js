@@ -25,6 +25,7 @@
 // lacks `process.execve`).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +39,13 @@ const SERVER_NODE_FLAGS = [
   // V8's `gc` extension under a name of the server's own (src/idle-memory.ts: memory is given
   // back once the server goes quiet after a burst).
   '--expose-gc-as=__weftGc',
+  // V8's helper threads (concurrent marking and sweeping, background compiles, the scavenger's
+  // helpers): one core fewer than the machine has, at most Node's default of 4. The main thread
+  // and the HTTP thread serve requests; on 2 cores four helpers only took turns with them
+  // (sync load with 1 helper against 4, ten alternated pairs: 941–1,144 against 908–1,149
+  // events/s, higher in 8 of 10; p99 50.6–59.0 against 53.8–60.8 ms; memory bench settled 123
+  // against 129 MiB; ARCHITECTURE.md, record "session 16 — V8's helper threads").
+  `--v8-pool-size=${Math.max(1, Math.min(4, availableParallelism() - 1))}`,
 ];
 
 /** The newest modification time of any file under `dir`. */

@@ -5,6 +5,7 @@
  * shuts down gracefully on SIGTERM.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -42,6 +43,9 @@ describe('the built weft-server', () => {
     expect(commandLine).not.toContain('--no-concurrent-recompilation');
     // V8's gc extension under the name src/idle-memory.ts looks for.
     expect(commandLine).toContain('--expose-gc-as=__weftGc');
+    // V8's helper threads: one core fewer than the machine's, at most 4.
+    const helpers = Math.max(1, Math.min(4, availableParallelism() - 1));
+    expect(commandLine).toContain(`--v8-pool-size=${helpers}`);
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
     expect(built.output()).not.toContain('running from source');
     // …with glibc's mmap threshold fixed, so scrypt's freed 16 MiB buffers leave the process.
