@@ -5,7 +5,8 @@
  * data directory; the benchmark reads its RSS from /proc.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -56,8 +57,43 @@ export const TEST_CONFIG_YAML = `rate_limit:
   burst: 100000
 `;
 
-/** A loopback port nothing listens on right now. */
+/** Where the kernel's ephemeral ports (those outgoing connections get) begin. */
+function ephemeralPortsStart(): number {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/);
+    const start = Number(low);
+    return Number.isInteger(start) && start > 0 ? start : 32_768;
+  } catch {
+    return 32_768; // Linux's default, and not Linux: IANA's dynamic range starts above it.
+  }
+}
+
+/** Whether a server can listen on `port` of 127.0.0.1 right now (it is closed again at once). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolveListen) => {
+    const probe = createServer();
+    probe.once('error', () => resolveListen(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolveListen(true)));
+  });
+}
+
+/**
+ * A loopback port nothing listens on right now, below the kernel's ephemeral range. A port the
+ * kernel picked (`listen(0)`), probed and released, lies in that range, so any outgoing
+ * connection — another test file's client — could be given it before the server listened: one
+ * CI run failed with EADDRINUSE that way. Below the range only a server asking for that very
+ * port can take it.
+ */
 export async function freePort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralPortsStart();
+  for (let attempt = 0; high - low > 1_000 && attempt < 100; attempt++) {
+    const port = randomInt(low, high);
+    if (await canListen(port)) return port;
+  }
+  // No room below the range (or nothing free there): the kernel's pick.
   return await new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once('error', reject);
