@@ -6,12 +6,17 @@
 // head-room that a server holding little live data pays for in resident memory (apps/server
 // README, benchmarks); 2 MiB made scavenges 22% of the sync load's CPU (15% at 4 MiB: 2.27–2.62
 // against 3.25–3.79 ms per event in quiet paired runs, for 6–8 MiB more RSS; decision record of
-// session 4, 09:30). The old generation's limit is set by V8's memory balancer with a higher
-// `c` (3e-9, default 3e-10): the default controller lets the old generation grow by at least
-// 16 MiB past what survived the last full GC, which left 25–35 MiB of garbage in the memory
-// bench; the balancer sizes that head-room from the allocation and GC rates (memory bench
-// −10 to −20 MiB RSS, sync-load CPU per event unchanged in paired runs; ARCHITECTURE.md,
-// decision record of 07:30). Optimizing compiles run on V8's background threads, as by default:
+// session 4, 09:30). The old generation's limit is set by V8's memory balancer: the default
+// controller lets the old generation grow by at least 16 MiB past what survived the last full
+// GC, which left 25–35 MiB of garbage in the memory bench; the balancer sizes that head-room
+// from the allocation and GC rates (memory bench −10 to −20 MiB RSS; ARCHITECTURE.md, decision
+// record of 07:30). Its `c` is V8's default (3e-10) since session 16: the 3e-9 chosen then made
+// the main thread and the HTTP thread each run a full collection every ≈ 0.3 s under the sync
+// load (pauses of 3–9 ms, behind which whole events waited: the slowest 1% of deliveries came
+// from 35–46 events), and with memory now given back when idle (src/idle-memory.ts) the
+// settled memory reading is the same (124 against 125 MiB); sync load p99 48.1–56.7 against
+// 53.3–60.8 ms, lower in 8 of 8 alternated pairs (ARCHITECTURE.md, record "session 16 — the
+// memory balancer's default c"). Optimizing compiles run on V8's background threads, as by default:
 // session 4 moved them to the main thread (`--no-concurrent-recompilation`, for 8–20 MiB less
 // RSS), but each compile then stalled every request behind it, most at the load's start; with
 // memory given back when idle (src/idle-memory.ts) the memory bench reads 121–124 MiB with
@@ -35,7 +40,6 @@ const built = join(root, 'dist/main.js');
 const SERVER_NODE_FLAGS = [
   '--max-semi-space-size=4',
   '--memory-balancer',
-  '--memory-balancer-c-value=3e-9',
   // V8's `gc` extension under a name of the server's own (src/idle-memory.ts: memory is given
   // back once the server goes quiet after a burst).
   '--expose-gc-as=__weftGc',
