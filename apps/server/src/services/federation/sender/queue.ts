@@ -403,21 +403,11 @@ export class FederationSender {
     if (rows.length === 0) return 'empty';
     const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
     const txnId = `${ids[0]}-${ids[ids.length - 1]}-${ids.length}`;
-    const body = {
-      origin: this.#ctx.config.serverName,
-      origin_server_ts: this.#ctx.now(),
-      pdus: rows.filter((row) => row.kind === 'pdu').map((row) => parseAnyJson(row.payload)),
-      edus: rows.filter((row) => row.kind === 'edu').map((row) => parseAnyJson(row.payload)),
-    };
+    const pdus = rows.filter((row) => row.kind === 'pdu').map((row) => parseAnyJson(row.payload));
+    const edus = rows.filter((row) => row.kind === 'edu').map((row) => parseAnyJson(row.payload));
     state.attempts += 1;
     try {
-      await this.#client.request(
-        destination,
-        'PUT',
-        matrixPath`/_matrix/federation/v1/send/${txnId}`,
-        body,
-        { retry: false, timeoutMs: 60_000 },
-      );
+      await this.#put(destination, txnId, pdus, edus);
     } catch (error) {
       if (matrixRefusal(error)) {
         if (this.#stopped) return 'empty';
@@ -529,22 +519,27 @@ export class FederationSender {
     state.attempts += 1;
     const txnId = `probe-${this.#ctx.now()}-${state.attempts}`;
     try {
-      await this.#client.request(
-        destination,
-        'PUT',
-        matrixPath`/_matrix/federation/v1/send/${txnId}`,
-        {
-          origin: this.#ctx.config.serverName,
-          origin_server_ts: this.#ctx.now(),
-          pdus: [],
-          edus: [],
-        },
-        { retry: false, timeoutMs: 60_000 },
-      );
+      await this.#put(destination, txnId, [], []);
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** Sends the transaction `txnId` (spec server-server-api `PUT /_matrix/federation/v1/send/{txnId}`). */
+  async #put(
+    destination: string,
+    txnId: string,
+    pdus: readonly unknown[],
+    edus: readonly unknown[],
+  ): Promise<void> {
+    await this.#client.request(
+      destination,
+      'PUT',
+      matrixPath`/_matrix/federation/v1/send/${txnId}`,
+      { origin: this.#ctx.config.serverName, origin_server_ts: this.#ctx.now(), pdus, edus },
+      { retry: false, timeoutMs: 60_000 },
+    );
   }
 
   async #delete(ids: readonly number[]): Promise<void> {
