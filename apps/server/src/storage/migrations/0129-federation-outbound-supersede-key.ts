@@ -1,3 +1,5 @@
+import { parseAnyJson } from '@weft/canonical-json';
+
 import { inListChunks, placeholders } from '../in-list.ts';
 import type { Migration } from '../migrate.ts';
 
@@ -51,9 +53,15 @@ export const migration: Migration = {
   },
 };
 
+/**
+ * The `edu_type` of an EDU row, read with `parseAnyJson` as the sender reads a row. A twin of
+ * `eduType` in services/federation/sender/queue.ts, kept here rather than imported: this reads the
+ * rows as a server before 0129 queued them, and must go on doing so after the sender's row format
+ * or its reading change (a migration's meaning is fixed once applied somewhere).
+ */
 function eduType(payload: string): unknown {
   try {
-    return (JSON.parse(payload) as { edu_type?: unknown } | null)?.edu_type;
+    return (parseAnyJson(payload) as { edu_type?: unknown } | null)?.edu_type;
   } catch {
     return undefined;
   }

@@ -79,9 +79,13 @@ export function matrixRefusal(error: unknown): error is MatrixError {
   return !(errcode === 'M_UNKNOWN' && error.message === `HTTP ${status}`);
 }
 
+/**
+ * The `edu_type` of a queued EDU row, read as the transaction body reads it (`parseAnyJson`).
+ * Migration 0129 has its own copy, on purpose: see there.
+ */
 function eduType(payload: string): string | undefined {
   try {
-    const edu = JSON.parse(payload) as { edu_type?: unknown };
+    const edu = parseAnyJson(payload) as { edu_type?: unknown } | null;
     return typeof edu?.edu_type === 'string' ? edu.edu_type : undefined;
   } catch {
     return undefined;
