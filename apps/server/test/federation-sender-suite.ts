@@ -14,6 +14,7 @@
  *   transaction, so it never blocks the destination — and if it refuses that too, it refuses
  *   everything (a federation whitelist): nothing more is dropped, and it backs off;
  *   a non-Matrix answer (a proxy's HTML 404, a WAF's 403), 429 and 5xx keep it all queued;
+ *   a restart remembers which EDUs a refusal kept, and whether one per transaction;
  * - the backoff for an unreachable destination grows to hours, not a minute;
  * - `queueSupersedingEdus` replaces the rows keyed as superseded by its type, however their JSON
  *   is spelled, and nothing else.
@@ -393,6 +394,81 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
     ]);
     expect(await sender.pending(D)).toBe(0);
     expect(sender.destinationStatus(D)).toMatchObject({ failures: 0, backingOff: false });
+  });
+
+  /**
+   * Queues PDU `n` and the to-device EDUs `ids` for `d.test`, which refuses (400) any transaction
+   * carrying `poison` — but answers the first transaction of one EDU alone with a 502, so the
+   * sender backs off for an hour, and a restart (a new sender on the same database, as
+   * the server builds at start) comes before the retry. Returns what `d.test` received before and
+   * after the restart; PDU `n + 1` is queued just after it.
+   */
+  async function refusedThenRestarted(n: number, ids: readonly string[]) {
+    const poisoned = (txn: Txn) => txn.edus.some((edu) => edu.content['message_id'] === 'poison');
+    let down = true;
+    answer = async (_, txn) => {
+      if (txn.pdus.length === 0 && txn.edus.length === 1 && down) {
+        down = false;
+        return { status: 502, body: 'bad gateway' };
+      }
+      return poisoned(txn) ? { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' } : OK;
+    };
+    const hour = { baseMs: 3_600_000, maxMs: 3_600_000 };
+    const before = new FederationSender(a.services.ctx, a.services.federation.client, hour);
+    const after = new FederationSender(a.services.ctx, a.services.federation.client, hour);
+    const sent = (from: number) => log.slice(from).map(({ txn, status }) => [carried(txn), status]);
+    try {
+      const from = log.length;
+      await a.services.ctx.db.transaction(async (tx) => {
+        await before.queuePdu(tx, [D], { type: 'm.test', n });
+        for (const id of ids) await before.queueEduInTransaction(tx, [D], toDevice(id));
+      });
+      await eventually(async () => before.destinationStatus(D).backingOff, 'the 502 to back off');
+      before.stop();
+      const restarted = log.length;
+      await a.services.ctx.db.transaction((tx) =>
+        after.queuePdu(tx, [D], { type: 'm.test', n: n + 1 }),
+      );
+      await after.resume();
+      await eventually(
+        async () => (await after.pending(D)) === 0,
+        'the restarted sender to empty the queue for d.test',
+      );
+      return { before: sent(from).slice(0, restarted - from), after: sent(restarted) };
+    } finally {
+      before.stop();
+      after.stop();
+    }
+  }
+
+  it('after a restart, sends the EDU a refusal kept alone first, so a poison EDU costs no more PDUs', async () => {
+    expect(await refusedThenRestarted(5, ['poison'])).toEqual({
+      before: [
+        [[5, 'poison'], 400],
+        [['poison'], 502],
+      ],
+      after: [
+        [['poison'], 400],
+        [[], 200],
+        [[6], 200],
+      ],
+    });
+  });
+
+  it('after a restart, sends kept EDUs refused together one at a time still', async () => {
+    expect(await refusedThenRestarted(7, ['good1', 'poison'])).toEqual({
+      before: [
+        [[7, 'good1', 'poison'], 400],
+        [['good1', 'poison'], 400],
+        [['good1'], 502],
+      ],
+      after: [
+        [['good1'], 200],
+        [['poison'], 400],
+        [[], 200],
+        [[8], 200],
+      ],
+    });
   });
 
   it('supersedes the pending rows keyed with the EDU type, whatever their JSON’s spelling', async () => {

@@ -21,9 +21,10 @@
  * own; refused again together, one per transaction; and one refused alone is dropped — if the
  * destination takes an empty transaction just after, so that EDU is the cause; if it refuses that
  * too, it refuses everything (a federation whitelist, a passing fault) and the EDU stays queued,
- * with backoff (see `#refused`). Any other error answer — a reverse proxy's HTML 404, a WAF's
- * 403, a JSON body without a Matrix errcode, 401, 408, 429, 5xx — is a failure with backoff that
- * keeps the whole transaction queued.
+ * with backoff (see `#refused`). The rows a refusal kept say so in their `kept` column (migration
+ * 0130), so after a restart they still go first and alone. Any other error answer — a reverse
+ * proxy's HTML 404, a WAF's 403, a JSON body without a Matrix errcode, 401, 408, 429, 5xx — is a
+ * failure with backoff that keeps the whole transaction queued.
  *
  * The transaction ID names the first and last queue rows it carries, so a retry after a crash
  * re-sends the same ID with the same content, and the receiver answers it from its replay cache.
@@ -92,6 +93,13 @@ function eduType(payload: string): string | undefined {
   }
 }
 
+/**
+ * `federation_outbound.kept` (migration 0130) of a row a refusal kept: to go next with the other
+ * kept rows, or one per transaction. 0 for every other row.
+ */
+const KEPT = 1;
+const KEPT_SINGLY = 2;
+
 interface QueueRow {
   readonly id: number;
   readonly kind: string;
@@ -107,10 +115,13 @@ interface DestinationState {
   failures: number;
   /**
    * Queue rows a refused transaction kept ({@link UNRECOVERABLE_EDU_TYPES}), in queue order: the
-   * next transactions carry these and nothing else. In memory only: after a restart they ride
-   * in an ordinary transaction again, which costs one more refusal.
+   * next transactions carry these and nothing else. Their rows' `kept` column says so too, read
+   * once after a start (`#readKept`): without it they would ride in an
+   * ordinary transaction again, and a poison EDU would cost that transaction's PDUs.
    */
   kept: readonly QueueRow[];
+  /** {@link kept} was read from the database (once per destination and start). */
+  keptRead: boolean;
   /** The kept rows were refused together: send them one per transaction. */
   keptSingly: boolean;
   /** Transactions attempted (tests, metrics). */
@@ -320,6 +331,7 @@ export class FederationSender {
         retryNow: false,
         failures: 0,
         kept: [],
+        keptRead: false,
         keptSingly: false,
         attempts: 0,
         timer: undefined,
@@ -381,6 +393,12 @@ export class FederationSender {
 
   async #sendOne(destination: string): Promise<'sent' | 'empty' | 'failed'> {
     const state = this.#state(destination);
+    try {
+      if (!state.keptRead) await this.#readKept(destination, state);
+    } catch (error) {
+      if (this.#stopped) return 'empty';
+      throw error;
+    }
     // The EDUs a refusal kept go before anything else, and alone (see #refused).
     const isolated = state.kept.length > 0;
     let rows: readonly QueueRow[];
@@ -474,9 +492,16 @@ export class FederationSender {
         edus: dropped.filter((row) => row.kind === 'edu').length,
         kept_edus: kept.length,
       });
-      await this.#delete(dropped.map((row) => Number(row.id)));
+      const singly = dropped.length === 0;
+      const droppedIds = dropped.map((row) => Number(row.id));
+      const keptIds = kept.map((row) => Number(row.id));
+      // One write: a restart finds either the whole refusal's outcome or none of it.
+      await this.#ctx.db.transaction(async (tx) => {
+        await deleteRows(tx, droppedIds);
+        await markKept(tx, keptIds, singly ? KEPT_SINGLY : KEPT);
+      });
       state.kept = kept;
-      state.keptSingly = dropped.length === 0;
+      state.keptSingly = singly;
       return 'sent';
     }
     if (rows.length > 1) {
@@ -487,6 +512,8 @@ export class FederationSender {
         errcode,
         edus: rows.length,
       });
+      const ids = rows.map((row) => Number(row.id));
+      await this.#ctx.db.transaction((tx) => markKept(tx, ids, KEPT_SINGLY));
       state.keptSingly = true;
       return 'sent';
     }
@@ -546,15 +573,44 @@ export class FederationSender {
     );
   }
 
+  /** Reads the rows a refusal kept for `destination` before this start (see {@link #refused}). */
+  async #readKept(destination: string, state: DestinationState): Promise<void> {
+    const rows = await this.#ctx.db.query<{
+      id: number;
+      kind: string;
+      payload: string;
+      kept: number;
+    }>(
+      `SELECT id, kind, payload, kept FROM federation_outbound WHERE destination = $1 AND kept <> 0
+        ORDER BY id`,
+      [destination],
+    );
+    state.kept = rows.map(({ id, kind, payload }) => ({ id, kind, payload }));
+    state.keptSingly = rows.some((row) => Number(row.kept) === KEPT_SINGLY);
+    state.keptRead = true;
+  }
+
   async #delete(ids: readonly number[]): Promise<void> {
-    await this.#ctx.db.transaction(async (tx) => {
-      for (const chunk of inListChunks(ids)) {
-        await tx.execute(
-          `DELETE FROM federation_outbound WHERE id IN (${placeholders(chunk.length)})`,
-          chunk,
-        );
-      }
-    });
+    await this.#ctx.db.transaction((tx) => deleteRows(tx, ids));
+  }
+}
+
+async function deleteRows(tx: SqlExecutor, ids: readonly number[]): Promise<void> {
+  for (const chunk of inListChunks(ids)) {
+    await tx.execute(
+      `DELETE FROM federation_outbound WHERE id IN (${placeholders(chunk.length)})`,
+      chunk,
+    );
+  }
+}
+
+/** Sets `kept` to `mark` on the rows `ids`. */
+async function markKept(tx: SqlExecutor, ids: readonly number[], mark: number): Promise<void> {
+  for (const chunk of inListChunks(ids)) {
+    await tx.execute(
+      `UPDATE federation_outbound SET kept = $1 WHERE id IN (${placeholders(chunk.length, 2)})`,
+      [mark, ...chunk],
+    );
   }
 }
 
