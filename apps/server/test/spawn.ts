@@ -70,12 +70,19 @@ function ephemeralPortsStart(): number {
   }
 }
 
-/** Whether a server can listen on `port` of 127.0.0.1 right now (it is closed again at once). */
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolveListen) => {
-    const probe = createServer();
-    probe.once('error', () => resolveListen(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolveListen(true)));
+/**
+ * Listens on loopback `port` (0: the kernel picks) and closes again: the port it was bound to, or
+ * `undefined` if it could not listen there.
+ */
+function probe(port: number): Promise<number | undefined> {
+  return new Promise((resolveProbe) => {
+    const server = createServer();
+    server.once('error', () => resolveProbe(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolveProbe(bound));
+    });
   });
 }
 
@@ -91,18 +98,12 @@ export async function freePort(): Promise<number> {
   const high = ephemeralPortsStart();
   for (let attempt = 0; high - low > 1_000 && attempt < 100; attempt++) {
     const port = randomInt(low, high);
-    if (await canListen(port)) return port;
+    if ((await probe(port)) !== undefined) return port;
   }
   // No room below the range (or nothing free there): the kernel's pick.
-  return await new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
+  const picked = await probe(0);
+  if (picked === undefined) throw new Error('cannot listen on any loopback port');
+  return picked;
 }
 
 /** Spawns `node --conditions=weft-source src/main.ts …` and waits for `/versions`. */
