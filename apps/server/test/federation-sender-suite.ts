@@ -398,20 +398,23 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
 
   /**
    * Queues PDU `n` and the to-device EDUs `ids` for `d.test`, which refuses (400) any transaction
-   * carrying `poison` — but answers the first transaction of one EDU alone with a 502, so the
-   * sender backs off for an hour, and a restart (a new sender on the same database, as
-   * the server builds at start) comes before the retry. Returns what `d.test` received before and
-   * after the restart; PDU `n + 1` is queued just after it.
+   * carrying PDU `n` or `poison` — but answers the first transaction of `keptAtRestart` EDUs
+   * alone with a 502, so the sender backs off for an hour, and a restart (a new sender on the
+   * same database, as the server builds at start) comes before the retry: the kept EDUs the
+   * restarted sender finds are those `keptAtRestart`, and whatever was kept beside them. Returns
+   * what `d.test` received before and after the restart; PDU `n + 1` is queued just after it.
    */
-  async function refusedThenRestarted(n: number, ids: readonly string[]) {
-    const poisoned = (txn: Txn) => txn.edus.some((edu) => edu.content['message_id'] === 'poison');
+  async function refusedThenRestarted(n: number, ids: readonly string[], keptAtRestart: number) {
+    const refused = (txn: Txn) =>
+      txn.pdus.some((pdu) => pdu['n'] === n) ||
+      txn.edus.some((edu) => edu.content['message_id'] === 'poison');
     let down = true;
     answer = async (_, txn) => {
-      if (txn.pdus.length === 0 && txn.edus.length === 1 && down) {
+      if (txn.pdus.length === 0 && txn.edus.length === keptAtRestart && down) {
         down = false;
         return { status: 502, body: 'bad gateway' };
       }
-      return poisoned(txn) ? { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' } : OK;
+      return refused(txn) ? { status: 400, body: '{"errcode":"M_BAD_JSON","error":"no"}' } : OK;
     };
     const hour = { baseMs: 3_600_000, maxMs: 3_600_000 };
     const before = new FederationSender(a.services.ctx, a.services.federation.client, hour);
@@ -442,7 +445,7 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
   }
 
   it('after a restart, sends the EDU a refusal kept alone first, so a poison EDU costs no more PDUs', async () => {
-    expect(await refusedThenRestarted(5, ['poison'])).toEqual({
+    expect(await refusedThenRestarted(5, ['poison'], 1)).toEqual({
       before: [
         [[5, 'poison'], 400],
         [['poison'], 502],
@@ -456,7 +459,7 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
   });
 
   it('after a restart, sends kept EDUs refused together one at a time still', async () => {
-    expect(await refusedThenRestarted(7, ['good1', 'poison'])).toEqual({
+    expect(await refusedThenRestarted(7, ['good1', 'poison'], 1)).toEqual({
       before: [
         [[7, 'good1', 'poison'], 400],
         [['good1', 'poison'], 400],
@@ -467,6 +470,21 @@ export function senderSuite(storage: () => TestServerOptions = () => ({})): void
         [['poison'], 400],
         [[], 200],
         [[8], 200],
+      ],
+    });
+  });
+
+  it('after a restart, sends the EDUs a refusal kept together first, still together', async () => {
+    // The PDU was the cause; the two to-device EDUs beside it are kept to go next, together
+    // (`kept` = 1, not 2: one per transaction only once they are refused together).
+    expect(await refusedThenRestarted(9, ['key1', 'key2'], 2)).toEqual({
+      before: [
+        [[9, 'key1', 'key2'], 400],
+        [['key1', 'key2'], 502],
+      ],
+      after: [
+        [['key1', 'key2'], 200],
+        [[10], 200],
       ],
     });
   });
