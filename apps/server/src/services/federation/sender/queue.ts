@@ -234,12 +234,10 @@ export class FederationSender {
         const contents = merge(
           pending.map((row) => (parseAnyJson(row.payload) as { content: unknown }).content),
         );
-        for (const chunk of inListChunks(pending.map((row) => Number(row.id)))) {
-          await tx.execute(
-            `DELETE FROM federation_outbound WHERE id IN (${placeholders(chunk.length)})`,
-            chunk,
-          );
-        }
+        await deleteRows(
+          tx,
+          pending.map((row) => Number(row.id)),
+        );
         for (const content of contents) {
           await tx.execute(
             `INSERT INTO federation_outbound (destination, kind, payload, supersede_key)
