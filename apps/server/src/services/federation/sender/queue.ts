@@ -391,19 +391,15 @@ export class FederationSender {
 
   async #sendOne(destination: string): Promise<'sent' | 'empty' | 'failed'> {
     const state = this.#state(destination);
+    let isolated: boolean;
+    let rows: readonly QueueRow[];
     try {
       if (!state.keptRead) await this.#readKept(destination, state);
-    } catch (error) {
-      if (this.#stopped) return 'empty';
-      throw error;
-    }
-    // The EDUs a refusal kept go before anything else, and alone (see #refused).
-    const isolated = state.kept.length > 0;
-    let rows: readonly QueueRow[];
-    if (isolated) {
-      rows = state.keptSingly ? state.kept.slice(0, 1) : state.kept;
-    } else {
-      try {
+      // The EDUs a refusal kept go before anything else, and alone (see #refused).
+      isolated = state.kept.length > 0;
+      if (isolated) {
+        rows = state.keptSingly ? state.kept.slice(0, 1) : state.kept;
+      } else {
         const pdus = await this.#ctx.db.query<{ id: number; kind: string; payload: string }>(
           `SELECT id, kind, payload FROM federation_outbound WHERE destination = $1 AND kind = 'pdu'
             ORDER BY id LIMIT ${MAX_PDUS_PER_TXN}`,
@@ -415,10 +411,11 @@ export class FederationSender {
           [destination],
         );
         rows = [...pdus, ...edus];
-      } catch (error) {
-        if (this.#stopped) return 'empty';
-        throw error;
       }
+    } catch (error) {
+      // A read the stop cut short is no failure: the rows stay queued for the next start.
+      if (this.#stopped) return 'empty';
+      throw error;
     }
     if (rows.length === 0) return 'empty';
     const ids = rows.map((row) => Number(row.id)).sort((a, b) => a - b);
