@@ -9,7 +9,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +16,8 @@ import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 
 import type { TestServerOptions } from './harness.ts';
+// Below the kernel's ephemeral range: a port it picked could go to another test's connection.
+import { freePort } from './spawn.ts';
 
 export interface TestPostgres {
   /** A connection string for `database` (created by {@link TestPostgres.createDatabase}). */
@@ -37,18 +38,6 @@ function postgresBin(): string {
     );
   }
   return join(root, version, 'bin');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** `runuser` lives in an sbin directory, which a non-login PATH may lack. */
