@@ -10,13 +10,15 @@
 // controller lets the old generation grow by at least 16 MiB past what survived the last full
 // GC, which left 25–35 MiB of garbage in the memory bench; the balancer sizes that head-room
 // from the allocation and GC rates (memory bench −10 to −20 MiB RSS; ARCHITECTURE.md, decision
-// record of 07:30). Its `c` is V8's default (3e-10) since session 16: the 3e-9 chosen then made
-// the main thread and the HTTP thread each run a full collection every ≈ 0.3 s under the sync
-// load (pauses of 3–9 ms, behind which whole events waited: the slowest 1% of deliveries came
-// from 35–46 events), and with memory now given back when idle (src/idle-memory.ts) the
-// settled memory reading is the same (124 against 125 MiB); sync load p99 48.1–56.7 against
-// 53.3–60.8 ms, lower in 8 of 8 alternated pairs (ARCHITECTURE.md, record "session 16 — the
-// memory balancer's default c"). Optimizing compiles run on V8's background threads, as by default:
+// record of 07:30). Its `c` was 3e-9 then, V8's default (3e-10) from session 16, and is 1e-11
+// since session 18: each full collection under the sync load (its marking slows the main
+// thread for ≈ 100 ms, then a pause) left 50–115 of the slowest 1% of deliveries behind it, and
+// a smaller `c` gives the old generation more head-room while the server is busy, so they come
+// less often — 1 instead of 3–4 in the sync load's 3 s (3e-9 made one every ≈ 0.3 s); p99 lower
+// in 7 of 8 alternated pairs. Memory when busy is a few MiB higher (158 against 154 MiB right
+// after the memory bench's load) and the same once settled (124 MiB), since memory is given back
+// when idle (src/idle-memory.ts) (ARCHITECTURE.md, record "session 18 — the memory balancer's
+// c at 1e-11"). Optimizing compiles run on V8's background threads, as by default:
 // session 4 moved them to the main thread (`--no-concurrent-recompilation`, for 8–20 MiB less
 // RSS), but each compile then stalled every request behind it, most at the load's start; with
 // memory given back when idle (src/idle-memory.ts) the memory bench reads 121–124 MiB with
@@ -40,6 +42,7 @@ const built = join(root, 'dist/main.js');
 const SERVER_NODE_FLAGS = [
   '--max-semi-space-size=4',
   '--memory-balancer',
+  '--memory-balancer-c-value=1e-11',
   // V8's `gc` extension under a name of the server's own (src/idle-memory.ts: memory is given
   // back once the server goes quiet after a burst).
   '--expose-gc-as=__weftGc',
