@@ -10,9 +10,13 @@
  * 2. initial sync of a user in `BIG_ROOMS` rooms;
  * 3. the server's resident set size after all of it (`VmRSS`).
  *
+ * The delivery figures are those of a warm server: `WARMUP` events are sent and delivered the
+ * same way first, and their own figures printed beside as the cold start's.
+ *
  * Figures are printed, never asserted (benchmarks don't test). Sizes can be lowered with
  * environment variables for a quick run: WEFT_BENCH_CLIENTS, WEFT_BENCH_MESSAGES,
- * WEFT_BENCH_BIG_ROOMS; WEFT_BENCH_RATE sets an offered rate (events/s).
+ * WEFT_BENCH_WARMUP (0: none), WEFT_BENCH_BIG_ROOMS; WEFT_BENCH_RATE sets an offered rate
+ * (events/s).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +33,8 @@ import { cpuSeconds, mainThreadCpuSeconds } from './proc.ts';
 const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
 const MESSAGES = Number(process.env['WEFT_BENCH_MESSAGES'] ?? 3000);
+/** Events sent before the measured ones, to warm the server up (see `runPhase`'s caller). */
+const WARMUP = Number(process.env['WEFT_BENCH_WARMUP'] ?? 1000);
 /** The window over which the server must be quiet before sending starts (`serverQuiet`). */
 const QUIET_MS = 300;
 /** Under 10% of a core over `QUIET_MS`: at most 2 of its 30 ticks of 10 ms. */
@@ -203,20 +209,19 @@ export async function runSyncLoadBench(
       return { roomId, owner, members };
     });
 
-    // 1. Delivery under load.
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    // The send request alone (start to its 200), to tell the send path's share of delivery.
-    const sendLatencies: number[] = [];
-    let expected = 0;
-    let delivered = 0;
-    // Sync answers that carried at least one of the sent events (pacing batches them).
-    let answers = 0;
+    // 1. Delivery under load: a warm-up, then the measured run, each sent and delivered whole.
+    /** One run of sends: what its events' deliveries and answers count into. */
+    interface Phase {
+      readonly sentAt: Map<string, number>;
+      readonly latencies: number[];
+      expected: number;
+      delivered: number;
+      /** Sync answers that carried at least one of its events (pacing batches them). */
+      answers: number;
+      allDelivered: () => void;
+    }
+    let phase: Phase | undefined;
     let stop = false;
-    let allDelivered: () => void = () => {};
-    const done = new Promise<void>((ok) => {
-      allDelivered = ok;
-    });
     // Sending starts only once every client holds its initial-sync token, so every event falls
     // into an incremental sync that this loop counts (a fixed sleep let late initial syncs
     // swallow early events, which then looked lost).
@@ -234,18 +239,20 @@ export async function runSyncLoadBench(
         );
         since = String(response['next_batch']);
         const now = performance.now();
-        const before = delivered;
+        const current = phase;
+        if (current === undefined) continue;
+        const before = current.delivered;
         const join = ((response['rooms'] as Json | undefined)?.['join'] ?? {}) as Json;
         for (const room of Object.values(join)) {
           for (const event of ((room as Json)['timeline'] as { events: Json[] }).events) {
             const id = (event['content'] as Json | undefined)?.['body'];
-            const start = typeof id === 'string' ? sentAt.get(id) : undefined;
+            const start = typeof id === 'string' ? current.sentAt.get(id) : undefined;
             if (start === undefined) continue;
-            latencies.push(now - start);
-            if (++delivered === expected) allDelivered();
+            current.latencies.push(now - start);
+            if (++current.delivered === current.expected) current.allDelivered();
           }
         }
-        if (delivered > before) answers++;
+        if (current.delivered > before) current.answers++;
       }
     };
     let readyCount = 0;
@@ -265,84 +272,127 @@ export async function runSyncLoadBench(
     // was answered. Sending starts once that is done (the server's threads used less than 10% of
     // a core over QUIET_MS), so the figures are those of the sending load alone.
     await serverQuiet(pid);
-    // Every member of a room, the sender included, receives each of its events.
-    expected = MESSAGES * perRoom;
-    const perSender = Math.ceil(MESSAGES / ROOMS);
     // WEFT_BENCH_RATE (events/s): an offered load instead of sending as fast as answers come.
     const rate = options.rate ?? rateFromEnv();
-    const sendStart = performance.now();
-    const cpuStart = cpuSeconds(pid);
-    const mainStart = mainThreadCpuSeconds(pid);
-    const benchCpuStart = process.cpuUsage();
-    const send = async (roomId: string, owner: User, id: string, start: number) => {
-      sentAt.set(id, start);
-      await call(
-        'PUT',
-        `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
-        owner.token,
-        { msgtype: 'm.text', body: id },
-      );
-      sendLatencies.push(performance.now() - start);
-    };
-    await Promise.all(
-      rooms.map(async ({ roomId, owner }, r) => {
-        if (rate === undefined) {
-          // Closed loop: each sender sends its next event when the last one is answered.
-          for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
-            await send(roomId, owner, `r${r}m${i}`, performance.now());
+
+    /** Sends `count` events (ids `${prefix}…`) and waits for every member to receive them. */
+    const runPhase = async (count: number, prefix: string) => {
+      let allDelivered: () => void = () => {};
+      const done = new Promise<void>((ok) => {
+        allDelivered = ok;
+      });
+      // Every member of a room, the sender included, receives each of its events.
+      const current: Phase = {
+        sentAt: new Map(),
+        latencies: [],
+        expected: count * perRoom,
+        delivered: 0,
+        answers: 0,
+        allDelivered,
+      };
+      phase = current;
+      // The send request alone (start to its 200), to tell the send path's share of delivery.
+      const sendLatencies: number[] = [];
+      const perSender = Math.ceil(count / ROOMS);
+      const sendStart = performance.now();
+      const cpuStart = cpuSeconds(pid);
+      const mainStart = mainThreadCpuSeconds(pid);
+      const benchCpuStart = process.cpuUsage();
+      const send = async (roomId: string, owner: User, id: string, start: number) => {
+        current.sentAt.set(id, start);
+        await call(
+          'PUT',
+          `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/${id}`,
+          owner.token,
+          { msgtype: 'm.text', body: id },
+        );
+        sendLatencies.push(performance.now() - start);
+      };
+      await Promise.all(
+        rooms.map(async ({ roomId, owner }, r) => {
+          if (rate === undefined) {
+            // Closed loop: each sender sends its next event when the last one is answered.
+            for (let i = 0; i < perSender && r * perSender + i < count; i++) {
+              await send(roomId, owner, `${prefix}r${r}m${i}`, performance.now());
+            }
+            return;
           }
-          return;
-        }
-        // Open loop: events leave on a fixed schedule whatever the answers do, and latency is
-        // counted from the scheduled time, so a late sender cannot hide a slow server.
-        const gapMs = (ROOMS * 1000) / rate;
-        const sends: Promise<void>[] = [];
-        // A failed send is kept until the schedule ends: left unobserved while the loop sleeps,
-        // its rejection would end the process before `finally` stops the server.
-        let failure: unknown;
-        for (let i = 0; i < perSender && r * perSender + i < MESSAGES; i++) {
-          const due = sendStart + (r / ROOMS + i) * gapMs;
-          const wait = due - performance.now();
-          if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+          // Open loop: events leave on a fixed schedule whatever the answers do, and latency is
+          // counted from the scheduled time, so a late sender cannot hide a slow server.
+          const gapMs = (ROOMS * 1000) / rate;
+          const sends: Promise<void>[] = [];
+          // A failed send is kept until the schedule ends: left unobserved while the loop
+          // sleeps, its rejection would end the process before `finally` stops the server.
+          let failure: unknown;
+          for (let i = 0; i < perSender && r * perSender + i < count; i++) {
+            const due = sendStart + (r / ROOMS + i) * gapMs;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+            if (failure !== undefined) throw failure;
+            sends.push(
+              send(roomId, owner, `${prefix}r${r}m${i}`, due).catch((error: unknown) => {
+                failure ??= error;
+              }),
+            );
+          }
+          await Promise.all(sends);
           if (failure !== undefined) throw failure;
-          sends.push(
-            send(roomId, owner, `r${r}m${i}`, due).catch((error: unknown) => {
-              failure ??= error;
-            }),
-          );
-        }
-        await Promise.all(sends);
-        if (failure !== undefined) throw failure;
-      }),
-    );
-    const sendSeconds = (performance.now() - sendStart) / 1000;
-    await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
-    const deliverSeconds = (performance.now() - sendStart) / 1000;
-    const cpuEnd = cpuSeconds(pid);
-    const mainCpu = mainThreadCpuSeconds(pid) - mainStart;
-    const serverSystem = cpuEnd.system - cpuStart.system;
-    const serverCpu = cpuEnd.user - cpuStart.user + serverSystem;
-    const benchCpu = process.cpuUsage(benchCpuStart);
-    stop = true;
-    latencies.sort((a, b) => a - b);
-    sendLatencies.sort((a, b) => a - b);
+        }),
+      );
+      const sendSeconds = (performance.now() - sendStart) / 1000;
+      await Promise.race([done, new Promise((ok) => setTimeout(ok, 60_000))]);
+      const deliverSeconds = (performance.now() - sendStart) / 1000;
+      const cpuEnd = cpuSeconds(pid);
+      const mainCpu = mainThreadCpuSeconds(pid) - mainStart;
+      const serverSystem = cpuEnd.system - cpuStart.system;
+      const benchCpu = process.cpuUsage(benchCpuStart);
+      phase = undefined;
+      current.latencies.sort((a, b) => a - b);
+      sendLatencies.sort((a, b) => a - b);
+      return {
+        ...current,
+        count,
+        sendLatencies,
+        sendSeconds,
+        deliverSeconds,
+        serverCpu: cpuEnd.user - cpuStart.user + serverSystem,
+        serverSystem,
+        mainCpu,
+        benchCpu: (benchCpu.user + benchCpu.system) / 1e6,
+      };
+    };
+    const latencyLine = (latencies: readonly number[]) =>
+      `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms (p90 ${percentile(latencies, 90).toFixed(1)}, p95 ${percentile(latencies, 95).toFixed(1)}, p98 ${percentile(latencies, 98).toFixed(1)}, max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)})`;
+
+    // The warm-up: a server that has just started runs its first sends and answers cold (their
+    // code not yet optimized, the set-up's garbage collected under the first load), which the
+    // first few hundred ms of a run pay for. A running server is warm, so the figures are those
+    // of the run after it; the warm-up's own are printed too (ARCHITECTURE.md, record "session 18
+    // — the sync load's warm-up").
     const server = floor ? 'floor (node:http, in memory)' : 'weft-server';
     const offered = rate === undefined ? 'as fast as answered' : `offered at ${rate} events/s`;
     console.log(
-      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent ${offered}`,
+      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${WARMUP} events sent ${offered} as a warm-up, then ${MESSAGES} measured`,
     );
+    if (WARMUP > 0) {
+      const warm = await runPhase(WARMUP, 'w');
+      console.log(
+        `  warm-up (cold start) ${(WARMUP / warm.sendSeconds).toFixed(0)} events/s, send→sync latency ${latencyLine(warm.latencies)}`,
+      );
+    }
+    const run = await runPhase(MESSAGES, '');
+    stop = true;
+    const { latencies, sendLatencies, sendSeconds, deliverSeconds, serverCpu, serverSystem } = run;
     console.log(`  send throughput      ${(MESSAGES / sendSeconds).toFixed(0)} events/s`);
     console.log(
-      `  delivered            ${delivered}/${expected} in ${deliverSeconds.toFixed(2)} s (${(delivered / deliverSeconds).toFixed(0)} deliveries/s) in ${answers} answers (${(answers / MESSAGES).toFixed(1)} per event)`,
+      `  delivered            ${run.delivered}/${run.expected} in ${deliverSeconds.toFixed(2)} s (${(run.delivered / deliverSeconds).toFixed(0)} deliveries/s) in ${run.answers} answers (${(run.answers / MESSAGES).toFixed(1)} per event)`,
     );
-    console.log(
-      `  send→sync latency    p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms (p90 ${percentile(latencies, 90).toFixed(1)}, p95 ${percentile(latencies, 95).toFixed(1)}, p98 ${percentile(latencies, 98).toFixed(1)}, max ${(latencies.at(-1) ?? Number.NaN).toFixed(1)})`,
-    );
+    console.log(`  send→sync latency    ${latencyLine(latencies)}`);
     console.log(
       `  send request         p50 ${percentile(sendLatencies, 50).toFixed(1)} ms, p99 ${percentile(sendLatencies, 99).toFixed(1)} ms`,
     );
     console.log(
-      `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it; main thread ${((mainCpu / MESSAGES) * 1000).toFixed(2)} ms, ${((100 * mainCpu) / deliverSeconds).toFixed(0)}% busy); bench clients ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s`,
+      `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it; main thread ${((run.mainCpu / MESSAGES) * 1000).toFixed(2)} ms, ${((100 * run.mainCpu) / deliverSeconds).toFixed(0)}% busy); bench clients ${run.benchCpu.toFixed(1)} s`,
     );
     // Wake the long-polls so they finish.
     await call(
