@@ -209,7 +209,7 @@ trusted_proxies: []   # e.g. [127.0.0.1, ::1]
 # waits in such a held answer (the hold ends then, even inside the interval).
 sync:
   answer_interval_ms: 40
-  event_wait_ms: 25
+  event_wait_ms: 15
 
 log_level: info   # debug | info | warn | error
 
@@ -587,8 +587,11 @@ function buildTurnConfig(section: unknown): TurnConfig | undefined {
 /** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
 export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 40;
 
-/** The default `sync.event_wait_ms` (decision record of session 12 in ARCHITECTURE.md). */
-export const DEFAULT_SYNC_EVENT_WAIT_MS = 25;
+/**
+ * The default `sync.event_wait_ms`: 25 ms from session 12, 15 since session 18 (decision records
+ * "session 12, 06:50" and "session 18 — an event wait of 15 ms" in ARCHITECTURE.md).
+ */
+export const DEFAULT_SYNC_EVENT_WAIT_MS = 15;
 
 /**
  * `sync.answer_interval_ms` or `sync.event_wait_ms`: 0 to 1,000 ms (more would hold every busy
