@@ -34,7 +34,7 @@ const CLIENTS = Number(process.env['WEFT_BENCH_CLIENTS'] ?? 100);
 const ROOMS = 10;
 const MESSAGES = Number(process.env['WEFT_BENCH_MESSAGES'] ?? 3000);
 /** Events sent before the measured ones, to warm the server up (see `runPhase`'s caller). */
-const WARMUP = Number(process.env['WEFT_BENCH_WARMUP'] ?? 1000);
+const WARMUP = warmupFromEnv();
 /** The window over which the server must be quiet before sending starts (`serverQuiet`). */
 const QUIET_MS = 300;
 /** Under 10% of a core over `QUIET_MS`: at most 2 of its 30 ticks of 10 ms. */
@@ -118,6 +118,17 @@ function client(base: string) {
     }
     return json;
   };
+}
+
+/** `WEFT_BENCH_WARMUP` as a whole number of events (default 1,000; 0: no warm-up). */
+function warmupFromEnv(): number {
+  const value = process.env['WEFT_BENCH_WARMUP'];
+  if (value === undefined || value === '') return 1000;
+  const events = Number(value);
+  if (!Number.isInteger(events) || events < 0) {
+    throw new Error(`WEFT_BENCH_WARMUP must be a whole number of events, not ${value}`);
+  }
+  return events;
 }
 
 /** `WEFT_BENCH_RATE` as a positive number of events per second, or `undefined` (closed loop). */
@@ -371,13 +382,14 @@ export async function runSyncLoadBench(
     // — the sync load's warm-up").
     const server = floor ? 'floor (node:http, in memory)' : 'weft-server';
     const offered = rate === undefined ? 'as fast as answered' : `offered at ${rate} events/s`;
+    const warmup = WARMUP > 0 ? `, after ${WARMUP} the same way as a warm-up` : '';
     console.log(
-      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${WARMUP} events sent ${offered} as a warm-up, then ${MESSAGES} measured`,
+      `delivery, ${server}: ${CLIENTS} clients syncing in ${ROOMS} rooms, ${MESSAGES} events sent ${offered}${warmup}`,
     );
     if (WARMUP > 0) {
       const warm = await runPhase(WARMUP, 'w');
       console.log(
-        `  warm-up (cold start) ${(WARMUP / warm.sendSeconds).toFixed(0)} events/s, send→sync latency ${latencyLine(warm.latencies)}`,
+        `  warm-up (cold start) ${(WARMUP / warm.sendSeconds).toFixed(0)} events/s, ${warm.delivered}/${warm.expected} delivered in ${warm.answers} answers (${(warm.answers / WARMUP).toFixed(1)} per event), server CPU ${((warm.serverCpu / WARMUP) * 1000).toFixed(2)} ms per event (main thread ${((warm.mainCpu / WARMUP) * 1000).toFixed(2)}); send→sync latency ${latencyLine(warm.latencies)}`,
       );
     }
     const run = await runPhase(MESSAGES, '');

@@ -4,6 +4,10 @@
  * interval in one answer, unless its first new event has waited the event wait; another device
  * is answered at once; the settings are validated.
  */
+
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -11,6 +15,7 @@ import {
   ConfigError,
   DEFAULT_SYNC_ANSWER_INTERVAL_MS,
   DEFAULT_SYNC_EVENT_WAIT_MS,
+  loadConfig,
 } from '../src/config.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 import {
@@ -26,6 +31,18 @@ import {
 describe('sync.answer_interval_ms and sync.event_wait_ms (config)', () => {
   const parse = (name: string, value: unknown) =>
     buildConfig({ sync: { [name]: value } }, { dataDir: '/tmp/x' }).sync;
+
+  it('are written into the weft.yaml of a new data directory as the defaults say', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'weft-sync-config-'));
+    const config = loadConfig(['--data-dir', dataDir]);
+    if (config === 'help') throw new Error('no --help given');
+    // The file spells the values out, so it must say what the defaults are.
+    const written = readFileSync(join(dataDir, 'weft.yaml'), 'utf8');
+    expect(written).toContain(`answer_interval_ms: ${DEFAULT_SYNC_ANSWER_INTERVAL_MS}`);
+    expect(written).toContain(`event_wait_ms: ${DEFAULT_SYNC_EVENT_WAIT_MS}`);
+    expect(config.sync.answerIntervalMs).toBe(DEFAULT_SYNC_ANSWER_INTERVAL_MS);
+    expect(config.sync.eventWaitMs).toBe(DEFAULT_SYNC_EVENT_WAIT_MS);
+  });
 
   it('default, accept 0 to 1000, and refuse anything else', () => {
     const defaults = buildConfig({}, { dataDir: '/tmp/x' }).sync;
