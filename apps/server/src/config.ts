@@ -158,6 +158,18 @@ Usage: weft-server [--data-dir DIR] [--listen HOST:PORT] [--server-name NAME] [-
 Every other option lives in the config file; see apps/server/README.md.
 `;
 
+/**
+ * The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). It and
+ * the event wait below are what the default file writes out for a new data directory.
+ */
+export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 40;
+
+/**
+ * The default `sync.event_wait_ms`: 25 ms from session 12, 15 since session 18 (decision records
+ * "session 12, 06:50" and "session 18 — an event wait of 15 ms" in ARCHITECTURE.md).
+ */
+export const DEFAULT_SYNC_EVENT_WAIT_MS = 15;
+
 const DEFAULT_FILE = `# Weft homeserver configuration (YAML). Command-line flags override these values.
 
 # The name in user IDs (@alice:<server_name>). Do not change it once users exist.
@@ -208,8 +220,8 @@ trusted_proxies: []   # e.g. [127.0.0.1, ::1]
 # goes out at once. 0 answers every change at once. event_wait_ms: the longest a new message
 # waits in such a held answer (the hold ends then, even inside the interval).
 sync:
-  answer_interval_ms: 40
-  event_wait_ms: 15
+  answer_interval_ms: ${DEFAULT_SYNC_ANSWER_INTERVAL_MS}
+  event_wait_ms: ${DEFAULT_SYNC_EVENT_WAIT_MS}
 
 log_level: info   # debug | info | warn | error
 
@@ -583,15 +595,6 @@ function buildTurnConfig(section: unknown): TurnConfig | undefined {
   }
   return { uris, userLifetimeMs, credentials: { username, password } };
 }
-
-/** The default `sync.answer_interval_ms` (decision record of session 6 in ARCHITECTURE.md). */
-export const DEFAULT_SYNC_ANSWER_INTERVAL_MS = 40;
-
-/**
- * The default `sync.event_wait_ms`: 25 ms from session 12, 15 since session 18 (decision records
- * "session 12, 06:50" and "session 18 — an event wait of 15 ms" in ARCHITECTURE.md).
- */
-export const DEFAULT_SYNC_EVENT_WAIT_MS = 15;
 
 /**
  * `sync.answer_interval_ms` or `sync.event_wait_ms`: 0 to 1,000 ms (more would hold every busy

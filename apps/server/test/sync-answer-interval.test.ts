@@ -4,8 +4,7 @@
  * interval in one answer, unless its first new event has waited the event wait; another device
  * is answered at once; the settings are validated.
  */
-
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +41,7 @@ describe('sync.answer_interval_ms and sync.event_wait_ms (config)', () => {
     expect(written).toContain(`event_wait_ms: ${DEFAULT_SYNC_EVENT_WAIT_MS}`);
     expect(config.sync.answerIntervalMs).toBe(DEFAULT_SYNC_ANSWER_INTERVAL_MS);
     expect(config.sync.eventWaitMs).toBe(DEFAULT_SYNC_EVENT_WAIT_MS);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('default, accept 0 to 1000, and refuse anything else', () => {
