@@ -225,7 +225,7 @@ export async function runSyncLoadBench(
     interface Phase {
       readonly sentAt: Map<string, number>;
       readonly latencies: number[];
-      expected: number;
+      readonly expected: number;
       delivered: number;
       /** Sync answers that carried at least one of its events (pacing batches them). */
       answers: number;
@@ -362,7 +362,6 @@ export async function runSyncLoadBench(
       sendLatencies.sort((a, b) => a - b);
       return {
         ...current,
-        count,
         sendLatencies,
         sendSeconds,
         deliverSeconds,
