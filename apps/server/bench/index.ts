@@ -15,18 +15,21 @@
  * 4. federation-throughput.ts — issue 6: events/s from sends on A to B's /sync (target ≥ 500),
  *    and a queued backlog's catch-up (its own processes; WEFT_BENCH_FEDERATION_EVENTS, 2,000).
  * Targets: ≥ 1,000 events/s with p99 < 50 ms; initial sync in 1,000 rooms < 1 s; RSS < 150 MB.
- * The machine is shared (2 cores); figures vary from run to run.
+ * The machine is shared (2 cores); figures vary from run to run, with the host's speed, which is
+ * printed before and after the delivery runs (host-speed.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { runFederationJoinBench } from './federation-join.ts';
+import { hostSpeedLine } from './host-speed.ts';
 import { runMemoryBench } from './memory.ts';
 import { runSyncLoadBench } from './sync-load.ts';
 
 console.log(
-  'weft-server benchmark (targets: ≥1000 events/s, p99 < 50 ms, initial sync < 1 s, RSS < 150 MB)\n',
+  'weft-server benchmark (targets: ≥1000 events/s, p99 < 50 ms, initial sync < 1 s, RSS < 150 MB)',
 );
+console.log(`${hostSpeedLine('before')}\n`);
 const weft = await runSyncLoadBench();
 console.log('');
 // The same load offered at the target rate (open loop): the latency a server that keeps up gives.
@@ -36,6 +39,7 @@ const floor = await runSyncLoadBench({ floor: true });
 console.log(
   `weft-server / floor: ${(weft.eventsPerSecond / floor.eventsPerSecond).toFixed(2)}× the events/s, ${(weft.serverCpuMsPerEvent / floor.serverCpuMsPerEvent).toFixed(1)}× the server CPU per event\n`,
 );
+console.log(`${hostSpeedLine('after the delivery runs')}\n`);
 await runMemoryBench();
 console.log('');
 await runFederationJoinBench();
