@@ -43,14 +43,17 @@ const SERVER_NODE_FLAGS = [
   '--max-semi-space-size=4',
   '--memory-balancer',
   '--memory-balancer-c-value=1e-11',
-  // A function is optimized by TurboFan after 500 calls instead of V8's 3,000 (it runs on
-  // Maglev's quicker, slower code before that). The send path's big functions (`buildEvent`,
-  // `persistEvent`, the auth checks) reached TurboFan only after 6,000–7,000 events, so the
-  // server spent its first seconds of load compiling on the second core (≈ 10% of its CPU in
-  // a warmed-up sync load, `--trace-opt`) and running Maglev code. Sync load, nine alternated
-  // pairs: throughput higher in 8, p99 lower in 7, main-thread CPU per event lower in 8; memory
-  // bench settled 124, 124 against 125, 121 MiB (ARCHITECTURE.md, record "session 19 — TurboFan
-  // after 500 calls").
+  // TurboFan optimizes a function once it has spent a budget worth 500 runs of its bytecode
+  // instead of V8's 3,000 (until then it runs Maglev's code: quicker to compile, slower to run).
+  // The send path's big async functions (`buildEvent`, `persistEvent`, the auth checks), which
+  // run only part of their bytecode per call, reached TurboFan 6,000–7,000 events into a load,
+  // so a warmed-up sync load still spent ≈ 10% of the server's CPU compiling on the second core
+  // (`perf record`; `--trace-opt` for which functions, when) and ran Maglev code. Sync load,
+  // closed loop, nine alternated pairs: throughput higher in 8, p99 lower in 7, main-thread CPU
+  // per event lower in 8; open loop at 1,000 events/s, four pairs: no difference; memory bench
+  // settled 124, 124 against 125, 121 MiB. The cost: a cold start compiles more at once (≈ 2.2
+  // against 1.5–1.9 ms of server CPU per event in the first 1,000 events) (ARCHITECTURE.md,
+  // record "session 19 — TurboFan after 500 calls").
   '--invocation-count-for-turbofan=500',
   // V8's `gc` extension under a name of the server's own (src/idle-memory.ts: memory is given
   // back once the server goes quiet after a burst).

@@ -41,7 +41,7 @@ describe('the built weft-server', () => {
     // The balancer's `c` below V8's default (3e-10): more head-room while busy, so fewer full
     // collections stall requests (a tighter one, 3e-9, made one every ≈ 0.3 s).
     expect(commandLine).toContain('--memory-balancer-c-value=1e-11');
-    // The hot paths reach TurboFan after 500 calls, not 6,000–7,000 requests into a load.
+    // The hot paths reach TurboFan within the first 1,000 events of a load, not 6,000–7,000 in.
     expect(commandLine).toContain('--invocation-count-for-turbofan=500');
     // Optimizing compiles stay on V8's background threads (a compile on the main thread stalls
     // every request behind it).
