@@ -120,24 +120,31 @@ function client(base: string) {
   };
 }
 
+/**
+ * The number in environment variable `name`, or `undefined` when it is unset or empty; a value
+ * that is not `what` (checked by `valid`) stops the benchmark with an error naming it.
+ */
+function numberFromEnv(
+  name: string,
+  valid: (value: number) => boolean,
+  what: string,
+): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!valid(number)) throw new Error(`${name} must be ${what}, not ${value}`);
+  return number;
+}
+
 /** `WEFT_BENCH_WARMUP` as a whole number of events (default 1,000; 0: no warm-up). */
 function warmupFromEnv(): number {
-  const value = process.env['WEFT_BENCH_WARMUP'];
-  if (value === undefined || value === '') return 1000;
-  const events = Number(value);
-  if (!Number.isInteger(events) || events < 0) {
-    throw new Error(`WEFT_BENCH_WARMUP must be a whole number of events, not ${value}`);
-  }
-  return events;
+  const valid = (events: number) => Number.isInteger(events) && events >= 0;
+  return numberFromEnv('WEFT_BENCH_WARMUP', valid, 'a whole number of events') ?? 1000;
 }
 
 /** `WEFT_BENCH_RATE` as a positive number of events per second, or `undefined` (closed loop). */
 function rateFromEnv(): number | undefined {
-  const value = process.env['WEFT_BENCH_RATE'];
-  if (value === undefined || value === '') return undefined;
-  const rate = Number(value);
-  if (!(rate > 0)) throw new Error(`WEFT_BENCH_RATE must be a positive number, not ${value}`);
-  return rate;
+  return numberFromEnv('WEFT_BENCH_RATE', (rate) => rate > 0, 'a positive number');
 }
 
 function percentile(sorted: readonly number[], p: number): number {
