@@ -86,6 +86,7 @@ describe('the built weft-server', () => {
     const commandLine = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0');
     expect(commandLine).toContain('--conditions=weft-source');
     expect(commandLine).toContain('--max-semi-space-size=4');
+    expect(commandLine).toContain('--invocation-count-for-turbofan=500');
     expect(commandLine.some((arg) => arg.endsWith('src/main.ts'))).toBe(true);
     expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(false);
     const client = new TestClient(server.url);

@@ -33,15 +33,18 @@ describe('sync.answer_interval_ms and sync.event_wait_ms (config)', () => {
 
   it('are written into the weft.yaml of a new data directory as the defaults say', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'weft-sync-config-'));
-    const config = loadConfig(['--data-dir', dataDir]);
-    if (config === 'help') throw new Error('no --help given');
-    // The file spells the values out, so it must say what the defaults are.
-    const written = readFileSync(join(dataDir, 'weft.yaml'), 'utf8');
-    expect(written).toContain(`answer_interval_ms: ${DEFAULT_SYNC_ANSWER_INTERVAL_MS}`);
-    expect(written).toContain(`event_wait_ms: ${DEFAULT_SYNC_EVENT_WAIT_MS}`);
-    expect(config.sync.answerIntervalMs).toBe(DEFAULT_SYNC_ANSWER_INTERVAL_MS);
-    expect(config.sync.eventWaitMs).toBe(DEFAULT_SYNC_EVENT_WAIT_MS);
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      const config = loadConfig(['--data-dir', dataDir]);
+      if (config === 'help') throw new Error('no --help given');
+      // The file spells the values out, so it must say what the defaults are.
+      const written = readFileSync(join(dataDir, 'weft.yaml'), 'utf8');
+      expect(written).toContain(`answer_interval_ms: ${DEFAULT_SYNC_ANSWER_INTERVAL_MS}`);
+      expect(written).toContain(`event_wait_ms: ${DEFAULT_SYNC_EVENT_WAIT_MS}`);
+      expect(config.sync.answerIntervalMs).toBe(DEFAULT_SYNC_ANSWER_INTERVAL_MS);
+      expect(config.sync.eventWaitMs).toBe(DEFAULT_SYNC_EVENT_WAIT_MS);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('default, accept 0 to 1000, and refuse anything else', () => {
