@@ -252,6 +252,90 @@ describe.each<Backend>(['sqlite', 'postgres'])('storage on %s', (backend) => {
     ).toEqual({ displayname: 'kept' });
   });
 
+  it('runs before-commit work at the end of the transaction, out of its savepoints, in order', async () => {
+    const seen: string[] = [];
+    const profile = (id: string) =>
+      db.queryOne('SELECT displayname FROM profiles WHERE user_id = $1', [id]);
+    await db.transaction(async (tx) => {
+      await tx.savepoint(async () => {
+        await tx.beforeCommit(async () => {
+          seen.push('first');
+          await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+            '@before-commit:storage.test',
+            'written at the end',
+          ]);
+          // Work registered by work still runs before the COMMIT.
+          await tx.beforeCommit(async () => {
+            seen.push('registered late');
+          });
+        });
+        await tx.beforeCommit(async () => {
+          // Runs after the first, in the same transaction: it sees that row.
+          const row = await tx.queryOne('SELECT displayname FROM profiles WHERE user_id = $1', [
+            '@before-commit:storage.test',
+          ]);
+          seen.push(`second saw ${String(row?.['displayname'])}`);
+        });
+      });
+      await expect(
+        tx.savepoint(async () => {
+          await tx.beforeCommit(async () => {
+            seen.push('of a rolled-back savepoint');
+          });
+          throw new Error('this part fails');
+        }),
+      ).rejects.toThrow('this part fails');
+      tx.afterCommit(() => seen.push('after commit'));
+      // Registered, not run: the transaction's own work comes first.
+      expect(seen).toEqual([]);
+      await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+        '@before-commit-main:storage.test',
+        'main work',
+      ]);
+    });
+    expect(seen).toEqual([
+      'first',
+      'second saw written at the end',
+      'registered late',
+      'after commit',
+    ]);
+    expect(await profile('@before-commit:storage.test')).toEqual({
+      displayname: 'written at the end',
+    });
+    // Outside a transaction each statement commits by itself: the work runs at once.
+    await db.beforeCommit(async () => {
+      seen.push('autocommit');
+    });
+    expect(seen.at(-1)).toBe('autocommit');
+  });
+
+  it('rolls the whole transaction back when before-commit work throws', async () => {
+    const seen: string[] = [];
+    const failure = new Error('index write failed');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)', [
+          '@before-commit-fails:storage.test',
+          'gone',
+        ]);
+        await tx.beforeCommit(async () => {
+          throw failure;
+        });
+        tx.afterCommit(() => seen.push('never'));
+      }),
+    ).rejects.toBe(failure);
+    expect(
+      await db.queryOne('SELECT 1 AS one FROM profiles WHERE user_id = $1', [
+        '@before-commit-fails:storage.test',
+      ]),
+    ).toBeUndefined();
+    // Nothing is left over for the next transaction.
+    await db.transaction(async (tx) => {
+      tx.afterCommit(() => seen.push('next'));
+    });
+    expect(seen).toEqual(['next']);
+  });
+
   it('maps unique violations to StorageError("unique-violation")', async () => {
     const insert = () =>
       db.execute('INSERT INTO filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)', [

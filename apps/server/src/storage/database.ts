@@ -32,13 +32,23 @@ export interface SqlExecutor {
    * before it is durable and visible (waking `/sync`, starting federation delivery).
    */
   afterCommit(callback: () => void): void;
+  /**
+   * Runs `work` (statements through this same executor) at the end of the open transaction:
+   * once the transaction's own work has finished and its savepoints are released, right before
+   * COMMIT, in registration order; dropped with a savepoint that rolls back, and if it throws the
+   * whole transaction rolls back. Outside a transaction, at once. For writes that cost less out
+   * of every savepoint: SQLite's FTS5 index, once written in a transaction, flushes its pending
+   * terms into a new index segment at each later SAVEPOINT and RELEASE (`fts5SavepointMethod`),
+   * so a batch of sends, each in its own savepoint, wrote one segment per event.
+   */
+  beforeCommit(work: () => Promise<void>): Promise<void>;
 }
 
 /** The executor of an open transaction. */
 export interface TransactionExecutor extends SqlExecutor {
   /**
    * Runs `work` (statements through this same executor) inside a SAVEPOINT: if it throws, its
-   * writes and the `afterCommit` callbacks it registered are undone, the error is rethrown and
+   * writes and the `beforeCommit` and `afterCommit` work it registered are undone, the error is rethrown and
    * the transaction goes on. Savepoints nest.
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>;

@@ -11,7 +11,7 @@
  * open fresh connections once PostgreSQL is back.
  */
 import pg from 'pg';
-import { AfterCommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
+import { CommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
   type SqlExecutor,
@@ -95,7 +95,7 @@ function reportConnectionError(error: unknown): void {
 }
 
 /** A transaction's executor: `executorFor` plus savepoints. */
-function transactionExecutorFor(client: Queryable, hooks: AfterCommitHooks): TransactionExecutor {
+function transactionExecutorFor(client: Queryable, hooks: CommitHooks): TransactionExecutor {
   const executor = executorFor(client, hooks);
   return {
     ...executor,
@@ -104,10 +104,11 @@ function transactionExecutorFor(client: Queryable, hooks: AfterCommitHooks): Tra
 }
 
 /**
- * An executor over `client`. With `hooks` (a transaction's client) `afterCommit` collects
- * callbacks for the commit; without (the pool, autocommit) it runs them at once.
+ * An executor over `client`. With `hooks` (a transaction's client) `afterCommit` and
+ * `beforeCommit` collect their work for the commit; without (the pool, autocommit) they run it at
+ * once.
  */
-function executorFor(client: Queryable, hooks?: AfterCommitHooks): SqlExecutor {
+function executorFor(client: Queryable, hooks?: CommitHooks): SqlExecutor {
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
     try {
       return await client.query(sql, [...params]);
@@ -124,6 +125,10 @@ function executorFor(client: Queryable, hooks?: AfterCommitHooks): SqlExecutor {
     afterCommit: (callback) => {
       if (hooks === undefined) callback();
       else hooks.add(callback);
+    },
+    beforeCommit: async (work) => {
+      if (hooks === undefined) await work();
+      else hooks.addBeforeCommit(work);
     },
   };
 }
@@ -163,10 +168,11 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
           reportConnectionError(error);
         };
         client.on('error', onError);
-        const hooks = new AfterCommitHooks();
+        const hooks = new CommitHooks();
         try {
           await client.query('BEGIN');
           const result = await work(transactionExecutorFor(client, hooks));
+          await hooks.runBeforeCommit();
           await client.query('COMMIT');
           hooks.run(reportAfterCommitError);
           return result;

@@ -12,7 +12,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { LruMap } from '../lru-map.ts';
-import { AfterCommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
+import { CommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
 import {
   type Database,
   type SqlRow,
@@ -72,8 +72,8 @@ export class SqliteExecutor implements TransactionExecutor {
   readonly #db: DatabaseSync;
   /** Prepared statements by SQL text, bounded (lru-map.ts: a second-chance LRU). */
   readonly #statements = new LruMap<string, StatementSync>(STATEMENT_CACHE_SIZE);
-  /** The open transaction's after-commit callbacks (one connection: one transaction at a time). */
-  readonly hooks = new AfterCommitHooks();
+  /** The open transaction's commit hooks (one connection: one transaction at a time). */
+  readonly hooks = new CommitHooks();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -82,6 +82,12 @@ export class SqliteExecutor implements TransactionExecutor {
   afterCommit(callback: () => void): void {
     if (this.#db.isTransaction) this.hooks.add(callback);
     else callback();
+  }
+
+  beforeCommit(work: () => Promise<void>): Promise<void> {
+    if (!this.#db.isTransaction) return work();
+    this.hooks.addBeforeCommit(work);
+    return Promise.resolve();
   }
 
   savepoint<T>(work: () => Promise<T>): Promise<T> {
@@ -221,11 +227,13 @@ export function openSqlite(options: SqliteOptions): Database {
     execute: (sql, params) => guard(() => executor.execute(sql, params)),
     // Outside a transaction every statement has committed by the time it returns.
     afterCommit: (callback) => callback(),
+    beforeCommit: (work) => work(),
     transaction: (work) =>
       guard(async () => {
         db.exec('BEGIN IMMEDIATE');
         try {
           const result = await work(executor);
+          await executor.hooks.runBeforeCommit();
           db.exec('COMMIT');
           presync?.committed();
           // Synchronously, still holding the lock: no other transaction has registered yet.

@@ -108,7 +108,11 @@ export class SearchService {
     this.#rooms = rooms;
     this.#relations = relations;
     this.#ignoredUsers = ignoredUsers;
-    rooms.onTimelineEvent((tx, event) => this.#index(tx, event));
+    // At the end of the event's transaction, out of every savepoint: on SQLite each SAVEPOINT
+    // and RELEASE after an FTS5 write flushes a new index segment (database.ts `beforeCommit`),
+    // and a batch of sends runs each send in a savepoint. Index writes keep their order, so a
+    // redaction in the same transaction still removes the row of an event indexed before it.
+    rooms.onTimelineEvent((tx, event) => tx.beforeCommit(() => this.#index(tx, event)));
   }
 
   /**
