@@ -19,6 +19,7 @@ import { MatrixError } from '@weft/transport';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
 import { authorizeLocalEvent, toDagEvent } from './auth.ts';
+import type { CurrentStateIdsCache } from './current-state-ids.ts';
 import type { EventStore } from './event-store.ts';
 import { currentStateEventIds, forwardExtremities, type RoomRow } from './room-store.ts';
 
@@ -44,6 +45,12 @@ export interface BuiltEvent {
 /** The largest depth the spec allows (server-server-api "PDUs": depth ≤ 2^53 − 1). */
 const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Builds, signs and authorizes `draft` against `room`'s current state as `tx` sees it. Inside a
+ * write transaction that read `room`, pass `stateIds` (the rooms service's cache of the current
+ * state's IDs); a build outside one reads the state itself (its room row and state reads are
+ * separate snapshots, which must not be kept as one).
+ */
 export async function buildEvent(
   tx: SqlExecutor,
   ctx: ServerContext,
@@ -51,6 +58,7 @@ export async function buildEvent(
   room: RoomRow,
   rules: RoomVersionRules,
   draft: EventDraft,
+  stateIds?: CurrentStateIdsCache,
 ): Promise<BuiltEvent> {
   const selection = authEventsSelection(
     {
@@ -61,13 +69,14 @@ export async function buildEvent(
     },
     rules,
   );
-  const stateIds = await currentStateEventIds(tx, room.roomId, [
-    ['m.room.create', ''],
-    ...selection,
-  ]);
-  const loaded = await events.getMany(tx, [...stateIds.values()], false);
+  const keys: (readonly [string, string])[] = [['m.room.create', ''], ...selection];
+  const ids =
+    stateIds === undefined
+      ? await currentStateEventIds(tx, room.roomId, keys)
+      : await stateIds.lookup(tx, room, keys);
+  const loaded = await events.getMany(tx, [...ids.values()], false);
   const currentState = new Map<string, DagEvent>();
-  for (const [key, id] of stateIds) {
+  for (const [key, id] of ids) {
     const event = loaded.get(id);
     if (event !== undefined) currentState.set(key, toDagEvent(event));
   }

@@ -215,13 +215,21 @@ export async function changeMembership(
       // Already invited: nothing to send, but only a sender the authorization rules would let
       // invite (rule 5.4: joined, with the invite level) gets the 200 of "POST
       // /rooms/{roomId}/invite"; anyone else gets its 403.
-      await buildEvent(tx, rooms.ctx, rooms.events, room, rulesOf(room.roomVersion), {
-        roomId: options.roomId,
-        type: 'm.room.member',
-        stateKey: options.target,
-        sender: options.sender,
-        content: { membership: 'invite' },
-      });
+      await buildEvent(
+        tx,
+        rooms.ctx,
+        rooms.events,
+        room,
+        rulesOf(room.roomVersion),
+        {
+          roomId: options.roomId,
+          type: 'm.room.member',
+          stateKey: options.target,
+          sender: options.sender,
+          content: { membership: 'invite' },
+        },
+        rooms.currentStateIds,
+      );
       return;
     }
     const content: Record<string, unknown> = {

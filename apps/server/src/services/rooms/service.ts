@@ -14,6 +14,7 @@ import type { ServerContext } from '../core/context.ts';
 import { refuseThreadOffRelation } from '../relations/relation.ts';
 import { type ClientEventOptions, toClientEvent } from './client-event.ts';
 import { type BuiltEvent, buildEvent, type EventDraft, requireRoom } from './create-event.ts';
+import { CurrentStateIdsCache } from './current-state-ids.ts';
 import { EVENT_COLUMNS, EVENT_FROM, type EventRow, EventStore } from './event-store.ts';
 import { JoinedMembersCache, type LocalMembers } from './joined-members.ts';
 import { isLocalUser } from './local-user.ts';
@@ -75,6 +76,8 @@ export class RoomService {
   readonly events = new EventStore();
   /** State groups (internal to the rooms service). */
   readonly states = new StateStore();
+  /** The current state's IDs that event builds ask for, per state group (current-state-ids.ts). */
+  readonly currentStateIds = new CurrentStateIdsCache();
   readonly #joinedMembers: JoinedMembersCache;
   readonly #listeners: EventListener[] = [];
   readonly #timelineListeners: EventListener[] = [];
@@ -172,7 +175,15 @@ export class RoomService {
   ): Promise<StoredEvent> {
     const room = requireRoom(await loadRoom(tx, draft.roomId));
     const rules = rulesOf(room.roomVersion);
-    const built = await buildEvent(tx, this.ctx, this.events, room, rules, draft);
+    const built = await buildEvent(
+      tx,
+      this.ctx,
+      this.events,
+      room,
+      rules,
+      draft,
+      this.currentStateIds,
+    );
     await refuseThreadOffRelation(draft, async (eventId) => {
       const root = await this.events.get(tx, eventId);
       if (root === undefined || root.roomId !== draft.roomId) return undefined;
