@@ -145,15 +145,30 @@ const UNSENDABLE: HttpAnswer = {
   body: '{"errcode":"M_UNKNOWN","error":"Internal server error"}',
 };
 
-/** The HTTP thread's V8 semi-space limit, in MiB (see `startHttpThread`). */
-const HTTP_THREAD_SEMI_SPACE_MIB = 1;
+/**
+ * The HTTP thread's V8 semi-space size, in MiB, fixed (its minimum and maximum; see
+ * `startWorker`). A 1 MiB limit (sessions 15–19) scavenged every few milliseconds, sooner than a
+ * held long-poll ends, so each request's objects were copied and promoted: under the sync load
+ * the thread spent 180–280 ms of 3 s in its collections, ≈ 6–8% of a core; at 4 MiB 20–50 ms.
+ * The minimum too: with only the limit raised, V8 sometimes left the space small for a whole
+ * run (record "session 20 — the HTTP thread's young generation" in ARCHITECTURE.md). The
+ * settled memory reading did not move.
+ */
+const HTTP_THREAD_SEMI_SPACE_MIB = 4;
 
-/** The process's own `--max-semi-space-size` back (0, V8's default, when it set none). */
-function restoreSemiSpaceFlag(): void {
+/**
+ * The process's own `--min-semi-space-size` and `--max-semi-space-size` back (0, V8's default,
+ * where it set none).
+ */
+function restoreSemiSpaceFlags(): void {
   // As given on the command line or in NODE_OPTIONS (which come first), in either spelling.
   const given = [...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/), ...process.execArgv];
-  const flag = given.findLast((arg) => /^--max[-_]semi[-_]space[-_]size=\d+$/.test(arg));
-  setFlagsFromString(flag ?? '--max-semi-space-size=0');
+  for (const bound of ['min', 'max']) {
+    const pattern = new RegExp(`^--${bound}[-_]semi[-_]space[-_]size=\\d+$`);
+    setFlagsFromString(
+      given.findLast((arg) => pattern.test(arg)) ?? `--${bound}-semi-space-size=0`,
+    );
+  }
 }
 
 /** Where the worker's module is: beside this one, from source and in the build (tsup.config.ts). */
@@ -328,23 +343,22 @@ export async function startHttpThread(
 /**
  * Starts the worker. Its young generation: V8 sizes an isolate's semi-spaces from the
  * process's `--max-semi-space-size` when it creates it (the flag overrides a worker's
- * `resourceLimits`), and the main thread's 4 MiB (bin/weft-server.js) grew this thread's new
- * space to 7 MiB of resident memory where 1 MiB semi-spaces hold 2 — the requests it handles
- * live for microseconds. The flag is set while the thread starts, then put back for later
- * isolates.
+ * `resourceLimits`), so the flag is set while the thread starts, then put back for later
+ * isolates (the verification workers of federation joins).
  */
 function startWorker(options: HttpThreadOptions): Worker {
+  setFlagsFromString(`--min-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
   setFlagsFromString(`--max-semi-space-size=${HTTP_THREAD_SEMI_SPACE_MIB}`);
   let thread: Worker;
   try {
     // It needs none of the process's flags.
     thread = startWorkerThread(workerUrl(), { workerData: options }, []);
   } catch (error) {
-    restoreSemiSpaceFlag();
+    restoreSemiSpaceFlags();
     throw error;
   }
-  thread.once('online', restoreSemiSpaceFlag);
-  thread.once('exit', restoreSemiSpaceFlag);
+  thread.once('online', restoreSemiSpaceFlags);
+  thread.once('exit', restoreSemiSpaceFlags);
   return thread;
 }
 
