@@ -25,11 +25,11 @@
 // background compiles (116–117 without), and the sync load's p99 fell from 90–128 to 64–71 ms in
 // alternated runs (ARCHITECTURE.md, record "session 15 — optimizing compiles back on background
 // threads"). V8 reads these flags only at start, so the process re-executes itself with them
-// (`process.execve`: same PID, no wrapper process). Without a build — or when
+// (`process.execve`: same PID, no wrapper process; a child process with signals passed on where
+// Node lacks `process.execve`, 22.0–22.14). Without a build — or when
 // `src/` has changed since it, so a stale build never runs — it falls back to the source
 // (Node ≥ 22.18 strips types; `--conditions=weft-source` resolves the workspace packages to their
-// source too), also by re-executing itself (a child process with signals passed on where Node
-// lacks `process.execve`).
+// source too), also by re-executing itself.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -105,15 +105,30 @@ const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '
 const missingEnv = Object.keys(MALLOC_ENV).filter((name) => process.env[name] === undefined);
 const env = { ...MALLOC_ENV, ...process.env };
 
-if (useBuild) {
-  if ((missingFlags.length > 0 || missingEnv.length > 0) && typeof process.execve === 'function') {
-    process.execve(
-      process.execPath,
-      [process.execPath, ...missingFlags, ...process.execArgv, self, ...process.argv.slice(2)],
-      env,
-    );
+/**
+ * Runs `node ...args` in this process's place: `process.execve` (same PID, signals reach the
+ * server directly), or where Node lacks it (22.0–22.14) a child process with signals passed on.
+ */
+function reexecute(args) {
+  if (typeof process.execve === 'function') {
+    process.execve(process.execPath, [process.execPath, ...args], env);
   }
-  await import(built);
+  const child = spawn(process.execPath, args, { stdio: 'inherit', env });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? (signal ? 128 : 1);
+  });
+}
+
+if (useBuild) {
+  if (missingFlags.length > 0 || missingEnv.length > 0) {
+    // The child (or this process, replaced) has them all, so it imports the build below.
+    reexecute([...missingFlags, ...process.execArgv, self, ...process.argv.slice(2)]);
+  } else {
+    await import(built);
+  }
 } else {
   if (forced !== '1') {
     process.stderr.write(
@@ -122,23 +137,11 @@ if (useBuild) {
         : 'weft-server: no build; running from source (npm run build -w apps/server for the built server)\n',
     );
   }
-  const args = [
+  reexecute([
     '--conditions=weft-source',
     ...SERVER_NODE_FLAGS,
     ...process.execArgv,
     join(root, 'src/main.ts'),
     ...process.argv.slice(2),
-  ];
-  if (typeof process.execve === 'function') {
-    // Become the server (same PID, signals reach it directly).
-    process.execve(process.execPath, [process.execPath, ...args], env);
-  }
-  // Node without `process.execve`: a child process, with signals passed on.
-  const child = spawn(process.execPath, args, { stdio: 'inherit', env });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => child.kill(signal));
-  }
-  child.on('exit', (code, signal) => {
-    process.exitCode = code ?? (signal ? 128 : 1);
-  });
+  ]);
 }

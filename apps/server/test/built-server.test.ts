@@ -74,6 +74,38 @@ describe('the built weft-server', () => {
     // A tsup build and two server starts: more than vitest's default 5 s on a loaded machine.
   }, 60_000);
 
+  it('starts the build with its flags in a child process where Node has no process.execve', async () => {
+    // Node 22.0–22.14 (which `"engines": ">=22"` allows) lacks `process.execve`: a preload takes
+    // it away here, and the bin must still start the server with its flags and malloc settings.
+    buildServer();
+    const server = await spawnServer({
+      serverName: 'child.test',
+      built: true,
+      env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
+    });
+    running = server;
+    const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
+      .trim()
+      .split(' ')
+      .filter((pid) => pid !== '');
+    expect(children).toHaveLength(1);
+    const child = children[0] as string;
+    const commandLine = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+    expect(commandLine).toContain('--max-semi-space-size=4');
+    expect(commandLine).toContain('--invocation-count-for-turbofan=500');
+    expect(commandLine).toContain('--expose-gc-as=__weftGc');
+    expect(commandLine.some((arg) => arg.endsWith('bin/weft-server.js'))).toBe(true);
+    const environment = readFileSync(`/proc/${child}/environ`, 'utf8').split('\0');
+    expect(environment).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+    expect(environment).toContain('MALLOC_TRIM_THRESHOLD_=4194304');
+    // The child imported the build itself (it has every flag), and started no third process.
+    expect(readFileSync(`/proc/${child}/task/${child}/children`, 'utf8').trim()).toBe('');
+    const client = new TestClient(server.url);
+    expect((await client.registerUser('carol')).userId).toBe('@carol:child.test');
+    // SIGTERM to the command reaches the server: a graceful exit, passed on as the exit code.
+    expect(await server.stop()).toBe(0);
+  }, 60_000);
+
   it('runs the TypeScript source when told to, re-executing itself with its flags (same PID)', async () => {
     // WEFT_SERVER_SOURCE=1 takes the path a missing or stale build takes: `process.execve` into
     // `node --conditions=weft-source <flags> src/main.ts`, so signals reach the server itself.
