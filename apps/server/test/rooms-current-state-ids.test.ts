@@ -51,23 +51,32 @@ function counting(db: SqlExecutor): { db: SqlExecutor; reads: () => number } {
   };
 }
 
-/** Builds (not sends) bob's message in a transaction of its own; the reads it made. */
+/**
+ * Builds (not sends) bob's message in a transaction of its own, through the cache and without
+ * it: the reads the first made; both must cite the same auth events.
+ */
 async function buildAsBob(roomId: string): Promise<number> {
   const { rooms } = server.services;
   return server.services.ctx.db.transaction(async (tx) => {
     const room = await loadRoom(tx, roomId);
     if (room === undefined) throw new Error('no room');
     const probe = counting(tx);
-    await buildEvent(
+    const draft = message(roomId, bob, 'hello');
+    const rules = rulesOf(room.roomVersion);
+    const cached = await buildEvent(
       probe.db,
       rooms.ctx,
       rooms.events,
       room,
-      rulesOf(room.roomVersion),
-      message(roomId, bob, 'hello'),
+      rules,
+      draft,
       rooms.currentStateIds,
     );
-    return probe.reads();
+    const reads = probe.reads();
+    const direct = await buildEvent(tx, rooms.ctx, rooms.events, room, rules, draft);
+    expect(cached.pdu['auth_events']).toEqual(direct.pdu['auth_events']);
+    expect(cached.pdu['auth_events']).toHaveLength(3);
+    return reads;
   });
 }
 

@@ -82,9 +82,9 @@ describe('search index writes at the end of the transaction', () => {
       preset: 'private_chat',
     });
     await rooms.write(async (send, tx) => {
-      const target = await tx.savepoint(() => send(message(roomId, 'narwhal kept')));
-      await send(message(roomId, 'narwhal redacted'));
+      await tx.savepoint(() => send(message(roomId, 'narwhal before')));
       const redacted = await tx.savepoint(() => send(message(roomId, 'quokka')));
+      await send(message(roomId, 'narwhal between'));
       await send({
         roomId,
         type: 'm.room.redaction',
@@ -92,9 +92,34 @@ describe('search index writes at the end of the transaction', () => {
         content: { redacts: redacted.eventId },
         redacts: redacted.eventId,
       });
-      return target;
     });
     expect(await found('quokka')).toEqual([]);
     expect(await found('narwhal')).toHaveLength(2);
+  });
+
+  it('stores the batch when an index write fails, the event unindexed', async () => {
+    const { rooms } = server.services;
+    const db = server.services.ctx.db;
+    const roomId = await createRoom(rooms, {
+      creator: alice,
+      creatorDevice: 'DEV',
+      preset: 'private_chat',
+    });
+    await db.executeScript('ALTER TABLE event_search RENAME TO event_search_away');
+    let sent: string[];
+    try {
+      sent = await rooms.write(async (send, tx) => [
+        (await tx.savepoint(() => send(message(roomId, 'okapi')))).eventId,
+        (await tx.savepoint(() => send(message(roomId, 'pangolin')))).eventId,
+      ]);
+    } finally {
+      await db.executeScript('ALTER TABLE event_search_away RENAME TO event_search');
+    }
+    // Both sends committed (neither index row could be written)…
+    for (const eventId of sent) expect(await rooms.getEvent(eventId)).toBeDefined();
+    expect(await found('okapi')).toEqual([]);
+    // …and the index takes the next event as before.
+    const next = await rooms.write(async (send) => send(message(roomId, 'pangolin again')));
+    expect(await found('pangolin')).toEqual([next.streamPosition]);
   });
 });

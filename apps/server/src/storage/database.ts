@@ -48,8 +48,8 @@ export interface SqlExecutor {
 export interface TransactionExecutor extends SqlExecutor {
   /**
    * Runs `work` (statements through this same executor) inside a SAVEPOINT: if it throws, its
-   * writes and the `beforeCommit` and `afterCommit` work it registered are undone, the error is rethrown and
-   * the transaction goes on. Savepoints nest.
+   * writes and the `beforeCommit` and `afterCommit` work it registered are undone, the error is
+   * rethrown and the transaction goes on. Savepoints nest.
    */
   savepoint<T>(work: () => Promise<T>): Promise<T>;
 }

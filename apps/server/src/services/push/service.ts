@@ -96,6 +96,11 @@ export interface PushDelivery {
  * weighing as many users as it holds.
  */
 const UNREAD_CACHE_SIZE = 50_000;
+/**
+ * Users kept per room: a room's entry is not trimmed user by user (those who left stay until
+ * then), so past this it starts again from the user being stored.
+ */
+const UNREAD_USERS_PER_ROOM = 20_000;
 
 interface CachedUnread {
   notifications: number;
@@ -243,7 +248,7 @@ export class PushService {
 
   #keepUnread(userId: string, roomId: string, kept: CachedUnread): void {
     const users = this.#unread.get(roomId);
-    if (users === undefined) {
+    if (users === undefined || (users.size >= UNREAD_USERS_PER_ROOM && !users.has(userId))) {
       this.#unread.set(roomId, new Map([[userId, kept]]));
       return;
     }

@@ -13,11 +13,28 @@ import {
 } from '@weft/dag';
 import { MatrixError } from '@weft/transport';
 
+import type { SqlExecutor } from '../../storage/index.ts';
+import type { EventStore } from './event-store.ts';
 import type { StoredEvent } from './types.ts';
 
 /** The DAG view of a stored event. */
 export function toDagEvent(event: StoredEvent): DagEvent {
   return { ...(event.pdu as unknown as DagEvent), event_id: event.eventId };
+}
+
+/** The events of `ids` (state key → event ID) as a DAG state map; IDs not stored are left out. */
+export async function dagStateOf(
+  db: SqlExecutor,
+  events: EventStore,
+  ids: ReadonlyMap<string, string>,
+): Promise<Map<string, DagEvent>> {
+  const loaded = await events.getMany(db, [...ids.values()], false);
+  const state = new Map<string, DagEvent>();
+  for (const [key, id] of ids) {
+    const event = loaded.get(id);
+    if (event !== undefined) state.set(key, toDagEvent(event));
+  }
+  return state;
 }
 
 /** A state map (`stateKeyOf` → event) of the given events. */

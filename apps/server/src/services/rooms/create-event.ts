@@ -18,7 +18,7 @@ import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { ServerContext } from '../core/context.ts';
-import { authorizeLocalEvent, toDagEvent } from './auth.ts';
+import { authorizeLocalEvent, dagStateOf } from './auth.ts';
 import type { CurrentStateIdsCache } from './current-state-ids.ts';
 import type { EventStore } from './event-store.ts';
 import { currentStateEventIds, forwardExtremities, type RoomRow } from './room-store.ts';
@@ -74,12 +74,7 @@ export async function buildEvent(
     stateIds === undefined
       ? await currentStateEventIds(tx, room.roomId, keys)
       : await stateIds.lookup(tx, room, keys);
-  const loaded = await events.getMany(tx, [...ids.values()], false);
-  const currentState = new Map<string, DagEvent>();
-  for (const [key, id] of ids) {
-    const event = loaded.get(id);
-    if (event !== undefined) currentState.set(key, toDagEvent(event));
-  }
+  const currentState = await dagStateOf(tx, events, ids);
   const authEventIds = selection.flatMap(([type, stateKey]) => {
     const event = currentState.get(stateKeyOf(type, stateKey));
     return event === undefined ? [] : [event.event_id];

@@ -8,9 +8,14 @@
  * change to `room_current_state` moves the room's `current_state_group` in the same transaction
  * (persist-event.ts, federation's persist-remote.ts and store-remote-room.ts); the writers that
  * change it without a group (federation's receive-invite.ts, remote-knock.ts, remote-leave.ts)
- * do so only for rooms whose group is NULL, and those are never kept. As in joined-members.ts,
- * what a write read is kept only once it has committed (`afterCommit`): the ID of a group
- * written by a write that rolls back may be reused by SQLite for a different state.
+ * do so only for rooms whose group is NULL, checked in their transaction, and those are never
+ * kept. (One difference from a fresh read is left: state resolution never deletes a key from
+ * `room_current_state` that the resolved state lacks, so a room that moves back to an older
+ * group can hold a newer row for such a key than an entry kept at that group; the key is absent
+ * from the group either way, and the auth selection's keys — create, power levels, join rules,
+ * a member — are never dropped by resolution.) As in joined-members.ts, what a write read is
+ * kept only once it has committed (`afterCommit`): the ID of a group written by a write that
+ * rolls back may be reused by SQLite for a different state.
  */
 import { stateKeyOf } from '@weft/dag';
 
@@ -18,8 +23,8 @@ import { LruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import { currentStateEventIds, type RoomRow } from './room-store.ts';
 
-/** Rooms kept. */
-const MAX_ROOMS = 10_000;
+/** Entries kept in all (a room weighs as many as it holds). */
+const MAX_KEYS = 50_000;
 /**
  * Entries kept per room: its senders' member events are among them, so a big room with many
  * senders starts again from the entries last read rather than growing without bound.
@@ -33,7 +38,7 @@ interface Entry {
 }
 
 export class CurrentStateIdsCache {
-  readonly #rooms = new LruMap<string, Entry>(MAX_ROOMS);
+  readonly #rooms = new LruMap<string, Entry>(MAX_KEYS);
 
   /**
    * The event IDs of `keys` in `room`'s current state, by `stateKeyOf(type, state_key)` (absent
@@ -66,12 +71,14 @@ export class CurrentStateIdsCache {
     let entry = this.#rooms.get(roomId);
     if (entry?.stateGroup !== stateGroup || entry.ids.size + keys.length > MAX_KEYS_PER_ROOM) {
       entry = { stateGroup, ids: new Map() };
-      this.#rooms.set(roomId, entry);
     }
+    const size = entry.ids.size;
     for (const [type, stateKey] of keys) {
       const key = stateKeyOf(type, stateKey);
       entry.ids.set(key, ids.get(key) ?? null);
     }
+    // Stored, or weighed again as it grew.
+    if (entry.ids.size !== size) this.#rooms.set(roomId, entry, entry.ids.size);
   }
 }
 

@@ -7,7 +7,7 @@ import { type DagEvent, powerLevelOf, type RoomVersionRules, stateKeyOf } from '
 import { MatrixError } from '@weft/transport';
 
 import type { SqlExecutor } from '../../storage/index.ts';
-import { toDagEvent } from './auth.ts';
+import { dagStateOf } from './auth.ts';
 import { buildEvent } from './create-event.ts';
 import { cleanProfile } from './create-room.ts';
 import {
@@ -167,14 +167,7 @@ async function stateOf(
   roomId: string,
   keys: ReadonlyArray<readonly [string, string]>,
 ): Promise<Map<string, DagEvent>> {
-  const ids = await currentStateEventIds(tx, roomId, keys);
-  const loaded = await rooms.events.getMany(tx, [...ids.values()], false);
-  const state = new Map<string, DagEvent>();
-  for (const [key, id] of ids) {
-    const event = loaded.get(id);
-    if (event !== undefined) state.set(key, toDagEvent(event));
-  }
-  return state;
+  return dagStateOf(tx, rooms.events, await currentStateEventIds(tx, roomId, keys));
 }
 
 /** Sets `target`'s membership as `sender` (invite, leave/kick, ban, unban). */

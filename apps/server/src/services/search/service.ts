@@ -108,11 +108,16 @@ export class SearchService {
     this.#rooms = rooms;
     this.#relations = relations;
     this.#ignoredUsers = ignoredUsers;
-    // At the end of the event's transaction, out of every savepoint: on SQLite each SAVEPOINT
-    // and RELEASE after an FTS5 write flushes a new index segment (database.ts `beforeCommit`),
-    // and a batch of sends runs each send in a savepoint. Index writes keep their order, so a
-    // redaction in the same transaction still removes the row of an event indexed before it.
-    rooms.onTimelineEvent((tx, event) => tx.beforeCommit(() => this.#index(tx, event)));
+    rooms.onTimelineEvent((tx, event) =>
+      ctx.db.dialect === 'sqlite'
+        ? // At the end of the event's transaction, out of every savepoint: each SAVEPOINT and
+          // RELEASE after an FTS5 write flushes a new index segment (database.ts `beforeCommit`),
+          // and a batch of sends runs each send in a savepoint. Index writes keep their order,
+          // so a redaction in the same transaction still removes the row of an event indexed
+          // before it.
+          tx.beforeCommit(() => this.#indexLate(tx, event))
+        : this.#index(tx, event),
+    );
   }
 
   /**
@@ -127,6 +132,24 @@ export class SearchService {
     const text = searchableText(event.pdu);
     if (text === undefined) return;
     await insertSearchRow(tx, dialect, event.streamPosition, text);
+  }
+
+  /**
+   * `#index` at the end of a SQLite transaction. A failure there would roll back every send of
+   * the batch and every PDU of a federation transaction, where the send or PDU it belongs to
+   * was to fail alone; the index is derived data (search never returns a redacted event, row or
+   * not), so it is reported and the event stays. A failure that ended the transaction itself
+   * (SQLite rolls back on a full disk or an I/O error) still fails its COMMIT.
+   */
+  async #indexLate(tx: SqlExecutor, event: StoredEvent): Promise<void> {
+    try {
+      await this.#index(tx, event);
+    } catch (error) {
+      this.ctx.log.error('writing the search index failed; the event is stored unindexed', {
+        eventId: event.eventId,
+        error,
+      });
+    }
   }
 
   /** The `room_events` answer for `viewer` (spec "Results Room Events"). */

@@ -79,7 +79,8 @@ async function storeKnock(
 ): Promise<void> {
   const { roomId, userId, eventId, pdu } = knock;
   await rooms.ctx.db.transaction(async (tx) => {
-    if ((await loadRoom(tx, roomId)) === undefined) {
+    const room = await loadRoom(tx, roomId);
+    if (room === undefined) {
       await tx.execute(
         `INSERT INTO rooms (room_id, room_version, creator, created_ts, is_public, current_state_group, max_depth)
          VALUES ($1, $2, $3, $4, 0, NULL, 0)`,
@@ -89,11 +90,16 @@ async function storeKnock(
     const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
     // Announced right after COMMIT, under the write lock: before any later commit is.
     tx.afterCommit(() => rooms.ctx.notifier.notify(position, { users: [userId] }));
-    await tx.execute(
-      `INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, 'm.room.member', $2, $3)
-       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
-      [roomId, userId, eventId],
-    );
+    // Only in a room this server is not in: once it is (another local user joined while the
+    // knock was out), the room's current state moves with its state group alone, and the knock
+    // reaches it over federation (rooms/current-state-ids.ts relies on that).
+    if (room?.currentStateGroup == null) {
+      await tx.execute(
+        `INSERT INTO room_current_state (room_id, type, state_key, event_id) VALUES ($1, 'm.room.member', $2, $3)
+         ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
+        [roomId, userId, eventId],
+      );
+    }
     await tx.execute(
       `INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_position, forgotten)
        VALUES ($1, $2, 'knock', $3, $4, 0)

@@ -10,6 +10,7 @@
  */
 import { MatrixError } from '@weft/transport';
 
+import { loadRoom } from '../../rooms/room-store.ts';
 import { type RoomService, rulesOf } from '../../rooms/service.ts';
 import { candidateServers, throughCandidateServers } from './candidate-servers.ts';
 import { remoteInviteState } from './receive-invite.ts';
@@ -114,13 +115,19 @@ async function storeLeave(
   pdu: Record<string, unknown>,
 ): Promise<void> {
   await rooms.ctx.db.transaction(async (tx) => {
+    const room = await loadRoom(tx, roomId);
     const position = await insertOwnMembershipOutlier(tx, roomId, userId, eventId, pdu);
     // Announced right after COMMIT, under the write lock: before any later commit is.
     tx.afterCommit(() => rooms.ctx.notifier.notify(position));
-    await tx.execute(
-      `UPDATE room_current_state SET event_id = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3`,
-      [eventId, roomId, userId],
-    );
+    // Only in a room this server is not in: once it is (another local user joined while the
+    // rejection was out), the room's current state moves with its state group alone, and the
+    // leave reaches it over federation (rooms/current-state-ids.ts relies on that).
+    if (room?.currentStateGroup == null) {
+      await tx.execute(
+        `UPDATE room_current_state SET event_id = $1 WHERE room_id = $2 AND type = 'm.room.member' AND state_key = $3`,
+        [eventId, roomId, userId],
+      );
+    }
     await tx.execute(
       `UPDATE room_memberships SET membership = 'leave', event_id = $1, stream_position = $2
         WHERE room_id = $3 AND user_id = $4`,
