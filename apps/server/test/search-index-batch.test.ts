@@ -27,6 +27,14 @@ const message = (roomId: string, body: string) => ({
   content: { msgtype: 'm.text', body },
 });
 
+/** A private room of alice's. */
+const privateRoom = () =>
+  createRoom(server.services.rooms, {
+    creator: alice,
+    creatorDevice: 'DEV',
+    preset: 'private_chat',
+  });
+
 /** The stream positions of the events whose body holds `word` (the index's rowids). */
 const found = async (word: string): Promise<number[]> => {
   const rows = await server.services.ctx.db.query<{ rowid: number }>(
@@ -47,11 +55,7 @@ const dataRows = async (): Promise<number> => {
 describe('search index writes at the end of the transaction', () => {
   it('indexes a batch of sends in savepoints as one segment, without the rolled-back one', async () => {
     const { rooms } = server.services;
-    const roomId = await createRoom(rooms, {
-      creator: alice,
-      creatorDevice: 'DEV',
-      preset: 'private_chat',
-    });
+    const roomId = await privateRoom();
     const words = ['aardvark', 'bandicoot', 'capybara', 'dugong', 'echidna', 'fossa'];
     const before = await dataRows();
     const positions = await rooms.write(async (send, tx) => {
@@ -76,11 +80,7 @@ describe('search index writes at the end of the transaction', () => {
 
   it('removes an event sent and redacted in the same transaction', async () => {
     const { rooms } = server.services;
-    const roomId = await createRoom(rooms, {
-      creator: alice,
-      creatorDevice: 'DEV',
-      preset: 'private_chat',
-    });
+    const roomId = await privateRoom();
     await rooms.write(async (send, tx) => {
       await tx.savepoint(() => send(message(roomId, 'narwhal before')));
       const redacted = await tx.savepoint(() => send(message(roomId, 'quokka')));
@@ -100,11 +100,7 @@ describe('search index writes at the end of the transaction', () => {
   it('stores the batch when an index write fails, the event unindexed', async () => {
     const { rooms } = server.services;
     const db = server.services.ctx.db;
-    const roomId = await createRoom(rooms, {
-      creator: alice,
-      creatorDevice: 'DEV',
-      preset: 'private_chat',
-    });
+    const roomId = await privateRoom();
     await db.executeScript('ALTER TABLE event_search RENAME TO event_search_away');
     let sent: string[];
     try {
