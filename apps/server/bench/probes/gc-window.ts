@@ -1,10 +1,10 @@
 /**
  * `node bench/probes/gc-window.ts DIR`: each thread's busy time and garbage-collector time over
  * the sync load's measured run, from the V8 CPU profiles the sync load writes with
- * `WEFT_BENCH_PROFILE=DIR` (one `.cpuprofile` per thread). The
- * window is the main thread's longest stretch at least half as busy as its busiest 250 ms step,
- * without its first step. Session 20 found the HTTP thread's collections this way (ARCHITECTURE.md, record
- * "session 20 — the HTTP thread's young generation").
+ * `WEFT_BENCH_PROFILE=DIR` (one `.cpuprofile` per thread). The window is the main thread's
+ * longest stretch at least half as busy as its busiest 250 ms step, without its first step.
+ * Session 20 found the HTTP thread's collections this way (ARCHITECTURE.md, record "session 20 —
+ * the HTTP thread's young generation").
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
