@@ -32,7 +32,7 @@
 // source too), also by re-executing itself.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -118,7 +118,8 @@ function reexecute(args) {
     process.on(signal, () => child.kill(signal));
   }
   child.on('exit', (code, signal) => {
-    process.exitCode = code ?? (signal ? 128 : 1);
+    // A child ended by a signal exits as a shell reports it: 128 + the signal's number.
+    process.exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
   });
 }
 

@@ -106,6 +106,25 @@ describe('the built weft-server', () => {
     expect(await server.stop()).toBe(0);
   }, 60_000);
 
+  it('exits as a shell reports it when the server in its child process is killed by a signal', async () => {
+    buildServer();
+    const server = await spawnServer({
+      serverName: 'child-killed.test',
+      built: true,
+      env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
+    });
+    running = server;
+    const [child] = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
+      .trim()
+      .split(' ');
+    const exited = new Promise<number | null>((resolveExit) =>
+      server.process.once('exit', (code) => resolveExit(code)),
+    );
+    process.kill(Number(child), 'SIGKILL');
+    // 128 + 9, not the bare 128 that hid which signal it was.
+    expect(await exited).toBe(137);
+  }, 60_000);
+
   it('runs the TypeScript source when told to, re-executing itself with its flags (same PID)', async () => {
     // WEFT_SERVER_SOURCE=1 takes the path a missing or stale build takes: `process.execve` into
     // `node --conditions=weft-source <flags> src/main.ts`, so signals reach the server itself.

@@ -4,7 +4,7 @@
  * fails with a database error is rolled back alone — its rows, and the after-commit callbacks
  * registered for it (announcements to `/sync`, cache entries) — while the transaction's other
  * PDUs commit. Run on a real SQLite file and on a real PostgreSQL, where the failed statement
- * also aborts the transaction until `ROLLBACK TO SAVEPOINT` (storage/after-commit.ts).
+ * also aborts the transaction until `ROLLBACK TO SAVEPOINT` (storage/commit-hooks.ts).
  *
  * Where the failure comes from: the batch's own steps write nothing after the services' timeline
  * hooks (sync's recent events, push's unread counts) have registered their callbacks, so the test

@@ -11,7 +11,7 @@
  * open fresh connections once PostgreSQL is back.
  */
 import pg from 'pg';
-import { CommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
+import { CommitHooks, inSavepoint, reportAfterCommitError } from './commit-hooks.ts';
 import {
   type Database,
   type SqlExecutor,

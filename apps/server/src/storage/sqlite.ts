@@ -12,7 +12,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { LruMap } from '../lru-map.ts';
-import { CommitHooks, inSavepoint, reportAfterCommitError } from './after-commit.ts';
+import { CommitHooks, inSavepoint, reportAfterCommitError } from './commit-hooks.ts';
 import {
   type Database,
   type SqlRow,

@@ -82,9 +82,12 @@ export class E2eKeyService {
   /**
    * Per-device counts for `/sync` (asked on every sync, changed only by uploads, claims and
    * device removal). `#generation` moves on every change, so a read that raced a change is not
-   * cached.
+   * cached. Keyed by user, then device: two map lookups per answer instead of a `user\0device`
+   * string built and hashed for each (as the push service's unread cache).
    */
-  readonly #counts = new Map<string, SyncKeyCounts>();
+  readonly #counts = new Map<string, Map<string, SyncKeyCounts>>();
+  /** Devices in `#counts` (the bound's weight). */
+  #countedDevices = 0;
   #generation = 0;
 
   constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
@@ -181,7 +184,7 @@ export class E2eKeyService {
    * answer were ≈ 4% of what a woken sync allocated), else read.
    */
   syncKeyCounts(userId: string, deviceId: string): SyncKeyCounts | Promise<SyncKeyCounts> {
-    return this.#counts.get(`${userId}\u0000${deviceId}`) ?? this.#readKeyCounts(userId, deviceId);
+    return this.#counts.get(userId)?.get(deviceId) ?? this.#readKeyCounts(userId, deviceId);
   }
 
   async #readKeyCounts(userId: string, deviceId: string): Promise<SyncKeyCounts> {
@@ -196,15 +199,27 @@ export class E2eKeyService {
       ),
     };
     if (generation === this.#generation) {
-      if (this.#counts.size >= 10_000) this.#counts.clear();
-      this.#counts.set(`${userId}\u0000${deviceId}`, counts);
+      if (this.#countedDevices >= 10_000) {
+        this.#counts.clear();
+        this.#countedDevices = 0;
+      }
+      let devices = this.#counts.get(userId);
+      if (devices === undefined) {
+        devices = new Map();
+        this.#counts.set(userId, devices);
+      }
+      if (!devices.has(deviceId)) this.#countedDevices += 1;
+      devices.set(deviceId, counts);
     }
     return counts;
   }
 
   #forget(userId: string, deviceId: string): void {
     this.#generation += 1;
-    this.#counts.delete(`${userId}\u0000${deviceId}`);
+    const devices = this.#counts.get(userId);
+    if (devices?.delete(deviceId) !== true) return;
+    this.#countedDevices -= 1;
+    if (devices.size === 0) this.#counts.delete(userId);
   }
 
   /**

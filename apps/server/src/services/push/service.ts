@@ -248,11 +248,11 @@ export class PushService {
 
   #keepUnread(userId: string, roomId: string, kept: CachedUnread): void {
     const users = this.#unread.get(roomId);
-    if (users === undefined || (users.size >= UNREAD_USERS_PER_ROOM && !users.has(userId))) {
+    const added = users?.has(userId) !== true;
+    if (users === undefined || (added && users.size >= UNREAD_USERS_PER_ROOM)) {
       this.#unread.set(roomId, new Map([[userId, kept]]));
       return;
     }
-    const added = !users.has(userId);
     users.set(userId, kept);
     // Weighed again as it grows (a room heavier than the whole bound is not kept).
     if (added) this.#unread.set(roomId, users, users.size);
