@@ -8,6 +8,8 @@
  * Here it runs in the benchmark's own process (first cold, then after the delivery runs), so
  * compare its readings with each other rather than with a fresh process's.
  */
+import { readFileSync } from 'node:fs';
+
 function hostLoopMs(): number {
   const start = performance.now();
   let value: unknown = { a: 1, b: 'xx', c: [1, 2, 3] };
@@ -20,4 +22,48 @@ function hostLoopMs(): number {
 /** The line the benchmark prints: the loop's time now, and what it reads in either mode. */
 export function hostSpeedLine(when: string): string {
   return `host speed ${when}: a fixed loop took ${hostLoopMs().toFixed(0)} ms (the machine these figures come from: ≈ 90–110 in its fast mode, ≈ 140–230 in its slow mode)`;
+}
+
+/** The machine's CPU time so far, in clock ticks, from Linux's `/proc/stat` (`undefined` elsewhere). */
+export interface MachineTimes {
+  readonly busy: number;
+  readonly steal: number;
+  readonly total: number;
+}
+
+export function machineTimes(): MachineTimes | undefined {
+  try {
+    // `cpu  user nice system idle iowait irq softirq steal guest guest_nice` (proc(5)); guest
+    // time is already counted in user, so it is left out.
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((value) => !Number.isFinite(value))) return undefined;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const busy = user + nice + system + irq + softirq;
+    return { busy, steal, total: busy + idle + iowait + steal };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How the whole machine spent a window: its busy share, and the share the hypervisor took for
+ * other guests ("steal"), which shows one cause of the slow mode directly (`undefined` where
+ * `/proc/stat` cannot be read).
+ */
+export function machineLine(start: MachineTimes | undefined): string | undefined {
+  const end = machineTimes();
+  if (start === undefined || end === undefined || end.total <= start.total) return undefined;
+  const total = end.total - start.total;
+  const percent = (ticks: number) => ((100 * ticks) / total).toFixed(1);
+  return `all cores ${percent(end.busy - start.busy)}% busy, ${percent(end.steal - start.steal)}% stolen by the hypervisor`;
 }

@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { buildServer } from './build.ts';
+import { machineLine, machineTimes } from './host-speed.ts';
 import { leanHttpClient } from './lean-http.ts';
 import { rssMiB } from './memory.ts';
 import { pool } from './pool.ts';
@@ -316,6 +317,7 @@ export async function runSyncLoadBench(
       const cpuStart = cpuSeconds(pid);
       const mainStart = mainThreadCpuSeconds(pid);
       const benchCpuStart = process.cpuUsage();
+      const machineStart = machineTimes();
       const send = async (roomId: string, owner: User, id: string, start: number) => {
         current.sentAt.set(id, start);
         await call(
@@ -364,6 +366,7 @@ export async function runSyncLoadBench(
       const mainCpu = mainThreadCpuSeconds(pid) - mainStart;
       const serverSystem = cpuEnd.system - cpuStart.system;
       const benchCpu = process.cpuUsage(benchCpuStart);
+      const machine = machineLine(machineStart);
       phase = undefined;
       current.latencies.sort((a, b) => a - b);
       sendLatencies.sort((a, b) => a - b);
@@ -376,6 +379,7 @@ export async function runSyncLoadBench(
         serverSystem,
         mainCpu,
         benchCpu: (benchCpu.user + benchCpu.system) / 1e6,
+        machine,
       };
     };
     const latencyLine = (latencies: readonly number[]) =>
@@ -412,6 +416,7 @@ export async function runSyncLoadBench(
     console.log(
       `  server CPU           ${serverCpu.toFixed(1)} s in ${deliverSeconds.toFixed(1)} s wall = ${((serverCpu / MESSAGES) * 1000).toFixed(2)} ms per event (${(MESSAGES / serverCpu).toFixed(0)} events per server CPU-second; system ${((serverSystem / MESSAGES) * 1000).toFixed(2)} ms of it; main thread ${((run.mainCpu / MESSAGES) * 1000).toFixed(2)} ms, ${((100 * run.mainCpu) / deliverSeconds).toFixed(0)}% busy); bench clients ${run.benchCpu.toFixed(1)} s`,
     );
+    if (run.machine !== undefined) console.log(`  machine              ${run.machine}`);
     // Wake the long-polls so they finish.
     await call(
       'PUT',
