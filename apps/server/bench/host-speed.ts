@@ -6,7 +6,8 @@
  * end "Where the work stands"; record "(session 13) — #5 measured again": the loop does not
  * always show the slow mode) — so the benchmark prints it beside the figures it measures.
  * Here it runs in the benchmark's own process (first cold, then after the delivery runs), so
- * compare its readings with each other rather than with a fresh process's.
+ * compare its readings with each other rather than with a fresh process's. `machineLine` adds
+ * what the whole machine did over a run: its busy share and the hypervisor's steal.
  */
 import { readFileSync } from 'node:fs';
 
@@ -36,20 +37,13 @@ export function machineTimes(): MachineTimes | undefined {
     // `cpu  user nice system idle iowait irq softirq steal guest guest_nice` (proc(5)); guest
     // time is already counted in user, so it is left out.
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-    const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    if (fields.length < 8 || fields.some((value) => !Number.isFinite(value))) return undefined;
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    const busy = user + nice + system + irq + softirq;
-    return { busy, steal, total: busy + idle + iowait + steal };
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((value) => !Number.isFinite(value))) return undefined;
+    const field = (i: number) => ticks[i] as number;
+    // user + nice + system + irq + softirq; idle and iowait are not busy.
+    const busy = field(0) + field(1) + field(2) + field(5) + field(6);
+    const steal = field(7);
+    return { busy, steal, total: busy + field(3) + field(4) + steal };
   } catch {
     return undefined;
   }

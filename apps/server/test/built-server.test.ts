@@ -114,13 +114,16 @@ describe('the built weft-server', () => {
       env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
     });
     running = server;
-    const [child] = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
+    const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
       .trim()
-      .split(' ');
+      .split(' ')
+      .filter((pid) => pid !== '');
+    // Exactly one child, or `process.kill(0)` below would hit the test's own process group.
+    expect(children).toHaveLength(1);
     const exited = new Promise<number | null>((resolveExit) =>
       server.process.once('exit', (code) => resolveExit(code)),
     );
-    process.kill(Number(child), 'SIGKILL');
+    process.kill(Number(children[0]), 'SIGKILL');
     // 128 + 9, not the bare 128 that hid which signal it was.
     expect(await exited).toBe(137);
   }, 60_000);

@@ -99,7 +99,11 @@ export class E2eKeyService {
     accounts.onDeviceChange(async (tx, change) => {
       if (change.change === 'removed') {
         await deleteDeviceKeys(tx, change.userId, change.deviceId);
+        // Now, so a read started from here is not kept, and again once committed: a read on
+        // another connection before the COMMIT would have seen the old rows (as
+        // `EventStore.evictOnCommit`).
         this.#forget(change.userId, change.deviceId);
+        tx.afterCommit(() => this.#forget(change.userId, change.deviceId));
       }
       // Announced by `markChanged` in the transaction's after-commit hook.
       await this.#deviceLists.markChanged(tx, change.userId, {
