@@ -19,6 +19,30 @@ afterEach(async () => {
   running = undefined;
 });
 
+/**
+ * Builds and starts the bin with `process.execve` taken away by a preload (as on Node
+ * 22.0–22.14): the server then runs in the bin's one child process, whose PID is returned.
+ */
+async function startWithoutExecve(
+  serverName: string,
+): Promise<{ server: SpawnedServer; child: string }> {
+  buildServer();
+  const server = await spawnServer({
+    serverName,
+    built: true,
+    env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
+  });
+  running = server;
+  const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
+    .trim()
+    .split(' ')
+    .filter((pid) => pid !== '');
+  // Exactly one child: a missing one would make a caller's `process.kill(0)` hit the test's own
+  // process group.
+  expect(children).toHaveLength(1);
+  return { server, child: children[0] as string };
+}
+
 describe('the built weft-server', () => {
   it('serves a data directory made by the source-mode server, then stops on SIGTERM', async () => {
     const source = await spawnServer({ serverName: 'built.test' });
@@ -77,19 +101,7 @@ describe('the built weft-server', () => {
   it('starts the build with its flags in a child process where Node has no process.execve', async () => {
     // Node 22.0–22.14 (which `"engines": ">=22"` allows) lacks `process.execve`: a preload takes
     // it away here, and the bin must still start the server with its flags and malloc settings.
-    buildServer();
-    const server = await spawnServer({
-      serverName: 'child.test',
-      built: true,
-      env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
-    });
-    running = server;
-    const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
-      .trim()
-      .split(' ')
-      .filter((pid) => pid !== '');
-    expect(children).toHaveLength(1);
-    const child = children[0] as string;
+    const { server, child } = await startWithoutExecve('child.test');
     const commandLine = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
     expect(commandLine).toContain('--max-semi-space-size=4');
     expect(commandLine).toContain('--invocation-count-for-turbofan=500');
@@ -107,23 +119,11 @@ describe('the built weft-server', () => {
   }, 60_000);
 
   it('exits as a shell reports it when the server in its child process is killed by a signal', async () => {
-    buildServer();
-    const server = await spawnServer({
-      serverName: 'child-killed.test',
-      built: true,
-      env: { NODE_OPTIONS: '--import=data:text/javascript,process.execve=undefined' },
-    });
-    running = server;
-    const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
-      .trim()
-      .split(' ')
-      .filter((pid) => pid !== '');
-    // Exactly one child, or `process.kill(0)` below would hit the test's own process group.
-    expect(children).toHaveLength(1);
+    const { server, child } = await startWithoutExecve('child-killed.test');
     const exited = new Promise<number | null>((resolveExit) =>
       server.process.once('exit', (code) => resolveExit(code)),
     );
-    process.kill(Number(children[0]), 'SIGKILL');
+    process.kill(Number(child), 'SIGKILL');
     // 128 + 9, not the bare 128 that hid which signal it was.
     expect(await exited).toBe(137);
   }, 60_000);
