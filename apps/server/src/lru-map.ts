@@ -2,9 +2,10 @@
  * A map bounded to `max` entries — or, where entries differ in size, to a total weight — that
  * drops least recently used ones when full: the caches of prepared statements, access tokens,
  * parsed filters, events (weighed in estimated heap bytes), rooms' joined members (weighed in
- * members) and state groups (weighed in entries). It is the "second chance" (CLOCK) approximation of
- * LRU: a hit only marks its entry as used, and eviction walks from the oldest entry, moving each
- * marked one to the newest end (unmarked) until it finds an unmarked one to drop. A true LRU
+ * members) and state groups (weighed in entries), and through `NestedLruMap` the unread and
+ * one-time-key counts. It is the "second chance" (CLOCK) approximation of LRU: a hit only marks
+ * its entry as used, and eviction walks from the oldest entry, moving each marked one to the
+ * newest end (unmarked) until it finds an unmarked one to drop. A true LRU
  * moved every hit to the end of the `Map` (a delete and an insert): on the send path, where each
  * statement lookup is a hit, that was ≈ 2% of the CPU.
  */
@@ -89,5 +90,61 @@ export class LruMap<K, V> {
   /** Every entry, oldest first (deleting while iterating is safe). */
   *entries(): IterableIterator<[K, V]> {
     for (const [key, slot] of this.#entries) yield [key, slot.value];
+  }
+}
+
+/**
+ * Values by an outer key, then an inner one: an {@link LruMap} of maps, each weighing as many
+ * entries as it holds, so outer entries go least recently used first with everything they hold.
+ * Two map lookups instead of one by a string joined from both keys: such a string, built for each
+ * lookup, is hashed and compared anew every time (record "session 20 — unread counts kept by
+ * room, then user" in ARCHITECTURE.md). An outer entry is not trimmed inner entry by inner
+ * entry: one that would grow past `maxPerOuter` starts again from the entry being stored.
+ */
+export class NestedLruMap<K, J, V> {
+  readonly #outer: LruMap<K, Map<J, V>>;
+  readonly #maxPerOuter: number;
+
+  /** `max`: the bound on inner entries in all; `maxPerOuter`: on those of one outer key. */
+  constructor(max: number, maxPerOuter = max) {
+    if (!(Number.isSafeInteger(maxPerOuter) && maxPerOuter > 0)) {
+      throw new RangeError('a per-key bound must be a positive integer');
+    }
+    this.#outer = new LruMap(max);
+    this.#maxPerOuter = maxPerOuter;
+  }
+
+  get(outer: K, inner: J): V | undefined {
+    return this.#outer.get(outer)?.get(inner);
+  }
+
+  /** The entries of `outer` (marked as used), to read several of them with one outer lookup. */
+  entriesOf(outer: K): ReadonlyMap<J, V> | undefined {
+    return this.#outer.get(outer);
+  }
+
+  set(outer: K, inner: J, value: V): void {
+    const entries = this.#outer.get(outer);
+    const added = entries?.has(inner) !== true;
+    if (entries === undefined || (added && entries.size >= this.#maxPerOuter)) {
+      this.#outer.set(outer, new Map([[inner, value]]));
+      return;
+    }
+    entries.set(inner, value);
+    // Weighed again as it grows (one heavier than the whole bound is not kept).
+    if (added) this.#outer.set(outer, entries, entries.size);
+  }
+
+  delete(outer: K, inner: J): boolean {
+    const entries = this.#outer.get(outer);
+    if (entries?.delete(inner) !== true) return false;
+    if (entries.size === 0) this.#outer.delete(outer);
+    else this.#outer.set(outer, entries, entries.size);
+    return true;
+  }
+
+  /** Inner entries in all. */
+  get size(): number {
+    return this.#outer.weight;
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The bounded least-recently-used map behind the statement, access-token, filter, event,
- * joined-member, state-group and unread-count caches: bounded by count, or by total weight.
+ * joined-member and state-group caches: bounded by count, or by total weight; and the maps of
+ * maps (unread counts, one-time-key counts) built on it.
  */
 import { describe, expect, it } from 'vitest';
 
-import { LruMap } from '../src/lru-map.ts';
+import { LruMap, NestedLruMap } from '../src/lru-map.ts';
 
 const keys = <K, V>(map: LruMap<K, V>) => [...map.entries()].map(([key]) => key);
 
@@ -92,5 +93,62 @@ describe('LruMap', () => {
     expect(map.get('a')).toBe('kept');
     expect(map.weight).toBe(40);
     expect(map.has('a')).toBe(true);
+  });
+});
+
+describe('NestedLruMap', () => {
+  it('finds a value by both keys, replaces and deletes it, and counts inner entries', () => {
+    const map = new NestedLruMap<string, string, number>(10);
+    map.set('!a', '@x', 1);
+    map.set('!a', '@y', 2);
+    map.set('!b', '@x', 3);
+    expect(map.get('!a', '@x')).toBe(1);
+    expect(map.get('!b', '@x')).toBe(3);
+    expect(map.get('!b', '@y')).toBeUndefined();
+    expect(map.size).toBe(3);
+    map.set('!a', '@x', 4);
+    expect(map.get('!a', '@x')).toBe(4);
+    expect(map.size).toBe(3);
+    expect([...(map.entriesOf('!a') ?? [])]).toEqual([
+      ['@x', 4],
+      ['@y', 2],
+    ]);
+    expect(map.delete('!a', '@x')).toBe(true);
+    expect(map.delete('!a', '@x')).toBe(false);
+    expect(map.delete('!c', '@x')).toBe(false);
+    expect(map.size).toBe(2);
+    expect(map.delete('!a', '@y')).toBe(true);
+    expect(map.entriesOf('!a')).toBeUndefined();
+    expect(map.size).toBe(1);
+  });
+
+  it('bounds the inner entries in all, dropping whole outer entries least recently used first', () => {
+    const map = new NestedLruMap<string, number, string>(4);
+    map.set('old', 1, 'a');
+    map.set('old', 2, 'b');
+    map.set('used', 1, 'c');
+    map.get('used', 1);
+    map.set('new', 1, 'd');
+    map.set('new', 2, 'e');
+    // Five entries against a bound of four: "old" (not used since stored) goes, with both.
+    expect(map.get('old', 1)).toBeUndefined();
+    expect(map.get('old', 2)).toBeUndefined();
+    expect(map.get('used', 1)).toBe('c');
+    expect(map.get('new', 2)).toBe('e');
+    expect(map.size).toBe(3);
+  });
+
+  it('starts an outer entry again from the new value once it holds its own bound', () => {
+    const map = new NestedLruMap<string, number, string>(100, 2);
+    map.set('room', 1, 'a');
+    map.set('room', 2, 'b');
+    map.set('room', 2, 'B'); // a replacement does not grow it
+    expect(map.get('room', 1)).toBe('a');
+    map.set('room', 3, 'c');
+    expect(map.get('room', 1)).toBeUndefined();
+    expect(map.get('room', 2)).toBeUndefined();
+    expect(map.get('room', 3)).toBe('c');
+    expect(map.size).toBe(1);
+    expect(() => new NestedLruMap(10, 0)).toThrow(RangeError);
   });
 });

@@ -11,6 +11,7 @@ import { encodeCanonicalJson, parseAnyJson } from '@weft/canonical-json';
 import { decodePublicKey, type JsonObject, verifyJson } from '@weft/signing';
 import { MatrixError } from '@weft/transport';
 import { isObject } from '../../json-object.ts';
+import { NestedLruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -82,12 +83,10 @@ export class E2eKeyService {
   /**
    * Per-device counts for `/sync` (asked on every sync, changed only by uploads, claims and
    * device removal). `#generation` moves on every change, so a read that raced a change is not
-   * cached. Keyed by user, then device: two map lookups per answer instead of a `user\0device`
-   * string built and hashed for each (as the push service's unread cache).
+   * cached. Keyed by user, then device (as the push service's unread cache), at most 10,000
+   * devices.
    */
-  readonly #counts = new Map<string, Map<string, SyncKeyCounts>>();
-  /** Devices in `#counts` (the bound's weight). */
-  #countedDevices = 0;
+  readonly #counts = new NestedLruMap<string, string, SyncKeyCounts>(10_000);
   #generation = 0;
 
   constructor(ctx: ServerContext, accounts: AccountService, deviceLists: DeviceListService) {
@@ -188,7 +187,7 @@ export class E2eKeyService {
    * answer were ≈ 4% of what a woken sync allocated), else read.
    */
   syncKeyCounts(userId: string, deviceId: string): SyncKeyCounts | Promise<SyncKeyCounts> {
-    return this.#counts.get(userId)?.get(deviceId) ?? this.#readKeyCounts(userId, deviceId);
+    return this.#counts.get(userId, deviceId) ?? this.#readKeyCounts(userId, deviceId);
   }
 
   async #readKeyCounts(userId: string, deviceId: string): Promise<SyncKeyCounts> {
@@ -202,28 +201,13 @@ export class E2eKeyService {
         await unusedFallbackAlgorithms(this.#ctx.db, userId, deviceId),
       ),
     };
-    if (generation === this.#generation) {
-      if (this.#countedDevices >= 10_000) {
-        this.#counts.clear();
-        this.#countedDevices = 0;
-      }
-      let devices = this.#counts.get(userId);
-      if (devices === undefined) {
-        devices = new Map();
-        this.#counts.set(userId, devices);
-      }
-      if (!devices.has(deviceId)) this.#countedDevices += 1;
-      devices.set(deviceId, counts);
-    }
+    if (generation === this.#generation) this.#counts.set(userId, deviceId, counts);
     return counts;
   }
 
   #forget(userId: string, deviceId: string): void {
     this.#generation += 1;
-    const devices = this.#counts.get(userId);
-    if (devices?.delete(deviceId) !== true) return;
-    this.#countedDevices -= 1;
-    if (devices.size === 0) this.#counts.delete(userId);
+    this.#counts.delete(userId, deviceId);
   }
 
   /**

@@ -14,7 +14,7 @@
 import { parseAnyJson } from '@weft/canonical-json';
 import { type DagEvent, powerLevelOf, roomVersionRules, stateKeyOf } from '@weft/dag';
 import { isObject } from '../../json-object.ts';
-import { LruMap } from '../../lru-map.ts';
+import { NestedLruMap } from '../../lru-map.ts';
 import type { SqlExecutor } from '../../storage/index.ts';
 import type { IgnoredUsersLookup } from '../account-data/ignored-users.ts';
 import type { ServerContext } from '../core/context.ts';
@@ -126,7 +126,10 @@ export class PushService {
    * member of each event's room, each room of each sync answer), was hashed and compared anew
    * every time (≈ 2% of the main thread under the sync load, record "session 20").
    */
-  readonly #unread = new LruMap<string, Map<string, CachedUnread>>(UNREAD_CACHE_SIZE);
+  readonly #unread = new NestedLruMap<string, string, CachedUnread>(
+    UNREAD_CACHE_SIZE,
+    UNREAD_USERS_PER_ROOM,
+  );
   #unreadWrites = 0;
   #delivery: PushDelivery | undefined;
   #ignoredUsers: IgnoredUsersLookup | undefined;
@@ -169,7 +172,7 @@ export class PushService {
     const out = new Map<string, UnreadNotifications>();
     const perThread: { roomId: string; kept: CachedUnread }[] = [];
     for (const roomId of roomIds) {
-      let kept = this.#keptUnread(userId, roomId);
+      let kept = this.#unread.get(roomId, userId);
       if (kept === undefined) {
         const writes = this.#unreadWrites;
         // No row: nothing was ever unread (every push action and recount writes one).
@@ -178,7 +181,7 @@ export class PushService {
           highlights: 0,
           stream_position: 0,
         };
-        if (writes === this.#unreadWrites) this.#keepUnread(userId, roomId, kept);
+        if (writes === this.#unreadWrites) this.#unread.set(roomId, userId, kept);
       }
       const counts = await countsAsOf(this.#ctx.db, userId, roomId, kept, to);
       if (
@@ -208,7 +211,7 @@ export class PushService {
       // Counted as of the kept row's position and unchanged since: whether threads are known.
       if (
         writes === this.#unreadWrites &&
-        this.#keptUnread(userId, roomId) === kept &&
+        this.#unread.get(roomId, userId) === kept &&
         Number(kept.stream_position) <= to
       ) {
         kept.threaded = hasThreads(byThread);
@@ -242,22 +245,6 @@ export class PushService {
     }
   }
 
-  #keptUnread(userId: string, roomId: string): CachedUnread | undefined {
-    return this.#unread.get(roomId)?.get(userId);
-  }
-
-  #keepUnread(userId: string, roomId: string, kept: CachedUnread): void {
-    const users = this.#unread.get(roomId);
-    const added = users?.has(userId) !== true;
-    if (users === undefined || (added && users.size >= UNREAD_USERS_PER_ROOM)) {
-      this.#unread.set(roomId, new Map([[userId, kept]]));
-      return;
-    }
-    users.set(userId, kept);
-    // Weighed again as it grows (a room heavier than the whole bound is not kept).
-    if (added) this.#unread.set(roomId, users, users.size);
-  }
-
   /** Replaces cache entries once `tx` commits (a rollback leaves the cache as it was). */
   #afterCommitSet(
     tx: SqlExecutor,
@@ -275,7 +262,7 @@ export class PushService {
     tx.afterCommit(() => {
       this.#unreadWrites++;
       for (const row of rows) {
-        this.#keepUnread(row.userId, row.roomId, {
+        this.#unread.set(row.roomId, row.userId, {
           notifications: Number(row.notifications),
           highlights: Number(row.highlights),
           stream_position: Number(row.position),
@@ -412,7 +399,7 @@ export class PushService {
     if (added.length === 0) return;
     tx.afterCommit(() => {
       this.#unreadWrites++;
-      const users = this.#unread.get(roomId);
+      const users = this.#unread.entriesOf(roomId);
       if (users === undefined) return;
       for (const row of added) {
         // In place: the kept entry is this service's own object, read only synchronously.
